@@ -1,0 +1,3 @@
+export * from './protocols.js';
+export * from './mptcp.js';
+export * from './errno.js';
