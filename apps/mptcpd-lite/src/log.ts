@@ -1,0 +1,63 @@
+/**
+ * The daemon's logger: one line per message on stderr. Under journald (JOURNAL_STREAM set, as systemd
+ * does for StandardError=journal) each line starts with the sd-daemon.h `<N>` priority prefix so the
+ * journal keeps the level; otherwise a readable level word is printed.
+ */
+
+/** sd-daemon.h priorities (syslog levels). */
+export const LOG_LEVELS = {
+  emerg: 0,
+  alert: 1,
+  crit: 2,
+  err: 3,
+  warning: 4,
+  notice: 5,
+  info: 6,
+  debug: 7,
+} as const;
+
+export type LogLevel = keyof typeof LOG_LEVELS;
+
+export interface LoggerOptions {
+  /** Highest priority number printed (default: info). */
+  maxLevel?: LogLevel;
+  /** Force the journald prefix format on/off (default: JOURNAL_STREAM is set). */
+  journal?: boolean;
+  /** Where to write (default: process.stderr). */
+  write?: (line: string) => void;
+}
+
+export interface Logger {
+  log(level: LogLevel, message: string): void;
+  error(message: string): void;
+  warning(message: string): void;
+  notice(message: string): void;
+  info(message: string): void;
+  debug(message: string): void;
+}
+
+export function isLogLevel(value: string): value is LogLevel {
+  return Object.prototype.hasOwnProperty.call(LOG_LEVELS, value);
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const max = LOG_LEVELS[options.maxLevel ?? 'info'];
+  const journal = options.journal ?? (process.env.JOURNAL_STREAM !== undefined && process.env.JOURNAL_STREAM !== '');
+  const write = options.write ?? ((line: string) => process.stderr.write(line));
+  const log = (level: LogLevel, message: string): void => {
+    const priority = LOG_LEVELS[level];
+    if (priority > max) return;
+    // One record per line: a multi-line message gets the prefix on every line.
+    const lines = message.split('\n');
+    const out = lines.map((l) => (journal ? `<${priority}>${l}` : `${level.toUpperCase().padEnd(7)} ${l}`)).join('\n');
+    write(out + '\n');
+  };
+  return {
+    log,
+    error: (m) => log('err', m),
+    warning: (m) => log('warning', m),
+    notice: (m) => log('notice', m),
+    info: (m) => log('info', m),
+    debug: (m) => log('debug', m),
+  };
+}

@@ -1,0 +1,40 @@
+/** Generic netlink (linux/genetlink.h): the genlmsghdr and the controller's family lookup. */
+import { attrMap, attrString, decodeMessages, encodeMessage, NETLINK_GENERIC, NLM_F_REQUEST, readU16, readU32, type NetlinkMessage } from './message.js';
+import type { NetlinkTransport } from './transport.js';
+
+export const GENL_HDRLEN = 4;
+export const GENL_ID_CTRL = 0x10;
+export const CTRL_CMD_GETFAMILY = 3;
+export const CTRL_ATTR_FAMILY_ID = 1;
+export const CTRL_ATTR_FAMILY_NAME = 2;
+export const CTRL_ATTR_VERSION = 3;
+
+/** A generic-netlink message: nlmsghdr + genlmsghdr{cmd, version} + attributes. */
+export function encodeGenl(family: number, flags: number, cmd: number, version: number, attrs: Buffer[], seq = 1): Buffer {
+  const hdr = Buffer.from([cmd, version, 0, 0]);
+  return encodeMessage(family, flags, Buffer.concat([hdr, ...attrs]), seq);
+}
+
+export interface GenlMessage {
+  cmd: number;
+  version: number;
+  attrs: Map<number, Buffer>;
+}
+
+export function decodeGenl(msg: NetlinkMessage): GenlMessage {
+  return { cmd: msg.payload.readUInt8(0), version: msg.payload.readUInt8(1), attrs: attrMap(msg.payload.subarray(GENL_HDRLEN)) };
+}
+
+export interface GenlFamily {
+  id: number;
+  version: number;
+}
+
+/** CTRL_CMD_GETFAMILY by name; throws NetlinkError ENOENT when the family is not registered. */
+export function resolveFamily(request: NetlinkTransport, name: string): GenlFamily {
+  const req = encodeGenl(GENL_ID_CTRL, NLM_F_REQUEST, CTRL_CMD_GETFAMILY, 1, [attrString(CTRL_ATTR_FAMILY_NAME, name)]);
+  const [reply] = decodeMessages(request(NETLINK_GENERIC, req), `generic netlink family ${name}`).map(decodeGenl);
+  const id = readU16(reply?.attrs.get(CTRL_ATTR_FAMILY_ID));
+  if (!reply || id === undefined) throw new Error(`generic netlink family ${name}: no family id in the reply`);
+  return { id, version: readU32(reply.attrs.get(CTRL_ATTR_VERSION)) ?? 1 };
+}
