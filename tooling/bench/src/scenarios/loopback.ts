@@ -1,0 +1,79 @@
+/**
+ * loopbackRatio: Node over @mptcp/native MPTCP vs Node over plain TCP, bulk transfer on 127.0.0.1,
+ * 1 GiB each way per repetition, the two transports interleaved so drift hits both equally.
+ */
+import { freePort } from '../lib/caps.js';
+import { fmtBits } from '../lib/format.js';
+import { barChart } from '../report/svg.js';
+import { geomean, round, sampled } from '../lib/stats.js';
+import { transfer } from '../lib/transfer.js';
+import type { Scenario } from '../lib/scenario.js';
+import type { Transport } from '../lib/sockets.js';
+
+const GiB = 1 << 30;
+
+export const loopback: Scenario = {
+  name: 'loopback',
+  title: 'Loopback bulk transfer: MPTCP (@mptcp/native) vs TCP',
+  needs: ['mptcp'],
+  async run(ctx) {
+    const bytes = ctx.quick ? GiB / 8 : GiB;
+    const rates: Record<string, number[]> = { 'tcp-up': [], 'tcp-down': [], 'mptcp-up': [], 'mptcp-down': [] };
+    let confirmed: boolean | null = null;
+    for (let rep = 0; rep < ctx.reps; rep++) {
+      const order: Transport[] = rep % 2 === 0 ? ['tcp', 'mptcp'] : ['mptcp', 'tcp'];
+      for (const dir of ['up', 'down'] as const) {
+        for (const transport of order) {
+          const port = await freePort();
+          const r = await transfer({ transport, host: '127.0.0.1', port, sinkAt: dir === 'up' ? 'server' : 'client', bytes });
+          if (r.sink.bytes !== bytes) throw new Error(`${transport} ${dir}: received ${r.sink.bytes} of ${bytes} bytes`);
+          if (transport === 'mptcp') confirmed = confirmed === false ? false : r.sink.mptcp;
+          if (transport === 'tcp' && r.sink.mptcp === true) throw new Error('plain TCP run reported MPTCP');
+          const bps = (r.sink.bytes * 8) / r.sink.seconds;
+          rates[`${transport}-${dir}`]!.push(bps);
+          ctx.log(`rep ${rep + 1} ${transport} ${dir}: ${fmtBits(bps)}`);
+        }
+      }
+    }
+    if (confirmed === false) throw new Error('MPTCP runs fell back to TCP (mptcpStatus says not active)');
+    const s = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, sampled(v)]));
+    const up = s['mptcp-up']!.median / s['tcp-up']!.median;
+    const down = s['mptcp-down']!.median / s['tcp-down']!.median;
+    const ratio = round(geomean([up, down]), 3);
+    const gbit = (k: string): number => round(s[k]!.median / 1e9, 3);
+    return {
+      summary: { loopbackRatio: ratio },
+      metrics: [
+        {
+          key: 'loopbackRatio',
+          label: 'Loopback throughput, MPTCP / TCP',
+          value: ratio,
+          unit: '',
+          goal: { op: '>=', value: 0.95 },
+          how: `Node bulk transfer on 127.0.0.1, ${bytes / GiB} GiB each way per run, ${ctx.reps} runs per transport and direction, interleaved; geometric mean of the upload and download ratios of medians.`,
+        },
+        { key: 'loopback.uploadRatio', label: 'Loopback upload, MPTCP / TCP', value: round(up, 3), unit: '' },
+        { key: 'loopback.downloadRatio', label: 'Loopback download, MPTCP / TCP', value: round(down, 3), unit: '' },
+        { key: 'loopback.tcpGbit', label: 'Loopback TCP (upload)', value: gbit('tcp-up'), unit: 'Gbit/s' },
+        { key: 'loopback.mptcpGbit', label: 'Loopback MPTCP (upload)', value: gbit('mptcp-up'), unit: 'Gbit/s' },
+      ],
+      data: { bytesPerRun: bytes, mptcpConfirmed: confirmed, bitsPerSecond: s },
+      charts: [
+        {
+          file: 'loopback.svg',
+          title: 'Loopback bulk throughput',
+          svg: barChart({
+            title: `Loopback bulk transfer, ${bytes / GiB} GiB per run (median of ${ctx.reps})`,
+            yLabel: 'Gbit/s',
+            series: ['TCP (node:net)', 'MPTCP (@mptcp/native)'],
+            groups: [
+              { label: 'upload (client → server)', values: [gbit('tcp-up'), gbit('mptcp-up')] },
+              { label: 'download (server → client)', values: [gbit('tcp-down'), gbit('mptcp-down')] },
+            ],
+          }),
+        },
+      ],
+      notes: [`MPTCP confirmed on the connections: ${confirmed === null ? 'not reported by the addon' : String(confirmed)}.`],
+    };
+  },
+};

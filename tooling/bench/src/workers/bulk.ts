@@ -1,0 +1,53 @@
+/**
+ * One end of a bulk transfer, run as its own process (possibly inside a lab namespace):
+ *
+ *   bulk.js serve   --transport tcp|mptcp --host H --port P --role sink|source [--bytes N] [--seconds S] [--sample-ms 100]
+ *   bulk.js connect --transport tcp|mptcp --host H --port P --role sink|source [...]
+ *
+ * `serve` prints `LISTENING` when ready and serves exactly one connection. Each end prints one JSON
+ * line with what it measured; the sink's figures are the ones the benchmark uses.
+ */
+import { parseArgs, num } from '../lib/args.js';
+import { connect, isMptcp, listen, type Transport } from '../lib/sockets.js';
+import { sink, source } from '../lib/stream.js';
+import type { Socket } from 'node:net';
+
+const { positional, opts } = parseArgs(process.argv.slice(2));
+const mode = positional[0];
+const transport = (opts.get('transport') ?? 'tcp') as Transport;
+const host = opts.get('host') ?? '127.0.0.1';
+const port = num(opts, 'port', 0);
+const role = opts.get('role') ?? 'sink';
+const hash = opts.get('hash') === 'true';
+
+async function work(sock: Socket): Promise<void> {
+  const mptcp = await isMptcp(sock);
+  if (role === 'sink') {
+    const r = await sink(sock, { hash, sampleMs: num(opts, 'sample-ms', 0) });
+    process.stdout.write(`${JSON.stringify({ role, transport, mptcp, ...r })}\n`);
+  } else {
+    const bytes = opts.has('bytes') ? num(opts, 'bytes', 0) : undefined;
+    const seconds = opts.has('seconds') ? num(opts, 'seconds', 0) : undefined;
+    const r = await source(sock, { ...(bytes !== undefined && { bytes }), ...(seconds !== undefined && { seconds }), hash });
+    process.stdout.write(`${JSON.stringify({ role, transport, mptcp, ...r })}\n`);
+  }
+}
+
+if (mode === 'serve') {
+  const server = await listen(transport, host, port);
+  const addr = server.address();
+  process.stdout.write(`LISTENING ${typeof addr === 'object' && addr ? addr.port : port}\n`);
+  server.once('connection', (sock) => {
+    server.close();
+    void work(sock).catch((e: unknown) => {
+      process.stderr.write(`bulk serve: ${String(e)}\n`);
+      process.exitCode = 1;
+    });
+  });
+} else if (mode === 'connect') {
+  const sock = await connect(transport, host, port);
+  await work(sock);
+} else {
+  process.stderr.write('usage: bulk.js serve|connect --transport tcp|mptcp --host H --port P --role sink|source\n');
+  process.exit(2);
+}
