@@ -1,5 +1,9 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { reportError } from './action.js';
+import { createProgram } from './program.js';
 
-const program = new Command('mptcpd-lite').description('MPTCP socket-activation daemon').version('0.1.0');
-program.parse();
+createProgram()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    process.exitCode = reportError(err);
+  });

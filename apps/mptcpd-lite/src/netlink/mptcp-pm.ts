@@ -43,6 +43,8 @@ export interface PmEndpoint {
   port?: number;
   flags: string[];
   ifindex?: number;
+  /** Interface name of `ifindex`, when the caller resolved it. */
+  dev?: string | undefined;
 }
 
 const FLAG_NAMES: Array<[number, string]> = [

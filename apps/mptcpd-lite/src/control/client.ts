@@ -1,0 +1,39 @@
+/** A one-shot control-socket client: connect, send one request line, read one reply line. */
+import net from 'node:net';
+import { CliError, EXIT_ERROR, errnoName } from '../exit-codes.js';
+import type { ControlCommand, ControlReply } from './protocol.js';
+
+export function controlRequest(path: string, cmd: ControlCommand, timeoutMs = 5000): Promise<ControlReply> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(path);
+    let buf = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new CliError(`${path}: no reply from the daemon within ${timeoutMs} ms`, EXIT_ERROR, 'ETIMEDOUT'));
+    }, timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(JSON.stringify({ cmd }) + '\n'));
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      sock.end();
+      try {
+        resolve(JSON.parse(buf.slice(0, nl)) as ControlReply);
+      } catch {
+        reject(new CliError(`${path}: malformed reply from the daemon`, EXIT_ERROR, 'EBADMSG'));
+      }
+    });
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      const code = errnoName(err);
+      const hint = code === 'ENOENT' || code === 'ECONNREFUSED' ? ' (is `mptcpd-lite run` running? pass its --control PATH)' : code === 'EACCES' ? ' (the control socket is mode 0600: run as the daemon\'s user or root)' : '';
+      reject(new CliError(`${path}: ${code ?? err.message}${hint}`, EXIT_ERROR, code));
+    });
+    sock.on('end', () => {
+      clearTimeout(timer);
+      if (!buf.includes('\n')) reject(new CliError(`${path}: the daemon closed the connection without a reply`, EXIT_ERROR, 'ECONNRESET'));
+    });
+  });
+}

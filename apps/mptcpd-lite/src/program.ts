@@ -1,0 +1,15 @@
+/** The mptcpd-lite command tree. */
+import { Command } from 'commander';
+import { checkCommand } from './commands/check.js';
+import { infoCommand } from './commands/info.js';
+import { VERSION } from './version.js';
+
+export function createProgram(): Command {
+  const program = new Command('mptcpd-lite')
+    .description('A socket-activation daemon with MPTCP: reads systemd .socket/.service units, opens the sockets with IPPROTO_MPTCP, and starts services on demand')
+    .version(VERSION)
+    .showHelpAfterError();
+  program.addCommand(checkCommand());
+  program.addCommand(infoCommand());
+  return program;
+}
