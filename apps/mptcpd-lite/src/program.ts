@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { checkCommand } from './commands/check.js';
 import { infoCommand } from './commands/info.js';
+import { statusCommand } from './commands/status.js';
 import { VERSION } from './version.js';
 
 export function createProgram(): Command {
@@ -11,5 +12,6 @@ export function createProgram(): Command {
     .showHelpAfterError();
   program.addCommand(checkCommand());
   program.addCommand(infoCommand());
+  program.addCommand(statusCommand());
   return program;
 }
