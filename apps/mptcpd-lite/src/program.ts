@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { checkCommand } from './commands/check.js';
 import { infoCommand } from './commands/info.js';
+import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
 import { VERSION } from './version.js';
 
@@ -10,6 +11,7 @@ export function createProgram(): Command {
     .description('A socket-activation daemon with MPTCP: reads systemd .socket/.service units, opens the sockets with IPPROTO_MPTCP, and starts services on demand')
     .version(VERSION)
     .showHelpAfterError();
+  program.addCommand(runCommand());
   program.addCommand(checkCommand());
   program.addCommand(infoCommand());
   program.addCommand(statusCommand());

@@ -1,0 +1,161 @@
+/**
+ * The foreground daemon: starts the engine, serves the control socket, speaks sd_notify, and maps
+ * signals — SIGHUP reloads, SIGTERM/SIGINT stop gracefully. Every state change is logged on stderr;
+ * a machine-readable `{"event":"ready",…}` line goes to stdout once everything listens (benchmarks
+ * and scripts wait for it).
+ */
+import { startControlServer, type ControlServer } from '../control/server.js';
+import type { DaemonStatus } from '../control/protocol.js';
+import { messageOf } from '../exit-codes.js';
+import type { Logger } from '../log.js';
+import { VERSION } from '../version.js';
+import type { Engine, LoadReport } from './engine.js';
+import { createNotifier, monotonicUsec, type Notifier } from './sd-notify.js';
+
+export interface DaemonOptions {
+  engine: Engine;
+  log: Logger;
+  controlPath: string;
+  unitDirs: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Where the ready/reloaded/stopped event lines go (default stdout). */
+  events?: (line: string) => void;
+}
+
+export interface RunningDaemon {
+  /** Resolves with the exit code when the daemon has stopped. */
+  done: Promise<number>;
+  stop(reason: string): Promise<void>;
+  reload(): Promise<LoadReport>;
+}
+
+function reportLoad(log: Logger, report: LoadReport): void {
+  for (const w of report.warnings) log.warning(w);
+  for (const f of report.failed) {
+    for (const m of f.messages) log.error(m);
+    log.error(`${f.unit}: skipped (failed to load); the other units keep running`);
+  }
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
+  const t0 = process.hrtime.bigint();
+  const { engine, log } = opts;
+  const env = opts.env ?? process.env;
+  const events = opts.events ?? ((line: string) => process.stdout.write(line + '\n'));
+  const notifier: Notifier = createNotifier(env, (m) => log.warning(m));
+  const startedAt = new Date();
+  let lastReport: LoadReport = { sockets: 0, services: 0, failed: [], warnings: [] };
+  let state: 'starting' | 'running' | 'reloading' | 'stopping' | 'stopped' = 'starting';
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  let control: ControlServer | undefined;
+
+  const statusText = (r: LoadReport): string => `${r.sockets} socket unit${r.sockets === 1 ? '' : 's'} listening${r.failed.length ? `, ${r.failed.length} failed to load` : ''}`;
+
+  const daemonStatus = (): DaemonStatus => {
+    const s = engine.status();
+    return {
+      pid: process.pid,
+      uid: process.getuid?.() ?? 0,
+      version: VERSION,
+      startedAt: startedAt.toISOString(),
+      uptimeSec: (Date.now() - startedAt.getTime()) / 1000,
+      unitDirs: opts.unitDirs,
+      control: opts.controlPath,
+      sockets: s.sockets,
+      services: s.services,
+      failed: lastReport.failed,
+    };
+  };
+
+  const reload = async (): Promise<LoadReport> => {
+    if (state !== 'running') throw Object.assign(new Error(`cannot reload while ${state}`), { code: 'EBUSY' });
+    state = 'reloading';
+    log.notice('Reloading (SIGHUP or control request): re-reading unit files; listening sockets are kept.');
+    await notifier.notify({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec(), STATUS: 'Reloading unit files…' });
+    try {
+      lastReport = await engine.reload();
+      reportLoad(log, lastReport);
+      log.notice(`Reloaded: ${statusText(lastReport)}.`);
+      events(JSON.stringify({ event: 'reloaded', pid: process.pid, sockets: lastReport.sockets, services: lastReport.services, failed: lastReport.failed.length }));
+      return lastReport;
+    } finally {
+      state = 'running';
+      await notifier.notify({ READY: 1, STATUS: statusText(lastReport) });
+    }
+  };
+
+  const stop = async (reason: string): Promise<void> => {
+    if (state === 'stopping' || state === 'stopped') return done.then(() => undefined);
+    state = 'stopping';
+    log.notice(`Stopping (${reason}): stopping services, closing sockets.`);
+    await notifier.notify({ STOPPING: 1, STATUS: `Stopping (${reason})…` });
+    let code = 0;
+    try {
+      await engine.stop();
+    } catch (err) {
+      log.error(`stop: ${messageOf(err)}`);
+      code = 1;
+    }
+    await control?.close().catch(() => undefined);
+    state = 'stopped';
+    log.notice('Stopped.');
+    events(JSON.stringify({ event: 'stopped', pid: process.pid }));
+    resolveDone(code);
+  };
+
+  const onHup = (): void => {
+    reload().catch((err: unknown) => log.error(`reload failed: ${messageOf(err)}`));
+  };
+  const onTerm = (sig: NodeJS.Signals) => (): void => {
+    void stop(sig);
+  };
+  const onTermSig = onTerm('SIGTERM');
+  const onIntSig = onTerm('SIGINT');
+  process.on('SIGHUP', onHup);
+  process.on('SIGTERM', onTermSig);
+  process.on('SIGINT', onIntSig);
+  void done.then(() => {
+    process.off('SIGHUP', onHup);
+    process.off('SIGTERM', onTermSig);
+    process.off('SIGINT', onIntSig);
+  });
+
+  try {
+    control = await startControlServer({
+      path: opts.controlPath,
+      log: (level, m) => log.log(level, m),
+      handler: async (cmd) => {
+        switch (cmd) {
+          case 'ping':
+            return { pong: true, pid: process.pid };
+          case 'status':
+            return { status: daemonStatus() };
+          case 'reload': {
+            const r = await reload();
+            return { reloaded: true, sockets: r.sockets, services: r.services, failed: r.failed };
+          }
+          case 'stop':
+            // Reply first, then stop: the client gets its answer before the socket goes away.
+            setImmediate(() => void stop('control request'));
+            return { stopping: true };
+        }
+      },
+    });
+    lastReport = await engine.start();
+  } catch (err) {
+    await control?.close().catch(() => undefined);
+    await notifier.notify({ ERRNO: 1, STATUS: `Failed to start: ${messageOf(err)}` });
+    process.off('SIGHUP', onHup);
+    process.off('SIGTERM', onTermSig);
+    process.off('SIGINT', onIntSig);
+    throw err;
+  }
+  reportLoad(log, lastReport);
+  state = 'running';
+  const startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  log.notice(`Ready: ${statusText(lastReport)}; control socket ${opts.controlPath}.`);
+  events(JSON.stringify({ event: 'ready', pid: process.pid, sockets: lastReport.sockets, services: lastReport.services, failed: lastReport.failed.length, startupMs: Math.round(startupMs * 1000) / 1000, control: opts.controlPath }));
+  await notifier.notify({ READY: 1, STATUS: statusText(lastReport), MAINPID: process.pid });
+  return { done, stop, reload };
+}

@@ -1,0 +1,30 @@
+/**
+ * What the daemon needs from a socket-activation engine. The real one wraps @mptcp/activation
+ * (daemon/activation-engine.ts); keeping the seam here lets the daemon's signal, control-socket and
+ * sd_notify logic stay independent of the engine's event and option shapes.
+ */
+import type { ServiceStatus, SocketStatus } from '../control/protocol.js';
+
+export interface FailedUnit {
+  unit: string;
+  file: string;
+  /** Diagnostics as systemd prints them (`FILE:LINE: message`, `UNIT: message`). */
+  messages: string[];
+}
+
+export interface LoadReport {
+  sockets: number;
+  services: number;
+  failed: FailedUnit[];
+  /** Non-fatal diagnostics of units that loaded. */
+  warnings: string[];
+}
+
+export interface Engine {
+  start(): Promise<LoadReport>;
+  /** Re-reads the unit directories; listening fds of unchanged sockets are kept. */
+  reload(): Promise<LoadReport>;
+  /** Stops services (KillSignal=, TimeoutStopSec=) and closes sockets (RemoveOnStop=). */
+  stop(): Promise<void>;
+  status(): { sockets: SocketStatus[]; services: ServiceStatus[] };
+}
