@@ -1,1 +1,21 @@
-export const PACKAGE = '@mptcp/activation';
+/**
+ * @mptcp/activation: a systemd-compatible socket-activation engine for Node.js. The service-side
+ * helper lives in the light entry point `@mptcp/activation/listen-fds`.
+ */
+export { ActivationEngine, serviceNameOf, socketIdentity, type EngineOptions } from './engine.js';
+export type * from './engine-types.js';
+export { ActivationError, type ActivationErrorCode } from './errors.js';
+export { consoleLogger, silentLogger, type Logger, type LogLevel, type LogFields } from './logger.js';
+export { RateLimit } from './rate-limit.js';
+export { ConnectionLimits, type Admission } from './connection-limits.js';
+export { connectionInstance, instanceServiceName, templateNameFor, templatePrefix, remoteEnvironment, prettyAddress, sourceKey } from './instance-name.js';
+export { buildServiceEnvironment, listenEnvironment, DEFAULT_PATH, type ServiceEnvironmentInput } from './environment.js';
+export { expandArgv, expandWord } from './exec-expand.js';
+export { planExec, execCommand, waitExit, type ExecOptions, type ExecPlan, type ExitStatus, type OutputMode } from './exec.js';
+export { ServiceProcess, type ServiceState, type ServiceSnapshot, type ServiceExit, type StartContext } from './service-process.js';
+export { resultOfExit, shallRestart, type ServiceResult } from './restart-policy.js';
+export { openPorts, closePorts, protocolFor, openSocketSpec, type OpenedPort, type Transport } from './open-listen.js';
+export { formatSockAddr, toSockAddr } from './listen-address.js';
+export { loadNative, adaptNative, type NativeApi, type ReadableWatch } from './native-binding.js';
+export { defaultTemplateResolver, substituteInstance, type TemplateResolver } from './templates.js';
+export { listenFds, activatedSockets, LISTEN_FDS_START, ListenFdsError, type ListenFd, type ListenFdsOptions, type ActivatedSockets } from './listen-fds.js';

@@ -1,0 +1,122 @@
+/**
+ * Public state, status and event types of the engine. Everything in `EngineStatus` is plain JSON
+ * (the daemon prints it with JSON.stringify).
+ */
+import type { SockAddr } from './native-types.js';
+import type { ListenKind, ServiceUnit, SocketUnit } from './unit-types.js';
+import type { Transport } from './open-listen.js';
+import type { ServiceExit, ServiceSnapshot, ServiceState } from './service-process.js';
+
+export type SocketState = 'dead' | 'listening' | 'running' | 'failed';
+/** systemd's SocketResult values that can happen here. */
+export type SocketResult = 'success' | 'resources' | 'trigger-limit-hit' | 'service-start-limit-hit';
+
+/** The units the engine runs: sockets, the services they trigger, and `<prefix>@.service` templates. */
+export interface EngineUnits {
+  sockets: readonly SocketUnit[];
+  services?: readonly ServiceUnit[];
+  templates?: readonly ServiceUnit[];
+}
+
+export interface ListenStatus {
+  kind: ListenKind;
+  /** As written in the unit (after specifiers). */
+  value: string;
+  /** The bound address, port 0 resolved (`127.0.0.1:41234`, `[::]:80`, `/run/x.sock`). */
+  address: string;
+  port?: number;
+  transport: Transport;
+  /** SO_PROTOCOL of the socket (262 for MPTCP). */
+  protocol: number;
+  fd: number;
+}
+
+export interface SocketCounters {
+  /** Connections accepted (Accept=yes). */
+  accepted: number;
+  /** Connections closed by MaxConnections*= or the trigger limit (Accept=yes). */
+  refused: number;
+  /** Activations: service starts requested (Accept=no) or connections handled (Accept=yes). */
+  triggers: number;
+}
+
+export interface SocketStatus {
+  name: string;
+  state: SocketState;
+  result: SocketResult;
+  accept: boolean;
+  /** Accept=no: the service it triggers; Accept=yes: the template. */
+  service: string;
+  listen: ListenStatus[];
+  counters: SocketCounters;
+  /** Accept=yes: connections (instances) now running. */
+  connections: number;
+  /** Why the socket failed, when it did. */
+  error?: string;
+}
+
+export interface EngineStatus {
+  sockets: SocketStatus[];
+  /** Accept=no services, then running Accept=yes instances. */
+  services: ServiceSnapshot[];
+}
+
+export interface StartReport {
+  listening: string[];
+  failed: Array<{ unit: string; error: string; code?: string }>;
+}
+
+export interface ReloadReport extends StartReport {
+  kept: string[];
+  reopened: string[];
+  removed: string[];
+}
+
+export interface SocketStateEvent {
+  socket: string;
+  state: SocketState;
+  result: SocketResult;
+}
+
+export interface ServiceStateEvent {
+  service: string;
+  state: ServiceState;
+  pid?: number;
+}
+
+export interface TriggerEvent {
+  socket: string;
+  service: string;
+}
+
+export interface AcceptedEvent {
+  socket: string;
+  service: string;
+  instance: string;
+  remote: SockAddr;
+  local: SockAddr;
+}
+
+export interface RefusedEvent {
+  socket: string;
+  reason: 'max-connections' | 'max-connections-per-source' | 'trigger-limit-hit' | 'error';
+  remote?: SockAddr;
+  message: string;
+}
+
+export interface StartedEvent {
+  service: string;
+  pid: number;
+  socket?: string;
+}
+
+/** The typed events of {@link ActivationEngine}. */
+export interface EngineEvents {
+  'socket-state': [SocketStateEvent];
+  'service-state': [ServiceStateEvent];
+  trigger: [TriggerEvent];
+  accepted: [AcceptedEvent];
+  refused: [RefusedEvent];
+  started: [StartedEvent];
+  'service-exit': [ServiceExit];
+}

@@ -1,0 +1,584 @@
+/**
+ * The activation engine: systemd's socket unit state machine (socket.c) for the subset that
+ * mptcpd-lite needs. It owns the listening fds, watches them through @mptcp/native, and starts
+ * services (Accept=no) or per-connection instances (Accept=yes).
+ */
+import { EventEmitter } from 'node:events';
+import type { AcceptedConnection } from './native-types.js';
+import type { ServiceUnit, SocketUnit } from './unit-types.js';
+import { ConnectionLimits } from './connection-limits.js';
+import type {
+  EngineEvents,
+  EngineStatus,
+  EngineUnits,
+  ListenStatus,
+  ReloadReport,
+  SocketCounters,
+  SocketResult,
+  SocketState,
+  SocketStatus,
+  StartReport,
+} from './engine-types.js';
+import { ActivationError, messageOf } from './errors.js';
+import type { OutputMode } from './exec.js';
+import { connectionInstance, instanceServiceName, prettyAddress, remoteEnvironment, sourceKey, templateNameFor } from './instance-name.js';
+import { formatSockAddr, portOf } from './listen-address.js';
+import { type Logger, silentLogger } from './logger.js';
+import { type NativeApi, type ReadableWatch, loadNative } from './native-binding.js';
+import { type OpenedPort, closePorts, openPorts } from './open-listen.js';
+import { RateLimit } from './rate-limit.js';
+import { type ServiceExit, ServiceProcess, type ServiceSnapshot, type StartContext, markStartLimitHit } from './service-process.js';
+import { type TemplateResolver, defaultTemplateResolver } from './templates.js';
+
+export interface EngineOptions {
+  logger?: Logger;
+  /** The syscall layer; defaults to @mptcp/native, loaded on start(). */
+  native?: NativeApi;
+  /** Where services' stdout/stderr go (StandardOutput=null always discards). Default `inherit`. */
+  serviceOutput?: OutputMode;
+  /** Builds Accept=yes instances from templates; default: @mptcp/unit's loadServiceInstance or %-substitution. */
+  instantiate?: TemplateResolver;
+  /** The daemon environment the locale variables are taken from (default process.env). */
+  daemonEnv?: NodeJS.ProcessEnv;
+}
+
+/** Accept=no service name: Service= or the socket's own name with `.service` (serviceNameFor()). */
+export function serviceNameOf(socket: SocketUnit): string {
+  if (socket.service !== undefined && socket.service !== '') return socket.service;
+  return `${socket.name.replace(/\.socket$/, '')}.service`;
+}
+
+interface SocketRuntime {
+  unit: SocketUnit;
+  key: string;
+  state: SocketState;
+  result: SocketResult;
+  error?: string;
+  ports: OpenedPort[];
+  watches: ReadableWatch[];
+  triggerLimit: RateLimit;
+  limits: ConnectionLimits;
+  counters: SocketCounters;
+  nAccepted: number;
+  instances: Set<ServiceProcess>;
+  /** The fds are in blocking mode because a service holds them. */
+  lent: boolean;
+}
+
+interface ServiceRuntime {
+  process: ServiceProcess;
+  startLimit: RateLimit;
+  restartTimer?: NodeJS.Timeout;
+  /** Set while start() is queued so that two triggers never start twice. */
+  starting: boolean;
+}
+
+/** Fields that do not change how the fds are opened: a reload that only changes these keeps the fds. */
+const RUNTIME_ONLY_FIELDS = new Set([
+  'file',
+  'dropIns',
+  'unit',
+  'service',
+  'triggerLimitIntervalUsec',
+  'triggerLimitBurst',
+  'pollLimitIntervalUsec',
+  'pollLimitBurst',
+  'maxConnections',
+  'maxConnectionsPerSource',
+  'fileDescriptorName',
+  'execStartPre',
+  'execStartPost',
+  'execStopPre',
+  'execStopPost',
+  'timeoutUsec',
+  'flushPending',
+  'removeOnStop',
+]);
+
+/** What identifies the opened fds of a socket unit (see RUNTIME_ONLY_FIELDS). */
+export function socketIdentity(unit: SocketUnit): string {
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(unit)) {
+    if (RUNTIME_ONLY_FIELDS.has(k)) continue;
+    rest[k] = k === 'listen' ? unit.listen.map((l) => [l.kind, l.value]) : v;
+  }
+  return JSON.stringify(rest);
+}
+
+const usecToMs = (usec: number): number => Math.max(0, Math.round(usec / 1000));
+
+export class ActivationEngine extends EventEmitter<EngineEvents> {
+  private readonly log: Logger;
+  private native: NativeApi | undefined;
+  private readonly sockets = new Map<string, SocketRuntime>();
+  private readonly serviceDefs = new Map<string, ServiceUnit>();
+  private readonly templates = new Map<string, ServiceUnit>();
+  private readonly services = new Map<string, ServiceRuntime>();
+  private readonly instantiate: TemplateResolver;
+  private stopping = false;
+  private started = false;
+
+  constructor(private readonly options: EngineOptions = {}) {
+    super();
+    this.log = options.logger ?? silentLogger;
+    this.native = options.native;
+    this.instantiate = options.instantiate ?? defaultTemplateResolver;
+  }
+
+  /** Opens every socket and starts watching. Sockets that cannot be opened are `failed`; the rest run. */
+  async start(units: EngineUnits): Promise<StartReport> {
+    if (this.started) throw new ActivationError('ENGINE_STATE', 'engine already started; use reload()');
+    this.native ??= await loadNative();
+    this.started = true;
+    this.stopping = false;
+    this.setDefinitions(units);
+    const report: StartReport = { listening: [], failed: [] };
+    for (const unit of units.sockets) this.startSocketRuntime(unit, report);
+    return report;
+  }
+
+  /** Starts (again) one socket unit, e.g. after it failed (`systemctl restart foo.socket`). */
+  startSocket(name: string): StartReport {
+    const sock = this.sockets.get(name);
+    if (!sock) throw new ActivationError('ENGINE_STATE', `unknown socket unit ${name}`, { unit: name });
+    const report: StartReport = { listening: [], failed: [] };
+    if (sock.state === 'listening' || sock.state === 'running') {
+      report.listening.push(name);
+      return report;
+    }
+    this.sockets.delete(name);
+    this.startSocketRuntime(sock.unit, report);
+    return report;
+  }
+
+  private setDefinitions(units: EngineUnits): void {
+    this.serviceDefs.clear();
+    for (const s of units.services ?? []) this.serviceDefs.set(s.name, s);
+    this.templates.clear();
+    for (const t of units.templates ?? []) this.templates.set(t.name, t);
+    for (const [name, rt] of this.services) {
+      const def = this.serviceDefs.get(name);
+      if (def) {
+        rt.process.unit = def;
+        rt.startLimit = this.updatedLimit(rt.startLimit, def.unit.startLimitIntervalUsec, def.unit.startLimitBurst);
+      } else if (!rt.process.running) {
+        this.services.delete(name);
+      }
+    }
+  }
+
+  private updatedLimit(old: RateLimit, intervalUsec: number, burst: number): RateLimit {
+    return old.intervalUsec === intervalUsec && old.burst === burst ? old : new RateLimit(intervalUsec, burst);
+  }
+
+  private startSocketRuntime(unit: SocketUnit, report: StartReport): void {
+    const native = this.requireNative();
+    const sock: SocketRuntime = {
+      unit,
+      key: socketIdentity(unit),
+      state: 'dead',
+      result: 'success',
+      ports: [],
+      watches: [],
+      triggerLimit: new RateLimit(unit.triggerLimitIntervalUsec, unit.triggerLimitBurst),
+      limits: new ConnectionLimits(unit.maxConnections, unit.maxConnectionsPerSource),
+      counters: { accepted: 0, refused: 0, triggers: 0 },
+      nAccepted: 0,
+      instances: new Set(),
+      lent: false,
+    };
+    this.sockets.set(unit.name, sock);
+    try {
+      if (unit.execStartPre.length + unit.execStartPost.length + unit.execStopPre.length + unit.execStopPost.length > 0) {
+        this.log.warn('ExecStartPre=/ExecStartPost=/ExecStopPre=/ExecStopPost= in socket units are not supported, ignoring.', { unit: unit.name });
+      }
+      this.checkTarget(unit);
+      sock.ports = openPorts(unit, native, this.log);
+      for (const p of sock.ports) {
+        this.log.info(`Listening on ${p.local ? formatSockAddr(p.local) : p.entry.value} (${p.transport}) as fd ${p.fd}.`, { unit: unit.name });
+      }
+      this.enterListening(sock);
+      report.listening.push(unit.name);
+    } catch (err) {
+      const code = err instanceof ActivationError ? err.code : undefined;
+      this.log.error(messageOf(err), { unit: unit.name });
+      this.enterFailed(sock, 'resources', messageOf(err));
+      report.failed.push({ unit: unit.name, error: messageOf(err), ...(code ? { code } : {}) });
+    }
+  }
+
+  /** systemd refuses to start a socket whose service is not loaded. */
+  private checkTarget(unit: SocketUnit): void {
+    if (unit.accept) {
+      const t = templateNameFor(unit.name);
+      if (!this.templates.has(t)) {
+        throw new ActivationError('TEMPLATE_NOT_FOUND', `Service ${t.replace('@.', '@internal.')} not loaded, socket cannot be started.`, { unit: unit.name });
+      }
+    } else {
+      const s = serviceNameOf(unit);
+      if (!this.serviceDefs.has(s)) throw new ActivationError('SERVICE_NOT_FOUND', `Service ${s} not loaded, socket cannot be started.`, { unit: unit.name });
+    }
+  }
+
+  private requireNative(): NativeApi {
+    if (!this.native) throw new ActivationError('ENGINE_STATE', 'engine not started');
+    return this.native;
+  }
+
+  private setSocketState(sock: SocketRuntime, state: SocketState, result?: SocketResult): void {
+    if (result !== undefined) sock.result = result;
+    if (sock.state === state && result === undefined) return;
+    sock.state = state;
+    this.emit('socket-state', { socket: sock.unit.name, state, result: sock.result });
+  }
+
+  private enterListening(sock: SocketRuntime): void {
+    const native = this.requireNative();
+    if (sock.lent) {
+      // Back from the service: the daemon polls with non-blocking fds again.
+      for (const p of sock.ports) native.setNonBlocking(p.fd, true);
+      sock.lent = false;
+    }
+    this.unwatch(sock);
+    for (const port of sock.ports) {
+      const onReadable = sock.unit.accept ? () => this.onAcceptReadable(sock, port) : () => this.onTrigger(sock);
+      sock.watches.push(native.watchReadable(port.fd, onReadable));
+    }
+    this.setSocketState(sock, 'listening');
+  }
+
+  private unwatch(sock: SocketRuntime): void {
+    for (const w of sock.watches) w.stop();
+    sock.watches = [];
+  }
+
+  private enterFailed(sock: SocketRuntime, result: SocketResult, error?: string): void {
+    this.unwatch(sock);
+    closePorts(sock.ports, this.requireNative(), sock.unit.removeOnStop);
+    sock.ports = [];
+    sock.lent = false;
+    if (error !== undefined) sock.error = error;
+    if (result !== 'resources' || error === undefined) this.log.warn(`Failed with result '${result}'.`, { unit: sock.unit.name });
+    this.setSocketState(sock, 'failed', result);
+  }
+
+  private triggerLimitHit(sock: SocketRuntime): void {
+    this.log.warn('Trigger limit hit, refusing further activation.', { unit: sock.unit.name });
+    this.enterFailed(sock, 'trigger-limit-hit', 'Trigger limit hit, refusing further activation.');
+  }
+
+  // ---- Accept=no -------------------------------------------------------------------------------
+
+  private onTrigger(sock: SocketRuntime): void {
+    if (sock.state !== 'listening' || this.stopping) return;
+    // Stop polling first: the watch is level-triggered and the service has not taken the data yet.
+    this.unwatch(sock);
+    if (!sock.triggerLimit.below()) {
+      this.triggerLimitHit(sock);
+      return;
+    }
+    sock.counters.triggers += 1;
+    const name = serviceNameOf(sock.unit);
+    this.emit('trigger', { socket: sock.unit.name, service: name });
+    const svc = this.serviceRuntime(name);
+    if (!svc) {
+      this.log.error(`Service ${name} not loaded, socket cannot be started.`, { unit: sock.unit.name });
+      this.enterFailed(sock, 'resources', `Service ${name} not loaded`);
+      return;
+    }
+    void this.startService(svc, sock);
+  }
+
+  private serviceRuntime(name: string): ServiceRuntime | undefined {
+    const existing = this.services.get(name);
+    if (existing) return existing;
+    const def = this.serviceDefs.get(name);
+    if (!def) return undefined;
+    const process = new ServiceProcess(def, { logger: this.log, output: this.options.serviceOutput ?? 'inherit', ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}) });
+    const rt: ServiceRuntime = { process, startLimit: new RateLimit(def.unit.startLimitIntervalUsec, def.unit.startLimitBurst), starting: false };
+    process.on('state', (state) => this.emit('service-state', { service: name, state, ...(process.pid !== undefined ? { pid: process.pid } : {}) }));
+    process.on('exit', (exit) => this.onServiceExit(rt, exit));
+    this.services.set(name, rt);
+    return rt;
+  }
+
+  /** The sockets whose fds a service gets: those that trigger it, plus its Sockets=. */
+  private socketsFor(service: ServiceUnit): SocketRuntime[] {
+    const out: SocketRuntime[] = [];
+    for (const s of this.sockets.values()) {
+      if (s.unit.accept || s.ports.length === 0) continue;
+      if (serviceNameOf(s.unit) === service.name || service.sockets.includes(s.unit.name)) out.push(s);
+    }
+    return out;
+  }
+
+  private async startService(svc: ServiceRuntime, trigger: SocketRuntime | undefined): Promise<void> {
+    if (svc.starting || svc.process.running || this.stopping) {
+      // Someone else started it: this socket waits for the service to go away, like its siblings.
+      if (trigger && trigger.state === 'listening' && !this.stopping) this.setSocketState(trigger, 'running');
+      return;
+    }
+    if (svc.restartTimer) {
+      clearTimeout(svc.restartTimer);
+      delete svc.restartTimer;
+      svc.process.clearAutoRestart();
+    }
+    const unit = svc.process.unit;
+    const sockets = this.socketsFor(unit).filter((s) => s.state === 'listening' || s.state === 'running');
+    if (!svc.startLimit.below()) {
+      this.log.warn('Start request repeated too quickly.', { unit: unit.name });
+      this.log.warn("Failed with result 'start-limit-hit'.", { unit: unit.name });
+      markStartLimitHit(svc.process);
+      for (const s of sockets) this.enterFailed(s, 'service-start-limit-hit', `Service ${unit.name} hit its start limit`);
+      return;
+    }
+    const native = this.requireNative();
+    for (const s of sockets) {
+      this.unwatch(s);
+      if (!unit.nonBlocking) for (const p of s.ports) native.setNonBlocking(p.fd, false);
+      s.lent = true;
+      this.setSocketState(s, 'running');
+    }
+    const ports = sockets.flatMap((s) => s.ports.map((p) => ({ fd: p.fd, name: s.unit.fileDescriptorName ?? s.unit.name })));
+    const ctx: StartContext = {};
+    if (unit.standardInput === 'socket') {
+      if (ports.length !== 1) {
+        this.log.error(ports.length === 0 ? 'Got no socket.' : 'Got more than one socket.', { unit: unit.name });
+        for (const s of sockets) this.enterListeningLater(s);
+        return;
+      }
+      ctx.socketStdio = (ports[0] as { fd: number }).fd;
+    } else {
+      ctx.fds = ports.map((p) => p.fd);
+      ctx.fdNames = ports.map((p) => p.name);
+    }
+    svc.starting = true;
+    try {
+      const pid = await svc.process.start(ctx);
+      this.emit('started', { service: unit.name, pid, ...(trigger ? { socket: trigger.unit.name } : {}) });
+    } catch (err) {
+      this.log.error(`Failed to start: ${messageOf(err)}`, { unit: unit.name });
+      for (const s of sockets) this.enterListeningLater(s);
+    } finally {
+      svc.starting = false;
+    }
+  }
+
+  /** Back to polling on the next tick, so that a failing start cannot recurse into itself. */
+  private enterListeningLater(sock: SocketRuntime): void {
+    setImmediate(() => {
+      if (sock.state === 'running' && !this.stopping && this.sockets.get(sock.unit.name) === sock) this.enterListening(sock);
+    });
+  }
+
+  private onServiceExit(svc: ServiceRuntime, exit: ServiceExit): void {
+    this.emit('service-exit', exit);
+    if (this.stopping) return;
+    const unit = svc.process.unit;
+    if (exit.restart) {
+      svc.process.restarts += 1;
+      this.log.info(`Scheduled restart job in ${usecToMs(unit.restartUsec)} ms.`, { unit: unit.name });
+      svc.restartTimer = setTimeout(() => {
+        delete svc.restartTimer;
+        void this.startService(svc, undefined);
+      }, usecToMs(unit.restartUsec));
+    }
+    // The socket polls again while the service is dead or waiting for its restart (socket.c
+    // socket_trigger_notify()); data queued meanwhile triggers the next start.
+    for (const s of this.socketsFor(unit)) if (s.state === 'running') this.enterListeningLater(s);
+  }
+
+  // ---- Accept=yes ------------------------------------------------------------------------------
+
+  private onAcceptReadable(sock: SocketRuntime, port: OpenedPort): void {
+    const native = this.requireNative();
+    // Drain the queue: one readiness event may stand for many connections.
+    while (sock.state === 'listening' && !this.stopping) {
+      let conn: AcceptedConnection | null;
+      try {
+        conn = native.accept(port.fd);
+      } catch (err) {
+        this.log.warn(`Failed to accept connection: ${messageOf(err)}`, { unit: sock.unit.name });
+        return;
+      }
+      if (conn === null) return;
+      this.onConnection(sock, conn);
+    }
+  }
+
+  private refuse(sock: SocketRuntime, conn: AcceptedConnection, reason: 'max-connections' | 'max-connections-per-source' | 'trigger-limit-hit' | 'error', message: string): void {
+    this.requireNative().close(conn.fd);
+    sock.counters.refused += 1;
+    this.emit('refused', { socket: sock.unit.name, reason, remote: conn.remote, message });
+  }
+
+  private onConnection(sock: SocketRuntime, conn: AcceptedConnection): void {
+    const native = this.requireNative();
+    if (!sock.triggerLimit.below()) {
+      this.refuse(sock, conn, 'trigger-limit-hit', 'Trigger limit hit, refusing further activation.');
+      this.triggerLimitHit(sock);
+      return;
+    }
+    sock.counters.triggers += 1;
+    let creds = null;
+    if (conn.remote.family === 'unix') {
+      try {
+        creds = native.peerCredentials(conn.fd);
+      } catch {
+        creds = null;
+      }
+    }
+    const admission = sock.limits.admit(sourceKey(conn.remote, creds), prettyAddress(conn.remote) ?? sourceKey(conn.remote, creds));
+    if (!admission.ok) {
+      this.log.warn(admission.message, { unit: sock.unit.name });
+      this.refuse(sock, conn, admission.reason, admission.message);
+      return;
+    }
+    sock.counters.accepted += 1;
+    const instance = connectionInstance(sock.nAccepted, conn.local, conn.remote, creds);
+    sock.nAccepted += 1;
+    const name = instanceServiceName(sock.unit.name, instance);
+    this.emit('accepted', { socket: sock.unit.name, service: name, instance, remote: conn.remote, local: conn.local });
+    void this.startInstance(sock, conn, name, admission.release);
+  }
+
+  private async startInstance(sock: SocketRuntime, conn: AcceptedConnection, name: string, release: () => void): Promise<void> {
+    const native = this.requireNative();
+    let svc: ServiceProcess | undefined;
+    try {
+      const templateName = templateNameFor(sock.unit.name);
+      const template = this.templates.get(templateName);
+      if (!template) throw new ActivationError('TEMPLATE_NOT_FOUND', `Service ${templateName} not loaded`, { unit: sock.unit.name });
+      const unit = await this.instantiate(template, name);
+      const proc = new ServiceProcess(unit, { logger: this.log, output: this.options.serviceOutput ?? 'inherit', ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}) });
+      svc = proc;
+      sock.instances.add(proc);
+      proc.on('state', (state) => this.emit('service-state', { service: name, state, ...(proc.pid !== undefined ? { pid: proc.pid } : {}) }));
+      proc.on('exit', (exit) => {
+        release();
+        sock.instances.delete(proc);
+        this.emit('service-exit', exit);
+      });
+      if (!unit.nonBlocking) native.setNonBlocking(conn.fd, false);
+      const env = remoteEnvironment(conn.remote);
+      const ctx: StartContext =
+        unit.standardInput === 'socket'
+          ? { socketStdio: conn.fd, env }
+          : { fds: [conn.fd], fdNames: [sock.unit.fileDescriptorName ?? 'connection'], env };
+      const pid = await proc.start(ctx);
+      this.emit('started', { service: name, pid, socket: sock.unit.name });
+    } catch (err) {
+      release();
+      if (svc) sock.instances.delete(svc);
+      this.log.error(`Failed to start ${name}: ${messageOf(err)}`, { unit: sock.unit.name });
+    } finally {
+      // The child has its own copy; the daemon's must go, or the peer never sees EOF.
+      native.close(conn.fd);
+    }
+  }
+
+  // ---- reload / stop / status ------------------------------------------------------------------
+
+  /**
+   * Applies a new set of units. Sockets whose opening parameters are unchanged keep their fds and
+   * watches (no connection is refused or lost); changed ones are closed and reopened; removed ones
+   * closed. Running services keep running with the definition they were started with.
+   */
+  async reload(units: EngineUnits): Promise<ReloadReport> {
+    if (!this.started) return { ...(await this.start(units)), kept: [], reopened: [], removed: [] };
+    const report: ReloadReport = { listening: [], failed: [], kept: [], reopened: [], removed: [] };
+    this.setDefinitions(units);
+    const wanted = new Map(units.sockets.map((u) => [u.name, u]));
+    for (const [name, sock] of this.sockets) {
+      if (wanted.has(name)) continue;
+      this.closeSocket(sock);
+      this.sockets.delete(name);
+      report.removed.push(name);
+    }
+    for (const unit of units.sockets) {
+      const sock = this.sockets.get(unit.name);
+      if (sock && sock.key === socketIdentity(unit) && sock.state !== 'failed' && sock.state !== 'dead') {
+        sock.unit = unit;
+        sock.triggerLimit = this.updatedLimit(sock.triggerLimit, unit.triggerLimitIntervalUsec, unit.triggerLimitBurst);
+        sock.limits.maxConnections = unit.maxConnections;
+        sock.limits.maxPerSource = unit.maxConnectionsPerSource;
+        report.kept.push(unit.name);
+        report.listening.push(unit.name);
+        continue;
+      }
+      if (sock) {
+        this.closeSocket(sock);
+        this.sockets.delete(unit.name);
+        report.reopened.push(unit.name);
+      }
+      this.startSocketRuntime(unit, report);
+    }
+    return report;
+  }
+
+  private closeSocket(sock: SocketRuntime): void {
+    this.unwatch(sock);
+    if (sock.ports.length > 0) closePorts(sock.ports, this.requireNative(), sock.unit.removeOnStop);
+    sock.ports = [];
+    this.setSocketState(sock, 'dead');
+  }
+
+  /** Stops services (KillSignal=, TimeoutStopSec=), closes every fd, removes RemoveOnStop= nodes. */
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.stopping = true;
+    for (const sock of this.sockets.values()) this.unwatch(sock);
+    const stops: Array<Promise<void>> = [];
+    for (const svc of this.services.values()) {
+      if (svc.restartTimer) {
+        clearTimeout(svc.restartTimer);
+        delete svc.restartTimer;
+      }
+      stops.push(svc.process.stop());
+    }
+    for (const sock of this.sockets.values()) for (const inst of sock.instances) stops.push(inst.stop());
+    await Promise.all(stops);
+    for (const sock of this.sockets.values()) this.closeSocket(sock);
+    this.started = false;
+  }
+
+  /** A JSON-serialisable snapshot for `mptcpd-lite status`. */
+  status(): EngineStatus {
+    const sockets: SocketStatus[] = [...this.sockets.values()].map((s) => this.socketStatus(s));
+    const services: ServiceSnapshot[] = [...this.services.values()].map((s) => s.process.snapshot());
+    for (const s of this.sockets.values()) for (const inst of s.instances) services.push(inst.snapshot());
+    return { sockets, services };
+  }
+
+  private socketStatus(s: SocketRuntime): SocketStatus {
+    const listen: ListenStatus[] = s.ports.map((p) => {
+      const port = p.local ? portOf(p.local) : undefined;
+      return {
+        kind: p.entry.kind,
+        value: p.entry.value,
+        address: p.local ? formatSockAddr(p.local) : p.entry.value,
+        ...(port !== undefined ? { port } : {}),
+        transport: p.transport,
+        protocol: p.protocol,
+        fd: p.fd,
+      };
+    });
+    return {
+      name: s.unit.name,
+      state: s.state,
+      result: s.result,
+      accept: s.unit.accept,
+      service: s.unit.accept ? templateNameFor(s.unit.name) : serviceNameOf(s.unit),
+      listen,
+      counters: { ...s.counters },
+      connections: s.limits.connections,
+      ...(s.error !== undefined ? { error: s.error } : {}),
+    };
+  }
+
+  /** The status of one socket unit, or undefined. */
+  socket(name: string): SocketStatus | undefined {
+    const s = this.sockets.get(name);
+    return s ? this.socketStatus(s) : undefined;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Typed errors of the activation engine. `code` is stable (an errno name such as `EADDRINUSE`, or one
+ * of ours); messages say what to do when there is something to do.
+ */
+
+export type ActivationErrorCode =
+  | 'MPTCP_UNAVAILABLE'
+  | 'SOCKET_OPEN_FAILED'
+  | 'UNSUPPORTED_LISTEN'
+  | 'SERVICE_NOT_FOUND'
+  | 'TEMPLATE_NOT_FOUND'
+  | 'EXEC_FAILED'
+  | 'NO_EXEC_START'
+  | 'USER_NOT_FOUND'
+  | 'GROUP_NOT_FOUND'
+  | 'ENVIRONMENT_FILE'
+  | 'WORKING_DIRECTORY'
+  | 'NATIVE_UNAVAILABLE'
+  | 'LISTEN_PID_MISMATCH'
+  | 'LISTEN_FDS_INVALID'
+  | 'ENGINE_STATE';
+
+export interface ActivationErrorDetails {
+  /** The unit the error is about. */
+  unit?: string;
+  /** The failing system call, e.g. `socket`, `bind`. */
+  syscall?: string;
+  /** The address as written in the unit. */
+  address?: string;
+  /** The errno name from the kernel, when there is one. */
+  errno?: string;
+  cause?: unknown;
+}
+
+export class ActivationError extends Error {
+  readonly code: ActivationErrorCode;
+  readonly unit: string | undefined;
+  readonly syscall: string | undefined;
+  readonly address: string | undefined;
+  readonly errno: string | undefined;
+
+  constructor(code: ActivationErrorCode, message: string, details: ActivationErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'ActivationError';
+    this.code = code;
+    this.unit = details.unit;
+    this.syscall = details.syscall;
+    this.address = details.address;
+    this.errno = details.errno;
+  }
+}
+
+/** The errno name of a Node or addon error (`err.code`), if it has one. */
+export function errnoOf(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = (err as { code: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,52 @@
+/**
+ * `$VAR` expansion of ExecStart= & co. at exec time, as systemd's replace_env_argv() does it with the
+ * service's final environment:
+ * - a word that is exactly `$NAME` becomes the value split on whitespace (zero or more arguments);
+ * - `${NAME}` anywhere in a word is replaced by the value, the word stays one argument;
+ * - `$$` is a literal `$`; unknown variables expand to nothing; other `$` are kept.
+ * The `:` prefix (`noEnvExpand`) turns all of this off.
+ */
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function expandArgv(argv: readonly string[], env: Readonly<Record<string, string>>, noEnvExpand = false): string[] {
+  if (noEnvExpand) return [...argv];
+  const out: string[] = [];
+  for (const word of argv) {
+    if (word.startsWith('$') && !word.startsWith('${') && !word.startsWith('$$') && NAME.test(word.slice(1))) {
+      const value = env[word.slice(1)] ?? '';
+      out.push(...value.split(/[ \t\n\r]+/).filter((w) => w !== ''));
+      continue;
+    }
+    out.push(expandWord(word, env));
+  }
+  return out;
+}
+
+export function expandWord(word: string, env: Readonly<Record<string, string>>): string {
+  let out = '';
+  for (let i = 0; i < word.length; i++) {
+    const c = word[i];
+    if (c !== '$') {
+      out += c;
+      continue;
+    }
+    const next = word[i + 1];
+    if (next === '$') {
+      out += '$';
+      i++;
+      continue;
+    }
+    if (next === '{') {
+      const end = word.indexOf('}', i + 2);
+      const name = end < 0 ? '' : word.slice(i + 2, end);
+      if (end >= 0 && NAME.test(name)) {
+        out += env[name] ?? '';
+        i = end;
+        continue;
+      }
+    }
+    out += c;
+  }
+  return out;
+}

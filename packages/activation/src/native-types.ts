@@ -1,0 +1,153 @@
+// TEMPORARY copy of packages/native/src/types.ts until @mptcp/native exports it; replaced by a re-export.
+/**
+ * The public types of @mptcp/native. The C++ addon returns plain objects of these shapes; policy
+ * (fallback, option order, messages) lives in TypeScript.
+ */
+
+/** `'require'`: MPTCP or an error. `'prefer'`: MPTCP, plain TCP when the host lacks it. `false`: plain TCP. */
+export type MptcpMode = 'require' | 'prefer' | false;
+
+export type SocketKind = 'stream' | 'datagram' | 'seqpacket';
+
+/** A socket address as the addon reports it (getsockname/getpeername/accept4). */
+export type SockAddr =
+  | { family: 'inet'; address: string; port: number }
+  | { family: 'inet6'; address: string; port: number; flowinfo?: number; scopeId?: number }
+  /** AF_UNIX: `abstract` names are given without the leading NUL/`@`; an unnamed socket has path ''. */
+  | { family: 'unix'; path: string; abstract: boolean }
+  | { family: 'vsock'; cid: number; port: number };
+
+/**
+ * What `openSocket()` creates: one listening (stream/seqpacket) or bound (datagram) socket, with
+ * systemd's [Socket] options applied in systemd's order.
+ */
+export interface OpenSocketSpec {
+  kind: SocketKind;
+  address: SockAddr;
+  /** Protocol passed to socket(): 0 (default), IPPROTO_MPTCP, IPPROTO_SCTP, IPPROTO_UDPLITE. */
+  protocol?: number;
+  /** listen() backlog; default SOMAXCONN semantics (the kernel caps it). */
+  backlog?: number;
+  bindIPv6Only?: 'default' | 'both' | 'ipv6-only';
+  bindToDevice?: string;
+  reusePort?: boolean;
+  freeBind?: boolean;
+  transparent?: boolean;
+  keepAlive?: boolean;
+  keepAliveTimeSec?: number;
+  keepAliveIntervalSec?: number;
+  keepAliveProbes?: number;
+  noDelay?: boolean;
+  priority?: number;
+  deferAcceptSec?: number;
+  receiveBuffer?: number;
+  sendBuffer?: number;
+  ipTos?: number;
+  ipTtl?: number;
+  mark?: number;
+  broadcast?: boolean;
+  passCredentials?: boolean;
+  passSecurity?: boolean;
+  passPacketInfo?: boolean;
+  tcpCongestion?: string;
+  /** AF_UNIX path sockets: parent directories created with this mode (default 0o755). */
+  directoryMode?: number;
+  /** AF_UNIX path sockets: the node is created with this mode (umask applied around bind, no window). */
+  socketMode?: number;
+  /** Leave O_NONBLOCK set on the fd (default true: the daemon polls it). */
+  nonBlocking?: boolean;
+}
+
+/** A socket option the kernel refused: systemd logs it and goes on. */
+export interface SocketOptionWarning {
+  option: string;
+  code: string;
+  message: string;
+}
+
+export interface OpenedSocket {
+  fd: number;
+  /** The address actually bound (port 0 resolved). */
+  local: SockAddr;
+  /** SO_PROTOCOL of the created socket. */
+  protocol: number;
+  warnings: SocketOptionWarning[];
+}
+
+export interface AcceptedConnection {
+  fd: number;
+  local: SockAddr;
+  remote: SockAddr;
+}
+
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+export interface MptcpSupport {
+  available: boolean;
+  reason?: 'disabled-by-sysctl' | 'kernel-without-mptcp' | 'disabled-by-env';
+  errno?: string;
+}
+
+/** Decoded struct mptcp_info (fields the running kernel does not fill are 0). */
+export interface MptcpInfo {
+  subflows: number;
+  addAddrSignal: number;
+  addAddrAccepted: number;
+  subflowsMax: number;
+  addAddrSignalMax: number;
+  addAddrAcceptedMax: number;
+  flags: number;
+  token: number;
+  writeSeq: bigint;
+  sndUna: bigint;
+  rcvNxt: bigint;
+  localAddrUsed: number;
+  localAddrMax: number;
+  csumEnabled: number;
+  retransmits: number;
+  bytesRetrans: bigint;
+  bytesSent: bigint;
+  bytesReceived: bigint;
+  bytesAcked: bigint;
+  subflowsTotal: number;
+  lastDataSent: number;
+  lastDataRecv: number;
+  lastAckRecv: number;
+  /** Bytes the kernel returned (struct size of this kernel). */
+  size: number;
+}
+
+export interface SubflowInfo {
+  id: number;
+  flags: number;
+  local: SockAddr;
+  remote: SockAddr;
+  /** Selected tcp_info fields of the subflow. */
+  tcp: {
+    state: number;
+    rttUs: number;
+    rttVarUs: number;
+    sndCwnd: number;
+    totalRetrans: number;
+    bytesAcked: bigint;
+    bytesReceived: bigint;
+    bytesSent: bigint;
+    pacingRate: bigint;
+    deliveryRate: bigint;
+  };
+}
+
+/** What `isMptcp`-style inspection reports about a connected socket. */
+export interface MptcpStatus {
+  /** The socket was created with protocol 262. */
+  requested: boolean;
+  /** The connection really runs MPTCP (not fallen back). */
+  active: boolean;
+  /** Created as MPTCP but runs plain TCP (the peer did not speak MPTCP). */
+  fallback: boolean;
+  protocol: number;
+}

@@ -1,0 +1,275 @@
+/**
+ * Opening the Listen*= entries of one socket unit, as systemd's socket_open_fds() does: the
+ * protocol per socket type (stream takes sctp/mptcp, datagram only udplite, seqpacket only sctp),
+ * options through @mptcp/native, then chown/symlinks for file-system nodes. MPTCP fallback policy
+ * lives here and nowhere else.
+ */
+import { execFileSync } from 'node:child_process';
+import { chownSync, constants as fsc, lstatSync, mkdirSync, openSync, closeSync, rmSync, symlinkSync, unlinkSync, readlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { IPPROTO_MPTCP, IPPROTO_SCTP, IPPROTO_UDPLITE, ipProtocolName, mptcpUnavailableHint, mptcpUnavailableReason } from '@mptcp/constants';
+import type { OpenSocketSpec, SockAddr, SocketKind } from './native-types.js';
+import type { ListenEntry, SocketUnit } from './unit-types.js';
+import { ActivationError, errnoOf, messageOf } from './errors.js';
+import { formatSockAddr, toSockAddr } from './listen-address.js';
+import type { Logger } from './logger.js';
+import type { NativeApi } from './native-binding.js';
+import { resolveGroup, resolveUser } from './user.js';
+
+/** How a port ended up: `fallback` = MPTCP was asked for, plain TCP was opened (X-MPTCPFallback=yes). */
+export type Transport = 'mptcp' | 'tcp' | 'fallback' | 'udp' | 'udplite' | 'sctp' | 'unix' | 'fifo' | 'special' | 'vsock';
+
+export interface OpenedPort {
+  entry: ListenEntry;
+  fd: number;
+  /** Bound address (port 0 resolved); undefined for FIFOs and special files. */
+  local: SockAddr | undefined;
+  /** SO_PROTOCOL (0 for non-sockets). */
+  protocol: number;
+  transport: Transport;
+  /** File-system nodes to remove on stop when RemoveOnStop=yes. */
+  nodes: string[];
+}
+
+const usecToSec = (usec: number | undefined): number | undefined => (usec === undefined ? undefined : Math.floor(usec / 1_000_000));
+
+/** The protocol systemd passes to socket() for this kind (§1). */
+export function protocolFor(kind: SocketKind, socketProtocol: number): number {
+  if (kind === 'stream' && (socketProtocol === IPPROTO_MPTCP || socketProtocol === IPPROTO_SCTP)) return socketProtocol;
+  if (kind === 'datagram' && socketProtocol === IPPROTO_UDPLITE) return socketProtocol;
+  if (kind === 'seqpacket' && socketProtocol === IPPROTO_SCTP) return socketProtocol;
+  return 0;
+}
+
+export function openSocketSpec(unit: SocketUnit, kind: SocketKind, address: SockAddr, protocol: number): OpenSocketSpec {
+  const spec: OpenSocketSpec = {
+    kind,
+    address,
+    protocol,
+    backlog: Math.min(unit.backlog, 0x7fffffff),
+    bindIPv6Only: unit.bindIPv6Only,
+    reusePort: unit.reusePort,
+    freeBind: unit.freeBind,
+    transparent: unit.transparent,
+    keepAlive: unit.keepAlive,
+    noDelay: unit.noDelay,
+    broadcast: unit.broadcast,
+    passCredentials: unit.passCredentials,
+    passSecurity: unit.passSecurity,
+    passPacketInfo: unit.passPacketInfo,
+    directoryMode: unit.directoryMode,
+    socketMode: unit.socketMode,
+    nonBlocking: true,
+  };
+  const optional: Partial<OpenSocketSpec> = {
+    bindToDevice: unit.bindToDevice,
+    keepAliveTimeSec: usecToSec(unit.keepAliveTimeUsec),
+    keepAliveIntervalSec: usecToSec(unit.keepAliveIntervalUsec),
+    keepAliveProbes: unit.keepAliveProbes,
+    priority: unit.priority,
+    deferAcceptSec: unit.deferAcceptUsec > 0 ? Math.ceil(unit.deferAcceptUsec / 1_000_000) : undefined,
+    receiveBuffer: unit.receiveBuffer,
+    sendBuffer: unit.sendBuffer,
+    ipTos: unit.ipTos,
+    ipTtl: unit.ipTtl,
+    mark: unit.mark,
+    tcpCongestion: unit.tcpCongestion,
+  };
+  for (const [k, v] of Object.entries(optional)) {
+    if (v !== undefined) (spec as unknown as Record<string, unknown>)[k] = v;
+  }
+  return spec;
+}
+
+function transportOf(kind: SocketKind, address: SockAddr, protocol: number, fellBack: boolean): Transport {
+  if (address.family === 'unix') return 'unix';
+  if (address.family === 'vsock') return 'vsock';
+  if (fellBack) return 'fallback';
+  if (protocol === IPPROTO_MPTCP) return 'mptcp';
+  if (protocol === IPPROTO_SCTP) return 'sctp';
+  if (protocol === IPPROTO_UDPLITE) return 'udplite';
+  return kind === 'datagram' ? 'udp' : 'tcp';
+}
+
+/** Opens every entry; on failure closes what was opened and throws an ActivationError. */
+export function openPorts(unit: SocketUnit, native: NativeApi, logger: Logger): OpenedPort[] {
+  const opened: OpenedPort[] = [];
+  try {
+    for (const entry of unit.listen) {
+      const port = openPort(unit, entry, native, logger);
+      if (port) opened.push(port);
+    }
+    if (unit.symlinks.length > 0) createSymlinks(unit, opened, logger);
+  } catch (err) {
+    closePorts(opened, native, false);
+    throw err;
+  }
+  return opened;
+}
+
+function openPort(unit: SocketUnit, entry: ListenEntry, native: NativeApi, logger: Logger): OpenedPort | undefined {
+  switch (entry.kind) {
+    case 'stream':
+    case 'datagram':
+    case 'seqpacket':
+      return openSocketPort(unit, entry, entry.kind, native, logger);
+    case 'fifo':
+      return openFifo(unit, entry);
+    case 'special':
+      return openSpecial(unit, entry);
+    default:
+      logger.warn(`Listen${entry.kind}=${entry.value} is not supported by mptcpd-lite, ignoring.`, { unit: unit.name });
+      return undefined;
+  }
+}
+
+function openSocketPort(unit: SocketUnit, entry: ListenEntry, listenKind: SocketKind, native: NativeApi, logger: Logger): OpenedPort {
+  const address = toSockAddr(entry.address);
+  if (!address) throw new ActivationError('UNSUPPORTED_LISTEN', `Unsupported address ${entry.value}`, { unit: unit.name, address: entry.value });
+  const kind: SocketKind = entry.address.family === 'vsock' && entry.address.type !== undefined ? vsockKind(entry.address.type) : listenKind;
+  const wanted = protocolFor(kind, unit.socketProtocol);
+  if (address.family === 'unix' && !address.abstract) prepareUnixPath(address.path);
+  let protocol = wanted;
+  let fellBack = false;
+  let opened;
+  try {
+    opened = native.openSocket(openSocketSpec(unit, kind, address, protocol));
+  } catch (err) {
+    const errno = errnoOf(err);
+    const reason = wanted === IPPROTO_MPTCP && errno !== undefined && (address.family === 'inet' || address.family === 'inet6') ? mptcpUnavailableReason(errno) : undefined;
+    if (reason === undefined) throw socketError(unit, entry, err);
+    const hint = mptcpUnavailableHint(reason);
+    if (!unit.mptcpFallback) {
+      throw new ActivationError(
+        'MPTCP_UNAVAILABLE',
+        `Failed to create listening socket (${entry.value}): ${hint}; or allow plain TCP with X-MPTCPFallback=yes [${errno}]`,
+        { unit: unit.name, address: entry.value, syscall: 'socket', errno, cause: err },
+      );
+    }
+    logger.warn(`MPTCP unavailable for ${entry.value} (${hint}); X-MPTCPFallback=yes: listening with plain TCP.`, { unit: unit.name });
+    protocol = 0;
+    fellBack = true;
+    try {
+      opened = native.openSocket(openSocketSpec(unit, kind, address, 0));
+    } catch (err2) {
+      throw socketError(unit, entry, err2);
+    }
+  }
+  for (const w of opened.warnings) {
+    logger.warn(`${w.option} failed on ${entry.value}, ignoring: ${w.message}`, { unit: unit.name });
+  }
+  const nodes: string[] = [];
+  if (address.family === 'unix' && !address.abstract) {
+    nodes.push(address.path);
+    chownNode(unit, address.path);
+  }
+  return { entry, fd: opened.fd, local: opened.local, protocol: opened.protocol, transport: transportOf(kind, address, opened.protocol || protocol, fellBack), nodes };
+}
+
+function vsockKind(type: 'stream' | 'dgram' | 'seqpacket'): SocketKind {
+  return type === 'dgram' ? 'datagram' : type;
+}
+
+function socketError(unit: SocketUnit, entry: ListenEntry, err: unknown): ActivationError {
+  const errno = errnoOf(err);
+  const syscall = typeof err === 'object' && err !== null && 'syscall' in err ? String((err as { syscall: unknown }).syscall) : undefined;
+  const proto = unit.socketProtocol ? ` (SocketProtocol=${ipProtocolName(unit.socketProtocol) ?? unit.socketProtocol})` : '';
+  return new ActivationError('SOCKET_OPEN_FAILED', `Failed to create listening socket (${entry.value})${proto}: ${messageOf(err)}`, {
+    unit: unit.name,
+    address: entry.value,
+    ...(syscall !== undefined ? { syscall } : {}),
+    ...(errno !== undefined ? { errno } : {}),
+    cause: err,
+  });
+}
+
+/** systemd unlinks a stale socket node before bind (sockaddr_un_unlink()); only sockets, never other files. */
+function prepareUnixPath(path: string): void {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    // Nothing there.
+  }
+}
+
+function chownNode(unit: SocketUnit, path: string): void {
+  if (unit.socketUser === undefined && unit.socketGroup === undefined) return;
+  const user = unit.socketUser !== undefined ? resolveUser(unit.socketUser, unit.name) : undefined;
+  const gid = unit.socketGroup !== undefined ? resolveGroup(unit.socketGroup, unit.name) : (user?.gid ?? -1);
+  chownSync(path, user?.uid ?? -1, gid);
+}
+
+function openFifo(unit: SocketUnit, entry: ListenEntry): OpenedPort {
+  const path = entry.address.family === 'path' ? entry.address.path : entry.value;
+  mkdirSync(dirname(path), { recursive: true, mode: unit.directoryMode });
+  let exists = false;
+  try {
+    const st = lstatSync(path);
+    if (!st.isFIFO()) throw new ActivationError('SOCKET_OPEN_FAILED', `Failed to open FIFO ${path}: File exists and is not a FIFO`, { unit: unit.name, address: path, errno: 'EEXIST' });
+    exists = true;
+  } catch (err) {
+    if (err instanceof ActivationError) throw err;
+  }
+  // Node has no mkfifo(); coreutils' mkfifo -m sets the mode exactly (no umask window).
+  if (!exists) execFileSync('mkfifo', ['-m', (unit.socketMode & 0o7777).toString(8), path]);
+  // O_RDWR keeps the FIFO open with a writer so that it never reports EOF; Node adds O_CLOEXEC.
+  const fd = openSync(path, fsc.O_RDWR | fsc.O_NONBLOCK | fsc.O_NOCTTY | fsc.O_NOFOLLOW);
+  try {
+    chownNode(unit, path);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  return { entry, fd, local: undefined, protocol: 0, transport: 'fifo', nodes: [path] };
+}
+
+function openSpecial(unit: SocketUnit, entry: ListenEntry): OpenedPort {
+  const path = entry.address.family === 'path' ? entry.address.path : entry.value;
+  const fd = openSync(path, (unit.writable ? fsc.O_RDWR : fsc.O_RDONLY) | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+  return { entry, fd, local: undefined, protocol: 0, transport: 'special', nodes: [] };
+}
+
+/** Symlinks= point at the unit's single file-system node (the parser enforces "exactly one"). */
+function createSymlinks(unit: SocketUnit, ports: OpenedPort[], logger: Logger): void {
+  const target = ports.flatMap((p) => p.nodes)[0];
+  if (target === undefined) {
+    logger.warn('Symlinks= set, but the unit has no file-system socket or FIFO, ignoring.', { unit: unit.name });
+    return;
+  }
+  const owner = ports.find((p) => p.nodes.includes(target));
+  for (const link of unit.symlinks) {
+    mkdirSync(dirname(link), { recursive: true, mode: unit.directoryMode });
+    try {
+      if (readlinkSync(link) === target) {
+        owner?.nodes.push(link);
+        continue;
+      }
+      rmSync(link);
+    } catch {
+      // Not a symlink or missing: symlinkSync reports real conflicts.
+    }
+    try {
+      symlinkSync(target, link);
+      owner?.nodes.push(link);
+    } catch (err) {
+      logger.warn(`Failed to create symlink ${link} → ${target}, ignoring: ${messageOf(err)}`, { unit: unit.name });
+    }
+  }
+}
+
+/** Closes the fds; removes the nodes when `removeNodes` (RemoveOnStop=yes). */
+export function closePorts(ports: readonly OpenedPort[], native: NativeApi, removeNodes: boolean): void {
+  for (const p of ports) {
+    try {
+      if (p.transport === 'fifo' || p.transport === 'special') closeSync(p.fd);
+      else native.close(p.fd);
+    } catch {
+      // Closing twice is a bug elsewhere; closing must never throw during shutdown.
+    }
+    if (removeNodes) {
+      for (const node of p.nodes) rmSync(node, { force: true });
+    }
+  }
+}
+
+export { formatSockAddr };
