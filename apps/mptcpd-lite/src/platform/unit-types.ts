@@ -1,0 +1,195 @@
+// Copy of packages/unit/src/model.ts (the contract) until @mptcp/unit exports these types.
+/**
+ * The typed models of @mptcp/unit: what a parsed .socket or .service unit looks like to its users
+ * (@mptcp/activation, mptcpd-lite). Time spans are microseconds as `number` (`Infinity` =
+ * "infinity"); sizes are bytes.
+ */
+
+export type Severity = 'warning' | 'error';
+
+/**
+ * One diagnostic, printed as systemd prints it:
+ * `FILE:LINE: MESSAGE` when `line` is set, `UNIT: MESSAGE` otherwise.
+ */
+export interface Diagnostic {
+  severity: Severity;
+  /** The file the message is about (main unit file or drop-in). */
+  file: string;
+  /** Physical line (last line of a continuation); undefined for unit-level (load-time) messages. */
+  line?: number;
+  /** Unit name, for `UNIT: message` diagnostics. */
+  unit?: string;
+  message: string;
+}
+
+/** The Listen*= kinds, in systemd's terms. */
+export type ListenKind = 'stream' | 'datagram' | 'seqpacket' | 'fifo' | 'special' | 'netlink' | 'mqueue' | 'usb-function';
+
+/** A parsed socket address (socket_address_parse / netlink / path forms). */
+export type ListenAddress =
+  | { family: 'inet'; address: string; port: number; ifname?: string }
+  | { family: 'inet6'; address: string; port: number; scopeId?: number; ifname?: string }
+  /** AF_UNIX: `path` is the file-system path, or for `abstract` the name without the leading `@`. */
+  | { family: 'unix'; path: string; abstract: boolean }
+  | { family: 'vsock'; cid: number; port: number; type?: 'stream' | 'dgram' | 'seqpacket' }
+  | { family: 'netlink'; protocol: string; group: number }
+  /** FIFOs, special files, message queues, FunctionFS: a path, not a socket address. */
+  | { family: 'path'; path: string };
+
+export interface ListenEntry {
+  kind: ListenKind;
+  /** The value after specifier expansion, as written. */
+  value: string;
+  address: ListenAddress;
+  /** Where it was configured. */
+  file: string;
+  line: number;
+}
+
+/** One command line of ExecStart= & co., after quote and escape processing, before $VAR expansion. */
+export interface ExecCommand {
+  /** The executable: absolute, or resolved from systemd's fixed search path at load time. */
+  path: string;
+  /** argv as written (argv[0] first); words may still contain `$VAR`/`${VAR}` unless `noEnvExpand`. */
+  argv: string[];
+  /** `-`: a failing exit status is ignored. */
+  ignoreFailure: boolean;
+  /** `:`: no environment variable expansion. */
+  noEnvExpand: boolean;
+  /** `+`: run with full privileges (no User=/Group=). */
+  fullPrivileges: boolean;
+  /** `!` / `!!`: do not switch user. */
+  noUserSwitch: boolean;
+  /** `@`: argv[0] was given explicitly and differs from the path. */
+  argv0Override: boolean;
+  /** The text of the assignment, for messages. */
+  raw: string;
+  file: string;
+  line: number;
+}
+
+/** [Unit] section: only what a socket-activation daemon uses; the rest is kept verbatim in `extra`. */
+export interface UnitSection {
+  description?: string;
+  documentation: string[];
+  startLimitIntervalUsec: number;
+  startLimitBurst: number;
+  extra: Record<string, string[]>;
+}
+
+export type BindIPv6Only = 'default' | 'both' | 'ipv6-only';
+
+export interface SocketUnit {
+  kind: 'socket';
+  /** Full unit name, e.g. `echo.socket`. */
+  name: string;
+  /** The main unit file, and the drop-ins applied after it in order. */
+  file: string;
+  dropIns: string[];
+  unit: UnitSection;
+  listen: ListenEntry[];
+  /** SocketProtocol= (0 = none). */
+  socketProtocol: number;
+  bindIPv6Only: BindIPv6Only;
+  backlog: number;
+  bindToDevice?: string;
+  socketUser?: string;
+  socketGroup?: string;
+  socketMode: number;
+  directoryMode: number;
+  accept: boolean;
+  writable: boolean;
+  flushPending: boolean;
+  maxConnections: number;
+  maxConnectionsPerSource: number;
+  keepAlive: boolean;
+  keepAliveTimeUsec?: number;
+  keepAliveIntervalUsec?: number;
+  keepAliveProbes?: number;
+  noDelay: boolean;
+  priority?: number;
+  deferAcceptUsec: number;
+  receiveBuffer?: number;
+  sendBuffer?: number;
+  ipTos?: number;
+  ipTtl?: number;
+  mark?: number;
+  reusePort: boolean;
+  freeBind: boolean;
+  transparent: boolean;
+  broadcast: boolean;
+  passCredentials: boolean;
+  passSecurity: boolean;
+  passPacketInfo: boolean;
+  tcpCongestion?: string;
+  pipeSize?: number;
+  execStartPre: ExecCommand[];
+  execStartPost: ExecCommand[];
+  execStopPre: ExecCommand[];
+  execStopPost: ExecCommand[];
+  /** TimeoutSec= (0 → Infinity, config_parse_sec_fix_0). */
+  timeoutUsec: number;
+  /** Service= as configured (Accept=no only). The effective service is `serviceName(socket)`. */
+  service?: string;
+  removeOnStop: boolean;
+  symlinks: string[];
+  fileDescriptorName?: string;
+  /** Resolved defaults: 2 s; burst 20 (Accept=no) / 200 (Accept=yes). 0 disables. */
+  triggerLimitIntervalUsec: number;
+  triggerLimitBurst: number;
+  pollLimitIntervalUsec: number;
+  pollLimitBurst: number;
+  /** X-MPTCPFallback= (our extension): plain TCP with a warning when MPTCP is unavailable. */
+  mptcpFallback: boolean;
+}
+
+export type ServiceType = 'simple' | 'exec' | 'forking' | 'oneshot' | 'dbus' | 'notify' | 'notify-reload' | 'idle';
+export type RestartPolicy = 'no' | 'on-success' | 'on-failure' | 'on-abnormal' | 'on-watchdog' | 'on-abort' | 'always';
+export type KillMode = 'control-group' | 'mixed' | 'process' | 'none';
+
+/** An Environment= assignment list, in order (later wins), or an EnvironmentFile= entry. */
+export interface EnvironmentFileRef {
+  path: string;
+  /** `-` prefix: a missing file is not an error. */
+  optional: boolean;
+}
+
+export interface ServiceUnit {
+  kind: 'service';
+  /** Full unit name; for an instance, e.g. `echo@0-127.0.0.1:80-127.0.0.1:5000.service`. */
+  name: string;
+  file: string;
+  dropIns: string[];
+  unit: UnitSection;
+  type: ServiceType;
+  execStartPre: ExecCommand[];
+  execStart: ExecCommand[];
+  execStartPost: ExecCommand[];
+  execStop: ExecCommand[];
+  execStopPost: ExecCommand[];
+  /** Environment= after quote processing, in order. */
+  environment: Array<[string, string]>;
+  environmentFiles: EnvironmentFileRef[];
+  /** WorkingDirectory=: absolute path, or `~` for the user's home; `optional` for the `-` prefix. */
+  workingDirectory?: { path: string; optional: boolean };
+  user?: string;
+  group?: string;
+  supplementaryGroups: string[];
+  restart: RestartPolicy;
+  restartUsec: number;
+  standardInput: string;
+  standardOutput: string;
+  standardError: string;
+  /** Signal names, e.g. `SIGTERM`. */
+  killSignal: string;
+  finalKillSignal: string;
+  sendSIGKILL: boolean;
+  killMode: KillMode;
+  timeoutStopUsec: number;
+  timeoutStartUsec: number;
+  nonBlocking: boolean;
+  /** Sockets= (extra socket units whose fds are passed). */
+  sockets: string[];
+}
+
+export type Unit = SocketUnit | ServiceUnit;
