@@ -1,5 +1,6 @@
 /** The mptcpd-lite command tree. */
 import { Command } from 'commander';
+import { activateCommand } from './commands/activate.js';
 import { checkCommand } from './commands/check.js';
 import { infoCommand } from './commands/info.js';
 import { runCommand } from './commands/run.js';
@@ -12,6 +13,7 @@ export function createProgram(): Command {
     .version(VERSION)
     .showHelpAfterError();
   program.addCommand(runCommand());
+  program.addCommand(activateCommand());
   program.addCommand(checkCommand());
   program.addCommand(infoCommand());
   program.addCommand(statusCommand());

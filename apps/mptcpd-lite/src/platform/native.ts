@@ -17,7 +17,7 @@ export type {
   SockAddr,
   SubflowInfo,
 } from './native-types.js';
-import type { MptcpInfo, MptcpStatus, MptcpSupport, OpenSocketSpec, OpenedSocket, PeerCredentials, SubflowInfo } from './native-types.js';
+import type { AcceptedConnection, MptcpInfo, MptcpStatus, MptcpSupport, OpenSocketSpec, OpenedSocket, PeerCredentials, SubflowInfo } from './native-types.js';
 
 /** What the app calls, with the shapes the app expects. */
 export interface NativeApi {
@@ -28,6 +28,13 @@ export interface NativeApi {
   mptcpStatus(target: Socket | number): MptcpStatus;
   mptcpInfo(target: Socket | number): MptcpInfo | null;
   subflows(target: Socket | number): SubflowInfo[];
+  /** Calls onReadable while the fd polls readable (level-triggered); the handle stops it. */
+  watchReadable(fd: number, onReadable: () => void): unknown;
+  /** accept4(SOCK_NONBLOCK|SOCK_CLOEXEC); null on EAGAIN. */
+  accept(fd: number): AcceptedConnection | null;
+  close(fd: number): void;
+  setNonBlocking(fd: number, on: boolean): void;
+  setCloexec(fd: number, on: boolean): void;
   /** Optional (asked for): send one AF_UNIX datagram from this process. */
   sendDatagram(path: string, data: Buffer): void;
 }
