@@ -11,10 +11,13 @@ import type { ExecCommand } from './unit-types.js';
 import { expandArgv } from './exec-expand.js';
 
 /** `exec "$0" "$@"` after exporting the PID-valued variables; `$$` is the shell's PID = the program's. */
-const SH_WRAPPER = 'LISTEN_PID=$$; SYSTEMD_EXEC_PID=$$; [ -n "$MPTCPD_SET_EXEC_PID" ] && export SYSTEMD_EXEC_PID; unset MPTCPD_SET_EXEC_PID; [ -n "$LISTEN_FDS" ] && export LISTEN_PID; exec "$0" "$@"';
+const PROLOGUE =
+  'LISTEN_PID=$$; SYSTEMD_EXEC_PID=$$; [ -n "$MPTCPD_SET_EXEC_PID" ] && export SYSTEMD_EXEC_PID; [ -n "$LISTEN_FDS" ] && export LISTEN_PID; ' +
+  // The shell exports a PWD of its own; systemd passes none unless configured.
+  '[ -n "$MPTCPD_UNSET_PWD" ] && unset PWD; unset MPTCPD_SET_EXEC_PID MPTCPD_UNSET_PWD; ';
+const SH_WRAPPER = `${PROLOGUE}exec "$0" "$@"`;
 /** Same with an explicit argv[0] (`@` prefix): dash has no `exec -a`, bash has. */
-const BASH_ARGV0_WRAPPER =
-  'LISTEN_PID=$$; SYSTEMD_EXEC_PID=$$; [ -n "$MPTCPD_SET_EXEC_PID" ] && export SYSTEMD_EXEC_PID; unset MPTCPD_SET_EXEC_PID; [ -n "$LISTEN_FDS" ] && export LISTEN_PID; a=$1; shift; exec -a "$a" "$0" "$@"';
+const BASH_ARGV0_WRAPPER = `${PROLOGUE}a=$1; shift; exec -a "$a" "$0" "$@"`;
 
 const SH = '/bin/sh';
 const BASH = ['/bin/bash', '/usr/bin/bash'].find((p) => existsSync(p));
@@ -82,6 +85,7 @@ export function execCommand(options: ExecOptions): ChildProcess {
   // A marker the wrapper consumes: whether to export SYSTEMD_EXEC_PID.
   if (options.execPid ?? true) env.MPTCPD_SET_EXEC_PID = '1';
   else delete env.MPTCPD_SET_EXEC_PID;
+  if (env.PWD === undefined) env.MPTCPD_UNSET_PWD = '1';
   return spawn(plan.file, plan.args, {
     stdio,
     env,

@@ -1,0 +1,162 @@
+/** ServiceProcess against real processes: environment, ExecStartPre, users, stop timeouts, fd hygiene. */
+import { mkdtempSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ServiceProcess } from '../src/service-process.js';
+import { silentLogger } from '../src/logger.js';
+import { need, root } from './helpers/capability.js';
+import { cmd, service } from './helpers/units.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'act-svc-'));
+afterAll(() => undefined);
+
+function envOf(file: string): Record<string, string> {
+  return Object.fromEntries(
+    readFileSync(file, 'utf8')
+      .split('\0')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+}
+
+async function runToExit(p: ServiceProcess, ctx = {}): Promise<void> {
+  const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+  await p.start(ctx);
+  await exited;
+}
+
+describe('ServiceProcess', () => {
+  it('passes exactly the documented environment, with LISTEN_PID = the service PID', async () => {
+    const out = join(dir, 'env1');
+    const envFile = join(dir, 'envfile');
+    writeFileSync(envFile, '# comment\nFROM_FILE="quoted value"\nOVER=file\n');
+    process.env.LEAK_ME = 'no';
+    const fd = openSync('/dev/null', 'r');
+    const p = new ServiceProcess(
+      service('env.service', {
+        execStart: [cmd(['/bin/sh', '-c', `tr '\\n' '\\0' </dev/null >/dev/null; cat /proc/$$$$/environ > ${out}; echo $$$$ > ${out}.pid`])],
+        environment: [
+          ['OVER', 'env'],
+          ['PLAIN', 'a b'],
+        ],
+        environmentFiles: [envFile, '/nonexistent/optional'].map((path, i) => ({ path, optional: i === 1 })),
+      }),
+      { logger: silentLogger, output: 'inherit', daemonEnv: { LANG: 'C.UTF-8', LEAK_ME: 'no' } },
+    );
+    await runToExit(p, { fds: [fd], fdNames: ['web'] });
+    closeSync(fd);
+    const env = envOf(out);
+    const pid = readFileSync(`${out}.pid`, 'utf8').trim();
+    expect(Object.keys(env).sort()).toEqual(['FROM_FILE', 'INVOCATION_ID', 'LANG', 'LISTEN_FDNAMES', 'LISTEN_FDS', 'LISTEN_PID', 'OVER', 'PATH', 'PLAIN', 'SYSTEMD_EXEC_PID'].sort());
+    expect(env).toMatchObject({
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin',
+      LANG: 'C.UTF-8',
+      LISTEN_FDS: '1',
+      LISTEN_FDNAMES: 'web',
+      LISTEN_PID: pid,
+      SYSTEMD_EXEC_PID: pid,
+      FROM_FILE: 'quoted value',
+      OVER: 'file',
+      PLAIN: 'a b',
+    });
+    expect(env.INVOCATION_ID).toMatch(/^[0-9a-f]{32}$/);
+    delete process.env.LEAK_ME;
+  });
+
+  it('runs ExecStartPre in order; a failing one aborts the start, a `-` one does not', async () => {
+    const log = join(dir, 'pre.log');
+    const ok = new ServiceProcess(
+      service('pre.service', {
+        execStartPre: [cmd(['/bin/sh', '-c', `echo pre1 >> ${log}`]), cmd(['/bin/false'], { ignoreFailure: true }), cmd(['/bin/sh', '-c', `echo pre2 >> ${log}`])],
+        execStart: [cmd(['/bin/sh', '-c', `echo main >> ${log}`])],
+      }),
+      { logger: silentLogger, output: 'inherit' },
+    );
+    await runToExit(ok);
+    expect(readFileSync(log, 'utf8')).toBe('pre1\npre2\nmain\n');
+    const bad = new ServiceProcess(
+      service('bad.service', { execStartPre: [cmd(['/bin/false'])], execStart: [cmd(['/bin/sh', '-c', `echo never >> ${log}`])] }),
+      { logger: silentLogger, output: 'inherit' },
+    );
+    await expect(bad.start()).rejects.toThrow(/ExecStartPre/);
+    expect(bad.state).toBe('failed');
+    expect(readFileSync(log, 'utf8')).toBe('pre1\npre2\nmain\n');
+  });
+
+  it('expands $VAR in ExecStart with the service environment and honours the @ argv[0]', async () => {
+    const out = join(dir, 'argv');
+    const p = new ServiceProcess(
+      service('argv.service', {
+        environment: [['WORDS', 'a  b c']],
+        execStart: [cmd(['custom-name', '-c', `tr '\\0' '|' < /proc/$$$$/cmdline > ${out}`, '$WORDS', '${WORDS}'], { path: '/bin/sh', argv0Override: true })],
+      }),
+      { logger: silentLogger, output: 'inherit' },
+    );
+    await runToExit(p);
+    expect(readFileSync(out, 'utf8')).toBe(`custom-name|-c|tr '\\0' '|' < /proc/$$/cmdline > ${out}|a|b|c|a  b c|`);
+  });
+
+  it('User=/Group= switch ids and drop supplementary groups; HOME/USER/LOGNAME/SHELL are set', async (ctx) => {
+    need(ctx, root);
+    const out = join(dir, 'user');
+    const p = new ServiceProcess(
+      service('user.service', {
+        user: 'nobody',
+        group: 'nogroup',
+        workingDirectory: { path: '/tmp', optional: false },
+        execStart: [cmd(['/bin/sh', '-c', `{ grep -E '^(Uid|Gid|Groups):' /proc/self/status; pwd; echo "$HOME $USER $LOGNAME $SHELL"; } > ${out}.tmp; cat ${out}.tmp`])],
+      }),
+      { logger: silentLogger, output: 'ignore' },
+    );
+    const { chmodSync } = await import('node:fs');
+    chmodSync(dir, 0o777);
+    await runToExit(p);
+    const text = readFileSync(`${out}.tmp`, 'utf8');
+    expect(text).toMatch(/^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+    expect(text).toMatch(/^Gid:\s+65534\s+65534\s+65534\s+65534$/m);
+    expect(text).toMatch(/^Groups:\s*$/m);
+    expect(text).toContain('/tmp\n');
+    expect(text).toMatch(/^\/nonexistent nobody nobody \/usr\/sbin\/nologin$/m);
+  });
+
+  it('stop(): KillSignal first, SIGKILL after TimeoutStopSec', async () => {
+    const p = new ServiceProcess(
+      service('stubborn.service', {
+        killSignal: 'SIGTERM',
+        timeoutStopUsec: 300_000,
+        execStart: [cmd(['/bin/sh', '-c', "trap '' TERM; while :; do sleep 0.05; done"])],
+      }),
+      { logger: silentLogger, output: 'inherit' },
+    );
+    const exit = new Promise<{ signal: string | null }>((resolve) => p.once('exit', resolve));
+    await p.start();
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    await p.stop();
+    const took = Date.now() - t0;
+    expect((await exit).signal).toBe('SIGKILL');
+    expect(took).toBeGreaterThanOrEqual(280);
+    expect(took).toBeLessThan(3000);
+    expect(p.state).toBe('inactive');
+  });
+
+  it('no daemon fd leaks into the service: only 0-2 and the passed fds', async () => {
+    const out = join(dir, 'fds');
+    const extra = openSync('/etc/hostname', 'r'); // CLOEXEC (Node opens everything so)
+    const passed = openSync('/dev/null', 'r');
+    const p = new ServiceProcess(
+      service('fds.service', { execStart: [cmd(['/bin/sh', '-c', `for f in /proc/self/fd/*; do echo "$\{f##*/} $(readlink $f)"; done > ${out}`])] }),
+      { logger: silentLogger, output: 'inherit' },
+    );
+    await runToExit(p, { fds: [passed], fdNames: ['x'] });
+    closeSync(extra);
+    closeSync(passed);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    const fds = new Map(lines.map((l) => [Number(l.split(' ')[0]), l.split(' ').slice(1).join(' ')]));
+    expect(fds.get(3)).toBe('/dev/null');
+    expect([...fds.values()]).not.toContain('/etc/hostname');
+    // Whatever else is there was inherited by the test runner itself without CLOEXEC, not ours:
+    for (const [fd, target] of fds) if (fd > 3) expect(target).not.toMatch(/^socket:|hostname/);
+  });
+});
