@@ -19,3 +19,4 @@ export { formatSockAddr, toSockAddr } from './listen-address.js';
 export { loadNative, adaptNative, type NativeApi, type ReadableWatch } from './native-binding.js';
 export { defaultTemplateResolver, substituteInstance, type TemplateResolver } from './templates.js';
 export { listenFds, activatedSockets, LISTEN_FDS_START, ListenFdsError, type ListenFd, type ListenFdsOptions, type ActivatedSockets } from './listen-fds.js';
+export { runSocketActivate, socketActivateEnvironment, type SocketActivateOptions } from './socket-activate.js';

@@ -1,0 +1,260 @@
+/**
+ * systemd-socket-activate(1) behaviour for `mptcpd-lite activate`: listen on -l addresses, then
+ * either hand all fds to one process on the first connection (the real tool execs in place; Node
+ * cannot, so the program is spawned with LISTEN_PID = its own PID and its exit status mirrored), or
+ * with --accept spawn one process per connection (fd 3 = the connection, or stdin/stdout with
+ * --inetd). The child's environment is rebuilt: only TERM, PATH, USER, HOME, then LISTEN_*, then -E.
+ */
+import * as unit from '@mptcp/unit';
+import { constants as osConstants } from 'node:os';
+import { IPPROTO_MPTCP, mptcpUnavailableReason } from '@mptcp/constants';
+import type { AcceptedConnection, SockAddr, SocketKind } from './native-types.js';
+import type { ListenAddress, ExecCommand } from './unit-types.js';
+import { ActivationError, errnoOf, messageOf } from './errors.js';
+import { execCommand, waitExit } from './exec.js';
+import { formatSockAddr, toSockAddr } from './listen-address.js';
+import { type Logger, silentLogger } from './logger.js';
+import { type NativeApi, type ReadableWatch, loadNative } from './native-binding.js';
+
+export interface SocketActivateOptions {
+  /** `-l`: addresses in systemd's syntax (`2000`, `127.0.0.1:2001`, `/run/x.sock`, `@abstract`). */
+  listen: readonly string[];
+  /** The program and its arguments (looked up in PATH). */
+  command: readonly string[];
+  accept?: boolean;
+  datagram?: boolean;
+  seqpacket?: boolean;
+  inetd?: boolean;
+  /** `-E VAR[=VALUE]`: without a value the variable is copied from `env` when set. */
+  setenv?: readonly string[];
+  /** `--fdname`: one name per fd, or one name for all. */
+  fdnames?: readonly string[];
+  /** Our extension: stream sockets as MPTCP (`true` = required, `'prefer'` = fall back to TCP). */
+  mptcp?: boolean | 'prefer';
+  /** The activator's own environment (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  native?: NativeApi;
+  /** Ends accept mode (resolves with 0) or the wait for the first connection (resolves with 0). */
+  signal?: AbortSignal;
+  /** Called when all sockets listen, with their bound addresses (port 0 resolved). */
+  onListening?: (sockets: ReadonlyArray<{ fd: number; address: string; port?: number }>) => void;
+  /** Called for every child started (accept mode) or the one started (no accept). */
+  onSpawn?: (pid: number) => void;
+}
+
+const COPIED_VARIABLES = ['TERM', 'PATH', 'USER', 'HOME'];
+
+type ParseAddress = (s: string) => { ok: true; value: ListenAddress } | { ok: false; error: string };
+
+function parseAddress(text: string): ListenAddress {
+  const parse = (unit as Record<string, unknown>).parseSocketAddress;
+  if (typeof parse !== 'function') throw new ActivationError('UNSUPPORTED_LISTEN', '@mptcp/unit does not export parseSocketAddress()');
+  const r = (parse as ParseAddress)(text);
+  if (!r.ok) throw new ActivationError('UNSUPPORTED_LISTEN', `Failed to parse address ${text}: ${r.error}`, { address: text, errno: r.error });
+  return r.value;
+}
+
+/** The child environment of systemd-socket-activate (activate.c exec_process()/fork_and_exec_process()). */
+export function socketActivateEnvironment(options: Pick<SocketActivateOptions, 'env' | 'setenv' | 'fdnames' | 'inetd'>, nFds: number): Record<string, string> {
+  const own = options.env ?? process.env;
+  const env: Record<string, string> = {};
+  for (const name of COPIED_VARIABLES) {
+    const v = own[name];
+    if (v !== undefined) env[name] = v;
+  }
+  if (!options.inetd) {
+    env.LISTEN_FDS = String(nFds);
+    const names = options.fdnames ?? [];
+    if (names.length === 1) env.LISTEN_FDNAMES = Array.from({ length: nFds }, () => names[0]).join(':');
+    else if (names.length > 0) env.LISTEN_FDNAMES = names.join(':');
+  }
+  for (const item of options.setenv ?? []) {
+    const eq = item.indexOf('=');
+    if (eq >= 0) env[item.slice(0, eq)] = item.slice(eq + 1);
+    else if (own[item] !== undefined) env[item] = own[item] as string;
+  }
+  return env;
+}
+
+function commandOf(argv: readonly string[]): ExecCommand {
+  const path = argv[0] ?? '';
+  return { path, argv: [...argv], ignoreFailure: false, noEnvExpand: true, fullPrivileges: false, noUserSwitch: false, argv0Override: false, raw: argv.join(' '), file: '', line: 0 };
+}
+
+/** The exit status a shell would report: the code, or 128 + signal number. */
+function statusOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (signal !== null) return 128 + (osConstants.signals[signal] ?? 0);
+  return code ?? 1;
+}
+
+interface Listening {
+  fd: number;
+  /** Ours (closed at the end) or inherited through LISTEN_FDS (left alone). */
+  owned: boolean;
+  label: string;
+}
+
+/**
+ * Runs the activator until the program exits (no --accept: resolves with its exit status) or
+ * `signal` aborts (--accept: resolves with 0). Throws for bad options and sockets that cannot be
+ * opened, with systemd-socket-activate's messages.
+ */
+export async function runSocketActivate(options: SocketActivateOptions): Promise<number> {
+  const log = options.logger ?? silentLogger;
+  if (options.command.length === 0) throw new ActivationError('EXEC_FAILED', 'Command line to execute required.');
+  if (options.datagram && options.accept) {
+    throw new ActivationError('UNSUPPORTED_LISTEN', 'Datagram sockets do not accept connections. The --datagram and --accept options may not be combined.');
+  }
+  const native = options.native ?? (await loadNative());
+  const own = options.env ?? process.env;
+  const fds: Listening[] = [];
+
+  // Inherited fds stay where they are, ours follow from 3 + n.
+  if (own.LISTEN_PID !== undefined && Number(own.LISTEN_PID) === process.pid && /^\d+$/.test(own.LISTEN_FDS ?? '')) {
+    const n = Number(own.LISTEN_FDS);
+    for (let i = 0; i < n; i++) fds.push({ fd: 3 + i, owned: false, label: `inherited fd ${3 + i}` });
+  }
+  const kind: SocketKind = options.datagram ? 'datagram' : options.seqpacket ? 'seqpacket' : 'stream';
+  const bound: Array<{ fd: number; address: string; port?: number }> = [];
+  try {
+    for (const text of options.listen) {
+      const address = toSockAddr(parseAddress(text));
+      if (!address) throw new ActivationError('UNSUPPORTED_LISTEN', `Failed to parse address ${text}`, { address: text });
+      const wantMptcp = options.mptcp !== undefined && options.mptcp !== false && kind === 'stream' && (address.family === 'inet' || address.family === 'inet6');
+      let opened;
+      try {
+        opened = native.openSocket({ kind, address, protocol: wantMptcp ? IPPROTO_MPTCP : 0, nonBlocking: true });
+      } catch (err) {
+        const errno = errnoOf(err);
+        if (!(wantMptcp && options.mptcp === 'prefer' && errno !== undefined && mptcpUnavailableReason(errno))) {
+          throw new ActivationError('SOCKET_OPEN_FAILED', `Failed to open '${text}': ${messageOf(err)}`, { address: text, ...(errno ? { errno } : {}), cause: err });
+        }
+        log.warn(`MPTCP unavailable (${errno}), listening on ${text} with plain TCP.`);
+        opened = native.openSocket({ kind, address, protocol: 0, nonBlocking: true });
+      }
+      const label = formatSockAddr(opened.local);
+      fds.push({ fd: opened.fd, owned: true, label });
+      bound.push({ fd: opened.fd, address: label, ...(opened.local.family !== 'unix' ? { port: opened.local.port } : {}) });
+      log.info(`Listening on ${label} as ${opened.fd}.`);
+    }
+    if (options.inetd && fds.length !== 1) {
+      // systemd 252 logs this and exits with status 0.
+      log.error('--inetd only supported for single file descriptors.');
+      return 0;
+    }
+    if (fds.length === 0) throw new ActivationError('UNSUPPORTED_LISTEN', 'No sockets to listen on specified or passed in.');
+    options.onListening?.(bound);
+    return options.accept ? await acceptLoop(options, native, fds, log) : await execOnFirst(options, native, fds, log);
+  } finally {
+    for (const f of fds) if (f.owned) native.close(f.fd);
+  }
+}
+
+function waitReadable(native: NativeApi, fds: readonly Listening[], signal: AbortSignal | undefined): Promise<Listening | undefined> {
+  return new Promise((resolve) => {
+    const watches: ReadableWatch[] = [];
+    const done = (f: Listening | undefined): void => {
+      for (const w of watches) w.stop();
+      signal?.removeEventListener('abort', onAbort);
+      resolve(f);
+    };
+    const onAbort = (): void => done(undefined);
+    if (signal?.aborted) return done(undefined);
+    signal?.addEventListener('abort', onAbort);
+    for (const f of fds) watches.push(native.watchReadable(f.fd, () => done(f)));
+  });
+}
+
+async function execOnFirst(options: SocketActivateOptions, native: NativeApi, fds: readonly Listening[], log: Logger): Promise<number> {
+  const first = await waitReadable(native, fds, options.signal);
+  if (!first) return 0;
+  log.info(`Communication attempt on fd ${first.fd}.`);
+  for (const f of fds) native.setNonBlocking(f.fd, false);
+  const env = socketActivateEnvironment(options, fds.length);
+  log.info(`Execing ${options.command[0]} (${options.command.join(' ')})`);
+  const inetdFd = options.inetd ? (fds[0] as Listening).fd : undefined;
+  const child = execCommand({
+    command: commandOf(options.command),
+    env,
+    ...(inetdFd !== undefined ? { socketStdio: inetdFd } : { fds: fds.map((f) => f.fd) }),
+    stdin: 'inherit',
+    output: 'inherit',
+    cwd: process.cwd(),
+    execPid: false,
+    detached: false,
+  });
+  if (child.pid !== undefined) options.onSpawn?.(child.pid);
+  // Signals to the activator reach the program, as they would after an exec in place.
+  const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
+  const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+  for (const s of signals) process.on(s, forward);
+  try {
+    const status = await waitExit(child);
+    if (status.error && status.code === 127) log.error(`Failed to execute ${options.command[0]}: ${status.error.message}`);
+    return statusOf(status.code, status.signal);
+  } finally {
+    for (const s of signals) process.off(s, forward);
+  }
+}
+
+function describePeer(addr: SockAddr): string {
+  return formatSockAddr(addr);
+}
+
+async function acceptLoop(options: SocketActivateOptions, native: NativeApi, fds: readonly Listening[], log: Logger): Promise<number> {
+  return new Promise((resolve) => {
+    const watches: ReadableWatch[] = [];
+    const children = new Set<number>();
+    const spawnFor = (conn: AcceptedConnection): void => {
+      log.info(`Connection from ${describePeer(conn.remote)} to ${describePeer(conn.local)}`);
+      try {
+        native.setNonBlocking(conn.fd, false);
+        const env = socketActivateEnvironment(options, 1);
+        const child = execCommand({
+          command: commandOf(options.command),
+          env,
+          ...(options.inetd ? { socketStdio: conn.fd } : { fds: [conn.fd] }),
+          stdin: 'inherit',
+          output: 'inherit',
+          cwd: process.cwd(),
+          execPid: false,
+          detached: false,
+        });
+        if (child.pid !== undefined) {
+          children.add(child.pid);
+          options.onSpawn?.(child.pid);
+          const pid = child.pid;
+          void waitExit(child).then(() => children.delete(pid));
+        } else {
+          void waitExit(child).then((s) => log.error(`Failed to fork: ${s.error?.message ?? 'unknown error'}`));
+        }
+      } finally {
+        native.close(conn.fd);
+      }
+    };
+    const finish = (): void => {
+      for (const w of watches) w.stop();
+      resolve(0);
+    };
+    if (options.signal?.aborted) return finish();
+    options.signal?.addEventListener('abort', finish, { once: true });
+    for (const f of fds) {
+      watches.push(
+        native.watchReadable(f.fd, () => {
+          for (;;) {
+            let conn: AcceptedConnection | null;
+            try {
+              conn = native.accept(f.fd);
+            } catch (err) {
+              log.error(`Failed to accept() socket: ${messageOf(err)}`);
+              return;
+            }
+            if (!conn) return;
+            spawnFor(conn);
+          }
+        }),
+      );
+    }
+  });
+}
