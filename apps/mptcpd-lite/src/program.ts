@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { activateCommand } from './commands/activate.js';
 import { checkCommand } from './commands/check.js';
+import { connectCommand } from './commands/connect.js';
 import { infoCommand } from './commands/info.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
@@ -15,6 +16,7 @@ export function createProgram(): Command {
   program.addCommand(runCommand());
   program.addCommand(activateCommand());
   program.addCommand(checkCommand());
+  program.addCommand(connectCommand());
   program.addCommand(infoCommand());
   program.addCommand(statusCommand());
   return program;

@@ -132,10 +132,15 @@ export function decide(r: HostCheck): void {
   if (!r.support.available) {
     r.ready = false;
     r.readiness = 'unavailable';
-    const reason = r.support.reason === 'disabled-by-env' ? undefined : r.support.reason;
-    r.verdict = reason
-      ? `not ready: ${mptcpUnavailableHint(reason)}`
-      : 'not ready: MPTCP is disabled for this process by the environment (NODE_MPTCP=0)';
+    const reason: string | undefined = r.support.reason;
+    r.verdict =
+      reason === 'disabled-by-sysctl' || reason === 'kernel-without-mptcp'
+        ? `not ready: ${mptcpUnavailableHint(reason)}`
+        : reason === 'disabled-by-env'
+          ? 'not ready: MPTCP is disabled for this process by the environment (NODE_MPTCP=0)'
+          : reason === 'addon-unavailable'
+            ? 'not ready: the @mptcp/native addon could not be loaded (build it: npx -y pnpm@10 build)'
+            : `not ready: socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP) failed${r.support.errno ? ` with ${r.support.errno}` : ''} (blocked by a security policy, seccomp or eBPF?)`;
     if (r.support.reason === 'disabled-by-sysctl') r.advice.push('sysctl -w net.mptcp.enabled=1');
     return;
   }
