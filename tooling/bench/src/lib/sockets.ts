@@ -1,66 +1,52 @@
 /**
- * Stream sockets for the benchmarks: plain TCP through node:net, MPTCP through @mptcp/native. The
- * benchmark compares exactly these two, so everything else (buffers, loops, hashing) is shared.
+ * Stream sockets for the benchmarks: plain TCP through node:net, MPTCP through @mptcp/native
+ * (`createServer`/`connect` with `mptcp: 'require'`, so a silent fallback can never pass for
+ * MPTCP). Everything else (buffers, loops, hashing) is shared, so the comparison is only the socket.
  */
-import { createServer, Socket, type Server } from 'node:net';
-import { IPPROTO_MPTCP } from '@mptcp/constants';
+import * as net from 'node:net';
 
-type NativeModule = Record<string, unknown>;
-let nativeMod: Promise<NativeModule> | undefined;
-
-/** @mptcp/native, loaded on first MPTCP use (plain TCP runs never load the addon). */
-export function native(): Promise<NativeModule> {
-  nativeMod ??= import('@mptcp/native').then((m) => m as unknown as NativeModule);
-  return nativeMod;
+type Mode = 'require' | 'prefer' | false;
+interface NativeApi {
+  createServer(o: { mptcp?: Mode }): net.Server;
+  connect(o: { host: string; port: number; mptcp?: Mode }): net.Socket;
+  mptcpStatus?(s: net.Socket): { active: boolean } | boolean;
 }
 
-function fn<T extends (...a: never[]) => unknown>(mod: NativeModule, name: string): T {
-  const f = mod[name];
-  if (typeof f !== 'function') throw new Error(`@mptcp/native does not export ${name}() yet`);
-  return f as T;
+let nativeMod: Promise<NativeApi> | undefined;
+
+/** @mptcp/native, loaded on first MPTCP use (plain TCP runs never load the addon). */
+export function native(): Promise<NativeApi> {
+  nativeMod ??= import('@mptcp/native').then((m) => {
+    const mod = m as unknown as Partial<NativeApi>;
+    if (typeof mod.createServer !== 'function' || typeof mod.connect !== 'function') {
+      throw new Error('@mptcp/native does not export createServer()/connect() (not landed or not built)');
+    }
+    return mod as NativeApi;
+  });
+  return nativeMod;
 }
 
 export type Transport = 'tcp' | 'mptcp';
 
 /** Listen on host:port; resolves once listening. */
-export async function listen(transport: Transport, host: string, port: number): Promise<Server> {
-  const server = createServer({ noDelay: false });
-  if (transport === 'tcp') {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host, port, backlog: 511 }, resolve);
-    });
-    return server;
-  }
-  const mod = await native();
-  const openSocket = fn<(spec: unknown) => { fd: number }>(mod, 'openSocket');
-  const { fd } = openSocket({
-    kind: 'stream',
-    address: { family: host.includes(':') ? 'inet6' : 'inet', address: host, port },
-    protocol: IPPROTO_MPTCP,
-    backlog: 511,
-  });
+export async function listen(transport: Transport, host: string, port: number): Promise<net.Server> {
+  const server = transport === 'tcp' ? net.createServer() : (await native()).createServer({ mptcp: 'require' });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ fd }, resolve);
+    server.listen({ host, port, backlog: 511 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   return server;
 }
 
 /** Connect to host:port; resolves once connected. */
-export async function connect(transport: Transport, host: string, port: number): Promise<Socket> {
-  let sock: Socket;
-  if (transport === 'tcp') {
-    sock = new Socket();
-  } else {
-    const mod = await native();
-    const createSocket = fn<(o: unknown) => { fd: number } | number>(mod, 'createSocket');
-    const r = createSocket({ family: host.includes(':') ? 'inet6' : 'inet', protocol: IPPROTO_MPTCP });
-    sock = new Socket({ fd: typeof r === 'number' ? r : r.fd, readable: true, writable: true });
-  }
+export async function connect(transport: Transport, host: string, port: number): Promise<net.Socket> {
+  const sock = transport === 'tcp' ? net.connect({ host, port }) : (await native()).connect({ host, port, mptcp: 'require' });
   await new Promise<void>((resolve, reject) => {
     sock.once('error', reject);
-    sock.connect({ host, port }, () => {
+    sock.once('connect', () => {
       sock.off('error', reject);
       resolve();
     });
@@ -69,12 +55,13 @@ export async function connect(transport: Transport, host: string, port: number):
 }
 
 /** Whether a connected socket really runs MPTCP (null when the addon cannot tell). */
-export async function isMptcp(sock: Socket): Promise<boolean | null> {
+export async function isMptcp(sock: net.Socket): Promise<boolean | null> {
   const mod = await native().catch(() => null);
-  const f = mod?.mptcpStatus ?? mod?.isMptcp;
-  if (typeof f !== 'function') return null;
-  const r = (f as (s: Socket) => unknown)(sock);
-  if (typeof r === 'boolean') return r;
-  if (typeof r === 'object' && r !== null && 'active' in r) return Boolean((r as { active: unknown }).active);
-  return null;
+  if (!mod?.mptcpStatus) return null;
+  try {
+    const r = mod.mptcpStatus(sock);
+    return typeof r === 'boolean' ? r : Boolean(r.active);
+  } catch {
+    return null;
+  }
 }

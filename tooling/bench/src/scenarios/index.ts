@@ -1,6 +1,11 @@
 /** Every scenario, in report order. */
 import type { Scenario } from '../lib/scenario.js';
+import { activation } from './activation.js';
 import { aggregation } from './aggregation.js';
+import { daemon } from './daemon.js';
+import { failover } from './failover.js';
 import { loopback } from './loopback.js';
+import { scaling } from './scaling.js';
+import { unitParse } from './unit-parse.js';
 
-export const scenarios: Scenario[] = [loopback, aggregation];
+export const scenarios: Scenario[] = [loopback, aggregation, failover, unitParse, activation, daemon, scaling];

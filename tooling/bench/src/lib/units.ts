@@ -1,0 +1,51 @@
+/** Writing unit directories for the daemon benchmarks. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface AcceptSocketSpec {
+  name: string;
+  listen: string;
+  exec: string;
+  maxConnections?: number;
+  maxConnectionsPerSource?: number;
+  /** SocketProtocol=mptcp */
+  mptcp?: boolean;
+  /** Extra [Socket] lines. */
+  socket?: string[];
+  /** Extra [Service] lines. */
+  service?: string[];
+}
+
+/** An Accept=yes socket with a `NAME@.service` template whose stdin/stdout is the connection. */
+export function writeAcceptUnit(dir: string, s: AcceptSocketSpec): void {
+  mkdirSync(dir, { recursive: true });
+  const sock = ['[Socket]', `ListenStream=${s.listen}`, 'Accept=yes', `MaxConnections=${s.maxConnections ?? 1024}`];
+  if (s.maxConnectionsPerSource !== undefined) sock.push(`MaxConnectionsPerSource=${s.maxConnectionsPerSource}`);
+  if (s.mptcp) sock.push('SocketProtocol=mptcp');
+  // systemd-socket-activate has no trigger limit; the default (200 per 2 s) would stop the socket
+  // within a second of load, so the comparison turns it off.
+  sock.push('TriggerLimitIntervalSec=0', ...(s.socket ?? []));
+  writeFileSync(join(dir, `${s.name}.socket`), `${sock.join('\n')}\n`);
+  const svc = ['[Service]', `ExecStart=${s.exec}`, 'StandardInput=socket', 'StandardOutput=socket', ...(s.service ?? [])];
+  writeFileSync(join(dir, `${s.name}@.service`), `${svc.join('\n')}\n`);
+}
+
+export interface ListenSocketSpec {
+  name: string;
+  listen: string[];
+  exec: string;
+  mptcp?: boolean;
+  socket?: string[];
+  service?: string[];
+}
+
+/** An Accept=no socket and its service, which receives the listening fd(s). */
+export function writeListenUnit(dir: string, s: ListenSocketSpec): void {
+  mkdirSync(dir, { recursive: true });
+  const sock = ['[Socket]', ...s.listen.map((l) => `ListenStream=${l}`)];
+  if (s.mptcp) sock.push('SocketProtocol=mptcp');
+  sock.push(...(s.socket ?? []));
+  writeFileSync(join(dir, `${s.name}.socket`), `${sock.join('\n')}\n`);
+  const svc = ['[Service]', `ExecStart=${s.exec}`, ...(s.service ?? [])];
+  writeFileSync(join(dir, `${s.name}.service`), `${svc.join('\n')}\n`);
+}

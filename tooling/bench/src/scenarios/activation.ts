@@ -1,0 +1,208 @@
+/**
+ * Socket activation through mptcpd-lite (the @mptcp/activation engine in its daemon) against
+ * systemd-socket-activate, in one run:
+ *  - Accept=yes: connections served per second, same trivial service (`/bin/cat` echoing 1 byte);
+ *  - Accept=no: steady-state request rate of an activated Node echo service vs the same service
+ *    listening by itself;
+ *  - cold activation: connect to first echoed byte, service exits after each connection.
+ */
+import { join } from 'node:path';
+import { socketActivate } from '../lib/baseline.js';
+import { freePort } from '../lib/caps.js';
+import { daemonAvailable, startDaemon } from '../lib/daemon.js';
+import { oneConnection } from '../lib/loadgen.js';
+import { worker } from '../lib/paths.js';
+import { sleep, start } from '../lib/proc.js';
+import { Skip } from '../lib/result.js';
+import { runLoad } from '../lib/runload.js';
+import { barChart } from '../report/svg.js';
+import { median, round, sampled } from '../lib/stats.js';
+import { writeAcceptUnit, writeListenUnit } from '../lib/units.js';
+import type { Context, Scenario } from '../lib/scenario.js';
+
+const CONCURRENCY = 8;
+
+async function acceptYes(ctx: Context, seconds: number): Promise<{ ours: number[]; theirs: number[] }> {
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let rep = 0; rep < ctx.reps; rep++) {
+    for (const who of rep % 2 === 0 ? (['theirs', 'ours'] as const) : (['ours', 'theirs'] as const)) {
+      const port = await freePort();
+      if (who === 'theirs') {
+        const sa = await socketActivate(`127.0.0.1:${port}`, ['--accept', '--inetd'], ['/bin/cat']);
+        try {
+          const r = await runLoad({ port, concurrency: CONCURRENCY, seconds });
+          theirs.push(r.perSecond);
+          ctx.log(`Accept=yes systemd-socket-activate: ${round(r.perSecond, 0)}/s (dropped ${r.dropped}, failed ${r.failed})`);
+        } finally {
+          await sa.stop();
+        }
+      } else {
+        const units = join(ctx.tmp, `ay-${rep}`, 'units');
+        writeAcceptUnit(units, { name: 'echo', listen: `127.0.0.1:${port}`, exec: '/bin/cat' });
+        const d = await startDaemon({ units, control: join(ctx.tmp, `ay-${rep}`, 'control.sock') });
+        try {
+          const r = await runLoad({ port, concurrency: CONCURRENCY, seconds });
+          ours.push(r.perSecond);
+          ctx.log(`Accept=yes mptcpd-lite: ${round(r.perSecond, 0)}/s (dropped ${r.dropped}, failed ${r.failed})`);
+        } finally {
+          await d.stop();
+        }
+      }
+    }
+  }
+  return { ours, theirs };
+}
+
+async function acceptNo(ctx: Context, seconds: number): Promise<{ activated: number[]; standalone: number[] }> {
+  const activated: number[] = [];
+  const standalone: number[] = [];
+  const reps = Math.max(ctx.reps, ctx.quick ? 1 : 5);
+  for (let rep = 0; rep < reps; rep++) {
+    for (const who of rep % 2 === 0 ? (['standalone', 'activated'] as const) : (['activated', 'standalone'] as const)) {
+      const port = await freePort();
+      if (who === 'standalone') {
+        const svc = start(process.execPath, [worker('echo-service'), '--port', String(port)]);
+        try {
+          await svc.waitFor(/^LISTENING/);
+          const r = await runLoad({ port, concurrency: CONCURRENCY, seconds });
+          standalone.push(r.perSecond);
+          ctx.log(`Accept=no standalone: ${round(r.perSecond, 0)}/s`);
+        } finally {
+          await svc.stop();
+        }
+      } else {
+        const dir = join(ctx.tmp, `an-${rep}`);
+        writeListenUnit(join(dir, 'units'), { name: 'echo', listen: [`127.0.0.1:${port}`], exec: `${process.execPath} ${worker('echo-service')}` });
+        const d = await startDaemon({ units: join(dir, 'units'), control: join(dir, 'control.sock') });
+        try {
+          // The first connection activates the service; steady state is measured after it.
+          const first = await oneConnection({ host: '127.0.0.1', ports: [port], concurrency: 1, seconds: 0, timeoutMs: 10_000 }, port);
+          if (!first.ok) throw new Error(`activation failed: ${first.error ?? 'no echo'}`);
+          await sleep(200);
+          const r = await runLoad({ port, concurrency: CONCURRENCY, seconds });
+          activated.push(r.perSecond);
+          ctx.log(`Accept=no activated: ${round(r.perSecond, 0)}/s`);
+        } finally {
+          await d.stop();
+        }
+      }
+    }
+  }
+  return { activated, standalone };
+}
+
+async function cold(ctx: Context, count: number): Promise<{ ours: number[]; theirs: number[] }> {
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  const exec = [process.execPath, worker('echo-service'), '--once'];
+  const probe = (port: number) => oneConnection({ host: '127.0.0.1', ports: [port], concurrency: 1, seconds: 0, timeoutMs: 10_000 }, port);
+  for (let i = 0; i < count; i++) {
+    const port = await freePort();
+    const sa = await socketActivate(`127.0.0.1:${port}`, [], exec);
+    try {
+      const r = await probe(port);
+      if (!r.ok) throw new Error(`systemd-socket-activate cold start failed: ${r.error ?? ''}`);
+      theirs.push(r.ms);
+    } finally {
+      await sa.stop();
+    }
+  }
+  const port = await freePort();
+  const dir = join(ctx.tmp, 'cold');
+  writeListenUnit(join(dir, 'units'), { name: 'once', listen: [`127.0.0.1:${port}`], exec: exec.join(' ') });
+  const d = await startDaemon({ units: join(dir, 'units'), control: join(dir, 'control.sock') });
+  try {
+    for (let i = 0; i < count; i++) {
+      // the previous instance exits after its connection; give the daemon time to see it and re-arm
+      await sleep(400);
+      const r = await probe(port);
+      if (!r.ok) throw new Error(`mptcpd-lite cold activation ${i + 1} failed: ${r.error ?? ''}`);
+      ours.push(r.ms);
+    }
+  } finally {
+    await d.stop();
+  }
+  return { ours, theirs };
+}
+
+export const activation: Scenario = {
+  name: 'activation',
+  title: 'Socket activation: mptcpd-lite vs systemd-socket-activate',
+  needs: ['systemd-socket-activate', 'python3'],
+  async run(ctx) {
+    if (!daemonAvailable()) throw new Skip('apps/mptcpd-lite is not built (dist/cli.js missing)');
+    const seconds = ctx.quick ? 2 : 4;
+    const ay = await acceptYes(ctx, seconds);
+    const an = await acceptNo(ctx, seconds);
+    const cl = await cold(ctx, ctx.quick ? 3 : 3 * ctx.reps);
+    const s = {
+      acceptYesOurs: sampled(ay.ours),
+      acceptYesSystemd: sampled(ay.theirs),
+      acceptNoActivated: sampled(an.activated),
+      acceptNoStandalone: sampled(an.standalone),
+      coldOursMs: sampled(cl.ours),
+      coldSystemdMs: sampled(cl.theirs),
+    };
+    const acceptYesRatio = round(s.acceptYesOurs.median / s.acceptYesSystemd.median, 3);
+    const acceptNoRatio = round(s.acceptNoActivated.median / s.acceptNoStandalone.median, 3);
+    const coldMs = round(median(cl.ours), 1);
+    return {
+      summary: {
+        activation: {
+          acceptYesRatio,
+          acceptNoRatio,
+          coldFirstByteMs: coldMs,
+          coldFirstByteMsSystemd: round(median(cl.theirs), 1),
+          acceptYesPerSecond: round(s.acceptYesOurs.median, 0),
+          acceptYesPerSecondSystemd: round(s.acceptYesSystemd.median, 0),
+        },
+      },
+      metrics: [
+        {
+          key: 'activation.acceptYesRatio',
+          label: 'Accept=yes connections/s, mptcpd-lite / systemd-socket-activate',
+          value: acceptYesRatio,
+          unit: '',
+          goal: { op: '>=', value: 1.0 },
+          how: `service /bin/cat on the connection (StandardInput=socket vs --accept --inetd), ${CONCURRENCY} concurrent clients each connecting, sending 1 byte and waiting for the echo, ${seconds} s per run, ${ctx.reps} runs each, interleaved; ratio of medians. TriggerLimit off for mptcpd-lite (systemd-socket-activate has none).`,
+        },
+        { key: 'activation.acceptYesPerSecond', label: 'Accept=yes, mptcpd-lite', value: round(s.acceptYesOurs.median, 0), unit: 'conn/s' },
+        { key: 'activation.acceptYesPerSecondSystemd', label: 'Accept=yes, systemd-socket-activate', value: round(s.acceptYesSystemd.median, 0), unit: 'conn/s' },
+        {
+          key: 'activation.acceptNoRatio',
+          label: 'Accept=no request rate, activated / standalone',
+          value: acceptNoRatio,
+          unit: '',
+          goal: { op: '>=', value: 0.98 },
+          how: `Node echo service on the socket it was handed vs the same script listening itself; one connection per request, ${CONCURRENCY} concurrent clients, ${seconds} s per run after the activating connection, ${an.activated.length} runs each, interleaved; ratio of medians.`,
+        },
+        {
+          key: 'activation.coldFirstByteMs',
+          label: 'Cold activation, connect to first byte (mptcpd-lite)',
+          value: coldMs,
+          unit: 'ms',
+          how: `Accept=no, Node echo service that exits after each connection; median of ${cl.ours.length} activations. systemd-socket-activate with the same service: ${round(median(cl.theirs), 1)} ms.`,
+        },
+        { key: 'activation.coldFirstByteMsSystemd', label: 'Cold activation, systemd-socket-activate', value: round(median(cl.theirs), 1), unit: 'ms' },
+      ],
+      data: { concurrency: CONCURRENCY, secondsPerRun: seconds, ...s },
+      charts: [
+        {
+          file: 'activation.svg',
+          title: 'Activation throughput',
+          svg: barChart({
+            title: `Activation throughput (median of ${ctx.reps}+ runs)`,
+            yLabel: 'connections per second',
+            series: ['reference', 'mptcpd-lite'],
+            groups: [
+              { label: 'Accept=yes, /bin/cat (ref: systemd-socket-activate)', values: [round(s.acceptYesSystemd.median, 0), round(s.acceptYesOurs.median, 0)] },
+              { label: 'Accept=no, Node echo (ref: standalone)', values: [round(s.acceptNoStandalone.median, 0), round(s.acceptNoActivated.median, 0)] },
+            ],
+          }),
+        },
+      ],
+      notes: [],
+    };
+  },
+};

@@ -1,0 +1,83 @@
+/**
+ * mptcpd-lite with 1,000 socket units: start-up time (spawn to READY=1) and idle RSS.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { daemonAvailable, startDaemon } from '../lib/daemon.js';
+import { rssBytes, sleep } from '../lib/proc.js';
+import { Skip } from '../lib/result.js';
+import { round, sampled } from '../lib/stats.js';
+import { writeAcceptUnit } from '../lib/units.js';
+import type { Scenario } from '../lib/scenario.js';
+
+/** Unit sockets bind 127.0.0.2:20000+i: below the ephemeral range, away from anything on 127.0.0.1. */
+export const UNIT_HOST = '127.0.0.2';
+export const UNIT_PORT_BASE = 20000;
+
+export function writeManyAcceptUnits(dir: string, count: number, o: { mptcp: boolean; maxConnections?: number }): void {
+  for (let i = 0; i < count; i++) {
+    writeAcceptUnit(dir, { name: `u${i}`, listen: `${UNIT_HOST}:${UNIT_PORT_BASE + i}`, exec: '/bin/cat', mptcp: o.mptcp, maxConnections: o.maxConnections ?? 1024 });
+  }
+}
+
+/** Listening sockets on UNIT_HOST, counted by ss. */
+export function listeningOnUnitHost(): number {
+  const out = execFileSync('ss', ['-Hltn', 'src', UNIT_HOST], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.trim()).length;
+}
+
+export const daemon: Scenario = {
+  name: 'daemon',
+  title: 'mptcpd-lite with 1,000 socket units: start-up time and idle RSS',
+  needs: ['mptcp', 'python3'],
+  async run(ctx) {
+    if (!daemonAvailable()) throw new Skip('apps/mptcpd-lite is not built (dist/cli.js missing)');
+    const count = 1000;
+    const units = join(ctx.tmp, 'units');
+    writeManyAcceptUnits(units, count, { mptcp: true });
+    const startup: number[] = [];
+    const rss: number[] = [];
+    let readyBy = '';
+    let listening = 0;
+    for (let rep = 0; rep < ctx.reps; rep++) {
+      const d = await startDaemon({ units, control: join(ctx.tmp, 'control.sock') });
+      try {
+        readyBy = d.readyBy;
+        startup.push(d.readyMs / 1000);
+        listening = listeningOnUnitHost();
+        if (listening < count) throw new Error(`only ${listening} of ${count} sockets listening after READY`);
+        await sleep(ctx.quick ? 1000 : 3000);
+        rss.push(rssBytes(d.proc.pid) / 2 ** 20);
+        ctx.log(`rep ${rep + 1}: ready in ${round(d.readyMs, 0)} ms (${d.readyBy}), idle RSS ${round(rss[rss.length - 1]!, 1)} MB`);
+      } finally {
+        await d.stop();
+      }
+    }
+    const st = sampled(startup);
+    const rs = sampled(rss);
+    return {
+      summary: { daemon: { units: count, startupSeconds: round(st.median, 3), idleRssMB: round(rs.median, 1) } },
+      metrics: [
+        {
+          key: 'daemon.startupSeconds',
+          label: 'mptcpd-lite start-up with 1,000 socket units',
+          value: round(st.median, 3),
+          unit: 's',
+          goal: { op: '<=', value: 1 },
+          how: `spawn of \`node apps/mptcpd-lite/dist/cli.js run --units DIR --control PATH\` to readiness (the \`{"event":"ready"}\` line it prints once every socket listens); 1,000 Accept=yes MPTCP sockets on ${UNIT_HOST}; all ${listening} verified listening with ss; median of ${ctx.reps}.`,
+        },
+        {
+          key: 'daemon.idleRssMB',
+          label: 'mptcpd-lite idle RSS with 1,000 socket units',
+          value: round(rs.median, 1),
+          unit: 'MB',
+          goal: { op: '<=', value: 60 },
+          how: `VmRSS of the daemon ${ctx.quick ? 1 : 3} s after readiness, no traffic; median of ${ctx.reps}.`,
+        },
+      ],
+      data: { units: count, readyBy, startupSeconds: st, idleRssMB: rs },
+      charts: [],
+      notes: [],
+    };
+  },
+};

@@ -1,0 +1,174 @@
+/**
+ * Fail-over: a two-path MPTCP transfer from a service activated by mptcpd-lite (in the lab's server
+ * namespace) to a client over @mptcp/native; path 1 is taken down mid-transfer and brought back.
+ * Per-path throughput comes from the client interfaces' rx_bytes every 100 ms; the stall is the
+ * longest run of ~zero goodput; sha256 of what was sent and what was received prove zero loss.
+ * Without a built daemon it falls back to the service listening by itself over @mptcp/native.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { daemonAvailable, startDaemon, type Daemon } from '../lib/daemon.js';
+import { Lab } from '../lib/lab.js';
+import { worker } from '../lib/paths.js';
+import { sleep, start, type Running } from '../lib/proc.js';
+import { longestStall } from '../lib/stall.js';
+import { median, round } from '../lib/stats.js';
+import { rates } from '../lib/timeline.js';
+import { writeAcceptUnit } from '../lib/units.js';
+import { lineChart } from '../report/svg.js';
+import type { Context, Scenario } from '../lib/scenario.js';
+
+const PORT = 5300;
+const RATE_MBIT = 20;
+
+interface ClientReport {
+  mptcp: boolean | null;
+  bytes: number;
+  sha256: string;
+  ifaces: string[];
+  samples: number[][];
+}
+
+interface Run {
+  via: 'mptcpd-lite' | '@mptcp/native';
+  bytes: number;
+  sentSha256: string;
+  receivedSha256: string;
+  intact: boolean;
+  mptcp: boolean | null;
+  stallSeconds: number;
+  stallFromS: number;
+  downAtS: number;
+  upAtS: number;
+  /** [s, bytes cumulative, c1 rx, c2 rx] relative to connect. */
+  samples: number[][];
+}
+
+async function once(ctx: Context, rep: number, useDaemon: boolean, o: { bytes: number; downAfterS: number; downForS: number }): Promise<Run> {
+  const lab = Lab.up('bfo', `${RATE_MBIT}mbit`, 'signal');
+  const dir = join(ctx.tmp, `fo-${rep}`);
+  mkdirSync(dir, { recursive: true });
+  const shaFile = join(dir, 'sent.sha256');
+  const serviceArgs = [process.execPath, worker('failover-service'), '--bytes', String(o.bytes), '--sha-file', shaFile];
+  let daemon: Daemon | undefined;
+  let standalone: Running | undefined;
+  try {
+    if (useDaemon) {
+      // The connection arrives as fd 3 with LISTEN_FDS=1 (no StandardInput=socket): the service adopts it.
+      writeAcceptUnit(join(dir, 'units'), { name: 'fo', listen: `0.0.0.0:${PORT}`, exec: serviceArgs.join(' '), mptcp: true, maxConnections: 4 });
+      writeFileSync(join(dir, 'units', 'fo@.service'), `[Service]\nExecStart=${serviceArgs.join(' ')}\n`);
+      daemon = await startDaemon({ units: join(dir, 'units'), control: join(dir, 'control.sock'), prefix: lab.exec('srv') });
+    } else {
+      standalone = start(lab.exec('srv')[0]!, [...lab.exec('srv').slice(1), ...serviceArgs, '--listen', `0.0.0.0:${PORT}`]);
+      await standalone.waitFor(/^LISTENING/);
+    }
+    const cli = lab.exec('cli');
+    const client = start(cli[0]!, [...cli.slice(1), process.execPath, worker('failover-client'), '--host', lab.env.srv1, '--port', String(PORT), '--ifaces', 'c1,c2']);
+    const connectedLine = await client.waitFor(/^CONNECTED/, 10_000);
+    const t0 = Number(connectedLine.split(' ')[1]);
+    await sleep(o.downAfterS * 1000);
+    const downAt = Date.now();
+    lab.link(1, 'down');
+    await sleep(o.downForS * 1000);
+    const upAt = Date.now();
+    lab.link(1, 'up');
+    const code = await Promise.race([client.exited, sleep(120_000).then(() => 'timeout')]);
+    if (code !== 0) throw new Error(`fail-over client ended with ${code}: ${client.stderr.slice(-3).join(' | ')}`);
+    const line = client.stdout.find((l) => l.startsWith('{'));
+    if (!line) throw new Error('fail-over client printed no result');
+    const rep_ = JSON.parse(line) as ClientReport;
+    for (let i = 0; i < 50 && !existsSync(shaFile); i++) await sleep(100);
+    const sent = existsSync(shaFile) ? readFileSync(shaFile, 'utf8').trim() : '';
+    const stall = longestStall(rep_.samples.map((s) => [s[0]!, s[1]!] as const));
+    const run: Run = {
+      via: useDaemon ? 'mptcpd-lite' : '@mptcp/native',
+      bytes: rep_.bytes,
+      sentSha256: sent,
+      receivedSha256: rep_.sha256,
+      intact: sent !== '' && sent === rep_.sha256 && rep_.bytes === o.bytes,
+      mptcp: rep_.mptcp,
+      stallSeconds: round(stall.seconds, 2),
+      stallFromS: round((stall.from - t0) / 1000, 2),
+      downAtS: round((downAt - t0) / 1000, 2),
+      upAtS: round((upAt - t0) / 1000, 2),
+      samples: rep_.samples.map((s) => [round((s[0]! - t0) / 1000, 3), s[1]!, s[2]!, s[3]!]),
+    };
+    ctx.log(
+      `run ${rep + 1}: ${run.bytes} bytes via ${run.via}, intact ${run.intact}, stall ${run.stallSeconds} s at ${run.stallFromS} s (path 1 down ${run.downAtS}–${run.upAtS} s)`,
+    );
+    return run;
+  } finally {
+    await daemon?.stop();
+    await standalone?.stop('SIGKILL');
+    lab.down();
+  }
+}
+
+export const failover: Scenario = {
+  name: 'failover',
+  title: 'Fail-over: path 1 down and back mid-transfer, through mptcpd-lite',
+  needs: ['root', 'mptcp', 'netns', 'tc', 'python3'],
+  async run(ctx) {
+    const useDaemon = daemonAvailable() && process.env.BENCH_FAILOVER_VIA !== 'native';
+    const o = ctx.quick ? { bytes: 16 << 20, downAfterS: 2, downForS: 2 } : { bytes: 48 << 20, downAfterS: 4, downForS: 4 };
+    const runs: Run[] = [];
+    for (let rep = 0; rep < ctx.reps; rep++) runs.push(await once(ctx, rep, useDaemon, o));
+    const stall = round(median(runs.map((r) => r.stallSeconds)), 2);
+    const allIntact = runs.every((r) => r.intact);
+    // chart the run whose stall is the median one
+    const shown = [...runs].sort((a, b) => a.stallSeconds - b.stallSeconds)[runs.length >> 1]!;
+    const cum = (col: number): Array<[number, number]> => shown.samples.map((s) => [s[0]!, s[col]!] as [number, number]);
+    const mbit = (xs: Array<[number, number]>): Array<[number, number]> =>
+      rates(xs, 0.1).map(([t, bps]) => [round(t, 2), round(bps / 1e6, 3)] as [number, number]);
+    return {
+      summary: {
+        failover: {
+          via: shown.via,
+          stallSeconds: stall,
+          sentSha256: shown.sentSha256,
+          receivedSha256: shown.receivedSha256,
+          intact: allIntact,
+          runs: runs.map((r) => ({ stallSeconds: r.stallSeconds, intact: r.intact, bytes: r.bytes, sentSha256: r.sentSha256, receivedSha256: r.receivedSha256 })),
+        },
+      },
+      metrics: [
+        {
+          key: 'failover.stallSeconds',
+          label: 'Fail-over stall (longest gap with ~0 goodput)',
+          value: stall,
+          unit: 's',
+          how: `lab 2 × ${RATE_MBIT} Mbit; ${o.bytes >> 20} MiB from a service activated by ${shown.via === 'mptcpd-lite' ? 'mptcpd-lite (Accept=yes, SocketProtocol=mptcp)' : 'itself over @mptcp/native (daemon not built)'} to an @mptcp/native client; path 1 down at ${o.downAfterS} s for ${o.downForS} s; goodput sampled every 100 ms; a 100 ms step below 5 % of the median step counts as stalled; median of ${runs.length}.`,
+        },
+        {
+          key: 'failover.intactRuns',
+          label: 'Fail-over runs with sha256(sent) = sha256(received)',
+          value: runs.filter((r) => r.intact).length,
+          unit: `of ${runs.length}`,
+          goal: { op: '>=', value: runs.length },
+        },
+      ],
+      data: { ...o, rateMbitPerPath: RATE_MBIT, runs: runs.map((r) => ({ ...r, samples: r === shown ? r.samples : [] })) },
+      charts: [
+        {
+          file: 'failover.svg',
+          title: 'Throughput per path during fail-over',
+          svg: lineChart({
+            title: `Fail-over: goodput and per-path throughput (stall ${shown.stallSeconds} s, sha256 ${shown.intact ? 'equal' : 'DIFFERENT'})`,
+            xLabel: 's since connect',
+            yLabel: 'Mbit/s',
+            bands: [{ from: shown.downAtS, to: shown.upAtS, label: 'path 1 down' }],
+            series: [
+              { name: 'goodput (app)', points: mbit(cum(1)) },
+              { name: 'path 1 (c1 rx)', points: mbit(cum(2)) },
+              { name: 'path 2 (c2 rx)', points: mbit(cum(3)) },
+            ],
+          }),
+        },
+      ],
+      notes: [
+        `Transfer through ${shown.via}. MPTCP confirmed on the client: ${shown.mptcp === null ? 'not reported by the addon' : String(shown.mptcp)}.`,
+        `sentSha256 ${shown.sentSha256}, receivedSha256 ${shown.receivedSha256}; all ${runs.length} runs intact: ${allIntact}.`,
+      ],
+    };
+  },
+};
