@@ -1,12 +1,16 @@
-/** `mptcpd-lite activate`: a drop-in for systemd-socket-activate, plus --mptcp. */
+/**
+ * `mptcpd-lite activate`: a drop-in for systemd-socket-activate, plus --mptcp. The behaviour is
+ * @mptcp/activation's runSocketActivate(); this file is the command line, the log format and the
+ * signal handling.
+ */
+import * as activation from '@mptcp/activation';
 import { Command, Option } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
-import { runActivator } from '../activate/activator.js';
 import { CliError, EXIT_ERROR } from '../exit-codes.js';
 
 interface ActivateCli {
-  listen?: string[];
-  mptcp?: boolean;
+  listen: string[];
+  mptcp?: boolean | 'prefer';
   accept?: boolean;
   inetd?: boolean;
   datagram?: boolean;
@@ -15,15 +19,54 @@ interface ActivateCli {
   fdname?: string;
 }
 
+type LogFn = (message: string) => void;
+interface SocketActivateOptionsLike {
+  listen: readonly string[];
+  command: readonly string[];
+  accept?: boolean;
+  datagram?: boolean;
+  seqpacket?: boolean;
+  inetd?: boolean;
+  setenv?: readonly string[];
+  fdnames?: readonly string[];
+  mptcp?: boolean | 'prefer';
+  logger?: { debug: LogFn; info: LogFn; warn: LogFn; error: LogFn };
+  signal?: AbortSignal;
+  onSpawn?: (pid: number) => void;
+}
+type RunSocketActivate = (options: SocketActivateOptionsLike) => Promise<number>;
+
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/**
+ * systemd-socket-activate numbers fds as the program sees them (3, 4, …); the engine logs its own fd
+ * numbers. This maps them so the lines read exactly like systemd's.
+ */
+export function fdRenumberingLog(write: (line: string) => void, firstFd: number): { debug: LogFn; info: LogFn; warn: LogFn; error: LogFn } {
+  const map = new Map<string, number>();
+  let next = firstFd;
+  const rewrite = (m: string): string => {
+    const listening = /^(Listening on .* as )(\d+)\.$/.exec(m);
+    if (listening) {
+      const fd = listening[2] as string;
+      if (!map.has(fd)) map.set(fd, next++);
+      return `${listening[1]}${map.get(fd)}.`;
+    }
+    const attempt = /^Communication attempt on fd (\d+)\.$/.exec(m);
+    if (attempt && map.has(attempt[1] as string)) return `Communication attempt on fd ${map.get(attempt[1] as string)}.`;
+    return m;
+  };
+  const w = (m: string): void => write(rewrite(m));
+  return { debug: () => {}, info: w, warn: w, error: w };
+}
 
 export function activateCommand(): Command {
   return new Command('activate')
     .description('listen on sockets and launch a program on the first connection (or one per connection with --accept), like systemd-socket-activate; --mptcp opens the sockets with IPPROTO_MPTCP')
     .usage('-l ADDR... [options] -- CMD [ARGS...]')
     .argument('<cmd...>', 'the program and its arguments (after --)')
-    .addOption(new Option('-l, --listen <addr>', 'listen on this address: PORT, IP:PORT, [IPV6]:PORT, /path, @abstract (repeatable)').argParser(collect).default([]))
-    .option('--mptcp', 'open stream sockets with IPPROTO_MPTCP (262)')
+    .addOption(new Option('-l, --listen <addr>', 'listen on this address: PORT, IP:PORT, [IPV6]:PORT, /path, @abstract, vsock:CID:PORT (repeatable)').argParser(collect).default([]))
+    .addOption(new Option('--mptcp [mode]', 'open stream sockets with IPPROTO_MPTCP (262); --mptcp=prefer falls back to TCP when the host lacks MPTCP').choices(['require', 'prefer']).argParser((v) => v))
     .option('-a, --accept', 'spawn one instance per connection (the connection is fd 3)')
     .option('--inetd', 'the connection or socket becomes stdin/stdout; no LISTEN_* variables')
     .option('-d, --datagram', 'datagram sockets')
@@ -35,46 +78,77 @@ export function activateCommand(): Command {
       `
 The program's environment is rebuilt as systemd-socket-activate does: TERM, PATH, USER, HOME, then
 LISTEN_FDS, LISTEN_PID (the program's own PID), LISTEN_FDNAMES (with --fdname) and the -E variables.
-Log lines (stderr) are systemd's: "Listening on ADDR as 3.", "Communication attempt on fd 3.",
-"Connection from PEER to LOCAL".`,
+Without --accept the program gets all fds on the first connection and its exit status becomes ours
+(Node cannot exec in place). Log lines (stderr) are systemd's: "Listening on ADDR as 3.",
+"Communication attempt on fd 3.", "Connection from PEER to LOCAL".`,
     )
     .addHelpText(
       'after',
       examplesHelp([
-        'mptcpd-lite activate -l 127.0.0.1:2000 --mptcp -a --inetd -- cat          # MPTCP echo, one cat per connection',
-        'mptcpd-lite activate -l 127.0.0.1:2000 --mptcp -a -- cat                  # same: the connection is on fd 3 and stdin',
-        'mptcpd-lite activate -l 8080 --mptcp --fdname=web -- node examples/http-server.mjs',
+        'mptcpd-lite activate -l 127.0.0.1:2000 --mptcp -a -- cat             # MPTCP echo: one cat per connection (fd 3)',
+        'mptcpd-lite activate -l 127.0.0.1:2000 --mptcp -a --inetd -- cat     # the connection on stdin/stdout',
+        'mptcpd-lite activate -l 8080 --mptcp=prefer --fdname=web -- node examples/http-server.mjs',
       ]),
     )
-    .addHelpText('after', exitCodesHelp([[0, 'the program exited 0 (without --accept the program\'s exit status is ours)'], [2, 'bad options or address, socket error (EADDRINUSE, ENOPROTOOPT…)'], [143, 'stopped by SIGTERM (--accept)']]))
+    .addHelpText('after', exitCodesHelp([[0, 'the program exited 0 (without --accept its exit status is ours); --accept: stopped by SIGTERM/SIGINT'], [2, 'bad options or address, socket error (EADDRINUSE, ENOPROTOOPT: MPTCP disabled…)'], [127, 'the program could not be executed']]))
     .action(
       action(async (argv: string[], opts: ActivateCli) => {
-        const listen = opts.listen ?? [];
-        if (listen.length === 0 && !process.env.LISTEN_FDS) throw new CliError('at least one --listen= address is required', EXIT_ERROR, 'EINVAL');
-        if (opts.datagram && opts.accept) throw new CliError('Datagram sockets do not accept connections. The --datagram and --accept options may not be combined.', EXIT_ERROR, 'EINVAL');
-        if (opts.datagram && opts.seqpacket) throw new CliError('--datagram and --seqpacket may not be combined.', EXIT_ERROR, 'EINVAL');
-        if (opts.mptcp && (opts.datagram || opts.seqpacket)) throw new CliError('--mptcp is only valid with stream sockets (IPPROTO_MPTCP needs SOCK_STREAM)', EXIT_ERROR, 'EINVAL');
-        if (opts.inetd && listen.length !== 1) throw new CliError('--inetd only supported for single file descriptors.', EXIT_ERROR, 'EINVAL');
-        const fdNames = opts.fdname?.split(':');
-        if (fdNames && fdNames.some((n) => n.length > 255 || !/^[\x20-\x7e]*$/.test(n))) throw new CliError(`invalid --fdname: ${opts.fdname}`, EXIT_ERROR, 'EINVAL');
-        if (fdNames && fdNames.length > 1 && fdNames.length !== listen.length) throw new CliError(`--fdname has ${fdNames.length} names for ${listen.length} sockets`, EXIT_ERROR, 'EINVAL');
+        const run = (activation as unknown as { runSocketActivate?: RunSocketActivate }).runSocketActivate;
+        if (typeof run !== 'function') throw new CliError('@mptcp/activation does not export runSocketActivate (rebuild the workspace)', EXIT_ERROR, 'ACTIVATION_MISSING');
+        const fdnames = opts.fdname?.split(':');
+        const inherited = process.env.LISTEN_PID === String(process.pid) ? Number(process.env.LISTEN_FDS ?? 0) || 0 : 0;
+        const abort = new AbortController();
+        const children = new Set<number>();
+        const onStop = (): void => {
+          abort.abort();
+          // Unlike systemd-socket-activate (which dies and leaves them), stop the instances we started.
+          for (const pid of children) {
+            try {
+              process.kill(pid, 'SIGTERM');
+            } catch {
+              // already gone
+            }
+          }
+        };
+        if (opts.accept) {
+          process.once('SIGTERM', onStop);
+          process.once('SIGINT', onStop);
+        }
         try {
-          return await runActivator({
-            listen,
-            mptcp: opts.mptcp ?? false,
+          return await run({
+            listen: opts.listen,
+            command: argv,
             accept: opts.accept ?? false,
-            inetd: opts.inetd ?? false,
             datagram: opts.datagram ?? false,
             seqpacket: opts.seqpacket ?? false,
+            inetd: opts.inetd ?? false,
             setenv: opts.setenv,
-            fdNames,
-            argv,
-            log: (line) => process.stderr.write(line + '\n'),
+            ...(fdnames ? { fdnames } : {}),
+            ...(opts.mptcp !== undefined ? { mptcp: opts.mptcp === 'prefer' ? 'prefer' : true } : {}),
+            logger: fdRenumberingLog((line) => process.stderr.write(line + '\n'), 3 + inherited),
+            signal: abort.signal,
+            onSpawn: (pid) => {
+              if (opts.accept) {
+                children.add(pid);
+                // Forget it once gone (signal 0 probes); keeps the set small on long runs.
+                const t = setInterval(() => {
+                  try {
+                    process.kill(pid, 0);
+                  } catch {
+                    children.delete(pid);
+                    clearInterval(t);
+                  }
+                }, 1000);
+                t.unref();
+              }
+            },
           });
         } catch (err) {
-          const code = (err as { code?: string }).code;
-          const msg = err instanceof Error ? err.message : String(err);
-          throw new CliError(`${code && !msg.includes(code) ? `${code}: ` : ''}${msg}`, EXIT_ERROR, code);
+          const e = err as { code?: string; message?: string };
+          throw new CliError(e.message ?? String(err), EXIT_ERROR, e.code);
+        } finally {
+          process.off('SIGTERM', onStop);
+          process.off('SIGINT', onStop);
         }
       }),
     );
