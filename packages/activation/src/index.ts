@@ -20,3 +20,4 @@ export { loadNative, adaptNative, type NativeApi, type ReadableWatch } from './n
 export { defaultTemplateResolver, substituteInstance, type TemplateResolver } from './templates.js';
 export { listenFds, activatedSockets, LISTEN_FDS_START, ListenFdsError, type ListenFd, type ListenFdsOptions, type ActivatedSockets } from './listen-fds.js';
 export { runSocketActivate, socketActivateEnvironment, type SocketActivateOptions } from './socket-activate.js';
+export { loadEngineUnits, classifyUnits, type LoadedEngineUnits } from './load-units.js';

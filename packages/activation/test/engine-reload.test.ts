@@ -1,0 +1,147 @@
+/** reload(): unchanged sockets keep their fds while clients keep connecting; stop() cleans up. */
+import net from 'node:net';
+import { existsSync, writeFileSync, rmSync, statSync, lstatSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ActivationEngine } from '../src/index.js';
+import { need, python3 } from './helpers/capability.js';
+import { loadUnits } from './helpers/load.js';
+import { sleep, tmp, unitDir } from './helpers/run.js';
+
+let engine: ActivationEngine | undefined;
+afterEach(async () => {
+  await engine?.stop();
+  engine = undefined;
+});
+
+function ask(port: number): Promise<'ok' | string> {
+  return new Promise((resolve) => {
+    let data = '';
+    const c = net.connect({ port, host: '127.0.0.1' });
+    c.on('data', (d) => {
+      data += d.toString();
+    });
+    c.on('error', (err) => resolve((err as NodeJS.ErrnoException).code ?? err.message));
+    c.on('close', () => resolve(data === 'ok\n' ? 'ok' : `bad reply ${JSON.stringify(data)}`));
+  });
+}
+
+describe('reload', () => {
+  it('a client loop sees zero refused connections across reloads', async () => {
+    const dir = unitDir({
+      'web.socket': '[Socket]\nListenStream=127.0.0.1:0\nAccept=yes\n',
+      'web@.service': '[Service]\nExecStart=/bin/echo ok\nStandardInput=socket\n',
+    });
+    engine = new ActivationEngine();
+    await engine.start(await loadUnits(dir));
+    const before = engine.socket('web.socket');
+    const port = before?.listen[0]?.port as number;
+
+    let running = true;
+    const outcomes: string[] = [];
+    const loop = (async () => {
+      while (running) outcomes.push(await ask(port));
+    })();
+
+    await sleep(200);
+    // 1: same files again.
+    const r1 = await engine.reload(await loadUnits(dir));
+    expect(r1.kept).toEqual(['web.socket']);
+    await sleep(150);
+    // 2: a runtime-only change (MaxConnections=) and a new socket unit.
+    writeFileSync(join(dir, 'web.socket'), '[Socket]\nListenStream=127.0.0.1:0\nAccept=yes\nMaxConnections=100\n');
+    writeFileSync(join(dir, 'other.socket'), '[Socket]\nListenStream=127.0.0.1:0\nAccept=yes\n');
+    writeFileSync(join(dir, 'other@.service'), '[Service]\nExecStart=/bin/echo ok\nStandardInput=socket\n');
+    const r2 = await engine.reload(await loadUnits(dir));
+    expect(r2.kept).toEqual(['web.socket']);
+    expect(r2.listening).toContain('other.socket');
+    await sleep(150);
+    // 3: the other socket removed again.
+    rmSync(join(dir, 'other.socket'));
+    const r3 = await engine.reload(await loadUnits(dir));
+    expect(r3.removed).toEqual(['other.socket']);
+    await sleep(200);
+    running = false;
+    await loop;
+
+    const failures = outcomes.filter((o) => o !== 'ok');
+    console.log(`reload under load: ${outcomes.length} connections, ${failures.length} failed`);
+    expect(outcomes.length).toBeGreaterThan(20);
+    expect(failures).toEqual([]);
+    expect(engine.socket('web.socket')?.listen[0]?.fd).toBe(before?.listen[0]?.fd);
+    expect(engine.socket('other.socket')).toBeUndefined();
+  });
+
+  it('a changed socket is reopened, a removed one closed', async () => {
+    const dir = unitDir({
+      'a.socket': '[Socket]\nListenStream=127.0.0.1:0\nAccept=yes\n',
+      'a@.service': '[Service]\nExecStart=/bin/echo ok\nStandardInput=socket\n',
+    });
+    engine = new ActivationEngine();
+    await engine.start(await loadUnits(dir));
+    const port1 = engine.socket('a.socket')?.listen[0]?.port as number;
+    writeFileSync(join(dir, 'a.socket'), '[Socket]\nListenStream=127.0.0.1:0\nAccept=yes\nNoDelay=yes\n');
+    const r = await engine.reload(await loadUnits(dir));
+    expect(r.reopened).toEqual(['a.socket']);
+    const port2 = engine.socket('a.socket')?.listen[0]?.port as number;
+    expect(port2).not.toBe(port1);
+    expect(await ask(port1)).toBe('ECONNREFUSED');
+    expect(await ask(port2)).toBe('ok');
+  });
+});
+
+describe('AF_UNIX and FIFO sockets', () => {
+  it('SocketMode, DirectoryMode, SocketUser/Group, Symlinks, RemoveOnStop', async (ctx) => {
+    need(ctx, python3);
+    const base = tmp('act-unix-');
+    const path = join(base, 'sub', 'dir', 'app.sock');
+    const link = join(base, 'link.sock');
+    const dir = unitDir({
+      'u.socket': `[Socket]\nListenStream=${path}\nSocketMode=0640\nDirectoryMode=0750\nSocketUser=nobody\nSocketGroup=nogroup\nSymlinks=${link}\nRemoveOnStop=yes\nAccept=yes\n`,
+      'u@.service': '[Service]\nExecStart=/bin/echo unix-ok\nStandardInput=socket\n',
+    });
+    engine = new ActivationEngine();
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    const st = statSync(path);
+    expect(st.isSocket()).toBe(true);
+    expect(st.mode & 0o7777).toBe(0o640);
+    expect(st.uid).toBe(65534);
+    expect(st.gid).toBe(65534);
+    expect(statSync(join(base, 'sub')).mode & 0o7777).toBe(0o750);
+    expect(readlinkSync(link)).toBe(path);
+    const reply = await new Promise<string>((resolve) => {
+      let d = '';
+      const c = net.connect({ path: link });
+      c.on('data', (x) => (d += x.toString()));
+      c.on('close', () => resolve(d));
+    });
+    expect(reply).toBe('unix-ok\n');
+    await engine.stop();
+    engine = undefined;
+    expect(existsSync(path)).toBe(false);
+    expect(() => lstatSync(link)).toThrow();
+  });
+
+  it('ListenFIFO: mkfifo with SocketMode, data triggers the service with the FIFO at fd 3', async () => {
+    const base = tmp('act-fifo-');
+    const fifo = join(base, 'in.fifo');
+    const out = join(base, 'out');
+    const dir = unitDir({
+      'f.socket': `[Socket]\nListenFIFO=${fifo}\nSocketMode=0620\nRemoveOnStop=yes\n`,
+      'f.service': `[Service]\nExecStart=/bin/sh -c 'head -n1 <&3 > ${out}; echo "$$LISTEN_FDNAMES" >> ${out}'\n`,
+    });
+    engine = new ActivationEngine();
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    const st = statSync(fifo);
+    expect(st.isFIFO()).toBe(true);
+    expect(st.mode & 0o7777).toBe(0o620);
+    writeFileSync(fifo, 'through the fifo\n');
+    const { readFileSync } = await import('node:fs');
+    const { waitFor } = await import('./helpers/run.js');
+    await waitFor(() => existsSync(out) && readFileSync(out, 'utf8').split('\n').length >= 3, 5000, 'service output');
+    expect(readFileSync(out, 'utf8')).toBe('through the fifo\nf.socket\n');
+    await engine.stop();
+    engine = undefined;
+    expect(existsSync(fifo)).toBe(false);
+  });
+});

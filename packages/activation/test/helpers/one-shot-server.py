@@ -1,0 +1,11 @@
+#!/usr/bin/env python3
+"""An Accept=no service that answers exactly one connection on the passed listener, then exits."""
+import os
+import socket
+
+assert os.environ.get("LISTEN_PID") == str(os.getpid()), "LISTEN_PID is not my PID"
+assert os.environ.get("LISTEN_FDS") == "1"
+ls = socket.socket(fileno=3)
+c, _ = ls.accept()
+c.sendall(b"pong %d\n" % os.getpid())
+c.close()

@@ -1,0 +1,72 @@
+/** runSocketActivate(): systemd-socket-activate's behaviour, checked on real sockets. */
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runSocketActivate, socketActivateEnvironment } from '../src/socket-activate.js';
+import { need, python3 } from './helpers/capability.js';
+import { clientOnce, tmp } from './helpers/run.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+describe('socketActivateEnvironment', () => {
+  it('keeps only TERM, PATH, USER, HOME, then LISTEN_*, then -E', () => {
+    const env = socketActivateEnvironment(
+      { env: { TERM: 'xterm', PATH: '/bin', HOME: '/root', USER: 'root', SECRET: 's', FOO: 'bar' }, setenv: ['FOO', 'BAR=baz', 'MISSING'], fdnames: ['web'] },
+      2,
+    );
+    expect(env).toEqual({ TERM: 'xterm', PATH: '/bin', HOME: '/root', USER: 'root', LISTEN_FDS: '2', LISTEN_FDNAMES: 'web:web', FOO: 'bar', BAR: 'baz' });
+  });
+});
+
+describe('runSocketActivate', () => {
+  it('without --accept: the program gets all fds on the first connection, LISTEN_PID = its PID, exit status mirrored', async (ctx) => {
+    need(ctx, python3);
+    const [p1, p2] = [await freePort(), await freePort()];
+    const out = join(tmp('act-sa-'), 'env');
+    const logs: string[] = [];
+    const status = runSocketActivate({
+      listen: [`127.0.0.1:${p1}`, `127.0.0.1:${p2}`],
+      fdnames: ['web', 'admin'],
+      setenv: ['FOO=bar'],
+      env: { PATH: '/usr/bin:/bin', HOME: '/root', SECRET: 'x' },
+      command: ['/bin/sh', '-c', `env > ${out}; echo $$ > ${out}.pid; ls /proc/self/fd > ${out}.fds; exit 7`],
+      logger: { debug() {}, warn() {}, error() {}, info: (m) => logs.push(m) },
+    });
+    // Connect to the second socket: the program gets both.
+    await new Promise((r) => setTimeout(r, 100));
+    const c = net.connect({ port: p2, host: '127.0.0.1' });
+    c.on('error', () => undefined);
+    expect(await status).toBe(7);
+    c.destroy();
+    const env = Object.fromEntries(readFileSync(out, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const pid = readFileSync(`${out}.pid`, 'utf8').trim();
+    delete env.PWD; // sh's own
+    expect(env).toEqual({ PATH: '/usr/bin:/bin', HOME: '/root', LISTEN_FDS: '2', LISTEN_FDNAMES: 'web:admin', LISTEN_PID: pid, FOO: 'bar' });
+    expect(logs[0]).toMatch(/^Listening on 127\.0\.0\.1:\d+ as \d+\.$/);
+    expect(logs).toContain(`Execing /bin/sh (/bin/sh -c env > ${out}; echo $$ > ${out}.pid; ls /proc/self/fd > ${out}.fds; exit 7)`);
+    expect(readFileSync(`${out}.fds`, 'utf8').split('\n').filter(Boolean).map(Number).sort((a, b) => a - b).slice(0, 5)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('--accept --inetd: one cat per connection, echoing', async (ctx) => {
+    need(ctx, python3);
+    const port = await freePort();
+    const ac = new AbortController();
+    const pids: number[] = [];
+    const done = runSocketActivate({ listen: [`127.0.0.1:${port}`], accept: true, inetd: true, command: ['cat'], signal: ac.signal, onSpawn: (pid) => pids.push(pid) });
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await clientOnce(port, { tcp: true, send: 'one' })).received).toBe('one');
+    expect((await clientOnce(port, { tcp: true, send: 'two' })).received).toBe('two');
+    expect(new Set(pids).size).toBe(2);
+    ac.abort();
+    expect(await done).toBe(0);
+  });
+});
