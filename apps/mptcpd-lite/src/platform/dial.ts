@@ -3,6 +3,7 @@
  */
 import net from 'node:net';
 import * as nativeModule from '@mptcp/native';
+import { nativeFn } from './native.js';
 import type { MptcpMode } from './native-types.js';
 
 export interface Dialed {
@@ -34,8 +35,16 @@ export function dial(host: string, port: number, mode: MptcpMode): Promise<Diale
     }
     socket.once('connect', () => {
       socket.off('error', reject);
-      const info = socket as unknown as { mptcp?: { protocol?: number; fallback?: string } };
-      resolve({ socket, protocol: info.mptcp?.protocol ?? (mode === false || fallback ? 0 : 262), fallback: fallback ?? info.mptcp?.fallback });
+      let protocol = 0;
+      const status = nativeFn('mptcpStatus');
+      try {
+        if (status) protocol = status(socket).protocol;
+      } catch {
+        protocol = 0;
+      }
+      // 'prefer' gave a plain TCP socket: the host has no MPTCP (the addon's support probe says why).
+      if (mode === 'prefer' && protocol !== 262 && !fallback) fallback = nativeFn('mptcpSupport')?.().reason ?? 'unavailable';
+      resolve({ socket, protocol, fallback });
     });
     socket.once('error', reject);
   });

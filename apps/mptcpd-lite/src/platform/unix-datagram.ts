@@ -1,10 +1,13 @@
 /**
- * Sending one AF_UNIX datagram from this process with the addon's raw syscalls (its `binding()`:
- * socket(AF_UNIX, SOCK_DGRAM) → connect(addr) → write(2) → close), when this build of
- * @mptcp/native exports them. Node itself has no AF_UNIX datagram sockets.
+ * Sending one AF_UNIX datagram from this process. Node has no AF_UNIX datagram sockets and
+ * @mptcp/native exports no send primitive, so this loads the same addon binary that @mptcp/native
+ * loads (through its node-gyp-build, from its package directory) and uses its raw syscalls:
+ * socket(AF_UNIX, SOCK_DGRAM) → connect(addr) → write(2) → close. The datagram therefore carries this
+ * process's PID, as systemd's NotifyAccess=main requires.
  */
 import { writeSync } from 'node:fs';
-import * as nativeModule from '@mptcp/native';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
@@ -15,16 +18,22 @@ interface RawBinding {
   close(fd: number): number;
 }
 
+let cached: RawBinding | null | undefined;
+
 function rawBinding(): RawBinding | undefined {
-  const mod = nativeModule as unknown as Record<string, unknown>;
-  const get = mod.binding;
-  if (typeof get !== 'function') return undefined;
+  if (cached !== undefined) return cached ?? undefined;
+  cached = null;
   try {
-    const b = (get as () => Record<string, unknown>)();
-    return typeof b.socket === 'function' && typeof b.connect === 'function' && typeof b.close === 'function' ? (b as unknown as RawBinding) : undefined;
+    const require = createRequire(import.meta.url);
+    const nativeRoot = path.dirname(require.resolve('@mptcp/native/package.json'));
+    const fromNative = createRequire(path.join(nativeRoot, 'package.json'));
+    const load = fromNative('node-gyp-build') as (dir: string) => Record<string, unknown>;
+    const b = load(nativeRoot);
+    if (typeof b.socket === 'function' && typeof b.connect === 'function' && typeof b.close === 'function') cached = b as unknown as RawBinding;
   } catch {
-    return undefined;
+    cached = null;
   }
+  return cached ?? undefined;
 }
 
 export function rawDatagramSender(): ((address: string, payload: Buffer) => void) | undefined {

@@ -1,0 +1,63 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mptcpUnavailable, need, python3Unavailable } from './helpers/capability.js';
+import { runCli, stopProcess, type Running } from './helpers/cli.js';
+import { pythonMptcpPair } from './helpers/peers.js';
+
+let peer: Running | undefined;
+afterEach(async () => {
+  if (peer) await stopProcess(peer, 'SIGKILL');
+  peer = undefined;
+});
+
+interface Conn {
+  state: string;
+  local: { address: string; port: number };
+  remote: { address: string; port: number };
+  info?: { token: number; bytesSent: number; bytesReceived: number; subflowsTotal: number };
+  subflows: Array<{ tokenLoc: number; local: { port: number }; remote: { port: number } }>;
+}
+
+describe('mptcpd-lite info', () => {
+  it('finds a live MPTCP connection through sock_diag, with its subflow matched by token and byte counters', async (ctx) => {
+    need(ctx, mptcpUnavailable() ?? python3Unavailable());
+    const pair = await pythonMptcpPair(12345);
+    peer = pair.proc;
+    const r = await runCli(['info', '--json', '--port', String(pair.serverPort), '--listening']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as { ports: number[]; connections: Conn[] };
+    expect(j.ports).toEqual([pair.serverPort]);
+    const client = j.connections.find((c) => c.local.port === pair.clientPort);
+    const server = j.connections.find((c) => c.local.port === pair.serverPort && c.state === 'ESTAB');
+    const listener = j.connections.find((c) => c.state === 'LISTEN');
+    expect(listener?.local.port).toBe(pair.serverPort);
+    expect(client?.info?.bytesSent).toBe(12345);
+    expect(server?.info?.bytesReceived).toBe(12345);
+    for (const c of [client, server]) {
+      expect(c?.subflows).toHaveLength(1);
+      expect(c?.subflows[0]?.tokenLoc).toBe(c?.info?.token);
+      expect(c?.info?.subflowsTotal).toBe(1);
+    }
+    const text = await runCli(['info', '--port', String(pair.serverPort)]);
+    expect(text.stdout).toContain(`MPTCP connections on port ${pair.serverPort}: 2`);
+    expect(text.stdout).toMatch(/subflow 127\.0\.0\.1:\d+ <-> 127\.0\.0\.1:\d+/);
+    expect(text.stdout).toContain('12.1 KiB');
+  });
+
+  it('--watch refreshes in place until interrupted', async (ctx) => {
+    need(ctx, mptcpUnavailable() ?? python3Unavailable());
+    const { startCli } = await import('./helpers/cli.js');
+    const w = startCli(['info', '--watch', '--interval', '0.2', '--port', '1']);
+    await w.waitFor(/MPTCP connections on port 1: 0/);
+    await new Promise((r) => setTimeout(r, 500));
+    const res = await stopProcess(w, 'SIGINT');
+    expect(res.code).toBe(0);
+    expect(w.stdout().split('\x1b[H\x1b[2J').length).toBeGreaterThan(2);
+  });
+
+  it('rejects a bad port with exit 2', async () => {
+    const r = await runCli(['info', '--port', '70000']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('invalid --port: 70000');
+  });
+});
