@@ -69,7 +69,7 @@ describe('mptcpd-lite connect', () => {
     const r = await runCli(['connect', `127.0.0.1:${s.port}`, '--mptcp', 'off', '--json'], { input: 'a' });
     expect(r.code).toBe(0);
     const ev = connectedEvent(r.stderr);
-    expect(ev?.protocol).toBe(0);
+    expect(ev?.protocol).toBe(6);
     expect(ev?.transport).toBe('tcp');
   });
 
