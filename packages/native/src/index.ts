@@ -1,1 +1,37 @@
+/**
+ * @mptcp/native — Multipath TCP sockets for Node.js: a thin C++ addon creates the sockets, node:net
+ * runs them. See README.md.
+ */
 export const PACKAGE = '@mptcp/native';
+
+export type * from './types.js';
+export { MptcpSocketError, errnoName, type MptcpErrorCode } from './errors.js';
+export { mptcpSupport } from './support.js';
+export { effectiveMode, nodeMptcp, fallbackReason, NODE_MPTCP_DEFAULTS, type Role, type NodeMptcpValue } from './policy.js';
+export { createServer, listen, type MptcpListenOptions, type MptcpServerOptions } from './server.js';
+export { connect, type MptcpConnectOptions } from './client.js';
+export { isMptcp, mptcpStatus, mptcpInfo, subflows, decodeMptcpInfo, decodeTcpInfo, type SubflowsOptions } from './status.js';
+export { openSocket } from './open-socket.js';
+export { watchReadable, watchWritable, type FdWatcher, type WatchCallback } from './watch.js';
+export {
+  accept,
+  close,
+  sockName,
+  peerName,
+  socketProtocol,
+  socketDomain,
+  socketType,
+  isListening,
+  setNonBlocking,
+  setCloexec,
+  fdFlags,
+  dup3,
+  peerCredentials,
+  getSocketOption,
+  getSocketOptionBytes,
+  setSocketOption,
+} from './primitives.js';
+export { netlinkRequest } from './netlink.js';
+export { fdOf, tryFdOf, type FdLike } from './fd.js';
+export { decodeSockAddr, formatSockAddr } from './sockaddr.js';
+export { bindingAvailable, sysconst } from './binding.js';

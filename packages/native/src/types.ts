@@ -85,9 +85,17 @@ export interface PeerCredentials {
   gid: number;
 }
 
+/**
+ * Why MPTCP is unavailable: net.mptcp.enabled=0 (ENOPROTOOPT), a kernel without MPTCP
+ * (EPROTONOSUPPORT/EINVAL), NODE_MPTCP=0, the addon did not load, or socket() was refused for
+ * another reason (SELinux/eBPF/seccomp: `errno` tells which).
+ */
+export type MptcpUnavailable = 'disabled-by-sysctl' | 'kernel-without-mptcp' | 'disabled-by-env' | 'addon-unavailable' | 'blocked';
+
 export interface MptcpSupport {
   available: boolean;
-  reason?: 'disabled-by-sysctl' | 'kernel-without-mptcp' | 'disabled-by-env';
+  reason?: MptcpUnavailable;
+  /** errno name of the failed probe socket(). */
   errno?: string;
 }
 

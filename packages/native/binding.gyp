@@ -1,0 +1,18 @@
+{
+  "targets": [
+    {
+      "target_name": "mptcp_native",
+      "sources": [
+        "src/addon.cc",
+        "src/addon_sockaddr.cc",
+        "src/addon_socket.cc",
+        "src/addon_poll.cc",
+        "src/addon_netlink.cc",
+        "src/addon_mptcp.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"]
+    }
+  ]
+}

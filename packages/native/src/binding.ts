@@ -1,0 +1,120 @@
+/**
+ * Loads the C++ addon with node-gyp-build: build/Release first (a local compile), then the
+ * prebuild shipped in prebuilds/<platform>-<arch>/. The addon is loaded lazily, once; when nothing
+ * loads, every caller gets one MptcpSocketError that says what is missing.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { MptcpSocketError } from './errors.js';
+
+/** A syscall result: the value, or a negative errno. */
+export type Result<T> = T | number;
+
+/** Address object as the addon returns it (a family the addon does not decode is 'unknown'). */
+export type NativeSockAddr =
+  | { family: 'inet'; address: string; port: number }
+  | { family: 'inet6'; address: string; port: number; flowinfo: number; scopeId: number }
+  | { family: 'unix'; path: string; abstract: boolean }
+  | { family: 'vsock'; cid: number; port: number }
+  | { family: 'unknown'; af: number };
+
+/** Address object the addon accepts for bind()/connect(). */
+export type NativeSockAddrIn =
+  | { family: 'inet'; address: string; port: number }
+  | { family: 'inet6'; address: string; port: number; flowinfo?: number; scopeId?: number }
+  | { family: 'unix'; path: string; abstract: boolean }
+  | { family: 'vsock'; cid: number; port: number };
+
+export interface NativeConstants {
+  readonly [name: string]: number;
+}
+
+/** Opaque uv_poll handle. */
+export interface PollHandle {
+  readonly __pollHandle: unique symbol;
+}
+
+/** The functions the addon exports (src/addon_*.cc). Each returns its result or -errno. */
+export interface NativeBinding {
+  socket(domain: number, type: number, protocol: number): Result<number>;
+  bind(fd: number, address: NativeSockAddrIn, mode?: number): number;
+  listen(fd: number, backlog: number): number;
+  connect(fd: number, address: NativeSockAddrIn): number;
+  accept(fd: number): Result<{ fd: number; local: NativeSockAddr; remote: NativeSockAddr } | null>;
+  close(fd: number): number;
+  getsockname(fd: number): Result<NativeSockAddr>;
+  getpeername(fd: number): Result<NativeSockAddr>;
+  getsockoptInt(fd: number, level: number, name: number): Result<{ value: number }>;
+  getsockoptBuffer(fd: number, level: number, name: number, inout: Buffer): Result<Buffer>;
+  setsockoptInt(fd: number, level: number, name: number, value: number): number;
+  setsockoptBuffer(fd: number, level: number, name: number, value: Buffer): number;
+  setNonBlocking(fd: number, on: boolean): number;
+  setCloexec(fd: number, on: boolean): number;
+  fdFlags(fd: number): Result<{ nonBlocking: boolean; cloexec: boolean }>;
+  dup(fd: number): number;
+  dup3(oldfd: number, newfd: number): number;
+  peerCredentials(fd: number): Result<{ pid: number; uid: number; gid: number }>;
+  pollStart(fd: number, events: number, callback: (status: number, events: number) => void): Result<PollHandle>;
+  pollStop(handle: PollHandle): void;
+  pollRef(handle: PollHandle, on: boolean): void;
+  netlinkRequest(protocol: number, message: Buffer): Result<Buffer[]>;
+  mptcpFullInfo(
+    fd: number,
+    maxSubflows: number,
+    sfinfoSize: number,
+    tcpinfoSize: number,
+  ): Result<{ header: Buffer; subflowInfo: Buffer; tcpInfo: Buffer }>;
+  readonly constants: NativeConstants;
+  readonly pollEvents: { READABLE: number; WRITABLE: number; DISCONNECT: number };
+}
+
+/** The package root (dist/.. or src/..), where build/ and prebuilds/ live. */
+export const packageRoot: string = fileURLToPath(new URL('..', import.meta.url));
+
+let cached: NativeBinding | undefined;
+let loadError: MptcpSocketError | undefined;
+
+function load(): NativeBinding {
+  const require = createRequire(import.meta.url);
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  return nodeGypBuild(packageRoot) as NativeBinding;
+}
+
+/** The addon, or throws MPTCP_ADDON_UNAVAILABLE naming what is missing. */
+export function binding(): NativeBinding {
+  if (cached) return cached;
+  if (loadError) throw loadError;
+  try {
+    cached = load();
+    return cached;
+  } catch (cause) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    loadError = new MptcpSocketError({
+      code: 'MPTCP_ADDON_UNAVAILABLE',
+      message:
+        `@mptcp/native: the native addon could not be loaded for ${process.platform}-${process.arch} ` +
+        `(looked for build/Release/mptcp_native.node and prebuilds/${process.platform}-${process.arch}/*.node ` +
+        `under ${packageRoot}). Build it from source with \`npm rebuild @mptcp/native\` ` +
+        `(needs python3, make and a C++ compiler) — cause: ${detail}`,
+      cause,
+    });
+    throw loadError;
+  }
+}
+
+/** Whether the addon loads (no throw). */
+export function bindingAvailable(): boolean {
+  try {
+    binding();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A constant from the system headers, as compiled into the addon. */
+export function sysconst(name: string): number {
+  const v = binding().constants[name];
+  if (v === undefined) throw new Error(`@mptcp/native: unknown constant ${name}`);
+  return v;
+}

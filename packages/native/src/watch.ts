@@ -1,0 +1,70 @@
+/**
+ * Readiness on an fd without touching its data: libuv's uv_poll, so the event loop is never
+ * blocked. The callback fires while the condition holds (level-triggered): an activation daemon
+ * stops the watcher in the callback and hands the fd over, or accepts until accept() gives null.
+ */
+import { binding, type PollHandle } from './binding.js';
+import { check, syscallError, type MptcpSocketError } from './errors.js';
+
+export interface FdWatcher {
+  /** Stops watching; idempotent. The process is never kept alive by a stopped watcher. */
+  stop(): void;
+  /** Whether the watcher is still active. */
+  readonly active: boolean;
+  /** Keep the event loop alive while active (default true) — or not. */
+  ref(on: boolean): void;
+}
+
+export type WatchCallback = (error: MptcpSocketError | null) => void;
+
+// Active watchers stay reachable here, so a watcher whose object the caller dropped is not
+// garbage-collected (and silently stopped) while it should still fire.
+const active = new Set<PollHandle>();
+
+function watch(fd: number, events: number, callback: WatchCallback): FdWatcher {
+  const native = binding();
+  let handle: PollHandle | undefined;
+  const stop = (): void => {
+    if (!handle) return;
+    native.pollStop(handle);
+    active.delete(handle);
+    handle = undefined;
+  };
+  handle = check(
+    native.pollStart(fd, events, (status) => {
+      if (status < 0) {
+        // libuv stops the watcher itself and reports POLLERR as EBADF; the caller reads SO_ERROR.
+        stop();
+        callback(syscallError(-status, { syscall: 'poll' }));
+        return;
+      }
+      callback(null);
+    }),
+    { syscall: 'poll' },
+  );
+  active.add(handle);
+  return {
+    stop,
+    get active() {
+      return handle !== undefined;
+    },
+    ref(on: boolean) {
+      if (handle) native.pollRef(handle, on);
+    },
+  };
+}
+
+/**
+ * Calls `callback` when `fd` is readable (a listening socket: a connection is queued; a datagram
+ * socket: a datagram is waiting), without accepting or reading. To restart after stop(), call
+ * watchReadable again. The fd must not be one that libuv already watches (e.g. a net.Server's), and
+ * uv_poll sets O_NONBLOCK on it.
+ */
+export function watchReadable(fd: number, callback: WatchCallback): FdWatcher {
+  return watch(fd, binding().pollEvents.READABLE, callback);
+}
+
+/** Calls `callback` when `fd` is writable (a non-blocking connect() has finished). */
+export function watchWritable(fd: number, callback: WatchCallback): FdWatcher {
+  return watch(fd, binding().pollEvents.WRITABLE, callback);
+}
