@@ -5,6 +5,7 @@ import { checkCommand } from './commands/check.js';
 import { connectCommand } from './commands/connect.js';
 import { infoCommand } from './commands/info.js';
 import { runCommand } from './commands/run.js';
+import { verifyCommand } from './commands/verify.js';
 import { statusCommand } from './commands/status.js';
 import { VERSION } from './version.js';
 
@@ -14,10 +15,11 @@ export function createProgram(): Command {
     .version(VERSION)
     .showHelpAfterError();
   program.addCommand(runCommand());
+  program.addCommand(statusCommand());
+  program.addCommand(verifyCommand());
   program.addCommand(activateCommand());
   program.addCommand(checkCommand());
   program.addCommand(connectCommand());
   program.addCommand(infoCommand());
-  program.addCommand(statusCommand());
   return program;
 }

@@ -5,7 +5,8 @@
 import * as activation from '@mptcp/activation';
 import type { ServiceStatus, SocketStatus } from '../control/protocol.js';
 import type { Logger } from '../log.js';
-import { loadUnits, type LoadedUnits } from '../platform/units.js';
+import { instanceResolver, loadUnits, type LoadedUnits } from '../platform/units.js';
+import type { ServiceUnit } from '../platform/unit-types.js';
 import type { Engine, LoadReport } from './engine.js';
 
 export interface EngineOptions {
@@ -52,7 +53,7 @@ interface ActivationEngineLike {
   on(event: string, listener: (ev: Record<string, unknown>) => void): unknown;
 }
 type LogFn = (message: string, fields?: { unit?: string }) => void;
-type EngineCtor = new (options: { logger: { debug: LogFn; info: LogFn; warn: LogFn; error: LogFn } }) => ActivationEngineLike;
+type EngineCtor = new (options: { logger: { debug: LogFn; info: LogFn; warn: LogFn; error: LogFn }; instantiate?: (template: ServiceUnit, instanceName: string) => ServiceUnit }) => ActivationEngineLike;
 
 function engineClass(): EngineCtor {
   const ctor = (activation as unknown as Record<string, unknown>).ActivationEngine;
@@ -94,6 +95,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       warn: (m, f) => log.warning(fmt(m, f)),
       error: (m, f) => log.error(fmt(m, f)),
     },
+    instantiate: instanceResolver(opts.unitDirs),
   });
   engine.on('started', (ev) => log.info(`${String(ev.service)}: started, pid ${String(ev.pid)}${ev.socket ? ` (triggered by ${String(ev.socket)})` : ''}`));
   engine.on('service-exit', (ev) => log.info(`${String(ev.name ?? ev.service ?? 'service')}: exited ${JSON.stringify(ev)}`));

@@ -3,8 +3,9 @@
  * wants it: socket units, the services they trigger, and `<prefix>@.service` templates. A unit with
  * load errors is reported (with systemd's messages) and left out; the others run.
  */
-import type { ServiceUnit, SocketUnit } from './unit-types.js';
+import * as unitModule from '@mptcp/unit';
 import type { FailedUnit } from '../daemon/engine.js';
+import type { Diagnostic, ServiceUnit, SocketUnit, Unit } from './unit-types.js';
 
 export interface LoadedUnits {
   engineUnits: { sockets: SocketUnit[]; services: ServiceUnit[]; templates: ServiceUnit[] };
@@ -14,6 +15,74 @@ export interface LoadedUnits {
   files: Map<string, string>;
 }
 
-export async function loadUnits(_dirs: string[]): Promise<LoadedUnits> {
-  throw Object.assign(new Error('@mptcp/unit does not export loadUnitDirectories (yet)'), { code: 'UNIT_MISSING' });
+interface LoadUnitResultLike {
+  unit?: Unit;
+  diagnostics: Diagnostic[];
+  fatal?: boolean;
+  masked?: boolean;
+}
+
+interface LoadedUnitsLike {
+  sockets: SocketUnit[];
+  services: ServiceUnit[];
+  templates: Map<string, string>;
+  failed: Array<{ name: string; file: string; diagnostics: Diagnostic[] }>;
+  masked: string[];
+  diagnostics: Diagnostic[];
+}
+
+/** The @mptcp/unit functions the app uses (packages/unit/src/index.ts). */
+export interface UnitApi {
+  loadUnitDirectories(dirs: readonly string[], options?: { searchPaths?: readonly string[] }): LoadedUnitsLike;
+  loadUnitFile(path: string, options?: { searchPaths?: readonly string[]; name?: string }): LoadUnitResultLike;
+  loadServiceInstance(templateName: string, instance: string, options?: { searchPaths?: readonly string[]; templateFile?: string }): LoadUnitResultLike;
+  verify(paths: readonly string[], options?: { searchPaths?: readonly string[] }): { diagnostics: Diagnostic[]; failed: boolean };
+  formatDiagnostic(d: Diagnostic): string;
+}
+
+export function unitApi(): UnitApi {
+  const mod = unitModule as unknown as Record<string, unknown>;
+  for (const fn of ['loadUnitDirectories', 'loadUnitFile', 'loadServiceInstance', 'verify', 'formatDiagnostic']) {
+    if (typeof mod[fn] !== 'function') throw Object.assign(new Error(`@mptcp/unit does not export ${fn}() (rebuild the workspace)`), { code: 'UNIT_MISSING' });
+  }
+  return mod as unknown as UnitApi;
+}
+
+export async function loadUnits(dirs: string[]): Promise<LoadedUnits> {
+  const api = unitApi();
+  const loaded = api.loadUnitDirectories(dirs, { searchPaths: dirs });
+  const files = new Map<string, string>();
+  for (const u of [...loaded.sockets, ...loaded.services]) files.set(u.name, u.file);
+  const failedNames = new Set(loaded.failed.map((f) => f.name));
+  const failed: FailedUnit[] = loaded.failed.map((f) => ({ unit: f.name, file: f.file, messages: f.diagnostics.map((d) => api.formatDiagnostic(d)) }));
+  // Warnings of units that did load (the failed ones carry theirs).
+  const warnings = loaded.diagnostics.filter((d) => !failedNames.has(d.unit ?? '') && !loaded.failed.some((f) => f.diagnostics.includes(d))).map((d) => api.formatDiagnostic(d));
+  const templates: ServiceUnit[] = [];
+  for (const [name, file] of loaded.templates) {
+    if (!name.endsWith('.service')) continue;
+    const r = api.loadUnitFile(file, { searchPaths: dirs, name });
+    if (r.unit?.kind === 'service' && !r.diagnostics.some((d) => d.severity === 'error')) {
+      templates.push(r.unit);
+      files.set(name, file);
+    } else {
+      failed.push({ unit: name, file, messages: r.diagnostics.map((d) => api.formatDiagnostic(d)) });
+    }
+  }
+  return { engineUnits: { sockets: loaded.sockets, services: loaded.services, templates }, failed, warnings, files };
+}
+
+/**
+ * Accept=yes instances: `prefix@instance.service` re-read from its template file by @mptcp/unit, so
+ * %i, %I, %n … and the instance's drop-ins are resolved by the parser.
+ */
+export function instanceResolver(dirs: readonly string[]): (template: ServiceUnit, instanceName: string) => ServiceUnit {
+  const api = unitApi();
+  return (template, instanceName) => {
+    const at = instanceName.indexOf('@');
+    const dot = instanceName.lastIndexOf('.');
+    const instance = instanceName.slice(at + 1, dot);
+    const r = api.loadServiceInstance(template.name, instance, { templateFile: template.file, searchPaths: dirs });
+    if (r.unit?.kind === 'service') return r.unit;
+    throw Object.assign(new Error(`${instanceName}: ${r.diagnostics.map((d) => api.formatDiagnostic(d)).join('; ') || 'could not be loaded'}`), { code: 'ENOEXEC' });
+  };
 }
