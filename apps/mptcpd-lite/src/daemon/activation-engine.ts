@@ -98,7 +98,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     instantiate: instanceResolver(opts.unitDirs),
   });
   engine.on('started', (ev) => log.info(`${String(ev.service)}: started, pid ${String(ev.pid)}${ev.socket ? ` (triggered by ${String(ev.socket)})` : ''}`));
-  engine.on('service-exit', (ev) => log.info(`${String(ev.name ?? ev.service ?? 'service')}: exited ${JSON.stringify(ev)}`));
+  engine.on('service-exit', (ev) => {
+    const how = typeof ev.signal === 'string' ? `code=killed, status=${ev.signal.replace(/^SIG/, '')}` : `code=exited, status=${String(ev.code)}`;
+    const ok = ev.result === 'success';
+    log.log(ok ? 'info' : 'warning', `${String(ev.unit ?? ev.service ?? 'service')}: Main process exited, ${how}${ok ? '' : `; result ${String(ev.result)}`}${ev.restart === true ? '; scheduling restart' : ''}`);
+  });
   engine.on('refused', (ev) => log.warning(`${String(ev.socket)}: ${String(ev.message)}`));
 
   const toReport = (loaded: LoadedUnits, r: StartReportLike): LoadReport => ({
