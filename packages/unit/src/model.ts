@@ -31,7 +31,8 @@ export type ListenAddress =
   /** AF_UNIX: `path` is the file-system path, or for `abstract` the name without the leading `@`. */
   | { family: 'unix'; path: string; abstract: boolean }
   | { family: 'vsock'; cid: number; port: number; type?: 'stream' | 'dgram' | 'seqpacket' }
-  | { family: 'netlink'; protocol: string; group: number }
+  /** `protocol` is systemd's family name (`route`, `kobject-uevent`), `protocolNumber` the NETLINK_* value. */
+  | { family: 'netlink'; protocol: string; protocolNumber: number; group: number }
   /** FIFOs, special files, message queues, FunctionFS: a path, not a socket address. */
   | { family: 'path'; path: string };
 
@@ -59,6 +60,8 @@ export interface ExecCommand {
   fullPrivileges: boolean;
   /** `!` / `!!`: do not switch user. */
   noUserSwitch: boolean;
+  /** `!!`: the ambient-capabilities variant of `!` (only without ambient capability support). */
+  ambientMagic: boolean;
   /** `@`: argv[0] was given explicitly and differs from the path. */
   argv0Override: boolean;
   /** The text of the assignment, for messages. */
@@ -73,6 +76,9 @@ export interface UnitSection {
   documentation: string[];
   startLimitIntervalUsec: number;
   startLimitBurst: number;
+  /** SuccessAction= (service_verify() needs it); 'none' by default. */
+  successAction: string;
+  /** Every other [Unit] assignment, verbatim, in order per key (empty values included). */
   extra: Record<string, string[]>;
 }
 
@@ -140,6 +146,16 @@ export interface SocketUnit {
   pollLimitBurst: number;
   /** X-MPTCPFallback= (our extension): plain TCP with a warning when MPTCP is unavailable. */
   mptcpFallback: boolean;
+  /** Timestamping= (not honoured by mptcpd-lite). */
+  timestamping: 'off' | 'us' | 'ns';
+  messageQueueMaxMessages?: number;
+  messageQueueMessageSize?: number;
+  selinuxContextFromNet: boolean;
+  passFileDescriptorsToExec: boolean;
+  /** Other valid [Socket] assignments (exec/kill/cgroup options, Smack labels…), verbatim, in order per key. */
+  extra: Record<string, string[]>;
+  /** [Install] assignments, verbatim. */
+  install: Record<string, string[]>;
 }
 
 export type ServiceType = 'simple' | 'exec' | 'forking' | 'oneshot' | 'dbus' | 'notify' | 'notify-reload' | 'idle';
@@ -189,6 +205,15 @@ export interface ServiceUnit {
   nonBlocking: boolean;
   /** Sockets= (extra socket units whose fds are passed). */
   sockets: string[];
+  execReload: ExecCommand[];
+  execCondition: ExecCommand[];
+  remainAfterExit: boolean;
+  busName?: string;
+  pamName?: string;
+  /** Other valid [Service] assignments, verbatim, in order per key. */
+  extra: Record<string, string[]>;
+  /** [Install] assignments, verbatim. */
+  install: Record<string, string[]>;
 }
 
 export type Unit = SocketUnit | ServiceUnit;

@@ -1,0 +1,564 @@
+/**
+ * The directive tables: one row per [Unit]/[Socket]/[Service] key, like systemd's
+ * load-fragment-gperf.gperf.in. A row names the value parser and the field it fills; messages are
+ * systemd's own (checked against systemd-analyze verify 252).
+ */
+import { constants as osConstants } from 'node:os';
+import { parseSocketProtocol } from '@mptcp/constants';
+import { parseNetlinkAddress, parseSocketAddress } from './address.js';
+import { strerror, type Parsed } from './errno.js';
+import { envAssignmentIsValid, envReplace, splitEnvironmentValue } from './environment.js';
+import { parseExecValue, pathSimplify } from './exec.js';
+import { ifnameValid } from './interfaces.js';
+import type { DirectiveContext, DirectiveParser, LoadState } from './load-state.js';
+import type { ExecCommand, KillMode, ListenKind, RestartPolicy, ServiceType, ServiceUnit, SocketUnit, UnitSection } from './model.js';
+import { extractFirstWord } from './quoting.js';
+import { expandSpecifiers, type SpecifierSet } from './specifiers.js';
+import { parseUnitName } from './unit-name.js';
+import { parseBoolean } from './values/boolean.js';
+import { parseBindIPv6Only, parseIpTos, parseTimestamping } from './values/enums.js';
+import { parseInteger, parseMode, parseUnsigned } from './values/integer.js';
+import { parseSize } from './values/size.js';
+import { parseSec, parseSecFix0, usecToNumber } from './values/timespan.js';
+
+type Sock = SocketUnit;
+type Svc = ServiceUnit;
+const sock = (c: DirectiveContext): Sock => c.state.unit as Sock;
+const svc = (c: DirectiveContext): Svc => c.state.unit as Svc;
+const unitSection = (c: DirectiveContext): UnitSection => c.state.unit.unit;
+
+/** Expands specifiers; on failure warns with `message(err)` and returns undefined. */
+function expand(c: DirectiveContext, v: string, onError: (err: string) => void, set: SpecifierSet = 'full'): string | undefined {
+  const r = expandSpecifiers(v, c.spec, set);
+  if (r.ok) return r.value;
+  onError(strerror(r.error));
+  return undefined;
+}
+
+// ---- generic value rows ---------------------------------------------------------------------
+
+type Setter<U, T> = (u: U, v: T) => void;
+
+function typed<T>(parse: (v: string) => Parsed<T>, message: (v: string, err: string) => string) {
+  return <U>(target: (c: DirectiveContext) => U, set: Setter<U, T>): DirectiveParser =>
+    (v, c) => {
+      const r = parse(v);
+      if (r.ok) set(target(c), r.value);
+      else c.warn(message(v, strerror(r.error)));
+    };
+}
+
+const bool = typed(parseBoolean, (v) => `Failed to parse boolean value, ignoring: ${v}`);
+const unsigned = typed(parseUnsigned, (v) => `Failed to parse unsigned value, ignoring: ${v}`);
+const int = typed((v) => parseInteger(v, 32), (v) => `Failed to parse int value, ignoring: ${v}`);
+const long = typed((v) => parseInteger(v, 64), (v) => `Failed to parse long value, ignoring: ${v}`);
+const mode = typed(parseMode, (v) => `Failed to parse mode value, ignoring: ${v}`);
+const sec = typed((v: string) => {
+  const r = parseSec(v);
+  return r.ok ? { ok: true as const, value: usecToNumber(r.value) } : r;
+}, (v) => `Failed to parse sec value, ignoring: ${v}`);
+/** config_parse_sec_fix_0 / config_parse_service_timeout: 0 = infinity; "Failed to parse time value". */
+const secFix0 = typed((v: string) => {
+  const r = parseSecFix0(v);
+  return r.ok ? { ok: true as const, value: usecToNumber(r.value) } : r;
+}, (v) => `Failed to parse time value, ignoring: ${v}`);
+const size = typed((v: string) => {
+  const r = parseSize(v);
+  return r.ok ? { ok: true as const, value: Number(r.value) } : r;
+}, (v, err) => `Failed to parse size value '${v}', ignoring: ${err}`);
+
+/** A choice among fixed strings. */
+function choice<T extends string>(values: readonly T[], what: string, set: (c: DirectiveContext, v: T) => void): DirectiveParser {
+  return (v, c) => {
+    if ((values as readonly string[]).includes(v)) set(c, v as T);
+    else c.warn(`Failed to parse ${what}, ignoring: ${v}`);
+  };
+}
+
+/** Settings we parse only to keep them (verbatim). */
+function keep(target: 'unit' | 'section' | 'install'): DirectiveParser {
+  return (v, c) => {
+    const u = c.state.unit;
+    const rec = target === 'unit' ? u.unit.extra : target === 'install' ? u.install : u.extra;
+    (rec[c.key] ??= []).push(v);
+  };
+}
+
+/** "X= is not supported by mptcpd-lite, ignoring" when the parsed value is not the default. */
+function lite(row: DirectiveParser, isSet: (c: DirectiveContext) => boolean = () => true): DirectiveParser {
+  return (v, c) => {
+    const before = c.state.diagnostics.length;
+    row(v, c);
+    if (c.state.diagnostics.length === before && v !== '' && c.state.options.liteWarnings !== false && isSet(c)) {
+      c.warn(`${c.key}= is not supported by mptcpd-lite, ignoring`);
+    }
+  };
+}
+
+// ---- paths, users, units ---------------------------------------------------------------------
+
+/** path_simplify_and_warn(PATH_CHECK_ABSOLUTE[|FATAL]): returns the simplified path or undefined. */
+function checkPath(c: DirectiveContext, p: string, fatal = false): string | undefined {
+  const sfx = fatal ? '' : ', ignoring';
+  const report = fatal ? c.fatal.bind(c) : c.warn.bind(c);
+  if (!p.startsWith('/')) {
+    report(`${c.key}= path is not absolute${sfx}: ${p}`);
+    return undefined;
+  }
+  const s = pathSimplify(p);
+  if (Buffer.byteLength(s) >= 4096 || s.split('/').some((x) => Buffer.byteLength(x) > 255)) {
+    report(`${c.key}= path has invalid length (${Buffer.byteLength(s)} bytes)${fatal ? '' : ', ignoring'}.`);
+    return undefined;
+  }
+  if (s.split('/').includes('..')) {
+    report(`${c.key}= path is not normalized${sfx}: ${s}`);
+    return undefined;
+  }
+  return s;
+}
+
+/** valid_user_group_name(VALID_USER_ALLOW_NUMERIC|VALID_USER_RELAX). */
+function userGroupValid(n: string): boolean {
+  if (n === '' || n === '.' || n === '..' || Buffer.byteLength(n) > 255) return false;
+  if (/^\d+$/.test(n)) return Number(n) < 4294967295 && Number(n) !== 65535;
+  // Relaxed rules: anything but control characters, ':' and '/', and no blank at either end.
+  return !/[\x00-\x1f\x7f:\/]/.test(n) && !/^\s|\s$/.test(n);
+}
+
+/** config_parse_user_group_compat(): empty resets; invalid is fatal. */
+function userGroup(set: (c: DirectiveContext, v: string | undefined) => void): DirectiveParser {
+  return (v, c) => {
+    if (v === '') return set(c, undefined);
+    const k = expand(c, v, (err) => c.fatal(`Failed to resolve unit specifiers in ${v}: ${err}`));
+    if (k === undefined) return;
+    if (!userGroupValid(k)) return c.fatal(`Invalid user/group name or numeric ID: ${k}`);
+    set(c, k);
+  };
+}
+
+// ---- Listen*= ----------------------------------------------------------------------------------
+
+const LISTEN_KIND: Readonly<Record<string, ListenKind>> = {
+  ListenStream: 'stream',
+  ListenDatagram: 'datagram',
+  ListenSequentialPacket: 'seqpacket',
+  ListenFIFO: 'fifo',
+  ListenSpecial: 'special',
+  ListenNetlink: 'netlink',
+  ListenMessageQueue: 'mqueue',
+  ListenUSBFunction: 'usb-function',
+};
+
+/** config_parse_socket_listen(). */
+const listen: DirectiveParser = (v, c) => {
+  const u = sock(c);
+  if (v === '') {
+    u.listen = [];
+    return;
+  }
+  const kind = LISTEN_KIND[c.key] as ListenKind;
+  const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+  if (k === undefined) return;
+  const entry = { kind, value: k, file: c.file, line: c.line };
+  if (kind === 'fifo' || kind === 'special' || kind === 'mqueue' || kind === 'usb-function') {
+    const p = checkPath(c, k);
+    if (p === undefined) return;
+    u.listen.push({ ...entry, value: p, address: { family: 'path', path: p } });
+  } else if (kind === 'netlink') {
+    const r = parseNetlinkAddress(k);
+    if (!r.ok) return c.warn(`Failed to parse address value in '${k}', ignoring: ${strerror(r.error)}`);
+    u.listen.push({ ...entry, address: r.value });
+  } else {
+    const opts: { ipv6?: boolean; interfaces?: NonNullable<LoadState['options']['interfaces']> } = {};
+    if (c.state.options.ipv6 !== undefined) opts.ipv6 = c.state.options.ipv6;
+    if (c.state.options.interfaces) opts.interfaces = c.state.options.interfaces;
+    const r = parseSocketAddress(k, opts);
+    if (!r.ok) return c.warn(`Failed to parse address value in '${k}', ignoring: ${strerror(r.error)}`);
+    if (kind === 'seqpacket' && r.value.family !== 'unix') return c.warn(`Address family not supported, ignoring: ${v}`);
+    u.listen.push({ ...entry, address: r.value });
+  }
+  if (c.state.options.liteWarnings !== false && (kind === 'special' || kind === 'netlink' || kind === 'mqueue' || kind === 'usb-function')) {
+    c.warn(`${c.key}= is not supported by mptcpd-lite, ignoring`);
+  }
+};
+
+// ---- Exec*= ------------------------------------------------------------------------------------
+
+function exec(get: (c: DirectiveContext) => ExecCommand[], reset: (c: DirectiveContext) => void): DirectiveParser {
+  return (v, c) => {
+    if (v === '') return reset(c);
+    const r = parseExecValue(v, c.spec, { file: c.file, line: c.line });
+    for (const m of r.messages) (m.fatal ? c.fatal.bind(c) : c.warn.bind(c))(m.message);
+    if (r.fatal) return;
+    get(c).push(...r.commands);
+  };
+}
+
+// ---- service enums ------------------------------------------------------------------------------
+
+const SERVICE_TYPES: readonly ServiceType[] = ['simple', 'exec', 'forking', 'oneshot', 'dbus', 'notify', 'notify-reload', 'idle'];
+const RESTART: readonly RestartPolicy[] = ['no', 'on-success', 'on-failure', 'on-abnormal', 'on-watchdog', 'on-abort', 'always'];
+const KILL_MODES: readonly KillMode[] = ['control-group', 'mixed', 'process', 'none'];
+const INPUTS = ['null', 'tty', 'tty-force', 'tty-fail', 'socket', 'data'];
+const OUTPUTS = ['inherit', 'null', 'tty', 'journal', 'kmsg', 'journal+console', 'kmsg+console', 'socket'];
+
+function stdio(output: boolean, set: (c: DirectiveContext, v: string) => void): DirectiveParser {
+  return (v, c) => {
+    const m = /^(fd|file|append|truncate):(.*)$/.exec(v);
+    if (m) {
+      const kind = m[1] as string;
+      if (!output && (kind === 'append' || kind === 'truncate')) return c.warn(`Failed to parse input specifier, ignoring: ${v}`);
+      const arg = expand(c, m[2] as string, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+      if (arg === undefined) return;
+      if (kind !== 'fd' && checkPath(c, arg) === undefined) return;
+      return set(c, `${kind}:${arg}`);
+    }
+    if (output && (v === 'syslog' || v === 'syslog+console')) {
+      c.warn(`Standard output type ${v} is obsolete, automatically updating to ${v.replace('syslog', 'journal')}. Please update your unit file, and consider removing the setting altogether.`);
+      return set(c, v.replace('syslog', 'journal'));
+    }
+    if (v === 'fd') return set(c, output ? 'fd:stdout' : 'fd:stdin');
+    if ((output ? OUTPUTS : INPUTS).includes(v)) return set(c, v);
+    c.warn(`Failed to parse ${output ? 'output' : 'input'} specifier, ignoring: ${v}`);
+  };
+}
+
+/** signal_from_string(): `SIGTERM`, `TERM`, a number, `RTMIN+n`; normalised to the SIG name. */
+export function parseSignal(v: string): string | undefined {
+  const sigs = osConstants.signals as Readonly<Record<string, number>>;
+  const name = v.startsWith('SIG') ? v : `SIG${v}`;
+  if (Object.prototype.hasOwnProperty.call(sigs, name) && name !== 'SIGIOT' && name !== 'SIGPOLL') return name;
+  if (name === 'SIGIOT') return 'SIGABRT';
+  if (name === 'SIGPOLL') return 'SIGIO';
+  const rt = /^SIGRT(MIN|MAX)(?:([+-])(\d+))?$/.exec(name);
+  if (rt) {
+    const n = rt[3] === undefined ? 0 : Number(rt[3]);
+    if ((rt[1] === 'MIN' && rt[2] === '-') || (rt[1] === 'MAX' && rt[2] === '+') || n > 30) return undefined;
+    return name;
+  }
+  if (/^\d+$/.test(v)) {
+    const n = Number(v);
+    const found = Object.keys(sigs).find((k) => sigs[k] === n && k !== 'SIGIOT' && k !== 'SIGPOLL');
+    if (found) return found;
+    if (n >= 34 && n <= 64) return `SIGRTMIN+${n - 34}`;
+  }
+  return undefined;
+}
+
+function signal(set: (c: DirectiveContext, v: string) => void): DirectiveParser {
+  return (v, c) => {
+    const s = parseSignal(v);
+    if (s === undefined) return c.warn(`Failed to parse signal name, ignoring: ${v}`);
+    set(c, s);
+  };
+}
+
+// ---- the tables ---------------------------------------------------------------------------------
+
+export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
+  Description: (v, c) => {
+    const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+    if (k === undefined) return;
+    unitSection(c).description = k === '' ? undefined : k;
+    if (k === '') delete unitSection(c).description;
+  },
+  Documentation: (v, c) => {
+    const u = unitSection(c);
+    if (v === '') {
+      u.documentation = [];
+      return;
+    }
+    let p = 0;
+    for (;;) {
+      const r = extractFirstWord(v, p, { unquote: true });
+      if (!r.ok) return c.warn(`Invalid syntax, ignoring: ${v}`);
+      if (r.word === undefined) return;
+      p = r.rest;
+      const k = expand(c, r.word, (err) => c.warn(`Failed to resolve unit specifiers in '${r.word ?? ''}', ignoring: ${err}`));
+      if (k === undefined) continue;
+      if (!/^(https?|file|info|man):/.test(k)) c.warn(`Invalid URL, ignoring: ${k}`);
+      else u.documentation.push(k);
+    }
+  },
+  StartLimitIntervalSec: sec(unitSection, (u, v) => (u.startLimitIntervalUsec = v)),
+  StartLimitInterval: sec(unitSection, (u, v) => (u.startLimitIntervalUsec = v)),
+  StartLimitBurst: unsigned(unitSection, (u, v) => (u.startLimitBurst = v)),
+  SuccessAction: choice(['none', 'exit', 'exit-force', 'reboot', 'reboot-force', 'reboot-immediate', 'poweroff', 'poweroff-force', 'poweroff-immediate', 'halt', 'halt-force', 'halt-immediate', 'kexec', 'kexec-force', 'soft-reboot', 'soft-reboot-force'], 'failure action', (c, v) => (unitSection(c).successAction = v)),
+};
+
+const ifSock = (f: (u: Sock) => boolean) => (c: DirectiveContext) => f(sock(c));
+
+export const SOCKET_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
+  ListenStream: listen,
+  ListenDatagram: listen,
+  ListenSequentialPacket: listen,
+  ListenFIFO: listen,
+  ListenSpecial: listen,
+  ListenNetlink: listen,
+  ListenMessageQueue: listen,
+  ListenUSBFunction: listen,
+  SocketProtocol: (v, c) => {
+    const r = parseSocketProtocol(v, c.state.options.systemdVersion ?? 257);
+    if (r.ok) sock(c).socketProtocol = r.protocol;
+    else c.warn(`Failed to parse socket protocol, ignoring: ${v}`);
+  },
+  BindIPv6Only: (v, c) => {
+    const r = parseBindIPv6Only(v);
+    if (r.ok) sock(c).bindIPv6Only = r.value;
+    else c.warn(`Failed to parse bind IPv6 only value, ignoring: ${v}`);
+  },
+  Backlog: unsigned(sock, (u, v) => (u.backlog = v)),
+  BindToDevice: (v, c) => {
+    if (v === '' || v === '*') {
+      delete sock(c).bindToDevice;
+      return;
+    }
+    if (!ifnameValid(v)) return c.warn(`Invalid interface name, ignoring: ${v}`);
+    sock(c).bindToDevice = v;
+  },
+  ExecStartPre: exec((c) => sock(c).execStartPre, (c) => (sock(c).execStartPre = [])),
+  ExecStartPost: exec((c) => sock(c).execStartPost, (c) => (sock(c).execStartPost = [])),
+  ExecStopPre: exec((c) => sock(c).execStopPre, (c) => (sock(c).execStopPre = [])),
+  ExecStopPost: exec((c) => sock(c).execStopPost, (c) => (sock(c).execStopPost = [])),
+  TimeoutSec: secFix0(sock, (u, v) => (u.timeoutUsec = v)),
+  SocketUser: userGroup((c, v) => (v === undefined ? delete sock(c).socketUser : (sock(c).socketUser = v))),
+  SocketGroup: userGroup((c, v) => (v === undefined ? delete sock(c).socketGroup : (sock(c).socketGroup = v))),
+  SocketMode: mode(sock, (u, v) => (u.socketMode = v)),
+  DirectoryMode: mode(sock, (u, v) => (u.directoryMode = v)),
+  Accept: bool(sock, (u, v) => (u.accept = v)),
+  FlushPending: bool(sock, (u, v) => (u.flushPending = v)),
+  Writable: lite(bool(sock, (u, v) => (u.writable = v)), ifSock((u) => u.writable)),
+  MaxConnections: unsigned(sock, (u, v) => (u.maxConnections = v)),
+  MaxConnectionsPerSource: unsigned(sock, (u, v) => (u.maxConnectionsPerSource = v)),
+  KeepAlive: bool(sock, (u, v) => (u.keepAlive = v)),
+  KeepAliveTimeSec: sec(sock, (u, v) => (u.keepAliveTimeUsec = v)),
+  KeepAliveIntervalSec: sec(sock, (u, v) => (u.keepAliveIntervalUsec = v)),
+  KeepAliveProbes: unsigned(sock, (u, v) => (u.keepAliveProbes = v)),
+  DeferAcceptSec: sec(sock, (u, v) => (u.deferAcceptUsec = v)),
+  NoDelay: bool(sock, (u, v) => (u.noDelay = v)),
+  Priority: int(sock, (u, v) => (u.priority = v)),
+  ReceiveBuffer: size(sock, (u, v) => (u.receiveBuffer = v)),
+  SendBuffer: size(sock, (u, v) => (u.sendBuffer = v)),
+  IPTOS: (v, c) => {
+    if (v === '') {
+      delete sock(c).ipTos;
+      return;
+    }
+    const r = parseIpTos(v);
+    if (r.ok) sock(c).ipTos = r.value;
+    else c.warn(`Failed to parse IP TOS value, ignoring: ${v}`);
+  },
+  IPTTL: int(sock, (u, v) => (u.ipTtl = v)),
+  Mark: int(sock, (u, v) => (u.mark = v)),
+  PipeSize: lite(size(sock, (u, v) => (u.pipeSize = v))),
+  FreeBind: bool(sock, (u, v) => (u.freeBind = v)),
+  Transparent: bool(sock, (u, v) => (u.transparent = v)),
+  Broadcast: bool(sock, (u, v) => (u.broadcast = v)),
+  PassCredentials: bool(sock, (u, v) => (u.passCredentials = v)),
+  PassSecurity: lite(bool(sock, (u, v) => (u.passSecurity = v)), ifSock((u) => u.passSecurity)),
+  PassPacketInfo: lite(bool(sock, (u, v) => (u.passPacketInfo = v)), ifSock((u) => u.passPacketInfo)),
+  Timestamping: lite((v, c) => {
+    const r = parseTimestamping(v);
+    if (r.ok) sock(c).timestamping = r.value;
+    else c.warn(`Failed to parse timestamping precision, ignoring: ${v}`);
+  }, ifSock((u) => u.timestamping !== 'off')),
+  TCPCongestion: (v, c) => {
+    if (v === '') delete sock(c).tcpCongestion;
+    else sock(c).tcpCongestion = v;
+  },
+  ReusePort: bool(sock, (u, v) => (u.reusePort = v)),
+  MessageQueueMaxMessages: lite(long(sock, (u, v) => (u.messageQueueMaxMessages = v))),
+  MessageQueueMessageSize: lite(long(sock, (u, v) => (u.messageQueueMessageSize = v))),
+  RemoveOnStop: bool(sock, (u, v) => (u.removeOnStop = v)),
+  Symlinks: (v, c) => {
+    const u = sock(c);
+    if (v === '') {
+      u.symlinks = [];
+      return;
+    }
+    let p = 0;
+    for (;;) {
+      const r = extractFirstWord(v, p, { unquote: true });
+      if (!r.ok) return c.warn(`Invalid syntax, ignoring: ${v}`);
+      if (r.word === undefined) return;
+      p = r.rest;
+      const word = r.word;
+      const k = expand(c, word, (err) => c.warn(`Failed to resolve unit specifiers in '${word}', ignoring: ${err}`));
+      if (k === undefined) return;
+      const s = checkPath(c, k);
+      if (s === undefined) return;
+      u.symlinks.push(s);
+    }
+  },
+  FileDescriptorName: (v, c) => {
+    if (v === '') {
+      delete sock(c).fileDescriptorName;
+      return;
+    }
+    const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+    if (k === undefined) return;
+    if (!fdnameIsValid(k)) return c.warn(`Invalid file descriptor name, ignoring: ${k}`);
+    sock(c).fileDescriptorName = k;
+  },
+  Service: (v, c) => {
+    const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in ${v}, ignoring: ${err}`), 'name');
+    if (k === undefined) return;
+    const n = parseUnitName(k);
+    if (!k.endsWith('.service') || !n) return c.warn(`Unit must be of type service, ignoring: ${v}`);
+    sock(c).service = k;
+  },
+  TriggerLimitIntervalSec: sec(c0 => c0.state.pending, (p, v) => (p.triggerLimitIntervalUsec = v)),
+  TriggerLimitBurst: unsigned(c0 => c0.state.pending, (p, v) => (p.triggerLimitBurst = v)),
+  PollLimitIntervalSec: sec(c0 => c0.state.pending, (p, v) => (p.pollLimitIntervalUsec = v)),
+  PollLimitBurst: unsigned(c0 => c0.state.pending, (p, v) => (p.pollLimitBurst = v)),
+  SmackLabel: lite(keep('section')),
+  SmackLabelIPIn: lite(keep('section')),
+  SmackLabelIPOut: lite(keep('section')),
+  SELinuxContextFromNet: lite(bool(sock, (u, v) => (u.selinuxContextFromNet = v)), ifSock((u) => u.selinuxContextFromNet)),
+  PassFileDescriptorsToExec: lite(bool(sock, (u, v) => (u.passFileDescriptorsToExec = v)), ifSock((u) => u.passFileDescriptorsToExec)),
+  'X-MPTCPFallback': bool(sock, (u, v) => (u.mptcpFallback = v)),
+};
+
+/** fdname_is_valid(): ≤ 255 printable ASCII characters, no `:`. */
+export function fdnameIsValid(s: string): boolean {
+  return s.length > 0 && s.length <= 255 && /^[\x20-\x7e]*$/.test(s) && !s.includes(':');
+}
+
+function environment(v: string, c: DirectiveContext): void {
+  const u = svc(c);
+  if (v === '') {
+    u.environment = [];
+    return;
+  }
+  const words = splitEnvironmentValue(v);
+  if (!words) return c.warn(`Invalid syntax, ignoring: ${v}`);
+  for (const w of words) {
+    const k = expand(c, w, (err) => c.warn(`Failed to resolve specifiers in ${w}, ignoring: ${err}`));
+    if (k === undefined) continue;
+    if (!envAssignmentIsValid(k)) {
+      c.warn(`Invalid environment assignment, ignoring: ${k}`);
+      continue;
+    }
+    const eq = k.indexOf('=');
+    envReplace(u.environment, k.slice(0, eq), k.slice(eq + 1));
+  }
+}
+
+const timeoutStart = secFix0((c) => c, (c, v) => (c.state.pending.timeoutStartUsec = v));
+
+export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
+  Type: choice(SERVICE_TYPES, 'service type', (c, v) => (c.state.pending.serviceType = v)),
+  ExecCondition: exec((c) => svc(c).execCondition, (c) => (svc(c).execCondition = [])),
+  ExecStartPre: exec((c) => svc(c).execStartPre, (c) => (svc(c).execStartPre = [])),
+  ExecStart: exec((c) => svc(c).execStart, (c) => (svc(c).execStart = [])),
+  ExecStartPost: exec((c) => svc(c).execStartPost, (c) => (svc(c).execStartPost = [])),
+  ExecReload: exec((c) => svc(c).execReload, (c) => (svc(c).execReload = [])),
+  ExecStop: exec((c) => svc(c).execStop, (c) => (svc(c).execStop = [])),
+  ExecStopPost: exec((c) => svc(c).execStopPost, (c) => (svc(c).execStopPost = [])),
+  Environment: environment,
+  EnvironmentFile: (v, c) => {
+    const u = svc(c);
+    if (v === '') {
+      u.environmentFiles = [];
+      return;
+    }
+    const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+    if (k === undefined) return;
+    const optional = k.startsWith('-');
+    const p = checkPath(c, optional ? k.slice(1) : k);
+    if (p === undefined) return;
+    u.environmentFiles.push({ path: p, optional });
+  },
+  WorkingDirectory: (v, c) => {
+    const u = svc(c);
+    if (v === '') {
+      delete u.workingDirectory;
+      return;
+    }
+    const optional = v.startsWith('-');
+    const rest = optional ? v.slice(1) : v;
+    if (rest === '~') {
+      u.workingDirectory = { path: '~', optional };
+      return;
+    }
+    const sfx = optional ? ', ignoring' : '';
+    const k = expand(c, rest, (err) => (optional ? c.warn.bind(c) : c.fatal.bind(c))(`Failed to resolve unit specifiers in working directory path '${rest}'${sfx}: ${err}`));
+    if (k === undefined) return;
+    const p = checkPath(c, k, !optional);
+    if (p === undefined) return;
+    u.workingDirectory = { path: p, optional };
+  },
+  User: userGroup((c, v) => (v === undefined ? delete svc(c).user : (svc(c).user = v))),
+  Group: userGroup((c, v) => (v === undefined ? delete svc(c).group : (svc(c).group = v))),
+  SupplementaryGroups: (v, c) => {
+    const u = svc(c);
+    if (v === '') {
+      u.supplementaryGroups = [];
+      return;
+    }
+    let p = 0;
+    for (;;) {
+      const r = extractFirstWord(v, p, { relax: true });
+      if (!r.ok || r.word === undefined) return;
+      p = r.rest;
+      const word = r.word;
+      const k = expand(c, word, (err) => c.warn(`Failed to resolve unit specifiers in ${word}, ignoring: ${err}`));
+      if (k === undefined) continue;
+      if (!userGroupValid(k)) {
+        c.warn(`Invalid supplementary group name or ID, ignoring: ${k}`);
+        continue;
+      }
+      u.supplementaryGroups.push(k);
+    }
+  },
+  Restart: choice(RESTART, 'service restart specifier', (c, v) => (svc(c).restart = v)),
+  RestartSec: sec(svc, (u, v) => (u.restartUsec = v)),
+  StandardInput: stdio(false, (c, v) => (svc(c).standardInput = v)),
+  StandardOutput: stdio(true, (c, v) => {
+    svc(c).standardOutput = v;
+    c.state.pending.standardOutputSet = true;
+  }),
+  StandardError: stdio(true, (c, v) => (svc(c).standardError = v)),
+  KillSignal: signal((c, v) => (svc(c).killSignal = v)),
+  FinalKillSignal: signal((c, v) => (svc(c).finalKillSignal = v)),
+  SendSIGKILL: bool(svc, (u, v) => (u.sendSIGKILL = v)),
+  KillMode: choice(KILL_MODES, 'kill mode specification', (c, v) => (svc(c).killMode = v)),
+  TimeoutStopSec: secFix0(svc, (u, v) => (u.timeoutStopUsec = v)),
+  TimeoutStartSec: timeoutStart,
+  TimeoutSec: (v, c) => {
+    const before = c.state.diagnostics.length;
+    timeoutStart(v, c);
+    if (c.state.diagnostics.length === before) secFix0(svc, (u, x) => (u.timeoutStopUsec = x))(v, c);
+  },
+  NonBlocking: bool(svc, (u, v) => (u.nonBlocking = v)),
+  Sockets: (v, c) => {
+    const u = svc(c);
+    let p = 0;
+    for (;;) {
+      const r = extractFirstWord(v, p, { unquote: true });
+      if (!r.ok) return c.warn(`Invalid syntax, ignoring: ${v}`);
+      if (r.word === undefined) return;
+      p = r.rest;
+      const word = r.word;
+      const k = expand(c, word, (err) => c.warn(`Failed to resolve unit specifiers in ${word}, ignoring: ${err}`), 'name');
+      if (k === undefined) continue;
+      if (!k.endsWith('.socket') || !parseUnitName(k)) {
+        c.warn(`Unit must be of type socket, ignoring: ${k}`);
+        continue;
+      }
+      if (!u.sockets.includes(k)) u.sockets.push(k);
+    }
+  },
+  RemainAfterExit: bool(svc, (u, v) => (u.remainAfterExit = v)),
+  BusName: (v, c) => {
+    if (v === '') delete svc(c).busName;
+    else svc(c).busName = v;
+  },
+  PAMName: (v, c) => {
+    if (v === '') delete svc(c).pamName;
+    else svc(c).pamName = v;
+  },
+};
+
+export const INSTALL_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {};
+export { keep };

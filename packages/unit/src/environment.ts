@@ -1,0 +1,162 @@
+/** Environment= assignments (config_parse_environ) and EnvironmentFile= contents (parse_env_file_internal). */
+import { extractFirstWord } from './quoting.js';
+
+/** env_name_is_valid(): `[A-Za-z_][A-Za-z0-9_]*`. */
+export function envNameIsValid(n: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(n);
+}
+
+/** env_value_is_valid(): no control characters except newline and tab. */
+export function envValueIsValid(v: string): boolean {
+  return !/[\x00-\x08\x0b-\x1f\x7f]/.test(v);
+}
+
+/** env_assignment_is_valid(). */
+export function envAssignmentIsValid(a: string): boolean {
+  const eq = a.indexOf('=');
+  return eq > 0 && envNameIsValid(a.slice(0, eq)) && envValueIsValid(a.slice(eq + 1));
+}
+
+/** strv_env_replace(): replace in place when the name exists, else append. */
+export function envReplace(env: Array<[string, string]>, name: string, value: string): void {
+  const i = env.findIndex(([k]) => k === name);
+  if (i >= 0) env[i] = [name, value];
+  else env.push([name, value]);
+}
+
+/** The words of one Environment= value (quotes and C escapes removed), or undefined on bad syntax. */
+export function splitEnvironmentValue(rvalue: string): string[] | undefined {
+  const out: string[] = [];
+  let p = 0;
+  for (;;) {
+    const r = extractFirstWord(rvalue, p, { unquote: true, cunescape: true });
+    if (!r.ok) return undefined;
+    if (r.word === undefined) return out;
+    out.push(r.word);
+    p = r.rest;
+  }
+}
+
+export interface EnvFileResult {
+  /** Assignments in order; a later one replaces an earlier one in place. */
+  env: Array<[string, string]>;
+  /** Entries systemd drops with a warning (invalid names). */
+  warnings: Array<{ line: number; message: string }>;
+}
+
+const NEWLINE = '\n\r';
+const WS = ' \t\n\r';
+const SHELL_NEED_ESCAPE = '"\\`$';
+
+/**
+ * Parses an environment file as systemd does for EnvironmentFile=: `KEY=value` lines, `#`/`;`
+ * comments, single quotes (literal), double quotes (with `\"` `\\` `` \` `` `\$` escapes), backslash
+ * escapes and continuation lines outside quotes, trailing blanks of unquoted values dropped.
+ */
+export function parseEnvironmentFile(text: string): EnvFileResult {
+  const env: Array<[string, string]> = [];
+  const warnings: EnvFileResult['warnings'] = [];
+  type State = 'PRE_KEY' | 'KEY' | 'PRE_VALUE' | 'VALUE' | 'VALUE_ESCAPE' | 'SQ' | 'DQ' | 'DQ_ESCAPE' | 'COMMENT' | 'COMMENT_ESCAPE';
+  let state: State = 'PRE_KEY';
+  let key = '';
+  let value: string | undefined;
+  let lastKeyWs = -1;
+  let lastValueWs = -1;
+  let line = 1;
+  const push = (atLine: number): void => {
+    const k = lastKeyWs >= 0 ? key.slice(0, lastKeyWs) : key;
+    let v = value ?? '';
+    if (state === 'VALUE' && lastValueWs >= 0) v = v.slice(0, lastValueWs);
+    if (!envNameIsValid(k)) warnings.push({ line: atLine, message: `Invalid environment variable name '${k}', ignoring.` });
+    else envReplace(env, k, v);
+    key = '';
+    value = undefined;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    switch (state) {
+      case 'PRE_KEY':
+        if (c === '#' || c === ';') state = 'COMMENT';
+        else if (!WS.includes(c)) {
+          state = 'KEY';
+          lastKeyWs = -1;
+          key = c;
+        }
+        break;
+      case 'KEY':
+        if (NEWLINE.includes(c)) {
+          state = 'PRE_KEY';
+          line++;
+          key = '';
+        } else if (c === '=') {
+          state = 'PRE_VALUE';
+          lastValueWs = -1;
+        } else {
+          if (!WS.includes(c)) lastKeyWs = -1;
+          else if (lastKeyWs < 0) lastKeyWs = key.length;
+          key += c;
+        }
+        break;
+      case 'PRE_VALUE':
+        if (NEWLINE.includes(c)) {
+          line++;
+          push(line - 1);
+          state = 'PRE_KEY';
+        } else if (c === "'") state = 'SQ';
+        else if (c === '"') state = 'DQ';
+        else if (c === '\\') state = 'VALUE_ESCAPE';
+        else if (!WS.includes(c)) {
+          state = 'VALUE';
+          value = (value ?? '') + c;
+        }
+        break;
+      case 'VALUE':
+        if (NEWLINE.includes(c)) {
+          line++;
+          push(line - 1);
+          state = 'PRE_KEY';
+        } else if (c === '\\') {
+          state = 'VALUE_ESCAPE';
+          lastValueWs = -1;
+        } else {
+          if (!WS.includes(c)) lastValueWs = -1;
+          else if (lastValueWs < 0) lastValueWs = (value ?? '').length;
+          value = (value ?? '') + c;
+        }
+        break;
+      case 'VALUE_ESCAPE':
+        state = 'VALUE';
+        if (!NEWLINE.includes(c)) value = (value ?? '') + c;
+        break;
+      case 'SQ':
+        if (c === "'") state = 'PRE_VALUE';
+        else value = (value ?? '') + c;
+        break;
+      case 'DQ':
+        if (c === '"') state = 'PRE_VALUE';
+        else if (c === '\\') state = 'DQ_ESCAPE';
+        else value = (value ?? '') + c;
+        break;
+      case 'DQ_ESCAPE':
+        state = 'DQ';
+        if (SHELL_NEED_ESCAPE.includes(c)) value = (value ?? '') + c;
+        else if (c !== '\n') value = (value ?? '') + '\\' + c;
+        break;
+      case 'COMMENT':
+        if (c === '\\') state = 'COMMENT_ESCAPE';
+        else if (NEWLINE.includes(c)) {
+          state = 'PRE_KEY';
+          line++;
+        }
+        break;
+      case 'COMMENT_ESCAPE':
+        if (NEWLINE.includes(c)) {
+          state = 'PRE_KEY';
+          line++;
+        } else state = 'COMMENT';
+        break;
+    }
+  }
+  if (state === 'PRE_VALUE' || state === 'VALUE' || state === 'VALUE_ESCAPE' || state === 'SQ' || state === 'DQ' || state === 'DQ_ESCAPE') push(line);
+  return { env, warnings };
+}

@@ -1,0 +1,233 @@
+/**
+ * Unit files on disk: the main file, its drop-ins (systemd.unit(5) "drop-in" rules), masking, and
+ * whole directories (the first directory wins, like /etc over /usr/lib).
+ */
+import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { LoadState, ParseOptions } from './load-state.js';
+import type { Diagnostic, ServiceUnit, SocketUnit, Unit } from './model.js';
+import { applyUnitText, createLoadState, finishLoadState, type ParseUnitResult } from './parse.js';
+import { parseUnitName, templateOf } from './unit-name.js';
+
+export interface LoadOptions extends ParseOptions {
+  /**
+   * Unit search path, highest priority first (e.g. ['/etc/systemd/system', '/run/systemd/system',
+   * '/usr/lib/systemd/system']). Drop-ins are looked up here. Default: the unit file's directory.
+   */
+  searchPaths?: readonly string[];
+  /** Unit name when it differs from the file name (instances loaded from a template). */
+  name?: string;
+}
+
+export interface LoadUnitResult extends ParseUnitResult {
+  /** The unit file is empty or a link to /dev/null. */
+  masked?: boolean;
+}
+
+/** null_or_empty_path(): /dev/null (or a link to it) or an empty regular file. */
+export function isMaskFile(path: string): boolean {
+  try {
+    const st = statSync(path);
+    if (st.isCharacterDevice()) return realpathSync(path) === '/dev/null';
+    return st.isFile() && st.size === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The drop-in directory names for a unit, most specific first (`a-b.socket.d`, `a-.socket.d`, …, `socket.d`). */
+export function dropInDirNames(name: string): string[] {
+  const n = parseUnitName(name);
+  if (!n) return [];
+  const out: string[] = [`${name}.d`];
+  const tmpl = templateOf(name);
+  if (tmpl && tmpl !== name) out.push(`${tmpl}.d`);
+  // Dashed prefixes: "a-b-c.socket" → "a-b-.socket.d", "a-.socket.d" (from the prefix, without the instance).
+  const p = n.prefix;
+  for (let i = p.length - 2; i >= 0; i--) if (p[i] === '-') out.push(`${p.slice(0, i + 1)}.${n.type}.d`);
+  out.push(`${n.type}.d`);
+  return out;
+}
+
+function listConf(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((f) => f.endsWith('.conf'));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The drop-in files for `name`, in application order: merged across search paths and drop-in
+ * directories, sorted by file name; the same file name in a higher-priority place masks the others;
+ * a drop-in linked to /dev/null (or empty) only masks.
+ */
+export function findDropIns(name: string, searchPaths: readonly string[]): string[] {
+  const chosen = new Map<string, string>();
+  for (const sp of searchPaths) {
+    for (const d of dropInDirNames(name)) {
+      const dir = join(sp, d);
+      for (const f of listConf(dir)) if (!chosen.has(f)) chosen.set(f, join(dir, f));
+    }
+  }
+  return [...chosen.keys()]
+    .sort()
+    .map((f) => chosen.get(f) as string)
+    .filter((p) => {
+      try {
+        return lstatSync(p).isSymbolicLink() ? !isMaskFile(p) : statSync(p).isFile();
+      } catch {
+        return false;
+      }
+    });
+}
+
+function readIssue(file: string, unit: string, e: unknown): Diagnostic {
+  const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+  return { severity: 'error', file, unit, message: `Failed to load configuration: ${code}` };
+}
+
+/** Applies the main file and its drop-ins to a fresh state. */
+function loadInto(state: LoadState, path: string, searchPaths: readonly string[]): void {
+  applyUnitText(state, readFileSync(path), path);
+  for (const d of findDropIns(state.unit.name, searchPaths)) {
+    let text: Buffer;
+    try {
+      text = readFileSync(d);
+    } catch (e) {
+      state.diagnostics.push(readIssue(d, state.unit.name, e));
+      continue;
+    }
+    applyUnitText(state, text, d);
+  }
+}
+
+/** Loads one unit file plus the drop-ins found in the search paths. */
+export function loadUnitFile(path: string, options: LoadOptions = {}): LoadUnitResult {
+  const name = options.name ?? basename(path);
+  const searchPaths = options.searchPaths ?? [dirname(path)];
+  if (isMaskFile(path)) {
+    return { masked: true, fatal: true, diagnostics: [{ severity: 'error', file: path, unit: name, message: 'Unit is masked.' }] };
+  }
+  const state = createLoadState(name, path, options);
+  if (!state) {
+    return { fatal: true, diagnostics: [{ severity: 'error', file: path, unit: name, message: `Unit name is not a valid .socket or .service unit name: ${name}` }] };
+  }
+  try {
+    loadInto(state, path, searchPaths);
+  } catch (e) {
+    return { fatal: true, diagnostics: [...state.diagnostics, readIssue(path, name, e)] };
+  }
+  return finishLoadState(state);
+}
+
+/** Finds the fragment for a unit name in the search path: the unit itself, else its template. */
+export function findUnitFile(name: string, searchPaths: readonly string[]): string | undefined {
+  const candidates = [name];
+  const t = templateOf(name);
+  if (t && t !== name) candidates.push(t);
+  for (const c of candidates) {
+    for (const sp of searchPaths) {
+      const p = join(sp, c);
+      try {
+        lstatSync(p);
+        return p;
+      } catch {
+        /* next */
+      }
+    }
+  }
+  return undefined;
+}
+
+export interface LoadedUnits {
+  sockets: SocketUnit[];
+  services: ServiceUnit[];
+  /** All loaded units (sockets, then services). */
+  units: Unit[];
+  /** `prefix@.service` / `prefix@.socket` template name → template file path. */
+  templates: Map<string, string>;
+  /** Units that could not be loaded (skipped), with their diagnostics. */
+  failed: Array<{ name: string; file: string; diagnostics: Diagnostic[] }>;
+  /** Masked unit names (empty file or /dev/null link). */
+  masked: string[];
+  /** Every diagnostic, in load order. */
+  diagnostics: Diagnostic[];
+}
+
+/**
+ * Loads every `.socket` and `.service` file in `dirs` (highest priority first: the first directory
+ * that has a name wins). A unit that fails to load is reported in `failed` and skipped; templates
+ * (`foo@.service`) are listed in `templates`, not loaded (see loadServiceInstance()).
+ */
+export function loadUnitDirectories(dirs: readonly string[], options: LoadOptions = {}): LoadedUnits {
+  const out: LoadedUnits = { sockets: [], services: [], units: [], templates: new Map(), failed: [], masked: [], diagnostics: [] };
+  const seen = new Set<string>();
+  const searchPaths = options.searchPaths ?? dirs;
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!name.endsWith('.socket') && !name.endsWith('.service')) continue;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const path = join(dir, name);
+      try {
+        if (statSync(path).isDirectory()) continue;
+      } catch {
+        // dangling symlink: fall through, loadUnitFile reports it
+      }
+      const n = parseUnitName(name);
+      if (n?.template) {
+        if (!isMaskFile(path)) out.templates.set(name, path);
+        else out.masked.push(name);
+        continue;
+      }
+      const r = loadUnitFile(path, { ...options, searchPaths, name });
+      out.diagnostics.push(...r.diagnostics);
+      if (r.masked) out.masked.push(name);
+      else if (r.unit && !r.diagnostics.some((d) => d.severity === 'error')) {
+        if (r.unit.kind === 'socket') out.sockets.push(r.unit);
+        else out.services.push(r.unit);
+      } else out.failed.push({ name, file: path, diagnostics: r.diagnostics });
+    }
+  }
+  out.units = [...out.sockets, ...out.services];
+  return out;
+}
+
+/**
+ * Loads `prefix@instance.service` from its template (`templateName` = `prefix@.service`, found in
+ * the search path), with %i/%I and the instance's other specifiers expanded, plus drop-ins for the
+ * instance and the template.
+ */
+export function loadServiceInstance(templateName: string, instance: string, options: LoadOptions & { templateFile?: string } = {}): LoadUnitResult {
+  const t = parseUnitName(templateName);
+  const name = t ? `${t.prefix}@${instance}.${t.type}` : templateName;
+  const searchPaths = options.searchPaths ?? (options.templateFile ? [dirname(options.templateFile)] : []);
+  const file = options.templateFile ?? findUnitFile(name, searchPaths);
+  if (!t || !t.template || t.type !== 'service') {
+    return { fatal: true, diagnostics: [{ severity: 'error', file: templateName, unit: templateName, message: `Not a service template name: ${templateName}` }] };
+  }
+  if (!file) {
+    return { fatal: true, diagnostics: [{ severity: 'error', file: templateName, unit: name, message: `Unit ${name} not found.` }] };
+  }
+  return loadUnitFile(file, { ...options, searchPaths, name });
+}
+
+/**
+ * The service a socket triggers: Service= or the same name (`foo.socket` → `foo.service`); for
+ * Accept=yes `prefix@INSTANCE.service` (systemd uses instance `internal` before any connection).
+ */
+export function serviceNameFor(socket: Pick<SocketUnit, 'name' | 'accept' | 'service'>, instance?: string): string {
+  const n = parseUnitName(socket.name);
+  const prefix = n?.prefix ?? socket.name.replace(/\.socket$/, '');
+  if (socket.accept) return `${prefix}@${instance ?? 'internal'}.service`;
+  if (socket.service) return socket.service;
+  // unit_name_change_suffix(): an instance socket `foo@bar.socket` triggers `foo@bar.service`.
+  return socket.name.replace(/\.socket$/, '.service');
+}

@@ -1,0 +1,337 @@
+/**
+ * One unit from text: the line layer, the directive tables, then systemd's load-time checks
+ * (socket_add_extras/socket_verify, service_add_extras/service_verify).
+ */
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { INSTALL_DIRECTIVES, keep, SERVICE_DIRECTIVES, SOCKET_DIRECTIVES, UNIT_DIRECTIVES } from './directives.js';
+import { strerror } from './errno.js';
+import { INSTALL_SECTION_KEYS, SERVICE_SECTION_KEYS, SOCKET_SECTION_KEYS, UNIT_SECTION_KEYS } from './known-keys.js';
+import { emptyUnitSection, type DirectiveContext, type DirectiveParser, type LoadState, type ParseOptions } from './load-state.js';
+import type { Diagnostic, ExecCommand, ServiceUnit, SocketUnit, Unit } from './model.js';
+import { machineHostFacts, type SpecifierContext } from './specifiers.js';
+import { parseSyntax, type SectionClass, type SyntaxFatal } from './syntax.js';
+import { parseUnitName } from './unit-name.js';
+
+export type { ParseOptions } from './load-state.js';
+
+/** Context of parseUnitText(): where the text comes from and what the unit is called. */
+export interface ParseUnitTextOptions extends ParseOptions {
+  /** Path used in `FILE:LINE:` diagnostics. */
+  file: string;
+  /** Unit name (`foo.socket`, `foo@bar.service`); default: the file's base name. */
+  name?: string;
+  /** Drop-ins to apply after the main text, in order. */
+  dropIns?: ReadonlyArray<{ file: string; text: string | Uint8Array }>;
+}
+
+export interface ParseUnitResult {
+  unit?: Unit;
+  diagnostics: Diagnostic[];
+  /** The unit could not be loaded (syntax error, fatal setting, failed load-time check). */
+  fatal: boolean;
+  /**
+   * Why, as systemd's errno: ENOEXEC = a bad setting ("Unit X has a bad unit file setting."),
+   * EBADMSG/ENOBUFS/EINVAL = the file itself ("failed to load properly: <strerror>").
+   */
+  errno?: string;
+}
+
+/** DefaultTimeoutStartSec= / DefaultTimeoutStopSec=. */
+export const DEFAULT_TIMEOUT_USEC = 90_000_000;
+
+export function defaultSocketUnit(name: string, file: string): SocketUnit {
+  return {
+    kind: 'socket',
+    name,
+    file,
+    dropIns: [],
+    unit: emptyUnitSection(),
+    listen: [],
+    socketProtocol: 0,
+    bindIPv6Only: 'default',
+    backlog: 2147483647,
+    socketMode: 0o666,
+    directoryMode: 0o755,
+    accept: false,
+    writable: false,
+    flushPending: false,
+    maxConnections: 64,
+    maxConnectionsPerSource: 0,
+    keepAlive: false,
+    noDelay: false,
+    deferAcceptUsec: 0,
+    reusePort: false,
+    freeBind: false,
+    transparent: false,
+    broadcast: false,
+    passCredentials: false,
+    passSecurity: false,
+    passPacketInfo: false,
+    execStartPre: [],
+    execStartPost: [],
+    execStopPre: [],
+    execStopPost: [],
+    timeoutUsec: DEFAULT_TIMEOUT_USEC,
+    removeOnStop: false,
+    symlinks: [],
+    triggerLimitIntervalUsec: 2_000_000,
+    triggerLimitBurst: 20,
+    pollLimitIntervalUsec: 2_000_000,
+    pollLimitBurst: 15,
+    mptcpFallback: false,
+    timestamping: 'off',
+    selinuxContextFromNet: false,
+    passFileDescriptorsToExec: false,
+    extra: {},
+    install: {},
+  };
+}
+
+export function defaultServiceUnit(name: string, file: string): ServiceUnit {
+  return {
+    kind: 'service',
+    name,
+    file,
+    dropIns: [],
+    unit: emptyUnitSection(),
+    type: 'simple',
+    execStartPre: [],
+    execStart: [],
+    execStartPost: [],
+    execStop: [],
+    execStopPost: [],
+    execReload: [],
+    execCondition: [],
+    environment: [],
+    environmentFiles: [],
+    supplementaryGroups: [],
+    restart: 'no',
+    restartUsec: 100_000,
+    standardInput: 'null',
+    standardOutput: 'journal',
+    standardError: 'inherit',
+    killSignal: 'SIGTERM',
+    finalKillSignal: 'SIGKILL',
+    sendSIGKILL: true,
+    killMode: 'control-group',
+    timeoutStopUsec: DEFAULT_TIMEOUT_USEC,
+    timeoutStartUsec: DEFAULT_TIMEOUT_USEC,
+    nonBlocking: false,
+    sockets: [],
+    remainAfterExit: false,
+    extra: {},
+    install: {},
+  };
+}
+
+interface SectionTable {
+  directives: Readonly<Record<string, DirectiveParser>>;
+  known: ReadonlySet<string>;
+  keepAs: 'unit' | 'section' | 'install';
+}
+
+const TABLES: Readonly<Record<'socket' | 'service', Readonly<Record<string, SectionTable>>>> = {
+  socket: {
+    Unit: { directives: UNIT_DIRECTIVES, known: UNIT_SECTION_KEYS, keepAs: 'unit' },
+    Socket: { directives: SOCKET_DIRECTIVES, known: SOCKET_SECTION_KEYS, keepAs: 'section' },
+    Install: { directives: INSTALL_DIRECTIVES, known: INSTALL_SECTION_KEYS, keepAs: 'install' },
+  },
+  service: {
+    Unit: { directives: UNIT_DIRECTIVES, known: UNIT_SECTION_KEYS, keepAs: 'unit' },
+    Service: { directives: SERVICE_DIRECTIVES, known: SERVICE_SECTION_KEYS, keepAs: 'section' },
+    Install: { directives: INSTALL_DIRECTIVES, known: INSTALL_SECTION_KEYS, keepAs: 'install' },
+  },
+};
+
+/** Section classification of a .socket/.service file (Unit, Socket|Service, Install are known). */
+export function classifyUnitSection(kind: 'socket' | 'service', section: string): SectionClass {
+  return Object.prototype.hasOwnProperty.call(TABLES[kind], section) ? 'known' : 'unknown';
+}
+
+/** Whether systemd delivers `key` in `section` to a setting parser (i.e. no "Unknown key" warning). */
+export function isKnownKey(kind: 'socket' | 'service', section: string, key: string): boolean {
+  const t = TABLES[kind][section];
+  if (!t) return false;
+  return Object.prototype.hasOwnProperty.call(t.directives, key) || t.known.has(key);
+}
+
+const KEEPERS = { unit: keep('unit'), section: keep('section'), install: keep('install') };
+
+/** A fresh load state for `name` (must end in .socket or .service). */
+export function createLoadState(name: string, file: string, options: ParseOptions): LoadState | undefined {
+  const n = parseUnitName(name);
+  if (!n || (n.type !== 'socket' && n.type !== 'service')) return undefined;
+  return {
+    unit: n.type === 'socket' ? defaultSocketUnit(name, file) : defaultServiceUnit(name, file),
+    diagnostics: [],
+    fatal: false,
+    pending: { standardOutputSet: false },
+    options,
+    host: options.host ?? machineHostFacts(),
+  };
+}
+
+/** Applies one file (main or drop-in) to the state: config_parse() with the unit's tables. */
+export function applyUnitText(state: LoadState, text: string | Uint8Array, file: string): void {
+  if (state.fatal) return;
+  const kind = state.unit.kind;
+  const tables = TABLES[kind];
+  const spec: SpecifierContext = { name: state.unit.name, file: state.unit.file, host: state.host };
+  const classifySection = (s: string): SectionClass => (Object.prototype.hasOwnProperty.call(tables, s) ? 'known' : 'unknown');
+  let stop: SyntaxFatal | undefined;
+  const ctx: DirectiveContext = {
+    state,
+    file,
+    line: 0,
+    section: '',
+    key: '',
+    spec,
+    warn(message) {
+      state.diagnostics.push({ severity: 'warning', file, line: this.line, message });
+    },
+    fatal(message) {
+      state.diagnostics.push({ severity: 'error', file, line: this.line, message });
+      stop ??= { line: this.line, errno: 'ENOEXEC', message };
+    },
+  };
+  const result = parseSyntax(text, {
+    classifySection,
+    onWarning: (w) => state.diagnostics.push({ severity: 'warning', file, line: w.line, message: w.message }),
+    onAssignment: (a) => {
+      const t = tables[a.section] as SectionTable;
+      ctx.line = a.line;
+      ctx.section = a.section;
+      ctx.key = a.key;
+      const row = Object.prototype.hasOwnProperty.call(t.directives, a.key) ? t.directives[a.key] : undefined;
+      if (row) row(a.value, ctx);
+      else if (t.known.has(a.key)) KEEPERS[t.keepAs](a.value, ctx);
+      else if (!a.key.startsWith('X-')) ctx.warn(`Unknown key '${a.key}' in section [${a.section}], ignoring.`);
+      return stop;
+    },
+  });
+  if (file !== state.unit.file) state.unit.dropIns.push(file);
+  if (result.fatal) {
+    state.fatal = true;
+    state.fatalErrno = result.fatal.errno;
+    if (result.fatal.errno === 'ENOEXEC') {
+      state.diagnostics.push({ severity: 'error', file: state.unit.file, unit: state.unit.name, message: 'Unit configuration has fatal error, unit will not be started.' });
+    } else {
+      state.diagnostics.push({ severity: 'error', file, line: result.fatal.line, message: result.fatal.message });
+    }
+  }
+}
+
+const SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+function fsExecutableCheck(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) return 'EACCES';
+    accessSync(path, fsConstants.X_OK);
+    return undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? 'ENOENT';
+  }
+}
+
+/** verify_executable(): bare names are looked up in systemd's fixed search path. */
+function checkExecutables(state: LoadState, lists: ExecCommand[][]): void {
+  const opt = state.options.executables ?? true;
+  if (opt === false) return;
+  const check = typeof opt === 'function' ? opt : fsExecutableCheck;
+  for (const list of lists) {
+    for (const cmd of list) {
+      let err: string | undefined;
+      if (cmd.path.startsWith('/')) err = check(cmd.path);
+      else {
+        err = 'ENOENT';
+        for (const dir of SEARCH_PATH) {
+          const e = check(`${dir}/${cmd.path}`);
+          if (e === undefined) {
+            cmd.path = `${dir}/${cmd.path}`;
+            err = undefined;
+            break;
+          }
+          if (e !== 'ENOENT') err = e;
+        }
+      }
+      if (err !== undefined && !cmd.ignoreFailure) {
+        state.diagnostics.push({ severity: 'error', file: state.unit.file, unit: state.unit.name, message: `Command ${cmd.path} is not executable: ${strerror(err)}` });
+      }
+    }
+  }
+}
+
+function unitError(state: LoadState, message: string): void {
+  state.diagnostics.push({ severity: 'error', file: state.unit.file, unit: state.unit.name, message });
+  state.fatal = true;
+  state.fatalErrno = 'ENOEXEC';
+}
+
+function finishSocket(state: LoadState, u: SocketUnit): void {
+  const p = state.pending;
+  u.triggerLimitIntervalUsec = p.triggerLimitIntervalUsec === undefined || p.triggerLimitIntervalUsec === Infinity ? 2_000_000 : p.triggerLimitIntervalUsec;
+  u.triggerLimitBurst = p.triggerLimitBurst === undefined || p.triggerLimitBurst === 4294967295 ? (u.accept ? 200 : 20) : p.triggerLimitBurst;
+  u.pollLimitIntervalUsec = p.pollLimitIntervalUsec === undefined || p.pollLimitIntervalUsec === Infinity ? 2_000_000 : p.pollLimitIntervalUsec;
+  u.pollLimitBurst = p.pollLimitBurst === undefined || p.pollLimitBurst === 4294967295 ? (u.accept ? 150 : 15) : p.pollLimitBurst;
+  if (u.listen.length === 0) return unitError(state, 'Unit has no Listen setting (ListenStream=, ListenDatagram=, ListenFIFO=, ...). Refusing.');
+  const nonAccepting = u.listen.some((l) => l.kind !== 'stream' && l.kind !== 'seqpacket');
+  if (u.accept && nonAccepting) return unitError(state, 'Unit configured for accepting sockets, but sockets are non-accepting. Refusing.');
+  if (u.accept && u.maxConnections <= 0) return unitError(state, 'MaxConnection= setting too small. Refusing.');
+  if (u.accept && u.service !== undefined) return unitError(state, 'Explicit service configuration for accepting socket units not supported. Refusing.');
+  const pam = u.extra['PAMName']?.at(-1);
+  const killMode = u.extra['KillMode']?.at(-1) ?? 'control-group';
+  if (pam && killMode !== 'control-group') return unitError(state, "Unit has PAM enabled. Kill mode must be set to 'control-group'. Refusing.");
+  if (u.symlinks.length > 0) {
+    const nodes = u.listen.filter((l) => l.kind === 'fifo' || (l.address.family === 'unix' && !l.address.abstract));
+    if (nodes.length !== 1) return unitError(state, 'Unit has symlinks set but none or more than one node in the file system. Refusing.');
+  }
+  checkExecutables(state, [u.execStartPre, u.execStartPost, u.execStopPre, u.execStopPost]);
+}
+
+function finishService(state: LoadState, u: ServiceUnit): void {
+  const p = state.pending;
+  u.type = p.serviceType ?? (u.busName ? 'dbus' : u.execStart.length > 0 ? 'simple' : 'oneshot');
+  u.timeoutStartUsec = p.timeoutStartUsec ?? (u.type === 'oneshot' ? Infinity : DEFAULT_TIMEOUT_USEC);
+  if (!p.standardOutputSet && (u.standardInput === 'socket' || u.standardInput.startsWith('tty'))) u.standardOutput = 'inherit';
+  const noSuccessAction = u.unit.successAction === 'none';
+  if (u.execStart.length === 0 && u.execStop.length === 0 && noSuccessAction) return unitError(state, 'Service has no ExecStart=, ExecStop=, or SuccessAction=. Refusing.');
+  if (u.type !== 'oneshot' && u.execStart.length === 0) return unitError(state, 'Service has no ExecStart= setting, which is only allowed for Type=oneshot services. Refusing.');
+  if (!u.remainAfterExit && u.execStart.length === 0 && noSuccessAction) return unitError(state, 'Service has no ExecStart= and no SuccessAction= settings and does not have RemainAfterExit=yes set. Refusing.');
+  if (u.type !== 'oneshot' && u.execStart.length > 1) return unitError(state, 'Service has more than one ExecStart= setting, which is only allowed for Type=oneshot services. Refusing.');
+  if (u.type === 'oneshot' && (u.restart === 'always' || u.restart === 'on-success')) return unitError(state, "Service has Restart= set to either always or on-success, which isn't allowed for Type=oneshot services. Refusing.");
+  if (u.type === 'dbus' && !u.busName) return unitError(state, 'Service is of type D-Bus but no D-Bus service name has been specified. Refusing.');
+  if (u.pamName && u.killMode !== 'control-group' && u.killMode !== 'mixed') return unitError(state, "Service has PAM enabled. Kill mode must be set to 'control-group' or 'mixed'. Refusing.");
+  checkExecutables(state, [u.execCondition, u.execStartPre, u.execStart, u.execStartPost, u.execReload, u.execStop, u.execStopPost]);
+}
+
+/** Runs the load-time defaults and checks; returns the result. */
+export function finishLoadState(state: LoadState): ParseUnitResult {
+  if (!state.fatal) {
+    if (state.unit.kind === 'socket') finishSocket(state, state.unit);
+    else finishService(state, state.unit);
+  }
+  const result: ParseUnitResult = { diagnostics: state.diagnostics, fatal: state.fatal };
+  if (!state.fatal) result.unit = state.unit;
+  else result.errno = state.fatalErrno ?? 'EIO';
+  return result;
+}
+
+/**
+ * Parses one unit from text (and optional drop-ins), with systemd 257 semantics. Never throws on
+ * bad input: problems are diagnostics; `fatal` tells whether systemd would refuse to load the unit.
+ */
+export function parseUnitText(text: string | Uint8Array, options: ParseUnitTextOptions): ParseUnitResult {
+  const name = options.name ?? basename(options.file);
+  const state = createLoadState(name, options.file, options);
+  if (!state) {
+    return {
+      diagnostics: [{ severity: 'error', file: options.file, unit: name, message: `Unit name is not a valid .socket or .service unit name: ${name}` }],
+      fatal: true,
+    };
+  }
+  applyUnitText(state, text, options.file);
+  for (const d of options.dropIns ?? []) applyUnitText(state, d.text, d.file);
+  return finishLoadState(state);
+}

@@ -1,0 +1,223 @@
+/**
+ * The line layer of systemd's conf-parser.c (config_parse / parse_line, v256): physical lines, BOM,
+ * comments, continuation lines, section headers and `key=value` splitting. It knows nothing about
+ * what the keys mean; the caller decides per assignment, and may stop the parse with a fatal error.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { Errno } from './errno.js';
+
+/** LONG_LINE_MAX: longest physical line and longest joined continuation line (1 MiB). */
+export const LONG_LINE_MAX = 1024 * 1024;
+
+/** One `key=value` line delivered to the setting parsers (key and value stripped). */
+export interface Assignment {
+  section: string;
+  key: string;
+  value: string;
+  /** Physical line number reported in diagnostics (last line of a continuation). */
+  line: number;
+}
+
+/** A message of the line layer itself. */
+export interface SyntaxMessage {
+  line: number;
+  message: string;
+}
+
+export interface SyntaxFatal extends SyntaxMessage {
+  errno: Errno;
+}
+
+/** How a section name is treated: parsed, ignored silently (`-Name` in systemd's lists, `X-…`), or unknown. */
+export type SectionClass = 'known' | 'silent' | 'unknown';
+
+export interface SyntaxOptions {
+  /** Classifies a section header; undefined = every section is known (no section list, as in the man page example). */
+  classifySection?: (name: string) => SectionClass;
+  /**
+   * Called for every assignment inside a known section. Return a fatal error to stop parsing the
+   * rest of the file (systemd's -ENOEXEC from fatal-flagged settings).
+   */
+  onAssignment: (a: Assignment) => SyntaxFatal | undefined | void;
+  /** Called for each warning of the line layer. */
+  onWarning: (w: SyntaxMessage) => void;
+}
+
+export interface SyntaxResult {
+  /** Set when the whole file failed (systemd: unit not loaded). */
+  fatal?: SyntaxFatal;
+  /** Number of physical lines read. */
+  lines: number;
+}
+
+const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+const EOL_NEWLINE = 1;
+const EOL_CR = 2;
+const EOL_ZERO = 4;
+
+function eolKind(c: number): number {
+  return c === 0x0a ? EOL_NEWLINE : c === 0x0d ? EOL_CR : c === 0 ? EOL_ZERO : 0;
+}
+
+/** Physical lines as [start, end) offsets, split like systemd's read_line_full(). */
+function* physicalLines(codeAt: (i: number) => number, length: number): Generator<[number, number]> {
+  let i = 0;
+  while (i < length) {
+    const start = i;
+    while (i < length && eolKind(codeAt(i)) === 0) i++;
+    const end = i;
+    // A run of terminators counts once per kind ("\r\n", "\n\r", "\r\0"); a NUL always ends the run.
+    let seen = 0;
+    while (i < length) {
+      const k = eolKind(codeAt(i));
+      if (k === 0 || (seen & k) !== 0 || (seen & EOL_ZERO) !== 0) break;
+      seen |= k;
+      i++;
+    }
+    yield [start, end];
+  }
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function stripWs(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && WS.has(s.charCodeAt(a))) a++;
+  while (b > a && WS.has(s.charCodeAt(b - 1))) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
+
+/** string_is_safe(): no control characters, no quotes, no backslash. */
+function isSafeSectionName(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f || c === 0x5c || c === 0x22 || c === 0x27) return false;
+  }
+  return true;
+}
+
+/** Replace what is not valid UTF-8 by U+FFFD, like utf8_escape_invalid(). */
+function escapeInvalidUtf8(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+}
+
+/**
+ * Runs the line layer over a unit/config file. `input` may be a Buffer (needed to see invalid
+ * UTF-8 and NUL terminators as systemd does) or a string.
+ */
+export function parseSyntax(input: string | Uint8Array, options: SyntaxOptions): SyntaxResult {
+  const isBytes = typeof input !== 'string';
+  const text = isBytes ? '' : input;
+  const length = input.length;
+  const codeAt = isBytes ? (i: number) => (input as Uint8Array)[i] as number : (i: number) => text.charCodeAt(i);
+  const decoder = new TextDecoder('utf-8', { fatal: false });
+
+  let line = 0;
+  let continuation: string | undefined;
+  let continuationInvalid = false;
+  let refuseBom = false;
+  let section: string | undefined;
+  let sectionIgnored = false;
+  const classify = options.classifySection;
+
+  const parseLogical = (raw: string, invalidUtf8: boolean, rawBytes: Uint8Array | undefined, at: number): SyntaxFatal | undefined => {
+    const l = stripWs(raw);
+    if (l === '') return undefined;
+    if (invalidUtf8 || LONE_SURROGATE.test(l)) {
+      const shown = rawBytes ? stripWs(escapeInvalidUtf8(rawBytes)) : l.replace(new RegExp(LONE_SURROGATE, 'g'), '\uFFFD');
+      return { line: at, errno: 'EINVAL', message: `String is not UTF-8 clean, ignoring assignment: ${shown}` };
+    }
+    if (l.charCodeAt(0) === 0x5b /* [ */) {
+      if (l.charCodeAt(l.length - 1) !== 0x5d) return { line: at, errno: 'EBADMSG', message: `Invalid section header '${l}'` };
+      const n = l.slice(1, -1);
+      if (!isSafeSectionName(n)) return { line: at, errno: 'EBADMSG', message: `Bad characters in section header '${l}'` };
+      const cls: SectionClass = classify ? classify(n) : 'known';
+      if (cls === 'known') {
+        section = n;
+        sectionIgnored = false;
+      } else {
+        if (cls === 'unknown' && !n.startsWith('X-')) options.onWarning({ line: at, message: `Unknown section '${n}'. Ignoring.` });
+        section = undefined;
+        sectionIgnored = true;
+      }
+      return undefined;
+    }
+    if (classify && section === undefined) {
+      if (!sectionIgnored) options.onWarning({ line: at, message: 'Assignment outside of section. Ignoring.' });
+      return undefined;
+    }
+    const eq = l.indexOf('=');
+    if (eq < 0) {
+      options.onWarning({ line: at, message: "Missing '=', ignoring line." });
+      return undefined;
+    }
+    if (eq === 0) {
+      options.onWarning({ line: at, message: "Missing key name before '=', ignoring line." });
+      return undefined;
+    }
+    const r = options.onAssignment({ section: section ?? '', key: stripWs(l.slice(0, eq)), value: stripWs(l.slice(eq + 1)), line: at });
+    return r ?? undefined;
+  };
+
+  let contBytes: Uint8Array[] | undefined;
+  for (const [start, end] of physicalLines(codeAt, length)) {
+    if (end - start >= LONG_LINE_MAX) {
+      return { fatal: { line: line + 1, errno: 'ENOBUFS', message: 'Line too long' }, lines: line + 1 };
+    }
+    line++;
+    // Comment check happens on the raw line, before the BOM is stripped.
+    let p = start;
+    while (p < end && WS.has(codeAt(p))) p++;
+    if (p < end && (codeAt(p) === 0x23 || codeAt(p) === 0x3b)) continue;
+
+    let s = start;
+    if (!refuseBom) {
+      if (isBytes ? end - s >= 3 && codeAt(s) === 0xef && codeAt(s + 1) === 0xbb && codeAt(s + 2) === 0xbf : codeAt(s) === 0xfeff) {
+        s += isBytes ? 3 : 1;
+        refuseBom = true;
+      }
+    }
+    let l: string;
+    let invalid = false;
+    let bytes: Uint8Array | undefined;
+    if (isBytes) {
+      bytes = (input as Uint8Array).subarray(s, end);
+      invalid = !isUtf8(bytes);
+      l = decoder.decode(bytes);
+    } else {
+      l = text.slice(s, end);
+    }
+
+    let joined: string;
+    if (continuation !== undefined) {
+      if (continuation.length + l.length > LONG_LINE_MAX) {
+        return { fatal: { line, errno: 'ENOBUFS', message: 'Continuation line too long' }, lines: line };
+      }
+      joined = continuation + l;
+      continuationInvalid ||= invalid;
+      if (bytes && contBytes) contBytes.push(bytes);
+    } else {
+      joined = l;
+      continuationInvalid = invalid;
+      contBytes = bytes ? [bytes] : undefined;
+    }
+    // An odd run of trailing backslashes continues the line; the last backslash becomes a space.
+    let n = 0;
+    for (let i = joined.length - 1; i >= 0 && joined.charCodeAt(i) === 0x5c; i--) n++;
+    if (n % 2 === 1) {
+      continuation = joined.slice(0, -1) + ' ';
+      continue;
+    }
+    const all = contBytes && continuationInvalid ? Buffer.concat(contBytes) : undefined;
+    continuation = undefined;
+    const fatal = parseLogical(joined, continuationInvalid, all, line);
+    if (fatal) return { fatal, lines: line };
+  }
+  if (continuation !== undefined) {
+    const all = contBytes && continuationInvalid ? Buffer.concat(contBytes) : undefined;
+    const fatal = parseLogical(continuation, continuationInvalid, all, line + 1);
+    if (fatal) return { fatal, lines: line };
+  }
+  return { lines: line };
+}

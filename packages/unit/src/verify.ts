@@ -1,0 +1,49 @@
+/** `systemd-analyze verify`-style checking of unit files. */
+import { dirname } from 'node:path';
+import { strerror } from './errno.js';
+import { findUnitFile, isMaskFile, loadUnitFile, serviceNameFor, type LoadOptions } from './loader.js';
+import type { Diagnostic } from './model.js';
+
+export interface VerifyResult {
+  diagnostics: Diagnostic[];
+  /** systemd-analyze verify's exit status would be non-zero. */
+  failed: boolean;
+}
+
+/**
+ * Loads each unit file (with drop-ins from `options.searchPaths`, default: the file's directory)
+ * and returns every diagnostic systemd-analyze verify would print, including the load summary
+ * ("Unit X has a bad unit file setting.") and, for sockets, "service X not loaded, socket cannot be
+ * started." when the triggered service (Accept=yes: the `prefix@.service` template) is missing.
+ */
+export function verify(paths: readonly string[], options: LoadOptions = {}): VerifyResult {
+  const diagnostics: Diagnostic[] = [];
+  let failed = false;
+  for (const path of paths) {
+    const searchPaths = options.searchPaths ?? [dirname(path)];
+    const r = loadUnitFile(path, { ...options, searchPaths });
+    diagnostics.push(...r.diagnostics);
+    const name = options.name ?? path.slice(path.lastIndexOf('/') + 1);
+    if (r.diagnostics.some((d) => d.severity === 'error')) failed = true;
+    if (!r.unit) {
+      if (r.masked) continue;
+      const errno = r.errno ?? 'EIO';
+      diagnostics.push({
+        severity: 'error',
+        file: path,
+        message: errno === 'ENOEXEC' ? `Unit ${name} has a bad unit file setting.` : `Unit ${name} failed to load properly, please adjust/correct and reload service manager: ${strerror(errno)}`,
+      });
+      continue;
+    }
+    if (r.unit.kind === 'socket') {
+      const svc = serviceNameFor(r.unit);
+      const file = findUnitFile(svc, searchPaths);
+      if (!file || isMaskFile(file)) {
+        diagnostics.push({ severity: 'error', file: path, unit: r.unit.name, message: `service ${svc} not loaded, socket cannot be started.` });
+        failed = true;
+      }
+    }
+  }
+  return { diagnostics, failed };
+}
+
