@@ -1,0 +1,216 @@
+/**
+ * The daemon, driven as a user would: `node dist/cli.js run` with a unit directory holding an MPTCP
+ * Accept=yes echo, an AF_UNIX Accept=no service (RemoveOnStop=yes) and one broken unit.
+ */
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mptcpUnavailable, need, python3Unavailable } from './helpers/capability.js';
+import { HELPERS, pidAlive, runCli, startCli, startProcess, stopProcess, type Running } from './helpers/cli.js';
+import { converse } from './helpers/control.js';
+import { pythonClient } from './helpers/peers.js';
+import { freePort, tempDir, writeUnits } from './helpers/units.js';
+
+interface Status {
+  pid: number;
+  sockets: Array<{ unit: string; state: string; listen: Array<{ address: string; protocol: string; fd?: number }>; accepted: number; activations: number }>;
+  services: Array<{ unit: string; state: string; pid?: number }>;
+  failed: Array<{ unit: string; messages: string[] }>;
+}
+
+let dir: string;
+let daemon: Running | undefined;
+let others: Running[] = [];
+
+beforeEach(() => {
+  dir = tempDir('mdl-run-');
+});
+afterEach(async () => {
+  if (daemon) await stopProcess(daemon, 'SIGKILL');
+  for (const o of others) await stopProcess(o, 'SIGKILL');
+  daemon = undefined;
+  others = [];
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function setup(): Promise<{ units: string; control: string; echoPort: number; unixPath: string }> {
+  const echoPort = await freePort();
+  const unixPath = path.join(dir, 'app.sock');
+  const units = writeUnits(path.join(dir, 'units'), {
+    'echo.socket': `[Socket]\nListenStream=127.0.0.1:${echoPort}\nSocketProtocol=mptcp\nAccept=yes\n`,
+    'echo@.service': '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n',
+    'app.socket': `[Socket]\nListenStream=${unixPath}\nRemoveOnStop=yes\nSocketMode=0600\n`,
+    'app.service': '[Service]\nExecStart=/bin/sleep 300\nKillSignal=SIGTERM\nTimeoutStopSec=5\n',
+    'broken.socket': '[Socket]\nAccept=yes\nFooBar=1\n',
+  });
+  return { units, control: path.join(dir, 'control.sock'), echoPort, unixPath };
+}
+
+async function start(units: string, control: string, env: NodeJS.ProcessEnv = {}): Promise<{ ready: Record<string, unknown> }> {
+  daemon = startCli(['run', '--units', units, '--control', control], { env });
+  const line = await daemon.waitFor(/^\{"event":"ready"/, 15000);
+  return { ready: JSON.parse(line) as Record<string, unknown> };
+}
+
+async function status(control: string): Promise<Status> {
+  const r = await runCli(['status', '--json', '--control', control]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Status;
+}
+
+function touchUnix(p: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(p, () => {
+      s.destroy();
+      resolve();
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('mptcpd-lite run', () => {
+  it('skips a broken unit with its diagnostics, runs the others over MPTCP, reports status, stops cleanly', async (ctx) => {
+    need(ctx, mptcpUnavailable() ?? python3Unavailable());
+    const { units, control, echoPort, unixPath } = await setup();
+    const { ready } = await start(units, control);
+    expect(ready.pid).toBe(daemon?.child.pid);
+    expect(ready.failed).toBe(1);
+    expect(typeof ready.startupMs).toBe('number');
+    const err = daemon?.stderr() ?? '';
+    expect(err).toContain('broken.socket:3: Unknown key \'FooBar\' in section [Socket], ignoring.');
+    expect(err).toContain('broken.socket: Unit has no Listen setting (ListenStream=, ListenDatagram=, ListenFIFO=, ...). Refusing.');
+    expect(err).toMatch(/ERR +broken\.socket: skipped/);
+
+    // The MPTCP echo answers an independent MPTCP client, and the connection is really MPTCP.
+    const echo = await pythonClient(echoPort, 'ping over mptcp');
+    expect(echo).toEqual({ received: 'ping over mptcp', isMptcp: 1, protocol: 262 });
+
+    // The AF_UNIX node exists with SocketMode=0600; the first connection starts app.service.
+    expect(statSync(unixPath).mode & 0o777).toBe(0o600);
+    await touchUnix(unixPath);
+    let st = await status(control);
+    await waitUntil(async () => {
+      st = await status(control);
+      return st.services.some((s) => s.unit === 'app.service' && s.state === 'active');
+    });
+    const appPid = st.services.find((s) => s.unit === 'app.service')?.pid;
+    expect(appPid).toBeGreaterThan(0);
+    const echoSock = st.sockets.find((s) => s.unit === 'echo.socket');
+    expect(echoSock?.listen[0]).toEqual(expect.objectContaining({ address: `127.0.0.1:${echoPort}`, protocol: 'mptcp' }));
+    expect(echoSock?.accepted).toBe(1);
+    expect(st.failed.map((f) => f.unit)).toEqual(['broken.socket']);
+
+    const table = await runCli(['status', '--control', control]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/echo\.socket +listening +mptcp +127\.0\.0\.1:\d+ +yes/);
+    expect(table.stdout).toMatch(/app\.service +active +\d+/);
+    expect(table.stdout).toContain('FAILED TO LOAD');
+
+    // SIGTERM: exit 0, the service is gone, the AF_UNIX node removed (RemoveOnStop=yes).
+    const res = await stopProcess(daemon as Running, 'SIGTERM', 10000);
+    expect(res.code).toBe(0);
+    expect(pidAlive(appPid as number)).toBe(false);
+    expect(existsSync(unixPath)).toBe(false);
+    expect(existsSync(control)).toBe(false);
+    expect(daemon?.stdout()).toContain('{"event":"stopped"');
+  });
+
+  it('answers garbage on the control socket with errors and keeps running', async (ctx) => {
+    need(ctx, mptcpUnavailable());
+    const { units, control } = await setup();
+    await start(units, control);
+    expect(statSync(control).mode & 0o777).toBe(0o600);
+    const [notJson] = await converse(control, 'this is not json\n', 1);
+    expect(JSON.parse(notJson as string)).toEqual({ ok: false, error: expect.objectContaining({ code: 'EBADMSG' }) });
+    const [unknown] = await converse(control, '{"cmd":"rm -rf /","id":7}\n', 1);
+    expect(JSON.parse(unknown as string)).toEqual({ ok: false, id: 7, error: expect.objectContaining({ code: 'EINVAL' }) });
+    const [array] = await converse(control, '[1,2,3]\n', 1);
+    expect(JSON.parse(array as string).ok).toBe(false);
+    const [huge] = await converse(control, Buffer.alloc(100_000, 0x41), 1);
+    expect(JSON.parse(huge as string).error.code).toBe('EMSGSIZE');
+    const binary = await converse(control, Buffer.from([0, 1, 2, 0xff, 0xfe, 10, ...Buffer.from('{"cmd":"ping"}\n')]), 2);
+    expect(JSON.parse(binary[0] as string).ok).toBe(false);
+    expect(JSON.parse(binary[1] as string)).toEqual(expect.objectContaining({ ok: true, pong: true }));
+    // Still alive and serving.
+    expect(daemon?.child.exitCode).toBeNull();
+    expect((await status(control)).sockets.length).toBe(2);
+  });
+
+  it('SIGHUP reloads: a new unit is picked up, listening fds are kept, sd_notify says RELOADING then READY', async (ctx) => {
+    need(ctx, mptcpUnavailable() ?? python3Unavailable());
+    const { units, control, echoPort } = await setup();
+    const notifyPath = path.join(dir, 'notify.sock');
+    const receiver = startProcess('python3', [path.join(HELPERS, 'notify-receiver.py'), notifyPath]);
+    others.push(receiver);
+    await receiver.waitFor(/listening/);
+    await start(units, control, { NOTIFY_SOCKET: notifyPath });
+    const daemonPid = daemon?.child.pid;
+    const readyMsg = JSON.parse(await receiver.waitFor(/"READY": "1"/)) as { pid: number; fields: Record<string, string> };
+    expect(readyMsg.pid).toBe(daemonPid);
+    expect(readyMsg.fields.STATUS).toMatch(/2 socket units listening, 1 failed to load/);
+
+    const before = await status(control);
+    const echoFd = before.sockets.find((s) => s.unit === 'echo.socket')?.listen[0]?.fd;
+    const newPort = await freePort();
+    writeFileSync(path.join(units, 'extra.socket'), `[Socket]\nListenStream=127.0.0.1:${newPort}\nSocketProtocol=mptcp\nAccept=yes\n`);
+    writeFileSync(path.join(units, 'extra@.service'), '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n');
+    daemon?.kill('SIGHUP');
+    await daemon?.waitFor(/^\{"event":"reloaded"/);
+    const reloading = JSON.parse(await receiver.waitFor(/"RELOADING": "1"/)) as { pid: number; fields: Record<string, string> };
+    expect(reloading.pid).toBe(daemonPid);
+    expect(Number(reloading.fields.MONOTONIC_USEC)).toBeGreaterThan(0);
+    await waitUntil(() => receiver.lines.filter((l) => l.includes('"READY": "1"')).length >= 2);
+
+    const after = await status(control);
+    expect(after.sockets.map((s) => s.unit).sort()).toEqual(['app.socket', 'echo.socket', 'extra.socket']);
+    expect(after.sockets.find((s) => s.unit === 'echo.socket')?.listen[0]?.fd).toBe(echoFd);
+    expect(await pythonClient(newPort, 'new')).toEqual(expect.objectContaining({ received: 'new', isMptcp: 1 }));
+    expect(await pythonClient(echoPort, 'old')).toEqual(expect.objectContaining({ received: 'old', isMptcp: 1 }));
+
+    // A reload through the control socket works too.
+    const r = JSON.parse((await converse(control, '{"cmd":"reload"}\n', 1))[0] as string) as { ok: boolean; reloaded: boolean };
+    expect(r).toEqual(expect.objectContaining({ ok: true, reloaded: true }));
+
+    const res = await stopProcess(daemon as Running, 'SIGTERM', 10000);
+    expect(res.code).toBe(0);
+    const stopping = JSON.parse(await receiver.waitFor(/"STOPPING": "1"/)) as { pid: number };
+    expect(stopping.pid).toBe(daemonPid);
+  });
+
+  it('logs with sd-daemon <N> prefixes when JOURNAL_STREAM is set; "stop" on the control socket stops it', async (ctx) => {
+    need(ctx, mptcpUnavailable());
+    const { units, control } = await setup();
+    await start(units, control, { JOURNAL_STREAM: '8:12345' });
+    const err = daemon?.stderr() ?? '';
+    expect(err).toMatch(/^<3>broken\.socket: Unit has no Listen setting/m);
+    expect(err).toMatch(/^<5>Ready: /m);
+    const [reply] = await converse(control, '{"cmd":"stop"}\n', 1);
+    expect(JSON.parse(reply as string)).toEqual(expect.objectContaining({ ok: true, stopping: true }));
+    expect((await daemon?.exited)?.code).toBe(0);
+  });
+
+  it('refuses to start a second daemon on the same control socket (exit 2)', async (ctx) => {
+    need(ctx, mptcpUnavailable());
+    const { units, control } = await setup();
+    await start(units, control);
+    const second = await runCli(['run', '--units', units, '--control', control]);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toContain('another mptcpd-lite is already running');
+  });
+
+  it('status without a daemon exits 2 and says what to do', async () => {
+    const r = await runCli(['status', '--control', path.join(dir, 'none.sock')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('ENOENT');
+    expect(r.stderr).toContain('mptcpd-lite run');
+  });
+});
