@@ -214,3 +214,21 @@ describe('mptcpd-lite run', () => {
     expect(r.stderr).toContain('mptcpd-lite run');
   });
 });
+
+describe('mptcpd-lite run: control-socket peer credentials', () => {
+  it('refuses a peer that is neither root nor the daemon user (SO_PEERCRED)', async (ctx) => {
+    need(ctx, mptcpUnavailable() ?? python3Unavailable() ?? (process.getuid?.() === 0 ? undefined : 'needs root to connect as another uid'));
+    const { units, control } = await setup();
+    await start(units, control);
+    // Open the way for uid 65534 (the mode is the first line of defence; SO_PEERCRED the second).
+    const { chmodSync } = await import('node:fs');
+    chmodSync(dir, 0o755);
+    chmodSync(control, 0o666);
+    const script = `import os, socket\nos.setgid(65534); os.setuid(65534)\ns = socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(control)})\ns.sendall(b'{"cmd":"stop"}\\n'); print(s.recv(4096).decode(), flush=True)`;
+    const p = startProcess('python3', ['-c', script]);
+    const line = await p.waitFor(/^\{/);
+    expect(JSON.parse(line)).toEqual({ ok: false, error: expect.objectContaining({ code: 'EPERM' }) });
+    expect(daemon?.child.exitCode).toBeNull();
+    expect((await status(control)).pid).toBe(daemon?.child.pid);
+  });
+});

@@ -128,6 +128,7 @@ Without --accept the program gets all fds on the first connection and its exit s
             logger: fdRenumberingLog((line) => process.stderr.write(line + '\n'), 3 + inherited),
             signal: abort.signal,
             onSpawn: (pid) => {
+              process.stderr.write(`Spawned ${argv[0] ?? ''} (${argv.join(' ')}) as PID ${pid}.\n`);
               if (opts.accept) {
                 children.add(pid);
                 // Forget it once gone (signal 0 probes); keeps the set small on long runs.
