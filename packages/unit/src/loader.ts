@@ -107,7 +107,7 @@ export function loadUnitFile(path: string, options: LoadOptions = {}): LoadUnitR
   const name = options.name ?? basename(path);
   const searchPaths = options.searchPaths ?? [dirname(path)];
   if (isMaskFile(path)) {
-    return { masked: true, fatal: true, diagnostics: [{ severity: 'error', file: path, unit: name, message: 'Unit is masked.' }] };
+    return { masked: true, fatal: true, errno: 'ERFKILL', diagnostics: [{ severity: 'warning', file: path, unit: name, message: `Unit ${name} is masked.` }] };
   }
   const state = createLoadState(name, path, options);
   if (!state) {
