@@ -88,7 +88,7 @@ export function binding(): NativeBinding {
     cached = load();
     return cached;
   } catch (cause) {
-    const detail = cause instanceof Error ? cause.message : String(cause);
+    const detail = (cause instanceof Error ? cause.message : String(cause)).replace(/\s*\n\s*/g, ' ');
     loadError = new MptcpSocketError({
       code: 'MPTCP_ADDON_UNAVAILABLE',
       message:
