@@ -13,6 +13,14 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+/** Axis tick label: no trailing zeros, k/M for large values. */
+function tick(v: number): string {
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${+(v / 1e6).toPrecision(4)}M`;
+  if (a >= 1e4) return `${+(v / 1e3).toPrecision(4)}k`;
+  return `${+v.toPrecision(4)}`;
+}
+
 function n(v: number): string {
   return (Math.round(v * 10) / 10).toString();
 }
@@ -50,7 +58,7 @@ function yAxis(ticks: number[], y: (v: number) => number, label: string): string
   const out: string[] = [];
   for (const t of ticks) {
     out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${n(y(t))}" y2="${n(y(t))}" stroke="#e5e5e5"/>`);
-    out.push(`<text x="${M.left - 6}" y="${n(y(t) + 4)}" text-anchor="end">${esc(fmtNumber(t, 2))}</text>`);
+    out.push(`<text x="${M.left - 6}" y="${n(y(t) + 4)}" text-anchor="end">${esc(tick(t))}</text>`);
   }
   out.push(
     `<text transform="translate(16,${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(label)}</text>`,
@@ -149,7 +157,7 @@ export function lineChart(c: LineChart): string {
     : niceTicks(xmin, xmax, 8).filter((t) => t <= xmax + 1e-9);
   if (c.logX) for (const p of pts) if (!xticks.includes(p[0])) xticks.push(p[0]);
   for (const t of xticks) {
-    body.push(`<text x="${n(x(t))}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(fmtNumber(t, 1))}</text>`);
+    body.push(`<text x="${n(x(t))}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(tick(t))}</text>`);
   }
   body.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - M.bottom + 34}" text-anchor="middle">${esc(c.xLabel)}</text>`);
   c.series.forEach((s, i) => {

@@ -2,7 +2,8 @@
  * loopbackRatio: Node over @mptcp/native MPTCP vs Node over plain TCP, bulk transfer on 127.0.0.1,
  * 1 GiB each way per repetition, the two transports interleaved so drift hits both equally.
  */
-import { freePort } from '../lib/caps.js';
+import { freePort, missing } from '../lib/caps.js';
+import { pythonLoopback } from '../lib/python-baseline.js';
 import { fmtBits } from '../lib/format.js';
 import { barChart } from '../report/svg.js';
 import { geomean, round, sampled } from '../lib/stats.js';
@@ -20,7 +21,8 @@ export const loopback: Scenario = {
     const bytes = ctx.quick ? GiB / 8 : GiB;
     const rates: Record<string, number[]> = { 'tcp-up': [], 'tcp-down': [], 'mptcp-up': [], 'mptcp-down': [] };
     let confirmed: boolean | null = null;
-    for (let rep = 0; rep < ctx.reps; rep++) {
+    const reps = ctx.quick ? ctx.reps : Math.max(ctx.reps, 5);
+    for (let rep = 0; rep < reps; rep++) {
       const order: Transport[] = rep % 2 === 0 ? ['tcp', 'mptcp'] : ['mptcp', 'tcp'];
       for (const dir of ['up', 'down'] as const) {
         for (const transport of order) {
@@ -36,6 +38,20 @@ export const loopback: Scenario = {
       }
     }
     if (confirmed === false) throw new Error('MPTCP runs fell back to TCP (mptcpStatus says not active)');
+    // Sanity check, not a reported ratio: the kernel alone (Python), reading 64 KiB per recv as
+    // Node does, and 1 MiB per recv.
+    const kernel: Record<string, number[]> = { 'tcp-64k': [], 'mptcp-64k': [], 'tcp-1m': [], 'mptcp-1m': [] };
+    if (missing(['python3']) === null) {
+      for (let rep = 0; rep < ctx.reps; rep++) {
+        for (const [key, proto, rb] of [['tcp-64k', 6, 65536], ['mptcp-64k', 262, 65536], ['tcp-1m', 6, 1 << 20], ['mptcp-1m', 262, 1 << 20]] as const) {
+          kernel[key]!.push(await pythonLoopback(proto, bytes, rb));
+        }
+      }
+    }
+    const k = Object.fromEntries(Object.entries(kernel).filter(([, v]) => v.length).map(([key, v]) => [key, sampled(v)]));
+    const kernelRatio64k = k['mptcp-64k'] && k['tcp-64k'] ? round(k['mptcp-64k'].median / k['tcp-64k'].median, 3) : null;
+    const kernelRatio1m = k['mptcp-1m'] && k['tcp-1m'] ? round(k['mptcp-1m'].median / k['tcp-1m'].median, 3) : null;
+    if (kernelRatio64k !== null) ctx.log(`kernel (Python) MPTCP/TCP: ${kernelRatio64k} with 64 KiB reads, ${kernelRatio1m} with 1 MiB reads`);
     const s = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, sampled(v)]));
     const up = s['mptcp-up']!.median / s['tcp-up']!.median;
     const down = s['mptcp-down']!.median / s['tcp-down']!.median;
@@ -50,25 +66,40 @@ export const loopback: Scenario = {
           value: ratio,
           unit: '',
           goal: { op: '>=', value: 0.95 },
-          how: `Node bulk transfer on 127.0.0.1, ${bytes / GiB} GiB each way per run, ${ctx.reps} runs per transport and direction, interleaved; geometric mean of the upload and download ratios of medians.`,
+          how: `Node bulk transfer on 127.0.0.1, ${bytes / GiB} GiB each way per run, ${reps} runs per transport and direction, interleaved; geometric mean of the upload and download ratios of medians.`,
         },
         { key: 'loopback.uploadRatio', label: 'Loopback upload, MPTCP / TCP', value: round(up, 3), unit: '' },
         { key: 'loopback.downloadRatio', label: 'Loopback download, MPTCP / TCP', value: round(down, 3), unit: '' },
+        ...(kernelRatio64k !== null && kernelRatio1m !== null
+          ? [
+              {
+                key: 'loopback.kernelRatio64k',
+                label: 'Sanity: kernel alone (Python), MPTCP / TCP, 64 KiB reads',
+                value: kernelRatio64k,
+                unit: '',
+                how: 'the same transfer between two Python threads (no Node, no addon), recv_into 64 KiB as Node reads; shows what MPTCP itself costs on loopback.',
+              },
+              { key: 'loopback.kernelRatio1m', label: 'Sanity: kernel alone (Python), MPTCP / TCP, 1 MiB reads', value: kernelRatio1m, unit: '' },
+            ]
+          : []),
         { key: 'loopback.tcpGbit', label: 'Loopback TCP (upload)', value: gbit('tcp-up'), unit: 'Gbit/s' },
         { key: 'loopback.mptcpGbit', label: 'Loopback MPTCP (upload)', value: gbit('mptcp-up'), unit: 'Gbit/s' },
       ],
-      data: { bytesPerRun: bytes, mptcpConfirmed: confirmed, bitsPerSecond: s },
+      data: { bytesPerRun: bytes, mptcpConfirmed: confirmed, bitsPerSecond: s, kernelPythonBitsPerSecond: k },
       charts: [
         {
           file: 'loopback.svg',
           title: 'Loopback bulk throughput',
           svg: barChart({
-            title: `Loopback bulk transfer, ${bytes / GiB} GiB per run (median of ${ctx.reps})`,
+            title: `Loopback bulk transfer, ${bytes / GiB} GiB per run (median of ${reps})`,
             yLabel: 'Gbit/s',
             series: ['TCP (node:net)', 'MPTCP (@mptcp/native)'],
             groups: [
               { label: 'upload (client → server)', values: [gbit('tcp-up'), gbit('mptcp-up')] },
               { label: 'download (server → client)', values: [gbit('tcp-down'), gbit('mptcp-down')] },
+              ...(k['tcp-64k'] && k['mptcp-64k']
+                ? [{ label: 'sanity: kernel alone (Python, 64 KiB reads)', values: [round(k['tcp-64k'].median / 1e9, 3), round(k['mptcp-64k'].median / 1e9, 3)] }]
+                : []),
             ],
           }),
         },

@@ -1,0 +1,243 @@
+/**
+ * Faults: services that crash or are killed, a daemon killed and restarted, unit directories that
+ * are unreadable or loop, and an MPTCP path removed mid-transfer.
+ */
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Lab } from '@mptcp/bench/lib/lab';
+import { oneConnection } from '@mptcp/bench/lib/loadgen';
+import { worker, DAEMON_CLI } from '@mptcp/bench/lib/paths';
+import { sleep, start } from '@mptcp/bench/lib/proc';
+import { writeAcceptUnit, writeListenUnit } from '@mptcp/bench/lib/units';
+import { cleanup, scratch, startFixture, until, type Status } from '../src/fixture.js';
+import { report, requireCaps } from '../src/require.js';
+import { echo, exchange } from '../src/client.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(cleanup));
+
+function fresh(prefix: string): string {
+  const d = scratch(prefix);
+  dirs.push(d);
+  return d;
+}
+
+const sock = (s: Status, unit: string) => s.sockets?.find((x) => x.unit === unit);
+const svc = (s: Status, unit: string) => s.services?.find((x) => x.unit === unit);
+const ECHO = `${process.execPath} ${worker('echo-service')}`;
+/** A stack trace on stderr means an exception escaped; clean errors are one-line messages. */
+const STACK = /^\s+at .+:\d+:\d+\)?$/m;
+
+describe('faults', () => {
+  it('a service that crashes on start hits the start limit; the socket fails and says why', async (ctx) => {
+    requireCaps(ctx, ['python3', 'daemon']);
+    const dir = fresh('crash');
+    writeListenUnit(join(dir, 'units'), {
+      name: 'crash',
+      listen: ['127.0.0.1:24611'],
+      exec: '/bin/false',
+      service: [],
+    });
+    // StartLimit*= live in [Unit] of the service
+    writeFileSync(join(dir, 'units', 'crash.service'), '[Unit]\nStartLimitIntervalSec=30s\nStartLimitBurst=3\n[Service]\nExecStart=/bin/false\n');
+    const fx = await startFixture(dir);
+    try {
+      let attempts = 0;
+      const final = await until(
+        async () => {
+          const s = await fx.status();
+          if (sock(s, 'crash.socket')?.state === 'failed') return s;
+          attempts++;
+          await oneConnection({ host: '127.0.0.1', ports: [24611], concurrency: 1, seconds: 0, timeoutMs: 2000 }, 24611);
+          await sleep(150);
+          return null;
+        },
+        20_000,
+        'crash.socket to fail',
+      );
+      const text = JSON.stringify({ socket: sock(final, 'crash.socket'), service: svc(final, 'crash.service') }) + fx.daemon.proc.stderr.join('\n');
+      const refusedAfter = await oneConnection({ host: '127.0.0.1', ports: [24611], concurrency: 1, seconds: 0, timeoutMs: 2000 }, 24611);
+      report('fault-crash-on-start', 'Accept=no service ExecStart=/bin/false, StartLimitBurst=3, connect until the socket fails', `socket failed after ${attempts} connection(s), reason reported: ${/start.?limit/i.test(text)}`, {
+        activations: Number(sock(final, 'crash.socket')?.activations ?? -1),
+        connectAfterFail: refusedAfter.error ?? 'served',
+      });
+      expect(sock(final, 'crash.socket')?.state).toBe('failed');
+      expect(text).toMatch(/start.?limit/i);
+      expect(refusedAfter.ok).toBe(false);
+      expect(fx.daemon.proc.stderr.join('\n')).not.toMatch(STACK);
+    } finally {
+      await fx.stop();
+    }
+  });
+
+  it('an Accept=yes socket whose instances crash hits its trigger limit and says why', async (ctx) => {
+    requireCaps(ctx, ['python3', 'daemon']);
+    const dir = fresh('trigger');
+    writeAcceptUnit(join(dir, 'units'), { name: 'tl', listen: '127.0.0.1:24612', exec: '/bin/false', socket: [] });
+    // replace the bench default (trigger limit off) with a small one
+    const unit = join(dir, 'units', 'tl.socket');
+    writeFileSync(unit, readFileSync(unit, 'utf8').replace('TriggerLimitIntervalSec=0', 'TriggerLimitIntervalSec=10s\nTriggerLimitBurst=5'));
+    const fx = await startFixture(dir);
+    try {
+      const results = [];
+      for (let i = 0; i < 12; i++) results.push(await oneConnection({ host: '127.0.0.1', ports: [24612], concurrency: 1, seconds: 0, timeoutMs: 2000 }, 24612));
+      const s = await until(async () => {
+        const st = await fx.status();
+        return sock(st, 'tl.socket')?.state === 'failed' ? st : null;
+      }, 5000, 'tl.socket to fail');
+      const text = JSON.stringify(sock(s, 'tl.socket')) + fx.daemon.proc.stderr.join('\n');
+      report('fault-trigger-limit', '12 quick connections to Accept=yes /bin/false with TriggerLimitBurst=5', 'socket failed, trigger limit named', {
+        refusedConnects: results.filter((r) => !r.connected).length,
+      });
+      expect(text).toMatch(/trigger.?limit/i);
+      expect(results.some((r) => !r.connected)).toBe(true);
+    } finally {
+      await fx.stop();
+    }
+  });
+
+  it('a service killed with SIGKILL mid-connection: the socket returns to listening and re-activates', async (ctx) => {
+    requireCaps(ctx, ['python3', 'daemon']);
+    const dir = fresh('sigkill');
+    writeListenUnit(join(dir, 'units'), { name: 'echo', listen: ['127.0.0.1:24613'], exec: ECHO });
+    const fx = await startFixture(dir);
+    try {
+      const conn = await exchange('127.0.0.1', 24613);
+      expect(await conn.say('one')).toBe('one');
+      const s1 = await until(async () => svc(await fx.status(), 'echo.service')?.pid, 5000, 'service pid');
+      process.kill(s1, 'SIGKILL');
+      const closed = await conn.closed;
+      const back = await until(async () => sock(await fx.status(), 'echo.socket')?.state === 'listening', 5000, 'socket back to listening');
+      const again = await echo('127.0.0.1', 24613, 'two');
+      const s2 = svc(await fx.status(), 'echo.service');
+      report('fault-sigkill-service', 'Accept=no Node echo service killed with SIGKILL during a connection', 'connection closed, socket listening again, next connection re-activated', {
+        killedPid: s1,
+        newPid: s2?.pid ?? -1,
+        clientSaw: closed,
+      });
+      expect(back).toBe(true);
+      expect(again).toBe('two');
+      expect(s2?.pid).not.toBe(s1);
+    } finally {
+      await fx.stop();
+    }
+  });
+
+  it('the daemon killed with SIGKILL and restarted opens its sockets again, replacing AF_UNIX nodes', async (ctx) => {
+    requireCaps(ctx, ['python3', 'daemon']);
+    const dir = fresh('restart');
+    const unixPath = join(dir, 'run', 'cat.sock');
+    writeListenUnit(join(dir, 'units'), { name: 'echo', listen: ['127.0.0.1:24614'], exec: ECHO });
+    writeAcceptUnit(join(dir, 'units'), { name: 'cat', listen: unixPath, exec: '/bin/cat' });
+    const fx = await startFixture(dir);
+    const inode1 = statSync(unixPath).ino;
+    expect(await echo({ path: unixPath }, 0, 'u1')).toBe('u1');
+    fx.daemon.proc.child.kill('SIGKILL');
+    await fx.daemon.proc.exited;
+    await fx.stop();
+    expect(existsSync(unixPath)).toBe(true); // the stale node is left behind, as after any crash
+    const t0 = performance.now();
+    const fx2 = await startFixture(dir);
+    try {
+      const restartMs = performance.now() - t0;
+      const inode2 = statSync(unixPath).ino;
+      expect(await echo({ path: unixPath }, 0, 'u2')).toBe('u2');
+      expect(await echo('127.0.0.1', 24614, 'tcp')).toBe('tcp');
+      report('fault-daemon-restart', 'SIGKILL the daemon (TCP Accept=no + AF_UNIX Accept=yes units), start it again on the same units and control path', 'both sockets serve again; the AF_UNIX node was replaced', {
+        restartMs,
+        unixInodeChanged: inode1 !== inode2,
+      });
+      expect(inode2).not.toBe(inode1);
+    } finally {
+      await fx2.stop();
+    }
+  });
+
+  it('an unreadable unit directory is an error message, not a crash', async (ctx) => {
+    requireCaps(ctx, ['python3', 'daemon', 'root', 'setpriv']);
+    const dir = fresh('unreadable');
+    const units = join(dir, 'units');
+    writeListenUnit(units, { name: 'echo', listen: ['127.0.0.1:24615'], exec: ECHO });
+    chmodSync(units, 0o700); // root's; the daemon runs as nobody below
+    const run = join(dir, 'run');
+    mkdirSync(run);
+    chownSync(run, 65534, 65534);
+    const p = start('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, DAEMON_CLI, 'run', '--units', units, '--control', join(run, 'c.sock')]);
+    const outcome = await Promise.race([p.exited.then((c) => `exit ${c}`), p.waitFor(/"event":"ready"/, 15_000).then(() => 'ready')]);
+    await p.stop();
+    const stderr = p.stderr.join('\n');
+    report('fault-unreadable-units', 'daemon as nobody on a root-only (0700) unit directory', `outcome: ${outcome}; message names the directory: ${stderr.includes(units)}`, { stderrLines: p.stderr.length });
+    expect(stderr).toMatch(/EACCES|permission denied/i);
+    expect(stderr).toContain(units);
+    expect(stderr).not.toMatch(STACK);
+    if (outcome.startsWith('exit')) expect(outcome).toBe('exit 2');
+  });
+
+  it('symlink loops in and as the unit directory are reported; the good units still serve', async (ctx) => {
+    requireCaps(ctx, ['python3', 'daemon']);
+    const dir = fresh('loop');
+    const units = join(dir, 'units');
+    writeListenUnit(units, { name: 'echo', listen: ['127.0.0.1:24616'], exec: ECHO });
+    symlinkSync('loop-b.socket', join(units, 'loop-a.socket'));
+    symlinkSync('loop-a.socket', join(units, 'loop-b.socket'));
+    symlinkSync('.', join(units, 'sub.d'));
+    const fx = await startFixture(dir);
+    let loopReported = false;
+    try {
+      expect(await echo('127.0.0.1', 24616, 'ok')).toBe('ok');
+      const s = await fx.status();
+      const all = JSON.stringify(s.failed ?? []) + fx.daemon.proc.stderr.join('\n');
+      loopReported = /loop-a\.socket/.test(all) && /ELOOP|symbolic links|loop/i.test(all);
+      expect(loopReported).toBe(true);
+      expect(fx.daemon.proc.stderr.join('\n')).not.toMatch(STACK);
+    } finally {
+      await fx.stop();
+    }
+    // the directory itself a loop
+    symlinkSync(join(dir, 'l2'), join(dir, 'l1'));
+    symlinkSync(join(dir, 'l1'), join(dir, 'l2'));
+    const p = start(process.execPath, [DAEMON_CLI, 'run', '--units', join(dir, 'l1'), '--control', join(dir, 'c2.sock')]);
+    const outcome = await Promise.race([p.exited.then((c) => `exit ${c}`), p.waitFor(/"event":"ready"/, 15_000).then(() => 'ready')]);
+    await p.stop();
+    report('fault-symlink-loop', 'unit dir with a.socket ⇄ b.socket and sub.d → .; then a unit dir that is itself a loop', `good unit served; loop reported: ${loopReported}; looping dir: ${outcome}`, {});
+    expect(p.stderr.join('\n')).toMatch(/ELOOP|symbolic links|loop/i);
+    expect(p.stderr.join('\n')).not.toMatch(STACK);
+  });
+
+  it('a path removed mid-transfer: MPTCP keeps the connection and the data intact', async (ctx) => {
+    requireCaps(ctx, ['root', 'mptcp', 'netns', 'tc', 'python3']);
+    const lab = Lab.up('rfo', '20mbit', 'signal');
+    const dir = fresh('path');
+    const shaFile = join(dir, 'sent.sha256');
+    const bytes = 8 << 20;
+    const srv = start(lab.exec('srv')[0]!, [...lab.exec('srv').slice(1), process.execPath, worker('failover-service'), '--bytes', String(bytes), '--sha-file', shaFile, '--listen', '0.0.0.0:5300']);
+    try {
+      await srv.waitFor(/^LISTENING/);
+      const cli = lab.exec('cli');
+      const client = start(cli[0]!, [...cli.slice(1), process.execPath, worker('failover-client'), '--host', lab.env.srv1, '--port', '5300', '--ifaces', 'c1,c2']);
+      await client.waitFor(/^CONNECTED/);
+      await sleep(600);
+      lab.link(1, 'down');
+      const code = await client.exited;
+      expect(code).toBe(0);
+      const r = JSON.parse(client.stdout.find((l) => l.startsWith('{')) ?? '{}') as { bytes: number; sha256: string; mptcp: boolean | null; samples: number[][] };
+      await until(() => existsSync(shaFile) && readFileSync(shaFile, 'utf8').trim().length === 64, 5000, 'sender hash');
+      const sent = readFileSync(shaFile, 'utf8').trim();
+      const last = r.samples[r.samples.length - 1]!;
+      const atDown = r.samples.find((s) => s[0]! - r.samples[0]![0]! >= 600) ?? last;
+      report('fault-path-removed', `${bytes >> 20} MiB over 2 × 20 Mbit, path 1 down after 0.6 s for good`, `connection kept, sha256 equal: ${sent === r.sha256}`, {
+        bytes: r.bytes,
+        path2BytesAfterDown: last[3]! - atDown[3]!,
+        mptcp: String(r.mptcp),
+      });
+      expect(r.bytes).toBe(bytes);
+      expect(r.sha256).toBe(sent);
+      expect(last[3]! - atDown[3]!).toBeGreaterThan(bytes / 4); // the rest went over path 2
+    } finally {
+      await srv.stop('SIGKILL');
+      lab.down();
+    }
+  });
+});
+

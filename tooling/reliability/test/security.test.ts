@@ -1,0 +1,154 @@
+/**
+ * Security: the control socket refuses other users, User= really drops privileges, ExecStart=
+ * arguments are never given to a shell, and a service inherits only the fds it should.
+ */
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { oneConnection } from '@mptcp/bench/lib/loadgen';
+import { run } from '@mptcp/bench/lib/proc';
+import { writeAcceptUnit, writeListenUnit } from '@mptcp/bench/lib/units';
+import { cleanup, scratch, startFixture, until } from '../src/fixture.js';
+import { readAll } from '../src/client.js';
+import { report, requireCaps } from '../src/require.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(cleanup));
+function fresh(prefix: string): string {
+  const d = scratch(prefix);
+  dirs.push(d);
+  return d;
+}
+
+const AS_NOBODY = ['--reuid=nobody', '--regid=nogroup', '--clear-groups'];
+
+/** As `nobody`: connect to the control socket, ask for status, print what happened. */
+async function controlAsNobody(path: string): Promise<string> {
+  const py = [
+    'import socket,sys',
+    's=socket.socket(socket.AF_UNIX,socket.SOCK_STREAM); s.settimeout(5)',
+    'try: s.connect(sys.argv[1])',
+    'except OSError as e: print("CONNECT_ERR", e.errno); sys.exit(0)',
+    'try:',
+    '  s.sendall(b\'{"cmd":"status"}\\n\'); d=s.recv(65536)',
+    'except OSError as e: print("IO_ERR", e.errno); sys.exit(0)',
+    'print("REPLY " + d.decode("utf8","replace").strip() if d else "CLOSED")',
+  ].join('\n');
+  return (await run('setpriv', [...AS_NOBODY, 'python3', '-c', py, path])).trim();
+}
+
+/** A status line from /proc/PID/status as numbers: "Uid:\t0\t0\t0\t0" → [0,0,0,0]. */
+function ids(text: string, key: string): number[] {
+  const m = new RegExp(`^${key}:(.*)$`, 'm').exec(text);
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean).map(Number) : [];
+}
+
+/** `ls -l /proc/self/fd` → fd → link target. */
+function fdTable(ls: string): Map<number, string> {
+  const t = new Map<number, string>();
+  for (const line of ls.split('\n')) {
+    const m = /\s(\d+) -> (.*)$/.exec(line);
+    if (m) t.set(Number(m[1]), m[2]!);
+  }
+  return t;
+}
+
+describe('security', () => {
+  it('the control socket refuses a peer of another uid', async (ctx) => {
+    requireCaps(ctx, ['root', 'setpriv', 'python3', 'daemon']);
+    const dir = fresh('ctl');
+    writeListenUnit(join(dir, 'units'), { name: 'x', listen: ['127.0.0.1:24621'], exec: '/bin/true' });
+    const fx = await startFixture(dir);
+    try {
+      const asRoot = await fx.status();
+      expect(asRoot.ok).toBe(true);
+      const byMode = await controlAsNobody(fx.control);
+      // Take the file mode out of the way: the daemon itself must check the peer (SO_PEERCRED).
+      chmodSync(fx.control, 0o666);
+      const byPeer = await controlAsNobody(fx.control);
+      report('security-control-uid', 'status request on the control socket as nobody (mode 0600, then 0666)', `mode 0600: ${byMode}; mode 0666: ${byPeer.slice(0, 120)}`, {});
+      expect(byMode).toMatch(/^CONNECT_ERR 13$/); // EACCES
+      expect(byPeer).not.toMatch(/"sockets"/);
+      expect(byPeer).toMatch(/^(CLOSED|IO_ERR \d+|REPLY \{"ok":false.*)$/);
+      expect((await fx.status()).ok).toBe(true); // and the daemon is still fine
+    } finally {
+      await fx.stop();
+    }
+  });
+
+  it('User=nobody runs the service as nobody with no supplementary groups', async (ctx) => {
+    requireCaps(ctx, ['root', 'python3', 'daemon']);
+    const dir = fresh('user');
+    writeAcceptUnit(join(dir, 'units'), { name: 'who', listen: '127.0.0.1:24622', exec: '/bin/cat /proc/self/status', service: ['User=nobody'] });
+    const fx = await startFixture(dir);
+    try {
+      const st = await readAll('127.0.0.1', 24622);
+      const uid = ids(st, 'Uid');
+      const gid = ids(st, 'Gid');
+      const groups = ids(st, 'Groups');
+      report('security-user', 'Accept=yes service with User=nobody printing its /proc/self/status', `uids ${uid.join(',')} gids ${gid.join(',')} groups [${groups.join(',')}]`, {});
+      expect(uid).toEqual([65534, 65534, 65534, 65534]);
+      expect(gid).toEqual([65534, 65534, 65534, 65534]);
+      expect(groups.filter((g) => g !== 65534)).toEqual([]);
+    } finally {
+      await fx.stop();
+    }
+  });
+
+  it('ExecStart arguments with shell metacharacters reach argv literally', async (ctx) => {
+    requireCaps(ctx, ['python3', 'daemon']);
+    const dir = fresh('argv');
+    const p = (n: string): string => join(dir, n);
+    const args = ['a;b', 'c|d', '&&', `$(touch ${p('pwned1')})`, `\`touch ${p('pwned2')}\``, `>${p('pwned3')}`, '*', "'q'", 'x y'];
+    // unit-file quoting: double quotes group, `$$` is a literal `$`
+    const quoted = args.map((a) => `"${a.replace(/\$/g, '$$$$')}"`).join(' ');
+    const exec = `${process.execPath} -e "process.stdout.write(JSON.stringify(process.argv.slice(1)))" ${quoted}`;
+    writeAcceptUnit(join(dir, 'units'), { name: 'argv', listen: '127.0.0.1:24623', exec });
+    const fx = await startFixture(dir);
+    try {
+      const out = await readAll('127.0.0.1', 24623);
+      const argv = JSON.parse(out) as string[];
+      const pwned = ['pwned1', 'pwned2', 'pwned3'].filter((n) => existsSync(p(n)));
+      report('security-argv', `ExecStart with ${args.length} arguments full of ; | && $() \` > * ' and spaces`, `argv literal: ${JSON.stringify(argv) === JSON.stringify(args)}; files created by a shell: ${pwned.length}`, {});
+      expect(argv).toEqual(args);
+      expect(pwned).toEqual([]);
+    } finally {
+      await fx.stop();
+    }
+  });
+
+  it('a service sees only its expected fds (/proc/self/fd)', async (ctx) => {
+    requireCaps(ctx, ['python3', 'daemon']);
+    const dir = fresh('fds');
+    const out = join(dir, 'fds.txt');
+    // Accept=no with two listening sockets: fds 0-2, then exactly LISTEN_FDS=2 sockets at 3 and 4
+    writeListenUnit(join(dir, 'units'), {
+      name: 'fds',
+      listen: ['127.0.0.1:24624', '127.0.0.1:24625'],
+      exec: `/bin/sh -c "exec /bin/ls -l /proc/self/fd > ${out}"`,
+    });
+    // Accept=yes with the connection on stdin/stdout: nothing at 3 and above but ls's own directory fd
+    writeAcceptUnit(join(dir, 'units'), { name: 'fdy', listen: '127.0.0.1:24626', exec: '/bin/ls -l /proc/self/fd' });
+    const fx = await startFixture(dir);
+    try {
+      await oneConnection({ host: '127.0.0.1', ports: [24624], concurrency: 1, seconds: 0, timeoutMs: 3000 }, 24624);
+      await until(() => existsSync(out) && readFileSync(out, 'utf8').includes('->'), 5000, 'fd listing');
+      const no = fdTable(readFileSync(out, 'utf8'));
+      const yes = fdTable(await readAll('127.0.0.1', 24626));
+      const extra = (t: Map<number, string>, allowed: number[]): string[] =>
+        [...t].filter(([fd, target]) => fd > 2 && !allowed.includes(fd) && !/\/proc\/\d+\/fd$/.test(target)).map(([fd, target]) => `${fd} -> ${target}`);
+      report('security-fds', 'ls -l /proc/self/fd as an Accept=no service (2 sockets) and as an Accept=yes service', `Accept=no: ${[...no.keys()].join(',')}; Accept=yes: ${[...yes.keys()].join(',')}`, {
+        acceptNoExtra: extra(no, [3, 4]).length,
+        acceptYesExtra: extra(yes, []).length,
+      });
+      expect(no.get(3)).toMatch(/^socket:/);
+      expect(no.get(4)).toMatch(/^socket:/);
+      expect(extra(no, [3, 4])).toEqual([]);
+      expect(yes.get(0)).toMatch(/^socket:/);
+      expect(yes.get(1)).toMatch(/^socket:/);
+      expect(extra(yes, [])).toEqual([]);
+    } finally {
+      await fx.stop();
+    }
+  });
+});
