@@ -7,6 +7,7 @@ import { infoCommand } from './commands/info.js';
 import { runCommand } from './commands/run.js';
 import { verifyCommand } from './commands/verify.js';
 import { statusCommand } from './commands/status.js';
+import { EXIT_ERROR } from './exit-codes.js';
 import { VERSION } from './version.js';
 
 export function createProgram(): Command {
@@ -21,5 +22,20 @@ export function createProgram(): Command {
   program.addCommand(checkCommand());
   program.addCommand(connectCommand());
   program.addCommand(infoCommand());
+  // Usage errors (unknown option, missing argument, bad choice) exit 2, as documented; --help and
+  // --version exit 0.
+  const usageExit = (cmd: Command): void => {
+    cmd.exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : EXIT_ERROR);
+    });
+    for (const sub of cmd.commands) usageExit(sub);
+  };
+  usageExit(program);
+  program.addHelpText(
+    'after',
+    `
+Exit codes (every command): 0 success, 1 the answer is "no" (verify found errors, check: not ready,
+connect: connection failed), 2 usage or environment error. See each command's --help.`,
+  );
   return program;
 }

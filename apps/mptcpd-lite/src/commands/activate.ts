@@ -3,7 +3,6 @@
  * @mptcp/activation's runSocketActivate(); this file is the command line, the log format and the
  * signal handling.
  */
-import * as activation from '@mptcp/activation';
 import { Command, Option } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
 import { CliError, EXIT_ERROR } from '../exit-codes.js';
@@ -93,7 +92,8 @@ Without --accept the program gets all fds on the first connection and its exit s
     .addHelpText('after', exitCodesHelp([[0, 'the program exited 0 (without --accept its exit status is ours); --accept: stopped by SIGTERM/SIGINT'], [2, 'bad options or address, socket error (EADDRINUSE, ENOPROTOOPT: MPTCP disabled…)'], [127, 'the program could not be executed']]))
     .action(
       action(async (argv: string[], opts: ActivateCli) => {
-        const run = (activation as unknown as { runSocketActivate?: RunSocketActivate }).runSocketActivate;
+        const activation = (await import('@mptcp/activation')) as unknown as { runSocketActivate?: RunSocketActivate };
+        const run = activation.runSocketActivate;
         if (typeof run !== 'function') throw new CliError('@mptcp/activation does not export runSocketActivate (rebuild the workspace)', EXIT_ERROR, 'ACTIVATION_MISSING');
         const fdnames = opts.fdname?.split(':');
         const inherited = process.env.LISTEN_PID === String(process.pid) ? Number(process.env.LISTEN_FDS ?? 0) || 0 : 0;

@@ -1,7 +1,7 @@
 /** `mptcpd-lite check`: is this host ready for MPTCP? */
 import { Command } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
-import { checkHost, type HostCheck } from '../check/host.js';
+import type { HostCheck } from '../check/host.js';
 import { EXIT_ERROR, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
 import { toJson } from '../json.js';
 
@@ -32,7 +32,8 @@ export function checkCommand(): Command {
     .addHelpText('after', examplesHelp(['mptcpd-lite check', 'mptcpd-lite check --json | jq .verdict', 'ip netns exec lab mptcpd-lite check']))
     .addHelpText('after', exitCodesHelp([[EXIT_OK, 'ready: MPTCP sockets can be created (the verdict says whether several paths will be used)'], [EXIT_FAILURE, 'not ready: the kernel lacks MPTCP or net.mptcp.enabled=0'], [EXIT_ERROR, 'error while checking']]))
     .action(
-      action((opts: { json?: boolean }) => {
+      action(async (opts: { json?: boolean }) => {
+        const { checkHost } = await import('../check/host.js');
         const r = checkHost();
         process.stdout.write(opts.json ? toJson(r, 2) + '\n' : formatCheck(r));
         return r.ready ? EXIT_OK : EXIT_FAILURE;

@@ -1,10 +1,9 @@
 /** `mptcpd-lite connect HOST:PORT`: an nc-like client that says whether the connection is MPTCP. */
 import { Command, Option } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
-import { buildReport, formatReport, type ConnectionReport } from '../connect/report.js';
+import type { ConnectionReport } from '../connect/report.js';
 import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK, errnoName, messageOf } from '../exit-codes.js';
 import { toJson } from '../json.js';
-import { dial } from '../platform/dial.js';
 import type { MptcpMode } from '../platform/native-types.js';
 
 interface ConnectOptions {
@@ -34,6 +33,8 @@ export function connectCommand(): Command {
     .action(
       action(async (target: string, opts: ConnectOptions) => {
         const { host, port } = parseTarget(target);
+        const { buildReport, formatReport } = await import('../connect/report.js');
+        const { dial } = await import('../platform/dial.js');
         const mode: MptcpMode = opts.mptcp === 'off' ? false : opts.mptcp;
         const timeoutMs = Number(opts.timeout) * 1000;
         const emit = (event: string, r: ConnectionReport, when: 'connected' | 'closing'): void => {

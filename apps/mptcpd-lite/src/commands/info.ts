@@ -8,8 +8,7 @@ import type { DaemonStatus } from '../control/protocol.js';
 import { CliError, EXIT_ERROR, EXIT_OK } from '../exit-codes.js';
 import { formatBytes, hostPort } from '../format/bytes.js';
 import { toJson } from '../json.js';
-import { mptcpConnections, type MptcpConnection } from '../netlink/sock-diag.js';
-import { netlinkRequest } from '../netlink/transport.js';
+import type { MptcpConnection } from '../netlink/sock-diag.js';
 
 interface InfoOptions {
   json?: boolean;
@@ -96,6 +95,8 @@ export function infoCommand(): Command {
         } else if (!opts.all) {
           ports = await daemonPorts(opts.control ?? defaultControlPath());
         }
+        const { mptcpConnections } = await import('../netlink/sock-diag.js');
+        const { netlinkRequest } = await import('../netlink/transport.js');
         const interval = Number(opts.interval);
         if (!(interval > 0)) throw new CliError(`invalid --interval: ${opts.interval}`, EXIT_ERROR);
         const once = (): string => {

@@ -3,8 +3,6 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
 import { defaultControlPath } from '../control/paths.js';
-import { createEngine } from '../daemon/activation-engine.js';
-import { startDaemon } from '../daemon/daemon.js';
 import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../log.js';
 
@@ -40,6 +38,8 @@ sd_notify: with NOTIFY_SOCKET set, sends READY=1, RELOADING=1 (+MONOTONIC_USEC=)
         const log = createLogger({ maxLevel: opts.logLevel });
         const unitDirs = (opts.units ?? DEFAULT_UNIT_DIRS).map((d) => path.resolve(d));
         const controlPath = path.resolve(opts.control ?? defaultControlPath());
+        const { createEngine } = await import('../daemon/activation-engine.js');
+        const { startDaemon } = await import('../daemon/daemon.js');
         const engine = await createEngine({ unitDirs, log });
         const daemon = await startDaemon({ engine, log, controlPath, unitDirs });
         return daemon.done;

@@ -3,7 +3,6 @@ import { Command } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
 import { EXIT_ERROR, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
 import { toJson } from '../json.js';
-import { unitApi } from '../platform/units.js';
 
 export function verifyCommand(): Command {
   return new Command('verify')
@@ -14,7 +13,8 @@ export function verifyCommand(): Command {
     .addHelpText('after', examplesHelp(['mptcpd-lite verify examples/units/echo.socket examples/units/http.socket', 'mptcpd-lite verify --json /etc/mptcpd-lite/units/*.socket']))
     .addHelpText('after', exitCodesHelp([[EXIT_OK, 'no errors (warnings may have been printed)'], [EXIT_FAILURE, 'at least one unit has errors: it would not load, or its service is missing'], [EXIT_ERROR, 'usage error']]))
     .action(
-      action((files: string[], opts: { json?: boolean; searchPath?: string[] }) => {
+      action(async (files: string[], opts: { json?: boolean; searchPath?: string[] }) => {
+        const { unitApi } = await import('../platform/units.js');
         const api = unitApi();
         const r = api.verify(files, opts.searchPath ? { searchPaths: opts.searchPath } : {});
         if (opts.json) process.stdout.write(toJson({ failed: r.failed, diagnostics: r.diagnostics.map((d) => ({ ...d, text: api.formatDiagnostic(d) })) }, 2) + '\n');
