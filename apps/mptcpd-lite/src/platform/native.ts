@@ -70,3 +70,6 @@ export function socketFd(socket: Socket): number | undefined {
   const handle = (socket as unknown as { _handle?: { fd?: unknown } })._handle;
   return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : undefined;
 }
+
+/** Compile-time check that @mptcp/native provides what the app calls (sendDatagram is still a request). */
+export const NATIVE_CONFORMS: Omit<NativeApi, 'sendDatagram'> = nativeModule;

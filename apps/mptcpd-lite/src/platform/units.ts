@@ -86,3 +86,6 @@ export function instanceResolver(dirs: readonly string[]): (template: ServiceUni
     throw Object.assign(new Error(`${instanceName}: ${r.diagnostics.map((d) => api.formatDiagnostic(d)).join('; ') || 'could not be loaded'}`), { code: 'ENOEXEC' });
   };
 }
+
+/** Compile-time check that @mptcp/unit provides what the app calls. */
+export const UNIT_CONFORMS: UnitApi = unitModule;
