@@ -11,11 +11,22 @@ export type SocketState = 'dead' | 'listening' | 'running' | 'failed';
 /** systemd's SocketResult values that can happen here. */
 export type SocketResult = 'success' | 'resources' | 'trigger-limit-hit' | 'service-start-limit-hit';
 
+/**
+ * A `<prefix>@.service` template: its file (each instance is loaded from it with its own
+ * specifiers), or an already parsed ServiceUnit (instantiated by %-substitution).
+ */
+export interface ServiceTemplate {
+  name: string;
+  file: string;
+  /** Where instance drop-ins are looked up (default: the template's directory). */
+  searchPaths?: readonly string[];
+}
+
 /** The units the engine runs: sockets, the services they trigger, and `<prefix>@.service` templates. */
 export interface EngineUnits {
   sockets: readonly SocketUnit[];
   services?: readonly ServiceUnit[];
-  templates?: readonly ServiceUnit[];
+  templates?: ReadonlyArray<ServiceTemplate | ServiceUnit>;
 }
 
 export interface ListenStatus {

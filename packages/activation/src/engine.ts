@@ -12,6 +12,7 @@ import type {
   EngineStatus,
   EngineUnits,
   ListenStatus,
+  ServiceTemplate,
   ReloadReport,
   SocketCounters,
   SocketResult,
@@ -93,6 +94,7 @@ const RUNTIME_ONLY_FIELDS = new Set([
   'timeoutUsec',
   'flushPending',
   'removeOnStop',
+  'install',
 ]);
 
 /** What identifies the opened fds of a socket unit (see RUNTIME_ONLY_FIELDS). */
@@ -112,7 +114,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   private native: NativeApi | undefined;
   private readonly sockets = new Map<string, SocketRuntime>();
   private readonly serviceDefs = new Map<string, ServiceUnit>();
-  private readonly templates = new Map<string, ServiceUnit>();
+  private readonly templates = new Map<string, ServiceTemplate>();
   private readonly services = new Map<string, ServiceRuntime>();
   private readonly instantiate: TemplateResolver;
   private stopping = false;
@@ -165,6 +167,8 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
         this.services.delete(name);
       }
     }
+    // Every known service shows up in status(), started or not.
+    for (const name of this.serviceDefs.keys()) this.serviceRuntime(name);
   }
 
   private updatedLimit(old: RateLimit, intervalUsec: number, burst: number): RateLimit {

@@ -50,7 +50,7 @@ function normalise(result: unknown): Array<[string, string]> | undefined {
   if (result instanceof Map) return [...(result as Map<string, string>).entries()];
   if (typeof result === 'object' && result !== null) {
     const r = result as Record<string, unknown>;
-    for (const key of ['variables', 'environment', 'assignments', 'entries']) {
+    for (const key of ['env', 'variables', 'environment', 'assignments', 'entries']) {
       if (key in r) return normalise(r[key]);
     }
     if (Object.values(r).every((v) => typeof v === 'string')) return Object.entries(r as Record<string, string>);

@@ -7,10 +7,22 @@
  * The `:` prefix (`noEnvExpand`) turns all of this off.
  */
 
+import * as unit from '@mptcp/unit';
+
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+type UnitExpand = (cmd: { argv: readonly string[]; noEnvExpand: boolean }, env: Readonly<Record<string, string>>) => string[];
+/** @mptcp/unit's expandExecCommand() (systemd's word splitting with unquoting) when present. */
+const unitExpand = (unit as Record<string, unknown>).expandExecCommand as UnitExpand | undefined;
 
 export function expandArgv(argv: readonly string[], env: Readonly<Record<string, string>>, noEnvExpand = false): string[] {
   if (noEnvExpand) return [...argv];
+  if (typeof unitExpand === 'function') return unitExpand({ argv, noEnvExpand }, env);
+  return fallbackExpandArgv(argv, env);
+}
+
+/** The subset used when @mptcp/unit has no expandExecCommand(). */
+export function fallbackExpandArgv(argv: readonly string[], env: Readonly<Record<string, string>>): string[] {
   const out: string[] = [];
   for (const word of argv) {
     if (word.startsWith('$') && !word.startsWith('${') && !word.startsWith('$$') && NAME.test(word.slice(1))) {

@@ -17,7 +17,7 @@ export { resultOfExit, shallRestart, type ServiceResult } from './restart-policy
 export { openPorts, closePorts, protocolFor, openSocketSpec, type OpenedPort, type Transport } from './open-listen.js';
 export { formatSockAddr, toSockAddr } from './listen-address.js';
 export { loadNative, adaptNative, type NativeApi, type ReadableWatch } from './native-binding.js';
-export { defaultTemplateResolver, substituteInstance, type TemplateResolver } from './templates.js';
+export { defaultTemplateResolver, substituteInstance, unescapeInstance, type TemplateResolver } from './templates.js';
 export { listenFds, activatedSockets, LISTEN_FDS_START, ListenFdsError, type ListenFd, type ListenFdsOptions, type ActivatedSockets } from './listen-fds.js';
 export { runSocketActivate, socketActivateEnvironment, type SocketActivateOptions } from './socket-activate.js';
-export { loadEngineUnits, classifyUnits, type LoadedEngineUnits } from './load-units.js';
+export { loadEngineUnits, formatDiagnosticText, type LoadedEngineUnits } from './load-units.js';

@@ -1,35 +1,43 @@
 /**
  * Turning `<prefix>@.service` into `<prefix>@<instance>.service` for Accept=yes connections.
- * @mptcp/unit's loadServiceInstance() re-reads the template with the instance's specifiers (the
- * right way: %i, %n, %I … resolved by the parser). When it is not available, a template parsed
- * with its specifiers left as written is instantiated here by substitution.
+ * @mptcp/unit's loadServiceInstance() reads the template again for every instance, so that %i, %n,
+ * %I … and the instance's drop-ins are applied by the parser — the systemd way. A template given as
+ * an already parsed ServiceUnit without a file on disk is instantiated by substitution instead.
  */
 import * as unit from '@mptcp/unit';
-import type { ExecCommand, ServiceUnit } from './unit-types.js';
+import type { ServiceTemplate } from './engine-types.js';
+import { ActivationError } from './errors.js';
 import { templatePrefix } from './instance-name.js';
+import { formatDiagnosticText } from './load-units.js';
+import type { Diagnostic, ExecCommand, ServiceUnit } from './unit-types.js';
 
-/** Produces the service unit for one instance name (`echo@0-…​.service`). */
-export type TemplateResolver = (template: ServiceUnit, instanceName: string) => ServiceUnit | Promise<ServiceUnit>;
+/** Produces the service unit for one instance name (`echo@0-….service`). */
+export type TemplateResolver = (template: ServiceTemplate, instanceName: string) => ServiceUnit | Promise<ServiceUnit>;
 
-type LoadInstance = (template: ServiceUnit | string, instanceName: string) => unknown;
+type LoadInstance = (
+  templateName: string,
+  instance: string,
+  options: { templateFile?: string; searchPaths?: readonly string[] },
+) => { unit?: { kind: string }; fatal: boolean; diagnostics: Diagnostic[] };
 
-export const defaultTemplateResolver: TemplateResolver = async (template, instanceName) => {
-  const load = (unit as Record<string, unknown>).loadServiceInstance;
-  if (typeof load === 'function') {
-    const result = await (load as LoadInstance)(template, instanceName);
-    const svc = pickService(result);
-    if (svc) return svc;
-  }
-  return substituteInstance(template, instanceName);
-};
-
-function pickService(result: unknown): ServiceUnit | undefined {
-  if (typeof result !== 'object' || result === null) return undefined;
-  const r = result as { kind?: unknown; unit?: unknown };
-  if (r.kind === 'service') return result as ServiceUnit;
-  if (typeof r.unit === 'object' && r.unit !== null && (r.unit as { kind?: unknown }).kind === 'service') return r.unit as ServiceUnit;
-  return undefined;
+function isServiceUnit(t: ServiceTemplate): t is ServiceUnit {
+  return (t as Partial<ServiceUnit>).kind === 'service' && Array.isArray((t as Partial<ServiceUnit>).execStart);
 }
+
+export const defaultTemplateResolver: TemplateResolver = (template, instanceName) => {
+  const load = (unit as Record<string, unknown>).loadServiceInstance;
+  const at = instanceName.indexOf('@');
+  const instance = instanceName.slice(at + 1, instanceName.lastIndexOf('.'));
+  if (typeof load === 'function' && template.file) {
+    const r = (load as LoadInstance)(template.name, instance, { templateFile: template.file, ...(template.searchPaths ? { searchPaths: template.searchPaths } : {}) });
+    if (r.unit && r.unit.kind === 'service' && !r.fatal) return r.unit as unknown as ServiceUnit;
+    if (!isServiceUnit(template)) {
+      throw new ActivationError('TEMPLATE_NOT_FOUND', `Failed to load ${instanceName}: ${r.diagnostics.map(formatDiagnosticText).join('; ')}`, { unit: instanceName });
+    }
+  }
+  if (isServiceUnit(template)) return substituteInstance(template, instanceName);
+  throw new ActivationError('TEMPLATE_NOT_FOUND', `Cannot instantiate ${template.name}: @mptcp/unit has no loadServiceInstance()`, { unit: instanceName });
+};
 
 /** systemd's unit_name_unescape() for %I: `\xNN` escapes and `-` → `/`. */
 export function unescapeInstance(s: string): string {

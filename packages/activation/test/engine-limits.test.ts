@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ActivationEngine } from '../src/index.js';
 import { mptcp, need, python3 } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
-import { HELPERS, clientSeq, fdCount, sleep, unitDir, waitFor } from './helpers/run.js';
+import { testLogger } from './helpers/log.js';
+import { HELPERS, clientSeq, fdCount, sleep, unitDir, waitFor, loopback } from './helpers/run.js';
 
 let engine: ActivationEngine | undefined;
 afterEach(async () => {
@@ -33,10 +34,10 @@ describe('activation limits', () => {
   it('a service that exits after each connection is re-triggered: 100 sequential connections answered', async (ctx) => {
     need(ctx, mptcp, python3);
     const dir = unitDir({
-      'pong.socket': '[Socket]\nListenStream=127.0.0.1:0\nSocketProtocol=mptcp\nTriggerLimitBurst=0\n',
+      'pong.socket': `[Socket]\nListenStream=${await loopback()}\nSocketProtocol=mptcp\nTriggerLimitBurst=0\n`,
       'pong.service': `[Unit]\nStartLimitBurst=0\n[Service]\nExecStart=/usr/bin/python3 ${join(HELPERS, 'one-shot-server.py')}\n`,
     });
-    engine = new ActivationEngine();
+    engine = new ActivationEngine({ logger: testLogger() });
     expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
     const port = engine.socket('pong.socket')?.listen[0]?.port as number;
     const result = await clientSeq(port, 100);
@@ -51,7 +52,7 @@ describe('activation limits', () => {
 
   it('a crash-looping service trips the trigger limit: socket failed with trigger-limit-hit', async () => {
     const dir = unitDir({
-      'crash.socket': '[Socket]\nListenStream=127.0.0.1:0\nTriggerLimitIntervalSec=2s\nTriggerLimitBurst=5\n',
+      'crash.socket': `[Socket]\nListenStream=${await loopback()}\nTriggerLimitIntervalSec=2s\nTriggerLimitBurst=5\n`,
       'crash.service': '[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/false\n',
     });
     const warnings: string[] = [];
@@ -76,10 +77,10 @@ describe('activation limits', () => {
 
   it("the service's start limit (default 5 per 10 s) fails the socket with service-start-limit-hit", async () => {
     const dir = unitDir({
-      'sl.socket': '[Socket]\nListenStream=127.0.0.1:0\n',
+      'sl.socket': `[Socket]\nListenStream=${await loopback()}\n`,
       'sl.service': '[Service]\nExecStart=/bin/false\n',
     });
-    engine = new ActivationEngine();
+    engine = new ActivationEngine({ logger: testLogger() });
     expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
     const port = engine.socket('sl.socket')?.listen[0]?.port as number;
     void connectOnce(port);
@@ -91,7 +92,7 @@ describe('activation limits', () => {
 
   it('MaxConnections=4 with 50 concurrent clients: exactly 46 closed, service continues, fds back to baseline', async () => {
     const dir = unitDir({
-      'hold.socket': '[Socket]\nListenStream=127.0.0.1:0\nAccept=yes\nMaxConnections=4\n',
+      'hold.socket': `[Socket]\nListenStream=${await loopback()}\nAccept=yes\nMaxConnections=4\n`,
       'hold@.service': "[Service]\nExecStart=/bin/sh -c 'echo hello; read line; echo bye'\nStandardInput=socket\n",
     });
     const warnings: string[] = [];

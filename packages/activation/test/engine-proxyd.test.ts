@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ActivationEngine } from '../src/index.js';
 import { mptcp, need, python3, socketProxyd } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
-import { clientOnce, unitDir, waitFor } from './helpers/run.js';
+import { testLogger } from './helpers/log.js';
+import { clientOnce, unitDir, waitFor, loopback } from './helpers/run.js';
 
 let engine: ActivationEngine | undefined;
 let backend: net.Server | undefined;
@@ -27,10 +28,10 @@ describe('Accept=no with systemd-socket-proxyd', () => {
     await new Promise<void>((r) => backend?.listen(0, '127.0.0.1', r));
     const backendPort = (backend.address() as net.AddressInfo).port;
     const dir = unitDir({
-      'proxy.socket': '[Socket]\nListenStream=127.0.0.1:0\nSocketProtocol=mptcp\n',
+      'proxy.socket': `[Socket]\nListenStream=${await loopback()}\nSocketProtocol=mptcp\n`,
       'proxy.service': `[Service]\nExecStart=/usr/lib/systemd/systemd-socket-proxyd 127.0.0.1:${backendPort}\n`,
     });
-    engine = new ActivationEngine();
+    engine = new ActivationEngine({ logger: testLogger() });
     const report = await engine.start(await loadUnits(dir));
     expect(report.failed).toEqual([]);
     const sock = engine.socket('proxy.socket');
@@ -39,15 +40,15 @@ describe('Accept=no with systemd-socket-proxyd', () => {
     const port = sock?.listen[0]?.port as number;
     expect(engine.status().services.find((s) => s.name === 'proxy.service')?.pid).toBeUndefined();
 
-    const reply = await clientOnce(port, { send: 'hello' });
+    const reply = await clientOnce(port, { send: 'hello', keepOpen: true });
     expect(reply.protocol).toBe(262);
     expect(reply.received).toBe('backend got: hello');
     const svc = await waitFor(() => engine?.status().services.find((s) => s.name === 'proxy.service'));
     expect(svc.starts).toBe(1);
     expect(engine.socket('proxy.socket')).toMatchObject({ state: 'running', counters: { triggers: 1 } });
 
-    // The service keeps the fds: a second connection goes to the same proxyd, no new trigger.
-    const again = await clientOnce(port, { send: 'again' });
+    // proxyd closes the client side once the backend is done; the service keeps the fds: a second connection goes to the same proxyd, no new trigger.
+    const again = await clientOnce(port, { send: 'again', keepOpen: true });
     expect(again.received).toBe('backend got: again');
     expect(engine.socket('proxy.socket')?.counters.triggers).toBe(1);
   });

@@ -7,7 +7,8 @@ import { ActivationEngine } from '../src/index.js';
 import { listenFds } from '../src/listen-fds.js';
 import { mptcp, need, python3 } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
-import { HELPERS, clientOnce, sleep, unitDir } from './helpers/run.js';
+import { testLogger } from './helpers/log.js';
+import { HELPERS, clientOnce, sleep, unitDir, loopback } from './helpers/run.js';
 
 describe('listenFds() rules', () => {
   it('returns the fds with names when LISTEN_PID is ours, and unsets the variables', () => {
@@ -56,10 +57,10 @@ describe('listen-fds with real activators', () => {
   it('mptcpd-lite engine → Node service via net.Server, MPTCP, named fd', async (ctx) => {
     need(ctx, mptcp, python3);
     const dir = unitDir({
-      'node.socket': '[Socket]\nListenStream=127.0.0.1:0\nSocketProtocol=mptcp\nFileDescriptorName=web\n',
+      'node.socket': `[Socket]\nListenStream=${await loopback()}\nSocketProtocol=mptcp\nFileDescriptorName=web\n`,
       'node.service': `[Service]\nExecStart=${process.execPath} ${join(HELPERS, 'listen-fds-service.mjs')} once\n`,
     });
-    engine = new ActivationEngine();
+    engine = new ActivationEngine({ logger: testLogger() });
     expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
     const port = engine.socket('node.socket')?.listen[0]?.port as number;
     const r = await clientOnce(port);

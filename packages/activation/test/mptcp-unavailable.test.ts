@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Capability, need, root } from './helpers/capability.js';
-import { HELPERS, run, unitDir } from './helpers/run.js';
+import { HELPERS, run, unitDir, loopback } from './helpers/run.js';
 import { execFileSync } from 'node:child_process';
 
 const unshare: Capability = (() => {
@@ -30,7 +30,7 @@ describe('MPTCP unavailable', () => {
   it('SocketProtocol=mptcp fails the unit with a message naming the sysctl', async (ctx) => {
     need(ctx, root, unshare);
     const dir = unitDir({
-      'm.socket': '[Socket]\nListenStream=127.0.0.1:0\nSocketProtocol=mptcp\n',
+      'm.socket': `[Socket]\nListenStream=${await loopback()}\nSocketProtocol=mptcp\n`,
       'm.service': '[Service]\nExecStart=/bin/true\n',
     });
     const out = await inNetnsWithoutMptcp(dir);
@@ -44,7 +44,7 @@ describe('MPTCP unavailable', () => {
   it('X-MPTCPFallback=yes: plain TCP with a warning', async (ctx) => {
     need(ctx, root, unshare);
     const dir = unitDir({
-      'm.socket': '[Socket]\nListenStream=127.0.0.1:0\nSocketProtocol=mptcp\nX-MPTCPFallback=yes\n',
+      'm.socket': `[Socket]\nListenStream=${await loopback()}\nSocketProtocol=mptcp\nX-MPTCPFallback=yes\n`,
       'm.service': '[Service]\nExecStart=/bin/true\n',
     });
     const out = await inNetnsWithoutMptcp(dir);
@@ -56,7 +56,7 @@ describe('MPTCP unavailable', () => {
   it('ListenDatagram ignores SocketProtocol=mptcp, as systemd does', async (ctx) => {
     need(ctx, root, unshare);
     const dir = unitDir({
-      'd.socket': '[Socket]\nListenDatagram=127.0.0.1:0\nSocketProtocol=mptcp\n',
+      'd.socket': `[Socket]\nListenDatagram=${await loopback()}\nSocketProtocol=mptcp\n`,
       'd.service': '[Service]\nExecStart=/bin/true\n',
     });
     const out = await inNetnsWithoutMptcp(dir);

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Test client: MPTCP (protocol 262) or TCP connections, printing one JSON line per run.
 
-  client.py once HOST PORT [--tcp] [--send TEXT] [--timeout S]
-      one connection: sends TEXT (if any), shuts down writing, reads to EOF.
+  client.py once HOST PORT [--tcp] [--send TEXT] [--timeout S] [--keep-open]
+      one connection: sends TEXT (if any), shuts down writing (unless --keep-open), reads to EOF.
   client.py seq HOST PORT N [--tcp] [--send TEXT]
       N sequential connections; counts answered ones (non-empty reply) and errors.
 """
@@ -20,13 +20,14 @@ def connect(host, port, tcp, timeout):
     return s
 
 
-def once(host, port, tcp, send, timeout):
+def once(host, port, tcp, send, timeout, keep=False):
     s = connect(host, port, tcp, timeout)
     local = s.getsockname()
     proto = s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL)
     if send:
         s.sendall(send.encode())
-    s.shutdown(socket.SHUT_WR)
+    if not keep:
+        s.shutdown(socket.SHUT_WR)
     data = b""
     while True:
         chunk = s.recv(65536)
@@ -43,8 +44,9 @@ def main():
     tcp = "--tcp" in args
     send = args[args.index("--send") + 1] if "--send" in args else ""
     timeout = float(args[args.index("--timeout") + 1]) if "--timeout" in args else 10.0
+    keep = "--keep-open" in args
     if mode == "once":
-        print(json.dumps(once(host, port, tcp, send, timeout)))
+        print(json.dumps(once(host, port, tcp, send, timeout, keep)))
     elif mode == "seq":
         n = int(args[3])
         ok = 0

@@ -1,6 +1,7 @@
 /** Small process and file helpers for the engine tests. */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,10 +26,11 @@ export interface OnceResult {
 }
 
 /** One client connection through client.py (MPTCP unless tcp). */
-export async function clientOnce(port: number, opts: { tcp?: boolean; send?: string; host?: string } = {}): Promise<OnceResult> {
+export async function clientOnce(port: number, opts: { tcp?: boolean; send?: string; host?: string; keepOpen?: boolean } = {}): Promise<OnceResult> {
   const args = [CLIENT, 'once', opts.host ?? '127.0.0.1', String(port)];
   if (opts.tcp) args.push('--tcp');
   if (opts.send) args.push('--send', opts.send);
+  if (opts.keepOpen) args.push('--keep-open');
   const r = await run('python3', args);
   if (r.code !== 0) throw new Error(`client failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout) as OnceResult;
@@ -77,3 +79,24 @@ export async function waitFor<T>(fn: () => T | undefined | false, timeoutMs = 10
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A port the kernel just handed out (bind :0, close). systemd's address parser rejects port 0
+ * (parse_ip_port), so unit files cannot ask for "any port"; this keeps collisions between parallel
+ * runs unlikely instead.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** `127.0.0.1:PORT` with a fresh port. */
+export async function loopback(): Promise<string> {
+  return `127.0.0.1:${await freePort()}`;
+}
