@@ -1,0 +1,119 @@
+/** Accept=no details: several sockets → one service, Restart=, MaxConnectionsPerSource=, stop(). */
+import net from 'node:net';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ActivationEngine } from '../src/index.js';
+import { need, python3 } from './helpers/capability.js';
+import { loadUnits } from './helpers/load.js';
+import { testLogger } from './helpers/log.js';
+import { HELPERS, clientOnce, freePort, sleep, unitDir, waitFor } from './helpers/run.js';
+
+let engine: ActivationEngine | undefined;
+afterEach(async () => {
+  await engine?.stop();
+  engine = undefined;
+});
+
+interface FdReport {
+  pid: number;
+  listen_pid: string;
+  names: string[];
+  ports: number[];
+  fds: Record<string, string>;
+}
+
+describe('Accept=no services', () => {
+  it('two socket units trigger one service: all fds passed, named, in order; nothing else leaks', async (ctx) => {
+    need(ctx, python3);
+    const [pa, pb1, pb2] = [await freePort(), await freePort(), await freePort()];
+    const dir = unitDir({
+      'a.socket': `[Socket]\nListenStream=127.0.0.1:${pa}\nService=both.service\n`,
+      'b.socket': `[Socket]\nListenStream=127.0.0.1:${pb1}\nListenStream=127.0.0.1:${pb2}\nService=both.service\nFileDescriptorName=bee\n`,
+      'both.service': `[Service]\nExecStart=/usr/bin/python3 ${join(HELPERS, 'fd-report.py')}\n`,
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    const r = JSON.parse((await clientOnce(pb2, { tcp: true })).received) as FdReport;
+    expect(r.listen_pid).toBe(String(r.pid));
+    expect(r.names).toEqual(['a.socket', 'bee', 'bee']);
+    expect(r.ports).toEqual([pa, pb1, pb2]);
+    const extraSockets = Object.entries(r.fds).filter(([f, t]) => Number(f) > 5 && t.startsWith('socket:'));
+    expect(extraSockets).toEqual([]);
+    expect(engine.socket('a.socket')?.state).toBe('running');
+    await waitFor(() => engine?.socket('a.socket')?.state === 'listening' && engine.socket('b.socket')?.state === 'listening', 5000, 'both sockets listening again');
+  });
+
+  it('Restart=on-failure restarts after RestartSec and hands the fds over again', async (ctx) => {
+    need(ctx, python3);
+    const port = await freePort();
+    const marker = join(unitDir({}), 'crashed-once');
+    const dir = unitDir({
+      'r.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      // First run: exits 1 without touching the listener; second run: serves.
+      'r.service': `[Service]\nExecStart=/bin/sh -c 'if [ ! -e ${marker} ]; then touch ${marker}; exit 1; fi; exec /usr/bin/python3 ${join(HELPERS, 'fd-report.py')}'\nRestart=on-failure\nRestartSec=200ms\n`,
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    const t0 = Date.now();
+    const r = JSON.parse((await clientOnce(port, { tcp: true })).received) as FdReport;
+    expect(existsSync(marker)).toBe(true);
+    expect(r.names).toEqual(['r.socket']);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+    const svc = engine.status().services.find((s) => s.name === 'r.service');
+    expect(svc).toMatchObject({ starts: 2, restarts: 1 });
+  });
+
+  it('stop() ends running services with KillSignal= and closes everything', async () => {
+    const port = await freePort();
+    const dir = unitDir({
+      's.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      's.service': "[Service]\nExecStart=/bin/sleep 60\nKillSignal=SIGINT\n",
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    await engine.start(await loadUnits(dir));
+    const exits: Array<string | null> = [];
+    engine.on('service-exit', (e) => exits.push(e.signal));
+    const c = net.connect(port, '127.0.0.1');
+    c.on('error', () => undefined);
+    const pid = (await waitFor(() => engine?.status().services.find((s) => s.name === 's.service')?.pid, 5000, 'service pid')) as number;
+    await engine.stop();
+    engine = undefined;
+    expect(exits).toEqual(['SIGINT']);
+    expect(() => process.kill(pid, 0)).toThrow();
+    c.destroy();
+    const refused = await new Promise<string>((resolve) => {
+      const d = net.connect(port, '127.0.0.1');
+      d.on('error', (e) => resolve((e as NodeJS.ErrnoException).code ?? ''));
+      d.on('connect', () => resolve('connected'));
+    });
+    expect(refused).toBe('ECONNREFUSED');
+  });
+});
+
+describe('Accept=yes per-source limit', () => {
+  it('MaxConnectionsPerSource= drops the extra connection from one address, not from another', async () => {
+    const port = await freePort();
+    const dir = unitDir({
+      'ps.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\nMaxConnectionsPerSource=1\n`,
+      'ps@.service': "[Service]\nExecStart=/bin/sh -c 'echo hi; read x'\nStandardInput=socket\n",
+    });
+    const log = testLogger();
+    engine = new ActivationEngine({ logger: log });
+    await engine.start(await loadUnits(dir));
+    const open = (localAddress: string): Promise<{ c: net.Socket; greeted: boolean }> =>
+      new Promise((resolve) => {
+        const c = net.connect({ port, host: '127.0.0.1', localAddress });
+        c.once('data', () => resolve({ c, greeted: true }));
+        c.once('close', () => resolve({ c, greeted: false }));
+        c.on('error', () => undefined);
+      });
+    const first = await open('127.0.0.1');
+    const second = await open('127.0.0.1');
+    const other = await open('127.0.0.2');
+    expect([first.greeted, second.greeted, other.greeted]).toEqual([true, false, true]);
+    expect(log.warnings).toContain('ps.socket: Too many incoming connections (2) from source 127.0.0.1, dropping connection.');
+    for (const x of [first, second, other]) x.c.destroy();
+    await sleep(50);
+  });
+});
