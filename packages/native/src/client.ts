@@ -20,6 +20,20 @@ import type { MptcpMode } from './types.js';
 import { watchWritable, type FdWatcher } from './watch.js';
 import { setConnecting } from './fd.js';
 
+/** net's `lookup` option shape: (hostname, { family }, callback(err, address, family)). */
+export type LookupFunction = (
+  hostname: string,
+  options: { family: number },
+  callback: (err: Error | null, address: string, family: number) => void,
+) => void;
+
+function resolve(host: string, family: number, custom: LookupFunction | undefined): Promise<{ address: string; family: number }> {
+  if (!custom) return lookup(host, { family });
+  return new Promise((ok, fail) => {
+    custom(host, { family }, (err, address, fam) => (err ? fail(err) : ok({ address, family: fam })));
+  });
+}
+
 export interface MptcpConnectOptions {
   host?: string;
   port: number;
@@ -31,6 +45,8 @@ export interface MptcpConnectOptions {
   timeout?: number;
   /** Address family for host-name lookups (4 or 6; default: the resolver's first answer). */
   family?: 0 | 4 | 6;
+  /** Host-name resolver, net-style (default dns.lookup). */
+  lookup?: LookupFunction;
   allowHalfOpen?: boolean;
   noDelay?: boolean;
   keepAlive?: boolean;
@@ -153,7 +169,7 @@ export function connect(options: MptcpConnectOptions, connectListener?: () => vo
       address = literal.address;
       family = literalFamily;
     } else {
-      const r = await lookup(host, { family: options.family ?? 0 });
+      const r = await resolve(host, options.family ?? 0, options.lookup);
       address = r.address;
       family = r.family === 6 ? 'inet6' : 'inet';
     }

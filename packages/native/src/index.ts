@@ -9,7 +9,7 @@ export { MptcpSocketError, errnoName, type MptcpErrorCode } from './errors.js';
 export { mptcpSupport } from './support.js';
 export { effectiveMode, nodeMptcp, fallbackReason, NODE_MPTCP_DEFAULTS, type Role, type NodeMptcpValue } from './policy.js';
 export { createServer, listen, type MptcpListenOptions, type MptcpServerOptions } from './server.js';
-export { connect, type MptcpConnectOptions } from './client.js';
+export { connect, type MptcpConnectOptions, type LookupFunction } from './client.js';
 export { isMptcp, mptcpStatus, mptcpInfo, subflows, decodeMptcpInfo, decodeTcpInfo, type SubflowsOptions } from './status.js';
 export { openSocket } from './open-socket.js';
 export { watchReadable, watchWritable, type FdWatcher, type WatchCallback } from './watch.js';

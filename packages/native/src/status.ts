@@ -18,6 +18,8 @@ import { binding } from './binding.js';
 import { errnoName, syscallError } from './errors.js';
 import { acceptingServer, fdOf, tryFdOf, type FdLike } from './fd.js';
 import { socketProtocol } from './primitives.js';
+import { clientSockets } from './client.js';
+import { listenerFallbacks } from './server.js';
 import { decodeSockAddr } from './sockaddr.js';
 import type { MptcpInfo, MptcpStatus, SubflowInfo } from './types.js';
 
@@ -71,8 +73,12 @@ export function mptcpStatus(target: FdLike): MptcpStatus {
     const active = activeOnMptcpSocket(fd);
     return { requested: true, active, fallback: !active, protocol };
   }
-  const viaListener = typeof target === 'object' && 'server' in target ? isMptcpListener(acceptingServer(target as net.Socket)) : false;
-  return { requested: viaListener, active: false, fallback: viaListener, protocol };
+  const server = typeof target === 'object' && 'server' in target ? acceptingServer(target as net.Socket) : undefined;
+  const viaListener = isMptcpListener(server);
+  const status: MptcpStatus = { requested: viaListener, active: false, fallback: viaListener, protocol };
+  const created = typeof target === 'number' ? undefined : (clientSockets.get(target as net.Socket) ?? listenerFallbacks.get(target as net.Server) ?? (server && listenerFallbacks.get(server)));
+  if (created?.fallback) status.unavailable = created.fallback;
+  return status;
 }
 
 /** True when the connection really uses MPTCP (Go's TCPConn.MultipathTCP()). */

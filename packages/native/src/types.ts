@@ -157,4 +157,9 @@ export interface MptcpStatus {
   /** Created as MPTCP but runs plain TCP (the peer did not speak MPTCP). */
   fallback: boolean;
   protocol: number;
+  /**
+   * Set when MPTCP was wanted ('prefer') but socket(…, 262) failed, so the socket was created as
+   * plain TCP: why MPTCP was unavailable (e.g. 'disabled-by-sysctl').
+   */
+  unavailable?: MptcpUnavailable;
 }

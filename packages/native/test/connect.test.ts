@@ -53,6 +53,28 @@ describe.skipIf(noMptcp)('MPTCP server ↔ MPTCP client', () => {
     }
   });
 
+  it('a host name resolved to IPv6 replaces the placeholder socket (custom lookup)', async () => {
+    const server = echoServer(listen({ host: '::1', port: 0 }));
+    const port = await listening(server);
+    const asked: Array<[string, number]> = [];
+    const client = connect({
+      host: 'v6.example',
+      port,
+      family: 6,
+      mptcp: 'require',
+      lookup: (name, { family }, cb) => {
+        asked.push([name, family]);
+        cb(null, '::1', 6);
+      },
+    });
+    await connected(client);
+    expect(asked).toEqual([['v6.example', 6]]);
+    expect(client.remoteAddress).toBe('::1');
+    expect(client.remoteFamily).toBe('IPv6');
+    expect(isMptcp(client)).toBe(true);
+    expect((await roundTrip(client, 'v6')).toString()).toBe('v6');
+  });
+
   it('queues writes made before connect, like net.connect', async () => {
     const server = echoServer(listen({ host: '127.0.0.1', port: 0 }));
     const port = await listening(server);

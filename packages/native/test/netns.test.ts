@@ -26,8 +26,8 @@ describe.skipIf(skip)('MPTCP unavailable: a namespace with net.mptcp.enabled=0',
       listenRequire: ErrorSummary;
       connectRequire: ErrorSummary;
       openSocket: ErrorSummary;
-      serverStatus: { protocol: number; requested: boolean };
-      clientStatus: { protocol: number; requested: boolean; active: boolean; fallback: boolean };
+      serverStatus: { protocol: number; requested: boolean; unavailable?: string };
+      clientStatus: { protocol: number; requested: boolean; active: boolean; fallback: boolean; unavailable?: string };
       isMptcp: boolean;
       echo: string;
     }>(await runIn(ns, 'disabled.mjs'));
@@ -42,7 +42,8 @@ describe.skipIf(skip)('MPTCP unavailable: a namespace with net.mptcp.enabled=0',
     }
     expect(r.serverStatus.protocol).toBe(6);
     expect(r.serverStatus.requested).toBe(false);
-    expect(r.clientStatus).toEqual({ requested: false, active: false, fallback: false, protocol: 6 });
+    expect(r.clientStatus).toEqual({ requested: false, active: false, fallback: false, protocol: 6, unavailable: 'disabled-by-sysctl' });
+    expect(r.serverStatus).toEqual({ requested: false, active: false, fallback: false, protocol: 6, unavailable: 'disabled-by-sysctl' });
     expect(r.isMptcp).toBe(false);
     expect(r.echo).toBe('over tcp');
   });
