@@ -210,8 +210,15 @@ function stdio(output: boolean, set: (c: DirectiveContext, v: string) => void): 
       if (!output && (kind === 'append' || kind === 'truncate')) return c.warn(`Failed to parse input specifier, ignoring: ${v}`);
       const arg = expand(c, m[2] as string, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
       if (arg === undefined) return;
-      if (kind !== 'fd' && checkPath(c, arg) === undefined) return;
-      return set(c, `${kind}:${arg}`);
+      if (kind === 'fd') {
+        if (!fdnameIsValid(arg)) return c.warn(`Invalid file descriptor name, ignoring: ${arg}`);
+        return set(c, `fd:${arg}`);
+      }
+      // path_simplify_and_warn(PATH_CHECK_ABSOLUTE|PATH_CHECK_FATAL), but the setting is only skipped.
+      if (!arg.startsWith('/')) return c.warn(`${c.key}= path is not absolute: ${arg}`);
+      const p = pathSimplify(arg);
+      if (p.split('/').includes('..')) return c.warn(`${c.key}= path is not normalized: ${p}`);
+      return set(c, `${kind}:${p}`);
     }
     if (output && (v === 'syslog' || v === 'syslog+console')) {
       c.warn(`Standard output type ${v} is obsolete, automatically updating to ${v.replace('syslog', 'journal')}. Please update your unit file, and consider removing the setting altogether.`);
@@ -444,7 +451,13 @@ function environment(v: string, c: DirectiveContext): void {
   }
 }
 
-const timeoutStart = secFix0((c) => c, (c, v) => (c.state.pending.timeoutStartUsec = v));
+/** config_parse_service_timeout(): 0 = infinity; its own message naming the key. */
+const timeoutStart: DirectiveParser = (v, c) => {
+  const r = parseSecFix0(v);
+  if (!r.ok) return c.warn(`Failed to parse ${c.key}= parameter, ignoring: ${v}`);
+  c.state.pending.timeoutStartUsec = usecToNumber(r.value);
+  if (c.key === 'TimeoutSec') svc(c).timeoutStopUsec = usecToNumber(r.value);
+};
 
 export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   Type: choice(SERVICE_TYPES, 'service type', (c, v) => (c.state.pending.serviceType = v)),
@@ -504,10 +517,7 @@ export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
       const word = r.word;
       const k = expand(c, word, (err) => c.warn(`Failed to resolve unit specifiers in ${word}, ignoring: ${err}`));
       if (k === undefined) continue;
-      if (!userGroupValid(k)) {
-        c.warn(`Invalid supplementary group name or ID, ignoring: ${k}`);
-        continue;
-      }
+      if (!userGroupValid(k)) return c.fatal(`Invalid user/group name or numeric ID: ${k}`);
       u.supplementaryGroups.push(k);
     }
   },
@@ -525,11 +535,7 @@ export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   KillMode: choice(KILL_MODES, 'kill mode specification', (c, v) => (svc(c).killMode = v)),
   TimeoutStopSec: secFix0(svc, (u, v) => (u.timeoutStopUsec = v)),
   TimeoutStartSec: timeoutStart,
-  TimeoutSec: (v, c) => {
-    const before = c.state.diagnostics.length;
-    timeoutStart(v, c);
-    if (c.state.diagnostics.length === before) secFix0(svc, (u, x) => (u.timeoutStopUsec = x))(v, c);
-  },
+  TimeoutSec: timeoutStart,
   NonBlocking: bool(svc, (u, v) => (u.nonBlocking = v)),
   Sockets: (v, c) => {
     const u = svc(c);
