@@ -27,8 +27,9 @@ beforeEach(() => {
   dir = tempDir('mdl-run-');
 });
 afterEach(async () => {
-  if (daemon) await stopProcess(daemon, 'SIGKILL');
+  // Peers first: an Accept=yes instance (which shares the daemon's stderr) ends with its connection.
   for (const o of others) await stopProcess(o, 'SIGKILL');
+  if (daemon) await stopProcess(daemon, 'SIGTERM');
   daemon = undefined;
   others = [];
   rmSync(dir, { recursive: true, force: true });
@@ -205,6 +206,30 @@ describe('mptcpd-lite run', () => {
     const second = await runCli(['run', '--units', units, '--control', control]);
     expect(second.code).toBe(2);
     expect(second.stderr).toContain('another mptcpd-lite is already running');
+  });
+
+  it('info takes the ports from the running daemon and shows its MPTCP connections', async (ctx) => {
+    need(ctx, mptcpUnavailable() ?? python3Unavailable());
+    const { units, control, echoPort } = await setup();
+    await start(units, control);
+    // Hold one MPTCP connection to the echo service open while info looks.
+    const holder = startProcess('python3', ['-c', `import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\ns.connect(('127.0.0.1', ${echoPort}))\ns.sendall(b'x' * 5000)\nn = 0\nwhile n < 5000: n += len(s.recv(65536))\nprint('HELD', s.getsockname()[1], flush=True)\ntime.sleep(30)`]);
+    others.push(holder);
+    const clientPort = Number((await holder.waitFor(/^HELD \d+/)).split(' ')[1]);
+    const r = await runCli(['info', '--json', '--control', control]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { ports: number[]; connections: Array<{ local: { port: number }; remote: { port: number }; info?: { bytesReceived: number; bytesSent: number }; subflows: unknown[] }> };
+    expect(j.ports).toEqual([echoPort]);
+    const server = j.connections.find((c) => c.local.port === echoPort && c.remote.port === clientPort);
+    expect(server?.info?.bytesReceived).toBe(5000);
+    expect(server?.info?.bytesSent).toBe(5000);
+    expect(server?.subflows).toHaveLength(1);
+  });
+
+  it('run without any readable unit directory exits 2', async () => {
+    const r = await runCli(['run', '--units', path.join(dir, 'missing'), '--control', path.join(dir, 'c.sock')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no unit directory to read');
   });
 
   it('status without a daemon exits 2 and says what to do', async () => {

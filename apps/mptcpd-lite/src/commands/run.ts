@@ -1,4 +1,5 @@
 /** `mptcpd-lite run`: the daemon, in the foreground. */
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
@@ -37,6 +38,15 @@ sd_notify: with NOTIFY_SOCKET set, sends READY=1, RELOADING=1 (+MONOTONIC_USEC=)
         if (!isLogLevel(opts.logLevel)) throw new CliError(`invalid --log-level ${opts.logLevel}`, EXIT_ERROR);
         const log = createLogger({ maxLevel: opts.logLevel });
         const unitDirs = (opts.units ?? DEFAULT_UNIT_DIRS).map((d) => path.resolve(d));
+        const readable = unitDirs.filter((d) => {
+          try {
+            return statSync(d).isDirectory();
+          } catch {
+            return false;
+          }
+        });
+        if (readable.length === 0) throw new CliError(`no unit directory to read: ${unitDirs.join(', ')} (ENOENT or not a directory); pass --units DIR`, EXIT_ERROR, 'ENOENT');
+        for (const d of unitDirs) if (!readable.includes(d)) log.warning(`${d}: not a directory, ignored`);
         const controlPath = path.resolve(opts.control ?? defaultControlPath());
         const { createEngine } = await import('../daemon/activation-engine.js');
         const { startDaemon } = await import('../daemon/daemon.js');
