@@ -2,8 +2,8 @@
  * Public state, status and event types of the engine. Everything in `EngineStatus` is plain JSON
  * (the daemon prints it with JSON.stringify).
  */
-import type { SockAddr } from './native-types.js';
-import type { ListenKind, ServiceUnit, SocketUnit } from './unit-types.js';
+import type { SockAddr } from '@mptcp/native';
+import type { ListenKind, ServiceUnit, SocketUnit } from '@mptcp/unit';
 import type { Transport } from './open-listen.js';
 import type { ServiceExit, ServiceSnapshot, ServiceState } from './service-process.js';
 

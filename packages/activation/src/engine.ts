@@ -4,8 +4,8 @@
  * services (Accept=no) or per-connection instances (Accept=yes).
  */
 import { EventEmitter } from 'node:events';
-import type { AcceptedConnection } from './native-types.js';
-import type { ServiceUnit, SocketUnit } from './unit-types.js';
+import type { AcceptedConnection } from '@mptcp/native';
+import { type ServiceUnit, type SocketUnit, serviceNameFor } from '@mptcp/unit';
 import { ConnectionLimits } from './connection-limits.js';
 import type {
   EngineEvents,
@@ -43,10 +43,9 @@ export interface EngineOptions {
   daemonEnv?: NodeJS.ProcessEnv;
 }
 
-/** Accept=no service name: Service= or the socket's own name with `.service` (serviceNameFor()). */
+/** Accept=no service name: Service= or the socket's own name with `.service`. */
 export function serviceNameOf(socket: SocketUnit): string {
-  if (socket.service !== undefined && socket.service !== '') return socket.service;
-  return `${socket.name.replace(/\.socket$/, '')}.service`;
+  return serviceNameFor({ name: socket.name, accept: false, ...(socket.service ? { service: socket.service } : {}) });
 }
 
 interface SocketRuntime {
@@ -245,7 +244,15 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     }
     this.unwatch(sock);
     for (const port of sock.ports) {
-      const onReadable = sock.unit.accept ? () => this.onAcceptReadable(sock, port) : () => this.onTrigger(sock);
+      const onReadable = (error: Error | null): void => {
+        if (error) {
+          this.log.error(`Failed to poll ${port.entry.value}: ${error.message}`, { unit: sock.unit.name });
+          if (sock.state === 'listening') this.enterFailed(sock, 'resources', error.message);
+          return;
+        }
+        if (sock.unit.accept) this.onAcceptReadable(sock, port);
+        else this.onTrigger(sock);
+      };
       sock.watches.push(native.watchReadable(port.fd, onReadable));
     }
     this.setSocketState(sock, 'listening');

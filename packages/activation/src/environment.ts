@@ -12,7 +12,7 @@
  * 7. `Environment=` assignments, then `EnvironmentFile=` (read right before exec; it wins).
  */
 import { randomBytes } from 'node:crypto';
-import type { ServiceUnit } from './unit-types.js';
+import type { ServiceUnit } from '@mptcp/unit';
 import { readEnvironmentFiles } from './environment-file.js';
 import type { ResolvedUser } from './user.js';
 

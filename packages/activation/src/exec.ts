@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { ExecCommand } from './unit-types.js';
+import type { ExecCommand } from '@mptcp/unit';
 import { expandArgv } from './exec-expand.js';
 
 /** `exec "$0" "$@"` after exporting the PID-valued variables; `$$` is the shell's PID = the program's. */

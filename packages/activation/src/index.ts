@@ -10,7 +10,7 @@ export { RateLimit } from './rate-limit.js';
 export { ConnectionLimits, type Admission } from './connection-limits.js';
 export { connectionInstance, instanceServiceName, templateNameFor, templatePrefix, remoteEnvironment, prettyAddress, sourceKey } from './instance-name.js';
 export { buildServiceEnvironment, listenEnvironment, DEFAULT_PATH, type ServiceEnvironmentInput } from './environment.js';
-export { expandArgv, expandWord } from './exec-expand.js';
+export { expandArgv } from './exec-expand.js';
 export { planExec, execCommand, waitExit, type ExecOptions, type ExecPlan, type ExitStatus, type OutputMode } from './exec.js';
 export { ServiceProcess, type ServiceState, type ServiceSnapshot, type ServiceExit, type StartContext } from './service-process.js';
 export { resultOfExit, shallRestart, type ServiceResult } from './restart-policy.js';
@@ -20,4 +20,4 @@ export { loadNative, adaptNative, type NativeApi, type ReadableWatch } from './n
 export { defaultTemplateResolver, substituteInstance, unescapeInstance, type TemplateResolver } from './templates.js';
 export { listenFds, activatedSockets, LISTEN_FDS_START, ListenFdsError, type ListenFd, type ListenFdsOptions, type ActivatedSockets } from './listen-fds.js';
 export { runSocketActivate, socketActivateEnvironment, type SocketActivateOptions } from './socket-activate.js';
-export { loadEngineUnits, formatDiagnosticText, type LoadedEngineUnits } from './load-units.js';
+export { loadEngineUnits, type LoadedEngineUnits } from './load-units.js';

@@ -3,7 +3,7 @@
  * (src/core/socket.c instance_from_socket(), service.c REMOTE_ADDR/REMOTE_PORT, sockaddr_pretty()).
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import type { PeerCredentials, SockAddr } from './native-types.js';
+import type { PeerCredentials, SockAddr } from '@mptcp/native';
 
 const V4_MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 

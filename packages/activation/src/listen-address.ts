@@ -3,8 +3,8 @@
  * see in status output.
  */
 import { readFileSync } from 'node:fs';
-import type { SockAddr } from './native-types.js';
-import type { ListenAddress } from './unit-types.js';
+import type { SockAddr } from '@mptcp/native';
+import type { ListenAddress } from '@mptcp/unit';
 
 /** The socket address to bind, or undefined for non-socket Listen kinds (FIFO, special, …). */
 export function toSockAddr(addr: ListenAddress): SockAddr | undefined {

@@ -2,7 +2,7 @@
  * Restart= decision (service.c service_shall_restart()) from how the main process ended.
  * For non-oneshot services, SIGHUP/SIGINT/SIGTERM/SIGPIPE count as a clean exit, as in systemd.
  */
-import type { RestartPolicy } from './unit-types.js';
+import type { RestartPolicy } from '@mptcp/unit';
 
 export type ServiceResult = 'success' | 'exit-code' | 'signal' | 'core-dump' | 'timeout' | 'start-limit-hit' | 'resources';
 

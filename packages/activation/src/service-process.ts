@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync, statSync } from 'node:fs';
-import type { ExecCommand, ServiceUnit } from './unit-types.js';
+import type { ExecCommand, ServiceUnit } from '@mptcp/unit';
 import { buildServiceEnvironment, invocationId, listenEnvironment } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
 import { type ExitStatus, type OutputMode, execCommand, waitExit } from './exec.js';

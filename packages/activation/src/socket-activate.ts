@@ -5,11 +5,10 @@
  * with --accept spawn one process per connection (fd 3 = the connection, or stdin/stdout with
  * --inetd). The child's environment is rebuilt: only TERM, PATH, USER, HOME, then LISTEN_*, then -E.
  */
-import * as unit from '@mptcp/unit';
 import { constants as osConstants } from 'node:os';
 import { IPPROTO_MPTCP, mptcpUnavailableReason } from '@mptcp/constants';
-import type { AcceptedConnection, SockAddr, SocketKind } from './native-types.js';
-import type { ListenAddress, ExecCommand } from './unit-types.js';
+import type { AcceptedConnection, SockAddr, SocketKind } from '@mptcp/native';
+import { type ExecCommand, type ListenAddress, parseSocketAddress } from '@mptcp/unit';
 import { ActivationError, errnoOf, messageOf } from './errors.js';
 import { execCommand, waitExit } from './exec.js';
 import { formatSockAddr, toSockAddr } from './listen-address.js';
@@ -45,12 +44,8 @@ export interface SocketActivateOptions {
 
 const COPIED_VARIABLES = ['TERM', 'PATH', 'USER', 'HOME'];
 
-type ParseAddress = (s: string) => { ok: true; value: ListenAddress } | { ok: false; error: string };
-
 function parseAddress(text: string): ListenAddress {
-  const parse = (unit as Record<string, unknown>).parseSocketAddress;
-  if (typeof parse !== 'function') throw new ActivationError('UNSUPPORTED_LISTEN', '@mptcp/unit does not export parseSocketAddress()');
-  const r = (parse as ParseAddress)(text);
+  const r = parseSocketAddress(text);
   if (!r.ok) throw new ActivationError('UNSUPPORTED_LISTEN', `Failed to parse address ${text}: ${r.error}`, { address: text, errno: r.error });
   return r.value;
 }
@@ -79,7 +74,7 @@ export function socketActivateEnvironment(options: Pick<SocketActivateOptions, '
 
 function commandOf(argv: readonly string[]): ExecCommand {
   const path = argv[0] ?? '';
-  return { path, argv: [...argv], ignoreFailure: false, noEnvExpand: true, fullPrivileges: false, noUserSwitch: false, argv0Override: false, raw: argv.join(' '), file: '', line: 0 };
+  return { path, argv: [...argv], ignoreFailure: false, noEnvExpand: true, fullPrivileges: false, noUserSwitch: false, ambientMagic: false, argv0Override: false, raw: argv.join(' '), file: '', line: 0 };
 }
 
 /** The exit status a shell would report: the code, or 128 + signal number. */
@@ -162,7 +157,7 @@ function waitReadable(native: NativeApi, fds: readonly Listening[], signal: Abor
     const onAbort = (): void => done(undefined);
     if (signal?.aborted) return done(undefined);
     signal?.addEventListener('abort', onAbort);
-    for (const f of fds) watches.push(native.watchReadable(f.fd, () => done(f)));
+    for (const f of fds) watches.push(native.watchReadable(f.fd, (error) => done(error ? undefined : f)));
   });
 }
 

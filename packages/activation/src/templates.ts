@@ -4,39 +4,28 @@
  * %I … and the instance's drop-ins are applied by the parser — the systemd way. A template given as
  * an already parsed ServiceUnit without a file on disk is instantiated by substitution instead.
  */
-import * as unit from '@mptcp/unit';
+import { type ExecCommand, type ServiceUnit, formatDiagnostic, loadServiceInstance } from '@mptcp/unit';
 import type { ServiceTemplate } from './engine-types.js';
 import { ActivationError } from './errors.js';
 import { templatePrefix } from './instance-name.js';
-import { formatDiagnosticText } from './load-units.js';
-import type { Diagnostic, ExecCommand, ServiceUnit } from './unit-types.js';
 
 /** Produces the service unit for one instance name (`echo@0-….service`). */
 export type TemplateResolver = (template: ServiceTemplate, instanceName: string) => ServiceUnit | Promise<ServiceUnit>;
-
-type LoadInstance = (
-  templateName: string,
-  instance: string,
-  options: { templateFile?: string; searchPaths?: readonly string[] },
-) => { unit?: { kind: string }; fatal: boolean; diagnostics: Diagnostic[] };
 
 function isServiceUnit(t: ServiceTemplate): t is ServiceUnit {
   return (t as Partial<ServiceUnit>).kind === 'service' && Array.isArray((t as Partial<ServiceUnit>).execStart);
 }
 
 export const defaultTemplateResolver: TemplateResolver = (template, instanceName) => {
-  const load = (unit as Record<string, unknown>).loadServiceInstance;
   const at = instanceName.indexOf('@');
   const instance = instanceName.slice(at + 1, instanceName.lastIndexOf('.'));
-  if (typeof load === 'function' && template.file) {
-    const r = (load as LoadInstance)(template.name, instance, { templateFile: template.file, ...(template.searchPaths ? { searchPaths: template.searchPaths } : {}) });
-    if (r.unit && r.unit.kind === 'service' && !r.fatal) return r.unit as unknown as ServiceUnit;
-    if (!isServiceUnit(template)) {
-      throw new ActivationError('TEMPLATE_NOT_FOUND', `Failed to load ${instanceName}: ${r.diagnostics.map(formatDiagnosticText).join('; ')}`, { unit: instanceName });
-    }
+  if (template.file && !isServiceUnit(template)) {
+    const r = loadServiceInstance(template.name, instance, { templateFile: template.file, ...(template.searchPaths ? { searchPaths: template.searchPaths } : {}) });
+    if (r.unit && r.unit.kind === 'service' && !r.fatal) return r.unit;
+    throw new ActivationError('TEMPLATE_NOT_FOUND', `Failed to load ${instanceName}: ${r.diagnostics.map(formatDiagnostic).join('; ')}`, { unit: instanceName });
   }
   if (isServiceUnit(template)) return substituteInstance(template, instanceName);
-  throw new ActivationError('TEMPLATE_NOT_FOUND', `Cannot instantiate ${template.name}: @mptcp/unit has no loadServiceInstance()`, { unit: instanceName });
+  throw new ActivationError('TEMPLATE_NOT_FOUND', `Cannot instantiate ${template.name}: no template file`, { unit: instanceName });
 };
 
 /** systemd's unit_name_unescape() for %I: `\xNN` escapes and `-` → `/`. */

@@ -1,5 +1,5 @@
 /** Hand-built unit objects for tests of single modules (engine tests load real unit files). */
-import type { ExecCommand, ServiceUnit } from '../../src/unit-types.js';
+import type { ExecCommand, ServiceUnit } from '@mptcp/unit';
 
 export function cmd(argv: string[], extra: Partial<ExecCommand> = {}): ExecCommand {
   return {
@@ -9,6 +9,7 @@ export function cmd(argv: string[], extra: Partial<ExecCommand> = {}): ExecComma
     noEnvExpand: false,
     fullPrivileges: false,
     noUserSwitch: false,
+    ambientMagic: false,
     argv0Override: false,
     raw: argv.join(' '),
     file: '/dev/null',
@@ -23,7 +24,7 @@ export function service(name: string, extra: Partial<ServiceUnit> = {}): Service
     name,
     file: `/tmp/${name}`,
     dropIns: [],
-    unit: { documentation: [], startLimitIntervalUsec: 10_000_000, startLimitBurst: 5, extra: {} },
+    unit: { documentation: [], startLimitIntervalUsec: 10_000_000, startLimitBurst: 5, successAction: 'none', extra: {} },
     type: 'simple',
     execStartPre: [],
     execStart: [],
@@ -46,6 +47,11 @@ export function service(name: string, extra: Partial<ServiceUnit> = {}): Service
     timeoutStartUsec: 90_000_000,
     nonBlocking: false,
     sockets: [],
+    execReload: [],
+    execCondition: [],
+    remainAfterExit: false,
+    extra: {},
+    install: {},
     ...extra,
   };
 }
