@@ -201,6 +201,24 @@ static Napi::Value Dup3(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), r);
 }
 
+// send(fd, buffer, MSG_NOSIGNAL) → bytes sent | -errno (a connected datagram socket: one datagram).
+static Napi::Value Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!ArgInt(info, 0, &fd)) return env.Undefined();
+  if (info.Length() < 2 || !info[1].IsBuffer()) {
+    Napi::TypeError::New(env, "argument 1 must be a Buffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto b = info[1].As<Napi::Buffer<uint8_t>>();
+  ssize_t n;
+  do {
+    n = send(fd, b.Data(), b.Length(), MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Errno(env, errno);
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
 // fcntl(fd, F_DUPFD_CLOEXEC, 0) → new fd | -errno: a second number for the same socket.
 static Napi::Value Dup(const Napi::CallbackInfo& info) {
   int fd;
@@ -261,6 +279,7 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("setCloexec", Napi::Function::New(env, SetCloexec, "setCloexec"));
   exports.Set("fdFlags", Napi::Function::New(env, FdFlags, "fdFlags"));
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
+  exports.Set("send", Napi::Function::New(env, Send, "send"));
   exports.Set("dup3", Napi::Function::New(env, Dup3, "dup3"));
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
   exports.Set("constants", Constants(env));

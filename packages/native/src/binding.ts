@@ -52,6 +52,7 @@ export interface NativeBinding {
   setCloexec(fd: number, on: boolean): number;
   fdFlags(fd: number): Result<{ nonBlocking: boolean; cloexec: boolean }>;
   dup(fd: number): number;
+  send(fd: number, data: Buffer): number;
   dup3(oldfd: number, newfd: number): number;
   peerCredentials(fd: number): Result<{ pid: number; uid: number; gid: number }>;
   pollStart(fd: number, events: number, callback: (status: number, events: number) => void): Result<PollHandle>;

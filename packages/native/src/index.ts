@@ -30,6 +30,7 @@ export {
   getSocketOption,
   getSocketOptionBytes,
   setSocketOption,
+  sendDatagram,
 } from './primitives.js';
 export { netlinkRequest } from './netlink.js';
 export { fdOf, tryFdOf, type FdLike } from './fd.js';

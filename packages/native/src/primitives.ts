@@ -100,4 +100,27 @@ export function peerCredentials(fd: number): PeerCredentials {
   return check(binding().peerCredentials(fd), { syscall: 'getsockopt' });
 }
 
+/**
+ * Sends one datagram to an AF_UNIX datagram socket from this process (e.g. sd_notify to
+ * $NOTIFY_SOCKET, whose receiver checks the sender's PID). `address` is a SockAddr or a systemd-style
+ * string: '/path' or '@abstract'.
+ */
+export function sendDatagram(address: string | SockAddr, data: Buffer): void {
+  const native = binding();
+  const to: SockAddr =
+    typeof address === 'string'
+      ? address.startsWith('@')
+        ? { family: 'unix', path: address.slice(1), abstract: true }
+        : { family: 'unix', path: address, abstract: false }
+      : address;
+  const af = to.family === 'unix' ? 'AF_UNIX' : to.family === 'inet' ? 'AF_INET' : to.family === 'inet6' ? 'AF_INET6' : 'AF_VSOCK';
+  const fd = check(native.socket(sysconst(af), sysconst('SOCK_DGRAM'), 0), { syscall: 'socket' });
+  try {
+    check(native.connect(fd, to), { syscall: 'connect', address: typeof address === 'string' ? address : undefined });
+    check(native.send(fd, data), { syscall: 'send' });
+  } finally {
+    native.close(fd);
+  }
+}
+
 export { syscallError };

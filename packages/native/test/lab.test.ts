@@ -74,13 +74,16 @@ describe.skipIf(skip)('two-path lab (tooling/netlab, 2 × 20 Mbit, server signal
     });
     await listening;
     const client = run(env.LAB_CLI_NS, 'lab-client.mjs', { PORT, SRV: env.LAB_SRV1 });
-    const c = lastJson<{ status: { active: boolean }; subflows: Flow[] }>(await client);
+    const c = lastJson<{ status: { active: boolean }; subflows: Flow[]; legacy: Flow[] }>(await client);
     const s = lastJson<{ status: { active: boolean }; subflows: Flow[]; info: { subflows: number } }>(await server);
     expect(c.status.active).toBe(true);
     expect(s.status.active).toBe(true);
     expect(c.subflows).toHaveLength(2);
     expect(c.subflows.map((f) => f.remote.address).sort()).toEqual([env.LAB_SRV1, env.LAB_SRV2].sort());
     expect(c.subflows.map((f) => f.local.address).sort()).toEqual([env.LAB_CLI1, env.LAB_CLI2].sort());
+    // MPTCP_SUBFLOW_ADDRS + MPTCP_TCPINFO (the pre-6.5 path) agree with MPTCP_FULL_INFO
+    expect(c.legacy.map((f) => f.remote.address).sort()).toEqual([env.LAB_SRV1, env.LAB_SRV2].sort());
+    expect(c.legacy.every((f) => f.tcp.state === 1)).toBe(true);
     expect(s.subflows).toHaveLength(2);
     expect(s.subflows.map((f) => f.local.address).sort()).toEqual([env.LAB_SRV1, env.LAB_SRV2].sort());
     expect(s.info.subflows).toBe(1); // mptcpi_subflows counts the additional subflows only

@@ -63,7 +63,7 @@ describe.skipIf(skip)('connect timeout on a blackholed address', () => {
   afterAll(() => deleteNetns(ns));
 
   it.each(['mptcp', 'tcp'])('%s: connect gives up after `timeout` with ETIMEDOUT', async (mode) => {
-    const r = lastJson<{ code: string; syscall: string; elapsed: number; timedOut: boolean; destroyed: boolean }>(
+    const r = lastJson<{ code: string; syscall: string; elapsed: number; timedOut: boolean; destroyed: boolean; ticks: number }>(
       await runIn(ns, 'blackhole.mjs', { TARGET: '10.254.77.2', TIMEOUT_MS: '700', MODE: mode }),
     );
     expect(r.code).toBe('ETIMEDOUT');
@@ -72,5 +72,6 @@ describe.skipIf(skip)('connect timeout on a blackholed address', () => {
     expect(r.destroyed).toBe(true);
     expect(r.elapsed).toBeGreaterThanOrEqual(650);
     expect(r.elapsed).toBeLessThan(3000);
+    expect(r.ticks).toBeGreaterThanOrEqual(10); // 50 ms timer kept running: the loop never blocked
   });
 });

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import * as dgram from 'node:dgram';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import {
   isListening,
   openSocket,
   peerCredentials,
+  sendDatagram,
   socketProtocol,
   socketType,
   sockName,
@@ -256,6 +257,26 @@ describe('watchReadable / accept', () => {
     const sender = dgram.createSocket('udp4');
     sender.send('ping', port, '127.0.0.1', () => sender.close());
     await got;
+  });
+
+  it.each([true, false])('sendDatagram to an AF_UNIX datagram socket (abstract: %s)', async (abstract) => {
+    const path = abstract ? `mptcp-native-notify-${process.pid}` : join(dir, 'notify.sock');
+    const s = open({ kind: 'datagram', address: { family: 'unix', path, abstract } });
+    const got = new Promise<void>((resolve) => {
+      const w = watchReadable(s.fd, () => {
+        w.stop();
+        resolve();
+      });
+    });
+    sendDatagram(abstract ? `@${path}` : path, Buffer.from('READY=1'));
+    await got;
+    const buf = Buffer.alloc(64);
+    const n = readSync(s.fd, buf);
+    expect(buf.subarray(0, n).toString()).toBe('READY=1');
+  });
+
+  it('sendDatagram to a missing path is a typed ENOENT from connect', () => {
+    expect(() => sendDatagram(join(dir, 'nobody.sock'), Buffer.from('x'))).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'connect' }));
   });
 
   it('peerCredentials on an AF_UNIX connection', async () => {
