@@ -1,3 +1,5 @@
+import { fstatSync } from 'node:fs';
+
 /**
  * The daemon's logger: one line per message on stderr. Under journald (JOURNAL_STREAM set, as systemd
  * does for StandardError=journal) each line starts with the sd-daemon.h `<N>` priority prefix so the
@@ -40,9 +42,25 @@ export function isLogLevel(value: string): value is LogLevel {
   return Object.prototype.hasOwnProperty.call(LOG_LEVELS, value);
 }
 
+/**
+ * True when stderr is the journal stream systemd set up: JOURNAL_STREAM is `DEV:INODE` of that
+ * stream, and (as sd-daemon(3) recommends) it must still match fd 2 — a redirected stderr gets
+ * plain lines.
+ */
+export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
+  const m = /^(\d+):(\d+)$/.exec(env.JOURNAL_STREAM ?? '');
+  if (!m) return false;
+  try {
+    const st = fstatSync(2, { bigint: true });
+    return st.dev === BigInt(m[1] as string) && st.ino === BigInt(m[2] as string);
+  } catch {
+    return false;
+  }
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const max = LOG_LEVELS[options.maxLevel ?? 'info'];
-  const journal = options.journal ?? (process.env.JOURNAL_STREAM !== undefined && process.env.JOURNAL_STREAM !== '');
+  const journal = options.journal ?? stderrIsJournal();
   const write = options.write ?? ((line: string) => process.stderr.write(line));
   const log = (level: LogLevel, message: string): void => {
     const priority = LOG_LEVELS[level];

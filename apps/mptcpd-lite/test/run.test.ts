@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mptcpUnavailable, need, python3Unavailable } from './helpers/capability.js';
-import { HELPERS, pidAlive, runCli, startCli, startProcess, stopProcess, type Running } from './helpers/cli.js';
+import { CLI, HELPERS, pidAlive, runCli, startCli, startProcess, stopProcess, type Running } from './helpers/cli.js';
 import { converse } from './helpers/control.js';
 import { pythonClient } from './helpers/peers.js';
 import { freePort, tempDir, writeUnits } from './helpers/units.js';
@@ -187,16 +187,28 @@ describe('mptcpd-lite run', () => {
     expect(stopping.pid).toBe(daemonPid);
   });
 
-  it('logs with sd-daemon <N> prefixes when JOURNAL_STREAM is set; "stop" on the control socket stops it', async (ctx) => {
+  it('logs with sd-daemon <N> prefixes when JOURNAL_STREAM names its stderr; "stop" on the control socket stops it', async (ctx) => {
+    need(ctx, mptcpUnavailable());
+    const { units, control } = await setup();
+    // As systemd does: JOURNAL_STREAM=DEV:INODE of the stream on fd 2.
+    daemon = startProcess('sh', ['-c', 'JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec "$0" "$@"', process.execPath, CLI, 'run', '--units', units, '--control', control]);
+    await daemon.waitFor(/^\{"event":"ready"/, 15000);
+    const err = daemon.stderr();
+    expect(err).toMatch(/^<3>broken\.socket: Unit has no Listen setting/m);
+    expect(err).toMatch(/^<5>Ready: /m);
+    expect(err).not.toMatch(/^(INFO|NOTICE|ERR) /m);
+    const [reply] = await converse(control, '{"cmd":"stop"}\n', 1);
+    expect(JSON.parse(reply as string)).toEqual(expect.objectContaining({ ok: true, stopping: true }));
+    expect((await daemon.exited).code).toBe(0);
+  });
+
+  it('ignores a JOURNAL_STREAM that does not match its stderr (plain level words)', async (ctx) => {
     need(ctx, mptcpUnavailable());
     const { units, control } = await setup();
     await start(units, control, { JOURNAL_STREAM: '8:12345' });
     const err = daemon?.stderr() ?? '';
-    expect(err).toMatch(/^<3>broken\.socket: Unit has no Listen setting/m);
-    expect(err).toMatch(/^<5>Ready: /m);
-    const [reply] = await converse(control, '{"cmd":"stop"}\n', 1);
-    expect(JSON.parse(reply as string)).toEqual(expect.objectContaining({ ok: true, stopping: true }));
-    expect((await daemon?.exited)?.code).toBe(0);
+    expect(err).toMatch(/^NOTICE +Ready: /m);
+    expect(err).not.toMatch(/^<\d>/m);
   });
 
   it('refuses to start a second daemon on the same control socket (exit 2)', async (ctx) => {
