@@ -74,6 +74,9 @@ export function parseEnvironmentFile(text: string): EnvFileResult {
   };
   for (let i = 0; i < text.length; i++) {
     const c = text[i] as string;
+    // Physical line of this character (systemd counts only some newlines; we count them all).
+    const at = line;
+    if (c === '\n') line++;
     switch (state) {
       case 'PRE_KEY':
         if (c === '#' || c === ';') state = 'COMMENT';
@@ -86,7 +89,6 @@ export function parseEnvironmentFile(text: string): EnvFileResult {
       case 'KEY':
         if (NEWLINE.includes(c)) {
           state = 'PRE_KEY';
-          line++;
           key = '';
         } else if (c === '=') {
           state = 'PRE_VALUE';
@@ -99,8 +101,7 @@ export function parseEnvironmentFile(text: string): EnvFileResult {
         break;
       case 'PRE_VALUE':
         if (NEWLINE.includes(c)) {
-          line++;
-          push(line - 1);
+          push(at);
           state = 'PRE_KEY';
         } else if (c === "'") state = 'SQ';
         else if (c === '"') state = 'DQ';
@@ -112,8 +113,7 @@ export function parseEnvironmentFile(text: string): EnvFileResult {
         break;
       case 'VALUE':
         if (NEWLINE.includes(c)) {
-          line++;
-          push(line - 1);
+          push(at);
           state = 'PRE_KEY';
         } else if (c === '\\') {
           state = 'VALUE_ESCAPE';
@@ -144,16 +144,11 @@ export function parseEnvironmentFile(text: string): EnvFileResult {
         break;
       case 'COMMENT':
         if (c === '\\') state = 'COMMENT_ESCAPE';
-        else if (NEWLINE.includes(c)) {
-          state = 'PRE_KEY';
-          line++;
-        }
+        else if (NEWLINE.includes(c)) state = 'PRE_KEY';
         break;
       case 'COMMENT_ESCAPE':
-        if (NEWLINE.includes(c)) {
-          state = 'PRE_KEY';
-          line++;
-        } else state = 'COMMENT';
+        if (NEWLINE.includes(c)) state = 'PRE_KEY';
+        else state = 'COMMENT';
         break;
     }
   }

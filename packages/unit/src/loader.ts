@@ -158,7 +158,8 @@ export interface LoadedUnits {
 /**
  * Loads every `.socket` and `.service` file in `dirs` (highest priority first: the first directory
  * that has a name wins). A unit that fails to load is reported in `failed` and skipped; templates
- * (`foo@.service`) are listed in `templates`, not loaded (see loadServiceInstance()).
+ * (`foo@.service`) are listed in `templates`, not loaded (see loadServiceInstance()). A unit whose
+ * Exec command is not executable loads (with an error diagnostic), as in systemd.
  */
 export function loadUnitDirectories(dirs: readonly string[], options: LoadOptions = {}): LoadedUnits {
   const out: LoadedUnits = { sockets: [], services: [], units: [], templates: new Map(), failed: [], masked: [], diagnostics: [] };
@@ -190,7 +191,8 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadOption
       const r = loadUnitFile(path, { ...options, searchPaths, name });
       out.diagnostics.push(...r.diagnostics);
       if (r.masked) out.masked.push(name);
-      else if (r.unit && !r.diagnostics.some((d) => d.severity === 'error')) {
+      else if (r.unit) {
+        // Like systemd, a unit whose command is not executable still loads (it fails when started).
         if (r.unit.kind === 'socket') out.sockets.push(r.unit);
         else out.services.push(r.unit);
       } else out.failed.push({ name, file: path, diagnostics: r.diagnostics });
