@@ -16,7 +16,7 @@ interface Status {
   pid: number;
   sockets: Array<{ unit: string; state: string; listen: Array<{ address: string; protocol: string; fd?: number }>; accepted: number; activations: number }>;
   services: Array<{ unit: string; state: string; pid?: number }>;
-  failed: Array<{ unit: string; messages: string[] }>;
+  failed: Array<{ unit: string; stage: string; messages: string[] }>;
 }
 
 let dir: string;
@@ -114,7 +114,7 @@ describe('mptcpd-lite run', () => {
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/echo\.socket +listening +mptcp +127\.0\.0\.1:\d+ +yes/);
     expect(table.stdout).toMatch(/app\.service +active +\d+/);
-    expect(table.stdout).toContain('FAILED TO LOAD');
+    expect(table.stdout).toContain('broken.socket (failed to load, skipped):');
 
     // SIGTERM: exit 0, the service is gone, the AF_UNIX node removed (RemoveOnStop=yes).
     const res = await stopProcess(daemon as Running, 'SIGTERM', 10000);
@@ -236,6 +236,26 @@ describe('mptcpd-lite run', () => {
     expect(server?.info?.bytesReceived).toBe(5000);
     expect(server?.info?.bytesSent).toBe(5000);
     expect(server?.subflows).toHaveLength(1);
+  });
+
+  it('a socket whose port is taken fails to start (EADDRINUSE, in status); the others listen', async (ctx) => {
+    need(ctx, mptcpUnavailable());
+    const { units, control, echoPort } = await setup();
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const busyPort = (busy.address() as net.AddressInfo).port;
+    writeFileSync(path.join(units, 'busy.socket'), `[Socket]\nListenStream=127.0.0.1:${busyPort}\nAccept=yes\n`);
+    writeFileSync(path.join(units, 'busy@.service'), '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n');
+    try {
+      await start(units, control);
+      expect(daemon?.stderr()).toContain('EADDRINUSE');
+      expect(daemon?.stderr()).toMatch(/busy\.socket: not listening \(failed to start\); the other units keep running/);
+      const st = await status(control);
+      expect(st.failed).toEqual(expect.arrayContaining([expect.objectContaining({ unit: 'busy.socket', stage: 'start' }), expect.objectContaining({ unit: 'broken.socket', stage: 'load' })]));
+      expect(st.sockets.find((s) => s.unit === 'echo.socket')?.listen[0]?.address).toBe(`127.0.0.1:${echoPort}`);
+    } finally {
+      busy.close();
+    }
   });
 
   it('run without any readable unit directory exits 2', async () => {

@@ -31,8 +31,8 @@ export function formatStatus(s: DaemonStatus): string {
   for (const v of s.services) svcRows.push([v.unit, v.state, v.pids.length > 1 ? v.pids.join(',') : String(v.pid ?? '-'), String(v.restarts), v.result ?? '-']);
   out.push(...(s.services.length > 0 ? table(svcRows) : ['no services running']));
   if (s.failed.length > 0) {
-    out.push('', 'FAILED TO LOAD');
-    for (const f of s.failed) out.push(`${f.unit}:`, ...f.messages.map((m) => `  ${m}`));
+    out.push('', 'FAILED');
+    for (const f of s.failed) out.push(`${f.unit} (${f.stage === 'load' ? 'failed to load, skipped' : 'failed to start'}):`, ...f.messages.map((m) => `  ${m}`));
   }
   return out.join('\n') + '\n';
 }

@@ -45,7 +45,7 @@ export interface DaemonStatus {
   sockets: SocketStatus[];
   services: ServiceStatus[];
   /** Units that failed to load, with their diagnostics as printed. */
-  failed: Array<{ unit: string; file: string; messages: string[] }>;
+  failed: Array<{ unit: string; file: string; stage: 'load' | 'start'; messages: string[] }>;
 }
 
 export type ControlReply = ({ ok: true } & Record<string, unknown>) | { ok: false; error: { code: string; message: string }; id?: unknown };

@@ -111,7 +111,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     warnings: loaded.warnings,
     failed: [
       ...loaded.failed,
-      ...r.failed.map((f) => ({ unit: f.unit, file: loaded.files.get(f.unit) ?? f.unit, messages: [`${f.unit}: ${f.error}`] })),
+      ...r.failed.map((f) => ({ unit: f.unit, file: loaded.files.get(f.unit) ?? f.unit, stage: 'start' as const, messages: [`${f.unit}: ${f.error}`] })),
     ],
   });
 

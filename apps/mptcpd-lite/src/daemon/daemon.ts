@@ -32,8 +32,13 @@ export interface RunningDaemon {
 function reportLoad(log: Logger, report: LoadReport): void {
   for (const w of report.warnings) log.warning(w);
   for (const f of report.failed) {
-    for (const m of f.messages) log.error(m);
-    log.error(`${f.unit}: skipped (failed to load); the other units keep running`);
+    if (f.stage === 'load') {
+      for (const m of f.messages) log.error(m);
+      log.error(`${f.unit}: skipped (failed to load); the other units keep running`);
+    } else {
+      // The engine has logged why; say what it means.
+      log.error(`${f.unit}: not listening (failed to start); the other units keep running`);
+    }
   }
 }
 
@@ -50,7 +55,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const done = new Promise<number>((r) => (resolveDone = r));
   let control: ControlServer | undefined;
 
-  const statusText = (r: LoadReport): string => `${r.sockets} socket unit${r.sockets === 1 ? '' : 's'} listening${r.failed.length ? `, ${r.failed.length} failed to load` : ''}`;
+  const statusText = (r: LoadReport): string => {
+    const load = r.failed.filter((f) => f.stage === 'load').length;
+    const start = r.failed.length - load;
+    return `${r.sockets} socket unit${r.sockets === 1 ? '' : 's'} listening${load ? `, ${load} failed to load` : ''}${start ? `, ${start} failed to start` : ''}`;
+  };
 
   const daemonStatus = (): DaemonStatus => {
     const s = engine.status();

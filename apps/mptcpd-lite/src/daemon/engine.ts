@@ -8,6 +8,8 @@ import type { ServiceStatus, SocketStatus } from '../control/protocol.js';
 export interface FailedUnit {
   unit: string;
   file: string;
+  /** 'load': the unit file has errors (skipped); 'start': it loaded but its sockets could not be opened. */
+  stage: 'load' | 'start';
   /** Diagnostics as systemd prints them (`FILE:LINE: message`, `UNIT: message`). */
   messages: string[];
 }

@@ -54,7 +54,7 @@ export async function loadUnits(dirs: string[]): Promise<LoadedUnits> {
   const files = new Map<string, string>();
   for (const u of [...loaded.sockets, ...loaded.services]) files.set(u.name, u.file);
   const failedNames = new Set(loaded.failed.map((f) => f.name));
-  const failed: FailedUnit[] = loaded.failed.map((f) => ({ unit: f.name, file: f.file, messages: f.diagnostics.map((d) => api.formatDiagnostic(d)) }));
+  const failed: FailedUnit[] = loaded.failed.map((f) => ({ unit: f.name, file: f.file, stage: 'load', messages: f.diagnostics.map((d) => api.formatDiagnostic(d)) }));
   // Warnings of units that did load (the failed ones carry theirs).
   const warnings = loaded.diagnostics.filter((d) => !failedNames.has(d.unit ?? '') && !loaded.failed.some((f) => f.diagnostics.includes(d))).map((d) => api.formatDiagnostic(d));
   const templates: ServiceUnit[] = [];
@@ -65,7 +65,7 @@ export async function loadUnits(dirs: string[]): Promise<LoadedUnits> {
       templates.push(r.unit);
       files.set(name, file);
     } else {
-      failed.push({ unit: name, file, messages: r.diagnostics.map((d) => api.formatDiagnostic(d)) });
+      failed.push({ unit: name, file, stage: 'load', messages: r.diagnostics.map((d) => api.formatDiagnostic(d)) });
     }
   }
   return { engineUnits: { sockets: loaded.sockets, services: loaded.services, templates }, failed, warnings, files };
