@@ -27,6 +27,13 @@ void Release(Watch* w) {
 
 void OnClose(uv_handle_t* h) {
   Watch* w = static_cast<Watch*>(h->data);
+  // Released here, not in Stop(): Stop() may run inside the JS callback that these still serve.
+  if (w->async != nullptr) {
+    napi_async_destroy(w->env, w->async);
+    w->async = nullptr;
+  }
+  w->callback.Reset();
+  w->resource.Reset();
   Release(w);
 }
 
@@ -34,12 +41,6 @@ void Stop(Watch* w) {
   if (w->closed) return;
   w->closed = true;
   uv_poll_stop(&w->handle);  // removes the fd from epoll now: the fd can be reused at once
-  if (w->async != nullptr) {
-    napi_async_destroy(w->env, w->async);
-    w->async = nullptr;
-  }
-  w->callback.Reset();
-  w->resource.Reset();
   uv_close(reinterpret_cast<uv_handle_t*>(&w->handle), OnClose);
 }
 

@@ -163,6 +163,9 @@ export function connect(options: MptcpConnectOptions, connectListener?: () => vo
   }
 
   const start = async (): Promise<void> => {
+    // Never emit 'connect' or 'error' before connect() has returned, as net does.
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    if (settled || socket.destroyed) return;
     let address: string;
     let family: IpFamily;
     if (literal && literalFamily) {

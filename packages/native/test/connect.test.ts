@@ -170,4 +170,28 @@ describe.skipIf(noMptcp)('no fd leak', () => {
     for (let i = 0; i < 100 && count() !== before; i++) await new Promise((r) => setTimeout(r, 20));
     expect(count()).toBe(before);
   }, 60_000);
+
+  it('destroying while connecting (IP literal, host name, blackhole timeout) leaks nothing', async () => {
+    const server = listen({ host: '127.0.0.1', port: 0 }, (s) => {
+      s.on('error', () => undefined);
+      s.end();
+    });
+    servers.push(server);
+    const port = await listening(server);
+    const count = (): number => readdirSync('/proc/self/fd').length;
+    const before = count();
+    for (let i = 0; i < 200; i++) {
+      const host = i % 2 === 0 ? '127.0.0.1' : 'localhost';
+      const c = connect({ host, port, mptcp: 'require', timeout: 1000 });
+      let connectedOrError = false;
+      c.on('connect', () => (connectedOrError = true));
+      c.on('error', () => (connectedOrError = true));
+      if (i % 4 < 2) c.destroy(); // at once
+      else setImmediate(() => c.destroy()); // after the lookup/connect started
+      await once(c, 'close');
+      if (i % 4 < 2) expect(connectedOrError).toBe(false);
+    }
+    for (let i = 0; i < 100 && count() !== before; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(count()).toBe(before);
+  }, 60_000);
 });
