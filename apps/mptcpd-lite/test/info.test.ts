@@ -61,3 +61,23 @@ describe('mptcpd-lite info', () => {
     expect(r.stderr).toContain('invalid --port: 70000');
   });
 });
+
+describe('mptcpd-lite info over IPv6', () => {
+  it('decodes AF_INET6 MPTCP sockets', async (ctx) => {
+    need(ctx, mptcpUnavailable() ?? python3Unavailable());
+    const { startProcess } = await import('./helpers/cli.js');
+    const p = startProcess('python3', [
+      '-c',
+      "import socket, time\nl = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 262); l.bind(('::1', 0)); l.listen()\nc = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 262); c.connect(l.getsockname()[:2]); a, _ = l.accept()\nc.sendall(b'v6' * 100); a.recv(1000)\nprint('PAIR', l.getsockname()[1], flush=True)\ntime.sleep(30)",
+    ]);
+    peer = p;
+    const port = Number((await p.waitFor(/^PAIR \d+/)).split(' ')[1]);
+    const r = await runCli(['info', '--json', '--port', String(port)]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { connections: Array<{ family: string; local: { address: string; port: number }; subflows: unknown[]; info?: { bytesReceived: number } }> };
+    const server = j.connections.find((c) => c.local.port === port);
+    expect(server).toEqual(expect.objectContaining({ family: 'inet6', local: { address: '::1', port } }));
+    expect(server?.info?.bytesReceived).toBe(200);
+    expect(server?.subflows).toHaveLength(1);
+  });
+});
