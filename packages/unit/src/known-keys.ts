@@ -1,6 +1,7 @@
 /** Every key systemd 252 knows per section (`systemd --dump-configuration-items`), plus the 253–257 additions. Generated; keys parsed by the directive tables need not be listed. */
 
 export const UNIT_SECTION_KEYS: ReadonlySet<string> = new Set([
+  "SurviveFinalKillSignal",
   "Description", "Documentation", "SourcePath", "Requires", "Requisite", "Wants", "BindsTo", "BindTo", "Upholds",
   "Conflicts", "Before", "After", "OnSuccess", "OnFailure", "PropagatesReloadTo", "PropagateReloadTo",
   "ReloadPropagatedFrom", "PropagateReloadFrom", "PropagatesStopTo", "StopPropagatedFrom", "PartOf",
@@ -75,12 +76,12 @@ export const SOCKET_SECTION_KEYS: ReadonlySet<string> = new Set([
   "ManagedOOMMemoryPressure", "ManagedOOMMemoryPressureLimit", "ManagedOOMPreference", "BPFProgram",
   "SocketBindAllow", "SocketBindDeny", "RestrictNetworkInterfaces", "SendSIGKILL", "SendSIGHUP", "KillMode",
   "KillSignal", "RestartKillSignal", "FinalKillSignal", "WatchdogSignal", "PollLimitIntervalSec", "PollLimitBurst",
-  "PassFileDescriptorsToExec", "PassPIDFD", "SocketBindAllow", "MemoryKSM", "ImportCredential",
+  "PassFileDescriptorsToExec", "SocketBindAllow", "MemoryKSM", "ImportCredential",
   "SetLoginEnvironment", "RootEphemeral", "NFTSet", "MemoryZSwapMax", "MemoryZSwapWriteback", "StartupMemoryLow",
   "StartupMemoryHigh", "StartupMemoryMax", "StartupMemorySwapMax", "StartupMemoryZSwapMax", "CoredumpReceive",
   "PrivatePIDs", "BindLogSockets", "MemoryPressureWatch", "MemoryPressureThresholdSec",
   "ExtensionImagePolicy", "RootImagePolicy", "MountImagePolicy", "DelegateSubgroup", "LogFilterPatterns",
-  "StartupAllowedCPUs", "DeferTrigger", "DeferTriggerMaxSec", "AcceptFileDescriptors",
+  "StartupAllowedCPUs",
 ]);
 
 export const SERVICE_SECTION_KEYS: ReadonlySet<string> = new Set([
@@ -129,5 +130,5 @@ export const SERVICE_SECTION_KEYS: ReadonlySet<string> = new Set([
   "NFTSet", "MemoryZSwapMax", "MemoryZSwapWriteback", "StartupMemoryLow", "StartupMemoryHigh", "StartupMemoryMax",
   "StartupMemorySwapMax", "StartupMemoryZSwapMax", "CoredumpReceive", "PrivatePIDs", "BindLogSockets",
   "MemoryPressureWatch", "MemoryPressureThresholdSec", "ExtensionImagePolicy", "RootImagePolicy", "MountImagePolicy",
-  "DelegateSubgroup", "LogFilterPatterns", "ExitType", "RefreshOnReload",
+  "DelegateSubgroup", "LogFilterPatterns", "ExitType",
 ]);
