@@ -75,6 +75,20 @@ describe.skipIf(noMptcp)('MPTCP server ↔ MPTCP client', () => {
     expect((await roundTrip(client, 'v6')).toString()).toBe('v6');
   });
 
+  it('binds localAddress/localPort before connecting', async () => {
+    const server = echoServer(listen({ host: '127.0.0.1', port: 0 }));
+    const port = await listening(server);
+    const probe = net.createServer().listen(0, '127.0.0.2');
+    const localPort = await listening(probe);
+    await closeServer(probe);
+    const client = connect({ host: '127.0.0.1', port, mptcp: 'require', localAddress: '127.0.0.2', localPort });
+    await connected(client);
+    expect(client.localAddress).toBe('127.0.0.2');
+    expect(client.localPort).toBe(localPort);
+    expect(isMptcp(client)).toBe(true);
+    client.destroy();
+  });
+
   it('queues writes made before connect, like net.connect', async () => {
     const server = echoServer(listen({ host: '127.0.0.1', port: 0 }));
     const port = await listening(server);

@@ -14,7 +14,10 @@ import {
   isListening,
   openSocket,
   peerCredentials,
+  peerName,
   sendDatagram,
+  setCloexec,
+  setNonBlocking,
   socketProtocol,
   socketType,
   sockName,
@@ -179,6 +182,17 @@ describe('openSocket: options', () => {
     expect(opt(s.fd, 'IPPROTO_TCP', 'TCP_NODELAY')).toBe(1);
   });
 
+  it('setNonBlocking / setCloexec toggle the flags (fds handed to children)', () => {
+    const s = open({ kind: 'stream', address: { family: 'inet', address: '127.0.0.1', port: 0 } });
+    setCloexec(s.fd, false);
+    setNonBlocking(s.fd, false);
+    expect(fdFlags(s.fd)).toEqual({ nonBlocking: false, cloexec: false });
+    setCloexec(s.fd, true);
+    setNonBlocking(s.fd, true);
+    expect(fdFlags(s.fd)).toEqual({ nonBlocking: true, cloexec: true });
+    expect(() => setCloexec(1_000_000, true)).toThrow(expect.objectContaining({ code: 'EBADF' }));
+  });
+
   it('nonBlocking: false clears O_NONBLOCK', () => {
     const s = open({ kind: 'stream', address: { family: 'inet', address: '127.0.0.1', port: 0 }, nonBlocking: false });
     expect(fdFlags(s.fd).nonBlocking).toBe(false);
@@ -214,6 +228,8 @@ describe('watchReadable / accept', () => {
     expect(conn.remote.family).toBe('inet');
     expect(fdFlags(conn.fd)).toEqual({ nonBlocking: true, cloexec: true });
     expect(sockName(conn.fd)).toEqual(conn.local);
+    expect(peerName(conn.fd)).toEqual(conn.remote);
+    expect(conn.remote).toEqual({ family: 'inet', address: '127.0.0.1', port: client.localPort });
     expect(accept(s.fd)).toBeNull();
     // restart: a second watcher on the same fd sees the next connection
     const again = new Promise<void>((resolve) => {
