@@ -1,12 +1,12 @@
 /**
- * The Engine over @mptcp/activation's ActivationEngine: units are loaded here (through
- * @mptcp/unit, platform/units.ts), the engine opens, watches and activates. Events become log lines.
+ * The Engine over @mptcp/activation's ActivationEngine: units are loaded here (through @mptcp/unit,
+ * platform/units.ts, so that each failed unit keeps its name and messages), the engine opens,
+ * watches and activates. Its events become log lines.
  */
-import * as activation from '@mptcp/activation';
+import { ActivationEngine, type ServiceSnapshot, type SocketStatus as EngineSocketStatus, type StartReport } from '@mptcp/activation';
 import type { ServiceStatus, SocketStatus } from '../control/protocol.js';
 import type { Logger } from '../log.js';
-import { instanceResolver, loadUnits, type LoadedUnits } from '../platform/units.js';
-import type { ServiceUnit } from '../platform/unit-types.js';
+import { loadUnits, type LoadedUnits } from '../platform/units.js';
 import type { Engine, LoadReport } from './engine.js';
 
 export interface EngineOptions {
@@ -14,64 +14,16 @@ export interface EngineOptions {
   log: Logger;
 }
 
-/** The parts of @mptcp/activation's ActivationEngine the daemon uses (packages/activation/src/engine-types.ts). */
-interface ListenStatusLike {
-  kind: string;
-  value: string;
-  address: string;
-  transport: string;
-  protocol: number;
-  fd: number;
-}
-interface SocketStatusLike {
-  name: string;
-  state: string;
-  result: string;
-  accept: boolean;
-  service: string;
-  listen: ListenStatusLike[];
-  counters: { accepted: number; refused: number; triggers: number };
-  connections: number;
-  error?: string;
-}
-interface ServiceSnapshotLike {
-  name: string;
-  state: string;
-  pid?: number;
-  restarts: number;
-  result?: string;
-}
-interface StartReportLike {
-  listening: string[];
-  failed: Array<{ unit: string; error: string; code?: string }>;
-}
-interface ActivationEngineLike {
-  start(units: LoadedUnits['engineUnits']): Promise<StartReportLike>;
-  reload(units: LoadedUnits['engineUnits']): Promise<StartReportLike>;
-  stop(): Promise<void>;
-  status(): { sockets: SocketStatusLike[]; services: ServiceSnapshotLike[] };
-  on(event: string, listener: (ev: Record<string, unknown>) => void): unknown;
-}
-type LogFn = (message: string, fields?: { unit?: string }) => void;
-type EngineCtor = new (options: { logger: { debug: LogFn; info: LogFn; warn: LogFn; error: LogFn }; instantiate?: (template: ServiceUnit, instanceName: string) => ServiceUnit }) => ActivationEngineLike;
-
-function engineClass(): EngineCtor {
-  const ctor = (activation as unknown as Record<string, unknown>).ActivationEngine;
-  if (typeof ctor !== 'function') throw Object.assign(new Error('@mptcp/activation does not export ActivationEngine (yet): rebuild the workspace'), { code: 'ACTIVATION_MISSING' });
-  return ctor as EngineCtor;
+function protocolOf(transport: string): SocketStatus['listen'][number]['protocol'] {
+  return transport === 'mptcp' || transport === 'tcp' || transport === 'fallback' ? transport : 'other';
 }
 
-function protocolOf(l: ListenStatusLike): SocketStatus['listen'][number]['protocol'] {
-  if (l.transport === 'mptcp' || l.transport === 'tcp' || l.transport === 'fallback') return l.transport;
-  return 'other';
-}
-
-export function toSocketStatus(s: SocketStatusLike): SocketStatus {
+export function toSocketStatus(s: EngineSocketStatus): SocketStatus {
   return {
     unit: s.name,
     state: s.state === 'failed' ? `failed (${s.result})` : s.state,
     accept: s.accept,
-    listen: s.listen.map((l) => ({ address: l.address, kind: l.kind, protocol: protocolOf(l), fd: l.fd })),
+    listen: s.listen.map((l) => ({ address: l.address, kind: l.kind, protocol: protocolOf(l.transport), fd: l.fd })),
     service: s.service,
     connections: s.connections,
     accepted: s.counters.accepted,
@@ -80,39 +32,34 @@ export function toSocketStatus(s: SocketStatusLike): SocketStatus {
   };
 }
 
-export function toServiceStatus(s: ServiceSnapshotLike): ServiceStatus {
+export function toServiceStatus(s: ServiceSnapshot): ServiceStatus {
   return { unit: s.name, state: s.state, pid: s.pid, pids: s.pid !== undefined ? [s.pid] : [], restarts: s.restarts, result: s.result };
 }
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { log } = opts;
   const fmt = (m: string, f?: { unit?: string }): string => (f?.unit && !m.startsWith(`${f.unit}:`) ? `${f.unit}: ${m}` : m);
-  const Ctor = engineClass();
-  const engine = new Ctor({
+  const engine = new ActivationEngine({
     logger: {
       debug: (m, f) => log.debug(fmt(m, f)),
       info: (m, f) => log.info(fmt(m, f)),
       warn: (m, f) => log.warning(fmt(m, f)),
       error: (m, f) => log.error(fmt(m, f)),
     },
-    instantiate: instanceResolver(opts.unitDirs),
   });
-  engine.on('started', (ev) => log.info(`${String(ev.service)}: started, pid ${String(ev.pid)}${ev.socket ? ` (triggered by ${String(ev.socket)})` : ''}`));
+  engine.on('started', (ev) => log.info(`${ev.service}: started, pid ${ev.pid}${ev.socket ? ` (triggered by ${ev.socket})` : ''}`));
   engine.on('service-exit', (ev) => {
-    const how = typeof ev.signal === 'string' ? `code=killed, status=${ev.signal.replace(/^SIG/, '')}` : `code=exited, status=${String(ev.code)}`;
+    const how = ev.signal ? `code=killed, status=${ev.signal.replace(/^SIG/, '')}` : `code=exited, status=${String(ev.code)}`;
     const ok = ev.result === 'success';
-    log.log(ok ? 'info' : 'warning', `${String(ev.unit ?? ev.service ?? 'service')}: Main process exited, ${how}${ok ? '' : `; result ${String(ev.result)}`}${ev.restart === true ? '; scheduling restart' : ''}`);
+    log.log(ok ? 'info' : 'warning', `${ev.unit}: Main process exited, ${how}${ok ? '' : `; result ${String(ev.result)}`}${ev.restart ? '; scheduling restart' : ''}`);
   });
-  engine.on('refused', (ev) => log.warning(`${String(ev.socket)}: ${String(ev.message)}`));
+  engine.on('refused', (ev) => log.warning(`${ev.socket}: ${ev.message}`));
 
-  const toReport = (loaded: LoadedUnits, r: StartReportLike): LoadReport => ({
+  const toReport = (loaded: LoadedUnits, r: StartReport): LoadReport => ({
     sockets: r.listening.length,
     services: loaded.engineUnits.services.length + loaded.engineUnits.templates.length,
     warnings: loaded.warnings,
-    failed: [
-      ...loaded.failed,
-      ...r.failed.map((f) => ({ unit: f.unit, file: loaded.files.get(f.unit) ?? f.unit, stage: 'start' as const, messages: [`${f.unit}: ${f.error}`] })),
-    ],
+    failed: [...loaded.failed, ...r.failed.map((f) => ({ unit: f.unit, file: loaded.files.get(f.unit) ?? f.unit, stage: 'start' as const, messages: [`${f.unit}: ${f.error}`] }))],
   });
 
   return {

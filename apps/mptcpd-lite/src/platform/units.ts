@@ -7,8 +7,15 @@ import * as unitModule from '@mptcp/unit';
 import type { FailedUnit } from '../daemon/engine.js';
 import type { Diagnostic, ServiceUnit, SocketUnit, Unit } from './unit-types.js';
 
+/** A `prefix@.service` template by file: each Accept=yes connection loads its instance from it. */
+export interface TemplateRef {
+  name: string;
+  file: string;
+  searchPaths: readonly string[];
+}
+
 export interface LoadedUnits {
-  engineUnits: { sockets: SocketUnit[]; services: ServiceUnit[]; templates: ServiceUnit[] };
+  engineUnits: { sockets: SocketUnit[]; services: ServiceUnit[]; templates: TemplateRef[] };
   failed: FailedUnit[];
   warnings: string[];
   /** unit name → main file, for messages. */
@@ -57,34 +64,20 @@ export async function loadUnits(dirs: string[]): Promise<LoadedUnits> {
   const failed: FailedUnit[] = loaded.failed.map((f) => ({ unit: f.name, file: f.file, stage: 'load', messages: f.diagnostics.map((d) => api.formatDiagnostic(d)) }));
   // Warnings of units that did load (the failed ones carry theirs).
   const warnings = loaded.diagnostics.filter((d) => !failedNames.has(d.unit ?? '') && !loaded.failed.some((f) => f.diagnostics.includes(d))).map((d) => api.formatDiagnostic(d));
-  const templates: ServiceUnit[] = [];
+  const templates: TemplateRef[] = [];
   for (const [name, file] of loaded.templates) {
     if (!name.endsWith('.service')) continue;
+    // Parsed once here so that a broken template is reported at start like any unit; the engine
+    // re-reads it per connection (loadServiceInstance) with that instance's specifiers.
     const r = api.loadUnitFile(file, { searchPaths: dirs, name });
     if (r.unit?.kind === 'service' && !r.diagnostics.some((d) => d.severity === 'error')) {
-      templates.push(r.unit);
+      templates.push({ name, file, searchPaths: dirs });
       files.set(name, file);
     } else {
       failed.push({ unit: name, file, stage: 'load', messages: r.diagnostics.map((d) => api.formatDiagnostic(d)) });
     }
   }
   return { engineUnits: { sockets: loaded.sockets, services: loaded.services, templates }, failed, warnings, files };
-}
-
-/**
- * Accept=yes instances: `prefix@instance.service` re-read from its template file by @mptcp/unit, so
- * %i, %I, %n … and the instance's drop-ins are resolved by the parser.
- */
-export function instanceResolver(dirs: readonly string[]): (template: ServiceUnit, instanceName: string) => ServiceUnit {
-  const api = unitApi();
-  return (template, instanceName) => {
-    const at = instanceName.indexOf('@');
-    const dot = instanceName.lastIndexOf('.');
-    const instance = instanceName.slice(at + 1, dot);
-    const r = api.loadServiceInstance(template.name, instance, { templateFile: template.file, searchPaths: dirs });
-    if (r.unit?.kind === 'service') return r.unit;
-    throw Object.assign(new Error(`${instanceName}: ${r.diagnostics.map((d) => api.formatDiagnostic(d)).join('; ') || 'could not be loaded'}`), { code: 'ENOEXEC' });
-  };
 }
 
 /** Compile-time check that @mptcp/unit provides what the app calls. */
