@@ -1,6 +1,6 @@
 /**
  * The control protocol: one JSON object per line each way over an AF_UNIX stream socket.
- * Request: {"cmd":"status"|"reload"|"stop"|"ping", "id"?: any}. Reply: {"ok":true, ...} or
+ * Request: {"cmd":"status"|"reload"|"stop"|"ping", "id"?: JSON value}. Reply: {"ok":true, ...} or
  * {"ok":false,"error":{"code","message"}}.
  */
 

@@ -113,8 +113,21 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     resolveDone(code);
   };
 
+  // A SIGHUP during a reload is not lost: one more reload runs when the current one ends.
+  let hupPending = false;
   const onHup = (): void => {
-    reload().catch((err: unknown) => log.error(`reload failed: ${messageOf(err)}`));
+    if (state === 'reloading') {
+      hupPending = true;
+      return;
+    }
+    reload()
+      .catch((err: unknown) => log.error(`reload failed: ${messageOf(err)}`))
+      .finally(() => {
+        if (hupPending && state === 'running') {
+          hupPending = false;
+          onHup();
+        }
+      });
   };
   const onTerm = (sig: NodeJS.Signals) => (): void => {
     void stop(sig);
