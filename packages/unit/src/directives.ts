@@ -10,6 +10,7 @@ import { strerror, type Parsed } from './errno.js';
 import { envAssignmentIsValid, envReplace, splitEnvironmentValue } from './environment.js';
 import { parseExecValue, pathSimplify } from './exec.js';
 import { ifnameValid } from './interfaces.js';
+import { KEY_CHECKS, type KeyCheck } from './known-keys.js';
 import type { DirectiveContext, DirectiveParser, LoadState } from './load-state.js';
 import type { ExecCommand, KillMode, ListenKind, RestartPolicy, ServiceType, ServiceUnit, SocketUnit, UnitSection } from './model.js';
 import { extractFirstWord } from './quoting.js';
@@ -75,13 +76,60 @@ function choice<T extends string>(values: readonly T[], what: string, set: (c: D
   };
 }
 
-/** Settings we parse only to keep them (verbatim). */
+/**
+ * Settings we do not interpret are kept verbatim; the ones systemd checks with a generic parser are
+ * checked the same way first (KEY_CHECKS), so that a bad value gives systemd's warning (or error).
+ */
 function keep(target: 'unit' | 'section' | 'install'): DirectiveParser {
   return (v, c) => {
+    const check = KEY_CHECKS[c.section]?.[c.key];
+    if (check && !validKept(check, v, c)) return;
     const u = c.state.unit;
     const rec = target === 'unit' ? u.unit.extra : target === 'install' ? u.install : u.extra;
     (rec[c.key] ??= []).push(v);
   };
+}
+
+function validKept(check: KeyCheck, v: string, c: DirectiveContext): boolean {
+  const fail = (message: string): false => {
+    c.warn(message);
+    return false;
+  };
+  switch (check) {
+    case 'bool':
+      return parseBoolean(v).ok || fail(`Failed to parse boolean value, ignoring: ${v}`);
+    case 'bool!':
+      if (parseBoolean(v).ok) return true;
+      c.fatal(`Failed to parse boolean value: ${v}`);
+      return false;
+    case 'sec':
+      return parseSec(v).ok || fail(`Failed to parse sec value, ignoring: ${v}`);
+    case 'mode':
+      return parseMode(v).ok || fail(`Failed to parse mode value, ignoring: ${v}`);
+    case 'unsigned':
+      return parseUnsigned(v).ok || fail(`Failed to parse unsigned value, ignoring: ${v}`);
+    case 'int':
+      return parseInteger(v).ok || fail(`Failed to parse int value, ignoring: ${v}`);
+    case 'size': {
+      const r = parseSize(v);
+      return r.ok || fail(`Failed to parse size value '${v}', ignoring: ${strerror(r.error)}`);
+    }
+    case 'printf':
+    case 'path':
+    case 'path!': {
+      if (v === '') return true;
+      const fatal = check === 'path!';
+      let failed = false;
+      const k = expand(c, v, (err) => {
+        failed = true;
+        if (fatal) c.fatal(`Failed to resolve unit specifiers in '${v}': ${err}`);
+        else c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`);
+      });
+      if (k === undefined || failed) return false;
+      if (check === 'printf') return true;
+      return checkPath(c, k, fatal) !== undefined;
+    }
+  }
 }
 
 /** "X= is not supported by mptcpd-lite, ignoring" when the parsed value is not the default. */
@@ -262,7 +310,18 @@ function signal(set: (c: DirectiveContext, v: string) => void): DirectiveParser 
 
 // ---- the tables ---------------------------------------------------------------------------------
 
+const JOB_MODES = ['fail', 'replace', 'replace-irreversibly', 'isolate', 'flush', 'ignore-dependencies', 'ignore-requirements', 'triggering', 'restart-dependencies'];
+/** Kept verbatim after a check with its own message. */
+function keepIf(ok: (v: string) => boolean, message: (v: string) => string): DirectiveParser {
+  return (v, c) => (ok(v) ? keep('unit')(v, c) : c.warn(message(v)));
+}
+
 export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
+  OnSuccessJobMode: keepIf((v) => JOB_MODES.includes(v), (v) => `Failed to parse job mode, ignoring: ${v}`),
+  OnFailureJobMode: keepIf((v) => JOB_MODES.includes(v), (v) => `Failed to parse job mode, ignoring: ${v}`),
+  JobTimeoutSec: keepIf((v) => parseSec(v).ok, (v) => `Failed to parse JobTimeoutSec= parameter, ignoring: ${v}`),
+  JobRunningTimeoutSec: keepIf((v) => parseSec(v).ok, (v) => `Failed to parse JobRunningTimeoutSec= parameter, ignoring: ${v}`),
+  OnFailureIsolate: keepIf((v) => parseBoolean(v).ok, (v) => `Failed to parse boolean, ignoring: ${v}`),
   Description: (v, c) => {
     const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
     if (k === undefined) return;
@@ -561,8 +620,12 @@ export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
     else svc(c).busName = v;
   },
   PAMName: (v, c) => {
-    if (v === '') delete svc(c).pamName;
-    else svc(c).pamName = v;
+    if (v === '') {
+      delete svc(c).pamName;
+      return;
+    }
+    const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+    if (k !== undefined) svc(c).pamName = k;
   },
 };
 

@@ -188,7 +188,10 @@ const socketUnit: fc.Arbitrary<SocketUnit> = fc
     pollLimitIntervalUsec: usec,
     pollLimitBurst: fc.integer({ min: 0, max: 4294967294 }),
     timestamping: fc.constantFrom('off' as const, 'us' as const, 'ns' as const),
-    extra: fc.dictionary(fc.constantFrom('User', 'PrivateNetwork', 'NetworkNamespacePath'), fc.array(word, { minLength: 1, maxLength: 2 }), { maxKeys: 2 }),
+    extra: fc.record(
+      { User: fc.array(word, { minLength: 1, maxLength: 2 }), PrivateNetwork: fc.array(fc.constantFrom('yes', 'no', 'on'), { minLength: 1, maxLength: 2 }), NetworkNamespacePath: fc.array(absPath, { minLength: 1, maxLength: 2 }) },
+      { requiredKeys: [] },
+    ),
     install,
   })
   .map((r) => {
@@ -272,7 +275,10 @@ const serviceUnit: fc.Arbitrary<ServiceUnit> = fc
     sockets: fc.uniqueArray(word.map((w) => `${w}.socket`), { maxLength: 3 }),
     remainAfterExit: fc.boolean(),
     busName: opt(word.map((w) => `org.example.${w}`)),
-    extra: fc.dictionary(fc.constantFrom('LimitNOFILE', 'PrivateTmp', 'ProtectSystem'), fc.array(word, { minLength: 1, maxLength: 2 }), { maxKeys: 2 }),
+    extra: fc.record(
+      { LimitNOFILE: fc.array(word, { minLength: 1, maxLength: 2 }), PrivateTmp: fc.array(fc.constantFrom('yes', 'false'), { minLength: 1, maxLength: 2 }), ProtectSystem: fc.array(word, { minLength: 1, maxLength: 2 }) },
+      { requiredKeys: [] },
+    ),
     install,
   })
   .map((r) => {
