@@ -222,6 +222,11 @@ const listen: DirectiveParser = (v, c) => {
     if (c.state.options.interfaces) opts.interfaces = c.state.options.interfaces;
     const r = parseSocketAddress(k, opts);
     if (!r.ok) return c.warn(`Failed to parse address value in '${k}', ignoring: ${strerror(r.error)}`);
+    if (r.value.family === 'inet6' && c.state.options.ipv6 === false) {
+      // socket_address_parse_and_warn(): a plain log line, then EAFNOSUPPORT, which the caller does not report.
+      c.state.diagnostics.push({ severity: 'warning', file: c.file, unit: c.state.unit.name, message: 'Binding to IPv6 address not available since kernel does not support IPv6.' });
+      return;
+    }
     if (kind === 'seqpacket' && r.value.family !== 'unix') return c.warn(`Address family not supported, ignoring: ${v}`);
     u.listen.push({ ...entry, address: r.value });
   }

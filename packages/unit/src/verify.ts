@@ -1,8 +1,9 @@
 /** `systemd-analyze verify`-style checking of unit files. */
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { strerror } from './errno.js';
 import { findUnitFile, isMaskFile, loadUnitFile, serviceNameFor, type LoadOptions } from './loader.js';
 import type { Diagnostic } from './model.js';
+import { parseUnitName } from './unit-name.js';
 
 export interface VerifyResult {
   diagnostics: Diagnostic[];
@@ -21,9 +22,12 @@ export function verify(paths: readonly string[], options: LoadOptions = {}): Ver
   let failed = false;
   for (const path of paths) {
     const searchPaths = options.searchPaths ?? [dirname(path)];
-    const r = loadUnitFile(path, { ...options, searchPaths });
+    // Like systemd-analyze verify, a template file is checked as the instance "i".
+    const base = basename(path);
+    const t = parseUnitName(base);
+    const name = options.name ?? (t?.template ? `${t.prefix}@i.${t.type}` : base);
+    const r = loadUnitFile(path, { ...options, searchPaths, name });
     diagnostics.push(...r.diagnostics);
-    const name = options.name ?? path.slice(path.lastIndexOf('/') + 1);
     if (r.diagnostics.some((d) => d.severity === 'error')) failed = true;
     if (!r.unit) {
       if (r.masked) continue;
