@@ -48,7 +48,7 @@ export function pathSimplify(p: string): string {
 }
 
 /** extract_first_word_and_warn(): retry with UNESCAPE_RELAX and report like systemd. */
-function extractAndWarn(s: string, p: number, rvalue: string, messages: ExecMessage[]): { word: string | undefined; rest: number } | undefined {
+function extractAndWarn(s: string, p: number, rvalue: string, messages: ExecMessage[], fatal: boolean): { word: string | undefined; rest: number } | undefined {
   const r = extractFirstWord(s, p, FLAGS);
   if (r.ok) return { word: r.word, rest: r.rest };
   const r2 = extractFirstWord(s, p, { ...FLAGS, unescapeRelax: true });
@@ -56,7 +56,7 @@ function extractAndWarn(s: string, p: number, rvalue: string, messages: ExecMess
     messages.push({ message: `Ignoring unknown escape sequences: "${r2.word ?? ''}"`, fatal: false });
     return { word: r2.word, rest: r2.rest };
   }
-  messages.push({ message: `Unbalanced quoting, ignoring: "${rvalue}"`, fatal: true });
+  messages.push({ message: `Unbalanced quoting, ignoring: "${rvalue}"`, fatal });
   return undefined;
 }
 
@@ -75,8 +75,9 @@ export function parseExecValue(rvalue: string, ctx: SpecifierContext, where: { f
   };
   do {
     semicolon = false;
-    const first = extractAndWarn(rvalue, p, rvalue, messages);
-    if (!first) return { commands, messages, fatal: true };
+    // A bad first word only drops the command (systemd returns 0 there).
+    const first = extractAndWarn(rvalue, p, rvalue, messages, false);
+    if (!first) return { commands, messages, fatal: false };
     if (first.word === undefined) break;
     p = first.rest;
     if (first.word === ';') {
@@ -132,7 +133,7 @@ export function parseExecValue(rvalue: string, ctx: SpecifierContext, where: { f
         argv.push(';');
         continue;
       }
-      const w = extractAndWarn(rvalue, p, rvalue, messages);
+      const w = extractAndWarn(rvalue, p, rvalue, messages, !ignore);
       if (!w) return { commands, messages, fatal: !ignore };
       if (w.word === undefined) {
         p = rvalue.length;

@@ -43,7 +43,7 @@ export function templateOf(name: string): string | undefined {
   return `${u.prefix}@.${u.type}`;
 }
 
-/** unit_name_unescape(): `\xHH` → byte; `-` stays (use unescapeUnitPath for path semantics). */
+/** unit_name_unescape(): `-` → `/`, `\xHH` → that character (%I, %P, %J). */
 export function unescapeUnitInstance(s: string): string {
   let out = '';
   for (let i = 0; i < s.length; i++) {
