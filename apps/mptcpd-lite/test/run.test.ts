@@ -2,11 +2,12 @@
  * The daemon, driven as a user would: `node dist/cli.js run` with a unit directory holding an MPTCP
  * Accept=yes echo, an AF_UNIX Accept=no service (RemoveOnStop=yes) and one broken unit.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mptcpUnavailable, need, python3Unavailable } from './helpers/capability.js';
+import { mptcpUnavailable, need, netnsUnavailable, python3Unavailable } from './helpers/capability.js';
 import { CLI, HELPERS, pidAlive, runCli, startCli, startProcess, stopProcess, type Running } from './helpers/cli.js';
 import { converse } from './helpers/control.js';
 import { pythonClient } from './helpers/peers.js';
@@ -255,6 +256,34 @@ describe('mptcpd-lite run', () => {
       expect(st.sockets.find((s) => s.unit === 'echo.socket')?.listen[0]?.address).toBe(`127.0.0.1:${echoPort}`);
     } finally {
       busy.close();
+    }
+  });
+
+  it('where net.mptcp.enabled=0: SocketProtocol=mptcp fails to start with the fix named, X-MPTCPFallback=yes listens as "fallback"', async (ctx) => {
+    need(ctx, netnsUnavailable() ?? mptcpUnavailable());
+    const ns = `mdl-run-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.mptcp.enabled=0']);
+      const units = writeUnits(path.join(dir, 'units'), {
+        'strict.socket': '[Socket]\nListenStream=127.0.0.1:7100\nSocketProtocol=mptcp\nAccept=yes\n',
+        'strict@.service': '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n',
+        'lenient.socket': '[Socket]\nListenStream=127.0.0.1:7101\nSocketProtocol=mptcp\nX-MPTCPFallback=yes\nAccept=yes\n',
+        'lenient@.service': '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n',
+      });
+      const control = path.join(dir, 'control.sock');
+      daemon = startProcess('ip', ['netns', 'exec', ns, process.execPath, CLI, 'run', '--units', units, '--control', control]);
+      await daemon.waitFor(/^\{"event":"ready"/, 15000);
+      expect(daemon.stderr()).toMatch(/strict\.socket: .*ENOPROTOOPT/);
+      expect(daemon.stderr()).toContain('net.mptcp.enabled');
+      const st = await status(control);
+      expect(st.sockets.find((s) => s.unit === 'lenient.socket')?.listen[0]?.protocol).toBe('fallback');
+      expect(st.sockets.find((s) => s.unit === 'strict.socket')?.state).toMatch(/^failed/);
+      expect(st.failed).toEqual([expect.objectContaining({ unit: 'strict.socket', stage: 'start' })]);
+      await stopProcess(daemon, 'SIGTERM');
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
     }
   });
 
