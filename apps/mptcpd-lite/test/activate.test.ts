@@ -97,7 +97,7 @@ describe('mptcpd-lite activate', () => {
     expect(r.stderr).toContain('not-an-address');
   });
 
-  it('--mptcp where net.mptcp.enabled=0 fails with ENOPROTOOPT; --mptcp=prefer falls back to TCP', async (ctx) => {
+  it('--mptcp where net.mptcp.enabled=0 fails with ENOPROTOOPT; --mptcp-fallback falls back to TCP', async (ctx) => {
     need(ctx, netnsUnavailable());
     execFileSync('ip', ['netns', 'add', NS_OFF]);
     execFileSync('ip', ['-n', NS_OFF, 'link', 'set', 'lo', 'up']);
@@ -107,7 +107,7 @@ describe('mptcpd-lite activate', () => {
     expect(r.stderr).toContain('ENOPROTOOPT');
     const { startProcess } = await import('./helpers/cli.js');
     const { CLI } = await import('./helpers/cli.js');
-    act = startProcess('ip', ['netns', 'exec', NS_OFF, process.execPath, CLI, 'activate', '-l', '127.0.0.1:2000', '--mptcp=prefer', '-a', '--', 'true']);
+    act = startProcess('ip', ['netns', 'exec', NS_OFF, process.execPath, CLI, 'activate', '-l', '127.0.0.1:2000', '--mptcp-fallback', '-a', '--', 'true']);
     await act.waitFor(/^Listening on 127\.0\.0\.1:2000 as 3\./);
     expect(act.lines.join('\n')).toMatch(/MPTCP unavailable \(ENOPROTOOPT\), listening on 127\.0\.0\.1:2000 with plain TCP\./);
   });

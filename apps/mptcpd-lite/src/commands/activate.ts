@@ -9,7 +9,8 @@ import { CliError, EXIT_ERROR } from '../exit-codes.js';
 
 interface ActivateCli {
   listen: string[];
-  mptcp?: boolean | 'prefer';
+  mptcp?: boolean;
+  mptcpFallback?: boolean;
   accept?: boolean;
   inetd?: boolean;
   datagram?: boolean;
@@ -65,7 +66,8 @@ export function activateCommand(): Command {
     .usage('-l ADDR... [options] -- CMD [ARGS...]')
     .argument('<cmd...>', 'the program and its arguments (after --)')
     .addOption(new Option('-l, --listen <addr>', 'listen on this address: PORT, IP:PORT, [IPV6]:PORT, /path, @abstract, vsock:CID:PORT (repeatable)').argParser(collect).default([]))
-    .addOption(new Option('--mptcp [mode]', 'open stream sockets with IPPROTO_MPTCP (262); --mptcp=prefer falls back to TCP when the host lacks MPTCP').choices(['require', 'prefer']).argParser((v) => v))
+    .option('--mptcp', 'open stream sockets with IPPROTO_MPTCP (262); fail if the host has no MPTCP')
+    .option('--mptcp-fallback', 'like --mptcp, but fall back to plain TCP (with a warning) when the host has no MPTCP')
     .option('-a, --accept', 'spawn one instance per connection (the connection is fd 3)')
     .option('--inetd', 'the connection or socket becomes stdin/stdout; no LISTEN_* variables')
     .option('-d, --datagram', 'datagram sockets')
@@ -86,7 +88,7 @@ Without --accept the program gets all fds on the first connection and its exit s
       examplesHelp([
         'mptcpd-lite activate -l 127.0.0.1:2000 --mptcp -a -- cat             # MPTCP echo: one cat per connection (fd 3)',
         'mptcpd-lite activate -l 127.0.0.1:2000 --mptcp -a --inetd -- cat     # the connection on stdin/stdout',
-        'mptcpd-lite activate -l 8080 --mptcp=prefer --fdname=web -- node examples/http-server.mjs',
+        'mptcpd-lite activate -l 8080 --mptcp-fallback --fdname=web -- node examples/http-server.mjs',
       ]),
     )
     .addHelpText('after', exitCodesHelp([[0, 'the program exited 0 (without --accept its exit status is ours); --accept: stopped by SIGTERM/SIGINT'], [2, 'bad options or address, socket error (EADDRINUSE, ENOPROTOOPT: MPTCP disabled…)'], [127, 'the program could not be executed']]))
@@ -124,7 +126,7 @@ Without --accept the program gets all fds on the first connection and its exit s
             inetd: opts.inetd ?? false,
             setenv: opts.setenv,
             ...(fdnames ? { fdnames } : {}),
-            ...(opts.mptcp !== undefined ? { mptcp: opts.mptcp === 'prefer' ? 'prefer' : true } : {}),
+            ...(opts.mptcpFallback ? { mptcp: 'prefer' as const } : opts.mptcp ? { mptcp: true } : {}),
             logger: fdRenumberingLog((line) => process.stderr.write(line + '\n'), 3 + inherited),
             signal: abort.signal,
             onSpawn: (pid) => {
