@@ -212,6 +212,15 @@ describe('mptcpd-lite run', () => {
     expect(err).not.toMatch(/^<\d>/m);
   });
 
+  it('SIGINT stops it gracefully too (exit 0)', async (ctx) => {
+    need(ctx, mptcpUnavailable());
+    const { units, control } = await setup();
+    await start(units, control);
+    const res = await stopProcess(daemon as Running, 'SIGINT');
+    expect(res.code).toBe(0);
+    expect(daemon?.stderr()).toContain('Stopping (SIGINT)');
+  });
+
   it('refuses to start a second daemon on the same control socket (exit 2)', async (ctx) => {
     need(ctx, mptcpUnavailable());
     const { units, control } = await setup();
