@@ -168,35 +168,36 @@ function envGet(env: Readonly<Record<string, string>> | ReadonlyMap<string, stri
   return Object.prototype.hasOwnProperty.call(rec, name) ? rec[name] : undefined;
 }
 
-/** replace_env() without extensions: `${VAR}` → value (unset → empty), `$$` → `$`, the rest verbatim. */
-export function replaceEnv(word: string, env: Readonly<Record<string, string>> | ReadonlyMap<string, string>): string {
-  let out = '';
-  let i = 0;
-  while (i < word.length) {
-    const c = word[i];
-    if (c === '$' && word[i + 1] === '$') {
-      out += '$';
-      i += 2;
-      continue;
-    }
-    if (c === '$' && word[i + 1] === '{') {
-      const close = word.indexOf('}', i + 2);
-      const colon = word.indexOf(':', i + 2);
-      if (close < 0 || (colon >= 0 && colon < close)) {
-        // Unterminated, or ${VAR:-…} (unsupported here): kept as written.
-        const stop = close < 0 ? word.length : close + 1;
-        out += word.slice(i, stop);
-        i = stop;
-        continue;
-      }
-      out += envGet(env, word.slice(i + 2, close)) ?? '';
-      i = close + 1;
-      continue;
-    }
-    out += c;
-    i++;
+/**
+ * replace_env() without the extended/braceless flags, as a state machine like systemd's: `${VAR}` →
+ * value (unset → empty), `$$` → `$`; `${VAR:…` is unsupported syntax and stays as written, but a
+ * `${…}` inside it is still expanded (`${A:-${B}}` → `${A:-b}`).
+ */
+export function replaceEnv(format: string, env: Readonly<Record<string, string>> | ReadonlyMap<string, string>): string {
+  let state: 'WORD' | 'CURLY' | 'VARIABLE' = 'WORD';
+  let r = '';
+  let word = 0;
+  for (let e = 0; e < format.length; e++) {
+    const c = format[e];
+    if (state === 'WORD') {
+      if (c === '$') state = 'CURLY';
+    } else if (state === 'CURLY') {
+      if (c === '{') {
+        r += format.slice(word, e - 1);
+        word = e - 1;
+        state = 'VARIABLE';
+      } else if (c === '$') {
+        r += format.slice(word, e);
+        word = e + 1;
+        state = 'WORD';
+      } else state = 'WORD';
+    } else if (c === '}') {
+      r += envGet(env, format.slice(word + 2, e)) ?? '';
+      word = e + 1;
+      state = 'WORD';
+    } else if (c === ':') state = 'WORD';
   }
-  return out;
+  return r + format.slice(word);
 }
 
 /**

@@ -56,3 +56,17 @@ describe('config_parse_exec (upstream test-load-fragment.c cases)', () => {
     expect(summary(input)).toEqual({ fatal, commands });
   });
 });
+
+describe('replace_env_argv (upstream test-env-util.c cases)', () => {
+  it('expands like systemd', async () => {
+    const { expandExecCommand } = await import('../src/exec.js');
+    const env = { FOO: 'BAR BAR', BAR: 'waldo' };
+    const line = ['FOO$FOO', 'FOO$FOOFOO', 'FOO${FOO}$FOO', 'FOO${FOO}', '${FOO}', '$FOO', '$FOO$FOO', '${FOO}${BAR}', '${FOO', 'FOO$$${FOO}', '$$FOO${FOO}', '${FOO:-${BAR}}', '${QUUX:-${FOO}}', '${FOO:+${BAR}}', '${QUUX:+${BAR}}', '${FOO:+|${BAR}|}}', '${FOO:+|${BAR}{|}'];
+    expect(expandExecCommand({ argv: line, noEnvExpand: false }, env)).toEqual([
+      'FOO$FOO', 'FOO$FOOFOO', 'FOOBAR BAR$FOO', 'FOOBAR BAR', 'BAR BAR', 'BAR', 'BAR', 'BAR BARwaldo', '${FOO', 'FOO$BAR BAR', '$FOOBAR BAR',
+      '${FOO:-waldo}', '${QUUX:-BAR BAR}', '${FOO:+waldo}', '${QUUX:+waldo}', '${FOO:+|waldo|}}', '${FOO:+|waldo{|}',
+    ]);
+    const bad = ['$FOO', 'A${FOO}B', 'a${~}${%}b', 'x${}y', '$UNSET2', 'z${UNSET3}z${UNSET1}z', 'piff${UNSET2}piff'];
+    expect(expandExecCommand({ argv: bad, noEnvExpand: false }, env)).toEqual(['BAR', 'BAR', 'ABAR BARB', 'ab', 'xy', 'zzz', 'piffpiff']);
+  });
+});
