@@ -89,8 +89,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       events(JSON.stringify({ event: 'reloaded', pid: process.pid, sockets: lastReport.sockets, services: lastReport.services, failed: lastReport.failed.length }));
       return lastReport;
     } finally {
-      state = 'running';
-      await notifier.notify({ READY: 1, STATUS: statusText(lastReport) });
+      // A stop that arrived meanwhile wins: no READY=1 after STOPPING=1.
+      if (state === 'reloading') {
+        state = 'running';
+        await notifier.notify({ READY: 1, STATUS: statusText(lastReport) });
+      }
     }
   };
 
