@@ -42,7 +42,12 @@ export interface EnvFileResult {
   env: Array<[string, string]>;
   /** Entries systemd drops with a warning (invalid names). */
   warnings: Array<{ line: number; message: string }>;
+  /** Set when systemd refuses the whole file (invalid UTF-8 in a key or value): `env` is then empty. */
+  error?: { line: number; errno: 'EINVAL'; message: string };
 }
+
+/** utf8_is_valid(): also refuses the noncharacters U+FFFE/U+FFFF and lone surrogates (U+FFFD marks bytes that were not UTF-8). */
+const NOT_UTF8 = /[\uFFFD\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const NEWLINE = '\n\r';
 const WS = ' \t\n\r';
@@ -53,9 +58,11 @@ const SHELL_NEED_ESCAPE = '"\\`$';
  * comments, single quotes (literal), double quotes (with `\"` `\\` `` \` `` `\$` escapes), backslash
  * escapes and continuation lines outside quotes, trailing blanks of unquoted values dropped.
  */
-export function parseEnvironmentFile(text: string): EnvFileResult {
+export function parseEnvironmentFile(input: string | Uint8Array): EnvFileResult {
+  const text = typeof input === 'string' ? input : new TextDecoder().decode(input);
   const env: Array<[string, string]> = [];
   const warnings: EnvFileResult['warnings'] = [];
+  let error: EnvFileResult['error'];
   type State = 'PRE_KEY' | 'KEY' | 'PRE_VALUE' | 'VALUE' | 'VALUE_ESCAPE' | 'SQ' | 'DQ' | 'DQ_ESCAPE' | 'COMMENT' | 'COMMENT_ESCAPE';
   let state: State = 'PRE_KEY';
   let key = '';
@@ -67,7 +74,10 @@ export function parseEnvironmentFile(text: string): EnvFileResult {
     const k = lastKeyWs >= 0 ? key.slice(0, lastKeyWs) : key;
     let v = value ?? '';
     if (state === 'VALUE' && lastValueWs >= 0) v = v.slice(0, lastValueWs);
-    if (!envNameIsValid(k)) warnings.push({ line: atLine, message: `Invalid environment variable name '${k}', ignoring.` });
+    if (error) return;
+    if (NOT_UTF8.test(k)) error = { line: atLine, errno: 'EINVAL', message: `invalid UTF-8 in key '${k}', ignoring.` };
+    else if (NOT_UTF8.test(v)) error = { line: atLine, errno: 'EINVAL', message: `invalid UTF-8 value for key ${k}: '${v}', ignoring.` };
+    else if (!envNameIsValid(k)) warnings.push({ line: atLine, message: `Invalid environment variable name '${k}', ignoring.` });
     else envReplace(env, k, v);
     key = '';
     value = undefined;
@@ -153,5 +163,5 @@ export function parseEnvironmentFile(text: string): EnvFileResult {
     }
   }
   if (state === 'PRE_VALUE' || state === 'VALUE' || state === 'VALUE_ESCAPE' || state === 'SQ' || state === 'DQ' || state === 'DQ_ESCAPE') push(line);
-  return { env, warnings };
+  return error ? { env: [], warnings, error } : { env, warnings };
 }
