@@ -15,7 +15,7 @@ for (const f of readdirSync(dir).sort()) {
   const unit = f.replace('@.', '@i.'); // systemd-analyze verify checks a template as instance "i"
   const lines = text
     .split('\n')
-    .filter((l) => l.startsWith(join(dir, f) + ':') || l.startsWith(`${unit}:`) || l.startsWith(`Unit ${unit} `))
+    .filter((l) => l.startsWith(join(dir, f) + ':') || l.startsWith(`${unit}:`) || l.startsWith(`Unit ${unit} `) || l === 'Access denied')
     .map((l) => l.replace(dir, ''));
   out[f] = { status, lines };
 }

@@ -197,6 +197,14 @@ const LISTEN_KIND: Readonly<Record<string, ListenKind>> = {
   ListenUSBFunction: 'usb-function',
 };
 
+/** patch_var_run() (systemd >= 254): `/var/run/...` becomes `/run/...`, with a notice. */
+function patchVarRun(c: DirectiveContext, path: string): string {
+  if (!path.startsWith('/var/run/')) return path;
+  const z = pathSimplify('/run/' + path.slice('/var/run/'.length));
+  c.warn(`${c.key}= references a path below legacy directory /var/run/, updating ${path} → ${z}; please update the unit file accordingly.`);
+  return z;
+}
+
 /** config_parse_socket_listen(). */
 const listen: DirectiveParser = (v, c) => {
   const u = sock(c);
@@ -209,8 +217,9 @@ const listen: DirectiveParser = (v, c) => {
   if (k === undefined) return;
   const entry = { kind, value: k, file: c.file, line: c.line };
   if (kind === 'fifo' || kind === 'special' || kind === 'mqueue' || kind === 'usb-function') {
-    const p = checkPath(c, k);
+    let p = checkPath(c, k);
     if (p === undefined) return;
+    if (kind === 'fifo') p = patchVarRun(c, p);
     u.listen.push({ ...entry, value: p, address: { family: 'path', path: p } });
   } else if (kind === 'netlink') {
     const r = parseNetlinkAddress(k);
@@ -220,15 +229,16 @@ const listen: DirectiveParser = (v, c) => {
     const opts: { ipv6?: boolean; interfaces?: NonNullable<LoadState['options']['interfaces']> } = {};
     if (c.state.options.ipv6 !== undefined) opts.ipv6 = c.state.options.ipv6;
     if (c.state.options.interfaces) opts.interfaces = c.state.options.interfaces;
-    const r = parseSocketAddress(k, opts);
-    if (!r.ok) return c.warn(`Failed to parse address value in '${k}', ignoring: ${strerror(r.error)}`);
+    const a = k.startsWith('/') ? patchVarRun(c, k) : k;
+    const r = parseSocketAddress(a, opts);
+    if (!r.ok) return c.warn(`Failed to parse address value in '${a}', ignoring: ${strerror(r.error)}`);
     if (r.value.family === 'inet6' && c.state.options.ipv6 === false) {
       // socket_address_parse_and_warn(): a plain log line, then EAFNOSUPPORT, which the caller does not report.
       c.state.diagnostics.push({ severity: 'warning', file: c.file, unit: c.state.unit.name, message: 'Binding to IPv6 address not available since kernel does not support IPv6.' });
       return;
     }
     if (kind === 'seqpacket' && r.value.family !== 'unix') return c.warn(`Address family not supported, ignoring: ${v}`);
-    u.listen.push({ ...entry, address: r.value });
+    u.listen.push({ ...entry, value: a, address: r.value });
   }
   if (c.state.options.liteWarnings !== false && (kind === 'special' || kind === 'netlink' || kind === 'mqueue' || kind === 'usb-function')) {
     c.warn(`${c.key}= is not supported by mptcpd-lite, ignoring`);
@@ -596,7 +606,14 @@ export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   KillSignal: signal((c, v) => (svc(c).killSignal = v)),
   FinalKillSignal: signal((c, v) => (svc(c).finalKillSignal = v)),
   SendSIGKILL: bool(svc, (u, v) => (u.sendSIGKILL = v)),
-  KillMode: choice(KILL_MODES, 'kill mode specification', (c, v) => (svc(c).killMode = v)),
+  KillMode: choice(KILL_MODES, 'kill mode specification', (c, v) => {
+    if (v === 'none') {
+      c.warn(
+        "Unit uses KillMode=none. This is unsafe, as it disables systemd's process lifecycle management for the service. Please update the service to use a safer KillMode=, such as 'mixed' or 'control-group'. Support for KillMode=none is deprecated and will eventually be removed.",
+      );
+    }
+    svc(c).killMode = v;
+  }),
   TimeoutStopSec: secFix0(svc, (u, v) => (u.timeoutStopUsec = v)),
   TimeoutStartSec: timeoutStart,
   TimeoutSec: timeoutStart,

@@ -12,6 +12,7 @@ export const STRERROR = {
   ENOENT: 'No such file or directory',
   EACCES: 'Permission denied',
   ENOEXEC: 'Exec format error',
+  EPERM: 'Operation not permitted',
   EPROTO: 'Protocol error',
   ENXIO: 'No such device or address',
   EIO: 'Input/output error',

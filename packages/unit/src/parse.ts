@@ -275,6 +275,14 @@ function finishSocket(state: LoadState, u: SocketUnit): void {
   u.triggerLimitBurst = p.triggerLimitBurst === undefined || p.triggerLimitBurst === 4294967295 ? (u.accept ? 200 : 20) : p.triggerLimitBurst;
   u.pollLimitIntervalUsec = p.pollLimitIntervalUsec === undefined || p.pollLimitIntervalUsec === Infinity ? 2_000_000 : p.pollLimitIntervalUsec;
   u.pollLimitBurst = p.pollLimitBurst === undefined || p.pollLimitBurst === 4294967295 ? (u.accept ? 150 : 15) : p.pollLimitBurst;
+  // socket_add_mount_dependencies(): a file-system socket path with ".." is refused (EPERM, which
+  // systemd-analyze prints as the D-Bus error text "Access denied").
+  if (u.listen.some((l) => l.address.family === 'unix' && !l.address.abstract && l.address.path.split('/').includes('..'))) {
+    state.diagnostics.push({ severity: 'error', file: u.file, message: 'Access denied' });
+    state.fatal = true;
+    state.fatalErrno = 'EPERM';
+    return;
+  }
   if (u.listen.length === 0) return unitError(state, 'Unit has no Listen setting (ListenStream=, ListenDatagram=, ListenFIFO=, ...). Refusing.');
   const nonAccepting = u.listen.some((l) => l.kind !== 'stream' && l.kind !== 'seqpacket');
   if (u.accept && nonAccepting) return unitError(state, 'Unit configured for accepting sockets, but sockets are non-accepting. Refusing.');

@@ -32,6 +32,7 @@ export function verify(paths: readonly string[], options: LoadOptions = {}): Ver
     if (!r.unit) {
       if (r.masked) continue;
       const errno = r.errno ?? 'EIO';
+      if (errno === 'EPERM') continue; // already reported, as "Access denied"
       diagnostics.push({
         severity: 'error',
         file: path,

@@ -76,7 +76,8 @@ describe('parser robustness (fast-check)', () => {
 
 const word = fc.stringMatching(/^[a-z][a-z0-9_]{0,11}$/);
 const safeText = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9 .,:_/()%-]{0,30}[A-Za-z0-9.)]$/);
-const absPath = fc.array(word, { minLength: 1, maxLength: 4 }).map((p) => '/' + p.join('/'));
+// (/var/run/… would be rewritten to /run/… with a notice, as systemd >= 254 does.)
+const absPath = fc.array(word, { minLength: 1, maxLength: 4 }).map((p) => ('/' + p.join('/')).replace(/^\/var\/run(\/|$)/, '/srv/run$1'));
 const usec = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 1, max: 1_000_000 }).map((n) => n * 1000), fc.integer({ min: 0, max: 2 ** 40 }));
 const usecNonZero = fc.oneof(usec.filter((n) => n > 0), fc.constant(Infinity));
 const u32 = fc.integer({ min: 0, max: 4294967295 });
@@ -348,7 +349,8 @@ describe('print → parse round trip (fast-check)', () => {
       fc.property(serviceUnit, (u) => {
         const text = printServiceUnit(u);
         const r = parseUnitText(text, { ...options, file: 'prop.service' });
-        expect(r.diagnostics.map((d) => `${d.line ?? ''}: ${d.message}`), text).toEqual([]);
+        const unexpected = r.diagnostics.filter((d) => !d.message.startsWith('Unit uses KillMode=none.'));
+        expect(unexpected.map((d) => `${d.line ?? ''}: ${d.message}`), text).toEqual([]);
         expect(normalize(r.unit)).toEqual(normalize(u));
       }),
       { numRuns: ROUNDTRIP_RUNS },

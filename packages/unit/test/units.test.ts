@@ -398,3 +398,15 @@ describe('syntax corner cases', () => {
     expect(msgs(sock('a=b\n[X-Mine]\nc=d\n[Nope]\ne=f\n[Socket]\nListenStream=1\n'))).toEqual(['test.socket:1: Assignment outside of section. Ignoring.', "test.socket:4: Unknown section 'Nope'. Ignoring."]);
   });
 });
+
+describe('systemd >= 254 behaviour', () => {
+  it('rewrites /var/run/ socket and FIFO paths to /run/ with a notice', () => {
+    const r = sock('[Socket]\nListenStream=/var/run/foo.sock\nListenFIFO=/var/run//x.fifo\nListenStream=@/var/run/abs\n');
+    expect(msgs(r)).toEqual([
+      'test.socket:2: ListenStream= references a path below legacy directory /var/run/, updating /var/run/foo.sock → /run/foo.sock; please update the unit file accordingly.',
+      'test.socket:3: ListenFIFO= references a path below legacy directory /var/run/, updating /var/run/x.fifo → /run/x.fifo; please update the unit file accordingly.',
+    ]);
+    expect((r.unit as SocketUnit).listen.map((l) => l.value)).toEqual(['/run/foo.sock', '/run/x.fifo', '@/var/run/abs']);
+    expect((r.unit as SocketUnit).listen[0]?.address).toEqual({ family: 'unix', path: '/run/foo.sock', abstract: false });
+  });
+});
