@@ -484,8 +484,8 @@ export const SOCKET_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   Service: (v, c) => {
     const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in ${v}, ignoring: ${err}`), 'name');
     if (k === undefined) return;
-    const n = parseUnitName(k);
-    if (!k.endsWith('.service') || !n) return c.warn(`Unit must be of type service, ignoring: ${v}`);
+    if (!k.endsWith('.service')) return c.warn(`Unit must be of type service, ignoring: ${v}`);
+    if (!parseUnitName(k)) return c.warn(`Failed to load unit ${v}, ignoring: Unit name ${k} is not valid.`);
     sock(c).service = k;
   },
   TriggerLimitIntervalSec: sec(c0 => c0.state.pending, (p, v) => (p.triggerLimitIntervalUsec = v)),
