@@ -132,6 +132,9 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     this.native ??= await loadNative();
     this.started = true;
     this.stopping = false;
+    // A stopped engine can be started again: nothing of the previous run is kept.
+    this.sockets.clear();
+    this.services.clear();
     this.setDefinitions(units);
     const report: StartReport = { listening: [], failed: [] };
     for (const unit of units.sockets) this.startSocketRuntime(unit, report);
@@ -470,6 +473,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
         sock.instances.delete(proc);
         this.emit('service-exit', exit);
       });
+      if (this.stopping) throw new ActivationError('ENGINE_STATE', 'engine is stopping');
       if (!unit.nonBlocking) native.setNonBlocking(conn.fd, false);
       const env = remoteEnvironment(conn.remote);
       const ctx: StartContext =

@@ -62,6 +62,8 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
   lastResult: ServiceResult | undefined;
   lastInvocationId: string | undefined;
   private child: ChildProcess | undefined;
+  /** The ExecStartPre=/ExecStartPost= process running now, so that stop() can end it too. */
+  private control: ChildProcess | undefined;
   private stopping = false;
   private exited: Promise<void> | undefined;
 
@@ -117,11 +119,15 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
         });
       };
       for (const pre of unit.execStartPre) {
-        const status = await waitExit(this.spawn(pre, env(false, pre), cwd, creds, {}));
+        this.control = this.spawn(pre, env(false, pre), cwd, creds, {});
+        const status = await waitExit(this.control);
+        this.control = undefined;
+        this.checkNotStopped();
         if (!succeeded(status) && !pre.ignoreFailure) {
           throw new ActivationError('EXEC_FAILED', `Control process exited, ${describeExit(status)} (ExecStartPre=${pre.raw})`, { unit: this.name });
         }
       }
+      this.checkNotStopped();
       const mainEnv = env(true, main);
       const child = this.spawn(main, mainEnv, cwd, creds, ctx);
       const spawned = await spawnedOrError(child);
@@ -136,16 +142,28 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
       void this.runPost(env, cwd, creds);
       return pid;
     } catch (err) {
-      this.lastResult = 'resources';
-      this.setState('failed');
+      this.control = undefined;
+      if (this.stopping) {
+        this.setState('inactive');
+      } else {
+        this.lastResult = 'resources';
+        this.setState('failed');
+      }
       throw err;
     }
+  }
+
+  /** stop() during ExecStartPre= must not be followed by a main process nobody will stop. */
+  private checkNotStopped(): void {
+    if (this.stopping) throw new ActivationError('ENGINE_STATE', 'Stopped while starting.', { unit: this.name });
   }
 
   private async runPost(env: (forMain: boolean, cmd: ExecCommand) => Record<string, string>, cwd: string, creds: Credentials): Promise<void> {
     for (const post of this.unit.execStartPost) {
       if (this.state !== 'active') return;
-      const status = await waitExit(this.spawn(post, env(false, post), cwd, creds, {}));
+      this.control = this.spawn(post, env(false, post), cwd, creds, {});
+      const status = await waitExit(this.control);
+      this.control = undefined;
       if (!succeeded(status) && !post.ignoreFailure) {
         this.options.logger.warn(`Control process exited, ${describeExit(status)} (ExecStartPost=${post.raw}); stopping.`, { unit: this.name });
         await this.stop();
@@ -211,6 +229,12 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
     const child = this.child;
     if (!child || child.pid === undefined) {
       this.clearAutoRestart();
+      if (this.state === 'activating') {
+        // ExecStartPre= is running: start() sees the flag and gives up; end the control process.
+        this.stopping = true;
+        const control = this.control;
+        if (control?.pid !== undefined) signalGroup(control.pid, 'SIGKILL', 'control-group');
+      }
       return;
     }
     this.stopping = true;

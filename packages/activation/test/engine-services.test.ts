@@ -94,6 +94,29 @@ describe('Accept=no services', () => {
   });
 });
 
+describe('stop() while starting', () => {
+  it('during ExecStartPre=: the control process is ended and the main process never starts', async () => {
+    const port = await freePort();
+    const marker = join(unitDir({}), 'main-started');
+    const dir = unitDir({
+      'p.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'p.service': `[Service]\nExecStartPre=/bin/sleep 30\nExecStart=/bin/touch ${marker}\n`,
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    await engine.start(await loadUnits(dir));
+    const c = net.connect(port, '127.0.0.1');
+    c.on('error', () => undefined);
+    await waitFor(() => engine?.status().services.find((s) => s.name === 'p.service')?.state === 'activating', 5000, 'activating');
+    const t0 = Date.now();
+    await engine.stop();
+    engine = undefined;
+    await sleep(300);
+    c.destroy();
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(existsSync(marker)).toBe(false);
+  });
+});
+
 describe('Accept=yes per-source limit', () => {
   it('MaxConnectionsPerSource= drops the extra connection from one address, not from another', async () => {
     const port = await freePort();
