@@ -151,6 +151,8 @@ export interface LoadedUnits {
   failed: Array<{ name: string; file: string; diagnostics: Diagnostic[] }>;
   /** Masked unit names (empty file or /dev/null link). */
   masked: string[];
+  /** Alias name (a symlink to a unit file of another name) → the unit's name. */
+  aliases: Map<string, string>;
   /** Every diagnostic, in load order. */
   diagnostics: Diagnostic[];
 }
@@ -162,7 +164,7 @@ export interface LoadedUnits {
  * Exec command is not executable loads (with an error diagnostic), as in systemd.
  */
 export function loadUnitDirectories(dirs: readonly string[], options: LoadOptions = {}): LoadedUnits {
-  const out: LoadedUnits = { sockets: [], services: [], units: [], templates: new Map(), failed: [], masked: [], diagnostics: [] };
+  const out: LoadedUnits = { sockets: [], services: [], units: [], templates: new Map(), failed: [], masked: [], aliases: new Map(), diagnostics: [] };
   const seen = new Set<string>();
   const searchPaths = options.searchPaths ?? dirs;
   for (const dir of dirs) {
@@ -172,15 +174,24 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadOption
     } catch {
       continue;
     }
-    for (const name of names) {
+    for (let name of names) {
       if (!name.endsWith('.socket') && !name.endsWith('.service')) continue;
       if (seen.has(name)) continue;
       seen.add(name);
-      const path = join(dir, name);
+      let path = join(dir, name);
       try {
         if (statSync(path).isDirectory()) continue;
       } catch {
         // dangling symlink: fall through, loadUnitFile reports it
+      }
+      // An alias (a symlink to a unit file of another name) is loaded under the target's name.
+      const target = aliasTarget(path, name);
+      if (target !== undefined) {
+        out.aliases.set(name, target.name);
+        if (seen.has(target.name)) continue;
+        seen.add(target.name);
+        name = target.name;
+        path = target.path;
       }
       const n = parseUnitName(name);
       if (n?.template) {
@@ -200,6 +211,21 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadOption
   }
   out.units = [...out.sockets, ...out.services];
   return out;
+}
+
+/** For a symlink to a unit file with another (valid, same-type) name: that name and the real path. */
+function aliasTarget(path: string, name: string): { name: string; path: string } | undefined {
+  try {
+    if (!lstatSync(path).isSymbolicLink() || isMaskFile(path)) return undefined;
+    const real = realpathSync(path);
+    const t = basename(real);
+    const a = parseUnitName(name);
+    const b = parseUnitName(t);
+    if (t === name || !a || !b || a.type !== b.type) return undefined;
+    return { name: t, path: real };
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -350,6 +350,7 @@ describe('drop-ins and directories', () => {
       'usr/gone.service': '[Service]\nExecStart=/bin/true\n',
       'usr/empty.service': '',
     });
+    symlinkSync(join(root, 'usr/web.service'), join(root, 'etc/alias.service'));
     const r = loadUnitDirectories([join(root, 'etc'), join(root, 'usr')], opts);
     expect(r.sockets.map((s) => [s.name, s.listen[0]?.value])).toEqual([
       ['web.socket', '8080'],
@@ -359,6 +360,7 @@ describe('drop-ins and directories', () => {
     expect([...r.templates.keys()]).toEqual(['echo@.service']);
     expect(r.failed.map((f) => [f.name, f.diagnostics.map((d) => d.message)])).toEqual([['bad.socket', ["Invalid section header '[Socket'"]]]);
     expect(r.masked.sort()).toEqual(['empty.service', 'gone.service']);
+    expect([...r.aliases]).toEqual([['alias.service', 'web.service']]);
     expect(r.units).toHaveLength(3);
 
     const inst = loadServiceInstance('echo@.service', '0-127.0.0.1:7-127.0.0.1:5000', { ...opts, searchPaths: [join(root, 'etc'), join(root, 'usr')] });
