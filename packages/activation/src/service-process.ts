@@ -201,7 +201,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
     throw new ActivationError('WORKING_DIRECTORY', `Changing to the requested working directory failed: ${path}: No such file or directory`, { unit: this.name });
   }
 
-  private onExit(pid: number, status: ExitStatus): void {
+  private async onExit(pid: number, status: ExitStatus): Promise<void> {
     const oneshot = this.unit.type === 'oneshot';
     const result: ServiceResult = resultOfExit(status.code, status.signal, oneshot);
     const stopped = this.stopping;
@@ -212,8 +212,34 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
     const log = this.options.logger;
     if (result === 'success') log.debug(`Main process exited, ${describeExit(status)}`, { unit: this.name });
     else log.warn(`Main process exited, ${describeExit(status)}`, { unit: this.name });
+    await this.runStopPost(result, status);
     this.setState(restart ? 'auto-restart' : result === 'success' || stopped ? 'inactive' : 'failed');
     this.emit('exit', { unit: this.name, pid, code: status.code, signal: status.signal, result, restart, stopped });
+  }
+
+  /**
+   * ExecStopPost= after the main process is gone (also after a failure), with systemd's
+   * SERVICE_RESULT / EXIT_CODE / EXIT_STATUS; failures are logged only.
+   */
+  private async runStopPost(result: ServiceResult, status: ExitStatus): Promise<void> {
+    if (this.unit.execStopPost.length === 0) return;
+    const exitCode = status.signal !== null ? 'killed' : 'exited';
+    const exitStatus = status.signal !== null ? status.signal.replace(/^SIG/, '') : String(status.code ?? '');
+    for (const cmd of this.unit.execStopPost) {
+      try {
+        const env = {
+          ...buildServiceEnvironment({ service: this.unit, ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}) }),
+          SERVICE_RESULT: result,
+          EXIT_CODE: exitCode,
+          EXIT_STATUS: exitStatus,
+        };
+        const creds = this.credentials();
+        const s = await waitExit(this.spawn(cmd, env, this.workingDirectory(creds.user), creds, {}));
+        if (!succeeded(s) && !cmd.ignoreFailure) this.options.logger.warn(`Control process exited, ${describeExit(s)} (ExecStopPost=${cmd.raw})`, { unit: this.name });
+      } catch (err) {
+        this.options.logger.warn(`ExecStopPost=${cmd.raw} failed: ${messageOf(err)}`, { unit: this.name });
+      }
+    }
   }
 
   /** Marks a scheduled restart as done or cancelled (the engine calls start() again itself). */

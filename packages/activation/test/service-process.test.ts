@@ -120,6 +120,20 @@ describe('ServiceProcess', () => {
     expect(text).toMatch(/^\/nonexistent nobody nobody \/usr\/sbin\/nologin$/m);
   });
 
+  it('ExecStopPost= runs after the main process, with SERVICE_RESULT/EXIT_CODE/EXIT_STATUS', async () => {
+    const out = join(dir, 'stoppost');
+    const p = new ServiceProcess(
+      service('post.service', {
+        execStart: [cmd(['/bin/sh', '-c', 'exit 3'])],
+        execStopPost: [cmd(['/bin/sh', '-c', `echo "$$SERVICE_RESULT $$EXIT_CODE $$EXIT_STATUS" > ${out}`])],
+      }),
+      { logger: silentLogger, output: 'inherit' },
+    );
+    await runToExit(p);
+    expect(readFileSync(out, 'utf8')).toBe('exit-code exited 3\n');
+    expect(p.state).toBe('failed');
+  });
+
   it('stop(): KillSignal first, SIGKILL after TimeoutStopSec', async () => {
     const p = new ServiceProcess(
       service('stubborn.service', {
