@@ -333,9 +333,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       return;
     }
     if (svc.restartTimer) {
-      clearTimeout(svc.restartTimer);
-      delete svc.restartTimer;
-      svc.process.clearAutoRestart();
+      // As systemd: a start request during auto-restart waits for RestartSec= to pass
+      // (service_start() returns -EAGAIN and the job stays queued); the restart takes the fds.
+      if (trigger && trigger.state === 'listening') this.setSocketState(trigger, 'running');
+      return;
     }
     const unit = svc.process.unit;
     const sockets = this.socketsFor(unit).filter((s) => s.state === 'listening' || s.state === 'running');
@@ -394,6 +395,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       this.log.info(`Scheduled restart job in ${usecToMs(unit.restartUsec)} ms.`, { unit: unit.name });
       svc.restartTimer = setTimeout(() => {
         delete svc.restartTimer;
+        svc.process.clearAutoRestart();
         void this.startService(svc, undefined);
       }, usecToMs(unit.restartUsec));
     }
