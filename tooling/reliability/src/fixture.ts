@@ -40,7 +40,10 @@ export async function startFixture(dir: string, o: Partial<DaemonOptions> = {}):
     units,
     control: ctl,
     daemon,
-    status: async () => (await control(ctl, 'status')) as Status,
+    status: async () => {
+      const r = (await control(ctl, 'status')) as { ok: boolean; status?: Omit<Status, 'ok'> };
+      return { ...(r.status ?? {}), ok: r.ok } as Status;
+    },
     stop: () => daemon.stop(),
   };
 }

@@ -47,7 +47,7 @@ describe('faults', () => {
       const final = await until(
         async () => {
           const s = await fx.status();
-          if (sock(s, 'crash.socket')?.state === 'failed') return s;
+          if (sock(s, 'crash.socket')?.state.startsWith('failed')) return s;
           attempts++;
           await oneConnection({ host: '127.0.0.1', ports: [24611], concurrency: 1, seconds: 0, timeoutMs: 2000 }, 24611);
           await sleep(150);
@@ -62,7 +62,7 @@ describe('faults', () => {
         activations: Number(sock(final, 'crash.socket')?.activations ?? -1),
         connectAfterFail: refusedAfter.error ?? 'served',
       });
-      expect(sock(final, 'crash.socket')?.state).toBe('failed');
+      expect(sock(final, 'crash.socket')?.state).toMatch(/^failed/);
       expect(text).toMatch(/start.?limit/i);
       expect(refusedAfter.ok).toBe(false);
       expect(fx.daemon.proc.stderr.join('\n')).not.toMatch(STACK);
@@ -84,7 +84,7 @@ describe('faults', () => {
       for (let i = 0; i < 12; i++) results.push(await oneConnection({ host: '127.0.0.1', ports: [24612], concurrency: 1, seconds: 0, timeoutMs: 2000 }, 24612));
       const s = await until(async () => {
         const st = await fx.status();
-        return sock(st, 'tl.socket')?.state === 'failed' ? st : null;
+        return sock(st, 'tl.socket')?.state.startsWith('failed') ? st : null;
       }, 5000, 'tl.socket to fail');
       const text = JSON.stringify(sock(s, 'tl.socket')) + fx.daemon.proc.stderr.join('\n');
       report('fault-trigger-limit', '12 quick connections to Accept=yes /bin/false with TriggerLimitBurst=5', 'socket failed, trigger limit named', {
@@ -131,7 +131,11 @@ describe('faults', () => {
     writeListenUnit(join(dir, 'units'), { name: 'echo', listen: ['127.0.0.1:24614'], exec: ECHO });
     writeAcceptUnit(join(dir, 'units'), { name: 'cat', listen: unixPath, exec: '/bin/cat' });
     const fx = await startFixture(dir);
-    const inode1 = statSync(unixPath).ino;
+    const node = (): string => {
+      const st = statSync(unixPath);
+      return `${st.ino}@${st.ctimeMs}`;
+    };
+    const inode1 = node();
     expect(await echo({ path: unixPath }, 0, 'u1')).toBe('u1');
     fx.daemon.proc.child.kill('SIGKILL');
     await fx.daemon.proc.exited;
@@ -141,7 +145,7 @@ describe('faults', () => {
     const fx2 = await startFixture(dir);
     try {
       const restartMs = performance.now() - t0;
-      const inode2 = statSync(unixPath).ino;
+      const inode2 = node();
       expect(await echo({ path: unixPath }, 0, 'u2')).toBe('u2');
       expect(await echo('127.0.0.1', 24614, 'tcp')).toBe('tcp');
       report('fault-daemon-restart', 'SIGKILL the daemon (TCP Accept=no + AF_UNIX Accept=yes units), start it again on the same units and control path', 'both sockets serve again; the AF_UNIX node was replaced', {
@@ -205,7 +209,7 @@ describe('faults', () => {
     expect(p.stderr.join('\n')).not.toMatch(STACK);
   });
 
-  it('a path removed mid-transfer: MPTCP keeps the connection and the data intact', async (ctx) => {
+  it('a path removed mid-transfer: MPTCP keeps the connection and the data intact', { timeout: 60_000 }, async (ctx) => {
     requireCaps(ctx, ['root', 'mptcp', 'netns', 'tc', 'python3']);
     const lab = Lab.up('rfo', '20mbit', 'signal');
     const dir = fresh('path');
@@ -215,17 +219,19 @@ describe('faults', () => {
     try {
       await srv.waitFor(/^LISTENING/);
       const cli = lab.exec('cli');
-      const client = start(cli[0]!, [...cli.slice(1), process.execPath, worker('failover-client'), '--host', lab.env.srv1, '--port', '5300', '--ifaces', 'c1,c2']);
-      await client.waitFor(/^CONNECTED/);
-      await sleep(600);
+      const client = start(cli[0]!, [...cli.slice(1), process.execPath, worker('failover-client'), '--host', lab.env.srv1, '--port', '5300', '--ifaces', 'c1,c2', '--timeout-s', '40']);
+      const t0 = Number((await client.waitFor(/^CONNECTED/)).split(' ')[1]);
+      await client.waitFor(/^FLOWING/, 10_000); // both subflows carry data
+      await sleep(Math.max(0, 600 - (Date.now() - t0)));
       lab.link(1, 'down');
+      const downAt = Date.now();
       const code = await client.exited;
       expect(code).toBe(0);
       const r = JSON.parse(client.stdout.find((l) => l.startsWith('{')) ?? '{}') as { bytes: number; sha256: string; mptcp: boolean | null; samples: number[][] };
       await until(() => existsSync(shaFile) && readFileSync(shaFile, 'utf8').trim().length === 64, 5000, 'sender hash');
       const sent = readFileSync(shaFile, 'utf8').trim();
       const last = r.samples[r.samples.length - 1]!;
-      const atDown = r.samples.find((s) => s[0]! - r.samples[0]![0]! >= 600) ?? last;
+      const atDown = r.samples.find((s) => s[0]! >= downAt) ?? last;
       report('fault-path-removed', `${bytes >> 20} MiB over 2 × 20 Mbit, path 1 down after 0.6 s for good`, `connection kept, sha256 equal: ${sent === r.sha256}`, {
         bytes: r.bytes,
         path2BytesAfterDown: last[3]! - atDown[3]!,

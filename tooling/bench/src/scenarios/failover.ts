@@ -66,7 +66,9 @@ async function once(ctx: Context, rep: number, useDaemon: boolean, o: { bytes: n
     const client = start(cli[0]!, [...cli.slice(1), process.execPath, worker('failover-client'), '--host', lab.env.srv1, '--port', String(PORT), '--ifaces', 'c1,c2']);
     const connectedLine = await client.waitFor(/^CONNECTED/, 10_000);
     const t0 = Number(connectedLine.split(' ')[1]);
-    await sleep(o.downAfterS * 1000);
+    // both subflows must carry data before path 1 goes, or there is nothing to fail over to
+    await client.waitFor(/^FLOWING/, 10_000);
+    await sleep(Math.max(0, o.downAfterS * 1000 - (Date.now() - t0)));
     const downAt = Date.now();
     lab.link(1, 'down');
     await sleep(o.downForS * 1000);

@@ -8,9 +8,9 @@ export const unitParse: Scenario = {
   title: '@mptcp/unit: units parsed per second',
   needs: [],
   async run(ctx) {
-    const parse = await resolveParser();
+    const parse = resolveParser();
     const count = 2000;
-    const { units, source } = await corpus(count);
+    const { units, source } = corpus(count);
     const bytes = units.reduce((a, u) => a + u.text.length, 0);
     // warm-up: five untimed passes, so the JIT has settled before timing
     for (let w = 0; w < 5; w++) for (const u of units) parse(u.name, u.text);

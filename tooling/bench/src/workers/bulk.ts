@@ -21,7 +21,7 @@ const role = opts.get('role') ?? 'sink';
 const hash = opts.get('hash') === 'true';
 
 async function work(sock: Socket): Promise<void> {
-  const mptcp = await isMptcp(sock);
+  const mptcp = isMptcp(sock);
   if (role === 'sink') {
     const r = await sink(sock, { hash, sampleMs: num(opts, 'sample-ms', 0) });
     process.stdout.write(`${JSON.stringify({ role, transport, mptcp, ...r })}\n`);
