@@ -5,7 +5,7 @@ import { ActivationEngine } from '../src/index.js';
 import { mptcp, need, python3 } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
 import { testLogger } from './helpers/log.js';
-import { HELPERS, clientOnce, unitDir, waitFor, loopback } from './helpers/run.js';
+import { HELPERS, clientOnce, freePort, loopback, unitDir, waitFor } from './helpers/run.js';
 
 let engine: ActivationEngine | undefined;
 afterEach(async () => {
@@ -58,6 +58,22 @@ describe('Accept=yes', () => {
     }
     await waitFor(() => engine?.socket('info.socket')?.connections === 0, 5000, 'instances to exit');
     expect(engine.socket('info.socket')).toMatchObject({ state: 'listening', counters: { accepted: 2, refused: 0, triggers: 2 } });
+  });
+
+  it('IPv6: instance name without brackets, REMOTE_ADDR ::1', async (ctx) => {
+    need(ctx, mptcp, python3);
+    const port = await freePort();
+    const dir = unitDir({
+      'six.socket': `[Socket]\nListenStream=[::1]:${port}\nSocketProtocol=mptcp\nAccept=yes\nBindIPv6Only=ipv6-only\n`,
+      'six@.service': `[Service]\nExecStart=/usr/bin/python3 ${join(HELPERS, 'conn-info.py')} %i\n`,
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    const reply = await clientOnce(port, { host: '::1' });
+    const info = JSON.parse(reply.received) as ConnInfo;
+    expect(info.argv).toEqual([`0-::1:${port}-::1:${reply.local_port}`]);
+    expect(info.env).toMatchObject({ REMOTE_ADDR: '::1', REMOTE_PORT: String(reply.local_port) });
+    expect(info.so_protocol).toBe(262);
   });
 
   it('StandardInput=socket (inetd mode): cat echoes, no LISTEN_* variables', async (ctx) => {

@@ -112,6 +112,8 @@ describe('AF_UNIX and FIFO sockets', () => {
     expect(st.gid).toBe(65534);
     expect(statSync(join(base, 'sub')).mode & 0o7777).toBe(0o750);
     expect(readlinkSync(link)).toBe(path);
+    const instances: string[] = [];
+    engine.on('accepted', (e) => instances.push(e.instance));
     const reply = await new Promise<string>((resolve) => {
       let d = '';
       const c = net.connect({ path: link });
@@ -119,6 +121,8 @@ describe('AF_UNIX and FIFO sockets', () => {
       c.on('close', () => resolve(d));
     });
     expect(reply).toBe('unix-ok\n');
+    // AF_UNIX instances are named N-PEERPID-PEERUID (the peer is this test process).
+    expect(instances).toEqual([`0-${process.pid}-${process.getuid?.() ?? 0}`]);
     await engine.stop();
     engine = undefined;
     expect(existsSync(path)).toBe(false);

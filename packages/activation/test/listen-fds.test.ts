@@ -8,7 +8,7 @@ import { listenFds } from '../src/listen-fds.js';
 import { mptcp, need, python3 } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
 import { testLogger } from './helpers/log.js';
-import { HELPERS, clientOnce, sleep, unitDir, loopback } from './helpers/run.js';
+import { HELPERS, clientOnce, freePort, loopback, sleep, unitDir } from './helpers/run.js';
 
 describe('listenFds() rules', () => {
   it('returns the fds with names when LISTEN_PID is ours, and unsets the variables', () => {
@@ -69,6 +69,19 @@ describe('listen-fds with real activators', () => {
     expect(reply).toMatchObject({ name: 'web', fds: [{ fd: 3, name: 'web' }], leftover: [] });
   });
 
+  it('Accept=yes → the Node service gets the connection as a net.Socket', async (ctx) => {
+    need(ctx, mptcp, python3);
+    const dir = unitDir({
+      'conn.socket': `[Socket]\nListenStream=${await loopback()}\nSocketProtocol=mptcp\nAccept=yes\n`,
+      'conn@.service': `[Service]\nExecStart=${process.execPath} ${join(HELPERS, 'listen-fds-service.mjs')}\n`,
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    const port = engine.socket('conn.socket')?.listen[0]?.port as number;
+    const reply = JSON.parse((await clientOnce(port)).received) as Reply;
+    expect(reply).toMatchObject({ name: 'connection', fds: [{ fd: 3, name: 'connection' }] });
+  });
+
   it('systemd-socket-activate → the same Node service', async (ctx) => {
     need(ctx, python3);
     const port = await freePort();
@@ -84,12 +97,3 @@ describe('listen-fds with real activators', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}

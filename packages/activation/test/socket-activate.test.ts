@@ -5,17 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runSocketActivate, socketActivateEnvironment } from '../src/socket-activate.js';
 import { need, python3 } from './helpers/capability.js';
-import { clientOnce, tmp } from './helpers/run.js';
+import { clientOnce, freePort, tmp } from './helpers/run.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 describe('socketActivateEnvironment', () => {
   it('keeps only TERM, PATH, USER, HOME, then LISTEN_*, then -E', () => {

@@ -12,6 +12,10 @@ const got = activatedSockets({
     });
   },
 });
+// Accept=yes: the connection itself was passed.
+for (const c of got.connections) {
+  c.end(`${JSON.stringify({ name: 'connection', pid: process.pid, fds: got.fds, leftover: [] })}\n`, () => process.exit(0));
+}
 if (got.fds.length === 0) {
   console.error('no fds passed');
   process.exit(3);
