@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { AcceptedConnection } from '@mptcp/native';
-import { type ServiceUnit, type SocketUnit, serviceNameFor } from '@mptcp/unit';
+import { type ServiceUnit, type SocketUnit, serviceNameFor, templateOf } from '@mptcp/unit';
 import { ConnectionLimits } from './connection-limits.js';
 import type {
   EngineEvents,
@@ -136,9 +136,30 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     this.sockets.clear();
     this.services.clear();
     this.setDefinitions(units);
+    await this.instantiateSocketServices(units.sockets);
     const report: StartReport = { listening: [], failed: [] };
     for (const unit of units.sockets) this.startSocketRuntime(unit, report);
     return report;
+  }
+
+  /**
+   * An Accept=no socket whose service is an instance (`foo@bar.socket` → `foo@bar.service`) gets
+   * it from the template `foo@.service`, as systemd loads instances on demand.
+   */
+  private async instantiateSocketServices(sockets: readonly SocketUnit[]): Promise<void> {
+    for (const socket of sockets) {
+      if (socket.accept) continue;
+      const name = serviceNameOf(socket);
+      if (this.serviceDefs.has(name)) continue;
+      const template = this.templates.get(templateOf(name) ?? '');
+      if (!template || templateOf(name) === name) continue;
+      try {
+        this.serviceDefs.set(name, await this.instantiate(template, name));
+        this.serviceRuntime(name);
+      } catch (err) {
+        this.log.error(`Failed to load ${name}: ${messageOf(err)}`, { unit: socket.name });
+      }
+    }
   }
 
   /** Starts (again) one socket unit, e.g. after it failed (`systemctl restart foo.socket`). */
@@ -505,6 +526,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     if (!this.started) return { ...(await this.start(units)), kept: [], reopened: [], removed: [] };
     const report: ReloadReport = { listening: [], failed: [], kept: [], reopened: [], removed: [] };
     this.setDefinitions(units);
+    await this.instantiateSocketServices(units.sockets);
     const wanted = new Map(units.sockets.map((u) => [u.name, u]));
     for (const [name, sock] of this.sockets) {
       if (wanted.has(name)) continue;

@@ -47,6 +47,22 @@ describe('Accept=no services', () => {
     await waitFor(() => engine?.socket('a.socket')?.state === 'listening' && engine.socket('b.socket')?.state === 'listening', 5000, 'both sockets listening again');
   });
 
+  it('an instance socket (foo@bar.socket) triggers foo@bar.service, loaded from the template with %i', async (ctx) => {
+    need(ctx, python3);
+    const port = await freePort();
+    const marker = join(unitDir({}), 'instance');
+    const dir = unitDir({
+      'inst@one.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'inst@.service': `[Service]\nExecStartPre=/bin/sh -c 'echo %i > ${marker}'\nExecStart=/usr/bin/python3 ${join(HELPERS, 'one-shot-server.py')}\n`,
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    expect(engine.socket('inst@one.socket')?.service).toBe('inst@one.service');
+    expect((await clientOnce(port, { tcp: true })).received).toMatch(/^pong \d+\n$/);
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(marker, 'utf8')).toBe('one\n');
+  });
+
   it('Restart=on-failure restarts after RestartSec and hands the fds over again', async (ctx) => {
     need(ctx, python3);
     const port = await freePort();
