@@ -422,7 +422,28 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     }
     // The socket polls again while the service is dead or waiting for its restart (socket.c
     // socket_trigger_notify()); data queued meanwhile triggers the next start.
-    for (const s of this.socketsFor(unit)) if (s.state === 'running') this.enterListeningLater(s);
+    for (const s of this.socketsFor(unit)) {
+      if (s.state !== 'running') continue;
+      if (s.unit.flushPending && !exit.restart) this.flushPending(s);
+      this.enterListeningLater(s);
+    }
+  }
+
+  /**
+   * FlushPending=yes: connections queued while the service ran are accepted and closed
+   * (socket.c flush_ports()). Datagram sockets and FIFOs would need a read the addon does not offer:
+   * they keep their data (logged).
+   */
+  private flushPending(sock: SocketRuntime): void {
+    const native = this.requireNative();
+    for (const p of sock.ports) {
+      if (p.entry.kind === 'stream' || p.entry.kind === 'seqpacket') {
+        native.setNonBlocking(p.fd, true);
+        for (let conn = native.accept(p.fd); conn !== null; conn = native.accept(p.fd)) native.close(conn.fd);
+      } else {
+        this.log.debug(`FlushPending=yes: ${p.entry.value} is not a stream socket, not flushed.`, { unit: sock.unit.name });
+      }
+    }
   }
 
   // ---- Accept=yes ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import type { ExecCommand, ServiceUnit } from '@mptcp/unit';
 import { buildServiceEnvironment, invocationId, listenEnvironment } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
-import { type ExitStatus, type OutputMode, execCommand, waitExit } from './exec.js';
+import { type ExitStatus, type OutputMode, execCommand, planExec, waitExit } from './exec.js';
 import type { Logger } from './logger.js';
 import { type ServiceResult, resultOfExit, shallRestart } from './restart-policy.js';
 import { type ResolvedUser, resolveGroup, resolveUser } from './user.js';
@@ -129,6 +129,9 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
       }
       this.checkNotStopped();
       const mainEnv = env(true, main);
+      if (main.argv0Override && !planExec(main, mainEnv).argv0Honoured) {
+        log.warn(`No bash to set argv[0] for ${main.path}: starting it with its path as argv[0].`, { unit: this.name });
+      }
       const child = this.spawn(main, mainEnv, cwd, creds, ctx);
       const spawned = await spawnedOrError(child);
       if (spawned) throw new ActivationError('EXEC_FAILED', `Failed to execute ${main.path}: ${messageOf(spawned)}`, { unit: this.name, cause: spawned });

@@ -63,6 +63,26 @@ describe('Accept=no services', () => {
     expect(readFileSync(marker, 'utf8')).toBe('one\n');
   });
 
+  it('FlushPending=yes drops connections queued while the service ran; without it they re-trigger', async (ctx) => {
+    need(ctx, python3);
+    for (const flush of [true, false]) {
+      const port = await freePort();
+      const dir = unitDir({
+        'fp.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nFlushPending=${flush ? 'yes' : 'no'}\n`,
+        'fp.service': `[Service]\nExecStart=/usr/bin/python3 ${join(HELPERS, 'one-shot-server.py')} 0.4\n`,
+      });
+      engine = new ActivationEngine({ logger: testLogger() });
+      await engine.start(await loadUnits(dir));
+      const first = await clientOnce(port, { tcp: true });
+      expect(first.received).toMatch(/^pong/);
+      // The service now sleeps before exiting: this connection waits in the backlog.
+      const second = await clientOnce(port, { tcp: true });
+      expect(second.received === '').toBe(flush);
+      await engine.stop();
+      engine = undefined;
+    }
+  });
+
   it('Restart=on-failure restarts after RestartSec and hands the fds over again', async (ctx) => {
     need(ctx, python3);
     const port = await freePort();
