@@ -230,13 +230,13 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
     const exitStatus = status.signal !== null ? status.signal.replace(/^SIG/, '') : String(status.code ?? '');
     for (const cmd of this.unit.execStopPost) {
       try {
+        const creds = this.credentials();
         const env = {
-          ...buildServiceEnvironment({ service: this.unit, ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}) }),
+          ...buildServiceEnvironment({ service: this.unit, ...(creds.user ? { user: creds.user } : {}), ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}) }),
           SERVICE_RESULT: result,
           EXIT_CODE: exitCode,
           EXIT_STATUS: exitStatus,
         };
-        const creds = this.credentials();
         const s = await waitExit(this.spawn(cmd, env, this.workingDirectory(creds.user), creds, {}));
         if (!succeeded(s) && !cmd.ignoreFailure) this.options.logger.warn(`Control process exited, ${describeExit(s)} (ExecStopPost=${cmd.raw})`, { unit: this.name });
       } catch (err) {
@@ -273,8 +273,16 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
     const unit = this.unit;
     const timeoutMs = usecToMs(unit.timeoutStopUsec);
     for (const cmd of unit.execStop) {
-      const env = { ...buildServiceEnvironment({ service: unit, ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}) }), MAINPID: String(pid) };
-      await Promise.race([waitExit(execCommand({ command: cmd, env, output: this.options.output })), exited]);
+      try {
+        const creds = this.credentials();
+        const env = {
+          ...buildServiceEnvironment({ service: unit, ...(creds.user ? { user: creds.user } : {}), ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}) }),
+          MAINPID: String(pid),
+        };
+        await Promise.race([waitExit(this.spawn(cmd, env, this.workingDirectory(creds.user), creds, {})), exited]);
+      } catch (err) {
+        this.options.logger.warn(`ExecStop=${cmd.raw} failed: ${messageOf(err)}`, { unit: this.name });
+      }
     }
     if (this.child === child && unit.killMode !== 'none') {
       signalGroup(pid, unit.killSignal, unit.killMode);

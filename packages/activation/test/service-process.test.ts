@@ -134,6 +134,22 @@ describe('ServiceProcess', () => {
     expect(p.state).toBe('failed');
   });
 
+  it('stop(): ExecStop= runs first, with MAINPID', async () => {
+    const out = join(dir, 'execstop');
+    const p = new ServiceProcess(
+      service('execstop.service', {
+        execStart: [cmd(['/bin/sleep', '30'])],
+        execStop: [cmd(['/bin/sh', '-c', `echo "$$MAINPID" > ${out}; kill -HUP $$MAINPID`])],
+      }),
+      { logger: silentLogger, output: 'inherit' },
+    );
+    const exit = new Promise<{ signal: string | null; stopped: boolean }>((resolve) => p.once('exit', resolve));
+    const pid = await p.start();
+    await p.stop();
+    expect(readFileSync(out, 'utf8').trim()).toBe(String(pid));
+    expect(await exit).toMatchObject({ signal: 'SIGHUP', stopped: true });
+  });
+
   it('stop(): KillSignal first, SIGKILL after TimeoutStopSec', async () => {
     const p = new ServiceProcess(
       service('stubborn.service', {
