@@ -4,7 +4,7 @@
  * Import it as `@mptcp/activation/listen-fds`: this entry point loads neither the addon nor the
  * engine.
  */
-import { fstatSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 /** SD_LISTEN_FDS_START. */
@@ -84,13 +84,46 @@ export function listenFds(options: ListenFdsOptions = {}): ListenFd[] {
   }
 }
 
+/**
+ * Whether a socket fd is a datagram socket, from /proc/net (no native code here): its inode is in
+ * udp/udp6/udplite tables, or in the unix table with type SOCK_DGRAM. Everything else (TCP, MPTCP —
+ * whose sockets are not listed in /proc/net/tcp —, unix stream/seqpacket) is treated as a stream.
+ */
+export function isDatagramSocket(fd: number): boolean {
+  let inode: string;
+  try {
+    inode = String(fstatSync(fd).ino);
+  } catch {
+    return false;
+  }
+  for (const table of ['udp', 'udp6', 'udplite', 'udplite6']) {
+    try {
+      const rows = readFileSync(`/proc/net/${table}`, 'utf8').split('\n').slice(1);
+      // Columns: sl local rem st tx:rx tr:tm retrnsmt uid timeout inode …
+      if (rows.some((r) => r.trim().split(/\s+/)[9] === inode)) return true;
+    } catch {
+      // Table absent (no IPv6, no UDP-Lite): nothing to find there.
+    }
+  }
+  try {
+    // Columns: Num RefCount Protocol Flags Type St Inode Path; Type 0002 = SOCK_DGRAM.
+    const rows = readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1);
+    return rows.some((r) => {
+      const c = r.trim().split(/\s+/);
+      return c[6] === inode && c[4] === '0002';
+    });
+  } catch {
+    return false;
+  }
+}
+
 export interface ActivatedSockets {
   fds: ListenFd[];
   /** Listening stream sockets, adopted by `net.Server`s (already listening), by name. */
   servers: Map<string, net.Server[]>;
   /** Accept=yes: the connection(s) (name `connection`, or any non-listening stream socket). */
   connections: net.Socket[];
-  /** Fds that are not sockets Node can adopt (FIFOs, datagram sockets …), left to the caller. */
+  /** Fds Node's net module cannot adopt (FIFOs, datagram sockets …), left to the caller. */
   other: ListenFd[];
 }
 
@@ -117,7 +150,7 @@ export function activatedSockets(options: ActivatedSocketsOptions = {}): Activat
     } catch {
       isSocket = false;
     }
-    if (!isSocket) {
+    if (!isSocket || isDatagramSocket(f.fd)) {
       result.other.push(f);
       continue;
     }

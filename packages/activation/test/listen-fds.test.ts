@@ -69,6 +69,22 @@ describe('listen-fds with real activators', () => {
     expect(reply).toMatchObject({ name: 'web', fds: [{ fd: 3, name: 'web' }], leftover: [] });
   });
 
+  it('a datagram fd next to a stream fd is left in `other` (Node cannot adopt it)', async (ctx) => {
+    need(ctx, python3);
+    const dir = unitDir({
+      'mix.socket': `[Socket]\nListenStream=${await loopback()}\nFileDescriptorName=web\n`,
+      'mixdg.socket': `[Socket]\nListenDatagram=${await loopback()}\nService=mix.service\n`,
+      'mix.service': `[Service]\nExecStart=${process.execPath} ${join(HELPERS, 'listen-fds-service.mjs')} once\n`,
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    const port = engine.socket('mix.socket')?.listen[0]?.port as number;
+    const reply = JSON.parse((await clientOnce(port, { tcp: true })).received) as Reply & { other: string[] };
+    expect(reply.name).toBe('web');
+    expect(reply.other).toEqual(['mixdg.socket']);
+    expect(reply.fds.map((f) => f.name).sort()).toEqual(['mixdg.socket', 'web']);
+  });
+
   it('Accept=yes → the Node service gets the connection as a net.Socket', async (ctx) => {
     need(ctx, mptcp, python3);
     const dir = unitDir({

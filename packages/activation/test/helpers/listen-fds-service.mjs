@@ -7,7 +7,7 @@ const got = activatedSockets({
   onPidMismatch: 'throw',
   onConnection(socket, name) {
     const leftover = Object.keys(process.env).filter((k) => k.startsWith('LISTEN_'));
-    socket.end(`${JSON.stringify({ name, pid: process.pid, fds: got.fds, leftover })}\n`, () => {
+    socket.end(`${JSON.stringify({ name, pid: process.pid, fds: got.fds, leftover, other: got.other.map((o) => o.name) })}\n`, () => {
       if (once) process.exit(0);
     });
   },
