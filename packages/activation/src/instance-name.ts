@@ -78,7 +78,8 @@ export function prettyAddress(addr: SockAddr): string | undefined {
       return addr.scopeId ? `${addr.address}%${interfaceName(addr.scopeId)}` : addr.address;
     }
     case 'vsock':
-      return String(addr.cid);
+      // sockaddr_pretty() without port: "vsock:CID".
+      return `vsock:${addr.cid}`;
     case 'unix':
       if (addr.path === '') return undefined;
       return addr.abstract ? `@${addr.path}` : addr.path;
