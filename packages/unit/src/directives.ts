@@ -167,10 +167,15 @@ function checkPath(c: DirectiveContext, p: string, fatal = false): string | unde
 
 /** valid_user_group_name(VALID_USER_ALLOW_NUMERIC|VALID_USER_RELAX). */
 function userGroupValid(n: string): boolean {
-  if (n === '' || n === '.' || n === '..' || Buffer.byteLength(n) > 255) return false;
-  if (/^\d+$/.test(n)) return Number(n) < 4294967295 && Number(n) !== 65535;
-  // Relaxed rules: anything but control characters, ':' and '/', and no blank at either end.
-  return !/[\x00-\x1f\x7f:\/]/.test(n) && !/^\s|\s$/.test(n);
+  if (n === '') return false;
+  // parse_uid(): decimal, no leading zero; (uid_t) -1 and the 16-bit -1 are not valid IDs.
+  if (/^\d+$/.test(n) && (n === '0' || n[0] !== '0') && Number(n) < 4294967295 && Number(n) !== 65535) return true;
+  // Relaxed rules (user-util.c): no blank at either end, no control characters, no ':' or '/',
+  // not all digits, not '-' followed by digits only, not "." or "..". No length limit.
+  if (n.startsWith(' ') || n.endsWith(' ')) return false;
+  if (/[\x00-\x1f\x7f:\/]/.test(n)) return false;
+  if (/^\d*$/.test(n) || /^-\d*$/.test(n)) return false;
+  return n !== '.' && n !== '..';
 }
 
 /** config_parse_user_group_compat(): empty resets; invalid is fatal. */
@@ -180,8 +185,18 @@ function userGroup(set: (c: DirectiveContext, v: string | undefined) => void): D
     const k = expand(c, v, (err) => c.fatal(`Failed to resolve unit specifiers in ${v}: ${err}`));
     if (k === undefined) return;
     if (!userGroupValid(k)) return c.fatal(`Invalid user/group name or numeric ID: ${k}`);
+    if (k === 'nobody' && (c.key === 'User' || c.key === 'SocketUser')) c.warn('Special user nobody configured, this is not safe!');
     set(c, k);
   };
+}
+
+/** User=/Group= where we do not model them ([Socket]): the same checks, then kept verbatim. */
+function keptUserGroup(v: string, c: DirectiveContext): void {
+  let accepted = false;
+  userGroup(() => {
+    accepted = true;
+  })(v, c);
+  if (accepted) keep('section')(v, c);
 }
 
 // ---- Listen*= ----------------------------------------------------------------------------------
@@ -306,11 +321,13 @@ export function parseSignal(v: string): string | undefined {
     if ((rt[1] === 'MIN' && rt[2] === '-') || (rt[1] === 'MAX' && rt[2] === '+') || n > 30) return undefined;
     return name;
   }
-  if (/^\d+$/.test(v)) {
-    const n = Number(v);
+  // A number goes through safe_atoi() (base 0: 010 is 8, 08 is invalid), 1..64.
+  const num = parseInteger(v);
+  if (num.ok && num.value >= 1 && num.value <= 64) {
+    const n = num.value;
     const found = Object.keys(sigs).find((k) => sigs[k] === n && k !== 'SIGIOT' && k !== 'SIGPOLL');
     if (found) return found;
-    if (n >= 34 && n <= 64) return `SIGRTMIN+${n - 34}`;
+    if (n >= 34) return `SIGRTMIN+${n - 34}`;
   }
   return undefined;
 }
@@ -331,7 +348,33 @@ function keepIf(ok: (v: string) => boolean, message: (v: string) => string): Dir
   return (v, c) => (ok(v) ? keep('unit')(v, c) : c.warn(message(v)));
 }
 
+/** config_parse_unit_deps(): words (no unquoting), each a loadable unit name, else a warning; kept verbatim. */
+const dependency: DirectiveParser = (v, c) => {
+  let p = 0;
+  for (;;) {
+    const r = extractFirstWord(v, p, { retainEscape: true });
+    if (!r.ok) {
+      c.warn(`Invalid syntax, ignoring: ${v}`);
+      break;
+    }
+    if (r.word === undefined) break;
+    p = r.rest;
+    const word = r.word;
+    const k = expand(c, word, (err) => c.warn(`Failed to resolve unit specifiers in '${word}', ignoring: ${err}`), 'name');
+    if (k === undefined) continue;
+    const n = parseUnitName(k);
+    if (!n || n.template) c.warn(`Failed to add dependency on ${k}, ignoring: Invalid argument`);
+    else if (k === c.state.unit.name) {
+      c.state.diagnostics.push({ severity: 'warning', file: c.file, unit: k, message: `Dependency ${c.key}=${k} is dropped.` });
+    }
+  }
+  keep('unit')(v, c);
+};
+
+const DEPENDENCIES = ['Requires', 'Requisite', 'Wants', 'BindsTo', 'BindTo', 'Upholds', 'Conflicts', 'Before', 'After', 'OnSuccess', 'OnFailure', 'PropagatesReloadTo', 'PropagateReloadTo', 'ReloadPropagatedFrom', 'PropagateReloadFrom', 'PropagatesStopTo', 'StopPropagatedFrom', 'PartOf', 'JoinsNamespaceOf'];
+
 export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
+  ...Object.fromEntries(DEPENDENCIES.map((k) => [k, dependency])),
   OnSuccessJobMode: keepIf((v) => JOB_MODES.includes(v), (v) => `Failed to parse job mode, ignoring: ${v}`),
   OnFailureJobMode: keepIf((v) => JOB_MODES.includes(v), (v) => `Failed to parse job mode, ignoring: ${v}`),
   JobTimeoutSec: keepIf((v) => parseSec(v).ok, (v) => `Failed to parse JobTimeoutSec= parameter, ignoring: ${v}`),
@@ -351,7 +394,7 @@ export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
     }
     let p = 0;
     for (;;) {
-      const r = extractFirstWord(v, p, { unquote: true });
+      const r = extractFirstWord(v, p, { unquote: true, retainEscape: true });
       if (!r.ok) return c.warn(`Invalid syntax, ignoring: ${v}`);
       if (r.word === undefined) return;
       p = r.rest;
@@ -498,6 +541,9 @@ export const SOCKET_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   SELinuxContextFromNet: lite(bool(sock, (u, v) => (u.selinuxContextFromNet = v)), ifSock((u) => u.selinuxContextFromNet)),
   PassFileDescriptorsToExec: lite(bool(sock, (u, v) => (u.passFileDescriptorsToExec = v)), ifSock((u) => u.passFileDescriptorsToExec)),
   'X-MPTCPFallback': bool(sock, (u, v) => (u.mptcpFallback = v)),
+  // For the socket's Exec*= helpers: checked like systemd (an invalid name is fatal), kept verbatim.
+  User: keptUserGroup,
+  Group: keptUserGroup,
 };
 
 /** fdname_is_valid(): ≤ 255 printable ASCII characters, no `:`. */
@@ -532,6 +578,16 @@ const timeoutStart: DirectiveParser = (v, c) => {
   c.state.pending.timeoutStartUsec = usecToNumber(r.value);
   if (c.key === 'TimeoutSec') svc(c).timeoutStopUsec = usecToNumber(r.value);
 };
+
+/** config_parse_kill_mode(): empty = control-group; `none` is deprecated (warning). */
+const killMode: DirectiveParser = choice(KILL_MODES, 'kill mode specification', (c, v) => {
+  if (v === 'none') {
+    c.warn(
+      "Unit uses KillMode=none. This is unsafe, as it disables systemd's process lifecycle management for the service. Please update the service to use a safer KillMode=, such as 'mixed' or 'control-group'. Support for KillMode=none is deprecated and will eventually be removed.",
+    );
+  }
+  svc(c).killMode = v;
+});
 
 export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   Type: choice(SERVICE_TYPES, 'service type', (c, v) => (c.state.pending.serviceType = v)),
@@ -606,14 +662,7 @@ export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   KillSignal: signal((c, v) => (svc(c).killSignal = v)),
   FinalKillSignal: signal((c, v) => (svc(c).finalKillSignal = v)),
   SendSIGKILL: bool(svc, (u, v) => (u.sendSIGKILL = v)),
-  KillMode: choice(KILL_MODES, 'kill mode specification', (c, v) => {
-    if (v === 'none') {
-      c.warn(
-        "Unit uses KillMode=none. This is unsafe, as it disables systemd's process lifecycle management for the service. Please update the service to use a safer KillMode=, such as 'mixed' or 'control-group'. Support for KillMode=none is deprecated and will eventually be removed.",
-      );
-    }
-    svc(c).killMode = v;
-  }),
+  KillMode: (v, c) => (v === '' ? void (svc(c).killMode = 'control-group') : killMode(v, c)),
   TimeoutStopSec: secFix0(svc, (u, v) => (u.timeoutStopUsec = v)),
   TimeoutStartSec: timeoutStart,
   TimeoutSec: timeoutStart,
@@ -622,12 +671,13 @@ export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
     const u = svc(c);
     let p = 0;
     for (;;) {
-      const r = extractFirstWord(v, p, { unquote: true });
+      // config_parse_service_sockets(): extract_first_word() without flags (quotes are literal).
+      const r = extractFirstWord(v, p, {});
       if (!r.ok) return c.warn(`Invalid syntax, ignoring: ${v}`);
       if (r.word === undefined) return;
       p = r.rest;
       const word = r.word;
-      const k = expand(c, word, (err) => c.warn(`Failed to resolve unit specifiers in ${word}, ignoring: ${err}`), 'name');
+      const k = expand(c, word, (err) => c.warn(`Failed to resolve unit specifiers in '${word}', ignoring: ${err}`), 'name');
       if (k === undefined) continue;
       if (!k.endsWith('.socket') || !parseUnitName(k)) {
         c.warn(`Unit must be of type socket, ignoring: ${k}`);

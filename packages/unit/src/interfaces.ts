@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { parseInteger } from './values/integer.js';
 
 /** Resolves network interface names and indexes (systemd asks rtnetlink; we read sysfs). Injectable for tests. */
 export interface InterfaceResolver {
@@ -39,15 +40,18 @@ export function staticInterfaceResolver(table: Readonly<Record<string, number>>)
   };
 }
 
-/** ifname_valid_full(IFNAME_VALID_ALTERNATIVE | IFNAME_VALID_NUMERIC). */
+/** ifname_valid_full() (network-util.c): IFNAME_VALID_ALTERNATIVE = long names, NUMERIC = an ifindex is fine. */
 export function ifnameValid(name: string, options: { alternative?: boolean; numeric?: boolean } = {}): boolean {
-  if (name === '' || name === '.' || name === '..') return false;
-  const max = options.alternative ? 127 : 15;
-  if (Buffer.byteLength(name) > max) return false;
+  if (name === '') return false;
+  // A valid ifindex (safe_atoi() > 0: "7", "0x7", "0o7") is valid exactly when numeric names are allowed.
+  const n = parseInteger(name);
+  if (n.ok && n.value > 0) return options.numeric === true;
+  if (Buffer.byteLength(name) >= (options.alternative ? 128 : 16)) return false;
+  if (name === '.' || name === '..' || name === 'all' || name === 'default') return false;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
     if (c >= 127 || c <= 32 || c === 0x3a || c === 0x2f || c === 0x25) return false;
   }
-  if (!options.numeric && /^\d+$/.test(name)) return false;
-  return true;
+  // Fully numeric but not an ifindex (0, too large): refused.
+  return !/^\d+$/.test(name);
 }

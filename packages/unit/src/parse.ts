@@ -227,7 +227,7 @@ const SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin
 function fsExecutableCheck(path: string): string | undefined {
   try {
     const st = statSync(path);
-    if (st.isDirectory()) return 'EACCES';
+    if (st.isDirectory()) return 'EISDIR';
     accessSync(path, fsConstants.X_OK);
     return undefined;
   } catch (e) {
@@ -241,7 +241,9 @@ function checkExecutables(state: LoadState, lists: ExecCommand[][]): void {
   if (opt === false) return;
   const check = typeof opt === 'function' ? opt : fsExecutableCheck;
   for (const list of lists) {
-    for (const cmd of list) {
+    // systemd-analyze verify (verify_executables()) looks at the first command of each list only;
+    // the others are still resolved through the search path.
+    for (const [index, cmd] of list.entries()) {
       let err: string | undefined;
       if (cmd.path.startsWith('/')) err = check(cmd.path);
       else {
@@ -256,7 +258,7 @@ function checkExecutables(state: LoadState, lists: ExecCommand[][]): void {
           if (e !== 'ENOENT') err = e;
         }
       }
-      if (err !== undefined && !cmd.ignoreFailure) {
+      if (err !== undefined && !cmd.ignoreFailure && index === 0) {
         state.diagnostics.push({ severity: 'error', file: state.unit.file, unit: state.unit.name, message: `Command ${cmd.path} is not executable: ${strerror(err)}` });
       }
     }

@@ -10,6 +10,8 @@ export interface ExtractFlags {
   unescapeRelax?: boolean;
   /** Tolerate unbalanced quotes / trailing backslash (EXTRACT_RELAX). */
   relax?: boolean;
+  /** A backslash is an ordinary character (EXTRACT_RETAIN_ESCAPE). */
+  retainEscape?: boolean;
 }
 
 export type ExtractResult = { ok: true; word: string | undefined; rest: number } | { ok: false; error: 'EINVAL' };
@@ -79,7 +81,7 @@ export function extractFirstWord(s: string, start: number, flags: ExtractFlags, 
       return { ok: true, word, rest: s.length };
     }
     const c = s[p] as string;
-    if (c === '\\') {
+    if (c === '\\' && !flags.retainEscape) {
       p++;
       if (p >= s.length) {
         if (flags.unescapeRelax && (quote === undefined || flags.relax)) return { ok: true, word: word + '\\', rest: s.length };

@@ -27,6 +27,7 @@ export function verify(paths: readonly string[], options: LoadOptions = {}): Ver
     const t = parseUnitName(base);
     const name = options.name ?? (t?.template ? `${t.prefix}@i.${t.type}` : base);
     const r = loadUnitFile(path, { ...options, searchPaths, name });
+    const start = diagnostics.length;
     diagnostics.push(...r.diagnostics);
     if (r.diagnostics.some((d) => d.severity === 'error')) failed = true;
     if (!r.unit) {
@@ -44,7 +45,11 @@ export function verify(paths: readonly string[], options: LoadOptions = {}): Ver
       const svc = serviceNameFor(r.unit);
       const file = findUnitFile(svc, searchPaths);
       if (!file || isMaskFile(file)) {
-        diagnostics.push({ severity: 'error', file: path, unit: r.unit.name, message: `service ${svc} not loaded, socket cannot be started.` });
+        // systemd-analyze checks the socket's service before the executables (verify_socket() first).
+        const d: Diagnostic = { severity: 'error', file: path, unit: r.unit.name, message: `service ${svc} not loaded, socket cannot be started.` };
+        const firstExec = diagnostics.findIndex((x, i) => i >= start && x.line === undefined && x.unit === r.unit?.name && /^Command .* is not executable: /.test(x.message));
+        if (firstExec >= 0) diagnostics.splice(firstExec, 0, d);
+        else diagnostics.push(d);
         failed = true;
       }
     }

@@ -147,7 +147,10 @@ const unitSection = fc.record({
   startLimitIntervalUsec: usec,
   startLimitBurst: u32,
   successAction: fc.constantFrom('none', 'exit', 'reboot'),
-  extra: fc.dictionary(fc.constantFrom('Wants', 'After', 'ConditionPathExists'), fc.array(word, { minLength: 1, maxLength: 2 }), { maxKeys: 2 }),
+  extra: fc.record(
+    { Wants: fc.array(word.map((w) => `${w}.target`), { minLength: 1, maxLength: 2 }), After: fc.array(word.map((w) => `${w}.service`), { minLength: 1, maxLength: 2 }), ConditionPathExists: fc.array(absPath, { minLength: 1, maxLength: 2 }) },
+    { requiredKeys: [] },
+  ),
 });
 const install = fc.dictionary(fc.constantFrom('WantedBy', 'Alias'), fc.array(word.map((w) => `${w}.target`), { minLength: 1, maxLength: 2 }), { maxKeys: 2 });
 
@@ -160,7 +163,7 @@ const socketUnit: fc.Arbitrary<SocketUnit> = fc
     socketProtocol: fc.constantFrom(0, 132, 136, 262),
     bindIPv6Only: fc.constantFrom('default' as const, 'both' as const, 'ipv6-only' as const),
     backlog: u32,
-    bindToDevice: opt(fc.stringMatching(/^[a-z][a-z0-9]{0,14}$/)),
+    bindToDevice: opt(fc.stringMatching(/^[a-z][a-z0-9]{0,14}$/).filter((n) => n !== 'all' && n !== 'default')),
     socketUser: opt(word),
     socketGroup: opt(word),
     socketMode: fc.integer({ min: 0, max: 0o7777 }),

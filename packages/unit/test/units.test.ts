@@ -198,7 +198,7 @@ describe('[Service]', () => {
         'Environment=D=override',
         'EnvironmentFile=-/etc/default/%p',
         'WorkingDirectory=-~',
-        'User=nobody',
+        'User=daemon',
         'Group=65534',
         'Restart=on-failure',
         'RestartSec=2',
@@ -226,7 +226,7 @@ describe('[Service]', () => {
     expect(u.workingDirectory).toEqual({ path: '~', optional: true });
     expect(u).toMatchObject({
       type: 'notify',
-      user: 'nobody',
+      user: 'daemon',
       group: '65534',
       restart: 'on-failure',
       restartUsec: 2_000_000,

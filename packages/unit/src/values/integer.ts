@@ -19,12 +19,23 @@ export function strto(s: string, base: 0 | 8 | 10 | 16): Strto {
   while (i < s.length && C_SPACE.includes(s[i] as string)) i++;
   const start = i;
   let negative = false;
-  if (s[i] === '+' || s[i] === '-') {
+  let b: number = base;
+  const mangled = b === 0 && s[i] === '0' && /[bBoO]/.test(s[i + 1] ?? '');
+  if (!mangled && (s[i] === '+' || s[i] === '-')) {
     negative = s[i] === '-';
     i++;
   }
-  let b: number = base;
-  if ((b === 0 || b === 16) && s[i] === '0' && (s[i + 1] === 'x' || s[i + 1] === 'X') && /[0-9a-fA-F]/.test(s[i + 2] ?? '')) {
+  // mangle_base(): with base 0, systemd also takes Python-style "0b" (binary) and "0o" (octal),
+  // before any sign (so "+0o17" is refused).
+  if (b === 0 && i === start && s[i] === '0' && /[bBoO]/.test(s[i + 1] ?? '')) {
+    b = s[i + 1] === 'b' || s[i + 1] === 'B' ? 2 : 8;
+    i += 2;
+    if (s[i] === '+' || s[i] === '-') {
+      // strtoul() would take a sign here; systemd then refuses "-" with ERANGE like any other.
+      negative = s[i] === '-';
+      i++;
+    }
+  } else if ((b === 0 || b === 16) && s[i] === '0' && (s[i + 1] === 'x' || s[i + 1] === 'X') && /[0-9a-fA-F]/.test(s[i + 2] ?? '')) {
     i += 2;
     b = 16;
   } else if (b === 0) {
@@ -65,7 +76,7 @@ export function parseUnsignedBig(v: string, options: { base?: 0 | 8 | 10 | 16; m
   if (r.end === 0 || r.end !== s.length) return fail('EINVAL');
   // strtoul() itself overflows at 2^64 (ERANGE), then negates; a leading '-' is refused by systemd.
   if (r.magnitude > U64) return fail('ERANGE');
-  if (r.magnitude !== 0n && s[0] === '-') return fail('ERANGE');
+  if (r.magnitude !== 0n && r.negative) return fail('ERANGE');
   if (r.magnitude > (options.max ?? U32)) return fail('ERANGE');
   return ok(r.magnitude);
 }
