@@ -2,8 +2,8 @@
  * The daemon, driven as a user would: `node dist/cli.js run` with a unit directory holding an MPTCP
  * Accept=yes echo, an AF_UNIX Accept=no service (RemoveOnStop=yes) and one broken unit.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -299,7 +299,63 @@ describe('mptcpd-lite run', () => {
   it('run without any readable unit directory exits 2', async () => {
     const r = await runCli(['run', '--units', path.join(dir, 'missing'), '--control', path.join(dir, 'c.sock')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('no unit directory to read');
+    expect(r.stderr).toContain('cannot read the unit directory: ENOENT (no such file or directory)');
+  });
+
+  it('an unreadable unit directory is named with EACCES, exit 2, no stack trace', async (ctx) => {
+    need(ctx, process.getuid?.() === 0 ? undefined : 'needs root to run the daemon as another uid');
+    const { units } = await setup();
+    const { chmodSync, chownSync, mkdirSync } = await import('node:fs');
+    chmodSync(dir, 0o755);
+    chmodSync(units, 0o700);
+    const run = path.join(dir, 'run');
+    mkdirSync(run);
+    chownSync(run, 65534, 65534);
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, 'run', '--units', units, '--control', path.join(run, 'c.sock')], { uid: 65534, gid: 65534, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${units}: cannot read the unit directory: EACCES (permission denied)`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('fds the daemon inherited do not reach its services', async (ctx) => {
+    need(ctx, mptcpUnavailable());
+    const port = await freePort();
+    const units = writeUnits(path.join(dir, 'units'), {
+      'fds.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+      'fds@.service': '[Service]\nExecStart=/bin/ls -l /proc/self/fd\nStandardInput=socket\n',
+    });
+    const { openSync, closeSync } = await import('node:fs');
+    const stray = openSync('/dev/null', 'r');
+    // stdio[9] = an inheritable fd 9 in the daemon, as a careless parent would leave it.
+    const child = spawn(process.execPath, [CLI, 'run', '--units', units, '--control', path.join(dir, 'c.sock')], { stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', stray] });
+    closeSync(stray);
+    try {
+      await new Promise<void>((resolve) => child.stdout?.on('data', (d: Buffer) => d.toString().includes('"event":"ready"') && resolve()));
+      expect(readlinkSync(`/proc/${child.pid}/fd/9`)).toBe('/dev/null');
+      const listing = await new Promise<string>((resolve, reject) => {
+        const s = net.connect(port, '127.0.0.1');
+        let got = '';
+        s.on('data', (d: Buffer) => (got += d.toString()));
+        s.on('close', () => resolve(got));
+        s.on('error', reject);
+      });
+      const fds = listing
+        .split('\n')
+        .map((l) => /\s(\d+) -> /.exec(l)?.[1])
+        .filter((x): x is string => x !== undefined)
+        .map(Number);
+      expect(fds).toContain(0);
+      expect(fds).not.toContain(9);
+      expect(fds.filter((fd) => fd > 2).length).toBeLessThanOrEqual(1); // ls's own /proc/self/fd directory
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.on('close', r));
+    }
   });
 
   it('status without a daemon exits 2 and says what to do', async () => {

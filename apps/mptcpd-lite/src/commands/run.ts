@@ -1,11 +1,14 @@
 /** `mptcpd-lite run`: the daemon, in the foreground. */
-import { statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
 import { defaultControlPath } from '../control/paths.js';
-import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
+import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK, errnoName, messageOf } from '../exit-codes.js';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../log.js';
+
+/** strerror() of the errors a unit directory can give. */
+const ERRNO_TEXT: Record<string, string> = { EACCES: 'permission denied', ENOENT: 'no such file or directory', ENOTDIR: 'not a directory', ELOOP: 'too many levels of symbolic links' };
 
 export const DEFAULT_UNIT_DIRS = ['/etc/mptcpd-lite/units'];
 
@@ -38,15 +41,20 @@ sd_notify: with NOTIFY_SOCKET set, sends READY=1, RELOADING=1 (+MONOTONIC_USEC=)
         if (!isLogLevel(opts.logLevel)) throw new CliError(`invalid --log-level ${opts.logLevel}`, EXIT_ERROR);
         const log = createLogger({ maxLevel: opts.logLevel });
         const unitDirs = (opts.units ?? DEFAULT_UNIT_DIRS).map((d) => path.resolve(d));
-        const readable = unitDirs.filter((d) => {
+        const problems = new Map<string, string>();
+        for (const d of unitDirs) {
           try {
-            return statSync(d).isDirectory();
-          } catch {
-            return false;
+            readdirSync(d);
+          } catch (err) {
+            const code = errnoName(err) ?? 'EIO';
+            problems.set(d, `${d}: cannot read the unit directory: ${code} (${ERRNO_TEXT[code] ?? messageOf(err)})`);
           }
-        });
-        if (readable.length === 0) throw new CliError(`no unit directory to read: ${unitDirs.join(', ')} (ENOENT or not a directory); pass --units DIR`, EXIT_ERROR, 'ENOENT');
-        for (const d of unitDirs) if (!readable.includes(d)) log.warning(`${d}: not a directory, ignored`);
+        }
+        if (problems.size === unitDirs.length) throw new CliError(`${[...problems.values()].join('\n')}\nno unit directory could be read; pass --units DIR`, EXIT_ERROR, [...problems.values()][0]?.match(/: (E[A-Z]+) /)?.[1]);
+        for (const p of problems.values()) log.warning(`${p}; ignored`);
+        const { closeInheritedFdsOnExec } = await import('../daemon/fd-hygiene.js');
+        const marked = closeInheritedFdsOnExec();
+        if (marked.length > 0) log.debug(`marked inherited fds close-on-exec: ${marked.join(', ')}`);
         const controlPath = path.resolve(opts.control ?? defaultControlPath());
         const { createEngine } = await import('../daemon/activation-engine.js');
         const { startDaemon } = await import('../daemon/daemon.js');
