@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatDiagnostic, staticInterfaceResolver, verify } from '../src/index.js';
-import { randomUnits } from './helpers/random-units.js';
+import { randomLineMixes, randomUnits } from './helpers/random-units.js';
 
 const available = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' }).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'unit-diff-'));
@@ -25,9 +25,10 @@ function theirs(name: string): string[] {
 
 describe.skipIf(!available)('verify() vs systemd-analyze verify on random units', () => {
   const SEED = Number(process.env['UNIT_DIFF_SEED'] ?? 20261125);
-  const files = randomUnits(SEED, Number(process.env['UNIT_DIFF_COUNT'] ?? 80));
+  const count = Number(process.env['UNIT_DIFF_COUNT'] ?? 80);
+  const files = [...randomUnits(SEED, count), ...randomLineMixes(SEED, count)];
   for (const f of files) writeFileSync(join(dir, f.name), f.text);
-  const units = files.filter((f) => /^f\d+\.(socket|service)$/.test(f.name));
+  const units = files.filter((f) => /^[fg]\d+\.(socket|service)$/.test(f.name));
   it.each(units.map((u) => [u.name, u.text]))('%s', (name, text) => {
     // Executables: this machine's file system, as for systemd-analyze.
     const ours = verify([join(dir, name)], { searchPaths: [dir], liteWarnings: false, interfaces: staticInterfaceResolver({ lo: 1 }) }).diagnostics.map((d) =>
