@@ -37,3 +37,21 @@ describe.skipIf(!available)('verify() vs systemd-analyze verify on random units'
     expect(ours, text).toEqual(theirs(name));
   });
 });
+
+describe.skipIf(!available)('parseSec() vs systemd-analyze timespan on random time spans', async () => {
+  const { parseSec } = await import('../src/values/timespan.js');
+  const { prng } = await import('../src/testing.js');
+  const r = prng(Number(process.env['UNIT_DIFF_SEED'] ?? 20261125));
+  const TOK = ['1', '0', '12', '3.5', '.5', '5.', '-', '+', ' ', 's', 'sec', 'min', 'm', 'M', 'ms', 'us', 'µs', 'h', 'hr', 'd', 'w', 'y', 'month', 'infinity', 'x', '.', '0x1', '007', '1e3', 'usec', 'seconds'];
+  const inputs = Array.from({ length: 120 }, () => {
+    let s = '';
+    for (let k = 0, n = 1 + Math.floor(r() * 5); k < n; k++) s += TOK[Math.floor(r() * TOK.length)];
+    return s;
+  });
+  it.each(inputs)('%j', (s) => {
+    const res = spawnSync('systemd-analyze', ['timespan', '--', s], { encoding: 'utf8' });
+    const m = /μs: (\d+)/.exec(res.stdout);
+    const ours = parseSec(s);
+    expect(ours.ok ? ours.value.usec.toString() : 'EINVAL/ERANGE').toBe(res.status === 0 && m ? m[1] : 'EINVAL/ERANGE');
+  });
+});
