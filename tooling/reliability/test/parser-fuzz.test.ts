@@ -3,7 +3,7 @@
  * machine (/usr/lib/systemd, /etc/systemd) and of generated ones. The parser must never throw, and
  * every diagnostic with a line must point inside the file (1 … lines + 1).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateCorpus, prng } from '@mptcp/bench/lib/unit-corpus';
@@ -15,6 +15,7 @@ const TOTAL = 100_000;
 
 function realUnits(): Array<{ name: string; text: string }> {
   const out: Array<{ name: string; text: string }> = [];
+  const seen = new Set<string>(); // /lib is often a symlink to /usr/lib
   const walk = (dir: string, depth: number): void => {
     let entries: string[];
     try {
@@ -27,7 +28,10 @@ function realUnits(): Array<{ name: string; text: string }> {
       try {
         const st = statSync(p);
         if (st.isDirectory() && depth < 3) walk(p, depth + 1);
-        else if (st.isFile() && /\.(socket|service)$/.test(e) && st.size < 1 << 20) out.push({ name: e, text: readFileSync(p, 'utf8') });
+        else if (st.isFile() && /\.(socket|service)$/.test(e) && st.size < 1 << 20 && !seen.has(realpathSync(p))) {
+          seen.add(realpathSync(p));
+          out.push({ name: e, text: readFileSync(p, 'utf8') });
+        }
       } catch {
         /* dangling symlink, permission: not a unit we can read */
       }

@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { socketActivate } from '../lib/baseline.js';
 import { freePort } from '../lib/caps.js';
-import { daemonAvailable, startDaemon } from '../lib/daemon.js';
+import { control, daemonAvailable, startDaemon } from '../lib/daemon.js';
 import { oneConnection } from '../lib/loadgen.js';
 import { worker } from '../lib/paths.js';
 import { sleep, start } from '../lib/proc.js';
@@ -111,11 +111,13 @@ async function cold(ctx: Context, count: number): Promise<{ ours: number[]; thei
   const port = await freePort();
   const dir = join(ctx.tmp, 'cold');
   writeListenUnit(join(dir, 'units'), { name: 'once', listen: [`127.0.0.1:${port}`], exec: exec.join(' ') });
-  const d = await startDaemon({ units: join(dir, 'units'), control: join(dir, 'control.sock') });
+  const ctl = join(dir, 'control.sock');
+  const d = await startDaemon({ units: join(dir, 'units'), control: ctl });
   try {
     for (let i = 0; i < count; i++) {
-      // the previous instance exits after its connection; give the daemon time to see it and re-arm
-      await sleep(400);
+      // the previous instance exits after its connection: wait until the daemon has seen it and
+      // the socket is listening again, so every probe is a cold activation
+      await idle(ctl);
       const r = await probe(port);
       if (!r.ok) throw new Error(`mptcpd-lite cold activation ${i + 1} failed: ${r.error ?? ''}`);
       ours.push(r.ms);
@@ -124,6 +126,18 @@ async function cold(ctx: Context, count: number): Promise<{ ours: number[]; thei
     await d.stop();
   }
   return { ours, theirs };
+}
+
+/** Resolves when no service runs and every socket is listening (polls the control socket). */
+async function idle(ctl: string): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    const r = (await control(ctl, 'status')) as { status?: { sockets?: Array<{ state: string }>; services?: Array<{ state: string; pids: number[] }> } };
+    const st = r.status;
+    if (st?.sockets?.every((s) => s.state === 'listening') && st.services?.every((s) => s.pids.length === 0)) return;
+    if (Date.now() - t0 > 10_000) throw new Error(`daemon not idle after 10 s: ${JSON.stringify(st)}`);
+    await sleep(20);
+  }
 }
 
 export const activation: Scenario = {

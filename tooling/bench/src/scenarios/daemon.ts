@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { daemonAvailable, startDaemon } from '../lib/daemon.js';
-import { rssBytes, sleep } from '../lib/proc.js';
+import { rssBytes, sleep, start } from '../lib/proc.js';
 import { Skip } from '../lib/result.js';
 import { round, sampled } from '../lib/stats.js';
 import { writeAcceptUnit } from '../lib/units.js';
@@ -53,6 +53,11 @@ export const daemon: Scenario = {
         await d.stop();
       }
     }
+    // Reference: what an idle Node process with nothing loaded occupies on this machine.
+    const bare = start(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+    await sleep(ctx.quick ? 1000 : 3000);
+    const bareMB = rssBytes(bare.pid) / 2 ** 20;
+    await bare.stop();
     const st = sampled(startup);
     const rs = sampled(rss);
     return {
@@ -72,10 +77,11 @@ export const daemon: Scenario = {
           value: round(rs.median, 1),
           unit: 'MB',
           goal: { op: '<=', value: 60 },
-          how: `VmRSS of the daemon ${ctx.quick ? 1 : 3} s after readiness, no traffic; median of ${ctx.reps}.`,
+          how: `VmRSS of the daemon ${ctx.quick ? 1 : 3} s after readiness, no traffic; median of ${ctx.reps}. For scale: an idle \`node -e 'setInterval(…)'\` is ${round(bareMB, 1)} MB here.`,
         },
+        { key: 'daemon.bareNodeRssMB', label: 'Reference: idle bare Node process RSS', value: round(bareMB, 1), unit: 'MB' },
       ],
-      data: { units: count, readyBy, startupSeconds: st, idleRssMB: rs },
+      data: { units: count, readyBy, startupSeconds: st, idleRssMB: rs, bareNodeRssMB: round(bareMB, 1) },
       charts: [],
       notes: [],
     };
