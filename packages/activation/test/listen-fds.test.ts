@@ -8,7 +8,7 @@ import { listenFds } from '../src/listen-fds.js';
 import { mptcp, need, python3 } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
 import { testLogger } from './helpers/log.js';
-import { HELPERS, clientOnce, freePort, loopback, sleep, unitDir } from './helpers/run.js';
+import { HELPERS, clientOnce, freePort, loopback, unitDir, waitListening } from './helpers/run.js';
 
 describe('listenFds() rules', () => {
   it('returns the fds with names when LISTEN_PID is ours, and unsets the variables', () => {
@@ -103,7 +103,7 @@ describe('listen-fds with real activators', () => {
     const port = await freePort();
     const child = spawn('systemd-socket-activate', ['-l', `127.0.0.1:${port}`, '--fdname=api', process.execPath, join(HELPERS, 'listen-fds-service.mjs'), 'once'], { stdio: 'ignore' });
     try {
-      await sleep(300);
+      await waitListening(port);
       const r = await clientOnce(port, { tcp: true });
       const reply = JSON.parse(r.received) as Reply;
       expect(reply).toMatchObject({ name: 'api', pid: child.pid, leftover: [] });

@@ -100,3 +100,17 @@ export function freePort(): Promise<number> {
 export async function loopback(): Promise<string> {
   return `127.0.0.1:${await freePort()}`;
 }
+
+/** Waits until something listens on 127.0.0.1:port (from /proc/net/tcp, without connecting to it). */
+export async function waitListening(port: number, timeoutMs = 10_000): Promise<void> {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const { readFileSync } = await import('node:fs');
+  await waitFor(
+    () => readFileSync('/proc/net/tcp', 'utf8').split('\n').some((l) => {
+      const c = l.trim().split(/\s+/);
+      return c[1] === `0100007F:${hex}` && c[3] === '0A';
+    }),
+    timeoutMs,
+    `a listener on port ${port}`,
+  );
+}
