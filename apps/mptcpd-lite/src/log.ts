@@ -1,4 +1,4 @@
-import { fstatSync } from 'node:fs';
+import { fstatSync, writeSync } from 'node:fs';
 
 /**
  * The daemon's logger: one line per message on stderr. Under journald (JOURNAL_STREAM set, as systemd
@@ -36,6 +36,8 @@ export interface Logger {
   notice(message: string): void;
   info(message: string): void;
   debug(message: string): void;
+  /** Writes out what is buffered (before a line on another stream that must come after it). */
+  flush(): void;
 }
 
 export function isLogLevel(value: string): value is LogLevel {
@@ -58,10 +60,42 @@ export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
   }
 }
 
+/**
+ * stderr writes are synchronous for pipes and files; a burst (1,000 "Listening on …" lines at start)
+ * is collected and written once per event-loop turn, and flushed on exit so nothing is lost.
+ */
+function batchedStderr(): { write: (text: string) => void; flush: () => void } {
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join('');
+    pending = [];
+    try {
+      writeSync(2, text);
+    } catch {
+      // stderr closed: nowhere to log to
+    }
+  };
+  process.on('exit', flush);
+  return {
+    flush,
+    write: (text) => {
+      pending.push(text);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+  };
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const max = LOG_LEVELS[options.maxLevel ?? 'info'];
   const journal = options.journal ?? stderrIsJournal();
-  const write = options.write ?? ((line: string) => process.stderr.write(line));
+  const sink = options.write ? { write: options.write, flush: () => {} } : batchedStderr();
+  const write = sink.write;
   const log = (level: LogLevel, message: string): void => {
     const priority = LOG_LEVELS[level];
     if (priority > max) return;
@@ -77,5 +111,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     notice: (m) => log('notice', m),
     info: (m) => log('info', m),
     debug: (m) => log('debug', m),
+    flush: sink.flush,
   };
 }

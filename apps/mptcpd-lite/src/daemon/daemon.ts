@@ -46,7 +46,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const t0 = process.hrtime.bigint();
   const { engine, log } = opts;
   const env = opts.env ?? process.env;
-  const events = opts.events ?? ((line: string) => process.stdout.write(line + '\n'));
+  const toStdout = opts.events ?? ((line: string) => process.stdout.write(line + '\n'));
+  // The log lines that led to an event are out before the event line.
+  const events = (line: string): void => {
+    log.flush();
+    toStdout(line);
+  };
   const notifier: Notifier = createNotifier(env, (m) => log.warning(m));
   const startedAt = new Date();
   let lastReport: LoadReport = { sockets: 0, services: 0, failed: [], warnings: [] };

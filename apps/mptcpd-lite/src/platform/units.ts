@@ -64,18 +64,13 @@ export async function loadUnits(dirs: string[]): Promise<LoadedUnits> {
   const failed: FailedUnit[] = loaded.failed.map((f) => ({ unit: f.name, file: f.file, stage: 'load', messages: f.diagnostics.map((d) => api.formatDiagnostic(d)) }));
   // Warnings of units that did load (the failed ones carry theirs).
   const warnings = loaded.diagnostics.filter((d) => !failedNames.has(d.unit ?? '') && !loaded.failed.some((f) => f.diagnostics.includes(d))).map((d) => api.formatDiagnostic(d));
+  // Templates are passed by file, as systemd does for Accept=yes sockets: each connection loads its
+  // instance (loadServiceInstance, with that instance's specifiers). `verify` checks them statically.
   const templates: TemplateRef[] = [];
   for (const [name, file] of loaded.templates) {
     if (!name.endsWith('.service')) continue;
-    // Parsed once here so that a broken template is reported at start like any unit; the engine
-    // re-reads it per connection (loadServiceInstance) with that instance's specifiers.
-    const r = api.loadUnitFile(file, { searchPaths: dirs, name });
-    if (r.unit?.kind === 'service' && !r.diagnostics.some((d) => d.severity === 'error')) {
-      templates.push({ name, file, searchPaths: dirs });
-      files.set(name, file);
-    } else {
-      failed.push({ unit: name, file, stage: 'load', messages: r.diagnostics.map((d) => api.formatDiagnostic(d)) });
-    }
+    templates.push({ name, file, searchPaths: dirs });
+    files.set(name, file);
   }
   return { engineUnits: { sockets: loaded.sockets, services: loaded.services, templates }, failed, warnings, files };
 }
