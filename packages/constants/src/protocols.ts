@@ -84,15 +84,23 @@ export function parseIpProtocol(value: string): ProtocolParseResult {
   if (Object.prototype.hasOwnProperty.call(IP_PROTOCOL_NAMES, lower)) {
     return { ok: true, protocol: IP_PROTOCOL_NAMES[lower] as number };
   }
-  // safe_atoi(): strtol with base 0 (decimal, 0x hex, 0 octal), optional sign, nothing after.
-  const m = /^[ \t\n\r\f\v]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9]\d*)$/.exec(value);
+  // safe_atoi(): strtol with systemd's mangle_base(): base 0 (decimal, 0x hex, 0 octal) plus the
+  // 0o (octal) and 0b (binary) prefixes; optional sign; nothing after the number.
+  const m = /^[ \t\n\r\f\v]*([+-]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9]\d*)$/.exec(value);
   if (!m) return { ok: false, error: 'EINVAL' };
-  const digits = m[2] as string;
-  const magnitude = /^0[xX]/.test(digits) ? Number.parseInt(digits.slice(2), 16) : digits.length > 1 && digits.startsWith('0') ? Number.parseInt(digits, 8) : Number(digits);
+  const magnitude = numberWithPrefix(m[2] as string);
   const n = m[1] === '-' ? -magnitude : magnitude;
   if (n > 2_147_483_647 || n < -2_147_483_648) return { ok: false, error: 'ERANGE' };
   if (n < 0) return { ok: false, error: 'ERANGE' };
   return { ok: true, protocol: n };
+}
+
+function numberWithPrefix(digits: string): number {
+  const prefix = digits.slice(0, 2).toLowerCase();
+  if (prefix === '0x') return Number.parseInt(digits.slice(2), 16);
+  if (prefix === '0o') return Number.parseInt(digits.slice(2), 8);
+  if (prefix === '0b') return Number.parseInt(digits.slice(2), 2);
+  return digits.length > 1 && digits.startsWith('0') ? Number.parseInt(digits, 8) : Number(digits);
 }
 
 /**

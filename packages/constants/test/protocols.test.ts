@@ -40,6 +40,9 @@ describe('protocol names', () => {
   it('numbers use strtol base 0 and reject overflow', () => {
     expect(parseIpProtocol('0x106')).toEqual({ ok: true, protocol: 262 });
     expect(parseIpProtocol('0406')).toEqual({ ok: true, protocol: 262 });
+    expect(parseIpProtocol('0o406')).toEqual({ ok: true, protocol: 262 });
+    expect(parseIpProtocol('0b100000110')).toEqual({ ok: true, protocol: 262 });
+    expect(parseIpProtocol('0o8')).toEqual({ ok: false, error: 'EINVAL' });
     expect(parseIpProtocol('99999999999')).toEqual({ ok: false, error: 'ERANGE' });
     expect(parseIpProtocol('26x')).toEqual({ ok: false, error: 'EINVAL' });
   });
