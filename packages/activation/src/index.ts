@@ -18,6 +18,6 @@ export { openPorts, closePorts, protocolFor, openSocketSpec, type OpenedPort, ty
 export { formatSockAddr, toSockAddr } from './listen-address.js';
 export { loadNative, adaptNative, type NativeApi, type ReadableWatch } from './native-binding.js';
 export { defaultTemplateResolver, substituteInstance, unescapeInstance, type TemplateResolver } from './templates.js';
-export { listenFds, activatedSockets, LISTEN_FDS_START, ListenFdsError, type ListenFd, type ListenFdsOptions, type ActivatedSockets } from './listen-fds.js';
+export { listenFds, activatedSockets, isDatagramSocket, LISTEN_FDS_START, ListenFdsError, type ListenFd, type ListenFdsOptions, type ActivatedSockets, type ActivatedSocketsOptions } from './listen-fds.js';
 export { runSocketActivate, socketActivateEnvironment, type SocketActivateOptions } from './socket-activate.js';
 export { loadEngineUnits, type LoadedEngineUnits } from './load-units.js';
