@@ -22,6 +22,13 @@ const only = onlyRaw.split(',').map((s) => s.trim()).filter(Boolean);
 const reps = Number(opts.get('reps') ?? process.env.BENCH_REPS ?? 3);
 const outDir = opts.get('out') ?? join(BENCH_DIR, 'results', quick ? 'quick' : '');
 
+if (opts.has('rewrite')) {
+  // Re-render latest.md/latest.json from the stored records (after a change to the report format).
+  const stored = loadPrevious(outDir);
+  writeReport(outDir, { generatedAt: new Date().toISOString(), host: hostInfo(), scenarios: stored }, scenarios.map((s) => s.name), Object.fromEntries(scenarios.map((s) => [s.name, s.title])));
+  console.log(`rewrote ${join(outDir, 'latest.md')} from ${Object.keys(stored).length} stored scenario records`);
+  process.exit(0);
+}
 if (opts.has('list')) {
   for (const s of scenarios) console.log(`${s.name.padEnd(12)} ${s.title}`);
   process.exit(0);

@@ -38,8 +38,8 @@ export interface DaemonOptions {
   readyTimeoutMs?: number;
   /**
    * Readiness by sd_notify READY=1 on a NOTIFY_SOCKET we own, instead of the `{"event":"ready"}`
-   * line on stdout (the daemon sends notifications through a helper process, which adds its
-   * start-up time, so the benchmarks use the line).
+   * line on stdout. Both mean "every socket listens"; the line needs no helper process on our
+   * side (Node has no AF_UNIX datagram sockets), so the benchmarks use it.
    */
   notify?: boolean;
 }

@@ -2,6 +2,7 @@
 
 export function fmtNumber(v: number, digits = 3): string {
   if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v) && Math.abs(v) < 1e4) return String(v);
   const a = Math.abs(v);
   if (a >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
   if (a >= 1e4) return `${(v / 1e3).toFixed(1)}k`;

@@ -37,6 +37,8 @@ export interface ListenSocketSpec {
   mptcp?: boolean;
   socket?: string[];
   service?: string[];
+  /** [Unit] lines of the service (StartLimit*=…). */
+  unit?: string[];
 }
 
 /** An Accept=no socket and its service, which receives the listening fd(s). */
@@ -46,6 +48,6 @@ export function writeListenUnit(dir: string, s: ListenSocketSpec): void {
   if (s.mptcp) sock.push('SocketProtocol=mptcp');
   sock.push(...(s.socket ?? []));
   writeFileSync(join(dir, `${s.name}.socket`), `${sock.join('\n')}\n`);
-  const svc = ['[Service]', `ExecStart=${s.exec}`, ...(s.service ?? [])];
+  const svc = [...(s.unit?.length ? ['[Unit]', ...s.unit] : []), '[Service]', `ExecStart=${s.exec}`, ...(s.service ?? [])];
   writeFileSync(join(dir, `${s.name}.service`), `${svc.join('\n')}\n`);
 }

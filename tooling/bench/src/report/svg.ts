@@ -152,10 +152,8 @@ export function lineChart(c: LineChart): string {
     body.push(`<text x="${n(x(b.from) + 4)}" y="${M.top + 14}" fill="#a33">${esc(b.label)}</text>`);
   }
   body.push(...yAxis(yt, y, c.yLabel));
-  const xticks = c.logX
-    ? Array.from({ length: Math.floor(xmax) - Math.ceil(xmin) + 1 }, (_, i) => 10 ** (Math.ceil(xmin) + i))
-    : niceTicks(xmin, xmax, 8).filter((t) => t <= xmax + 1e-9);
-  if (c.logX) for (const p of pts) if (!xticks.includes(p[0])) xticks.push(p[0]);
+  // a log axis is labelled at the measured points (1, 2, 4 … 256), which are what a sweep is about
+  const xticks = c.logX ? [...new Set(pts.map((p) => p[0]))] : niceTicks(xmin, xmax, 8).filter((t) => t <= xmax + 1e-9);
   for (const t of xticks) {
     body.push(`<text x="${n(x(t))}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(tick(t))}</text>`);
   }

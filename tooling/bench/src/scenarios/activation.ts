@@ -110,7 +110,9 @@ async function cold(ctx: Context, count: number): Promise<{ ours: number[]; thei
   }
   const port = await freePort();
   const dir = join(ctx.tmp, 'cold');
-  writeListenUnit(join(dir, 'units'), { name: 'once', listen: [`127.0.0.1:${port}`], exec: exec.join(' ') });
+  // Every probe starts the service again: without StartLimitIntervalSec=0 the sixth start within
+  // 10 s would hit the default start limit (5 per 10 s) and fail the socket, as in systemd.
+  writeListenUnit(join(dir, 'units'), { name: 'once', listen: [`127.0.0.1:${port}`], exec: exec.join(' '), unit: ['StartLimitIntervalSec=0'] });
   const ctl = join(dir, 'control.sock');
   const d = await startDaemon({ units: join(dir, 'units'), control: ctl });
   try {
