@@ -45,6 +45,9 @@ describe('mptcpd-lite activate', () => {
     const second = await pythonClient(port, 'again');
     expect(second.received).toBe('again');
     expect(act.lines.filter((l) => new RegExp(`^Connection from 127\\.0\\.0\\.1:\\d+ to 127\\.0\\.0\\.1:${port}$`).test(l))).toHaveLength(2);
+    // systemd-socket-activate's order: poll event, connection, spawn.
+    const i = act.lines.findIndex((l) => l.startsWith('Connection from'));
+    expect(act.lines.slice(i - 1, i + 2).map((l) => l.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, 'ADDR').replace(/PID \d+/, 'PID N'))).toEqual(['Communication attempt on fd 3.', 'Connection from ADDR to ADDR', 'Spawned cat (cat) as PID N.']);
     const pids = act.lines.filter((l) => /^Spawned cat \(cat\) as PID \d+\.$/.test(l)).map((l) => Number(/PID (\d+)/.exec(l)?.[1]));
     expect(pids).toHaveLength(2);
     const res = await stopProcess(act, 'SIGTERM');

@@ -44,19 +44,29 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
  */
 export function fdRenumberingLog(write: (line: string) => void, firstFd: number): { debug: LogFn; info: LogFn; warn: LogFn; error: LogFn } {
   const map = new Map<string, number>();
+  const byAddress = new Map<string, number>();
   let next = firstFd;
-  const rewrite = (m: string): string => {
-    const listening = /^(Listening on .* as )(\d+)\.$/.exec(m);
+  const rewrite = (m: string): string[] => {
+    const listening = /^(Listening on (.*) as )(\d+)\.$/.exec(m);
     if (listening) {
-      const fd = listening[2] as string;
+      const fd = listening[3] as string;
       if (!map.has(fd)) map.set(fd, next++);
-      return `${listening[1]}${map.get(fd)}.`;
+      byAddress.set(listening[2] as string, map.get(fd) as number);
+      return [`${listening[1]}${map.get(fd)}.`];
     }
     const attempt = /^Communication attempt on fd (\d+)\.$/.exec(m);
-    if (attempt && map.has(attempt[1] as string)) return `Communication attempt on fd ${map.get(attempt[1] as string)}.`;
-    return m;
+    if (attempt && map.has(attempt[1] as string)) return [`Communication attempt on fd ${map.get(attempt[1] as string)}.`];
+    // --accept: systemd-socket-activate reports the poll event before each connection.
+    const conn = /^Connection from .* to (.*)$/.exec(m);
+    if (conn) {
+      const fd = byAddress.get(conn[1] as string) ?? (byAddress.size === 1 ? [...byAddress.values()][0] : undefined);
+      if (fd !== undefined) return [`Communication attempt on fd ${fd}.`, m];
+    }
+    return [m];
   };
-  const w = (m: string): void => write(rewrite(m));
+  const w = (m: string): void => {
+    for (const line of rewrite(m)) write(line);
+  };
   return { debug: () => {}, info: w, warn: w, error: w };
 }
 
