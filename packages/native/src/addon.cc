@@ -18,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPoll(env, exports);
   InitNetlink(env, exports);
   InitMptcp(env, exports);
+  InitSpawn(env, exports);
   return exports;
 }
 

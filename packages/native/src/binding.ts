@@ -65,6 +65,20 @@ export interface NativeBinding {
     sfinfoSize: number,
     tcpinfoSize: number,
   ): Result<{ header: Buffer; subflowInfo: Buffer; tcpInfo: Buffer }>;
+  spawn(
+    file: string,
+    argv: string[],
+    envp: string[],
+    cwd: string | null,
+    fds: number[],
+    uid: number,
+    gid: number,
+    groups: number[] | null,
+    setsid: boolean,
+    pidEnv: string[],
+  ): { pid: number; pidfd: number } | { errno: number; syscall: string };
+  pidfdWait(pidfd: number): Result<{ pid: number; code: number; signal: number } | null>;
+  pidfdSendSignal(pidfd: number, signal: number): number;
   readonly constants: NativeConstants;
   readonly pollEvents: { READABLE: number; WRITABLE: number; DISCONNECT: number };
 }

@@ -32,6 +32,17 @@ export {
   setSocketOption,
   sendDatagram,
 } from './primitives.js';
+export {
+  spawnProcess,
+  watchExit,
+  reapPid,
+  killPid,
+  killProcessGroup,
+  type SpawnProcessOptions,
+  type SpawnedProcess,
+  type ProcessExit,
+  type ExitWatch,
+} from './spawn.js';
 export { netlinkRequest } from './netlink.js';
 export { fdOf, tryFdOf, type FdLike } from './fd.js';
 export { decodeSockAddr, formatSockAddr } from './sockaddr.js';

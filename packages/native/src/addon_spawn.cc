@@ -1,0 +1,328 @@
+// Process creation without fork(): clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) on a private stack, as
+// glibc's posix_spawn does. The child shares the parent's memory until execve, so it runs only raw,
+// async-signal-safe syscalls on data prepared by the parent, and reports a failure by writing
+// {errno, step} into that shared memory before _exit(127). The parent thread is suspended until
+// the child has exec'd or exited; the caller gets { pid, pidfd } or { errno, syscall }.
+//
+// Plus the two syscalls the parent needs afterwards: waitid(P_PIDFD, WNOHANG) (readiness comes
+// from uv_poll on the pidfd, see addon_poll.cc) and pidfd_send_signal.
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "addon.h"
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace mptcp_native {
+
+namespace {
+
+// The steps the child can fail in, reported as the syscall name of the typed error.
+enum Step : int { kNone = 0, kSigaction, kSetsid, kDup, kOpen, kSetgroups, kSetgid, kSetuid, kChdir, kExecve };
+const char* const kStepNames[] = {"", "sigaction", "setsid", "dup3", "open", "setgroups", "setgid", "setuid", "chdir", "execve"};
+
+// Everything the child reads or writes; prepared by the parent, shared through CLONE_VM.
+struct SpawnArgs {
+  const char* file;
+  char* const* argv;
+  char* const* envp;
+  const char* cwd;  // nullptr: stay
+  const int* fds;   // child fd i <- parent fds[i]; -1: /dev/null
+  int* scratch;     // fds.size() ints
+  int nfds;
+  bool setIds;
+  bool setUid;
+  bool setGid;
+  uid_t uid;
+  gid_t gid;
+  const gid_t* groups;
+  size_t ngroups;
+  bool setsid;
+  char* const* pidSlots;  // digits of getpid() go here (each slot has room for 20 + NUL)
+  int npidSlots;
+  // Written by the child on failure.
+  volatile int err;
+  volatile int step;
+};
+
+// The child uses raw syscalls only: glibc's setuid()/setgid()/setgroups() signal every thread of
+// the process (setxid broadcast), which must never happen from a vfork child, and nothing in it may
+// take a lock or allocate.
+[[noreturn]] void Fail(SpawnArgs* a, int err, Step step) {
+  a->err = err;
+  a->step = step;
+  syscall(SYS_exit, 127);
+  __builtin_unreachable();
+}
+
+// Writes n in decimal into out (NUL-terminated) without libc formatting.
+void FormatPid(long n, char* out) {
+  char tmp[24];
+  int len = 0;
+  do {
+    tmp[len++] = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n > 0 && len < 20);
+  for (int i = 0; i < len; i++) out[i] = tmp[len - 1 - i];
+  out[len] = '\0';
+}
+
+int Child(void* arg) {
+  SpawnArgs* a = static_cast<SpawnArgs*>(arg);
+  // 1. Default dispositions for every signal: Node ignores SIGPIPE, libuv and V8 install handlers;
+  //    a handler would run parent code on this stack. All signals are blocked (by the parent) until
+  //    this is done. SIGKILL/SIGSTOP and the kernel-reserved ones fail with EINVAL: ignored.
+  struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    unsigned long mask;
+  } dfl{SIG_DFL, 0, nullptr, 0};
+  for (int sig = 1; sig < 65; sig++) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(unsigned long));
+  // 2. Own session (and process group): the daemon signals the group on stop.
+  if (a->setsid && syscall(SYS_setsid) < 0) Fail(a, errno, kSetsid);
+  // 3. fds: first move every source above the highest target (CLOEXEC), so that placing fd i
+  //    never overwrites a source still needed; then dup3 into 0..n-1, which clears CLOEXEC on
+  //    these copies only. The temporaries are CLOEXEC and vanish at execve.
+  int devnull = -1;
+  for (int i = 0; i < a->nfds; i++) {
+    int src = a->fds[i];
+    if (src < 0) {
+      if (devnull < 0) {
+        long fd = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC);
+        if (fd < 0) Fail(a, errno, kOpen);
+        long high = syscall(SYS_fcntl, static_cast<int>(fd), F_DUPFD_CLOEXEC, a->nfds);
+        if (high < 0) Fail(a, errno, kDup);
+        syscall(SYS_close, static_cast<int>(fd));
+        devnull = static_cast<int>(high);
+      }
+      a->scratch[i] = devnull;
+      continue;
+    }
+    long high = syscall(SYS_fcntl, src, F_DUPFD_CLOEXEC, a->nfds);
+    if (high < 0) Fail(a, errno, kDup);
+    a->scratch[i] = static_cast<int>(high);
+  }
+  for (int i = 0; i < a->nfds; i++) {
+    if (syscall(SYS_dup3, a->scratch[i], i, 0) < 0) Fail(a, errno, kDup);
+  }
+  // 4. Credentials: supplementary groups, then gid, then uid (afterwards we could not).
+  if (a->setIds) {
+    if (syscall(SYS_setgroups, a->ngroups, a->groups) < 0) Fail(a, errno, kSetgroups);
+    if (a->setGid && syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0) Fail(a, errno, kSetgid);
+    if (a->setUid && syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0) Fail(a, errno, kSetuid);
+  }
+  // 5. Working directory, as the target user (systemd's order).
+  if (a->cwd != nullptr && syscall(SYS_chdir, a->cwd) < 0) Fail(a, errno, kChdir);
+  // 6. PID-valued variables (LISTEN_PID, SYSTEMD_EXEC_PID): this process' own PID.
+  if (a->npidSlots > 0) {
+    long pid = syscall(SYS_getpid);
+    for (int i = 0; i < a->npidSlots; i++) FormatPid(pid, a->pidSlots[i]);
+  }
+  // 7. Unblock everything (the new program starts with an empty mask) and exec.
+  unsigned long none = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof(none));
+  syscall(SYS_execve, a->file, a->argv, a->envp);
+  Fail(a, errno, kExecve);
+}
+
+bool StringArray(Napi::Env env, Napi::Value v, const char* what, std::vector<std::string>* out) {
+  if (!v.IsArray()) {
+    Napi::TypeError::New(env, std::string(what) + " must be an array of strings").ThrowAsJavaScriptException();
+    return false;
+  }
+  Napi::Array arr = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value e = arr.Get(i);
+    if (!e.IsString()) {
+      Napi::TypeError::New(env, std::string(what) + " must be an array of strings").ThrowAsJavaScriptException();
+      return false;
+    }
+    std::string s = e.As<Napi::String>().Utf8Value();
+    if (s.find('\0') != std::string::npos) {
+      Napi::TypeError::New(env, std::string(what) + " must not contain NUL bytes").ThrowAsJavaScriptException();
+      return false;
+    }
+    out->push_back(std::move(s));
+  }
+  return true;
+}
+
+bool IntArray(Napi::Env env, Napi::Value v, const char* what, std::vector<int>* out) {
+  if (!v.IsArray()) {
+    Napi::TypeError::New(env, std::string(what) + " must be an array of numbers").ThrowAsJavaScriptException();
+    return false;
+  }
+  Napi::Array arr = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value e = arr.Get(i);
+    if (!e.IsNumber()) {
+      Napi::TypeError::New(env, std::string(what) + " must be an array of numbers").ThrowAsJavaScriptException();
+      return false;
+    }
+    out->push_back(e.As<Napi::Number>().Int32Value());
+  }
+  return true;
+}
+
+std::vector<char*> Pointers(std::vector<std::string>& strings) {
+  std::vector<char*> p;
+  p.reserve(strings.size() + 1);
+  for (auto& s : strings) p.push_back(&s[0]);
+  p.push_back(nullptr);
+  return p;
+}
+
+Napi::Value SpawnError(Napi::Env env, int err, const char* syscall) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("errno", err);
+  o.Set("syscall", syscall);
+  return o;
+}
+
+constexpr size_t kStackSize = 256 * 1024;
+
+}  // namespace
+
+// spawn(file, argv, envp, cwd | null, fds, uid | -1, gid | -1, groups | null, setsid, pidEnv)
+//   → { pid, pidfd } | { errno, syscall }.
+// `file` is executed as given (an absolute path; PATH lookup is the caller's). Child fd i is
+// parent fd fds[i] (-1: /dev/null); nothing else is inherited (every fd the addon and Node open is
+// CLOEXEC). uid/gid >= 0 switch credentials after setgroups(groups ?? []). pidEnv: variable names
+// appended to envp whose value is the child's own PID, computed in the child.
+static Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 10 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "spawn(file, argv, envp, cwd, fds, uid, gid, groups, setsid, pidEnv)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string file = info[0].As<Napi::String>().Utf8Value();
+  std::vector<std::string> argv, envp, pidNames;
+  std::vector<int> fds, groupsIn;
+  if (!StringArray(env, info[1], "argv", &argv) || !StringArray(env, info[2], "envp", &envp)) return env.Undefined();
+  bool haveCwd = info[3].IsString();
+  std::string cwd = haveCwd ? info[3].As<Napi::String>().Utf8Value() : std::string();
+  if (!IntArray(env, info[4], "fds", &fds)) return env.Undefined();
+  int uid, gid;
+  if (!ArgInt(info, 5, &uid) || !ArgInt(info, 6, &gid)) return env.Undefined();
+  bool haveGroups = info[7].IsArray();
+  if (haveGroups && !IntArray(env, info[7], "groups", &groupsIn)) return env.Undefined();
+  bool setsid = info[8].ToBoolean().Value();
+  if (!StringArray(env, info[9], "pidEnv", &pidNames)) return env.Undefined();
+  if (file.find('\0') != std::string::npos || cwd.find('\0') != std::string::npos) {
+    Napi::TypeError::New(env, "file and cwd must not contain NUL bytes").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  // PID slots: "NAME=" followed by room for the digits, filled in by the child.
+  std::vector<size_t> slotOffsets;
+  for (const auto& name : pidNames) {
+    envp.push_back(name + "=" + std::string(20, '\0'));
+    slotOffsets.push_back(name.size() + 1);
+  }
+  std::vector<char*> argvp = Pointers(argv);
+  std::vector<char*> envpp = Pointers(envp);
+  std::vector<char*> slots;
+  for (size_t i = 0; i < pidNames.size(); i++) slots.push_back(envpp[envp.size() - pidNames.size() + i] + slotOffsets[i]);
+  std::vector<gid_t> groups(groupsIn.begin(), groupsIn.end());
+  std::vector<int> scratch(fds.size());
+
+  SpawnArgs a{};
+  a.file = file.c_str();
+  a.argv = argvp.data();
+  a.envp = envpp.data();
+  a.cwd = haveCwd ? cwd.c_str() : nullptr;
+  a.fds = fds.data();
+  a.scratch = scratch.data();
+  a.nfds = static_cast<int>(fds.size());
+  a.setUid = uid >= 0;
+  a.setGid = gid >= 0;
+  a.setIds = a.setUid || a.setGid || haveGroups;
+  a.uid = static_cast<uid_t>(uid);
+  a.gid = static_cast<gid_t>(gid);
+  a.groups = groups.data();
+  a.ngroups = groups.size();
+  a.setsid = setsid;
+  a.pidSlots = slots.data();
+  a.npidSlots = static_cast<int>(slots.size());
+  a.err = 0;
+  a.step = kNone;
+
+  void* stack = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return SpawnError(env, errno, "mmap");
+
+  // Block every signal in this thread, so that none runs a parent handler in the child before it
+  // has reset the dispositions; restored once the child has exec'd or exited.
+  unsigned long all = ~0UL, old = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof(all));
+  int pidfd = -1;
+  int pid = clone(Child, static_cast<char*>(stack) + kStackSize, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
+  int cloneErr = errno;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof(old));
+  munmap(stack, kStackSize);
+
+  if (pid < 0) return SpawnError(env, cloneErr, "clone");
+  if (a.step != kNone) {
+    // The child exited with 127 after writing the error: reap it now (it is gone or about to be).
+    siginfo_t si;
+    while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED) < 0 && errno == EINTR) {
+    }
+    close(pidfd);
+    return SpawnError(env, a.err, kStepNames[a.step]);
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", pid);
+  o.Set("pidfd", pidfd);
+  return o;
+}
+
+// pidfdWait(pidfd) → { pid, code, signal } once exited (reaped) | null while running | -errno.
+// code is the exit status (or -1), signal the terminating signal number (or 0).
+static Napi::Value PidfdWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int pidfd;
+  if (!ArgInt(info, 0, &pidfd)) return env.Undefined();
+  siginfo_t si{};
+  int r;
+  do {
+    r = waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED | WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return errno == EAGAIN ? env.Null() : Errno(env, errno);
+  if (si.si_pid == 0) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", si.si_pid);
+  bool exited = si.si_code == CLD_EXITED;
+  o.Set("code", exited ? si.si_status : -1);
+  o.Set("signal", exited ? 0 : si.si_status);
+  return o;
+}
+
+// pidfdSendSignal(pidfd, signal) → 0 | -errno (ESRCH once the process has exited).
+static Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
+  int pidfd, sig;
+  if (!ArgInt(info, 0, &pidfd) || !ArgInt(info, 1, &sig)) return info.Env().Undefined();
+  if (syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) < 0) return Errno(info.Env(), errno);
+  return Napi::Number::New(info.Env(), 0);
+}
+
+void InitSpawn(Napi::Env env, Napi::Object exports) {
+  exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
+  exports.Set("pidfdWait", Napi::Function::New(env, PidfdWait, "pidfdWait"));
+  exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
+}
+
+}  // namespace mptcp_native

@@ -1,0 +1,172 @@
+/**
+ * Process creation for activation daemons, syscall-shaped: `clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD)`
+ * + execve in the addon (no fork of the whole Node heap, no shell), a pidfd for the child, exit
+ * through `uv_poll` on that pidfd + `waitid(P_PIDFD)`, signals through `pidfd_send_signal`. The
+ * policy (which fds, which environment, PATH lookup) is the caller's.
+ */
+import { constants as osConstants } from 'node:os';
+import { binding, type PollHandle } from './binding.js';
+import { check, syscallError, type MptcpSocketError } from './errors.js';
+
+export interface SpawnProcessOptions {
+  /** Absolute path of the program (execve does no PATH lookup; do it before). */
+  file: string;
+  /** The complete argv, argv[0] included (it may differ from `file`). */
+  argv: readonly string[];
+  /** The complete environment as `NAME=value` strings; nothing of the daemon's is added. */
+  envp: readonly string[];
+  /** chdir() in the child, after the credentials are switched (systemd's order). Default: stay. */
+  cwd?: string;
+  /**
+   * The child's fds: child fd i is a copy of parent fd `fds[i]`; `-1` gives /dev/null (read-write).
+   * Nothing else is inherited, provided the parent's fds are CLOEXEC (the addon's and Node's are).
+   */
+  fds: readonly number[];
+  /** setresuid() in the child. */
+  uid?: number;
+  /** setresgid() in the child. */
+  gid?: number;
+  /** setgroups() in the child; default `[]` when `uid` or `gid` is given. */
+  groups?: readonly number[];
+  /** setsid(): own session and process group (default false). */
+  setsid?: boolean;
+  /** Variables appended to the environment whose value is the child's own PID, e.g. `['LISTEN_PID']`. */
+  pidEnv?: readonly string[];
+}
+
+export interface SpawnedProcess {
+  pid: number;
+  /** A pidfd (CLOEXEC) for the child: watch it with `watchExit`, signal it with `killPid`, then `close` it. */
+  pidfd: number;
+}
+
+/**
+ * Starts a program. The child resets every signal disposition to default and unblocks all
+ * signals (Node ignores SIGPIPE; the program must not inherit that), then setsid, the fds, setgroups,
+ * setgid, setuid, chdir, execve. A failure in any step throws an `MptcpSocketError` with that step as
+ * `syscall` and its errno as `code`, e.g. `execve ENOENT`, `chdir EACCES`, `setuid EPERM`; no process
+ * is left behind.
+ */
+export function spawnProcess(options: SpawnProcessOptions): SpawnedProcess {
+  if (!options.file.startsWith('/')) throw new TypeError(`spawnProcess: file must be an absolute path, got ${JSON.stringify(options.file)}`);
+  const idsGiven = options.uid !== undefined || options.gid !== undefined;
+  const r = binding().spawn(
+    options.file,
+    [...options.argv],
+    [...options.envp],
+    options.cwd ?? null,
+    [...options.fds],
+    options.uid ?? -1,
+    options.gid ?? -1,
+    options.groups ? [...options.groups] : idsGiven ? [] : null,
+    options.setsid ?? false,
+    [...(options.pidEnv ?? [])],
+  );
+  if ('errno' in r) {
+    const target = r.syscall === 'execve' ? options.file : r.syscall === 'chdir' ? options.cwd : undefined;
+    throw syscallError(r.errno, { syscall: r.syscall, ...(target !== undefined ? { address: target } : {}) });
+  }
+  return r;
+}
+
+/** How a child ended: `code` when it exited, `signal` when a signal killed it. */
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+const signalNames = new Map<number, NodeJS.Signals>();
+for (const [name, n] of Object.entries(osConstants.signals)) if (!signalNames.has(n)) signalNames.set(n, name as NodeJS.Signals);
+
+/**
+ * `waitid(P_PIDFD, WEXITED|WNOHANG)`: reaps the child when it has exited (null while it runs). The
+ * pidfd stays open; close it after the exit (and never signal through it afterwards).
+ */
+export function reapPid(pidfd: number): ProcessExit | null {
+  const r = check(binding().pidfdWait(pidfd), { syscall: 'waitid' });
+  if (r === null) return null;
+  return r.signal !== 0 ? { code: null, signal: signalNames.get(r.signal) ?? (`SIG${r.signal}` as NodeJS.Signals) } : { code: r.code, signal: null };
+}
+
+export interface ExitWatch {
+  /** Stops watching without reaping; idempotent. */
+  stop(): void;
+  /** Whether the watch keeps the event loop alive (default true, like a ChildProcess). */
+  ref(on: boolean): void;
+}
+
+// Active watches stay reachable: a dropped handle must not be garbage-collected (and stopped).
+const watching = new Set<PollHandle>();
+
+/**
+ * Calls `callback` once when the child of `pidfd` has exited, after reaping it (`uv_poll` on the
+ * pidfd, then `waitid(P_PIDFD)`; libuv's SIGCHLD handler only waits for its own children, so it
+ * never takes ours). The pidfd stays open: close it in the callback.
+ */
+export function watchExit(pidfd: number, callback: (exit: ProcessExit | null, error: MptcpSocketError | null) => void): ExitWatch {
+  const native = binding();
+  let handle: PollHandle | undefined;
+  const stop = (): void => {
+    if (!handle) return;
+    native.pollStop(handle);
+    watching.delete(handle);
+    handle = undefined;
+  };
+  handle = check(
+    native.pollStart(pidfd, native.pollEvents.READABLE, (status) => {
+      if (!handle) return;
+      if (status < 0) {
+        stop();
+        callback(null, syscallError(-status, { syscall: 'poll' }));
+        return;
+      }
+      let exit: ProcessExit | null;
+      try {
+        exit = reapPid(pidfd);
+      } catch (err) {
+        stop();
+        callback(null, err as MptcpSocketError);
+        return;
+      }
+      if (exit === null) return; // spurious wake-up: still running
+      stop();
+      callback(exit, null);
+    }),
+    { syscall: 'poll' },
+  );
+  watching.add(handle);
+  return {
+    stop,
+    ref(on: boolean) {
+      if (handle) native.pollRef(handle, on);
+    },
+  };
+}
+
+/**
+ * `pidfd_send_signal()`: signals exactly the process of `pidfd` (no PID-reuse race). Returns false
+ * when it has already exited (ESRCH); other errors throw.
+ */
+export function killPid(pidfd: number, signal: NodeJS.Signals | number): boolean {
+  const n = typeof signal === 'number' ? signal : osConstants.signals[signal];
+  if (n === undefined) throw new TypeError(`killPid: unknown signal ${String(signal)}`);
+  const r = binding().pidfdSendSignal(pidfd, n);
+  if (r === -osConstants.errno.ESRCH) return false;
+  check(r, { syscall: 'pidfd_send_signal' });
+  return true;
+}
+
+/**
+ * `kill(-pgid, signal)`: signals a process group (a child started with `setsid: true` leads its own,
+ * with pgid = its pid). Returns false when the group is empty (ESRCH).
+ */
+export function killProcessGroup(pgid: number, signal: NodeJS.Signals | number): boolean {
+  if (!Number.isInteger(pgid) || pgid <= 1) throw new TypeError(`killProcessGroup: bad process group ${pgid}`);
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
+  }
+}

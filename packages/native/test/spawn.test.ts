@@ -1,0 +1,203 @@
+/** spawnProcess / watchExit / killPid against real processes: no mocks, the child reports itself. */
+import { spawn as nodeSpawn } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MptcpSocketError, close, killPid, killProcessGroup, openSocket, spawnProcess, watchExit, type ProcessExit } from '../src/index.js';
+import { missing, probes } from './helpers/capability.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'native-spawn-'));
+const noRoot = missing(probes.root);
+const python = ['/usr/bin/python3', '/bin/python3'].find((p) => existsSync(p)) ?? '/usr/bin/python3';
+/** Lists its own fds (before opening anything else) into argv[1] as JSON. */
+const LIST_FDS = [
+  'import os, sys, json',
+  'fds = {}',
+  "for f in os.listdir('/proc/self/fd'):",
+  '    try:',
+  "        fds[f] = os.readlink('/proc/self/fd/' + f)",
+  '    except FileNotFoundError:',
+  '        pass  # the directory listdir read through',
+  "json.dump(fds, open(sys.argv[1], 'w'))",
+].join('\n');
+
+/** Runs `sh -c script` natively and resolves with its exit once reaped (pidfd closed). */
+function run(script: string, extra: Partial<Parameters<typeof spawnProcess>[0]> = {}): Promise<{ pid: number; exit: ProcessExit }> {
+  const child = spawnProcess({ file: '/bin/sh', argv: ['sh', '-c', script], envp: ['PATH=/usr/bin:/bin'], fds: [-1, 1, 2], ...extra });
+  return new Promise((resolve, reject) => {
+    watchExit(child.pidfd, (exit, error) => {
+      close(child.pidfd);
+      if (error || !exit) reject(error ?? new Error('no exit'));
+      else resolve({ pid: child.pid, exit });
+    });
+  });
+}
+
+/** fds of this process without FD_CLOEXEC (inherited by the test runner from whoever started it). */
+function inheritable(): number[] {
+  return readdirSync('/proc/self/fd')
+    .map(Number)
+    .filter((fd) => {
+      try {
+        const flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+        return flags !== undefined && (parseInt(flags, 8) & 0o2000000) === 0;
+      } catch {
+        return false;
+      }
+    });
+}
+
+function sigMask(status: string, field: string): bigint {
+  const m = new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(status);
+  if (!m?.[1]) throw new Error(`no ${field} in status`);
+  return BigInt(`0x${m[1]}`);
+}
+
+describe('spawnProcess', () => {
+  it('execs with exactly the given argv (argv[0] free), environment, cwd, and PID variables = the child PID', async () => {
+    const out = join(dir, 'basic');
+    const { pid, exit } = await run(`echo $$ > ${out}.pid; pwd > ${out}.cwd; tr '\\0' '|' < /proc/$$/cmdline > ${out}.argv; tr '\\0' '\\n' < /proc/$$/environ > ${out}.env; exit 5`, {
+      argv: ['my-name', '-c', `echo $$ > ${out}.pid; pwd > ${out}.cwd; tr '\\0' '|' < /proc/$$/cmdline > ${out}.argv; tr '\\0' '\\n' < /proc/$$/environ > ${out}.env; exit 5`],
+      envp: ['PATH=/usr/bin:/bin', 'A=b c'],
+      cwd: dir,
+      pidEnv: ['LISTEN_PID', 'SYSTEMD_EXEC_PID'],
+    });
+    expect(exit).toEqual({ code: 5, signal: null });
+    expect(readFileSync(`${out}.pid`, 'utf8').trim()).toBe(String(pid));
+    expect(readFileSync(`${out}.cwd`, 'utf8').trim()).toBe(dir);
+    expect(readFileSync(`${out}.argv`, 'utf8')).toMatch(/^my-name\|-c\|/);
+    expect(readFileSync(`${out}.env`, 'utf8').trim().split('\n')).toEqual(['PATH=/usr/bin:/bin', 'A=b c', `LISTEN_PID=${pid}`, `SYSTEMD_EXEC_PID=${pid}`]);
+  });
+
+  it('resets signal dispositions and the mask although Node ignores SIGPIPE', async () => {
+    const parent = readFileSync('/proc/self/status', 'utf8');
+    expect(sigMask(parent, 'SigIgn') & (1n << 12n)).not.toBe(0n); // SIGPIPE (13) is ignored here
+    const out = join(dir, 'signals');
+    await run(`grep -E '^Sig(Ign|Blk):' /proc/self/status > ${out}`);
+    const child = readFileSync(out, 'utf8');
+    expect(sigMask(child, 'SigIgn')).toBe(0n);
+    expect(sigMask(child, 'SigBlk')).toBe(0n);
+  });
+
+  it('places fds at 0..n-1 (sources that are themselves targets included), /dev/null for -1, and nothing else', async () => {
+    const out = join(dir, 'fds');
+    const listener = openSocket({ kind: 'stream', address: { family: 'inet', address: '127.0.0.1', port: 0 } }); // CLOEXEC, must not leak
+    const hostname = openSync('/etc/hostname', 'r'); // Node opens CLOEXEC too
+    const a = openSync(join(dir, 'a'), 'w');
+    const b = openSync(join(dir, 'b'), 'w');
+    try {
+      // child 0 ← /dev/null, 1 ← b, 2 ← 2, 3 ← a, 4 ← b, 5 ← 1 (the parent's stdout: a source < n that is also a target)
+      const child = spawnProcess({ file: python, argv: ['python3', '-c', LIST_FDS, `${out}.json`], envp: [], fds: [-1, b, 2, a, b, 1] });
+      await new Promise<void>((resolve) => watchExit(child.pidfd, () => (close(child.pidfd), resolve())));
+    } finally {
+      close(listener.fd);
+      closeSync(hostname);
+      closeSync(a);
+      closeSync(b);
+    }
+    const fds = new Map(Object.entries(JSON.parse(readFileSync(`${out}.json`, 'utf8')) as Record<string, string>).map(([fd, t]) => [Number(fd), t]));
+    expect(fds.get(0)).toBe('/dev/null');
+    expect(fds.get(1)).toBe(join(dir, 'b'));
+    expect(fds.get(3)).toBe(join(dir, 'a'));
+    expect(fds.get(4)).toBe(join(dir, 'b'));
+    expect(fds.get(2)).toBe(readlinkSync('/proc/self/fd/2'));
+    expect(fds.get(5)).toBe(readlinkSync('/proc/self/fd/1'));
+    // Above 5 nothing of ours: only fds the test runner itself inherited without CLOEXEC.
+    const foreign = inheritable().filter((fd) => fd > 5);
+    expect([...fds.keys()].filter((fd) => fd > 5 && !foreign.includes(fd))).toEqual([]);
+    expect([...fds.entries()].filter(([fd, t]) => fd > 5 && /^socket:|hostname/.test(t))).toEqual([]);
+  });
+
+  it('reports a failing step as a typed error with its errno and syscall, and leaves no child behind', () => {
+    const notExecutable = join(dir, 'not-executable');
+    writeFileSync(notExecutable, '#!/bin/sh\n', { mode: 0o644 });
+    const cases: Array<[Parameters<typeof spawnProcess>[0], string, string]> = [
+      [{ file: '/nonexistent/prog', argv: ['x'], envp: [], fds: [] }, 'execve', 'ENOENT'],
+      [{ file: notExecutable, argv: ['x'], envp: [], fds: [] }, 'execve', 'EACCES'],
+      [{ file: '/bin/true', argv: ['x'], envp: [], fds: [], cwd: '/nonexistent' }, 'chdir', 'ENOENT'],
+      [{ file: '/bin/true', argv: ['x'], envp: [], fds: [1234] }, 'dup3', 'EBADF'],
+    ];
+    const before = readdirSync('/proc/self/fd').length;
+    for (const [options, syscall, code] of cases) {
+      let error: unknown;
+      try {
+        spawnProcess(options);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(MptcpSocketError);
+      expect(error).toMatchObject({ syscall, code });
+    }
+    expect(readdirSync('/proc/self/fd').length).toBe(before);
+    expect(() => spawnProcess({ file: 'true', argv: ['true'], envp: [], fds: [] })).toThrow(/absolute path/);
+  });
+
+  it.skipIf(noRoot)('switches groups, gid and uid (in that order) and changes directory as the new user', async () => {
+    const out = join(dir, 'ids');
+    const { chmodSync } = await import('node:fs');
+    chmodSync(dir, 0o777);
+    await run(`grep -E '^(Uid|Gid|Groups):' /proc/self/status > ${out}`, { uid: 65534, gid: 65534 });
+    const text = readFileSync(out, 'utf8');
+    expect(text).toMatch(/^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+    expect(text).toMatch(/^Gid:\s+65534\s+65534\s+65534\s+65534$/m);
+    expect(text).toMatch(/^Groups:\s*$/m);
+    await run(`grep -E '^Groups:' /proc/self/status > ${out}.g`, { uid: 65534, gid: 65534, groups: [65534, 4] });
+    expect(readFileSync(`${out}.g`, 'utf8')).toMatch(/^Groups:\s+4 65534\s*$/m);
+    // chdir runs after setuid: nobody may not enter /root (0700).
+    expect(() => spawnProcess({ file: '/bin/true', argv: ['true'], envp: [], fds: [], uid: 65534, gid: 65534, cwd: '/root' })).toThrow(
+      expect.objectContaining({ syscall: 'chdir', code: 'EACCES' }),
+    );
+  });
+});
+
+describe('watchExit / killPid', () => {
+  it('reports the signal that killed the child; killPid is false once it is gone; no zombie remains', async () => {
+    const child = spawnProcess({ file: '/bin/sleep', argv: ['sleep', '30'], envp: [], fds: [-1, 1, 2] });
+    const exited = new Promise<ProcessExit>((resolve) => {
+      watchExit(child.pidfd, (exit) => {
+        expect(killPid(child.pidfd, 'SIGTERM')).toBe(false);
+        close(child.pidfd);
+        resolve(exit as ProcessExit);
+      });
+    });
+    expect(killPid(child.pidfd, 'SIGUSR1')).toBe(true);
+    expect(await exited).toEqual({ code: null, signal: 'SIGUSR1' });
+    expect(existsSync(`/proc/${child.pid}`)).toBe(false);
+  });
+
+  it('killProcessGroup reaches the whole session of a setsid child', async () => {
+    const out = join(dir, 'pgrp');
+    const child = spawnProcess({ file: '/bin/sh', argv: ['sh', '-c', `sleep 30 & echo $! > ${out}; wait`], envp: ['PATH=/usr/bin:/bin'], fds: [-1, 1, 2], setsid: true });
+    const exited = new Promise<ProcessExit>((resolve) => watchExit(child.pidfd, (exit) => (close(child.pidfd), resolve(exit as ProcessExit))));
+    for (let i = 0; i < 200 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    const grandchild = Number(readFileSync(out, 'utf8'));
+    expect(readFileSync(`/proc/${grandchild}/stat`, 'utf8').split(') ')[1]?.split(' ')[2]).toBe(String(child.pid)); // pgrp
+    expect(killProcessGroup(child.pid, 'SIGKILL')).toBe(true);
+    expect(await exited).toEqual({ code: null, signal: 'SIGKILL' });
+    // Gone, or a zombie waiting for its new parent (init or a subreaper) to reap it.
+    const state = (): string => (existsSync(`/proc/${grandchild}`) ? (readFileSync(`/proc/${grandchild}/stat`, 'utf8').split(') ')[1]?.[0] ?? '') : 'gone');
+    for (let i = 0; i < 100 && state() !== 'gone' && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(['gone', 'Z']).toContain(state());
+  });
+
+  it("libuv's SIGCHLD handler does not reap our children while Node children run alongside", async () => {
+    const node = nodeSpawn('/bin/sh', ['-c', 'exit 9']);
+    const nodeExit = new Promise<number | null>((resolve) => node.once('exit', (code) => resolve(code)));
+    const ours = await Promise.all(Array.from({ length: 20 }, (_, i) => run(`exit ${i}`)));
+    expect(ours.map((r) => r.exit.code)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(await nodeExit).toBe(9);
+  });
+
+  it('500 spawn/exit cycles leak neither fds nor processes', async () => {
+    const before = readdirSync('/proc/self/fd').length;
+    for (let i = 0; i < 500; i++) {
+      const child = spawnProcess({ file: '/bin/true', argv: ['true'], envp: [], fds: [-1, -1, -1] });
+      await new Promise<void>((resolve) => watchExit(child.pidfd, () => (close(child.pidfd), resolve())));
+    }
+    expect(readdirSync('/proc/self/fd').length).toBe(before);
+    const children = readFileSync(`/proc/self/task/${process.pid}/children`, 'utf8').trim();
+    expect(children).toBe('');
+  });
+});
