@@ -21,14 +21,14 @@ import type {
   StartReport,
 } from './engine-types.js';
 import { ActivationError, messageOf } from './errors.js';
-import type { OutputMode } from './exec.js';
+import type { OutputMode, SpawnMethod } from './exec.js';
 import { connectionInstance, instanceServiceName, prettyAddress, remoteEnvironment, sourceKey, templateNameFor } from './instance-name.js';
 import { formatSockAddr, portOf } from './listen-address.js';
 import { type Logger, silentLogger } from './logger.js';
 import { type NativeApi, type ReadableWatch, loadNative } from './native-binding.js';
 import { type OpenedPort, closePorts, openPorts } from './open-listen.js';
 import { RateLimit } from './rate-limit.js';
-import { type ServiceExit, ServiceProcess, type ServiceSnapshot, type StartContext, markStartLimitHit } from './service-process.js';
+import { type ServiceExit, ServiceProcess, type ServiceProcessOptions, type ServiceSnapshot, type StartContext, markStartLimitHit } from './service-process.js';
 import { type TemplateResolver, defaultTemplateResolver } from './templates.js';
 
 export interface EngineOptions {
@@ -41,6 +41,11 @@ export interface EngineOptions {
   instantiate?: TemplateResolver;
   /** The daemon environment the locale variables are taken from (default process.env). */
   daemonEnv?: NodeJS.ProcessEnv;
+  /**
+   * `native` (default): services are started by @mptcp/native's spawnProcess when the `native` layer
+   * has it; `node`: always child_process.spawn + the /bin/sh wrapper.
+   */
+  spawn?: SpawnMethod;
 }
 
 /** Accept=no service name: Service= or the socket's own name with `.service`. */
@@ -324,12 +329,23 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     void this.startService(svc, sock);
   }
 
+  /** How services are run: output, locale source, and the native launcher when the addon has one. */
+  private serviceOptions(): ServiceProcessOptions {
+    const spawn = this.options.spawn === 'node' ? undefined : this.native?.spawn;
+    return {
+      logger: this.log,
+      output: this.options.serviceOutput ?? 'inherit',
+      ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}),
+      ...(spawn ? { spawn } : {}),
+    };
+  }
+
   private serviceRuntime(name: string): ServiceRuntime | undefined {
     const existing = this.services.get(name);
     if (existing) return existing;
     const def = this.serviceDefs.get(name);
     if (!def) return undefined;
-    const process = new ServiceProcess(def, { logger: this.log, output: this.options.serviceOutput ?? 'inherit', ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}) });
+    const process = new ServiceProcess(def, this.serviceOptions());
     const rt: ServiceRuntime = { process, startLimit: new RateLimit(def.unit.startLimitIntervalUsec, def.unit.startLimitBurst), starting: false };
     process.on('state', (state) => this.emit('service-state', { service: name, state, ...(process.pid !== undefined ? { pid: process.pid } : {}) }));
     process.on('exit', (exit) => this.onServiceExit(rt, exit));
@@ -508,7 +524,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       const template = this.templates.get(templateName);
       if (!template) throw new ActivationError('TEMPLATE_NOT_FOUND', `Service ${templateName} not loaded`, { unit: sock.unit.name });
       const unit = await this.instantiate(template, name);
-      const proc = new ServiceProcess(unit, { logger: this.log, output: this.options.serviceOutput ?? 'inherit', ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}) });
+      const proc = new ServiceProcess(unit, this.serviceOptions());
       svc = proc;
       sock.instances.add(proc);
       proc.on('state', (state) => this.emit('service-state', { service: name, state, ...(proc.pid !== undefined ? { pid: proc.pid } : {}) }));

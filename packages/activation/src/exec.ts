@@ -1,28 +1,39 @@
 /**
- * Starting one command line of a service. Node cannot run code between fork() and exec(), so the
- * values that must equal the service's own PID (LISTEN_PID, SYSTEMD_EXEC_PID) are set by a tiny
- * /bin/sh wrapper that then execs the program in place — exec keeps the PID, so a strict
- * sd_listen_fds() client accepts them. The fds go to 3.. through spawn's stdio array; libuv dup2()s
- * them into place, which also clears FD_CLOEXEC on the child's copies only.
+ * Starting one command line of a service. The policy is one function, `prepareExec()`: the argv
+ * after `$VAR` expansion, the environment, which fd goes where, which variables carry the
+ * process' own PID, credentials, directory, session. Two launchers carry it out:
+ *
+ * - native (the default when @mptcp/native loads): `spawnProcess()` — clone(CLONE_VM|CLONE_VFORK)
+ *   + execve, with LISTEN_PID/SYSTEMD_EXEC_PID written by the child itself, a real argv[0], and a
+ *   pidfd to wait on and to signal;
+ * - node (fallback): `child_process.spawn` of a tiny /bin/sh wrapper that exports the PID variables
+ *   as `$$` and execs the program in place (exec keeps the PID); an `@` argv[0] needs bash's `exec -a`.
+ *
+ * Either way the fds reach 0, 1, 2, 3… by dup2, which clears FD_CLOEXEC on the child's copies only;
+ * every other fd of the daemon is CLOEXEC and does not leak.
  */
 import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
+import type { ExitWatch, ProcessExit, SpawnProcessOptions, SpawnedProcess } from '@mptcp/native';
 import type { ExecCommand } from '@mptcp/unit';
+import { DEFAULT_PATH } from './environment.js';
 import { expandArgv } from './exec-expand.js';
-
-/** `exec "$0" "$@"` after exporting the PID-valued variables; `$$` is the shell's PID = the program's. */
-const PROLOGUE =
-  'LISTEN_PID=$$; SYSTEMD_EXEC_PID=$$; [ -n "$MPTCPD_SET_EXEC_PID" ] && export SYSTEMD_EXEC_PID; [ -n "$LISTEN_FDS" ] && export LISTEN_PID; ' +
-  // The shell exports a PWD of its own; systemd passes none unless configured.
-  '[ -n "$MPTCPD_UNSET_PWD" ] && unset PWD; unset MPTCPD_SET_EXEC_PID MPTCPD_UNSET_PWD; ';
-const SH_WRAPPER = `${PROLOGUE}exec "$0" "$@"`;
-/** Same with an explicit argv[0] (`@` prefix): dash has no `exec -a`, bash has. */
-const BASH_ARGV0_WRAPPER = `${PROLOGUE}a=$1; shift; exec -a "$a" "$0" "$@"`;
 
 const SH = '/bin/sh';
 const BASH = ['/bin/bash', '/usr/bin/bash'].find((p) => existsSync(p));
 
 export type OutputMode = 'inherit' | 'ignore';
+
+/** How services are started: `native` (clone + execve in @mptcp/native) or `node` (child_process + sh). */
+export type SpawnMethod = 'native' | 'node';
+
+/** The @mptcp/native calls the native launcher needs (NativeApi.spawn). */
+export interface NativeSpawn {
+  spawnProcess(options: SpawnProcessOptions): SpawnedProcess;
+  watchExit(pidfd: number, callback: (exit: ProcessExit | null, error: Error | null) => void): ExitWatch;
+  killPid(pidfd: number, signal: NodeJS.Signals): boolean;
+  close(fd: number): void;
+}
 
 export interface ExecOptions {
   command: ExecCommand;
@@ -44,7 +55,85 @@ export interface ExecOptions {
   detached?: boolean;
   uid?: number;
   gid?: number;
+  /** The native launcher; without it (addon unavailable) the node launcher runs. */
+  native?: NativeSpawn;
 }
+
+/** What prepareExec() decides, before any launcher runs. */
+export interface PreparedExec {
+  /** The program as written (absolute, or a name looked up in the child's PATH). */
+  path: string;
+  /** The argv the program will see: argv[0] is the `@` override or the path. */
+  argv: string[];
+  /** The child environment, without the PID-valued variables. */
+  env: Record<string, string>;
+  /** Variables whose value is the child's own PID (LISTEN_PID with LISTEN_FDS, SYSTEMD_EXEC_PID). */
+  pidEnv: string[];
+  /** Child fd i ← parent fd stdio[i]; -1 = /dev/null. */
+  stdio: number[];
+  cwd: string;
+  uid?: number;
+  gid?: number;
+  /** Own session and process group. */
+  setsid: boolean;
+}
+
+/** The one policy layer both launchers share. */
+export function prepareExec(options: ExecOptions): PreparedExec {
+  const command = options.command;
+  const expanded = expandArgv(command.argv, options.env, command.noEnvExpand);
+  const argv = [expanded[0] ?? command.path, ...expanded.slice(1)];
+  const out = options.output === 'ignore' ? -1 : undefined;
+  const fds = options.fds ?? [];
+  let stdio: number[];
+  if (options.socketStdio !== undefined) {
+    const s = options.socketStdio;
+    stdio = [s, s, options.socketStderr ? s : (out ?? 2), ...fds];
+  } else {
+    stdio = [options.stdin === 'inherit' ? 0 : -1, out ?? 1, out ?? 2, ...fds];
+  }
+  const env = { ...options.env };
+  // Set below from the real PID; a stale one from Environment= must go.
+  delete env.LISTEN_PID;
+  delete env.SYSTEMD_EXEC_PID;
+  const pidEnv: string[] = [];
+  if (env.LISTEN_FDS !== undefined && env.LISTEN_FDS !== '') pidEnv.push('LISTEN_PID');
+  if (options.execPid ?? true) pidEnv.push('SYSTEMD_EXEC_PID');
+  return {
+    path: command.path,
+    argv,
+    env,
+    pidEnv,
+    stdio,
+    cwd: options.cwd ?? '/',
+    ...(options.uid !== undefined ? { uid: options.uid } : {}),
+    ...(options.gid !== undefined ? { gid: options.gid } : {}),
+    setsid: options.detached ?? true,
+  };
+}
+
+/** A started command, whichever launcher started it. */
+export interface ServiceChild {
+  /** The PID; undefined when the program could not be started. */
+  readonly pid: number | undefined;
+  /** `native` or `node`. */
+  readonly method: SpawnMethod;
+  /** Resolves with undefined once the program runs, or with the error that prevented it. */
+  readonly spawned: Promise<Error | undefined>;
+  /** Resolves when the process has exited and was reaped. */
+  readonly exited: Promise<ExitStatus>;
+  /** Signals the main process only (the pidfd when native: no PID-reuse race). False once gone. */
+  kill(signal: NodeJS.Signals): boolean;
+}
+
+/** Resolves when the child has exited: its code or signal. Spawn errors (ENOENT, EACCES) resolve as code 127/126. */
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  error?: Error;
+}
+
+// ---- node launcher ------------------------------------------------------------------------------
 
 export interface ExecPlan {
   file: string;
@@ -56,57 +145,51 @@ export interface ExecPlan {
   argv0Honoured: boolean;
 }
 
-/** How the command will be executed: exported for tests and for `mptcpd-lite status --verbose`. */
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `exec "$0" "$@"` after exporting the PID-valued variables; `$$` is the shell's PID = the program's. */
+function shPrologue(prep: PreparedExec): string {
+  const exports = prep.pidEnv.filter((n) => NAME.test(n)).map((n) => `${n}=$$; export ${n}; `).join('');
+  // The shell exports a PWD of its own; systemd passes none unless configured.
+  return exports + (prep.env.PWD === undefined ? 'unset PWD; ' : '');
+}
+
+/** How the node launcher runs the prepared command (the sh/bash wrapper). */
+export function planNodeExec(prep: PreparedExec): ExecPlan {
+  const [argv0 = prep.path, ...rest] = prep.argv;
+  const prologue = shPrologue(prep);
+  if (argv0 !== prep.path && BASH !== undefined) {
+    return { file: BASH, args: ['-c', `${prologue}a=$1; shift; exec -a "$a" "$0" "$@"`, prep.path, argv0, ...rest], argv0: undefined, argv: [argv0, ...rest], argv0Honoured: true };
+  }
+  return { file: SH, args: ['-c', `${prologue}exec "$0" "$@"`, prep.path, ...rest], argv0: undefined, argv: [prep.path, ...rest], argv0Honoured: argv0 === prep.path };
+}
+
+/**
+ * How a command will be executed by the node launcher (exported for tests and for `mptcpd-lite
+ * status --verbose`). The native launcher always honours argv[0].
+ */
 export function planExec(command: ExecCommand, env: Readonly<Record<string, string>>): ExecPlan {
-  const argv = expandArgv(command.argv, env, command.noEnvExpand);
-  const argv0 = argv[0] ?? command.path;
-  const rest = argv.slice(1);
-  if (argv0 !== command.path && BASH !== undefined) {
-    return { file: BASH, args: ['-c', BASH_ARGV0_WRAPPER, command.path, argv0, ...rest], argv0: undefined, argv: [argv0, ...rest], argv0Honoured: true };
-  }
-  return { file: SH, args: ['-c', SH_WRAPPER, command.path, ...rest], argv0: undefined, argv: [command.path, ...rest], argv0Honoured: argv0 === command.path };
+  return planNodeExec(prepareExec({ command, env: { ...env } }));
 }
 
-export function execCommand(options: ExecOptions): ChildProcess {
-  const plan = planExec(options.command, options.env);
-  const out = options.output ?? 'inherit';
-  const fds = options.fds ?? [];
-  let stdio: StdioOptions;
-  if (options.socketStdio !== undefined) {
-    const s = options.socketStdio;
-    stdio = [s, s, options.socketStderr ? s : out, ...fds];
-  } else {
-    stdio = [options.stdin ?? 'ignore', out, out, ...fds];
-  }
-  const env = { ...options.env };
-  // The wrapper exports LISTEN_PID only when LISTEN_FDS is set; a stale one from Environment= must go.
-  delete env.LISTEN_PID;
-  delete env.SYSTEMD_EXEC_PID;
-  // A marker the wrapper consumes: whether to export SYSTEMD_EXEC_PID.
-  if (options.execPid ?? true) env.MPTCPD_SET_EXEC_PID = '1';
-  else delete env.MPTCPD_SET_EXEC_PID;
-  if (env.PWD === undefined) env.MPTCPD_UNSET_PWD = '1';
-  return spawn(plan.file, plan.args, {
+function launchNode(prep: PreparedExec): ServiceChild {
+  const plan = planNodeExec(prep);
+  const stdio: StdioOptions = prep.stdio.map((fd) => (fd < 0 ? 'ignore' : fd));
+  const child: ChildProcess = spawn(plan.file, plan.args, {
     stdio,
-    env,
-    cwd: options.cwd ?? '/',
-    ...(options.uid !== undefined ? { uid: options.uid } : {}),
-    ...(options.gid !== undefined ? { gid: options.gid } : {}),
-    // Own process group: stop() signals the whole group, like KillMode=control-group for the main tree.
-    detached: options.detached ?? true,
+    env: prep.env,
+    cwd: prep.cwd,
+    ...(prep.uid !== undefined ? { uid: prep.uid } : {}),
+    ...(prep.gid !== undefined ? { gid: prep.gid } : {}),
+    detached: prep.setsid,
   });
-}
-
-/** Resolves when the child has exited: its code or signal. Spawn errors (ENOENT, EACCES) resolve as code 127/126. */
-export interface ExitStatus {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  error?: Error;
-}
-
-export function waitExit(child: ChildProcess): Promise<ExitStatus> {
-  return new Promise((resolve) => {
-    let error: Error | undefined;
+  let error: Error | undefined;
+  const spawned = new Promise<Error | undefined>((resolve) => {
+    if (child.pid !== undefined) resolve(undefined);
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', (err) => resolve(err));
+  });
+  const exited = new Promise<ExitStatus>((resolve) => {
     child.once('error', (err) => {
       error = err;
       // 'exit' does not follow a failed spawn.
@@ -114,4 +197,90 @@ export function waitExit(child: ChildProcess): Promise<ExitStatus> {
     });
     child.once('exit', (code, signal) => resolve({ code, signal, ...(error ? { error } : {}) }));
   });
+  return {
+    get pid() {
+      return child.pid;
+    },
+    method: 'node',
+    spawned,
+    exited,
+    kill: (signal) => child.exitCode === null && child.signalCode === null && child.kill(signal),
+  };
+}
+
+// ---- native launcher ----------------------------------------------------------------------------
+
+/** execvp's lookup, done before the spawn: a name without `/` is searched in the child's PATH. */
+export function resolveProgram(path: string, envPath: string | undefined): string | undefined {
+  if (path.includes('/')) return path.startsWith('/') ? path : undefined;
+  for (const dir of (envPath ?? DEFAULT_PATH).split(':')) {
+    if (!dir.startsWith('/')) continue;
+    const candidate = `${dir}/${path}`;
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // Next directory.
+    }
+  }
+  return undefined;
+}
+
+function spawnFailure(error: Error): ServiceChild {
+  const code = (error as NodeJS.ErrnoException).code;
+  const status = code === 'EACCES' || code === 'ENOEXEC' || code === 'EPERM' ? 126 : 127;
+  return { pid: undefined, method: 'native', spawned: Promise.resolve(error), exited: Promise.resolve({ code: status, signal: null, error }), kill: () => false };
+}
+
+function launchNative(prep: PreparedExec, native: NativeSpawn): ServiceChild {
+  const file = resolveProgram(prep.path, prep.env.PATH);
+  if (file === undefined) {
+    const message = prep.path.includes('/')
+      ? `execve ENOENT ${prep.path} (the path is relative to nothing: use an absolute path)`
+      : `execve ENOENT ${prep.path} (no such executable in PATH=${prep.env.PATH ?? DEFAULT_PATH})`;
+    return spawnFailure(Object.assign(new Error(message), { code: 'ENOENT', errno: 2, syscall: 'execve' }));
+  }
+  let proc: SpawnedProcess;
+  try {
+    proc = native.spawnProcess({
+      file,
+      argv: prep.argv,
+      envp: Object.entries(prep.env).map(([k, v]) => `${k}=${v}`),
+      cwd: prep.cwd,
+      fds: prep.stdio,
+      ...(prep.uid !== undefined ? { uid: prep.uid } : {}),
+      ...(prep.gid !== undefined ? { gid: prep.gid } : {}),
+      setsid: prep.setsid,
+      pidEnv: prep.pidEnv,
+    });
+  } catch (err) {
+    return spawnFailure(err instanceof Error ? err : new Error(String(err)));
+  }
+  let gone = false;
+  const exited = new Promise<ExitStatus>((resolve) => {
+    native.watchExit(proc.pidfd, (exit, error) => {
+      // Reaped (or the watch failed): the pidfd must never be signalled again, its number may be reused.
+      gone = true;
+      native.close(proc.pidfd);
+      resolve(exit ? { code: exit.code, signal: exit.signal } : { code: null, signal: null, ...(error ? { error } : {}) });
+    });
+  });
+  return {
+    pid: proc.pid,
+    method: 'native',
+    spawned: Promise.resolve(undefined),
+    exited,
+    kill: (signal) => !gone && native.killPid(proc.pidfd, signal),
+  };
+}
+
+/** Starts the command with the native launcher when `options.native` is given, else with node's. */
+export function execCommand(options: ExecOptions): ServiceChild {
+  const prep = prepareExec(options);
+  return options.native ? launchNative(prep, options.native) : launchNode(prep);
+}
+
+/** Resolves when the child has exited (spawn failures resolve as code 127/126 with `error`). */
+export function waitExit(child: ServiceChild): Promise<ExitStatus> {
+  return child.exited;
 }

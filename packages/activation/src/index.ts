@@ -11,12 +11,27 @@ export { ConnectionLimits, type Admission } from './connection-limits.js';
 export { connectionInstance, instanceServiceName, templateNameFor, templatePrefix, remoteEnvironment, prettyAddress, sourceKey } from './instance-name.js';
 export { buildServiceEnvironment, listenEnvironment, DEFAULT_PATH, type ServiceEnvironmentInput } from './environment.js';
 export { expandArgv } from './exec-expand.js';
-export { planExec, execCommand, waitExit, type ExecOptions, type ExecPlan, type ExitStatus, type OutputMode } from './exec.js';
+export {
+  prepareExec,
+  planExec,
+  planNodeExec,
+  resolveProgram,
+  execCommand,
+  waitExit,
+  type ExecOptions,
+  type ExecPlan,
+  type ExitStatus,
+  type OutputMode,
+  type PreparedExec,
+  type ServiceChild,
+  type NativeSpawn,
+  type SpawnMethod,
+} from './exec.js';
 export { ServiceProcess, type ServiceState, type ServiceSnapshot, type ServiceExit, type StartContext } from './service-process.js';
 export { resultOfExit, shallRestart, type ServiceResult } from './restart-policy.js';
 export { openPorts, closePorts, protocolFor, openSocketSpec, type OpenedPort, type Transport } from './open-listen.js';
 export { formatSockAddr, toSockAddr } from './listen-address.js';
-export { loadNative, adaptNative, type NativeApi, type ReadableWatch } from './native-binding.js';
+export { loadNative, adaptNative, nativeSpawnDisabled, type NativeApi, type ReadableWatch } from './native-binding.js';
 export { defaultTemplateResolver, substituteInstance, unescapeInstance, type TemplateResolver } from './templates.js';
 export { listenFds, activatedSockets, isDatagramSocket, LISTEN_FDS_START, ListenFdsError, type ListenFd, type ListenFdsOptions, type ActivatedSockets, type ActivatedSocketsOptions } from './listen-fds.js';
 export { runSocketActivate, socketActivateEnvironment, type SocketActivateOptions } from './socket-activate.js';

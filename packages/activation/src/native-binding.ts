@@ -5,6 +5,7 @@
  */
 import type { AcceptedConnection, OpenSocketSpec, OpenedSocket, PeerCredentials } from '@mptcp/native';
 import { ActivationError, messageOf } from './errors.js';
+import type { NativeSpawn } from './exec.js';
 
 /** A readiness watch on one fd; `stop()` is idempotent. */
 export interface ReadableWatch {
@@ -25,6 +26,11 @@ export interface NativeApi {
   setCloexec(fd: number, on: boolean): void;
   socketProtocol(fd: number): number;
   peerCredentials(fd: number): PeerCredentials | null;
+  /**
+   * Process creation without fork() (clone + execve in the addon). Absent: services are started with
+   * child_process.spawn and a /bin/sh wrapper instead (see exec.ts).
+   */
+  spawn?: NativeSpawn;
 }
 
 type NativeModule = typeof import('@mptcp/native');
@@ -48,9 +54,24 @@ export function loadNative(): Promise<NativeApi> {
   return loaded;
 }
 
+/**
+ * `MPTCP_ACTIVATION_SPAWN=node` in the environment turns the native launcher off (to compare, or
+ * to work around a problem); anything else leaves it on.
+ */
+export function nativeSpawnDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.MPTCP_ACTIVATION_SPAWN === 'node';
+}
+
 /** The engine's view of @mptcp/native. */
 export function adaptNative(mod: NativeModule): NativeApi {
+  const spawn: NativeSpawn = {
+    spawnProcess: (options) => mod.spawnProcess(options),
+    watchExit: (pidfd, callback) => mod.watchExit(pidfd, callback),
+    killPid: (pidfd, signal) => mod.killPid(pidfd, signal),
+    close: (fd) => mod.close(fd),
+  };
   return {
+    ...(nativeSpawnDisabled() ? {} : { spawn }),
     openSocket: (spec) => mod.openSocket(spec),
     watchReadable: (fd, onReadable) => mod.watchReadable(fd, (error) => onReadable(error)),
     accept: (fd) => mod.accept(fd),

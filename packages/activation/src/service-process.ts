@@ -3,13 +3,12 @@
  * ExecStart, then ExecStartPost; stop with ExecStop, KillSignal, TimeoutStopSec and SIGKILL. Restart
  * timing and start limits are the engine's business (it owns the sockets the restart needs).
  */
-import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync, statSync } from 'node:fs';
 import type { ExecCommand, ServiceUnit } from '@mptcp/unit';
 import { buildServiceEnvironment, invocationId, listenEnvironment } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
-import { type ExitStatus, type OutputMode, execCommand, planExec, waitExit } from './exec.js';
+import { type ExitStatus, type NativeSpawn, type OutputMode, type ServiceChild, execCommand, planExec, waitExit } from './exec.js';
 import type { Logger } from './logger.js';
 import { type ServiceResult, resultOfExit, shallRestart } from './restart-policy.js';
 import { type ResolvedUser, resolveGroup, resolveUser } from './user.js';
@@ -44,6 +43,8 @@ export interface ServiceProcessOptions {
   logger: Logger;
   output: OutputMode;
   daemonEnv?: NodeJS.ProcessEnv;
+  /** The native launcher (@mptcp/native's spawnProcess); without it child_process + /bin/sh. */
+  spawn?: NativeSpawn;
 }
 
 interface ServiceEvents {
@@ -61,9 +62,9 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
   restarts = 0;
   lastResult: ServiceResult | undefined;
   lastInvocationId: string | undefined;
-  private child: ChildProcess | undefined;
+  private child: ServiceChild | undefined;
   /** The ExecStartPre=/ExecStartPost= process running now, so that stop() can end it too. */
-  private control: ChildProcess | undefined;
+  private control: ServiceChild | undefined;
   private stopping = false;
   private exited: Promise<void> | undefined;
 
@@ -129,11 +130,11 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
       }
       this.checkNotStopped();
       const mainEnv = env(true, main);
-      if (main.argv0Override && !planExec(main, mainEnv).argv0Honoured) {
+      if (main.argv0Override && !this.options.spawn && !planExec(main, mainEnv).argv0Honoured) {
         log.warn(`No bash to set argv[0] for ${main.path}: starting it with its path as argv[0].`, { unit: this.name });
       }
       const child = this.spawn(main, mainEnv, cwd, creds, ctx);
-      const spawned = await spawnedOrError(child);
+      const spawned = await child.spawned;
       if (spawned) throw new ActivationError('EXEC_FAILED', `Failed to execute ${main.path}: ${messageOf(spawned)}`, { unit: this.name, cause: spawned });
       const pid = child.pid as number;
       this.child = child;
@@ -175,7 +176,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
     }
   }
 
-  private spawn(cmd: ExecCommand, env: Record<string, string>, cwd: string, creds: Credentials, ctx: StartContext): ChildProcess {
+  private spawn(cmd: ExecCommand, env: Record<string, string>, cwd: string, creds: Credentials, ctx: StartContext): ServiceChild {
     const switchUser = !cmd.noUserSwitch && !cmd.fullPrivileges;
     return execCommand({
       command: cmd,
@@ -186,6 +187,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
       cwd,
       ...(switchUser && creds.uid !== undefined ? { uid: creds.uid } : {}),
       ...(switchUser && creds.gid !== undefined ? { gid: creds.gid } : {}),
+      ...(this.options.spawn ? { native: this.options.spawn } : {}),
     });
   }
 
@@ -262,7 +264,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
         // ExecStartPre= is running: start() sees the flag and gives up; end the control process.
         this.stopping = true;
         const control = this.control;
-        if (control?.pid !== undefined) signalGroup(control.pid, 'SIGKILL', 'control-group');
+        if (control?.pid !== undefined) signalGroup(control, 'SIGKILL', 'control-group');
       }
       return;
     }
@@ -285,8 +287,8 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
       }
     }
     if (this.child === child && unit.killMode !== 'none') {
-      signalGroup(pid, unit.killSignal, unit.killMode);
-      if (unit.killSignal !== 'SIGCONT' && unit.killMode !== 'process') signalGroup(pid, 'SIGCONT', unit.killMode);
+      signalGroup(child, unit.killSignal, unit.killMode);
+      if (unit.killSignal !== 'SIGCONT' && unit.killMode !== 'process') signalGroup(child, 'SIGCONT', unit.killMode);
     }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
@@ -298,7 +300,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
     if (timer) clearTimeout(timer);
     if (timedOut && this.child === child) {
       this.options.logger.warn('State \'stop-sigterm\' timed out. Killing.', { unit: this.name });
-      if (unit.sendSIGKILL) signalGroup(pid, unit.finalKillSignal || 'SIGKILL', unit.killMode === 'process' ? 'process' : 'control-group');
+      if (unit.sendSIGKILL) signalGroup(child, unit.finalKillSignal || 'SIGKILL', unit.killMode === 'process' ? 'process' : 'control-group');
       await exited;
     }
   }
@@ -338,30 +340,30 @@ function succeeded(s: ExitStatus): boolean {
 
 export function describeExit(s: ExitStatus): string {
   if (s.signal !== null) return `code=killed, status=${s.signal.replace(/^SIG/, '')}`;
-  // The sh wrapper reports a failed exec as 126/127 (systemd: status=203/EXEC).
+  // A failed exec is 126/127 (the sh wrapper's codes; the native launcher maps its errno to them;
+  // systemd: status=203/EXEC).
   return `code=exited, status=${s.code ?? '?'}${s.code === 0 ? '/SUCCESS' : s.code === 127 || s.code === 126 ? '/EXEC' : '/FAILURE'}`;
 }
 
-/** Resolves with the spawn error, or undefined once the process exists. */
-function spawnedOrError(child: ChildProcess): Promise<Error | undefined> {
-  if (child.pid !== undefined) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    child.once('spawn', () => resolve(undefined));
-    child.once('error', (err) => resolve(err));
-  });
-}
-
-/** KillMode=control-group/mixed → the process group (our stand-in for the cgroup); process → main only. */
-function signalGroup(pid: number, signal: string, mode: string): void {
-  const target = mode === 'process' || mode === 'mixed' ? pid : -pid;
-  try {
-    process.kill(target, signal as NodeJS.Signals);
-  } catch {
+/**
+ * KillMode=control-group/mixed → the process group (our stand-in for the cgroup; the services lead
+ * their own); process → the main process only (through its pidfd when started natively).
+ */
+function signalGroup(child: ServiceChild, signal: string, mode: string): void {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  if (mode !== 'process' && mode !== 'mixed') {
     try {
-      process.kill(pid, signal as NodeJS.Signals);
+      process.kill(-pid, signal as NodeJS.Signals);
+      return;
     } catch {
-      // Already gone.
+      // No such group (not detached): the main process at least.
     }
+  }
+  try {
+    child.kill(signal as NodeJS.Signals);
+  } catch {
+    // Already gone.
   }
 }
 

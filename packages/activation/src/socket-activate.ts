@@ -10,7 +10,7 @@ import { IPPROTO_MPTCP, mptcpUnavailableReason } from '@mptcp/constants';
 import type { AcceptedConnection, SockAddr, SocketKind } from '@mptcp/native';
 import { type ExecCommand, type ListenAddress, parseSocketAddress } from '@mptcp/unit';
 import { ActivationError, errnoOf, messageOf } from './errors.js';
-import { execCommand, waitExit } from './exec.js';
+import { type NativeSpawn, type SpawnMethod, execCommand, waitExit } from './exec.js';
 import { formatSockAddr, toSockAddr } from './listen-address.js';
 import { type Logger, silentLogger } from './logger.js';
 import { type NativeApi, type ReadableWatch, loadNative } from './native-binding.js';
@@ -40,6 +40,8 @@ export interface SocketActivateOptions {
   onListening?: (sockets: ReadonlyArray<{ fd: number; address: string; port?: number }>) => void;
   /** Called for every child started (accept mode) or the one started (no accept). */
   onSpawn?: (pid: number) => void;
+  /** `native` (default when the addon has it): clone + execve in @mptcp/native; `node`: child_process + /bin/sh. */
+  spawn?: SpawnMethod;
 }
 
 const COPIED_VARIABLES = ['TERM', 'PATH', 'USER', 'HOME'];
@@ -178,6 +180,7 @@ async function execOnFirst(options: SocketActivateOptions, native: NativeApi, fd
     cwd: process.cwd(),
     execPid: false,
     detached: false,
+    ...nativeLauncher(options, native),
   });
   if (child.pid !== undefined) options.onSpawn?.(child.pid);
   // Signals to the activator reach the program, as they would after an exec in place.
@@ -193,6 +196,11 @@ async function execOnFirst(options: SocketActivateOptions, native: NativeApi, fd
   }
 }
 
+/** The native launcher, unless turned off or unavailable (then child_process + /bin/sh). */
+function nativeLauncher(options: SocketActivateOptions, native: NativeApi): { native?: NativeSpawn } {
+  return options.spawn !== 'node' && native.spawn ? { native: native.spawn } : {};
+}
+
 function describePeer(addr: SockAddr): string {
   return formatSockAddr(addr);
 }
@@ -201,6 +209,7 @@ async function acceptLoop(options: SocketActivateOptions, native: NativeApi, fds
   return new Promise((resolve) => {
     const watches: ReadableWatch[] = [];
     const children = new Set<number>();
+    const launcher = nativeLauncher(options, native);
     const spawnFor = (conn: AcceptedConnection): void => {
       log.info(`Connection from ${describePeer(conn.remote)} to ${describePeer(conn.local)}`);
       try {
@@ -215,6 +224,7 @@ async function acceptLoop(options: SocketActivateOptions, native: NativeApi, fds
           cwd: process.cwd(),
           execPid: false,
           detached: false,
+          ...launcher,
         });
         if (child.pid !== undefined) {
           children.add(child.pid);
@@ -222,7 +232,7 @@ async function acceptLoop(options: SocketActivateOptions, native: NativeApi, fds
           const pid = child.pid;
           void waitExit(child).then(() => children.delete(pid));
         } else {
-          void waitExit(child).then((s) => log.error(`Failed to fork: ${s.error?.message ?? 'unknown error'}`));
+          void waitExit(child).then((s) => log.error(`Failed to ${child.method === 'native' ? 'execute' : 'fork'}: ${s.error?.message ?? 'unknown error'}`));
         }
       } finally {
         native.close(conn.fd);

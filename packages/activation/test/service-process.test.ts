@@ -3,12 +3,14 @@ import { mkdtempSync, openSync, readFileSync, writeFileSync, closeSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ServiceProcess } from '../src/service-process.js';
+import { ServiceProcess, type ServiceProcessOptions } from '../src/service-process.js';
 import { silentLogger } from '../src/logger.js';
-import { need, root } from './helpers/capability.js';
+import { adaptNative } from '../src/native-binding.js';
+import type { NativeSpawn } from '../src/exec.js';
+import { IN_CI, need, root } from './helpers/capability.js';
 import { cmd, service } from './helpers/units.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'act-svc-'));
+const outer = mkdtempSync(join(tmpdir(), 'act-svc-'));
 afterAll(() => undefined);
 
 function envOf(file: string): Record<string, string> {
@@ -20,13 +22,25 @@ function envOf(file: string): Record<string, string> {
   );
 }
 
+// Every test runs with both launchers: the native one (clone + execve in @mptcp/native) and the
+// child_process + /bin/sh fallback.
+const native: NativeSpawn | undefined = await import('@mptcp/native').then(
+  (mod) => (mod.bindingAvailable() ? adaptNative(mod).spawn : undefined),
+  () => undefined,
+);
+if (!native && IN_CI) throw new Error('@mptcp/native spawn unavailable under CI');
+const launchers: Array<[string, NativeSpawn | undefined]> = [['node', undefined], ...(native ? [['native', native] as [string, NativeSpawn]] : [])];
+
 async function runToExit(p: ServiceProcess, ctx = {}): Promise<void> {
   const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
   await p.start(ctx);
   await exited;
 }
 
-describe('ServiceProcess', () => {
+describe.each(launchers)('ServiceProcess (%s launcher)', (launcher, spawn) => {
+  const dir = mkdtempSync(join(outer, `${launcher}-`));
+  const opts = (o: Omit<ServiceProcessOptions, 'spawn'>): ServiceProcessOptions => ({ ...o, ...(spawn ? { spawn } : {}) });
+
   it('passes exactly the documented environment, with LISTEN_PID = the service PID', async () => {
     const out = join(dir, 'env1');
     const envFile = join(dir, 'envfile');
@@ -42,7 +56,7 @@ describe('ServiceProcess', () => {
         ],
         environmentFiles: [envFile, '/nonexistent/optional'].map((path, i) => ({ path, optional: i === 1 })),
       }),
-      { logger: silentLogger, output: 'inherit', daemonEnv: { LANG: 'C.UTF-8', LEAK_ME: 'no' } },
+      opts({ logger: silentLogger, output: 'inherit', daemonEnv: { LANG: 'C.UTF-8', LEAK_ME: 'no' } }),
     );
     await runToExit(p, { fds: [fd], fdNames: ['web'] });
     closeSync(fd);
@@ -71,13 +85,13 @@ describe('ServiceProcess', () => {
         execStartPre: [cmd(['/bin/sh', '-c', `echo pre1 >> ${log}`]), cmd(['/bin/false'], { ignoreFailure: true }), cmd(['/bin/sh', '-c', `echo pre2 >> ${log}`])],
         execStart: [cmd(['/bin/sh', '-c', `echo main >> ${log}`])],
       }),
-      { logger: silentLogger, output: 'inherit' },
+      opts({ logger: silentLogger, output: 'inherit' }),
     );
     await runToExit(ok);
     expect(readFileSync(log, 'utf8')).toBe('pre1\npre2\nmain\n');
     const bad = new ServiceProcess(
       service('bad.service', { execStartPre: [cmd(['/bin/false'])], execStart: [cmd(['/bin/sh', '-c', `echo never >> ${log}`])] }),
-      { logger: silentLogger, output: 'inherit' },
+      opts({ logger: silentLogger, output: 'inherit' }),
     );
     await expect(bad.start()).rejects.toThrow(/ExecStartPre/);
     expect(bad.state).toBe('failed');
@@ -91,7 +105,7 @@ describe('ServiceProcess', () => {
         environment: [['WORDS', 'a  b c']],
         execStart: [cmd(['custom-name', '-c', `tr '\\0' '|' < /proc/$$$$/cmdline > ${out}`, '$WORDS', '${WORDS}'], { path: '/bin/sh', argv0Override: true })],
       }),
-      { logger: silentLogger, output: 'inherit' },
+      opts({ logger: silentLogger, output: 'inherit' }),
     );
     await runToExit(p);
     expect(readFileSync(out, 'utf8')).toBe(`custom-name|-c|tr '\\0' '|' < /proc/$$/cmdline > ${out}|a|b|c|a  b c|`);
@@ -107,9 +121,10 @@ describe('ServiceProcess', () => {
         workingDirectory: { path: '/tmp', optional: false },
         execStart: [cmd(['/bin/sh', '-c', `{ grep -E '^(Uid|Gid|Groups):' /proc/self/status; pwd; echo "$HOME $USER $LOGNAME $SHELL"; } > ${out}.tmp; cat ${out}.tmp`])],
       }),
-      { logger: silentLogger, output: 'ignore' },
+      opts({ logger: silentLogger, output: 'ignore' }),
     );
     const { chmodSync } = await import('node:fs');
+    chmodSync(outer, 0o777);
     chmodSync(dir, 0o777);
     await runToExit(p);
     const text = readFileSync(`${out}.tmp`, 'utf8');
@@ -127,7 +142,7 @@ describe('ServiceProcess', () => {
         execStart: [cmd(['/bin/sh', '-c', 'exit 3'])],
         execStopPost: [cmd(['/bin/sh', '-c', `echo "$$SERVICE_RESULT $$EXIT_CODE $$EXIT_STATUS" > ${out}`])],
       }),
-      { logger: silentLogger, output: 'inherit' },
+      opts({ logger: silentLogger, output: 'inherit' }),
     );
     await runToExit(p);
     expect(readFileSync(out, 'utf8')).toBe('exit-code exited 3\n');
@@ -141,7 +156,7 @@ describe('ServiceProcess', () => {
         execStart: [cmd(['/bin/sleep', '30'])],
         execStop: [cmd(['/bin/sh', '-c', `echo "$$MAINPID" > ${out}; kill -HUP $$MAINPID`])],
       }),
-      { logger: silentLogger, output: 'inherit' },
+      opts({ logger: silentLogger, output: 'inherit' }),
     );
     const exit = new Promise<{ signal: string | null; stopped: boolean }>((resolve) => p.once('exit', resolve));
     const pid = await p.start();
@@ -157,7 +172,7 @@ describe('ServiceProcess', () => {
         timeoutStopUsec: 300_000,
         execStart: [cmd(['/bin/sh', '-c', "trap '' TERM; while :; do sleep 0.05; done"])],
       }),
-      { logger: silentLogger, output: 'inherit' },
+      opts({ logger: silentLogger, output: 'inherit' }),
     );
     const exit = new Promise<{ signal: string | null }>((resolve) => p.once('exit', resolve));
     await p.start();
@@ -178,7 +193,7 @@ describe('ServiceProcess', () => {
     const p = new ServiceProcess(
       // find inherits exactly the service's fds (plus its own directory fds under /proc).
       service('fds.service', { execStart: [cmd(['/bin/sh', '-c', `find /proc/self/fd/ -mindepth 1 -printf '%f %l\\n' > ${out}`])] }),
-      { logger: silentLogger, output: 'inherit' },
+      opts({ logger: silentLogger, output: 'inherit' }),
     );
     await runToExit(p, { fds: [passed], fdNames: ['x'] });
     closeSync(extra);
@@ -189,5 +204,29 @@ describe('ServiceProcess', () => {
     expect([...fds.values()]).not.toContain('/etc/hostname');
     // Whatever else is there was inherited by the test runner itself without CLOEXEC, not ours:
     for (const [fd, target] of fds) if (fd > 3 && !target.startsWith('/proc/')) expect(target).not.toMatch(/^socket:|hostname/);
+  });
+
+  it('the service starts with default signal dispositions and an empty mask (Node ignores SIGPIPE)', async () => {
+    expect(/^SigIgn:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]).not.toMatch(/^0+$/);
+    const out = join(dir, `signals-${launcher}`);
+    const p = new ServiceProcess(
+      service('signals.service', { execStart: [cmd(['/bin/sh', '-c', `grep -E '^Sig(Ign|Blk):' /proc/self/status > ${out}`])] }),
+      opts({ logger: silentLogger, output: 'inherit' }),
+    );
+    await runToExit(p);
+    expect(readFileSync(out, 'utf8')).toMatch(/^SigBlk:\s*0+\nSigIgn:\s*0+\n$/);
+  });
+
+  it('a program that cannot be executed fails the start (native: execve ENOENT) or exits 127/EXEC (node)', async () => {
+    const p = new ServiceProcess(service('missing.service', { execStart: [cmd(['/nonexistent/program'])] }), opts({ logger: silentLogger, output: 'inherit' }));
+    if (spawn) {
+      await expect(p.start()).rejects.toThrow(/Failed to execute \/nonexistent\/program: execve ENOENT/);
+      expect(p.state).toBe('failed');
+    } else {
+      const exit = new Promise<{ code: number | null }>((resolve) => p.once('exit', resolve));
+      await p.start();
+      expect((await exit).code).toBe(127);
+      expect(p.state).toBe('failed');
+    }
   });
 });

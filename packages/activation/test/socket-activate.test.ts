@@ -28,10 +28,10 @@ describe('socketActivateEnvironment', () => {
 });
 
 describe('runSocketActivate', () => {
-  it('without --accept: the program gets all fds on the first connection, LISTEN_PID = its PID, exit status mirrored', async (ctx) => {
+  it.for(['native', 'node'] as const)('without --accept (%s launcher): the program gets all fds on the first connection, LISTEN_PID = its PID, exit status mirrored', async (spawn, ctx) => {
     need(ctx, python3);
     const [p1, p2] = [await freePort(), await freePort()];
-    const out = join(tmp('act-sa-'), 'env');
+    const out = join(tmp(`act-sa-${spawn}-`), 'env');
     const logs: string[] = [];
     const listening = deferred();
     const status = runSocketActivate({
@@ -42,6 +42,7 @@ describe('runSocketActivate', () => {
       command: ['/bin/sh', '-c', `env > ${out}; echo $$ > ${out}.pid; ls /proc/self/fd > ${out}.fds; exit 7`],
       logger: { debug() {}, warn() {}, error() {}, info: (m) => logs.push(m) },
       onListening: () => listening.resolve(),
+      spawn,
     });
     // Connect to the second socket: the program gets both.
     await listening.promise;
