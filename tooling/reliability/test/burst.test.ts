@@ -49,7 +49,7 @@ describe('burst', () => {
   afterAll(() => dirs.forEach(cleanup));
 
   it('10,000 connections against MaxConnections=64 / MaxConnectionsPerSource=16', async (ctx) => {
-    requireCaps(ctx, ['python3', 'daemon']);
+    requireCaps(ctx, ['daemon']);
     const dir = scratch('burst');
     dirs.push(dir);
     writeAcceptUnit(`${dir}/units`, { name: 'burst', listen: `127.0.0.1:${PORT}`, exec: '/bin/cat', maxConnections: 64, maxConnectionsPerSource: 16 });
@@ -128,7 +128,7 @@ describe('burst', () => {
   });
 
   it('one source is held to MaxConnectionsPerSource=16', async (ctx) => {
-    requireCaps(ctx, ['python3', 'daemon']);
+    requireCaps(ctx, ['daemon']);
     const dir = scratch('persource');
     dirs.push(dir);
     writeAcceptUnit(`${dir}/units`, { name: 'ps', listen: `127.0.0.1:${PORT}`, exec: '/bin/cat', maxConnections: 64, maxConnectionsPerSource: 16 });

@@ -31,7 +31,7 @@ const STACK = /^\s+at .+:\d+:\d+\)?$/m;
 
 describe('faults', () => {
   it('a service that crashes on start hits the start limit; the socket fails and says why', async (ctx) => {
-    requireCaps(ctx, ['python3', 'daemon']);
+    requireCaps(ctx, ['daemon']);
     const dir = fresh('crash');
     writeListenUnit(join(dir, 'units'), {
       name: 'crash',
@@ -72,7 +72,7 @@ describe('faults', () => {
   });
 
   it('an Accept=yes socket whose instances crash hits its trigger limit and says why', async (ctx) => {
-    requireCaps(ctx, ['python3', 'daemon']);
+    requireCaps(ctx, ['daemon']);
     const dir = fresh('trigger');
     writeAcceptUnit(join(dir, 'units'), { name: 'tl', listen: '127.0.0.1:24612', exec: '/bin/false', socket: [] });
     // replace the bench default (trigger limit off) with a small one
@@ -98,7 +98,7 @@ describe('faults', () => {
   });
 
   it('a service killed with SIGKILL mid-connection: the socket returns to listening and re-activates', async (ctx) => {
-    requireCaps(ctx, ['python3', 'daemon']);
+    requireCaps(ctx, ['daemon']);
     const dir = fresh('sigkill');
     writeListenUnit(join(dir, 'units'), { name: 'echo', listen: ['127.0.0.1:24613'], exec: ECHO });
     const fx = await startFixture(dir);
@@ -125,7 +125,7 @@ describe('faults', () => {
   });
 
   it('the daemon killed with SIGKILL and restarted opens its sockets again, replacing AF_UNIX nodes', async (ctx) => {
-    requireCaps(ctx, ['python3', 'daemon']);
+    requireCaps(ctx, ['daemon']);
     const dir = fresh('restart');
     const unixPath = join(dir, 'run', 'cat.sock');
     writeListenUnit(join(dir, 'units'), { name: 'echo', listen: ['127.0.0.1:24614'], exec: ECHO });
@@ -159,7 +159,7 @@ describe('faults', () => {
   });
 
   it('an unreadable unit directory is an error message, not a crash', async (ctx) => {
-    requireCaps(ctx, ['python3', 'daemon', 'root', 'setpriv']);
+    requireCaps(ctx, ['daemon', 'root', 'setpriv']);
     const dir = fresh('unreadable');
     const units = join(dir, 'units');
     writeListenUnit(units, { name: 'echo', listen: ['127.0.0.1:24615'], exec: ECHO });
@@ -179,7 +179,7 @@ describe('faults', () => {
   });
 
   it('symlink loops in and as the unit directory are reported; the good units still serve', async (ctx) => {
-    requireCaps(ctx, ['python3', 'daemon']);
+    requireCaps(ctx, ['daemon']);
     const dir = fresh('loop');
     const units = join(dir, 'units');
     writeListenUnit(units, { name: 'echo', listen: ['127.0.0.1:24616'], exec: ECHO });

@@ -78,7 +78,7 @@ describe('security', () => {
   });
 
   it('User=nobody runs the service as nobody with no supplementary groups', async (ctx) => {
-    requireCaps(ctx, ['root', 'python3', 'daemon']);
+    requireCaps(ctx, ['root', 'daemon']);
     const dir = fresh('user');
     writeAcceptUnit(join(dir, 'units'), { name: 'who', listen: '127.0.0.1:24622', exec: '/bin/cat /proc/self/status', service: ['User=nobody'] });
     const fx = await startFixture(dir);
@@ -97,7 +97,7 @@ describe('security', () => {
   });
 
   it('ExecStart arguments with shell metacharacters reach argv literally', async (ctx) => {
-    requireCaps(ctx, ['python3', 'daemon']);
+    requireCaps(ctx, ['daemon']);
     const dir = fresh('argv');
     const p = (n: string): string => join(dir, n);
     const args = ['a;b', 'c|d', '&&', `$(touch ${p('pwned1')})`, `\`touch ${p('pwned2')}\``, `>${p('pwned3')}`, '*', "'q'", 'x y'];
