@@ -7,8 +7,8 @@
  * 3. `INVOCATION_ID` (32 hex digits, new per start);
  * 4. `HOME`, `USER`, `LOGNAME`, `SHELL` when `User=` is set;
  * 5. `LISTEN_FDS`, `LISTEN_FDNAMES` (and `LISTEN_PID`, set to the service's own PID by the exec
- *    wrapper), or `REMOTE_ADDR`/`REMOTE_PORT` for Accept=yes instances;
- * 6. `SYSTEMD_EXEC_PID` (the process' own PID, set by the exec wrapper, as systemd ≥ 248);
+ *    launcher), or `REMOTE_ADDR`/`REMOTE_PORT` for Accept=yes instances;
+ * 6. `SYSTEMD_EXEC_PID` (the process' own PID, set by the launcher, as systemd ≥ 248);
  * 7. `Environment=` assignments, then `EnvironmentFile=` (read right before exec; it wins).
  */
 import { randomBytes } from 'node:crypto';
@@ -54,7 +54,7 @@ export function buildServiceEnvironment(input: ServiceEnvironmentInput): Record<
   return env;
 }
 
-/** LISTEN_FDS and LISTEN_FDNAMES for `names.length` fds (LISTEN_PID is set by the exec wrapper). */
+/** LISTEN_FDS and LISTEN_FDNAMES for `names.length` fds (LISTEN_PID is set by the launcher). */
 export function listenEnvironment(names: readonly string[]): Record<string, string> {
   return { LISTEN_FDS: String(names.length), LISTEN_FDNAMES: names.join(':') };
 }
