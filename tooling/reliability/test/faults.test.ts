@@ -2,7 +2,7 @@
  * Faults: services that crash or are killed, a daemon killed and restarted, unit directories that
  * are unreadable or loop, and an MPTCP path removed mid-transfer.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Lab } from '@mptcp/bench/lib/lab';
@@ -163,15 +163,16 @@ describe('faults', () => {
     const dir = fresh('unreadable');
     const units = join(dir, 'units');
     writeListenUnit(units, { name: 'echo', listen: ['127.0.0.1:24615'], exec: ECHO });
-    chmodSync(units, 0o700); // root's; the daemon runs as nobody below
-    const run = join(dir, 'run');
-    mkdirSync(run);
-    chownSync(run, 65534, 65534);
-    const p = start('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, DAEMON_CLI, 'run', '--units', units, '--control', join(run, 'c.sock')]);
+    chmodSync(units, 0o000);
+    // Root reads anything through CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH: drop them from the bounding
+    // set, so the daemon (still uid 0, still able to read the repository) meets a real EACCES.
+    const noDac = ['--inh-caps=-dac_override,-dac_read_search', '--bounding-set=-dac_override,-dac_read_search'];
+    const p = start('setpriv', [...noDac, process.execPath, DAEMON_CLI, 'run', '--units', units, '--control', join(dir, 'c.sock')]);
     const outcome = await Promise.race([p.exited.then((c) => `exit ${c}`), p.waitFor(/"event":"ready"/, 15_000).then(() => 'ready')]);
     await p.stop();
+    chmodSync(units, 0o755);
     const stderr = p.stderr.join('\n');
-    report('fault-unreadable-units', 'daemon as nobody on a root-only (0700) unit directory', `outcome: ${outcome}; message names the directory: ${stderr.includes(units)}`, { stderrLines: p.stderr.length });
+    report('fault-unreadable-units', 'daemon (root without CAP_DAC_*) on a mode-000 unit directory', `outcome: ${outcome}; message names the directory: ${stderr.includes(units)}`, { stderrLines: p.stderr.length });
     expect(stderr).toMatch(/EACCES|permission denied/i);
     expect(stderr).toContain(units);
     expect(stderr).not.toMatch(STACK);
