@@ -254,6 +254,10 @@ function launchNative(prep: PreparedExec, native: NativeSpawn): ServiceChild {
       pidEnv: prep.pidEnv,
     });
   } catch (err) {
+    // A kernel without CLONE_PIDFD (< 5.2) or a seccomp filter refusing clone(): the node launcher
+    // does not need either.
+    const e = err as NodeJS.ErrnoException;
+    if (e.syscall === 'clone' && (e.code === 'EINVAL' || e.code === 'ENOSYS' || e.code === 'EPERM')) return launchNode(prep);
     return spawnFailure(err instanceof Error ? err : new Error(String(err)));
   }
   let gone = false;
