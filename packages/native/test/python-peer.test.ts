@@ -65,11 +65,14 @@ print(c.getsockopt(socket.SOL_TCP, 43), c.getsockopt(socket.SOL_SOCKET, socket.S
 c.close()`;
     const { spawn } = await import('node:child_process');
     const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const lines: string[] = [];
+    // Whole lines only: a pipe read may end anywhere, even between a line and its newline.
+    let text = '';
+    const lines = (): string[] => text.split('\n').slice(0, -1);
     const firstLine = new Promise<string>((resolve) => {
       child.stdout.on('data', (d: Buffer) => {
-        lines.push(...d.toString().trim().split('\n'));
-        if (lines.length >= 1) resolve(lines[0] ?? '');
+        text += d.toString();
+        const first = lines()[0];
+        if (first !== undefined) resolve(first);
       });
     });
     const port = Number(await firstLine);
@@ -78,6 +81,6 @@ c.close()`;
     expect(isMptcp(client)).toBe(true);
     expect((await roundTrip(client, 'to python')).toString()).toBe('to python');
     await new Promise((r) => child.once('close', r));
-    expect(lines[1]).toBe(`1 ${IPPROTO_MPTCP}`);
+    expect(lines()[1]).toBe(`1 ${IPPROTO_MPTCP}`);
   });
 });
