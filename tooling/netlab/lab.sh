@@ -14,8 +14,8 @@
 #        lab.sh NAME env                      (print LAB_* variables for scripts: eval "$(lab.sh NAME env)")
 #        lab.sh NAME down                     (idempotent; kills the namespaces' processes)
 #        lab.sh NAME status
-# NAME: [a-z0-9]{1,8}. The subnet octet <n> is derived from the name (1..250), so distinct names
-# get distinct addresses as long as they hash differently; `up` refuses a name whose octet is in use.
+# NAME: [a-z0-9]{1,8}. The subnet octet <n> is derived from the name (1..250). Two names that hash
+# to the same octet still work side by side: each lab's veths join only its own two namespaces.
 set -u
 NAME=${1:-}
 [[ "$NAME" =~ ^[a-z0-9]{1,8}$ ]] || { echo "usage: $0 NAME up|down|rate|link|env|status" >&2; exit 2; }
