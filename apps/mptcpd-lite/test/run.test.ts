@@ -2,7 +2,7 @@
  * The daemon, driven as a user would: `node dist/cli.js run` with a unit directory holding an MPTCP
  * Accept=yes echo, an AF_UNIX Accept=no service (RemoveOnStop=yes) and one broken unit.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -303,22 +303,22 @@ describe('mptcpd-lite run', () => {
   });
 
   it('an unreadable unit directory is named with EACCES, exit 2, no stack trace', async (ctx) => {
-    need(ctx, process.getuid?.() === 0 ? undefined : 'needs root to run the daemon as another uid');
+    const setpriv = spawnSync('setpriv', ['--version']).status === 0;
+    need(ctx, process.getuid?.() !== 0 ? 'needs root' : setpriv ? undefined : 'needs setpriv (util-linux) to drop CAP_DAC_OVERRIDE');
     const { units } = await setup();
-    const { chmodSync, chownSync, mkdirSync } = await import('node:fs');
-    chmodSync(dir, 0o755);
+    const { chmodSync, chownSync } = await import('node:fs');
+    // Owned by nobody, mode 0700: unreadable for a root daemon without CAP_DAC_OVERRIDE/DAC_READ_SEARCH
+    // (the daemon itself still reads its own files, wherever the checkout is).
+    chownSync(units, 65534, 65534);
     chmodSync(units, 0o700);
-    const run = path.join(dir, 'run');
-    mkdirSync(run);
-    chownSync(run, 65534, 65534);
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, 'run', '--units', units, '--control', path.join(run, 'c.sock')], { uid: 65534, gid: 65534, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn('setpriv', ['--bounding-set=-dac_override,-dac_read_search', '--inh-caps=-dac_override,-dac_read_search', process.execPath, CLI, 'run', '--units', units, '--control', path.join(dir, 'c.sock')], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('close', (code) => resolve({ code, stderr }));
     });
-    expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${units}: cannot read the unit directory: EACCES (permission denied)`);
+    expect(r.code).toBe(2);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
