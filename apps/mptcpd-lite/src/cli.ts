@@ -1,9 +1,5 @@
 #!/usr/bin/env node
-import { reportError } from './action.js';
-import { createProgram } from './program.js';
+// V8 flags must be set before the rest of the CLI is loaded (module loading itself allocates).
+import './v8-tuning.js';
 
-createProgram()
-  .parseAsync(process.argv)
-  .catch((err: unknown) => {
-    process.exitCode = reportError(err);
-  });
+await import('./main.js');
