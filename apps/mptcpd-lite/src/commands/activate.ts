@@ -20,21 +20,6 @@ interface ActivateCli {
 }
 
 type LogFn = (message: string) => void;
-interface SocketActivateOptionsLike {
-  listen: readonly string[];
-  command: readonly string[];
-  accept?: boolean;
-  datagram?: boolean;
-  seqpacket?: boolean;
-  inetd?: boolean;
-  setenv?: readonly string[];
-  fdnames?: readonly string[];
-  mptcp?: boolean | 'prefer';
-  logger?: { debug: LogFn; info: LogFn; warn: LogFn; error: LogFn };
-  signal?: AbortSignal;
-  onSpawn?: (pid: number) => void;
-}
-type RunSocketActivate = (options: SocketActivateOptionsLike) => Promise<number>;
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -104,9 +89,7 @@ Without --accept the program gets all fds on the first connection and its exit s
     .addHelpText('after', exitCodesHelp([[0, 'the program exited 0 (without --accept its exit status is ours); --accept: stopped by SIGTERM/SIGINT'], [2, 'bad options or address, socket error (EADDRINUSE, ENOPROTOOPT: MPTCP disabled…)'], [127, 'the program could not be executed']]))
     .action(
       action(async (argv: string[], opts: ActivateCli) => {
-        const activation = (await import('@mptcp/activation')) as unknown as { runSocketActivate?: RunSocketActivate };
-        const run = activation.runSocketActivate;
-        if (typeof run !== 'function') throw new CliError('@mptcp/activation does not export runSocketActivate (rebuild the workspace)', EXIT_ERROR, 'ACTIVATION_MISSING');
+        const { runSocketActivate: run } = await import('@mptcp/activation');
         const fdnames = opts.fdname?.split(':');
         const inherited = process.env.LISTEN_PID === String(process.pid) ? Number(process.env.LISTEN_FDS ?? 0) || 0 : 0;
         const abort = new AbortController();
