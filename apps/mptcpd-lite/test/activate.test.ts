@@ -69,6 +69,15 @@ describe('mptcpd-lite activate', () => {
     expect(r.isMptcp).toBe(1);
   });
 
+  it('--mptcp -a -- cat: plain accept mode echoes too (the connection is also stdin/stdout) over MPTCP', async (ctx) => {
+    need(ctx, mptcpUnavailable() ?? python3Unavailable());
+    const port = await freePort();
+    act = startCli(['activate', '-l', `127.0.0.1:${port}`, '--mptcp', '-a', '--', 'cat']);
+    await act.waitFor(/^Listening on/);
+    expect(await pythonClient(port, 'echo without --inetd')).toEqual({ received: 'echo without --inetd', isMptcp: 1, protocol: 262 });
+    expect((await pythonClient(port, 'twice')).received).toBe('twice');
+  });
+
   it('without --accept: all fds on the first connection, names, -E, rebuilt environment, exit status mirrored', async () => {
     const p1 = await freePort();
     const p2 = await freePort();

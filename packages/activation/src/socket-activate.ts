@@ -2,8 +2,9 @@
  * systemd-socket-activate(1) behaviour for `mptcpd-lite activate`: listen on -l addresses, then
  * either hand all fds to one process on the first connection (the real tool execs in place; Node
  * cannot, so the program is spawned with LISTEN_PID = its own PID and its exit status mirrored), or
- * with --accept spawn one process per connection (fd 3 = the connection, or stdin/stdout with
- * --inetd). The child's environment is rebuilt: only TERM, PATH, USER, HOME, then LISTEN_*, then -E.
+ * with --accept spawn one process per connection (fd 3 = the connection with LISTEN_FDS=1, and also
+ * stdin/stdout — a deliberate difference from systemd-socket-activate, whose children share the
+ * activator's stdin — or only stdin/stdout, without LISTEN_*, with --inetd). The child's environment is rebuilt: only TERM, PATH, USER, HOME, then LISTEN_*, then -E.
  */
 import { constants as osConstants } from 'node:os';
 import { IPPROTO_MPTCP, mptcpUnavailableReason } from '@mptcp/constants';
@@ -218,7 +219,10 @@ async function acceptLoop(options: SocketActivateOptions, native: NativeApi, fds
         const child = execCommand({
           command: commandOf(options.command),
           env,
-          ...(options.inetd ? { socketStdio: conn.fd } : { fds: [conn.fd] }),
+          // --inetd: the connection is stdin/stdout only. Plain --accept: fd 3 with LISTEN_FDS=1 as
+          // systemd-socket-activate does, and also stdin/stdout (where the real tool leaves every
+          // concurrent child on the activator's terminal), so `activate -a -- cat` echoes.
+          ...(options.inetd ? { socketStdio: conn.fd } : { socketStdio: conn.fd, fds: [conn.fd] }),
           stdin: 'inherit',
           output: 'inherit',
           cwd: process.cwd(),

@@ -63,7 +63,7 @@ export function activateCommand(): Command {
     .addOption(new Option('-l, --listen <addr>', 'listen on this address: PORT, IP:PORT, [IPV6]:PORT, /path, @abstract, vsock:CID:PORT (repeatable)').argParser(collect).default([]))
     .option('--mptcp', 'open stream sockets with IPPROTO_MPTCP (262); fail if the host has no MPTCP')
     .option('--mptcp-fallback', 'like --mptcp, but fall back to plain TCP (with a warning) when the host has no MPTCP')
-    .option('-a, --accept', 'spawn one instance per connection (the connection is fd 3)')
+    .option('-a, --accept', 'spawn one instance per connection (the connection is fd 3, LISTEN_FDS=1, and also stdin/stdout)')
     .option('--inetd', 'the connection or socket becomes stdin/stdout; no LISTEN_* variables')
     .option('-d, --datagram', 'datagram sockets')
     .option('--seqpacket', 'SOCK_SEQPACKET sockets')
