@@ -38,11 +38,15 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
 }
 
 function frame(title: string, body: string[], legend: string[]): string {
-  const items = legend.map(
-    (name, i) =>
-      `<g transform="translate(${M.left + i * 150},${H - 18})"><rect width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>` +
-      `<text x="16" y="10">${esc(name)}</text></g>`,
-  );
+  // legend entries laid out by label length (about 7 px per character at 12 px)
+  let x = M.left;
+  const items = legend.map((name, i) => {
+    const item =
+      `<g transform="translate(${x},${H - 18})"><rect width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>` +
+      `<text x="16" y="10">${esc(name)}</text></g>`;
+    x += 40 + name.length * 7;
+    return item;
+  });
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
