@@ -1,25 +1,11 @@
 /**
- * Generated unit files for the parser benchmark and the fuzz suite: realistic .socket/.service
- * texts (comments, continuations, quoting, every common directive), deterministic for a seed.
- * Used when @mptcp/unit does not export its own `generateUnitCorpus`.
+ * A second generator of unit files (comments, continuations, quoting, every common directive),
+ * deterministic for a seed. @mptcp/unit's own generateUnitCorpus drives the parse benchmark; the
+ * fuzz suite mixes both, so the parser is not only tested with texts written by its own author.
  */
+import { type GeneratedUnit, prng } from '@mptcp/unit/testing';
 
-/** mulberry32: a tiny deterministic PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export interface GeneratedUnit {
-  name: string;
-  text: string;
-}
+export { type GeneratedUnit, prng };
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
