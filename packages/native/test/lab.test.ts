@@ -1,8 +1,8 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missing, probes } from './helpers/capability.js';
-import { distUrl, fixture, lastJson } from './helpers/netns.js';
+import { lastJson, runIn } from './helpers/netns.js';
 
 const labSh = fileURLToPath(new URL('../../../tooling/netlab/lab.sh', import.meta.url));
 const LAB = 'nat1';
@@ -28,25 +28,7 @@ function lab(...args: string[]): string {
 }
 
 function run(ns: string, script: string, env: Record<string, string>, onStderr?: (s: string) => void): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, fixture(script)], {
-      env: { ...process.env, NATIVE_DIST: distUrl, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      onStderr?.(err);
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${script} exited ${code}: ${err}`));
-    });
-  });
+  return runIn(ns, script, env, 25_000, onStderr);
 }
 
 describe.skipIf(skip)('two-path lab (tooling/netlab, 2 × 20 Mbit, server signals its second address)', () => {

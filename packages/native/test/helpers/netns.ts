@@ -32,8 +32,11 @@ export function deleteNetns(name: string): void {
   }
 }
 
-/** Runs a fixture script with node inside `ns`; resolves with its stdout (rejects on exit ≠ 0). */
-export function runIn(ns: string, script: string, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<string> {
+/**
+ * Runs a fixture script with node inside `ns`; resolves with its stdout (rejects on exit ≠ 0).
+ * `onStderr` sees the stderr collected so far each time more arrives (e.g. to wait for "listening").
+ */
+export function runIn(ns: string, script: string, env: Record<string, string> = {}, timeoutMs = 20_000, onStderr?: (soFar: string) => void): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('ip', ['netns', 'exec', ns, process.execPath, fixture(script)], {
       env: { ...process.env, NATIVE_DIST: distUrl, ...env },
@@ -42,7 +45,10 @@ export function runIn(ns: string, script: string, env: Record<string, string> = 
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      onStderr?.(err);
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
