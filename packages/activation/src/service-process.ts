@@ -11,7 +11,7 @@ import { ActivationError, messageOf } from './errors.js';
 import { type ExitStatus, type NativeSpawn, type OutputMode, type ServiceChild, execCommand, planExec, waitExit } from './exec.js';
 import type { Logger } from './logger.js';
 import { type ServiceResult, resultOfExit, shallRestart } from './restart-policy.js';
-import { type ResolvedUser, resolveGroup, resolveUser } from './user.js';
+import { type ResolvedUser, credentialChange, resolveGroup, resolveUser } from './user.js';
 
 export type ServiceState = 'inactive' | 'activating' | 'active' | 'deactivating' | 'auto-restart' | 'failed';
 
@@ -194,7 +194,8 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> {
   private credentials(): Credentials {
     const user = this.unit.user !== undefined ? resolveUser(this.unit.user, this.name) : undefined;
     const gid = this.unit.group !== undefined ? resolveGroup(this.unit.group, this.name) : user?.gid;
-    return { ...(user ? { user, uid: user.uid } : {}), ...(gid !== undefined ? { gid } : {}) };
+    // Only what needs changing: an unprivileged daemon running User= of its own uid cannot setgroups().
+    return { ...(user ? { user } : {}), ...credentialChange(user?.uid, gid) };
   }
 
   private workingDirectory(user: ResolvedUser | undefined): string {

@@ -1,6 +1,8 @@
 /**
- * User=/Group= resolution from /etc/passwd and /etc/group (Node has no getpwnam). Numeric ids are
- * taken as they are, as systemd does.
+ * User=/Group= resolution from /etc/passwd and /etc/group (Node has no getpwnam). Ids are uint32,
+ * as in the kernel: 0 … 4294967294. Like systemd (uid_is_valid()), 4294967295 ((uid_t) -1, "no
+ * change" to setresuid()) and 65535 ((uint16_t) -1, the 16-bit syscalls' "no change") are refused:
+ * either would let a request for an unprivileged id silently keep the daemon's own.
  */
 import { readFileSync } from 'node:fs';
 import { ActivationError } from './errors.js';
@@ -11,6 +13,28 @@ export interface ResolvedUser {
   gid: number;
   home: string;
   shell: string;
+}
+
+/** The largest id a unit may ask for (2³² − 2). */
+export const MAX_ID = 4294967294;
+
+/** systemd's uid_is_valid()/gid_is_valid(): an integer in 0 … 2³² − 2, and not 65535. */
+export function isValidId(id: number): boolean {
+  return Number.isInteger(id) && id >= 0 && id <= MAX_ID && id !== 65535;
+}
+
+/**
+ * A decimal id as systemd's parse_uid() reads it, or undefined when `text` is not a number at all
+ * (then it is a name). A number that is not a valid id throws: it never becomes "no change".
+ */
+export function parseId(text: string, what: 'user' | 'group', unitName?: string): number | undefined {
+  if (!/^\d+$/.test(text)) return undefined;
+  const id = Number(text);
+  if (!isValidId(id)) {
+    const why = id === 65535 || id === 4294967295 ? 'reserved as "no change" by the kernel' : `outside 0…${MAX_ID}`;
+    throw new ActivationError(what === 'user' ? 'USER_NOT_FOUND' : 'GROUP_NOT_FOUND', `Failed to determine ${what} credentials: ${what} id ${text} is not valid (${why})`, { unit: unitName });
+  }
+  return id;
 }
 
 function table(path: string): string[][] {
@@ -24,23 +48,65 @@ function table(path: string): string[][] {
   }
 }
 
+/** A passwd/group field that must hold an id; an entry with a broken one is ignored, as by glibc. */
+function fieldId(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d+$/.test(text)) return undefined;
+  const id = Number(text);
+  return isValidId(id) ? id : undefined;
+}
+
 export function resolveUser(user: string, unitName?: string): ResolvedUser {
-  const numeric = /^\d+$/.test(user);
+  const numeric = parseId(user, 'user', unitName);
   for (const f of table('/etc/passwd')) {
-    const [name, , uid, gid, , home, shell] = f;
+    const [name, , uidText, gidText, , home, shell] = f;
+    const uid = fieldId(uidText);
+    const gid = fieldId(gidText);
     if (name === undefined || uid === undefined || gid === undefined) continue;
-    if ((numeric && uid === user) || (!numeric && name === user)) {
-      return { name, uid: Number(uid), gid: Number(gid), home: home || '/', shell: shell || '/bin/sh' };
+    if ((numeric !== undefined && uid === numeric) || (numeric === undefined && name === user)) {
+      return { name, uid, gid, home: home || '/', shell: shell || '/bin/sh' };
     }
   }
-  if (numeric) return { name: user, uid: Number(user), gid: Number(user), home: '/', shell: '/bin/sh' };
+  if (numeric !== undefined) return { name: user, uid: numeric, gid: numeric, home: '/', shell: '/bin/sh' };
   throw new ActivationError('USER_NOT_FOUND', `Failed to determine user credentials: user "${user}" not found`, { unit: unitName });
 }
 
 export function resolveGroup(group: string, unitName?: string): number {
-  if (/^\d+$/.test(group)) return Number(group);
+  const numeric = parseId(group, 'group', unitName);
+  if (numeric !== undefined) return numeric;
   for (const f of table('/etc/group')) {
-    if (f[0] === group && f[2] !== undefined) return Number(f[2]);
+    const gid = fieldId(f[2]);
+    if (f[0] === group && gid !== undefined) return gid;
   }
   throw new ActivationError('GROUP_NOT_FOUND', `Failed to determine group credentials: group "${group}" not found`, { unit: unitName });
+}
+
+/** The credential change a start must make; the launcher fails the start when any part of it fails. */
+export interface CredentialChange {
+  uid?: number;
+  gid?: number;
+}
+
+/** The daemon's own ids (overridable for tests). */
+export interface OwnIds {
+  uid: number;
+  gid: number;
+}
+
+function ownIds(): OwnIds {
+  return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+}
+
+/**
+ * What must change to run as `uid`/`gid`. Root always applies the full change (setgroups([]),
+ * setresgid, setresuid), also to its own ids, so that no supplementary group survives. An
+ * unprivileged daemon cannot call setgroups(): asked for exactly its own uid and gid it changes
+ * nothing (as a systemd user manager runs `User=` of its own user); asked for anything else it
+ * passes the change on and the start fails with the launcher's EPERM — never runs as itself.
+ */
+export function credentialChange(uid: number | undefined, gid: number | undefined, own: OwnIds = ownIds()): CredentialChange {
+  for (const id of [uid, gid]) {
+    if (id !== undefined && !isValidId(id)) throw new ActivationError('INVALID_CREDENTIALS', `id ${id} is not a valid uid/gid (0…${MAX_ID}, not 65535)`);
+  }
+  if (own.uid !== 0 && (uid === undefined || uid === own.uid) && (gid === undefined || gid === own.gid)) return {};
+  return { ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}) };
 }
