@@ -13,9 +13,8 @@ import * as net from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { binding, bindingAvailable, sysconst } from './binding.js';
 import { MptcpSocketError, errnoName, syscallError } from './errors.js';
-import { effectiveMode } from './policy.js';
+import { createSocket, effectiveMode, type CreatedSocket } from './policy.js';
 import { ipSockAddr } from './sockaddr.js';
-import { createStreamSocket, type IpFamily, type StreamSocket } from './stream-socket.js';
 import type { MptcpMode } from './types.js';
 import { watchWritable, type FdWatcher } from './watch.js';
 import { setConnecting } from './fd.js';
@@ -54,7 +53,9 @@ export interface MptcpConnectOptions {
 }
 
 /** How each client socket was created (for mptcpStatus). */
-export const clientSockets = new WeakMap<net.Socket, StreamSocket>();
+export const clientSockets = new WeakMap<net.Socket, CreatedSocket>();
+
+type IpFamily = 'inet' | 'inet6';
 
 interface InternalSocketOptions extends net.SocketConstructorOpts {
   /** net-internal (used by child_process and tls): do not start reading in the constructor. */
@@ -100,11 +101,11 @@ export function connect(options: MptcpConnectOptions, connectListener?: () => vo
 
   // The fd the net.Socket is built on: the real socket when the family is known now, else a
   // placeholder of the likely family that dup3() replaces after the lookup.
-  let created: StreamSocket | undefined;
+  let created: CreatedSocket | undefined;
   let fd: number;
   try {
     if (literalFamily) {
-      created = createStreamSocket(literalFamily, mode);
+      created = createSocket({ family: literalFamily, kind: 'stream', role: 'dialer', warn: true, ...(options.mptcp === undefined ? {} : { mptcp: options.mptcp }) });
       fd = created.fd;
     } else {
       const r = native.socket(sysconst('AF_INET'), sysconst('SOCK_STREAM'), 0);
@@ -178,7 +179,7 @@ export function connect(options: MptcpConnectOptions, connectListener?: () => vo
     }
     if (settled || socket.destroyed) return;
     if (!created) {
-      created = createStreamSocket(family, mode);
+      created = createSocket({ family, kind: 'stream', role: 'dialer', warn: true, ...(options.mptcp === undefined ? {} : { mptcp: options.mptcp }) });
       clientSockets.set(socket, created);
       const r = native.dup3(created.fd, fd);
       native.close(created.fd);

@@ -7,7 +7,18 @@ export const PACKAGE = '@mptcp/native';
 export type * from './types.js';
 export { MptcpSocketError, errnoName, type MptcpErrorCode } from './errors.js';
 export { mptcpSupport } from './support.js';
-export { effectiveMode, nodeMptcp, fallbackReason, NODE_MPTCP_DEFAULTS, type Role, type NodeMptcpValue } from './policy.js';
+export {
+  effectiveMode,
+  nodeMptcp,
+  fallbackReason,
+  createSocket,
+  wantsMptcp,
+  NODE_MPTCP_DEFAULTS,
+  type Role,
+  type NodeMptcpValue,
+  type SocketRequest,
+  type CreatedSocket,
+} from './policy.js';
 export { createServer, listen, type MptcpListenOptions, type MptcpServerOptions } from './server.js';
 export { connect, type MptcpConnectOptions, type LookupFunction } from './client.js';
 export { isMptcp, mptcpStatus, mptcpInfo, subflows, decodeMptcpInfo, decodeTcpInfo, type SubflowsOptions } from './status.js';

@@ -16,7 +16,8 @@ import { mkdirSync, chmodSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { IPPROTO_SCTP } from '@mptcp/constants';
 import { binding, sysconst } from './binding.js';
-import { check, errnoName, errnoMessage, syscallError } from './errors.js';
+import { MptcpSocketError, check, errnoName, errnoMessage, syscallError } from './errors.js';
+import { createSocket } from './policy.js';
 import { formatSockAddr, fromNative } from './sockaddr.js';
 import type { OpenedSocket, OpenSocketSpec, SocketOptionWarning, SockAddr } from './types.js';
 
@@ -124,14 +125,6 @@ const POST_LISTEN_OPTIONS: readonly OptionRow[] = [
   },
 ];
 
-function kindType(kind: OpenSocketSpec['kind']): number {
-  return sysconst(kind === 'stream' ? 'SOCK_STREAM' : kind === 'datagram' ? 'SOCK_DGRAM' : 'SOCK_SEQPACKET');
-}
-
-function familyAf(family: Family): number {
-  return sysconst(family === 'inet' ? 'AF_INET' : family === 'inet6' ? 'AF_INET6' : family === 'unix' ? 'AF_UNIX' : 'AF_VSOCK');
-}
-
 /** mkdir -p for the parents of a socket node; directories we create get exactly `mode`. */
 function mkdirParents(path: string, mode: number): void {
   const missing: string[] = [];
@@ -153,6 +146,11 @@ function mkdirParents(path: string, mode: number): void {
   }
 }
 
+/** The same error with " for ADDRESS" appended to its message (socket() knows no address). */
+function withDetail(err: MptcpSocketError, detail: string): MptcpSocketError {
+  return new MptcpSocketError({ code: err.code, errno: err.errno, syscall: 'socket', message: `${err.message} ${detail}`, cause: err.cause });
+}
+
 function warn(option: string, errno: number): SocketOptionWarning {
   const code = errnoName(errno);
   return { option, code, message: `${option}: setsockopt failed: ${code} (${errnoMessage(errno)})` };
@@ -165,9 +163,22 @@ function warn(option: string, errno: number): SocketOptionWarning {
 export function openSocket(spec: OpenSocketSpec): OpenedSocket {
   const native = binding();
   const family = spec.address.family;
-  const protocol = spec.protocol ?? 0;
   const where = formatSockAddr(spec.address);
-  const fd = check(native.socket(familyAf(family), kindType(spec.kind), protocol), { syscall: 'socket', protocol, detail: `for ${where}` });
+  let created;
+  try {
+    created = createSocket({
+      family,
+      kind: spec.kind,
+      ...(spec.protocol === undefined ? {} : { protocol: spec.protocol }),
+      ...(spec.mptcp === undefined ? {} : { mptcp: spec.mptcp }),
+      ...(spec.role === undefined ? {} : { role: spec.role }),
+      ...(spec.disabledByEnv === undefined ? {} : { disabledByEnv: spec.disabledByEnv }),
+    });
+  } catch (err) {
+    if (err instanceof MptcpSocketError && err.syscall === 'socket') throw withDetail(err, `for ${where}`);
+    throw err;
+  }
+  const { fd, protocol } = created;
   const warnings: SocketOptionWarning[] = [];
   const fail = (errno: number, syscall: string): never => {
     native.close(fd);
@@ -227,5 +238,8 @@ export function openSocket(spec: OpenSocketSpec): OpenedSocket {
 
   const local = fromNative(check(native.getsockname(fd), { syscall: 'getsockname' }));
   const proto = native.getsockoptInt(fd, sysconst('SOL_SOCKET'), sysconst('SO_PROTOCOL'));
-  return { fd, local, protocol: typeof proto === 'number' ? protocol : proto.value, warnings };
+  const opened: OpenedSocket = { fd, local, protocol: typeof proto === 'number' ? protocol : proto.value, warnings };
+  if (created.transport !== undefined) opened.transport = created.transport;
+  if (created.fallbackReason !== undefined) opened.fallbackReason = created.fallbackReason;
+  return opened;
 }

@@ -11,11 +11,12 @@
  * Values 1–3 only change defaults: an explicit `mptcp` option always wins. Any other value is
  * ignored (with one process warning) and behaves as `2`.
  */
-import { mptcpUnavailableReason, type MptcpUnavailableReason } from '@mptcp/constants';
-import { MptcpSocketError } from './errors.js';
-import type { MptcpMode } from './types.js';
+import { IPPROTO_MPTCP, IPPROTO_TCP, mptcpUnavailableReason, type MptcpUnavailableReason } from '@mptcp/constants';
+import { binding, sysconst } from './binding.js';
+import { MptcpSocketError, errnoName, syscallError } from './errors.js';
+import type { MptcpMode, MptcpRole, MptcpUnavailable, SockAddr, SocketKind, Transport } from './types.js';
 
-export type Role = 'listener' | 'dialer';
+export type Role = MptcpRole;
 
 export type NodeMptcpValue = '0' | '1' | '2' | '3';
 
@@ -47,16 +48,107 @@ export function effectiveMode(role: Role, requested: MptcpMode | undefined, env:
   const setting = nodeMptcp(env);
   if (setting === '0') {
     if (requested === 'require') {
-      throw new MptcpSocketError({
-        code: 'MPTCP_DISABLED_BY_ENV',
-        message: "MPTCP is required (mptcp: 'require') but disabled by NODE_MPTCP=0 (unset it, or allow plain TCP with mptcp: 'prefer')",
-      });
+      throw disabledByEnvError();
     }
     return false;
   }
   if (requested !== undefined) return requested;
   const [listener, dialer] = NODE_MPTCP_DEFAULTS[setting];
   return role === 'listener' ? listener : dialer;
+}
+
+function disabledByEnvError(): MptcpSocketError {
+  return new MptcpSocketError({
+    code: 'MPTCP_DISABLED_BY_ENV',
+    message: "MPTCP is required (mptcp: 'require') but disabled by NODE_MPTCP=0 (unset it, or allow plain TCP with mptcp: 'prefer')",
+  });
+}
+
+/** Whether a mode asks for MPTCP at all ('off' and false do not). */
+export function wantsMptcp(mode: MptcpMode | undefined): mode is 'require' | 'prefer' {
+  return mode === 'require' || mode === 'prefer';
+}
+
+/** What to create: an address family, a kind and the MPTCP policy for IP stream sockets. */
+export interface SocketRequest {
+  family: SockAddr['family'];
+  kind: SocketKind;
+  /** socket()'s protocol for non-MPTCP cases (SCTP, UDP-Lite); IPPROTO_MPTCP alone means mptcp: 'require'. */
+  protocol?: number;
+  mptcp?: MptcpMode;
+  /** Whose NODE_MPTCP default applies when `mptcp` is unset (none: plain TCP). */
+  role?: Role;
+  /** NODE_MPTCP=0 with 'require': an error (default) or plain TCP. */
+  disabledByEnv?: 'error' | 'tcp';
+  /** Emit one process warning (per reason) when 'prefer' falls back to TCP. */
+  warn?: boolean;
+}
+
+/** What was created. `protocol` is what socket() got (262 or 0 for IP streams). */
+export interface CreatedSocket {
+  fd: number;
+  protocol: number;
+  /** IP stream sockets only. */
+  transport?: Transport;
+  /** Why MPTCP was asked for but plain TCP was opened. */
+  fallbackReason?: MptcpUnavailable;
+}
+
+const warned = new Set<string>();
+
+function warnFallback(reason: MptcpUnavailable, errno: string | undefined): void {
+  if (warned.has(reason)) return;
+  warned.add(reason);
+  process.emitWarning(`MPTCP is unavailable (${reason}${errno ? `, socket() gave ${errno}` : ''}); using plain TCP`, 'MptcpWarning');
+}
+
+function familyAf(family: SockAddr['family']): number {
+  return sysconst(family === 'inet' ? 'AF_INET' : family === 'inet6' ? 'AF_INET6' : family === 'unix' ? 'AF_UNIX' : 'AF_VSOCK');
+}
+
+function kindType(kind: SocketKind): number {
+  return sysconst(kind === 'stream' ? 'SOCK_STREAM' : kind === 'datagram' ? 'SOCK_DGRAM' : 'SOCK_SEQPACKET');
+}
+
+/**
+ * socket(SOCK_CLOEXEC|SOCK_NONBLOCK) with the MPTCP policy applied — the one place that decides:
+ * NODE_MPTCP (role defaults, the 0 kill switch), then socket(…, 262), then the fallback to TCP on
+ * exactly ENOPROTOOPT/EPROTONOSUPPORT/EINVAL for 'prefer'. Other errors are thrown.
+ */
+export function createSocket(req: SocketRequest): CreatedSocket {
+  const native = binding();
+  const af = familyAf(req.family);
+  const type = kindType(req.kind);
+  const protocol = req.protocol ?? 0;
+  const ipStream = (req.family === 'inet' || req.family === 'inet6') && req.kind === 'stream' && (protocol === 0 || protocol === IPPROTO_TCP || protocol === IPPROTO_MPTCP);
+  if (!ipStream) {
+    const fd = native.socket(af, type, protocol);
+    if (fd < 0) throw syscallError(-fd, { syscall: 'socket', protocol });
+    return { fd, protocol };
+  }
+  const requested: MptcpMode | undefined = req.mptcp ?? (protocol === IPPROTO_MPTCP ? 'require' : req.role === undefined ? 'off' : undefined);
+  let mode: MptcpMode;
+  let envReason: MptcpUnavailable | undefined;
+  if (nodeMptcp() === '0' && requested === 'require' && req.disabledByEnv === 'tcp') {
+    mode = 'off';
+    envReason = 'disabled-by-env';
+  } else {
+    mode = effectiveMode(req.role ?? 'listener', requested);
+    if (!wantsMptcp(mode) && wantsMptcp(requested)) envReason = 'disabled-by-env';
+  }
+  const tcp = (fallbackReason?: MptcpUnavailable): CreatedSocket => {
+    const fd = native.socket(af, type, 0);
+    if (fd < 0) throw syscallError(-fd, { syscall: 'socket' });
+    return fallbackReason === undefined ? { fd, protocol: 0, transport: 'tcp' } : { fd, protocol: 0, transport: 'tcp', fallbackReason };
+  };
+  if (!wantsMptcp(mode)) return tcp(envReason);
+  const fd = native.socket(af, type, IPPROTO_MPTCP);
+  if (fd >= 0) return { fd, protocol: IPPROTO_MPTCP, transport: 'mptcp' };
+  const code = errnoName(-fd);
+  const reason = mptcpUnavailableReason(code);
+  if (mode === 'require' || reason === undefined) throw syscallError(-fd, { syscall: 'socket', protocol: IPPROTO_MPTCP });
+  if (req.warn) warnFallback(reason, code);
+  return tcp(reason);
 }
 
 /**

@@ -6,9 +6,8 @@ import * as net from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { binding, bindingAvailable, sysconst } from './binding.js';
 import { MptcpSocketError, syscallError } from './errors.js';
-import { effectiveMode } from './policy.js';
+import { createSocket, effectiveMode, type CreatedSocket } from './policy.js';
 import { ipSockAddr } from './sockaddr.js';
-import { createStreamSocket, type StreamSocket } from './stream-socket.js';
 import type { MptcpMode } from './types.js';
 
 export interface MptcpListenOptions {
@@ -33,7 +32,7 @@ export interface MptcpServerOptions extends net.ServerOpts {
 type ConnectionListener = (socket: net.Socket) => void;
 
 /** The socket a listen() created; kept so mptcpStatus(server) can tell a 'prefer' fallback. */
-export const listenerFallbacks = new WeakMap<net.Server, StreamSocket>();
+export const listenerFallbacks = new WeakMap<net.Server, CreatedSocket>();
 
 function defaultHost(): string {
   const fd = binding().socket(sysconst('AF_INET6'), sysconst('SOCK_STREAM'), 0);
@@ -43,10 +42,10 @@ function defaultHost(): string {
 }
 
 /** socket() + options + bind(): the fd to hand to server.listen({ fd }). */
-function bindListener(address: string, family: 'inet' | 'inet6', options: MptcpListenOptions, mode: MptcpMode): StreamSocket {
+function bindListener(address: string, family: 'inet' | 'inet6', options: MptcpListenOptions, requested: MptcpMode | undefined): CreatedSocket {
   const native = binding();
   const port = options.port ?? 0;
-  const created = createStreamSocket(family, mode);
+  const created = createSocket({ family, kind: 'stream', role: 'listener', warn: true, ...(requested === undefined ? {} : { mptcp: requested }) });
   const { fd } = created;
   const fail = (errno: number, syscall: string): never => {
     native.close(fd);
@@ -137,9 +136,9 @@ export function createServer(options: MptcpServerOptions = {}, connectionListene
       return original({ host, port, backlog, ipv6Only, ...(reusePort ? { reusePort } : {}) }, callback);
     }
     const adopt = (address: string, family: 'inet' | 'inet6'): void => {
-      let created: StreamSocket;
+      let created: CreatedSocket;
       try {
-        created = bindListener(address, family, listenOptions, mode);
+        created = bindListener(address, family, listenOptions, requested);
       } catch (err) {
         emitError(err);
         return;

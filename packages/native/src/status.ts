@@ -77,7 +77,7 @@ export function mptcpStatus(target: FdLike): MptcpStatus {
   const viaListener = isMptcpListener(server);
   const status: MptcpStatus = { requested: viaListener, active: false, fallback: viaListener, protocol };
   const created = typeof target === 'number' ? undefined : (clientSockets.get(target as net.Socket) ?? listenerFallbacks.get(target as net.Server) ?? (server && listenerFallbacks.get(server)));
-  if (created?.fallback) status.unavailable = created.fallback;
+  if (created?.fallbackReason) status.unavailable = created.fallbackReason;
   return status;
 }
 

@@ -3,8 +3,17 @@
  * (fallback, option order, messages) lives in TypeScript.
  */
 
-/** `'require'`: MPTCP or an error. `'prefer'`: MPTCP, plain TCP when the host lacks it. `false`: plain TCP. */
-export type MptcpMode = 'require' | 'prefer' | false;
+/**
+ * `'require'`: MPTCP or an error. `'prefer'`: MPTCP, plain TCP when the host lacks it. `'off'` (or
+ * `false`, the same): plain TCP.
+ */
+export type MptcpMode = 'require' | 'prefer' | 'off' | false;
+
+/** Which default NODE_MPTCP gives a socket whose `mptcp` mode is not set. */
+export type MptcpRole = 'listener' | 'dialer';
+
+/** What a TCP-or-MPTCP socket really became. */
+export type Transport = 'mptcp' | 'tcp';
 
 export type SocketKind = 'stream' | 'datagram' | 'seqpacket';
 
@@ -23,8 +32,25 @@ export type SockAddr =
 export interface OpenSocketSpec {
   kind: SocketKind;
   address: SockAddr;
-  /** Protocol passed to socket(): 0 (default), IPPROTO_MPTCP, IPPROTO_SCTP, IPPROTO_UDPLITE. */
+  /**
+   * Protocol passed to socket(): 0 (default), IPPROTO_SCTP, IPPROTO_UDPLITE, or IPPROTO_MPTCP
+   * (the same as `mptcp: 'require'`). For IP stream sockets prefer `mptcp`.
+   */
   protocol?: number;
+  /**
+   * IP stream sockets only: the MPTCP policy (NODE_MPTCP and the MPTCP→TCP fallback, applied in
+   * one place). Unset: `'require'` when `protocol` is IPPROTO_MPTCP, else the NODE_MPTCP default of
+   * `role` when one is given, else plain TCP (systemd's default).
+   */
+  mptcp?: MptcpMode;
+  /** Whose NODE_MPTCP default applies when `mptcp` is unset. */
+  role?: MptcpRole;
+  /**
+   * What NODE_MPTCP=0 does to `mptcp: 'require'`: `'error'` (default: MPTCP_DISABLED_BY_ENV) or
+   * `'tcp'` (plain TCP, `fallbackReason: 'disabled-by-env'`; the daemon's choice, where the
+   * operator's environment overrides a unit's SocketProtocol=mptcp).
+   */
+  disabledByEnv?: 'error' | 'tcp';
   /** listen() backlog; default SOMAXCONN semantics (the kernel caps it). */
   backlog?: number;
   bindIPv6Only?: 'default' | 'both' | 'ipv6-only';
@@ -70,6 +96,10 @@ export interface OpenedSocket {
   local: SockAddr;
   /** SO_PROTOCOL of the created socket. */
   protocol: number;
+  /** IP stream sockets: what the socket really is. */
+  transport?: Transport;
+  /** Set when MPTCP was asked for ('prefer', or NODE_MPTCP=0 with `disabledByEnv: 'tcp'`) and plain TCP was opened: why. */
+  fallbackReason?: MptcpUnavailable;
   warnings: SocketOptionWarning[];
 }
 

@@ -26,6 +26,7 @@ describe.skipIf(skip)('MPTCP unavailable: a namespace with net.mptcp.enabled=0',
       listenRequire: ErrorSummary;
       connectRequire: ErrorSummary;
       openSocket: ErrorSummary;
+      openPrefer: { transport: string; fallbackReason: string; protocol: number };
       serverStatus: { protocol: number; requested: boolean; unavailable?: string };
       clientStatus: { protocol: number; requested: boolean; active: boolean; fallback: boolean; unavailable?: string };
       isMptcp: boolean;
@@ -40,6 +41,7 @@ describe.skipIf(skip)('MPTCP unavailable: a namespace with net.mptcp.enabled=0',
       expect(e.message).toContain('net.mptcp.enabled=0');
       expect(e.message).toContain('sysctl -w net.mptcp.enabled=1');
     }
+    expect(r.openPrefer).toEqual({ transport: 'tcp', fallbackReason: 'disabled-by-sysctl', protocol: 6 });
     expect(r.serverStatus.protocol).toBe(6);
     expect(r.serverStatus.requested).toBe(false);
     expect(r.clientStatus).toEqual({ requested: false, active: false, fallback: false, protocol: 6, unavailable: 'disabled-by-sysctl' });

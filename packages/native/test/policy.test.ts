@@ -1,7 +1,20 @@
 import type * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IPPROTO_MPTCP } from '@mptcp/constants';
-import { connect, effectiveMode, fallbackReason, listen, mptcpStatus, mptcpSupport, nodeMptcp, type MptcpMode } from '../src/index.js';
+import {
+  close,
+  connect,
+  effectiveMode,
+  fallbackReason,
+  listen,
+  mptcpStatus,
+  mptcpSupport,
+  nodeMptcp,
+  openSocket,
+  socketProtocol,
+  type MptcpMode,
+  type OpenSocketSpec,
+} from '../src/index.js';
 import { missing, probes } from './helpers/capability.js';
 import { closeServer, codeOf, connected, listening } from './helpers/net.js';
 
@@ -91,5 +104,55 @@ describe.skipIf(noMptcp)('NODE_MPTCP on real sockets', () => {
     expect(codeOf(await new Promise((resolve) => s.once('error', resolve)))).toBe('MPTCP_DISABLED_BY_ENV');
     delete process.env['NODE_MPTCP'];
     expect(mptcpSupport({ refresh: true }).available).toBe(true);
+  });
+});
+
+describe.skipIf(noMptcp)('openSocket: the one socket-creation policy', () => {
+  const saved = process.env['NODE_MPTCP'];
+  afterEach(() => {
+    if (saved === undefined) delete process.env['NODE_MPTCP'];
+    else process.env['NODE_MPTCP'] = saved;
+  });
+  const address = { family: 'inet', address: '127.0.0.1', port: 0 } as const;
+  const open = (spec: Omit<OpenSocketSpec, 'kind' | 'address'>): { transport?: string; fallbackReason?: string; protocol: number } => {
+    const s = openSocket({ kind: 'stream', address, ...spec });
+    const kernel = socketProtocol(s.fd);
+    close(s.fd);
+    expect(kernel).toBe(s.protocol); // what it reports is what SO_PROTOCOL says
+    return { protocol: s.protocol, ...(s.transport ? { transport: s.transport } : {}), ...(s.fallbackReason ? { fallbackReason: s.fallbackReason } : {}) };
+  };
+
+  it.each([
+    // NODE_MPTCP, spec, result
+    [undefined, { mptcp: 'prefer' }, { protocol: IPPROTO_MPTCP, transport: 'mptcp' }],
+    [undefined, { mptcp: 'require' }, { protocol: IPPROTO_MPTCP, transport: 'mptcp' }],
+    [undefined, { protocol: IPPROTO_MPTCP }, { protocol: IPPROTO_MPTCP, transport: 'mptcp' }],
+    [undefined, { mptcp: 'off' }, { protocol: 6, transport: 'tcp' }],
+    [undefined, {}, { protocol: 6, transport: 'tcp' }],
+    [undefined, { role: 'listener' }, { protocol: IPPROTO_MPTCP, transport: 'mptcp' }],
+    [undefined, { role: 'dialer' }, { protocol: 6, transport: 'tcp' }],
+    ['3', { role: 'listener' }, { protocol: 6, transport: 'tcp' }],
+    ['1', { role: 'dialer' }, { protocol: IPPROTO_MPTCP, transport: 'mptcp' }],
+    ['0', { role: 'listener' }, { protocol: 6, transport: 'tcp' }],
+    ['0', { mptcp: 'prefer' }, { protocol: 6, transport: 'tcp', fallbackReason: 'disabled-by-env' }],
+    ['0', { mptcp: 'require', disabledByEnv: 'tcp' }, { protocol: 6, transport: 'tcp', fallbackReason: 'disabled-by-env' }],
+    ['0', { protocol: IPPROTO_MPTCP, disabledByEnv: 'tcp' }, { protocol: 6, transport: 'tcp', fallbackReason: 'disabled-by-env' }],
+  ] as const)('NODE_MPTCP=%s %j → %j', (value, spec, result) => {
+    if (value === undefined) delete process.env['NODE_MPTCP'];
+    else process.env['NODE_MPTCP'] = value;
+    expect(open(spec)).toEqual(result);
+  });
+
+  it("NODE_MPTCP=0: 'require' (or protocol 262) without disabledByEnv: 'tcp' is MPTCP_DISABLED_BY_ENV", () => {
+    process.env['NODE_MPTCP'] = '0';
+    expect(() => openSocket({ kind: 'stream', address, mptcp: 'require' })).toThrow(expect.objectContaining({ code: 'MPTCP_DISABLED_BY_ENV' }));
+    expect(() => openSocket({ kind: 'stream', address, protocol: IPPROTO_MPTCP })).toThrow(expect.objectContaining({ code: 'MPTCP_DISABLED_BY_ENV' }));
+  });
+
+  it('non-IP and non-stream sockets ignore the MPTCP mode', () => {
+    const s = openSocket({ kind: 'datagram', address, mptcp: 'require' });
+    expect(s.transport).toBeUndefined();
+    expect(socketProtocol(s.fd)).toBe(17);
+    close(s.fd);
   });
 });
