@@ -1,0 +1,74 @@
+/**
+ * AF_UNIX datagrams with ancillary data: what the sd_notify protocol needs on both ends. A service
+ * attaches fds (FDSTORE=1) with SCM_RIGHTS; the manager's notify socket (SO_PASSCRED) reads the
+ * sender's credentials (SCM_CREDENTIALS) to check NotifyAccess=, and the fds it was given.
+ */
+import { binding, sysconst } from './binding.js';
+import { check } from './errors.js';
+import type { SockAddr } from './types.js';
+
+/** One datagram read by {@link receiveDatagram}. */
+export interface ReceivedDatagram {
+  data: Buffer;
+  /** The sender's PID/UID/GID (SCM_CREDENTIALS), -1 when the socket lacks SO_PASSCRED. */
+  pid: number;
+  uid: number;
+  gid: number;
+  /** fds passed with SCM_RIGHTS, now owned by the caller (close-on-exec). */
+  fds: number[];
+  /** The payload or the control data did not fit: drop the message and close `fds`. */
+  truncated: boolean;
+}
+
+interface DatagramBinding {
+  sendWithFds?: (fd: number, data: Buffer, fds: number[]) => number;
+  recvWithCredentials?: (fd: number, maxBytes: number, maxFds: number) => ReceivedDatagram | null | number;
+}
+
+function dgram(): Required<DatagramBinding> {
+  const b = binding() as unknown as DatagramBinding;
+  if (!b.sendWithFds || !b.recvWithCredentials) {
+    throw new Error('@mptcp/native: this build of the addon has no sendWithFds/recvWithCredentials (rebuild it: npm rebuild @mptcp/native)');
+  }
+  return b as Required<DatagramBinding>;
+}
+
+/** Whether the loaded addon can send and receive fds and credentials. */
+export function datagramAncillarySupported(): boolean {
+  try {
+    dgram();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * recvmsg(MSG_DONTWAIT|MSG_CMSG_CLOEXEC) of one datagram with its credentials and fds, or null when
+ * none is queued (EAGAIN).
+ */
+export function receiveDatagram(fd: number, maxBytes = 4096, maxFds = 253): ReceivedDatagram | null {
+  return check(dgram().recvWithCredentials(fd, maxBytes, maxFds), { syscall: 'recvmsg' });
+}
+
+/**
+ * Sends one datagram with `fds` attached (SCM_RIGHTS) to an AF_UNIX datagram socket: '/path',
+ * '@abstract' or a SockAddr. The receiver gets its own copies; the caller keeps its fds.
+ */
+export function sendDatagramWithFds(address: string | SockAddr, data: Buffer, fds: readonly number[]): void {
+  const native = binding();
+  const send = dgram().sendWithFds;
+  const to: SockAddr =
+    typeof address === 'string'
+      ? address.startsWith('@')
+        ? { family: 'unix', path: address.slice(1), abstract: true }
+        : { family: 'unix', path: address, abstract: false }
+      : address;
+  const fd = check(native.socket(sysconst('AF_UNIX'), sysconst('SOCK_DGRAM'), 0), { syscall: 'socket' });
+  try {
+    check(native.connect(fd, to), { syscall: 'connect', ...(typeof address === 'string' ? { address } : {}) });
+    check(send(fd, data, [...fds]), { syscall: 'sendmsg' });
+  } finally {
+    native.close(fd);
+  }
+}
