@@ -129,31 +129,30 @@ function openSocketPort(unit: SocketUnit, entry: ListenEntry, listenKind: Socket
   const kind: SocketKind = entry.address.family === 'vsock' && entry.address.type !== undefined ? vsockKind(entry.address.type) : listenKind;
   const wanted = protocolFor(kind, unit.socketProtocol);
   if (address.family === 'unix' && !address.abstract) prepareUnixPath(address.path);
-  let protocol = wanted;
-  let fellBack = false;
+  // MPTCP policy (NODE_MPTCP, the fallback) is @mptcp/native's: we pass the mode and read back the
+  // transport. NODE_MPTCP=0 is the operator's switch and overrides SocketProtocol=mptcp.
+  const ip = address.family === 'inet' || address.family === 'inet6';
+  const mptcp = wanted === IPPROTO_MPTCP && ip ? (unit.mptcpFallback ? 'prefer' : 'require') : undefined;
   let opened;
   try {
-    opened = native.openSocket(openSocketSpec(unit, kind, address, protocol));
+    const spec = openSocketSpec(unit, kind, address, mptcp === undefined ? wanted : 0);
+    opened = native.openSocket(mptcp === undefined ? spec : { ...spec, mptcp, disabledByEnv: 'tcp' });
   } catch (err) {
     const errno = errnoOf(err);
-    const reason = wanted === IPPROTO_MPTCP && errno !== undefined && (address.family === 'inet' || address.family === 'inet6') ? mptcpUnavailableReason(errno) : undefined;
+    const reason = mptcp !== undefined && errno !== undefined ? mptcpUnavailableReason(errno) : undefined;
     if (reason === undefined) throw socketError(unit, entry, err);
-    const hint = mptcpUnavailableHint(reason);
-    if (!unit.mptcpFallback) {
-      throw new ActivationError(
-        'MPTCP_UNAVAILABLE',
-        `Failed to create listening socket (${entry.value}): ${hint}; or allow plain TCP with X-MPTCPFallback=yes [${errno}]`,
-        { unit: unit.name, address: entry.value, syscall: 'socket', errno, cause: err },
-      );
-    }
+    throw new ActivationError(
+      'MPTCP_UNAVAILABLE',
+      `Failed to create listening socket (${entry.value}): ${mptcpUnavailableHint(reason)}; or allow plain TCP with X-MPTCPFallback=yes [${errno}]`,
+      { unit: unit.name, address: entry.value, syscall: 'socket', errno, cause: err },
+    );
+  }
+  const fellBack = opened.fallbackReason !== undefined;
+  if (opened.fallbackReason === 'disabled-by-env') {
+    logger.warn(`MPTCP disabled by NODE_MPTCP=0: listening on ${entry.value} with plain TCP.`, { unit: unit.name });
+  } else if (opened.fallbackReason !== undefined) {
+    const hint = mptcpUnavailableHint(opened.fallbackReason === 'disabled-by-sysctl' ? 'disabled-by-sysctl' : 'kernel-without-mptcp');
     logger.warn(`MPTCP unavailable for ${entry.value} (${hint}); X-MPTCPFallback=yes: listening with plain TCP.`, { unit: unit.name });
-    protocol = 0;
-    fellBack = true;
-    try {
-      opened = native.openSocket(openSocketSpec(unit, kind, address, 0));
-    } catch (err2) {
-      throw socketError(unit, entry, err2);
-    }
   }
   for (const w of opened.warnings) {
     logger.warn(`${w.option} failed on ${entry.value}, ignoring: ${w.message}`, { unit: unit.name });
@@ -163,7 +162,7 @@ function openSocketPort(unit: SocketUnit, entry: ListenEntry, listenKind: Socket
     nodes.push(address.path);
     chownNode(unit, address.path);
   }
-  return { entry, fd: opened.fd, local: opened.local, protocol: opened.protocol, transport: transportOf(kind, address, opened.protocol || protocol, fellBack), nodes };
+  return { entry, fd: opened.fd, local: opened.local, protocol: opened.protocol, transport: transportOf(kind, address, opened.protocol, fellBack), nodes };
 }
 
 function vsockKind(type: 'stream' | 'dgram' | 'seqpacket'): SocketKind {
@@ -238,22 +237,28 @@ function createSymlinks(unit: SocketUnit, ports: OpenedPort[], logger: Logger): 
   }
   const owner = ports.find((p) => p.nodes.includes(target));
   for (const link of unit.symlinks) {
-    mkdirSync(dirname(link), { recursive: true, mode: unit.directoryMode });
     try {
-      if (readlinkSync(link) === target) {
-        owner?.nodes.push(link);
-        continue;
-      }
-      rmSync(link);
-    } catch {
-      // Not a symlink or missing: symlinkSync reports real conflicts.
-    }
-    try {
+      mkdirSync(dirname(link), { recursive: true, mode: unit.directoryMode });
       symlinkSync(target, link);
       owner?.nodes.push(link);
     } catch (err) {
-      logger.warn(`Failed to create symlink ${link} → ${target}, ignoring: ${messageOf(err)}`, { unit: unit.name });
+      // systemd's symlink_idempotent(): a link that already points at the node is ours; anything
+      // else at that path belongs to someone else and is left alone (never replaced, never removed
+      // by RemoveOnStop=), with a warning.
+      if (errnoOf(err) === 'EEXIST' && readlinkOrUndefined(link) === target) {
+        owner?.nodes.push(link);
+        continue;
+      }
+      logger.warn(`Failed to create symlink ${target} → ${link}, ignoring: ${errnoOf(err) === 'EEXIST' ? 'File exists (not ours: left in place)' : messageOf(err)}`, { unit: unit.name });
     }
+  }
+}
+
+function readlinkOrUndefined(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
   }
 }
 

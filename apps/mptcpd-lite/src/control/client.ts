@@ -1,5 +1,10 @@
-/** A one-shot control-socket client: connect, send one request line, read one reply line. */
+/**
+ * A one-shot control-socket client: connect, check who serves the socket (SO_PEERCRED: root or our
+ * own uid — anyone else could have put a socket there to answer in the daemon's name), send one
+ * request line, read one reply line.
+ */
 import net from 'node:net';
+import { peerCredentials, tryFdOf } from '@mptcp/native';
 import { CliError, EXIT_ERROR, errnoName } from '../exit-codes.js';
 import type { ControlCommand, ControlReply } from './protocol.js';
 
@@ -12,7 +17,16 @@ export function controlRequest(path: string, cmd: ControlCommand, timeoutMs = 50
       reject(new CliError(`${path}: no reply from the daemon within ${timeoutMs} ms`, EXIT_ERROR, 'ETIMEDOUT'));
     }, timeoutMs);
     sock.setEncoding('utf8');
-    sock.on('connect', () => sock.write(JSON.stringify({ cmd }) + '\n'));
+    sock.on('connect', () => {
+      const problem = serverProblem(sock);
+      if (problem !== undefined) {
+        clearTimeout(timer);
+        sock.destroy();
+        reject(new CliError(`${path}: ${problem}`, EXIT_ERROR, 'EPERM'));
+        return;
+      }
+      sock.write(JSON.stringify({ cmd }) + '\n');
+    });
     sock.on('data', (chunk: string) => {
       buf += chunk;
       const nl = buf.indexOf('\n');
@@ -36,4 +50,18 @@ export function controlRequest(path: string, cmd: ControlCommand, timeoutMs = 50
       if (!buf.includes('\n')) reject(new CliError(`${path}: the daemon closed the connection without a reply`, EXIT_ERROR, 'ECONNRESET'));
     });
   });
+}
+
+/** Why the peer of `sock` is not a daemon we may trust, or undefined when it is (uid 0 or ours). */
+export function serverProblem(sock: net.Socket, uid = process.getuid?.() ?? 0): string | undefined {
+  const fd = tryFdOf(sock);
+  let peerUid: number | undefined;
+  try {
+    if (fd !== undefined) peerUid = peerCredentials(fd).uid;
+  } catch {
+    peerUid = undefined;
+  }
+  if (peerUid === undefined) return 'cannot read the credentials of the process serving the control socket (SO_PEERCRED); not talking to it';
+  if (peerUid !== 0 && peerUid !== uid) return `the control socket is served by uid ${peerUid}, not by root or by you (uid ${uid}); not talking to it (another user may have put it there)`;
+  return undefined;
 }

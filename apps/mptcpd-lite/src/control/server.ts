@@ -1,17 +1,24 @@
 /**
- * The daemon's control socket: AF_UNIX stream (node:net), node mode 0600 inside a 0700 directory the
- * daemon creates, peers checked with SO_PEERCRED (root or the daemon's own uid). One JSON request per
- * line, one JSON reply per line; anything malformed gets an error reply and never reaches the daemon.
+ * The daemon's control socket: AF_UNIX stream (node:net). The socket node is created mode 0600 (the
+ * umask is set around bind(): no chmod afterwards, so no window and no chmod that follows a symlink)
+ * inside a directory that must belong to the daemon's uid (or root) and be writable by no one else.
+ * Peers are checked with SO_PEERCRED (root or the daemon's own uid); when credentials cannot be read
+ * the connection is refused. One JSON request per line, one JSON reply per line; anything malformed
+ * gets an error reply and never reaches the daemon. A client that stops reading is not read from
+ * either (its replies stay bounded), and an idle connection is closed.
  */
-import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { peerCredentials, tryFdOf, type PeerCredentials } from '@mptcp/native';
 import { toJson } from '../json.js';
-import { nativeFn, socketFd } from '../platform/native.js';
-import type { PeerCredentials } from '../platform/native-types.js';
 import { parseRequest, type ControlCommand } from './protocol.js';
 
 const MAX_LINE = 64 * 1024;
+/** Replies buffered for one client before the daemon stops reading its requests. */
+export const MAX_PENDING_OUTPUT = 256 * 1024;
+/** A connection with no request and no reply read for this long is closed. */
+export const CONTROL_IDLE_MS = 60_000;
 
 export type ControlHandler = (cmd: ControlCommand) => Promise<Record<string, unknown>>;
 
@@ -26,23 +33,47 @@ export interface ControlServerOptions {
   log: (level: 'warning' | 'debug', message: string) => void;
   /** Peer check; default: SO_PEERCRED uid is 0 or ours. */
   allow?: (cred: PeerCredentials) => boolean;
+  /** Idle limit per connection (default CONTROL_IDLE_MS). */
+  idleMs?: number;
 }
 
-function peerOf(conn: net.Socket): PeerCredentials | undefined | null {
-  const fn = nativeFn('peerCredentials');
-  const fd = socketFd(conn);
-  if (!fn || fd === undefined) return undefined;
+function peerOf(conn: net.Socket): PeerCredentials | undefined {
+  const fd = tryFdOf(conn);
+  if (fd === undefined) return undefined;
   try {
-    return fn(fd);
+    return peerCredentials(fd);
   } catch {
-    return null;
+    return undefined;
+  }
+}
+
+function codeError(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/**
+ * Creates (0700) or checks the control socket's directory: a real directory (not a symlink), owned
+ * by the daemon's uid or root, and writable by nobody else — unless it is a root-owned sticky
+ * directory such as /tmp, where others cannot rename or remove what we create.
+ */
+export function ensureControlDir(dir: string, uid = process.getuid?.() ?? 0): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (st.isSymbolicLink()) throw codeError(`${dir}: the control socket's directory is a symlink; refusing it (remove it or pass --control PATH)`, 'ELOOP');
+  if (!st.isDirectory()) throw codeError(`${dir}: not a directory`, 'ENOTDIR');
+  if (st.uid !== uid && st.uid !== 0) {
+    throw codeError(`${dir}: owned by uid ${st.uid}, not by this daemon (uid ${uid}); another user may have created it — refusing (remove it or pass --control PATH)`, 'EPERM');
+  }
+  const sticky = (st.mode & 0o1000) !== 0;
+  if ((st.mode & 0o022) !== 0 && !(sticky && st.uid === 0)) {
+    throw codeError(`${dir}: writable by others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}); refusing it for the control socket (chmod go-w, or pass --control PATH)`, 'EPERM');
   }
 }
 
 /** Removes a stale socket node left by a crashed daemon; refuses to replace a live one. */
 async function clearStale(p: string): Promise<void> {
   try {
-    if (!statSync(p).isSocket()) throw new Error(`${p} exists and is not a socket`);
+    if (!lstatSync(p).isSocket()) throw new Error(`${p} exists and is not a socket`);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
@@ -59,29 +90,54 @@ async function clearStale(p: string): Promise<void> {
   rmSync(p, { force: true });
 }
 
+/** bind() under umask 0177: the node exists with mode 0600 from the first instant. */
+function listenPrivate(server: net.Server, p: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // Node binds a path synchronously inside listen(); the umask is process-wide, so restore it at once.
+    const old = process.umask(0o177);
+    try {
+      server.listen(p, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    } finally {
+      process.umask(old);
+    }
+  });
+}
+
 export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
-  const dir = path.dirname(opts.path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  await clearStale(opts.path);
   const uid = process.getuid?.() ?? 0;
+  ensureControlDir(path.dirname(opts.path), uid);
+  await clearStale(opts.path);
   const allow = opts.allow ?? ((c: PeerCredentials) => c.uid === 0 || c.uid === uid);
-  let warnedNoCreds = false;
+  const idleMs = opts.idleMs ?? CONTROL_IDLE_MS;
   const conns = new Set<net.Socket>();
 
   const server = net.createServer((conn) => {
     conns.add(conn);
     conn.on('close', () => conns.delete(conn));
     conn.on('error', () => conn.destroy());
+    conn.setTimeout(idleMs, () => {
+      opts.log('debug', `control socket: closing a connection idle for ${idleMs} ms`);
+      conn.destroy();
+    });
     const reply = (obj: Record<string, unknown>): void => {
-      if (!conn.destroyed) conn.write(toJson(obj) + '\n');
+      if (conn.destroyed) return;
+      conn.write(toJson(obj) + '\n');
+      // The client is not reading: stop reading its requests until it has taken the replies.
+      if (conn.writableLength > MAX_PENDING_OUTPUT && !conn.isPaused()) {
+        conn.pause();
+        conn.once('drain', () => conn.resume());
+      }
     };
+    // Fail closed: a peer whose credentials cannot be read is refused like a foreign one.
     const cred = peerOf(conn);
-    if (cred === undefined && !warnedNoCreds) {
-      warnedNoCreds = true;
-      opts.log('warning', 'control socket: peer credentials unavailable (@mptcp/native peerCredentials); relying on the socket mode 0600');
-    }
-    if (cred === null || (cred && !allow(cred))) {
-      reply({ ok: false, error: { code: 'EPERM', message: `uid ${cred?.uid ?? '?'} may not control this daemon (root or uid ${uid} only)` } });
+    if (cred === undefined || !allow(cred)) {
+      const who = cred === undefined ? 'a peer whose credentials (SO_PEERCRED) cannot be read' : `uid ${cred.uid}`;
+      opts.log('debug', `control socket: refused ${who}`);
+      reply({ ok: false, error: { code: 'EPERM', message: `${who} may not control this daemon (root or uid ${uid} only)` } });
       conn.end();
       return;
     }
@@ -119,14 +175,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     });
   });
   server.on('error', (err) => opts.log('warning', `control socket: ${err.message}`));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.path, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  chmodSync(opts.path, 0o600);
+  await listenPrivate(server, opts.path);
   return {
     path: opts.path,
     close: () =>
