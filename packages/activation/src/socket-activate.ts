@@ -7,7 +7,6 @@
  * activator's stdin — or only stdin/stdout, without LISTEN_*, with --inetd). The child's environment is rebuilt: only TERM, PATH, USER, HOME, then LISTEN_*, then -E.
  */
 import { constants as osConstants } from 'node:os';
-import { IPPROTO_MPTCP, mptcpUnavailableReason } from '@mptcp/constants';
 import type { AcceptedConnection, SockAddr, SocketKind } from '@mptcp/native';
 import { type ExecCommand, type ListenAddress, parseSocketAddress } from '@mptcp/unit';
 import { ActivationError, errnoOf, messageOf } from './errors.js';
@@ -119,18 +118,17 @@ export async function runSocketActivate(options: SocketActivateOptions): Promise
     for (const text of options.listen) {
       const address = toSockAddr(parseAddress(text));
       if (!address) throw new ActivationError('UNSUPPORTED_LISTEN', `Failed to parse address ${text}`, { address: text });
-      const wantMptcp = options.mptcp !== undefined && options.mptcp !== false && kind === 'stream' && (address.family === 'inet' || address.family === 'inet6');
+      // The MPTCP policy (NODE_MPTCP, the TCP fallback) is @mptcp/native's; NODE_MPTCP=0 wins over --mptcp.
+      const mptcp = options.mptcp === 'prefer' ? 'prefer' : options.mptcp ? 'require' : 'off';
       let opened;
       try {
-        opened = native.openSocket({ kind, address, protocol: wantMptcp ? IPPROTO_MPTCP : 0, nonBlocking: true });
+        opened = native.openSocket({ kind, address, mptcp, disabledByEnv: 'tcp', nonBlocking: true });
       } catch (err) {
         const errno = errnoOf(err);
-        if (!(wantMptcp && options.mptcp === 'prefer' && errno !== undefined && mptcpUnavailableReason(errno))) {
-          throw new ActivationError('SOCKET_OPEN_FAILED', `Failed to open '${text}': ${messageOf(err)}`, { address: text, ...(errno ? { errno } : {}), cause: err });
-        }
-        log.warn(`MPTCP unavailable (${errno}), listening on ${text} with plain TCP.`);
-        opened = native.openSocket({ kind, address, protocol: 0, nonBlocking: true });
+        throw new ActivationError('SOCKET_OPEN_FAILED', `Failed to open '${text}': ${messageOf(err)}`, { address: text, ...(errno ? { errno } : {}), cause: err });
       }
+      if (opened.fallbackReason === 'disabled-by-env') log.warn(`MPTCP disabled by NODE_MPTCP=0, listening on ${text} with plain TCP.`);
+      else if (opened.fallbackReason !== undefined) log.warn(`MPTCP unavailable (${opened.fallbackErrno ?? opened.fallbackReason}), listening on ${text} with plain TCP.`);
       const label = formatSockAddr(opened.local);
       fds.push({ fd: opened.fd, owned: true, label });
       bound.push({ fd: opened.fd, address: label, ...(opened.local.family !== 'unix' ? { port: opened.local.port } : {}) });

@@ -92,6 +92,8 @@ export interface CreatedSocket {
   transport?: Transport;
   /** Why MPTCP was asked for but plain TCP was opened. */
   fallbackReason?: MptcpUnavailable;
+  /** The errno name socket(…, 262) gave, when it was the reason. */
+  fallbackErrno?: string;
 }
 
 const warned = new Set<string>();
@@ -136,10 +138,13 @@ export function createSocket(req: SocketRequest): CreatedSocket {
     mode = effectiveMode(req.role ?? 'listener', requested);
     if (!wantsMptcp(mode) && wantsMptcp(requested)) envReason = 'disabled-by-env';
   }
-  const tcp = (fallbackReason?: MptcpUnavailable): CreatedSocket => {
+  const tcp = (fallbackReason?: MptcpUnavailable, fallbackErrno?: string): CreatedSocket => {
     const fd = native.socket(af, type, 0);
     if (fd < 0) throw syscallError(-fd, { syscall: 'socket' });
-    return fallbackReason === undefined ? { fd, protocol: 0, transport: 'tcp' } : { fd, protocol: 0, transport: 'tcp', fallbackReason };
+    const created: CreatedSocket = { fd, protocol: 0, transport: 'tcp' };
+    if (fallbackReason !== undefined) created.fallbackReason = fallbackReason;
+    if (fallbackErrno !== undefined) created.fallbackErrno = fallbackErrno;
+    return created;
   };
   if (!wantsMptcp(mode)) return tcp(envReason);
   const fd = native.socket(af, type, IPPROTO_MPTCP);
@@ -148,7 +153,7 @@ export function createSocket(req: SocketRequest): CreatedSocket {
   const reason = mptcpUnavailableReason(code);
   if (mode === 'require' || reason === undefined) throw syscallError(-fd, { syscall: 'socket', protocol: IPPROTO_MPTCP });
   if (req.warn) warnFallback(reason, code);
-  return tcp(reason);
+  return tcp(reason, code);
 }
 
 /**
