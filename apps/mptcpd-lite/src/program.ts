@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { activateCommand } from './commands/activate.js';
 import { checkCommand } from './commands/check.js';
 import { connectCommand } from './commands/connect.js';
+import { endpointsCommand } from './commands/endpoints.js';
+import { devCommand } from './commands/dev.js';
 import { infoCommand } from './commands/info.js';
 import { runCommand } from './commands/run.js';
 import { verifyCommand } from './commands/verify.js';
@@ -22,6 +24,8 @@ export function createProgram(): Command {
   program.addCommand(checkCommand());
   program.addCommand(connectCommand());
   program.addCommand(infoCommand());
+  program.addCommand(endpointsCommand());
+  program.addCommand(devCommand());
   // Usage errors (unknown option, missing argument, bad choice) exit 2, as documented; --help and
   // --version exit 0.
   const usageExit = (cmd: Command): void => {

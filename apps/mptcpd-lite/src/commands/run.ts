@@ -16,6 +16,11 @@ interface RunOptions {
   units?: string[];
   control?: string;
   logLevel: string;
+  endpoints?: string;
+  endpointFlags?: string;
+  endpointsIgnore?: string[];
+  metrics?: string;
+  statusAllow?: string[];
 }
 
 export function runCommand(): Command {
@@ -24,6 +29,11 @@ export function runCommand(): Command {
     .option('-u, --units <dir...>', `unit directories, highest priority first (default: ${DEFAULT_UNIT_DIRS.join(' ')})`)
     .option('--control <path>', 'control socket (AF_UNIX, mode 0600) for status/reload/stop', defaultControlPath())
     .addOption(new Option('--log-level <level>', 'highest level logged').choices(Object.keys(LOG_LEVELS)).default('info'))
+    .addOption(new Option('--endpoints <mode>', 'MPTCP endpoints: auto = one per routed interface address, added/removed as addresses and links come and go (refused when another manager runs)').choices(['off', 'auto']).default('off'))
+    .option('--endpoint-flags <flags>', 'flags of the endpoints --endpoints auto adds (comma-separated: signal, subflow, backup, fullmesh)', 'signal')
+    .option('--endpoints-ignore <name...>', 'another endpoint manager (process name) to tolerate, e.g. NetworkManager with MPTCP disabled')
+    .option('--metrics <addr>', 'serve OpenMetrics on /metrics and the status page on / at ADDR (host:port; loopback unless --status-allow)')
+    .option('--status-allow <cidr...>', 'client networks, besides loopback, allowed to read /metrics and the status page')
     .addHelpText(
       'after',
       `
@@ -56,11 +66,20 @@ sd_notify: with NOTIFY_SOCKET set, sends READY=1, RELOADING=1 (+MONOTONIC_USEC=)
         const marked = closeInheritedFdsOnExec();
         if (marked.length > 0) log.debug(`marked inherited fds close-on-exec: ${marked.join(', ')}`);
         const controlPath = path.resolve(opts.control ?? defaultControlPath());
+        const { startOperate } = await import('../operate/start.js');
+        const operate = await startOperate(opts, log);
         const { createEngine } = await import('../daemon/activation-engine.js');
         const { startDaemon } = await import('../daemon/daemon.js');
         const engine = await createEngine({ unitDirs, log });
         const daemon = await startDaemon({ engine, log, controlPath, unitDirs });
-        return daemon.done;
+        try {
+          await operate.attach(engine);
+        } catch (err) {
+          await daemon.stop('--metrics could not start');
+          await operate.stop();
+          throw err;
+        }
+        return daemon.done.finally(() => operate.stop());
       }),
     );
 }

@@ -1,5 +1,5 @@
 /** Generic netlink (linux/genetlink.h): the genlmsghdr and the controller's family lookup. */
-import { attrMap, attrString, decodeMessages, encodeMessage, NETLINK_GENERIC, NLM_F_REQUEST, readU16, readU32, type NetlinkMessage } from './message.js';
+import { attrMap, attrString, decodeMessages, encodeMessage, NETLINK_GENERIC, NLM_F_REQUEST, parseAttrs, readString, readU16, readU32, type NetlinkMessage } from './message.js';
 import type { NetlinkTransport } from './transport.js';
 
 export const GENL_HDRLEN = 4;
@@ -8,6 +8,9 @@ export const CTRL_CMD_GETFAMILY = 3;
 export const CTRL_ATTR_FAMILY_ID = 1;
 export const CTRL_ATTR_FAMILY_NAME = 2;
 export const CTRL_ATTR_VERSION = 3;
+export const CTRL_ATTR_MCAST_GROUPS = 7;
+export const CTRL_ATTR_MCAST_GRP_NAME = 1;
+export const CTRL_ATTR_MCAST_GRP_ID = 2;
 
 /** A generic-netlink message: nlmsghdr + genlmsghdr{cmd, version} + attributes. */
 export function encodeGenl(family: number, flags: number, cmd: number, version: number, attrs: Buffer[], seq = 1): Buffer {
@@ -28,6 +31,8 @@ export function decodeGenl(msg: NetlinkMessage): GenlMessage {
 export interface GenlFamily {
   id: number;
   version: number;
+  /** Multicast group name → id (CTRL_ATTR_MCAST_GROUPS). */
+  groups: Map<string, number>;
 }
 
 /** CTRL_CMD_GETFAMILY by name; throws NetlinkError ENOENT when the family is not registered. */
@@ -36,5 +41,13 @@ export function resolveFamily(request: NetlinkTransport, name: string): GenlFami
   const [reply] = decodeMessages(request(NETLINK_GENERIC, req), `generic netlink family ${name}`).map(decodeGenl);
   const id = readU16(reply?.attrs.get(CTRL_ATTR_FAMILY_ID));
   if (!reply || id === undefined) throw new Error(`generic netlink family ${name}: no family id in the reply`);
-  return { id, version: readU32(reply.attrs.get(CTRL_ATTR_VERSION)) ?? 1 };
+  const groups = new Map<string, number>();
+  const mc = reply.attrs.get(CTRL_ATTR_MCAST_GROUPS);
+  for (const g of mc ? parseAttrs(mc) : []) {
+    const ga = attrMap(g.data);
+    const gname = readString(ga.get(CTRL_ATTR_MCAST_GRP_NAME));
+    const gid = readU32(ga.get(CTRL_ATTR_MCAST_GRP_ID));
+    if (gname !== undefined && gid !== undefined) groups.set(gname, gid);
+  }
+  return { id, version: readU32(reply.attrs.get(CTRL_ATTR_VERSION)) ?? 1, groups };
 }

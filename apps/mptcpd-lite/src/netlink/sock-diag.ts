@@ -102,8 +102,8 @@ export function decodeDiagMessage(p: Buffer): { socket: DiagSocket; attrs: Map<n
   return { socket, attrs: attrMap(p.subarray(INET_DIAG_MSG_LEN)) };
 }
 
-function dump(request: NetlinkTransport, family: number, protocol: number, ext: number, context: string): Array<{ socket: DiagSocket; attrs: Map<number, Buffer> }> {
-  return decodeMessages(request(NETLINK_SOCK_DIAG, encodeDiagRequest(family, protocol, ext)), context)
+function dump(request: NetlinkTransport, family: number, protocol: number, ext: number, context: string, states = ALL_STATES): Array<{ socket: DiagSocket; attrs: Map<number, Buffer> }> {
+  return decodeMessages(request(NETLINK_SOCK_DIAG, encodeDiagRequest(family, protocol, ext, states)), context)
     .map((m) => decodeDiagMessage(m.payload))
     .filter((x): x is { socket: DiagSocket; attrs: Map<number, Buffer> } => x !== undefined);
 }
@@ -122,11 +122,18 @@ export function dumpMptcpSockets(request: NetlinkTransport): MptcpDiagSocket[] {
   return out;
 }
 
+/**
+ * TCP states a subflow of a live connection can be in. TIME-WAIT (kept by the kernel as minisocks,
+ * possibly 100k of them on a busy host), LISTEN and CLOSE are left out by the kernel's state filter:
+ * they never carry a subflow token, and dumping them is what made a full TCP dump slow.
+ */
+export const SUBFLOW_STATES = ALL_STATES & ~((1 << 6) | (1 << 7) | (1 << TCP_LISTEN));
+
 /** The TCP sockets that are MPTCP subflows (ULP "mptcp"), with their tokens and tcp_info. */
 export function dumpSubflows(request: NetlinkTransport): SubflowDiagSocket[] {
   const out: SubflowDiagSocket[] = [];
   for (const family of [AF_INET, AF_INET6]) {
-    for (const { socket, attrs } of dump(request, family, IPPROTO_TCP, INFO_EXT, 'sock_diag TCP dump')) {
+    for (const { socket, attrs } of dump(request, family, IPPROTO_TCP, INFO_EXT, 'sock_diag TCP dump', SUBFLOW_STATES)) {
       const ulp = attrs.get(INET_DIAG_ULP_INFO);
       if (!ulp) continue;
       const u = attrMap(ulp);
@@ -156,7 +163,10 @@ export interface MptcpConnection extends MptcpDiagSocket {
 /** MPTCP sockets joined with their subflows by token (mptcp_info.token == subflow TOKEN_LOC). */
 export function mptcpConnections(request: NetlinkTransport): MptcpConnection[] {
   const sockets = dumpMptcpSockets(request);
-  const subflows = dumpSubflows(request);
+  // Only MPTCP sockets are dumped (IPPROTO_MPTCP, as `ss -M`); the TCP side is asked for subflows
+  // only when some connection can have one.
+  const live = sockets.some((s) => s.state !== 'LISTEN' && s.info !== undefined && s.info.token !== 0);
+  const subflows = live ? dumpSubflows(request) : [];
   return sockets.map((s) => ({
     ...s,
     subflows: s.info && s.info.token !== 0 ? subflows.filter((f) => f.tokenLoc === s.info?.token && f.state !== 'LISTEN') : [],
