@@ -1,6 +1,14 @@
 // Entry point of the @mptcp/native addon: registers the small syscall-shaped functions.
 #include "addon.h"
 
+#include <errno.h>
+#include <sched.h>
+#include <sys/stat.h>
+
+#include <pthread.h>
+
+#include <cmath>
+
 namespace mptcp_native {
 
 bool ArgInt(const Napi::CallbackInfo& info, size_t i, int* out) {
@@ -13,12 +21,61 @@ bool ArgInt(const Napi::CallbackInfo& info, size_t i, int* out) {
   return true;
 }
 
+bool IdValue(Napi::Env env, Napi::Value v, const char* what, bool allowNone, bool* given, uint32_t* out) {
+  // Read as a double: Int32Value() would turn 2147483648 into a negative number.
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+  if (allowNone && d == -1) {
+    *given = false;
+    return true;
+  }
+  if (!(d >= 0 && d <= 4294967294.0) || std::floor(d) != d) {
+    Napi::TypeError::New(env, std::string(what) + " must be an integer 0…4294967294" + (allowNone ? " (or -1: unchanged)" : ""))
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *given = true;
+  *out = static_cast<uint32_t>(d);
+  return true;
+}
+
+namespace {
+struct UmaskJob {
+  mode_t mask;
+  const std::function<int()>* fn;
+  int result;
+};
+
+void* UmaskThread(void* arg) {
+  auto* job = static_cast<UmaskJob*>(arg);
+  if (unshare(CLONE_FS) < 0) {
+    job->result = -errno;
+    return nullptr;
+  }
+  umask(job->mask);
+  job->result = (*job->fn)();
+  return nullptr;
+}
+}  // namespace
+
+int WithThreadUmask(mode_t mask, const std::function<int()>& fn) {
+  // pthread_create, not std::thread: the addon is built without C++ exceptions, and a failed
+  // thread creation must be an errno, not an abort.
+  UmaskJob job{mask, &fn, 0};
+  pthread_t t;
+  int r = pthread_create(&t, nullptr, UmaskThread, &job);
+  if (r != 0) return -r;
+  pthread_join(t, nullptr);
+  return job.result;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSocket(env, exports);
   InitPoll(env, exports);
   InitNetlink(env, exports);
   InitMptcp(env, exports);
   InitSpawn(env, exports);
+  InitRead(env, exports);
+  InitDgram(env, exports);
   return exports;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <string>
 #include <vector>
 
 #include "addon.h"
@@ -23,22 +24,48 @@ static Napi::Value Socket(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
-// bind(fd, address[, mode]) → 0 | -errno. With a mode (AF_UNIX path sockets) the umask is set to
-// ~mode around the bind() so the node is created with exactly that mode, with no chmod window.
+// bind(fd, address[, mode]) → 0 | -errno. With a mode (AF_UNIX path sockets) the node is created
+// with exactly that mode: bind() runs on a thread with its own umask (~mode), so there is no
+// chmod-after-bind window, no chmod that could follow a swapped-in symlink, and no process-wide
+// umask() that would race files other threads create meanwhile.
 static Napi::Value Bind(const Napi::CallbackInfo& info) {
   int fd;
   if (!ArgInt(info, 0, &fd)) return info.Env().Undefined();
   sockaddr_storage ss;
   socklen_t len;
   if (!SockaddrFromJs(info.Env(), info[1], &ss, &len)) return info.Env().Undefined();
-  bool withMode = info.Length() > 2 && info[2].IsNumber();
-  mode_t old = 0;
-  if (withMode) old = umask(~static_cast<mode_t>(info[2].As<Napi::Number>().Uint32Value()) & 0777);
-  int r = bind(fd, reinterpret_cast<sockaddr*>(&ss), len);
-  int err = errno;
-  if (withMode) umask(old);
-  if (r < 0) return Errno(info.Env(), err);
-  return Napi::Number::New(info.Env(), 0);
+  auto doBind = [&]() -> int { return bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0 ? -errno : 0; };
+  int r;
+  if (info.Length() > 2 && info[2].IsNumber()) {
+    mode_t mode = static_cast<mode_t>(info[2].As<Napi::Number>().Uint32Value()) & 07777;
+    r = WithThreadUmask(~mode & 0777, doBind);
+  } else {
+    r = doBind();
+  }
+  return Napi::Number::New(info.Env(), r);
+}
+
+// mknodat(dirfd | -100 (AT_FDCWD), path, mode, dev) → 0 | -errno. mode carries the type (S_IFIFO,
+// S_IFREG, S_IFSOCK, S_IFCHR/S_IFBLK with dev) and the permission bits, applied exactly (a
+// per-thread umask of 0, as for bind). A FIFO: mknodat(-100, path, S_IFIFO | 0o600, 0).
+static Napi::Value Mknodat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int dirfd, mode, dev;
+  if (!ArgInt(info, 0, &dirfd)) return env.Undefined();
+  if (info.Length() < 2 || !info[1].IsString()) {
+    Napi::TypeError::New(env, "argument 1 must be a path string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[1].As<Napi::String>().Utf8Value();
+  if (path.empty() || path.find('\0') != std::string::npos) {
+    Napi::TypeError::New(env, "path must be non-empty and must not contain NUL bytes").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (!ArgInt(info, 2, &mode) || !ArgInt(info, 3, &dev)) return env.Undefined();
+  int r = WithThreadUmask(0, [&]() -> int {
+    return mknodat(dirfd, path.c_str(), static_cast<mode_t>(mode), static_cast<dev_t>(static_cast<unsigned>(dev))) < 0 ? -errno : 0;
+  });
+  return Napi::Number::New(env, r);
 }
 
 static Napi::Value Listen(const Napi::CallbackInfo& info) {
@@ -258,6 +285,7 @@ static Napi::Object Constants(Napi::Env env) {
   C(TCP_NODELAY); C(TCP_KEEPIDLE); C(TCP_KEEPINTVL); C(TCP_KEEPCNT); C(TCP_DEFER_ACCEPT); C(TCP_CONGESTION);
   C(TCP_INFO); C(SOMAXCONN);
   C(EINPROGRESS); C(EAGAIN);
+  C(AT_FDCWD); C(S_IFIFO); C(S_IFREG); C(S_IFSOCK); C(S_IFCHR); C(S_IFBLK);
 #undef C
   return c;
 }
@@ -266,6 +294,7 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("socket", Napi::Function::New(env, Socket, "socket"));
   exports.Set("bind", Napi::Function::New(env, Bind, "bind"));
   exports.Set("listen", Napi::Function::New(env, Listen, "listen"));
+  exports.Set("mknodat", Napi::Function::New(env, Mknodat, "mknodat"));
   exports.Set("connect", Napi::Function::New(env, Connect, "connect"));
   exports.Set("accept", Napi::Function::New(env, Accept, "accept"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));

@@ -1,8 +1,10 @@
 // Process creation without fork(): clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) on a private stack, as
 // glibc's posix_spawn does. The child shares the parent's memory until execve, so it runs only raw,
 // async-signal-safe syscalls on data prepared by the parent, and reports a failure by writing
-// {errno, step} into that shared memory before _exit(127). The parent thread is suspended until
-// the child has exec'd or exited; the caller gets { pid, pidfd } or { errno, syscall }.
+// {errno, step} into that shared memory before _exit(127). The cloning thread is suspended until
+// the child has exec'd or exited: spawn() does it on the main thread, spawnAsync() on a libuv pool
+// thread so that the event loop keeps accepting and serving meanwhile. The caller gets
+// { pid, pidfd } or { errno: -errno, syscall }.
 //
 // Plus the two syscalls the parent needs afterwards: waitid(P_PIDFD, WNOHANG) (readiness comes
 // from uv_poll on the pidfd, see addon_poll.cc) and pidfd_send_signal.
@@ -15,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -162,16 +165,16 @@ bool StringArray(Napi::Env env, Napi::Value v, const char* what, std::vector<std
   return true;
 }
 
-bool IntArray(Napi::Env env, Napi::Value v, const char* what, std::vector<int>* out) {
+bool FdArray(Napi::Env env, Napi::Value v, std::vector<int>* out) {
   if (!v.IsArray()) {
-    Napi::TypeError::New(env, std::string(what) + " must be an array of numbers").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "fds must be an array of numbers").ThrowAsJavaScriptException();
     return false;
   }
   Napi::Array arr = v.As<Napi::Array>();
   for (uint32_t i = 0; i < arr.Length(); i++) {
     Napi::Value e = arr.Get(i);
     if (!e.IsNumber()) {
-      Napi::TypeError::New(env, std::string(what) + " must be an array of numbers").ThrowAsJavaScriptException();
+      Napi::TypeError::New(env, "fds must be an array of numbers").ThrowAsJavaScriptException();
       return false;
     }
     out->push_back(e.As<Napi::Number>().Int32Value());
@@ -187,107 +190,185 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
   return p;
 }
 
-Napi::Value SpawnError(Napi::Env env, int err, const char* syscall) {
+constexpr size_t kStackSize = 256 * 1024;
+
+// One spawn, parsed from JS on the main thread and owning every byte the child reads, so that it
+// can be carried out on any thread (Run) while JS goes on.
+class SpawnRequest {
+ public:
+  // Parses spawn()'s arguments; false (with a TypeError pending) when they are malformed.
+  bool Parse(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 10 || !info[0].IsString()) {
+      Napi::TypeError::New(env, "spawn(file, argv, envp, cwd, fds, uid, gid, groups, setsid, pidEnv)").ThrowAsJavaScriptException();
+      return false;
+    }
+    file_ = info[0].As<Napi::String>().Utf8Value();
+    std::vector<std::string> pidNames;
+    if (!StringArray(env, info[1], "argv", &argv_) || !StringArray(env, info[2], "envp", &envp_)) return false;
+    haveCwd_ = info[3].IsString();
+    if (haveCwd_) cwd_ = info[3].As<Napi::String>().Utf8Value();
+    if (!FdArray(env, info[4], &fds_)) return false;
+    if (!IdValue(env, info[5], "uid", true, &setUid_, &uid_) || !IdValue(env, info[6], "gid", true, &setGid_, &gid_)) return false;
+    haveGroups_ = info[7].IsArray();
+    if (haveGroups_) {
+      Napi::Array arr = info[7].As<Napi::Array>();
+      for (uint32_t i = 0; i < arr.Length(); i++) {
+        bool given;
+        uint32_t g;
+        if (!IdValue(env, arr.Get(i), "groups[]", false, &given, &g)) return false;
+        groups_.push_back(static_cast<gid_t>(g));
+      }
+    }
+    setsid_ = info[8].ToBoolean().Value();
+    if (!StringArray(env, info[9], "pidEnv", &pidNames)) return false;
+    if (file_.find('\0') != std::string::npos || cwd_.find('\0') != std::string::npos) {
+      Napi::TypeError::New(env, "file and cwd must not contain NUL bytes").ThrowAsJavaScriptException();
+      return false;
+    }
+    // PID slots: "NAME=" followed by room for the digits, filled in by the child.
+    std::vector<size_t> slotOffsets;
+    for (const auto& name : pidNames) {
+      envp_.push_back(name + "=" + std::string(20, '\0'));
+      slotOffsets.push_back(name.size() + 1);
+    }
+    argvp_ = Pointers(argv_);
+    envpp_ = Pointers(envp_);
+    for (size_t i = 0; i < pidNames.size(); i++) slots_.push_back(envpp_[envp_.size() - pidNames.size() + i] + slotOffsets[i]);
+    scratch_.resize(fds_.size());
+    return true;
+  }
+
+  // clone + exec, on the calling thread (suspended until the child has exec'd or failed). Returns
+  // 0 with pid/pidfd set, or an errno with the failing step's name (the syscall) in *step.
+  int Run(const char** step) {
+    SpawnArgs a{};
+    a.file = file_.c_str();
+    a.argv = argvp_.data();
+    a.envp = envpp_.data();
+    a.cwd = haveCwd_ ? cwd_.c_str() : nullptr;
+    a.fds = fds_.data();
+    a.scratch = scratch_.data();
+    a.nfds = static_cast<int>(fds_.size());
+    a.setUid = setUid_;
+    a.setGid = setGid_;
+    a.setIds = setUid_ || setGid_ || haveGroups_;
+    a.uid = static_cast<uid_t>(uid_);
+    a.gid = static_cast<gid_t>(gid_);
+    a.groups = groups_.data();
+    a.ngroups = groups_.size();
+    a.setsid = setsid_;
+    a.pidSlots = slots_.data();
+    a.npidSlots = static_cast<int>(slots_.size());
+    a.err = 0;
+    a.step = kNone;
+
+    void* stack = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+      *step = "mmap";
+      return errno;
+    }
+    // Block every signal in this thread, so that none runs a parent handler in the child before it
+    // has reset the dispositions; restored once the child has exec'd or exited.
+    unsigned long all = ~0UL, old = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof(all));
+    int rawPidfd = -1;
+    int child = clone(Child, static_cast<char*>(stack) + kStackSize, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &rawPidfd);
+    int cloneErr = errno;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof(old));
+    munmap(stack, kStackSize);
+    if (child < 0) {
+      *step = "clone";
+      return cloneErr;
+    }
+    UniqueFd pidfd(rawPidfd);
+    if (a.step != kNone) {
+      // The child exited with 127 after writing the error: reap it now (it is gone or about to be).
+      siginfo_t si;
+      while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd.get()), &si, WEXITED) < 0 && errno == EINTR) {
+      }
+      *step = kStepNames[a.step];
+      return a.err;
+    }
+    pid = child;
+    pidfdOut = pidfd.release();
+    return 0;
+  }
+
+  int pid = -1;
+  int pidfdOut = -1;
+
+ private:
+  std::string file_, cwd_;
+  bool haveCwd_ = false;
+  std::vector<std::string> argv_, envp_;
+  std::vector<char*> argvp_, envpp_, slots_;
+  std::vector<int> fds_, scratch_;
+  bool setUid_ = false, setGid_ = false, haveGroups_ = false, setsid_ = false;
+  uint32_t uid_ = 0, gid_ = 0;
+  std::vector<gid_t> groups_;
+};
+
+Napi::Value SpawnResult(Napi::Env env, int err, const char* syscall, const SpawnRequest& req) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("errno", err);
-  o.Set("syscall", syscall);
+  if (err != 0) {
+    o.Set("errno", -err);
+    o.Set("syscall", syscall);
+  } else {
+    o.Set("pid", req.pid);
+    o.Set("pidfd", req.pidfdOut);
+  }
   return o;
 }
 
-constexpr size_t kStackSize = 256 * 1024;
+// spawnAsync's worker: Run() on a libuv pool thread; the promise resolves with spawn()'s result.
+class SpawnWorker : public Napi::AsyncWorker {
+ public:
+  SpawnWorker(Napi::Env env, std::unique_ptr<SpawnRequest> req)
+      : Napi::AsyncWorker(env, "MptcpSpawn"), req_(std::move(req)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { err_ = req_->Run(&syscall_); }
+  void OnOK() override {
+    Napi::HandleScope scope(Env());
+    deferred_.Resolve(SpawnResult(Env(), err_, syscall_, *req_));
+  }
+
+ private:
+  std::unique_ptr<SpawnRequest> req_;
+  Napi::Promise::Deferred deferred_;
+  int err_ = 0;
+  const char* syscall_ = "";
+};
 
 }  // namespace
 
 // spawn(file, argv, envp, cwd | null, fds, uid | -1, gid | -1, groups | null, setsid, pidEnv)
-//   → { pid, pidfd } | { errno, syscall }.
+//   → { pid, pidfd } | { errno: -errno, syscall }.
 // `file` is executed as given (an absolute path; PATH lookup is the caller's). Child fd i is
 // parent fd fds[i] (-1: /dev/null); nothing else is inherited (every fd the addon and Node open is
-// CLOEXEC). uid/gid >= 0 switch credentials after setgroups(groups ?? []). pidEnv: variable names
-// appended to envp whose value is the child's own PID, computed in the child.
+// CLOEXEC). uid/gid (0…4294967294; -1: unchanged) switch credentials after setgroups(groups ?? []);
+// every requested change that fails fails the spawn. pidEnv: variable names appended to envp whose
+// value is the child's own PID, computed in the child. The calling (main) thread waits until the
+// child has exec'd: use spawnAsync to keep the event loop running.
 static Napi::Value Spawn(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 10 || !info[0].IsString()) {
-    Napi::TypeError::New(env, "spawn(file, argv, envp, cwd, fds, uid, gid, groups, setsid, pidEnv)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  std::string file = info[0].As<Napi::String>().Utf8Value();
-  std::vector<std::string> argv, envp, pidNames;
-  std::vector<int> fds, groupsIn;
-  if (!StringArray(env, info[1], "argv", &argv) || !StringArray(env, info[2], "envp", &envp)) return env.Undefined();
-  bool haveCwd = info[3].IsString();
-  std::string cwd = haveCwd ? info[3].As<Napi::String>().Utf8Value() : std::string();
-  if (!IntArray(env, info[4], "fds", &fds)) return env.Undefined();
-  int uid, gid;
-  if (!ArgInt(info, 5, &uid) || !ArgInt(info, 6, &gid)) return env.Undefined();
-  bool haveGroups = info[7].IsArray();
-  if (haveGroups && !IntArray(env, info[7], "groups", &groupsIn)) return env.Undefined();
-  bool setsid = info[8].ToBoolean().Value();
-  if (!StringArray(env, info[9], "pidEnv", &pidNames)) return env.Undefined();
-  if (file.find('\0') != std::string::npos || cwd.find('\0') != std::string::npos) {
-    Napi::TypeError::New(env, "file and cwd must not contain NUL bytes").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  SpawnRequest req;
+  if (!req.Parse(info)) return info.Env().Undefined();
+  const char* syscall = "";
+  int err = req.Run(&syscall);
+  return SpawnResult(info.Env(), err, syscall, req);
+}
 
-  // PID slots: "NAME=" followed by room for the digits, filled in by the child.
-  std::vector<size_t> slotOffsets;
-  for (const auto& name : pidNames) {
-    envp.push_back(name + "=" + std::string(20, '\0'));
-    slotOffsets.push_back(name.size() + 1);
-  }
-  std::vector<char*> argvp = Pointers(argv);
-  std::vector<char*> envpp = Pointers(envp);
-  std::vector<char*> slots;
-  for (size_t i = 0; i < pidNames.size(); i++) slots.push_back(envpp[envp.size() - pidNames.size() + i] + slotOffsets[i]);
-  std::vector<gid_t> groups(groupsIn.begin(), groupsIn.end());
-  std::vector<int> scratch(fds.size());
-
-  SpawnArgs a{};
-  a.file = file.c_str();
-  a.argv = argvp.data();
-  a.envp = envpp.data();
-  a.cwd = haveCwd ? cwd.c_str() : nullptr;
-  a.fds = fds.data();
-  a.scratch = scratch.data();
-  a.nfds = static_cast<int>(fds.size());
-  a.setUid = uid >= 0;
-  a.setGid = gid >= 0;
-  a.setIds = a.setUid || a.setGid || haveGroups;
-  a.uid = static_cast<uid_t>(uid);
-  a.gid = static_cast<gid_t>(gid);
-  a.groups = groups.data();
-  a.ngroups = groups.size();
-  a.setsid = setsid;
-  a.pidSlots = slots.data();
-  a.npidSlots = static_cast<int>(slots.size());
-  a.err = 0;
-  a.step = kNone;
-
-  void* stack = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) return SpawnError(env, errno, "mmap");
-
-  // Block every signal in this thread, so that none runs a parent handler in the child before it
-  // has reset the dispositions; restored once the child has exec'd or exited.
-  unsigned long all = ~0UL, old = 0;
-  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof(all));
-  int pidfd = -1;
-  int pid = clone(Child, static_cast<char*>(stack) + kStackSize, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
-  int cloneErr = errno;
-  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof(old));
-  munmap(stack, kStackSize);
-
-  if (pid < 0) return SpawnError(env, cloneErr, "clone");
-  if (a.step != kNone) {
-    // The child exited with 127 after writing the error: reap it now (it is gone or about to be).
-    siginfo_t si;
-    while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED) < 0 && errno == EINTR) {
-    }
-    close(pidfd);
-    return SpawnError(env, a.err, kStepNames[a.step]);
-  }
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("pid", pid);
-  o.Set("pidfd", pidfd);
-  return o;
+// spawnAsync(same arguments) → Promise<{ pid, pidfd } | { errno: -errno, syscall }>: the
+// clone/exec runs on a libuv pool thread. The fds in `fds` must stay open until it settles.
+static Napi::Value SpawnAsync(const Napi::CallbackInfo& info) {
+  auto req = std::make_unique<SpawnRequest>();
+  if (!req->Parse(info)) return info.Env().Undefined();
+  auto* worker = new SpawnWorker(info.Env(), std::move(req));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 // pidfdWait(pidfd) → { pid, code, signal } once exited (reaped) | null while running | -errno.
@@ -321,6 +402,7 @@ static Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
 
 void InitSpawn(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
+  exports.Set("spawnAsync", Napi::Function::New(env, SpawnAsync, "spawnAsync"));
   exports.Set("pidfdWait", Napi::Function::New(env, PidfdWait, "pidfdWait"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
 }

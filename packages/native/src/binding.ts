@@ -29,6 +29,9 @@ export interface NativeConstants {
   readonly [name: string]: number;
 }
 
+/** spawn()'s result: the child, or the failed step with its negative errno. */
+export type SpawnResult = { pid: number; pidfd: number } | { errno: number; syscall: string };
+
 /** Opaque uv_poll handle. */
 export interface PollHandle {
   readonly __pollHandle: unique symbol;
@@ -76,7 +79,13 @@ export interface NativeBinding {
     groups: number[] | null,
     setsid: boolean,
     pidEnv: string[],
-  ): { pid: number; pidfd: number } | { errno: number; syscall: string };
+  ): SpawnResult;
+  /** spawn() on a libuv pool thread (same arguments). */
+  spawnAsync(...args: Parameters<NativeBinding['spawn']>): Promise<SpawnResult>;
+  /** mknodat(dirfd | AT_FDCWD, path, mode incl. S_IFIFO…, dev): the mode is applied exactly (no umask). */
+  mknodat(dirfd: number, path: string, mode: number, dev: number): number;
+  /** netlinkRequest() on a libuv pool thread (waits there up to 5 s for the reply). */
+  netlinkRequestAsync(protocol: number, message: Buffer): Promise<Result<Buffer[]>>;
   pidfdWait(pidfd: number): Result<{ pid: number; code: number; signal: number } | null>;
   pidfdSendSignal(pidfd: number, signal: number): number;
   readonly constants: NativeConstants;
@@ -91,6 +100,9 @@ let loadError: MptcpSocketError | undefined;
 
 function load(): NativeBinding {
   const require = createRequire(import.meta.url);
+  // A development build elsewhere (e.g. one not yet in prebuilds/): MPTCP_NATIVE_ADDON=/path/x.node.
+  const override = process.env.MPTCP_NATIVE_ADDON;
+  if (override) return require(override) as NativeBinding;
   const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
   return nodeGypBuild(packageRoot) as NativeBinding;
 }

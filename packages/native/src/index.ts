@@ -43,8 +43,11 @@ export {
   setSocketOption,
   sendDatagram,
 } from './primitives.js';
+export { receiveDatagram, sendDatagramWithFds, datagramAncillarySupported, type ReceivedDatagram } from './datagram.js';
 export {
   spawnProcess,
+  spawnProcessAsync,
+  MAX_ID,
   watchExit,
   reapPid,
   killPid,
@@ -54,7 +57,8 @@ export {
   type ProcessExit,
   type ExitWatch,
 } from './spawn.js';
-export { netlinkRequest } from './netlink.js';
+export { netlinkRequest, netlinkRequestAsync } from './netlink.js';
+export { mknod, mkfifo, type NodeType, type MknodOptions } from './mknod.js';
 export { fdOf, tryFdOf, type FdLike } from './fd.js';
 export { decodeSockAddr, formatSockAddr } from './sockaddr.js';
 export { bindingAvailable, sysconst } from './binding.js';

@@ -16,7 +16,19 @@ const NLMSG_DONE = 3;
  * (or a negative NLMSG_DONE status) throws an MptcpSocketError with that errno and syscall 'netlink'.
  */
 export function netlinkRequest(protocol: number, message: Buffer): Buffer[] {
-  const replies = check(binding().netlinkRequest(protocol, message), { syscall: 'netlink' });
+  return parseReplies(check(binding().netlinkRequest(protocol, message), { syscall: 'netlink' }));
+}
+
+/**
+ * {@link netlinkRequest} on a libuv pool thread: the exchange may wait there (up to 5 s) for a
+ * kernel reply, never on the event loop. The synchronous variant never waits either: it fails with
+ * ETIMEDOUT when the kernel queued no reply inside sendmsg() (it ignored the request).
+ */
+export async function netlinkRequestAsync(protocol: number, message: Buffer): Promise<Buffer[]> {
+  return parseReplies(check(await binding().netlinkRequestAsync(protocol, message), { syscall: 'netlink' }));
+}
+
+function parseReplies(replies: Buffer[]): Buffer[] {
   const out: Buffer[] = [];
   for (const m of replies) {
     const type = m.length >= 6 ? m.readUInt16LE(4) : 0;

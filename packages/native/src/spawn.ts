@@ -1,6 +1,7 @@
 /**
  * Process creation for activation daemons, syscall-shaped: `clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD)`
- * + execve in the addon (no fork of the whole Node heap, no shell), a pidfd for the child, exit
+ * + execve in the addon (no fork of the whole Node heap, no shell), on the event loop's thread
+ * (`spawnProcess`) or on a libuv pool thread (`spawnProcessAsync`), a pidfd for the child, exit
  * through `uv_poll` on that pidfd + `waitid(P_PIDFD)`, signals through `pidfd_send_signal`. The
  * policy (which fds, which environment, PATH lookup) is the caller's.
  */
@@ -22,9 +23,9 @@ export interface SpawnProcessOptions {
    * Nothing else is inherited, provided the parent's fds are CLOEXEC (the addon's and Node's are).
    */
   fds: readonly number[];
-  /** setresuid() in the child. */
+  /** setresuid() in the child: 0…4294967294 (uint32 end to end; 4294967295 is refused). */
   uid?: number;
-  /** setresgid() in the child. */
+  /** setresgid() in the child: 0…4294967294. */
   gid?: number;
   /** setgroups() in the child; default `[]` when `uid` or `gid` is given. */
   groups?: readonly number[];
@@ -40,17 +41,25 @@ export interface SpawnedProcess {
   pidfd: number;
 }
 
-/**
- * Starts a program. The child resets every signal disposition to default and unblocks all
- * signals (Node ignores SIGPIPE; the program must not inherit that), then setsid, the fds, setgroups,
- * setgid, setuid, chdir, execve. A failure in any step throws an `MptcpSocketError` with that step as
- * `syscall` and its errno as `code`, e.g. `execve ENOENT`, `chdir EACCES`, `setuid EPERM`; no process
- * is left behind.
- */
-export function spawnProcess(options: SpawnProcessOptions): SpawnedProcess {
-  if (!options.file.startsWith('/')) throw new TypeError(`spawnProcess: file must be an absolute path, got ${JSON.stringify(options.file)}`);
+/** The largest valid uid/gid: 4294967295 is `(uid_t)-1`, which setresuid() reads as "no change". */
+export const MAX_ID = 4294967294;
+
+type NativeSpawnArgs = Parameters<ReturnType<typeof binding>['spawn']>;
+type NativeSpawnResult = ReturnType<ReturnType<typeof binding>['spawn']>;
+
+/** A uid/gid/group that setres[ug]id()/setgroups() cannot apply: a spawn failure (EINVAL), never a skip. */
+function checkId(value: number | undefined, syscall: string, what: string): void {
+  if (value === undefined || (Number.isInteger(value) && value >= 0 && value <= MAX_ID)) return;
+  throw syscallError(osConstants.errno.EINVAL, { syscall, detail: `(${what} ${String(value)} is not an id 0…${MAX_ID})` });
+}
+
+function nativeArgs(options: SpawnProcessOptions, name: string): NativeSpawnArgs {
+  if (!options.file.startsWith('/')) throw new TypeError(`${name}: file must be an absolute path, got ${JSON.stringify(options.file)}`);
+  checkId(options.uid, 'setuid', 'uid');
+  checkId(options.gid, 'setgid', 'gid');
+  for (const g of options.groups ?? []) checkId(g, 'setgroups', 'group');
   const idsGiven = options.uid !== undefined || options.gid !== undefined;
-  const r = binding().spawn(
+  return [
     options.file,
     [...options.argv],
     [...options.envp],
@@ -61,12 +70,42 @@ export function spawnProcess(options: SpawnProcessOptions): SpawnedProcess {
     options.groups ? [...options.groups] : idsGiven ? [] : null,
     options.setsid ?? false,
     [...(options.pidEnv ?? [])],
-  );
+  ];
+}
+
+function spawned(r: NativeSpawnResult, options: SpawnProcessOptions): SpawnedProcess {
   if ('errno' in r) {
     const target = r.syscall === 'execve' ? options.file : r.syscall === 'chdir' ? options.cwd : undefined;
-    throw syscallError(r.errno, { syscall: r.syscall, ...(target !== undefined ? { address: target } : {}) });
+    throw syscallError(-r.errno, { syscall: r.syscall, ...(target !== undefined ? { address: target } : {}) });
   }
   return r;
+}
+
+/**
+ * Starts a program. The child resets every signal disposition to default and unblocks all
+ * signals (Node ignores SIGPIPE; the program must not inherit that), then setsid, the fds, setgroups,
+ * setgid, setuid, chdir, execve. A failure in any step throws an `MptcpSocketError` with that step as
+ * `syscall` and its errno as `code`, e.g. `execve ENOENT`, `chdir EACCES`, `setuid EPERM`; no process
+ * is left behind. A uid/gid/group outside 0…4294967294 fails as `EINVAL` (setuid/setgid/setgroups):
+ * a requested credential change is never skipped.
+ *
+ * The calling thread (the event loop) waits until the child has exec'd (vfork semantics, about
+ * 0.2–1 ms): a daemon that spawns per connection should use {@link spawnProcessAsync}.
+ */
+export function spawnProcess(options: SpawnProcessOptions): SpawnedProcess {
+  return spawned(binding().spawn(...nativeArgs(options, 'spawnProcess')), options);
+}
+
+/**
+ * {@link spawnProcess} without blocking the event loop: the clone/exec runs on a libuv pool thread,
+ * and the promise settles once the child has exec'd (resolves) or a step failed (rejects with the
+ * same typed error; no process left behind). The fds in `options.fds` must stay open until it
+ * settles (close your copies afterwards). Argument errors (relative `file`, bad ids) throw/reject
+ * the same way as in the synchronous variant.
+ */
+export async function spawnProcessAsync(options: SpawnProcessOptions): Promise<SpawnedProcess> {
+  const args = nativeArgs(options, 'spawnProcessAsync');
+  return spawned(await binding().spawnAsync(...args), options);
 }
 
 /** How a child ended: `code` when it exited, `signal` when a signal killed it. */

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MptcpSocketError, close, killPid, killProcessGroup, openSocket, spawnProcess, watchExit, type ProcessExit } from '../src/index.js';
+import { MptcpSocketError, close, killPid, killProcessGroup, openSocket, spawnProcess, spawnProcessAsync, watchExit, type ProcessExit } from '../src/index.js';
 import { missing, probes } from './helpers/capability.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'native-spawn-'));
@@ -148,6 +148,115 @@ describe('spawnProcess', () => {
     expect(() => spawnProcess({ file: '/bin/true', argv: ['true'], envp: [], fds: [], uid: 65534, gid: 65534, cwd: '/root' })).toThrow(
       expect.objectContaining({ syscall: 'chdir', code: 'EACCES' }),
     );
+  });
+});
+
+describe('credentials are uint32 end to end (issue 10)', () => {
+  /** Runs `sh -c script` with stdout on a file opened here (writable whatever uid the child gets). */
+  async function asUser(script: string, ids: { uid?: number; gid?: number; groups?: number[] }, name: string): Promise<{ exit: ProcessExit; out: string } | { error: unknown }> {
+    const path = join(dir, name);
+    const fd = openSync(path, 'w');
+    try {
+      let child: { pid: number; pidfd: number };
+      try {
+        child = spawnProcess({ file: '/bin/sh', argv: ['sh', '-c', script], envp: ['PATH=/usr/bin:/bin'], fds: [-1, fd, 2], ...ids });
+      } catch (error) {
+        return { error };
+      }
+      const exit = await new Promise<ProcessExit>((resolve) => watchExit(child.pidfd, (e) => (close(child.pidfd), resolve(e as ProcessExit))));
+      return { exit, out: readFileSync(path, 'utf8') };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  it('uid/gid 2147483648 (≥ 2³¹): the child never runs as root — it runs as that id or the spawn fails', async () => {
+    const r = await asUser("grep -E '^(Uid|Gid|Groups):' /proc/self/status", { uid: 2147483648, gid: 3000000000 }, 'big-ids');
+    if ('error' in r) {
+      // Unprivileged: the change cannot happen, and that is a spawn failure, not a skipped change.
+      expect(process.getuid?.()).not.toBe(0);
+      expect(r.error).toMatchObject({ code: 'EPERM' });
+      expect(['setgroups', 'setgid', 'setuid']).toContain((r.error as MptcpSocketError).syscall);
+      return;
+    }
+    expect(r.exit).toEqual({ code: 0, signal: null });
+    expect(r.out).toMatch(/^Uid:\s+2147483648\s+2147483648\s+2147483648\s+2147483648$/m);
+    expect(r.out).toMatch(/^Gid:\s+3000000000\s+3000000000\s+3000000000\s+3000000000$/m);
+    expect(r.out).toMatch(/^Groups:\s*$/m);
+  });
+
+  it('supplementary groups ≥ 2³¹ are applied as given', async () => {
+    const r = await asUser("grep -E '^Groups:' /proc/self/status", { uid: 4294967294, gid: 4294967294, groups: [4294967294, 2147483649] }, 'big-groups');
+    if ('error' in r) {
+      expect(process.getuid?.()).not.toBe(0);
+      expect(r.error).toMatchObject({ code: 'EPERM', syscall: 'setgroups' });
+      return;
+    }
+    expect(r.out).toMatch(/^Groups:\s+2147483649 4294967294\s*$/m);
+  });
+
+  it('4294967295 ((uid_t)-1, "no change" to the kernel), negatives and fractions fail the spawn with EINVAL; no child is started', async () => {
+    const before = readdirSync('/proc/self/fd').length;
+    const cases: Array<[{ uid?: number; gid?: number; groups?: number[] }, string]> = [
+      [{ uid: 4294967295 }, 'setuid'],
+      [{ gid: 4294967295 }, 'setgid'],
+      [{ uid: 0, groups: [4294967295] }, 'setgroups'],
+      [{ uid: -1 }, 'setuid'],
+      [{ uid: 1.5 }, 'setuid'],
+      [{ gid: 2 ** 32 }, 'setgid'],
+    ];
+    for (const [ids, syscall] of cases) {
+      const r = await asUser('echo ran', ids, 'bad-ids');
+      expect(r).toHaveProperty('error');
+      expect((r as { error: unknown }).error).toMatchObject({ code: 'EINVAL', syscall });
+      await expect(spawnProcessAsync({ file: '/bin/true', argv: ['true'], envp: [], fds: [], ...ids })).rejects.toMatchObject({ code: 'EINVAL', syscall });
+    }
+    expect(readdirSync('/proc/self/fd').length).toBe(before);
+    const children = readFileSync(`/proc/self/task/${process.pid}/children`, 'utf8').trim();
+    expect(children).toBe('');
+  });
+});
+
+describe('spawnProcessAsync', () => {
+  it('keeps every semantic of spawnProcess: argv, env with the PID variables, fds, setsid, exit status', async () => {
+    const out = join(dir, 'async');
+    const fd = openSync(`${out}.fd3`, 'w');
+    let child: { pid: number; pidfd: number };
+    try {
+      child = await spawnProcessAsync({
+        file: '/bin/sh',
+        argv: ['async-sh', '-c', `echo $$ > ${out}.pid; tr '\\0' '\\n' < /proc/$$/environ > ${out}.env; ps -o sid= -p $$ > ${out}.sid; echo three >&3; exit 7`],
+        envp: ['PATH=/usr/bin:/bin'],
+        fds: [-1, 1, 2, fd],
+        setsid: true,
+        pidEnv: ['LISTEN_PID'],
+      });
+    } finally {
+      closeSync(fd); // the child has its own copy once the promise resolved
+    }
+    const exit = await new Promise<ProcessExit>((resolve) => watchExit(child.pidfd, (e) => (close(child.pidfd), resolve(e as ProcessExit))));
+    expect(exit).toEqual({ code: 7, signal: null });
+    expect(readFileSync(`${out}.pid`, 'utf8').trim()).toBe(String(child.pid));
+    expect(readFileSync(`${out}.env`, 'utf8').trim().split('\n')).toEqual(['PATH=/usr/bin:/bin', `LISTEN_PID=${child.pid}`]);
+    expect(readFileSync(`${out}.fd3`, 'utf8')).toBe('three\n');
+    if (existsSync('/bin/ps') || existsSync('/usr/bin/ps')) expect(readFileSync(`${out}.sid`, 'utf8').trim()).toBe(String(child.pid));
+  });
+
+  it('rejects with the failing step as a typed error and leaves no child', async () => {
+    const before = readdirSync('/proc/self/fd').length;
+    await expect(spawnProcessAsync({ file: '/nonexistent/prog', argv: ['x'], envp: [], fds: [] })).rejects.toMatchObject({ name: 'MptcpSocketError', code: 'ENOENT', syscall: 'execve' });
+    await expect(spawnProcessAsync({ file: '/bin/true', argv: ['x'], envp: [], fds: [], cwd: '/nonexistent' })).rejects.toMatchObject({ code: 'ENOENT', syscall: 'chdir' });
+    await expect(spawnProcessAsync({ file: 'true', argv: ['x'], envp: [], fds: [] })).rejects.toThrow(/absolute path/);
+    expect(readdirSync('/proc/self/fd').length).toBe(before);
+  });
+
+  it('200 concurrent spawns all start (pool threads clone in parallel), are all reaped, leak no fd', async () => {
+    const before = readdirSync('/proc/self/fd').length;
+    const children = await Promise.all(Array.from({ length: 200 }, (_, i) => spawnProcessAsync({ file: '/bin/sh', argv: ['sh', '-c', `exit ${i % 50}`], envp: [], fds: [-1, -1, -1] })));
+    expect(new Set(children.map((c) => c.pid)).size).toBe(200);
+    const codes = await Promise.all(children.map((c) => new Promise<number | null>((resolve) => watchExit(c.pidfd, (e) => (close(c.pidfd), resolve(e?.code ?? null))))));
+    expect(codes).toEqual(Array.from({ length: 200 }, (_, i) => i % 50));
+    expect(readdirSync('/proc/self/fd').length).toBe(before);
   });
 });
 
