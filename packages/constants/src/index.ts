@@ -1,3 +1,4 @@
 export * from './protocols.js';
 export * from './mptcp.js';
 export * from './errno.js';
+export * from './errno-table.js';

@@ -3,63 +3,94 @@
  * one of our own codes; `errno` is the positive Linux errno (0 for our own codes). Messages are
  * built here, never in C++, and name the fix when there is one.
  */
-import { constants } from 'node:os';
-import { getSystemErrorMap } from 'node:util';
-import { mptcpUnavailableHint, mptcpUnavailableReason, IPPROTO_MPTCP } from '@mptcp/constants';
+import {
+  errnoMessage as errnoMessageOf,
+  errnoName as errnoNameOf,
+  mptcpUnavailableHint,
+  mptcpUnavailableReason,
+  IPPROTO_MPTCP,
+} from '@mptcp/constants';
 
 /** Our own error codes (not errno names). */
-export type MptcpErrorCode = 'MPTCP_DISABLED_BY_ENV' | 'MPTCP_ADDON_UNAVAILABLE' | 'EBADF';
+export type MptcpErrorCode = 'MPTCP_DISABLED_BY_ENV' | 'MPTCP_ADDON_UNAVAILABLE' | 'MPTCP_OPTION_UNSUPPORTED' | 'EBADF';
 
-export interface MptcpSocketErrorInit {
+export interface MptcpNativeErrorInit {
   code: string;
   message: string;
   errno?: number;
   syscall?: string;
-  address?: string;
-  port?: number;
   cause?: unknown;
 }
 
-export class MptcpSocketError extends Error {
+export interface MptcpSocketErrorInit extends MptcpNativeErrorInit {
+  address?: string;
+  port?: number;
+}
+
+/**
+ * The base class of every error @mptcp/native throws (as undici's UndiciError): `code` is the
+ * errno name or one of our own codes and never changes meaning; `errno` is always the positive
+ * Linux number (0 for our own codes).
+ */
+export class MptcpNativeError extends Error {
   /** errno name or own code, stable for programs. */
   readonly code: string;
   /** Positive Linux errno; 0 when the error is not a failed syscall. */
   readonly errno: number;
   readonly syscall: string | undefined;
+
+  constructor(init: MptcpNativeErrorInit) {
+    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = 'MptcpNativeError';
+    this.code = init.code;
+    this.errno = init.errno ?? 0;
+    this.syscall = init.syscall;
+  }
+}
+
+/** A socket operation failed (socket, bind, connect, setsockopt…) or MPTCP is unavailable/forbidden. */
+export class MptcpSocketError extends MptcpNativeError {
   readonly address: string | undefined;
   readonly port: number | undefined;
 
   constructor(init: MptcpSocketErrorInit) {
-    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    super(init);
     this.name = 'MptcpSocketError';
-    this.code = init.code;
-    this.errno = init.errno ?? 0;
-    this.syscall = init.syscall;
     this.address = init.address;
     this.port = init.port;
   }
 }
 
-const systemErrors = getSystemErrorMap();
+/** Starting a process failed in one of its steps (`syscall`: execve, chdir, setuid, dup3…); `path` names the file. */
+export class ProcessSpawnError extends MptcpNativeError {
+  readonly path: string | undefined;
 
-// os.constants.errno has aliases (EWOULDBLOCK = EAGAIN, ENOTSUP = EOPNOTSUPP, EDEADLOCK = EDEADLK):
-// the first name wins, and these canonical names are put first.
-const CANONICAL = ['EAGAIN', 'EOPNOTSUPP', 'EDEADLK'];
-const errnoNames = new Map<number, string>();
-for (const name of [...CANONICAL, ...Object.keys(constants.errno)]) {
-  const n = (constants.errno as Record<string, number | undefined>)[name];
-  if (n !== undefined && !errnoNames.has(n)) errnoNames.set(n, name);
+  constructor(init: MptcpNativeErrorInit & { path?: string }) {
+    super(init);
+    this.name = 'ProcessSpawnError';
+    this.path = init.path;
+  }
 }
 
-/** errno number (positive) → name, e.g. 92 → 'ENOPROTOOPT'. Unknown numbers give 'E<n>'. */
-export function errnoName(errno: number): string {
+/** The typed error for a failed step of a process start: "execve ENOENT /x (No such file or directory)". */
+export function spawnError(errno: number, ctx: { syscall: string; path?: string }): ProcessSpawnError {
   const n = Math.abs(errno);
-  return errnoNames.get(n) ?? `E${n}`;
+  const code = errnoName(n);
+  return new ProcessSpawnError({
+    code,
+    errno: n,
+    syscall: ctx.syscall,
+    message: `${ctx.syscall} ${code}${ctx.path === undefined ? '' : ` ${ctx.path}`} (${errnoMessage(n)})`,
+    ...(ctx.path === undefined ? {} : { path: ctx.path }),
+  });
 }
 
-/** errno number → the libc message ("Protocol not available"), or the name when libuv has none. */
+/** errno number (positive) → name, e.g. 92 → 'ENOPROTOOPT' (the table is @mptcp/constants'). */
+export const errnoName = errnoNameOf;
+
+/** errno number → glibc's strerror() text ("Protocol not available"). */
 export function errnoMessage(errno: number): string {
-  return systemErrors.get(-Math.abs(errno))?.[1] ?? errnoName(errno);
+  return errnoMessageOf(errno);
 }
 
 export interface SyscallContext {

@@ -5,7 +5,7 @@
 export const PACKAGE = '@mptcp/native';
 
 export type * from './types.js';
-export { MptcpSocketError, errnoName, type MptcpErrorCode } from './errors.js';
+export { MptcpNativeError, MptcpSocketError, ProcessSpawnError, errnoName, errnoMessage, type MptcpErrorCode } from './errors.js';
 export { mptcpSupport } from './support.js';
 export {
   effectiveMode,
