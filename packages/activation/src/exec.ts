@@ -30,6 +30,12 @@ export type SpawnMethod = 'native' | 'node';
 /** The @mptcp/native calls the native launcher needs (NativeApi.spawn). */
 export interface NativeSpawn {
   spawnProcess(options: SpawnProcessOptions): SpawnedProcess;
+  /**
+   * The same off the event loop (clone/exec on a pool thread). When present the launcher uses it:
+   * `pid` is set and `spawned` resolves once the child has exec'd; the fds given must stay open
+   * until then (callers close their copies after `spawned`).
+   */
+  spawnProcessAsync?(options: SpawnProcessOptions): Promise<SpawnedProcess>;
   watchExit(pidfd: number, callback: (exit: ProcessExit | null, error: Error | null) => void): ExitWatch;
   killPid(pidfd: number, signal: NodeJS.Signals): boolean;
   close(fd: number): void;
@@ -240,24 +246,26 @@ function launchNative(prep: PreparedExec, native: NativeSpawn): ServiceChild {
       : `execve ENOENT ${prep.path} (no such executable in PATH=${prep.env.PATH ?? DEFAULT_PATH})`;
     return spawnFailure(Object.assign(new Error(message), { code: 'ENOENT', errno: 2, syscall: 'execve' }));
   }
+  const options: SpawnProcessOptions = {
+    file,
+    argv: prep.argv,
+    envp: Object.entries(prep.env).map(([k, v]) => `${k}=${v}`),
+    cwd: prep.cwd,
+    fds: prep.stdio,
+    ...(prep.uid !== undefined ? { uid: prep.uid } : {}),
+    ...(prep.gid !== undefined ? { gid: prep.gid } : {}),
+    setsid: prep.setsid,
+    pidEnv: prep.pidEnv,
+  };
+  // A kernel without CLONE_PIDFD (< 5.2) or a seccomp filter refusing clone(): the node launcher
+  // does not need either.
+  const cloneRefused = (e: NodeJS.ErrnoException): boolean => e.syscall === 'clone' && (e.code === 'EINVAL' || e.code === 'ENOSYS' || e.code === 'EPERM');
+  if (native.spawnProcessAsync) return launchNativeAsync(prep, native, native.spawnProcessAsync(options), cloneRefused);
   let proc: SpawnedProcess;
   try {
-    proc = native.spawnProcess({
-      file,
-      argv: prep.argv,
-      envp: Object.entries(prep.env).map(([k, v]) => `${k}=${v}`),
-      cwd: prep.cwd,
-      fds: prep.stdio,
-      ...(prep.uid !== undefined ? { uid: prep.uid } : {}),
-      ...(prep.gid !== undefined ? { gid: prep.gid } : {}),
-      setsid: prep.setsid,
-      pidEnv: prep.pidEnv,
-    });
+    proc = native.spawnProcess(options);
   } catch (err) {
-    // A kernel without CLONE_PIDFD (< 5.2) or a seccomp filter refusing clone(): the node launcher
-    // does not need either.
-    const e = err as NodeJS.ErrnoException;
-    if (e.syscall === 'clone' && (e.code === 'EINVAL' || e.code === 'ENOSYS' || e.code === 'EPERM')) return launchNode(prep);
+    if (cloneRefused(err as NodeJS.ErrnoException)) return launchNode(prep);
     return spawnFailure(err instanceof Error ? err : new Error(String(err)));
   }
   let gone = false;
@@ -275,6 +283,58 @@ function launchNative(prep: PreparedExec, native: NativeSpawn): ServiceChild {
     spawned: Promise.resolve(undefined),
     exited,
     kill: (signal) => !gone && native.killPid(proc.pidfd, signal),
+  };
+}
+
+/**
+ * The native launcher off the event loop: `pid` is undefined until `spawned` resolves; a kill()
+ * before that is delivered as soon as the child exists (the last signal asked wins).
+ */
+function launchNativeAsync(prep: PreparedExec, native: NativeSpawn, pending: Promise<SpawnedProcess>, cloneRefused: (e: NodeJS.ErrnoException) => boolean): ServiceChild {
+  let proc: SpawnedProcess | undefined;
+  let fallback: ServiceChild | undefined;
+  let gone = false;
+  let queued: NodeJS.Signals | undefined;
+  let resolveExit: (status: ExitStatus) => void = () => undefined;
+  const exited = new Promise<ExitStatus>((resolve) => (resolveExit = resolve));
+  const spawned = pending.then(
+    (p): Promise<Error | undefined> | Error | undefined => {
+      proc = p;
+      native.watchExit(p.pidfd, (exit, error) => {
+        gone = true;
+        native.close(p.pidfd);
+        resolveExit(exit ? { code: exit.code, signal: exit.signal } : { code: null, signal: null, ...(error ? { error } : {}) });
+      });
+      if (queued !== undefined) native.killPid(p.pidfd, queued);
+      return undefined;
+    },
+    (err: unknown): Promise<Error | undefined> => {
+      gone = true;
+      const failed = cloneRefused(err as NodeJS.ErrnoException) ? launchNode(prep) : spawnFailure(err instanceof Error ? err : new Error(String(err)));
+      fallback = failed;
+      void failed.exited.then(resolveExit);
+      if (queued !== undefined) failed.kill(queued);
+      return failed.spawned;
+    },
+  );
+  return {
+    get pid() {
+      return proc?.pid ?? fallback?.pid;
+    },
+    get method() {
+      return fallback?.method ?? 'native';
+    },
+    spawned,
+    exited,
+    kill: (signal) => {
+      if (fallback) return fallback.kill(signal);
+      if (!proc) {
+        if (gone) return false;
+        queued = signal;
+        return true;
+      }
+      return !gone && native.killPid(proc.pidfd, signal);
+    },
   };
 }
 

@@ -66,6 +66,7 @@ export function nativeSpawnDisabled(env: NodeJS.ProcessEnv = process.env): boole
 export function adaptNative(mod: NativeModule): NativeApi {
   const spawn: NativeSpawn = {
     spawnProcess: (options) => mod.spawnProcess(options),
+    spawnProcessAsync: (options) => mod.spawnProcessAsync(options),
     watchExit: (pidfd, callback) => mod.watchExit(pidfd, callback),
     killPid: (pidfd, signal) => mod.killPid(pidfd, signal),
     close: (fd) => mod.close(fd),

@@ -181,6 +181,7 @@ async function execOnFirst(options: SocketActivateOptions, native: NativeApi, fd
     detached: false,
     ...nativeLauncher(options, native),
   });
+  await child.spawned; // the native launcher may exec off the event loop: the pid exists once spawned
   if (child.pid !== undefined) options.onSpawn?.(child.pid);
   // Signals to the activator reach the program, as they would after an exec in place.
   const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
@@ -210,6 +211,9 @@ async function acceptLoop(options: SocketActivateOptions, native: NativeApi, fds
     const children = new Set<number>();
     const launcher = nativeLauncher(options, native);
     const spawnFor = (conn: AcceptedConnection): void => {
+      // The connection fd stays open until the child has its copy (the native launcher execs off
+      // the event loop, so that is after execCommand returns).
+      let spawned: Promise<unknown> = Promise.resolve();
       log.info(`Connection from ${describePeer(conn.remote)} to ${describePeer(conn.local)}`);
       try {
         native.setNonBlocking(conn.fd, false);
@@ -228,16 +232,18 @@ async function acceptLoop(options: SocketActivateOptions, native: NativeApi, fds
           detached: false,
           ...launcher,
         });
-        if (child.pid !== undefined) {
-          children.add(child.pid);
-          options.onSpawn?.(child.pid);
-          const pid = child.pid;
-          void waitExit(child).then(() => children.delete(pid));
-        } else {
-          void waitExit(child).then((s) => log.error(`Failed to ${child.method === 'native' ? 'execute' : 'fork'}: ${s.error?.message ?? 'unknown error'}`));
-        }
+        spawned = child.spawned.then(() => {
+          if (child.pid !== undefined) {
+            children.add(child.pid);
+            options.onSpawn?.(child.pid);
+            const pid = child.pid;
+            void waitExit(child).then(() => children.delete(pid));
+          } else {
+            void waitExit(child).then((s) => log.error(`Failed to ${child.method === 'native' ? 'execute' : 'fork'}: ${s.error?.message ?? 'unknown error'}`));
+          }
+        });
       } finally {
-        native.close(conn.fd);
+        void spawned.finally(() => native.close(conn.fd));
       }
     };
     const finish = (): void => {
