@@ -31,6 +31,7 @@ describe('mptcpd-lite check', () => {
     ip('netns', 'add', NS_READY);
     ip('-n', NS_READY, 'link', 'add', 'mp0', 'type', 'veth', 'peer', 'name', 'mp1');
     ip('-n', NS_READY, 'link', 'set', 'mp0', 'up');
+    ip('-n', NS_READY, 'link', 'set', 'mp1', 'up');
     ip('-n', NS_READY, 'addr', 'add', '10.77.1.1/24', 'dev', 'mp0');
     ip('-n', NS_READY, 'mptcp', 'endpoint', 'add', '10.77.1.1', 'dev', 'mp0', 'subflow');
     ip('-n', NS_READY, 'mptcp', 'endpoint', 'add', '10.77.1.1', 'port', '4321', 'signal');
@@ -49,10 +50,12 @@ describe('mptcpd-lite check', () => {
     );
     const text = await runCli(['check'], { netns: NS_READY });
     expect(text.stdout).toContain('subflows 5, add_addr_accepted 3');
-    expect(text.stdout).toMatch(/ready: connections will be MPTCP and can use several paths/);
+    // One interface: the port-based signal endpoint gives a second subflow, but over the same path.
+    expect(text.stdout).toMatch(/ready: connections will be MPTCP and can use several subflows .* all over the one interface mp0/);
+    expect(text.stdout).toContain('why: this host has one usable address (10.77.1.1 on mp0)');
   });
 
-  it('without endpoints: MPTCP but single-path, suggests an endpoint on a real interface', async (ctx) => {
+  it('one interface, no endpoint: single-path because of the one address, and no advice to add an endpoint on it', async (ctx) => {
     need(ctx, netnsUnavailable());
     const ns = `${NS_READY}b`;
     ip('netns', 'add', ns);
@@ -63,7 +66,44 @@ describe('mptcpd-lite check', () => {
       ip('-n', ns, 'addr', 'add', '10.78.1.1/24', 'dev', 'up0');
       const r = await runCli(['check'], { netns: ns });
       expect(r.code).toBe(0);
-      expect(r.stdout).toContain('connections will be MPTCP but single-path because no endpoint is configured — add one with: ip mptcp endpoint add 10.78.1.1 dev up0 subflow');
+      expect(r.stdout).toContain('connections will be MPTCP but single-path on this host\'s side because it has one usable address (10.78.1.1 on up0)');
+      expect(r.stdout).not.toContain('endpoint add 10.78.1.1');
+      const j = JSON.parse((await runCli(['check', '--json'], { netns: ns })).stdout) as { readiness: string; reasons: Array<{ code: string }> };
+      expect(j.readiness).toBe('single-path');
+      expect(j.reasons.map((x) => x.code)).toEqual(['ONE_INTERFACE']);
+    } finally {
+      ip('netns', 'del', ns);
+    }
+  });
+
+  it('two interfaces, no endpoint: NO_ENDPOINT, suggests the interface without the default route; subflows 0: SUBFLOWS_LIMIT_ZERO', async (ctx) => {
+    need(ctx, netnsUnavailable());
+    const ns = `${NS_READY}c`;
+    ip('netns', 'add', ns);
+    try {
+      for (const [a, b, addr] of [['tw0', 'tw1', '10.79.1.1/24'], ['tw2', 'tw3', '10.79.2.1/24']] as const) {
+        ip('-n', ns, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b);
+        ip('-n', ns, 'link', 'set', a, 'up');
+        ip('-n', ns, 'link', 'set', b, 'up');
+        ip('-n', ns, 'addr', 'add', addr, 'dev', a);
+      }
+      ip('-n', ns, 'route', 'add', 'default', 'via', '10.79.1.254', 'dev', 'tw0');
+      const r = await runCli(['check', '--json'], { netns: ns });
+      const j = JSON.parse(r.stdout) as { readiness: string; reasons: Array<{ code: string }>; advice: string[]; verdict: string };
+      expect(j.readiness).toBe('single-path');
+      expect(j.reasons.map((x) => x.code)).toEqual(['NO_ENDPOINT']);
+      expect(j.advice[0]).toBe('ip mptcp endpoint add 10.79.2.1 dev tw2 subflow signal');
+      // The endpoint on the default-route address alone adds no path.
+      ip('-n', ns, 'mptcp', 'endpoint', 'add', '10.79.1.1', 'dev', 'tw0', 'subflow');
+      const p = JSON.parse((await runCli(['check', '--json'], { netns: ns })).stdout) as { readiness: string; reasons: Array<{ code: string }> };
+      expect(p.readiness).toBe('single-path');
+      expect(p.reasons.map((x) => x.code)).toEqual(['ENDPOINT_ON_PRIMARY_ONLY']);
+      ip('-n', ns, 'mptcp', 'endpoint', 'add', '10.79.2.1', 'dev', 'tw2', 'subflow');
+      expect((JSON.parse((await runCli(['check', '--json'], { netns: ns })).stdout) as { readiness: string }).readiness).toBe('multipath');
+      ip('-n', ns, 'mptcp', 'limits', 'set', 'subflows', '0');
+      const z = JSON.parse((await runCli(['check', '--json'], { netns: ns })).stdout) as { readiness: string; reasons: Array<{ code: string }> };
+      expect(z.readiness).toBe('single-path');
+      expect(z.reasons.map((x) => x.code)).toEqual(['SUBFLOWS_LIMIT_ZERO']);
     } finally {
       ip('netns', 'del', ns);
     }

@@ -21,6 +21,7 @@ export function formatCheck(r: HostCheck): string {
     }
   }
   lines.push('', r.verdict);
+  for (const why of r.reasons ?? []) if (!r.verdict.includes(why.message)) lines.push(`  why: ${why.message}`);
   for (const a of r.advice) if (!r.verdict.includes(a)) lines.push(`  hint: ${a}`);
   return lines.join('\n') + '\n';
 }

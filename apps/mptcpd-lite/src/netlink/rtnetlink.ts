@@ -66,6 +66,8 @@ export interface IfAddress {
 export interface Route {
   family: 'inet' | 'inet6';
   table: number;
+  /** Destination prefix length (0 = a default route). */
+  dstLen: number;
   /** Output interfaces (several for a multipath route). */
   oifs: number[];
 }
@@ -124,7 +126,7 @@ export function decodeRoute(p: Buffer): Route | undefined {
     oifs.push(mp.readInt32LE(off + 4));
     off += (len + 3) & ~3;
   }
-  return { family: fam === AF_INET ? 'inet' : 'inet6', table, oifs };
+  return { family: fam === AF_INET ? 'inet' : 'inet6', table, dstLen: p.readUInt8(1), oifs };
 }
 
 export function dumpLinks(request: NetlinkTransport): Link[] {
@@ -144,6 +146,8 @@ export interface UsableAddress {
   family: 'inet' | 'inet6';
   ifindex: number;
   dev: string;
+  /** The interface carries a default route of this family (connections usually start from it). */
+  defaultRoute: boolean;
 }
 
 /**
@@ -153,7 +157,13 @@ export interface UsableAddress {
 export function usableAddresses(request: NetlinkTransport): UsableAddress[] {
   const links = new Map(dumpLinks(request).map((l) => [l.index, l]));
   const routed = new Set<number>();
-  for (const r of dumpRoutes(request)) for (const oif of r.oifs) routed.add(oif);
+  const defaults = new Set<string>();
+  for (const r of dumpRoutes(request)) {
+    for (const oif of r.oifs) {
+      routed.add(oif);
+      if (r.dstLen === 0) defaults.add(`${r.family} ${oif}`);
+    }
+  }
   const out: UsableAddress[] = [];
   for (const a of dumpAddresses(request)) {
     const link = links.get(a.index);
@@ -161,7 +171,7 @@ export function usableAddresses(request: NetlinkTransport): UsableAddress[] {
     if (a.scope === RT_SCOPE_LINK || a.scope === RT_SCOPE_HOST || a.tentative) continue;
     if (a.family === 'inet' && a.address.startsWith('127.')) continue;
     if (!routed.has(a.index)) continue;
-    out.push({ address: a.address, family: a.family, ifindex: a.index, dev: link.name });
+    out.push({ address: a.address, family: a.family, ifindex: a.index, dev: link.name, defaultRoute: defaults.has(`${a.family} ${a.index}`) });
   }
   return out;
 }
