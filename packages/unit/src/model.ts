@@ -209,6 +209,25 @@ export interface ServiceUnit {
   execCondition: ExecCommand[];
   remainAfterExit: boolean;
   busName?: string;
+  /** WatchdogSec= in µs (0 = off). Unset fields below take systemd's defaults in the service manager. */
+  watchdogUsec?: number;
+  /** WatchdogSignal= (default SIGABRT). */
+  watchdogSignal?: string;
+  /** NotifyAccess= (default none, or main for Type=notify/notify-reload and with WatchdogSec=). */
+  notifyAccess?: 'none' | 'main' | 'exec' | 'all';
+  /** PIDFile= (Type=forking). */
+  pidFile?: string;
+  /** GuessMainPID= (default yes). */
+  guessMainPID?: boolean;
+  /** FileDescriptorStoreMax= (default 0: no fd store). */
+  fileDescriptorStoreMax?: number;
+  /** FileDescriptorStorePreserve= (default restart). */
+  fileDescriptorStorePreserve?: 'no' | 'yes' | 'restart';
+  /** RestartSteps= (default 0) and RestartMaxDelaySec= in µs (default infinity). */
+  restartSteps?: number;
+  restartMaxDelayUsec?: number;
+  /** ReloadSignal= (Type=notify-reload, default SIGHUP). */
+  reloadSignal?: string;
   pamName?: string;
   /** Other valid [Service] assignments, verbatim, in order per key. */
   extra: Record<string, string[]>;
