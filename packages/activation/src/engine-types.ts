@@ -20,6 +20,12 @@ export interface ServiceTemplate {
   file: string;
   /** Where instance drop-ins are looked up (default: the template's directory). */
   searchPaths?: readonly string[];
+  /**
+   * The template's text and its drop-ins, read once when the units are (re)loaded: instances are
+   * parsed from memory, so a connection never waits for the disk. Filled in by the engine.
+   */
+  text?: string;
+  dropInTexts?: ReadonlyArray<{ file: string; text: string }>;
 }
 
 /** The units the engine runs: sockets, the services they trigger, and `<prefix>@.service` templates. */

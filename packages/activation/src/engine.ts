@@ -29,7 +29,7 @@ import { type NativeApi, type ReadableWatch, loadNative } from './native-binding
 import { type OpenedPort, closePorts, openPorts } from './open-listen.js';
 import { RateLimit } from './rate-limit.js';
 import { type ServiceExit, ServiceProcess, type ServiceProcessOptions, type ServiceSnapshot, type StartContext, markStartLimitHit } from './service-process.js';
-import { type TemplateResolver, defaultTemplateResolver } from './templates.js';
+import { type TemplateResolver, defaultTemplateResolver, isServiceUnit, snapshotTemplate } from './templates.js';
 
 export interface EngineOptions {
   logger?: Logger;
@@ -68,6 +68,28 @@ interface SocketRuntime {
   instances: Set<ServiceProcess>;
   /** The fds are in blocking mode because a service holds them. */
   lent: boolean;
+  /**
+   * A reloaded definition with other Listen=/socket settings, waiting for the service that holds
+   * the current fds to exit (systemd applies such changes when the socket is restarted).
+   */
+  pending?: SocketUnit;
+}
+
+/** What a reopened socket takes over from the runtime it replaces: its Accept=yes instances and their counts. */
+interface Carried {
+  instances: Set<ServiceProcess>;
+  limits: ConnectionLimits;
+  counters: SocketCounters;
+  nAccepted: number;
+}
+
+function carriedFrom(sock: SocketRuntime): Carried {
+  return { instances: sock.instances, limits: sock.limits, counters: sock.counters, nAccepted: sock.nAccepted };
+}
+
+/** A socket whose fds are open and in use (listening, or lent to its service). */
+function serving(sock: SocketRuntime): boolean {
+  return (sock.state === 'listening' || sock.state === 'running') && sock.ports.length > 0;
 }
 
 interface ServiceRuntime {
@@ -184,8 +206,12 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   private setDefinitions(units: EngineUnits): void {
     this.serviceDefs.clear();
     for (const s of units.services ?? []) this.serviceDefs.set(s.name, s);
+    const previous = new Map(this.templates);
     this.templates.clear();
-    for (const t of units.templates ?? []) this.templates.set(t.name, t);
+    for (const t of units.templates ?? []) {
+      const loaded = this.loadTemplate(t, previous.get(t.name));
+      if (loaded) this.templates.set(t.name, loaded);
+    }
     for (const [name, rt] of this.services) {
       const def = this.serviceDefs.get(name);
       if (def) {
@@ -199,12 +225,33 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     for (const name of this.serviceDefs.keys()) this.serviceRuntime(name);
   }
 
+  /**
+   * A template read into memory once (instances never touch the disk). One that no longer loads
+   * keeps its previous text, with a warning, so that its socket keeps serving.
+   */
+  private loadTemplate(t: ServiceTemplate | ServiceUnit, previous: ServiceTemplate | undefined): ServiceTemplate | undefined {
+    if (isServiceUnit(t) || t.text !== undefined || !t.file) return t;
+    try {
+      return snapshotTemplate(t);
+    } catch (err) {
+      if (previous) {
+        this.log.warn(`${messageOf(err)}; new connections keep using its previous configuration.`, { unit: t.name });
+        return previous;
+      }
+      this.log.error(messageOf(err), { unit: t.name });
+      return undefined;
+    }
+  }
+
   private updatedLimit(old: RateLimit, intervalUsec: number, burst: number): RateLimit {
     return old.intervalUsec === intervalUsec && old.burst === burst ? old : new RateLimit(intervalUsec, burst);
   }
 
-  private startSocketRuntime(unit: SocketUnit, report: StartReport): void {
+  private startSocketRuntime(unit: SocketUnit, report: StartReport, carried?: Carried): void {
     const native = this.requireNative();
+    const limits = carried?.limits ?? new ConnectionLimits(unit.maxConnections, unit.maxConnectionsPerSource);
+    limits.maxConnections = unit.maxConnections;
+    limits.maxPerSource = unit.maxConnectionsPerSource;
     const sock: SocketRuntime = {
       unit,
       key: socketIdentity(unit),
@@ -213,10 +260,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       ports: [],
       watches: [],
       triggerLimit: new RateLimit(unit.triggerLimitIntervalUsec, unit.triggerLimitBurst),
-      limits: new ConnectionLimits(unit.maxConnections, unit.maxConnectionsPerSource),
-      counters: { accepted: 0, refused: 0, triggers: 0 },
-      nAccepted: 0,
-      instances: new Set(),
+      limits,
+      counters: carried?.counters ?? { accepted: 0, refused: 0, triggers: 0 },
+      nAccepted: carried?.nAccepted ?? 0,
+      instances: carried?.instances ?? new Set(),
       lent: false,
     };
     this.sockets.set(unit.name, sock);
@@ -419,7 +466,9 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   /** Back to polling on the next tick, so that a failing start cannot recurse into itself. */
   private enterListeningLater(sock: SocketRuntime): void {
     setImmediate(() => {
-      if (sock.state === 'running' && !this.stopping && this.sockets.get(sock.unit.name) === sock) this.enterListening(sock);
+      if (sock.state !== 'running' || this.stopping || this.sockets.get(sock.unit.name) !== sock) return;
+      if (sock.pending) this.applyPending(sock);
+      else this.enterListening(sock);
     });
   }
 
@@ -526,11 +575,13 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       const unit = await this.instantiate(template, name);
       const proc = new ServiceProcess(unit, this.serviceOptions());
       svc = proc;
-      sock.instances.add(proc);
+      // The set (and the limits) move to a reopened runtime on reload: the instance stays tracked.
+      const instances = sock.instances;
+      instances.add(proc);
       proc.on('state', (state) => this.emit('service-state', { service: name, state, ...(proc.pid !== undefined ? { pid: proc.pid } : {}) }));
       proc.on('exit', (exit) => {
         release();
-        sock.instances.delete(proc);
+        instances.delete(proc);
         this.emit('service-exit', exit);
       });
       if (this.stopping) throw new ActivationError('ENGINE_STATE', 'engine is stopping');
@@ -555,31 +606,51 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   // ---- reload / stop / status ------------------------------------------------------------------
 
   /**
-   * Applies a new set of units. Sockets whose opening parameters are unchanged keep their fds and
-   * watches (no connection is refused or lost); changed ones are closed and reopened; removed ones
-   * closed. Running services keep running with the definition they were started with.
+   * Applies a new set of units, as `systemctl daemon-reload` does: nothing that serves is closed.
+   * - unchanged opening parameters: the fds and watches are kept (no connection refused or lost);
+   * - a serving socket missing from `units` (its file failed to load, or is gone) keeps its fds and
+   *   its previous definition (and its service's), with a warning;
+   * - changed Listen=/socket settings: a socket whose service holds the fds keeps them until that
+   *   service exits, then is reopened; an idle one is reopened now (and keeps the old fds if the new
+   *   ones cannot be opened). Accept=yes instances move with their socket: still counted and stopped.
+   * Running services keep running with the definition they were started with.
    */
   async reload(units: EngineUnits): Promise<ReloadReport> {
     if (!this.started) return { ...(await this.start(units)), kept: [], reopened: [], removed: [] };
     const report: ReloadReport = { listening: [], failed: [], kept: [], reopened: [], removed: [] };
+    units = this.keepServing(units);
     this.setDefinitions(units);
     await this.instantiateSocketServices(units.sockets);
     const wanted = new Map(units.sockets.map((u) => [u.name, u]));
     for (const [name, sock] of this.sockets) {
-      if (wanted.has(name)) continue;
+      // A failed socket whose Accept=yes instances still run stays listed: they are tracked and stopped.
+      if (wanted.has(name) || sock.instances.size > 0) continue;
       this.closeSocket(sock);
       this.sockets.delete(name);
       report.removed.push(name);
     }
     for (const unit of units.sockets) {
       const sock = this.sockets.get(unit.name);
-      if (sock && sock.key === socketIdentity(unit) && sock.state !== 'failed' && sock.state !== 'dead') {
+      if (sock && sock.state !== 'failed' && sock.state !== 'dead' && sock.key === socketIdentity(unit)) {
         sock.unit = unit;
-        sock.triggerLimit = this.updatedLimit(sock.triggerLimit, unit.triggerLimitIntervalUsec, unit.triggerLimitBurst);
-        sock.limits.maxConnections = unit.maxConnections;
-        sock.limits.maxPerSource = unit.maxConnectionsPerSource;
+        delete sock.pending;
+        this.applyRuntimeFields(sock, unit);
         report.kept.push(unit.name);
         report.listening.push(unit.name);
+        continue;
+      }
+      if (sock && serving(sock) && sock.lent) {
+        // The service holds these fds: closing them would refuse connections (and a reopen on the
+        // same address fails with EADDRINUSE). The new settings wait for the service to exit.
+        sock.pending = unit;
+        this.applyRuntimeFields(sock, unit);
+        this.log.warn('Socket settings changed while its service holds the sockets; the new settings apply when the service has exited.', { unit: unit.name });
+        report.kept.push(unit.name);
+        report.listening.push(unit.name);
+        continue;
+      }
+      if (sock && serving(sock)) {
+        this.reopen(sock, unit, report);
         continue;
       }
       if (sock) {
@@ -587,9 +658,83 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
         this.sockets.delete(unit.name);
         report.reopened.push(unit.name);
       }
-      this.startSocketRuntime(unit, report);
+      this.startSocketRuntime(unit, report, sock ? carriedFrom(sock) : undefined);
     }
     return report;
+  }
+
+  /**
+   * `units` plus every serving socket it lacks, and the service or template those sockets need, all
+   * with their current definitions (systemd keeps an active unit loaded whatever its file became).
+   */
+  private keepServing(units: EngineUnits): EngineUnits {
+    const sockets = [...units.sockets];
+    const services = [...(units.services ?? [])];
+    const templates = [...(units.templates ?? [])];
+    const names = new Set(sockets.map((u) => u.name));
+    for (const sock of this.sockets.values()) {
+      if (names.has(sock.unit.name) || !serving(sock)) continue;
+      this.log.warn('Unit file is gone or failed to load; the socket keeps serving with its previous configuration.', { unit: sock.unit.name });
+      sockets.push(sock.pending ?? sock.unit);
+    }
+    const serviceNames = new Set(services.map((s) => s.name));
+    const templateNames = new Set(templates.map((t) => t.name));
+    for (const unit of sockets) {
+      const sock = this.sockets.get(unit.name);
+      if (!sock || !serving(sock)) continue;
+      if (unit.accept) {
+        const t = templateNameFor(unit.name);
+        const old = this.templates.get(t);
+        if (!templateNames.has(t) && old) {
+          this.log.warn(`${t} is gone or failed to load; new connections keep using its previous configuration.`, { unit: unit.name });
+          templates.push(old);
+          templateNames.add(t);
+        }
+      } else {
+        const n = serviceNameOf(unit);
+        const old = this.serviceDefs.get(n);
+        if (!serviceNames.has(n) && old) {
+          this.log.warn(`${n} is gone or failed to load; the socket keeps activating its previous configuration.`, { unit: unit.name });
+          services.push(old);
+          serviceNames.add(n);
+        }
+      }
+    }
+    return { sockets, services, templates };
+  }
+
+  /** Settings that never need new fds: limits and trigger rate. */
+  private applyRuntimeFields(sock: SocketRuntime, unit: SocketUnit): void {
+    sock.triggerLimit = this.updatedLimit(sock.triggerLimit, unit.triggerLimitIntervalUsec, unit.triggerLimitBurst);
+    sock.limits.maxConnections = unit.maxConnections;
+    sock.limits.maxPerSource = unit.maxConnectionsPerSource;
+  }
+
+  /** Closes an idle socket's fds and opens them with `unit`'s settings; on failure the previous ones come back. */
+  private reopen(sock: SocketRuntime, unit: SocketUnit, report: StartReport & { reopened?: string[] }): void {
+    const previous = sock.unit;
+    const carried = carriedFrom(sock);
+    this.closeSocket(sock);
+    this.sockets.delete(unit.name);
+    const attempt: StartReport = { listening: [], failed: [] };
+    this.startSocketRuntime(unit, attempt, carried);
+    if (attempt.failed.length === 0) {
+      report.reopened?.push(unit.name);
+      report.listening.push(unit.name);
+      return;
+    }
+    this.log.warn(`New socket settings could not be applied (${attempt.failed[0]?.error ?? 'error'}); keeping the previous ones.`, { unit: unit.name });
+    this.sockets.delete(unit.name);
+    this.startSocketRuntime(previous, report, carried);
+  }
+
+  /** The service that held the fds has exited: the settings a reload brought in apply now. */
+  private applyPending(sock: SocketRuntime): void {
+    const unit = sock.pending;
+    if (!unit) return;
+    delete sock.pending;
+    this.log.info('Applying the socket settings changed while its service ran.', { unit: unit.name });
+    this.reopen(sock, unit, { listening: [], failed: [] });
   }
 
   private closeSocket(sock: SocketRuntime): void {

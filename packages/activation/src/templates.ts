@@ -1,24 +1,32 @@
 /**
  * Turning `<prefix>@.service` into `<prefix>@<instance>.service` for Accept=yes connections.
- * @mptcp/unit's loadServiceInstance() reads the template again for every instance, so that %i, %n,
- * %I … and the instance's drop-ins are applied by the parser — the systemd way. A template given as
- * an already parsed ServiceUnit without a file on disk is instantiated by substitution instead.
+ * The template file and its drop-ins are read once, when the units are (re)loaded
+ * (snapshotTemplate()); each instance is parsed from that text by @mptcp/unit, so that %i, %n, %I …
+ * are applied by the parser — the systemd way — without a disk read per connection. A template
+ * given as an already parsed ServiceUnit without a file on disk is instantiated by substitution.
  */
-import { type ExecCommand, type ServiceUnit, formatDiagnostic, loadServiceInstance } from '@mptcp/unit';
+import { dirname } from 'node:path';
+import { type ExecCommand, type ServiceUnit, findDropIns, formatDiagnostic, loadServiceInstance, parseUnitText } from '@mptcp/unit';
 import type { ServiceTemplate } from './engine-types.js';
 import { ActivationError } from './errors.js';
 import { templatePrefix } from './instance-name.js';
+import { readRegularFile } from './read-regular.js';
 
 /** Produces the service unit for one instance name (`echo@0-….service`). */
 export type TemplateResolver = (template: ServiceTemplate, instanceName: string) => ServiceUnit | Promise<ServiceUnit>;
 
-function isServiceUnit(t: ServiceTemplate): t is ServiceUnit {
+export function isServiceUnit(t: ServiceTemplate | ServiceUnit): t is ServiceUnit {
   return (t as Partial<ServiceUnit>).kind === 'service' && Array.isArray((t as Partial<ServiceUnit>).execStart);
 }
 
 export const defaultTemplateResolver: TemplateResolver = (template, instanceName) => {
   const at = instanceName.indexOf('@');
   const instance = instanceName.slice(at + 1, instanceName.lastIndexOf('.'));
+  if (template.text !== undefined && !isServiceUnit(template)) {
+    const r = parseUnitText(template.text, { file: template.file, name: instanceName, dropIns: template.dropInTexts ?? [] });
+    if (r.unit && r.unit.kind === 'service' && !r.fatal) return r.unit;
+    throw new ActivationError('TEMPLATE_NOT_FOUND', `Failed to load ${instanceName}: ${r.diagnostics.map(formatDiagnostic).join('; ')}`, { unit: instanceName });
+  }
   if (template.file && !isServiceUnit(template)) {
     const r = loadServiceInstance(template.name, instance, { templateFile: template.file, ...(template.searchPaths ? { searchPaths: template.searchPaths } : {}) });
     if (r.unit && r.unit.kind === 'service' && !r.fatal) return r.unit;
@@ -60,4 +68,20 @@ export function substituteInstance(template: ServiceUnit, instanceName: string):
     execStopPost: template.execStopPost.map(cmd),
     environment: template.environment.map(([k, v]) => [k, sub(v)]),
   };
+}
+
+/**
+ * Reads a template file and its drop-ins (`prefix@.service.d/`, `service.d/`, …) once, and checks
+ * that an instance of it loads (as `prefix@internal.service`, systemd's name before any connection).
+ * Throws with the file named when it cannot be read or does not load.
+ */
+export function snapshotTemplate(template: ServiceTemplate): ServiceTemplate {
+  const text = readRegularFile(template.file).toString('utf8');
+  const searchPaths = template.searchPaths ?? [dirname(template.file)];
+  const dropIns = findDropIns(template.name, searchPaths).map((file) => ({ file, text: readRegularFile(file).toString('utf8') }));
+  const snap: ServiceTemplate = { name: template.name, file: template.file, searchPaths, text, dropInTexts: dropIns };
+  const probe = template.name.replace('@.', '@internal.');
+  const r = parseUnitText(text, { file: template.file, name: probe, dropIns });
+  if (!r.unit || r.fatal) throw new ActivationError('TEMPLATE_NOT_FOUND', `Failed to load ${template.name}: ${r.diagnostics.map(formatDiagnostic).join('; ')}`, { unit: template.name });
+  return snap;
 }

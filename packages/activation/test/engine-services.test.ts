@@ -1,6 +1,8 @@
 /** Accept=no details: several sockets → one service, Restart=, MaxConnectionsPerSource=, stop(). */
 import net from 'node:net';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActivationEngine } from '../src/index.js';
@@ -67,17 +69,31 @@ describe('Accept=no services', () => {
     need(ctx, python3);
     for (const flush of [true, false]) {
       const port = await freePort();
+      const gate = join(unitDir({}), 'gate');
+      execFileSync('mkfifo', [gate]);
       const dir = unitDir({
         'fp.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nFlushPending=${flush ? 'yes' : 'no'}\n`,
-        'fp.service': `[Service]\nExecStart=/usr/bin/python3 ${join(HELPERS, 'one-shot-server.py')} 0.4\n`,
+        // Answers one connection, then waits for the gate to open and close before exiting.
+        'fp.service': `[Service]\nExecStart=/usr/bin/python3 ${join(HELPERS, 'one-shot-server.py')} ${gate}\n`,
       });
       engine = new ActivationEngine({ logger: testLogger() });
       await engine.start(await loadUnits(dir));
       const first = await clientOnce(port, { tcp: true });
       expect(first.received).toMatch(/^pong/);
-      // The service now sleeps before exiting: this connection waits in the backlog.
-      const second = await clientOnce(port, { tcp: true });
-      expect(second.received === '').toBe(flush);
+      // The service is still running: this connection completes its handshake into the backlog.
+      const second = net.connect({ port, host: '127.0.0.1' });
+      let received = '';
+      second.on('data', (d: Buffer) => (received += d.toString()));
+      second.on('error', () => undefined);
+      const closed = new Promise<void>((resolve) => second.on('close', () => resolve()));
+      await new Promise<void>((resolve) => second.once('connect', () => resolve()));
+      second.end();
+      // Now let the service exit (opening the FIFO for writing waits for the service to read it).
+      const g = await open(gate, 'w');
+      await g.close();
+      await closed;
+      expect(received === '').toBe(flush);
+      if (!flush) expect(received).toMatch(/^pong/);
       await engine.stop();
       engine = undefined;
     }

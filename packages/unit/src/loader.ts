@@ -2,7 +2,7 @@
  * Unit files on disk: the main file, its drop-ins (systemd.unit(5) "drop-in" rules), masking, and
  * whole directories (the first directory wins, like /etc over /usr/lib).
  */
-import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { LoadState, ParseOptions } from './load-state.js';
 import type { Diagnostic, ServiceUnit, SocketUnit, Unit } from './model.js';
@@ -87,13 +87,32 @@ function readIssue(file: string, unit: string, e: unknown): Diagnostic {
   return { severity: 'error', file, unit, message: `Failed to load configuration: ${code}` };
 }
 
+/** systemd's READ_FULL_BYTES_MAX (64 MiB − 1). */
+const UNIT_FILE_MAX = 64 * 1024 * 1024 - 1;
+
+/**
+ * A unit file or drop-in, read without letting it stall the caller: opened O_NONBLOCK (a FIFO opens
+ * at once), regular files only (a FIFO would block, /dev/zero never ends), at most 64 MiB.
+ */
+function readUnitFile(path: string): Buffer {
+  const fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw Object.assign(new Error(`${path}: not a regular file`), { code: st.isDirectory() ? 'EISDIR' : 'EBADFD' });
+    if (st.size > UNIT_FILE_MAX) throw Object.assign(new Error(`${path}: larger than ${UNIT_FILE_MAX} bytes`), { code: 'EFBIG' });
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Applies the main file and its drop-ins to a fresh state. */
 function loadInto(state: LoadState, path: string, searchPaths: readonly string[]): void {
-  applyUnitText(state, readFileSync(path), path);
+  applyUnitText(state, readUnitFile(path), path);
   for (const d of findDropIns(state.unit.name, searchPaths)) {
     let text: Buffer;
     try {
-      text = readFileSync(d);
+      text = readUnitFile(d);
     } catch (e) {
       state.diagnostics.push(readIssue(d, state.unit.name, e));
       continue;
