@@ -2,3 +2,4 @@ export * from './protocols.js';
 export * from './mptcp.js';
 export * from './errno.js';
 export * from './errno-table.js';
+export * from './sockopt.js';

@@ -14,6 +14,7 @@
 import { IPPROTO_MPTCP, IPPROTO_TCP, mptcpUnavailableReason, type MptcpUnavailableReason } from '@mptcp/constants';
 import { binding, sysconst } from './binding.js';
 import { MptcpSocketError, errnoName, syscallError } from './errors.js';
+import { applySocketOptions, optionBlockingMptcp, warnOptionFallback, type MptcpSocketOptions } from './socket-options.js';
 import type { MptcpMode, MptcpRole, MptcpUnavailable, SockAddr, SocketKind, Transport } from './types.js';
 
 export type Role = MptcpRole;
@@ -164,4 +165,47 @@ export function createSocket(req: SocketRequest): CreatedSocket {
  */
 export function fallbackReason(code: string): MptcpUnavailableReason | undefined {
   return mptcpUnavailableReason(code);
+}
+
+/**
+ * createSocket() plus socket options: `check` options are only looked up in the per-kernel table
+ * (Node sets them later, e.g. on accepted sockets), `apply` options are also set now. An option
+ * MPTCP does not support on this kernel makes this socket plain TCP ('prefer', one warning per
+ * option) or fails with MPTCP_OPTION_UNSUPPORTED ('require').
+ */
+export function createConfiguredSocket(
+  req: SocketRequest & { family: 'inet' | 'inet6' },
+  options: { check?: MptcpSocketOptions; apply?: MptcpSocketOptions },
+  role: 'listener' | 'dial',
+): CreatedSocket {
+  const roleName: Role = role === 'dial' ? 'dialer' : 'listener';
+  const requestedMode = req.mptcp ?? (req.protocol === IPPROTO_MPTCP ? 'require' : req.role === undefined ? 'off' : undefined);
+  const mode = nodeMptcp() === '0' ? 'off' : effectiveMode(req.role ?? roleName, requestedMode);
+  let blocked: string | undefined;
+  if (wantsMptcp(mode)) {
+    blocked = optionBlockingMptcp({ ...options.check, ...options.apply }, mode, role);
+  }
+  const asTcp = (): CreatedSocket => {
+    const created = createSocket({ ...req, mptcp: 'off' });
+    created.fallbackReason = 'option-unsupported';
+    return created;
+  };
+  let created = blocked === undefined ? createSocket(req) : asTcp();
+  if (options.apply) {
+    const refused = applySocketOptions(created.fd, options.apply, req.family, created.transport === 'mptcp');
+    if (refused) {
+      binding().close(created.fd);
+      if (mode === 'require') {
+        throw new MptcpSocketError({
+          code: 'MPTCP_OPTION_UNSUPPORTED',
+          syscall: 'setsockopt',
+          message: `setsockopt ${refused.name} ${refused.errno}: not supported on MPTCP sockets by this kernel (drop the option, or allow plain TCP with mptcp: 'prefer')`,
+        });
+      }
+      warnOptionFallback(refused.name, role);
+      created = asTcp();
+      applySocketOptions(created.fd, options.apply, req.family, false);
+    }
+  }
+  return created;
 }

@@ -1,16 +1,20 @@
 /**
  * MPTCP listeners as real net.Server objects: the addon creates and binds the socket (protocol
  * 262 when the mode allows), then Node adopts it with server.listen({ fd }), which calls listen().
+ * The same code serves createServer()/listen() here and the `register` hook, which runs it for
+ * every net.Server (http, https, http2, tls and the frameworks on top).
  */
 import * as net from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { binding, bindingAvailable, sysconst } from './binding.js';
 import { MptcpSocketError, syscallError } from './errors.js';
-import { createSocket, effectiveMode, type CreatedSocket } from './policy.js';
+import { hasInheritedListeners, takeInheritedListener } from './inherited.js';
+import { createConfiguredSocket, effectiveMode, wantsMptcp, type CreatedSocket } from './policy.js';
 import { ipSockAddr } from './sockaddr.js';
+import { pickSocketOptions, type MptcpSocketOptions } from './socket-options.js';
 import type { MptcpMode } from './types.js';
 
-export interface MptcpListenOptions {
+export interface MptcpListenOptions extends MptcpSocketOptions {
   /** Address to bind; default '::' (dual stack, IPV6_V6ONLY=0), or '0.0.0.0' without IPv6. */
   host?: string;
   /** Port; default 0 (the kernel picks one). */
@@ -23,6 +27,8 @@ export interface MptcpListenOptions {
   ipv6Only?: boolean;
   /** SO_REUSEPORT before bind(). */
   reusePort?: boolean;
+  /** Closes the server when aborted, as net. */
+  signal?: AbortSignal;
 }
 
 export interface MptcpServerOptions extends net.ServerOpts {
@@ -30,6 +36,7 @@ export interface MptcpServerOptions extends net.ServerOpts {
 }
 
 type ConnectionListener = (socket: net.Socket) => void;
+type ListenFn = (...args: unknown[]) => net.Server;
 
 /** The socket a listen() created; kept so mptcpStatus(server) can tell a 'prefer' fallback. */
 export const listenerFallbacks = new WeakMap<net.Server, CreatedSocket>();
@@ -42,10 +49,15 @@ function defaultHost(): string {
 }
 
 /** socket() + options + bind(): the fd to hand to server.listen({ fd }). */
-function bindListener(address: string, family: 'inet' | 'inet6', options: MptcpListenOptions, requested: MptcpMode | undefined): CreatedSocket {
+function bindListener(server: net.Server, address: string, family: 'inet' | 'inet6', options: MptcpListenOptions, requested: MptcpMode | undefined): CreatedSocket {
   const native = binding();
   const port = options.port ?? 0;
-  const created = createSocket({ family, kind: 'stream', role: 'listener', warn: true, ...(requested === undefined ? {} : { mptcp: requested }) });
+  const created = createConfiguredSocket(
+    { family, kind: 'stream', role: 'listener', warn: true, ...(requested === undefined ? {} : { mptcp: requested }) },
+    // net sets noDelay/keepAlive on every accepted socket: MPTCP must support them too.
+    { check: pickSocketOptions(server), apply: pickSocketOptions(options) },
+    'listener',
+  );
   const { fd } = created;
   const fail = (errno: number, syscall: string): never => {
     native.close(fd);
@@ -67,8 +79,6 @@ function bindListener(address: string, family: 'inet' | 'inet6', options: MptcpL
   return created;
 }
 
-type ListenFn = net.Server['listen'];
-
 function isListenOptions(v: unknown): v is net.ListenOptions & MptcpListenOptions {
   return typeof v === 'object' && v !== null;
 }
@@ -82,8 +92,9 @@ function parseListenArgs(args: unknown[]): { options: MptcpListenOptions; callba
   const first = args[0];
   let options: MptcpListenOptions;
   if (isListenOptions(first)) {
-    const o = first as net.ListenOptions & MptcpListenOptions & { fd?: unknown; handle?: unknown };
-    if (o.path !== undefined || o.fd !== undefined || o.handle !== undefined) return undefined;
+    const o = first as net.ListenOptions & MptcpListenOptions & { fd?: unknown; handle?: unknown; _handle?: unknown };
+    if (o.path !== undefined || o.fd !== undefined || o.handle !== undefined || o._handle !== undefined) return undefined;
+    if (typeof (first as { listen?: unknown }).listen === 'function') return undefined; // a handle object (server/socket)
     options = { ...o };
   } else if (typeof first === 'string' && !/^\d+$/.test(first)) {
     return undefined; // a pipe path
@@ -97,76 +108,130 @@ function parseListenArgs(args: unknown[]): { options: MptcpListenOptions; callba
   return callback ? { options, callback } : { options };
 }
 
+/** How listen() decides, beyond NODE_MPTCP. */
+export interface ListenPolicy {
+  /** The server's default mode (createServer({ mptcp })). */
+  mptcp?: MptcpMode;
+  /** register: when the mode is plain TCP and no socket was passed in, leave listen() to net untouched. */
+  passThroughWhenOff?: boolean;
+}
+
+/**
+ * listen() with MPTCP: adopts a passed socket (LISTEN_FDS) bound to the address, or opens an MPTCP
+ * (or TCP, per mode, fallback and options) socket and hands it to net. Errors (EADDRINUSE…, or
+ * ENOPROTOOPT with 'require') are emitted as 'error' on the server, as net does.
+ */
+export function mptcpListen(server: net.Server, original: ListenFn, args: unknown[], policy: ListenPolicy = {}): net.Server {
+  const parsed = parseListenArgs(args.slice());
+  if (!parsed) return original(...args);
+  const { options: listenOptions, callback } = parsed;
+  const requested = listenOptions.mptcp ?? policy.mptcp;
+  const port = listenOptions.port ?? 0;
+  const emitError = (err: unknown): void => {
+    process.nextTick(() => server.emit('error', err));
+  };
+  let mode: MptcpMode;
+  try {
+    mode = effectiveMode('listener', requested);
+  } catch (err) {
+    emitError(err);
+    return server;
+  }
+  const native = bindingAvailable();
+  const passThrough = policy.passThroughWhenOff === true && (!wantsMptcp(mode) || !native);
+  if (passThrough && !(native && port > 0 && hasInheritedListeners())) return original(...args);
+  if (!native) {
+    if (mode === 'require') {
+      try {
+        binding();
+      } catch (err) {
+        emitError(err);
+      }
+      return server;
+    }
+    const { host, backlog, ipv6Only, reusePort, signal } = listenOptions;
+    return original({ host, port, backlog, ipv6Only, ...(reusePort ? { reusePort } : {}), ...(signal ? { signal } : {}) }, callback);
+  }
+  const withFd = (fd: number): void => {
+    original({ fd, backlog: listenOptions.backlog ?? 511, ...(listenOptions.signal ? { signal: listenOptions.signal } : {}) }, callback);
+  };
+  const open = (address: string | undefined, family: 'inet' | 'inet6' | undefined): void => {
+    const passed = takeInheritedListener(address, port);
+    if (passed !== undefined) {
+      withFd(passed);
+      return;
+    }
+    if (passThrough) {
+      original(...args);
+      return;
+    }
+    let created: CreatedSocket;
+    try {
+      const host = address ?? defaultHost();
+      created = bindListener(server, host, family ?? (host.includes(':') ? 'inet6' : 'inet'), listenOptions, requested);
+    } catch (err) {
+      emitError(err);
+      return;
+    }
+    listenerFallbacks.set(server, created);
+    withFd(created.fd);
+  };
+  const host = listenOptions.host;
+  if (host === undefined || host === '') {
+    open(undefined, undefined);
+    return server;
+  }
+  const literal = ipSockAddr(host, port);
+  if (literal && (literal.family === 'inet' || literal.family === 'inet6')) {
+    open(literal.address, literal.family);
+  } else {
+    lookup(host).then(
+      (r) => open(r.address, r.family === 6 ? 'inet6' : 'inet'),
+      (err: unknown) => emitError(err instanceof Error ? err : new MptcpSocketError({ code: 'ENOTFOUND', message: String(err) })),
+    );
+  }
+  return server;
+}
+
+/**
+ * Makes an existing server's listen() open MPTCP sockets (any net.Server: http, https, http2, tls).
+ * `mptcp` is the default mode of its listen() calls. Returns the server.
+ */
+export function withMptcp<T extends net.Server>(server: T, options: { mptcp?: MptcpMode } = {}): T {
+  const original = server.listen.bind(server) as ListenFn;
+  const policy: ListenPolicy = options.mptcp === undefined ? {} : { mptcp: options.mptcp };
+  (server as net.Server).listen = function (this: net.Server, ...args: unknown[]): net.Server {
+    return mptcpListen(server, original, args, policy);
+  } as net.Server['listen'];
+  return server;
+}
+
 /**
  * Creates a net.Server whose listen() opens an MPTCP socket. The usual listen() forms work
  * (`listen(port, host, backlog, cb)`, `listen({ port, host, backlog, ipv6Only, reusePort, mptcp })`);
- * path/fd/handle forms go to net unchanged. Errors (EADDRINUSE…, or ENOPROTOOPT with 'require')
- * are emitted as 'error' on the server, as net does.
+ * path/fd/handle forms go to net unchanged.
  */
 export function createServer(options: MptcpServerOptions = {}, connectionListener?: ConnectionListener): net.Server {
   const { mptcp, ...serverOpts } = options;
   const server = connectionListener ? net.createServer(serverOpts, connectionListener) : net.createServer(serverOpts);
-  const original: ListenFn = server.listen.bind(server);
-
-  const mptcpListen = function (this: net.Server, ...args: unknown[]): net.Server {
-    const parsed = parseListenArgs(args.slice());
-    if (!parsed) return (original as (...a: unknown[]) => net.Server)(...args);
-    const { options: listenOptions, callback } = parsed;
-    const requested = listenOptions.mptcp ?? mptcp;
-    const emitError = (err: unknown): void => {
-      process.nextTick(() => server.emit('error', err));
-    };
-    let mode: MptcpMode;
-    try {
-      mode = effectiveMode('listener', requested);
-    } catch (err) {
-      emitError(err);
-      return server;
-    }
-    if (!bindingAvailable()) {
-      if (mode === 'require') {
-        try {
-          binding();
-        } catch (err) {
-          emitError(err);
-        }
-        return server;
-      }
-      const { host, port, backlog, ipv6Only, reusePort } = listenOptions;
-      return original({ host, port, backlog, ipv6Only, ...(reusePort ? { reusePort } : {}) }, callback);
-    }
-    const adopt = (address: string, family: 'inet' | 'inet6'): void => {
-      let created: CreatedSocket;
-      try {
-        created = bindListener(address, family, listenOptions, requested);
-      } catch (err) {
-        emitError(err);
-        return;
-      }
-      listenerFallbacks.set(server, created);
-      original({ fd: created.fd, backlog: listenOptions.backlog ?? 511 }, callback);
-    };
-    const host = listenOptions.host ?? defaultHost();
-    const literal = ipSockAddr(host, listenOptions.port ?? 0);
-    if (literal && (literal.family === 'inet' || literal.family === 'inet6')) {
-      adopt(literal.address, literal.family);
-    } else {
-      lookup(host).then(
-        (r) => adopt(r.address, r.family === 6 ? 'inet6' : 'inet'),
-        (err: unknown) => emitError(err instanceof Error ? err : new MptcpSocketError({ code: 'ENOTFOUND', message: String(err) })),
-      );
-    }
-    return server;
-  };
-  server.listen = mptcpListen as ListenFn;
-  return server;
+  return withMptcp(server, mptcp === undefined ? {} : { mptcp });
 }
 
 /** createServer(options, listener).listen(options): a listening MPTCP server in one call. */
 export function listen(options: MptcpListenOptions & MptcpServerOptions = {}, connectionListener?: ConnectionListener): net.Server {
-  const { host, port, backlog, ipv6Only, reusePort, mptcp, ...serverOpts } = options;
+  const { host, port, backlog, ipv6Only, reusePort, mptcp, ...rest } = options;
+  const socketOptions = pickSocketOptions(rest);
+  const serverOpts: net.ServerOpts = { ...rest };
+  for (const k of Object.keys(socketOptions)) delete (serverOpts as Record<string, unknown>)[k];
+  // net's own noDelay/keepAlive server options stay server options (applied to accepted sockets).
+  if (rest.noDelay !== undefined) serverOpts.noDelay = rest.noDelay;
+  if (rest.keepAlive !== undefined) serverOpts.keepAlive = rest.keepAlive;
+  if (rest.keepAliveInitialDelay !== undefined) serverOpts.keepAliveInitialDelay = rest.keepAliveInitialDelay;
   const server = createServer({ ...serverOpts, ...(mptcp === undefined ? {} : { mptcp }) }, connectionListener);
-  const listenOptions: MptcpListenOptions = {};
+  const listenOptions: MptcpListenOptions = { ...socketOptions };
+  delete listenOptions.noDelay;
+  delete listenOptions.keepAlive;
+  delete listenOptions.keepAliveInitialDelay;
   if (host !== undefined) listenOptions.host = host;
   if (port !== undefined) listenOptions.port = port;
   if (backlog !== undefined) listenOptions.backlog = backlog;

@@ -119,10 +119,11 @@ export interface PeerCredentials {
 
 /**
  * Why MPTCP is unavailable: net.mptcp.enabled=0 (ENOPROTOOPT), a kernel without MPTCP
- * (EPROTONOSUPPORT/EINVAL), NODE_MPTCP=0, the addon did not load, or socket() was refused for
- * another reason (SELinux/eBPF/seccomp: `errno` tells which).
+ * (EPROTONOSUPPORT/EINVAL), NODE_MPTCP=0, the addon did not load, socket() was refused for
+ * another reason (SELinux/eBPF/seccomp: `errno` tells which), or (for one listener/dial) a socket
+ * option it needs is not supported on MPTCP by this kernel ('option-unsupported').
  */
-export type MptcpUnavailable = 'disabled-by-sysctl' | 'kernel-without-mptcp' | 'disabled-by-env' | 'addon-unavailable' | 'blocked';
+export type MptcpUnavailable = 'disabled-by-sysctl' | 'kernel-without-mptcp' | 'disabled-by-env' | 'addon-unavailable' | 'blocked' | 'option-unsupported';
 
 export interface MptcpSupport {
   available: boolean;
