@@ -44,15 +44,14 @@ describe('mptcpd-lite info', () => {
     expect(text.stdout).toContain('12.1 KiB');
   });
 
-  it('--watch refreshes in place until interrupted', async (ctx) => {
+  it('--watch prints the listing, then events, with no terminal codes when stdout is not a tty', async (ctx) => {
     need(ctx, mptcpUnavailable() ?? python3Unavailable());
     const { startCli } = await import('./helpers/cli.js');
-    const w = startCli(['info', '--watch', '--interval', '0.2', '--port', '1']);
+    const w = startCli(['info', '--watch', '--port', '1']);
     await w.waitFor(/MPTCP connections on port 1: 0/);
-    await new Promise((r) => setTimeout(r, 500));
     const res = await stopProcess(w, 'SIGINT');
     expect(res.code).toBe(0);
-    expect(w.stdout().split('\x1b[H\x1b[2J').length).toBeGreaterThan(2);
+    expect(w.stdout()).not.toContain('\x1b');
   });
 
   it('rejects a bad port with exit 2', async () => {

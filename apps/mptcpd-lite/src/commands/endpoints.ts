@@ -53,7 +53,7 @@ function int(name: string, v: string | undefined, max: number): number | undefin
 
 function netlinkFailure(what: string, err: unknown): CliError {
   const code = (err as { code?: string }).code;
-  const hint = code === 'EEXIST' ? ' (an endpoint with this address or id already exists)' : code === 'EPERM' ? ' (needs CAP_NET_ADMIN: run as root)' : code === 'EINVAL' ? ' (the kernel rejected the request: check the flags and id)' : '';
+  const hint = code === 'EEXIST' ? ' (an endpoint with this address or id already exists)' : code === 'EPERM' ? ' (needs CAP_NET_ADMIN: run as root)' : code === 'EINVAL' ? ' (the kernel rejected the request: check the flags and id; signal and fullmesh cannot be combined)' : code === 'EADDRNOTAVAIL' ? ' (an endpoint with a port makes the kernel listen on it: the address must be one of this host\'s)' : '';
   return new CliError(`${what}: ${err instanceof Error ? err.message : String(err)}${hint}`, EXIT_ERROR, code);
 }
 

@@ -74,14 +74,14 @@ export function formatConnections(conns: MptcpConnection[], ports: number[] | un
 export function infoCommand(): Command {
   return new Command('info')
     .description("list the host's live MPTCP connections (sock_diag, like `ss -M`) with subflows, addresses and byte counters, filtered to the daemon's ports")
-    .option('--json', 'print JSON (one document; with --watch one line per refresh)')
-    .option('-w, --watch', 'refresh in place until interrupted')
-    .addOption(new Option('-i, --interval <seconds>', 'refresh interval for --watch').default('1'))
+    .option('--json', 'print JSON (one document; with --watch one JSON object per line)')
+    .option('-w, --watch', 'after the listing, print MPTCP events as they happen (created, established, closed, announced, removed, sub_established, sub_closed, sub_priority, listener_*) like `ip mptcp monitor`, and changes of the kernel MPTcpExt counters, until interrupted')
+    .addOption(new Option('-i, --interval <seconds>', 'how often --watch looks at the kernel counters').default('1'))
     .option('-p, --port <port...>', "only connections with this local or remote port (default: the running daemon's ports, else all)")
     .option('-l, --listening', 'include listening sockets')
     .option('-a, --all', 'all MPTCP connections, even when a daemon runs')
     .option('--control <path>', 'control socket of the daemon to take the ports from', defaultControlPath())
-    .addHelpText('after', examplesHelp(['mptcpd-lite info', 'mptcpd-lite info --port 8080 --json', 'mptcpd-lite info --watch --interval 0.5']))
+    .addHelpText('after', examplesHelp(['mptcpd-lite info', 'mptcpd-lite info --port 8080 --json', 'mptcpd-lite info --watch --json --all']))
     .addHelpText('after', exitCodesHelp([[EXIT_OK, 'listed (also when there is no connection)'], [EXIT_ERROR, 'sock_diag failed (e.g. mptcp_diag missing: ENOENT) or bad option']]))
     .action(
       action(async (opts: InfoOptions) => {
@@ -107,26 +107,26 @@ export function infoCommand(): Command {
             const msg = err instanceof Error ? err.message : String(err);
             throw new CliError(`${msg}${msg.includes('ENOENT') ? ' (is the mptcp_diag module available? modprobe mptcp_diag)' : ''}`, EXIT_ERROR);
           }
-          return opts.json ? toJson(opts.watch ? { time: new Date().toISOString(), ports: ports ?? null, connections: conns } : { ports: ports ?? null, connections: conns }, opts.watch ? undefined : 2) + '\n' : formatConnections(conns, ports);
+          if (!opts.json) return formatConnections(conns, ports);
+          // With --watch the listing is the first line of a JSON-lines stream.
+          return toJson(opts.watch ? { time: new Date().toISOString(), event: 'snapshot', ports: ports ?? null, connections: conns } : { ports: ports ?? null, connections: conns }, opts.watch ? undefined : 2) + '\n';
         };
         if (!opts.watch) {
           process.stdout.write(once());
           return EXIT_OK;
         }
-        await new Promise<void>((resolve) => {
-          const tick = (): void => {
-            const text = once();
-            process.stdout.write(opts.json ? text : `\x1b[H\x1b[2J${new Date().toLocaleTimeString()}  (every ${interval}s, Ctrl-C to stop)\n${text}`);
-          };
-          tick();
-          const timer = setInterval(tick, interval * 1000);
-          const stop = (): void => {
-            clearInterval(timer);
-            resolve();
-          };
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
+        // The listing first (the state the events then change), then the events.
+        const until = new Promise<void>((resolve) => {
+          process.once('SIGINT', () => resolve());
+          process.once('SIGTERM', () => resolve());
         });
+        const { watchMptcpEvents } = await import('../events/watch.js');
+        process.stdout.write(once());
+        try {
+          await watchMptcpEvents({ json: opts.json ?? false, ports, interval, write: (l) => void process.stdout.write(l + '\n'), until });
+        } catch (err) {
+          throw new CliError(`--watch: ${err instanceof Error ? err.message : String(err)}`, EXIT_ERROR, (err as { code?: string }).code);
+        }
         return EXIT_OK;
       }),
     );
