@@ -70,8 +70,11 @@ sd_notify: with NOTIFY_SOCKET set, sends READY=1, RELOADING=1 (+MONOTONIC_USEC=)
         const operate = await startOperate(opts, log);
         const { createEngine } = await import('../daemon/activation-engine.js');
         const { startDaemon } = await import('../daemon/daemon.js');
-        const engine = await createEngine({ unitDirs, log });
-        const daemon = await startDaemon({ engine, log, controlPath, unitDirs });
+        const { ChildRegistry } = await import('../daemon/children.js');
+        const children = new ChildRegistry(`${controlPath}.pids`, log);
+        children.open();
+        const engine = await createEngine({ unitDirs, log, children });
+        const daemon = await startDaemon({ engine, log, controlPath, unitDirs, beforeEngineStart: async () => void (await children.reapOrphans()) });
         try {
           await operate.attach(engine);
         } catch (err) {

@@ -7,11 +7,14 @@ import { ActivationEngine, type ServiceSnapshot, type SocketStatus as EngineSock
 import type { ServiceStatus, SocketStatus } from '../control/protocol.js';
 import type { Logger } from '../log.js';
 import { loadUnits, type LoadedUnits } from '../platform/units.js';
+import type { ChildRegistry } from './children.js';
 import type { Engine, LoadReport } from './engine.js';
 
 export interface EngineOptions {
   unitDirs: string[];
   log: Logger;
+  /** Where started service processes are recorded (found and killed again after a crash). */
+  children?: ChildRegistry;
 }
 
 function protocolOf(transport: string): SocketStatus['listen'][number]['protocol'] {
@@ -47,6 +50,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       error: (m, f) => log.error(fmt(m, f)),
     },
   });
+  if (opts.children) {
+    const children = opts.children;
+    engine.on('started', (ev) => children.add(ev.pid));
+    engine.on('service-exit', (ev) => children.remove(ev.pid));
+  }
   engine.on('started', (ev) => log.info(`${ev.service}: started, pid ${ev.pid}${ev.socket ? ` (triggered by ${ev.socket})` : ''}`));
   engine.on('service-exit', (ev) => {
     const how = ev.signal ? `code=killed, status=${ev.signal.replace(/^SIG/, '')}` : `code=exited, status=${String(ev.code)}`;

@@ -20,6 +20,11 @@ export interface DaemonOptions {
   env?: NodeJS.ProcessEnv;
   /** Where the ready/reloaded/stopped event lines go (default stdout). */
   events?: (line: string) => void;
+  /**
+   * Runs once the control socket is ours (no other daemon answers on it) and before any unit socket
+   * is opened: the place to clean up after a crashed predecessor.
+   */
+  beforeEngineStart?: () => Promise<void>;
 }
 
 export interface RunningDaemon {
@@ -172,6 +177,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         }
       },
     });
+    await opts.beforeEngineStart?.();
     lastReport = await engine.start();
   } catch (err) {
     await control?.close().catch(() => undefined);
