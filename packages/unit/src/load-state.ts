@@ -20,6 +20,11 @@ export interface ParseOptions {
    * true (default) uses the file system; false skips; a function answers with an errno name or undefined.
    */
   executables?: boolean | ((path: string) => string | undefined);
+  /**
+   * Dependencies (After=, Wants=, …) are not resolved, as with `systemd-analyze verify
+   * --recursive-errors=no`: their names are not checked (no "Failed to add dependency" warnings).
+   */
+  ignoreDependencies?: boolean;
 }
 
 export function emptyUnitSection(): UnitSection {

@@ -122,3 +122,39 @@ export function generateUnitCorpus(n: number, seed = 1): GeneratedUnit[] {
   }
   return out;
 }
+
+const R_VALUES = ['', 'yes', 'no', 'maybe', '0', '1', '-1', '0x10', '010', '08', '0b101', '5s', '1min 30s', 'infinity', '3.5K', '1k', '4M 11.5K', ' 7 ', '"5"', '%n', '%Z', '%%', '%i', '%p', '/run/x.sock', 'rel', '@abs', '127.0.0.1:80', '[::1]:8080', '8080', '65536', '0644', '0o644', 'mptcp', 'MPTCP', 'sctp', 'udplite', 'tcp', 'udp', 'bogus', 'both', 'ipv6-only', 'default', 'low-delay', 'foo.service', 'foo@.service', 'foo@bar.service', 'foo.target', 'a:b', 'nobody', 'daemon', '2147483648', '4294967295', '65535', 'SIGTERM', 'TERM', 'mixed', 'none', 'on-failure', 'always', 'simple', 'oneshot', 'notify', 'journal', 'file:/tmp/x', 'fd:foo', 'A=b "C=d e"', '/bin/true', '-/bin/false x', '/bin/echo "a b"', '"unterminated', '/a/../b', '/var/run/x', '\\'];
+const R_SOCKET_KEYS = ['ListenStream', 'ListenDatagram', 'ListenSequentialPacket', 'ListenFIFO', 'ListenSpecial', 'ListenNetlink', 'SocketProtocol', 'SocketProtocol', 'SocketProtocol', 'BindIPv6Only', 'Backlog', 'BindToDevice', 'SocketUser', 'SocketGroup', 'SocketMode', 'DirectoryMode', 'Accept', 'Writable', 'MaxConnections', 'MaxConnectionsPerSource', 'KeepAlive', 'KeepAliveTimeSec', 'KeepAliveIntervalSec', 'KeepAliveProbes', 'NoDelay', 'Priority', 'DeferAcceptSec', 'ReceiveBuffer', 'SendBuffer', 'IPTOS', 'IPTTL', 'Mark', 'PipeSize', 'FreeBind', 'Transparent', 'Broadcast', 'PassCredentials', 'PassSecurity', 'PassPacketInfo', 'Timestamping', 'TCPCongestion', 'ReusePort', 'RemoveOnStop', 'Symlinks', 'FileDescriptorName', 'Service', 'TriggerLimitIntervalSec', 'TriggerLimitBurst', 'PollLimitIntervalSec', 'PollLimitBurst', 'ExecStartPre', 'TimeoutSec', 'FlushPending', 'X-MPTCPFallback', 'FooBar'];
+const R_SERVICE_KEYS = ['Type', 'ExecStart', 'ExecStartPre', 'ExecStop', 'Environment', 'EnvironmentFile', 'WorkingDirectory', 'User', 'Group', 'SupplementaryGroups', 'Restart', 'RestartSec', 'StandardInput', 'StandardOutput', 'StandardError', 'KillSignal', 'KillMode', 'TimeoutStopSec', 'TimeoutStartSec', 'NonBlocking', 'Sockets', 'RemainAfterExit', 'PrivateTmp', 'UMask', 'WatchdogSec', 'FooBar'];
+const R_UNIT_KEYS = ['Description', 'Documentation', 'StartLimitIntervalSec', 'StartLimitBurst', 'Wants', 'After', 'FooBar'];
+
+/**
+ * `n` random unit files for the differential test against systemd 257's verify (`r<i>.socket` /
+ * `r<i>.service`, plus the services and templates they trigger some of the time, and drop-ins).
+ * Unlike generateUnitCorpus(), most values are wrong on purpose.
+ */
+export function randomUnits257(seed: number, n: number): GeneratedUnit[] {
+  const r = prng(seed);
+  const out: GeneratedUnit[] = [];
+  for (let i = 0; i < n; i++) {
+    const sock = r() < 0.6;
+    const name = `r${i}.${sock ? 'socket' : 'service'}`;
+    const lines: string[] = [];
+    if (r() < 0.3) {
+      lines.push('[Unit]');
+      for (let k = 0; k < 1 + r() * 3; k++) lines.push(`${pick(r, R_UNIT_KEYS)}=${pick(r, R_VALUES)}`);
+    }
+    lines.push(sock ? '[Socket]' : '[Service]');
+    if (sock) lines.push(r() < 0.8 ? `ListenStream=127.0.0.1:${20000 + i}` : `ListenStream=/run/r${i}.sock`);
+    else if (r() < 0.8) lines.push('ExecStart=/bin/true');
+    for (let k = 0; k < 1 + r() * 6; k++) lines.push(`${pick(r, sock ? R_SOCKET_KEYS : R_SERVICE_KEYS)}=${pick(r, R_VALUES)}`);
+    out.push({ name, text: lines.join('\n') + '\n' });
+    if (sock && r() < 0.75) out.push({ name: `r${i}.service`, text: '[Service]\nExecStart=/bin/true\n' });
+    if (sock && r() < 0.5) out.push({ name: `r${i}@.service`, text: '[Service]\nExecStart=/bin/true\n' });
+    if (r() < 0.15) {
+      const head = r() < 0.2 ? (sock ? '[Socket' : '[Service') : sock ? '[Socket]' : '[Service]';
+      out.push({ name: `${name}.d/over.conf`, text: `${head}\n${pick(r, sock ? R_SOCKET_KEYS : R_SERVICE_KEYS)}=${pick(r, R_VALUES)}\n` });
+    }
+  }
+  return out;
+}

@@ -7,8 +7,13 @@ import { parseUnitName } from './unit-name.js';
 
 export interface VerifyResult {
   diagnostics: Diagnostic[];
-  /** systemd-analyze verify's exit status would be non-zero. */
+  /** systemd-analyze verify's exit status would be non-zero (257 without --recursive-errors=). */
   failed: boolean;
+  /**
+   * The exit status with an explicit --recursive-errors=no|yes|one (systemd 257): any warning about
+   * the unit counts as well.
+   */
+  strictFailed: boolean;
 }
 
 /**
@@ -17,7 +22,16 @@ export interface VerifyResult {
  * ("Unit X has a bad unit file setting.") and, for sockets, "service X not loaded, socket cannot be
  * started." when the triggered service (Accept=yes: the `prefix@.service` template) is missing.
  */
-export function verify(paths: readonly string[], options: LoadOptions = {}): VerifyResult {
+export interface VerifyOptions extends LoadOptions {
+  /**
+   * systemd-analyze verify's --recursive-errors=: 'no' ignores dependencies (no dependency warnings);
+   * any explicit value makes warnings fail the run (`strictFailed`). Default: not given.
+   */
+  recursiveErrors?: 'yes' | 'no' | 'one';
+}
+
+export function verify(paths: readonly string[], options: VerifyOptions = {}): VerifyResult {
+  if (options.recursiveErrors === 'no' && options.ignoreDependencies === undefined) options = { ...options, ignoreDependencies: true };
   const diagnostics: Diagnostic[] = [];
   let failed = false;
   for (const path of paths) {
@@ -54,6 +68,6 @@ export function verify(paths: readonly string[], options: LoadOptions = {}): Ver
       }
     }
   }
-  return { diagnostics, failed };
+  return { diagnostics, failed, strictFailed: failed || diagnostics.length > 0 };
 }
 

@@ -139,12 +139,12 @@ describe('[Socket]', () => {
     const u = r.unit as SocketUnit;
     expect(u.listen.map((l) => l.value)).toEqual(['2']);
     expect(u.socketProtocol).toBe(132);
-    expect(msgs(r)).toEqual(['test.socket:7: Failed to parse socket protocol, ignoring: ']);
+    expect(msgs(r)).toEqual(['test.socket:7: Failed to parse SocketProtocol=, ignoring: Protocol not supported']);
   });
 
   it('systemd 256 rules refuse mptcp', () => {
     const r = parseUnitText('[Socket]\nListenStream=1\nSocketProtocol=mptcp\n', { ...opts, file: 'a.socket', systemdVersion: 256 });
-    expect(msgs(r)).toEqual(['a.socket:3: Failed to parse socket protocol, ignoring: mptcp']);
+    expect(msgs(r)).toEqual(['a.socket:3: Failed to parse SocketProtocol=mptcp, ignoring: Protocol not supported']);
     expect((r.unit as SocketUnit).socketProtocol).toBe(0);
   });
 
@@ -328,10 +328,10 @@ describe('drop-ins and directories', () => {
     });
     const r = loadUnitFile(join(root, 'usr/a-b-c.socket'), { ...opts, searchPaths: [join(root, 'etc'), join(root, 'usr')] });
     expect(msgs(r).map((m) => m.replace(root + '/', ''))).toEqual([
-      'usr/socket.d/01-top.conf:2: Failed to parse unsigned value, ignoring: x01',
-      'usr/a-b-.socket.d/05-b.conf:2: Failed to parse unsigned value, ignoring: x05dup',
-      'etc/a-b-c.socket.d/10-a.conf:2: Failed to parse unsigned value, ignoring: x20',
-      'usr/a-b-.socket.d/30-c.conf:2: Failed to parse unsigned value, ignoring: x30',
+      'usr/socket.d/01-top.conf:2: Failed to parse Backlog=x01, ignoring: Invalid argument',
+      'usr/a-b-.socket.d/05-b.conf:2: Failed to parse Backlog=x05dup, ignoring: Invalid argument',
+      'etc/a-b-c.socket.d/10-a.conf:2: Failed to parse Backlog=x20, ignoring: Invalid argument',
+      'usr/a-b-.socket.d/30-c.conf:2: Failed to parse Backlog=x30, ignoring: Invalid argument',
       'usr/a-b-c.socket.d/40-nosec.conf:1: Assignment outside of section. Ignoring.',
     ]);
     expect((r.unit as SocketUnit).backlog).toBe(7);
@@ -394,7 +394,7 @@ describe('syntax corner cases', () => {
     expect((r.unit as SocketUnit).backlog).toBe(3);
   });
   it('reports the last physical line of a continuation, EOF continuation at lines+1', () => {
-    expect(msgs(sock('[Socket]\nListenStream=1\nBacklog=x\\\n# c\\\ny\\\n'))).toEqual(['test.socket:6: Failed to parse unsigned value, ignoring: x y']);
+    expect(msgs(sock('[Socket]\nListenStream=1\nBacklog=x\\\n# c\\\ny\\\n'))).toEqual(['test.socket:6: Failed to parse Backlog=x y, ignoring: Invalid argument']);
   });
   it('an assignment outside a section is warned once, not inside ignored sections', () => {
     expect(msgs(sock('a=b\n[X-Mine]\nc=d\n[Nope]\ne=f\n[Socket]\nListenStream=1\n'))).toEqual(['test.socket:1: Assignment outside of section. Ignoring.', "test.socket:4: Unknown section 'Nope'. Ignoring."]);
