@@ -1,65 +1,101 @@
 /**
  * MPTCP clients as real net.Socket objects. connect() returns the socket at once (like
- * net.connect); then, without ever blocking the loop: dns.lookup (host names) → socket(…, 262)
- * (or TCP, per mode and fallback) → bind (localAddress/localPort) → non-blocking connect() →
- * uv_poll for writable → SO_ERROR → 'connect'. Failures are emitted as 'error' (MptcpSocketError).
+ * net.connect); then, without ever blocking the loop: dns.lookup (host names, every address) →
+ * per address: socket(…, 262) (or TCP, per mode, fallback and options) → bind (localAddress/
+ * localPort) → non-blocking connect() → uv_poll for writable → SO_ERROR. With several addresses
+ * and autoSelectFamily, attempts are staggered as net's Happy Eyeballs (RFC 8305) does; the first
+ * connection wins. Failures are emitted as 'error' (MptcpSocketError, or dns' errors).
  *
  * Mechanics: the returned net.Socket wraps an fd from the start (created by the addon, not yet
  * read by libuv: `manualStart`, and `connecting` is true so net queues writes and reads until
- * 'connect'). When the target family is known only after DNS, the real socket replaces it with
- * dup3() under the same fd number before connect().
+ * 'connect'). When the target is known only after DNS, the winning connection replaces that
+ * placeholder with dup3() under the same fd number.
  */
 import * as net from 'node:net';
-import { lookup } from 'node:dns/promises';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { binding, bindingAvailable, sysconst } from './binding.js';
 import { MptcpSocketError, errnoName, syscallError } from './errors.js';
-import { createSocket, effectiveMode, type CreatedSocket } from './policy.js';
+import { createConfiguredSocket, effectiveMode, type CreatedSocket } from './policy.js';
 import { ipSockAddr } from './sockaddr.js';
+import { pickSocketOptions, type MptcpSocketOptions } from './socket-options.js';
 import type { MptcpMode } from './types.js';
 import { watchWritable, type FdWatcher } from './watch.js';
 import { setConnecting } from './fd.js';
 
-/** net's `lookup` option shape: (hostname, { family }, callback(err, address, family)). */
+type IpFamily = 'inet' | 'inet6';
+
+/** net's `lookup` option shape: (hostname, { family, hints, all }, callback(err, address(es), family)). */
 export type LookupFunction = (
   hostname: string,
-  options: { family: number },
-  callback: (err: Error | null, address: string, family: number) => void,
+  options: { family: number; hints?: number; all?: boolean },
+  callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
 ) => void;
 
-function resolve(host: string, family: number, custom: LookupFunction | undefined): Promise<{ address: string; family: number }> {
-  if (!custom) return lookup(host, { family });
-  return new Promise((ok, fail) => {
-    custom(host, { family }, (err, address, fam) => (err ? fail(err) : ok({ address, family: fam })));
-  });
-}
-
-export interface MptcpConnectOptions {
+export interface MptcpConnectOptions extends MptcpSocketOptions {
   host?: string;
   port: number;
-  /** Default false (clients opt in), or 'prefer' with NODE_MPTCP=1/3. */
+  /** Default 'prefer': an MPTCP library's connect tries MPTCP (plain TCP with NODE_MPTCP=0). */
   mptcp?: MptcpMode;
   localAddress?: string;
   localPort?: number;
   /** Connect timeout in ms: if not connected by then, 'timeout' is emitted and the socket is destroyed with ETIMEDOUT. */
   timeout?: number;
-  /** Address family for host-name lookups (4 or 6; default: the resolver's first answer). */
+  /** Address family for host-name lookups (4 or 6; default: every address the resolver gives). */
   family?: 0 | 4 | 6;
+  /** getaddrinfo hints, as net. */
+  hints?: number;
   /** Host-name resolver, net-style (default dns.lookup). */
   lookup?: LookupFunction;
+  /** Happy Eyeballs over the resolved addresses (default: net.getDefaultAutoSelectFamily()). */
+  autoSelectFamily?: boolean;
+  /** Delay before the next address is tried in parallel (default: net's, 250 ms). */
+  autoSelectFamilyAttemptTimeout?: number;
   allowHalfOpen?: boolean;
-  noDelay?: boolean;
-  keepAlive?: boolean;
-  keepAliveInitialDelay?: number;
+  /** Aborting destroys the socket with an AbortError, as net. */
+  signal?: AbortSignal;
 }
 
 /** How each client socket was created (for mptcpStatus). */
 export const clientSockets = new WeakMap<net.Socket, CreatedSocket>();
 
-type IpFamily = 'inet' | 'inet6';
-
 interface InternalSocketOptions extends net.SocketConstructorOpts {
   /** net-internal (used by child_process and tls): do not start reading in the constructor. */
   manualStart?: boolean;
+}
+
+interface Target {
+  address: string;
+  family: IpFamily;
+}
+
+function resolveAll(host: string, options: MptcpConnectOptions, all: boolean): Promise<Target[]> {
+  const lookup = options.lookup ?? (dnsLookup as unknown as LookupFunction);
+  const query = { family: options.family ?? 0, ...(options.hints === undefined ? {} : { hints: options.hints }), ...(all ? { all: true } : {}) };
+  return new Promise((ok, fail) => {
+    lookup(host, query, (err, address, family) => {
+      if (err) {
+        fail(err);
+        return;
+      }
+      const list = Array.isArray(address) ? address : [{ address, family: family ?? (address.includes(':') ? 6 : 4) }];
+      ok(list.map((a) => ({ address: a.address, family: a.family === 6 ? 'inet6' : 'inet' })));
+    });
+  });
+}
+
+/** Interleaves families starting with the first one's, as net does for Happy Eyeballs. */
+function interleave(targets: Target[]): Target[] {
+  const first = targets[0]?.family;
+  const a = targets.filter((t) => t.family === first);
+  const b = targets.filter((t) => t.family !== first);
+  const out: Target[] = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x) out.push(x);
+    if (y) out.push(y);
+  }
+  return out;
 }
 
 function errorSocket(err: unknown, listener?: () => void): net.Socket {
@@ -69,16 +105,78 @@ function errorSocket(err: unknown, listener?: () => void): net.Socket {
   return socket;
 }
 
+/** One non-blocking connect() on one fd; resolves when established, rejects with the typed error. */
+interface Attempt {
+  done: Promise<void>;
+  cancel(): void;
+}
+
+function startAttempt(fd: number, target: Target, port: number, options: MptcpConnectOptions): Attempt {
+  const native = binding();
+  let watcher: FdWatcher | undefined;
+  let pollFd = -1;
+  const cancel = (): void => {
+    watcher?.stop();
+    watcher = undefined;
+    if (pollFd >= 0) native.close(pollFd);
+    pollFd = -1;
+  };
+  const done = new Promise<void>((resolve, reject) => {
+    if (options.localAddress !== undefined || options.localPort !== undefined) {
+      const local = options.localAddress ?? (target.family === 'inet6' ? '::' : '0.0.0.0');
+      const r = native.bind(fd, { family: target.family, address: local, port: options.localPort ?? 0 });
+      if (r < 0) {
+        reject(syscallError(-r, { syscall: 'bind', address: local, port: options.localPort ?? 0 }));
+        return;
+      }
+    }
+    const r = native.connect(fd, { family: target.family, address: target.address, port });
+    if (r === 0) {
+      resolve();
+      return;
+    }
+    if (errnoName(-r) !== 'EINPROGRESS') {
+      reject(syscallError(-r, { syscall: 'connect', address: target.address, port }));
+      return;
+    }
+    // Poll a duplicate, so the watcher never shares an fd number with libuv's TCP handle.
+    const dup = native.dup(fd);
+    if (dup < 0) {
+      reject(syscallError(-dup, { syscall: 'fcntl' }));
+      return;
+    }
+    pollFd = dup;
+    watcher = watchWritable(dup, (error) => {
+      cancel();
+      // libuv reports POLLERR as EBADF: the real reason is in SO_ERROR.
+      const so = native.getsockoptInt(fd, sysconst('SOL_SOCKET'), sysconst('SO_ERROR'));
+      const soError = typeof so === 'number' ? -so : so.value;
+      if (soError !== 0) reject(syscallError(soError, { syscall: 'connect', address: target.address, port }));
+      else if (error) reject(error);
+      else resolve();
+    });
+  });
+  return { done, cancel };
+}
+
 /**
- * Opens an MPTCP (or TCP, per `mptcp` and NODE_MPTCP) connection and returns the net.Socket at
+ * Opens an MPTCP (or TCP, per `mptcp` and NODE_MPTCP=0) connection and returns the net.Socket at
  * once. Emits 'connect' when established; 'error' with an MptcpSocketError otherwise.
  */
 export function connect(options: MptcpConnectOptions, connectListener?: () => void): net.Socket {
+  return dial(options, connectListener, options.mptcp ?? 'prefer');
+}
+
+/**
+ * The shared dialer: `requested` undefined means the NODE_MPTCP dialer default (the register hook
+ * and the agents use that); connect() passes 'prefer' unless told otherwise.
+ */
+export function dial(options: MptcpConnectOptions, connectListener: (() => void) | undefined, requested: MptcpMode | undefined): net.Socket {
   const host = options.host ?? 'localhost';
   const port = options.port;
   let mode: MptcpMode;
   try {
-    mode = effectiveMode('dialer', options.mptcp);
+    mode = effectiveMode('dialer', requested);
   } catch (err) {
     return errorSocket(err, connectListener);
   }
@@ -93,19 +191,24 @@ export function connect(options: MptcpConnectOptions, connectListener?: () => vo
     const plain: net.NetConnectOpts = { host, port };
     if (options.localAddress !== undefined) plain.localAddress = options.localAddress;
     if (options.localPort !== undefined) plain.localPort = options.localPort;
+    if (options.family !== undefined) plain.family = options.family;
+    if (options.signal !== undefined) plain.signal = options.signal;
     return net.connect(plain, connectListener);
   }
   const native = binding();
   const literal = ipSockAddr(host, port);
-  const literalFamily: IpFamily | undefined = literal && (literal.family === 'inet' || literal.family === 'inet6') ? literal.family : undefined;
+  const literalTarget: Target | undefined = literal && (literal.family === 'inet' || literal.family === 'inet6') ? { address: literal.address, family: literal.family } : undefined;
+  const socketOptions = pickSocketOptions(options);
+  const create = (family: IpFamily): CreatedSocket =>
+    createConfiguredSocket({ family, kind: 'stream', role: 'dialer', warn: true, ...(requested === undefined ? {} : { mptcp: requested }) }, { apply: socketOptions }, 'dial');
 
-  // The fd the net.Socket is built on: the real socket when the family is known now, else a
-  // placeholder of the likely family that dup3() replaces after the lookup.
+  // The fd the net.Socket is built on: the real socket when the target is known now, else a
+  // placeholder that dup3() replaces with the winning connection.
   let created: CreatedSocket | undefined;
   let fd: number;
   try {
-    if (literalFamily) {
-      created = createSocket({ family: literalFamily, kind: 'stream', role: 'dialer', warn: true, ...(options.mptcp === undefined ? {} : { mptcp: options.mptcp }) });
+    if (literalTarget) {
+      created = create(literalTarget.family);
       fd = created.fd;
     } else {
       const r = native.socket(sysconst('AF_INET'), sysconst('SOCK_STREAM'), 0);
@@ -116,25 +219,26 @@ export function connect(options: MptcpConnectOptions, connectListener?: () => vo
     return errorSocket(err, connectListener);
   }
 
-  const socketOptions: InternalSocketOptions = { fd, manualStart: true, readable: true, writable: true };
-  if (options.allowHalfOpen !== undefined) socketOptions.allowHalfOpen = options.allowHalfOpen;
-  const socket = new net.Socket(socketOptions);
+  const ctorOptions: InternalSocketOptions = { fd, manualStart: true, readable: true, writable: true };
+  if (options.allowHalfOpen !== undefined) ctorOptions.allowHalfOpen = options.allowHalfOpen;
+  const socket = new net.Socket(ctorOptions);
   setConnecting(socket, true);
   if (created) clientSockets.set(socket, created);
   if (connectListener) socket.once('connect', connectListener);
 
-  let watcher: FdWatcher | undefined;
-  let pollFd = -1;
+  const pending = new Set<{ attempt: Attempt; fd: number; own: boolean }>();
   let timer: NodeJS.Timeout | undefined;
   let settled = false;
   const cleanup = (): void => {
     settled = true;
-    watcher?.stop();
-    watcher = undefined;
-    if (pollFd >= 0) native.close(pollFd);
-    pollFd = -1;
+    for (const p of pending) {
+      p.attempt.cancel();
+      if (p.own) native.close(p.fd);
+    }
+    pending.clear();
     if (timer) clearTimeout(timer);
     timer = undefined;
+    options.signal?.removeEventListener('abort', onAbort);
   };
   const fail = (err: unknown): void => {
     if (settled) return;
@@ -151,6 +255,20 @@ export function connect(options: MptcpConnectOptions, connectListener?: () => vo
     socket.emit('ready');
     if (!socket.isPaused()) socket.read(0);
   };
+  function onAbort(): void {
+    const reason: unknown = options.signal?.reason;
+    const err = new Error('The operation was aborted', { cause: reason });
+    err.name = 'AbortError';
+    (err as Error & { code: string }).code = 'ABORT_ERR';
+    fail(err);
+  }
+  if (options.signal) {
+    if (options.signal.aborted) {
+      process.nextTick(onAbort);
+      return socket;
+    }
+    options.signal.addEventListener('abort', onAbort, { once: true });
+  }
   // The user may destroy the socket while it is connecting.
   socket.once('close', () => {
     if (!settled) cleanup();
@@ -163,52 +281,81 @@ export function connect(options: MptcpConnectOptions, connectListener?: () => vo
     }, options.timeout);
   }
 
+  /** Attempts on fresh fds, staggered (Happy Eyeballs); the winner is moved onto `fd`. */
+  const race = (targets: Target[]): Promise<void> => {
+    const stagger = options.autoSelectFamily ?? net.getDefaultAutoSelectFamily() ? (options.autoSelectFamilyAttemptTimeout ?? net.getDefaultAutoSelectFamilyAttemptTimeout()) : undefined;
+    const list = stagger === undefined ? targets.slice(0, 1) : interleave(targets);
+    return new Promise<void>((resolve, reject) => {
+      let next = 0;
+      let failures = 0;
+      let lastError: unknown;
+      let staggerTimer: NodeJS.Timeout | undefined;
+      const launch = (): void => {
+        if (staggerTimer) clearTimeout(staggerTimer);
+        staggerTimer = undefined;
+        if (settled || socket.destroyed || next >= list.length) return;
+        const target = list[next++] as Target;
+        let made: CreatedSocket;
+        try {
+          made = create(target.family);
+        } catch (err) {
+          lastError = err;
+          failures++;
+          if (failures === list.length) reject(lastError);
+          else launch();
+          return;
+        }
+        const entry = { attempt: startAttempt(made.fd, target, port, options), fd: made.fd, own: true };
+        pending.add(entry);
+        entry.attempt.done.then(
+          () => {
+            if (staggerTimer) clearTimeout(staggerTimer);
+            pending.delete(entry);
+            if (settled || socket.destroyed) {
+              native.close(made.fd);
+              return;
+            }
+            const r = native.dup3(made.fd, fd);
+            native.close(made.fd);
+            if (r < 0) {
+              reject(syscallError(-r, { syscall: 'dup3' }));
+              return;
+            }
+            created = { ...made, fd };
+            clientSockets.set(socket, created);
+            resolve();
+          },
+          (err: unknown) => {
+            pending.delete(entry);
+            native.close(made.fd);
+            lastError = err;
+            failures++;
+            if (failures === list.length) reject(lastError);
+            else launch();
+          },
+        );
+        if (stagger !== undefined && next < list.length) staggerTimer = setTimeout(launch, stagger);
+      };
+      launch();
+    });
+  };
+
   const start = async (): Promise<void> => {
     // Never emit 'connect' or 'error' before connect() has returned, as net does.
     await new Promise<void>((resolve) => process.nextTick(resolve));
     if (settled || socket.destroyed) return;
-    let address: string;
-    let family: IpFamily;
-    if (literal && literalFamily) {
-      address = literal.address;
-      family = literalFamily;
+    if (literalTarget) {
+      const attempt = startAttempt(fd, literalTarget, port, options);
+      const entry = { attempt, fd, own: false };
+      pending.add(entry);
+      await attempt.done;
+      pending.delete(entry);
     } else {
-      const r = await resolve(host, options.family ?? 0, options.lookup);
-      address = r.address;
-      family = r.family === 6 ? 'inet6' : 'inet';
+      const targets = await resolveAll(host, options, options.autoSelectFamily ?? net.getDefaultAutoSelectFamily());
+      if (settled || socket.destroyed) return;
+      await race(targets);
     }
-    if (settled || socket.destroyed) return;
-    if (!created) {
-      created = createSocket({ family, kind: 'stream', role: 'dialer', warn: true, ...(options.mptcp === undefined ? {} : { mptcp: options.mptcp }) });
-      clientSockets.set(socket, created);
-      const r = native.dup3(created.fd, fd);
-      native.close(created.fd);
-      if (r < 0) throw syscallError(-r, { syscall: 'dup3' });
-      created = { ...created, fd };
-    }
-    if (options.localAddress !== undefined || options.localPort !== undefined) {
-      const local = options.localAddress ?? (family === 'inet6' ? '::' : '0.0.0.0');
-      const r = native.bind(fd, { family, address: local, port: options.localPort ?? 0 });
-      if (r < 0) throw syscallError(-r, { syscall: 'bind', address: local, port: options.localPort ?? 0 });
-    }
-    const r = native.connect(fd, { family, address, port });
-    if (r === 0) {
-      succeed();
-      return;
-    }
-    if (errnoName(-r) !== 'EINPROGRESS') throw syscallError(-r, { syscall: 'connect', address, port });
-    // Poll a duplicate, so the watcher never shares an fd number with libuv's TCP handle.
-    const dup = native.dup(fd);
-    if (dup < 0) throw syscallError(-dup, { syscall: 'fcntl' });
-    pollFd = dup;
-    watcher = watchWritable(dup, (error) => {
-      // libuv reports POLLERR as EBADF: the real reason is in SO_ERROR.
-      const so = native.getsockoptInt(fd, sysconst('SOL_SOCKET'), sysconst('SO_ERROR'));
-      const soError = typeof so === 'number' ? -so : so.value;
-      if (soError !== 0) fail(syscallError(soError, { syscall: 'connect', address, port }));
-      else if (error) fail(error);
-      else succeed();
-    });
+    succeed();
   };
   start().catch((err: unknown) => {
     if (err instanceof MptcpSocketError) {
@@ -219,5 +366,44 @@ export function connect(options: MptcpConnectOptions, connectListener?: () => vo
       fail(new MptcpSocketError({ code: 'EIO', message: String(err), cause: err }));
     }
   });
+  return socket;
+}
+
+/**
+ * net.connect()'s argument forms — (options[, cb]), (port[, host][, cb]) — as options for dial();
+ * undefined for the forms that are not TCP (path, fd, an existing socket) or use options dial()
+ * does not implement (onread), which go to net unchanged.
+ */
+export function parseConnectArgs(args: unknown[]): { options: MptcpConnectOptions; callback?: () => void } | undefined {
+  const list = args.slice();
+  const callback = typeof list[list.length - 1] === 'function' ? (list.pop() as () => void) : undefined;
+  const first = list[0];
+  let raw: Record<string, unknown>;
+  if (typeof first === 'object' && first !== null) {
+    raw = { ...(first as Record<string, unknown>) };
+  } else if (typeof first === 'number' || (typeof first === 'string' && /^\d+$/.test(first))) {
+    raw = { port: Number(first), ...(typeof list[1] === 'string' ? { host: list[1] } : {}) };
+  } else {
+    return undefined;
+  }
+  if (raw['path'] !== undefined || raw['fd'] !== undefined || raw['onread'] !== undefined || raw['socket'] !== undefined) return undefined;
+  const port = Number(raw['port']);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined; // let net report it
+  // net's `timeout` is an idle timeout (socket.setTimeout), not a connect timeout: the caller sets it.
+  delete raw['timeout'];
+  return callback ? { options: { ...(raw as unknown as MptcpConnectOptions), port }, callback } : { options: { ...(raw as unknown as MptcpConnectOptions), port } };
+}
+
+/**
+ * A drop-in for net.connect/net.createConnection: the same arguments and semantics (`timeout` is
+ * socket.setTimeout), over MPTCP per `mptcp` (undefined: the NODE_MPTCP dialer default).
+ */
+export function netCompatibleConnect(args: unknown[], requested: MptcpMode | undefined, fallback: (...a: unknown[]) => net.Socket): net.Socket {
+  const parsed = parseConnectArgs(args);
+  if (!parsed) return fallback(...args);
+  const first = args[0];
+  const idle = typeof first === 'object' && first !== null ? (first as { timeout?: unknown }).timeout : undefined;
+  const socket = dial(parsed.options, parsed.callback, requested);
+  if (typeof idle === 'number' && idle > 0) socket.setTimeout(idle);
   return socket;
 }

@@ -19,7 +19,7 @@ export interface MptcpListenOptions extends MptcpSocketOptions {
   host?: string;
   /** Port; default 0 (the kernel picks one). */
   port?: number;
-  /** Default: 'prefer' (per NODE_MPTCP; servers are MPTCP by default, as Go ≥ 1.24 and mptcp.dev recommend). */
+  /** Default: 'prefer' (plain TCP with NODE_MPTCP=0). */
   mptcp?: MptcpMode;
   /** listen() backlog; default 511 as net. */
   backlog?: number;
@@ -214,7 +214,8 @@ export function withMptcp<T extends net.Server>(server: T, options: { mptcp?: Mp
 export function createServer(options: MptcpServerOptions = {}, connectionListener?: ConnectionListener): net.Server {
   const { mptcp, ...serverOpts } = options;
   const server = connectionListener ? net.createServer(serverOpts, connectionListener) : net.createServer(serverOpts);
-  return withMptcp(server, mptcp === undefined ? {} : { mptcp });
+  // An explicit MPTCP API: 'prefer' unless told otherwise (NODE_MPTCP=0 still turns it off).
+  return withMptcp(server, { mptcp: mptcp ?? 'prefer' });
 }
 
 /** createServer(options, listener).listen(options): a listening MPTCP server in one call. */

@@ -83,10 +83,13 @@ describe.skipIf(noMptcp)('NODE_MPTCP on real sockets', () => {
     return r;
   }
 
+  // listen()/connect() are the explicit MPTCP API: 'prefer' by default, whatever NODE_MPTCP's role
+  // defaults (those govern the register hook and openSocket({ role })), except the 0 kill switch.
   it.each([
-    [undefined, IPPROTO_MPTCP, 6],
+    [undefined, IPPROTO_MPTCP, IPPROTO_MPTCP],
     ['1', IPPROTO_MPTCP, IPPROTO_MPTCP],
-    ['3', 6, IPPROTO_MPTCP],
+    ['2', IPPROTO_MPTCP, IPPROTO_MPTCP],
+    ['3', IPPROTO_MPTCP, IPPROTO_MPTCP],
     ['0', 6, 6],
   ] as const)('NODE_MPTCP=%s: server protocol %d, client protocol %d', async (value, server, client) => {
     if (value === undefined) delete process.env['NODE_MPTCP'];
