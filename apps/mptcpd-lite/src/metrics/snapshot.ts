@@ -6,6 +6,7 @@
 import { MPTCP_INFO_FLAG_FALLBACK } from '@mptcp/constants';
 import type { ServiceStatus, SocketStatus } from '../control/protocol.js';
 import { readPathManager, type PmEndpoint, type PmLimits } from '../netlink/mptcp-pm.js';
+import { linkNames } from '../netlink/rtnetlink.js';
 import { mptcpConnections, type MptcpConnection } from '../netlink/sock-diag.js';
 import type { NetlinkTransport } from '../netlink/transport.js';
 import { VERSION } from '../version.js';
@@ -110,6 +111,8 @@ export function takeSnapshot(src: SnapshotSources): Snapshot {
   let limits: PmLimits | null = null;
   try {
     const pm = readPathManager(src.request);
+    const names = linkNames(src.request);
+    for (const e of pm.endpoints) if (e.ifindex !== undefined) e.dev = names.get(e.ifindex);
     endpoints = pm.endpoints;
     limits = pm.limits;
   } catch (err) {

@@ -48,14 +48,17 @@ function render(s) {
     '</td><td class="num">' + v.restarts + '</td><td class="' + cls(v.result || 'success') + '">' + esc(v.result || 'success') + '</td></tr>'), 5, 'no services');
   const conns = [];
   for (const c of s.connections) {
-    conns.push('<tr class="conn" data-token="' + c.token + '"><td>' + c.token + '</td><td class="' + cls(c.state) + '">' + esc(c.state) + '</td><td>' + esc(c.local) + ' ⇄ ' + esc(c.remote) +
-      '</td><td class="' + cls(c.mode) + '">' + c.mode + '</td><td class="num">' + c.subflows.length + '</td><td class="num">' + bytes(c.bytesSent) + '</td><td class="num">' + bytes(c.bytesReceived) + '</td><td></td><td>' + esc(c.socket || '–') + '</td></tr>');
+    const subRows = [];
+    let total = null;
     for (const f of c.subflows) {
       const old = before.get(c.token + ' ' + f.local + ' ' + f.remote);
       const bps = old && dt > 0 ? (Number(f.bytesSent) + Number(f.bytesReceived) - Number(old.bytesSent) - Number(old.bytesReceived)) / dt : null;
-      conns.push('<tr class="sub" data-token="' + c.token + '"><td>subflow ' + f.localId + '/' + f.remoteId + (f.backup ? ' backup' : '') + '</td><td class="' + cls(f.state) + '">' + esc(f.state) + '</td><td>' + esc(f.local) + ' ⇄ ' + esc(f.remote) +
+      if (bps !== null) total = (total || 0) + bps;
+      subRows.push('<tr class="sub" data-token="' + c.token + '"><td>subflow ' + f.localId + '/' + f.remoteId + (f.backup ? ' backup' : '') + '</td><td class="' + cls(f.state) + '">' + esc(f.state) + '</td><td>' + esc(f.local) + ' ⇄ ' + esc(f.remote) +
         '</td><td>' + (f.rttMs === null ? '' : 'rtt ' + f.rttMs.toFixed(2) + ' ms') + '</td><td></td><td class="num">' + bytes(f.bytesSent) + '</td><td class="num">' + bytes(f.bytesReceived) + '</td><td class="num rate">' + rate(bps) + '</td><td></td></tr>');
     }
+    conns.push('<tr class="conn" data-token="' + c.token + '"><td>' + c.token + '</td><td class="' + cls(c.state) + '">' + esc(c.state) + '</td><td>' + esc(c.local) + ' ⇄ ' + esc(c.remote) +
+      '</td><td class="' + cls(c.mode) + '">' + c.mode + '</td><td class="num">' + c.subflows.length + '</td><td class="num">' + bytes(c.bytesSent) + '</td><td class="num">' + bytes(c.bytesReceived) + '</td><td class="num rate">' + rate(total) + '</td><td>' + esc(c.socket || '–') + '</td></tr>', ...subRows);
   }
   rows($('connections').tBodies[0], conns, 9, 'no MPTCP connections');
   const eps = s.endpoints || [];
