@@ -20,7 +20,7 @@ import type {
   SocketStatus,
   StartReport,
 } from './engine-types.js';
-import { ActivationError, messageOf } from './errors.js';
+import { ActivationError, errnoOf, messageOf } from './errors.js';
 import type { OutputMode, SpawnMethod } from './exec.js';
 import { connectionInstance, instanceServiceName, prettyAddress, remoteEnvironment, sourceKey, templateNameFor } from './instance-name.js';
 import { formatSockAddr, portOf } from './listen-address.js';
@@ -68,6 +68,10 @@ interface SocketRuntime {
   instances: Set<ServiceProcess>;
   /** The fds are in blocking mode because a service holds them. */
   lent: boolean;
+  /** Set while accept() failed with EMFILE/ENFILE: the retry timer. */
+  fdWait?: NodeJS.Timeout;
+  /** Resumes accepting after an EMFILE stall (called when an instance exits). */
+  resumeAccept?: () => void;
   /**
    * A reloaded definition with other Listen=/socket settings, waiting for the service that holds
    * the current fds to exit (systemd applies such changes when the socket is restarted).
@@ -513,20 +517,46 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
 
   // ---- Accept=yes ------------------------------------------------------------------------------
 
+  /**
+   * One connection per readiness event, as systemd's socket_dispatch_io(): the instance is spawned
+   * (and the daemon's copy of the connection closed) before the next accept, so a small fd budget
+   * (RLIMIT_NOFILE) serves as many connections as it can instead of holding them all unserved.
+   * The watch is level-triggered: a longer queue brings the next event at once.
+   */
   private onAcceptReadable(sock: SocketRuntime, port: OpenedPort): void {
+    if (sock.state !== 'listening' || this.stopping) return;
     const native = this.requireNative();
-    // Drain the queue: one readiness event may stand for many connections.
-    while (sock.state === 'listening' && !this.stopping) {
-      let conn: AcceptedConnection | null;
-      try {
-        conn = native.accept(port.fd);
-      } catch (err) {
-        this.log.warn(`Failed to accept connection: ${messageOf(err)}`, { unit: sock.unit.name });
+    let conn: AcceptedConnection | null;
+    try {
+      conn = native.accept(port.fd);
+    } catch (err) {
+      const errno = errnoOf(err);
+      if (errno === 'EMFILE' || errno === 'ENFILE') {
+        this.waitForFds(sock, messageOf(err));
         return;
       }
-      if (conn === null) return;
-      this.onConnection(sock, conn);
+      this.log.warn(`Failed to accept connection: ${messageOf(err)}`, { unit: sock.unit.name });
+      return;
     }
+    if (conn !== null) this.onConnection(sock, conn);
+  }
+
+  /**
+   * Out of fds: stop polling (a level-triggered watch would spin) until an instance of this socket
+   * exits, or a second has passed when none runs. Logged once per stall.
+   */
+  private waitForFds(sock: SocketRuntime, why: string): void {
+    if (sock.fdWait) return;
+    this.log.warn(`Failed to accept connection: ${why}; waiting for a running instance to exit before accepting more.`, { unit: sock.unit.name });
+    this.unwatch(sock);
+    const resume = (): void => {
+      if (!sock.fdWait) return;
+      clearTimeout(sock.fdWait);
+      delete sock.fdWait;
+      if (sock.state === 'listening' && !this.stopping && this.sockets.get(sock.unit.name) === sock) this.enterListening(sock);
+    };
+    sock.fdWait = setTimeout(resume, 1000);
+    sock.resumeAccept = resume;
   }
 
   private refuse(sock: SocketRuntime, conn: AcceptedConnection, reason: 'max-connections' | 'max-connections-per-source' | 'trigger-limit-hit' | 'error', message: string): void {
@@ -583,6 +613,8 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
         release();
         instances.delete(proc);
         this.emit('service-exit', exit);
+        // An fd came free: a socket that ran out of them accepts again.
+        this.sockets.get(sock.unit.name)?.resumeAccept?.();
       });
       if (this.stopping) throw new ActivationError('ENGINE_STATE', 'engine is stopping');
       if (!unit.nonBlocking) native.setNonBlocking(conn.fd, false);
@@ -739,6 +771,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
 
   private closeSocket(sock: SocketRuntime): void {
     this.unwatch(sock);
+    if (sock.fdWait) {
+      clearTimeout(sock.fdWait);
+      delete sock.fdWait;
+    }
     if (sock.ports.length > 0) closePorts(sock.ports, this.requireNative(), sock.unit.removeOnStop);
     sock.ports = [];
     this.setSocketState(sock, 'dead');

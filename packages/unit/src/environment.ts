@@ -18,10 +18,23 @@ export function envAssignmentIsValid(a: string): boolean {
 }
 
 /** strv_env_replace(): replace in place when the name exists, else append. */
+// name → position, per environment array: 40,000 Environment= lines must not cost 40,000² compares.
+const envIndexes = new WeakMap<Array<[string, string]>, Map<string, number>>();
+
 export function envReplace(env: Array<[string, string]>, name: string, value: string): void {
-  const i = env.findIndex(([k]) => k === name);
-  if (i >= 0) env[i] = [name, value];
-  else env.push([name, value]);
+  let index = envIndexes.get(env);
+  // Rebuilt when the array was changed behind our back (its length no longer matches).
+  if (!index || index.size !== env.length) {
+    index = new Map();
+    env.forEach(([k], i) => index?.set(k, i));
+    envIndexes.set(env, index);
+  }
+  const i = index.get(name);
+  if (i !== undefined) env[i] = [name, value];
+  else {
+    index.set(name, env.length);
+    env.push([name, value]);
+  }
 }
 
 /** The words of one Environment= value (quotes and C escapes removed), or undefined on bad syntax. */

@@ -56,12 +56,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     engine.on('service-exit', (ev) => children.remove(ev.pid));
   }
   engine.on('started', (ev) => log.info(`${ev.service}: started, pid ${ev.pid}${ev.socket ? ` (triggered by ${ev.socket})` : ''}`));
+  // Each exit and each refusal is logged once, by the engine (a failed exit and a refusal as a
+  // warning with systemd's words); the daemon adds only the successful exits, which the engine
+  // keeps at debug.
   engine.on('service-exit', (ev) => {
-    const how = ev.signal ? `code=killed, status=${ev.signal.replace(/^SIG/, '')}` : `code=exited, status=${String(ev.code)}`;
-    const ok = ev.result === 'success';
-    log.log(ok ? 'info' : 'warning', `${ev.unit}: Main process exited, ${how}${ok ? '' : `; result ${String(ev.result)}`}${ev.restart ? '; scheduling restart' : ''}`);
+    if (ev.result === 'success' && ev.signal === null) log.info(`${ev.unit}: Main process exited, code=exited, status=${String(ev.code)}`);
   });
-  engine.on('refused', (ev) => log.warning(`${ev.socket}: ${ev.message}`));
 
   const toReport = (loaded: LoadedUnits, r: StartReport): LoadReport => ({
     sockets: r.listening.length,
