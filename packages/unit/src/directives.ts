@@ -108,6 +108,8 @@ function validKept(check: KeyCheck, v: string, c: DirectiveContext): boolean {
   switch (check) {
     case 'bool':
       return generic(parseBoolean(v));
+    case 'tristate':
+      return v === '' || generic(parseBoolean(v));
     case 'bool!': {
       const r = parseBoolean(v);
       if (r.ok) return true;
@@ -138,6 +140,13 @@ function validKept(check: KeyCheck, v: string, c: DirectiveContext): boolean {
       if (k === undefined || failed) return false;
       if (check === 'printf') return true;
       return checkPath(c, k, fatal) !== undefined;
+    }
+    case 'paths:': {
+      // config_parse_colon_separated_paths(): each ':'-separated path is checked on its own.
+      const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+      if (k === undefined) return false;
+      for (const part of k.split(':')) if (part !== '' && checkPath(c, part) === undefined) return false;
+      return true;
     }
   }
 }
@@ -188,6 +197,12 @@ function userGroupValid(n: string): boolean {
   return n !== '.' && n !== '..';
 }
 
+/** valid_user_group_name() without VALID_USER_RELAX: [a-zA-Z_][a-zA-Z0-9_-]*[$]?, at most 31 characters, or a numeric ID. */
+function userGroupStrict(n: string): boolean {
+  if (/^\d+$/.test(n)) return true;
+  return n.length <= 31 && /^[a-zA-Z_][a-zA-Z0-9_-]*\$?$/.test(n);
+}
+
 /** config_parse_user_group_compat(): empty resets; invalid is fatal. */
 function userGroup(set: (c: DirectiveContext, v: string | undefined) => void): DirectiveParser {
   return (v, c) => {
@@ -195,7 +210,11 @@ function userGroup(set: (c: DirectiveContext, v: string | undefined) => void): D
     const k = expand(c, v, (err) => c.fatal(`Failed to resolve unit specifiers in ${v}: ${err}`));
     if (k === undefined) return;
     if (!userGroupValid(k)) return c.fatal(`Invalid user/group name or numeric ID: ${k}`);
-    if (k === 'nobody' && (c.key === 'User' || c.key === 'SocketUser')) c.warn('Special user nobody configured, this is not safe!');
+    if (!userGroupStrict(k)) c.state.diagnostics.push({ severity: 'warning', notice: true, file: c.file, message: `Accepting user/group name '${k}', which does not match strict user/group name rules.` });
+    if (k === 'nobody' && (c.key === 'User' || c.key === 'SocketUser')) {
+      // log_struct(LOG_NOTICE, …): printed, but not a syntax warning.
+      c.state.diagnostics.push({ severity: 'warning', notice: true, file: c.file, line: c.line, message: 'Special user nobody configured, this is not safe!' });
+    }
     set(c, k);
   };
 }
@@ -345,7 +364,8 @@ export function parseSignal(v: string): string | undefined {
 function signal(set: (c: DirectiveContext, v: string) => void): DirectiveParser {
   return (v, c) => {
     const s = parseSignal(v);
-    if (s === undefined) return parseFailed(c, v, 'EINVAL');
+    // signal_from_string(): a number outside 1..64 is ERANGE, anything else unparsable EINVAL.
+    if (s === undefined) return parseFailed(c, v, parseInteger(v).ok ? 'ERANGE' : 'EINVAL');
     set(c, s);
   };
 }
@@ -360,9 +380,9 @@ function keepIf(ok: (v: string) => boolean, message: (v: string, key: string) =>
 
 /** config_parse_unit_deps(): words (no unquoting), each a loadable unit name, else a warning; kept verbatim. */
 const dependency: DirectiveParser = (v, c) => {
-  // systemd-analyze verify --recursive-errors=no (MANAGER_TEST_RUN_IGNORE_DEPENDENCIES): unit_add_dependency_by_name()
-  // returns before looking at the name, so nothing is reported.
-  if (c.state.options.ignoreDependencies) return keep('unit')(v, c);
+  // systemd-analyze verify --recursive-errors=no (MANAGER_TEST_RUN_IGNORE_DEPENDENCIES): specifiers are
+  // resolved, but unit_add_dependency_by_name() returns before looking at the name.
+  const ignore = c.state.options.ignoreDependencies === true;
   let p = 0;
   for (;;) {
     const r = extractFirstWord(v, p, { retainEscape: true });
@@ -374,7 +394,7 @@ const dependency: DirectiveParser = (v, c) => {
     p = r.rest;
     const word = r.word;
     const k = expand(c, word, (err) => c.warn(`Failed to resolve unit specifiers in '${word}', ignoring: ${err}`), 'name');
-    if (k === undefined) continue;
+    if (k === undefined || ignore) continue;
     const n = parseUnitName(k);
     if (!n || n.template) c.warn(`Failed to add dependency on ${k}, ignoring: Invalid argument`);
     else if (k === c.state.unit.name) {
@@ -392,7 +412,12 @@ export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   OnFailureJobMode: keepIf((v) => JOB_MODES.includes(v), (v, k) => `Failed to parse ${k}=${v}, ignoring: Invalid argument`),
   JobTimeoutSec: keepIf((v) => parseSec(v).ok, (v) => `Failed to parse JobTimeoutSec= parameter, ignoring: ${v}`),
   JobRunningTimeoutSec: keepIf((v) => parseSec(v).ok, (v) => `Failed to parse JobRunningTimeoutSec= parameter, ignoring: ${v}`),
-  OnFailureIsolate: keepIf((v) => parseBoolean(v).ok, (v) => `Failed to parse boolean, ignoring: ${v}`),
+  OnFailureIsolate: (v, c) => {
+    // config_parse_job_mode_isolate(): a plain log line (no file:line) for a valid value.
+    if (!parseBoolean(v).ok) return c.warn(`Failed to parse boolean, ignoring: ${v}`);
+    c.state.diagnostics.push({ severity: 'warning', file: c.file, message: 'OnFailureIsolate is deprecated. Please use OnFailureJobMode= instead' });
+    keep('unit')(v, c);
+  },
   Description: (v, c) => {
     const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
     if (k === undefined) return;
@@ -425,6 +450,12 @@ export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
 
 const ifSock = (f: (u: Sock) => boolean) => (c: DirectiveContext) => f(sock(c));
 
+/**
+ * IPPROTO_* names systemd's socket_protocol_from_name() also knows (the IPv6 extension headers of
+ * <netinet/in.h>): known, so refused with "Protocol not supported" rather than "Invalid argument".
+ */
+const IPV6_EXTENSION_PROTOCOLS: ReadonlySet<string> = new Set(['hopopts', 'routing', 'fragment', 'icmpv6', 'none', 'dstopts', 'mh']);
+
 export const SOCKET_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   ListenStream: listen,
   ListenDatagram: listen,
@@ -438,7 +469,7 @@ export const SOCKET_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
     // "Invalid argument" for an unknown name, "Protocol not supported" for a known one not allowed here.
     const r = parseSocketProtocol(v, c.state.options.systemdVersion ?? 257);
     if (r.ok) sock(c).socketProtocol = r.protocol;
-    else parseFailed(c, v, r.error);
+    else parseFailed(c, v, r.error === 'EINVAL' && IPV6_EXTENSION_PROTOCOLS.has(v.toLowerCase()) ? 'EPROTONOSUPPORT' : r.error);
   },
   BindIPv6Only: (v, c) => {
     const r = parseBindIPv6Only(v);
@@ -542,7 +573,10 @@ export const SOCKET_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
     const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in ${v}, ignoring: ${err}`), 'name');
     if (k === undefined) return;
     if (!k.endsWith('.service')) return c.warn(`Unit must be of type service, ignoring: ${v}`);
-    if (!parseUnitName(k)) return c.warn(`Failed to load unit ${v}, ignoring: Unit name ${k} is not valid.`);
+    const n = parseUnitName(k);
+    if (!n) return c.warn(`Failed to load unit ${v}, ignoring: Unit name ${k} is not valid.`);
+    // manager_load_unit_prepare(): a template cannot be loaded; 257 warns and keeps the previous value.
+    if (n.template) return c.warn(`Failed to load unit ${v}, ignoring: Unit name ${k} is missing the instance name.`);
     sock(c).service = k;
   },
   TriggerLimitIntervalSec: sec(c0 => c0.state.pending, (p, v) => (p.triggerLimitIntervalUsec = v)),
@@ -559,6 +593,13 @@ export const SOCKET_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   User: keptUserGroup,
   Group: keptUserGroup,
 };
+
+/** sd_bus_service_name_is_valid(): a unique name (`:1.42`) or 2+ dot-separated elements of [A-Za-z0-9_-] (no leading digit), ≤ 255. */
+export function busNameIsValid(s: string): boolean {
+  if (s.length === 0 || s.length > 255) return false;
+  if (s.startsWith(':')) return /^:[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/.test(s);
+  return /^[A-Za-z_-][A-Za-z0-9_-]*(\.[A-Za-z_-][A-Za-z0-9_-]*)+$/.test(s);
+}
 
 /** fdname_is_valid(): ≤ 255 printable ASCII characters, no `:`. */
 export function fdnameIsValid(s: string): boolean {
@@ -659,9 +700,14 @@ export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
       if (!r.ok || r.word === undefined) return;
       p = r.rest;
       const word = r.word;
-      const k = expand(c, word, (err) => c.warn(`Failed to resolve unit specifiers in ${word}, ignoring: ${err}`));
-      if (k === undefined) continue;
+      let bad = false;
+      const k = expand(c, word, (err) => {
+        bad = true;
+        c.fatal(`Failed to resolve unit specifiers in ${word}: ${err}`);
+      });
+      if (k === undefined || bad) return;
       if (!userGroupValid(k)) return c.fatal(`Invalid user/group name or numeric ID: ${k}`);
+      if (!userGroupStrict(k)) c.state.diagnostics.push({ severity: 'warning', notice: true, file: c.file, message: `Accepting user/group name '${k}', which does not match strict user/group name rules.` });
       u.supplementaryGroups.push(k);
     }
   },
@@ -719,8 +765,11 @@ export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   RestartMaxDelaySec: sec(svc, (u, v) => (u.restartMaxDelayUsec = v)),
   ReloadSignal: signal((c, v) => (svc(c).reloadSignal = v)),
   BusName: (v, c) => {
-    if (v === '') delete svc(c).busName;
-    else svc(c).busName = v;
+    // config_parse_bus_name(): specifiers, then sd_bus_service_name_is_valid(); empty is invalid too.
+    const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in ${v}, ignoring: ${err}`));
+    if (k === undefined) return;
+    if (!busNameIsValid(k)) return c.warn(`Invalid bus name, ignoring: ${k}`);
+    svc(c).busName = k;
   },
   PAMName: (v, c) => {
     if (v === '') {

@@ -111,8 +111,8 @@ export function parseExecValue(rvalue: string, ctx: SpecifierContext, where: { f
     const pe = expandSpecifiers(rawPath, ctx);
     if (!pe.ok) return failWith(`Failed to resolve unit specifiers in '${rawPath}'${sfx}: ${strerror(pe.error)}`, ignore);
     let path = pe.value;
-    if (path === '') return failWith(`Empty path in command line${sfx}: '${rvalue}'`, ignore);
-    if (!isSafe(path)) return failWith(`Executable name contains special characters${sfx}: ${path}`, ignore);
+    if (path === '') return failWith(`Empty path in command line${sfx}: ${rvalue}`, ignore);
+    if (!isSafe(path)) return failWith(`Executable path contains special characters${sfx}: ${path}`, ignore);
     if (path.endsWith('/')) return failWith(`Executable path specifies a directory${sfx}: ${path}`, ignore);
     if (!(path.startsWith('/') ? pathIsValid(path) : filenameIsValid(path))) {
       return failWith(`Neither a valid executable name nor an absolute path${sfx}: ${path}`, ignore);
@@ -141,7 +141,7 @@ export function parseExecValue(rvalue: string, ctx: SpecifierContext, where: { f
       }
       p = w.rest;
       const we = expandSpecifiers(w.word, ctx);
-      if (!we.ok) return failWith(`Failed to resolve unit specifiers in ${w.word}${sfx}: ${strerror(we.error)}`, ignore);
+      if (!we.ok) return failWith(`Failed to resolve unit specifiers in '${w.word}'${sfx}: ${strerror(we.error)}`, ignore);
       argv.push(we.value);
     }
     if (argv.length === 0) return failWith(`Empty executable name or zeroeth argument${sfx}: ${rvalue}`, ignore);

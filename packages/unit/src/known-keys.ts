@@ -138,7 +138,7 @@ export const SERVICE_SECTION_KEYS: ReadonlySet<string> = new Set([
  * key with a bad value). bool/sec/mode/unsigned/int/size/path: the generic parsers and their warnings;
  * `!` = fatal (the unit is refused); printf = specifiers are expanded (unknown one → warning).
  */
-export type KeyCheck = 'bool' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'printf';
+export type KeyCheck = 'bool' | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'printf';
 
 export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyCheck>>>> = {
   Unit: {
@@ -166,7 +166,7 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     DeferAcceptSec: 'sec',
     DirectoryMode: 'mode',
     DynamicUser: 'bool!',
-    ExecSearchPath: 'path',
+    ExecSearchPath: 'paths:',
     FlushPending: 'bool',
     FreeBind: 'bool',
     IOAccounting: 'bool',
@@ -198,7 +198,7 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     Priority: 'int',
     PrivateDevices: 'bool',
     PrivateIPC: 'bool',
-    PrivateMounts: 'bool',
+    PrivateMounts: 'tristate',
     PrivateNetwork: 'bool',
     PrivateTmp: 'bool',
     PrivateUsers: 'bool',
@@ -249,7 +249,7 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     CacheDirectoryMode: 'mode',
     ConfigurationDirectoryMode: 'mode',
     DynamicUser: 'bool!',
-    ExecSearchPath: 'path',
+    ExecSearchPath: 'paths:',
     FileDescriptorStoreMax: 'unsigned',
     GuessMainPID: 'bool',
     IOAccounting: 'bool',
@@ -269,7 +269,7 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     PermissionsStartOnly: 'bool',
     PrivateDevices: 'bool',
     PrivateIPC: 'bool',
-    PrivateMounts: 'bool',
+    PrivateMounts: 'tristate',
     PrivateNetwork: 'bool',
     PrivateTmp: 'bool',
     PrivateUsers: 'bool',

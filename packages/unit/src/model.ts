@@ -19,6 +19,11 @@ export interface Diagnostic {
   /** Unit name, for `UNIT: message` diagnostics. */
   unit?: string;
   message: string;
+  /**
+   * Printed at LOG_NOTICE (e.g. "Special user nobody configured"): shown, but it does not make
+   * `systemd-analyze verify --recursive-errors=…` fail.
+   */
+  notice?: boolean;
 }
 
 /** The Listen*= kinds, in systemd's terms. */

@@ -12,6 +12,7 @@ import type { Diagnostic, ExecCommand, ServiceUnit, SocketUnit, Unit } from './m
 import { machineHostFacts, type SpecifierContext } from './specifiers.js';
 import { parseSyntax, type SectionClass, type SyntaxFatal } from './syntax.js';
 import { parseUnitName } from './unit-name.js';
+import { parseSec } from './values/timespan.js';
 
 export type { ParseOptions } from './load-state.js';
 
@@ -180,6 +181,9 @@ export function applyUnitText(state: LoadState, text: string | Uint8Array, file:
   const spec: SpecifierContext = { name: state.unit.name, file: state.unit.file, host: state.host };
   const classifySection = (s: string): SectionClass => (Object.prototype.hasOwnProperty.call(tables, s) ? 'known' : 'unknown');
   let stop: SyntaxFatal | undefined;
+  // unit_load_dropin() ignores config_parse()'s result: an error in a drop-in stops reading that
+  // drop-in, is printed, and the unit still loads (systemd 257).
+  const dropIn = file !== state.unit.file;
   const ctx: DirectiveContext = {
     state,
     file,
@@ -191,7 +195,7 @@ export function applyUnitText(state: LoadState, text: string | Uint8Array, file:
       state.diagnostics.push({ severity: 'warning', file, line: this.line, message });
     },
     fatal(message) {
-      state.diagnostics.push({ severity: 'error', file, line: this.line, message });
+      state.diagnostics.push({ severity: dropIn ? 'warning' : 'error', file, line: this.line, message });
       stop ??= { line: this.line, errno: 'ENOEXEC', message };
     },
   };
@@ -210,8 +214,10 @@ export function applyUnitText(state: LoadState, text: string | Uint8Array, file:
       return stop;
     },
   });
-  if (file !== state.unit.file) state.unit.dropIns.push(file);
-  if (result.fatal) {
+  if (dropIn) state.unit.dropIns.push(file);
+  if (result.fatal && dropIn) {
+    if (result.fatal.errno !== 'ENOEXEC') state.diagnostics.push({ severity: 'warning', file, line: result.fatal.line, message: result.fatal.message });
+  } else if (result.fatal) {
     state.fatal = true;
     state.fatalErrno = result.fatal.errno;
     if (result.fatal.errno === 'ENOEXEC') {
@@ -241,9 +247,9 @@ function checkExecutables(state: LoadState, lists: ExecCommand[][]): void {
   if (opt === false) return;
   const check = typeof opt === 'function' ? opt : fsExecutableCheck;
   for (const list of lists) {
-    // systemd-analyze verify (verify_executables()) looks at the first command of each list only;
-    // the others are still resolved through the search path.
-    for (const [index, cmd] of list.entries()) {
+    // systemd-analyze verify (verify_executables()) checks every command of every list (257; 252
+    // looked at the first command of each list only).
+    for (const cmd of list) {
       let err: string | undefined;
       if (cmd.path.startsWith('/')) err = check(cmd.path);
       else {
@@ -258,7 +264,7 @@ function checkExecutables(state: LoadState, lists: ExecCommand[][]): void {
           if (e !== 'ENOENT') err = e;
         }
       }
-      if (err !== undefined && !cmd.ignoreFailure && index === 0) {
+      if (err !== undefined && !cmd.ignoreFailure) {
         state.diagnostics.push({ severity: 'error', file: state.unit.file, unit: state.unit.name, message: `Command ${cmd.path} is not executable: ${strerror(err)}` });
       }
     }
@@ -288,7 +294,7 @@ function finishSocket(state: LoadState, u: SocketUnit): void {
   if (u.listen.length === 0) return unitError(state, 'Unit has no Listen setting (ListenStream=, ListenDatagram=, ListenFIFO=, ...). Refusing.');
   const nonAccepting = u.listen.some((l) => l.kind !== 'stream' && l.kind !== 'seqpacket');
   if (u.accept && nonAccepting) return unitError(state, 'Unit configured for accepting sockets, but sockets are non-accepting. Refusing.');
-  if (u.accept && u.maxConnections <= 0) return unitError(state, 'MaxConnection= setting too small. Refusing.');
+  if (u.maxConnections <= 0) return unitError(state, 'MaxConnection= setting too small. Refusing.');
   if (u.accept && u.service !== undefined) return unitError(state, 'Explicit service configuration for accepting socket units not supported. Refusing.');
   const pam = u.extra['PAMName']?.at(-1);
   const killMode = u.extra['KillMode']?.at(-1) ?? 'control-group';
@@ -313,7 +319,22 @@ function finishService(state: LoadState, u: ServiceUnit): void {
   if (u.type === 'oneshot' && (u.restart === 'always' || u.restart === 'on-success')) return unitError(state, "Service has Restart= set to either always or on-success, which isn't allowed for Type=oneshot services. Refusing.");
   if (u.type === 'dbus' && !u.busName) return unitError(state, 'Service is of type D-Bus but no D-Bus service name has been specified. Refusing.');
   if (u.pamName && u.killMode !== 'control-group' && u.killMode !== 'mixed') return unitError(state, "Service has PAM enabled. Kill mode must be set to 'control-group' or 'mixed'. Refusing.");
+  // service_verify(): settings that need a partner are ignored with a unit-level warning.
+  const has = (k: string): boolean => (u.extra[k]?.length ?? 0) > 0;
+  if (has('USBFunctionDescriptors') && !has('USBFunctionStrings')) unitWarning(state, 'Service has USBFunctionDescriptors= setting, but no USBFunctionStrings=. Ignoring.');
+  if (!has('USBFunctionDescriptors') && has('USBFunctionStrings')) unitWarning(state, 'Service has USBFunctionStrings= setting, but no USBFunctionDescriptors=. Ignoring.');
+  const runtimeMax = u.extra['RuntimeMaxSec']?.at(-1);
+  const randomized = u.extra['RuntimeRandomizedExtraSec']?.at(-1);
+  const usec = (v: string | undefined): number => {
+    const r = v === undefined ? undefined : parseSec(v);
+    return r?.ok && !r.value.infinity ? Number(r.value.usec) : Infinity;
+  };
+  if (randomized !== undefined && usec(randomized) !== 0 && usec(runtimeMax) === Infinity) unitWarning(state, 'Service has RuntimeRandomizedExtraSec= setting, but no RuntimeMaxSec=. Ignoring.');
   checkExecutables(state, [u.execCondition, u.execStartPre, u.execStart, u.execStartPost, u.execReload, u.execStop, u.execStopPost]);
+}
+
+function unitWarning(state: LoadState, message: string): void {
+  state.diagnostics.push({ severity: 'warning', file: state.unit.file, unit: state.unit.name, message });
 }
 
 /** Runs the load-time defaults and checks; returns the result. */

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { arch, hostname, release, userInfo } from 'node:os';
 import type { Errno } from './errno.js';
-import { parseUnitName, unescapeUnitInstance, unescapeUnitPath } from './unit-name.js';
+import { parseUnitName, unescapeUnitInstance, unescapeUnitPath, UNIT_NAME_MAX } from './unit-name.js';
 
 /** Facts about the host and the manager that specifiers expand to. */
 export interface HostFacts {
@@ -198,6 +198,8 @@ function lookup(c: string, ctx: SpecifierContext): string | undefined {
  * digit → EBADSLT ("Invalid slot"); `%` + anything else, or a trailing `%`, is kept.
  */
 export function expandSpecifiers(text: string, ctx: SpecifierContext, set: SpecifierSet = 'full'): { ok: true; value: string } | { ok: false; error: Errno } {
+  // unit_name_printf(): specifier_printf(…, UNIT_NAME_MAX, …) refuses a longer result.
+  if (set === 'name' && text.length > UNIT_NAME_MAX && !text.includes('%')) return { ok: false, error: 'ENAMETOOLONG' };
   if (!text.includes('%')) return { ok: true, value: text };
   let out = '';
   for (let i = 0; i < text.length; i++) {
@@ -221,5 +223,6 @@ export function expandSpecifiers(text: string, ctx: SpecifierContext, set: Speci
     else if (/[A-Za-z0-9]/.test(n)) return { ok: false, error: 'EBADSLT' };
     else out += '%' + n;
   }
+  if (set === 'name' && out.length > UNIT_NAME_MAX) return { ok: false, error: 'ENAMETOOLONG' };
   return { ok: true, value: out };
 }

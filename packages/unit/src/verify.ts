@@ -1,4 +1,5 @@
 /** `systemd-analyze verify`-style checking of unit files. */
+import { existsSync, lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { strerror } from './errno.js';
 import { findUnitFile, isMaskFile, loadUnitFile, serviceNameFor, type LoadOptions } from './loader.js';
@@ -34,19 +35,39 @@ export function verify(paths: readonly string[], options: VerifyOptions = {}): V
   if (options.recursiveErrors === 'no' && options.ignoreDependencies === undefined) options = { ...options, ignoreDependencies: true };
   const diagnostics: Diagnostic[] = [];
   let failed = false;
+  let strict = false;
   for (const path of paths) {
     const searchPaths = options.searchPaths ?? [dirname(path)];
-    // Like systemd-analyze verify, a template file is checked as the instance "i".
-    const base = basename(path);
+    // verify_prepare_filename(): the unit is named after the file (after the link target's name for
+    // an alias link); a template is checked as the instance "test_instance".
+    const link = linkTargetName(path);
+    const base = link ?? basename(path);
     const t = parseUnitName(base);
-    const name = options.name ?? (t?.template ? `${t.prefix}@i.${t.type}` : base);
+    if (!t) {
+      diagnostics.push({ severity: 'error', file: path, message: `Failed to prepare filename ${path}: Invalid argument` });
+      failed = strict = true;
+      continue;
+    }
+    const name = options.name ?? (t.template ? `${t.prefix}@test_instance.${t.type}` : base);
+    if (!existsSync(path)) {
+      diagnostics.push({ severity: 'error', file: path, message: `Unit ${name} not found.` });
+      failed = strict = true;
+      continue;
+    }
+    if (isMaskFile(path)) {
+      diagnostics.push({ severity: 'error', file: path, message: `Unit ${name} is masked.` });
+      failed = strict = true;
+      continue;
+    }
     const r = loadUnitFile(path, { ...options, searchPaths, name });
     const start = diagnostics.length;
     diagnostics.push(...r.diagnostics);
     if (r.diagnostics.some((d) => d.severity === 'error')) failed = true;
+    if (r.diagnostics.some((d) => !d.notice)) strict = true;
     if (!r.unit) {
       if (r.masked) continue;
       const errno = r.errno ?? 'EIO';
+      failed = strict = true;
       if (errno === 'EPERM') continue; // already reported, as "Access denied"
       diagnostics.push({
         severity: 'error',
@@ -64,10 +85,20 @@ export function verify(paths: readonly string[], options: VerifyOptions = {}): V
         const firstExec = diagnostics.findIndex((x, i) => i >= start && x.line === undefined && x.unit === r.unit?.name && /^Command .* is not executable: /.test(x.message));
         if (firstExec >= 0) diagnostics.splice(firstExec, 0, d);
         else diagnostics.push(d);
-        failed = true;
+        failed = strict = true;
       }
     }
   }
-  return { diagnostics, failed, strictFailed: failed || diagnostics.length > 0 };
+  return { diagnostics, failed, strictFailed: strict };
 }
 
+/** For a symlink to a unit file: the target's file name (systemd loads the unit under that name). */
+function linkTargetName(path: string): string | undefined {
+  try {
+    if (!lstatSync(path).isSymbolicLink()) return undefined;
+    const target = basename(realpathSync(path));
+    return target === 'null' ? undefined : target;
+  } catch {
+    return undefined;
+  }
+}
