@@ -4,6 +4,7 @@ import { activateCommand } from './commands/activate.js';
 import { checkCommand } from './commands/check.js';
 import { connectCommand } from './commands/connect.js';
 import { endpointsCommand } from './commands/endpoints.js';
+import { proxyCommand } from './commands/proxy.js';
 import { devCommand } from './commands/dev.js';
 import { infoCommand } from './commands/info.js';
 import { runCommand } from './commands/run.js';
@@ -25,6 +26,7 @@ export function createProgram(): Command {
   program.addCommand(connectCommand());
   program.addCommand(infoCommand());
   program.addCommand(endpointsCommand());
+  program.addCommand(proxyCommand());
   program.addCommand(devCommand());
   // Usage errors (unknown option, missing argument, bad choice) exit 2, as documented; --help and
   // --version exit 0.

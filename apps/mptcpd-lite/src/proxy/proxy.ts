@@ -1,0 +1,171 @@
+/**
+ * The proxy engine behind `mptcpd-lite proxy` (systemd-socket-proxyd's job, MPTCP-aware): accept on
+ * the given listening sockets, connect each client to the backend (TCP, MPTCP or AF_UNIX), write a
+ * PROXY protocol header first when asked, then relay both directions with half-close (a FIN one way
+ * is passed on as shutdown(SHUT_WR), the other way keeps flowing).
+ *
+ * The bytes go through Node streams (one read into a Buffer, one write per chunk, no copy in JS
+ * itself); a zero-copy splice(2) relay needs an addon primitive (see the README).
+ */
+import net from 'node:net';
+import { connect as mptcpConnect, createServer as mptcpCreateServer, mptcpStatus, type MptcpMode } from '@mptcp/native';
+import { formatProxyAddress, type ProxyAddress } from './address.js';
+import { proxyHeader, type ProxyProtocolVersion } from './proxy-protocol.js';
+
+export type ProxyEvent =
+  | { event: 'ready'; listen: Array<{ address: string; transport: string }>; backend: string; pid: number }
+  | { event: 'connection'; id: number; client: string; transport: 'mptcp' | 'tcp' | 'fallback' | 'unix'; backendTransport?: 'mptcp' | 'tcp' | 'fallback' | 'unix' }
+  | { event: 'closed'; id: number; client: string; bytesIn: number; bytesOut: number; error?: string }
+  | { event: 'error'; id?: number; message: string; code?: string }
+  | { event: 'idle-exit'; seconds: number };
+
+export interface ProxyOptions {
+  /** Addresses to listen on (--listen), or undefined when `listenFds` are given. */
+  listen?: ProxyAddress[];
+  /** Listening fds passed by socket activation (LISTEN_FDS). */
+  listenFds?: number[];
+  /** MPTCP mode of the sockets created for `listen`. */
+  mptcp: MptcpMode;
+  backend: ProxyAddress;
+  backendMptcp: MptcpMode;
+  proxyProtocol?: ProxyProtocolVersion | undefined;
+  /** Exit after this many seconds without a connection (0 = never). */
+  exitIdleTime: number;
+  /** Connections beyond this are refused (closed at once). */
+  connectionsMax: number;
+  events(e: ProxyEvent): void;
+}
+
+export interface RunningProxy {
+  /** Resolves when the proxy has stopped (idle exit or close()). */
+  done: Promise<'idle' | 'closed'>;
+  close(): Promise<void>;
+}
+
+function transportOf(s: net.Socket): 'mptcp' | 'tcp' | 'fallback' | 'unix' {
+  if (s.remoteFamily === undefined && s.remoteAddress === undefined) return 'unix';
+  try {
+    const st = mptcpStatus(s);
+    return st.active ? 'mptcp' : st.fallback ? 'fallback' : 'tcp';
+  } catch {
+    return 'tcp';
+  }
+}
+
+const peer = (s: net.Socket): string => (s.remoteAddress ? (s.remoteAddress.includes(':') ? `[${s.remoteAddress}]:${s.remotePort}` : `${s.remoteAddress}:${s.remotePort}`) : 'unix');
+
+export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
+  let nextId = 1;
+  let active = 0;
+  let idleTimer: NodeJS.Timeout | undefined;
+  let resolveDone!: (how: 'idle' | 'closed') => void;
+  const done = new Promise<'idle' | 'closed'>((r) => (resolveDone = r));
+  const servers: net.Server[] = [];
+  const sockets = new Set<net.Socket>();
+  let stopping = false;
+
+  const close = async (how: 'idle' | 'closed'): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    if (idleTimer) clearTimeout(idleTimer);
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    if (how === 'closed') for (const s of sockets) s.destroy();
+    resolveDone(how);
+  };
+  const armIdle = (): void => {
+    if (opts.exitIdleTime <= 0 || active > 0 || stopping) return;
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      opts.events({ event: 'idle-exit', seconds: opts.exitIdleTime });
+      void close('idle');
+    }, opts.exitIdleTime * 1000);
+  };
+
+  const onClient = (client: net.Socket): void => {
+    const id = nextId++;
+    const who = peer(client);
+    if (active >= opts.connectionsMax) {
+      opts.events({ event: 'error', id, message: `${who}: refused, --connections-max ${opts.connectionsMax} reached`, code: 'EMFILE' });
+      client.destroy();
+      return;
+    }
+    active++;
+    if (idleTimer) clearTimeout(idleTimer);
+    const backend =
+      opts.backend.kind === 'unix'
+        ? net.connect({ path: opts.backend.path, allowHalfOpen: true })
+        : mptcpConnect({ host: opts.backend.host, port: opts.backend.port, mptcp: opts.backendMptcp, allowHalfOpen: true });
+    sockets.add(client);
+    sockets.add(backend);
+    client.setNoDelay(true);
+    let error: string | undefined;
+    let closed = 0;
+    const fail = (where: string) => (err: NodeJS.ErrnoException) => {
+      error ??= `${where}: ${err.code ?? ''} ${err.message}`.trim();
+      client.destroy();
+      backend.destroy();
+    };
+    client.on('error', fail('client'));
+    backend.on('error', fail(`backend ${formatProxyAddress(opts.backend)}`));
+    const onClose = (): void => {
+      if (++closed < 2) return;
+      sockets.delete(client);
+      sockets.delete(backend);
+      active--;
+      opts.events({ event: 'closed', id, client: who, bytesIn: client.bytesRead, bytesOut: client.bytesWritten, ...(error ? { error } : {}) });
+      armIdle();
+    };
+    client.once('close', onClose);
+    backend.once('close', onClose);
+    backend.once('connect', () => {
+      if (opts.backend.kind === 'inet') backend.setNoDelay(true);
+      opts.events({ event: 'connection', id, client: who, transport: transportOf(client), backendTransport: opts.backend.kind === 'unix' ? 'unix' : transportOf(backend) });
+      if (opts.proxyProtocol) {
+        const source = client.remoteAddress !== undefined && client.remotePort !== undefined ? { address: client.remoteAddress, port: client.remotePort } : undefined;
+        const destination = client.localAddress !== undefined && client.localPort !== undefined ? { address: client.localAddress, port: client.localPort } : undefined;
+        backend.write(proxyHeader(opts.proxyProtocol, { source, destination }));
+      }
+      client.pipe(backend);
+      backend.pipe(client);
+      client.resume();
+    });
+  };
+
+  const listening: Array<{ address: string; transport: string }> = [];
+  const serverOpts = { allowHalfOpen: true, pauseOnConnect: true };
+  const start = (server: net.Server, arg: net.ListenOptions | { fd: number }, label: string): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      // { fd } is the handle form of listen() (an inherited listening socket).
+      server.listen(arg as net.ListenOptions, () => {
+        server.off('error', reject);
+        server.on('error', (err: NodeJS.ErrnoException) => opts.events({ event: 'error', message: `${label}: ${err.message}`, ...(err.code ? { code: err.code } : {}) }));
+        resolve();
+      });
+    });
+  for (const fd of opts.listenFds ?? []) {
+    const server = net.createServer(serverOpts, onClient);
+    servers.push(server);
+    await start(server, { fd }, `fd ${fd}`);
+    const a = server.address();
+    listening.push({ address: typeof a === 'string' ? a : a ? formatProxyAddress({ kind: 'inet', host: a.address, port: a.port }) : `fd ${fd}`, transport: 'inherited' });
+  }
+  for (const l of opts.listen ?? []) {
+    const server = l.kind === 'unix' ? net.createServer(serverOpts, onClient) : mptcpCreateServer({ ...serverOpts, mptcp: opts.mptcp }, onClient);
+    servers.push(server);
+    await start(server, l.kind === 'unix' ? { path: l.path } : { host: l.host, port: l.port }, formatProxyAddress(l));
+    const a = server.address();
+    let transport = l.kind === 'unix' ? 'unix' : 'tcp';
+    if (l.kind === 'inet') {
+      try {
+        transport = mptcpStatus(server).requested ? 'mptcp' : 'tcp';
+      } catch {
+        transport = opts.mptcp === 'off' || opts.mptcp === false ? 'tcp' : 'mptcp?';
+      }
+    }
+    listening.push({ address: typeof a === 'string' ? formatProxyAddress(l) : a ? formatProxyAddress({ kind: 'inet', host: a.address, port: a.port }) : formatProxyAddress(l), transport });
+  }
+  opts.events({ event: 'ready', listen: listening, backend: formatProxyAddress(opts.backend), pid: process.pid });
+  armIdle();
+  return { done, close: () => close('closed') };
+}
