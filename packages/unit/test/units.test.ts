@@ -258,10 +258,10 @@ describe('[Service]', () => {
   });
 
   it('Exec*= errors are fatal unless the command has `-`', () => {
-    expect(msgs(svc('[Service]\nExecStart=-/bin/true %Z\nExecStart=/bin/true\n'))).toEqual(['test.service:2: Failed to resolve unit specifiers in '%Z', ignoring: Invalid slot']);
+    expect(msgs(svc('[Service]\nExecStart=-/bin/true %Z\nExecStart=/bin/true\n'))).toEqual(["test.service:2: Failed to resolve unit specifiers in '%Z', ignoring: Invalid slot"]);
     const r = svc('[Service]\nExecStart=/bin/true %Z\nType=bogus\n');
     expect(r.fatal).toBe(true);
-    expect(msgs(r)).toEqual(['test.service:2: Failed to resolve unit specifiers in '%Z': Invalid slot', 'test.service: Unit configuration has fatal error, unit will not be started.']);
+    expect(msgs(r)).toEqual(["test.service:2: Failed to resolve unit specifiers in '%Z': Invalid slot", 'test.service: Unit configuration has fatal error, unit will not be started.']);
   });
 
   it('defaults: Type=oneshot without ExecStart= gets an infinite start timeout', () => {
