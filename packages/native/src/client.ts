@@ -386,7 +386,8 @@ export function parseConnectArgs(args: unknown[]): { options: MptcpConnectOption
   } else {
     return undefined;
   }
-  if (raw['path'] !== undefined || raw['fd'] !== undefined || raw['onread'] !== undefined || raw['socket'] !== undefined) return undefined;
+  // (http.Agent passes path: null for TCP: only a real value means a pipe.)
+  if (raw['path'] != null || raw['fd'] != null || raw['onread'] != null || raw['socket'] != null) return undefined;
   const port = Number(raw['port']);
   if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined; // let net report it
   // net's `timeout` is an idle timeout (socket.setTimeout), not a connect timeout: the caller sets it.

@@ -21,6 +21,18 @@ export {
 } from './policy.js';
 export { createServer, listen, type MptcpListenOptions, type MptcpServerOptions } from './server.js';
 export { connect, type MptcpConnectOptions, type LookupFunction } from './client.js';
+export { withMptcp, mptcpListen, type ListenPolicy } from './server.js';
+export {
+  createHttpServer,
+  createHttpsServer,
+  createHttp2Server,
+  createSecureHttp2Server,
+  MptcpHttpAgent,
+  MptcpHttpsAgent,
+  connectTls,
+  type WithMptcpMode,
+} from './http.js';
+export { mptcpSocketOptions, SOCKET_OPTIONS, type MptcpSocketOptions, type SocketOptionRow, type SocketOptionSupport } from './socket-options.js';
 export { isMptcp, mptcpStatus, mptcpInfo, subflows, decodeMptcpInfo, decodeTcpInfo, type SubflowsOptions } from './status.js';
 export { openSocket } from './open-socket.js';
 export { watchReadable, watchWritable, type FdWatcher, type WatchCallback } from './watch.js';
@@ -43,7 +55,7 @@ export {
   setSocketOption,
   sendDatagram,
 } from './primitives.js';
-export { receiveDatagram, sendDatagramWithFds, datagramAncillarySupported, type ReceivedDatagram } from './datagram.js';
+export { receiveDatagram, sendDatagramWithFds, datagramAncillarySupported, socketPair, type ReceivedDatagram } from './datagram.js';
 export {
   spawnProcess,
   spawnProcessAsync,
