@@ -5,7 +5,8 @@ import { aggregation } from './aggregation.js';
 import { daemon } from './daemon.js';
 import { failover } from './failover.js';
 import { loopback } from './loopback.js';
+import { proxy } from './proxy.js';
 import { scaling } from './scaling.js';
 import { unitParse } from './unit-parse.js';
 
-export const scenarios: Scenario[] = [loopback, aggregation, failover, unitParse, activation, daemon, scaling];
+export const scenarios: Scenario[] = [loopback, aggregation, failover, unitParse, activation, daemon, scaling, proxy];
