@@ -68,6 +68,10 @@ interface SocketRuntime {
   instances: Set<ServiceProcess>;
   /** The fds are in blocking mode because a service holds them. */
   lent: boolean;
+  /** Instances of this socket being started (spawned, connection fd not yet closed). */
+  spawning?: number;
+  /** The watch was stopped until those starts finish (accept and spawn interleave). */
+  acceptPaused?: boolean;
   /** Set while accept() failed with EMFILE/ENFILE: the retry timer. */
   fdWait?: NodeJS.Timeout;
   /** Resumes accepting after an EMFILE stall (called when an instance exits). */
@@ -525,6 +529,13 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
    */
   private onAcceptReadable(sock: SocketRuntime, port: OpenedPort): void {
     if (sock.state !== 'listening' || this.stopping) return;
+    if ((sock.spawning ?? 0) > 0) {
+      // The previous connection's instance is not spawned yet: accepting more now would hold their
+      // fds unserved. Stop polling until it is (startInstance() resumes).
+      this.unwatch(sock);
+      sock.acceptPaused = true;
+      return;
+    }
     const native = this.requireNative();
     let conn: AcceptedConnection | null;
     try {
@@ -598,6 +609,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   private async startInstance(sock: SocketRuntime, conn: AcceptedConnection, name: string, release: () => void): Promise<void> {
     const native = this.requireNative();
     let svc: ServiceProcess | undefined;
+    sock.spawning = (sock.spawning ?? 0) + 1;
     try {
       const templateName = templateNameFor(sock.unit.name);
       const template = this.templates.get(templateName);
@@ -632,6 +644,11 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     } finally {
       // The child has its own copy; the daemon's must go, or the peer never sees EOF.
       native.close(conn.fd);
+      sock.spawning = (sock.spawning ?? 1) - 1;
+      if (sock.spawning === 0 && sock.acceptPaused) {
+        delete sock.acceptPaused;
+        if (sock.state === 'listening' && !this.stopping && this.sockets.get(sock.unit.name) === sock) this.enterListening(sock);
+      }
     }
   }
 
