@@ -72,3 +72,31 @@ export function sendDatagramWithFds(address: string | SockAddr, data: Buffer, fd
     native.close(fd);
   }
 }
+
+/**
+ * A connected pair of AF_UNIX stream sockets (socketpair(2) without a binding of its own: a
+ * listener on a fresh abstract address, connect, accept). Both ends are close-on-exec and
+ * non-blocking; e.g. one end becomes a child's stdout, the other is read by the parent.
+ */
+export function socketPair(): [number, number] {
+  const native = binding();
+  const address: SockAddr = { family: 'unix', path: `mptcp-node/pair/${process.pid}/${Math.random().toString(36).slice(2)}`, abstract: true };
+  const listener = check(native.socket(sysconst('AF_UNIX'), sysconst('SOCK_STREAM'), 0), { syscall: 'socket' });
+  try {
+    check(native.bind(listener, address), { syscall: 'bind' });
+    check(native.listen(listener, 1), { syscall: 'listen' });
+    const a = check(native.socket(sysconst('AF_UNIX'), sysconst('SOCK_STREAM'), 0), { syscall: 'socket' });
+    try {
+      // A unix stream connect to a listener with room in its backlog completes at once.
+      check(native.connect(a, address), { syscall: 'connect' });
+      const accepted = check(native.accept(listener), { syscall: 'accept' });
+      if (accepted === null) throw new Error('@mptcp/native: socketPair: the connection was not queued');
+      return [a, accepted.fd];
+    } catch (err) {
+      native.close(a);
+      throw err;
+    }
+  } finally {
+    native.close(listener);
+  }
+}
