@@ -28,6 +28,9 @@ import { type Logger, silentLogger } from './logger.js';
 import { type NativeApi, type ReadableWatch, loadNative } from './native-binding.js';
 import { type OpenedPort, closePorts, openPorts } from './open-listen.js';
 import { RateLimit } from './rate-limit.js';
+import { LogCapture } from './output-capture.js';
+import { NotifySocket } from './notify-socket.js';
+import { restartDelayUsec } from './restart-policy.js';
 import { type ServiceExit, ServiceProcess, type ServiceProcessOptions, type ServiceSnapshot, type StartContext, markStartLimitHit } from './service-process.js';
 import { type TemplateResolver, defaultTemplateResolver, isServiceUnit, snapshotTemplate } from './templates.js';
 
@@ -46,6 +49,11 @@ export interface EngineOptions {
    * has it; `node`: always child_process.spawn + the /bin/sh wrapper.
    */
   spawn?: SpawnMethod;
+  /**
+   * The notify socket's address (`@abstract` or a path) passed to services as NOTIFY_SOCKET; default a
+   * fresh abstract one; `false`: none (Type=notify services then never become ready).
+   */
+  notifySocket?: string | false;
 }
 
 /** Accept=no service name: Service= or the socket's own name with `.service`. */
@@ -153,6 +161,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   private readonly instantiate: TemplateResolver;
   private stopping = false;
   private started = false;
+  /** The daemon's notify socket (service side: notify-socket.ts). */
+  private notify: NotifySocket | undefined;
+  /** Service stdout/stderr into the log (serviceOutput `log`). */
+  private capture: LogCapture | undefined;
 
   constructor(private readonly options: EngineOptions = {}) {
     super();
@@ -165,6 +177,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   async start(units: EngineUnits): Promise<StartReport> {
     if (this.started) throw new ActivationError('ENGINE_STATE', 'engine already started; use reload()');
     this.native ??= await loadNative();
+    this.openServiceChannels(this.native);
     this.started = true;
     this.stopping = false;
     // A stopped engine can be started again: nothing of the previous run is kept.
@@ -384,14 +397,34 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     void this.startService(svc, sock);
   }
 
+  /** The notify socket and the output capture, when the addon can do them. */
+  private openServiceChannels(native: NativeApi): void {
+    if (!this.notify && this.options.notifySocket !== false && NotifySocket.supported(native)) {
+      const n = new NotifySocket(native, this.log, this.options.notifySocket);
+      try {
+        n.open();
+        this.notify = n;
+      } catch (err) {
+        this.log.warn(`Cannot open the notify socket ${n.address}: ${messageOf(err)}; services get no NOTIFY_SOCKET.`);
+      }
+    } else if (this.options.notifySocket !== false && !NotifySocket.supported(native)) {
+      this.log.warn('@mptcp/native cannot receive credentials (addon without recvWithCredentials): services get no NOTIFY_SOCKET.');
+    }
+    if (!this.capture && this.options.serviceOutput === 'log' && LogCapture.supported(native)) this.capture = new LogCapture(native, this.log);
+  }
+
   /** How services are run: output, locale source, and the native launcher when the addon has one. */
   private serviceOptions(): ServiceProcessOptions {
     const spawn = this.options.spawn === 'node' ? undefined : this.native?.spawn;
+    const native = this.native;
     return {
       logger: this.log,
-      output: this.options.serviceOutput ?? 'inherit',
+      output: this.options.serviceOutput === 'log' && !this.capture ? 'inherit' : (this.options.serviceOutput ?? 'inherit'),
       ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}),
       ...(spawn ? { spawn } : {}),
+      ...(this.notify ? { notify: this.notify } : {}),
+      ...(this.capture ? { capture: this.capture } : {}),
+      ...(native ? { closeFd: (fd: number) => native.close(fd) } : {}),
     };
   }
 
@@ -486,12 +519,13 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     const unit = svc.process.unit;
     if (exit.restart) {
       svc.process.restarts += 1;
-      this.log.info(`Scheduled restart job in ${usecToMs(unit.restartUsec)} ms.`, { unit: unit.name });
+      const delay = usecToMs(restartDelayUsec(unit, svc.process.restarts));
+      this.log.info(`Scheduled restart job in ${delay} ms, restart counter is at ${svc.process.restarts}.`, { unit: unit.name });
       svc.restartTimer = setTimeout(() => {
         delete svc.restartTimer;
         svc.process.clearAutoRestart();
         void this.startService(svc, undefined);
-      }, usecToMs(unit.restartUsec));
+      }, delay);
     }
     // The socket polls again while the service is dead or waiting for its restart (socket.c
     // socket_trigger_notify()); data queued meanwhile triggers the next start.
@@ -797,6 +831,81 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     this.setSocketState(sock, 'dead');
   }
 
+  // ---- per-unit control (mptcpd-lite start|stop|restart|reload UNIT) ------------------------------
+
+  /** Whether `name` is a loaded socket or service unit. */
+  hasUnit(name: string): boolean {
+    return this.sockets.has(name) || this.services.has(name) || this.serviceDefs.has(name);
+  }
+
+  private requireService(name: string): ServiceRuntime {
+    const svc = this.serviceRuntime(name);
+    if (!svc) throw new ActivationError('UNIT_NOT_FOUND', `Unit ${name} not found.`, { unit: name });
+    return svc;
+  }
+
+  /**
+   * `start UNIT`: a socket listens again; a service starts now with its sockets' fds (a scheduled
+   * auto-restart happens at once). Rejects when the start fails.
+   */
+  async startUnit(name: string): Promise<void> {
+    if (!this.started) throw new ActivationError('ENGINE_STATE', 'engine not started');
+    if (this.sockets.has(name)) {
+      const r = this.startSocket(name);
+      const failed = r.failed[0];
+      if (failed) throw new ActivationError('SOCKET_OPEN_FAILED', failed.error, { unit: name });
+      return;
+    }
+    const svc = this.requireService(name);
+    if (svc.process.running || svc.starting) return;
+    if (svc.restartTimer) {
+      clearTimeout(svc.restartTimer);
+      delete svc.restartTimer;
+      svc.process.clearAutoRestart();
+    }
+    await this.startService(svc, undefined);
+    if (svc.process.state === 'failed') throw new ActivationError('EXEC_FAILED', `Job for ${name} failed (result: ${svc.process.lastResult ?? 'resources'}).`, { unit: name });
+  }
+
+  /** `stop UNIT`: a socket closes its fds (dead); a service stops (its sockets keep listening). */
+  async stopUnit(name: string): Promise<void> {
+    const sock = this.sockets.get(name);
+    if (sock) {
+      this.closeSocket(sock);
+      return;
+    }
+    const svc = this.requireService(name);
+    if (svc.restartTimer) {
+      clearTimeout(svc.restartTimer);
+      delete svc.restartTimer;
+    }
+    svc.process.clearAutoRestart();
+    await svc.process.stop();
+  }
+
+  /**
+   * `restart UNIT`: stop, then start. For a socket-activated (Accept=no) service the listening fds
+   * stay open in the daemon throughout: connections queue in the backlog and the new process takes them.
+   */
+  async restartUnit(name: string): Promise<void> {
+    if (this.sockets.has(name)) {
+      const sock = this.sockets.get(name) as SocketRuntime;
+      if (sock.state === 'running') throw new ActivationError('ENGINE_STATE', `Socket ${name} is in use by its service; stop the service first.`, { unit: name });
+      this.closeSocket(sock);
+      await this.startUnit(name);
+      return;
+    }
+    await this.stopUnit(name);
+    await this.startUnit(name);
+  }
+
+  /** `reload UNIT`: ExecReload= or Type=notify-reload's signal. Sockets cannot reload (as systemd). */
+  async reloadUnit(name: string): Promise<void> {
+    if (this.sockets.has(name)) throw new ActivationError('NOT_RELOADABLE', `Job type reload is not applicable for unit ${name}.`, { unit: name });
+    const svc = this.requireService(name);
+    await svc.process.reload();
+  }
+
   /** Stops services (KillSignal=, TimeoutStopSec=), closes every fd, removes RemoveOnStop= nodes. */
   async stop(): Promise<void> {
     if (!this.started) return;
@@ -813,6 +922,12 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     for (const sock of this.sockets.values()) for (const inst of sock.instances) stops.push(inst.stop());
     await Promise.all(stops);
     for (const sock of this.sockets.values()) this.closeSocket(sock);
+    // The daemon goes away: no fd store outlives it (FileDescriptorStorePreserve=yes included).
+    for (const svc of this.services.values()) svc.process.fdStore.release();
+    this.notify?.close();
+    this.notify = undefined;
+    this.capture?.close();
+    this.capture = undefined;
     this.started = false;
   }
 

@@ -10,6 +10,8 @@ export type ActivationErrorCode =
   | 'SERVICE_NOT_FOUND'
   | 'TEMPLATE_NOT_FOUND'
   | 'EXEC_FAILED'
+  | 'NOT_RELOADABLE'
+  | 'UNIT_NOT_FOUND'
   | 'NO_EXEC_START'
   | 'USER_NOT_FOUND'
   | 'GROUP_NOT_FOUND'

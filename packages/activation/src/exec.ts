@@ -22,7 +22,8 @@ import { expandArgv } from './exec-expand.js';
 const SH = '/bin/sh';
 const BASH = ['/bin/bash', '/usr/bin/bash'].find((p) => existsSync(p));
 
-export type OutputMode = 'inherit' | 'ignore';
+/** `log`: the daemon captures stdout/stderr (ServiceProcessOptions.capture) into its log. */
+export type OutputMode = 'inherit' | 'ignore' | 'log';
 
 /** How services are started: `native` (clone + execve in @mptcp/native) or `node` (child_process + sh). */
 export type SpawnMethod = 'native' | 'node';
@@ -51,6 +52,8 @@ export interface ExecOptions {
   /** StandardError=socket too. */
   socketStderr?: boolean;
   output?: OutputMode;
+  /** stdout and stderr go to this fd (the daemon's log capture) instead. */
+  outputFd?: number;
   /** Default `/` (systemd's WorkingDirectory= default for system services). */
   cwd?: string;
   /** stdin when not in inetd mode; default `ignore` (StandardInput=null). */
@@ -89,7 +92,7 @@ export function prepareExec(options: ExecOptions): PreparedExec {
   const command = options.command;
   const expanded = expandArgv(command.argv, options.env, command.noEnvExpand);
   const argv = [expanded[0] ?? command.path, ...expanded.slice(1)];
-  const out = options.output === 'ignore' ? -1 : undefined;
+  const out = options.outputFd ?? (options.output === 'ignore' || options.output === 'log' ? -1 : undefined);
   const fds = options.fds ?? [];
   let stdio: number[];
   if (options.socketStdio !== undefined) {
@@ -102,8 +105,11 @@ export function prepareExec(options: ExecOptions): PreparedExec {
   // Set below from the real PID; a stale one from Environment= must go.
   delete env.LISTEN_PID;
   delete env.SYSTEMD_EXEC_PID;
+  delete env.WATCHDOG_PID;
   const pidEnv: string[] = [];
   if (env.LISTEN_FDS !== undefined && env.LISTEN_FDS !== '') pidEnv.push('LISTEN_PID');
+  // WatchdogSec=: the watchdog is this process' own (sd_watchdog_enabled() compares it).
+  if (env.WATCHDOG_USEC !== undefined && env.WATCHDOG_USEC !== '') pidEnv.push('WATCHDOG_PID');
   if (options.execPid ?? true) pidEnv.push('SYSTEMD_EXEC_PID');
   return {
     path: command.path,

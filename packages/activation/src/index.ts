@@ -27,8 +27,22 @@ export {
   type NativeSpawn,
   type SpawnMethod,
 } from './exec.js';
-export { ServiceProcess, type ServiceState, type ServiceSnapshot, type ServiceExit, type StartContext } from './service-process.js';
-export { resultOfExit, shallRestart, type ServiceResult } from './restart-policy.js';
+export {
+  ServiceProcess,
+  effectiveNotifyAccess,
+  type NotifyAccess,
+  type OutputCapture,
+  type ServiceState,
+  type ServiceSubState,
+  type ServiceSnapshot,
+  type ServiceExit,
+  type StartContext,
+} from './service-process.js';
+export { resultOfExit, shallRestart, restartDelayUsec, type ServiceResult } from './restart-policy.js';
+export { NotifySocket, sessionOf, type NotifySender, type NotifyTarget } from './notify-socket.js';
+export { parseNotifyMessage, type NotifyMessage } from './notify-message.js';
+export { FdStore, fdNameValid, type StoredFd } from './fd-store.js';
+export { LogCapture } from './output-capture.js';
 export { openPorts, closePorts, protocolFor, openSocketSpec, type OpenedPort, type Transport } from './open-listen.js';
 export { formatSockAddr, toSockAddr } from './listen-address.js';
 export { loadNative, adaptNative, nativeSpawnDisabled, type NativeApi, type ReadableWatch } from './native-binding.js';

@@ -3,7 +3,7 @@
  * implementation in its options (tests and benchmarks can count calls), and otherwise loads the real
  * addon on first use — so that importing @mptcp/activation never loads a .node file by itself.
  */
-import type { AcceptedConnection, OpenSocketSpec, OpenedSocket, PeerCredentials } from '@mptcp/native';
+import type { AcceptedConnection, OpenSocketSpec, OpenedSocket, PeerCredentials, ReceivedDatagram } from '@mptcp/native';
 import { ActivationError, messageOf } from './errors.js';
 import type { NativeSpawn } from './exec.js';
 
@@ -31,6 +31,13 @@ export interface NativeApi {
    * child_process.spawn and a /bin/sh wrapper instead (see exec.ts).
    */
   spawn?: NativeSpawn;
+  /**
+   * recvmsg() of one datagram with the sender's credentials and fds (the notify socket); null when
+   * none is queued. Absent when the addon predates it: the daemon then offers no NOTIFY_SOCKET.
+   */
+  receiveDatagram?: (fd: number) => ReceivedDatagram | null;
+  /** A connected AF_UNIX stream pair (service output capture). */
+  socketPair?: () => [number, number];
 }
 
 type NativeModule = typeof import('@mptcp/native');
@@ -81,5 +88,7 @@ export function adaptNative(mod: NativeModule): NativeApi {
     setCloexec: (fd, on) => mod.setCloexec(fd, on),
     socketProtocol: (fd) => mod.socketProtocol(fd),
     peerCredentials: (fd) => mod.peerCredentials(fd),
+    ...(mod.datagramAncillarySupported() ? { receiveDatagram: (fd: number) => mod.receiveDatagram(fd) } : {}),
+    socketPair: () => mod.socketPair(),
   };
 }

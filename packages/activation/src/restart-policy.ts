@@ -1,10 +1,12 @@
 /**
- * Restart= decision (service.c service_shall_restart()) from how the main process ended.
- * For non-oneshot services, SIGHUP/SIGINT/SIGTERM/SIGPIPE count as a clean exit, as in systemd.
+ * Restart= decision (service.c service_shall_restart()) from how the main process ended, and the
+ * delay before the restart (RestartSec=, RestartSteps=, RestartMaxDelaySec=:
+ * service_restart_usec_next()). For non-oneshot services, SIGHUP/SIGINT/SIGTERM/SIGPIPE count as a
+ * clean exit, as in systemd.
  */
-import type { RestartPolicy } from '@mptcp/unit';
+import type { RestartPolicy, ServiceUnit } from '@mptcp/unit';
 
-export type ServiceResult = 'success' | 'exit-code' | 'signal' | 'core-dump' | 'timeout' | 'start-limit-hit' | 'resources';
+export type ServiceResult = 'success' | 'exit-code' | 'signal' | 'core-dump' | 'timeout' | 'watchdog' | 'protocol' | 'start-limit-hit' | 'resources';
 
 const CLEAN_SIGNALS = new Set(['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGPIPE']);
 const CORE_SIGNALS = new Set(['SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGQUIT', 'SIGSEGV', 'SIGSYS', 'SIGTRAP', 'SIGXCPU', 'SIGXFSZ']);
@@ -28,10 +30,23 @@ export function shallRestart(policy: RestartPolicy, result: ServiceResult): bool
     case 'on-failure':
       return result !== 'success' && result !== 'start-limit-hit';
     case 'on-abnormal':
-      return result === 'signal' || result === 'core-dump' || result === 'timeout';
+      return result === 'signal' || result === 'core-dump' || result === 'timeout' || result === 'watchdog';
     case 'on-abort':
       return result === 'signal' || result === 'core-dump';
     case 'on-watchdog':
-      return false;
+      return result === 'watchdog';
   }
+}
+
+/**
+ * The delay before restart number `nth` (1 = the first): RestartSec= for the first, then growing
+ * geometrically over RestartSteps= steps up to RestartMaxDelaySec=.
+ */
+export function restartDelayUsec(unit: Pick<ServiceUnit, 'restartUsec' | 'restartSteps' | 'restartMaxDelayUsec'>, nth: number): number {
+  const base = unit.restartUsec;
+  const steps = unit.restartSteps ?? 0;
+  const max = unit.restartMaxDelayUsec ?? Infinity;
+  if (nth <= 1 || steps === 0 || base === 0 || !Number.isFinite(max) || base >= max) return base;
+  if (nth > steps) return max;
+  return Math.floor(base * Math.pow(max / base, (nth - 1) / steps));
 }

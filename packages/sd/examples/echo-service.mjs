@@ -1,6 +1,8 @@
 // An echo service that runs unchanged under systemd, systemd-socket-activate and mptcpd-lite:
 // takes its sockets with activatedSockets(), says READY=1 (a no-op without a manager), feeds the
-// watchdog when WatchdogSec= asks for it, and says STOPPING=1 on SIGTERM.
+// watchdog when WatchdogSec= asks for it. On SIGTERM it says STOPPING=1 and stops accepting; the
+// connections it has finish, then it exits — the manager keeps the listening socket, so clients
+// queue for the next process instead of being refused.
 import { activatedSockets, notify, watchdog } from '@mptcp/sd';
 
 const echo = (socket) => socket.pipe(socket);
@@ -10,8 +12,11 @@ if (servers.size === 0 && connections.length === 0) {
   console.error('echo-service: no sockets passed (run me socket-activated)');
   process.exit(1);
 }
-watchdog();
-await notify({ ready: true, status: `echoing on ${[...servers.keys()].join(', ') || 'a connection'}` });
+const dog = watchdog();
+// Before READY=1: a stop may come as soon as the manager knows we are up.
 process.on('SIGTERM', () => {
-  void notify({ stopping: true }).finally(() => process.exit(0));
+  void notify({ stopping: true });
+  dog?.stop();
+  for (const list of servers.values()) for (const server of list) server.close();
 });
+await notify({ ready: true, status: `echoing on ${[...servers.keys()].join(', ') || 'a connection'}` });

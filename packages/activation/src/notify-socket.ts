@@ -1,0 +1,158 @@
+/**
+ * The daemon's notify socket (systemd's /run/systemd/notify): one AF_UNIX datagram socket with
+ * SO_PASSCRED whose address every service gets as NOTIFY_SOCKET. Each datagram carries the sender's
+ * PID (SCM_CREDENTIALS) and maybe fds (SCM_RIGHTS); the sender is matched to a service by its main or
+ * control PID, or else by its session (services lead their own session, our stand-in for a cgroup).
+ * The service then applies NotifyAccess= and the message.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ReceivedDatagram } from '@mptcp/native';
+import { messageOf } from './errors.js';
+import type { Logger } from './logger.js';
+import type { NativeApi, ReadableWatch } from './native-binding.js';
+import { NOTIFY_BUFFER_MAX, type NotifyMessage, parseNotifyMessage } from './notify-message.js';
+
+/** The sender of one notify datagram. */
+export interface NotifySender {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** What a service exposes to the notify socket. */
+export interface NotifyTarget {
+  readonly name: string;
+  /** How well `pid` belongs to this service: 'main', 'control', 'member' (same session) or undefined. */
+  relation(pid: number, session: number | undefined): 'main' | 'control' | 'member' | undefined;
+  /** Applies one message; takes ownership of `fds` (closes what it does not keep). */
+  onNotify(message: NotifyMessage, sender: NotifySender, relation: 'main' | 'control' | 'member', fds: number[]): void;
+}
+
+/** The session id of a live process (/proc/PID/stat field 6), or undefined. */
+export function sessionOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // comm may contain spaces and ')': the fields start after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const sid = Number(rest[3]);
+    return Number.isInteger(sid) ? sid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class NotifySocket {
+  private readonly targets = new Set<NotifyTarget>();
+  private watch: ReadableWatch | undefined;
+  private fd: number | undefined;
+  /** `@…` (abstract) — what NOTIFY_SOCKET says. */
+  readonly address: string;
+
+  constructor(
+    private readonly native: NativeApi & Required<Pick<NativeApi, 'receiveDatagram'>>,
+    private readonly log: Logger,
+    address?: string,
+  ) {
+    // Abstract: nothing to clean up after a crash, and no directory permissions for User= services.
+    this.address = address ?? `@mptcpd-lite/notify/${process.pid}-${randomBytes(4).toString('hex')}`;
+  }
+
+  /** Whether the addon can run a notify socket at all. */
+  static supported(native: NativeApi): native is NativeApi & Required<Pick<NativeApi, 'receiveDatagram'>> {
+    return typeof native.receiveDatagram === 'function';
+  }
+
+  open(): void {
+    if (this.fd !== undefined) return;
+    const abstract = this.address.startsWith('@');
+    const path = abstract ? this.address.slice(1) : this.address;
+    const opened = this.native.openSocket({ kind: 'datagram', address: { family: 'unix', path, abstract }, passCredentials: true, receiveBuffer: 8 * 1024 * 1024 });
+    this.fd = opened.fd;
+    this.watch = this.native.watchReadable(opened.fd, (error) => {
+      if (error) {
+        this.log.error(`Notify socket ${this.address} failed: ${error.message}`);
+        return;
+      }
+      this.drain();
+    });
+  }
+
+  register(target: NotifyTarget): void {
+    this.targets.add(target);
+  }
+
+  unregister(target: NotifyTarget): void {
+    this.targets.delete(target);
+  }
+
+  private drain(): void {
+    const fd = this.fd;
+    if (fd === undefined) return;
+    // Bounded: a flood from one service cannot starve the event loop.
+    for (let i = 0; i < 64; i++) {
+      let d: ReceivedDatagram | null;
+      try {
+        d = this.native.receiveDatagram(fd);
+      } catch (err) {
+        this.log.warn(`Failed to receive notification message: ${messageOf(err)}`);
+        return;
+      }
+      if (d === null) return;
+      this.dispatch(d);
+    }
+  }
+
+  private closeAll(fds: readonly number[]): void {
+    for (const f of fds) {
+      try {
+        this.native.close(f);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  private dispatch(d: ReceivedDatagram): void {
+    if (d.truncated || d.data.length > NOTIFY_BUFFER_MAX) {
+      this.log.warn('Got overly long notification datagram, ignoring.');
+      this.closeAll(d.fds);
+      return;
+    }
+    if (d.pid <= 0) {
+      this.log.warn('Got notification datagram lacking credential information, ignoring.');
+      this.closeAll(d.fds);
+      return;
+    }
+    let target: NotifyTarget | undefined;
+    let relation: 'main' | 'control' | 'member' | undefined;
+    const session = sessionOf(d.pid);
+    for (const t of this.targets) {
+      const r = t.relation(d.pid, session);
+      if (r === undefined) continue;
+      // The main/control PID wins over session membership.
+      if (!target || (relation === 'member' && r !== 'member')) {
+        target = t;
+        relation = r;
+      }
+    }
+    if (!target || !relation) {
+      this.log.warn(`Cannot find unit for notify message of PID ${d.pid}, ignoring.`);
+      this.closeAll(d.fds);
+      return;
+    }
+    try {
+      target.onNotify(parseNotifyMessage(d.data), { pid: d.pid, uid: d.uid, gid: d.gid }, relation, d.fds);
+    } catch (err) {
+      this.log.error(`Failed to process notification message: ${messageOf(err)}`, { unit: target.name });
+    }
+  }
+
+  close(): void {
+    this.watch?.stop();
+    this.watch = undefined;
+    if (this.fd !== undefined) this.closeAll([this.fd]);
+    this.fd = undefined;
+    this.targets.clear();
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * StandardOutput=journal for mptcpd-lite: each service process writes its stdout and stderr into
+ * one end of a socket pair, the daemon reads the other end line by line and logs
+ * `unit[pid]: line` — into its log (and the per-unit ring `status UNIT` shows), never into the
+ * daemon's own stdout.
+ */
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+import type { Logger } from './logger.js';
+import type { NativeApi } from './native-binding.js';
+import type { OutputCapture } from './service-process.js';
+
+export class LogCapture implements OutputCapture {
+  private readonly open_ = new Set<net.Socket>();
+
+  constructor(
+    private readonly native: NativeApi & Required<Pick<NativeApi, 'socketPair'>>,
+    private readonly log: Logger,
+  ) {}
+
+  static supported(native: NativeApi): native is NativeApi & Required<Pick<NativeApi, 'socketPair'>> {
+    return typeof native.socketPair === 'function';
+  }
+
+  open(unit: string, pid: () => number | undefined): { fd: number; release(): void } | undefined {
+    let pair: [number, number];
+    try {
+      pair = this.native.socketPair();
+    } catch (err) {
+      this.log.warn(`Cannot capture output (${err instanceof Error ? err.message : String(err)}); output discarded.`, { unit });
+      return undefined;
+    }
+    const [childEnd, ourEnd] = pair;
+    // The child writes with blocking I/O, as to a pipe.
+    this.native.setNonBlocking(childEnd, false);
+    const stream = new net.Socket({ fd: ourEnd, readable: true, writable: false });
+    this.open_.add(stream);
+    const lines = createInterface({ input: stream, crlfDelay: Infinity });
+    lines.on('line', (line) => {
+      const p = pid();
+      this.log.info(line, { unit, ...(p !== undefined ? { pid: p } : {}), output: true });
+    });
+    const done = (): void => {
+      this.open_.delete(stream);
+      lines.close();
+    };
+    stream.on('close', done);
+    stream.on('error', done);
+    let released = false;
+    return {
+      fd: childEnd,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.native.close(childEnd);
+      },
+    };
+  }
+
+  /** Closes every reader (the daemon stops). */
+  close(): void {
+    for (const s of this.open_) s.destroy();
+    this.open_.clear();
+  }
+}

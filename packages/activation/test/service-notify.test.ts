@@ -1,0 +1,284 @@
+/**
+ * The service manager against real peers: systemd-notify (the real binary), python3-systemd's
+ * systemd.daemon.notify, and a Node service on @mptcp/sd. Type=notify readiness, TimeoutStartSec=,
+ * WatchdogSec=, the fd store across a crash, and `restart` under load.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ActivationEngine, NotifySocket, loadNative } from '../src/index.js';
+import type { ServiceState } from '../src/index.js';
+import { IN_CI, need } from './helpers/capability.js';
+import { loadUnits } from './helpers/load.js';
+import { testLogger } from './helpers/log.js';
+import { HELPERS, freePort, unitDir } from './helpers/run.js';
+
+const PY = '/usr/bin/python3';
+const SD_EXAMPLE = new URL('../../sd/examples/echo-service.mjs', import.meta.url).pathname;
+
+function probe(ok: () => boolean, reason: string): { ok: boolean; reason: string } {
+  try {
+    return { ok: ok(), reason };
+  } catch {
+    return { ok: false, reason };
+  }
+}
+const systemdNotify = probe(() => existsSync('/usr/bin/systemd-notify'), '/usr/bin/systemd-notify is not installed (apt-get install systemd)');
+const pythonSystemd = probe(() => execFileSync(PY, ['-c', 'import systemd.daemon; print("ok")'], { encoding: 'utf8' }).trim() === 'ok', 'python3-systemd is not installed (apt-get install python3-systemd)');
+const notifySupport = { ok: false, reason: '@mptcp/native cannot receive credentials+fds (prebuild without recvWithCredentials: rebuild the addon)' };
+notifySupport.ok = await loadNative().then(
+  (n) => NotifySocket.supported(n),
+  () => false,
+);
+
+/** Services load the addon themselves: a development build named in the test environment goes with them. */
+const addonEnv = process.env.MPTCP_NATIVE_ADDON ? `Environment=MPTCP_NATIVE_ADDON=${process.env.MPTCP_NATIVE_ADDON}\n` : '';
+const node = process.execPath;
+
+let engine: ActivationEngine | undefined;
+afterEach(async () => {
+  await engine?.stop();
+  engine = undefined;
+});
+
+/** Resolves when `service` enters `state` (events, no polling). */
+function stateOf(e: ActivationEngine, service: string, state: ServiceState): Promise<void> {
+  return new Promise((resolve) => {
+    const on = (ev: { service: string; state: ServiceState }): void => {
+      if (ev.service === service && ev.state === state) {
+        e.off('service-state', on);
+        resolve();
+      }
+    };
+    e.on('service-state', on);
+  });
+}
+
+function serviceSnapshot(e: ActivationEngine, name: string) {
+  const s = e.status().services.find((x) => x.name === name);
+  if (!s) throw new Error(`no service ${name}`);
+  return s;
+}
+
+async function echo(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1', () => c.write(text));
+    let got = '';
+    c.on('data', (d) => {
+      got += d.toString();
+      if (got.length >= text.length) c.end();
+    });
+    c.on('close', () => resolve(got));
+    c.on('error', reject);
+  });
+}
+
+function lines(file: string): Array<Record<string, unknown>> {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe('Type=notify with real notifiers', () => {
+  it('systemd-notify --ready (NotifyAccess=all): activating until READY=1, then active', async (ctx) => {
+    need(ctx, systemdNotify, notifySupport);
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'svc-notify-'));
+    const gate = join(dir, 'gate');
+    execFileSync('mkfifo', [gate]);
+    const units = unitDir({
+      'gate.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'gate.service': `[Service]\nType=notify\nNotifyAccess=all\nExecStart=/bin/sh -c 'read x < ${gate}; systemd-notify --ready --status="gate opened"; exec sleep infinity'\n`,
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    await engine.start(await loadUnits(units));
+    const activating = stateOf(engine, 'gate.service', 'activating');
+    const active = stateOf(engine, 'gate.service', 'active');
+    const client = net.connect(port, '127.0.0.1');
+    await activating;
+    // Nothing makes it ready but the notification: the socket's service stays activating.
+    expect(serviceSnapshot(engine, 'gate.service').state).toBe('activating');
+    expect(engine.socket('gate.socket')?.state).toBe('running');
+    await writeFile(gate, 'go\n');
+    await active;
+    const snap = serviceSnapshot(engine, 'gate.service');
+    expect(snap.state).toBe('active');
+    expect(snap.subState).toBe('running');
+    expect(snap.statusText).toBe('gate opened');
+    client.destroy();
+  });
+
+  it("python3-systemd's systemd.daemon.notify (default NotifyAccess=main): READY=1, STATUS=, then serves", async (ctx) => {
+    need(ctx, pythonSystemd, notifySupport);
+    const port = await freePort();
+    const report = join(mkdtempSync(join(tmpdir(), 'svc-py-')), 'report');
+    const units = unitDir({
+      'py.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'py.service': `[Service]\nType=notify\nExecStart=${PY} ${join(HELPERS, 'notify-service.py')} ${report} ready\n`,
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    await engine.start(await loadUnits(units));
+    const active = stateOf(engine, 'py.service', 'active');
+    expect(await echo(port, 'hello')).toBe('hello');
+    await active;
+    const snap = serviceSnapshot(engine, 'py.service');
+    expect(snap.statusText).toBe('serving from python3-systemd');
+    const [start] = lines(report);
+    expect(start?.notify_socket).toMatch(/^@/);
+    expect(start?.pid).toBe(snap.pid);
+  });
+
+  it('TimeoutStartSec= without READY=1: the start times out, the service fails with result timeout', async (ctx) => {
+    need(ctx, notifySupport);
+    const port = await freePort();
+    const log = testLogger();
+    const units = unitDir({
+      'slow.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'slow.service': `[Service]\nType=notify\nTimeoutStartSec=1\nExecStart=/bin/sleep infinity\n`,
+    });
+    engine = new ActivationEngine({ logger: log });
+    await engine.start(await loadUnits(units));
+    const failed = stateOf(engine, 'slow.service', 'failed');
+    const client = net.connect(port, '127.0.0.1');
+    client.on('error', () => undefined);
+    await failed;
+    const snap = serviceSnapshot(engine, 'slow.service');
+    expect(snap.result).toBe('timeout');
+    expect(log.warnings).toContain('slow.service: Start operation timed out. Terminating.');
+    expect(log.warnings).toContain("slow.service: Failed with result 'timeout'.");
+    client.destroy();
+  });
+});
+
+describe('WatchdogSec=', () => {
+  it('a missed watchdog kills the service (WatchdogSignal=SIGABRT, result watchdog) and Restart=on-watchdog restarts it', async (ctx) => {
+    need(ctx, pythonSystemd, notifySupport);
+    const report = join(mkdtempSync(join(tmpdir(), 'svc-wd-')), 'report');
+    const port = await freePort();
+    const log = testLogger();
+    const units = unitDir({
+      'wd.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'wd.service': `[Service]\nType=notify\nWatchdogSec=1\nRestart=on-watchdog\nRestartSec=0\nExecStart=${PY} ${join(HELPERS, 'notify-service.py')} ${report} watchdog 3\n`,
+    });
+    engine = new ActivationEngine({ logger: log });
+    await engine.start(await loadUnits(units));
+    const exits: Array<{ result: string; restart: boolean; signal: string | null }> = [];
+    const secondStart = new Promise<void>((resolve) => {
+      let starts = 0;
+      engine?.on('started', (e) => {
+        if (e.service === 'wd.service' && ++starts === 2) resolve();
+      });
+    });
+    engine.on('service-exit', (e) => exits.push({ result: e.result, restart: e.restart, signal: e.signal }));
+    const client = net.connect(port, '127.0.0.1');
+    client.on('error', () => undefined);
+    await secondStart;
+    expect(exits[0]).toEqual({ result: 'watchdog', restart: true, signal: 'SIGABRT' });
+    expect(log.errors.some((l) => l.startsWith('wd.service: Watchdog timeout (limit 1s)!'))).toBe(true);
+    const [first] = lines(report);
+    expect(first?.watchdog_usec).toBe('1000000');
+    expect(first?.watchdog_pid).toBe(String(first?.pid));
+    expect(serviceSnapshot(engine, 'wd.service').restarts).toBe(1);
+    client.destroy();
+  });
+});
+
+describe('fd store', () => {
+  it('a Node service stores an fd (FDSTORE=1, FDNAME=state), crashes, and gets it back after the socket fds', async (ctx) => {
+    need(ctx, notifySupport);
+    const dir = mkdtempSync(join(tmpdir(), 'svc-fds-'));
+    const report = join(dir, 'report');
+    const state = join(dir, 'state.txt');
+    writeFileSync(state, 'survived the crash');
+    const port = await freePort();
+    const units = unitDir({
+      'keep.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nFileDescriptorName=web\n`,
+      'keep.service': `[Service]\nType=notify\nFileDescriptorStoreMax=4\nRestart=on-failure\nRestartSec=0\n${addonEnv}ExecStart=${node} ${join(HELPERS, 'fd-store-service.mjs')} ${report} ${state}\n`,
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    await engine.start(await loadUnits(units));
+    const recovered = new Promise<void>((resolve) => {
+      let actives = 0;
+      engine?.on('service-state', (e) => {
+        if (e.service === 'keep.service' && e.state === 'active' && ++actives === 2) resolve();
+      });
+    });
+    const client = net.connect(port, '127.0.0.1');
+    client.on('error', () => undefined);
+    await recovered;
+    const [first, second] = lines(report);
+    expect(first).toMatchObject({ names: ['web'], stored: true });
+    expect(second).toMatchObject({ names: ['web', 'state'], content: 'survived the crash' });
+    expect(serviceSnapshot(engine, 'keep.service').fdStore).toEqual(['state']);
+    client.destroy();
+  });
+});
+
+describe('a Node service on @mptcp/sd', () => {
+  it('runs unchanged under the engine: READY=1 makes it active, WatchdogSec= is fed, it echoes', async (ctx) => {
+    need(ctx, notifySupport);
+    const port = await freePort();
+    const units = unitDir({
+      'echo.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nFileDescriptorName=echo\n`,
+      'echo.service': `[Service]\nType=notify\nWatchdogSec=2\n${addonEnv}ExecStart=${node} ${SD_EXAMPLE}\n`,
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    await engine.start(await loadUnits(units));
+    const active = stateOf(engine, 'echo.service', 'active');
+    expect(await echo(port, 'over mptcpd-lite')).toBe('over mptcpd-lite');
+    await active;
+    expect(serviceSnapshot(engine, 'echo.service').statusText).toBe('echoing on echo');
+  });
+
+  it('restart 5 times while 4 clients loop: no connection refused or reset (the socket stays open in the daemon)', async (ctx) => {
+    need(ctx, notifySupport);
+    const port = await freePort();
+    const units = unitDir({
+      'loop.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nFileDescriptorName=echo\n`,
+      // Six starts in a few seconds: systemd counts manual starts against StartLimitBurst= too.
+      'loop.service': `[Unit]\nStartLimitBurst=20\n[Service]\nType=notify\n${addonEnv}ExecStart=${node} ${SD_EXAMPLE}\n`,
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    await engine.start(await loadUnits(units));
+    let running = true;
+    const errors: string[] = [];
+    let done = 0;
+    const loop = async (): Promise<void> => {
+      while (running) {
+        try {
+          const text = `ping ${done}`;
+          const got = await echo(port, text);
+          if (got !== text) errors.push(`wrong echo: ${JSON.stringify(got)}`);
+          done += 1;
+        } catch (err) {
+          errors.push((err as NodeJS.ErrnoException).code ?? String(err));
+        }
+      }
+    };
+    const clients = [loop(), loop(), loop(), loop()];
+    const e = engine;
+    await stateOf(e, 'loop.service', 'active');
+    for (let i = 0; i < 5; i++) {
+      const before = done;
+      const active = stateOf(e, 'loop.service', 'active');
+      await e.restartUnit('loop.service');
+      await active;
+      // Connections are answered by the new process before the next restart.
+      await new Promise<void>((resolve) => {
+        const check = (): void => (done > before + 4 ? resolve() : void setImmediate(check));
+        check();
+      });
+    }
+    running = false;
+    await Promise.all(clients);
+    expect(errors).toEqual([]);
+    expect(serviceSnapshot(e, 'loop.service').starts).toBe(6);
+    if (IN_CI) expect(done).toBeGreaterThan(20);
+  }, 60_000);
+});
