@@ -21,7 +21,7 @@ import { socketProtocol } from './primitives.js';
 import { clientSockets } from './client.js';
 import { listenerFallbacks } from './server.js';
 import { decodeSockAddr } from './sockaddr.js';
-import type { MptcpInfo, MptcpStatus, SubflowInfo } from './types.js';
+import type { InetSockAddr, MptcpInfo, MptcpStatus, SockAddr, SubflowInfo } from './types.js';
 
 /** The errnos with which an MPTCP query says "this socket is (now) plain TCP". */
 const NOT_MPTCP = new Set(['EOPNOTSUPP', 'ENOPROTOOPT']);
@@ -142,10 +142,11 @@ export function decodeTcpInfo(b: Buffer): SubflowInfo['tcp'] {
 
 /** getsockopt(MPTCP_INFO) decoded, or null when the socket is not (or no longer) MPTCP. */
 export function mptcpInfo(target: FdLike): MptcpInfo | null {
-  const fd = fdOf(target);
+  const fd = tryFdOf(target);
+  if (fd === undefined) return null;
   const r = binding().getsockoptBuffer(fd, SOL_MPTCP, MPTCP_INFO, Buffer.alloc(MPTCP_INFO_SIZE));
   if (typeof r === 'number') {
-    if (NOT_MPTCP.has(errnoName(-r))) return null;
+    if (NOT_MPTCP.has(errnoName(-r)) || GONE.has(errnoName(-r))) return null;
     throw syscallError(-r, { syscall: 'getsockopt' });
   }
   const info = decodeMptcpInfo(r);
@@ -157,8 +158,23 @@ export interface SubflowsOptions {
   method?: 'auto' | 'full' | 'legacy';
 }
 
-function unknownAddr(): SubflowInfo['local'] {
-  return { family: 'unix', path: '', abstract: false };
+/** errnos with which getsockopt on a connection that is closing or closed says "nothing here". */
+const GONE = new Set(['EBADF', 'ENOTCONN', 'ENOTSOCK']);
+
+function inet(a: SockAddr | undefined): InetSockAddr | undefined {
+  return a && (a.family === 'inet' || a.family === 'inet6') ? a : undefined;
+}
+
+/**
+ * A subflow as the kernel lists it, or undefined for one that is being torn down: while a
+ * connection closes the kernel can report a subflow with an unspecified remote (port 0), which is
+ * not a path and is not returned.
+ */
+function subflowOf(id: number, localRaw: SockAddr | undefined, remoteRaw: SockAddr | undefined, tcp: Buffer): SubflowInfo | undefined {
+  const local = inet(localRaw);
+  const remote = inet(remoteRaw);
+  if (!local || !remote || remote.port === 0 || remote.address === '0.0.0.0' || remote.address === '::') return undefined;
+  return { id, flags: 0, local, remote, tcp: decodeTcpInfo(tcp) };
 }
 
 function viaFullInfo(fd: number): SubflowInfo[] | number {
@@ -169,13 +185,8 @@ function viaFullInfo(fd: number): SubflowInfo[] | number {
   for (let i = 0; i < n; i++) {
     const sf = r.subflowInfo.subarray(i * SUBFLOW_INFO_SIZE, (i + 1) * SUBFLOW_INFO_SIZE);
     const tcp = r.tcpInfo.subarray(i * TCP_INFO_SIZE, (i + 1) * TCP_INFO_SIZE);
-    out.push({
-      id: sf.readUInt32LE(0),
-      flags: 0,
-      local: decodeSockAddr(sf, 8) ?? unknownAddr(),
-      remote: decodeSockAddr(sf, 8 + 128) ?? unknownAddr(),
-      tcp: decodeTcpInfo(tcp),
-    });
+    const flow = subflowOf(sf.readUInt32LE(0), decodeSockAddr(sf, 8), decodeSockAddr(sf, 8 + 128), tcp);
+    if (flow) out.push(flow);
   }
   return out;
 }
@@ -202,13 +213,7 @@ function viaLegacy(fd: number): SubflowInfo[] | number {
   if (typeof addrs === 'number') return addrs;
   const infos = subflowArray(fd, MPTCP_TCPINFO, TCP_INFO_SIZE);
   const tcp = typeof infos === 'number' ? [] : infos;
-  return addrs.map((a, i) => ({
-    id: i,
-    flags: 0,
-    local: decodeSockAddr(a, 0) ?? unknownAddr(),
-    remote: decodeSockAddr(a, 128) ?? unknownAddr(),
-    tcp: decodeTcpInfo(tcp[i] ?? Buffer.alloc(0)),
-  }));
+  return addrs.map((a, i) => subflowOf(i, decodeSockAddr(a, 0), decodeSockAddr(a, 128), tcp[i] ?? Buffer.alloc(0))).filter((f): f is SubflowInfo => f !== undefined);
 }
 
 /**
@@ -218,13 +223,16 @@ function viaLegacy(fd: number): SubflowInfo[] | number {
  * the legacy calls; `flags` is not reported by getsockopt and is 0.
  */
 export function subflows(target: FdLike, options: SubflowsOptions = {}): SubflowInfo[] {
-  const fd = fdOf(target);
+  // A socket whose peer closed (and that node has destroyed) has no fd any more: no subflows.
+  const fd = tryFdOf(target);
+  if (fd === undefined) return [];
   const method = options.method ?? 'auto';
   // An unknown optname (kernel < 6.5) and a fallen-back socket both fail: auto then tries the old calls.
   let r = method === 'legacy' ? viaLegacy(fd) : viaFullInfo(fd);
   if (typeof r === 'number' && method === 'auto') r = viaLegacy(fd);
   if (typeof r === 'number') {
-    if (NOT_MPTCP.has(errnoName(-r))) return [];
+    const code = errnoName(-r);
+    if (NOT_MPTCP.has(code) || GONE.has(code)) return [];
     throw syscallError(-r, { syscall: 'getsockopt' });
   }
   return r;

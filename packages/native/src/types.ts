@@ -161,11 +161,14 @@ export interface MptcpInfo {
   size: number;
 }
 
+/** An IPv4 or IPv6 socket address (what a subflow has). */
+export type InetSockAddr = Extract<SockAddr, { family: 'inet' | 'inet6' }>;
+
 export interface SubflowInfo {
   id: number;
   flags: number;
-  local: SockAddr;
-  remote: SockAddr;
+  local: InetSockAddr;
+  remote: InetSockAddr;
   /** Selected tcp_info fields of the subflow. */
   tcp: {
     state: number;
