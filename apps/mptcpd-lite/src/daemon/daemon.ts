@@ -34,12 +34,14 @@ export interface RunningDaemon {
   reload(): Promise<LoadReport>;
 }
 
-function reportLoad(log: Logger, report: LoadReport): void {
+/** `serving(unit)`: the unit still serves (a reload keeps a running unit whose file no longer loads). */
+function reportLoad(log: Logger, report: LoadReport, serving: (unit: string) => boolean = () => false): void {
   for (const w of report.warnings) log.warning(w);
   for (const f of report.failed) {
     if (f.stage === 'load') {
       for (const m of f.messages) log.error(m);
-      log.error(`${f.unit}: skipped (failed to load); the other units keep running`);
+      if (serving(f.unit)) log.error(`${f.unit}: failed to load; it keeps serving with its previous configuration until its file loads again`);
+      else log.error(`${f.unit}: skipped (failed to load); the other units keep running`);
     } else {
       // The engine has logged why; say what it means.
       log.error(`${f.unit}: not listening (failed to start); the other units keep running`);
@@ -94,7 +96,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     await notifier.notify({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec(), STATUS: 'Reloading unit files…' });
     try {
       lastReport = await engine.reload();
-      reportLoad(log, lastReport);
+      const live = new Set(engine.status().sockets.filter((s) => s.state === 'listening' || s.state === 'running').map((s) => s.unit));
+      reportLoad(log, lastReport, (unit) => live.has(unit));
       log.notice(`Reloaded: ${statusText(lastReport)}.`);
       events(JSON.stringify({ event: 'reloaded', pid: process.pid, sockets: lastReport.sockets, services: lastReport.services, failed: lastReport.failed.length }));
       return lastReport;
