@@ -15,7 +15,40 @@ import { parseArgs } from './lib/args.js';
 import { loadPrevious, writeReport } from './report/write.js';
 import { scenarios } from './scenarios/index.js';
 
-const { opts } = parseArgs(process.argv.slice(2));
+const USAGE = `usage: bench [options]
+
+Runs the benchmark scenarios and writes results/latest.json, latest.md and one SVG per chart
+(a quick run writes to results/quick/ instead).
+
+options:
+  --only a,b      run only these scenarios (also BENCH_ONLY=a,b); see --list
+  --quick         short development run (also BENCH_QUICK=1), written to results/quick/
+  --reps N        repetitions per measured point (default 3, also BENCH_REPS)
+  --out DIR       write the report to DIR
+  --list          list the scenarios and exit
+  --rewrite       re-render latest.md/latest.json from the stored records and exit
+  -h, --help      print this help and exit (nothing is run, nothing is written)
+`;
+
+let opts: Map<string, string>;
+try {
+  ({ opts } = parseArgs(process.argv.slice(2), {
+    only: { type: 'string' },
+    quick: { type: 'boolean' },
+    reps: { type: 'string' },
+    out: { type: 'string' },
+    list: { type: 'boolean' },
+    rewrite: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  }));
+} catch (e) {
+  console.error(`bench: ${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (opts.has('help')) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const quick = opts.get('quick') === 'true' || process.env.BENCH_QUICK === '1';
 const onlyRaw = opts.get('only') ?? process.env.BENCH_ONLY ?? '';
 const only = onlyRaw.split(',').map((s) => s.trim()).filter(Boolean);
