@@ -64,6 +64,10 @@ export interface SinkResult {
   sha256?: string;
   /** [seconds since first byte, cumulative bytes]. */
   timeline: Array<[number, number]>;
+  /** Gaps of more than 100 ms between two chunks (the MPTCP retransmission-timer stalls). */
+  stalls: number;
+  /** The longest gap between two chunks, ms. */
+  maxGapMs: number;
 }
 
 /** Count (and optionally hash) everything until EOF. */
@@ -71,6 +75,9 @@ export function sink(sock: Socket, o: SinkOptions = {}): Promise<SinkResult> {
   const h = o.hash ? createHash('sha256') : null;
   let bytes = 0;
   let t0 = 0;
+  let last = 0;
+  let stalls = 0;
+  let maxGap = 0;
   const timeline: Array<[number, number]> = [];
   let timer: NodeJS.Timeout | undefined;
   return new Promise((resolve, reject) => {
@@ -83,6 +90,11 @@ export function sink(sock: Socket, o: SinkOptions = {}): Promise<SinkResult> {
           timer = setInterval(() => timeline.push([(performance.now() - t0) / 1000, bytes]), o.sampleMs);
         }
       }
+      const now = performance.now();
+      const gap = last === 0 ? 0 : now - last;
+      if (gap > 100) stalls++;
+      if (gap > maxGap) maxGap = gap;
+      last = now;
       bytes += chunk.length;
       h?.update(chunk);
     });
@@ -90,7 +102,7 @@ export function sink(sock: Socket, o: SinkOptions = {}): Promise<SinkResult> {
       if (timer) clearInterval(timer);
       const seconds = t0 === 0 ? 0 : (performance.now() - t0) / 1000;
       if (o.sampleMs) timeline.push([seconds, bytes]);
-      const r: SinkResult = { bytes, seconds, timeline };
+      const r: SinkResult = { bytes, seconds, timeline, stalls, maxGapMs: Math.round(maxGap * 10) / 10 };
       if (h) r.sha256 = h.digest('hex');
       sock.end();
       resolve(r);

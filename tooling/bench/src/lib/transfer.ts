@@ -16,6 +16,8 @@ export interface TransferSpec {
   seconds?: number;
   sampleMs?: number;
   hash?: boolean;
+  /** TCP_CONGESTION for both ends' sockets (default: the namespace's net.ipv4.tcp_congestion_control). */
+  cc?: string;
   /** argv prefixes, e.g. ['ip','netns','exec','lab-srv']. */
   serverPrefix?: string[];
   clientPrefix?: string[];
@@ -34,6 +36,7 @@ function argv(spec: TransferSpec, mode: 'serve' | 'connect'): string[] {
   if (spec.seconds !== undefined) a.push('--seconds', String(spec.seconds));
   if (spec.sampleMs) a.push('--sample-ms', String(spec.sampleMs));
   if (spec.hash) a.push('--hash');
+  if (spec.cc) a.push('--cc', spec.cc);
   return a;
 }
 

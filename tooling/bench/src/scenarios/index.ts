@@ -8,5 +8,6 @@ import { loopback } from './loopback.js';
 import { proxy } from './proxy.js';
 import { scaling } from './scaling.js';
 import { unitParse } from './unit-parse.js';
+import { veth } from './veth.js';
 
-export const scenarios: Scenario[] = [loopback, aggregation, failover, unitParse, activation, daemon, scaling, proxy];
+export const scenarios: Scenario[] = [loopback, veth, aggregation, failover, unitParse, activation, daemon, scaling, proxy];

@@ -1,7 +1,7 @@
 /**
  * One end of a bulk transfer, run as its own process (possibly inside a lab namespace):
  *
- *   bulk.js serve   --transport tcp|mptcp --host H --port P --role sink|source [--bytes N] [--seconds S] [--sample-ms 100]
+ *   bulk.js serve   --transport tcp|mptcp --host H --port P --role sink|source [--bytes N] [--seconds S] [--sample-ms 100] [--cc bbr|cubic|…]
  *   bulk.js connect --transport tcp|mptcp --host H --port P --role sink|source [...]
  *
  * `serve` prints `LISTENING` when ready and serves exactly one connection. Each end prints one JSON
@@ -11,6 +11,10 @@ import { parseArgs, num } from '../lib/args.js';
 import { connect, isMptcp, listen, type Transport } from '../lib/sockets.js';
 import { sink, source } from '../lib/stream.js';
 import type { Socket } from 'node:net';
+import { fdOf, setSocketOption } from '@mptcp/native';
+
+const IPPROTO_TCP = 6;
+const TCP_CONGESTION = 13;
 
 const { positional, opts } = parseArgs(process.argv.slice(2));
 const mode = positional[0];
@@ -20,8 +24,12 @@ const port = num(opts, 'port', 0);
 const role = opts.get('role') ?? 'sink';
 const hash = opts.get('hash') === 'true';
 
+const cc = opts.get('cc');
+
 async function work(sock: Socket): Promise<void> {
   const mptcp = isMptcp(sock);
+  // TCP_CONGESTION on this end's socket (MPTCP: the kernel applies it to every subflow).
+  if (cc) setSocketOption(fdOf(sock), IPPROTO_TCP, TCP_CONGESTION, cc);
   if (role === 'sink') {
     const r = await sink(sock, { hash, sampleMs: num(opts, 'sample-ms', 0) });
     process.stdout.write(`${JSON.stringify({ role, transport, mptcp, ...r })}\n`);
