@@ -10,6 +10,7 @@ import { infoCommand } from './commands/info.js';
 import { runCommand } from './commands/run.js';
 import { verifyCommand } from './commands/verify.js';
 import { statusCommand } from './commands/status.js';
+import { listSocketsCommand, listUnitsCommand, reloadCommand, restartCommand, startCommand, stopCommand } from './commands/units.js';
 import { EXIT_ERROR } from './exit-codes.js';
 import { VERSION } from './version.js';
 
@@ -20,6 +21,12 @@ export function createProgram(): Command {
     .showHelpAfterError();
   program.addCommand(runCommand());
   program.addCommand(statusCommand());
+  program.addCommand(startCommand());
+  program.addCommand(stopCommand());
+  program.addCommand(restartCommand());
+  program.addCommand(reloadCommand());
+  program.addCommand(listSocketsCommand());
+  program.addCommand(listUnitsCommand());
   program.addCommand(verifyCommand());
   program.addCommand(activateCommand());
   program.addCommand(checkCommand());

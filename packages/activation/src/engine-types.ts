@@ -78,6 +78,23 @@ export interface EngineStatus {
   services: ServiceSnapshot[];
 }
 
+/** One unit as `list-units` and `status UNIT` show it (systemd's ActiveState/SubState/Result). */
+export interface UnitInfo {
+  name: string;
+  kind: 'socket' | 'service';
+  file: string;
+  description?: string;
+  activeState: string;
+  subState: string;
+  result: string;
+  socket?: SocketStatus;
+  service?: ServiceSnapshot;
+  /** Socket: the service it activates. */
+  triggers: string[];
+  /** Service: the sockets that activate it. */
+  triggeredBy: string[];
+}
+
 export interface StartReport {
   listening: string[];
   failed: Array<{ unit: string; error: string; code?: string }>;

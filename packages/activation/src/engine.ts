@@ -14,6 +14,7 @@ import type {
   ListenStatus,
   ServiceTemplate,
   ReloadReport,
+  UnitInfo,
   SocketCounters,
   SocketResult,
   SocketState,
@@ -904,6 +905,49 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     if (this.sockets.has(name)) throw new ActivationError('NOT_RELOADABLE', `Job type reload is not applicable for unit ${name}.`, { unit: name });
     const svc = this.requireService(name);
     await svc.process.reload();
+  }
+
+  /** Every loaded unit with what `list-units`/`status UNIT` show. */
+  listUnits(): UnitInfo[] {
+    const names = [...new Set([...this.sockets.keys(), ...this.services.keys()])].sort();
+    return names.map((n) => this.unitInfo(n)).filter((u): u is UnitInfo => u !== undefined);
+  }
+
+  /** One unit for `status UNIT`; undefined when no such unit is loaded. */
+  unitInfo(name: string): UnitInfo | undefined {
+    const sock = this.sockets.get(name);
+    if (sock) {
+      const status = this.socketStatus(sock);
+      return {
+        name,
+        kind: 'socket',
+        file: sock.unit.file,
+        ...(sock.unit.unit.description !== undefined ? { description: sock.unit.unit.description } : {}),
+        activeState: sock.state === 'listening' || sock.state === 'running' ? 'active' : sock.state === 'failed' ? 'failed' : 'inactive',
+        subState: sock.state,
+        result: sock.result,
+        socket: status,
+        triggers: [status.service],
+        triggeredBy: [],
+      };
+    }
+    const svc = this.services.get(name);
+    if (!svc) return undefined;
+    const snap = svc.process.snapshot();
+    const p = svc.process;
+    const activeState = p.state === 'auto-restart' ? 'activating' : p.state;
+    return {
+      name,
+      kind: 'service',
+      file: p.unit.file,
+      ...(p.unit.unit.description !== undefined ? { description: p.unit.unit.description } : {}),
+      activeState,
+      subState: snap.subState ?? 'dead',
+      result: snap.result ?? 'success',
+      service: snap,
+      triggers: [],
+      triggeredBy: this.socketsFor(p.unit).map((s) => s.unit.name),
+    };
   }
 
   /** Stops services (KillSignal=, TimeoutStopSec=), closes every fd, removes RemoveOnStop= nodes. */

@@ -697,7 +697,9 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
 
   private spawn(cmd: ExecCommand, env: Record<string, string>, cwd: string, creds: Credentials, ctx: StartContext): ServiceChild {
     const switchUser = !cmd.noUserSwitch && !cmd.fullPrivileges;
-    const capture = this.options.output === 'log' && this.unit.standardOutput !== 'null' ? this.options.capture?.open(this.name, () => this.pid ?? this.controlPid) : undefined;
+    // Lines are attributed to the process that writes them: this command's PID.
+    let started: ServiceChild | undefined;
+    const capture = this.options.output === 'log' && this.unit.standardOutput !== 'null' ? this.options.capture?.open(this.name, () => started?.pid) : undefined;
     const child = execCommand({
       command: cmd,
       env,
@@ -710,6 +712,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       ...(switchUser && creds.gid !== undefined ? { gid: creds.gid } : {}),
       ...(this.options.spawn ? { native: this.options.spawn } : {}),
     });
+    started = child;
     // The child has its copy; ours goes once the launcher has run.
     if (capture) void child.spawned.then(() => capture.release());
     return child;

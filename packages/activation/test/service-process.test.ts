@@ -183,7 +183,9 @@ describe.each(launchers)('ServiceProcess (%s launcher)', (launcher, spawn) => {
     expect((await exit).signal).toBe('SIGKILL');
     expect(took).toBeGreaterThanOrEqual(280);
     expect(took).toBeLessThan(3000);
-    expect(p.state).toBe('inactive');
+    // As systemd: "State 'stop-sigterm' timed out. Killing." then "Failed with result 'timeout'."
+    expect(p.state).toBe('failed');
+    expect(p.lastResult).toBe('timeout');
   });
 
   it('no daemon fd leaks into the service: only 0-2 and the passed fds', async () => {

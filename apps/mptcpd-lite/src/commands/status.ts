@@ -6,6 +6,7 @@ import { defaultControlPath } from '../control/paths.js';
 import type { DaemonStatus } from '../control/protocol.js';
 import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
 import { toJson } from '../json.js';
+import { EXIT_NO_SUCH_UNIT_STATUS, EXIT_UNIT_INACTIVE, unitStatusAction } from './units.js';
 
 function table(rows: string[][]): string[] {
   const widths: number[] = [];
@@ -39,13 +40,27 @@ export function formatStatus(s: DaemonStatus): string {
 
 export function statusCommand(): Command {
   return new Command('status')
-    .description("show the running daemon's sockets (state, listen addresses, mptcp/tcp/fallback, counters) and services (pid, state, restarts)")
+    .description(
+      "show the running daemon's sockets (state, listen addresses, mptcp/tcp/fallback, counters) and services (pid, state, restarts); with UNIT..., each unit as systemctl status does (state, result, main pid, tasks, listen addresses, its last log lines)",
+    )
+    .argument('[units...]', 'units to show (a name without .socket/.service is a service)')
     .option('--json', 'print the status as JSON')
+    .option('-n, --lines <n>', 'with UNIT: how many of its last log lines to show', '10')
     .option('--control <path>', 'control socket of the daemon', defaultControlPath())
-    .addHelpText('after', examplesHelp(['mptcpd-lite status', 'mptcpd-lite status --json --control /tmp/mptcpd.sock']))
-    .addHelpText('after', exitCodesHelp([[EXIT_OK, 'status printed'], [EXIT_FAILURE, 'the daemon answered with an error'], [EXIT_ERROR, 'no daemon on the control socket (ENOENT/ECONNREFUSED), EACCES, timeout']]))
+    .addHelpText('after', examplesHelp(['mptcpd-lite status', 'mptcpd-lite status --json --control /tmp/mptcpd.sock', 'mptcpd-lite status echo.service -n 20', 'mptcpd-lite status echo.socket --json']))
+    .addHelpText(
+      'after',
+      exitCodesHelp([
+        [EXIT_OK, 'status printed (with UNIT: every unit is active)'],
+        [EXIT_FAILURE, 'the daemon answered with an error'],
+        [EXIT_ERROR, 'no daemon on the control socket (ENOENT/ECONNREFUSED), EACCES, timeout'],
+        [EXIT_UNIT_INACTIVE, 'with UNIT: a unit is inactive or failed (as systemctl status)'],
+        [EXIT_NO_SUCH_UNIT_STATUS, 'with UNIT: a unit is not loaded (as systemctl status)'],
+      ]),
+    )
     .action(
-      action(async (opts: { json?: boolean; control: string }) => {
+      action(async (units: string[], opts: { json?: boolean; control: string; lines?: string }) => {
+        if (units.length > 0) return unitStatusAction(units, opts);
         const reply = await controlRequest(opts.control, 'status');
         if (!reply.ok) throw new CliError(`${opts.control}: ${reply.error.code}: ${reply.error.message}`, EXIT_FAILURE);
         const status = (reply as unknown as { status?: DaemonStatus }).status;

@@ -8,7 +8,7 @@ import { peerCredentials, tryFdOf } from '@mptcp/native';
 import { CliError, EXIT_ERROR, errnoName } from '../exit-codes.js';
 import type { ControlCommand, ControlReply } from './protocol.js';
 
-export function controlRequest(path: string, cmd: ControlCommand, timeoutMs = 5000): Promise<ControlReply> {
+export function controlRequest(path: string, cmd: ControlCommand, timeoutMs = 5000, args: Record<string, unknown> = {}): Promise<ControlReply> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(path);
     let buf = '';
@@ -25,7 +25,7 @@ export function controlRequest(path: string, cmd: ControlCommand, timeoutMs = 50
         reject(new CliError(`${path}: ${problem}`, EXIT_ERROR, 'EPERM'));
         return;
       }
-      sock.write(JSON.stringify({ cmd }) + '\n');
+      sock.write(JSON.stringify({ ...args, cmd }) + '\n');
     });
     sock.on('data', (chunk: string) => {
       buf += chunk;

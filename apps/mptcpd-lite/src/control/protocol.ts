@@ -4,12 +4,61 @@
  * {"ok":false,"error":{"code","message"}}.
  */
 
-export type ControlCommand = 'status' | 'reload' | 'stop' | 'ping';
-export const CONTROL_COMMANDS: readonly ControlCommand[] = ['status', 'reload', 'stop', 'ping'];
+export type ControlCommand = 'status' | 'reload' | 'stop' | 'ping' | 'unit' | 'list-sockets' | 'list-units' | 'unit-status';
+export const CONTROL_COMMANDS: readonly ControlCommand[] = ['status', 'reload', 'stop', 'ping', 'unit', 'list-sockets', 'list-units', 'unit-status'];
+
+/** `unit`: what to do to each of `units` (mptcpd-lite start|stop|restart|reload UNIT...). */
+export type UnitOperation = 'start' | 'stop' | 'restart' | 'reload';
+export const UNIT_OPERATIONS: readonly UnitOperation[] = ['start', 'stop', 'restart', 'reload'];
 
 export interface ControlRequest {
   cmd: ControlCommand;
   id?: unknown;
+  /** `unit`, `unit-status`: unit names. */
+  units?: string[];
+  /** `unit`: the operation. */
+  op?: UnitOperation;
+  /** `unit-status`: how many log lines (default 10). */
+  lines?: number;
+}
+
+/** One unit's answer to `unit`. */
+export interface UnitOperationResult {
+  unit: string;
+  ok: boolean;
+  error?: { code: string; message: string };
+}
+
+/** `unit-status`/`list-units`: one unit (systemd's ActiveState/SubState/Result). */
+export interface UnitStatus {
+  unit: string;
+  kind: 'socket' | 'service';
+  file: string;
+  description?: string | undefined;
+  activeState: string;
+  subState: string;
+  result: string;
+  /** Since when in this state (ISO 8601), when known. */
+  since?: string | undefined;
+  mainPid?: number | undefined;
+  tasks?: number | undefined;
+  statusText?: string | undefined;
+  restarts?: number | undefined;
+  fdStore?: string[] | undefined;
+  listen: Array<{ address: string; kind: string; protocol: string }>;
+  triggers: string[];
+  triggeredBy: string[];
+  /** The last log lines of this unit (unit-status only). */
+  log?: string[] | undefined;
+}
+
+/** `list-sockets`: one row per listening address (systemctl list-sockets). */
+export interface SocketListing {
+  listen: string;
+  kind: string;
+  protocol: string;
+  unit: string;
+  activates: string;
 }
 
 export interface SocketStatus {
@@ -64,5 +113,25 @@ export function parseRequest(line: string): ControlRequest | { error: { code: st
   if (typeof cmd !== 'string' || !(CONTROL_COMMANDS as readonly string[]).includes(cmd)) {
     return { error: { code: 'EINVAL', message: `unknown command ${JSON.stringify(cmd)} (expected one of ${CONTROL_COMMANDS.join(', ')})` }, id: obj.id };
   }
-  return { cmd: cmd as ControlCommand, id: obj.id };
+  const req: ControlRequest = { cmd: cmd as ControlCommand, id: obj.id };
+  if (obj.units !== undefined) {
+    if (!Array.isArray(obj.units) || !obj.units.every((u) => typeof u === 'string' && u.length > 0 && u.length <= 256)) {
+      return { error: { code: 'EINVAL', message: '"units" must be an array of unit names' }, id: obj.id };
+    }
+    req.units = obj.units as string[];
+  }
+  if (cmd === 'unit') {
+    if (typeof obj.op !== 'string' || !(UNIT_OPERATIONS as readonly string[]).includes(obj.op)) {
+      return { error: { code: 'EINVAL', message: `"op" must be one of ${UNIT_OPERATIONS.join(', ')}` }, id: obj.id };
+    }
+    req.op = obj.op as UnitOperation;
+  }
+  if ((cmd === 'unit' || cmd === 'unit-status') && (req.units === undefined || req.units.length === 0)) {
+    return { error: { code: 'EINVAL', message: `"${cmd}" needs "units": [names]` }, id: obj.id };
+  }
+  if (obj.lines !== undefined) {
+    if (typeof obj.lines !== 'number' || !Number.isInteger(obj.lines) || obj.lines < 0 || obj.lines > 10_000) return { error: { code: 'EINVAL', message: '"lines" must be an integer 0..10000' }, id: obj.id };
+    req.lines = obj.lines;
+  }
+  return req;
 }

@@ -12,7 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { peerCredentials, tryFdOf, type PeerCredentials } from '@mptcp/native';
 import { toJson } from '../json.js';
-import { parseRequest, type ControlCommand } from './protocol.js';
+import { parseRequest, type ControlCommand, type ControlRequest } from './protocol.js';
 
 const MAX_LINE = 64 * 1024;
 /** Replies buffered for one client before the daemon stops reading its requests. */
@@ -20,7 +20,7 @@ export const MAX_PENDING_OUTPUT = 256 * 1024;
 /** A connection with no request and no reply read for this long is closed. */
 export const CONTROL_IDLE_MS = 60_000;
 
-export type ControlHandler = (cmd: ControlCommand) => Promise<Record<string, unknown>>;
+export type ControlHandler = (cmd: ControlCommand, request: ControlRequest) => Promise<Record<string, unknown>>;
 
 export interface ControlServer {
   path: string;
@@ -165,7 +165,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
             return;
           }
           try {
-            const result = await opts.handler(req.cmd);
+            const result = await opts.handler(req.cmd, req);
             reply({ ok: true, ...(req.id !== undefined ? { id: req.id } : {}), ...result });
           } catch (err) {
             reply({ ok: false, id: req.id, error: { code: (err as { code?: string }).code ?? 'EIO', message: err instanceof Error ? err.message : String(err) } });

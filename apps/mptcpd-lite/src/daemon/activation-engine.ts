@@ -3,8 +3,9 @@
  * platform/units.ts, so that each failed unit keeps its name and messages), the engine opens,
  * watches and activates. Its events become log lines.
  */
-import { ActivationEngine, type ServiceSnapshot, type SocketStatus as EngineSocketStatus, type StartReport } from '@mptcp/activation';
-import type { ServiceStatus, SocketStatus } from '../control/protocol.js';
+import { ActivationEngine, type ServiceSnapshot, type SocketStatus as EngineSocketStatus, type StartReport, type UnitInfo } from '@mptcp/activation';
+import type { ServiceStatus, SocketListing, SocketStatus, UnitStatus } from '../control/protocol.js';
+import { UnitJournal } from './unit-journal.js';
 import type { Logger } from '../log.js';
 import { loadUnits, type LoadedUnits } from '../platform/units.js';
 import type { ChildRegistry } from './children.js';
@@ -15,6 +16,31 @@ export interface EngineOptions {
   log: Logger;
   /** Where started service processes are recorded (found and killed again after a crash). */
   children?: ChildRegistry;
+  /** Lines kept per unit for `status UNIT` (default 200). */
+  journalLines?: number;
+}
+
+/** An engine UnitInfo as the control protocol's UnitStatus (log lines added by the caller). */
+export function toUnitStatus(u: UnitInfo): UnitStatus {
+  const svc = u.service;
+  return {
+    unit: u.name,
+    kind: u.kind,
+    file: u.file,
+    description: u.description,
+    activeState: u.activeState,
+    subState: u.subState,
+    result: u.result,
+    since: svc?.since,
+    mainPid: svc?.pid,
+    tasks: svc?.tasks,
+    statusText: svc?.statusText,
+    restarts: svc?.restarts,
+    fdStore: svc?.fdStore,
+    listen: (u.socket?.listen ?? []).map((l) => ({ address: l.address, kind: l.kind, protocol: protocolOf(l.transport) })),
+    triggers: u.triggers,
+    triggeredBy: u.triggeredBy,
+  };
 }
 
 function protocolOf(transport: string): SocketStatus['listen'][number]['protocol'] {
@@ -41,26 +67,42 @@ export function toServiceStatus(s: ServiceSnapshot): ServiceStatus {
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { log } = opts;
-  const fmt = (m: string, f?: { unit?: string }): string => (f?.unit && !m.startsWith(`${f.unit}:`) ? `${f.unit}: ${m}` : m);
+  const journal = new UnitJournal(opts.journalLines);
+  // A service's own output (captured, never on the daemon's stdout) is `unit[pid]: line`.
+  const fmt = (m: string, f?: { unit?: string; pid?: unknown; output?: unknown }): string => {
+    if (f?.output === true && f.unit) return `${f.unit}[${typeof f.pid === 'number' ? f.pid : '?'}]: ${m}`;
+    return f?.unit && !m.startsWith(`${f.unit}:`) ? `${f.unit}: ${m}` : m;
+  };
+  const record = (level: string, m: string, f?: { unit?: string; pid?: unknown; output?: unknown }): string => {
+    const line = fmt(m, f);
+    if (f?.unit) journal.add(f.unit, level, f.output === true ? line : m);
+    return line;
+  };
   const engine = new ActivationEngine({
     logger: {
-      debug: (m, f) => log.debug(fmt(m, f)),
-      info: (m, f) => log.info(fmt(m, f)),
-      warn: (m, f) => log.warning(fmt(m, f)),
-      error: (m, f) => log.error(fmt(m, f)),
+      debug: (m, f) => log.debug(record('debug', m, f)),
+      info: (m, f) => log.info(record('info', m, f)),
+      warn: (m, f) => log.warning(record('warning', m, f)),
+      error: (m, f) => log.error(record('err', m, f)),
     },
+    serviceOutput: 'log',
   });
+  // Lines the daemon itself logs about a unit (started, exited) go to its journal too.
+  const unitLog = (unit: string, message: string): void => {
+    journal.add(unit, 'info', message);
+    log.info(`${unit}: ${message}`);
+  };
   if (opts.children) {
     const children = opts.children;
     engine.on('started', (ev) => children.add(ev.pid));
     engine.on('service-exit', (ev) => children.remove(ev.pid));
   }
-  engine.on('started', (ev) => log.info(`${ev.service}: started, pid ${ev.pid}${ev.socket ? ` (triggered by ${ev.socket})` : ''}`));
+  engine.on('started', (ev) => unitLog(ev.service, `started, pid ${ev.pid}${ev.socket ? ` (triggered by ${ev.socket})` : ''}`));
   // Each exit and each refusal is logged once, by the engine (a failed exit and a refusal as a
   // warning with systemd's words); the daemon adds only the successful exits, which the engine
   // keeps at debug.
   engine.on('service-exit', (ev) => {
-    if (ev.result === 'success' && ev.signal === null) log.info(`${ev.unit}: Main process exited, code=exited, status=${String(ev.code)}`);
+    if (ev.result === 'success' && ev.signal === null) unitLog(ev.unit, `Main process exited, code=exited, status=${String(ev.code)}`);
   });
 
   const toReport = (loaded: LoadedUnits, r: StartReport): LoadReport => ({
@@ -80,6 +122,28 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       return toReport(loaded, await engine.reload(loaded.engineUnits));
     },
     stop: () => engine.stop(),
+    async unitOperation(op, unit) {
+      if (!engine.hasUnit(unit)) throw Object.assign(new Error(`Unit ${unit} not found.`), { code: 'UNIT_NOT_FOUND' });
+      const what = { start: 'Starting', stop: 'Stopping', restart: 'Restarting', reload: 'Reloading' }[op];
+      unitLog(unit, `${what} (control request).`);
+      if (op === 'start') await engine.startUnit(unit);
+      else if (op === 'stop') await engine.stopUnit(unit);
+      else if (op === 'restart') await engine.restartUnit(unit);
+      else await engine.reloadUnit(unit);
+    },
+    listUnits: () => engine.listUnits().map(toUnitStatus),
+    unitStatus(unit, lines) {
+      const info = engine.unitInfo(unit);
+      if (!info) return undefined;
+      return { ...toUnitStatus(info), log: journal.tail(unit, lines).map((l) => `${l.time} ${l.message}`) };
+    },
+    listSockets() {
+      const rows: SocketListing[] = [];
+      for (const s of engine.status().sockets) {
+        for (const l of s.listen) rows.push({ listen: l.address, kind: l.kind, protocol: protocolOf(l.transport), unit: s.name, activates: s.service });
+      }
+      return rows.sort((a, b) => a.listen.localeCompare(b.listen));
+    },
     status() {
       const s = engine.status();
       return { sockets: s.sockets.map(toSocketStatus), services: s.services.map(toServiceStatus) };

@@ -5,7 +5,7 @@
  * and scripts wait for it).
  */
 import { startControlServer, type ControlServer } from '../control/server.js';
-import type { DaemonStatus } from '../control/protocol.js';
+import type { DaemonStatus, UnitOperationResult } from '../control/protocol.js';
 import { messageOf } from '../exit-codes.js';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
@@ -163,7 +163,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     control = await startControlServer({
       path: opts.controlPath,
       log: (level, m) => log.log(level, m),
-      handler: async (cmd) => {
+      handler: async (cmd, req) => {
         switch (cmd) {
           case 'ping':
             return { pong: true, pid: process.pid };
@@ -177,6 +177,25 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
             // Reply first, then stop: the client gets its answer before the socket goes away.
             setImmediate(() => void stop('control request'));
             return { stopping: true };
+          case 'unit': {
+            // One at a time, in order, as systemctl queues the jobs; each unit gets its own answer.
+            const results: UnitOperationResult[] = [];
+            for (const unit of req.units ?? []) {
+              try {
+                await engine.unitOperation(req.op ?? 'start', unit);
+                results.push({ unit, ok: true });
+              } catch (err) {
+                results.push({ unit, ok: false, error: { code: (err as { code?: string }).code ?? 'EIO', message: messageOf(err) } });
+              }
+            }
+            return { results };
+          }
+          case 'list-sockets':
+            return { sockets: engine.listSockets() };
+          case 'list-units':
+            return { units: engine.listUnits() };
+          case 'unit-status':
+            return { units: (req.units ?? []).map((u) => engine.unitStatus(u, req.lines ?? 10) ?? { unit: u, missing: true }) };
         }
       },
     });

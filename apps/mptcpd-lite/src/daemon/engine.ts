@@ -3,7 +3,7 @@
  * (daemon/activation-engine.ts); keeping the seam here lets the daemon's signal, control-socket and
  * sd_notify logic stay independent of the engine's event and option shapes.
  */
-import type { ServiceStatus, SocketStatus } from '../control/protocol.js';
+import type { ServiceStatus, SocketListing, SocketStatus, UnitOperation, UnitStatus } from '../control/protocol.js';
 
 export interface FailedUnit {
   unit: string;
@@ -29,4 +29,12 @@ export interface Engine {
   /** Stops services (KillSignal=, TimeoutStopSec=) and closes sockets (RemoveOnStop=). */
   stop(): Promise<void>;
   status(): { sockets: SocketStatus[]; services: ServiceStatus[] };
+  /** start/stop/restart/reload one unit; rejects with a `code` (UNIT_NOT_FOUND, EXEC_FAILED…). */
+  unitOperation(op: UnitOperation, unit: string): Promise<void>;
+  /** Every loaded unit (list-units). */
+  listUnits(): UnitStatus[];
+  /** One unit with its last `lines` log lines; undefined when not loaded. */
+  unitStatus(unit: string, lines: number): UnitStatus | undefined;
+  /** One row per listening address (list-sockets). */
+  listSockets(): SocketListing[];
 }

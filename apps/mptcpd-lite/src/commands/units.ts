@@ -1,0 +1,175 @@
+/**
+ * Per-unit control through the daemon's control socket, with systemctl's words and exit codes:
+ * `start|stop|restart|reload UNIT...`, `list-sockets`, `list-units`, and `status UNIT...` (see
+ * status.ts). Exit codes as systemctl's: 0 done, 1 a job failed, 3 (status) not active, 4 (status)
+ * no such unit, 5 (start/stop/…) no such unit.
+ */
+import { Command } from 'commander';
+import { action, examplesHelp, exitCodesHelp } from '../action.js';
+import { controlRequest } from '../control/client.js';
+import { defaultControlPath } from '../control/paths.js';
+import type { ControlCommand, SocketListing, UnitOperation, UnitOperationResult, UnitStatus } from '../control/protocol.js';
+import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
+import { toJson } from '../json.js';
+
+/** systemctl: LSB "program is not running" for status of an inactive/failed unit. */
+export const EXIT_UNIT_INACTIVE = 3;
+/** systemctl status: no such unit. */
+export const EXIT_NO_SUCH_UNIT_STATUS = 4;
+/** systemctl start/stop/restart/reload: no such unit. */
+export const EXIT_NO_SUCH_UNIT = 5;
+
+/** Stop and restart wait for TimeoutStopSec= (90 s by default) and more. */
+const UNIT_OP_TIMEOUT_MS = 10 * 60_000;
+
+/** A bare name is a service, as systemctl completes it. */
+export function unitName(name: string): string {
+  return /\.(service|socket)$/.test(name) ? name : `${name}.service`;
+}
+
+export async function request<T>(control: string, cmd: ControlCommand, args: Record<string, unknown> = {}, timeoutMs = 5000): Promise<T> {
+  const reply = await controlRequest(control, cmd, timeoutMs, args);
+  if (!reply.ok) throw new CliError(`${control}: ${reply.error.code}: ${reply.error.message}`, EXIT_FAILURE);
+  return reply as unknown as T;
+}
+
+export function table(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join(' ').trimEnd());
+}
+
+const PAST: Record<UnitOperation, string> = { start: 'start', stop: 'stop', restart: 'restart', reload: 'reload' };
+
+function unitOpCommand(op: UnitOperation, description: string): Command {
+  return new Command(op)
+    .description(description)
+    .argument('<units...>', 'unit names (a name without .socket/.service is a service)')
+    .option('--json', 'print the result of each unit as JSON')
+    .option('--control <path>', 'control socket of the daemon', defaultControlPath())
+    .addHelpText('after', examplesHelp([`mptcpd-lite ${op} echo.service`, `mptcpd-lite ${op} echo web.socket --json`]))
+    .addHelpText(
+      'after',
+      exitCodesHelp([
+        [EXIT_OK, `every unit was ${op === 'stop' ? 'stopped' : op === 'start' ? 'started' : op + 'ed'}`],
+        [EXIT_FAILURE, 'a job failed (the message says why: result timeout, exit-code, start-limit-hit…)'],
+        [EXIT_ERROR, 'no daemon on the control socket, EACCES, timeout'],
+        [EXIT_NO_SUCH_UNIT, 'a unit is not loaded (as systemctl)'],
+      ]),
+    )
+    .action(
+      action(async (units: string[], opts: { json?: boolean; control: string }) => {
+        const names = units.map(unitName);
+        const r = await request<{ results: UnitOperationResult[] }>(opts.control, 'unit', { op, units: names }, UNIT_OP_TIMEOUT_MS);
+        if (opts.json) process.stdout.write(toJson(r.results, 2) + '\n');
+        let code = EXIT_OK;
+        for (const res of r.results) {
+          if (res.ok) continue;
+          const notFound = res.error?.code === 'UNIT_NOT_FOUND';
+          if (!opts.json) process.stderr.write(`Failed to ${PAST[op]} ${res.unit}: ${notFound ? `Unit ${res.unit} not found.` : (res.error?.message ?? 'failed')}\n`);
+          code = notFound ? EXIT_NO_SUCH_UNIT : code === EXIT_OK ? EXIT_FAILURE : code;
+        }
+        return code;
+      }),
+    );
+}
+
+export function startCommand(): Command {
+  return unitOpCommand('start', 'start units: a service now (with its sockets\' fds), a socket listens again');
+}
+export function stopCommand(): Command {
+  return unitOpCommand('stop', 'stop units: a service (ExecStop=, KillSignal=, TimeoutStopSec=; its sockets keep listening), a socket closes');
+}
+export function restartCommand(): Command {
+  return unitOpCommand('restart', 'restart units; a socket-activated service keeps its listening sockets open in the daemon, so clients queue instead of being refused');
+}
+export function reloadCommand(): Command {
+  return unitOpCommand('reload', 'reload services: ExecReload=, or Type=notify-reload\'s ReloadSignal= and RELOADING=1…READY=1');
+}
+
+export function formatSocketList(rows: SocketListing[]): string {
+  if (rows.length === 0) return '0 sockets listed.\n';
+  const lines = table([['LISTEN', 'UNIT', 'ACTIVATES'], ...rows.map((r) => [`${r.listen}${r.protocol === 'mptcp' ? ' (mptcp)' : r.protocol === 'tcp' || r.protocol === 'fallback' ? ` (${r.protocol})` : ''}`, r.unit, r.activates])]);
+  return `${lines.join('\n')}\n\n${rows.length} sockets listed.\n`;
+}
+
+export function listSocketsCommand(): Command {
+  return new Command('list-sockets')
+    .description('list listening sockets as systemctl list-sockets: LISTEN (with mptcp/tcp), UNIT, ACTIVATES')
+    .option('--json', 'print JSON')
+    .option('--control <path>', 'control socket of the daemon', defaultControlPath())
+    .addHelpText('after', examplesHelp(['mptcpd-lite list-sockets', 'mptcpd-lite list-sockets --json']))
+    .addHelpText('after', exitCodesHelp([[EXIT_OK, 'listed'], [EXIT_FAILURE, 'the daemon answered with an error'], [EXIT_ERROR, 'no daemon on the control socket']]))
+    .action(
+      action(async (opts: { json?: boolean; control: string }) => {
+        const r = await request<{ sockets: SocketListing[] }>(opts.control, 'list-sockets');
+        process.stdout.write(opts.json ? toJson(r.sockets, 2) + '\n' : formatSocketList(r.sockets));
+        return EXIT_OK;
+      }),
+    );
+}
+
+export function formatUnitList(units: UnitStatus[]): string {
+  if (units.length === 0) return '0 loaded units listed.\n';
+  const rows = units.map((u) => [u.unit, 'loaded', u.activeState, u.subState, u.description ?? '']);
+  return `${table([['UNIT', 'LOAD', 'ACTIVE', 'SUB', 'DESCRIPTION'], ...rows]).join('\n')}\n\n${units.length} loaded units listed.\n`;
+}
+
+export function listUnitsCommand(): Command {
+  return new Command('list-units')
+    .description('list loaded socket and service units as systemctl list-units: UNIT, LOAD, ACTIVE, SUB, DESCRIPTION')
+    .option('--json', 'print JSON')
+    .option('--control <path>', 'control socket of the daemon', defaultControlPath())
+    .addHelpText('after', examplesHelp(['mptcpd-lite list-units', 'mptcpd-lite list-units --json']))
+    .addHelpText('after', exitCodesHelp([[EXIT_OK, 'listed'], [EXIT_FAILURE, 'the daemon answered with an error'], [EXIT_ERROR, 'no daemon on the control socket']]))
+    .action(
+      action(async (opts: { json?: boolean; control: string }) => {
+        const r = await request<{ units: UnitStatus[] }>(opts.control, 'list-units');
+        process.stdout.write(opts.json ? toJson(r.units, 2) + '\n' : formatUnitList(r.units));
+        return EXIT_OK;
+      }),
+    );
+}
+
+const DOT: Record<string, string> = { active: '●', reloading: '●', activating: '●', deactivating: '●', failed: '×', inactive: '○' };
+
+/** `systemctl status UNIT`-like text. */
+export function formatUnitStatus(u: UnitStatus): string {
+  const out: string[] = [];
+  out.push(`${DOT[u.activeState] ?? '●'} ${u.unit}${u.description ? ` - ${u.description}` : ''}`);
+  out.push(`     Loaded: loaded (${u.file})`);
+  const result = u.activeState === 'failed' ? ` (Result: ${u.result})` : ` (${u.subState})`;
+  out.push(`     Active: ${u.activeState}${result}${u.since ? ` since ${u.since}` : ''}`);
+  if (u.triggeredBy.length > 0) out.push(`TriggeredBy: ${u.triggeredBy.map((t) => `● ${t}`).join(' ')}`);
+  if (u.triggers.length > 0) out.push(`   Triggers: ${u.triggers.map((t) => `● ${t}`).join(' ')}`);
+  u.listen.forEach((l, i) => out.push(`${i === 0 ? '     Listen: ' : '             '}${l.address} (${l.kind}) ${l.protocol}`));
+  if (u.statusText) out.push(`     Status: "${u.statusText}"`);
+  if (u.mainPid !== undefined) out.push(`   Main PID: ${u.mainPid}`);
+  if (u.tasks !== undefined && u.kind === 'service') out.push(`      Tasks: ${u.tasks}`);
+  if (u.restarts) out.push(`   Restarts: ${u.restarts}`);
+  if (u.fdStore && u.fdStore.length > 0) out.push(`    FDStore: ${u.fdStore.length} (${[...new Set(u.fdStore)].join(', ')})`);
+  if (u.log && u.log.length > 0) out.push('', ...u.log);
+  return out.join('\n') + '\n';
+}
+
+/** `status UNIT...`: prints each and returns systemctl's exit code. */
+export async function unitStatusAction(units: string[], opts: { json?: boolean; control: string; lines?: string }): Promise<number> {
+  const lines = opts.lines === undefined ? 10 : Number(opts.lines);
+  if (!Number.isInteger(lines) || lines < 0) throw new CliError(`--lines must be a non-negative integer, got ${opts.lines}`, EXIT_ERROR);
+  const names = units.map(unitName);
+  const r = await request<{ units: Array<UnitStatus | { unit: string; missing: true }> }>(opts.control, 'unit-status', { units: names, lines });
+  let code = EXIT_OK;
+  const found: UnitStatus[] = [];
+  for (const u of r.units) {
+    if ('missing' in u) {
+      if (!opts.json) process.stderr.write(`Unit ${u.unit} could not be found.\n`);
+      code = EXIT_NO_SUCH_UNIT_STATUS;
+      continue;
+    }
+    found.push(u);
+    if (u.activeState !== 'active' && u.activeState !== 'reloading' && code === EXIT_OK) code = EXIT_UNIT_INACTIVE;
+  }
+  if (opts.json) process.stdout.write(toJson(r.units, 2) + '\n');
+  else process.stdout.write(found.map(formatUnitStatus).join('\n'));
+  return code;
+}
