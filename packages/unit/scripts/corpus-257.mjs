@@ -65,7 +65,7 @@ export const SCENARIOS = [
   {
     name: 'listen-kinds',
     files: {
-      'stream.socket': '[Socket]\nListenStream=127.0.0.1:19501\nListenStream=[::1]:19502\nListenStream=19503\nListenStream=/run/b257-stream.sock\nListenStream=@b257-abstract\nListenStream=vsock:2:1234\nListenStream=vsock::1234\nListenStream=[fe80::1]:80%lo\nListenStream=[fe80::1]:80%nosuchif0\nListenStream=0.0.0.0:65536\nListenStream=300.1.1.1:80\nListenStream=/var/run/b257.sock\n',
+      'stream.socket': '[Socket]\nListenStream=127.0.0.1:19501\nListenStream=[::1]:19502\nListenStream=19503\nListenStream=/run/b257-stream.sock\nListenStream=@b257-abstract\nListenStream=vsock:2:1234\nListenStream=vsock::1234\nListenStream=[fe80::1]:80%%lo\nListenStream=[fe80::1]:80%%nosuchif0\nListenStream=0.0.0.0:65536\nListenStream=300.1.1.1:80\nListenStream=/var/run/b257.sock\n',
       'stream.service': SERVICE,
       'dgram.socket': '[Socket]\nListenDatagram=127.0.0.1:19511\nListenDatagram=/run/b257-dgram.sock\nListenDatagram=@b257-dg\nSocketProtocol=mptcp\n',
       'dgram.service': SERVICE,
@@ -192,6 +192,16 @@ export const SCENARIOS = [
       'v@.service': SERVICE,
     },
     verify: ['t@.socket', 't@.service', 't@inst.socket', 'u@.service', 'v@.socket'],
+  },
+  {
+    name: 'words',
+    files: {
+      'w.socket': '[Unit]\nAfter="x\nWants=a.service "b\nDocumentation=%i http://a\nDocumentation="unterminated\nDocumentation=man:x(1) rel\n[Socket]\nListenStream=/run/w.sock\nSymlinks="x\nSymlinks=/run/a "b\n',
+      'w.service': '[Service]\nExecStart=/bin/true\nEnvironment="A=1\nSockets="x\nSupplementaryGroups="x\nSockets=a.socket "b\nUser="x\n',
+      's1.socket': '[Socket]\nListenStream=/run/s1.sock\nSymlinks=/run/s1-a /run/s1-b\nSymlinks=rel /a/../b\n',
+      's1.service': SERVICE,
+    },
+    verify: ['w.socket', 'w.service', 's1.socket'],
   },
   {
     name: 'unit-state',

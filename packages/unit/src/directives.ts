@@ -433,11 +433,11 @@ export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
     let p = 0;
     for (;;) {
       const r = extractFirstWord(v, p, { unquote: true, retainEscape: true });
-      if (!r.ok) return c.warn(`Invalid syntax, ignoring: ${v}`);
+      if (!r.ok) return parseFailed(c, v, 'EINVAL');
       if (r.word === undefined) return;
       p = r.rest;
       const k = expand(c, r.word, (err) => c.warn(`Failed to resolve unit specifiers in '${r.word ?? ''}', ignoring: ${err}`));
-      if (k === undefined) continue;
+      if (k === undefined || k === '') continue;
       if (!/^(https?|file|info|man):/.test(k)) c.warn(`Invalid URL, ignoring: ${k}`);
       else u.documentation.push(k);
     }
@@ -749,18 +749,26 @@ export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   RemainAfterExit: bool(svc, (u, v) => (u.remainAfterExit = v)),
   WatchdogSec: sec(svc, (u, v) => (u.watchdogUsec = v)),
   WatchdogSignal: signal((c, v) => (svc(c).watchdogSignal = v)),
-  NotifyAccess: choice(['none', 'main', 'exec', 'all'] as const, 'notify access specifier', (c, v) => (svc(c).notifyAccess = v)),
+  NotifyAccess: choice(['none', 'main', 'exec', 'all'] as const, undefined, (c, v) => (svc(c).notifyAccess = v)),
   PIDFile: (v, c) => {
     if (v === '') return void delete svc(c).pidFile;
-    const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
-    if (k === undefined) return;
-    // config_parse_pid_file(): a relative path is taken below /run.
+    // config_parse_pid_file(): a specifier error fails the unit (EINVAL, nothing printed for the line).
+    const r = expandSpecifiers(v, c.spec);
+    if (!r.ok) return c.abort('EINVAL');
+    const k = r.value;
+    // A relative path is taken below /run.
     const p = checkPath(c, k.startsWith('/') ? k : `/run/${k}`);
     if (p !== undefined) svc(c).pidFile = p;
   },
   GuessMainPID: bool(svc, (u, v) => (u.guessMainPID = v)),
   FileDescriptorStoreMax: unsigned(svc, (u, v) => (u.fileDescriptorStoreMax = v)),
-  FileDescriptorStorePreserve: choice(['no', 'yes', 'restart'] as const, 'file descriptor store preserve mode', (c, v) => (svc(c).fileDescriptorStorePreserve = v)),
+  // exec_preserve_mode_from_string(): a boolean or "restart".
+  FileDescriptorStorePreserve: (v, c) => {
+    const b = parseBoolean(v);
+    if (b.ok) svc(c).fileDescriptorStorePreserve = b.value ? 'yes' : 'no';
+    else if (v === 'restart') svc(c).fileDescriptorStorePreserve = v;
+    else parseFailed(c, v, 'EINVAL');
+  },
   RestartSteps: unsigned(svc, (u, v) => (u.restartSteps = v)),
   RestartMaxDelaySec: sec(svc, (u, v) => (u.restartMaxDelayUsec = v)),
   ReloadSignal: signal((c, v) => (svc(c).reloadSignal = v)),

@@ -1,4 +1,5 @@
 /** The mutable state of one unit while its main file and drop-ins are applied (systemd's Unit struct). */
+import type { Errno } from './errno.js';
 import type { InterfaceResolver } from './interfaces.js';
 import type { Diagnostic, ServiceUnit, SocketUnit, UnitSection } from './model.js';
 import type { HostFacts, SpecifierContext } from './specifiers.js';
@@ -66,6 +67,8 @@ export interface DirectiveContext {
   warn(message: string): void;
   /** `FILE:LINE: message` error that makes the unit unloadable and stops parsing the file. */
   fatal(message: string): void;
+  /** Stops parsing the file and fails the unit with `errno`, without a line of its own (a parser returning an error). */
+  abort(errno: Errno): void;
 }
 
 /** One row of the directive table: parses the value and updates the unit. */

@@ -198,6 +198,9 @@ export function applyUnitText(state: LoadState, text: string | Uint8Array, file:
       state.diagnostics.push({ severity: dropIn ? 'warning' : 'error', file, line: this.line, message });
       stop ??= { line: this.line, errno: 'ENOEXEC', message };
     },
+    abort(errno) {
+      stop ??= { line: this.line, errno, message: '' };
+    },
   };
   const result = parseSyntax(text, {
     classifySection,
@@ -216,13 +219,13 @@ export function applyUnitText(state: LoadState, text: string | Uint8Array, file:
   });
   if (dropIn) state.unit.dropIns.push(file);
   if (result.fatal && dropIn) {
-    if (result.fatal.errno !== 'ENOEXEC') state.diagnostics.push({ severity: 'warning', file, line: result.fatal.line, message: result.fatal.message });
+    if (result.fatal.errno !== 'ENOEXEC' && result.fatal.message !== '') state.diagnostics.push({ severity: 'warning', file, line: result.fatal.line, message: result.fatal.message });
   } else if (result.fatal) {
     state.fatal = true;
     state.fatalErrno = result.fatal.errno;
     if (result.fatal.errno === 'ENOEXEC') {
       state.diagnostics.push({ severity: 'error', file: state.unit.file, unit: state.unit.name, message: 'Unit configuration has fatal error, unit will not be started.' });
-    } else {
+    } else if (result.fatal.message !== '') {
       state.diagnostics.push({ severity: 'error', file, line: result.fatal.line, message: result.fatal.message });
     }
   }
@@ -330,6 +333,11 @@ function finishService(state: LoadState, u: ServiceUnit): void {
     return r?.ok && !r.value.infinity ? Number(r.value.usec) : Infinity;
   };
   if (randomized !== undefined && usec(randomized) !== 0 && usec(runtimeMax) === Infinity) unitWarning(state, 'Service has RuntimeRandomizedExtraSec= setting, but no RuntimeMaxSec=. Ignoring.');
+  const steps = u.restartSteps ?? 0;
+  const maxDelay = u.restartMaxDelayUsec ?? Infinity;
+  if (maxDelay === Infinity && steps > 0) unitWarning(state, 'Service has RestartSteps= but no RestartMaxDelaySec= setting. Ignoring.');
+  if (maxDelay !== Infinity && steps === 0) unitWarning(state, 'Service has RestartMaxDelaySec= but no RestartSteps= setting. Ignoring.');
+  if (maxDelay < u.restartUsec) unitWarning(state, 'RestartMaxDelaySec= has a value smaller than RestartSec=, resetting RestartSec= to RestartMaxDelaySec=.');
   checkExecutables(state, [u.execCondition, u.execStartPre, u.execStart, u.execStartPost, u.execReload, u.execStop, u.execStopPost]);
 }
 

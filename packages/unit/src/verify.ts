@@ -2,7 +2,7 @@
 import { existsSync, lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { strerror } from './errno.js';
-import { findUnitFile, isMaskFile, loadUnitFile, serviceNameFor, type LoadOptions } from './loader.js';
+import { findUnitFile, isMaskFile, loadUnitFile, serviceNameFor, type LoadOptions, type LoadUnitResult } from './loader.js';
 import type { Diagnostic } from './model.js';
 import { parseUnitName } from './unit-name.js';
 
@@ -61,7 +61,7 @@ export function verify(paths: readonly string[], options: VerifyOptions = {}): V
     }
     const r = loadUnitFile(path, { ...options, searchPaths, name });
     const start = diagnostics.length;
-    diagnostics.push(...r.diagnostics);
+    diagnostics.push(...withTriggeredService(r, options, searchPaths));
     if (r.diagnostics.some((d) => d.severity === 'error')) failed = true;
     if (r.diagnostics.some((d) => !d.notice)) strict = true;
     if (!r.unit) {
@@ -101,4 +101,23 @@ function linkTargetName(path: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * socket_load() loads the service an Accept=no socket triggers while the socket loads, so its
+ * parse-time lines (not its unit-level checks) are printed too, after the socket's own lines and
+ * before the socket's unit-level ones.
+ */
+function withTriggeredService(r: LoadUnitResult, options: VerifyOptions, searchPaths: readonly string[]): Diagnostic[] {
+  const u = r.unit;
+  if (!u || u.kind !== 'socket' || u.accept) return r.diagnostics;
+  const svc = serviceNameFor(u);
+  const file = findUnitFile(svc, searchPaths);
+  if (!file || isMaskFile(file) || !parseUnitName(basename(file))) return r.diagnostics;
+  const s = loadUnitFile(file, { ...options, searchPaths, name: svc, executables: false });
+  const lines = s.diagnostics.filter((d) => d.unit === undefined || d.line !== undefined);
+  const at = r.diagnostics.findIndex((d) => d.line === undefined && d.unit !== undefined);
+  const out = [...r.diagnostics];
+  out.splice(at < 0 ? out.length : at, 0, ...lines);
+  return out;
 }

@@ -1,43 +1,96 @@
 /**
- * Differential test: random unit files through verify() and through the installed
- * `systemd-analyze verify` (systemd 252 here); every diagnostic line must be the same, in order.
- * Skipped where systemd-analyze is not installed.
+ * Differential test: random unit files (randomUnits257(), mostly wrong on purpose) through verify()
+ * and through systemd 257's `systemd-analyze verify`; the lines, the verdict with
+ * --recursive-errors=no and the verdict without it must be the same (deliberate differences aside).
+ *
+ * Two sources for 257's side:
+ * - the recording (test/fixtures/v257/random/, scripts/record-257.mjs): always, CI included. CI
+ *   cannot run 257 itself: the oracle (../shared/oracle/oracle.sh) is not part of this repository.
+ * - live, when ORACLE_BASE is set (and ORACLE_SH, default ../../../shared/oracle/oracle.sh from this
+ *   package): UNIT_DIFF_COUNT (default 60) new units from UNIT_DIFF_SEED (default: the date), each
+ *   through `oracle.sh verify`. Setting ORACLE_BASE makes a missing/failing oracle a failure.
+ * Both print the match rate (exact lines, verdict).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { formatDiagnostic, staticInterfaceResolver, verify } from '../src/index.js';
-import { randomLineMixes, randomUnits } from './helpers/random-units.js';
+import { randomUnits257 } from '../src/testing.js';
+import { expected } from './helpers/deliberate-257.js';
+import { loadRecording, ours, V257_DIR } from './helpers/v257.js';
 
-const available = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' }).status === 0;
-const dir = mkdtempSync(join(tmpdir(), 'unit-diff-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+interface Tally {
+  n: number;
+  lines: number;
+  verdict: number;
+}
+const report = (what: string, t: Tally): void => {
+  const pct = (x: number): string => `${((100 * x) / Math.max(t.n, 1)).toFixed(1)} %`;
+  console.log(`${what}: ${t.n} random units, exact lines ${t.lines} (${pct(t.lines)}), verdict ${t.verdict} (${pct(t.verdict)})`);
+};
 
-function theirs(name: string): string[] {
-  const r = spawnSync('systemd-analyze', ['verify', '--man=no', join(dir, name)], { encoding: 'utf8' });
-  return `${r.stderr}${r.stdout}`
-    .split('\n')
-    .filter((l) => l.startsWith(`${join(dir, name)}:`) || l.startsWith(`${name}:`) || l.startsWith(`Unit ${name} `) || l === 'Access denied')
-    .map((l) => l.replace(`${dir}/`, ''));
+function tally(t: Tally, lines: boolean, verdict: boolean): void {
+  t.n++;
+  if (lines) t.lines++;
+  if (verdict) t.verdict++;
 }
 
-describe.skipIf(!available)('verify() vs systemd-analyze verify on random units', () => {
-  const SEED = Number(process.env['UNIT_DIFF_SEED'] ?? 20261125);
-  const count = Number(process.env['UNIT_DIFF_COUNT'] ?? 80);
-  const files = [...randomUnits(SEED, count), ...randomLineMixes(SEED, count)];
-  for (const f of files) writeFileSync(join(dir, f.name), f.text);
-  const units = files.filter((f) => /^[fg]\d+\.(socket|service)$/.test(f.name));
-  it.each(units.map((u) => [u.name, u.text]))('%s', (name, text) => {
-    // Executables: this machine's file system, as for systemd-analyze.
-    const ours = verify([join(dir, name)], { searchPaths: [dir], liteWarnings: false, interfaces: staticInterfaceResolver({ lo: 1 }) }).diagnostics.map((d) =>
-      formatDiagnostic(d).replace(`${dir}/`, ''),
-    );
-    expect(ours, text).toEqual(theirs(name));
+describe('verify() vs systemd 257 on the recorded random units', () => {
+  const recording = loadRecording();
+  const units = recording.cases['random'] ?? {};
+  const t: Tally = { n: 0, lines: 0, verdict: 0 };
+  afterAll(() => report(`recorded (${recording.recordedWith})`, t));
+  it('has a recording', () => expect(Object.keys(units).length).toBeGreaterThan(100));
+  it.each(Object.keys(units))('%s', (file) => {
+    const { want, got } = expected('random', file, units[file]!, ours(join(V257_DIR, 'random'), file));
+    tally(t, JSON.stringify(got.lines) === JSON.stringify(want.lines), got.strict === want.strict && got.default === want.default);
+    expect(got.lines).toEqual(want.lines);
+    expect(got.strict, 'rc with --recursive-errors=no').toBe(want.strict);
+    expect(got.default, 'rc without --recursive-errors').toBe(want.default);
   });
 });
 
+const oracleBase = process.env['ORACLE_BASE'];
+const oracle = process.env['ORACLE_SH'] ?? resolve(new URL('.', import.meta.url).pathname, '../../../../shared/oracle/oracle.sh');
+
+describe.skipIf(!oracleBase)('verify() vs systemd 257 live (oracle.sh verify)', () => {
+  const seed = Number(process.env['UNIT_DIFF_SEED'] ?? Math.floor(Date.now() / 86_400_000));
+  const count = Number(process.env['UNIT_DIFF_COUNT'] ?? 60);
+  const dir = mkdtempSync(join(tmpdir(), 'unit-diff-257-'));
+  const t: Tally = { n: 0, lines: 0, verdict: 0 };
+  afterAll(() => {
+    report(`live seed ${seed}`, t);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const files = randomUnits257(seed, count);
+  for (const f of files) {
+    mkdirSync(dirname(join(dir, f.name)), { recursive: true });
+    writeFileSync(join(dir, f.name), f.text);
+  }
+  it('the oracle is set up', () => {
+    expect(existsSync(oracle), `${oracle} (set ORACLE_SH)`).toBe(true);
+    const r = spawnSync(oracle, ['setup'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+  });
+  const names = files.filter((f) => /^r\d+\.(socket|service)$/.test(f.name)).map((f) => f.name);
+  it.each(names)(`seed ${seed}: %s`, (file) => {
+    const r = spawnSync(oracle, ['verify', dir, file], { encoding: 'utf8' });
+    const lines = `${r.stdout}${r.stderr}`
+      .split('\n')
+      .filter((l) => l !== '' && !/^verify rc=\d+$/.test(l))
+      .map((l) => l.split(`${dir}/`).join('{DIR}/'));
+    // The default-mode rc needs trixie's units (see scripts/record-257.mjs); live, only strict is compared.
+    const mine = ours(dir, file, true);
+    const { want, got } = expected('random', file, { strict: { rc: r.status ?? 1, lines }, default: { rc: mine.default } }, mine);
+    tally(t, JSON.stringify(got.lines) === JSON.stringify(want.lines), got.strict === want.strict);
+    expect(got.lines, files.find((f) => f.name === file)?.text).toEqual(want.lines);
+    expect(got.strict).toBe(want.strict);
+  });
+});
+
+// Time spans: the installed systemd-analyze (252 here; parse_sec() did not change up to 257).
+const available = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' }).status === 0;
 describe.skipIf(!available)('parseSec() vs systemd-analyze timespan on random time spans', async () => {
   const { parseSec } = await import('../src/values/timespan.js');
   const { prng } = await import('../src/testing.js');
