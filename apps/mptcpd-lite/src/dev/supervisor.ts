@@ -88,6 +88,8 @@ export class Supervisor {
   private queued: string[] | undefined;
   private shuttingDown = false;
   private readonly inodes: ReadonlySet<number>;
+  /** The launch in progress (or done): shutdown waits for it, so no generation escapes. */
+  private spawning: Promise<void> = Promise.resolve();
   private readonly env: Record<string, string>;
 
   constructor(private readonly options: SupervisorOptions) {
@@ -107,7 +109,7 @@ export class Supervisor {
 
   /** Starts the first generation. */
   start(): void {
-    this.spawn(performance.now());
+    void this.spawn(performance.now());
   }
 
   /** Files changed (a debounced batch): restart, or start again after a crash. */
@@ -123,13 +125,16 @@ export class Supervisor {
 
   /** Stops the app (a second call kills its group at once), then resolves `finished` with 128 + signal. */
   async shutdown(signal: NodeJS.Signals): Promise<void> {
-    const gen = this.current;
     if (this.shuttingDown) {
+      const gen = this.current;
       if (gen && !gen.exited) signalGroup(gen.pid, 'SIGKILL');
       return;
     }
     this.shuttingDown = true;
-    if (gen) await this.stop(gen);
+    // A generation being started is stopped as soon as it exists.
+    await this.spawning;
+    const latest = this.current;
+    if (latest) await this.stop(latest);
     this.finish(128 + (osConstants.signals[signal] ?? 0));
   }
 
@@ -148,7 +153,7 @@ export class Supervisor {
       if (gen) await this.stop(gen);
       if (this.shuttingDown) return;
       this.spawnedInRestart = true;
-      this.spawn(t0);
+      await this.spawn(t0);
     } finally {
       this.busy = false;
     }
@@ -157,7 +162,12 @@ export class Supervisor {
     if (next && !this.shuttingDown) await this.restart(next);
   }
 
-  private spawn(t0: number): void {
+  private spawn(t0: number): Promise<void> {
+    this.spawning = this.launch(t0);
+    return this.spawning;
+  }
+
+  private async launch(t0: number): Promise<void> {
     const o = this.options;
     // O_NONBLOCK lives on the shared file description: every generation gets it as the first did.
     for (const s of o.sockets) o.native.setNonBlocking(s.fd, false);
@@ -173,12 +183,13 @@ export class Supervisor {
       detached: true,
       ...(o.native.spawn ? { native: o.native.spawn } : {}),
     });
-    if (child.pid === undefined) {
-      void child.exited.then((status) => {
-        o.log(`cannot start ${o.command[0] ?? ''}: ${status.error?.message ?? describeExit(status)}`);
-        this.current = undefined;
-        this.finish(shellStatus(status));
-      });
+    // The launcher may spawn off the event loop: the PID is known once `spawned` resolves.
+    const error = await child.spawned;
+    if (error !== undefined || child.pid === undefined) {
+      const status = await child.exited;
+      o.log(`cannot start ${o.command[0] ?? ''}: ${error?.message ?? status.error?.message ?? describeExit(status)}`);
+      this.current = undefined;
+      this.finish(shellStatus(status));
       return;
     }
     const gen: Generation = { child, pid: child.pid, stopping: false, exited: false, watch: new AbortController() };

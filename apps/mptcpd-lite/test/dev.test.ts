@@ -1,0 +1,183 @@
+/**
+ * `mptcpd-lite dev` end to end: a real http app (node) edited while clients loop requests, over
+ * TCP and MPTCP, against the built CLI. Figures (save → first response of the new code, time to
+ * ready) are printed, not asserted: the machine may be busy.
+ */
+import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { mptcpUnavailable, need } from './helpers/capability.js';
+import { pidAlive, startCli, stopProcess, type Running } from './helpers/cli.js';
+import { ClientLoop, LineClock, listenFdsApp, median, setMptcpProbe, writeApp, type Connector, type Sample } from './helpers/dev-app.js';
+import { tempDir } from './helpers/units.js';
+
+const EDITS = 20;
+const running: Array<{ dev: Running; clock: LineClock }> = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const { dev, clock } of running.splice(0)) {
+    await stopProcess(dev, 'SIGTERM', 10_000);
+    // Whatever happened to dev, no app it started may outlive the test.
+    for (const l of clock.lines) {
+      const pid = Number(/\(pid (\d+)\)/.exec(l.line)?.[1]);
+      if (pid > 1) {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // gone, as it should be
+        }
+      }
+    }
+  }
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function appDir(): { dir: string; app: string } {
+  const dir = tempDir('mdl-dev-');
+  dirs.push(dir);
+  return { dir, app: path.join(dir, 'app.mjs') };
+}
+
+function startDev(args: string[]): { dev: Running; clock: LineClock } {
+  const dev = startCli(['dev', ...args]);
+  const clock = new LineClock(dev.child.stderr as NonNullable<typeof dev.child.stderr>);
+  running.push({ dev, clock });
+  return { dev, clock };
+}
+
+async function portOf(dev: Running): Promise<number> {
+  const line = await dev.waitFor(/^\[dev\] listening on 127\.0\.0\.1:\d+ /, 30_000);
+  return Number(/:(\d+) /.exec(line)?.[1]);
+}
+
+/** `ss -M` (MPTCP sockets): is a listener on the port listed right now? */
+function ssListsMptcpListener(port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    execFile('ss', ['-MHln', `sport = :${port}`], (err, stdout) => {
+      if (err) reject(err);
+      else resolve(stdout.includes(`127.0.0.1:${port}`));
+    });
+  });
+}
+
+interface EditRun {
+  samples: Sample[];
+  latencies: number[];
+  readyMs: number[];
+  duringRestart: number;
+  pids: number[];
+  exit: { code: number | null; signal: NodeJS.Signals | null };
+}
+
+/**
+ * The Must-show scenario: 20 edits while `concurrency` client loops request; after each save,
+ * waits until a response of the new version arrives (the measured figure).
+ */
+interface Hooks {
+  /** Once the port is known. */
+  onPort?: (port: number, clock: LineClock) => void;
+  /** After the last edit was served, before dev is stopped. */
+  beforeStop?: () => Promise<void>;
+}
+
+async function editWhileRequesting(mode: 'off' | 'require', connector: Connector | undefined, hooks: Hooks = {}): Promise<EditRun> {
+  const { dir, app } = appDir();
+  writeApp(app, listenFdsApp(0));
+  const { dev, clock } = startDev(['-l', '127.0.0.1:0', '--mptcp', mode, '-w', dir, '--', process.execPath, app]);
+  const port = await portOf(dev);
+  hooks.onPort?.(port, clock);
+  // Requests start before the app is up: the first ones wait in the backlog too.
+  const client = new ClientLoop(port, 2, connector);
+  await client.seen(0);
+  const latencies: number[] = [];
+  for (let v = 1; v <= EDITS; v++) {
+    const savedAt = performance.now();
+    writeApp(app, listenFdsApp(v));
+    latencies.push((await client.seen(v)) - savedAt);
+  }
+  await client.stop();
+  // The last generation's ready line may come after its first response (readiness is sampled).
+  await clock.waitCount(/^\[dev\] ready in \d+ ms \(pid \d+\)$/, EDITS + 1);
+  const windows = clock.windows(/^\[dev\] restarting \(changed: /, /^\[dev\] ready in /);
+  const duringRestart = client.samples.filter((s) => windows.some(([a, b]) => s.start >= a && s.start <= b)).length;
+  const allReady = clock.lines.filter((l) => /^\[dev\] ready in \d+ ms \(pid \d+\)$/.test(l.line));
+  await hooks.beforeStop?.();
+  const exit = await stopProcess(dev, 'SIGINT', 15_000);
+  return {
+    samples: client.samples,
+    latencies,
+    readyMs: allReady.map((l) => Number(/ready in (\d+)/.exec(l.line)?.[1])),
+    duringRestart,
+    pids: allReady.map((l) => Number(/pid (\d+)/.exec(l.line)?.[1])),
+    exit,
+  };
+}
+
+function checkRun(r: EditRun, label: string, clientStarts: (v: number) => number | undefined): void {
+  const errors = r.samples.filter((s) => s.error !== undefined);
+  const summary = {
+    requests: r.samples.length,
+    errors: errors.length,
+    duringRestart: r.duringRestart,
+    saveToNewestMs: { median: Math.round(median(r.latencies)), max: Math.round(Math.max(...r.latencies)) },
+    readyMs: { median: median(r.readyMs.slice(1)), max: Math.max(...r.readyMs.slice(1)) },
+  };
+  console.log(`dev ${label}: ${JSON.stringify(summary)}`);
+  expect(errors.map((e) => e.error), 'refused or reset connections').toEqual([]);
+  // Every response from the newest code: no request started after version v was first served gets an older one.
+  for (let v = 1; v <= EDITS; v++) {
+    const first = clientStarts(v) as number;
+    const stale = r.samples.filter((s) => s.start > first && (s.version ?? -1) < v);
+    expect(stale, `responses older than v${v} after it was served`).toEqual([]);
+  }
+  // Connections were made while the app was down, and all were served.
+  expect(r.duringRestart).toBeGreaterThan(0);
+  expect(r.readyMs).toHaveLength(EDITS + 1);
+  // One generation at a time: every earlier one is gone; Ctrl-C stopped the last and dev says 130.
+  expect(new Set(r.pids).size).toBe(EDITS + 1);
+  for (const pid of r.pids) expect(pidAlive(pid)).toBe(false);
+  expect(r.exit).toEqual({ code: 130, signal: null });
+}
+
+describe('mptcpd-lite dev', () => {
+  it('an http app edited 20 times while clients loop requests: 0 refused or reset connections, each response from the newest code', async () => {
+    const firstSeen = new Map<number, number>();
+    const r = await editWhileRequesting('off', undefined);
+    for (const s of r.samples) if (s.version !== undefined && !firstSeen.has(s.version)) firstSeen.set(s.version, s.end);
+    checkRun(r, 'tcp', (v) => firstSeen.get(v));
+  }, 300_000);
+
+  it('the same over MPTCP: every connection is MPTCP, and ss -M lists the listener the whole time', async (ctx) => {
+    need(ctx, mptcpUnavailable());
+    const native = await import('@mptcp/native');
+    setMptcpProbe((s) => native.isMptcp(s));
+    const connector: Connector = (port) => native.connect({ host: '127.0.0.1', port, mptcp: 'require' });
+    const ss: Array<{ at: number; listed: boolean; restarting: boolean }> = [];
+    let sampling = true;
+    const samplers: Array<Promise<void>> = [];
+    const onPort = (port: number, clock: LineClock): void => {
+      // Continuously, and once more at every restart (when a naive reloader closes the socket).
+      samplers.push(
+        (async () => {
+          while (sampling) ss.push({ at: performance.now(), listed: await ssListsMptcpListener(port), restarting: false });
+        })(),
+      );
+      clock.onLine((l) => {
+        if (/^\[dev\] restarting/.test(l.line)) samplers.push(ssListsMptcpListener(port).then((listed) => void ss.push({ at: l.at, listed, restarting: true })));
+      });
+    };
+    const beforeStop = async (): Promise<void> => {
+      sampling = false;
+      await Promise.all(samplers);
+    };
+    const r = await editWhileRequesting('require', connector, { onPort, beforeStop });
+    const firstSeen = new Map<number, number>();
+    for (const s of r.samples) if (s.version !== undefined && !firstSeen.has(s.version)) firstSeen.set(s.version, s.end);
+    console.log(`dev mptcp: ss -M samples ${ss.length} (${ss.filter((s) => s.restarting).length} at restarts), listed in ${ss.filter((s) => s.listed).length}`);
+    checkRun(r, 'mptcp', (v) => firstSeen.get(v));
+    expect(r.samples.filter((s) => s.mptcp !== true)).toEqual([]);
+    expect(ss.filter((s) => s.restarting).length).toBe(EDITS);
+    expect(ss.filter((s) => !s.listed)).toEqual([]);
+  }, 300_000);
+});
