@@ -540,20 +540,20 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     this.forkingStarter = undefined;
     this.controlPid = undefined;
     if (this.stopping && this.pid === undefined) {
-      this.finishDead(status, this.controlPid ?? 0);
+      await this.finishDead(status, this.controlPid ?? 0);
       return;
     }
     if (!succeeded(status)) {
       this.log.warn(`Control process exited, ${describeExit(status)}`, { unit: this.name });
       this.setResult(status.signal !== null ? 'signal' : 'exit-code');
-      this.finishDead(status, 0);
+      await this.finishDead(status, 0);
       return;
     }
     const main = this.forkingMainPid();
     if (main === undefined) {
       this.log.warn(this.unit.pidFile ? `Can't open PID file ${this.unit.pidFile} (yet?) after start: No such file or directory` : 'Could not determine the main PID (GuessMainPID=).', { unit: this.name });
       this.setResult('protocol');
-      this.finishDead(status, 0);
+      await this.finishDead(status, 0);
       return;
     }
     this.pid = main;
