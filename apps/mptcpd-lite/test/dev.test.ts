@@ -9,8 +9,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mptcpUnavailable, need } from './helpers/capability.js';
 import { pidAlive, startCli, stopProcess, type Running } from './helpers/cli.js';
-import { ClientLoop, LineClock, listenFdsApp, median, setMptcpProbe, writeApp, type Connector, type Sample } from './helpers/dev-app.js';
-import { tempDir } from './helpers/units.js';
+import { ClientLoop, LineClock, listenFdsApp, median, plainApp, setMptcpProbe, writeApp, type Connector, type Sample } from './helpers/dev-app.js';
+import { freePort, tempDir } from './helpers/units.js';
 
 const EDITS = 20;
 const running: Array<{ dev: Running; clock: LineClock }> = [];
@@ -74,6 +74,17 @@ interface EditRun {
  * The Must-show scenario: 20 edits while `concurrency` client loops request; after each save,
  * waits until a response of the new version arrives (the measured figure).
  */
+interface Scenario {
+  mode: 'off' | 'require';
+  connector?: Connector;
+  /** -l ADDR (default 127.0.0.1:0). */
+  listen?: string;
+  /** The app's source for a version (default: a listenFds() app). */
+  source?: (version: number) => string;
+  /** node options before the app (e.g. --import @mptcp/native/register). */
+  nodeArgs?: string[];
+}
+
 interface Hooks {
   /** Once the port is known. */
   onPort?: (port: number, clock: LineClock) => void;
@@ -81,10 +92,12 @@ interface Hooks {
   beforeStop?: () => Promise<void>;
 }
 
-async function editWhileRequesting(mode: 'off' | 'require', connector: Connector | undefined, hooks: Hooks = {}): Promise<EditRun> {
+async function editWhileRequesting(scenario: Scenario, hooks: Hooks = {}): Promise<EditRun> {
   const { dir, app } = appDir();
-  writeApp(app, listenFdsApp(0));
-  const { dev, clock } = startDev(['-l', '127.0.0.1:0', '--mptcp', mode, '-w', dir, '--', process.execPath, app]);
+  const source = scenario.source ?? listenFdsApp;
+  const connector = scenario.connector;
+  writeApp(app, source(0));
+  const { dev, clock } = startDev(['-l', scenario.listen ?? '127.0.0.1:0', '--mptcp', scenario.mode, '-w', dir, '--', process.execPath, ...(scenario.nodeArgs ?? []), app]);
   const port = await portOf(dev);
   hooks.onPort?.(port, clock);
   // Requests start before the app is up: the first ones wait in the backlog too.
@@ -93,7 +106,7 @@ async function editWhileRequesting(mode: 'off' | 'require', connector: Connector
   const latencies: number[] = [];
   for (let v = 1; v <= EDITS; v++) {
     const savedAt = performance.now();
-    writeApp(app, listenFdsApp(v));
+    writeApp(app, source(v));
     latencies.push((await client.seen(v)) - savedAt);
   }
   await client.stop();
@@ -143,7 +156,7 @@ function checkRun(r: EditRun, label: string, clientStarts: (v: number) => number
 describe('mptcpd-lite dev', () => {
   it('an http app edited 20 times while clients loop requests: 0 refused or reset connections, each response from the newest code', async () => {
     const firstSeen = new Map<number, number>();
-    const r = await editWhileRequesting('off', undefined);
+    const r = await editWhileRequesting({ mode: 'off' });
     for (const s of r.samples) if (s.version !== undefined && !firstSeen.has(s.version)) firstSeen.set(s.version, s.end);
     checkRun(r, 'tcp', (v) => firstSeen.get(v));
   }, 300_000);
@@ -171,7 +184,7 @@ describe('mptcpd-lite dev', () => {
       sampling = false;
       await Promise.all(samplers);
     };
-    const r = await editWhileRequesting('require', connector, { onPort, beforeStop });
+    const r = await editWhileRequesting({ mode: 'require', connector }, { onPort, beforeStop });
     const firstSeen = new Map<number, number>();
     for (const s of r.samples) if (s.version !== undefined && !firstSeen.has(s.version)) firstSeen.set(s.version, s.end);
     console.log(`dev mptcp: ss -M samples ${ss.length} (${ss.filter((s) => s.restarting).length} at restarts), listed in ${ss.filter((s) => s.listed).length}`);
@@ -179,5 +192,20 @@ describe('mptcpd-lite dev', () => {
     expect(r.samples.filter((s) => s.mptcp !== true)).toEqual([]);
     expect(ss.filter((s) => s.restarting).length).toBe(EDITS);
     expect(ss.filter((s) => !s.listed)).toEqual([]);
+  }, 300_000);
+
+  it('an unmodified app (server.listen(PORT)) under node --import @mptcp/native/register: the passed MPTCP socket is adopted, 20 edits, 0 refused', async (ctx) => {
+    need(ctx, mptcpUnavailable());
+    const native = await import('@mptcp/native');
+    setMptcpProbe((s) => native.isMptcp(s));
+    const connector: Connector = (p) => native.connect({ host: '127.0.0.1', port: p, mptcp: 'require' });
+    const port = await freePort();
+    const r = await editWhileRequesting({ mode: 'require', connector, listen: `127.0.0.1:${port}`, source: (v) => plainApp(v, port), nodeArgs: ['--import', '@mptcp/native/register'] });
+    const firstSeen = new Map<number, number>();
+    for (const s of r.samples) if (s.version !== undefined && !firstSeen.has(s.version)) firstSeen.set(s.version, s.end);
+    checkRun(r, 'register', (v) => firstSeen.get(v));
+    // The app's own listen() would have failed with EADDRINUSE (dev holds the port): it adopted fd 3,
+    // which is MPTCP.
+    expect(r.samples.filter((s) => s.mptcp !== true)).toEqual([]);
   }, 300_000);
 });
