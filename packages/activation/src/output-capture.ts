@@ -36,10 +36,13 @@ export class LogCapture implements OutputCapture {
     const stream = new net.Socket({ fd: ourEnd, readable: true, writable: false });
     this.open_.add(stream);
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
-    lines.on('line', (line) => {
+    const emit = (line: string): void => {
       const p = pid();
       this.log.info(line, { unit, ...(p !== undefined ? { pid: p } : {}), output: true });
-    });
+    };
+    // Lines written before the launcher has told us the PID wait for it (release()).
+    let early: string[] | undefined = [];
+    lines.on('line', (line) => (early ? early.push(line) : emit(line)));
     const done = (): void => {
       this.open_.delete(stream);
       lines.close();
@@ -53,6 +56,9 @@ export class LogCapture implements OutputCapture {
         if (released) return;
         released = true;
         this.native.close(childEnd);
+        const queued = early ?? [];
+        early = undefined;
+        for (const line of queued) emit(line);
       },
     };
   }

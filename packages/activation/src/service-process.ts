@@ -74,7 +74,11 @@ export interface ServiceExit {
 
 /** Where a service's stdout/stderr go when the daemon captures them (StandardOutput=journal). */
 export interface OutputCapture {
-  /** An fd for the child's stdout+stderr; the capture prefixes lines with the unit and `pid()`. */
+  /**
+   * An fd for the child's stdout+stderr; the capture prefixes lines with the unit and `pid()`.
+   * `release()` is called once the launcher ran (the PID is known): the capture closes its copy of
+   * the fd and may log lines it held back until then.
+   */
   open(unit: string, pid: () => number | undefined): { fd: number; release(): void } | undefined;
 }
 
