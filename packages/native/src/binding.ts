@@ -4,7 +4,8 @@
  * loads, every caller gets one MptcpSocketError that says what is missing.
  */
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from './package-root.js';
 import { MptcpSocketError } from './errors.js';
 
 /** A syscall result: the value, or a negative errno. */
@@ -93,13 +94,13 @@ export interface NativeBinding {
 }
 
 /** The package root (dist/.. or src/..), where build/ and prebuilds/ live. */
-export const packageRoot: string = fileURLToPath(new URL('..', import.meta.url));
+export { packageRoot };
 
 let cached: NativeBinding | undefined;
 let loadError: MptcpSocketError | undefined;
 
 function load(): NativeBinding {
-  const require = createRequire(import.meta.url);
+  const require = createRequire(join(packageRoot, 'package.json'));
   // A development build elsewhere (e.g. one not yet in prebuilds/): MPTCP_NATIVE_ADDON=/path/x.node.
   const override = process.env.MPTCP_NATIVE_ADDON;
   if (override) return require(override) as NativeBinding;
