@@ -71,6 +71,10 @@ interface SocketRuntime {
   ports: OpenedPort[];
   watches: ReadableWatch[];
   triggerLimit: RateLimit;
+  /** PollLimitIntervalSec=/PollLimitBurst= (created on first use). */
+  pollLimit?: RateLimit;
+  /** Set while polling is paused by the poll limit. */
+  pollPause?: NodeJS.Timeout;
   limits: ConnectionLimits;
   counters: SocketCounters;
   nAccepted: number;
@@ -348,6 +352,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
           if (sock.state === 'listening') this.enterFailed(sock, 'resources', error.message);
           return;
         }
+        if (!this.pollAllowed(sock)) return;
         if (sock.unit.accept) this.onAcceptReadable(sock, port);
         else this.onTrigger(sock);
       };
@@ -359,6 +364,34 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   private unwatch(sock: SocketRuntime): void {
     for (const w of sock.watches) w.stop();
     sock.watches = [];
+    if (sock.pollPause) {
+      clearTimeout(sock.pollPause);
+      delete sock.pollPause;
+    }
+  }
+
+  /**
+   * PollLimitIntervalSec=/PollLimitBurst=: more wake-ups than the burst within the interval pause
+   * polling until the interval is over (257 rate-limits the event source; the socket is not
+   * failed, unlike TriggerLimit*=).
+   */
+  private pollAllowed(sock: SocketRuntime): boolean {
+    const u = sock.unit;
+    let lim = sock.pollLimit;
+    if (!lim || lim.intervalUsec !== u.pollLimitIntervalUsec || lim.burst !== u.pollLimitBurst) {
+      lim = new RateLimit(u.pollLimitIntervalUsec, u.pollLimitBurst);
+      sock.pollLimit = lim;
+    }
+    if (lim.below()) return true;
+    const ms = Math.max(1, Math.round(u.pollLimitIntervalUsec / 1000));
+    this.log.warn(`Poll limit hit (PollLimitBurst=${u.pollLimitBurst} in ${ms} ms), pausing polling for ${ms} ms.`, { unit: u.name });
+    this.unwatch(sock);
+    sock.pollPause = setTimeout(() => {
+      delete sock.pollPause;
+      lim.reset();
+      if (sock.state === 'listening' && !this.stopping && this.sockets.get(u.name) === sock) this.enterListening(sock);
+    }, ms);
+    return false;
   }
 
   private enterFailed(sock: SocketRuntime, result: SocketResult, error?: string): void {
