@@ -23,7 +23,7 @@ import type { Logger } from './logger.js';
 import { type NotifyMessage, parsePid, parseUsec } from './notify-message.js';
 import type { NotifySender, NotifySocket, NotifyTarget } from './notify-socket.js';
 import { type ServiceResult, resultOfExit, shallRestart } from './restart-policy.js';
-import { type ResolvedUser, resolveGroup, resolveUser } from './user.js';
+import { type ResolvedUser, credentialChange, resolveGroup, resolveUser } from './user.js';
 
 export type ServiceState = 'inactive' | 'activating' | 'active' | 'reloading' | 'deactivating' | 'auto-restart' | 'failed';
 
@@ -725,7 +725,8 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   private credentials(): Credentials {
     const user = this.unit.user !== undefined ? resolveUser(this.unit.user, this.name) : undefined;
     const gid = this.unit.group !== undefined ? resolveGroup(this.unit.group, this.name) : user?.gid;
-    return { ...(user ? { user, uid: user.uid } : {}), ...(gid !== undefined ? { gid } : {}) };
+    // Only what needs changing: an unprivileged daemon running User= of its own uid cannot setgroups().
+    return { ...(user ? { user } : {}), ...credentialChange(user?.uid, gid) };
   }
 
   private workingDirectory(user: ResolvedUser | undefined): string {
