@@ -133,12 +133,22 @@ function openSocketPort(unit: SocketUnit, entry: ListenEntry, listenKind: Socket
   // transport. NODE_MPTCP=0 is the operator's switch and overrides SocketProtocol=mptcp.
   const ip = address.family === 'inet' || address.family === 'inet6';
   const mptcp = wanted === IPPROTO_MPTCP && ip ? (unit.mptcpFallback ? 'prefer' : 'require') : undefined;
+  // AF_UNIX cannot be MPTCP: systemd 257 fails with EPROTONOSUPPORT; X-MPTCPFallback=yes listens without it.
+  const unixMptcp = wanted === IPPROTO_MPTCP && address.family === 'unix';
+  if (unixMptcp && unit.mptcpFallback) logger.warn(`SocketProtocol=mptcp does not apply to AF_UNIX ${entry.value}; X-MPTCPFallback=yes: listening without it.`, { unit: unit.name });
   let opened;
   try {
-    const spec = openSocketSpec(unit, kind, address, mptcp === undefined ? wanted : 0);
+    const spec = openSocketSpec(unit, kind, address, mptcp === undefined && !(unixMptcp && unit.mptcpFallback) ? wanted : 0);
     opened = native.openSocket(mptcp === undefined ? spec : { ...spec, mptcp, disabledByEnv: 'tcp' });
   } catch (err) {
     const errno = errnoOf(err);
+    if (unixMptcp && errno === 'EPROTONOSUPPORT') {
+      throw new ActivationError(
+        'UNSUPPORTED_LISTEN',
+        `Failed to create listening socket (${entry.value}): Protocol not supported: SocketProtocol=mptcp applies to IPv4/IPv6 sockets, not AF_UNIX (drop it, or set X-MPTCPFallback=yes to listen without MPTCP) [${errno}]`,
+        { unit: unit.name, address: entry.value, syscall: 'socket', errno, cause: err },
+      );
+    }
     const reason = mptcp !== undefined && errno !== undefined ? mptcpUnavailableReason(errno) : undefined;
     if (reason === undefined) throw socketError(unit, entry, err);
     throw new ActivationError(
