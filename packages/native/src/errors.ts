@@ -73,14 +73,14 @@ export class ProcessSpawnError extends MptcpNativeError {
 }
 
 /** The typed error for a failed step of a process start: "execve ENOENT /x (No such file or directory)". */
-export function spawnError(errno: number, ctx: { syscall: string; path?: string }): ProcessSpawnError {
+export function spawnError(errno: number, ctx: { syscall: string; path?: string; detail?: string }): ProcessSpawnError {
   const n = Math.abs(errno);
   const code = errnoName(n);
   return new ProcessSpawnError({
     code,
     errno: n,
     syscall: ctx.syscall,
-    message: `${ctx.syscall} ${code}${ctx.path === undefined ? '' : ` ${ctx.path}`} (${errnoMessage(n)})`,
+    message: `${ctx.syscall} ${code}${ctx.path === undefined ? '' : ` ${ctx.path}`} (${errnoMessage(n)})${ctx.detail === undefined ? '' : ` ${ctx.detail}`}`,
     ...(ctx.path === undefined ? {} : { path: ctx.path }),
   });
 }

@@ -7,7 +7,7 @@
  */
 import { constants as osConstants } from 'node:os';
 import { binding, type PollHandle } from './binding.js';
-import { check, syscallError, type MptcpSocketError } from './errors.js';
+import { check, spawnError, syscallError, type MptcpNativeError } from './errors.js';
 
 export interface SpawnProcessOptions {
   /** Absolute path of the program (execve does no PATH lookup; do it before). */
@@ -50,7 +50,7 @@ type NativeSpawnResult = ReturnType<ReturnType<typeof binding>['spawn']>;
 /** A uid/gid/group that setres[ug]id()/setgroups() cannot apply: a spawn failure (EINVAL), never a skip. */
 function checkId(value: number | undefined, syscall: string, what: string): void {
   if (value === undefined || (Number.isInteger(value) && value >= 0 && value <= MAX_ID)) return;
-  throw syscallError(osConstants.errno.EINVAL, { syscall, detail: `(${what} ${String(value)} is not an id 0…${MAX_ID})` });
+  throw spawnError(osConstants.errno.EINVAL, { syscall, detail: `(${what} ${String(value)} is not an id 0…${MAX_ID})` });
 }
 
 function nativeArgs(options: SpawnProcessOptions, name: string): NativeSpawnArgs {
@@ -76,7 +76,7 @@ function nativeArgs(options: SpawnProcessOptions, name: string): NativeSpawnArgs
 function spawned(r: NativeSpawnResult, options: SpawnProcessOptions): SpawnedProcess {
   if ('errno' in r) {
     const target = r.syscall === 'execve' ? options.file : r.syscall === 'chdir' ? options.cwd : undefined;
-    throw syscallError(-r.errno, { syscall: r.syscall, ...(target !== undefined ? { address: target } : {}) });
+    throw spawnError(-r.errno, { syscall: r.syscall, ...(target !== undefined ? { path: target } : {}) });
   }
   return r;
 }
@@ -84,7 +84,7 @@ function spawned(r: NativeSpawnResult, options: SpawnProcessOptions): SpawnedPro
 /**
  * Starts a program. The child resets every signal disposition to default and unblocks all
  * signals (Node ignores SIGPIPE; the program must not inherit that), then setsid, the fds, setgroups,
- * setgid, setuid, chdir, execve. A failure in any step throws an `MptcpSocketError` with that step as
+ * setgid, setuid, chdir, execve. A failure in any step throws a `ProcessSpawnError` with that step as
  * `syscall` and its errno as `code`, e.g. `execve ENOENT`, `chdir EACCES`, `setuid EPERM`; no process
  * is left behind. A uid/gid/group outside 0…4294967294 fails as `EINVAL` (setuid/setgid/setgroups):
  * a requested credential change is never skipped.
@@ -142,7 +142,7 @@ const watching = new Set<PollHandle>();
  * pidfd, then `waitid(P_PIDFD)`; libuv's SIGCHLD handler only waits for its own children, so it
  * never takes ours). The pidfd stays open: close it in the callback.
  */
-export function watchExit(pidfd: number, callback: (exit: ProcessExit | null, error: MptcpSocketError | null) => void): ExitWatch {
+export function watchExit(pidfd: number, callback: (exit: ProcessExit | null, error: MptcpNativeError | null) => void): ExitWatch {
   const native = binding();
   let handle: PollHandle | undefined;
   const stop = (): void => {
@@ -164,7 +164,7 @@ export function watchExit(pidfd: number, callback: (exit: ProcessExit | null, er
         exit = reapPid(pidfd);
       } catch (err) {
         stop();
-        callback(null, err as MptcpSocketError);
+        callback(null, err as MptcpNativeError);
         return;
       }
       if (exit === null) return; // spurious wake-up: still running

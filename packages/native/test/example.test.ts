@@ -16,3 +16,21 @@ describe.skipIf(noMptcp)('README example', () => {
     expect(out).toContain('echo: hello over MPTCP');
   });
 });
+
+describe.skipIf(noMptcp)('README examples: HTTP', () => {
+  const example = (f: string): string => fileURLToPath(new URL(`../examples/${f}`, import.meta.url));
+  const register = fileURLToPath(new URL('../dist/register.js', import.meta.url));
+
+  it('examples/register-app.mjs under --import register: the server is MPTCP; fetch dials MPTCP with NODE_MPTCP=1', () => {
+    const run = (nodeMptcp: string): string =>
+      execFileSync(process.execPath, ['--import', register, example('register-app.mjs')], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, NODE_MPTCP: nodeMptcp } });
+    expect(run('1')).toContain('server: MPTCP true');
+    expect(run('2')).toContain('server: MPTCP false'); // listener MPTCP, fetch plain TCP: the kernel falls back
+  });
+
+  it('examples/http-explicit.mjs: MptcpHttpAgent and the undici MptcpAgent give MPTCP connections', () => {
+    const out = execFileSync(process.execPath, [example('http-explicit.mjs')], { encoding: 'utf8', timeout: 20_000 });
+    expect(out).toContain('http.get + MptcpHttpAgent: MPTCP true');
+    expect(out).toContain('fetch + MptcpAgent: MPTCP true');
+  });
+});

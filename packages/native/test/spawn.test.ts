@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MptcpSocketError, close, killPid, killProcessGroup, openSocket, spawnProcess, spawnProcessAsync, watchExit, type ProcessExit } from '../src/index.js';
+import { ProcessSpawnError, close, killPid, killProcessGroup, openSocket, spawnProcess, spawnProcessAsync, watchExit, type ProcessExit } from '../src/index.js';
 import { missing, probes } from './helpers/capability.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'native-spawn-'));
@@ -126,7 +126,7 @@ describe('spawnProcess', () => {
       } catch (err) {
         error = err;
       }
-      expect(error).toBeInstanceOf(MptcpSocketError);
+      expect(error).toBeInstanceOf(ProcessSpawnError);
       expect(error).toMatchObject({ syscall, code });
     }
     expect(readdirSync('/proc/self/fd').length).toBe(before);
@@ -176,7 +176,7 @@ describe('credentials are uint32 end to end (issue 10)', () => {
       // Unprivileged: the change cannot happen, and that is a spawn failure, not a skipped change.
       expect(process.getuid?.()).not.toBe(0);
       expect(r.error).toMatchObject({ code: 'EPERM' });
-      expect(['setgroups', 'setgid', 'setuid']).toContain((r.error as MptcpSocketError).syscall);
+      expect(['setgroups', 'setgid', 'setuid']).toContain((r.error as ProcessSpawnError).syscall);
       return;
     }
     expect(r.exit).toEqual({ code: 0, signal: null });
@@ -244,7 +244,7 @@ describe('spawnProcessAsync', () => {
 
   it('rejects with the failing step as a typed error and leaves no child', async () => {
     const before = readdirSync('/proc/self/fd').length;
-    await expect(spawnProcessAsync({ file: '/nonexistent/prog', argv: ['x'], envp: [], fds: [] })).rejects.toMatchObject({ name: 'MptcpSocketError', code: 'ENOENT', syscall: 'execve' });
+    await expect(spawnProcessAsync({ file: '/nonexistent/prog', argv: ['x'], envp: [], fds: [] })).rejects.toMatchObject({ name: 'ProcessSpawnError', code: 'ENOENT', syscall: 'execve' });
     await expect(spawnProcessAsync({ file: '/bin/true', argv: ['x'], envp: [], fds: [], cwd: '/nonexistent' })).rejects.toMatchObject({ code: 'ENOENT', syscall: 'chdir' });
     await expect(spawnProcessAsync({ file: 'true', argv: ['x'], envp: [], fds: [] })).rejects.toThrow(/absolute path/);
     expect(readdirSync('/proc/self/fd').length).toBe(before);
