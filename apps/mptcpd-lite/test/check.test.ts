@@ -39,7 +39,11 @@ describe('mptcpd-lite check', () => {
     const r = await runCli(['check', '--json'], { netns: NS_READY });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.stdout) as { readiness: string; limits: { subflows: number; addAddrAccepted: number }; endpoints: Array<{ address: string; flags: string[]; port?: number; dev?: string }> };
+    const j = JSON.parse(r.stdout) as {
+      readiness: string;
+      limits: { subflows: number; addAddrAccepted: number };
+      endpoints: Array<{ address: string; flags: string[]; port?: number; dev?: string }>;
+    };
     expect(j.readiness).toBe('multipath');
     expect(j.limits).toEqual({ subflows: 5, addAddrAccepted: 3 });
     expect(j.endpoints).toEqual(
@@ -51,7 +55,9 @@ describe('mptcpd-lite check', () => {
     const text = await runCli(['check'], { netns: NS_READY });
     expect(text.stdout).toContain('subflows 5, add_addr_accepted 3');
     // One interface: the port-based signal endpoint gives a second subflow, but over the same path.
-    expect(text.stdout).toMatch(/ready: connections will be MPTCP and can use several subflows .* all over the one interface mp0/);
+    expect(text.stdout).toMatch(
+      /ready: connections will be MPTCP and can use several subflows .* all over the one interface mp0/,
+    );
     expect(text.stdout).toContain('why: this host has one usable address (10.77.1.1 on mp0)');
   });
 
@@ -66,9 +72,14 @@ describe('mptcpd-lite check', () => {
       ip('-n', ns, 'addr', 'add', '10.78.1.1/24', 'dev', 'up0');
       const r = await runCli(['check'], { netns: ns });
       expect(r.code).toBe(0);
-      expect(r.stdout).toContain('connections will be MPTCP but single-path on this host\'s side because it has one usable address (10.78.1.1 on up0)');
+      expect(r.stdout).toContain(
+        "connections will be MPTCP but single-path on this host's side because it has one usable address (10.78.1.1 on up0)",
+      );
       expect(r.stdout).not.toContain('endpoint add 10.78.1.1');
-      const j = JSON.parse((await runCli(['check', '--json'], { netns: ns })).stdout) as { readiness: string; reasons: Array<{ code: string }> };
+      const j = JSON.parse((await runCli(['check', '--json'], { netns: ns })).stdout) as {
+        readiness: string;
+        reasons: Array<{ code: string }>;
+      };
       expect(j.readiness).toBe('single-path');
       expect(j.reasons.map((x) => x.code)).toEqual(['ONE_INTERFACE']);
     } finally {
@@ -81,7 +92,10 @@ describe('mptcpd-lite check', () => {
     const ns = `${NS_READY}c`;
     ip('netns', 'add', ns);
     try {
-      for (const [a, b, addr] of [['tw0', 'tw1', '10.79.1.1/24'], ['tw2', 'tw3', '10.79.2.1/24']] as const) {
+      for (const [a, b, addr] of [
+        ['tw0', 'tw1', '10.79.1.1/24'],
+        ['tw2', 'tw3', '10.79.2.1/24'],
+      ] as const) {
         ip('-n', ns, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b);
         ip('-n', ns, 'link', 'set', a, 'up');
         ip('-n', ns, 'link', 'set', b, 'up');
@@ -89,19 +103,32 @@ describe('mptcpd-lite check', () => {
       }
       ip('-n', ns, 'route', 'add', 'default', 'via', '10.79.1.254', 'dev', 'tw0');
       const r = await runCli(['check', '--json'], { netns: ns });
-      const j = JSON.parse(r.stdout) as { readiness: string; reasons: Array<{ code: string }>; advice: string[]; verdict: string };
+      const j = JSON.parse(r.stdout) as {
+        readiness: string;
+        reasons: Array<{ code: string }>;
+        advice: string[];
+        verdict: string;
+      };
       expect(j.readiness).toBe('single-path');
       expect(j.reasons.map((x) => x.code)).toEqual(['NO_ENDPOINT']);
       expect(j.advice[0]).toBe('ip mptcp endpoint add 10.79.2.1 dev tw2 subflow signal');
       // The endpoint on the default-route address alone adds no path.
       ip('-n', ns, 'mptcp', 'endpoint', 'add', '10.79.1.1', 'dev', 'tw0', 'subflow');
-      const p = JSON.parse((await runCli(['check', '--json'], { netns: ns })).stdout) as { readiness: string; reasons: Array<{ code: string }> };
+      const p = JSON.parse((await runCli(['check', '--json'], { netns: ns })).stdout) as {
+        readiness: string;
+        reasons: Array<{ code: string }>;
+      };
       expect(p.readiness).toBe('single-path');
       expect(p.reasons.map((x) => x.code)).toEqual(['ENDPOINT_ON_PRIMARY_ONLY']);
       ip('-n', ns, 'mptcp', 'endpoint', 'add', '10.79.2.1', 'dev', 'tw2', 'subflow');
-      expect((JSON.parse((await runCli(['check', '--json'], { netns: ns })).stdout) as { readiness: string }).readiness).toBe('multipath');
+      expect(
+        (JSON.parse((await runCli(['check', '--json'], { netns: ns })).stdout) as { readiness: string }).readiness,
+      ).toBe('multipath');
       ip('-n', ns, 'mptcp', 'limits', 'set', 'subflows', '0');
-      const z = JSON.parse((await runCli(['check', '--json'], { netns: ns })).stdout) as { readiness: string; reasons: Array<{ code: string }> };
+      const z = JSON.parse((await runCli(['check', '--json'], { netns: ns })).stdout) as {
+        readiness: string;
+        reasons: Array<{ code: string }>;
+      };
       expect(z.readiness).toBe('single-path');
       expect(z.reasons.map((x) => x.code)).toEqual(['SUBFLOWS_LIMIT_ZERO']);
     } finally {
@@ -117,7 +144,10 @@ describe('mptcpd-lite check', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('net.mptcp.enabled');
     expect(r.stdout).toMatch(/not ready: MPTCP is disabled by sysctl net\.mptcp\.enabled=0/);
-    const j = JSON.parse((await runCli(['check', '--json'], { netns: NS_OFF })).stdout) as { ready: boolean; support: { reason: string } };
+    const j = JSON.parse((await runCli(['check', '--json'], { netns: NS_OFF })).stdout) as {
+      ready: boolean;
+      support: { reason: string };
+    };
     expect(j.ready).toBe(false);
     expect(j.support.reason).toBe('disabled-by-sysctl');
   });

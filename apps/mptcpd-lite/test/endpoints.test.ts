@@ -14,9 +14,12 @@ afterAll(() => {
 });
 
 describe('IPv6 text ⇄ bytes', () => {
-  it.each(['::', '::1', '2001:db8::5', 'fe80::1:2', '::ffff:1.2.3.4', '64:ff9b::c000:201', '2001:db8:1:2:3:4:5:6'])('%s round-trips', (a) => {
-    expect(ipv6FromBytes(ipv6ToBytes(a))).toBe(a);
-  });
+  it.each(['::', '::1', '2001:db8::5', 'fe80::1:2', '::ffff:1.2.3.4', '64:ff9b::c000:201', '2001:db8:1:2:3:4:5:6'])(
+    '%s round-trips',
+    (a) => {
+      expect(ipv6FromBytes(ipv6ToBytes(a))).toBe(a);
+    },
+  );
   it('rejects garbage', () => {
     expect(() => ipv6ToBytes('1:2:3')).toThrow(/not an IPv6 address/);
   });
@@ -36,7 +39,9 @@ describe('mptcpd-lite endpoints', () => {
 
     const add = await run('add', '10.66.1.1', 'subflow', 'backup', '--dev', 'ep0', '--id', '7', '--json');
     expect(add.code, add.stderr).toBe(0);
-    expect(JSON.parse(add.stdout)).toEqual(expect.objectContaining({ id: 7, address: '10.66.1.1', flags: ['subflow', 'backup'], dev: 'ep0' }));
+    expect(JSON.parse(add.stdout)).toEqual(
+      expect.objectContaining({ id: 7, address: '10.66.1.1', flags: ['subflow', 'backup'], dev: 'ep0' }),
+    );
     expect(ip('-n', NS, 'mptcp', 'endpoint', 'show')).toMatch(/10\.66\.1\.1 id 7 subflow backup dev ep0/);
 
     const again = await run('add', '10.66.1.1', 'signal');
@@ -52,7 +57,12 @@ describe('mptcpd-lite endpoints', () => {
     expect(port.code, port.stderr).toBe(0);
     expect((await run('add', '2001:db8::7', 'signal')).code).toBe(0);
     const list = JSON.parse((await run('--json')).stdout) as { endpoints: Array<{ address: string; port?: number }> };
-    expect(list.endpoints).toEqual(expect.arrayContaining([expect.objectContaining({ address: '10.66.1.2', port: 4000 }), expect.objectContaining({ address: '2001:db8::7' })]));
+    expect(list.endpoints).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ address: '10.66.1.2', port: 4000 }),
+        expect.objectContaining({ address: '2001:db8::7' }),
+      ]),
+    );
 
     const limits = await run('limits', '--subflows', '4', '--add-addr-accepted', '3', '--json');
     expect(JSON.parse(limits.stdout)).toEqual({ subflows: 4, addAddrAccepted: 3 });

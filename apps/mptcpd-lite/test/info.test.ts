@@ -73,7 +73,14 @@ describe('mptcpd-lite info over IPv6', () => {
     const port = Number((await p.waitFor(/^PAIR \d+/)).split(' ')[1]);
     const r = await runCli(['info', '--json', '--port', String(port)]);
     expect(r.code, r.stderr).toBe(0);
-    const j = JSON.parse(r.stdout) as { connections: Array<{ family: string; local: { address: string; port: number }; subflows: unknown[]; info?: { bytesReceived: number } }> };
+    const j = JSON.parse(r.stdout) as {
+      connections: Array<{
+        family: string;
+        local: { address: string; port: number };
+        subflows: unknown[];
+        info?: { bytesReceived: number };
+      }>;
+    };
     const server = j.connections.find((c) => c.local.port === port);
     expect(server).toEqual(expect.objectContaining({ family: 'inet6', local: { address: '::1', port } }));
     expect(server?.info?.bytesReceived).toBe(200);

@@ -54,39 +54,86 @@ describe('run --endpoints auto and info --watch in the two-path lab', () => {
     const srv = env.LAB_SRV_NS as string;
     const cli = env.LAB_CLI_NS as string;
     const srv2 = env.LAB_SRV2 as string;
-    expect((JSON.parse((await runCli(['endpoints', '--json'], { netns: srv })).stdout) as { endpoints: unknown[] }).endpoints).toEqual([]);
+    expect(
+      (JSON.parse((await runCli(['endpoints', '--json'], { netns: srv })).stdout) as { endpoints: unknown[] })
+        .endpoints,
+    ).toEqual([]);
 
     dir = tempDir('mdl-eop-');
     const units = path.join(dir, 'units');
     mkdirSync(units);
-    writeFileSync(path.join(units, 'echo.socket'), '[Socket]\nListenStream=0.0.0.0:7008\nSocketProtocol=mptcp\nAccept=yes\n');
+    writeFileSync(
+      path.join(units, 'echo.socket'),
+      '[Socket]\nListenStream=0.0.0.0:7008\nSocketProtocol=mptcp\nAccept=yes\n',
+    );
     writeFileSync(path.join(units, 'echo@.service'), '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n');
-    const daemon = startProcess('ip', ['netns', 'exec', srv, process.execPath, CLI, 'run', '--units', units, '--control', path.join(dir, 'control.sock'), '--endpoints', 'auto']);
+    const daemon = startProcess('ip', [
+      'netns',
+      'exec',
+      srv,
+      process.execPath,
+      CLI,
+      'run',
+      '--units',
+      units,
+      '--control',
+      path.join(dir, 'control.sock'),
+      '--endpoints',
+      'auto',
+    ]);
     procs.push(daemon);
     await daemon.waitFor(/^\{"event":"ready"/, 30_000);
     await daemon.waitFor(new RegExp(`endpoints: added ${srv2.replace(/\./g, '\\.')} id \\d+ signal dev `), 10_000);
-    const eps = JSON.parse((await runCli(['endpoints', '--json'], { netns: srv })).stdout) as { endpoints: Array<{ address: string; flags: string[]; dev?: string }> };
+    const eps = JSON.parse((await runCli(['endpoints', '--json'], { netns: srv })).stdout) as {
+      endpoints: Array<{ address: string; flags: string[]; dev?: string }>;
+    };
     expect(eps.endpoints.map((e) => e.address).sort()).toEqual([env.LAB_SRV1, srv2].sort());
     expect(eps.endpoints.every((e) => e.flags.includes('signal') && e.dev !== undefined)).toBe(true);
     const check = JSON.parse((await runCli(['check', '--json'], { netns: srv })).stdout) as { readiness: string };
     expect(check.readiness).toBe('multipath');
 
-    const watch = startProcess('ip', ['netns', 'exec', cli, process.execPath, CLI, 'info', '--watch', '--json', '--port', '7008']);
+    const watch = startProcess('ip', [
+      'netns',
+      'exec',
+      cli,
+      process.execPath,
+      CLI,
+      'info',
+      '--watch',
+      '--json',
+      '--port',
+      '7008',
+    ]);
     procs.push(watch);
     await watch.waitFor(/"event":"snapshot"/, 30_000);
-    const client = startProcess('ip', ['netns', 'exec', cli, 'python3', path.join(HELPERS, 'held-client.py'), env.LAB_SRV1 as string, '7008'], { stdin: 'pipe' });
+    const client = startProcess(
+      'ip',
+      ['netns', 'exec', cli, 'python3', path.join(HELPERS, 'held-client.py'), env.LAB_SRV1 as string, '7008'],
+      { stdin: 'pipe' },
+    );
     procs.push(client);
     await client.waitFor(/^CONNECTED \d+/, 30_000);
-    const joined = JSON.parse(await watch.waitFor(new RegExp(`"event":"sub_established".*"daddr":"${srv2.replace(/\./g, '\\.')}"`), 30_000)) as WatchLine;
+    const joined = JSON.parse(
+      await watch.waitFor(new RegExp(`"event":"sub_established".*"daddr":"${srv2.replace(/\./g, '\\.')}"`), 30_000),
+    ) as WatchLine;
     expect(joined.token).toMatch(/^[0-9a-f]{8}$/);
 
     // Path 2 down (client side): the server's s2 loses carrier, the daemon removes 10.x.2.2, the
     // kernel withdraws it (RM_ADDR) and the client's second subflow goes.
     execFileSync(LAB, [NAME, 'link', '2', 'down'], { stdio: 'pipe' });
     await daemon.waitFor(new RegExp(`endpoints: removed ${srv2.replace(/\./g, '\\.')} id \\d+`), 30_000);
-    const after = JSON.parse((await runCli(['endpoints', '--json'], { netns: srv })).stdout) as { endpoints: Array<{ address: string }> };
+    const after = JSON.parse((await runCli(['endpoints', '--json'], { netns: srv })).stdout) as {
+      endpoints: Array<{ address: string }>;
+    };
     expect(after.endpoints.map((e) => e.address)).toEqual([env.LAB_SRV1]);
-    const lost = JSON.parse(await watch.waitFor(new RegExp(`"event":"(sub_closed|removed)".*"token":"${joined.token}"|"token":"${joined.token}".*"event":"(sub_closed|removed)"`), 60_000)) as WatchLine;
+    const lost = JSON.parse(
+      await watch.waitFor(
+        new RegExp(
+          `"event":"(sub_closed|removed)".*"token":"${joined.token}"|"token":"${joined.token}".*"event":"(sub_closed|removed)"`,
+        ),
+        60_000,
+      ),
+    ) as WatchLine;
     expect(['sub_closed', 'removed']).toContain(lost.event);
 
     // Path back: the endpoint comes back.
@@ -98,7 +145,10 @@ describe('run --endpoints auto and info --watch in the two-path lab', () => {
     // Stopping the daemon removes the endpoints it added.
     const stopped = await stopProcess(daemon, 'SIGTERM');
     expect(stopped.code).toBe(0);
-    expect((JSON.parse((await runCli(['endpoints', '--json'], { netns: srv })).stdout) as { endpoints: unknown[] }).endpoints).toEqual([]);
+    expect(
+      (JSON.parse((await runCli(['endpoints', '--json'], { netns: srv })).stdout) as { endpoints: unknown[] })
+        .endpoints,
+    ).toEqual([]);
   }, 240_000);
 
   it('refuses to manage endpoints next to another manager (a process named mptcpd in the namespace)', async (ctx) => {
@@ -114,10 +164,16 @@ describe('run --endpoints auto and info --watch in the two-path lab', () => {
       procs.push(fake);
       mkdirSync(path.join(d, 'units'));
       // Wait until the fake manager really runs in the namespace (its pid listed there).
-      for (let i = 0; i < 200 && !execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).trim(); i++) await new Promise((r) => setImmediate(r));
-      const r = await runCli(['run', '--units', path.join(d, 'units'), '--control', path.join(d, 'c.sock'), '--endpoints', 'auto'], { netns: ns, timeoutMs: 30_000 });
+      for (let i = 0; i < 200 && !execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).trim(); i++)
+        await new Promise((r) => setImmediate(r));
+      const r = await runCli(
+        ['run', '--units', path.join(d, 'units'), '--control', path.join(d, 'c.sock'), '--endpoints', 'auto'],
+        { netns: ns, timeoutMs: 30_000 },
+      );
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/refusing to manage MPTCP endpoints: mptcpd is running in this network namespace .*\[pid \d+\]/);
+      expect(r.stderr).toMatch(
+        /refusing to manage MPTCP endpoints: mptcpd is running in this network namespace .*\[pid \d+\]/,
+      );
       await stopProcess(fake, 'SIGKILL');
     } finally {
       execFileSync('ip', ['netns', 'del', ns]);

@@ -24,8 +24,18 @@ describe('PROXY protocol headers', () => {
   const c4 = { source: { address: '192.0.2.10', port: 40000 }, destination: { address: '198.51.100.1', port: 443 } };
   it('v1: TCP4, TCP6, IPv4-mapped as TCP4, UNKNOWN without addresses', () => {
     expect(proxyHeaderV1(c4).toString()).toBe('PROXY TCP4 192.0.2.10 198.51.100.1 40000 443\r\n');
-    expect(proxyHeaderV1({ source: { address: '2001:db8::1', port: 1 }, destination: { address: '2001:db8::2', port: 2 } }).toString()).toBe('PROXY TCP6 2001:db8::1 2001:db8::2 1 2\r\n');
-    expect(proxyHeaderV1({ source: { address: '::ffff:192.0.2.10', port: 5 }, destination: { address: '::ffff:198.51.100.1', port: 6 } }).toString()).toBe('PROXY TCP4 192.0.2.10 198.51.100.1 5 6\r\n');
+    expect(
+      proxyHeaderV1({
+        source: { address: '2001:db8::1', port: 1 },
+        destination: { address: '2001:db8::2', port: 2 },
+      }).toString(),
+    ).toBe('PROXY TCP6 2001:db8::1 2001:db8::2 1 2\r\n');
+    expect(
+      proxyHeaderV1({
+        source: { address: '::ffff:192.0.2.10', port: 5 },
+        destination: { address: '::ffff:198.51.100.1', port: 6 },
+      }).toString(),
+    ).toBe('PROXY TCP4 192.0.2.10 198.51.100.1 5 6\r\n');
     expect(proxyHeaderV1({}).toString()).toBe('PROXY UNKNOWN\r\n');
   });
   it('v2: signature, PROXY|v2, TCP over IPv4 with 12 address bytes; LOCAL without addresses', () => {
@@ -51,70 +61,110 @@ describe('PROXY protocol headers', () => {
   });
 });
 
-const haproxyMissing = (): string | undefined => (spawnSync('haproxy', ['-v']).status === 0 ? undefined : 'haproxy (Debian package) is needed');
+const haproxyMissing = (): string | undefined =>
+  spawnSync('haproxy', ['-v']).status === 0 ? undefined : 'haproxy (Debian package) is needed';
 
 describe('mptcpd-lite proxy with real peers', () => {
-  it.each(['v1', 'v2'] as const)('in front of HAProxy (accept-proxy, PROXY %s): HAProxy logs the real client address of an MPTCP client from another namespace', async (version, ctx) => {
-    need(ctx, netnsUnavailable() ?? mptcpUnavailable() ?? python3Unavailable() ?? haproxyMissing());
-    const id = `${process.pid % 10000}${version}`;
-    const nsP = `mdl-pp${id}`;
-    const nsC = `mdl-pc${id}`;
-    const net = `10.${110 + (version === 'v1' ? 0 : 1)}.${process.pid % 250}`;
-    execFileSync('ip', ['netns', 'add', nsP]);
-    execFileSync('ip', ['netns', 'add', nsC]);
-    cleanups.push(() => {
-      spawnSync('ip', ['netns', 'del', nsP]);
-      spawnSync('ip', ['netns', 'del', nsC]);
-    });
-    const ipn = (ns: string, ...a: string[]): void => void execFileSync('ip', ['-n', ns, ...a]);
-    ipn(nsP, 'link', 'set', 'lo', 'up');
-    ipn(nsP, 'link', 'add', 'pp0', 'type', 'veth', 'peer', 'name', 'pc0', 'netns', nsC);
-    ipn(nsP, 'addr', 'add', `${net}.1/24`, 'dev', 'pp0');
-    ipn(nsC, 'addr', 'add', `${net}.2/24`, 'dev', 'pc0');
-    ipn(nsP, 'link', 'set', 'pp0', 'up');
-    ipn(nsC, 'link', 'set', 'pc0', 'up');
-    const dir = tempDir('mdl-proxy-');
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const cfg = path.join(dir, 'haproxy.cfg');
-    writeFileSync(
-      cfg,
-      [
-        'global',
-        '    log stdout format raw local0',
-        'defaults',
-        '    mode http',
-        '    log global',
-        '    timeout connect 5s',
-        '    timeout client 30s',
-        '    timeout server 30s',
-        'frontend fe',
-        '    bind 127.0.0.1:8081 accept-proxy',
-        '    log-format "client=%ci:%cp frontend=%fi:%fp"',
-        '    http-request return status 200 content-type text/plain string "ok"',
-        '',
-      ].join('\n'),
-    );
-    const haproxy = startProcess('ip', ['netns', 'exec', nsP, 'haproxy', '-db', '-f', cfg]);
-    procs.push(haproxy);
-    const proxy = startProcess('ip', ['netns', 'exec', nsP, process.execPath, CLI, 'proxy', '--listen', '0.0.0.0:8443', '--mptcp', 'require', '--proxy-protocol', version, '--json', '127.0.0.1:8081']);
-    procs.push(proxy);
-    expect(JSON.parse(await proxy.waitFor(/"event":"ready"/, 30_000))).toEqual(expect.objectContaining({ listen: [{ address: '0.0.0.0:8443', transport: 'mptcp' }] }));
-    // HAProxy may start after the proxy: retry the client until HAProxy answers (it is an event, not a delay).
-    let result: { localPort: number; status: string; mptcp: number } | undefined;
-    for (let i = 0; i < 50 && result?.status !== '200'; i++) {
-      const r = spawnSync('ip', ['netns', 'exec', nsC, 'python3', path.join(HELPERS, 'mptcp-get.py'), `${net}.1`, '8443'], { encoding: 'utf8', timeout: 30_000 });
-      const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-      result = line ? (JSON.parse(line.slice(7)) as typeof result) : undefined;
-    }
-    expect(result?.status).toBe('200');
-    expect(result?.mptcp).toBe(1);
-    await haproxy.waitFor(new RegExp(`client=${net.replace(/\./g, '\\.')}\\.2:${result?.localPort} frontend=${net.replace(/\./g, '\\.')}\\.1:8443`), 15_000);
-    const conn = JSON.parse(await proxy.waitFor(new RegExp(`"event":"connection".*"client":"${net.replace(/\./g, '\\.')}\\.2:${result?.localPort}"`), 15_000)) as { transport: string };
-    expect(conn.transport).toBe('mptcp');
-  }, 120_000);
+  for (const version of ['v1', 'v2'] as const)
+    it(`in front of HAProxy (accept-proxy, PROXY ${version}): HAProxy logs the real client address of an MPTCP client from another namespace`, async (ctx) => {
+      need(ctx, netnsUnavailable() ?? mptcpUnavailable() ?? python3Unavailable() ?? haproxyMissing());
+      const id = `${process.pid % 10000}${version}`;
+      const nsP = `mdl-pp${id}`;
+      const nsC = `mdl-pc${id}`;
+      const net = `10.${110 + (version === 'v1' ? 0 : 1)}.${process.pid % 250}`;
+      execFileSync('ip', ['netns', 'add', nsP]);
+      execFileSync('ip', ['netns', 'add', nsC]);
+      cleanups.push(() => {
+        spawnSync('ip', ['netns', 'del', nsP]);
+        spawnSync('ip', ['netns', 'del', nsC]);
+      });
+      const ipn = (ns: string, ...a: string[]): void => void execFileSync('ip', ['-n', ns, ...a]);
+      ipn(nsP, 'link', 'set', 'lo', 'up');
+      ipn(nsP, 'link', 'add', 'pp0', 'type', 'veth', 'peer', 'name', 'pc0', 'netns', nsC);
+      ipn(nsP, 'addr', 'add', `${net}.1/24`, 'dev', 'pp0');
+      ipn(nsC, 'addr', 'add', `${net}.2/24`, 'dev', 'pc0');
+      ipn(nsP, 'link', 'set', 'pp0', 'up');
+      ipn(nsC, 'link', 'set', 'pc0', 'up');
+      const dir = tempDir('mdl-proxy-');
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const cfg = path.join(dir, 'haproxy.cfg');
+      writeFileSync(
+        cfg,
+        [
+          'global',
+          '    log stdout format raw local0',
+          'defaults',
+          '    mode http',
+          '    log global',
+          '    timeout connect 5s',
+          '    timeout client 30s',
+          '    timeout server 30s',
+          'frontend fe',
+          '    bind 127.0.0.1:8081 accept-proxy',
+          '    log-format "client=%ci:%cp frontend=%fi:%fp"',
+          '    http-request return status 200 content-type text/plain string "ok"',
+          '',
+        ].join('\n'),
+      );
+      const haproxy = startProcess('ip', ['netns', 'exec', nsP, 'haproxy', '-db', '-f', cfg]);
+      procs.push(haproxy);
+      const proxy = startProcess('ip', [
+        'netns',
+        'exec',
+        nsP,
+        process.execPath,
+        CLI,
+        'proxy',
+        '--listen',
+        '0.0.0.0:8443',
+        '--mptcp',
+        'require',
+        '--proxy-protocol',
+        version,
+        '--json',
+        '127.0.0.1:8081',
+      ]);
+      procs.push(proxy);
+      expect(JSON.parse(await proxy.waitFor(/"event":"ready"/, 30_000))).toEqual(
+        expect.objectContaining({ listen: [{ address: '0.0.0.0:8443', transport: 'mptcp' }] }),
+      );
+      // HAProxy may start after the proxy: retry the client until HAProxy answers (it is an event, not a delay).
+      let result: { localPort: number; status: string; mptcp: number } | undefined;
+      for (let i = 0; i < 50 && result?.status !== '200'; i++) {
+        const r = spawnSync(
+          'ip',
+          ['netns', 'exec', nsC, 'python3', path.join(HELPERS, 'mptcp-get.py'), `${net}.1`, '8443'],
+          { encoding: 'utf8', timeout: 30_000 },
+        );
+        const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+        result = line ? (JSON.parse(line.slice(7)) as typeof result) : undefined;
+      }
+      expect(result?.status).toBe('200');
+      expect(result?.mptcp).toBe(1);
+      await haproxy.waitFor(
+        new RegExp(
+          `client=${net.replace(/\./g, '\\.')}\\.2:${result?.localPort} frontend=${net.replace(/\./g, '\\.')}\\.1:8443`,
+        ),
+        15_000,
+      );
+      const conn = JSON.parse(
+        await proxy.waitFor(
+          new RegExp(`"event":"connection".*"client":"${net.replace(/\./g, '\\.')}\\.2:${result?.localPort}"`),
+          15_000,
+        ),
+      ) as { transport: string };
+      expect(conn.transport).toBe('mptcp');
+    }, 120_000);
 
   it('socket-activated by systemd-socket-activate, to an AF_UNIX backend, exits after --exit-idle-time', async (ctx) => {
-    need(ctx, mptcpUnavailable() ?? python3Unavailable() ?? (spawnSync('systemd-socket-activate', ['--version']).status === 0 ? undefined : 'systemd-socket-activate is needed'));
+    need(
+      ctx,
+      mptcpUnavailable() ??
+        python3Unavailable() ??
+        (spawnSync('systemd-socket-activate', ['--version']).status === 0
+          ? undefined
+          : 'systemd-socket-activate is needed'),
+    );
     const dir = tempDir('mdl-proxy-act-');
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const sock = path.join(dir, 'backend.sock');
@@ -122,10 +172,23 @@ describe('mptcpd-lite proxy with real peers', () => {
     procs.push(backend);
     await backend.waitFor(/^LISTENING/);
     const port = await freePort();
-    const act = startProcess('systemd-socket-activate', ['-l', `127.0.0.1:${port}`, process.execPath, CLI, 'proxy', '--json', '--exit-idle-time', '1', sock]);
+    const act = startProcess('systemd-socket-activate', [
+      '-l',
+      `127.0.0.1:${port}`,
+      process.execPath,
+      CLI,
+      'proxy',
+      '--json',
+      '--exit-idle-time',
+      '1',
+      sock,
+    ]);
     procs.push(act);
     await act.waitFor(/Listening on/, 30_000);
-    const r = spawnSync('python3', [path.join(HELPERS, 'client.py'), String(port), '6', 'through the proxy'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync('python3', [path.join(HELPERS, 'client.py'), String(port), '6', 'through the proxy'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.stdout).toContain('"received": "through the proxy"');
     const ready = JSON.parse(await act.waitFor(/"event":"ready"/)) as { listen: Array<{ transport: string }> };
     expect(ready.listen[0]?.transport).toBe('inherited');
@@ -137,11 +200,23 @@ describe('mptcpd-lite proxy with real peers', () => {
   it('a refused backend closes the client and reports ECONNREFUSED; no listener → exit 2', async (ctx) => {
     need(ctx, python3Unavailable());
     const dead = await freePort();
-    const proxy = startProcess(process.execPath, [CLI, 'proxy', '--listen', '127.0.0.1:0', '--mptcp', 'off', '--json', `127.0.0.1:${dead}`]);
+    const proxy = startProcess(process.execPath, [
+      CLI,
+      'proxy',
+      '--listen',
+      '127.0.0.1:0',
+      '--mptcp',
+      'off',
+      '--json',
+      `127.0.0.1:${dead}`,
+    ]);
     procs.push(proxy);
     const ready = JSON.parse(await proxy.waitFor(/"event":"ready"/, 30_000)) as { listen: Array<{ address: string }> };
     const port = (ready.listen[0]?.address ?? '').split(':').pop() ?? '';
-    const r = spawnSync('python3', [path.join(HELPERS, 'client.py'), port, '6', 'x'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync('python3', [path.join(HELPERS, 'client.py'), port, '6', 'x'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     // The proxy closes the client (a reset, as it had unread data): nothing comes back.
     expect(r.stdout).not.toContain('"received": "x"');
     await proxy.waitFor(/"event":"closed".*"error":"backend 127\.0\.0\.1:\d+: ECONNREFUSED/, 15_000);

@@ -37,20 +37,33 @@ export interface HostCheck {
   advice: string[];
 }
 
-export type CheckReasonCode = 'SUBFLOWS_LIMIT_ZERO' | 'NO_ENDPOINT' | 'ONE_INTERFACE' | 'ENDPOINT_ADDRESS_ABSENT' | 'ENDPOINT_ON_PRIMARY_ONLY' | 'ADD_ADDR_ACCEPTED_ZERO' | 'INERT_ENDPOINT';
+export type CheckReasonCode =
+  | 'SUBFLOWS_LIMIT_ZERO'
+  | 'NO_ENDPOINT'
+  | 'ONE_INTERFACE'
+  | 'ENDPOINT_ADDRESS_ABSENT'
+  | 'ENDPOINT_ON_PRIMARY_ONLY'
+  | 'ADD_ADDR_ACCEPTED_ZERO'
+  | 'INERT_ENDPOINT';
 
 function support(): HostCheck['support'] {
   const fn = nativeFn('mptcpSupport');
   if (fn) return { ...fn(), source: 'native' };
   const enabled = readSysctl('enabled');
   if (enabled === undefined) return { available: false, reason: 'kernel-without-mptcp', source: 'sysctl' };
-  if (enabled === '0') return { available: false, reason: 'disabled-by-sysctl', errno: 'ENOPROTOOPT', source: 'sysctl' };
+  if (enabled === '0')
+    return { available: false, reason: 'disabled-by-sysctl', errno: 'ENOPROTOOPT', source: 'sysctl' };
   return { available: true, source: 'sysctl' };
 }
 
 function hostInterfaces(): HostCheck['interfaces'] {
   try {
-    return usableAddresses(netlinkRequest).map((a) => ({ name: a.dev, address: a.address, family: a.family, defaultRoute: a.defaultRoute }));
+    return usableAddresses(netlinkRequest).map((a) => ({
+      name: a.dev,
+      address: a.address,
+      family: a.family,
+      defaultRoute: a.defaultRoute,
+    }));
   } catch {
     // rtnetlink unreadable: the addresses Node sees (no route information)
   }
@@ -114,8 +127,19 @@ export function checkHost(): HostCheck {
   set('scheduler', 'scheduler');
   set('checksumEnabled', 'checksum_enabled');
   // path_manager (6.15+) names it; pm_type is 0 = in-kernel, 1 = userspace.
-  const pathManager = sysctl.pathManager ?? (sysctl.pmType === '1' ? 'userspace' : sysctl.pmType === '0' ? 'kernel' : 'unknown');
-  const result: HostCheck = { ready: false, readiness: 'unavailable', support: sup, sysctl, pathManager, interfaces: hostInterfaces(), verdict: '', reasons: [], advice: [] };
+  const pathManager =
+    sysctl.pathManager ?? (sysctl.pmType === '1' ? 'userspace' : sysctl.pmType === '0' ? 'kernel' : 'unknown');
+  const result: HostCheck = {
+    ready: false,
+    readiness: 'unavailable',
+    support: sup,
+    sysctl,
+    pathManager,
+    interfaces: hostInterfaces(),
+    verdict: '',
+    reasons: [],
+    advice: [],
+  };
 
   if (sup.available || sup.reason === 'disabled-by-sysctl') {
     try {
@@ -124,7 +148,8 @@ export function checkHost(): HostCheck {
       result.endpoints = pm.endpoints;
       result.pmSource = `netlink (${netlinkTransportName()})`;
       const names = interfaceNames();
-      for (const e of result.endpoints) if (e.ifindex !== undefined && names.has(e.ifindex)) e.dev = names.get(e.ifindex);
+      for (const e of result.endpoints)
+        if (e.ifindex !== undefined && names.has(e.ifindex)) e.dev = names.get(e.ifindex);
     } catch (err) {
       try {
         const pm = pmFromIp();
@@ -160,7 +185,8 @@ export function decide(r: HostCheck): void {
   r.ready = true;
   if (r.pathManager === 'userspace') {
     r.readiness = 'multipath';
-    r.verdict = 'ready: connections will be MPTCP; the userspace path manager is selected, so extra subflows are created by a path-manager daemon (e.g. mptcpd), not by endpoints';
+    r.verdict =
+      'ready: connections will be MPTCP; the userspace path manager is selected, so extra subflows are created by a path-manager daemon (e.g. mptcpd), not by endpoints';
     return;
   }
   const endpoints = r.endpoints;
@@ -173,13 +199,22 @@ export function decide(r: HostCheck): void {
   const reason = (code: CheckReasonCode, message: string): void => void r.reasons.push({ code, message });
   const usable = r.interfaces;
   const here = new Set(usable.map((i) => i.address.toLowerCase()));
-  const makesSubflows = (e: PmEndpoint): boolean => e.flags.some((f) => f === 'signal' || f === 'subflow' || f === 'fullmesh');
+  const makesSubflows = (e: PmEndpoint): boolean =>
+    e.flags.some((f) => f === 'signal' || f === 'subflow' || f === 'fullmesh');
   // Implicit endpoints are the kernel's record of addresses peers used; they are not configuration.
   const configured = endpoints.filter((e) => !(e.flags.length === 1 && e.flags[0] === 'implicit'));
   const active = configured.filter(makesSubflows);
-  for (const e of configured.filter((e) => !makesSubflows(e))) reason('INERT_ENDPOINT', `endpoint ${e.address} id ${e.id} has neither signal, subflow nor fullmesh: it creates no subflow`);
+  for (const e of configured.filter((e) => !makesSubflows(e)))
+    reason(
+      'INERT_ENDPOINT',
+      `endpoint ${e.address} id ${e.id} has neither signal, subflow nor fullmesh: it creates no subflow`,
+    );
   const absent = active.filter((e) => !here.has(e.address.toLowerCase()));
-  for (const e of absent) reason('ENDPOINT_ADDRESS_ABSENT', `endpoint ${e.address} id ${e.id}: no up, routed interface of this host has that address, so it adds no path`);
+  for (const e of absent)
+    reason(
+      'ENDPOINT_ADDRESS_ABSENT',
+      `endpoint ${e.address} id ${e.id}: no up, routed interface of this host has that address, so it adds no path`,
+    );
   const effective = active.filter((e) => here.has(e.address.toLowerCase()));
   const addrList = (eps: PmEndpoint[]): string => [...new Set(eps.map((e) => e.address))].join(', ');
   const clientNote =
@@ -201,33 +236,58 @@ export function decide(r: HostCheck): void {
     const only = usable[0];
     if (portSignal.length > 0) {
       r.readiness = 'multipath';
-      reason('ONE_INTERFACE', `this host has one usable address${only ? ` (${only.address} on ${only.name})` : ''}: extra subflows (to the announced port${portSignal.length > 1 ? 's' : ''} ${portSignal.map((e) => e.port).join(', ')}) share that one path`);
-      r.verdict = `ready: connections will be MPTCP and can use several subflows — ${portSignal.length} signal endpoint(s) with a port (${addrList(portSignal)}); up to ${limits.subflows} extra subflows per connection, all over the one interface ${only?.name ?? ''}`.trimEnd();
+      reason(
+        'ONE_INTERFACE',
+        `this host has one usable address${only ? ` (${only.address} on ${only.name})` : ''}: extra subflows (to the announced port${portSignal.length > 1 ? 's' : ''} ${portSignal.map((e) => e.port).join(', ')}) share that one path`,
+      );
+      r.verdict =
+        `ready: connections will be MPTCP and can use several subflows — ${portSignal.length} signal endpoint(s) with a port (${addrList(portSignal)}); up to ${limits.subflows} extra subflows per connection, all over the one interface ${only?.name ?? ''}`.trimEnd();
       return;
     }
     r.readiness = 'single-path';
-    const what = only ? `one usable address (${only.address} on ${only.name})` : 'no usable address (no interface that is up, not loopback, with a route)';
-    reason('ONE_INTERFACE', `this host has ${what}: connections already start from it, so an endpoint on it adds no path; a second path needs a second interface or address here`);
+    const what = only
+      ? `one usable address (${only.address} on ${only.name})`
+      : 'no usable address (no interface that is up, not loopback, with a route)';
+    reason(
+      'ONE_INTERFACE',
+      `this host has ${what}: connections already start from it, so an endpoint on it adds no path; a second path needs a second interface or address here`,
+    );
     r.verdict = `ready: connections will be MPTCP but single-path on this host's side because it has ${what}${clientNote}`;
-    if (limits.addAddrAccepted === 0) r.advice.push('to use a second address announced by servers, allow it with: ip mptcp limits set add_addr_accepted 2');
+    if (limits.addAddrAccepted === 0)
+      r.advice.push(
+        'to use a second address announced by servers, allow it with: ip mptcp limits set add_addr_accepted 2',
+      );
     return;
   }
   const primary = usable.filter((i) => i.defaultRoute);
   const secondary = usable.filter((i) => !i.defaultRoute);
-  const candidate = (secondary.find((i) => i.family === 'inet') ?? secondary[0]) ?? usable[1];
-  const suggestion = candidate ? `ip mptcp endpoint add ${candidate.address} dev ${candidate.name} subflow signal` : undefined;
+  const candidate = secondary.find((i) => i.family === 'inet') ?? secondary[0] ?? usable[1];
+  const suggestion = candidate
+    ? `ip mptcp endpoint add ${candidate.address} dev ${candidate.name} subflow signal`
+    : undefined;
   if (effective.length === 0) {
     r.readiness = 'single-path';
-    if (configured.length === 0) reason('NO_ENDPOINT', `no endpoint is configured: this host has ${usable.length} usable addresses (${usable.map((i) => `${i.address} on ${i.name}`).join(', ')}) but the kernel uses only the one a connection starts from`);
+    if (configured.length === 0)
+      reason(
+        'NO_ENDPOINT',
+        `no endpoint is configured: this host has ${usable.length} usable addresses (${usable.map((i) => `${i.address} on ${i.name}`).join(', ')}) but the kernel uses only the one a connection starts from`,
+      );
     r.verdict = `ready: connections will be MPTCP but single-path because ${configured.length === 0 ? 'no endpoint is configured' : 'no endpoint is on a usable address of this host'}${clientNote} — add one with: ${suggestion ?? 'ip mptcp endpoint add <addr> dev <iface> subflow signal'} (or run: mptcpd-lite run --endpoints auto)`;
     if (suggestion) r.advice.push(suggestion);
     r.advice.push('mptcpd-lite run --endpoints auto');
     return;
   }
   const primaryAddrs = new Set(primary.map((i) => i.address.toLowerCase()));
-  if (primary.length > 0 && portSignal.length === 0 && effective.every((e) => primaryAddrs.has(e.address.toLowerCase()))) {
+  if (
+    primary.length > 0 &&
+    portSignal.length === 0 &&
+    effective.every((e) => primaryAddrs.has(e.address.toLowerCase()))
+  ) {
     r.readiness = 'single-path';
-    reason('ENDPOINT_ON_PRIMARY_ONLY', `the only endpoint address (${addrList(effective)}) is the default-route address connections start from, so it adds no path`);
+    reason(
+      'ENDPOINT_ON_PRIMARY_ONLY',
+      `the only endpoint address (${addrList(effective)}) is the default-route address connections start from, so it adds no path`,
+    );
     r.verdict = `ready: connections will be MPTCP but single-path because the endpoints are only on the address connections start from${clientNote}${suggestion ? ` — add one on the other interface: ${suggestion}` : ''}`;
     if (suggestion) r.advice.push(suggestion);
     return;
@@ -236,11 +296,19 @@ export function decide(r: HostCheck): void {
   const subflowEps = effective.filter((e) => e.flags.includes('subflow') || e.flags.includes('fullmesh'));
   const signalEps = effective.filter((e) => e.flags.includes('signal'));
   const parts: string[] = [];
-  if (subflowEps.length > 0) parts.push(`${subflowEps.length} subflow endpoint${subflowEps.length > 1 ? 's' : ''} (outgoing connections add subflows from ${addrList(subflowEps)})`);
-  if (signalEps.length > 0) parts.push(`${signalEps.length} signal endpoint${signalEps.length > 1 ? 's' : ''} (announced to clients: ${addrList(signalEps)})`);
+  if (subflowEps.length > 0)
+    parts.push(
+      `${subflowEps.length} subflow endpoint${subflowEps.length > 1 ? 's' : ''} (outgoing connections add subflows from ${addrList(subflowEps)})`,
+    );
+  if (signalEps.length > 0)
+    parts.push(
+      `${signalEps.length} signal endpoint${signalEps.length > 1 ? 's' : ''} (announced to clients: ${addrList(signalEps)})`,
+    );
   r.verdict = `ready: connections will be MPTCP and can use several paths — ${parts.join('; ')}; up to ${limits.subflows} extra subflows per connection`;
   if (limits.addAddrAccepted === 0) {
     reason('ADD_ADDR_ACCEPTED_ZERO', 'add_addr_accepted is 0: as a client, addresses announced by servers are ignored');
-    r.advice.push('to use addresses announced by servers as a client, allow them with: ip mptcp limits set add_addr_accepted 2');
+    r.advice.push(
+      'to use addresses announced by servers as a client, allow them with: ip mptcp limits set add_addr_accepted 2',
+    );
   }
 }

@@ -8,16 +8,28 @@ import { toJson } from '../json.js';
 export function formatCheck(r: HostCheck): string {
   const lines: string[] = [];
   const row = (k: string, v: string): void => void lines.push(`${k.padEnd(18)} ${v}`);
-  row('kernel support', r.support.available ? 'yes' : `no (${r.support.reason ?? 'unknown'}${r.support.errno ? `, ${r.support.errno}` : ''})`);
+  row(
+    'kernel support',
+    r.support.available
+      ? 'yes'
+      : `no (${r.support.reason ?? 'unknown'}${r.support.errno ? `, ${r.support.errno}` : ''})`,
+  );
   row('net.mptcp.enabled', r.sysctl.enabled ?? 'missing');
   row('path manager', r.pathManager);
   row('scheduler', r.sysctl.scheduler ?? 'default (sysctl missing)');
-  if (r.limits) row('limits', `subflows ${r.limits.subflows}, add_addr_accepted ${r.limits.addAddrAccepted}${r.pmSource ? `  [${r.pmSource}]` : ''}`);
+  if (r.limits)
+    row(
+      'limits',
+      `subflows ${r.limits.subflows}, add_addr_accepted ${r.limits.addAddrAccepted}${r.pmSource ? `  [${r.pmSource}]` : ''}`,
+    );
   else if (r.pmError) row('limits', `unreadable: ${r.pmError}`);
   if (r.endpoints) {
     if (r.endpoints.length === 0) row('endpoints', 'none');
     for (const [i, e] of r.endpoints.entries()) {
-      row(i === 0 ? 'endpoints' : '', `${e.address}${e.port ? ` port ${e.port}` : ''} id ${e.id} ${e.flags.join(' ')}${e.dev ? ` dev ${e.dev}` : e.ifindex ? ` ifindex ${e.ifindex}` : ''}`);
+      row(
+        i === 0 ? 'endpoints' : '',
+        `${e.address}${e.port ? ` port ${e.port}` : ''} id ${e.id} ${e.flags.join(' ')}${e.dev ? ` dev ${e.dev}` : e.ifindex ? ` ifindex ${e.ifindex}` : ''}`,
+      );
     }
   }
   lines.push('', r.verdict);
@@ -30,8 +42,22 @@ export function checkCommand(): Command {
   return new Command('check')
     .description('tell whether this host is ready for MPTCP: kernel, sysctls, path manager, limits, endpoints')
     .option('--json', 'print the facts and the verdict as JSON')
-    .addHelpText('after', examplesHelp(['mptcpd-lite check', 'mptcpd-lite check --json | jq .verdict', 'ip netns exec lab mptcpd-lite check']))
-    .addHelpText('after', exitCodesHelp([[EXIT_OK, 'ready: MPTCP sockets can be created (the verdict says whether several paths will be used)'], [EXIT_FAILURE, 'not ready: the kernel lacks MPTCP or net.mptcp.enabled=0'], [EXIT_ERROR, 'error while checking']]))
+    .addHelpText(
+      'after',
+      examplesHelp([
+        'mptcpd-lite check',
+        'mptcpd-lite check --json | jq .verdict',
+        'ip netns exec lab mptcpd-lite check',
+      ]),
+    )
+    .addHelpText(
+      'after',
+      exitCodesHelp([
+        [EXIT_OK, 'ready: MPTCP sockets can be created (the verdict says whether several paths will be used)'],
+        [EXIT_FAILURE, 'not ready: the kernel lacks MPTCP or net.mptcp.enabled=0'],
+        [EXIT_ERROR, 'error while checking'],
+      ]),
+    )
     .action(
       action(async (opts: { json?: boolean }) => {
         const { checkHost } = await import('../check/host.js');

@@ -4,7 +4,13 @@ import { Command } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
 import { CliError, EXIT_ERROR, EXIT_OK } from '../exit-codes.js';
 import { toJson } from '../json.js';
-import { PathManager, pmFlagBits, type EndpointSpec, type PathManagerState, type PmEndpoint } from '../netlink/mptcp-pm.js';
+import {
+  PathManager,
+  pmFlagBits,
+  type EndpointSpec,
+  type PathManagerState,
+  type PmEndpoint,
+} from '../netlink/mptcp-pm.js';
 import { linkNames } from '../netlink/rtnetlink.js';
 import { netlinkRequest } from '../netlink/transport.js';
 
@@ -15,7 +21,10 @@ function openPm(): PathManager {
     return PathManager.open(netlinkRequest);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    throw new CliError(`cannot reach the MPTCP path manager (genetlink mptcp_pm): ${msg}${msg.includes('ENOENT') ? ' — the kernel has no MPTCP (CONFIG_MPTCP)' : ''}`, EXIT_ERROR);
+    throw new CliError(
+      `cannot reach the MPTCP path manager (genetlink mptcp_pm): ${msg}${msg.includes('ENOENT') ? ' — the kernel has no MPTCP (CONFIG_MPTCP)' : ''}`,
+      EXIT_ERROR,
+    );
   }
 }
 
@@ -30,7 +39,10 @@ export function formatEndpoint(e: PmEndpoint): string {
 }
 
 export function formatState(s: PathManagerState): string {
-  const lines = [`limits: subflows ${s.limits.subflows} add_addr_accepted ${s.limits.addAddrAccepted}`, `endpoints: ${s.endpoints.length === 0 ? 'none' : ''}`];
+  const lines = [
+    `limits: subflows ${s.limits.subflows} add_addr_accepted ${s.limits.addAddrAccepted}`,
+    `endpoints: ${s.endpoints.length === 0 ? 'none' : ''}`,
+  ];
   for (const e of s.endpoints) lines.push(`  ${formatEndpoint(e)}`);
   return lines.join('\n') + '\n';
 }
@@ -38,8 +50,13 @@ export function formatState(s: PathManagerState): string {
 /** An endpoint named by id (a number) or address. */
 function target(pm: PathManager, what: string): PmEndpoint {
   const eps = pm.read().endpoints;
-  const ep = /^\d+$/.test(what) ? eps.find((e) => e.id === Number(what)) : isIP(what) ? eps.find((e) => e.address === what) : undefined;
-  if (!/^\d+$/.test(what) && !isIP(what)) throw new CliError(`"${what}" is neither an endpoint id nor an IP address`, EXIT_ERROR);
+  const ep = /^\d+$/.test(what)
+    ? eps.find((e) => e.id === Number(what))
+    : isIP(what)
+      ? eps.find((e) => e.address === what)
+      : undefined;
+  if (!/^\d+$/.test(what) && !isIP(what))
+    throw new CliError(`"${what}" is neither an endpoint id nor an IP address`, EXIT_ERROR);
   if (!ep) throw new CliError(`no endpoint ${what} (see: mptcpd-lite endpoints)`, EXIT_ERROR, 'ENOENT');
   return ep;
 }
@@ -53,14 +70,26 @@ function int(name: string, v: string | undefined, max: number): number | undefin
 
 function netlinkFailure(what: string, err: unknown): CliError {
   const code = (err as { code?: string }).code;
-  const hint = code === 'EEXIST' ? ' (an endpoint with this address or id already exists)' : code === 'EPERM' ? ' (needs CAP_NET_ADMIN: run as root)' : code === 'EINVAL' ? ' (the kernel rejected the request: check the flags and id; signal and fullmesh cannot be combined)' : code === 'EADDRNOTAVAIL' ? ' (an endpoint with a port makes the kernel listen on it: the address must be one of this host\'s)' : '';
+  const hint =
+    code === 'EEXIST'
+      ? ' (an endpoint with this address or id already exists)'
+      : code === 'EPERM'
+        ? ' (needs CAP_NET_ADMIN: run as root)'
+        : code === 'EINVAL'
+          ? ' (the kernel rejected the request: check the flags and id; signal and fullmesh cannot be combined)'
+          : code === 'EADDRNOTAVAIL'
+            ? " (an endpoint with a port makes the kernel listen on it: the address must be one of this host's)"
+            : '';
   return new CliError(`${what}: ${err instanceof Error ? err.message : String(err)}${hint}`, EXIT_ERROR, code);
 }
 
 export function endpointsCommand(): Command {
-  const print = (json: boolean | undefined, value: unknown, text: string): void => void process.stdout.write(json ? toJson(value, 2) + '\n' : text);
+  const print = (json: boolean | undefined, value: unknown, text: string): void =>
+    void process.stdout.write(json ? toJson(value, 2) + '\n' : text);
   const cmd = new Command('endpoints')
-    .description('list, add, remove and flag MPTCP path-manager endpoints, and show or set the limits (like `ip mptcp endpoint` / `ip mptcp limits`)')
+    .description(
+      'list, add, remove and flag MPTCP path-manager endpoints, and show or set the limits (like `ip mptcp endpoint` / `ip mptcp limits`)',
+    )
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
@@ -73,7 +102,13 @@ export function endpointsCommand(): Command {
         'mptcpd-lite endpoints limits --subflows 2 --add-addr-accepted 2',
       ]),
     )
-    .addHelpText('after', exitCodesHelp([[EXIT_OK, 'done'], [EXIT_ERROR, 'bad arguments, no such endpoint, or the kernel refused (errno name printed)']]))
+    .addHelpText(
+      'after',
+      exitCodesHelp([
+        [EXIT_OK, 'done'],
+        [EXIT_ERROR, 'bad arguments, no such endpoint, or the kernel refused (errno name printed)'],
+      ]),
+    )
     .action(
       action((opts: { json?: boolean }) => {
         const s = withNames(openPm().read());
@@ -125,7 +160,11 @@ export function endpointsCommand(): Command {
           throw netlinkFailure(`add endpoint ${address}`, err);
         }
         const ep = withNames(pm.read()).endpoints.find((e) => e.address === address);
-        print(opts.json ?? cmd.opts<{ json?: boolean }>().json, ep ?? null, ep ? `added ${formatEndpoint(ep)}\n` : `added ${address}\n`);
+        print(
+          opts.json ?? cmd.opts<{ json?: boolean }>().json,
+          ep ?? null,
+          ep ? `added ${formatEndpoint(ep)}\n` : `added ${address}\n`,
+        );
         return EXIT_OK;
       }),
     );
@@ -159,7 +198,11 @@ export function endpointsCommand(): Command {
         for (const w of words) {
           const off = w.startsWith('no');
           const name = off ? w.slice(2) : w;
-          if (name !== 'backup' && name !== 'fullmesh') throw new CliError(`flag ${w}: only backup, nobackup, fullmesh, nofullmesh can be changed on an existing endpoint (remove and re-add it for signal/subflow)`, EXIT_ERROR);
+          if (name !== 'backup' && name !== 'fullmesh')
+            throw new CliError(
+              `flag ${w}: only backup, nobackup, fullmesh, nofullmesh can be changed on an existing endpoint (remove and re-add it for signal/subflow)`,
+              EXIT_ERROR,
+            );
           const bit = pmFlagBits([name]);
           bits = off ? bits & ~bit : bits | bit;
         }
@@ -199,13 +242,20 @@ export function endpointsCommand(): Command {
         const addAddrAccepted = int('--add-addr-accepted', opts.addAddrAccepted, 8);
         if (subflows !== undefined || addAddrAccepted !== undefined) {
           try {
-            pm.setLimits({ ...(subflows !== undefined ? { subflows } : {}), ...(addAddrAccepted !== undefined ? { addAddrAccepted } : {}) });
+            pm.setLimits({
+              ...(subflows !== undefined ? { subflows } : {}),
+              ...(addAddrAccepted !== undefined ? { addAddrAccepted } : {}),
+            });
           } catch (err) {
             throw netlinkFailure('set limits', err);
           }
         }
         const { limits } = pm.read();
-        print(opts.json ?? cmd.opts<{ json?: boolean }>().json, limits, `subflows ${limits.subflows} add_addr_accepted ${limits.addAddrAccepted}\n`);
+        print(
+          opts.json ?? cmd.opts<{ json?: boolean }>().json,
+          limits,
+          `subflows ${limits.subflows} add_addr_accepted ${limits.addAddrAccepted}\n`,
+        );
         return EXIT_OK;
       }),
     );

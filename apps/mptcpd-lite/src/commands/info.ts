@@ -27,18 +27,26 @@ async function daemonPorts(controlPath: string): Promise<number[] | undefined> {
     if (!reply.ok) return undefined;
     const status = (reply as unknown as { status: DaemonStatus }).status;
     const ports = new Set<number>();
-    for (const s of status.sockets) for (const l of s.listen) {
-      const m = /:(\d+)$/.exec(l.address);
-      if (m) ports.add(Number(m[1]));
-    }
+    for (const s of status.sockets)
+      for (const l of s.listen) {
+        const m = /:(\d+)$/.exec(l.address);
+        if (m) ports.add(Number(m[1]));
+      }
     return [...ports];
   } catch {
     return undefined;
   }
 }
 
-export function selectConnections(all: MptcpConnection[], ports: number[] | undefined, listening: boolean): MptcpConnection[] {
-  return all.filter((c) => (listening || c.state !== 'LISTEN') && (!ports || ports.includes(c.local.port) || ports.includes(c.remote.port)));
+export function selectConnections(
+  all: MptcpConnection[],
+  ports: number[] | undefined,
+  listening: boolean,
+): MptcpConnection[] {
+  return all.filter(
+    (c) =>
+      (listening || c.state !== 'LISTEN') && (!ports || ports.includes(c.local.port) || ports.includes(c.remote.port)),
+  );
 }
 
 function flagsText(c: MptcpConnection): string {
@@ -50,7 +58,9 @@ function flagsText(c: MptcpConnection): string {
 }
 
 export function formatConnections(conns: MptcpConnection[], ports: number[] | undefined): string {
-  const lines = [`MPTCP connections${ports ? ` on port${ports.length > 1 ? 's' : ''} ${ports.join(', ')}` : ''}: ${conns.length}`];
+  const lines = [
+    `MPTCP connections${ports ? ` on port${ports.length > 1 ? 's' : ''} ${ports.join(', ')}` : ''}: ${conns.length}`,
+  ];
   for (const c of conns) {
     const i = c.info;
     const head = `${c.state.padEnd(6)} ${hostPort(c.local.address, c.local.port)} <-> ${hostPort(c.remote.address, c.remote.port)}`;
@@ -59,12 +69,16 @@ export function formatConnections(conns: MptcpConnection[], ports: number[] | un
       continue;
     }
     const total = i.subflowsTotal || c.subflows.length || i.subflows + 1;
-    lines.push(`${head}  token ${i.token.toString(16).padStart(8, '0')}  subflows ${total}/${i.subflowsMax + 1}  sent ${formatBytes(i.bytesSent)}  received ${formatBytes(i.bytesReceived)}  acked ${formatBytes(i.bytesAcked)}${flagsText(c) ? `  [${flagsText(c)}]` : ''}`);
+    lines.push(
+      `${head}  token ${i.token.toString(16).padStart(8, '0')}  subflows ${total}/${i.subflowsMax + 1}  sent ${formatBytes(i.bytesSent)}  received ${formatBytes(i.bytesReceived)}  acked ${formatBytes(i.bytesAcked)}${flagsText(c) ? `  [${flagsText(c)}]` : ''}`,
+    );
     for (const s of c.subflows) {
       const tcp = s.tcp;
       lines.push(
         `  subflow ${hostPort(s.local.address, s.local.port)} <-> ${hostPort(s.remote.address, s.remote.port)}  id ${s.idLoc ?? 0}/${s.idRem ?? 0}  ${s.state}` +
-          (tcp ? `  rtt ${(tcp.rttUs / 1000).toFixed(3)} ms  sent ${formatBytes(tcp.bytesSent)}  received ${formatBytes(tcp.bytesReceived)}  retrans ${tcp.totalRetrans}` : ''),
+          (tcp
+            ? `  rtt ${(tcp.rttUs / 1000).toFixed(3)} ms  sent ${formatBytes(tcp.bytesSent)}  received ${formatBytes(tcp.bytesReceived)}  retrans ${tcp.totalRetrans}`
+            : ''),
       );
     }
   }
@@ -73,16 +87,37 @@ export function formatConnections(conns: MptcpConnection[], ports: number[] | un
 
 export function infoCommand(): Command {
   return new Command('info')
-    .description("list the host's live MPTCP connections (sock_diag, like `ss -M`) with subflows, addresses and byte counters, filtered to the daemon's ports")
+    .description(
+      "list the host's live MPTCP connections (sock_diag, like `ss -M`) with subflows, addresses and byte counters, filtered to the daemon's ports",
+    )
     .option('--json', 'print JSON (one document; with --watch one JSON object per line)')
-    .option('-w, --watch', 'after the listing, print MPTCP events as they happen (created, established, closed, announced, removed, sub_established, sub_closed, sub_priority, listener_*) like `ip mptcp monitor`, and changes of the kernel MPTcpExt counters, until interrupted')
+    .option(
+      '-w, --watch',
+      'after the listing, print MPTCP events as they happen (created, established, closed, announced, removed, sub_established, sub_closed, sub_priority, listener_*) like `ip mptcp monitor`, and changes of the kernel MPTcpExt counters, until interrupted',
+    )
     .addOption(new Option('-i, --interval <seconds>', 'how often --watch looks at the kernel counters').default('1'))
-    .option('-p, --port <port...>', "only connections with this local or remote port (default: the running daemon's ports, else all)")
+    .option(
+      '-p, --port <port...>',
+      "only connections with this local or remote port (default: the running daemon's ports, else all)",
+    )
     .option('-l, --listening', 'include listening sockets')
     .option('-a, --all', 'all MPTCP connections, even when a daemon runs')
     .option('--control <path>', 'control socket of the daemon to take the ports from', defaultControlPath())
-    .addHelpText('after', examplesHelp(['mptcpd-lite info', 'mptcpd-lite info --port 8080 --json', 'mptcpd-lite info --watch --json --all']))
-    .addHelpText('after', exitCodesHelp([[EXIT_OK, 'listed (also when there is no connection)'], [EXIT_ERROR, 'sock_diag failed (e.g. mptcp_diag missing: ENOENT) or bad option']]))
+    .addHelpText(
+      'after',
+      examplesHelp([
+        'mptcpd-lite info',
+        'mptcpd-lite info --port 8080 --json',
+        'mptcpd-lite info --watch --json --all',
+      ]),
+    )
+    .addHelpText(
+      'after',
+      exitCodesHelp([
+        [EXIT_OK, 'listed (also when there is no connection)'],
+        [EXIT_ERROR, 'sock_diag failed (e.g. mptcp_diag missing: ENOENT) or bad option'],
+      ]),
+    )
     .action(
       action(async (opts: InfoOptions) => {
         let ports: number[] | undefined;
@@ -105,11 +140,21 @@ export function infoCommand(): Command {
             conns = selectConnections(mptcpConnections(netlinkRequest), ports, opts.listening ?? false);
           } catch (err) {
             const msg = err instanceof Error ? err.message : String(err);
-            throw new CliError(`${msg}${msg.includes('ENOENT') ? ' (is the mptcp_diag module available? modprobe mptcp_diag)' : ''}`, EXIT_ERROR);
+            throw new CliError(
+              `${msg}${msg.includes('ENOENT') ? ' (is the mptcp_diag module available? modprobe mptcp_diag)' : ''}`,
+              EXIT_ERROR,
+            );
           }
           if (!opts.json) return formatConnections(conns, ports);
           // With --watch the listing is the first line of a JSON-lines stream.
-          return toJson(opts.watch ? { time: new Date().toISOString(), event: 'snapshot', ports: ports ?? null, connections: conns } : { ports: ports ?? null, connections: conns }, opts.watch ? undefined : 2) + '\n';
+          return (
+            toJson(
+              opts.watch
+                ? { time: new Date().toISOString(), event: 'snapshot', ports: ports ?? null, connections: conns }
+                : { ports: ports ?? null, connections: conns },
+              opts.watch ? undefined : 2,
+            ) + '\n'
+          );
         };
         if (!opts.watch) {
           process.stdout.write(once());
@@ -123,9 +168,19 @@ export function infoCommand(): Command {
         const { watchMptcpEvents } = await import('../events/watch.js');
         process.stdout.write(once());
         try {
-          await watchMptcpEvents({ json: opts.json ?? false, ports, interval, write: (l) => void process.stdout.write(l + '\n'), until });
+          await watchMptcpEvents({
+            json: opts.json ?? false,
+            ports,
+            interval,
+            write: (l) => void process.stdout.write(l + '\n'),
+            until,
+          });
         } catch (err) {
-          throw new CliError(`--watch: ${err instanceof Error ? err.message : String(err)}`, EXIT_ERROR, (err as { code?: string }).code);
+          throw new CliError(
+            `--watch: ${err instanceof Error ? err.message : String(err)}`,
+            EXIT_ERROR,
+            (err as { code?: string }).code,
+          );
         }
         return EXIT_OK;
       }),

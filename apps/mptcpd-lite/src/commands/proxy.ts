@@ -34,7 +34,11 @@ export function activationFds(env: NodeJS.ProcessEnv = process.env): number[] {
 function seconds(text: string | undefined): number {
   if (text === undefined || text === 'infinity') return 0;
   const m = /^(\d+(?:\.\d+)?)(ms|s|min|m|h)?$/.exec(text.trim());
-  if (!m) throw new CliError(`invalid --exit-idle-time ${text} (seconds, or with a unit: 500ms, 30s, 5min, 1h; infinity = never)`, EXIT_ERROR);
+  if (!m)
+    throw new CliError(
+      `invalid --exit-idle-time ${text} (seconds, or with a unit: 500ms, 30s, 5min, 1h; infinity = never)`,
+      EXIT_ERROR,
+    );
   const v = Number(m[1]);
   return m[2] === 'ms' ? v / 1000 : m[2] === 'min' || m[2] === 'm' ? v * 60 : m[2] === 'h' ? v * 3600 : v;
 }
@@ -56,15 +60,42 @@ function textEvent(e: ProxyEvent): string | undefined {
 
 export function proxyCommand(): Command {
   return new Command('proxy')
-    .description('forward connections from a socket-activated or --listen socket to a backend (TCP, MPTCP or AF_UNIX), like systemd-socket-proxyd, with MPTCP and the PROXY protocol')
+    .description(
+      'forward connections from a socket-activated or --listen socket to a backend (TCP, MPTCP or AF_UNIX), like systemd-socket-proxyd, with MPTCP and the PROXY protocol',
+    )
     .argument('<backend>', 'HOST:PORT, [IPV6]:PORT, /path/to/socket or @abstract')
-    .option('-l, --listen <addr...>', 'listen here instead of on the sockets passed by socket activation (LISTEN_FDS): HOST:PORT, [IPV6]:PORT, PORT (all addresses), /path')
-    .addOption(new Option('--mptcp <mode>', 'MPTCP on the --listen sockets: require (fail without it), prefer (fall back to TCP), off').choices(['require', 'prefer', 'off']).default('prefer'))
-    .addOption(new Option('--backend-mptcp <mode>', 'MPTCP toward a HOST:PORT backend').choices(['require', 'prefer', 'off']).default('off'))
-    .addOption(new Option('--proxy-protocol <version>', 'send a PROXY protocol header (v1 text, v2 binary) to the backend first, so it sees the client address').choices(['v1', 'v2']))
-    .option('--exit-idle-time <time>', 'exit when no connection has been open for this long (seconds, or 30s, 5min; default infinity)')
+    .option(
+      '-l, --listen <addr...>',
+      'listen here instead of on the sockets passed by socket activation (LISTEN_FDS): HOST:PORT, [IPV6]:PORT, PORT (all addresses), /path',
+    )
+    .addOption(
+      new Option(
+        '--mptcp <mode>',
+        'MPTCP on the --listen sockets: require (fail without it), prefer (fall back to TCP), off',
+      )
+        .choices(['require', 'prefer', 'off'])
+        .default('prefer'),
+    )
+    .addOption(
+      new Option('--backend-mptcp <mode>', 'MPTCP toward a HOST:PORT backend')
+        .choices(['require', 'prefer', 'off'])
+        .default('off'),
+    )
+    .addOption(
+      new Option(
+        '--proxy-protocol <version>',
+        'send a PROXY protocol header (v1 text, v2 binary) to the backend first, so it sees the client address',
+      ).choices(['v1', 'v2']),
+    )
+    .option(
+      '--exit-idle-time <time>',
+      'exit when no connection has been open for this long (seconds, or 30s, 5min; default infinity)',
+    )
     .option('-c, --connections-max <n>', 'connections at once; more are refused', '256')
-    .option('--json', 'print one JSON line per event on stdout: ready, connection (with its transport), closed (bytes), error, idle-exit')
+    .option(
+      '--json',
+      'print one JSON line per event on stdout: ready, connection (with its transport), closed (bytes), error, idle-exit',
+    )
     .addHelpText(
       'after',
       examplesHelp([
@@ -73,7 +104,13 @@ export function proxyCommand(): Command {
         'mptcpd-lite proxy --exit-idle-time 5min /run/app.sock                  # from a .socket unit (LISTEN_FDS)',
       ]),
     )
-    .addHelpText('after', exitCodesHelp([[EXIT_OK, 'stopped by SIGTERM/SIGINT or --exit-idle-time'], [EXIT_ERROR, 'bad arguments, nothing to listen on, or a listen address that cannot be bound']]))
+    .addHelpText(
+      'after',
+      exitCodesHelp([
+        [EXIT_OK, 'stopped by SIGTERM/SIGINT or --exit-idle-time'],
+        [EXIT_ERROR, 'bad arguments, nothing to listen on, or a listen address that cannot be bound'],
+      ]),
+    )
     .action(
       action(async (backendText: string, opts: ProxyCliOptions) => {
         let backend: ProxyAddress;
@@ -85,9 +122,14 @@ export function proxyCommand(): Command {
           throw new CliError((err as Error).message, EXIT_ERROR);
         }
         const max = Number(opts.connectionsMax);
-        if (!Number.isInteger(max) || max < 1) throw new CliError(`invalid --connections-max ${opts.connectionsMax}`, EXIT_ERROR);
+        if (!Number.isInteger(max) || max < 1)
+          throw new CliError(`invalid --connections-max ${opts.connectionsMax}`, EXIT_ERROR);
         const listenFds = listen ? [] : activationFds();
-        if (!listen && listenFds.length === 0) throw new CliError('nothing to listen on: pass --listen ADDR, or start the proxy from a socket unit (LISTEN_FDS is not set for this process)', EXIT_ERROR);
+        if (!listen && listenFds.length === 0)
+          throw new CliError(
+            'nothing to listen on: pass --listen ADDR, or start the proxy from a socket unit (LISTEN_FDS is not set for this process)',
+            EXIT_ERROR,
+          );
         const emit = (e: ProxyEvent): void => {
           if (opts.json) process.stdout.write(toJson(e) + '\n');
           else {

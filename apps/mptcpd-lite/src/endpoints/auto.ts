@@ -8,7 +8,16 @@
  */
 import type { Logger } from '../log.js';
 import { PathManager, pmFlagNames, type PmEndpoint } from '../netlink/mptcp-pm.js';
-import { NETLINK_ROUTE, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE, RTNLGRP_LINK, usableAddresses, type UsableAddress } from '../netlink/rtnetlink.js';
+import {
+  NETLINK_ROUTE,
+  RTNLGRP_IPV4_IFADDR,
+  RTNLGRP_IPV4_ROUTE,
+  RTNLGRP_IPV6_IFADDR,
+  RTNLGRP_IPV6_ROUTE,
+  RTNLGRP_LINK,
+  usableAddresses,
+  type UsableAddress,
+} from '../netlink/rtnetlink.js';
 import { subscribeNetlink, type NetlinkSubscription } from '../netlink/subscription.js';
 import type { NetlinkTransport } from '../netlink/transport.js';
 import { findOtherManager } from './other-manager.js';
@@ -69,9 +78,13 @@ export async function startEndpointManager(opts: EndpointManagerOptions): Promis
       if (w && w.ifindex === ep.ifindex) continue;
       try {
         pm.remove({ id: ep.id });
-        log.notice(`endpoints: removed ${ep.address} id ${ep.id}${ep.dev ? ` dev ${ep.dev}` : ''} (${w ? 'moved to another interface' : 'address or link gone'})`);
+        log.notice(
+          `endpoints: removed ${ep.address} id ${ep.id}${ep.dev ? ` dev ${ep.dev}` : ''} (${w ? 'moved to another interface' : 'address or link gone'})`,
+        );
       } catch (err) {
-        log.warning(`endpoints: could not remove ${ep.address} id ${ep.id}: ${err instanceof Error ? err.message : String(err)}`);
+        log.warning(
+          `endpoints: could not remove ${ep.address} id ${ep.id}: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
       owned.delete(k);
       existingByAddr.delete(k);
@@ -82,7 +95,9 @@ export async function startEndpointManager(opts: EndpointManagerOptions): Promis
       try {
         pm.add({ address: w.address, flags: opts.flags, ifindex: w.ifindex });
       } catch (err) {
-        log.warning(`endpoints: could not add ${w.address} dev ${w.dev}: ${err instanceof Error ? err.message : String(err)}`);
+        log.warning(
+          `endpoints: could not add ${w.address} dev ${w.dev}: ${err instanceof Error ? err.message : String(err)}`,
+        );
         continue;
       }
       const added = pm.read().endpoints.find((e) => key(e.address) === k);
@@ -106,11 +121,15 @@ export async function startEndpointManager(opts: EndpointManagerOptions): Promis
     });
   };
   let stopped = false;
-  const sub: NetlinkSubscription = await subscribeNetlink(NETLINK_ROUTE, [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE], {
-    onDatagram: schedule,
-    onOverrun: schedule,
-    ref: false,
-  });
+  const sub: NetlinkSubscription = await subscribeNetlink(
+    NETLINK_ROUTE,
+    [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE],
+    {
+      onDatagram: schedule,
+      onOverrun: schedule,
+      ref: false,
+    },
+  );
   reconcile();
   return {
     owned: () => [...owned.values()],

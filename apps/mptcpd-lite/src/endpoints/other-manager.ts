@@ -9,7 +9,8 @@ import { readSysctl } from '../check/sysctl.js';
 
 /** Process names (comm) that manage endpoints, and what to tell the operator about each. */
 const MANAGERS: Readonly<Record<string, string>> = {
-  mptcpd: 'mptcpd is running in this network namespace and manages the MPTCP endpoints (stop it, or run mptcpd-lite without --endpoints auto)',
+  mptcpd:
+    'mptcpd is running in this network namespace and manages the MPTCP endpoints (stop it, or run mptcpd-lite without --endpoints auto)',
   NetworkManager:
     'NetworkManager is running in this network namespace and manages MPTCP endpoints for its connections (disable that with `nmcli connection modify ID connection.mptcp-flags disabled` and add --endpoints-ignore NetworkManager, or leave endpoints to NetworkManager)',
 };
@@ -31,7 +32,12 @@ function netnsOf(pid: number | 'self'): string | undefined {
 /** The first other endpoint manager found, or undefined. `ignore` lists comm names not to count. */
 export function findOtherManager(ignore: readonly string[] = [], procDir = '/proc'): OtherManager | undefined {
   const pm = readSysctl('path_manager') ?? (readSysctl('pm_type') === '1' ? 'userspace' : undefined);
-  if (pm === 'userspace') return { name: 'userspace path manager', message: 'net.mptcp.path_manager is "userspace": subflows are created by a userspace daemon, which ignores endpoints (set it to "kernel" to use --endpoints auto)' };
+  if (pm === 'userspace')
+    return {
+      name: 'userspace path manager',
+      message:
+        'net.mptcp.path_manager is "userspace": subflows are created by a userspace daemon, which ignores endpoints (set it to "kernel" to use --endpoints auto)',
+    };
   const mine = netnsOf('self');
   let pids: string[];
   try {

@@ -29,7 +29,10 @@ export interface WatchOptions {
 export async function watchMptcpEvents(opts: WatchOptions): Promise<void> {
   const family = resolveFamily(netlinkRequest, MPTCP_PM_NAME);
   const group = family.groups.get(MPTCP_PM_EVENTS_GROUP);
-  if (group === undefined) throw new Error(`the kernel's ${MPTCP_PM_NAME} family has no ${MPTCP_PM_EVENTS_GROUP} multicast group (kernel older than 5.12?)`);
+  if (group === undefined)
+    throw new Error(
+      `the kernel's ${MPTCP_PM_NAME} family has no ${MPTCP_PM_EVENTS_GROUP} multicast group (kernel older than 5.12?)`,
+    );
   const tokens = new Set<string>();
   const wanted = (e: MptcpEvent): boolean => {
     if (!opts.ports) return true;
@@ -37,13 +40,17 @@ export async function watchMptcpEvents(opts: WatchOptions): Promise<void> {
       if (e.event === 'closed') tokens.delete(e.token);
       return true;
     }
-    const hit = (e.sport !== undefined && opts.ports.includes(e.sport)) || (e.dport !== undefined && opts.ports.includes(e.dport));
+    const hit =
+      (e.sport !== undefined && opts.ports.includes(e.sport)) ||
+      (e.dport !== undefined && opts.ports.includes(e.dport));
     if (hit && e.token && e.event !== 'closed') tokens.add(e.token);
     return hit;
   };
   const emit = (e: MptcpEvent): void => {
     if (!wanted(e)) return;
-    opts.write(opts.json ? toJson({ time: new Date().toISOString(), ...e }) : `${new Date().toISOString()} ${formatPmEvent(e)}`);
+    opts.write(
+      opts.json ? toJson({ time: new Date().toISOString(), ...e }) : `${new Date().toISOString()} ${formatPmEvent(e)}`,
+    );
   };
   let prev = readMptcpCounters();
   const lookAtCounters = (): void => {
@@ -67,7 +74,16 @@ export async function watchMptcpEvents(opts: WatchOptions): Promise<void> {
     onDatagram: (d) => {
       for (const e of decodePmEvents(d)) emit(e);
     },
-    onOverrun: () => opts.write(opts.json ? toJson({ time: new Date().toISOString(), event: 'overrun', message: 'the kernel dropped events (receive queue full)' }) : `${new Date().toISOString()} [${'OVERRUN'.padStart(18)}] the kernel dropped events (receive queue full)`),
+    onOverrun: () =>
+      opts.write(
+        opts.json
+          ? toJson({
+              time: new Date().toISOString(),
+              event: 'overrun',
+              message: 'the kernel dropped events (receive queue full)',
+            })
+          : `${new Date().toISOString()} [${'OVERRUN'.padStart(18)}] the kernel dropped events (receive queue full)`,
+      ),
   });
   const timer = setInterval(lookAtCounters, opts.interval * 1000);
   try {

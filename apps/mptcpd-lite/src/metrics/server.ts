@@ -11,7 +11,13 @@ import type { Logger } from '../log.js';
 import { netlinkRequest } from '../netlink/transport.js';
 import type { EngineView } from '../operate/start.js';
 import { metricFamilies, takeSnapshot } from './snapshot.js';
-import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, renderOpenMetrics, renderPrometheusText, wantsOpenMetrics } from './exposition.js';
+import {
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  renderOpenMetrics,
+  renderPrometheusText,
+  wantsOpenMetrics,
+} from './exposition.js';
 import { statusPage } from './status-page.js';
 
 export interface MetricsServerOptions {
@@ -32,7 +38,8 @@ export function parseListenAddress(text: string): { host: string; port: number }
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
   const port = Number(m?.[3]);
   const host = m?.[1] ?? m?.[2] ?? '';
-  if (!m || port > 65535 || (host !== '' && isIP(host) === 0 && host !== 'localhost')) throw new CliError(`--metrics ${text}: expected HOST:PORT, [IPV6]:PORT or :PORT`, EXIT_ERROR);
+  if (!m || port > 65535 || (host !== '' && isIP(host) === 0 && host !== 'localhost'))
+    throw new CliError(`--metrics ${text}: expected HOST:PORT, [IPV6]:PORT or :PORT`, EXIT_ERROR);
   return { host: host === '' ? '127.0.0.1' : host, port };
 }
 
@@ -49,7 +56,8 @@ export function allowList(allow: readonly string[]): BlockList {
     if (len === undefined) list.addAddress(net, type);
     else {
       const n = Number(len);
-      if (!/^\d+$/.test(len) || n > (v === 4 ? 32 : 128)) throw new CliError(`--status-allow ${a}: bad prefix length`, EXIT_ERROR);
+      if (!/^\d+$/.test(len) || n > (v === 4 ? 32 : 128))
+        throw new CliError(`--status-allow ${a}: bad prefix length`, EXIT_ERROR);
       list.addSubnet(net, n, type);
     }
   }
@@ -66,11 +74,18 @@ function clientAllowed(list: BlockList, remote: string | undefined): boolean {
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
   const { host, port } = parseListenAddress(opts.address);
   const allowed = allowList(opts.allow);
-  const snapshot = () => takeSnapshot({ request: netlinkRequest, engine: opts.engine, ...(opts.ownedEndpoints ? { ownedEndpoints: opts.ownedEndpoints } : {}) });
+  const snapshot = () =>
+    takeSnapshot({
+      request: netlinkRequest,
+      engine: opts.engine,
+      ...(opts.ownedEndpoints ? { ownedEndpoints: opts.ownedEndpoints } : {}),
+    });
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (!clientAllowed(allowed, req.socket.remoteAddress)) {
       res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
-      res.end(`403 Forbidden: ${req.socket.remoteAddress ?? 'this client'} is not allowed (loopback only; allow networks with --status-allow)\n`);
+      res.end(
+        `403 Forbidden: ${req.socket.remoteAddress ?? 'this client'} is not allowed (loopback only; allow networks with --status-allow)\n`,
+      );
       return;
     }
     const path = (req.url ?? '/').split('?')[0];
@@ -83,13 +98,21 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
       if (path === '/metrics') {
         const fams = metricFamilies(snapshot());
         const om = wantsOpenMetrics(req.headers.accept);
-        res.writeHead(200, { 'content-type': om ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' });
+        res.writeHead(200, {
+          'content-type': om ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
+          'cache-control': 'no-store',
+        });
         res.end(om ? renderOpenMetrics(fams) : renderPrometheusText(fams));
       } else if (path === '/status.json') {
         res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
         res.end(toJson(snapshot()));
       } else if (path === '/') {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:" });
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-store',
+          'content-security-policy':
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+        });
         res.end(statusPage(toJson(snapshot())));
       } else {
         res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
@@ -103,13 +126,17 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
   };
   const server = createServer(handle);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new CliError(`--metrics ${opts.address}: ${err.code ?? ''} ${err.message}`, EXIT_ERROR, err.code)));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new CliError(`--metrics ${opts.address}: ${err.code ?? ''} ${err.message}`, EXIT_ERROR, err.code)),
+    );
     server.listen(port, host, () => resolve());
   });
   const a = server.address();
   const bound = typeof a === 'object' && a ? a : { address: host, port };
   const url = `http://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}/`;
-  opts.log.notice(`metrics: serving ${url}metrics and the status page at ${url}${opts.allow.length ? ` (allowed besides loopback: ${opts.allow.join(', ')})` : ' (loopback clients only)'}`);
+  opts.log.notice(
+    `metrics: serving ${url}metrics and the status page at ${url}${opts.allow.length ? ` (allowed besides loopback: ${opts.allow.join(', ')})` : ' (loopback clients only)'}`,
+  );
   return {
     url,
     close: () =>

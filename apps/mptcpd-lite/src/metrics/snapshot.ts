@@ -95,10 +95,11 @@ export function takeSnapshot(src: SnapshotSources): Snapshot {
   const errors: string[] = [];
   const { sockets, services } = src.engine.status();
   const byPort = new Map<number, string>();
-  for (const s of sockets) for (const l of s.listen) {
-    const p = portOf(l.address);
-    if (p !== undefined) byPort.set(p, s.unit);
-  }
+  for (const s of sockets)
+    for (const l of s.listen) {
+      const p = portOf(l.address);
+      if (p !== undefined) byPort.set(p, s.unit);
+    }
   let connections: ConnectionView[] = [];
   try {
     connections = mptcpConnections(src.request)
@@ -120,47 +121,111 @@ export function takeSnapshot(src: SnapshotSources): Snapshot {
   }
   const kernel: Record<string, string> = {};
   for (const [k, v] of readMptcpCounters()) kernel[k] = v.toString();
-  return { time: new Date().toISOString(), version: VERSION, pid: process.pid, sockets, services, connections, endpoints, managedEndpoints: src.ownedEndpoints?.() ?? null, limits, kernel, errors };
+  return {
+    time: new Date().toISOString(),
+    version: VERSION,
+    pid: process.pid,
+    sockets,
+    services,
+    connections,
+    endpoints,
+    managedEndpoints: src.ownedEndpoints?.() ?? null,
+    limits,
+    kernel,
+    errors,
+  };
 }
 
 /** Metric families of a snapshot. */
 export function metricFamilies(s: Snapshot): MetricFamily[] {
   const f: MetricFamily[] = [];
-  const add = (name: string, type: MetricFamily['type'], help: string, samples: Sample[]): void => void f.push({ name: `mptcpd_lite_${name}`, type, help, samples });
+  const add = (name: string, type: MetricFamily['type'], help: string, samples: Sample[]): void =>
+    void f.push({ name: `mptcpd_lite_${name}`, type, help, samples });
   add('build', 'info', 'mptcpd-lite version', [{ labels: { version: s.version }, value: 1 }]);
-  add('socket_state', 'gauge', 'socket unit state (1 for the current state)', s.sockets.map((k) => ({ labels: { socket: k.unit, state: k.state }, value: 1 })));
-  add('socket_listen', 'info', 'listening addresses of a socket unit and the protocol they got (mptcp, tcp, fallback)', s.sockets.flatMap((k) => k.listen.map((l) => ({ labels: { socket: k.unit, address: l.address, protocol: l.protocol }, value: 1 }))));
-  add('socket_accepted_connections', 'counter', 'connections accepted by the socket unit', s.sockets.map((k) => ({ labels: { socket: k.unit }, value: k.accepted })));
-  add('socket_refused_connections', 'counter', 'connections refused by the socket unit (MaxConnections=, MaxConnectionsPerSource=, trigger limit)', s.sockets.map((k) => ({ labels: { socket: k.unit }, value: k.refused })));
-  add('socket_triggers', 'counter', 'service activations triggered by the socket unit', s.sockets.map((k) => ({ labels: { socket: k.unit }, value: k.activations })));
-  add('socket_connections', 'gauge', 'connections of the socket unit open now', s.sockets.map((k) => ({ labels: { socket: k.unit }, value: k.connections })));
+  add(
+    'socket_state',
+    'gauge',
+    'socket unit state (1 for the current state)',
+    s.sockets.map((k) => ({ labels: { socket: k.unit, state: k.state }, value: 1 })),
+  );
+  add(
+    'socket_listen',
+    'info',
+    'listening addresses of a socket unit and the protocol they got (mptcp, tcp, fallback)',
+    s.sockets.flatMap((k) =>
+      k.listen.map((l) => ({ labels: { socket: k.unit, address: l.address, protocol: l.protocol }, value: 1 })),
+    ),
+  );
+  add(
+    'socket_accepted_connections',
+    'counter',
+    'connections accepted by the socket unit',
+    s.sockets.map((k) => ({ labels: { socket: k.unit }, value: k.accepted })),
+  );
+  add(
+    'socket_refused_connections',
+    'counter',
+    'connections refused by the socket unit (MaxConnections=, MaxConnectionsPerSource=, trigger limit)',
+    s.sockets.map((k) => ({ labels: { socket: k.unit }, value: k.refused })),
+  );
+  add(
+    'socket_triggers',
+    'counter',
+    'service activations triggered by the socket unit',
+    s.sockets.map((k) => ({ labels: { socket: k.unit }, value: k.activations })),
+  );
+  add(
+    'socket_connections',
+    'gauge',
+    'connections of the socket unit open now',
+    s.sockets.map((k) => ({ labels: { socket: k.unit }, value: k.connections })),
+  );
   const perSocket = new Map<string, { mptcp: number; fallback: number }>();
   for (const k of s.sockets) perSocket.set(k.unit, { mptcp: 0, fallback: 0 });
-  for (const c of s.connections) if (c.socket) {
-    const e = perSocket.get(c.socket);
-    if (e) e[c.mode]++;
-  }
+  for (const c of s.connections)
+    if (c.socket) {
+      const e = perSocket.get(c.socket);
+      if (e) e[c.mode]++;
+    }
   add(
     'socket_mptcp_connections',
     'gauge',
-    'live MPTCP-socket connections on the socket unit\'s port, by whether they use MPTCP or fell back to TCP',
+    "live MPTCP-socket connections on the socket unit's port, by whether they use MPTCP or fell back to TCP",
     [...perSocket].flatMap(([unit, v]) => [
       { labels: { socket: unit, mode: 'mptcp' }, value: v.mptcp },
       { labels: { socket: unit, mode: 'fallback' }, value: v.fallback },
     ]),
   );
-  add('service_state', 'gauge', 'service unit state (1 for the current state)', s.services.map((v) => ({ labels: { service: v.unit, state: v.state }, value: 1 })));
-  add('service_restarts', 'counter', 'automatic restarts of the service unit (Restart=)', s.services.map((v) => ({ labels: { service: v.unit }, value: v.restarts })));
-  add('service_result', 'gauge', 'result of the service unit\'s last run (1 for the current result)', s.services.map((v) => ({ labels: { service: v.unit, result: v.result ?? 'success' }, value: 1 })));
+  add(
+    'service_state',
+    'gauge',
+    'service unit state (1 for the current state)',
+    s.services.map((v) => ({ labels: { service: v.unit, state: v.state }, value: 1 })),
+  );
+  add(
+    'service_restarts',
+    'counter',
+    'automatic restarts of the service unit (Restart=)',
+    s.services.map((v) => ({ labels: { service: v.unit }, value: v.restarts })),
+  );
+  add(
+    'service_result',
+    'gauge',
+    "result of the service unit's last run (1 for the current result)",
+    s.services.map((v) => ({ labels: { service: v.unit, result: v.result ?? 'success' }, value: 1 })),
+  );
   const modes = { mptcp: 0, fallback: 0 };
   for (const c of s.connections) modes[c.mode]++;
   add('mptcp_connections', 'gauge', 'MPTCP-socket connections on this host (network namespace), by mode', [
     { labels: { mode: 'mptcp' }, value: modes.mptcp },
     { labels: { mode: 'fallback' }, value: modes.fallback },
   ]);
-  add('mptcp_subflows', 'gauge', 'TCP subflows of the MPTCP connections on this host', [{ value: s.connections.reduce((n, c) => n + c.subflows.length, 0) }]);
+  add('mptcp_subflows', 'gauge', 'TCP subflows of the MPTCP connections on this host', [
+    { value: s.connections.reduce((n, c) => n + c.subflows.length, 0) },
+  ]);
   if (s.endpoints) add('mptcp_endpoints', 'gauge', 'in-kernel path-manager endpoints', [{ value: s.endpoints.length }]);
-  if (s.managedEndpoints !== null) add('mptcp_endpoints_managed', 'gauge', 'endpoints added by --endpoints auto', [{ value: s.managedEndpoints }]);
+  if (s.managedEndpoints !== null)
+    add('mptcp_endpoints_managed', 'gauge', 'endpoints added by --endpoints auto', [{ value: s.managedEndpoints }]);
   if (s.limits) {
     add('mptcp_limit', 'gauge', 'in-kernel path-manager limits', [
       { labels: { limit: 'subflows' }, value: s.limits.subflows },
@@ -168,8 +233,19 @@ export function metricFamilies(s: Snapshot): MetricFamily[] {
     ]);
   }
   const counters = Object.entries(s.kernel).filter(([k]) => !MPTCP_GAUGES.has(k));
-  add('kernel_mptcp_events', 'counter', 'kernel MPTCP MIB counters (MPTcpExt in /proc/net/netstat, as nstat shows them)', counters.map(([k, v]) => ({ labels: { counter: k }, value: BigInt(v) })));
-  if (s.kernel.MPCurrEstab !== undefined) add('kernel_mptcp_current_established', 'gauge', 'MPTCP connections the kernel counts as established (MPCurrEstab)', [{ value: BigInt(s.kernel.MPCurrEstab) }]);
+  add(
+    'kernel_mptcp_events',
+    'counter',
+    'kernel MPTCP MIB counters (MPTcpExt in /proc/net/netstat, as nstat shows them)',
+    counters.map(([k, v]) => ({ labels: { counter: k }, value: BigInt(v) })),
+  );
+  if (s.kernel.MPCurrEstab !== undefined)
+    add(
+      'kernel_mptcp_current_established',
+      'gauge',
+      'MPTCP connections the kernel counts as established (MPCurrEstab)',
+      [{ value: BigInt(s.kernel.MPCurrEstab) }],
+    );
   add('scrape_errors', 'gauge', 'sources that could not be read in this scrape', [{ value: s.errors.length }]);
   return f;
 }

@@ -86,7 +86,8 @@ render(JSON.parse(document.getElementById('initial').textContent));
 setTimeout(poll, 1000);
 `;
 
-const table = (id: string, heads: string[]): string => `<table id="${id}"><thead><tr>${heads.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody></tbody></table>`;
+const table = (id: string, heads: string[]): string =>
+  `<table id="${id}"><thead><tr>${heads.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody></tbody></table>`;
 
 /** The page with `snapshotJson` (a JSON text) embedded as its first state. */
 export function statusPage(snapshotJson: string): string {

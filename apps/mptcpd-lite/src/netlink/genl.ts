@@ -1,5 +1,17 @@
 /** Generic netlink (linux/genetlink.h): the genlmsghdr and the controller's family lookup. */
-import { attrMap, attrString, decodeMessages, encodeMessage, NETLINK_GENERIC, NLM_F_REQUEST, parseAttrs, readString, readU16, readU32, type NetlinkMessage } from './message.js';
+import {
+  attrMap,
+  attrString,
+  decodeMessages,
+  encodeMessage,
+  NETLINK_GENERIC,
+  NLM_F_REQUEST,
+  parseAttrs,
+  readString,
+  readU16,
+  readU32,
+  type NetlinkMessage,
+} from './message.js';
 import type { NetlinkTransport } from './transport.js';
 
 export const GENL_HDRLEN = 4;
@@ -13,7 +25,14 @@ export const CTRL_ATTR_MCAST_GRP_NAME = 1;
 export const CTRL_ATTR_MCAST_GRP_ID = 2;
 
 /** A generic-netlink message: nlmsghdr + genlmsghdr{cmd, version} + attributes. */
-export function encodeGenl(family: number, flags: number, cmd: number, version: number, attrs: Buffer[], seq = 1): Buffer {
+export function encodeGenl(
+  family: number,
+  flags: number,
+  cmd: number,
+  version: number,
+  attrs: Buffer[],
+  seq = 1,
+): Buffer {
   const hdr = Buffer.from([cmd, version, 0, 0]);
   return encodeMessage(family, flags, Buffer.concat([hdr, ...attrs]), seq);
 }
@@ -25,7 +44,11 @@ export interface GenlMessage {
 }
 
 export function decodeGenl(msg: NetlinkMessage): GenlMessage {
-  return { cmd: msg.payload.readUInt8(0), version: msg.payload.readUInt8(1), attrs: attrMap(msg.payload.subarray(GENL_HDRLEN)) };
+  return {
+    cmd: msg.payload.readUInt8(0),
+    version: msg.payload.readUInt8(1),
+    attrs: attrMap(msg.payload.subarray(GENL_HDRLEN)),
+  };
 }
 
 export interface GenlFamily {

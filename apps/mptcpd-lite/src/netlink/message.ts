@@ -81,7 +81,8 @@ export function decodeMessages(buffers: readonly Buffer[], context: string): Net
     let off = 0;
     while (off + NLMSG_HDRLEN <= buf.length) {
       const len = buf.readUInt32LE(off);
-      if (len < NLMSG_HDRLEN || off + len > buf.length) throw new Error(`${context}: truncated netlink message (len ${len} at ${off} of ${buf.length})`);
+      if (len < NLMSG_HDRLEN || off + len > buf.length)
+        throw new Error(`${context}: truncated netlink message (len ${len} at ${off} of ${buf.length})`);
       const msg: NetlinkMessage = {
         type: buf.readUInt16LE(off + 4),
         flags: buf.readUInt16LE(off + 6),
@@ -130,8 +131,10 @@ export function attrU32(type: number, v: number): Buffer {
   b.writeUInt32LE(v >>> 0);
   return encodeAttr(type, b);
 }
-export const attrString = (type: number, s: string): Buffer => encodeAttr(type, Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]));
-export const attrNested = (type: number, children: Buffer[]): Buffer => encodeAttr(type | NLA_F_NESTED, Buffer.concat(children));
+export const attrString = (type: number, s: string): Buffer =>
+  encodeAttr(type, Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]));
+export const attrNested = (type: number, children: Buffer[]): Buffer =>
+  encodeAttr(type | NLA_F_NESTED, Buffer.concat(children));
 
 /** Parses a run of attributes; a malformed tail is ignored (as libmnl's validation would reject it). */
 export function parseAttrs(buf: Buffer): Attr[] {
@@ -155,10 +158,14 @@ export function attrMap(buf: Buffer): Map<number, Buffer> {
 }
 
 export const readU8 = (b: Buffer | undefined): number | undefined => (b && b.length >= 1 ? b.readUInt8(0) : undefined);
-export const readU16 = (b: Buffer | undefined): number | undefined => (b && b.length >= 2 ? b.readUInt16LE(0) : undefined);
-export const readU32 = (b: Buffer | undefined): number | undefined => (b && b.length >= 4 ? b.readUInt32LE(0) : undefined);
-export const readS32 = (b: Buffer | undefined): number | undefined => (b && b.length >= 4 ? b.readInt32LE(0) : undefined);
-export const readU64 = (b: Buffer | undefined): bigint | undefined => (b && b.length >= 8 ? b.readBigUInt64LE(0) : undefined);
+export const readU16 = (b: Buffer | undefined): number | undefined =>
+  b && b.length >= 2 ? b.readUInt16LE(0) : undefined;
+export const readU32 = (b: Buffer | undefined): number | undefined =>
+  b && b.length >= 4 ? b.readUInt32LE(0) : undefined;
+export const readS32 = (b: Buffer | undefined): number | undefined =>
+  b && b.length >= 4 ? b.readInt32LE(0) : undefined;
+export const readU64 = (b: Buffer | undefined): bigint | undefined =>
+  b && b.length >= 8 ? b.readBigUInt64LE(0) : undefined;
 export function readString(b: Buffer | undefined): string | undefined {
   if (!b) return undefined;
   const nul = b.indexOf(0);

@@ -11,7 +11,23 @@ import {
   MPTCP_PM_NAME,
 } from '@mptcp/constants';
 import { decodeGenl, encodeGenl, resolveFamily } from './genl.js';
-import { attrMap, attrNested, attrU16, attrU32, attrU8, decodeMessages, encodeAttr, NETLINK_GENERIC, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, readS32, readU16, readU32, readU8 } from './message.js';
+import {
+  attrMap,
+  attrNested,
+  attrU16,
+  attrU32,
+  attrU8,
+  decodeMessages,
+  encodeAttr,
+  NETLINK_GENERIC,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  readS32,
+  readU16,
+  readU32,
+  readU8,
+} from './message.js';
 import { isIP } from 'node:net';
 import type { NetlinkTransport } from './transport.js';
 
@@ -78,7 +94,7 @@ export function ipv6FromBytes(b: Buffer): string {
   if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) return `::ffff:${ipv4FromBE(b.subarray(12, 16))}`;
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (words[i] !== 0) {
       i++;
       continue;
@@ -129,13 +145,19 @@ export interface PathManagerState {
 export function readPathManager(request: NetlinkTransport): PathManagerState {
   const family = resolveFamily(request, MPTCP_PM_NAME);
   const version = family.version || 1;
-  const limitsReply = decodeMessages(request(NETLINK_GENERIC, encodeGenl(family.id, NLM_F_REQUEST, MPTCP_PM_CMD_GET_LIMITS, version, [])), 'mptcp_pm get-limits').map(decodeGenl);
+  const limitsReply = decodeMessages(
+    request(NETLINK_GENERIC, encodeGenl(family.id, NLM_F_REQUEST, MPTCP_PM_CMD_GET_LIMITS, version, [])),
+    'mptcp_pm get-limits',
+  ).map(decodeGenl);
   const la = limitsReply[0]?.attrs;
   const limits: PmLimits = {
     subflows: readU32(la?.get(MPTCP_PM_ATTR_SUBFLOWS)) ?? 0,
     addAddrAccepted: readU32(la?.get(MPTCP_PM_ATTR_RCV_ADD_ADDRS)) ?? 0,
   };
-  const dump = decodeMessages(request(NETLINK_GENERIC, encodeGenl(family.id, NLM_F_REQUEST | NLM_F_DUMP, MPTCP_PM_CMD_GET_ADDR, version, [])), 'mptcp_pm get-addr').map(decodeGenl);
+  const dump = decodeMessages(
+    request(NETLINK_GENERIC, encodeGenl(family.id, NLM_F_REQUEST | NLM_F_DUMP, MPTCP_PM_CMD_GET_ADDR, version, [])),
+    'mptcp_pm get-addr',
+  ).map(decodeGenl);
   const endpoints: PmEndpoint[] = [];
   for (const m of dump) {
     const nested = m.attrs.get(MPTCP_PM_ATTR_ADDR);
@@ -158,7 +180,8 @@ export function pmFlagBits(names: readonly string[]): number {
   let bits = 0;
   for (const n of names) {
     const b = PM_FLAG_BITS[n];
-    if (b === undefined) throw new Error(`unknown endpoint flag "${n}" (valid: ${Object.keys(PM_FLAG_BITS).join(', ')})`);
+    if (b === undefined)
+      throw new Error(`unknown endpoint flag "${n}" (valid: ${Object.keys(PM_FLAG_BITS).join(', ')})`);
     bits |= b;
   }
   return bits;
@@ -175,7 +198,8 @@ export interface EndpointSpec {
 
 function ipBytes(address: string): { family: number; attr: Buffer } {
   const v = isIP(address);
-  if (v === 4) return { family: AF_INET, attr: encodeAttr(MPTCP_PM_ADDR_ATTR_ADDR4, Buffer.from(address.split('.').map(Number))) };
+  if (v === 4)
+    return { family: AF_INET, attr: encodeAttr(MPTCP_PM_ADDR_ATTR_ADDR4, Buffer.from(address.split('.').map(Number))) };
   if (v === 6) return { family: AF_INET6, attr: encodeAttr(MPTCP_PM_ADDR_ATTR_ADDR6, ipv6ToBytes(address)) };
   throw new Error(`not an IP address: ${address}`);
 }
@@ -191,14 +215,29 @@ export function ipv6ToBytes(text: string): Buffer {
     const prefix = m[1] ?? '';
     s = prefix.endsWith('::') ? prefix : prefix.slice(0, -1);
   }
-  const parse = (p: string | undefined): number[] => (p ? p.split(':').filter((x) => x !== '').map((x) => parseInt(x, 16)) : []);
+  const parse = (p: string | undefined): number[] =>
+    p
+      ? p
+          .split(':')
+          .filter((x) => x !== '')
+          .map((x) => parseInt(x, 16))
+      : [];
   const parts = s.split('::');
   const h = parse(parts[0]);
-  const words = parts.length === 1 ? [...h, ...tail] : (() => {
-    const r = parse(parts[1]);
-    return [...h, ...new Array<number>(Math.max(0, 8 - h.length - r.length - tail.length)).fill(0), ...r, ...tail];
-  })();
-  if (words.length !== 8 || words.some((w) => !(w >= 0 && w <= 0xffff))) throw new Error(`not an IPv6 address: ${text}`);
+  const words =
+    parts.length === 1
+      ? [...h, ...tail]
+      : (() => {
+          const r = parse(parts[1]);
+          return [
+            ...h,
+            ...new Array<number>(Math.max(0, 8 - h.length - r.length - tail.length)).fill(0),
+            ...r,
+            ...tail,
+          ];
+        })();
+  if (words.length !== 8 || words.some((w) => !(w >= 0 && w <= 0xffff)))
+    throw new Error(`not an IPv6 address: ${text}`);
   const buf = Buffer.alloc(16);
   words.forEach((w, i) => buf.writeUInt16BE(w, i * 2));
   return buf;
@@ -233,7 +272,10 @@ export class PathManager {
   }
 
   private call(cmd: number, attrs: Buffer[], context: string): void {
-    decodeMessages(this.request(NETLINK_GENERIC, encodeGenl(this.familyId, NLM_F_REQUEST | NLM_F_ACK, cmd, this.version, attrs)), context);
+    decodeMessages(
+      this.request(NETLINK_GENERIC, encodeGenl(this.familyId, NLM_F_REQUEST | NLM_F_ACK, cmd, this.version, attrs)),
+      context,
+    );
   }
 
   read(): PathManagerState {
@@ -246,11 +288,19 @@ export class PathManager {
 
   remove(spec: EndpointSpec): void {
     // The kernel finds the endpoint by id; id 0 (the implicit initial-subflow address) also needs the address.
-    this.call(MPTCP_PM_CMD_DEL_ADDR, [encodeEndpoint({ id: spec.id ?? 0, ...(spec.address !== undefined ? { address: spec.address } : {}) })], `mptcp_pm delete endpoint ${spec.id ?? spec.address ?? ''}`);
+    this.call(
+      MPTCP_PM_CMD_DEL_ADDR,
+      [encodeEndpoint({ id: spec.id ?? 0, ...(spec.address !== undefined ? { address: spec.address } : {}) })],
+      `mptcp_pm delete endpoint ${spec.id ?? spec.address ?? ''}`,
+    );
   }
 
   setFlags(spec: EndpointSpec): void {
-    this.call(MPTCP_PM_CMD_SET_FLAGS, [encodeEndpoint(spec)], `mptcp_pm change endpoint ${spec.id ?? spec.address ?? ''}`);
+    this.call(
+      MPTCP_PM_CMD_SET_FLAGS,
+      [encodeEndpoint(spec)],
+      `mptcp_pm change endpoint ${spec.id ?? spec.address ?? ''}`,
+    );
   }
 
   flush(): void {

@@ -20,7 +20,26 @@ export const MPTCP_EVENT_NAMES: Readonly<Record<number, string>> = {
   16: 'listener_closed',
 };
 
-const A = { TOKEN: 1, FAMILY: 2, LOC_ID: 3, REM_ID: 4, SADDR4: 5, SADDR6: 6, DADDR4: 7, DADDR6: 8, SPORT: 9, DPORT: 10, BACKUP: 11, ERROR: 12, FLAGS: 13, TIMEOUT: 14, IF_IDX: 15, RESET_REASON: 16, RESET_FLAGS: 17, SERVER_SIDE: 18 } as const;
+const A = {
+  TOKEN: 1,
+  FAMILY: 2,
+  LOC_ID: 3,
+  REM_ID: 4,
+  SADDR4: 5,
+  SADDR6: 6,
+  DADDR4: 7,
+  DADDR6: 8,
+  SPORT: 9,
+  DPORT: 10,
+  BACKUP: 11,
+  ERROR: 12,
+  FLAGS: 13,
+  TIMEOUT: 14,
+  IF_IDX: 15,
+  RESET_REASON: 16,
+  RESET_FLAGS: 17,
+  SERVER_SIDE: 18,
+} as const;
 
 export interface MptcpEvent {
   event: string;

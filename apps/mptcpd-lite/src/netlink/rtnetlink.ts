@@ -75,7 +75,9 @@ export interface Route {
 function dump(request: NetlinkTransport, type: number, family: number, headerLen: number, context: string): Buffer[] {
   const hdr = Buffer.alloc(headerLen);
   hdr.writeUInt8(family, 0);
-  return decodeMessages(request(NETLINK_ROUTE, encodeMessage(type, NLM_F_REQUEST | NLM_F_DUMP, hdr)), context).map((m) => m.payload);
+  return decodeMessages(request(NETLINK_ROUTE, encodeMessage(type, NLM_F_REQUEST | NLM_F_DUMP, hdr)), context).map(
+    (m) => m.payload,
+  );
 }
 
 /** Decodes a struct ifinfomsg (+ attributes). */
@@ -84,7 +86,13 @@ export function decodeLink(p: Buffer): Link | undefined {
   const flags = p.readUInt32LE(8);
   const a = attrMap(p.subarray(16));
   const index = p.readInt32LE(4);
-  return { index, name: readString(a.get(IFLA_IFNAME)) ?? `if${index}`, up: (flags & IFF_UP) !== 0, lowerUp: (flags & IFF_LOWER_UP) !== 0, loopback: (flags & IFF_LOOPBACK) !== 0 };
+  return {
+    index,
+    name: readString(a.get(IFLA_IFNAME)) ?? `if${index}`,
+    up: (flags & IFF_UP) !== 0,
+    lowerUp: (flags & IFF_LOWER_UP) !== 0,
+    loopback: (flags & IFF_LOOPBACK) !== 0,
+  };
 }
 
 /** Decodes a struct ifaddrmsg (+ attributes). */
@@ -120,7 +128,7 @@ export function decodeRoute(p: Buffer): Route | undefined {
   if (oif) oifs.push(oif);
   const mp = a.get(RTA_MULTIPATH);
   // struct rtnexthop { u16 len; u8 flags; u8 hops; s32 ifindex; } + attributes, repeated.
-  for (let off = 0; mp && off + 8 <= mp.length; ) {
+  for (let off = 0; mp && off + 8 <= mp.length;) {
     const len = mp.readUInt16LE(off);
     if (len < 8) break;
     oifs.push(mp.readInt32LE(off + 4));
@@ -130,15 +138,21 @@ export function decodeRoute(p: Buffer): Route | undefined {
 }
 
 export function dumpLinks(request: NetlinkTransport): Link[] {
-  return dump(request, RTM_GETLINK, AF_UNSPEC, 16, 'rtnetlink link dump').map(decodeLink).filter((l): l is Link => l !== undefined);
+  return dump(request, RTM_GETLINK, AF_UNSPEC, 16, 'rtnetlink link dump')
+    .map(decodeLink)
+    .filter((l): l is Link => l !== undefined);
 }
 
 export function dumpAddresses(request: NetlinkTransport): IfAddress[] {
-  return dump(request, RTM_GETADDR, AF_UNSPEC, 8, 'rtnetlink address dump').map(decodeAddress).filter((a): a is IfAddress => a !== undefined);
+  return dump(request, RTM_GETADDR, AF_UNSPEC, 8, 'rtnetlink address dump')
+    .map(decodeAddress)
+    .filter((a): a is IfAddress => a !== undefined);
 }
 
 export function dumpRoutes(request: NetlinkTransport): Route[] {
-  return dump(request, RTM_GETROUTE, AF_UNSPEC, 12, 'rtnetlink route dump').map(decodeRoute).filter((r): r is Route => r !== undefined);
+  return dump(request, RTM_GETROUTE, AF_UNSPEC, 12, 'rtnetlink route dump')
+    .map(decodeRoute)
+    .filter((r): r is Route => r !== undefined);
 }
 
 export interface UsableAddress {
@@ -171,7 +185,13 @@ export function usableAddresses(request: NetlinkTransport): UsableAddress[] {
     if (a.scope === RT_SCOPE_LINK || a.scope === RT_SCOPE_HOST || a.tentative) continue;
     if (a.family === 'inet' && a.address.startsWith('127.')) continue;
     if (!routed.has(a.index)) continue;
-    out.push({ address: a.address, family: a.family, ifindex: a.index, dev: link.name, defaultRoute: defaults.has(`${a.family} ${a.index}`) });
+    out.push({
+      address: a.address,
+      family: a.family,
+      ifindex: a.index,
+      dev: link.name,
+      defaultRoute: defaults.has(`${a.family} ${a.index}`),
+    });
   }
   return out;
 }

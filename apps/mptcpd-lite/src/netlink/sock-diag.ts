@@ -5,7 +5,18 @@
  */
 import { IPPROTO_MPTCP, IPPROTO_TCP } from '@mptcp/constants';
 import { decodeMptcpInfo, decodeTcpInfo, type TcpInfoSummary } from './mptcp-info.js';
-import { attrMap, attrU32, decodeMessages, encodeMessage, NETLINK_SOCK_DIAG, NLM_F_DUMP, NLM_F_REQUEST, readString, readU32, readU8 } from './message.js';
+import {
+  attrMap,
+  attrU32,
+  decodeMessages,
+  encodeMessage,
+  NETLINK_SOCK_DIAG,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  readString,
+  readU32,
+  readU8,
+} from './message.js';
 import { ipv4FromBE, ipv6FromBytes } from './mptcp-pm.js';
 import type { NetlinkTransport } from './transport.js';
 import type { MptcpInfo } from '../platform/native-types.js';
@@ -89,7 +100,8 @@ export function encodeDiagRequest(family: number, protocol: number, ext: number,
 export function decodeDiagMessage(p: Buffer): { socket: DiagSocket; attrs: Map<number, Buffer> } | undefined {
   if (p.length < INET_DIAG_MSG_LEN) return undefined;
   const fam = p.readUInt8(0);
-  const addr = (off: number): string => (fam === AF_INET ? ipv4FromBE(p.subarray(off, off + 4)) : ipv6FromBytes(p.subarray(off, off + 16)));
+  const addr = (off: number): string =>
+    fam === AF_INET ? ipv4FromBE(p.subarray(off, off + 4)) : ipv6FromBytes(p.subarray(off, off + 16));
   const socket: DiagSocket = {
     family: fam === AF_INET ? 'inet' : 'inet6',
     state: TCP_STATE_NAMES[p.readUInt8(1)] ?? `state-${p.readUInt8(1)}`,
@@ -102,7 +114,14 @@ export function decodeDiagMessage(p: Buffer): { socket: DiagSocket; attrs: Map<n
   return { socket, attrs: attrMap(p.subarray(INET_DIAG_MSG_LEN)) };
 }
 
-function dump(request: NetlinkTransport, family: number, protocol: number, ext: number, context: string, states = ALL_STATES): Array<{ socket: DiagSocket; attrs: Map<number, Buffer> }> {
+function dump(
+  request: NetlinkTransport,
+  family: number,
+  protocol: number,
+  ext: number,
+  context: string,
+  states = ALL_STATES,
+): Array<{ socket: DiagSocket; attrs: Map<number, Buffer> }> {
   return decodeMessages(request(NETLINK_SOCK_DIAG, encodeDiagRequest(family, protocol, ext, states)), context)
     .map((m) => decodeDiagMessage(m.payload))
     .filter((x): x is { socket: DiagSocket; attrs: Map<number, Buffer> } => x !== undefined);
@@ -133,7 +152,14 @@ export const SUBFLOW_STATES = ALL_STATES & ~((1 << 6) | (1 << 7) | (1 << TCP_LIS
 export function dumpSubflows(request: NetlinkTransport): SubflowDiagSocket[] {
   const out: SubflowDiagSocket[] = [];
   for (const family of [AF_INET, AF_INET6]) {
-    for (const { socket, attrs } of dump(request, family, IPPROTO_TCP, INFO_EXT, 'sock_diag TCP dump', SUBFLOW_STATES)) {
+    for (const { socket, attrs } of dump(
+      request,
+      family,
+      IPPROTO_TCP,
+      INFO_EXT,
+      'sock_diag TCP dump',
+      SUBFLOW_STATES,
+    )) {
       const ulp = attrs.get(INET_DIAG_ULP_INFO);
       if (!ulp) continue;
       const u = attrMap(ulp);
@@ -169,6 +195,7 @@ export function mptcpConnections(request: NetlinkTransport): MptcpConnection[] {
   const subflows = live ? dumpSubflows(request) : [];
   return sockets.map((s) => ({
     ...s,
-    subflows: s.info && s.info.token !== 0 ? subflows.filter((f) => f.tokenLoc === s.info?.token && f.state !== 'LISTEN') : [],
+    subflows:
+      s.info && s.info.token !== 0 ? subflows.filter((f) => f.tokenLoc === s.info?.token && f.state !== 'LISTEN') : [],
   }));
 }

@@ -32,7 +32,14 @@ async function rawBinding(): Promise<RawBinding> {
   return raw;
 }
 
-const ERRNO: Record<number, string> = { 1: 'EPERM', 13: 'EACCES', 22: 'EINVAL', 93: 'EPROTONOSUPPORT', 97: 'EAFNOSUPPORT', 105: 'ENOBUFS' };
+const ERRNO: Record<number, string> = {
+  1: 'EPERM',
+  13: 'EACCES',
+  22: 'EINVAL',
+  93: 'EPROTONOSUPPORT',
+  97: 'EAFNOSUPPORT',
+  105: 'ENOBUFS',
+};
 function fail(syscall: string, r: number): never {
   const code = ERRNO[-r] ?? `errno ${-r}`;
   throw Object.assign(new Error(`netlink ${syscall}: ${code}`), { code, syscall });
@@ -53,7 +60,11 @@ export interface SubscribeOptions {
 }
 
 /** Opens an AF_NETLINK socket of `protocol`, joins `groups`, and delivers every datagram. */
-export async function subscribeNetlink(protocol: number, groups: readonly number[], opts: SubscribeOptions): Promise<NetlinkSubscription> {
+export async function subscribeNetlink(
+  protocol: number,
+  groups: readonly number[],
+  opts: SubscribeOptions,
+): Promise<NetlinkSubscription> {
   const b = await rawBinding();
   const fd = b.socket(AF_NETLINK, SOCK_RAW, protocol);
   if (fd < 0) fail('socket', fd);

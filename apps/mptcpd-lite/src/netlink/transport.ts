@@ -12,4 +12,5 @@ export function netlinkTransportName(): 'native' {
   return 'native';
 }
 
-export const netlinkRequest: NetlinkTransport = (protocol, message) => requireNative('netlinkRequest')(protocol, message);
+export const netlinkRequest: NetlinkTransport = (protocol, message) =>
+  requireNative('netlinkRequest')(protocol, message);

@@ -40,7 +40,12 @@ export async function startOperate(opts: OperateOptions, log: Logger): Promise<O
     }
     const { startEndpointManager, OtherManagerError } = await import('../endpoints/auto.js');
     try {
-      const mgr = await startEndpointManager({ request: netlinkRequest, log, flags, ignoreManagers: opts.endpointsIgnore ?? [] });
+      const mgr = await startEndpointManager({
+        request: netlinkRequest,
+        log,
+        flags,
+        ignoreManagers: opts.endpointsIgnore ?? [],
+      });
       stops.push(() => mgr.stop());
       endpointCount = () => mgr.owned().length;
     } catch (err) {
@@ -52,7 +57,13 @@ export async function startOperate(opts: OperateOptions, log: Logger): Promise<O
     async attach(engine: EngineView) {
       if (!opts.metrics) return;
       const { startMetricsServer } = await import('../metrics/server.js');
-      const server = await startMetricsServer({ address: opts.metrics, allow: opts.statusAllow ?? [], log, engine, ownedEndpoints: endpointCount });
+      const server = await startMetricsServer({
+        address: opts.metrics,
+        allow: opts.statusAllow ?? [],
+        log,
+        engine,
+        ownedEndpoints: endpointCount,
+      });
       stops.push(() => server.close());
     },
     async stop() {

@@ -14,7 +14,9 @@ export function parseProxyAddress(text: string, defaultHost?: string): ProxyAddr
   const port = Number(bare ? text : m?.[3]);
   const host = bare ? (defaultHost ?? '') : (m?.[1] ?? m?.[2] ?? '');
   if ((!bare && !m) || port > 65535 || host === '' || (m?.[1] !== undefined && isIP(host) !== 6)) {
-    throw new Error(`invalid address "${text}": expected HOST:PORT, [IPV6]:PORT${defaultHost !== undefined ? ', PORT' : ''}, /path/to/socket or @abstract`);
+    throw new Error(
+      `invalid address "${text}": expected HOST:PORT, [IPV6]:PORT${defaultHost !== undefined ? ', PORT' : ''}, /path/to/socket or @abstract`,
+    );
   }
   return { kind: 'inet', host, port };
 }

@@ -21,7 +21,9 @@ export const PROXY_V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0
 const unmap = (a: string): string => /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a)?.[1] ?? a;
 
 /** Both addresses in one family (IPv4-mapped IPv6 addresses become IPv4), or undefined (→ UNKNOWN/LOCAL). */
-function sameFamily(c: ConnectionAddresses): { family: 4 | 6; src: string; dst: string; sport: number; dport: number } | undefined {
+function sameFamily(
+  c: ConnectionAddresses,
+): { family: 4 | 6; src: string; dst: string; sport: number; dport: number } | undefined {
   if (!c.source || !c.destination) return undefined;
   const src = unmap(c.source.address);
   const dst = unmap(c.destination.address);
@@ -33,7 +35,10 @@ function sameFamily(c: ConnectionAddresses): { family: 4 | 6; src: string; dst: 
 /** `PROXY TCP4 1.2.3.4 5.6.7.8 1234 80\r\n`, or `PROXY UNKNOWN\r\n`. */
 export function proxyHeaderV1(c: ConnectionAddresses): Buffer {
   const f = sameFamily(c);
-  return Buffer.from(f ? `PROXY TCP${f.family} ${f.src} ${f.dst} ${f.sport} ${f.dport}\r\n` : 'PROXY UNKNOWN\r\n', 'latin1');
+  return Buffer.from(
+    f ? `PROXY TCP${f.family} ${f.src} ${f.dst} ${f.sport} ${f.dport}\r\n` : 'PROXY UNKNOWN\r\n',
+    'latin1',
+  );
 }
 
 /** The binary v2 header: PROXY command with TCP over IPv4/IPv6, or the LOCAL command without addresses. */
@@ -42,7 +47,11 @@ export function proxyHeaderV2(c: ConnectionAddresses): Buffer {
   if (!f) return Buffer.concat([PROXY_V2_SIGNATURE, Buffer.from([0x20, 0x00, 0x00, 0x00])]);
   const body =
     f.family === 4
-      ? Buffer.concat([Buffer.from(f.src.split('.').map(Number)), Buffer.from(f.dst.split('.').map(Number)), Buffer.alloc(4)])
+      ? Buffer.concat([
+          Buffer.from(f.src.split('.').map(Number)),
+          Buffer.from(f.dst.split('.').map(Number)),
+          Buffer.alloc(4),
+        ])
       : Buffer.concat([ipv6ToBytes(f.src), ipv6ToBytes(f.dst), Buffer.alloc(4)]);
   body.writeUInt16BE(f.sport, body.length - 4);
   body.writeUInt16BE(f.dport, body.length - 2);

@@ -14,7 +14,13 @@ import { proxyHeader, type ProxyProtocolVersion } from './proxy-protocol.js';
 
 export type ProxyEvent =
   | { event: 'ready'; listen: Array<{ address: string; transport: string }>; backend: string; pid: number }
-  | { event: 'connection'; id: number; client: string; transport: 'mptcp' | 'tcp' | 'fallback' | 'unix'; backendTransport?: 'mptcp' | 'tcp' | 'fallback' | 'unix' }
+  | {
+      event: 'connection';
+      id: number;
+      client: string;
+      transport: 'mptcp' | 'tcp' | 'fallback' | 'unix';
+      backendTransport?: 'mptcp' | 'tcp' | 'fallback' | 'unix';
+    }
   | { event: 'closed'; id: number; client: string; bytesIn: number; bytesOut: number; error?: string }
   | { event: 'error'; id?: number; message: string; code?: string }
   | { event: 'idle-exit'; seconds: number };
@@ -52,7 +58,12 @@ function transportOf(s: net.Socket): 'mptcp' | 'tcp' | 'fallback' | 'unix' {
   }
 }
 
-const peer = (s: net.Socket): string => (s.remoteAddress ? (s.remoteAddress.includes(':') ? `[${s.remoteAddress}]:${s.remotePort}` : `${s.remoteAddress}:${s.remotePort}`) : 'unix');
+const peer = (s: net.Socket): string =>
+  s.remoteAddress
+    ? s.remoteAddress.includes(':')
+      ? `[${s.remoteAddress}]:${s.remotePort}`
+      : `${s.remoteAddress}:${s.remotePort}`
+    : 'unix';
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let nextId = 1;
@@ -85,7 +96,12 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const id = nextId++;
     const who = peer(client);
     if (active >= opts.connectionsMax) {
-      opts.events({ event: 'error', id, message: `${who}: refused, --connections-max ${opts.connectionsMax} reached`, code: 'EMFILE' });
+      opts.events({
+        event: 'error',
+        id,
+        message: `${who}: refused, --connections-max ${opts.connectionsMax} reached`,
+        code: 'EMFILE',
+      });
       client.destroy();
       return;
     }
@@ -94,7 +110,12 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const backend =
       opts.backend.kind === 'unix'
         ? net.connect({ path: opts.backend.path, allowHalfOpen: true })
-        : mptcpConnect({ host: opts.backend.host, port: opts.backend.port, mptcp: opts.backendMptcp, allowHalfOpen: true });
+        : mptcpConnect({
+            host: opts.backend.host,
+            port: opts.backend.port,
+            mptcp: opts.backendMptcp,
+            allowHalfOpen: true,
+          });
     sockets.add(client);
     sockets.add(backend);
     client.setNoDelay(true);
@@ -112,17 +133,36 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       sockets.delete(client);
       sockets.delete(backend);
       active--;
-      opts.events({ event: 'closed', id, client: who, bytesIn: client.bytesRead, bytesOut: client.bytesWritten, ...(error ? { error } : {}) });
+      opts.events({
+        event: 'closed',
+        id,
+        client: who,
+        bytesIn: client.bytesRead,
+        bytesOut: client.bytesWritten,
+        ...(error ? { error } : {}),
+      });
       armIdle();
     };
     client.once('close', onClose);
     backend.once('close', onClose);
     backend.once('connect', () => {
       if (opts.backend.kind === 'inet') backend.setNoDelay(true);
-      opts.events({ event: 'connection', id, client: who, transport: transportOf(client), backendTransport: opts.backend.kind === 'unix' ? 'unix' : transportOf(backend) });
+      opts.events({
+        event: 'connection',
+        id,
+        client: who,
+        transport: transportOf(client),
+        backendTransport: opts.backend.kind === 'unix' ? 'unix' : transportOf(backend),
+      });
       if (opts.proxyProtocol) {
-        const source = client.remoteAddress !== undefined && client.remotePort !== undefined ? { address: client.remoteAddress, port: client.remotePort } : undefined;
-        const destination = client.localAddress !== undefined && client.localPort !== undefined ? { address: client.localAddress, port: client.localPort } : undefined;
+        const source =
+          client.remoteAddress !== undefined && client.remotePort !== undefined
+            ? { address: client.remoteAddress, port: client.remotePort }
+            : undefined;
+        const destination =
+          client.localAddress !== undefined && client.localPort !== undefined
+            ? { address: client.localAddress, port: client.localPort }
+            : undefined;
         backend.write(proxyHeader(opts.proxyProtocol, { source, destination }));
       }
       client.pipe(backend);
@@ -139,7 +179,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       // { fd } is the handle form of listen() (an inherited listening socket).
       server.listen(arg as net.ListenOptions, () => {
         server.off('error', reject);
-        server.on('error', (err: NodeJS.ErrnoException) => opts.events({ event: 'error', message: `${label}: ${err.message}`, ...(err.code ? { code: err.code } : {}) }));
+        server.on('error', (err: NodeJS.ErrnoException) =>
+          opts.events({ event: 'error', message: `${label}: ${err.message}`, ...(err.code ? { code: err.code } : {}) }),
+        );
         resolve();
       });
     });
@@ -148,10 +190,21 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     servers.push(server);
     await start(server, { fd }, `fd ${fd}`);
     const a = server.address();
-    listening.push({ address: typeof a === 'string' ? a : a ? formatProxyAddress({ kind: 'inet', host: a.address, port: a.port }) : `fd ${fd}`, transport: 'inherited' });
+    listening.push({
+      address:
+        typeof a === 'string'
+          ? a
+          : a
+            ? formatProxyAddress({ kind: 'inet', host: a.address, port: a.port })
+            : `fd ${fd}`,
+      transport: 'inherited',
+    });
   }
   for (const l of opts.listen ?? []) {
-    const server = l.kind === 'unix' ? net.createServer(serverOpts, onClient) : mptcpCreateServer({ ...serverOpts, mptcp: opts.mptcp }, onClient);
+    const server =
+      l.kind === 'unix'
+        ? net.createServer(serverOpts, onClient)
+        : mptcpCreateServer({ ...serverOpts, mptcp: opts.mptcp }, onClient);
     servers.push(server);
     await start(server, l.kind === 'unix' ? { path: l.path } : { host: l.host, port: l.port }, formatProxyAddress(l));
     const a = server.address();
@@ -163,7 +216,15 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         transport = opts.mptcp === 'off' || opts.mptcp === false ? 'tcp' : 'mptcp?';
       }
     }
-    listening.push({ address: typeof a === 'string' ? formatProxyAddress(l) : a ? formatProxyAddress({ kind: 'inet', host: a.address, port: a.port }) : formatProxyAddress(l), transport });
+    listening.push({
+      address:
+        typeof a === 'string'
+          ? formatProxyAddress(l)
+          : a
+            ? formatProxyAddress({ kind: 'inet', host: a.address, port: a.port })
+            : formatProxyAddress(l),
+      transport,
+    });
   }
   opts.events({ event: 'ready', listen: listening, backend: formatProxyAddress(opts.backend), pid: process.pid });
   armIdle();
