@@ -48,5 +48,6 @@ export function restartDelayUsec(unit: Pick<ServiceUnit, 'restartUsec' | 'restar
   const max = unit.restartMaxDelayUsec ?? Infinity;
   if (nth <= 1 || steps === 0 || base === 0 || !Number.isFinite(max) || base >= max) return base;
   if (nth > steps) return max;
-  return Math.floor(base * Math.pow(max / base, (nth - 1) / steps));
+  // systemd computes in long double and truncates; rounding the double gets the same µs.
+  return Math.round(base * Math.pow(max / base, (nth - 1) / steps));
 }

@@ -1,0 +1,181 @@
+/**
+ * Service types and policies beyond Type=notify: NotifyAccess= credential checks, forking with
+ * PIDFile=, oneshot with RemainAfterExit=, stop timeouts, the restart delay (RestartSteps=), and the
+ * [Service] directives as @mptcp/unit parses them.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ActivationEngine, NotifySocket, effectiveNotifyAccess, loadNative, parseNotifyMessage, restartDelayUsec } from '../src/index.js';
+import type { ServiceState } from '../src/index.js';
+import { need } from './helpers/capability.js';
+import { loadUnits } from './helpers/load.js';
+import { testLogger } from './helpers/log.js';
+import { HELPERS, unitDir } from './helpers/run.js';
+
+const PY = '/usr/bin/python3';
+const pythonSystemd = (() => {
+  try {
+    return { ok: execFileSync(PY, ['-c', 'import systemd.daemon; print("ok")'], { encoding: 'utf8' }).trim() === 'ok', reason: 'python3-systemd is not installed (apt-get install python3-systemd)' };
+  } catch {
+    return { ok: false, reason: 'python3-systemd is not installed (apt-get install python3-systemd)' };
+  }
+})();
+const notifySupport = { ok: await loadNative().then((n) => NotifySocket.supported(n), () => false), reason: '@mptcp/native cannot receive credentials (rebuild the addon)' };
+
+let engine: ActivationEngine | undefined;
+afterEach(async () => {
+  await engine?.stop();
+  engine = undefined;
+});
+
+function stateOf(e: ActivationEngine, service: string, state: ServiceState): Promise<void> {
+  return new Promise((resolve) => {
+    const on = (ev: { service: string; state: ServiceState }): void => {
+      if (ev.service === service && ev.state === state) {
+        e.off('service-state', on);
+        resolve();
+      }
+    };
+    e.on('service-state', on);
+  });
+}
+
+describe('[Service] directives of the service manager', () => {
+  it('parse into the model (WatchdogSec=, NotifyAccess=, PIDFile=, FileDescriptorStore*=, RestartSteps=…)', async () => {
+    const dir = unitDir({
+      'x.service': [
+        '[Service]',
+        'Type=notify-reload',
+        'ExecStart=/bin/true',
+        'WatchdogSec=3s',
+        'WatchdogSignal=SIGUSR2',
+        'NotifyAccess=exec',
+        'PIDFile=x.pid',
+        'GuessMainPID=no',
+        'FileDescriptorStoreMax=7',
+        'FileDescriptorStorePreserve=yes',
+        'RestartSec=1',
+        'RestartSteps=3',
+        'RestartMaxDelaySec=8',
+        'ReloadSignal=SIGUSR1',
+        '',
+      ].join('\n'),
+      'y.service': '[Service]\nType=notify\nExecStart=/bin/true\n',
+      'z.service': '[Service]\nExecStart=/bin/true\n',
+    });
+    const units = await loadUnits(dir);
+    const x = units.services?.find((s) => s.name === 'x.service');
+    expect(x).toMatchObject({
+      type: 'notify-reload',
+      watchdogUsec: 3_000_000,
+      watchdogSignal: 'SIGUSR2',
+      notifyAccess: 'exec',
+      pidFile: '/run/x.pid',
+      guessMainPID: false,
+      fileDescriptorStoreMax: 7,
+      fileDescriptorStorePreserve: 'yes',
+      restartSteps: 3,
+      restartMaxDelayUsec: 8_000_000,
+      reloadSignal: 'SIGUSR1',
+    });
+    const byName = (n: string) => units.services?.find((s) => s.name === n);
+    // systemd's defaults: notify types (and WatchdogSec=) imply NotifyAccess=main.
+    expect(effectiveNotifyAccess(byName('y.service') as NonNullable<ReturnType<typeof byName>>)).toBe('main');
+    expect(effectiveNotifyAccess(byName('z.service') as NonNullable<ReturnType<typeof byName>>)).toBe('none');
+  });
+
+  it('the restart delay grows geometrically from RestartSec= to RestartMaxDelaySec= over RestartSteps=', () => {
+    const unit = { restartUsec: 1_000_000, restartSteps: 3, restartMaxDelayUsec: 8_000_000 };
+    expect([1, 2, 3, 4, 5].map((n) => restartDelayUsec(unit, n))).toEqual([1_000_000, 2_000_000, 4_000_000, 8_000_000, 8_000_000]);
+    expect(restartDelayUsec({ restartUsec: 100_000 }, 9)).toBe(100_000);
+  });
+
+  it('notify datagrams: KEY=VALUE lines, later assignments win, junk lines reported', () => {
+    const m = parseNotifyMessage('READY=1\nSTATUS=a=b\nnonsense\nSTATUS=c\n');
+    expect(m.fields.get('READY')).toBe('1');
+    expect(m.fields.get('STATUS')).toBe('c');
+    expect(m.invalid).toEqual(['nonsense']);
+  });
+});
+
+describe('NotifyAccess=', () => {
+  it('main: READY=1 from another process of the service is refused (its PID is checked), so the start times out', async (ctx) => {
+    need(ctx, pythonSystemd, notifySupport);
+    const log = testLogger();
+    const dir = unitDir({
+      // The shell is the main process; python, its child, sends READY=1 with its own PID.
+      'm.service': `[Service]\nType=notify\nTimeoutStartSec=2\nExecStart=/bin/sh -c '${PY} ${join(HELPERS, 'notify-once.py')} READY=1; exec sleep infinity'\n`,
+    });
+    engine = new ActivationEngine({ logger: log });
+    await engine.start(await loadUnits(dir));
+    const failed = stateOf(engine, 'm.service', 'failed');
+    await engine.startUnit('m.service');
+    await failed;
+    expect(log.warnings.some((w) => /^m\.service: Got notification message from PID \d+, but reception only permitted for main PID \d+$/.test(w))).toBe(true);
+    expect(engine.unitInfo('m.service')?.result).toBe('timeout');
+  });
+
+  it('all: the same READY=1 from a child process is accepted', async (ctx) => {
+    need(ctx, pythonSystemd, notifySupport);
+    const dir = unitDir({
+      'a.service': `[Service]\nType=notify\nNotifyAccess=all\nExecStart=/bin/sh -c '${PY} ${join(HELPERS, 'notify-once.py')} READY=1; exec sleep infinity'\n`,
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    await engine.start(await loadUnits(dir));
+    const active = stateOf(engine, 'a.service', 'active');
+    await engine.startUnit('a.service');
+    await active;
+    expect(engine.unitInfo('a.service')?.subState).toBe('running');
+  });
+});
+
+describe('Type=forking and Type=oneshot', () => {
+  it('forking: activating until the starter exits, then the PIDFile= process is the main PID; stop kills it', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'svc-fork-'));
+    const pidFile = join(tmp, 'daemon.pid');
+    const dir = unitDir({
+      'f.service': `[Service]\nType=forking\nPIDFile=${pidFile}\nExecStart=/bin/sh -c 'sleep infinity & echo $! > ${pidFile}'\n`,
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    await engine.start(await loadUnits(dir));
+    const active = stateOf(engine, 'f.service', 'active');
+    await engine.startUnit('f.service');
+    await active;
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    expect(engine.unitInfo('f.service')?.service?.pid).toBe(pid);
+    const inactive = stateOf(engine, 'f.service', 'inactive');
+    await engine.stopUnit('f.service');
+    await inactive;
+    // Gone, or a zombie waiting for init to reap it (it is not our child).
+    let stat = '';
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      stat = '';
+    }
+    expect(stat === '' || stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')).toBe(true);
+  });
+
+  it('oneshot: activating while it runs; RemainAfterExit=yes stays active (exited), a failure is failed (exit-code)', async () => {
+    const dir = unitDir({
+      'o.service': '[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n',
+      'bad.service': '[Service]\nType=oneshot\nExecStart=/bin/false\n',
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    await engine.start(await loadUnits(dir));
+    const states: string[] = [];
+    engine.on('service-state', (e) => e.service === 'o.service' && states.push(e.state));
+    const active = stateOf(engine, 'o.service', 'active');
+    await engine.startUnit('o.service');
+    await active;
+    expect(states).toEqual(['activating', 'active']);
+    expect(engine.unitInfo('o.service')).toMatchObject({ activeState: 'active', subState: 'exited' });
+    const failed = stateOf(engine, 'bad.service', 'failed');
+    await engine.startUnit('bad.service');
+    await failed;
+    expect(engine.unitInfo('bad.service')?.result).toBe('exit-code');
+  });
+});
