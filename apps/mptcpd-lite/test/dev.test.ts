@@ -4,52 +4,14 @@
  * ready) are printed, not asserted: the machine may be busy.
  */
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mptcpUnavailable, need } from './helpers/capability.js';
-import { pidAlive, startCli, stopProcess, type Running } from './helpers/cli.js';
-import { ClientLoop, LineClock, listenFdsApp, median, plainApp, setMptcpProbe, writeApp, type Connector, type Sample } from './helpers/dev-app.js';
-import { freePort, tempDir } from './helpers/units.js';
+import { pidAlive, stopProcess } from './helpers/cli.js';
+import { ClientLoop, appDir, cleanupDev, listenFdsApp, median, plainApp, portOf, setMptcpProbe, startDev, writeApp, type Connector, type LineClock, type Sample } from './helpers/dev-app.js';
+import { freePort } from './helpers/units.js';
 
 const EDITS = 20;
-const running: Array<{ dev: Running; clock: LineClock }> = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const { dev, clock } of running.splice(0)) {
-    await stopProcess(dev, 'SIGTERM', 10_000);
-    // Whatever happened to dev, no app it started may outlive the test.
-    for (const l of clock.lines) {
-      const pid = Number(/\(pid (\d+)\)/.exec(l.line)?.[1]);
-      if (pid > 1) {
-        try {
-          process.kill(-pid, 'SIGKILL');
-        } catch {
-          // gone, as it should be
-        }
-      }
-    }
-  }
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function appDir(): { dir: string; app: string } {
-  const dir = tempDir('mdl-dev-');
-  dirs.push(dir);
-  return { dir, app: path.join(dir, 'app.mjs') };
-}
-
-function startDev(args: string[]): { dev: Running; clock: LineClock } {
-  const dev = startCli(['dev', ...args]);
-  const clock = new LineClock(dev.child.stderr as NonNullable<typeof dev.child.stderr>);
-  running.push({ dev, clock });
-  return { dev, clock };
-}
-
-async function portOf(dev: Running): Promise<number> {
-  const line = await dev.waitFor(/^\[dev\] listening on 127\.0\.0\.1:\d+ /, 30_000);
-  return Number(/:(\d+) /.exec(line)?.[1]);
-}
+afterEach(cleanupDev);
 
 /** `ss -M` (MPTCP sockets): is a listener on the port listed right now? */
 function ssListsMptcpListener(port: number): Promise<boolean> {

@@ -63,8 +63,10 @@ export async function runDev(options: DevOptions): Promise<number> {
     onChange: (paths) => supervisor.changed(paths),
     onWarning: (line) => log(line),
   });
+  let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
-    log(`stopping (${signal})`);
+    log(stopping ? `${signal} again: killing the app` : `stopping (${signal})`);
+    stopping = true;
     watcher.close();
     void supervisor.shutdown(signal);
   };

@@ -8,7 +8,9 @@ import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { APP_ROOT } from './cli.js';
+import { rmSync } from 'node:fs';
+import { APP_ROOT, startCli, stopProcess, type Running } from './cli.js';
+import { tempDir } from './units.js';
 
 /** Where the app imports listenFds() from (the built package, as an app would). */
 export const LISTEN_FDS_MODULE = path.join(APP_ROOT, 'node_modules', '@mptcp', 'activation', 'dist', 'listen-fds.js');
@@ -206,4 +208,54 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+export interface DevRun {
+  dev: Running;
+  clock: LineClock;
+}
+
+const runs: DevRun[] = [];
+const dirs: string[] = [];
+
+/** `mptcpd-lite dev ARGS`, with dev's stderr lines timestamped; cleaned up by cleanupDev(). */
+export function startDev(args: string[], env?: NodeJS.ProcessEnv): DevRun {
+  const dev = startCli(['dev', ...args], env ? { env } : {});
+  const clock = new LineClock(dev.child.stderr as Readable);
+  const run = { dev, clock };
+  runs.push(run);
+  return run;
+}
+
+/** A temporary directory for an app, removed by cleanupDev(). */
+export function appDir(): { dir: string; app: string } {
+  const dir = tempDir('mdl-dev-');
+  dirs.push(dir);
+  return { dir, app: path.join(dir, 'app.mjs') };
+}
+
+/** The PIDs dev reported for its generations (`(pid N)` in its lines). */
+export function reportedPids(run: DevRun): number[] {
+  return run.clock.lines.map((l) => Number(/\(pid (\d+)\)/.exec(l.line)?.[1])).filter((p) => p > 1);
+}
+
+/** Stops every dev started (SIGTERM), then kills any app group it reported that is still there. */
+export async function cleanupDev(): Promise<void> {
+  for (const run of runs.splice(0)) {
+    await stopProcess(run.dev, 'SIGTERM', 10_000);
+    for (const pid of reportedPids(run)) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // gone, as it should be
+      }
+    }
+  }
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/** The port of dev's first `-l 127.0.0.1:…` socket, from its `listening on` line. */
+export async function portOf(dev: Running): Promise<number> {
+  const line = await dev.waitFor(/^\[dev\] listening on 127\.0\.0\.1:\d+ /, 30_000);
+  return Number(/:(\d+) /.exec(line)?.[1]);
 }

@@ -1,0 +1,143 @@
+/**
+ * `mptcpd-lite dev`: crashes, exits, stubborn apps, what an app leaves behind, bursts of saves,
+ * Ctrl-C, bad commands — each against the built CLI and a real node app.
+ */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pidAlive, runCli } from './helpers/cli.js';
+import { appDir, cleanupDev, listenFdsApp, portOf, reportedPids, requestOnce, startDev, writeApp } from './helpers/dev-app.js';
+
+afterEach(cleanupDev);
+
+const node = process.execPath;
+
+/** Running (a zombie waiting for its reaper is dead enough). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
+  }
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
+
+describe('mptcpd-lite dev: lifecycle', () => {
+  it('a crashed app waits for the next change; a request made meanwhile waits in the backlog and gets the fixed code', async () => {
+    const { dir, app } = appDir();
+    writeApp(app, "throw new Error('broken on purpose');\n");
+    const { dev } = startDev(['-l', '127.0.0.1:0', '--mptcp', 'off', '-w', dir, '--', node, app]);
+    const port = await portOf(dev);
+    await dev.waitFor(/^\[dev\] app crashed \(exit code 1\); waiting for a change to restart$/, 30_000);
+    // Nothing listens in the app, yet the connection is not refused: it is queued.
+    const pending = requestOnce(port);
+    writeApp(app, listenFdsApp(5));
+    const s = await pending;
+    expect(s.error).toBeUndefined();
+    expect(s.version).toBe(5);
+    await dev.waitFor(/^\[dev\] restarting \(changed: .*app\.mjs\)$/);
+  });
+
+  it('an app that exits 0 on its own ends dev with 0; with --exit-on-crash a failing app ends it with its status', async () => {
+    const a = appDir();
+    writeApp(a.app, 'process.exit(0);\n');
+    const clean = startDev(['-l', '127.0.0.1:0', '--mptcp', 'off', '-w', a.dir, '--', node, a.app]);
+    expect(await clean.dev.exited).toEqual({ code: 0, signal: null });
+    expect(clean.dev.lines).toContain('[dev] app exited (exit code 0)');
+
+    const b = appDir();
+    writeApp(b.app, 'process.exit(7);\n');
+    const failing = startDev(['-l', '127.0.0.1:0', '--mptcp', 'off', '--exit-on-crash', '-w', b.dir, '--', node, b.app]);
+    expect(await failing.dev.exited).toEqual({ code: 7, signal: null });
+    expect(failing.dev.lines).toContain('[dev] app exited (exit code 7)');
+  });
+
+  it('an app that ignores SIGTERM is killed (with its group) after --stop-timeout; what a stopped app leaves in its group is killed too', async () => {
+    const { dir, app } = appDir();
+    const deaf = (v: number): string => listenFdsApp(v).replace(/process\.on\('SIGTERM'.*\n/, "process.on('SIGTERM', () => console.log('ignoring SIGTERM'));\n");
+    writeApp(app, deaf(1));
+    // sh execs node (same PID, so LISTEN_PID holds); the sleeper stays in the group, deaf to SIGTERM.
+    const script = `(trap '' TERM; exec sleep 1000) & echo "sleeper=$!"; exec "${node}" "${app}"`;
+    const run = startDev(['-l', '127.0.0.1:0', '--mptcp', 'off', '--stop-timeout', '400', '-w', dir, '--', 'sh', '-c', script]);
+    const { dev, clock } = run;
+    const port = await portOf(dev);
+    const sleepers = (): number[] => dev.lines.filter((l) => /^sleeper=\d+$/.test(l)).map((l) => Number(l.slice(8)));
+    await clock.waitCount(/^\[dev\] ready in \d+ ms \(pid \d+\)$/, 1);
+    const [first] = reportedPids(run);
+    // v2 stops on SIGTERM; v1 does not: SIGKILL to its whole group after 400 ms.
+    writeApp(app, listenFdsApp(2));
+    await dev.waitFor(new RegExp(`^\\[dev\\] pid ${first} did not stop within 400 ms after SIGTERM: SIGKILL$`), 30_000);
+    await clock.waitCount(/^\[dev\] ready in \d+ ms \(pid \d+\)$/, 2);
+    expect((await requestOnce(port)).version).toBe(2);
+    expect(pidAlive(first as number)).toBe(false);
+    expect(running(sleepers()[0] as number)).toBe(false);
+    // v2 exits on SIGTERM at once; its deaf sleeper is killed when the stop timeout runs out.
+    const second = reportedPids(run)[1] as number;
+    writeApp(app, listenFdsApp(3));
+    await dev.waitFor(new RegExp(`^\\[dev\\] killing what pid ${second} left running: ${sleepers()[1]}$`), 30_000);
+    await clock.waitCount(/^\[dev\] ready in \d+ ms \(pid \d+\)$/, 3);
+    expect((await requestOnce(port)).version).toBe(3);
+    expect(pidAlive(second)).toBe(false);
+    expect(running(sleepers()[1] as number)).toBe(false);
+  }, 120_000);
+
+  it('a burst of saves is one restart (debounced), and the last version is served', async () => {
+    const { dir, app } = appDir();
+    writeApp(app, listenFdsApp(0));
+    const { dev, clock } = startDev(['-l', '127.0.0.1:0', '--mptcp', 'off', '-w', dir, '--', node, app]);
+    const port = await portOf(dev);
+    await dev.waitFor(/^\[dev\] ready in/, 30_000);
+    // Ten saves within a few ms, as an editor's "save all" or a formatter would do (write to a temporary
+    // file, rename over the real one).
+    for (let v = 1; v <= 10; v++) {
+      writeFileSync(`${app}.tmp`, listenFdsApp(v));
+      renameSync(`${app}.tmp`, app);
+    }
+    await clock.waitCount(/^\[dev\] ready in/, 2);
+    expect((await requestOnce(port)).version).toBe(10);
+    const restarts = dev.lines.filter((l) => l.startsWith('[dev] restarting'));
+    expect(restarts.length).toBeLessThan(10);
+    expect(restarts[0]).toMatch(/^\[dev\] restarting \(changed: .*app\.mjs and \d+ more\)$/);
+  });
+
+  it('Ctrl-C stops the app and closes the socket; dev exits 130', async () => {
+    const { dir, app } = appDir();
+    writeApp(app, listenFdsApp(1));
+    const run = startDev(['-l', '127.0.0.1:0', '--mptcp', 'off', '-w', dir, '--', node, app]);
+    const port = await portOf(run.dev);
+    await run.dev.waitFor(/^\[dev\] ready in/, 30_000);
+    expect((await requestOnce(port)).version).toBe(1);
+    run.dev.kill('SIGINT');
+    expect(await run.dev.exited).toEqual({ code: 130, signal: null });
+    expect(run.dev.lines).toContain('[dev] stopping (SIGINT)');
+    for (const pid of reportedPids(run)) expect(pidAlive(pid)).toBe(false);
+    expect(await refused(port)).toBe(true);
+  });
+
+  it('a program that cannot be executed exits 127; usage errors exit 2', async () => {
+    const { dir } = appDir();
+    const missing = startDev(['-l', '127.0.0.1:0', '-w', dir, '--', '/nonexistent/program']);
+    expect(await missing.dev.exited).toEqual({ code: 127, signal: null });
+    expect(missing.dev.lines.some((l) => /^\[dev\] cannot start \/nonexistent\/program: .*ENOENT/.test(l))).toBe(true);
+
+    const noListen = await runCli(['dev', '--', node, '-e', '0']);
+    expect(noListen.code).toBe(2);
+    expect(noListen.stderr).toContain('at least one -l ADDR is required');
+    const badMode = await runCli(['dev', '-l', '0', '--mptcp', 'maybe', '--', node]);
+    expect(badMode.code).toBe(2);
+    const help = await runCli(['dev', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('restarting (changed: FILE)');
+  });
+});
