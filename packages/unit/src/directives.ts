@@ -284,7 +284,9 @@ const listen: DirectiveParser = (v, c) => {
     if (kind === 'seqpacket' && r.value.family !== 'unix') return c.warn(`Address family not supported, ignoring: ${v}`);
     u.listen.push({ ...entry, value: a, address: r.value });
   }
-  if (c.state.options.liteWarnings !== false && (kind === 'special' || kind === 'netlink' || kind === 'mqueue' || kind === 'usb-function')) {
+  // ListenSpecial= is honoured (the engine opens the file and watches it, as systemd does: a file that
+  // cannot be polled, like a regular file, fails the socket with EPERM); the others are not.
+  if (c.state.options.liteWarnings !== false && (kind === 'netlink' || kind === 'mqueue' || kind === 'usb-function')) {
     c.warn(`${c.key}= is not supported by mptcpd-lite, ignoring`);
   }
 };
