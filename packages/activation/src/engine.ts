@@ -966,7 +966,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     }
     const svc = this.services.get(name);
     if (!svc) return undefined;
-    const snap = svc.process.snapshot();
+    const snap = svc.process.snapshot(true);
     const p = svc.process;
     const activeState = p.state === 'auto-restart' ? 'activating' : p.state;
     return {

@@ -876,7 +876,8 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     return this.running ? this.sessionMembers().length : 0;
   }
 
-  snapshot(): ServiceSnapshot {
+  /** The status snapshot; `withTasks` scans /proc for the Tasks: count (one unit's `status`, not every status poll). */
+  snapshot(withTasks = false): ServiceSnapshot {
     return {
       name: this.name,
       state: this.state,
@@ -893,7 +894,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       ...(this.lastExit !== undefined ? { lastExit: this.lastExit } : {}),
       fdStore: this.fdStore.list().map((e) => e.name),
       since: new Date(this.stateSince).toISOString(),
-      tasks: this.tasks(),
+      ...(withTasks ? { tasks: this.tasks() } : {}),
     };
   }
 }
