@@ -4,10 +4,11 @@ import { activation } from './activation.js';
 import { aggregation } from './aggregation.js';
 import { daemon } from './daemon.js';
 import { failover } from './failover.js';
+import { http } from './http.js';
 import { loopback } from './loopback.js';
 import { proxy } from './proxy.js';
 import { scaling } from './scaling.js';
 import { unitParse } from './unit-parse.js';
 import { veth } from './veth.js';
 
-export const scenarios: Scenario[] = [loopback, veth, aggregation, failover, unitParse, activation, daemon, scaling, proxy];
+export const scenarios: Scenario[] = [loopback, veth, aggregation, failover, unitParse, activation, daemon, scaling, proxy, http];
