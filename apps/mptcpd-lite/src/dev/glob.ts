@@ -66,7 +66,11 @@ export function ignoreMatcher(globs: readonly string[]): IgnoreMatcher {
     if (g === '') continue;
     if (g.startsWith('./')) g = g.slice(2);
     g = g.replace(/\/+$/, '');
-    if (g.includes('/')) byPath.push(globToRegExp(g.replace(/^\/+/, '')));
+    const anchored = g.includes('/');
+    // `dir/**` ignores the directory itself too: its contents are all ignored, so it needs no watch.
+    while (g.endsWith('/**')) g = g.slice(0, -3);
+    if (g === '**' || g === '') return () => true;
+    if (anchored) byPath.push(globToRegExp(g.replace(/^\/+/, '')));
     else byName.push(globToRegExp(g));
   }
   return (relative: string): boolean => {
