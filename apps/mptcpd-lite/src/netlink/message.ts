@@ -3,6 +3,7 @@
  * netlink and sock_diag. Host byte order is little-endian on every Linux that Node supports here
  * (x64, arm64); network-order fields are read explicitly as big-endian by their users.
  */
+import { errnoName } from '@mptcp/constants';
 
 export const NLMSG_HDRLEN = 16;
 export const NLMSG_NOOP = 1;
@@ -39,24 +40,12 @@ export class NetlinkError extends Error {
   readonly errno: number;
   readonly code: string;
   constructor(errno: number, context: string) {
-    const code = ERRNO_NAMES[errno] ?? `errno ${errno}`;
+    const code = errnoName(errno);
     super(`${context}: ${code}`);
     this.errno = errno;
     this.code = code;
   }
 }
-
-/** The few errno values a netlink request here can realistically return. */
-const ERRNO_NAMES: Record<number, string> = {
-  1: 'EPERM',
-  2: 'ENOENT',
-  13: 'EACCES',
-  17: 'EEXIST',
-  22: 'EINVAL',
-  93: 'EPROTONOSUPPORT',
-  95: 'EOPNOTSUPP',
-  97: 'EAFNOSUPPORT',
-};
 
 /** Builds one netlink message: header + payload (padded). */
 export function encodeMessage(type: number, flags: number, payload: Buffer, seq = 1): Buffer {

@@ -9,6 +9,7 @@
  * (dist/binding.js). Everything else here is plain TypeScript.
  */
 import { closeSync, readSync } from 'node:fs';
+import { errnoName } from '@mptcp/constants';
 import { watchReadable, type FdWatcher } from '@mptcp/native';
 import { encodeMessage, NLMSG_NOOP } from './message.js';
 
@@ -32,16 +33,8 @@ async function rawBinding(): Promise<RawBinding> {
   return raw;
 }
 
-const ERRNO: Record<number, string> = {
-  1: 'EPERM',
-  13: 'EACCES',
-  22: 'EINVAL',
-  93: 'EPROTONOSUPPORT',
-  97: 'EAFNOSUPPORT',
-  105: 'ENOBUFS',
-};
 function fail(syscall: string, r: number): never {
-  const code = ERRNO[-r] ?? `errno ${-r}`;
+  const code = errnoName(-r);
   throw Object.assign(new Error(`netlink ${syscall}: ${code}`), { code, syscall });
 }
 
