@@ -29,8 +29,7 @@ import { type Logger, silentLogger } from './logger.js';
 import { type NativeApi, type ReadableWatch, loadNative } from './native-binding.js';
 import { type OpenedPort, closePorts, openPorts } from './open-listen.js';
 import { RateLimit } from './rate-limit.js';
-import { LogCapture } from './output-capture.js';
-import { NotifySocket } from './notify-socket.js';
+import { ServiceChannels } from './service-channels.js';
 import { restartDelayUsec } from './restart-policy.js';
 import { type ServiceExit, ServiceProcess, type ServiceProcessOptions, type ServiceSnapshot, type StartContext, markStartLimitHit } from './service-process.js';
 import { type TemplateResolver, defaultTemplateResolver, isServiceUnit, snapshotTemplate } from './templates.js';
@@ -166,10 +165,8 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   private readonly instantiate: TemplateResolver;
   private stopping = false;
   private started = false;
-  /** The daemon's notify socket (service side: notify-socket.ts). */
-  private notify: NotifySocket | undefined;
-  /** Service stdout/stderr into the log (serviceOutput `log`). */
-  private capture: LogCapture | undefined;
+  /** The notify socket and output capture the services share (service-channels.ts). */
+  private readonly channels: ServiceChannels;
 
   constructor(private readonly options: EngineOptions = {}) {
     super();
@@ -182,7 +179,8 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   async start(units: EngineUnits): Promise<StartReport> {
     if (this.started) throw new ActivationError('ENGINE_STATE', 'engine already started; use reload()');
     this.native ??= await loadNative();
-    this.openServiceChannels(this.native);
+    this.channels.open(this.native);
+    this.channels = new ServiceChannels(this.log, options);
     this.started = true;
     this.stopping = false;
     // A stopped engine can be started again: nothing of the previous run is kept.
@@ -431,35 +429,9 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     void this.startService(svc, sock);
   }
 
-  /** The notify socket and the output capture, when the addon can do them. */
-  private openServiceChannels(native: NativeApi): void {
-    if (!this.notify && this.options.notifySocket !== false && NotifySocket.supported(native)) {
-      const n = new NotifySocket(native, this.log, this.options.notifySocket);
-      try {
-        n.open();
-        this.notify = n;
-      } catch (err) {
-        this.log.warn(`Cannot open the notify socket ${n.address}: ${messageOf(err)}; services get no NOTIFY_SOCKET.`);
-      }
-    } else if (this.options.notifySocket !== false && !NotifySocket.supported(native)) {
-      this.log.warn('@mptcp/native cannot receive credentials (addon without recvWithCredentials): services get no NOTIFY_SOCKET.');
-    }
-    if (!this.capture && this.options.serviceOutput === 'log' && LogCapture.supported(native)) this.capture = new LogCapture(native, this.log);
-  }
-
-  /** How services are run: output, locale source, and the native launcher when the addon has one. */
+  /** How services are run (service-channels.ts). */
   private serviceOptions(): ServiceProcessOptions {
-    const spawn = this.options.spawn === 'node' ? undefined : this.native?.spawn;
-    const native = this.native;
-    return {
-      logger: this.log,
-      output: this.options.serviceOutput === 'log' && !this.capture ? 'inherit' : (this.options.serviceOutput ?? 'inherit'),
-      ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}),
-      ...(spawn ? { spawn } : {}),
-      ...(this.notify ? { notify: this.notify } : {}),
-      ...(this.capture ? { capture: this.capture } : {}),
-      ...(native ? { closeFd: (fd: number) => native.close(fd) } : {}),
-    };
+    return this.channels.processOptions(this.native);
   }
 
   private serviceRuntime(name: string): ServiceRuntime | undefined {
@@ -1001,10 +973,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     for (const sock of this.sockets.values()) this.closeSocket(sock);
     // The daemon goes away: no fd store outlives it (FileDescriptorStorePreserve=yes included).
     for (const svc of this.services.values()) svc.process.fdStore.release();
-    this.notify?.close();
-    this.notify = undefined;
-    this.capture?.close();
-    this.capture = undefined;
+    this.channels.close();
     this.started = false;
   }
 

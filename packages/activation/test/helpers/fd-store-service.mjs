@@ -10,12 +10,12 @@ const stored = fds.find((f) => f.name === 'state');
 if (!stored) {
   const fd = openSync(stateFile, 'r');
   await storeFds([fd], 'state');
-  await notify({ ready: true });
   appendFileSync(report, JSON.stringify({ pid: process.pid, names: fds.map((f) => f.name), stored: true }) + '\n');
+  await notify({ ready: true });
   process.exit(3);
 }
 const buf = Buffer.alloc(100);
 const n = readSync(stored.fd, buf, 0, 100, 0);
-await notify({ ready: true, status: 'recovered' });
 appendFileSync(report, JSON.stringify({ pid: process.pid, names: fds.map((f) => f.name), content: buf.subarray(0, n).toString() }) + '\n');
+await notify({ ready: true, status: 'recovered' });
 setInterval(() => {}, 1 << 30);

@@ -1,0 +1,70 @@
+/**
+ * What every service of an engine shares with the daemon: the notify socket (NOTIFY_SOCKET) and the
+ * capture of stdout/stderr into the log, and the options each ServiceProcess is built with. The
+ * socket side of the engine knows nothing of them.
+ */
+import { messageOf } from './errors.js';
+import type { OutputMode, SpawnMethod } from './exec.js';
+import type { Logger } from './logger.js';
+import type { NativeApi } from './native-binding.js';
+import { NotifySocket } from './notify-socket.js';
+import { LogCapture } from './output-capture.js';
+import type { ServiceProcessOptions } from './service-process.js';
+
+export interface ServiceChannelOptions {
+  /** `@abstract` or a path; default a fresh abstract address; false: no notify socket. */
+  notifySocket?: string | false;
+  serviceOutput?: OutputMode;
+  daemonEnv?: NodeJS.ProcessEnv;
+  spawn?: SpawnMethod;
+}
+
+export class ServiceChannels {
+  notify: NotifySocket | undefined;
+  capture: LogCapture | undefined;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly options: ServiceChannelOptions,
+  ) {}
+
+  /** Opens the notify socket and the output capture, when the addon can do them. */
+  open(native: NativeApi): void {
+    const wanted = this.options.notifySocket !== false;
+    if (!this.notify && wanted && NotifySocket.supported(native)) {
+      const n = new NotifySocket(native, this.log, this.options.notifySocket || undefined);
+      try {
+        n.open();
+        this.notify = n;
+      } catch (err) {
+        this.log.warn(`Cannot open the notify socket ${n.address}: ${messageOf(err)}; services get no NOTIFY_SOCKET.`);
+      }
+    } else if (wanted && !NotifySocket.supported(native)) {
+      this.log.warn('@mptcp/native cannot receive credentials (addon without recvWithCredentials): services get no NOTIFY_SOCKET.');
+    }
+    if (!this.capture && this.options.serviceOutput === 'log' && LogCapture.supported(native)) this.capture = new LogCapture(native, this.log);
+  }
+
+  /** How services are run: output, locale source, notify socket, and the native launcher when the addon has one. */
+  processOptions(native: NativeApi | undefined): ServiceProcessOptions {
+    const spawn = this.options.spawn === 'node' ? undefined : native?.spawn;
+    const output = this.options.serviceOutput ?? 'inherit';
+    return {
+      logger: this.log,
+      // `log` without a capture (old addon): the services' output goes where the daemon's does.
+      output: output === 'log' && !this.capture ? 'inherit' : output,
+      ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}),
+      ...(spawn ? { spawn } : {}),
+      ...(this.notify ? { notify: this.notify } : {}),
+      ...(this.capture ? { capture: this.capture } : {}),
+      ...(native ? { closeFd: (fd: number) => native.close(fd) } : {}),
+    };
+  }
+
+  close(): void {
+    this.notify?.close();
+    this.notify = undefined;
+    this.capture?.close();
+    this.capture = undefined;
+  }
+}
