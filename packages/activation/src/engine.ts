@@ -173,6 +173,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     this.log = options.logger ?? silentLogger;
     this.native = options.native;
     this.instantiate = options.instantiate ?? defaultTemplateResolver;
+    this.channels = new ServiceChannels(this.log, options);
   }
 
   /** Opens every socket and starts watching. Sockets that cannot be opened are `failed`; the rest run. */
@@ -180,7 +181,6 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     if (this.started) throw new ActivationError('ENGINE_STATE', 'engine already started; use reload()');
     this.native ??= await loadNative();
     this.channels.open(this.native);
-    this.channels = new ServiceChannels(this.log, options);
     this.started = true;
     this.stopping = false;
     // A stopped engine can be started again: nothing of the previous run is kept.
