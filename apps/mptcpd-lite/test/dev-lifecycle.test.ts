@@ -2,9 +2,11 @@
  * `mptcpd-lite dev`: crashes, exits, stubborn apps, what an app leaves behind, bursts of saves,
  * Ctrl-C, bad commands — each against the built CLI and a real node app.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { mptcpUnavailable, need, netnsUnavailable } from './helpers/capability.js';
 import { pidAlive, runCli } from './helpers/cli.js';
 import { appDir, cleanupDev, listenFdsApp, portOf, reportedPids, requestOnce, startDev, writeApp } from './helpers/dev-app.js';
 
@@ -139,5 +141,36 @@ describe('mptcpd-lite dev: lifecycle', () => {
     const help = await runCli(['dev', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('restarting (changed: FILE)');
+  });
+
+  it('--mptcp: the listener default follows NODE_MPTCP; require fails without MPTCP, prefer falls back with a warning', async (ctx) => {
+    need(ctx, mptcpUnavailable() ?? netnsUnavailable());
+    // The app exits 0 at once, so dev prints its listening line and exits 0.
+    const app = ['--', node, '-e', '0'];
+    const byDefault = await runCli(['dev', '-l', '127.0.0.1:0', ...app]);
+    expect(byDefault.code).toBe(0);
+    expect(byDefault.stderr).toMatch(/^\[dev\] listening on 127\.0\.0\.1:\d+ \(MPTCP\) as fd 3$/m);
+    const envOff = await runCli(['dev', '-l', '127.0.0.1:0', ...app], { env: { NODE_MPTCP: '0' } });
+    expect(envOff.stderr).toMatch(/\(TCP\) as fd 3$/m);
+    const envOffRequire = await runCli(['dev', '-l', '127.0.0.1:0', '--mptcp', 'require', ...app], { env: { NODE_MPTCP: '0' } });
+    expect(envOffRequire.code).toBe(2);
+    expect(envOffRequire.stderr).toContain('disabled by NODE_MPTCP=0');
+
+    // A network namespace with net.mptcp.enabled=0.
+    const ns = `mdl-dev-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c', 'ip link set lo up && sysctl -qw net.mptcp.enabled=0']);
+      const required = await runCli(['dev', '-l', '127.0.0.1:0', '--mptcp', 'require', ...app], { netns: ns });
+      expect(required.code).toBe(2);
+      expect(required.stderr).toContain('ENOPROTOOPT');
+      expect(required.stderr).toContain('net.mptcp.enabled=0');
+      const preferred = await runCli(['dev', '-l', '127.0.0.1:0', '--mptcp', 'prefer', ...app], { netns: ns });
+      expect(preferred.code).toBe(0);
+      expect(preferred.stderr).toContain('[dev] MPTCP unavailable (ENOPROTOOPT): listening on 127.0.0.1:0 with plain TCP');
+      expect(preferred.stderr).toMatch(/\(TCP\) as fd 3$/m);
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
   });
 });

@@ -4,9 +4,9 @@
  * connections wait in the kernel's accept queue.
  */
 import { unlinkSync } from 'node:fs';
-import { IPPROTO_MPTCP, mptcpUnavailableHint, mptcpUnavailableReason } from '@mptcp/constants';
+import { mptcpUnavailableHint, mptcpUnavailableReason } from '@mptcp/constants';
 import { type NativeApi, formatSockAddr, toSockAddr } from '@mptcp/activation';
-import { effectiveMode } from '@mptcp/native';
+import type { OpenedSocket } from '@mptcp/native';
 import { parseSocketAddress } from '@mptcp/unit';
 import { CliError, EXIT_ERROR, errnoName, messageOf } from '../exit-codes.js';
 import { socketInode } from './readiness.js';
@@ -38,45 +38,31 @@ export function parseDevAddress(text: string): ReturnType<typeof parseSocketAddr
 
 /**
  * Opens every `-l` address. Throws a CliError naming the address for a bad address or a socket that
- * cannot be opened; `warn` reports a `prefer` fallback to plain TCP.
+ * cannot be opened (with `--mptcp require`: no MPTCP here, or NODE_MPTCP=0); `warn` reports a
+ * fallback to plain TCP.
  */
 export function openDevSockets(listen: readonly string[], mptcp: DevMptcp | undefined, native: NativeApi, warn: (line: string) => void): DevSocket[] {
   const opened: DevSocket[] = [];
   try {
-    let mode: ReturnType<typeof effectiveMode>;
-    try {
-      mode = effectiveMode('listener', mptcp === 'off' ? false : mptcp);
-    } catch (err) {
-      throw new CliError(messageOf(err), EXIT_ERROR, errnoName(err));
-    }
-    const wantsMptcp = mode === 'require' || mode === 'prefer';
     for (const text of listen) {
       const parsed = parseDevAddress(text);
       if (!parsed.ok) throw new CliError(`-l ${text}: not an address (${parsed.error}); use PORT, IP:PORT, [IPV6]:PORT, /path or @abstract`, EXIT_ERROR, 'EINVAL');
       const address = toSockAddr(parsed.value);
       if (!address) throw new CliError(`-l ${text}: not an address`, EXIT_ERROR, 'EINVAL');
-      const ip = address.family === 'inet' || address.family === 'inet6';
-      const open = (protocol: number) => native.openSocket({ kind: 'stream', address, protocol, nonBlocking: true });
-      let socket;
-      let transport: DevSocket['transport'] = ip ? 'tcp' : address.family === 'unix' ? 'unix' : 'vsock';
+      let socket: OpenedSocket;
       try {
-        socket = open(ip && wantsMptcp ? IPPROTO_MPTCP : 0);
-        if (ip && wantsMptcp) transport = 'mptcp';
+        // The MPTCP policy (NODE_MPTCP's listener default, the fallback to TCP for 'prefer') is @mptcp/native's.
+        socket = native.openSocket({ kind: 'stream', address, role: 'listener', ...(mptcp ? { mptcp } : {}), nonBlocking: true });
       } catch (err) {
         const code = errnoName(err);
         const reason = code !== undefined ? mptcpUnavailableReason(code) : undefined;
-        if (ip && wantsMptcp && reason) {
-          if (mode === 'require') throw new CliError(`-l ${text}: ${mptcpUnavailableHint(reason)} (socket() gave ${code}); use --mptcp prefer to fall back to TCP`, EXIT_ERROR, code);
-          warn(`MPTCP unavailable (${code}): ${mptcpUnavailableHint(reason)}; listening on ${text} with plain TCP`);
-          try {
-            socket = open(0);
-          } catch (err2) {
-            throw new CliError(`-l ${text}: ${messageOf(err2)}`, EXIT_ERROR, errnoName(err2));
-          }
-        } else {
-          throw new CliError(`-l ${text}: ${messageOf(err)}`, EXIT_ERROR, code);
-        }
+        const message = messageOf(err);
+        const hint = reason && !message.includes(mptcpUnavailableHint(reason)) ? ` (${mptcpUnavailableHint(reason)})` : '';
+        throw new CliError(`-l ${text}: ${message}${hint}`, EXIT_ERROR, code);
       }
+      if (socket.fallbackReason === 'disabled-by-env') warn(`MPTCP disabled by NODE_MPTCP=0: listening on ${text} with plain TCP`);
+      else if (socket.fallbackReason !== undefined) warn(`MPTCP unavailable (${socket.fallbackErrno ?? socket.fallbackReason}): listening on ${text} with plain TCP`);
+      const transport: DevSocket['transport'] = socket.transport ?? (address.family === 'unix' ? 'unix' : address.family === 'vsock' ? 'vsock' : 'tcp');
       const entry: DevSocket = { fd: socket.fd, label: formatSockAddr(socket.local), transport, inode: socketInode(socket.fd) };
       if (address.family === 'unix' && !address.abstract && address.path !== '') entry.unixPath = address.path;
       opened.push(entry);
