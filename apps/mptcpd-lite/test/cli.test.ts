@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { mptcpUnavailable, need } from './helpers/capability.js';
 import { APP_ROOT, runCli } from './helpers/cli.js';
 
-const COMMANDS = ['run', 'status', 'verify', 'activate', 'check', 'connect', 'info'];
+const COMMANDS = ['run', 'status', 'verify', 'activate', 'check', 'connect', 'info', 'dev'];
 
 describe('mptcpd-lite CLI', () => {
   it.each(COMMANDS)('%s --help shows examples and exit codes', async (cmd) => {
