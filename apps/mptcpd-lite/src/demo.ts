@@ -5,7 +5,7 @@
  * daemon and exits 0 — or non-zero with the reason. An overall timeout guarantees it never hangs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -110,10 +110,11 @@ async function main(): Promise<void> {
     const text = readFileSync(path.join(examples, 'units', f), 'utf8')
       .replace('127.0.0.1:7007', `127.0.0.1:${echoPort}`)
       .replace('127.0.0.1:8080', `127.0.0.1:${httpPort}`)
-      .replace('/usr/bin/node /usr/lib/mptcpd-lite/examples/http-server.mjs', `${process.execPath} ${path.join(examples, 'http-server.mjs')}`);
+      // The copy is not beside http-server.mjs any more (%Y is the unit's directory): name the original, and
+      // this node.
+      .replace('/usr/bin/env node %Y/../http-server.mjs', `${process.execPath} ${path.join(examples, 'http-server.mjs')}`);
     writeFileSync(path.join(unitDir, f), text);
   }
-  copyFileSync(path.join(examples, 'http-server.mjs'), path.join(tmp, 'http-server.mjs'));
   const control = path.join(tmp, 'control.sock');
 
   say(`mptcpd-lite demo — units in ${unitDir}`);
