@@ -220,6 +220,32 @@ describe('fd store', () => {
   });
 });
 
+describe('fd store: a connection survives its service', () => {
+  it('a service stores a client connection, crashes, and the restarted one answers on the same connection', async (ctx) => {
+    need(ctx, notifySupport);
+    const port = await freePort();
+    const units = unitDir({
+      'conn.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nFileDescriptorName=web\n`,
+      'conn.service': `[Service]\nType=notify\nFileDescriptorStoreMax=8\nRestart=on-failure\nRestartSec=0\n${addonEnv}ExecStart=${node} ${join(HELPERS, 'keep-connection-service.mjs')}\n`,
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    await engine.start(await loadUnits(units));
+    const text = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(port, '127.0.0.1');
+      let got = '';
+      c.on('data', (d) => (got += d.toString()));
+      c.on('end', () => resolve(got));
+      c.on('error', reject);
+    });
+    const lines = text.trim().split('\n');
+    expect(lines[0]).toBe('stored');
+    expect(lines[1]).toMatch(/^resumed by \d+$/);
+    const snap = serviceSnapshot(engine, 'conn.service');
+    expect(lines[1]).toBe(`resumed by ${snap.pid}`);
+    expect(snap.restarts).toBe(1);
+  });
+});
+
 describe('a Node service on @mptcp/sd', () => {
   it('runs unchanged under the engine: READY=1 makes it active, WatchdogSec= is fed, it echoes', async (ctx) => {
     need(ctx, notifySupport);
