@@ -16,6 +16,7 @@ export {
 } from './listen-fds.js';
 export {
   NotifyError,
+  barrier,
   formatNotify,
   monotonicUsec,
   notify,

@@ -157,6 +157,42 @@ export function storeFds(fds: readonly number[], name: string, options: NotifyOp
   return notify({ fdStore: true, fdName: name, ...(options.poll === false ? { fdPoll: false } : {}) }, { ...options, fds });
 }
 
+/**
+ * sd_notify_barrier(3): BARRIER=1 with one end of a socket pair; resolves once the manager has
+ * processed every earlier notification (it closes its copy, we see EOF). False without a manager.
+ */
+export async function barrier(options: Omit<NotifyOptions, 'fds'> & { timeoutMs?: number } = {}): Promise<boolean> {
+  const env = options.env ?? process.env;
+  if (notifySocket(env) === undefined) return false;
+  const nat = await native();
+  const [theirs, ours] = nat.socketPair();
+  const { Socket } = await import('node:net');
+  const reader = new Socket({ fd: ours, readable: true, writable: false });
+  const closed = new Promise<void>((resolve, reject) => {
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => reject(new NotifyError('ETIMEDOUT', `no answer to BARRIER=1 within ${options.timeoutMs} ms`)), options.timeoutMs);
+    reader.on('end', () => {
+      if (timer) clearTimeout(timer);
+      resolve();
+    });
+    reader.on('error', (err) => {
+      if (timer) clearTimeout(timer);
+      reject(err);
+    });
+    reader.resume();
+  });
+  try {
+    await notify('BARRIER=1', { env, fds: [theirs] });
+  } finally {
+    nat.close(theirs);
+  }
+  try {
+    await closed;
+  } finally {
+    reader.destroy();
+  }
+  return true;
+}
+
 /** FDSTOREREMOVE=1 for the fds stored under `name`. */
 export function removeStoredFds(name: string, options?: NotifyOptions): Promise<boolean> {
   return notify({ fdStoreRemove: true, fdName: name }, options);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { formatNotify, listenFds, notify, notifySocket, storeFds, watchdog, watchdogEnabled } from '../src/index.js';
+import { barrier, formatNotify, listenFds, notify, notifySocket, storeFds, watchdog, watchdogEnabled } from '../src/index.js';
 import { fdPassing, need, python3, socketActivate } from './helpers/capability.js';
 
 const HERE = new URL('.', import.meta.url).pathname;
@@ -95,6 +95,18 @@ describe('notify to a real notify socket (Python, SO_PASSCRED)', () => {
     const got = await r.next();
     expect(got.text).toBe('FDSTORE=1\nFDNAME=state');
     expect(got.fds).toEqual([{ target: file, content: 'kept across restarts' }]);
+  });
+});
+
+describe('barrier (sd_notify_barrier)', () => {
+  it('BARRIER=1 carries one fd; it resolves once the receiver has closed it', async (ctx) => {
+    need(ctx, python3, fdPassing);
+    const r = await receiver(1);
+    const done = barrier({ env: { NOTIFY_SOCKET: r.path }, timeoutMs: 20_000 });
+    const got = await r.next();
+    expect(got.text).toBe('BARRIER=1');
+    expect(got.fds.length).toBe(1);
+    expect(await done).toBe(true);
   });
 });
 
