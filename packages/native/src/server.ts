@@ -13,6 +13,7 @@ import { createConfiguredSocket, effectiveMode, wantsMptcp, type CreatedSocket }
 import { ipSockAddr } from './sockaddr.js';
 import { pickSocketOptions, type MptcpSocketOptions } from './socket-options.js';
 import type { MptcpMode } from './types.js';
+import { useMptcpWritePath, writePathDisabled } from './write-path.js';
 
 export interface MptcpListenOptions extends MptcpSocketOptions {
   /** Address to bind; default '::' (dual stack, IPV6_V6ONLY=0), or '0.0.0.0' without IPv6. */
@@ -96,6 +97,7 @@ function parseListenArgs(args: unknown[]): { options: MptcpListenOptions; callba
     if (o.path !== undefined || o.fd !== undefined || o.handle !== undefined || o._handle !== undefined) return undefined;
     if (typeof (first as { listen?: unknown }).listen === 'function') return undefined; // a handle object (server/socket)
     options = { ...o };
+    if (options.port !== undefined && options.port !== null) options.port = Number(options.port); // net accepts '8080'
   } else if (typeof first === 'string' && !/^\d+$/.test(first)) {
     return undefined; // a pipe path
   } else {
@@ -153,6 +155,7 @@ export function mptcpListen(server: net.Server, original: ListenFn, args: unknow
     return original({ host, port, backlog, ipv6Only, ...(reusePort ? { reusePort } : {}), ...(signal ? { signal } : {}) }, callback);
   }
   const withFd = (fd: number): void => {
+    armWritePath(server);
     original({ fd, backlog: listenOptions.backlog ?? 511, ...(listenOptions.signal ? { signal: listenOptions.signal } : {}) }, callback);
   };
   const open = (address: string | undefined, family: 'inet' | 'inet6' | undefined): void => {
@@ -191,6 +194,17 @@ export function mptcpListen(server: net.Server, original: ListenFn, args: unknow
     );
   }
   return server;
+}
+
+const writePathServers = new WeakSet<net.Server>();
+
+/** The MPTCP sender stall workaround (write-path.ts) on every MPTCP connection of `server`. */
+function armWritePath(server: net.Server): void {
+  if (writePathDisabled() || writePathServers.has(server)) return;
+  writePathServers.add(server);
+  server.prependListener('connection', (socket: net.Socket) => {
+    useMptcpWritePath(socket);
+  });
 }
 
 /**
