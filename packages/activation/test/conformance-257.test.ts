@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActivationEngine } from '../src/index.js';
-import { mptcp, need, python3, root } from './helpers/capability.js';
+import { mptcp, need, python3 } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
 import { testLogger } from './helpers/log.js';
 import { freePort, waitFor } from './helpers/run.js';
@@ -114,7 +114,7 @@ describe(`activation facts vs ${recording.recordedWith}`, () => {
   for (const [name, s] of Object.entries(recording.scenarios)) {
     const skip = NOT_HERE[name];
     it.skipIf(skip !== undefined)(`${name}${skip ? ` (${skip})` : ''}`, async (ctx) => {
-      need(ctx, python3, root, ...(Object.values(s.files).some((t) => t.includes('SocketProtocol=mptcp')) ? [mptcp] : []));
+      need(ctx, python3, ...(Object.values(s.files).some((t) => t.includes('SocketProtocol=mptcp')) ? [mptcp] : []));
       work = mkdtempSync(join(tmpdir(), 'act-257-'));
       const units = join(work, 'units');
       const out = join(work, 'out');
