@@ -841,7 +841,13 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
 
   /** Whether `name` is a loaded socket or service unit. */
   hasUnit(name: string): boolean {
-    return this.sockets.has(name) || this.services.has(name) || this.serviceDefs.has(name);
+    return this.sockets.has(name) || this.services.has(name) || this.serviceDefs.has(name) || this.instance(name) !== undefined;
+  }
+
+  /** A running Accept=yes instance by name (`echo@3-127.0.0.1:80-127.0.0.1:5000.service`). */
+  private instance(name: string): { sock: SocketRuntime; proc: ServiceProcess } | undefined {
+    for (const sock of this.sockets.values()) for (const proc of sock.instances) if (proc.name === name) return { sock, proc };
+    return undefined;
   }
 
   private requireService(name: string): ServiceRuntime {
@@ -880,6 +886,12 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       this.closeSocket(sock);
       return;
     }
+    const inst = this.instance(name);
+    if (inst) {
+      // An Accept=yes instance ends with its connection; there is nothing to start again.
+      await inst.proc.stop();
+      return;
+    }
     const svc = this.requireService(name);
     if (svc.restartTimer) {
       clearTimeout(svc.restartTimer);
@@ -908,6 +920,8 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   /** `reload UNIT`: ExecReload= or Type=notify-reload's signal. Sockets cannot reload (as systemd). */
   async reloadUnit(name: string): Promise<void> {
     if (this.sockets.has(name)) throw new ActivationError('NOT_RELOADABLE', `Job type reload is not applicable for unit ${name}.`, { unit: name });
+    const inst = this.instance(name);
+    if (inst) return inst.proc.reload();
     const svc = this.requireService(name);
     await svc.process.reload();
   }
@@ -937,9 +951,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       };
     }
     const svc = this.services.get(name);
-    if (!svc) return undefined;
-    const snap = svc.process.snapshot(true);
-    const p = svc.process;
+    const inst = svc ? undefined : this.instance(name);
+    const p = svc?.process ?? inst?.proc;
+    if (!p) return undefined;
+    const snap = p.snapshot(true);
     const activeState = p.state === 'auto-restart' ? 'activating' : p.state;
     return {
       name,
@@ -951,7 +966,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       result: snap.result ?? 'success',
       service: snap,
       triggers: [],
-      triggeredBy: this.socketsFor(p.unit).map((s) => s.unit.name),
+      triggeredBy: inst ? [inst.sock.unit.name] : this.socketsFor(p.unit).map((s) => s.unit.name),
     };
   }
 

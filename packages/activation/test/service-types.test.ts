@@ -188,3 +188,28 @@ describe('Type=forking and Type=oneshot', () => {
     expect(engine.unitInfo('bad.service')?.result).toBe('exit-code');
   });
 });
+
+describe('Accept=yes instances as units', () => {
+  it('status and stop reach a running instance by its name', async () => {
+    const { freePort } = await import('./helpers/run.js');
+    const net = await import('node:net');
+    const port = await freePort();
+    const dir = unitDir({
+      'i.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+      'i@.service': '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n',
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    await engine.start(await loadUnits(dir));
+    const started = new Promise<string>((resolve) => engine?.on('started', (e) => resolve(e.service)));
+    const client = net.connect(port, '127.0.0.1');
+    const closed = new Promise<void>((resolve) => client.on('close', () => resolve()));
+    client.on('error', () => undefined);
+    const name = await started;
+    expect(name).toMatch(/^i@0-127\.0\.0\.1:\d+-127\.0\.0\.1:\d+\.service$/);
+    expect(engine.hasUnit(name)).toBe(true);
+    expect(engine.unitInfo(name)).toMatchObject({ activeState: 'active', triggeredBy: ['i.socket'] });
+    await engine.stopUnit(name);
+    await closed;
+    expect(engine.hasUnit(name)).toBe(false);
+  });
+});
