@@ -7,7 +7,7 @@
  * removed when it stops.
  */
 import type { Logger } from '../log.js';
-import { PathManager, pmFlagNames, type PmEndpoint } from '../netlink/mptcp-pm.js';
+import { PathManager, pmFlagNames, readPathManagerAsync, type PmEndpoint } from '../netlink/mptcp-pm.js';
 import {
   NETLINK_ROUTE,
   RTNLGRP_IPV4_IFADDR,
@@ -15,15 +15,18 @@ import {
   RTNLGRP_IPV6_IFADDR,
   RTNLGRP_IPV6_ROUTE,
   RTNLGRP_LINK,
-  usableAddresses,
+  usableAddressesAsync,
   type UsableAddress,
 } from '../netlink/rtnetlink.js';
 import { subscribeNetlink, type NetlinkSubscription } from '../netlink/subscription.js';
-import type { NetlinkTransport } from '../netlink/transport.js';
+import type { AsyncNetlinkTransport, NetlinkTransport } from '../netlink/transport.js';
 import { findOtherManager } from './other-manager.js';
 
 export interface EndpointManagerOptions {
+  /** Blocking transport, for the (rare, small) endpoint writes. */
   request: NetlinkTransport;
+  /** Non-blocking transport, for the dumps each reconciliation makes. */
+  requestAsync: AsyncNetlinkTransport;
   log: Logger;
   /** MPTCP_PM_ADDR_FLAG_* bits for the endpoints added. */
   flags: number;
@@ -37,7 +40,7 @@ export interface EndpointManager {
   /** The endpoints this manager added and still owns. */
   owned(): PmEndpoint[];
   /** Re-reads the addresses and endpoints now (events do this by themselves). */
-  reconcile(): void;
+  reconcile(): Promise<void>;
   /** Unsubscribes and removes the owned endpoints. */
   stop(): void;
 }
@@ -55,21 +58,23 @@ export async function startEndpointManager(opts: EndpointManagerOptions): Promis
   const { log } = opts;
   const owned = new Map<string, PmEndpoint>();
 
-  const reconcile = (): void => {
+  const reconcileOnce = async (): Promise<void> => {
     let wanted: UsableAddress[];
     let existing: PmEndpoint[];
     try {
-      wanted = usableAddresses(opts.request);
-      existing = pm.read().endpoints;
+      wanted = await usableAddressesAsync(opts.requestAsync);
+      existing = (await readPathManagerAsync(opts.requestAsync)).endpoints;
     } catch (err) {
       log.error(`endpoints: cannot read addresses or endpoints: ${err instanceof Error ? err.message : String(err)}`);
       return;
     }
+    // stop() ran while the dumps were in flight: it has removed what we own; add nothing now.
+    if (stopped) return;
     const wantedByAddr = new Map(wanted.map((w) => [key(w.address), w]));
     const existingByAddr = new Map(existing.map((e) => [key(e.address), e]));
     let changed = false;
-    // An owned endpoint that vanished (deleted by hand) is forgotten, not re-added behind the operator's back
-    // until its address changes state again.
+    // An owned endpoint that vanished (deleted by hand) is forgotten; it comes back at the next
+    // rtnetlink event if its address is still usable (as mptcpd's addr_adv would re-announce it).
     for (const [k, ep] of owned) {
       if (!existing.some((e) => e.id === ep.id && key(e.address) === k)) owned.delete(k);
     }
@@ -110,16 +115,24 @@ export async function startEndpointManager(opts: EndpointManagerOptions): Promis
     if (changed) opts.onChange?.([...owned.values()]);
   };
 
-  let scheduled = false;
-  const schedule = (): void => {
-    if (scheduled) return;
-    scheduled = true;
-    // One pass per burst: a link going down announces the link, its addresses and its routes.
-    setImmediate(() => {
-      scheduled = false;
-      if (!stopped) reconcile();
-    });
+  // One pass at a time; events during a pass ask for exactly one more (a link going down announces
+  // the link, its addresses and its routes: one burst, one or two passes).
+  let running: Promise<void> | undefined;
+  let again = false;
+  const reconcile = (): Promise<void> => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        if (!stopped) await reconcileOnce();
+      } while (again && !stopped);
+    })().finally(() => (running = undefined));
+    return running;
   };
+  const schedule = (): void => void reconcile();
   let stopped = false;
   const sub: NetlinkSubscription = await subscribeNetlink(
     NETLINK_ROUTE,
@@ -130,7 +143,7 @@ export async function startEndpointManager(opts: EndpointManagerOptions): Promis
       ref: false,
     },
   );
-  reconcile();
+  await reconcile();
   return {
     owned: () => [...owned.values()],
     reconcile,

@@ -8,7 +8,7 @@ import { BlockList, isIP } from 'node:net';
 import { CliError, EXIT_ERROR } from '../exit-codes.js';
 import { toJson } from '../json.js';
 import type { Logger } from '../log.js';
-import { netlinkRequest } from '../netlink/transport.js';
+import { netlinkRequestAsync } from '../netlink/transport.js';
 import type { EngineView } from '../operate/start.js';
 import { metricFamilies, takeSnapshot } from './snapshot.js';
 import {
@@ -76,11 +76,11 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
   const allowed = allowList(opts.allow);
   const snapshot = () =>
     takeSnapshot({
-      request: netlinkRequest,
+      request: netlinkRequestAsync,
       engine: opts.engine,
       ...(opts.ownedEndpoints ? { ownedEndpoints: opts.ownedEndpoints } : {}),
     });
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (!clientAllowed(allowed, req.socket.remoteAddress)) {
       res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
       res.end(
@@ -96,7 +96,7 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
     }
     try {
       if (path === '/metrics') {
-        const fams = metricFamilies(snapshot());
+        const fams = metricFamilies(await snapshot());
         const om = wantsOpenMetrics(req.headers.accept);
         res.writeHead(200, {
           'content-type': om ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
@@ -104,16 +104,18 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
         });
         res.end(om ? renderOpenMetrics(fams) : renderPrometheusText(fams));
       } else if (path === '/status.json') {
+        const body = toJson(await snapshot());
         res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-        res.end(toJson(snapshot()));
+        res.end(body);
       } else if (path === '/') {
+        const page = statusPage(toJson(await snapshot()));
         res.writeHead(200, {
           'content-type': 'text/html; charset=utf-8',
           'cache-control': 'no-store',
           'content-security-policy':
             "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
         });
-        res.end(statusPage(toJson(snapshot())));
+        res.end(page);
       } else {
         res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
         res.end('not found: try / (status page), /metrics, /status.json\n');
@@ -124,7 +126,7 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
       res.end('internal error (see the daemon log)\n');
     }
   };
-  const server = createServer(handle);
+  const server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(new CliError(`--metrics ${opts.address}: ${err.code ?? ''} ${err.message}`, EXIT_ERROR, err.code)),

@@ -5,10 +5,10 @@
  */
 import { MPTCP_INFO_FLAG_FALLBACK } from '@mptcp/constants';
 import type { ServiceStatus, SocketStatus } from '../control/protocol.js';
-import { readPathManager, type PmEndpoint, type PmLimits } from '../netlink/mptcp-pm.js';
-import { linkNames } from '../netlink/rtnetlink.js';
-import { mptcpConnections, type MptcpConnection } from '../netlink/sock-diag.js';
-import type { NetlinkTransport } from '../netlink/transport.js';
+import { readPathManagerAsync, type PmEndpoint, type PmLimits } from '../netlink/mptcp-pm.js';
+import { linkNamesAsync } from '../netlink/rtnetlink.js';
+import { mptcpConnectionsAsync, type MptcpConnection } from '../netlink/sock-diag.js';
+import type { AsyncNetlinkTransport } from '../netlink/transport.js';
 import { VERSION } from '../version.js';
 import { MPTCP_GAUGES, readMptcpCounters } from './kernel-counters.js';
 import type { MetricFamily, Sample } from './exposition.js';
@@ -86,12 +86,13 @@ function connectionView(c: MptcpConnection, byPort: Map<number, string>): Connec
 }
 
 export interface SnapshotSources {
-  request: NetlinkTransport;
+  /** The non-blocking transport: a scrape never stalls the daemon's event loop. */
+  request: AsyncNetlinkTransport;
   engine: { status(): { sockets: SocketStatus[]; services: ServiceStatus[] } };
   ownedEndpoints?: () => number | undefined;
 }
 
-export function takeSnapshot(src: SnapshotSources): Snapshot {
+export async function takeSnapshot(src: SnapshotSources): Promise<Snapshot> {
   const errors: string[] = [];
   const { sockets, services } = src.engine.status();
   const byPort = new Map<number, string>();
@@ -102,7 +103,7 @@ export function takeSnapshot(src: SnapshotSources): Snapshot {
     }
   let connections: ConnectionView[] = [];
   try {
-    connections = mptcpConnections(src.request)
+    connections = (await mptcpConnectionsAsync(src.request))
       .filter((c) => c.state !== 'LISTEN')
       .map((c) => connectionView(c, byPort));
   } catch (err) {
@@ -111,8 +112,8 @@ export function takeSnapshot(src: SnapshotSources): Snapshot {
   let endpoints: PmEndpoint[] | null = null;
   let limits: PmLimits | null = null;
   try {
-    const pm = readPathManager(src.request);
-    const names = linkNames(src.request);
+    const pm = await readPathManagerAsync(src.request);
+    const names = await linkNamesAsync(src.request);
     for (const e of pm.endpoints) if (e.ifindex !== undefined) e.dev = names.get(e.ifindex);
     endpoints = pm.endpoints;
     limits = pm.limits;

@@ -12,6 +12,7 @@ import {
   readU32,
   type NetlinkMessage,
 } from './message.js';
+import { call, runSync, type NetlinkOp } from './op.js';
 import type { NetlinkTransport } from './transport.js';
 
 export const GENL_HDRLEN = 4;
@@ -60,8 +61,12 @@ export interface GenlFamily {
 
 /** CTRL_CMD_GETFAMILY by name; throws NetlinkError ENOENT when the family is not registered. */
 export function resolveFamily(request: NetlinkTransport, name: string): GenlFamily {
+  return runSync(resolveFamilyOp(name), request);
+}
+
+export function* resolveFamilyOp(name: string): NetlinkOp<GenlFamily> {
   const req = encodeGenl(GENL_ID_CTRL, NLM_F_REQUEST, CTRL_CMD_GETFAMILY, 1, [attrString(CTRL_ATTR_FAMILY_NAME, name)]);
-  const [reply] = decodeMessages(request(NETLINK_GENERIC, req), `generic netlink family ${name}`).map(decodeGenl);
+  const [reply] = decodeMessages(yield* call(NETLINK_GENERIC, req), `generic netlink family ${name}`).map(decodeGenl);
   const id = readU16(reply?.attrs.get(CTRL_ATTR_FAMILY_ID));
   if (!reply || id === undefined) throw new Error(`generic netlink family ${name}: no family id in the reply`);
   const groups = new Map<string, number>();

@@ -10,7 +10,8 @@ import {
   MPTCP_PM_ADDR_FLAG_SUBFLOW,
   MPTCP_PM_NAME,
 } from '@mptcp/constants';
-import { decodeGenl, encodeGenl, resolveFamily } from './genl.js';
+import { decodeGenl, encodeGenl, resolveFamily, resolveFamilyOp } from './genl.js';
+import { call, runAsync, runSync, type NetlinkOp } from './op.js';
 import {
   attrMap,
   attrNested,
@@ -29,7 +30,7 @@ import {
   readU8,
 } from './message.js';
 import { isIP } from 'node:net';
-import type { NetlinkTransport } from './transport.js';
+import type { AsyncNetlinkTransport, NetlinkTransport } from './transport.js';
 
 export const MPTCP_PM_CMD_ADD_ADDR = 1;
 export const MPTCP_PM_CMD_DEL_ADDR = 2;
@@ -143,10 +144,19 @@ export interface PathManagerState {
 
 /** Resolves `mptcp_pm`, then GET_LIMITS and a GET_ADDR dump. */
 export function readPathManager(request: NetlinkTransport): PathManagerState {
-  const family = resolveFamily(request, MPTCP_PM_NAME);
+  return runSync(readPathManagerOp(), request);
+}
+
+/** readPathManager without blocking the event loop. */
+export function readPathManagerAsync(request: AsyncNetlinkTransport): Promise<PathManagerState> {
+  return runAsync(readPathManagerOp(), request);
+}
+
+export function* readPathManagerOp(): NetlinkOp<PathManagerState> {
+  const family = yield* resolveFamilyOp(MPTCP_PM_NAME);
   const version = family.version || 1;
   const limitsReply = decodeMessages(
-    request(NETLINK_GENERIC, encodeGenl(family.id, NLM_F_REQUEST, MPTCP_PM_CMD_GET_LIMITS, version, [])),
+    yield* call(NETLINK_GENERIC, encodeGenl(family.id, NLM_F_REQUEST, MPTCP_PM_CMD_GET_LIMITS, version, [])),
     'mptcp_pm get-limits',
   ).map(decodeGenl);
   const la = limitsReply[0]?.attrs;
@@ -155,7 +165,7 @@ export function readPathManager(request: NetlinkTransport): PathManagerState {
     addAddrAccepted: readU32(la?.get(MPTCP_PM_ATTR_RCV_ADD_ADDRS)) ?? 0,
   };
   const dump = decodeMessages(
-    request(NETLINK_GENERIC, encodeGenl(family.id, NLM_F_REQUEST | NLM_F_DUMP, MPTCP_PM_CMD_GET_ADDR, version, [])),
+    yield* call(NETLINK_GENERIC, encodeGenl(family.id, NLM_F_REQUEST | NLM_F_DUMP, MPTCP_PM_CMD_GET_ADDR, version, [])),
     'mptcp_pm get-addr',
   ).map(decodeGenl);
   const endpoints: PmEndpoint[] = [];

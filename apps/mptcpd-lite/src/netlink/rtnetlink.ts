@@ -4,7 +4,8 @@
  */
 import { attrMap, decodeMessages, encodeMessage, NLM_F_DUMP, NLM_F_REQUEST, readString, readU32 } from './message.js';
 import { ipv4FromBE, ipv6FromBytes } from './mptcp-pm.js';
-import type { NetlinkTransport } from './transport.js';
+import { call, runAsync, runSync, type NetlinkOp } from './op.js';
+import type { AsyncNetlinkTransport, NetlinkTransport } from './transport.js';
 
 export const NETLINK_ROUTE = 0;
 export const RTM_NEWLINK = 16;
@@ -72,12 +73,11 @@ export interface Route {
   oifs: number[];
 }
 
-function dump(request: NetlinkTransport, type: number, family: number, headerLen: number, context: string): Buffer[] {
+function* dump(type: number, family: number, headerLen: number, context: string): NetlinkOp<Buffer[]> {
   const hdr = Buffer.alloc(headerLen);
   hdr.writeUInt8(family, 0);
-  return decodeMessages(request(NETLINK_ROUTE, encodeMessage(type, NLM_F_REQUEST | NLM_F_DUMP, hdr)), context).map(
-    (m) => m.payload,
-  );
+  const replies = yield* call(NETLINK_ROUTE, encodeMessage(type, NLM_F_REQUEST | NLM_F_DUMP, hdr));
+  return decodeMessages(replies, context).map((m) => m.payload);
 }
 
 /** Decodes a struct ifinfomsg (+ attributes). */
@@ -137,23 +137,27 @@ export function decodeRoute(p: Buffer): Route | undefined {
   return { family: fam === AF_INET ? 'inet' : 'inet6', table, dstLen: p.readUInt8(1), oifs };
 }
 
-export function dumpLinks(request: NetlinkTransport): Link[] {
-  return dump(request, RTM_GETLINK, AF_UNSPEC, 16, 'rtnetlink link dump')
+export function* dumpLinksOp(): NetlinkOp<Link[]> {
+  return (yield* dump(RTM_GETLINK, AF_UNSPEC, 16, 'rtnetlink link dump'))
     .map(decodeLink)
     .filter((l): l is Link => l !== undefined);
 }
 
-export function dumpAddresses(request: NetlinkTransport): IfAddress[] {
-  return dump(request, RTM_GETADDR, AF_UNSPEC, 8, 'rtnetlink address dump')
+export function* dumpAddressesOp(): NetlinkOp<IfAddress[]> {
+  return (yield* dump(RTM_GETADDR, AF_UNSPEC, 8, 'rtnetlink address dump'))
     .map(decodeAddress)
     .filter((a): a is IfAddress => a !== undefined);
 }
 
-export function dumpRoutes(request: NetlinkTransport): Route[] {
-  return dump(request, RTM_GETROUTE, AF_UNSPEC, 12, 'rtnetlink route dump')
+export function* dumpRoutesOp(): NetlinkOp<Route[]> {
+  return (yield* dump(RTM_GETROUTE, AF_UNSPEC, 12, 'rtnetlink route dump'))
     .map(decodeRoute)
     .filter((r): r is Route => r !== undefined);
 }
+
+export const dumpLinks = (request: NetlinkTransport): Link[] => runSync(dumpLinksOp(), request);
+export const dumpAddresses = (request: NetlinkTransport): IfAddress[] => runSync(dumpAddressesOp(), request);
+export const dumpRoutes = (request: NetlinkTransport): Route[] => runSync(dumpRoutesOp(), request);
 
 export interface UsableAddress {
   address: string;
@@ -169,17 +173,25 @@ export interface UsableAddress {
  * link- or host-scoped, not tentative, and with at least one route through that link.
  */
 export function usableAddresses(request: NetlinkTransport): UsableAddress[] {
-  const links = new Map(dumpLinks(request).map((l) => [l.index, l]));
+  return runSync(usableAddressesOp(), request);
+}
+
+export function usableAddressesAsync(request: AsyncNetlinkTransport): Promise<UsableAddress[]> {
+  return runAsync(usableAddressesOp(), request);
+}
+
+export function* usableAddressesOp(): NetlinkOp<UsableAddress[]> {
+  const links = new Map((yield* dumpLinksOp()).map((l) => [l.index, l]));
   const routed = new Set<number>();
   const defaults = new Set<string>();
-  for (const r of dumpRoutes(request)) {
+  for (const r of yield* dumpRoutesOp()) {
     for (const oif of r.oifs) {
       routed.add(oif);
       if (r.dstLen === 0) defaults.add(`${r.family} ${oif}`);
     }
   }
   const out: UsableAddress[] = [];
-  for (const a of dumpAddresses(request)) {
+  for (const a of yield* dumpAddressesOp()) {
     const link = links.get(a.index);
     if (!link || link.loopback || !link.up || !link.lowerUp) continue;
     if (a.scope === RT_SCOPE_LINK || a.scope === RT_SCOPE_HOST || a.tentative) continue;
@@ -199,4 +211,8 @@ export function usableAddresses(request: NetlinkTransport): UsableAddress[] {
 /** ifindex → name of every link. */
 export function linkNames(request: NetlinkTransport): Map<number, string> {
   return new Map(dumpLinks(request).map((l) => [l.index, l.name]));
+}
+
+export async function linkNamesAsync(request: AsyncNetlinkTransport): Promise<Map<number, string>> {
+  return new Map((await runAsync(dumpLinksOp(), request)).map((l) => [l.index, l.name]));
 }

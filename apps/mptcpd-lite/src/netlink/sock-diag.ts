@@ -18,7 +18,8 @@ import {
   readU8,
 } from './message.js';
 import { ipv4FromBE, ipv6FromBytes } from './mptcp-pm.js';
-import type { NetlinkTransport } from './transport.js';
+import { call, runAsync, runSync, type NetlinkOp } from './op.js';
+import type { AsyncNetlinkTransport, NetlinkTransport } from './transport.js';
 import type { MptcpInfo } from '../platform/native-types.js';
 
 export const SOCK_DIAG_BY_FAMILY = 20;
@@ -114,15 +115,15 @@ export function decodeDiagMessage(p: Buffer): { socket: DiagSocket; attrs: Map<n
   return { socket, attrs: attrMap(p.subarray(INET_DIAG_MSG_LEN)) };
 }
 
-function dump(
-  request: NetlinkTransport,
+function* dump(
   family: number,
   protocol: number,
   ext: number,
   context: string,
   states = ALL_STATES,
-): Array<{ socket: DiagSocket; attrs: Map<number, Buffer> }> {
-  return decodeMessages(request(NETLINK_SOCK_DIAG, encodeDiagRequest(family, protocol, ext, states)), context)
+): NetlinkOp<Array<{ socket: DiagSocket; attrs: Map<number, Buffer> }>> {
+  const replies = yield* call(NETLINK_SOCK_DIAG, encodeDiagRequest(family, protocol, ext, states));
+  return decodeMessages(replies, context)
     .map((m) => decodeDiagMessage(m.payload))
     .filter((x): x is { socket: DiagSocket; attrs: Map<number, Buffer> } => x !== undefined);
 }
@@ -131,9 +132,13 @@ const INFO_EXT = 1 << (INET_DIAG_INFO - 1);
 
 /** All MPTCP sockets (both families) with their struct mptcp_info. ENOENT = mptcp_diag not available. */
 export function dumpMptcpSockets(request: NetlinkTransport): MptcpDiagSocket[] {
+  return runSync(dumpMptcpSocketsOp(), request);
+}
+
+export function* dumpMptcpSocketsOp(): NetlinkOp<MptcpDiagSocket[]> {
   const out: MptcpDiagSocket[] = [];
   for (const family of [AF_INET, AF_INET6]) {
-    for (const { socket, attrs } of dump(request, family, IPPROTO_MPTCP, INFO_EXT, 'sock_diag MPTCP dump')) {
+    for (const { socket, attrs } of yield* dump(family, IPPROTO_MPTCP, INFO_EXT, 'sock_diag MPTCP dump')) {
       const info = attrs.get(INET_DIAG_INFO);
       out.push(info && info.length > 0 ? { ...socket, info: decodeMptcpInfo(info) } : socket);
     }
@@ -150,16 +155,13 @@ export const SUBFLOW_STATES = ALL_STATES & ~((1 << 6) | (1 << 7) | (1 << TCP_LIS
 
 /** The TCP sockets that are MPTCP subflows (ULP "mptcp"), with their tokens and tcp_info. */
 export function dumpSubflows(request: NetlinkTransport): SubflowDiagSocket[] {
+  return runSync(dumpSubflowsOp(), request);
+}
+
+export function* dumpSubflowsOp(): NetlinkOp<SubflowDiagSocket[]> {
   const out: SubflowDiagSocket[] = [];
   for (const family of [AF_INET, AF_INET6]) {
-    for (const { socket, attrs } of dump(
-      request,
-      family,
-      IPPROTO_TCP,
-      INFO_EXT,
-      'sock_diag TCP dump',
-      SUBFLOW_STATES,
-    )) {
+    for (const { socket, attrs } of yield* dump(family, IPPROTO_TCP, INFO_EXT, 'sock_diag TCP dump', SUBFLOW_STATES)) {
       const ulp = attrs.get(INET_DIAG_ULP_INFO);
       if (!ulp) continue;
       const u = attrMap(ulp);
@@ -188,11 +190,20 @@ export interface MptcpConnection extends MptcpDiagSocket {
 
 /** MPTCP sockets joined with their subflows by token (mptcp_info.token == subflow TOKEN_LOC). */
 export function mptcpConnections(request: NetlinkTransport): MptcpConnection[] {
-  const sockets = dumpMptcpSockets(request);
+  return runSync(mptcpConnectionsOp(), request);
+}
+
+/** mptcpConnections without blocking the event loop (the daemon's metrics and status page). */
+export function mptcpConnectionsAsync(request: AsyncNetlinkTransport): Promise<MptcpConnection[]> {
+  return runAsync(mptcpConnectionsOp(), request);
+}
+
+export function* mptcpConnectionsOp(): NetlinkOp<MptcpConnection[]> {
+  const sockets = yield* dumpMptcpSocketsOp();
   // Only MPTCP sockets are dumped (IPPROTO_MPTCP, as `ss -M`); the TCP side is asked for subflows
   // only when some connection can have one.
   const live = sockets.some((s) => s.state !== 'LISTEN' && s.info !== undefined && s.info.token !== 0);
-  const subflows = live ? dumpSubflows(request) : [];
+  const subflows = live ? yield* dumpSubflowsOp() : [];
   return sockets.map((s) => ({
     ...s,
     subflows:

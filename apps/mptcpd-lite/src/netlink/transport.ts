@@ -3,9 +3,12 @@
  * `netlinkRequest(protocol, message)` (socket(AF_NETLINK)/send/recv until NLMSG_DONE). The parsing
  * is in TypeScript (message.ts and its users).
  */
+import { netlinkRequestAsync as nativeAsync } from '@mptcp/native';
 import { requireNative } from '../platform/native.js';
 
 export type NetlinkTransport = (protocol: number, message: Buffer) => Buffer[];
+/** The same exchange without blocking: the addon waits for the kernel off the event loop. */
+export type AsyncNetlinkTransport = (protocol: number, message: Buffer) => Promise<Buffer[]>;
 
 /** Which transport is in use (shown by `check`). */
 export function netlinkTransportName(): 'native' {
@@ -14,3 +17,5 @@ export function netlinkTransportName(): 'native' {
 
 export const netlinkRequest: NetlinkTransport = (protocol, message) =>
   requireNative('netlinkRequest')(protocol, message);
+
+export const netlinkRequestAsync: AsyncNetlinkTransport = (protocol, message) => nativeAsync(protocol, message);

@@ -7,7 +7,7 @@ import { CliError, EXIT_ERROR } from '../exit-codes.js';
 import type { Logger } from '../log.js';
 import type { ServiceStatus, SocketStatus } from '../control/protocol.js';
 import { pmFlagBits } from '../netlink/mptcp-pm.js';
-import { netlinkRequest } from '../netlink/transport.js';
+import { netlinkRequest, netlinkRequestAsync } from '../netlink/transport.js';
 
 export interface OperateOptions {
   endpoints?: string;
@@ -42,6 +42,7 @@ export async function startOperate(opts: OperateOptions, log: Logger): Promise<O
     try {
       const mgr = await startEndpointManager({
         request: netlinkRequest,
+        requestAsync: netlinkRequestAsync,
         log,
         flags,
         ignoreManagers: opts.endpointsIgnore ?? [],
