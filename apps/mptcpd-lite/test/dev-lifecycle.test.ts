@@ -2,12 +2,13 @@
  * `mptcpd-lite dev`: crashes, exits, stubborn apps, what an app leaves behind, bursts of saves,
  * Ctrl-C, bad commands — each against the built CLI and a real node app.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, renameSync, watch, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mptcpUnavailable, need, netnsUnavailable } from './helpers/capability.js';
-import { pidAlive, runCli } from './helpers/cli.js';
+import { CLI, pidAlive, runCli } from './helpers/cli.js';
 import { appDir, cleanupDev, listenFdsApp, portOf, reportedPids, requestOnce, startDev, writeApp } from './helpers/dev-app.js';
 
 afterEach(cleanupDev);
@@ -171,6 +172,41 @@ describe('mptcpd-lite dev: lifecycle', () => {
       expect(preferred.stderr).toMatch(/\(TCP\) as fd 3$/m);
     } finally {
       execFileSync('ip', ['netns', 'del', ns]);
+    }
+  });
+
+  it('dev … 2> FILE inside the watched tree: its own output does not restart the app', async () => {
+    const { dir, app } = appDir();
+    writeApp(app, listenFdsApp(1));
+    const out = path.join(dir, 'out.txt');
+    const fd = openSync(out, 'w');
+    const dev = spawn(node, [CLI, 'dev', '-l', '127.0.0.1:0', '--mptcp', 'off', '-w', dir, '--', node, app], { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    try {
+      const lines = (re: RegExp): string[] => readFileSync(out, 'utf8').split('\n').filter((l) => re.test(l));
+      // Event-driven: re-read the file whenever it changes.
+      const until = (re: RegExp, n: number): Promise<void> =>
+        new Promise((resolve) => {
+          const check = (): boolean => {
+            if (lines(re).length < n) return false;
+            watcher.close();
+            resolve();
+            return true;
+          };
+          const watcher = watch(out, () => void check());
+          check();
+        });
+      await until(/^\[dev\] ready in/, 1);
+      const port = Number(/:(\d+) /.exec(lines(/listening on/)[0] ?? '')?.[1]);
+      writeApp(app, listenFdsApp(2));
+      await until(/^\[dev\] ready in/, 2);
+      writeApp(app, listenFdsApp(3));
+      await until(/^\[dev\] ready in/, 3);
+      expect((await requestOnce(port)).version).toBe(3);
+      expect(lines(/^\[dev\] restarting/)).toEqual([`[dev] restarting (changed: ${path.relative(process.cwd(), app)})`, `[dev] restarting (changed: ${path.relative(process.cwd(), app)})`]);
+    } finally {
+      dev.kill('SIGTERM');
+      await new Promise((resolve) => dev.once('close', resolve));
     }
   });
 });

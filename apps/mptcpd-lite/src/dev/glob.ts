@@ -88,7 +88,8 @@ export function ignoreMatcher(globs: readonly string[]): IgnoreMatcher {
 }
 
 /**
- * Ignored unless told otherwise: dependencies, VCS data and editors' scratch files (vim's swap
- * files and its `4913` write test, emacs lock files, backup files ending in `~`).
+ * Ignored unless told otherwise: dependencies, VCS data, editors' scratch files (vim's swap
+ * files and its `4913` write test, emacs lock files, backup files ending in `~`) and log files (an
+ * app that logs into its own tree would otherwise restart itself forever).
  */
-export const DEFAULT_IGNORES: readonly string[] = ['node_modules', '.git', '*.swp', '*.swx', '*~', '.#*', '4913'];
+export const DEFAULT_IGNORES: readonly string[] = ['node_modules', '.git', '*.swp', '*.swx', '*~', '.#*', '4913', '*.log'];

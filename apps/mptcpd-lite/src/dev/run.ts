@@ -2,6 +2,7 @@
  * `mptcpd-lite dev`, put together: sockets (opened once) → supervisor (one generation of the app at a
  * time) ← watcher (debounced file changes); signals end it all.
  */
+import { readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { loadNative } from '@mptcp/activation';
 import { CliError, EXIT_ERROR, errnoName, messageOf } from '../exit-codes.js';
@@ -25,6 +26,23 @@ export interface DevOptions {
   /** Our own lines (default: stderr, prefixed `[dev] `). */
   log?: (line: string) => void;
   cwd?: string;
+}
+
+/**
+ * The files our stdout/stderr (and so the app's) are redirected to: `dev … 2> dev.log` inside the
+ * watched tree must not restart the app on every line it writes.
+ */
+function outputFiles(): Set<string> {
+  const files = new Set<string>();
+  for (const fd of [1, 2]) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith('/') && statSync(target).isFile()) files.add(target);
+    } catch {
+      // closed, or not a file
+    }
+  }
+  return files;
 }
 
 const TRANSPORT_NAMES = { mptcp: 'MPTCP', tcp: 'TCP', unix: 'AF_UNIX', vsock: 'AF_VSOCK' } as const;
@@ -56,9 +74,11 @@ export async function runDev(options: DevOptions): Promise<number> {
   });
   const roots = (options.watch.length > 0 ? options.watch : ['.']).map((p) => path.resolve(cwd, p));
   const ignores = [...DEFAULT_IGNORES, ...options.ignore];
+  const ownOutput = outputFiles();
   const watcher = new TreeWatcher({
     roots,
     ignore: ignoreMatcher(ignores),
+    ignoreFiles: ownOutput,
     delayMs: options.delayMs,
     onChange: (paths) => supervisor.changed(paths),
     onWarning: (line) => log(line),

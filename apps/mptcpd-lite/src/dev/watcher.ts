@@ -13,6 +13,8 @@ export interface TreeWatcherOptions {
   roots: readonly string[];
   /** Paths relative to their root that are not watched nor reported. */
   ignore: IgnoreMatcher;
+  /** Absolute paths never reported (e.g. the file dev's own output goes to). */
+  ignoreFiles?: ReadonlySet<string>;
   /** Quiet time after the last event before a batch is delivered. */
   delayMs: number;
   /** A batch of changed absolute paths (files, or a directory that appeared or vanished). */
@@ -140,6 +142,7 @@ export class TreeWatcher {
     }
     if (w.names && !w.names.has(filename)) return;
     const abs = path.join(dir, filename);
+    if (this.options.ignoreFiles?.has(abs)) return;
     if (!w.names && this.options.ignore(this.relative(w.root, abs))) return;
     if (!w.names) {
       // A directory that appeared (mkdir, mv, git checkout) is walked; one that vanished is dropped.
