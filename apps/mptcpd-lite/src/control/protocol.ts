@@ -81,6 +81,10 @@ export interface ServiceStatus {
   restarts: number;
   socket?: string | undefined;
   result?: string | undefined;
+  /** systemd's SubState= (running, start, exited, stop-sigterm, auto-restart…). */
+  subState?: string | undefined;
+  /** STATUS= the service sent. */
+  statusText?: string | undefined;
 }
 
 export interface DaemonStatus {

@@ -62,7 +62,7 @@ export function toSocketStatus(s: EngineSocketStatus): SocketStatus {
 }
 
 export function toServiceStatus(s: ServiceSnapshot): ServiceStatus {
-  return { unit: s.name, state: s.state, pid: s.pid, pids: s.pid !== undefined ? [s.pid] : [], restarts: s.restarts, result: s.result };
+  return { unit: s.name, state: s.state, pid: s.pid, pids: s.pid !== undefined ? [s.pid] : [], restarts: s.restarts, result: s.result, subState: s.subState, statusText: s.statusText };
 }
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
