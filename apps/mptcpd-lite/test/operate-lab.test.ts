@@ -151,33 +151,55 @@ describe('run --endpoints auto and info --watch in the two-path lab', () => {
     ).toEqual([]);
   }, 240_000);
 
-  it('refuses to manage endpoints next to another manager (a process named mptcpd in the namespace)', async (ctx) => {
-    need(ctx, netnsUnavailable() ?? mptcpUnavailable());
-    const ns = `${NAME}-x`;
-    execFileSync('ip', ['netns', 'add', ns]);
-    const d = tempDir('mdl-eopx-');
-    try {
-      // A real process whose comm is "mptcpd", in that namespace.
-      copyFileSync('/bin/sleep', path.join(d, 'mptcpd'));
-      execFileSync('chmod', ['+x', path.join(d, 'mptcpd')]);
-      const fake = startProcess('ip', ['netns', 'exec', ns, path.join(d, 'mptcpd'), '600']);
-      procs.push(fake);
-      mkdirSync(path.join(d, 'units'));
-      // Wait until the fake manager really runs in the namespace (its pid listed there).
-      for (let i = 0; i < 200 && !execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).trim(); i++)
-        await new Promise((r) => setImmediate(r));
-      const r = await runCli(
-        ['run', '--units', path.join(d, 'units'), '--control', path.join(d, 'c.sock'), '--endpoints', 'auto'],
-        { netns: ns, timeoutMs: 30_000 },
-      );
-      expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(
-        /refusing to manage MPTCP endpoints: mptcpd is running in this network namespace .*\[pid \d+\]/,
-      );
-      await stopProcess(fake, 'SIGKILL');
-    } finally {
-      execFileSync('ip', ['netns', 'del', ns]);
-      rmSync(d, { recursive: true, force: true });
-    }
-  }, 60_000);
+  for (const comm of ['mptcpd', 'NetworkManager'])
+    it(`refuses to manage endpoints next to another manager (a process named ${comm} in the namespace); --endpoints-ignore overrides`, async (ctx) => {
+      need(ctx, netnsUnavailable() ?? mptcpUnavailable());
+      const ns = `${NAME}-${comm.slice(0, 2).toLowerCase()}`;
+      execFileSync('ip', ['netns', 'add', ns]);
+      const d = tempDir('mdl-eopx-');
+      try {
+        // A real process whose comm is the manager's name, in that namespace.
+        copyFileSync('/bin/sleep', path.join(d, comm));
+        execFileSync('chmod', ['+x', path.join(d, comm)]);
+        const fake = startProcess('ip', ['netns', 'exec', ns, path.join(d, comm), '600']);
+        procs.push(fake);
+        mkdirSync(path.join(d, 'units'));
+        // Wait until the fake manager really runs in the namespace (its pid listed there).
+        for (let i = 0; i < 200 && !execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).trim(); i++)
+          await new Promise((r) => setImmediate(r));
+        const args = [
+          'run',
+          '--units',
+          path.join(d, 'units'),
+          '--control',
+          path.join(d, 'c.sock'),
+          '--endpoints',
+          'auto',
+        ];
+        const r = await runCli(args, { netns: ns, timeoutMs: 30_000 });
+        expect(r.code).toBe(2);
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `refusing to manage MPTCP endpoints: ${comm} is running in this network namespace .*\\[pid \\d+\\]`,
+          ),
+        );
+        const tolerated = startProcess('ip', [
+          'netns',
+          'exec',
+          ns,
+          process.execPath,
+          CLI,
+          ...args,
+          '--endpoints-ignore',
+          comm,
+        ]);
+        procs.push(tolerated);
+        await tolerated.waitFor(/^\{"event":"ready"/, 30_000);
+        expect((await stopProcess(tolerated, 'SIGTERM')).code).toBe(0);
+        await stopProcess(fake, 'SIGKILL');
+      } finally {
+        execFileSync('ip', ['netns', 'del', ns]);
+        rmSync(d, { recursive: true, force: true });
+      }
+    }, 60_000);
 });
