@@ -17,8 +17,11 @@
  *   -c CC            TCP_CONGESTION for this side's socket (MPTCP: applied to every subflow)
  *   -l LOWAT         SO_RCVLOWAT on the receiving socket
  *   -q               TCP_QUICKACK after every recv on the receiving socket
- *   -k MS            sender: when send() made no progress for MS ms, setsockopt(TCP_NODELAY, 1)
- *                    (on MPTCP this pushes the data pending at the MPTCP level: the workaround)
+ *   -k MS            sender: non-blocking send(); when poll(POLLOUT) saw nothing for MS ms, try
+ *                    send() again anyway (the workaround: the retry finds room that POLLOUT never
+ *                    reported, and its push restarts the transfer)
+ *   -K MS            sender: as -k, but instead of retrying, setsockopt(TCP_NODELAY, 1) and wait
+ *                    for POLLOUT again (shows that pushing the pending data alone does not help)
  *   -b BYTES         SO_RCVBUF (receiver) / SO_SNDBUF (sender) for this side's socket
  *
  * No dependency beyond libc; Linux >= 5.6 for MPTCP.
@@ -53,7 +56,7 @@ static void die(const char *what) {
 }
 
 struct opts {
-  int proto, sender, quickack, lowat, buf, kick_ms;
+  int proto, sender, quickack, lowat, buf, kick_ms, nodelay_kick;
   long long bytes;
   size_t readsize;
   long pause_us;
@@ -90,8 +93,12 @@ static int run(int fd, const struct opts *o) {
       if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         struct pollfd p = {fd, POLLOUT, 0};
         if (poll(&p, 1, o->kick_ms) == 0) {
-          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
           kicks++;
+          if (o->nodelay_kick) {
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            p.revents = 0;
+            poll(&p, 1, -1);
+          }
         }
         continue;
       }
@@ -139,10 +146,10 @@ int main(int argc, char **argv) {
   int server = strcmp(argv[1], "server") == 0;
   const char *host = server ? "0.0.0.0" : argv[2];
   const char *port = server ? argv[2] : argv[3];
-  struct opts o = {IPPROTO_MPTCP, 0, 0, 0, 0, 0, 256LL << 20, 65536, 0, NULL};
+  struct opts o = {IPPROTO_MPTCP, 0, 0, 0, 0, 0, 0, 256LL << 20, 65536, 0, NULL};
   optind = server ? 3 : 4;
   int c;
-  while ((c = getopt(argc, argv, "p:sn:r:u:c:l:qb:k:")) != -1) {
+  while ((c = getopt(argc, argv, "p:sn:r:u:c:l:qb:k:K:")) != -1) {
     switch (c) {
       case 'p': o.proto = strcmp(optarg, "tcp") == 0 ? IPPROTO_TCP : IPPROTO_MPTCP; break;
       case 's': o.sender = 1; break;
@@ -154,6 +161,7 @@ int main(int argc, char **argv) {
       case 'q': o.quickack = 1; break;
       case 'b': o.buf = atoi(optarg); break;
       case 'k': o.kick_ms = atoi(optarg); break;
+      case 'K': o.kick_ms = atoi(optarg); o.nodelay_kick = 1; break;
       default: return 2;
     }
   }

@@ -21,6 +21,7 @@ import { pickSocketOptions, type MptcpSocketOptions } from './socket-options.js'
 import type { MptcpMode } from './types.js';
 import { watchWritable, type FdWatcher } from './watch.js';
 import { setConnecting } from './fd.js';
+import { useMptcpWritePath, writePathDisabled } from './write-path.js';
 
 type IpFamily = 'inet' | 'inet6';
 
@@ -249,6 +250,8 @@ export function dial(options: MptcpConnectOptions, connectListener: (() => void)
     if (settled) return;
     cleanup();
     setConnecting(socket, false);
+    // MPTCP sender stall workaround (write-path.ts); a no-op for a TCP fallback.
+    if (!writePathDisabled()) useMptcpWritePath(socket);
     if (options.noDelay) socket.setNoDelay(true);
     if (options.keepAlive) socket.setKeepAlive(true, options.keepAliveInitialDelay ?? 0);
     socket.emit('connect');

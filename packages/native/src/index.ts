@@ -71,6 +71,7 @@ export {
 } from './spawn.js';
 export { netlinkRequest, netlinkRequestAsync } from './netlink.js';
 export { mknod, mkfifo, type NodeType, type MknodOptions } from './mknod.js';
+export { useMptcpWritePath, writePathRetries, writePathDisabled, type WritePathOptions } from './write-path.js';
 export { fdOf, tryFdOf, type FdLike } from './fd.js';
 export { decodeSockAddr, formatSockAddr } from './sockaddr.js';
 export { bindingAvailable, sysconst } from './binding.js';
