@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+/**
+ * Generates src/known-keys.ts from systemd 257's own directive table: the output of
+ * `systemd --dump-configuration-items` (every key per section with its value type), kept in
+ * scripts/systemd-257-configuration-items.txt.
+ *
+ *   node scripts/generate-known-keys.mjs            rewrite src/known-keys.ts
+ *   node scripts/generate-known-keys.mjs --check    exit 1 if src/known-keys.ts is not what it generates
+ *   ORACLE_BASE=/scratch node scripts/generate-known-keys.mjs --refresh
+ *                                                   re-dump the items from the oracle's systemd 257 first
+ *
+ * KEY_CHECKS (how a key we keep verbatim is validated, so that a bad value gets systemd's warning) is
+ * derived from the value types (a directive row with its own parser does not consult it). OVERRIDES are the keys whose parser differs from the generic one of its type, each
+ * with its reason; they were found with the 257 recording (test/conformance-257.test.ts).
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const here = dirname(new URL(import.meta.url).pathname);
+const itemsFile = join(here, 'systemd-257-configuration-items.txt');
+const target = resolve(here, '../src/known-keys.ts');
+const { values: args } = parseArgs({ options: { check: { type: 'boolean' }, refresh: { type: 'boolean' } } });
+
+const SECTIONS = ['Unit', 'Install', 'Socket', 'Service'];
+
+if (args.refresh) {
+  const base = process.env['ORACLE_BASE'];
+  if (!base) throw new Error('--refresh needs ORACLE_BASE (the oracle scratch folder with systemd 257 unpacked)');
+  const lib = join(base, 'x/usr/lib/x86_64-linux-gnu');
+  const r = spawnSync(join(lib, 'ld-linux-x86-64.so.2'), ['--library-path', `${lib}:${lib}/systemd`, join(base, 'x/usr/lib/systemd/systemd'), '--dump-configuration-items'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`systemd --dump-configuration-items failed: ${r.stderr}`);
+  let keep = false;
+  const lines = r.stdout.split('\n').filter((l) => {
+    const m = /^\[(.*)\]$/.exec(l);
+    if (m) keep = SECTIONS.includes(m[1]);
+    return keep && l !== '';
+  });
+  writeFileSync(itemsFile, lines.join('\n') + '\n');
+}
+
+/** section → key → type, in the table's order. */
+function readItems() {
+  const items = {};
+  let section;
+  for (const l of readFileSync(itemsFile, 'utf8').split('\n')) {
+    const m = /^\[(.*)\]$/.exec(l);
+    if (m) {
+      section = m[1];
+      items[section] ??= {};
+    } else if (section && l.includes('=')) items[section][l.slice(0, l.indexOf('='))] = l.slice(l.indexOf('=') + 1);
+  }
+  return items;
+}
+
+/** The generic parser of a value type, as a KeyCheck. */
+const BY_TYPE = { BOOLEAN: 'bool', SECONDS: 'sec', MODE: 'mode', UNSIGNED: 'unsigned', INTEGER: 'int', SIZE: 'size', PATH: 'path' };
+
+/** Keys whose parser is not the generic one of their type. */
+const OVERRIDES = {
+  // A bad value makes the unit fail to load (the parser returns the error).
+  DynamicUser: ['bool!', 'config_parse_bool with a fatal error'],
+  RootDirectory: ['path!', 'config_parse_unit_path_printf, PATH_CHECK_FATAL'],
+  RootImage: ['path!', 'config_parse_unit_path_printf, PATH_CHECK_FATAL'],
+  RootVerity: ['path!', 'config_parse_unit_path_printf, PATH_CHECK_FATAL'],
+  // ':'-separated list of paths, each checked.
+  ExecSearchPath: ['paths:', 'config_parse_colon_separated_paths'],
+  // Tristate: empty resets.
+  PrivateMounts: ['tristate', 'config_parse_tristate'],
+  // Dumped as OTHER, parsed as booleans or enum words; checked as booleans here (the enum words
+  // disconnected/self/identity/full/private/strict are refused: a known gap).
+  PrivateTmp: ['bool', 'config_parse_private_tmp: a boolean or disconnected'],
+  PrivateUsers: ['bool', 'config_parse_private_users: a boolean or self/identity/full'],
+  ProtectControlGroups: ['bool', 'config_parse_protect_control_groups: a boolean or private/strict'],
+  // Dumped as STRING, expanded with unit specifiers (an unknown specifier is a warning).
+  Description: ['printf', 'config_parse_unit_string_printf'],
+  PAMName: ['printf', 'config_parse_unit_string_printf'],
+  SmackLabel: ['printf', 'config_parse_unit_string_printf'],
+  SmackLabelIPIn: ['printf', 'config_parse_unit_string_printf'],
+  SmackLabelIPOut: ['printf', 'config_parse_unit_string_printf'],
+  SyslogIdentifier: ['printf', 'config_parse_unit_string_printf'],
+  UtmpIdentifier: ['printf', 'config_parse_unit_string_printf'],
+  RebootArgument: ['printf', 'config_parse_unit_string_printf'],
+};
+/** Keys left unchecked: dumped as MODE, but a job mode (the directive row checks it). */
+const NO_CHECK = new Set(['OnSuccessJobMode', 'OnFailureJobMode']);
+
+const items = readItems();
+
+const setName = { Unit: 'UNIT_SECTION_KEYS', Install: 'INSTALL_SECTION_KEYS', Socket: 'SOCKET_SECTION_KEYS', Service: 'SERVICE_SECTION_KEYS' };
+const wrap = (keys) => {
+  const out = [];
+  let line = ' ';
+  for (const k of keys.map((k) => JSON.stringify(k) + ',')) {
+    if (line.length + k.length + 1 > 118) {
+      out.push(line);
+      line = ' ';
+    }
+    line += ' ' + k;
+  }
+  if (line.trim()) out.push(line);
+  return out.join('\n');
+};
+
+let text = `/**
+ * GENERATED by scripts/generate-known-keys.mjs from systemd 257's directive table
+ * (scripts/systemd-257-configuration-items.txt, \`systemd --dump-configuration-items\`); do not edit.
+ * Every key systemd knows per section; the directive tables (src/directives.ts) parse some of them,
+ * the others are kept verbatim after the check KEY_CHECKS names.
+ */
+`;
+for (const s of ['Unit', 'Install', 'Socket', 'Service']) {
+  text += `\nexport const ${setName[s]}: ReadonlySet<string> = new Set([\n${wrap(Object.keys(items[s] ?? {}))}\n]);\n`;
+}
+text += `
+/**
+ * How a key kept verbatim is validated: bool/sec/mode/unsigned/int/size/path = the generic parser of
+ * its type (a bad value: \`Failed to parse KEY=VALUE, ignoring: <strerror>\`); \`!\` = fatal (the unit is
+ * refused); tristate = a boolean or empty; \`paths:\` = ':'-separated paths; printf = unit specifiers.
+ */
+export type KeyCheck = 'bool' | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'printf';
+
+export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyCheck>>>> = {
+`;
+for (const s of ['Unit', 'Socket', 'Service']) {
+  const entries = [];
+  for (const [k, type] of Object.entries(items[s] ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (NO_CHECK.has(k)) continue;
+    const check = OVERRIDES[k]?.[0] ?? BY_TYPE[type];
+    if (check) entries.push(`    ${k}: '${check}',`);
+  }
+  text += `  ${s}: {\n${entries.join('\n')}\n  },\n`;
+}
+text += '};\n';
+
+if (args.check) {
+  const now = readFileSync(target, 'utf8');
+  if (now !== text) {
+    console.error('src/known-keys.ts is not what scripts/generate-known-keys.mjs generates: run it');
+    process.exit(1);
+  }
+  console.log('src/known-keys.ts is up to date');
+} else {
+  writeFileSync(target, text);
+  console.log(`wrote ${target}`);
+}
