@@ -114,7 +114,7 @@ describe('NotifyAccess=', () => {
     });
     const dir = unitDir({
       // The shell is the main process; python, its child, sends READY=1 with its own PID.
-      'm.service': `[Service]\nType=notify\nTimeoutStartSec=60\nExecStart=/bin/sh -c '${PY} ${join(HELPERS, 'notify-once.py')} READY=1; exec sleep infinity'\n`,
+      'm.service': `[Service]\nType=notify\nTimeoutStartSec=60\nExecStart=/bin/sh -c '${PY} ${join(HELPERS, 'notify-once.py')} READY=1 --stay & exec sleep infinity'\n`,
     });
     engine = new ActivationEngine({ logger: log });
     await engine.start(await loadUnits(dir));
@@ -130,7 +130,7 @@ describe('NotifyAccess=', () => {
   it('all: the same READY=1 from a child process is accepted', async (ctx) => {
     need(ctx, pythonSystemd, notifySupport);
     const dir = unitDir({
-      'a.service': `[Service]\nType=notify\nNotifyAccess=all\nExecStart=/bin/sh -c '${PY} ${join(HELPERS, 'notify-once.py')} READY=1; exec sleep infinity'\n`,
+      'a.service': `[Service]\nType=notify\nNotifyAccess=all\nExecStart=/bin/sh -c '${PY} ${join(HELPERS, 'notify-once.py')} READY=1 --stay & exec sleep infinity'\n`,
     });
     engine = new ActivationEngine({ logger: testLogger() });
     await engine.start(await loadUnits(dir));
