@@ -4,6 +4,7 @@
  * services (Accept=no) or per-connection instances (Accept=yes).
  */
 import { EventEmitter } from 'node:events';
+import { readFileSync, readdirSync } from 'node:fs';
 import type { AcceptedConnection } from '@mptcp/native';
 import { type ServiceUnit, type SocketUnit, serviceNameFor, templateOf } from '@mptcp/unit';
 import { ConnectionLimits } from './connection-limits.js';
@@ -80,10 +81,6 @@ interface SocketRuntime {
   instances: Set<ServiceProcess>;
   /** The fds are in blocking mode because a service holds them. */
   lent: boolean;
-  /** Instances of this socket being started (spawned, connection fd not yet closed). */
-  spawning?: number;
-  /** The watch was stopped until those starts finish (accept and spawn interleave). */
-  acceptPaused?: boolean;
   /** Set while accept() failed with EMFILE/ENFILE: the retry timer. */
   fdWait?: NodeJS.Timeout;
   /** Resumes accepting after an EMFILE stall (called when an instance exits). */
@@ -153,6 +150,43 @@ export function socketIdentity(unit: SocketUnit): string {
   return JSON.stringify(rest);
 }
 
+/** At most this many Accept=yes connections wait for their instance to be spawned (all sockets). */
+const MAX_STARTS_IN_FLIGHT = 64;
+/** fds one waiting connection may cost until its instance runs: the connection, pidfd, output pipes. */
+const FDS_PER_START = 4;
+
+let fdLimitCache: number | undefined;
+
+/** RLIMIT_NOFILE (soft), read once from /proc/self/limits; Infinity when unknown. */
+function fdLimit(): number {
+  if (fdLimitCache === undefined) {
+    try {
+      const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+      fdLimitCache = m && m[1] !== 'unlimited' ? Number(m[1]) : Number.POSITIVE_INFINITY;
+    } catch {
+      fdLimitCache = Number.POSITIVE_INFINITY;
+    }
+  }
+  return fdLimitCache;
+}
+
+/**
+ * How many connections may wait for their instance at once: as many as the fds left allow (so a
+ * small RLIMIT_NOFILE goes to running instances, not to connections held unserved), at least one,
+ * at most MAX_STARTS_IN_FLIGHT (spawns overlap, which keeps the connection rate up).
+ */
+function startsAllowed(): number {
+  const limit = fdLimit();
+  if (!Number.isFinite(limit)) return MAX_STARTS_IN_FLIGHT;
+  let open: number;
+  try {
+    open = readdirSync('/proc/self/fd').length;
+  } catch {
+    return MAX_STARTS_IN_FLIGHT;
+  }
+  return Math.max(1, Math.min(MAX_STARTS_IN_FLIGHT, Math.floor((limit - open) / FDS_PER_START)));
+}
+
 const usecToMs = (usec: number): number => Math.max(0, Math.round(usec / 1000));
 
 export class ActivationEngine extends EventEmitter<EngineEvents> {
@@ -165,6 +199,12 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   private readonly instantiate: TemplateResolver;
   private stopping = false;
   private started = false;
+  /** Accept=yes connections accepted whose instance is not spawned yet (see startsAllowed()). */
+  private startsInFlight = 0;
+  /** Sockets that stopped accepting until a spawn completes. */
+  private readonly acceptPaused = new Set<SocketRuntime>();
+  /** Ports with an accept scheduled (scheduleAccept()). */
+  private readonly acceptScheduled = new WeakSet<OpenedPort>();
   /** The notify socket and output capture the services share (service-channels.ts). */
   private readonly channels: ServiceChannels;
 
@@ -569,11 +609,11 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
    */
   private onAcceptReadable(sock: SocketRuntime, port: OpenedPort): void {
     if (sock.state !== 'listening' || this.stopping) return;
-    if ((sock.spawning ?? 0) > 0) {
-      // The previous connection's instance is not spawned yet: accepting more now would hold their
-      // fds unserved. Stop polling until it is (startInstance() resumes).
+    if (this.startsInFlight > 0 && this.startsInFlight >= startsAllowed()) {
+      // Enough connections wait for their instance to be spawned for the fds left: accepting more
+      // now would hold their fds unserved. Stop polling until a spawn completes (startInstance()).
       this.unwatch(sock);
-      sock.acceptPaused = true;
+      this.acceptPaused.add(sock);
       return;
     }
     const native = this.requireNative();
@@ -589,7 +629,35 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       this.log.warn(`Failed to accept connection: ${messageOf(err)}`, { unit: sock.unit.name });
       return;
     }
-    if (conn !== null) this.onConnection(sock, conn);
+    if (conn === null) return;
+    this.onConnection(sock, conn);
+    // The queue may hold more: the next accept comes in its own macrotask, after what this
+    // connection's start could do meanwhile (the readiness watch alone may not fire again for
+    // connections that were already queued).
+    this.scheduleAccept(sock, port);
+  }
+
+  /** One more accept on `port` soon (at most one pending per port). */
+  private scheduleAccept(sock: SocketRuntime, port: OpenedPort): void {
+    if (this.acceptScheduled.has(port)) return;
+    this.acceptScheduled.add(port);
+    setImmediate(() => {
+      this.acceptScheduled.delete(port);
+      if (this.sockets.get(sock.unit.name) === sock && sock.ports.includes(port)) this.onAcceptReadable(sock, port);
+    });
+  }
+
+  /** A spawn completed: the sockets that paused for it poll again (the next accept re-checks the budget). */
+  private resumeAccepting(): void {
+    if (this.acceptPaused.size === 0) return;
+    const paused = [...this.acceptPaused];
+    this.acceptPaused.clear();
+    for (const sock of paused) {
+      if (sock.state === 'listening' && !this.stopping && !sock.fdWait && this.sockets.get(sock.unit.name) === sock) {
+        this.enterListening(sock);
+        for (const port of sock.ports) this.scheduleAccept(sock, port);
+      }
+    }
   }
 
   /**
@@ -604,7 +672,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       if (!sock.fdWait) return;
       clearTimeout(sock.fdWait);
       delete sock.fdWait;
-      if (sock.state === 'listening' && !this.stopping && this.sockets.get(sock.unit.name) === sock) this.enterListening(sock);
+      if (sock.state === 'listening' && !this.stopping && this.sockets.get(sock.unit.name) === sock) {
+        this.enterListening(sock);
+        for (const port of sock.ports) this.scheduleAccept(sock, port);
+      }
     };
     sock.fdWait = setTimeout(resume, 1000);
     sock.resumeAccept = resume;
@@ -649,7 +720,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   private async startInstance(sock: SocketRuntime, conn: AcceptedConnection, name: string, release: () => void): Promise<void> {
     const native = this.requireNative();
     let svc: ServiceProcess | undefined;
-    sock.spawning = (sock.spawning ?? 0) + 1;
+    this.startsInFlight += 1;
     try {
       const templateName = templateNameFor(sock.unit.name);
       const template = this.templates.get(templateName);
@@ -684,11 +755,8 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     } finally {
       // The child has its own copy; the daemon's must go, or the peer never sees EOF.
       native.close(conn.fd);
-      sock.spawning = (sock.spawning ?? 1) - 1;
-      if (sock.spawning === 0 && sock.acceptPaused) {
-        delete sock.acceptPaused;
-        if (sock.state === 'listening' && !this.stopping && this.sockets.get(sock.unit.name) === sock) this.enterListening(sock);
-      }
+      this.startsInFlight -= 1;
+      this.resumeAccepting();
     }
   }
 

@@ -30,11 +30,25 @@ export function scratch(prefix: string): string {
   return dir;
 }
 
+/** Daemons still running: killed when the test process exits (a timed-out test never reaches its finally). */
+const running = new Set<Daemon>();
+process.once('exit', () => {
+  for (const d of running) {
+    try {
+      process.kill(d.proc.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+});
+
 export async function startFixture(dir: string, o: Partial<DaemonOptions> = {}): Promise<Fixture> {
   const units = join(dir, 'units');
   mkdirSync(units, { recursive: true });
   const ctl = join(dir, 'control.sock');
   const daemon = await startDaemon({ units, control: ctl, ...o });
+  running.add(daemon);
+  void daemon.proc.exited.then(() => running.delete(daemon));
   return {
     dir,
     units,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseUnitText } from '@mptcp/unit';
 import { freePort } from '@mptcp/bench/lib/caps';
-import { rssBytes } from '@mptcp/bench/lib/proc';
+import { fdCount, rssBytes } from '@mptcp/bench/lib/proc';
 import { writeAcceptUnit } from '@mptcp/bench/lib/units';
 import { cleanup, scratch, startFixture, until } from '../src/fixture.js';
 import { report, requireCaps } from '../src/require.js';
@@ -144,17 +144,32 @@ describe('isolation: cost per unit and per connection', () => {
     }
   });
 
-  it('EMFILE: with ulimit -n 64, 30 held connections are all served (accept and spawn interleave)', async (ctx) => {
+  it('EMFILE: with an fd limit that fits 30 instances, 30 held connections are all served (accept and spawn interleave)', async (ctx) => {
     requireCaps(ctx, ['daemon']);
     const dir = fresh('emfile');
     const port = await freePort();
     writeAcceptUnit(join(dir, 'units'), { name: 'hold', listen: `127.0.0.1:${port}`, exec: '/bin/cat' });
-    const fx = await startFixture(dir, { prefix: ['sh', '-c', 'ulimit -n 64 && exec "$0" "$@"'] });
+    // 1. What the daemon needs: fds at rest, and per running instance (pidfd, output pipe…).
+    const probe = await startFixture(dir);
+    let base = 0;
+    let perInstance = 0;
+    try {
+      base = fdCount(probe.daemon.proc.pid);
+      const held = await holdMany(port, 8);
+      perInstance = (fdCount(probe.daemon.proc.pid) - base) / 8;
+      held.sockets.forEach((s) => s.destroy());
+    } finally {
+      await probe.stop();
+    }
+    // 2. A limit with room for 30 instances and 10 fds to spare: draining the accept queue first
+    //    (30 connection fds held unserved) does not fit; accepting as instances start does.
+    const limit = base + Math.round(30 * perInstance) + 10;
+    const fx = await startFixture(dir, { prefix: ['sh', '-c', `ulimit -n ${limit} && exec "$0" "$@"`] });
     let served = 0;
     let sockets: Socket[] = [];
     try {
       ({ sockets, served } = await holdMany(port, 30));
-      report('emfile-interleave', 'daemon with RLIMIT_NOFILE 64; 30 connections to an Accept=yes /bin/cat, all held open', `${served} of 30 served`, { served });
+      report('emfile-interleave', `daemon with RLIMIT_NOFILE ${limit} (${base} at rest + 30 × ${perInstance} per instance + 10); 30 connections to an Accept=yes /bin/cat, all held open`, `${served} of 30 served`, { served, limit });
       expect(served).toBe(30);
     } finally {
       sockets.forEach((s) => s.destroy());
