@@ -24,7 +24,8 @@ export interface TransferSpec {
 }
 
 export interface TransferResult {
-  sink: SinkResult & { mptcp: boolean | null };
+  /** maxSubflows: the most subflows the sink saw during the transfer (MPTCP; 0 for TCP). */
+  sink: SinkResult & { mptcp: boolean | null; maxSubflows?: number };
   source: SourceResult & { mptcp: boolean | null };
 }
 

@@ -26,6 +26,8 @@ export const aggregation: Scenario = {
     const bps: Record<Transport, number[]> = { tcp: [], mptcp: [] };
     const lastRun: Partial<Record<Transport, TransferResult>> = {};
     let confirmed: boolean | null = null;
+    /** Per MPTCP run: the most subflows seen (2 = the second path joined). */
+    const joined: number[] = [];
     try {
       for (let rep = 0; rep < ctx.reps; rep++) {
         const order: Transport[] = rep % 2 === 0 ? ['tcp', 'mptcp'] : ['mptcp', 'tcp'];
@@ -42,10 +44,11 @@ export const aggregation: Scenario = {
             clientPrefix: lab.exec('cli'),
           });
           if (transport === 'mptcp') confirmed = confirmed === false ? false : r.sink.mptcp;
+          if (transport === 'mptcp') joined.push(r.sink.maxSubflows ?? 0);
           const rate = steadyRate(r.sink.timeline, warmup);
           bps[transport].push(rate);
           lastRun[transport] = r;
-          ctx.log(`rep ${rep + 1} ${transport}: ${fmtBits(rate)}`);
+          ctx.log(`rep ${rep + 1} ${transport}: ${fmtBits(rate)}${transport === 'mptcp' ? `, ${r.sink.maxSubflows ?? '?'} subflows` : ''}`);
         }
       }
     } finally {
@@ -103,6 +106,19 @@ export const aggregation: Scenario = {
           unit: '',
           how: `same lab without the second address (one subflow), tbf ${SINGLE_RATE}; ${ctx.quick ? 3 : 6} s per run, ${ctx.reps} runs each, interleaved; ratio of medians.`,
         },
+        {
+          key: 'aggregation.secondSubflowJoined',
+          label: 'Runs in which the second subflow joined',
+          value: joined.filter((n) => n >= 2).length,
+          unit: `of ${joined.length}`,
+          how: 'the sink samples MPTCP_INFO every 50 ms; a run counts when it saw 2 or more subflows (a median hides runs that stayed on one path).',
+        },
+        {
+          key: 'aggregation.mptcpMbitWorst',
+          label: 'MPTCP over both paths, worst run',
+          value: round(Math.min(...bps.mptcp) / 1e6, 2),
+          unit: 'Mbit/s',
+        },
         { key: 'aggregation.tcpMbit', label: 'TCP over path 1', value: round(tcp.median / 1e6, 2), unit: 'Mbit/s' },
         { key: 'aggregation.mptcpMbit', label: 'MPTCP over both paths', value: round(mptcp.median / 1e6, 2), unit: 'Mbit/s' },
       ],
@@ -111,6 +127,7 @@ export const aggregation: Scenario = {
         warmupSeconds: warmup,
         rateMbitPerPath: RATE_MBIT,
         mptcpConfirmed: confirmed,
+        maxSubflowsPerRun: joined,
         bitsPerSecond: { tcp, mptcp },
         singlePath: { rate: SINGLE_RATE, tcp: sampled(single.tcp), mptcp: sampled(single.mptcp) },
       },

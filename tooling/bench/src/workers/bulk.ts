@@ -11,7 +11,7 @@ import { parseArgs, num } from '../lib/args.js';
 import { connect, isMptcp, listen, type Transport } from '../lib/sockets.js';
 import { sink, source } from '../lib/stream.js';
 import type { Socket } from 'node:net';
-import { fdOf, setSocketOption } from '@mptcp/native';
+import { fdOf, mptcpInfo, setSocketOption } from '@mptcp/native';
 
 const IPPROTO_TCP = 6;
 const TCP_CONGESTION = 13;
@@ -31,8 +31,20 @@ async function work(sock: Socket): Promise<void> {
   // TCP_CONGESTION on this end's socket (MPTCP: the kernel applies it to every subflow).
   if (cc) setSocketOption(fdOf(sock), IPPROTO_TCP, TCP_CONGESTION, cc);
   if (role === 'sink') {
+    // The most subflows seen during the transfer (sampled every 50 ms): did the second path join?
+    let maxSubflows = mptcp ? 1 : 0;
+    const sample = (): void => {
+      try {
+        const info = mptcp ? mptcpInfo(sock) : null;
+        if (info && info.subflows + 1 > maxSubflows) maxSubflows = info.subflows + 1;
+      } catch {
+        // closed meanwhile
+      }
+    };
+    const sampler = mptcp ? setInterval(sample, 50) : undefined;
     const r = await sink(sock, { hash, sampleMs: num(opts, 'sample-ms', 0) });
-    process.stdout.write(`${JSON.stringify({ role, transport, mptcp, ...r })}\n`);
+    if (sampler) clearInterval(sampler);
+    process.stdout.write(`${JSON.stringify({ role, transport, mptcp, maxSubflows, ...r })}\n`);
   } else {
     const bytes = opts.has('bytes') ? num(opts, 'bytes', 0) : undefined;
     const seconds = opts.has('seconds') ? num(opts, 'seconds', 0) : undefined;
