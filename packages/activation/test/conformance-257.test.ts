@@ -33,6 +33,20 @@ interface Scenario {
 }
 const recording = JSON.parse(readFileSync(join(FIXTURES, 'activation.json'), 'utf8')) as { recordedWith: string; scenarios: Record<string, Scenario> };
 
+/**
+ * Where systemd 257 is not stable: with two sockets for one service, the fd order (and so
+ * LISTEN_FDNAMES) varied between boots (a.socket:b.socket in some, b.socket:a.socket in others). The
+ * engine keeps one order, the service's sockets in name order; the facts are compared per fd.
+ */
+const UNSTABLE_ORDER = new Set(['two-sockets']);
+
+/** Per-fd facts without the fd numbers, sorted; LISTEN_FDNAMES sorted. */
+function orderFree(lines: string[]): string[] {
+  return lines
+    .map((l) => l.replace(/^FD \d+ /, 'FD * ').replace(/^(ENV LISTEN_FDNAMES=')(.*)'$/, (_m, p: string, v: string) => `${p}${v.split(':').sort().join(':')}'`))
+    .sort();
+}
+
 /** Scenarios compared elsewhere, with the reason. */
 const NOT_HERE: Record<string, string> = {
   'mptcp-disabled': 'needs net.mptcp.enabled=0 in a network namespace: mptcp-unavailable.test.ts checks the engine there',
@@ -137,7 +151,9 @@ describe(`activation facts vs ${recording.recordedWith}`, () => {
       for (const [rel, text] of Object.entries(s.files)) {
         mkdirSync(dirname(join(units, rel)), { recursive: true });
         const t = rel.endsWith('.service') ? `[Service]\nExecStart=/usr/bin/python3 ${FACTS} %n ${out}\n` : await rewrite(text);
-        if (rel === s.unit) socketText = t;
+        // The sockets the clients use: the started one, or (a service started directly, as the
+        // oracle did) all of them, whose connections trigger it here.
+        if (rel === s.unit || (s.unit.endsWith('.service') && rel.endsWith('.socket'))) socketText += t;
         writeFileSync(join(units, rel), t);
       }
       const want = recorded(s);
@@ -164,6 +180,12 @@ describe(`activation facts vs ${recording.recordedWith}`, () => {
       const theirs = facts(want.dump, s, undefined);
       expect(theirs.filter((l) => l.startsWith('FD ')).length, 'recorded fd facts').toBeGreaterThan(0);
       if (process.env['ACT_257_SHOW'] === '1') console.log(name, facts(ours, s, rw).join('\n'));
+      if (UNSTABLE_ORDER.has(name)) {
+        const mine = facts(ours, s, rw);
+        expect(orderFree(mine)).toEqual(orderFree(theirs));
+        expect(mine.find((l) => l.startsWith('ENV LISTEN_FDNAMES='))).toBe("ENV LISTEN_FDNAMES='a.socket:b.socket'");
+        return;
+      }
       expect(sortBlocks(facts(ours, s, rw))).toEqual(sortBlocks(theirs));
     });
   }

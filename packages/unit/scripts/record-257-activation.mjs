@@ -44,6 +44,13 @@ export const SCENARIOS = [
   { name: 'mptcp-on-unix', unit: 'm.socket', files: { 'm.socket': '[Socket]\nListenStream=/run/b257-m.sock\nSocketProtocol=mptcp\n', 'm.service': SERVICE } },
   { name: 'mptcp-on-datagram', unit: 'dg.socket', files: { 'dg.socket': '[Socket]\nListenDatagram=127.0.0.1:19658\nSocketProtocol=mptcp\n', 'dg.service': SERVICE } },
   { name: 'mptcp-disabled', unit: 'off.socket', env: { ORACLE_NETNS: '1', ORACLE_SYSCTL: 'net.mptcp.enabled=0' }, files: { 'off.socket': '[Socket]\nListenStream=127.0.0.1:19659\nSocketProtocol=mptcp\n', 'off.service': SERVICE } },
+  // Two sockets for one service, the service started directly. systemd 257's fd order is not stable
+  // here: a.socket:b.socket in two boots, b.socket:a.socket in the recorded one.
+  {
+    name: 'two-sockets',
+    unit: 'x.service',
+    files: { 'a.socket': '[Socket]\nListenStream=127.0.0.1:19661\nService=x.service\n', 'b.socket': '[Socket]\nListenStream=127.0.0.1:19662\nService=x.service\n', 'x.service': '[Unit]\nRequires=a.socket b.socket\nAfter=a.socket b.socket\n[Service]\nExecStart=/bin/true\n' },
+  },
   { name: 'dropin-bad-header', unit: 'd.socket', files: { 'd.socket': '[Socket]\nListenStream=127.0.0.1:19660\n', 'd.socket.d/bad.conf': '[Socket\nBacklog=5\n', 'd.service': SERVICE } },
 ];
 
