@@ -191,10 +191,48 @@ describe('mptcpd-lite proxy with real peers', () => {
     });
     expect(r.stdout).toContain('"received": "through the proxy"');
     const ready = JSON.parse(await act.waitFor(/"event":"ready"/)) as { listen: Array<{ transport: string }> };
-    expect(ready.listen[0]?.transport).toBe('inherited');
+    // systemd-socket-activate creates a plain TCP socket; the proxy reads SO_PROTOCOL of what it got.
+    expect(ready.listen[0]?.transport).toBe('tcp');
     await act.waitFor(/"event":"closed".*"bytesIn":17/);
     await act.waitFor(/"event":"idle-exit"/, 30_000);
     expect((await act.exited).code).toBe(0);
+  }, 60_000);
+
+  it('socket-activated with an MPTCP socket (mptcpd-lite activate --mptcp): the proxy reports and serves MPTCP', async (ctx) => {
+    need(ctx, mptcpUnavailable() ?? python3Unavailable());
+    const dir = tempDir('mdl-proxy-mp-');
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const sock = path.join(dir, 'backend.sock');
+    const backend = startProcess('python3', [path.join(HELPERS, 'unix-echo.py'), sock]);
+    procs.push(backend);
+    await backend.waitFor(/^LISTENING/);
+    const port = await freePort();
+    const act = startProcess(process.execPath, [
+      CLI,
+      'activate',
+      '-l',
+      `127.0.0.1:${port}`,
+      '--mptcp',
+      '--',
+      process.execPath,
+      CLI,
+      'proxy',
+      '--json',
+      sock,
+    ]);
+    procs.push(act);
+    await act.waitFor(/Listening on/, 30_000);
+    const r = spawnSync('python3', [path.join(HELPERS, 'client.py'), String(port), '262', 'mptcp through'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.stdout).toContain('"received": "mptcp through"');
+    expect(r.stdout).toContain('"isMptcp": 1');
+    const ready = JSON.parse(await act.waitFor(/"event":"ready"/)) as { listen: Array<{ transport: string }> };
+    expect(ready.listen[0]?.transport).toBe('mptcp');
+    expect(JSON.parse(await act.waitFor(/"event":"connection"/)) as { transport: string }).toEqual(
+      expect.objectContaining({ transport: 'mptcp', backendTransport: 'unix' }),
+    );
   }, 60_000);
 
   it('a refused backend closes the client and reports ECONNREFUSED; no listener → exit 2', async (ctx) => {

@@ -58,6 +58,15 @@ function transportOf(s: net.Socket): 'mptcp' | 'tcp' | 'fallback' | 'unix' {
   }
 }
 
+/** 'mptcp' when the listening socket was created with IPPROTO_MPTCP (SO_PROTOCOL), else 'tcp'. */
+function listenerTransport(target: net.Server | number): 'mptcp' | 'tcp' {
+  try {
+    return mptcpStatus(target).requested ? 'mptcp' : 'tcp';
+  } catch {
+    return 'tcp';
+  }
+}
+
 const peer = (s: net.Socket): string =>
   s.remoteAddress
     ? s.remoteAddress.includes(':')
@@ -197,7 +206,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
           : a
             ? formatProxyAddress({ kind: 'inet', host: a.address, port: a.port })
             : `fd ${fd}`,
-      transport: 'inherited',
+      transport: typeof a === 'string' ? 'unix' : listenerTransport(fd),
     });
   }
   for (const l of opts.listen ?? []) {
@@ -208,14 +217,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     servers.push(server);
     await start(server, l.kind === 'unix' ? { path: l.path } : { host: l.host, port: l.port }, formatProxyAddress(l));
     const a = server.address();
-    let transport = l.kind === 'unix' ? 'unix' : 'tcp';
-    if (l.kind === 'inet') {
-      try {
-        transport = mptcpStatus(server).requested ? 'mptcp' : 'tcp';
-      } catch {
-        transport = opts.mptcp === 'off' || opts.mptcp === false ? 'tcp' : 'mptcp?';
-      }
-    }
+    const transport = l.kind === 'unix' ? 'unix' : listenerTransport(server);
     listening.push({
       address:
         typeof a === 'string'
