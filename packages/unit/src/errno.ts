@@ -1,34 +1,39 @@
-/** The errno names the parsers return, and glibc's strerror() text for them (what systemd prints for `%m`). */
-export const STRERROR = {
-  EINVAL: 'Invalid argument',
-  ERANGE: 'Numerical result out of range',
-  ENAMETOOLONG: 'File name too long',
-  ENODEV: 'No such device',
-  EBADSLT: 'Invalid slot',
-  ENOBUFS: 'No buffer space available',
-  EBADMSG: 'Bad message',
-  EPROTONOSUPPORT: 'Protocol not supported',
-  EAFNOSUPPORT: 'Address family not supported by protocol',
-  ENOENT: 'No such file or directory',
-  EACCES: 'Permission denied',
-  ENOEXEC: 'Exec format error',
-  EPERM: 'Operation not permitted',
-  EPROTO: 'Protocol error',
-  ENXIO: 'No such device or address',
-  EIO: 'Input/output error',
-  ENOTDIR: 'Not a directory',
-  EISDIR: 'Is a directory',
-  ELOOP: 'Too many levels of symbolic links',
-  ERFKILL: 'Operation not possible due to RF-kill',
-  ENOMEM: 'Cannot allocate memory',
-  ESHUTDOWN: 'Cannot send after transport endpoint shutdown',
-} as const;
+import { errnoMessage, isErrnoName } from '@mptcp/constants';
 
-export type Errno = keyof typeof STRERROR;
+/** The errno names the parsers return; their strerror() text (what systemd prints for `%m`) is @mptcp/constants'. */
+const ERRNOS = [
+  'EINVAL',
+  'ERANGE',
+  'ENAMETOOLONG',
+  'ENODEV',
+  'EBADSLT',
+  'ENOBUFS',
+  'EBADMSG',
+  'EPROTONOSUPPORT',
+  'EAFNOSUPPORT',
+  'ENOENT',
+  'EACCES',
+  'ENOEXEC',
+  'EPERM',
+  'EPROTO',
+  'ENXIO',
+  'EIO',
+  'ENOTDIR',
+  'EISDIR',
+  'ELOOP',
+  'ERFKILL',
+  'ENOMEM',
+  'ESHUTDOWN',
+] as const;
+
+export type Errno = (typeof ERRNOS)[number];
+
+/** glibc's strerror() text of each errno name the parsers return. */
+export const STRERROR: Readonly<Record<Errno, string>> = Object.freeze(Object.fromEntries(ERRNOS.map((e) => [e, errnoMessage(e)])) as Record<Errno, string>);
 
 /** strerror() for an errno name; unknown names are returned as they are. */
 export function strerror(code: string): string {
-  return Object.prototype.hasOwnProperty.call(STRERROR, code) ? STRERROR[code as Errno] : code;
+  return isErrnoName(code) ? errnoMessage(code) : code;
 }
 
 /** A parser result: a value, or an errno name. */
