@@ -36,7 +36,8 @@ function refused(port: number): Promise<boolean> {
   });
 }
 
-describe('mptcpd-lite dev: lifecycle', () => {
+// Safety nets only: each step waits for an event; a loaded machine may be slow to start node.
+describe('mptcpd-lite dev: lifecycle', { timeout: 120_000 }, () => {
   it('a crashed app waits for the next change; a request made meanwhile waits in the backlog and gets the fixed code', async () => {
     const { dir, app } = appDir();
     writeApp(app, "throw new Error('broken on purpose');\n");
@@ -175,7 +176,7 @@ describe('mptcpd-lite dev: lifecycle', () => {
     }
   });
 
-  it('dev … 2> FILE inside the watched tree: its own output does not restart the app', async () => {
+  it('dev … 2> FILE inside the watched tree: its own output does not restart the app', { timeout: 200_000 }, async () => {
     const { dir, app } = appDir();
     writeApp(app, listenFdsApp(1));
     const out = path.join(dir, 'out.txt');
@@ -183,17 +184,27 @@ describe('mptcpd-lite dev: lifecycle', () => {
     const dev = spawn(node, [CLI, 'dev', '-l', '127.0.0.1:0', '--mptcp', 'off', '-w', dir, '--', node, app], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     try {
-      const lines = (re: RegExp): string[] => readFileSync(out, 'utf8').split('\n').filter((l) => re.test(l));
-      // Event-driven: re-read the file whenever it changes.
+      const lines = (re: RegExp): string[] => {
+        try {
+          return readFileSync(out, 'utf8').split('\n').filter((l) => re.test(l));
+        } catch {
+          return [];
+        }
+      };
+      // Event-driven: re-read the file whenever it changes (a generous safety timeout).
       const until = (re: RegExp, n: number): Promise<void> =>
-        new Promise((resolve) => {
-          const check = (): boolean => {
-            if (lines(re).length < n) return false;
+        new Promise((resolve, reject) => {
+          const done = (err?: Error): void => {
+            clearTimeout(timer);
             watcher.close();
-            resolve();
-            return true;
+            if (err) reject(err);
+            else resolve();
           };
-          const watcher = watch(out, () => void check());
+          const check = (): void => {
+            if (lines(re).length >= n) done();
+          };
+          const watcher = watch(out, check);
+          const timer = setTimeout(() => done(new Error(`${n} lines matching ${String(re)} not seen in ${out}:\n${lines(/./).join('\n')}`)), 60_000);
           check();
         });
       await until(/^\[dev\] ready in/, 1);

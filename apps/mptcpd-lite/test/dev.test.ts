@@ -30,6 +30,8 @@ interface EditRun {
   duringRestart: number;
   pids: number[];
   exit: { code: number | null; signal: NodeJS.Signals | null };
+  /** For a failure: each failed request with dev's lines around it (times relative to its start). */
+  errorContext: string[];
 }
 
 /**
@@ -79,6 +81,12 @@ async function editWhileRequesting(scenario: Scenario, hooks: Hooks = {}): Promi
   const allReady = clock.lines.filter((l) => /^\[dev\] ready in \d+ ms \(pid \d+\)$/.test(l.line));
   await hooks.beforeStop?.();
   const exit = await stopProcess(dev, 'SIGINT', 15_000);
+  const errorContext = client.samples
+    .filter((s) => s.error !== undefined)
+    .map((s) => {
+      const near = clock.lines.filter((l) => l.line.startsWith('[dev]') && Math.abs(l.at - s.start) < 2000).map((l) => `${Math.round(l.at - s.start)} ms ${l.line}`);
+      return `${s.error} after ${Math.round(s.end - s.start)} ms; ${near.join(' | ')}`;
+    });
   return {
     samples: client.samples,
     latencies,
@@ -86,6 +94,7 @@ async function editWhileRequesting(scenario: Scenario, hooks: Hooks = {}): Promi
     duringRestart,
     pids: allReady.map((l) => Number(/pid (\d+)/.exec(l.line)?.[1])),
     exit,
+    errorContext,
   };
 }
 
@@ -99,6 +108,7 @@ function checkRun(r: EditRun, label: string, clientStarts: (v: number) => number
     readyMs: { median: median(r.readyMs.slice(1)), max: Math.max(...r.readyMs.slice(1)) },
   };
   console.log(`dev ${label}: ${JSON.stringify(summary)}`);
+  for (const e of r.errorContext.slice(0, 5)) console.log(`dev ${label} error: ${e}`);
   expect(errors.map((e) => e.error), 'refused or reset connections').toEqual([]);
   // Every response from the newest code: no request started after version v was first served gets an older one.
   for (let v = 1; v <= EDITS; v++) {

@@ -16,6 +16,25 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   }
 }
 
+/** State and process group of a process, from /proc/PID/stat; undefined when gone. */
+function statOf(pid: number): { state: string; pgrp: number } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', pgrp: Number(fields[2]) };
+}
+
+/** Whether `pid` is alive (not a zombie) and still in process group `pgid`. */
+export function inGroup(pid: number, pgid: number): boolean {
+  const s = statOf(pid);
+  return s !== undefined && s.state !== 'Z' && s.state !== 'X' && s.pgrp === pgid;
+}
+
 /** Live (not zombie) processes of a process group, from /proc/PID/stat. */
 export function groupMembers(pgid: number): number[] {
   const out: number[] = [];
@@ -25,17 +44,6 @@ export function groupMembers(pgid: number): number[] {
   } catch {
     return out;
   }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] !== 'Z' && fields[0] !== 'X' && Number(fields[2]) === pgid) out.push(Number(e));
-  }
+  for (const e of entries) if (/^\d+$/.test(e) && inGroup(Number(e), pgid)) out.push(Number(e));
   return out;
 }

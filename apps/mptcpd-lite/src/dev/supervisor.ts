@@ -9,7 +9,7 @@ import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { type ExitStatus, type NativeApi, type ServiceChild, execCommand } from '@mptcp/activation';
 import type { ExecCommand } from '@mptcp/unit';
-import { groupMembers, signalGroup } from './process-group.js';
+import { groupMembers, inGroup, signalGroup } from './process-group.js';
 import { waitForListener } from './readiness.js';
 import type { DevSocket } from './sockets.js';
 
@@ -228,6 +228,9 @@ export class Supervisor {
     gen.stopping = true;
     gen.watch.abort();
     const deadline = performance.now() + o.stopTimeoutMs;
+    // Who is in the group now: only these are waited for and killed later (once the leader is reaped,
+    // its PID — and so a process group of that number — can be someone else's).
+    const members = gen.exited ? [] : groupMembers(gen.pid);
     if (!gen.exited && !signalGroup(gen.pid, 'SIGTERM')) gen.child.kill('SIGTERM');
     if (!gen.exited) {
       const r = await within(gen.child.exited, o.stopTimeoutMs);
@@ -238,10 +241,11 @@ export class Supervisor {
       }
     }
     // What the app started in its group got SIGTERM too; none may outlive it on the shared socket.
-    let left = groupMembers(gen.pid);
+    const remaining = (): number[] => members.filter((pid) => pid !== gen.pid && inGroup(pid, gen.pid));
+    let left = remaining();
     while (left.length > 0 && performance.now() < deadline) {
       await delay(20);
-      left = groupMembers(gen.pid);
+      left = remaining();
     }
     if (left.length > 0) {
       o.log(`killing what pid ${gen.pid} left running: ${left.join(', ')}`);

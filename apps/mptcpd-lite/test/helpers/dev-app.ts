@@ -3,7 +3,7 @@
  * requests (a new connection each, as a browser reload after a restart would), and timestamped
  * lines of dev's own output.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
@@ -213,6 +213,8 @@ export function median(xs: readonly number[]): number {
 export interface DevRun {
   dev: Running;
   clock: LineClock;
+  /** dev's arguments (the last one names the app). */
+  args: readonly string[];
 }
 
 const runs: DevRun[] = [];
@@ -222,7 +224,7 @@ const dirs: string[] = [];
 export function startDev(args: string[], env?: NodeJS.ProcessEnv): DevRun {
   const dev = startCli(['dev', ...args], env ? { env } : {});
   const clock = new LineClock(dev.child.stderr as Readable);
-  const run = { dev, clock };
+  const run = { dev, clock, args };
   runs.push(run);
   return run;
 }
@@ -239,15 +241,27 @@ export function reportedPids(run: DevRun): number[] {
   return run.clock.lines.map((l) => Number(/\(pid (\d+)\)/.exec(l.line)?.[1])).filter((p) => p > 1);
 }
 
+/** Whether `pid` is still one of this run's apps (PIDs are reused quickly on a busy machine). */
+function stillOurs(pid: number, args: readonly string[]): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const app = args[args.length - 1] ?? '';
+    return app !== '' && cmdline.some((a) => a.includes(app));
+  } catch {
+    return false;
+  }
+}
+
 /** Stops every dev started (SIGTERM), then kills any app group it reported that is still there. */
 export async function cleanupDev(): Promise<void> {
   for (const run of runs.splice(0)) {
     await stopProcess(run.dev, 'SIGTERM', 10_000);
     for (const pid of reportedPids(run)) {
+      if (!stillOurs(pid, run.args)) continue;
       try {
         process.kill(-pid, 'SIGKILL');
       } catch {
-        // gone, as it should be
+        // gone meanwhile
       }
     }
   }
