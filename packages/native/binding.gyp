@@ -10,7 +10,6 @@
         "src/addon_netlink.cc",
         "src/addon_mptcp.cc",
         "src/addon_spawn.cc",
-        "src/addon_read.cc",
         "src/addon_dgram.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

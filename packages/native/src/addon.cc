@@ -74,7 +74,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNetlink(env, exports);
   InitMptcp(env, exports);
   InitSpawn(env, exports);
-  InitRead(env, exports);
   InitDgram(env, exports);
   return exports;
 }
