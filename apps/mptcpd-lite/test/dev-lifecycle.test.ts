@@ -96,6 +96,16 @@ describe('mptcpd-lite dev: lifecycle', { timeout: 120_000 }, () => {
     expect(running(sleepers()[1] as number)).toBe(false);
   }, 120_000);
 
+  it('an app that crashes on its own: what it left in its group is stopped too', async () => {
+    const { dir } = appDir();
+    const run = startDev(['-l', '127.0.0.1:0', '--mptcp', 'off', '-w', dir, '--', 'sh', '-c', 'sleep 1000 & echo "sleeper=$!"; exit 3']);
+    const sleeper = Number(/=(\d+)/.exec(await run.dev.waitFor(/^sleeper=\d+$/, 60_000))?.[1]);
+    await run.dev.waitFor(new RegExp(`^\\[dev\\] stopping what pid \\d+ left running: ${sleeper}$`), 60_000);
+    await run.dev.waitFor(/^\[dev\] app crashed \(exit code 3\); waiting for a change to restart$/, 60_000);
+    // SIGTERM reaches it at once; it is gone (or a zombie waiting for its reaper) before long.
+    while (running(sleeper)) await new Promise((resolve) => setTimeout(resolve, 20));
+  });
+
   it('a burst of saves is one restart (debounced), and the last version is served', async () => {
     const { dir, app } = appDir();
     writeApp(app, listenFdsApp(0));

@@ -209,6 +209,18 @@ export class Supervisor {
       clearTimeout(hint);
       if (gen.stopping || this.current !== gen) return;
       this.current = undefined;
+      // It ended on its own: what it started in its group must not go on accepting with old code.
+      const left = groupMembers(gen.pid);
+      if (left.length > 0) {
+        o.log(`stopping what pid ${gen.pid} left running: ${left.join(', ')}`);
+        for (const pid of left) {
+          try {
+            process.kill(pid, 'SIGTERM');
+          } catch {
+            // gone meanwhile
+          }
+        }
+      }
       if (this.shuttingDown) return;
       if (status.code === 0 && status.signal === null) {
         o.log(`app exited (exit code 0)`);
