@@ -1,6 +1,6 @@
 /** `systemd-analyze verify`-style checking of unit files. */
 import { existsSync, lstatSync, realpathSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { strerror } from './errno.js';
 import { findUnitFile, isMaskFile, loadUnitFile, serviceNameFor, type LoadOptions, type LoadUnitResult } from './loader.js';
 import type { Diagnostic } from './model.js';
@@ -36,7 +36,8 @@ export function verify(paths: readonly string[], options: VerifyOptions = {}): V
   const diagnostics: Diagnostic[] = [];
   let failed = false;
   let strict = false;
-  for (const path of paths) {
+  // verify_prepare_filename(): the file name is made absolute, and so are the paths in the messages.
+  for (const path of paths.map((p) => resolve(p))) {
     const searchPaths = options.searchPaths ?? [dirname(path)];
     // verify_prepare_filename(): the unit is named after the file (after the link target's name for
     // an alias link); a template is checked as the instance "test_instance".
