@@ -18,6 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomUnits257 } from '../src/testing.js';
 import { expected } from './helpers/deliberate-257.js';
+import { randomLineMixes } from './helpers/random-units.js';
 import { loadRecording, ours, V257_DIR } from './helpers/v257.js';
 
 interface Tally {
@@ -63,7 +64,8 @@ describe.skipIf(!oracleBase)('verify() vs systemd 257 live (oracle.sh verify)', 
     report(`live seed ${seed}`, t);
     rmSync(dir, { recursive: true, force: true });
   });
-  const files = randomUnits257(seed, count);
+  // Values (randomUnits257) and the line layer: section headers, continuations, CRLF, BOM (randomLineMixes).
+  const files = [...randomUnits257(seed, count), ...randomLineMixes(seed, Math.ceil(count / 2))];
   for (const f of files) {
     mkdirSync(dirname(join(dir, f.name)), { recursive: true });
     writeFileSync(join(dir, f.name), f.text);
@@ -73,7 +75,7 @@ describe.skipIf(!oracleBase)('verify() vs systemd 257 live (oracle.sh verify)', 
     const r = spawnSync(oracle, ['setup'], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
   });
-  const names = files.filter((f) => /^r\d+\.(socket|service)$/.test(f.name)).map((f) => f.name);
+  const names = files.filter((f) => /^[rg]\d+\.(socket|service)$/.test(f.name)).map((f) => f.name);
   it.each(names)(`seed ${seed}: %s`, (file) => {
     const r = spawnSync(oracle, ['verify', dir, file], { encoding: 'utf8' });
     const lines = `${r.stdout}${r.stderr}`
