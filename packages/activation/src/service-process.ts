@@ -160,6 +160,8 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   /** Alien main process (forking/MAINPID=): polled for its exit. */
   private alienPoll: NodeJS.Timeout | undefined;
   private forkingStarter: ServiceChild | undefined;
+  /** The main execve failed for a Type=simple service: reported as an exit, not a failed start. */
+  private execFailedAfterStart = false;
 
   constructor(
     public unit: ServiceUnit,
@@ -213,6 +215,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     this.lastInvocationId = invocationId();
     this.options.notify?.register(this);
     this.armStartTimer(unit.timeoutStartUsec);
+    let execFailed = false;
     try {
       const main = unit.execStart[0];
       if (!main) throw new ActivationError('NO_EXEC_START', 'Service has no ExecStart=, ExecStop=, or SuccessAction=. Refusing.', { unit: this.name });
@@ -241,7 +244,14 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       this.subState = 'start';
       const child = this.spawn(main, mainEnv, cwd, creds, mainCtx);
       const spawned = await child.spawned;
-      if (spawned) throw new ActivationError('EXEC_FAILED', `Failed to execute ${main.path}: ${messageOf(spawned)}`, { unit: this.name, cause: spawned });
+      if (spawned) {
+        const err = new ActivationError('EXEC_FAILED', `Failed to execute ${main.path}: ${messageOf(spawned)}`, { unit: this.name, cause: spawned });
+        // Type=simple/idle: the start is done once forked; the failed execve is the main process
+        // exiting 203/EXEC — result exit-code, and Restart= applies (Type=exec fails the start instead).
+        if (unit.type === 'simple' || unit.type === 'idle') this.execFailedAfterStart = true;
+        execFailed = true;
+        throw err;
+      }
       const pid = child.pid as number;
       this.starts += 1;
       this.session = pid;
@@ -263,10 +273,24 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       this.controlPid = undefined;
       this.clearStartTimer();
       this.options.notify?.unregister(this);
+      if (this.execFailedAfterStart && !this.stopping) {
+        this.execFailedAfterStart = false;
+        this.starts += 1;
+        this.lastResult = 'exit-code';
+        this.lastExit = { code: 203, signal: null };
+        const restart = shallRestart(this.unit.restart, 'exit-code');
+        this.log.warn('Main process exited, code=exited, status=203/EXEC', { unit: this.name });
+        this.log.warn("Failed with result 'exit-code'.", { unit: this.name });
+        this.setState(restart ? 'auto-restart' : 'failed', restart ? 'auto-restart' : 'failed');
+        this.releaseFdStoreIfDone(restart);
+        this.emit('exit', { unit: this.name, pid: 0, code: 203, signal: null, result: 'exit-code', restart, stopped: false });
+        throw err;
+      }
       if (this.stopping) {
         this.setState('inactive', 'dead');
       } else {
-        this.lastResult = 'resources';
+        // execve failed: systemd's status=203/EXEC, result exit-code; anything else before it: resources.
+        this.lastResult = execFailed ? 'exit-code' : 'resources';
         this.setState('failed', 'failed');
       }
       this.releaseFdStoreIfDone(false);

@@ -213,3 +213,33 @@ describe('Accept=yes instances as units', () => {
     expect(engine.hasUnit(name)).toBe(false);
   });
 });
+
+describe('a failed execve', () => {
+  it('Type=simple: the main process "exits" 203/EXEC, result exit-code, and Restart=on-failure restarts it (until the start limit)', async () => {
+    const log = testLogger();
+    const dir = unitDir({
+      's.service': '[Unit]\nStartLimitBurst=2\n[Service]\nRestart=on-failure\nRestartSec=0\nExecStart=/nonexistent/binary\n',
+      'e.service': '[Service]\nType=exec\nRestart=on-failure\nExecStart=/nonexistent/binary\n',
+    });
+    engine = new ActivationEngine({ logger: log });
+    await engine.start(await loadUnits(dir));
+    const exits: Array<{ unit: string; result: string; restart: boolean }> = [];
+    engine.on('service-exit', (e) => exits.push({ unit: e.unit, result: e.result, restart: e.restart }));
+    const limited = new Promise<void>((resolve) => {
+      const on = (): void => {
+        if (engine?.unitInfo('s.service')?.result === 'start-limit-hit') resolve();
+      };
+      engine?.on('service-state', on);
+    });
+    await engine.startUnit('s.service').catch(() => undefined);
+    await limited;
+    expect(exits.filter((e) => e.unit === 's.service')).toEqual([
+      { unit: 's.service', result: 'exit-code', restart: true },
+      { unit: 's.service', result: 'exit-code', restart: true },
+    ]);
+    // Type=exec: the start itself fails, no exit to restart from.
+    await expect(engine.startUnit('e.service')).rejects.toThrow(/failed/);
+    expect(exits.some((e) => e.unit === 'e.service')).toBe(false);
+    expect(engine.unitInfo('e.service')).toMatchObject({ activeState: 'failed', result: 'exit-code' });
+  });
+});
