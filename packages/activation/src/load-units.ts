@@ -1,17 +1,28 @@
 /**
  * Loading unit directories through @mptcp/unit and sorting the result into what the engine runs:
- * socket units, the services they trigger, and `<prefix>@.service` templates (by file: each
- * Accept=yes connection loads its instance from the template, with its own specifiers).
+ * socket units, the services they trigger, and `<prefix>@.service` templates (by file; the engine
+ * reads each template once per (re)load and parses instances from memory).
  */
 import { formatDiagnostic, loadUnitDirectories } from '@mptcp/unit';
 import type { EngineUnits, ServiceTemplate } from './engine-types.js';
+
+/** A unit that could not be loaded: its name, main file, and diagnostics as systemd prints them. */
+export interface FailedUnitLoad {
+  unit: string;
+  file: string;
+  messages: string[];
+}
 
 export interface LoadedEngineUnits {
   units: EngineUnits;
   /** Units that failed to load, as systemd prints it (`FILE:LINE: message`, `UNIT: message`). */
   errors: string[];
+  /** The same, per unit. */
+  failed: FailedUnitLoad[];
   /** Non-fatal diagnostics of the units that loaded. */
   warnings: string[];
+  /** Unit name → main file (sockets, services and templates), for messages. */
+  files: Map<string, string>;
 }
 
 /**
@@ -24,8 +35,14 @@ export async function loadEngineUnits(dirs: readonly string[], options: { search
   const searchPaths = options.searchPaths ?? dirs;
   const r = loadUnitDirectories(dirs, { searchPaths });
   const failedFiles = new Set(r.failed.map((f) => f.file));
-  const errors = r.failed.flatMap((f) => f.diagnostics.map(formatDiagnostic));
-  const warnings = r.diagnostics.filter((d) => !failedFiles.has(d.file) && d.severity === 'warning').map(formatDiagnostic);
+  const failed = r.failed.map((f) => ({ unit: f.name, file: f.file, messages: f.diagnostics.map(formatDiagnostic) }));
+  const errors = failed.flatMap((f) => f.messages);
+  // Everything said about the units that did load (a unit with a non-executable ExecStart= loads, with an error).
+  const failedNames = new Set(r.failed.map((f) => f.name));
+  const warnings = r.diagnostics.filter((d) => !failedFiles.has(d.file) && !failedNames.has(d.unit ?? '')).map(formatDiagnostic);
   const templates: ServiceTemplate[] = [...r.templates].filter(([name]) => name.endsWith('.service')).map(([name, file]) => ({ name, file, searchPaths }));
-  return { units: { sockets: r.sockets, services: r.services, templates }, errors, warnings };
+  const files = new Map<string, string>();
+  for (const u of [...r.sockets, ...r.services]) files.set(u.name, u.file);
+  for (const t of templates) files.set(t.name, t.file);
+  return { units: { sockets: r.sockets, services: r.services, templates }, errors, failed, warnings, files };
 }

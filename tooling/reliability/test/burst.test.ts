@@ -6,6 +6,7 @@
  */
 import { Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '@mptcp/bench/lib/caps';
 import { fdCount, rssBytes } from '@mptcp/bench/lib/proc';
 import { writeAcceptUnit } from '@mptcp/bench/lib/units';
 import { cleanup, scratch, startFixture, until, type Fixture } from '../src/fixture.js';
@@ -14,7 +15,8 @@ import { report, requireCaps } from '../src/require.js';
 const TOTAL = 10_000;
 const IN_FLIGHT = 200;
 const SOURCES = Array.from({ length: 8 }, (_, i) => `127.0.0.${10 + i}`);
-const PORT = 24_601;
+/** Set per test from a free port (a fixed one collides with anything left on it). */
+let PORT = 0;
 
 type Outcome = 'served' | 'closed' | 'reset' | 'timeout' | 'connect-error';
 
@@ -52,6 +54,7 @@ describe('burst', () => {
     requireCaps(ctx, ['daemon']);
     const dir = scratch('burst');
     dirs.push(dir);
+    PORT = await freePort();
     writeAcceptUnit(`${dir}/units`, { name: 'burst', listen: `127.0.0.1:${PORT}`, exec: '/bin/cat', maxConnections: 64, maxConnectionsPerSource: 16 });
     const fx: Fixture = await startFixture(dir);
     try {
@@ -125,12 +128,13 @@ describe('burst', () => {
     } finally {
       await fx.stop();
     }
-  });
+  }, 300_000); // a safety net for a loaded machine: 10,000 connections take ~60 s on 2 idle cores
 
   it('one source is held to MaxConnectionsPerSource=16', async (ctx) => {
     requireCaps(ctx, ['daemon']);
     const dir = scratch('persource');
     dirs.push(dir);
+    PORT = await freePort();
     writeAcceptUnit(`${dir}/units`, { name: 'ps', listen: `127.0.0.1:${PORT}`, exec: '/bin/cat', maxConnections: 64, maxConnectionsPerSource: 16 });
     const fx = await startFixture(dir);
     try {

@@ -57,10 +57,10 @@ async function readyOrExit(p: Running): Promise<{ ready: boolean; stderr: string
 }
 
 describe('privilege: ids are uint32, a change that cannot be made fails the start', () => {
-  it.each([
+  it.for<[string, string[], number, number]>([
     ['User=2147483648', ['User=2147483648'], 2147483648, 2147483648],
     ['User=nobody + Group=3000000000', ['User=nobody', 'Group=3000000000'], 65534, 3000000000],
-  ])('%s never runs the service as root', async (label, lines, wantUid, wantGid, ctx) => {
+  ])('%s never runs the service as root', async ([label, lines, wantUid, wantGid], ctx) => {
     requireCaps(ctx, ['root', 'daemon']);
     const dir = fresh('bigid');
     const out = join(dir, 'out');
@@ -89,7 +89,7 @@ describe('privilege: ids are uint32, a change that cannot be made fails the star
     }
   });
 
-  it.each(['4294967295', '65535'])('User=%s is refused (systemd: not a valid uid), the start fails', async (id, ctx) => {
+  it.for(['4294967295', '65535'])('User=%s is refused (systemd: not a valid uid), the start fails', async (id, ctx) => {
     requireCaps(ctx, ['root', 'daemon']);
     const dir = fresh('badid');
     const port = await freePort();

@@ -9,8 +9,7 @@ import { mptcpUnavailableHint } from '@mptcp/constants';
 import { readPathManager, type PmEndpoint, type PmLimits } from '../netlink/mptcp-pm.js';
 import { usableAddresses } from '../netlink/rtnetlink.js';
 import { netlinkRequest, netlinkTransportName } from '../netlink/transport.js';
-import { nativeFn } from '../platform/native.js';
-import type { MptcpSupport } from '../platform/native-types.js';
+import { bindingAvailable, mptcpSupport, type MptcpSupport } from '@mptcp/native';
 import { readSysctl } from './sysctl.js';
 
 export type Readiness = 'multipath' | 'single-path' | 'unavailable';
@@ -47,8 +46,8 @@ export type CheckReasonCode =
   | 'INERT_ENDPOINT';
 
 function support(): HostCheck['support'] {
-  const fn = nativeFn('mptcpSupport');
-  if (fn) return { ...fn(), source: 'native' };
+  // Without the addon (not built for this platform) the sysctl still answers.
+  if (bindingAvailable()) return { ...mptcpSupport(), source: 'native' };
   const enabled = readSysctl('enabled');
   if (enabled === undefined) return { available: false, reason: 'kernel-without-mptcp', source: 'sysctl' };
   if (enabled === '0')

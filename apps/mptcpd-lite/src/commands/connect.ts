@@ -4,7 +4,7 @@ import { action, examplesHelp, exitCodesHelp } from '../action.js';
 import type { ConnectionReport } from '../connect/report.js';
 import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK, errnoName, messageOf } from '../exit-codes.js';
 import { toJson } from '../json.js';
-import type { MptcpMode } from '../platform/native-types.js';
+import type { MptcpMode } from '@mptcp/native';
 
 interface ConnectOptions {
   mptcp: 'require' | 'prefer' | 'off';
@@ -34,7 +34,7 @@ export function connectCommand(): Command {
       action(async (target: string, opts: ConnectOptions) => {
         const { host, port } = parseTarget(target);
         const { buildReport, formatReport } = await import('../connect/report.js');
-        const { dial } = await import('../platform/dial.js');
+        const { dial } = await import('../connect/dial.js');
         const mode: MptcpMode = opts.mptcp === 'off' ? false : opts.mptcp;
         const timeoutMs = Number(opts.timeout) * 1000;
         const emit = (event: string, r: ConnectionReport, when: 'connected' | 'closing'): void => {

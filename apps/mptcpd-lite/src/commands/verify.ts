@@ -14,8 +14,7 @@ export function verifyCommand(): Command {
     .addHelpText('after', exitCodesHelp([[EXIT_OK, 'no errors (warnings may have been printed)'], [EXIT_FAILURE, 'at least one unit has errors: it would not load, or its service is missing'], [EXIT_ERROR, 'usage error']]))
     .action(
       action(async (files: string[], opts: { json?: boolean; searchPath?: string[] }) => {
-        const { unitApi } = await import('../platform/units.js');
-        const api = unitApi();
+        const api = await import('@mptcp/unit');
         const r = api.verify(files, opts.searchPath ? { searchPaths: opts.searchPath } : {});
         if (opts.json) process.stdout.write(toJson({ failed: r.failed, diagnostics: r.diagnostics.map((d) => ({ ...d, text: api.formatDiagnostic(d) })) }, 2) + '\n');
         else for (const d of r.diagnostics) process.stderr.write(api.formatDiagnostic(d) + '\n');

@@ -7,8 +7,7 @@ import { IPPROTO_MPTCP, MPTCP_INFO_FLAG_FALLBACK } from '@mptcp/constants';
 import { formatBytes, hostPort } from '../format/bytes.js';
 import { mptcpConnections } from '../netlink/sock-diag.js';
 import { netlinkRequest } from '../netlink/transport.js';
-import { nativeFn } from '../platform/native.js';
-import type { MptcpInfo } from '../platform/native-types.js';
+import { mptcpInfo, mptcpStatus, subflows, type MptcpInfo } from '@mptcp/native';
 
 export interface SubflowReport {
   local: string;
@@ -39,14 +38,11 @@ export function buildReport(socket: net.Socket, protocol: number, socketFallback
   const remote = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
   const report: ConnectionReport = { local, remote, protocol, transport: 'tcp', socketFallback, subflows: [], source: 'none' };
   if (protocol !== IPPROTO_MPTCP) return report;
-  const status = nativeFn('mptcpStatus');
-  const subflows = nativeFn('subflows');
-  const info = nativeFn('mptcpInfo');
-  if (status && subflows && info) {
+  {
     try {
-      const st = status(socket);
+      const st = mptcpStatus(socket);
       report.transport = st.active ? 'mptcp' : 'fallback';
-      report.info = info(socket) ?? undefined;
+      report.info = mptcpInfo(socket) ?? undefined;
       report.subflows = subflows(socket).map((s) => ({
         local: s.local.family === 'inet' || s.local.family === 'inet6' ? hostPort(s.local.address, s.local.port) : '?',
         remote: s.remote.family === 'inet' || s.remote.family === 'inet6' ? hostPort(s.remote.address, s.remote.port) : '?',

@@ -1,13 +1,12 @@
 /**
- * The Engine over @mptcp/activation's ActivationEngine: units are loaded here (through @mptcp/unit,
- * platform/units.ts, so that each failed unit keeps its name and messages), the engine opens,
- * watches and activates. Its events become log lines.
+ * The Engine over @mptcp/activation's ActivationEngine: units are loaded with its loadEngineUnits()
+ * (each failed unit keeps its name and messages), the engine opens, watches and activates. Its
+ * events become log lines.
  */
-import { ActivationEngine, type ServiceSnapshot, type SocketStatus as EngineSocketStatus, type StartReport, type UnitInfo } from '@mptcp/activation';
+import { ActivationEngine, type LoadedEngineUnits, loadEngineUnits, type ServiceSnapshot, type SocketStatus as EngineSocketStatus, type StartReport, type UnitInfo } from '@mptcp/activation';
 import type { ServiceStatus, SocketListing, SocketStatus, UnitStatus } from '../control/protocol.js';
 import { UnitJournal } from './unit-journal.js';
 import type { Logger } from '../log.js';
-import { loadUnits, type LoadedUnits } from '../platform/units.js';
 import type { ChildRegistry } from './children.js';
 import type { Engine, LoadReport } from './engine.js';
 
@@ -105,21 +104,21 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     if (ev.result === 'success' && ev.signal === null) unitLog(ev.unit, `Main process exited, code=exited, status=${String(ev.code)}`);
   });
 
-  const toReport = (loaded: LoadedUnits, r: StartReport): LoadReport => ({
+  const toReport = (loaded: LoadedEngineUnits, r: StartReport): LoadReport => ({
     sockets: r.listening.length,
-    services: loaded.engineUnits.services.length + loaded.engineUnits.templates.length,
+    services: (loaded.units.services?.length ?? 0) + (loaded.units.templates?.length ?? 0),
     warnings: loaded.warnings,
-    failed: [...loaded.failed, ...r.failed.map((f) => ({ unit: f.unit, file: loaded.files.get(f.unit) ?? f.unit, stage: 'start' as const, messages: [`${f.unit}: ${f.error}`] }))],
+    failed: [...loaded.failed.map((f) => ({ ...f, stage: 'load' as const })), ...r.failed.map((f) => ({ unit: f.unit, file: loaded.files.get(f.unit) ?? f.unit, stage: 'start' as const, messages: [`${f.unit}: ${f.error}`] }))],
   });
 
   return {
     async start() {
-      const loaded = await loadUnits(opts.unitDirs);
-      return toReport(loaded, await engine.start(loaded.engineUnits));
+      const loaded = await loadEngineUnits(opts.unitDirs);
+      return toReport(loaded, await engine.start(loaded.units));
     },
     async reload() {
-      const loaded = await loadUnits(opts.unitDirs);
-      return toReport(loaded, await engine.reload(loaded.engineUnits));
+      const loaded = await loadEngineUnits(opts.unitDirs);
+      return toReport(loaded, await engine.reload(loaded.units));
     },
     stop: () => engine.stop(),
     async unitOperation(op, unit) {

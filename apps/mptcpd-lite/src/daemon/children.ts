@@ -11,8 +11,8 @@
  * works for services whose own children share their process group (every service is a session and
  * group leader: setsid).
  */
-import { mkdirSync, lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { unlink, writeFile } from 'node:fs/promises';
+import { mkdirSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The start time of `pid` in clock ticks since boot, or undefined when it is gone or a zombie. */
@@ -76,11 +76,19 @@ export class ChildRegistry {
     return this.enabled;
   }
 
+  /**
+   * Records `pid` at once (a small synchronous write: the record must exist before a SIGKILL of the
+   * daemon could orphan the process); the removal on exit is asynchronous.
+   */
   add(pid: number): void {
     if (!this.enabled) return;
     const start = startTimeOf(pid);
     if (start === undefined) return;
-    this.chain(pid, () => writeFile(join(this.dir, String(pid)), `${start}\n`, { mode: 0o600 }));
+    try {
+      writeFileSync(join(this.dir, String(pid)), `${start}\n`, { mode: 0o600 });
+    } catch {
+      // A full or read-only file system: the process runs unrecorded.
+    }
   }
 
   remove(pid: number): void {

@@ -4,12 +4,10 @@
  * already; this marks every other fd ≥ 3 close-on-exec too, once, at start.
  */
 import { readdirSync } from 'node:fs';
-import { nativeFn } from '../platform/native.js';
+import { setCloexec } from '@mptcp/native';
 
 /** Returns the fds that were marked (for logging); [] when /proc or the addon is unavailable. */
 export function closeInheritedFdsOnExec(): number[] {
-  const setCloexec = nativeFn('setCloexec');
-  if (!setCloexec) return [];
   let fds: number[];
   try {
     fds = readdirSync('/proc/self/fd')

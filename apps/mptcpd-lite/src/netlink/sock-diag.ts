@@ -20,7 +20,7 @@ import {
 import { ipv4FromBE, ipv6FromBytes } from './mptcp-pm.js';
 import { call, runAsync, runSync, type NetlinkOp } from './op.js';
 import type { AsyncNetlinkTransport, NetlinkTransport } from './transport.js';
-import type { MptcpInfo } from '../platform/native-types.js';
+import type { MptcpInfo } from '@mptcp/native';
 
 export const SOCK_DIAG_BY_FAMILY = 20;
 export const AF_INET = 2;

@@ -3,8 +3,7 @@
  * `netlinkRequest(protocol, message)` (socket(AF_NETLINK)/send/recv until NLMSG_DONE). The parsing
  * is in TypeScript (message.ts and its users).
  */
-import { netlinkRequestAsync as nativeAsync } from '@mptcp/native';
-import { requireNative } from '../platform/native.js';
+import { netlinkRequest as nativeNetlinkRequest, netlinkRequestAsync as nativeAsync } from '@mptcp/native';
 
 export type NetlinkTransport = (protocol: number, message: Buffer) => Buffer[];
 /** The same exchange without blocking: the addon waits for the kernel off the event loop. */
@@ -16,6 +15,6 @@ export function netlinkTransportName(): 'native' {
 }
 
 export const netlinkRequest: NetlinkTransport = (protocol, message) =>
-  requireNative('netlinkRequest')(protocol, message);
+  nativeNetlinkRequest(protocol, message);
 
 export const netlinkRequestAsync: AsyncNetlinkTransport = (protocol, message) => nativeAsync(protocol, message);
