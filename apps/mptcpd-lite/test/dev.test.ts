@@ -98,7 +98,18 @@ async function editWhileRequesting(scenario: Scenario, hooks: Hooks = {}): Promi
   };
 }
 
-function checkRun(r: EditRun, label: string, clientStarts: (v: number) => number | undefined): void {
+/** How long `node -e 0` takes right now (median of 3): most of a restart is node starting. */
+async function nodeStartMs(): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now();
+    await new Promise<void>((resolve, reject) => execFile(process.execPath, ['-e', '0'], (err) => (err ? reject(err) : resolve())));
+    times.push(performance.now() - t);
+  }
+  return Math.round(median(times));
+}
+
+async function checkRun(r: EditRun, label: string, clientStarts: (v: number) => number | undefined): Promise<void> {
   const errors = r.samples.filter((s) => s.error !== undefined);
   const summary = {
     requests: r.samples.length,
@@ -106,6 +117,7 @@ function checkRun(r: EditRun, label: string, clientStarts: (v: number) => number
     duringRestart: r.duringRestart,
     saveToNewestMs: { median: Math.round(median(r.latencies)), max: Math.round(Math.max(...r.latencies)) },
     readyMs: { median: median(r.readyMs.slice(1)), max: Math.max(...r.readyMs.slice(1)) },
+    nodeStartMs: await nodeStartMs(),
   };
   console.log(`dev ${label}: ${JSON.stringify(summary)}`);
   for (const e of r.errorContext.slice(0, 5)) console.log(`dev ${label} error: ${e}`);
@@ -130,7 +142,7 @@ describe('mptcpd-lite dev', () => {
     const firstSeen = new Map<number, number>();
     const r = await editWhileRequesting({ mode: 'off' });
     for (const s of r.samples) if (s.version !== undefined && !firstSeen.has(s.version)) firstSeen.set(s.version, s.end);
-    checkRun(r, 'tcp', (v) => firstSeen.get(v));
+    await checkRun(r, 'tcp', (v) => firstSeen.get(v));
   }, 300_000);
 
   it('the same over MPTCP: every connection is MPTCP, and ss -M lists the listener the whole time', async (ctx) => {
@@ -160,7 +172,7 @@ describe('mptcpd-lite dev', () => {
     const firstSeen = new Map<number, number>();
     for (const s of r.samples) if (s.version !== undefined && !firstSeen.has(s.version)) firstSeen.set(s.version, s.end);
     console.log(`dev mptcp: ss -M samples ${ss.length} (${ss.filter((s) => s.restarting).length} at restarts), listed in ${ss.filter((s) => s.listed).length}`);
-    checkRun(r, 'mptcp', (v) => firstSeen.get(v));
+    await checkRun(r, 'mptcp', (v) => firstSeen.get(v));
     expect(r.samples.filter((s) => s.mptcp !== true)).toEqual([]);
     expect(ss.filter((s) => s.restarting).length).toBe(EDITS);
     expect(ss.filter((s) => !s.listed)).toEqual([]);
@@ -175,7 +187,7 @@ describe('mptcpd-lite dev', () => {
     const r = await editWhileRequesting({ mode: 'require', connector, listen: `127.0.0.1:${port}`, source: (v) => plainApp(v, port), nodeArgs: ['--import', '@mptcp/native/register'] });
     const firstSeen = new Map<number, number>();
     for (const s of r.samples) if (s.version !== undefined && !firstSeen.has(s.version)) firstSeen.set(s.version, s.end);
-    checkRun(r, 'register', (v) => firstSeen.get(v));
+    await checkRun(r, 'register', (v) => firstSeen.get(v));
     // The app's own listen() would have failed with EADDRINUSE (dev holds the port): it adopted fd 3,
     // which is MPTCP.
     expect(r.samples.filter((s) => s.mptcp !== true)).toEqual([]);

@@ -240,10 +240,11 @@ export class Supervisor {
     gen.stopping = true;
     gen.watch.abort();
     const deadline = performance.now() + o.stopTimeoutMs;
-    // Who is in the group now: only these are waited for and killed later (once the leader is reaped,
-    // its PID — and so a process group of that number — can be someone else's).
-    const members = gen.exited ? [] : groupMembers(gen.pid);
     if (!gen.exited && !signalGroup(gen.pid, 'SIGTERM')) gen.child.kill('SIGTERM');
+    // Who is in the group: only these are waited for and killed later (once the leader is reaped, its
+    // PID — and so a process group of that number — can be someone else's). Taken after the signal (a
+    // scan of /proc costs tens of ms) but before this loop can reap the leader.
+    const members = gen.exited ? [] : groupMembers(gen.pid);
     if (!gen.exited) {
       const r = await within(gen.child.exited, o.stopTimeoutMs);
       if (r === 'timeout' && !gen.exited) {
