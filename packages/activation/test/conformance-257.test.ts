@@ -116,8 +116,8 @@ function clientsFor(s: Scenario, text: string): Array<{ kind: string; addr: stri
     const inet = /^(?:\[(.*)\]|([\d.]+)):(\d+)$/.exec(value);
     if (inet) {
       const host = s.env['ORACLE_CONNECT_HOST'] ?? inet[1] ?? inet[2] ?? '127.0.0.1';
-      if (kind === 'Datagram') out.push({ kind: 'udp', addr: host, port: inet[3] as string });
-      else if (kind === 'Stream') out.push({ kind: mptcpSock ? 'mptcp' : 'tcp', addr: host === '::' ? '::1' : host, port: inet[3] as string });
+      if (kind === 'Datagram') out.push({ kind: 'udp', addr: host, port: inet[3] });
+      else if (kind === 'Stream') out.push({ kind: mptcpSock ? 'mptcp' : 'tcp', addr: host === '::' ? '::1' : host, port: inet[3] });
     } else if (s.env['ORACLE_UNIX'] === '1' && kind !== 'Datagram') out.push({ kind: kind === 'Stream' ? 'unix' : 'unix-seqpacket', addr: value });
   }
   const n = Number(s.env['ORACLE_CONNECTIONS'] ?? 1);
