@@ -8,6 +8,7 @@ import { decodeMptcpInfo, decodeTcpInfo, type TcpInfoSummary } from './mptcp-inf
 import {
   attrMap,
   attrU32,
+  encodeAttr,
   decodeMessages,
   encodeMessage,
   NETLINK_SOCK_DIAG,
@@ -27,7 +28,40 @@ export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const INET_DIAG_INFO = 2;
 export const INET_DIAG_ULP_INFO = 19;
+export const INET_DIAG_REQ_BYTECODE = 1;
 export const INET_DIAG_REQ_PROTOCOL = 3;
+const INET_DIAG_BC_JMP = 1;
+const INET_DIAG_BC_S_EQ = 11;
+const INET_DIAG_BC_D_EQ = 12;
+/** More ports than this: no filter (the dump stays correct, just unfiltered). */
+export const MAX_PORT_CONDITIONS = 256;
+
+/**
+ * inet_diag bytecode accepting a socket whose local port is in `sports` or whose remote port is in
+ * `dports`, compiled as `ss 'sport = :a or dport = :b'` does: each condition is {S_EQ|D_EQ, yes 8,
+ * no 12} + {port}; between two conditions a JMP {yes 4, no: to the end} accepts when the condition
+ * before it held. Every target lies on the `yes` chain, which the kernel's audit requires; the last
+ * condition's `no` jumps past the end = reject. Undefined when there is no port or too many.
+ */
+export function encodePortFilter(sports: readonly number[], dports: readonly number[]): Buffer | undefined {
+  const conds: Array<[number, number]> = [...new Set(sports)].map((p) => [INET_DIAG_BC_S_EQ, p] as [number, number]);
+  for (const p of new Set(dports)) conds.push([INET_DIAG_BC_D_EQ, p]);
+  if (conds.length === 0 || conds.length > MAX_PORT_CONDITIONS) return undefined;
+  const len = conds.length * 12 - 4;
+  const buf = Buffer.alloc(len);
+  conds.forEach(([code, port], i) => {
+    const off = i * 12;
+    buf.writeUInt8(code, off);
+    buf.writeUInt8(8, off + 1);
+    buf.writeUInt16LE(12, off + 2);
+    buf.writeUInt16LE(port, off + 6);
+    if (i === conds.length - 1) return;
+    buf.writeUInt8(INET_DIAG_BC_JMP, off + 8);
+    buf.writeUInt8(4, off + 9);
+    buf.writeUInt16LE(len - (off + 8), off + 10);
+  });
+  return buf;
+}
 export const INET_ULP_INFO_NAME = 1;
 export const INET_ULP_INFO_MPTCP = 3;
 export const MPTCP_SUBFLOW_ATTR_TOKEN_REM = 1;
@@ -84,7 +118,14 @@ export interface SubflowDiagSocket extends DiagSocket {
 }
 
 /** Builds one SOCK_DIAG_BY_FAMILY dump request (struct inet_diag_req_v2, 56 bytes, + attributes). */
-export function encodeDiagRequest(family: number, protocol: number, ext: number, states = ALL_STATES, seq = 1): Buffer {
+export function encodeDiagRequest(
+  family: number,
+  protocol: number,
+  ext: number,
+  states = ALL_STATES,
+  seq = 1,
+  bytecode?: Buffer,
+): Buffer {
   const req = Buffer.alloc(56);
   req.writeUInt8(family, 0);
   req.writeUInt8(protocol & 0xff, 1);
@@ -94,6 +135,7 @@ export function encodeDiagRequest(family: number, protocol: number, ext: number,
   req.writeUInt32LE(0xffffffff, 48);
   req.writeUInt32LE(0xffffffff, 52);
   const attrs = protocol > 0xff ? [attrU32(INET_DIAG_REQ_PROTOCOL, protocol)] : [];
+  if (bytecode) attrs.push(encodeAttr(INET_DIAG_REQ_BYTECODE, bytecode));
   return encodeMessage(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, Buffer.concat([req, ...attrs]), seq);
 }
 
@@ -121,8 +163,9 @@ function* dump(
   ext: number,
   context: string,
   states = ALL_STATES,
+  bytecode?: Buffer,
 ): NetlinkOp<Array<{ socket: DiagSocket; attrs: Map<number, Buffer> }>> {
-  const replies = yield* call(NETLINK_SOCK_DIAG, encodeDiagRequest(family, protocol, ext, states));
+  const replies = yield* call(NETLINK_SOCK_DIAG, encodeDiagRequest(family, protocol, ext, states, 1, bytecode));
   return decodeMessages(replies, context)
     .map((m) => decodeDiagMessage(m.payload))
     .filter((x): x is { socket: DiagSocket; attrs: Map<number, Buffer> } => x !== undefined);
@@ -154,14 +197,22 @@ export function* dumpMptcpSocketsOp(): NetlinkOp<MptcpDiagSocket[]> {
 export const SUBFLOW_STATES = ALL_STATES & ~((1 << 6) | (1 << 7) | (1 << TCP_LISTEN));
 
 /** The TCP sockets that are MPTCP subflows (ULP "mptcp"), with their tokens and tcp_info. */
-export function dumpSubflows(request: NetlinkTransport): SubflowDiagSocket[] {
-  return runSync(dumpSubflowsOp(), request);
+export function dumpSubflows(request: NetlinkTransport, bytecode?: Buffer): SubflowDiagSocket[] {
+  return runSync(dumpSubflowsOp(bytecode), request);
 }
 
-export function* dumpSubflowsOp(): NetlinkOp<SubflowDiagSocket[]> {
+/** `bytecode`: an optional kernel-side filter (encodePortFilter) so only candidate sockets are dumped. */
+export function* dumpSubflowsOp(bytecode?: Buffer): NetlinkOp<SubflowDiagSocket[]> {
   const out: SubflowDiagSocket[] = [];
   for (const family of [AF_INET, AF_INET6]) {
-    for (const { socket, attrs } of yield* dump(family, IPPROTO_TCP, INFO_EXT, 'sock_diag TCP dump', SUBFLOW_STATES)) {
+    for (const { socket, attrs } of yield* dump(
+      family,
+      IPPROTO_TCP,
+      INFO_EXT,
+      'sock_diag TCP dump',
+      SUBFLOW_STATES,
+      bytecode,
+    )) {
       const ulp = attrs.get(INET_DIAG_ULP_INFO);
       if (!ulp) continue;
       const u = attrMap(ulp);
@@ -202,8 +253,21 @@ export function* mptcpConnectionsOp(): NetlinkOp<MptcpConnection[]> {
   const sockets = yield* dumpMptcpSocketsOp();
   // Only MPTCP sockets are dumped (IPPROTO_MPTCP, as `ss -M`); the TCP side is asked for subflows
   // only when some connection can have one.
-  const live = sockets.some((s) => s.state !== 'LISTEN' && s.info !== undefined && s.info.token !== 0);
-  const subflows = live ? yield* dumpSubflowsOp() : [];
+  const live = sockets.filter((s) => s.state !== 'LISTEN' && s.info !== undefined && s.info.token !== 0);
+  // Subflows share the connection's port on one side: a server's subflows have the listening port
+  // as local port, a client's the server's port as remote port. Asking the kernel for those ports
+  // only skips every other TCP socket of the host. A subflow on another port (an endpoint with its
+  // own port) is missed by that filter: when a connection has fewer subflows than its mptcp_info
+  // counts, the dump is made again without the filter.
+  const filter = encodePortFilter(
+    live.map((s) => s.local.port),
+    live.map((s) => s.remote.port),
+  );
+  let subflows = live.length > 0 ? yield* dumpSubflowsOp(filter) : [];
+  const expected = (s: MptcpDiagSocket): number => (s.info ? s.info.subflowsTotal || s.info.subflows + 1 : 0);
+  if (filter && live.some((s) => subflows.filter((f) => f.tokenLoc === s.info?.token).length < expected(s))) {
+    subflows = yield* dumpSubflowsOp();
+  }
   return sockets.map((s) => ({
     ...s,
     subflows:
