@@ -92,4 +92,18 @@ describe('mptcpd-lite verify: load-time errors (spec §7)', () => {
     expect(parsed.failed).toBe(false);
     expect(parsed.diagnostics).toEqual([expect.objectContaining({ line: 3, severity: 'warning', text: `${path.join(sub, 'j.socket')}:3: Unknown key 'Bogus' in section [Socket], ignoring.` })]);
   });
+
+  it('--recursive-errors makes warnings fail, as systemd-analyze 257; notices do not', async () => {
+    const sub = mkdtempSync(path.join(dir, 'rec-'));
+    writeFileSync(path.join(sub, 'w.socket'), '[Socket]\nListenStream=127.0.0.1:18245\nBacklog=x\n');
+    writeFileSync(path.join(sub, 'w.service'), '[Service]\nExecStart=/bin/cat\nUser=nobody\n');
+    const plain = await runCli(['verify', path.join(sub, 'w.socket')]);
+    expect(plain.code).toBe(0);
+    expect(plain.stderr).toContain(`${path.join(sub, 'w.socket')}:3: Failed to parse Backlog=x, ignoring: Invalid argument`);
+    expect((await runCli(['verify', '--recursive-errors', 'no', path.join(sub, 'w.socket')])).code).toBe(1);
+    const svc = await runCli(['verify', '--recursive-errors', 'no', path.join(sub, 'w.service')]);
+    expect(svc.stderr).toContain(`${path.join(sub, 'w.service')}:3: Special user nobody configured, this is not safe!`);
+    expect(svc.code).toBe(0);
+    expect((await runCli(['verify', '--recursive-errors', 'maybe', path.join(sub, 'w.socket')])).code).toBe(2);
+  });
 });
