@@ -9,7 +9,16 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mptcpUnavailable, need, netnsUnavailable } from './helpers/capability.js';
 import { CLI, pidAlive, runCli } from './helpers/cli.js';
-import { appDir, cleanupDev, listenFdsApp, portOf, reportedPids, requestOnce, startDev, writeApp } from './helpers/dev-app.js';
+import {
+  appDir,
+  cleanupDev,
+  listenFdsApp,
+  portOf,
+  reportedPids,
+  requestOnce,
+  startDev,
+  writeApp,
+} from './helpers/dev-app.js';
 
 afterEach(cleanupDev);
 
@@ -62,18 +71,46 @@ describe('mptcpd-lite dev: lifecycle', { timeout: 120_000 }, () => {
 
     const b = appDir();
     writeApp(b.app, 'process.exit(7);\n');
-    const failing = startDev(['-l', '127.0.0.1:0', '--mptcp', 'off', '--exit-on-crash', '-w', b.dir, '--', node, b.app]);
+    const failing = startDev([
+      '-l',
+      '127.0.0.1:0',
+      '--mptcp',
+      'off',
+      '--exit-on-crash',
+      '-w',
+      b.dir,
+      '--',
+      node,
+      b.app,
+    ]);
     expect(await failing.dev.exited).toEqual({ code: 7, signal: null });
     expect(failing.dev.lines).toContain('[dev] app exited (exit code 7)');
   });
 
   it('an app that ignores SIGTERM is killed (with its group) after --stop-timeout; what a stopped app leaves in its group is killed too', async () => {
     const { dir, app } = appDir();
-    const deaf = (v: number): string => listenFdsApp(v).replace(/process\.on\('SIGTERM'.*\n/, "process.on('SIGTERM', () => console.log('ignoring SIGTERM'));\n");
+    const deaf = (v: number): string =>
+      listenFdsApp(v).replace(
+        /process\.on\('SIGTERM'.*\n/,
+        "process.on('SIGTERM', () => console.log('ignoring SIGTERM'));\n",
+      );
     writeApp(app, deaf(1));
     // sh execs node (same PID, so LISTEN_PID holds); the sleeper stays in the group, deaf to SIGTERM.
     const script = `(trap '' TERM; exec sleep 1000) & echo "sleeper=$!"; exec "${node}" "${app}"`;
-    const run = startDev(['-l', '127.0.0.1:0', '--mptcp', 'off', '--stop-timeout', '400', '-w', dir, '--', 'sh', '-c', script]);
+    const run = startDev([
+      '-l',
+      '127.0.0.1:0',
+      '--mptcp',
+      'off',
+      '--stop-timeout',
+      '400',
+      '-w',
+      dir,
+      '--',
+      'sh',
+      '-c',
+      script,
+    ]);
     const { dev, clock } = run;
     const port = await portOf(dev);
     const sleepers = (): number[] => dev.lines.filter((l) => /^sleeper=\d+$/.test(l)).map((l) => Number(l.slice(8)));
@@ -98,7 +135,18 @@ describe('mptcpd-lite dev: lifecycle', { timeout: 120_000 }, () => {
 
   it('an app that crashes on its own: what it left in its group is stopped too', async () => {
     const { dir } = appDir();
-    const run = startDev(['-l', '127.0.0.1:0', '--mptcp', 'off', '-w', dir, '--', 'sh', '-c', 'sleep 1000 & echo "sleeper=$!"; exit 3']);
+    const run = startDev([
+      '-l',
+      '127.0.0.1:0',
+      '--mptcp',
+      'off',
+      '-w',
+      dir,
+      '--',
+      'sh',
+      '-c',
+      'sleep 1000 & echo "sleeper=$!"; exit 3',
+    ]);
     const sleeper = Number(/=(\d+)/.exec(await run.dev.waitFor(/^sleeper=\d+$/, 60_000))?.[1]);
     await run.dev.waitFor(new RegExp(`^\\[dev\\] stopping what pid \\d+ left running: ${sleeper}$`), 60_000);
     await run.dev.waitFor(/^\[dev\] app crashed \(exit code 3\); waiting for a change to restart$/, 60_000);
@@ -164,7 +212,9 @@ describe('mptcpd-lite dev: lifecycle', { timeout: 120_000 }, () => {
     expect(byDefault.stderr).toMatch(/^\[dev\] listening on 127\.0\.0\.1:\d+ \(MPTCP\) as fd 3$/m);
     const envOff = await runCli(['dev', '-l', '127.0.0.1:0', ...app], { env: { NODE_MPTCP: '0' } });
     expect(envOff.stderr).toMatch(/\(TCP\) as fd 3$/m);
-    const envOffRequire = await runCli(['dev', '-l', '127.0.0.1:0', '--mptcp', 'require', ...app], { env: { NODE_MPTCP: '0' } });
+    const envOffRequire = await runCli(['dev', '-l', '127.0.0.1:0', '--mptcp', 'require', ...app], {
+      env: { NODE_MPTCP: '0' },
+    });
     expect(envOffRequire.code).toBe(2);
     expect(envOffRequire.stderr).toContain('disabled by NODE_MPTCP=0');
 
@@ -179,55 +229,71 @@ describe('mptcpd-lite dev: lifecycle', { timeout: 120_000 }, () => {
       expect(required.stderr).toContain('net.mptcp.enabled=0');
       const preferred = await runCli(['dev', '-l', '127.0.0.1:0', '--mptcp', 'prefer', ...app], { netns: ns });
       expect(preferred.code).toBe(0);
-      expect(preferred.stderr).toContain('[dev] MPTCP unavailable (ENOPROTOOPT): listening on 127.0.0.1:0 with plain TCP');
+      expect(preferred.stderr).toContain(
+        '[dev] MPTCP unavailable (ENOPROTOOPT): listening on 127.0.0.1:0 with plain TCP',
+      );
       expect(preferred.stderr).toMatch(/\(TCP\) as fd 3$/m);
     } finally {
       execFileSync('ip', ['netns', 'del', ns]);
     }
   });
 
-  it('dev … 2> FILE inside the watched tree: its own output does not restart the app', { timeout: 200_000 }, async () => {
-    const { dir, app } = appDir();
-    writeApp(app, listenFdsApp(1));
-    const out = path.join(dir, 'out.txt');
-    const fd = openSync(out, 'w');
-    const dev = spawn(node, [CLI, 'dev', '-l', '127.0.0.1:0', '--mptcp', 'off', '-w', dir, '--', node, app], { stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    try {
-      const lines = (re: RegExp): string[] => {
-        try {
-          return readFileSync(out, 'utf8').split('\n').filter((l) => re.test(l));
-        } catch {
-          return [];
-        }
-      };
-      // Event-driven: re-read the file whenever it changes (a generous safety timeout).
-      const until = (re: RegExp, n: number): Promise<void> =>
-        new Promise((resolve, reject) => {
-          const done = (err?: Error): void => {
-            clearTimeout(timer);
-            watcher.close();
-            if (err) reject(err);
-            else resolve();
-          };
-          const check = (): void => {
-            if (lines(re).length >= n) done();
-          };
-          const watcher = watch(out, check);
-          const timer = setTimeout(() => done(new Error(`${n} lines matching ${String(re)} not seen in ${out}:\n${lines(/./).join('\n')}`)), 60_000);
-          check();
-        });
-      await until(/^\[dev\] ready in/, 1);
-      const port = Number(/:(\d+) /.exec(lines(/listening on/)[0] ?? '')?.[1]);
-      writeApp(app, listenFdsApp(2));
-      await until(/^\[dev\] ready in/, 2);
-      writeApp(app, listenFdsApp(3));
-      await until(/^\[dev\] ready in/, 3);
-      expect((await requestOnce(port)).version).toBe(3);
-      expect(lines(/^\[dev\] restarting/)).toEqual([`[dev] restarting (changed: ${path.relative(process.cwd(), app)})`, `[dev] restarting (changed: ${path.relative(process.cwd(), app)})`]);
-    } finally {
-      dev.kill('SIGTERM');
-      await new Promise((resolve) => dev.once('close', resolve));
-    }
-  });
+  it(
+    'dev … 2> FILE inside the watched tree: its own output does not restart the app',
+    { timeout: 200_000 },
+    async () => {
+      const { dir, app } = appDir();
+      writeApp(app, listenFdsApp(1));
+      const out = path.join(dir, 'out.txt');
+      const fd = openSync(out, 'w');
+      const dev = spawn(node, [CLI, 'dev', '-l', '127.0.0.1:0', '--mptcp', 'off', '-w', dir, '--', node, app], {
+        stdio: ['ignore', fd, fd],
+      });
+      closeSync(fd);
+      try {
+        const lines = (re: RegExp): string[] => {
+          try {
+            return readFileSync(out, 'utf8')
+              .split('\n')
+              .filter((l) => re.test(l));
+          } catch {
+            return [];
+          }
+        };
+        // Event-driven: re-read the file whenever it changes (a generous safety timeout).
+        const until = (re: RegExp, n: number): Promise<void> =>
+          new Promise((resolve, reject) => {
+            const done = (err?: Error): void => {
+              clearTimeout(timer);
+              watcher.close();
+              if (err) reject(err);
+              else resolve();
+            };
+            const check = (): void => {
+              if (lines(re).length >= n) done();
+            };
+            const watcher = watch(out, check);
+            const timer = setTimeout(
+              () => done(new Error(`${n} lines matching ${String(re)} not seen in ${out}:\n${lines(/./).join('\n')}`)),
+              60_000,
+            );
+            check();
+          });
+        await until(/^\[dev\] ready in/, 1);
+        const port = Number(/:(\d+) /.exec(lines(/listening on/)[0] ?? '')?.[1]);
+        writeApp(app, listenFdsApp(2));
+        await until(/^\[dev\] ready in/, 2);
+        writeApp(app, listenFdsApp(3));
+        await until(/^\[dev\] ready in/, 3);
+        expect((await requestOnce(port)).version).toBe(3);
+        expect(lines(/^\[dev\] restarting/)).toEqual([
+          `[dev] restarting (changed: ${path.relative(process.cwd(), app)})`,
+          `[dev] restarting (changed: ${path.relative(process.cwd(), app)})`,
+        ]);
+      } finally {
+        dev.kill('SIGTERM');
+        await new Promise((resolve) => dev.once('close', resolve));
+      }
+    },
+  );
 });

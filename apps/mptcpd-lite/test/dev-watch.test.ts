@@ -17,7 +17,15 @@ afterEach(() => {
 });
 
 describe('dev --ignore globs', () => {
-  const defaults = ignoreMatcher([...DEFAULT_IGNORES, '*.log', 'src/gen/**', '/dist', 'tmp/', 'cache/**', '**/fixtures']);
+  const defaults = ignoreMatcher([
+    ...DEFAULT_IGNORES,
+    '*.log',
+    'src/gen/**',
+    '/dist',
+    'tmp/',
+    'cache/**',
+    '**/fixtures',
+  ]);
   it.each([
     ['node_modules', true],
     ['node_modules/x/index.js', true],
@@ -160,7 +168,14 @@ describe('dev readiness (/proc)', () => {
     const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
     const inode = socketInode(fd);
     // The child waits for a line on stdin before it listens: until then it must not look ready.
-    const child = spawn(process.execPath, ['-e', "process.stdin.once('data', () => require('net').createServer().listen({ fd: 3 }, () => console.log('listening')))"], { stdio: ['pipe', 'pipe', 'inherit', fd] });
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        "process.stdin.once('data', () => require('net').createServer().listen({ fd: 3 }, () => console.log('listening')))",
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit', fd] },
+    );
     cleanups.push(() => child.kill('SIGKILL'));
     await new Promise((resolve) => child.once('spawn', resolve));
     const pid = child.pid as number;

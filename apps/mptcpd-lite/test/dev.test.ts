@@ -7,7 +7,21 @@ import { execFile } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mptcpUnavailable, need } from './helpers/capability.js';
 import { pidAlive, stopProcess } from './helpers/cli.js';
-import { ClientLoop, appDir, cleanupDev, listenFdsApp, median, plainApp, portOf, setMptcpProbe, startDev, writeApp, type Connector, type LineClock, type Sample } from './helpers/dev-app.js';
+import {
+  ClientLoop,
+  appDir,
+  cleanupDev,
+  listenFdsApp,
+  median,
+  plainApp,
+  portOf,
+  setMptcpProbe,
+  startDev,
+  writeApp,
+  type Connector,
+  type LineClock,
+  type Sample,
+} from './helpers/dev-app.js';
 import { freePort } from './helpers/units.js';
 
 const EDITS = 20;
@@ -61,7 +75,18 @@ async function editWhileRequesting(scenario: Scenario, hooks: Hooks = {}): Promi
   const source = scenario.source ?? listenFdsApp;
   const connector = scenario.connector;
   writeApp(app, source(0));
-  const { dev, clock } = startDev(['-l', scenario.listen ?? '127.0.0.1:0', '--mptcp', scenario.mode, '-w', dir, '--', process.execPath, ...(scenario.nodeArgs ?? []), app]);
+  const { dev, clock } = startDev([
+    '-l',
+    scenario.listen ?? '127.0.0.1:0',
+    '--mptcp',
+    scenario.mode,
+    '-w',
+    dir,
+    '--',
+    process.execPath,
+    ...(scenario.nodeArgs ?? []),
+    app,
+  ]);
   const port = await portOf(dev);
   hooks.onPort?.(port, clock);
   // Requests start before the app is up: the first ones wait in the backlog too.
@@ -84,7 +109,9 @@ async function editWhileRequesting(scenario: Scenario, hooks: Hooks = {}): Promi
   const errorContext = client.samples
     .filter((s) => s.error !== undefined)
     .map((s) => {
-      const near = clock.lines.filter((l) => l.line.startsWith('[dev]') && Math.abs(l.at - s.start) < 2000).map((l) => `${Math.round(l.at - s.start)} ms ${l.line}`);
+      const near = clock.lines
+        .filter((l) => l.line.startsWith('[dev]') && Math.abs(l.at - s.start) < 2000)
+        .map((l) => `${Math.round(l.at - s.start)} ms ${l.line}`);
       return `${s.error} after ${Math.round(s.end - s.start)} ms; ${near.join(' | ')}`;
     });
   return {
@@ -103,7 +130,9 @@ async function nodeStartMs(): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < 3; i++) {
     const t = performance.now();
-    await new Promise<void>((resolve, reject) => execFile(process.execPath, ['-e', '0'], (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      execFile(process.execPath, ['-e', '0'], (err) => (err ? reject(err) : resolve())),
+    );
     times.push(performance.now() - t);
   }
   return Math.round(median(times));
@@ -121,7 +150,10 @@ async function checkRun(r: EditRun, label: string, clientStarts: (v: number) => 
   };
   console.log(`dev ${label}: ${JSON.stringify(summary)}`);
   for (const e of r.errorContext.slice(0, 5)) console.log(`dev ${label} error: ${e}`);
-  expect(errors.map((e) => e.error), 'refused or reset connections').toEqual([]);
+  expect(
+    errors.map((e) => e.error),
+    'refused or reset connections',
+  ).toEqual([]);
   // Every response from the newest code: no request started after version v was first served gets an older one.
   for (let v = 1; v <= EDITS; v++) {
     const first = clientStarts(v) as number;
@@ -141,7 +173,8 @@ describe('mptcpd-lite dev', () => {
   it('an http app edited 20 times while clients loop requests: 0 refused or reset connections, each response from the newest code', async () => {
     const firstSeen = new Map<number, number>();
     const r = await editWhileRequesting({ mode: 'off' });
-    for (const s of r.samples) if (s.version !== undefined && !firstSeen.has(s.version)) firstSeen.set(s.version, s.end);
+    for (const s of r.samples)
+      if (s.version !== undefined && !firstSeen.has(s.version)) firstSeen.set(s.version, s.end);
     await checkRun(r, 'tcp', (v) => firstSeen.get(v));
   }, 300_000);
 
@@ -157,11 +190,15 @@ describe('mptcpd-lite dev', () => {
       // Continuously, and once more at every restart (when a naive reloader closes the socket).
       samplers.push(
         (async () => {
-          while (sampling) ss.push({ at: performance.now(), listed: await ssListsMptcpListener(port), restarting: false });
+          while (sampling)
+            ss.push({ at: performance.now(), listed: await ssListsMptcpListener(port), restarting: false });
         })(),
       );
       clock.onLine((l) => {
-        if (/^\[dev\] restarting/.test(l.line)) samplers.push(ssListsMptcpListener(port).then((listed) => void ss.push({ at: l.at, listed, restarting: true })));
+        if (/^\[dev\] restarting/.test(l.line))
+          samplers.push(
+            ssListsMptcpListener(port).then((listed) => void ss.push({ at: l.at, listed, restarting: true })),
+          );
       });
     };
     const beforeStop = async (): Promise<void> => {
@@ -170,8 +207,11 @@ describe('mptcpd-lite dev', () => {
     };
     const r = await editWhileRequesting({ mode: 'require', connector }, { onPort, beforeStop });
     const firstSeen = new Map<number, number>();
-    for (const s of r.samples) if (s.version !== undefined && !firstSeen.has(s.version)) firstSeen.set(s.version, s.end);
-    console.log(`dev mptcp: ss -M samples ${ss.length} (${ss.filter((s) => s.restarting).length} at restarts), listed in ${ss.filter((s) => s.listed).length}`);
+    for (const s of r.samples)
+      if (s.version !== undefined && !firstSeen.has(s.version)) firstSeen.set(s.version, s.end);
+    console.log(
+      `dev mptcp: ss -M samples ${ss.length} (${ss.filter((s) => s.restarting).length} at restarts), listed in ${ss.filter((s) => s.listed).length}`,
+    );
     await checkRun(r, 'mptcp', (v) => firstSeen.get(v));
     expect(r.samples.filter((s) => s.mptcp !== true)).toEqual([]);
     expect(ss.filter((s) => s.restarting).length).toBe(EDITS);
@@ -184,9 +224,16 @@ describe('mptcpd-lite dev', () => {
     setMptcpProbe((s) => native.isMptcp(s));
     const connector: Connector = (p) => native.connect({ host: '127.0.0.1', port: p, mptcp: 'require' });
     const port = await freePort();
-    const r = await editWhileRequesting({ mode: 'require', connector, listen: `127.0.0.1:${port}`, source: (v) => plainApp(v, port), nodeArgs: ['--import', '@mptcp/native/register'] });
+    const r = await editWhileRequesting({
+      mode: 'require',
+      connector,
+      listen: `127.0.0.1:${port}`,
+      source: (v) => plainApp(v, port),
+      nodeArgs: ['--import', '@mptcp/native/register'],
+    });
     const firstSeen = new Map<number, number>();
-    for (const s of r.samples) if (s.version !== undefined && !firstSeen.has(s.version)) firstSeen.set(s.version, s.end);
+    for (const s of r.samples)
+      if (s.version !== undefined && !firstSeen.has(s.version)) firstSeen.set(s.version, s.end);
     await checkRun(r, 'register', (v) => firstSeen.get(v));
     // The app's own listen() would have failed with EADDRINUSE (dev holds the port): it adopted fd 3,
     // which is MPTCP.

@@ -27,15 +27,51 @@ function milliseconds(v: string): number {
 
 export function devCommand(): Command {
   return new Command('dev')
-    .description('run an app on listening sockets that stay open, and restart it on every file change: connections during a restart wait in the kernel backlog, none is refused')
+    .description(
+      'run an app on listening sockets that stay open, and restart it on every file change: connections during a restart wait in the kernel backlog, none is refused',
+    )
     .usage('-l ADDR... [options] -- CMD [ARGS...]')
     .argument('<cmd...>', 'the app and its arguments (after --)')
-    .addOption(new Option('-l, --listen <addr>', 'listen on this address: PORT, IP:PORT, [IPV6]:PORT, /path, @abstract (repeatable; fd 3, 4, … in order)').argParser(collect).default([]))
-    .addOption(new Option('--mptcp <mode>', 'MPTCP for IP listeners: require (fail without MPTCP), prefer (fall back to TCP), off; default per NODE_MPTCP: prefer').choices(['require', 'prefer', 'off']))
-    .addOption(new Option('-w, --watch <path>', 'watch this file or directory, recursively (repeatable; default: the current directory)').argParser(collect).default([]))
-    .addOption(new Option('-i, --ignore <glob>', 'do not watch what matches: a name (dist, *.log) at any depth, or a path from the watched root (src/gen/**) (repeatable)').argParser(collect).default([]))
-    .addOption(new Option('--delay <ms>', 'restart after this much quiet time following a change').argParser(milliseconds).default(100))
-    .addOption(new Option('--stop-timeout <ms>', 'after SIGTERM, wait this long for the app to exit before SIGKILL').argParser(milliseconds).default(3000))
+    .addOption(
+      new Option(
+        '-l, --listen <addr>',
+        'listen on this address: PORT, IP:PORT, [IPV6]:PORT, /path, @abstract (repeatable; fd 3, 4, … in order)',
+      )
+        .argParser(collect)
+        .default([]),
+    )
+    .addOption(
+      new Option(
+        '--mptcp <mode>',
+        'MPTCP for IP listeners: require (fail without MPTCP), prefer (fall back to TCP), off; default per NODE_MPTCP: prefer',
+      ).choices(['require', 'prefer', 'off']),
+    )
+    .addOption(
+      new Option(
+        '-w, --watch <path>',
+        'watch this file or directory, recursively (repeatable; default: the current directory)',
+      )
+        .argParser(collect)
+        .default([]),
+    )
+    .addOption(
+      new Option(
+        '-i, --ignore <glob>',
+        'do not watch what matches: a name (dist, *.log) at any depth, or a path from the watched root (src/gen/**) (repeatable)',
+      )
+        .argParser(collect)
+        .default([]),
+    )
+    .addOption(
+      new Option('--delay <ms>', 'restart after this much quiet time following a change')
+        .argParser(milliseconds)
+        .default(100),
+    )
+    .addOption(
+      new Option('--stop-timeout <ms>', 'after SIGTERM, wait this long for the app to exit before SIGKILL')
+        .argParser(milliseconds)
+        .default(3000),
+    )
     .option('--fdname <name[:name...]>', 'LISTEN_FDNAMES for the fds (one name is used for all)')
     .option('--exit-on-crash', 'when the app fails, exit with its status instead of waiting for a change')
     .addHelpText(
@@ -61,7 +97,15 @@ Ctrl-C (SIGINT), SIGTERM, SIGHUP stop the app the same way and exit 128 + the si
         'mptcpd-lite dev -l 8080 -i "*.log" -i dist -- node app.js',
       ]),
     )
-    .addHelpText('after', exitCodesHelp([[0, 'the app exited 0 on its own (with --exit-on-crash, a failing app\'s status is ours)'], [2, 'bad options or address, socket error (EADDRINUSE, MPTCP unavailable with --mptcp require)'], [127, 'the app could not be executed'], [130, 'stopped by Ctrl-C (143: SIGTERM, 129: SIGHUP)']]))
+    .addHelpText(
+      'after',
+      exitCodesHelp([
+        [0, "the app exited 0 on its own (with --exit-on-crash, a failing app's status is ours)"],
+        [2, 'bad options or address, socket error (EADDRINUSE, MPTCP unavailable with --mptcp require)'],
+        [127, 'the app could not be executed'],
+        [130, 'stopped by Ctrl-C (143: SIGTERM, 129: SIGHUP)'],
+      ]),
+    )
     .action(
       action(async (argv: string[], opts: DevCli) => {
         const { runDev } = await import('../dev/run.js');

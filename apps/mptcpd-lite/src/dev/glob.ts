@@ -92,4 +92,13 @@ export function ignoreMatcher(globs: readonly string[]): IgnoreMatcher {
  * files and its `4913` write test, emacs lock files, backup files ending in `~`) and log files (an
  * app that logs into its own tree would otherwise restart itself forever).
  */
-export const DEFAULT_IGNORES: readonly string[] = ['node_modules', '.git', '*.swp', '*.swx', '*~', '.#*', '4913', '*.log'];
+export const DEFAULT_IGNORES: readonly string[] = [
+  'node_modules',
+  '.git',
+  '*.swp',
+  '*.swx',
+  '*~',
+  '.#*',
+  '4913',
+  '*.log',
+];

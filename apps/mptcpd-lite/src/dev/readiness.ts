@@ -113,7 +113,11 @@ export function treeWaitsOnSocket(root: number, inodes: ReadonlySet<number>): bo
  * Resolves with the time (performance.now()) at which the tree of `pid` was first seen waiting on
  * one of the sockets, or undefined when `signal` aborts first (the process exited, or was stopped).
  */
-export function waitForListener(pid: number, inodes: ReadonlySet<number>, signal: AbortSignal): Promise<number | undefined> {
+export function waitForListener(
+  pid: number,
+  inodes: ReadonlySet<number>,
+  signal: AbortSignal,
+): Promise<number | undefined> {
   const started = performance.now();
   return new Promise((resolve) => {
     let timer: NodeJS.Timeout | undefined;

@@ -51,8 +51,10 @@ const TRANSPORT_NAMES = { mptcp: 'MPTCP', tcp: 'TCP', unix: 'AF_UNIX', vsock: 'A
 export async function runDev(options: DevOptions): Promise<number> {
   const log = options.log ?? ((line: string) => void process.stderr.write(`[dev] ${line}\n`));
   const cwd = options.cwd ?? process.cwd();
-  if (options.command.length === 0) throw new CliError('a command to run is required: mptcpd-lite dev -l ADDR -- CMD [ARGS...]', EXIT_ERROR);
-  if (options.listen.length === 0) throw new CliError('at least one -l ADDR is required (e.g. -l 127.0.0.1:3000)', EXIT_ERROR);
+  if (options.command.length === 0)
+    throw new CliError('a command to run is required: mptcpd-lite dev -l ADDR -- CMD [ARGS...]', EXIT_ERROR);
+  if (options.listen.length === 0)
+    throw new CliError('at least one -l ADDR is required (e.g. -l 127.0.0.1:3000)', EXIT_ERROR);
   let native;
   try {
     native = await loadNative();
@@ -94,7 +96,9 @@ export async function runDev(options: DevOptions): Promise<number> {
   for (const s of signals) process.on(s, onSignal);
   try {
     const dirs = watcher.start();
-    log(`watching ${roots.map((r) => path.relative(cwd, r) || '.').join(', ')} (${dirs} director${dirs === 1 ? 'y' : 'ies'}; ignoring ${ignores.join(' ')})`);
+    log(
+      `watching ${roots.map((r) => path.relative(cwd, r) || '.').join(', ')} (${dirs} director${dirs === 1 ? 'y' : 'ies'}; ignoring ${ignores.join(' ')})`,
+    );
     supervisor.start();
     return await supervisor.finished;
   } finally {

@@ -32,7 +32,8 @@ export function parseDevAddress(text: string): ReturnType<typeof parseSocketAddr
   const zero = /^(.*:)?0$/.exec(text);
   if (!zero) return parseSocketAddress(text);
   const parsed = parseSocketAddress(`${zero[1] ?? ''}1`);
-  if (parsed.ok && (parsed.value.family === 'inet' || parsed.value.family === 'inet6')) return { ok: true, value: { ...parsed.value, port: 0 } };
+  if (parsed.ok && (parsed.value.family === 'inet' || parsed.value.family === 'inet6'))
+    return { ok: true, value: { ...parsed.value, port: 0 } };
   return parseSocketAddress(text);
 }
 
@@ -41,29 +42,56 @@ export function parseDevAddress(text: string): ReturnType<typeof parseSocketAddr
  * cannot be opened (with `--mptcp require`: no MPTCP here, or NODE_MPTCP=0); `warn` reports a
  * fallback to plain TCP.
  */
-export function openDevSockets(listen: readonly string[], mptcp: DevMptcp | undefined, native: NativeApi, warn: (line: string) => void): DevSocket[] {
+export function openDevSockets(
+  listen: readonly string[],
+  mptcp: DevMptcp | undefined,
+  native: NativeApi,
+  warn: (line: string) => void,
+): DevSocket[] {
   const opened: DevSocket[] = [];
   try {
     for (const text of listen) {
       const parsed = parseDevAddress(text);
-      if (!parsed.ok) throw new CliError(`-l ${text}: not an address (${parsed.error}); use PORT, IP:PORT, [IPV6]:PORT, /path or @abstract`, EXIT_ERROR, 'EINVAL');
+      if (!parsed.ok)
+        throw new CliError(
+          `-l ${text}: not an address (${parsed.error}); use PORT, IP:PORT, [IPV6]:PORT, /path or @abstract`,
+          EXIT_ERROR,
+          'EINVAL',
+        );
       const address = toSockAddr(parsed.value);
       if (!address) throw new CliError(`-l ${text}: not an address`, EXIT_ERROR, 'EINVAL');
       let socket: OpenedSocket;
       try {
         // The MPTCP policy (NODE_MPTCP's listener default, the fallback to TCP for 'prefer') is @mptcp/native's.
-        socket = native.openSocket({ kind: 'stream', address, role: 'listener', ...(mptcp ? { mptcp } : {}), nonBlocking: true });
+        socket = native.openSocket({
+          kind: 'stream',
+          address,
+          role: 'listener',
+          ...(mptcp ? { mptcp } : {}),
+          nonBlocking: true,
+        });
       } catch (err) {
         const code = errnoName(err);
         const reason = code !== undefined ? mptcpUnavailableReason(code) : undefined;
         const message = messageOf(err);
-        const hint = reason && !message.includes(mptcpUnavailableHint(reason)) ? ` (${mptcpUnavailableHint(reason)})` : '';
+        const hint =
+          reason && !message.includes(mptcpUnavailableHint(reason)) ? ` (${mptcpUnavailableHint(reason)})` : '';
         throw new CliError(`-l ${text}: ${message}${hint}`, EXIT_ERROR, code);
       }
-      if (socket.fallbackReason === 'disabled-by-env') warn(`MPTCP disabled by NODE_MPTCP=0: listening on ${text} with plain TCP`);
-      else if (socket.fallbackReason !== undefined) warn(`MPTCP unavailable (${socket.fallbackErrno ?? socket.fallbackReason}): listening on ${text} with plain TCP`);
-      const transport: DevSocket['transport'] = socket.transport ?? (address.family === 'unix' ? 'unix' : address.family === 'vsock' ? 'vsock' : 'tcp');
-      const entry: DevSocket = { fd: socket.fd, label: formatSockAddr(socket.local), transport, inode: socketInode(socket.fd) };
+      if (socket.fallbackReason === 'disabled-by-env')
+        warn(`MPTCP disabled by NODE_MPTCP=0: listening on ${text} with plain TCP`);
+      else if (socket.fallbackReason !== undefined)
+        warn(
+          `MPTCP unavailable (${socket.fallbackErrno ?? socket.fallbackReason}): listening on ${text} with plain TCP`,
+        );
+      const transport: DevSocket['transport'] =
+        socket.transport ?? (address.family === 'unix' ? 'unix' : address.family === 'vsock' ? 'vsock' : 'tcp');
+      const entry: DevSocket = {
+        fd: socket.fd,
+        label: formatSockAddr(socket.local),
+        transport,
+        inode: socketInode(socket.fd),
+      };
       if (address.family === 'unix' && !address.abstract && address.path !== '') entry.unixPath = address.path;
       opened.push(entry);
     }

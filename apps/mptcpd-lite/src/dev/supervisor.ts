@@ -42,7 +42,19 @@ interface Generation {
 }
 
 function commandOf(argv: readonly string[]): ExecCommand {
-  return { path: argv[0] ?? '', argv: [...argv], ignoreFailure: false, noEnvExpand: true, fullPrivileges: false, noUserSwitch: false, ambientMagic: false, argv0Override: false, raw: argv.join(' '), file: '', line: 0 };
+  return {
+    path: argv[0] ?? '',
+    argv: [...argv],
+    ignoreFailure: false,
+    noEnvExpand: true,
+    fullPrivileges: false,
+    noUserSwitch: false,
+    ambientMagic: false,
+    argv0Override: false,
+    raw: argv.join(' '),
+    file: '',
+    line: 0,
+  };
 }
 
 function describeExit(status: ExitStatus): string {
@@ -71,7 +83,10 @@ const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([promise, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)))]);
+    return await Promise.race([
+      promise,
+      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -196,7 +211,9 @@ export class Supervisor {
     this.current = gen;
     const hint = setTimeout(() => {
       const fds = o.sockets.map((_, i) => 3 + i).join(', ');
-      o.log(`pid ${gen.pid} does not wait on fd ${fds} yet: does it take its sockets from LISTEN_FDS (listenFds()), or run with --import @mptcp/native/register?`);
+      o.log(
+        `pid ${gen.pid} does not wait on fd ${fds} yet: does it take its sockets from LISTEN_FDS (listenFds()), or run with --import @mptcp/native/register?`,
+      );
     }, o.listenHintMs ?? 5000);
     hint.unref();
     void waitForListener(gen.pid, this.inodes, gen.watch.signal).then((at) => {

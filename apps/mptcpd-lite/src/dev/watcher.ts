@@ -103,13 +103,17 @@ export class TreeWatcher {
   private addWatch(dir: string, root: string, names?: Set<string>): boolean {
     let watcher: FSWatcher;
     try {
-      watcher = watch(dir, { persistent: true }, (_event, filename) => this.onEvent(dir, filename === null ? null : String(filename)));
+      watcher = watch(dir, { persistent: true }, (_event, filename) =>
+        this.onEvent(dir, filename === null ? null : String(filename)),
+      );
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC') {
         if (!this.warnedLimit) {
           this.warnedLimit = true;
-          this.options.onWarning(`out of inotify watches at ${dir} (raise fs.inotify.max_user_watches, or --ignore big directories); changes below it are not seen`);
+          this.options.onWarning(
+            `out of inotify watches at ${dir} (raise fs.inotify.max_user_watches, or --ignore big directories); changes below it are not seen`,
+          );
         }
       } else if (code !== 'ENOENT') {
         this.options.onWarning(`cannot watch ${dir}: ${code ?? String(err)}`);

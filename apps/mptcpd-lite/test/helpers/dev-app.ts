@@ -66,14 +66,23 @@ export function requestOnce(port: number, connector?: Connector): Promise<Sample
       return sock;
     };
     // No agent: a fresh connection each time (an agent would also ignore createConnection).
-    const req = http.get({ host: '127.0.0.1', port, path: '/', ...(connector ? { createConnection: connect } : { agent: false }) }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ start, end: performance.now(), version: Number(body), ...(mptcp !== undefined ? { mptcp } : {}) }));
-      res.on('error', (err: NodeJS.ErrnoException) => resolve({ start, end: performance.now(), error: err.code ?? err.message }));
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ start, end: performance.now(), error: err.code ?? err.message }));
+    const req = http.get(
+      { host: '127.0.0.1', port, path: '/', ...(connector ? { createConnection: connect } : { agent: false }) },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () =>
+          resolve({ start, end: performance.now(), version: Number(body), ...(mptcp !== undefined ? { mptcp } : {}) }),
+        );
+        res.on('error', (err: NodeJS.ErrnoException) =>
+          resolve({ start, end: performance.now(), error: err.code ?? err.message }),
+        );
+      },
+    );
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      resolve({ start, end: performance.now(), error: err.code ?? err.message }),
+    );
   });
 }
 
@@ -124,7 +133,15 @@ export class ClientLoop {
     const t = this.firstSeen.get(version);
     if (t !== undefined) return Promise.resolve(t);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no response of version ${version} within ${timeoutMs} ms; last: ${JSON.stringify(this.samples.slice(-3))}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no response of version ${version} within ${timeoutMs} ms; last: ${JSON.stringify(this.samples.slice(-3))}`,
+            ),
+          ),
+        timeoutMs,
+      );
       this.waiters.push({
         version,
         resolve: (at) => {
@@ -179,7 +196,15 @@ export class LineClock {
     const count = (): number => this.lines.filter((l) => re.test(l.line)).length;
     if (count() >= n) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${count()} of ${n} lines matching ${String(re)} within ${timeoutMs} ms:\n${this.lines.map((l) => l.line).join('\n')}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `${count()} of ${n} lines matching ${String(re)} within ${timeoutMs} ms:\n${this.lines.map((l) => l.line).join('\n')}`,
+            ),
+          ),
+        timeoutMs,
+      );
       this.onLine(() => {
         if (count() >= n) {
           clearTimeout(timer);
