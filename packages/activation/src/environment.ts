@@ -11,7 +11,7 @@
  * 6. `SYSTEMD_EXEC_PID` (the process' own PID, set by the launcher, as systemd ≥ 248);
  * 7. `Environment=` assignments, then `EnvironmentFile=` (read right before exec; it wins).
  */
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { ServiceUnit } from '@mptcp/unit';
 import { readEnvironmentFiles } from './environment-file.js';
 import type { ResolvedUser } from './user.js';
@@ -20,8 +20,9 @@ export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin';
 
 const LOCALE_VARS = ['LANG', 'LANGUAGE', 'LC_CTYPE', 'LC_NUMERIC', 'LC_TIME', 'LC_COLLATE', 'LC_MONETARY', 'LC_MESSAGES', 'LC_PAPER', 'LC_NAME', 'LC_ADDRESS', 'LC_TELEPHONE', 'LC_MEASUREMENT', 'LC_IDENTIFICATION', 'LC_ALL'];
 
+/** A v4 UUID without dashes, as systemd's sd_id128_randomize(); randomUUID() draws from a cached entropy pool. */
 export function invocationId(): string {
-  return randomBytes(16).toString('hex');
+  return randomUUID().replace(/-/g, '');
 }
 
 export interface ServiceEnvironmentInput {

@@ -727,12 +727,17 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     const switchUser = !cmd.noUserSwitch && !cmd.fullPrivileges;
     // Lines are attributed to the process that writes them: this command's PID.
     let started: ServiceChild | undefined;
-    const capture = this.options.output === 'log' && this.unit.standardOutput !== 'null' ? this.options.capture?.open(this.name, () => started?.pid) : undefined;
+    // inetd mode with stdout on the connection (StandardOutput=socket/inherit): StandardError=inherit
+    // (the default) duplicates stdout as systemd's setup_output() does; nothing is left to capture.
+    const stdoutSocket = this.unit.standardOutput === 'socket' || this.unit.standardOutput === 'inherit';
+    const socketStderr = ctx.socketStdio !== undefined && (this.unit.standardError === 'socket' || (this.unit.standardError === 'inherit' && stdoutSocket));
+    const captured = this.options.output === 'log' && this.unit.standardOutput !== 'null' && !socketStderr;
+    const capture = captured ? this.options.capture?.open(this.name, () => started?.pid) : undefined;
     const child = execCommand({
       command: cmd,
       env,
       ...(ctx.fds ? { fds: ctx.fds } : {}),
-      ...(ctx.socketStdio !== undefined ? { socketStdio: ctx.socketStdio, socketStderr: this.unit.standardError === 'socket' } : {}),
+      ...(ctx.socketStdio !== undefined ? { socketStdio: ctx.socketStdio, socketStderr } : {}),
       output: this.unit.standardOutput === 'null' ? 'ignore' : capture ? 'inherit' : this.options.output === 'log' ? 'ignore' : this.options.output,
       ...(capture ? { outputFd: capture.fd } : {}),
       cwd,

@@ -5,6 +5,7 @@
  * are applied by the parser — the systemd way — without a disk read per connection. A template
  * given as an already parsed ServiceUnit without a file on disk is instantiated by substitution.
  */
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type ExecCommand, type ServiceUnit, findDropIns, formatDiagnostic, loadServiceInstance, parseUnitText } from '@mptcp/unit';
 import type { ServiceTemplate } from './engine-types.js';
@@ -22,11 +23,7 @@ export function isServiceUnit(t: ServiceTemplate | ServiceUnit): t is ServiceUni
 export const defaultTemplateResolver: TemplateResolver = (template, instanceName) => {
   const at = instanceName.indexOf('@');
   const instance = instanceName.slice(at + 1, instanceName.lastIndexOf('.'));
-  if (template.text !== undefined && !isServiceUnit(template)) {
-    const r = parseUnitText(template.text, { file: template.file, name: instanceName, dropIns: template.dropInTexts ?? [] });
-    if (r.unit && r.unit.kind === 'service' && !r.fatal) return r.unit;
-    throw new ActivationError('TEMPLATE_NOT_FOUND', `Failed to load ${instanceName}: ${r.diagnostics.map(formatDiagnostic).join('; ')}`, { unit: instanceName });
-  }
+  if (template.text !== undefined && !isServiceUnit(template)) return instanceFromText(template, template.text, instanceName);
   if (template.file && !isServiceUnit(template)) {
     const r = loadServiceInstance(template.name, instance, { templateFile: template.file, ...(template.searchPaths ? { searchPaths: template.searchPaths } : {}) });
     if (r.unit && r.unit.kind === 'service' && !r.fatal) return r.unit;
@@ -35,6 +32,58 @@ export const defaultTemplateResolver: TemplateResolver = (template, instanceName
   if (isServiceUnit(template)) return substituteInstance(template, instanceName);
   throw new ActivationError('TEMPLATE_NOT_FOUND', `Cannot instantiate ${template.name}: no template file`, { unit: instanceName });
 };
+
+/**
+ * What an in-memory template keeps between connections (until the units are reloaded, which
+ * replaces the template object): the instance parsed once when its text uses no specifier at all
+ * (every instance is then the same unit under another name), and the Exec*= executable checks.
+ */
+interface TemplateCache {
+  /** Set when the text and drop-ins contain no `%`: the parsed unit, shared by every instance. */
+  shared?: ServiceUnit;
+  /** Whether the text has a `%` (specifiers: each instance is parsed from the text). */
+  specifiers: boolean;
+  /** stat + access(X_OK) of each Exec*= path checked (@mptcp/unit's check), as an errno name or undefined (executable). */
+  executables: Map<string, string | undefined>;
+}
+
+const templateCaches = new WeakMap<ServiceTemplate, TemplateCache>();
+
+function executableErrno(path: string): string | undefined {
+  try {
+    if (statSync(path).isDirectory()) return 'EISDIR';
+    accessSync(path, fsConstants.X_OK);
+    return undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? 'ENOENT';
+  }
+}
+
+/**
+ * `prefix@instance.service` from the template's text read at (re)load: parsed by @mptcp/unit so
+ * that specifiers are applied the systemd way; no disk access per connection (the executable
+ * checks are remembered per template), and no parse at all when the text has no specifier.
+ */
+function instanceFromText(template: ServiceTemplate, text: string, instanceName: string): ServiceUnit {
+  let cache = templateCaches.get(template);
+  if (!cache) {
+    const specifiers = text.includes('%') || (template.dropInTexts ?? []).some((d) => d.text.includes('%'));
+    cache = { specifiers, executables: new Map() };
+    templateCaches.set(template, cache);
+  }
+  if (cache.shared) return { ...cache.shared, name: instanceName };
+  const known = cache.executables;
+  const executables = (path: string): string | undefined => {
+    if (!known.has(path)) known.set(path, executableErrno(path));
+    return known.get(path);
+  };
+  const r = parseUnitText(text, { file: template.file, name: instanceName, dropIns: template.dropInTexts ?? [], executables });
+  if (r.unit && r.unit.kind === 'service' && !r.fatal) {
+    if (!cache.specifiers) cache.shared = r.unit;
+    return cache.specifiers ? r.unit : { ...r.unit };
+  }
+  throw new ActivationError('TEMPLATE_NOT_FOUND', `Failed to load ${instanceName}: ${r.diagnostics.map(formatDiagnostic).join('; ')}`, { unit: instanceName });
+}
 
 /** systemd's unit_name_unescape() for %I: `\xNN` escapes and `-` → `/`. */
 export function unescapeInstance(s: string): string {
