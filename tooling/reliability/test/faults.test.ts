@@ -5,6 +5,7 @@
 import { chmodSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '@mptcp/bench/lib/caps';
 import { Lab } from '@mptcp/bench/lib/lab';
 import { oneConnection } from '@mptcp/bench/lib/loadgen';
 import { worker, DAEMON_CLI } from '@mptcp/bench/lib/paths';
@@ -33,14 +34,16 @@ describe('faults', () => {
   it('a service that crashes on start hits the start limit; the socket fails and says why', async (ctx) => {
     requireCaps(ctx, ['daemon']);
     const dir = fresh('crash');
+    const port = await freePort();
     writeListenUnit(join(dir, 'units'), {
       name: 'crash',
-      listen: ['127.0.0.1:24611'],
+      listen: [`127.0.0.1:${port}`],
       exec: '/bin/false',
       service: [],
     });
-    // StartLimit*= live in [Unit] of the service
-    writeFileSync(join(dir, 'units', 'crash.service'), '[Unit]\nStartLimitIntervalSec=30s\nStartLimitBurst=3\n[Service]\nExecStart=/bin/false\n');
+    // StartLimit*= live in [Unit] of the service; an interval far longer than the test makes the
+    // limit a count of starts, however slow the machine
+    writeFileSync(join(dir, 'units', 'crash.service'), '[Unit]\nStartLimitIntervalSec=1h\nStartLimitBurst=3\n[Service]\nExecStart=/bin/false\n');
     const fx = await startFixture(dir);
     try {
       let attempts = 0;
@@ -49,15 +52,15 @@ describe('faults', () => {
           const s = await fx.status();
           if (sock(s, 'crash.socket')?.state.startsWith('failed')) return s;
           attempts++;
-          await oneConnection({ host: '127.0.0.1', ports: [24611], concurrency: 1, seconds: 0, timeoutMs: 2000 }, 24611);
+          await oneConnection({ host: '127.0.0.1', ports: [port], concurrency: 1, seconds: 0, timeoutMs: 2000 }, port);
           await sleep(150);
           return null;
         },
-        20_000,
+        120_000,
         'crash.socket to fail',
       );
       const text = JSON.stringify({ socket: sock(final, 'crash.socket'), service: svc(final, 'crash.service') }) + fx.daemon.proc.stderr.join('\n');
-      const refusedAfter = await oneConnection({ host: '127.0.0.1', ports: [24611], concurrency: 1, seconds: 0, timeoutMs: 2000 }, 24611);
+      const refusedAfter = await oneConnection({ host: '127.0.0.1', ports: [port], concurrency: 1, seconds: 0, timeoutMs: 2000 }, port);
       report('fault-crash-on-start', 'Accept=no service ExecStart=/bin/false, StartLimitBurst=3, connect until the socket fails', `socket failed after ${attempts} connection(s), reason reported: ${/start.?limit/i.test(text)}`, {
         activations: Number(sock(final, 'crash.socket')?.activations ?? -1),
         connectAfterFail: refusedAfter.error ?? 'served',
@@ -74,18 +77,20 @@ describe('faults', () => {
   it('an Accept=yes socket whose instances crash hits its trigger limit and says why', async (ctx) => {
     requireCaps(ctx, ['daemon']);
     const dir = fresh('trigger');
-    writeAcceptUnit(join(dir, 'units'), { name: 'tl', listen: '127.0.0.1:24612', exec: '/bin/false', socket: [] });
-    // replace the bench default (trigger limit off) with a small one
+    const port = await freePort();
+    writeAcceptUnit(join(dir, 'units'), { name: 'tl', listen: `127.0.0.1:${port}`, exec: '/bin/false', socket: [] });
+    // replace the bench default (trigger limit off) with a small one; the interval is far longer than
+    // the test, so the 6th connection hits it however slowly the 12 arrive
     const unit = join(dir, 'units', 'tl.socket');
-    writeFileSync(unit, readFileSync(unit, 'utf8').replace('TriggerLimitIntervalSec=0', 'TriggerLimitIntervalSec=10s\nTriggerLimitBurst=5'));
+    writeFileSync(unit, readFileSync(unit, 'utf8').replace('TriggerLimitIntervalSec=0', 'TriggerLimitIntervalSec=1h\nTriggerLimitBurst=5'));
     const fx = await startFixture(dir);
     try {
       const results = [];
-      for (let i = 0; i < 12; i++) results.push(await oneConnection({ host: '127.0.0.1', ports: [24612], concurrency: 1, seconds: 0, timeoutMs: 2000 }, 24612));
+      for (let i = 0; i < 12; i++) results.push(await oneConnection({ host: '127.0.0.1', ports: [port], concurrency: 1, seconds: 0, timeoutMs: 2000 }, port));
       const s = await until(async () => {
         const st = await fx.status();
         return sock(st, 'tl.socket')?.state.startsWith('failed') ? st : null;
-      }, 5000, 'tl.socket to fail');
+      }, 60_000, 'tl.socket to fail');
       const text = JSON.stringify(sock(s, 'tl.socket')) + fx.daemon.proc.stderr.join('\n');
       report('fault-trigger-limit', '12 quick connections to Accept=yes /bin/false with TriggerLimitBurst=5', 'socket failed, trigger limit named', {
         refusedConnects: results.filter((r) => !r.connected).length,
@@ -100,16 +105,17 @@ describe('faults', () => {
   it('a service killed with SIGKILL mid-connection: the socket returns to listening and re-activates', async (ctx) => {
     requireCaps(ctx, ['daemon']);
     const dir = fresh('sigkill');
-    writeListenUnit(join(dir, 'units'), { name: 'echo', listen: ['127.0.0.1:24613'], exec: ECHO });
+    const port = await freePort();
+    writeListenUnit(join(dir, 'units'), { name: 'echo', listen: [`127.0.0.1:${port}`], exec: ECHO });
     const fx = await startFixture(dir);
     try {
-      const conn = await exchange('127.0.0.1', 24613);
+      const conn = await exchange('127.0.0.1', port);
       expect(await conn.say('one')).toBe('one');
-      const s1 = await until(async () => svc(await fx.status(), 'echo.service')?.pid, 5000, 'service pid');
+      const s1 = await until(async () => svc(await fx.status(), 'echo.service')?.pid, 60_000, 'service pid');
       process.kill(s1, 'SIGKILL');
       const closed = await conn.closed;
-      const back = await until(async () => sock(await fx.status(), 'echo.socket')?.state === 'listening', 5000, 'socket back to listening');
-      const again = await echo('127.0.0.1', 24613, 'two');
+      const back = await until(async () => sock(await fx.status(), 'echo.socket')?.state === 'listening', 60_000, 'socket back to listening');
+      const again = await echo('127.0.0.1', port, 'two');
       const s2 = svc(await fx.status(), 'echo.service');
       report('fault-sigkill-service', 'Accept=no Node echo service killed with SIGKILL during a connection', 'connection closed, socket listening again, next connection re-activated', {
         killedPid: s1,
@@ -127,8 +133,9 @@ describe('faults', () => {
   it('the daemon killed with SIGKILL and restarted opens its sockets again, replacing AF_UNIX nodes', async (ctx) => {
     requireCaps(ctx, ['daemon']);
     const dir = fresh('restart');
+    const port = await freePort();
     const unixPath = join(dir, 'run', 'cat.sock');
-    writeListenUnit(join(dir, 'units'), { name: 'echo', listen: ['127.0.0.1:24614'], exec: ECHO });
+    writeListenUnit(join(dir, 'units'), { name: 'echo', listen: [`127.0.0.1:${port}`], exec: ECHO });
     writeAcceptUnit(join(dir, 'units'), { name: 'cat', listen: unixPath, exec: '/bin/cat' });
     const fx = await startFixture(dir);
     const node = (): string => {
@@ -147,7 +154,7 @@ describe('faults', () => {
       const restartMs = performance.now() - t0;
       const inode2 = node();
       expect(await echo({ path: unixPath }, 0, 'u2')).toBe('u2');
-      expect(await echo('127.0.0.1', 24614, 'tcp')).toBe('tcp');
+      expect(await echo('127.0.0.1', port, 'tcp')).toBe('tcp');
       report('fault-daemon-restart', 'SIGKILL the daemon (TCP Accept=no + AF_UNIX Accept=yes units), start it again on the same units and control path', 'both sockets serve again; the AF_UNIX node was replaced', {
         restartMs,
         unixInodeChanged: inode1 !== inode2,
@@ -161,8 +168,9 @@ describe('faults', () => {
   it('an unreadable unit directory is an error message, not a crash', async (ctx) => {
     requireCaps(ctx, ['daemon', 'root', 'setpriv']);
     const dir = fresh('unreadable');
+    const port = await freePort();
     const units = join(dir, 'units');
-    writeListenUnit(units, { name: 'echo', listen: ['127.0.0.1:24615'], exec: ECHO });
+    writeListenUnit(units, { name: 'echo', listen: [`127.0.0.1:${port}`], exec: ECHO });
     chmodSync(units, 0o000);
     // Root reads anything through CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH: drop them from the bounding
     // set, so the daemon (still uid 0, still able to read the repository) meets a real EACCES.
@@ -182,15 +190,16 @@ describe('faults', () => {
   it('symlink loops in and as the unit directory are reported; the good units still serve', async (ctx) => {
     requireCaps(ctx, ['daemon']);
     const dir = fresh('loop');
+    const port = await freePort();
     const units = join(dir, 'units');
-    writeListenUnit(units, { name: 'echo', listen: ['127.0.0.1:24616'], exec: ECHO });
+    writeListenUnit(units, { name: 'echo', listen: [`127.0.0.1:${port}`], exec: ECHO });
     symlinkSync('loop-b.socket', join(units, 'loop-a.socket'));
     symlinkSync('loop-a.socket', join(units, 'loop-b.socket'));
     symlinkSync('.', join(units, 'sub.d'));
     const fx = await startFixture(dir);
     let loopReported = false;
     try {
-      expect(await echo('127.0.0.1', 24616, 'ok')).toBe('ok');
+      expect(await echo('127.0.0.1', port, 'ok')).toBe('ok');
       const s = await fx.status();
       const all = JSON.stringify(s.failed ?? []) + fx.daemon.proc.stderr.join('\n');
       loopReported = /loop-a\.socket/.test(all) && /ELOOP|symbolic links|loop/i.test(all);
@@ -229,7 +238,7 @@ describe('faults', () => {
       const code = await client.exited;
       expect(code).toBe(0);
       const r = JSON.parse(client.stdout.find((l) => l.startsWith('{')) ?? '{}') as { bytes: number; sha256: string; mptcp: boolean | null; samples: number[][] };
-      await until(() => existsSync(shaFile) && readFileSync(shaFile, 'utf8').trim().length === 64, 5000, 'sender hash');
+      await until(() => existsSync(shaFile) && readFileSync(shaFile, 'utf8').trim().length === 64, 60_000, 'sender hash');
       const sent = readFileSync(shaFile, 'utf8').trim();
       const last = r.samples[r.samples.length - 1]!;
       const atDown = r.samples.find((s) => s[0]! >= downAt) ?? last;

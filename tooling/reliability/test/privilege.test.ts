@@ -73,7 +73,7 @@ describe('privilege: ids are uint32, a change that cannot be made fails the star
       await readAll('127.0.0.1', port, 10_000).catch(() => '');
       const outcome = await until(
         () => (existsSync(join(out, 'status')) && readFileSync(join(out, 'status'), 'utf8').includes('Uid:') ? 'ran' : fx.daemon.proc.stderr.some((l) => /big\.service.*Failed to start|Failed to start.*big/.test(l)) ? 'refused' : undefined),
-        20_000,
+        60_000,
         'the service to run or its start to fail',
       );
       const st = outcome === 'ran' ? readFileSync(join(out, 'status'), 'utf8') : '';
@@ -203,7 +203,7 @@ describe('privilege: Symlinks=', () => {
     try {
       during = readlinkSync(theirs);
       oursDuring = readlinkSync(ours);
-      warned = await fx.daemon.proc.waitFor(/Failed to create symlink/, 10_000).catch(() => '');
+      warned = await fx.daemon.proc.waitFor(/Failed to create symlink/, 60_000).catch(() => '');
     } finally {
       await fx.stop();
     }

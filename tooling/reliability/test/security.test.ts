@@ -5,6 +5,7 @@
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '@mptcp/bench/lib/caps';
 import { oneConnection } from '@mptcp/bench/lib/loadgen';
 import { run } from '@mptcp/bench/lib/proc';
 import { writeAcceptUnit, writeListenUnit } from '@mptcp/bench/lib/units';
@@ -29,7 +30,7 @@ const s = require('net').createConnection(process.argv[1]);
 let got = '';
 let connected = false;
 const out = (t) => { process.stdout.write(t + '\\n'); process.exit(0); };
-setTimeout(() => out(got ? 'REPLY ' + got.trim() : 'TIMEOUT'), 5000);
+setTimeout(() => out(got ? 'REPLY ' + got.trim() : 'TIMEOUT'), 60_000);
 s.on('connect', () => { connected = true; s.write('{"cmd":"status"}\\n'); });
 s.on('data', (d) => { got += d; if (got.includes('\\n')) out('REPLY ' + got.trim()); });
 s.on('error', (e) => out((connected ? 'IO_ERR ' : 'CONNECT_ERR ') + e.code));
@@ -58,7 +59,8 @@ describe('security', () => {
   it('the control socket refuses a peer of another uid', async (ctx) => {
     requireCaps(ctx, ['root', 'setpriv', 'daemon']);
     const dir = fresh('ctl');
-    writeListenUnit(join(dir, 'units'), { name: 'x', listen: ['127.0.0.1:24621'], exec: '/bin/true' });
+    const p0 = await freePort();
+    writeListenUnit(join(dir, 'units'), { name: 'x', listen: [`127.0.0.1:${p0}`], exec: '/bin/true' });
     const fx = await startFixture(dir);
     try {
       const asRoot = await fx.status();
@@ -80,10 +82,11 @@ describe('security', () => {
   it('User=nobody runs the service as nobody with no supplementary groups', async (ctx) => {
     requireCaps(ctx, ['root', 'daemon']);
     const dir = fresh('user');
-    writeAcceptUnit(join(dir, 'units'), { name: 'who', listen: '127.0.0.1:24622', exec: '/bin/cat /proc/self/status', service: ['User=nobody'] });
+    const p0 = await freePort();
+    writeAcceptUnit(join(dir, 'units'), { name: 'who', listen: `127.0.0.1:${p0}`, exec: '/bin/cat /proc/self/status', service: ['User=nobody'] });
     const fx = await startFixture(dir);
     try {
-      const st = await readAll('127.0.0.1', 24622);
+      const st = await readAll('127.0.0.1', p0);
       const uid = ids(st, 'Uid');
       const gid = ids(st, 'Gid');
       const groups = ids(st, 'Groups');
@@ -99,15 +102,16 @@ describe('security', () => {
   it('ExecStart arguments with shell metacharacters reach argv literally', async (ctx) => {
     requireCaps(ctx, ['daemon']);
     const dir = fresh('argv');
+    const p0 = await freePort();
     const p = (n: string): string => join(dir, n);
     const args = ['a;b', 'c|d', '&&', `$(touch ${p('pwned1')})`, `\`touch ${p('pwned2')}\``, `>${p('pwned3')}`, '*', "'q'", 'x y'];
     // unit-file quoting: double quotes group, `$$` is a literal `$`
     const quoted = args.map((a) => `"${a.replace(/\$/g, '$$$$')}"`).join(' ');
     const exec = `${process.execPath} -e "process.stdout.write(JSON.stringify(process.argv.slice(1)))" ${quoted}`;
-    writeAcceptUnit(join(dir, 'units'), { name: 'argv', listen: '127.0.0.1:24623', exec });
+    writeAcceptUnit(join(dir, 'units'), { name: 'argv', listen: `127.0.0.1:${p0}`, exec });
     const fx = await startFixture(dir);
     try {
-      const out = await readAll('127.0.0.1', 24623);
+      const out = await readAll('127.0.0.1', p0);
       const argv = JSON.parse(out) as string[];
       const pwned = ['pwned1', 'pwned2', 'pwned3'].filter((n) => existsSync(p(n)));
       report('security-argv', `ExecStart with ${args.length} arguments full of ; | && $() \` > * ' and spaces`, `argv literal: ${JSON.stringify(argv) === JSON.stringify(args)}; files created by a shell: ${pwned.length}`, {});
@@ -135,21 +139,22 @@ function cleanFds(stray: boolean): string[] {
   it('a service sees only its expected fds (/proc/self/fd)', async (ctx) => {
     requireCaps(ctx, ['python3', 'daemon']);
     const dir = fresh('fds');
+    const [p0, p1, p2] = [await freePort(), await freePort(), await freePort()];
     const out = join(dir, 'fds.txt');
     // Accept=no with two listening sockets: fds 0-2, then exactly LISTEN_FDS=2 sockets at 3 and 4
     writeListenUnit(join(dir, 'units'), {
       name: 'fds',
-      listen: ['127.0.0.1:24624', '127.0.0.1:24625'],
+      listen: [`127.0.0.1:${p0}`, `127.0.0.1:${p1}`],
       exec: `/bin/sh -c "exec /bin/ls -l /proc/self/fd > ${out}"`,
     });
     // Accept=yes with the connection on stdin/stdout: nothing at 3 and above but ls's own directory fd
-    writeAcceptUnit(join(dir, 'units'), { name: 'fdy', listen: '127.0.0.1:24626', exec: '/bin/ls -l /proc/self/fd' });
+    writeAcceptUnit(join(dir, 'units'), { name: 'fdy', listen: `127.0.0.1:${p2}`, exec: '/bin/ls -l /proc/self/fd' });
     const fx = await startFixture(dir, { prefix: cleanFds(false) });
     try {
-      await oneConnection({ host: '127.0.0.1', ports: [24624], concurrency: 1, seconds: 0, timeoutMs: 3000 }, 24624);
-      await until(() => existsSync(out) && readFileSync(out, 'utf8').includes('->'), 5000, 'fd listing');
+      await oneConnection({ host: '127.0.0.1', ports: [p0], concurrency: 1, seconds: 0, timeoutMs: 60_000 }, p0);
+      await until(() => existsSync(out) && readFileSync(out, 'utf8').includes('->'), 60_000, 'fd listing');
       const no = fdTable(readFileSync(out, 'utf8'));
-      const yes = fdTable(await readAll('127.0.0.1', 24626));
+      const yes = fdTable(await readAll('127.0.0.1', p2));
       const extra = (t: Map<number, string>, allowed: number[]): string[] =>
         [...t].filter(([fd, target]) => fd > 2 && !allowed.includes(fd) && !/\/proc\/\d+\/fd$/.test(target)).map(([fd, target]) => `${fd} -> ${target}`);
       report('security-fds', 'ls -l /proc/self/fd as an Accept=no service (2 sockets) and as an Accept=yes service', `Accept=no: ${[...no.keys()].join(',')}; Accept=yes: ${[...yes.keys()].join(',')}`, {
@@ -170,11 +175,12 @@ function cleanFds(stray: boolean): string[] {
   it('fds the daemon inherited are not passed on to services', async (ctx) => {
     requireCaps(ctx, ['python3', 'daemon']);
     const dir = fresh('stray');
-    writeAcceptUnit(join(dir, 'units'), { name: 'fdz', listen: '127.0.0.1:24627', exec: '/bin/ls -l /proc/self/fd' });
+    const p0 = await freePort();
+    writeAcceptUnit(join(dir, 'units'), { name: 'fdz', listen: `127.0.0.1:${p0}`, exec: '/bin/ls -l /proc/self/fd' });
     const fx = await startFixture(dir, { prefix: cleanFds(true) });
     try {
       const daemonSees = [9, 100].every((fd) => readFileSync(`/proc/${fx.daemon.proc.pid}/fdinfo/${fd}`, 'utf8').length > 0);
-      const yes = fdTable(await readAll('127.0.0.1', 24627));
+      const yes = fdTable(await readAll('127.0.0.1', p0));
       report('security-inherited-fd', 'daemon started with stray inheritable fds 9 and 100 (/dev/null); Accept=yes service lists /proc/self/fd', `service fds: ${[...yes.keys()].join(',')}`, {
         daemonHasThem: daemonSees,
         serviceHas9: yes.has(9),
