@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync, readdirSync } from 'node:fs';
 import type { AcceptedConnection } from '@mptcp/native';
-import { type ServiceUnit, type SocketUnit, serviceNameFor, templateOf } from '@mptcp/unit';
+import { type ServiceUnit, type SocketUnit, searchPathListing, serviceNameFor, templateOf } from '@mptcp/unit';
 import { ConnectionLimits } from './connection-limits.js';
 import type {
   EngineEvents,
@@ -33,7 +33,7 @@ import { RateLimit } from './rate-limit.js';
 import { ServiceChannels } from './service-channels.js';
 import { restartDelayUsec } from './restart-policy.js';
 import { type ServiceExit, ServiceProcess, type ServiceProcessOptions, type ServiceSnapshot, type StartContext, markStartLimitHit } from './service-process.js';
-import { type TemplateResolver, defaultTemplateResolver, isServiceUnit, snapshotTemplate } from './templates.js';
+import { type SnapshotCache, type TemplateResolver, defaultTemplateResolver, isServiceUnit, snapshotTemplate } from './templates.js';
 
 export interface EngineOptions {
   logger?: Logger;
@@ -290,8 +290,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     for (const s of units.services ?? []) this.serviceDefs.set(s.name, s);
     const previous = new Map(this.templates);
     this.templates.clear();
+    // One listing of the search paths and one executable check per path for all templates.
+    const shared: SnapshotCache = { listing: searchPathListing(), executables: new Map() };
     for (const t of units.templates ?? []) {
-      const loaded = this.loadTemplate(t, previous.get(t.name));
+      const loaded = this.loadTemplate(t, previous.get(t.name), shared);
       if (loaded) this.templates.set(t.name, loaded);
     }
     for (const [name, rt] of this.services) {
@@ -311,10 +313,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
    * A template read into memory once (instances never touch the disk). One that no longer loads
    * keeps its previous text, with a warning, so that its socket keeps serving.
    */
-  private loadTemplate(t: ServiceTemplate | ServiceUnit, previous: ServiceTemplate | undefined): ServiceTemplate | undefined {
+  private loadTemplate(t: ServiceTemplate | ServiceUnit, previous: ServiceTemplate | undefined, shared?: SnapshotCache): ServiceTemplate | undefined {
     if (isServiceUnit(t) || t.text !== undefined || !t.file) return t;
     try {
-      return snapshotTemplate(t);
+      return snapshotTemplate(t, shared);
     } catch (err) {
       if (previous) {
         this.log.warn(`${messageOf(err)}; new connections keep using its previous configuration.`, { unit: t.name });

@@ -7,7 +7,7 @@
  */
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { type ExecCommand, type ServiceUnit, findDropIns, formatDiagnostic, loadServiceInstance, parseUnitText } from '@mptcp/unit';
+import { type ExecCommand, type SearchPathListing, type ServiceUnit, findDropIns, formatDiagnostic, loadServiceInstance, parseUnitText, searchPathListing } from '@mptcp/unit';
 import type { ServiceTemplate } from './engine-types.js';
 import { ActivationError } from './errors.js';
 import { templatePrefix } from './instance-name.js';
@@ -49,6 +49,23 @@ interface TemplateCache {
 
 const templateCaches = new WeakMap<ServiceTemplate, TemplateCache>();
 
+/** What the templates of one (re)load share: the search path listings and the executable checks. */
+export interface SnapshotCache {
+  listing: SearchPathListing;
+  executables: Map<string, string | undefined>;
+}
+
+function hasSpecifiers(text: string, dropIns: ReadonlyArray<{ text: string }>): boolean {
+  return text.includes('%') || dropIns.some((d) => d.text.includes('%'));
+}
+
+function memoizedCheck(known: Map<string, string | undefined>): (path: string) => string | undefined {
+  return (path) => {
+    if (!known.has(path)) known.set(path, executableErrno(path));
+    return known.get(path);
+  };
+}
+
 function executableErrno(path: string): string | undefined {
   try {
     if (statSync(path).isDirectory()) return 'EISDIR';
@@ -67,17 +84,11 @@ function executableErrno(path: string): string | undefined {
 function instanceFromText(template: ServiceTemplate, text: string, instanceName: string): ServiceUnit {
   let cache = templateCaches.get(template);
   if (!cache) {
-    const specifiers = text.includes('%') || (template.dropInTexts ?? []).some((d) => d.text.includes('%'));
-    cache = { specifiers, executables: new Map() };
+    cache = { specifiers: hasSpecifiers(text, template.dropInTexts ?? []), executables: new Map() };
     templateCaches.set(template, cache);
   }
   if (cache.shared) return { ...cache.shared, name: instanceName };
-  const known = cache.executables;
-  const executables = (path: string): string | undefined => {
-    if (!known.has(path)) known.set(path, executableErrno(path));
-    return known.get(path);
-  };
-  const r = parseUnitText(text, { file: template.file, name: instanceName, dropIns: template.dropInTexts ?? [], executables });
+  const r = parseUnitText(text, { file: template.file, name: instanceName, dropIns: template.dropInTexts ?? [], executables: memoizedCheck(cache.executables) });
   if (r.unit && r.unit.kind === 'service' && !r.fatal) {
     if (!cache.specifiers) cache.shared = r.unit;
     return cache.specifiers ? r.unit : { ...r.unit };
@@ -124,13 +135,17 @@ export function substituteInstance(template: ServiceUnit, instanceName: string):
  * that an instance of it loads (as `prefix@internal.service`, systemd's name before any connection).
  * Throws with the file named when it cannot be read or does not load.
  */
-export function snapshotTemplate(template: ServiceTemplate): ServiceTemplate {
+export function snapshotTemplate(template: ServiceTemplate, shared: SnapshotCache = { listing: searchPathListing(), executables: new Map() }): ServiceTemplate {
   const text = readRegularFile(template.file).toString('utf8');
   const searchPaths = template.searchPaths ?? [dirname(template.file)];
-  const dropIns = findDropIns(template.name, searchPaths).map((file) => ({ file, text: readRegularFile(file).toString('utf8') }));
+  const dropIns = findDropIns(template.name, searchPaths, shared.listing).map((file) => ({ file, text: readRegularFile(file).toString('utf8') }));
   const snap: ServiceTemplate = { name: template.name, file: template.file, searchPaths, text, dropInTexts: dropIns };
   const probe = template.name.replace('@.', '@internal.');
-  const r = parseUnitText(text, { file: template.file, name: probe, dropIns });
-  if (!r.unit || r.fatal) throw new ActivationError('TEMPLATE_NOT_FOUND', `Failed to load ${template.name}: ${r.diagnostics.map(formatDiagnostic).join('; ')}`, { unit: template.name });
+  const cache: TemplateCache = { specifiers: hasSpecifiers(text, dropIns), executables: shared.executables };
+  const r = parseUnitText(text, { file: template.file, name: probe, dropIns, executables: memoizedCheck(cache.executables) });
+  if (!r.unit || r.fatal || r.unit.kind !== 'service') throw new ActivationError('TEMPLATE_NOT_FOUND', `Failed to load ${template.name}: ${r.diagnostics.map(formatDiagnostic).join('; ')}`, { unit: template.name });
+  // Without specifiers the probe is every instance, under another name.
+  if (!cache.specifiers) cache.shared = r.unit;
+  templateCaches.set(snap, cache);
   return snap;
 }

@@ -14,6 +14,6 @@ export { parseSize } from './values/size.js';
 export { parseUnsigned, parseInteger, parseIpPort, parseMode } from './values/integer.js';
 export { parseIpTos, parseBindIPv6Only } from './values/enums.js';
 export { strerror, type Errno, type Parsed } from './errno.js';
-export { loadUnitFile, loadUnitDirectories, loadServiceInstance, serviceNameFor, findDropIns, findUnitFile, dropInDirNames, isMaskFile, type LoadOptions, type LoadUnitResult, type LoadedUnits } from './loader.js';
+export { loadUnitFile, loadUnitDirectories, loadServiceInstance, serviceNameFor, findDropIns, findUnitFile, dropInDirNames, isMaskFile, searchPathListing, type SearchPathListing, type LoadOptions, type LoadUnitResult, type LoadedUnits } from './loader.js';
 export { verify, type VerifyOptions, type VerifyResult } from './verify.js';
 export { printSocketUnit, printServiceUnit, formatListenValue } from './print.js';

@@ -9,7 +9,35 @@ import type { Diagnostic, ServiceUnit, SocketUnit, Unit } from './model.js';
 import { applyUnitText, createLoadState, finishLoadState, type ParseUnitResult } from './parse.js';
 import { parseUnitName, templateOf } from './unit-name.js';
 
+/**
+ * The entries of each search path, listed once per load (searchPathListing()): drop-in
+ * directories are then read only where they exist, instead of a failing readdir() for each of a
+ * unit's candidate names in each search path.
+ */
+export type SearchPathListing = Map<string, ReadonlySet<string> | null>;
+
+/** An empty listing cache: pass the same one to every findDropIns()/loadUnitFile() of one load. */
+export function searchPathListing(): SearchPathListing {
+  return new Map();
+}
+
+function listed(listing: SearchPathListing, sp: string): ReadonlySet<string> | null {
+  let entries = listing.get(sp);
+  if (entries === undefined) {
+    try {
+      entries = new Set(readdirSync(sp));
+    } catch {
+      // Not listable (missing, or execute-only): its drop-in directories are tried one by one.
+      entries = null;
+    }
+    listing.set(sp, entries);
+  }
+  return entries;
+}
+
 export interface LoadOptions extends ParseOptions {
+  /** Search path entries listed once for many units (loadUnitDirectories() makes one per call). */
+  listing?: SearchPathListing;
   /**
    * Unit search path, highest priority first (e.g. ['/etc/systemd/system', '/run/systemd/system',
    * '/usr/lib/systemd/system']). Drop-ins are looked up here. Default: the unit file's directory.
@@ -62,10 +90,12 @@ function listConf(dir: string): string[] {
  * directories, sorted by file name; the same file name in a higher-priority place masks the others;
  * a drop-in linked to /dev/null (or empty) only masks.
  */
-export function findDropIns(name: string, searchPaths: readonly string[]): string[] {
+export function findDropIns(name: string, searchPaths: readonly string[], listing?: SearchPathListing): string[] {
   const chosen = new Map<string, string>();
   for (const sp of searchPaths) {
+    const entries = listing ? listed(listing, sp) : null;
     for (const d of dropInDirNames(name)) {
+      if (entries && !entries.has(d)) continue;
       const dir = join(sp, d);
       for (const f of listConf(dir)) if (!chosen.has(f)) chosen.set(f, join(dir, f));
     }
@@ -107,9 +137,9 @@ function readUnitFile(path: string): Buffer {
 }
 
 /** Applies the main file and its drop-ins to a fresh state. */
-function loadInto(state: LoadState, path: string, searchPaths: readonly string[]): void {
+function loadInto(state: LoadState, path: string, searchPaths: readonly string[], listing: SearchPathListing | undefined): void {
   applyUnitText(state, readUnitFile(path), path);
-  for (const d of findDropIns(state.unit.name, searchPaths)) {
+  for (const d of findDropIns(state.unit.name, searchPaths, listing)) {
     let text: Buffer;
     try {
       text = readUnitFile(d);
@@ -133,7 +163,7 @@ export function loadUnitFile(path: string, options: LoadOptions = {}): LoadUnitR
     return { fatal: true, diagnostics: [{ severity: 'error', file: path, unit: name, message: `Unit name is not a valid .socket or .service unit name: ${name}` }] };
   }
   try {
-    loadInto(state, path, searchPaths);
+    loadInto(state, path, searchPaths, options.listing);
   } catch (e) {
     return { fatal: true, diagnostics: [...state.diagnostics, readIssue(path, name, e)] };
   }
@@ -186,25 +216,29 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadOption
   const out: LoadedUnits = { sockets: [], services: [], units: [], templates: new Map(), failed: [], masked: [], aliases: new Map(), diagnostics: [] };
   const seen = new Set<string>();
   const searchPaths = options.searchPaths ?? dirs;
+  const listing = options.listing ?? searchPathListing();
   for (const dir of dirs) {
-    let names: string[];
+    let entries: Array<{ name: string; isFile(): boolean }>;
     try {
-      names = readdirSync(dir).sort();
+      entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     } catch {
       continue;
     }
-    for (let name of names) {
+    for (const entry of entries) {
+      let name = entry.name;
       if (!name.endsWith('.socket') && !name.endsWith('.service')) continue;
       if (seen.has(name)) continue;
       seen.add(name);
       let path = join(dir, name);
+      // A regular file (d_type, no symlink) is neither a directory nor an alias: no stat needed.
+      const plain = entry.isFile();
       try {
-        if (statSync(path).isDirectory()) continue;
+        if (!plain && statSync(path).isDirectory()) continue;
       } catch {
         // dangling symlink: fall through, loadUnitFile reports it
       }
       // An alias (a symlink to a unit file of another name) is loaded under the target's name.
-      const target = aliasTarget(path, name);
+      const target = plain ? undefined : aliasTarget(path, name);
       if (target !== undefined) {
         out.aliases.set(name, target.name);
         if (seen.has(target.name)) continue;
@@ -218,7 +252,7 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadOption
         else out.masked.push(name);
         continue;
       }
-      const r = loadUnitFile(path, { ...options, searchPaths, name });
+      const r = loadUnitFile(path, { ...options, searchPaths, name, listing });
       out.diagnostics.push(...r.diagnostics);
       if (r.masked) out.masked.push(name);
       else if (r.unit) {
