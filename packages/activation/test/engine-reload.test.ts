@@ -8,7 +8,7 @@ import { need, python3 } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
 import { loadEngineUnits } from '../src/load-units.js';
 import { testLogger } from './helpers/log.js';
-import { sleep, tmp, unitDir, loopback, waitFor } from './helpers/run.js';
+import { tmp, unitDir, loopback, waitFor } from './helpers/run.js';
 
 let engine: ActivationEngine | undefined;
 afterEach(async () => {
@@ -47,11 +47,16 @@ describe('reload', () => {
       while (running) outcomes.push(await ask(port));
     })();
 
-    await sleep(200);
+    // Traffic flows between the steps: each waits for 5 more answered connections (events, not time).
+    const more = async (): Promise<void> => {
+      const n = outcomes.length + 5;
+      await waitFor(() => outcomes.length >= n, 60_000, `${n} connections answered`);
+    };
+    await more();
     // 1: same files again.
     const r1 = await engine.reload(await loadUnits(dir));
     expect(r1.kept).toEqual(['web.socket']);
-    await sleep(150);
+    await more();
     // 2: a runtime-only change (MaxConnections=) and a new socket unit.
     writeFileSync(join(dir, 'web.socket'), `[Socket]\nListenStream=${webAddr}\nAccept=yes\nTriggerLimitBurst=100000\nMaxConnections=100\n`);
     writeFileSync(join(dir, 'other.socket'), `[Socket]\nListenStream=${await loopback()}\nAccept=yes\n`);
@@ -59,13 +64,13 @@ describe('reload', () => {
     const r2 = await engine.reload(await loadUnits(dir));
     expect(r2.kept).toEqual(['web.socket']);
     expect(r2.listening).toContain('other.socket');
-    await sleep(150);
+    await more();
     // 3: the other socket's file deleted: it keeps serving (systemd keeps an active unit loaded).
     rmSync(join(dir, 'other.socket'));
     const r3 = await engine.reload(await loadUnits(dir));
     expect(r3.removed).toEqual([]);
     expect(r3.kept).toContain('other.socket');
-    await sleep(200);
+    await more();
     running = false;
     await loop;
 

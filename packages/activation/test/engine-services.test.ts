@@ -164,7 +164,8 @@ describe('stop() while starting', () => {
     engine = undefined;
     await sleep(300);
     c.destroy();
-    expect(Date.now() - t0).toBeLessThan(2000);
+    // ExecStartPre= sleeps 30 s: the stop must not wait for it (the bound is far below 30 s, far above a loaded machine's delays)
+    expect(Date.now() - t0).toBeLessThan(15_000);
     expect(existsSync(marker)).toBe(false);
   });
 });
