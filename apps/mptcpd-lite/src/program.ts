@@ -1,5 +1,5 @@
 /** The mptcpd-lite command tree. */
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { activateCommand } from './commands/activate.js';
 import { checkCommand } from './commands/check.js';
 import { connectCommand } from './commands/connect.js';
@@ -11,14 +11,10 @@ import { runCommand } from './commands/run.js';
 import { verifyCommand } from './commands/verify.js';
 import { statusCommand } from './commands/status.js';
 import { listSocketsCommand, listUnitsCommand, reloadCommand, restartCommand, startCommand, stopCommand } from './commands/units.js';
-import { EXIT_ERROR } from './exit-codes.js';
-import { VERSION } from './version.js';
+import { baseProgram, finishProgram } from './program-base.js';
 
 export function createProgram(): Command {
-  const program = new Command('mptcpd-lite')
-    .description('A socket-activation daemon with MPTCP: reads systemd .socket/.service units, opens the sockets with IPPROTO_MPTCP, and starts services on demand')
-    .version(VERSION)
-    .showHelpAfterError();
+  const program = baseProgram();
   program.addCommand(runCommand());
   program.addCommand(statusCommand());
   program.addCommand(startCommand());
@@ -35,20 +31,5 @@ export function createProgram(): Command {
   program.addCommand(endpointsCommand());
   program.addCommand(proxyCommand());
   program.addCommand(devCommand());
-  // Usage errors (unknown option, missing argument, bad choice) exit 2, as documented; --help and
-  // --version exit 0.
-  const usageExit = (cmd: Command): void => {
-    cmd.exitOverride((err) => {
-      process.exit(err.exitCode === 0 ? 0 : EXIT_ERROR);
-    });
-    for (const sub of cmd.commands) usageExit(sub);
-  };
-  usageExit(program);
-  program.addHelpText(
-    'after',
-    `
-Exit codes (every command): 0 success, 1 the answer is "no" (verify found errors, check: not ready,
-connect: connection failed), 2 usage or environment error. See each command's --help.`,
-  );
-  return program;
+  return finishProgram(program);
 }
