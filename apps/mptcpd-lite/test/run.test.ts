@@ -299,7 +299,7 @@ describe('mptcpd-lite run', () => {
   it('run without any readable unit directory exits 2', async () => {
     const r = await runCli(['run', '--units', path.join(dir, 'missing'), '--control', path.join(dir, 'c.sock')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('cannot read the unit directory: ENOENT (no such file or directory)');
+    expect(r.stderr).toContain('cannot read the unit directory: ENOENT (No such file or directory)');
   });
 
   it('an unreadable unit directory is named with EACCES, exit 2, no stack trace', async (ctx) => {
@@ -317,7 +317,7 @@ describe('mptcpd-lite run', () => {
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('close', (code) => resolve({ code, stderr }));
     });
-    expect(r.stderr).toContain(`${units}: cannot read the unit directory: EACCES (permission denied)`);
+    expect(r.stderr).toContain(`${units}: cannot read the unit directory: EACCES (Permission denied)`);
     expect(r.code).toBe(2);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });

@@ -1,14 +1,12 @@
 /** `mptcpd-lite run`: the daemon, in the foreground. */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { errnoMessage } from '@mptcp/constants';
 import { Command, Option } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
 import { defaultControlPath } from '../control/paths.js';
 import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK, errnoName, messageOf } from '../exit-codes.js';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../log.js';
-
-/** strerror() of the errors a unit directory can give. */
-const ERRNO_TEXT: Record<string, string> = { EACCES: 'permission denied', ENOENT: 'no such file or directory', ENOTDIR: 'not a directory', ELOOP: 'too many levels of symbolic links' };
 
 export const DEFAULT_UNIT_DIRS = ['/etc/mptcpd-lite/units'];
 
@@ -57,7 +55,7 @@ sd_notify: with NOTIFY_SOCKET set, sends READY=1, RELOADING=1 (+MONOTONIC_USEC=)
             readdirSync(d);
           } catch (err) {
             const code = errnoName(err) ?? 'EIO';
-            problems.set(d, `${d}: cannot read the unit directory: ${code} (${ERRNO_TEXT[code] ?? messageOf(err)})`);
+            problems.set(d, `${d}: cannot read the unit directory: ${code} (${errnoMessage(code) === code ? messageOf(err) : errnoMessage(code)})`);
           }
         }
         if (problems.size === unitDirs.length) throw new CliError(`${[...problems.values()].join('\n')}\nno unit directory could be read; pass --units DIR`, EXIT_ERROR, [...problems.values()][0]?.match(/: (E[A-Z]+) /)?.[1]);
