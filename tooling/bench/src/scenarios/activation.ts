@@ -212,7 +212,7 @@ export const activation: Scenario = {
           value: acceptYesRatio,
           unit: '',
           goal: { op: '>=', value: 1.5 },
-          how: `service /bin/cat on the connection (StandardInput=socket vs --accept --inetd), ${CONCURRENCY} concurrent clients each connecting, sending 1 byte and waiting for the echo, ${seconds} s per run, ${ay.ours.length} runs each, interleaved; ratio of medians. TriggerLimit off for mptcpd-lite (systemd-socket-activate has none).`,
+          how: `service /bin/cat on the connection (StandardInput=socket vs --accept --inetd), ${CONCURRENCY} concurrent clients each connecting, sending 1 byte and waiting for the echo, ${seconds} s per run, ${ay.ours.length} runs each, interleaved; ratio of medians. TriggerLimit and PollLimit off for mptcpd-lite (systemd-socket-activate has neither).`,
         },
         {
           key: 'activation.acceptYesRatio1',
