@@ -1,0 +1,3 @@
+export * from './capability.js';
+export * from './net.js';
+export * from './paths.js';
