@@ -64,7 +64,9 @@ export function serviceNameOf(socket: SocketUnit): string {
 
 interface SocketRuntime {
   unit: SocketUnit;
-  key: string;
+  /** The definition the fds were opened with; its socketIdentity() is computed on the first reload (keyOf()). */
+  opened: SocketUnit;
+  key?: string;
   state: SocketState;
   result: SocketResult;
   error?: string;
@@ -148,6 +150,12 @@ export function socketIdentity(unit: SocketUnit): string {
     rest[k] = k === 'listen' ? unit.listen.map((l) => [l.kind, l.value]) : v;
   }
   return JSON.stringify(rest);
+}
+
+/** socketIdentity() of what a runtime's fds were opened with, computed once, when a reload first compares it. */
+function keyOf(sock: SocketRuntime): string {
+  sock.key ??= socketIdentity(sock.opened);
+  return sock.key;
 }
 
 /** Accept=yes connections accepted per readiness event at most (then the next ones in a macrotask). */
@@ -338,7 +346,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     limits.maxPerSource = unit.maxConnectionsPerSource;
     const sock: SocketRuntime = {
       unit,
-      key: socketIdentity(unit),
+      opened: unit,
       state: 'dead',
       result: 'success',
       ports: [],
@@ -813,7 +821,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     }
     for (const unit of units.sockets) {
       const sock = this.sockets.get(unit.name);
-      if (sock && sock.state !== 'failed' && sock.state !== 'dead' && sock.key === socketIdentity(unit)) {
+      if (sock && sock.state !== 'failed' && sock.state !== 'dead' && keyOf(sock) === socketIdentity(unit)) {
         sock.unit = unit;
         delete sock.pending;
         this.applyRuntimeFields(sock, unit);
