@@ -2,7 +2,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { control, startDaemon, type Daemon, type DaemonOptions } from '@mptcp/bench/lib/daemon';
+import { control, startDaemon, type Daemon, type DaemonOptions } from '@mptcp/testkit/daemon';
 
 export interface Fixture {
   dir: string;

@@ -2,24 +2,17 @@
  * What a reliability scenario needs. Outside CI a missing capability skips the scenario with the
  * reason printed; with CI=true it fails it (the CI machine must have everything).
  */
-import { IN_CI, missing, type Capability } from '@mptcp/bench/lib/caps';
-import { daemonAvailable } from '@mptcp/bench/lib/daemon';
+import { requireCapabilities, type CapabilityName, type SkipContext } from '@mptcp/testkit/capability';
+import { daemonAvailable } from '@mptcp/testkit/daemon';
 
-export type Need = Capability | 'daemon';
+export type Need = CapabilityName | 'daemon';
 
-interface SkipContext {
-  skip(note?: string): void;
-}
+/** The built daemon, as a capability of the repository's one gate. */
+const daemon = (): string | undefined => (daemonAvailable() ? undefined : 'daemon: apps/mptcpd-lite is not built (run pnpm build)');
 
-/** Returns normally when everything is there; otherwise fails (CI) or skips the running test. */
+/** Returns normally when everything is there; otherwise fails (CI=true) or skips the running test (@mptcp/testkit's gate). */
 export function requireCaps(ctx: SkipContext, needs: readonly Need[]): void {
-  const caps = needs.filter((n): n is Capability => n !== 'daemon');
-  let why = missing(caps);
-  if (!why && needs.includes('daemon') && !daemonAvailable()) why = 'daemon: apps/mptcpd-lite is not built (run pnpm build)';
-  if (!why) return;
-  if (IN_CI) throw new Error(`missing capability in CI: ${why}`);
-  console.log(`SKIP ${why}`);
-  ctx.skip(why);
+  requireCapabilities(ctx, ...needs.map((n) => (n === 'daemon' ? daemon : n)));
 }
 
 /** The one line each scenario prints: what was tried, what held, the figures. */

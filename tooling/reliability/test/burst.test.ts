@@ -10,9 +10,9 @@
  */
 import { Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '@mptcp/bench/lib/caps';
-import { fdCount, rssBytes } from '@mptcp/bench/lib/proc';
-import { writeAcceptUnit } from '@mptcp/bench/lib/units';
+import { freePort } from '@mptcp/testkit/net';
+import { fdCount, rssBytes } from '@mptcp/testkit/proc';
+import { writeAcceptUnit } from '@mptcp/testkit/units';
 import { cleanup, scratch, startFixture, until, type Fixture } from '../src/fixture.js';
 import { report, requireCaps } from '../src/require.js';
 

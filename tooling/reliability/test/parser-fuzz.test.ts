@@ -6,8 +6,8 @@
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateCorpus, prng } from '@mptcp/bench/lib/unit-corpus';
-import { corpus, resolveParser } from '@mptcp/bench/lib/unit-api';
+import { generateCorpus, prng } from '@mptcp/testkit/unit-corpus';
+import { corpus, resolveParser } from '@mptcp/testkit/unit-api';
 import { lineCount, mutate } from '../src/mutate.js';
 import { report } from '../src/require.js';
 

@@ -6,10 +6,10 @@
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '@mptcp/bench/lib/caps';
-import { DAEMON_CLI } from '@mptcp/bench/lib/paths';
-import { start, type Running } from '@mptcp/bench/lib/proc';
-import { writeAcceptUnit, writeListenUnit } from '@mptcp/bench/lib/units';
+import { freePort } from '@mptcp/testkit/net';
+import { DAEMON_CLI } from '@mptcp/testkit/paths';
+import { start, type Running } from '@mptcp/testkit/proc';
+import { writeAcceptUnit, writeListenUnit } from '@mptcp/testkit/units';
 import { cleanup, scratch, startFixture, until } from '../src/fixture.js';
 import { readAll } from '../src/client.js';
 import { report, requireCaps } from '../src/require.js';

@@ -5,10 +5,10 @@
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '@mptcp/bench/lib/caps';
-import { oneConnection } from '@mptcp/bench/lib/loadgen';
-import { run } from '@mptcp/bench/lib/proc';
-import { writeAcceptUnit, writeListenUnit } from '@mptcp/bench/lib/units';
+import { freePort } from '@mptcp/testkit/net';
+import { oneConnection } from '@mptcp/testkit/loadgen';
+import { run } from '@mptcp/testkit/proc';
+import { writeAcceptUnit, writeListenUnit } from '@mptcp/testkit/units';
 import { cleanup, scratch, startFixture, until } from '../src/fixture.js';
 import { readAll } from '../src/client.js';
 import { report, requireCaps } from '../src/require.js';

@@ -5,9 +5,9 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '@mptcp/bench/lib/caps';
-import { worker } from '@mptcp/bench/lib/paths';
-import { writeAcceptUnit, writeListenUnit } from '@mptcp/bench/lib/units';
+import { freePort } from '@mptcp/testkit/net';
+import { worker } from '../src/workers.js';
+import { writeAcceptUnit, writeListenUnit } from '@mptcp/testkit/units';
 import { cleanup, scratch, startFixture, until, type Status } from '../src/fixture.js';
 import { report, requireCaps } from '../src/require.js';
 import { echo, exchange } from '../src/client.js';
