@@ -10,7 +10,8 @@
         "src/addon_netlink.cc",
         "src/addon_mptcp.cc",
         "src/addon_spawn.cc",
-        "src/addon_dgram.cc"
+        "src/addon_dgram.cc",
+        "src/addon_splice.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

@@ -75,6 +75,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitMptcp(env, exports);
   InitSpawn(env, exports);
   InitDgram(env, exports);
+  InitSplice(env, exports);
   return exports;
 }
 

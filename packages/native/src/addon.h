@@ -71,5 +71,6 @@ void InitNetlink(Napi::Env env, Napi::Object exports);
 void InitMptcp(Napi::Env env, Napi::Object exports);
 void InitSpawn(Napi::Env env, Napi::Object exports);
 void InitDgram(Napi::Env env, Napi::Object exports);
+void InitSplice(Napi::Env env, Napi::Object exports);
 
 }  // namespace mptcp_native

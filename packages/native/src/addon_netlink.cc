@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -141,7 +142,41 @@ static Napi::Value NetlinkRequestAsync(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// netlinkSubscribe(protocol, groups: number[]) → fd | -errno: a non-blocking, close-on-exec
+// AF_NETLINK socket of `protocol`, bound with nl_pid 0 (the kernel assigns the port id, which
+// multicast delivery needs), member of each group (NETLINK_ADD_MEMBERSHIP). The caller owns the fd.
+static Napi::Value NetlinkSubscribe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int protocol;
+  if (!ArgInt(info, 0, &protocol)) return env.Undefined();
+  if (info.Length() < 2 || !info[1].IsArray()) {
+    Napi::TypeError::New(env, "argument 1 must be an array of group numbers").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array arr = info[1].As<Napi::Array>();
+  std::vector<int> groups;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value v = arr.Get(i);
+    double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 1 && d <= 0x7fffffff) || static_cast<double>(static_cast<int>(d)) != d) {
+      Napi::TypeError::New(env, "groups must be integers ≥ 1").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    groups.push_back(static_cast<int>(d));
+  }
+  UniqueFd fd(socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol));
+  if (!fd.valid()) return Errno(env, errno);
+  sockaddr_nl local{};
+  local.nl_family = AF_NETLINK;  // nl_pid 0: the kernel picks a unique port id; nl_groups 0 (legacy mask unused)
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof(local)) < 0) return Errno(env, errno);
+  for (int g : groups) {
+    if (setsockopt(fd.get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0) return Errno(env, errno);
+  }
+  return Napi::Number::New(env, fd.release());
+}
+
 void InitNetlink(Napi::Env env, Napi::Object exports) {
+  exports.Set("netlinkSubscribe", Napi::Function::New(env, NetlinkSubscribe, "netlinkSubscribe"));
   exports.Set("netlinkRequest", Napi::Function::New(env, NetlinkRequest, "netlinkRequest"));
   exports.Set("netlinkRequestAsync", Napi::Function::New(env, NetlinkRequestAsync, "netlinkRequestAsync"));
 }

@@ -38,6 +38,11 @@ export interface PollHandle {
   readonly __pollHandle: unique symbol;
 }
 
+/** Opaque splice relay handle. */
+export interface SpliceRelayHandle {
+  readonly __spliceRelayHandle: unique symbol;
+}
+
 /** The functions the addon exports (src/addon_*.cc). Each returns its result or -errno. */
 export interface NativeBinding {
   socket(domain: number, type: number, protocol: number): Result<number>;
@@ -87,6 +92,16 @@ export interface NativeBinding {
   mknodat(dirfd: number, path: string, mode: number, dev: number): number;
   /** netlinkRequest() on a libuv pool thread (waits there up to 5 s for the reply). */
   netlinkRequestAsync(protocol: number, message: Buffer): Promise<Result<Buffer[]>>;
+  /** A non-blocking AF_NETLINK socket bound with nl_pid 0 and joined to `groups`. */
+  netlinkSubscribe(protocol: number, groups: number[]): Result<number>;
+  /** Zero-copy relay between two stream sockets; owns both fds once it returns a handle. */
+  spliceRelay(
+    fdA: number,
+    fdB: number,
+    callback: (errno: number, aToB: number, bToA: number) => void,
+  ): Result<SpliceRelayHandle>;
+  spliceRelayAbort(handle: SpliceRelayHandle): void;
+  spliceRelayRef(handle: SpliceRelayHandle, on: boolean): void;
   pidfdWait(pidfd: number): Result<{ pid: number; code: number; signal: number } | null>;
   pidfdSendSignal(pidfd: number, signal: number): number;
   readonly constants: NativeConstants;

@@ -69,7 +69,8 @@ export {
   type ProcessExit,
   type ExitWatch,
 } from './spawn.js';
-export { netlinkRequest, netlinkRequestAsync } from './netlink.js';
+export { netlinkRequest, netlinkRequestAsync, netlinkSubscribe } from './netlink.js';
+export { spliceRelay, spliceRelayAvailable, detachSocket, SpliceRelayError, type SpliceRelayOptions, type SpliceRelayResult } from './relay.js';
 export { mknod, mkfifo, type NodeType, type MknodOptions } from './mknod.js';
 export { useMptcpWritePath, writePathRetries, writePathDisabled, type WritePathOptions } from './write-path.js';
 export { fdOf, tryFdOf, type FdLike } from './fd.js';

@@ -28,6 +28,23 @@ export async function netlinkRequestAsync(protocol: number, message: Buffer): Pr
   return parseReplies(check(await binding().netlinkRequestAsync(protocol, message), { syscall: 'netlink' }));
 }
 
+/**
+ * Opens a socket that receives the netlink multicast `groups` of `protocol` (rtnetlink's
+ * RTNLGRP_* numbers, a genetlink family's multicast group ids): socket(AF_NETLINK,
+ * SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC), bind() with nl_pid 0 (the kernel assigns the port id
+ * that multicast delivery needs), then NETLINK_ADD_MEMBERSHIP per group. Returns the fd, which the
+ * caller owns: watch it with watchReadable() and read each datagram with read(2) (fs.readSync) until
+ * EAGAIN; ENOBUFS from a read means the kernel dropped messages (re-read the state). Failures throw
+ * an MptcpSocketError with the errno name (EPROTONOSUPPORT, EINVAL for an unknown group, EPERM…)
+ * and syscall 'netlink'.
+ */
+export function netlinkSubscribe(protocol: number, groups: readonly number[]): number {
+  for (const g of groups)
+    if (!Number.isInteger(g) || g < 1 || g > 0x7fffffff)
+      throw new TypeError(`netlinkSubscribe: group ${String(g)} must be an integer ≥ 1`);
+  return check(binding().netlinkSubscribe(protocol, [...groups]), { syscall: 'netlink' });
+}
+
 function parseReplies(replies: Buffer[]): Buffer[] {
   const out: Buffer[] = [];
   for (const m of replies) {
