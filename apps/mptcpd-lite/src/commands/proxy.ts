@@ -14,6 +14,7 @@ interface ProxyCliOptions {
   proxyProtocol?: string;
   exitIdleTime?: string;
   connectionsMax: string;
+  relay: string;
   json?: boolean;
 }
 
@@ -92,6 +93,14 @@ export function proxyCommand(): Command {
       'exit when no connection has been open for this long (seconds, or 30s, 5min; default infinity)',
     )
     .option('-c, --connections-max <n>', 'connections at once; more are refused', '256')
+    .addOption(
+      new Option(
+        '--relay <how>',
+        'how bytes are relayed: splice (zero-copy splice(2) in the addon, as systemd-socket-proxyd), stream (Node streams), auto (splice when the addon loads)',
+      )
+        .choices(['auto', 'splice', 'stream'])
+        .default('auto'),
+    )
     .option(
       '--json',
       'print one JSON line per event on stdout: ready, connection (with its transport), closed (bytes), error, idle-exit',
@@ -148,6 +157,7 @@ export function proxyCommand(): Command {
             proxyProtocol: opts.proxyProtocol as 'v1' | 'v2' | undefined,
             exitIdleTime: seconds(opts.exitIdleTime),
             connectionsMax: max,
+            relay: opts.relay as 'auto' | 'splice' | 'stream',
             events: emit,
           });
         } catch (err) {

@@ -4,16 +4,33 @@
  * PROXY protocol header first when asked, then relay both directions with half-close (a FIN one way
  * is passed on as shutdown(SHUT_WR), the other way keeps flowing).
  *
- * The bytes go through Node streams (one read into a Buffer, one write per chunk, no copy in JS
- * itself); a zero-copy splice(2) relay needs an addon primitive (see the README).
+ * The bytes never enter JS when @mptcp/native's addon has spliceRelay() (relay 'splice', the
+ * default 'auto' when it loads): once the backend is connected (and the PROXY header written), both
+ * sockets are taken from node:net and relayed with splice(2) through a pipe per direction, as
+ * systemd-socket-proxyd does. Without the addon (relay 'stream') they go through Node streams.
  */
+import { closeSync } from 'node:fs';
 import net from 'node:net';
-import { connect as mptcpConnect, createServer as mptcpCreateServer, mptcpStatus, type MptcpMode } from '@mptcp/native';
+import {
+  connect as mptcpConnect,
+  createServer as mptcpCreateServer,
+  detachSocket,
+  mptcpStatus,
+  spliceRelay,
+  spliceRelayAvailable,
+  type MptcpMode,
+} from '@mptcp/native';
 import { formatProxyAddress, type ProxyAddress } from './address.js';
 import { proxyHeader, type ProxyProtocolVersion } from './proxy-protocol.js';
 
 export type ProxyEvent =
-  | { event: 'ready'; listen: Array<{ address: string; transport: string }>; backend: string; pid: number }
+  | {
+      event: 'ready';
+      listen: Array<{ address: string; transport: string }>;
+      backend: string;
+      relay: 'splice' | 'stream';
+      pid: number;
+    }
   | {
       event: 'connection';
       id: number;
@@ -21,7 +38,15 @@ export type ProxyEvent =
       transport: 'mptcp' | 'tcp' | 'fallback' | 'unix';
       backendTransport?: 'mptcp' | 'tcp' | 'fallback' | 'unix';
     }
-  | { event: 'closed'; id: number; client: string; bytesIn: number; bytesOut: number; error?: string }
+  | {
+      event: 'closed';
+      id: number;
+      client: string;
+      bytesIn: number;
+      bytesOut: number;
+      relay: 'splice' | 'stream';
+      error?: string;
+    }
   | { event: 'error'; id?: number; message: string; code?: string }
   | { event: 'idle-exit'; seconds: number };
 
@@ -39,6 +64,8 @@ export interface ProxyOptions {
   exitIdleTime: number;
   /** Connections beyond this are refused (closed at once). */
   connectionsMax: number;
+  /** splice: zero-copy (needs the addon; fails to start without it), stream: Node streams, auto (default): splice when available. */
+  relay?: 'auto' | 'splice' | 'stream';
   events(e: ProxyEvent): void;
 }
 
@@ -74,7 +101,20 @@ const peer = (s: net.Socket): string =>
       : `${s.remoteAddress}:${s.remotePort}`
     : 'unix';
 
+/** The relay a proxy with these options uses; throws when 'splice' is asked for and unavailable. */
+export function relayMode(asked: ProxyOptions['relay']): 'splice' | 'stream' {
+  if (asked === 'stream') return 'stream';
+  if (spliceRelayAvailable()) return 'splice';
+  if (asked === 'splice')
+    throw Object.assign(new Error('--relay splice: the @mptcp/native addon (spliceRelay) is not available'), {
+      code: 'MPTCP_ADDON_UNAVAILABLE',
+    });
+  return 'stream';
+}
+
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
+  const relay = relayMode(opts.relay);
+  const relays = new Set<AbortController>();
   let nextId = 1;
   let active = 0;
   let idleTimer: NodeJS.Timeout | undefined;
@@ -89,7 +129,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     stopping = true;
     if (idleTimer) clearTimeout(idleTimer);
     await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-    if (how === 'closed') for (const s of sockets) s.destroy();
+    if (how === 'closed') {
+      for (const s of sockets) s.destroy();
+      for (const r of relays) r.abort();
+    }
     resolveDone(how);
   };
   const armIdle = (): void => {
@@ -125,6 +168,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
             mptcp: opts.backendMptcp,
             allowHalfOpen: true,
           });
+    // Nothing may be read into node:net before the sockets are handed to the splice relay.
+    if (relay === 'splice') backend.pause();
     sockets.add(client);
     sockets.add(backend);
     client.setNoDelay(true);
@@ -137,20 +182,58 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     };
     client.on('error', fail('client'));
     backend.on('error', fail(`backend ${formatProxyAddress(opts.backend)}`));
+    const finish = (bytesIn: number, bytesOut: number, how: 'splice' | 'stream'): void => {
+      active--;
+      opts.events({ event: 'closed', id, client: who, bytesIn, bytesOut, relay: how, ...(error ? { error } : {}) });
+      armIdle();
+    };
     const onClose = (): void => {
       if (++closed < 2) return;
       sockets.delete(client);
       sockets.delete(backend);
-      active--;
-      opts.events({
-        event: 'closed',
-        id,
-        client: who,
-        bytesIn: client.bytesRead,
-        bytesOut: client.bytesWritten,
-        ...(error ? { error } : {}),
-      });
-      armIdle();
+      finish(client.bytesRead, client.bytesWritten, 'stream');
+    };
+    /** Hands both sockets to the addon's splice relay (no byte through JS from here on). */
+    const startSplice = (): void => {
+      if (client.destroyed || backend.destroyed) return; // failed meanwhile: onClose reports it
+      client.off('close', onClose);
+      backend.off('close', onClose);
+      sockets.delete(client);
+      sockets.delete(backend);
+      let clientFd: number;
+      let backendFd: number;
+      try {
+        clientFd = detachSocket(client);
+      } catch (err) {
+        error = `relay: ${(err as Error).message}`;
+        client.destroy();
+        backend.destroy();
+        finish(0, 0, 'splice');
+        return;
+      }
+      try {
+        backendFd = detachSocket(backend);
+      } catch (err) {
+        error = `relay: ${(err as Error).message}`;
+        closeSync(clientFd);
+        backend.destroy();
+        finish(0, 0, 'splice');
+        return;
+      }
+      const ac = new AbortController();
+      relays.add(ac);
+      spliceRelay(clientFd, backendFd, { signal: ac.signal }).then(
+        (r) => {
+          relays.delete(ac);
+          finish(r.aToB, r.bToA, 'splice');
+        },
+        (err: unknown) => {
+          relays.delete(ac);
+          const e = err as { code?: string; message?: string; aToB?: number; bToA?: number };
+          if (!ac.signal.aborted) error ??= `relay: ${e.message ?? String(err)}`;
+          finish(e.aToB ?? 0, e.bToA ?? 0, 'splice');
+        },
+      );
     };
     client.once('close', onClose);
     backend.once('close', onClose);
@@ -172,7 +255,19 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
           client.localAddress !== undefined && client.localPort !== undefined
             ? { address: client.localAddress, port: client.localPort }
             : undefined;
-        backend.write(proxyHeader(opts.proxyProtocol, { source, destination }));
+        const header = proxyHeader(opts.proxyProtocol, { source, destination });
+        // splice: the header must have left node:net before the socket is detached.
+        if (relay === 'splice') {
+          backend.write(header, (err) => {
+            if (!err) startSplice();
+          });
+          return;
+        }
+        backend.write(header);
+      }
+      if (relay === 'splice') {
+        startSplice();
+        return;
       }
       client.pipe(backend);
       backend.pipe(client);
@@ -228,7 +323,13 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       transport,
     });
   }
-  opts.events({ event: 'ready', listen: listening, backend: formatProxyAddress(opts.backend), pid: process.pid });
+  opts.events({
+    event: 'ready',
+    listen: listening,
+    backend: formatProxyAddress(opts.backend),
+    relay,
+    pid: process.pid,
+  });
   armIdle();
   return { done, close: () => close('closed') };
 }
