@@ -1,9 +1,13 @@
 /**
  * `mptcpd-lite proxy`: the PROXY header bytes, then real peers — HAProxy with `accept-proxy` behind
  * the proxy logs the real client address (from another namespace, over MPTCP), socket activation
- * through systemd-socket-activate with --exit-idle-time, an AF_UNIX backend, a refused backend.
+ * through systemd-socket-activate with --exit-idle-time, an AF_UNIX backend, a refused backend;
+ * a large upload and a half-closed reply byte for byte with each relay (splice(2) and streams).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import * as nodeNet from 'node:net';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -234,6 +238,62 @@ describe('mptcpd-lite proxy with real peers', () => {
       expect.objectContaining({ transport: 'mptcp', backendTransport: 'unix' }),
     );
   }, 60_000);
+
+  for (const relay of ['splice', 'stream'] as const)
+    it(`--relay ${relay}: 24 MiB up, the FIN passed on, the backend's reply after it comes back byte for byte`, async () => {
+      const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+      // The backend reads until EOF (the client's half-close through the proxy), then answers with
+      // the sha-256 of what it got followed by 8 MiB of its own.
+      const reply = randomBytes(8 << 20);
+      const backend = nodeNet.createServer({ allowHalfOpen: true }, (s) => {
+        const got = createHash('sha256');
+        s.on('data', (c: Buffer) => got.update(c));
+        s.on('end', () => {
+          s.write(got.digest('hex'));
+          s.end(reply);
+        });
+      });
+      backend.listen(0, '127.0.0.1');
+      await once(backend, 'listening');
+      cleanups.push(() => backend.close());
+      const port = (backend.address() as nodeNet.AddressInfo).port;
+      const proxy = startProcess(process.execPath, [
+        CLI,
+        'proxy',
+        '--listen',
+        '127.0.0.1:0',
+        '--mptcp',
+        'off',
+        '--relay',
+        relay,
+        '--json',
+        `127.0.0.1:${port}`,
+      ]);
+      procs.push(proxy);
+      const ready = JSON.parse(await proxy.waitFor(/"event":"ready"/, 30_000)) as {
+        listen: Array<{ address: string }>;
+        relay: string;
+      };
+      expect(ready.relay).toBe(relay);
+      const front = Number((ready.listen[0]?.address ?? '').split(':').pop());
+      const up = randomBytes(24 << 20);
+      const client = nodeNet.connect({ port: front, host: '127.0.0.1', allowHalfOpen: true });
+      const chunks: Buffer[] = [];
+      client.on('data', (c: Buffer) => chunks.push(c));
+      const ended = once(client, 'end');
+      client.end(up);
+      await ended;
+      client.destroy();
+      const got = Buffer.concat(chunks);
+      expect(got.subarray(0, 64).toString()).toBe(sha(up));
+      expect(sha(got.subarray(64))).toBe(sha(reply));
+      const closed = JSON.parse(await proxy.waitFor(/"event":"closed"/, 30_000)) as Record<string, unknown>;
+      expect(closed).toEqual(
+        expect.objectContaining({ relay, bytesIn: up.length, bytesOut: 64 + reply.length }),
+      );
+      expect(closed.error).toBeUndefined();
+      await stopProcess(proxy, 'SIGTERM');
+    }, 120_000);
 
   it('a refused backend closes the client and reports ECONNREFUSED; no listener → exit 2', async (ctx) => {
     need(ctx, python3Unavailable());
