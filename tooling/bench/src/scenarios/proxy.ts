@@ -99,7 +99,7 @@ export const proxy: Scenario = {
           }),
         },
       ],
-      notes: ['systemd-socket-proxyd relays with splice(2) (no copy to user space); mptcpd-lite proxy relays through Node streams (one read and one write per chunk).'],
+      notes: ['systemd-socket-proxyd relays with splice(2) (no copy to user space); mptcpd-lite proxy (default --relay auto) relays with splice(2) too, through @mptcp/native spliceRelay (uv_poll in the addon, no byte in JS).'],
     };
   },
 };
