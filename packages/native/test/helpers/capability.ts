@@ -1,37 +1,24 @@
 /**
- * Kernel-dependent tests: on CI (CI=true) a missing capability is a failure; elsewhere the test is
- * skipped with the reason printed.
+ * Kernel-dependent tests go through the repository's one capability gate (@mptcp/testkit): on CI
+ * (CI=true) a missing capability is a failure; elsewhere the test is skipped with the reason printed.
+ * This file only adds this package's own MPTCP probe (the addon's view, not python's).
  */
-import { execFileSync } from 'node:child_process';
+import { checkCapabilities, IN_CI, reasonMissing, type Probe } from '@mptcp/testkit/capability';
 import { mptcpSupport } from '../../src/index.js';
 
-export const onCI = process.env['CI'] === 'true';
-
-/** Returns the reason a capability is missing, or undefined when present. */
-export type Probe = () => string | undefined;
+export const onCI = IN_CI;
+export type { Probe };
 
 export const probes = {
   mptcp: (): string | undefined => {
     const s = mptcpSupport({ refresh: true });
     return s.available ? undefined : `MPTCP unavailable (${s.reason ?? '?'} ${s.errno ?? ''})`;
   },
-  root: (): string | undefined => (process.getuid?.() === 0 ? undefined : 'needs root (network namespaces)'),
-  netns: (): string | undefined => {
-    try {
-      execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
-      return undefined;
-    } catch {
-      return 'iproute2 `ip netns` not available';
-    }
-  },
+  root: (): string | undefined => reasonMissing('root'),
+  netns: (): string | undefined => reasonMissing('netns'),
 } satisfies Record<string, Probe>;
 
-/** undefined when every probe passes; otherwise the reasons. Throws on CI. */
+/** undefined when every probe passes; otherwise the reasons (printed). Throws on CI. */
 export function missing(...checks: Probe[]): string | undefined {
-  const reasons = checks.map((c) => c()).filter((r): r is string => r !== undefined);
-  if (reasons.length === 0) return undefined;
-  const why = reasons.join('; ');
-  if (onCI) throw new Error(`required capability missing on CI: ${why}`);
-  console.warn(`skipping: ${why}`);
-  return why;
+  return checkCapabilities(checks);
 }
