@@ -288,9 +288,7 @@ describe('mptcpd-lite proxy with real peers', () => {
       expect(got.subarray(0, 64).toString()).toBe(sha(up));
       expect(sha(got.subarray(64))).toBe(sha(reply));
       const closed = JSON.parse(await proxy.waitFor(/"event":"closed"/, 30_000)) as Record<string, unknown>;
-      expect(closed).toEqual(
-        expect.objectContaining({ relay, bytesIn: up.length, bytesOut: 64 + reply.length }),
-      );
+      expect(closed).toEqual(expect.objectContaining({ relay, bytesIn: up.length, bytesOut: 64 + reply.length }));
       expect(closed.error).toBeUndefined();
       await stopProcess(proxy, 'SIGTERM');
     }, 120_000);

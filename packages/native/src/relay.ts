@@ -106,15 +106,14 @@ export function spliceRelay(
     return Promise.reject(abortReason(signal));
   }
   return new Promise<SpliceRelayResult>((resolve, reject) => {
-    let handle: SpliceRelayHandle | undefined;
-    let settled = false;
+    const state: { handle?: SpliceRelayHandle; settled: boolean } = { settled: false };
     const onAbort = (): void => {
-      if (handle) native.spliceRelayAbort(handle);
+      if (state.handle) native.spliceRelayAbort(state.handle);
     };
     const r = native.spliceRelay(fdA, fdB, (errno, aToB, bToA) => {
-      settled = true;
+      state.settled = true;
       signal?.removeEventListener('abort', onAbort);
-      if (handle) running.delete(handle);
+      if (state.handle) running.delete(state.handle);
       if (errno === 0) resolve({ aToB, bToA });
       else if (signal?.aborted && errnoName(errno) === 'ECANCELED') reject(abortReason(signal));
       else reject(new SpliceRelayError(errno, aToB, bToA));
@@ -125,10 +124,10 @@ export function spliceRelay(
       reject(syscallError(-r, { syscall: 'splice' }));
       return;
     }
-    if (settled) return;
-    handle = r;
-    running.add(handle);
-    if (options.ref === false) native.spliceRelayRef(handle, false);
+    if (state.settled) return;
+    state.handle = r;
+    running.add(r);
+    if (options.ref === false) native.spliceRelayRef(r, false);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

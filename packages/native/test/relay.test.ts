@@ -49,7 +49,9 @@ async function pausedServer(mptcp: boolean): Promise<{ port: number; next(): Pro
     else queue.push(s);
   };
   const opts = { pauseOnConnect: true, allowHalfOpen: true };
-  const server = mptcp ? listen({ ...opts, port: 0, host: '127.0.0.1', mptcp: 'require' }, onConn) : net.createServer(opts, onConn);
+  const server = mptcp
+    ? listen({ ...opts, port: 0, host: '127.0.0.1', mptcp: 'require' }, onConn)
+    : net.createServer(opts, onConn);
   if (!mptcp) server.listen(0, '127.0.0.1');
   servers.push(server);
   const port = await listening(server);
@@ -91,75 +93,91 @@ const variants = [
 ];
 
 describe.each(variants)('spliceRelay over $name', ({ mptcp, skip }) => {
-  it.skipIf(skip !== undefined)('relays 48 MiB one way and 16 MiB back, every byte in order, then resolves with the counts', async () => {
-    const pipesBefore = openPipes();
-    const { client, backend, relay } = await relayed(mptcp);
-    const up = randomBytes(48 << 20);
-    const down = randomBytes(16 << 20);
-    const atBackend = collect(backend);
-    const atClient = collect(client);
-    client.end(up);
-    backend.end(down);
+  it.skipIf(skip !== undefined)(
+    'relays 48 MiB one way and 16 MiB back, every byte in order, then resolves with the counts',
+    async () => {
+      const pipesBefore = openPipes();
+      const { client, backend, relay } = await relayed(mptcp);
+      const up = randomBytes(48 << 20);
+      const down = randomBytes(16 << 20);
+      const atBackend = collect(backend);
+      const atClient = collect(client);
+      client.end(up);
+      backend.end(down);
 
-    const [gotUp, gotDown, counts] = await Promise.all([atBackend, atClient, relay]);
-    expect(gotUp.length).toBe(up.length);
-    expect(sha(gotUp)).toBe(sha(up));
-    expect(sha(gotDown)).toBe(sha(down));
-    expect(counts).toEqual({ aToB: up.length, bToA: down.length });
-    client.destroy();
-    backend.destroy();
-    await Promise.all([closed(client), closed(backend)]);
-    expect(openPipes()).toBe(pipesBefore);
-  }, 180_000);
+      const [gotUp, gotDown, counts] = await Promise.all([atBackend, atClient, relay]);
+      expect(gotUp.length).toBe(up.length);
+      expect(sha(gotUp)).toBe(sha(up));
+      expect(sha(gotDown)).toBe(sha(down));
+      expect(counts).toEqual({ aToB: up.length, bToA: down.length });
+      client.destroy();
+      backend.destroy();
+      await Promise.all([closed(client), closed(backend)]);
+      expect(openPipes()).toBe(pipesBefore);
+    },
+    180_000,
+  );
 
-  it.skipIf(skip !== undefined)('passes a half-close on: the backend sees EOF and can still answer', async () => {
-    const { client, backend, relay } = await relayed(mptcp);
-    const request: Buffer[] = [];
-    backend.on('data', (c: Buffer) => request.push(c));
-    const atClient = collect(client);
-    client.end('question');
-    await once(backend, 'end'); // the FIN went through while the other direction is still open
-    expect(Buffer.concat(request).toString()).toBe('question');
-    backend.end(`answer to ${Buffer.concat(request).toString()}`);
-    expect((await atClient).toString()).toBe('answer to question');
-    expect(await relay).toEqual({ aToB: 8, bToA: 18 });
-    client.destroy();
-    backend.destroy();
-  }, 60_000);
+  it.skipIf(skip !== undefined)(
+    'passes a half-close on: the backend sees EOF and can still answer',
+    async () => {
+      const { client, backend, relay } = await relayed(mptcp);
+      const request: Buffer[] = [];
+      backend.on('data', (c: Buffer) => request.push(c));
+      const atClient = collect(client);
+      client.end('question');
+      await once(backend, 'end'); // the FIN went through while the other direction is still open
+      expect(Buffer.concat(request).toString()).toBe('question');
+      backend.end(`answer to ${Buffer.concat(request).toString()}`);
+      expect((await atClient).toString()).toBe('answer to question');
+      expect(await relay).toEqual({ aToB: 8, bToA: 18 });
+      client.destroy();
+      backend.destroy();
+    },
+    60_000,
+  );
 
-  it.skipIf(skip !== undefined)('rejects with the errno name when a peer resets the connection', async () => {
-    const { client, backend, relay } = await relayed(mptcp);
-    client.on('error', () => undefined);
-    const clientEnded = ended(client);
-    backend.write('partial');
-    await once(client, 'data');
-    backend.resetAndDestroy();
-    const err = (await relay.then(
-      () => undefined,
-      (e: unknown) => e,
-    )) as SpliceRelayError;
-    expect(err).toBeInstanceOf(SpliceRelayError);
-    expect(['ECONNRESET', 'EPIPE']).toContain(err.code);
-    expect(err.syscall).toBe('splice');
-    expect(err.bToA).toBe(7);
-    await clientEnded; // the relay closed its side of the client connection
-    client.destroy();
-  }, 60_000);
+  it.skipIf(skip !== undefined)(
+    'rejects with the errno name when a peer resets the connection',
+    async () => {
+      const { client, backend, relay } = await relayed(mptcp);
+      client.on('error', () => undefined);
+      const clientEnded = ended(client);
+      backend.write('partial');
+      await once(client, 'data');
+      backend.resetAndDestroy();
+      const err = (await relay.then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as SpliceRelayError;
+      expect(err).toBeInstanceOf(SpliceRelayError);
+      expect(['ECONNRESET', 'EPIPE']).toContain(err.code);
+      expect(err.syscall).toBe('splice');
+      expect(err.bToA).toBe(7);
+      await clientEnded; // the relay closed its side of the client connection
+      client.destroy();
+    },
+    60_000,
+  );
 
-  it.skipIf(skip !== undefined)('abort closes both sides and rejects with the reason', async () => {
-    const ac = new AbortController();
-    const { client, backend, relay } = await relayed(mptcp, ac.signal);
-    client.on('error', () => undefined);
-    backend.on('error', () => undefined);
-    const ends = Promise.all([ended(client), ended(backend)]);
-    client.resume();
-    const reason = new Error('stop');
-    ac.abort(reason);
-    await expect(relay).rejects.toBe(reason);
-    await ends;
-    client.destroy();
-    backend.destroy();
-  }, 60_000);
+  it.skipIf(skip !== undefined)(
+    'abort closes both sides and rejects with the reason',
+    async () => {
+      const ac = new AbortController();
+      const { client, backend, relay } = await relayed(mptcp, ac.signal);
+      client.on('error', () => undefined);
+      backend.on('error', () => undefined);
+      const ends = Promise.all([ended(client), ended(backend)]);
+      client.resume();
+      const reason = new Error('stop');
+      ac.abort(reason);
+      await expect(relay).rejects.toBe(reason);
+      await ends;
+      client.destroy();
+      backend.destroy();
+    },
+    60_000,
+  );
 });
 
 describe('spliceRelay arguments', () => {
