@@ -180,6 +180,32 @@ describe.each(variants)('spliceRelay over $name', ({ mptcp, skip }) => {
   );
 });
 
+describe('spliceRelay at scale', () => {
+  it('runs 200 relays at once on the one event loop, every byte of each in order', async () => {
+    const pipesBefore = openPipes();
+    const n = 200;
+    const pairs = await Promise.all(Array.from({ length: n }, () => relayed(false)));
+    const results = await Promise.all(
+      pairs.map(async ({ client, backend, relay }, i) => {
+        const up = randomBytes(256 << 10);
+        const down = Buffer.alloc(64 << 10, i & 0xff);
+        const atBackend = collect(backend);
+        const atClient = collect(client);
+        client.end(up);
+        backend.end(down);
+        const [gotUp, gotDown, counts] = await Promise.all([atBackend, atClient, relay]);
+        client.destroy();
+        backend.destroy();
+        return (
+          sha(gotUp) === sha(up) && gotDown.equals(down) && counts.aToB === up.length && counts.bToA === down.length
+        );
+      }),
+    );
+    expect(results.filter((ok) => !ok)).toEqual([]);
+    expect(openPipes()).toBe(pipesBefore);
+  }, 300_000);
+});
+
 describe('spliceRelay arguments', () => {
   it('rejects a non-socket fd with ENOTSOCK and closes it', async () => {
     const r = openSync('/dev/null', 'r');
