@@ -43,7 +43,10 @@ export function hasCommand(cmd: string): boolean {
 
 function debInstalled(pkg: string): boolean {
   try {
-    return execFileSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).includes('install ok installed');
+    return execFileSync('dpkg-query', ['-W', '-f=${Status}', pkg], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).includes('install ok installed');
   } catch {
     return false;
   }
@@ -54,8 +57,14 @@ function mptcpReason(): string | undefined {
   if (!existsSync(f)) return 'kernel without MPTCP (/proc/sys/net/mptcp missing)';
   if (readFileSync(f, 'utf8').trim() !== '1') return 'MPTCP disabled (net.mptcp.enabled is not 1)';
   if (!hasCommand('python3')) return undefined; // the sysctl is all that can be asked without a peer
-  const r = spawnSync('python3', ['-c', 'import socket; socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262).close()'], { encoding: 'utf8' });
-  return r.status === 0 ? undefined : `socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP) failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}`;
+  const r = spawnSync(
+    'python3',
+    ['-c', 'import socket; socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262).close()'],
+    { encoding: 'utf8' },
+  );
+  return r.status === 0
+    ? undefined
+    : `socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP) failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}`;
 }
 
 function probeName(name: CapabilityName): string | undefined {
@@ -65,26 +74,36 @@ function probeName(name: CapabilityName): string | undefined {
   }
   if (name.startsWith('deb:')) {
     const pkg = name.slice(4);
-    return debInstalled(pkg) ? undefined : `Debian package ${pkg} is not installed (apt-get install -y ${pkg}; add it to .ci/apt-packages)`;
+    return debInstalled(pkg)
+      ? undefined
+      : `Debian package ${pkg} is not installed (apt-get install -y ${pkg}; add it to .ci/apt-packages)`;
   }
   switch (name) {
     case 'root':
       return process.getuid?.() === 0 ? undefined : 'needs root (namespaces, tc, setpriv, privilege changes)';
     case 'netns':
       if (process.getuid?.() !== 0) return 'network namespaces need root';
-      return spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status === 0 ? undefined : 'iproute2 `ip netns` is not usable';
+      return spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status === 0
+        ? undefined
+        : 'iproute2 `ip netns` is not usable';
     case 'mptcp':
       return mptcpReason();
     case 'python3':
-      return spawnSync('python3', ['-c', 'pass'], { stdio: 'ignore' }).status === 0 ? undefined : 'python3 is not installed';
+      return spawnSync('python3', ['-c', 'pass'], { stdio: 'ignore' }).status === 0
+        ? undefined
+        : 'python3 is not installed';
     case 'tc':
       return hasCommand('tc') ? undefined : 'iproute2 `tc` not found';
     case 'setpriv':
       return hasCommand('setpriv') ? undefined : 'setpriv (util-linux) not installed';
     case 'systemd-socket-activate':
-      return hasCommand('systemd-socket-activate') || existsSync('/usr/bin/systemd-socket-activate') ? undefined : 'systemd-socket-activate is not installed (apt-get install systemd)';
+      return hasCommand('systemd-socket-activate') || existsSync('/usr/bin/systemd-socket-activate')
+        ? undefined
+        : 'systemd-socket-activate is not installed (apt-get install systemd)';
     case 'systemd-socket-proxyd':
-      return existsSync('/usr/lib/systemd/systemd-socket-proxyd') ? undefined : '/usr/lib/systemd/systemd-socket-proxyd is not installed';
+      return existsSync('/usr/lib/systemd/systemd-socket-proxyd')
+        ? undefined
+        : '/usr/lib/systemd/systemd-socket-proxyd is not installed';
   }
   return `unknown capability ${String(name)}`;
 }

@@ -61,7 +61,17 @@ export function daemonAvailable(): boolean {
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const notifyPath = join(o.units, '..', `notify-${process.pid}-${Date.now()}.sock`);
   const notify = o.notify ? await notifyListener(notifyPath) : undefined;
-  const argv = [...(o.prefix ?? []), process.execPath, DAEMON_CLI, 'run', '--units', o.units, '--control', o.control, ...(o.extraArgs ?? [])];
+  const argv = [
+    ...(o.prefix ?? []),
+    process.execPath,
+    DAEMON_CLI,
+    'run',
+    '--units',
+    o.units,
+    '--control',
+    o.control,
+    ...(o.extraArgs ?? []),
+  ];
   const env: NodeJS.ProcessEnv = { ...process.env, ...o.env };
   if (notify) env.NOTIFY_SOCKET = notifyPath;
   else delete env.NOTIFY_SOCKET;
@@ -70,7 +80,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   let ready: Record<string, unknown> = {};
   try {
     if (notify) await notify.waitFor(/READY=1/, o.readyTimeoutMs ?? 30_000);
-    else ready = JSON.parse(await proc.waitFor(/^\{"event":"ready"/, o.readyTimeoutMs ?? 30_000)) as Record<string, unknown>;
+    else
+      ready = JSON.parse(await proc.waitFor(/^\{"event":"ready"/, o.readyTimeoutMs ?? 30_000)) as Record<
+        string,
+        unknown
+      >;
   } catch (e) {
     await proc.stop('SIGKILL');
     await notify?.stop('SIGKILL');

@@ -31,7 +31,11 @@ export interface LoadResult {
   errors: Record<string, number>;
 }
 
-export function oneConnection(o: LoadOptions, port: number, localAddress?: string): Promise<{ ok: boolean; connected: boolean; ms: number; error?: string }> {
+export function oneConnection(
+  o: LoadOptions,
+  port: number,
+  localAddress?: string,
+): Promise<{ ok: boolean; connected: boolean; ms: number; error?: string }> {
   const expect = o.expect ?? 1;
   return new Promise((resolve) => {
     const t0 = performance.now();

@@ -63,7 +63,11 @@ export function start(cmd: string, args: readonly string[], opts: SpawnOptions =
       if (seen !== undefined) return Promise.resolve(seen);
       return new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => {
-          reject(new Error(`${cmd}: no line matching ${String(re)} within ${timeoutMs} ms; stderr: ${stderr.slice(-5).join(' | ')}`));
+          reject(
+            new Error(
+              `${cmd}: no line matching ${String(re)} within ${timeoutMs} ms; stderr: ${stderr.slice(-5).join(' | ')}`,
+            ),
+          );
         }, timeoutMs);
         waiters.push({
           re,
@@ -74,7 +78,9 @@ export function start(cmd: string, args: readonly string[], opts: SpawnOptions =
         });
         void exited.then((code) => {
           clearTimeout(timer);
-          reject(new Error(`${cmd} exited (${code}) before printing ${String(re)}; stderr: ${stderr.slice(-5).join(' | ')}`));
+          reject(
+            new Error(`${cmd} exited (${code}) before printing ${String(re)}; stderr: ${stderr.slice(-5).join(' | ')}`),
+          );
         });
       });
     },
@@ -100,7 +106,11 @@ export function start(cmd: string, args: readonly string[], opts: SpawnOptions =
 }
 
 /** Run to completion; resolves with stdout, rejects with stderr on a non-zero exit. */
-export async function run(cmd: string, args: readonly string[], opts: SpawnOptions & { timeoutMs?: number } = {}): Promise<string> {
+export async function run(
+  cmd: string,
+  args: readonly string[],
+  opts: SpawnOptions & { timeoutMs?: number } = {},
+): Promise<string> {
   const r = start(cmd, args, opts);
   const timer = setTimeout(() => void r.stop('SIGKILL'), opts.timeoutMs ?? 120_000);
   const code = await r.exited;

@@ -30,7 +30,11 @@ export type Sampled = {
 };
 
 export function sampled(values: readonly number[]): Sampled {
-  return { samples: values.map((v) => round(v, 6)), median: round(median(values), 6), spread: round(spread(values), 4) };
+  return {
+    samples: values.map((v) => round(v, 6)),
+    median: round(median(values), 6),
+    spread: round(spread(values), 4),
+  };
 }
 
 /** Round to `digits` decimal places (for readable JSON). */

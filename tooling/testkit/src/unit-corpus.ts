@@ -77,7 +77,7 @@ const SERVICE_EXTRAS = [
 const EXEC = [
   '/usr/bin/env node /srv/app/server.js --port=${PORT}',
   '/bin/cat',
-  "@/bin/sh sh -c 'echo \"a;b|c\" $$1' -- x",
+  '@/bin/sh sh -c \'echo "a;b|c" $$1\' -- x',
   '-/usr/bin/python3 -m http.server',
   ':/bin/echo $NOT_EXPANDED',
   '/usr/lib/gen/daemon --config /etc/gen/%i.conf \\\n    --verbose --log-level=debug',
@@ -96,12 +96,19 @@ export function generatePair(i: number, r: () => number): GeneratedUnit[] {
   if (r() < 0.3) sock.push('Documentation=man:gen(8) https://example.invalid/gen');
   sock.push('', '[Socket]');
   const n = 1 + Math.floor(r() * 3);
-  for (let k = 0; k < n; k++) sock.push(accept ? `ListenStream=127.0.0.1:${10000 + ((i * 3 + k) % 50000)}` : listen(r, i * 3 + k));
+  for (let k = 0; k < n; k++)
+    sock.push(accept ? `ListenStream=127.0.0.1:${10000 + ((i * 3 + k) % 50000)}` : listen(r, i * 3 + k));
   if (accept) sock.push('Accept=yes', `MaxConnections=${pick(r, [16, 64, 256])}`);
   for (const e of SOCKET_EXTRAS) if (r() < 0.15) sock.push(e);
   if (r() < 0.2) sock.push(comment(r));
   if (r() < 0.3) sock.push('', '[Install]', 'WantedBy=sockets.target');
-  const svc: string[] = ['[Unit]', `Description=Generated service ${i} \\`, '  continued on a second line', '', '[Service]'];
+  const svc: string[] = [
+    '[Unit]',
+    `Description=Generated service ${i} \\`,
+    '  continued on a second line',
+    '',
+    '[Service]',
+  ];
   svc.push(`ExecStart=${pick(r, EXEC)}`);
   if (accept) svc.push('StandardInput=socket');
   for (const e of SERVICE_EXTRAS) if (r() < 0.15) svc.push(e);

@@ -28,7 +28,13 @@ export function writeAcceptUnit(dir: string, s: AcceptSocketSpec): void {
   // them off.
   sock.push('TriggerLimitIntervalSec=0', 'PollLimitIntervalSec=0', ...(s.socket ?? []));
   writeFileSync(join(dir, `${s.name}.socket`), `${sock.join('\n')}\n`);
-  const svc = ['[Service]', `ExecStart=${s.exec}`, 'StandardInput=socket', 'StandardOutput=socket', ...(s.service ?? [])];
+  const svc = [
+    '[Service]',
+    `ExecStart=${s.exec}`,
+    'StandardInput=socket',
+    'StandardOutput=socket',
+    ...(s.service ?? []),
+  ];
   writeFileSync(join(dir, `${s.name}@.service`), `${svc.join('\n')}\n`);
 }
 
@@ -50,6 +56,11 @@ export function writeListenUnit(dir: string, s: ListenSocketSpec): void {
   if (s.mptcp) sock.push('SocketProtocol=mptcp');
   sock.push(...(s.socket ?? []));
   writeFileSync(join(dir, `${s.name}.socket`), `${sock.join('\n')}\n`);
-  const svc = [...(s.unit?.length ? ['[Unit]', ...s.unit] : []), '[Service]', `ExecStart=${s.exec}`, ...(s.service ?? [])];
+  const svc = [
+    ...(s.unit?.length ? ['[Unit]', ...s.unit] : []),
+    '[Service]',
+    `ExecStart=${s.exec}`,
+    ...(s.service ?? []),
+  ];
   writeFileSync(join(dir, `${s.name}.service`), `${svc.join('\n')}\n`);
 }

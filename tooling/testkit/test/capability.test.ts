@@ -31,13 +31,18 @@ describe('capability gate', () => {
     vi.spyOn(console, 'warn').mockImplementation((m: string) => void printed.push(m));
     const local = await gateWith(undefined);
     const skipped: string[] = [];
-    local.requireCapabilities({ skip: (why) => void skipped.push(why ?? ''), task: { name: 't' } }, 'tool:no-such-tool-xyz');
+    local.requireCapabilities(
+      { skip: (why) => void skipped.push(why ?? ''), task: { name: 't' } },
+      'tool:no-such-tool-xyz',
+    );
     expect(skipped).toEqual([expect.stringMatching(/no-such-tool-xyz/)]);
     expect(printed).toEqual([expect.stringMatching(/^SKIP t: tool:no-such-tool-xyz: /)]);
     expect(local.checkCapabilities(['tool:sh'])).toBeUndefined();
 
     const ci = await gateWith('true');
-    expect(() => ci.requireCapabilities({ skip: () => undefined, task: { name: 't' } }, 'tool:no-such-tool-xyz')).toThrow(/t: required capability missing under CI=true: tool:no-such-tool-xyz/);
+    expect(() =>
+      ci.requireCapabilities({ skip: () => undefined, task: { name: 't' } }, 'tool:no-such-tool-xyz'),
+    ).toThrow(/t: required capability missing under CI=true: tool:no-such-tool-xyz/);
     expect(() => ci.checkCapabilities([() => 'no peer'])).toThrow(/no peer/);
     expect(() => ci.checkCapabilities(['tool:sh'])).not.toThrow();
   });

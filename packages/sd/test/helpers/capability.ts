@@ -9,7 +9,11 @@ export { IN_CI, type Capability };
 
 export const python3 = capability('python3');
 export const socketActivate = capability('systemd-socket-activate');
-export const fdPassing = capability(() => (datagramAncillarySupported() ? undefined : '@mptcp/native has no sendWithFds/recvWithCredentials (prebuild older than addon_dgram.cc)'));
+export const fdPassing = capability(() =>
+  datagramAncillarySupported()
+    ? undefined
+    : '@mptcp/native has no sendWithFds/recvWithCredentials (prebuild older than addon_dgram.cc)',
+);
 
 export function need(ctx: SkipContext, ...caps: Capability[]): void {
   requireCapabilities(ctx, ...caps);
