@@ -21,7 +21,11 @@ const handler = (req, res) => {
     path: req.url,
     remote: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
   });
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body + '\n'), connection: 'close' });
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body + '\n'),
+    connection: 'close',
+  });
   res.end(body + '\n');
 };
 const servers = fds.map(({ fd }) => http.createServer(handler).listen({ fd }));

@@ -16,7 +16,9 @@ export function reportError(err: unknown): number {
  * Wraps an async action: its resolved number is the exit code (undefined = 0). The code is set on
  * process.exitCode so pending stdout is flushed before Node exits.
  */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<number | void> | number | void,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       const code = await fn(...args);

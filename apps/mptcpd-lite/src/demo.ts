@@ -91,9 +91,12 @@ function describe(name: string, r: Spawned): ConnectEvent {
   const connected = events(r.stderr).find((e) => e.event === 'connected');
   if (r.code !== 0 || !connected) fail(`${name}: mptcpd-lite connect exited ${r.code}\n${r.stderr}`);
   say(`  connection    ${connected.local} -> ${connected.remote}`);
-  say(`  protocol      ${connected.protocol}${connected.protocol === 262 ? ' (IPPROTO_MPTCP)' : ''}, ${connected.transport}`);
+  say(
+    `  protocol      ${connected.protocol}${connected.protocol === 262 ? ' (IPPROTO_MPTCP)' : ''}, ${connected.transport}`,
+  );
   for (const s of connected.subflows ?? []) say(`  subflow       ${s.local} -> ${s.remote}`);
-  if (connected.protocol !== 262 || connected.transport !== 'mptcp') fail(`${name}: the connection is not MPTCP (${connected.transport})`);
+  if (connected.protocol !== 262 || connected.transport !== 'mptcp')
+    fail(`${name}: the connection is not MPTCP (${connected.transport})`);
   return connected;
 }
 
@@ -112,7 +115,10 @@ async function main(): Promise<void> {
       .replace('127.0.0.1:8080', `127.0.0.1:${httpPort}`)
       // The copy is not beside http-server.mjs any more (%Y is the unit's directory): name the original, and
       // this node.
-      .replace('/usr/bin/env node %Y/../http-server.mjs', `${process.execPath} ${path.join(examples, 'http-server.mjs')}`);
+      .replace(
+        '/usr/bin/env node %Y/../http-server.mjs',
+        `${process.execPath} ${path.join(examples, 'http-server.mjs')}`,
+      );
     writeFileSync(path.join(unitDir, f), text);
   }
   const control = path.join(tmp, 'control.sock');
@@ -122,7 +128,9 @@ async function main(): Promise<void> {
   say(`  http.socket  MPTCP, Accept=no,  127.0.0.1:${httpPort} -> http.service (Node, listenFds())`);
   say();
 
-  const daemon = spawn(process.execPath, [cli, 'run', '--units', unitDir, '--control', control], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const daemon = spawn(process.execPath, [cli, 'run', '--units', unitDir, '--control', control], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(daemon);
   let daemonErr = '';
   daemon.stderr.on('data', (d: Buffer) => (daemonErr += d.toString()));
@@ -139,7 +147,9 @@ async function main(): Promise<void> {
       }
     });
   });
-  say(`daemon ready: pid ${String(ready.pid)}, ${String(ready.sockets)} sockets listening, started in ${String(ready.startupMs)} ms`);
+  say(
+    `daemon ready: pid ${String(ready.pid)}, ${String(ready.sockets)} sockets listening, started in ${String(ready.startupMs)} ms`,
+  );
   say();
 
   say('1. echo (Accept=yes): mptcpd-lite connect --mptcp require');
@@ -150,19 +160,35 @@ async function main(): Promise<void> {
   say();
 
   say('2. HTTP (Accept=no): mptcpd-lite connect --mptcp require');
-  const httpRes = await runCli(['connect', `127.0.0.1:${httpPort}`, '--mptcp', 'require', '--json'], 'GET /demo HTTP/1.0\r\nHost: localhost\r\n\r\n');
+  const httpRes = await runCli(
+    ['connect', `127.0.0.1:${httpPort}`, '--mptcp', 'require', '--json'],
+    'GET /demo HTTP/1.0\r\nHost: localhost\r\n\r\n',
+  );
   describe('http', httpRes);
   const statusLine = httpRes.stdout.split('\r\n')[0] ?? '';
   const body = httpRes.stdout.split('\r\n\r\n')[1]?.trim() ?? '';
   say(`  response      ${statusLine}  ${body}`);
-  if (!statusLine.startsWith('HTTP/1.1 200')) fail(`http: unexpected response ${JSON.stringify(httpRes.stdout.slice(0, 200))}`);
+  if (!statusLine.startsWith('HTTP/1.1 200'))
+    fail(`http: unexpected response ${JSON.stringify(httpRes.stdout.slice(0, 200))}`);
   say();
 
   const st = await runCli(['status', '--json', '--control', control], '');
   if (st.code === 0) {
-    const status = JSON.parse(st.stdout) as { sockets: Array<{ unit: string; state: string; activations: number; accepted: number; listen: Array<{ address: string; protocol: string }> }>; services: Array<{ unit: string; state: string; pid?: number }> };
+    const status = JSON.parse(st.stdout) as {
+      sockets: Array<{
+        unit: string;
+        state: string;
+        activations: number;
+        accepted: number;
+        listen: Array<{ address: string; protocol: string }>;
+      }>;
+      services: Array<{ unit: string; state: string; pid?: number }>;
+    };
     say('3. daemon status');
-    for (const s of status.sockets) say(`  ${s.unit.padEnd(12)} ${s.state.padEnd(10)} ${s.listen.map((l) => `${l.address} ${l.protocol}`).join(', ')}  activations ${s.activations}, accepted ${s.accepted}`);
+    for (const s of status.sockets)
+      say(
+        `  ${s.unit.padEnd(12)} ${s.state.padEnd(10)} ${s.listen.map((l) => `${l.address} ${l.protocol}`).join(', ')}  activations ${s.activations}, accepted ${s.accepted}`,
+      );
     for (const v of status.services) say(`  ${v.unit.padEnd(12)} ${v.state.padEnd(10)} pid ${v.pid ?? '-'}`);
     say();
   } else {

@@ -9,7 +9,9 @@ import { VERSION } from './version.js';
 
 export function baseProgram(): Command {
   return new Command('mptcpd-lite')
-    .description('A socket-activation daemon with MPTCP: reads systemd .socket/.service units, opens the sockets with IPPROTO_MPTCP, and starts services on demand')
+    .description(
+      'A socket-activation daemon with MPTCP: reads systemd .socket/.service units, opens the sockets with IPPROTO_MPTCP, and starts services on demand',
+    )
     .version(VERSION)
     .showHelpAfterError();
 }

@@ -10,7 +10,14 @@ import { infoCommand } from './commands/info.js';
 import { runCommand } from './commands/run.js';
 import { verifyCommand } from './commands/verify.js';
 import { statusCommand } from './commands/status.js';
-import { listSocketsCommand, listUnitsCommand, reloadCommand, restartCommand, startCommand, stopCommand } from './commands/units.js';
+import {
+  listSocketsCommand,
+  listUnitsCommand,
+  reloadCommand,
+  restartCommand,
+  startCommand,
+  stopCommand,
+} from './commands/units.js';
 import { baseProgram, finishProgram } from './program-base.js';
 
 export function createProgram(): Command {

@@ -44,11 +44,19 @@ describe('mptcpd-lite activate', () => {
     expect(first).toEqual({ received: 'hello mptcp', isMptcp: 1, protocol: 262 });
     const second = await pythonClient(port, 'again');
     expect(second.received).toBe('again');
-    expect(act.lines.filter((l) => new RegExp(`^Connection from 127\\.0\\.0\\.1:\\d+ to 127\\.0\\.0\\.1:${port}$`).test(l))).toHaveLength(2);
+    expect(
+      act.lines.filter((l) => new RegExp(`^Connection from 127\\.0\\.0\\.1:\\d+ to 127\\.0\\.0\\.1:${port}$`).test(l)),
+    ).toHaveLength(2);
     // systemd-socket-activate's order: poll event, connection, spawn.
     const i = act.lines.findIndex((l) => l.startsWith('Connection from'));
-    expect(act.lines.slice(i - 1, i + 2).map((l) => l.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, 'ADDR').replace(/PID \d+/, 'PID N'))).toEqual(['Communication attempt on fd 3.', 'Connection from ADDR to ADDR', 'Spawned cat (cat) as PID N.']);
-    const pids = act.lines.filter((l) => /^Spawned cat \(cat\) as PID \d+\.$/.test(l)).map((l) => Number(/PID (\d+)/.exec(l)?.[1]));
+    expect(
+      act.lines
+        .slice(i - 1, i + 2)
+        .map((l) => l.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, 'ADDR').replace(/PID \d+/, 'PID N')),
+    ).toEqual(['Communication attempt on fd 3.', 'Connection from ADDR to ADDR', 'Spawned cat (cat) as PID N.']);
+    const pids = act.lines
+      .filter((l) => /^Spawned cat \(cat\) as PID \d+\.$/.test(l))
+      .map((l) => Number(/PID (\d+)/.exec(l)?.[1]));
     expect(pids).toHaveLength(2);
     const res = await stopProcess(act, 'SIGTERM');
     expect(res.code).toBe(0);
@@ -58,7 +66,17 @@ describe('mptcpd-lite activate', () => {
   it('--mptcp -a -- PROGRAM: the connection is fd 3 with LISTEN_FDS=1 and LISTEN_PID = the instance', async (ctx) => {
     need(ctx, mptcpUnavailable() ?? python3Unavailable());
     const port = await freePort();
-    act = startCli(['activate', '-l', `127.0.0.1:${port}`, '--mptcp', '-a', '--', 'sh', '-c', 'echo "fds=$LISTEN_FDS pid=$LISTEN_PID self=$$ names=${LISTEN_FDNAMES-unset}" >&3; cat <&3 >&3']);
+    act = startCli([
+      'activate',
+      '-l',
+      `127.0.0.1:${port}`,
+      '--mptcp',
+      '-a',
+      '--',
+      'sh',
+      '-c',
+      'echo "fds=$LISTEN_FDS pid=$LISTEN_PID self=$$ names=${LISTEN_FDNAMES-unset}" >&3; cat <&3 >&3',
+    ]);
     await act.waitFor(/^Listening on/);
     const r = await pythonClient(port, 'via fd 3');
     const [hello, rest] = r.received.split('\n');
@@ -74,7 +92,11 @@ describe('mptcpd-lite activate', () => {
     const port = await freePort();
     act = startCli(['activate', '-l', `127.0.0.1:${port}`, '--mptcp', '-a', '--', 'cat']);
     await act.waitFor(/^Listening on/);
-    expect(await pythonClient(port, 'echo without --inetd')).toEqual({ received: 'echo without --inetd', isMptcp: 1, protocol: 262 });
+    expect(await pythonClient(port, 'echo without --inetd')).toEqual({
+      received: 'echo without --inetd',
+      isMptcp: 1,
+      protocol: 262,
+    });
     expect((await pythonClient(port, 'twice')).received).toBe('twice');
   });
 
@@ -82,7 +104,22 @@ describe('mptcpd-lite activate', () => {
     const p1 = await freePort();
     const p2 = await freePort();
     act = startCli(
-      ['activate', '-l', `127.0.0.1:${p1}`, '-l', `127.0.0.1:${p2}`, '--fdname=web:admin', '-E', 'FOO', '-E', 'BAR=baz', '--', 'sh', '-c', 'echo "$LISTEN_FDS $LISTEN_FDNAMES $LISTEN_PID $$ FOO=$FOO BAR=$BAR SECRET=${SECRET-unset}"; exit 3'],
+      [
+        'activate',
+        '-l',
+        `127.0.0.1:${p1}`,
+        '-l',
+        `127.0.0.1:${p2}`,
+        '--fdname=web:admin',
+        '-E',
+        'FOO',
+        '-E',
+        'BAR=baz',
+        '--',
+        'sh',
+        '-c',
+        'echo "$LISTEN_FDS $LISTEN_FDNAMES $LISTEN_PID $$ FOO=$FOO BAR=$BAR SECRET=${SECRET-unset}"; exit 3',
+      ],
       { env: { FOO: 'bar', SECRET: 'leak' } },
     );
     await act.waitFor(new RegExp(`^Listening on 127\\.0\\.0\\.1:${p2} as 4\\.$`));
@@ -97,10 +134,12 @@ describe('mptcpd-lite activate', () => {
     expect(out.slice(4)).toEqual(['FOO=bar', 'BAR=baz', 'SECRET=unset']);
   });
 
-  it('--datagram with --accept is refused with systemd\'s message (exit 2)', async () => {
+  it("--datagram with --accept is refused with systemd's message (exit 2)", async () => {
     const r = await runCli(['activate', '-l', '127.0.0.1:1', '-d', '-a', '--', 'true']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('Datagram sockets do not accept connections. The --datagram and --accept options may not be combined.');
+    expect(r.stderr).toContain(
+      'Datagram sockets do not accept connections. The --datagram and --accept options may not be combined.',
+    );
   });
 
   it('a bad address exits 2 naming it', async () => {
@@ -119,8 +158,23 @@ describe('mptcpd-lite activate', () => {
     expect(r.stderr).toContain('ENOPROTOOPT');
     const { startProcess } = await import('./helpers/cli.js');
     const { CLI } = await import('./helpers/cli.js');
-    act = startProcess('ip', ['netns', 'exec', NS_OFF, process.execPath, CLI, 'activate', '-l', '127.0.0.1:2000', '--mptcp-fallback', '-a', '--', 'true']);
+    act = startProcess('ip', [
+      'netns',
+      'exec',
+      NS_OFF,
+      process.execPath,
+      CLI,
+      'activate',
+      '-l',
+      '127.0.0.1:2000',
+      '--mptcp-fallback',
+      '-a',
+      '--',
+      'true',
+    ]);
     await act.waitFor(/^Listening on 127\.0\.0\.1:2000 as 3\./);
-    expect(act.lines.join('\n')).toMatch(/MPTCP unavailable \(ENOPROTOOPT\), listening on 127\.0\.0\.1:2000 with plain TCP\./);
+    expect(act.lines.join('\n')).toMatch(
+      /MPTCP unavailable \(ENOPROTOOPT\), listening on 127\.0\.0\.1:2000 with plain TCP\./,
+    );
   });
 });

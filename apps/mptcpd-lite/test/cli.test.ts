@@ -43,7 +43,9 @@ describe('the demo (dist/demo.js)', () => {
   it('activates both example services over MPTCP and exits 0', async (ctx) => {
     need(ctx, mptcpUnavailable());
     const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const child = spawn(process.execPath, [path.join(APP_ROOT, 'dist', 'demo.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [path.join(APP_ROOT, 'dist', 'demo.js')], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       let err = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -31,7 +31,9 @@ describe('mptcpd-lite connect', () => {
     const s = await pythonEchoServer({ mptcp: true });
     server = s.proc;
     const payload = 'x'.repeat(100_000) + '\n';
-    const r = await runCli(['connect', `127.0.0.1:${s.port}`, '--mptcp', 'require', '--json', '--info'], { input: payload });
+    const r = await runCli(['connect', `127.0.0.1:${s.port}`, '--mptcp', 'require', '--json', '--info'], {
+      input: payload,
+    });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(payload);
     const ev = connectedEvent(r.stderr);

@@ -41,9 +41,23 @@ describe('multipath through the daemon', () => {
     dir = tempDir('mdl-mp-');
     const units = path.join(dir, 'units');
     mkdirSync(units);
-    writeFileSync(path.join(units, 'echo.socket'), '[Socket]\nListenStream=0.0.0.0:7007\nSocketProtocol=mptcp\nAccept=yes\n');
+    writeFileSync(
+      path.join(units, 'echo.socket'),
+      '[Socket]\nListenStream=0.0.0.0:7007\nSocketProtocol=mptcp\nAccept=yes\n',
+    );
     writeFileSync(path.join(units, 'echo@.service'), '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n');
-    daemon = startProcess('ip', ['netns', 'exec', srvNs, process.execPath, CLI, 'run', '--units', units, '--control', path.join(dir, 'control.sock')]);
+    daemon = startProcess('ip', [
+      'netns',
+      'exec',
+      srvNs,
+      process.execPath,
+      CLI,
+      'run',
+      '--units',
+      units,
+      '--control',
+      path.join(dir, 'control.sock'),
+    ]);
     await daemon.waitFor(/^\{"event":"ready"/, 15000);
 
     const check = await runCli(['check', '--json'], { netns: srvNs });
@@ -51,16 +65,30 @@ describe('multipath through the daemon', () => {
 
     // ~3 MB each way at 50 Mbit/s per path: long enough for the second subflow to join and carry data.
     const payload = 'm'.repeat(3 * 1024 * 1024);
-    const r = await runCli(['connect', `${env.LAB_SRV1}:7007`, '--mptcp', 'require', '--info', '--json'], { netns: cliNs, input: payload, timeoutMs: 60_000 });
+    const r = await runCli(['connect', `${env.LAB_SRV1}:7007`, '--mptcp', 'require', '--info', '--json'], {
+      netns: cliNs,
+      input: payload,
+      timeoutMs: 60_000,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.length).toBe(payload.length);
     const events = r.stderr
       .split('\n')
       .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { event: string; transport: string; subflows: Array<{ local: string; remote: string }>; info?: { subflowsTotal: number } });
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            event: string;
+            transport: string;
+            subflows: Array<{ local: string; remote: string }>;
+            info?: { subflowsTotal: number };
+          },
+      );
     const closed = events.find((e) => e.event === 'closed');
     expect(events.find((e) => e.event === 'connected')?.transport).toBe('mptcp');
     expect(closed?.subflows.length).toBeGreaterThanOrEqual(2);
-    expect(closed?.subflows.map((s) => s.remote)).toEqual(expect.arrayContaining([`${env.LAB_SRV1}:7007`, `${env.LAB_SRV2}:7007`]));
+    expect(closed?.subflows.map((s) => s.remote)).toEqual(
+      expect.arrayContaining([`${env.LAB_SRV1}:7007`, `${env.LAB_SRV2}:7007`]),
+    );
   }, 120_000);
 });

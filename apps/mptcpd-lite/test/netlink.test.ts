@@ -1,6 +1,16 @@
 /** The netlink codec in src/netlink, on hand-built messages (the kernel round-trips are in info/check tests). */
 import { describe, expect, it } from 'vitest';
-import { attrString, attrU32, decodeMessages, encodeMessage, NetlinkError, NLM_F_MULTI, NLMSG_DONE, NLMSG_ERROR, parseAttrs } from '../src/netlink/message.js';
+import {
+  attrString,
+  attrU32,
+  decodeMessages,
+  encodeMessage,
+  NetlinkError,
+  NLM_F_MULTI,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  parseAttrs,
+} from '../src/netlink/message.js';
 import { decodeMptcpInfo } from '../src/netlink/mptcp-info.js';
 import { decodeEndpoint, ipv6FromBytes, pmFlagNames } from '../src/netlink/mptcp-pm.js';
 import { encodeDiagRequest, INET_DIAG_REQ_PROTOCOL, SOCK_DIAG_BY_FAMILY } from '../src/netlink/sock-diag.js';
@@ -74,7 +84,14 @@ describe('addresses and flags', () => {
       attrU32(6, 1),
       attrU32(7, 3),
     ]);
-    expect(decodeEndpoint(nested)).toEqual({ id: 7, address: '10.0.0.1', family: 'inet', flags: ['signal'], port: 1234, ifindex: 3 });
+    expect(decodeEndpoint(nested)).toEqual({
+      id: 7,
+      address: '10.0.0.1',
+      family: 'inet',
+      flags: ['signal'],
+      port: 1234,
+      ifindex: 3,
+    });
   });
 });
 
@@ -100,7 +117,18 @@ describe('sock_diag', () => {
     b.writeBigUInt64LE(678n, 64);
     b.writeUInt8(2, 80);
     const full = decodeMptcpInfo(b);
-    expect(full).toEqual(expect.objectContaining({ subflows: 1, subflowsMax: 4, flags: 2, token: 0xdeadbeef, bytesSent: 12345n, bytesReceived: 678n, subflowsTotal: 2, size: 96 }));
+    expect(full).toEqual(
+      expect.objectContaining({
+        subflows: 1,
+        subflowsMax: 4,
+        flags: 2,
+        token: 0xdeadbeef,
+        bytesSent: 12345n,
+        bytesReceived: 678n,
+        subflowsTotal: 2,
+        size: 96,
+      }),
+    );
     const old = decodeMptcpInfo(b.subarray(0, 48));
     expect(old).toEqual(expect.objectContaining({ token: 0xdeadbeef, bytesSent: 0n, subflowsTotal: 0, size: 48 }));
   });

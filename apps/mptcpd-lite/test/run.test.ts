@@ -15,7 +15,13 @@ import { freePort, tempDir, writeUnits } from './helpers/units.js';
 
 interface Status {
   pid: number;
-  sockets: Array<{ unit: string; state: string; listen: Array<{ address: string; protocol: string; fd?: number }>; accepted: number; activations: number }>;
+  sockets: Array<{
+    unit: string;
+    state: string;
+    listen: Array<{ address: string; protocol: string; fd?: number }>;
+    accepted: number;
+    activations: number;
+  }>;
   services: Array<{ unit: string; state: string; pid?: number }>;
   failed: Array<{ unit: string; stage: string; messages: string[] }>;
 }
@@ -49,7 +55,11 @@ async function setup(): Promise<{ units: string; control: string; echoPort: numb
   return { units, control: path.join(dir, 'control.sock'), echoPort, unixPath };
 }
 
-async function start(units: string, control: string, env: NodeJS.ProcessEnv = {}): Promise<{ ready: Record<string, unknown> }> {
+async function start(
+  units: string,
+  control: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ ready: Record<string, unknown> }> {
   daemon = startCli(['run', '--units', units, '--control', control], { env });
   const line = await daemon.waitFor(/^\{"event":"ready"/, 15000);
   return { ready: JSON.parse(line) as Record<string, unknown> };
@@ -88,8 +98,10 @@ describe('mptcpd-lite run', () => {
     expect(ready.failed).toBe(1);
     expect(typeof ready.startupMs).toBe('number');
     const err = daemon?.stderr() ?? '';
-    expect(err).toContain('broken.socket:3: Unknown key \'FooBar\' in section [Socket], ignoring.');
-    expect(err).toContain('broken.socket: Unit has no Listen setting (ListenStream=, ListenDatagram=, ListenFIFO=, ...). Refusing.');
+    expect(err).toContain("broken.socket:3: Unknown key 'FooBar' in section [Socket], ignoring.");
+    expect(err).toContain(
+      'broken.socket: Unit has no Listen setting (ListenStream=, ListenDatagram=, ListenFIFO=, ...). Refusing.',
+    );
     expect(err).toMatch(/ERR +broken\.socket: skipped/);
 
     // The MPTCP echo answers an independent MPTCP client, and the connection is really MPTCP.
@@ -107,7 +119,9 @@ describe('mptcpd-lite run', () => {
     const appPid = st.services.find((s) => s.unit === 'app.service')?.pid;
     expect(appPid).toBeGreaterThan(0);
     const echoSock = st.sockets.find((s) => s.unit === 'echo.socket');
-    expect(echoSock?.listen[0]).toEqual(expect.objectContaining({ address: `127.0.0.1:${echoPort}`, protocol: 'mptcp' }));
+    expect(echoSock?.listen[0]).toEqual(
+      expect.objectContaining({ address: `127.0.0.1:${echoPort}`, protocol: 'mptcp' }),
+    );
     expect(echoSock?.accepted).toBe(1);
     expect(st.failed.map((f) => f.unit)).toEqual(['broken.socket']);
 
@@ -134,12 +148,20 @@ describe('mptcpd-lite run', () => {
     const [notJson] = await converse(control, 'this is not json\n', 1);
     expect(JSON.parse(notJson as string)).toEqual({ ok: false, error: expect.objectContaining({ code: 'EBADMSG' }) });
     const [unknown] = await converse(control, '{"cmd":"rm -rf /","id":7}\n', 1);
-    expect(JSON.parse(unknown as string)).toEqual({ ok: false, id: 7, error: expect.objectContaining({ code: 'EINVAL' }) });
+    expect(JSON.parse(unknown as string)).toEqual({
+      ok: false,
+      id: 7,
+      error: expect.objectContaining({ code: 'EINVAL' }),
+    });
     const [array] = await converse(control, '[1,2,3]\n', 1);
     expect(JSON.parse(array as string).ok).toBe(false);
     const [huge] = await converse(control, Buffer.alloc(100_000, 0x41), 1);
     expect(JSON.parse(huge as string).error.code).toBe('EMSGSIZE');
-    const binary = await converse(control, Buffer.from([0, 1, 2, 0xff, 0xfe, 10, ...Buffer.from('{"cmd":"ping"}\n')]), 2);
+    const binary = await converse(
+      control,
+      Buffer.from([0, 1, 2, 0xff, 0xfe, 10, ...Buffer.from('{"cmd":"ping"}\n')]),
+      2,
+    );
     expect(JSON.parse(binary[0] as string).ok).toBe(false);
     expect(JSON.parse(binary[1] as string)).toEqual(expect.objectContaining({ ok: true, pong: true }));
     // Still alive and serving.
@@ -156,18 +178,27 @@ describe('mptcpd-lite run', () => {
     await receiver.waitFor(/listening/);
     await start(units, control, { NOTIFY_SOCKET: notifyPath });
     const daemonPid = daemon?.child.pid;
-    const readyMsg = JSON.parse(await receiver.waitFor(/"READY": "1"/)) as { pid: number; fields: Record<string, string> };
+    const readyMsg = JSON.parse(await receiver.waitFor(/"READY": "1"/)) as {
+      pid: number;
+      fields: Record<string, string>;
+    };
     expect(readyMsg.pid).toBe(daemonPid);
     expect(readyMsg.fields.STATUS).toMatch(/2 socket units listening, 1 failed to load/);
 
     const before = await status(control);
     const echoFd = before.sockets.find((s) => s.unit === 'echo.socket')?.listen[0]?.fd;
     const newPort = await freePort();
-    writeFileSync(path.join(units, 'extra.socket'), `[Socket]\nListenStream=127.0.0.1:${newPort}\nSocketProtocol=mptcp\nAccept=yes\n`);
+    writeFileSync(
+      path.join(units, 'extra.socket'),
+      `[Socket]\nListenStream=127.0.0.1:${newPort}\nSocketProtocol=mptcp\nAccept=yes\n`,
+    );
     writeFileSync(path.join(units, 'extra@.service'), '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n');
     daemon?.kill('SIGHUP');
     await daemon?.waitFor(/^\{"event":"reloaded"/);
-    const reloading = JSON.parse(await receiver.waitFor(/"RELOADING": "1"/)) as { pid: number; fields: Record<string, string> };
+    const reloading = JSON.parse(await receiver.waitFor(/"RELOADING": "1"/)) as {
+      pid: number;
+      fields: Record<string, string>;
+    };
     expect(reloading.pid).toBe(daemonPid);
     expect(Number(reloading.fields.MONOTONIC_USEC)).toBeGreaterThan(0);
     await waitUntil(() => receiver.lines.filter((l) => l.includes('"READY": "1"')).length >= 2);
@@ -179,7 +210,10 @@ describe('mptcpd-lite run', () => {
     expect(await pythonClient(echoPort, 'old')).toEqual(expect.objectContaining({ received: 'old', isMptcp: 1 }));
 
     // A reload through the control socket works too.
-    const r = JSON.parse((await converse(control, '{"cmd":"reload"}\n', 1))[0] as string) as { ok: boolean; reloaded: boolean };
+    const r = JSON.parse((await converse(control, '{"cmd":"reload"}\n', 1))[0] as string) as {
+      ok: boolean;
+      reloaded: boolean;
+    };
     expect(r).toEqual(expect.objectContaining({ ok: true, reloaded: true }));
 
     const res = await stopProcess(daemon as Running, 'SIGTERM', 10000);
@@ -192,7 +226,17 @@ describe('mptcpd-lite run', () => {
     need(ctx, mptcpUnavailable());
     const { units, control } = await setup();
     // As systemd does: JOURNAL_STREAM=DEV:INODE of the stream on fd 2.
-    daemon = startProcess('sh', ['-c', 'JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec "$0" "$@"', process.execPath, CLI, 'run', '--units', units, '--control', control]);
+    daemon = startProcess('sh', [
+      '-c',
+      'JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec "$0" "$@"',
+      process.execPath,
+      CLI,
+      'run',
+      '--units',
+      units,
+      '--control',
+      control,
+    ]);
     await daemon.waitFor(/^\{"event":"ready"/, 15000);
     const err = daemon.stderr();
     expect(err).toMatch(/^<3>broken\.socket: Unit has no Listen setting/m);
@@ -235,12 +279,23 @@ describe('mptcpd-lite run', () => {
     const { units, control, echoPort } = await setup();
     await start(units, control);
     // Hold one MPTCP connection to the echo service open while info looks.
-    const holder = startProcess('python3', ['-c', `import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\ns.connect(('127.0.0.1', ${echoPort}))\ns.sendall(b'x' * 5000)\nn = 0\nwhile n < 5000: n += len(s.recv(65536))\nprint('HELD', s.getsockname()[1], flush=True)\ntime.sleep(30)`]);
+    const holder = startProcess('python3', [
+      '-c',
+      `import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\ns.connect(('127.0.0.1', ${echoPort}))\ns.sendall(b'x' * 5000)\nn = 0\nwhile n < 5000: n += len(s.recv(65536))\nprint('HELD', s.getsockname()[1], flush=True)\ntime.sleep(30)`,
+    ]);
     others.push(holder);
     const clientPort = Number((await holder.waitFor(/^HELD \d+/)).split(' ')[1]);
     const r = await runCli(['info', '--json', '--control', control]);
     expect(r.code, r.stderr).toBe(0);
-    const j = JSON.parse(r.stdout) as { ports: number[]; connections: Array<{ local: { port: number }; remote: { port: number }; info?: { bytesReceived: number; bytesSent: number }; subflows: unknown[] }> };
+    const j = JSON.parse(r.stdout) as {
+      ports: number[];
+      connections: Array<{
+        local: { port: number };
+        remote: { port: number };
+        info?: { bytesReceived: number; bytesSent: number };
+        subflows: unknown[];
+      }>;
+    };
     expect(j.ports).toEqual([echoPort]);
     const server = j.connections.find((c) => c.local.port === echoPort && c.remote.port === clientPort);
     expect(server?.info?.bytesReceived).toBe(5000);
@@ -261,7 +316,12 @@ describe('mptcpd-lite run', () => {
       expect(daemon?.stderr()).toContain('EADDRINUSE');
       expect(daemon?.stderr()).toMatch(/busy\.socket: not listening \(failed to start\); the other units keep running/);
       const st = await status(control);
-      expect(st.failed).toEqual(expect.arrayContaining([expect.objectContaining({ unit: 'busy.socket', stage: 'start' }), expect.objectContaining({ unit: 'broken.socket', stage: 'load' })]));
+      expect(st.failed).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ unit: 'busy.socket', stage: 'start' }),
+          expect.objectContaining({ unit: 'broken.socket', stage: 'load' }),
+        ]),
+      );
       expect(st.sockets.find((s) => s.unit === 'echo.socket')?.listen[0]?.address).toBe(`127.0.0.1:${echoPort}`);
     } finally {
       busy.close();
@@ -278,11 +338,23 @@ describe('mptcpd-lite run', () => {
       const units = writeUnits(path.join(dir, 'units'), {
         'strict.socket': '[Socket]\nListenStream=127.0.0.1:7100\nSocketProtocol=mptcp\nAccept=yes\n',
         'strict@.service': '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n',
-        'lenient.socket': '[Socket]\nListenStream=127.0.0.1:7101\nSocketProtocol=mptcp\nX-MPTCPFallback=yes\nAccept=yes\n',
+        'lenient.socket':
+          '[Socket]\nListenStream=127.0.0.1:7101\nSocketProtocol=mptcp\nX-MPTCPFallback=yes\nAccept=yes\n',
         'lenient@.service': '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n',
       });
       const control = path.join(dir, 'control.sock');
-      daemon = startProcess('ip', ['netns', 'exec', ns, process.execPath, CLI, 'run', '--units', units, '--control', control]);
+      daemon = startProcess('ip', [
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        CLI,
+        'run',
+        '--units',
+        units,
+        '--control',
+        control,
+      ]);
       await daemon.waitFor(/^\{"event":"ready"/, 15000);
       expect(daemon.stderr()).toMatch(/strict\.socket: .*ENOPROTOOPT/);
       expect(daemon.stderr()).toContain('net.mptcp.enabled');
@@ -304,7 +376,14 @@ describe('mptcpd-lite run', () => {
 
   it('an unreadable unit directory is named with EACCES, exit 2, no stack trace', async (ctx) => {
     const setpriv = spawnSync('setpriv', ['--version']).status === 0;
-    need(ctx, process.getuid?.() !== 0 ? 'needs root' : setpriv ? undefined : 'needs setpriv (util-linux) to drop CAP_DAC_OVERRIDE');
+    need(
+      ctx,
+      process.getuid?.() !== 0
+        ? 'needs root'
+        : setpriv
+          ? undefined
+          : 'needs setpriv (util-linux) to drop CAP_DAC_OVERRIDE',
+    );
     const { units } = await setup();
     const { chmodSync, chownSync } = await import('node:fs');
     // Owned by nobody, mode 0700: unreadable for a root daemon without CAP_DAC_OVERRIDE/DAC_READ_SEARCH
@@ -312,7 +391,21 @@ describe('mptcpd-lite run', () => {
     chownSync(units, 65534, 65534);
     chmodSync(units, 0o700);
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn('setpriv', ['--bounding-set=-dac_override,-dac_read_search', '--inh-caps=-dac_override,-dac_read_search', process.execPath, CLI, 'run', '--units', units, '--control', path.join(dir, 'c.sock')], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(
+        'setpriv',
+        [
+          '--bounding-set=-dac_override,-dac_read_search',
+          '--inh-caps=-dac_override,-dac_read_search',
+          process.execPath,
+          CLI,
+          'run',
+          '--units',
+          units,
+          '--control',
+          path.join(dir, 'c.sock'),
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('close', (code) => resolve({ code, stderr }));
@@ -332,10 +425,14 @@ describe('mptcpd-lite run', () => {
     const { openSync, closeSync } = await import('node:fs');
     const stray = openSync('/dev/null', 'r');
     // stdio[9] = an inheritable fd 9 in the daemon, as a careless parent would leave it.
-    const child = spawn(process.execPath, [CLI, 'run', '--units', units, '--control', path.join(dir, 'c.sock')], { stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', stray] });
+    const child = spawn(process.execPath, [CLI, 'run', '--units', units, '--control', path.join(dir, 'c.sock')], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', stray],
+    });
     closeSync(stray);
     try {
-      await new Promise<void>((resolve) => child.stdout?.on('data', (d: Buffer) => d.toString().includes('"event":"ready"') && resolve()));
+      await new Promise<void>((resolve) =>
+        child.stdout?.on('data', (d: Buffer) => d.toString().includes('"event":"ready"') && resolve()),
+      );
       expect(readlinkSync(`/proc/${child.pid}/fd/9`)).toBe('/dev/null');
       const listing = await new Promise<string>((resolve, reject) => {
         const s = net.connect(port, '127.0.0.1');
@@ -368,7 +465,12 @@ describe('mptcpd-lite run', () => {
 
 describe('mptcpd-lite run: control-socket peer credentials', () => {
   it('refuses a peer that is neither root nor the daemon user (SO_PEERCRED)', async (ctx) => {
-    need(ctx, mptcpUnavailable() ?? python3Unavailable() ?? (process.getuid?.() === 0 ? undefined : 'needs root to connect as another uid'));
+    need(
+      ctx,
+      mptcpUnavailable() ??
+        python3Unavailable() ??
+        (process.getuid?.() === 0 ? undefined : 'needs root to connect as another uid'),
+    );
     const { units, control } = await setup();
     await start(units, control);
     // Open the way for uid 65534 (the mode is the first line of defence; SO_PEERCRED the second).

@@ -12,8 +12,13 @@ import { mptcpUnavailable, need } from './helpers/capability.js';
 import { runCli, startCli, stopProcess, type Running } from './helpers/cli.js';
 import { freePort, tempDir, writeUnits } from './helpers/units.js';
 
-const SD_EXAMPLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../packages/sd/examples/echo-service.mjs');
-const addonEnv = process.env.MPTCP_NATIVE_ADDON ? `Environment=MPTCP_NATIVE_ADDON=${process.env.MPTCP_NATIVE_ADDON}\n` : '';
+const SD_EXAMPLE = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../../packages/sd/examples/echo-service.mjs',
+);
+const addonEnv = process.env.MPTCP_NATIVE_ADDON
+  ? `Environment=MPTCP_NATIVE_ADDON=${process.env.MPTCP_NATIVE_ADDON}\n`
+  : '';
 
 let dir: string;
 let daemon: Running | undefined;
@@ -52,7 +57,10 @@ async function setup(): Promise<{ control: string; port: number }> {
   return { control, port };
 }
 
-async function unitStatus(control: string, unit: string): Promise<{ code: number | null; units: Array<UnitJson | { unit: string; missing: true }> }> {
+async function unitStatus(
+  control: string,
+  unit: string,
+): Promise<{ code: number | null; units: Array<UnitJson | { unit: string; missing: true }> }> {
   const r = await runCli(['status', unit, '--json', '-n', '50', '--control', control]);
   return { code: r.code, units: JSON.parse(r.stdout) as Array<UnitJson | { unit: string; missing: true }> };
 }
@@ -91,8 +99,18 @@ describe('per-unit control', () => {
     expect(ls.stdout).toMatch(/^LISTEN\s+UNIT\s+ACTIVATES$/m);
     expect(ls.stdout).toContain(`127.0.0.1:${port} (mptcp) echo.socket echo.service`);
     expect(ls.stdout).toContain('1 sockets listed.');
-    const lsJson = JSON.parse((await runCli(['list-sockets', '--json', '--control', control])).stdout) as Array<Record<string, string>>;
-    expect(lsJson).toEqual([{ listen: `127.0.0.1:${port}`, kind: 'stream', protocol: 'mptcp', unit: 'echo.socket', activates: 'echo.service' }]);
+    const lsJson = JSON.parse((await runCli(['list-sockets', '--json', '--control', control])).stdout) as Array<
+      Record<string, string>
+    >;
+    expect(lsJson).toEqual([
+      {
+        listen: `127.0.0.1:${port}`,
+        kind: 'stream',
+        protocol: 'mptcp',
+        unit: 'echo.socket',
+        activates: 'echo.service',
+      },
+    ]);
 
     // Not started yet: status exits 3, as systemctl's for an inactive unit.
     const before = await runCli(['status', 'echo.service', '--control', control]);
@@ -115,7 +133,11 @@ describe('per-unit control', () => {
     expect(sock.stdout).toContain(`Listen: 127.0.0.1:${port} (stream) mptcp`);
 
     const units = JSON.parse((await runCli(['list-units', '--json', '--control', control])).stdout) as UnitJson[];
-    expect(units.map((u) => `${u.unit} ${u.activeState} ${u.subState}`).sort()).toEqual(['chatty.service inactive dead', 'echo.service active running', 'echo.socket active running']);
+    expect(units.map((u) => `${u.unit} ${u.activeState} ${u.subState}`).sort()).toEqual([
+      'chatty.service inactive dead',
+      'echo.service active running',
+      'echo.socket active running',
+    ]);
 
     // A service's output: in the daemon's log as unit[pid]: line, and in `status UNIT`, never on stdout.
     expect((await runCli(['start', 'chatty', '--control', control])).code).toBe(0);

@@ -13,7 +13,11 @@ import { runCli, APP_ROOT } from './helpers/cli.js';
 interface Vector {
   input: string;
   source: string;
-  expected: { systemd_output: string; parser_warnings?: Array<{ line: number; message: string }>; fatal?: { line: number; message: string } };
+  expected: {
+    systemd_output: string;
+    parser_warnings?: Array<{ line: number; message: string }>;
+    fatal?: { line: number; message: string };
+  };
 }
 
 const vectorsPath = path.resolve(APP_ROOT, '..', '..', '..', 'shared', 'vectors', 'conf-syntax.json');
@@ -28,7 +32,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function expectedMessages(v: Vector): Array<{ line: number; message: string }> {
   const out = [...(v.expected.parser_warnings ?? [])];
   if (v.expected.fatal) out.push(v.expected.fatal);
-  const single = /^(?:warning|FATAL) line (\d+): (.*?)(?: +(?:then|Description).*| -> .*)?$/.exec(v.expected.systemd_output);
+  const single = /^(?:warning|FATAL) line (\d+): (.*?)(?: +(?:then|Description).*| -> .*)?$/.exec(
+    v.expected.systemd_output,
+  );
   if (single) out.push({ line: Number(single[1]), message: single[2] as string });
   const seen = new Set<string>();
   return out.filter((m) => !seen.has(`${m.line}:${m.message}`) && seen.add(`${m.line}:${m.message}`));
@@ -40,23 +46,32 @@ describe('mptcpd-lite verify: systemd-analyze verify vectors', () => {
   });
 
   it.each(observed)('$file: $expected.systemd_output', async (v) => {
-    const raw = v.input.includes('(raw byte 0xFF)') ? Buffer.concat([Buffer.from(v.input.split('\\xff')[0] ?? ''), Buffer.from([0xff]), Buffer.from('\n')]) : Buffer.from(v.input);
+    const raw = v.input.includes('(raw byte 0xFF)')
+      ? Buffer.concat([Buffer.from(v.input.split('\\xff')[0] ?? ''), Buffer.from([0xff]), Buffer.from('\n')])
+      : Buffer.from(v.input);
     const file = path.join(dir, v.file);
     writeFileSync(file, raw);
     writeFileSync(file.replace(/\.socket$/, '.service'), '[Service]\nExecStart=/bin/cat\n');
     const r = await runCli(['verify', file]);
     for (const m of expectedMessages(v)) {
-      if (m.message.startsWith('String is not UTF-8 clean')) expect(r.stderr).toContain(`${file}:${m.line}: String is not UTF-8 clean, ignoring assignment:`);
+      if (m.message.startsWith('String is not UTF-8 clean'))
+        expect(r.stderr).toContain(`${file}:${m.line}: String is not UTF-8 clean, ignoring assignment:`);
       else {
         // The vectors quote systemd <= 254's parser texts; 257 (what we follow) words the same failure
         // `Failed to parse KEY=VALUE, ignoring: <strerror>` (sameParseMessage() accepts either).
         const prefix = `${file}:${m.line}: `;
         const lines = r.stderr.split('\n').filter((l) => l.startsWith(prefix));
-        expect(lines.some((l) => sameParseMessage(l.slice(prefix.length), m.message)), `${prefix}${m.message} in:\n${r.stderr}`).toBe(true);
+        expect(
+          lines.some((l) => sameParseMessage(l.slice(prefix.length), m.message)),
+          `${prefix}${m.message} in:\n${r.stderr}`,
+        ).toBe(true);
       }
     }
     const loadFails = /FATAL|load error/.test(v.expected.systemd_output);
-    if (/no Listen setting/.test(v.expected.systemd_output)) expect(r.stderr).toContain(`${v.file}: Unit has no Listen setting (ListenStream=, ListenDatagram=, ListenFIFO=, ...). Refusing.`);
+    if (/no Listen setting/.test(v.expected.systemd_output))
+      expect(r.stderr).toContain(
+        `${v.file}: Unit has no Listen setting (ListenStream=, ListenDatagram=, ListenFIFO=, ...). Refusing.`,
+      );
     expect(r.code).toBe(loadFails ? 1 : 0);
     if (!loadFails && expectedMessages(v).length === 0) expect(r.stderr).toBe('');
   });
@@ -64,11 +79,37 @@ describe('mptcpd-lite verify: systemd-analyze verify vectors', () => {
 
 describe('mptcpd-lite verify: load-time errors (spec §7)', () => {
   const cases: Array<[string, string, string[]]> = [
-    ['nolisten.socket', '[Socket]\nAccept=yes\n', ['nolisten.socket: Unit has no Listen setting (ListenStream=, ListenDatagram=, ListenFIFO=, ...). Refusing.', 'Unit nolisten.socket has a bad unit file setting.']],
-    ['d2.socket', '[Socket]\nListenDatagram=127.0.0.1:18240\nAccept=yes\n', ['d2.socket: Unit configured for accepting sockets, but sockets are non-accepting. Refusing.']],
-    ['d8.socket', '[Socket]\nListenStream=127.0.0.1:18241\nAccept=yes\nMaxConnections=0\n', ['d8.socket: MaxConnection= setting too small. Refusing.']],
-    ['nosvc.socket', '[Socket]\nListenStream=127.0.0.1:18242\n', ['nosvc.socket: service nosvc.service not loaded, socket cannot be started.']],
-    ['c8b.socket', '[Socket\nListenStream=127.0.0.1:18243\n', ['c8b.socket:1: Invalid section header \'[Socket\'', 'Unit c8b.socket failed to load properly, please adjust/correct and reload service manager: Bad message']],
+    [
+      'nolisten.socket',
+      '[Socket]\nAccept=yes\n',
+      [
+        'nolisten.socket: Unit has no Listen setting (ListenStream=, ListenDatagram=, ListenFIFO=, ...). Refusing.',
+        'Unit nolisten.socket has a bad unit file setting.',
+      ],
+    ],
+    [
+      'd2.socket',
+      '[Socket]\nListenDatagram=127.0.0.1:18240\nAccept=yes\n',
+      ['d2.socket: Unit configured for accepting sockets, but sockets are non-accepting. Refusing.'],
+    ],
+    [
+      'd8.socket',
+      '[Socket]\nListenStream=127.0.0.1:18241\nAccept=yes\nMaxConnections=0\n',
+      ['d8.socket: MaxConnection= setting too small. Refusing.'],
+    ],
+    [
+      'nosvc.socket',
+      '[Socket]\nListenStream=127.0.0.1:18242\n',
+      ['nosvc.socket: service nosvc.service not loaded, socket cannot be started.'],
+    ],
+    [
+      'c8b.socket',
+      '[Socket\nListenStream=127.0.0.1:18243\n',
+      [
+        "c8b.socket:1: Invalid section header '[Socket'",
+        'Unit c8b.socket failed to load properly, please adjust/correct and reload service manager: Bad message',
+      ],
+    ],
   ];
   it.each(cases)('%s', async (name, text, messages) => {
     const sub = mkdtempSync(path.join(dir, 'case-'));
@@ -80,7 +121,13 @@ describe('mptcpd-lite verify: load-time errors (spec §7)', () => {
 
   it('the example units verify cleanly, and --json lists diagnostics', async () => {
     const units = path.join(APP_ROOT, 'examples', 'units');
-    const r = await runCli(['verify', path.join(units, 'echo.socket'), path.join(units, 'http.socket'), path.join(units, 'http.service'), path.join(units, 'echo@.service')]);
+    const r = await runCli([
+      'verify',
+      path.join(units, 'echo.socket'),
+      path.join(units, 'http.socket'),
+      path.join(units, 'http.service'),
+      path.join(units, 'echo@.service'),
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const sub = mkdtempSync(path.join(dir, 'json-'));
@@ -88,9 +135,18 @@ describe('mptcpd-lite verify: load-time errors (spec §7)', () => {
     writeFileSync(path.join(sub, 'j.service'), '[Service]\nExecStart=/bin/cat\n');
     const j = await runCli(['verify', '--json', path.join(sub, 'j.socket')]);
     expect(j.code).toBe(0);
-    const parsed = JSON.parse(j.stdout) as { failed: boolean; diagnostics: Array<{ line: number; text: string; severity: string }> };
+    const parsed = JSON.parse(j.stdout) as {
+      failed: boolean;
+      diagnostics: Array<{ line: number; text: string; severity: string }>;
+    };
     expect(parsed.failed).toBe(false);
-    expect(parsed.diagnostics).toEqual([expect.objectContaining({ line: 3, severity: 'warning', text: `${path.join(sub, 'j.socket')}:3: Unknown key 'Bogus' in section [Socket], ignoring.` })]);
+    expect(parsed.diagnostics).toEqual([
+      expect.objectContaining({
+        line: 3,
+        severity: 'warning',
+        text: `${path.join(sub, 'j.socket')}:3: Unknown key 'Bogus' in section [Socket], ignoring.`,
+      }),
+    ]);
   });
 
   it('--recursive-errors makes warnings fail, as systemd-analyze 257; notices do not', async () => {
@@ -99,7 +155,9 @@ describe('mptcpd-lite verify: load-time errors (spec §7)', () => {
     writeFileSync(path.join(sub, 'w.service'), '[Service]\nExecStart=/bin/cat\nUser=nobody\n');
     const plain = await runCli(['verify', path.join(sub, 'w.socket')]);
     expect(plain.code).toBe(0);
-    expect(plain.stderr).toContain(`${path.join(sub, 'w.socket')}:3: Failed to parse Backlog=x, ignoring: Invalid argument`);
+    expect(plain.stderr).toContain(
+      `${path.join(sub, 'w.socket')}:3: Failed to parse Backlog=x, ignoring: Invalid argument`,
+    );
     expect((await runCli(['verify', '--recursive-errors', 'no', path.join(sub, 'w.socket')])).code).toBe(1);
     const svc = await runCli(['verify', '--recursive-errors', 'no', path.join(sub, 'w.service')]);
     expect(svc.stderr).toContain(`${path.join(sub, 'w.service')}:3: Special user nobody configured, this is not safe!`);

@@ -35,10 +35,16 @@ async function scenario(name, files) {
   const sock = engine.status().sockets[0];
   const port = sock.listen[0].port;
   // Asynchronously: the engine runs in this process and must keep its event loop.
-  const { stdout } = await promisify(execFile)('python3', [join(helpers, 'client.py'), 'seq', '127.0.0.1', String(port), String(n)], { encoding: 'utf8' });
+  const { stdout } = await promisify(execFile)(
+    'python3',
+    [join(helpers, 'client.py'), 'seq', '127.0.0.1', String(port), String(n)],
+    { encoding: 'utf8' },
+  );
   const out = JSON.parse(stdout);
   await engine.stop();
-  console.log(`${name}: ${out.answered}/${n} answered, median ${out.median_ms.toFixed(2)} ms, total ${out.seconds.toFixed(2)} s (${sock.listen[0].transport})`);
+  console.log(
+    `${name}: ${out.answered}/${n} answered, median ${out.median_ms.toFixed(2)} ms, total ${out.seconds.toFixed(2)} s (${sock.listen[0].transport})`,
+  );
 }
 
 await scenario('Accept=yes, /bin/echo per connection', {

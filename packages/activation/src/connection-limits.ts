@@ -2,7 +2,9 @@
  * MaxConnections= and MaxConnectionsPerSource= bookkeeping for one Accept=yes socket, with systemd's
  * order and wording (socket_enter_running()): the global limit first, then the per-source one.
  */
-export type Admission = { ok: true; release: () => void } | { ok: false; reason: 'max-connections' | 'max-connections-per-source'; message: string };
+export type Admission =
+  | { ok: true; release: () => void }
+  | { ok: false; reason: 'max-connections' | 'max-connections-per-source'; message: string };
 
 export class ConnectionLimits {
   connections = 0;
@@ -16,13 +18,21 @@ export class ConnectionLimits {
   /** Admits one connection from `source` (printed as `sourceText`), or says why not. */
   admit(source: string, sourceText: string): Admission {
     if (this.connections >= this.maxConnections) {
-      return { ok: false, reason: 'max-connections', message: `Too many incoming connections (${this.connections}), dropping connection.` };
+      return {
+        ok: false,
+        reason: 'max-connections',
+        message: `Too many incoming connections (${this.connections}), dropping connection.`,
+      };
     }
     let counted = false;
     if (this.maxPerSource > 0) {
       const n = (this.perSource.get(source) ?? 0) + 1;
       if (n > this.maxPerSource) {
-        return { ok: false, reason: 'max-connections-per-source', message: `Too many incoming connections (${n}) from source ${sourceText}, dropping connection.` };
+        return {
+          ok: false,
+          reason: 'max-connections-per-source',
+          message: `Too many incoming connections (${n}) from source ${sourceText}, dropping connection.`,
+        };
       }
       this.perSource.set(source, n);
       counted = true;

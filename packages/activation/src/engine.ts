@@ -24,7 +24,14 @@ import type {
 } from './engine-types.js';
 import { ActivationError, errnoOf, messageOf } from './errors.js';
 import type { OutputMode, SpawnMethod } from './exec.js';
-import { connectionInstance, instanceServiceName, prettyAddress, remoteEnvironment, sourceKey, templateNameFor } from './instance-name.js';
+import {
+  connectionInstance,
+  instanceServiceName,
+  prettyAddress,
+  remoteEnvironment,
+  sourceKey,
+  templateNameFor,
+} from './instance-name.js';
 import { formatSockAddr, portOf } from './listen-address.js';
 import { type Logger, silentLogger } from './logger.js';
 import { type NativeApi, type ReadableWatch, loadNative } from './native-binding.js';
@@ -32,8 +39,21 @@ import { type OpenedPort, closePorts, openPorts } from './open-listen.js';
 import { RateLimit } from './rate-limit.js';
 import { ServiceChannels } from './service-channels.js';
 import { restartDelayUsec } from './restart-policy.js';
-import { type ServiceExit, ServiceProcess, type ServiceProcessOptions, type ServiceSnapshot, type StartContext, markStartLimitHit } from './service-process.js';
-import { type SnapshotCache, type TemplateResolver, defaultTemplateResolver, isServiceUnit, snapshotTemplate } from './templates.js';
+import {
+  type ServiceExit,
+  ServiceProcess,
+  type ServiceProcessOptions,
+  type ServiceSnapshot,
+  type StartContext,
+  markStartLimitHit,
+} from './service-process.js';
+import {
+  type SnapshotCache,
+  type TemplateResolver,
+  defaultTemplateResolver,
+  isServiceUnit,
+  snapshotTemplate,
+} from './templates.js';
 
 export interface EngineOptions {
   logger?: Logger;
@@ -193,7 +213,8 @@ function startsAllowed(): number {
   // time what is accepted cannot use up the margin, and /proc/self/fd is not listed per
   // connection. Near the limit it is counted each time.
   const now = performance.now();
-  if (fdCount && now - fdCount.at < FD_COUNT_TTL_MS && limit - fdCount.open >= FD_COUNT_MARGIN) return MAX_STARTS_IN_FLIGHT;
+  if (fdCount && now - fdCount.at < FD_COUNT_TTL_MS && limit - fdCount.open >= FD_COUNT_MARGIN)
+    return MAX_STARTS_IN_FLIGHT;
   let open: number;
   try {
     open = readdirSync('/proc/self/fd').length;
@@ -321,7 +342,11 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
    * A template read into memory once (instances never touch the disk). One that no longer loads
    * keeps its previous text, with a warning, so that its socket keeps serving.
    */
-  private loadTemplate(t: ServiceTemplate | ServiceUnit, previous: ServiceTemplate | undefined, shared?: SnapshotCache): ServiceTemplate | undefined {
+  private loadTemplate(
+    t: ServiceTemplate | ServiceUnit,
+    previous: ServiceTemplate | undefined,
+    shared?: SnapshotCache,
+  ): ServiceTemplate | undefined {
     if (isServiceUnit(t) || t.text !== undefined || !t.file) return t;
     try {
       return snapshotTemplate(t, shared);
@@ -360,13 +385,22 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     };
     this.sockets.set(unit.name, sock);
     try {
-      if (unit.execStartPre.length + unit.execStartPost.length + unit.execStopPre.length + unit.execStopPost.length > 0) {
-        this.log.warn('ExecStartPre=/ExecStartPost=/ExecStopPre=/ExecStopPost= in socket units are not supported, ignoring.', { unit: unit.name });
+      if (
+        unit.execStartPre.length + unit.execStartPost.length + unit.execStopPre.length + unit.execStopPost.length >
+        0
+      ) {
+        this.log.warn(
+          'ExecStartPre=/ExecStartPost=/ExecStopPre=/ExecStopPost= in socket units are not supported, ignoring.',
+          { unit: unit.name },
+        );
       }
       this.checkTarget(unit);
       sock.ports = openPorts(unit, native, this.log);
       for (const p of sock.ports) {
-        this.log.info(`Listening on ${p.local ? formatSockAddr(p.local) : p.entry.value} (${p.transport}) as fd ${p.fd}.`, { unit: unit.name });
+        this.log.info(
+          `Listening on ${p.local ? formatSockAddr(p.local) : p.entry.value} (${p.transport}) as fd ${p.fd}.`,
+          { unit: unit.name },
+        );
       }
       this.enterListening(sock);
       report.listening.push(unit.name);
@@ -383,11 +417,18 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     if (unit.accept) {
       const t = templateNameFor(unit.name);
       if (!this.templates.has(t)) {
-        throw new ActivationError('TEMPLATE_NOT_FOUND', `Service ${t.replace('@.', '@internal.')} not loaded, socket cannot be started.`, { unit: unit.name });
+        throw new ActivationError(
+          'TEMPLATE_NOT_FOUND',
+          `Service ${t.replace('@.', '@internal.')} not loaded, socket cannot be started.`,
+          { unit: unit.name },
+        );
       }
     } else {
       const s = serviceNameOf(unit);
-      if (!this.serviceDefs.has(s)) throw new ActivationError('SERVICE_NOT_FOUND', `Service ${s} not loaded, socket cannot be started.`, { unit: unit.name });
+      if (!this.serviceDefs.has(s))
+        throw new ActivationError('SERVICE_NOT_FOUND', `Service ${s} not loaded, socket cannot be started.`, {
+          unit: unit.name,
+        });
     }
   }
 
@@ -450,7 +491,9 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     }
     if (lim.below()) return true;
     const ms = Math.max(1, Math.round(u.pollLimitIntervalUsec / 1000));
-    this.log.warn(`Poll limit hit (PollLimitBurst=${u.pollLimitBurst} in ${ms} ms), pausing polling for ${ms} ms.`, { unit: u.name });
+    this.log.warn(`Poll limit hit (PollLimitBurst=${u.pollLimitBurst} in ${ms} ms), pausing polling for ${ms} ms.`, {
+      unit: u.name,
+    });
     this.unwatch(sock);
     sock.pollPause = setTimeout(() => {
       delete sock.pollPause;
@@ -466,7 +509,8 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     sock.ports = [];
     sock.lent = false;
     if (error !== undefined) sock.error = error;
-    if (result !== 'resources' || error === undefined) this.log.warn(`Failed with result '${result}'.`, { unit: sock.unit.name });
+    if (result !== 'resources' || error === undefined)
+      this.log.warn(`Failed with result '${result}'.`, { unit: sock.unit.name });
     this.setSocketState(sock, 'failed', result);
   }
 
@@ -508,8 +552,14 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     const def = this.serviceDefs.get(name);
     if (!def) return undefined;
     const process = new ServiceProcess(def, this.serviceOptions());
-    const rt: ServiceRuntime = { process, startLimit: new RateLimit(def.unit.startLimitIntervalUsec, def.unit.startLimitBurst), starting: false };
-    process.on('state', (state) => this.emit('service-state', { service: name, state, ...(process.pid !== undefined ? { pid: process.pid } : {}) }));
+    const rt: ServiceRuntime = {
+      process,
+      startLimit: new RateLimit(def.unit.startLimitIntervalUsec, def.unit.startLimitBurst),
+      starting: false,
+    };
+    process.on('state', (state) =>
+      this.emit('service-state', { service: name, state, ...(process.pid !== undefined ? { pid: process.pid } : {}) }),
+    );
     process.on('exit', (exit) => this.onServiceExit(rt, exit));
     this.services.set(name, rt);
     return rt;
@@ -543,7 +593,8 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       this.log.warn('Start request repeated too quickly.', { unit: unit.name });
       this.log.warn("Failed with result 'start-limit-hit'.", { unit: unit.name });
       markStartLimitHit(svc.process);
-      for (const s of sockets) this.enterFailed(s, 'service-start-limit-hit', `Service ${unit.name} hit its start limit`);
+      for (const s of sockets)
+        this.enterFailed(s, 'service-start-limit-hit', `Service ${unit.name} hit its start limit`);
       return;
     }
     const native = this.requireNative();
@@ -553,7 +604,9 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       s.lent = true;
       this.setSocketState(s, 'running');
     }
-    const ports = sockets.flatMap((s) => s.ports.map((p) => ({ fd: p.fd, name: s.unit.fileDescriptorName ?? s.unit.name })));
+    const ports = sockets.flatMap((s) =>
+      s.ports.map((p) => ({ fd: p.fd, name: s.unit.fileDescriptorName ?? s.unit.name })),
+    );
     const ctx: StartContext = {};
     if (unit.standardInput === 'socket') {
       if (ports.length !== 1) {
@@ -594,7 +647,9 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     if (exit.restart) {
       svc.process.restarts += 1;
       const delay = usecToMs(restartDelayUsec(unit, svc.process.restarts));
-      this.log.info(`Scheduled restart job in ${delay} ms, restart counter is at ${svc.process.restarts}.`, { unit: unit.name });
+      this.log.info(`Scheduled restart job in ${delay} ms, restart counter is at ${svc.process.restarts}.`, {
+        unit: unit.name,
+      });
       svc.restartTimer = setTimeout(() => {
         delete svc.restartTimer;
         svc.process.clearAutoRestart();
@@ -622,7 +677,9 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
         native.setNonBlocking(p.fd, true);
         for (let conn = native.accept(p.fd); conn !== null; conn = native.accept(p.fd)) native.close(conn.fd);
       } else {
-        this.log.debug(`FlushPending=yes: ${p.entry.value} is not a stream socket, not flushed.`, { unit: sock.unit.name });
+        this.log.debug(`FlushPending=yes: ${p.entry.value} is not a stream socket, not flushed.`, {
+          unit: sock.unit.name,
+        });
       }
     }
   }
@@ -699,7 +756,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
    */
   private waitForFds(sock: SocketRuntime, why: string): void {
     if (sock.fdWait) return;
-    this.log.warn(`Failed to accept connection: ${why}; waiting for a running instance to exit before accepting more.`, { unit: sock.unit.name });
+    this.log.warn(
+      `Failed to accept connection: ${why}; waiting for a running instance to exit before accepting more.`,
+      { unit: sock.unit.name },
+    );
     this.unwatch(sock);
     const resume = (): void => {
       if (!sock.fdWait) return;
@@ -714,7 +774,12 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     sock.resumeAccept = resume;
   }
 
-  private refuse(sock: SocketRuntime, conn: AcceptedConnection, reason: 'max-connections' | 'max-connections-per-source' | 'trigger-limit-hit' | 'error', message: string): void {
+  private refuse(
+    sock: SocketRuntime,
+    conn: AcceptedConnection,
+    reason: 'max-connections' | 'max-connections-per-source' | 'trigger-limit-hit' | 'error',
+    message: string,
+  ): void {
     this.requireNative().close(conn.fd);
     sock.counters.refused += 1;
     this.emit('refused', { socket: sock.unit.name, reason, remote: conn.remote, message });
@@ -736,7 +801,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
         creds = null;
       }
     }
-    const admission = sock.limits.admit(sourceKey(conn.remote, creds), prettyAddress(conn.remote) ?? sourceKey(conn.remote, creds));
+    const admission = sock.limits.admit(
+      sourceKey(conn.remote, creds),
+      prettyAddress(conn.remote) ?? sourceKey(conn.remote, creds),
+    );
     if (!admission.ok) {
       this.log.warn(admission.message, { unit: sock.unit.name });
       this.refuse(sock, conn, admission.reason, admission.message);
@@ -750,21 +818,29 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     void this.startInstance(sock, conn, name, admission.release);
   }
 
-  private async startInstance(sock: SocketRuntime, conn: AcceptedConnection, name: string, release: () => void): Promise<void> {
+  private async startInstance(
+    sock: SocketRuntime,
+    conn: AcceptedConnection,
+    name: string,
+    release: () => void,
+  ): Promise<void> {
     const native = this.requireNative();
     let svc: ServiceProcess | undefined;
     this.startsInFlight += 1;
     try {
       const templateName = templateNameFor(sock.unit.name);
       const template = this.templates.get(templateName);
-      if (!template) throw new ActivationError('TEMPLATE_NOT_FOUND', `Service ${templateName} not loaded`, { unit: sock.unit.name });
+      if (!template)
+        throw new ActivationError('TEMPLATE_NOT_FOUND', `Service ${templateName} not loaded`, { unit: sock.unit.name });
       const unit = await this.instantiate(template, name);
       const proc = new ServiceProcess(unit, this.serviceOptions());
       svc = proc;
       // The set (and the limits) move to a reopened runtime on reload: the instance stays tracked.
       const instances = sock.instances;
       instances.add(proc);
-      proc.on('state', (state) => this.emit('service-state', { service: name, state, ...(proc.pid !== undefined ? { pid: proc.pid } : {}) }));
+      proc.on('state', (state) =>
+        this.emit('service-state', { service: name, state, ...(proc.pid !== undefined ? { pid: proc.pid } : {}) }),
+      );
       proc.on('exit', (exit) => {
         release();
         instances.delete(proc);
@@ -834,7 +910,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
         // same address fails with EADDRINUSE). The new settings wait for the service to exit.
         sock.pending = unit;
         this.applyRuntimeFields(sock, unit);
-        this.log.warn('Socket settings changed while its service holds the sockets; the new settings apply when the service has exited.', { unit: unit.name });
+        this.log.warn(
+          'Socket settings changed while its service holds the sockets; the new settings apply when the service has exited.',
+          { unit: unit.name },
+        );
         report.kept.push(unit.name);
         report.listening.push(unit.name);
         continue;
@@ -864,7 +943,9 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     const names = new Set(sockets.map((u) => u.name));
     for (const sock of this.sockets.values()) {
       if (names.has(sock.unit.name) || !serving(sock)) continue;
-      this.log.warn('Unit file is gone or failed to load; the socket keeps serving with its previous configuration.', { unit: sock.unit.name });
+      this.log.warn('Unit file is gone or failed to load; the socket keeps serving with its previous configuration.', {
+        unit: sock.unit.name,
+      });
       sockets.push(sock.pending ?? sock.unit);
     }
     const serviceNames = new Set(services.map((s) => s.name));
@@ -876,7 +957,9 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
         const t = templateNameFor(unit.name);
         const old = this.templates.get(t);
         if (!templateNames.has(t) && old) {
-          this.log.warn(`${t} is gone or failed to load; new connections keep using its previous configuration.`, { unit: unit.name });
+          this.log.warn(`${t} is gone or failed to load; new connections keep using its previous configuration.`, {
+            unit: unit.name,
+          });
           templates.push(old);
           templateNames.add(t);
         }
@@ -884,7 +967,9 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
         const n = serviceNameOf(unit);
         const old = this.serviceDefs.get(n);
         if (!serviceNames.has(n) && old) {
-          this.log.warn(`${n} is gone or failed to load; the socket keeps activating its previous configuration.`, { unit: unit.name });
+          this.log.warn(`${n} is gone or failed to load; the socket keeps activating its previous configuration.`, {
+            unit: unit.name,
+          });
           services.push(old);
           serviceNames.add(n);
         }
@@ -913,7 +998,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       report.listening.push(unit.name);
       return;
     }
-    this.log.warn(`New socket settings could not be applied (${attempt.failed[0]?.error ?? 'error'}); keeping the previous ones.`, { unit: unit.name });
+    this.log.warn(
+      `New socket settings could not be applied (${attempt.failed[0]?.error ?? 'error'}); keeping the previous ones.`,
+      { unit: unit.name },
+    );
     this.sockets.delete(unit.name);
     this.startSocketRuntime(previous, report, carried);
   }
@@ -942,12 +1030,18 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
 
   /** Whether `name` is a loaded socket or service unit. */
   hasUnit(name: string): boolean {
-    return this.sockets.has(name) || this.services.has(name) || this.serviceDefs.has(name) || this.instance(name) !== undefined;
+    return (
+      this.sockets.has(name) ||
+      this.services.has(name) ||
+      this.serviceDefs.has(name) ||
+      this.instance(name) !== undefined
+    );
   }
 
   /** A running Accept=yes instance by name (`echo@3-127.0.0.1:80-127.0.0.1:5000.service`). */
   private instance(name: string): { sock: SocketRuntime; proc: ServiceProcess } | undefined {
-    for (const sock of this.sockets.values()) for (const proc of sock.instances) if (proc.name === name) return { sock, proc };
+    for (const sock of this.sockets.values())
+      for (const proc of sock.instances) if (proc.name === name) return { sock, proc };
     return undefined;
   }
 
@@ -977,7 +1071,12 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       svc.process.clearAutoRestart();
     }
     await this.startService(svc, undefined);
-    if (svc.process.state === 'failed') throw new ActivationError('EXEC_FAILED', `Job for ${name} failed (result: ${svc.process.lastResult ?? 'resources'}).`, { unit: name });
+    if (svc.process.state === 'failed')
+      throw new ActivationError(
+        'EXEC_FAILED',
+        `Job for ${name} failed (result: ${svc.process.lastResult ?? 'resources'}).`,
+        { unit: name },
+      );
   }
 
   /** `stop UNIT`: a socket closes its fds (dead); a service stops (its sockets keep listening). */
@@ -1009,7 +1108,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   async restartUnit(name: string): Promise<void> {
     if (this.sockets.has(name)) {
       const sock = this.sockets.get(name) as SocketRuntime;
-      if (sock.state === 'running') throw new ActivationError('ENGINE_STATE', `Socket ${name} is in use by its service; stop the service first.`, { unit: name });
+      if (sock.state === 'running')
+        throw new ActivationError('ENGINE_STATE', `Socket ${name} is in use by its service; stop the service first.`, {
+          unit: name,
+        });
       this.closeSocket(sock);
       await this.startUnit(name);
       return;
@@ -1020,7 +1122,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
 
   /** `reload UNIT`: ExecReload= or Type=notify-reload's signal. Sockets cannot reload (as systemd). */
   async reloadUnit(name: string): Promise<void> {
-    if (this.sockets.has(name)) throw new ActivationError('NOT_RELOADABLE', `Job type reload is not applicable for unit ${name}.`, { unit: name });
+    if (this.sockets.has(name))
+      throw new ActivationError('NOT_RELOADABLE', `Job type reload is not applicable for unit ${name}.`, {
+        unit: name,
+      });
     const inst = this.instance(name);
     if (inst) return inst.proc.reload();
     const svc = this.requireService(name);
@@ -1043,7 +1148,12 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
         kind: 'socket',
         file: sock.unit.file,
         ...(sock.unit.unit.description !== undefined ? { description: sock.unit.unit.description } : {}),
-        activeState: sock.state === 'listening' || sock.state === 'running' ? 'active' : sock.state === 'failed' ? 'failed' : 'inactive',
+        activeState:
+          sock.state === 'listening' || sock.state === 'running'
+            ? 'active'
+            : sock.state === 'failed'
+              ? 'failed'
+              : 'inactive',
         subState: sock.state,
         result: sock.result,
         socket: status,

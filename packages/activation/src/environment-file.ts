@@ -20,7 +20,11 @@ export function readEnvironmentFiles(refs: readonly EnvironmentFileRef[], unitNa
       text = readRegularFile(ref.path).toString('utf8');
     } catch (err) {
       if (ref.optional && errnoOf(err) === 'ENOENT') continue;
-      throw new ActivationError('ENVIRONMENT_FILE', `Failed to load environment files: ${messageOf(err).startsWith(ref.path) ? messageOf(err) : `${ref.path}: ${messageOf(err)}`}`, { unit: unitName, errno: errnoOf(err), cause: err });
+      throw new ActivationError(
+        'ENVIRONMENT_FILE',
+        `Failed to load environment files: ${messageOf(err).startsWith(ref.path) ? messageOf(err) : `${ref.path}: ${messageOf(err)}`}`,
+        { unit: unitName, errno: errnoOf(err), cause: err },
+      );
     }
     out.push(...parseEnvironmentFile(text).env);
   }

@@ -7,6 +7,10 @@
  */
 import { expandExecCommand } from '@mptcp/unit';
 
-export function expandArgv(argv: readonly string[], env: Readonly<Record<string, string>>, noEnvExpand = false): string[] {
+export function expandArgv(
+  argv: readonly string[],
+  env: Readonly<Record<string, string>>,
+  noEnvExpand = false,
+): string[] {
   return expandExecCommand({ argv: [...argv], noEnvExpand }, env);
 }

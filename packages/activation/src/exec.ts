@@ -161,7 +161,10 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `exec "$0" "$@"` after exporting the PID-valued variables; `$$` is the shell's PID = the program's. */
 function shPrologue(prep: PreparedExec): string {
-  const exports = prep.pidEnv.filter((n) => NAME.test(n)).map((n) => `${n}=$$; export ${n}; `).join('');
+  const exports = prep.pidEnv
+    .filter((n) => NAME.test(n))
+    .map((n) => `${n}=$$; export ${n}; `)
+    .join('');
   // The shell exports a PWD of its own; systemd passes none unless configured.
   return exports + (prep.env.PWD === undefined ? 'unset PWD; ' : '');
 }
@@ -171,9 +174,21 @@ export function planNodeExec(prep: PreparedExec): ExecPlan {
   const [argv0 = prep.path, ...rest] = prep.argv;
   const prologue = shPrologue(prep);
   if (argv0 !== prep.path && BASH !== undefined) {
-    return { file: BASH, args: ['-c', `${prologue}a=$1; shift; exec -a "$a" "$0" "$@"`, prep.path, argv0, ...rest], argv0: undefined, argv: [argv0, ...rest], argv0Honoured: true };
+    return {
+      file: BASH,
+      args: ['-c', `${prologue}a=$1; shift; exec -a "$a" "$0" "$@"`, prep.path, argv0, ...rest],
+      argv0: undefined,
+      argv: [argv0, ...rest],
+      argv0Honoured: true,
+    };
   }
-  return { file: SH, args: ['-c', `${prologue}exec "$0" "$@"`, prep.path, ...rest], argv0: undefined, argv: [prep.path, ...rest], argv0Honoured: argv0 === prep.path };
+  return {
+    file: SH,
+    args: ['-c', `${prologue}exec "$0" "$@"`, prep.path, ...rest],
+    argv0: undefined,
+    argv: [prep.path, ...rest],
+    argv0Honoured: argv0 === prep.path,
+  };
 }
 
 /**
@@ -241,7 +256,13 @@ export function resolveProgram(path: string, envPath: string | undefined): strin
 function spawnFailure(error: Error): ServiceChild {
   const code = (error as NodeJS.ErrnoException).code;
   const status = code === 'EACCES' || code === 'ENOEXEC' || code === 'EPERM' ? 126 : 127;
-  return { pid: undefined, method: 'native', spawned: Promise.resolve(error), exited: Promise.resolve({ code: status, signal: null, error }), kill: () => false };
+  return {
+    pid: undefined,
+    method: 'native',
+    spawned: Promise.resolve(error),
+    exited: Promise.resolve({ code: status, signal: null, error }),
+    kill: () => false,
+  };
 }
 
 function launchNative(prep: PreparedExec, native: NativeSpawn): ServiceChild {
@@ -265,7 +286,8 @@ function launchNative(prep: PreparedExec, native: NativeSpawn): ServiceChild {
   };
   // A kernel without CLONE_PIDFD (< 5.2) or a seccomp filter refusing clone(): the node launcher
   // does not need either.
-  const cloneRefused = (e: NodeJS.ErrnoException): boolean => e.syscall === 'clone' && (e.code === 'EINVAL' || e.code === 'ENOSYS' || e.code === 'EPERM');
+  const cloneRefused = (e: NodeJS.ErrnoException): boolean =>
+    e.syscall === 'clone' && (e.code === 'EINVAL' || e.code === 'ENOSYS' || e.code === 'EPERM');
   if (native.spawnProcessAsync) return launchNativeAsync(prep, native, native.spawnProcessAsync(options), cloneRefused);
   let proc: SpawnedProcess;
   try {
@@ -280,7 +302,9 @@ function launchNative(prep: PreparedExec, native: NativeSpawn): ServiceChild {
       // Reaped (or the watch failed): the pidfd must never be signalled again, its number may be reused.
       gone = true;
       native.close(proc.pidfd);
-      resolve(exit ? { code: exit.code, signal: exit.signal } : { code: null, signal: null, ...(error ? { error } : {}) });
+      resolve(
+        exit ? { code: exit.code, signal: exit.signal } : { code: null, signal: null, ...(error ? { error } : {}) },
+      );
     });
   });
   return {
@@ -296,7 +320,12 @@ function launchNative(prep: PreparedExec, native: NativeSpawn): ServiceChild {
  * The native launcher off the event loop: `pid` is undefined until `spawned` resolves; a kill()
  * before that is delivered as soon as the child exists (the last signal asked wins).
  */
-function launchNativeAsync(prep: PreparedExec, native: NativeSpawn, pending: Promise<SpawnedProcess>, cloneRefused: (e: NodeJS.ErrnoException) => boolean): ServiceChild {
+function launchNativeAsync(
+  prep: PreparedExec,
+  native: NativeSpawn,
+  pending: Promise<SpawnedProcess>,
+  cloneRefused: (e: NodeJS.ErrnoException) => boolean,
+): ServiceChild {
   let proc: SpawnedProcess | undefined;
   let fallback: ServiceChild | undefined;
   let gone = false;
@@ -309,14 +338,18 @@ function launchNativeAsync(prep: PreparedExec, native: NativeSpawn, pending: Pro
       native.watchExit(p.pidfd, (exit, error) => {
         gone = true;
         native.close(p.pidfd);
-        resolveExit(exit ? { code: exit.code, signal: exit.signal } : { code: null, signal: null, ...(error ? { error } : {}) });
+        resolveExit(
+          exit ? { code: exit.code, signal: exit.signal } : { code: null, signal: null, ...(error ? { error } : {}) },
+        );
       });
       if (queued !== undefined) native.killPid(p.pidfd, queued);
       return undefined;
     },
     (err: unknown): Promise<Error | undefined> => {
       gone = true;
-      const failed = cloneRefused(err as NodeJS.ErrnoException) ? launchNode(prep) : spawnFailure(err instanceof Error ? err : new Error(String(err)));
+      const failed = cloneRefused(err as NodeJS.ErrnoException)
+        ? launchNode(prep)
+        : spawnFailure(err instanceof Error ? err : new Error(String(err)));
       fallback = failed;
       void failed.exited.then(resolveExit);
       if (queued !== undefined) failed.kill(queued);

@@ -8,8 +8,21 @@ export { ActivationError, type ActivationErrorCode } from './errors.js';
 export { consoleLogger, silentLogger, type Logger, type LogLevel, type LogFields } from './logger.js';
 export { RateLimit } from './rate-limit.js';
 export { ConnectionLimits, type Admission } from './connection-limits.js';
-export { connectionInstance, instanceServiceName, templateNameFor, templatePrefix, remoteEnvironment, prettyAddress, sourceKey } from './instance-name.js';
-export { buildServiceEnvironment, listenEnvironment, DEFAULT_PATH, type ServiceEnvironmentInput } from './environment.js';
+export {
+  connectionInstance,
+  instanceServiceName,
+  templateNameFor,
+  templatePrefix,
+  remoteEnvironment,
+  prettyAddress,
+  sourceKey,
+} from './instance-name.js';
+export {
+  buildServiceEnvironment,
+  listenEnvironment,
+  DEFAULT_PATH,
+  type ServiceEnvironmentInput,
+} from './environment.js';
 export { expandArgv } from './exec-expand.js';
 export {
   prepareExec,
@@ -47,6 +60,16 @@ export { openPorts, closePorts, protocolFor, openSocketSpec, type OpenedPort, ty
 export { formatSockAddr, toSockAddr } from './listen-address.js';
 export { loadNative, adaptNative, nativeSpawnDisabled, type NativeApi, type ReadableWatch } from './native-binding.js';
 export { defaultTemplateResolver, substituteInstance, unescapeInstance, type TemplateResolver } from './templates.js';
-export { listenFds, activatedSockets, isDatagramSocket, LISTEN_FDS_START, ListenFdsError, type ListenFd, type ListenFdsOptions, type ActivatedSockets, type ActivatedSocketsOptions } from './listen-fds.js';
+export {
+  listenFds,
+  activatedSockets,
+  isDatagramSocket,
+  LISTEN_FDS_START,
+  ListenFdsError,
+  type ListenFd,
+  type ListenFdsOptions,
+  type ActivatedSockets,
+  type ActivatedSocketsOptions,
+} from './listen-fds.js';
 export { runSocketActivate, socketActivateEnvironment, type SocketActivateOptions } from './socket-activate.js';
 export { loadEngineUnits, type LoadedEngineUnits } from './load-units.js';

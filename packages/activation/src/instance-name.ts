@@ -17,7 +17,12 @@ function v4Mapped(address: string): string | undefined {
  * `N-LOCAL:LPORT-REMOTE:RPORT` for IP (IPv6 without brackets; the IPv4 form when *both* ends are
  * v4-mapped), `N-PID-UID` or `N-unknown` for AF_UNIX, `N-LCID:LPORT-RCID:RPORT` for vsock.
  */
-export function connectionInstance(n: number, local: SockAddr, remote: SockAddr, credentials?: PeerCredentials | null): string {
+export function connectionInstance(
+  n: number,
+  local: SockAddr,
+  remote: SockAddr,
+  credentials?: PeerCredentials | null,
+): string {
   if (local.family === 'inet' && remote.family === 'inet') {
     return `${n}-${local.address}:${local.port}-${remote.address}:${remote.port}`;
   }
@@ -94,7 +99,8 @@ export function remoteEnvironment(remote: SockAddr): Record<string, string> {
   const env: Record<string, string> = {};
   const addr = prettyAddress(remote);
   if (addr !== undefined) env.REMOTE_ADDR = addr;
-  if (remote.family === 'inet' || remote.family === 'inet6' || remote.family === 'vsock') env.REMOTE_PORT = String(remote.port);
+  if (remote.family === 'inet' || remote.family === 'inet6' || remote.family === 'vsock')
+    env.REMOTE_PORT = String(remote.port);
   return env;
 }
 

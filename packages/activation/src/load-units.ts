@@ -31,7 +31,10 @@ export interface LoadedEngineUnits {
  * their drop-ins.
  */
 // Async on purpose: a future loader may read directories without blocking the daemon's loop.
-export async function loadEngineUnits(dirs: readonly string[], options: { searchPaths?: readonly string[] } = {}): Promise<LoadedEngineUnits> {
+export async function loadEngineUnits(
+  dirs: readonly string[],
+  options: { searchPaths?: readonly string[] } = {},
+): Promise<LoadedEngineUnits> {
   const searchPaths = options.searchPaths ?? dirs;
   const r = loadUnitDirectories(dirs, { searchPaths });
   const failedFiles = new Set(r.failed.map((f) => f.file));
@@ -39,8 +42,12 @@ export async function loadEngineUnits(dirs: readonly string[], options: { search
   const errors = failed.flatMap((f) => f.messages);
   // Everything said about the units that did load (a unit with a non-executable ExecStart= loads, with an error).
   const failedNames = new Set(r.failed.map((f) => f.name));
-  const warnings = r.diagnostics.filter((d) => !failedFiles.has(d.file) && !failedNames.has(d.unit ?? '')).map(formatDiagnostic);
-  const templates: ServiceTemplate[] = [...r.templates].filter(([name]) => name.endsWith('.service')).map(([name, file]) => ({ name, file, searchPaths }));
+  const warnings = r.diagnostics
+    .filter((d) => !failedFiles.has(d.file) && !failedNames.has(d.unit ?? ''))
+    .map(formatDiagnostic);
+  const templates: ServiceTemplate[] = [...r.templates]
+    .filter(([name]) => name.endsWith('.service'))
+    .map(([name, file]) => ({ name, file, searchPaths }));
   const files = new Map<string, string>();
   for (const u of [...r.sockets, ...r.services]) files.set(u.name, u.file);
   for (const t of templates) files.set(t.name, t.file);

@@ -3,7 +3,13 @@
  * implementation in its options (tests and benchmarks can count calls), and otherwise loads the real
  * addon on first use — so that importing @mptcp/activation never loads a .node file by itself.
  */
-import type { AcceptedConnection, OpenSocketSpec, OpenedSocket, PeerCredentials, ReceivedDatagram } from '@mptcp/native';
+import type {
+  AcceptedConnection,
+  OpenSocketSpec,
+  OpenedSocket,
+  PeerCredentials,
+  ReceivedDatagram,
+} from '@mptcp/native';
 import { ActivationError, messageOf } from './errors.js';
 import type { NativeSpawn } from './exec.js';
 
@@ -49,13 +55,18 @@ export function loadNative(): Promise<NativeApi> {
   loaded ??= import('@mptcp/native').then(
     (mod) => {
       if (!mod.bindingAvailable()) {
-        throw new ActivationError('NATIVE_UNAVAILABLE', '@mptcp/native: the addon is not available (no build/Release and no prebuild for this platform)');
+        throw new ActivationError(
+          'NATIVE_UNAVAILABLE',
+          '@mptcp/native: the addon is not available (no build/Release and no prebuild for this platform)',
+        );
       }
       return adaptNative(mod);
     },
     (err: unknown) => {
       loaded = undefined;
-      throw new ActivationError('NATIVE_UNAVAILABLE', `@mptcp/native could not be loaded: ${messageOf(err)}`, { cause: err });
+      throw new ActivationError('NATIVE_UNAVAILABLE', `@mptcp/native could not be loaded: ${messageOf(err)}`, {
+        cause: err,
+      });
     },
   );
   return loaded;

@@ -67,7 +67,12 @@ export class NotifySocket {
     if (this.fd !== undefined) return;
     const abstract = this.address.startsWith('@');
     const path = abstract ? this.address.slice(1) : this.address;
-    const opened = this.native.openSocket({ kind: 'datagram', address: { family: 'unix', path, abstract }, passCredentials: true, receiveBuffer: 8 * 1024 * 1024 });
+    const opened = this.native.openSocket({
+      kind: 'datagram',
+      address: { family: 'unix', path, abstract },
+      passCredentials: true,
+      receiveBuffer: 8 * 1024 * 1024,
+    });
     this.fd = opened.fd;
     this.watch = this.native.watchReadable(opened.fd, (error) => {
       if (error) {

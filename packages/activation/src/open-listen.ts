@@ -5,9 +5,27 @@
  * lives here and nowhere else.
  */
 import { execFileSync } from 'node:child_process';
-import { chownSync, constants as fsc, lstatSync, mkdirSync, openSync, closeSync, rmSync, symlinkSync, unlinkSync, readlinkSync } from 'node:fs';
+import {
+  chownSync,
+  constants as fsc,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  readlinkSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
-import { IPPROTO_MPTCP, IPPROTO_SCTP, IPPROTO_UDPLITE, ipProtocolName, mptcpUnavailableHint, mptcpUnavailableReason } from '@mptcp/constants';
+import {
+  IPPROTO_MPTCP,
+  IPPROTO_SCTP,
+  IPPROTO_UDPLITE,
+  ipProtocolName,
+  mptcpUnavailableHint,
+  mptcpUnavailableReason,
+} from '@mptcp/constants';
 import type { OpenSocketSpec, SockAddr, SocketKind } from '@mptcp/native';
 import type { ListenEntry, SocketUnit } from '@mptcp/unit';
 import { ActivationError, errnoOf, messageOf } from './errors.js';
@@ -17,7 +35,8 @@ import type { NativeApi } from './native-binding.js';
 import { resolveGroup, resolveUser } from './user.js';
 
 /** How a port ended up: `fallback` = MPTCP was asked for, plain TCP was opened (X-MPTCPFallback=yes). */
-export type Transport = 'mptcp' | 'tcp' | 'fallback' | 'udp' | 'udplite' | 'sctp' | 'unix' | 'fifo' | 'special' | 'vsock';
+export type Transport =
+  'mptcp' | 'tcp' | 'fallback' | 'udp' | 'udplite' | 'sctp' | 'unix' | 'fifo' | 'special' | 'vsock';
 
 export interface OpenedPort {
   entry: ListenEntry;
@@ -31,7 +50,8 @@ export interface OpenedPort {
   nodes: string[];
 }
 
-const usecToSec = (usec: number | undefined): number | undefined => (usec === undefined ? undefined : Math.floor(usec / 1_000_000));
+const usecToSec = (usec: number | undefined): number | undefined =>
+  usec === undefined ? undefined : Math.floor(usec / 1_000_000);
 
 /** The protocol systemd passes to socket() for this kind (§1). */
 export function protocolFor(kind: SocketKind, socketProtocol: number): number {
@@ -41,7 +61,12 @@ export function protocolFor(kind: SocketKind, socketProtocol: number): number {
   return 0;
 }
 
-export function openSocketSpec(unit: SocketUnit, kind: SocketKind, address: SockAddr, protocol: number): OpenSocketSpec {
+export function openSocketSpec(
+  unit: SocketUnit,
+  kind: SocketKind,
+  address: SockAddr,
+  protocol: number,
+): OpenSocketSpec {
   const spec: OpenSocketSpec = {
     kind,
     address,
@@ -123,10 +148,21 @@ function openPort(unit: SocketUnit, entry: ListenEntry, native: NativeApi, logge
   }
 }
 
-function openSocketPort(unit: SocketUnit, entry: ListenEntry, listenKind: SocketKind, native: NativeApi, logger: Logger): OpenedPort {
+function openSocketPort(
+  unit: SocketUnit,
+  entry: ListenEntry,
+  listenKind: SocketKind,
+  native: NativeApi,
+  logger: Logger,
+): OpenedPort {
   const address = toSockAddr(entry.address);
-  if (!address) throw new ActivationError('UNSUPPORTED_LISTEN', `Unsupported address ${entry.value}`, { unit: unit.name, address: entry.value });
-  const kind: SocketKind = entry.address.family === 'vsock' && entry.address.type !== undefined ? vsockKind(entry.address.type) : listenKind;
+  if (!address)
+    throw new ActivationError('UNSUPPORTED_LISTEN', `Unsupported address ${entry.value}`, {
+      unit: unit.name,
+      address: entry.value,
+    });
+  const kind: SocketKind =
+    entry.address.family === 'vsock' && entry.address.type !== undefined ? vsockKind(entry.address.type) : listenKind;
   const wanted = protocolFor(kind, unit.socketProtocol);
   if (address.family === 'unix' && !address.abstract) prepareUnixPath(address.path);
   // MPTCP policy (NODE_MPTCP, the fallback) is @mptcp/native's: we pass the mode and read back the
@@ -135,10 +171,19 @@ function openSocketPort(unit: SocketUnit, entry: ListenEntry, listenKind: Socket
   const mptcp = wanted === IPPROTO_MPTCP && ip ? (unit.mptcpFallback ? 'prefer' : 'require') : undefined;
   // AF_UNIX cannot be MPTCP: systemd 257 fails with EPROTONOSUPPORT; X-MPTCPFallback=yes listens without it.
   const unixMptcp = wanted === IPPROTO_MPTCP && address.family === 'unix';
-  if (unixMptcp && unit.mptcpFallback) logger.warn(`SocketProtocol=mptcp does not apply to AF_UNIX ${entry.value}; X-MPTCPFallback=yes: listening without it.`, { unit: unit.name });
+  if (unixMptcp && unit.mptcpFallback)
+    logger.warn(
+      `SocketProtocol=mptcp does not apply to AF_UNIX ${entry.value}; X-MPTCPFallback=yes: listening without it.`,
+      { unit: unit.name },
+    );
   let opened;
   try {
-    const spec = openSocketSpec(unit, kind, address, mptcp === undefined && !(unixMptcp && unit.mptcpFallback) ? wanted : 0);
+    const spec = openSocketSpec(
+      unit,
+      kind,
+      address,
+      mptcp === undefined && !(unixMptcp && unit.mptcpFallback) ? wanted : 0,
+    );
     opened = native.openSocket(mptcp === undefined ? spec : { ...spec, mptcp, disabledByEnv: 'tcp' });
   } catch (err) {
     const errno = errnoOf(err);
@@ -161,8 +206,12 @@ function openSocketPort(unit: SocketUnit, entry: ListenEntry, listenKind: Socket
   if (opened.fallbackReason === 'disabled-by-env') {
     logger.warn(`MPTCP disabled by NODE_MPTCP=0: listening on ${entry.value} with plain TCP.`, { unit: unit.name });
   } else if (opened.fallbackReason !== undefined) {
-    const hint = mptcpUnavailableHint(opened.fallbackReason === 'disabled-by-sysctl' ? 'disabled-by-sysctl' : 'kernel-without-mptcp');
-    logger.warn(`MPTCP unavailable for ${entry.value} (${hint}); X-MPTCPFallback=yes: listening with plain TCP.`, { unit: unit.name });
+    const hint = mptcpUnavailableHint(
+      opened.fallbackReason === 'disabled-by-sysctl' ? 'disabled-by-sysctl' : 'kernel-without-mptcp',
+    );
+    logger.warn(`MPTCP unavailable for ${entry.value} (${hint}); X-MPTCPFallback=yes: listening with plain TCP.`, {
+      unit: unit.name,
+    });
   }
   for (const w of opened.warnings) {
     logger.warn(`${w.option} failed on ${entry.value}, ignoring: ${w.message}`, { unit: unit.name });
@@ -172,7 +221,14 @@ function openSocketPort(unit: SocketUnit, entry: ListenEntry, listenKind: Socket
     nodes.push(address.path);
     chownNode(unit, address.path);
   }
-  return { entry, fd: opened.fd, local: opened.local, protocol: opened.protocol, transport: transportOf(kind, address, opened.protocol, fellBack), nodes };
+  return {
+    entry,
+    fd: opened.fd,
+    local: opened.local,
+    protocol: opened.protocol,
+    transport: transportOf(kind, address, opened.protocol, fellBack),
+    nodes,
+  };
 }
 
 function vsockKind(type: 'stream' | 'dgram' | 'seqpacket'): SocketKind {
@@ -181,15 +237,24 @@ function vsockKind(type: 'stream' | 'dgram' | 'seqpacket'): SocketKind {
 
 function socketError(unit: SocketUnit, entry: ListenEntry, err: unknown): ActivationError {
   const errno = errnoOf(err);
-  const syscall = typeof err === 'object' && err !== null && 'syscall' in err ? String((err as { syscall: unknown }).syscall) : undefined;
-  const proto = unit.socketProtocol ? ` (SocketProtocol=${ipProtocolName(unit.socketProtocol) ?? unit.socketProtocol})` : '';
-  return new ActivationError('SOCKET_OPEN_FAILED', `Failed to create listening socket (${entry.value})${proto}: ${messageOf(err)}`, {
-    unit: unit.name,
-    address: entry.value,
-    ...(syscall !== undefined ? { syscall } : {}),
-    ...(errno !== undefined ? { errno } : {}),
-    cause: err,
-  });
+  const syscall =
+    typeof err === 'object' && err !== null && 'syscall' in err
+      ? String((err as { syscall: unknown }).syscall)
+      : undefined;
+  const proto = unit.socketProtocol
+    ? ` (SocketProtocol=${ipProtocolName(unit.socketProtocol) ?? unit.socketProtocol})`
+    : '';
+  return new ActivationError(
+    'SOCKET_OPEN_FAILED',
+    `Failed to create listening socket (${entry.value})${proto}: ${messageOf(err)}`,
+    {
+      unit: unit.name,
+      address: entry.value,
+      ...(syscall !== undefined ? { syscall } : {}),
+      ...(errno !== undefined ? { errno } : {}),
+      cause: err,
+    },
+  );
 }
 
 /** systemd unlinks a stale socket node before bind (sockaddr_un_unlink()); only sockets, never other files. */
@@ -214,7 +279,12 @@ function openFifo(unit: SocketUnit, entry: ListenEntry): OpenedPort {
   let exists = false;
   try {
     const st = lstatSync(path);
-    if (!st.isFIFO()) throw new ActivationError('SOCKET_OPEN_FAILED', `Failed to open FIFO ${path}: File exists and is not a FIFO`, { unit: unit.name, address: path, errno: 'EEXIST' });
+    if (!st.isFIFO())
+      throw new ActivationError('SOCKET_OPEN_FAILED', `Failed to open FIFO ${path}: File exists and is not a FIFO`, {
+        unit: unit.name,
+        address: path,
+        errno: 'EEXIST',
+      });
     exists = true;
   } catch (err) {
     if (err instanceof ActivationError) throw err;
@@ -259,7 +329,10 @@ function createSymlinks(unit: SocketUnit, ports: OpenedPort[], logger: Logger): 
         owner?.nodes.push(link);
         continue;
       }
-      logger.warn(`Failed to create symlink ${target} → ${link}, ignoring: ${errnoOf(err) === 'EEXIST' ? 'File exists (not ours: left in place)' : messageOf(err)}`, { unit: unit.name });
+      logger.warn(
+        `Failed to create symlink ${target} → ${link}, ignoring: ${errnoOf(err) === 'EEXIST' ? 'File exists (not ours: left in place)' : messageOf(err)}`,
+        { unit: unit.name },
+      );
     }
   }
 }

@@ -27,7 +27,9 @@ export class LogCapture implements OutputCapture {
     try {
       pair = this.native.socketPair();
     } catch (err) {
-      this.log.warn(`Cannot capture output (${err instanceof Error ? err.message : String(err)}); output discarded.`, { unit });
+      this.log.warn(`Cannot capture output (${err instanceof Error ? err.message : String(err)}); output discarded.`, {
+        unit,
+      });
       return undefined;
     }
     const [childEnd, ourEnd] = pair;

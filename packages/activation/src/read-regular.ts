@@ -13,7 +13,13 @@ function fileError(path: string, code: string, message: string): NodeJS.ErrnoExc
   return Object.assign(new Error(`${path}: ${message}`), { code, path });
 }
 
-function kindOf(st: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+function kindOf(st: {
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+}): string {
   if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a FIFO';
   if (st.isCharacterDevice()) return 'a character device';
@@ -27,8 +33,14 @@ export function readRegularFile(path: string, maxBytes = READ_FULL_BYTES_MAX): B
   const fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw fileError(path, st.isDirectory() ? 'EISDIR' : 'EBADFD', `${kindOf(st)}, not a regular file; refusing to read it`);
-    if (st.size > maxBytes) throw fileError(path, 'EFBIG', `${st.size} bytes, more than the ${maxBytes} bytes a configuration file may have`);
+    if (!st.isFile())
+      throw fileError(
+        path,
+        st.isDirectory() ? 'EISDIR' : 'EBADFD',
+        `${kindOf(st)}, not a regular file; refusing to read it`,
+      );
+    if (st.size > maxBytes)
+      throw fileError(path, 'EFBIG', `${st.size} bytes, more than the ${maxBytes} bytes a configuration file may have`);
     const chunks: Buffer[] = [];
     let total = 0;
     // The size may change while we read: read to EOF, but never past the cap.
@@ -38,7 +50,8 @@ export function readRegularFile(path: string, maxBytes = READ_FULL_BYTES_MAX): B
       if (n === 0) break;
       chunks.push(n === buf.length ? buf : buf.subarray(0, n));
       total += n;
-      if (total > maxBytes) throw fileError(path, 'EFBIG', `more than the ${maxBytes} bytes a configuration file may have`);
+      if (total > maxBytes)
+        throw fileError(path, 'EFBIG', `more than the ${maxBytes} bytes a configuration file may have`);
     }
     return Buffer.concat(chunks, total);
   } finally {

@@ -6,10 +6,30 @@
  */
 import type { RestartPolicy, ServiceUnit } from '@mptcp/unit';
 
-export type ServiceResult = 'success' | 'exit-code' | 'signal' | 'core-dump' | 'timeout' | 'watchdog' | 'protocol' | 'start-limit-hit' | 'resources';
+export type ServiceResult =
+  | 'success'
+  | 'exit-code'
+  | 'signal'
+  | 'core-dump'
+  | 'timeout'
+  | 'watchdog'
+  | 'protocol'
+  | 'start-limit-hit'
+  | 'resources';
 
 const CLEAN_SIGNALS = new Set(['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGPIPE']);
-const CORE_SIGNALS = new Set(['SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGQUIT', 'SIGSEGV', 'SIGSYS', 'SIGTRAP', 'SIGXCPU', 'SIGXFSZ']);
+const CORE_SIGNALS = new Set([
+  'SIGABRT',
+  'SIGBUS',
+  'SIGFPE',
+  'SIGILL',
+  'SIGQUIT',
+  'SIGSEGV',
+  'SIGSYS',
+  'SIGTRAP',
+  'SIGXCPU',
+  'SIGXFSZ',
+]);
 
 export function resultOfExit(code: number | null, signal: string | null, oneshot = false): ServiceResult {
   if (signal !== null) {
@@ -42,7 +62,10 @@ export function shallRestart(policy: RestartPolicy, result: ServiceResult): bool
  * The delay before restart number `nth` (1 = the first): RestartSec= for the first, then growing
  * geometrically over RestartSteps= steps up to RestartMaxDelaySec=.
  */
-export function restartDelayUsec(unit: Pick<ServiceUnit, 'restartUsec' | 'restartSteps' | 'restartMaxDelayUsec'>, nth: number): number {
+export function restartDelayUsec(
+  unit: Pick<ServiceUnit, 'restartUsec' | 'restartSteps' | 'restartMaxDelayUsec'>,
+  nth: number,
+): number {
   const base = unit.restartUsec;
   const steps = unit.restartSteps ?? 0;
   const max = unit.restartMaxDelayUsec ?? Infinity;

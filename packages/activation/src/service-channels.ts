@@ -40,9 +40,12 @@ export class ServiceChannels {
         this.log.warn(`Cannot open the notify socket ${n.address}: ${messageOf(err)}; services get no NOTIFY_SOCKET.`);
       }
     } else if (wanted && !NotifySocket.supported(native)) {
-      this.log.warn('@mptcp/native cannot receive credentials (addon without recvWithCredentials): services get no NOTIFY_SOCKET.');
+      this.log.warn(
+        '@mptcp/native cannot receive credentials (addon without recvWithCredentials): services get no NOTIFY_SOCKET.',
+      );
     }
-    if (!this.capture && this.options.serviceOutput === 'log' && LogCapture.supported(native)) this.capture = new LogCapture(native, this.log);
+    if (!this.capture && this.options.serviceOutput === 'log' && LogCapture.supported(native))
+      this.capture = new LogCapture(native, this.log);
   }
 
   /** How services are run: output, locale source, notify socket, and the native launcher when the addon has one. */

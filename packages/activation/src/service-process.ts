@@ -17,7 +17,15 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import type { ExecCommand, ServiceUnit } from '@mptcp/unit';
 import { buildServiceEnvironment, invocationId, listenEnvironment } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
-import { type ExitStatus, type NativeSpawn, type OutputMode, type ServiceChild, execCommand, planExec, waitExit } from './exec.js';
+import {
+  type ExitStatus,
+  type NativeSpawn,
+  type OutputMode,
+  type ServiceChild,
+  execCommand,
+  planExec,
+  waitExit,
+} from './exec.js';
 import { FdStore, fdNameValid } from './fd-store.js';
 import type { Logger } from './logger.js';
 import { type NotifyMessage, parsePid, parseUsec } from './notify-message.js';
@@ -25,7 +33,8 @@ import type { NotifySender, NotifySocket, NotifyTarget } from './notify-socket.j
 import { type ServiceResult, resultOfExit, shallRestart } from './restart-policy.js';
 import { type ResolvedUser, credentialChange, resolveGroup, resolveUser } from './user.js';
 
-export type ServiceState = 'inactive' | 'activating' | 'active' | 'reloading' | 'deactivating' | 'auto-restart' | 'failed';
+export type ServiceState =
+  'inactive' | 'activating' | 'active' | 'reloading' | 'deactivating' | 'auto-restart' | 'failed';
 
 /** systemd's SubState= values that happen here. */
 export type ServiceSubState =
@@ -177,7 +186,12 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   }
 
   get running(): boolean {
-    return this.state === 'activating' || this.state === 'active' || this.state === 'reloading' || this.state === 'deactivating';
+    return (
+      this.state === 'activating' ||
+      this.state === 'active' ||
+      this.state === 'reloading' ||
+      this.state === 'deactivating'
+    );
   }
 
   get notifyAccess(): NotifyAccess {
@@ -218,7 +232,12 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     let execFailed = false;
     try {
       const main = unit.execStart[0];
-      if (!main) throw new ActivationError('NO_EXEC_START', 'Service has no ExecStart=, ExecStop=, or SuccessAction=. Refusing.', { unit: this.name });
+      if (!main)
+        throw new ActivationError(
+          'NO_EXEC_START',
+          'Service has no ExecStart=, ExecStop=, or SuccessAction=. Refusing.',
+          { unit: this.name },
+        );
       const creds = this.credentials();
       const cwd = this.workingDirectory(creds.user);
       // The fd store comes back after the socket fds (service_collect_fds()).
@@ -228,24 +247,37 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       const socketNames = ctx.socketStdio === undefined ? (ctx.fdNames ?? socketFds.map(() => 'unknown')) : [];
       const fds = [...socketFds, ...stored.map((s) => s.fd)];
       const fdNames = [...socketNames, ...stored.map((s) => s.name)];
-      const mainCtx: StartContext = { ...(ctx.env ? { env: ctx.env } : {}), ...(ctx.socketStdio !== undefined ? { socketStdio: ctx.socketStdio } : {}), ...(fds.length > 0 ? { fds, fdNames } : {}) };
+      const mainCtx: StartContext = {
+        ...(ctx.env ? { env: ctx.env } : {}),
+        ...(ctx.socketStdio !== undefined ? { socketStdio: ctx.socketStdio } : {}),
+        ...(fds.length > 0 ? { fds, fdNames } : {}),
+      };
       for (const pre of unit.execStartPre) {
         const status = await this.runControl(pre, 'ExecStartPre');
         this.checkNotStopped();
         if (!succeeded(status) && !pre.ignoreFailure) {
-          throw new ActivationError('EXEC_FAILED', `Control process exited, ${describeExit(status)} (ExecStartPre=${pre.raw})`, { unit: this.name });
+          throw new ActivationError(
+            'EXEC_FAILED',
+            `Control process exited, ${describeExit(status)} (ExecStartPre=${pre.raw})`,
+            { unit: this.name },
+          );
         }
       }
       this.checkNotStopped();
       const mainEnv = this.environment(creds, main, true, mainCtx);
       if (main.argv0Override && !this.options.spawn && !planExec(main, mainEnv).argv0Honoured) {
-        this.log.warn(`No bash to set argv[0] for ${main.path}: starting it with its path as argv[0].`, { unit: this.name });
+        this.log.warn(`No bash to set argv[0] for ${main.path}: starting it with its path as argv[0].`, {
+          unit: this.name,
+        });
       }
       this.subState = 'start';
       const child = this.spawn(main, mainEnv, cwd, creds, mainCtx);
       const spawned = await child.spawned;
       if (spawned) {
-        const err = new ActivationError('EXEC_FAILED', `Failed to execute ${main.path}: ${messageOf(spawned)}`, { unit: this.name, cause: spawned });
+        const err = new ActivationError('EXEC_FAILED', `Failed to execute ${main.path}: ${messageOf(spawned)}`, {
+          unit: this.name,
+          cause: spawned,
+        });
         // Type=simple/idle: the start is done once forked; the failed execve is the main process
         // exiting 203/EXEC — result exit-code, and Restart= applies (Type=exec fails the start instead).
         if (unit.type === 'simple' || unit.type === 'idle') this.execFailedAfterStart = true;
@@ -265,7 +297,8 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
         this.child = child;
         this.pid = pid;
         this.exited = waitExit(child).then((status) => this.onMainExit(pid, status));
-        if (unit.type !== 'notify' && unit.type !== 'notify-reload' && unit.type !== 'oneshot') void this.enterRunning();
+        if (unit.type !== 'notify' && unit.type !== 'notify-reload' && unit.type !== 'oneshot')
+          void this.enterRunning();
       }
       return pid;
     } catch (err) {
@@ -283,7 +316,15 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
         this.log.warn("Failed with result 'exit-code'.", { unit: this.name });
         this.setState(restart ? 'auto-restart' : 'failed', restart ? 'auto-restart' : 'failed');
         this.releaseFdStoreIfDone(restart);
-        this.emit('exit', { unit: this.name, pid: 0, code: 203, signal: null, result: 'exit-code', restart, stopped: false });
+        this.emit('exit', {
+          unit: this.name,
+          pid: 0,
+          code: 203,
+          signal: null,
+          result: 'exit-code',
+          restart,
+          stopped: false,
+        });
         throw err;
       }
       if (this.stopping) {
@@ -303,9 +344,15 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     if (this.stopping) throw new ActivationError('ENGINE_STATE', 'Stopped while starting.', { unit: this.name });
   }
 
-  private environment(creds: Credentials, cmd: ExecCommand, forMain: boolean, ctx: StartContext): Record<string, string> {
+  private environment(
+    creds: Credentials,
+    cmd: ExecCommand,
+    forMain: boolean,
+    ctx: StartContext,
+  ): Record<string, string> {
     const activation: Record<string, string> = { ...(ctx.env ?? {}) };
-    if (forMain && ctx.fds && ctx.fds.length > 0) Object.assign(activation, listenEnvironment(ctx.fdNames ?? ctx.fds.map(() => 'unknown')));
+    if (forMain && ctx.fds && ctx.fds.length > 0)
+      Object.assign(activation, listenEnvironment(ctx.fdNames ?? ctx.fds.map(() => 'unknown')));
     const notify = this.options.notify;
     if (notify && this.notifyAccess !== 'none') activation.NOTIFY_SOCKET = notify.address;
     const wd = this.unit.watchdogUsec ?? 0;
@@ -344,7 +391,9 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       const status = await this.runControl(post, 'ExecStartPost');
       if (this.state !== 'activating' || this.stopping) return;
       if (!succeeded(status) && !post.ignoreFailure) {
-        this.log.warn(`Control process exited, ${describeExit(status)} (ExecStartPost=${post.raw}); stopping.`, { unit: this.name });
+        this.log.warn(`Control process exited, ${describeExit(status)} (ExecStartPost=${post.raw}); stopping.`, {
+          unit: this.name,
+        });
         this.setResult('exit-code');
         void this.stop();
         return;
@@ -370,7 +419,10 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   private onStartTimeout(): void {
     this.startTimer = undefined;
     if (this.state !== 'activating' || this.stopping) return;
-    this.log.warn(`${this.subState === 'start-post' ? 'Start-post' : this.subState === 'start-pre' ? 'Start-pre' : 'Start'} operation timed out. Terminating.`, { unit: this.name });
+    this.log.warn(
+      `${this.subState === 'start-post' ? 'Start-post' : this.subState === 'start-pre' ? 'Start-pre' : 'Start'} operation timed out. Terminating.`,
+      { unit: this.name },
+    );
     this.setResult('timeout');
     void this.terminate(this.unit.killSignal);
   }
@@ -418,18 +470,33 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
 
   onNotify(msg: NotifyMessage, sender: NotifySender, relation: 'main' | 'control' | 'member', fds: number[]): void {
     const access = this.notifyAccess;
-    const allowed = access === 'all' || (access === 'main' && relation === 'main') || (access === 'exec' && relation !== 'member');
+    const allowed =
+      access === 'all' || (access === 'main' && relation === 'main') || (access === 'exec' && relation !== 'member');
     if (!allowed) {
-      if (access === 'none') this.log.warn(`Got notification message from PID ${sender.pid}, but reception is disabled.`, { unit: this.name });
-      else if (access === 'main') this.log.warn(`Got notification message from PID ${sender.pid}, but reception only permitted for main PID ${this.pid ?? 'n/a'}`, { unit: this.name });
-      else this.log.warn(`Got notification message from PID ${sender.pid}, but reception only permitted for main PID and control PID`, { unit: this.name });
+      if (access === 'none')
+        this.log.warn(`Got notification message from PID ${sender.pid}, but reception is disabled.`, {
+          unit: this.name,
+        });
+      else if (access === 'main')
+        this.log.warn(
+          `Got notification message from PID ${sender.pid}, but reception only permitted for main PID ${this.pid ?? 'n/a'}`,
+          { unit: this.name },
+        );
+      else
+        this.log.warn(
+          `Got notification message from PID ${sender.pid}, but reception only permitted for main PID and control PID`,
+          { unit: this.name },
+        );
       this.closeFds(fds);
       return;
     }
     const f = msg.fields;
     let keep: number[] = [];
     const mainPid = parsePid(f.get('MAINPID'));
-    if (f.has('MAINPID') && mainPid === undefined) this.log.warn(`Failed to parse MAINPID=${f.get('MAINPID')} field in notification message, ignoring.`, { unit: this.name });
+    if (f.has('MAINPID') && mainPid === undefined)
+      this.log.warn(`Failed to parse MAINPID=${f.get('MAINPID')} field in notification message, ignoring.`, {
+        unit: this.name,
+      });
     if (mainPid !== undefined && mainPid !== this.pid) this.setMainPid(mainPid);
     if (f.get('STATUS') !== undefined) this.statusText = (f.get('STATUS') as string).slice(0, 16 * 1024);
     const errno = f.get('ERRNO');
@@ -458,7 +525,9 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       if (!fdNameValid(name)) {
         this.log.warn(`Passed FDNAME= name is invalid, ignoring.`, { unit: this.name });
       } else if (max === 0) {
-        this.log.warn('Got file descriptors via notification but FileDescriptorStoreMax= is 0, closing.', { unit: this.name });
+        this.log.warn('Got file descriptors via notification but FileDescriptorStoreMax= is 0, closing.', {
+          unit: this.name,
+        });
       } else {
         this.fdStore.add(fds, name, f.get('FDPOLL') !== '0', max);
         keep = fds;
@@ -468,7 +537,8 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     }
     if (f.get('FDSTOREREMOVE') === '1') {
       const name = f.get('FDNAME');
-      if (name === undefined) this.log.warn('FDSTOREREMOVE=1 requested, but no name specified, ignoring.', { unit: this.name });
+      if (name === undefined)
+        this.log.warn('FDSTOREREMOVE=1 requested, but no name specified, ignoring.', { unit: this.name });
       else this.fdStore.remove(name);
     }
     // BARRIER=1: closing its fd (below) is the answer the sender waits for.
@@ -488,7 +558,11 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
 
   private onReady(): void {
     this.readyReceived = true;
-    if (this.state === 'activating' && (this.unit.type === 'notify' || this.unit.type === 'notify-reload') && this.subState === 'start') {
+    if (
+      this.state === 'activating' &&
+      (this.unit.type === 'notify' || this.unit.type === 'notify-reload') &&
+      this.subState === 'start'
+    ) {
       void this.enterRunning();
     } else if (this.state === 'reloading') {
       this.finishReload();
@@ -579,7 +653,12 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     }
     const main = this.forkingMainPid();
     if (main === undefined) {
-      this.log.warn(this.unit.pidFile ? `Can't open PID file ${this.unit.pidFile} (yet?) after start: No such file or directory` : 'Could not determine the main PID (GuessMainPID=).', { unit: this.name });
+      this.log.warn(
+        this.unit.pidFile
+          ? `Can't open PID file ${this.unit.pidFile} (yet?) after start: No such file or directory`
+          : 'Could not determine the main PID (GuessMainPID=).',
+        { unit: this.name },
+      );
       this.setResult('protocol');
       await this.finishDead(status, 0);
       return;
@@ -640,11 +719,13 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     this.lastExit = { code: status.code, signal: status.signal };
     const notifyType = this.unit.type === 'notify' || this.unit.type === 'notify-reload';
     if (exitResult !== 'success') this.setResult(exitResult);
-    else if (notifyType && !this.readyReceived && this.state === 'activating' && !this.stopping) this.setResult('protocol');
+    else if (notifyType && !this.readyReceived && this.state === 'activating' && !this.stopping)
+      this.setResult('protocol');
     const log = this.log;
     if (exitResult === 'success') log.debug(`Main process exited, ${describeExit(status)}`, { unit: this.name });
     else log.warn(`Main process exited, ${describeExit(status)}`, { unit: this.name });
-    if (this.result === 'protocol' && exitResult === 'success') log.warn('Main process exited before READY=1 (Type=notify): protocol error.', { unit: this.name });
+    if (this.result === 'protocol' && exitResult === 'success')
+      log.warn('Main process exited before READY=1 (Type=notify): protocol error.', { unit: this.name });
     if (oneshot && this.result === 'success' && !this.stopping) {
       this.child = undefined;
       this.pid = undefined;
@@ -652,7 +733,15 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
         this.clearStartTimer();
         this.lastResult = 'success';
         this.setState('active', 'exited');
-        this.emit('exit', { unit: this.name, pid, code: status.code, signal: status.signal, result: 'success', restart: false, stopped: false });
+        this.emit('exit', {
+          unit: this.name,
+          pid,
+          code: status.code,
+          signal: status.signal,
+          result: 'success',
+          restart: false,
+          stopped: false,
+        });
         return;
       }
     }
@@ -674,12 +763,23 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     await this.runStopPost(result, status);
     this.options.notify?.unregister(this);
     if (result !== 'success') this.log.warn(`Failed with result '${result}'.`, { unit: this.name });
-    this.setState(restart ? 'auto-restart' : result === 'success' ? 'inactive' : 'failed', restart ? 'auto-restart' : result === 'success' ? 'dead' : 'failed');
+    this.setState(
+      restart ? 'auto-restart' : result === 'success' ? 'inactive' : 'failed',
+      restart ? 'auto-restart' : result === 'success' ? 'dead' : 'failed',
+    );
     this.releaseFdStoreIfDone(restart);
     const done = this.reloadDone;
     this.reloadDone = undefined;
     done?.();
-    this.emit('exit', { unit: this.name, pid, code: status.code, signal: status.signal, result, restart, stopped: this.stopping });
+    this.emit('exit', {
+      unit: this.name,
+      pid,
+      code: status.code,
+      signal: status.signal,
+      result,
+      restart,
+      stopped: this.stopping,
+    });
   }
 
   /** FileDescriptorStorePreserve=: `no` drops the store on every stop, `restart` unless restarting, `yes` never. */
@@ -687,7 +787,8 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     const mode = this.unit.fileDescriptorStorePreserve ?? 'restart';
     if (mode === 'yes') return;
     if (mode === 'restart' && restarting) return;
-    if (this.fdStore.size > 0) this.log.debug(`Releasing ${this.fdStore.size} fd(s) from the fd store.`, { unit: this.name });
+    if (this.fdStore.size > 0)
+      this.log.debug(`Releasing ${this.fdStore.size} fd(s) from the fd store.`, { unit: this.name });
     this.fdStore.release();
   }
 
@@ -703,13 +804,18 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       try {
         const creds = this.credentials();
         const env = {
-          ...buildServiceEnvironment({ service: this.unit, ...(creds.user ? { user: creds.user } : {}), ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}) }),
+          ...buildServiceEnvironment({
+            service: this.unit,
+            ...(creds.user ? { user: creds.user } : {}),
+            ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}),
+          }),
           SERVICE_RESULT: result,
           EXIT_CODE: exitCode,
           EXIT_STATUS: exitStatus,
         };
         const s = await waitExit(this.spawn(cmd, env, this.workingDirectory(creds.user), creds, {}));
-        if (!succeeded(s) && !cmd.ignoreFailure) this.log.warn(`Control process exited, ${describeExit(s)} (ExecStopPost=${cmd.raw})`, { unit: this.name });
+        if (!succeeded(s) && !cmd.ignoreFailure)
+          this.log.warn(`Control process exited, ${describeExit(s)} (ExecStopPost=${cmd.raw})`, { unit: this.name });
       } catch (err) {
         this.log.warn(`ExecStopPost=${cmd.raw} failed: ${messageOf(err)}`, { unit: this.name });
       }
@@ -723,14 +829,22 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
 
   // ---- stop / reload -----------------------------------------------------------------------------
 
-  private spawn(cmd: ExecCommand, env: Record<string, string>, cwd: string, creds: Credentials, ctx: StartContext): ServiceChild {
+  private spawn(
+    cmd: ExecCommand,
+    env: Record<string, string>,
+    cwd: string,
+    creds: Credentials,
+    ctx: StartContext,
+  ): ServiceChild {
     const switchUser = !cmd.noUserSwitch && !cmd.fullPrivileges;
     // Lines are attributed to the process that writes them: this command's PID.
     let started: ServiceChild | undefined;
     // inetd mode with stdout on the connection (StandardOutput=socket/inherit): StandardError=inherit
     // (the default) duplicates stdout as systemd's setup_output() does; nothing is left to capture.
     const stdoutSocket = this.unit.standardOutput === 'socket' || this.unit.standardOutput === 'inherit';
-    const socketStderr = ctx.socketStdio !== undefined && (this.unit.standardError === 'socket' || (this.unit.standardError === 'inherit' && stdoutSocket));
+    const socketStderr =
+      ctx.socketStdio !== undefined &&
+      (this.unit.standardError === 'socket' || (this.unit.standardError === 'inherit' && stdoutSocket));
     const captured = this.options.output === 'log' && this.unit.standardOutput !== 'null' && !socketStderr;
     const capture = captured ? this.options.capture?.open(this.name, () => started?.pid) : undefined;
     const child = execCommand({
@@ -738,7 +852,14 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       env,
       ...(ctx.fds ? { fds: ctx.fds } : {}),
       ...(ctx.socketStdio !== undefined ? { socketStdio: ctx.socketStdio, socketStderr } : {}),
-      output: this.unit.standardOutput === 'null' ? 'ignore' : capture ? 'inherit' : this.options.output === 'log' ? 'ignore' : this.options.output,
+      output:
+        this.unit.standardOutput === 'null'
+          ? 'ignore'
+          : capture
+            ? 'inherit'
+            : this.options.output === 'log'
+              ? 'ignore'
+              : this.options.output,
       ...(capture ? { outputFd: capture.fd } : {}),
       cwd,
       ...(switchUser && creds.uid !== undefined ? { uid: creds.uid } : {}),
@@ -764,7 +885,11 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     const path = wd.path === '~' ? (user?.home ?? process.env.HOME ?? '/root') : wd.path;
     if (existsSync(path) && statSync(path).isDirectory()) return path;
     if (wd.optional) return user?.home ?? '/';
-    throw new ActivationError('WORKING_DIRECTORY', `Changing to the requested working directory failed: ${path}: No such file or directory`, { unit: this.name });
+    throw new ActivationError(
+      'WORKING_DIRECTORY',
+      `Changing to the requested working directory failed: ${path}: No such file or directory`,
+      { unit: this.name },
+    );
   }
 
   /** Sends `signal` to the service (KillMode=), SIGKILL after TimeoutStopSec= (stop-sigterm → stop-sigkill). */
@@ -787,7 +912,11 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     this.log.warn(`State '${this.subState}' timed out. Killing.`, { unit: this.name });
     if (this.result === 'success') this.setResult('timeout');
     this.subState = 'stop-sigkill';
-    if (this.unit.sendSIGKILL) this.signalMain(this.unit.finalKillSignal || 'SIGKILL', this.unit.killMode === 'process' ? 'process' : 'control-group');
+    if (this.unit.sendSIGKILL)
+      this.signalMain(
+        this.unit.finalKillSignal || 'SIGKILL',
+        this.unit.killMode === 'process' ? 'process' : 'control-group',
+      );
   }
 
   /**
@@ -869,7 +998,8 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
    * process and wait for RELOADING=1 … READY=1. Resolves when done.
    */
   async reload(): Promise<void> {
-    if (this.state !== 'active') throw new ActivationError('ENGINE_STATE', `${this.name} is not active, cannot reload.`, { unit: this.name });
+    if (this.state !== 'active')
+      throw new ActivationError('ENGINE_STATE', `${this.name} is not active, cannot reload.`, { unit: this.name });
     if (this.unit.type === 'notify-reload') {
       const done = new Promise<void>((resolve) => (this.reloadDone = resolve));
       this.setState('reloading', 'reload-signal');
@@ -879,20 +1009,27 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
           process.kill(this.pid, (this.unit.reloadSignal ?? 'SIGHUP') as NodeJS.Signals);
         } catch (err) {
           this.finishReload();
-          throw new ActivationError('EXEC_FAILED', `Failed to send reload signal: ${messageOf(err)}`, { unit: this.name });
+          throw new ActivationError('EXEC_FAILED', `Failed to send reload signal: ${messageOf(err)}`, {
+            unit: this.name,
+          });
         }
       }
       await done;
       return;
     }
-    if (this.unit.execReload.length === 0) throw new ActivationError('NOT_RELOADABLE', `${this.name} has no ExecReload=, cannot reload.`, { unit: this.name });
+    if (this.unit.execReload.length === 0)
+      throw new ActivationError('NOT_RELOADABLE', `${this.name} has no ExecReload=, cannot reload.`, {
+        unit: this.name,
+      });
     this.setState('reloading', 'reload');
     try {
       for (const cmd of this.unit.execReload) {
         const status = await this.runControl(cmd, 'ExecReload');
         if (!succeeded(status) && !cmd.ignoreFailure) {
           this.log.warn(`Control process exited, ${describeExit(status)} (ExecReload=${cmd.raw})`, { unit: this.name });
-          throw new ActivationError('EXEC_FAILED', `ExecReload=${cmd.raw} failed: ${describeExit(status)}`, { unit: this.name });
+          throw new ActivationError('EXEC_FAILED', `ExecReload=${cmd.raw} failed: ${describeExit(status)}`, {
+            unit: this.name,
+          });
         }
       }
     } finally {

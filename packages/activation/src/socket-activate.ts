@@ -48,12 +48,19 @@ const COPIED_VARIABLES = ['TERM', 'PATH', 'USER', 'HOME'];
 
 function parseAddress(text: string): ListenAddress {
   const r = parseSocketAddress(text);
-  if (!r.ok) throw new ActivationError('UNSUPPORTED_LISTEN', `Failed to parse address ${text}: ${r.error}`, { address: text, errno: r.error });
+  if (!r.ok)
+    throw new ActivationError('UNSUPPORTED_LISTEN', `Failed to parse address ${text}: ${r.error}`, {
+      address: text,
+      errno: r.error,
+    });
   return r.value;
 }
 
 /** The child environment of systemd-socket-activate (activate.c exec_process()/fork_and_exec_process()). */
-export function socketActivateEnvironment(options: Pick<SocketActivateOptions, 'env' | 'setenv' | 'fdnames' | 'inetd'>, nFds: number): Record<string, string> {
+export function socketActivateEnvironment(
+  options: Pick<SocketActivateOptions, 'env' | 'setenv' | 'fdnames' | 'inetd'>,
+  nFds: number,
+): Record<string, string> {
   const own = options.env ?? process.env;
   const env: Record<string, string> = {};
   for (const name of COPIED_VARIABLES) {
@@ -76,7 +83,19 @@ export function socketActivateEnvironment(options: Pick<SocketActivateOptions, '
 
 function commandOf(argv: readonly string[]): ExecCommand {
   const path = argv[0] ?? '';
-  return { path, argv: [...argv], ignoreFailure: false, noEnvExpand: true, fullPrivileges: false, noUserSwitch: false, ambientMagic: false, argv0Override: false, raw: argv.join(' '), file: '', line: 0 };
+  return {
+    path,
+    argv: [...argv],
+    ignoreFailure: false,
+    noEnvExpand: true,
+    fullPrivileges: false,
+    noUserSwitch: false,
+    ambientMagic: false,
+    argv0Override: false,
+    raw: argv.join(' '),
+    file: '',
+    line: 0,
+  };
 }
 
 /** The exit status a shell would report: the code, or 128 + signal number. */
@@ -101,7 +120,10 @@ export async function runSocketActivate(options: SocketActivateOptions): Promise
   const log = options.logger ?? silentLogger;
   if (options.command.length === 0) throw new ActivationError('EXEC_FAILED', 'Command line to execute required.');
   if (options.datagram && options.accept) {
-    throw new ActivationError('UNSUPPORTED_LISTEN', 'Datagram sockets do not accept connections. The --datagram and --accept options may not be combined.');
+    throw new ActivationError(
+      'UNSUPPORTED_LISTEN',
+      'Datagram sockets do not accept connections. The --datagram and --accept options may not be combined.',
+    );
   }
   const native = options.native ?? (await loadNative());
   const own = options.env ?? process.env;
@@ -117,7 +139,8 @@ export async function runSocketActivate(options: SocketActivateOptions): Promise
   try {
     for (const text of options.listen) {
       const address = toSockAddr(parseAddress(text));
-      if (!address) throw new ActivationError('UNSUPPORTED_LISTEN', `Failed to parse address ${text}`, { address: text });
+      if (!address)
+        throw new ActivationError('UNSUPPORTED_LISTEN', `Failed to parse address ${text}`, { address: text });
       // The MPTCP policy (NODE_MPTCP, the TCP fallback) is @mptcp/native's; NODE_MPTCP=0 wins over --mptcp.
       const mptcp = options.mptcp === 'prefer' ? 'prefer' : options.mptcp ? 'require' : 'off';
       let opened;
@@ -125,13 +148,25 @@ export async function runSocketActivate(options: SocketActivateOptions): Promise
         opened = native.openSocket({ kind, address, mptcp, disabledByEnv: 'tcp', nonBlocking: true });
       } catch (err) {
         const errno = errnoOf(err);
-        throw new ActivationError('SOCKET_OPEN_FAILED', `Failed to open '${text}': ${messageOf(err)}`, { address: text, ...(errno ? { errno } : {}), cause: err });
+        throw new ActivationError('SOCKET_OPEN_FAILED', `Failed to open '${text}': ${messageOf(err)}`, {
+          address: text,
+          ...(errno ? { errno } : {}),
+          cause: err,
+        });
       }
-      if (opened.fallbackReason === 'disabled-by-env') log.warn(`MPTCP disabled by NODE_MPTCP=0, listening on ${text} with plain TCP.`);
-      else if (opened.fallbackReason !== undefined) log.warn(`MPTCP unavailable (${opened.fallbackErrno ?? opened.fallbackReason}), listening on ${text} with plain TCP.`);
+      if (opened.fallbackReason === 'disabled-by-env')
+        log.warn(`MPTCP disabled by NODE_MPTCP=0, listening on ${text} with plain TCP.`);
+      else if (opened.fallbackReason !== undefined)
+        log.warn(
+          `MPTCP unavailable (${opened.fallbackErrno ?? opened.fallbackReason}), listening on ${text} with plain TCP.`,
+        );
       const label = formatSockAddr(opened.local);
       fds.push({ fd: opened.fd, owned: true, label });
-      bound.push({ fd: opened.fd, address: label, ...(opened.local.family !== 'unix' ? { port: opened.local.port } : {}) });
+      bound.push({
+        fd: opened.fd,
+        address: label,
+        ...(opened.local.family !== 'unix' ? { port: opened.local.port } : {}),
+      });
       log.info(`Listening on ${label} as ${opened.fd}.`);
     }
     if (options.inetd && fds.length !== 1) {
@@ -139,7 +174,8 @@ export async function runSocketActivate(options: SocketActivateOptions): Promise
       log.error('--inetd only supported for single file descriptors.');
       return 0;
     }
-    if (fds.length === 0) throw new ActivationError('UNSUPPORTED_LISTEN', 'No sockets to listen on specified or passed in.');
+    if (fds.length === 0)
+      throw new ActivationError('UNSUPPORTED_LISTEN', 'No sockets to listen on specified or passed in.');
     options.onListening?.(bound);
     return options.accept ? await acceptLoop(options, native, fds, log) : await execOnFirst(options, native, fds, log);
   } finally {
@@ -147,7 +183,11 @@ export async function runSocketActivate(options: SocketActivateOptions): Promise
   }
 }
 
-function waitReadable(native: NativeApi, fds: readonly Listening[], signal: AbortSignal | undefined): Promise<Listening | undefined> {
+function waitReadable(
+  native: NativeApi,
+  fds: readonly Listening[],
+  signal: AbortSignal | undefined,
+): Promise<Listening | undefined> {
   return new Promise((resolve) => {
     const watches: ReadableWatch[] = [];
     const done = (f: Listening | undefined): void => {
@@ -162,7 +202,12 @@ function waitReadable(native: NativeApi, fds: readonly Listening[], signal: Abor
   });
 }
 
-async function execOnFirst(options: SocketActivateOptions, native: NativeApi, fds: readonly Listening[], log: Logger): Promise<number> {
+async function execOnFirst(
+  options: SocketActivateOptions,
+  native: NativeApi,
+  fds: readonly Listening[],
+  log: Logger,
+): Promise<number> {
   const first = await waitReadable(native, fds, options.signal);
   if (!first) return 0;
   log.info(`Communication attempt on fd ${first.fd}.`);
@@ -189,7 +234,8 @@ async function execOnFirst(options: SocketActivateOptions, native: NativeApi, fd
   for (const s of signals) process.on(s, forward);
   try {
     const status = await waitExit(child);
-    if (status.error && status.code === 127) log.error(`Failed to execute ${options.command[0]}: ${status.error.message}`);
+    if (status.error && status.code === 127)
+      log.error(`Failed to execute ${options.command[0]}: ${status.error.message}`);
     return statusOf(status.code, status.signal);
   } finally {
     for (const s of signals) process.off(s, forward);
@@ -205,7 +251,12 @@ function describePeer(addr: SockAddr): string {
   return formatSockAddr(addr);
 }
 
-async function acceptLoop(options: SocketActivateOptions, native: NativeApi, fds: readonly Listening[], log: Logger): Promise<number> {
+async function acceptLoop(
+  options: SocketActivateOptions,
+  native: NativeApi,
+  fds: readonly Listening[],
+  log: Logger,
+): Promise<number> {
   return new Promise((resolve) => {
     const watches: ReadableWatch[] = [];
     const children = new Set<number>();
@@ -239,7 +290,11 @@ async function acceptLoop(options: SocketActivateOptions, native: NativeApi, fds
             const pid = child.pid;
             void waitExit(child).then(() => children.delete(pid));
           } else {
-            void waitExit(child).then((s) => log.error(`Failed to ${child.method === 'native' ? 'execute' : 'fork'}: ${s.error?.message ?? 'unknown error'}`));
+            void waitExit(child).then((s) =>
+              log.error(
+                `Failed to ${child.method === 'native' ? 'execute' : 'fork'}: ${s.error?.message ?? 'unknown error'}`,
+              ),
+            );
           }
         });
       } finally {

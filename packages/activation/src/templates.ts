@@ -7,7 +7,16 @@
  */
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { type ExecCommand, type SearchPathListing, type ServiceUnit, findDropIns, formatDiagnostic, loadServiceInstance, parseUnitText, searchPathListing } from '@mptcp/unit';
+import {
+  type ExecCommand,
+  type SearchPathListing,
+  type ServiceUnit,
+  findDropIns,
+  formatDiagnostic,
+  loadServiceInstance,
+  parseUnitText,
+  searchPathListing,
+} from '@mptcp/unit';
 import type { ServiceTemplate } from './engine-types.js';
 import { ActivationError } from './errors.js';
 import { templatePrefix } from './instance-name.js';
@@ -23,14 +32,24 @@ export function isServiceUnit(t: ServiceTemplate | ServiceUnit): t is ServiceUni
 export const defaultTemplateResolver: TemplateResolver = (template, instanceName) => {
   const at = instanceName.indexOf('@');
   const instance = instanceName.slice(at + 1, instanceName.lastIndexOf('.'));
-  if (template.text !== undefined && !isServiceUnit(template)) return instanceFromText(template, template.text, instanceName);
+  if (template.text !== undefined && !isServiceUnit(template))
+    return instanceFromText(template, template.text, instanceName);
   if (template.file && !isServiceUnit(template)) {
-    const r = loadServiceInstance(template.name, instance, { templateFile: template.file, ...(template.searchPaths ? { searchPaths: template.searchPaths } : {}) });
+    const r = loadServiceInstance(template.name, instance, {
+      templateFile: template.file,
+      ...(template.searchPaths ? { searchPaths: template.searchPaths } : {}),
+    });
     if (r.unit && r.unit.kind === 'service' && !r.fatal) return r.unit;
-    throw new ActivationError('TEMPLATE_NOT_FOUND', `Failed to load ${instanceName}: ${r.diagnostics.map(formatDiagnostic).join('; ')}`, { unit: instanceName });
+    throw new ActivationError(
+      'TEMPLATE_NOT_FOUND',
+      `Failed to load ${instanceName}: ${r.diagnostics.map(formatDiagnostic).join('; ')}`,
+      { unit: instanceName },
+    );
   }
   if (isServiceUnit(template)) return substituteInstance(template, instanceName);
-  throw new ActivationError('TEMPLATE_NOT_FOUND', `Cannot instantiate ${template.name}: no template file`, { unit: instanceName });
+  throw new ActivationError('TEMPLATE_NOT_FOUND', `Cannot instantiate ${template.name}: no template file`, {
+    unit: instanceName,
+  });
 };
 
 /**
@@ -88,17 +107,28 @@ function instanceFromText(template: ServiceTemplate, text: string, instanceName:
     templateCaches.set(template, cache);
   }
   if (cache.shared) return { ...cache.shared, name: instanceName };
-  const r = parseUnitText(text, { file: template.file, name: instanceName, dropIns: template.dropInTexts ?? [], executables: memoizedCheck(cache.executables) });
+  const r = parseUnitText(text, {
+    file: template.file,
+    name: instanceName,
+    dropIns: template.dropInTexts ?? [],
+    executables: memoizedCheck(cache.executables),
+  });
   if (r.unit && r.unit.kind === 'service' && !r.fatal) {
     if (!cache.specifiers) cache.shared = r.unit;
     return cache.specifiers ? r.unit : { ...r.unit };
   }
-  throw new ActivationError('TEMPLATE_NOT_FOUND', `Failed to load ${instanceName}: ${r.diagnostics.map(formatDiagnostic).join('; ')}`, { unit: instanceName });
+  throw new ActivationError(
+    'TEMPLATE_NOT_FOUND',
+    `Failed to load ${instanceName}: ${r.diagnostics.map(formatDiagnostic).join('; ')}`,
+    { unit: instanceName },
+  );
 }
 
 /** systemd's unit_name_unescape() for %I: `\xNN` escapes and `-` → `/`. */
 export function unescapeInstance(s: string): string {
-  return s.replace(/-/g, '/').replace(/\\x([0-9a-fA-F]{2})/g, (_m, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
+  return s
+    .replace(/-/g, '/')
+    .replace(/\\x([0-9a-fA-F]{2})/g, (_m, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
 }
 
 /** Replaces %i %I %n %N %p %P %% in argv and Environment= of a template parsed without an instance. */
@@ -135,15 +165,31 @@ export function substituteInstance(template: ServiceUnit, instanceName: string):
  * that an instance of it loads (as `prefix@internal.service`, systemd's name before any connection).
  * Throws with the file named when it cannot be read or does not load.
  */
-export function snapshotTemplate(template: ServiceTemplate, shared: SnapshotCache = { listing: searchPathListing(), executables: new Map() }): ServiceTemplate {
+export function snapshotTemplate(
+  template: ServiceTemplate,
+  shared: SnapshotCache = { listing: searchPathListing(), executables: new Map() },
+): ServiceTemplate {
   const text = readRegularFile(template.file).toString('utf8');
   const searchPaths = template.searchPaths ?? [dirname(template.file)];
-  const dropIns = findDropIns(template.name, searchPaths, shared.listing).map((file) => ({ file, text: readRegularFile(file).toString('utf8') }));
+  const dropIns = findDropIns(template.name, searchPaths, shared.listing).map((file) => ({
+    file,
+    text: readRegularFile(file).toString('utf8'),
+  }));
   const snap: ServiceTemplate = { name: template.name, file: template.file, searchPaths, text, dropInTexts: dropIns };
   const probe = template.name.replace('@.', '@internal.');
   const cache: TemplateCache = { specifiers: hasSpecifiers(text, dropIns), executables: shared.executables };
-  const r = parseUnitText(text, { file: template.file, name: probe, dropIns, executables: memoizedCheck(cache.executables) });
-  if (!r.unit || r.fatal || r.unit.kind !== 'service') throw new ActivationError('TEMPLATE_NOT_FOUND', `Failed to load ${template.name}: ${r.diagnostics.map(formatDiagnostic).join('; ')}`, { unit: template.name });
+  const r = parseUnitText(text, {
+    file: template.file,
+    name: probe,
+    dropIns,
+    executables: memoizedCheck(cache.executables),
+  });
+  if (!r.unit || r.fatal || r.unit.kind !== 'service')
+    throw new ActivationError(
+      'TEMPLATE_NOT_FOUND',
+      `Failed to load ${template.name}: ${r.diagnostics.map(formatDiagnostic).join('; ')}`,
+      { unit: template.name },
+    );
   // Without specifiers the probe is every instance, under another name.
   if (!cache.specifiers) cache.shared = r.unit;
   templateCaches.set(snap, cache);

@@ -32,7 +32,11 @@ export function parseId(text: string, what: 'user' | 'group', unitName?: string)
   const id = Number(text);
   if (!isValidId(id)) {
     const why = id === 65535 || id === 4294967295 ? 'reserved as "no change" by the kernel' : `outside 0…${MAX_ID}`;
-    throw new ActivationError(what === 'user' ? 'USER_NOT_FOUND' : 'GROUP_NOT_FOUND', `Failed to determine ${what} credentials: ${what} id ${text} is not valid (${why})`, { unit: unitName });
+    throw new ActivationError(
+      what === 'user' ? 'USER_NOT_FOUND' : 'GROUP_NOT_FOUND',
+      `Failed to determine ${what} credentials: ${what} id ${text} is not valid (${why})`,
+      { unit: unitName },
+    );
   }
   return id;
 }
@@ -67,7 +71,9 @@ export function resolveUser(user: string, unitName?: string): ResolvedUser {
     }
   }
   if (numeric !== undefined) return { name: user, uid: numeric, gid: numeric, home: '/', shell: '/bin/sh' };
-  throw new ActivationError('USER_NOT_FOUND', `Failed to determine user credentials: user "${user}" not found`, { unit: unitName });
+  throw new ActivationError('USER_NOT_FOUND', `Failed to determine user credentials: user "${user}" not found`, {
+    unit: unitName,
+  });
 }
 
 export function resolveGroup(group: string, unitName?: string): number {
@@ -77,7 +83,9 @@ export function resolveGroup(group: string, unitName?: string): number {
     const gid = fieldId(f[2]);
     if (f[0] === group && gid !== undefined) return gid;
   }
-  throw new ActivationError('GROUP_NOT_FOUND', `Failed to determine group credentials: group "${group}" not found`, { unit: unitName });
+  throw new ActivationError('GROUP_NOT_FOUND', `Failed to determine group credentials: group "${group}" not found`, {
+    unit: unitName,
+  });
 }
 
 /** The credential change a start must make; the launcher fails the start when any part of it fails. */
@@ -103,9 +111,14 @@ function ownIds(): OwnIds {
  * nothing (as a systemd user manager runs `User=` of its own user); asked for anything else it
  * passes the change on and the start fails with the launcher's EPERM — never runs as itself.
  */
-export function credentialChange(uid: number | undefined, gid: number | undefined, own: OwnIds = ownIds()): CredentialChange {
+export function credentialChange(
+  uid: number | undefined,
+  gid: number | undefined,
+  own: OwnIds = ownIds(),
+): CredentialChange {
   for (const id of [uid, gid]) {
-    if (id !== undefined && !isValidId(id)) throw new ActivationError('INVALID_CREDENTIALS', `id ${id} is not a valid uid/gid (0…${MAX_ID}, not 65535)`);
+    if (id !== undefined && !isValidId(id))
+      throw new ActivationError('INVALID_CREDENTIALS', `id ${id} is not a valid uid/gid (0…${MAX_ID}, not 65535)`);
   }
   if (own.uid !== 0 && (uid === undefined || uid === own.uid) && (gid === undefined || gid === own.gid)) return {};
   return { ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}) };

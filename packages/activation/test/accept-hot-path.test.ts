@@ -46,7 +46,8 @@ describe('Accept=yes hot path', () => {
     need(ctx, python3);
     const dir = unitDir({
       'jr.socket': `[Socket]\nListenStream=${await loopback()}\nAccept=yes\n`,
-      'jr@.service': "[Service]\nExecStart=/bin/sh -c 'echo to-log >&2; exec cat'\nStandardInput=socket\nStandardError=journal\n",
+      'jr@.service':
+        "[Service]\nExecStart=/bin/sh -c 'echo to-log >&2; exec cat'\nStandardInput=socket\nStandardError=journal\n",
     });
     const log = outputLogger();
     engine = new ActivationEngine({ logger: log, serviceOutput: 'log' });
@@ -66,7 +67,7 @@ describe('Accept=yes hot path', () => {
     need(ctx, python3);
     const dir = unitDir({
       'same.socket': `[Socket]\nListenStream=${await loopback()}\nAccept=yes\n`,
-      'same@.service': "[Service]\nExecStart=/bin/sh -c 'echo \"$REMOTE_PORT\"'\nStandardInput=socket\n",
+      'same@.service': '[Service]\nExecStart=/bin/sh -c \'echo "$REMOTE_PORT"\'\nStandardInput=socket\n',
     });
     engine = new ActivationEngine({ logger: outputLogger() });
     expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
@@ -77,7 +78,11 @@ describe('Accept=yes hot path', () => {
       const reply = await clientOnce(port, { tcp: true });
       expect(reply.received).toBe(`${reply.local_port}\n`);
     }
-    await waitFor(() => names.length === 3 && engine?.socket('same.socket')?.connections === 0, 10_000, 'three instances');
+    await waitFor(
+      () => names.length === 3 && engine?.socket('same.socket')?.connections === 0,
+      10_000,
+      'three instances',
+    );
     expect(names.map((n) => n.replace(/-.*/, ''))).toEqual(['same@0', 'same@1', 'same@2']);
     expect(new Set(names).size).toBe(3);
   });

@@ -31,7 +31,10 @@ interface Scenario {
   rc: number;
   output: string[];
 }
-const recording = JSON.parse(readFileSync(join(FIXTURES, 'activation.json'), 'utf8')) as { recordedWith: string; scenarios: Record<string, Scenario> };
+const recording = JSON.parse(readFileSync(join(FIXTURES, 'activation.json'), 'utf8')) as {
+  recordedWith: string;
+  scenarios: Record<string, Scenario>;
+};
 
 /**
  * Where systemd 257 is not stable: with two sockets for one service, the fd order (and so
@@ -43,13 +46,21 @@ const UNSTABLE_ORDER = new Set(['two-sockets']);
 /** Per-fd facts without the fd numbers, sorted; LISTEN_FDNAMES sorted. */
 function orderFree(lines: string[]): string[] {
   return lines
-    .map((l) => l.replace(/^FD \d+ /, 'FD * ').replace(/^(ENV LISTEN_FDNAMES=')(.*)'$/, (_m, p: string, v: string) => `${p}${v.split(':').sort().join(':')}'`))
+    .map((l) =>
+      l
+        .replace(/^FD \d+ /, 'FD * ')
+        .replace(
+          /^(ENV LISTEN_FDNAMES=')(.*)'$/,
+          (_m, p: string, v: string) => `${p}${v.split(':').sort().join(':')}'`,
+        ),
+    )
     .sort();
 }
 
 /** Scenarios compared elsewhere, with the reason. */
 const NOT_HERE: Record<string, string> = {
-  'mptcp-disabled': 'needs net.mptcp.enabled=0 in a network namespace: mptcp-unavailable.test.ts checks the engine there',
+  'mptcp-disabled':
+    'needs net.mptcp.enabled=0 in a network namespace: mptcp-unavailable.test.ts checks the engine there',
 };
 
 let engine: ActivationEngine | undefined;
@@ -70,7 +81,8 @@ interface Rewrite {
 /** The facts lines of dump.py/facts.py output, normalised. */
 function facts(lines: readonly string[], s: Scenario, rw: Rewrite | undefined): string[] {
   const congestion = Object.values(s.files).some((t) => t.includes('TCPCongestion='));
-  const keep = /^(UNIT |ENV (LISTEN_FDS|LISTEN_FDNAMES|REMOTE_ADDR|REMOTE_PORT)=|LISTEN_PID_IS_SELF |FD \d+ (domain=|fifo|chr|sockname|node mode|MPTCP_INFO|options))/;
+  const keep =
+    /^(UNIT |ENV (LISTEN_FDS|LISTEN_FDNAMES|REMOTE_ADDR|REMOTE_PORT)=|LISTEN_PID_IS_SELF |FD \d+ (domain=|fifo|chr|sockname|node mode|MPTCP_INFO|options))/;
   return lines
     .map((l) => l.trim())
     .filter((l) => keep.test(l))
@@ -81,7 +93,10 @@ function facts(lines: readonly string[], s: Scenario, rw: Rewrite | undefined): 
         x = x.split(`${rw.runDir}/`).join('/run/').split(`b257-${rw.tag}-`).join('b257-');
       }
       x = x.replace(/(REMOTE_PORT=)'\d+'/, "$1'PEER'");
-      if (x.startsWith('UNIT ')) x = x.replace(/-(127\.0\.0\.1|::1):(\d+)\.service$/, '-$1:PEER.service').replace(/@(\d+)-\d+-(\d+)\.service$/, '@$1-PID-$2.service');
+      if (x.startsWith('UNIT '))
+        x = x
+          .replace(/-(127\.0\.0\.1|::1):(\d+)\.service$/, '-$1:PEER.service')
+          .replace(/@(\d+)-\d+-(\d+)\.service$/, '@$1-PID-$2.service');
       x = x.replace(/MPTCP_INFO len \d+/, 'MPTCP_INFO len N').replace(/ uid \d+ gid \d+;/, ';');
       if (!congestion) x = x.replace(/ congestion=\S+/, '');
       return x;
@@ -96,14 +111,21 @@ function recorded(s: Scenario): { dump: string[]; errors: string[] } {
   for (const l of s.output) {
     if (l.startsWith('== ')) inDump = l.startsWith('== dump ');
     else if (inDump) dump.push(l.trim());
-    if (/<2[0-7]>systemd\[1\]: .*Failed to create listening socket/.test(l)) errors.push(l.replace(/^.*systemd\[1\]: [^:]+: /, ''));
+    if (/<2[0-7]>systemd\[1\]: .*Failed to create listening socket/.test(l))
+      errors.push(l.replace(/^.*systemd\[1\]: [^:]+: /, ''));
   }
   return { dump, errors };
 }
 
 function client(kind: string, addr: string, port?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('python3', [CLIENT, kind, addr, ...(port ? [port] : [])], { timeout: 30_000, encoding: 'utf8' }, (err, stdout, stderr) => (err ? reject(new Error(`${kind} ${addr} ${port ?? ''}: ${stderr || err.message}`)) : resolve(stdout)));
+    execFile(
+      'python3',
+      [CLIENT, kind, addr, ...(port ? [port] : [])],
+      { timeout: 30_000, encoding: 'utf8' },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`${kind} ${addr} ${port ?? ''}: ${stderr || err.message}`)) : resolve(stdout),
+    );
   });
 }
 
@@ -117,8 +139,10 @@ function clientsFor(s: Scenario, text: string): Array<{ kind: string; addr: stri
     if (inet) {
       const host = s.env['ORACLE_CONNECT_HOST'] ?? inet[1] ?? inet[2] ?? '127.0.0.1';
       if (kind === 'Datagram') out.push({ kind: 'udp', addr: host, port: inet[3] });
-      else if (kind === 'Stream') out.push({ kind: mptcpSock ? 'mptcp' : 'tcp', addr: host === '::' ? '::1' : host, port: inet[3] });
-    } else if (s.env['ORACLE_UNIX'] === '1' && kind !== 'Datagram') out.push({ kind: kind === 'Stream' ? 'unix' : 'unix-seqpacket', addr: value });
+      else if (kind === 'Stream')
+        out.push({ kind: mptcpSock ? 'mptcp' : 'tcp', addr: host === '::' ? '::1' : host, port: inet[3] });
+    } else if (s.env['ORACLE_UNIX'] === '1' && kind !== 'Datagram')
+      out.push({ kind: kind === 'Stream' ? 'unix' : 'unix-seqpacket', addr: value });
   }
   const n = Number(s.env['ORACLE_CONNECTIONS'] ?? 1);
   return out.flatMap((c) => Array.from({ length: n }, () => c));
@@ -150,7 +174,9 @@ describe(`activation facts vs ${recording.recordedWith}`, () => {
       let socketText = '';
       for (const [rel, text] of Object.entries(s.files)) {
         mkdirSync(dirname(join(units, rel)), { recursive: true });
-        const t = rel.endsWith('.service') ? `[Service]\nExecStart=/usr/bin/python3 ${FACTS} %n ${out}\n` : await rewrite(text);
+        const t = rel.endsWith('.service')
+          ? `[Service]\nExecStart=/usr/bin/python3 ${FACTS} %n ${out}\n`
+          : await rewrite(text);
         // The sockets the clients use: the started one, or (a service started directly, as the
         // oracle did) all of them, whose connections trigger it here.
         if (rel === s.unit || (s.unit.endsWith('.service') && rel.endsWith('.socket'))) socketText += t;

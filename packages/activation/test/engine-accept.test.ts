@@ -53,11 +53,16 @@ describe('Accept=yes', () => {
       expect(info.nonblocking).toBe(false);
       // Beyond stdio (whatever the test runner has there), only the connection: no listening
       // socket, no other daemon fd.
-      const sockets = Object.entries(info.fd_targets).filter(([f, t]) => Number(f) > 2 && t.startsWith('socket:')).map(([f]) => Number(f));
+      const sockets = Object.entries(info.fd_targets)
+        .filter(([f, t]) => Number(f) > 2 && t.startsWith('socket:'))
+        .map(([f]) => Number(f));
       expect(sockets).toEqual([3]);
     }
     await waitFor(() => engine?.socket('info.socket')?.connections === 0, 5000, 'instances to exit');
-    expect(engine.socket('info.socket')).toMatchObject({ state: 'listening', counters: { accepted: 2, refused: 0, triggers: 2 } });
+    expect(engine.socket('info.socket')).toMatchObject({
+      state: 'listening',
+      counters: { accepted: 2, refused: 0, triggers: 2 },
+    });
   });
 
   it('IPv6: instance name without brackets, REMOTE_ADDR ::1', async (ctx) => {
@@ -80,7 +85,8 @@ describe('Accept=yes', () => {
     need(ctx, python3);
     const dir = unitDir({
       'echo.socket': `[Socket]\nListenStream=${await loopback()}\nAccept=yes\n`,
-      'echo@.service': '[Service]\nExecStart=/bin/sh -c \'env | grep -c "^LISTEN_" >&2; exec cat\'\nStandardInput=socket\nStandardError=journal\n',
+      'echo@.service':
+        '[Service]\nExecStart=/bin/sh -c \'env | grep -c "^LISTEN_" >&2; exec cat\'\nStandardInput=socket\nStandardError=journal\n',
     });
     engine = new ActivationEngine({ logger: testLogger(), serviceOutput: 'ignore' });
     expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
@@ -99,7 +105,10 @@ describe('Accept=yes', () => {
     expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
     const port = engine.socket('envd.socket')?.listen[0]?.port as number;
     const reply = await clientOnce(port, { tcp: true });
-    const names = reply.received.trim().split('\n').map((l) => l.slice(0, l.indexOf('=')));
+    const names = reply.received
+      .trim()
+      .split('\n')
+      .map((l) => l.slice(0, l.indexOf('=')));
     expect(names).toContain('REMOTE_ADDR');
     expect(names).toContain('REMOTE_PORT');
     expect(names.filter((n) => n.startsWith('LISTEN_'))).toEqual([]);

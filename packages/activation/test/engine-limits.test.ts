@@ -41,7 +41,9 @@ describe('activation limits', () => {
     expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
     const port = engine.socket('pong.socket')?.listen[0]?.port as number;
     const result = await clientSeq(port, 100);
-    console.log(`100 sequential re-triggered MPTCP connections: ${result.seconds.toFixed(2)} s, median ${result.median_ms.toFixed(1)} ms per connection`);
+    console.log(
+      `100 sequential re-triggered MPTCP connections: ${result.seconds.toFixed(2)} s, median ${result.median_ms.toFixed(1)} ms per connection`,
+    );
     expect(result.errors).toEqual([]);
     expect(result.answered).toBe(100);
     await waitFor(() => engine?.socket('pong.socket')?.state === 'listening', 5000, 'socket back to listening');
@@ -65,7 +67,11 @@ describe('activation limits', () => {
     engine.on('socket-state', (e) => states.push(`${e.state}/${e.result}`));
     const client = connectOnce(port); // never answered: the service dies without accepting
     await waitFor(() => engine?.socket('crash.socket')?.state === 'failed', 60_000, 'socket to fail');
-    expect(engine.socket('crash.socket')).toMatchObject({ state: 'failed', result: 'trigger-limit-hit', counters: { triggers: 5 } });
+    expect(engine.socket('crash.socket')).toMatchObject({
+      state: 'failed',
+      result: 'trigger-limit-hit',
+      counters: { triggers: 5 },
+    });
     expect(warnings).toContain('crash.socket: Trigger limit hit, refusing further activation.');
     expect(states.at(-1)).toBe('failed/trigger-limit-hit');
     expect(engine.socket('crash.socket')?.listen).toEqual([]);

@@ -58,7 +58,10 @@ describe('reload', () => {
     expect(r1.kept).toEqual(['web.socket']);
     await more();
     // 2: a runtime-only change (MaxConnections=) and a new socket unit.
-    writeFileSync(join(dir, 'web.socket'), `[Socket]\nListenStream=${webAddr}\nAccept=yes\nTriggerLimitBurst=100000\nMaxConnections=100\n`);
+    writeFileSync(
+      join(dir, 'web.socket'),
+      `[Socket]\nListenStream=${webAddr}\nAccept=yes\nTriggerLimitBurst=100000\nMaxConnections=100\n`,
+    );
     writeFileSync(join(dir, 'other.socket'), `[Socket]\nListenStream=${await loopback()}\nAccept=yes\n`);
     writeFileSync(join(dir, 'other@.service'), '[Service]\nExecStart=/bin/echo ok\nStandardInput=socket\n');
     const r2 = await engine.reload(await loadUnits(dir));
@@ -75,7 +78,9 @@ describe('reload', () => {
     await loop;
 
     const failures = outcomes.filter((o) => o !== 'ok');
-    console.log(`reload under load: ${outcomes.length} connections, ${failures.length} failed ${JSON.stringify([...new Set(failures)].slice(0, 5))}`);
+    console.log(
+      `reload under load: ${outcomes.length} connections, ${failures.length} failed ${JSON.stringify([...new Set(failures)].slice(0, 5))}`,
+    );
     expect(outcomes.length).toBeGreaterThan(20);
     expect(failures).toEqual([]);
     expect(engine.socket('web.socket')?.listen[0]?.fd).toBe(before?.listen[0]?.fd);
@@ -225,7 +230,11 @@ describe('reload never loses a serving socket (issue 10)', () => {
     expect(await connects(portA)).toBe('connected');
     expect(await connects(portB)).toBe('ECONNREFUSED');
     process.kill(pid, 'SIGKILL');
-    await waitFor(() => engine?.socket('h.socket')?.listen[0]?.port === portB, 10_000, 'the socket reopened on its new address');
+    await waitFor(
+      () => engine?.socket('h.socket')?.listen[0]?.port === portB,
+      10_000,
+      'the socket reopened on its new address',
+    );
     expect(engine.socket('h.socket')?.state).toBe('listening');
     expect(await connects(portA)).toBe('ECONNREFUSED');
   });

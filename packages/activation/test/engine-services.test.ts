@@ -46,7 +46,11 @@ describe('Accept=no services', () => {
     expect(extraSockets).toEqual([]);
     // The connection came to b.socket, but a.socket was lent to the service as well.
     expect(states.slice(0, 2).sort()).toEqual(['a.socket:running', 'b.socket:running']);
-    await waitFor(() => engine?.socket('a.socket')?.state === 'listening' && engine.socket('b.socket')?.state === 'listening', 5000, 'both sockets listening again');
+    await waitFor(
+      () => engine?.socket('a.socket')?.state === 'listening' && engine.socket('b.socket')?.state === 'listening',
+      5000,
+      'both sockets listening again',
+    );
   });
 
   it('an instance socket (foo@bar.socket) triggers foo@bar.service, loaded from the template with %i', async (ctx) => {
@@ -123,7 +127,7 @@ describe('Accept=no services', () => {
     const port = await freePort();
     const dir = unitDir({
       's.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
-      's.service': "[Service]\nExecStart=/bin/sleep 60\nKillSignal=SIGINT\n",
+      's.service': '[Service]\nExecStart=/bin/sleep 60\nKillSignal=SIGINT\n',
     });
     engine = new ActivationEngine({ logger: testLogger() });
     await engine.start(await loadUnits(dir));
@@ -131,7 +135,11 @@ describe('Accept=no services', () => {
     engine.on('service-exit', (e) => exits.push(e.signal));
     const c = net.connect(port, '127.0.0.1');
     c.on('error', () => undefined);
-    const pid = (await waitFor(() => engine?.status().services.find((s) => s.name === 's.service')?.pid, 5000, 'service pid')) as number;
+    const pid = (await waitFor(
+      () => engine?.status().services.find((s) => s.name === 's.service')?.pid,
+      5000,
+      'service pid',
+    )) as number;
     await engine.stop();
     engine = undefined;
     expect(exits).toEqual(['SIGINT']);
@@ -158,7 +166,11 @@ describe('stop() while starting', () => {
     await engine.start(await loadUnits(dir));
     const c = net.connect(port, '127.0.0.1');
     c.on('error', () => undefined);
-    await waitFor(() => engine?.status().services.find((s) => s.name === 'p.service')?.state === 'activating', 5000, 'activating');
+    await waitFor(
+      () => engine?.status().services.find((s) => s.name === 'p.service')?.state === 'activating',
+      5000,
+      'activating',
+    );
     const t0 = Date.now();
     await engine.stop();
     engine = undefined;
@@ -191,7 +203,9 @@ describe('Accept=yes per-source limit', () => {
     const second = await open('127.0.0.1');
     const other = await open('127.0.0.2');
     expect([first.greeted, second.greeted, other.greeted]).toEqual([true, false, true]);
-    expect(log.warnings).toContain('ps.socket: Too many incoming connections (2) from source 127.0.0.1, dropping connection.');
+    expect(log.warnings).toContain(
+      'ps.socket: Too many incoming connections (2) from source 127.0.0.1, dropping connection.',
+    );
     for (const x of [first, second, other]) x.c.destroy();
     await sleep(50);
   });

@@ -5,17 +5,9 @@ import { resultOfExit, shallRestart } from '../src/restart-policy.js';
 describe('ExecStart= $VAR expansion (replace_env_argv)', () => {
   const env = { A: 'one two  three', B: 'x', EMPTY: '' };
   it('whole-word $VAR splits on whitespace, ${VAR} stays one word', () => {
-    expect(expandArgv(['/bin/echo', '$A', '${A}', 'pre${B}post', '$EMPTY', '$$A', '$UNKNOWN', '${UNKNOWN}x', 'a$B'], env)).toEqual([
-      '/bin/echo',
-      'one',
-      'two',
-      'three',
-      'one two  three',
-      'prexpost',
-      '$A',
-      'x',
-      'a$B',
-    ]);
+    expect(
+      expandArgv(['/bin/echo', '$A', '${A}', 'pre${B}post', '$EMPTY', '$$A', '$UNKNOWN', '${UNKNOWN}x', 'a$B'], env),
+    ).toEqual(['/bin/echo', 'one', 'two', 'three', 'one two  three', 'prexpost', '$A', 'x', 'a$B']);
   });
   it('the : prefix disables expansion', () => {
     expect(expandArgv(['/bin/echo', '$A', '${B}'], env, true)).toEqual(['/bin/echo', '$A', '${B}']);

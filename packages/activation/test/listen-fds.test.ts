@@ -22,18 +22,26 @@ describe('listenFds() rules', () => {
   it('names default to "unknown"; a LISTEN_PID of another process gives nothing or throws', () => {
     expect(listenFds({ env: { LISTEN_PID: '5', LISTEN_FDS: '1' }, pid: 5 })).toEqual([{ fd: 3, name: 'unknown' }]);
     expect(listenFds({ env: { LISTEN_PID: '6', LISTEN_FDS: '1' }, pid: 5 })).toEqual([]);
-    expect(() => listenFds({ env: { LISTEN_PID: '6', LISTEN_FDS: '1' }, pid: 5, onPidMismatch: 'throw' })).toThrow(/LISTEN_PID=6/);
+    expect(() => listenFds({ env: { LISTEN_PID: '6', LISTEN_FDS: '1' }, pid: 5, onPidMismatch: 'throw' })).toThrow(
+      /LISTEN_PID=6/,
+    );
     expect(listenFds({ env: { LISTEN_FDS: '1' }, pid: 5 })).toEqual([]);
   });
   it('malformed variables are errors (sd_listen_fds -EINVAL)', () => {
     expect(() => listenFds({ env: { LISTEN_PID: '5', LISTEN_FDS: 'x' }, pid: 5 })).toThrow(/LISTEN_FDS/);
-    expect(() => listenFds({ env: { LISTEN_PID: '5', LISTEN_FDS: '2', LISTEN_FDNAMES: 'a' }, pid: 5 })).toThrow(/LISTEN_FDNAMES/);
+    expect(() => listenFds({ env: { LISTEN_PID: '5', LISTEN_FDS: '2', LISTEN_FDNAMES: 'a' }, pid: 5 })).toThrow(
+      /LISTEN_FDNAMES/,
+    );
   });
   it('the entry point does not load the engine or the addon', async () => {
     const { execFileSync } = await import('node:child_process');
     const out = execFileSync(
       process.execPath,
-      ['--input-type=module', '-e', "await import('@mptcp/activation/listen-fds'); const { readFileSync } = await import('node:fs'); console.log(readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.endsWith('.node') || l.includes('activation/dist/engine')).length)"],
+      [
+        '--input-type=module',
+        '-e',
+        "await import('@mptcp/activation/listen-fds'); const { readFileSync } = await import('node:fs'); console.log(readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.endsWith('.node') || l.includes('activation/dist/engine')).length)",
+      ],
       { cwd: join(HELPERS, '..', '..'), encoding: 'utf8' },
     );
     expect(out.trim()).toBe('0');
@@ -101,7 +109,11 @@ describe('listen-fds with real activators', () => {
   it('systemd-socket-activate → the same Node service', async (ctx) => {
     need(ctx, python3);
     const port = await freePort();
-    const child = spawn('systemd-socket-activate', ['-l', `127.0.0.1:${port}`, '--fdname=api', process.execPath, join(HELPERS, 'listen-fds-service.mjs'), 'once'], { stdio: 'ignore' });
+    const child = spawn(
+      'systemd-socket-activate',
+      ['-l', `127.0.0.1:${port}`, '--fdname=api', process.execPath, join(HELPERS, 'listen-fds-service.mjs'), 'once'],
+      { stdio: 'ignore' },
+    );
     try {
       await waitListening(port);
       const r = await clientOnce(port, { tcp: true });
@@ -112,4 +124,3 @@ describe('listen-fds with real activators', () => {
     }
   });
 });
-

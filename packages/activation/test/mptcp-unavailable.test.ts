@@ -21,7 +21,12 @@ interface Out {
 }
 
 async function inNetnsWithoutMptcp(dir: string): Promise<Out> {
-  const r = await run('unshare', ['-n', 'sh', '-c', `ip link set lo up && sysctl -qw net.mptcp.enabled=0 && exec "${process.execPath}" "${join(HELPERS, 'netns-engine.mjs')}" "${dir}"`]);
+  const r = await run('unshare', [
+    '-n',
+    'sh',
+    '-c',
+    `ip link set lo up && sysctl -qw net.mptcp.enabled=0 && exec "${process.execPath}" "${join(HELPERS, 'netns-engine.mjs')}" "${dir}"`,
+  ]);
   if (r.code !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout) as Out;
 }

@@ -20,10 +20,15 @@ function engine(dir: string, nodeMptcp: string | undefined): Promise<Out> {
   if (nodeMptcp === undefined) delete env['NODE_MPTCP'];
   else env['NODE_MPTCP'] = nodeMptcp;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [join(HELPERS, 'netns-engine.mjs'), dir], { env, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${err.message}\n${stderr}`));
-      else resolve(JSON.parse(stdout) as Out);
-    });
+    execFile(
+      process.execPath,
+      [join(HELPERS, 'netns-engine.mjs'), dir],
+      { env, encoding: 'utf8', timeout: 60_000 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${err.message}\n${stderr}`));
+        else resolve(JSON.parse(stdout) as Out);
+      },
+    );
   });
 }
 
@@ -34,15 +39,16 @@ describe('the engine honours NODE_MPTCP', () => {
     ['0', 'X-MPTCPFallback=yes\n', { transport: 'fallback', protocol: 6 }],
     ['3', '', { transport: 'mptcp', protocol: 262 }], // 1–3 change defaults only; the unit asked for MPTCP
   ];
-  for (const [value, extra, listen] of cases) it(`NODE_MPTCP=${value ?? 'unset'}, SocketProtocol=mptcp ${extra.trim()} → ${listen.transport}`, async (ctx) => {
-    need(ctx, mptcp);
-    const dir = unitDir({
-      'm.socket': `[Socket]\nListenStream=${await loopback()}\nSocketProtocol=mptcp\n${extra}`,
-      'm.service': '[Service]\nExecStart=/bin/true\n',
+  for (const [value, extra, listen] of cases)
+    it(`NODE_MPTCP=${value ?? 'unset'}, SocketProtocol=mptcp ${extra.trim()} → ${listen.transport}`, async (ctx) => {
+      need(ctx, mptcp);
+      const dir = unitDir({
+        'm.socket': `[Socket]\nListenStream=${await loopback()}\nSocketProtocol=mptcp\n${extra}`,
+        'm.service': '[Service]\nExecStart=/bin/true\n',
+      });
+      const out = await engine(dir, value);
+      expect(out.report.listening).toEqual(['m.socket']);
+      expect(out.status.sockets[0]?.listen[0]).toMatchObject(listen);
+      expect(out.warnings.filter((w) => w.includes('NODE_MPTCP=0'))).toHaveLength(value === '0' ? 1 : 0);
     });
-    const out = await engine(dir, value);
-    expect(out.report.listening).toEqual(['m.socket']);
-    expect(out.status.sockets[0]?.listen[0]).toMatchObject(listen);
-    expect(out.warnings.filter((w) => w.includes('NODE_MPTCP=0'))).toHaveLength(value === '0' ? 1 : 0);
-  });
 });

@@ -27,16 +27,27 @@ function probe(ok: () => boolean, reason: string): { ok: boolean; reason: string
     return { ok: false, reason };
   }
 }
-const systemdNotify = probe(() => existsSync('/usr/bin/systemd-notify'), '/usr/bin/systemd-notify is not installed (apt-get install systemd)');
-const pythonSystemd = probe(() => execFileSync(PY, ['-c', 'import systemd.daemon; print("ok")'], { encoding: 'utf8' }).trim() === 'ok', 'python3-systemd is not installed (apt-get install python3-systemd)');
-const notifySupport = { ok: false, reason: '@mptcp/native cannot receive credentials+fds (prebuild without recvWithCredentials: rebuild the addon)' };
+const systemdNotify = probe(
+  () => existsSync('/usr/bin/systemd-notify'),
+  '/usr/bin/systemd-notify is not installed (apt-get install systemd)',
+);
+const pythonSystemd = probe(
+  () => execFileSync(PY, ['-c', 'import systemd.daemon; print("ok")'], { encoding: 'utf8' }).trim() === 'ok',
+  'python3-systemd is not installed (apt-get install python3-systemd)',
+);
+const notifySupport = {
+  ok: false,
+  reason: '@mptcp/native cannot receive credentials+fds (prebuild without recvWithCredentials: rebuild the addon)',
+};
 notifySupport.ok = await loadNative().then(
   (n) => NotifySocket.supported(n),
   () => false,
 );
 
 /** Services load the addon themselves: a development build named in the test environment goes with them. */
-const addonEnv = process.env.MPTCP_NATIVE_ADDON ? `Environment=MPTCP_NATIVE_ADDON=${process.env.MPTCP_NATIVE_ADDON}\n` : '';
+const addonEnv = process.env.MPTCP_NATIVE_ADDON
+  ? `Environment=MPTCP_NATIVE_ADDON=${process.env.MPTCP_NATIVE_ADDON}\n`
+  : '';
 const node = process.execPath;
 
 let engine: ActivationEngine | undefined;

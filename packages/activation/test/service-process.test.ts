@@ -29,7 +29,10 @@ const native: NativeSpawn | undefined = await import('@mptcp/native').then(
   () => undefined,
 );
 if (!native && IN_CI) throw new Error('@mptcp/native spawn unavailable under CI');
-const launchers: Array<[string, NativeSpawn | undefined]> = [['node', undefined], ...(native ? [['native', native] as [string, NativeSpawn]] : [])];
+const launchers: Array<[string, NativeSpawn | undefined]> = [
+  ['node', undefined],
+  ...(native ? [['native', native] as [string, NativeSpawn]] : []),
+];
 
 async function runToExit(p: ServiceProcess, ctx = {}): Promise<void> {
   const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
@@ -39,7 +42,10 @@ async function runToExit(p: ServiceProcess, ctx = {}): Promise<void> {
 
 describe.each(launchers)('ServiceProcess (%s launcher)', (launcher, spawn) => {
   const dir = mkdtempSync(join(outer, `${launcher}-`));
-  const opts = (o: Omit<ServiceProcessOptions, 'spawn'>): ServiceProcessOptions => ({ ...o, ...(spawn ? { spawn } : {}) });
+  const opts = (o: Omit<ServiceProcessOptions, 'spawn'>): ServiceProcessOptions => ({
+    ...o,
+    ...(spawn ? { spawn } : {}),
+  });
 
   it('passes exactly the documented environment, with LISTEN_PID = the service PID', async () => {
     const out = join(dir, 'env1');
@@ -49,7 +55,13 @@ describe.each(launchers)('ServiceProcess (%s launcher)', (launcher, spawn) => {
     const fd = openSync('/dev/null', 'r');
     const p = new ServiceProcess(
       service('env.service', {
-        execStart: [cmd(['/bin/sh', '-c', `tr '\\n' '\\0' </dev/null >/dev/null; cat /proc/$$$$/environ > ${out}; echo $$$$ > ${out}.pid`])],
+        execStart: [
+          cmd([
+            '/bin/sh',
+            '-c',
+            `tr '\\n' '\\0' </dev/null >/dev/null; cat /proc/$$$$/environ > ${out}; echo $$$$ > ${out}.pid`,
+          ]),
+        ],
         environment: [
           ['OVER', 'env'],
           ['PLAIN', 'a b'],
@@ -62,7 +74,20 @@ describe.each(launchers)('ServiceProcess (%s launcher)', (launcher, spawn) => {
     closeSync(fd);
     const env = envOf(out);
     const pid = readFileSync(`${out}.pid`, 'utf8').trim();
-    expect(Object.keys(env).sort()).toEqual(['FROM_FILE', 'INVOCATION_ID', 'LANG', 'LISTEN_FDNAMES', 'LISTEN_FDS', 'LISTEN_PID', 'OVER', 'PATH', 'PLAIN', 'SYSTEMD_EXEC_PID'].sort());
+    expect(Object.keys(env).sort()).toEqual(
+      [
+        'FROM_FILE',
+        'INVOCATION_ID',
+        'LANG',
+        'LISTEN_FDNAMES',
+        'LISTEN_FDS',
+        'LISTEN_PID',
+        'OVER',
+        'PATH',
+        'PLAIN',
+        'SYSTEMD_EXEC_PID',
+      ].sort(),
+    );
     expect(env).toMatchObject({
       PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin',
       LANG: 'C.UTF-8',
@@ -82,7 +107,11 @@ describe.each(launchers)('ServiceProcess (%s launcher)', (launcher, spawn) => {
     const log = join(dir, 'pre.log');
     const ok = new ServiceProcess(
       service('pre.service', {
-        execStartPre: [cmd(['/bin/sh', '-c', `echo pre1 >> ${log}`]), cmd(['/bin/false'], { ignoreFailure: true }), cmd(['/bin/sh', '-c', `echo pre2 >> ${log}`])],
+        execStartPre: [
+          cmd(['/bin/sh', '-c', `echo pre1 >> ${log}`]),
+          cmd(['/bin/false'], { ignoreFailure: true }),
+          cmd(['/bin/sh', '-c', `echo pre2 >> ${log}`]),
+        ],
         execStart: [cmd(['/bin/sh', '-c', `echo main >> ${log}`])],
       }),
       opts({ logger: silentLogger, output: 'inherit' }),
@@ -90,7 +119,10 @@ describe.each(launchers)('ServiceProcess (%s launcher)', (launcher, spawn) => {
     await runToExit(ok);
     expect(readFileSync(log, 'utf8')).toBe('pre1\npre2\nmain\n');
     const bad = new ServiceProcess(
-      service('bad.service', { execStartPre: [cmd(['/bin/false'])], execStart: [cmd(['/bin/sh', '-c', `echo never >> ${log}`])] }),
+      service('bad.service', {
+        execStartPre: [cmd(['/bin/false'])],
+        execStart: [cmd(['/bin/sh', '-c', `echo never >> ${log}`])],
+      }),
       opts({ logger: silentLogger, output: 'inherit' }),
     );
     await expect(bad.start()).rejects.toThrow(/ExecStartPre/);
@@ -103,7 +135,12 @@ describe.each(launchers)('ServiceProcess (%s launcher)', (launcher, spawn) => {
     const p = new ServiceProcess(
       service('argv.service', {
         environment: [['WORDS', 'a  b c']],
-        execStart: [cmd(['custom-name', '-c', `tr '\\0' '|' < /proc/$$$$/cmdline > ${out}`, '$WORDS', '${WORDS}'], { path: '/bin/sh', argv0Override: true })],
+        execStart: [
+          cmd(['custom-name', '-c', `tr '\\0' '|' < /proc/$$$$/cmdline > ${out}`, '$WORDS', '${WORDS}'], {
+            path: '/bin/sh',
+            argv0Override: true,
+          }),
+        ],
       }),
       opts({ logger: silentLogger, output: 'inherit' }),
     );
@@ -119,7 +156,13 @@ describe.each(launchers)('ServiceProcess (%s launcher)', (launcher, spawn) => {
         user: 'nobody',
         group: 'nogroup',
         workingDirectory: { path: '/tmp', optional: false },
-        execStart: [cmd(['/bin/sh', '-c', `{ grep -E '^(Uid|Gid|Groups):' /proc/self/status; pwd; echo "$HOME $USER $LOGNAME $SHELL"; } > ${out}.tmp; cat ${out}.tmp`])],
+        execStart: [
+          cmd([
+            '/bin/sh',
+            '-c',
+            `{ grep -E '^(Uid|Gid|Groups):' /proc/self/status; pwd; echo "$HOME $USER $LOGNAME $SHELL"; } > ${out}.tmp; cat ${out}.tmp`,
+          ]),
+        ],
       }),
       opts({ logger: silentLogger, output: 'ignore' }),
     );
@@ -194,7 +237,9 @@ describe.each(launchers)('ServiceProcess (%s launcher)', (launcher, spawn) => {
     const passed = openSync('/dev/null', 'r');
     const p = new ServiceProcess(
       // find inherits exactly the service's fds (plus its own directory fds under /proc).
-      service('fds.service', { execStart: [cmd(['/bin/sh', '-c', `find /proc/self/fd/ -mindepth 1 -printf '%f %l\\n' > ${out}`])] }),
+      service('fds.service', {
+        execStart: [cmd(['/bin/sh', '-c', `find /proc/self/fd/ -mindepth 1 -printf '%f %l\\n' > ${out}`])],
+      }),
       opts({ logger: silentLogger, output: 'inherit' }),
     );
     await runToExit(p, { fds: [passed], fdNames: ['x'] });
@@ -205,14 +250,17 @@ describe.each(launchers)('ServiceProcess (%s launcher)', (launcher, spawn) => {
     expect(fds.get(3)).toBe('/dev/null');
     expect([...fds.values()]).not.toContain('/etc/hostname');
     // Whatever else is there was inherited by the test runner itself without CLOEXEC, not ours:
-    for (const [fd, target] of fds) if (fd > 3 && !target.startsWith('/proc/')) expect(target).not.toMatch(/^socket:|hostname/);
+    for (const [fd, target] of fds)
+      if (fd > 3 && !target.startsWith('/proc/')) expect(target).not.toMatch(/^socket:|hostname/);
   });
 
   it('the service starts with default signal dispositions and an empty mask (Node ignores SIGPIPE)', async () => {
     expect(/^SigIgn:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]).not.toMatch(/^0+$/);
     const out = join(dir, `signals-${launcher}`);
     const p = new ServiceProcess(
-      service('signals.service', { execStart: [cmd(['/bin/sh', '-c', `grep -E '^Sig(Ign|Blk):' /proc/self/status > ${out}`])] }),
+      service('signals.service', {
+        execStart: [cmd(['/bin/sh', '-c', `grep -E '^Sig(Ign|Blk):' /proc/self/status > ${out}`])],
+      }),
       opts({ logger: silentLogger, output: 'inherit' }),
     );
     await runToExit(p);
@@ -220,7 +268,10 @@ describe.each(launchers)('ServiceProcess (%s launcher)', (launcher, spawn) => {
   });
 
   it('a program that cannot be executed fails the start (native: execve ENOENT) or exits 127/EXEC (node)', async () => {
-    const p = new ServiceProcess(service('missing.service', { execStart: [cmd(['/nonexistent/program'])] }), opts({ logger: silentLogger, output: 'inherit' }));
+    const p = new ServiceProcess(
+      service('missing.service', { execStart: [cmd(['/nonexistent/program'])] }),
+      opts({ logger: silentLogger, output: 'inherit' }),
+    );
     if (spawn) {
       await expect(p.start()).rejects.toThrow(/Failed to execute \/nonexistent\/program: execve ENOENT/);
       expect(p.state).toBe('failed');

@@ -8,7 +8,14 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActivationEngine, NotifySocket, effectiveNotifyAccess, loadNative, parseNotifyMessage, restartDelayUsec } from '../src/index.js';
+import {
+  ActivationEngine,
+  NotifySocket,
+  effectiveNotifyAccess,
+  loadNative,
+  parseNotifyMessage,
+  restartDelayUsec,
+} from '../src/index.js';
 import type { ServiceState } from '../src/index.js';
 import { need } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
@@ -18,12 +25,21 @@ import { HELPERS, unitDir } from './helpers/run.js';
 const PY = '/usr/bin/python3';
 const pythonSystemd = (() => {
   try {
-    return { ok: execFileSync(PY, ['-c', 'import systemd.daemon; print("ok")'], { encoding: 'utf8' }).trim() === 'ok', reason: 'python3-systemd is not installed (apt-get install python3-systemd)' };
+    return {
+      ok: execFileSync(PY, ['-c', 'import systemd.daemon; print("ok")'], { encoding: 'utf8' }).trim() === 'ok',
+      reason: 'python3-systemd is not installed (apt-get install python3-systemd)',
+    };
   } catch {
     return { ok: false, reason: 'python3-systemd is not installed (apt-get install python3-systemd)' };
   }
 })();
-const notifySupport = { ok: await loadNative().then((n) => NotifySocket.supported(n), () => false), reason: '@mptcp/native cannot receive credentials (rebuild the addon)' };
+const notifySupport = {
+  ok: await loadNative().then(
+    (n) => NotifySocket.supported(n),
+    () => false,
+  ),
+  reason: '@mptcp/native cannot receive credentials (rebuild the addon)',
+};
 
 let engine: ActivationEngine | undefined;
 afterEach(async () => {
@@ -89,7 +105,9 @@ describe('[Service] directives of the service manager', () => {
 
   it('the restart delay grows geometrically from RestartSec= to RestartMaxDelaySec= over RestartSteps=', () => {
     const unit = { restartUsec: 1_000_000, restartSteps: 3, restartMaxDelayUsec: 8_000_000 };
-    expect([1, 2, 3, 4, 5].map((n) => restartDelayUsec(unit, n))).toEqual([1_000_000, 2_000_000, 4_000_000, 8_000_000, 8_000_000]);
+    expect([1, 2, 3, 4, 5].map((n) => restartDelayUsec(unit, n))).toEqual([
+      1_000_000, 2_000_000, 4_000_000, 8_000_000, 8_000_000,
+    ]);
     expect(restartDelayUsec({ restartUsec: 100_000 }, 9)).toBe(100_000);
   });
 
@@ -121,7 +139,9 @@ describe('NotifyAccess=', () => {
     await engine.startUnit('m.service');
     const main = engine.unitInfo('m.service')?.service?.pid;
     const message = await refused;
-    expect(message).toMatch(new RegExp(`^Got notification message from PID (\\d+), but reception only permitted for main PID ${main}$`));
+    expect(message).toMatch(
+      new RegExp(`^Got notification message from PID (\\d+), but reception only permitted for main PID ${main}$`),
+    );
     expect(message).not.toContain(`PID ${main},`);
     // Refused: still waiting for READY=1.
     expect(engine.unitInfo('m.service')?.activeState).toBe('activating');
@@ -218,7 +238,8 @@ describe('a failed execve', () => {
   it('Type=simple: the main process "exits" 203/EXEC, result exit-code, and Restart=on-failure restarts it (until the start limit)', async () => {
     const log = testLogger();
     const dir = unitDir({
-      's.service': '[Unit]\nStartLimitBurst=2\n[Service]\nRestart=on-failure\nRestartSec=0\nExecStart=/nonexistent/binary\n',
+      's.service':
+        '[Unit]\nStartLimitBurst=2\n[Service]\nRestart=on-failure\nRestartSec=0\nExecStart=/nonexistent/binary\n',
       'e.service': '[Service]\nType=exec\nRestart=on-failure\nExecStart=/nonexistent/binary\n',
     });
     engine = new ActivationEngine({ logger: log });

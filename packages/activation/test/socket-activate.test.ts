@@ -7,7 +7,6 @@ import { runSocketActivate, socketActivateEnvironment } from '../src/socket-acti
 import { mptcp, need, python3 } from './helpers/capability.js';
 import { HELPERS, clientOnce, freePort, tmp } from './helpers/run.js';
 
-
 /** Resolves when the activator's sockets listen (loading the addon can take a moment). */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve = (): void => undefined;
@@ -20,44 +19,81 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 describe('socketActivateEnvironment', () => {
   it('keeps only TERM, PATH, USER, HOME, then LISTEN_*, then -E', () => {
     const env = socketActivateEnvironment(
-      { env: { TERM: 'xterm', PATH: '/bin', HOME: '/root', USER: 'root', SECRET: 's', FOO: 'bar' }, setenv: ['FOO', 'BAR=baz', 'MISSING'], fdnames: ['web'] },
+      {
+        env: { TERM: 'xterm', PATH: '/bin', HOME: '/root', USER: 'root', SECRET: 's', FOO: 'bar' },
+        setenv: ['FOO', 'BAR=baz', 'MISSING'],
+        fdnames: ['web'],
+      },
       2,
     );
-    expect(env).toEqual({ TERM: 'xterm', PATH: '/bin', HOME: '/root', USER: 'root', LISTEN_FDS: '2', LISTEN_FDNAMES: 'web:web', FOO: 'bar', BAR: 'baz' });
+    expect(env).toEqual({
+      TERM: 'xterm',
+      PATH: '/bin',
+      HOME: '/root',
+      USER: 'root',
+      LISTEN_FDS: '2',
+      LISTEN_FDNAMES: 'web:web',
+      FOO: 'bar',
+      BAR: 'baz',
+    });
   });
 });
 
 describe('runSocketActivate', () => {
-  it.for(['native', 'node'] as const)('without --accept (%s launcher): the program gets all fds on the first connection, LISTEN_PID = its PID, exit status mirrored', async (spawn, ctx) => {
-    need(ctx, python3);
-    const [p1, p2] = [await freePort(), await freePort()];
-    const out = join(tmp(`act-sa-${spawn}-`), 'env');
-    const logs: string[] = [];
-    const listening = deferred();
-    const status = runSocketActivate({
-      listen: [`127.0.0.1:${p1}`, `127.0.0.1:${p2}`],
-      fdnames: ['web', 'admin'],
-      setenv: ['FOO=bar'],
-      env: { PATH: '/usr/bin:/bin', HOME: '/root', SECRET: 'x' },
-      command: ['/bin/sh', '-c', `env > ${out}; echo $$ > ${out}.pid; ls /proc/self/fd > ${out}.fds; exit 7`],
-      logger: { debug() {}, warn() {}, error() {}, info: (m) => logs.push(m) },
-      onListening: () => listening.resolve(),
-      spawn,
-    });
-    // Connect to the second socket: the program gets both.
-    await listening.promise;
-    const c = net.connect({ port: p2, host: '127.0.0.1' });
-    c.on('error', () => undefined);
-    expect(await status).toBe(7);
-    c.destroy();
-    const env = Object.fromEntries(readFileSync(out, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-    const pid = readFileSync(`${out}.pid`, 'utf8').trim();
-    delete env.PWD; // sh's own
-    expect(env).toEqual({ PATH: '/usr/bin:/bin', HOME: '/root', LISTEN_FDS: '2', LISTEN_FDNAMES: 'web:admin', LISTEN_PID: pid, FOO: 'bar' });
-    expect(logs[0]).toMatch(/^Listening on 127\.0\.0\.1:\d+ as \d+\.$/);
-    expect(logs).toContain(`Execing /bin/sh (/bin/sh -c env > ${out}; echo $$ > ${out}.pid; ls /proc/self/fd > ${out}.fds; exit 7)`);
-    expect(readFileSync(`${out}.fds`, 'utf8').split('\n').filter(Boolean).map(Number).sort((a, b) => a - b).slice(0, 5)).toEqual([0, 1, 2, 3, 4]);
-  });
+  it.for(['native', 'node'] as const)(
+    'without --accept (%s launcher): the program gets all fds on the first connection, LISTEN_PID = its PID, exit status mirrored',
+    async (spawn, ctx) => {
+      need(ctx, python3);
+      const [p1, p2] = [await freePort(), await freePort()];
+      const out = join(tmp(`act-sa-${spawn}-`), 'env');
+      const logs: string[] = [];
+      const listening = deferred();
+      const status = runSocketActivate({
+        listen: [`127.0.0.1:${p1}`, `127.0.0.1:${p2}`],
+        fdnames: ['web', 'admin'],
+        setenv: ['FOO=bar'],
+        env: { PATH: '/usr/bin:/bin', HOME: '/root', SECRET: 'x' },
+        command: ['/bin/sh', '-c', `env > ${out}; echo $$ > ${out}.pid; ls /proc/self/fd > ${out}.fds; exit 7`],
+        logger: { debug() {}, warn() {}, error() {}, info: (m) => logs.push(m) },
+        onListening: () => listening.resolve(),
+        spawn,
+      });
+      // Connect to the second socket: the program gets both.
+      await listening.promise;
+      const c = net.connect({ port: p2, host: '127.0.0.1' });
+      c.on('error', () => undefined);
+      expect(await status).toBe(7);
+      c.destroy();
+      const env = Object.fromEntries(
+        readFileSync(out, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+      );
+      const pid = readFileSync(`${out}.pid`, 'utf8').trim();
+      delete env.PWD; // sh's own
+      expect(env).toEqual({
+        PATH: '/usr/bin:/bin',
+        HOME: '/root',
+        LISTEN_FDS: '2',
+        LISTEN_FDNAMES: 'web:admin',
+        LISTEN_PID: pid,
+        FOO: 'bar',
+      });
+      expect(logs[0]).toMatch(/^Listening on 127\.0\.0\.1:\d+ as \d+\.$/);
+      expect(logs).toContain(
+        `Execing /bin/sh (/bin/sh -c env > ${out}; echo $$ > ${out}.pid; ls /proc/self/fd > ${out}.fds; exit 7)`,
+      );
+      expect(
+        readFileSync(`${out}.fds`, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map(Number)
+          .sort((a, b) => a - b)
+          .slice(0, 5),
+      ).toEqual([0, 1, 2, 3, 4]);
+    },
+  );
 
   it('--accept with mptcp: fd 3 is the MPTCP connection, LISTEN_FDS=1, LISTEN_PID = the child, no REMOTE_ADDR', async (ctx) => {
     need(ctx, mptcp, python3);
@@ -74,7 +110,11 @@ describe('runSocketActivate', () => {
       signal: ac.signal,
     });
     await listening.promise;
-    const info = JSON.parse((await clientOnce(port)).received) as { so_protocol: number; pid: number; env: Record<string, string> };
+    const info = JSON.parse((await clientOnce(port)).received) as {
+      so_protocol: number;
+      pid: number;
+      env: Record<string, string>;
+    };
     ac.abort();
     expect(await done).toBe(0);
     expect(info.so_protocol).toBe(262);

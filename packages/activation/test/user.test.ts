@@ -14,10 +14,13 @@ describe('User=/Group= ids are uint32 (systemd uid_is_valid)', () => {
     expect(resolveGroup(text)).toBe(id);
   });
 
-  it.each(['65535', '4294967295', '4294967296', '99999999999999999999'])('refuses %s instead of treating it as "no change"', (text) => {
-    expect(() => resolveUser(text, 'x.service')).toThrow(/user id .* is not valid/);
-    expect(() => resolveGroup(text, 'x.service')).toThrow(/group id .* is not valid/);
-  });
+  it.each(['65535', '4294967295', '4294967296', '99999999999999999999'])(
+    'refuses %s instead of treating it as "no change"',
+    (text) => {
+      expect(() => resolveUser(text, 'x.service')).toThrow(/user id .* is not valid/);
+      expect(() => resolveGroup(text, 'x.service')).toThrow(/group id .* is not valid/);
+    },
+  );
 
   it('names are not ids', () => {
     expect(parseId('nobody', 'user')).toBeUndefined();

@@ -27,7 +27,9 @@ export const MPTCP_UNAVAILABLE_ERRNOS: Readonly<Record<string, MptcpUnavailableR
 
 /** Maps a socket() errno name to the reason MPTCP is unavailable, or undefined for other errors. */
 export function mptcpUnavailableReason(code: string): MptcpUnavailableReason | undefined {
-  return Object.prototype.hasOwnProperty.call(MPTCP_UNAVAILABLE_ERRNOS, code) ? MPTCP_UNAVAILABLE_ERRNOS[code] : undefined;
+  return Object.prototype.hasOwnProperty.call(MPTCP_UNAVAILABLE_ERRNOS, code)
+    ? MPTCP_UNAVAILABLE_ERRNOS[code]
+    : undefined;
 }
 
 /** A sentence that tells the user how to get MPTCP, for a given reason. */

@@ -71,8 +71,7 @@ export const SOCKET_PROTOCOLS_V257: readonly number[] = Object.freeze([IPPROTO_U
 export const SOCKET_PROTOCOLS_V256: readonly number[] = Object.freeze([IPPROTO_UDPLITE, IPPROTO_SCTP]);
 
 export type ProtocolParseResult =
-  | { ok: true; protocol: number }
-  | { ok: false; error: 'EINVAL' | 'EPROTONOSUPPORT' | 'ERANGE' };
+  { ok: true; protocol: number } | { ok: false; error: 'EINVAL' | 'EPROTONOSUPPORT' | 'ERANGE' };
 
 /**
  * systemd's parse_ip_protocol(): a name (tried as written, then lower-cased) or a decimal number.

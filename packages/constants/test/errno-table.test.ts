@@ -10,7 +10,14 @@ describe('the errno table', () => {
   });
 
   it("names and messages agree with glibc (python3's errno.errorcode and os.strerror)", (ctx) => {
-    const r = spawnSync('python3', ['-c', 'import errno,os,json; print(json.dumps({n: [errno.errorcode.get(n, ""), os.strerror(n)] for n in range(1, 134)}))'], { encoding: 'utf8' });
+    const r = spawnSync(
+      'python3',
+      [
+        '-c',
+        'import errno,os,json; print(json.dumps({n: [errno.errorcode.get(n, ""), os.strerror(n)] for n in range(1, 134)}))',
+      ],
+      { encoding: 'utf8' },
+    );
     if (r.status !== 0) {
       if (process.env['CI'] === 'true') throw new Error(`python3 is needed: ${r.stderr}`);
       ctx.skip();

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { mptcpUnavailableHint, mptcpUnavailableReason, MPTCP_INFO_FLAG_FALLBACK, MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED } from '../src/index.js';
+import {
+  mptcpUnavailableHint,
+  mptcpUnavailableReason,
+  MPTCP_INFO_FLAG_FALLBACK,
+  MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED,
+} from '../src/index.js';
 
 describe('MPTCP unavailability', () => {
   it('ENOPROTOOPT means disabled by sysctl', () => {

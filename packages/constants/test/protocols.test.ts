@@ -15,7 +15,9 @@ interface Vector {
   input: string;
   expected: { ok: boolean; protocol?: number; error?: string };
 }
-const vectors = (JSON.parse(readFileSync(new URL('./fixtures/socket-protocol.json', import.meta.url), 'utf8')) as { vectors: Vector[] }).vectors;
+const vectors = (
+  JSON.parse(readFileSync(new URL('./fixtures/socket-protocol.json', import.meta.url), 'utf8')) as { vectors: Vector[] }
+).vectors;
 
 describe('SocketProtocol= (shared vectors)', () => {
   it.each(vectors.map((v) => [v.kind, v.input, v] as const))('%s %j', (kind, input, v) => {

@@ -6,7 +6,9 @@ import { connect, listen, isMptcp, mptcpStatus, mptcpSupport, subflows } from '@
 
 const [role = 'both', a, b] = process.argv.slice(2);
 const show = (who, socket) => {
-  const flows = subflows(socket).map((f) => `${f.local.address}:${f.local.port} -> ${f.remote.address}:${f.remote.port}`);
+  const flows = subflows(socket).map(
+    (f) => `${f.local.address}:${f.local.port} -> ${f.remote.address}:${f.remote.port}`,
+  );
   console.log(`${who}: isMptcp=${isMptcp(socket)}`, mptcpStatus(socket), flows);
 };
 

@@ -9,7 +9,9 @@ const server = createHttpServer({}, (req, res) => res.end(`MPTCP ${isMptcp(req.s
 server.listen(0, '127.0.0.1', async () => {
   const url = `http://127.0.0.1:${server.address().port}/`;
   const agent = new MptcpHttpAgent({ keepAlive: true });
-  const viaAgent = await new Promise((resolve) => http.get(url, { agent }, (res) => res.on('data', (d) => resolve(String(d)))));
+  const viaAgent = await new Promise((resolve) =>
+    http.get(url, { agent }, (res) => res.on('data', (d) => resolve(String(d)))),
+  );
   console.log('http.get + MptcpHttpAgent:', viaAgent);
   const dispatcher = new MptcpAgent();
   console.log('fetch + MptcpAgent:', await (await fetch(url, { dispatcher })).text());

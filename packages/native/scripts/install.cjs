@@ -71,7 +71,9 @@ function localNodeDir() {
   const header = path.join(prefix, 'include', 'node', 'node_version.h');
   if (!existsSync(header) || !existsSync(path.join(prefix, 'include', 'node', 'common.gypi'))) return undefined;
   const text = require('node:fs').readFileSync(header, 'utf8');
-  const v = ['MAJOR', 'MINOR', 'PATCH'].map((k) => (new RegExp(`#define NODE_${k}_VERSION (\\d+)`).exec(text) || [])[1]);
+  const v = ['MAJOR', 'MINOR', 'PATCH'].map(
+    (k) => (new RegExp(`#define NODE_${k}_VERSION (\\d+)`).exec(text) || [])[1],
+  );
   return `v${v.join('.')}` === process.version ? prefix : undefined;
 }
 
@@ -98,18 +100,26 @@ function main() {
     if (dev) throw new Error(`cannot build: missing ${[...missing, ...(gyp ? [] : ['node-gyp'])].join(', ')}`);
     warn([
       `No prebuilt addon loads for ${target}, and building it from source needs ` +
-        [...missing, ...(gyp ? [] : ['node-gyp'])].join(', ') + ', which this machine lacks.',
+        [...missing, ...(gyp ? [] : ['node-gyp'])].join(', ') +
+        ', which this machine lacks.',
       ...fallback,
     ]);
     return;
   }
-  if (!dev) process.stderr.write(`@mptcp/native: no usable prebuild for ${target}; building from source with node-gyp\n`);
+  if (!dev)
+    process.stderr.write(`@mptcp/native: no usable prebuild for ${target}; building from source with node-gyp\n`);
   const [cmd, args] = gyp;
   const nodedir = localNodeDir();
-  const r = spawnSync(cmd, [...args, 'rebuild', ...(nodedir ? [`--nodedir=${nodedir}`] : [])], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(cmd, [...args, 'rebuild', ...(nodedir ? [`--nodedir=${nodedir}`] : [])], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (r.status === 0 && loads().ok) return;
   if (dev) process.exit(r.status || 1);
-  warn([`Building from source failed (node-gyp ${r.error ? r.error.message : `exit ${r.status}`}; output above).`, ...fallback]);
+  warn([
+    `Building from source failed (node-gyp ${r.error ? r.error.message : `exit ${r.status}`}; output above).`,
+    ...fallback,
+  ]);
 }
 
 main();

@@ -46,7 +46,10 @@ if (process.argv[2] === 'sink') {
       await once(sink, 'exit');
     }
     rates.sort((a, b) => a - b);
-    results[mode] = { medianGbps: Number(rates[Math.floor(rates.length / 2)].toFixed(2)), runs: rates.map((x) => Number(x.toFixed(2))) };
+    results[mode] = {
+      medianGbps: Number(rates[Math.floor(rates.length / 2)].toFixed(2)),
+      runs: rates.map((x) => Number(x.toFixed(2))),
+    };
   }
   console.log(JSON.stringify({ mib, ...results }));
 }

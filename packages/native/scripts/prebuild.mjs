@@ -13,7 +13,18 @@
 // the package's own build/ (a development build made by `build:addon`) is left alone.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -84,7 +95,9 @@ try {
   writeFileSync(path.join(scratch, 'package.json'), JSON.stringify({ name: pkg.name, version: pkg.version }) + '\n');
   copyFileSync(path.join(root, 'binding.gyp'), path.join(scratch, 'binding.gyp'));
   mkdirSync(path.join(scratch, 'src'));
-  for (const f of readdirSync(path.join(root, 'src')).filter((f) => /\.(cc|h)$/.test(f)).sort()) {
+  for (const f of readdirSync(path.join(root, 'src'))
+    .filter((f) => /\.(cc|h)$/.test(f))
+    .sort()) {
     copyFileSync(path.join(root, 'src', f), path.join(scratch, 'src', f));
   }
   // binding.gyp asks node for require('node-addon-api').include_dir.
@@ -119,7 +132,9 @@ try {
     `--target=node@${process.versions.node}`,
     `--strip-bin=${strip}`,
   ];
-  console.error(`prebuild: ${arch}: ${cxx} ${gcc}, node headers ${process.versions.node}, node-addon-api ${addonApiVersion}`);
+  console.error(
+    `prebuild: ${arch}: ${cxx} ${gcc}, node headers ${process.versions.node}, node-addon-api ${addonApiVersion}`,
+  );
   const r = spawnSync(process.execPath, args, { cwd: scratch, env, stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) {
     console.error(`prebuild: prebuildify failed (exit ${r.status})`);
@@ -134,7 +149,9 @@ try {
   if (check) {
     const committed = path.join(dest, name);
     const same = existsSync(committed) && createHash('sha256').update(readFileSync(committed)).digest('hex') === sha;
-    console.log(`${same ? 'same' : 'DIFFERENT'}: prebuilds/linux-${arch}/${name} (built ${built.length} bytes, sha256 ${sha})`);
+    console.log(
+      `${same ? 'same' : 'DIFFERENT'}: prebuilds/linux-${arch}/${name} (built ${built.length} bytes, sha256 ${sha})`,
+    );
     process.exitCode = same ? 0 : 1;
   } else {
     rmSync(dest, { recursive: true, force: true });

@@ -45,7 +45,8 @@ try {
     socket.write(`hello from ${process.arch}\n`);
   });
   console.log(`echo over 127.0.0.1:${port}: ${JSON.stringify(reply)}, client isMptcp=${m.isMptcp(socket)}`);
-  if (reply !== `hello from ${process.arch}\n` || !m.isMptcp(socket)) throw new Error('smoke: echo failed or not MPTCP');
+  if (reply !== `hello from ${process.arch}\n` || !m.isMptcp(socket))
+    throw new Error('smoke: echo failed or not MPTCP');
   socket.destroy();
   server.close();
   console.log('smoke OK');

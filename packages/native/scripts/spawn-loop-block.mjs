@@ -34,5 +34,7 @@ const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 for (const mode of ['spawnProcess', 'spawnProcessAsync']) {
   const r = [];
   for (let i = 0; i < runs; i++) r.push(await once(i % 2 ? mode : mode));
-  console.log(`${mode.padEnd(18)} loop blocked ${median(r.map((x) => x.blockedUs)).toFixed(0)} µs per spawn, ${median(r.map((x) => x.msPerSpawn)).toFixed(2)} ms per spawn (median of ${runs} × ${n})`);
+  console.log(
+    `${mode.padEnd(18)} loop blocked ${median(r.map((x) => x.blockedUs)).toFixed(0)} µs per spawn, ${median(r.map((x) => x.msPerSpawn)).toFixed(2)} ms per spawn (median of ${runs} × ${n})`,
+  );
 }

@@ -39,5 +39,7 @@ for (let r = 0; r < runs; r++) {
 }
 const rss = Math.round(process.memoryUsage().rss / 2 ** 20);
 for (const [name, xs] of Object.entries(results)) {
-  console.log(`${name.padEnd(6)} ${median(xs).toFixed(0)} spawns/s (median of ${runs} × ${n}; runs: ${xs.map((x) => x.toFixed(0)).join(' ')}; parent RSS ${rss} MiB)`);
+  console.log(
+    `${name.padEnd(6)} ${median(xs).toFixed(0)} spawns/s (median of ${runs} × ${n}; runs: ${xs.map((x) => x.toFixed(0)).join(' ')}; parent RSS ${rss} MiB)`,
+  );
 }

@@ -29,7 +29,8 @@ bool IdValue(Napi::Env env, Napi::Value v, const char* what, bool allowNone, boo
     return true;
   }
   if (!(d >= 0 && d <= 4294967294.0) || std::floor(d) != d) {
-    Napi::TypeError::New(env, std::string(what) + " must be an integer 0…4294967294" + (allowNone ? " (or -1: unchanged)" : ""))
+    Napi::TypeError::New(
+        env, std::string(what) + " must be an integer 0…4294967294" + (allowNone ? " (or -1: unchanged)" : ""))
         .ThrowAsJavaScriptException();
     return false;
   }

@@ -70,7 +70,8 @@ static Napi::Value RecvWithCredentials(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &maxBytes) || !ArgInt(info, 2, &maxFds)) return env.Undefined();
   if (maxBytes < 0 || maxFds < 0 || static_cast<size_t>(maxFds) > kMaxFds) return Errno(env, EINVAL);
   std::vector<uint8_t> buf(static_cast<size_t>(maxBytes) + 1);
-  std::vector<char> control(CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * static_cast<size_t>(maxFds > 0 ? maxFds : 1)));
+  std::vector<char> control(CMSG_SPACE(sizeof(ucred)) +
+                            CMSG_SPACE(sizeof(int) * static_cast<size_t>(maxFds > 0 ? maxFds : 1)));
   iovec iov{buf.data(), buf.size()};
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -85,7 +86,8 @@ static Napi::Value RecvWithCredentials(const Napi::CallbackInfo& info) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Null();
     return Errno(env, errno);
   }
-  bool truncated = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || static_cast<size_t>(n) > static_cast<size_t>(maxBytes);
+  bool truncated =
+      (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || static_cast<size_t>(n) > static_cast<size_t>(maxBytes);
   int pid = -1, uid = -1, gid = -1;
   Napi::Array fds = Napi::Array::New(env);
   uint32_t nfds = 0;
@@ -106,7 +108,8 @@ static Napi::Value RecvWithCredentials(const Napi::CallbackInfo& info) {
       }
     }
   }
-  size_t len = static_cast<size_t>(n) > static_cast<size_t>(maxBytes) ? static_cast<size_t>(maxBytes) : static_cast<size_t>(n);
+  size_t len =
+      static_cast<size_t>(n) > static_cast<size_t>(maxBytes) ? static_cast<size_t>(maxBytes) : static_cast<size_t>(n);
   Napi::Object o = Napi::Object::New(env);
   o.Set("data", Napi::Buffer<uint8_t>::Copy(env, buf.data(), len));
   o.Set("pid", pid);

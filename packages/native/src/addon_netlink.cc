@@ -79,7 +79,8 @@ int Exchange(int protocol, const std::vector<uint8_t>& msg, bool wait, Messages*
 Napi::Value ToJs(Napi::Env env, int err, const Messages& msgs) {
   if (err != 0) return Errno(env, err);
   Napi::Array out = Napi::Array::New(env, msgs.size());
-  for (uint32_t i = 0; i < msgs.size(); i++) out.Set(i, Napi::Buffer<uint8_t>::Copy(env, msgs[i].data(), msgs[i].size()));
+  for (uint32_t i = 0; i < msgs.size(); i++)
+    out.Set(i, Napi::Buffer<uint8_t>::Copy(env, msgs[i].data(), msgs[i].size()));
   return out;
 }
 
@@ -97,7 +98,10 @@ bool Args(const Napi::CallbackInfo& info, int* protocol, std::vector<uint8_t>* m
 class NetlinkWorker : public Napi::AsyncWorker {
  public:
   NetlinkWorker(Napi::Env env, int protocol, std::vector<uint8_t> msg)
-      : Napi::AsyncWorker(env, "MptcpNetlink"), protocol_(protocol), msg_(std::move(msg)), deferred_(Napi::Promise::Deferred::New(env)) {}
+      : Napi::AsyncWorker(env, "MptcpNetlink"),
+        protocol_(protocol),
+        msg_(std::move(msg)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
  protected:

@@ -18,7 +18,8 @@ namespace mptcp_native {
 // Every fd the addon creates is close-on-exec and non-blocking; callers clear either explicitly.
 static Napi::Value Socket(const Napi::CallbackInfo& info) {
   int domain, type, protocol;
-  if (!ArgInt(info, 0, &domain) || !ArgInt(info, 1, &type) || !ArgInt(info, 2, &protocol)) return info.Env().Undefined();
+  if (!ArgInt(info, 0, &domain) || !ArgInt(info, 1, &type) || !ArgInt(info, 2, &protocol))
+    return info.Env().Undefined();
   int fd = socket(domain, type | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
   if (fd < 0) return Errno(info.Env(), errno);
   return Napi::Number::New(info.Env(), fd);
@@ -63,7 +64,9 @@ static Napi::Value Mknodat(const Napi::CallbackInfo& info) {
   }
   if (!ArgInt(info, 2, &mode) || !ArgInt(info, 3, &dev)) return env.Undefined();
   int r = WithThreadUmask(0, [&]() -> int {
-    return mknodat(dirfd, path.c_str(), static_cast<mode_t>(mode), static_cast<dev_t>(static_cast<unsigned>(dev))) < 0 ? -errno : 0;
+    return mknodat(dirfd, path.c_str(), static_cast<mode_t>(mode), static_cast<dev_t>(static_cast<unsigned>(dev))) < 0
+               ? -errno
+               : 0;
   });
   return Napi::Number::New(env, r);
 }
@@ -199,7 +202,9 @@ static Napi::Value SetFlag(const Napi::CallbackInfo& info, int get, int set, int
   if (next != flags && fcntl(fd, set, next) < 0) return Errno(info.Env(), errno);
   return Napi::Number::New(info.Env(), 0);
 }
-static Napi::Value SetNonBlocking(const Napi::CallbackInfo& info) { return SetFlag(info, F_GETFL, F_SETFL, O_NONBLOCK); }
+static Napi::Value SetNonBlocking(const Napi::CallbackInfo& info) {
+  return SetFlag(info, F_GETFL, F_SETFL, O_NONBLOCK);
+}
 static Napi::Value SetCloexec(const Napi::CallbackInfo& info) { return SetFlag(info, F_GETFD, F_SETFD, FD_CLOEXEC); }
 
 // fd flags as { nonBlocking, cloexec } | -errno (for tests and for validating received fds).
@@ -274,18 +279,63 @@ static Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
 static Napi::Object Constants(Napi::Env env) {
   Napi::Object c = Napi::Object::New(env);
 #define C(name) c.Set(#name, static_cast<double>(name))
-  C(AF_UNIX); C(AF_INET); C(AF_INET6); C(AF_NETLINK); C(AF_VSOCK);
-  C(SOCK_STREAM); C(SOCK_DGRAM); C(SOCK_SEQPACKET); C(SOCK_RAW);
-  C(SOL_SOCKET); C(IPPROTO_IP); C(IPPROTO_IPV6); C(IPPROTO_TCP);
-  C(SO_TYPE); C(SO_ERROR); C(SO_REUSEADDR); C(SO_REUSEPORT); C(SO_KEEPALIVE); C(SO_BROADCAST);
-  C(SO_PASSCRED); C(SO_PASSSEC); C(SO_PRIORITY); C(SO_RCVBUF); C(SO_SNDBUF); C(SO_RCVBUFFORCE);
-  C(SO_SNDBUFFORCE); C(SO_MARK); C(SO_BINDTODEVICE); C(SO_ACCEPTCONN); C(SO_DOMAIN); C(SO_PROTOCOL);
-  C(IP_TOS); C(IP_TTL); C(IP_FREEBIND); C(IP_TRANSPARENT); C(IP_PKTINFO);
-  C(IPV6_V6ONLY); C(IPV6_UNICAST_HOPS); C(IPV6_RECVPKTINFO); C(IPV6_TRANSPARENT); C(IPV6_FREEBIND);
-  C(TCP_NODELAY); C(TCP_KEEPIDLE); C(TCP_KEEPINTVL); C(TCP_KEEPCNT); C(TCP_DEFER_ACCEPT); C(TCP_CONGESTION);
-  C(TCP_INFO); C(SOMAXCONN);
-  C(EINPROGRESS); C(EAGAIN);
-  C(AT_FDCWD); C(S_IFIFO); C(S_IFREG); C(S_IFSOCK); C(S_IFCHR); C(S_IFBLK);
+  C(AF_UNIX);
+  C(AF_INET);
+  C(AF_INET6);
+  C(AF_NETLINK);
+  C(AF_VSOCK);
+  C(SOCK_STREAM);
+  C(SOCK_DGRAM);
+  C(SOCK_SEQPACKET);
+  C(SOCK_RAW);
+  C(SOL_SOCKET);
+  C(IPPROTO_IP);
+  C(IPPROTO_IPV6);
+  C(IPPROTO_TCP);
+  C(SO_TYPE);
+  C(SO_ERROR);
+  C(SO_REUSEADDR);
+  C(SO_REUSEPORT);
+  C(SO_KEEPALIVE);
+  C(SO_BROADCAST);
+  C(SO_PASSCRED);
+  C(SO_PASSSEC);
+  C(SO_PRIORITY);
+  C(SO_RCVBUF);
+  C(SO_SNDBUF);
+  C(SO_RCVBUFFORCE);
+  C(SO_SNDBUFFORCE);
+  C(SO_MARK);
+  C(SO_BINDTODEVICE);
+  C(SO_ACCEPTCONN);
+  C(SO_DOMAIN);
+  C(SO_PROTOCOL);
+  C(IP_TOS);
+  C(IP_TTL);
+  C(IP_FREEBIND);
+  C(IP_TRANSPARENT);
+  C(IP_PKTINFO);
+  C(IPV6_V6ONLY);
+  C(IPV6_UNICAST_HOPS);
+  C(IPV6_RECVPKTINFO);
+  C(IPV6_TRANSPARENT);
+  C(IPV6_FREEBIND);
+  C(TCP_NODELAY);
+  C(TCP_KEEPIDLE);
+  C(TCP_KEEPINTVL);
+  C(TCP_KEEPCNT);
+  C(TCP_DEFER_ACCEPT);
+  C(TCP_CONGESTION);
+  C(TCP_INFO);
+  C(SOMAXCONN);
+  C(EINPROGRESS);
+  C(EAGAIN);
+  C(AT_FDCWD);
+  C(S_IFIFO);
+  C(S_IFREG);
+  C(S_IFSOCK);
+  C(S_IFCHR);
+  C(S_IFBLK);
 #undef C
   return c;
 }

@@ -36,7 +36,8 @@ namespace {
 
 // The steps the child can fail in, reported as the syscall name of the typed error.
 enum Step : int { kNone = 0, kSigaction, kSetsid, kDup, kOpen, kSetgroups, kSetgid, kSetuid, kChdir, kExecve };
-const char* const kStepNames[] = {"", "sigaction", "setsid", "dup3", "open", "setgroups", "setgid", "setuid", "chdir", "execve"};
+const char* const kStepNames[] = {"",          "sigaction", "setsid", "dup3",  "open",
+                                  "setgroups", "setgid",    "setuid", "chdir", "execve"};
 
 // Everything the child reads or writes; prepared by the parent, shared through CLONE_VM.
 struct SpawnArgs {
@@ -200,7 +201,8 @@ class SpawnRequest {
   bool Parse(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 10 || !info[0].IsString()) {
-      Napi::TypeError::New(env, "spawn(file, argv, envp, cwd, fds, uid, gid, groups, setsid, pidEnv)").ThrowAsJavaScriptException();
+      Napi::TypeError::New(env, "spawn(file, argv, envp, cwd, fds, uid, gid, groups, setsid, pidEnv)")
+          .ThrowAsJavaScriptException();
       return false;
     }
     file_ = info[0].As<Napi::String>().Utf8Value();
@@ -209,7 +211,8 @@ class SpawnRequest {
     haveCwd_ = info[3].IsString();
     if (haveCwd_) cwd_ = info[3].As<Napi::String>().Utf8Value();
     if (!FdArray(env, info[4], &fds_)) return false;
-    if (!IdValue(env, info[5], "uid", true, &setUid_, &uid_) || !IdValue(env, info[6], "gid", true, &setGid_, &gid_)) return false;
+    if (!IdValue(env, info[5], "uid", true, &setUid_, &uid_) || !IdValue(env, info[6], "gid", true, &setGid_, &gid_))
+      return false;
     haveGroups_ = info[7].IsArray();
     if (haveGroups_) {
       Napi::Array arr = info[7].As<Napi::Array>();
@@ -234,7 +237,8 @@ class SpawnRequest {
     }
     argvp_ = Pointers(argv_);
     envpp_ = Pointers(envp_);
-    for (size_t i = 0; i < pidNames.size(); i++) slots_.push_back(envpp_[envp_.size() - pidNames.size() + i] + slotOffsets[i]);
+    for (size_t i = 0; i < pidNames.size(); i++)
+      slots_.push_back(envpp_[envp_.size() - pidNames.size() + i] + slotOffsets[i]);
     scratch_.resize(fds_.size());
     return true;
   }
@@ -273,7 +277,8 @@ class SpawnRequest {
     unsigned long all = ~0UL, old = 0;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof(all));
     int rawPidfd = -1;
-    int child = clone(Child, static_cast<char*>(stack) + kStackSize, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &rawPidfd);
+    int child = clone(Child, static_cast<char*>(stack) + kStackSize, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a,
+                      &rawPidfd);
     int cloneErr = errno;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof(old));
     munmap(stack, kStackSize);
@@ -285,7 +290,8 @@ class SpawnRequest {
     if (a.step != kNone) {
       // The child exited with 127 after writing the error: reap it now (it is gone or about to be).
       siginfo_t si;
-      while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd.get()), &si, WEXITED) < 0 && errno == EINTR) {
+      while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd.get()), &si, WEXITED) < 0 &&
+             errno == EINTR) {
       }
       *step = kStepNames[a.step];
       return a.err;

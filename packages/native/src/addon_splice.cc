@@ -95,7 +95,8 @@ int Pump(Direction& d) {
       return 0;
     }
     if (!d.eof && d.pending < d.capacity) {
-      ssize_t n = splice(d.src, nullptr, d.pipeWrite.get(), nullptr, d.capacity - d.pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      ssize_t n =
+          splice(d.src, nullptr, d.pipeWrite.get(), nullptr, d.capacity - d.pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
         d.pending += static_cast<size_t>(n);
         progress = true;

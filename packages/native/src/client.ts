@@ -71,7 +71,11 @@ interface Target {
 
 function resolveAll(host: string, options: MptcpConnectOptions, all: boolean): Promise<Target[]> {
   const lookup = options.lookup ?? (dnsLookup as unknown as LookupFunction);
-  const query = { family: options.family ?? 0, ...(options.hints === undefined ? {} : { hints: options.hints }), ...(all ? { all: true } : {}) };
+  const query = {
+    family: options.family ?? 0,
+    ...(options.hints === undefined ? {} : { hints: options.hints }),
+    ...(all ? { all: true } : {}),
+  };
   return new Promise((ok, fail) => {
     lookup(host, query, (err, address, family) => {
       if (err) {
@@ -172,7 +176,11 @@ export function connect(options: MptcpConnectOptions, connectListener?: () => vo
  * The shared dialer: `requested` undefined means the NODE_MPTCP dialer default (the register hook
  * and the agents use that); connect() passes 'prefer' unless told otherwise.
  */
-export function dial(options: MptcpConnectOptions, connectListener: (() => void) | undefined, requested: MptcpMode | undefined): net.Socket {
+export function dial(
+  options: MptcpConnectOptions,
+  connectListener: (() => void) | undefined,
+  requested: MptcpMode | undefined,
+): net.Socket {
   const host = options.host ?? 'localhost';
   const port = options.port;
   let mode: MptcpMode;
@@ -198,10 +206,17 @@ export function dial(options: MptcpConnectOptions, connectListener: (() => void)
   }
   const native = binding();
   const literal = ipSockAddr(host, port);
-  const literalTarget: Target | undefined = literal && (literal.family === 'inet' || literal.family === 'inet6') ? { address: literal.address, family: literal.family } : undefined;
+  const literalTarget: Target | undefined =
+    literal && (literal.family === 'inet' || literal.family === 'inet6')
+      ? { address: literal.address, family: literal.family }
+      : undefined;
   const socketOptions = pickSocketOptions(options);
   const create = (family: IpFamily): CreatedSocket =>
-    createConfiguredSocket({ family, kind: 'stream', role: 'dialer', warn: true, ...(requested === undefined ? {} : { mptcp: requested }) }, { apply: socketOptions }, 'dial');
+    createConfiguredSocket(
+      { family, kind: 'stream', role: 'dialer', warn: true, ...(requested === undefined ? {} : { mptcp: requested }) },
+      { apply: socketOptions },
+      'dial',
+    );
 
   // The fd the net.Socket is built on: the real socket when the target is known now, else a
   // placeholder that dup3() replaces with the winning connection.
@@ -280,13 +295,23 @@ export function dial(options: MptcpConnectOptions, connectListener: (() => void)
     timer = setTimeout(() => {
       if (settled) return;
       socket.emit('timeout');
-      fail(syscallError(110, { syscall: 'connect', address: host, port, detail: `(no answer within ${options.timeout} ms)` }));
+      fail(
+        syscallError(110, {
+          syscall: 'connect',
+          address: host,
+          port,
+          detail: `(no answer within ${options.timeout} ms)`,
+        }),
+      );
     }, options.timeout);
   }
 
   /** Attempts on fresh fds, staggered (Happy Eyeballs); the winner is moved onto `fd`. */
   const race = (targets: Target[]): Promise<void> => {
-    const stagger = options.autoSelectFamily ?? net.getDefaultAutoSelectFamily() ? (options.autoSelectFamilyAttemptTimeout ?? net.getDefaultAutoSelectFamilyAttemptTimeout()) : undefined;
+    const stagger =
+      (options.autoSelectFamily ?? net.getDefaultAutoSelectFamily())
+        ? (options.autoSelectFamilyAttemptTimeout ?? net.getDefaultAutoSelectFamilyAttemptTimeout())
+        : undefined;
     const list = stagger === undefined ? targets.slice(0, 1) : interleave(targets);
     return new Promise<void>((resolve, reject) => {
       let next = 0;
@@ -395,14 +420,20 @@ export function parseConnectArgs(args: unknown[]): { options: MptcpConnectOption
   if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined; // let net report it
   // net's `timeout` is an idle timeout (socket.setTimeout), not a connect timeout: the caller sets it.
   delete raw['timeout'];
-  return callback ? { options: { ...(raw as unknown as MptcpConnectOptions), port }, callback } : { options: { ...(raw as unknown as MptcpConnectOptions), port } };
+  return callback
+    ? { options: { ...(raw as unknown as MptcpConnectOptions), port }, callback }
+    : { options: { ...(raw as unknown as MptcpConnectOptions), port } };
 }
 
 /**
  * A drop-in for net.connect/net.createConnection: the same arguments and semantics (`timeout` is
  * socket.setTimeout), over MPTCP per `mptcp` (undefined: the NODE_MPTCP dialer default).
  */
-export function netCompatibleConnect(args: unknown[], requested: MptcpMode | undefined, fallback: (...a: unknown[]) => net.Socket): net.Socket {
+export function netCompatibleConnect(
+  args: unknown[],
+  requested: MptcpMode | undefined,
+  fallback: (...a: unknown[]) => net.Socket,
+): net.Socket {
   const parsed = parseConnectArgs(args);
   if (!parsed) return fallback(...args);
   const first = args[0];

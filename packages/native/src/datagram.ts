@@ -28,7 +28,9 @@ interface DatagramBinding {
 function dgram(): Required<DatagramBinding> {
   const b = binding() as unknown as DatagramBinding;
   if (!b.sendWithFds || !b.recvWithCredentials) {
-    throw new Error('@mptcp/native: this build of the addon has no sendWithFds/recvWithCredentials (rebuild it: npm rebuild @mptcp/native)');
+    throw new Error(
+      '@mptcp/native: this build of the addon has no sendWithFds/recvWithCredentials (rebuild it: npm rebuild @mptcp/native)',
+    );
   }
   return b as Required<DatagramBinding>;
 }
@@ -80,7 +82,11 @@ export function sendDatagramWithFds(address: string | SockAddr, data: Buffer, fd
  */
 export function socketPair(): [number, number] {
   const native = binding();
-  const address: SockAddr = { family: 'unix', path: `mptcp-node/pair/${process.pid}/${Math.random().toString(36).slice(2)}`, abstract: true };
+  const address: SockAddr = {
+    family: 'unix',
+    path: `mptcp-node/pair/${process.pid}/${Math.random().toString(36).slice(2)}`,
+    abstract: true,
+  };
   const listener = check(native.socket(sysconst('AF_UNIX'), sysconst('SOCK_STREAM'), 0), { syscall: 'socket' });
   try {
     check(native.bind(listener, address), { syscall: 'bind' });

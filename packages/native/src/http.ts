@@ -23,19 +23,28 @@ function split<T extends WithMptcpMode>(options: T | undefined): [Omit<T, 'mptcp
 }
 
 /** http.createServer() whose listen() opens an MPTCP socket. */
-export function createHttpServer(options?: http.ServerOptions & WithMptcpMode, listener?: http.RequestListener): http.Server {
+export function createHttpServer(
+  options?: http.ServerOptions & WithMptcpMode,
+  listener?: http.RequestListener,
+): http.Server {
   const [opts, mptcp] = split(options);
   return withMptcp(listener ? http.createServer(opts, listener) : http.createServer(opts), { mptcp });
 }
 
 /** https.createServer() whose listen() opens an MPTCP socket (TLS runs over it unchanged). */
-export function createHttpsServer(options: https.ServerOptions & WithMptcpMode, listener?: http.RequestListener): https.Server {
+export function createHttpsServer(
+  options: https.ServerOptions & WithMptcpMode,
+  listener?: http.RequestListener,
+): https.Server {
   const [opts, mptcp] = split(options);
   return withMptcp(listener ? https.createServer(opts, listener) : https.createServer(opts), { mptcp });
 }
 
 /** http2.createServer() (h2c) whose listen() opens an MPTCP socket. */
-export function createHttp2Server(options?: http2.ServerOptions & WithMptcpMode, listener?: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void): http2.Http2Server {
+export function createHttp2Server(
+  options?: http2.ServerOptions & WithMptcpMode,
+  listener?: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+): http2.Http2Server {
   const [opts, mptcp] = split(options);
   return withMptcp(listener ? http2.createServer(opts, listener) : http2.createServer(opts), { mptcp });
 }
@@ -49,13 +58,26 @@ export function createSecureHttp2Server(
   return withMptcp(listener ? http2.createSecureServer(opts, listener) : http2.createSecureServer(opts), { mptcp });
 }
 
-type AgentConnectOptions = net.NetConnectOpts & tls.ConnectionOptions & { host?: string; port?: number | string; servername?: string };
+type AgentConnectOptions = net.NetConnectOpts &
+  tls.ConnectionOptions & { host?: string; port?: number | string; servername?: string };
 
 /** The connect options an Agent passes to createConnection, as dial() options. */
 function dialOptions(o: AgentConnectOptions): MptcpConnectOptions {
   const raw = o as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = { host: o.host ?? 'localhost', port: Number(o.port) };
-  for (const k of ['localAddress', 'localPort', 'family', 'hints', 'lookup', 'autoSelectFamily', 'autoSelectFamilyAttemptTimeout', 'noDelay', 'keepAlive', 'keepAliveInitialDelay', 'signal']) {
+  for (const k of [
+    'localAddress',
+    'localPort',
+    'family',
+    'hints',
+    'lookup',
+    'autoSelectFamily',
+    'autoSelectFamilyAttemptTimeout',
+    'noDelay',
+    'keepAlive',
+    'keepAliveInitialDelay',
+    'signal',
+  ]) {
     if (raw[k] !== undefined) out[k] = raw[k];
   }
   return out as unknown as MptcpConnectOptions;
@@ -91,14 +113,28 @@ export class MptcpHttpsAgent extends https.Agent {
 
   override createConnection(options: AgentConnectOptions): tls.TLSSocket {
     const socket = dial(dialOptions(options), undefined, this.mptcp);
-    const base = https.Agent.prototype as unknown as { createConnection(o: AgentConnectOptions & { socket: net.Socket }): tls.TLSSocket };
+    const base = https.Agent.prototype as unknown as {
+      createConnection(o: AgentConnectOptions & { socket: net.Socket }): tls.TLSSocket;
+    };
     return base.createConnection.call(this, { ...options, socket });
   }
 }
 
 /** tls.connect() over an MPTCP connection (same options; `socket` is ours). */
-export function connectTls(options: tls.ConnectionOptions & WithMptcpMode & { host?: string; port: number }, secureListener?: () => void): tls.TLSSocket {
+export function connectTls(
+  options: tls.ConnectionOptions & WithMptcpMode & { host?: string; port: number },
+  secureListener?: () => void,
+): tls.TLSSocket {
   const [opts, mptcp] = split(options);
   const socket = dial(dialOptions(opts), undefined, mptcp);
-  return tls.connect({ ...opts, socket, ...(opts.servername === undefined && opts.host !== undefined && !/^[\d.:]+$/.test(opts.host) ? { servername: opts.host } : {}) }, secureListener);
+  return tls.connect(
+    {
+      ...opts,
+      socket,
+      ...(opts.servername === undefined && opts.host !== undefined && !/^[\d.:]+$/.test(opts.host)
+        ? { servername: opts.host }
+        : {}),
+    },
+    secureListener,
+  );
 }

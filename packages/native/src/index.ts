@@ -5,7 +5,14 @@
 export const PACKAGE = '@mptcp/native';
 
 export type * from './types.js';
-export { MptcpNativeError, MptcpSocketError, ProcessSpawnError, errnoName, errnoMessage, type MptcpErrorCode } from './errors.js';
+export {
+  MptcpNativeError,
+  MptcpSocketError,
+  ProcessSpawnError,
+  errnoName,
+  errnoMessage,
+  type MptcpErrorCode,
+} from './errors.js';
 export { mptcpSupport } from './support.js';
 export {
   effectiveMode,
@@ -32,8 +39,22 @@ export {
   connectTls,
   type WithMptcpMode,
 } from './http.js';
-export { mptcpSocketOptions, SOCKET_OPTIONS, type MptcpSocketOptions, type SocketOptionRow, type SocketOptionSupport } from './socket-options.js';
-export { isMptcp, mptcpStatus, mptcpInfo, subflows, decodeMptcpInfo, decodeTcpInfo, type SubflowsOptions } from './status.js';
+export {
+  mptcpSocketOptions,
+  SOCKET_OPTIONS,
+  type MptcpSocketOptions,
+  type SocketOptionRow,
+  type SocketOptionSupport,
+} from './socket-options.js';
+export {
+  isMptcp,
+  mptcpStatus,
+  mptcpInfo,
+  subflows,
+  decodeMptcpInfo,
+  decodeTcpInfo,
+  type SubflowsOptions,
+} from './status.js';
 export { openSocket } from './open-socket.js';
 export { watchReadable, watchWritable, type FdWatcher, type WatchCallback } from './watch.js';
 export {
@@ -55,7 +76,13 @@ export {
   setSocketOption,
   sendDatagram,
 } from './primitives.js';
-export { receiveDatagram, sendDatagramWithFds, datagramAncillarySupported, socketPair, type ReceivedDatagram } from './datagram.js';
+export {
+  receiveDatagram,
+  sendDatagramWithFds,
+  datagramAncillarySupported,
+  socketPair,
+  type ReceivedDatagram,
+} from './datagram.js';
 export {
   spawnProcess,
   spawnProcessAsync,
@@ -70,7 +97,14 @@ export {
   type ExitWatch,
 } from './spawn.js';
 export { netlinkRequest, netlinkRequestAsync, netlinkSubscribe } from './netlink.js';
-export { spliceRelay, spliceRelayAvailable, detachSocket, SpliceRelayError, type SpliceRelayOptions, type SpliceRelayResult } from './relay.js';
+export {
+  spliceRelay,
+  spliceRelayAvailable,
+  detachSocket,
+  SpliceRelayError,
+  type SpliceRelayOptions,
+  type SpliceRelayResult,
+} from './relay.js';
 export { mknod, mkfifo, type NodeType, type MknodOptions } from './mknod.js';
 export { useMptcpWritePath, writePathRetries, writePathDisabled, type WritePathOptions } from './write-path.js';
 export { fdOf, tryFdOf, type FdLike } from './fd.js';

@@ -9,7 +9,13 @@ import { check } from './errors.js';
 /** What to create: the file type bits of the mode. */
 export type NodeType = 'fifo' | 'regular' | 'socket' | 'char' | 'block';
 
-const TYPE_CONSTANT: Record<NodeType, string> = { fifo: 'S_IFIFO', regular: 'S_IFREG', socket: 'S_IFSOCK', char: 'S_IFCHR', block: 'S_IFBLK' };
+const TYPE_CONSTANT: Record<NodeType, string> = {
+  fifo: 'S_IFIFO',
+  regular: 'S_IFREG',
+  socket: 'S_IFSOCK',
+  char: 'S_IFCHR',
+  block: 'S_IFBLK',
+};
 
 export interface MknodOptions {
   /** Permission bits (and setuid/setgid/sticky), applied without the umask. Default 0o600. */
@@ -26,9 +32,13 @@ export interface MknodOptions {
  */
 export function mknod(path: string, type: NodeType, options: MknodOptions = {}): void {
   const mode = options.mode ?? 0o600;
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new TypeError(`mknod: mode must be 0…0o7777, got ${mode}`);
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)
+    throw new TypeError(`mknod: mode must be 0…0o7777, got ${mode}`);
   const typeBits = sysconst(TYPE_CONSTANT[type]);
-  check(binding().mknodat(options.dirfd ?? sysconst('AT_FDCWD'), path, typeBits | mode, options.dev ?? 0), { syscall: 'mknodat', address: path });
+  check(binding().mknodat(options.dirfd ?? sysconst('AT_FDCWD'), path, typeBits | mode, options.dev ?? 0), {
+    syscall: 'mknodat',
+    address: path,
+  });
 }
 
 /** `mkfifo(path, mode)` with the mode applied exactly (default 0o600). Throws EEXIST when `path` exists. */

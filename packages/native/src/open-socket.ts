@@ -54,8 +54,16 @@ function setBuffer(fd: number, force: string, plain: string, value: number): num
 
 /** Before bind(), IP sockets only; failures are warnings (systemd logs and goes on). */
 const PRE_BIND_OPTIONS: readonly OptionRow[] = [
-  { option: 'ReusePort', applies: (s, f) => isIp(f) && s.reusePort === true, set: (fd) => setInt(fd, 'SOL_SOCKET', 'SO_REUSEPORT', 1) },
-  { option: 'FreeBind', applies: (s, f) => isIp(f) && s.freeBind === true, set: (fd, _s, f) => perFamily(fd, f, 'IP_FREEBIND', 'IPV6_FREEBIND', 1) },
+  {
+    option: 'ReusePort',
+    applies: (s, f) => isIp(f) && s.reusePort === true,
+    set: (fd) => setInt(fd, 'SOL_SOCKET', 'SO_REUSEPORT', 1),
+  },
+  {
+    option: 'FreeBind',
+    applies: (s, f) => isIp(f) && s.freeBind === true,
+    set: (fd, _s, f) => perFamily(fd, f, 'IP_FREEBIND', 'IPV6_FREEBIND', 1),
+  },
   {
     option: 'Transparent',
     applies: (s, f) => isIp(f) && s.transparent === true,
@@ -65,7 +73,11 @@ const PRE_BIND_OPTIONS: readonly OptionRow[] = [
 
 /** After listen(), in socket_apply_socket_options() order; failures are warnings. */
 const POST_LISTEN_OPTIONS: readonly OptionRow[] = [
-  { option: 'KeepAlive', applies: (s) => s.keepAlive === true, set: (fd) => setInt(fd, 'SOL_SOCKET', 'SO_KEEPALIVE', 1) },
+  {
+    option: 'KeepAlive',
+    applies: (s) => s.keepAlive === true,
+    set: (fd) => setInt(fd, 'SOL_SOCKET', 'SO_KEEPALIVE', 1),
+  },
   {
     option: 'KeepAliveTimeSec',
     applies: (s) => s.keepAliveTimeSec !== undefined,
@@ -90,17 +102,36 @@ const POST_LISTEN_OPTIONS: readonly OptionRow[] = [
     option: 'NoDelay',
     applies: (s) => s.noDelay === true,
     // SCTP_NODELAY is 3 at level IPPROTO_SCTP (linux/sctp.h); MPTCP and TCP use TCP_NODELAY.
-    set: (fd, s) => (s.protocol === IPPROTO_SCTP ? binding().setsockoptInt(fd, IPPROTO_SCTP, 3, 1) : setInt(fd, 'IPPROTO_TCP', 'TCP_NODELAY', 1)),
+    set: (fd, s) =>
+      s.protocol === IPPROTO_SCTP
+        ? binding().setsockoptInt(fd, IPPROTO_SCTP, 3, 1)
+        : setInt(fd, 'IPPROTO_TCP', 'TCP_NODELAY', 1),
   },
-  { option: 'Broadcast', applies: (s) => s.broadcast === true, set: (fd) => setInt(fd, 'SOL_SOCKET', 'SO_BROADCAST', 1) },
-  { option: 'PassCredentials', applies: (s) => s.passCredentials === true, set: (fd) => setInt(fd, 'SOL_SOCKET', 'SO_PASSCRED', 1) },
-  { option: 'PassSecurity', applies: (s) => s.passSecurity === true, set: (fd) => setInt(fd, 'SOL_SOCKET', 'SO_PASSSEC', 1) },
+  {
+    option: 'Broadcast',
+    applies: (s) => s.broadcast === true,
+    set: (fd) => setInt(fd, 'SOL_SOCKET', 'SO_BROADCAST', 1),
+  },
+  {
+    option: 'PassCredentials',
+    applies: (s) => s.passCredentials === true,
+    set: (fd) => setInt(fd, 'SOL_SOCKET', 'SO_PASSCRED', 1),
+  },
+  {
+    option: 'PassSecurity',
+    applies: (s) => s.passSecurity === true,
+    set: (fd) => setInt(fd, 'SOL_SOCKET', 'SO_PASSSEC', 1),
+  },
   {
     option: 'PassPacketInfo',
     applies: (s, f) => s.passPacketInfo === true && isIp(f),
     set: (fd, _s, f) => perFamily(fd, f, 'IP_PKTINFO', 'IPV6_RECVPKTINFO', 1),
   },
-  { option: 'Priority', applies: (s) => s.priority !== undefined && s.priority >= 0, set: (fd, s) => setInt(fd, 'SOL_SOCKET', 'SO_PRIORITY', s.priority ?? 0) },
+  {
+    option: 'Priority',
+    applies: (s) => s.priority !== undefined && s.priority >= 0,
+    set: (fd, s) => setInt(fd, 'SOL_SOCKET', 'SO_PRIORITY', s.priority ?? 0),
+  },
   {
     option: 'ReceiveBuffer',
     applies: (s) => s.receiveBuffer !== undefined && s.receiveBuffer > 0,
@@ -111,8 +142,16 @@ const POST_LISTEN_OPTIONS: readonly OptionRow[] = [
     applies: (s) => s.sendBuffer !== undefined && s.sendBuffer > 0,
     set: (fd, s) => setBuffer(fd, 'SO_SNDBUFFORCE', 'SO_SNDBUF', s.sendBuffer ?? 0),
   },
-  { option: 'Mark', applies: (s) => s.mark !== undefined && s.mark >= 0, set: (fd, s) => setInt(fd, 'SOL_SOCKET', 'SO_MARK', s.mark ?? 0) },
-  { option: 'IPTOS', applies: (s, f) => s.ipTos !== undefined && s.ipTos >= 0 && isIp(f), set: (fd, s) => setInt(fd, 'IPPROTO_IP', 'IP_TOS', s.ipTos ?? 0) },
+  {
+    option: 'Mark',
+    applies: (s) => s.mark !== undefined && s.mark >= 0,
+    set: (fd, s) => setInt(fd, 'SOL_SOCKET', 'SO_MARK', s.mark ?? 0),
+  },
+  {
+    option: 'IPTOS',
+    applies: (s, f) => s.ipTos !== undefined && s.ipTos >= 0 && isIp(f),
+    set: (fd, s) => setInt(fd, 'IPPROTO_IP', 'IP_TOS', s.ipTos ?? 0),
+  },
   {
     option: 'IPTTL',
     applies: (s, f) => s.ipTtl !== undefined && s.ipTtl >= 0 && isIp(f),
@@ -148,7 +187,13 @@ function mkdirParents(path: string, mode: number): void {
 
 /** The same error with " for ADDRESS" appended to its message (socket() knows no address). */
 function withDetail(err: MptcpSocketError, detail: string): MptcpSocketError {
-  return new MptcpSocketError({ code: err.code, errno: err.errno, syscall: 'socket', message: `${err.message} ${detail}`, cause: err.cause });
+  return new MptcpSocketError({
+    code: err.code,
+    errno: err.errno,
+    syscall: 'socket',
+    message: `${err.message} ${detail}`,
+    cause: err.cause,
+  });
 }
 
 function warn(option: string, errno: number): SocketOptionWarning {

@@ -14,7 +14,12 @@
 import { IPPROTO_MPTCP, IPPROTO_TCP, mptcpUnavailableReason, type MptcpUnavailableReason } from '@mptcp/constants';
 import { binding, sysconst } from './binding.js';
 import { MptcpSocketError, errnoName, syscallError } from './errors.js';
-import { applySocketOptions, optionBlockingMptcp, warnOptionFallback, type MptcpSocketOptions } from './socket-options.js';
+import {
+  applySocketOptions,
+  optionBlockingMptcp,
+  warnOptionFallback,
+  type MptcpSocketOptions,
+} from './socket-options.js';
 import type { MptcpMode, MptcpRole, MptcpUnavailable, SockAddr, SocketKind, Transport } from './types.js';
 
 export type Role = MptcpRole;
@@ -39,13 +44,20 @@ export function nodeMptcp(env: NodeJS.ProcessEnv = process.env): NodeMptcpValue 
   if (v === '0' || v === '1' || v === '2' || v === '3') return v;
   if (warnedValue !== raw) {
     warnedValue = raw;
-    process.emitWarning(`NODE_MPTCP=${raw} is not one of 0, 1, 2, 3; using 2 (MPTCP on listeners only)`, 'MptcpWarning');
+    process.emitWarning(
+      `NODE_MPTCP=${raw} is not one of 0, 1, 2, 3; using 2 (MPTCP on listeners only)`,
+      'MptcpWarning',
+    );
   }
   return '2';
 }
 
 /** The mode a socket is created with, or the error when the environment forbids the request. */
-export function effectiveMode(role: Role, requested: MptcpMode | undefined, env: NodeJS.ProcessEnv = process.env): MptcpMode {
+export function effectiveMode(
+  role: Role,
+  requested: MptcpMode | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): MptcpMode {
   const setting = nodeMptcp(env);
   if (setting === '0') {
     if (requested === 'require') {
@@ -61,7 +73,8 @@ export function effectiveMode(role: Role, requested: MptcpMode | undefined, env:
 function disabledByEnvError(): MptcpSocketError {
   return new MptcpSocketError({
     code: 'MPTCP_DISABLED_BY_ENV',
-    message: "MPTCP is required (mptcp: 'require') but disabled by NODE_MPTCP=0 (unset it, or allow plain TCP with mptcp: 'prefer')",
+    message:
+      "MPTCP is required (mptcp: 'require') but disabled by NODE_MPTCP=0 (unset it, or allow plain TCP with mptcp: 'prefer')",
   });
 }
 
@@ -102,11 +115,16 @@ const warned = new Set<string>();
 function warnFallback(reason: MptcpUnavailable, errno: string | undefined): void {
   if (warned.has(reason)) return;
   warned.add(reason);
-  process.emitWarning(`MPTCP is unavailable (${reason}${errno ? `, socket() gave ${errno}` : ''}); using plain TCP`, 'MptcpWarning');
+  process.emitWarning(
+    `MPTCP is unavailable (${reason}${errno ? `, socket() gave ${errno}` : ''}); using plain TCP`,
+    'MptcpWarning',
+  );
 }
 
 function familyAf(family: SockAddr['family']): number {
-  return sysconst(family === 'inet' ? 'AF_INET' : family === 'inet6' ? 'AF_INET6' : family === 'unix' ? 'AF_UNIX' : 'AF_VSOCK');
+  return sysconst(
+    family === 'inet' ? 'AF_INET' : family === 'inet6' ? 'AF_INET6' : family === 'unix' ? 'AF_UNIX' : 'AF_VSOCK',
+  );
 }
 
 function kindType(kind: SocketKind): number {
@@ -123,13 +141,17 @@ export function createSocket(req: SocketRequest): CreatedSocket {
   const af = familyAf(req.family);
   const type = kindType(req.kind);
   const protocol = req.protocol ?? 0;
-  const ipStream = (req.family === 'inet' || req.family === 'inet6') && req.kind === 'stream' && (protocol === 0 || protocol === IPPROTO_TCP || protocol === IPPROTO_MPTCP);
+  const ipStream =
+    (req.family === 'inet' || req.family === 'inet6') &&
+    req.kind === 'stream' &&
+    (protocol === 0 || protocol === IPPROTO_TCP || protocol === IPPROTO_MPTCP);
   if (!ipStream) {
     const fd = native.socket(af, type, protocol);
     if (fd < 0) throw syscallError(-fd, { syscall: 'socket', protocol });
     return { fd, protocol };
   }
-  const requested: MptcpMode | undefined = req.mptcp ?? (protocol === IPPROTO_MPTCP ? 'require' : req.role === undefined ? 'off' : undefined);
+  const requested: MptcpMode | undefined =
+    req.mptcp ?? (protocol === IPPROTO_MPTCP ? 'require' : req.role === undefined ? 'off' : undefined);
   let mode: MptcpMode;
   let envReason: MptcpUnavailable | undefined;
   if (nodeMptcp() === '0' && requested === 'require' && req.disabledByEnv === 'tcp') {
@@ -152,7 +174,8 @@ export function createSocket(req: SocketRequest): CreatedSocket {
   if (fd >= 0) return { fd, protocol: IPPROTO_MPTCP, transport: 'mptcp' };
   const code = errnoName(-fd);
   const reason = mptcpUnavailableReason(code);
-  if (mode === 'require' || reason === undefined) throw syscallError(-fd, { syscall: 'socket', protocol: IPPROTO_MPTCP });
+  if (mode === 'require' || reason === undefined)
+    throw syscallError(-fd, { syscall: 'socket', protocol: IPPROTO_MPTCP });
   if (req.warn) warnFallback(reason, code);
   return tcp(reason, code);
 }
@@ -179,7 +202,8 @@ export function createConfiguredSocket(
   role: 'listener' | 'dial',
 ): CreatedSocket {
   const roleName: Role = role === 'dial' ? 'dialer' : 'listener';
-  const requestedMode = req.mptcp ?? (req.protocol === IPPROTO_MPTCP ? 'require' : req.role === undefined ? 'off' : undefined);
+  const requestedMode =
+    req.mptcp ?? (req.protocol === IPPROTO_MPTCP ? 'require' : req.role === undefined ? 'off' : undefined);
   const mode = nodeMptcp() === '0' ? 'off' : effectiveMode(req.role ?? roleName, requestedMode);
   let blocked: string | undefined;
   if (wantsMptcp(mode)) {

@@ -42,7 +42,12 @@ export function getSocketOptionBytes(fd: number, level: number, name: number, si
 }
 
 /** setsockopt(level, name) of an int option. */
-export function setSocketOption(fd: number, level: number, name: number, value: number | boolean | string | Buffer): void {
+export function setSocketOption(
+  fd: number,
+  level: number,
+  name: number,
+  value: number | boolean | string | Buffer,
+): void {
   const native = binding();
   const r =
     typeof value === 'number' || typeof value === 'boolean'
@@ -113,7 +118,14 @@ export function sendDatagram(address: string | SockAddr, data: Buffer): void {
         ? { family: 'unix', path: address.slice(1), abstract: true }
         : { family: 'unix', path: address, abstract: false }
       : address;
-  const af = to.family === 'unix' ? 'AF_UNIX' : to.family === 'inet' ? 'AF_INET' : to.family === 'inet6' ? 'AF_INET6' : 'AF_VSOCK';
+  const af =
+    to.family === 'unix'
+      ? 'AF_UNIX'
+      : to.family === 'inet'
+        ? 'AF_INET'
+        : to.family === 'inet6'
+          ? 'AF_INET6'
+          : 'AF_VSOCK';
   const fd = check(native.socket(sysconst(af), sysconst('SOCK_DGRAM'), 0), { syscall: 'socket' });
   try {
     check(native.connect(fd, to), { syscall: 'connect', address: typeof address === 'string' ? address : undefined });

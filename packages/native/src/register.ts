@@ -50,7 +50,9 @@ function install(): void {
   net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]): net.Server {
     // A cluster worker's TCP listen() goes to the primary, which shares its handle: leave it to node.
     if (cluster.isWorker) return originalListen.apply(this, args) as net.Server;
-    return mptcpListen(this, (...a: unknown[]) => originalListen.apply(this, a) as net.Server, args, { passThroughWhenOff: true });
+    return mptcpListen(this, (...a: unknown[]) => originalListen.apply(this, a) as net.Server, args, {
+      passThroughWhenOff: true,
+    });
   } as net.Server['listen'];
 
   // ---- dials ---------------------------------------------------------------------------------
@@ -73,7 +75,12 @@ function install(): void {
     const plain = args.filter((a) => typeof a !== 'function');
     let options: Record<string, unknown>;
     if (typeof plain[0] === 'object' && plain[0] !== null) options = { ...(plain[0] as Record<string, unknown>) };
-    else options = { ...(typeof plain[2] === 'object' && plain[2] !== null ? (plain[2] as Record<string, unknown>) : {}), port: plain[0], ...(typeof plain[1] === 'string' ? { host: plain[1] } : {}) };
+    else
+      options = {
+        ...(typeof plain[2] === 'object' && plain[2] !== null ? (plain[2] as Record<string, unknown>) : {}),
+        port: plain[0],
+        ...(typeof plain[1] === 'string' ? { host: plain[1] } : {}),
+      };
     const parsed = parseConnectArgs([options]);
     if (!parsed) return originalTls(...args);
     const socket = dial(parsed.options, undefined, undefined);

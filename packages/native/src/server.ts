@@ -50,7 +50,13 @@ function defaultHost(): string {
 }
 
 /** socket() + options + bind(): the fd to hand to server.listen({ fd }). */
-function bindListener(server: net.Server, address: string, family: 'inet' | 'inet6', options: MptcpListenOptions, requested: MptcpMode | undefined): CreatedSocket {
+function bindListener(
+  server: net.Server,
+  address: string,
+  family: 'inet' | 'inet6',
+  options: MptcpListenOptions,
+  requested: MptcpMode | undefined,
+): CreatedSocket {
   const native = binding();
   const port = options.port ?? 0;
   const created = createConfiguredSocket(
@@ -94,7 +100,8 @@ function parseListenArgs(args: unknown[]): { options: MptcpListenOptions; callba
   let options: MptcpListenOptions;
   if (isListenOptions(first)) {
     const o = first as net.ListenOptions & MptcpListenOptions & { fd?: unknown; handle?: unknown; _handle?: unknown };
-    if (o.path !== undefined || o.fd !== undefined || o.handle !== undefined || o._handle !== undefined) return undefined;
+    if (o.path !== undefined || o.fd !== undefined || o.handle !== undefined || o._handle !== undefined)
+      return undefined;
     if (typeof (first as { listen?: unknown }).listen === 'function') return undefined; // a handle object (server/socket)
     options = { ...o };
     if (options.port !== undefined && options.port !== null) options.port = Number(options.port); // net accepts '8080'
@@ -123,7 +130,12 @@ export interface ListenPolicy {
  * (or TCP, per mode, fallback and options) socket and hands it to net. Errors (EADDRINUSE…, or
  * ENOPROTOOPT with 'require') are emitted as 'error' on the server, as net does.
  */
-export function mptcpListen(server: net.Server, original: ListenFn, args: unknown[], policy: ListenPolicy = {}): net.Server {
+export function mptcpListen(
+  server: net.Server,
+  original: ListenFn,
+  args: unknown[],
+  policy: ListenPolicy = {},
+): net.Server {
   const parsed = parseListenArgs(args.slice());
   if (!parsed) return original(...args);
   const { options: listenOptions, callback } = parsed;
@@ -152,11 +164,17 @@ export function mptcpListen(server: net.Server, original: ListenFn, args: unknow
       return server;
     }
     const { host, backlog, ipv6Only, reusePort, signal } = listenOptions;
-    return original({ host, port, backlog, ipv6Only, ...(reusePort ? { reusePort } : {}), ...(signal ? { signal } : {}) }, callback);
+    return original(
+      { host, port, backlog, ipv6Only, ...(reusePort ? { reusePort } : {}), ...(signal ? { signal } : {}) },
+      callback,
+    );
   }
   const withFd = (fd: number): void => {
     armWritePath(server);
-    original({ fd, backlog: listenOptions.backlog ?? 511, ...(listenOptions.signal ? { signal: listenOptions.signal } : {}) }, callback);
+    original(
+      { fd, backlog: listenOptions.backlog ?? 511, ...(listenOptions.signal ? { signal: listenOptions.signal } : {}) },
+      callback,
+    );
   };
   const open = (address: string | undefined, family: 'inet' | 'inet6' | undefined): void => {
     const passed = takeInheritedListener(address, port);
@@ -190,7 +208,8 @@ export function mptcpListen(server: net.Server, original: ListenFn, args: unknow
   } else {
     lookup(host).then(
       (r) => open(r.address, r.family === 6 ? 'inet6' : 'inet'),
-      (err: unknown) => emitError(err instanceof Error ? err : new MptcpSocketError({ code: 'ENOTFOUND', message: String(err) })),
+      (err: unknown) =>
+        emitError(err instanceof Error ? err : new MptcpSocketError({ code: 'ENOTFOUND', message: String(err) })),
     );
   }
   return server;
@@ -233,7 +252,10 @@ export function createServer(options: MptcpServerOptions = {}, connectionListene
 }
 
 /** createServer(options, listener).listen(options): a listening MPTCP server in one call. */
-export function listen(options: MptcpListenOptions & MptcpServerOptions = {}, connectionListener?: ConnectionListener): net.Server {
+export function listen(
+  options: MptcpListenOptions & MptcpServerOptions = {},
+  connectionListener?: ConnectionListener,
+): net.Server {
   const { host, port, backlog, ipv6Only, reusePort, mptcp, ...rest } = options;
   const socketOptions = pickSocketOptions(rest);
   const serverOpts: net.ServerOpts = { ...rest };

@@ -51,7 +51,7 @@ function ipv6String(b: Buffer): string {
   // Compress the longest run of zero words, as inet_ntop does.
   let best = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (words[i] !== '0') {
       i++;
       continue;
@@ -83,7 +83,11 @@ export function decodeSockAddr(buf: Buffer, offset = 0): SockAddr | undefined {
   const af = buf.readUInt16LE(offset);
   if (af === AF_INET && buf.length >= offset + 8) {
     const port = buf.readUInt16BE(offset + 2);
-    return { family: 'inet', address: `${buf[offset + 4]}.${buf[offset + 5]}.${buf[offset + 6]}.${buf[offset + 7]}`, port };
+    return {
+      family: 'inet',
+      address: `${buf[offset + 4]}.${buf[offset + 5]}.${buf[offset + 6]}.${buf[offset + 7]}`,
+      port,
+    };
   }
   if (af === AF_INET6 && buf.length >= offset + 28) {
     const port = buf.readUInt16BE(offset + 2);

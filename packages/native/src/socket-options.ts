@@ -99,8 +99,26 @@ const int = (v: number): number => Math.trunc(v);
 
 /** The table. Adding an option is one row (and a field in MptcpSocketOptions when callers may ask for it). */
 export const SOCKET_OPTIONS: readonly SocketOptionRow[] = [
-  { name: 'TCP_NODELAY', level: IPPROTO_TCP, option: TCP_NODELAY, via: 'socket.setNoDelay(); http servers by default', on: 'socket', probe: 1, key: 'noDelay', value: bool },
-  { name: 'SO_KEEPALIVE', level: SOL_SOCKET, option: SO_KEEPALIVE, via: 'socket.setKeepAlive()', on: 'socket', probe: 1, key: 'keepAlive', value: bool },
+  {
+    name: 'TCP_NODELAY',
+    level: IPPROTO_TCP,
+    option: TCP_NODELAY,
+    via: 'socket.setNoDelay(); http servers by default',
+    on: 'socket',
+    probe: 1,
+    key: 'noDelay',
+    value: bool,
+  },
+  {
+    name: 'SO_KEEPALIVE',
+    level: SOL_SOCKET,
+    option: SO_KEEPALIVE,
+    via: 'socket.setKeepAlive()',
+    on: 'socket',
+    probe: 1,
+    key: 'keepAlive',
+    value: bool,
+  },
   {
     name: 'TCP_KEEPIDLE',
     level: IPPROTO_TCP,
@@ -111,28 +129,155 @@ export const SOCKET_OPTIONS: readonly SocketOptionRow[] = [
     key: 'keepAliveInitialDelay',
     value: (ms: number) => (ms > 0 ? Math.max(1, Math.ceil(ms / 1000)) : undefined),
   },
-  { name: 'TCP_KEEPINTVL', level: IPPROTO_TCP, option: TCP_KEEPINTVL, via: 'keepAliveInterval', on: 'socket', probe: 10, key: 'keepAliveInterval', value: int },
-  { name: 'TCP_KEEPCNT', level: IPPROTO_TCP, option: TCP_KEEPCNT, via: 'keepAliveCount', on: 'socket', probe: 5, key: 'keepAliveCount', value: int },
-  { name: 'TCP_USER_TIMEOUT', level: IPPROTO_TCP, option: TCP_USER_TIMEOUT, via: 'userTimeout', on: 'socket', probe: 30_000, key: 'userTimeout', value: int },
-  { name: 'SO_RCVBUF', level: SOL_SOCKET, option: SO_RCVBUF, via: 'receiveBufferSize', on: 'socket', probe: 1 << 20, key: 'receiveBufferSize', value: int },
-  { name: 'SO_SNDBUF', level: SOL_SOCKET, option: SO_SNDBUF, via: 'sendBufferSize', on: 'socket', probe: 1 << 20, key: 'sendBufferSize', value: int },
-  { name: 'TCP_FASTOPEN', level: IPPROTO_TCP, option: TCP_FASTOPEN, via: 'fastOpen (listeners)', on: 'listener', probe: 16, key: 'fastOpen', value: int },
-  { name: 'TCP_FASTOPEN_CONNECT', level: IPPROTO_TCP, option: TCP_FASTOPEN_CONNECT, via: 'fastOpenConnect (dials)', on: 'socket', probe: 1, key: 'fastOpenConnect', value: bool },
-  { name: 'TCP_CONGESTION', level: IPPROTO_TCP, option: TCP_CONGESTION, via: 'congestion', on: 'socket', probe: 'reno', key: 'congestion', value: (s: string) => s },
-  { name: 'IP_TOS', level: IPPROTO_IP, option: IP_TOS, v6: { level: IPPROTO_IPV6, option: IPV6_TCLASS }, via: 'tos', on: 'socket', probe: 0x10, key: 'tos', value: int },
-  { name: 'IP_TTL', level: IPPROTO_IP, option: IP_TTL, v6: { level: IPPROTO_IPV6, option: IPV6_UNICAST_HOPS }, via: 'ttl', on: 'socket', probe: 64, key: 'ttl', value: int },
+  {
+    name: 'TCP_KEEPINTVL',
+    level: IPPROTO_TCP,
+    option: TCP_KEEPINTVL,
+    via: 'keepAliveInterval',
+    on: 'socket',
+    probe: 10,
+    key: 'keepAliveInterval',
+    value: int,
+  },
+  {
+    name: 'TCP_KEEPCNT',
+    level: IPPROTO_TCP,
+    option: TCP_KEEPCNT,
+    via: 'keepAliveCount',
+    on: 'socket',
+    probe: 5,
+    key: 'keepAliveCount',
+    value: int,
+  },
+  {
+    name: 'TCP_USER_TIMEOUT',
+    level: IPPROTO_TCP,
+    option: TCP_USER_TIMEOUT,
+    via: 'userTimeout',
+    on: 'socket',
+    probe: 30_000,
+    key: 'userTimeout',
+    value: int,
+  },
+  {
+    name: 'SO_RCVBUF',
+    level: SOL_SOCKET,
+    option: SO_RCVBUF,
+    via: 'receiveBufferSize',
+    on: 'socket',
+    probe: 1 << 20,
+    key: 'receiveBufferSize',
+    value: int,
+  },
+  {
+    name: 'SO_SNDBUF',
+    level: SOL_SOCKET,
+    option: SO_SNDBUF,
+    via: 'sendBufferSize',
+    on: 'socket',
+    probe: 1 << 20,
+    key: 'sendBufferSize',
+    value: int,
+  },
+  {
+    name: 'TCP_FASTOPEN',
+    level: IPPROTO_TCP,
+    option: TCP_FASTOPEN,
+    via: 'fastOpen (listeners)',
+    on: 'listener',
+    probe: 16,
+    key: 'fastOpen',
+    value: int,
+  },
+  {
+    name: 'TCP_FASTOPEN_CONNECT',
+    level: IPPROTO_TCP,
+    option: TCP_FASTOPEN_CONNECT,
+    via: 'fastOpenConnect (dials)',
+    on: 'socket',
+    probe: 1,
+    key: 'fastOpenConnect',
+    value: bool,
+  },
+  {
+    name: 'TCP_CONGESTION',
+    level: IPPROTO_TCP,
+    option: TCP_CONGESTION,
+    via: 'congestion',
+    on: 'socket',
+    probe: 'reno',
+    key: 'congestion',
+    value: (s: string) => s,
+  },
+  {
+    name: 'IP_TOS',
+    level: IPPROTO_IP,
+    option: IP_TOS,
+    v6: { level: IPPROTO_IPV6, option: IPV6_TCLASS },
+    via: 'tos',
+    on: 'socket',
+    probe: 0x10,
+    key: 'tos',
+    value: int,
+  },
+  {
+    name: 'IP_TTL',
+    level: IPPROTO_IP,
+    option: IP_TTL,
+    v6: { level: IPPROTO_IPV6, option: IPV6_UNICAST_HOPS },
+    via: 'ttl',
+    on: 'socket',
+    probe: 64,
+    key: 'ttl',
+    value: int,
+  },
   { name: 'TCP_CORK', level: IPPROTO_TCP, option: TCP_CORK, via: 'frameworks batching writes', on: 'socket', probe: 1 },
   { name: 'TCP_QUICKACK', level: IPPROTO_TCP, option: TCP_QUICKACK, via: 'latency tuning', on: 'socket', probe: 1 },
-  { name: 'TCP_NOTSENT_LOWAT', level: IPPROTO_TCP, option: TCP_NOTSENT_LOWAT, via: 'HTTP/2 servers', on: 'socket', probe: 16384 },
+  {
+    name: 'TCP_NOTSENT_LOWAT',
+    level: IPPROTO_TCP,
+    option: TCP_NOTSENT_LOWAT,
+    via: 'HTTP/2 servers',
+    on: 'socket',
+    probe: 16384,
+  },
   { name: 'TCP_MAXSEG', level: IPPROTO_TCP, option: TCP_MAXSEG, via: 'MSS clamping', on: 'socket', probe: 1400 },
   { name: 'TCP_INQ', level: IPPROTO_TCP, option: TCP_INQ, via: 'zero-copy receivers', on: 'socket', probe: 1 },
-  { name: 'TCP_DEFER_ACCEPT', level: IPPROTO_TCP, option: TCP_DEFER_ACCEPT, via: 'DeferAcceptSec=', on: 'listener', probe: 5 },
-  { name: 'SO_REUSEPORT', level: SOL_SOCKET, option: SO_REUSEPORT, via: "listen({ reusePort: true }); ReusePort=", on: 'socket', probe: 1 },
+  {
+    name: 'TCP_DEFER_ACCEPT',
+    level: IPPROTO_TCP,
+    option: TCP_DEFER_ACCEPT,
+    via: 'DeferAcceptSec=',
+    on: 'listener',
+    probe: 5,
+  },
+  {
+    name: 'SO_REUSEPORT',
+    level: SOL_SOCKET,
+    option: SO_REUSEPORT,
+    via: 'listen({ reusePort: true }); ReusePort=',
+    on: 'socket',
+    probe: 1,
+  },
   { name: 'SO_PRIORITY', level: SOL_SOCKET, option: SO_PRIORITY, via: 'Priority=', on: 'socket', probe: 3 },
   { name: 'SO_MARK', level: SOL_SOCKET, option: SO_MARK, via: 'Mark=', on: 'socket', probe: 1 },
-  { name: 'SO_LINGER', level: SOL_SOCKET, option: SO_LINGER, via: 'socket.resetAndDestroy()', on: 'socket', probe: Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]) },
+  {
+    name: 'SO_LINGER',
+    level: SOL_SOCKET,
+    option: SO_LINGER,
+    via: 'socket.resetAndDestroy()',
+    on: 'socket',
+    probe: Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]),
+  },
   { name: 'IP_FREEBIND', level: IPPROTO_IP, option: IP_FREEBIND, via: 'FreeBind=', on: 'socket', probe: 1 },
-  { name: 'IP_BIND_ADDRESS_NO_PORT', level: IPPROTO_IP, option: IP_BIND_ADDRESS_NO_PORT, via: 'dialers with a localAddress', on: 'socket', probe: 1 },
+  {
+    name: 'IP_BIND_ADDRESS_NO_PORT',
+    level: IPPROTO_IP,
+    option: IP_BIND_ADDRESS_NO_PORT,
+    via: 'dialers with a localAddress',
+    on: 'socket',
+    probe: 1,
+  },
 ];
 
 /** Probe result of one row: 'ok' or the errno name, on an MPTCP and on a TCP socket. */
@@ -191,7 +336,8 @@ function probeOn(protocol: number): Map<string, string> | undefined {
     if (fd < 0) return undefined;
     try {
       if (on === 'listener') {
-        if (native.bind(fd, { family: 'inet', address: '127.0.0.1', port: 0 }) < 0 || native.listen(fd, 1) < 0) return undefined;
+        if (native.bind(fd, { family: 'inet', address: '127.0.0.1', port: 0 }) < 0 || native.listen(fd, 1) < 0)
+          return undefined;
       }
       for (const row of SOCKET_OPTIONS) {
         if (row.on !== on) continue;
@@ -224,7 +370,16 @@ export function mptcpSocketOptions(options: { refresh?: boolean } = {}): SocketO
   table = SOCKET_OPTIONS.map((row) => {
     const m = mptcp.get(row.name) ?? 'ok';
     const t = tcp.get(row.name) ?? 'ok';
-    return { name: row.name, level: row.level, option: row.option, on: row.on, via: row.via, mptcp: m, tcp: t, mptcpUnsupported: t === 'ok' && NOT_ON_THIS_PROTOCOL.has(m) };
+    return {
+      name: row.name,
+      level: row.level,
+      option: row.option,
+      on: row.on,
+      via: row.via,
+      mptcp: m,
+      tcp: t,
+      mptcpUnsupported: t === 'ok' && NOT_ON_THIS_PROTOCOL.has(m),
+    };
   });
   return table.map((r) => ({ ...r }));
 }
@@ -249,7 +404,10 @@ const warnedOptions = new Set<string>();
 function warnOnce(name: string, role: string): void {
   if (warnedOptions.has(name)) return;
   warnedOptions.add(name);
-  process.emitWarning(`${name} is not supported on MPTCP sockets by this kernel (EOPNOTSUPP); this ${role} uses plain TCP`, 'MptcpWarning');
+  process.emitWarning(
+    `${name} is not supported on MPTCP sockets by this kernel (EOPNOTSUPP); this ${role} uses plain TCP`,
+    'MptcpWarning',
+  );
 }
 
 function unsupportedError(name: string, errno: string): MptcpSocketError {
@@ -266,7 +424,11 @@ function unsupportedError(name: string, errno: string): MptcpSocketError {
  * Before creating a socket: the first requested option the table marks unsupported on MPTCP, or
  * undefined. With 'require' it throws MPTCP_OPTION_UNSUPPORTED; with 'prefer' it warns once.
  */
-export function optionBlockingMptcp(opts: MptcpSocketOptions, mode: 'require' | 'prefer', role: 'listener' | 'dial'): string | undefined {
+export function optionBlockingMptcp(
+  opts: MptcpSocketOptions,
+  mode: 'require' | 'prefer',
+  role: 'listener' | 'dial',
+): string | undefined {
   const wanted = requested(opts);
   if (wanted.length === 0) return undefined;
   const support = new Map(mptcpSocketOptions().map((r) => [r.name, r]));
@@ -286,13 +448,23 @@ export function optionBlockingMptcp(opts: MptcpSocketOptions, mode: 'require' | 
  * name and errno of the first that MPTCP refused with EOPNOTSUPP/ENOPROTOOPT (the caller then
  * recreates the socket as TCP). Other failures throw: they would fail on TCP too.
  */
-export function applySocketOptions(fd: number, opts: MptcpSocketOptions, family: Family, mptcp: boolean): { name: string; errno: string } | undefined {
+export function applySocketOptions(
+  fd: number,
+  opts: MptcpSocketOptions,
+  family: Family,
+  mptcp: boolean,
+): { name: string; errno: string } | undefined {
   for (const { row, value } of requested(opts)) {
     const r = setRow(fd, row, value, family, mptcp);
     if (r === 0) continue;
     const errno = errnoName(-r);
     if (mptcp && NOT_ON_THIS_PROTOCOL.has(errno)) return { name: row.name, errno };
-    throw new MptcpSocketError({ code: errno, errno: -r, syscall: 'setsockopt', message: `setsockopt ${row.name} ${errno} (${errnoMessage(-r)})` });
+    throw new MptcpSocketError({
+      code: errno,
+      errno: -r,
+      syscall: 'setsockopt',
+      message: `setsockopt ${row.name} ${errno} (${errnoMessage(-r)})`,
+    });
   }
   return undefined;
 }

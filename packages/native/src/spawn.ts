@@ -50,11 +50,15 @@ type NativeSpawnResult = ReturnType<ReturnType<typeof binding>['spawn']>;
 /** A uid/gid/group that setres[ug]id()/setgroups() cannot apply: a spawn failure (EINVAL), never a skip. */
 function checkId(value: number | undefined, syscall: string, what: string): void {
   if (value === undefined || (Number.isInteger(value) && value >= 0 && value <= MAX_ID)) return;
-  throw spawnError(osConstants.errno.EINVAL, { syscall, detail: `(${what} ${String(value)} is not an id 0…${MAX_ID})` });
+  throw spawnError(osConstants.errno.EINVAL, {
+    syscall,
+    detail: `(${what} ${String(value)} is not an id 0…${MAX_ID})`,
+  });
 }
 
 function nativeArgs(options: SpawnProcessOptions, name: string): NativeSpawnArgs {
-  if (!options.file.startsWith('/')) throw new TypeError(`${name}: file must be an absolute path, got ${JSON.stringify(options.file)}`);
+  if (!options.file.startsWith('/'))
+    throw new TypeError(`${name}: file must be an absolute path, got ${JSON.stringify(options.file)}`);
   checkId(options.uid, 'setuid', 'uid');
   checkId(options.gid, 'setgid', 'gid');
   for (const g of options.groups ?? []) checkId(g, 'setgroups', 'group');
@@ -115,7 +119,8 @@ export interface ProcessExit {
 }
 
 const signalNames = new Map<number, NodeJS.Signals>();
-for (const [name, n] of Object.entries(osConstants.signals)) if (!signalNames.has(n)) signalNames.set(n, name as NodeJS.Signals);
+for (const [name, n] of Object.entries(osConstants.signals))
+  if (!signalNames.has(n)) signalNames.set(n, name as NodeJS.Signals);
 
 /**
  * `waitid(P_PIDFD, WEXITED|WNOHANG)`: reaps the child when it has exited (null while it runs). The
@@ -124,7 +129,9 @@ for (const [name, n] of Object.entries(osConstants.signals)) if (!signalNames.ha
 export function reapPid(pidfd: number): ProcessExit | null {
   const r = check(binding().pidfdWait(pidfd), { syscall: 'waitid' });
   if (r === null) return null;
-  return r.signal !== 0 ? { code: null, signal: signalNames.get(r.signal) ?? (`SIG${r.signal}` as NodeJS.Signals) } : { code: r.code, signal: null };
+  return r.signal !== 0
+    ? { code: null, signal: signalNames.get(r.signal) ?? (`SIG${r.signal}` as NodeJS.Signals) }
+    : { code: r.code, signal: null };
 }
 
 export interface ExitWatch {
@@ -142,7 +149,10 @@ const watching = new Set<PollHandle>();
  * pidfd, then `waitid(P_PIDFD)`; libuv's SIGCHLD handler only waits for its own children, so it
  * never takes ours). The pidfd stays open: close it in the callback.
  */
-export function watchExit(pidfd: number, callback: (exit: ProcessExit | null, error: MptcpNativeError | null) => void): ExitWatch {
+export function watchExit(
+  pidfd: number,
+  callback: (exit: ProcessExit | null, error: MptcpNativeError | null) => void,
+): ExitWatch {
   const native = binding();
   let handle: PollHandle | undefined;
   const stop = (): void => {

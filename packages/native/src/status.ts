@@ -76,7 +76,12 @@ export function mptcpStatus(target: FdLike): MptcpStatus {
   const server = typeof target === 'object' && 'server' in target ? acceptingServer(target as net.Socket) : undefined;
   const viaListener = isMptcpListener(server);
   const status: MptcpStatus = { requested: viaListener, active: false, fallback: viaListener, protocol };
-  const created = typeof target === 'number' ? undefined : (clientSockets.get(target as net.Socket) ?? listenerFallbacks.get(target as net.Server) ?? (server && listenerFallbacks.get(server)));
+  const created =
+    typeof target === 'number'
+      ? undefined
+      : (clientSockets.get(target as net.Socket) ??
+        listenerFallbacks.get(target as net.Server) ??
+        (server && listenerFallbacks.get(server)));
   if (created?.fallbackReason) status.unavailable = created.fallbackReason;
   return status;
 }
@@ -170,10 +175,16 @@ function inet(a: SockAddr | undefined): InetSockAddr | undefined {
  * connection closes the kernel can report a subflow with an unspecified remote (port 0), which is
  * not a path and is not returned.
  */
-function subflowOf(id: number, localRaw: SockAddr | undefined, remoteRaw: SockAddr | undefined, tcp: Buffer): SubflowInfo | undefined {
+function subflowOf(
+  id: number,
+  localRaw: SockAddr | undefined,
+  remoteRaw: SockAddr | undefined,
+  tcp: Buffer,
+): SubflowInfo | undefined {
   const local = inet(localRaw);
   const remote = inet(remoteRaw);
-  if (!local || !remote || remote.port === 0 || remote.address === '0.0.0.0' || remote.address === '::') return undefined;
+  if (!local || !remote || remote.port === 0 || remote.address === '0.0.0.0' || remote.address === '::')
+    return undefined;
   return { id, flags: 0, local, remote, tcp: decodeTcpInfo(tcp) };
 }
 
@@ -213,7 +224,9 @@ function viaLegacy(fd: number): SubflowInfo[] | number {
   if (typeof addrs === 'number') return addrs;
   const infos = subflowArray(fd, MPTCP_TCPINFO, TCP_INFO_SIZE);
   const tcp = typeof infos === 'number' ? [] : infos;
-  return addrs.map((a, i) => subflowOf(i, decodeSockAddr(a, 0), decodeSockAddr(a, 128), tcp[i] ?? Buffer.alloc(0))).filter((f): f is SubflowInfo => f !== undefined);
+  return addrs
+    .map((a, i) => subflowOf(i, decodeSockAddr(a, 0), decodeSockAddr(a, 128), tcp[i] ?? Buffer.alloc(0)))
+    .filter((f): f is SubflowInfo => f !== undefined);
 }
 
 /**

@@ -123,7 +123,13 @@ export interface PeerCredentials {
  * another reason (SELinux/eBPF/seccomp: `errno` tells which), or (for one listener/dial) a socket
  * option it needs is not supported on MPTCP by this kernel ('option-unsupported').
  */
-export type MptcpUnavailable = 'disabled-by-sysctl' | 'kernel-without-mptcp' | 'disabled-by-env' | 'addon-unavailable' | 'blocked' | 'option-unsupported';
+export type MptcpUnavailable =
+  | 'disabled-by-sysctl'
+  | 'kernel-without-mptcp'
+  | 'disabled-by-env'
+  | 'addon-unavailable'
+  | 'blocked'
+  | 'option-unsupported';
 
 export interface MptcpSupport {
   available: boolean;

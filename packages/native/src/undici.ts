@@ -19,7 +19,9 @@ export interface MptcpDispatcherOptions extends Omit<Agent.Options, 'connect'> {
 }
 
 /** An undici connector (the `connect` option of Client/Pool/Agent) that dials over MPTCP. */
-export function mptcpConnector(options: { mptcp?: MptcpMode; tls?: buildConnector.BuildOptions } = {}): buildConnector.connector {
+export function mptcpConnector(
+  options: { mptcp?: MptcpMode; tls?: buildConnector.BuildOptions } = {},
+): buildConnector.connector {
   const mode = options.mptcp ?? 'prefer';
   const secure = buildConnector({ ...options.tls });
   return (opts, callback) => {
@@ -27,7 +29,14 @@ export function mptcpConnector(options: { mptcp?: MptcpMode; tls?: buildConnecto
     const host = opts.hostname.startsWith('[') ? opts.hostname.slice(1, -1) : opts.hostname;
     const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
     const socket = dial(
-      { host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) },
+      {
+        host,
+        port,
+        noDelay: true,
+        keepAlive: true,
+        keepAliveInitialDelay: 60_000,
+        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+      },
       undefined,
       mode,
     );
@@ -50,7 +59,13 @@ export function mptcpConnector(options: { mptcp?: MptcpMode; tls?: buildConnecto
 export class MptcpAgent extends Agent {
   constructor(options: MptcpDispatcherOptions = {}) {
     const { mptcp, connect, ...agentOptions } = options;
-    super({ ...agentOptions, connect: mptcpConnector({ ...(mptcp === undefined ? {} : { mptcp }), ...(connect === undefined ? {} : { tls: connect }) }) });
+    super({
+      ...agentOptions,
+      connect: mptcpConnector({
+        ...(mptcp === undefined ? {} : { mptcp }),
+        ...(connect === undefined ? {} : { tls: connect }),
+      }),
+    });
   }
 }
 

@@ -145,13 +145,21 @@ export function useMptcpWritePath(socket: net.Socket, options: WritePathOptions 
   };
 
   const toBuffer = (chunk: unknown, encoding: BufferEncoding): Buffer =>
-    Buffer.isBuffer(chunk) ? chunk : typeof chunk === 'string' ? Buffer.from(chunk, encoding) : Buffer.from(chunk as Uint8Array);
+    Buffer.isBuffer(chunk)
+      ? chunk
+      : typeof chunk === 'string'
+        ? Buffer.from(chunk, encoding)
+        : Buffer.from(chunk as Uint8Array);
   const writable = socket as unknown as {
     _write: (chunk: unknown, encoding: BufferEncoding, cb: WriteCallback) => void;
     _writev: (chunks: Array<{ chunk: unknown; encoding: BufferEncoding }>, cb: WriteCallback) => void;
   };
   writable._write = (chunk, encoding, cb) => writeAll([toBuffer(chunk, encoding)], cb);
-  writable._writev = (chunks, cb) => writeAll(chunks.map((c) => toBuffer(c.chunk, c.encoding)), cb);
+  writable._writev = (chunks, cb) =>
+    writeAll(
+      chunks.map((c) => toBuffer(c.chunk, c.encoding)),
+      cb,
+    );
   return true;
 }
 

@@ -46,7 +46,9 @@ describe('mknod / mkfifo', () => {
     const path = join(dir, 'fifo-once');
     mkfifo(path);
     expect(() => mkfifo(path)).toThrow(expect.objectContaining({ code: 'EEXIST', syscall: 'mknodat' }));
-    expect(() => mknod(join(dir, 'no', 'such'), 'regular')).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'mknodat' }));
+    expect(() => mknod(join(dir, 'no', 'such'), 'regular')).toThrow(
+      expect.objectContaining({ code: 'ENOENT', syscall: 'mknodat' }),
+    );
     expect(() => mkfifo(join(dir, 'bad'), 0o17777)).toThrow(TypeError);
   });
 
@@ -94,7 +96,9 @@ describe('netlink never waits on the event loop', () => {
   });
 
   it('a request the kernel ignores (no NLM_F_REQUEST, no ACK): the synchronous call fails at once with ETIMEDOUT instead of blocking; the async one waits on a pool thread while timers run', async () => {
-    expect(() => netlinkRequest(NETLINK_GENERIC, getFamilies(0, 12))).toThrow(expect.objectContaining({ code: 'ETIMEDOUT', syscall: 'netlink' }));
+    expect(() => netlinkRequest(NETLINK_GENERIC, getFamilies(0, 12))).toThrow(
+      expect.objectContaining({ code: 'ETIMEDOUT', syscall: 'netlink' }),
+    );
     const order: string[] = [];
     const pending = netlinkRequestAsync(NETLINK_GENERIC, getFamilies(0, 13)).then(
       () => order.push('settled'),

@@ -3,7 +3,16 @@ import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IPPROTO_MPTCP } from '@mptcp/constants';
-import { connect, createServer, isMptcp, listen, mptcpInfo, mptcpStatus, MptcpSocketError, subflows } from '../src/index.js';
+import {
+  connect,
+  createServer,
+  isMptcp,
+  listen,
+  mptcpInfo,
+  mptcpStatus,
+  MptcpSocketError,
+  subflows,
+} from '../src/index.js';
 import { missing, probes } from './helpers/capability.js';
 import { closeServer, codeOf, connected, listening, roundTrip } from './helpers/net.js';
 
@@ -200,7 +209,8 @@ describe.skipIf(noMptcp)('no fd leak', () => {
       let connectedOrError = false;
       c.on('connect', () => (connectedOrError = true));
       c.on('error', () => (connectedOrError = true));
-      if (i % 4 < 2) c.destroy(); // at once
+      if (i % 4 < 2)
+        c.destroy(); // at once
       else setImmediate(() => c.destroy()); // after the lookup/connect started
       await once(c, 'close');
       if (i % 4 < 2) expect(connectedOrError).toBe(false);

@@ -23,7 +23,11 @@ describe.skipIf(noMptcp)('README examples: HTTP', () => {
 
   it('examples/register-app.mjs under --import register: the server is MPTCP; fetch dials MPTCP with NODE_MPTCP=1', () => {
     const run = (nodeMptcp: string): string =>
-      execFileSync(process.execPath, ['--import', register, example('register-app.mjs')], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, NODE_MPTCP: nodeMptcp } });
+      execFileSync(process.execPath, ['--import', register, example('register-app.mjs')], {
+        encoding: 'utf8',
+        timeout: 20_000,
+        env: { ...process.env, NODE_MPTCP: nodeMptcp },
+      });
     expect(run('1')).toContain('server: MPTCP true');
     expect(run('2')).toContain('server: MPTCP false'); // listener MPTCP, fetch plain TCP: the kernel falls back
   });

@@ -29,7 +29,25 @@ describe.skipIf(skip)('http2 over MPTCP with the explicit helpers', () => {
   const servers: net.Server[] = [];
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'mptcp-h2-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
   });
   afterAll(async () => {
     await Promise.all(servers.map(closeServer));
@@ -37,25 +55,37 @@ describe.skipIf(skip)('http2 over MPTCP with the explicit helpers', () => {
   });
 
   it('createHttp2Server (h2c) + http2.connect over connect(): both ends MPTCP', async () => {
-    const server = createHttp2Server({}, (req, res) => res.end(`h2c ${req.httpVersion} ${isMptcp(req.socket as unknown as net.Socket)}`));
+    const server = createHttp2Server({}, (req, res) =>
+      res.end(`h2c ${req.httpVersion} ${isMptcp(req.socket as unknown as net.Socket)}`),
+    );
     servers.push(server);
     const port = await listening(server.listen(0, '127.0.0.1'));
     expect(mptcpStatus(server).protocol).toBe(262);
     let socket: net.Socket | undefined;
-    const session = http2.connect(`http://127.0.0.1:${port}`, { createConnection: () => (socket = connect({ host: '127.0.0.1', port })) });
+    const session = http2.connect(`http://127.0.0.1:${port}`, {
+      createConnection: () => (socket = connect({ host: '127.0.0.1', port })),
+    });
     expect(await get(session)).toBe('h2c 2.0 true');
     expect(isMptcp(socket as net.Socket)).toBe(true);
     session.close();
   });
 
   it('createSecureHttp2Server + connectTls (ALPN h2): TLS and HTTP/2 over MPTCP', async () => {
-    const server = createSecureHttp2Server({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) =>
-      res.end(`h2 ${req.httpVersion} ${isMptcp(req.socket as unknown as net.Socket)}`),
+    const server = createSecureHttp2Server(
+      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+      (req, res) => res.end(`h2 ${req.httpVersion} ${isMptcp(req.socket as unknown as net.Socket)}`),
     );
     servers.push(server);
     const port = await listening(server.listen(0, '127.0.0.1'));
     const session = http2.connect(`https://localhost:${port}`, {
-      createConnection: () => connectTls({ host: '127.0.0.1', port, servername: 'localhost', ALPNProtocols: ['h2'], ca: readFileSync(join(dir, 'cert.pem')) }),
+      createConnection: () =>
+        connectTls({
+          host: '127.0.0.1',
+          port,
+          servername: 'localhost',
+          ALPNProtocols: ['h2'],
+          ca: readFileSync(join(dir, 'cert.pem')),
+        }),
     });
     expect(await get(session)).toBe('h2 2.0 true');
     session.close();

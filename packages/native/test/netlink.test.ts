@@ -44,7 +44,12 @@ function mptcpDiagDump(): Buffer {
   req.writeUInt32LE(0xffffffff, 4); // all states
   const proto = Buffer.alloc(4);
   proto.writeUInt32LE(IPPROTO_MPTCP, 0);
-  return nlmsg(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, Buffer.concat([req, rtattr(INET_DIAG_REQ_PROTOCOL, proto)]));
+  return nlmsg(
+    SOCK_DIAG_BY_FAMILY,
+    NLM_F_REQUEST | NLM_F_DUMP,
+    1,
+    Buffer.concat([req, rtattr(INET_DIAG_REQ_PROTOCOL, proto)]),
+  );
 }
 
 const noMptcp = missing(probes.mptcp);
@@ -75,7 +80,12 @@ describe('netlinkRequest', () => {
 
   const getFamily = (name: string, flags: number): Buffer => {
     const genl = Buffer.from([CTRL_CMD_GETFAMILY, 1, 0, 0]);
-    return nlmsg(GENL_ID_CTRL, NLM_F_REQUEST | flags, 7, Buffer.concat([genl, rtattr(CTRL_ATTR_FAMILY_NAME, Buffer.from(`${name}\0`))]));
+    return nlmsg(
+      GENL_ID_CTRL,
+      NLM_F_REQUEST | flags,
+      7,
+      Buffer.concat([genl, rtattr(CTRL_ATTR_FAMILY_NAME, Buffer.from(`${name}\0`))]),
+    );
   };
 
   it.skipIf(noMptcp)('NETLINK_GENERIC non-dump request: the reply (the ack is consumed)', () => {

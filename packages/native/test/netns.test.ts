@@ -44,8 +44,20 @@ describe.skipIf(skip)('MPTCP unavailable: a namespace with net.mptcp.enabled=0',
     expect(r.openPrefer).toEqual({ transport: 'tcp', fallbackReason: 'disabled-by-sysctl', protocol: 6 });
     expect(r.serverStatus.protocol).toBe(6);
     expect(r.serverStatus.requested).toBe(false);
-    expect(r.clientStatus).toEqual({ requested: false, active: false, fallback: false, protocol: 6, unavailable: 'disabled-by-sysctl' });
-    expect(r.serverStatus).toEqual({ requested: false, active: false, fallback: false, protocol: 6, unavailable: 'disabled-by-sysctl' });
+    expect(r.clientStatus).toEqual({
+      requested: false,
+      active: false,
+      fallback: false,
+      protocol: 6,
+      unavailable: 'disabled-by-sysctl',
+    });
+    expect(r.serverStatus).toEqual({
+      requested: false,
+      active: false,
+      fallback: false,
+      protocol: 6,
+      unavailable: 'disabled-by-sysctl',
+    });
     expect(r.isMptcp).toBe(false);
     expect(r.echo).toBe('over tcp');
   });
@@ -65,9 +77,14 @@ describe.skipIf(skip)('connect timeout on a blackholed address', () => {
   afterAll(() => deleteNetns(ns));
 
   it.each(['mptcp', 'tcp'])('%s: connect gives up after `timeout` with ETIMEDOUT', async (mode) => {
-    const r = lastJson<{ code: string; syscall: string; elapsed: number; timedOut: boolean; destroyed: boolean; ticks: number }>(
-      await runIn(ns, 'blackhole.mjs', { TARGET: '10.254.77.2', TIMEOUT_MS: '700', MODE: mode }),
-    );
+    const r = lastJson<{
+      code: string;
+      syscall: string;
+      elapsed: number;
+      timedOut: boolean;
+      destroyed: boolean;
+      ticks: number;
+    }>(await runIn(ns, 'blackhole.mjs', { TARGET: '10.254.77.2', TIMEOUT_MS: '700', MODE: mode }));
     expect(r.code).toBe('ETIMEDOUT');
     expect(r.syscall).toBe('connect');
     expect(r.timedOut).toBe(true);

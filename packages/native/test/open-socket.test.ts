@@ -75,7 +75,12 @@ describe('openSocket: families and kinds', () => {
 
   it('path AF_UNIX: parents created with directoryMode, node with socketMode, stale node replaced', () => {
     const path = join(dir, 'a', 'b', 'sock');
-    const s = open({ kind: 'stream', address: { family: 'unix', path, abstract: false }, socketMode: 0o600, directoryMode: 0o710 });
+    const s = open({
+      kind: 'stream',
+      address: { family: 'unix', path, abstract: false },
+      socketMode: 0o600,
+      directoryMode: 0o710,
+    });
     expect(statSync(path).isSocket()).toBe(true);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'a')).mode & 0o777).toBe(0o710);
@@ -103,7 +108,11 @@ describe('openSocket: families and kinds', () => {
   });
 
   it('BindIPv6Only: ipv6-only and both set IPV6_V6ONLY', () => {
-    const only = open({ kind: 'stream', address: { family: 'inet6', address: '::', port: 0 }, bindIPv6Only: 'ipv6-only' });
+    const only = open({
+      kind: 'stream',
+      address: { family: 'inet6', address: '::', port: 0 },
+      bindIPv6Only: 'ipv6-only',
+    });
     expect(opt(only.fd, 'IPPROTO_IPV6', 'IPV6_V6ONLY')).toBe(1);
     const both = open({ kind: 'stream', address: { family: 'inet6', address: '::', port: 0 }, bindIPv6Only: 'both' });
     expect(opt(both.fd, 'IPPROTO_IPV6', 'IPV6_V6ONLY')).toBe(0);
@@ -162,20 +171,39 @@ describe('openSocket: options', () => {
   });
 
   it('datagram options: Broadcast, PassCredentials, PassPacketInfo', () => {
-    const u = open({ kind: 'datagram', address: { family: 'inet', address: '127.0.0.1', port: 0 }, broadcast: true, passPacketInfo: true });
+    const u = open({
+      kind: 'datagram',
+      address: { family: 'inet', address: '127.0.0.1', port: 0 },
+      broadcast: true,
+      passPacketInfo: true,
+    });
     expect(opt(u.fd, 'SOL_SOCKET', 'SO_BROADCAST')).toBe(1);
     expect(opt(u.fd, 'IPPROTO_IP', 'IP_PKTINFO')).toBe(1);
-    const x = open({ kind: 'datagram', address: { family: 'unix', path: `mptcp-native-cred-${process.pid}`, abstract: true }, passCredentials: true });
+    const x = open({
+      kind: 'datagram',
+      address: { family: 'unix', path: `mptcp-native-cred-${process.pid}`, abstract: true },
+      passCredentials: true,
+    });
     expect(opt(x.fd, 'SOL_SOCKET', 'SO_PASSCRED')).toBe(1);
   });
 
   it('a refused option is a warning, not an error (unknown congestion control)', () => {
-    const s = open({ kind: 'stream', address: { family: 'inet', address: '127.0.0.1', port: 0 }, tcpCongestion: 'no-such-cc' });
+    const s = open({
+      kind: 'stream',
+      address: { family: 'inet', address: '127.0.0.1', port: 0 },
+      tcpCongestion: 'no-such-cc',
+    });
     expect(s.warnings).toEqual([expect.objectContaining({ option: 'TCPCongestion', code: 'ENOENT' })]);
   });
 
   it.skipIf(noMptcp)('MPTCP listener: protocol 262; IP_TTL refused with EOPNOTSUPP as a warning', () => {
-    const s = open({ kind: 'stream', protocol: IPPROTO_MPTCP, address: { family: 'inet', address: '127.0.0.1', port: 0 }, ipTtl: 10, noDelay: true });
+    const s = open({
+      kind: 'stream',
+      protocol: IPPROTO_MPTCP,
+      address: { family: 'inet', address: '127.0.0.1', port: 0 },
+      ipTtl: 10,
+      noDelay: true,
+    });
     expect(s.protocol).toBe(IPPROTO_MPTCP);
     expect(socketProtocol(s.fd)).toBe(IPPROTO_MPTCP);
     expect(s.warnings).toEqual([expect.objectContaining({ option: 'IPTTL', code: 'EOPNOTSUPP' })]);
@@ -201,7 +229,11 @@ describe('openSocket: options', () => {
 
 describe('watchReadable / accept', () => {
   it('fires on an incoming connection without accepting it; stop() works; restart works', async () => {
-    const s = open({ kind: 'stream', protocol: noMptcp ? 0 : IPPROTO_MPTCP, address: { family: 'inet', address: '127.0.0.1', port: 0 } });
+    const s = open({
+      kind: 'stream',
+      protocol: noMptcp ? 0 : IPPROTO_MPTCP,
+      address: { family: 'inet', address: '127.0.0.1', port: 0 },
+    });
     const port = s.local.family === 'inet' ? s.local.port : 0;
     expect(accept(s.fd)).toBeNull(); // nothing queued: EAGAIN → null
     let fired = 0;
@@ -292,7 +324,9 @@ describe('watchReadable / accept', () => {
   });
 
   it('sendDatagram to a missing path is a typed ENOENT from connect', () => {
-    expect(() => sendDatagram(join(dir, 'nobody.sock'), Buffer.from('x'))).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'connect' }));
+    expect(() => sendDatagram(join(dir, 'nobody.sock'), Buffer.from('x'))).toThrow(
+      expect.objectContaining({ code: 'ENOENT', syscall: 'connect' }),
+    );
   });
 
   it('peerCredentials on an AF_UNIX connection', async () => {

@@ -45,7 +45,9 @@ describe('NODE_MPTCP', () => {
   it("NODE_MPTCP=0 turns 'prefer' into TCP and makes 'require' fail with MPTCP_DISABLED_BY_ENV", () => {
     expect(effectiveMode('dialer', 'prefer', env('0'))).toBe(false);
     expect(effectiveMode('listener', false, env('0'))).toBe(false);
-    expect(() => effectiveMode('listener', 'require', env('0'))).toThrow(expect.objectContaining({ code: 'MPTCP_DISABLED_BY_ENV' }));
+    expect(() => effectiveMode('listener', 'require', env('0'))).toThrow(
+      expect.objectContaining({ code: 'MPTCP_DISABLED_BY_ENV' }),
+    );
   });
 
   it('an invalid value behaves as 2', () => {
@@ -59,7 +61,8 @@ describe('fallback policy', () => {
     expect(fallbackReason('ENOPROTOOPT')).toBe('disabled-by-sysctl');
     expect(fallbackReason('EPROTONOSUPPORT')).toBe('kernel-without-mptcp');
     expect(fallbackReason('EINVAL')).toBe('kernel-without-mptcp');
-    for (const code of ['EACCES', 'EPERM', 'ECONNREFUSED', 'ETIMEDOUT', 'EMFILE']) expect(fallbackReason(code)).toBeUndefined();
+    for (const code of ['EACCES', 'EPERM', 'ECONNREFUSED', 'ETIMEDOUT', 'EMFILE'])
+      expect(fallbackReason(code)).toBeUndefined();
   });
 });
 
@@ -117,12 +120,18 @@ describe.skipIf(noMptcp)('openSocket: the one socket-creation policy', () => {
     else process.env['NODE_MPTCP'] = saved;
   });
   const address = { family: 'inet', address: '127.0.0.1', port: 0 } as const;
-  const open = (spec: Omit<OpenSocketSpec, 'kind' | 'address'>): { transport?: string; fallbackReason?: string; protocol: number } => {
+  const open = (
+    spec: Omit<OpenSocketSpec, 'kind' | 'address'>,
+  ): { transport?: string; fallbackReason?: string; protocol: number } => {
     const s = openSocket({ kind: 'stream', address, ...spec });
     const kernel = socketProtocol(s.fd);
     close(s.fd);
     expect(kernel).toBe(s.protocol); // what it reports is what SO_PROTOCOL says
-    return { protocol: s.protocol, ...(s.transport ? { transport: s.transport } : {}), ...(s.fallbackReason ? { fallbackReason: s.fallbackReason } : {}) };
+    return {
+      protocol: s.protocol,
+      ...(s.transport ? { transport: s.transport } : {}),
+      ...(s.fallbackReason ? { fallbackReason: s.fallbackReason } : {}),
+    };
   };
 
   it.each([
@@ -138,8 +147,16 @@ describe.skipIf(noMptcp)('openSocket: the one socket-creation policy', () => {
     ['1', { role: 'dialer' }, { protocol: IPPROTO_MPTCP, transport: 'mptcp' }],
     ['0', { role: 'listener' }, { protocol: 6, transport: 'tcp' }],
     ['0', { mptcp: 'prefer' }, { protocol: 6, transport: 'tcp', fallbackReason: 'disabled-by-env' }],
-    ['0', { mptcp: 'require', disabledByEnv: 'tcp' }, { protocol: 6, transport: 'tcp', fallbackReason: 'disabled-by-env' }],
-    ['0', { protocol: IPPROTO_MPTCP, disabledByEnv: 'tcp' }, { protocol: 6, transport: 'tcp', fallbackReason: 'disabled-by-env' }],
+    [
+      '0',
+      { mptcp: 'require', disabledByEnv: 'tcp' },
+      { protocol: 6, transport: 'tcp', fallbackReason: 'disabled-by-env' },
+    ],
+    [
+      '0',
+      { protocol: IPPROTO_MPTCP, disabledByEnv: 'tcp' },
+      { protocol: 6, transport: 'tcp', fallbackReason: 'disabled-by-env' },
+    ],
   ] as const)('NODE_MPTCP=%s %j → %j', (value, spec, result) => {
     if (value === undefined) delete process.env['NODE_MPTCP'];
     else process.env['NODE_MPTCP'] = value;
@@ -148,8 +165,12 @@ describe.skipIf(noMptcp)('openSocket: the one socket-creation policy', () => {
 
   it("NODE_MPTCP=0: 'require' (or protocol 262) without disabledByEnv: 'tcp' is MPTCP_DISABLED_BY_ENV", () => {
     process.env['NODE_MPTCP'] = '0';
-    expect(() => openSocket({ kind: 'stream', address, mptcp: 'require' })).toThrow(expect.objectContaining({ code: 'MPTCP_DISABLED_BY_ENV' }));
-    expect(() => openSocket({ kind: 'stream', address, protocol: IPPROTO_MPTCP })).toThrow(expect.objectContaining({ code: 'MPTCP_DISABLED_BY_ENV' }));
+    expect(() => openSocket({ kind: 'stream', address, mptcp: 'require' })).toThrow(
+      expect.objectContaining({ code: 'MPTCP_DISABLED_BY_ENV' }),
+    );
+    expect(() => openSocket({ kind: 'stream', address, protocol: IPPROTO_MPTCP })).toThrow(
+      expect.objectContaining({ code: 'MPTCP_DISABLED_BY_ENV' }),
+    );
   });
 
   it('non-IP and non-stream sockets ignore the MPTCP mode', () => {

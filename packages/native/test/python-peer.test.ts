@@ -22,7 +22,9 @@ afterAll(async () => Promise.all(servers.map(closeServer)));
 
 function py(code: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('python3', ['-c', code, ...args], { timeout: 10_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+    execFile('python3', ['-c', code, ...args], { timeout: 10_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+    );
   });
 }
 

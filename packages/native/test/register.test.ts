@@ -24,7 +24,11 @@ afterEach(async () => {
   await Promise.all(procs.splice(0).map((p) => p.stop()));
 });
 
-async function app(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ proc: Proc; ports: number[] }> {
+async function app(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ proc: Proc; ports: number[] }> {
   const proc = start(process.execPath, [...args, registerFixture(file)], env);
   procs.push(proc);
   const line = await proc.line(/^LISTENING/);
@@ -51,14 +55,19 @@ describe.skipIf(skip)('register: an unmodified http.createServer().listen()', ()
   it.each([
     ['--import', ['--import', REGISTER], {}],
     ['NODE_OPTIONS', [], { NODE_OPTIONS: `--import=${REGISTER}` }],
-  ] as const)('%s: ss -M lists it; curl, mptcpize run curl and a Python MPTCP client get answers', async (_how, args, env) => {
-    const { ports } = await app('http-app.mjs', [...args], env);
-    const port = ports[0] as number;
-    expect(mptcpListeners()).toContain(port);
-    expect((await run('curl', ['-sS', `http://127.0.0.1:${port}/curl`])).stdout).toBe('hello /curl\n');
-    expect((await run('mptcpize', ['run', 'curl', '-sS', `http://127.0.0.1:${port}/mptcpize`])).stdout).toBe('hello /mptcpize\n');
-    expect(await pythonGet(port)).toEqual({ body: 'hello /python\n', isMptcp: 1 });
-  });
+  ] as const)(
+    '%s: ss -M lists it; curl, mptcpize run curl and a Python MPTCP client get answers',
+    async (_how, args, env) => {
+      const { ports } = await app('http-app.mjs', [...args], env);
+      const port = ports[0] as number;
+      expect(mptcpListeners()).toContain(port);
+      expect((await run('curl', ['-sS', `http://127.0.0.1:${port}/curl`])).stdout).toBe('hello /curl\n');
+      expect((await run('mptcpize', ['run', 'curl', '-sS', `http://127.0.0.1:${port}/mptcpize`])).stdout).toBe(
+        'hello /mptcpize\n',
+      );
+      expect(await pythonGet(port)).toEqual({ body: 'hello /python\n', isMptcp: 1 });
+    },
+  );
 
   it('mptcpize run curl really dials MPTCP: a Python MPTCP server sees SO_PROTOCOL 262 (and plain curl 6)', async () => {
     const server = start('python3', [registerFixture('proto-http-server.py')]);
@@ -83,18 +92,32 @@ describe.skipIf(skip)('register: an unmodified http.createServer().listen()', ()
     // The parent opens an MPTCP listener and keeps it open (a second bind would be EADDRINUSE);
     // the app gets it as fd 3 with LISTEN_FDS=1 and LISTEN_PID = its own pid (sh execs node).
     const { openSocket, close } = (await import(dist('index.js'))) as typeof import('../src/index.js');
-    const held = openSocket({ kind: 'stream', mptcp: 'require', address: { family: 'inet', address: '127.0.0.1', port: 0 } });
+    const held = openSocket({
+      kind: 'stream',
+      mptcp: 'require',
+      address: { family: 'inet', address: '127.0.0.1', port: 0 },
+    });
     const port = held.local.family === 'inet' ? held.local.port : 0;
     let proc: Proc;
     try {
-      proc = start('sh', ['-c', `LISTEN_PID=$$ LISTEN_FDS=1 exec "${process.execPath}" --import "${REGISTER}" "${registerFixture('http-app.mjs')}"`], { PORT: String(port) }, [held.fd]);
+      proc = start(
+        'sh',
+        [
+          '-c',
+          `LISTEN_PID=$$ LISTEN_FDS=1 exec "${process.execPath}" --import "${REGISTER}" "${registerFixture('http-app.mjs')}"`,
+        ],
+        { PORT: String(port) },
+        [held.fd],
+      );
       procs.push(proc);
       expect((await proc.line(/^LISTENING/)).split(' ').slice(1)).toEqual([String(port), '3']);
     } finally {
       close(held.fd);
     }
     expect(mptcpListeners()).toContain(port);
-    expect((await run('mptcpize', ['run', 'curl', '-sS', `http://127.0.0.1:${port}/adopted`])).stdout).toBe('hello /adopted\n');
+    expect((await run('mptcpize', ['run', 'curl', '-sS', `http://127.0.0.1:${port}/adopted`])).stdout).toBe(
+      'hello /adopted\n',
+    );
   });
 });
 
@@ -102,16 +125,38 @@ describe.skipIf(skip)('register: https and http2 over MPTCP (certificate made no
   let dir = '';
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'mptcp-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('https, h2c and h2 servers are MPTCP listeners; mptcpize run curl gets answers over HTTP/1.1 and HTTP/2', async () => {
-    const { ports } = await app('tls-apps.mjs', ['--import', REGISTER], { KEY: join(dir, 'key.pem'), CERT: join(dir, 'cert.pem') });
+    const { ports } = await app('tls-apps.mjs', ['--import', REGISTER], {
+      KEY: join(dir, 'key.pem'),
+      CERT: join(dir, 'cert.pem'),
+    });
     const [httpsPort, h2cPort, h2Port] = ports as [number, number, number];
     const listeners = mptcpListeners();
     for (const p of ports) expect(listeners).toContain(p);
-    const curl = (...a: string[]): Promise<string> => run('mptcpize', ['run', 'curl', '-sS', ...a]).then((r) => r.stdout);
+    const curl = (...a: string[]): Promise<string> =>
+      run('mptcpize', ['run', 'curl', '-sS', ...a]).then((r) => r.stdout);
     expect(await curl('-k', `https://127.0.0.1:${httpsPort}/x`)).toBe('https /x\n');
     expect(await curl('--http2-prior-knowledge', `http://127.0.0.1:${h2cPort}/`)).toBe('h2c 2.0\n');
     expect(await curl('-k', '--http2', `https://127.0.0.1:${h2Port}/`)).toBe('h2 2.0\n');
@@ -129,7 +174,15 @@ describe.skipIf(skip)('register: global fetch and undici over MPTCP (the server 
 
   const client = async (name: string, args: string[], env: NodeJS.ProcessEnv): Promise<string[]> =>
     JSON.parse(
-      (await run(process.execPath, [...args, registerFixture('fetch-client.mjs')], { URL: url, CLIENT: name, NATIVE_DIST: dist('index.js'), NATIVE_UNDICI: dist('undici.js'), ...env })).stdout,
+      (
+        await run(process.execPath, [...args, registerFixture('fetch-client.mjs')], {
+          URL: url,
+          CLIENT: name,
+          NATIVE_DIST: dist('index.js'),
+          NATIVE_UNDICI: dist('undici.js'),
+          ...env,
+        })
+      ).stdout,
     ) as string[];
 
   it.each([
@@ -151,34 +204,53 @@ describe.skipIf(skip)('register: global fetch and undici over MPTCP (the server 
   });
 });
 
-describe.skipIf(skip)('register: https fetch over MPTCP to a Python TLS server (localhost: Happy Eyeballs over ::1 and 127.0.0.1)', () => {
-  let server: Proc | undefined;
-  let dir = '';
-  let url = '';
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mptcp-tls-'));
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-      { stdio: 'ignore' },
-    );
-    server = start('python3', [registerFixture('proto-http-server.py'), join(dir, 'cert.pem'), join(dir, 'key.pem')]);
-    url = `https://localhost:${(await server.line(/^LISTENING/)).split(' ')[1]}/`;
-  });
-  afterAll(async () => {
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  it.each(['fetch', 'https.get', 'MptcpHttpsAgent'])('%s: TLS over MPTCP, certificate verified', async (name) => {
-    const args = name === 'MptcpHttpsAgent' ? [] : ['--import', REGISTER];
-    const out = await run(process.execPath, [...args, registerFixture('fetch-client.mjs')], {
-      URL: url,
-      CLIENT: name,
-      NATIVE_DIST: dist('index.js'),
-      NODE_MPTCP: '1',
-      NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem'),
+describe.skipIf(skip)(
+  'register: https fetch over MPTCP to a Python TLS server (localhost: Happy Eyeballs over ::1 and 127.0.0.1)',
+  () => {
+    let server: Proc | undefined;
+    let dir = '';
+    let url = '';
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'mptcp-tls-'));
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=DNS:localhost',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
+      server = start('python3', [registerFixture('proto-http-server.py'), join(dir, 'cert.pem'), join(dir, 'key.pem')]);
+      url = `https://localhost:${(await server.line(/^LISTENING/)).split(' ')[1]}/`;
     });
-    expect(JSON.parse(out.stdout)).toEqual(['262 1', '262 1']);
-  });
-});
+    afterAll(async () => {
+      await server?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it.each(['fetch', 'https.get', 'MptcpHttpsAgent'])('%s: TLS over MPTCP, certificate verified', async (name) => {
+      const args = name === 'MptcpHttpsAgent' ? [] : ['--import', REGISTER];
+      const out = await run(process.execPath, [...args, registerFixture('fetch-client.mjs')], {
+        URL: url,
+        CLIENT: name,
+        NATIVE_DIST: dist('index.js'),
+        NODE_MPTCP: '1',
+        NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem'),
+      });
+      expect(JSON.parse(out.stdout)).toEqual(['262 1', '262 1']);
+    });
+  },
+);

@@ -29,7 +29,13 @@ afterAll(() => process.off('warning', onWarning));
 
 describe.skipIf(noMptcp)('the socket-option table on this kernel', () => {
   it('agrees with Python setting each option on its own MPTCP and TCP sockets', async () => {
-    const rows = SOCKET_OPTIONS.map((r) => ({ name: r.name, level: r.level, option: r.option, on: r.on, value: typeof r.probe === 'number' ? r.probe : Buffer.isBuffer(r.probe) ? [...r.probe] : r.probe }));
+    const rows = SOCKET_OPTIONS.map((r) => ({
+      name: r.name,
+      level: r.level,
+      option: r.option,
+      on: r.on,
+      value: typeof r.probe === 'number' ? r.probe : Buffer.isBuffer(r.probe) ? [...r.probe] : r.probe,
+    }));
     const code = `import socket,json,sys,errno
 rows=json.loads(sys.argv[1])
 def probe(proto):
@@ -49,15 +55,30 @@ def probe(proto):
     s.close()
   return out
 print(json.dumps({'mptcp':probe(262),'tcp':probe(0)}))`;
-    const py = JSON.parse((await run('python3', ['-c', code, JSON.stringify(rows)])).stdout) as { mptcp: Record<string, string>; tcp: Record<string, string> };
+    const py = JSON.parse((await run('python3', ['-c', code, JSON.stringify(rows)])).stdout) as {
+      mptcp: Record<string, string>;
+      tcp: Record<string, string>;
+    };
     const alias: Record<string, string> = { ENOTSUP: 'EOPNOTSUPP' };
     const ours = mptcpSocketOptions({ refresh: true });
     expect(ours).toHaveLength(SOCKET_OPTIONS.length);
     for (const r of ours) {
-      expect({ name: r.name, mptcp: r.mptcp, tcp: r.tcp }).toEqual({ name: r.name, mptcp: alias[py.mptcp[r.name] ?? ''] ?? py.mptcp[r.name], tcp: alias[py.tcp[r.name] ?? ''] ?? py.tcp[r.name] });
+      expect({ name: r.name, mptcp: r.mptcp, tcp: r.tcp }).toEqual({
+        name: r.name,
+        mptcp: alias[py.mptcp[r.name] ?? ''] ?? py.mptcp[r.name],
+        tcp: alias[py.tcp[r.name] ?? ''] ?? py.tcp[r.name],
+      });
     }
     // What Node itself and frameworks set on every connection must work on MPTCP here.
-    for (const name of ['TCP_NODELAY', 'SO_KEEPALIVE', 'TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT', 'SO_RCVBUF', 'SO_SNDBUF']) {
+    for (const name of [
+      'TCP_NODELAY',
+      'SO_KEEPALIVE',
+      'TCP_KEEPIDLE',
+      'TCP_KEEPINTVL',
+      'TCP_KEEPCNT',
+      'SO_RCVBUF',
+      'SO_SNDBUF',
+    ]) {
       expect(ours.find((r) => r.name === name)?.mptcp).toBe('ok');
     }
   });
@@ -109,10 +130,14 @@ describe.skipIf(noMptcp)('an option MPTCP refuses: fallback per listener/dial', 
 
   it('injected EOPNOTSUPP on TCP_NODELAY: an unmodified http server under register listens TCP, one warning, curl answered', async (ctx) => {
     if (!have('curl')) return ctx.skip();
-    const proc = start(process.execPath, ['--import', registerFixture('inject.mjs'), '--import', dist('register.js'), registerFixture('http-app.mjs')], {
-      NATIVE_SOCKET_OPTIONS: dist('socket-options.js'),
-      MPTCP_FAULT_OPTION: 'TCP_NODELAY',
-    });
+    const proc = start(
+      process.execPath,
+      ['--import', registerFixture('inject.mjs'), '--import', dist('register.js'), registerFixture('http-app.mjs')],
+      {
+        NATIVE_SOCKET_OPTIONS: dist('socket-options.js'),
+        MPTCP_FAULT_OPTION: 'TCP_NODELAY',
+      },
+    );
     try {
       const port = Number((await proc.line(/^LISTENING/)).split(' ')[1]);
       expect(mptcpListeners()).not.toContain(port);
@@ -137,10 +162,22 @@ describe.skipIf(noLab)('register in a namespace with net.mptcp.enabled=0', () =>
   });
 
   it('listens with plain TCP, warns once, and serves curl', async () => {
-    proc = start('ip', ['netns', 'exec', ns, process.execPath, '--import', dist('register.js'), registerFixture('http-app.mjs')]);
+    proc = start('ip', [
+      'netns',
+      'exec',
+      ns,
+      process.execPath,
+      '--import',
+      dist('register.js'),
+      registerFixture('http-app.mjs'),
+    ]);
     const port = Number((await proc.line(/^LISTENING/)).split(' ')[1]);
-    expect((await run('ip', ['netns', 'exec', ns, 'curl', '-sS', `http://127.0.0.1:${port}/a`])).stdout).toBe('hello /a\n');
-    expect((await run('ip', ['netns', 'exec', ns, 'curl', '-sS', `http://127.0.0.1:${port}/b`])).stdout).toBe('hello /b\n');
+    expect((await run('ip', ['netns', 'exec', ns, 'curl', '-sS', `http://127.0.0.1:${port}/a`])).stdout).toBe(
+      'hello /a\n',
+    );
+    expect((await run('ip', ['netns', 'exec', ns, 'curl', '-sS', `http://127.0.0.1:${port}/b`])).stdout).toBe(
+      'hello /b\n',
+    );
     const ss = (await run('ip', ['netns', 'exec', ns, 'ss', '-MltnH'])).stdout;
     expect(ss).not.toMatch(/^mptcp/m);
     expect(proc.stderr().match(/MptcpWarning: MPTCP is unavailable \(disabled-by-sysctl/g)).toHaveLength(1);

@@ -1,10 +1,29 @@
 /** spawnProcess / watchExit / killPid against real processes: no mocks, the child reports itself. */
 import { spawn as nodeSpawn } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ProcessSpawnError, close, killPid, killProcessGroup, openSocket, spawnProcess, spawnProcessAsync, watchExit, type ProcessExit } from '../src/index.js';
+import {
+  ProcessSpawnError,
+  close,
+  killPid,
+  killProcessGroup,
+  openSocket,
+  spawnProcess,
+  spawnProcessAsync,
+  watchExit,
+  type ProcessExit,
+} from '../src/index.js';
 import { missing, probes } from './helpers/capability.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'native-spawn-'));
@@ -23,8 +42,17 @@ const LIST_FDS = [
 ].join('\n');
 
 /** Runs `sh -c script` natively and resolves with its exit once reaped (pidfd closed). */
-function run(script: string, extra: Partial<Parameters<typeof spawnProcess>[0]> = {}): Promise<{ pid: number; exit: ProcessExit }> {
-  const child = spawnProcess({ file: '/bin/sh', argv: ['sh', '-c', script], envp: ['PATH=/usr/bin:/bin'], fds: [-1, 1, 2], ...extra });
+function run(
+  script: string,
+  extra: Partial<Parameters<typeof spawnProcess>[0]> = {},
+): Promise<{ pid: number; exit: ProcessExit }> {
+  const child = spawnProcess({
+    file: '/bin/sh',
+    argv: ['sh', '-c', script],
+    envp: ['PATH=/usr/bin:/bin'],
+    fds: [-1, 1, 2],
+    ...extra,
+  });
   return new Promise((resolve, reject) => {
     watchExit(child.pidfd, (exit, error) => {
       close(child.pidfd);
@@ -57,17 +85,29 @@ function sigMask(status: string, field: string): bigint {
 describe('spawnProcess', () => {
   it('execs with exactly the given argv (argv[0] free), environment, cwd, and PID variables = the child PID', async () => {
     const out = join(dir, 'basic');
-    const { pid, exit } = await run(`echo $$ > ${out}.pid; pwd > ${out}.cwd; tr '\\0' '|' < /proc/$$/cmdline > ${out}.argv; tr '\\0' '\\n' < /proc/$$/environ > ${out}.env; exit 5`, {
-      argv: ['my-name', '-c', `echo $$ > ${out}.pid; pwd > ${out}.cwd; tr '\\0' '|' < /proc/$$/cmdline > ${out}.argv; tr '\\0' '\\n' < /proc/$$/environ > ${out}.env; exit 5`],
-      envp: ['PATH=/usr/bin:/bin', 'A=b c'],
-      cwd: dir,
-      pidEnv: ['LISTEN_PID', 'SYSTEMD_EXEC_PID'],
-    });
+    const { pid, exit } = await run(
+      `echo $$ > ${out}.pid; pwd > ${out}.cwd; tr '\\0' '|' < /proc/$$/cmdline > ${out}.argv; tr '\\0' '\\n' < /proc/$$/environ > ${out}.env; exit 5`,
+      {
+        argv: [
+          'my-name',
+          '-c',
+          `echo $$ > ${out}.pid; pwd > ${out}.cwd; tr '\\0' '|' < /proc/$$/cmdline > ${out}.argv; tr '\\0' '\\n' < /proc/$$/environ > ${out}.env; exit 5`,
+        ],
+        envp: ['PATH=/usr/bin:/bin', 'A=b c'],
+        cwd: dir,
+        pidEnv: ['LISTEN_PID', 'SYSTEMD_EXEC_PID'],
+      },
+    );
     expect(exit).toEqual({ code: 5, signal: null });
     expect(readFileSync(`${out}.pid`, 'utf8').trim()).toBe(String(pid));
     expect(readFileSync(`${out}.cwd`, 'utf8').trim()).toBe(dir);
     expect(readFileSync(`${out}.argv`, 'utf8')).toMatch(/^my-name\|-c\|/);
-    expect(readFileSync(`${out}.env`, 'utf8').trim().split('\n')).toEqual(['PATH=/usr/bin:/bin', 'A=b c', `LISTEN_PID=${pid}`, `SYSTEMD_EXEC_PID=${pid}`]);
+    expect(readFileSync(`${out}.env`, 'utf8').trim().split('\n')).toEqual([
+      'PATH=/usr/bin:/bin',
+      'A=b c',
+      `LISTEN_PID=${pid}`,
+      `SYSTEMD_EXEC_PID=${pid}`,
+    ]);
   });
 
   it('resets signal dispositions and the mask although Node ignores SIGPIPE', async () => {
@@ -88,7 +128,12 @@ describe('spawnProcess', () => {
     const b = openSync(join(dir, 'b'), 'w');
     try {
       // child 0 ← /dev/null, 1 ← b, 2 ← 2, 3 ← a, 4 ← b, 5 ← 1 (the parent's stdout: a source < n that is also a target)
-      const child = spawnProcess({ file: python, argv: ['python3', '-c', LIST_FDS, `${out}.json`], envp: [], fds: [-1, b, 2, a, b, 1] });
+      const child = spawnProcess({
+        file: python,
+        argv: ['python3', '-c', LIST_FDS, `${out}.json`],
+        envp: [],
+        fds: [-1, b, 2, a, b, 1],
+      });
       await new Promise<void>((resolve) => watchExit(child.pidfd, () => (close(child.pidfd), resolve())));
     } finally {
       close(listener.fd);
@@ -96,7 +141,12 @@ describe('spawnProcess', () => {
       closeSync(a);
       closeSync(b);
     }
-    const fds = new Map(Object.entries(JSON.parse(readFileSync(`${out}.json`, 'utf8')) as Record<string, string>).map(([fd, t]) => [Number(fd), t]));
+    const fds = new Map(
+      Object.entries(JSON.parse(readFileSync(`${out}.json`, 'utf8')) as Record<string, string>).map(([fd, t]) => [
+        Number(fd),
+        t,
+      ]),
+    );
     expect(fds.get(0)).toBe('/dev/null');
     expect(fds.get(1)).toBe(join(dir, 'b'));
     expect(fds.get(3)).toBe(join(dir, 'a'));
@@ -145,25 +195,37 @@ describe('spawnProcess', () => {
     await run(`grep -E '^Groups:' /proc/self/status > ${out}.g`, { uid: 65534, gid: 65534, groups: [65534, 4] });
     expect(readFileSync(`${out}.g`, 'utf8')).toMatch(/^Groups:\s+4 65534\s*$/m);
     // chdir runs after setuid: nobody may not enter /root (0700).
-    expect(() => spawnProcess({ file: '/bin/true', argv: ['true'], envp: [], fds: [], uid: 65534, gid: 65534, cwd: '/root' })).toThrow(
-      expect.objectContaining({ syscall: 'chdir', code: 'EACCES' }),
-    );
+    expect(() =>
+      spawnProcess({ file: '/bin/true', argv: ['true'], envp: [], fds: [], uid: 65534, gid: 65534, cwd: '/root' }),
+    ).toThrow(expect.objectContaining({ syscall: 'chdir', code: 'EACCES' }));
   });
 });
 
 describe('credentials are uint32 end to end (issue 10)', () => {
   /** Runs `sh -c script` with stdout on a file opened here (writable whatever uid the child gets). */
-  async function asUser(script: string, ids: { uid?: number; gid?: number; groups?: number[] }, name: string): Promise<{ exit: ProcessExit; out: string } | { error: unknown }> {
+  async function asUser(
+    script: string,
+    ids: { uid?: number; gid?: number; groups?: number[] },
+    name: string,
+  ): Promise<{ exit: ProcessExit; out: string } | { error: unknown }> {
     const path = join(dir, name);
     const fd = openSync(path, 'w');
     try {
       let child: { pid: number; pidfd: number };
       try {
-        child = spawnProcess({ file: '/bin/sh', argv: ['sh', '-c', script], envp: ['PATH=/usr/bin:/bin'], fds: [-1, fd, 2], ...ids });
+        child = spawnProcess({
+          file: '/bin/sh',
+          argv: ['sh', '-c', script],
+          envp: ['PATH=/usr/bin:/bin'],
+          fds: [-1, fd, 2],
+          ...ids,
+        });
       } catch (error) {
         return { error };
       }
-      const exit = await new Promise<ProcessExit>((resolve) => watchExit(child.pidfd, (e) => (close(child.pidfd), resolve(e as ProcessExit))));
+      const exit = await new Promise<ProcessExit>((resolve) =>
+        watchExit(child.pidfd, (e) => (close(child.pidfd), resolve(e as ProcessExit))),
+      );
       return { exit, out: readFileSync(path, 'utf8') };
     } finally {
       closeSync(fd);
@@ -171,7 +233,11 @@ describe('credentials are uint32 end to end (issue 10)', () => {
   }
 
   it('uid/gid 2147483648 (≥ 2³¹): the child never runs as root — it runs as that id or the spawn fails', async () => {
-    const r = await asUser("grep -E '^(Uid|Gid|Groups):' /proc/self/status", { uid: 2147483648, gid: 3000000000 }, 'big-ids');
+    const r = await asUser(
+      "grep -E '^(Uid|Gid|Groups):' /proc/self/status",
+      { uid: 2147483648, gid: 3000000000 },
+      'big-ids',
+    );
     if ('error' in r) {
       // Unprivileged: the change cannot happen, and that is a spawn failure, not a skipped change.
       expect(process.getuid?.()).not.toBe(0);
@@ -186,7 +252,11 @@ describe('credentials are uint32 end to end (issue 10)', () => {
   });
 
   it('supplementary groups ≥ 2³¹ are applied as given', async () => {
-    const r = await asUser("grep -E '^Groups:' /proc/self/status", { uid: 4294967294, gid: 4294967294, groups: [4294967294, 2147483649] }, 'big-groups');
+    const r = await asUser(
+      "grep -E '^Groups:' /proc/self/status",
+      { uid: 4294967294, gid: 4294967294, groups: [4294967294, 2147483649] },
+      'big-groups',
+    );
     if ('error' in r) {
       expect(process.getuid?.()).not.toBe(0);
       expect(r.error).toMatchObject({ code: 'EPERM', syscall: 'setgroups' });
@@ -209,7 +279,9 @@ describe('credentials are uint32 end to end (issue 10)', () => {
       const r = await asUser('echo ran', ids, 'bad-ids');
       expect(r).toHaveProperty('error');
       expect((r as { error: unknown }).error).toMatchObject({ code: 'EINVAL', syscall });
-      await expect(spawnProcessAsync({ file: '/bin/true', argv: ['true'], envp: [], fds: [], ...ids })).rejects.toMatchObject({ code: 'EINVAL', syscall });
+      await expect(
+        spawnProcessAsync({ file: '/bin/true', argv: ['true'], envp: [], fds: [], ...ids }),
+      ).rejects.toMatchObject({ code: 'EINVAL', syscall });
     }
     expect(readdirSync('/proc/self/fd').length).toBe(before);
     const children = readFileSync(`/proc/self/task/${process.pid}/children`, 'utf8').trim();
@@ -225,7 +297,11 @@ describe('spawnProcessAsync', () => {
     try {
       child = await spawnProcessAsync({
         file: '/bin/sh',
-        argv: ['async-sh', '-c', `echo $$ > ${out}.pid; tr '\\0' '\\n' < /proc/$$/environ > ${out}.env; ps -o sid= -p $$ > ${out}.sid; echo three >&3; exit 7`],
+        argv: [
+          'async-sh',
+          '-c',
+          `echo $$ > ${out}.pid; tr '\\0' '\\n' < /proc/$$/environ > ${out}.env; ps -o sid= -p $$ > ${out}.sid; echo three >&3; exit 7`,
+        ],
         envp: ['PATH=/usr/bin:/bin'],
         fds: [-1, 1, 2, fd],
         setsid: true,
@@ -234,27 +310,48 @@ describe('spawnProcessAsync', () => {
     } finally {
       closeSync(fd); // the child has its own copy once the promise resolved
     }
-    const exit = await new Promise<ProcessExit>((resolve) => watchExit(child.pidfd, (e) => (close(child.pidfd), resolve(e as ProcessExit))));
+    const exit = await new Promise<ProcessExit>((resolve) =>
+      watchExit(child.pidfd, (e) => (close(child.pidfd), resolve(e as ProcessExit))),
+    );
     expect(exit).toEqual({ code: 7, signal: null });
     expect(readFileSync(`${out}.pid`, 'utf8').trim()).toBe(String(child.pid));
-    expect(readFileSync(`${out}.env`, 'utf8').trim().split('\n')).toEqual(['PATH=/usr/bin:/bin', `LISTEN_PID=${child.pid}`]);
+    expect(readFileSync(`${out}.env`, 'utf8').trim().split('\n')).toEqual([
+      'PATH=/usr/bin:/bin',
+      `LISTEN_PID=${child.pid}`,
+    ]);
     expect(readFileSync(`${out}.fd3`, 'utf8')).toBe('three\n');
-    if (existsSync('/bin/ps') || existsSync('/usr/bin/ps')) expect(readFileSync(`${out}.sid`, 'utf8').trim()).toBe(String(child.pid));
+    if (existsSync('/bin/ps') || existsSync('/usr/bin/ps'))
+      expect(readFileSync(`${out}.sid`, 'utf8').trim()).toBe(String(child.pid));
   });
 
   it('rejects with the failing step as a typed error and leaves no child', async () => {
     const before = readdirSync('/proc/self/fd').length;
-    await expect(spawnProcessAsync({ file: '/nonexistent/prog', argv: ['x'], envp: [], fds: [] })).rejects.toMatchObject({ name: 'ProcessSpawnError', code: 'ENOENT', syscall: 'execve' });
-    await expect(spawnProcessAsync({ file: '/bin/true', argv: ['x'], envp: [], fds: [], cwd: '/nonexistent' })).rejects.toMatchObject({ code: 'ENOENT', syscall: 'chdir' });
+    await expect(
+      spawnProcessAsync({ file: '/nonexistent/prog', argv: ['x'], envp: [], fds: [] }),
+    ).rejects.toMatchObject({ name: 'ProcessSpawnError', code: 'ENOENT', syscall: 'execve' });
+    await expect(
+      spawnProcessAsync({ file: '/bin/true', argv: ['x'], envp: [], fds: [], cwd: '/nonexistent' }),
+    ).rejects.toMatchObject({ code: 'ENOENT', syscall: 'chdir' });
     await expect(spawnProcessAsync({ file: 'true', argv: ['x'], envp: [], fds: [] })).rejects.toThrow(/absolute path/);
     expect(readdirSync('/proc/self/fd').length).toBe(before);
   });
 
   it('200 concurrent spawns all start (pool threads clone in parallel), are all reaped, leak no fd', async () => {
     const before = readdirSync('/proc/self/fd').length;
-    const children = await Promise.all(Array.from({ length: 200 }, (_, i) => spawnProcessAsync({ file: '/bin/sh', argv: ['sh', '-c', `exit ${i % 50}`], envp: [], fds: [-1, -1, -1] })));
+    const children = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        spawnProcessAsync({ file: '/bin/sh', argv: ['sh', '-c', `exit ${i % 50}`], envp: [], fds: [-1, -1, -1] }),
+      ),
+    );
     expect(new Set(children.map((c) => c.pid)).size).toBe(200);
-    const codes = await Promise.all(children.map((c) => new Promise<number | null>((resolve) => watchExit(c.pidfd, (e) => (close(c.pidfd), resolve(e?.code ?? null))))));
+    const codes = await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<number | null>((resolve) =>
+            watchExit(c.pidfd, (e) => (close(c.pidfd), resolve(e?.code ?? null))),
+          ),
+      ),
+    );
     expect(codes).toEqual(Array.from({ length: 200 }, (_, i) => i % 50));
     expect(readdirSync('/proc/self/fd').length).toBe(before);
   });
@@ -277,8 +374,16 @@ describe('watchExit / killPid', () => {
 
   it('killProcessGroup reaches the whole session of a setsid child', async () => {
     const out = join(dir, 'pgrp');
-    const child = spawnProcess({ file: '/bin/sh', argv: ['sh', '-c', `sleep 30 & echo $! > ${out}; wait`], envp: ['PATH=/usr/bin:/bin'], fds: [-1, 1, 2], setsid: true });
-    const exited = new Promise<ProcessExit>((resolve) => watchExit(child.pidfd, (exit) => (close(child.pidfd), resolve(exit as ProcessExit))));
+    const child = spawnProcess({
+      file: '/bin/sh',
+      argv: ['sh', '-c', `sleep 30 & echo $! > ${out}; wait`],
+      envp: ['PATH=/usr/bin:/bin'],
+      fds: [-1, 1, 2],
+      setsid: true,
+    });
+    const exited = new Promise<ProcessExit>((resolve) =>
+      watchExit(child.pidfd, (exit) => (close(child.pidfd), resolve(exit as ProcessExit))),
+    );
     for (let i = 0; i < 200 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 50));
     const grandchild = Number(readFileSync(out, 'utf8'));
@@ -286,7 +391,10 @@ describe('watchExit / killPid', () => {
     expect(killProcessGroup(child.pid, 'SIGKILL')).toBe(true);
     expect(await exited).toEqual({ code: null, signal: 'SIGKILL' });
     // Gone, or a zombie waiting for its new parent (init or a subreaper) to reap it.
-    const state = (): string => (existsSync(`/proc/${grandchild}`) ? (readFileSync(`/proc/${grandchild}/stat`, 'utf8').split(') ')[1]?.[0] ?? '') : 'gone');
+    const state = (): string =>
+      existsSync(`/proc/${grandchild}`)
+        ? (readFileSync(`/proc/${grandchild}/stat`, 'utf8').split(') ')[1]?.[0] ?? '')
+        : 'gone';
     for (let i = 0; i < 100 && state() !== 'gone' && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
     expect(['gone', 'Z']).toContain(state());
   });

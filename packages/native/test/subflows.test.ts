@@ -12,7 +12,9 @@ afterAll(async () => Promise.all(servers.map(closeServer)));
 /** Every reported subflow is a real path: inet addresses with ports on both ends. */
 function sane(flows: SubflowInfo[]): boolean {
   // Type-level check too: local/remote are inet addresses, so .address and .port exist.
-  return flows.every((f) => f.local.port > 0 && f.remote.port > 0 && f.remote.address !== '0.0.0.0' && f.remote.address !== '::');
+  return flows.every(
+    (f) => f.local.port > 0 && f.remote.port > 0 && f.remote.address !== '0.0.0.0' && f.remote.address !== '::',
+  );
 }
 
 describe.skipIf(noMptcp)('subflows() while connections close', () => {

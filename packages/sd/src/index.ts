@@ -27,4 +27,10 @@ export {
   type NotifyOptions,
   type NotifyState,
 } from './notify.js';
-export { watchdog, watchdogEnabled, type Watchdog, type WatchdogEnabledOptions, type WatchdogOptions } from './watchdog.js';
+export {
+  watchdog,
+  watchdogEnabled,
+  type Watchdog,
+  type WatchdogEnabledOptions,
+  type WatchdogOptions,
+} from './watchdog.js';

@@ -58,19 +58,26 @@ export function listenFds(options: ListenFdsOptions = {}): ListenFd[] {
   try {
     const pidText = env.LISTEN_PID;
     if (pidText === undefined) return [];
-    if (!/^\d+$/.test(pidText)) throw new ListenFdsError('LISTEN_FDS_INVALID', `LISTEN_PID is not a number: ${pidText}`);
+    if (!/^\d+$/.test(pidText))
+      throw new ListenFdsError('LISTEN_FDS_INVALID', `LISTEN_PID is not a number: ${pidText}`);
     if (Number(pidText) !== pid) {
-      if (options.onPidMismatch === 'throw') throw new ListenFdsError('LISTEN_PID_MISMATCH', `LISTEN_PID=${pidText} is not this process (${pid}): the fds were meant for another process`);
+      if (options.onPidMismatch === 'throw')
+        throw new ListenFdsError(
+          'LISTEN_PID_MISMATCH',
+          `LISTEN_PID=${pidText} is not this process (${pid}): the fds were meant for another process`,
+        );
       return [];
     }
     const fdsText = env.LISTEN_FDS;
     if (fdsText === undefined) return [];
-    if (!/^\d+$/.test(fdsText)) throw new ListenFdsError('LISTEN_FDS_INVALID', `LISTEN_FDS is not a number: ${fdsText}`);
+    if (!/^\d+$/.test(fdsText))
+      throw new ListenFdsError('LISTEN_FDS_INVALID', `LISTEN_FDS is not a number: ${fdsText}`);
     const n = Number(fdsText);
     if (n === 0) return [];
     const namesText = env.LISTEN_FDNAMES;
     const names = namesText === undefined ? Array.from({ length: n }, () => 'unknown') : namesText.split(':');
-    if (names.length !== n) throw new ListenFdsError('LISTEN_FDS_INVALID', `LISTEN_FDNAMES has ${names.length} names for LISTEN_FDS=${n}`);
+    if (names.length !== n)
+      throw new ListenFdsError('LISTEN_FDS_INVALID', `LISTEN_FDNAMES has ${names.length} names for LISTEN_FDS=${n}`);
     const out: ListenFd[] = [];
     for (let i = 0; i < n; i++) {
       const fd = LISTEN_FDS_START + i;

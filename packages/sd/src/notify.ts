@@ -63,12 +63,14 @@ export function monotonicUsec(): bigint {
 
 function line(key: string, value: string | number): string {
   const text = String(value);
-  if (text.includes('\n')) throw new NotifyError('NOTIFY_STATE_INVALID', `${key}= must be one line: ${JSON.stringify(text)}`);
+  if (text.includes('\n'))
+    throw new NotifyError('NOTIFY_STATE_INVALID', `${key}= must be one line: ${JSON.stringify(text)}`);
   return `${key}=${text}`;
 }
 
 function usec(key: string, v: number): string {
-  if (!Number.isSafeInteger(v) || v < 0) throw new NotifyError('NOTIFY_STATE_INVALID', `${key}= must be a non-negative integer of µs, got ${v}`);
+  if (!Number.isSafeInteger(v) || v < 0)
+    throw new NotifyError('NOTIFY_STATE_INVALID', `${key}= must be a non-negative integer of µs, got ${v}`);
   return line(key, v);
 }
 
@@ -80,7 +82,8 @@ export function formatNotify(state: NotifyState): string {
   if (state.status !== undefined) out.push(line('STATUS', state.status));
   if (state.errno !== undefined) out.push(usec('ERRNO', state.errno));
   if (state.mainPid !== undefined) {
-    if (!Number.isSafeInteger(state.mainPid) || state.mainPid <= 0) throw new NotifyError('NOTIFY_STATE_INVALID', `MAINPID= must be a PID, got ${state.mainPid}`);
+    if (!Number.isSafeInteger(state.mainPid) || state.mainPid <= 0)
+      throw new NotifyError('NOTIFY_STATE_INVALID', `MAINPID= must be a PID, got ${state.mainPid}`);
     out.push(line('MAINPID', state.mainPid));
   }
   if (state.watchdogUsec !== undefined) out.push(usec('WATCHDOG_USEC', state.watchdogUsec));
@@ -89,12 +92,17 @@ export function formatNotify(state: NotifyState): string {
   if (state.fdStoreRemove) out.push('FDSTOREREMOVE=1');
   if (state.fdName !== undefined) {
     // sd-daemon: a name is at most 255 characters of [^:\0-\x1f\x7f] (fdname_is_valid()).
-    if (state.fdName.length > 255 || /[:\x00-\x1f\x7f]/.test(state.fdName)) throw new NotifyError('NOTIFY_STATE_INVALID', `invalid FDNAME=${JSON.stringify(state.fdName)}: at most 255 characters, no ':' or control characters`);
+    if (state.fdName.length > 255 || /[:\x00-\x1f\x7f]/.test(state.fdName))
+      throw new NotifyError(
+        'NOTIFY_STATE_INVALID',
+        `invalid FDNAME=${JSON.stringify(state.fdName)}: at most 255 characters, no ':' or control characters`,
+      );
     out.push(line('FDNAME', state.fdName));
   }
   if (state.fdPoll === false) out.push('FDPOLL=0');
   for (const [k, v] of Object.entries(state.extra ?? {})) {
-    if (!/^[A-Z0-9_]+$/.test(k)) throw new NotifyError('NOTIFY_STATE_INVALID', `invalid notify key ${JSON.stringify(k)}`);
+    if (!/^[A-Z0-9_]+$/.test(k))
+      throw new NotifyError('NOTIFY_STATE_INVALID', `invalid notify key ${JSON.stringify(k)}`);
     out.push(line(k, v));
   }
   if (state.watchdog !== undefined) out.push(state.watchdog === 'trigger' ? 'WATCHDOG=trigger' : 'WATCHDOG=1');
@@ -108,7 +116,10 @@ export function notifySocket(env: NodeJS.ProcessEnv = process.env): string | und
   const s = env.NOTIFY_SOCKET;
   if (s === undefined || s === '') return undefined;
   if (s.startsWith('/') || s.startsWith('@')) return s;
-  throw new NotifyError('NOTIFY_SOCKET_INVALID', `NOTIFY_SOCKET=${s} is not an AF_UNIX address ('/path' or '@name'); vsock: is not supported`);
+  throw new NotifyError(
+    'NOTIFY_SOCKET_INVALID',
+    `NOTIFY_SOCKET=${s} is not an AF_UNIX address ('/path' or '@name'); vsock: is not supported`,
+  );
 }
 
 type NativeNotify = typeof import('@mptcp/native');
@@ -133,7 +144,11 @@ export async function notify(state: NotifyState | string, options: NotifyOptions
     const nat = await native();
     const fds = options.fds ?? [];
     if (fds.length > 0) {
-      if (!nat.datagramAncillarySupported()) throw new NotifyError('NOTIFY_FDS_UNSUPPORTED', 'this build of @mptcp/native cannot attach fds to a datagram (rebuild it)');
+      if (!nat.datagramAncillarySupported())
+        throw new NotifyError(
+          'NOTIFY_FDS_UNSUPPORTED',
+          'this build of @mptcp/native cannot attach fds to a datagram (rebuild it)',
+        );
       nat.sendDatagramWithFds(address, Buffer.from(text), fds);
     } else {
       nat.sendDatagram(address, Buffer.from(text));
@@ -153,8 +168,15 @@ export function ready(status?: string, options?: NotifyOptions): Promise<boolean
  * FDSTORE=1 with FDNAME=`name`: the manager keeps copies of `fds` and hands them back on the next
  * start (after the socket fds in LISTEN_FDS, named in LISTEN_FDNAMES). The caller keeps its fds.
  */
-export function storeFds(fds: readonly number[], name: string, options: NotifyOptions & { poll?: boolean } = {}): Promise<boolean> {
-  return notify({ fdStore: true, fdName: name, ...(options.poll === false ? { fdPoll: false } : {}) }, { ...options, fds });
+export function storeFds(
+  fds: readonly number[],
+  name: string,
+  options: NotifyOptions & { poll?: boolean } = {},
+): Promise<boolean> {
+  return notify(
+    { fdStore: true, fdName: name, ...(options.poll === false ? { fdPoll: false } : {}) },
+    { ...options, fds },
+  );
 }
 
 /**
@@ -169,7 +191,13 @@ export async function barrier(options: Omit<NotifyOptions, 'fds'> & { timeoutMs?
   const { Socket } = await import('node:net');
   const reader = new Socket({ fd: ours, readable: true, writable: false });
   const closed = new Promise<void>((resolve, reject) => {
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => reject(new NotifyError('ETIMEDOUT', `no answer to BARRIER=1 within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(
+            () => reject(new NotifyError('ETIMEDOUT', `no answer to BARRIER=1 within ${options.timeoutMs} ms`)),
+            options.timeoutMs,
+          );
     reader.on('end', () => {
       if (timer) clearTimeout(timer);
       resolve();

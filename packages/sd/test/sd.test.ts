@@ -6,7 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { barrier, formatNotify, listenFds, notify, notifySocket, storeFds, watchdog, watchdogEnabled } from '../src/index.js';
+import {
+  barrier,
+  formatNotify,
+  listenFds,
+  notify,
+  notifySocket,
+  storeFds,
+  watchdog,
+  watchdogEnabled,
+} from '../src/index.js';
 import { fdPassing, need, python3, socketActivate } from './helpers/capability.js';
 
 const HERE = new URL('.', import.meta.url).pathname;
@@ -24,9 +33,14 @@ function tmp(): string {
 }
 
 /** Starts the Python notify socket; resolves its path and an iterator over the JSON lines. */
-async function receiver(count: number): Promise<{ path: string; next: () => Promise<{ pid: number; text: string; fds: Array<{ target: string; content: string | null }> }> }> {
+async function receiver(count: number): Promise<{
+  path: string;
+  next: () => Promise<{ pid: number; text: string; fds: Array<{ target: string; content: string | null }> }>;
+}> {
   const path = join(tmp(), 'notify.sock');
-  const child = spawn('python3', [join(HERE, 'helpers/notify-receiver.py'), path, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('python3', [join(HERE, 'helpers/notify-receiver.py'), path, String(count)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(child);
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
   const first = await lines.next();
@@ -41,7 +55,9 @@ describe('formatNotify', () => {
   it('writes one KEY=VALUE line per field, READY=1 last, MONOTONIC_USEC with RELOADING=1', () => {
     expect(formatNotify({ ready: true, status: 'up' })).toBe('STATUS=up\nREADY=1');
     expect(formatNotify({ fdStore: true, fdName: 'conn', fdPoll: false })).toBe('FDSTORE=1\nFDNAME=conn\nFDPOLL=0');
-    expect(formatNotify({ mainPid: 42, watchdog: 'trigger', extendTimeoutUsec: 5_000_000 })).toBe('MAINPID=42\nEXTEND_TIMEOUT_USEC=5000000\nWATCHDOG=trigger');
+    expect(formatNotify({ mainPid: 42, watchdog: 'trigger', extendTimeoutUsec: 5_000_000 })).toBe(
+      'MAINPID=42\nEXTEND_TIMEOUT_USEC=5000000\nWATCHDOG=trigger',
+    );
     expect(formatNotify({ reloading: true })).toMatch(/^RELOADING=1\nMONOTONIC_USEC=\d+$/);
     expect(() => formatNotify({ status: 'a\nb' })).toThrow(/one line/);
     expect(() => formatNotify({ fdName: 'a:b' })).toThrow(/FDNAME/);
@@ -79,7 +95,9 @@ describe('notify to a real notify socket (Python, SO_PASSCRED)', () => {
   it('watchdog() pings WATCHDOG=1 at once and then every half of WATCHDOG_USEC', async (ctx) => {
     need(ctx, python3);
     const r = await receiver(2);
-    const dog = watchdog({ env: { NOTIFY_SOCKET: r.path, WATCHDOG_USEC: '200000', WATCHDOG_PID: String(process.pid) } });
+    const dog = watchdog({
+      env: { NOTIFY_SOCKET: r.path, WATCHDOG_USEC: '200000', WATCHDOG_PID: String(process.pid) },
+    });
     expect(dog?.intervalMs).toBe(100);
     expect((await r.next()).text).toBe('WATCHDOG=1');
     expect((await r.next()).text).toBe('WATCHDOG=1');
@@ -120,10 +138,16 @@ describe('a Node service using @mptcp/sd under systemd-socket-activate', () => {
       });
     });
     const example = join(HERE, '../examples/echo-service.mjs');
-    const child = spawn('/usr/bin/systemd-socket-activate', ['-l', `127.0.0.1:${port}`, '--fdname=echo', process.execPath, example], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      '/usr/bin/systemd-socket-activate',
+      ['-l', `127.0.0.1:${port}`, '--fdname=echo', process.execPath, example],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     children.push(child);
     // systemd-socket-activate says "Listening on …" once the socket is bound.
-    await new Promise<void>((resolve) => child.stderr?.on('data', (d: Buffer) => d.toString().includes('Listening') && resolve()));
+    await new Promise<void>((resolve) =>
+      child.stderr?.on('data', (d: Buffer) => d.toString().includes('Listening') && resolve()),
+    );
     const reply = await new Promise<string>((resolve, reject) => {
       const c = net.connect(port, '127.0.0.1', () => c.end('hello'));
       let text = '';

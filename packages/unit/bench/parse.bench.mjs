@@ -19,7 +19,9 @@ const options = { host: TEST_HOST_FACTS, interfaces: staticInterfaceResolver({ l
 function round() {
   let diagnostics = 0;
   const t0 = process.hrtime.bigint();
-  for (const u of corpus) diagnostics += parseUnitText(u.text, { ...options, file: `/etc/systemd/system/${u.name}`, name: u.name }).diagnostics.length;
+  for (const u of corpus)
+    diagnostics += parseUnitText(u.text, { ...options, file: `/etc/systemd/system/${u.name}`, name: u.name })
+      .diagnostics.length;
   const ns = Number(process.hrtime.bigint() - t0);
   return { seconds: ns / 1e9, diagnostics };
 }
@@ -34,13 +36,15 @@ for (let i = 0; i < rounds; i++) {
 }
 samples.sort((a, b) => a - b);
 const median = samples[Math.floor(samples.length / 2)];
-console.log(JSON.stringify({
-  name: 'unit-parse',
-  units: corpus.length,
-  rounds,
-  unitsPerSecond: Math.round(median),
-  minUnitsPerSecond: Math.round(samples[0]),
-  maxUnitsPerSecond: Math.round(samples[samples.length - 1]),
-  diagnosticsPerRound: diagnostics,
-  node: process.version,
-}));
+console.log(
+  JSON.stringify({
+    name: 'unit-parse',
+    units: corpus.length,
+    rounds,
+    unitsPerSecond: Math.round(median),
+    minUnitsPerSecond: Math.round(samples[0]),
+    maxUnitsPerSecond: Math.round(samples[samples.length - 1]),
+    diagnosticsPerRound: diagnostics,
+    node: process.version,
+  }),
+);

@@ -9,14 +9,64 @@
 
 /** One value per parser error class (and a few that must pass). */
 export const TOKENS = [
-  '', 'yes', 'x', '-1', '0', '1', '08', '0x10', '4294967296', '18446744073709551616', '1k', '3.5K', '5s', '1min 30s',
-  'infinity', '0644', '9', '/a/../b', 'rel', '/run/x', '%Z', '%n', 'nobody', '2147483648', '4294967295', '65535',
-  'a:b', 'mptcp', 'tcp', 'udplite', 'sctp', 'foo.service', 'x@.service', 'both', 'low-delay', 'SIGTERM', 'on-failure',
-  'journal', 'simple', 'mixed', 'A=b "C=d e"',
+  '',
+  'yes',
+  'x',
+  '-1',
+  '0',
+  '1',
+  '08',
+  '0x10',
+  '4294967296',
+  '18446744073709551616',
+  '1k',
+  '3.5K',
+  '5s',
+  '1min 30s',
+  'infinity',
+  '0644',
+  '9',
+  '/a/../b',
+  'rel',
+  '/run/x',
+  '%Z',
+  '%n',
+  'nobody',
+  '2147483648',
+  '4294967295',
+  '65535',
+  'a:b',
+  'mptcp',
+  'tcp',
+  'udplite',
+  'sctp',
+  'foo.service',
+  'x@.service',
+  'both',
+  'low-delay',
+  'SIGTERM',
+  'on-failure',
+  'journal',
+  'simple',
+  'mixed',
+  'A=b "C=d e"',
 ];
 
 /** Keys whose bad value is fatal: parsing stops there, so every token gets a unit of its own. */
-export const FATAL_KEYS = new Set(['User', 'Group', 'SocketUser', 'SocketGroup', 'SupplementaryGroups', 'WorkingDirectory', 'ExecStart', 'RootDirectory', 'RootImage', 'RootVerity', 'DynamicUser', 'PrivateTmp']);
+export const FATAL_KEYS = new Set([
+  'User',
+  'Group',
+  'SocketUser',
+  'SocketGroup',
+  'SupplementaryGroups',
+  'WorkingDirectory',
+  'ExecStart',
+  'RootDirectory',
+  'RootImage',
+  'RootVerity',
+  'DynamicUser',
+  'PrivateTmp',
+]);
 
 const SOCKET_HEAD = (port) => `[Socket]\nListenStream=127.0.0.1:${port}\n`;
 const SERVICE = '[Service]\nExecStart=/bin/true\n';
@@ -65,19 +115,26 @@ export const SCENARIOS = [
   {
     name: 'listen-kinds',
     files: {
-      'stream.socket': '[Socket]\nListenStream=127.0.0.1:19501\nListenStream=[::1]:19502\nListenStream=19503\nListenStream=/run/b257-stream.sock\nListenStream=@b257-abstract\nListenStream=vsock:2:1234\nListenStream=vsock::1234\nListenStream=[fe80::1]:80%%lo\nListenStream=[fe80::1]:80%%nosuchif0\nListenStream=0.0.0.0:65536\nListenStream=300.1.1.1:80\nListenStream=/var/run/b257.sock\n',
+      'stream.socket':
+        '[Socket]\nListenStream=127.0.0.1:19501\nListenStream=[::1]:19502\nListenStream=19503\nListenStream=/run/b257-stream.sock\nListenStream=@b257-abstract\nListenStream=vsock:2:1234\nListenStream=vsock::1234\nListenStream=[fe80::1]:80%%lo\nListenStream=[fe80::1]:80%%nosuchif0\nListenStream=0.0.0.0:65536\nListenStream=300.1.1.1:80\nListenStream=/var/run/b257.sock\n',
       'stream.service': SERVICE,
-      'dgram.socket': '[Socket]\nListenDatagram=127.0.0.1:19511\nListenDatagram=/run/b257-dgram.sock\nListenDatagram=@b257-dg\nSocketProtocol=mptcp\n',
+      'dgram.socket':
+        '[Socket]\nListenDatagram=127.0.0.1:19511\nListenDatagram=/run/b257-dgram.sock\nListenDatagram=@b257-dg\nSocketProtocol=mptcp\n',
       'dgram.service': SERVICE,
-      'seq.socket': '[Socket]\nListenSequentialPacket=/run/b257-seq.sock\nListenSequentialPacket=127.0.0.1:19512\nListenSequentialPacket=@b257-seq\n',
+      'seq.socket':
+        '[Socket]\nListenSequentialPacket=/run/b257-seq.sock\nListenSequentialPacket=127.0.0.1:19512\nListenSequentialPacket=@b257-seq\n',
       'seq.service': SERVICE,
-      'fifo.socket': '[Socket]\nListenFIFO=/run/b257.fifo\nListenFIFO=rel.fifo\nListenFIFO=/var/run/b257.fifo\nPipeSize=64K\nPipeSize=x\n',
+      'fifo.socket':
+        '[Socket]\nListenFIFO=/run/b257.fifo\nListenFIFO=rel.fifo\nListenFIFO=/var/run/b257.fifo\nPipeSize=64K\nPipeSize=x\n',
       'fifo.service': SERVICE,
-      'special.socket': '[Socket]\nListenSpecial=/dev/kmsg\nListenSpecial=/proc/kmsg\nListenSpecial=rel\nListenSpecial=/a/../b\nListenSpecial=/run/%n\n',
+      'special.socket':
+        '[Socket]\nListenSpecial=/dev/kmsg\nListenSpecial=/proc/kmsg\nListenSpecial=rel\nListenSpecial=/a/../b\nListenSpecial=/run/%n\n',
       'special.service': SERVICE,
-      'netlink.socket': '[Socket]\nListenNetlink=kobject-uevent 1\nListenNetlink=route\nListenNetlink=route 1\nListenNetlink=bogus 1\nListenNetlink=audit x\nListenNetlink=\n',
+      'netlink.socket':
+        '[Socket]\nListenNetlink=kobject-uevent 1\nListenNetlink=route\nListenNetlink=route 1\nListenNetlink=bogus 1\nListenNetlink=audit x\nListenNetlink=\n',
       'netlink.service': SERVICE,
-      'mqueue.socket': '[Socket]\nListenMessageQueue=/b257q\nListenMessageQueue=noslash\nMessageQueueMaxMessages=10\nMessageQueueMessageSize=x\n',
+      'mqueue.socket':
+        '[Socket]\nListenMessageQueue=/b257q\nListenMessageQueue=noslash\nMessageQueueMaxMessages=10\nMessageQueueMessageSize=x\n',
       'mqueue.service': SERVICE,
       'usb.socket': '[Socket]\nListenUSBFunction=/run/usb-ffs\nListenUSBFunction=rel\n',
       'usb.service': SERVICE,
@@ -86,7 +143,18 @@ export const SCENARIOS = [
       'reset.socket': '[Socket]\nListenStream=127.0.0.1:19513\nListenStream=\n',
       'reset.service': SERVICE,
     },
-    verify: ['stream.socket', 'dgram.socket', 'seq.socket', 'fifo.socket', 'special.socket', 'netlink.socket', 'mqueue.socket', 'usb.socket', 'nolisten.socket', 'reset.socket'],
+    verify: [
+      'stream.socket',
+      'dgram.socket',
+      'seq.socket',
+      'fifo.socket',
+      'special.socket',
+      'netlink.socket',
+      'mqueue.socket',
+      'usb.socket',
+      'nolisten.socket',
+      'reset.socket',
+    ],
   },
   {
     name: 'protocol',
@@ -95,9 +163,11 @@ export const SCENARIOS = [
       'mptcp.service': SERVICE,
       'mptcp-unix.socket': '[Socket]\nListenStream=/run/b257-mptcp.sock\nSocketProtocol=mptcp\n',
       'mptcp-unix.service': SERVICE,
-      'protos.socket': '[Socket]\nListenStream=127.0.0.1:19522\nSocketProtocol=tcp\nSocketProtocol=udp\nSocketProtocol=bogus\nSocketProtocol=MPTCP\nSocketProtocol=262\nSocketProtocol=\nSocketProtocol=sctp\nSocketProtocol=udplite\nSocketProtocol=icmp\nSocketProtocol=ip\n',
+      'protos.socket':
+        '[Socket]\nListenStream=127.0.0.1:19522\nSocketProtocol=tcp\nSocketProtocol=udp\nSocketProtocol=bogus\nSocketProtocol=MPTCP\nSocketProtocol=262\nSocketProtocol=\nSocketProtocol=sctp\nSocketProtocol=udplite\nSocketProtocol=icmp\nSocketProtocol=ip\n',
       'protos.service': SERVICE,
-      'fallback.socket': '[Socket]\nListenStream=127.0.0.1:19523\nSocketProtocol=mptcp\nX-MPTCPFallback=yes\nX-MPTCPFallback=maybe\n',
+      'fallback.socket':
+        '[Socket]\nListenStream=127.0.0.1:19523\nSocketProtocol=mptcp\nX-MPTCPFallback=yes\nX-MPTCPFallback=maybe\n',
       'fallback.service': SERVICE,
     },
     verify: ['mptcp.socket', 'mptcp-unix.socket', 'protos.socket', 'fallback.socket'],
@@ -135,7 +205,22 @@ export const SCENARIOS = [
       'writable-fifo.socket': '[Socket]\nListenFIFO=/run/b257-w.fifo\nWritable=yes\n',
       'writable-fifo.service': SERVICE,
     },
-    verify: ['acc.socket', 'acc-nosvc.socket', 'acc-dgram.socket', 'acc-fifo.socket', 'maxconn0.socket', 'maxconn0-acc.socket', 'acc-service.socket', 'svc-template.socket', 'svc-instance.socket', 'svc-other.socket', 'svc-missing.socket', 'svc-bad.socket', 'writable.socket', 'writable-fifo.socket'],
+    verify: [
+      'acc.socket',
+      'acc-nosvc.socket',
+      'acc-dgram.socket',
+      'acc-fifo.socket',
+      'maxconn0.socket',
+      'maxconn0-acc.socket',
+      'acc-service.socket',
+      'svc-template.socket',
+      'svc-instance.socket',
+      'svc-other.socket',
+      'svc-missing.socket',
+      'svc-bad.socket',
+      'writable.socket',
+      'writable-fifo.socket',
+    ],
   },
   {
     name: 'dropins',
@@ -169,7 +254,8 @@ export const SCENARIOS = [
   {
     name: 'specifiers',
     files: {
-      's.socket': '[Unit]\nDescription=%n %N %p %i %I %j %J %f %H %l %m %b %v %o %w %W %A %B %a %U %u %g %G %T %V %E %S %C %L %t %s %h %y %Y %q %d %%\n[Socket]\nListenStream=/run/%N.sock\nFileDescriptorName=%p\nSymlinks=/run/%p-link\nListenStream=/run/%Z\nFileDescriptorName=%Q\nService=%p.service\n',
+      's.socket':
+        '[Unit]\nDescription=%n %N %p %i %I %j %J %f %H %l %m %b %v %o %w %W %A %B %a %U %u %g %G %T %V %E %S %C %L %t %s %h %y %Y %q %d %%\n[Socket]\nListenStream=/run/%N.sock\nFileDescriptorName=%p\nSymlinks=/run/%p-link\nListenStream=/run/%Z\nFileDescriptorName=%Q\nService=%p.service\n',
       's.service': SERVICE,
       'long.socket': `[Socket]\nListenStream=127.0.0.1:19561\nService=${'a'.repeat(250)}%n\nListenFIFO=/run/${'b'.repeat(250)}%n\nSymlinks=/run/${'c'.repeat(300)}\nFileDescriptorName=${'d'.repeat(240)}%n\n`,
       'long.service': SERVICE,
@@ -196,8 +282,10 @@ export const SCENARIOS = [
   {
     name: 'words',
     files: {
-      'w.socket': '[Unit]\nAfter="x\nWants=a.service "b\nDocumentation=%i http://a\nDocumentation="unterminated\nDocumentation=man:x(1) rel\n[Socket]\nListenStream=/run/w.sock\nSymlinks="x\nSymlinks=/run/a "b\n',
-      'w.service': '[Service]\nExecStart=/bin/true\nEnvironment="A=1\nSockets="x\nSupplementaryGroups="x\nSockets=a.socket "b\nUser="x\n',
+      'w.socket':
+        '[Unit]\nAfter="x\nWants=a.service "b\nDocumentation=%i http://a\nDocumentation="unterminated\nDocumentation=man:x(1) rel\n[Socket]\nListenStream=/run/w.sock\nSymlinks="x\nSymlinks=/run/a "b\n',
+      'w.service':
+        '[Service]\nExecStart=/bin/true\nEnvironment="A=1\nSockets="x\nSupplementaryGroups="x\nSockets=a.socket "b\nUser="x\n',
       's1.socket': '[Socket]\nListenStream=/run/s1.sock\nSymlinks=/run/s1-a /run/s1-b\nSymlinks=rel /a/../b\n',
       's1.service': SERVICE,
     },
@@ -215,7 +303,8 @@ export const SCENARIOS = [
       'real.service': SERVICE,
       'nosvc.socket': '[Socket]\nListenStream=127.0.0.1:19583\n',
       'dangling.socket': { symlink: 'does-not-exist.socket' },
-      'notexec.service': '[Service]\nExecStart=/nonexistent/bin\nExecStartPre=-/nonexistent/pre\nExecStop=/etc/passwd\n',
+      'notexec.service':
+        '[Service]\nExecStart=/nonexistent/bin\nExecStartPre=-/nonexistent/pre\nExecStop=/etc/passwd\n',
       'noexec.service': '[Service]\nType=simple\n',
       'oneshot.service': '[Service]\nType=oneshot\n',
       'nobody.service': '[Service]\nExecStart=/bin/true\nUser=nobody\n',
@@ -236,6 +325,30 @@ export const SCENARIOS = [
       'unknown.service': SERVICE,
       'nobody.service.d/x.conf': '[Service]\nUser=daemon\n',
     },
-    verify: ['empty.socket', 'devnull.socket', 'masked-svc.socket', 'alias.socket', 'nosvc.socket', 'dangling.socket', 'missing.socket', 'notexec.service', 'noexec.service', 'oneshot.service', 'nobody.service', 'nobody.socket', 'nobody-svc.service', 'uid.service', 'uid2.service', 'uid3.service', 'uid4.service', 'uid5.service', 'gid.service', 'bad name!.socket', 'syntax.socket', 'nosection.socket', 'unknown.socket'],
+    verify: [
+      'empty.socket',
+      'devnull.socket',
+      'masked-svc.socket',
+      'alias.socket',
+      'nosvc.socket',
+      'dangling.socket',
+      'missing.socket',
+      'notexec.service',
+      'noexec.service',
+      'oneshot.service',
+      'nobody.service',
+      'nobody.socket',
+      'nobody-svc.service',
+      'uid.service',
+      'uid2.service',
+      'uid3.service',
+      'uid4.service',
+      'uid5.service',
+      'gid.service',
+      'bad name!.socket',
+      'syntax.socket',
+      'nosection.socket',
+      'unknown.socket',
+    ],
   },
 ];

@@ -29,7 +29,11 @@ if (args.refresh) {
   const base = process.env['ORACLE_BASE'];
   if (!base) throw new Error('--refresh needs ORACLE_BASE (the oracle scratch folder with systemd 257 unpacked)');
   const lib = join(base, 'x/usr/lib/x86_64-linux-gnu');
-  const r = spawnSync(join(lib, 'ld-linux-x86-64.so.2'), ['--library-path', `${lib}:${lib}/systemd`, join(base, 'x/usr/lib/systemd/systemd'), '--dump-configuration-items'], { encoding: 'utf8' });
+  const r = spawnSync(
+    join(lib, 'ld-linux-x86-64.so.2'),
+    ['--library-path', `${lib}:${lib}/systemd`, join(base, 'x/usr/lib/systemd/systemd'), '--dump-configuration-items'],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`systemd --dump-configuration-items failed: ${r.stderr}`);
   let keep = false;
   const lines = r.stdout.split('\n').filter((l) => {
@@ -55,7 +59,15 @@ function readItems() {
 }
 
 /** The generic parser of a value type, as a KeyCheck. */
-const BY_TYPE = { BOOLEAN: 'bool', SECONDS: 'sec', MODE: 'mode', UNSIGNED: 'unsigned', INTEGER: 'int', SIZE: 'size', PATH: 'path' };
+const BY_TYPE = {
+  BOOLEAN: 'bool',
+  SECONDS: 'sec',
+  MODE: 'mode',
+  UNSIGNED: 'unsigned',
+  INTEGER: 'int',
+  SIZE: 'size',
+  PATH: 'path',
+};
 
 /** Keys whose parser is not the generic one of their type. */
 const OVERRIDES = {
@@ -88,7 +100,12 @@ const NO_CHECK = new Set(['OnSuccessJobMode', 'OnFailureJobMode']);
 
 const items = readItems();
 
-const setName = { Unit: 'UNIT_SECTION_KEYS', Install: 'INSTALL_SECTION_KEYS', Socket: 'SOCKET_SECTION_KEYS', Service: 'SERVICE_SECTION_KEYS' };
+const setName = {
+  Unit: 'UNIT_SECTION_KEYS',
+  Install: 'INSTALL_SECTION_KEYS',
+  Socket: 'SOCKET_SECTION_KEYS',
+  Service: 'SERVICE_SECTION_KEYS',
+};
 const wrap = (keys) => {
   const out = [];
   let line = ' ';

@@ -26,7 +26,13 @@ const out = join(pkg, 'test/fixtures/v257');
 const oracle = process.env['ORACLE_SH'] ?? resolve(pkg, '../../../shared/oracle/oracle.sh');
 const base = process.env['ORACLE_BASE'];
 if (!base) throw new Error('set ORACLE_BASE to the oracle scratch folder (see ../shared/oracle/README.md)');
-const { values: args } = parseArgs({ options: { random: { type: 'string', default: '300' }, seed: { type: 'string', default: '20261130' }, only: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: {
+    random: { type: 'string', default: '300' },
+    seed: { type: 'string', default: '20261130' },
+    only: { type: 'string' },
+  },
+});
 
 const setup = spawnSync(oracle, ['setup'], { encoding: 'utf8', env: process.env });
 if (setup.status !== 0) throw new Error(`oracle.sh setup failed: ${setup.stderr}`);
@@ -43,23 +49,56 @@ const keys = {
 
 // The 252-era corpus, re-recorded with 257.
 const o252 = join(pkg, 'test/fixtures/oracle');
-const o252Files = Object.fromEntries(readdirSync(o252).filter((f) => /\.(socket|service)$/.test(f)).map((f) => [f, readFileSync(join(o252, f), 'utf8')]));
-const o252Case = { name: 'o252', files: o252Files, verify: Object.keys(o252Files).filter((f) => f !== 'o4@.service').sort() };
+const o252Files = Object.fromEntries(
+  readdirSync(o252)
+    .filter((f) => /\.(socket|service)$/.test(f))
+    .map((f) => [f, readFileSync(join(o252, f), 'utf8')]),
+);
+const o252Case = {
+  name: 'o252',
+  files: o252Files,
+  verify: Object.keys(o252Files)
+    .filter((f) => f !== 'o4@.service')
+    .sort(),
+};
 
 const n = Number(args.random);
 const randomFiles = randomUnits257(Number(args.seed), n);
-const randomCase = { name: 'random', files: Object.fromEntries(randomFiles.map((f) => [f.name, f.text])), verify: randomFiles.filter((f) => /^r\d+\.(socket|service)$/.test(f.name)).map((f) => f.name) };
+const randomCase = {
+  name: 'random',
+  files: Object.fromEntries(randomFiles.map((f) => [f.name, f.text])),
+  verify: randomFiles.filter((f) => /^r\d+\.(socket|service)$/.test(f.name)).map((f) => f.name),
+};
 
-const cases = [...directiveCases(keys), ...SCENARIOS, o252Case, randomCase].filter((c) => !args.only || c.name === args.only);
+const cases = [...directiveCases(keys), ...SCENARIOS, o252Case, randomCase].filter(
+  (c) => !args.only || c.name === args.only,
+);
 
 const xtree = join(base, 'x');
 const lib = join(xtree, 'usr/lib/x86_64-linux-gnu');
 /** systemd-analyze 257 without --recursive-errors (the way `oracle.sh` runs it, minus that flag). */
 function verifyDefault(dir, file) {
-  const r = spawnSync(join(lib, 'ld-linux-x86-64.so.2'), ['--library-path', `${lib}:${lib}/systemd`, join(xtree, 'usr/bin/systemd-analyze'), 'verify', '--man=no', '--generators=no', join(dir, file)], {
-    encoding: 'utf8',
-    env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:${join(xtree, 'usr/lib/systemd/system')}`, SYSTEMD_LOG_COLOR: '0', SYSTEMD_PAGER: 'cat' },
-  });
+  const r = spawnSync(
+    join(lib, 'ld-linux-x86-64.so.2'),
+    [
+      '--library-path',
+      `${lib}:${lib}/systemd`,
+      join(xtree, 'usr/bin/systemd-analyze'),
+      'verify',
+      '--man=no',
+      '--generators=no',
+      join(dir, file),
+    ],
+    {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        SYSTEMD_UNIT_PATH: `${dir}:${join(xtree, 'usr/lib/systemd/system')}`,
+        SYSTEMD_LOG_COLOR: '0',
+        SYSTEMD_PAGER: 'cat',
+      },
+    },
+  );
   return { rc: r.status ?? 1, lines: lines(`${r.stderr}${r.stdout}`, dir) };
 }
 
@@ -90,7 +129,11 @@ function writeCase(c) {
 
 const expectedFile = join(out, 'expected.json');
 const expected = existsSync(expectedFile) ? JSON.parse(readFileSync(expectedFile, 'utf8')) : { cases: {} };
-expected.recordedWith = spawnSync(join(lib, 'ld-linux-x86-64.so.2'), ['--library-path', `${lib}:${lib}/systemd`, join(xtree, 'usr/bin/systemd-analyze'), '--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
+expected.recordedWith = spawnSync(
+  join(lib, 'ld-linux-x86-64.so.2'),
+  ['--library-path', `${lib}:${lib}/systemd`, join(xtree, 'usr/bin/systemd-analyze'), '--version'],
+  { encoding: 'utf8' },
+).stdout.split('\n')[0];
 let total = 0;
 for (const c of cases) {
   const dir = writeCase(c);
@@ -109,8 +152,13 @@ writeFileSync(expectedFile, serialize(expected));
 
 /** One line per recorded unit: reviewable diffs, a tenth of the indented size. */
 function serialize(e) {
-  const caseText = (c) => Object.entries(c).map(([f, r]) => `   ${JSON.stringify(f)}: ${JSON.stringify(r)}`).join(',\n');
-  const body = Object.entries(e.cases).map(([name, c]) => `  ${JSON.stringify(name)}: {\n${caseText(c)}\n  }`).join(',\n');
+  const caseText = (c) =>
+    Object.entries(c)
+      .map(([f, r]) => `   ${JSON.stringify(f)}: ${JSON.stringify(r)}`)
+      .join(',\n');
+  const body = Object.entries(e.cases)
+    .map(([name, c]) => `  ${JSON.stringify(name)}: {\n${caseText(c)}\n  }`)
+    .join(',\n');
   return `{\n "recordedWith": ${JSON.stringify(e.recordedWith)},\n "cases": {\n${body}\n }\n}\n`;
 }
 
@@ -120,15 +168,23 @@ const e252 = JSON.parse(readFileSync(e252File, 'utf8'));
 const r257 = expected.cases['o252'] ?? {};
 let dropped = 0;
 if (cases.some((c) => c.name === 'o252')) {
-for (const [name, want] of Object.entries(e252.units)) {
-  const got = r257[name];
-  const same = got && JSON.stringify(got.default.lines.filter((l) => !l.includes('sysinit.target')).map((l) => l.replace('{DIR}/', ''))) === JSON.stringify(want.lines) && (got.default.rc !== 0) === (want.status !== 0);
-  if (!same) {
-    delete e252.units[name];
-    dropped++;
+  for (const [name, want] of Object.entries(e252.units)) {
+    const got = r257[name];
+    const same =
+      got &&
+      JSON.stringify(
+        got.default.lines.filter((l) => !l.includes('sysinit.target')).map((l) => l.replace('{DIR}/', '')),
+      ) === JSON.stringify(want.lines) &&
+      (got.default.rc !== 0) === (want.status !== 0);
+    if (!same) {
+      delete e252.units[name];
+      dropped++;
+    }
   }
 }
-}
-e252.note = 'systemd 252 recording, pruned by scripts/record-257.mjs to the units where systemd 257 prints the same lines; test/fixtures/v257/ has 257 for all of them';
+e252.note =
+  'systemd 252 recording, pruned by scripts/record-257.mjs to the units where systemd 257 prints the same lines; test/fixtures/v257/ has 257 for all of them';
 writeFileSync(e252File, JSON.stringify(e252, null, 2) + '\n');
-console.log(`recorded ${total} units with ${expected.recordedWith}; 252 fixtures kept: ${Object.keys(e252.units).length} (dropped ${dropped})`);
+console.log(
+  `recorded ${total} units with ${expected.recordedWith}; 252 fixtures kept: ${Object.keys(e252.units).length} (dropped ${dropped})`,
+);

@@ -28,7 +28,11 @@ const VSOCK_PREFIXES: ReadonlyArray<readonly [string, 'stream' | 'dgram' | 'seqp
   ['vsock-stream:', 'stream'],
 ];
 
-function parseVsock(s: string, prefixLen: number, type: 'stream' | 'dgram' | 'seqpacket' | undefined): Parsed<ListenAddress> {
+function parseVsock(
+  s: string,
+  prefixLen: number,
+  type: 'stream' | 'dgram' | 'seqpacket' | undefined,
+): Parsed<ListenAddress> {
   const rest = s.slice(prefixLen);
   const colon = rest.indexOf(':');
   if (colon < 0) return fail('EINVAL');
@@ -126,7 +130,11 @@ export function parseSocketAddress(s: string, options: AddressOptions = {}): Par
   if (first === '/' || first === '@') {
     if (s.length < 2) return fail('EINVAL');
     if (s.length > UNIX_PATH_MAX) return fail(first === '/' ? 'ENAMETOOLONG' : 'EINVAL');
-    return ok(first === '@' ? { family: 'unix', path: s.slice(1), abstract: true } : { family: 'unix', path: s, abstract: false });
+    return ok(
+      first === '@'
+        ? { family: 'unix', path: s.slice(1), abstract: true }
+        : { family: 'unix', path: s, abstract: false },
+    );
   }
   for (const [prefix, type] of VSOCK_PREFIXES) {
     if (s.startsWith(prefix)) return parseVsock(s, prefix.length, type);
@@ -134,7 +142,11 @@ export function parseSocketAddress(s: string, options: AddressOptions = {}): Par
   const port = parseIpPort(s);
   if (!port.ok && port.error === 'ERANGE') return port;
   if (port.ok) {
-    return ok(options.ipv6 === false ? { family: 'inet', address: '0.0.0.0', port: port.value } : { family: 'inet6', address: '::', port: port.value });
+    return ok(
+      options.ipv6 === false
+        ? { family: 'inet', address: '0.0.0.0', port: port.value }
+        : { family: 'inet6', address: '::', port: port.value },
+    );
   }
   return parseInetWithScope(s, options.interfaces ?? sysfsInterfaceResolver);
 }
@@ -188,7 +200,8 @@ export function parseNetlinkAddress(s: string): Parsed<ListenAddress & { family:
     if (!g.ok) return g;
     group = Number(g.value);
   }
-  const name = Object.keys(NETLINK_FAMILIES).find((k) => NETLINK_FAMILIES[k] === protocolNumber) ?? String(protocolNumber);
+  const name =
+    Object.keys(NETLINK_FAMILIES).find((k) => NETLINK_FAMILIES[k] === protocolNumber) ?? String(protocolNumber);
   return ok({ family: 'netlink', protocol: name, protocolNumber, group });
 }
 

@@ -12,7 +12,16 @@ import { parseExecValue, pathSimplify } from './exec.js';
 import { ifnameValid } from './interfaces.js';
 import { KEY_CHECKS, type KeyCheck } from './known-keys.js';
 import type { DirectiveContext, DirectiveParser, LoadState } from './load-state.js';
-import type { ExecCommand, KillMode, ListenKind, RestartPolicy, ServiceType, ServiceUnit, SocketUnit, UnitSection } from './model.js';
+import type {
+  ExecCommand,
+  KillMode,
+  ListenKind,
+  RestartPolicy,
+  ServiceType,
+  ServiceUnit,
+  SocketUnit,
+  UnitSection,
+} from './model.js';
 import { extractFirstWord } from './quoting.js';
 import { expandSpecifiers, type SpecifierSet } from './specifiers.js';
 import { parseUnitName } from './unit-name.js';
@@ -29,7 +38,12 @@ const svc = (c: DirectiveContext): Svc => c.state.unit as Svc;
 const unitSection = (c: DirectiveContext): UnitSection => c.state.unit.unit;
 
 /** Expands specifiers; on failure warns with `message(err)` and returns undefined. */
-function expand(c: DirectiveContext, v: string, onError: (err: string) => void, set: SpecifierSet = 'full'): string | undefined {
+function expand(
+  c: DirectiveContext,
+  v: string,
+  onError: (err: string) => void,
+  set: SpecifierSet = 'full',
+): string | undefined {
   const r = expandSpecifiers(v, c.spec, set);
   if (r.ok) return r.value;
   onError(strerror(r.error));
@@ -77,7 +91,11 @@ const size = typed((v: string) => {
 });
 
 /** A choice among fixed strings (DEFINE_CONFIG_PARSE_ENUM); `what` for the few parsers that keep their own message. */
-function choice<T extends string>(values: readonly T[], what: string | undefined, set: (c: DirectiveContext, v: T) => void): DirectiveParser {
+function choice<T extends string>(
+  values: readonly T[],
+  what: string | undefined,
+  set: (c: DirectiveContext, v: T) => void,
+): DirectiveParser {
   return (v, c) => {
     if ((values as readonly string[]).includes(v)) set(c, v as T);
     else if (what === undefined) parseFailed(c, v, 'EINVAL');
@@ -104,7 +122,8 @@ function validKept(check: KeyCheck, v: string, c: DirectiveContext): boolean {
     c.warn(message);
     return false;
   };
-  const generic = (r: Parsed<unknown>): boolean => r.ok || fail(`Failed to parse ${c.key}=${v}, ignoring: ${strerror(r.error)}`);
+  const generic = (r: Parsed<unknown>): boolean =>
+    r.ok || fail(`Failed to parse ${c.key}=${v}, ignoring: ${strerror(r.error)}`);
   switch (check) {
     case 'bool':
       return generic(parseBoolean(v));
@@ -210,10 +229,22 @@ function userGroup(set: (c: DirectiveContext, v: string | undefined) => void): D
     const k = expand(c, v, (err) => c.fatal(`Failed to resolve unit specifiers in ${v}: ${err}`));
     if (k === undefined) return;
     if (!userGroupValid(k)) return c.fatal(`Invalid user/group name or numeric ID: ${k}`);
-    if (!userGroupStrict(k)) c.state.diagnostics.push({ severity: 'warning', notice: true, file: c.file, message: `Accepting user/group name '${k}', which does not match strict user/group name rules.` });
+    if (!userGroupStrict(k))
+      c.state.diagnostics.push({
+        severity: 'warning',
+        notice: true,
+        file: c.file,
+        message: `Accepting user/group name '${k}', which does not match strict user/group name rules.`,
+      });
     if (k === 'nobody' && (c.key === 'User' || c.key === 'SocketUser')) {
       // log_struct(LOG_NOTICE, …): printed, but not a syntax warning.
-      c.state.diagnostics.push({ severity: 'warning', notice: true, file: c.file, line: c.line, message: 'Special user nobody configured, this is not safe!' });
+      c.state.diagnostics.push({
+        severity: 'warning',
+        notice: true,
+        file: c.file,
+        line: c.line,
+        message: 'Special user nobody configured, this is not safe!',
+      });
     }
     set(c, k);
   };
@@ -245,7 +276,9 @@ const LISTEN_KIND: Readonly<Record<string, ListenKind>> = {
 function patchVarRun(c: DirectiveContext, path: string): string {
   if (!path.startsWith('/var/run/')) return path;
   const z = pathSimplify('/run/' + path.slice('/var/run/'.length));
-  c.warn(`${c.key}= references a path below legacy directory /var/run/, updating ${path} → ${z}; please update the unit file accordingly.`);
+  c.warn(
+    `${c.key}= references a path below legacy directory /var/run/, updating ${path} → ${z}; please update the unit file accordingly.`,
+  );
   return z;
 }
 
@@ -278,10 +311,16 @@ const listen: DirectiveParser = (v, c) => {
     if (!r.ok) return c.warn(`Failed to parse address value in '${a}', ignoring: ${strerror(r.error)}`);
     if (r.value.family === 'inet6' && c.state.options.ipv6 === false) {
       // socket_address_parse_and_warn(): a plain log line, then EAFNOSUPPORT, which the caller does not report.
-      c.state.diagnostics.push({ severity: 'warning', file: c.file, unit: c.state.unit.name, message: 'Binding to IPv6 address not available since kernel does not support IPv6.' });
+      c.state.diagnostics.push({
+        severity: 'warning',
+        file: c.file,
+        unit: c.state.unit.name,
+        message: 'Binding to IPv6 address not available since kernel does not support IPv6.',
+      });
       return;
     }
-    if (kind === 'seqpacket' && r.value.family !== 'unix') return c.warn(`Address family not supported, ignoring: ${v}`);
+    if (kind === 'seqpacket' && r.value.family !== 'unix')
+      return c.warn(`Address family not supported, ignoring: ${v}`);
     u.listen.push({ ...entry, value: a, address: r.value });
   }
   // ListenSpecial= is honoured (the engine opens the file and watches it, as systemd does: a file that
@@ -305,8 +344,25 @@ function exec(get: (c: DirectiveContext) => ExecCommand[], reset: (c: DirectiveC
 
 // ---- service enums ------------------------------------------------------------------------------
 
-const SERVICE_TYPES: readonly ServiceType[] = ['simple', 'exec', 'forking', 'oneshot', 'dbus', 'notify', 'notify-reload', 'idle'];
-const RESTART: readonly RestartPolicy[] = ['no', 'on-success', 'on-failure', 'on-abnormal', 'on-watchdog', 'on-abort', 'always'];
+const SERVICE_TYPES: readonly ServiceType[] = [
+  'simple',
+  'exec',
+  'forking',
+  'oneshot',
+  'dbus',
+  'notify',
+  'notify-reload',
+  'idle',
+];
+const RESTART: readonly RestartPolicy[] = [
+  'no',
+  'on-success',
+  'on-failure',
+  'on-abnormal',
+  'on-watchdog',
+  'on-abort',
+  'always',
+];
 const KILL_MODES: readonly KillMode[] = ['control-group', 'mixed', 'process', 'none'];
 const INPUTS = ['null', 'tty', 'tty-force', 'tty-fail', 'socket', 'data'];
 const OUTPUTS = ['inherit', 'null', 'tty', 'journal', 'kmsg', 'journal+console', 'kmsg+console', 'socket'];
@@ -316,8 +372,11 @@ function stdio(output: boolean, set: (c: DirectiveContext, v: string) => void): 
     const m = /^(fd|file|append|truncate):(.*)$/.exec(v);
     if (m) {
       const kind = m[1] as string;
-      if (!output && (kind === 'append' || kind === 'truncate')) return c.warn(`Failed to parse input specifier, ignoring: ${v}`);
-      const arg = expand(c, m[2] as string, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+      if (!output && (kind === 'append' || kind === 'truncate'))
+        return c.warn(`Failed to parse input specifier, ignoring: ${v}`);
+      const arg = expand(c, m[2] as string, (err) =>
+        c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`),
+      );
       if (arg === undefined) return;
       if (kind === 'fd') {
         if (!fdnameIsValid(arg)) return c.warn(`Invalid file descriptor name, ignoring: ${arg}`);
@@ -330,7 +389,9 @@ function stdio(output: boolean, set: (c: DirectiveContext, v: string) => void): 
       return set(c, `${kind}:${p}`);
     }
     if (output && (v === 'syslog' || v === 'syslog+console')) {
-      c.warn(`Standard output type ${v} is obsolete, automatically updating to ${v.replace('syslog', 'journal')}. Please update your unit file, and consider removing the setting altogether.`);
+      c.warn(
+        `Standard output type ${v} is obsolete, automatically updating to ${v.replace('syslog', 'journal')}. Please update your unit file, and consider removing the setting altogether.`,
+      );
       return set(c, v.replace('syslog', 'journal'));
     }
     if (v === 'fd') return set(c, output ? 'fd:stdout' : 'fd:stdin');
@@ -374,7 +435,17 @@ function signal(set: (c: DirectiveContext, v: string) => void): DirectiveParser 
 
 // ---- the tables ---------------------------------------------------------------------------------
 
-const JOB_MODES = ['fail', 'replace', 'replace-irreversibly', 'isolate', 'flush', 'ignore-dependencies', 'ignore-requirements', 'triggering', 'restart-dependencies'];
+const JOB_MODES = [
+  'fail',
+  'replace',
+  'replace-irreversibly',
+  'isolate',
+  'flush',
+  'ignore-dependencies',
+  'ignore-requirements',
+  'triggering',
+  'restart-dependencies',
+];
 /** Kept verbatim after a check with its own message. */
 function keepIf(ok: (v: string) => boolean, message: (v: string, key: string) => string): DirectiveParser {
   return (v, c) => (ok(v) ? keep('unit')(v, c) : c.warn(message(v, c.key)));
@@ -395,29 +466,75 @@ const dependency: DirectiveParser = (v, c) => {
     if (r.word === undefined) break;
     p = r.rest;
     const word = r.word;
-    const k = expand(c, word, (err) => c.warn(`Failed to resolve unit specifiers in '${word}', ignoring: ${err}`), 'name');
+    const k = expand(
+      c,
+      word,
+      (err) => c.warn(`Failed to resolve unit specifiers in '${word}', ignoring: ${err}`),
+      'name',
+    );
     if (k === undefined || ignore) continue;
     const n = parseUnitName(k);
     if (!n || n.template) c.warn(`Failed to add dependency on ${k}, ignoring: Invalid argument`);
     else if (k === c.state.unit.name) {
-      c.state.diagnostics.push({ severity: 'warning', file: c.file, unit: k, message: `Dependency ${c.key}=${k} is dropped.` });
+      c.state.diagnostics.push({
+        severity: 'warning',
+        file: c.file,
+        unit: k,
+        message: `Dependency ${c.key}=${k} is dropped.`,
+      });
     }
   }
   keep('unit')(v, c);
 };
 
-const DEPENDENCIES = ['Requires', 'Requisite', 'Wants', 'BindsTo', 'BindTo', 'Upholds', 'Conflicts', 'Before', 'After', 'OnSuccess', 'OnFailure', 'PropagatesReloadTo', 'PropagateReloadTo', 'ReloadPropagatedFrom', 'PropagateReloadFrom', 'PropagatesStopTo', 'StopPropagatedFrom', 'PartOf', 'JoinsNamespaceOf'];
+const DEPENDENCIES = [
+  'Requires',
+  'Requisite',
+  'Wants',
+  'BindsTo',
+  'BindTo',
+  'Upholds',
+  'Conflicts',
+  'Before',
+  'After',
+  'OnSuccess',
+  'OnFailure',
+  'PropagatesReloadTo',
+  'PropagateReloadTo',
+  'ReloadPropagatedFrom',
+  'PropagateReloadFrom',
+  'PropagatesStopTo',
+  'StopPropagatedFrom',
+  'PartOf',
+  'JoinsNamespaceOf',
+];
 
 export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   ...Object.fromEntries(DEPENDENCIES.map((k) => [k, dependency])),
-  OnSuccessJobMode: keepIf((v) => JOB_MODES.includes(v), (v, k) => `Failed to parse ${k}=${v}, ignoring: Invalid argument`),
-  OnFailureJobMode: keepIf((v) => JOB_MODES.includes(v), (v, k) => `Failed to parse ${k}=${v}, ignoring: Invalid argument`),
-  JobTimeoutSec: keepIf((v) => parseSec(v).ok, (v) => `Failed to parse JobTimeoutSec= parameter, ignoring: ${v}`),
-  JobRunningTimeoutSec: keepIf((v) => parseSec(v).ok, (v) => `Failed to parse JobRunningTimeoutSec= parameter, ignoring: ${v}`),
+  OnSuccessJobMode: keepIf(
+    (v) => JOB_MODES.includes(v),
+    (v, k) => `Failed to parse ${k}=${v}, ignoring: Invalid argument`,
+  ),
+  OnFailureJobMode: keepIf(
+    (v) => JOB_MODES.includes(v),
+    (v, k) => `Failed to parse ${k}=${v}, ignoring: Invalid argument`,
+  ),
+  JobTimeoutSec: keepIf(
+    (v) => parseSec(v).ok,
+    (v) => `Failed to parse JobTimeoutSec= parameter, ignoring: ${v}`,
+  ),
+  JobRunningTimeoutSec: keepIf(
+    (v) => parseSec(v).ok,
+    (v) => `Failed to parse JobRunningTimeoutSec= parameter, ignoring: ${v}`,
+  ),
   OnFailureIsolate: (v, c) => {
     // config_parse_job_mode_isolate(): a plain log line (no file:line) for a valid value.
     if (!parseBoolean(v).ok) return c.warn(`Failed to parse boolean, ignoring: ${v}`);
-    c.state.diagnostics.push({ severity: 'warning', file: c.file, message: 'OnFailureIsolate is deprecated. Please use OnFailureJobMode= instead' });
+    c.state.diagnostics.push({
+      severity: 'warning',
+      file: c.file,
+      message: 'OnFailureIsolate is deprecated. Please use OnFailureJobMode= instead',
+    });
     keep('unit')(v, c);
   },
   Description: (v, c) => {
@@ -438,7 +555,9 @@ export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
       if (!r.ok) return parseFailed(c, v, 'EINVAL');
       if (r.word === undefined) return;
       p = r.rest;
-      const k = expand(c, r.word, (err) => c.warn(`Failed to resolve unit specifiers in '${r.word ?? ''}', ignoring: ${err}`));
+      const k = expand(c, r.word, (err) =>
+        c.warn(`Failed to resolve unit specifiers in '${r.word ?? ''}', ignoring: ${err}`),
+      );
       if (k === undefined || k === '') continue;
       if (!/^(https?|file|info|man):/.test(k)) c.warn(`Invalid URL, ignoring: ${k}`);
       else u.documentation.push(k);
@@ -447,7 +566,28 @@ export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   StartLimitIntervalSec: sec(unitSection, (u, v) => (u.startLimitIntervalUsec = v)),
   StartLimitInterval: sec(unitSection, (u, v) => (u.startLimitIntervalUsec = v)),
   StartLimitBurst: unsigned(unitSection, (u, v) => (u.startLimitBurst = v)),
-  SuccessAction: choice(['none', 'exit', 'exit-force', 'reboot', 'reboot-force', 'reboot-immediate', 'poweroff', 'poweroff-force', 'poweroff-immediate', 'halt', 'halt-force', 'halt-immediate', 'kexec', 'kexec-force', 'soft-reboot', 'soft-reboot-force'], 'SuccessAction=', (c, v) => (unitSection(c).successAction = v)),
+  SuccessAction: choice(
+    [
+      'none',
+      'exit',
+      'exit-force',
+      'reboot',
+      'reboot-force',
+      'reboot-immediate',
+      'poweroff',
+      'poweroff-force',
+      'poweroff-immediate',
+      'halt',
+      'halt-force',
+      'halt-immediate',
+      'kexec',
+      'kexec-force',
+      'soft-reboot',
+      'soft-reboot-force',
+    ],
+    'SuccessAction=',
+    (c, v) => (unitSection(c).successAction = v),
+  ),
 };
 
 const ifSock = (f: (u: Sock) => boolean) => (c: DirectiveContext) => f(sock(c));
@@ -456,7 +596,15 @@ const ifSock = (f: (u: Sock) => boolean) => (c: DirectiveContext) => f(sock(c));
  * IPPROTO_* names systemd's socket_protocol_from_name() also knows (the IPv6 extension headers of
  * <netinet/in.h>): known, so refused with "Protocol not supported" rather than "Invalid argument".
  */
-const IPV6_EXTENSION_PROTOCOLS: ReadonlySet<string> = new Set(['hopopts', 'routing', 'fragment', 'icmpv6', 'none', 'dstopts', 'mh']);
+const IPV6_EXTENSION_PROTOCOLS: ReadonlySet<string> = new Set([
+  'hopopts',
+  'routing',
+  'fragment',
+  'icmpv6',
+  'none',
+  'dstopts',
+  'mh',
+]);
 
 export const SOCKET_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   ListenStream: listen,
@@ -471,7 +619,12 @@ export const SOCKET_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
     // "Invalid argument" for an unknown name, "Protocol not supported" for a known one not allowed here.
     const r = parseSocketProtocol(v, c.state.options.systemdVersion ?? 257);
     if (r.ok) sock(c).socketProtocol = r.protocol;
-    else parseFailed(c, v, r.error === 'EINVAL' && IPV6_EXTENSION_PROTOCOLS.has(v.toLowerCase()) ? 'EPROTONOSUPPORT' : r.error);
+    else
+      parseFailed(
+        c,
+        v,
+        r.error === 'EINVAL' && IPV6_EXTENSION_PROTOCOLS.has(v.toLowerCase()) ? 'EPROTONOSUPPORT' : r.error,
+      );
   },
   BindIPv6Only: (v, c) => {
     const r = parseBindIPv6Only(v);
@@ -487,10 +640,22 @@ export const SOCKET_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
     if (!ifnameValid(v)) return c.warn(`Invalid interface name, ignoring: ${v}`);
     sock(c).bindToDevice = v;
   },
-  ExecStartPre: exec((c) => sock(c).execStartPre, (c) => (sock(c).execStartPre = [])),
-  ExecStartPost: exec((c) => sock(c).execStartPost, (c) => (sock(c).execStartPost = [])),
-  ExecStopPre: exec((c) => sock(c).execStopPre, (c) => (sock(c).execStopPre = [])),
-  ExecStopPost: exec((c) => sock(c).execStopPost, (c) => (sock(c).execStopPost = [])),
+  ExecStartPre: exec(
+    (c) => sock(c).execStartPre,
+    (c) => (sock(c).execStartPre = []),
+  ),
+  ExecStartPost: exec(
+    (c) => sock(c).execStartPost,
+    (c) => (sock(c).execStartPost = []),
+  ),
+  ExecStopPre: exec(
+    (c) => sock(c).execStopPre,
+    (c) => (sock(c).execStopPre = []),
+  ),
+  ExecStopPost: exec(
+    (c) => sock(c).execStopPost,
+    (c) => (sock(c).execStopPost = []),
+  ),
   TimeoutSec: secFix0(sock, (u, v) => (u.timeoutUsec = v)),
   SocketUser: userGroup((c, v) => (v === undefined ? delete sock(c).socketUser : (sock(c).socketUser = v))),
   SocketGroup: userGroup((c, v) => (v === undefined ? delete sock(c).socketGroup : (sock(c).socketGroup = v))),
@@ -498,7 +663,10 @@ export const SOCKET_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   DirectoryMode: mode(sock, (u, v) => (u.directoryMode = v)),
   Accept: bool(sock, (u, v) => (u.accept = v)),
   FlushPending: bool(sock, (u, v) => (u.flushPending = v)),
-  Writable: lite(bool(sock, (u, v) => (u.writable = v)), ifSock((u) => u.writable)),
+  Writable: lite(
+    bool(sock, (u, v) => (u.writable = v)),
+    ifSock((u) => u.writable),
+  ),
   MaxConnections: unsigned(sock, (u, v) => (u.maxConnections = v)),
   MaxConnectionsPerSource: unsigned(sock, (u, v) => (u.maxConnectionsPerSource = v)),
   KeepAlive: bool(sock, (u, v) => (u.keepAlive = v)),
@@ -526,13 +694,22 @@ export const SOCKET_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   Transparent: bool(sock, (u, v) => (u.transparent = v)),
   Broadcast: bool(sock, (u, v) => (u.broadcast = v)),
   PassCredentials: bool(sock, (u, v) => (u.passCredentials = v)),
-  PassSecurity: lite(bool(sock, (u, v) => (u.passSecurity = v)), ifSock((u) => u.passSecurity)),
-  PassPacketInfo: lite(bool(sock, (u, v) => (u.passPacketInfo = v)), ifSock((u) => u.passPacketInfo)),
-  Timestamping: lite((v, c) => {
-    const r = parseTimestamping(v);
-    if (r.ok) sock(c).timestamping = r.value;
-    else parseFailed(c, v, r.error);
-  }, ifSock((u) => u.timestamping !== 'off')),
+  PassSecurity: lite(
+    bool(sock, (u, v) => (u.passSecurity = v)),
+    ifSock((u) => u.passSecurity),
+  ),
+  PassPacketInfo: lite(
+    bool(sock, (u, v) => (u.passPacketInfo = v)),
+    ifSock((u) => u.passPacketInfo),
+  ),
+  Timestamping: lite(
+    (v, c) => {
+      const r = parseTimestamping(v);
+      if (r.ok) sock(c).timestamping = r.value;
+      else parseFailed(c, v, r.error);
+    },
+    ifSock((u) => u.timestamping !== 'off'),
+  ),
   TCPCongestion: (v, c) => {
     if (v === '') delete sock(c).tcpCongestion;
     else sock(c).tcpCongestion = v;
@@ -581,15 +758,33 @@ export const SOCKET_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
     if (n.template) return c.warn(`Failed to load unit ${v}, ignoring: Unit name ${k} is missing the instance name.`);
     sock(c).service = k;
   },
-  TriggerLimitIntervalSec: sec(c0 => c0.state.pending, (p, v) => (p.triggerLimitIntervalUsec = v)),
-  TriggerLimitBurst: unsigned(c0 => c0.state.pending, (p, v) => (p.triggerLimitBurst = v)),
-  PollLimitIntervalSec: sec(c0 => c0.state.pending, (p, v) => (p.pollLimitIntervalUsec = v)),
-  PollLimitBurst: unsigned(c0 => c0.state.pending, (p, v) => (p.pollLimitBurst = v)),
+  TriggerLimitIntervalSec: sec(
+    (c0) => c0.state.pending,
+    (p, v) => (p.triggerLimitIntervalUsec = v),
+  ),
+  TriggerLimitBurst: unsigned(
+    (c0) => c0.state.pending,
+    (p, v) => (p.triggerLimitBurst = v),
+  ),
+  PollLimitIntervalSec: sec(
+    (c0) => c0.state.pending,
+    (p, v) => (p.pollLimitIntervalUsec = v),
+  ),
+  PollLimitBurst: unsigned(
+    (c0) => c0.state.pending,
+    (p, v) => (p.pollLimitBurst = v),
+  ),
   SmackLabel: lite(keep('section')),
   SmackLabelIPIn: lite(keep('section')),
   SmackLabelIPOut: lite(keep('section')),
-  SELinuxContextFromNet: lite(bool(sock, (u, v) => (u.selinuxContextFromNet = v)), ifSock((u) => u.selinuxContextFromNet)),
-  PassFileDescriptorsToExec: lite(bool(sock, (u, v) => (u.passFileDescriptorsToExec = v)), ifSock((u) => u.passFileDescriptorsToExec)),
+  SELinuxContextFromNet: lite(
+    bool(sock, (u, v) => (u.selinuxContextFromNet = v)),
+    ifSock((u) => u.selinuxContextFromNet),
+  ),
+  PassFileDescriptorsToExec: lite(
+    bool(sock, (u, v) => (u.passFileDescriptorsToExec = v)),
+    ifSock((u) => u.passFileDescriptorsToExec),
+  ),
   'X-MPTCPFallback': bool(sock, (u, v) => (u.mptcpFallback = v)),
   // For the socket's Exec*= helpers: checked like systemd (an invalid name is fatal), kept verbatim.
   User: keptUserGroup,
@@ -648,13 +843,34 @@ const killMode: DirectiveParser = choice(KILL_MODES, 'kill mode specification', 
 
 export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   Type: choice(SERVICE_TYPES, undefined, (c, v) => (c.state.pending.serviceType = v)),
-  ExecCondition: exec((c) => svc(c).execCondition, (c) => (svc(c).execCondition = [])),
-  ExecStartPre: exec((c) => svc(c).execStartPre, (c) => (svc(c).execStartPre = [])),
-  ExecStart: exec((c) => svc(c).execStart, (c) => (svc(c).execStart = [])),
-  ExecStartPost: exec((c) => svc(c).execStartPost, (c) => (svc(c).execStartPost = [])),
-  ExecReload: exec((c) => svc(c).execReload, (c) => (svc(c).execReload = [])),
-  ExecStop: exec((c) => svc(c).execStop, (c) => (svc(c).execStop = [])),
-  ExecStopPost: exec((c) => svc(c).execStopPost, (c) => (svc(c).execStopPost = [])),
+  ExecCondition: exec(
+    (c) => svc(c).execCondition,
+    (c) => (svc(c).execCondition = []),
+  ),
+  ExecStartPre: exec(
+    (c) => svc(c).execStartPre,
+    (c) => (svc(c).execStartPre = []),
+  ),
+  ExecStart: exec(
+    (c) => svc(c).execStart,
+    (c) => (svc(c).execStart = []),
+  ),
+  ExecStartPost: exec(
+    (c) => svc(c).execStartPost,
+    (c) => (svc(c).execStartPost = []),
+  ),
+  ExecReload: exec(
+    (c) => svc(c).execReload,
+    (c) => (svc(c).execReload = []),
+  ),
+  ExecStop: exec(
+    (c) => svc(c).execStop,
+    (c) => (svc(c).execStop = []),
+  ),
+  ExecStopPost: exec(
+    (c) => svc(c).execStopPost,
+    (c) => (svc(c).execStopPost = []),
+  ),
   Environment: environment,
   EnvironmentFile: (v, c) => {
     const u = svc(c);
@@ -682,7 +898,11 @@ export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
       return;
     }
     const sfx = optional ? ', ignoring' : '';
-    const k = expand(c, rest, (err) => (optional ? c.warn.bind(c) : c.fatal.bind(c))(`Failed to resolve unit specifiers in working directory path '${rest}'${sfx}: ${err}`));
+    const k = expand(c, rest, (err) =>
+      (optional ? c.warn.bind(c) : c.fatal.bind(c))(
+        `Failed to resolve unit specifiers in working directory path '${rest}'${sfx}: ${err}`,
+      ),
+    );
     if (k === undefined) return;
     const p = checkPath(c, k, !optional);
     if (p === undefined) return;
@@ -709,7 +929,13 @@ export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
       });
       if (k === undefined || bad) return;
       if (!userGroupValid(k)) return c.fatal(`Invalid user/group name or numeric ID: ${k}`);
-      if (!userGroupStrict(k)) c.state.diagnostics.push({ severity: 'warning', notice: true, file: c.file, message: `Accepting user/group name '${k}', which does not match strict user/group name rules.` });
+      if (!userGroupStrict(k))
+        c.state.diagnostics.push({
+          severity: 'warning',
+          notice: true,
+          file: c.file,
+          message: `Accepting user/group name '${k}', which does not match strict user/group name rules.`,
+        });
       u.supplementaryGroups.push(k);
     }
   },
@@ -739,7 +965,12 @@ export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
       if (r.word === undefined) return;
       p = r.rest;
       const word = r.word;
-      const k = expand(c, word, (err) => c.warn(`Failed to resolve unit specifiers in '${word}', ignoring: ${err}`), 'name');
+      const k = expand(
+        c,
+        word,
+        (err) => c.warn(`Failed to resolve unit specifiers in '${word}', ignoring: ${err}`),
+        'name',
+      );
       if (k === undefined) continue;
       if (!k.endsWith('.socket') || !parseUnitName(k)) {
         c.warn(`Unit must be of type socket, ignoring: ${k}`);

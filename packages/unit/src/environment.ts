@@ -76,7 +76,17 @@ export function parseEnvironmentFile(input: string | Uint8Array): EnvFileResult 
   const env: Array<[string, string]> = [];
   const warnings: EnvFileResult['warnings'] = [];
   let error: EnvFileResult['error'];
-  type State = 'PRE_KEY' | 'KEY' | 'PRE_VALUE' | 'VALUE' | 'VALUE_ESCAPE' | 'SQ' | 'DQ' | 'DQ_ESCAPE' | 'COMMENT' | 'COMMENT_ESCAPE';
+  type State =
+    | 'PRE_KEY'
+    | 'KEY'
+    | 'PRE_VALUE'
+    | 'VALUE'
+    | 'VALUE_ESCAPE'
+    | 'SQ'
+    | 'DQ'
+    | 'DQ_ESCAPE'
+    | 'COMMENT'
+    | 'COMMENT_ESCAPE';
   let state: State = 'PRE_KEY';
   let key = '';
   let value: string | undefined;
@@ -89,8 +99,10 @@ export function parseEnvironmentFile(input: string | Uint8Array): EnvFileResult 
     if (state === 'VALUE' && lastValueWs >= 0) v = v.slice(0, lastValueWs);
     if (error) return;
     if (NOT_UTF8.test(k)) error = { line: atLine, errno: 'EINVAL', message: `invalid UTF-8 in key '${k}', ignoring.` };
-    else if (NOT_UTF8.test(v)) error = { line: atLine, errno: 'EINVAL', message: `invalid UTF-8 value for key ${k}: '${v}', ignoring.` };
-    else if (!envNameIsValid(k)) warnings.push({ line: atLine, message: `Invalid environment variable name '${k}', ignoring.` });
+    else if (NOT_UTF8.test(v))
+      error = { line: atLine, errno: 'EINVAL', message: `invalid UTF-8 value for key ${k}: '${v}', ignoring.` };
+    else if (!envNameIsValid(k))
+      warnings.push({ line: atLine, message: `Invalid environment variable name '${k}', ignoring.` });
     else envReplace(env, k, v);
     key = '';
     value = undefined;
@@ -175,6 +187,14 @@ export function parseEnvironmentFile(input: string | Uint8Array): EnvFileResult 
         break;
     }
   }
-  if (state === 'PRE_VALUE' || state === 'VALUE' || state === 'VALUE_ESCAPE' || state === 'SQ' || state === 'DQ' || state === 'DQ_ESCAPE') push(line);
+  if (
+    state === 'PRE_VALUE' ||
+    state === 'VALUE' ||
+    state === 'VALUE_ESCAPE' ||
+    state === 'SQ' ||
+    state === 'DQ' ||
+    state === 'DQ_ESCAPE'
+  )
+    push(line);
   return error ? { env: [], warnings, error } : { env, warnings };
 }

@@ -29,7 +29,9 @@ const ERRNOS = [
 export type Errno = (typeof ERRNOS)[number];
 
 /** glibc's strerror() text of each errno name the parsers return. */
-export const STRERROR: Readonly<Record<Errno, string>> = Object.freeze(Object.fromEntries(ERRNOS.map((e) => [e, errnoMessage(e)])) as Record<Errno, string>);
+export const STRERROR: Readonly<Record<Errno, string>> = Object.freeze(
+  Object.fromEntries(ERRNOS.map((e) => [e, errnoMessage(e)])) as Record<Errno, string>,
+);
 
 /** strerror() for an errno name; unknown names are returned as they are. */
 export function strerror(code: string): string {

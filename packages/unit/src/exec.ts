@@ -48,7 +48,13 @@ export function pathSimplify(p: string): string {
 }
 
 /** extract_first_word_and_warn(): retry with UNESCAPE_RELAX and report like systemd. */
-function extractAndWarn(s: string, p: number, rvalue: string, messages: ExecMessage[], fatal: boolean): { word: string | undefined; rest: number } | undefined {
+function extractAndWarn(
+  s: string,
+  p: number,
+  rvalue: string,
+  messages: ExecMessage[],
+  fatal: boolean,
+): { word: string | undefined; rest: number } | undefined {
   const r = extractFirstWord(s, p, FLAGS);
   if (r.ok) return { word: r.word, rest: r.rest };
   const r2 = extractFirstWord(s, p, { ...FLAGS, unescapeRelax: true });
@@ -64,7 +70,11 @@ function extractAndWarn(s: string, p: number, rvalue: string, messages: ExecMess
  * config_parse_exec(): parses one Exec*= value into commands (`;` separates several). Empty value
  * = reset (caller's business). Specifiers are expanded with `ctx`.
  */
-export function parseExecValue(rvalue: string, ctx: SpecifierContext, where: { file: string; line: number }): ExecParseResult {
+export function parseExecValue(
+  rvalue: string,
+  ctx: SpecifierContext,
+  where: { file: string; line: number },
+): ExecParseResult {
   const commands: ExecCommand[] = [];
   const messages: ExecMessage[] = [];
   let p = 0;
@@ -109,7 +119,8 @@ export function parseExecValue(rvalue: string, ctx: SpecifierContext, where: { f
     const sfx = ignore ? ', ignoring' : '';
     const rawPath = fw.slice(f);
     const pe = expandSpecifiers(rawPath, ctx);
-    if (!pe.ok) return failWith(`Failed to resolve unit specifiers in '${rawPath}'${sfx}: ${strerror(pe.error)}`, ignore);
+    if (!pe.ok)
+      return failWith(`Failed to resolve unit specifiers in '${rawPath}'${sfx}: ${strerror(pe.error)}`, ignore);
     let path = pe.value;
     if (path === '') return failWith(`Empty path in command line${sfx}: ${rvalue}`, ignore);
     if (!isSafe(path)) return failWith(`Executable path contains special characters${sfx}: ${path}`, ignore);
@@ -127,7 +138,11 @@ export function parseExecValue(rvalue: string, ctx: SpecifierContext, where: { f
         semicolon = true;
         break;
       }
-      if (rvalue[p] === '\\' && rvalue[p + 1] === ';' && (p + 2 >= rvalue.length || WS.includes(rvalue[p + 2] as string))) {
+      if (
+        rvalue[p] === '\\' &&
+        rvalue[p + 1] === ';' &&
+        (p + 2 >= rvalue.length || WS.includes(rvalue[p + 2] as string))
+      ) {
         p += 2;
         while (p < rvalue.length && WS.includes(rvalue[p] as string)) p++;
         argv.push(';');
@@ -141,7 +156,8 @@ export function parseExecValue(rvalue: string, ctx: SpecifierContext, where: { f
       }
       p = w.rest;
       const we = expandSpecifiers(w.word, ctx);
-      if (!we.ok) return failWith(`Failed to resolve unit specifiers in '${w.word}'${sfx}: ${strerror(we.error)}`, ignore);
+      if (!we.ok)
+        return failWith(`Failed to resolve unit specifiers in '${w.word}'${sfx}: ${strerror(we.error)}`, ignore);
       argv.push(we.value);
     }
     if (argv.length === 0) return failWith(`Empty executable name or zeroeth argument${sfx}: ${rvalue}`, ignore);
@@ -173,7 +189,10 @@ function envGet(env: Readonly<Record<string, string>> | ReadonlyMap<string, stri
  * value (unset → empty), `$$` → `$`; `${VAR:…` is unsupported syntax and stays as written, but a
  * `${…}` inside it is still expanded (`${A:-${B}}` → `${A:-b}`).
  */
-export function replaceEnv(format: string, env: Readonly<Record<string, string>> | ReadonlyMap<string, string>): string {
+export function replaceEnv(
+  format: string,
+  env: Readonly<Record<string, string>> | ReadonlyMap<string, string>,
+): string {
   let state: 'WORD' | 'CURLY' | 'VARIABLE' = 'WORD';
   let r = '';
   let word = 0;
@@ -206,7 +225,10 @@ export function replaceEnv(format: string, env: Readonly<Record<string, string>>
  * word at all); `${NAME}` inside a word is replaced as one piece; `$$` → `$`. Commands with the `:`
  * prefix are returned unchanged.
  */
-export function expandExecCommand(cmd: Pick<ExecCommand, 'argv' | 'noEnvExpand'>, env: Readonly<Record<string, string>> | ReadonlyMap<string, string>): string[] {
+export function expandExecCommand(
+  cmd: Pick<ExecCommand, 'argv' | 'noEnvExpand'>,
+  env: Readonly<Record<string, string>> | ReadonlyMap<string, string>,
+): string[] {
   if (cmd.noEnvExpand) return [...cmd.argv];
   const out: string[] = [];
   for (const w of cmd.argv) {

@@ -1,10 +1,29 @@
 export * from './model.js';
 export { formatDiagnostic } from './diagnostics.js';
 export { parseUnitText, type ParseUnitTextOptions, type ParseUnitResult, type ParseOptions } from './parse.js';
-export { parseSyntax, LONG_LINE_MAX, type Assignment, type SyntaxOptions, type SyntaxResult, type SectionClass } from './syntax.js';
-export { parseSocketAddress, parseNetlinkAddress, printSocketAddress, NETLINK_FAMILIES, type AddressOptions } from './address.js';
+export {
+  parseSyntax,
+  LONG_LINE_MAX,
+  type Assignment,
+  type SyntaxOptions,
+  type SyntaxResult,
+  type SectionClass,
+} from './syntax.js';
+export {
+  parseSocketAddress,
+  parseNetlinkAddress,
+  printSocketAddress,
+  NETLINK_FAMILIES,
+  type AddressOptions,
+} from './address.js';
 export { sysfsInterfaceResolver, staticInterfaceResolver, type InterfaceResolver } from './interfaces.js';
-export { expandSpecifiers, machineHostFacts, TEST_HOST_FACTS, type HostFacts, type SpecifierContext } from './specifiers.js';
+export {
+  expandSpecifiers,
+  machineHostFacts,
+  TEST_HOST_FACTS,
+  type HostFacts,
+  type SpecifierContext,
+} from './specifiers.js';
 export { expandExecCommand, parseExecValue } from './exec.js';
 export { parseEnvironmentFile, type EnvFileResult } from './environment.js';
 export { parseUnitName, templateOf, escapeUnitName, unescapeUnitPath, type UnitName } from './unit-name.js';
@@ -14,6 +33,20 @@ export { parseSize } from './values/size.js';
 export { parseUnsigned, parseInteger, parseIpPort, parseMode } from './values/integer.js';
 export { parseIpTos, parseBindIPv6Only } from './values/enums.js';
 export { strerror, type Errno, type Parsed } from './errno.js';
-export { loadUnitFile, loadUnitDirectories, loadServiceInstance, serviceNameFor, findDropIns, findUnitFile, dropInDirNames, isMaskFile, searchPathListing, type SearchPathListing, type LoadOptions, type LoadUnitResult, type LoadedUnits } from './loader.js';
+export {
+  loadUnitFile,
+  loadUnitDirectories,
+  loadServiceInstance,
+  serviceNameFor,
+  findDropIns,
+  findUnitFile,
+  dropInDirNames,
+  isMaskFile,
+  searchPathListing,
+  type SearchPathListing,
+  type LoadOptions,
+  type LoadUnitResult,
+  type LoadedUnits,
+} from './loader.js';
 export { verify, type VerifyOptions, type VerifyResult } from './verify.js';
 export { printSocketUnit, printServiceUnit, formatListenValue } from './print.js';

@@ -29,7 +29,13 @@ export interface ParseOptions {
 }
 
 export function emptyUnitSection(): UnitSection {
-  return { documentation: [], startLimitIntervalUsec: 10_000_000, startLimitBurst: 5, successAction: 'none', extra: {} };
+  return {
+    documentation: [],
+    startLimitIntervalUsec: 10_000_000,
+    startLimitBurst: 5,
+    successAction: 'none',
+    extra: {},
+  };
 }
 
 /** Settings whose default depends on others, resolved when loading ends. */

@@ -2,7 +2,17 @@
  * Unit files on disk: the main file, its drop-ins (systemd.unit(5) "drop-in" rules), masking, and
  * whole directories (the first directory wins, like /etc over /usr/lib).
  */
-import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fsc,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { LoadState, ParseOptions } from './load-state.js';
 import type { Diagnostic, ServiceUnit, SocketUnit, Unit } from './model.js';
@@ -128,8 +138,10 @@ function readUnitFile(path: string): Buffer {
   const fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw Object.assign(new Error(`${path}: not a regular file`), { code: st.isDirectory() ? 'EISDIR' : 'EBADFD' });
-    if (st.size > UNIT_FILE_MAX) throw Object.assign(new Error(`${path}: larger than ${UNIT_FILE_MAX} bytes`), { code: 'EFBIG' });
+    if (!st.isFile())
+      throw Object.assign(new Error(`${path}: not a regular file`), { code: st.isDirectory() ? 'EISDIR' : 'EBADFD' });
+    if (st.size > UNIT_FILE_MAX)
+      throw Object.assign(new Error(`${path}: larger than ${UNIT_FILE_MAX} bytes`), { code: 'EFBIG' });
     return readFileSync(fd);
   } finally {
     closeSync(fd);
@@ -137,7 +149,12 @@ function readUnitFile(path: string): Buffer {
 }
 
 /** Applies the main file and its drop-ins to a fresh state. */
-function loadInto(state: LoadState, path: string, searchPaths: readonly string[], listing: SearchPathListing | undefined): void {
+function loadInto(
+  state: LoadState,
+  path: string,
+  searchPaths: readonly string[],
+  listing: SearchPathListing | undefined,
+): void {
   applyUnitText(state, readUnitFile(path), path);
   for (const d of findDropIns(state.unit.name, searchPaths, listing)) {
     let text: Buffer;
@@ -156,11 +173,26 @@ export function loadUnitFile(path: string, options: LoadOptions = {}): LoadUnitR
   const name = options.name ?? basename(path);
   const searchPaths = options.searchPaths ?? [dirname(path)];
   if (isMaskFile(path)) {
-    return { masked: true, fatal: true, errno: 'ERFKILL', diagnostics: [{ severity: 'warning', file: path, unit: name, message: `Unit ${name} is masked.` }] };
+    return {
+      masked: true,
+      fatal: true,
+      errno: 'ERFKILL',
+      diagnostics: [{ severity: 'warning', file: path, unit: name, message: `Unit ${name} is masked.` }],
+    };
   }
   const state = createLoadState(name, path, options);
   if (!state) {
-    return { fatal: true, diagnostics: [{ severity: 'error', file: path, unit: name, message: `Unit name is not a valid .socket or .service unit name: ${name}` }] };
+    return {
+      fatal: true,
+      diagnostics: [
+        {
+          severity: 'error',
+          file: path,
+          unit: name,
+          message: `Unit name is not a valid .socket or .service unit name: ${name}`,
+        },
+      ],
+    };
   }
   try {
     loadInto(state, path, searchPaths, options.listing);
@@ -213,14 +245,25 @@ export interface LoadedUnits {
  * Exec command is not executable loads (with an error diagnostic), as in systemd.
  */
 export function loadUnitDirectories(dirs: readonly string[], options: LoadOptions = {}): LoadedUnits {
-  const out: LoadedUnits = { sockets: [], services: [], units: [], templates: new Map(), failed: [], masked: [], aliases: new Map(), diagnostics: [] };
+  const out: LoadedUnits = {
+    sockets: [],
+    services: [],
+    units: [],
+    templates: new Map(),
+    failed: [],
+    masked: [],
+    aliases: new Map(),
+    diagnostics: [],
+  };
   const seen = new Set<string>();
   const searchPaths = options.searchPaths ?? dirs;
   const listing = options.listing ?? searchPathListing();
   for (const dir of dirs) {
     let entries: Array<{ name: string; isFile(): boolean }>;
     try {
-      entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+      );
     } catch {
       continue;
     }
@@ -286,16 +329,33 @@ function aliasTarget(path: string, name: string): { name: string; path: string }
  * the search path), with %i/%I and the instance's other specifiers expanded, plus drop-ins for the
  * instance and the template.
  */
-export function loadServiceInstance(templateName: string, instance: string, options: LoadOptions & { templateFile?: string } = {}): LoadUnitResult {
+export function loadServiceInstance(
+  templateName: string,
+  instance: string,
+  options: LoadOptions & { templateFile?: string } = {},
+): LoadUnitResult {
   const t = parseUnitName(templateName);
   const name = t ? `${t.prefix}@${instance}.${t.type}` : templateName;
   const searchPaths = options.searchPaths ?? (options.templateFile ? [dirname(options.templateFile)] : []);
   const file = options.templateFile ?? findUnitFile(name, searchPaths);
   if (!t || !t.template || t.type !== 'service') {
-    return { fatal: true, diagnostics: [{ severity: 'error', file: templateName, unit: templateName, message: `Not a service template name: ${templateName}` }] };
+    return {
+      fatal: true,
+      diagnostics: [
+        {
+          severity: 'error',
+          file: templateName,
+          unit: templateName,
+          message: `Not a service template name: ${templateName}`,
+        },
+      ],
+    };
   }
   if (!file) {
-    return { fatal: true, diagnostics: [{ severity: 'error', file: templateName, unit: name, message: `Unit ${name} not found.` }] };
+    return {
+      fatal: true,
+      diagnostics: [{ severity: 'error', file: templateName, unit: name, message: `Unit ${name} not found.` }],
+    };
   }
   return loadUnitFile(file, { ...options, searchPaths, name });
 }

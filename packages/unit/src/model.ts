@@ -27,7 +27,8 @@ export interface Diagnostic {
 }
 
 /** The Listen*= kinds, in systemd's terms. */
-export type ListenKind = 'stream' | 'datagram' | 'seqpacket' | 'fifo' | 'special' | 'netlink' | 'mqueue' | 'usb-function';
+export type ListenKind =
+  'stream' | 'datagram' | 'seqpacket' | 'fifo' | 'special' | 'netlink' | 'mqueue' | 'usb-function';
 
 /** A parsed socket address (socket_address_parse / netlink / path forms). */
 export type ListenAddress =

@@ -7,7 +7,13 @@ import { basename } from 'node:path';
 import { INSTALL_DIRECTIVES, keep, SERVICE_DIRECTIVES, SOCKET_DIRECTIVES, UNIT_DIRECTIVES } from './directives.js';
 import { strerror } from './errno.js';
 import { INSTALL_SECTION_KEYS, SERVICE_SECTION_KEYS, SOCKET_SECTION_KEYS, UNIT_SECTION_KEYS } from './known-keys.js';
-import { emptyUnitSection, type DirectiveContext, type DirectiveParser, type LoadState, type ParseOptions } from './load-state.js';
+import {
+  emptyUnitSection,
+  type DirectiveContext,
+  type DirectiveParser,
+  type LoadState,
+  type ParseOptions,
+} from './load-state.js';
 import type { Diagnostic, ExecCommand, ServiceUnit, SocketUnit, Unit } from './model.js';
 import { machineHostFacts, type SpecifierContext } from './specifiers.js';
 import { parseSyntax, type SectionClass, type SyntaxFatal } from './syntax.js';
@@ -179,7 +185,8 @@ export function applyUnitText(state: LoadState, text: string | Uint8Array, file:
   const kind = state.unit.kind;
   const tables = TABLES[kind];
   const spec: SpecifierContext = { name: state.unit.name, file: state.unit.file, host: state.host };
-  const classifySection = (s: string): SectionClass => (Object.prototype.hasOwnProperty.call(tables, s) ? 'known' : 'unknown');
+  const classifySection = (s: string): SectionClass =>
+    Object.prototype.hasOwnProperty.call(tables, s) ? 'known' : 'unknown';
   let stop: SyntaxFatal | undefined;
   // unit_load_dropin() ignores config_parse()'s result: an error in a drop-in stops reading that
   // drop-in, is printed, and the unit still loads (systemd 257).
@@ -219,12 +226,18 @@ export function applyUnitText(state: LoadState, text: string | Uint8Array, file:
   });
   if (dropIn) state.unit.dropIns.push(file);
   if (result.fatal && dropIn) {
-    if (result.fatal.errno !== 'ENOEXEC' && result.fatal.message !== '') state.diagnostics.push({ severity: 'warning', file, line: result.fatal.line, message: result.fatal.message });
+    if (result.fatal.errno !== 'ENOEXEC' && result.fatal.message !== '')
+      state.diagnostics.push({ severity: 'warning', file, line: result.fatal.line, message: result.fatal.message });
   } else if (result.fatal) {
     state.fatal = true;
     state.fatalErrno = result.fatal.errno;
     if (result.fatal.errno === 'ENOEXEC') {
-      state.diagnostics.push({ severity: 'error', file: state.unit.file, unit: state.unit.name, message: 'Unit configuration has fatal error, unit will not be started.' });
+      state.diagnostics.push({
+        severity: 'error',
+        file: state.unit.file,
+        unit: state.unit.name,
+        message: 'Unit configuration has fatal error, unit will not be started.',
+      });
     } else if (result.fatal.message !== '') {
       state.diagnostics.push({ severity: 'error', file, line: result.fatal.line, message: result.fatal.message });
     }
@@ -268,7 +281,12 @@ function checkExecutables(state: LoadState, lists: ExecCommand[][]): void {
         }
       }
       if (err !== undefined && !cmd.ignoreFailure) {
-        state.diagnostics.push({ severity: 'error', file: state.unit.file, unit: state.unit.name, message: `Command ${cmd.path} is not executable: ${strerror(err)}` });
+        state.diagnostics.push({
+          severity: 'error',
+          file: state.unit.file,
+          unit: state.unit.name,
+          message: `Command ${cmd.path} is not executable: ${strerror(err)}`,
+        });
       }
     }
   }
@@ -282,29 +300,46 @@ function unitError(state: LoadState, message: string): void {
 
 function finishSocket(state: LoadState, u: SocketUnit): void {
   const p = state.pending;
-  u.triggerLimitIntervalUsec = p.triggerLimitIntervalUsec === undefined || p.triggerLimitIntervalUsec === Infinity ? 2_000_000 : p.triggerLimitIntervalUsec;
-  u.triggerLimitBurst = p.triggerLimitBurst === undefined || p.triggerLimitBurst === 4294967295 ? (u.accept ? 200 : 20) : p.triggerLimitBurst;
-  u.pollLimitIntervalUsec = p.pollLimitIntervalUsec === undefined || p.pollLimitIntervalUsec === Infinity ? 2_000_000 : p.pollLimitIntervalUsec;
-  u.pollLimitBurst = p.pollLimitBurst === undefined || p.pollLimitBurst === 4294967295 ? (u.accept ? 150 : 15) : p.pollLimitBurst;
+  u.triggerLimitIntervalUsec =
+    p.triggerLimitIntervalUsec === undefined || p.triggerLimitIntervalUsec === Infinity
+      ? 2_000_000
+      : p.triggerLimitIntervalUsec;
+  u.triggerLimitBurst =
+    p.triggerLimitBurst === undefined || p.triggerLimitBurst === 4294967295
+      ? u.accept
+        ? 200
+        : 20
+      : p.triggerLimitBurst;
+  u.pollLimitIntervalUsec =
+    p.pollLimitIntervalUsec === undefined || p.pollLimitIntervalUsec === Infinity ? 2_000_000 : p.pollLimitIntervalUsec;
+  u.pollLimitBurst =
+    p.pollLimitBurst === undefined || p.pollLimitBurst === 4294967295 ? (u.accept ? 150 : 15) : p.pollLimitBurst;
   // socket_add_mount_dependencies(): a file-system socket path with ".." is refused (EPERM, which
   // systemd-analyze prints as the D-Bus error text "Access denied").
-  if (u.listen.some((l) => l.address.family === 'unix' && !l.address.abstract && l.address.path.split('/').includes('..'))) {
+  if (
+    u.listen.some((l) => l.address.family === 'unix' && !l.address.abstract && l.address.path.split('/').includes('..'))
+  ) {
     state.diagnostics.push({ severity: 'error', file: u.file, message: 'Access denied' });
     state.fatal = true;
     state.fatalErrno = 'EPERM';
     return;
   }
-  if (u.listen.length === 0) return unitError(state, 'Unit has no Listen setting (ListenStream=, ListenDatagram=, ListenFIFO=, ...). Refusing.');
+  if (u.listen.length === 0)
+    return unitError(state, 'Unit has no Listen setting (ListenStream=, ListenDatagram=, ListenFIFO=, ...). Refusing.');
   const nonAccepting = u.listen.some((l) => l.kind !== 'stream' && l.kind !== 'seqpacket');
-  if (u.accept && nonAccepting) return unitError(state, 'Unit configured for accepting sockets, but sockets are non-accepting. Refusing.');
+  if (u.accept && nonAccepting)
+    return unitError(state, 'Unit configured for accepting sockets, but sockets are non-accepting. Refusing.');
   if (u.maxConnections <= 0) return unitError(state, 'MaxConnection= setting too small. Refusing.');
-  if (u.accept && u.service !== undefined) return unitError(state, 'Explicit service configuration for accepting socket units not supported. Refusing.');
+  if (u.accept && u.service !== undefined)
+    return unitError(state, 'Explicit service configuration for accepting socket units not supported. Refusing.');
   const pam = u.extra['PAMName']?.at(-1);
   const killMode = u.extra['KillMode']?.at(-1) ?? 'control-group';
-  if (pam && killMode !== 'control-group') return unitError(state, "Unit has PAM enabled. Kill mode must be set to 'control-group'. Refusing.");
+  if (pam && killMode !== 'control-group')
+    return unitError(state, "Unit has PAM enabled. Kill mode must be set to 'control-group'. Refusing.");
   if (u.symlinks.length > 0) {
     const nodes = u.listen.filter((l) => l.kind === 'fifo' || (l.address.family === 'unix' && !l.address.abstract));
-    if (nodes.length !== 1) return unitError(state, 'Unit has symlinks set but none or more than one node in the file system. Refusing.');
+    if (nodes.length !== 1)
+      return unitError(state, 'Unit has symlinks set but none or more than one node in the file system. Refusing.');
   }
   checkExecutables(state, [u.execStartPre, u.execStartPost, u.execStopPre, u.execStopPost]);
 }
@@ -313,32 +348,69 @@ function finishService(state: LoadState, u: ServiceUnit): void {
   const p = state.pending;
   u.type = p.serviceType ?? (u.busName ? 'dbus' : u.execStart.length > 0 ? 'simple' : 'oneshot');
   u.timeoutStartUsec = p.timeoutStartUsec ?? (u.type === 'oneshot' ? Infinity : DEFAULT_TIMEOUT_USEC);
-  if (!p.standardOutputSet && (u.standardInput === 'socket' || u.standardInput.startsWith('tty'))) u.standardOutput = 'inherit';
+  if (!p.standardOutputSet && (u.standardInput === 'socket' || u.standardInput.startsWith('tty')))
+    u.standardOutput = 'inherit';
   const noSuccessAction = u.unit.successAction === 'none';
-  if (u.execStart.length === 0 && u.execStop.length === 0 && noSuccessAction) return unitError(state, 'Service has no ExecStart=, ExecStop=, or SuccessAction=. Refusing.');
-  if (u.type !== 'oneshot' && u.execStart.length === 0) return unitError(state, 'Service has no ExecStart= setting, which is only allowed for Type=oneshot services. Refusing.');
-  if (!u.remainAfterExit && u.execStart.length === 0 && noSuccessAction) return unitError(state, 'Service has no ExecStart= and no SuccessAction= settings and does not have RemainAfterExit=yes set. Refusing.');
-  if (u.type !== 'oneshot' && u.execStart.length > 1) return unitError(state, 'Service has more than one ExecStart= setting, which is only allowed for Type=oneshot services. Refusing.');
-  if (u.type === 'oneshot' && (u.restart === 'always' || u.restart === 'on-success')) return unitError(state, "Service has Restart= set to either always or on-success, which isn't allowed for Type=oneshot services. Refusing.");
-  if (u.type === 'dbus' && !u.busName) return unitError(state, 'Service is of type D-Bus but no D-Bus service name has been specified. Refusing.');
-  if (u.pamName && u.killMode !== 'control-group' && u.killMode !== 'mixed') return unitError(state, "Service has PAM enabled. Kill mode must be set to 'control-group' or 'mixed'. Refusing.");
+  if (u.execStart.length === 0 && u.execStop.length === 0 && noSuccessAction)
+    return unitError(state, 'Service has no ExecStart=, ExecStop=, or SuccessAction=. Refusing.');
+  if (u.type !== 'oneshot' && u.execStart.length === 0)
+    return unitError(
+      state,
+      'Service has no ExecStart= setting, which is only allowed for Type=oneshot services. Refusing.',
+    );
+  if (!u.remainAfterExit && u.execStart.length === 0 && noSuccessAction)
+    return unitError(
+      state,
+      'Service has no ExecStart= and no SuccessAction= settings and does not have RemainAfterExit=yes set. Refusing.',
+    );
+  if (u.type !== 'oneshot' && u.execStart.length > 1)
+    return unitError(
+      state,
+      'Service has more than one ExecStart= setting, which is only allowed for Type=oneshot services. Refusing.',
+    );
+  if (u.type === 'oneshot' && (u.restart === 'always' || u.restart === 'on-success'))
+    return unitError(
+      state,
+      "Service has Restart= set to either always or on-success, which isn't allowed for Type=oneshot services. Refusing.",
+    );
+  if (u.type === 'dbus' && !u.busName)
+    return unitError(state, 'Service is of type D-Bus but no D-Bus service name has been specified. Refusing.');
+  if (u.pamName && u.killMode !== 'control-group' && u.killMode !== 'mixed')
+    return unitError(state, "Service has PAM enabled. Kill mode must be set to 'control-group' or 'mixed'. Refusing.");
   // service_verify(): settings that need a partner are ignored with a unit-level warning.
   const has = (k: string): boolean => (u.extra[k]?.length ?? 0) > 0;
-  if (has('USBFunctionDescriptors') && !has('USBFunctionStrings')) unitWarning(state, 'Service has USBFunctionDescriptors= setting, but no USBFunctionStrings=. Ignoring.');
-  if (!has('USBFunctionDescriptors') && has('USBFunctionStrings')) unitWarning(state, 'Service has USBFunctionStrings= setting, but no USBFunctionDescriptors=. Ignoring.');
+  if (has('USBFunctionDescriptors') && !has('USBFunctionStrings'))
+    unitWarning(state, 'Service has USBFunctionDescriptors= setting, but no USBFunctionStrings=. Ignoring.');
+  if (!has('USBFunctionDescriptors') && has('USBFunctionStrings'))
+    unitWarning(state, 'Service has USBFunctionStrings= setting, but no USBFunctionDescriptors=. Ignoring.');
   const runtimeMax = u.extra['RuntimeMaxSec']?.at(-1);
   const randomized = u.extra['RuntimeRandomizedExtraSec']?.at(-1);
   const usec = (v: string | undefined): number => {
     const r = v === undefined ? undefined : parseSec(v);
     return r?.ok && !r.value.infinity ? Number(r.value.usec) : Infinity;
   };
-  if (randomized !== undefined && usec(randomized) !== 0 && usec(runtimeMax) === Infinity) unitWarning(state, 'Service has RuntimeRandomizedExtraSec= setting, but no RuntimeMaxSec=. Ignoring.');
+  if (randomized !== undefined && usec(randomized) !== 0 && usec(runtimeMax) === Infinity)
+    unitWarning(state, 'Service has RuntimeRandomizedExtraSec= setting, but no RuntimeMaxSec=. Ignoring.');
   const steps = u.restartSteps ?? 0;
   const maxDelay = u.restartMaxDelayUsec ?? Infinity;
-  if (maxDelay === Infinity && steps > 0) unitWarning(state, 'Service has RestartSteps= but no RestartMaxDelaySec= setting. Ignoring.');
-  if (maxDelay !== Infinity && steps === 0) unitWarning(state, 'Service has RestartMaxDelaySec= but no RestartSteps= setting. Ignoring.');
-  if (maxDelay < u.restartUsec) unitWarning(state, 'RestartMaxDelaySec= has a value smaller than RestartSec=, resetting RestartSec= to RestartMaxDelaySec=.');
-  checkExecutables(state, [u.execCondition, u.execStartPre, u.execStart, u.execStartPost, u.execReload, u.execStop, u.execStopPost]);
+  if (maxDelay === Infinity && steps > 0)
+    unitWarning(state, 'Service has RestartSteps= but no RestartMaxDelaySec= setting. Ignoring.');
+  if (maxDelay !== Infinity && steps === 0)
+    unitWarning(state, 'Service has RestartMaxDelaySec= but no RestartSteps= setting. Ignoring.');
+  if (maxDelay < u.restartUsec)
+    unitWarning(
+      state,
+      'RestartMaxDelaySec= has a value smaller than RestartSec=, resetting RestartSec= to RestartMaxDelaySec=.',
+    );
+  checkExecutables(state, [
+    u.execCondition,
+    u.execStartPre,
+    u.execStart,
+    u.execStartPost,
+    u.execReload,
+    u.execStop,
+    u.execStopPost,
+  ]);
 }
 
 function unitWarning(state: LoadState, message: string): void {
@@ -366,7 +438,14 @@ export function parseUnitText(text: string | Uint8Array, options: ParseUnitTextO
   const state = createLoadState(name, options.file, options);
   if (!state) {
     return {
-      diagnostics: [{ severity: 'error', file: options.file, unit: name, message: `Unit name is not a valid .socket or .service unit name: ${name}` }],
+      diagnostics: [
+        {
+          severity: 'error',
+          file: options.file,
+          unit: name,
+          message: `Unit name is not a valid .socket or .service unit name: ${name}`,
+        },
+      ],
       fatal: true,
     };
   }

@@ -185,7 +185,11 @@ export function printServiceUnit(u: ServiceUnit): string {
   w.exec('ExecStopPost', u.execStopPost);
   for (const [k, v] of u.environment) w.set('Environment', pct(quoteWord(`${k}=${v}`)));
   for (const f of u.environmentFiles) w.set('EnvironmentFile', pct(`${f.optional ? '-' : ''}${f.path}`));
-  if (u.workingDirectory) w.set('WorkingDirectory', `${u.workingDirectory.optional ? '-' : ''}${u.workingDirectory.path === '~' ? '~' : pct(u.workingDirectory.path)}`);
+  if (u.workingDirectory)
+    w.set(
+      'WorkingDirectory',
+      `${u.workingDirectory.optional ? '-' : ''}${u.workingDirectory.path === '~' ? '~' : pct(u.workingDirectory.path)}`,
+    );
   if (u.user !== undefined) w.set('User', pct(u.user));
   if (u.group !== undefined) w.set('Group', pct(u.group));
   for (const g of u.supplementaryGroups) w.set('SupplementaryGroups', pct(g));

@@ -21,19 +21,31 @@ const WS = ' \t\n\r';
 /** cunescape_one(): returns [consumed chars, decoded string] or undefined. */
 export function cunescapeOne(s: string, i: number): [number, string] | undefined {
   const c = s[i];
-  const hex = (k: number) => (s[k] !== undefined && /[0-9a-fA-F]/.test(s[k] as string) ? Number.parseInt(s[k] as string, 16) : -1);
+  const hex = (k: number) =>
+    s[k] !== undefined && /[0-9a-fA-F]/.test(s[k] as string) ? Number.parseInt(s[k] as string, 16) : -1;
   switch (c) {
-    case 'a': return [1, '\x07'];
-    case 'b': return [1, '\b'];
-    case 'f': return [1, '\f'];
-    case 'n': return [1, '\n'];
-    case 'r': return [1, '\r'];
-    case 't': return [1, '\t'];
-    case 'v': return [1, '\v'];
-    case '\\': return [1, '\\'];
-    case '"': return [1, '"'];
-    case "'": return [1, "'"];
-    case 's': return [1, ' '];
+    case 'a':
+      return [1, '\x07'];
+    case 'b':
+      return [1, '\b'];
+    case 'f':
+      return [1, '\f'];
+    case 'n':
+      return [1, '\n'];
+    case 'r':
+      return [1, '\r'];
+    case 't':
+      return [1, '\t'];
+    case 'v':
+      return [1, '\v'];
+    case '\\':
+      return [1, '\\'];
+    case '"':
+      return [1, '"'];
+    case "'":
+      return [1, "'"];
+    case 's':
+      return [1, ' '];
     case 'x': {
       const a = hex(i + 1);
       const b = hex(i + 2);
@@ -54,7 +66,9 @@ export function cunescapeOne(s: string, i: number): [number, string] | undefined
     }
     default: {
       if (c !== undefined && c >= '0' && c <= '7') {
-        const d = [s[i], s[i + 1], s[i + 2]].map((x) => (x !== undefined && x >= '0' && x <= '7' ? x.charCodeAt(0) - 48 : -1));
+        const d = [s[i], s[i + 1], s[i + 2]].map((x) =>
+          x !== undefined && x >= '0' && x <= '7' ? x.charCodeAt(0) - 48 : -1,
+        );
         if (d.some((x) => x < 0)) return undefined;
         const m = ((d[0] as number) << 6) | ((d[1] as number) << 3) | (d[2] as number);
         if (m === 0 || m > 255) return undefined;
@@ -69,7 +83,12 @@ export function cunescapeOne(s: string, i: number): [number, string] | undefined
  * extract_first_word(&p, …, WHITESPACE, flags) starting at `start`. `word` is undefined when only
  * separators were left; `rest` is where parsing continues (s.length at the end).
  */
-export function extractFirstWord(s: string, start: number, flags: ExtractFlags, separators: string = WS): ExtractResult {
+export function extractFirstWord(
+  s: string,
+  start: number,
+  flags: ExtractFlags,
+  separators: string = WS,
+): ExtractResult {
   let p = start;
   while (p < s.length && separators.includes(s[p] as string)) p++;
   if (p >= s.length) return { ok: true, word: undefined, rest: s.length };
@@ -84,7 +103,8 @@ export function extractFirstWord(s: string, start: number, flags: ExtractFlags, 
     if (c === '\\' && !flags.retainEscape) {
       p++;
       if (p >= s.length) {
-        if (flags.unescapeRelax && (quote === undefined || flags.relax)) return { ok: true, word: word + '\\', rest: s.length };
+        if (flags.unescapeRelax && (quote === undefined || flags.relax))
+          return { ok: true, word: word + '\\', rest: s.length };
         if (flags.relax) return { ok: true, word, rest: s.length };
         return { ok: false, error: 'EINVAL' };
       }

@@ -51,7 +51,16 @@ function osRelease(): Record<string, string> {
   return out;
 }
 
-const ARCH: Readonly<Record<string, string>> = { x64: 'x86-64', ia32: 'x86', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64-le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loongarch64' };
+const ARCH: Readonly<Record<string, string>> = {
+  x64: 'x86-64',
+  ia32: 'x86',
+  arm64: 'arm64',
+  arm: 'arm',
+  ppc64: 'ppc64-le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  loong64: 'loongarch64',
+};
 
 let cachedFacts: HostFacts | undefined;
 
@@ -94,7 +103,10 @@ export function machineHostFacts(): HostFacts {
     architecture: ARCH[arch()] ?? arch(),
     kernelRelease: release(),
     osRelease: osRelease(),
-    prettyHostname: readTrim('/etc/machine-info').match(/^PRETTY_HOSTNAME=(.*)$/m)?.[1]?.replace(/^"|"$/g, '') ?? '',
+    prettyHostname:
+      readTrim('/etc/machine-info')
+        .match(/^PRETTY_HOSTNAME=(.*)$/m)?.[1]
+        ?.replace(/^"|"$/g, '') ?? '',
     runtimeDir: '/run',
     stateDir: '/var/lib',
     cacheDir: '/var/cache',
@@ -150,46 +162,86 @@ function lookup(c: string, ctx: SpecifierContext): string | undefined {
   const instance = u?.instance ?? '';
   const lastDash = (s: string) => (s.includes('-') ? s.slice(s.lastIndexOf('-') + 1) : s);
   switch (c) {
-    case 'a': return h.architecture;
-    case 'A': return h.osRelease['IMAGE_VERSION'] ?? '';
-    case 'b': return h.bootId;
-    case 'B': return h.osRelease['BUILD_ID'] ?? '';
-    case 'C': return h.cacheDir;
-    case 'd': return `${h.runtimeDir}/credentials/${ctx.name}`;
-    case 'D': return '/usr/share';
-    case 'E': return h.configDir;
-    case 'f': return instance !== '' ? unescapeUnitPath(instance) : unescapeUnitPath(prefix);
-    case 'g': return h.group;
-    case 'G': return String(h.gid);
-    case 'h': return h.home;
-    case 'H': return h.hostname;
-    case 'i': return instance;
-    case 'I': return unescapeUnitInstance(instance);
-    case 'j': return lastDash(prefix);
-    case 'J': return unescapeUnitInstance(lastDash(prefix));
-    case 'l': return h.hostname.split('.')[0] ?? h.hostname;
-    case 'L': return h.logsDir;
-    case 'm': return h.machineId;
-    case 'M': return h.osRelease['IMAGE_ID'] ?? '';
-    case 'n': return ctx.name;
-    case 'N': return u ? (u.instance !== undefined ? `${u.prefix}@${u.instance}` : u.prefix) : ctx.name;
-    case 'o': return h.osRelease['ID'] ?? '';
-    case 'p': return prefix;
-    case 'P': return unescapeUnitInstance(prefix);
-    case 'q': return h.prettyHostname || h.hostname;
-    case 's': return h.shell;
-    case 'S': return h.stateDir;
-    case 't': return h.runtimeDir;
-    case 'T': return h.tmpDir;
-    case 'u': return h.user;
-    case 'U': return String(h.uid);
-    case 'v': return h.kernelRelease;
-    case 'V': return h.varTmpDir;
-    case 'w': return h.osRelease['VERSION_ID'] ?? '';
-    case 'W': return h.osRelease['VARIANT_ID'] ?? '';
-    case 'y': return ctx.file ?? '';
-    case 'Y': return ctx.file ? ctx.file.slice(0, Math.max(1, ctx.file.lastIndexOf('/'))) : '';
-    default: return undefined;
+    case 'a':
+      return h.architecture;
+    case 'A':
+      return h.osRelease['IMAGE_VERSION'] ?? '';
+    case 'b':
+      return h.bootId;
+    case 'B':
+      return h.osRelease['BUILD_ID'] ?? '';
+    case 'C':
+      return h.cacheDir;
+    case 'd':
+      return `${h.runtimeDir}/credentials/${ctx.name}`;
+    case 'D':
+      return '/usr/share';
+    case 'E':
+      return h.configDir;
+    case 'f':
+      return instance !== '' ? unescapeUnitPath(instance) : unescapeUnitPath(prefix);
+    case 'g':
+      return h.group;
+    case 'G':
+      return String(h.gid);
+    case 'h':
+      return h.home;
+    case 'H':
+      return h.hostname;
+    case 'i':
+      return instance;
+    case 'I':
+      return unescapeUnitInstance(instance);
+    case 'j':
+      return lastDash(prefix);
+    case 'J':
+      return unescapeUnitInstance(lastDash(prefix));
+    case 'l':
+      return h.hostname.split('.')[0] ?? h.hostname;
+    case 'L':
+      return h.logsDir;
+    case 'm':
+      return h.machineId;
+    case 'M':
+      return h.osRelease['IMAGE_ID'] ?? '';
+    case 'n':
+      return ctx.name;
+    case 'N':
+      return u ? (u.instance !== undefined ? `${u.prefix}@${u.instance}` : u.prefix) : ctx.name;
+    case 'o':
+      return h.osRelease['ID'] ?? '';
+    case 'p':
+      return prefix;
+    case 'P':
+      return unescapeUnitInstance(prefix);
+    case 'q':
+      return h.prettyHostname || h.hostname;
+    case 's':
+      return h.shell;
+    case 'S':
+      return h.stateDir;
+    case 't':
+      return h.runtimeDir;
+    case 'T':
+      return h.tmpDir;
+    case 'u':
+      return h.user;
+    case 'U':
+      return String(h.uid);
+    case 'v':
+      return h.kernelRelease;
+    case 'V':
+      return h.varTmpDir;
+    case 'w':
+      return h.osRelease['VERSION_ID'] ?? '';
+    case 'W':
+      return h.osRelease['VARIANT_ID'] ?? '';
+    case 'y':
+      return ctx.file ?? '';
+    case 'Y':
+      return ctx.file ? ctx.file.slice(0, Math.max(1, ctx.file.lastIndexOf('/'))) : '';
+    default:
+      return undefined;
   }
 }
 
@@ -197,7 +249,11 @@ function lookup(c: string, ctx: SpecifierContext): string | undefined {
  * specifier_printf(): `%%` → `%`; `%X` with X a known specifier → its value; `%` + another letter or
  * digit → EBADSLT ("Invalid slot"); `%` + anything else, or a trailing `%`, is kept.
  */
-export function expandSpecifiers(text: string, ctx: SpecifierContext, set: SpecifierSet = 'full'): { ok: true; value: string } | { ok: false; error: Errno } {
+export function expandSpecifiers(
+  text: string,
+  ctx: SpecifierContext,
+  set: SpecifierSet = 'full',
+): { ok: true; value: string } | { ok: false; error: Errno } {
   // unit_name_printf(): specifier_printf(…, UNIT_NAME_MAX, …) refuses a longer result.
   if (set === 'name' && text.length > UNIT_NAME_MAX && !text.includes('%')) return { ok: false, error: 'ENAMETOOLONG' };
   if (!text.includes('%')) return { ok: true, value: text };

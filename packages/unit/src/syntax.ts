@@ -121,23 +121,33 @@ export function parseSyntax(input: string | Uint8Array, options: SyntaxOptions):
   let sectionIgnored = false;
   const classify = options.classifySection;
 
-  const parseLogical = (raw: string, invalidUtf8: boolean, rawBytes: Uint8Array | undefined, at: number): SyntaxFatal | undefined => {
+  const parseLogical = (
+    raw: string,
+    invalidUtf8: boolean,
+    rawBytes: Uint8Array | undefined,
+    at: number,
+  ): SyntaxFatal | undefined => {
     const l = stripWs(raw);
     if (l === '') return undefined;
     if (invalidUtf8 || LONE_SURROGATE.test(l)) {
-      const shown = rawBytes ? stripWs(escapeInvalidUtf8(rawBytes)) : l.replace(new RegExp(LONE_SURROGATE, 'g'), '\uFFFD');
+      const shown = rawBytes
+        ? stripWs(escapeInvalidUtf8(rawBytes))
+        : l.replace(new RegExp(LONE_SURROGATE, 'g'), '\uFFFD');
       return { line: at, errno: 'EINVAL', message: `String is not UTF-8 clean, ignoring assignment: ${shown}` };
     }
     if (l.charCodeAt(0) === 0x5b /* [ */) {
-      if (l.charCodeAt(l.length - 1) !== 0x5d) return { line: at, errno: 'EBADMSG', message: `Invalid section header '${l}'` };
+      if (l.charCodeAt(l.length - 1) !== 0x5d)
+        return { line: at, errno: 'EBADMSG', message: `Invalid section header '${l}'` };
       const n = l.slice(1, -1);
-      if (!isSafeSectionName(n)) return { line: at, errno: 'EBADMSG', message: `Bad characters in section header '${l}'` };
+      if (!isSafeSectionName(n))
+        return { line: at, errno: 'EBADMSG', message: `Bad characters in section header '${l}'` };
       const cls: SectionClass = classify ? classify(n) : 'known';
       if (cls === 'known') {
         section = n;
         sectionIgnored = false;
       } else {
-        if (cls === 'unknown' && !n.startsWith('X-')) options.onWarning({ line: at, message: `Unknown section '${n}'. Ignoring.` });
+        if (cls === 'unknown' && !n.startsWith('X-'))
+          options.onWarning({ line: at, message: `Unknown section '${n}'. Ignoring.` });
         section = undefined;
         sectionIgnored = true;
       }
@@ -156,7 +166,12 @@ export function parseSyntax(input: string | Uint8Array, options: SyntaxOptions):
       options.onWarning({ line: at, message: "Missing key name before '=', ignoring line." });
       return undefined;
     }
-    const r = options.onAssignment({ section: section ?? '', key: stripWs(l.slice(0, eq)), value: stripWs(l.slice(eq + 1)), line: at });
+    const r = options.onAssignment({
+      section: section ?? '',
+      key: stripWs(l.slice(0, eq)),
+      value: stripWs(l.slice(eq + 1)),
+      line: at,
+    });
     return r ?? undefined;
   };
 
@@ -173,7 +188,11 @@ export function parseSyntax(input: string | Uint8Array, options: SyntaxOptions):
 
     let s = start;
     if (!refuseBom) {
-      if (isBytes ? end - s >= 3 && codeAt(s) === 0xef && codeAt(s + 1) === 0xbb && codeAt(s + 2) === 0xbf : codeAt(s) === 0xfeff) {
+      if (
+        isBytes
+          ? end - s >= 3 && codeAt(s) === 0xef && codeAt(s + 1) === 0xbb && codeAt(s + 2) === 0xbf
+          : codeAt(s) === 0xfeff
+      ) {
         s += isBytes ? 3 : 1;
         refuseBom = true;
       }

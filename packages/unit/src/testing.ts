@@ -95,7 +95,13 @@ export function generateUnitCorpus(n: number, seed = 1): GeneratedUnit[] {
   const out: GeneratedUnit[] = [];
   for (let i = 0; i < n; i++) {
     const base = `gen${i}-${pick(r, ['web', 'echo', 'api', 'db', 'proxy'])}`;
-    const lines: string[] = ['# generated unit', '[Unit]', `Description=Generated %n number ${i} \\`, '  on %H', 'Documentation=man:systemd.socket(5) https://example.org/doc'];
+    const lines: string[] = [
+      '# generated unit',
+      '[Unit]',
+      `Description=Generated %n number ${i} \\`,
+      '  on %H',
+      'Documentation=man:systemd.socket(5) https://example.org/doc',
+    ];
     if (r() < 0.3) lines.push('StartLimitIntervalSec=30s', 'StartLimitBurst=10');
     if (i % 3 !== 2) {
       const accept = r() < 0.25;
@@ -113,7 +119,10 @@ export function generateUnitCorpus(n: number, seed = 1): GeneratedUnit[] {
       out.push({ name: `${base}.socket`, text: lines.join('\n') + '\n' });
     } else {
       lines.push('', '[Service]', `Type=${pick(r, ['simple', 'exec', 'notify', 'oneshot'])}`);
-      lines.push(`ExecStart=/usr/bin/${pick(r, ['env', 'true', 'cat', 'sleep'])} --name=%n "quoted arg" \${PORT} $GREETING \\`, '    --flag \\x41');
+      lines.push(
+        `ExecStart=/usr/bin/${pick(r, ['env', 'true', 'cat', 'sleep'])} --name=%n "quoted arg" \${PORT} $GREETING \\`,
+        '    --flag \\x41',
+      );
       if (r() < 0.4) lines.push('ExecStartPre=-/bin/mkdir -p /run/%p');
       const no = Math.floor(r() * 8);
       for (let k = 0; k < no; k++) lines.push(pick(r, SERVICE_OPTIONS));
@@ -123,10 +132,176 @@ export function generateUnitCorpus(n: number, seed = 1): GeneratedUnit[] {
   return out;
 }
 
-const R_VALUES = ['', 'yes', 'no', 'maybe', '0', '1', '-1', '0x10', '010', '08', '0b101', '5s', '1min 30s', 'infinity', '3.5K', '1k', '4M 11.5K', ' 7 ', '"5"', '%n', '%Z', '%%', '%i', '%p', '/run/x.sock', 'rel', '@abs', '127.0.0.1:80', '[::1]:8080', '8080', '65536', '0644', '0o644', 'mptcp', 'MPTCP', 'sctp', 'udplite', 'tcp', 'udp', 'bogus', 'both', 'ipv6-only', 'default', 'low-delay', 'foo.service', 'foo@.service', 'foo@bar.service', 'foo.target', 'a:b', 'nobody', 'daemon', '2147483648', '4294967295', '65535', 'SIGTERM', 'TERM', 'mixed', 'none', 'on-failure', 'always', 'simple', 'oneshot', 'notify', 'journal', 'file:/tmp/x', 'fd:foo', 'A=b "C=d e"', '/bin/true', '-/bin/false x', '/bin/echo "a b"', '"unterminated', '/a/../b', '/var/run/x', '\\'];
-const R_SOCKET_KEYS = ['ListenStream', 'ListenDatagram', 'ListenSequentialPacket', 'ListenFIFO', 'ListenSpecial', 'ListenNetlink', 'SocketProtocol', 'SocketProtocol', 'SocketProtocol', 'BindIPv6Only', 'Backlog', 'BindToDevice', 'SocketUser', 'SocketGroup', 'SocketMode', 'DirectoryMode', 'Accept', 'Writable', 'MaxConnections', 'MaxConnectionsPerSource', 'KeepAlive', 'KeepAliveTimeSec', 'KeepAliveIntervalSec', 'KeepAliveProbes', 'NoDelay', 'Priority', 'DeferAcceptSec', 'ReceiveBuffer', 'SendBuffer', 'IPTOS', 'IPTTL', 'Mark', 'PipeSize', 'FreeBind', 'Transparent', 'Broadcast', 'PassCredentials', 'PassSecurity', 'PassPacketInfo', 'Timestamping', 'TCPCongestion', 'ReusePort', 'RemoveOnStop', 'Symlinks', 'FileDescriptorName', 'Service', 'TriggerLimitIntervalSec', 'TriggerLimitBurst', 'PollLimitIntervalSec', 'PollLimitBurst', 'ExecStartPre', 'TimeoutSec', 'FlushPending', 'X-MPTCPFallback', 'FooBar'];
-const R_SERVICE_KEYS = ['Type', 'ExecStart', 'ExecStartPre', 'ExecStop', 'Environment', 'EnvironmentFile', 'WorkingDirectory', 'User', 'Group', 'SupplementaryGroups', 'Restart', 'RestartSec', 'StandardInput', 'StandardOutput', 'StandardError', 'KillSignal', 'KillMode', 'TimeoutStopSec', 'TimeoutStartSec', 'NonBlocking', 'Sockets', 'RemainAfterExit', 'PrivateTmp', 'UMask', 'WatchdogSec', 'FooBar'];
-const R_UNIT_KEYS = ['Description', 'Documentation', 'StartLimitIntervalSec', 'StartLimitBurst', 'Wants', 'After', 'FooBar'];
+const R_VALUES = [
+  '',
+  'yes',
+  'no',
+  'maybe',
+  '0',
+  '1',
+  '-1',
+  '0x10',
+  '010',
+  '08',
+  '0b101',
+  '5s',
+  '1min 30s',
+  'infinity',
+  '3.5K',
+  '1k',
+  '4M 11.5K',
+  ' 7 ',
+  '"5"',
+  '%n',
+  '%Z',
+  '%%',
+  '%i',
+  '%p',
+  '/run/x.sock',
+  'rel',
+  '@abs',
+  '127.0.0.1:80',
+  '[::1]:8080',
+  '8080',
+  '65536',
+  '0644',
+  '0o644',
+  'mptcp',
+  'MPTCP',
+  'sctp',
+  'udplite',
+  'tcp',
+  'udp',
+  'bogus',
+  'both',
+  'ipv6-only',
+  'default',
+  'low-delay',
+  'foo.service',
+  'foo@.service',
+  'foo@bar.service',
+  'foo.target',
+  'a:b',
+  'nobody',
+  'daemon',
+  '2147483648',
+  '4294967295',
+  '65535',
+  'SIGTERM',
+  'TERM',
+  'mixed',
+  'none',
+  'on-failure',
+  'always',
+  'simple',
+  'oneshot',
+  'notify',
+  'journal',
+  'file:/tmp/x',
+  'fd:foo',
+  'A=b "C=d e"',
+  '/bin/true',
+  '-/bin/false x',
+  '/bin/echo "a b"',
+  '"unterminated',
+  '/a/../b',
+  '/var/run/x',
+  '\\',
+];
+const R_SOCKET_KEYS = [
+  'ListenStream',
+  'ListenDatagram',
+  'ListenSequentialPacket',
+  'ListenFIFO',
+  'ListenSpecial',
+  'ListenNetlink',
+  'SocketProtocol',
+  'SocketProtocol',
+  'SocketProtocol',
+  'BindIPv6Only',
+  'Backlog',
+  'BindToDevice',
+  'SocketUser',
+  'SocketGroup',
+  'SocketMode',
+  'DirectoryMode',
+  'Accept',
+  'Writable',
+  'MaxConnections',
+  'MaxConnectionsPerSource',
+  'KeepAlive',
+  'KeepAliveTimeSec',
+  'KeepAliveIntervalSec',
+  'KeepAliveProbes',
+  'NoDelay',
+  'Priority',
+  'DeferAcceptSec',
+  'ReceiveBuffer',
+  'SendBuffer',
+  'IPTOS',
+  'IPTTL',
+  'Mark',
+  'PipeSize',
+  'FreeBind',
+  'Transparent',
+  'Broadcast',
+  'PassCredentials',
+  'PassSecurity',
+  'PassPacketInfo',
+  'Timestamping',
+  'TCPCongestion',
+  'ReusePort',
+  'RemoveOnStop',
+  'Symlinks',
+  'FileDescriptorName',
+  'Service',
+  'TriggerLimitIntervalSec',
+  'TriggerLimitBurst',
+  'PollLimitIntervalSec',
+  'PollLimitBurst',
+  'ExecStartPre',
+  'TimeoutSec',
+  'FlushPending',
+  'X-MPTCPFallback',
+  'FooBar',
+];
+const R_SERVICE_KEYS = [
+  'Type',
+  'ExecStart',
+  'ExecStartPre',
+  'ExecStop',
+  'Environment',
+  'EnvironmentFile',
+  'WorkingDirectory',
+  'User',
+  'Group',
+  'SupplementaryGroups',
+  'Restart',
+  'RestartSec',
+  'StandardInput',
+  'StandardOutput',
+  'StandardError',
+  'KillSignal',
+  'KillMode',
+  'TimeoutStopSec',
+  'TimeoutStartSec',
+  'NonBlocking',
+  'Sockets',
+  'RemainAfterExit',
+  'PrivateTmp',
+  'UMask',
+  'WatchdogSec',
+  'FooBar',
+];
+const R_UNIT_KEYS = [
+  'Description',
+  'Documentation',
+  'StartLimitIntervalSec',
+  'StartLimitBurst',
+  'Wants',
+  'After',
+  'FooBar',
+];
 
 /**
  * `n` random unit files for the differential test against systemd 257's verify (`r<i>.socket` /
@@ -147,13 +322,17 @@ export function randomUnits257(seed: number, n: number): GeneratedUnit[] {
     lines.push(sock ? '[Socket]' : '[Service]');
     if (sock) lines.push(r() < 0.8 ? `ListenStream=127.0.0.1:${20000 + i}` : `ListenStream=/run/r${i}.sock`);
     else if (r() < 0.8) lines.push('ExecStart=/bin/true');
-    for (let k = 0; k < 1 + r() * 6; k++) lines.push(`${pick(r, sock ? R_SOCKET_KEYS : R_SERVICE_KEYS)}=${pick(r, R_VALUES)}`);
+    for (let k = 0; k < 1 + r() * 6; k++)
+      lines.push(`${pick(r, sock ? R_SOCKET_KEYS : R_SERVICE_KEYS)}=${pick(r, R_VALUES)}`);
     out.push({ name, text: lines.join('\n') + '\n' });
     if (sock && r() < 0.75) out.push({ name: `r${i}.service`, text: '[Service]\nExecStart=/bin/true\n' });
     if (sock && r() < 0.5) out.push({ name: `r${i}@.service`, text: '[Service]\nExecStart=/bin/true\n' });
     if (r() < 0.15) {
       const head = r() < 0.2 ? (sock ? '[Socket' : '[Service') : sock ? '[Socket]' : '[Service]';
-      out.push({ name: `${name}.d/over.conf`, text: `${head}\n${pick(r, sock ? R_SOCKET_KEYS : R_SERVICE_KEYS)}=${pick(r, R_VALUES)}\n` });
+      out.push({
+        name: `${name}.d/over.conf`,
+        text: `${head}\n${pick(r, sock ? R_SOCKET_KEYS : R_SERVICE_KEYS)}=${pick(r, R_VALUES)}\n`,
+      });
     }
   }
   return out;

@@ -1,7 +1,20 @@
 /** Unit names (src/basic/unit-name.c): validity, prefix/instance split, escaping. */
 
-export type UnitType = 'service' | 'socket' | 'target' | 'device' | 'mount' | 'automount' | 'swap' | 'timer' | 'path' | 'slice' | 'scope';
-const TYPES = new Set<string>(['service', 'socket', 'target', 'device', 'mount', 'automount', 'swap', 'timer', 'path', 'slice', 'scope']);
+export type UnitType =
+  'service' | 'socket' | 'target' | 'device' | 'mount' | 'automount' | 'swap' | 'timer' | 'path' | 'slice' | 'scope';
+const TYPES = new Set<string>([
+  'service',
+  'socket',
+  'target',
+  'device',
+  'mount',
+  'automount',
+  'swap',
+  'timer',
+  'path',
+  'slice',
+  'scope',
+]);
 
 /** UNIT_NAME_MAX. */
 export const UNIT_NAME_MAX = 256;
@@ -70,7 +83,8 @@ export function escapeUnitName(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s[i] as string;
     if (c === '/') out += '-';
-    else if ((c === '.' && i === 0) || !/[A-Za-z0-9:_.]/.test(c)) out += `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+    else if ((c === '.' && i === 0) || !/[A-Za-z0-9:_.]/.test(c))
+      out += `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
     else out += c;
   }
   return out;

@@ -56,7 +56,9 @@ export function detectVectorKind(file: VectorFile): VectorKind {
   if (file.vectors.every((v) => typeof v.kind === 'string')) return 'values';
   const confLike = file.vectors.some((v) => {
     const e = v.expected;
-    return 'assignments' in e || 'systemd_output' in e || 'result' in e || (typeof v.input === 'object' && v.input !== null);
+    return (
+      'assignments' in e || 'systemd_output' in e || 'result' in e || (typeof v.input === 'object' && v.input !== null)
+    );
   });
   return confLike ? 'conf-syntax' : 'socket-addresses';
 }
@@ -163,9 +165,14 @@ function traceSyntax(input: string | Uint8Array, context: string | undefined): T
     ...(classifySection ? { classifySection } : {}),
     onWarning: (w) => out.warnings.push(w),
     onAssignment: (a) => {
-      const known = unitContext ? isKnownKey('socket', a.section, a.key) : generic ? a.section === 'Section' && a.key === 'setting1' : true;
+      const known = unitContext
+        ? isKnownKey('socket', a.section, a.key)
+        : generic
+          ? a.section === 'Section' && a.key === 'setting1'
+          : true;
       if (known) out.assignments.push(a);
-      else if (!a.key.startsWith('X-')) out.warnings.push({ line: a.line, message: `Unknown key '${a.key}' in section [${a.section}], ignoring.` });
+      else if (!a.key.startsWith('X-'))
+        out.warnings.push({ line: a.line, message: `Unknown key '${a.key}' in section [${a.section}], ignoring.` });
     },
   });
   if (r.fatal) out.fatal = r.fatal;
@@ -202,7 +209,8 @@ function checkConfSyntax(v: Vector, o: VectorOptions): string[] {
     if (!eq(got, e['assignments'])) problems.push(`assignments: got ${show(got)}, expected ${show(e['assignments'])}`);
   }
   const expectWarnings = e['warnings'] ?? e['parser_warnings'];
-  if (expectWarnings !== undefined && !eq(t.warnings, expectWarnings)) problems.push(`warnings: got ${show(t.warnings)}, expected ${show(expectWarnings)}`);
+  if (expectWarnings !== undefined && !eq(t.warnings, expectWarnings))
+    problems.push(`warnings: got ${show(t.warnings)}, expected ${show(expectWarnings)}`);
   if (e['final'] !== undefined) {
     const final: Record<string, string> = {};
     for (const a of t.assignments) final[`${a.section}.${a.key}`] = a.value;
@@ -212,7 +220,8 @@ function checkConfSyntax(v: Vector, o: VectorOptions): string[] {
   if (e['result'] === 'error') {
     if (!t.fatal) problems.push('expected a fatal error, parse succeeded');
     else {
-      if (e['error'] !== undefined && t.fatal.errno !== e['error']) problems.push(`errno: got ${t.fatal.errno}, expected ${String(e['error'])}`);
+      if (e['error'] !== undefined && t.fatal.errno !== e['error'])
+        problems.push(`errno: got ${t.fatal.errno}, expected ${String(e['error'])}`);
       const msg = String(e['message'] ?? '').replace(/^<file>:<line>: /, '');
       if (msg && t.fatal.message !== msg) problems.push(`message: got ${t.fatal.message}, expected ${msg}`);
     }
@@ -231,7 +240,10 @@ function checkConfSyntax(v: Vector, o: VectorOptions): string[] {
  */
 export function sameParseMessage(got: string, want: string): boolean {
   if (got === want) return true;
-  const old = /^Failed to parse (?:[A-Za-z0-9 ]+? value|socket protocol|IP TOS value|bind IPv6 only value|timestamping precision|service type|service restart specifier|signal name|job mode)(?: '(.*)')?, ignoring: (.*)$/s.exec(want);
+  const old =
+    /^Failed to parse (?:[A-Za-z0-9 ]+? value|socket protocol|IP TOS value|bind IPv6 only value|timestamping precision|service type|service restart specifier|signal name|job mode)(?: '(.*)')?, ignoring: (.*)$/s.exec(
+      want,
+    );
   const now = /^Failed to parse [A-Za-z][A-Za-z0-9-]*=(.*), ignoring: [A-Z][a-z].*$/s.exec(got);
   if (!old || !now) return false;
   const value = old[1] ?? old[2];
@@ -242,28 +254,47 @@ export function sameParseMessage(got: string, want: string): boolean {
 function checkSystemdOutput(text: string, input: string | Uint8Array, o: VectorOptions): string[] {
   const problems: string[] = [];
   const name = o.unitName ?? 'vector.socket';
-  const r = parseUnitText(input, { file: name, name, host: o.host ?? TEST_HOST_FACTS, interfaces: o.interfaces ?? staticInterfaceResolver({ lo: 1 }), executables: false, liteWarnings: false });
+  const r = parseUnitText(input, {
+    file: name,
+    name,
+    host: o.host ?? TEST_HOST_FACTS,
+    interfaces: o.interfaces ?? staticInterfaceResolver({ lo: 1 }),
+    executables: false,
+    liteWarnings: false,
+  });
   const lineDiags = r.diagnostics.filter((d) => d.line !== undefined);
   const segs = outputSegments(text);
   for (const s of segs) {
-    const hit = lineDiags.find((d) => d.line === s.line && sameParseMessage(d.message, s.message) && (d.severity === 'error') === s.fatal);
-    if (!hit) problems.push(`systemd_output: no ${s.fatal ? 'fatal' : 'warning'} "${s.line}: ${s.message}" (got ${show(lineDiags.map((d) => `${d.line}: ${d.message}`))})`);
+    const hit = lineDiags.find(
+      (d) => d.line === s.line && sameParseMessage(d.message, s.message) && (d.severity === 'error') === s.fatal,
+    );
+    if (!hit)
+      problems.push(
+        `systemd_output: no ${s.fatal ? 'fatal' : 'warning'} "${s.line}: ${s.message}" (got ${show(lineDiags.map((d) => `${d.line}: ${d.message}`))})`,
+      );
   }
   if (segs.length > 0 || /^no warning/.test(text)) {
-    const extra = lineDiags.filter((d) => !segs.some((s) => s.line === d.line && sameParseMessage(d.message, s.message)));
-    if (extra.length > 0) problems.push(`systemd_output: unexpected diagnostics ${show(extra.map((d) => `${d.line}: ${d.message}`))}`);
+    const extra = lineDiags.filter(
+      (d) => !segs.some((s) => s.line === d.line && sameParseMessage(d.message, s.message)),
+    );
+    if (extra.length > 0)
+      problems.push(`systemd_output: unexpected diagnostics ${show(extra.map((d) => `${d.line}: ${d.message}`))}`);
   }
   if (/FATAL|fails to load/.test(text) && !r.fatal) problems.push('systemd_output: expected the unit to fail loading');
   const loadError = /load error(?:: ([^(]*)| \((no Listen setting)\))/.exec(text);
   if (loadError) {
     const want = loadError[2] ? 'Unit has no Listen setting' : (loadError[1] as string).trim();
-    if (!r.diagnostics.some((d: Diagnostic) => d.line === undefined && d.message.startsWith(want))) problems.push(`systemd_output: no load error "${want}"`);
+    if (!r.diagnostics.some((d: Diagnostic) => d.line === undefined && d.message.startsWith(want)))
+      problems.push(`systemd_output: no load error "${want}"`);
   }
   const field = /;\s*([A-Za-z]+)=(\S+)$|\s{2}([A-Za-z]+) = '([^']*)'/.exec(text);
   if (field && r.unit) {
     const key = (field[1] ?? field[3]) as string;
     const want = (field[2] ?? field[4]) as string;
-    const model = key === 'Description' ? r.unit.unit.description : (r.unit as unknown as Record<string, unknown>)[key[0]!.toLowerCase() + key.slice(1)];
+    const model =
+      key === 'Description'
+        ? r.unit.unit.description
+        : (r.unit as unknown as Record<string, unknown>)[key[0]!.toLowerCase() + key.slice(1)];
     if (String(model) !== want) problems.push(`systemd_output: ${key} is ${String(model)}, expected ${want}`);
   }
   return problems;
@@ -271,16 +302,30 @@ function checkSystemdOutput(text: string, input: string | Uint8Array, o: VectorO
 
 // ---- socket addresses ----------------------------------------------------------------------------
 
-const FAMILY: Readonly<Record<string, ListenAddress['family']>> = { AF_INET: 'inet', AF_INET6: 'inet6', AF_UNIX: 'unix', AF_VSOCK: 'vsock', AF_NETLINK: 'netlink' };
+const FAMILY: Readonly<Record<string, ListenAddress['family']>> = {
+  AF_INET: 'inet',
+  AF_INET6: 'inet6',
+  AF_UNIX: 'unix',
+  AF_VSOCK: 'vsock',
+  AF_NETLINK: 'netlink',
+};
 
-function compareAddress(a: ListenAddress, e: Record<string, unknown>, resolver: InterfaceResolver, unitName: string): string[] {
+function compareAddress(
+  a: ListenAddress,
+  e: Record<string, unknown>,
+  resolver: InterfaceResolver,
+  unitName: string,
+): string[] {
   const p: string[] = [];
   const want = (k: string, got: unknown): void => {
     if (e[k] === undefined) return;
     const exp = typeof e[k] === 'string' ? (e[k] as string).replace(/<unit name incl\. \.socket>/g, unitName) : e[k];
     if (!eq(got, exp)) p.push(`${k}: got ${show(got)}, expected ${show(exp)}`);
   };
-  want('family', Object.keys(FAMILY).find((k) => FAMILY[k] === a.family));
+  want(
+    'family',
+    Object.keys(FAMILY).find((k) => FAMILY[k] === a.family),
+  );
   if (a.family === 'inet' || a.family === 'inet6') {
     want('address', a.address);
     want('port', a.port);
@@ -311,13 +356,20 @@ function checkAddress(v: Vector, o: VectorOptions): string[] {
   const input = String(v.input);
   const resolver = o.interfaces ?? staticInterfaceResolver({ lo: 1 });
   const unitName = o.unitName ?? 'vector.socket';
-  const wantErr = e['ok'] === false ? String(e['error'] ?? 'error').split(' ')[0] as string : undefined;
+  const wantErr = e['ok'] === false ? (String(e['error'] ?? 'error').split(' ')[0] as string) : undefined;
   if (v.context !== undefined) {
-    const r = parseUnitText(`[Socket]\nListenStream=${input}\n`, { file: unitName, name: unitName, host: o.host ?? TEST_HOST_FACTS, interfaces: resolver, executables: false });
+    const r = parseUnitText(`[Socket]\nListenStream=${input}\n`, {
+      file: unitName,
+      name: unitName,
+      host: o.host ?? TEST_HOST_FACTS,
+      interfaces: resolver,
+      executables: false,
+    });
     const warn = r.diagnostics.find((d) => d.line === 2);
     if (wantErr) {
       if (!warn) return [`expected a warning at line 2 (${wantErr}), got none`];
-      if (!warn.message.endsWith(`: ${strerror(wantErr)}`)) return [`warning "${warn.message}" does not end with ${strerror(wantErr)}`];
+      if (!warn.message.endsWith(`: ${strerror(wantErr)}`))
+        return [`warning "${warn.message}" does not end with ${strerror(wantErr)}`];
       return [];
     }
     if (warn) return [`unexpected warning: ${warn.message}`];
@@ -325,7 +377,10 @@ function checkAddress(v: Vector, o: VectorOptions): string[] {
     if (!entry) return ['no listen entry'];
     return compareAddress(entry.address, e, resolver, unitName);
   }
-  const r = v.parser === 'socket_address_parse_netlink' ? parseNetlinkAddress(input) : parseSocketAddress(input, { ipv6: true, interfaces: resolver });
+  const r =
+    v.parser === 'socket_address_parse_netlink'
+      ? parseNetlinkAddress(input)
+      : parseSocketAddress(input, { ipv6: true, interfaces: resolver });
   if (wantErr) {
     if (r.ok) return [`expected ${wantErr}, parsed ${show(r.value)}`];
     if (wantErr !== 'error' && r.error !== wantErr) return [`error: got ${r.error}, expected ${wantErr}`];
@@ -350,8 +405,12 @@ const VALUE_DIRECTIVE: Readonly<Record<string, string>> = {
   unsigned: 'Backlog',
 };
 
-function parseValue(kind: string, input: string): { ok: true; fields: Record<string, unknown> } | { ok: false; error: string } {
-  const wrap = <T>(r: { ok: true; value: T } | { ok: false; error: string }, f: (v: T) => Record<string, unknown>) => (r.ok ? { ok: true as const, fields: f(r.value) } : { ok: false as const, error: r.error });
+function parseValue(
+  kind: string,
+  input: string,
+): { ok: true; fields: Record<string, unknown> } | { ok: false; error: string } {
+  const wrap = <T>(r: { ok: true; value: T } | { ok: false; error: string }, f: (v: T) => Record<string, unknown>) =>
+    r.ok ? { ok: true as const, fields: f(r.value) } : { ok: false as const, error: r.error };
   switch (kind) {
     case 'boolean':
       return wrap(parseBoolean(input), (v) => ({ value: v }));
@@ -370,7 +429,8 @@ function parseValue(kind: string, input: string): { ok: true; fields: Record<str
     case 'ip_port':
       return wrap(parseIpPort(input), (v) => ({ value: v }));
     default:
-      if (kind.startsWith('timespan_sec_fix_0')) return wrap(parseSecFix0(input), (v) => ({ usec: v.usec.toString(), infinity: v.infinity }));
+      if (kind.startsWith('timespan_sec_fix_0'))
+        return wrap(parseSecFix0(input), (v) => ({ usec: v.usec.toString(), infinity: v.infinity }));
       if (kind.startsWith('SocketProtocol')) {
         const r = parseSocketProtocol(input, kind.includes('<= 256') ? 256 : 257);
         return r.ok ? { ok: true, fields: { protocol: r.protocol } } : { ok: false, error: r.error };
@@ -393,23 +453,34 @@ function checkValue(v: Vector, o: VectorOptions): string[] {
     }
   } else {
     if (r.ok) return [`expected failure, parsed ${show(r.fields)}`];
-    if (e['error'] !== undefined && r.error !== e['error']) problems.push(`error: got ${r.error}, expected ${String(e['error'])}`);
+    if (e['error'] !== undefined && r.error !== e['error'])
+      problems.push(`error: got ${r.error}, expected ${String(e['error'])}`);
   }
   // The unit-file effect: the warning text and that the unit still loads.
   const directive = VALUE_DIRECTIVE[kind];
-  const effect = typeof e['config_effect'] === 'string' ? /warning (["'])(.*)\1/.exec(e['config_effect'])?.[2] : undefined;
+  const effect =
+    typeof e['config_effect'] === 'string' ? /warning (["'])(.*)\1/.exec(e['config_effect'])?.[2] : undefined;
   const message = typeof e['message'] === 'string' ? e['message'].replace(/^<file>:<line>: /, '') : effect;
   if (directive && (message !== undefined || e['unit_load'] !== undefined)) {
     const name = o.unitName ?? 'vector.socket';
     const text = `[Socket]\nListenStream=127.0.0.1:18233\n${directive}=${input}\n`;
-    const u = parseUnitText(text, { file: name, name, host: o.host ?? TEST_HOST_FACTS, executables: false, systemdVersion: kind.includes('<= 256') ? 256 : 257 });
+    const u = parseUnitText(text, {
+      file: name,
+      name,
+      host: o.host ?? TEST_HOST_FACTS,
+      executables: false,
+      systemdVersion: kind.includes('<= 256') ? 256 : 257,
+    });
     const d = u.diagnostics.find((x) => x.line === 3);
     if (message !== undefined) {
       const want = message.replace(/<v>/g, input.trim());
-      const okMsg = d !== undefined && (sameParseMessage(d.message, want) || (want.endsWith('...') && d.message.startsWith(want.slice(0, -3))));
+      const okMsg =
+        d !== undefined &&
+        (sameParseMessage(d.message, want) || (want.endsWith('...') && d.message.startsWith(want.slice(0, -3))));
       if (!okMsg) problems.push(`unit-file warning: got ${show(d?.message)}, expected ${show(want)}`);
     }
-    if (e['unit_load'] !== undefined && String(e['unit_load']).startsWith('succeeds') && u.fatal) problems.push('unit-file: expected the unit to load');
+    if (e['unit_load'] !== undefined && String(e['unit_load']).startsWith('succeeds') && u.fatal)
+      problems.push('unit-file: expected the unit to load');
   }
   return problems;
 }
@@ -417,7 +488,12 @@ function checkValue(v: Vector, o: VectorOptions): string[] {
 /** Checks one vector of a file of the given kind. */
 export function checkVector(kind: VectorKind, v: Vector, options: VectorOptions = {}): VectorCheck {
   try {
-    const problems = kind === 'conf-syntax' ? checkConfSyntax(v, options) : kind === 'socket-addresses' ? checkAddress(v, options) : checkValue(v, options);
+    const problems =
+      kind === 'conf-syntax'
+        ? checkConfSyntax(v, options)
+        : kind === 'socket-addresses'
+          ? checkAddress(v, options)
+          : checkValue(v, options);
     return { problems };
   } catch (err) {
     return { problems: [`exception: ${(err as Error).stack ?? String(err)}`] };
@@ -432,7 +508,16 @@ export function vectorLabel(v: Vector, index: number): string {
 }
 
 /** Checks every vector of a file. */
-export function checkVectorFile(file: VectorFile, options: VectorOptions = {}): { kind: VectorKind; results: Array<{ label: string; problems: string[] }> } {
+export function checkVectorFile(
+  file: VectorFile,
+  options: VectorOptions = {},
+): { kind: VectorKind; results: Array<{ label: string; problems: string[] }> } {
   const kind = detectVectorKind(file);
-  return { kind, results: file.vectors.map((v, i) => ({ label: vectorLabel(v, i), problems: checkVector(kind, v, options).problems })) };
+  return {
+    kind,
+    results: file.vectors.map((v, i) => ({
+      label: vectorLabel(v, i),
+      problems: checkVector(kind, v, options).problems,
+    })),
+  };
 }

@@ -2,7 +2,14 @@
 import { existsSync, lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { strerror } from './errno.js';
-import { findUnitFile, isMaskFile, loadUnitFile, serviceNameFor, type LoadOptions, type LoadUnitResult } from './loader.js';
+import {
+  findUnitFile,
+  isMaskFile,
+  loadUnitFile,
+  serviceNameFor,
+  type LoadOptions,
+  type LoadUnitResult,
+} from './loader.js';
 import type { Diagnostic } from './model.js';
 import { parseUnitName } from './unit-name.js';
 
@@ -32,7 +39,8 @@ export interface VerifyOptions extends LoadOptions {
 }
 
 export function verify(paths: readonly string[], options: VerifyOptions = {}): VerifyResult {
-  if (options.recursiveErrors === 'no' && options.ignoreDependencies === undefined) options = { ...options, ignoreDependencies: true };
+  if (options.recursiveErrors === 'no' && options.ignoreDependencies === undefined)
+    options = { ...options, ignoreDependencies: true };
   const diagnostics: Diagnostic[] = [];
   let failed = false;
   let strict = false;
@@ -45,7 +53,11 @@ export function verify(paths: readonly string[], options: VerifyOptions = {}): V
     const base = link ?? basename(path);
     const t = parseUnitName(base);
     if (!t) {
-      diagnostics.push({ severity: 'error', file: path, message: `Failed to prepare filename ${path}: Invalid argument` });
+      diagnostics.push({
+        severity: 'error',
+        file: path,
+        message: `Failed to prepare filename ${path}: Invalid argument`,
+      });
       failed = strict = true;
       continue;
     }
@@ -73,7 +85,10 @@ export function verify(paths: readonly string[], options: VerifyOptions = {}): V
       diagnostics.push({
         severity: 'error',
         file: path,
-        message: errno === 'ENOEXEC' ? `Unit ${name} has a bad unit file setting.` : `Unit ${name} failed to load properly, please adjust/correct and reload service manager: ${strerror(errno)}`,
+        message:
+          errno === 'ENOEXEC'
+            ? `Unit ${name} has a bad unit file setting.`
+            : `Unit ${name} failed to load properly, please adjust/correct and reload service manager: ${strerror(errno)}`,
       });
       continue;
     }
@@ -82,8 +97,19 @@ export function verify(paths: readonly string[], options: VerifyOptions = {}): V
       const file = findUnitFile(svc, searchPaths);
       if (!file || isMaskFile(file)) {
         // systemd-analyze checks the socket's service before the executables (verify_socket() first).
-        const d: Diagnostic = { severity: 'error', file: path, unit: r.unit.name, message: `service ${svc} not loaded, socket cannot be started.` };
-        const firstExec = diagnostics.findIndex((x, i) => i >= start && x.line === undefined && x.unit === r.unit?.name && /^Command .* is not executable: /.test(x.message));
+        const d: Diagnostic = {
+          severity: 'error',
+          file: path,
+          unit: r.unit.name,
+          message: `service ${svc} not loaded, socket cannot be started.`,
+        };
+        const firstExec = diagnostics.findIndex(
+          (x, i) =>
+            i >= start &&
+            x.line === undefined &&
+            x.unit === r.unit?.name &&
+            /^Command .* is not executable: /.test(x.message),
+        );
         if (firstExec >= 0) diagnostics.splice(firstExec, 0, d);
         else diagnostics.push(d);
         failed = strict = true;

@@ -26,6 +26,7 @@ describe(`verify() matches ${recording.recordedWith}`, () => {
   }
 
   it('every deliberate difference still applies to a recorded unit', () => {
-    for (const d of DELIBERATE) for (const [c, f] of d.units) expect(recording.cases[c]?.[f], `${c}/${f} (${d.reason})`).toBeDefined();
+    for (const d of DELIBERATE)
+      for (const [c, f] of d.units) expect(recording.cases[c]?.[f], `${c}/${f} (${d.reason})`).toBeDefined();
   });
 });

@@ -28,7 +28,9 @@ interface Tally {
 }
 const report = (what: string, t: Tally): void => {
   const pct = (x: number): string => `${((100 * x) / Math.max(t.n, 1)).toFixed(1)} %`;
-  console.log(`${what}: ${t.n} random units, exact lines ${t.lines} (${pct(t.lines)}), verdict ${t.verdict} (${pct(t.verdict)})`);
+  console.log(
+    `${what}: ${t.n} random units, exact lines ${t.lines} (${pct(t.lines)}), verdict ${t.verdict} (${pct(t.verdict)})`,
+  );
 };
 
 function tally(t: Tally, lines: boolean, verdict: boolean): void {
@@ -45,7 +47,11 @@ describe('verify() vs systemd 257 on the recorded random units', () => {
   it('has a recording', () => expect(Object.keys(units).length).toBeGreaterThan(100));
   it.each(Object.keys(units))('%s', (file) => {
     const { want, got } = expected('random', file, units[file]!, ours(join(V257_DIR, 'random'), file));
-    tally(t, JSON.stringify(got.lines) === JSON.stringify(want.lines), got.strict === want.strict && got.default === want.default);
+    tally(
+      t,
+      JSON.stringify(got.lines) === JSON.stringify(want.lines),
+      got.strict === want.strict && got.default === want.default,
+    );
     expect(got.lines).toEqual(want.lines);
     expect(got.strict, 'rc with --recursive-errors=no').toBe(want.strict);
     expect(got.default, 'rc without --recursive-errors').toBe(want.default);
@@ -53,7 +59,8 @@ describe('verify() vs systemd 257 on the recorded random units', () => {
 });
 
 const oracleBase = process.env['ORACLE_BASE'];
-const oracle = process.env['ORACLE_SH'] ?? resolve(new URL('.', import.meta.url).pathname, '../../../../shared/oracle/oracle.sh');
+const oracle =
+  process.env['ORACLE_SH'] ?? resolve(new URL('.', import.meta.url).pathname, '../../../../shared/oracle/oracle.sh');
 
 describe.skipIf(!oracleBase)('verify() vs systemd 257 live (oracle.sh verify)', () => {
   const seed = Number(process.env['UNIT_DIFF_SEED'] ?? Math.floor(Date.now() / 86_400_000));
@@ -87,7 +94,12 @@ describe.skipIf(!oracleBase)('verify() vs systemd 257 live (oracle.sh verify)', 
       .map((l) => l.split(`${dir}/`).join('{DIR}/'));
     // The default-mode rc needs trixie's units (see scripts/record-257.mjs); live, only strict is compared.
     const mine = ours(dir, file, true);
-    const { want, got } = expected('random', file, { strict: { rc: r.status ?? 1, lines }, default: { rc: mine.default } }, mine);
+    const { want, got } = expected(
+      'random',
+      file,
+      { strict: { rc: r.status ?? 1, lines }, default: { rc: mine.default } },
+      mine,
+    );
     tally(t, JSON.stringify(got.lines) === JSON.stringify(want.lines), got.strict === want.strict);
     expect(got.lines, files.find((f) => f.name === file)?.text).toEqual(want.lines);
     expect(got.strict).toBe(want.strict);
@@ -100,7 +112,39 @@ describe.skipIf(!available)('parseSec() vs systemd-analyze timespan on random ti
   const { parseSec } = await import('../src/values/timespan.js');
   const { prng } = await import('../src/testing.js');
   const r = prng(Number(process.env['UNIT_DIFF_SEED'] ?? 20261125));
-  const TOK = ['1', '0', '12', '3.5', '.5', '5.', '-', '+', ' ', 's', 'sec', 'min', 'm', 'M', 'ms', 'us', 'µs', 'h', 'hr', 'd', 'w', 'y', 'month', 'infinity', 'x', '.', '0x1', '007', '1e3', 'usec', 'seconds'];
+  const TOK = [
+    '1',
+    '0',
+    '12',
+    '3.5',
+    '.5',
+    '5.',
+    '-',
+    '+',
+    ' ',
+    's',
+    'sec',
+    'min',
+    'm',
+    'M',
+    'ms',
+    'us',
+    'µs',
+    'h',
+    'hr',
+    'd',
+    'w',
+    'y',
+    'month',
+    'infinity',
+    'x',
+    '.',
+    '0x1',
+    '007',
+    '1e3',
+    'usec',
+    'seconds',
+  ];
   const inputs = Array.from({ length: 120 }, () => {
     let s = '';
     for (let k = 0, n = 1 + Math.floor(r() * 5); k < n; k++) s += TOK[Math.floor(r() * TOK.length)];

@@ -18,14 +18,16 @@ describe('load_env_file (upstream test-env-file.c)', () => {
     expect(assignments(f)).toEqual(['normal1=line111', 'normal2=line222']);
   });
   it('file 4: quotes and blank lines', () => {
-    const f = '# Generated\n\nHWMON_MODULES="coretemp f71882fg"\n\n# For compatibility reasons\n\nMODULE_0=coretemp\nMODULE_1=f71882fg';
+    const f =
+      '# Generated\n\nHWMON_MODULES="coretemp f71882fg"\n\n# For compatibility reasons\n\nMODULE_0=coretemp\nMODULE_1=f71882fg';
     expect(assignments(f)).toEqual(['HWMON_MODULES=coretemp f71882fg', 'MODULE_0=coretemp', 'MODULE_1=f71882fg']);
   });
   it('file 5: empty values', () => {
     expect(assignments('a=\nb=')).toEqual(['a=', 'b=']);
   });
   it('file 6: escapes outside and inside quotes', () => {
-    const f = "a=\\ \\n \\t \\x \\y \\' \nb= \\$'                  \nc= ' \\n\\t\\$\\`\\\\\n'   \nd= \" \\n\\t\\$\\`\\\\\n\"   \n";
+    const f =
+      "a=\\ \\n \\t \\x \\y \\' \nb= \\$'                  \nc= ' \\n\\t\\$\\`\\\\\n'   \nd= \" \\n\\t\\$\\`\\\\\n\"   \n";
     expect(assignments(f)).toEqual(["a= n t x y '", "b=$'", 'c= \\n\\t\\$\\`\\\\\n', 'd= \\n\\t$`\\\n']);
   });
   it.each(['fo\ufffeo=bar', 'foo=b\uffffar', 'baz=hello world\ufffe'])('refuses invalid UTF-8: %j', (f) => {

@@ -25,8 +25,22 @@ const CASES: Case[] = [
   ['@-/RValue///slashes4 argv0b r1', false, [['/RValue/slashes4', ['argv0b', 'r1'], true]]],
   ['--/RValue argv0 r1', false, []],
   ['-@-/RValue argv0 r1', false, []],
-  ['-@/RValue argv0 r1 ; /goo/goo boo', false, [['/RValue', ['argv0', 'r1'], true], ['/goo/goo', ['/goo/goo', 'boo'], false]]],
-  ['-@/RValue argv0 r1 ; ; /goo/goo boo', false, [['/RValue', ['argv0', 'r1'], true], ['/goo/goo', ['/goo/goo', 'boo'], false]]],
+  [
+    '-@/RValue argv0 r1 ; /goo/goo boo',
+    false,
+    [
+      ['/RValue', ['argv0', 'r1'], true],
+      ['/goo/goo', ['/goo/goo', 'boo'], false],
+    ],
+  ],
+  [
+    '-@/RValue argv0 r1 ; ; /goo/goo boo',
+    false,
+    [
+      ['/RValue', ['argv0', 'r1'], true],
+      ['/goo/goo', ['/goo/goo', 'boo'], false],
+    ],
+  ],
   ['-@/RValue argv0 r1 ; ', false, [['/RValue', ['argv0', 'r1'], true]]],
   ['-@/RValue argv0 r1 ;', false, [['/RValue', ['argv0', 'r1'], true]]],
   ["-@/RValue argv0 r1 ';'", false, [['/RValue', ['argv0', 'r1', ';'], true]]],
@@ -36,11 +50,31 @@ const CASES: Case[] = [
   ['/bin/find \\073', false, [['/bin/find', ['/bin/find', ';'], false]]],
   ['/bin/find ";"', false, [['/bin/find', ['/bin/find', ';'], false]]],
   ['/sbin/find ";" /x', false, [['/sbin/find', ['/sbin/find', ';', '/x'], false]]],
-  ['"/PATH WITH SPACES/daemon" -1 -2', false, [['/PATH WITH SPACES/daemon', ['/PATH WITH SPACES/daemon', '-1', '-2'], false]]],
-  ['"/PATH WITH SPACES/daemon -1 -2"', false, [['/PATH WITH SPACES/daemon -1 -2', ['/PATH WITH SPACES/daemon -1 -2'], false]]],
-  ['"/PATH WITH SPACES/daemon" "-1" \'-2\'', false, [['/PATH WITH SPACES/daemon', ['/PATH WITH SPACES/daemon', '-1', '-2'], false]]],
-  ['"/PATH\\sWITH\\sSPACES/daemon" \'-1 -2\'', false, [['/PATH WITH SPACES/daemon', ['/PATH WITH SPACES/daemon', '-1 -2'], false]]],
-  ['"/PATH\\x20WITH\\x20SPACES/daemon" "-1 -2"', false, [['/PATH WITH SPACES/daemon', ['/PATH WITH SPACES/daemon', '-1 -2'], false]]],
+  [
+    '"/PATH WITH SPACES/daemon" -1 -2',
+    false,
+    [['/PATH WITH SPACES/daemon', ['/PATH WITH SPACES/daemon', '-1', '-2'], false]],
+  ],
+  [
+    '"/PATH WITH SPACES/daemon -1 -2"',
+    false,
+    [['/PATH WITH SPACES/daemon -1 -2', ['/PATH WITH SPACES/daemon -1 -2'], false]],
+  ],
+  [
+    '"/PATH WITH SPACES/daemon" "-1" \'-2\'',
+    false,
+    [['/PATH WITH SPACES/daemon', ['/PATH WITH SPACES/daemon', '-1', '-2'], false]],
+  ],
+  [
+    '"/PATH\\sWITH\\sSPACES/daemon" \'-1 -2\'',
+    false,
+    [['/PATH WITH SPACES/daemon', ['/PATH WITH SPACES/daemon', '-1 -2'], false]],
+  ],
+  [
+    '"/PATH\\x20WITH\\x20SPACES/daemon" "-1 -2"',
+    false,
+    [['/PATH WITH SPACES/daemon', ['/PATH WITH SPACES/daemon', '-1 -2'], false]],
+  ],
   ...[...'abfnrtv\\\'"x'].map((ch): Case => [`/path\\${ch}`, true, []]),
   ['/path\\s', false, [['/path ', ['/path '], false]]],
   ["/bin/grep '\\w+\\K'", false, [['/bin/grep', ['/bin/grep', '\\w+\\K'], false]]],
@@ -61,12 +95,53 @@ describe('replace_env_argv (upstream test-env-util.c cases)', () => {
   it('expands like systemd', async () => {
     const { expandExecCommand } = await import('../src/exec.js');
     const env = { FOO: 'BAR BAR', BAR: 'waldo' };
-    const line = ['FOO$FOO', 'FOO$FOOFOO', 'FOO${FOO}$FOO', 'FOO${FOO}', '${FOO}', '$FOO', '$FOO$FOO', '${FOO}${BAR}', '${FOO', 'FOO$$${FOO}', '$$FOO${FOO}', '${FOO:-${BAR}}', '${QUUX:-${FOO}}', '${FOO:+${BAR}}', '${QUUX:+${BAR}}', '${FOO:+|${BAR}|}}', '${FOO:+|${BAR}{|}'];
+    const line = [
+      'FOO$FOO',
+      'FOO$FOOFOO',
+      'FOO${FOO}$FOO',
+      'FOO${FOO}',
+      '${FOO}',
+      '$FOO',
+      '$FOO$FOO',
+      '${FOO}${BAR}',
+      '${FOO',
+      'FOO$$${FOO}',
+      '$$FOO${FOO}',
+      '${FOO:-${BAR}}',
+      '${QUUX:-${FOO}}',
+      '${FOO:+${BAR}}',
+      '${QUUX:+${BAR}}',
+      '${FOO:+|${BAR}|}}',
+      '${FOO:+|${BAR}{|}',
+    ];
     expect(expandExecCommand({ argv: line, noEnvExpand: false }, env)).toEqual([
-      'FOO$FOO', 'FOO$FOOFOO', 'FOOBAR BAR$FOO', 'FOOBAR BAR', 'BAR BAR', 'BAR', 'BAR', 'BAR BARwaldo', '${FOO', 'FOO$BAR BAR', '$FOOBAR BAR',
-      '${FOO:-waldo}', '${QUUX:-BAR BAR}', '${FOO:+waldo}', '${QUUX:+waldo}', '${FOO:+|waldo|}}', '${FOO:+|waldo{|}',
+      'FOO$FOO',
+      'FOO$FOOFOO',
+      'FOOBAR BAR$FOO',
+      'FOOBAR BAR',
+      'BAR BAR',
+      'BAR',
+      'BAR',
+      'BAR BARwaldo',
+      '${FOO',
+      'FOO$BAR BAR',
+      '$FOOBAR BAR',
+      '${FOO:-waldo}',
+      '${QUUX:-BAR BAR}',
+      '${FOO:+waldo}',
+      '${QUUX:+waldo}',
+      '${FOO:+|waldo|}}',
+      '${FOO:+|waldo{|}',
     ]);
     const bad = ['$FOO', 'A${FOO}B', 'a${~}${%}b', 'x${}y', '$UNSET2', 'z${UNSET3}z${UNSET1}z', 'piff${UNSET2}piff'];
-    expect(expandExecCommand({ argv: bad, noEnvExpand: false }, env)).toEqual(['BAR', 'BAR', 'ABAR BARB', 'ab', 'xy', 'zzz', 'piffpiff']);
+    expect(expandExecCommand({ argv: bad, noEnvExpand: false }, env)).toEqual([
+      'BAR',
+      'BAR',
+      'ABAR BARB',
+      'ab',
+      'xy',
+      'zzz',
+      'piffpiff',
+    ]);
   });
 });

@@ -39,10 +39,22 @@ describe('search path listing', () => {
     const { a, b } = tree();
     const paths = [a, b, join(a, 'missing')];
     const listing = searchPathListing();
-    for (const name of ['web-api@.service', 'web-api@x.service', 'web-api@y.service', 's.service', 's.socket', 'nothing.service']) {
+    for (const name of [
+      'web-api@.service',
+      'web-api@x.service',
+      'web-api@y.service',
+      's.service',
+      's.socket',
+      'nothing.service',
+    ]) {
       expect(findDropIns(name, paths, listing)).toEqual(findDropIns(name, paths));
     }
-    expect(findDropIns('web-api@x.service', paths, listing).map((f) => f.slice(f.lastIndexOf('/') + 1))).toEqual(['05-inst.conf', '10-a.conf', '20-dash.conf', '30-all.conf']);
+    expect(findDropIns('web-api@x.service', paths, listing).map((f) => f.slice(f.lastIndexOf('/') + 1))).toEqual([
+      '05-inst.conf',
+      '10-a.conf',
+      '20-dash.conf',
+      '30-all.conf',
+    ]);
   });
 
   it('loadUnitDirectories: regular files, aliases and unit-named directories as before', () => {

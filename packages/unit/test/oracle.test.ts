@@ -10,15 +10,23 @@ import { describe, expect, it } from 'vitest';
 import { formatDiagnostic, staticInterfaceResolver, verify } from '../src/index.js';
 
 const dir = new URL('./fixtures/oracle/', import.meta.url).pathname;
-const expected = JSON.parse(readFileSync(`${dir}expected.json`, 'utf8')) as { units: Record<string, { status: number; lines: string[] }> };
+const expected = JSON.parse(readFileSync(`${dir}expected.json`, 'utf8')) as {
+  units: Record<string, { status: number; lines: string[] }>;
+};
 const EXECUTABLES = new Set(['/bin/true', '/bin/false', '/bin/cat', '/bin/echo', '/bin/sh']);
-const executables = (p: string): string | undefined => (EXECUTABLES.has(p) ? undefined : p === '/etc/passwd' ? 'EACCES' : 'ENOENT');
+const executables = (p: string): string | undefined =>
+  EXECUTABLES.has(p) ? undefined : p === '/etc/passwd' ? 'EACCES' : 'ENOENT';
 
 /** Where systemd 257 differs from the 252 recording. */
 const V257_DIFFERENCES: Record<string, (lines: string[]) => string[]> = {};
 
 function ours(name: string): { failed: boolean; lines: string[] } {
-  const r = verify([`${dir}${name}`], { searchPaths: [dir], executables, liteWarnings: false, interfaces: staticInterfaceResolver({ lo: 1 }) });
+  const r = verify([`${dir}${name}`], {
+    searchPaths: [dir],
+    executables,
+    liteWarnings: false,
+    interfaces: staticInterfaceResolver({ lo: 1 }),
+  });
   return { failed: r.failed, lines: r.diagnostics.map((d) => formatDiagnostic(d).replace(dir, '')) };
 }
 

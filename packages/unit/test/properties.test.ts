@@ -24,16 +24,50 @@ const options = { host: TEST_HOST_FACTS, interfaces, executables: false } as con
 // ---- the parser never throws, and diagnostics point inside the file -------------------------------
 
 const FRAGMENTS = [
-  '[Socket]', '[Service]', '[Unit]', '[Install]', '[X-Foo]', '[Bogus]', '[Socket', '[]', 'ListenStream=', 'ListenStream=80',
-  'ListenStream=[::1]:80%%lo', 'ListenDatagram=/run/x', 'ListenFIFO=rel', 'Accept=yes', 'Accept=maybe', 'SocketProtocol=mptcp',
-  'Service=x.service', 'ExecStart=/bin/true', 'ExecStart=-@/bin/echo "a b" %n ${X} $Y ; /bin/false', 'ExecStart="unterminated',
-  'Environment="A=b c" D=e', 'Type=oneshot', 'Backlog=0x10', 'MaxConnections=0', 'Symlinks=/a /b', 'FileDescriptorName=a:b',
-  '# comment \\', '; comment', '\\', 'key', '=value', 'X-MPTCPFallback=yes', '%', '%%', '%1', '\ufeff', 'TimeoutSec=0',
+  '[Socket]',
+  '[Service]',
+  '[Unit]',
+  '[Install]',
+  '[X-Foo]',
+  '[Bogus]',
+  '[Socket',
+  '[]',
+  'ListenStream=',
+  'ListenStream=80',
+  'ListenStream=[::1]:80%%lo',
+  'ListenDatagram=/run/x',
+  'ListenFIFO=rel',
+  'Accept=yes',
+  'Accept=maybe',
+  'SocketProtocol=mptcp',
+  'Service=x.service',
+  'ExecStart=/bin/true',
+  'ExecStart=-@/bin/echo "a b" %n ${X} $Y ; /bin/false',
+  'ExecStart="unterminated',
+  'Environment="A=b c" D=e',
+  'Type=oneshot',
+  'Backlog=0x10',
+  'MaxConnections=0',
+  'Symlinks=/a /b',
+  'FileDescriptorName=a:b',
+  '# comment \\',
+  '; comment',
+  '\\',
+  'key',
+  '=value',
+  'X-MPTCPFallback=yes',
+  '%',
+  '%%',
+  '%1',
+  '\ufeff',
+  'TimeoutSec=0',
 ];
 const EOLS = ['\n', '\r\n', '\n\r', '\r', '\0', '\\\n'];
 
 const unitish = fc
-  .array(fc.tuple(fc.oneof(fc.constantFrom(...FRAGMENTS), fc.string({ maxLength: 12 })), fc.constantFrom(...EOLS)), { maxLength: 25 })
+  .array(fc.tuple(fc.oneof(fc.constantFrom(...FRAGMENTS), fc.string({ maxLength: 12 })), fc.constantFrom(...EOLS)), {
+    maxLength: 25,
+  })
   .map((parts) => parts.map(([a, b]) => a + b).join(''));
 
 const anyInput: fc.Arbitrary<string | Uint8Array> = fc.oneof(
@@ -54,22 +88,25 @@ function maxLines(input: string | Uint8Array): number {
 }
 
 describe('parser robustness (fast-check)', () => {
-  it.each(['prop.socket', 'prop.service', 'prop@inst.service'])('never throws and keeps diagnostics inside the file (%s)', (name) => {
-    fc.assert(
-      fc.property(anyInput, (input) => {
-        const r = parseUnitText(input, { ...options, file: name, name });
-        const limit = maxLines(input) + 1;
-        for (const d of r.diagnostics) {
-          if (d.line !== undefined) {
-            expect(d.line).toBeGreaterThanOrEqual(1);
-            expect(d.line).toBeLessThanOrEqual(limit);
-          } else expect(d.unit).toBe(name);
-        }
-        expect(r.fatal).toBe(r.unit === undefined);
-      }),
-      { numRuns: RUNS },
-    );
-  });
+  it.each(['prop.socket', 'prop.service', 'prop@inst.service'])(
+    'never throws and keeps diagnostics inside the file (%s)',
+    (name) => {
+      fc.assert(
+        fc.property(anyInput, (input) => {
+          const r = parseUnitText(input, { ...options, file: name, name });
+          const limit = maxLines(input) + 1;
+          for (const d of r.diagnostics) {
+            if (d.line !== undefined) {
+              expect(d.line).toBeGreaterThanOrEqual(1);
+              expect(d.line).toBeLessThanOrEqual(limit);
+            } else expect(d.unit).toBe(name);
+          }
+          expect(r.fatal).toBe(r.unit === undefined);
+        }),
+        { numRuns: RUNS },
+      );
+    },
+  );
 });
 
 // ---- print → parse gives the same model -----------------------------------------------------------
@@ -77,9 +114,19 @@ describe('parser robustness (fast-check)', () => {
 const word = fc.stringMatching(/^[a-z][a-z0-9_]{0,11}$/);
 const safeText = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9 .,:_/()%-]{0,30}[A-Za-z0-9.)]$/);
 // (/var/run/… would be rewritten to /run/… with a notice, as systemd >= 254 does.)
-const absPath = fc.array(word, { minLength: 1, maxLength: 4 }).map((p) => ('/' + p.join('/')).replace(/^\/var\/run(\/|$)/, '/srv/run$1'));
-const usec = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 1, max: 1_000_000 }).map((n) => n * 1000), fc.integer({ min: 0, max: 2 ** 40 }));
-const usecNonZero = fc.oneof(usec.filter((n) => n > 0), fc.constant(Infinity));
+const absPath = fc
+  .array(word, { minLength: 1, maxLength: 4 })
+  .map((p) => ('/' + p.join('/')).replace(/^\/var\/run(\/|$)/, '/srv/run$1'));
+const usec = fc.oneof(
+  fc.constant(0),
+  fc.integer({ min: 1, max: 10_000 }),
+  fc.integer({ min: 1, max: 1_000_000 }).map((n) => n * 1000),
+  fc.integer({ min: 0, max: 2 ** 40 }),
+);
+const usecNonZero = fc.oneof(
+  usec.filter((n) => n > 0),
+  fc.constant(Infinity),
+);
 const u32 = fc.integer({ min: 0, max: 4294967295 });
 const i32 = fc.integer({ min: -2147483648, max: 2147483647 });
 const port = fc.integer({ min: 1, max: 65535 });
@@ -87,9 +134,15 @@ const opt = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(a,
 /** Any Unicode text except NUL (which no unit file can carry) and lone surrogates. */
 const argText = fc.string({ unit: 'grapheme', maxLength: 12 }).map((s) => s.replace(/\0/g, ''));
 
-const inet = fc.tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), port).map(([o, p]) => ({ family: 'inet' as const, address: o.join('.'), port: p }));
+const inet = fc
+  .tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), port)
+  .map(([o, p]) => ({ family: 'inet' as const, address: o.join('.'), port: p }));
 const inet6 = fc
-  .tuple(fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 65535 })), { minLength: 8, maxLength: 8 }), port, fc.constantFrom(undefined, 'lo', 'eth0'))
+  .tuple(
+    fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 65535 })), { minLength: 8, maxLength: 8 }),
+    port,
+    fc.constantFrom(undefined, 'lo', 'eth0'),
+  )
   .map(([w, p, scope]) => {
     const a: ListenEntry['address'] = { family: 'inet6', address: formatIPv6(w), port: p };
     if (scope) Object.assign(a, { scopeId: scope === 'lo' ? 1 : 2, ifname: scope });
@@ -99,12 +152,23 @@ const unix = fc.oneof(
   absPath.map((p) => ({ family: 'unix' as const, path: p, abstract: false })),
   word.map((p) => ({ family: 'unix' as const, path: p, abstract: true })),
 );
-const vsock = fc.tuple(fc.integer({ min: 0, max: 4294967294 }), fc.integer({ min: 0, max: 4294967294 }), fc.constantFrom(undefined, 'stream', 'dgram', 'seqpacket')).map(([cid, p, type]) => {
-  const a: ListenEntry['address'] = { family: 'vsock', cid, port: p };
-  if (type) Object.assign(a, { type });
-  return a;
-});
-const netlink = fc.tuple(fc.constantFrom(...Object.keys(NETLINK_FAMILIES)), u32).map(([protocol, group]) => ({ family: 'netlink' as const, protocol, protocolNumber: NETLINK_FAMILIES[protocol] as number, group }));
+const vsock = fc
+  .tuple(
+    fc.integer({ min: 0, max: 4294967294 }),
+    fc.integer({ min: 0, max: 4294967294 }),
+    fc.constantFrom(undefined, 'stream', 'dgram', 'seqpacket'),
+  )
+  .map(([cid, p, type]) => {
+    const a: ListenEntry['address'] = { family: 'vsock', cid, port: p };
+    if (type) Object.assign(a, { type });
+    return a;
+  });
+const netlink = fc.tuple(fc.constantFrom(...Object.keys(NETLINK_FAMILIES)), u32).map(([protocol, group]) => ({
+  family: 'netlink' as const,
+  protocol,
+  protocolNumber: NETLINK_FAMILIES[protocol] as number,
+  group,
+}));
 
 const entry = (kind: ListenEntry['kind'], address: fc.Arbitrary<ListenEntry['address']>): fc.Arbitrary<ListenEntry> =>
   address.map((a) => ({ kind, value: '', address: a, file: '', line: 0 }));
@@ -112,7 +176,10 @@ const acceptingEntry = fc.oneof(entry('stream', fc.oneof(inet, inet6, unix, vsoc
 const anyEntry = fc.oneof(
   acceptingEntry,
   entry('datagram', fc.oneof(inet, inet6, unix)),
-  entry('fifo', absPath.map((p) => ({ family: 'path' as const, path: p }))),
+  entry(
+    'fifo',
+    absPath.map((p) => ({ family: 'path' as const, path: p })),
+  ),
   entry('netlink', netlink),
 );
 
@@ -143,16 +210,36 @@ const execList = fc.array(execCommand, { maxLength: 2 });
 
 const unitSection = fc.record({
   description: opt(safeText),
-  documentation: fc.array(word.map((w) => `https://example.org/${w}`), { maxLength: 2 }),
+  documentation: fc.array(
+    word.map((w) => `https://example.org/${w}`),
+    { maxLength: 2 },
+  ),
   startLimitIntervalUsec: usec,
   startLimitBurst: u32,
   successAction: fc.constantFrom('none', 'exit', 'reboot'),
   extra: fc.record(
-    { Wants: fc.array(word.map((w) => `${w}.target`), { minLength: 1, maxLength: 2 }), After: fc.array(word.map((w) => `${w}.service`), { minLength: 1, maxLength: 2 }), ConditionPathExists: fc.array(absPath, { minLength: 1, maxLength: 2 }) },
+    {
+      Wants: fc.array(
+        word.map((w) => `${w}.target`),
+        { minLength: 1, maxLength: 2 },
+      ),
+      After: fc.array(
+        word.map((w) => `${w}.service`),
+        { minLength: 1, maxLength: 2 },
+      ),
+      ConditionPathExists: fc.array(absPath, { minLength: 1, maxLength: 2 }),
+    },
     { requiredKeys: [] },
   ),
 });
-const install = fc.dictionary(fc.constantFrom('WantedBy', 'Alias'), fc.array(word.map((w) => `${w}.target`), { minLength: 1, maxLength: 2 }), { maxKeys: 2 });
+const install = fc.dictionary(
+  fc.constantFrom('WantedBy', 'Alias'),
+  fc.array(
+    word.map((w) => `${w}.target`),
+    { minLength: 1, maxLength: 2 },
+  ),
+  { maxKeys: 2 },
+);
 
 const socketUnit: fc.Arbitrary<SocketUnit> = fc
   .record({
@@ -193,7 +280,11 @@ const socketUnit: fc.Arbitrary<SocketUnit> = fc
     pollLimitBurst: fc.integer({ min: 0, max: 4294967294 }),
     timestamping: fc.constantFrom('off' as const, 'us' as const, 'ns' as const),
     extra: fc.record(
-      { User: fc.array(word, { minLength: 1, maxLength: 2 }), PrivateNetwork: fc.array(fc.constantFrom('yes', 'no', 'on'), { minLength: 1, maxLength: 2 }), NetworkNamespacePath: fc.array(absPath, { minLength: 1, maxLength: 2 }) },
+      {
+        User: fc.array(word, { minLength: 1, maxLength: 2 }),
+        PrivateNetwork: fc.array(fc.constantFrom('yes', 'no', 'on'), { minLength: 1, maxLength: 2 }),
+        NetworkNamespacePath: fc.array(absPath, { minLength: 1, maxLength: 2 }),
+      },
       { requiredKeys: [] },
     ),
     install,
@@ -241,21 +332,54 @@ const socketUnit: fc.Arbitrary<SocketUnit> = fc
       extra: r.extra,
       install: r.install,
     });
-    const optional = { bindToDevice: r.bindToDevice, socketUser: r.socketUser, socketGroup: r.socketGroup, keepAliveTimeUsec: r.keepAliveTimeUsec, keepAliveIntervalUsec: r.keepAliveIntervalUsec, keepAliveProbes: r.keepAliveProbes, priority: r.priority, receiveBuffer: r.receiveBuffer, sendBuffer: r.sendBuffer, ipTos: r.ipTos, ipTtl: r.ipTtl, mark: r.mark, tcpCongestion: r.tcpCongestion, pipeSize: r.pipeSize, fileDescriptorName: r.fileDescriptorName, service: r.accept ? undefined : r.service };
+    const optional = {
+      bindToDevice: r.bindToDevice,
+      socketUser: r.socketUser,
+      socketGroup: r.socketGroup,
+      keepAliveTimeUsec: r.keepAliveTimeUsec,
+      keepAliveIntervalUsec: r.keepAliveIntervalUsec,
+      keepAliveProbes: r.keepAliveProbes,
+      priority: r.priority,
+      receiveBuffer: r.receiveBuffer,
+      sendBuffer: r.sendBuffer,
+      ipTos: r.ipTos,
+      ipTtl: r.ipTtl,
+      mark: r.mark,
+      tcpCongestion: r.tcpCongestion,
+      pipeSize: r.pipeSize,
+      fileDescriptorName: r.fileDescriptorName,
+      service: r.accept ? undefined : r.service,
+    };
     for (const [k, v] of Object.entries(optional)) if (v !== undefined) Object.assign(u, { [k]: v });
     return u;
   });
 
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGKILL', 'SIGUSR1', 'SIGQUIT', 'SIGRTMIN+3'];
-const stdin = fc.oneof(fc.constantFrom('null', 'tty', 'socket', 'data'), word.map((w) => `fd:${w}`), absPath.map((p) => `file:${p}`));
-const stdout = fc.oneof(fc.constantFrom('inherit', 'null', 'journal', 'kmsg', 'journal+console', 'socket'), absPath.map((p) => `append:${p}`));
+const stdin = fc.oneof(
+  fc.constantFrom('null', 'tty', 'socket', 'data'),
+  word.map((w) => `fd:${w}`),
+  absPath.map((p) => `file:${p}`),
+);
+const stdout = fc.oneof(
+  fc.constantFrom('inherit', 'null', 'journal', 'kmsg', 'journal+console', 'socket'),
+  absPath.map((p) => `append:${p}`),
+);
 const envName = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,10}$/);
 const envValue = fc.string({ unit: 'grapheme', maxLength: 16 }).map((s) => s.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, ''));
 
 const serviceUnit: fc.Arbitrary<ServiceUnit> = fc
   .record({
     unit: unitSection,
-    type: fc.constantFrom('simple', 'exec', 'forking', 'oneshot', 'dbus', 'notify', 'notify-reload', 'idle') as fc.Arbitrary<ServiceUnit['type']>,
+    type: fc.constantFrom(
+      'simple',
+      'exec',
+      'forking',
+      'oneshot',
+      'dbus',
+      'notify',
+      'notify-reload',
+      'idle',
+    ) as fc.Arbitrary<ServiceUnit['type']>,
     execStart: fc.array(execCommand, { minLength: 1, maxLength: 3 }),
     execs: fc.array(execList, { minLength: 6, maxLength: 6 }),
     environment: fc.uniqueArray(fc.tuple(envName, envValue), { selector: ([k]) => k, maxLength: 4 }),
@@ -264,7 +388,15 @@ const serviceUnit: fc.Arbitrary<ServiceUnit> = fc
     user: opt(word),
     group: opt(word),
     supplementaryGroups: fc.array(word, { maxLength: 3 }),
-    restart: fc.constantFrom('no', 'on-success', 'on-failure', 'on-abnormal', 'on-watchdog', 'on-abort', 'always') as fc.Arbitrary<ServiceUnit['restart']>,
+    restart: fc.constantFrom(
+      'no',
+      'on-success',
+      'on-failure',
+      'on-abnormal',
+      'on-watchdog',
+      'on-abort',
+      'always',
+    ) as fc.Arbitrary<ServiceUnit['restart']>,
     restartUsec: usec,
     standardInput: stdin,
     standardOutput: stdout,
@@ -276,11 +408,18 @@ const serviceUnit: fc.Arbitrary<ServiceUnit> = fc
     timeoutStopUsec: usecNonZero,
     timeoutStartUsec: usecNonZero,
     nonBlocking: fc.boolean(),
-    sockets: fc.uniqueArray(word.map((w) => `${w}.socket`), { maxLength: 3 }),
+    sockets: fc.uniqueArray(
+      word.map((w) => `${w}.socket`),
+      { maxLength: 3 },
+    ),
     remainAfterExit: fc.boolean(),
     busName: opt(word.map((w) => `org.example.${w}`)),
     extra: fc.record(
-      { LimitNOFILE: fc.array(word, { minLength: 1, maxLength: 2 }), PrivateTmp: fc.array(fc.constantFrom('yes', 'false'), { minLength: 1, maxLength: 2 }), ProtectSystem: fc.array(word, { minLength: 1, maxLength: 2 }) },
+      {
+        LimitNOFILE: fc.array(word, { minLength: 1, maxLength: 2 }),
+        PrivateTmp: fc.array(fc.constantFrom('yes', 'false'), { minLength: 1, maxLength: 2 }),
+        ProtectSystem: fc.array(word, { minLength: 1, maxLength: 2 }),
+      },
       { requiredKeys: [] },
     ),
     install,
@@ -329,7 +468,8 @@ const serviceUnit: fc.Arbitrary<ServiceUnit> = fc
 function normalize(u: unknown): unknown {
   return JSON.parse(
     JSON.stringify(u, (k, v: unknown) => {
-      if (k === 'file' || k === 'line' || k === 'raw' || k === 'value' || k === 'dropIns' || k === 'name') return undefined;
+      if (k === 'file' || k === 'line' || k === 'raw' || k === 'value' || k === 'dropIns' || k === 'name')
+        return undefined;
       return v === Infinity ? 'Infinity' : v;
     }),
   );
@@ -341,7 +481,10 @@ describe('print → parse round trip (fast-check)', () => {
       fc.property(socketUnit, (u) => {
         const text = printSocketUnit(u);
         const r = parseUnitText(text, { ...options, file: 'prop.socket', liteWarnings: false });
-        expect(r.diagnostics.map((d) => `${d.line ?? ''}: ${d.message}`), text).toEqual([]);
+        expect(
+          r.diagnostics.map((d) => `${d.line ?? ''}: ${d.message}`),
+          text,
+        ).toEqual([]);
         expect(normalize(r.unit)).toEqual(normalize(u));
       }),
       { numRuns: ROUNDTRIP_RUNS },
@@ -353,7 +496,10 @@ describe('print → parse round trip (fast-check)', () => {
         const text = printServiceUnit(u);
         const r = parseUnitText(text, { ...options, file: 'prop.service' });
         const unexpected = r.diagnostics.filter((d) => !d.message.startsWith('Unit uses KillMode=none.'));
-        expect(unexpected.map((d) => `${d.line ?? ''}: ${d.message}`), text).toEqual([]);
+        expect(
+          unexpected.map((d) => `${d.line ?? ''}: ${d.message}`),
+          text,
+        ).toEqual([]);
         expect(normalize(r.unit)).toEqual(normalize(u));
       }),
       { numRuns: ROUNDTRIP_RUNS },

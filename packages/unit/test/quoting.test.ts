@@ -47,7 +47,11 @@ describe('extract_first_word (upstream test-extract-word.c)', () => {
   });
 
   it('splits words with quotes', () => {
-    expect(splitWords('KEY=val "KEY2=val with space" "KEY3=val with \\"quotation\\""', U)).toEqual(['KEY=val', 'KEY2=val with space', 'KEY3=val with "quotation"']);
+    expect(splitWords('KEY=val "KEY2=val with space" "KEY3=val with \\"quotation\\""', U)).toEqual([
+      'KEY=val',
+      'KEY2=val with space',
+      'KEY3=val with "quotation"',
+    ]);
     expect(splitWords("-N ''", U)).toEqual(['-N', '']);
   });
 });

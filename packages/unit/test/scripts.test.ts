@@ -12,7 +12,8 @@ const run = (args: string[]) => spawnSync(process.execPath, args, { cwd: pkg, en
 describe.skipIf(!built)('scripts (against dist/)', () => {
   it.each(['conf-syntax.json', 'socket-addresses.json', 'values.json'])('run-vectors.mjs %s passes everything', (f) => {
     const r = run(['scripts/run-vectors.mjs', `test/fixtures/${f}`]);
-    const count = (JSON.parse(readFileSync(join(pkg, 'test/fixtures', f), 'utf8')) as { vectors: unknown[] }).vectors.length;
+    const count = (JSON.parse(readFileSync(join(pkg, 'test/fixtures', f), 'utf8')) as { vectors: unknown[] }).vectors
+      .length;
     expect(r.stdout.trim().split('\n').at(-1)).toBe(`${count} passed, 0 failed`);
     expect(r.status).toBe(0);
   });
@@ -21,10 +22,17 @@ describe.skipIf(!built)('scripts (against dist/)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vectors-'));
     try {
       const file = join(dir, 'v.json');
-      writeFileSync(file, JSON.stringify({ description: 'x', count: 2, vectors: [
-        { kind: 'unsigned', input: '010', expected: { ok: true, value: 8 } },
-        { kind: 'unsigned', input: '010', expected: { ok: true, value: 10 } },
-      ] }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          description: 'x',
+          count: 2,
+          vectors: [
+            { kind: 'unsigned', input: '010', expected: { ok: true, value: 8 } },
+            { kind: 'unsigned', input: '010', expected: { ok: true, value: 10 } },
+          ],
+        }),
+      );
       const r = run(['scripts/run-vectors.mjs', file]);
       expect(r.stdout).toContain('FAIL [values] #1 unsigned "010"');
       expect(r.stdout.trim().split('\n').at(-1)).toBe('1 passed, 1 failed');

@@ -135,7 +135,9 @@ describe('[Socket]', () => {
   });
 
   it('empty ListenStream= clears every Listen entry; SocketProtocol= is not a reset', () => {
-    const r = sock('[Socket]\nListenStream=1\nListenFIFO=/run/f\nListenStream=\nListenStream=2\nSocketProtocol=sctp\nSocketProtocol=\n');
+    const r = sock(
+      '[Socket]\nListenStream=1\nListenFIFO=/run/f\nListenStream=\nListenStream=2\nSocketProtocol=sctp\nSocketProtocol=\n',
+    );
     const u = r.unit as SocketUnit;
     expect(u.listen.map((l) => l.value)).toEqual(['2']);
     expect(u.socketProtocol).toBe(132);
@@ -143,7 +145,11 @@ describe('[Socket]', () => {
   });
 
   it('systemd 256 rules refuse mptcp', () => {
-    const r = parseUnitText('[Socket]\nListenStream=1\nSocketProtocol=mptcp\n', { ...opts, file: 'a.socket', systemdVersion: 256 });
+    const r = parseUnitText('[Socket]\nListenStream=1\nSocketProtocol=mptcp\n', {
+      ...opts,
+      file: 'a.socket',
+      systemdVersion: 256,
+    });
     expect(msgs(r)).toEqual(['a.socket:3: Failed to parse SocketProtocol=mptcp, ignoring: Protocol not supported']);
     expect((r.unit as SocketUnit).socketProtocol).toBe(0);
   });
@@ -169,11 +175,23 @@ describe('[Socket]', () => {
   });
 
   it.each([
-    ['[Socket]\nBacklog=1\n', 'Unit has no Listen setting (ListenStream=, ListenDatagram=, ListenFIFO=, ...). Refusing.'],
-    ['[Socket]\nListenDatagram=1\nAccept=yes\n', 'Unit configured for accepting sockets, but sockets are non-accepting. Refusing.'],
+    [
+      '[Socket]\nBacklog=1\n',
+      'Unit has no Listen setting (ListenStream=, ListenDatagram=, ListenFIFO=, ...). Refusing.',
+    ],
+    [
+      '[Socket]\nListenDatagram=1\nAccept=yes\n',
+      'Unit configured for accepting sockets, but sockets are non-accepting. Refusing.',
+    ],
     ['[Socket]\nListenStream=1\nAccept=yes\nMaxConnections=0\n', 'MaxConnection= setting too small. Refusing.'],
-    ['[Socket]\nListenStream=1\nAccept=yes\nService=x.service\n', 'Explicit service configuration for accepting socket units not supported. Refusing.'],
-    ['[Socket]\nListenStream=1\nSymlinks=/run/l\n', 'Unit has symlinks set but none or more than one node in the file system. Refusing.'],
+    [
+      '[Socket]\nListenStream=1\nAccept=yes\nService=x.service\n',
+      'Explicit service configuration for accepting socket units not supported. Refusing.',
+    ],
+    [
+      '[Socket]\nListenStream=1\nSymlinks=/run/l\n',
+      'Unit has symlinks set but none or more than one node in the file system. Refusing.',
+    ],
   ])('load-time check %#', (text, message) => {
     const r = sock(text);
     expect(r.fatal).toBe(true);
@@ -215,9 +233,19 @@ describe('[Service]', () => {
     expect(msgs(r)).toEqual([]);
     const u = r.unit as ServiceUnit;
     expect(u.unit.startLimitIntervalUsec).toBe(20_000_000);
-    expect(u.execStartPre[0]).toMatchObject({ path: '/bin/mkdir', argv: ['/bin/mkdir', '-p', '/run/test'], ignoreFailure: true });
+    expect(u.execStartPre[0]).toMatchObject({
+      path: '/bin/mkdir',
+      argv: ['/bin/mkdir', '-p', '/run/test'],
+      ignoreFailure: true,
+    });
     expect(u.execStart).toHaveLength(1);
-    expect(u.execStart[0]).toMatchObject({ path: '/usr/bin/server', argv: ['/usr/bin/server', '--name=test.service', '$$HOME'], noEnvExpand: true, fullPrivileges: true, line: 8 });
+    expect(u.execStart[0]).toMatchObject({
+      path: '/usr/bin/server',
+      argv: ['/usr/bin/server', '--name=test.service', '$$HOME'],
+      noEnvExpand: true,
+      fullPrivileges: true,
+      line: 8,
+    });
     expect(u.environment).toEqual([
       ['A', 'b c'],
       ['D', 'override'],
@@ -242,7 +270,10 @@ describe('[Service]', () => {
   });
 
   it('splits `;`, keeps `\\;`, honours @ and the quoting rules', () => {
-    const u = svc('[Service]\nType=oneshot\nExecStart=@/usr/bin/server server-%i "two words" \'single\' \\x41\\t ${PORT} $OPTS \\; ; /x/y\n', 'a@b.service').unit as ServiceUnit;
+    const u = svc(
+      '[Service]\nType=oneshot\nExecStart=@/usr/bin/server server-%i "two words" \'single\' \\x41\\t ${PORT} $OPTS \\; ; /x/y\n',
+      'a@b.service',
+    ).unit as ServiceUnit;
     expect(u.execStart.map((c) => [c.path, c.argv, c.argv0Override])).toEqual([
       ['/usr/bin/server', ['server-b', 'two words', 'single', 'A\t', '${PORT}', '$OPTS', ';'], true],
       ['/x/y', ['/x/y'], false],
@@ -251,17 +282,45 @@ describe('[Service]', () => {
 
   it('expandExecCommand() does systemd’s exec-time $VAR expansion', () => {
     const env = { PORT: '8080', OPTS: '-v  "a b"  -x', EMPTY: '' };
-    const cmd = { argv: ['/bin/srv', '--port=${PORT}', '$OPTS', '$MISSING', '${MISSING}x', '$$PORT', '$EMPTY', '${PORT:-1}', 'a$PORT'], noEnvExpand: false };
-    expect(expandExecCommand(cmd, env)).toEqual(['/bin/srv', '--port=8080', '-v', 'a b', '-x', 'x', '$PORT', '${PORT:-1}', 'a$PORT']);
+    const cmd = {
+      argv: [
+        '/bin/srv',
+        '--port=${PORT}',
+        '$OPTS',
+        '$MISSING',
+        '${MISSING}x',
+        '$$PORT',
+        '$EMPTY',
+        '${PORT:-1}',
+        'a$PORT',
+      ],
+      noEnvExpand: false,
+    };
+    expect(expandExecCommand(cmd, env)).toEqual([
+      '/bin/srv',
+      '--port=8080',
+      '-v',
+      'a b',
+      '-x',
+      'x',
+      '$PORT',
+      '${PORT:-1}',
+      'a$PORT',
+    ]);
     expect(expandExecCommand({ ...cmd, noEnvExpand: true }, env)).toEqual(cmd.argv);
     expect(expandExecCommand(cmd, new Map(Object.entries(env)))[1]).toBe('--port=8080');
   });
 
   it('Exec*= errors are fatal unless the command has `-`', () => {
-    expect(msgs(svc('[Service]\nExecStart=-/bin/true %Z\nExecStart=/bin/true\n'))).toEqual(["test.service:2: Failed to resolve unit specifiers in '%Z', ignoring: Invalid slot"]);
+    expect(msgs(svc('[Service]\nExecStart=-/bin/true %Z\nExecStart=/bin/true\n'))).toEqual([
+      "test.service:2: Failed to resolve unit specifiers in '%Z', ignoring: Invalid slot",
+    ]);
     const r = svc('[Service]\nExecStart=/bin/true %Z\nType=bogus\n');
     expect(r.fatal).toBe(true);
-    expect(msgs(r)).toEqual(["test.service:2: Failed to resolve unit specifiers in '%Z': Invalid slot", 'test.service: Unit configuration has fatal error, unit will not be started.']);
+    expect(msgs(r)).toEqual([
+      "test.service:2: Failed to resolve unit specifiers in '%Z': Invalid slot",
+      'test.service: Unit configuration has fatal error, unit will not be started.',
+    ]);
   });
 
   it('defaults: Type=oneshot without ExecStart= gets an infinite start timeout', () => {
@@ -271,10 +330,18 @@ describe('[Service]', () => {
   });
 
   it('checks executables through an injectable function', () => {
-    const r = parseUnitText('[Service]\nExecStart=server --x\nExecStartPre=-/missing\n', { ...opts, file: 's.service', executables: (p) => (p === '/usr/bin/server' ? undefined : 'ENOENT') });
+    const r = parseUnitText('[Service]\nExecStart=server --x\nExecStartPre=-/missing\n', {
+      ...opts,
+      file: 's.service',
+      executables: (p) => (p === '/usr/bin/server' ? undefined : 'ENOENT'),
+    });
     expect((r.unit as ServiceUnit).execStart[0]?.path).toBe('/usr/bin/server');
     expect(msgs(r)).toEqual([]);
-    const bad = parseUnitText('[Service]\nExecStart=/opt/x\n', { ...opts, file: 's.service', executables: () => 'EACCES' });
+    const bad = parseUnitText('[Service]\nExecStart=/opt/x\n', {
+      ...opts,
+      file: 's.service',
+      executables: () => 'EACCES',
+    });
     expect(msgs(bad)).toEqual(['s.service: Command /opt/x is not executable: Permission denied']);
   });
 });
@@ -326,7 +393,10 @@ describe('drop-ins and directories', () => {
       'usr/a-b-c.socket.d/50-real.conf': '[Socket]\nBacklog=7\n',
       'usr/a-b-c.socket.d/ignored.txt': '[Socket]\nBacklog=x\n',
     });
-    const r = loadUnitFile(join(root, 'usr/a-b-c.socket'), { ...opts, searchPaths: [join(root, 'etc'), join(root, 'usr')] });
+    const r = loadUnitFile(join(root, 'usr/a-b-c.socket'), {
+      ...opts,
+      searchPaths: [join(root, 'etc'), join(root, 'usr')],
+    });
     expect(msgs(r).map((m) => m.replace(root + '/', ''))).toEqual([
       'usr/socket.d/01-top.conf:2: Failed to parse Backlog=x01, ignoring: Invalid argument',
       'usr/a-b-.socket.d/05-b.conf:2: Failed to parse Backlog=x05dup, ignoring: Invalid argument',
@@ -358,16 +428,24 @@ describe('drop-ins and directories', () => {
     ]);
     expect(r.services.map((s) => s.name)).toEqual(['web.service']);
     expect([...r.templates.keys()]).toEqual(['echo@.service']);
-    expect(r.failed.map((f) => [f.name, f.diagnostics.map((d) => d.message)])).toEqual([['bad.socket', ["Invalid section header '[Socket'"]]]);
+    expect(r.failed.map((f) => [f.name, f.diagnostics.map((d) => d.message)])).toEqual([
+      ['bad.socket', ["Invalid section header '[Socket'"]],
+    ]);
     expect(r.masked.sort()).toEqual(['empty.service', 'gone.service']);
     expect([...r.aliases]).toEqual([['alias.service', 'web.service']]);
     expect(r.units).toHaveLength(3);
 
-    const inst = loadServiceInstance('echo@.service', '0-127.0.0.1:7-127.0.0.1:5000', { ...opts, searchPaths: [join(root, 'etc'), join(root, 'usr')] });
+    const inst = loadServiceInstance('echo@.service', '0-127.0.0.1:7-127.0.0.1:5000', {
+      ...opts,
+      searchPaths: [join(root, 'etc'), join(root, 'usr')],
+    });
     const u = inst.unit as ServiceUnit;
     expect(u.name).toBe('echo@0-127.0.0.1:7-127.0.0.1:5000.service');
     expect(u.execStart[0]?.argv).toEqual(['/bin/echo', '0-127.0.0.1:7-127.0.0.1:5000', '0/127.0.0.1:7/127.0.0.1:5000']);
-    expect(loadServiceInstance('echo@.service', 'x', { ...opts, templateFile: r.templates.get('echo@.service') as string }).unit?.name).toBe('echo@x.service');
+    expect(
+      loadServiceInstance('echo@.service', 'x', { ...opts, templateFile: r.templates.get('echo@.service') as string })
+        .unit?.name,
+    ).toBe('echo@x.service');
   });
 
   it('verify() reports a missing triggered service (Accept=yes probes the template)', () => {
@@ -377,7 +455,10 @@ describe('drop-ins and directories', () => {
       'ok.socket': '[Socket]\nListenStream=1\nAccept=yes\n',
       'ok@.service': '[Service]\nExecStart=/bin/true\n',
     });
-    const r = verify(['nosvc.socket', 'acc.socket', 'ok.socket'].map((f) => join(root, f)), opts);
+    const r = verify(
+      ['nosvc.socket', 'acc.socket', 'ok.socket'].map((f) => join(root, f)),
+      opts,
+    );
     expect(r.failed).toBe(true);
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
       'nosvc.socket: service nosvc.service not loaded, socket cannot be started.',
@@ -388,27 +469,45 @@ describe('drop-ins and directories', () => {
 
 describe('syntax corner cases', () => {
   it('accepts a Buffer with BOM, CRLF and NUL terminators', () => {
-    const buf = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('[Socket]\r\nListenStream=1\0Backlog=3\n\rAccept=no')]);
+    const buf = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from('[Socket]\r\nListenStream=1\0Backlog=3\n\rAccept=no'),
+    ]);
     const r = parseUnitText(buf, { ...opts, file: 'b.socket' });
     expect(msgs(r)).toEqual([]);
     expect((r.unit as SocketUnit).backlog).toBe(3);
   });
   it('reports the last physical line of a continuation, EOF continuation at lines+1', () => {
-    expect(msgs(sock('[Socket]\nListenStream=1\nBacklog=x\\\n# c\\\ny\\\n'))).toEqual(['test.socket:6: Failed to parse Backlog=x y, ignoring: Invalid argument']);
+    expect(msgs(sock('[Socket]\nListenStream=1\nBacklog=x\\\n# c\\\ny\\\n'))).toEqual([
+      'test.socket:6: Failed to parse Backlog=x y, ignoring: Invalid argument',
+    ]);
   });
   it('an assignment outside a section is warned once, not inside ignored sections', () => {
-    expect(msgs(sock('a=b\n[X-Mine]\nc=d\n[Nope]\ne=f\n[Socket]\nListenStream=1\n'))).toEqual(['test.socket:1: Assignment outside of section. Ignoring.', "test.socket:4: Unknown section 'Nope'. Ignoring."]);
+    expect(msgs(sock('a=b\n[X-Mine]\nc=d\n[Nope]\ne=f\n[Socket]\nListenStream=1\n'))).toEqual([
+      'test.socket:1: Assignment outside of section. Ignoring.',
+      "test.socket:4: Unknown section 'Nope'. Ignoring.",
+    ]);
   });
 });
 
 describe('systemd >= 254 behaviour', () => {
   it('rewrites /var/run/ socket and FIFO paths to /run/ with a notice', () => {
-    const r = sock('[Socket]\nListenStream=/var/run/foo.sock\nListenFIFO=/var/run//x.fifo\nListenStream=@/var/run/abs\n');
+    const r = sock(
+      '[Socket]\nListenStream=/var/run/foo.sock\nListenFIFO=/var/run//x.fifo\nListenStream=@/var/run/abs\n',
+    );
     expect(msgs(r)).toEqual([
       'test.socket:2: ListenStream= references a path below legacy directory /var/run/, updating /var/run/foo.sock → /run/foo.sock; please update the unit file accordingly.',
       'test.socket:3: ListenFIFO= references a path below legacy directory /var/run/, updating /var/run/x.fifo → /run/x.fifo; please update the unit file accordingly.',
     ]);
-    expect((r.unit as SocketUnit).listen.map((l) => l.value)).toEqual(['/run/foo.sock', '/run/x.fifo', '@/var/run/abs']);
-    expect((r.unit as SocketUnit).listen[0]?.address).toEqual({ family: 'unix', path: '/run/foo.sock', abstract: false });
+    expect((r.unit as SocketUnit).listen.map((l) => l.value)).toEqual([
+      '/run/foo.sock',
+      '/run/x.fifo',
+      '@/var/run/abs',
+    ]);
+    expect((r.unit as SocketUnit).listen[0]?.address).toEqual({
+      family: 'unix',
+      path: '/run/foo.sock',
+      abstract: false,
+    });
   });
 });

@@ -51,14 +51,22 @@ if (opts.has('help')) {
 }
 const quick = opts.get('quick') === 'true' || process.env.BENCH_QUICK === '1';
 const onlyRaw = opts.get('only') ?? process.env.BENCH_ONLY ?? '';
-const only = onlyRaw.split(',').map((s) => s.trim()).filter(Boolean);
+const only = onlyRaw
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const reps = Number(opts.get('reps') ?? process.env.BENCH_REPS ?? 3);
 const outDir = opts.get('out') ?? join(BENCH_DIR, 'results', quick ? 'quick' : '');
 
 if (opts.has('rewrite')) {
   // Re-render latest.md/latest.json from the stored records (after a change to the report format).
   const stored = loadPrevious(outDir);
-  writeReport(outDir, { generatedAt: new Date().toISOString(), host: hostInfo(), scenarios: stored }, scenarios.map((s) => s.name), Object.fromEntries(scenarios.map((s) => [s.name, s.title])));
+  writeReport(
+    outDir,
+    { generatedAt: new Date().toISOString(), host: hostInfo(), scenarios: stored },
+    scenarios.map((s) => s.name),
+    Object.fromEntries(scenarios.map((s) => [s.name, s.title])),
+  );
   console.log(`rewrote ${join(outDir, 'latest.md')} from ${Object.keys(stored).length} stored scenario records`);
   process.exit(0);
 }
@@ -75,7 +83,8 @@ if (!(reps >= 1)) {
   console.error('--reps must be >= 1');
   process.exit(2);
 }
-if (!quick && reps < 3) console.warn('note: fewer than 3 repetitions; medians of fewer than 3 runs are not reportable figures');
+if (!quick && reps < 3)
+  console.warn('note: fewer than 3 repetitions; medians of fewer than 3 runs are not reportable figures');
 
 const selected: Scenario[] = only.length ? scenarios.filter((s) => only.includes(s.name)) : scenarios;
 const records: Record<string, ScenarioRecord> = loadPrevious(outDir);
@@ -112,7 +121,10 @@ for (const s of selected) {
       charts: r.charts.map((c) => ({ file: c.file, title: c.title })),
       notes: r.notes,
     };
-    for (const m of r.metrics) console.log(`  ${m.label}: ${m.value}${m.unit ? ` ${m.unit}` : ''}${m.goal ? ` (goal ${m.goal.op} ${m.goal.value})` : ''}`);
+    for (const m of r.metrics)
+      console.log(
+        `  ${m.label}: ${m.value}${m.unit ? ` ${m.unit}` : ''}${m.goal ? ` (goal ${m.goal.op} ${m.goal.value})` : ''}`,
+      );
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     if (e instanceof Skip && !IN_CI) {

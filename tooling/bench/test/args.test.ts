@@ -18,7 +18,10 @@ describe('parseArgs', () => {
 
   it('with a spec: strict, an unknown option throws', () => {
     const spec = { quick: { type: 'boolean' as const }, only: { type: 'string' as const } };
-    expect(Object.fromEntries(parseArgs(['--quick', '--only', 'veth'], spec).opts)).toEqual({ quick: 'true', only: 'veth' });
+    expect(Object.fromEntries(parseArgs(['--quick', '--only', 'veth'], spec).opts)).toEqual({
+      quick: 'true',
+      only: 'veth',
+    });
     expect(() => parseArgs(['--qiuck'], spec)).toThrow(/Unknown option/);
   });
 });

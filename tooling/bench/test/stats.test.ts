@@ -51,7 +51,12 @@ describe('timelines', () => {
   });
 
   it('no stall in a steady transfer, and nothing before the first byte counts', () => {
-    const late: Array<[number, number]> = [[0, 0], [100, 0], [200, 0], ...steady.map(([t, b]) => [t * 1000 + 300, b + 1] as [number, number])];
+    const late: Array<[number, number]> = [
+      [0, 0],
+      [100, 0],
+      [200, 0],
+      ...steady.map(([t, b]) => [t * 1000 + 300, b + 1] as [number, number]),
+    ];
     expect(longestStall(late).seconds).toBe(0);
   });
 });

@@ -44,7 +44,17 @@ describe('svg charts', () => {
       logX: true,
       markers: true,
       bands: [{ from: 10, to: 100, label: 'x' }],
-      series: [{ name: 'a', points: [[1, 5], [10, 6], [100, 7], [1000, 8]] }],
+      series: [
+        {
+          name: 'a',
+          points: [
+            [1, 5],
+            [10, 6],
+            [100, 7],
+            [1000, 8],
+          ],
+        },
+      ],
     });
     expect(balanced(svg)).toBe(true);
     expect(svg.match(/<circle/g)).toHaveLength(4);

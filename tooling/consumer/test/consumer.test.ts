@@ -13,7 +13,14 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { danglingSourceMaps, formatTable, pack, publishablePackages, type Manifest, type PackedPackage } from './helpers/packages.js';
+import {
+  danglingSourceMaps,
+  formatTable,
+  pack,
+  publishablePackages,
+  type Manifest,
+  type PackedPackage,
+} from './helpers/packages.js';
 import { bareBin, createProject, type Project } from './helpers/project.js';
 
 const onCI = process.env['CI'] === 'true';
@@ -31,10 +38,14 @@ function byName(name: string): PackedPackage {
 
 function mptcpAvailable(): string | undefined {
   try {
-    const fd = execFileSync('python3', ['-c', 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262); print("ok")'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const fd = execFileSync(
+      'python3',
+      ['-c', 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262); print("ok")'],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     return fd.trim() === 'ok' ? undefined : 'MPTCP socket() failed';
   } catch (err) {
     return `MPTCP unavailable: ${(err as Error).message.split('\n')[0]}`;
@@ -47,7 +58,14 @@ beforeAll(() => {
   bin = bareBin(work);
   project = createProject(path.join(work, 'app'), bin, { type: 'module' });
   // @types/node is what any TypeScript user of node:net has; typescript itself comes from the workspace.
-  project.ok('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', ...packed.map((p) => p.tarball), '@types/node@^20']);
+  project.ok('npm', [
+    'install',
+    '--no-audit',
+    '--no-fund',
+    '--foreground-scripts',
+    ...packed.map((p) => p.tarball),
+    '@types/node@^20',
+  ]);
 });
 
 afterAll(() => {
@@ -83,7 +101,9 @@ describe('tarballs', () => {
       expect(p.files, p.name).toContain('LICENSE');
       expect(p.files, p.name).toContain('README.md');
       const leftovers = p.files.filter((f) =>
-        /(^|\/)\.tsbuildinfo$|(^|\/)demo\.(js|d\.ts)(\.map)?$|^bench\/|^scripts\/(?!install\.cjs$)|^test\/|\.test\.[jt]s$|^build\/|^\.turbo\//.test(f),
+        /(^|\/)\.tsbuildinfo$|(^|\/)demo\.(js|d\.ts)(\.map)?$|^bench\/|^scripts\/(?!install\.cjs$)|^test\/|\.test\.[jt]s$|^build\/|^\.turbo\//.test(
+          f,
+        ),
       );
       expect(leftovers, p.name).toEqual([]);
     }
@@ -98,7 +118,9 @@ describe('tarballs', () => {
     expect(files.some((f) => f.startsWith('prebuilds/linux-x64/') && f.endsWith('.node'))).toBe(true);
     expect(files.some((f) => f.startsWith('prebuilds/linux-arm64/') && f.endsWith('.node'))).toBe(true);
     expect(files).toEqual(expect.arrayContaining(['binding.gyp', 'scripts/install.cjs', 'src/addon.cc']));
-    const m = JSON.parse(readFileSync(path.join(byName('@mptcp/native').unpacked, 'package', 'package.json'), 'utf8')) as Manifest;
+    const m = JSON.parse(
+      readFileSync(path.join(byName('@mptcp/native').unpacked, 'package', 'package.json'), 'utf8'),
+    ) as Manifest;
     expect(Object.keys(m.dependencies ?? {})).toEqual(expect.arrayContaining(['node-addon-api', 'node-gyp-build']));
   });
 });
@@ -118,7 +140,11 @@ describe('installed with npm, no compiler on PATH', () => {
       for (const e of entries) {
         const spec = e === '.' ? p.name : `${p.name}/${e.slice(2)}`;
         if (p.manifest.bin && e === '.') continue; // an app without a library entry
-        const out = project.ok('node', ['--input-type=module', '-e', `const m = await import(${JSON.stringify(spec)}); console.log(Object.keys(m).length)`]);
+        const out = project.ok('node', [
+          '--input-type=module',
+          '-e',
+          `const m = await import(${JSON.stringify(spec)}); console.log(Object.keys(m).length)`,
+        ]);
         // A side-effect entry (@mptcp/native/register) may export nothing; a package's main entry must not.
         if (e === '.') expect(Number(out.trim()), spec).toBeGreaterThan(0);
       }
@@ -126,15 +152,23 @@ describe('installed with npm, no compiler on PATH', () => {
   });
 
   it('ESM: the installed @mptcp/native loads its prebuild', () => {
-    const out = project.ok('node', ['--input-type=module', '-e', "import { bindingAvailable } from '@mptcp/native'; console.log(bindingAvailable())"]);
+    const out = project.ok('node', [
+      '--input-type=module',
+      '-e',
+      "import { bindingAvailable } from '@mptcp/native'; console.log(bindingAvailable())",
+    ]);
     expect(out.trim()).toBe('true');
   });
 
   it('CJS: require() of every library package', () => {
     const failures: string[] = [];
     for (const p of packed.filter((x) => !x.manifest.bin)) {
-      const r = project.run('node', ['-e', `const m = require(${JSON.stringify(p.name)}); console.log(Object.keys(m).length)`]);
-      if (r.status !== 0 || !(Number(r.stdout.trim()) > 0)) failures.push(`${p.name}: ${(r.stderr.split('\n').find((l) => /Error|error/.test(l)) ?? r.stderr).trim()}`);
+      const r = project.run('node', [
+        '-e',
+        `const m = require(${JSON.stringify(p.name)}); console.log(Object.keys(m).length)`,
+      ]);
+      if (r.status !== 0 || !(Number(r.stdout.trim()) > 0))
+        failures.push(`${p.name}: ${(r.stderr.split('\n').find((l) => /Error|error/.test(l)) ?? r.stderr).trim()}`);
     }
     expect(failures).toEqual([]);
   });
@@ -168,7 +202,14 @@ describe('installed with npm, no compiler on PATH', () => {
     writeFileSync(
       path.join(src, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { ...options, target: 'es2022', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] },
+        compilerOptions: {
+          ...options,
+          target: 'es2022',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          types: ['node'],
+        },
         files: ['index.ts'],
       }),
     );
@@ -226,7 +267,10 @@ describe('the installed mptcpd-lite', () => {
     const ports = { echo: await freePort(), http: await freePort() };
     for (const [unit, port] of Object.entries(ports)) {
       mkdirSync(path.join(over, `${unit}.socket.d`), { recursive: true });
-      writeFileSync(path.join(over, `${unit}.socket.d`, 'port.conf'), `[Socket]\nListenStream=\nListenStream=127.0.0.1:${port}\n`);
+      writeFileSync(
+        path.join(over, `${unit}.socket.d`, 'port.conf'),
+        `[Socket]\nListenStream=\nListenStream=127.0.0.1:${port}\n`,
+      );
     }
     const shipped = path.join(project.dir, 'node_modules', 'mptcpd-lite', 'examples', 'units');
     const control = path.join(work, 'control.sock');
@@ -248,11 +292,19 @@ describe('the installed mptcpd-lite', () => {
         });
         daemon.once('exit', (code) => reject(new Error(`mptcpd-lite run exited ${code} before ready\n${log}`)));
       });
-      const echo = project.ok('npx', ['--no-install', 'mptcpd-lite', 'connect', `127.0.0.1:${ports.echo}`, '--mptcp', 'require'], { input: 'hello\n' });
+      const echo = project.ok(
+        'npx',
+        ['--no-install', 'mptcpd-lite', 'connect', `127.0.0.1:${ports.echo}`, '--mptcp', 'require'],
+        { input: 'hello\n' },
+      );
       expect(echo).toBe('hello\n');
-      const http = project.ok('npx', ['--no-install', 'mptcpd-lite', 'connect', `127.0.0.1:${ports.http}`, '--mptcp', 'require'], {
-        input: 'GET / HTTP/1.0\r\n\r\n',
-      });
+      const http = project.ok(
+        'npx',
+        ['--no-install', 'mptcpd-lite', 'connect', `127.0.0.1:${ports.http}`, '--mptcp', 'require'],
+        {
+          input: 'GET / HTTP/1.0\r\n\r\n',
+        },
+      );
       expect(http, log).toMatch(/^HTTP\/1\.1 200/);
       expect(http).toContain('"greeting":"hello-from-mptcpd-lite"');
     } finally {
@@ -275,7 +327,14 @@ describe('@mptcp/native without a matching prebuild and without a compiler', () 
     const tarball = path.join(work, 'mptcp-native-noprebuild.tgz');
     execFileSync('tar', ['-czf', tarball, '-C', stripped, 'package']);
     const other = createProject(path.join(work, 'app-noprebuild'), bin, { type: 'module' });
-    const install = other.run('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', byName('@mptcp/constants').tarball, tarball]);
+    const install = other.run('npm', [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--foreground-scripts',
+      byName('@mptcp/constants').tarball,
+      tarball,
+    ]);
     expect(install.status, install.stderr).toBe(0);
     const log = install.stdout + install.stderr;
     expect(log).toContain('@mptcp/native: WARNING: the native addon is not installed');

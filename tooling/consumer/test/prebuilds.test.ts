@@ -39,7 +39,9 @@ describe('@mptcp/native prebuilds', () => {
     const r = run(process.execPath, ['scripts/prebuild.mjs', '--arch', arch, '--check']);
     const verdict = r.out.split('\n').find((l) => /^(same|DIFFERENT):/.test(l));
     console.log(verdict ?? r.out);
-    expect(verdict, `${r.out}\nrebuild with: cd packages/native && node scripts/prebuild.mjs --arch ${arch}`).toMatch(/^same:/);
+    expect(verdict, `${r.out}\nrebuild with: cd packages/native && node scripts/prebuild.mjs --arch ${arch}`).toMatch(
+      /^same:/,
+    );
   });
 
   it('linux-arm64 loads under qemu-aarch64 with an arm64 Node and carries an MPTCP echo', () => {

@@ -45,7 +45,8 @@ function runnableBlocks(file: string): Block[] {
     let j = i + 1;
     while (j < lines.length && !(lines[j] ?? '').startsWith(fence)) j++;
     const words = (open[3] ?? '').trim().split(/\s+/);
-    if (words.includes('test')) blocks.push({ readme: file, line: i + 1, lang: open[2] ?? '', code: lines.slice(i + 1, j).join('\n') });
+    if (words.includes('test'))
+      blocks.push({ readme: file, line: i + 1, lang: open[2] ?? '', code: lines.slice(i + 1, j).join('\n') });
     i = j;
   }
   return blocks;
@@ -66,14 +67,24 @@ function run(block: Block): { status: number | null; out: string } {
     const file = path.join(path.dirname(block.readme), `.readme-test-${process.pid}-${block.line}.mjs`);
     writeFileSync(file, block.code + '\n');
     try {
-      const r = spawnSync(process.execPath, [file], { cwd: path.dirname(block.readme), env, encoding: 'utf8', timeout: 120_000 });
+      const r = spawnSync(process.execPath, [file], {
+        cwd: path.dirname(block.readme),
+        env,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
       return { status: r.status, out: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}` };
     } finally {
       rmSync(file, { force: true });
     }
   }
   if (block.lang === 'sh' || block.lang === 'bash') {
-    const r = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', block.code], { cwd: repoRoot, env, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', block.code], {
+      cwd: repoRoot,
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     return { status: r.status, out: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}` };
   }
   throw new Error(`${block.readme}:${block.line}: a block marked test must be js, mjs, sh or bash, not ${block.lang}`);
@@ -87,11 +98,18 @@ if (noMptcp) console.warn(`skipping the README blocks: ${noMptcp}`);
 describe('README blocks marked test', () => {
   it('there are runnable blocks (root README, constants, native)', () => {
     const where = new Set(blocks.map((b) => path.relative(repoRoot, b.readme)));
-    expect([...where]).toEqual(expect.arrayContaining(['README.md', 'packages/constants/README.md', 'packages/native/README.md']));
+    expect([...where]).toEqual(
+      expect.arrayContaining(['README.md', 'packages/constants/README.md', 'packages/native/README.md']),
+    );
   });
 
-  it.skipIf(noMptcp !== undefined).each(blocks.map((b) => [`${path.relative(repoRoot, b.readme)}:${b.line} (${b.lang})`, b] as const))('%s runs as written', (_name, block) => {
-    const r = run(block);
-    expect(r.status, `${block.readme}:${block.line} exited ${r.status}\n${r.out}`).toBe(0);
-  });
+  it
+    .skipIf(noMptcp !== undefined)
+    .each(blocks.map((b) => [`${path.relative(repoRoot, b.readme)}:${b.line} (${b.lang})`, b] as const))(
+    '%s runs as written',
+    (_name, block) => {
+      const r = run(block);
+      expect(r.status, `${block.readme}:${block.line} exited ${r.status}\n${r.out}`).toBe(0);
+    },
+  );
 });

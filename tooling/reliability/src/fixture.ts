@@ -17,8 +17,23 @@ export interface Fixture {
 export interface Status {
   ok: boolean;
   pid?: number;
-  sockets?: Array<{ unit: string; state: string; connections: number; accepted: number; refused: number; activations: number; [k: string]: unknown }>;
-  services?: Array<{ unit: string; state: string; pid?: number; pids: number[]; result?: string; [k: string]: unknown }>;
+  sockets?: Array<{
+    unit: string;
+    state: string;
+    connections: number;
+    accepted: number;
+    refused: number;
+    activations: number;
+    [k: string]: unknown;
+  }>;
+  services?: Array<{
+    unit: string;
+    state: string;
+    pid?: number;
+    pids: number[];
+    result?: string;
+    [k: string]: unknown;
+  }>;
   failed?: Array<{ unit: string; file: string; messages: string[] }>;
   [k: string]: unknown;
 }
@@ -77,7 +92,8 @@ export async function until<T>(check: () => Promise<T> | T, ms = 10_000, what = 
     } catch (e) {
       last = e;
     }
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() - t0 > ms)
+      throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

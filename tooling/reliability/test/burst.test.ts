@@ -88,7 +88,13 @@ describe('burst', () => {
     const dir = scratch('burst');
     dirs.push(dir);
     const port = await freePort();
-    writeAcceptUnit(`${dir}/units`, { name: 'burst', listen: `127.0.0.1:${port}`, exec: '/bin/cat', maxConnections: MAX, maxConnectionsPerSource: PER_SOURCE });
+    writeAcceptUnit(`${dir}/units`, {
+      name: 'burst',
+      listen: `127.0.0.1:${port}`,
+      exec: '/bin/cat',
+      maxConnections: MAX,
+      maxConnectionsPerSource: PER_SOURCE,
+    });
     const fx: Fixture = await startFixture(dir);
     try {
       const pid = fx.daemon.proc.pid;
@@ -120,16 +126,23 @@ describe('burst', () => {
         // Even rounds: 4 sources × 50 — the per-source limit decides (exactly 16 each, 64 in all).
         // Odd rounds: 8 sources × 25 — MaxConnections decides (exactly 64, none above 16).
         const srcs = r % 2 === 0 ? SOURCES.slice((r / 2) % 2 === 0 ? 0 : 4, (r / 2) % 2 === 0 ? 4 : 8) : SOURCES;
-        const { held, outcomes } = await round(port, Array.from({ length: IN_FLIGHT }, (_, i) => srcs[i % srcs.length]!));
+        const { held, outcomes } = await round(
+          port,
+          Array.from({ length: IN_FLIGHT }, (_, i) => srcs[i % srcs.length]!),
+        );
         for (const o of outcomes) totals[o]++;
         const servedBy = new Map<string, number>();
-        outcomes.forEach((o, i) => o === 'served' && servedBy.set(held[i]!.source, (servedBy.get(held[i]!.source) ?? 0) + 1));
+        outcomes.forEach(
+          (o, i) => o === 'served' && servedBy.set(held[i]!.source, (servedBy.get(held[i]!.source) ?? 0) + 1),
+        );
         const served = outcomes.filter((o) => o === 'served').length;
         const conns = (await sock()).connections;
         const perSource = [...servedBy.values()];
         if (served !== MAX || conns !== MAX) bad.push(`round ${r}: ${served} served, ${conns} instances (want ${MAX})`);
-        if (perSource.some((n) => n > PER_SOURCE)) bad.push(`round ${r}: a source served ${Math.max(...perSource)} (> ${PER_SOURCE})`);
-        if (srcs.length === 4 && (perSource.length !== 4 || perSource.some((n) => n !== PER_SOURCE))) bad.push(`round ${r}: per source ${perSource.join(',')} (want 16 each)`);
+        if (perSource.some((n) => n > PER_SOURCE))
+          bad.push(`round ${r}: a source served ${Math.max(...perSource)} (> ${PER_SOURCE})`);
+        if (srcs.length === 4 && (perSource.length !== 4 || perSource.some((n) => n !== PER_SOURCE)))
+          bad.push(`round ${r}: per source ${perSource.join(',')} (want 16 each)`);
         // release every held connection; the next round starts from zero instances
         await Promise.all(held.map((h) => h.release()));
         await until(async () => (await sock()).connections === 0, 60_000, `round ${r}'s instances to exit`);
@@ -179,14 +192,28 @@ describe('burst', () => {
     const dir = scratch('persource');
     dirs.push(dir);
     const port = await freePort();
-    writeAcceptUnit(`${dir}/units`, { name: 'ps', listen: `127.0.0.1:${port}`, exec: '/bin/cat', maxConnections: MAX, maxConnectionsPerSource: PER_SOURCE });
+    writeAcceptUnit(`${dir}/units`, {
+      name: 'ps',
+      listen: `127.0.0.1:${port}`,
+      exec: '/bin/cat',
+      maxConnections: MAX,
+      maxConnectionsPerSource: PER_SOURCE,
+    });
     const fx = await startFixture(dir);
     try {
       // 48 connections from one source, all held open until every outcome is known
-      const { held, outcomes } = await round(port, Array.from({ length: 48 }, () => '127.0.0.99'));
+      const { held, outcomes } = await round(
+        port,
+        Array.from({ length: 48 }, () => '127.0.0.99'),
+      );
       const served = outcomes.filter((o) => o === 'served').length;
       const st = (await fx.status()).sockets?.[0];
-      report('burst-per-source', '48 simultaneous connections from one source, each held until all 48 were answered', `${st?.connections} instances at once`, { served, refused: 48 - served, daemonRefused: Number(st?.refused) });
+      report(
+        'burst-per-source',
+        '48 simultaneous connections from one source, each held until all 48 were answered',
+        `${st?.connections} instances at once`,
+        { served, refused: 48 - served, daemonRefused: Number(st?.refused) },
+      );
       expect(outcomes.filter((o) => o === 'timeout' || o === 'connect-error')).toEqual([]);
       expect(served).toBe(PER_SOURCE);
       expect(st?.connections).toBe(PER_SOURCE);

@@ -44,7 +44,10 @@ describe('faults', () => {
     });
     // StartLimit*= live in [Unit] of the service; an interval far longer than the test makes the
     // limit a count of starts, however slow the machine
-    writeFileSync(join(dir, 'units', 'crash.service'), '[Unit]\nStartLimitIntervalSec=1h\nStartLimitBurst=3\n[Service]\nExecStart=/bin/false\n');
+    writeFileSync(
+      join(dir, 'units', 'crash.service'),
+      '[Unit]\nStartLimitIntervalSec=1h\nStartLimitBurst=3\n[Service]\nExecStart=/bin/false\n',
+    );
     const fx = await startFixture(dir);
     try {
       let attempts = 0;
@@ -60,12 +63,22 @@ describe('faults', () => {
         120_000,
         'crash.socket to fail',
       );
-      const text = JSON.stringify({ socket: sock(final, 'crash.socket'), service: svc(final, 'crash.service') }) + fx.daemon.proc.stderr.join('\n');
-      const refusedAfter = await oneConnection({ host: '127.0.0.1', ports: [port], concurrency: 1, seconds: 0, timeoutMs: 2000 }, port);
-      report('fault-crash-on-start', 'Accept=no service ExecStart=/bin/false, StartLimitBurst=3, connect until the socket fails', `socket failed after ${attempts} connection(s), reason reported: ${/start.?limit/i.test(text)}`, {
-        activations: Number(sock(final, 'crash.socket')?.activations ?? -1),
-        connectAfterFail: refusedAfter.error ?? 'served',
-      });
+      const text =
+        JSON.stringify({ socket: sock(final, 'crash.socket'), service: svc(final, 'crash.service') }) +
+        fx.daemon.proc.stderr.join('\n');
+      const refusedAfter = await oneConnection(
+        { host: '127.0.0.1', ports: [port], concurrency: 1, seconds: 0, timeoutMs: 2000 },
+        port,
+      );
+      report(
+        'fault-crash-on-start',
+        'Accept=no service ExecStart=/bin/false, StartLimitBurst=3, connect until the socket fails',
+        `socket failed after ${attempts} connection(s), reason reported: ${/start.?limit/i.test(text)}`,
+        {
+          activations: Number(sock(final, 'crash.socket')?.activations ?? -1),
+          connectAfterFail: refusedAfter.error ?? 'served',
+        },
+      );
       expect(sock(final, 'crash.socket')?.state).toMatch(/^failed/);
       expect(text).toMatch(/start.?limit/i);
       expect(refusedAfter.ok).toBe(false);
@@ -83,19 +96,37 @@ describe('faults', () => {
     // replace the bench default (trigger limit off) with a small one; the interval is far longer than
     // the test, so the 6th connection hits it however slowly the 12 arrive
     const unit = join(dir, 'units', 'tl.socket');
-    writeFileSync(unit, readFileSync(unit, 'utf8').replace('TriggerLimitIntervalSec=0', 'TriggerLimitIntervalSec=1h\nTriggerLimitBurst=5'));
+    writeFileSync(
+      unit,
+      readFileSync(unit, 'utf8').replace(
+        'TriggerLimitIntervalSec=0',
+        'TriggerLimitIntervalSec=1h\nTriggerLimitBurst=5',
+      ),
+    );
     const fx = await startFixture(dir);
     try {
       const results = [];
-      for (let i = 0; i < 12; i++) results.push(await oneConnection({ host: '127.0.0.1', ports: [port], concurrency: 1, seconds: 0, timeoutMs: 2000 }, port));
-      const s = await until(async () => {
-        const st = await fx.status();
-        return sock(st, 'tl.socket')?.state.startsWith('failed') ? st : null;
-      }, 60_000, 'tl.socket to fail');
+      for (let i = 0; i < 12; i++)
+        results.push(
+          await oneConnection({ host: '127.0.0.1', ports: [port], concurrency: 1, seconds: 0, timeoutMs: 2000 }, port),
+        );
+      const s = await until(
+        async () => {
+          const st = await fx.status();
+          return sock(st, 'tl.socket')?.state.startsWith('failed') ? st : null;
+        },
+        60_000,
+        'tl.socket to fail',
+      );
       const text = JSON.stringify(sock(s, 'tl.socket')) + fx.daemon.proc.stderr.join('\n');
-      report('fault-trigger-limit', '12 quick connections to Accept=yes /bin/false with TriggerLimitBurst=5', 'socket failed, trigger limit named', {
-        refusedConnects: results.filter((r) => !r.connected).length,
-      });
+      report(
+        'fault-trigger-limit',
+        '12 quick connections to Accept=yes /bin/false with TriggerLimitBurst=5',
+        'socket failed, trigger limit named',
+        {
+          refusedConnects: results.filter((r) => !r.connected).length,
+        },
+      );
       expect(text).toMatch(/trigger.?limit/i);
       expect(results.some((r) => !r.connected)).toBe(true);
     } finally {
@@ -115,14 +146,23 @@ describe('faults', () => {
       const s1 = await until(async () => svc(await fx.status(), 'echo.service')?.pid, 60_000, 'service pid');
       process.kill(s1, 'SIGKILL');
       const closed = await conn.closed;
-      const back = await until(async () => sock(await fx.status(), 'echo.socket')?.state === 'listening', 60_000, 'socket back to listening');
+      const back = await until(
+        async () => sock(await fx.status(), 'echo.socket')?.state === 'listening',
+        60_000,
+        'socket back to listening',
+      );
       const again = await echo('127.0.0.1', port, 'two');
       const s2 = svc(await fx.status(), 'echo.service');
-      report('fault-sigkill-service', 'Accept=no Node echo service killed with SIGKILL during a connection', 'connection closed, socket listening again, next connection re-activated', {
-        killedPid: s1,
-        newPid: s2?.pid ?? -1,
-        clientSaw: closed,
-      });
+      report(
+        'fault-sigkill-service',
+        'Accept=no Node echo service killed with SIGKILL during a connection',
+        'connection closed, socket listening again, next connection re-activated',
+        {
+          killedPid: s1,
+          newPid: s2?.pid ?? -1,
+          clientSaw: closed,
+        },
+      );
       expect(back).toBe(true);
       expect(again).toBe('two');
       expect(s2?.pid).not.toBe(s1);
@@ -156,10 +196,15 @@ describe('faults', () => {
       const inode2 = node();
       expect(await echo({ path: unixPath }, 0, 'u2')).toBe('u2');
       expect(await echo('127.0.0.1', port, 'tcp')).toBe('tcp');
-      report('fault-daemon-restart', 'SIGKILL the daemon (TCP Accept=no + AF_UNIX Accept=yes units), start it again on the same units and control path', 'both sockets serve again; the AF_UNIX node was replaced', {
-        restartMs,
-        unixInodeChanged: inode1 !== inode2,
-      });
+      report(
+        'fault-daemon-restart',
+        'SIGKILL the daemon (TCP Accept=no + AF_UNIX Accept=yes units), start it again on the same units and control path',
+        'both sockets serve again; the AF_UNIX node was replaced',
+        {
+          restartMs,
+          unixInodeChanged: inode1 !== inode2,
+        },
+      );
       expect(inode2).not.toBe(inode1);
     } finally {
       await fx2.stop();
@@ -176,12 +221,29 @@ describe('faults', () => {
     // Root reads anything through CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH: drop them from the bounding
     // set, so the daemon (still uid 0, still able to read the repository) meets a real EACCES.
     const noDac = ['--inh-caps=-dac_override,-dac_read_search', '--bounding-set=-dac_override,-dac_read_search'];
-    const p = start('setpriv', [...noDac, process.execPath, DAEMON_CLI, 'run', '--units', units, '--control', join(dir, 'c.sock')]);
-    const outcome = await Promise.race([p.exited.then((c) => `exit ${c}`), p.waitFor(/"event":"ready"/, 15_000).then(() => 'ready')]);
+    const p = start('setpriv', [
+      ...noDac,
+      process.execPath,
+      DAEMON_CLI,
+      'run',
+      '--units',
+      units,
+      '--control',
+      join(dir, 'c.sock'),
+    ]);
+    const outcome = await Promise.race([
+      p.exited.then((c) => `exit ${c}`),
+      p.waitFor(/"event":"ready"/, 15_000).then(() => 'ready'),
+    ]);
     await p.stop();
     chmodSync(units, 0o755);
     const stderr = p.stderr.join('\n');
-    report('fault-unreadable-units', 'daemon (root without CAP_DAC_*) on a mode-000 unit directory', `outcome: ${outcome}; message names the directory: ${stderr.includes(units)}`, { stderrLines: p.stderr.length });
+    report(
+      'fault-unreadable-units',
+      'daemon (root without CAP_DAC_*) on a mode-000 unit directory',
+      `outcome: ${outcome}; message names the directory: ${stderr.includes(units)}`,
+      { stderrLines: p.stderr.length },
+    );
     expect(stderr).toMatch(/EACCES|permission denied/i);
     expect(stderr).toContain(units);
     expect(stderr).not.toMatch(STACK);
@@ -212,49 +274,103 @@ describe('faults', () => {
     // the directory itself a loop
     symlinkSync(join(dir, 'l2'), join(dir, 'l1'));
     symlinkSync(join(dir, 'l1'), join(dir, 'l2'));
-    const p = start(process.execPath, [DAEMON_CLI, 'run', '--units', join(dir, 'l1'), '--control', join(dir, 'c2.sock')]);
-    const outcome = await Promise.race([p.exited.then((c) => `exit ${c}`), p.waitFor(/"event":"ready"/, 15_000).then(() => 'ready')]);
+    const p = start(process.execPath, [
+      DAEMON_CLI,
+      'run',
+      '--units',
+      join(dir, 'l1'),
+      '--control',
+      join(dir, 'c2.sock'),
+    ]);
+    const outcome = await Promise.race([
+      p.exited.then((c) => `exit ${c}`),
+      p.waitFor(/"event":"ready"/, 15_000).then(() => 'ready'),
+    ]);
     await p.stop();
-    report('fault-symlink-loop', 'unit dir with a.socket ⇄ b.socket and sub.d → .; then a unit dir that is itself a loop', `good unit served; loop reported: ${loopReported}; looping dir: ${outcome}`, {});
+    report(
+      'fault-symlink-loop',
+      'unit dir with a.socket ⇄ b.socket and sub.d → .; then a unit dir that is itself a loop',
+      `good unit served; loop reported: ${loopReported}; looping dir: ${outcome}`,
+      {},
+    );
     expect(p.stderr.join('\n')).toMatch(/ELOOP|symbolic links|loop/i);
     expect(p.stderr.join('\n')).not.toMatch(STACK);
   });
 
-  it('a path removed mid-transfer: MPTCP keeps the connection and the data intact', { timeout: 60_000 }, async (ctx) => {
-    requireCaps(ctx, ['root', 'mptcp', 'netns', 'tc', 'python3']);
-    const lab = Lab.up('rfo', '20mbit', 'signal');
-    const dir = fresh('path');
-    const shaFile = join(dir, 'sent.sha256');
-    const bytes = 8 << 20;
-    const srv = start(lab.exec('srv')[0]!, [...lab.exec('srv').slice(1), process.execPath, worker('failover-service'), '--bytes', String(bytes), '--sha-file', shaFile, '--listen', '0.0.0.0:5300']);
-    try {
-      await srv.waitFor(/^LISTENING/);
-      const cli = lab.exec('cli');
-      const client = start(cli[0]!, [...cli.slice(1), process.execPath, worker('failover-client'), '--host', lab.env.srv1, '--port', '5300', '--ifaces', 'c1,c2', '--timeout-s', '40']);
-      const t0 = Number((await client.waitFor(/^CONNECTED/)).split(' ')[1]);
-      await client.waitFor(/^FLOWING/, 10_000); // both subflows carry data
-      await sleep(Math.max(0, 600 - (Date.now() - t0)));
-      lab.link(1, 'down');
-      const downAt = Date.now();
-      const code = await client.exited;
-      expect(code).toBe(0);
-      const r = JSON.parse(client.stdout.find((l) => l.startsWith('{')) ?? '{}') as { bytes: number; sha256: string; mptcp: boolean | null; samples: number[][] };
-      await until(() => existsSync(shaFile) && readFileSync(shaFile, 'utf8').trim().length === 64, 60_000, 'sender hash');
-      const sent = readFileSync(shaFile, 'utf8').trim();
-      const last = r.samples[r.samples.length - 1]!;
-      const atDown = r.samples.find((s) => s[0]! >= downAt) ?? last;
-      report('fault-path-removed', `${bytes >> 20} MiB over 2 × 20 Mbit, path 1 down after 0.6 s for good`, `connection kept, sha256 equal: ${sent === r.sha256}`, {
-        bytes: r.bytes,
-        path2BytesAfterDown: last[3]! - atDown[3]!,
-        mptcp: String(r.mptcp),
-      });
-      expect(r.bytes).toBe(bytes);
-      expect(r.sha256).toBe(sent);
-      expect(last[3]! - atDown[3]!).toBeGreaterThan(bytes / 4); // the rest went over path 2
-    } finally {
-      await srv.stop('SIGKILL');
-      lab.down();
-    }
-  });
+  it(
+    'a path removed mid-transfer: MPTCP keeps the connection and the data intact',
+    { timeout: 60_000 },
+    async (ctx) => {
+      requireCaps(ctx, ['root', 'mptcp', 'netns', 'tc', 'python3']);
+      const lab = Lab.up('rfo', '20mbit', 'signal');
+      const dir = fresh('path');
+      const shaFile = join(dir, 'sent.sha256');
+      const bytes = 8 << 20;
+      const srv = start(lab.exec('srv')[0]!, [
+        ...lab.exec('srv').slice(1),
+        process.execPath,
+        worker('failover-service'),
+        '--bytes',
+        String(bytes),
+        '--sha-file',
+        shaFile,
+        '--listen',
+        '0.0.0.0:5300',
+      ]);
+      try {
+        await srv.waitFor(/^LISTENING/);
+        const cli = lab.exec('cli');
+        const client = start(cli[0]!, [
+          ...cli.slice(1),
+          process.execPath,
+          worker('failover-client'),
+          '--host',
+          lab.env.srv1,
+          '--port',
+          '5300',
+          '--ifaces',
+          'c1,c2',
+          '--timeout-s',
+          '40',
+        ]);
+        const t0 = Number((await client.waitFor(/^CONNECTED/)).split(' ')[1]);
+        await client.waitFor(/^FLOWING/, 10_000); // both subflows carry data
+        await sleep(Math.max(0, 600 - (Date.now() - t0)));
+        lab.link(1, 'down');
+        const downAt = Date.now();
+        const code = await client.exited;
+        expect(code).toBe(0);
+        const r = JSON.parse(client.stdout.find((l) => l.startsWith('{')) ?? '{}') as {
+          bytes: number;
+          sha256: string;
+          mptcp: boolean | null;
+          samples: number[][];
+        };
+        await until(
+          () => existsSync(shaFile) && readFileSync(shaFile, 'utf8').trim().length === 64,
+          60_000,
+          'sender hash',
+        );
+        const sent = readFileSync(shaFile, 'utf8').trim();
+        const last = r.samples[r.samples.length - 1]!;
+        const atDown = r.samples.find((s) => s[0]! >= downAt) ?? last;
+        report(
+          'fault-path-removed',
+          `${bytes >> 20} MiB over 2 × 20 Mbit, path 1 down after 0.6 s for good`,
+          `connection kept, sha256 equal: ${sent === r.sha256}`,
+          {
+            bytes: r.bytes,
+            path2BytesAfterDown: last[3]! - atDown[3]!,
+            mptcp: String(r.mptcp),
+          },
+        );
+        expect(r.bytes).toBe(bytes);
+        expect(r.sha256).toBe(sent);
+        expect(last[3]! - atDown[3]!).toBeGreaterThan(bytes / 4); // the rest went over path 2
+      } finally {
+        await srv.stop('SIGKILL');
+        lab.down();
+      }
+    },
+  );
 });
-

@@ -28,19 +28,21 @@ function fresh(prefix: string): string {
 async function holdMany(port: number, n: number): Promise<{ sockets: Socket[]; served: number }> {
   const sockets: Socket[] = [];
   const replies = await Promise.all(
-    Array.from({ length: n }, (_, i) =>
-      new Promise<boolean>((resolve) => {
-        const s = createConnection({ host: '127.0.0.1', port });
-        sockets.push(s);
-        let got = '';
-        s.on('connect', () => s.write(`c${i}\n`));
-        s.on('data', (d: Buffer) => {
-          got += d.toString();
-          if (got.includes('\n')) resolve(true);
-        });
-        s.on('error', () => resolve(false));
-        s.on('close', () => resolve(got.includes('\n')));
-      }),
+    Array.from(
+      { length: n },
+      (_, i) =>
+        new Promise<boolean>((resolve) => {
+          const s = createConnection({ host: '127.0.0.1', port });
+          sockets.push(s);
+          let got = '';
+          s.on('connect', () => s.write(`c${i}\n`));
+          s.on('data', (d: Buffer) => {
+            got += d.toString();
+            if (got.includes('\n')) resolve(true);
+          });
+          s.on('error', () => resolve(false));
+          s.on('close', () => resolve(got.includes('\n')));
+        }),
     ),
   );
   return { sockets, served: replies.filter(Boolean).length };
@@ -55,8 +57,18 @@ describe('isolation: files that never end or never open', () => {
     const zero = join(dir, 'env.zero');
     symlinkSync('/dev/zero', zero);
     const [pf, pz, pg] = [await freePort(), await freePort(), await freePort()];
-    writeAcceptUnit(join(dir, 'units'), { name: 'fifo', listen: `127.0.0.1:${pf}`, exec: '/bin/cat', service: [`EnvironmentFile=${fifo}`] });
-    writeAcceptUnit(join(dir, 'units'), { name: 'zero', listen: `127.0.0.1:${pz}`, exec: '/bin/cat', service: [`EnvironmentFile=${zero}`] });
+    writeAcceptUnit(join(dir, 'units'), {
+      name: 'fifo',
+      listen: `127.0.0.1:${pf}`,
+      exec: '/bin/cat',
+      service: [`EnvironmentFile=${fifo}`],
+    });
+    writeAcceptUnit(join(dir, 'units'), {
+      name: 'zero',
+      listen: `127.0.0.1:${pz}`,
+      exec: '/bin/cat',
+      service: [`EnvironmentFile=${zero}`],
+    });
     writeAcceptUnit(join(dir, 'units'), { name: 'good', listen: `127.0.0.1:${pg}`, exec: '/bin/cat' });
     const fx = await startFixture(dir);
     try {
@@ -67,7 +79,12 @@ describe('isolation: files that never end or never open', () => {
       const st = await fx.status();
       const rssGrowth = rssBytes(fx.daemon.proc.pid) - rss0;
       const named = [fifo, zero].map((p) => fx.daemon.proc.stderr.some((l) => l.includes(p)));
-      report('envfile-fifo-zero', 'EnvironmentFile= a FIFO (no writer) and a symlink to /dev/zero, next to a good socket', `fifo: ${JSON.stringify(f)}; zero: ${JSON.stringify(z)}; good: ${g}; status ok ${st.ok}; files named ${named.join(',')}`, { rssGrowthMB: rssGrowth / 2 ** 20 });
+      report(
+        'envfile-fifo-zero',
+        'EnvironmentFile= a FIFO (no writer) and a symlink to /dev/zero, next to a good socket',
+        `fifo: ${JSON.stringify(f)}; zero: ${JSON.stringify(z)}; good: ${g}; status ok ${st.ok}; files named ${named.join(',')}`,
+        { rssGrowthMB: rssGrowth / 2 ** 20 },
+      );
       expect(f).toMatch(/^(|ERR read ECONNRESET)$/); // closed, never echoed
       expect(z).toMatch(/^(|ERR read ECONNRESET)$/); // closed, never echoed
       expect(g).toBe('good');
@@ -92,11 +109,20 @@ describe('isolation: files that never end or never open', () => {
     try {
       const n = fx.daemon.proc.stdout.filter((l) => l.includes('"event":"reloaded"')).length;
       process.kill(fx.daemon.proc.pid, 'SIGHUP');
-      await until(() => fx.daemon.proc.stdout.filter((l) => l.includes('"event":"reloaded"')).length > n, 20_000, 'the reload to finish');
+      await until(
+        () => fx.daemon.proc.stdout.filter((l) => l.includes('"event":"reloaded"')).length > n,
+        20_000,
+        'the reload to finish',
+      );
       const g = await echo('127.0.0.1', port, 'good', 10_000);
       const st = await fx.status();
       const failed = (st.failed ?? []).map((f) => f.unit).sort();
-      report('unitdir-fifo-zero', 'stuck.socket a FIFO, zero.service → /dev/zero, a FIFO drop-in of the good template; start, then SIGHUP', `ready and reloaded; good: ${g}; failed: ${failed.join(', ')}`, {});
+      report(
+        'unitdir-fifo-zero',
+        'stuck.socket a FIFO, zero.service → /dev/zero, a FIFO drop-in of the good template; start, then SIGHUP',
+        `ready and reloaded; good: ${g}; failed: ${failed.join(', ')}`,
+        {},
+      );
       expect(g).toBe('good');
       expect(failed).toEqual(expect.arrayContaining(['stuck.socket', 'zero.service']));
     } finally {
@@ -107,7 +133,8 @@ describe('isolation: files that never end or never open', () => {
 
 describe('isolation: cost per unit and per connection', () => {
   it('Environment= parsing is linear: 80,000 lines cost about 4× 20,000, not 16×', () => {
-    const unit = (n: number): string => `[Service]\nExecStart=/bin/true\n${Array.from({ length: n }, (_, i) => `Environment=V${i}=value${i}`).join('\n')}\n`;
+    const unit = (n: number): string =>
+      `[Service]\nExecStart=/bin/true\n${Array.from({ length: n }, (_, i) => `Environment=V${i}=value${i}`).join('\n')}\n`;
     const time = (n: number): number => {
       const text = unit(n);
       // CPU time of this process, not wall time: other processes' load (both cores busy) does not count
@@ -121,7 +148,12 @@ describe('isolation: cost per unit and per connection', () => {
     time(2000); // warm-up
     const small = Math.min(time(20_000), time(20_000), time(20_000));
     const large = Math.min(time(80_000), time(80_000), time(80_000));
-    report('environment-linear', 'parse a service with 20,000 and 80,000 Environment= lines (CPU time, best of 3)', `ratio ${(large / small).toFixed(1)} (linear 4, quadratic 16)`, { ms20k: small, ms80k: large });
+    report(
+      'environment-linear',
+      'parse a service with 20,000 and 80,000 Environment= lines (CPU time, best of 3)',
+      `ratio ${(large / small).toFixed(1)} (linear 4, quadratic 16)`,
+      { ms20k: small, ms80k: large },
+    );
     expect(large / small).toBeLessThan(10);
   });
 
@@ -138,7 +170,12 @@ describe('isolation: cost per unit and per connection', () => {
       rmSync(join(dir, 'units', 'mem@.service'));
       rmSync(join(dir, 'units', 'mem@.service.d'), { recursive: true });
       const after = (await readAll('127.0.0.1', port)).trim();
-      report('template-once', 'Accept=yes template with a drop-in; both deleted from disk after start-up; connect again', `before: ${before}; after: ${after}`, {});
+      report(
+        'template-once',
+        'Accept=yes template with a drop-in; both deleted from disk after start-up; connect again',
+        `before: ${before}; after: ${after}`,
+        {},
+      );
       expect(before).toBe('from-drop-in');
       expect(after).toBe('from-drop-in');
     } finally {
@@ -171,7 +208,12 @@ describe('isolation: cost per unit and per connection', () => {
     let sockets: Socket[] = [];
     try {
       ({ sockets, served } = await holdMany(port, 30));
-      report('emfile-interleave', `daemon with RLIMIT_NOFILE ${limit} (${base} at rest + 30 × ${perInstance} per instance + 10); 30 connections to an Accept=yes /bin/cat, all held open`, `${served} of 30 served`, { served, limit });
+      report(
+        'emfile-interleave',
+        `daemon with RLIMIT_NOFILE ${limit} (${base} at rest + 30 × ${perInstance} per instance + 10); 30 connections to an Accept=yes /bin/cat, all held open`,
+        `${served} of 30 served`,
+        { served, limit },
+      );
       expect(served).toBe(30);
     } finally {
       sockets.forEach((s) => s.destroy());
@@ -194,15 +236,24 @@ describe('isolation: the control socket and the log', () => {
       flood.write(Buffer.from('{"cmd":"ping"}\n'.repeat(200_000)));
       // Wait until the daemon takes no more: the bytes it has not read stop going down.
       let last = -1;
-      await until(() => {
-        const now = flood.writableLength;
-        const still = now === last;
-        last = now;
-        return still || now === 0;
-      }, 60_000, 'the daemon to stop reading');
+      await until(
+        () => {
+          const now = flood.writableLength;
+          const still = now === last;
+          last = now;
+          return still || now === 0;
+        },
+        60_000,
+        'the daemon to stop reading',
+      );
       const growth = rssBytes(fx.daemon.proc.pid) - rss0;
       const st = await fx.status();
-      report('control-flood', '200,000 ping requests on one control connection that never reads', `unread by the daemon: ${flood.writableLength} bytes; status still answers: ${st.ok}`, { rssGrowthMB: growth / 2 ** 20 });
+      report(
+        'control-flood',
+        '200,000 ping requests on one control connection that never reads',
+        `unread by the daemon: ${flood.writableLength} bytes; status still answers: ${st.ok}`,
+        { rssGrowthMB: growth / 2 ** 20 },
+      );
       expect(flood.writableLength).toBeGreaterThan(0);
       expect(growth).toBeLessThan(50 * 2 ** 20);
       expect(st.ok).toBe(true);
@@ -216,17 +267,31 @@ describe('isolation: the control socket and the log', () => {
     requireCaps(ctx, ['daemon']);
     const dir = fresh('logonce');
     const [p1, p2] = [await freePort(), await freePort()];
-    writeAcceptUnit(join(dir, 'units'), { name: 'one', listen: `127.0.0.1:${p1}`, exec: '/bin/cat', maxConnections: 1 });
+    writeAcceptUnit(join(dir, 'units'), {
+      name: 'one',
+      listen: `127.0.0.1:${p1}`,
+      exec: '/bin/cat',
+      maxConnections: 1,
+    });
     writeAcceptUnit(join(dir, 'units'), { name: 'fails', listen: `127.0.0.1:${p2}`, exec: '/bin/false' });
     const fx = await startFixture(dir);
     const { sockets } = await holdMany(p1, 1);
     try {
       await readAll('127.0.0.1', p1).catch(() => '');
       await readAll('127.0.0.1', p2).catch(() => '');
-      await until(() => fx.daemon.proc.stderr.some((l) => /fails@.*exited/.test(l)), 10_000, 'the failed exit to be logged');
+      await until(
+        () => fx.daemon.proc.stderr.some((l) => /fails@.*exited/.test(l)),
+        10_000,
+        'the failed exit to be logged',
+      );
       const refusals = fx.daemon.proc.stderr.filter((l) => l.includes('Too many incoming connections'));
       const exits = fx.daemon.proc.stderr.filter((l) => /fails@.*Main process exited/.test(l));
-      report('log-once', 'one refusal (MaxConnections=1) and one failing instance (/bin/false)', `refusal lines ${refusals.length}, exit lines ${exits.length}`, {});
+      report(
+        'log-once',
+        'one refusal (MaxConnections=1) and one failing instance (/bin/false)',
+        `refusal lines ${refusals.length}, exit lines ${exits.length}`,
+        {},
+      );
       expect(refusals.length).toBe(1);
       expect(exits.length).toBe(1);
     } finally {

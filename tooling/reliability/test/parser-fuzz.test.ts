@@ -60,7 +60,10 @@ describe('parser fuzz', () => {
       try {
         res = parse(name, text);
       } catch (e) {
-        if (failures.length < 5) failures.push(`${name}: threw ${e instanceof Error ? e.stack ?? e.message : String(e)}\n--- input ---\n${text.slice(0, 400)}`);
+        if (failures.length < 5)
+          failures.push(
+            `${name}: threw ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n--- input ---\n${text.slice(0, 400)}`,
+          );
         return;
       }
       const max = lineCount(text) + 1;
@@ -69,7 +72,9 @@ describe('parser fuzz', () => {
         if (d.line === undefined) continue;
         withLine++;
         if (!(Number.isInteger(d.line) && d.line >= 1 && d.line <= max) && failures.length < 5) {
-          failures.push(`${name}: diagnostic at line ${d.line} outside 1..${max}: ${d.message}\n--- input ---\n${text.slice(0, 400)}`);
+          failures.push(
+            `${name}: diagnostic at line ${d.line} outside 1..${max}: ${d.message}\n--- input ---\n${text.slice(0, 400)}`,
+          );
         }
       }
     };

@@ -3,7 +3,18 @@
  * socket cannot be hijacked by another user (neither its directory nor the server the CLI talks
  * to), and `Symlinks=` never replaces or removes a link that is not the daemon's.
  */
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '@mptcp/testkit/net';
@@ -43,14 +54,31 @@ function daemonAs(uid: number, units: string, extra: string[] = []): Running {
   delete env.XDG_RUNTIME_DIR;
   delete env.MPTCPD_LITE_CONTROL;
   delete env.NOTIFY_SOCKET;
-  const p = start('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, DAEMON_CLI, 'run', '--units', units, ...extra], { env });
+  const p = start(
+    'setpriv',
+    [
+      `--reuid=${uid}`,
+      `--regid=${uid}`,
+      '--clear-groups',
+      process.execPath,
+      DAEMON_CLI,
+      'run',
+      '--units',
+      units,
+      ...extra,
+    ],
+    { env },
+  );
   procs.push(p);
   return p;
 }
 
 /** Runs the daemon until it is ready (resolves 'ready') or exits (resolves with its stderr). */
 async function readyOrExit(p: Running): Promise<{ ready: boolean; stderr: string; code?: number | string }> {
-  const ready = await Promise.race([p.waitFor(/^\{"event":"ready"/, 30_000).then(() => true), p.exited.then(() => false)]).catch(() => false);
+  const ready = await Promise.race([
+    p.waitFor(/^\{"event":"ready"/, 30_000).then(() => true),
+    p.exited.then(() => false),
+  ]).catch(() => false);
   if (ready) return { ready: true, stderr: p.stderr.join('\n') };
   const code = await p.exited;
   return { ready: false, stderr: p.stderr.join('\n'), code };
@@ -67,17 +95,32 @@ describe('privilege: ids are uint32, a change that cannot be made fails the star
     mkdirSync(out, { mode: 0o777 });
     chmodSync(out, 0o777);
     const port = await freePort();
-    writeListenUnit(join(dir, 'units'), { name: 'big', listen: [`127.0.0.1:${port}`], exec: `/bin/sh -c "cat /proc/self/status > ${out}/status"`, service: lines });
+    writeListenUnit(join(dir, 'units'), {
+      name: 'big',
+      listen: [`127.0.0.1:${port}`],
+      exec: `/bin/sh -c "cat /proc/self/status > ${out}/status"`,
+      service: lines,
+    });
     const fx = await startFixture(dir);
     try {
       await readAll('127.0.0.1', port, 10_000).catch(() => '');
       const outcome = await until(
-        () => (existsSync(join(out, 'status')) && readFileSync(join(out, 'status'), 'utf8').includes('Uid:') ? 'ran' : fx.daemon.proc.stderr.some((l) => /big\.service.*Failed to start|Failed to start.*big/.test(l)) ? 'refused' : undefined),
+        () =>
+          existsSync(join(out, 'status')) && readFileSync(join(out, 'status'), 'utf8').includes('Uid:')
+            ? 'ran'
+            : fx.daemon.proc.stderr.some((l) => /big\.service.*Failed to start|Failed to start.*big/.test(l))
+              ? 'refused'
+              : undefined,
         60_000,
         'the service to run or its start to fail',
       );
       const st = outcome === 'ran' ? readFileSync(join(out, 'status'), 'utf8') : '';
-      report('privilege-big-id', `Accept=no service with ${label}`, outcome === 'ran' ? `ran as uid ${ids(st, 'Uid').join(',')} gid ${ids(st, 'Gid').join(',')}` : 'start failed', {});
+      report(
+        'privilege-big-id',
+        `Accept=no service with ${label}`,
+        outcome === 'ran' ? `ran as uid ${ids(st, 'Uid').join(',')} gid ${ids(st, 'Gid').join(',')}` : 'start failed',
+        {},
+      );
       if (outcome === 'ran') {
         expect(ids(st, 'Uid')).toEqual([wantUid, wantUid, wantUid, wantUid]);
         expect(ids(st, 'Gid')).toEqual([wantGid, wantGid, wantGid, wantGid]);
@@ -93,12 +136,24 @@ describe('privilege: ids are uint32, a change that cannot be made fails the star
     requireCaps(ctx, ['root', 'daemon']);
     const dir = fresh('badid');
     const port = await freePort();
-    writeAcceptUnit(join(dir, 'units'), { name: 'bad', listen: `127.0.0.1:${port}`, exec: '/bin/cat /proc/self/status', service: [`User=${id}`] });
+    writeAcceptUnit(join(dir, 'units'), {
+      name: 'bad',
+      listen: `127.0.0.1:${port}`,
+      exec: '/bin/cat /proc/self/status',
+      service: [`User=${id}`],
+    });
     const fx = await startFixture(dir);
     try {
       const got = await readAll('127.0.0.1', port, 10_000).catch((e: unknown) => `ERR ${String(e)}`);
-      const line = await fx.daemon.proc.waitFor(/is not valid|Invalid user\/group name or numeric ID/, 10_000).catch(() => '');
-      report('privilege-invalid-id', `Accept=yes service with User=${id}`, `service output ${JSON.stringify(got.slice(0, 40))}; log: ${line.slice(0, 120)}`, {});
+      const line = await fx.daemon.proc
+        .waitFor(/is not valid|Invalid user\/group name or numeric ID/, 10_000)
+        .catch(() => '');
+      report(
+        'privilege-invalid-id',
+        `Accept=yes service with User=${id}`,
+        `service output ${JSON.stringify(got.slice(0, 40))}; log: ${line.slice(0, 120)}`,
+        {},
+      );
       expect(ids(got, 'Uid')).toEqual([]);
       expect(line).toMatch(new RegExp(`user id ${id} is not valid|Invalid user/group name or numeric ID: ${id}`));
     } finally {
@@ -111,7 +166,12 @@ describe('privilege: ids are uint32, a change that cannot be made fails the star
     const dir = fresh('selfuid');
     const uid = strayUid();
     const port = await freePort();
-    writeAcceptUnit(join(dir, 'units'), { name: 'self', listen: `127.0.0.1:${port}`, exec: '/bin/cat /proc/self/status', service: [`User=${uid}`, `Group=${uid}`] });
+    writeAcceptUnit(join(dir, 'units'), {
+      name: 'self',
+      listen: `127.0.0.1:${port}`,
+      exec: '/bin/cat /proc/self/status',
+      service: [`User=${uid}`, `Group=${uid}`],
+    });
     const ctl = join(dir, 'ctl');
     mkdirSync(ctl, { mode: 0o700 });
     chownSync(ctl, uid, uid);
@@ -119,7 +179,12 @@ describe('privilege: ids are uint32, a change that cannot be made fails the star
     const r = await readyOrExit(p);
     expect(r.ready, r.stderr).toBe(true);
     const st = await readAll('127.0.0.1', port, 10_000).catch(() => '');
-    report('privilege-own-uid', `daemon as uid ${uid} (no CAP_SETGID) with an Accept=yes service User=${uid}`, `service uid ${ids(st, 'Uid').join(',') || 'none (start failed)'}`, {});
+    report(
+      'privilege-own-uid',
+      `daemon as uid ${uid} (no CAP_SETGID) with an Accept=yes service User=${uid}`,
+      `service uid ${ids(st, 'Uid').join(',') || 'none (start failed)'}`,
+      {},
+    );
     await p.stop('SIGTERM', 10_000);
     expect(ids(st, 'Uid')).toEqual([uid, uid, uid, uid]);
   });
@@ -149,7 +214,12 @@ describe('privilege: the control socket', () => {
     const dirMode = own.ready ? lstatSync(ctlDir).mode & 0o7777 : -1;
     const sockMode = own.ready ? lstatSync(join(ctlDir, 'control.sock')).mode & 0o7777 : -1;
     await p.stop('SIGTERM', 10_000);
-    report('control-dir', `daemon as uid ${uid} without XDG_RUNTIME_DIR: ${ctlDir} mode 0777 by root, then owned by uid ${uid + 1}, then absent`, `0777: ${worldWritable.ready ? 'ACCEPTED' : 'refused'}; foreign: ${foreign.ready ? 'ACCEPTED' : 'refused'}; own: dir ${dirMode.toString(8)} socket ${sockMode.toString(8)}`, {});
+    report(
+      'control-dir',
+      `daemon as uid ${uid} without XDG_RUNTIME_DIR: ${ctlDir} mode 0777 by root, then owned by uid ${uid + 1}, then absent`,
+      `0777: ${worldWritable.ready ? 'ACCEPTED' : 'refused'}; foreign: ${foreign.ready ? 'ACCEPTED' : 'refused'}; own: dir ${dirMode.toString(8)} socket ${sockMode.toString(8)}`,
+      {},
+    );
     expect(worldWritable.ready).toBe(false);
     expect(worldWritable.stderr).toMatch(/writable by others/);
     expect(foreign.ready).toBe(false);
@@ -170,7 +240,15 @@ describe('privilege: the control socket', () => {
     const fake = `
 const s = require('net').createServer((c) => c.end(JSON.stringify({ ok: true, status: { pid: 1, uid: 0, version: 'FAKE', startedAt: '', uptimeSec: 1, unitDirs: [], control: '', sockets: [{ unit: 'FAKE.socket', state: 'listening', accept: false, listen: [], connections: 0, accepted: 0, refused: 0, activations: 0 }], services: [], failed: [] } }) + '\\n'));
 s.listen(process.argv[1], () => { require('fs').chmodSync(process.argv[1], 0o666); console.log('LISTENING'); });`;
-    const f = start('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, '-e', fake, path]);
+    const f = start('setpriv', [
+      `--reuid=${uid}`,
+      `--regid=${uid}`,
+      '--clear-groups',
+      process.execPath,
+      '-e',
+      fake,
+      path,
+    ]);
     procs.push(f);
     await f.waitFor(/LISTENING/, 20_000);
     const cli = start(process.execPath, [DAEMON_CLI, 'status', '--control', path]);
@@ -178,7 +256,12 @@ s.listen(process.argv[1], () => { require('fs').chmodSync(process.argv[1], 0o666
     await f.stop('SIGKILL');
     const out = cli.stdout.join('\n');
     const err = cli.stderr.join('\n');
-    report('control-peer', `mptcpd-lite status (root) against a socket served by uid ${uid}`, `exit ${code}; ${err.slice(0, 140)}`, {});
+    report(
+      'control-peer',
+      `mptcpd-lite status (root) against a socket served by uid ${uid}`,
+      `exit ${code}; ${err.slice(0, 140)}`,
+      {},
+    );
     expect(out).not.toMatch(/FAKE/);
     expect(code).toBe(2);
     expect(err).toMatch(new RegExp(`served by uid ${uid}`));
@@ -195,7 +278,12 @@ describe('privilege: Symlinks=', () => {
     const foreignTarget = join(dir, 'someone-elses-file');
     writeFileSync(foreignTarget, 'not yours\n');
     symlinkSync(foreignTarget, theirs);
-    writeAcceptUnit(join(dir, 'units'), { name: 'ln', listen: sock, exec: '/bin/echo hi', socket: [`Symlinks=${ours} ${theirs}`, 'RemoveOnStop=yes'] });
+    writeAcceptUnit(join(dir, 'units'), {
+      name: 'ln',
+      listen: sock,
+      exec: '/bin/echo hi',
+      socket: [`Symlinks=${ours} ${theirs}`, 'RemoveOnStop=yes'],
+    });
     const fx = await startFixture(dir);
     let during = '';
     let oursDuring = '';
@@ -208,7 +296,12 @@ describe('privilege: Symlinks=', () => {
       await fx.stop();
     }
     const after = existsSync(theirs) ? readlinkSync(theirs) : '(deleted)';
-    report('symlinks-foreign', 'Symlinks= naming an existing symlink to someone else\'s file, RemoveOnStop=yes', `while running: ${during === foreignTarget ? 'kept' : `replaced by ${during}`}; after stop: ${after === foreignTarget ? 'kept' : after}; our own link removed: ${!existsSync(ours)}`, {});
+    report(
+      'symlinks-foreign',
+      "Symlinks= naming an existing symlink to someone else's file, RemoveOnStop=yes",
+      `while running: ${during === foreignTarget ? 'kept' : `replaced by ${during}`}; after stop: ${after === foreignTarget ? 'kept' : after}; our own link removed: ${!existsSync(ours)}`,
+      {},
+    );
     expect(during).toBe(foreignTarget);
     expect(warned).toMatch(/theirs\.sock/);
     expect(after).toBe(foreignTarget);

@@ -69,7 +69,12 @@ describe('security', () => {
       // Take the file mode out of the way: the daemon itself must check the peer (SO_PEERCRED).
       chmodSync(fx.control, 0o666);
       const byPeer = await controlAsNobody(fx.control);
-      report('security-control-uid', 'status request on the control socket as nobody (mode 0600, then 0666)', `mode 0600: ${byMode}; mode 0666: ${byPeer.slice(0, 120)}`, {});
+      report(
+        'security-control-uid',
+        'status request on the control socket as nobody (mode 0600, then 0666)',
+        `mode 0600: ${byMode}; mode 0666: ${byPeer.slice(0, 120)}`,
+        {},
+      );
       expect(byMode).toBe('CONNECT_ERR EACCES');
       expect(byPeer).not.toMatch(/"sockets"/);
       expect(byPeer).toMatch(/^(CLOSED|IO_ERR \w+|REPLY \{"ok":false.*)$/);
@@ -83,14 +88,24 @@ describe('security', () => {
     requireCaps(ctx, ['root', 'daemon']);
     const dir = fresh('user');
     const p0 = await freePort();
-    writeAcceptUnit(join(dir, 'units'), { name: 'who', listen: `127.0.0.1:${p0}`, exec: '/bin/cat /proc/self/status', service: ['User=nobody'] });
+    writeAcceptUnit(join(dir, 'units'), {
+      name: 'who',
+      listen: `127.0.0.1:${p0}`,
+      exec: '/bin/cat /proc/self/status',
+      service: ['User=nobody'],
+    });
     const fx = await startFixture(dir);
     try {
       const st = await readAll('127.0.0.1', p0);
       const uid = ids(st, 'Uid');
       const gid = ids(st, 'Gid');
       const groups = ids(st, 'Groups');
-      report('security-user', 'Accept=yes service with User=nobody printing its /proc/self/status', `uids ${uid.join(',')} gids ${gid.join(',')} groups [${groups.join(',')}]`, {});
+      report(
+        'security-user',
+        'Accept=yes service with User=nobody printing its /proc/self/status',
+        `uids ${uid.join(',')} gids ${gid.join(',')} groups [${groups.join(',')}]`,
+        {},
+      );
       expect(uid).toEqual([65534, 65534, 65534, 65534]);
       expect(gid).toEqual([65534, 65534, 65534, 65534]);
       expect(groups.filter((g) => g !== 65534)).toEqual([]);
@@ -104,7 +119,17 @@ describe('security', () => {
     const dir = fresh('argv');
     const p0 = await freePort();
     const p = (n: string): string => join(dir, n);
-    const args = ['a;b', 'c|d', '&&', `$(touch ${p('pwned1')})`, `\`touch ${p('pwned2')}\``, `>${p('pwned3')}`, '*', "'q'", 'x y'];
+    const args = [
+      'a;b',
+      'c|d',
+      '&&',
+      `$(touch ${p('pwned1')})`,
+      `\`touch ${p('pwned2')}\``,
+      `>${p('pwned3')}`,
+      '*',
+      "'q'",
+      'x y',
+    ];
     // unit-file quoting: double quotes group, `$$` is a literal `$`
     const quoted = args.map((a) => `"${a.replace(/\$/g, '$$$$')}"`).join(' ');
     const exec = `${process.execPath} -e "process.stdout.write(JSON.stringify(process.argv.slice(1)))" ${quoted}`;
@@ -114,7 +139,12 @@ describe('security', () => {
       const out = await readAll('127.0.0.1', p0);
       const argv = JSON.parse(out) as string[];
       const pwned = ['pwned1', 'pwned2', 'pwned3'].filter((n) => existsSync(p(n)));
-      report('security-argv', `ExecStart with ${args.length} arguments full of ; | && $() \` > * ' and spaces`, `argv literal: ${JSON.stringify(argv) === JSON.stringify(args)}; files created by a shell: ${pwned.length}`, {});
+      report(
+        'security-argv',
+        `ExecStart with ${args.length} arguments full of ; | && $() \` > * ' and spaces`,
+        `argv literal: ${JSON.stringify(argv) === JSON.stringify(args)}; files created by a shell: ${pwned.length}`,
+        {},
+      );
       expect(argv).toEqual(args);
       expect(pwned).toEqual([]);
     } finally {
@@ -122,19 +152,24 @@ describe('security', () => {
     }
   });
 
-/**
- * argv prefix that starts the daemon with a clean fd table (whatever started the test may leak fds
- * into it), optionally plus stray inheritable fds at 9 and 100, as a sloppy parent would leave.
- */
-function cleanFds(stray: boolean): string[] {
-  const py = [
-    'import os, sys',
-    'os.closerange(3, 65536)',
-    ...(stray ? ['os.dup2(os.open("/dev/null", os.O_RDONLY), 9, inheritable=True)', 'os.dup2(os.open("/dev/null", os.O_RDONLY), 100, inheritable=True)'] : []),
-    'os.execv(sys.argv[1], sys.argv[1:])',
-  ].join('; ');
-  return ['python3', '-c', py];
-}
+  /**
+   * argv prefix that starts the daemon with a clean fd table (whatever started the test may leak fds
+   * into it), optionally plus stray inheritable fds at 9 and 100, as a sloppy parent would leave.
+   */
+  function cleanFds(stray: boolean): string[] {
+    const py = [
+      'import os, sys',
+      'os.closerange(3, 65536)',
+      ...(stray
+        ? [
+            'os.dup2(os.open("/dev/null", os.O_RDONLY), 9, inheritable=True)',
+            'os.dup2(os.open("/dev/null", os.O_RDONLY), 100, inheritable=True)',
+          ]
+        : []),
+      'os.execv(sys.argv[1], sys.argv[1:])',
+    ].join('; ');
+    return ['python3', '-c', py];
+  }
 
   it('a service sees only its expected fds (/proc/self/fd)', async (ctx) => {
     requireCaps(ctx, ['python3', 'daemon']);
@@ -156,11 +191,18 @@ function cleanFds(stray: boolean): string[] {
       const no = fdTable(readFileSync(out, 'utf8'));
       const yes = fdTable(await readAll('127.0.0.1', p2));
       const extra = (t: Map<number, string>, allowed: number[]): string[] =>
-        [...t].filter(([fd, target]) => fd > 2 && !allowed.includes(fd) && !/\/proc\/\d+\/fd$/.test(target)).map(([fd, target]) => `${fd} -> ${target}`);
-      report('security-fds', 'ls -l /proc/self/fd as an Accept=no service (2 sockets) and as an Accept=yes service', `Accept=no: ${[...no.keys()].join(',')}; Accept=yes: ${[...yes.keys()].join(',')}`, {
-        acceptNoExtra: extra(no, [3, 4]).length,
-        acceptYesExtra: extra(yes, []).length,
-      });
+        [...t]
+          .filter(([fd, target]) => fd > 2 && !allowed.includes(fd) && !/\/proc\/\d+\/fd$/.test(target))
+          .map(([fd, target]) => `${fd} -> ${target}`);
+      report(
+        'security-fds',
+        'ls -l /proc/self/fd as an Accept=no service (2 sockets) and as an Accept=yes service',
+        `Accept=no: ${[...no.keys()].join(',')}; Accept=yes: ${[...yes.keys()].join(',')}`,
+        {
+          acceptNoExtra: extra(no, [3, 4]).length,
+          acceptYesExtra: extra(yes, []).length,
+        },
+      );
       expect(no.get(3)).toMatch(/^socket:/);
       expect(no.get(4)).toMatch(/^socket:/);
       expect(extra(no, [3, 4])).toEqual([]);
@@ -179,13 +221,20 @@ function cleanFds(stray: boolean): string[] {
     writeAcceptUnit(join(dir, 'units'), { name: 'fdz', listen: `127.0.0.1:${p0}`, exec: '/bin/ls -l /proc/self/fd' });
     const fx = await startFixture(dir, { prefix: cleanFds(true) });
     try {
-      const daemonSees = [9, 100].every((fd) => readFileSync(`/proc/${fx.daemon.proc.pid}/fdinfo/${fd}`, 'utf8').length > 0);
+      const daemonSees = [9, 100].every(
+        (fd) => readFileSync(`/proc/${fx.daemon.proc.pid}/fdinfo/${fd}`, 'utf8').length > 0,
+      );
       const yes = fdTable(await readAll('127.0.0.1', p0));
-      report('security-inherited-fd', 'daemon started with stray inheritable fds 9 and 100 (/dev/null); Accept=yes service lists /proc/self/fd', `service fds: ${[...yes.keys()].join(',')}`, {
-        daemonHasThem: daemonSees,
-        serviceHas9: yes.has(9),
-        serviceHas100: yes.has(100),
-      });
+      report(
+        'security-inherited-fd',
+        'daemon started with stray inheritable fds 9 and 100 (/dev/null); Accept=yes service lists /proc/self/fd',
+        `service fds: ${[...yes.keys()].join(',')}`,
+        {
+          daemonHasThem: daemonSees,
+          serviceHas9: yes.has(9),
+          serviceHas100: yes.has(100),
+        },
+      );
       expect(daemonSees).toBe(true);
       expect(yes.has(9)).toBe(false);
       expect(yes.has(100)).toBe(false);

@@ -37,7 +37,11 @@ function alive(pid: number): boolean {
 async function reload(fx: Awaited<ReturnType<typeof startFixture>>): Promise<void> {
   const n = fx.daemon.proc.stdout.filter((l) => l.startsWith('{"event":"reloaded"')).length;
   process.kill(fx.daemon.proc.pid, 'SIGHUP');
-  await until(() => fx.daemon.proc.stdout.filter((l) => l.startsWith('{"event":"reloaded"')).length > n, 20_000, 'reloaded event');
+  await until(
+    () => fx.daemon.proc.stdout.filter((l) => l.startsWith('{"event":"reloaded"')).length > n,
+    20_000,
+    'reloaded event',
+  );
 }
 
 describe('serving sockets survive reloads', () => {
@@ -58,7 +62,12 @@ describe('serving sockets survive reloads', () => {
       await reload(fx);
       const deleted = await echo('127.0.0.1', port, 'deleted').catch((e: NodeJS.ErrnoException) => e.code ?? String(e));
       const warned = fx.daemon.proc.stderr.some((l) => /typo\.socket.*(keeps serving|previous configuration)/.test(l));
-      report('reload-typo', 'reload after `[Socket` lost its `]`, then after the file was deleted', `typo: ${during}; deleted: ${deleted}; state ${st?.state}; warned ${warned}`, {});
+      report(
+        'reload-typo',
+        'reload after `[Socket` lost its `]`, then after the file was deleted',
+        `typo: ${during}; deleted: ${deleted}; state ${st?.state}; warned ${warned}`,
+        {},
+      );
       expect(during).toBe('typo');
       expect(deleted).toBe('deleted');
       expect(st?.state).toBe('listening');
@@ -78,12 +87,22 @@ describe('serving sockets survive reloads', () => {
       const conn = await exchange('127.0.0.1', p1);
       expect(await conn.say('held')).toBe('held');
       // Same port written differently + an added port: the fds are held by the running service.
-      writeListenUnit(fx.units, { name: 'echo', listen: [`127.0.0.1:${p1}`, `127.0.0.1:${p2}`], exec: ECHO, socket: ['Backlog=64'] });
+      writeListenUnit(fx.units, {
+        name: 'echo',
+        listen: [`127.0.0.1:${p1}`, `127.0.0.1:${p2}`],
+        exec: ECHO,
+        socket: ['Backlog=64'],
+      });
       await reload(fx);
       const st = sock(await fx.status(), 'echo.socket');
       const again = await echo('127.0.0.1', p1, 'still').catch((e: NodeJS.ErrnoException) => e.code ?? String(e));
       const eaddrinuse = fx.daemon.proc.stderr.some((l) => /EADDRINUSE/.test(l));
-      report('reload-changed-listen', 'reload adding a ListenStream= while the Accept=no service runs', `state ${st?.state}; old port: ${again}; EADDRINUSE logged: ${eaddrinuse}`, {});
+      report(
+        'reload-changed-listen',
+        'reload adding a ListenStream= while the Accept=no service runs',
+        `state ${st?.state}; old port: ${again}; EADDRINUSE logged: ${eaddrinuse}`,
+        {},
+      );
       expect(st?.state).toBe('running');
       expect(again).toBe('still');
       expect(eaddrinuse).toBe(false);
@@ -97,18 +116,34 @@ describe('serving sockets survive reloads', () => {
     const dir = fresh('instances');
     const port = await freePort();
     // An instance that ignores SIGTERM: only SIGKILL after TimeoutStopSec=1 ends it.
-    writeAcceptUnit(join(dir, 'units'), { name: 'stubborn', listen: `127.0.0.1:${port}`, exec: `/bin/sh -c "trap '' TERM; echo up; while :; do sleep 1; done"`, maxConnections: 2, service: ['TimeoutStopSec=1'] });
+    writeAcceptUnit(join(dir, 'units'), {
+      name: 'stubborn',
+      listen: `127.0.0.1:${port}`,
+      exec: `/bin/sh -c "trap '' TERM; echo up; while :; do sleep 1; done"`,
+      maxConnections: 2,
+      service: ['TimeoutStopSec=1'],
+    });
     const fx = await startFixture(dir);
     let daemonExitMs = -1;
     let pids: number[] = [];
     try {
       const conn = await exchange('127.0.0.1', port);
-      const st0 = await until(async () => {
-        const s = await fx.status();
-        return (s.services ?? []).some((x) => x.unit.startsWith('stubborn@') && x.pid) ? s : undefined;
-      }, 60_000, 'the instance');
+      const st0 = await until(
+        async () => {
+          const s = await fx.status();
+          return (s.services ?? []).some((x) => x.unit.startsWith('stubborn@') && x.pid) ? s : undefined;
+        },
+        60_000,
+        'the instance',
+      );
       pids = (st0.services ?? []).filter((x) => x.unit.startsWith('stubborn@')).map((x) => x.pid ?? 0);
-      writeAcceptUnit(fx.units, { name: 'stubborn', listen: `127.0.0.1:${await freePort()}`, exec: '/bin/cat', maxConnections: 2, service: ['TimeoutStopSec=1'] });
+      writeAcceptUnit(fx.units, {
+        name: 'stubborn',
+        listen: `127.0.0.1:${await freePort()}`,
+        exec: '/bin/cat',
+        maxConnections: 2,
+        service: ['TimeoutStopSec=1'],
+      });
       await reload(fx);
       const st1 = await fx.status();
       const shown = (st1.services ?? []).filter((x) => pids.includes(x.pid ?? -1)).length;
@@ -119,12 +154,19 @@ describe('serving sockets survive reloads', () => {
       daemonExitMs = performance.now() - t0;
       void conn.closed;
       const left = pids.filter(alive);
-      report('instances-across-reload', 'an Accept=yes instance ignoring SIGTERM; its socket changed by a reload; then SIGTERM to the daemon (TimeoutStopSec=1)', `shown ${shown}, counted ${counted}, daemon exit ${Math.round(daemonExitMs)} ms, instances left ${left.length}`, { daemonExitMs });
+      report(
+        'instances-across-reload',
+        'an Accept=yes instance ignoring SIGTERM; its socket changed by a reload; then SIGTERM to the daemon (TimeoutStopSec=1)',
+        `shown ${shown}, counted ${counted}, daemon exit ${Math.round(daemonExitMs)} ms, instances left ${left.length}`,
+        { daemonExitMs },
+      );
       expect(shown).toBe(pids.length);
       expect(counted).toBe(1);
       // The instance ignored SIGTERM: the daemon ended it with SIGKILL when TimeoutStopSec ran out
       // (the log says so) instead of waiting for it forever. The bound is only a hang guard.
-      expect(fx.daemon.proc.stderr.some((l) => /stubborn@.*State 'stop-sigterm' timed out\. Killing\./.test(l))).toBe(true);
+      expect(fx.daemon.proc.stderr.some((l) => /stubborn@.*State 'stop-sigterm' timed out\. Killing\./.test(l))).toBe(
+        true,
+      );
       expect(daemonExitMs).toBeLessThan(60_000);
       expect(left).toEqual([]);
     } finally {
@@ -157,8 +199,15 @@ describe('a daemon killed with SIGKILL', () => {
       const [a, b] = await Promise.all([echo('127.0.0.1', pNo, 'no'), echo('127.0.0.1', pYes, 'yes')]);
       const servedMs = performance.now() - t0 - fx2.daemon.readyMs;
       const orphansAfter = pids.filter(alive);
-      const failed = (await fx2.status()).sockets?.filter((s) => s.state !== 'listening' && s.state !== 'running').map((s) => `${s.unit} ${s.state}`);
-      report('daemon-sigkill-orphans', `SIGKILL the daemon with an Accept=no service and an Accept=yes instance running (${pids.length} pids), start it again`, `orphans alive after the crash ${orphansBefore}, after the restart ${orphansAfter.length}; sockets not serving: ${failed?.join(', ') || 'none'}`, { readyMs: fx2.daemon.readyMs, servedAfterReadyMs: servedMs });
+      const failed = (await fx2.status()).sockets
+        ?.filter((s) => s.state !== 'listening' && s.state !== 'running')
+        .map((s) => `${s.unit} ${s.state}`);
+      report(
+        'daemon-sigkill-orphans',
+        `SIGKILL the daemon with an Accept=no service and an Accept=yes instance running (${pids.length} pids), start it again`,
+        `orphans alive after the crash ${orphansBefore}, after the restart ${orphansAfter.length}; sockets not serving: ${failed?.join(', ') || 'none'}`,
+        { readyMs: fx2.daemon.readyMs, servedAfterReadyMs: servedMs },
+      );
       expect(pids.length).toBe(2);
       expect(a).toBe('no');
       expect(b).toBe('yes');

@@ -27,7 +27,10 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
  * systemd-socket-activate numbers fds as the program sees them (3, 4, …); the engine logs its own fd
  * numbers. This maps them so the lines read exactly like systemd's.
  */
-export function fdRenumberingLog(write: (line: string) => void, firstFd: number): { debug: LogFn; info: LogFn; warn: LogFn; error: LogFn } {
+export function fdRenumberingLog(
+  write: (line: string) => void,
+  firstFd: number,
+): { debug: LogFn; info: LogFn; warn: LogFn; error: LogFn } {
   const map = new Map<string, number>();
   const byAddress = new Map<string, number>();
   let next = firstFd;
@@ -40,7 +43,8 @@ export function fdRenumberingLog(write: (line: string) => void, firstFd: number)
       return [`${listening[1]}${map.get(fd)}.`];
     }
     const attempt = /^Communication attempt on fd (\d+)\.$/.exec(m);
-    if (attempt && map.has(attempt[1] as string)) return [`Communication attempt on fd ${map.get(attempt[1] as string)}.`];
+    if (attempt && map.has(attempt[1] as string))
+      return [`Communication attempt on fd ${map.get(attempt[1] as string)}.`];
     // --accept: systemd-socket-activate reports the poll event before each connection.
     const conn = /^Connection from .* to (.*)$/.exec(m);
     if (conn) {
@@ -57,17 +61,33 @@ export function fdRenumberingLog(write: (line: string) => void, firstFd: number)
 
 export function activateCommand(): Command {
   return new Command('activate')
-    .description('listen on sockets and launch a program on the first connection (or one per connection with --accept), like systemd-socket-activate; --mptcp opens the sockets with IPPROTO_MPTCP')
+    .description(
+      'listen on sockets and launch a program on the first connection (or one per connection with --accept), like systemd-socket-activate; --mptcp opens the sockets with IPPROTO_MPTCP',
+    )
     .usage('-l ADDR... [options] -- CMD [ARGS...]')
     .argument('<cmd...>', 'the program and its arguments (after --)')
-    .addOption(new Option('-l, --listen <addr>', 'listen on this address: PORT, IP:PORT, [IPV6]:PORT, /path, @abstract, vsock:CID:PORT (repeatable)').argParser(collect).default([]))
+    .addOption(
+      new Option(
+        '-l, --listen <addr>',
+        'listen on this address: PORT, IP:PORT, [IPV6]:PORT, /path, @abstract, vsock:CID:PORT (repeatable)',
+      )
+        .argParser(collect)
+        .default([]),
+    )
     .option('--mptcp', 'open stream sockets with IPPROTO_MPTCP (262); fail if the host has no MPTCP')
     .option('--mptcp-fallback', 'like --mptcp, but fall back to plain TCP (with a warning) when the host has no MPTCP')
-    .option('-a, --accept', 'spawn one instance per connection (the connection is fd 3, LISTEN_FDS=1, and also stdin/stdout)')
+    .option(
+      '-a, --accept',
+      'spawn one instance per connection (the connection is fd 3, LISTEN_FDS=1, and also stdin/stdout)',
+    )
     .option('--inetd', 'the connection or socket becomes stdin/stdout; no LISTEN_* variables')
     .option('-d, --datagram', 'datagram sockets')
     .option('--seqpacket', 'SOCK_SEQPACKET sockets')
-    .addOption(new Option('-E, --setenv <var[=val]>', 'pass this variable to the program (repeatable)').argParser(collect).default([]))
+    .addOption(
+      new Option('-E, --setenv <var[=val]>', 'pass this variable to the program (repeatable)')
+        .argParser(collect)
+        .default([]),
+    )
     .option('--fdname <name[:name...]>', 'LISTEN_FDNAMES for the fds (one name is used for all)')
     .addHelpText(
       'after',
@@ -86,7 +106,14 @@ Without --accept the program gets all fds on the first connection and its exit s
         'mptcpd-lite activate -l 8080 --mptcp-fallback --fdname=web -- node examples/http-server.mjs',
       ]),
     )
-    .addHelpText('after', exitCodesHelp([[0, 'the program exited 0 (without --accept its exit status is ours); --accept: stopped by SIGTERM/SIGINT'], [2, 'bad options or address, socket error (EADDRINUSE, ENOPROTOOPT: MPTCP disabled…)'], [127, 'the program could not be executed']]))
+    .addHelpText(
+      'after',
+      exitCodesHelp([
+        [0, 'the program exited 0 (without --accept its exit status is ours); --accept: stopped by SIGTERM/SIGINT'],
+        [2, 'bad options or address, socket error (EADDRINUSE, ENOPROTOOPT: MPTCP disabled…)'],
+        [127, 'the program could not be executed'],
+      ]),
+    )
     .action(
       action(async (argv: string[], opts: ActivateCli) => {
         const { runSocketActivate: run } = await import('@mptcp/activation');

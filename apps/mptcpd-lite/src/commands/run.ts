@@ -23,15 +23,42 @@ interface RunOptions {
 
 export function runCommand(): Command {
   return new Command('run')
-    .description('run the daemon in the foreground: load every .socket/.service (with drop-ins) from the unit directories, open the sockets, activate services on demand')
-    .option('-u, --units <dir...>', `unit directories, highest priority first (default: ${DEFAULT_UNIT_DIRS.join(' ')})`)
+    .description(
+      'run the daemon in the foreground: load every .socket/.service (with drop-ins) from the unit directories, open the sockets, activate services on demand',
+    )
+    .option(
+      '-u, --units <dir...>',
+      `unit directories, highest priority first (default: ${DEFAULT_UNIT_DIRS.join(' ')})`,
+    )
     .option('--control <path>', 'control socket (AF_UNIX, mode 0600) for status/reload/stop', defaultControlPath())
-    .addOption(new Option('--log-level <level>', 'highest level logged').choices(Object.keys(LOG_LEVELS)).default('info'))
-    .addOption(new Option('--endpoints <mode>', 'MPTCP endpoints: auto = one per routed interface address, added/removed as addresses and links come and go (refused when another manager runs)').choices(['off', 'auto']).default('off'))
-    .option('--endpoint-flags <flags>', 'flags of the endpoints --endpoints auto adds (comma-separated: signal, subflow, backup, fullmesh)', 'signal')
-    .option('--endpoints-ignore <name...>', 'another endpoint manager (process name) to tolerate, e.g. NetworkManager with MPTCP disabled')
-    .option('--metrics <addr>', 'serve OpenMetrics on /metrics and the status page on / at ADDR (host:port; loopback unless --status-allow)')
-    .option('--status-allow <cidr...>', 'client networks, besides loopback, allowed to read /metrics and the status page')
+    .addOption(
+      new Option('--log-level <level>', 'highest level logged').choices(Object.keys(LOG_LEVELS)).default('info'),
+    )
+    .addOption(
+      new Option(
+        '--endpoints <mode>',
+        'MPTCP endpoints: auto = one per routed interface address, added/removed as addresses and links come and go (refused when another manager runs)',
+      )
+        .choices(['off', 'auto'])
+        .default('off'),
+    )
+    .option(
+      '--endpoint-flags <flags>',
+      'flags of the endpoints --endpoints auto adds (comma-separated: signal, subflow, backup, fullmesh)',
+      'signal',
+    )
+    .option(
+      '--endpoints-ignore <name...>',
+      'another endpoint manager (process name) to tolerate, e.g. NetworkManager with MPTCP disabled',
+    )
+    .option(
+      '--metrics <addr>',
+      'serve OpenMetrics on /metrics and the status page on / at ADDR (host:port; loopback unless --status-allow)',
+    )
+    .option(
+      '--status-allow <cidr...>',
+      'client networks, besides loopback, allowed to read /metrics and the status page',
+    )
     .addHelpText(
       'after',
       `
@@ -42,8 +69,22 @@ sd_notify: with NOTIFY_SOCKET set, sends READY=1, RELOADING=1 (+MONOTONIC_USEC=)
 (so it can run as a Type=notify service). Once listening it prints one JSON line on stdout:
   {"event":"ready","pid":…,"sockets":N,"services":M,"failed":K,"startupMs":T,"control":"…"}`,
     )
-    .addHelpText('after', examplesHelp(['mptcpd-lite run --units ./examples/units', 'mptcpd-lite run --units /etc/mptcpd-lite/units /run/mptcpd-lite/units --control /tmp/mptcpd.sock', 'systemd-run -p Type=notify mptcpd-lite run --units /etc/mptcpd-lite/units']))
-    .addHelpText('after', exitCodesHelp([[EXIT_OK, 'stopped cleanly (signal or control "stop")'], [EXIT_FAILURE, 'stopping failed (a service could not be stopped)'], [EXIT_ERROR, 'could not start: bad option, unreadable unit directory, control socket in use']]))
+    .addHelpText(
+      'after',
+      examplesHelp([
+        'mptcpd-lite run --units ./examples/units',
+        'mptcpd-lite run --units /etc/mptcpd-lite/units /run/mptcpd-lite/units --control /tmp/mptcpd.sock',
+        'systemd-run -p Type=notify mptcpd-lite run --units /etc/mptcpd-lite/units',
+      ]),
+    )
+    .addHelpText(
+      'after',
+      exitCodesHelp([
+        [EXIT_OK, 'stopped cleanly (signal or control "stop")'],
+        [EXIT_FAILURE, 'stopping failed (a service could not be stopped)'],
+        [EXIT_ERROR, 'could not start: bad option, unreadable unit directory, control socket in use'],
+      ]),
+    )
     .action(
       action(async (opts: RunOptions) => {
         if (!isLogLevel(opts.logLevel)) throw new CliError(`invalid --log-level ${opts.logLevel}`, EXIT_ERROR);
@@ -55,10 +96,18 @@ sd_notify: with NOTIFY_SOCKET set, sends READY=1, RELOADING=1 (+MONOTONIC_USEC=)
             readdirSync(d);
           } catch (err) {
             const code = errnoName(err) ?? 'EIO';
-            problems.set(d, `${d}: cannot read the unit directory: ${code} (${errnoMessage(code) === code ? messageOf(err) : errnoMessage(code)})`);
+            problems.set(
+              d,
+              `${d}: cannot read the unit directory: ${code} (${errnoMessage(code) === code ? messageOf(err) : errnoMessage(code)})`,
+            );
           }
         }
-        if (problems.size === unitDirs.length) throw new CliError(`${[...problems.values()].join('\n')}\nno unit directory could be read; pass --units DIR`, EXIT_ERROR, [...problems.values()][0]?.match(/: (E[A-Z]+) /)?.[1]);
+        if (problems.size === unitDirs.length)
+          throw new CliError(
+            `${[...problems.values()].join('\n')}\nno unit directory could be read; pass --units DIR`,
+            EXIT_ERROR,
+            [...problems.values()][0]?.match(/: (E[A-Z]+) /)?.[1],
+          );
         for (const p of problems.values()) log.warning(`${p}; ignored`);
         const { closeInheritedFdsOnExec } = await import('../daemon/fd-hygiene.js');
         const marked = closeInheritedFdsOnExec();
@@ -72,7 +121,13 @@ sd_notify: with NOTIFY_SOCKET set, sends READY=1, RELOADING=1 (+MONOTONIC_USEC=)
         const children = new ChildRegistry(`${controlPath}.pids`, log);
         children.open();
         const engine = await createEngine({ unitDirs, log, children });
-        const daemon = await startDaemon({ engine, log, controlPath, unitDirs, beforeEngineStart: async () => void (await children.reapOrphans()) });
+        const daemon = await startDaemon({
+          engine,
+          log,
+          controlPath,
+          unitDirs,
+          beforeEngineStart: async () => void (await children.reapOrphans()),
+        });
         try {
           await operate.attach(engine);
         } catch (err) {

@@ -15,25 +15,52 @@ function table(rows: string[][]): string[] {
 }
 
 export function formatStatus(s: DaemonStatus): string {
-  const out: string[] = [`mptcpd-lite ${s.version}, pid ${s.pid}, up ${Math.round(s.uptimeSec)} s, units from ${s.unitDirs.join(', ') || '-'}`, ''];
-  const sockRows = [['SOCKET', 'STATE', 'PROTOCOL', 'LISTEN', 'ACCEPT', 'CONNS', 'ACCEPTED', 'REFUSED', 'ACTIVATIONS', 'SERVICE']];
+  const out: string[] = [
+    `mptcpd-lite ${s.version}, pid ${s.pid}, up ${Math.round(s.uptimeSec)} s, units from ${s.unitDirs.join(', ') || '-'}`,
+    '',
+  ];
+  const sockRows = [
+    ['SOCKET', 'STATE', 'PROTOCOL', 'LISTEN', 'ACCEPT', 'CONNS', 'ACCEPTED', 'REFUSED', 'ACTIVATIONS', 'SERVICE'],
+  ];
   for (const k of s.sockets) {
     const listen = k.listen.length > 0 ? k.listen : [{ address: '-', kind: '', protocol: 'other' as const }];
     listen.forEach((l, i) => {
       sockRows.push(
         i === 0
-          ? [k.unit, k.state, l.protocol, l.address, k.accept ? 'yes' : 'no', String(k.connections), String(k.accepted), String(k.refused), String(k.activations), k.service ?? '-']
+          ? [
+              k.unit,
+              k.state,
+              l.protocol,
+              l.address,
+              k.accept ? 'yes' : 'no',
+              String(k.connections),
+              String(k.accepted),
+              String(k.refused),
+              String(k.activations),
+              k.service ?? '-',
+            ]
           : ['', '', l.protocol, l.address, '', '', '', '', '', ''],
       );
     });
   }
   out.push(...table(sockRows), '');
   const svcRows = [['SERVICE', 'STATE', 'PID', 'RESTARTS', 'RESULT']];
-  for (const v of s.services) svcRows.push([v.unit, v.state, v.pids.length > 1 ? v.pids.join(',') : String(v.pid ?? '-'), String(v.restarts), v.result ?? '-']);
+  for (const v of s.services)
+    svcRows.push([
+      v.unit,
+      v.state,
+      v.pids.length > 1 ? v.pids.join(',') : String(v.pid ?? '-'),
+      String(v.restarts),
+      v.result ?? '-',
+    ]);
   out.push(...(s.services.length > 0 ? table(svcRows) : ['no services running']));
   if (s.failed.length > 0) {
     out.push('', 'FAILED');
-    for (const f of s.failed) out.push(`${f.unit} (${f.stage === 'load' ? 'failed to load, skipped' : 'failed to start'}):`, ...f.messages.map((m) => `  ${m}`));
+    for (const f of s.failed)
+      out.push(
+        `${f.unit} (${f.stage === 'load' ? 'failed to load, skipped' : 'failed to start'}):`,
+        ...f.messages.map((m) => `  ${m}`),
+      );
   }
   return out.join('\n') + '\n';
 }
@@ -47,7 +74,15 @@ export function statusCommand(): Command {
     .option('--json', 'print the status as JSON')
     .option('-n, --lines <n>', 'with UNIT: how many of its last log lines to show', '10')
     .option('--control <path>', 'control socket of the daemon', defaultControlPath())
-    .addHelpText('after', examplesHelp(['mptcpd-lite status', 'mptcpd-lite status --json --control /tmp/mptcpd.sock', 'mptcpd-lite status echo.service -n 20', 'mptcpd-lite status echo.socket --json']))
+    .addHelpText(
+      'after',
+      examplesHelp([
+        'mptcpd-lite status',
+        'mptcpd-lite status --json --control /tmp/mptcpd.sock',
+        'mptcpd-lite status echo.service -n 20',
+        'mptcpd-lite status echo.socket --json',
+      ]),
+    )
     .addHelpText(
       'after',
       exitCodesHelp([

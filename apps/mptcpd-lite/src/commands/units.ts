@@ -8,7 +8,13 @@ import { Command } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
 import { controlRequest } from '../control/client.js';
 import { defaultControlPath } from '../control/paths.js';
-import type { ControlCommand, SocketListing, UnitOperation, UnitOperationResult, UnitStatus } from '../control/protocol.js';
+import type {
+  ControlCommand,
+  SocketListing,
+  UnitOperation,
+  UnitOperationResult,
+  UnitStatus,
+} from '../control/protocol.js';
 import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
 import { toJson } from '../json.js';
 
@@ -27,7 +33,12 @@ export function unitName(name: string): string {
   return /\.(service|socket)$/.test(name) ? name : `${name}.service`;
 }
 
-export async function request<T>(control: string, cmd: ControlCommand, args: Record<string, unknown> = {}, timeoutMs = 5000): Promise<T> {
+export async function request<T>(
+  control: string,
+  cmd: ControlCommand,
+  args: Record<string, unknown> = {},
+  timeoutMs = 5000,
+): Promise<T> {
   const reply = await controlRequest(control, cmd, timeoutMs, args);
   if (!reply.ok) throw new CliError(`${control}: ${reply.error.code}: ${reply.error.message}`, EXIT_FAILURE);
   return reply as unknown as T;
@@ -36,7 +47,12 @@ export async function request<T>(control: string, cmd: ControlCommand, args: Rec
 export function table(rows: string[][]): string[] {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join(' ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join(' ')
+      .trimEnd(),
+  );
 }
 
 const PAST: Record<UnitOperation, string> = { start: 'start', stop: 'stop', restart: 'restart', reload: 'reload' };
@@ -60,13 +76,21 @@ function unitOpCommand(op: UnitOperation, description: string): Command {
     .action(
       action(async (units: string[], opts: { json?: boolean; control: string }) => {
         const names = units.map(unitName);
-        const r = await request<{ results: UnitOperationResult[] }>(opts.control, 'unit', { op, units: names }, UNIT_OP_TIMEOUT_MS);
+        const r = await request<{ results: UnitOperationResult[] }>(
+          opts.control,
+          'unit',
+          { op, units: names },
+          UNIT_OP_TIMEOUT_MS,
+        );
         if (opts.json) process.stdout.write(toJson(r.results, 2) + '\n');
         let code = EXIT_OK;
         for (const res of r.results) {
           if (res.ok) continue;
           const notFound = res.error?.code === 'UNIT_NOT_FOUND';
-          if (!opts.json) process.stderr.write(`Failed to ${PAST[op]} ${res.unit}: ${notFound ? `Unit ${res.unit} not found.` : (res.error?.message ?? 'failed')}\n`);
+          if (!opts.json)
+            process.stderr.write(
+              `Failed to ${PAST[op]} ${res.unit}: ${notFound ? `Unit ${res.unit} not found.` : (res.error?.message ?? 'failed')}\n`,
+            );
           code = notFound ? EXIT_NO_SUCH_UNIT : code === EXIT_OK ? EXIT_FAILURE : code;
         }
         return code;
@@ -75,21 +99,37 @@ function unitOpCommand(op: UnitOperation, description: string): Command {
 }
 
 export function startCommand(): Command {
-  return unitOpCommand('start', 'start units: a service now (with its sockets\' fds), a socket listens again');
+  return unitOpCommand('start', "start units: a service now (with its sockets' fds), a socket listens again");
 }
 export function stopCommand(): Command {
-  return unitOpCommand('stop', 'stop units: a service (ExecStop=, KillSignal=, TimeoutStopSec=; its sockets keep listening), a socket closes');
+  return unitOpCommand(
+    'stop',
+    'stop units: a service (ExecStop=, KillSignal=, TimeoutStopSec=; its sockets keep listening), a socket closes',
+  );
 }
 export function restartCommand(): Command {
-  return unitOpCommand('restart', 'restart units; a socket-activated service keeps its listening sockets open in the daemon, so clients queue instead of being refused');
+  return unitOpCommand(
+    'restart',
+    'restart units; a socket-activated service keeps its listening sockets open in the daemon, so clients queue instead of being refused',
+  );
 }
 export function reloadCommand(): Command {
-  return unitOpCommand('reload', 'reload services: ExecReload=, or Type=notify-reload\'s ReloadSignal= and RELOADING=1…READY=1');
+  return unitOpCommand(
+    'reload',
+    "reload services: ExecReload=, or Type=notify-reload's ReloadSignal= and RELOADING=1…READY=1",
+  );
 }
 
 export function formatSocketList(rows: SocketListing[]): string {
   if (rows.length === 0) return '0 sockets listed.\n';
-  const lines = table([['LISTEN', 'UNIT', 'ACTIVATES'], ...rows.map((r) => [`${r.listen}${r.protocol === 'mptcp' ? ' (mptcp)' : r.protocol === 'tcp' || r.protocol === 'fallback' ? ` (${r.protocol})` : ''}`, r.unit, r.activates])]);
+  const lines = table([
+    ['LISTEN', 'UNIT', 'ACTIVATES'],
+    ...rows.map((r) => [
+      `${r.listen}${r.protocol === 'mptcp' ? ' (mptcp)' : r.protocol === 'tcp' || r.protocol === 'fallback' ? ` (${r.protocol})` : ''}`,
+      r.unit,
+      r.activates,
+    ]),
+  ]);
   return `${lines.join('\n')}\n\n${rows.length} sockets listed.\n`;
 }
 
@@ -99,7 +139,14 @@ export function listSocketsCommand(): Command {
     .option('--json', 'print JSON')
     .option('--control <path>', 'control socket of the daemon', defaultControlPath())
     .addHelpText('after', examplesHelp(['mptcpd-lite list-sockets', 'mptcpd-lite list-sockets --json']))
-    .addHelpText('after', exitCodesHelp([[EXIT_OK, 'listed'], [EXIT_FAILURE, 'the daemon answered with an error'], [EXIT_ERROR, 'no daemon on the control socket']]))
+    .addHelpText(
+      'after',
+      exitCodesHelp([
+        [EXIT_OK, 'listed'],
+        [EXIT_FAILURE, 'the daemon answered with an error'],
+        [EXIT_ERROR, 'no daemon on the control socket'],
+      ]),
+    )
     .action(
       action(async (opts: { json?: boolean; control: string }) => {
         const r = await request<{ sockets: SocketListing[] }>(opts.control, 'list-sockets');
@@ -121,7 +168,14 @@ export function listUnitsCommand(): Command {
     .option('--json', 'print JSON')
     .option('--control <path>', 'control socket of the daemon', defaultControlPath())
     .addHelpText('after', examplesHelp(['mptcpd-lite list-units', 'mptcpd-lite list-units --json']))
-    .addHelpText('after', exitCodesHelp([[EXIT_OK, 'listed'], [EXIT_FAILURE, 'the daemon answered with an error'], [EXIT_ERROR, 'no daemon on the control socket']]))
+    .addHelpText(
+      'after',
+      exitCodesHelp([
+        [EXIT_OK, 'listed'],
+        [EXIT_FAILURE, 'the daemon answered with an error'],
+        [EXIT_ERROR, 'no daemon on the control socket'],
+      ]),
+    )
     .action(
       action(async (opts: { json?: boolean; control: string }) => {
         const r = await request<{ units: UnitStatus[] }>(opts.control, 'list-units');
@@ -131,7 +185,14 @@ export function listUnitsCommand(): Command {
     );
 }
 
-const DOT: Record<string, string> = { active: '●', reloading: '●', activating: '●', deactivating: '●', failed: '×', inactive: '○' };
+const DOT: Record<string, string> = {
+  active: '●',
+  reloading: '●',
+  activating: '●',
+  deactivating: '●',
+  failed: '×',
+  inactive: '○',
+};
 
 /** `systemctl status UNIT`-like text. */
 export function formatUnitStatus(u: UnitStatus): string {
@@ -142,22 +203,32 @@ export function formatUnitStatus(u: UnitStatus): string {
   out.push(`     Active: ${u.activeState}${result}${u.since ? ` since ${u.since}` : ''}`);
   if (u.triggeredBy.length > 0) out.push(`TriggeredBy: ${u.triggeredBy.map((t) => `● ${t}`).join(' ')}`);
   if (u.triggers.length > 0) out.push(`   Triggers: ${u.triggers.map((t) => `● ${t}`).join(' ')}`);
-  u.listen.forEach((l, i) => out.push(`${i === 0 ? '     Listen: ' : '             '}${l.address} (${l.kind}) ${l.protocol}`));
+  u.listen.forEach((l, i) =>
+    out.push(`${i === 0 ? '     Listen: ' : '             '}${l.address} (${l.kind}) ${l.protocol}`),
+  );
   if (u.statusText) out.push(`     Status: "${u.statusText}"`);
   if (u.mainPid !== undefined) out.push(`   Main PID: ${u.mainPid}`);
   if (u.tasks !== undefined && u.kind === 'service') out.push(`      Tasks: ${u.tasks}`);
   if (u.restarts) out.push(`   Restarts: ${u.restarts}`);
-  if (u.fdStore && u.fdStore.length > 0) out.push(`    FDStore: ${u.fdStore.length} (${[...new Set(u.fdStore)].join(', ')})`);
+  if (u.fdStore && u.fdStore.length > 0)
+    out.push(`    FDStore: ${u.fdStore.length} (${[...new Set(u.fdStore)].join(', ')})`);
   if (u.log && u.log.length > 0) out.push('', ...u.log);
   return out.join('\n') + '\n';
 }
 
 /** `status UNIT...`: prints each and returns systemctl's exit code. */
-export async function unitStatusAction(units: string[], opts: { json?: boolean; control: string; lines?: string }): Promise<number> {
+export async function unitStatusAction(
+  units: string[],
+  opts: { json?: boolean; control: string; lines?: string },
+): Promise<number> {
   const lines = opts.lines === undefined ? 10 : Number(opts.lines);
-  if (!Number.isInteger(lines) || lines < 0) throw new CliError(`--lines must be a non-negative integer, got ${opts.lines}`, EXIT_ERROR);
+  if (!Number.isInteger(lines) || lines < 0)
+    throw new CliError(`--lines must be a non-negative integer, got ${opts.lines}`, EXIT_ERROR);
   const names = units.map(unitName);
-  const r = await request<{ units: Array<UnitStatus | { unit: string; missing: true }> }>(opts.control, 'unit-status', { units: names, lines });
+  const r = await request<{ units: Array<UnitStatus | { unit: string; missing: true }> }>(opts.control, 'unit-status', {
+    units: names,
+    lines,
+  });
   let code = EXIT_OK;
   const found: UnitStatus[] = [];
   for (const u of r.units) {

@@ -33,10 +33,22 @@ export interface ConnectionReport {
   source: 'native' | 'sock_diag' | 'none';
 }
 
-export function buildReport(socket: net.Socket, protocol: number, socketFallback: string | undefined): ConnectionReport {
+export function buildReport(
+  socket: net.Socket,
+  protocol: number,
+  socketFallback: string | undefined,
+): ConnectionReport {
   const local = hostPort(socket.localAddress ?? '?', socket.localPort ?? 0);
   const remote = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-  const report: ConnectionReport = { local, remote, protocol, transport: 'tcp', socketFallback, subflows: [], source: 'none' };
+  const report: ConnectionReport = {
+    local,
+    remote,
+    protocol,
+    transport: 'tcp',
+    socketFallback,
+    subflows: [],
+    source: 'none',
+  };
   if (protocol !== IPPROTO_MPTCP) return report;
   {
     try {
@@ -45,7 +57,8 @@ export function buildReport(socket: net.Socket, protocol: number, socketFallback
       report.info = mptcpInfo(socket) ?? undefined;
       report.subflows = subflows(socket).map((s) => ({
         local: s.local.family === 'inet' || s.local.family === 'inet6' ? hostPort(s.local.address, s.local.port) : '?',
-        remote: s.remote.family === 'inet' || s.remote.family === 'inet6' ? hostPort(s.remote.address, s.remote.port) : '?',
+        remote:
+          s.remote.family === 'inet' || s.remote.family === 'inet6' ? hostPort(s.remote.address, s.remote.port) : '?',
         bytesSent: s.tcp.bytesSent,
         bytesReceived: s.tcp.bytesReceived,
         rttUs: s.tcp.rttUs,
@@ -57,7 +70,9 @@ export function buildReport(socket: net.Socket, protocol: number, socketFallback
     }
   }
   try {
-    const mine = mptcpConnections(netlinkRequest).find((c) => c.state !== 'LISTEN' && c.local.port === socket.localPort && c.remote.port === socket.remotePort);
+    const mine = mptcpConnections(netlinkRequest).find(
+      (c) => c.state !== 'LISTEN' && c.local.port === socket.localPort && c.remote.port === socket.remotePort,
+    );
     report.source = 'sock_diag';
     if (!mine) {
       report.transport = 'fallback';
@@ -86,10 +101,17 @@ export function formatReport(r: ConnectionReport, when: 'connected' | 'closing')
       : r.transport === 'fallback'
         ? `MPTCP socket fell back to TCP (the peer does not speak MPTCP)`
         : `TCP${r.socketFallback ? ` (MPTCP unavailable: ${r.socketFallback})` : ''}`;
-  const lines = [`${when === 'connected' ? 'Connected' : 'Closing'}: ${r.local} -> ${r.remote}: ${what}, ${r.subflows.length} subflow${r.subflows.length === 1 ? '' : 's'}`];
+  const lines = [
+    `${when === 'connected' ? 'Connected' : 'Closing'}: ${r.local} -> ${r.remote}: ${what}, ${r.subflows.length} subflow${r.subflows.length === 1 ? '' : 's'}`,
+  ];
   for (const s of r.subflows) {
-    lines.push(`  subflow ${s.local} -> ${s.remote}${s.rttUs !== undefined ? `  rtt ${(s.rttUs / 1000).toFixed(3)} ms` : ''}${s.bytesSent !== undefined ? `  sent ${formatBytes(s.bytesSent)}` : ''}${s.bytesReceived !== undefined ? `  received ${formatBytes(s.bytesReceived)}` : ''}`);
+    lines.push(
+      `  subflow ${s.local} -> ${s.remote}${s.rttUs !== undefined ? `  rtt ${(s.rttUs / 1000).toFixed(3)} ms` : ''}${s.bytesSent !== undefined ? `  sent ${formatBytes(s.bytesSent)}` : ''}${s.bytesReceived !== undefined ? `  received ${formatBytes(s.bytesReceived)}` : ''}`,
+    );
   }
-  if (r.info && when === 'closing') lines.push(`  mptcp_info: token ${r.info.token.toString(16)}, sent ${formatBytes(r.info.bytesSent)}, received ${formatBytes(r.info.bytesReceived)}, subflows_total ${r.info.subflowsTotal}`);
+  if (r.info && when === 'closing')
+    lines.push(
+      `  mptcp_info: token ${r.info.token.toString(16)}, sent ${formatBytes(r.info.bytesSent)}, received ${formatBytes(r.info.bytesReceived)}, subflows_total ${r.info.subflowsTotal}`,
+    );
   return lines.join('\n');
 }

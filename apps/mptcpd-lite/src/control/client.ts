@@ -8,7 +8,12 @@ import { peerCredentials, tryFdOf } from '@mptcp/native';
 import { CliError, EXIT_ERROR, errnoName } from '../exit-codes.js';
 import type { ControlCommand, ControlReply } from './protocol.js';
 
-export function controlRequest(path: string, cmd: ControlCommand, timeoutMs = 5000, args: Record<string, unknown> = {}): Promise<ControlReply> {
+export function controlRequest(
+  path: string,
+  cmd: ControlCommand,
+  timeoutMs = 5000,
+  args: Record<string, unknown> = {},
+): Promise<ControlReply> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(path);
     let buf = '';
@@ -42,12 +47,18 @@ export function controlRequest(path: string, cmd: ControlCommand, timeoutMs = 50
     sock.on('error', (err) => {
       clearTimeout(timer);
       const code = errnoName(err);
-      const hint = code === 'ENOENT' || code === 'ECONNREFUSED' ? ' (is `mptcpd-lite run` running? pass its --control PATH)' : code === 'EACCES' ? ' (the control socket is mode 0600: run as the daemon\'s user or root)' : '';
+      const hint =
+        code === 'ENOENT' || code === 'ECONNREFUSED'
+          ? ' (is `mptcpd-lite run` running? pass its --control PATH)'
+          : code === 'EACCES'
+            ? " (the control socket is mode 0600: run as the daemon's user or root)"
+            : '';
       reject(new CliError(`${path}: ${code ?? err.message}${hint}`, EXIT_ERROR, code));
     });
     sock.on('end', () => {
       clearTimeout(timer);
-      if (!buf.includes('\n')) reject(new CliError(`${path}: the daemon closed the connection without a reply`, EXIT_ERROR, 'ECONNRESET'));
+      if (!buf.includes('\n'))
+        reject(new CliError(`${path}: the daemon closed the connection without a reply`, EXIT_ERROR, 'ECONNRESET'));
     });
   });
 }
@@ -61,7 +72,9 @@ export function serverProblem(sock: net.Socket, uid = process.getuid?.() ?? 0): 
   } catch {
     peerUid = undefined;
   }
-  if (peerUid === undefined) return 'cannot read the credentials of the process serving the control socket (SO_PEERCRED); not talking to it';
-  if (peerUid !== 0 && peerUid !== uid) return `the control socket is served by uid ${peerUid}, not by root or by you (uid ${uid}); not talking to it (another user may have put it there)`;
+  if (peerUid === undefined)
+    return 'cannot read the credentials of the process serving the control socket (SO_PEERCRED); not talking to it';
+  if (peerUid !== 0 && peerUid !== uid)
+    return `the control socket is served by uid ${peerUid}, not by root or by you (uid ${uid}); not talking to it (another user may have put it there)`;
   return undefined;
 }

@@ -4,8 +4,18 @@
  * {"ok":false,"error":{"code","message"}}.
  */
 
-export type ControlCommand = 'status' | 'reload' | 'stop' | 'ping' | 'unit' | 'list-sockets' | 'list-units' | 'unit-status';
-export const CONTROL_COMMANDS: readonly ControlCommand[] = ['status', 'reload', 'stop', 'ping', 'unit', 'list-sockets', 'list-units', 'unit-status'];
+export type ControlCommand =
+  'status' | 'reload' | 'stop' | 'ping' | 'unit' | 'list-sockets' | 'list-units' | 'unit-status';
+export const CONTROL_COMMANDS: readonly ControlCommand[] = [
+  'status',
+  'reload',
+  'stop',
+  'ping',
+  'unit',
+  'list-sockets',
+  'list-units',
+  'unit-status',
+];
 
 /** `unit`: what to do to each of `units` (mptcpd-lite start|stop|restart|reload UNIT...). */
 export type UnitOperation = 'start' | 'stop' | 'restart' | 'reload';
@@ -65,7 +75,12 @@ export interface SocketStatus {
   unit: string;
   state: string;
   accept: boolean;
-  listen: Array<{ address: string; kind: string; protocol: 'mptcp' | 'tcp' | 'fallback' | 'other'; fd?: number | undefined }>;
+  listen: Array<{
+    address: string;
+    kind: string;
+    protocol: 'mptcp' | 'tcp' | 'fallback' | 'other';
+    fd?: number | undefined;
+  }>;
   service?: string | undefined;
   connections: number;
   accepted: number;
@@ -101,25 +116,40 @@ export interface DaemonStatus {
   failed: Array<{ unit: string; file: string; stage: 'load' | 'start'; messages: string[] }>;
 }
 
-export type ControlReply = ({ ok: true } & Record<string, unknown>) | { ok: false; error: { code: string; message: string }; id?: unknown };
+export type ControlReply =
+  ({ ok: true } & Record<string, unknown>) | { ok: false; error: { code: string; message: string }; id?: unknown };
 
 /** Parses one request line; returns an error reply object for anything malformed. */
-export function parseRequest(line: string): ControlRequest | { error: { code: string; message: string }; id?: unknown } {
+export function parseRequest(
+  line: string,
+): ControlRequest | { error: { code: string; message: string }; id?: unknown } {
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
-    return { error: { code: 'EBADMSG', message: 'request is not JSON (send one JSON object per line, e.g. {"cmd":"status"})' } };
+    return {
+      error: { code: 'EBADMSG', message: 'request is not JSON (send one JSON object per line, e.g. {"cmd":"status"})' },
+    };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { error: { code: 'EBADMSG', message: 'request must be a JSON object' } };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { error: { code: 'EBADMSG', message: 'request must be a JSON object' } };
   const obj = value as Record<string, unknown>;
   const cmd = obj.cmd;
   if (typeof cmd !== 'string' || !(CONTROL_COMMANDS as readonly string[]).includes(cmd)) {
-    return { error: { code: 'EINVAL', message: `unknown command ${JSON.stringify(cmd)} (expected one of ${CONTROL_COMMANDS.join(', ')})` }, id: obj.id };
+    return {
+      error: {
+        code: 'EINVAL',
+        message: `unknown command ${JSON.stringify(cmd)} (expected one of ${CONTROL_COMMANDS.join(', ')})`,
+      },
+      id: obj.id,
+    };
   }
   const req: ControlRequest = { cmd: cmd as ControlCommand, id: obj.id };
   if (obj.units !== undefined) {
-    if (!Array.isArray(obj.units) || !obj.units.every((u) => typeof u === 'string' && u.length > 0 && u.length <= 256)) {
+    if (
+      !Array.isArray(obj.units) ||
+      !obj.units.every((u) => typeof u === 'string' && u.length > 0 && u.length <= 256)
+    ) {
       return { error: { code: 'EINVAL', message: '"units" must be an array of unit names' }, id: obj.id };
     }
     req.units = obj.units as string[];
@@ -134,7 +164,8 @@ export function parseRequest(line: string): ControlRequest | { error: { code: st
     return { error: { code: 'EINVAL', message: `"${cmd}" needs "units": [names]` }, id: obj.id };
   }
   if (obj.lines !== undefined) {
-    if (typeof obj.lines !== 'number' || !Number.isInteger(obj.lines) || obj.lines < 0 || obj.lines > 10_000) return { error: { code: 'EINVAL', message: '"lines" must be an integer 0..10000' }, id: obj.id };
+    if (typeof obj.lines !== 'number' || !Number.isInteger(obj.lines) || obj.lines < 0 || obj.lines > 10_000)
+      return { error: { code: 'EINVAL', message: '"lines" must be an integer 0..10000' }, id: obj.id };
     req.lines = obj.lines;
   }
   return req;

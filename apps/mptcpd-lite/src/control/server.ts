@@ -59,14 +59,24 @@ function codeError(message: string, code: string): Error {
 export function ensureControlDir(dir: string, uid = process.getuid?.() ?? 0): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = lstatSync(dir);
-  if (st.isSymbolicLink()) throw codeError(`${dir}: the control socket's directory is a symlink; refusing it (remove it or pass --control PATH)`, 'ELOOP');
+  if (st.isSymbolicLink())
+    throw codeError(
+      `${dir}: the control socket's directory is a symlink; refusing it (remove it or pass --control PATH)`,
+      'ELOOP',
+    );
   if (!st.isDirectory()) throw codeError(`${dir}: not a directory`, 'ENOTDIR');
   if (st.uid !== uid && st.uid !== 0) {
-    throw codeError(`${dir}: owned by uid ${st.uid}, not by this daemon (uid ${uid}); another user may have created it — refusing (remove it or pass --control PATH)`, 'EPERM');
+    throw codeError(
+      `${dir}: owned by uid ${st.uid}, not by this daemon (uid ${uid}); another user may have created it — refusing (remove it or pass --control PATH)`,
+      'EPERM',
+    );
   }
   const sticky = (st.mode & 0o1000) !== 0;
   if ((st.mode & 0o022) !== 0 && !(sticky && st.uid === 0)) {
-    throw codeError(`${dir}: writable by others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}); refusing it for the control socket (chmod go-w, or pass --control PATH)`, 'EPERM');
+    throw codeError(
+      `${dir}: writable by others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}); refusing it for the control socket (chmod go-w, or pass --control PATH)`,
+      'EPERM',
+    );
   }
 }
 
@@ -86,7 +96,10 @@ async function clearStale(p: string): Promise<void> {
     });
     s.on('error', () => resolve(false));
   });
-  if (live) throw Object.assign(new Error(`${p}: another mptcpd-lite is already running (its control socket answers)`), { code: 'EADDRINUSE' });
+  if (live)
+    throw Object.assign(new Error(`${p}: another mptcpd-lite is already running (its control socket answers)`), {
+      code: 'EADDRINUSE',
+    });
   rmSync(p, { force: true });
 }
 
@@ -137,7 +150,10 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     if (cred === undefined || !allow(cred)) {
       const who = cred === undefined ? 'a peer whose credentials (SO_PEERCRED) cannot be read' : `uid ${cred.uid}`;
       opts.log('debug', `control socket: refused ${who}`);
-      reply({ ok: false, error: { code: 'EPERM', message: `${who} may not control this daemon (root or uid ${uid} only)` } });
+      reply({
+        ok: false,
+        error: { code: 'EPERM', message: `${who} may not control this daemon (root or uid ${uid} only)` },
+      });
       conn.end();
       return;
     }
@@ -168,7 +184,14 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
             const result = await opts.handler(req.cmd, req);
             reply({ ok: true, ...(req.id !== undefined ? { id: req.id } : {}), ...result });
           } catch (err) {
-            reply({ ok: false, id: req.id, error: { code: (err as { code?: string }).code ?? 'EIO', message: err instanceof Error ? err.message : String(err) } });
+            reply({
+              ok: false,
+              id: req.id,
+              error: {
+                code: (err as { code?: string }).code ?? 'EIO',
+                message: err instanceof Error ? err.message : String(err),
+              },
+            });
           }
         });
       }

@@ -3,7 +3,15 @@
  * (each failed unit keeps its name and messages), the engine opens, watches and activates. Its
  * events become log lines.
  */
-import { ActivationEngine, type LoadedEngineUnits, loadEngineUnits, type ServiceSnapshot, type SocketStatus as EngineSocketStatus, type StartReport, type UnitInfo } from '@mptcp/activation';
+import {
+  ActivationEngine,
+  type LoadedEngineUnits,
+  loadEngineUnits,
+  type ServiceSnapshot,
+  type SocketStatus as EngineSocketStatus,
+  type StartReport,
+  type UnitInfo,
+} from '@mptcp/activation';
 import type { ServiceStatus, SocketListing, SocketStatus, UnitStatus } from '../control/protocol.js';
 import { UnitJournal } from './unit-journal.js';
 import type { Logger } from '../log.js';
@@ -36,7 +44,11 @@ export function toUnitStatus(u: UnitInfo): UnitStatus {
     statusText: svc?.statusText,
     restarts: svc?.restarts,
     fdStore: svc?.fdStore,
-    listen: (u.socket?.listen ?? []).map((l) => ({ address: l.address, kind: l.kind, protocol: protocolOf(l.transport) })),
+    listen: (u.socket?.listen ?? []).map((l) => ({
+      address: l.address,
+      kind: l.kind,
+      protocol: protocolOf(l.transport),
+    })),
     triggers: u.triggers,
     triggeredBy: u.triggeredBy,
   };
@@ -61,7 +73,16 @@ export function toSocketStatus(s: EngineSocketStatus): SocketStatus {
 }
 
 export function toServiceStatus(s: ServiceSnapshot): ServiceStatus {
-  return { unit: s.name, state: s.state, pid: s.pid, pids: s.pid !== undefined ? [s.pid] : [], restarts: s.restarts, result: s.result, subState: s.subState, statusText: s.statusText };
+  return {
+    unit: s.name,
+    state: s.state,
+    pid: s.pid,
+    pids: s.pid !== undefined ? [s.pid] : [],
+    restarts: s.restarts,
+    result: s.result,
+    subState: s.subState,
+    statusText: s.statusText,
+  };
 }
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
@@ -96,19 +117,30 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     engine.on('started', (ev) => children.add(ev.pid));
     engine.on('service-exit', (ev) => children.remove(ev.pid));
   }
-  engine.on('started', (ev) => unitLog(ev.service, `started, pid ${ev.pid}${ev.socket ? ` (triggered by ${ev.socket})` : ''}`));
+  engine.on('started', (ev) =>
+    unitLog(ev.service, `started, pid ${ev.pid}${ev.socket ? ` (triggered by ${ev.socket})` : ''}`),
+  );
   // Each exit and each refusal is logged once, by the engine (a failed exit and a refusal as a
   // warning with systemd's words); the daemon adds only the successful exits, which the engine
   // keeps at debug.
   engine.on('service-exit', (ev) => {
-    if (ev.result === 'success' && ev.signal === null) unitLog(ev.unit, `Main process exited, code=exited, status=${String(ev.code)}`);
+    if (ev.result === 'success' && ev.signal === null)
+      unitLog(ev.unit, `Main process exited, code=exited, status=${String(ev.code)}`);
   });
 
   const toReport = (loaded: LoadedEngineUnits, r: StartReport): LoadReport => ({
     sockets: r.listening.length,
     services: (loaded.units.services?.length ?? 0) + (loaded.units.templates?.length ?? 0),
     warnings: loaded.warnings,
-    failed: [...loaded.failed.map((f) => ({ ...f, stage: 'load' as const })), ...r.failed.map((f) => ({ unit: f.unit, file: loaded.files.get(f.unit) ?? f.unit, stage: 'start' as const, messages: [`${f.unit}: ${f.error}`] }))],
+    failed: [
+      ...loaded.failed.map((f) => ({ ...f, stage: 'load' as const })),
+      ...r.failed.map((f) => ({
+        unit: f.unit,
+        file: loaded.files.get(f.unit) ?? f.unit,
+        stage: 'start' as const,
+        messages: [`${f.unit}: ${f.error}`],
+      })),
+    ],
   });
 
   return {
@@ -139,7 +171,14 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     listSockets() {
       const rows: SocketListing[] = [];
       for (const s of engine.status().sockets) {
-        for (const l of s.listen) rows.push({ listen: l.address, kind: l.kind, protocol: protocolOf(l.transport), unit: s.name, activates: s.service });
+        for (const l of s.listen)
+          rows.push({
+            listen: l.address,
+            kind: l.kind,
+            protocol: protocolOf(l.transport),
+            unit: s.name,
+            activates: s.service,
+          });
       }
       return rows.sort((a, b) => a.listen.localeCompare(b.listen));
     },

@@ -66,7 +66,9 @@ export class ChildRegistry {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       const st = lstatSync(this.dir);
       if (!st.isDirectory() || st.uid !== this.uid || (st.mode & 0o077) !== 0) {
-        this.log.warning(`${this.dir}: not a 0700 directory owned by uid ${this.uid}; service processes are not recorded (after a crash, orphans must be stopped by hand)`);
+        this.log.warning(
+          `${this.dir}: not a 0700 directory owned by uid ${this.uid}; service processes are not recorded (after a crash, orphans must be stopped by hand)`,
+        );
         this.enabled = false;
       }
     } catch (err) {
@@ -131,11 +133,15 @@ export class ChildRegistry {
       rmSync(file, { force: true });
     }
     if (killed.length === 0) return killed;
-    this.log.notice(`Killed ${killed.length} service process group(s) left running by a previous daemon: ${killed.join(', ')}.`);
+    this.log.notice(
+      `Killed ${killed.length} service process group(s) left running by a previous daemon: ${killed.join(', ')}.`,
+    );
     const deadline = Date.now() + timeoutMs;
     while (killed.some((pgid) => groupMembers(pgid).length > 0)) {
       if (Date.now() > deadline) {
-        this.log.warning(`process groups ${killed.filter((g) => groupMembers(g).length > 0).join(', ')} did not go away after SIGKILL`);
+        this.log.warning(
+          `process groups ${killed.filter((g) => groupMembers(g).length > 0).join(', ')} did not go away after SIGKILL`,
+        );
         break;
       }
       // SIGKILL is delivered asynchronously; the kernel frees the sockets when the last member exits.

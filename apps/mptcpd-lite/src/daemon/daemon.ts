@@ -40,7 +40,10 @@ function reportLoad(log: Logger, report: LoadReport, serving: (unit: string) => 
   for (const f of report.failed) {
     if (f.stage === 'load') {
       for (const m of f.messages) log.error(m);
-      if (serving(f.unit)) log.error(`${f.unit}: failed to load; it keeps serving with its previous configuration until its file loads again`);
+      if (serving(f.unit))
+        log.error(
+          `${f.unit}: failed to load; it keeps serving with its previous configuration until its file loads again`,
+        );
       else log.error(`${f.unit}: skipped (failed to load); the other units keep running`);
     } else {
       // The engine has logged why; say what it means.
@@ -96,10 +99,23 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     await notifier.notify({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec(), STATUS: 'Reloading unit files…' });
     try {
       lastReport = await engine.reload();
-      const live = new Set(engine.status().sockets.filter((s) => s.state === 'listening' || s.state === 'running').map((s) => s.unit));
+      const live = new Set(
+        engine
+          .status()
+          .sockets.filter((s) => s.state === 'listening' || s.state === 'running')
+          .map((s) => s.unit),
+      );
       reportLoad(log, lastReport, (unit) => live.has(unit));
       log.notice(`Reloaded: ${statusText(lastReport)}.`);
-      events(JSON.stringify({ event: 'reloaded', pid: process.pid, sockets: lastReport.sockets, services: lastReport.services, failed: lastReport.failed.length }));
+      events(
+        JSON.stringify({
+          event: 'reloaded',
+          pid: process.pid,
+          sockets: lastReport.sockets,
+          services: lastReport.services,
+          failed: lastReport.failed.length,
+        }),
+      );
       return lastReport;
     } finally {
       // A stop that arrived meanwhile wins: no READY=1 after STOPPING=1.
@@ -185,7 +201,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
                 await engine.unitOperation(req.op ?? 'start', unit);
                 results.push({ unit, ok: true });
               } catch (err) {
-                results.push({ unit, ok: false, error: { code: (err as { code?: string }).code ?? 'EIO', message: messageOf(err) } });
+                results.push({
+                  unit,
+                  ok: false,
+                  error: { code: (err as { code?: string }).code ?? 'EIO', message: messageOf(err) },
+                });
               }
             }
             return { results };
@@ -195,7 +215,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           case 'list-units':
             return { units: engine.listUnits() };
           case 'unit-status':
-            return { units: (req.units ?? []).map((u) => engine.unitStatus(u, req.lines ?? 10) ?? { unit: u, missing: true }) };
+            return {
+              units: (req.units ?? []).map((u) => engine.unitStatus(u, req.lines ?? 10) ?? { unit: u, missing: true }),
+            };
         }
       },
     });
@@ -213,7 +235,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   state = 'running';
   const startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
   log.notice(`Ready: ${statusText(lastReport)}; control socket ${opts.controlPath}.`);
-  events(JSON.stringify({ event: 'ready', pid: process.pid, sockets: lastReport.sockets, services: lastReport.services, failed: lastReport.failed.length, startupMs: Math.round(startupMs * 1000) / 1000, control: opts.controlPath }));
+  events(
+    JSON.stringify({
+      event: 'ready',
+      pid: process.pid,
+      sockets: lastReport.sockets,
+      services: lastReport.services,
+      failed: lastReport.failed.length,
+      startupMs: Math.round(startupMs * 1000) / 1000,
+      control: opts.controlPath,
+    }),
+  );
   await notifier.notify({ READY: 1, STATUS: statusText(lastReport), MAINPID: process.pid });
   return { done, stop, reload };
 }

@@ -20,7 +20,11 @@ export interface Notifier {
 }
 
 /** A notifier for $NOTIFY_SOCKET; a no-op when it is unset. Errors go to `onError`, never thrown. */
-export function createNotifier(env: NodeJS.ProcessEnv, onError: (message: string) => void, sender: { name: string; send: NotifySender } = notifySender()): Notifier {
+export function createNotifier(
+  env: NodeJS.ProcessEnv,
+  onError: (message: string) => void,
+  sender: { name: string; send: NotifySender } = notifySender(),
+): Notifier {
   const address = env.NOTIFY_SOCKET;
   if (!address) return { enabled: false, notify: async () => {} };
   // Sends are serialised so READY=1 cannot overtake an earlier STATUS=.
@@ -33,7 +37,15 @@ export function createNotifier(env: NodeJS.ProcessEnv, onError: (message: string
           .map(([k, v]) => `${k}=${v}`)
           .join('\n') + '\n',
       );
-      chain = chain.then(() => sender.send(address, payload).catch((err: unknown) => onError(`sd_notify to ${address} failed (${sender.name}): ${err instanceof Error ? err.message : String(err)}`)));
+      chain = chain.then(() =>
+        sender
+          .send(address, payload)
+          .catch((err: unknown) =>
+            onError(
+              `sd_notify to ${address} failed (${sender.name}): ${err instanceof Error ? err.message : String(err)}`,
+            ),
+          ),
+      );
       return chain;
     },
   };

@@ -14,7 +14,6 @@ export function netlinkTransportName(): 'native' {
   return 'native';
 }
 
-export const netlinkRequest: NetlinkTransport = (protocol, message) =>
-  nativeNetlinkRequest(protocol, message);
+export const netlinkRequest: NetlinkTransport = (protocol, message) => nativeNetlinkRequest(protocol, message);
 
 export const netlinkRequestAsync: AsyncNetlinkTransport = (protocol, message) => nativeAsync(protocol, message);

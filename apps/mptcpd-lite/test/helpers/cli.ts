@@ -39,7 +39,11 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`mptcpd-lite ${args.join(' ')}: no exit within ${opts.timeoutMs ?? 15000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(
+        new Error(
+          `mptcpd-lite ${args.join(' ')}: no exit within ${opts.timeoutMs ?? 15000} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+        ),
+      );
     }, opts.timeoutMs ?? 15000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
@@ -62,8 +66,15 @@ export interface Running {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export function startProcess(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: 'ignore' | 'pipe' } = {}): Running {
-  const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
+export function startProcess(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; stdin?: 'ignore' | 'pipe' } = {},
+): Running {
+  const child = spawn(cmd, args, {
+    env: { ...process.env, ...opts.env },
+    stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   let out = '';
   let err = '';
@@ -92,7 +103,9 @@ export function startProcess(cmd: string, args: string[], opts: { env?: NodeJS.P
   };
   child.stdout?.on('data', feed('out'));
   child.stderr?.on('data', feed('err'));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     lines,
@@ -104,7 +117,11 @@ export function startProcess(cmd: string, args: string[], opts: { env?: NodeJS.P
       const seen = lines.find((l) => re.test(l));
       if (seen !== undefined) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no line matching ${String(re)} within ${timeoutMs} ms; output:\n${lines.join('\n')}`)), timeoutMs);
+        const t = setTimeout(
+          () =>
+            reject(new Error(`no line matching ${String(re)} within ${timeoutMs} ms; output:\n${lines.join('\n')}`)),
+          timeoutMs,
+        );
         waiters.push({
           re,
           resolve: (l) => {
@@ -122,7 +139,11 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; stdin?
 }
 
 /** Stops a process and waits for it (SIGKILL after graceMs). */
-export async function stopProcess(r: Running, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export async function stopProcess(
+  r: Running,
+  signal: NodeJS.Signals = 'SIGTERM',
+  graceMs = 5000,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (r.child.exitCode !== null || r.child.signalCode !== null) return r.exited;
   r.kill(signal);
   const t = setTimeout(() => r.kill('SIGKILL'), graceMs);

@@ -16,6 +16,9 @@ if (!stored) {
 }
 const buf = Buffer.alloc(100);
 const n = readSync(stored.fd, buf, 0, 100, 0);
-appendFileSync(report, JSON.stringify({ pid: process.pid, names: fds.map((f) => f.name), content: buf.subarray(0, n).toString() }) + '\n');
+appendFileSync(
+  report,
+  JSON.stringify({ pid: process.pid, names: fds.map((f) => f.name), content: buf.subarray(0, n).toString() }) + '\n',
+);
 await notify({ ready: true, status: 'recovered' });
 setInterval(() => {}, 1 << 30);

@@ -7,14 +7,19 @@ const got = activatedSockets({
   onPidMismatch: 'throw',
   onConnection(socket, name) {
     const leftover = Object.keys(process.env).filter((k) => k.startsWith('LISTEN_'));
-    socket.end(`${JSON.stringify({ name, pid: process.pid, fds: got.fds, leftover, other: got.other.map((o) => o.name) })}\n`, () => {
-      if (once) process.exit(0);
-    });
+    socket.end(
+      `${JSON.stringify({ name, pid: process.pid, fds: got.fds, leftover, other: got.other.map((o) => o.name) })}\n`,
+      () => {
+        if (once) process.exit(0);
+      },
+    );
   },
 });
 // Accept=yes: the connection itself was passed.
 for (const c of got.connections) {
-  c.end(`${JSON.stringify({ name: 'connection', pid: process.pid, fds: got.fds, leftover: [] })}\n`, () => process.exit(0));
+  c.end(`${JSON.stringify({ name: 'connection', pid: process.pid, fds: got.fds, leftover: [] })}\n`, () =>
+    process.exit(0),
+  );
 }
 if (got.fds.length === 0) {
   console.error('no fds passed');

@@ -9,10 +9,18 @@ import { fileURLToPath } from 'node:url';
 export const HELPERS = dirname(fileURLToPath(import.meta.url));
 export const CLIENT = join(HELPERS, 'client.py');
 
-export function run(file: string, args: readonly string[], timeoutMs = 20_000): Promise<{ stdout: string; stderr: string; code: number }> {
+export function run(
+  file: string,
+  args: readonly string[],
+  timeoutMs = 20_000,
+): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve) => {
     execFile(file, [...args], { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      const code = err
+        ? typeof (err as { code?: unknown }).code === 'number'
+          ? (err as { code: number }).code
+          : 1
+        : 0;
       resolve({ stdout, stderr, code });
     });
   });
@@ -26,7 +34,10 @@ export interface OnceResult {
 }
 
 /** One client connection through client.py (MPTCP unless tcp). */
-export async function clientOnce(port: number, opts: { tcp?: boolean; send?: string; host?: string; keepOpen?: boolean } = {}): Promise<OnceResult> {
+export async function clientOnce(
+  port: number,
+  opts: { tcp?: boolean; send?: string; host?: string; keepOpen?: boolean } = {},
+): Promise<OnceResult> {
   const args = [CLIENT, 'once', opts.host ?? '127.0.0.1', String(port)];
   if (opts.tcp) args.push('--tcp');
   if (opts.send) args.push('--send', opts.send);
@@ -44,7 +55,11 @@ export interface SeqResult {
   median_ms: number;
 }
 
-export async function clientSeq(port: number, n: number, opts: { tcp?: boolean; send?: string } = {}): Promise<SeqResult> {
+export async function clientSeq(
+  port: number,
+  n: number,
+  opts: { tcp?: boolean; send?: string } = {},
+): Promise<SeqResult> {
   const args = [CLIENT, 'seq', '127.0.0.1', String(port), String(n)];
   if (opts.tcp) args.push('--tcp');
   if (opts.send) args.push('--send', opts.send);
@@ -106,10 +121,13 @@ export async function waitListening(port: number, timeoutMs = 10_000): Promise<v
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
   const { readFileSync } = await import('node:fs');
   await waitFor(
-    () => readFileSync('/proc/net/tcp', 'utf8').split('\n').some((l) => {
-      const c = l.trim().split(/\s+/);
-      return c[1] === `0100007F:${hex}` && c[3] === '0A';
-    }),
+    () =>
+      readFileSync('/proc/net/tcp', 'utf8')
+        .split('\n')
+        .some((l) => {
+          const c = l.trim().split(/\s+/);
+          return c[1] === `0100007F:${hex}` && c[3] === '0A';
+        }),
     timeoutMs,
     `a listener on port ${port}`,
   );

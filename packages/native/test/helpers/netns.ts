@@ -36,7 +36,13 @@ export function deleteNetns(name: string): void {
  * Runs a fixture script with node inside `ns`; resolves with its stdout (rejects on exit ≠ 0).
  * `onStderr` sees the stderr collected so far each time more arrives (e.g. to wait for "listening").
  */
-export function runIn(ns: string, script: string, env: Record<string, string> = {}, timeoutMs = 20_000, onStderr?: (soFar: string) => void): Promise<string> {
+export function runIn(
+  ns: string,
+  script: string,
+  env: Record<string, string> = {},
+  timeoutMs = 20_000,
+  onStderr?: (soFar: string) => void,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('ip', ['netns', 'exec', ns, process.execPath, fixture(script)], {
       env: { ...process.env, NATIVE_DIST: distUrl, ...env },

@@ -3,7 +3,8 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { fileURLToPath } from 'node:url';
 
 export const dist = (file: string): string => fileURLToPath(new URL(`../../dist/${file}`, import.meta.url));
-export const registerFixture = (name: string): string => fileURLToPath(new URL(`../fixtures/register/${name}`, import.meta.url));
+export const registerFixture = (name: string): string =>
+  fileURLToPath(new URL(`../fixtures/register/${name}`, import.meta.url));
 
 export interface Proc {
   child: ChildProcess;
@@ -34,9 +35,13 @@ export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, 
     line(re) {
       return new Promise((resolve, reject) => {
         const check = (): void => {
-          const hit = out.split('\n').slice(0, -1).find((l) => re.test(l)); // complete lines only
+          const hit = out
+            .split('\n')
+            .slice(0, -1)
+            .find((l) => re.test(l)); // complete lines only
           if (hit !== undefined) resolve(hit);
-          else if (child.exitCode !== null || child.signalCode !== null) reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before ${String(re)}:\n${out}\n${err}`));
+          else if (child.exitCode !== null || child.signalCode !== null)
+            reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before ${String(re)}:\n${out}\n${err}`));
         };
         waiters.push(check);
         check();
@@ -52,12 +57,22 @@ export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, 
 }
 
 /** Runs a command to completion: stdout, or rejects with stderr. */
-export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<{ stdout: string; stderr: string }> {
+export function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 30_000,
+): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { env: { ...process.env, ...env }, timeout: timeoutMs, encoding: 'utf8' }, (e, stdout, stderr) => {
-      if (e) reject(new Error(`${cmd} ${args.join(' ')}: ${e.message}\n${stderr}`));
-      else resolve({ stdout, stderr });
-    });
+    execFile(
+      cmd,
+      args,
+      { env: { ...process.env, ...env }, timeout: timeoutMs, encoding: 'utf8' },
+      (e, stdout, stderr) => {
+        if (e) reject(new Error(`${cmd} ${args.join(' ')}: ${e.message}\n${stderr}`));
+        else resolve({ stdout, stderr });
+      },
+    );
   });
 }
 

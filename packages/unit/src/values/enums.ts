@@ -4,7 +4,12 @@ import { parseBoolean } from './boolean.js';
 import { parseUnsignedBig } from './integer.js';
 
 /** ip_tos table (socket-util.c) with the numeric fallback 0..255. */
-export const IP_TOS_NAMES: Readonly<Record<string, number>> = { 'low-delay': 16, throughput: 8, reliability: 4, 'low-cost': 2 };
+export const IP_TOS_NAMES: Readonly<Record<string, number>> = {
+  'low-delay': 16,
+  throughput: 8,
+  reliability: 4,
+  'low-cost': 2,
+};
 
 export function parseIpTos(v: string): Parsed<number> {
   if (Object.prototype.hasOwnProperty.call(IP_TOS_NAMES, v)) return ok(IP_TOS_NAMES[v] as number);

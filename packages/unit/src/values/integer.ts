@@ -35,7 +35,12 @@ export function strto(s: string, base: 0 | 8 | 10 | 16): Strto {
       negative = s[i] === '-';
       i++;
     }
-  } else if ((b === 0 || b === 16) && s[i] === '0' && (s[i + 1] === 'x' || s[i + 1] === 'X') && /[0-9a-fA-F]/.test(s[i + 2] ?? '')) {
+  } else if (
+    (b === 0 || b === 16) &&
+    s[i] === '0' &&
+    (s[i + 1] === 'x' || s[i + 1] === 'X') &&
+    /[0-9a-fA-F]/.test(s[i + 2] ?? '')
+  ) {
     i += 2;
     b = 16;
   } else if (b === 0) {
@@ -61,7 +66,10 @@ const U64 = 0xffffffffffffffffn;
  * safe_atou() and friends: strtoul with `base` (0 = C prefixes: 0x hex, 0 octal), leading blanks
  * allowed, nothing after the number, `-N` (N ≠ 0) is ERANGE, overflow of `max` is ERANGE.
  */
-export function parseUnsignedBig(v: string, options: { base?: 0 | 8 | 10 | 16; max?: bigint; refuseLeadingWhitespace?: boolean; refusePlusMinus?: boolean } = {}): Parsed<bigint> {
+export function parseUnsignedBig(
+  v: string,
+  options: { base?: 0 | 8 | 10 | 16; max?: bigint; refuseLeadingWhitespace?: boolean; refusePlusMinus?: boolean } = {},
+): Parsed<bigint> {
   const base = options.base ?? 0;
   let s = v;
   if (options.refuseLeadingWhitespace) {

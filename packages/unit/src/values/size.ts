@@ -2,7 +2,14 @@ import { fail, ok, type Parsed } from '../errno.js';
 
 const U64 = 0xffffffffffffffffn;
 const IEC: ReadonlyArray<readonly [string, bigint]> = [
-  ['E', 1024n ** 6n], ['P', 1024n ** 5n], ['T', 1024n ** 4n], ['G', 1024n ** 3n], ['M', 1024n ** 2n], ['K', 1024n], ['B', 1n], ['', 1n],
+  ['E', 1024n ** 6n],
+  ['P', 1024n ** 5n],
+  ['T', 1024n ** 4n],
+  ['G', 1024n ** 3n],
+  ['M', 1024n ** 2n],
+  ['K', 1024n],
+  ['B', 1n],
+  ['', 1n],
 ];
 const WS = ' \t\n\r';
 

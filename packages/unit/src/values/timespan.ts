@@ -13,15 +13,36 @@ const YEAR = 31557600n * SEC;
 
 /** extract_multiplier()'s table, in systemd's order (first prefix match wins). */
 const UNITS: ReadonlyArray<readonly [string, bigint]> = [
-  ['seconds', SEC], ['second', SEC], ['sec', SEC], ['s', SEC],
-  ['minutes', MIN], ['minute', MIN], ['min', MIN],
-  ['months', MONTH], ['month', MONTH], ['M', MONTH],
-  ['msec', 1000n], ['ms', 1000n], ['m', MIN],
-  ['hours', HOUR], ['hour', HOUR], ['hr', HOUR], ['h', HOUR],
-  ['days', DAY], ['day', DAY], ['d', DAY],
-  ['weeks', WEEK], ['week', WEEK], ['w', WEEK],
-  ['years', YEAR], ['year', YEAR], ['y', YEAR],
-  ['usec', 1n], ['us', 1n], ['\u03bcs', 1n], ['\u00b5s', 1n],
+  ['seconds', SEC],
+  ['second', SEC],
+  ['sec', SEC],
+  ['s', SEC],
+  ['minutes', MIN],
+  ['minute', MIN],
+  ['min', MIN],
+  ['months', MONTH],
+  ['month', MONTH],
+  ['M', MONTH],
+  ['msec', 1000n],
+  ['ms', 1000n],
+  ['m', MIN],
+  ['hours', HOUR],
+  ['hour', HOUR],
+  ['hr', HOUR],
+  ['h', HOUR],
+  ['days', DAY],
+  ['day', DAY],
+  ['d', DAY],
+  ['weeks', WEEK],
+  ['week', WEEK],
+  ['w', WEEK],
+  ['years', YEAR],
+  ['year', YEAR],
+  ['y', YEAR],
+  ['usec', 1n],
+  ['us', 1n],
+  ['\u03bcs', 1n],
+  ['\u00b5s', 1n],
 ];
 
 const WS = ' \t\n\r';
@@ -97,7 +118,7 @@ export function parseTime(t: string, defaultUnit: bigint = SEC): Parsed<Timespan
       let m = multiplier / 10n;
       let b = e + 1;
       for (; isDigit(t[b]); b++, m /= 10n) {
-        k = BigInt((t.charCodeAt(b) - 48)) * m;
+        k = BigInt(t.charCodeAt(b) - 48) * m;
         if (k >= USEC_INFINITY - usec) return fail('ERANGE');
         usec += k;
       }

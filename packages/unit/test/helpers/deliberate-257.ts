@@ -20,7 +20,8 @@ export const OUR_KEY_LINE = /: Failed to parse X-MPTCPFallback=.*, ignoring: Inv
 
 export const DELIBERATE: Deliberate[] = [
   {
-    reason: 'Without --recursive-errors=, systemd 257 also loads the dependencies (Requires=, BindsTo=, Requisite=, the dbus.socket of BusName=) and fails when one is missing; verify() checks the unit and the service it triggers, not the dependency graph',
+    reason:
+      'Without --recursive-errors=, systemd 257 also loads the dependencies (Requires=, BindsTo=, Requisite=, the dbus.socket of BusName=) and fails when one is missing; verify() checks the unit and the service it triggers, not the dependency graph',
     units: [
       ['directives-unit', 'k-unit-BindTo.socket'],
       ['directives-unit', 'k-unit-BindsTo.socket'],
@@ -47,7 +48,12 @@ export interface Comparable {
  * applied, compared with ours minus the X-MPTCPFallback= warnings (ours alone: a bad value of our
  * key is warned about, and counts with --recursive-errors=no like any warning).
  */
-export function expected(name: string, file: string, want: { strict: { rc: number; lines: string[] }; default: { rc: number } }, got: Comparable): { want: Comparable; got: Comparable } {
+export function expected(
+  name: string,
+  file: string,
+  want: { strict: { rc: number; lines: string[] }; default: { rc: number } },
+  got: Comparable,
+): { want: Comparable; got: Comparable } {
   const d = deliberate(name, file);
   const lines = got.lines.filter((l) => !OUR_KEY_LINE.test(l));
   const ourKey = lines.length !== got.lines.length;

@@ -23,8 +23,17 @@ export function loadRecording(): Recording {
 }
 
 /** The executables the recording machine had (ExecStart= checks), so results do not depend on this one. */
-const EXECUTABLES = new Set(['/bin/true', '/bin/false', '/bin/cat', '/bin/echo', '/bin/sh', '/usr/bin/true', '/usr/bin/env']);
-export const recordedExecutables = (p: string): string | undefined => (EXECUTABLES.has(p) ? undefined : p === '/etc/passwd' || p === '/etc' || p === '/tmp' ? 'EACCES' : 'ENOENT');
+const EXECUTABLES = new Set([
+  '/bin/true',
+  '/bin/false',
+  '/bin/cat',
+  '/bin/echo',
+  '/bin/sh',
+  '/usr/bin/true',
+  '/usr/bin/env',
+]);
+export const recordedExecutables = (p: string): string | undefined =>
+  EXECUTABLES.has(p) ? undefined : p === '/etc/passwd' || p === '/etc' || p === '/tmp' ? 'EACCES' : 'ENOENT';
 
 export interface Ours {
   /** Lines as `oracle.sh verify` prints them, the case directory written `{DIR}`. */
@@ -35,8 +44,17 @@ export interface Ours {
 }
 
 /** verify() on `dir/file` with the options that mirror the recording. */
-export function ours(dir: string, file: string, executables: boolean | ((p: string) => string | undefined) = recordedExecutables): Ours {
-  const options = { searchPaths: [dir], liteWarnings: false, interfaces: staticInterfaceResolver({ lo: 1 }), executables };
+export function ours(
+  dir: string,
+  file: string,
+  executables: boolean | ((p: string) => string | undefined) = recordedExecutables,
+): Ours {
+  const options = {
+    searchPaths: [dir],
+    liteWarnings: false,
+    interfaces: staticInterfaceResolver({ lo: 1 }),
+    executables,
+  };
   const strict = verify([join(dir, file)], { ...options, recursiveErrors: 'no' });
   const dflt = verify([join(dir, file)], options);
   return {

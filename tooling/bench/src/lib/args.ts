@@ -16,8 +16,14 @@ export interface ParsedArgs {
 export function parseArgs(argv: readonly string[], spec?: OptionSpec): ParsedArgs {
   const opts = new Map<string, string>();
   if (spec) {
-    const { values, positionals } = nodeParseArgs({ args: [...argv], options: spec, strict: true, allowPositionals: true });
-    for (const [k, v] of Object.entries(values)) if (v !== undefined) opts.set(k, typeof v === 'boolean' ? String(v) : String(v));
+    const { values, positionals } = nodeParseArgs({
+      args: [...argv],
+      options: spec,
+      strict: true,
+      allowPositionals: true,
+    });
+    for (const [k, v] of Object.entries(values))
+      if (v !== undefined) opts.set(k, typeof v === 'boolean' ? String(v) : String(v));
     return { positional: positionals, opts };
   }
   const { tokens } = nodeParseArgs({ args: [...argv], strict: false, allowPositionals: true, tokens: true });

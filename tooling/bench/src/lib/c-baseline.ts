@@ -74,7 +74,10 @@ export async function cTransfer(spec: CTransferSpec, timeoutMs = 120_000): Promi
     }, timeoutMs);
     const [cc, sc] = await Promise.all([client.exited, server.exited]);
     clearTimeout(timer);
-    if (cc !== 0 || sc !== 0) throw new Error(`C transfer failed (client ${cc}, server ${sc}): ${[...client.stderr, ...server.stderr].slice(-4).join(' | ')}`);
+    if (cc !== 0 || sc !== 0)
+      throw new Error(
+        `C transfer failed (client ${cc}, server ${sc}): ${[...client.stderr, ...server.stderr].slice(-4).join(' | ')}`,
+      );
     const lines = [...server.stdout, ...client.stdout].filter((l) => l.startsWith('{"role":"recv"'));
     if (!lines[0]) throw new Error('C transfer: no receiver result');
     return JSON.parse(lines[0]) as CTransferResult;

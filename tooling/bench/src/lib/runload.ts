@@ -14,10 +14,21 @@ export interface RunLoad {
 }
 
 export async function runLoad(o: RunLoad): Promise<LoadResult> {
-  const argv = [...(o.prefix ?? []), process.execPath, worker('loadgen'), '--host', o.host ?? '127.0.0.1', '--port', String(o.port)];
+  const argv = [
+    ...(o.prefix ?? []),
+    process.execPath,
+    worker('loadgen'),
+    '--host',
+    o.host ?? '127.0.0.1',
+    '--port',
+    String(o.port),
+  ];
   argv.push('--concurrency', String(o.concurrency), '--seconds', String(o.seconds), '--expect', String(o.expect ?? 1));
   const out = await run(argv[0]!, argv.slice(1), { timeoutMs: (o.seconds + 30) * 1000 });
-  const line = out.split('\n').reverse().find((l) => l.startsWith('{'));
+  const line = out
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
   if (!line) throw new Error('loadgen printed no result');
   return JSON.parse(line) as LoadResult;
 }

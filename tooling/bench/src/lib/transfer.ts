@@ -31,7 +31,14 @@ export interface TransferResult {
 
 function argv(spec: TransferSpec, mode: 'serve' | 'connect'): string[] {
   const role = (mode === 'serve') === (spec.sinkAt === 'server') ? 'sink' : 'source';
-  const a = [worker('bulk'), mode, '--transport', spec.transport, '--host', mode === 'serve' ? spec.host : spec.dial ?? spec.host];
+  const a = [
+    worker('bulk'),
+    mode,
+    '--transport',
+    spec.transport,
+    '--host',
+    mode === 'serve' ? spec.host : (spec.dial ?? spec.host),
+  ];
   a.push('--port', String(spec.port), '--role', role);
   if (spec.bytes !== undefined) a.push('--bytes', String(spec.bytes));
   if (spec.seconds !== undefined) a.push('--seconds', String(spec.seconds));
@@ -64,12 +71,17 @@ export async function transfer(spec: TransferSpec, timeoutMs = 120_000): Promise
     const [cc, sc] = await Promise.all([client.exited, server.exited]);
     clearTimeout(timer);
     if (cc !== 0 || sc !== 0) {
-      throw new Error(`transfer failed (client ${cc}, server ${sc}): ${[...client.stderr, ...server.stderr].slice(-6).join(' | ')}`);
+      throw new Error(
+        `transfer failed (client ${cc}, server ${sc}): ${[...client.stderr, ...server.stderr].slice(-6).join(' | ')}`,
+      );
     }
     const s = lastJson<Record<string, unknown>>(server.stdout, 'server');
     const c = lastJson<Record<string, unknown>>(client.stdout, 'client');
     const [sinkRaw, sourceRaw] = spec.sinkAt === 'server' ? [s, c] : [c, s];
-    return { sink: sinkRaw as unknown as TransferResult['sink'], source: sourceRaw as unknown as TransferResult['source'] };
+    return {
+      sink: sinkRaw as unknown as TransferResult['sink'],
+      source: sourceRaw as unknown as TransferResult['source'],
+    };
   } finally {
     await server.stop('SIGKILL');
   }

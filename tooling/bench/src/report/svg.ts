@@ -32,7 +32,8 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw;
   const ticks: number[] = [];
-  for (let t = Math.floor(min / step) * step; t <= max + step * 1e-9; t += step) ticks.push(+(Math.round(t / step) * step).toPrecision(12));
+  for (let t = Math.floor(min / step) * step; t <= max + step * 1e-9; t += step)
+    ticks.push(+(Math.round(t / step) * step).toPrecision(12));
   if (ticks[ticks.length - 1]! < max) ticks.push(+(ticks[ticks.length - 1]! + step).toPrecision(12));
   return ticks;
 }
@@ -103,14 +104,22 @@ export function barChart(c: BarChart): string {
       body.push(
         `<rect x="${n(x)}" y="${n(y(v))}" width="${n(bw - 2)}" height="${n(H - M.bottom - y(v))}" fill="${PALETTE[si % PALETTE.length]}"><title>${esc(`${g.label} ${c.series[si] ?? ''}: ${fmtNumber(v)}`)}</title></rect>`,
       );
-      body.push(`<text x="${n(x + (bw - 2) / 2)}" y="${n(y(v) - 4)}" text-anchor="middle" font-size="10">${esc(fmtNumber(v))}</text>`);
+      body.push(
+        `<text x="${n(x + (bw - 2) / 2)}" y="${n(y(v) - 4)}" text-anchor="middle" font-size="10">${esc(fmtNumber(v))}</text>`,
+      );
     });
-    body.push(`<text x="${n(M.left + gi * gw + gw / 2)}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(g.label)}</text>`);
+    body.push(
+      `<text x="${n(M.left + gi * gw + gw / 2)}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(g.label)}</text>`,
+    );
   });
   if (c.reference) {
     const ry = y(c.reference.value);
-    body.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${n(ry)}" y2="${n(ry)}" stroke="#d62728" stroke-dasharray="6 4"/>`);
-    body.push(`<text x="${W - M.right - 4}" y="${n(ry - 4)}" text-anchor="end" fill="#d62728">${esc(c.reference.label)}</text>`);
+    body.push(
+      `<line x1="${M.left}" x2="${W - M.right}" y1="${n(ry)}" y2="${n(ry)}" stroke="#d62728" stroke-dasharray="6 4"/>`,
+    );
+    body.push(
+      `<text x="${W - M.right - 4}" y="${n(ry - 4)}" text-anchor="end" fill="#d62728">${esc(c.reference.label)}</text>`,
+    );
   }
   return frame(c.title, body, c.series);
 }
@@ -135,7 +144,8 @@ export interface LineChart {
 
 export function lineChart(c: LineChart): string {
   const pts = c.series.flatMap((s) => s.points);
-  if (pts.length === 0) return frame(c.title, [`<text x="${W / 2}" y="${H / 2}" text-anchor="middle">no data</text>`], []);
+  if (pts.length === 0)
+    return frame(c.title, [`<text x="${W / 2}" y="${H / 2}" text-anchor="middle">no data</text>`], []);
   const tx = (v: number): number => (c.logX ? Math.log10(Math.max(v, 1e-9)) : v);
   const xs = pts.map((p) => tx(p[0]));
   let xmin = Math.min(...xs);
@@ -161,12 +171,19 @@ export function lineChart(c: LineChart): string {
   for (const t of xticks) {
     body.push(`<text x="${n(x(t))}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(tick(t))}</text>`);
   }
-  body.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - M.bottom + 34}" text-anchor="middle">${esc(c.xLabel)}</text>`);
+  body.push(
+    `<text x="${(M.left + W - M.right) / 2}" y="${H - M.bottom + 34}" text-anchor="middle">${esc(c.xLabel)}</text>`,
+  );
   c.series.forEach((s, i) => {
     const color = PALETTE[i % PALETTE.length]!;
     const d = s.points.map((p, j) => `${j === 0 ? 'M' : 'L'}${n(x(p[0]))},${n(y(p[1]))}`).join(' ');
     body.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.8"/>`);
-    if (c.markers) for (const p of s.points) body.push(`<circle cx="${n(x(p[0]))}" cy="${n(y(p[1]))}" r="3" fill="${color}"/>`);
+    if (c.markers)
+      for (const p of s.points) body.push(`<circle cx="${n(x(p[0]))}" cy="${n(y(p[1]))}" r="3" fill="${color}"/>`);
   });
-  return frame(c.title, body, c.series.map((s) => s.name));
+  return frame(
+    c.title,
+    body,
+    c.series.map((s) => s.name),
+  );
 }

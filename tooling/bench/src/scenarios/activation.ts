@@ -38,7 +38,11 @@ async function acceptYes(ctx: Context, seconds: number, concurrency: number): Pr
     const cpu0 = cpuSeconds(pid);
     const r = await runLoad({ port, concurrency, seconds });
     const served = Math.max(1, r.served);
-    return { perSecond: r.perSecond, cpuUs: ((cpuSeconds(pid) - cpu0) * 1e6) / served, line: `(dropped ${r.dropped}, failed ${r.failed})` };
+    return {
+      perSecond: r.perSecond,
+      cpuUs: ((cpuSeconds(pid) - cpu0) * 1e6) / served,
+      line: `(dropped ${r.dropped}, failed ${r.failed})`,
+    };
   };
   for (let rep = 0; rep < reps; rep++) {
     for (const who of rep % 2 === 0 ? (['theirs', 'ours'] as const) : (['ours', 'theirs'] as const)) {
@@ -49,7 +53,9 @@ async function acceptYes(ctx: Context, seconds: number, concurrency: number): Pr
           const m = await measure(sa.pid, port);
           r0.theirs.push(m.perSecond);
           r0.theirsCpuUs.push(m.cpuUs);
-          ctx.log(`Accept=yes ×${concurrency} systemd-socket-activate: ${round(m.perSecond, 0)}/s, ${round(m.cpuUs, 0)} µs CPU/conn ${m.line}`);
+          ctx.log(
+            `Accept=yes ×${concurrency} systemd-socket-activate: ${round(m.perSecond, 0)}/s, ${round(m.cpuUs, 0)} µs CPU/conn ${m.line}`,
+          );
         } finally {
           await sa.stop();
         }
@@ -61,7 +67,9 @@ async function acceptYes(ctx: Context, seconds: number, concurrency: number): Pr
           const m = await measure(d.proc.pid, port);
           r0.ours.push(m.perSecond);
           r0.oursCpuUs.push(m.cpuUs);
-          ctx.log(`Accept=yes ×${concurrency} mptcpd-lite: ${round(m.perSecond, 0)}/s, ${round(m.cpuUs, 0)} µs CPU/conn ${m.line}`);
+          ctx.log(
+            `Accept=yes ×${concurrency} mptcpd-lite: ${round(m.perSecond, 0)}/s, ${round(m.cpuUs, 0)} µs CPU/conn ${m.line}`,
+          );
         } finally {
           await d.stop();
         }
@@ -71,7 +79,10 @@ async function acceptYes(ctx: Context, seconds: number, concurrency: number): Pr
   return r0;
 }
 
-async function acceptNo(ctx: Context, seconds: number): Promise<{ activated: number[]; standalone: number[]; daemonCpuSeconds: number[] }> {
+async function acceptNo(
+  ctx: Context,
+  seconds: number,
+): Promise<{ activated: number[]; standalone: number[]; daemonCpuSeconds: number[] }> {
   const activated: number[] = [];
   const standalone: number[] = [];
   const daemonCpuSeconds: number[] = [];
@@ -91,11 +102,18 @@ async function acceptNo(ctx: Context, seconds: number): Promise<{ activated: num
         }
       } else {
         const dir = join(ctx.tmp, `an-${rep}`);
-        writeListenUnit(join(dir, 'units'), { name: 'echo', listen: [`127.0.0.1:${port}`], exec: `${process.execPath} ${worker('echo-service')}` });
+        writeListenUnit(join(dir, 'units'), {
+          name: 'echo',
+          listen: [`127.0.0.1:${port}`],
+          exec: `${process.execPath} ${worker('echo-service')}`,
+        });
         const d = await startDaemon({ units: join(dir, 'units'), control: join(dir, 'control.sock') });
         try {
           // The first connection activates the service; steady state is measured after it.
-          const first = await oneConnection({ host: '127.0.0.1', ports: [port], concurrency: 1, seconds: 0, timeoutMs: 10_000 }, port);
+          const first = await oneConnection(
+            { host: '127.0.0.1', ports: [port], concurrency: 1, seconds: 0, timeoutMs: 10_000 },
+            port,
+          );
           if (!first.ok) throw new Error(`activation failed: ${first.error ?? 'no echo'}`);
           await sleep(200);
           // systemd stops polling a socket while its service runs; a daemon that kept polling would
@@ -104,7 +122,9 @@ async function acceptNo(ctx: Context, seconds: number): Promise<{ activated: num
           const r = await runLoad({ port, concurrency: CONCURRENCY, seconds });
           daemonCpuSeconds.push(cpuSeconds(d.proc.pid) - cpu0);
           activated.push(r.perSecond);
-          ctx.log(`Accept=no activated: ${round(r.perSecond, 0)}/s (daemon CPU ${daemonCpuSeconds[daemonCpuSeconds.length - 1]} s)`);
+          ctx.log(
+            `Accept=no activated: ${round(r.perSecond, 0)}/s (daemon CPU ${daemonCpuSeconds[daemonCpuSeconds.length - 1]} s)`,
+          );
         } finally {
           await d.stop();
         }
@@ -118,7 +138,8 @@ async function cold(ctx: Context, count: number): Promise<{ ours: number[]; thei
   const ours: number[] = [];
   const theirs: number[] = [];
   const exec = [process.execPath, worker('echo-service'), '--once'];
-  const probe = (port: number) => oneConnection({ host: '127.0.0.1', ports: [port], concurrency: 1, seconds: 0, timeoutMs: 10_000 }, port);
+  const probe = (port: number) =>
+    oneConnection({ host: '127.0.0.1', ports: [port], concurrency: 1, seconds: 0, timeoutMs: 10_000 }, port);
   for (let i = 0; i < count; i++) {
     const port = await freePort();
     const sa = await socketActivate(`127.0.0.1:${port}`, [], exec);
@@ -134,7 +155,12 @@ async function cold(ctx: Context, count: number): Promise<{ ours: number[]; thei
   const dir = join(ctx.tmp, 'cold');
   // Every probe starts the service again: without StartLimitIntervalSec=0 the sixth start within
   // 10 s would hit the default start limit (5 per 10 s) and fail the socket, as in systemd.
-  writeListenUnit(join(dir, 'units'), { name: 'once', listen: [`127.0.0.1:${port}`], exec: exec.join(' '), unit: ['StartLimitIntervalSec=0'] });
+  writeListenUnit(join(dir, 'units'), {
+    name: 'once',
+    listen: [`127.0.0.1:${port}`],
+    exec: exec.join(' '),
+    unit: ['StartLimitIntervalSec=0'],
+  });
   const ctl = join(dir, 'control.sock');
   const d = await startDaemon({ units: join(dir, 'units'), control: ctl });
   try {
@@ -156,7 +182,9 @@ async function cold(ctx: Context, count: number): Promise<{ ours: number[]; thei
 async function idle(ctl: string): Promise<void> {
   const t0 = Date.now();
   for (;;) {
-    const r = (await control(ctl, 'status')) as { status?: { sockets?: Array<{ state: string }>; services?: Array<{ state: string; pids: number[] }> } };
+    const r = (await control(ctl, 'status')) as {
+      status?: { sockets?: Array<{ state: string }>; services?: Array<{ state: string; pids: number[] }> };
+    };
     const st = r.status;
     if (st?.sockets?.every((s) => s.state === 'listening') && st.services?.every((s) => s.pids.length === 0)) return;
     if (Date.now() - t0 > 10_000) throw new Error(`daemon not idle after 10 s: ${JSON.stringify(st)}`);
@@ -229,8 +257,18 @@ export const activation: Scenario = {
           unit: 'µs',
           how: `utime+stime of the daemon process (children excluded) over a run / connections served; 1 client: ${cpu.ours1} µs vs ${cpu.theirs1} µs.`,
         },
-        { key: 'activation.acceptYesPerSecond', label: 'Accept=yes, mptcpd-lite', value: round(s.acceptYesOurs.median, 0), unit: 'conn/s' },
-        { key: 'activation.acceptYesPerSecondSystemd', label: 'Accept=yes, systemd-socket-activate', value: round(s.acceptYesSystemd.median, 0), unit: 'conn/s' },
+        {
+          key: 'activation.acceptYesPerSecond',
+          label: 'Accept=yes, mptcpd-lite',
+          value: round(s.acceptYesOurs.median, 0),
+          unit: 'conn/s',
+        },
+        {
+          key: 'activation.acceptYesPerSecondSystemd',
+          label: 'Accept=yes, systemd-socket-activate',
+          value: round(s.acceptYesSystemd.median, 0),
+          unit: 'conn/s',
+        },
         {
           key: 'activation.acceptNoRatio',
           label: 'Accept=no request rate, activated / standalone',
@@ -252,7 +290,12 @@ export const activation: Scenario = {
           unit: 'ms',
           how: `Accept=no, Node echo service that exits after each connection; median of ${cl.ours.length} activations. systemd-socket-activate with the same service: ${round(median(cl.theirs), 1)} ms.`,
         },
-        { key: 'activation.coldFirstByteMsSystemd', label: 'Cold activation, systemd-socket-activate', value: round(median(cl.theirs), 1), unit: 'ms' },
+        {
+          key: 'activation.coldFirstByteMsSystemd',
+          label: 'Cold activation, systemd-socket-activate',
+          value: round(median(cl.theirs), 1),
+          unit: 'ms',
+        },
       ],
       data: {
         concurrency: CONCURRENCY,
@@ -272,8 +315,14 @@ export const activation: Scenario = {
             yLabel: 'connections per second',
             series: ['reference', 'mptcpd-lite'],
             groups: [
-              { label: 'Accept=yes, /bin/cat (ref: systemd-socket-activate)', values: [round(s.acceptYesSystemd.median, 0), round(s.acceptYesOurs.median, 0)] },
-              { label: 'Accept=no, Node echo (ref: standalone)', values: [round(s.acceptNoStandalone.median, 0), round(s.acceptNoActivated.median, 0)] },
+              {
+                label: 'Accept=yes, /bin/cat (ref: systemd-socket-activate)',
+                values: [round(s.acceptYesSystemd.median, 0), round(s.acceptYesOurs.median, 0)],
+              },
+              {
+                label: 'Accept=no, Node echo (ref: standalone)',
+                values: [round(s.acceptNoStandalone.median, 0), round(s.acceptNoActivated.median, 0)],
+              },
             ],
           }),
         },

@@ -48,7 +48,9 @@ export const aggregation: Scenario = {
           const rate = steadyRate(r.sink.timeline, warmup);
           bps[transport].push(rate);
           lastRun[transport] = r;
-          ctx.log(`rep ${rep + 1} ${transport}: ${fmtBits(rate)}${transport === 'mptcp' ? `, ${r.sink.maxSubflows ?? '?'} subflows` : ''}`);
+          ctx.log(
+            `rep ${rep + 1} ${transport}: ${fmtBits(rate)}${transport === 'mptcp' ? `, ${r.sink.maxSubflows ?? '?'} subflows` : ''}`,
+          );
         }
       }
     } finally {
@@ -74,7 +76,9 @@ export const aggregation: Scenario = {
             clientPrefix: one.exec('cli'),
           });
           single[transport].push(steadyRate(r.sink.timeline, warmup));
-          ctx.log(`single path ${SINGLE_RATE} rep ${rep + 1} ${transport}: ${fmtBits(single[transport][single[transport].length - 1]!)}`);
+          ctx.log(
+            `single path ${SINGLE_RATE} rep ${rep + 1} ${transport}: ${fmtBits(single[transport][single[transport].length - 1]!)}`,
+          );
         }
       }
     } finally {
@@ -86,7 +90,9 @@ export const aggregation: Scenario = {
     const ratio = round(mptcp.median / tcp.median, 3);
     const series = (['tcp', 'mptcp'] as const).map((t) => ({
       name: t === 'tcp' ? 'TCP, path 1' : 'MPTCP, paths 1+2',
-      points: rates(lastRun[t]?.sink.timeline ?? [], 0.5).map(([x, y]) => [round(x, 2), round(y / 1e6, 3)] as [number, number]),
+      points: rates(lastRun[t]?.sink.timeline ?? [], 0.5).map(
+        ([x, y]) => [round(x, 2), round(y / 1e6, 3)] as [number, number],
+      ),
     }));
     return {
       summary: { aggregationRatio: ratio },
@@ -120,7 +126,12 @@ export const aggregation: Scenario = {
           unit: 'Mbit/s',
         },
         { key: 'aggregation.tcpMbit', label: 'TCP over path 1', value: round(tcp.median / 1e6, 2), unit: 'Mbit/s' },
-        { key: 'aggregation.mptcpMbit', label: 'MPTCP over both paths', value: round(mptcp.median / 1e6, 2), unit: 'Mbit/s' },
+        {
+          key: 'aggregation.mptcpMbit',
+          label: 'MPTCP over both paths',
+          value: round(mptcp.median / 1e6, 2),
+          unit: 'Mbit/s',
+        },
       ],
       data: {
         seconds,
@@ -139,7 +150,12 @@ export const aggregation: Scenario = {
             title: `Goodput over the two-path lab (median of ${ctx.reps})`,
             yLabel: 'Mbit/s',
             series: ['TCP, one path', 'MPTCP, two paths'],
-            groups: [{ label: `2 × ${RATE_MBIT} Mbit tbf`, values: [round(tcp.median / 1e6, 2), round(mptcp.median / 1e6, 2)] }],
+            groups: [
+              {
+                label: `2 × ${RATE_MBIT} Mbit tbf`,
+                values: [round(tcp.median / 1e6, 2), round(mptcp.median / 1e6, 2)],
+              },
+            ],
             reference: { value: 2 * RATE_MBIT, label: `limit ${2 * RATE_MBIT} Mbit/s` },
           }),
         },
@@ -149,7 +165,9 @@ export const aggregation: Scenario = {
           svg: lineChart({ title: 'Goodput over time, last run of each', xLabel: 's', yLabel: 'Mbit/s', series }),
         },
       ],
-      notes: [`MPTCP confirmed on the connections: ${confirmed === null ? 'not reported by the addon' : String(confirmed)}.`],
+      notes: [
+        `MPTCP confirmed on the connections: ${confirmed === null ? 'not reported by the addon' : String(confirmed)}.`,
+      ],
     };
   },
 };

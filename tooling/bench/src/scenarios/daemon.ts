@@ -16,7 +16,13 @@ export const UNIT_PORT_BASE = 20000;
 
 export function writeManyAcceptUnits(dir: string, count: number, o: { mptcp: boolean; maxConnections?: number }): void {
   for (let i = 0; i < count; i++) {
-    writeAcceptUnit(dir, { name: `u${i}`, listen: `${UNIT_HOST}:${UNIT_PORT_BASE + i}`, exec: '/bin/cat', mptcp: o.mptcp, maxConnections: o.maxConnections ?? 1024 });
+    writeAcceptUnit(dir, {
+      name: `u${i}`,
+      listen: `${UNIT_HOST}:${UNIT_PORT_BASE + i}`,
+      exec: '/bin/cat',
+      mptcp: o.mptcp,
+      maxConnections: o.maxConnections ?? 1024,
+    });
   }
 }
 
@@ -48,7 +54,9 @@ export const daemon: Scenario = {
         if (listening < count) throw new Error(`only ${listening} of ${count} sockets listening after READY`);
         await sleep(ctx.quick ? 1000 : 3000);
         rss.push(rssBytes(d.proc.pid) / 2 ** 20);
-        ctx.log(`rep ${rep + 1}: ready in ${round(d.readyMs, 0)} ms (${d.readyBy}), idle RSS ${round(rss[rss.length - 1]!, 1)} MB`);
+        ctx.log(
+          `rep ${rep + 1}: ready in ${round(d.readyMs, 0)} ms (${d.readyBy}), idle RSS ${round(rss[rss.length - 1]!, 1)} MB`,
+        );
       } finally {
         await d.stop();
       }
@@ -59,7 +67,11 @@ export const daemon: Scenario = {
     writeManyAcceptUnits(bigUnits, big, { mptcp: true });
     const bigStartup: number[] = [];
     for (let rep = 0; rep < ctx.reps; rep++) {
-      const d = await startDaemon({ units: bigUnits, control: join(ctx.tmp, 'control-5000.sock'), readyTimeoutMs: 120_000 });
+      const d = await startDaemon({
+        units: bigUnits,
+        control: join(ctx.tmp, 'control-5000.sock'),
+        readyTimeoutMs: 120_000,
+      });
       try {
         bigStartup.push(d.readyMs / 1000);
         const n = listeningOnUnitHost();
@@ -78,7 +90,14 @@ export const daemon: Scenario = {
     const rs = sampled(rss);
     const bigSt = sampled(bigStartup);
     return {
-      summary: { daemon: { units: count, startupSeconds: round(st.median, 3), startupSeconds5000: round(bigSt.median, 3), idleRssMB: round(rs.median, 1) } },
+      summary: {
+        daemon: {
+          units: count,
+          startupSeconds: round(st.median, 3),
+          startupSeconds5000: round(bigSt.median, 3),
+          idleRssMB: round(rs.median, 1),
+        },
+      },
       metrics: [
         {
           key: 'daemon.startupSeconds',
@@ -104,9 +123,21 @@ export const daemon: Scenario = {
           goal: { op: '<=', value: 1 },
           how: `as above with ${big} units (ports ${UNIT_PORT_BASE}…${UNIT_PORT_BASE + big - 1}), all verified listening; median of ${ctx.reps}.`,
         },
-        { key: 'daemon.bareNodeRssMB', label: 'Reference: idle bare Node process RSS', value: round(bareMB, 1), unit: 'MB' },
+        {
+          key: 'daemon.bareNodeRssMB',
+          label: 'Reference: idle bare Node process RSS',
+          value: round(bareMB, 1),
+          unit: 'MB',
+        },
       ],
-      data: { units: count, readyBy, startupSeconds: st, startupSeconds5000: bigSt, idleRssMB: rs, bareNodeRssMB: round(bareMB, 1) },
+      data: {
+        units: count,
+        readyBy,
+        startupSeconds: st,
+        startupSeconds5000: bigSt,
+        idleRssMB: rs,
+        bareNodeRssMB: round(bareMB, 1),
+      },
       charts: [],
       notes: [],
     };

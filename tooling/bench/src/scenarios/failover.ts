@@ -44,7 +44,12 @@ interface Run {
   samples: number[][];
 }
 
-async function once(ctx: Context, rep: number, useDaemon: boolean, o: { bytes: number; downAfterS: number; downForS: number }): Promise<Run> {
+async function once(
+  ctx: Context,
+  rep: number,
+  useDaemon: boolean,
+  o: { bytes: number; downAfterS: number; downForS: number },
+): Promise<Run> {
   const lab = Lab.up('bfo', `${RATE_MBIT}mbit`, 'signal');
   const dir = join(ctx.tmp, `fo-${rep}`);
   mkdirSync(dir, { recursive: true });
@@ -55,15 +60,40 @@ async function once(ctx: Context, rep: number, useDaemon: boolean, o: { bytes: n
   try {
     if (useDaemon) {
       // The connection arrives as fd 3 with LISTEN_FDS=1 (no StandardInput=socket): the service adopts it.
-      writeAcceptUnit(join(dir, 'units'), { name: 'fo', listen: `0.0.0.0:${PORT}`, exec: serviceArgs.join(' '), mptcp: true, maxConnections: 4 });
+      writeAcceptUnit(join(dir, 'units'), {
+        name: 'fo',
+        listen: `0.0.0.0:${PORT}`,
+        exec: serviceArgs.join(' '),
+        mptcp: true,
+        maxConnections: 4,
+      });
       writeFileSync(join(dir, 'units', 'fo@.service'), `[Service]\nExecStart=${serviceArgs.join(' ')}\n`);
-      daemon = await startDaemon({ units: join(dir, 'units'), control: join(dir, 'control.sock'), prefix: lab.exec('srv') });
+      daemon = await startDaemon({
+        units: join(dir, 'units'),
+        control: join(dir, 'control.sock'),
+        prefix: lab.exec('srv'),
+      });
     } else {
-      standalone = start(lab.exec('srv')[0]!, [...lab.exec('srv').slice(1), ...serviceArgs, '--listen', `0.0.0.0:${PORT}`]);
+      standalone = start(lab.exec('srv')[0]!, [
+        ...lab.exec('srv').slice(1),
+        ...serviceArgs,
+        '--listen',
+        `0.0.0.0:${PORT}`,
+      ]);
       await standalone.waitFor(/^LISTENING/);
     }
     const cli = lab.exec('cli');
-    const client = start(cli[0]!, [...cli.slice(1), process.execPath, worker('failover-client'), '--host', lab.env.srv1, '--port', String(PORT), '--ifaces', 'c1,c2']);
+    const client = start(cli[0]!, [
+      ...cli.slice(1),
+      process.execPath,
+      worker('failover-client'),
+      '--host',
+      lab.env.srv1,
+      '--port',
+      String(PORT),
+      '--ifaces',
+      'c1,c2',
+    ]);
     const connectedLine = await client.waitFor(/^CONNECTED/, 10_000);
     const t0 = Number(connectedLine.split(' ')[1]);
     // both subflows must carry data before path 1 goes, or there is nothing to fail over to
@@ -112,14 +142,17 @@ export const failover: Scenario = {
   needs: ['root', 'mptcp', 'netns', 'tc', 'python3'],
   async run(ctx) {
     const useDaemon = daemonAvailable() && process.env.BENCH_FAILOVER_VIA !== 'native';
-    const o = ctx.quick ? { bytes: 16 << 20, downAfterS: 2, downForS: 2 } : { bytes: 48 << 20, downAfterS: 4, downForS: 4 };
+    const o = ctx.quick
+      ? { bytes: 16 << 20, downAfterS: 2, downForS: 2 }
+      : { bytes: 48 << 20, downAfterS: 4, downForS: 4 };
     const runs: Run[] = [];
     for (let rep = 0; rep < ctx.reps; rep++) runs.push(await once(ctx, rep, useDaemon, o));
     const stall = round(median(runs.map((r) => r.stallSeconds)), 2);
     const allIntact = runs.every((r) => r.intact);
     // chart the run whose stall is the median one
     const shown = [...runs].sort((a, b) => a.stallSeconds - b.stallSeconds)[runs.length >> 1]!;
-    const cum = (col: number): Array<[number, number]> => shown.samples.map((s) => [s[0]!, s[col]!] as [number, number]);
+    const cum = (col: number): Array<[number, number]> =>
+      shown.samples.map((s) => [s[0]!, s[col]!] as [number, number]);
     const mbit = (xs: Array<[number, number]>, stepS = 0.1): Array<[number, number]> =>
       rates(xs, stepS).map(([t, bps]) => [round(t, 2), round(bps / 1e6, 3)] as [number, number]);
     return {
@@ -130,7 +163,13 @@ export const failover: Scenario = {
           sentSha256: shown.sentSha256,
           receivedSha256: shown.receivedSha256,
           intact: allIntact,
-          runs: runs.map((r) => ({ stallSeconds: r.stallSeconds, intact: r.intact, bytes: r.bytes, sentSha256: r.sentSha256, receivedSha256: r.receivedSha256 })),
+          runs: runs.map((r) => ({
+            stallSeconds: r.stallSeconds,
+            intact: r.intact,
+            bytes: r.bytes,
+            sentSha256: r.sentSha256,
+            receivedSha256: r.receivedSha256,
+          })),
         },
       },
       metrics: [
@@ -149,7 +188,11 @@ export const failover: Scenario = {
           goal: { op: '>=', value: runs.length },
         },
       ],
-      data: { ...o, rateMbitPerPath: RATE_MBIT, runs: runs.map((r) => ({ ...r, samples: r === shown ? r.samples : [] })) },
+      data: {
+        ...o,
+        rateMbitPerPath: RATE_MBIT,
+        runs: runs.map((r) => ({ ...r, samples: r === shown ? r.samples : [] })),
+      },
       charts: [
         {
           file: 'failover.svg',

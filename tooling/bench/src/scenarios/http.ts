@@ -25,10 +25,16 @@ function resolveOrSkip(id: string): string {
 
 /** node flags and environment for one side of a run. */
 function side(transport: Transport, register: string): { flags: string[]; env: NodeJS.ProcessEnv } {
-  return transport === 'mptcp' ? { flags: ['--import', register], env: { ...process.env, NODE_MPTCP: '1' } } : { flags: [], env: { ...process.env, NODE_MPTCP: '0' } };
+  return transport === 'mptcp'
+    ? { flags: ['--import', register], env: { ...process.env, NODE_MPTCP: '1' } }
+    : { flags: [], env: { ...process.env, NODE_MPTCP: '0' } };
 }
 
-async function withServer<T>(transport: Transport, register: string, body: (url: string) => Promise<T>): Promise<{ result: T; connections: number; mptcp: number }> {
+async function withServer<T>(
+  transport: Transport,
+  register: string,
+  body: (url: string) => Promise<T>,
+): Promise<{ result: T; connections: number; mptcp: number }> {
   const s = side(transport, register);
   const server = start(process.execPath, [...s.flags, worker('http-hello')], { env: s.env });
   try {
@@ -43,19 +49,54 @@ async function withServer<T>(transport: Transport, register: string, body: (url:
   }
 }
 
-async function autocannonRun(transport: Transport, register: string, bin: string, url: string, seconds: number, connections: number): Promise<number> {
+async function autocannonRun(
+  transport: Transport,
+  register: string,
+  bin: string,
+  url: string,
+  seconds: number,
+  connections: number,
+): Promise<number> {
   const s = side(transport, register);
-  const p = start(process.execPath, [...s.flags, bin, '--json', '-c', String(connections), '-d', String(seconds), url], { env: s.env });
+  const p = start(
+    process.execPath,
+    [...s.flags, bin, '--json', '-c', String(connections), '-d', String(seconds), url],
+    { env: s.env },
+  );
   const code = await p.exited;
   if (code !== 0) throw new Error(`autocannon exited ${code}: ${p.stderr.slice(-5).join('\n')}`);
-  const json = JSON.parse(p.stdout.join('\n')) as { requests: { average: number; total: number }; errors: number; non2xx: number; duration: number };
+  const json = JSON.parse(p.stdout.join('\n')) as {
+    requests: { average: number; total: number };
+    errors: number;
+    non2xx: number;
+    duration: number;
+  };
   if (json.errors > 0 || json.non2xx > 0) throw new Error(`autocannon: ${json.errors} errors, ${json.non2xx} non-2xx`);
   return json.requests.total / json.duration;
 }
 
-async function fetchRun(transport: Transport, register: string, url: string, seconds: number, concurrency: number): Promise<number> {
+async function fetchRun(
+  transport: Transport,
+  register: string,
+  url: string,
+  seconds: number,
+  concurrency: number,
+): Promise<number> {
   const s = side(transport, register);
-  const p = start(process.execPath, [...s.flags, worker('fetch-load'), '--url', url, '--seconds', String(seconds), '--concurrency', String(concurrency)], { env: s.env });
+  const p = start(
+    process.execPath,
+    [
+      ...s.flags,
+      worker('fetch-load'),
+      '--url',
+      url,
+      '--seconds',
+      String(seconds),
+      '--concurrency',
+      String(concurrency),
+    ],
+    { env: s.env },
+  );
   const line = await p.waitFor(/^REQUESTS /, (seconds + 60) * 1000);
   await p.exited;
   const [, n, secs] = line.split(' ').map(Number) as [number, number, number];
@@ -72,18 +113,28 @@ export const http: Scenario = {
     const seconds = ctx.quick ? 3 : 10;
     const connections = 10;
     const reps = ctx.quick ? ctx.reps : Math.max(ctx.reps, 5);
-    const rates: Record<string, number[]> = { 'autocannon-tcp': [], 'autocannon-mptcp': [], 'fetch-tcp': [], 'fetch-mptcp': [] };
+    const rates: Record<string, number[]> = {
+      'autocannon-tcp': [],
+      'autocannon-mptcp': [],
+      'fetch-tcp': [],
+      'fetch-mptcp': [],
+    };
     for (let rep = 0; rep < reps; rep++) {
       const order: Transport[] = rep % 2 === 0 ? ['tcp', 'mptcp'] : ['mptcp', 'tcp'];
       for (const tool of ['autocannon', 'fetch'] as const) {
         for (const transport of order) {
           const r = await withServer(transport, register, (url) =>
-            tool === 'autocannon' ? autocannonRun(transport, register, bin, url, seconds, connections) : fetchRun(transport, register, url, seconds, connections),
+            tool === 'autocannon'
+              ? autocannonRun(transport, register, bin, url, seconds, connections)
+              : fetchRun(transport, register, url, seconds, connections),
           );
           const expected = transport === 'mptcp' ? r.connections : 0;
-          if (r.connections === 0 || r.mptcp !== expected) throw new Error(`${tool} ${transport}: ${r.mptcp} of ${r.connections} server connections were MPTCP`);
+          if (r.connections === 0 || r.mptcp !== expected)
+            throw new Error(`${tool} ${transport}: ${r.mptcp} of ${r.connections} server connections were MPTCP`);
           rates[`${tool}-${transport}`]!.push(r.result);
-          ctx.log(`rep ${rep + 1} ${tool} ${transport}: ${Math.round(r.result)} req/s over ${r.connections} connections`);
+          ctx.log(
+            `rep ${rep + 1} ${tool} ${transport}: ${Math.round(r.result)} req/s over ${r.connections} connections`,
+          );
         }
       }
     }
@@ -94,12 +145,41 @@ export const http: Scenario = {
     return {
       summary: { httpKeepAliveRatio: ratio('autocannon'), fetchRatio: ratio('fetch') },
       metrics: [
-        { key: 'httpKeepAliveRatio', label: 'HTTP/1.1 keep-alive req/s (autocannon), MPTCP / TCP', value: ratio('autocannon'), unit: '', goal: { op: '>=', value: 0.95 }, how: how('autocannon') },
-        { key: 'fetchRatio', label: 'fetch() keep-alive req/s, MPTCP / TCP', value: ratio('fetch'), unit: '', goal: { op: '>=', value: 0.95 }, how: how('fetch') },
-        { key: 'http.autocannon.tcp', label: 'autocannon req/s, TCP', value: Math.round(s['autocannon-tcp']!.median), unit: 'req/s' },
-        { key: 'http.autocannon.mptcp', label: 'autocannon req/s, MPTCP', value: Math.round(s['autocannon-mptcp']!.median), unit: 'req/s' },
+        {
+          key: 'httpKeepAliveRatio',
+          label: 'HTTP/1.1 keep-alive req/s (autocannon), MPTCP / TCP',
+          value: ratio('autocannon'),
+          unit: '',
+          goal: { op: '>=', value: 0.95 },
+          how: how('autocannon'),
+        },
+        {
+          key: 'fetchRatio',
+          label: 'fetch() keep-alive req/s, MPTCP / TCP',
+          value: ratio('fetch'),
+          unit: '',
+          goal: { op: '>=', value: 0.95 },
+          how: how('fetch'),
+        },
+        {
+          key: 'http.autocannon.tcp',
+          label: 'autocannon req/s, TCP',
+          value: Math.round(s['autocannon-tcp']!.median),
+          unit: 'req/s',
+        },
+        {
+          key: 'http.autocannon.mptcp',
+          label: 'autocannon req/s, MPTCP',
+          value: Math.round(s['autocannon-mptcp']!.median),
+          unit: 'req/s',
+        },
         { key: 'http.fetch.tcp', label: 'fetch req/s, TCP', value: Math.round(s['fetch-tcp']!.median), unit: 'req/s' },
-        { key: 'http.fetch.mptcp', label: 'fetch req/s, MPTCP', value: Math.round(s['fetch-mptcp']!.median), unit: 'req/s' },
+        {
+          key: 'http.fetch.mptcp',
+          label: 'fetch req/s, MPTCP',
+          value: Math.round(s['fetch-mptcp']!.median),
+          unit: 'req/s',
+        },
       ],
       data: { seconds, connections, reps, samples: rates },
       charts: [],

@@ -11,4 +11,15 @@ import { scaling } from './scaling.js';
 import { unitParse } from './unit-parse.js';
 import { veth } from './veth.js';
 
-export const scenarios: Scenario[] = [loopback, veth, aggregation, failover, unitParse, activation, daemon, scaling, proxy, http];
+export const scenarios: Scenario[] = [
+  loopback,
+  veth,
+  aggregation,
+  failover,
+  unitParse,
+  activation,
+  daemon,
+  scaling,
+  proxy,
+  http,
+];

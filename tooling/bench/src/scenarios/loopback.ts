@@ -27,8 +27,15 @@ export const loopback: Scenario = {
       for (const dir of ['up', 'down'] as const) {
         for (const transport of order) {
           const port = await freePort();
-          const r = await transfer({ transport, host: '127.0.0.1', port, sinkAt: dir === 'up' ? 'server' : 'client', bytes });
-          if (r.sink.bytes !== bytes) throw new Error(`${transport} ${dir}: received ${r.sink.bytes} of ${bytes} bytes`);
+          const r = await transfer({
+            transport,
+            host: '127.0.0.1',
+            port,
+            sinkAt: dir === 'up' ? 'server' : 'client',
+            bytes,
+          });
+          if (r.sink.bytes !== bytes)
+            throw new Error(`${transport} ${dir}: received ${r.sink.bytes} of ${bytes} bytes`);
           if (transport === 'mptcp') confirmed = confirmed === false ? false : r.sink.mptcp;
           if (transport === 'tcp' && r.sink.mptcp === true) throw new Error('plain TCP run reported MPTCP');
           const bps = (r.sink.bytes * 8) / r.sink.seconds;
@@ -43,15 +50,26 @@ export const loopback: Scenario = {
     const kernel: Record<string, number[]> = { 'tcp-64k': [], 'mptcp-64k': [], 'tcp-1m': [], 'mptcp-1m': [] };
     if (missing(['python3']) === null) {
       for (let rep = 0; rep < ctx.reps; rep++) {
-        for (const [key, proto, rb] of [['tcp-64k', 6, 65536], ['mptcp-64k', 262, 65536], ['tcp-1m', 6, 1 << 20], ['mptcp-1m', 262, 1 << 20]] as const) {
+        for (const [key, proto, rb] of [
+          ['tcp-64k', 6, 65536],
+          ['mptcp-64k', 262, 65536],
+          ['tcp-1m', 6, 1 << 20],
+          ['mptcp-1m', 262, 1 << 20],
+        ] as const) {
           kernel[key]!.push(await pythonLoopback(proto, bytes, rb));
         }
       }
     }
-    const k = Object.fromEntries(Object.entries(kernel).filter(([, v]) => v.length).map(([key, v]) => [key, sampled(v)]));
-    const kernelRatio64k = k['mptcp-64k'] && k['tcp-64k'] ? round(k['mptcp-64k'].median / k['tcp-64k'].median, 3) : null;
+    const k = Object.fromEntries(
+      Object.entries(kernel)
+        .filter(([, v]) => v.length)
+        .map(([key, v]) => [key, sampled(v)]),
+    );
+    const kernelRatio64k =
+      k['mptcp-64k'] && k['tcp-64k'] ? round(k['mptcp-64k'].median / k['tcp-64k'].median, 3) : null;
     const kernelRatio1m = k['mptcp-1m'] && k['tcp-1m'] ? round(k['mptcp-1m'].median / k['tcp-1m'].median, 3) : null;
-    if (kernelRatio64k !== null) ctx.log(`kernel (Python) MPTCP/TCP: ${kernelRatio64k} with 64 KiB reads, ${kernelRatio1m} with 1 MiB reads`);
+    if (kernelRatio64k !== null)
+      ctx.log(`kernel (Python) MPTCP/TCP: ${kernelRatio64k} with 64 KiB reads, ${kernelRatio1m} with 1 MiB reads`);
     const s = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, sampled(v)]));
     const up = s['mptcp-up']!.median / s['tcp-up']!.median;
     const down = s['mptcp-down']!.median / s['tcp-down']!.median;
@@ -79,7 +97,12 @@ export const loopback: Scenario = {
                 unit: '',
                 how: 'the same transfer between two Python threads (no Node, no addon), recv_into 64 KiB as Node reads; shows what MPTCP itself costs on loopback.',
               },
-              { key: 'loopback.kernelRatio1m', label: 'Sanity: kernel alone (Python), MPTCP / TCP, 1 MiB reads', value: kernelRatio1m, unit: '' },
+              {
+                key: 'loopback.kernelRatio1m',
+                label: 'Sanity: kernel alone (Python), MPTCP / TCP, 1 MiB reads',
+                value: kernelRatio1m,
+                unit: '',
+              },
             ]
           : []),
         { key: 'loopback.tcpGbit', label: 'Loopback TCP (upload)', value: gbit('tcp-up'), unit: 'Gbit/s' },
@@ -98,13 +121,20 @@ export const loopback: Scenario = {
               { label: 'upload (client → server)', values: [gbit('tcp-up'), gbit('mptcp-up')] },
               { label: 'download (server → client)', values: [gbit('tcp-down'), gbit('mptcp-down')] },
               ...(k['tcp-64k'] && k['mptcp-64k']
-                ? [{ label: 'sanity: kernel alone (Python, 64 KiB reads)', values: [round(k['tcp-64k'].median / 1e9, 3), round(k['mptcp-64k'].median / 1e9, 3)] }]
+                ? [
+                    {
+                      label: 'sanity: kernel alone (Python, 64 KiB reads)',
+                      values: [round(k['tcp-64k'].median / 1e9, 3), round(k['mptcp-64k'].median / 1e9, 3)],
+                    },
+                  ]
                 : []),
             ],
           }),
         },
       ],
-      notes: [`MPTCP confirmed on the connections: ${confirmed === null ? 'not reported by the addon' : String(confirmed)}.`],
+      notes: [
+        `MPTCP confirmed on the connections: ${confirmed === null ? 'not reported by the addon' : String(confirmed)}.`,
+      ],
     };
   },
 };

@@ -15,15 +15,46 @@ import { median, round, sampled } from '../lib/stats.js';
 import { barChart } from '../report/svg.js';
 import type { Context, Scenario } from '../lib/scenario.js';
 
-const SOCKET_PROXYD = ['/lib/systemd/systemd-socket-proxyd', '/usr/lib/systemd/systemd-socket-proxyd'].find((p) => existsSync(p));
+const SOCKET_PROXYD = ['/lib/systemd/systemd-socket-proxyd', '/usr/lib/systemd/systemd-socket-proxyd'].find((p) =>
+  existsSync(p),
+);
 type Who = 'socket-proxyd' | 'proxy' | 'proxy-mptcp';
 
 /** One upload of `seconds` through the proxy at `front` to a sink on `backendPort`; bytes/s at the sink. */
-async function upload(front: number, backendPort: number, transport: 'tcp' | 'mptcp', seconds: number): Promise<number> {
-  const sink = start(process.execPath, [worker('bulk'), 'serve', '--transport', 'tcp', '--host', '127.0.0.1', '--port', String(backendPort), '--role', 'sink']);
+async function upload(
+  front: number,
+  backendPort: number,
+  transport: 'tcp' | 'mptcp',
+  seconds: number,
+): Promise<number> {
+  const sink = start(process.execPath, [
+    worker('bulk'),
+    'serve',
+    '--transport',
+    'tcp',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(backendPort),
+    '--role',
+    'sink',
+  ]);
   try {
     await sink.waitFor(/^LISTENING/, 10_000);
-    const source = start(process.execPath, [worker('bulk'), 'connect', '--transport', transport, '--host', '127.0.0.1', '--port', String(front), '--role', 'source', '--seconds', String(seconds)]);
+    const source = start(process.execPath, [
+      worker('bulk'),
+      'connect',
+      '--transport',
+      transport,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(front),
+      '--role',
+      'source',
+      '--seconds',
+      String(seconds),
+    ]);
     const [sc] = await Promise.all([source.exited, sink.exited]);
     if (sc !== 0) throw new Error(`source failed: ${source.stderr.slice(-3).join(' | ')}`);
     const line = [...sink.stdout].reverse().find((l) => l.startsWith('{'));
@@ -37,8 +68,18 @@ async function upload(front: number, backendPort: number, transport: 'tcp' | 'mp
 
 async function startFront(who: Who, backendPort: number): Promise<{ port: number; proc: Running }> {
   const port = await freePort();
-  if (who === 'socket-proxyd') return { port, proc: await socketActivate(`127.0.0.1:${port}`, [], [SOCKET_PROXYD!, `127.0.0.1:${backendPort}`]) };
-  const proc = start(process.execPath, [DAEMON_CLI, 'proxy', '--listen', `127.0.0.1:${port}`, '--mptcp', who === 'proxy' ? 'off' : 'require', '--json', `127.0.0.1:${backendPort}`]);
+  if (who === 'socket-proxyd')
+    return { port, proc: await socketActivate(`127.0.0.1:${port}`, [], [SOCKET_PROXYD!, `127.0.0.1:${backendPort}`]) };
+  const proc = start(process.execPath, [
+    DAEMON_CLI,
+    'proxy',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--mptcp',
+    who === 'proxy' ? 'off' : 'require',
+    '--json',
+    `127.0.0.1:${backendPort}`,
+  ]);
   await proc.waitFor(/"event":"ready"/, 15_000);
   return { port, proc };
 }
@@ -81,12 +122,30 @@ export const proxy: Scenario = {
           goal: { op: '>=', value: 0.9 },
           how: `Node bulk upload for ${seconds} s through each proxy to a Node sink on 127.0.0.1, ${reps} runs each, order rotated; ratio of medians.`,
         },
-        { key: 'proxy.socketProxydGbit', label: 'systemd-socket-proxyd (splice)', value: gbit('socket-proxyd'), unit: 'Gbit/s' },
+        {
+          key: 'proxy.socketProxydGbit',
+          label: 'systemd-socket-proxyd (splice)',
+          value: gbit('socket-proxyd'),
+          unit: 'Gbit/s',
+        },
         { key: 'proxy.proxyGbit', label: 'mptcpd-lite proxy, TCP client', value: gbit('proxy'), unit: 'Gbit/s' },
-        { key: 'proxy.proxyMptcpGbit', label: 'mptcpd-lite proxy, MPTCP client (--mptcp require)', value: gbit('proxy-mptcp'), unit: 'Gbit/s' },
+        {
+          key: 'proxy.proxyMptcpGbit',
+          label: 'mptcpd-lite proxy, MPTCP client (--mptcp require)',
+          value: gbit('proxy-mptcp'),
+          unit: 'Gbit/s',
+        },
       ],
       summary: { proxyThroughputRatio: ratio },
-      data: { seconds, reps, bytesPerSecond: { socketProxyd: sampled(samples['socket-proxyd']), proxy: sampled(samples.proxy), proxyMptcp: sampled(samples['proxy-mptcp']) } },
+      data: {
+        seconds,
+        reps,
+        bytesPerSecond: {
+          socketProxyd: sampled(samples['socket-proxyd']),
+          proxy: sampled(samples.proxy),
+          proxyMptcp: sampled(samples['proxy-mptcp']),
+        },
+      },
       charts: [
         {
           file: 'proxy.svg',
@@ -99,7 +158,9 @@ export const proxy: Scenario = {
           }),
         },
       ],
-      notes: ['systemd-socket-proxyd relays with splice(2) (no copy to user space); mptcpd-lite proxy (default --relay auto) relays with splice(2) too, through @mptcp/native spliceRelay (uv_poll in the addon, no byte in JS).'],
+      notes: [
+        'systemd-socket-proxyd relays with splice(2) (no copy to user space); mptcpd-lite proxy (default --relay auto) relays with splice(2) too, through @mptcp/native spliceRelay (uv_poll in the addon, no byte in JS).',
+      ],
     };
   },
 };

@@ -46,11 +46,18 @@ async function unitsPoint(ctx: Context, n: number, seconds: number): Promise<Poi
     }
   }
   const p = { x: n, perSecond: median(per), idleRssMB: median(idle), peakRssMB: median(peak), readyMs: median(ready) };
-  ctx.log(`${n} units: ${round(p.perSecond, 0)} conn/s, idle RSS ${round(p.idleRssMB, 1)} MB, peak ${round(p.peakRssMB, 1)} MB, ready ${round(p.readyMs, 0)} ms`);
+  ctx.log(
+    `${n} units: ${round(p.perSecond, 0)} conn/s, idle RSS ${round(p.idleRssMB, 1)} MB, peak ${round(p.peakRssMB, 1)} MB, ready ${round(p.readyMs, 0)} ms`,
+  );
   return p;
 }
 
-async function clientsPoint(ctx: Context, c: number, seconds: number, withReference: boolean): Promise<{ ours: Point; theirs: number }> {
+async function clientsPoint(
+  ctx: Context,
+  c: number,
+  seconds: number,
+  withReference: boolean,
+): Promise<{ ours: Point; theirs: number }> {
   const per: number[] = [];
   const theirs: number[] = [];
   const idle: number[] = [];
@@ -80,7 +87,9 @@ async function clientsPoint(ctx: Context, c: number, seconds: number, withRefere
   }
   const ours = { x: c, perSecond: median(per), idleRssMB: median(idle), peakRssMB: median(peak), readyMs: 0 };
   const ref = theirs.length ? median(theirs) : Number.NaN;
-  ctx.log(`${c} clients: ${round(ours.perSecond, 0)} conn/s (systemd-socket-activate ${round(ref, 0)}), peak RSS ${round(ours.peakRssMB, 1)} MB`);
+  ctx.log(
+    `${c} clients: ${round(ours.perSecond, 0)} conn/s (systemd-socket-activate ${round(ref, 0)}), peak RSS ${round(ours.peakRssMB, 1)} MB`,
+  );
   return { ours, theirs: ref };
 }
 
@@ -124,7 +133,12 @@ export const scaling: Scenario = {
           unit: 'conn/s',
           how: `8 concurrent clients spread round-robin over every unit's port, ${seconds} s per point, median of ${ctx.reps}; /bin/cat service.`,
         },
-        { key: 'scaling.peakRssAtMaxUnits', label: `Daemon peak RSS under load, ${last.x} units`, value: round(last.peakRssMB, 1), unit: 'MB' },
+        {
+          key: 'scaling.peakRssAtMaxUnits',
+          label: `Daemon peak RSS under load, ${last.x} units`,
+          value: round(last.peakRssMB, 1),
+          unit: 'MB',
+        },
         {
           key: 'scaling.throughputAt256Clients',
           label: `Accept=yes throughput with ${c256.x} concurrent clients`,
@@ -132,7 +146,12 @@ export const scaling: Scenario = {
           unit: 'conn/s',
           how: `one unit, MaxConnections=1024, ${seconds} s per point, median of ${ctx.reps}.`,
         },
-        { key: 'scaling.peakRssAt256Clients', label: `Daemon peak RSS, ${c256.x} concurrent clients`, value: round(c256.peakRssMB, 1), unit: 'MB' },
+        {
+          key: 'scaling.peakRssAt256Clients',
+          label: `Daemon peak RSS, ${c256.x} concurrent clients`,
+          value: round(c256.peakRssMB, 1),
+          unit: 'MB',
+        },
       ],
       data: { secondsPerPoint: seconds, unitCounts, clientCounts },
       charts: [
@@ -173,9 +192,17 @@ export const scaling: Scenario = {
             logX: true,
             markers: true,
             series: [
-              { name: 'mptcpd-lite', points: byClients.map((b) => [b.ours.x, round(b.ours.perSecond, 1)] as [number, number]) },
+              {
+                name: 'mptcpd-lite',
+                points: byClients.map((b) => [b.ours.x, round(b.ours.perSecond, 1)] as [number, number]),
+              },
               ...(withReference
-                ? [{ name: 'systemd-socket-activate', points: byClients.map((b) => [b.ours.x, round(b.theirs, 1)] as [number, number]) }]
+                ? [
+                    {
+                      name: 'systemd-socket-activate',
+                      points: byClients.map((b) => [b.ours.x, round(b.theirs, 1)] as [number, number]),
+                    },
+                  ]
                 : []),
             ],
           }),
@@ -190,8 +217,14 @@ export const scaling: Scenario = {
             logX: true,
             markers: true,
             series: [
-              { name: 'idle', points: byClients.map((b) => [b.ours.x, round(b.ours.idleRssMB, 1)] as [number, number]) },
-              { name: 'peak under load', points: byClients.map((b) => [b.ours.x, round(b.ours.peakRssMB, 1)] as [number, number]) },
+              {
+                name: 'idle',
+                points: byClients.map((b) => [b.ours.x, round(b.ours.idleRssMB, 1)] as [number, number]),
+              },
+              {
+                name: 'peak under load',
+                points: byClients.map((b) => [b.ours.x, round(b.ours.peakRssMB, 1)] as [number, number]),
+              },
             ],
           }),
         },

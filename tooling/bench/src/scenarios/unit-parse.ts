@@ -38,7 +38,13 @@ export const unitParse: Scenario = {
           how: `parseUnitText over ${units.length} generated .socket/.service texts (${round(bytes / 1024, 0)} KiB, from ${source}), in process after a warm-up, median of ${rates.length} passes.`,
         },
       ],
-      data: { corpusUnits: units.length, corpusBytes: bytes, corpusSource: source, diagnosticsPerPass: diagnostics, unitsPerSecond: r },
+      data: {
+        corpusUnits: units.length,
+        corpusBytes: bytes,
+        corpusSource: source,
+        diagnosticsPerPass: diagnostics,
+        unitsPerSecond: r,
+      },
       charts: [],
       notes: [],
     };

@@ -22,7 +22,11 @@ type Variant = 'node-tcp' | 'node-mptcp' | 'c-tcp' | 'c-mptcp';
 const VARIANTS: Variant[] = ['node-tcp', 'node-mptcp', 'c-tcp', 'c-mptcp'];
 
 function available(ns: string): string[] {
-  return execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-n', 'net.ipv4.tcp_available_congestion_control'], { encoding: 'utf8' }).trim().split(/\s+/);
+  return execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-n', 'net.ipv4.tcp_available_congestion_control'], {
+    encoding: 'utf8',
+  })
+    .trim()
+    .split(/\s+/);
 }
 
 export const veth: Scenario = {
@@ -47,13 +51,23 @@ export const veth: Scenario = {
               const [impl, transport] = v.split('-') as ['node' | 'c', 'tcp' | 'mptcp'];
               const port = await freePort();
               const sinkAt = dir === 'up' ? 'server' : 'client';
-              const common = { transport, port, sinkAt, bytes, cc, serverPrefix: lab.exec('srv'), clientPrefix: lab.exec('cli') } as const;
+              const common = {
+                transport,
+                port,
+                sinkAt,
+                bytes,
+                cc,
+                serverPrefix: lab.exec('srv'),
+                clientPrefix: lab.exec('cli'),
+              } as const;
               let bps: number;
               let st: number;
               if (impl === 'node') {
                 const r = await transfer({ ...common, host: srv1, dial: srv1 });
-                if (r.sink.bytes !== bytes) throw new Error(`${v} ${cc} ${dir}: received ${r.sink.bytes} of ${bytes} bytes`);
-                if (transport === 'mptcp' && r.sink.mptcp === false) throw new Error(`${v}: the connection fell back to TCP`);
+                if (r.sink.bytes !== bytes)
+                  throw new Error(`${v} ${cc} ${dir}: received ${r.sink.bytes} of ${bytes} bytes`);
+                if (transport === 'mptcp' && r.sink.mptcp === false)
+                  throw new Error(`${v}: the connection fell back to TCP`);
                 bps = (r.sink.bytes * 8) / r.sink.seconds;
                 st = r.sink.stalls;
               } else {
@@ -88,8 +102,19 @@ export const veth: Scenario = {
               goal: { op: '>=', value: 0.9 },
               how: `${bytes / MiB} MiB per transfer over a veth pair (MTU 1500, no shaping), ${ctx.reps} interleaved repetitions, ratio of medians; TCP_CONGESTION=${cc} on both ends.`,
             },
-            { key: `veth.${cc}.${dir}.nodeVsC`, label: `veth ${cc} ${dir === 'up' ? 'upload' : 'download'}: Node MPTCP / C MPTCP`, value: rc, unit: '', goal: { op: '>=', value: 0.9 } },
-            { key: `veth.${cc}.${dir}.cRatio`, label: `veth ${cc} ${dir === 'up' ? 'upload' : 'download'}: C MPTCP / C TCP (the kernel alone)`, value: rk, unit: '' },
+            {
+              key: `veth.${cc}.${dir}.nodeVsC`,
+              label: `veth ${cc} ${dir === 'up' ? 'upload' : 'download'}: Node MPTCP / C MPTCP`,
+              value: rc,
+              unit: '',
+              goal: { op: '>=', value: 0.9 },
+            },
+            {
+              key: `veth.${cc}.${dir}.cRatio`,
+              label: `veth ${cc} ${dir === 'up' ? 'upload' : 'download'}: C MPTCP / C TCP (the kernel alone)`,
+              value: rk,
+              unit: '',
+            },
             {
               key: `veth.${cc}.${dir}.nodeMptcpStalls`,
               label: `veth ${cc} ${dir === 'up' ? 'upload' : 'download'}: Node MPTCP stalls (> 100 ms) per transfer, median`,
@@ -134,7 +159,10 @@ export const veth: Scenario = {
               yLabel: 'Gbit/s',
               series: ['Node TCP', 'Node MPTCP', 'C TCP', 'C MPTCP'],
               groups: ccs.flatMap((cc) =>
-                (['up', 'down'] as const).map((dir) => ({ label: `${cc} ${dir === 'up' ? 'upload' : 'download'}`, values: VARIANTS.map((v) => round(med(`${v}.${cc}.${dir}`), 3)) })),
+                (['up', 'down'] as const).map((dir) => ({
+                  label: `${cc} ${dir === 'up' ? 'upload' : 'download'}`,
+                  values: VARIANTS.map((v) => round(med(`${v}.${cc}.${dir}`), 3)),
+                })),
               ),
             }),
           },

@@ -48,7 +48,11 @@ async function work(sock: Socket): Promise<void> {
   } else {
     const bytes = opts.has('bytes') ? num(opts, 'bytes', 0) : undefined;
     const seconds = opts.has('seconds') ? num(opts, 'seconds', 0) : undefined;
-    const r = await source(sock, { ...(bytes !== undefined && { bytes }), ...(seconds !== undefined && { seconds }), hash });
+    const r = await source(sock, {
+      ...(bytes !== undefined && { bytes }),
+      ...(seconds !== undefined && { seconds }),
+      hash,
+    });
     process.stdout.write(`${JSON.stringify({ role, transport, mptcp, ...r })}\n`);
   }
 }

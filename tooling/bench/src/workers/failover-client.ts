@@ -22,7 +22,11 @@ const rx = (dev: string): number => {
   }
 };
 
-const sock = await connect((opts.get('transport') ?? 'mptcp') as Transport, opts.get('host') ?? '127.0.0.1', num(opts, 'port', 5300));
+const sock = await connect(
+  (opts.get('transport') ?? 'mptcp') as Transport,
+  opts.get('host') ?? '127.0.0.1',
+  num(opts, 'port', 5300),
+);
 const mptcp = isMptcp(sock);
 process.stdout.write(`CONNECTED ${Date.now()}\n`);
 const h = createHash('sha256');

@@ -105,7 +105,11 @@ export function danglingSourceMaps(p: PackedPackage): string[] {
 export function formatTable(rows: PackedPackage[]): string {
   const kb = (n: number): string => `${(n / 1024).toFixed(1)} kB`;
   const lines = rows.map(
-    (p) => `${`${p.name}@${p.version}`.padEnd(26)} ${kb(p.bytes).padStart(10)} ${kb(p.unpackedBytes).padStart(11)} ${String(p.files.length).padStart(6)}`,
+    (p) =>
+      `${`${p.name}@${p.version}`.padEnd(26)} ${kb(p.bytes).padStart(10)} ${kb(p.unpackedBytes).padStart(11)} ${String(p.files.length).padStart(6)}`,
   );
-  return [`${'package'.padEnd(26)} ${'tarball'.padStart(10)} ${'unpacked'.padStart(11)} ${'files'.padStart(6)}`, ...lines].join('\n');
+  return [
+    `${'package'.padEnd(26)} ${'tarball'.padStart(10)} ${'unpacked'.padStart(11)} ${'files'.padStart(6)}`,
+    ...lines,
+  ].join('\n');
 }

@@ -39,16 +39,26 @@ export function bareBin(dir: string): string {
 
 export function createProject(dir: string, bin: string, manifest: Record<string, unknown>): Project {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: path.basename(dir), private: true, ...manifest }, null, 2));
+  writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: path.basename(dir), private: true, ...manifest }, null, 2),
+  );
   const env = (extra?: Record<string, string>): NodeJS.ProcessEnv => {
     const e: NodeJS.ProcessEnv = { ...process.env, PATH: bin, npm_config_update_notifier: 'false', ...extra };
     // Nothing from the workspace may leak in: no pnpm/turbo/vitest variables, no NODE_OPTIONS loaders.
-    for (const k of Object.keys(e)) if (/^(npm_(?!config_(cache|registry|update_notifier))|PNPM_|TURBO_|VITEST|NODE_OPTIONS$)/i.test(k)) delete e[k];
+    for (const k of Object.keys(e))
+      if (/^(npm_(?!config_(cache|registry|update_notifier))|PNPM_|TURBO_|VITEST|NODE_OPTIONS$)/i.test(k)) delete e[k];
     delete e['INIT_CWD'];
     return e;
   };
   const run: Project['run'] = (cmd, args, options = {}) => {
-    const r = spawnSync(cmd, args, { cwd: dir, env: env(options.env), encoding: 'utf8', input: options.input ?? '', maxBuffer: 64 << 20 });
+    const r = spawnSync(cmd, args, {
+      cwd: dir,
+      env: env(options.env),
+      encoding: 'utf8',
+      input: options.input ?? '',
+      maxBuffer: 64 << 20,
+    });
     if (r.error) throw r.error;
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   };
@@ -58,7 +68,8 @@ export function createProject(dir: string, bin: string, manifest: Record<string,
     run,
     ok(cmd, args, options) {
       const r = run(cmd, args, options);
-      if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status} in ${dir}\n${r.stdout}\n${r.stderr}`);
+      if (r.status !== 0)
+        throw new Error(`${cmd} ${args.join(' ')} exited ${r.status} in ${dir}\n${r.stdout}\n${r.stderr}`);
       return r.stdout;
     },
   };
