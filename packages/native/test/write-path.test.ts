@@ -6,8 +6,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { readdirSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
-import { connect, listen, useMptcpWritePath, writePathRetries } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, listen, useMptcpWritePath, writePathDisabled, writePathRetries } from '../src/index.js';
 import { closeServer, connected, listening } from './helpers/net.js';
 import { missing, probes } from './helpers/capability.js';
 
@@ -44,8 +44,27 @@ async function pair(): Promise<{ client: net.Socket; server: net.Socket }> {
   return { client, server: await accepted };
 }
 
+describe('MPTCP_WRITE_PATH', () => {
+  it('is opt-in: off unless set to 1 or a retry interval', () => {
+    expect(writePathDisabled({})).toBe(true);
+    expect(writePathDisabled({ MPTCP_WRITE_PATH: '0' })).toBe(true);
+    expect(writePathDisabled({ MPTCP_WRITE_PATH: '' })).toBe(true);
+    expect(writePathDisabled({ MPTCP_WRITE_PATH: '1' })).toBe(false);
+    expect(writePathDisabled({ MPTCP_WRITE_PATH: '5' })).toBe(false);
+  });
+});
+
 describe.skipIf(noMptcp)('MPTCP write path', () => {
-  it('is on for the library’s MPTCP sockets (both ends); calling it again is a no-op', async () => {
+  const saved = process.env['MPTCP_WRITE_PATH'];
+  beforeAll(() => {
+    process.env['MPTCP_WRITE_PATH'] = '1';
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env['MPTCP_WRITE_PATH'];
+    else process.env['MPTCP_WRITE_PATH'] = saved;
+  });
+
+  it('with MPTCP_WRITE_PATH=1, is on for the library’s MPTCP sockets (both ends); calling it again is a no-op', async () => {
     const { client, server } = await pair();
     expect(useMptcpWritePath(client)).toBe(false); // already armed by connect()
     expect(useMptcpWritePath(server)).toBe(false); // already armed by the server
