@@ -21,7 +21,8 @@ export function prng(seed: number): () => number {
   };
 }
 
-const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
+/** One element of `xs`, chosen by the generator `r`. */
+export const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
 
 const ADDRESSES = [
   (r: () => number) => String(1024 + Math.floor(r() * 60000)),
