@@ -3,3 +3,4 @@ export * from './mptcp.js';
 export * from './errno.js';
 export * from './errno-table.js';
 export * from './sockopt.js';
+export * from './socket-option.js';

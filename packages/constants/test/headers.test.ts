@@ -81,6 +81,16 @@ const names = [
   'IPV6_UNICAST_HOPS',
   'IPV6_V6ONLY',
   'IPV6_TCLASS',
+  'SO_BROADCAST',
+  'SO_PASSCRED',
+  'SO_BINDTODEVICE',
+  'SO_SNDBUFFORCE',
+  'SO_RCVBUFFORCE',
+  'SO_PASSSEC',
+  'IP_PKTINFO',
+  'IPV6_RECVPKTINFO',
+  'IPV6_TRANSPARENT',
+  'IPV6_FREEBIND',
 ] as const;
 
 // IPPROTO_* are enum members in glibc with a same-named #define; the others are plain macros.
