@@ -7,23 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { close, mkfifo, mknod, netlinkRequest, netlinkRequestAsync, openSocket } from '../src/index.js';
+import { ctrlGetFamily, NETLINK_GENERIC, NLM_F_DUMP, NLM_F_REQUEST } from './helpers/netlink.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'native-cxx-'));
-const NETLINK_GENERIC = 16;
-const GENL_ID_CTRL = 0x10;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_DUMP = 0x300;
-
-function nlmsg(type: number, flags: number, seq: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(16);
-  h.writeUInt32LE(16 + payload.length, 0);
-  h.writeUInt16LE(type, 4);
-  h.writeUInt16LE(flags, 6);
-  h.writeUInt32LE(seq, 8);
-  return Buffer.concat([h, payload]);
-}
-/** CTRL_CMD_GETFAMILY, version 1: with NLM_F_DUMP every generic netlink family (several datagrams). */
-const getFamilies = (flags: number, seq: number): Buffer => nlmsg(GENL_ID_CTRL, flags, seq, Buffer.from([3, 1, 0, 0]));
 
 describe('mknod / mkfifo', () => {
   it('creates a FIFO with exactly the mode asked, whatever the process umask, and leaves the umask alone', () => {
@@ -89,18 +75,18 @@ describe('AF_UNIX bind with a mode', () => {
 
 describe('netlink never waits on the event loop', () => {
   it('netlinkRequestAsync returns what netlinkRequest returns (a multi-datagram dump)', async () => {
-    const sync = netlinkRequest(NETLINK_GENERIC, getFamilies(NLM_F_REQUEST | NLM_F_DUMP, 11));
-    const async_ = await netlinkRequestAsync(NETLINK_GENERIC, getFamilies(NLM_F_REQUEST | NLM_F_DUMP, 11));
+    const sync = netlinkRequest(NETLINK_GENERIC, ctrlGetFamily(NLM_F_REQUEST | NLM_F_DUMP, 11));
+    const async_ = await netlinkRequestAsync(NETLINK_GENERIC, ctrlGetFamily(NLM_F_REQUEST | NLM_F_DUMP, 11));
     expect(sync.length).toBeGreaterThan(1);
     expect(async_.map((m) => m.length)).toEqual(sync.map((m) => m.length));
   });
 
   it('a request the kernel ignores (no NLM_F_REQUEST, no ACK): the synchronous call fails at once with ETIMEDOUT instead of blocking; the async one waits on a pool thread while timers run', async () => {
-    expect(() => netlinkRequest(NETLINK_GENERIC, getFamilies(0, 12))).toThrow(
+    expect(() => netlinkRequest(NETLINK_GENERIC, ctrlGetFamily(0, 12))).toThrow(
       expect.objectContaining({ code: 'ETIMEDOUT', syscall: 'netlink' }),
     );
     const order: string[] = [];
-    const pending = netlinkRequestAsync(NETLINK_GENERIC, getFamilies(0, 13)).then(
+    const pending = netlinkRequestAsync(NETLINK_GENERIC, ctrlGetFamily(0, 13)).then(
       () => order.push('settled'),
       (err: unknown) => {
         order.push('settled');

@@ -1,15 +1,13 @@
 /** The explicit HTTP helpers without the hook: node's own http2 client over our MPTCP connections. */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import type * as net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, connectTls, createHttp2Server, createSecureHttp2Server, isMptcp, mptcpStatus } from '../src/index.js';
 import { missing, probes } from './helpers/capability.js';
 import { closeServer, listening } from './helpers/net.js';
 import { have } from './helpers/proc.js';
+import { selfSignedCert, type SelfSigned } from './helpers/tls.js';
 
 const skip = missing(probes.mptcp, () => (have('openssl') ? undefined : 'openssl is not installed'));
 
@@ -25,33 +23,14 @@ function get(session: http2.ClientHttp2Session): Promise<string> {
 }
 
 describe.skipIf(skip)('http2 over MPTCP with the explicit helpers', () => {
-  let dir = '';
+  let tls: SelfSigned;
   const servers: net.Server[] = [];
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'mptcp-h2-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
+    tls = selfSignedCert('mptcp-h2-');
   });
   afterAll(async () => {
     await Promise.all(servers.map(closeServer));
-    rmSync(dir, { recursive: true, force: true });
+    tls.remove();
   });
 
   it('createHttp2Server (h2c) + http2.connect over connect(): both ends MPTCP', async () => {
@@ -71,9 +50,8 @@ describe.skipIf(skip)('http2 over MPTCP with the explicit helpers', () => {
   });
 
   it('createSecureHttp2Server + connectTls (ALPN h2): TLS and HTTP/2 over MPTCP', async () => {
-    const server = createSecureHttp2Server(
-      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
-      (req, res) => res.end(`h2 ${req.httpVersion} ${isMptcp(req.socket as unknown as net.Socket)}`),
+    const server = createSecureHttp2Server({ key: readFileSync(tls.key), cert: readFileSync(tls.cert) }, (req, res) =>
+      res.end(`h2 ${req.httpVersion} ${isMptcp(req.socket as unknown as net.Socket)}`),
     );
     servers.push(server);
     const port = await listening(server.listen(0, '127.0.0.1'));
@@ -84,7 +62,7 @@ describe.skipIf(skip)('http2 over MPTCP with the explicit helpers', () => {
           port,
           servername: 'localhost',
           ALPNProtocols: ['h2'],
-          ca: readFileSync(join(dir, 'cert.pem')),
+          ca: readFileSync(tls.cert),
         }),
     });
     expect(await get(session)).toBe('h2 2.0 true');

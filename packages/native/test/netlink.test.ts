@@ -4,37 +4,22 @@ import { IPPROTO_MPTCP, MPTCP_PM_NAME } from '@mptcp/constants';
 import { connect, listen, netlinkRequest, type MptcpSocketError } from '../src/index.js';
 import { missing, probes } from './helpers/capability.js';
 import { closeServer, connected, listening } from './helpers/net.js';
+import {
+  ctrlGetFamily,
+  GENL_ID_CTRL,
+  NETLINK_GENERIC,
+  NETLINK_SOCK_DIAG,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  nlmsg,
+  rtattr,
+  SOCK_DIAG_BY_FAMILY,
+} from './helpers/netlink.js';
 
-const NETLINK_SOCK_DIAG = 4;
-const NETLINK_GENERIC = 16;
-const SOCK_DIAG_BY_FAMILY = 20;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_ACK = 0x4;
-const NLM_F_DUMP = 0x300;
 const INET_DIAG_REQ_PROTOCOL = 3;
 const TCP_LISTEN = 10;
 const TCP_ESTABLISHED = 1;
-const GENL_ID_CTRL = 0x10;
-const CTRL_CMD_GETFAMILY = 3;
-const CTRL_ATTR_FAMILY_NAME = 2;
-
-function nlmsg(type: number, flags: number, seq: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(16);
-  h.writeUInt32LE(16 + payload.length, 0);
-  h.writeUInt16LE(type, 4);
-  h.writeUInt16LE(flags, 6);
-  h.writeUInt32LE(seq, 8);
-  return Buffer.concat([h, payload]);
-}
-
-function rtattr(type: number, value: Buffer): Buffer {
-  const len = 4 + value.length;
-  const a = Buffer.alloc((len + 3) & ~3);
-  a.writeUInt16LE(len, 0);
-  a.writeUInt16LE(type, 2);
-  value.copy(a, 4);
-  return a;
-}
 
 /** inet_diag_req_v2 for AF_INET, all states, with the protocol (262 does not fit the u8 field) as INET_DIAG_REQ_PROTOCOL, as `ss -M` sends it. */
 function mptcpDiagDump(): Buffer {
@@ -78,15 +63,7 @@ describe('netlinkRequest', () => {
     client.destroy();
   });
 
-  const getFamily = (name: string, flags: number): Buffer => {
-    const genl = Buffer.from([CTRL_CMD_GETFAMILY, 1, 0, 0]);
-    return nlmsg(
-      GENL_ID_CTRL,
-      NLM_F_REQUEST | flags,
-      7,
-      Buffer.concat([genl, rtattr(CTRL_ATTR_FAMILY_NAME, Buffer.from(`${name}\0`))]),
-    );
-  };
+  const getFamily = (name: string, flags: number): Buffer => ctrlGetFamily(NLM_F_REQUEST | flags, 7, name);
 
   it.skipIf(noMptcp)('NETLINK_GENERIC non-dump request: the reply (the ack is consumed)', () => {
     for (const flags of [0, NLM_F_ACK]) {

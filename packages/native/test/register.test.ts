@@ -3,13 +3,10 @@
  * (Debian's mptcpize, an LD_PRELOAD that makes curl's socket() MPTCP), Python MPTCP sockets.
  * The apps and clients are fixtures run with node; they never import @mptcp/native themselves.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { missing, probes, type Probe } from './helpers/capability.js';
 import { dist, have, mptcpListeners, registerFixture, run, start, type Proc } from './helpers/proc.js';
+import { selfSignedCert, type SelfSigned } from './helpers/tls.js';
 
 const tool =
   (cmd: string): Probe =>
@@ -122,35 +119,16 @@ describe.skipIf(skip)('register: an unmodified http.createServer().listen()', ()
 });
 
 describe.skipIf(skip)('register: https and http2 over MPTCP (certificate made now with openssl)', () => {
-  let dir = '';
+  let tls: SelfSigned;
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'mptcp-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
+    tls = selfSignedCert('mptcp-tls-');
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => tls.remove());
 
   it('https, h2c and h2 servers are MPTCP listeners; mptcpize run curl gets answers over HTTP/1.1 and HTTP/2', async () => {
     const { ports } = await app('tls-apps.mjs', ['--import', REGISTER], {
-      KEY: join(dir, 'key.pem'),
-      CERT: join(dir, 'cert.pem'),
+      KEY: tls.key,
+      CERT: tls.cert,
     });
     const [httpsPort, h2cPort, h2Port] = ports as [number, number, number];
     const listeners = mptcpListeners();
@@ -208,37 +186,16 @@ describe.skipIf(skip)(
   'register: https fetch over MPTCP to a Python TLS server (localhost: Happy Eyeballs over ::1 and 127.0.0.1)',
   () => {
     let server: Proc | undefined;
-    let dir = '';
+    let tls: SelfSigned;
     let url = '';
     beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'mptcp-tls-'));
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-days',
-          '1',
-          '-subj',
-          '/CN=localhost',
-          '-addext',
-          'subjectAltName=DNS:localhost',
-          '-keyout',
-          join(dir, 'key.pem'),
-          '-out',
-          join(dir, 'cert.pem'),
-        ],
-        { stdio: 'ignore' },
-      );
-      server = start('python3', [registerFixture('proto-http-server.py'), join(dir, 'cert.pem'), join(dir, 'key.pem')]);
+      tls = selfSignedCert('mptcp-tls-', 'DNS:localhost');
+      server = start('python3', [registerFixture('proto-http-server.py'), tls.cert, tls.key]);
       url = `https://localhost:${(await server.line(/^LISTENING/)).split(' ')[1]}/`;
     });
     afterAll(async () => {
       await server?.stop();
-      rmSync(dir, { recursive: true, force: true });
+      tls.remove();
     });
 
     it.each(['fetch', 'https.get', 'MptcpHttpsAgent'])('%s: TLS over MPTCP, certificate verified', async (name) => {
@@ -248,7 +205,7 @@ describe.skipIf(skip)(
         CLIENT: name,
         NATIVE_DIST: dist('index.js'),
         NODE_MPTCP: '1',
-        NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem'),
+        NODE_EXTRA_CA_CERTS: tls.cert,
       });
       expect(JSON.parse(out.stdout)).toEqual(['262 1', '262 1']);
     });
