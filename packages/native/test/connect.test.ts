@@ -168,14 +168,19 @@ describe('errors', () => {
 });
 
 describe.skipIf(noMptcp)('no fd leak', () => {
-  it('1,000 connect/close cycles leave /proc/self/fd unchanged', async () => {
+  const count = (): number => readdirSync('/proc/self/fd').length;
+  /** A listener that ends every connection it accepts; resolves with its port. */
+  const endingServer = (): Promise<number> => {
     const server = listen({ host: '127.0.0.1', port: 0 }, (s) => {
       s.on('error', () => undefined);
       s.end();
     });
     servers.push(server);
-    const port = await listening(server);
-    const count = (): number => readdirSync('/proc/self/fd').length;
+    return listening(server);
+  };
+
+  it('1,000 connect/close cycles leave /proc/self/fd unchanged', async () => {
+    const port = await endingServer();
     // One warm-up cycle so lazily opened fds (addon, epoll, dns) exist before counting.
     const warm = connect({ host: '127.0.0.1', port, mptcp: 'require' });
     await connected(warm);
@@ -195,13 +200,7 @@ describe.skipIf(noMptcp)('no fd leak', () => {
   }, 60_000);
 
   it('destroying while connecting (IP literal, host name, blackhole timeout) leaks nothing', async () => {
-    const server = listen({ host: '127.0.0.1', port: 0 }, (s) => {
-      s.on('error', () => undefined);
-      s.end();
-    });
-    servers.push(server);
-    const port = await listening(server);
-    const count = (): number => readdirSync('/proc/self/fd').length;
+    const port = await endingServer();
     const before = count();
     for (let i = 0; i < 200; i++) {
       const host = i % 2 === 0 ? '127.0.0.1' : 'localhost';
