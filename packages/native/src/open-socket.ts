@@ -8,13 +8,15 @@
  *   (AF_UNIX: parents created with DirectoryMode, node mode from SocketMode via umask, stale node
  *   unlinked and bind retried once on EADDRINUSE) → listen(backlog) (stream/seqpacket) → the rest.
  *
- * As in systemd, a failing IPV6_V6ONLY, BindToDevice or SO_REUSEADDR is fatal (the socket would
- * not be what the unit asks for); ReusePort/FreeBind/Transparent and every option after listen()
- * that the kernel refuses become warnings in the result (e.g. IP_TTL on MPTCP: EOPNOTSUPP).
+ * The [Socket] options are @mptcp/constants' SOCKET_OPTION_DESCRIPTORS, applied here generically
+ * (stage, order, families, SCTP/IPv6 variants and fatal-or-warning come from the table). As in
+ * systemd, a failing IPV6_V6ONLY, BindToDevice or SO_REUSEADDR is fatal (the socket would not be
+ * what the unit asks for); ReusePort/FreeBind/Transparent and every option after listen() that the
+ * kernel refuses become warnings in the result (e.g. IP_TTL on MPTCP: EOPNOTSUPP).
  */
 import { mkdirSync, chmodSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { IPPROTO_SCTP } from '@mptcp/constants';
+import { SOCKET_OPTION_DESCRIPTORS, sockoptTarget, sockoptValue, type SocketOptionDescriptor } from '@mptcp/constants';
 import { binding, sysconst } from './binding.js';
 import { MptcpSocketError, check, errnoName, errnoMessage, syscallError } from './errors.js';
 import { createSocket } from './policy.js';
@@ -23,146 +25,28 @@ import type { OpenedSocket, OpenSocketSpec, SocketOptionWarning, SockAddr } from
 
 type Family = SockAddr['family'];
 
-/** One socket option: when it applies and how it is set. `set` returns 0 or -errno. */
-interface OptionRow {
-  /** The [Socket] directive, for warnings. */
-  option: string;
-  applies(spec: OpenSocketSpec, family: Family): boolean;
-  set(fd: number, spec: OpenSocketSpec, family: Family): number;
-}
-
 const isIp = (f: Family): boolean => f === 'inet' || f === 'inet6';
 
-function setInt(fd: number, level: string | number, name: string, value: number): number {
-  return binding().setsockoptInt(fd, typeof level === 'number' ? level : sysconst(level), sysconst(name), value);
+function setInt(fd: number, level: string, name: string, value: number): number {
+  return binding().setsockoptInt(fd, sysconst(level), sysconst(name), value);
 }
 
-function setString(fd: number, level: string, name: string, value: string): number {
-  return binding().setsockoptBuffer(fd, sysconst(level), sysconst(name), Buffer.from(value));
+/**
+ * setsockopt of one [Socket] option (a descriptor of @mptcp/constants): 0, -errno, or undefined
+ * when the spec does not ask for it. The FORCE variant first when there is one (root may exceed
+ * rmem_max), then the plain option.
+ */
+function applyOption(fd: number, d: SocketOptionDescriptor, spec: OpenSocketSpec, family: Family): number | undefined {
+  const value = sockoptValue(d, spec[d.field as keyof OpenSocketSpec] as boolean | number | string | undefined, family);
+  if (value === undefined) return undefined;
+  const native = binding();
+  const set = (target: { level: number; optname: number }): number =>
+    typeof value === 'number'
+      ? native.setsockoptInt(fd, target.level, target.optname, value)
+      : native.setsockoptBuffer(fd, target.level, target.optname, Buffer.from(value));
+  if (d.force && set(d.force) === 0) return 0;
+  return set(sockoptTarget(d, family, spec.protocol));
 }
-
-/** Per-family option: IPv4 name at IPPROTO_IP, IPv6 name at IPPROTO_IPV6. */
-function perFamily(fd: number, family: Family, v4: string, v6: string, value: number): number {
-  return family === 'inet6' ? setInt(fd, 'IPPROTO_IPV6', v6, value) : setInt(fd, 'IPPROTO_IP', v4, value);
-}
-
-/** Buffer sizes: the FORCE variant (root may exceed rmem_max), else the plain one. */
-function setBuffer(fd: number, force: string, plain: string, value: number): number {
-  const r = setInt(fd, 'SOL_SOCKET', force, value);
-  return r === 0 ? 0 : setInt(fd, 'SOL_SOCKET', plain, value);
-}
-
-/** Before bind(), IP sockets only; failures are warnings (systemd logs and goes on). */
-const PRE_BIND_OPTIONS: readonly OptionRow[] = [
-  {
-    option: 'ReusePort',
-    applies: (s, f) => isIp(f) && s.reusePort === true,
-    set: (fd) => setInt(fd, 'SOL_SOCKET', 'SO_REUSEPORT', 1),
-  },
-  {
-    option: 'FreeBind',
-    applies: (s, f) => isIp(f) && s.freeBind === true,
-    set: (fd, _s, f) => perFamily(fd, f, 'IP_FREEBIND', 'IPV6_FREEBIND', 1),
-  },
-  {
-    option: 'Transparent',
-    applies: (s, f) => isIp(f) && s.transparent === true,
-    set: (fd, _s, f) => perFamily(fd, f, 'IP_TRANSPARENT', 'IPV6_TRANSPARENT', 1),
-  },
-];
-
-/** After listen(), in socket_apply_socket_options() order; failures are warnings. */
-const POST_LISTEN_OPTIONS: readonly OptionRow[] = [
-  {
-    option: 'KeepAlive',
-    applies: (s) => s.keepAlive === true,
-    set: (fd) => setInt(fd, 'SOL_SOCKET', 'SO_KEEPALIVE', 1),
-  },
-  {
-    option: 'KeepAliveTimeSec',
-    applies: (s) => s.keepAliveTimeSec !== undefined,
-    set: (fd, s) => setInt(fd, 'IPPROTO_TCP', 'TCP_KEEPIDLE', s.keepAliveTimeSec ?? 0),
-  },
-  {
-    option: 'KeepAliveIntervalSec',
-    applies: (s) => s.keepAliveIntervalSec !== undefined,
-    set: (fd, s) => setInt(fd, 'IPPROTO_TCP', 'TCP_KEEPINTVL', s.keepAliveIntervalSec ?? 0),
-  },
-  {
-    option: 'KeepAliveProbes',
-    applies: (s) => s.keepAliveProbes !== undefined,
-    set: (fd, s) => setInt(fd, 'IPPROTO_TCP', 'TCP_KEEPCNT', s.keepAliveProbes ?? 0),
-  },
-  {
-    option: 'DeferAcceptSec',
-    applies: (s) => s.deferAcceptSec !== undefined && s.deferAcceptSec > 0,
-    set: (fd, s) => setInt(fd, 'IPPROTO_TCP', 'TCP_DEFER_ACCEPT', s.deferAcceptSec ?? 0),
-  },
-  {
-    option: 'NoDelay',
-    applies: (s) => s.noDelay === true,
-    // SCTP_NODELAY is 3 at level IPPROTO_SCTP (linux/sctp.h); MPTCP and TCP use TCP_NODELAY.
-    set: (fd, s) =>
-      s.protocol === IPPROTO_SCTP
-        ? binding().setsockoptInt(fd, IPPROTO_SCTP, 3, 1)
-        : setInt(fd, 'IPPROTO_TCP', 'TCP_NODELAY', 1),
-  },
-  {
-    option: 'Broadcast',
-    applies: (s) => s.broadcast === true,
-    set: (fd) => setInt(fd, 'SOL_SOCKET', 'SO_BROADCAST', 1),
-  },
-  {
-    option: 'PassCredentials',
-    applies: (s) => s.passCredentials === true,
-    set: (fd) => setInt(fd, 'SOL_SOCKET', 'SO_PASSCRED', 1),
-  },
-  {
-    option: 'PassSecurity',
-    applies: (s) => s.passSecurity === true,
-    set: (fd) => setInt(fd, 'SOL_SOCKET', 'SO_PASSSEC', 1),
-  },
-  {
-    option: 'PassPacketInfo',
-    applies: (s, f) => s.passPacketInfo === true && isIp(f),
-    set: (fd, _s, f) => perFamily(fd, f, 'IP_PKTINFO', 'IPV6_RECVPKTINFO', 1),
-  },
-  {
-    option: 'Priority',
-    applies: (s) => s.priority !== undefined && s.priority >= 0,
-    set: (fd, s) => setInt(fd, 'SOL_SOCKET', 'SO_PRIORITY', s.priority ?? 0),
-  },
-  {
-    option: 'ReceiveBuffer',
-    applies: (s) => s.receiveBuffer !== undefined && s.receiveBuffer > 0,
-    set: (fd, s) => setBuffer(fd, 'SO_RCVBUFFORCE', 'SO_RCVBUF', s.receiveBuffer ?? 0),
-  },
-  {
-    option: 'SendBuffer',
-    applies: (s) => s.sendBuffer !== undefined && s.sendBuffer > 0,
-    set: (fd, s) => setBuffer(fd, 'SO_SNDBUFFORCE', 'SO_SNDBUF', s.sendBuffer ?? 0),
-  },
-  {
-    option: 'Mark',
-    applies: (s) => s.mark !== undefined && s.mark >= 0,
-    set: (fd, s) => setInt(fd, 'SOL_SOCKET', 'SO_MARK', s.mark ?? 0),
-  },
-  {
-    option: 'IPTOS',
-    applies: (s, f) => s.ipTos !== undefined && s.ipTos >= 0 && isIp(f),
-    set: (fd, s) => setInt(fd, 'IPPROTO_IP', 'IP_TOS', s.ipTos ?? 0),
-  },
-  {
-    option: 'IPTTL',
-    applies: (s, f) => s.ipTtl !== undefined && s.ipTtl >= 0 && isIp(f),
-    set: (fd, s, f) => perFamily(fd, f, 'IP_TTL', 'IPV6_UNICAST_HOPS', s.ipTtl ?? 0),
-  },
-  {
-    option: 'TCPCongestion',
-    applies: (s) => s.tcpCongestion !== undefined && s.tcpCongestion !== '',
-    set: (fd, s) => setString(fd, 'IPPROTO_TCP', 'TCP_CONGESTION', s.tcpCongestion ?? ''),
-  },
-];
 
 /** mkdir -p for the parents of a socket node; directories we create get exactly `mode`. */
 function mkdirParents(path: string, mode: number): void {
@@ -234,15 +118,17 @@ export function openSocket(spec: OpenSocketSpec): OpenedSocket {
     const r = setInt(fd, 'IPPROTO_IPV6', 'IPV6_V6ONLY', spec.bindIPv6Only === 'ipv6-only' ? 1 : 0);
     if (r < 0) fail(-r, 'setsockopt(IPV6_V6ONLY)');
   }
-  if (isIp(family) && spec.bindToDevice) {
-    const r = setString(fd, 'SOL_SOCKET', 'SO_BINDTODEVICE', spec.bindToDevice);
-    if (r < 0) fail(-r, 'setsockopt(SO_BINDTODEVICE)');
-  }
-  for (const row of PRE_BIND_OPTIONS) {
-    if (!row.applies(spec, family)) continue;
-    const r = row.set(fd, spec, family);
-    if (r < 0) warnings.push(warn(row.option, -r));
-  }
+  // The [Socket] options of one stage, in the table's (systemd's) order: fatal or a warning.
+  const applyStage = (stage: SocketOptionDescriptor['stage']): void => {
+    for (const d of SOCKET_OPTION_DESCRIPTORS) {
+      if (d.stage !== stage) continue;
+      const r = applyOption(fd, d, spec, family);
+      if (r === undefined || r === 0) continue;
+      if (d.onError === 'fatal') fail(-r, `setsockopt(${sockoptTarget(d, family, spec.protocol).name})`);
+      warnings.push(warn(d.directive, -r));
+    }
+  };
+  applyStage('pre-bind');
   {
     const r = setInt(fd, 'SOL_SOCKET', 'SO_REUSEADDR', 1);
     if (r < 0) fail(-r, 'setsockopt(SO_REUSEADDR)');
@@ -273,11 +159,7 @@ export function openSocket(spec: OpenSocketSpec): OpenedSocket {
     if (r < 0) fail(-r, 'listen');
   }
 
-  for (const row of POST_LISTEN_OPTIONS) {
-    if (!row.applies(spec, family)) continue;
-    const r = row.set(fd, spec, family);
-    if (r < 0) warnings.push(warn(row.option, -r));
-  }
+  applyStage('post-listen');
 
   if (spec.nonBlocking === false) check(native.setNonBlocking(fd, false), { syscall: 'fcntl' });
 

@@ -2,6 +2,7 @@
  * The public types of @mptcp/native. The C++ addon returns plain objects of these shapes; policy
  * (fallback, option order, messages) lives in TypeScript.
  */
+import type { SocketOptionValues } from '@mptcp/constants';
 
 /**
  * `'require'`: MPTCP or an error. `'prefer'`: MPTCP, plain TCP when the host lacks it. `'off'` (or
@@ -27,9 +28,10 @@ export type SockAddr =
 
 /**
  * What `openSocket()` creates: one listening (stream/seqpacket) or bound (datagram) socket, with
- * systemd's [Socket] options applied in systemd's order.
+ * systemd's [Socket] options applied in systemd's order. The options (`noDelay`, `ipTtl`, …) are the
+ * fields of @mptcp/constants' SocketOptionValues: one per row of SOCKET_OPTION_DESCRIPTORS.
  */
-export interface OpenSocketSpec {
+export interface OpenSocketSpec extends SocketOptionValues {
   kind: SocketKind;
   address: SockAddr;
   /**
@@ -54,27 +56,6 @@ export interface OpenSocketSpec {
   /** listen() backlog; default SOMAXCONN semantics (the kernel caps it). */
   backlog?: number;
   bindIPv6Only?: 'default' | 'both' | 'ipv6-only';
-  bindToDevice?: string;
-  reusePort?: boolean;
-  freeBind?: boolean;
-  transparent?: boolean;
-  keepAlive?: boolean;
-  keepAliveTimeSec?: number;
-  keepAliveIntervalSec?: number;
-  keepAliveProbes?: number;
-  noDelay?: boolean;
-  priority?: number;
-  deferAcceptSec?: number;
-  receiveBuffer?: number;
-  sendBuffer?: number;
-  ipTos?: number;
-  ipTtl?: number;
-  mark?: number;
-  broadcast?: boolean;
-  passCredentials?: boolean;
-  passSecurity?: boolean;
-  passPacketInfo?: boolean;
-  tcpCongestion?: string;
   /** AF_UNIX path sockets: parent directories created with this mode (default 0o755). */
   directoryMode?: number;
   /** AF_UNIX path sockets: the node is created with this mode (umask applied around bind, no window). */
