@@ -1,0 +1,236 @@
+/**
+ * Accept=yes: the socket accepts each connection and starts one instance of its template for it
+ * (socket.c socket_enter_running() with Accept=yes): admission (trigger limit, MaxConnections=,
+ * MaxConnectionsPerSource=), instance naming, the instance's start with the connection fd, and the
+ * instances each socket runs (counted, found by name, stopped), which follow the socket across a
+ * reload (see socket-runtime.ts Carried).
+ */
+import type { AcceptedConnection } from '@mptcp/native';
+import type { EngineCore } from './engine-core.js';
+import type { ServiceTemplate } from './engine-types.js';
+import { ActivationError, errnoOf, messageOf } from './errors.js';
+import {
+  connectionInstance,
+  instanceServiceName,
+  prettyAddress,
+  remoteEnvironment,
+  sourceKey,
+  templateNameFor,
+} from './instance-name.js';
+import { TRIGGER_LIMIT_MESSAGE, takeTrigger } from './limits.js';
+import type { OpenedPort } from './open-listen.js';
+import { ServiceProcess, type StartContext } from './service-process.js';
+import type { SocketRuntime, SocketRuntimes } from './socket-runtime.js';
+import { SpawnBudget } from './spawn-budget.js';
+import type { TemplateResolver } from './templates.js';
+
+/** Accept=yes connections accepted per readiness event at most (then the next ones in a macrotask). */
+const ACCEPT_BATCH = 8;
+
+type RefusalReason = 'max-connections' | 'max-connections-per-source' | 'trigger-limit-hit' | 'error';
+
+export class AcceptInstances {
+  /** Connections accepted whose instance is not spawned yet. */
+  private readonly budget = new SpawnBudget();
+  /** Sockets that stopped accepting until a spawn completes. */
+  private readonly paused = new Set<SocketRuntime>();
+  /** Ports with an accept scheduled (scheduleAccept()). */
+  private readonly scheduled = new WeakSet<OpenedPort>();
+
+  constructor(
+    private readonly core: EngineCore,
+    private readonly sockets: SocketRuntimes,
+    private readonly template: (name: string) => ServiceTemplate | undefined,
+    private readonly instantiate: TemplateResolver,
+  ) {}
+
+  /** A running instance by name (`echo@3-127.0.0.1:80-127.0.0.1:5000.service`). */
+  find(name: string): { sock: SocketRuntime; proc: ServiceProcess } | undefined {
+    for (const sock of this.sockets.values())
+      for (const proc of sock.instances) if (proc.name === name) return { sock, proc };
+    return undefined;
+  }
+
+  /**
+   * Up to ACCEPT_BATCH connections per readiness event (systemd's socket_dispatch_io() takes one):
+   * each instance's spawn is under way before the next accept, and no more connections wait for
+   * their spawn than the fds left allow (spawn-budget.ts), so a small fd budget (RLIMIT_NOFILE)
+   * serves as many connections as it can instead of holding them all unserved. The watch is
+   * level-triggered: a longer queue brings the next event at once.
+   */
+  onReadable(sock: SocketRuntime, port: OpenedPort): void {
+    const native = this.core.requireNative();
+    // A few connections per event when the queue holds several (each one's spawn is dispatched
+    // before the next accept); the budget and EMFILE are checked before every accept.
+    for (let n = 0; n < ACCEPT_BATCH; n++) {
+      if (sock.state !== 'listening' || this.core.stopping) return;
+      if (this.budget.exhausted()) {
+        // Enough connections wait for their instance to be spawned for the fds left: accepting more
+        // now would hold their fds unserved. Stop polling until a spawn completes (start()).
+        this.sockets.unwatch(sock);
+        this.paused.add(sock);
+        return;
+      }
+      let conn: AcceptedConnection | null;
+      try {
+        conn = native.accept(port.fd);
+      } catch (err) {
+        const errno = errnoOf(err);
+        if (errno === 'EMFILE' || errno === 'ENFILE') {
+          this.waitForFds(sock, messageOf(err));
+          return;
+        }
+        this.core.log.warn(`Failed to accept connection: ${messageOf(err)}`, { unit: sock.unit.name });
+        return;
+      }
+      if (conn === null) return;
+      this.onConnection(sock, conn);
+    }
+    // The queue may hold more: the next accepts come in their own macrotask, after what these
+    // connections' starts could do meanwhile (the readiness watch alone may not fire again for
+    // connections that were already queued).
+    this.scheduleAccept(sock, port);
+  }
+
+  /** One more accept on `port` soon (at most one pending per port). */
+  private scheduleAccept(sock: SocketRuntime, port: OpenedPort): void {
+    if (this.scheduled.has(port)) return;
+    this.scheduled.add(port);
+    setImmediate(() => {
+      this.scheduled.delete(port);
+      if (this.sockets.get(sock.unit.name) === sock && sock.ports.includes(port)) this.onReadable(sock, port);
+    });
+  }
+
+  /** Polls `sock` again and looks at its queues at once. */
+  private resume(sock: SocketRuntime): void {
+    this.sockets.enterListening(sock);
+    for (const port of sock.ports) this.scheduleAccept(sock, port);
+  }
+
+  /** A spawn completed: the sockets that paused for it poll again (the next accept re-checks the budget). */
+  private resumePaused(): void {
+    if (this.paused.size === 0) return;
+    const paused = [...this.paused];
+    this.paused.clear();
+    for (const sock of paused) {
+      if (sock.state === 'listening' && !sock.fdWait && this.sockets.live(sock)) this.resume(sock);
+    }
+  }
+
+  /**
+   * Out of fds: stop polling (a level-triggered watch would spin) until an instance of this socket
+   * exits, or a second has passed when none runs. Logged once per stall.
+   */
+  private waitForFds(sock: SocketRuntime, why: string): void {
+    if (sock.fdWait) return;
+    this.core.log.warn(
+      `Failed to accept connection: ${why}; waiting for a running instance to exit before accepting more.`,
+      { unit: sock.unit.name },
+    );
+    this.sockets.unwatch(sock);
+    const resume = (): void => {
+      if (!sock.fdWait) return;
+      clearTimeout(sock.fdWait);
+      delete sock.fdWait;
+      if (sock.state === 'listening' && this.sockets.live(sock)) this.resume(sock);
+    };
+    sock.fdWait = setTimeout(resume, 1000);
+    sock.resumeAccept = resume;
+  }
+
+  private refuse(sock: SocketRuntime, conn: AcceptedConnection, reason: RefusalReason, message: string): void {
+    this.core.requireNative().close(conn.fd);
+    sock.counters.refused += 1;
+    this.core.events.emit('refused', { socket: sock.unit.name, reason, remote: conn.remote, message });
+  }
+
+  private onConnection(sock: SocketRuntime, conn: AcceptedConnection): void {
+    const native = this.core.requireNative();
+    if (!takeTrigger(sock)) {
+      this.refuse(sock, conn, 'trigger-limit-hit', TRIGGER_LIMIT_MESSAGE);
+      this.sockets.triggerLimitHit(sock);
+      return;
+    }
+    let creds = null;
+    if (conn.remote.family === 'unix') {
+      try {
+        creds = native.peerCredentials(conn.fd);
+      } catch {
+        creds = null;
+      }
+    }
+    const admission = sock.limits.admit(
+      sourceKey(conn.remote, creds),
+      prettyAddress(conn.remote) ?? sourceKey(conn.remote, creds),
+    );
+    if (!admission.ok) {
+      this.core.log.warn(admission.message, { unit: sock.unit.name });
+      this.refuse(sock, conn, admission.reason, admission.message);
+      return;
+    }
+    sock.counters.accepted += 1;
+    const instance = connectionInstance(sock.nAccepted, conn.local, conn.remote, creds);
+    sock.nAccepted += 1;
+    const name = instanceServiceName(sock.unit.name, instance);
+    this.core.events.emit('accepted', {
+      socket: sock.unit.name,
+      service: name,
+      instance,
+      remote: conn.remote,
+      local: conn.local,
+    });
+    void this.start(sock, conn, name, admission.release);
+  }
+
+  private async start(sock: SocketRuntime, conn: AcceptedConnection, name: string, release: () => void): Promise<void> {
+    const { core } = this;
+    const native = core.requireNative();
+    let svc: ServiceProcess | undefined;
+    this.budget.inFlight += 1;
+    try {
+      const templateName = templateNameFor(sock.unit.name);
+      const template = this.template(templateName);
+      if (!template)
+        throw new ActivationError('TEMPLATE_NOT_FOUND', `Service ${templateName} not loaded`, { unit: sock.unit.name });
+      const unit = await this.instantiate(template, name);
+      const proc = new ServiceProcess(unit, core.serviceOptions());
+      svc = proc;
+      // The set (and the limits) move to a reopened runtime on reload: the instance stays tracked.
+      const instances = sock.instances;
+      instances.add(proc);
+      proc.on('state', (state) =>
+        core.events.emit('service-state', {
+          service: name,
+          state,
+          ...(proc.pid !== undefined ? { pid: proc.pid } : {}),
+        }),
+      );
+      proc.on('exit', (exit) => {
+        release();
+        instances.delete(proc);
+        core.events.emit('service-exit', exit);
+        // An fd came free: a socket that ran out of them accepts again.
+        this.sockets.get(sock.unit.name)?.resumeAccept?.();
+      });
+      if (core.stopping) throw new ActivationError('ENGINE_STATE', 'engine is stopping');
+      if (!unit.nonBlocking) native.setNonBlocking(conn.fd, false);
+      const env = remoteEnvironment(conn.remote);
+      const ctx: StartContext =
+        unit.standardInput === 'socket'
+          ? { socketStdio: conn.fd, env }
+          : { fds: [conn.fd], fdNames: [sock.unit.fileDescriptorName ?? 'connection'], env };
+      const pid = await proc.start(ctx);
+      core.events.emit('started', { service: name, pid, socket: sock.unit.name });
+    } catch (err) {
+      release();
+      if (svc) sock.instances.delete(svc);
+      core.log.error(`Failed to start ${name}: ${messageOf(err)}`, { unit: sock.unit.name });
+    } finally {
+      // The child has its own copy; the daemon's must go, or the peer never sees EOF.
+      native.close(conn.fd);
+      this.budget.inFlight -= 1;
+      this.resumePaused();
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/** What `status`, `list-units` and `status UNIT` show of the engine's sockets and services. */
+import type { ListenStatus, SocketStatus, UnitInfo } from './engine-types.js';
+import { templateNameFor } from './instance-name.js';
+import { formatSockAddr, portOf } from './listen-address.js';
+import type { ServiceProcess } from './service-process.js';
+import type { SocketRuntime } from './socket-runtime.js';
+import { serviceNameOf } from './unit-definitions.js';
+
+export function socketStatus(s: SocketRuntime): SocketStatus {
+  const listen: ListenStatus[] = s.ports.map((p) => {
+    const port = p.local ? portOf(p.local) : undefined;
+    return {
+      kind: p.entry.kind,
+      value: p.entry.value,
+      address: p.local ? formatSockAddr(p.local) : p.entry.value,
+      ...(port !== undefined ? { port } : {}),
+      transport: p.transport,
+      protocol: p.protocol,
+      fd: p.fd,
+    };
+  });
+  return {
+    name: s.unit.name,
+    state: s.state,
+    result: s.result,
+    accept: s.unit.accept,
+    service: s.unit.accept ? templateNameFor(s.unit.name) : serviceNameOf(s.unit),
+    listen,
+    counters: { ...s.counters },
+    connections: s.limits.connections,
+    ...(s.error !== undefined ? { error: s.error } : {}),
+  };
+}
+
+export function socketUnitInfo(sock: SocketRuntime): UnitInfo {
+  const status = socketStatus(sock);
+  return {
+    name: sock.unit.name,
+    kind: 'socket',
+    file: sock.unit.file,
+    ...(sock.unit.unit.description !== undefined ? { description: sock.unit.unit.description } : {}),
+    activeState:
+      sock.state === 'listening' || sock.state === 'running'
+        ? 'active'
+        : sock.state === 'failed'
+          ? 'failed'
+          : 'inactive',
+    subState: sock.state,
+    result: sock.result,
+    socket: status,
+    triggers: [status.service],
+    triggeredBy: [],
+  };
+}
+
+/** A service (or Accept=yes instance) as `status UNIT` shows it; `triggeredBy` the sockets that start it. */
+export function serviceUnitInfo(name: string, p: ServiceProcess, triggeredBy: string[]): UnitInfo {
+  const snap = p.snapshot(true);
+  const activeState = p.state === 'auto-restart' ? 'activating' : p.state;
+  return {
+    name,
+    kind: 'service',
+    file: p.unit.file,
+    ...(p.unit.unit.description !== undefined ? { description: p.unit.unit.description } : {}),
+    activeState,
+    subState: snap.subState ?? 'dead',
+    result: snap.result ?? 'success',
+    service: snap,
+    triggers: [],
+    triggeredBy,
+  };
+}

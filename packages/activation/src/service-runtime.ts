@@ -1,0 +1,265 @@
+/**
+ * The service side of the engine for Accept=no sockets (socket.c socket_enter_running() and
+ * service.c's restart): a trigger starts the unit's service with the fds of every socket it owns
+ * (lent to it until it exits), Restart= schedules the next start after RestartSec=, and the
+ * sockets poll again when the service is gone (FlushPending=).
+ */
+import type { ServiceUnit } from '@mptcp/unit';
+import { type EngineCore, usecToMs } from './engine-core.js';
+import { ActivationError, messageOf } from './errors.js';
+import { startLimitOf, takeStart, takeTrigger, updatedLimit } from './limits.js';
+import type { RateLimit } from './rate-limit.js';
+import { restartDelayUsec } from './restart-policy.js';
+import { type ServiceExit, ServiceProcess, type StartContext } from './service-process.js';
+import type { SocketRuntime, SocketRuntimes } from './socket-runtime.js';
+import type { UnitDefinitions } from './unit-definitions.js';
+import { serviceNameOf } from './unit-definitions.js';
+
+export interface ServiceRuntime {
+  process: ServiceProcess;
+  startLimit: RateLimit;
+  restartTimer?: NodeJS.Timeout;
+  /** Set while start() is queued so that two triggers never start twice. */
+  starting: boolean;
+}
+
+/** The engine's (Accept=no) services by name, created from their definitions on first use. */
+export class ServiceRuntimes {
+  private readonly byName = new Map<string, ServiceRuntime>();
+
+  constructor(
+    private readonly core: EngineCore,
+    private readonly sockets: SocketRuntimes,
+    private readonly defs: UnitDefinitions,
+  ) {}
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  /** An existing runtime only (status): never creates one. */
+  peek(name: string): ServiceRuntime | undefined {
+    return this.byName.get(name);
+  }
+
+  names(): IterableIterator<string> {
+    return this.byName.keys();
+  }
+
+  values(): IterableIterator<ServiceRuntime> {
+    return this.byName.values();
+  }
+
+  clear(): void {
+    this.byName.clear();
+  }
+
+  /** The runtime of a loaded service (created on first use); undefined when `name` is not loaded. */
+  get(name: string): ServiceRuntime | undefined {
+    const existing = this.byName.get(name);
+    if (existing) return existing;
+    const def = this.defs.services.get(name);
+    if (!def) return undefined;
+    const process = new ServiceProcess(def, this.core.serviceOptions());
+    const rt: ServiceRuntime = { process, startLimit: startLimitOf(def), starting: false };
+    process.on('state', (state) =>
+      this.core.events.emit('service-state', {
+        service: name,
+        state,
+        ...(process.pid !== undefined ? { pid: process.pid } : {}),
+      }),
+    );
+    process.on('exit', (exit) => this.onExit(rt, exit));
+    this.byName.set(name, rt);
+    return rt;
+  }
+
+  require(name: string): ServiceRuntime {
+    const svc = this.get(name);
+    if (!svc) throw new ActivationError('UNIT_NOT_FOUND', `Unit ${name} not found.`, { unit: name });
+    return svc;
+  }
+
+  /**
+   * New definitions were loaded: a running service keeps its process and gets the new definition
+   * for its next start; one no longer defined and not running goes; every defined one is listed.
+   */
+  redefine(): void {
+    for (const [name, rt] of this.byName) {
+      const def = this.defs.services.get(name);
+      if (def) {
+        rt.process.unit = def;
+        rt.startLimit = updatedLimit(rt.startLimit, def.unit.startLimitIntervalUsec, def.unit.startLimitBurst);
+      } else if (!rt.process.running) {
+        this.byName.delete(name);
+      }
+    }
+    // Every known service shows up in status(), started or not.
+    for (const name of this.defs.services.keys()) this.get(name);
+  }
+
+  /** An Accept=no socket is readable: its service starts (the trigger limit permitting). */
+  onTrigger(sock: SocketRuntime): void {
+    if (sock.state !== 'listening' || this.core.stopping) return;
+    // Stop polling first: the watch is level-triggered and the service has not taken the data yet.
+    this.sockets.unwatch(sock);
+    if (!takeTrigger(sock)) {
+      this.sockets.triggerLimitHit(sock);
+      return;
+    }
+    const name = serviceNameOf(sock.unit);
+    this.core.events.emit('trigger', { socket: sock.unit.name, service: name });
+    const svc = this.get(name);
+    if (!svc) {
+      this.core.log.error(`Service ${name} not loaded, socket cannot be started.`, { unit: sock.unit.name });
+      this.sockets.enterFailed(sock, 'resources', `Service ${name} not loaded`);
+      return;
+    }
+    void this.start(svc, sock);
+  }
+
+  /** The sockets whose fds a service gets: those that trigger it, plus its Sockets=. */
+  socketsFor(service: ServiceUnit): SocketRuntime[] {
+    const out: SocketRuntime[] = [];
+    for (const s of this.sockets.values()) {
+      if (s.unit.accept || s.ports.length === 0) continue;
+      if (serviceNameOf(s.unit) === service.name || service.sockets.includes(s.unit.name)) out.push(s);
+    }
+    return out;
+  }
+
+  /** Starts `svc` with its sockets' fds (lent to it until it exits), unless it runs or waits to restart. */
+  async start(svc: ServiceRuntime, trigger: SocketRuntime | undefined): Promise<void> {
+    const { core, sockets: table } = this;
+    if (svc.starting || svc.process.running || core.stopping) {
+      // Someone else started it: this socket waits for the service to go away, like its siblings.
+      if (trigger && trigger.state === 'listening' && !core.stopping) table.setState(trigger, 'running');
+      return;
+    }
+    if (svc.restartTimer) {
+      // As systemd: a start request during auto-restart waits for RestartSec= to pass
+      // (service_start() returns -EAGAIN and the job stays queued); the restart takes the fds.
+      if (trigger && trigger.state === 'listening') table.setState(trigger, 'running');
+      return;
+    }
+    const unit = svc.process.unit;
+    const sockets = this.socketsFor(unit).filter((s) => s.state === 'listening' || s.state === 'running');
+    if (!takeStart(svc.startLimit, svc.process, core.log)) {
+      for (const s of sockets)
+        table.enterFailed(s, 'service-start-limit-hit', `Service ${unit.name} hit its start limit`);
+      return;
+    }
+    for (const s of sockets) table.lend(s, unit.nonBlocking);
+    const ports = sockets.flatMap((s) =>
+      s.ports.map((p) => ({ fd: p.fd, name: s.unit.fileDescriptorName ?? s.unit.name })),
+    );
+    const ctx: StartContext = {};
+    if (unit.standardInput === 'socket') {
+      if (ports.length !== 1) {
+        core.log.error(ports.length === 0 ? 'Got no socket.' : 'Got more than one socket.', { unit: unit.name });
+        for (const s of sockets) table.enterListeningLater(s);
+        return;
+      }
+      ctx.socketStdio = (ports[0] as { fd: number }).fd;
+    } else {
+      ctx.fds = ports.map((p) => p.fd);
+      ctx.fdNames = ports.map((p) => p.name);
+    }
+    svc.starting = true;
+    try {
+      const pid = await svc.process.start(ctx);
+      core.events.emit('started', { service: unit.name, pid, ...(trigger ? { socket: trigger.unit.name } : {}) });
+    } catch (err) {
+      core.log.error(`Failed to start: ${messageOf(err)}`, { unit: unit.name });
+      for (const s of sockets) table.enterListeningLater(s);
+    } finally {
+      svc.starting = false;
+    }
+  }
+
+  /** `start UNIT`: now, also when an auto-restart is scheduled. Rejects when the start fails. */
+  async startNow(name: string): Promise<void> {
+    const svc = this.require(name);
+    if (svc.process.running || svc.starting) return;
+    if (svc.restartTimer) {
+      this.cancelRestart(svc);
+      svc.process.clearAutoRestart();
+    }
+    await this.start(svc, undefined);
+    if (svc.process.state === 'failed')
+      throw new ActivationError(
+        'EXEC_FAILED',
+        `Job for ${name} failed (result: ${svc.process.lastResult ?? 'resources'}).`,
+        { unit: name },
+      );
+  }
+
+  /** `stop UNIT`: no restart is left scheduled; resolves when the service is gone. */
+  async stop(svc: ServiceRuntime): Promise<void> {
+    this.cancelRestart(svc);
+    svc.process.clearAutoRestart();
+    await svc.process.stop();
+  }
+
+  /** The engine stops: every service stops, no restart comes after. */
+  stopAll(): Array<Promise<void>> {
+    const stops: Array<Promise<void>> = [];
+    for (const svc of this.byName.values()) {
+      this.cancelRestart(svc);
+      stops.push(svc.process.stop());
+    }
+    return stops;
+  }
+
+  private cancelRestart(svc: ServiceRuntime): void {
+    if (svc.restartTimer) {
+      clearTimeout(svc.restartTimer);
+      delete svc.restartTimer;
+    }
+  }
+
+  private onExit(svc: ServiceRuntime, exit: ServiceExit): void {
+    const { core } = this;
+    core.events.emit('service-exit', exit);
+    if (core.stopping) return;
+    const unit = svc.process.unit;
+    if (exit.restart) {
+      svc.process.restarts += 1;
+      const delay = usecToMs(restartDelayUsec(unit, svc.process.restarts));
+      core.log.info(`Scheduled restart job in ${delay} ms, restart counter is at ${svc.process.restarts}.`, {
+        unit: unit.name,
+      });
+      svc.restartTimer = setTimeout(() => {
+        delete svc.restartTimer;
+        svc.process.clearAutoRestart();
+        void this.start(svc, undefined);
+      }, delay);
+    }
+    // The socket polls again while the service is dead or waiting for its restart (socket.c
+    // socket_trigger_notify()); data queued meanwhile triggers the next start.
+    for (const s of this.socketsFor(unit)) {
+      if (s.state !== 'running') continue;
+      if (s.unit.flushPending && !exit.restart) this.flushPending(s);
+      this.sockets.enterListeningLater(s);
+    }
+  }
+
+  /**
+   * FlushPending=yes: connections queued while the service ran are accepted and closed
+   * (socket.c flush_ports()). Datagram sockets and FIFOs would need a read the addon does not offer:
+   * they keep their data (logged).
+   */
+  private flushPending(sock: SocketRuntime): void {
+    const native = this.core.requireNative();
+    for (const p of sock.ports) {
+      if (p.entry.kind === 'stream' || p.entry.kind === 'seqpacket') {
+        native.setNonBlocking(p.fd, true);
+        for (let conn = native.accept(p.fd); conn !== null; conn = native.accept(p.fd)) native.close(conn.fd);
+      } else {
+        this.core.log.debug(`FlushPending=yes: ${p.entry.value} is not a stream socket, not flushed.`, {
+          unit: sock.unit.name,
+        });
+      }
+    }
+  }
+}
