@@ -6,12 +6,12 @@
  * updating it (the screenshot is kept).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mptcpUnavailable, need, netnsUnavailable, python3Unavailable } from './helpers/capability.js';
-import { CLI, HELPERS, startProcess, stopProcess, type Running } from './helpers/cli.js';
-import { tempDir } from './helpers/units.js';
+import { HELPERS, startCli, startProcess, stopProcess, type Running } from './helpers/cli.js';
+import { tempDir, writeEchoUnits } from './helpers/units.js';
 
 const ID = process.pid % 100000;
 const NS_D = `mdl-md${ID}`;
@@ -56,29 +56,21 @@ beforeAll(async () => {
   ip('-n', NS_D, 'link', 'set', 'md0', 'up');
   ip('-n', NS_C, 'link', 'set', 'mc0', 'up');
   dir = tempDir('mdl-metrics-');
-  const units = path.join(dir, 'units');
-  mkdirSync(units);
-  writeFileSync(
-    path.join(units, 'echo.socket'),
-    '[Socket]\nListenStream=0.0.0.0:7009\nSocketProtocol=mptcp\nAccept=yes\n',
+  const units = writeEchoUnits(dir, 7009);
+  const daemon = startCli(
+    [
+      'run',
+      '--units',
+      units,
+      '--control',
+      path.join(dir, 'c.sock'),
+      '--metrics',
+      `0.0.0.0:${METRICS}`,
+      '--status-allow',
+      `${NET}.2/32`,
+    ],
+    { netns: NS_D },
   );
-  writeFileSync(path.join(units, 'echo@.service'), '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n');
-  const daemon = startProcess('ip', [
-    'netns',
-    'exec',
-    NS_D,
-    process.execPath,
-    CLI,
-    'run',
-    '--units',
-    units,
-    '--control',
-    path.join(dir, 'c.sock'),
-    '--metrics',
-    `0.0.0.0:${METRICS}`,
-    '--status-allow',
-    `${NET}.2/32`,
-  ]);
   procs.push(daemon);
   await daemon.waitFor(/metrics: serving http:\/\/0\.0\.0\.0:9109\//, 30_000);
   client = startProcess(

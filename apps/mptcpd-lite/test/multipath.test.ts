@@ -3,61 +3,33 @@
  * announcing its second address): the daemon in the server namespace, `connect` in the client
  * namespace. The connection must end up with two subflows, and `connect --info` / `info` must say so.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
+import { Lab } from '@mptcp/testkit/lab';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mptcpUnavailable, need, netnsUnavailable, python3Unavailable } from './helpers/capability.js';
-import { APP_ROOT, CLI, runCli, startProcess, stopProcess, type Running } from './helpers/cli.js';
-import { tempDir } from './helpers/units.js';
+import { runCli, startCli, stopProcess, type Running } from './helpers/cli.js';
+import { tempDir, writeEchoUnits } from './helpers/units.js';
 
-const LAB = path.resolve(APP_ROOT, '..', '..', 'tooling', 'netlab', 'lab.sh');
 const NAME = `mdl${process.pid % 10000}`;
 let daemon: Running | undefined;
+let lab: Lab | undefined;
 let dir: string | undefined;
 
 afterAll(async () => {
   if (daemon) await stopProcess(daemon, 'SIGTERM');
-  try {
-    execFileSync(LAB, [NAME, 'down'], { stdio: 'ignore' });
-  } catch {
-    // not up
-  }
+  lab?.down();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('multipath through the daemon', () => {
   it('an MPTCP echo in the server namespace gets a second subflow to the announced address', async (ctx) => {
     need(ctx, netnsUnavailable() ?? mptcpUnavailable() ?? python3Unavailable());
-    execFileSync(LAB, [NAME, 'up', '50mbit', 'signal'], { stdio: 'pipe' });
-    const env = Object.fromEntries(
-      execFileSync(LAB, [NAME, 'env'], { encoding: 'utf8' })
-        .trim()
-        .split('\n')
-        .map((l) => l.split('=') as [string, string]),
-    );
-    const srvNs = env.LAB_SRV_NS as string;
-    const cliNs = env.LAB_CLI_NS as string;
+    lab = Lab.up(NAME, '50mbit', 'signal');
+    const { srvNs, cliNs, srv1, srv2 } = lab.env;
     dir = tempDir('mdl-mp-');
-    const units = path.join(dir, 'units');
-    mkdirSync(units);
-    writeFileSync(
-      path.join(units, 'echo.socket'),
-      '[Socket]\nListenStream=0.0.0.0:7007\nSocketProtocol=mptcp\nAccept=yes\n',
-    );
-    writeFileSync(path.join(units, 'echo@.service'), '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n');
-    daemon = startProcess('ip', [
-      'netns',
-      'exec',
-      srvNs,
-      process.execPath,
-      CLI,
-      'run',
-      '--units',
-      units,
-      '--control',
-      path.join(dir, 'control.sock'),
-    ]);
+    const units = writeEchoUnits(dir, 7007);
+    daemon = startCli(['run', '--units', units, '--control', path.join(dir, 'control.sock')], { netns: srvNs });
     await daemon.waitFor(/^\{"event":"ready"/, 15000);
 
     const check = await runCli(['check', '--json'], { netns: srvNs });
@@ -65,7 +37,7 @@ describe('multipath through the daemon', () => {
 
     // ~3 MB each way at 50 Mbit/s per path: long enough for the second subflow to join and carry data.
     const payload = 'm'.repeat(3 * 1024 * 1024);
-    const r = await runCli(['connect', `${env.LAB_SRV1}:7007`, '--mptcp', 'require', '--info', '--json'], {
+    const r = await runCli(['connect', `${srv1}:7007`, '--mptcp', 'require', '--info', '--json'], {
       netns: cliNs,
       input: payload,
       timeoutMs: 60_000,
@@ -87,8 +59,6 @@ describe('multipath through the daemon', () => {
     const closed = events.find((e) => e.event === 'closed');
     expect(events.find((e) => e.event === 'connected')?.transport).toBe('mptcp');
     expect(closed?.subflows.length).toBeGreaterThanOrEqual(2);
-    expect(closed?.subflows.map((s) => s.remote)).toEqual(
-      expect.arrayContaining([`${env.LAB_SRV1}:7007`, `${env.LAB_SRV2}:7007`]),
-    );
+    expect(closed?.subflows.map((s) => s.remote)).toEqual(expect.arrayContaining([`${srv1}:7007`, `${srv2}:7007`]));
   }, 120_000);
 });

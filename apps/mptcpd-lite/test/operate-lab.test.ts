@@ -7,25 +7,22 @@
  * then print the subflow going away.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { Lab } from '@mptcp/testkit/lab';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mptcpUnavailable, need, netnsUnavailable, python3Unavailable } from './helpers/capability.js';
-import { APP_ROOT, CLI, HELPERS, runCli, startProcess, stopProcess, type Running } from './helpers/cli.js';
-import { tempDir } from './helpers/units.js';
+import { HELPERS, runCli, startCli, startProcess, stopProcess, type Running } from './helpers/cli.js';
+import { tempDir, writeEchoUnits } from './helpers/units.js';
 
-const LAB = path.resolve(APP_ROOT, '..', '..', 'tooling', 'netlab', 'lab.sh');
 const NAME = `eop${process.pid % 100000}`;
 const procs: Running[] = [];
+let lab: Lab | undefined;
 let dir: string | undefined;
 
 afterAll(async () => {
   for (const p of procs.reverse()) await stopProcess(p, 'SIGTERM');
-  try {
-    execFileSync(LAB, [NAME, 'down'], { stdio: 'ignore' });
-  } catch {
-    // not up
-  }
+  lab?.down();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -37,78 +34,39 @@ interface WatchLine {
   connections?: unknown[];
 }
 
-function labEnv(): Record<string, string> {
-  return Object.fromEntries(
-    execFileSync(LAB, [NAME, 'env'], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .map((l) => l.split('=') as [string, string]),
-  );
-}
-
 describe('run --endpoints auto and info --watch in the two-path lab', () => {
   it('adds endpoints by itself, the connection gets and loses a second subflow, a link down removes its endpoint', async (ctx) => {
     need(ctx, netnsUnavailable() ?? mptcpUnavailable() ?? python3Unavailable());
-    execFileSync(LAB, [NAME, 'up', 'none', 'none'], { stdio: 'pipe' });
-    const env = labEnv();
-    const srv = env.LAB_SRV_NS as string;
-    const cli = env.LAB_CLI_NS as string;
-    const srv2 = env.LAB_SRV2 as string;
+    lab = Lab.up(NAME, 'none', 'none');
+    const { srvNs: srv, cliNs: cli, srv1, srv2 } = lab.env;
     expect(
       (JSON.parse((await runCli(['endpoints', '--json'], { netns: srv })).stdout) as { endpoints: unknown[] })
         .endpoints,
     ).toEqual([]);
 
     dir = tempDir('mdl-eop-');
-    const units = path.join(dir, 'units');
-    mkdirSync(units);
-    writeFileSync(
-      path.join(units, 'echo.socket'),
-      '[Socket]\nListenStream=0.0.0.0:7008\nSocketProtocol=mptcp\nAccept=yes\n',
+    const units = writeEchoUnits(dir, 7008);
+    const daemon = startCli(
+      ['run', '--units', units, '--control', path.join(dir, 'control.sock'), '--endpoints', 'auto'],
+      { netns: srv },
     );
-    writeFileSync(path.join(units, 'echo@.service'), '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n');
-    const daemon = startProcess('ip', [
-      'netns',
-      'exec',
-      srv,
-      process.execPath,
-      CLI,
-      'run',
-      '--units',
-      units,
-      '--control',
-      path.join(dir, 'control.sock'),
-      '--endpoints',
-      'auto',
-    ]);
     procs.push(daemon);
     await daemon.waitFor(/^\{"event":"ready"/, 30_000);
     await daemon.waitFor(new RegExp(`endpoints: added ${srv2.replace(/\./g, '\\.')} id \\d+ signal dev `), 10_000);
     const eps = JSON.parse((await runCli(['endpoints', '--json'], { netns: srv })).stdout) as {
       endpoints: Array<{ address: string; flags: string[]; dev?: string }>;
     };
-    expect(eps.endpoints.map((e) => e.address).sort()).toEqual([env.LAB_SRV1, srv2].sort());
+    expect(eps.endpoints.map((e) => e.address).sort()).toEqual([srv1, srv2].sort());
     expect(eps.endpoints.every((e) => e.flags.includes('signal') && e.dev !== undefined)).toBe(true);
     const check = JSON.parse((await runCli(['check', '--json'], { netns: srv })).stdout) as { readiness: string };
     expect(check.readiness).toBe('multipath');
 
-    const watch = startProcess('ip', [
-      'netns',
-      'exec',
-      cli,
-      process.execPath,
-      CLI,
-      'info',
-      '--watch',
-      '--json',
-      '--port',
-      '7008',
-    ]);
+    const watch = startCli(['info', '--watch', '--json', '--port', '7008'], { netns: cli });
     procs.push(watch);
     await watch.waitFor(/"event":"snapshot"/, 30_000);
     const client = startProcess(
       'ip',
-      ['netns', 'exec', cli, 'python3', path.join(HELPERS, 'held-client.py'), env.LAB_SRV1 as string, '7008'],
+      ['netns', 'exec', cli, 'python3', path.join(HELPERS, 'held-client.py'), srv1, '7008'],
       { stdin: 'pipe' },
     );
     procs.push(client);
@@ -120,12 +78,12 @@ describe('run --endpoints auto and info --watch in the two-path lab', () => {
 
     // Path 2 down (client side): the server's s2 loses carrier, the daemon removes 10.x.2.2, the
     // kernel withdraws it (RM_ADDR) and the client's second subflow goes.
-    execFileSync(LAB, [NAME, 'link', '2', 'down'], { stdio: 'pipe' });
+    lab.link(2, 'down');
     await daemon.waitFor(new RegExp(`endpoints: removed ${srv2.replace(/\./g, '\\.')} id \\d+`), 30_000);
     const after = JSON.parse((await runCli(['endpoints', '--json'], { netns: srv })).stdout) as {
       endpoints: Array<{ address: string }>;
     };
-    expect(after.endpoints.map((e) => e.address)).toEqual([env.LAB_SRV1]);
+    expect(after.endpoints.map((e) => e.address)).toEqual([srv1]);
     const lost = JSON.parse(
       await watch.waitFor(
         new RegExp(
@@ -137,7 +95,7 @@ describe('run --endpoints auto and info --watch in the two-path lab', () => {
     expect(['sub_closed', 'removed']).toContain(lost.event);
 
     // Path back: the endpoint comes back.
-    execFileSync(LAB, [NAME, 'link', '2', 'up'], { stdio: 'pipe' });
+    lab.link(2, 'up');
     await daemon.waitFor(new RegExp(`endpoints: added ${srv2.replace(/\./g, '\\.')} id`), 30_000);
     client.child.stdin?.end();
     await client.exited;
@@ -183,16 +141,7 @@ describe('run --endpoints auto and info --watch in the two-path lab', () => {
             `refusing to manage MPTCP endpoints: ${comm} is running in this network namespace .*\\[pid \\d+\\]`,
           ),
         );
-        const tolerated = startProcess('ip', [
-          'netns',
-          'exec',
-          ns,
-          process.execPath,
-          CLI,
-          ...args,
-          '--endpoints-ignore',
-          comm,
-        ]);
+        const tolerated = startCli([...args, '--endpoints-ignore', comm], { netns: ns });
         procs.push(tolerated);
         await tolerated.waitFor(/^\{"event":"ready"/, 30_000);
         expect((await stopProcess(tolerated, 'SIGTERM')).code).toBe(0);

@@ -343,18 +343,7 @@ describe('mptcpd-lite run', () => {
         'lenient@.service': '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n',
       });
       const control = path.join(dir, 'control.sock');
-      daemon = startProcess('ip', [
-        'netns',
-        'exec',
-        ns,
-        process.execPath,
-        CLI,
-        'run',
-        '--units',
-        units,
-        '--control',
-        control,
-      ]);
+      daemon = startCli(['run', '--units', units, '--control', control], { netns: ns });
       await daemon.waitFor(/^\{"event":"ready"/, 15000);
       expect(daemon.stderr()).toMatch(/strict\.socket: .*ENOPROTOOPT/);
       expect(daemon.stderr()).toContain('net.mptcp.enabled');

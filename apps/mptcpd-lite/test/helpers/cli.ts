@@ -134,8 +134,13 @@ export function startProcess(
   };
 }
 
-export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: 'ignore' | 'pipe' } = {}): Running {
-  return startProcess(process.execPath, [CLI, ...args], opts);
+/** `mptcpd-lite ARGS`, long-running; with `netns`, inside that network namespace (ip netns exec). */
+export function startCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; stdin?: 'ignore' | 'pipe'; netns?: string } = {},
+): Running {
+  const [cmd, argv] = argvFor(args, opts.netns);
+  return startProcess(cmd, argv, opts);
 }
 
 /** Stops a process and waits for it (SIGKILL after graceMs). */
