@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { proxyHeaderV1, proxyHeaderV2, PROXY_V2_SIGNATURE } from '../src/proxy/proxy-protocol.js';
 import { parseProxyAddress } from '../src/proxy/address.js';
 import { mptcpUnavailable, need, netnsUnavailable, python3Unavailable } from './helpers/capability.js';
-import { CLI, HELPERS, runCli, startProcess, stopProcess, type Running } from './helpers/cli.js';
+import { CLI, HELPERS, runCli, startCli, startProcess, stopProcess, type Running } from './helpers/cli.js';
 import { freePort, tempDir } from './helpers/units.js';
 
 const procs: Running[] = [];
@@ -65,6 +65,24 @@ describe('PROXY protocol headers', () => {
   });
 });
 
+/** A Python AF_UNIX echo server in a new temporary directory; resolves with its socket path once it listens. */
+async function unixEchoBackend(prefix: string): Promise<string> {
+  const dir = tempDir(prefix);
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const sock = path.join(dir, 'backend.sock');
+  const backend = startProcess('python3', [path.join(HELPERS, 'echo-server.py'), 'unix', sock]);
+  procs.push(backend);
+  await backend.waitFor(/^LISTENING/);
+  return sock;
+}
+
+/** client.py: connects to 127.0.0.1:PORT with protocol `proto` (262 MPTCP, 6 TCP), sends `data`; its stdout. */
+const pyClient = (port: number | string, proto: number, data: string): string =>
+  spawnSync('python3', [path.join(HELPERS, 'client.py'), String(port), String(proto), data], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  }).stdout;
+
 const haproxyMissing = (): string | undefined =>
   spawnSync('haproxy', ['-v']).status === 0 ? undefined : 'haproxy (Debian package) is needed';
 
@@ -112,22 +130,20 @@ describe('mptcpd-lite proxy with real peers', () => {
       );
       const haproxy = startProcess('ip', ['netns', 'exec', nsP, 'haproxy', '-db', '-f', cfg]);
       procs.push(haproxy);
-      const proxy = startProcess('ip', [
-        'netns',
-        'exec',
-        nsP,
-        process.execPath,
-        CLI,
-        'proxy',
-        '--listen',
-        '0.0.0.0:8443',
-        '--mptcp',
-        'require',
-        '--proxy-protocol',
-        version,
-        '--json',
-        '127.0.0.1:8081',
-      ]);
+      const proxy = startCli(
+        [
+          'proxy',
+          '--listen',
+          '0.0.0.0:8443',
+          '--mptcp',
+          'require',
+          '--proxy-protocol',
+          version,
+          '--json',
+          '127.0.0.1:8081',
+        ],
+        { netns: nsP },
+      );
       procs.push(proxy);
       expect(JSON.parse(await proxy.waitFor(/"event":"ready"/, 30_000))).toEqual(
         expect.objectContaining({ listen: [{ address: '0.0.0.0:8443', transport: 'mptcp' }] }),
@@ -169,12 +185,7 @@ describe('mptcpd-lite proxy with real peers', () => {
           ? undefined
           : 'systemd-socket-activate is needed'),
     );
-    const dir = tempDir('mdl-proxy-act-');
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const sock = path.join(dir, 'backend.sock');
-    const backend = startProcess('python3', [path.join(HELPERS, 'unix-echo.py'), sock]);
-    procs.push(backend);
-    await backend.waitFor(/^LISTENING/);
+    const sock = await unixEchoBackend('mdl-proxy-act-');
     const port = await freePort();
     const act = startProcess('systemd-socket-activate', [
       '-l',
@@ -189,11 +200,7 @@ describe('mptcpd-lite proxy with real peers', () => {
     ]);
     procs.push(act);
     await act.waitFor(/Listening on/, 30_000);
-    const r = spawnSync('python3', [path.join(HELPERS, 'client.py'), String(port), '6', 'through the proxy'], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    expect(r.stdout).toContain('"received": "through the proxy"');
+    expect(pyClient(port, 6, 'through the proxy')).toContain('"received": "through the proxy"');
     const ready = JSON.parse(await act.waitFor(/"event":"ready"/)) as { listen: Array<{ transport: string }> };
     // systemd-socket-activate creates a plain TCP socket; the proxy reads SO_PROTOCOL of what it got.
     expect(ready.listen[0]?.transport).toBe('tcp');
@@ -204,15 +211,9 @@ describe('mptcpd-lite proxy with real peers', () => {
 
   it('socket-activated with an MPTCP socket (mptcpd-lite activate --mptcp): the proxy reports and serves MPTCP', async (ctx) => {
     need(ctx, mptcpUnavailable() ?? python3Unavailable());
-    const dir = tempDir('mdl-proxy-mp-');
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const sock = path.join(dir, 'backend.sock');
-    const backend = startProcess('python3', [path.join(HELPERS, 'unix-echo.py'), sock]);
-    procs.push(backend);
-    await backend.waitFor(/^LISTENING/);
+    const sock = await unixEchoBackend('mdl-proxy-mp-');
     const port = await freePort();
-    const act = startProcess(process.execPath, [
-      CLI,
+    const act = startCli([
       'activate',
       '-l',
       `127.0.0.1:${port}`,
@@ -226,12 +227,9 @@ describe('mptcpd-lite proxy with real peers', () => {
     ]);
     procs.push(act);
     await act.waitFor(/Listening on/, 30_000);
-    const r = spawnSync('python3', [path.join(HELPERS, 'client.py'), String(port), '262', 'mptcp through'], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    expect(r.stdout).toContain('"received": "mptcp through"');
-    expect(r.stdout).toContain('"isMptcp": 1');
+    const out = pyClient(port, 262, 'mptcp through');
+    expect(out).toContain('"received": "mptcp through"');
+    expect(out).toContain('"isMptcp": 1');
     const ready = JSON.parse(await act.waitFor(/"event":"ready"/)) as { listen: Array<{ transport: string }> };
     expect(ready.listen[0]?.transport).toBe('mptcp');
     expect(JSON.parse(await act.waitFor(/"event":"connection"/)) as { transport: string }).toEqual(
@@ -257,8 +255,7 @@ describe('mptcpd-lite proxy with real peers', () => {
       await once(backend, 'listening');
       cleanups.push(() => backend.close());
       const port = (backend.address() as nodeNet.AddressInfo).port;
-      const proxy = startProcess(process.execPath, [
-        CLI,
+      const proxy = startCli([
         'proxy',
         '--listen',
         '127.0.0.1:0',
@@ -296,25 +293,12 @@ describe('mptcpd-lite proxy with real peers', () => {
   it('a refused backend closes the client and reports ECONNREFUSED; no listener → exit 2', async (ctx) => {
     need(ctx, python3Unavailable());
     const dead = await freePort();
-    const proxy = startProcess(process.execPath, [
-      CLI,
-      'proxy',
-      '--listen',
-      '127.0.0.1:0',
-      '--mptcp',
-      'off',
-      '--json',
-      `127.0.0.1:${dead}`,
-    ]);
+    const proxy = startCli(['proxy', '--listen', '127.0.0.1:0', '--mptcp', 'off', '--json', `127.0.0.1:${dead}`]);
     procs.push(proxy);
     const ready = JSON.parse(await proxy.waitFor(/"event":"ready"/, 30_000)) as { listen: Array<{ address: string }> };
     const port = (ready.listen[0]?.address ?? '').split(':').pop() ?? '';
-    const r = spawnSync('python3', [path.join(HELPERS, 'client.py'), port, '6', 'x'], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
     // The proxy closes the client (a reset, as it had unread data): nothing comes back.
-    expect(r.stdout).not.toContain('"received": "x"');
+    expect(pyClient(port, 6, 'x')).not.toContain('"received": "x"');
     await proxy.waitFor(/"event":"closed".*"error":"backend 127\.0\.0\.1:\d+: ECONNREFUSED/, 15_000);
     const none = await runCli(['proxy', '127.0.0.1:1'], { env: { LISTEN_FDS: '' } });
     expect(none.code).toBe(2);
