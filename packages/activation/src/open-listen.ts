@@ -27,7 +27,7 @@ import {
   mptcpUnavailableReason,
 } from '@mptcp/constants';
 import type { OpenSocketSpec, SockAddr, SocketKind } from '@mptcp/native';
-import type { ListenEntry, SocketUnit } from '@mptcp/unit';
+import { socketOptionValues, type ListenEntry, type SocketUnit } from '@mptcp/unit';
 import { ActivationError, errnoOf, messageOf } from './errors.js';
 import { formatSockAddr, toSockAddr } from './listen-address.js';
 import type { Logger } from './logger.js';
@@ -50,9 +50,6 @@ export interface OpenedPort {
   nodes: string[];
 }
 
-const usecToSec = (usec: number | undefined): number | undefined =>
-  usec === undefined ? undefined : Math.floor(usec / 1_000_000);
-
 /** The protocol systemd passes to socket() for this kind (§1). */
 export function protocolFor(kind: SocketKind, socketProtocol: number): number {
   if (kind === 'stream' && (socketProtocol === IPPROTO_MPTCP || socketProtocol === IPPROTO_SCTP)) return socketProtocol;
@@ -61,49 +58,27 @@ export function protocolFor(kind: SocketKind, socketProtocol: number): number {
   return 0;
 }
 
+/**
+ * openSocket()'s spec for one Listen*= entry: the socket's shape from the unit, and its [Socket]
+ * options as the unit's registry gives them (socketOptionValues(): one field per setsockopt row).
+ */
 export function openSocketSpec(
   unit: SocketUnit,
   kind: SocketKind,
   address: SockAddr,
   protocol: number,
 ): OpenSocketSpec {
-  const spec: OpenSocketSpec = {
+  return {
     kind,
     address,
     protocol,
     backlog: Math.min(unit.backlog, 0x7fffffff),
     bindIPv6Only: unit.bindIPv6Only,
-    reusePort: unit.reusePort,
-    freeBind: unit.freeBind,
-    transparent: unit.transparent,
-    keepAlive: unit.keepAlive,
-    noDelay: unit.noDelay,
-    broadcast: unit.broadcast,
-    passCredentials: unit.passCredentials,
-    passSecurity: unit.passSecurity,
-    passPacketInfo: unit.passPacketInfo,
     directoryMode: unit.directoryMode,
     socketMode: unit.socketMode,
     nonBlocking: true,
+    ...socketOptionValues(unit),
   };
-  const optional: Partial<OpenSocketSpec> = {
-    bindToDevice: unit.bindToDevice,
-    keepAliveTimeSec: usecToSec(unit.keepAliveTimeUsec),
-    keepAliveIntervalSec: usecToSec(unit.keepAliveIntervalUsec),
-    keepAliveProbes: unit.keepAliveProbes,
-    priority: unit.priority,
-    deferAcceptSec: unit.deferAcceptUsec > 0 ? Math.ceil(unit.deferAcceptUsec / 1_000_000) : undefined,
-    receiveBuffer: unit.receiveBuffer,
-    sendBuffer: unit.sendBuffer,
-    ipTos: unit.ipTos,
-    ipTtl: unit.ipTtl,
-    mark: unit.mark,
-    tcpCongestion: unit.tcpCongestion,
-  };
-  for (const [k, v] of Object.entries(optional)) {
-    if (v !== undefined) (spec as unknown as Record<string, unknown>)[k] = v;
-  }
-  return spec;
 }
 
 function transportOf(kind: SocketKind, address: SockAddr, protocol: number, fellBack: boolean): Transport {

@@ -4,14 +4,15 @@
  * systemd's own (checked against systemd-analyze verify 252).
  */
 import { constants as osConstants } from 'node:os';
-import { parseSocketProtocol } from '@mptcp/constants';
+import { parseSocketProtocol, type SocketOptionValues } from '@mptcp/constants';
 import { parseNetlinkAddress, parseSocketAddress } from './address.js';
-import { strerror, type Parsed } from './errno.js';
+import { fail, ok, strerror, type Parsed } from './errno.js';
 import { envAssignmentIsValid, envReplace, splitEnvironmentValue } from './environment.js';
 import { parseExecValue, pathSimplify } from './exec.js';
+import { execLine, formatListenValue, LISTEN_KEYS, pct } from './format.js';
 import { ifnameValid } from './interfaces.js';
 import { KEY_CHECKS, type KeyCheck } from './known-keys.js';
-import type { DirectiveContext, DirectiveParser, LoadState } from './load-state.js';
+import type { DirectiveContext, DirectiveParser, LoadState, Pending } from './load-state.js';
 import type {
   ExecCommand,
   KillMode,
@@ -20,18 +21,48 @@ import type {
   ServiceType,
   ServiceUnit,
   SocketUnit,
+  SocketUnitCore,
   UnitSection,
 } from './model.js';
-import { extractFirstWord } from './quoting.js';
+import { DEFAULT_TIMEOUT_USEC } from './defaults.js';
+import { extractFirstWord, quoteWord } from './quoting.js';
+import {
+  BIND_IPV6_ONLY,
+  BOOL,
+  custom,
+  INT,
+  IP_TOS,
+  lite,
+  LONG,
+  MODE,
+  optional,
+  parseFailed,
+  parsersOf,
+  SEC,
+  SEC_FIX0,
+  SIZE,
+  socketOptionsOf,
+  STRING,
+  TIMESTAMPING,
+  UNSIGNED,
+  value,
+  type DirectiveRow,
+  type ModelFields,
+  type ValueType,
+} from './registry.js';
 import { expandSpecifiers, type SpecifierSet } from './specifiers.js';
 import { parseUnitName } from './unit-name.js';
 import { parseBoolean } from './values/boolean.js';
-import { parseBindIPv6Only, parseIpTos, parseTimestamping } from './values/enums.js';
 import { parseInteger, parseMode, parseUnsigned } from './values/integer.js';
 import { parseSize } from './values/size.js';
-import { parseSec, parseSecFix0, usecToNumber } from './values/timespan.js';
+import { formatTimespan, parseSec, parseSecFix0, usecToNumber } from './values/timespan.js';
+
+export { parseFailed };
 
 type Sock = SocketUnit;
+/** What the [Socket] table's own printers read (SocketUnit itself is derived from the table). */
+type Core = SocketUnitCore;
+type Limits = SocketUnitCore & { accept: boolean };
 type Svc = ServiceUnit;
 const sock = (c: DirectiveContext): Sock => c.state.unit as Sock;
 const svc = (c: DirectiveContext): Svc => c.state.unit as Svc;
@@ -54,41 +85,26 @@ function expand(
 
 type Setter<U, T> = (u: U, v: T) => void;
 
-/**
- * log_syntax_parse_error() (systemd >= 255): the message nearly every value parser prints,
- * `Failed to parse KEY=VALUE, ignoring: <strerror>`.
- */
-export function parseFailed(c: DirectiveContext, v: string, errno: string): void {
-  c.warn(`Failed to parse ${c.key}=${v}, ignoring: ${strerror(errno)}`);
-}
-
-function typed<T>(parse: (v: string) => Parsed<T>) {
+/** A row setting `set(target(c), value)` with the value type's parser (for targets other than a model field). */
+function typed<T>(type: ValueType<T>) {
   return <U>(target: (c: DirectiveContext) => U, set: Setter<U, T>): DirectiveParser =>
     (v, c) => {
-      const r = parse(v);
+      const r = type.parse(v);
       if (r.ok) set(target(c), r.value);
       else parseFailed(c, v, r.error);
     };
 }
 
-const bool = typed(parseBoolean);
-const unsigned = typed(parseUnsigned);
-const int = typed((v) => parseInteger(v, 32));
-const long = typed((v) => parseInteger(v, 64));
-const mode = typed(parseMode);
-const sec = typed((v: string) => {
-  const r = parseSec(v);
-  return r.ok ? { ok: true as const, value: usecToNumber(r.value) } : r;
-});
-/** config_parse_sec_fix_0: 0 = infinity. */
-const secFix0 = typed((v: string) => {
-  const r = parseSecFix0(v);
-  return r.ok ? { ok: true as const, value: usecToNumber(r.value) } : r;
-});
-const size = typed((v: string) => {
-  const r = parseSize(v);
-  return r.ok ? { ok: true as const, value: Number(r.value) } : r;
-});
+const bool = typed(BOOL);
+const unsigned = typed(UNSIGNED);
+const sec = typed(SEC);
+const secFix0 = typed(SEC_FIX0);
+/** A setting whose default depends on others: kept in the load state until loading ends. */
+const pending = <T>(type: ValueType<T>, set: Setter<Pending, T>): DirectiveParser =>
+  typed(type)((c) => c.state.pending, set);
+
+/** IFNAMSIZ-valid interface names (ifname_valid()). */
+const IFNAME: ValueType<string> = { parse: (v) => (ifnameValid(v) ? ok(v) : fail('EINVAL')), format: (v) => v };
 
 /** A choice among fixed strings (DEFINE_CONFIG_PARSE_ENUM); `what` for the few parsers that keep their own message. */
 function choice<T extends string>(
@@ -103,17 +119,30 @@ function choice<T extends string>(
   };
 }
 
+/** Stores the assignment verbatim (`extra` of the unit, of its [Unit] section, or `install`). */
+function store(target: 'unit' | 'section' | 'install', v: string, c: DirectiveContext): void {
+  const u = c.state.unit;
+  const rec = target === 'unit' ? u.unit.extra : target === 'install' ? u.install : u.extra;
+  (rec[c.key] ??= []).push(v);
+}
+
 /**
- * Settings we do not interpret are kept verbatim; the ones systemd checks with a generic parser are
- * checked the same way first (KEY_CHECKS), so that a bad value gives systemd's warning (or error).
+ * Settings we do not interpret (keys without a row) are kept verbatim; the ones systemd checks with
+ * a generic parser are checked the same way first (KEY_CHECKS), so that a bad value gives
+ * systemd's warning (or error).
  */
 function keep(target: 'unit' | 'section' | 'install'): DirectiveParser {
   return (v, c) => {
     const check = KEY_CHECKS[c.section]?.[c.key];
     if (check && !validKept(check, v, c)) return;
-    const u = c.state.unit;
-    const rec = target === 'unit' ? u.unit.extra : target === 'install' ? u.install : u.extra;
-    (rec[c.key] ??= []).push(v);
+    store(target, v, c);
+  };
+}
+
+/** A row that keeps its value verbatim after the generic check `check`. */
+function kept(check: KeyCheck): DirectiveParser {
+  return (v, c) => {
+    if (validKept(check, v, c)) store('section', v, c);
   };
 }
 
@@ -168,17 +197,6 @@ function validKept(check: KeyCheck, v: string, c: DirectiveContext): boolean {
       return true;
     }
   }
-}
-
-/** "X= is not supported by mptcpd-lite, ignoring" when the parsed value is not the default. */
-function lite(row: DirectiveParser, isSet: (c: DirectiveContext) => boolean = () => true): DirectiveParser {
-  return (v, c) => {
-    const before = c.state.diagnostics.length;
-    row(v, c);
-    if (c.state.diagnostics.length === before && v !== '' && c.state.options.liteWarnings !== false && isSet(c)) {
-      c.warn(`${c.key}= is not supported by mptcpd-lite, ignoring`);
-    }
-  };
 }
 
 // ---- paths, users, units ---------------------------------------------------------------------
@@ -256,7 +274,7 @@ function keptUserGroup(v: string, c: DirectiveContext): void {
   userGroup(() => {
     accepted = true;
   })(v, c);
-  if (accepted) keep('section')(v, c);
+  if (accepted) store('section', v, c);
 }
 
 // ---- Listen*= ----------------------------------------------------------------------------------
@@ -448,7 +466,7 @@ const JOB_MODES = [
 ];
 /** Kept verbatim after a check with its own message. */
 function keepIf(ok: (v: string) => boolean, message: (v: string, key: string) => string): DirectiveParser {
-  return (v, c) => (ok(v) ? keep('unit')(v, c) : c.warn(message(v, c.key)));
+  return (v, c) => (ok(v) ? store('unit', v, c) : c.warn(message(v, c.key)));
 }
 
 /** config_parse_unit_deps(): words (no unquoting), each a loadable unit name, else a warning; kept verbatim. */
@@ -484,7 +502,7 @@ const dependency: DirectiveParser = (v, c) => {
       });
     }
   }
-  keep('unit')(v, c);
+  store('unit', v, c);
 };
 
 const DEPENDENCIES = [
@@ -535,7 +553,7 @@ export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
       file: c.file,
       message: 'OnFailureIsolate is deprecated. Please use OnFailureJobMode= instead',
     });
-    keep('unit')(v, c);
+    store('unit', v, c);
   },
   Description: (v, c) => {
     const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
@@ -590,8 +608,6 @@ export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
   ),
 };
 
-const ifSock = (f: (u: Sock) => boolean) => (c: DirectiveContext) => f(sock(c));
-
 /**
  * IPPROTO_* names systemd's socket_protocol_from_name() also knows (the IPv6 extension headers of
  * <netinet/in.h>): known, so refused with "Protocol not supported" rather than "Invalid argument".
@@ -606,190 +622,214 @@ const IPV6_EXTENSION_PROTOCOLS: ReadonlySet<string> = new Set([
   'mh',
 ]);
 
-export const SOCKET_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
-  ListenStream: listen,
-  ListenDatagram: listen,
-  ListenSequentialPacket: listen,
-  ListenFIFO: listen,
-  ListenSpecial: listen,
-  ListenNetlink: listen,
-  ListenMessageQueue: listen,
-  ListenUSBFunction: listen,
-  SocketProtocol: (v, c) => {
-    // "Invalid argument" for an unknown name, "Protocol not supported" for a known one not allowed here.
-    const r = parseSocketProtocol(v, c.state.options.systemdVersion ?? 257);
-    if (r.ok) sock(c).socketProtocol = r.protocol;
-    else
-      parseFailed(
-        c,
-        v,
-        r.error === 'EINVAL' && IPV6_EXTENSION_PROTOCOLS.has(v.toLowerCase()) ? 'EPROTONOSUPPORT' : r.error,
-      );
-  },
-  BindIPv6Only: (v, c) => {
-    const r = parseBindIPv6Only(v);
-    if (r.ok) sock(c).bindIPv6Only = r.value;
-    else parseFailed(c, v, r.error);
-  },
-  Backlog: unsigned(sock, (u, v) => (u.backlog = v)),
-  BindToDevice: (v, c) => {
-    if (v === '' || v === '*') {
-      delete sock(c).bindToDevice;
-      return;
-    }
-    if (!ifnameValid(v)) return c.warn(`Invalid interface name, ignoring: ${v}`);
-    sock(c).bindToDevice = v;
-  },
-  ExecStartPre: exec(
-    (c) => sock(c).execStartPre,
-    (c) => (sock(c).execStartPre = []),
-  ),
-  ExecStartPost: exec(
-    (c) => sock(c).execStartPost,
-    (c) => (sock(c).execStartPost = []),
-  ),
-  ExecStopPre: exec(
-    (c) => sock(c).execStopPre,
-    (c) => (sock(c).execStopPre = []),
-  ),
-  ExecStopPost: exec(
-    (c) => sock(c).execStopPost,
-    (c) => (sock(c).execStopPost = []),
-  ),
-  TimeoutSec: secFix0(sock, (u, v) => (u.timeoutUsec = v)),
-  SocketUser: userGroup((c, v) => (v === undefined ? delete sock(c).socketUser : (sock(c).socketUser = v))),
-  SocketGroup: userGroup((c, v) => (v === undefined ? delete sock(c).socketGroup : (sock(c).socketGroup = v))),
-  SocketMode: mode(sock, (u, v) => (u.socketMode = v)),
-  DirectoryMode: mode(sock, (u, v) => (u.directoryMode = v)),
-  Accept: bool(sock, (u, v) => (u.accept = v)),
-  FlushPending: bool(sock, (u, v) => (u.flushPending = v)),
-  Writable: lite(
-    bool(sock, (u, v) => (u.writable = v)),
-    ifSock((u) => u.writable),
-  ),
-  MaxConnections: unsigned(sock, (u, v) => (u.maxConnections = v)),
-  MaxConnectionsPerSource: unsigned(sock, (u, v) => (u.maxConnectionsPerSource = v)),
-  KeepAlive: bool(sock, (u, v) => (u.keepAlive = v)),
-  KeepAliveTimeSec: sec(sock, (u, v) => (u.keepAliveTimeUsec = v)),
-  KeepAliveIntervalSec: sec(sock, (u, v) => (u.keepAliveIntervalUsec = v)),
-  KeepAliveProbes: unsigned(sock, (u, v) => (u.keepAliveProbes = v)),
-  DeferAcceptSec: sec(sock, (u, v) => (u.deferAcceptUsec = v)),
-  NoDelay: bool(sock, (u, v) => (u.noDelay = v)),
-  Priority: int(sock, (u, v) => (u.priority = v)),
-  ReceiveBuffer: size(sock, (u, v) => (u.receiveBuffer = v)),
-  SendBuffer: size(sock, (u, v) => (u.sendBuffer = v)),
-  IPTOS: (v, c) => {
-    if (v === '') {
-      delete sock(c).ipTos;
-      return;
-    }
-    const r = parseIpTos(v);
-    if (r.ok) sock(c).ipTos = r.value;
-    else parseFailed(c, v, r.error);
-  },
-  IPTTL: int(sock, (u, v) => (u.ipTtl = v)),
-  Mark: int(sock, (u, v) => (u.mark = v)),
-  PipeSize: lite(size(sock, (u, v) => (u.pipeSize = v))),
-  FreeBind: bool(sock, (u, v) => (u.freeBind = v)),
-  Transparent: bool(sock, (u, v) => (u.transparent = v)),
-  Broadcast: bool(sock, (u, v) => (u.broadcast = v)),
-  PassCredentials: bool(sock, (u, v) => (u.passCredentials = v)),
-  PassSecurity: lite(
-    bool(sock, (u, v) => (u.passSecurity = v)),
-    ifSock((u) => u.passSecurity),
-  ),
-  PassPacketInfo: lite(
-    bool(sock, (u, v) => (u.passPacketInfo = v)),
-    ifSock((u) => u.passPacketInfo),
-  ),
-  Timestamping: lite(
+/** An Exec*= row of a [Socket] table: the command list `f` of the unit, printed one line per command. */
+function sockExec(f: 'execStartPre' | 'execStartPost' | 'execStopPre' | 'execStopPost'): DirectiveRow<Core> {
+  return custom(
+    exec(
+      (c) => sock(c)[f],
+      (c) => (sock(c)[f] = []),
+    ),
+    (u, key) => u[f].map((cmd) => `${key}=${execLine(cmd)}`),
+  );
+}
+
+/** An optional string field expanded with specifiers when parsed: `%` doubled when printed. */
+const printPct =
+  (get: (u: Core) => string | undefined) =>
+  (u: Core, key: string): string[] => {
+    const v = get(u);
+    return v === undefined ? [] : [`${key}=${pct(v)}`];
+  };
+
+/** TriggerLimit*=/PollLimit*=: resolved when loading ends (the default depends on Accept=). */
+function pendingLimit(
+  row: DirectiveParser,
+  get: (u: Limits) => number,
+  def: (u: Limits) => number,
+  format: (v: number) => string = String,
+): DirectiveRow<Limits> {
+  return custom(row, (u, key) => (get(u) === def(u) ? [] : [`${key}=${format(get(u))}`]));
+}
+
+const usecToSec = (usec: number): number => Math.floor(usec / 1_000_000);
+
+/**
+ * The [Socket] table, in the order `printSocketUnit()` writes the settings back. Value rows carry
+ * their model field (SocketUnit's fields are derived from them), default, printer and, for
+ * setsockopt options, the @mptcp/constants descriptor field openSocket() applies.
+ */
+export const SOCKET_TABLE = {
+  // Every Listen*= line is printed, in order, by the first row.
+  ListenStream: custom<Core>(listen, (u) => u.listen.map((e) => `${LISTEN_KEYS[e.kind]}=${formatListenValue(e)}`)),
+  ListenDatagram: custom(listen),
+  ListenSequentialPacket: custom(listen),
+  ListenFIFO: custom(listen),
+  ListenSpecial: custom(listen),
+  ListenNetlink: custom(listen),
+  ListenMessageQueue: custom(listen),
+  ListenUSBFunction: custom(listen),
+  SocketProtocol: custom<Core>(
     (v, c) => {
-      const r = parseTimestamping(v);
-      if (r.ok) sock(c).timestamping = r.value;
-      else parseFailed(c, v, r.error);
+      // "Invalid argument" for an unknown name, "Protocol not supported" for a known one not allowed here.
+      const r = parseSocketProtocol(v, c.state.options.systemdVersion ?? 257);
+      if (r.ok) sock(c).socketProtocol = r.protocol;
+      else
+        parseFailed(
+          c,
+          v,
+          r.error === 'EINVAL' && IPV6_EXTENSION_PROTOCOLS.has(v.toLowerCase()) ? 'EPROTONOSUPPORT' : r.error,
+        );
     },
-    ifSock((u) => u.timestamping !== 'off'),
+    (u, key) => (u.socketProtocol !== 0 ? [`${key}=${u.socketProtocol}`] : []),
   ),
-  TCPCongestion: (v, c) => {
-    if (v === '') delete sock(c).tcpCongestion;
-    else sock(c).tcpCongestion = v;
-  },
-  ReusePort: bool(sock, (u, v) => (u.reusePort = v)),
-  MessageQueueMaxMessages: lite(long(sock, (u, v) => (u.messageQueueMaxMessages = v))),
-  MessageQueueMessageSize: lite(long(sock, (u, v) => (u.messageQueueMessageSize = v))),
-  RemoveOnStop: bool(sock, (u, v) => (u.removeOnStop = v)),
-  Symlinks: (v, c) => {
-    const u = sock(c);
-    if (v === '') {
-      u.symlinks = [];
-      return;
-    }
-    let p = 0;
-    for (;;) {
-      const r = extractFirstWord(v, p, { unquote: true });
-      if (!r.ok) return c.warn(`Invalid syntax, ignoring: ${v}`);
-      if (r.word === undefined) return;
-      p = r.rest;
-      const word = r.word;
-      const k = expand(c, word, (err) => c.warn(`Failed to resolve unit specifiers in '${word}', ignoring: ${err}`));
+  BindIPv6Only: value(BIND_IPV6_ONLY, 'bindIPv6Only', 'default'),
+  Backlog: value(UNSIGNED, 'backlog', 2147483647),
+  BindToDevice: optional(IFNAME, 'bindToDevice', {
+    resets: (v) => v === '' || v === '*',
+    invalid: (v) => `Invalid interface name, ignoring: ${v}`,
+    sockopt: 'bindToDevice',
+  }),
+  SocketUser: custom<Core>(
+    userGroup((c, v) => (v === undefined ? delete sock(c).socketUser : (sock(c).socketUser = v))),
+    printPct((u) => u.socketUser),
+  ),
+  SocketGroup: custom<Core>(
+    userGroup((c, v) => (v === undefined ? delete sock(c).socketGroup : (sock(c).socketGroup = v))),
+    printPct((u) => u.socketGroup),
+  ),
+  SocketMode: value(MODE, 'socketMode', 0o666),
+  DirectoryMode: value(MODE, 'directoryMode', 0o755),
+  Accept: value(BOOL, 'accept', false),
+  Writable: value(BOOL, 'writable', false, { lite: 'if-set' }),
+  FlushPending: value(BOOL, 'flushPending', false),
+  MaxConnections: value(UNSIGNED, 'maxConnections', 64),
+  MaxConnectionsPerSource: value(UNSIGNED, 'maxConnectionsPerSource', 0),
+  KeepAlive: value(BOOL, 'keepAlive', false, { sockopt: 'keepAlive' }),
+  KeepAliveTimeSec: optional(SEC, 'keepAliveTimeUsec', { sockopt: { field: 'keepAliveTimeSec', encode: usecToSec } }),
+  KeepAliveIntervalSec: optional(SEC, 'keepAliveIntervalUsec', {
+    sockopt: { field: 'keepAliveIntervalSec', encode: usecToSec },
+  }),
+  KeepAliveProbes: optional(UNSIGNED, 'keepAliveProbes', { sockopt: 'keepAliveProbes' }),
+  NoDelay: value(BOOL, 'noDelay', false, { sockopt: 'noDelay' }),
+  Priority: optional(INT, 'priority', { sockopt: 'priority' }),
+  DeferAcceptSec: value(SEC, 'deferAcceptUsec', 0, {
+    // TCP_DEFER_ACCEPT takes seconds, rounded up (0 = off).
+    sockopt: { field: 'deferAcceptSec', encode: (usec) => (usec > 0 ? Math.ceil(usec / 1_000_000) : undefined) },
+  }),
+  ReceiveBuffer: optional(SIZE, 'receiveBuffer', { sockopt: 'receiveBuffer' }),
+  SendBuffer: optional(SIZE, 'sendBuffer', { sockopt: 'sendBuffer' }),
+  IPTOS: optional(IP_TOS, 'ipTos', { resets: (v) => v === '', sockopt: 'ipTos' }),
+  IPTTL: optional(INT, 'ipTtl', { sockopt: 'ipTtl' }),
+  Mark: optional(INT, 'mark', { sockopt: 'mark' }),
+  ReusePort: value(BOOL, 'reusePort', false, { sockopt: 'reusePort' }),
+  FreeBind: value(BOOL, 'freeBind', false, { sockopt: 'freeBind' }),
+  Transparent: value(BOOL, 'transparent', false, { sockopt: 'transparent' }),
+  Broadcast: value(BOOL, 'broadcast', false, { sockopt: 'broadcast' }),
+  PassCredentials: value(BOOL, 'passCredentials', false, { sockopt: 'passCredentials' }),
+  PassSecurity: value(BOOL, 'passSecurity', false, { lite: 'if-set', sockopt: 'passSecurity' }),
+  PassPacketInfo: value(BOOL, 'passPacketInfo', false, { lite: 'if-set', sockopt: 'passPacketInfo' }),
+  Timestamping: value(TIMESTAMPING, 'timestamping', 'off', { lite: 'if-set' }),
+  TCPCongestion: optional(STRING, 'tcpCongestion', { resets: (v) => v === '', sockopt: 'tcpCongestion' }),
+  PipeSize: optional(SIZE, 'pipeSize', { lite: 'always' }),
+  MessageQueueMaxMessages: optional(LONG, 'messageQueueMaxMessages', { lite: 'always' }),
+  MessageQueueMessageSize: optional(LONG, 'messageQueueMessageSize', { lite: 'always' }),
+  ExecStartPre: sockExec('execStartPre'),
+  ExecStartPost: sockExec('execStartPost'),
+  ExecStopPre: sockExec('execStopPre'),
+  ExecStopPost: sockExec('execStopPost'),
+  TimeoutSec: value(SEC_FIX0, 'timeoutUsec', DEFAULT_TIMEOUT_USEC),
+  Service: custom<Core>(
+    (v, c) => {
+      const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in ${v}, ignoring: ${err}`), 'name');
       if (k === undefined) return;
-      const s = checkPath(c, k);
-      if (s === undefined) return;
-      u.symlinks.push(s);
-    }
-  },
-  FileDescriptorName: (v, c) => {
-    if (v === '') {
-      delete sock(c).fileDescriptorName;
-      return;
-    }
-    const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
-    if (k === undefined) return;
-    if (!fdnameIsValid(k)) return c.warn(`Invalid file descriptor name, ignoring: ${k}`);
-    sock(c).fileDescriptorName = k;
-  },
-  Service: (v, c) => {
-    const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in ${v}, ignoring: ${err}`), 'name');
-    if (k === undefined) return;
-    if (!k.endsWith('.service')) return c.warn(`Unit must be of type service, ignoring: ${v}`);
-    const n = parseUnitName(k);
-    if (!n) return c.warn(`Failed to load unit ${v}, ignoring: Unit name ${k} is not valid.`);
-    // manager_load_unit_prepare(): a template cannot be loaded; 257 warns and keeps the previous value.
-    if (n.template) return c.warn(`Failed to load unit ${v}, ignoring: Unit name ${k} is missing the instance name.`);
-    sock(c).service = k;
-  },
-  TriggerLimitIntervalSec: sec(
-    (c0) => c0.state.pending,
-    (p, v) => (p.triggerLimitIntervalUsec = v),
+      if (!k.endsWith('.service')) return c.warn(`Unit must be of type service, ignoring: ${v}`);
+      const n = parseUnitName(k);
+      if (!n) return c.warn(`Failed to load unit ${v}, ignoring: Unit name ${k} is not valid.`);
+      // manager_load_unit_prepare(): a template cannot be loaded; 257 warns and keeps the previous value.
+      if (n.template) return c.warn(`Failed to load unit ${v}, ignoring: Unit name ${k} is missing the instance name.`);
+      sock(c).service = k;
+    },
+    printPct((u) => u.service),
   ),
-  TriggerLimitBurst: unsigned(
-    (c0) => c0.state.pending,
-    (p, v) => (p.triggerLimitBurst = v),
+  RemoveOnStop: value(BOOL, 'removeOnStop', false),
+  Symlinks: custom<Core>(
+    (v, c) => {
+      const u = sock(c);
+      if (v === '') {
+        u.symlinks = [];
+        return;
+      }
+      let p = 0;
+      for (;;) {
+        const r = extractFirstWord(v, p, { unquote: true });
+        if (!r.ok) return c.warn(`Invalid syntax, ignoring: ${v}`);
+        if (r.word === undefined) return;
+        p = r.rest;
+        const word = r.word;
+        const k = expand(c, word, (err) => c.warn(`Failed to resolve unit specifiers in '${word}', ignoring: ${err}`));
+        if (k === undefined) return;
+        const s = checkPath(c, k);
+        if (s === undefined) return;
+        u.symlinks.push(s);
+      }
+    },
+    (u, key) => u.symlinks.map((s) => `${key}=${pct(quoteWord(s))}`),
   ),
-  PollLimitIntervalSec: sec(
-    (c0) => c0.state.pending,
-    (p, v) => (p.pollLimitIntervalUsec = v),
+  FileDescriptorName: custom<Core>(
+    (v, c) => {
+      if (v === '') {
+        delete sock(c).fileDescriptorName;
+        return;
+      }
+      const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+      if (k === undefined) return;
+      if (!fdnameIsValid(k)) return c.warn(`Invalid file descriptor name, ignoring: ${k}`);
+      sock(c).fileDescriptorName = k;
+    },
+    printPct((u) => u.fileDescriptorName),
   ),
-  PollLimitBurst: unsigned(
-    (c0) => c0.state.pending,
-    (p, v) => (p.pollLimitBurst = v),
+  TriggerLimitIntervalSec: pendingLimit(
+    pending(SEC, (p, v) => (p.triggerLimitIntervalUsec = v)),
+    (u) => u.triggerLimitIntervalUsec,
+    () => 2_000_000,
+    formatTimespan,
   ),
-  SmackLabel: lite(keep('section')),
-  SmackLabelIPIn: lite(keep('section')),
-  SmackLabelIPOut: lite(keep('section')),
-  SELinuxContextFromNet: lite(
-    bool(sock, (u, v) => (u.selinuxContextFromNet = v)),
-    ifSock((u) => u.selinuxContextFromNet),
+  TriggerLimitBurst: pendingLimit(
+    pending(UNSIGNED, (p, v) => (p.triggerLimitBurst = v)),
+    (u) => u.triggerLimitBurst,
+    (u) => (u.accept ? 200 : 20),
   ),
-  PassFileDescriptorsToExec: lite(
-    bool(sock, (u, v) => (u.passFileDescriptorsToExec = v)),
-    ifSock((u) => u.passFileDescriptorsToExec),
+  PollLimitIntervalSec: pendingLimit(
+    pending(SEC, (p, v) => (p.pollLimitIntervalUsec = v)),
+    (u) => u.pollLimitIntervalUsec,
+    () => 2_000_000,
+    formatTimespan,
   ),
-  'X-MPTCPFallback': bool(sock, (u, v) => (u.mptcpFallback = v)),
+  PollLimitBurst: pendingLimit(
+    pending(UNSIGNED, (p, v) => (p.pollLimitBurst = v)),
+    (u) => u.pollLimitBurst,
+    (u) => (u.accept ? 150 : 15),
+  ),
+  SmackLabel: custom(lite(kept('printf'))),
+  SmackLabelIPIn: custom(lite(kept('printf'))),
+  SmackLabelIPOut: custom(lite(kept('printf'))),
+  SELinuxContextFromNet: value(BOOL, 'selinuxContextFromNet', false, { lite: 'if-set' }),
+  PassFileDescriptorsToExec: value(BOOL, 'passFileDescriptorsToExec', false, { lite: 'if-set' }),
+  'X-MPTCPFallback': value(BOOL, 'mptcpFallback', false),
   // For the socket's Exec*= helpers: checked like systemd (an invalid name is fatal), kept verbatim.
-  User: keptUserGroup,
-  Group: keptUserGroup,
+  User: custom(keptUserGroup),
+  Group: custom(keptUserGroup),
 };
+
+/** SocketUnit's value fields, derived from the [Socket] table's value rows. */
+export type SocketValueFields = ModelFields<typeof SOCKET_TABLE>;
+
+export const SOCKET_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = parsersOf(SOCKET_TABLE);
+
+/** The openSocket() options (setsockopt) of a socket unit, from the table's `sockopt` rows. */
+export function socketOptionValues(u: SocketUnit): SocketOptionValues {
+  return socketOptionsOf(SOCKET_TABLE, u);
+}
 
 /** sd_bus_service_name_is_valid(): a unique name (`:1.42`) or 2+ dot-separated elements of [A-Za-z0-9_-] (no leading digit), ≤ 255. */
 export function busNameIsValid(s: string): boolean {

@@ -50,3 +50,4 @@ export {
 } from './loader.js';
 export { verify, type VerifyOptions, type VerifyResult } from './verify.js';
 export { printSocketUnit, printServiceUnit, formatListenValue } from './print.js';
+export { socketOptionValues } from './directives.js';

@@ -3,6 +3,9 @@
  * (@mptcp/activation, mptcpd-lite). Time spans are microseconds as `number` (`Infinity` =
  * "infinity"); sizes are bytes.
  */
+import type { SocketValueFields } from './directives.js';
+
+export type { SocketValueFields };
 
 export type Severity = 'warning' | 'error';
 
@@ -90,7 +93,15 @@ export interface UnitSection {
 
 export type BindIPv6Only = 'default' | 'both' | 'ipv6-only';
 
-export interface SocketUnit {
+/**
+ * A parsed .socket unit. The plain value settings (Backlog=, NoDelay=, IPTTL=, …) are the fields
+ * of `SocketValueFields`, derived from the [Socket] table's rows (src/directives.ts: each row names
+ * its field, type and default); the fields below are the settings with their own parsers.
+ */
+export interface SocketUnit extends SocketUnitCore, SocketValueFields {}
+
+/** The fields of SocketUnit that rows with their own parser fill (declared by hand). */
+export interface SocketUnitCore {
   kind: 'socket';
   /** Full unit name, e.g. `echo.socket`. */
   name: string;
@@ -101,48 +112,14 @@ export interface SocketUnit {
   listen: ListenEntry[];
   /** SocketProtocol= (0 = none). */
   socketProtocol: number;
-  bindIPv6Only: BindIPv6Only;
-  backlog: number;
-  bindToDevice?: string;
   socketUser?: string;
   socketGroup?: string;
-  socketMode: number;
-  directoryMode: number;
-  accept: boolean;
-  writable: boolean;
-  flushPending: boolean;
-  maxConnections: number;
-  maxConnectionsPerSource: number;
-  keepAlive: boolean;
-  keepAliveTimeUsec?: number;
-  keepAliveIntervalUsec?: number;
-  keepAliveProbes?: number;
-  noDelay: boolean;
-  priority?: number;
-  deferAcceptUsec: number;
-  receiveBuffer?: number;
-  sendBuffer?: number;
-  ipTos?: number;
-  ipTtl?: number;
-  mark?: number;
-  reusePort: boolean;
-  freeBind: boolean;
-  transparent: boolean;
-  broadcast: boolean;
-  passCredentials: boolean;
-  passSecurity: boolean;
-  passPacketInfo: boolean;
-  tcpCongestion?: string;
-  pipeSize?: number;
   execStartPre: ExecCommand[];
   execStartPost: ExecCommand[];
   execStopPre: ExecCommand[];
   execStopPost: ExecCommand[];
-  /** TimeoutSec= (0 → Infinity, config_parse_sec_fix_0). */
-  timeoutUsec: number;
   /** Service= as configured (Accept=no only). The effective service is `serviceName(socket)`. */
   service?: string;
-  removeOnStop: boolean;
   symlinks: string[];
   fileDescriptorName?: string;
   /** Resolved defaults: 2 s; burst 20 (Accept=no) / 200 (Accept=yes). 0 disables. */
@@ -150,14 +127,6 @@ export interface SocketUnit {
   triggerLimitBurst: number;
   pollLimitIntervalUsec: number;
   pollLimitBurst: number;
-  /** X-MPTCPFallback= (our extension): plain TCP with a warning when MPTCP is unavailable. */
-  mptcpFallback: boolean;
-  /** Timestamping= (not honoured by mptcpd-lite). */
-  timestamping: 'off' | 'us' | 'ns';
-  messageQueueMaxMessages?: number;
-  messageQueueMessageSize?: number;
-  selinuxContextFromNet: boolean;
-  passFileDescriptorsToExec: boolean;
   /** Other valid [Socket] assignments (exec/kill/cgroup options, Smack labels…), verbatim, in order per key. */
   extra: Record<string, string[]>;
   /** [Install] assignments, verbatim. */

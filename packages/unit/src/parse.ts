@@ -4,7 +4,16 @@
  */
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { INSTALL_DIRECTIVES, keep, SERVICE_DIRECTIVES, SOCKET_DIRECTIVES, UNIT_DIRECTIVES } from './directives.js';
+import { DEFAULT_TIMEOUT_USEC } from './defaults.js';
+import {
+  INSTALL_DIRECTIVES,
+  keep,
+  SERVICE_DIRECTIVES,
+  SOCKET_DIRECTIVES,
+  SOCKET_TABLE,
+  UNIT_DIRECTIVES,
+  type SocketValueFields,
+} from './directives.js';
 import { strerror } from './errno.js';
 import { INSTALL_SECTION_KEYS, SERVICE_SECTION_KEYS, SOCKET_SECTION_KEYS, UNIT_SECTION_KEYS } from './known-keys.js';
 import {
@@ -15,6 +24,7 @@ import {
   type ParseOptions,
 } from './load-state.js';
 import type { Diagnostic, ExecCommand, ServiceUnit, SocketUnit, Unit } from './model.js';
+import { defaultsOf } from './registry.js';
 import { machineHostFacts, type SpecifierContext } from './specifiers.js';
 import { parseSyntax, type SectionClass, type SyntaxFatal } from './syntax.js';
 import { parseUnitName } from './unit-name.js';
@@ -44,11 +54,14 @@ export interface ParseUnitResult {
   errno?: string;
 }
 
-/** DefaultTimeoutStartSec= / DefaultTimeoutStopSec=. */
-export const DEFAULT_TIMEOUT_USEC = 90_000_000;
+export { DEFAULT_TIMEOUT_USEC };
+
+/** The [Socket] table's defaults (its value rows'), computed once. */
+const SOCKET_DEFAULTS = defaultsOf(SOCKET_TABLE) as unknown as SocketValueFields;
 
 export function defaultSocketUnit(name: string, file: string): SocketUnit {
   return {
+    ...SOCKET_DEFAULTS,
     kind: 'socket',
     name,
     file,
@@ -56,40 +69,15 @@ export function defaultSocketUnit(name: string, file: string): SocketUnit {
     unit: emptyUnitSection(),
     listen: [],
     socketProtocol: 0,
-    bindIPv6Only: 'default',
-    backlog: 2147483647,
-    socketMode: 0o666,
-    directoryMode: 0o755,
-    accept: false,
-    writable: false,
-    flushPending: false,
-    maxConnections: 64,
-    maxConnectionsPerSource: 0,
-    keepAlive: false,
-    noDelay: false,
-    deferAcceptUsec: 0,
-    reusePort: false,
-    freeBind: false,
-    transparent: false,
-    broadcast: false,
-    passCredentials: false,
-    passSecurity: false,
-    passPacketInfo: false,
     execStartPre: [],
     execStartPost: [],
     execStopPre: [],
     execStopPost: [],
-    timeoutUsec: DEFAULT_TIMEOUT_USEC,
-    removeOnStop: false,
     symlinks: [],
     triggerLimitIntervalUsec: 2_000_000,
     triggerLimitBurst: 20,
     pollLimitIntervalUsec: 2_000_000,
     pollLimitBurst: 15,
-    mptcpFallback: false,
-    timestamping: 'off',
-    selinuxContextFromNet: false,
-    passFileDescriptorsToExec: false,
     extra: {},
     install: {},
   };
