@@ -66,6 +66,18 @@ export class FdStore {
     return n;
   }
 
+  /**
+   * The service stopped: FileDescriptorStorePreserve= `no` drops the store every time, `restart`
+   * (the default) unless it restarts, `yes` never.
+   */
+  releaseUnlessPreserved(mode: 'no' | 'yes' | 'restart' | undefined, restarting: boolean): void {
+    if (mode === 'yes') return;
+    if ((mode ?? 'restart') === 'restart' && restarting) return;
+    if (this.entries.length > 0)
+      this.log.debug(`Releasing ${this.entries.length} fd(s) from the fd store.`, { unit: this.unit });
+    this.release();
+  }
+
   /** Drops everything (FileDescriptorStorePreserve= says the store ends, or the daemon stops). */
   release(): void {
     for (const e of this.entries.splice(0)) this.safeClose(e.fd);

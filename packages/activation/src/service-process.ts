@@ -5,128 +5,43 @@
  * - Type=simple/exec/idle: active once the main process runs; notify/notify-reload: activating
  *   until READY=1; forking: until the started process exits 0, then the PIDFile=/guessed daemon
  *   is the main process; oneshot: until the process exits (RemainAfterExit= keeps it active).
- * - TimeoutStartSec= (result `timeout`), WatchdogSec= (WATCHDOG_USEC/WATCHDOG_PID, result
- *   `watchdog`, WatchdogSignal=), the sd_notify messages (NotifyAccess=), the fd store.
  * - stop: ExecStop=, KillSignal= to the process group, SIGKILL after TimeoutStopSec=.
  *
- * Restart timing and start limits are the engine's business (it owns the sockets the restart
- * needs): `exit` says whether Restart= asks for one.
+ * The parts: service-exec.ts runs commands (credentials, environment, output: service-output.ts),
+ * process-group.ts finds and signals processes, service-timers.ts keeps TimeoutStartSec=/
+ * TimeoutStopSec=/WatchdogSec=, service-notify.ts reads sd_notify messages, restart-policy.ts
+ * says what an exit means. Restart timing and start limits are the engine's business (it owns the
+ * sockets the restart needs): `exit` says whether Restart= asks for one.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { ExecCommand, ServiceUnit } from '@mptcp/unit';
-import { buildServiceEnvironment, invocationId, listenEnvironment } from './environment.js';
+import { invocationId } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
-import {
-  type ExitStatus,
-  type NativeSpawn,
-  type OutputMode,
-  type ServiceChild,
-  execCommand,
-  planExec,
-  waitExit,
-} from './exec.js';
-import { FdStore, fdNameValid } from './fd-store.js';
+import { type ExitStatus, type ServiceChild, planExec, waitExit } from './exec.js';
+import { FdStore } from './fd-store.js';
 import type { Logger } from './logger.js';
-import { type NotifyMessage, parsePid, parseUsec } from './notify-message.js';
-import type { NotifySender, NotifySocket, NotifyTarget } from './notify-socket.js';
+import type { NotifyMessage } from './notify-message.js';
+import type { NotifySender, NotifyTarget } from './notify-socket.js';
+import { forkingMainPid, sessionMembers, signalGroup, signalService, watchForeignExit } from './process-group.js';
 import { type ServiceResult, resultOfExit, shallRestart } from './restart-policy.js';
-import { type ResolvedUser, credentialChange, resolveGroup, resolveUser } from './user.js';
+import { type RunIds, ServiceExec, describeExit, succeeded, withStoredFds } from './service-exec.js';
+import { type NotifyActions, applyNotification } from './service-notify.js';
+import { ServiceTimers, fmtSec } from './service-timers.js';
+import {
+  type NotifyAccess,
+  type ServiceEvents,
+  type ServiceProcessOptions,
+  type ServiceSnapshot,
+  type ServiceState,
+  type ServiceSubState,
+  type StartContext,
+  effectiveNotifyAccess,
+} from './service-types.js';
 
-export type ServiceState =
-  'inactive' | 'activating' | 'active' | 'reloading' | 'deactivating' | 'auto-restart' | 'failed';
-
-/** systemd's SubState= values that happen here. */
-export type ServiceSubState =
-  | 'dead'
-  | 'start-pre'
-  | 'start'
-  | 'start-post'
-  | 'running'
-  | 'exited'
-  | 'reload'
-  | 'reload-signal'
-  | 'reload-notify'
-  | 'stop'
-  | 'stop-watchdog'
-  | 'stop-sigterm'
-  | 'stop-sigkill'
-  | 'stop-post'
-  | 'failed'
-  | 'auto-restart';
-
-export type NotifyAccess = 'none' | 'main' | 'exec' | 'all';
-
-/** What the triggering socket hands to the service for one start. */
-export interface StartContext {
-  /** Listening (Accept=no) or connection (Accept=yes) fds, placed at 3.. */
-  fds?: readonly number[];
-  /** One name per fd (FileDescriptorName= or the socket unit name, `connection` for Accept=yes). */
-  fdNames?: readonly string[];
-  /** StandardInput=socket: this fd goes to stdin/stdout, no LISTEN_* variables. */
-  socketStdio?: number;
-  /** REMOTE_ADDR/REMOTE_PORT and the like. */
-  env?: Record<string, string>;
-}
-
-export interface ServiceExit {
-  unit: string;
-  pid: number;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  result: ServiceResult;
-  /** Restart= asks for a restart (the engine decides, subject to the start limit). */
-  restart: boolean;
-  /** True when the exit was caused by stop(). */
-  stopped: boolean;
-}
-
-/** Where a service's stdout/stderr go when the daemon captures them (StandardOutput=journal). */
-export interface OutputCapture {
-  /**
-   * An fd for the child's stdout+stderr; the capture prefixes lines with the unit and `pid()`.
-   * `release()` is called once the launcher ran (the PID is known): the capture closes its copy of
-   * the fd and may log lines it held back until then.
-   */
-  open(unit: string, pid: () => number | undefined): { fd: number; release(): void } | undefined;
-}
-
-export interface ServiceProcessOptions {
-  logger: Logger;
-  output: OutputMode;
-  daemonEnv?: NodeJS.ProcessEnv;
-  /** The native launcher (@mptcp/native's spawnProcess); without it child_process + /bin/sh. */
-  spawn?: NativeSpawn;
-  /** The daemon's notify socket; without it no NOTIFY_SOCKET is passed (Type=notify then never gets ready). */
-  notify?: NotifySocket;
-  /** close(2) for fds received with notifications (the fd store). */
-  closeFd?: (fd: number) => void;
-  /** Captures stdout/stderr into the daemon's log (output `log`). */
-  capture?: OutputCapture;
-}
-
-interface ServiceEvents {
-  state: [ServiceState];
-  exit: [ServiceExit];
-}
-
-/** setTimeout's limit (~24.8 days); longer timeouts are as good as infinite. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-const usecToMs = (usec: number): number => (Number.isFinite(usec) ? Math.max(0, Math.round(usec / 1000)) : Infinity);
-const fmtSec = (usec: number): string => (Number.isFinite(usec) ? `${+(usec / 1e6).toFixed(3)}s` : 'infinity');
-
-function timer(usec: number, fn: () => void): NodeJS.Timeout | undefined {
-  const ms = usecToMs(usec);
-  if (!Number.isFinite(ms) || ms > MAX_TIMER_MS) return undefined;
-  return setTimeout(fn, ms);
-}
-
-/** NotifyAccess= as systemd resolves it: notify types and WatchdogSec= default to `main`. */
-export function effectiveNotifyAccess(unit: ServiceUnit): NotifyAccess {
-  if (unit.notifyAccess !== undefined) return unit.notifyAccess;
-  if (unit.type === 'notify' || unit.type === 'notify-reload' || (unit.watchdogUsec ?? 0) > 0) return 'main';
-  return 'none';
-}
+export type * from './service-types.js';
+export { effectiveNotifyAccess } from './service-types.js';
+export { describeExit } from './service-exec.js';
 
 export class ServiceProcess extends EventEmitter<ServiceEvents> implements NotifyTarget {
   state: ServiceState = 'inactive';
@@ -158,12 +73,6 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   /** The failure of this run (first failure wins, as service_enter_*'s `if (s->result == SUCCESS)`). */
   private result: ServiceResult = 'success';
   private readyReceived = false;
-  private startTimer: NodeJS.Timeout | undefined;
-  private startDeadline = 0;
-  private stopTimer: NodeJS.Timeout | undefined;
-  private watchdogTimer: NodeJS.Timeout | undefined;
-  /** WATCHDOG_USEC= override from the service for this run. */
-  private watchdogOverride: number | undefined;
   /** Resolves the pending ExecReload=/notify-reload. */
   private reloadDone: (() => void) | undefined;
   /** Alien main process (forking/MAINPID=): polled for its exit. */
@@ -171,6 +80,9 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   private forkingStarter: ServiceChild | undefined;
   /** The main execve failed for a Type=simple service: reported as an exit, not a failed start. */
   private execFailedAfterStart = false;
+  private readonly timers: ServiceTimers;
+  private readonly exec: ServiceExec;
+  private readonly notifyActions: NotifyActions;
 
   constructor(
     public unit: ServiceUnit,
@@ -179,6 +91,49 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     super();
     const close = options.closeFd ?? (() => undefined);
     this.fdStore = new FdStore(unit.name, close, options.logger);
+    this.timers = new ServiceTimers(() => this.unit, {
+      onStartTimeout: () => this.onStartTimeout(),
+      onStopTimeout: () => this.onStopTimeout(),
+      onWatchdogTimeout: () => {
+        if (!this.running || this.stopping) return;
+        this.log.error(`Watchdog timeout (limit ${fmtSec(this.timers.watchdogUsec())})!`, { unit: this.name });
+        this.kill('watchdog');
+      },
+    });
+    this.exec = new ServiceExec(() => this.unit, options);
+    this.notifyActions = {
+      log: options.logger,
+      setMainPid: (pid) => this.setMainPid(pid),
+      overrideWatchdog: (usec) => this.timers.overrideWatchdog(usec, this.state === 'active'),
+      pingWatchdog: () => {
+        if (this.timers.watchdogArmed) this.timers.startWatchdog();
+      },
+      triggerWatchdog: () => {
+        this.log.error('Watchdog request (last status: ' + (this.statusText ?? 'n/a') + ')!', { unit: this.name });
+        this.kill('watchdog');
+      },
+      stopping: () => this.enterStopByNotify(),
+      reloading: () => this.enterReloadByNotify(),
+      ready: () => this.onReady(),
+      extendTimeout: (usec) =>
+        this.timers.extend(
+          usec,
+          this.state === 'activating' || this.state === 'reloading'
+            ? 'starting'
+            : this.state === 'deactivating'
+              ? 'stopping'
+              : 'other',
+        ),
+      closeFds: (fds) => {
+        for (const fd of fds) {
+          try {
+            options.closeFd?.(fd);
+          } catch {
+            // Already closed.
+          }
+        }
+      },
+    };
   }
 
   get name(): string {
@@ -202,12 +157,20 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     return this.options.logger;
   }
 
+  private ids(): RunIds {
+    return { mainPid: this.pid, invocationId: this.lastInvocationId };
+  }
+
   private setState(state: ServiceState, sub?: ServiceSubState): void {
     if (sub !== undefined) this.subState = sub;
     if (this.state === state) return;
     this.state = state;
     this.stateSince = Date.now();
     this.emit('state', state);
+  }
+
+  private setResult(r: ServiceResult): void {
+    if (this.result === 'success') this.result = r;
   }
 
   /**
@@ -222,13 +185,13 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     this.stopping = false;
     this.result = 'success';
     this.readyReceived = false;
-    this.watchdogOverride = undefined;
+    this.timers.reset();
     this.statusText = undefined;
     this.statusErrno = undefined;
     this.setState('activating', 'start-pre');
     this.lastInvocationId = invocationId();
     this.options.notify?.register(this);
-    this.armStartTimer(unit.timeoutStartUsec);
+    this.timers.armStart(unit.timeoutStartUsec);
     let execFailed = false;
     try {
       const main = unit.execStart[0];
@@ -238,20 +201,9 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
           'Service has no ExecStart=, ExecStop=, or SuccessAction=. Refusing.',
           { unit: this.name },
         );
-      const creds = this.credentials();
-      const cwd = this.workingDirectory(creds.user);
-      // The fd store comes back after the socket fds (service_collect_fds()).
-      const stored = this.fdStore.list();
-      // StandardInput=socket: the socket is stdin/stdout, only stored fds are LISTEN_FDS.
-      const socketFds = ctx.socketStdio === undefined ? (ctx.fds ?? []) : [];
-      const socketNames = ctx.socketStdio === undefined ? (ctx.fdNames ?? socketFds.map(() => 'unknown')) : [];
-      const fds = [...socketFds, ...stored.map((s) => s.fd)];
-      const fdNames = [...socketNames, ...stored.map((s) => s.name)];
-      const mainCtx: StartContext = {
-        ...(ctx.env ? { env: ctx.env } : {}),
-        ...(ctx.socketStdio !== undefined ? { socketStdio: ctx.socketStdio } : {}),
-        ...(fds.length > 0 ? { fds, fdNames } : {}),
-      };
+      const creds = this.exec.credentials();
+      const cwd = this.exec.workingDirectory(creds.user);
+      const mainCtx = withStoredFds(ctx, this.fdStore.list());
       for (const pre of unit.execStartPre) {
         const status = await this.runControl(pre, 'ExecStartPre');
         this.checkNotStopped();
@@ -264,14 +216,14 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
         }
       }
       this.checkNotStopped();
-      const mainEnv = this.environment(creds, main, true, mainCtx);
+      const mainEnv = this.exec.environment(creds, main, true, mainCtx, this.ids());
       if (main.argv0Override && !this.options.spawn && !planExec(main, mainEnv).argv0Honoured) {
         this.log.warn(`No bash to set argv[0] for ${main.path}: starting it with its path as argv[0].`, {
           unit: this.name,
         });
       }
       this.subState = 'start';
-      const child = this.spawn(main, mainEnv, cwd, creds, mainCtx);
+      const child = this.exec.spawn(main, mainEnv, cwd, creds, mainCtx);
       const spawned = await child.spawned;
       if (spawned) {
         const err = new ActivationError('EXEC_FAILED', `Failed to execute ${main.path}: ${messageOf(spawned)}`, {
@@ -302,41 +254,39 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       }
       return pid;
     } catch (err) {
-      this.control = undefined;
-      this.controlPid = undefined;
-      this.clearStartTimer();
-      this.options.notify?.unregister(this);
-      if (this.execFailedAfterStart && !this.stopping) {
-        this.execFailedAfterStart = false;
-        this.starts += 1;
-        this.lastResult = 'exit-code';
-        this.lastExit = { code: 203, signal: null };
-        const restart = shallRestart(this.unit.restart, 'exit-code');
-        this.log.warn('Main process exited, code=exited, status=203/EXEC', { unit: this.name });
-        this.log.warn("Failed with result 'exit-code'.", { unit: this.name });
-        this.setState(restart ? 'auto-restart' : 'failed', restart ? 'auto-restart' : 'failed');
-        this.releaseFdStoreIfDone(restart);
-        this.emit('exit', {
-          unit: this.name,
-          pid: 0,
-          code: 203,
-          signal: null,
-          result: 'exit-code',
-          restart,
-          stopped: false,
-        });
-        throw err;
-      }
-      if (this.stopping) {
-        this.setState('inactive', 'dead');
-      } else {
-        // execve failed: systemd's status=203/EXEC, result exit-code; anything else before it: resources.
-        this.lastResult = execFailed ? 'exit-code' : 'resources';
-        this.setState('failed', 'failed');
-      }
-      this.releaseFdStoreIfDone(false);
+      this.startFailed(execFailed);
       throw err;
     }
+  }
+
+  /** start() gave up: `failed` (or `inactive` when stopped meanwhile), or a Type=simple exec failure as an exit. */
+  private startFailed(execFailed: boolean): void {
+    this.control = undefined;
+    this.controlPid = undefined;
+    this.timers.clearStart();
+    this.options.notify?.unregister(this);
+    if (this.execFailedAfterStart && !this.stopping) {
+      this.execFailedAfterStart = false;
+      this.starts += 1;
+      this.lastResult = 'exit-code';
+      this.lastExit = { code: 203, signal: null };
+      const restart = shallRestart(this.unit.restart, 'exit-code');
+      this.log.warn('Main process exited, code=exited, status=203/EXEC', { unit: this.name });
+      this.log.warn("Failed with result 'exit-code'.", { unit: this.name });
+      this.setState(restart ? 'auto-restart' : 'failed', restart ? 'auto-restart' : 'failed');
+      this.fdStore.releaseUnlessPreserved(this.unit.fileDescriptorStorePreserve, restart);
+      const exit = { unit: this.name, pid: 0, code: 203, signal: null, result: 'exit-code' as const, restart };
+      this.emit('exit', { ...exit, stopped: false });
+      return;
+    }
+    if (this.stopping) {
+      this.setState('inactive', 'dead');
+    } else {
+      // execve failed: systemd's status=203/EXEC, result exit-code; anything else before it: resources.
+      this.lastResult = execFailed ? 'exit-code' : 'resources';
+      this.setState('failed', 'failed');
+    }
+    this.fdStore.releaseUnlessPreserved(this.unit.fileDescriptorStorePreserve, false);
   }
 
   /** stop() during ExecStartPre= must not be followed by a main process nobody will stop. */
@@ -344,34 +294,9 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     if (this.stopping) throw new ActivationError('ENGINE_STATE', 'Stopped while starting.', { unit: this.name });
   }
 
-  private environment(
-    creds: Credentials,
-    cmd: ExecCommand,
-    forMain: boolean,
-    ctx: StartContext,
-  ): Record<string, string> {
-    const activation: Record<string, string> = { ...(ctx.env ?? {}) };
-    if (forMain && ctx.fds && ctx.fds.length > 0)
-      Object.assign(activation, listenEnvironment(ctx.fdNames ?? ctx.fds.map(() => 'unknown')));
-    const notify = this.options.notify;
-    if (notify && this.notifyAccess !== 'none') activation.NOTIFY_SOCKET = notify.address;
-    const wd = this.unit.watchdogUsec ?? 0;
-    if (forMain && wd > 0 && Number.isFinite(wd)) activation.WATCHDOG_USEC = String(wd);
-    if (!forMain && this.pid !== undefined) activation.MAINPID = String(this.pid);
-    return buildServiceEnvironment({
-      service: this.unit,
-      ...(creds.user && !cmd.noUserSwitch && !cmd.fullPrivileges ? { user: creds.user } : {}),
-      activation,
-      ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}),
-      ...(this.lastInvocationId ? { invocationId: this.lastInvocationId } : {}),
-    });
-  }
-
   /** Runs one control command (ExecStartPre=, ExecStartPost=, ExecReload=…) to its end. */
   private async runControl(cmd: ExecCommand, what: string): Promise<ExitStatus> {
-    const creds = this.credentials();
-    const env = this.environment(creds, cmd, false, {});
-    this.control = this.spawn(cmd, env, this.workingDirectory(creds.user), creds, {});
+    this.control = this.exec.control(cmd, this.ids());
     this.controlPid = this.control.pid;
     const spawnErr = await this.control.spawned;
     if (spawnErr === undefined) this.controlPid = this.control.pid;
@@ -386,7 +311,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   private async enterRunning(): Promise<void> {
     if (this.state !== 'activating' || this.stopping) return;
     this.subState = 'start-post';
-    this.startWatchdog();
+    this.timers.startWatchdog();
     for (const post of this.unit.execStartPost) {
       const status = await this.runControl(post, 'ExecStartPost');
       if (this.state !== 'activating' || this.stopping) return;
@@ -399,65 +324,25 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
         return;
       }
     }
-    this.clearStartTimer();
+    this.timers.clearStart();
     this.setState('active', 'running');
   }
 
-  // ---- timers ------------------------------------------------------------------------------------
-
-  private armStartTimer(usec: number): void {
-    this.clearStartTimer();
-    this.startDeadline = Number.isFinite(usec) ? Date.now() + usecToMs(usec) : Infinity;
-    this.startTimer = timer(usec, () => this.onStartTimeout());
-  }
-
-  private clearStartTimer(): void {
-    if (this.startTimer) clearTimeout(this.startTimer);
-    this.startTimer = undefined;
-  }
-
   private onStartTimeout(): void {
-    this.startTimer = undefined;
     if (this.state !== 'activating' || this.stopping) return;
-    this.log.warn(
-      `${this.subState === 'start-post' ? 'Start-post' : this.subState === 'start-pre' ? 'Start-pre' : 'Start'} operation timed out. Terminating.`,
-      { unit: this.name },
-    );
+    const phase = this.subState === 'start-post' ? 'Start-post' : this.subState === 'start-pre' ? 'Start-pre' : 'Start';
+    this.log.warn(`${phase} operation timed out. Terminating.`, { unit: this.name });
     this.setResult('timeout');
     void this.terminate(this.unit.killSignal);
   }
 
-  private watchdogUsec(): number {
-    return this.watchdogOverride ?? this.unit.watchdogUsec ?? 0;
-  }
-
-  /** (Re)arms the watchdog from now (service_reset_watchdog()). */
-  private startWatchdog(): void {
-    if (this.watchdogTimer) clearTimeout(this.watchdogTimer);
-    this.watchdogTimer = undefined;
-    const usec = this.watchdogUsec();
-    if (usec <= 0) return;
-    this.watchdogTimer = timer(usec, () => this.onWatchdogTimeout());
-  }
-
-  private stopWatchdog(): void {
-    if (this.watchdogTimer) clearTimeout(this.watchdogTimer);
-    this.watchdogTimer = undefined;
-  }
-
-  private onWatchdogTimeout(): void {
-    this.watchdogTimer = undefined;
-    if (!this.running || this.stopping) return;
-    this.log.error(`Watchdog timeout (limit ${fmtSec(this.watchdogUsec())})!`, { unit: this.name });
-    this.setResult('watchdog');
+  /** The watchdog expired or WATCHDOG=trigger: result `watchdog`, WatchdogSignal= (SIGABRT). */
+  private kill(result: 'watchdog'): void {
+    this.setResult(result);
     void this.terminate(this.unit.watchdogSignal ?? 'SIGABRT', 'stop-watchdog');
   }
 
-  private setResult(r: ServiceResult): void {
-    if (this.result === 'success') this.result = r;
-  }
-
-  // ---- notifications -----------------------------------------------------------------------------
+  // ---- notifications (service-notify.ts) ---------------------------------------------------------
 
   /** How a PID belongs to this service (for the notify socket). */
   relation(pid: number, session: number | undefined): 'main' | 'control' | 'member' | undefined {
@@ -469,114 +354,24 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   }
 
   onNotify(msg: NotifyMessage, sender: NotifySender, relation: 'main' | 'control' | 'member', fds: number[]): void {
-    const access = this.notifyAccess;
-    const allowed =
-      access === 'all' || (access === 'main' && relation === 'main') || (access === 'exec' && relation !== 'member');
-    if (!allowed) {
-      if (access === 'none')
-        this.log.warn(`Got notification message from PID ${sender.pid}, but reception is disabled.`, {
-          unit: this.name,
-        });
-      else if (access === 'main')
-        this.log.warn(
-          `Got notification message from PID ${sender.pid}, but reception only permitted for main PID ${this.pid ?? 'n/a'}`,
-          { unit: this.name },
-        );
-      else
-        this.log.warn(
-          `Got notification message from PID ${sender.pid}, but reception only permitted for main PID and control PID`,
-          { unit: this.name },
-        );
-      this.closeFds(fds);
-      return;
-    }
-    const f = msg.fields;
-    let keep: number[] = [];
-    const mainPid = parsePid(f.get('MAINPID'));
-    if (f.has('MAINPID') && mainPid === undefined)
-      this.log.warn(`Failed to parse MAINPID=${f.get('MAINPID')} field in notification message, ignoring.`, {
-        unit: this.name,
-      });
-    if (mainPid !== undefined && mainPid !== this.pid) this.setMainPid(mainPid);
-    if (f.get('STATUS') !== undefined) this.statusText = (f.get('STATUS') as string).slice(0, 16 * 1024);
-    const errno = f.get('ERRNO');
-    if (errno !== undefined) this.statusErrno = /^\d+$/.test(errno) ? Number(errno) : undefined;
-    const wdUsec = parseUsec(f.get('WATCHDOG_USEC'));
-    if (wdUsec !== undefined) {
-      this.watchdogOverride = wdUsec;
-      if (this.watchdogTimer || this.state === 'active') this.startWatchdog();
-    }
-    if (f.get('STOPPING') === '1') this.enterStopByNotify();
-    if (f.get('RELOADING') === '1') this.enterReloadByNotify();
-    if (f.get('READY') === '1') this.onReady();
-    const extend = parseUsec(f.get('EXTEND_TIMEOUT_USEC'));
-    if (extend !== undefined) this.extendTimeout(extend);
-    const wd = f.get('WATCHDOG');
-    if (wd === '1') {
-      if (this.watchdogTimer) this.startWatchdog();
-    } else if (wd === 'trigger') {
-      this.log.error('Watchdog request (last status: ' + (this.statusText ?? 'n/a') + ')!', { unit: this.name });
-      this.setResult('watchdog');
-      void this.terminate(this.unit.watchdogSignal ?? 'SIGABRT', 'stop-watchdog');
-    }
-    if (f.get('FDSTORE') === '1' && fds.length > 0) {
-      const name = f.get('FDNAME') ?? 'stored';
-      const max = this.unit.fileDescriptorStoreMax ?? 0;
-      if (!fdNameValid(name)) {
-        this.log.warn(`Passed FDNAME= name is invalid, ignoring.`, { unit: this.name });
-      } else if (max === 0) {
-        this.log.warn('Got file descriptors via notification but FileDescriptorStoreMax= is 0, closing.', {
-          unit: this.name,
-        });
-      } else {
-        this.fdStore.add(fds, name, f.get('FDPOLL') !== '0', max);
-        keep = fds;
-      }
-    } else if (fds.length > 0 && f.get('BARRIER') !== '1') {
-      this.log.warn('Got extra file descriptors via notification, closing.', { unit: this.name });
-    }
-    if (f.get('FDSTOREREMOVE') === '1') {
-      const name = f.get('FDNAME');
-      if (name === undefined)
-        this.log.warn('FDSTOREREMOVE=1 requested, but no name specified, ignoring.', { unit: this.name });
-      else this.fdStore.remove(name);
-    }
-    // BARRIER=1: closing its fd (below) is the answer the sender waits for.
-    this.closeFds(fds.filter((fd) => !keep.includes(fd)));
-  }
-
-  private closeFds(fds: readonly number[]): void {
-    const close = this.options.closeFd;
-    for (const fd of fds) {
-      try {
-        close?.(fd);
-      } catch {
-        // Already closed.
-      }
-    }
+    applyNotification(this, this.notifyActions, msg, sender, relation, fds);
   }
 
   private onReady(): void {
     this.readyReceived = true;
-    if (
-      this.state === 'activating' &&
-      (this.unit.type === 'notify' || this.unit.type === 'notify-reload') &&
-      this.subState === 'start'
-    ) {
-      void this.enterRunning();
-    } else if (this.state === 'reloading') {
-      this.finishReload();
-    }
+    const notifyType = this.unit.type === 'notify' || this.unit.type === 'notify-reload';
+    if (this.state === 'activating' && notifyType && this.subState === 'start') void this.enterRunning();
+    else if (this.state === 'reloading') this.finishReload();
   }
 
   private enterReloadByNotify(): void {
     if (this.state !== 'active') return;
     this.setState('reloading', 'reload-notify');
-    this.armStartTimer(this.unit.timeoutStartUsec);
+    this.timers.armStart(this.unit.timeoutStartUsec);
   }
 
   private finishReload(): void {
-    this.clearStartTimer();
+    this.timers.clearStart();
     this.setState('active', 'running');
     const done = this.reloadDone;
     this.reloadDone = undefined;
@@ -585,22 +380,10 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
 
   private enterStopByNotify(): void {
     if (this.state === 'deactivating') return;
-    this.clearStartTimer();
-    this.stopWatchdog();
+    this.timers.clearStart();
+    this.timers.stopWatchdog();
     this.setState('deactivating', 'stop-sigterm');
-    this.armStopTimer();
-  }
-
-  private extendTimeout(usec: number): void {
-    const until = Date.now() + usecToMs(usec);
-    if ((this.state === 'activating' || this.state === 'reloading') && this.startTimer && until > this.startDeadline) {
-      this.clearStartTimer();
-      this.startDeadline = until;
-      this.startTimer = timer(usec, () => this.onStartTimeout());
-    } else if (this.state === 'deactivating' && this.stopTimer) {
-      clearTimeout(this.stopTimer);
-      this.stopTimer = timer(usec, () => this.onStopTimeout());
-    }
+    this.timers.armStop();
   }
 
   /** MAINPID=: the main process is another process (not our child: its exit is polled). */
@@ -615,28 +398,20 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     if (this.child?.pid !== pid) this.watchAlien(pid);
   }
 
-  /**
-   * A main process that is not our child (forking, MAINPID=): we cannot wait for it, so its
-   * /proc entry is checked every 250 ms (systemd watches the cgroup; we have none).
-   */
+  /** A main process that is not our child (forking, MAINPID=): its exit is polled (process-group.ts). */
   private watchAlien(pid: number): void {
     if (this.alienPoll) clearInterval(this.alienPoll);
-    this.alienPoll = setInterval(() => {
-      if (this.pid !== pid) {
-        if (this.alienPoll) clearInterval(this.alienPoll);
-        this.alienPoll = undefined;
-        return;
-      }
-      if (processAlive(pid)) return;
-      if (this.alienPoll) clearInterval(this.alienPoll);
+    const stillMain = (): boolean => {
+      if (this.pid === pid) return true;
+      this.alienPoll = undefined;
+      return false;
+    };
+    this.alienPoll = watchForeignExit(pid, stillMain, () => {
       this.alienPoll = undefined;
       // The exit status of a process that is not our child is unknown: systemd reports success.
       if (this.child === undefined || this.child.pid !== pid) void this.onMainExit(pid, { code: 0, signal: null });
-    }, 250);
-    this.alienPoll.unref();
+    });
   }
-
-  // ---- forking -----------------------------------------------------------------------------------
 
   private async onForkingStarterExit(status: ExitStatus): Promise<void> {
     this.forkingStarter = undefined;
@@ -651,7 +426,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       await this.finishDead(status, 0);
       return;
     }
-    const main = this.forkingMainPid();
+    const main = forkingMainPid(this.unit, this.session);
     if (main === undefined) {
       this.log.warn(
         this.unit.pidFile
@@ -669,39 +444,9 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     await this.enterRunning();
   }
 
-  /** PIDFile=, else (GuessMainPID=yes) the one process left in the service's session. */
-  private forkingMainPid(): number | undefined {
-    if (this.unit.pidFile) {
-      try {
-        const pid = parsePid(readFileSync(this.unit.pidFile, 'utf8').trim());
-        if (pid !== undefined && processAlive(pid)) return pid;
-      } catch {
-        return undefined;
-      }
-      return undefined;
-    }
-    if (this.unit.guessMainPID === false) return undefined;
-    const members = this.sessionMembers();
-    return members.length === 1 ? members[0] : undefined;
-  }
-
   /** The PIDs in this service's session (setsid at start; a forking daemon that setsid()s again leaves it). */
   sessionMembers(): number[] {
-    const sid = this.session;
-    if (sid === undefined) return [];
-    const out: number[] = [];
-    let entries: string[];
-    try {
-      entries = readdirSync('/proc');
-    } catch {
-      return [];
-    }
-    for (const e of entries) {
-      if (!/^\d+$/.test(e)) continue;
-      const pid = Number(e);
-      if (sessionOfPid(pid) === sid) out.push(pid);
-    }
-    return out;
+    return sessionMembers(this.session);
   }
 
   // ---- exit --------------------------------------------------------------------------------------
@@ -730,18 +475,11 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       this.child = undefined;
       this.pid = undefined;
       if (this.unit.remainAfterExit) {
-        this.clearStartTimer();
+        this.timers.clearStart();
         this.lastResult = 'success';
         this.setState('active', 'exited');
-        this.emit('exit', {
-          unit: this.name,
-          pid,
-          code: status.code,
-          signal: status.signal,
-          result: 'success',
-          restart: false,
-          stopped: false,
-        });
+        const { code, signal } = status;
+        this.emit('exit', { unit: this.name, pid, code, signal, result: 'success', restart: false, stopped: false });
         return;
       }
     }
@@ -750,76 +488,28 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
 
   /** The main process is gone: ExecStopPost=, then dead/failed/auto-restart and the `exit` event. */
   private async finishDead(status: ExitStatus, pid: number): Promise<void> {
-    this.clearStartTimer();
-    this.stopWatchdog();
-    if (this.stopTimer) clearTimeout(this.stopTimer);
-    this.stopTimer = undefined;
+    this.timers.clearStart();
+    this.timers.stopWatchdog();
+    this.timers.clearStop();
     const result = this.result;
     const restart = !this.stopping && shallRestart(this.unit.restart, result);
     this.child = undefined;
     this.pid = undefined;
     this.lastResult = result;
     this.setState('deactivating', 'stop-post');
-    await this.runStopPost(result, status);
+    await this.exec.runStopPost(result, status);
     this.options.notify?.unregister(this);
     if (result !== 'success') this.log.warn(`Failed with result '${result}'.`, { unit: this.name });
     this.setState(
       restart ? 'auto-restart' : result === 'success' ? 'inactive' : 'failed',
       restart ? 'auto-restart' : result === 'success' ? 'dead' : 'failed',
     );
-    this.releaseFdStoreIfDone(restart);
+    this.fdStore.releaseUnlessPreserved(this.unit.fileDescriptorStorePreserve, restart);
     const done = this.reloadDone;
     this.reloadDone = undefined;
     done?.();
-    this.emit('exit', {
-      unit: this.name,
-      pid,
-      code: status.code,
-      signal: status.signal,
-      result,
-      restart,
-      stopped: this.stopping,
-    });
-  }
-
-  /** FileDescriptorStorePreserve=: `no` drops the store on every stop, `restart` unless restarting, `yes` never. */
-  private releaseFdStoreIfDone(restarting: boolean): void {
-    const mode = this.unit.fileDescriptorStorePreserve ?? 'restart';
-    if (mode === 'yes') return;
-    if (mode === 'restart' && restarting) return;
-    if (this.fdStore.size > 0)
-      this.log.debug(`Releasing ${this.fdStore.size} fd(s) from the fd store.`, { unit: this.name });
-    this.fdStore.release();
-  }
-
-  /**
-   * ExecStopPost= after the main process is gone (also after a failure), with systemd's
-   * SERVICE_RESULT / EXIT_CODE / EXIT_STATUS; failures are logged only.
-   */
-  private async runStopPost(result: ServiceResult, status: ExitStatus): Promise<void> {
-    if (this.unit.execStopPost.length === 0) return;
-    const exitCode = status.signal !== null ? 'killed' : 'exited';
-    const exitStatus = status.signal !== null ? status.signal.replace(/^SIG/, '') : String(status.code ?? '');
-    for (const cmd of this.unit.execStopPost) {
-      try {
-        const creds = this.credentials();
-        const env = {
-          ...buildServiceEnvironment({
-            service: this.unit,
-            ...(creds.user ? { user: creds.user } : {}),
-            ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}),
-          }),
-          SERVICE_RESULT: result,
-          EXIT_CODE: exitCode,
-          EXIT_STATUS: exitStatus,
-        };
-        const s = await waitExit(this.spawn(cmd, env, this.workingDirectory(creds.user), creds, {}));
-        if (!succeeded(s) && !cmd.ignoreFailure)
-          this.log.warn(`Control process exited, ${describeExit(s)} (ExecStopPost=${cmd.raw})`, { unit: this.name });
-      } catch (err) {
-        this.log.warn(`ExecStopPost=${cmd.raw} failed: ${messageOf(err)}`, { unit: this.name });
-      }
-    }
+    const { code, signal } = status;
+    this.emit('exit', { unit: this.name, pid, code, signal, result, restart, stopped: this.stopping });
   }
 
   /** Marks a scheduled restart as done or cancelled (the engine calls start() again itself). */
@@ -829,85 +519,16 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
 
   // ---- stop / reload -----------------------------------------------------------------------------
 
-  private spawn(
-    cmd: ExecCommand,
-    env: Record<string, string>,
-    cwd: string,
-    creds: Credentials,
-    ctx: StartContext,
-  ): ServiceChild {
-    const switchUser = !cmd.noUserSwitch && !cmd.fullPrivileges;
-    // Lines are attributed to the process that writes them: this command's PID.
-    let started: ServiceChild | undefined;
-    // inetd mode with stdout on the connection (StandardOutput=socket/inherit): StandardError=inherit
-    // (the default) duplicates stdout as systemd's setup_output() does; nothing is left to capture.
-    const stdoutSocket = this.unit.standardOutput === 'socket' || this.unit.standardOutput === 'inherit';
-    const socketStderr =
-      ctx.socketStdio !== undefined &&
-      (this.unit.standardError === 'socket' || (this.unit.standardError === 'inherit' && stdoutSocket));
-    const captured = this.options.output === 'log' && this.unit.standardOutput !== 'null' && !socketStderr;
-    const capture = captured ? this.options.capture?.open(this.name, () => started?.pid) : undefined;
-    const child = execCommand({
-      command: cmd,
-      env,
-      ...(ctx.fds ? { fds: ctx.fds } : {}),
-      ...(ctx.socketStdio !== undefined ? { socketStdio: ctx.socketStdio, socketStderr } : {}),
-      output:
-        this.unit.standardOutput === 'null'
-          ? 'ignore'
-          : capture
-            ? 'inherit'
-            : this.options.output === 'log'
-              ? 'ignore'
-              : this.options.output,
-      ...(capture ? { outputFd: capture.fd } : {}),
-      cwd,
-      ...(switchUser && creds.uid !== undefined ? { uid: creds.uid } : {}),
-      ...(switchUser && creds.gid !== undefined ? { gid: creds.gid } : {}),
-      ...(this.options.spawn ? { native: this.options.spawn } : {}),
-    });
-    started = child;
-    // The child has its copy; ours goes once the launcher has run.
-    if (capture) void child.spawned.then(() => capture.release());
-    return child;
-  }
-
-  private credentials(): Credentials {
-    const user = this.unit.user !== undefined ? resolveUser(this.unit.user, this.name) : undefined;
-    const gid = this.unit.group !== undefined ? resolveGroup(this.unit.group, this.name) : user?.gid;
-    // Only what needs changing: an unprivileged daemon running User= of its own uid cannot setgroups().
-    return { ...(user ? { user } : {}), ...credentialChange(user?.uid, gid) };
-  }
-
-  private workingDirectory(user: ResolvedUser | undefined): string {
-    const wd = this.unit.workingDirectory;
-    if (!wd) return '/';
-    const path = wd.path === '~' ? (user?.home ?? process.env.HOME ?? '/root') : wd.path;
-    if (existsSync(path) && statSync(path).isDirectory()) return path;
-    if (wd.optional) return user?.home ?? '/';
-    throw new ActivationError(
-      'WORKING_DIRECTORY',
-      `Changing to the requested working directory failed: ${path}: No such file or directory`,
-      { unit: this.name },
-    );
-  }
-
   /** Sends `signal` to the service (KillMode=), SIGKILL after TimeoutStopSec= (stop-sigterm → stop-sigkill). */
   private async terminate(signal: string, sub: ServiceSubState = 'stop-sigterm'): Promise<void> {
-    this.clearStartTimer();
-    this.stopWatchdog();
+    this.timers.clearStart();
+    this.timers.stopWatchdog();
     this.setState('deactivating', sub);
     this.signalMain(signal);
-    this.armStopTimer();
-  }
-
-  private armStopTimer(): void {
-    if (this.stopTimer) clearTimeout(this.stopTimer);
-    this.stopTimer = timer(this.unit.timeoutStopUsec, () => this.onStopTimeout());
+    this.timers.armStop();
   }
 
   private onStopTimeout(): void {
-    this.stopTimer = undefined;
     if (this.pid === undefined && this.forkingStarter === undefined) return;
     this.log.warn(`State '${this.subState}' timed out. Killing.`, { unit: this.name });
     if (this.result === 'success') this.setResult('timeout');
@@ -919,32 +540,8 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       );
   }
 
-  /**
-   * KillMode=control-group → the session's process group (our stand-in for the cgroup: services
-   * lead their own); process/mixed → the main process only (through its pidfd when it is our child).
-   * A main process outside that group (forking daemon, MAINPID=) is signalled by PID too.
-   */
   private signalMain(signal: string, mode: string = this.unit.killMode): void {
-    if (mode === 'none') return;
-    const child = this.child ?? this.forkingStarter;
-    const sig = signal as NodeJS.Signals;
-    if (mode === 'control-group' && this.session !== undefined) {
-      try {
-        process.kill(-this.session, sig);
-        if (sig !== 'SIGCONT' && sig !== 'SIGKILL') process.kill(-this.session, 'SIGCONT');
-      } catch {
-        // The group is gone; the main process below, if any.
-      }
-    }
-    if (child && child.pid !== undefined && (this.pid === undefined || child.pid === this.pid)) {
-      child.kill(sig);
-    } else if (this.pid !== undefined) {
-      try {
-        process.kill(this.pid, sig);
-      } catch {
-        // Gone.
-      }
-    }
+    signalService({ session: this.session, child: this.child ?? this.forkingStarter, pid: this.pid }, signal, mode);
   }
 
   /**
@@ -959,7 +556,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
         // RemainAfterExit=yes: nothing runs; ExecStop= would run here.
         this.setState('inactive', 'dead');
         this.options.notify?.unregister(this);
-        this.releaseFdStoreIfDone(false);
+        this.fdStore.releaseUnlessPreserved(this.unit.fileDescriptorStorePreserve, false);
         return;
       }
       if (this.state === 'activating') {
@@ -971,16 +568,14 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       return;
     }
     this.stopping = true;
-    this.clearStartTimer();
-    this.stopWatchdog();
+    this.timers.clearStart();
+    this.timers.stopWatchdog();
     this.setState('deactivating', 'stop');
     const exited = this.exited ?? Promise.resolve();
     const unit = this.unit;
     for (const cmd of unit.execStop) {
       try {
-        const creds = this.credentials();
-        const env = this.environment(creds, cmd, false, {});
-        await Promise.race([waitExit(this.spawn(cmd, env, this.workingDirectory(creds.user), creds, {})), exited]);
+        await Promise.race([waitExit(this.exec.control(cmd, this.ids())), exited]);
       } catch (err) {
         this.log.warn(`ExecStop=${cmd.raw} failed: ${messageOf(err)}`, { unit: this.name });
       }
@@ -988,7 +583,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     if (this.pid !== undefined || this.forkingStarter !== undefined) {
       this.subState = 'stop-sigterm';
       this.signalMain(unit.killSignal);
-      this.armStopTimer();
+      this.timers.armStop();
     }
     await exited;
   }
@@ -1003,7 +598,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     if (this.unit.type === 'notify-reload') {
       const done = new Promise<void>((resolve) => (this.reloadDone = resolve));
       this.setState('reloading', 'reload-signal');
-      this.armStartTimer(this.unit.timeoutStartUsec);
+      this.timers.armStart(this.unit.timeoutStartUsec);
       if (this.pid !== undefined) {
         try {
           process.kill(this.pid, (this.unit.reloadSignal ?? 'SIGHUP') as NodeJS.Signals);
@@ -1062,87 +657,6 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       since: new Date(this.stateSince).toISOString(),
       ...(withTasks ? { tasks: this.tasks() } : {}),
     };
-  }
-}
-
-export interface ServiceSnapshot {
-  name: string;
-  state: ServiceState;
-  subState?: ServiceSubState;
-  type?: string;
-  pid?: number;
-  controlPid?: number;
-  starts: number;
-  restarts: number;
-  result?: ServiceResult;
-  invocationId?: string;
-  statusText?: string;
-  statusErrno?: number;
-  lastExit?: { code: number | null; signal: string | null };
-  /** FDNAME of each stored fd. */
-  fdStore?: string[];
-  /** When the current state was entered (ISO 8601). */
-  since?: string;
-  tasks?: number;
-}
-
-interface Credentials {
-  user?: ResolvedUser;
-  uid?: number;
-  gid?: number;
-}
-
-function succeeded(s: ExitStatus): boolean {
-  return s.code === 0 && s.signal === null && s.error === undefined;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // A zombie (state Z) is gone for our purposes.
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function sessionOfPid(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (rest[0] === 'Z') return undefined;
-    return Number(rest[3]);
-  } catch {
-    return undefined;
-  }
-}
-
-export function describeExit(s: ExitStatus): string {
-  if (s.signal !== null) return `code=killed, status=${s.signal.replace(/^SIG/, '')}`;
-  // A failed exec is 126/127 (the sh wrapper's codes; the native launcher maps its errno to them;
-  // systemd: status=203/EXEC).
-  return `code=exited, status=${s.code ?? '?'}${s.code === 0 ? '/SUCCESS' : s.code === 127 || s.code === 126 ? '/EXEC' : '/FAILURE'}`;
-}
-
-/**
- * KillMode=control-group/mixed → the process group (our stand-in for the cgroup; the services lead
- * their own); process → the main process only (through its pidfd when started natively).
- */
-function signalGroup(child: ServiceChild, signal: string, mode: string): void {
-  const pid = child.pid;
-  if (pid === undefined) return;
-  if (mode !== 'process' && mode !== 'mixed') {
-    try {
-      process.kill(-pid, signal as NodeJS.Signals);
-      return;
-    } catch {
-      // No such group (not detached): the main process at least.
-    }
-  }
-  try {
-    child.kill(signal as NodeJS.Signals);
-  } catch {
-    // Already gone.
   }
 }
 

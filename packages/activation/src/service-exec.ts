@@ -1,0 +1,175 @@
+/**
+ * How a service's commands are run (systemd's exec_spawn() for one unit): User=/Group=, the
+ * working directory, the environment (LISTEN_*, NOTIFY_SOCKET, WATCHDOG_USEC, MAINPID), where the
+ * output goes, and the launcher. The ServiceProcess decides what runs when.
+ */
+import { existsSync, statSync } from 'node:fs';
+import type { ExecCommand, ServiceUnit } from '@mptcp/unit';
+import { buildServiceEnvironment, listenEnvironment } from './environment.js';
+import { ActivationError, messageOf } from './errors.js';
+import { type ExitStatus, type ServiceChild, execCommand, waitExit } from './exec.js';
+import type { ServiceResult } from './restart-policy.js';
+import { routeOutput } from './service-output.js';
+import { type ServiceProcessOptions, type StartContext, effectiveNotifyAccess } from './service-types.js';
+import { type ResolvedUser, credentialChange, resolveGroup, resolveUser } from './user.js';
+
+export interface Credentials {
+  user?: ResolvedUser;
+  uid?: number;
+  gid?: number;
+}
+
+/** What of the current run a command's environment carries. */
+export interface RunIds {
+  /** $MAINPID for control commands. */
+  mainPid?: number | undefined;
+  invocationId?: string | undefined;
+}
+
+export function succeeded(s: ExitStatus): boolean {
+  return s.code === 0 && s.signal === null && s.error === undefined;
+}
+
+export function describeExit(s: ExitStatus): string {
+  if (s.signal !== null) return `code=killed, status=${s.signal.replace(/^SIG/, '')}`;
+  // A failed exec is 126/127 (the sh wrapper's codes; the native launcher maps its errno to them;
+  // systemd: status=203/EXEC).
+  return `code=exited, status=${s.code ?? '?'}${s.code === 0 ? '/SUCCESS' : s.code === 127 || s.code === 126 ? '/EXEC' : '/FAILURE'}`;
+}
+
+export class ServiceExec {
+  constructor(
+    private readonly unit: () => ServiceUnit,
+    private readonly options: ServiceProcessOptions,
+  ) {}
+
+  credentials(): Credentials {
+    const unit = this.unit();
+    const user = unit.user !== undefined ? resolveUser(unit.user, unit.name) : undefined;
+    const gid = unit.group !== undefined ? resolveGroup(unit.group, unit.name) : user?.gid;
+    // Only what needs changing: an unprivileged daemon running User= of its own uid cannot setgroups().
+    return { ...(user ? { user } : {}), ...credentialChange(user?.uid, gid) };
+  }
+
+  workingDirectory(user: ResolvedUser | undefined): string {
+    const wd = this.unit().workingDirectory;
+    if (!wd) return '/';
+    const path = wd.path === '~' ? (user?.home ?? process.env.HOME ?? '/root') : wd.path;
+    if (existsSync(path) && statSync(path).isDirectory()) return path;
+    if (wd.optional) return user?.home ?? '/';
+    throw new ActivationError(
+      'WORKING_DIRECTORY',
+      `Changing to the requested working directory failed: ${path}: No such file or directory`,
+      { unit: this.unit().name },
+    );
+  }
+
+  environment(
+    creds: Credentials,
+    cmd: ExecCommand,
+    forMain: boolean,
+    ctx: StartContext,
+    ids: RunIds,
+  ): Record<string, string> {
+    const unit = this.unit();
+    const activation: Record<string, string> = { ...(ctx.env ?? {}) };
+    if (forMain && ctx.fds && ctx.fds.length > 0)
+      Object.assign(activation, listenEnvironment(ctx.fdNames ?? ctx.fds.map(() => 'unknown')));
+    const notify = this.options.notify;
+    if (notify && effectiveNotifyAccess(unit) !== 'none') activation.NOTIFY_SOCKET = notify.address;
+    const wd = unit.watchdogUsec ?? 0;
+    if (forMain && wd > 0 && Number.isFinite(wd)) activation.WATCHDOG_USEC = String(wd);
+    if (!forMain && ids.mainPid !== undefined) activation.MAINPID = String(ids.mainPid);
+    return buildServiceEnvironment({
+      service: unit,
+      ...(creds.user && !cmd.noUserSwitch && !cmd.fullPrivileges ? { user: creds.user } : {}),
+      activation,
+      ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}),
+      ...(ids.invocationId ? { invocationId: ids.invocationId } : {}),
+    });
+  }
+
+  spawn(
+    cmd: ExecCommand,
+    env: Record<string, string>,
+    cwd: string,
+    creds: Credentials,
+    ctx: StartContext,
+  ): ServiceChild {
+    const switchUser = !cmd.noUserSwitch && !cmd.fullPrivileges;
+    let started: ServiceChild | undefined;
+    const route = routeOutput(this.unit(), this.options, ctx, () => started?.pid);
+    const child = execCommand({
+      command: cmd,
+      env,
+      ...(ctx.fds ? { fds: ctx.fds } : {}),
+      ...(ctx.socketStdio !== undefined ? { socketStdio: ctx.socketStdio, socketStderr: route.socketStderr } : {}),
+      output: route.output,
+      ...(route.outputFd !== undefined ? { outputFd: route.outputFd } : {}),
+      cwd,
+      ...(switchUser && creds.uid !== undefined ? { uid: creds.uid } : {}),
+      ...(switchUser && creds.gid !== undefined ? { gid: creds.gid } : {}),
+      ...(this.options.spawn ? { native: this.options.spawn } : {}),
+    });
+    started = child;
+    // The child has its copy; ours goes once the launcher has run.
+    const release = route.release;
+    if (release) void child.spawned.then(() => release());
+    return child;
+  }
+
+  /** A control command (ExecStartPre=, ExecStop=…) with the run's environment, not waited for. */
+  control(cmd: ExecCommand, ids: RunIds): ServiceChild {
+    const creds = this.credentials();
+    const env = this.environment(creds, cmd, false, {}, ids);
+    return this.spawn(cmd, env, this.workingDirectory(creds.user), creds, {});
+  }
+
+  /**
+   * ExecStopPost= after the main process is gone (also after a failure), with systemd's
+   * SERVICE_RESULT / EXIT_CODE / EXIT_STATUS; failures are logged only.
+   */
+  async runStopPost(result: ServiceResult, status: ExitStatus): Promise<void> {
+    const unit = this.unit();
+    if (unit.execStopPost.length === 0) return;
+    const log = this.options.logger;
+    const exitCode = status.signal !== null ? 'killed' : 'exited';
+    const exitStatus = status.signal !== null ? status.signal.replace(/^SIG/, '') : String(status.code ?? '');
+    for (const cmd of unit.execStopPost) {
+      try {
+        const creds = this.credentials();
+        const env = {
+          ...buildServiceEnvironment({
+            service: unit,
+            ...(creds.user ? { user: creds.user } : {}),
+            ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}),
+          }),
+          SERVICE_RESULT: result,
+          EXIT_CODE: exitCode,
+          EXIT_STATUS: exitStatus,
+        };
+        const s = await waitExit(this.spawn(cmd, env, this.workingDirectory(creds.user), creds, {}));
+        if (!succeeded(s) && !cmd.ignoreFailure)
+          log.warn(`Control process exited, ${describeExit(s)} (ExecStopPost=${cmd.raw})`, { unit: unit.name });
+      } catch (err) {
+        log.warn(`ExecStopPost=${cmd.raw} failed: ${messageOf(err)}`, { unit: unit.name });
+      }
+    }
+  }
+}
+
+/**
+ * The main process's fds: the socket fds, then the fd store's (service_collect_fds()). With
+ * StandardInput=socket the socket is stdin/stdout and only stored fds are LISTEN_FDS.
+ */
+export function withStoredFds(ctx: StartContext, stored: ReadonlyArray<{ fd: number; name: string }>): StartContext {
+  const socketFds = ctx.socketStdio === undefined ? (ctx.fds ?? []) : [];
+  const socketNames = ctx.socketStdio === undefined ? (ctx.fdNames ?? socketFds.map(() => 'unknown')) : [];
+  const fds = [...socketFds, ...stored.map((s) => s.fd)];
+  const fdNames = [...socketNames, ...stored.map((s) => s.name)];
+  return {
+    ...(ctx.env ? { env: ctx.env } : {}),
+    ...(ctx.socketStdio !== undefined ? { socketStdio: ctx.socketStdio } : {}),
+    ...(fds.length > 0 ? { fds, fdNames } : {}),
+  };
+}

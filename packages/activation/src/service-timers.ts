@@ -1,0 +1,121 @@
+/**
+ * A service's clocks (service.c's timer event source): TimeoutStartSec= (also for reloads, with
+ * EXTEND_TIMEOUT_USEC=), TimeoutStopSec=, and WatchdogSec= (WATCHDOG_USEC= overrides it for the
+ * run). What a timeout does is the caller's.
+ */
+import type { ServiceUnit } from '@mptcp/unit';
+
+/** setTimeout's limit (~24.8 days); longer timeouts are as good as infinite. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+export const usecToMs = (usec: number): number =>
+  Number.isFinite(usec) ? Math.max(0, Math.round(usec / 1000)) : Infinity;
+export const fmtSec = (usec: number): string => (Number.isFinite(usec) ? `${+(usec / 1e6).toFixed(3)}s` : 'infinity');
+
+function timer(usec: number, fn: () => void): NodeJS.Timeout | undefined {
+  const ms = usecToMs(usec);
+  if (!Number.isFinite(ms) || ms > MAX_TIMER_MS) return undefined;
+  return setTimeout(fn, ms);
+}
+
+export interface TimeoutHandlers {
+  onStartTimeout(): void;
+  onStopTimeout(): void;
+  onWatchdogTimeout(): void;
+}
+
+export class ServiceTimers {
+  private startTimer: NodeJS.Timeout | undefined;
+  private startDeadline = 0;
+  private stopTimer: NodeJS.Timeout | undefined;
+  private watchdogTimer: NodeJS.Timeout | undefined;
+  /** WATCHDOG_USEC= override from the service for this run. */
+  private watchdogOverride: number | undefined;
+
+  constructor(
+    private readonly unit: () => ServiceUnit,
+    private readonly on: TimeoutHandlers,
+  ) {}
+
+  /** A new run: no override from the previous one. */
+  reset(): void {
+    this.watchdogOverride = undefined;
+  }
+
+  armStart(usec: number): void {
+    this.clearStart();
+    this.startDeadline = Number.isFinite(usec) ? Date.now() + usecToMs(usec) : Infinity;
+    this.startTimer = timer(usec, () => this.fireStart());
+  }
+
+  clearStart(): void {
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = undefined;
+  }
+
+  private fireStart(): void {
+    this.startTimer = undefined;
+    this.on.onStartTimeout();
+  }
+
+  armStop(): void {
+    if (this.stopTimer) clearTimeout(this.stopTimer);
+    this.stopTimer = timer(this.unit().timeoutStopUsec, () => this.fireStop());
+  }
+
+  clearStop(): void {
+    if (this.stopTimer) clearTimeout(this.stopTimer);
+    this.stopTimer = undefined;
+  }
+
+  private fireStop(): void {
+    this.stopTimer = undefined;
+    this.on.onStopTimeout();
+  }
+
+  /**
+   * EXTEND_TIMEOUT_USEC=: while starting or reloading, the start timeout ends no sooner than `usec`
+   * from now; while stopping, the stop timeout is `usec` from now.
+   */
+  extend(usec: number, phase: 'starting' | 'stopping' | 'other'): void {
+    const until = Date.now() + usecToMs(usec);
+    if (phase === 'starting' && this.startTimer && until > this.startDeadline) {
+      this.clearStart();
+      this.startDeadline = until;
+      this.startTimer = timer(usec, () => this.fireStart());
+    } else if (phase === 'stopping' && this.stopTimer) {
+      clearTimeout(this.stopTimer);
+      this.stopTimer = timer(usec, () => this.fireStop());
+    }
+  }
+
+  watchdogUsec(): number {
+    return this.watchdogOverride ?? this.unit().watchdogUsec ?? 0;
+  }
+
+  get watchdogArmed(): boolean {
+    return this.watchdogTimer !== undefined;
+  }
+
+  /** (Re)arms the watchdog from now (service_reset_watchdog()). */
+  startWatchdog(): void {
+    if (this.watchdogTimer) clearTimeout(this.watchdogTimer);
+    this.watchdogTimer = undefined;
+    const usec = this.watchdogUsec();
+    if (usec <= 0) return;
+    this.watchdogTimer = timer(usec, () => {
+      this.watchdogTimer = undefined;
+      this.on.onWatchdogTimeout();
+    });
+  }
+
+  stopWatchdog(): void {
+    if (this.watchdogTimer) clearTimeout(this.watchdogTimer);
+    this.watchdogTimer = undefined;
+  }
+
+  /** WATCHDOG_USEC=: the new interval, applied at once when the watchdog runs (or the service is active). */
+  overrideWatchdog(usec: number, active: boolean): void {
+    this.watchdogOverride = usec;
+    if (this.watchdogTimer || active) this.startWatchdog();
+  }
+}

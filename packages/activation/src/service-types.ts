@@ -1,0 +1,115 @@
+/**
+ * The types a service's runtime is described with: its states (systemd's ActiveState=/SubState=),
+ * what a start gets from its socket, what an exit reports, the options every ServiceProcess is
+ * built with, and its status snapshot.
+ */
+import type { ServiceUnit } from '@mptcp/unit';
+import type { NativeSpawn, OutputMode } from './exec.js';
+import type { Logger } from './logger.js';
+import type { NotifySocket } from './notify-socket.js';
+import type { ServiceResult } from './restart-policy.js';
+
+export type ServiceState =
+  'inactive' | 'activating' | 'active' | 'reloading' | 'deactivating' | 'auto-restart' | 'failed';
+
+/** systemd's SubState= values that happen here. */
+export type ServiceSubState =
+  | 'dead'
+  | 'start-pre'
+  | 'start'
+  | 'start-post'
+  | 'running'
+  | 'exited'
+  | 'reload'
+  | 'reload-signal'
+  | 'reload-notify'
+  | 'stop'
+  | 'stop-watchdog'
+  | 'stop-sigterm'
+  | 'stop-sigkill'
+  | 'stop-post'
+  | 'failed'
+  | 'auto-restart';
+
+export type NotifyAccess = 'none' | 'main' | 'exec' | 'all';
+
+/** What the triggering socket hands to the service for one start. */
+export interface StartContext {
+  /** Listening (Accept=no) or connection (Accept=yes) fds, placed at 3.. */
+  fds?: readonly number[];
+  /** One name per fd (FileDescriptorName= or the socket unit name, `connection` for Accept=yes). */
+  fdNames?: readonly string[];
+  /** StandardInput=socket: this fd goes to stdin/stdout, no LISTEN_* variables. */
+  socketStdio?: number;
+  /** REMOTE_ADDR/REMOTE_PORT and the like. */
+  env?: Record<string, string>;
+}
+
+export interface ServiceExit {
+  unit: string;
+  pid: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  result: ServiceResult;
+  /** Restart= asks for a restart (the engine decides, subject to the start limit). */
+  restart: boolean;
+  /** True when the exit was caused by stop(). */
+  stopped: boolean;
+}
+
+/** Where a service's stdout/stderr go when the daemon captures them (StandardOutput=journal). */
+export interface OutputCapture {
+  /**
+   * An fd for the child's stdout+stderr; the capture prefixes lines with the unit and `pid()`.
+   * `release()` is called once the launcher ran (the PID is known): the capture closes its copy of
+   * the fd and may log lines it held back until then.
+   */
+  open(unit: string, pid: () => number | undefined): { fd: number; release(): void } | undefined;
+}
+
+export interface ServiceProcessOptions {
+  logger: Logger;
+  output: OutputMode;
+  daemonEnv?: NodeJS.ProcessEnv;
+  /** The native launcher (@mptcp/native's spawnProcess); without it child_process + /bin/sh. */
+  spawn?: NativeSpawn;
+  /** The daemon's notify socket; without it no NOTIFY_SOCKET is passed (Type=notify then never gets ready). */
+  notify?: NotifySocket;
+  /** close(2) for fds received with notifications (the fd store). */
+  closeFd?: (fd: number) => void;
+  /** Captures stdout/stderr into the daemon's log (output `log`). */
+  capture?: OutputCapture;
+}
+
+export interface ServiceEvents {
+  state: [ServiceState];
+  exit: [ServiceExit];
+}
+
+/** NotifyAccess= as systemd resolves it: notify types and WatchdogSec= default to `main`. */
+export function effectiveNotifyAccess(unit: ServiceUnit): NotifyAccess {
+  if (unit.notifyAccess !== undefined) return unit.notifyAccess;
+  if (unit.type === 'notify' || unit.type === 'notify-reload' || (unit.watchdogUsec ?? 0) > 0) return 'main';
+  return 'none';
+}
+
+export interface ServiceSnapshot {
+  name: string;
+  state: ServiceState;
+  subState?: ServiceSubState;
+  type?: string;
+  pid?: number;
+  controlPid?: number;
+  starts: number;
+  restarts: number;
+  result?: ServiceResult;
+  invocationId?: string;
+  statusText?: string;
+  statusErrno?: number;
+  lastExit?: { code: number | null; signal: string | null };
+  /** FDNAME of each stored fd. */
+  fdStore?: string[];
+  /** When the current state was entered (ISO 8601). */
+  since?: string;
+  tasks?: number;
+}
