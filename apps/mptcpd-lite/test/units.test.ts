@@ -3,10 +3,10 @@
  * list-sockets, list-units and `status UNIT` through the control socket, with systemctl's exit codes.
  * The service is a Node service on @mptcp/sd (Type=notify), the clients real MPTCP sockets.
  */
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rmSync } from 'node:fs';
+import { echoRoundTrip } from '@mptcp/testkit/net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mptcpUnavailable, need } from './helpers/capability.js';
 import { runCli, startCli, stopProcess, type Running } from './helpers/cli.js';
@@ -75,20 +75,6 @@ async function until(control: string, unit: string, state: string, timeoutMs = 2
   }
 }
 
-/** One echo round trip (a plain TCP client: the MPTCP listener accepts it too). */
-function echo(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1', () => c.write(text));
-    let got = '';
-    c.on('data', (d) => {
-      got += d.toString();
-      if (got.length >= text.length) c.end();
-    });
-    c.on('close', () => resolve(got));
-    c.on('error', reject);
-  });
-}
-
 describe('per-unit control', () => {
   it('list-sockets, list-units, status UNIT, start/stop/reload with systemctl exit codes; service output goes to the log', async (ctx) => {
     need(ctx, mptcpUnavailable());
@@ -117,7 +103,7 @@ describe('per-unit control', () => {
     expect(before.code).toBe(3);
     expect(before.stdout).toMatch(/Active: inactive \(dead\)/);
 
-    expect(await echo(port, 'hello')).toBe('hello');
+    expect(await echoRoundTrip(port, 'hello')).toBe('hello');
     const active = await until(control, 'echo.service', 'active');
     expect(active.subState).toBe('running');
     expect(active.statusText).toBe('echoing on echo');
@@ -171,7 +157,7 @@ describe('per-unit control', () => {
   it('restart of an Accept=no service 5 times while 4 clients loop: 0 refused or reset', async (ctx) => {
     need(ctx, mptcpUnavailable());
     const { control, port } = await setup();
-    expect(await echo(port, 'warm up')).toBe('warm up');
+    expect(await echoRoundTrip(port, 'warm up')).toBe('warm up');
     await until(control, 'echo.service', 'active');
     let running = true;
     let answered = 0;
@@ -180,7 +166,7 @@ describe('per-unit control', () => {
       while (running) {
         const text = `ping ${answered}`;
         try {
-          const got = await echo(port, text);
+          const got = await echoRoundTrip(port, text);
           if (got !== text) errors.push(`wrong echo ${JSON.stringify(got)}`);
           else answered += 1;
         } catch (err) {

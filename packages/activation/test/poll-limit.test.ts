@@ -1,5 +1,5 @@
 /** PollLimitIntervalSec=/PollLimitBurst= (systemd 257): too many wake-ups pause polling; the socket is not failed. */
-import net from 'node:net';
+import { echoRoundTrip } from '@mptcp/testkit/net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActivationEngine } from '../src/index.js';
 import { loadUnits } from './helpers/load.js';
@@ -11,19 +11,6 @@ afterEach(async () => {
   await engine?.stop();
   engine = undefined;
 });
-
-function roundTrip(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1', () => c.write(text));
-    let got = '';
-    c.on('data', (d) => {
-      got += d.toString();
-      if (got.length >= text.length) c.end();
-    });
-    c.on('close', () => resolve(got));
-    c.on('error', reject);
-  });
-}
 
 describe('PollLimitBurst=', () => {
   it('pauses polling after the burst and resumes after the interval; connections wait in the backlog, none is refused', async () => {
@@ -37,7 +24,7 @@ describe('PollLimitBurst=', () => {
     await engine.start(await loadUnits(dir));
     const replies: string[] = [];
     // One at a time: every connection is its own wake-up.
-    for (let i = 0; i < 5; i++) replies.push(await roundTrip(port, `n${i}`));
+    for (let i = 0; i < 5; i++) replies.push(await echoRoundTrip(port, `n${i}`));
     expect(replies).toEqual(['n0', 'n1', 'n2', 'n3', 'n4']);
     expect(log.warnings.filter((w) => w.startsWith('pl.socket: Poll limit hit')).length).toBeGreaterThanOrEqual(1);
     expect(engine.socket('pl.socket')?.state).toBe('listening');

@@ -9,11 +9,12 @@ import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { echoRoundTrip } from '@mptcp/testkit/net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActivationEngine, NotifySocket, loadNative } from '../src/index.js';
-import type { ServiceState } from '../src/index.js';
 import { IN_CI, need } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
+import { stateOf } from './helpers/engine.js';
 import { testLogger } from './helpers/log.js';
 import { HELPERS, freePort, unitDir } from './helpers/run.js';
 
@@ -56,36 +57,10 @@ afterEach(async () => {
   engine = undefined;
 });
 
-/** Resolves when `service` enters `state` (events, no polling). */
-function stateOf(e: ActivationEngine, service: string, state: ServiceState): Promise<void> {
-  return new Promise((resolve) => {
-    const on = (ev: { service: string; state: ServiceState }): void => {
-      if (ev.service === service && ev.state === state) {
-        e.off('service-state', on);
-        resolve();
-      }
-    };
-    e.on('service-state', on);
-  });
-}
-
 function serviceSnapshot(e: ActivationEngine, name: string) {
   const s = e.status().services.find((x) => x.name === name);
   if (!s) throw new Error(`no service ${name}`);
   return s;
-}
-
-async function echo(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1', () => c.write(text));
-    let got = '';
-    c.on('data', (d) => {
-      got += d.toString();
-      if (got.length >= text.length) c.end();
-    });
-    c.on('close', () => resolve(got));
-    c.on('error', reject);
-  });
 }
 
 function lines(file: string): Array<Record<string, unknown>> {
@@ -136,7 +111,7 @@ describe('Type=notify with real notifiers', () => {
     engine = new ActivationEngine({ logger: testLogger() });
     await engine.start(await loadUnits(units));
     const active = stateOf(engine, 'py.service', 'active');
-    expect(await echo(port, 'hello')).toBe('hello');
+    expect(await echoRoundTrip(port, 'hello')).toBe('hello');
     await active;
     const snap = serviceSnapshot(engine, 'py.service');
     expect(snap.statusText).toBe('serving from python3-systemd');
@@ -268,7 +243,7 @@ describe('a Node service on @mptcp/sd', () => {
     engine = new ActivationEngine({ logger: testLogger() });
     await engine.start(await loadUnits(units));
     const active = stateOf(engine, 'echo.service', 'active');
-    expect(await echo(port, 'over mptcpd-lite')).toBe('over mptcpd-lite');
+    expect(await echoRoundTrip(port, 'over mptcpd-lite')).toBe('over mptcpd-lite');
     await active;
     expect(serviceSnapshot(engine, 'echo.service').statusText).toBe('echoing on echo');
   });
@@ -290,7 +265,7 @@ describe('a Node service on @mptcp/sd', () => {
       while (running) {
         try {
           const text = `ping ${done}`;
-          const got = await echo(port, text);
+          const got = await echoRoundTrip(port, text);
           if (got !== text) errors.push(`wrong echo: ${JSON.stringify(got)}`);
           done += 1;
         } catch (err) {

@@ -16,9 +16,9 @@ import {
   parseNotifyMessage,
   restartDelayUsec,
 } from '../src/index.js';
-import type { ServiceState } from '../src/index.js';
 import { need } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
+import { stateOf } from './helpers/engine.js';
 import { testLogger } from './helpers/log.js';
 import { HELPERS, unitDir } from './helpers/run.js';
 
@@ -46,18 +46,6 @@ afterEach(async () => {
   await engine?.stop();
   engine = undefined;
 });
-
-function stateOf(e: ActivationEngine, service: string, state: ServiceState): Promise<void> {
-  return new Promise((resolve) => {
-    const on = (ev: { service: string; state: ServiceState }): void => {
-      if (ev.service === service && ev.state === state) {
-        e.off('service-state', on);
-        resolve();
-      }
-    };
-    e.on('service-state', on);
-  });
-}
 
 describe('[Service] directives of the service manager', () => {
   it('parse into the model (WatchdogSec=, NotifyAccess=, PIDFile=, FileDescriptorStore*=, RestartSteps=…)', async () => {

@@ -28,3 +28,20 @@ export async function waitListening(host: string, port: number, timeoutMs = 10_0
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * One echo round trip over plain TCP (an MPTCP listener accepts it too): sends `text` without
+ * half-closing, ends the connection once as many characters came back, resolves with them at close.
+ */
+export function echoRoundTrip(port: number, text: string, host = '127.0.0.1'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = createConnection({ host, port }, () => c.write(text));
+    let got = '';
+    c.on('data', (d: Buffer) => {
+      got += d.toString();
+      if (got.length >= text.length) c.end();
+    });
+    c.on('close', () => resolve(got));
+    c.on('error', reject);
+  });
+}
