@@ -28,6 +28,7 @@ import { ActivationError } from './errors.js';
 import type { OutputMode, SpawnMethod } from './exec.js';
 import { type Logger, silentLogger } from './logger.js';
 import { type NativeApi, loadNative } from './native-binding.js';
+import type { ServiceOutputSink } from './output-capture.js';
 import { ServiceChannels } from './service-channels.js';
 import type { ServiceSnapshot } from './service-process.js';
 import { ServiceRuntimes } from './service-runtime.js';
@@ -58,6 +59,11 @@ export interface EngineOptions {
    * fresh abstract one; `false`: none (Type=notify services then never become ready).
    */
   notifySocket?: string | false;
+  /**
+   * With `serviceOutput: 'log'`: receives each line a service writes (its unit, PID and text), apart
+   * from the engine's own log messages. Default: `logger.info(text, { unit, pid, output: true })`.
+   */
+  onServiceOutput?: ServiceOutputSink;
 }
 
 export class ActivationEngine extends EventEmitter<EngineEvents> {

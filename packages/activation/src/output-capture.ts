@@ -1,8 +1,8 @@
 /**
  * StandardOutput=journal for mptcpd-lite: each service process writes its stdout and stderr into
- * one end of a socket pair, the daemon reads the other end line by line and logs
- * `unit[pid]: line` — into its log (and the per-unit ring `status UNIT` shows), never into the
- * daemon's own stdout.
+ * one end of a socket pair, the daemon reads the other end line by line and hands each line, with
+ * its unit and PID, to a ServiceOutputSink — a path of its own, apart from the daemon's log
+ * messages and events: a service's line is data, never parsed or worded as one of the daemon's.
  */
 import net from 'node:net';
 import { createInterface } from 'node:readline';
@@ -10,12 +10,31 @@ import type { Logger } from './logger.js';
 import type { NativeApi } from './native-binding.js';
 import type { OutputCapture } from './service-process.js';
 
+/** One line a service wrote (without its newline), and who wrote it. */
+export interface ServiceOutputLine {
+  unit: string;
+  /** The writing process (undefined only if its launcher never reported a PID). */
+  pid?: number;
+  text: string;
+}
+
+export type ServiceOutputSink = (line: ServiceOutputLine) => void;
+
+/**
+ * The sink used when the engine's user gives none: the engine's logger at `info`, marked
+ * `output: true` so that a logger can tell the line from the engine's own messages.
+ */
+export function loggerSink(log: Logger): ServiceOutputSink {
+  return ({ unit, pid, text }) => log.info(text, { unit, ...(pid !== undefined ? { pid } : {}), output: true });
+}
+
 export class LogCapture implements OutputCapture {
   private readonly open_ = new Set<net.Socket>();
 
   constructor(
     private readonly native: NativeApi & Required<Pick<NativeApi, 'socketPair'>>,
     private readonly log: Logger,
+    private readonly sink: ServiceOutputSink = loggerSink(log),
   ) {}
 
   static supported(native: NativeApi): native is NativeApi & Required<Pick<NativeApi, 'socketPair'>> {
@@ -38,9 +57,9 @@ export class LogCapture implements OutputCapture {
     const stream = new net.Socket({ fd: ourEnd, readable: true, writable: false });
     this.open_.add(stream);
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
-    const emit = (line: string): void => {
+    const emit = (text: string): void => {
       const p = pid();
-      this.log.info(line, { unit, ...(p !== undefined ? { pid: p } : {}), output: true });
+      this.sink({ unit, ...(p !== undefined ? { pid: p } : {}), text });
     };
     // Lines written before the launcher has told us the PID wait for it (release()).
     let early: string[] | undefined = [];

@@ -8,7 +8,7 @@ import type { OutputMode, SpawnMethod } from './exec.js';
 import type { Logger } from './logger.js';
 import type { NativeApi } from './native-binding.js';
 import { NotifySocket } from './notify-socket.js';
-import { LogCapture } from './output-capture.js';
+import { LogCapture, type ServiceOutputSink } from './output-capture.js';
 import type { ServiceProcessOptions } from './service-process.js';
 
 export interface ServiceChannelOptions {
@@ -17,6 +17,8 @@ export interface ServiceChannelOptions {
   serviceOutput?: OutputMode;
   daemonEnv?: NodeJS.ProcessEnv;
   spawn?: SpawnMethod;
+  /** Where captured service output lines go (default: the logger, marked `output: true`). */
+  onServiceOutput?: ServiceOutputSink;
 }
 
 export class ServiceChannels {
@@ -45,7 +47,7 @@ export class ServiceChannels {
       );
     }
     if (!this.capture && this.options.serviceOutput === 'log' && LogCapture.supported(native))
-      this.capture = new LogCapture(native, this.log);
+      this.capture = new LogCapture(native, this.log, this.options.onServiceOutput);
   }
 
   /** How services are run: output, locale source, notify socket, and the native launcher when the addon has one. */
