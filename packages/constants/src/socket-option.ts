@@ -42,6 +42,8 @@ import {
   SO_REUSEPORT,
   SO_SNDBUF,
   SO_SNDBUFFORCE,
+  SO_TIMESTAMP,
+  SO_TIMESTAMPNS,
   TCP_CONGESTION,
   TCP_DEFER_ACCEPT,
   TCP_KEEPCNT,
@@ -59,15 +61,17 @@ export interface SockoptTarget {
 
 /**
  * How a value is encoded: `flag` = a boolean set as int 1 when true (false: not set), `int` = a
- * C int, `string` = the bytes of a non-empty string (TCP_CONGESTION, SO_BINDTODEVICE).
+ * C int, `string` = the bytes of a non-empty string (TCP_CONGESTION, SO_BINDTODEVICE), `choice` =
+ * a word that selects one of the descriptor's `choices`, set to int 1 (any other word: not set).
  */
-export type SockoptEncoding = 'flag' | 'int' | 'string';
+export type SockoptEncoding = 'flag' | 'int' | 'string' | 'choice';
 
 /** The TypeScript value of each encoding. */
 export interface SockoptValueOf {
   flag: boolean;
   int: number;
   string: string;
+  choice: string;
 }
 
 /** One [Socket] option applied with setsockopt. */
@@ -85,6 +89,8 @@ export interface SocketOptionDescriptor {
   readonly v6?: SockoptTarget;
   /** The option on SCTP sockets (SocketProtocol=sctp), when it differs. */
   readonly sctp?: SockoptTarget;
+  /** `choice`: the option each word selects (Timestamping=us → SO_TIMESTAMP, ns → SO_TIMESTAMPNS). */
+  readonly choices?: Readonly<Record<string, SockoptTarget>>;
   /** Tried first; `set` only if it fails (SO_RCVBUFFORCE: root may exceed net.core.rmem_max). */
   readonly force?: SockoptTarget;
   /** `ip`: AF_INET/AF_INET6 sockets only; otherwise every family. */
@@ -111,6 +117,8 @@ export const SOCKOPT = {
   SO_SNDBUF: t('SO_SNDBUF', SOL_SOCKET, SO_SNDBUF),
   SO_SNDBUFFORCE: t('SO_SNDBUFFORCE', SOL_SOCKET, SO_SNDBUFFORCE),
   SO_MARK: t('SO_MARK', SOL_SOCKET, SO_MARK),
+  SO_TIMESTAMP: t('SO_TIMESTAMP', SOL_SOCKET, SO_TIMESTAMP),
+  SO_TIMESTAMPNS: t('SO_TIMESTAMPNS', SOL_SOCKET, SO_TIMESTAMPNS),
   IP_FREEBIND: t('IP_FREEBIND', IPPROTO_IP, IP_FREEBIND),
   IPV6_FREEBIND: t('IPV6_FREEBIND', IPPROTO_IPV6, IPV6_FREEBIND),
   IP_TRANSPARENT: t('IP_TRANSPARENT', IPPROTO_IP, IP_TRANSPARENT),
@@ -143,7 +151,9 @@ export const SOCKOPT = {
 
 const S = SOCKOPT;
 
-type Extra = Partial<Pick<SocketOptionDescriptor, 'v6' | 'sctp' | 'force' | 'families' | 'min' | 'onError'>>;
+type Extra = Partial<
+  Pick<SocketOptionDescriptor, 'v6' | 'sctp' | 'choices' | 'force' | 'families' | 'min' | 'onError'>
+>;
 
 /** One descriptor (a refusal is a warning unless `onError: 'fatal'`); `field`/`encoding` keep their literal types. */
 function option<const F extends string, const E extends SockoptEncoding>(
@@ -179,6 +189,9 @@ export const SOCKET_OPTION_DESCRIPTORS = [
   option('PassCredentials', 'passCredentials', 'flag', 'post-listen', S.SO_PASSCRED),
   option('PassSecurity', 'passSecurity', 'flag', 'post-listen', S.SO_PASSSEC),
   option('PassPacketInfo', 'passPacketInfo', 'flag', 'post-listen', S.IP_PKTINFO, { ...ip, v6: S.IPV6_RECVPKTINFO }),
+  option('Timestamping', 'timestamping', 'choice', 'post-listen', S.SO_TIMESTAMP, {
+    choices: { us: S.SO_TIMESTAMP, ns: S.SO_TIMESTAMPNS },
+  }),
   option('Priority', 'priority', 'int', 'post-listen', S.SO_PRIORITY, { min: 0 }),
   option('ReceiveBuffer', 'receiveBuffer', 'int', 'post-listen', S.SO_RCVBUF, { force: S.SO_RCVBUFFORCE, min: 1 }),
   option('SendBuffer', 'sendBuffer', 'int', 'post-listen', S.SO_SNDBUF, { force: S.SO_SNDBUFFORCE, min: 1 }),
@@ -199,8 +212,15 @@ export type SocketOptionValues = {
   [D in Descriptors as D['field']]?: SockoptValueOf[D['encoding']];
 };
 
-/** The setsockopt target of `d` on a socket of `family` and `protocol` (v6 / SCTP variants). */
-export function sockoptTarget(d: SocketOptionDescriptor, family: string, protocol: number | undefined): SockoptTarget {
+/** The setsockopt target of `d` for `value` on a socket of `family` and `protocol` (choice, SCTP, IPv6 variants). */
+export function sockoptTarget(
+  d: SocketOptionDescriptor,
+  family: string,
+  protocol: number | undefined,
+  value?: boolean | number | string,
+): SockoptTarget {
+  const choice = typeof value === 'string' ? d.choices?.[value] : undefined;
+  if (choice) return choice;
   if (protocol === IPPROTO_SCTP && d.sctp) return d.sctp;
   if (family === 'inet6' && d.v6) return d.v6;
   return d.set;
@@ -225,5 +245,7 @@ export function sockoptValue(
       return typeof value === 'number' && (d.min === undefined || value >= d.min) ? value : undefined;
     case 'string':
       return typeof value === 'string' && value !== '' ? value : undefined;
+    case 'choice':
+      return typeof value === 'string' && d.choices?.[value] !== undefined ? 1 : undefined;
   }
 }

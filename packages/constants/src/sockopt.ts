@@ -17,9 +17,12 @@ export const SO_LINGER = 13;
 export const SO_REUSEPORT = 15;
 export const SO_PASSCRED = 16;
 export const SO_BINDTODEVICE = 25;
+/** SO_TIMESTAMP(NS)_OLD: what <sys/socket.h> names SO_TIMESTAMP(NS) where time_t is 64-bit (x64, arm64). */
+export const SO_TIMESTAMP = 29;
 export const SO_SNDBUFFORCE = 32;
 export const SO_RCVBUFFORCE = 33;
 export const SO_PASSSEC = 34;
+export const SO_TIMESTAMPNS = 35;
 export const SO_MARK = 36;
 export const SO_BUSY_POLL = 46;
 export const SO_INCOMING_CPU = 49;

@@ -91,6 +91,8 @@ const names = [
   'IPV6_RECVPKTINFO',
   'IPV6_TRANSPARENT',
   'IPV6_FREEBIND',
+  'SO_TIMESTAMP',
+  'SO_TIMESTAMPNS',
 ] as const;
 
 // IPPROTO_* are enum members in glibc with a same-named #define; the others are plain macros.

@@ -31,13 +31,18 @@ function setInt(fd: number, level: string, name: string, value: number): number 
   return binding().setsockoptInt(fd, sysconst(level), sysconst(name), value);
 }
 
+/** The spec's value for descriptor `d` (its `field`). */
+const optionValue = (spec: OpenSocketSpec, d: SocketOptionDescriptor): boolean | number | string | undefined =>
+  spec[d.field as keyof OpenSocketSpec] as boolean | number | string | undefined;
+
 /**
  * setsockopt of one [Socket] option (a descriptor of @mptcp/constants): 0, -errno, or undefined
  * when the spec does not ask for it. The FORCE variant first when there is one (root may exceed
  * rmem_max), then the plain option.
  */
 function applyOption(fd: number, d: SocketOptionDescriptor, spec: OpenSocketSpec, family: Family): number | undefined {
-  const value = sockoptValue(d, spec[d.field as keyof OpenSocketSpec] as boolean | number | string | undefined, family);
+  const raw = optionValue(spec, d);
+  const value = sockoptValue(d, raw, family);
   if (value === undefined) return undefined;
   const native = binding();
   const set = (target: { level: number; optname: number }): number =>
@@ -45,7 +50,7 @@ function applyOption(fd: number, d: SocketOptionDescriptor, spec: OpenSocketSpec
       ? native.setsockoptInt(fd, target.level, target.optname, value)
       : native.setsockoptBuffer(fd, target.level, target.optname, Buffer.from(value));
   if (d.force && set(d.force) === 0) return 0;
-  return set(sockoptTarget(d, family, spec.protocol));
+  return set(sockoptTarget(d, family, spec.protocol, raw));
 }
 
 /** mkdir -p for the parents of a socket node; directories we create get exactly `mode`. */
@@ -124,7 +129,8 @@ export function openSocket(spec: OpenSocketSpec): OpenedSocket {
       if (d.stage !== stage) continue;
       const r = applyOption(fd, d, spec, family);
       if (r === undefined || r === 0) continue;
-      if (d.onError === 'fatal') fail(-r, `setsockopt(${sockoptTarget(d, family, spec.protocol).name})`);
+      if (d.onError === 'fatal')
+        fail(-r, `setsockopt(${sockoptTarget(d, family, spec.protocol, optionValue(spec, d)).name})`);
       warnings.push(warn(d.directive, -r));
     }
   };

@@ -728,7 +728,7 @@ export const SOCKET_TABLE = {
   PassCredentials: value(BOOL, 'passCredentials', false, { sockopt: 'passCredentials' }),
   PassSecurity: value(BOOL, 'passSecurity', false, { lite: 'if-set', sockopt: 'passSecurity' }),
   PassPacketInfo: value(BOOL, 'passPacketInfo', false, { lite: 'if-set', sockopt: 'passPacketInfo' }),
-  Timestamping: value(TIMESTAMPING, 'timestamping', 'off', { lite: 'if-set' }),
+  Timestamping: value(TIMESTAMPING, 'timestamping', 'off', { sockopt: 'timestamping' }),
   TCPCongestion: optional(STRING, 'tcpCongestion', { resets: (v) => v === '', sockopt: 'tcpCongestion' }),
   PipeSize: optional(SIZE, 'pipeSize', { lite: 'always' }),
   MessageQueueMaxMessages: optional(LONG, 'messageQueueMaxMessages', { lite: 'always' }),
