@@ -87,7 +87,9 @@ if (!quick && reps < 3)
   console.warn('note: fewer than 3 repetitions; medians of fewer than 3 runs are not reportable figures');
 
 const selected: Scenario[] = only.length ? scenarios.filter((s) => only.includes(s.name)) : scenarios;
-const records: Record<string, ScenarioRecord> = loadPrevious(outDir);
+// Only the scenarios of this run are replaced; the others are re-read from disk at each write, so
+// two subset runs at the same time (another engineer's `--only activation`) do not undo each other.
+const records: Record<string, ScenarioRecord> = {};
 const titles = Object.fromEntries(scenarios.map((s) => [s.name, s.title]));
 const order = scenarios.map((s) => s.name);
 let failures = 0;
@@ -140,7 +142,12 @@ for (const s of selected) {
     rmSync(tmp, { recursive: true, force: true });
   }
   // Write after every scenario, so an interrupted run still leaves what it measured.
-  writeReport(outDir, { generatedAt: new Date().toISOString(), host: hostInfo(), scenarios: records }, order, titles);
+  writeReport(
+    outDir,
+    { generatedAt: new Date().toISOString(), host: hostInfo(), scenarios: { ...loadPrevious(outDir), ...records } },
+    order,
+    titles,
+  );
 }
 
 console.log(`report: ${join(outDir, 'latest.md')}`);
