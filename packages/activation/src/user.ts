@@ -41,7 +41,49 @@ export function parseId(text: string, what: 'user' | 'group', unitName?: string)
   return id;
 }
 
+/**
+ * /etc/passwd and /etc/group as read at the last (re)load, like systemd, which resolves User= and
+ * Group= when it loads a unit: a file is read and split once, not on every start (an Accept=yes
+ * socket starts a service per connection), until clearUserCache() — which the daemon calls on
+ * every (re)load. Resolved names are remembered too, errors included.
+ */
+const tables = new Map<string, string[][]>();
+const users = new Map<string, ResolvedUser | ActivationError>();
+const groups = new Map<string, number | ActivationError>();
+let own: OwnIds | undefined;
+
+/** Where users and groups are read from (another root's files, or a test's). */
+export interface UserDatabase {
+  passwd: string;
+  group: string;
+}
+
+const database: UserDatabase = { passwd: '/etc/passwd', group: '/etc/group' };
+
+/** Reads users and groups from other files from now on (and forgets what was cached). */
+export function useUserDatabase(files: Partial<UserDatabase>): void {
+  Object.assign(database, files);
+  clearUserCache();
+}
+
+/** Forgets /etc/passwd, /etc/group and what was resolved from them: the next lookup reads them again. */
+export function clearUserCache(): void {
+  tables.clear();
+  users.clear();
+  groups.clear();
+  own = undefined;
+}
+
 function table(path: string): string[][] {
+  let t = tables.get(path);
+  if (t === undefined) {
+    t = readTable(path);
+    tables.set(path, t);
+  }
+  return t;
+}
+
+function readTable(path: string): string[][] {
   try {
     return readFileSync(path, 'utf8')
       .split('\n')
@@ -52,6 +94,31 @@ function table(path: string): string[][] {
   }
 }
 
+/**
+ * A remembered result, or the one `compute` gives. A lookup that failed is remembered as its code
+ * and message and thrown again as a new error naming the unit that asked (an Accept=yes instance
+ * name differs per connection, so it is not part of the key).
+ */
+function remembered<T>(
+  cache: Map<string, T | ActivationError>,
+  key: string,
+  unitName: string | undefined,
+  compute: () => T,
+): T {
+  let r = cache.get(key);
+  if (r === undefined) {
+    try {
+      r = compute();
+    } catch (err) {
+      if (!(err instanceof ActivationError)) throw err;
+      r = err;
+    }
+    cache.set(key, r);
+  }
+  if (r instanceof ActivationError) throw new ActivationError(r.code, r.message, { unit: unitName });
+  return r;
+}
+
 /** A passwd/group field that must hold an id; an entry with a broken one is ignored, as by glibc. */
 function fieldId(text: string | undefined): number | undefined {
   if (text === undefined || !/^\d+$/.test(text)) return undefined;
@@ -59,9 +126,16 @@ function fieldId(text: string | undefined): number | undefined {
   return isValidId(id) ? id : undefined;
 }
 
+/** The passwd entry of `user` (a name or a uid); throws USER_NOT_FOUND (remembered until clearUserCache()). */
 export function resolveUser(user: string, unitName?: string): ResolvedUser {
+  const r = remembered(users, user, unitName, () => lookupUser(user, unitName));
+  // A copy: callers may not change what the next start gets.
+  return { ...r };
+}
+
+function lookupUser(user: string, unitName?: string): ResolvedUser {
   const numeric = parseId(user, 'user', unitName);
-  for (const f of table('/etc/passwd')) {
+  for (const f of table(database.passwd)) {
     const [name, , uidText, gidText, , home, shell] = f;
     const uid = fieldId(uidText);
     const gid = fieldId(gidText);
@@ -76,10 +150,15 @@ export function resolveUser(user: string, unitName?: string): ResolvedUser {
   });
 }
 
+/** The gid of `group` (a name or a gid); throws GROUP_NOT_FOUND (remembered until clearUserCache()). */
 export function resolveGroup(group: string, unitName?: string): number {
+  return remembered(groups, group, unitName, () => lookupGroup(group, unitName));
+}
+
+function lookupGroup(group: string, unitName?: string): number {
   const numeric = parseId(group, 'group', unitName);
   if (numeric !== undefined) return numeric;
-  for (const f of table('/etc/group')) {
+  for (const f of table(database.group)) {
     const gid = fieldId(f[2]);
     if (f[0] === group && gid !== undefined) return gid;
   }
@@ -101,7 +180,8 @@ export interface OwnIds {
 }
 
 function ownIds(): OwnIds {
-  return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  own ??= { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  return own;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import {
   ActivationEngine,
+  clearUserCache,
   type LoadedEngineUnits,
   loadEngineUnits,
   type ServiceSnapshot,
@@ -145,10 +146,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 
   return {
     async start() {
+      // User=/Group= are resolved from /etc/passwd and /etc/group as they are at each (re)load.
+      clearUserCache();
       const loaded = await loadEngineUnits(opts.unitDirs);
       return toReport(loaded, await engine.start(loaded.units));
     },
     async reload() {
+      clearUserCache();
       const loaded = await loadEngineUnits(opts.unitDirs);
       return toReport(loaded, await engine.reload(loaded.units));
     },

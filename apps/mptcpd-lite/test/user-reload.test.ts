@@ -1,0 +1,71 @@
+/**
+ * The daemon resolves User= from the user database as it was at the last load: every Accept=yes
+ * connection starts its instance with the uid resolved then (no /etc/passwd read per connection),
+ * and a reload picks up a changed database, as systemd re-resolves units when it loads them.
+ * The daemon's engine runs in this process on a user database in temporary files; the service
+ * (`id -u` on the connection) shows the uid it really runs as.
+ */
+import net from 'node:net';
+import path from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { useUserDatabase } from '@mptcp/activation';
+import { reasonMissing } from '@mptcp/testkit/capability';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEngine } from '../src/daemon/activation-engine.js';
+import type { Engine } from '../src/daemon/engine.js';
+import { createLogger } from '../src/log.js';
+import { need } from './helpers/capability.js';
+import { freePort, tempDir, writeUnits } from './helpers/units.js';
+
+let engine: Engine | undefined;
+let dir: string | undefined;
+afterEach(async () => {
+  await engine?.stop();
+  engine = undefined;
+  useUserDatabase({ passwd: '/etc/passwd', group: '/etc/group' });
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** What the service wrote on the connection before closing it. */
+function served(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let out = '';
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => (out += d));
+    s.on('error', reject);
+    s.on('close', () => resolve(out.trim()));
+  });
+}
+
+describe('User= across reloads', () => {
+  it('instances run as the uid resolved at the last load; a reload re-reads the user database', async (ctx) => {
+    need(ctx, reasonMissing('root'));
+    dir = tempDir('mdl-user-reload-');
+    const passwd = path.join(dir, 'passwd');
+    const group = path.join(dir, 'group');
+    writeFileSync(passwd, 'svc:x:4001:4001::/:/bin/sh\n');
+    writeFileSync(group, 'svc:x:4001:\n');
+    useUserDatabase({ passwd, group });
+    const port = await freePort();
+    const units = writeUnits(path.join(dir, 'units'), {
+      'who.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+      'who@.service': '[Service]\nExecStart=/usr/bin/id -u\nUser=svc\nStandardInput=socket\nStandardOutput=socket\n',
+    });
+    engine = await createEngine({
+      unitDirs: [units],
+      log: createLogger({ maxLevel: 'warning', write: () => undefined }),
+    });
+    const report = await engine.start();
+    expect(report.failed).toEqual([]);
+    expect(await served(port)).toBe('4001');
+
+    // The database changes: running instances keep what was resolved at load…
+    writeFileSync(passwd, 'svc:x:4002:4002::/:/bin/sh\n');
+    expect(await served(port)).toBe('4001');
+    expect(await served(port)).toBe('4001');
+    // …until the daemon reloads.
+    await engine.reload();
+    expect(await served(port)).toBe('4002');
+  });
+});
