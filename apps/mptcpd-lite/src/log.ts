@@ -36,8 +36,19 @@ export interface Logger {
   notice(message: string): void;
   info(message: string): void;
   debug(message: string): void;
+  /**
+   * A line a service wrote (StandardOutput=journal), as one record `unit[pid]: text` at info
+   * priority: the text is data, written as it is after the prefix — never split into records of
+   * its own or read for a priority, so a service cannot forge one of the daemon's lines.
+   */
+  serviceOutput(unit: string, pid: number | undefined, text: string): void;
   /** Writes out what is buffered (before a line on another stream that must come after it). */
   flush(): void;
+}
+
+/** How a service's output line reads in the daemon's log and in `status UNIT`: `unit[pid]: text`. */
+export function formatServiceLine(unit: string, pid: number | undefined, text: string): string {
+  return `${unit}[${pid ?? '?'}]: ${text}`;
 }
 
 export function isLogLevel(value: string): value is LogLevel {
@@ -96,13 +107,22 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const journal = options.journal ?? stderrIsJournal();
   const sink = options.write ? { write: options.write, flush: () => {} } : batchedStderr();
   const write = sink.write;
+  const prefixed = (level: LogLevel, line: string): string =>
+    journal ? `<${LOG_LEVELS[level]}>${line}` : `${level.toUpperCase().padEnd(7)} ${line}`;
   const log = (level: LogLevel, message: string): void => {
-    const priority = LOG_LEVELS[level];
-    if (priority > max) return;
+    if (LOG_LEVELS[level] > max) return;
     // One record per line: a multi-line message gets the prefix on every line.
-    const lines = message.split('\n');
-    const out = lines.map((l) => (journal ? `<${priority}>${l}` : `${level.toUpperCase().padEnd(7)} ${l}`)).join('\n');
-    write(out + '\n');
+    write(
+      message
+        .split('\n')
+        .map((l) => prefixed(level, l))
+        .join('\n') + '\n',
+    );
+  };
+  const serviceOutput = (unit: string, pid: number | undefined, text: string): void => {
+    if (LOG_LEVELS.info > max) return;
+    // The capture splits at newlines; any other line break in the text stays inside this record.
+    write(prefixed('info', formatServiceLine(unit, pid, text.replace(/\r?\n/g, '\\n'))) + '\n');
   };
   return {
     log,
@@ -111,6 +131,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     notice: (m) => log('notice', m),
     info: (m) => log('info', m),
     debug: (m) => log('debug', m),
+    serviceOutput,
     flush: sink.flush,
   };
 }
