@@ -55,7 +55,7 @@ export { resultOfExit, shallRestart, restartDelayUsec, type ServiceResult } from
 export { NotifySocket, sessionOf, type NotifySender, type NotifyTarget } from './notify-socket.js';
 export { parseNotifyMessage, type NotifyMessage } from './notify-message.js';
 export { FdStore, fdNameValid, type StoredFd } from './fd-store.js';
-export { LogCapture } from './output-capture.js';
+export { LogCapture, loggerSink, type ServiceOutputLine, type ServiceOutputSink } from './output-capture.js';
 export { openPorts, closePorts, protocolFor, openSocketSpec, type OpenedPort, type Transport } from './open-listen.js';
 export { formatSockAddr, toSockAddr } from './listen-address.js';
 export { loadNative, adaptNative, nativeSpawnDisabled, type NativeApi, type ReadableWatch } from './native-binding.js';
