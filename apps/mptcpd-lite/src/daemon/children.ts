@@ -8,8 +8,7 @@
  * The record is one append-only file, `<control socket>.pids/journal`, kept open (O_APPEND): a
  * header with the kernel's boot id, then `+PID TICKS` when a process started, `-PID` when it was
  * reaped. A start costs one write(2) (it must be on disk before a SIGKILL of the daemon could
- * orphan the process); exits are collected and written with the next start, or at the end of the
- * event-loop turn. The journal is rewritten with the live records only (write + rename: a SIGKILL
+ * orphan the process); exits are collected and written with the next start, or after a second. The journal is rewritten with the live records only (write + rename: a SIGKILL
  * at any point leaves one complete journal) when it holds four times more lines than that.
  *
  * Which process a pid is: TICKS is the boot-time clock (clock ticks since boot, as field 22 of
@@ -44,6 +43,9 @@ import { join } from 'node:path';
 
 /** The journal is compacted once it holds this many lines and four times more than live records. */
 export const COMPACT_MIN = 4096;
+
+/** Exits not carried by a start are written after at most this long. */
+const FLUSH_DELAY_MS = 1000;
 
 /** USER_HZ: the unit of /proc/PID/stat's start time on every architecture Node runs on. */
 const TICKS_PER_SECOND = 100;
@@ -194,7 +196,7 @@ export class ChildRegistry {
   private lines = 0;
   /** `-PID` lines not written yet. */
   private removals = '';
-  private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | undefined;
   private readonly onExit = (): void => this.close();
 
   constructor(
@@ -260,14 +262,16 @@ export class ChildRegistry {
   remove(pid: number): void {
     if (!this.enabled || !this.live.delete(pid)) return;
     this.removals += `-${pid}\n`;
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    if (this.flushTimer) return;
+    // No hurry (a stale record is recognised by its start time): usually the next start carries it.
+    this.flushTimer = setTimeout(() => this.flush(), FLUSH_DELAY_MS);
+    this.flushTimer.unref();
   }
 
   /** Writes the collected exits now. */
   flush(): void {
-    this.flushScheduled = false;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     if (this.removals !== '') this.write(this.takeRemovals(), 0);
   }
 
@@ -389,7 +393,7 @@ export class ChildRegistry {
     try {
       this.live.clear();
       this.rewrite();
-      // Exits seen in the last event-loop turn before the daemon exits are written too.
+      // Exits not written yet when the daemon exits are written then.
       process.once('exit', this.onExit);
     } catch (err) {
       this.log.warning(`${this.journal}: ${(err as Error).message}; service processes are not recorded`);
