@@ -20,6 +20,7 @@ import type {
   RestartPolicy,
   ServiceType,
   ServiceUnit,
+  ServiceUnitCore,
   SocketUnit,
   SocketUnitCore,
   UnitSection,
@@ -30,6 +31,7 @@ import {
   BIND_IPV6_ONLY,
   BOOL,
   custom,
+  oneOf,
   INT,
   IP_TOS,
   lite,
@@ -63,6 +65,7 @@ type Sock = SocketUnit;
 /** What the [Socket] table's own printers read (SocketUnit itself is derived from the table). */
 type Core = SocketUnitCore;
 type Limits = SocketUnitCore & { accept: boolean };
+type SvcCore = ServiceUnitCore;
 type Svc = ServiceUnit;
 const sock = (c: DirectiveContext): Sock => c.state.unit as Sock;
 const svc = (c: DirectiveContext): Svc => c.state.unit as Svc;
@@ -881,149 +884,226 @@ const killMode: DirectiveParser = choice(KILL_MODES, 'kill mode specification', 
   svc(c).killMode = v;
 });
 
-export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
-  Type: choice(SERVICE_TYPES, undefined, (c, v) => (c.state.pending.serviceType = v)),
-  ExecCondition: exec(
-    (c) => svc(c).execCondition,
-    (c) => (svc(c).execCondition = []),
-  ),
-  ExecStartPre: exec(
-    (c) => svc(c).execStartPre,
-    (c) => (svc(c).execStartPre = []),
-  ),
-  ExecStart: exec(
-    (c) => svc(c).execStart,
-    (c) => (svc(c).execStart = []),
-  ),
-  ExecStartPost: exec(
-    (c) => svc(c).execStartPost,
-    (c) => (svc(c).execStartPost = []),
-  ),
-  ExecReload: exec(
-    (c) => svc(c).execReload,
-    (c) => (svc(c).execReload = []),
-  ),
-  ExecStop: exec(
-    (c) => svc(c).execStop,
-    (c) => (svc(c).execStop = []),
-  ),
-  ExecStopPost: exec(
-    (c) => svc(c).execStopPost,
-    (c) => (svc(c).execStopPost = []),
-  ),
-  Environment: environment,
-  EnvironmentFile: (v, c) => {
-    const u = svc(c);
-    if (v === '') {
-      u.environmentFiles = [];
-      return;
-    }
-    const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
-    if (k === undefined) return;
-    const optional = k.startsWith('-');
-    const p = checkPath(c, optional ? k.slice(1) : k);
-    if (p === undefined) return;
-    u.environmentFiles.push({ path: p, optional });
-  },
-  WorkingDirectory: (v, c) => {
-    const u = svc(c);
-    if (v === '') {
-      delete u.workingDirectory;
-      return;
-    }
-    const optional = v.startsWith('-');
-    const rest = optional ? v.slice(1) : v;
-    if (rest === '~') {
-      u.workingDirectory = { path: '~', optional };
-      return;
-    }
-    const sfx = optional ? ', ignoring' : '';
-    const k = expand(c, rest, (err) =>
-      (optional ? c.warn.bind(c) : c.fatal.bind(c))(
-        `Failed to resolve unit specifiers in working directory path '${rest}'${sfx}: ${err}`,
-      ),
-    );
-    if (k === undefined) return;
-    const p = checkPath(c, k, !optional);
-    if (p === undefined) return;
-    u.workingDirectory = { path: p, optional };
-  },
-  User: userGroup((c, v) => (v === undefined ? delete svc(c).user : (svc(c).user = v))),
-  Group: userGroup((c, v) => (v === undefined ? delete svc(c).group : (svc(c).group = v))),
-  SupplementaryGroups: (v, c) => {
-    const u = svc(c);
-    if (v === '') {
-      u.supplementaryGroups = [];
-      return;
-    }
-    let p = 0;
-    for (;;) {
-      const r = extractFirstWord(v, p, { relax: true });
-      if (!r.ok || r.word === undefined) return;
-      p = r.rest;
-      const word = r.word;
-      let bad = false;
-      const k = expand(c, word, (err) => {
-        bad = true;
-        c.fatal(`Failed to resolve unit specifiers in ${word}: ${err}`);
+/** config_parse_user_group_strv_compat(): each word a valid user/group name, else the unit fails. */
+const supplementaryGroups: DirectiveParser = (v, c) => {
+  const u = svc(c);
+  if (v === '') {
+    u.supplementaryGroups = [];
+    return;
+  }
+  let p = 0;
+  for (;;) {
+    const r = extractFirstWord(v, p, { relax: true });
+    if (!r.ok || r.word === undefined) return;
+    p = r.rest;
+    const word = r.word;
+    let bad = false;
+    const k = expand(c, word, (err) => {
+      bad = true;
+      c.fatal(`Failed to resolve unit specifiers in ${word}: ${err}`);
+    });
+    if (k === undefined || bad) return;
+    if (!userGroupValid(k)) return c.fatal(`Invalid user/group name or numeric ID: ${k}`);
+    if (!userGroupStrict(k))
+      c.state.diagnostics.push({
+        severity: 'warning',
+        notice: true,
+        file: c.file,
+        message: `Accepting user/group name '${k}', which does not match strict user/group name rules.`,
       });
-      if (k === undefined || bad) return;
-      if (!userGroupValid(k)) return c.fatal(`Invalid user/group name or numeric ID: ${k}`);
-      if (!userGroupStrict(k))
-        c.state.diagnostics.push({
-          severity: 'warning',
-          notice: true,
-          file: c.file,
-          message: `Accepting user/group name '${k}', which does not match strict user/group name rules.`,
-        });
-      u.supplementaryGroups.push(k);
+    u.supplementaryGroups.push(k);
+  }
+};
+
+/** config_parse_service_sockets(): socket unit names, each added once. */
+const sockets: DirectiveParser = (v, c) => {
+  const u = svc(c);
+  let p = 0;
+  for (;;) {
+    // config_parse_service_sockets(): extract_first_word() without flags (quotes are literal).
+    const r = extractFirstWord(v, p, {});
+    if (!r.ok) return c.warn(`Invalid syntax, ignoring: ${v}`);
+    if (r.word === undefined) return;
+    p = r.rest;
+    const word = r.word;
+    const k = expand(
+      c,
+      word,
+      (err) => c.warn(`Failed to resolve unit specifiers in '${word}', ignoring: ${err}`),
+      'name',
+    );
+    if (k === undefined) continue;
+    if (!k.endsWith('.socket') || !parseUnitName(k)) {
+      c.warn(`Unit must be of type socket, ignoring: ${k}`);
+      continue;
     }
+    if (!u.sockets.includes(k)) u.sockets.push(k);
+  }
+};
+
+/** An Exec*= row of the [Service] table: the command list `f`, printed one line per command. */
+function svcExec(f: ExecListField): DirectiveRow<SvcCore> {
+  return custom(
+    exec(
+      (c) => svc(c)[f],
+      (c) => (svc(c)[f] = []),
+    ),
+    (u, key) => u[f].map((cmd) => `${key}=${execLine(cmd)}`),
+  );
+}
+type ExecListField =
+  'execCondition' | 'execStartPre' | 'execStart' | 'execStartPost' | 'execReload' | 'execStop' | 'execStopPost';
+
+/** signal_from_string(): a number outside 1..64 is ERANGE, anything else unparsable EINVAL. */
+const SIGNAL: ValueType<string> = {
+  parse: (v) => {
+    const s = parseSignal(v);
+    return s !== undefined ? ok(s) : fail(parseInteger(v).ok ? 'ERANGE' : 'EINVAL');
   },
-  Restart: choice(RESTART, undefined, (c, v) => (svc(c).restart = v)),
-  RestartSec: sec(svc, (u, v) => (u.restartUsec = v)),
-  StandardInput: stdio(false, (c, v) => (svc(c).standardInput = v)),
-  StandardOutput: stdio(true, (c, v) => {
-    svc(c).standardOutput = v;
-    c.state.pending.standardOutputSet = true;
-  }),
-  StandardError: stdio(true, (c, v) => (svc(c).standardError = v)),
-  KillSignal: signal((c, v) => (svc(c).killSignal = v)),
-  FinalKillSignal: signal((c, v) => (svc(c).finalKillSignal = v)),
-  SendSIGKILL: bool(svc, (u, v) => (u.sendSIGKILL = v)),
-  KillMode: (v, c) => (v === '' ? void (svc(c).killMode = 'control-group') : killMode(v, c)),
-  TimeoutStopSec: secFix0(svc, (u, v) => (u.timeoutStopUsec = v)),
-  TimeoutStartSec: timeoutStart,
-  TimeoutSec: timeoutStart,
-  NonBlocking: bool(svc, (u, v) => (u.nonBlocking = v)),
-  Sockets: (v, c) => {
-    const u = svc(c);
-    let p = 0;
-    for (;;) {
-      // config_parse_service_sockets(): extract_first_word() without flags (quotes are literal).
-      const r = extractFirstWord(v, p, {});
-      if (!r.ok) return c.warn(`Invalid syntax, ignoring: ${v}`);
-      if (r.word === undefined) return;
-      p = r.rest;
-      const word = r.word;
-      const k = expand(
-        c,
-        word,
-        (err) => c.warn(`Failed to resolve unit specifiers in '${word}', ignoring: ${err}`),
-        'name',
-      );
-      if (k === undefined) continue;
-      if (!k.endsWith('.socket') || !parseUnitName(k)) {
-        c.warn(`Unit must be of type socket, ignoring: ${k}`);
-        continue;
+  format: (v) => v,
+};
+
+/** exec_preserve_mode_from_string(): a boolean or "restart". */
+const PRESERVE: ValueType<'no' | 'yes' | 'restart'> = {
+  parse: (v) => {
+    const b = parseBoolean(v);
+    if (b.ok) return ok(b.value ? 'yes' : 'no');
+    return v === 'restart' ? ok(v) : fail('EINVAL');
+  },
+  format: (v) => v,
+};
+
+/** StandardInput=/Output=/Error=: printed when not the default (`def` may depend on the unit). */
+const printStdio =
+  (get: (u: SvcCore) => string, def: (u: SvcCore) => string) =>
+  (u: SvcCore, key: string): string[] =>
+    get(u) === def(u) ? [] : [`${key}=${pct(get(u))}`];
+
+/**
+ * The [Service] table, in the order `printServiceUnit()` writes the settings back. Value rows
+ * carry their model field (ServiceUnit's value fields are derived from them), default and printer.
+ */
+export const SERVICE_TABLE = {
+  Type: custom<SvcCore>(
+    choice(SERVICE_TYPES, undefined, (c, v) => (c.state.pending.serviceType = v)),
+    (u, key) => [`${key}=${u.type}`],
+  ),
+  ExecCondition: svcExec('execCondition'),
+  ExecStartPre: svcExec('execStartPre'),
+  ExecStart: svcExec('execStart'),
+  ExecStartPost: svcExec('execStartPost'),
+  ExecReload: svcExec('execReload'),
+  ExecStop: svcExec('execStop'),
+  ExecStopPost: svcExec('execStopPost'),
+  Environment: custom<SvcCore>(environment, (u, key) =>
+    u.environment.map(([k, v]) => `${key}=${pct(quoteWord(`${k}=${v}`))}`),
+  ),
+  EnvironmentFile: custom<SvcCore>(
+    (v, c) => {
+      const u = svc(c);
+      if (v === '') {
+        u.environmentFiles = [];
+        return;
       }
-      if (!u.sockets.includes(k)) u.sockets.push(k);
-    }
-  },
-  RemainAfterExit: bool(svc, (u, v) => (u.remainAfterExit = v)),
-  WatchdogSec: sec(svc, (u, v) => (u.watchdogUsec = v)),
-  WatchdogSignal: signal((c, v) => (svc(c).watchdogSignal = v)),
-  NotifyAccess: choice(['none', 'main', 'exec', 'all'] as const, undefined, (c, v) => (svc(c).notifyAccess = v)),
-  PIDFile: (v, c) => {
+      const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+      if (k === undefined) return;
+      const optional = k.startsWith('-');
+      const p = checkPath(c, optional ? k.slice(1) : k);
+      if (p === undefined) return;
+      u.environmentFiles.push({ path: p, optional });
+    },
+    (u, key) => u.environmentFiles.map((f) => `${key}=${pct(`${f.optional ? '-' : ''}${f.path}`)}`),
+  ),
+  WorkingDirectory: custom<SvcCore>(
+    (v, c) => {
+      const u = svc(c);
+      if (v === '') {
+        delete u.workingDirectory;
+        return;
+      }
+      const optional = v.startsWith('-');
+      const rest = optional ? v.slice(1) : v;
+      if (rest === '~') {
+        u.workingDirectory = { path: '~', optional };
+        return;
+      }
+      const sfx = optional ? ', ignoring' : '';
+      const k = expand(c, rest, (err) =>
+        (optional ? c.warn.bind(c) : c.fatal.bind(c))(
+          `Failed to resolve unit specifiers in working directory path '${rest}'${sfx}: ${err}`,
+        ),
+      );
+      if (k === undefined) return;
+      const p = checkPath(c, k, !optional);
+      if (p === undefined) return;
+      u.workingDirectory = { path: p, optional };
+    },
+    (u, key) => {
+      const w = u.workingDirectory;
+      return w ? [`${key}=${w.optional ? '-' : ''}${w.path === '~' ? '~' : pct(w.path)}`] : [];
+    },
+  ),
+  User: custom<SvcCore>(
+    userGroup((c, v) => (v === undefined ? delete svc(c).user : (svc(c).user = v))),
+    (u, key) => (u.user !== undefined ? [`${key}=${pct(u.user)}`] : []),
+  ),
+  Group: custom<SvcCore>(
+    userGroup((c, v) => (v === undefined ? delete svc(c).group : (svc(c).group = v))),
+    (u, key) => (u.group !== undefined ? [`${key}=${pct(u.group)}`] : []),
+  ),
+  SupplementaryGroups: custom<SvcCore>(supplementaryGroups, (u, key) =>
+    u.supplementaryGroups.map((g) => `${key}=${pct(g)}`),
+  ),
+  Restart: value(oneOf(RESTART), 'restart', 'no'),
+  RestartSec: value(SEC, 'restartUsec', 100_000),
+  StandardInput: custom<SvcCore>(
+    stdio(false, (c, v) => (svc(c).standardInput = v)),
+    printStdio(
+      (u) => u.standardInput,
+      () => 'null',
+    ),
+  ),
+  StandardOutput: custom<SvcCore>(
+    stdio(true, (c, v) => {
+      svc(c).standardOutput = v;
+      c.state.pending.standardOutputSet = true;
+    }),
+    printStdio(
+      (u) => u.standardOutput,
+      (u) => (u.standardInput === 'socket' || u.standardInput.startsWith('tty') ? 'inherit' : 'journal'),
+    ),
+  ),
+  StandardError: custom<SvcCore>(
+    stdio(true, (c, v) => (svc(c).standardError = v)),
+    printStdio(
+      (u) => u.standardError,
+      () => 'inherit',
+    ),
+  ),
+  KillSignal: value(SIGNAL, 'killSignal', 'SIGTERM'),
+  FinalKillSignal: value(SIGNAL, 'finalKillSignal', 'SIGKILL'),
+  SendSIGKILL: value(BOOL, 'sendSIGKILL', true),
+  KillMode: custom<SvcCore>(
+    (v, c) => (v === '' ? void (svc(c).killMode = 'control-group') : killMode(v, c)),
+    (u, key) => (u.killMode !== 'control-group' ? [`${key}=${u.killMode}`] : []),
+  ),
+  TimeoutStopSec: value(SEC_FIX0, 'timeoutStopUsec', DEFAULT_TIMEOUT_USEC),
+  TimeoutStartSec: custom<SvcCore>(timeoutStart, (u, key) =>
+    u.timeoutStartUsec === (u.type === 'oneshot' ? Infinity : DEFAULT_TIMEOUT_USEC)
+      ? []
+      : [`${key}=${formatTimespan(u.timeoutStartUsec)}`],
+  ),
+  TimeoutSec: custom(timeoutStart),
+  NonBlocking: value(BOOL, 'nonBlocking', false),
+  Sockets: custom<SvcCore>(sockets, (u, key) =>
+    u.sockets.length > 0 ? [`${key}=${u.sockets.map(pct).join(' ')}`] : [],
+  ),
+  RemainAfterExit: value(BOOL, 'remainAfterExit', false),
+  // Settings the service manager resolves (unset: systemd's default there); not printed back yet.
+  WatchdogSec: optional(SEC, 'watchdogUsec', { unprinted: true }),
+  WatchdogSignal: optional(SIGNAL, 'watchdogSignal', { unprinted: true }),
+  NotifyAccess: optional(oneOf(['none', 'main', 'exec', 'all']), 'notifyAccess', { unprinted: true }),
+  PIDFile: custom((v, c) => {
     if (v === '') return void delete svc(c).pidFile;
     // config_parse_pid_file(): a specifier error fails the unit (EINVAL, nothing printed for the line).
     const r = expandSpecifiers(v, c.spec);
@@ -1032,35 +1112,40 @@ export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
     // A relative path is taken below /run.
     const p = checkPath(c, k.startsWith('/') ? k : `/run/${k}`);
     if (p !== undefined) svc(c).pidFile = p;
-  },
-  GuessMainPID: bool(svc, (u, v) => (u.guessMainPID = v)),
-  FileDescriptorStoreMax: unsigned(svc, (u, v) => (u.fileDescriptorStoreMax = v)),
-  // exec_preserve_mode_from_string(): a boolean or "restart".
-  FileDescriptorStorePreserve: (v, c) => {
-    const b = parseBoolean(v);
-    if (b.ok) svc(c).fileDescriptorStorePreserve = b.value ? 'yes' : 'no';
-    else if (v === 'restart') svc(c).fileDescriptorStorePreserve = v;
-    else parseFailed(c, v, 'EINVAL');
-  },
-  RestartSteps: unsigned(svc, (u, v) => (u.restartSteps = v)),
-  RestartMaxDelaySec: sec(svc, (u, v) => (u.restartMaxDelayUsec = v)),
-  ReloadSignal: signal((c, v) => (svc(c).reloadSignal = v)),
-  BusName: (v, c) => {
-    // config_parse_bus_name(): specifiers, then sd_bus_service_name_is_valid(); empty is invalid too.
-    const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in ${v}, ignoring: ${err}`));
-    if (k === undefined) return;
-    if (!busNameIsValid(k)) return c.warn(`Invalid bus name, ignoring: ${k}`);
-    svc(c).busName = k;
-  },
-  PAMName: (v, c) => {
-    if (v === '') {
-      delete svc(c).pamName;
-      return;
-    }
-    const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
-    if (k !== undefined) svc(c).pamName = k;
-  },
+  }),
+  GuessMainPID: optional(BOOL, 'guessMainPID', { unprinted: true }),
+  FileDescriptorStoreMax: optional(UNSIGNED, 'fileDescriptorStoreMax', { unprinted: true }),
+  FileDescriptorStorePreserve: optional(PRESERVE, 'fileDescriptorStorePreserve', { unprinted: true }),
+  RestartSteps: optional(UNSIGNED, 'restartSteps', { unprinted: true }),
+  RestartMaxDelaySec: optional(SEC, 'restartMaxDelayUsec', { unprinted: true }),
+  ReloadSignal: optional(SIGNAL, 'reloadSignal', { unprinted: true }),
+  BusName: custom<SvcCore>(
+    (v, c) => {
+      // config_parse_bus_name(): specifiers, then sd_bus_service_name_is_valid(); empty is invalid too.
+      const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in ${v}, ignoring: ${err}`));
+      if (k === undefined) return;
+      if (!busNameIsValid(k)) return c.warn(`Invalid bus name, ignoring: ${k}`);
+      svc(c).busName = k;
+    },
+    (u, key) => (u.busName !== undefined ? [`${key}=${u.busName}`] : []),
+  ),
+  PAMName: custom<SvcCore>(
+    (v, c) => {
+      if (v === '') {
+        delete svc(c).pamName;
+        return;
+      }
+      const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+      if (k !== undefined) svc(c).pamName = k;
+    },
+    (u, key) => (u.pamName !== undefined ? [`${key}=${u.pamName}`] : []),
+  ),
 };
+
+/** ServiceUnit's value fields, derived from the [Service] table's value rows. */
+export type ServiceValueFields = ModelFields<typeof SERVICE_TABLE>;
+
+export const SERVICE_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = parsersOf(SERVICE_TABLE);
 
 export const INSTALL_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {};
 export { keep };

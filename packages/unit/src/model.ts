@@ -3,9 +3,9 @@
  * (@mptcp/activation, mptcpd-lite). Time spans are microseconds as `number` (`Infinity` =
  * "infinity"); sizes are bytes.
  */
-import type { SocketValueFields } from './directives.js';
+import type { ServiceValueFields, SocketValueFields } from './directives.js';
 
-export type { SocketValueFields };
+export type { ServiceValueFields, SocketValueFields };
 
 export type Severity = 'warning' | 'error';
 
@@ -144,7 +144,15 @@ export interface EnvironmentFileRef {
   optional: boolean;
 }
 
-export interface ServiceUnit {
+/**
+ * A parsed .service unit. The plain value settings (Restart=, KillSignal=, WatchdogSec=, …) are the
+ * fields of `ServiceValueFields`, derived from the [Service] table's rows; the fields below are the
+ * settings with their own parsers.
+ */
+export interface ServiceUnit extends ServiceUnitCore, ServiceValueFields {}
+
+/** The fields of ServiceUnit that rows with their own parser fill (declared by hand). */
+export interface ServiceUnitCore {
   kind: 'service';
   /** Full unit name; for an instance, e.g. `echo@0-127.0.0.1:80-127.0.0.1:5000.service`. */
   name: string;
@@ -165,44 +173,18 @@ export interface ServiceUnit {
   user?: string;
   group?: string;
   supplementaryGroups: string[];
-  restart: RestartPolicy;
-  restartUsec: number;
   standardInput: string;
   standardOutput: string;
   standardError: string;
-  /** Signal names, e.g. `SIGTERM`. */
-  killSignal: string;
-  finalKillSignal: string;
-  sendSIGKILL: boolean;
   killMode: KillMode;
-  timeoutStopUsec: number;
   timeoutStartUsec: number;
-  nonBlocking: boolean;
   /** Sockets= (extra socket units whose fds are passed). */
   sockets: string[];
   execReload: ExecCommand[];
   execCondition: ExecCommand[];
-  remainAfterExit: boolean;
   busName?: string;
-  /** WatchdogSec= in µs (0 = off). Unset fields below take systemd's defaults in the service manager. */
-  watchdogUsec?: number;
-  /** WatchdogSignal= (default SIGABRT). */
-  watchdogSignal?: string;
-  /** NotifyAccess= (default none, or main for Type=notify/notify-reload and with WatchdogSec=). */
-  notifyAccess?: 'none' | 'main' | 'exec' | 'all';
   /** PIDFile= (Type=forking). */
   pidFile?: string;
-  /** GuessMainPID= (default yes). */
-  guessMainPID?: boolean;
-  /** FileDescriptorStoreMax= (default 0: no fd store). */
-  fileDescriptorStoreMax?: number;
-  /** FileDescriptorStorePreserve= (default restart). */
-  fileDescriptorStorePreserve?: 'no' | 'yes' | 'restart';
-  /** RestartSteps= (default 0) and RestartMaxDelaySec= in µs (default infinity). */
-  restartSteps?: number;
-  restartMaxDelayUsec?: number;
-  /** ReloadSignal= (Type=notify-reload, default SIGHUP). */
-  reloadSignal?: string;
   pamName?: string;
   /** Other valid [Service] assignments, verbatim, in order per key. */
   extra: Record<string, string[]>;

@@ -9,9 +9,11 @@ import {
   INSTALL_DIRECTIVES,
   keep,
   SERVICE_DIRECTIVES,
+  SERVICE_TABLE,
   SOCKET_DIRECTIVES,
   SOCKET_TABLE,
   UNIT_DIRECTIVES,
+  type ServiceValueFields,
   type SocketValueFields,
 } from './directives.js';
 import { strerror } from './errno.js';
@@ -58,6 +60,8 @@ export { DEFAULT_TIMEOUT_USEC };
 
 /** The [Socket] table's defaults (its value rows'), computed once. */
 const SOCKET_DEFAULTS = defaultsOf(SOCKET_TABLE) as unknown as SocketValueFields;
+/** The [Service] table's defaults. */
+const SERVICE_DEFAULTS = defaultsOf(SERVICE_TABLE) as unknown as ServiceValueFields;
 
 export function defaultSocketUnit(name: string, file: string): SocketUnit {
   return {
@@ -85,6 +89,7 @@ export function defaultSocketUnit(name: string, file: string): SocketUnit {
 
 export function defaultServiceUnit(name: string, file: string): ServiceUnit {
   return {
+    ...SERVICE_DEFAULTS,
     kind: 'service',
     name,
     file,
@@ -101,20 +106,12 @@ export function defaultServiceUnit(name: string, file: string): ServiceUnit {
     environment: [],
     environmentFiles: [],
     supplementaryGroups: [],
-    restart: 'no',
-    restartUsec: 100_000,
     standardInput: 'null',
     standardOutput: 'journal',
     standardError: 'inherit',
-    killSignal: 'SIGTERM',
-    finalKillSignal: 'SIGKILL',
-    sendSIGKILL: true,
     killMode: 'control-group',
-    timeoutStopUsec: DEFAULT_TIMEOUT_USEC,
     timeoutStartUsec: DEFAULT_TIMEOUT_USEC,
-    nonBlocking: false,
     sockets: [],
-    remainAfterExit: false,
     extra: {},
     install: {},
   };

@@ -3,7 +3,7 @@
  * bookkeeping aside), which the print → parse property test checks.
  */
 import { DEFAULT_TIMEOUT_USEC } from './defaults.js';
-import { SOCKET_TABLE } from './directives.js';
+import { SERVICE_TABLE, SOCKET_TABLE } from './directives.js';
 import { execLine, pct } from './format.js';
 import type { ExecCommand, ServiceUnit, SocketUnit, UnitSection } from './model.js';
 import { defaultServiceUnit, defaultSocketUnit } from './parse.js';
@@ -77,41 +77,7 @@ export function printServiceUnit(u: ServiceUnit): string {
   const w = new Writer();
   writeUnitSection(w, u.unit, d.unit);
   w.section('Service');
-  w.set('Type', u.type);
-  w.exec('ExecCondition', u.execCondition);
-  w.exec('ExecStartPre', u.execStartPre);
-  w.exec('ExecStart', u.execStart);
-  w.exec('ExecStartPost', u.execStartPost);
-  w.exec('ExecReload', u.execReload);
-  w.exec('ExecStop', u.execStop);
-  w.exec('ExecStopPost', u.execStopPost);
-  for (const [k, v] of u.environment) w.set('Environment', pct(quoteWord(`${k}=${v}`)));
-  for (const f of u.environmentFiles) w.set('EnvironmentFile', pct(`${f.optional ? '-' : ''}${f.path}`));
-  if (u.workingDirectory)
-    w.set(
-      'WorkingDirectory',
-      `${u.workingDirectory.optional ? '-' : ''}${u.workingDirectory.path === '~' ? '~' : pct(u.workingDirectory.path)}`,
-    );
-  if (u.user !== undefined) w.set('User', pct(u.user));
-  if (u.group !== undefined) w.set('Group', pct(u.group));
-  for (const g of u.supplementaryGroups) w.set('SupplementaryGroups', pct(g));
-  w.diff('Restart', u.restart, d.restart);
-  w.diff('RestartSec', u.restartUsec, d.restartUsec, formatTimespan);
-  w.set('StandardInput', u.standardInput === d.standardInput ? undefined : pct(u.standardInput));
-  const defaultOut = u.standardInput === 'socket' || u.standardInput.startsWith('tty') ? 'inherit' : 'journal';
-  w.set('StandardOutput', u.standardOutput === defaultOut ? undefined : pct(u.standardOutput));
-  w.set('StandardError', u.standardError === d.standardError ? undefined : pct(u.standardError));
-  w.diff('KillSignal', u.killSignal, d.killSignal);
-  w.diff('FinalKillSignal', u.finalKillSignal, d.finalKillSignal);
-  w.bool('SendSIGKILL', u.sendSIGKILL, true);
-  w.diff('KillMode', u.killMode, d.killMode);
-  w.diff('TimeoutStopSec', u.timeoutStopUsec, d.timeoutStopUsec, formatTimespan);
-  w.diff('TimeoutStartSec', u.timeoutStartUsec, u.type === 'oneshot' ? Infinity : DEFAULT_TIMEOUT_USEC, formatTimespan);
-  w.bool('NonBlocking', u.nonBlocking);
-  if (u.sockets.length > 0) w.set('Sockets', u.sockets.map(pct).join(' '));
-  w.bool('RemainAfterExit', u.remainAfterExit);
-  w.set('BusName', u.busName);
-  w.set('PAMName', u.pamName);
+  w.lines.push(...printRows(SERVICE_TABLE, u));
   w.verbatim(u.extra);
   writeInstall(w, u.install);
   return w.text();

@@ -7,7 +7,7 @@
  * `socketOptionsOf`: adding a directive is one row.
  */
 import type { SocketOptionField, SocketOptionValues } from '@mptcp/constants';
-import { ok, strerror, type Parsed } from './errno.js';
+import { fail, ok, strerror, type Parsed } from './errno.js';
 import type { DirectiveContext, DirectiveParser } from './load-state.js';
 import type { BindIPv6Only } from './model.js';
 import { parseBoolean } from './values/boolean.js';
@@ -72,6 +72,14 @@ export const TIMESTAMPING: ValueType<'off' | 'us' | 'ns'> = { parse: parseTimest
 /** Any string, verbatim. */
 export const STRING: ValueType<string> = { parse: ok, format: (s) => s };
 
+/** One of fixed words (DEFINE_CONFIG_PARSE_ENUM): anything else is EINVAL. */
+export function oneOf<const T extends string>(values: readonly T[]): ValueType<T> {
+  return {
+    parse: (v) => ((values as readonly string[]).includes(v) ? ok(v as T) : fail('EINVAL')),
+    format: (v) => v,
+  };
+}
+
 // ---- rows ---------------------------------------------------------------------------------------
 
 /** One row of a section table. `print` gives the lines that write the unit's setting back. */
@@ -94,6 +102,8 @@ export interface RowOptions<T> {
   readonly lite?: 'always' | 'if-set';
   /** A [Socket] option: the openSocket() field it feeds. */
   readonly sockopt?: SockoptLink<T>;
+  /** Not written back by the printer (yet): parse(print(u)) loses it. */
+  readonly unprinted?: true;
 }
 
 /** A value row: `field` of the unit, of type `T`, required with a default or `optional`. */
@@ -130,7 +140,8 @@ function makeRow<F extends string, T, O extends boolean>(
     const v = (u as Fields)[field] as T | undefined;
     return v === undefined || v === def ? [] : [`${key}=${type.format(v)}`];
   };
-  return { ...opts, field, type, optional, default: def as ValueRow<F, T, O>['default'], parse, print };
+  const row = { ...opts, field, type, optional, default: def as ValueRow<F, T, O>['default'], parse };
+  return opts.unprinted ? row : { ...row, print };
 }
 
 /** A required field with systemd's default (printed only when it differs). */
