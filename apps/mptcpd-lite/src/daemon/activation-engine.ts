@@ -14,6 +14,7 @@ import {
   type UnitInfo,
 } from '@mptcp/activation';
 import type { ServiceStatus, SocketListing, SocketStatus, UnitStatus } from '../control/protocol.js';
+import { createUnitLog } from '../events/unit-log.js';
 import { UnitJournal } from './unit-journal.js';
 import type { Logger } from '../log.js';
 import type { ChildRegistry } from './children.js';
@@ -89,30 +90,21 @@ export function toServiceStatus(s: ServiceSnapshot): ServiceStatus {
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { log } = opts;
   const journal = new UnitJournal(opts.journalLines);
-  // A service's own output (captured, never on the daemon's stdout) is `unit[pid]: line`.
-  const fmt = (m: string, f?: { unit?: string; pid?: unknown; output?: unknown }): string => {
-    if (f?.output === true && f.unit) return `${f.unit}[${typeof f.pid === 'number' ? f.pid : '?'}]: ${m}`;
-    return f?.unit && !m.startsWith(`${f.unit}:`) ? `${f.unit}: ${m}` : m;
-  };
-  const record = (level: string, m: string, f?: { unit?: string; pid?: unknown; output?: unknown }): string => {
-    const line = fmt(m, f);
-    if (f?.unit) journal.add(f.unit, level, f.output === true ? line : m);
-    return line;
-  };
+  // The engine's messages, the daemon's unit events and the services' own output (captured, never
+  // on the daemon's stdout) each have their path (events/unit-log.ts).
+  const units = createUnitLog(log, journal);
   const engine = new ActivationEngine({
     logger: {
-      debug: (m, f) => log.debug(record('debug', m, f)),
-      info: (m, f) => log.info(record('info', m, f)),
-      warn: (m, f) => log.warning(record('warning', m, f)),
-      error: (m, f) => log.error(record('err', m, f)),
+      debug: (m, f) => units.engine('debug', m, f),
+      info: (m, f) => units.engine('info', m, f),
+      warn: (m, f) => units.engine('warn', m, f),
+      error: (m, f) => units.engine('error', m, f),
     },
     serviceOutput: 'log',
+    onServiceOutput: (line) => units.output(line),
   });
   // Lines the daemon itself logs about a unit (started, exited) go to its journal too.
-  const unitLog = (unit: string, message: string): void => {
-    journal.add(unit, 'info', message);
-    log.info(`${unit}: ${message}`);
-  };
+  const unitLog = (unit: string, message: string): void => units.event(unit, message);
   if (opts.children) {
     const children = opts.children;
     engine.on('started', (ev) => children.add(ev.pid));
