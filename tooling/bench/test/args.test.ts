@@ -1,6 +1,8 @@
 /** Argument parsing of the runner and the workers, and `bench --help` (which must never start a run). */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { num, parseArgs } from '../src/lib/args.js';
@@ -26,7 +28,11 @@ describe('parseArgs', () => {
   });
 });
 
-describe.skipIf(!existsSync(cli))('bench CLI', () => {
+// `turbo run test` builds first; without dist/ the CLI tests skip with the reason (fail under CI).
+const noCli = existsSync(cli) ? undefined : `${cli} is not built (npx tsc -p tsconfig.json)`;
+if (noCli && process.env.CI === 'true') throw new Error(noCli);
+
+describe.skipIf(noCli !== undefined)('bench CLI', () => {
   it('--help and -h print the usage and exit 0 without running anything', () => {
     for (const flag of ['--help', '-h']) {
       const out = execFileSync(process.execPath, [cli, flag], { encoding: 'utf8', timeout: 20_000 });
@@ -41,4 +47,62 @@ describe.skipIf(!existsSync(cli))('bench CLI', () => {
     expect(r.stderr).toMatch(/Unknown option '--hlep'/);
     expect(r.stdout).not.toMatch(/^== /m);
   });
+
+  it('--list names every scenario, the Accept=no one included, and runs nothing', () => {
+    const out = execFileSync(process.execPath, [cli, '--list'], { encoding: 'utf8', timeout: 20_000 });
+    const names = out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(/\s+/)[0]);
+    expect(names).toEqual(expect.arrayContaining(['failover', 'aggregation', 'activation', 'acceptno']));
+    expect(out).not.toMatch(/^== /m);
+  });
+
+  it('an unknown scenario is an error (exit 2), nothing is written', () => {
+    const out = mkdtempSync(join(tmpdir(), 'bench-cli-'));
+    try {
+      const r = spawnSync(process.execPath, [cli, '--only', 'failovr', '--out', out], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/unknown scenario\(s\): failovr/);
+      expect(existsSync(join(out, 'latest.json'))).toBe(false);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('a subset run replaces only its own scenario and keeps the records it did not run', () => {
+    const out = mkdtempSync(join(tmpdir(), 'bench-cli-'));
+    try {
+      const kept = {
+        ranAt: '2026-01-01T00:00:00.000Z',
+        quick: false,
+        seconds: 1,
+        metrics: [],
+        summary: {},
+        data: {},
+        charts: [],
+        notes: ['kept'],
+      };
+      writeFileSync(
+        join(out, 'latest.json'),
+        JSON.stringify({ generatedAt: kept.ranAt, host: {}, scenarios: { failover: kept } }),
+      );
+      // `unit` runs in process in about a second and needs no capability
+      const r = spawnSync(process.execPath, [cli, '--only', 'unit', '--quick', '--out', out], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const written = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as {
+        scenarios: Record<string, { notes: string[]; metrics: unknown[] }>;
+      };
+      expect(written.scenarios.failover?.notes).toEqual(['kept']);
+      expect(written.scenarios.unit?.metrics.length).toBeGreaterThan(0);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -1,5 +1,6 @@
 /** Every scenario, in report order. */
 import type { Scenario } from '../lib/scenario.js';
+import { acceptNo } from './accept-no.js';
 import { activation } from './activation.js';
 import { aggregation } from './aggregation.js';
 import { daemon } from './daemon.js';
@@ -18,6 +19,7 @@ export const scenarios: Scenario[] = [
   failover,
   unitParse,
   activation,
+  acceptNo,
   daemon,
   scaling,
   proxy,

@@ -3,6 +3,7 @@
  * socket it is handed (LISTEN_FDS, fd 3); standalone it listens itself (`--port`). `--once` exits
  * after the first connection closes, so every connection is a cold activation.
  */
+import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { parseArgs, num } from '../lib/args.js';
 
@@ -10,7 +11,16 @@ const { opts } = parseArgs(process.argv.slice(2));
 const once = opts.get('once') === 'true';
 const activated = process.env.LISTEN_FDS !== undefined && Number(process.env.LISTEN_PID) === process.pid;
 
+// `--timing-file F`: appends one JSON line per connection with wall-clock ms (sub-ms precision) of
+// this process's start (performance.timeOrigin: right after exec) and of the connection callback, so
+// the cold benchmark can split connect → exec (the activator) from exec → first byte (Node's boot).
+const timingFile = opts.get('timing-file');
 const server = createServer((sock) => {
+  if (timingFile)
+    appendFileSync(
+      timingFile,
+      `${JSON.stringify({ pid: process.pid, execAt: performance.timeOrigin, connectionAt: performance.timeOrigin + performance.now() })}\n`,
+    );
   sock.on('data', (d) => sock.write(d));
   sock.on('end', () => sock.end());
   sock.on('error', () => sock.destroy());
