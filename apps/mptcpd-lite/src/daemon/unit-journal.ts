@@ -1,7 +1,9 @@
 /**
  * The last lines logged for each unit, in memory, for `mptcpd-lite status UNIT` (what journalctl
- * -u shows under `systemctl status`). Bounded: `perUnit` lines per unit, and units that are gone
- * are forgotten with their lines.
+ * -u shows under `systemctl status`). Bounded: `perUnit` lines per unit, units that are gone are
+ * forgotten with their lines, and of the Accept=yes instances (a new unit name per connection)
+ * only the `instances` most recently started keep theirs. A line costs a timestamp number; its
+ * ISO 8601 text is made when `tail()` reads it.
  */
 
 export interface JournalLine {
@@ -13,28 +15,59 @@ export interface JournalLine {
 
 export const DEFAULT_LINES_PER_UNIT = 200;
 
-export class UnitJournal {
-  private readonly lines = new Map<string, JournalLine[]>();
+/** Instance units (`prefix@instance.service`) whose lines are kept (the most recently started). */
+export const DEFAULT_INSTANCE_UNITS = 1000;
 
-  constructor(private readonly perUnit = DEFAULT_LINES_PER_UNIT) {}
+interface StoredLine {
+  at: number;
+  level: string;
+  message: string;
+}
+
+/** `foo@bar.service`, not the template `foo@.service`. */
+function isInstance(unit: string): boolean {
+  const at = unit.indexOf('@');
+  return at >= 0 && unit[at + 1] !== '.';
+}
+
+export class UnitJournal {
+  private readonly lines = new Map<string, StoredLine[]>();
+  /** Instance units with lines, oldest first. */
+  private readonly instances = new Set<string>();
+
+  constructor(
+    private readonly perUnit = DEFAULT_LINES_PER_UNIT,
+    private readonly maxInstances = DEFAULT_INSTANCE_UNITS,
+  ) {}
 
   add(unit: string, level: string, message: string): void {
     let ring = this.lines.get(unit);
     if (!ring) {
       ring = [];
       this.lines.set(unit, ring);
+      if (isInstance(unit)) this.addInstance(unit);
     }
-    ring.push({ time: new Date().toISOString(), level, message });
+    ring.push({ at: Date.now(), level, message });
     if (ring.length > this.perUnit) ring.splice(0, ring.length - this.perUnit);
+  }
+
+  private addInstance(unit: string): void {
+    this.instances.add(unit);
+    if (this.instances.size <= this.maxInstances) return;
+    const oldest = this.instances.values().next().value as string;
+    this.instances.delete(oldest);
+    this.lines.delete(oldest);
   }
 
   /** The last `n` lines of `unit`, oldest first. */
   tail(unit: string, n: number): JournalLine[] {
     const ring = this.lines.get(unit) ?? [];
-    return n <= 0 ? [] : ring.slice(-n);
+    return n <= 0
+      ? []
+      : ring.slice(-n).map((l) => ({ time: new Date(l.at).toISOString(), level: l.level, message: l.message }));
   }
 
-  /** Drops the lines of units not in `keep` (after a reload removed them). */
+  /** Drops the lines of units not in `keep` (after a reload removed them); templates and instances stay. */
   retain(keep: ReadonlySet<string>): void {
     for (const unit of this.lines.keys()) if (!keep.has(unit) && !unit.includes('@')) this.lines.delete(unit);
   }
