@@ -35,6 +35,7 @@ import { ServiceRuntimes } from './service-runtime.js';
 import { SocketRuntimes } from './socket-runtime.js';
 import { type TemplateResolver, defaultTemplateResolver } from './templates.js';
 import { UnitDefinitions } from './unit-definitions.js';
+import { clearUserCache } from './user.js';
 
 export { socketIdentity } from './socket-runtime.js';
 export { serviceNameOf } from './unit-definitions.js';
@@ -112,6 +113,8 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
 
   /** New definitions, the services' runtimes updated, and Accept=no sockets' instance services created. */
   private async define(units: EngineUnits): Promise<void> {
+    // User=/Group= are resolved from the user database as it is at each (re)load.
+    clearUserCache();
     this.defs.set(units);
     this.services.redefine();
     for (const name of await this.defs.instantiateSocketServices(units.sockets)) this.services.get(name);

@@ -28,7 +28,9 @@ export function createUnitLog(log: Logger, journal: UnitJournal): UnitLog {
     engine(level, message, fields) {
       const unit = fields?.unit;
       const line = unit && !message.startsWith(`${unit}:`) ? `${unit}: ${message}` : message;
-      if (unit) journal.add(unit, LEVELS[level], message);
+      // An Accept=yes instance (a name with '@') lives for one connection: its debug lines would
+      // cost a ring entry per connection for what `status` of a finished instance never shows.
+      if (unit && !(level === 'debug' && unit.includes('@'))) journal.add(unit, LEVELS[level], message);
       log.log(LEVELS[level], line);
     },
     event(unit, message) {
