@@ -24,6 +24,7 @@ import type {
   SocketUnit,
   SocketUnitCore,
   UnitSection,
+  UnitSectionCore as UnitSectionCoreFields,
 } from './model.js';
 import { DEFAULT_TIMEOUT_USEC } from './defaults.js';
 import { extractFirstWord, quoteWord } from './quoting.js';
@@ -66,6 +67,7 @@ type Sock = SocketUnit;
 type Core = SocketUnitCore;
 type Limits = SocketUnitCore & { accept: boolean };
 type SvcCore = ServiceUnitCore;
+type UnitSectionCore = UnitSectionCoreFields;
 type Svc = ServiceUnit;
 const sock = (c: DirectiveContext): Sock => c.state.unit as Sock;
 const svc = (c: DirectiveContext): Svc => c.state.unit as Svc;
@@ -530,25 +532,28 @@ const DEPENDENCIES = [
   'JoinsNamespaceOf',
 ];
 
-export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
-  ...Object.fromEntries(DEPENDENCIES.map((k) => [k, dependency])),
-  OnSuccessJobMode: keepIf(
-    (v) => JOB_MODES.includes(v),
-    (v, k) => `Failed to parse ${k}=${v}, ignoring: Invalid argument`,
-  ),
-  OnFailureJobMode: keepIf(
-    (v) => JOB_MODES.includes(v),
-    (v, k) => `Failed to parse ${k}=${v}, ignoring: Invalid argument`,
-  ),
-  JobTimeoutSec: keepIf(
-    (v) => parseSec(v).ok,
-    (v) => `Failed to parse JobTimeoutSec= parameter, ignoring: ${v}`,
-  ),
-  JobRunningTimeoutSec: keepIf(
-    (v) => parseSec(v).ok,
-    (v) => `Failed to parse JobRunningTimeoutSec= parameter, ignoring: ${v}`,
-  ),
-  OnFailureIsolate: (v, c) => {
+/** config_parse_job_mode(): one of JOB_MODES, kept verbatim. */
+const jobMode = keepIf(
+  (v) => JOB_MODES.includes(v),
+  (v, k) => `Failed to parse ${k}=${v}, ignoring: Invalid argument`,
+);
+/** config_parse_job_timeout_sec() & co.: a time span, with the message naming the key. */
+const jobTimeout = keepIf(
+  (v) => parseSec(v).ok,
+  (v, k) => `Failed to parse ${k}= parameter, ignoring: ${v}`,
+);
+
+/**
+ * The [Unit] table (both unit types), in the order the printer writes the settings back; its value
+ * rows fill the UnitSection (`section: true`), whose value fields are derived from them.
+ */
+export const UNIT_TABLE = {
+  ...Object.fromEntries(DEPENDENCIES.map((k) => [k, custom(dependency)])),
+  OnSuccessJobMode: custom(jobMode),
+  OnFailureJobMode: custom(jobMode),
+  JobTimeoutSec: custom(jobTimeout),
+  JobRunningTimeoutSec: custom(jobTimeout),
+  OnFailureIsolate: custom((v, c) => {
     // config_parse_job_mode_isolate(): a plain log line (no file:line) for a valid value.
     if (!parseBoolean(v).ok) return c.warn(`Failed to parse boolean, ignoring: ${v}`);
     c.state.diagnostics.push({
@@ -557,38 +562,45 @@ export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
       message: 'OnFailureIsolate is deprecated. Please use OnFailureJobMode= instead',
     });
     store('unit', v, c);
-  },
-  Description: (v, c) => {
-    const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
-    if (k === undefined) return;
-    unitSection(c).description = k === '' ? undefined : k;
-    if (k === '') delete unitSection(c).description;
-  },
-  Documentation: (v, c) => {
-    const u = unitSection(c);
-    if (v === '') {
-      u.documentation = [];
-      return;
-    }
-    let p = 0;
-    for (;;) {
-      const r = extractFirstWord(v, p, { unquote: true, retainEscape: true });
-      if (!r.ok) return parseFailed(c, v, 'EINVAL');
-      if (r.word === undefined) return;
-      p = r.rest;
-      const k = expand(c, r.word, (err) =>
-        c.warn(`Failed to resolve unit specifiers in '${r.word ?? ''}', ignoring: ${err}`),
-      );
-      if (k === undefined || k === '') continue;
-      if (!/^(https?|file|info|man):/.test(k)) c.warn(`Invalid URL, ignoring: ${k}`);
-      else u.documentation.push(k);
-    }
-  },
-  StartLimitIntervalSec: sec(unitSection, (u, v) => (u.startLimitIntervalUsec = v)),
-  StartLimitInterval: sec(unitSection, (u, v) => (u.startLimitIntervalUsec = v)),
-  StartLimitBurst: unsigned(unitSection, (u, v) => (u.startLimitBurst = v)),
-  SuccessAction: choice(
-    [
+  }),
+  Description: custom<UnitSectionCore>(
+    (v, c) => {
+      const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+      if (k === undefined) return;
+      unitSection(c).description = k === '' ? undefined : k;
+      if (k === '') delete unitSection(c).description;
+    },
+    (u, key) => (u.description !== undefined ? [`${key}=${pct(u.description)}`] : []),
+  ),
+  Documentation: custom<UnitSectionCore>(
+    (v, c) => {
+      const u = unitSection(c);
+      if (v === '') {
+        u.documentation = [];
+        return;
+      }
+      let p = 0;
+      for (;;) {
+        const r = extractFirstWord(v, p, { unquote: true, retainEscape: true });
+        if (!r.ok) return parseFailed(c, v, 'EINVAL');
+        if (r.word === undefined) return;
+        p = r.rest;
+        const k = expand(c, r.word, (err) =>
+          c.warn(`Failed to resolve unit specifiers in '${r.word ?? ''}', ignoring: ${err}`),
+        );
+        if (k === undefined || k === '') continue;
+        if (!/^(https?|file|info|man):/.test(k)) c.warn(`Invalid URL, ignoring: ${k}`);
+        else u.documentation.push(k);
+      }
+    },
+    (u, key) => u.documentation.map((d) => `${key}=${pct(quoteWord(d))}`),
+  ),
+  StartLimitIntervalSec: value(SEC, 'startLimitIntervalUsec', 10_000_000, { section: true }),
+  StartLimitInterval: value(SEC, 'startLimitIntervalUsec', 10_000_000, { section: true, unprinted: true }),
+  StartLimitBurst: value(UNSIGNED, 'startLimitBurst', 5, { section: true }),
+  // config_parse_emergency_action(): its own message.
+  SuccessAction: value(
+    oneOf([
       'none',
       'exit',
       'exit-force',
@@ -605,11 +617,20 @@ export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
       'kexec-force',
       'soft-reboot',
       'soft-reboot-force',
-    ],
-    'SuccessAction=',
-    (c, v) => (unitSection(c).successAction = v),
+    ]),
+    'successAction',
+    'none',
+    {
+      section: true,
+      invalid: (v) => `Failed to parse SuccessAction=, ignoring: ${v}`,
+    },
   ),
 };
+
+/** UnitSection's value fields, derived from the [Unit] table's value rows. */
+export type UnitSectionValueFields = ModelFields<typeof UNIT_TABLE>;
+
+export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = parsersOf(UNIT_TABLE);
 
 /**
  * IPPROTO_* names systemd's socket_protocol_from_name() also knows (the IPv6 extension headers of

@@ -1,7 +1,9 @@
 /** The mutable state of one unit while its main file and drop-ins are applied (systemd's Unit struct). */
+import { UNIT_TABLE } from './directives.js';
 import type { Errno } from './errno.js';
 import type { InterfaceResolver } from './interfaces.js';
-import type { Diagnostic, ServiceUnit, SocketUnit, UnitSection } from './model.js';
+import type { Diagnostic, ServiceUnit, SocketUnit, UnitSection, UnitSectionValueFields } from './model.js';
+import { defaultsOf } from './registry.js';
 import type { HostFacts, SpecifierContext } from './specifiers.js';
 
 /** Options shared by every parse entry point. */
@@ -28,14 +30,11 @@ export interface ParseOptions {
   ignoreDependencies?: boolean;
 }
 
+/** The [Unit] table's defaults (its value rows'), computed once. */
+const UNIT_SECTION_DEFAULTS = defaultsOf(UNIT_TABLE) as unknown as UnitSectionValueFields;
+
 export function emptyUnitSection(): UnitSection {
-  return {
-    documentation: [],
-    startLimitIntervalUsec: 10_000_000,
-    startLimitBurst: 5,
-    successAction: 'none',
-    extra: {},
-  };
+  return { ...UNIT_SECTION_DEFAULTS, documentation: [], extra: {} };
 }
 
 /** Settings whose default depends on others, resolved when loading ends. */

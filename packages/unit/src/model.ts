@@ -3,9 +3,9 @@
  * (@mptcp/activation, mptcpd-lite). Time spans are microseconds as `number` (`Infinity` =
  * "infinity"); sizes are bytes.
  */
-import type { ServiceValueFields, SocketValueFields } from './directives.js';
+import type { ServiceValueFields, SocketValueFields, UnitSectionValueFields } from './directives.js';
 
-export type { ServiceValueFields, SocketValueFields };
+export type { ServiceValueFields, SocketValueFields, UnitSectionValueFields };
 
 export type Severity = 'warning' | 'error';
 
@@ -79,14 +79,17 @@ export interface ExecCommand {
   line: number;
 }
 
-/** [Unit] section: only what a socket-activation daemon uses; the rest is kept verbatim in `extra`. */
-export interface UnitSection {
+/**
+ * [Unit] section: only what a socket-activation daemon uses; the rest is kept verbatim in `extra`.
+ * StartLimitIntervalSec=, StartLimitBurst= and SuccessAction= (service_verify() needs it) are the
+ * value fields derived from the [Unit] table's rows.
+ */
+export interface UnitSection extends UnitSectionCore, UnitSectionValueFields {}
+
+/** The fields of UnitSection that rows with their own parser fill (declared by hand). */
+export interface UnitSectionCore {
   description?: string;
   documentation: string[];
-  startLimitIntervalUsec: number;
-  startLimitBurst: number;
-  /** SuccessAction= (service_verify() needs it); 'none' by default. */
-  successAction: string;
   /** Every other [Unit] assignment, verbatim, in order per key (empty values included). */
   extra: Record<string, string[]>;
 }

@@ -1,84 +1,36 @@
 /**
  * Models back to unit-file text. parseUnitText(printXUnit(u)) gives `u` back (file/line
- * bookkeeping aside), which the print → parse property test checks.
+ * bookkeeping aside), which the print → parse property test checks. What each setting looks like
+ * is its row's printer (src/directives.ts); this file only lays out the sections.
  */
-import { DEFAULT_TIMEOUT_USEC } from './defaults.js';
-import { SERVICE_TABLE, SOCKET_TABLE } from './directives.js';
-import { execLine, pct } from './format.js';
-import type { ExecCommand, ServiceUnit, SocketUnit, UnitSection } from './model.js';
-import { defaultServiceUnit, defaultSocketUnit } from './parse.js';
-import { quoteWord } from './quoting.js';
-import { printRows } from './registry.js';
-import { formatTimespan } from './values/timespan.js';
+import { SERVICE_TABLE, SOCKET_TABLE, UNIT_TABLE } from './directives.js';
+import type { ServiceUnit, SocketUnit } from './model.js';
+import { printRows, type DirectiveRow } from './registry.js';
 
 export { formatListenValue } from './format.js';
 
-class Writer {
-  readonly lines: string[] = [];
-  section(name: string): void {
-    if (this.lines.length > 0) this.lines.push('');
-    this.lines.push(`[${name}]`);
-  }
-  set(key: string, value: string | number | boolean | undefined): void {
-    if (value === undefined) return;
-    this.lines.push(`${key}=${typeof value === 'boolean' ? (value ? 'yes' : 'no') : String(value)}`);
-  }
-  /** Only when different from the default. */
-  diff<T>(key: string, value: T, def: T, fmt: (v: T) => string = String): void {
-    if (value !== def) this.lines.push(`${key}=${fmt(value)}`);
-  }
-  bool(key: string, value: boolean, def = false): void {
-    if (value !== def) this.lines.push(`${key}=${value ? 'yes' : 'no'}`);
-  }
-  verbatim(rec: Readonly<Record<string, readonly string[]>>): void {
-    for (const [k, vs] of Object.entries(rec)) for (const v of vs) this.lines.push(`${k}=${v}`);
-  }
-  exec(key: string, list: readonly ExecCommand[]): void {
-    for (const c of list) this.lines.push(`${key}=${execLine(c)}`);
-  }
-  text(): string {
-    return this.lines.join('\n') + '\n';
-  }
-}
+type Verbatim = Readonly<Record<string, readonly string[]>>;
 
-const oct = (n: number): string => '0' + n.toString(8);
+const verbatim = (rec: Verbatim): string[] => Object.entries(rec).flatMap(([k, vs]) => vs.map((v) => `${k}=${v}`));
 
-function writeUnitSection(w: Writer, u: UnitSection, def: UnitSection): void {
-  w.section('Unit');
-  if (u.description !== undefined) w.set('Description', pct(u.description));
-  for (const d of u.documentation) w.set('Documentation', pct(quoteWord(d)));
-  w.diff('StartLimitIntervalSec', u.startLimitIntervalUsec, def.startLimitIntervalUsec, formatTimespan);
-  w.diff('StartLimitBurst', u.startLimitBurst, def.startLimitBurst);
-  w.diff('SuccessAction', u.successAction, def.successAction);
-  w.verbatim(u.extra);
-}
-
-function writeInstall(w: Writer, install: Readonly<Record<string, readonly string[]>>): void {
-  if (Object.keys(install).length === 0) return;
-  w.section('Install');
-  w.verbatim(install);
+/** [Unit], the unit's own section from `table`, then [Install] when it has assignments. */
+function printUnit<U extends SocketUnit | ServiceUnit>(
+  u: U,
+  section: string,
+  table: Readonly<Record<string, DirectiveRow<U>>>,
+): string {
+  const lines = ['[Unit]', ...printRows(UNIT_TABLE, u.unit), ...verbatim(u.unit.extra)];
+  lines.push('', `[${section}]`, ...printRows(table, u), ...verbatim(u.extra));
+  if (Object.keys(u.install).length > 0) lines.push('', '[Install]', ...verbatim(u.install));
+  return lines.join('\n') + '\n';
 }
 
 /** Renders a SocketUnit as unit-file text. */
 export function printSocketUnit(u: SocketUnit): string {
-  const d = defaultSocketUnit(u.name, u.file);
-  const w = new Writer();
-  writeUnitSection(w, u.unit, d.unit);
-  w.section('Socket');
-  w.lines.push(...printRows(SOCKET_TABLE, u));
-  w.verbatim(u.extra);
-  writeInstall(w, u.install);
-  return w.text();
+  return printUnit(u, 'Socket', SOCKET_TABLE);
 }
 
 /** Renders a ServiceUnit as unit-file text. */
 export function printServiceUnit(u: ServiceUnit): string {
-  const d = defaultServiceUnit(u.name, u.file);
-  const w = new Writer();
-  writeUnitSection(w, u.unit, d.unit);
-  w.section('Service');
-  w.lines.push(...printRows(SERVICE_TABLE, u));
-  w.verbatim(u.extra);
-  writeInstall(w, u.install);
-  return w.text();
+  return printUnit(u, 'Service', SERVICE_TABLE);
 }

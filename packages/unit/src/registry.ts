@@ -102,8 +102,10 @@ export interface RowOptions<T> {
   readonly lite?: 'always' | 'if-set';
   /** A [Socket] option: the openSocket() field it feeds. */
   readonly sockopt?: SockoptLink<T>;
-  /** Not written back by the printer (yet): parse(print(u)) loses it. */
+  /** Not written back by the printer (yet, or an alias of a row that is). */
   readonly unprinted?: true;
+  /** The field is the [Unit] section's (UnitSection), not the unit's. */
+  readonly section?: true;
 }
 
 /** A value row: `field` of the unit, of type `T`, required with a default or `optional`. */
@@ -123,8 +125,10 @@ function makeRow<F extends string, T, O extends boolean>(
   def: T | undefined,
   opts: RowOptions<T>,
 ): ValueRow<F, T, O> {
+  const target = (c: DirectiveContext): Fields =>
+    (opts.section ? c.state.unit.unit : c.state.unit) as unknown as Fields;
   const set: DirectiveParser = (v, c) => {
-    const u = c.state.unit as unknown as Fields;
+    const u = target(c);
     if (opts.resets?.(v)) {
       delete u[field];
       return;
@@ -134,7 +138,7 @@ function makeRow<F extends string, T, O extends boolean>(
     else if (opts.invalid) c.warn(opts.invalid(v));
     else parseFailed(c, v, r.error);
   };
-  const isSet = (c: DirectiveContext): boolean => (c.state.unit as unknown as Fields)[field] !== def;
+  const isSet = (c: DirectiveContext): boolean => target(c)[field] !== def;
   const parse = opts.lite === undefined ? set : lite(set, opts.lite === 'if-set' ? isSet : undefined);
   const print = (u: object, key: string): string[] => {
     const v = (u as Fields)[field] as T | undefined;
