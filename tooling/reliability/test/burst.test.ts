@@ -9,11 +9,12 @@
  * the rest arrive. Each round's counts are therefore exact — whatever the machine's speed.
  */
 import { Socket } from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '@mptcp/testkit/net';
 import { fdCount, rssBytes } from '@mptcp/testkit/proc';
 import { writeAcceptUnit } from '@mptcp/testkit/units';
-import { cleanup, scratch, startFixture, until, type Fixture } from '../src/fixture.js';
+import { until } from '../src/fixture.js';
+import { scratchDirs, withFixture } from './helpers/case.js';
 import { report, requireCaps } from '../src/require.js';
 
 const TOTAL = 10_000;
@@ -80,13 +81,11 @@ async function round(port: number, sources: readonly string[]): Promise<{ held: 
 }
 
 describe('burst', () => {
-  const dirs: string[] = [];
-  afterAll(() => dirs.forEach(cleanup));
+  const fresh = scratchDirs();
 
   it('10,000 connections against MaxConnections=64 / MaxConnectionsPerSource=16', async (ctx) => {
     requireCaps(ctx, ['daemon']);
-    const dir = scratch('burst');
-    dirs.push(dir);
+    const dir = fresh('burst');
     const port = await freePort();
     writeAcceptUnit(`${dir}/units`, {
       name: 'burst',
@@ -95,8 +94,7 @@ describe('burst', () => {
       maxConnections: MAX,
       maxConnectionsPerSource: PER_SOURCE,
     });
-    const fx: Fixture = await startFixture(dir);
-    try {
+    await withFixture(dir, async (fx) => {
       const pid = fx.daemon.proc.pid;
       const sock = async (): Promise<{ connections: number; refused: number }> => {
         const s = (await fx.status()).sockets?.[0];
@@ -182,15 +180,12 @@ describe('burst', () => {
       expect(fdAfter).toBeLessThanOrEqual(fdBase);
       expect(rssPeak - rssBase).toBeLessThan(150 * 2 ** 20);
       expect(rssAfter - rssBase).toBeLessThan(50 * 2 ** 20);
-    } finally {
-      await fx.stop();
-    }
+    });
   }, 900_000); // a safety net for a loaded machine, not a speed target
 
   it('one source is held to MaxConnectionsPerSource=16', async (ctx) => {
     requireCaps(ctx, ['daemon']);
-    const dir = scratch('persource');
-    dirs.push(dir);
+    const dir = fresh('persource');
     const port = await freePort();
     writeAcceptUnit(`${dir}/units`, {
       name: 'ps',
@@ -199,8 +194,7 @@ describe('burst', () => {
       maxConnections: MAX,
       maxConnectionsPerSource: PER_SOURCE,
     });
-    const fx = await startFixture(dir);
-    try {
+    await withFixture(dir, async (fx) => {
       // 48 connections from one source, all held open until every outcome is known
       const { held, outcomes } = await round(
         port,
@@ -220,8 +214,6 @@ describe('burst', () => {
       expect(st?.refused).toBe(48 - PER_SOURCE);
       await Promise.all(held.map((h) => h.release()));
       await until(async () => (await fx.status()).sockets?.[0]?.connections === 0, 60_000, 'instances to exit');
-    } finally {
-      await fx.stop();
-    }
+    });
   }, 300_000);
 });

@@ -4,7 +4,7 @@
  */
 import { chmodSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '@mptcp/testkit/net';
 import { Lab } from '@mptcp/testkit/lab';
 import { oneConnection } from '@mptcp/testkit/loadgen';
@@ -12,18 +12,12 @@ import { DAEMON_CLI } from '@mptcp/testkit/paths';
 import { worker } from '../src/workers.js';
 import { sleep, start } from '@mptcp/testkit/proc';
 import { writeAcceptUnit, writeListenUnit } from '@mptcp/testkit/units';
-import { cleanup, scratch, startFixture, until, type Status } from '../src/fixture.js';
+import { startFixture, until, type Status } from '../src/fixture.js';
+import { scratchDirs, withFixture } from './helpers/case.js';
 import { report, requireCaps } from '../src/require.js';
 import { echo, exchange } from '../src/client.js';
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach(cleanup));
-
-function fresh(prefix: string): string {
-  const d = scratch(prefix);
-  dirs.push(d);
-  return d;
-}
+const fresh = scratchDirs();
 
 const sock = (s: Status, unit: string) => s.sockets?.find((x) => x.unit === unit);
 const svc = (s: Status, unit: string) => s.services?.find((x) => x.unit === unit);
@@ -48,8 +42,7 @@ describe('faults', () => {
       join(dir, 'units', 'crash.service'),
       '[Unit]\nStartLimitIntervalSec=1h\nStartLimitBurst=3\n[Service]\nExecStart=/bin/false\n',
     );
-    const fx = await startFixture(dir);
-    try {
+    await withFixture(dir, async (fx) => {
       let attempts = 0;
       const final = await until(
         async () => {
@@ -83,9 +76,7 @@ describe('faults', () => {
       expect(text).toMatch(/start.?limit/i);
       expect(refusedAfter.ok).toBe(false);
       expect(fx.daemon.proc.stderr.join('\n')).not.toMatch(STACK);
-    } finally {
-      await fx.stop();
-    }
+    });
   });
 
   it('an Accept=yes socket whose instances crash hits its trigger limit and says why', async (ctx) => {
@@ -103,8 +94,7 @@ describe('faults', () => {
         'TriggerLimitIntervalSec=1h\nTriggerLimitBurst=5',
       ),
     );
-    const fx = await startFixture(dir);
-    try {
+    await withFixture(dir, async (fx) => {
       const results = [];
       for (let i = 0; i < 12; i++)
         results.push(
@@ -129,9 +119,7 @@ describe('faults', () => {
       );
       expect(text).toMatch(/trigger.?limit/i);
       expect(results.some((r) => !r.connected)).toBe(true);
-    } finally {
-      await fx.stop();
-    }
+    });
   });
 
   it('a service killed with SIGKILL mid-connection: the socket returns to listening and re-activates', async (ctx) => {
@@ -139,8 +127,7 @@ describe('faults', () => {
     const dir = fresh('sigkill');
     const port = await freePort();
     writeListenUnit(join(dir, 'units'), { name: 'echo', listen: [`127.0.0.1:${port}`], exec: ECHO });
-    const fx = await startFixture(dir);
-    try {
+    await withFixture(dir, async (fx) => {
       const conn = await exchange('127.0.0.1', port);
       expect(await conn.say('one')).toBe('one');
       const s1 = await until(async () => svc(await fx.status(), 'echo.service')?.pid, 60_000, 'service pid');
@@ -166,9 +153,7 @@ describe('faults', () => {
       expect(back).toBe(true);
       expect(again).toBe('two');
       expect(s2?.pid).not.toBe(s1);
-    } finally {
-      await fx.stop();
-    }
+    });
   });
 
   it('the daemon killed with SIGKILL and restarted opens its sockets again, replacing AF_UNIX nodes', async (ctx) => {

@@ -7,22 +7,17 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseUnitText } from '@mptcp/unit';
 import { freePort } from '@mptcp/testkit/net';
 import { fdCount, rssBytes } from '@mptcp/testkit/proc';
 import { writeAcceptUnit } from '@mptcp/testkit/units';
-import { cleanup, scratch, startFixture, until } from '../src/fixture.js';
+import { startFixture, until } from '../src/fixture.js';
+import { scratchDirs, withFixture } from './helpers/case.js';
 import { report, requireCaps } from '../src/require.js';
 import { echo, readAll } from '../src/client.js';
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach(cleanup));
-function fresh(prefix: string): string {
-  const d = scratch(prefix);
-  dirs.push(d);
-  return d;
-}
+const fresh = scratchDirs();
 
 /** Opens `n` connections that stay open; resolves once each has its first reply line. */
 async function holdMany(port: number, n: number): Promise<{ sockets: Socket[]; served: number }> {
@@ -70,8 +65,7 @@ describe('isolation: files that never end or never open', () => {
       service: [`EnvironmentFile=${zero}`],
     });
     writeAcceptUnit(join(dir, 'units'), { name: 'good', listen: `127.0.0.1:${pg}`, exec: '/bin/cat' });
-    const fx = await startFixture(dir);
-    try {
+    await withFixture(dir, async (fx) => {
       const rss0 = rssBytes(fx.daemon.proc.pid);
       const f = await echo('127.0.0.1', pf, 'x', 10_000).catch((e: Error) => `ERR ${e.message}`);
       const z = await echo('127.0.0.1', pz, 'x', 10_000).catch((e: Error) => `ERR ${e.message}`);
@@ -91,9 +85,7 @@ describe('isolation: files that never end or never open', () => {
       expect(st.ok).toBe(true);
       expect(named).toEqual([true, true]);
       expect(rssGrowth).toBeLessThan(100 * 2 ** 20);
-    } finally {
-      await fx.stop();
-    }
+    });
   });
 
   it('a FIFO and a /dev/zero symlink in the unit directory freeze neither start-up nor SIGHUP', async (ctx) => {
@@ -105,8 +97,7 @@ describe('isolation: files that never end or never open', () => {
     symlinkSync('/dev/zero', join(dir, 'units', 'zero.service'));
     mkdirSync(join(dir, 'units', 'good@.service.d'));
     execFileSync('mkfifo', [join(dir, 'units', 'good@.service.d', 'fifo.conf')]);
-    const fx = await startFixture(dir);
-    try {
+    await withFixture(dir, async (fx) => {
       const n = fx.daemon.proc.stdout.filter((l) => l.includes('"event":"reloaded"')).length;
       process.kill(fx.daemon.proc.pid, 'SIGHUP');
       await until(
@@ -125,9 +116,7 @@ describe('isolation: files that never end or never open', () => {
       );
       expect(g).toBe('good');
       expect(failed).toEqual(expect.arrayContaining(['stuck.socket', 'zero.service']));
-    } finally {
-      await fx.stop();
-    }
+    });
   });
 });
 
@@ -164,8 +153,7 @@ describe('isolation: cost per unit and per connection', () => {
     writeAcceptUnit(join(dir, 'units'), { name: 'mem', listen: `127.0.0.1:${port}`, exec: '/bin/sh -c "echo $$WHO"' });
     mkdirSync(join(dir, 'units', 'mem@.service.d'));
     writeFileSync(join(dir, 'units', 'mem@.service.d', 'who.conf'), '[Service]\nEnvironment=WHO=from-drop-in\n');
-    const fx = await startFixture(dir);
-    try {
+    await withFixture(dir, async () => {
       const before = (await readAll('127.0.0.1', port)).trim();
       rmSync(join(dir, 'units', 'mem@.service'));
       rmSync(join(dir, 'units', 'mem@.service.d'), { recursive: true });
@@ -178,9 +166,7 @@ describe('isolation: cost per unit and per connection', () => {
       );
       expect(before).toBe('from-drop-in');
       expect(after).toBe('from-drop-in');
-    } finally {
-      await fx.stop();
-    }
+    });
   });
 
   it('EMFILE: with an fd limit that fits 30 instances, 30 held connections are all served (accept and spawn interleave)', async (ctx) => {

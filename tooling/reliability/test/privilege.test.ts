@@ -21,21 +21,19 @@ import { freePort } from '@mptcp/testkit/net';
 import { DAEMON_CLI } from '@mptcp/testkit/paths';
 import { start, type Running } from '@mptcp/testkit/proc';
 import { writeAcceptUnit, writeListenUnit } from '@mptcp/testkit/units';
-import { cleanup, scratch, startFixture, until } from '../src/fixture.js';
+import { cleanup, startFixture, until } from '../src/fixture.js';
+import { scratchDirs, withFixture } from './helpers/case.js';
 import { readAll } from '../src/client.js';
 import { report, requireCaps } from '../src/require.js';
 
-const dirs: string[] = [];
+const fresh = scratchDirs();
 const procs: Running[] = [];
+/** /tmp/mptcpd-lite-UID directories the tests make outside their scratch directories. */
+const ctlDirs: string[] = [];
 afterAll(async () => {
   for (const p of procs) await p.stop('SIGKILL');
-  dirs.forEach(cleanup);
+  ctlDirs.forEach(cleanup);
 });
-function fresh(prefix: string): string {
-  const d = scratch(prefix);
-  dirs.push(d);
-  return d;
-}
 
 /** A uid no account has, unique per run, so that parallel runs never share /tmp/mptcpd-lite-UID. */
 function strayUid(): number {
@@ -101,8 +99,7 @@ describe('privilege: ids are uint32, a change that cannot be made fails the star
       exec: `/bin/sh -c "cat /proc/self/status > ${out}/status"`,
       service: lines,
     });
-    const fx = await startFixture(dir);
-    try {
+    await withFixture(dir, async (fx) => {
       await readAll('127.0.0.1', port, 10_000).catch(() => '');
       const outcome = await until(
         () =>
@@ -127,9 +124,7 @@ describe('privilege: ids are uint32, a change that cannot be made fails the star
       }
       // Either way: never uid 0 / gid 0 with a unit that asked for something else.
       expect(ids(st, 'Uid')).not.toContain(0);
-    } finally {
-      await fx.stop();
-    }
+    });
   });
 
   it.for(['4294967295', '65535'])('User=%s is refused (systemd: not a valid uid), the start fails', async (id, ctx) => {
@@ -142,8 +137,7 @@ describe('privilege: ids are uint32, a change that cannot be made fails the star
       exec: '/bin/cat /proc/self/status',
       service: [`User=${id}`],
     });
-    const fx = await startFixture(dir);
-    try {
+    await withFixture(dir, async (fx) => {
       const got = await readAll('127.0.0.1', port, 10_000).catch((e: unknown) => `ERR ${String(e)}`);
       const line = await fx.daemon.proc
         .waitFor(/is not valid|Invalid user\/group name or numeric ID/, 10_000)
@@ -156,9 +150,7 @@ describe('privilege: ids are uint32, a change that cannot be made fails the star
       );
       expect(ids(got, 'Uid')).toEqual([]);
       expect(line).toMatch(new RegExp(`user id ${id} is not valid|Invalid user/group name or numeric ID: ${id}`));
-    } finally {
-      await fx.stop();
-    }
+    });
   });
 
   it('an unprivileged daemon with User= of its own uid starts the service (no setgroups EPERM)', async (ctx) => {
@@ -198,7 +190,7 @@ describe('privilege: the control socket', () => {
     const uid = strayUid() + 1;
     const ctlDir = `/tmp/mptcpd-lite-${uid}`;
     rmSync(ctlDir, { recursive: true, force: true });
-    dirs.push(ctlDir);
+    ctlDirs.push(ctlDir);
     // 1. Another user (here root) made it mode 0777: anyone could swap the socket.
     mkdirSync(ctlDir);
     chmodSync(ctlDir, 0o777);

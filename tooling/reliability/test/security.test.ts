@@ -4,22 +4,17 @@
  */
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '@mptcp/testkit/net';
 import { oneConnection } from '@mptcp/testkit/loadgen';
 import { run } from '@mptcp/testkit/proc';
 import { writeAcceptUnit, writeListenUnit } from '@mptcp/testkit/units';
-import { cleanup, scratch, startFixture, until } from '../src/fixture.js';
+import { until } from '../src/fixture.js';
+import { scratchDirs, withFixture } from './helpers/case.js';
 import { readAll } from '../src/client.js';
 import { report, requireCaps } from '../src/require.js';
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach(cleanup));
-function fresh(prefix: string): string {
-  const d = scratch(prefix);
-  dirs.push(d);
-  return d;
-}
+const fresh = scratchDirs();
 
 const AS_NOBODY = ['--reuid=nobody', '--regid=nogroup', '--clear-groups'];
 
@@ -61,8 +56,7 @@ describe('security', () => {
     const dir = fresh('ctl');
     const p0 = await freePort();
     writeListenUnit(join(dir, 'units'), { name: 'x', listen: [`127.0.0.1:${p0}`], exec: '/bin/true' });
-    const fx = await startFixture(dir);
-    try {
+    await withFixture(dir, async (fx) => {
       const asRoot = await fx.status();
       expect(asRoot.ok).toBe(true);
       const byMode = await controlAsNobody(fx.control);
@@ -79,9 +73,7 @@ describe('security', () => {
       expect(byPeer).not.toMatch(/"sockets"/);
       expect(byPeer).toMatch(/^(CLOSED|IO_ERR \w+|REPLY \{"ok":false.*)$/);
       expect((await fx.status()).ok).toBe(true); // and the daemon is still fine
-    } finally {
-      await fx.stop();
-    }
+    });
   });
 
   it('User=nobody runs the service as nobody with no supplementary groups', async (ctx) => {
@@ -94,8 +86,7 @@ describe('security', () => {
       exec: '/bin/cat /proc/self/status',
       service: ['User=nobody'],
     });
-    const fx = await startFixture(dir);
-    try {
+    await withFixture(dir, async () => {
       const st = await readAll('127.0.0.1', p0);
       const uid = ids(st, 'Uid');
       const gid = ids(st, 'Gid');
@@ -109,9 +100,7 @@ describe('security', () => {
       expect(uid).toEqual([65534, 65534, 65534, 65534]);
       expect(gid).toEqual([65534, 65534, 65534, 65534]);
       expect(groups.filter((g) => g !== 65534)).toEqual([]);
-    } finally {
-      await fx.stop();
-    }
+    });
   });
 
   it('ExecStart arguments with shell metacharacters reach argv literally', async (ctx) => {
@@ -134,8 +123,7 @@ describe('security', () => {
     const quoted = args.map((a) => `"${a.replace(/\$/g, '$$$$')}"`).join(' ');
     const exec = `${process.execPath} -e "process.stdout.write(JSON.stringify(process.argv.slice(1)))" ${quoted}`;
     writeAcceptUnit(join(dir, 'units'), { name: 'argv', listen: `127.0.0.1:${p0}`, exec });
-    const fx = await startFixture(dir);
-    try {
+    await withFixture(dir, async () => {
       const out = await readAll('127.0.0.1', p0);
       const argv = JSON.parse(out) as string[];
       const pwned = ['pwned1', 'pwned2', 'pwned3'].filter((n) => existsSync(p(n)));
@@ -147,9 +135,7 @@ describe('security', () => {
       );
       expect(argv).toEqual(args);
       expect(pwned).toEqual([]);
-    } finally {
-      await fx.stop();
-    }
+    });
   });
 
   /**
@@ -184,34 +170,35 @@ describe('security', () => {
     });
     // Accept=yes with the connection on stdin/stdout: nothing at 3 and above but ls's own directory fd
     writeAcceptUnit(join(dir, 'units'), { name: 'fdy', listen: `127.0.0.1:${p2}`, exec: '/bin/ls -l /proc/self/fd' });
-    const fx = await startFixture(dir, { prefix: cleanFds(false) });
-    try {
-      await oneConnection({ host: '127.0.0.1', ports: [p0], concurrency: 1, seconds: 0, timeoutMs: 60_000 }, p0);
-      await until(() => existsSync(out) && readFileSync(out, 'utf8').includes('->'), 60_000, 'fd listing');
-      const no = fdTable(readFileSync(out, 'utf8'));
-      const yes = fdTable(await readAll('127.0.0.1', p2));
-      const extra = (t: Map<number, string>, allowed: number[]): string[] =>
-        [...t]
-          .filter(([fd, target]) => fd > 2 && !allowed.includes(fd) && !/\/proc\/\d+\/fd$/.test(target))
-          .map(([fd, target]) => `${fd} -> ${target}`);
-      report(
-        'security-fds',
-        'ls -l /proc/self/fd as an Accept=no service (2 sockets) and as an Accept=yes service',
-        `Accept=no: ${[...no.keys()].join(',')}; Accept=yes: ${[...yes.keys()].join(',')}`,
-        {
-          acceptNoExtra: extra(no, [3, 4]).length,
-          acceptYesExtra: extra(yes, []).length,
-        },
-      );
-      expect(no.get(3)).toMatch(/^socket:/);
-      expect(no.get(4)).toMatch(/^socket:/);
-      expect(extra(no, [3, 4])).toEqual([]);
-      expect(yes.get(0)).toMatch(/^socket:/);
-      expect(yes.get(1)).toMatch(/^socket:/);
-      expect(extra(yes, [])).toEqual([]);
-    } finally {
-      await fx.stop();
-    }
+    await withFixture(
+      dir,
+      async () => {
+        await oneConnection({ host: '127.0.0.1', ports: [p0], concurrency: 1, seconds: 0, timeoutMs: 60_000 }, p0);
+        await until(() => existsSync(out) && readFileSync(out, 'utf8').includes('->'), 60_000, 'fd listing');
+        const no = fdTable(readFileSync(out, 'utf8'));
+        const yes = fdTable(await readAll('127.0.0.1', p2));
+        const extra = (t: Map<number, string>, allowed: number[]): string[] =>
+          [...t]
+            .filter(([fd, target]) => fd > 2 && !allowed.includes(fd) && !/\/proc\/\d+\/fd$/.test(target))
+            .map(([fd, target]) => `${fd} -> ${target}`);
+        report(
+          'security-fds',
+          'ls -l /proc/self/fd as an Accept=no service (2 sockets) and as an Accept=yes service',
+          `Accept=no: ${[...no.keys()].join(',')}; Accept=yes: ${[...yes.keys()].join(',')}`,
+          {
+            acceptNoExtra: extra(no, [3, 4]).length,
+            acceptYesExtra: extra(yes, []).length,
+          },
+        );
+        expect(no.get(3)).toMatch(/^socket:/);
+        expect(no.get(4)).toMatch(/^socket:/);
+        expect(extra(no, [3, 4])).toEqual([]);
+        expect(yes.get(0)).toMatch(/^socket:/);
+        expect(yes.get(1)).toMatch(/^socket:/);
+        expect(extra(yes, [])).toEqual([]);
+      },
+      { prefix: cleanFds(false) },
+    );
   });
 
   it('fds the daemon inherited are not passed on to services', async (ctx) => {
@@ -219,27 +206,28 @@ describe('security', () => {
     const dir = fresh('stray');
     const p0 = await freePort();
     writeAcceptUnit(join(dir, 'units'), { name: 'fdz', listen: `127.0.0.1:${p0}`, exec: '/bin/ls -l /proc/self/fd' });
-    const fx = await startFixture(dir, { prefix: cleanFds(true) });
-    try {
-      const daemonSees = [9, 100].every(
-        (fd) => readFileSync(`/proc/${fx.daemon.proc.pid}/fdinfo/${fd}`, 'utf8').length > 0,
-      );
-      const yes = fdTable(await readAll('127.0.0.1', p0));
-      report(
-        'security-inherited-fd',
-        'daemon started with stray inheritable fds 9 and 100 (/dev/null); Accept=yes service lists /proc/self/fd',
-        `service fds: ${[...yes.keys()].join(',')}`,
-        {
-          daemonHasThem: daemonSees,
-          serviceHas9: yes.has(9),
-          serviceHas100: yes.has(100),
-        },
-      );
-      expect(daemonSees).toBe(true);
-      expect(yes.has(9)).toBe(false);
-      expect(yes.has(100)).toBe(false);
-    } finally {
-      await fx.stop();
-    }
+    await withFixture(
+      dir,
+      async (fx) => {
+        const daemonSees = [9, 100].every(
+          (fd) => readFileSync(`/proc/${fx.daemon.proc.pid}/fdinfo/${fd}`, 'utf8').length > 0,
+        );
+        const yes = fdTable(await readAll('127.0.0.1', p0));
+        report(
+          'security-inherited-fd',
+          'daemon started with stray inheritable fds 9 and 100 (/dev/null); Accept=yes service lists /proc/self/fd',
+          `service fds: ${[...yes.keys()].join(',')}`,
+          {
+            daemonHasThem: daemonSees,
+            serviceHas9: yes.has(9),
+            serviceHas100: yes.has(100),
+          },
+        );
+        expect(daemonSees).toBe(true);
+        expect(yes.has(9)).toBe(false);
+        expect(yes.has(100)).toBe(false);
+      },
+      { prefix: cleanFds(true) },
+    );
   });
 });

@@ -4,21 +4,16 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '@mptcp/testkit/net';
 import { worker } from '../src/workers.js';
 import { writeAcceptUnit, writeListenUnit } from '@mptcp/testkit/units';
-import { cleanup, scratch, startFixture, until, type Status } from '../src/fixture.js';
+import { startFixture, until, type Status } from '../src/fixture.js';
+import { scratchDirs, withFixture } from './helpers/case.js';
 import { report, requireCaps } from '../src/require.js';
 import { echo, exchange } from '../src/client.js';
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach(cleanup));
-function fresh(prefix: string): string {
-  const d = scratch(prefix);
-  dirs.push(d);
-  return d;
-}
+const fresh = scratchDirs();
 
 const sock = (s: Status, unit: string) => s.sockets?.find((x) => x.unit === unit);
 const ECHO = `${process.execPath} ${worker('echo-service')}`;
@@ -50,8 +45,7 @@ describe('serving sockets survive reloads', () => {
     const dir = fresh('typo');
     const port = await freePort();
     writeAcceptUnit(join(dir, 'units'), { name: 'typo', listen: `127.0.0.1:${port}`, exec: '/bin/cat' });
-    const fx = await startFixture(dir);
-    try {
+    await withFixture(dir, async (fx) => {
       expect(await echo('127.0.0.1', port, 'before')).toBe('before');
       const file = join(fx.units, 'typo.socket');
       writeFileSync(file, readFileSync(file, 'utf8').replace('[Socket]', '[Socket'));
@@ -72,9 +66,7 @@ describe('serving sockets survive reloads', () => {
       expect(deleted).toBe('deleted');
       expect(st?.state).toBe('listening');
       expect(warned).toBe(true);
-    } finally {
-      await fx.stop();
-    }
+    });
   });
 
   it('a changed ListenStream= while the Accept=no service holds the socket: no EADDRINUSE, the old port keeps serving until the service exits', async (ctx) => {
@@ -82,8 +74,7 @@ describe('serving sockets survive reloads', () => {
     const dir = fresh('relisten');
     const [p1, p2] = [await freePort(), await freePort()];
     writeListenUnit(join(dir, 'units'), { name: 'echo', listen: [`127.0.0.1:${p1}`], exec: ECHO });
-    const fx = await startFixture(dir);
-    try {
+    await withFixture(dir, async (fx) => {
       const conn = await exchange('127.0.0.1', p1);
       expect(await conn.say('held')).toBe('held');
       // Same port written differently + an added port: the fds are held by the running service.
@@ -106,9 +97,7 @@ describe('serving sockets survive reloads', () => {
       expect(st?.state).toBe('running');
       expect(again).toBe('still');
       expect(eaddrinuse).toBe(false);
-    } finally {
-      await fx.stop();
-    }
+    });
   });
 
   it('Accept=yes instances survive a reload that removes their socket: counted, in status, and stopped with SIGKILL once TimeoutStopSec runs out', async (ctx) => {
