@@ -291,9 +291,7 @@ describe('faults', () => {
       const dir = fresh('path');
       const shaFile = join(dir, 'sent.sha256');
       const bytes = 8 << 20;
-      const srv = start(lab.exec('srv')[0]!, [
-        ...lab.exec('srv').slice(1),
-        process.execPath,
+      const srv = lab.start('srv', process.execPath, [
         worker('failover-service'),
         '--bytes',
         String(bytes),
@@ -304,10 +302,7 @@ describe('faults', () => {
       ]);
       try {
         await srv.waitFor(/^LISTENING/);
-        const cli = lab.exec('cli');
-        const client = start(cli[0]!, [
-          ...cli.slice(1),
-          process.execPath,
+        const client = lab.start('cli', process.execPath, [
           worker('failover-client'),
           '--host',
           lab.env.srv1,

@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { LAB_SH } from './paths.js';
+import { start, type Running } from './proc.js';
 
 export interface LabEnv {
   name: string;
@@ -75,6 +76,12 @@ export class Lab {
   /** argv prefix that runs a command inside one of the lab's namespaces. */
   exec(side: 'cli' | 'srv'): string[] {
     return ['ip', 'netns', 'exec', side === 'cli' ? this.env.cliNs : this.env.srvNs];
+  }
+
+  /** Starts `cmd args` inside one of the lab's namespaces (`ip netns exec`). */
+  start(side: 'cli' | 'srv', cmd: string, args: readonly string[]): Running {
+    const [ip, ...prefix] = this.exec(side) as [string, ...string[]];
+    return start(ip, [...prefix, cmd, ...args]);
   }
 
   down(): void {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { daemonAvailable, startDaemon, type Daemon } from '../lib/daemon.js';
 import { Lab } from '../lib/lab.js';
 import { worker } from '../lib/paths.js';
-import { sleep, start, type Running } from '../lib/proc.js';
+import { sleep, type Running } from '../lib/proc.js';
 import { longestStall } from '../lib/stall.js';
 import { median, round } from '../lib/stats.js';
 import { rates } from '../lib/timeline.js';
@@ -95,18 +95,11 @@ async function once(
         extraArgs: pm === 'static' ? [] : ['--endpoints', 'auto'],
       });
     } else {
-      standalone = start(lab.exec('srv')[0]!, [
-        ...lab.exec('srv').slice(1),
-        ...serviceArgs,
-        '--listen',
-        `0.0.0.0:${PORT}`,
-      ]);
+      const [cmd, ...args] = serviceArgs as [string, ...string[]];
+      standalone = lab.start('srv', cmd, [...args, '--listen', `0.0.0.0:${PORT}`]);
       await standalone.waitFor(/^LISTENING/);
     }
-    const cli = lab.exec('cli');
-    const client = start(cli[0]!, [
-      ...cli.slice(1),
-      process.execPath,
+    const client = lab.start('cli', process.execPath, [
       worker('failover-client'),
       '--host',
       lab.env.srv1,
