@@ -10,8 +10,11 @@
  *                                                   re-dump the items from the oracle's systemd 257 first
  *
  * KEY_CHECKS (how a key we keep verbatim is validated, so that a bad value gets systemd's warning) is
- * derived from the value types (a directive row with its own parser does not consult it). OVERRIDES are the keys whose parser differs from the generic one of its type, each
- * with its reason; they were found with the 257 recording (test/conformance-257.test.ts).
+ * derived from the value types, for the keys without a row in the directive tables of
+ * src/directives.ts (a row parses its key itself; the tables' keys are read from that file, so
+ * KEY_CHECKS never re-lists them). OVERRIDES are the keys whose parser differs from the generic one
+ * of its type, each with its reason; they were found with the 257 recording
+ * (test/conformance-257.test.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -95,10 +98,34 @@ const OVERRIDES = {
   UtmpIdentifier: ['printf', 'config_parse_unit_string_printf'],
   RebootArgument: ['printf', 'config_parse_unit_string_printf'],
 };
-/** Keys left unchecked: dumped as MODE, but a job mode (the directive row checks it). */
-const NO_CHECK = new Set(['OnSuccessJobMode', 'OnFailureJobMode']);
+/** Keys left unchecked (none at the moment: a key with its own parser has a row in the tables). */
+const NO_CHECK = new Set([]);
 
 const items = readItems();
+
+/**
+ * section → the keys its directive table in src/directives.ts has a row for: the top-level keys of
+ * `export const UNIT_TABLE/SOCKET_TABLE/SERVICE_TABLE = { … };` (prettier's two-space indent), and
+ * for [Unit] the DEPENDENCIES list it spreads in.
+ */
+function tableKeys() {
+  const src = readFileSync(resolve(here, '../src/directives.ts'), 'utf8');
+  const block = (start, end) => {
+    const a = src.indexOf(start);
+    if (a < 0) throw new Error(`src/directives.ts: ${start} not found`);
+    return src.slice(a, src.indexOf(end, a));
+  };
+  const keysOf = (text) =>
+    new Set([...text.matchAll(/^ {2}(?:'([^']+)'|([A-Za-z][A-Za-z0-9]*)):/gm)].map((m) => m[1] ?? m[2]));
+  const unit = keysOf(block('export const UNIT_TABLE = {', '\n};'));
+  for (const m of block('const DEPENDENCIES = [', '\n];').matchAll(/^ {2}'([^']+)',$/gm)) unit.add(m[1]);
+  return {
+    Unit: unit,
+    Socket: keysOf(block('export const SOCKET_TABLE = {', '\n};')),
+    Service: keysOf(block('export const SERVICE_TABLE = {', '\n};')),
+  };
+}
+const rows = tableKeys();
 
 const setName = {
   Unit: 'UNIT_SECTION_KEYS',
@@ -143,7 +170,7 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
 for (const s of ['Unit', 'Socket', 'Service']) {
   const entries = [];
   for (const [k, type] of Object.entries(items[s] ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    if (NO_CHECK.has(k)) continue;
+    if (NO_CHECK.has(k) || rows[s].has(k)) continue;
     const check = OVERRIDES[k]?.[0] ?? BY_TYPE[type];
     if (check) entries.push(`    ${k}: '${check}',`);
   }
