@@ -8,16 +8,25 @@ function open(target: Target, port: number): Socket {
   return createConnection(o);
 }
 
-/** Connect, send `text`, half-close, and resolve with everything received until the peer closes. */
-export function echo(target: Target, port: number, text: string, timeoutMs = 10_000): Promise<string> {
+/**
+ * Connects, sends `text` and half-closes if given, and resolves with everything received until the
+ * peer closes; `what` names the wait in the timeout error.
+ */
+function collect(
+  target: Target,
+  port: number,
+  text: string | undefined,
+  timeoutMs: number,
+  what: string,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = open(target, port);
     let got = '';
     const timer = setTimeout(() => {
       s.destroy();
-      reject(new Error(`no echo within ${timeoutMs} ms (got ${JSON.stringify(got)})`));
+      reject(new Error(`${what} within ${timeoutMs} ms (got ${JSON.stringify(got)})`));
     }, timeoutMs);
-    s.on('connect', () => s.end(text));
+    if (text !== undefined) s.on('connect', () => s.end(text));
     s.on('data', (d: Buffer) => (got += d.toString('utf8')));
     s.on('error', (e) => {
       clearTimeout(timer);
@@ -30,25 +39,14 @@ export function echo(target: Target, port: number, text: string, timeoutMs = 10_
   });
 }
 
+/** Connect, send `text`, half-close, and resolve with everything received until the peer closes. */
+export function echo(target: Target, port: number, text: string, timeoutMs = 10_000): Promise<string> {
+  return collect(target, port, text, timeoutMs, 'no echo');
+}
+
 /** Connect and read everything until the peer closes (for services that print and exit). */
 export function readAll(target: Target, port: number, timeoutMs = 10_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = open(target, port);
-    let got = '';
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`peer did not close within ${timeoutMs} ms (got ${JSON.stringify(got)})`));
-    }, timeoutMs);
-    s.on('data', (d: Buffer) => (got += d.toString('utf8')));
-    s.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve(got);
-    });
-  });
+  return collect(target, port, undefined, timeoutMs, 'peer did not close');
 }
 
 export interface Conversation {
