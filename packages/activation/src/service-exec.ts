@@ -97,8 +97,9 @@ export class ServiceExec {
     ctx: StartContext,
   ): ServiceChild {
     const switchUser = !cmd.noUserSwitch && !cmd.fullPrivileges;
-    let started: ServiceChild | undefined;
-    const route = routeOutput(this.unit(), this.options, ctx, () => started?.pid);
+    // The capture attributes lines to this command's PID, known once spawned.
+    const started: { child?: ServiceChild } = {};
+    const route = routeOutput(this.unit(), this.options, ctx, () => started.child?.pid);
     const child = execCommand({
       command: cmd,
       env,
@@ -111,7 +112,7 @@ export class ServiceExec {
       ...(switchUser && creds.gid !== undefined ? { gid: creds.gid } : {}),
       ...(this.options.spawn ? { native: this.options.spawn } : {}),
     });
-    started = child;
+    started.child = child;
     // The child has its copy; ours goes once the launcher has run.
     const release = route.release;
     if (release) void child.spawned.then(() => release());

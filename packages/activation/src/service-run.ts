@@ -1,0 +1,60 @@
+/**
+ * The state one run of a service keeps between its events, and the handle the parts of a
+ * ServiceProcess (service-start.ts, service-stop.ts) share: what the outside sees (state, PIDs,
+ * results) lives on the ServiceProcess; what only the parts need lives here.
+ */
+import type { ServiceChild } from './exec.js';
+import type { Logger } from './logger.js';
+import type { ServiceResult } from './restart-policy.js';
+import type { RunIds, ServiceExec } from './service-exec.js';
+import type { ServiceProcess } from './service-process.js';
+import type { ServiceTimers } from './service-timers.js';
+import type { ServiceProcessOptions, ServiceState, ServiceSubState } from './service-types.js';
+
+export class ServiceRun {
+  /** The session the main process leads (setsid): processes of this service. */
+  session: number | undefined;
+  /** The main process when it is our child. */
+  child: ServiceChild | undefined;
+  /** The ExecStartPre=/ExecStartPost=/ExecReload= process running. */
+  control: ServiceChild | undefined;
+  /** Type=forking: the started process, until it exits. */
+  forkingStarter: ServiceChild | undefined;
+  /** stop() was called for this run. */
+  stopping = false;
+  /** Resolves when the main process is gone. */
+  exited: Promise<void> | undefined;
+  /** The failure of this run (first failure wins, as service_enter_*'s `if (s->result == SUCCESS)`). */
+  result: ServiceResult = 'success';
+  readyReceived = false;
+  /** Resolves the pending ExecReload=/notify-reload. */
+  reloadDone: (() => void) | undefined;
+  /** Alien main process (forking/MAINPID=): polled for its exit. */
+  alienPoll: NodeJS.Timeout | undefined;
+  /** The main execve failed for a Type=simple service: reported as an exit, not a failed start. */
+  execFailedAfterStart = false;
+
+  setResult(r: ServiceResult): void {
+    if (this.result === 'success') this.result = r;
+  }
+
+  /** The reload in progress (if any) is over. */
+  endReload(): void {
+    const done = this.reloadDone;
+    this.reloadDone = undefined;
+    done?.();
+  }
+}
+
+/** What the parts of a ServiceProcess get. */
+export interface ServiceParts {
+  readonly p: ServiceProcess;
+  readonly run: ServiceRun;
+  readonly timers: ServiceTimers;
+  readonly exec: ServiceExec;
+  readonly options: ServiceProcessOptions;
+  readonly log: Logger;
+  setState(state: ServiceState, sub?: ServiceSubState): void;
+  /** $MAINPID and the invocation id for a control command. */
+  ids(): RunIds;
+}

@@ -1,0 +1,298 @@
+/**
+ * How a service's run starts and becomes active by its Type= (service.c service_enter_start*()):
+ * ExecStartPre=, the main process, then active at once (simple/exec/idle), on READY=1
+ * (notify/notify-reload), when the started process exits 0 and leaves its daemon (forking), or
+ * when it exits (oneshot); ExecStartPost=; TimeoutStartSec=; and the reload states (ExecReload=,
+ * notify-reload's signal, RELOADING=1 … READY=1) and STOPPING=1.
+ */
+import type { ExecCommand } from '@mptcp/unit';
+import { invocationId } from './environment.js';
+import { ActivationError, messageOf } from './errors.js';
+import { type ExitStatus, planExec, waitExit } from './exec.js';
+import { forkingMainPid } from './process-group.js';
+import { shallRestart } from './restart-policy.js';
+import { describeExit, succeeded, withStoredFds } from './service-exec.js';
+import type { ServiceParts } from './service-run.js';
+import type { ServiceStopper } from './service-stop.js';
+import type { ServiceState, StartContext } from './service-types.js';
+
+export class ServiceStarter {
+  constructor(
+    private readonly s: ServiceParts,
+    private readonly stopper: ServiceStopper,
+  ) {}
+
+  private get name(): string {
+    return this.s.p.name;
+  }
+
+  /** See ServiceProcess.start(). */
+  async start(ctx: StartContext): Promise<number> {
+    const { p, run, log, timers } = this.s;
+    if (p.running) throw new ActivationError('ENGINE_STATE', `${this.name} is already running`, { unit: this.name });
+    const unit = p.unit;
+    run.stopping = false;
+    run.result = 'success';
+    run.readyReceived = false;
+    timers.reset();
+    p.statusText = undefined;
+    p.statusErrno = undefined;
+    this.s.setState('activating', 'start-pre');
+    p.lastInvocationId = invocationId();
+    this.s.options.notify?.register(p);
+    timers.armStart(unit.timeoutStartUsec);
+    let execFailed = false;
+    try {
+      const main = unit.execStart[0];
+      if (!main)
+        throw new ActivationError(
+          'NO_EXEC_START',
+          'Service has no ExecStart=, ExecStop=, or SuccessAction=. Refusing.',
+          { unit: this.name },
+        );
+      const creds = this.s.exec.credentials();
+      const cwd = this.s.exec.workingDirectory(creds.user);
+      const mainCtx = withStoredFds(ctx, p.fdStore.list());
+      for (const pre of unit.execStartPre) {
+        const status = await this.runControl(pre, 'ExecStartPre');
+        this.checkNotStopped();
+        if (!succeeded(status) && !pre.ignoreFailure) {
+          throw new ActivationError(
+            'EXEC_FAILED',
+            `Control process exited, ${describeExit(status)} (ExecStartPre=${pre.raw})`,
+            { unit: this.name },
+          );
+        }
+      }
+      this.checkNotStopped();
+      const mainEnv = this.s.exec.environment(creds, main, true, mainCtx, this.s.ids());
+      if (main.argv0Override && !this.s.options.spawn && !planExec(main, mainEnv).argv0Honoured) {
+        log.warn(`No bash to set argv[0] for ${main.path}: starting it with its path as argv[0].`, {
+          unit: this.name,
+        });
+      }
+      p.subState = 'start';
+      const child = this.s.exec.spawn(main, mainEnv, cwd, creds, mainCtx);
+      const spawned = await child.spawned;
+      if (spawned) {
+        const err = new ActivationError('EXEC_FAILED', `Failed to execute ${main.path}: ${messageOf(spawned)}`, {
+          unit: this.name,
+          cause: spawned,
+        });
+        // Type=simple/idle: the start is done once forked; the failed execve is the main process
+        // exiting 203/EXEC — result exit-code, and Restart= applies (Type=exec fails the start instead).
+        if (unit.type === 'simple' || unit.type === 'idle') run.execFailedAfterStart = true;
+        execFailed = true;
+        throw err;
+      }
+      const pid = child.pid as number;
+      p.starts += 1;
+      run.session = pid;
+      log.debug(`Started main process ${pid}: ${main.raw}`, { unit: this.name });
+      if (unit.type === 'forking') {
+        // The started process is the control process; the daemon it leaves behind is the main one.
+        run.forkingStarter = child;
+        p.controlPid = pid;
+        void waitExit(child).then((status) => this.onForkingStarterExit(status));
+      } else {
+        run.child = child;
+        p.pid = pid;
+        run.exited = waitExit(child).then((status) => this.stopper.onMainExit(pid, status));
+        if (unit.type !== 'notify' && unit.type !== 'notify-reload' && unit.type !== 'oneshot')
+          void this.enterRunning();
+      }
+      return pid;
+    } catch (err) {
+      this.startFailed(execFailed);
+      throw err;
+    }
+  }
+
+  /** start() gave up: `failed` (or `inactive` when stopped meanwhile), or a Type=simple exec failure as an exit. */
+  private startFailed(execFailed: boolean): void {
+    const { p, run, log } = this.s;
+    run.control = undefined;
+    p.controlPid = undefined;
+    this.s.timers.clearStart();
+    this.s.options.notify?.unregister(p);
+    if (run.execFailedAfterStart && !run.stopping) {
+      run.execFailedAfterStart = false;
+      p.starts += 1;
+      p.lastResult = 'exit-code';
+      p.lastExit = { code: 203, signal: null };
+      const restart = shallRestart(p.unit.restart, 'exit-code');
+      log.warn('Main process exited, code=exited, status=203/EXEC', { unit: this.name });
+      log.warn("Failed with result 'exit-code'.", { unit: this.name });
+      this.s.setState(restart ? 'auto-restart' : 'failed', restart ? 'auto-restart' : 'failed');
+      p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, restart);
+      const exit = { unit: this.name, pid: 0, code: 203, signal: null, result: 'exit-code' as const, restart };
+      p.emit('exit', { ...exit, stopped: false });
+      return;
+    }
+    if (run.stopping) {
+      this.s.setState('inactive', 'dead');
+    } else {
+      // execve failed: systemd's status=203/EXEC, result exit-code; anything else before it: resources.
+      p.lastResult = execFailed ? 'exit-code' : 'resources';
+      this.s.setState('failed', 'failed');
+    }
+    p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, false);
+  }
+
+  /** stop() during ExecStartPre= must not be followed by a main process nobody will stop. */
+  private checkNotStopped(): void {
+    if (this.s.run.stopping) throw new ActivationError('ENGINE_STATE', 'Stopped while starting.', { unit: this.name });
+  }
+
+  /** Runs one control command (ExecStartPre=, ExecStartPost=, ExecReload=…) to its end. */
+  private async runControl(cmd: ExecCommand, what: string): Promise<ExitStatus> {
+    const { p, run } = this.s;
+    const control = this.s.exec.control(cmd, this.s.ids());
+    run.control = control;
+    p.controlPid = control.pid;
+    const spawnErr = await control.spawned;
+    if (spawnErr === undefined) p.controlPid = control.pid;
+    const status = await waitExit(control);
+    run.control = undefined;
+    p.controlPid = undefined;
+    if (!succeeded(status)) this.s.log.debug(`${what}=${cmd.raw}: ${describeExit(status)}`, { unit: this.name });
+    return status;
+  }
+
+  /** Start finished: READY=1, the main process of a simple service runs, or the forking starter exited 0. */
+  private async enterRunning(): Promise<void> {
+    const { p, run } = this.s;
+    if (p.state !== 'activating' || run.stopping) return;
+    p.subState = 'start-post';
+    this.s.timers.startWatchdog();
+    for (const post of p.unit.execStartPost) {
+      const status = await this.runControl(post, 'ExecStartPost');
+      if (p.state !== 'activating' || run.stopping) return;
+      if (!succeeded(status) && !post.ignoreFailure) {
+        this.s.log.warn(`Control process exited, ${describeExit(status)} (ExecStartPost=${post.raw}); stopping.`, {
+          unit: this.name,
+        });
+        run.setResult('exit-code');
+        void p.stop();
+        return;
+      }
+    }
+    this.s.timers.clearStart();
+    this.s.setState('active', 'running');
+  }
+
+  onStartTimeout(): void {
+    const { p, run } = this.s;
+    if (p.state !== 'activating' || run.stopping) return;
+    const phase = p.subState === 'start-post' ? 'Start-post' : p.subState === 'start-pre' ? 'Start-pre' : 'Start';
+    this.s.log.warn(`${phase} operation timed out. Terminating.`, { unit: this.name });
+    run.setResult('timeout');
+    void this.stopper.terminate(p.unit.killSignal);
+  }
+
+  private async onForkingStarterExit(status: ExitStatus): Promise<void> {
+    const { p, run, log } = this.s;
+    run.forkingStarter = undefined;
+    p.controlPid = undefined;
+    if (run.stopping && p.pid === undefined) {
+      await this.stopper.finishDead(status, p.controlPid ?? 0);
+      return;
+    }
+    if (!succeeded(status)) {
+      log.warn(`Control process exited, ${describeExit(status)}`, { unit: this.name });
+      run.setResult(status.signal !== null ? 'signal' : 'exit-code');
+      await this.stopper.finishDead(status, 0);
+      return;
+    }
+    const main = forkingMainPid(p.unit, run.session);
+    if (main === undefined) {
+      log.warn(
+        p.unit.pidFile
+          ? `Can't open PID file ${p.unit.pidFile} (yet?) after start: No such file or directory`
+          : 'Could not determine the main PID (GuessMainPID=).',
+        { unit: this.name },
+      );
+      run.setResult('protocol');
+      await this.stopper.finishDead(status, 0);
+      return;
+    }
+    p.pid = main;
+    this.stopper.watchAlien(main);
+    run.exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+    await this.enterRunning();
+  }
+
+  // ---- notifications: READY=1, RELOADING=1, STOPPING=1 --------------------------------------------
+
+  onReady(): void {
+    const { p } = this.s;
+    this.s.run.readyReceived = true;
+    const notifyType = p.unit.type === 'notify' || p.unit.type === 'notify-reload';
+    if (p.state === 'activating' && notifyType && p.subState === 'start') void this.enterRunning();
+    else if (p.state === 'reloading') this.finishReload();
+  }
+
+  enterReloadByNotify(): void {
+    if (this.s.p.state !== 'active') return;
+    this.s.setState('reloading', 'reload-notify');
+    this.s.timers.armStart(this.s.p.unit.timeoutStartUsec);
+  }
+
+  private finishReload(): void {
+    this.s.timers.clearStart();
+    this.s.setState('active', 'running');
+    this.s.run.endReload();
+  }
+
+  enterStopByNotify(): void {
+    if (this.s.p.state === 'deactivating') return;
+    this.s.timers.clearStart();
+    this.s.timers.stopWatchdog();
+    this.s.setState('deactivating', 'stop-sigterm');
+    this.s.timers.armStop();
+  }
+
+  /** See ServiceProcess.reload(). */
+  async reload(): Promise<void> {
+    const { p, run } = this.s;
+    if (p.state !== 'active')
+      throw new ActivationError('ENGINE_STATE', `${this.name} is not active, cannot reload.`, { unit: this.name });
+    if (p.unit.type === 'notify-reload') {
+      const done = new Promise<void>((resolve) => (run.reloadDone = resolve));
+      this.s.setState('reloading', 'reload-signal');
+      this.s.timers.armStart(p.unit.timeoutStartUsec);
+      if (p.pid !== undefined) {
+        try {
+          process.kill(p.pid, (p.unit.reloadSignal ?? 'SIGHUP') as NodeJS.Signals);
+        } catch (err) {
+          this.finishReload();
+          throw new ActivationError('EXEC_FAILED', `Failed to send reload signal: ${messageOf(err)}`, {
+            unit: this.name,
+          });
+        }
+      }
+      await done;
+      return;
+    }
+    if (p.unit.execReload.length === 0)
+      throw new ActivationError('NOT_RELOADABLE', `${this.name} has no ExecReload=, cannot reload.`, {
+        unit: this.name,
+      });
+    this.s.setState('reloading', 'reload');
+    try {
+      for (const cmd of p.unit.execReload) {
+        const status = await this.runControl(cmd, 'ExecReload');
+        if (!succeeded(status) && !cmd.ignoreFailure) {
+          this.s.log.warn(`Control process exited, ${describeExit(status)} (ExecReload=${cmd.raw})`, {
+            unit: this.name,
+          });
+          throw new ActivationError('EXEC_FAILED', `ExecReload=${cmd.raw} failed: ${describeExit(status)}`, {
+            unit: this.name,
+          });
+        }
+      }
+    } finally {
+      if ((p.state as ServiceState) === 'reloading') this.s.setState('active', 'running');
+    }
+  }
+}

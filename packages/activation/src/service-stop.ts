@@ -1,0 +1,180 @@
+/**
+ * How a service's run ends (service.c service_enter_stop…() and service_sigchld_event()): the main
+ * process exits (or a foreign main process — MAINPID=, forking — disappears), ExecStopPost= runs,
+ * the result and Restart= decide dead/failed/auto-restart; stop() runs ExecStop= and signals
+ * KillSignal=, then SIGKILL after TimeoutStopSec= (KillMode= decides who gets them).
+ */
+import { existsSync } from 'node:fs';
+import { messageOf } from './errors.js';
+import { type ExitStatus, waitExit } from './exec.js';
+import { signalGroup, signalService, watchForeignExit } from './process-group.js';
+import { resultOfExit, shallRestart } from './restart-policy.js';
+import { describeExit } from './service-exec.js';
+import type { ServiceParts } from './service-run.js';
+import type { ServiceSubState } from './service-types.js';
+
+export class ServiceStopper {
+  constructor(private readonly s: ServiceParts) {}
+
+  private get name(): string {
+    return this.s.p.name;
+  }
+
+  /** MAINPID=: the main process is another process (not our child: its exit is polled). */
+  setMainPid(pid: number): void {
+    const { p, run, log } = this.s;
+    if (pid === process.pid) return;
+    if (!existsSync(`/proc/${pid}`)) {
+      log.warn(`New main PID ${pid} does not exist or is a zombie.`, { unit: this.name });
+      return;
+    }
+    log.debug(`Main PID is now ${pid}.`, { unit: this.name });
+    p.pid = pid;
+    if (run.child?.pid !== pid) this.watchAlien(pid);
+  }
+
+  /** A main process that is not our child (forking, MAINPID=): its exit is polled (process-group.ts). */
+  watchAlien(pid: number): void {
+    const { p, run } = this.s;
+    if (run.alienPoll) clearInterval(run.alienPoll);
+    const stillMain = (): boolean => {
+      if (p.pid === pid) return true;
+      run.alienPoll = undefined;
+      return false;
+    };
+    run.alienPoll = watchForeignExit(pid, stillMain, () => {
+      run.alienPoll = undefined;
+      // The exit status of a process that is not our child is unknown: systemd reports success.
+      if (run.child === undefined || run.child.pid !== pid) void this.onMainExit(pid, { code: 0, signal: null });
+    });
+  }
+
+  async onMainExit(pid: number, status: ExitStatus): Promise<void> {
+    const { p, run, log } = this.s;
+    if (run.alienPoll) clearInterval(run.alienPoll);
+    run.alienPoll = undefined;
+    // MAINPID= moved the main process elsewhere: the original child's exit is not the service's.
+    if (p.pid !== undefined && p.pid !== pid && run.child?.pid === pid) {
+      run.child = undefined;
+      return;
+    }
+    const unit = p.unit;
+    const oneshot = unit.type === 'oneshot';
+    const exitResult = resultOfExit(status.code, status.signal, oneshot);
+    p.lastExit = { code: status.code, signal: status.signal };
+    const notifyType = unit.type === 'notify' || unit.type === 'notify-reload';
+    if (exitResult !== 'success') run.setResult(exitResult);
+    else if (notifyType && !run.readyReceived && p.state === 'activating' && !run.stopping) run.setResult('protocol');
+    if (exitResult === 'success') log.debug(`Main process exited, ${describeExit(status)}`, { unit: this.name });
+    else log.warn(`Main process exited, ${describeExit(status)}`, { unit: this.name });
+    if (run.result === 'protocol' && exitResult === 'success')
+      log.warn('Main process exited before READY=1 (Type=notify): protocol error.', { unit: this.name });
+    if (oneshot && run.result === 'success' && !run.stopping) {
+      run.child = undefined;
+      p.pid = undefined;
+      if (unit.remainAfterExit) {
+        this.s.timers.clearStart();
+        p.lastResult = 'success';
+        this.s.setState('active', 'exited');
+        const { code, signal } = status;
+        p.emit('exit', { unit: this.name, pid, code, signal, result: 'success', restart: false, stopped: false });
+        return;
+      }
+    }
+    await this.finishDead(status, pid);
+  }
+
+  /** The main process is gone: ExecStopPost=, then dead/failed/auto-restart and the `exit` event. */
+  async finishDead(status: ExitStatus, pid: number): Promise<void> {
+    const { p, run, timers, log } = this.s;
+    timers.clearStart();
+    timers.stopWatchdog();
+    timers.clearStop();
+    const result = run.result;
+    const restart = !run.stopping && shallRestart(p.unit.restart, result);
+    run.child = undefined;
+    p.pid = undefined;
+    p.lastResult = result;
+    this.s.setState('deactivating', 'stop-post');
+    await this.s.exec.runStopPost(result, status);
+    this.s.options.notify?.unregister(p);
+    if (result !== 'success') log.warn(`Failed with result '${result}'.`, { unit: this.name });
+    this.s.setState(
+      restart ? 'auto-restart' : result === 'success' ? 'inactive' : 'failed',
+      restart ? 'auto-restart' : result === 'success' ? 'dead' : 'failed',
+    );
+    p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, restart);
+    run.endReload();
+    const { code, signal } = status;
+    p.emit('exit', { unit: this.name, pid, code, signal, result, restart, stopped: run.stopping });
+  }
+
+  /** Sends `signal` to the service (KillMode=), SIGKILL after TimeoutStopSec= (stop-sigterm → stop-sigkill). */
+  async terminate(signal: string, sub: ServiceSubState = 'stop-sigterm'): Promise<void> {
+    this.s.timers.clearStart();
+    this.s.timers.stopWatchdog();
+    this.s.setState('deactivating', sub);
+    this.signalMain(signal);
+    this.s.timers.armStop();
+  }
+
+  onStopTimeout(): void {
+    const { p, run } = this.s;
+    if (p.pid === undefined && run.forkingStarter === undefined) return;
+    this.s.log.warn(`State '${p.subState}' timed out. Killing.`, { unit: this.name });
+    if (run.result === 'success') run.setResult('timeout');
+    p.subState = 'stop-sigkill';
+    if (p.unit.sendSIGKILL)
+      this.signalMain(p.unit.finalKillSignal || 'SIGKILL', p.unit.killMode === 'process' ? 'process' : 'control-group');
+  }
+
+  private signalMain(signal: string, mode: string = this.s.p.unit.killMode): void {
+    const { p, run } = this.s;
+    signalService({ session: run.session, child: run.child ?? run.forkingStarter, pid: p.pid }, signal, mode);
+  }
+
+  /**
+   * ExecStop= (if any), then KillSignal= to the process group, SIGKILL after TimeoutStopSec=.
+   * Resolves when the main process is gone.
+   */
+  async stop(): Promise<void> {
+    const { p, run, timers } = this.s;
+    const main = p.pid;
+    if (main === undefined && run.forkingStarter === undefined) {
+      p.clearAutoRestart();
+      if (p.state === 'active' && p.subState === 'exited') {
+        // RemainAfterExit=yes: nothing runs; ExecStop= would run here.
+        this.s.setState('inactive', 'dead');
+        this.s.options.notify?.unregister(p);
+        p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, false);
+        return;
+      }
+      if (p.state === 'activating') {
+        // ExecStartPre= is running: start() sees the flag and gives up; end the control process.
+        run.stopping = true;
+        const control = run.control;
+        if (control?.pid !== undefined) signalGroup(control, 'SIGKILL', 'control-group');
+      }
+      return;
+    }
+    run.stopping = true;
+    timers.clearStart();
+    timers.stopWatchdog();
+    this.s.setState('deactivating', 'stop');
+    const exited = run.exited ?? Promise.resolve();
+    const unit = p.unit;
+    for (const cmd of unit.execStop) {
+      try {
+        await Promise.race([waitExit(this.s.exec.control(cmd, this.s.ids())), exited]);
+      } catch (err) {
+        this.s.log.warn(`ExecStop=${cmd.raw} failed: ${messageOf(err)}`, { unit: this.name });
+      }
+    }
+    if (p.pid !== undefined || run.forkingStarter !== undefined) {
+      p.subState = 'stop-sigterm';
+      this.signalMain(unit.killSignal);
+      timers.armStop();
+    }
+    await exited;
+  }
+}
