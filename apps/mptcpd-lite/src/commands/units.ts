@@ -133,12 +133,18 @@ export function formatSocketList(rows: SocketListing[]): string {
   return `${lines.join('\n')}\n\n${rows.length} sockets listed.\n`;
 }
 
-export function listSocketsCommand(): Command {
-  return new Command('list-sockets')
-    .description('list listening sockets as systemctl list-sockets: LISTEN (with mptcp/tcp), UNIT, ACTIVATES')
+/** `list-sockets` and `list-units`: one list from the daemon, printed as systemctl's table or as JSON. */
+function listCommand<T>(
+  name: 'list-sockets' | 'list-units',
+  description: string,
+  key: 'sockets' | 'units',
+  format: (rows: T[]) => string,
+): Command {
+  return new Command(name)
+    .description(description)
     .option('--json', 'print JSON')
     .option('--control <path>', 'control socket of the daemon', defaultControlPath())
-    .addHelpText('after', examplesHelp(['mptcpd-lite list-sockets', 'mptcpd-lite list-sockets --json']))
+    .addHelpText('after', examplesHelp([`mptcpd-lite ${name}`, `mptcpd-lite ${name} --json`]))
     .addHelpText(
       'after',
       exitCodesHelp([
@@ -149,11 +155,20 @@ export function listSocketsCommand(): Command {
     )
     .action(
       action(async (opts: { json?: boolean; control: string }) => {
-        const r = await request<{ sockets: SocketListing[] }>(opts.control, 'list-sockets');
-        process.stdout.write(opts.json ? toJson(r.sockets, 2) + '\n' : formatSocketList(r.sockets));
+        const rows = (await request<Record<typeof key, T[]>>(opts.control, name))[key];
+        process.stdout.write(opts.json ? toJson(rows, 2) + '\n' : format(rows));
         return EXIT_OK;
       }),
     );
+}
+
+export function listSocketsCommand(): Command {
+  return listCommand(
+    'list-sockets',
+    'list listening sockets as systemctl list-sockets: LISTEN (with mptcp/tcp), UNIT, ACTIVATES',
+    'sockets',
+    formatSocketList,
+  );
 }
 
 export function formatUnitList(units: UnitStatus[]): string {
@@ -163,26 +178,12 @@ export function formatUnitList(units: UnitStatus[]): string {
 }
 
 export function listUnitsCommand(): Command {
-  return new Command('list-units')
-    .description('list loaded socket and service units as systemctl list-units: UNIT, LOAD, ACTIVE, SUB, DESCRIPTION')
-    .option('--json', 'print JSON')
-    .option('--control <path>', 'control socket of the daemon', defaultControlPath())
-    .addHelpText('after', examplesHelp(['mptcpd-lite list-units', 'mptcpd-lite list-units --json']))
-    .addHelpText(
-      'after',
-      exitCodesHelp([
-        [EXIT_OK, 'listed'],
-        [EXIT_FAILURE, 'the daemon answered with an error'],
-        [EXIT_ERROR, 'no daemon on the control socket'],
-      ]),
-    )
-    .action(
-      action(async (opts: { json?: boolean; control: string }) => {
-        const r = await request<{ units: UnitStatus[] }>(opts.control, 'list-units');
-        process.stdout.write(opts.json ? toJson(r.units, 2) + '\n' : formatUnitList(r.units));
-        return EXIT_OK;
-      }),
-    );
+  return listCommand(
+    'list-units',
+    'list loaded socket and service units as systemctl list-units: UNIT, LOAD, ACTIVE, SUB, DESCRIPTION',
+    'units',
+    formatUnitList,
+  );
 }
 
 const DOT: Record<string, string> = {
