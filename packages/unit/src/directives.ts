@@ -27,7 +27,7 @@ import type {
   UnitSectionCore as UnitSectionCoreFields,
 } from './model.js';
 import { DEFAULT_TIMEOUT_USEC } from './defaults.js';
-import { extractFirstWord, quoteWord } from './quoting.js';
+import { extractFirstWord, quoteWord, type ExtractFlags } from './quoting.js';
 import {
   BIND_IPV6_ONLY,
   BOOL,
@@ -84,6 +84,26 @@ function expand(
   if (r.ok) return r.value;
   onError(strerror(r.error));
   return undefined;
+}
+
+/** expand() with the usual warning: `Failed to resolve unit specifiers in 'V', ignoring: <err>`. */
+function expandOrWarn(c: DirectiveContext, v: string, set: SpecifierSet = 'full'): string | undefined {
+  return expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`), set);
+}
+
+/**
+ * extract_first_word() over a whole value: `word` for each word until it returns false (stop);
+ * `bad` on a syntax error.
+ */
+function forEachWord(v: string, flags: ExtractFlags, word: (w: string) => boolean | void, bad: () => void): void {
+  let p = 0;
+  for (;;) {
+    const r = extractFirstWord(v, p, flags);
+    if (!r.ok) return bad();
+    if (r.word === undefined) return;
+    p = r.rest;
+    if (word(r.word) === false) return;
+  }
 }
 
 // ---- generic value rows ---------------------------------------------------------------------
@@ -196,7 +216,7 @@ function validKept(check: KeyCheck, v: string, c: DirectiveContext): boolean {
     }
     case 'paths:': {
       // config_parse_colon_separated_paths(): each ':'-separated path is checked on its own.
-      const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+      const k = expandOrWarn(c, v);
       if (k === undefined) return false;
       for (const part of k.split(':')) if (part !== '' && checkPath(c, part) === undefined) return false;
       return true;
@@ -245,6 +265,16 @@ function userGroupStrict(n: string): boolean {
   return n.length <= 31 && /^[a-zA-Z_][a-zA-Z0-9_-]*\$?$/.test(n);
 }
 
+/** A valid name that strict rules refuse: a notice (printed, not a syntax warning). */
+function lenientNameNotice(c: DirectiveContext, name: string): void {
+  c.state.diagnostics.push({
+    severity: 'warning',
+    notice: true,
+    file: c.file,
+    message: `Accepting user/group name '${name}', which does not match strict user/group name rules.`,
+  });
+}
+
 /** config_parse_user_group_compat(): empty resets; invalid is fatal. */
 function userGroup(set: (c: DirectiveContext, v: string | undefined) => void): DirectiveParser {
   return (v, c) => {
@@ -252,13 +282,7 @@ function userGroup(set: (c: DirectiveContext, v: string | undefined) => void): D
     const k = expand(c, v, (err) => c.fatal(`Failed to resolve unit specifiers in ${v}: ${err}`));
     if (k === undefined) return;
     if (!userGroupValid(k)) return c.fatal(`Invalid user/group name or numeric ID: ${k}`);
-    if (!userGroupStrict(k))
-      c.state.diagnostics.push({
-        severity: 'warning',
-        notice: true,
-        file: c.file,
-        message: `Accepting user/group name '${k}', which does not match strict user/group name rules.`,
-      });
+    if (!userGroupStrict(k)) lenientNameNotice(c, k);
     if (k === 'nobody' && (c.key === 'User' || c.key === 'SocketUser')) {
       // log_struct(LOG_NOTICE, …): printed, but not a syntax warning.
       c.state.diagnostics.push({
@@ -313,7 +337,7 @@ const listen: DirectiveParser = (v, c) => {
     return;
   }
   const kind = LISTEN_KIND[c.key] as ListenKind;
-  const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+  const k = expandOrWarn(c, v);
   if (k === undefined) return;
   const entry = { kind, value: k, file: c.file, line: c.line };
   if (kind === 'fifo' || kind === 'special' || kind === 'mqueue' || kind === 'usb-function') {
@@ -479,34 +503,25 @@ const dependency: DirectiveParser = (v, c) => {
   // systemd-analyze verify --recursive-errors=no (MANAGER_TEST_RUN_IGNORE_DEPENDENCIES): specifiers are
   // resolved, but unit_add_dependency_by_name() returns before looking at the name.
   const ignore = c.state.options.ignoreDependencies === true;
-  let p = 0;
-  for (;;) {
-    const r = extractFirstWord(v, p, { retainEscape: true });
-    if (!r.ok) {
-      c.warn(`Invalid syntax, ignoring: ${v}`);
-      break;
-    }
-    if (r.word === undefined) break;
-    p = r.rest;
-    const word = r.word;
-    const k = expand(
-      c,
-      word,
-      (err) => c.warn(`Failed to resolve unit specifiers in '${word}', ignoring: ${err}`),
-      'name',
-    );
-    if (k === undefined || ignore) continue;
-    const n = parseUnitName(k);
-    if (!n || n.template) c.warn(`Failed to add dependency on ${k}, ignoring: Invalid argument`);
-    else if (k === c.state.unit.name) {
-      c.state.diagnostics.push({
-        severity: 'warning',
-        file: c.file,
-        unit: k,
-        message: `Dependency ${c.key}=${k} is dropped.`,
-      });
-    }
-  }
+  forEachWord(
+    v,
+    { retainEscape: true },
+    (word) => {
+      const k = expandOrWarn(c, word, 'name');
+      if (k === undefined || ignore) return;
+      const n = parseUnitName(k);
+      if (!n || n.template) c.warn(`Failed to add dependency on ${k}, ignoring: Invalid argument`);
+      else if (k === c.state.unit.name) {
+        c.state.diagnostics.push({
+          severity: 'warning',
+          file: c.file,
+          unit: k,
+          message: `Dependency ${c.key}=${k} is dropped.`,
+        });
+      }
+    },
+    () => c.warn(`Invalid syntax, ignoring: ${v}`),
+  );
   store('unit', v, c);
 };
 
@@ -565,7 +580,7 @@ export const UNIT_TABLE = {
   }),
   Description: custom<UnitSectionCore>(
     (v, c) => {
-      const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+      const k = expandOrWarn(c, v);
       if (k === undefined) return;
       unitSection(c).description = k === '' ? undefined : k;
       if (k === '') delete unitSection(c).description;
@@ -579,19 +594,17 @@ export const UNIT_TABLE = {
         u.documentation = [];
         return;
       }
-      let p = 0;
-      for (;;) {
-        const r = extractFirstWord(v, p, { unquote: true, retainEscape: true });
-        if (!r.ok) return parseFailed(c, v, 'EINVAL');
-        if (r.word === undefined) return;
-        p = r.rest;
-        const k = expand(c, r.word, (err) =>
-          c.warn(`Failed to resolve unit specifiers in '${r.word ?? ''}', ignoring: ${err}`),
-        );
-        if (k === undefined || k === '') continue;
-        if (!/^(https?|file|info|man):/.test(k)) c.warn(`Invalid URL, ignoring: ${k}`);
-        else u.documentation.push(k);
-      }
+      forEachWord(
+        v,
+        { unquote: true, retainEscape: true },
+        (word) => {
+          const k = expandOrWarn(c, word);
+          if (k === undefined || k === '') return;
+          if (!/^(https?|file|info|man):/.test(k)) c.warn(`Invalid URL, ignoring: ${k}`);
+          else u.documentation.push(k);
+        },
+        () => parseFailed(c, v, 'EINVAL'),
+      );
     },
     (u, key) => u.documentation.map((d) => `${key}=${pct(quoteWord(d))}`),
   ),
@@ -646,33 +659,61 @@ const IPV6_EXTENSION_PROTOCOLS: ReadonlySet<string> = new Set([
   'mh',
 ]);
 
-/** An Exec*= row of a [Socket] table: the command list `f` of the unit, printed one line per command. */
-function sockExec(f: 'execStartPre' | 'execStartPost' | 'execStopPre' | 'execStopPost'): DirectiveRow<Core> {
+/** An Exec*= row: the unit's command list `f` (reset by an empty value), printed one line per command. */
+function execRow<const K extends string>(f: K): DirectiveRow<Record<K, ExecCommand[]>> {
+  const list = (c: DirectiveContext): Record<K, ExecCommand[]> => c.state.unit as unknown as Record<K, ExecCommand[]>;
   return custom(
     exec(
-      (c) => sock(c)[f],
-      (c) => (sock(c)[f] = []),
+      (c) => list(c)[f],
+      (c) => (list(c)[f] = []),
     ),
     (u, key) => u[f].map((cmd) => `${key}=${execLine(cmd)}`),
   );
 }
 
-/** An optional string field expanded with specifiers when parsed: `%` doubled when printed. */
-const printPct =
-  (get: (u: Core) => string | undefined) =>
-  (u: Core, key: string): string[] => {
-    const v = get(u);
-    return v === undefined ? [] : [`${key}=${pct(v)}`];
+/** Printer of an optional string field: `KEY=value` when set, `%` doubled if it was specifier-expanded. */
+function printText<const K extends string>(
+  f: K,
+  escape: (v: string) => string = pct,
+): (u: Partial<Record<K, string>>, key: string) => string[] {
+  return (u, key) => {
+    const v = u[f];
+    return v === undefined ? [] : [`${key}=${escape(v)}`];
   };
+}
 
-/** TriggerLimit*=/PollLimit*=: resolved when loading ends (the default depends on Accept=). */
-function pendingLimit(
-  row: DirectiveParser,
-  get: (u: Limits) => number,
-  def: (u: Limits) => number,
-  format: (v: number) => string = String,
-): DirectiveRow<Limits> {
-  return custom(row, (u, key) => (get(u) === def(u) ? [] : [`${key}=${format(get(u))}`]));
+/** User=/Group=/SocketUser=/SocketGroup=: config_parse_user_group_compat() into the optional field `f`. */
+function userGroupRow<const K extends string>(f: K): DirectiveRow<Partial<Record<K, string>>> {
+  return custom(
+    userGroup((c, v) => {
+      const u = c.state.unit as unknown as Partial<Record<K, string>>;
+      if (v === undefined) delete u[f];
+      else u[f] = v;
+    }),
+    printText(f),
+  );
+}
+
+type LimitField = 'triggerLimitIntervalUsec' | 'triggerLimitBurst' | 'pollLimitIntervalUsec' | 'pollLimitBurst';
+
+/**
+ * TriggerLimit*=/PollLimit*= defaults (socket_verify(): unset, infinity or UINT_MAX): 2 s, and a
+ * burst that depends on Accept=. Resolved when loading ends (finishSocket()) and by the printer.
+ */
+export const LIMIT_DEFAULTS: Readonly<Record<LimitField, (accept: boolean) => number>> = {
+  triggerLimitIntervalUsec: () => 2_000_000,
+  triggerLimitBurst: (accept) => (accept ? 200 : 20),
+  pollLimitIntervalUsec: () => 2_000_000,
+  pollLimitBurst: (accept) => (accept ? 150 : 15),
+};
+
+/** A TriggerLimit*=/PollLimit*= row: kept pending until loading ends, printed when not the default. */
+function limitRow(f: LimitField): DirectiveRow<Limits> {
+  const type = f.endsWith('Usec') ? SEC : UNSIGNED;
+  return custom(
+    pending(type, (p, v) => (p[f] = v)),
+    (u, key) => (u[f] === LIMIT_DEFAULTS[f](u.accept) ? [] : [`${key}=${type.format(u[f])}`]),
+  );
 }
 
 const usecToSec = (usec: number): number => Math.floor(usec / 1_000_000);
@@ -713,14 +754,8 @@ export const SOCKET_TABLE = {
     invalid: (v) => `Invalid interface name, ignoring: ${v}`,
     sockopt: 'bindToDevice',
   }),
-  SocketUser: custom<Core>(
-    userGroup((c, v) => (v === undefined ? delete sock(c).socketUser : (sock(c).socketUser = v))),
-    printPct((u) => u.socketUser),
-  ),
-  SocketGroup: custom<Core>(
-    userGroup((c, v) => (v === undefined ? delete sock(c).socketGroup : (sock(c).socketGroup = v))),
-    printPct((u) => u.socketGroup),
-  ),
+  SocketUser: userGroupRow('socketUser'),
+  SocketGroup: userGroupRow('socketGroup'),
   SocketMode: value(MODE, 'socketMode', 0o666),
   DirectoryMode: value(MODE, 'directoryMode', 0o755),
   Accept: value(BOOL, 'accept', false),
@@ -757,24 +792,21 @@ export const SOCKET_TABLE = {
   PipeSize: optional(SIZE, 'pipeSize', { lite: 'always' }),
   MessageQueueMaxMessages: optional(LONG, 'messageQueueMaxMessages', { lite: 'always' }),
   MessageQueueMessageSize: optional(LONG, 'messageQueueMessageSize', { lite: 'always' }),
-  ExecStartPre: sockExec('execStartPre'),
-  ExecStartPost: sockExec('execStartPost'),
-  ExecStopPre: sockExec('execStopPre'),
-  ExecStopPost: sockExec('execStopPost'),
+  ExecStartPre: execRow('execStartPre'),
+  ExecStartPost: execRow('execStartPost'),
+  ExecStopPre: execRow('execStopPre'),
+  ExecStopPost: execRow('execStopPost'),
   TimeoutSec: value(SEC_FIX0, 'timeoutUsec', DEFAULT_TIMEOUT_USEC),
-  Service: custom<Core>(
-    (v, c) => {
-      const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in ${v}, ignoring: ${err}`), 'name');
-      if (k === undefined) return;
-      if (!k.endsWith('.service')) return c.warn(`Unit must be of type service, ignoring: ${v}`);
-      const n = parseUnitName(k);
-      if (!n) return c.warn(`Failed to load unit ${v}, ignoring: Unit name ${k} is not valid.`);
-      // manager_load_unit_prepare(): a template cannot be loaded; 257 warns and keeps the previous value.
-      if (n.template) return c.warn(`Failed to load unit ${v}, ignoring: Unit name ${k} is missing the instance name.`);
-      sock(c).service = k;
-    },
-    printPct((u) => u.service),
-  ),
+  Service: custom<Core>((v, c) => {
+    const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in ${v}, ignoring: ${err}`), 'name');
+    if (k === undefined) return;
+    if (!k.endsWith('.service')) return c.warn(`Unit must be of type service, ignoring: ${v}`);
+    const n = parseUnitName(k);
+    if (!n) return c.warn(`Failed to load unit ${v}, ignoring: Unit name ${k} is not valid.`);
+    // manager_load_unit_prepare(): a template cannot be loaded; 257 warns and keeps the previous value.
+    if (n.template) return c.warn(`Failed to load unit ${v}, ignoring: Unit name ${k} is missing the instance name.`);
+    sock(c).service = k;
+  }, printText('service')),
   RemoveOnStop: value(BOOL, 'removeOnStop', false),
   Symlinks: custom<Core>(
     (v, c) => {
@@ -783,57 +815,34 @@ export const SOCKET_TABLE = {
         u.symlinks = [];
         return;
       }
-      let p = 0;
-      for (;;) {
-        const r = extractFirstWord(v, p, { unquote: true });
-        if (!r.ok) return c.warn(`Invalid syntax, ignoring: ${v}`);
-        if (r.word === undefined) return;
-        p = r.rest;
-        const word = r.word;
-        const k = expand(c, word, (err) => c.warn(`Failed to resolve unit specifiers in '${word}', ignoring: ${err}`));
-        if (k === undefined) return;
-        const s = checkPath(c, k);
-        if (s === undefined) return;
-        u.symlinks.push(s);
-      }
+      forEachWord(
+        v,
+        { unquote: true },
+        (word) => {
+          const k = expandOrWarn(c, word);
+          const p = k === undefined ? undefined : checkPath(c, k);
+          if (p === undefined) return false;
+          u.symlinks.push(p);
+        },
+        () => c.warn(`Invalid syntax, ignoring: ${v}`),
+      );
     },
     (u, key) => u.symlinks.map((s) => `${key}=${pct(quoteWord(s))}`),
   ),
-  FileDescriptorName: custom<Core>(
-    (v, c) => {
-      if (v === '') {
-        delete sock(c).fileDescriptorName;
-        return;
-      }
-      const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
-      if (k === undefined) return;
-      if (!fdnameIsValid(k)) return c.warn(`Invalid file descriptor name, ignoring: ${k}`);
-      sock(c).fileDescriptorName = k;
-    },
-    printPct((u) => u.fileDescriptorName),
-  ),
-  TriggerLimitIntervalSec: pendingLimit(
-    pending(SEC, (p, v) => (p.triggerLimitIntervalUsec = v)),
-    (u) => u.triggerLimitIntervalUsec,
-    () => 2_000_000,
-    formatTimespan,
-  ),
-  TriggerLimitBurst: pendingLimit(
-    pending(UNSIGNED, (p, v) => (p.triggerLimitBurst = v)),
-    (u) => u.triggerLimitBurst,
-    (u) => (u.accept ? 200 : 20),
-  ),
-  PollLimitIntervalSec: pendingLimit(
-    pending(SEC, (p, v) => (p.pollLimitIntervalUsec = v)),
-    (u) => u.pollLimitIntervalUsec,
-    () => 2_000_000,
-    formatTimespan,
-  ),
-  PollLimitBurst: pendingLimit(
-    pending(UNSIGNED, (p, v) => (p.pollLimitBurst = v)),
-    (u) => u.pollLimitBurst,
-    (u) => (u.accept ? 150 : 15),
-  ),
+  FileDescriptorName: custom<Core>((v, c) => {
+    if (v === '') {
+      delete sock(c).fileDescriptorName;
+      return;
+    }
+    const k = expandOrWarn(c, v);
+    if (k === undefined) return;
+    if (!fdnameIsValid(k)) return c.warn(`Invalid file descriptor name, ignoring: ${k}`);
+    sock(c).fileDescriptorName = k;
+  }, printText('fileDescriptorName')),
+  TriggerLimitIntervalSec: limitRow('triggerLimitIntervalUsec'),
+  TriggerLimitBurst: limitRow('triggerLimitBurst'),
+  PollLimitIntervalSec: limitRow('pollLimitIntervalUsec'),
+  PollLimitBurst: limitRow('pollLimitBurst'),
   SmackLabel: custom(lite(kept('printf'))),
   SmackLabelIPIn: custom(lite(kept('printf'))),
   SmackLabelIPOut: custom(lite(kept('printf'))),
@@ -912,68 +921,43 @@ const supplementaryGroups: DirectiveParser = (v, c) => {
     u.supplementaryGroups = [];
     return;
   }
-  let p = 0;
-  for (;;) {
-    const r = extractFirstWord(v, p, { relax: true });
-    if (!r.ok || r.word === undefined) return;
-    p = r.rest;
-    const word = r.word;
-    let bad = false;
-    const k = expand(c, word, (err) => {
-      bad = true;
-      c.fatal(`Failed to resolve unit specifiers in ${word}: ${err}`);
-    });
-    if (k === undefined || bad) return;
-    if (!userGroupValid(k)) return c.fatal(`Invalid user/group name or numeric ID: ${k}`);
-    if (!userGroupStrict(k))
-      c.state.diagnostics.push({
-        severity: 'warning',
-        notice: true,
-        file: c.file,
-        message: `Accepting user/group name '${k}', which does not match strict user/group name rules.`,
+  forEachWord(
+    v,
+    { relax: true },
+    (word) => {
+      let bad = false;
+      const k = expand(c, word, (err) => {
+        bad = true;
+        c.fatal(`Failed to resolve unit specifiers in ${word}: ${err}`);
       });
-    u.supplementaryGroups.push(k);
-  }
+      if (k === undefined || bad) return false;
+      if (!userGroupValid(k)) {
+        c.fatal(`Invalid user/group name or numeric ID: ${k}`);
+        return false;
+      }
+      if (!userGroupStrict(k)) lenientNameNotice(c, k);
+      u.supplementaryGroups.push(k);
+    },
+    () => undefined,
+  );
 };
 
 /** config_parse_service_sockets(): socket unit names, each added once. */
 const sockets: DirectiveParser = (v, c) => {
   const u = svc(c);
-  let p = 0;
-  for (;;) {
-    // config_parse_service_sockets(): extract_first_word() without flags (quotes are literal).
-    const r = extractFirstWord(v, p, {});
-    if (!r.ok) return c.warn(`Invalid syntax, ignoring: ${v}`);
-    if (r.word === undefined) return;
-    p = r.rest;
-    const word = r.word;
-    const k = expand(
-      c,
-      word,
-      (err) => c.warn(`Failed to resolve unit specifiers in '${word}', ignoring: ${err}`),
-      'name',
-    );
-    if (k === undefined) continue;
-    if (!k.endsWith('.socket') || !parseUnitName(k)) {
-      c.warn(`Unit must be of type socket, ignoring: ${k}`);
-      continue;
-    }
-    if (!u.sockets.includes(k)) u.sockets.push(k);
-  }
-};
-
-/** An Exec*= row of the [Service] table: the command list `f`, printed one line per command. */
-function svcExec(f: ExecListField): DirectiveRow<SvcCore> {
-  return custom(
-    exec(
-      (c) => svc(c)[f],
-      (c) => (svc(c)[f] = []),
-    ),
-    (u, key) => u[f].map((cmd) => `${key}=${execLine(cmd)}`),
+  // extract_first_word() without flags: quotes are literal.
+  forEachWord(
+    v,
+    {},
+    (word) => {
+      const k = expandOrWarn(c, word, 'name');
+      if (k === undefined) return;
+      if (!k.endsWith('.socket') || !parseUnitName(k)) c.warn(`Unit must be of type socket, ignoring: ${k}`);
+      else if (!u.sockets.includes(k)) u.sockets.push(k);
+    },
+    () => c.warn(`Invalid syntax, ignoring: ${v}`),
   );
-}
-type ExecListField =
-  'execCondition' | 'execStartPre' | 'execStart' | 'execStartPost' | 'execReload' | 'execStop' | 'execStopPost';
+};
 
 /** signal_from_string(): a number outside 1..64 is ERANGE, anything else unparsable EINVAL. */
 const SIGNAL: ValueType<string> = {
@@ -1009,13 +993,13 @@ export const SERVICE_TABLE = {
     choice(SERVICE_TYPES, undefined, (c, v) => (c.state.pending.serviceType = v)),
     (u, key) => [`${key}=${u.type}`],
   ),
-  ExecCondition: svcExec('execCondition'),
-  ExecStartPre: svcExec('execStartPre'),
-  ExecStart: svcExec('execStart'),
-  ExecStartPost: svcExec('execStartPost'),
-  ExecReload: svcExec('execReload'),
-  ExecStop: svcExec('execStop'),
-  ExecStopPost: svcExec('execStopPost'),
+  ExecCondition: execRow('execCondition'),
+  ExecStartPre: execRow('execStartPre'),
+  ExecStart: execRow('execStart'),
+  ExecStartPost: execRow('execStartPost'),
+  ExecReload: execRow('execReload'),
+  ExecStop: execRow('execStop'),
+  ExecStopPost: execRow('execStopPost'),
   Environment: custom<SvcCore>(environment, (u, key) =>
     u.environment.map(([k, v]) => `${key}=${pct(quoteWord(`${k}=${v}`))}`),
   ),
@@ -1026,7 +1010,7 @@ export const SERVICE_TABLE = {
         u.environmentFiles = [];
         return;
       }
-      const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+      const k = expandOrWarn(c, v);
       if (k === undefined) return;
       const optional = k.startsWith('-');
       const p = checkPath(c, optional ? k.slice(1) : k);
@@ -1064,14 +1048,8 @@ export const SERVICE_TABLE = {
       return w ? [`${key}=${w.optional ? '-' : ''}${w.path === '~' ? '~' : pct(w.path)}`] : [];
     },
   ),
-  User: custom<SvcCore>(
-    userGroup((c, v) => (v === undefined ? delete svc(c).user : (svc(c).user = v))),
-    (u, key) => (u.user !== undefined ? [`${key}=${pct(u.user)}`] : []),
-  ),
-  Group: custom<SvcCore>(
-    userGroup((c, v) => (v === undefined ? delete svc(c).group : (svc(c).group = v))),
-    (u, key) => (u.group !== undefined ? [`${key}=${pct(u.group)}`] : []),
-  ),
+  User: userGroupRow('user'),
+  Group: userGroupRow('group'),
   SupplementaryGroups: custom<SvcCore>(supplementaryGroups, (u, key) =>
     u.supplementaryGroups.map((g) => `${key}=${pct(g)}`),
   ),
@@ -1148,7 +1126,7 @@ export const SERVICE_TABLE = {
       if (!busNameIsValid(k)) return c.warn(`Invalid bus name, ignoring: ${k}`);
       svc(c).busName = k;
     },
-    (u, key) => (u.busName !== undefined ? [`${key}=${u.busName}`] : []),
+    printText('busName', String),
   ),
   PAMName: custom<SvcCore>(
     (v, c) => {
@@ -1156,10 +1134,10 @@ export const SERVICE_TABLE = {
         delete svc(c).pamName;
         return;
       }
-      const k = expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`));
+      const k = expandOrWarn(c, v);
       if (k !== undefined) svc(c).pamName = k;
     },
-    (u, key) => (u.pamName !== undefined ? [`${key}=${u.pamName}`] : []),
+    printText('pamName', String),
   ),
 };
 

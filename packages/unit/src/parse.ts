@@ -8,6 +8,7 @@ import { DEFAULT_TIMEOUT_USEC } from './defaults.js';
 import {
   INSTALL_DIRECTIVES,
   keep,
+  LIMIT_DEFAULTS,
   SERVICE_DIRECTIVES,
   SERVICE_TABLE,
   SOCKET_DIRECTIVES,
@@ -285,20 +286,17 @@ function unitError(state: LoadState, message: string): void {
 
 function finishSocket(state: LoadState, u: SocketUnit): void {
   const p = state.pending;
-  u.triggerLimitIntervalUsec =
-    p.triggerLimitIntervalUsec === undefined || p.triggerLimitIntervalUsec === Infinity
-      ? 2_000_000
-      : p.triggerLimitIntervalUsec;
-  u.triggerLimitBurst =
-    p.triggerLimitBurst === undefined || p.triggerLimitBurst === 4294967295
-      ? u.accept
-        ? 200
-        : 20
-      : p.triggerLimitBurst;
-  u.pollLimitIntervalUsec =
-    p.pollLimitIntervalUsec === undefined || p.pollLimitIntervalUsec === Infinity ? 2_000_000 : p.pollLimitIntervalUsec;
-  u.pollLimitBurst =
-    p.pollLimitBurst === undefined || p.pollLimitBurst === 4294967295 ? (u.accept ? 150 : 15) : p.pollLimitBurst;
+  for (const f of [
+    'triggerLimitIntervalUsec',
+    'triggerLimitBurst',
+    'pollLimitIntervalUsec',
+    'pollLimitBurst',
+  ] as const) {
+    const v = p[f];
+    // "infinity" (an interval) and UINT_MAX (a burst) mean unset too.
+    const unset = v === undefined || v === (f.endsWith('Usec') ? Infinity : 4294967295);
+    u[f] = unset ? LIMIT_DEFAULTS[f](u.accept) : v;
+  }
   // socket_add_mount_dependencies(): a file-system socket path with ".." is refused (EPERM, which
   // systemd-analyze prints as the D-Bus error text "Access denied").
   if (
