@@ -20,16 +20,7 @@ export class CliError extends Error {
   }
 }
 
-/** The errno name (`ECONNREFUSED`…) of a Node system error, if it has one. */
-export function errnoName(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
-    if (typeof code === 'string') return code;
-  }
-  return undefined;
-}
-
-/** The message of anything thrown. */
-export function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+// The errno name (`ECONNREFUSED`…) of a thrown error, and the message of anything thrown: the same
+// helpers as @mptcp/activation's (its dependency-free errors module, so no command loads the engine).
+// `errnoName` here is activation's `errnoOf`, not @mptcp/constants' errnoName(number).
+export { errnoOf as errnoName, messageOf } from '@mptcp/activation/errors';
