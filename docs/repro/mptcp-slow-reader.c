@@ -23,6 +23,12 @@
  *   -K MS            sender: as -k, but instead of retrying, setsockopt(TCP_NODELAY, 1) and wait
  *                    for POLLOUT again (shows that pushing the pending data alone does not help)
  *   -b BYTES         SO_RCVBUF (receiver) / SO_SNDBUF (sender) for this side's socket
+ *   -B BYTES         as -b with SO_RCVBUFFORCE / SO_SNDBUFFORCE (CAP_NET_ADMIN; not capped by
+ *                    net.core.rmem_max / wmem_max)
+ *   -N BYTES         sender: TCP_NOTSENT_LOWAT
+ *   -G MAXBYTES      sender, with -k: on each kick, double SO_SNDBUF (SO_SNDBUFFORCE when
+ *                    permitted) up to MAXBYTES before retrying: new data leaves, and the ACKs it
+ *                    draws carry the receiver's current DATA_ACK (the lever @mptcp/native uses)
  *
  * No dependency beyond libc; Linux >= 5.6 for MPTCP.
  */
@@ -56,7 +62,7 @@ static void die(const char *what) {
 }
 
 struct opts {
-  int proto, sender, quickack, lowat, buf, kick_ms, nodelay_kick;
+  int proto, sender, quickack, lowat, buf, kick_ms, nodelay_kick, force, notsent, grow_max;
   long long bytes;
   size_t readsize;
   long pause_us;
@@ -65,7 +71,9 @@ struct opts {
 
 static void tune(int fd, const struct opts *o) {
   if (o->cc && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, o->cc, strlen(o->cc)) < 0) die("setsockopt TCP_CONGESTION");
-  if (o->buf > 0 && setsockopt(fd, SOL_SOCKET, o->sender ? SO_SNDBUF : SO_RCVBUF, &o->buf, sizeof(o->buf)) < 0) die("setsockopt SO_RCVBUF/SO_SNDBUF");
+  int bufopt = o->force ? (o->sender ? SO_SNDBUFFORCE : SO_RCVBUFFORCE) : (o->sender ? SO_SNDBUF : SO_RCVBUF);
+  if (o->buf > 0 && setsockopt(fd, SOL_SOCKET, bufopt, &o->buf, sizeof(o->buf)) < 0) die("setsockopt SO_RCVBUF/SO_SNDBUF");
+  if (o->sender && o->notsent > 0 && setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &o->notsent, sizeof(o->notsent)) < 0) die("setsockopt TCP_NOTSENT_LOWAT");
   if (!o->sender && o->lowat > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &o->lowat, sizeof(o->lowat)) < 0) die("setsockopt SO_RCVLOWAT");
 }
 
@@ -94,6 +102,14 @@ static int run(int fd, const struct opts *o) {
         struct pollfd p = {fd, POLLOUT, 0};
         if (poll(&p, 1, o->kick_ms) == 0) {
           kicks++;
+          if (o->grow_max > 0) {
+            int cur = 0;
+            socklen_t sl = sizeof cur;
+            getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &cur, &sl);
+            int want = cur < o->grow_max / 2 ? cur * 2 : o->grow_max;
+            if (want > cur && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) < 0)
+              setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+          }
           if (o->nodelay_kick) {
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             p.revents = 0;
@@ -146,10 +162,10 @@ int main(int argc, char **argv) {
   int server = strcmp(argv[1], "server") == 0;
   const char *host = server ? "0.0.0.0" : argv[2];
   const char *port = server ? argv[2] : argv[3];
-  struct opts o = {IPPROTO_MPTCP, 0, 0, 0, 0, 0, 0, 256LL << 20, 65536, 0, NULL};
+  struct opts o = {IPPROTO_MPTCP, 0, 0, 0, 0, 0, 0, 0, 0, 0, 256LL << 20, 65536, 0, NULL};
   optind = server ? 3 : 4;
   int c;
-  while ((c = getopt(argc, argv, "p:sn:r:u:c:l:qb:k:K:")) != -1) {
+  while ((c = getopt(argc, argv, "p:sn:r:u:c:l:qb:B:N:G:k:K:")) != -1) {
     switch (c) {
       case 'p': o.proto = strcmp(optarg, "tcp") == 0 ? IPPROTO_TCP : IPPROTO_MPTCP; break;
       case 's': o.sender = 1; break;
@@ -160,6 +176,9 @@ int main(int argc, char **argv) {
       case 'l': o.lowat = atoi(optarg); break;
       case 'q': o.quickack = 1; break;
       case 'b': o.buf = atoi(optarg); break;
+      case 'B': o.buf = atoi(optarg); o.force = 1; break;
+      case 'N': o.notsent = atoi(optarg); break;
+      case 'G': o.grow_max = atoi(optarg); break;
       case 'k': o.kick_ms = atoi(optarg); break;
       case 'K': o.kick_ms = atoi(optarg); o.nodelay_kick = 1; break;
       default: return 2;

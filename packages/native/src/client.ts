@@ -21,7 +21,7 @@ import { pickSocketOptions, type MptcpSocketOptions } from './socket-options.js'
 import type { MptcpMode } from './types.js';
 import { watchWritable, type FdWatcher } from './watch.js';
 import { setConnecting } from './fd.js';
-import { useMptcpWritePath, writePathDisabled } from './write-path.js';
+import { bulkTuningDisabled, useMptcpBulkTuning, useMptcpWritePath, writePathDisabled } from './write-path.js';
 
 type IpFamily = 'inet' | 'inet6';
 
@@ -265,8 +265,9 @@ export function dial(
     if (settled) return;
     cleanup();
     setConnecting(socket, false);
-    // MPTCP sender stall workaround (write-path.ts); a no-op for a TCP fallback.
+    // MPTCP sender stall workarounds (write-path.ts); no-ops for a TCP fallback.
     if (!writePathDisabled()) useMptcpWritePath(socket);
+    else if (!bulkTuningDisabled()) useMptcpBulkTuning(socket);
     if (options.noDelay) socket.setNoDelay(true);
     if (options.keepAlive) socket.setKeepAlive(true, options.keepAliveInitialDelay ?? 0);
     socket.emit('connect');

@@ -106,7 +106,16 @@ export {
   type SpliceRelayResult,
 } from './relay.js';
 export { mknod, mkfifo, type NodeType, type MknodOptions } from './mknod.js';
-export { useMptcpWritePath, writePathRetries, writePathDisabled, type WritePathOptions } from './write-path.js';
+export {
+  useMptcpWritePath,
+  writePathRetries,
+  writePathDisabled,
+  useMptcpBulkTuning,
+  bulkTuningStats,
+  bulkTuningDisabled,
+  type WritePathOptions,
+  type BulkTuningOptions,
+} from './write-path.js';
 export { fdOf, tryFdOf, type FdLike } from './fd.js';
 export { decodeSockAddr, formatSockAddr } from './sockaddr.js';
 export { bindingAvailable, sysconst } from './binding.js';

@@ -13,7 +13,7 @@ import { createConfiguredSocket, effectiveMode, wantsMptcp, type CreatedSocket }
 import { ipSockAddr } from './sockaddr.js';
 import { pickSocketOptions, type MptcpSocketOptions } from './socket-options.js';
 import type { MptcpMode } from './types.js';
-import { useMptcpWritePath, writePathDisabled } from './write-path.js';
+import { bulkTuningDisabled, useMptcpBulkTuning, useMptcpWritePath, writePathDisabled } from './write-path.js';
 
 export interface MptcpListenOptions extends MptcpSocketOptions {
   /** Address to bind; default '::' (dual stack, IPV6_V6ONLY=0), or '0.0.0.0' without IPv6. */
@@ -217,12 +217,14 @@ export function mptcpListen(
 
 const writePathServers = new WeakSet<net.Server>();
 
-/** The MPTCP sender stall workaround (write-path.ts) on every MPTCP connection of `server`. */
+/** The MPTCP sender stall workarounds (write-path.ts) on every MPTCP connection of `server`. */
 function armWritePath(server: net.Server): void {
-  if (writePathDisabled() || writePathServers.has(server)) return;
+  const path = !writePathDisabled();
+  if ((!path && bulkTuningDisabled()) || writePathServers.has(server)) return;
   writePathServers.add(server);
   server.prependListener('connection', (socket: net.Socket) => {
-    useMptcpWritePath(socket);
+    if (path) useMptcpWritePath(socket);
+    else useMptcpBulkTuning(socket);
   });
 }
 

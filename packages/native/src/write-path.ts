@@ -14,7 +14,8 @@
  * send() per write through the addon costs request/response traffic more than it saves: HTTP/1.1
  * keep-alive over MPTCP ran at 0.57× TCP with it and 1.10× without (autocannon, `bench --only http`).
  */
-import type * as net from 'node:net';
+import * as net from 'node:net';
+import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { IPPROTO_MPTCP } from '@mptcp/constants';
 import { binding, sysconst, type PollHandle } from './binding.js';
@@ -172,4 +173,173 @@ export function useMptcpWritePath(socket: net.Socket, options: WritePathOptions 
 /** How often the write path retried without POLLOUT on `socket` (for benchmarks and tests). */
 export function writePathRetries(socket: net.Socket): number {
   return states.get(socket)?.retries ?? 0;
+}
+
+/**
+ * Bulk tuning, on by default for the MPTCP sockets @mptcp/native creates (MPTCP_BULK_TUNING=0 turns
+ * it off). The cause it works around (docs/mptcp-slow-reader-stall.md, with tracepoints): on Linux
+ * 6.18 a receiving subflow acknowledges data at TCP level while the MPTCP socket is owned by its
+ * reader, with the DATA_ACK of before that data; once the reader has caught up, nothing sends the
+ * newer DATA_ACK. A sender that has stopped — its send buffer full, or the peer's MPTCP window used
+ * up — gets no more DATA_ACK and waits for the MPTCP retransmission timer (~200 ms). A sender that
+ * never stops never waits: the ACKs of new data carry the current DATA_ACK. So:
+ *
+ * - receive: once a socket has read `rcvThreshold` bytes (bulk, not request/response), its
+ *   SO_RCVBUF is raised to `rcvbuf` (SO_RCVBUFFORCE when the process may, else SO_RCVBUF within
+ *   net.core.rmem_max, never lowered): a Node reader is slow enough that the kernel's autotuning
+ *   keeps the MPTCP window at ~1 MB, which the sender fills every millisecond;
+ * - send: when libuv's write queue for the socket has not shrunk for `stallMs` (the kernel takes
+ *   nothing), SO_SNDBUF is doubled (same rule), up to `maxSndbuf`: the kernel wakes the writer
+ *   (sk_write_space), new data leaves, and its ACKs carry the DATA_ACK that frees the rest.
+ *
+ * Both are limits, not allocations. Request/response traffic pays one comparison per read chunk
+ * (until the threshold) and one property read per write; a timer runs only while the kernel
+ * refuses bytes.
+ */
+export const DEFAULT_STALL_MS = 4;
+export const DEFAULT_MAX_SNDBUF = 64 << 20;
+export const DEFAULT_BULK_RCVBUF = 64 << 20;
+export const DEFAULT_RCV_THRESHOLD = 1 << 20;
+
+export interface BulkTuningOptions {
+  /** Send: grow the send buffer after this many ms without progress (default 4; backs off to 64). */
+  stallMs?: number;
+  /** Send: the largest send buffer, in bytes as getsockopt(SO_SNDBUF) reports (default 64 MiB; 0: off). */
+  maxSndbuf?: number;
+  /** Receive: the receive buffer for a bulk reader, as getsockopt(SO_RCVBUF) reports (default 64 MiB; 0: off). */
+  rcvbuf?: number;
+  /** Receive: bytes read before the socket counts as bulk (default 1 MiB). */
+  rcvThreshold?: number;
+}
+
+interface TuningState {
+  kicks: number;
+  sndbuf: number;
+  rcvbuf: number;
+}
+const tuned = new WeakMap<net.Socket, TuningState>();
+
+/** Whether bulk tuning stays off for the library's sockets: MPTCP_BULK_TUNING=0. */
+export function bulkTuningDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env['MPTCP_BULK_TUNING'] === '0';
+}
+
+interface QueueHandle {
+  writeQueueSize?: number;
+}
+
+/**
+ * Raises SOL_SOCKET `name` (SO_SNDBUF / SO_RCVBUF; `force` the *FORCE variant) on `fd` to `want`
+ * bytes as getsockopt reports them, never lowering it. Returns the value in effect afterwards.
+ */
+function raiseBuffer(fd: number, name: string, force: string, want: number, state: { forceDenied: boolean }): number {
+  const native = binding();
+  const SOL_SOCKET = sysconst('SOL_SOCKET');
+  const opt = sysconst(name);
+  const cur = native.getsockoptInt(fd, SOL_SOCKET, opt);
+  if (typeof cur === 'number') return 0;
+  if (want <= cur.value) return cur.value;
+  // The kernel doubles the value it is given (socket(7)); without CAP_NET_ADMIN it is capped by
+  // net.core.{w,r}mem_max, so only keep a plain setting that really raised the buffer.
+  if (state.forceDenied || native.setsockoptInt(fd, SOL_SOCKET, sysconst(force), want >> 1) < 0) {
+    state.forceDenied = true;
+    const max = Number(readFileSync(`/proc/sys/net/core/${name === 'SO_SNDBUF' ? 'w' : 'r'}mem_max`, 'utf8')) * 2;
+    if (Number.isFinite(max) && max > cur.value) native.setsockoptInt(fd, SOL_SOCKET, opt, Math.min(want, max) >> 1);
+  }
+  const now = native.getsockoptInt(fd, SOL_SOCKET, opt);
+  return typeof now === 'number' ? 0 : now.value;
+}
+
+/**
+ * Arms bulk tuning (see above) on a connected MPTCP `socket`. A no-op returning false for TCP, for
+ * sockets without an fd and for sockets already tuned.
+ */
+export function useMptcpBulkTuning(socket: net.Socket, options: BulkTuningOptions = {}): boolean {
+  if (tuned.has(socket)) return false;
+  const fd = tryFdOf(socket);
+  if (fd === undefined || socket.connecting || socket.destroyed) return false;
+  if (!isMptcpFd(fd)) return false;
+  const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
+  const maxSndbuf = options.maxSndbuf ?? DEFAULT_MAX_SNDBUF;
+  const rcvbuf = options.rcvbuf ?? DEFAULT_BULK_RCVBUF;
+  const rcvThreshold = options.rcvThreshold ?? DEFAULT_RCV_THRESHOLD;
+  const state: TuningState = { kicks: 0, sndbuf: 0, rcvbuf: 0 };
+  const perm = { forceDenied: false };
+  tuned.set(socket, state);
+
+  if (rcvbuf > 0) {
+    // Readable.push is what node:net calls for every chunk it reads; an own property shadows it
+    // until the socket has read enough to count as bulk, then goes away.
+    const self = socket as unknown as { push: (chunk: unknown, encoding?: BufferEncoding) => boolean };
+    self.push = function (this: net.Socket, chunk: unknown, encoding?: BufferEncoding): boolean {
+      if (socket.bytesRead >= rcvThreshold) {
+        delete (self as { push?: unknown }).push;
+        if (!socket.destroyed) state.rcvbuf = raiseBuffer(fd, 'SO_RCVBUF', 'SO_RCVBUFFORCE', rcvbuf, perm);
+      }
+      return net.Socket.prototype.push.call(this, chunk, encoding);
+    };
+  }
+
+  if (maxSndbuf > 0) {
+    let timer: NodeJS.Timeout | undefined;
+    let last = 0;
+    let delay = stallMs;
+    const queued = (): number => (socket as unknown as { _handle?: QueueHandle | null })._handle?.writeQueueSize ?? 0;
+    const check = (): void => {
+      timer = undefined;
+      if (socket.destroyed) return;
+      const q = queued();
+      if (q === 0) {
+        delay = stallMs;
+        return;
+      }
+      if (q >= last) {
+        // Nothing has left libuv's queue since the last look: the kernel takes nothing.
+        state.kicks += 1;
+        state.sndbuf = raiseBuffer(fd, 'SO_SNDBUF', 'SO_SNDBUFFORCE', maxSndbuf, perm);
+        delay = Math.min(delay * 2, Math.max(64, stallMs));
+      } else {
+        delay = stallMs;
+      }
+      last = q;
+      timer = setTimeout(check, delay);
+      timer.unref();
+    };
+    const arm = (): void => {
+      if (timer || socket.destroyed) return;
+      const q = queued();
+      if (q === 0) return;
+      last = q;
+      timer = setTimeout(check, delay);
+      timer.unref();
+    };
+    const writable = socket as unknown as {
+      _write: (chunk: unknown, encoding: BufferEncoding, cb: WriteCallback) => void;
+      _writev: (chunks: Array<{ chunk: unknown; encoding: BufferEncoding }>, cb: WriteCallback) => void;
+    };
+    const write = writable._write;
+    const writev = writable._writev;
+    writable._write = function (this: net.Socket, chunk, encoding, cb) {
+      write.call(this, chunk, encoding, cb);
+      arm();
+    };
+    writable._writev = function (this: net.Socket, chunks, cb) {
+      writev.call(this, chunks, cb);
+      arm();
+    };
+    socket.once('close', () => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    });
+  }
+  return true;
+}
+
+/**
+ * What bulk tuning did on `socket`: how often the send side kicked, and the buffers it set (0: not
+ * touched). Undefined for a socket without it.
+ */
+export function bulkTuningStats(socket: net.Socket): { kicks: number; sndbuf: number; rcvbuf: number } | undefined {
+  const s = tuned.get(socket);
+  return s && { ...s };
 }
