@@ -1,9 +1,8 @@
 /**
- * The daemon resolves User= from the user database as it was at the last load: every Accept=yes
- * connection starts its instance with the uid resolved then (no /etc/passwd read per connection),
- * and a reload picks up a changed database, as systemd re-resolves units when it loads them.
- * The daemon's engine runs in this process on a user database in temporary files; the service
- * (`id -u` on the connection) shows the uid it really runs as.
+ * What the daemon reads at load and keeps until the next reload, as systemd does: the Accept=yes
+ * template (an instance per connection reads nothing from disk) and the user database behind
+ * User= (no /etc/passwd read per connection). Changes show after a reload, not before. The
+ * daemon's engine runs in this process; the services write what they got on the connection.
  */
 import net from 'node:net';
 import path from 'node:path';
@@ -67,5 +66,27 @@ describe('User= across reloads', () => {
     // …until the daemon reloads.
     await engine.reload();
     expect(await served(port)).toBe('4002');
+  });
+
+  it('an edited template is used from the next reload on, not before', async () => {
+    dir = tempDir('mdl-template-reload-');
+    const port = await freePort();
+    const units = writeUnits(path.join(dir, 'units'), {
+      'ver.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+      'ver@.service': '[Service]\nExecStart=/bin/echo v1 %i\nStandardInput=socket\nStandardOutput=socket\n',
+    });
+    engine = await createEngine({
+      unitDirs: [units],
+      log: createLogger({ maxLevel: 'warning', write: () => undefined }),
+    });
+    expect((await engine.start()).failed).toEqual([]);
+    expect(await served(port)).toMatch(/^v1 0-/);
+    writeFileSync(
+      path.join(units, 'ver@.service'),
+      '[Service]\nExecStart=/bin/echo v2 %i\nStandardInput=socket\nStandardOutput=socket\n',
+    );
+    expect(await served(port)).toMatch(/^v1 1-/);
+    await engine.reload();
+    expect(await served(port)).toMatch(/^v2 2-/);
   });
 });
