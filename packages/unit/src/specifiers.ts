@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { arch, hostname, release, userInfo } from 'node:os';
 import type { Errno } from './errno.js';
-import { parseUnitName, unescapeUnitInstance, unescapeUnitPath, UNIT_NAME_MAX } from './unit-name.js';
+import { parseUnitName, unescapeUnitInstance, unescapeUnitPath, UNIT_NAME_MAX, type UnitName } from './unit-name.js';
 
 /** Facts about the host and the manager that specifiers expand to. */
 export interface HostFacts {
@@ -62,6 +62,17 @@ const ARCH: Readonly<Record<string, string>> = {
   loong64: 'loongarch64',
 };
 
+/** The system manager's directories (%t %S %C %L %E %T %V). */
+const SYSTEM_DIRS = {
+  runtimeDir: '/run',
+  stateDir: '/var/lib',
+  cacheDir: '/var/cache',
+  logsDir: '/var/log',
+  configDir: '/etc',
+  tmpDir: '/tmp',
+  varTmpDir: '/var/tmp',
+} as const;
+
 let cachedFacts: HostFacts | undefined;
 
 /** This machine's facts (computed once). */
@@ -107,13 +118,7 @@ export function machineHostFacts(): HostFacts {
       readTrim('/etc/machine-info')
         .match(/^PRETTY_HOSTNAME=(.*)$/m)?.[1]
         ?.replace(/^"|"$/g, '') ?? '',
-    runtimeDir: '/run',
-    stateDir: '/var/lib',
-    cacheDir: '/var/cache',
-    logsDir: '/var/log',
-    configDir: '/etc',
-    tmpDir: '/tmp',
-    varTmpDir: '/var/tmp',
+    ...SYSTEM_DIRS,
   };
   return cachedFacts;
 }
@@ -133,13 +138,7 @@ export const TEST_HOST_FACTS: HostFacts = Object.freeze({
   kernelRelease: '6.18.0-test',
   osRelease: Object.freeze({ ID: 'debian', VERSION_ID: '12' }),
   prettyHostname: 'Test Host',
-  runtimeDir: '/run',
-  stateDir: '/var/lib',
-  cacheDir: '/var/cache',
-  logsDir: '/var/log',
-  configDir: '/etc',
-  tmpDir: '/tmp',
-  varTmpDir: '/var/tmp',
+  ...SYSTEM_DIRS,
 });
 
 export interface SpecifierContext {
@@ -155,94 +154,75 @@ export type SpecifierSet = 'full' | 'name';
 
 const NAME_SET = new Set('ijnNp' + 'aAbBHlqmMovwW' + 'gGuU');
 
+/** What a specifier reads: the host facts and the unit's name split into prefix and instance. */
+interface Names {
+  h: HostFacts;
+  ctx: SpecifierContext;
+  unit: UnitName | undefined;
+  prefix: string;
+  instance: string;
+}
+
+type HostText = { [K in keyof HostFacts]: HostFacts[K] extends string | number ? K : never }[keyof HostFacts];
+const host =
+  (k: HostText) =>
+  (n: Names): string =>
+    String(n.h[k]);
+const osRelease_ =
+  (k: string) =>
+  (n: Names): string =>
+    n.h.osRelease[k] ?? '';
+const lastDash = (s: string): string => (s.includes('-') ? s.slice(s.lastIndexOf('-') + 1) : s);
+
+/** The specifier table (src/core/unit-printf.c, src/shared/specifier.c): letter → value. */
+const SPECIFIERS: Readonly<Record<string, (n: Names) => string>> = {
+  a: host('architecture'),
+  A: osRelease_('IMAGE_VERSION'),
+  b: host('bootId'),
+  B: osRelease_('BUILD_ID'),
+  C: host('cacheDir'),
+  d: (n) => `${n.h.runtimeDir}/credentials/${n.ctx.name}`,
+  D: () => '/usr/share',
+  E: host('configDir'),
+  f: (n) => unescapeUnitPath(n.instance !== '' ? n.instance : n.prefix),
+  g: host('group'),
+  G: host('gid'),
+  h: host('home'),
+  H: host('hostname'),
+  i: (n) => n.instance,
+  I: (n) => unescapeUnitInstance(n.instance),
+  j: (n) => lastDash(n.prefix),
+  J: (n) => unescapeUnitInstance(lastDash(n.prefix)),
+  l: (n) => n.h.hostname.split('.')[0] ?? n.h.hostname,
+  L: host('logsDir'),
+  m: host('machineId'),
+  M: osRelease_('IMAGE_ID'),
+  n: (n) => n.ctx.name,
+  N: (n) =>
+    n.unit ? (n.unit.instance !== undefined ? `${n.unit.prefix}@${n.unit.instance}` : n.unit.prefix) : n.ctx.name,
+  o: osRelease_('ID'),
+  p: (n) => n.prefix,
+  P: (n) => unescapeUnitInstance(n.prefix),
+  q: (n) => n.h.prettyHostname || n.h.hostname,
+  s: host('shell'),
+  S: host('stateDir'),
+  t: host('runtimeDir'),
+  T: host('tmpDir'),
+  u: host('user'),
+  U: host('uid'),
+  v: host('kernelRelease'),
+  V: host('varTmpDir'),
+  w: osRelease_('VERSION_ID'),
+  W: osRelease_('VARIANT_ID'),
+  y: (n) => n.ctx.file ?? '',
+  Y: (n) => (n.ctx.file ? n.ctx.file.slice(0, Math.max(1, n.ctx.file.lastIndexOf('/'))) : ''),
+};
+
 function lookup(c: string, ctx: SpecifierContext): string | undefined {
-  const h = ctx.host;
-  const u = parseUnitName(ctx.name);
-  const prefix = u?.prefix ?? ctx.name;
-  const instance = u?.instance ?? '';
-  const lastDash = (s: string) => (s.includes('-') ? s.slice(s.lastIndexOf('-') + 1) : s);
-  switch (c) {
-    case 'a':
-      return h.architecture;
-    case 'A':
-      return h.osRelease['IMAGE_VERSION'] ?? '';
-    case 'b':
-      return h.bootId;
-    case 'B':
-      return h.osRelease['BUILD_ID'] ?? '';
-    case 'C':
-      return h.cacheDir;
-    case 'd':
-      return `${h.runtimeDir}/credentials/${ctx.name}`;
-    case 'D':
-      return '/usr/share';
-    case 'E':
-      return h.configDir;
-    case 'f':
-      return instance !== '' ? unescapeUnitPath(instance) : unescapeUnitPath(prefix);
-    case 'g':
-      return h.group;
-    case 'G':
-      return String(h.gid);
-    case 'h':
-      return h.home;
-    case 'H':
-      return h.hostname;
-    case 'i':
-      return instance;
-    case 'I':
-      return unescapeUnitInstance(instance);
-    case 'j':
-      return lastDash(prefix);
-    case 'J':
-      return unescapeUnitInstance(lastDash(prefix));
-    case 'l':
-      return h.hostname.split('.')[0] ?? h.hostname;
-    case 'L':
-      return h.logsDir;
-    case 'm':
-      return h.machineId;
-    case 'M':
-      return h.osRelease['IMAGE_ID'] ?? '';
-    case 'n':
-      return ctx.name;
-    case 'N':
-      return u ? (u.instance !== undefined ? `${u.prefix}@${u.instance}` : u.prefix) : ctx.name;
-    case 'o':
-      return h.osRelease['ID'] ?? '';
-    case 'p':
-      return prefix;
-    case 'P':
-      return unescapeUnitInstance(prefix);
-    case 'q':
-      return h.prettyHostname || h.hostname;
-    case 's':
-      return h.shell;
-    case 'S':
-      return h.stateDir;
-    case 't':
-      return h.runtimeDir;
-    case 'T':
-      return h.tmpDir;
-    case 'u':
-      return h.user;
-    case 'U':
-      return String(h.uid);
-    case 'v':
-      return h.kernelRelease;
-    case 'V':
-      return h.varTmpDir;
-    case 'w':
-      return h.osRelease['VERSION_ID'] ?? '';
-    case 'W':
-      return h.osRelease['VARIANT_ID'] ?? '';
-    case 'y':
-      return ctx.file ?? '';
-    case 'Y':
-      return ctx.file ? ctx.file.slice(0, Math.max(1, ctx.file.lastIndexOf('/'))) : '';
-    default:
-      return undefined;
-  }
+  const spec = Object.prototype.hasOwnProperty.call(SPECIFIERS, c) ? SPECIFIERS[c] : undefined;
+  if (!spec) return undefined;
+  const unit = parseUnitName(ctx.name);
+  return spec({ h: ctx.host, ctx, unit, prefix: unit?.prefix ?? ctx.name, instance: unit?.instance ?? '' });
 }
 
 /**
