@@ -72,5 +72,12 @@ export {
   type ActivatedSockets,
   type ActivatedSocketsOptions,
 } from './listen-fds.js';
-export { runSocketActivate, socketActivateEnvironment, type SocketActivateOptions } from './socket-activate.js';
+export {
+  commandOf,
+  listenFdNames,
+  runSocketActivate,
+  socketActivateEnvironment,
+  statusOf,
+  type SocketActivateOptions,
+} from './socket-activate.js';
 export { loadEngineUnits, type LoadedEngineUnits } from './load-units.js';

@@ -69,9 +69,8 @@ export function socketActivateEnvironment(
   }
   if (!options.inetd) {
     env.LISTEN_FDS = String(nFds);
-    const names = options.fdnames ?? [];
-    if (names.length === 1) env.LISTEN_FDNAMES = Array.from({ length: nFds }, () => names[0]).join(':');
-    else if (names.length > 0) env.LISTEN_FDNAMES = names.join(':');
+    const names = listenFdNames(options.fdnames ?? [], nFds);
+    if (names !== undefined) env.LISTEN_FDNAMES = names;
   }
   for (const item of options.setenv ?? []) {
     const eq = item.indexOf('=');
@@ -81,7 +80,14 @@ export function socketActivateEnvironment(
   return env;
 }
 
-function commandOf(argv: readonly string[]): ExecCommand {
+/** LISTEN_FDNAMES for `nFds` fds from `--fdname` values: one name for all, or one per fd; none without names. */
+export function listenFdNames(names: readonly string[], nFds: number): string | undefined {
+  if (names.length === 0) return undefined;
+  return names.length === 1 ? Array.from({ length: nFds }, () => names[0]).join(':') : names.join(':');
+}
+
+/** A command line run as is (no `$VAR` expansion, no prefixes), as an ExecCommand for execCommand(). */
+export function commandOf(argv: readonly string[]): ExecCommand {
   const path = argv[0] ?? '';
   return {
     path,
@@ -99,7 +105,7 @@ function commandOf(argv: readonly string[]): ExecCommand {
 }
 
 /** The exit status a shell would report: the code, or 128 + signal number. */
-function statusOf(code: number | null, signal: NodeJS.Signals | null): number {
+export function statusOf(code: number | null, signal: NodeJS.Signals | null): number {
   if (signal !== null) return 128 + (osConstants.signals[signal] ?? 0);
   return code ?? 1;
 }

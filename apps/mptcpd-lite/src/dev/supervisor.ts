@@ -5,10 +5,16 @@
  * in while the next generation is not started yet needs no extra restart (it reads the new files).
  */
 import { existsSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import path from 'node:path';
-import { type ExitStatus, type NativeApi, type ServiceChild, execCommand } from '@mptcp/activation';
-import type { ExecCommand } from '@mptcp/unit';
+import {
+  type ExitStatus,
+  type NativeApi,
+  type ServiceChild,
+  commandOf,
+  execCommand,
+  listenFdNames,
+  statusOf,
+} from '@mptcp/activation';
 import { groupMembers, inGroup, signalGroup } from './process-group.js';
 import { waitForListener } from './readiness.js';
 import type { DevSocket } from './sockets.js';
@@ -41,30 +47,13 @@ interface Generation {
   watch: AbortController;
 }
 
-function commandOf(argv: readonly string[]): ExecCommand {
-  return {
-    path: argv[0] ?? '',
-    argv: [...argv],
-    ignoreFailure: false,
-    noEnvExpand: true,
-    fullPrivileges: false,
-    noUserSwitch: false,
-    ambientMagic: false,
-    argv0Override: false,
-    raw: argv.join(' '),
-    file: '',
-    line: 0,
-  };
-}
-
 function describeExit(status: ExitStatus): string {
   return status.signal !== null ? `killed by ${status.signal}` : `exit code ${status.code ?? '?'}`;
 }
 
 /** The shell's view of an exit: the code, or 128 + the signal number. */
 export function shellStatus(status: ExitStatus): number {
-  if (status.signal !== null) return 128 + (osConstants.signals[status.signal] ?? 0);
-  return status.code ?? 1;
+  return statusOf(status.code, status.signal);
 }
 
 /**
@@ -116,9 +105,8 @@ export class Supervisor {
     for (const k of ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET']) delete env[k];
     const n = options.sockets.length;
     env.LISTEN_FDS = String(n);
-    const names = options.fdnames ?? [];
-    if (names.length === 1) env.LISTEN_FDNAMES = Array.from({ length: n }, () => names[0]).join(':');
-    else if (names.length > 0) env.LISTEN_FDNAMES = names.join(':');
+    const names = listenFdNames(options.fdnames ?? [], n);
+    if (names !== undefined) env.LISTEN_FDNAMES = names;
     this.env = env;
   }
 
@@ -150,7 +138,7 @@ export class Supervisor {
     await this.spawning;
     const latest = this.current;
     if (latest) await this.stop(latest);
-    this.finish(128 + (osConstants.signals[signal] ?? 0));
+    this.finish(statusOf(null, signal));
   }
 
   /** The PID of the running generation. */
