@@ -10,6 +10,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   realpathSync,
   statSync,
 } from 'node:fs';
@@ -102,9 +103,10 @@ function listConf(dir: string): string[] {
  */
 export function findDropIns(name: string, searchPaths: readonly string[], listing?: SearchPathListing): string[] {
   const chosen = new Map<string, string>();
+  const names = dropInDirNames(name);
   for (const sp of searchPaths) {
     const entries = listing ? listed(listing, sp) : null;
-    for (const d of dropInDirNames(name)) {
+    for (const d of names) {
       if (entries && !entries.has(d)) continue;
       const dir = join(sp, d);
       for (const f of listConf(dir)) if (!chosen.has(f)) chosen.set(f, join(dir, f));
@@ -133,29 +135,46 @@ const UNIT_FILE_MAX = 64 * 1024 * 1024 - 1;
 /**
  * A unit file or drop-in, read without letting it stall the caller: opened O_NONBLOCK (a FIFO opens
  * at once), regular files only (a FIFO would block, /dev/zero never ends), at most 64 MiB.
+ * With `maskCheck`, a mask (/dev/null or a link to it, an empty file: isMaskFile()) is 'masked'
+ * instead of an error: the one fstat() answers both, no stat() before the open (start-up reads
+ * thousands of these). open + fstat + read + close: the size from fstat sizes the one read.
  */
-function readUnitFile(path: string): Buffer {
+function readUnitFile(path: string, maskCheck?: false): Buffer;
+function readUnitFile(path: string, maskCheck: true): Buffer | 'masked';
+function readUnitFile(path: string, maskCheck = false): Buffer | 'masked' {
   const fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
   try {
     const st = fstatSync(fd);
+    if (maskCheck && (st.isFile() ? st.size === 0 : st.isCharacterDevice() && realpathSync(path) === '/dev/null'))
+      return 'masked';
     if (!st.isFile())
       throw Object.assign(new Error(`${path}: not a regular file`), { code: st.isDirectory() ? 'EISDIR' : 'EBADFD' });
     if (st.size > UNIT_FILE_MAX)
       throw Object.assign(new Error(`${path}: larger than ${UNIT_FILE_MAX} bytes`), { code: 'EFBIG' });
-    return readFileSync(fd);
+    // /proc-like files report size 0 but have content: read those to the end, as readFileSync does.
+    if (st.size === 0) return readFileSync(fd);
+    const buf = Buffer.allocUnsafe(st.size);
+    let n = 0;
+    while (n < buf.length) {
+      const r = readSync(fd, buf, n, buf.length - n, null);
+      if (r === 0) break;
+      n += r;
+    }
+    return n === buf.length ? buf : buf.subarray(0, n);
   } finally {
     closeSync(fd);
   }
 }
 
-/** Applies the main file and its drop-ins to a fresh state. */
+/** Applies the main file (already read) and its drop-ins to a fresh state. */
 function loadInto(
   state: LoadState,
+  text: Buffer,
   path: string,
   searchPaths: readonly string[],
   listing: SearchPathListing | undefined,
 ): void {
-  applyUnitText(state, readUnitFile(path), path);
+  applyUnitText(state, text, path);
   for (const d of findDropIns(state.unit.name, searchPaths, listing)) {
     let text: Buffer;
     try {
@@ -172,7 +191,15 @@ function loadInto(
 export function loadUnitFile(path: string, options: LoadOptions = {}): LoadUnitResult {
   const name = options.name ?? basename(path);
   const searchPaths = options.searchPaths ?? [dirname(path)];
-  if (isMaskFile(path)) {
+  // Read first (its fstat tells a mask too); a read error is reported after the name check.
+  let text: Buffer | 'masked' | undefined;
+  let readError: unknown;
+  try {
+    text = readUnitFile(path, true);
+  } catch (e) {
+    readError = e;
+  }
+  if (text === 'masked') {
     return {
       masked: true,
       fatal: true,
@@ -195,7 +222,8 @@ export function loadUnitFile(path: string, options: LoadOptions = {}): LoadUnitR
     };
   }
   try {
-    loadInto(state, path, searchPaths, options.listing);
+    if (text === undefined) throw readError;
+    loadInto(state, text, path, searchPaths, options.listing);
   } catch (e) {
     return { fatal: true, diagnostics: [...state.diagnostics, readIssue(path, name, e)] };
   }
