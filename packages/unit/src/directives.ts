@@ -120,10 +120,6 @@ function typed<T>(type: ValueType<T>) {
     };
 }
 
-const bool = typed(BOOL);
-const unsigned = typed(UNSIGNED);
-const sec = typed(SEC);
-const secFix0 = typed(SEC_FIX0);
 /** A setting whose default depends on others: kept in the load state until loading ends. */
 const pending = <T>(type: ValueType<T>, set: Setter<Pending, T>): DirectiveParser =>
   typed(type)((c) => c.state.pending, set);
@@ -469,15 +465,6 @@ export function parseSignal(v: string): string | undefined {
     if (n >= 34) return `SIGRTMIN+${n - 34}`;
   }
   return undefined;
-}
-
-function signal(set: (c: DirectiveContext, v: string) => void): DirectiveParser {
-  return (v, c) => {
-    const s = parseSignal(v);
-    // signal_from_string(): a number outside 1..64 is ERANGE, anything else unparsable EINVAL.
-    if (s === undefined) return parseFailed(c, v, parseInteger(v).ok ? 'ERANGE' : 'EINVAL');
-    set(c, s);
-  };
 }
 
 // ---- the tables ---------------------------------------------------------------------------------

@@ -217,11 +217,11 @@ export function socketOptionsOf(rows: Readonly<Record<string, object>>, u: objec
   const out: Record<string, boolean | number | string> = {};
   for (const row of Object.values(rows)) {
     if (!isValueRow(row) || row.sockopt === undefined) continue;
-    const v = (u as Fields)[row.field];
+    const v = (u as Fields)[row.field] as boolean | number | string | undefined;
     if (v === undefined) continue;
     const link = row.sockopt;
-    const encoded = typeof link === 'string' ? (v as boolean | number | string) : link.encode(v);
+    const encoded = typeof link === 'string' ? v : link.encode(v);
     if (encoded !== undefined) out[typeof link === 'string' ? link : link.field] = encoded;
   }
-  return out as SocketOptionValues;
+  return out;
 }
