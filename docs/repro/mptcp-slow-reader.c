@@ -20,6 +20,8 @@
  *   -k MS            sender: non-blocking send(); when poll(POLLOUT) saw nothing for MS ms, try
  *                    send() again anyway (the workaround: the retry finds room that POLLOUT never
  *                    reported, and its push restarts the transfer)
+ *   -E               apply the socket options before listen()/connect() (the accepted socket
+ *                    inherits them) instead of on the connected socket
  *   -K MS            sender: as -k, but instead of retrying, setsockopt(TCP_NODELAY, 1) and wait
  *                    for POLLOUT again (shows that pushing the pending data alone does not help)
  *   -b BYTES         SO_RCVBUF (receiver) / SO_SNDBUF (sender) for this side's socket
@@ -62,7 +64,7 @@ static void die(const char *what) {
 }
 
 struct opts {
-  int proto, sender, quickack, lowat, buf, kick_ms, nodelay_kick, force, notsent, grow_max;
+  int proto, sender, quickack, lowat, buf, kick_ms, nodelay_kick, force, notsent, grow_max, early;
   long long bytes;
   size_t readsize;
   long pause_us;
@@ -162,10 +164,10 @@ int main(int argc, char **argv) {
   int server = strcmp(argv[1], "server") == 0;
   const char *host = server ? "0.0.0.0" : argv[2];
   const char *port = server ? argv[2] : argv[3];
-  struct opts o = {IPPROTO_MPTCP, 0, 0, 0, 0, 0, 0, 0, 0, 0, 256LL << 20, 65536, 0, NULL};
+  struct opts o = {IPPROTO_MPTCP, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 256LL << 20, 65536, 0, NULL};
   optind = server ? 3 : 4;
   int c;
-  while ((c = getopt(argc, argv, "p:sn:r:u:c:l:qb:B:N:G:k:K:")) != -1) {
+  while ((c = getopt(argc, argv, "p:sn:r:u:c:l:qb:B:N:G:Ek:K:")) != -1) {
     switch (c) {
       case 'p': o.proto = strcmp(optarg, "tcp") == 0 ? IPPROTO_TCP : IPPROTO_MPTCP; break;
       case 's': o.sender = 1; break;
@@ -179,6 +181,7 @@ int main(int argc, char **argv) {
       case 'B': o.buf = atoi(optarg); o.force = 1; break;
       case 'N': o.notsent = atoi(optarg); break;
       case 'G': o.grow_max = atoi(optarg); break;
+      case 'E': o.early = 1; break;
       case 'k': o.kick_ms = atoi(optarg); break;
       case 'K': o.kick_ms = atoi(optarg); o.nodelay_kick = 1; break;
       default: return 2;
@@ -191,6 +194,7 @@ int main(int argc, char **argv) {
   if (getaddrinfo(server ? NULL : host, port, &hints, &ai) != 0) die("getaddrinfo");
   int fd = socket(ai->ai_family, SOCK_STREAM, o.proto);
   if (fd < 0) die("socket");
+  if (o.early) tune(fd, &o);
   if (server) {
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -205,7 +209,7 @@ int main(int argc, char **argv) {
   } else if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
     die("connect");
   }
-  tune(fd, &o);
+  if (!o.early) tune(fd, &o);
   int r = run(fd, &o);
   close(fd);
   return r;

@@ -34,9 +34,8 @@ export const veth: Scenario = {
   title: 'Bulk transfer over veth (MTU 1500): Node MPTCP vs Node TCP vs C, bbr and cubic',
   needs: ['root', 'netns', 'mptcp'],
   async run(ctx) {
-    // The write path (the sender-side stall workaround) is opt-in in @mptcp/native; bulk is what it is
-    // for, so the Node workers of this scenario run with it on unless BENCH sets MPTCP_WRITE_PATH.
-    process.env['MPTCP_WRITE_PATH'] ??= '1';
+    // Node MPTCP runs with @mptcp/native's defaults (bulk tuning on, the opt-in write path off);
+    // MPTCP_BULK_TUNING=0 / MPTCP_WRITE_PATH=1 in the environment reach the workers to compare.
     const bytes = ctx.quick ? 64 * MiB : 256 * MiB;
     const lab = Lab.up(`bv${process.pid % 10000}`, 'none', 'none');
     try {
