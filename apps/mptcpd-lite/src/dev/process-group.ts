@@ -1,20 +1,9 @@
 /**
  * The app runs in its own session and process group (setsid; pgid = its PID), so stopping it also
  * stops what it started (`sh -c`, `npm run`, workers) — none of them may keep accepting on the
- * shared socket with old code.
+ * shared socket with old code. Signalling the group is @mptcp/native's killProcessGroup().
  */
 import { readFileSync, readdirSync } from 'node:fs';
-
-/** kill(-pgid, signal); false when the group is empty (ESRCH). */
-export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw err;
-  }
-}
 
 /** State and process group of a process, from /proc/PID/stat; undefined when gone. */
 function statOf(pid: number): { state: string; pgrp: number } | undefined {

@@ -15,7 +15,8 @@ import {
   listenFdNames,
   statusOf,
 } from '@mptcp/activation';
-import { groupMembers, inGroup, signalGroup } from './process-group.js';
+import { killProcessGroup } from '@mptcp/native';
+import { groupMembers, inGroup } from './process-group.js';
 import { waitForListener } from './readiness.js';
 import type { DevSocket } from './sockets.js';
 
@@ -130,7 +131,7 @@ export class Supervisor {
   async shutdown(signal: NodeJS.Signals): Promise<void> {
     if (this.shuttingDown) {
       const gen = this.current;
-      if (gen && !gen.exited) signalGroup(gen.pid, 'SIGKILL');
+      if (gen && !gen.exited) killProcessGroup(gen.pid, 'SIGKILL');
       return;
     }
     this.shuttingDown = true;
@@ -245,7 +246,7 @@ export class Supervisor {
     gen.stopping = true;
     gen.watch.abort();
     const deadline = performance.now() + o.stopTimeoutMs;
-    if (!gen.exited && !signalGroup(gen.pid, 'SIGTERM')) gen.child.kill('SIGTERM');
+    if (!gen.exited && !killProcessGroup(gen.pid, 'SIGTERM')) gen.child.kill('SIGTERM');
     // Who is in the group: only these are waited for and killed later (once the leader is reaped, its
     // PID — and so a process group of that number — can be someone else's). Taken after the signal (a
     // scan of /proc costs tens of ms) but before this loop can reap the leader.
@@ -254,7 +255,7 @@ export class Supervisor {
       const r = await within(gen.child.exited, o.stopTimeoutMs);
       if (r === 'timeout' && !gen.exited) {
         o.log(`pid ${gen.pid} did not stop within ${o.stopTimeoutMs} ms after SIGTERM: SIGKILL`);
-        if (!signalGroup(gen.pid, 'SIGKILL')) gen.child.kill('SIGKILL');
+        if (!killProcessGroup(gen.pid, 'SIGKILL')) gen.child.kill('SIGKILL');
         await gen.child.exited;
       }
     }
