@@ -25,8 +25,6 @@ import type { OpenedSocket, OpenSocketSpec, SocketOptionWarning, SockAddr } from
 
 type Family = SockAddr['family'];
 
-const isIp = (f: Family): boolean => f === 'inet' || f === 'inet6';
-
 function setInt(fd: number, level: string, name: string, value: number): number {
   return binding().setsockoptInt(fd, sysconst(level), sysconst(name), value);
 }
