@@ -8,7 +8,17 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mptcpUnavailable, need, netnsUnavailable, python3Unavailable } from './helpers/capability.js';
-import { CLI, HELPERS, pidAlive, runCli, startCli, startProcess, stopProcess, type Running } from './helpers/cli.js';
+import {
+  CLI,
+  cliArgv,
+  HELPERS,
+  pidAlive,
+  runCli,
+  startCli,
+  startProcess,
+  stopProcess,
+  type Running,
+} from './helpers/cli.js';
 import { converse } from './helpers/control.js';
 import { pythonClient } from './helpers/peers.js';
 import { freePort, tempDir, writeUnits } from './helpers/units.js';
@@ -229,13 +239,7 @@ describe('mptcpd-lite run', () => {
     daemon = startProcess('sh', [
       '-c',
       'JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec "$0" "$@"',
-      process.execPath,
-      CLI,
-      'run',
-      '--units',
-      units,
-      '--control',
-      control,
+      ...cliArgv(['run', '--units', units, '--control', control]),
     ]);
     await daemon.waitFor(/^\{"event":"ready"/, 15000);
     const err = daemon.stderr();
@@ -385,13 +389,7 @@ describe('mptcpd-lite run', () => {
         [
           '--bounding-set=-dac_override,-dac_read_search',
           '--inh-caps=-dac_override,-dac_read_search',
-          process.execPath,
-          CLI,
-          'run',
-          '--units',
-          units,
-          '--control',
-          path.join(dir, 'c.sock'),
+          ...cliArgv(['run', '--units', units, '--control', path.join(dir, 'c.sock')]),
         ],
         { stdio: ['ignore', 'ignore', 'pipe'] },
       );

@@ -25,8 +25,14 @@ export interface RunOptions {
   netns?: string;
 }
 
+/** `node dist/cli.js ARGS` as an argv, to run behind a wrapper (sh -c, setpriv, ip netns exec…). */
+export function cliArgv(args: readonly string[]): string[] {
+  return [process.execPath, CLI, ...args];
+}
+
 function argvFor(args: string[], netns?: string): [string, string[]] {
-  return netns ? ['ip', ['netns', 'exec', netns, process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
+  const [node, ...rest] = cliArgv(args) as [string, ...string[]];
+  return netns ? ['ip', ['netns', 'exec', netns, node, ...rest]] : [node, rest];
 }
 
 export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
