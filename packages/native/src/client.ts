@@ -21,7 +21,13 @@ import { pickSocketOptions, type MptcpSocketOptions } from './socket-options.js'
 import type { MptcpMode } from './types.js';
 import { watchWritable, type FdWatcher } from './watch.js';
 import { setConnecting } from './fd.js';
-import { bulkTuningDisabled, useMptcpBulkTuning, useMptcpWritePath, writePathDisabled } from './write-path.js';
+import {
+  bulkTuningDisabled,
+  presetBulkReceiveBuffer,
+  useMptcpBulkTuning,
+  useMptcpWritePath,
+  writePathDisabled,
+} from './write-path.js';
 
 type IpFamily = 'inet' | 'inet6';
 
@@ -135,6 +141,8 @@ function startAttempt(fd: number, target: Target, port: number, options: MptcpCo
         return;
       }
     }
+    // Before the handshake, so the window can open from the first round trip (write-path.ts).
+    if (!bulkTuningDisabled()) presetBulkReceiveBuffer(fd);
     const r = native.connect(fd, { family: target.family, address: target.address, port });
     if (r === 0) {
       resolve();

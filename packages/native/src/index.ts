@@ -113,6 +113,8 @@ export {
   useMptcpBulkTuning,
   bulkTuningStats,
   bulkTuningDisabled,
+  bulkReceiveBuffer,
+  presetBulkReceiveBuffer,
   type WritePathOptions,
   type BulkTuningOptions,
 } from './write-path.js';

@@ -13,7 +13,13 @@ import { createConfiguredSocket, effectiveMode, wantsMptcp, type CreatedSocket }
 import { ipSockAddr } from './sockaddr.js';
 import { pickSocketOptions, type MptcpSocketOptions } from './socket-options.js';
 import type { MptcpMode } from './types.js';
-import { bulkTuningDisabled, useMptcpBulkTuning, useMptcpWritePath, writePathDisabled } from './write-path.js';
+import {
+  bulkTuningDisabled,
+  presetBulkReceiveBuffer,
+  useMptcpBulkTuning,
+  useMptcpWritePath,
+  writePathDisabled,
+} from './write-path.js';
 
 export interface MptcpListenOptions extends MptcpSocketOptions {
   /** Address to bind; default '::' (dual stack, IPV6_V6ONLY=0), or '0.0.0.0' without IPv6. */
@@ -74,6 +80,8 @@ function bindListener(
     const r = native.setsockoptInt(fd, sysconst('IPPROTO_IPV6'), sysconst('IPV6_V6ONLY'), options.ipv6Only ? 1 : 0);
     if (r < 0) fail(-r, 'setsockopt');
   }
+  // Accepted connections inherit the listener's receive buffer (write-path.ts, bulk tuning).
+  if (!bulkTuningDisabled()) presetBulkReceiveBuffer(fd);
   // As libuv does for every TCP listener: rebinding a port in TIME_WAIT must work.
   let r = native.setsockoptInt(fd, sysconst('SOL_SOCKET'), sysconst('SO_REUSEADDR'), 1);
   if (r < 0) fail(-r, 'setsockopt');

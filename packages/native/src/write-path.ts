@@ -251,6 +251,29 @@ function raiseBuffer(fd: number, name: string, force: string, want: number, stat
 }
 
 /**
+ * The receive buffer bulk tuning wants, in bytes as getsockopt(SO_RCVBUF) reports:
+ * MPTCP_BULK_RCVBUF=<bytes> (0: leave the kernel's autotuning alone), else 64 MiB.
+ */
+export function bulkReceiveBuffer(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env['MPTCP_BULK_RCVBUF'];
+  const n = v === undefined || v === '' ? NaN : Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : DEFAULT_BULK_RCVBUF;
+}
+
+/**
+ * Raises the receive buffer of a new MPTCP socket `fd` (a listener: its connections inherit it; a
+ * client: before connect()) to bulkReceiveBuffer(), before the handshake: the window the peer may
+ * fill then grows from the first round trip, and a sender never stops at the small early window
+ * (where the first stall of every transfer happened). A limit, not an allocation; never lowered;
+ * a no-op for TCP. Returns the buffer in effect (0 if untouched).
+ */
+export function presetBulkReceiveBuffer(fd: number): number {
+  const want = bulkReceiveBuffer();
+  if (want <= 0 || !isMptcpFd(fd)) return 0;
+  return raiseBuffer(fd, 'SO_RCVBUF', 'SO_RCVBUFFORCE', want, { forceDenied: false });
+}
+
+/**
  * Arms bulk tuning (see above) on a connected MPTCP `socket`. A no-op returning false for TCP, for
  * sockets without an fd and for sockets already tuned.
  */
@@ -261,7 +284,7 @@ export function useMptcpBulkTuning(socket: net.Socket, options: BulkTuningOption
   if (!isMptcpFd(fd)) return false;
   const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
   const maxSndbuf = options.maxSndbuf ?? DEFAULT_MAX_SNDBUF;
-  const rcvbuf = options.rcvbuf ?? DEFAULT_BULK_RCVBUF;
+  const rcvbuf = options.rcvbuf ?? bulkReceiveBuffer();
   const rcvThreshold = options.rcvThreshold ?? DEFAULT_RCV_THRESHOLD;
   const state: TuningState = { kicks: 0, sndbuf: 0, rcvbuf: 0 };
   const perm = { forceDenied: false };

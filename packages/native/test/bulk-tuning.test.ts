@@ -93,22 +93,45 @@ describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
     c.destroy();
   });
 
+  /** A pair without the library's tuning (MPTCP_BULK_TUNING=0), to arm it by hand. */
+  async function untunedPair(): Promise<{ client: net.Socket; server: net.Socket }> {
+    process.env['MPTCP_BULK_TUNING'] = '0';
+    try {
+      return await pair();
+    } finally {
+      delete process.env['MPTCP_BULK_TUNING'];
+    }
+  }
+
+  it('the receive buffer is preset before the handshake (listener and client), larger than the kernel default', async () => {
+    const tuned = await pair();
+    const plain = await untunedPair();
+    for (const side of ['client', 'server'] as const) {
+      expect(bufferOf(tuned[side], 'SO_RCVBUF')).toBeGreaterThan(bufferOf(plain[side], 'SO_RCVBUF'));
+    }
+    for (const s of [tuned.client, tuned.server, plain.client, plain.server]) s.destroy();
+  });
+
   it('a request/response exchange below the threshold leaves both buffers alone', async () => {
-    const { client, server } = await pair();
+    const { client, server } = await untunedPair();
+    expect(useMptcpBulkTuning(server, { rcvbuf: 16 * MiB })).toBe(true);
     const rcv = bufferOf(server, 'SO_RCVBUF');
+    const snd = bufferOf(server, 'SO_SNDBUF');
     server.on('data', (c: Buffer) => server.write(c));
     client.write(Buffer.alloc(64 * 1024, 1));
     let echoed = 0;
     await until(client, ['data'], () => (echoed = client.bytesRead) >= 64 * 1024);
     expect(echoed).toBe(64 * 1024);
-    expect(bulkTuningStats(server)).toMatchObject({ rcvbuf: 0, sndbuf: 0 });
+    expect(bulkTuningStats(server)).toEqual({ kicks: 0, sndbuf: 0, rcvbuf: 0 });
     expect(bufferOf(server, 'SO_RCVBUF')).toBe(rcv);
+    expect(bufferOf(server, 'SO_SNDBUF')).toBe(snd);
     client.destroy();
     server.destroy();
   });
 
   it('receive: after 1 MiB read the receive buffer is raised; every byte arrives in order', async () => {
-    const { client, server } = await pair();
+    const { client, server } = await untunedPair();
+    expect(useMptcpBulkTuning(server, { rcvbuf: 16 * MiB })).toBe(true);
     const before = bufferOf(server, 'SO_RCVBUF');
     const data = randomBytes(8 * MiB);
     const got: Buffer[] = [];
