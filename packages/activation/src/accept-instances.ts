@@ -187,6 +187,7 @@ export class AcceptInstances {
     const { core } = this;
     const native = core.requireNative();
     let svc: ServiceProcess | undefined;
+    let closed = false;
     this.budget.inFlight += 1;
     try {
       const templateName = templateNameFor(sock.unit.name);
@@ -221,14 +222,18 @@ export class AcceptInstances {
           ? { socketStdio: conn.fd, env }
           : { fds: [conn.fd], fdNames: [sock.unit.fileDescriptorName ?? 'connection'], env };
       const pid = await proc.start(ctx);
+      // The child has its own copy: the daemon's goes before anything else runs, since the peer sees
+      // the end of the connection only once every copy is closed.
+      native.close(conn.fd);
+      closed = true;
       core.events.emit('started', { service: name, pid, socket: sock.unit.name });
     } catch (err) {
       release();
       if (svc) sock.instances.delete(svc);
       core.log.error(`Failed to start ${name}: ${messageOf(err)}`, { unit: sock.unit.name });
     } finally {
-      // The child has its own copy; the daemon's must go, or the peer never sees EOF.
-      native.close(conn.fd);
+      // The daemon's copy must go, or the peer never sees EOF.
+      if (!closed) native.close(conn.fd);
       this.budget.inFlight -= 1;
       this.resumePaused();
     }
