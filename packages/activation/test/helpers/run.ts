@@ -1,10 +1,10 @@
 /** Small process and file helpers for the engine tests. */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@mptcp/testkit/net';
 
 export const HELPERS = dirname(fileURLToPath(import.meta.url));
 export const CLIENT = join(HELPERS, 'client.py');
@@ -100,16 +100,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
  * (parse_ip_port), so unit files cannot ask for "any port"; this keeps collisions between parallel
  * runs unlikely instead.
  */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+export { freePort };
 
 /** `127.0.0.1:PORT` with a fresh port. */
 export async function loopback(): Promise<string> {
