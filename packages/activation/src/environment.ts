@@ -18,7 +18,8 @@ import type { ResolvedUser } from './user.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin';
 
-const LOCALE_VARS = [
+/** The locale variables a service inherits from the daemon. */
+export const LOCALE_VARS = [
   'LANG',
   'LANGUAGE',
   'LC_CTYPE',

@@ -5,7 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import type { ExecCommand, ServiceUnit } from '@mptcp/unit';
-import { buildServiceEnvironment, listenEnvironment } from './environment.js';
+import { LOCALE_VARS, buildServiceEnvironment, listenEnvironment } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
 import { type ExitStatus, type ServiceChild, execCommand, waitExit } from './exec.js';
 import type { ServiceResult } from './restart-policy.js';
@@ -35,6 +35,20 @@ export function describeExit(s: ExitStatus): string {
   // A failed exec is 126/127 (the sh wrapper's codes; the native launcher maps its errno to them;
   // systemd: status=203/EXEC).
   return `code=exited, status=${s.code ?? '?'}${s.code === 0 ? '/SUCCESS' : s.code === 127 || s.code === 126 ? '/EXEC' : '/FAILURE'}`;
+}
+
+let processLocale: NodeJS.ProcessEnv | undefined;
+
+/**
+ * The daemon's own locale variables, read from process.env once: a lookup there is a call into
+ * the C++ environment (15 of them cost more than the rest of the environment), and a service is
+ * started per Accept=yes connection. systemd too reads the locale once, at manager start.
+ */
+function daemonLocale(): NodeJS.ProcessEnv {
+  processLocale ??= Object.fromEntries(
+    LOCALE_VARS.flatMap((name) => (process.env[name] !== undefined ? [[name, process.env[name]]] : [])),
+  ) as NodeJS.ProcessEnv;
+  return processLocale;
 }
 
 export class ServiceExec {
@@ -84,7 +98,7 @@ export class ServiceExec {
       service: unit,
       ...(creds.user && !cmd.noUserSwitch && !cmd.fullPrivileges ? { user: creds.user } : {}),
       activation,
-      ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}),
+      daemonEnv: this.options.daemonEnv ?? daemonLocale(),
       ...(ids.invocationId ? { invocationId: ids.invocationId } : {}),
     });
   }
