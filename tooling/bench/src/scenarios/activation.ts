@@ -15,6 +15,7 @@ import { barChart } from '../report/svg.js';
 import { median, round, sampled } from '../lib/stats.js';
 import { writeAcceptUnit } from '../lib/units.js';
 import type { Context, Scenario } from '../lib/scenario.js';
+import { type SpawnLatency, traceSpawns, traceUnavailable } from './spawn-trace.js';
 
 const CONCURRENCY = 8;
 
@@ -75,6 +76,60 @@ async function acceptYes(ctx: Context, seconds: number, concurrency: number): Pr
   return r0;
 }
 
+/** Medians (µs) of one traced run: accept → fork, its part after the hand-off to another thread, fork → exec, accept → exec. */
+type LatencySplit = {
+  connections: number;
+  acceptToFork: number;
+  /** null: the activator forks on its main thread. */
+  handoffToFork: number | null;
+  forkToExec: number;
+  acceptToExec: number;
+};
+
+function split(l: SpawnLatency): LatencySplit {
+  return {
+    connections: l.forkToExec.length,
+    acceptToFork: round(median(l.acceptToFork), 0),
+    handoffToFork: l.handoffToFork.length > 0 ? round(median(l.handoffToFork), 0) : null,
+    forkToExec: round(median(l.forkToExec), 0),
+    acceptToExec: round(median(l.acceptToFork.map((a, i) => a + (l.forkToExec[i] ?? 0))), 0),
+  };
+}
+
+/**
+ * One extra 1-client run per activator with kernel tracepoints (spawn-trace.ts), after the measured
+ * runs so that tracing costs them nothing: where the activator's share of a connection's latency goes.
+ */
+async function latency(ctx: Context, seconds: number): Promise<{ ours: LatencySplit; theirs: LatencySplit }> {
+  let port = await freePort();
+  const sa = await socketActivate(`127.0.0.1:${port}`, ['--accept', '--inetd'], ['/bin/cat']);
+  let theirs: SpawnLatency;
+  try {
+    theirs = await traceSpawns(sa.pid, '/bin/cat', async () => void (await runLoad({ port, concurrency: 1, seconds })));
+  } finally {
+    await sa.stop();
+  }
+  port = await freePort();
+  const units = join(ctx.tmp, 'ay-trace', 'units');
+  writeAcceptUnit(units, { name: 'echo', listen: `127.0.0.1:${port}`, exec: '/bin/cat' });
+  const d = await startDaemon({ units, control: join(ctx.tmp, 'ay-trace', 'control.sock') });
+  let ours: SpawnLatency;
+  try {
+    ours = await traceSpawns(
+      d.proc.pid,
+      '/bin/cat',
+      async () => void (await runLoad({ port, concurrency: 1, seconds })),
+    );
+  } finally {
+    await d.stop();
+  }
+  const r = { ours: split(ours), theirs: split(theirs) };
+  ctx.log(
+    `Accept=yes ×1 accept → exec (tracefs): mptcpd-lite ${JSON.stringify(r.ours)}, systemd-socket-activate ${JSON.stringify(r.theirs)}`,
+  );
+  return r;
+}
+
 export const activation: Scenario = {
   name: 'activation',
   title: 'Socket activation: mptcpd-lite vs systemd-socket-activate',
@@ -83,6 +138,8 @@ export const activation: Scenario = {
     if (!daemonAvailable()) throw new Skip('apps/mptcpd-lite is not built (dist/cli.js missing)');
     const seconds = ctx.quick ? 2 : 4;
     const ay1 = await acceptYes(ctx, seconds, 1);
+    const noTrace = traceUnavailable();
+    const lat = noTrace === undefined ? await latency(ctx, seconds) : undefined;
     const ay = await acceptYes(ctx, seconds, CONCURRENCY);
     const s = {
       acceptYesOurs: sampled(ay.ours),
@@ -129,6 +186,17 @@ export const activation: Scenario = {
           unit: 'µs',
           how: `utime+stime of the daemon process (children excluded) over a run / connections served; 1 client: ${cpu.ours1} µs vs ${cpu.theirs1} µs.`,
         },
+        ...(lat
+          ? [
+              {
+                key: 'activation.acceptYesLatency1Us',
+                label: `Accept=yes, 1 client: accept → exec of the service, mptcpd-lite (systemd-socket-activate: ${lat.theirs.acceptToExec} µs)`,
+                value: lat.ours.acceptToExec,
+                unit: 'µs',
+                how: `kernel tracepoints in one extra ${seconds} s run per activator after the measured ones (accept4 returning, fork/clone by the activator, execve of /bin/cat), medians over ${lat.ours.connections} and ${lat.theirs.connections} connections: mptcpd-lite accept → clone ${lat.ours.acceptToFork} µs (of which ${lat.ours.handoffToFork ?? '?'} µs after handing the spawn to the libuv pool thread), clone → exec ${lat.ours.forkToExec} µs; systemd-socket-activate accept → fork ${lat.theirs.acceptToFork} µs, fork → exec ${lat.theirs.forkToExec} µs.`,
+              },
+            ]
+          : []),
         {
           key: 'activation.acceptYesPerSecond',
           label: 'Accept=yes, mptcpd-lite',
@@ -149,6 +217,7 @@ export const activation: Scenario = {
         acceptYes1Ours: sampled(ay1.ours),
         acceptYes1Systemd: sampled(ay1.theirs),
         acceptYesCpuPerConnUs: cpu,
+        acceptYesLatency1Us: lat ?? { skipped: noTrace ?? null },
       },
       charts: [
         {
@@ -167,7 +236,7 @@ export const activation: Scenario = {
           }),
         },
       ],
-      notes: [],
+      notes: noTrace === undefined ? [] : [`accept → exec latency split not measured: ${noTrace}`],
     };
   },
 };
