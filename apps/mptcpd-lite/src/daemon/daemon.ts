@@ -8,6 +8,7 @@ import { startControlServer, type ControlServer } from '../control/server.js';
 import type { DaemonStatus, UnitOperationResult } from '../control/protocol.js';
 import { messageOf } from '../exit-codes.js';
 import type { Logger } from '../log.js';
+import { compactHeap } from '../v8-tuning.js';
 import { VERSION } from '../version.js';
 import type { Engine, LoadReport } from './engine.js';
 import { createNotifier, monotonicUsec, type Notifier } from './sd-notify.js';
@@ -122,6 +123,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       if (state === 'reloading') {
         state = 'running';
         await notifier.notify({ READY: 1, STATUS: statusText(lastReport) });
+        setImmediate(compactHeap);
       }
     }
   };
@@ -247,5 +249,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     }),
   );
   await notifier.notify({ READY: 1, STATUS: statusText(lastReport), MAINPID: process.pid });
+  // Ready first; then the garbage of the start-up burst goes (v8-tuning.ts).
+  setImmediate(compactHeap);
   return { done, stop, reload };
 }
