@@ -12,7 +12,6 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { socketActivate } from '../lib/baseline.js';
 import { freePort } from '../lib/caps.js';
 import { control, daemonAvailable, startDaemon, type Daemon } from '../lib/daemon.js';
 import { load, oneConnection } from '../lib/loadgen.js';
@@ -181,7 +180,12 @@ async function coldPairs(ctx: Context, count: number): Promise<{ ours: ColdSampl
         if (who === 'theirs') {
           const saPort = await freePort();
           // systemd-socket-activate without --accept execs the service itself on the first connection
-          const sa: Running = await socketActivate(`127.0.0.1:${saPort}`, [], exec);
+          // The service gets the environment mptcpd-lite gives its own (PATH, LANG; no
+          // NODE_OPTIONS, NODE_EXTRA_CA_CERTS… from the bench's shell, which change Node's boot).
+          const sa: Running = start('systemd-socket-activate', ['-l', `127.0.0.1:${saPort}`, ...exec], {
+            env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' },
+          });
+          await sa.waitFor(/Listening on/, 5000);
           try {
             theirs.push(await coldProbe(saPort, timingFile));
           } finally {
