@@ -13,7 +13,7 @@ import { freePort } from '@mptcp/testkit/net';
 import { fdCount, rssBytes } from '@mptcp/testkit/proc';
 import { writeAcceptUnit } from '@mptcp/testkit/units';
 import { startFixture, until } from '../src/fixture.js';
-import { scratchDirs, withFixture } from './helpers/case.js';
+import { reload, scratchDirs, withFixture } from './helpers/case.js';
 import { report, requireCaps } from '../src/require.js';
 import { echo, readAll } from '../src/client.js';
 
@@ -98,13 +98,7 @@ describe('isolation: files that never end or never open', () => {
     mkdirSync(join(dir, 'units', 'good@.service.d'));
     execFileSync('mkfifo', [join(dir, 'units', 'good@.service.d', 'fifo.conf')]);
     await withFixture(dir, async (fx) => {
-      const n = fx.daemon.proc.stdout.filter((l) => l.includes('"event":"reloaded"')).length;
-      process.kill(fx.daemon.proc.pid, 'SIGHUP');
-      await until(
-        () => fx.daemon.proc.stdout.filter((l) => l.includes('"event":"reloaded"')).length > n,
-        20_000,
-        'the reload to finish',
-      );
+      await reload(fx);
       const g = await echo('127.0.0.1', port, 'good', 10_000);
       const st = await fx.status();
       const failed = (st.failed ?? []).map((f) => f.unit).sort();

@@ -9,7 +9,7 @@ import { freePort } from '@mptcp/testkit/net';
 import { worker } from '../src/workers.js';
 import { writeAcceptUnit, writeListenUnit } from '@mptcp/testkit/units';
 import { startFixture, until, type Status } from '../src/fixture.js';
-import { scratchDirs, withFixture } from './helpers/case.js';
+import { reload, scratchDirs, withFixture } from './helpers/case.js';
 import { report, requireCaps } from '../src/require.js';
 import { echo, exchange } from '../src/client.js';
 
@@ -26,17 +26,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** SIGHUP, then the daemon's `reloaded` event line (the n-th one). */
-async function reload(fx: Awaited<ReturnType<typeof startFixture>>): Promise<void> {
-  const n = fx.daemon.proc.stdout.filter((l) => l.startsWith('{"event":"reloaded"')).length;
-  process.kill(fx.daemon.proc.pid, 'SIGHUP');
-  await until(
-    () => fx.daemon.proc.stdout.filter((l) => l.startsWith('{"event":"reloaded"')).length > n,
-    20_000,
-    'reloaded event',
-  );
 }
 
 describe('serving sockets survive reloads', () => {
