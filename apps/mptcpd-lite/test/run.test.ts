@@ -107,6 +107,7 @@ describe('mptcpd-lite run', () => {
     expect(ready.pid).toBe(daemon?.child.pid);
     expect(ready.failed).toBe(1);
     expect(typeof ready.startupMs).toBe('number');
+    expect(ready.cpuMs).toBeGreaterThan(0);
     const err = daemon?.stderr() ?? '';
     expect(err).toContain("broken.socket:3: Unknown key 'FooBar' in section [Socket], ignoring.");
     expect(err).toContain(

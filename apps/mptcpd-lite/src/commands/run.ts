@@ -67,7 +67,7 @@ Signals: SIGHUP reloads the units (listening sockets are kept); SIGTERM/SIGINT s
 Logging: stderr; with JOURNAL_STREAM set, lines carry sd-daemon <N> priority prefixes.
 sd_notify: with NOTIFY_SOCKET set, sends READY=1, RELOADING=1 (+MONOTONIC_USEC=), STOPPING=1, STATUS=
 (so it can run as a Type=notify service). Once listening it prints one JSON line on stdout:
-  {"event":"ready","pid":…,"sockets":N,"services":M,"failed":K,"startupMs":T,"control":"…"}`,
+  {"event":"ready","pid":…,"sockets":N,"services":M,"failed":K,"startupMs":T,"cpuMs":C,"control":"…"}`,
     )
     .addHelpText(
       'after',
