@@ -2,6 +2,7 @@
  * mptcpd-lite with 1,000 socket units: start-up time (spawn to READY=1) and idle RSS.
  */
 import { execFileSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { daemonAvailable, startDaemon } from '../lib/daemon.js';
 import { rssBytes, sleep, start } from '../lib/proc.js';
@@ -26,6 +27,14 @@ export function writeManyAcceptUnits(dir: string, count: number, o: { mptcp: boo
   }
 }
 
+/**
+ * CPU seconds (user + system) the daemon used from exec to ready, from its ready line (`cpuMs`): on a
+ * shared machine wall time grows with the load, CPU time much less. NaN when the daemon did not say.
+ */
+function readyCpuSeconds(ready: Record<string, unknown>): number {
+  return typeof ready.cpuMs === 'number' ? ready.cpuMs / 1000 : Number.NaN;
+}
+
 /** Listening sockets on UNIT_HOST, counted by ss. */
 export function listeningOnUnitHost(): number {
   const out = execFileSync('ss', ['-Hltn', 'src', UNIT_HOST], { encoding: 'utf8' });
@@ -41,7 +50,9 @@ export const daemon: Scenario = {
     const count = 1000;
     const units = join(ctx.tmp, 'units');
     writeManyAcceptUnits(units, count, { mptcp: true });
+    const load = loadavg()[0] ?? Number.NaN;
     const startup: number[] = [];
+    const startupCpu: number[] = [];
     const rss: number[] = [];
     let readyBy = '';
     let listening = 0;
@@ -50,12 +61,13 @@ export const daemon: Scenario = {
       try {
         readyBy = d.readyBy;
         startup.push(d.readyMs / 1000);
+        startupCpu.push(readyCpuSeconds(d.ready));
         listening = listeningOnUnitHost();
         if (listening < count) throw new Error(`only ${listening} of ${count} sockets listening after READY`);
         await sleep(ctx.quick ? 1000 : 3000);
         rss.push(rssBytes(d.proc.pid) / 2 ** 20);
         ctx.log(
-          `rep ${rep + 1}: ready in ${round(d.readyMs, 0)} ms (${d.readyBy}), idle RSS ${round(rss[rss.length - 1]!, 1)} MB`,
+          `rep ${rep + 1}: ready in ${round(d.readyMs, 0)} ms (${d.readyBy}, ${round(startupCpu[startupCpu.length - 1]! * 1000, 0)} ms CPU), idle RSS ${round(rss[rss.length - 1]!, 1)} MB`,
         );
       } finally {
         await d.stop();
@@ -66,6 +78,7 @@ export const daemon: Scenario = {
     const bigUnits = join(ctx.tmp, 'units-5000');
     writeManyAcceptUnits(bigUnits, big, { mptcp: true });
     const bigStartup: number[] = [];
+    const bigStartupCpu: number[] = [];
     for (let rep = 0; rep < ctx.reps; rep++) {
       const d = await startDaemon({
         units: bigUnits,
@@ -74,9 +87,12 @@ export const daemon: Scenario = {
       });
       try {
         bigStartup.push(d.readyMs / 1000);
+        bigStartupCpu.push(readyCpuSeconds(d.ready));
         const n = listeningOnUnitHost();
         if (n < big) throw new Error(`only ${n} of ${big} sockets listening after READY`);
-        ctx.log(`${big} units, rep ${rep + 1}: ready in ${round(d.readyMs, 0)} ms`);
+        ctx.log(
+          `${big} units, rep ${rep + 1}: ready in ${round(d.readyMs, 0)} ms (${round(bigStartupCpu[bigStartupCpu.length - 1]! * 1000, 0)} ms CPU)`,
+        );
       } finally {
         await d.stop();
       }
@@ -89,12 +105,17 @@ export const daemon: Scenario = {
     const st = sampled(startup);
     const rs = sampled(rss);
     const bigSt = sampled(bigStartup);
+    const cpu = sampled(startupCpu);
+    const bigCpu = sampled(bigStartupCpu);
     return {
       summary: {
         daemon: {
           units: count,
           startupSeconds: round(st.median, 3),
           startupSeconds5000: round(bigSt.median, 3),
+          startupCpuSeconds: round(cpu.median, 3),
+          startupCpuSeconds5000: round(bigCpu.median, 3),
+          loadAverage: round(load, 2),
           idleRssMB: round(rs.median, 1),
         },
       },
@@ -124,6 +145,20 @@ export const daemon: Scenario = {
           how: `as above with ${big} units (ports ${UNIT_PORT_BASE}…${UNIT_PORT_BASE + big - 1}), all verified listening; median of ${ctx.reps}.`,
         },
         {
+          key: 'daemon.startupCpuSeconds',
+          label: 'mptcpd-lite start-up CPU time with 1,000 socket units',
+          value: round(cpu.median, 3),
+          unit: 's',
+          how: `user + system CPU of the daemon from exec to ready (\`cpuMs\` of its ready line, Node's boot included): what the start-up costs, less inflated by a loaded machine than wall time (load average ${round(load, 2)} at the start of this scenario); median of ${ctx.reps}.`,
+        },
+        {
+          key: 'daemon.startupCpuSeconds5000',
+          label: 'mptcpd-lite start-up CPU time with 5,000 socket units',
+          value: round(bigCpu.median, 3),
+          unit: 's',
+          how: `as above with ${big} units; median of ${ctx.reps}.`,
+        },
+        {
           key: 'daemon.bareNodeRssMB',
           label: 'Reference: idle bare Node process RSS',
           value: round(bareMB, 1),
@@ -135,6 +170,9 @@ export const daemon: Scenario = {
         readyBy,
         startupSeconds: st,
         startupSeconds5000: bigSt,
+        startupCpuSeconds: cpu,
+        startupCpuSeconds5000: bigCpu,
+        loadAverage: round(load, 2),
         idleRssMB: rs,
         bareNodeRssMB: round(bareMB, 1),
       },
