@@ -194,7 +194,10 @@ export class AcceptInstances {
       const template = this.template(templateName);
       if (!template)
         throw new ActivationError('TEMPLATE_NOT_FOUND', `Service ${templateName} not loaded`, { unit: sock.unit.name });
-      const unit = await this.instantiate(template, name);
+      // A resolver that answers at once (the default: the template is in memory) is not awaited, so
+      // that the spawn is handed off before onReadable() tries the next accept.
+      const resolved = this.instantiate(template, name);
+      const unit = resolved instanceof Promise ? await resolved : resolved;
       const proc = new ServiceProcess(unit, core.serviceOptions());
       svc = proc;
       // The set (and the limits) move to a reopened runtime on reload: the instance stays tracked.
