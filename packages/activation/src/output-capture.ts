@@ -30,6 +30,7 @@ export function loggerSink(log: Logger): ServiceOutputSink {
 
 export class LogCapture implements OutputCapture {
   private readonly open_ = new Set<net.Socket>();
+  private closed = false;
 
   constructor(
     private readonly native: NativeApi & Required<Pick<NativeApi, 'socketPair'>>,
@@ -54,22 +55,31 @@ export class LogCapture implements OutputCapture {
     const [childEnd, ourEnd] = pair;
     // The child writes with blocking I/O, as to a pipe.
     this.native.setNonBlocking(childEnd, false);
-    const stream = new net.Socket({ fd: ourEnd, readable: true, writable: false });
-    this.open_.add(stream);
-    const lines = createInterface({ input: stream, crlfDelay: Infinity });
     const emit = (text: string): void => {
       const p = pid();
       this.sink({ unit, ...(p !== undefined ? { pid: p } : {}), text });
     };
     // Lines written before the launcher has told us the PID wait for it (release()).
     let early: string[] | undefined = [];
-    lines.on('line', (line) => (early ? early.push(line) : emit(line)));
-    const done = (): void => {
-      this.open_.delete(stream);
-      lines.close();
-    };
-    stream.on('close', done);
-    stream.on('error', done);
+    // The reader is built a microtask later, once the caller has handed the spawn over: a net.Socket
+    // and a readline interface cost more than the spawn call, and what the child writes meanwhile
+    // waits in the socket buffer.
+    queueMicrotask(() => {
+      if (this.closed) {
+        this.native.close(ourEnd);
+        return;
+      }
+      const stream = new net.Socket({ fd: ourEnd, readable: true, writable: false });
+      this.open_.add(stream);
+      const lines = createInterface({ input: stream, crlfDelay: Infinity });
+      lines.on('line', (line) => (early ? early.push(line) : emit(line)));
+      const done = (): void => {
+        this.open_.delete(stream);
+        lines.close();
+      };
+      stream.on('close', done);
+      stream.on('error', done);
+    });
     let released = false;
     return {
       fd: childEnd,
@@ -86,6 +96,7 @@ export class LogCapture implements OutputCapture {
 
   /** Closes every reader (the daemon stops). */
   close(): void {
+    this.closed = true;
     for (const s of this.open_) s.destroy();
     this.open_.clear();
   }

@@ -40,7 +40,7 @@ export class ServiceStarter {
     this.s.setState('activating', 'start-pre');
     p.lastInvocationId = invocationId();
     this.s.options.notify?.register(p);
-    timers.armStart(unit.timeoutStartUsec);
+    timers.beginStart(unit.timeoutStartUsec);
     let execFailed = false;
     try {
       const main = unit.execStart[0];
@@ -53,6 +53,7 @@ export class ServiceStarter {
       const creds = this.s.exec.credentials();
       const cwd = this.s.exec.workingDirectory(creds.user);
       const mainCtx = withStoredFds(ctx, p.fdStore.list());
+      if (unit.execStartPre.length > 0) timers.armStartIfPending();
       for (const pre of unit.execStartPre) {
         const status = await this.runControl(pre, 'ExecStartPre');
         this.checkNotStopped();
@@ -86,6 +87,9 @@ export class ServiceStarter {
         throw err;
       }
       const pid = child.pid as number;
+      // Types whose start waits for the process (READY=1, the starter's or the oneshot's exit).
+      if (unit.type === 'forking' || unit.type === 'notify' || unit.type === 'notify-reload' || unit.type === 'oneshot')
+        timers.armStartIfPending();
       p.starts += 1;
       run.session = pid;
       log.debug(`Started main process ${pid}: ${main.raw}`, { unit: this.name });
@@ -132,8 +136,9 @@ export class ServiceStarter {
     if (run.stopping) {
       this.s.setState('inactive', 'dead');
     } else {
-      // execve failed: systemd's status=203/EXEC, result exit-code; anything else before it: resources.
-      p.lastResult = execFailed ? 'exit-code' : 'resources';
+      // A timeout (ExecStartPre= ran too long) keeps its result; execve failed: systemd's
+      // status=203/EXEC, result exit-code; anything else before it: resources.
+      p.lastResult = run.result !== 'success' ? run.result : execFailed ? 'exit-code' : 'resources';
       this.s.setState('failed', 'failed');
     }
     p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, false);
@@ -165,6 +170,7 @@ export class ServiceStarter {
     if (p.state !== 'activating' || run.stopping) return;
     p.subState = 'start-post';
     this.s.timers.startWatchdog();
+    if (p.unit.execStartPost.length > 0) this.s.timers.armStartIfPending();
     for (const post of p.unit.execStartPost) {
       const status = await this.runControl(post, 'ExecStartPost');
       if (p.state !== 'activating' || run.stopping) return;

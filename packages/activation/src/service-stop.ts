@@ -115,6 +115,10 @@ export class ServiceStopper {
     this.s.timers.stopWatchdog();
     this.s.setState('deactivating', sub);
     this.signalMain(signal);
+    // A start that times out in ExecStartPre=/ExecStartPost= has a control process running: it is
+    // the service's too (systemd signals the whole cgroup), and the start waits for it.
+    const control = this.s.run.control;
+    if (control?.pid !== undefined) signalGroup(control, signal, this.s.p.unit.killMode);
     this.s.timers.armStop();
   }
 

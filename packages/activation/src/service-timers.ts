@@ -26,6 +26,8 @@ export interface TimeoutHandlers {
 export class ServiceTimers {
   private startTimer: NodeJS.Timeout | undefined;
   private startDeadline = 0;
+  /** A start's timeout is counting (beginStart()) but its timer is not set yet (armStartIfPending()). */
+  private startPending = false;
   private stopTimer: NodeJS.Timeout | undefined;
   private watchdogTimer: NodeJS.Timeout | undefined;
   /** WATCHDOG_USEC= override from the service for this run. */
@@ -47,9 +49,29 @@ export class ServiceTimers {
     this.startTimer = timer(usec, () => this.fireStart());
   }
 
+  /**
+   * A start begins: TimeoutStartSec= counts from now, but the timer is set only once the start can
+   * wait (armStartIfPending()): a Type=simple/exec start without ExecStartPre=/ExecStartPost= is
+   * over when its spawn returns, and a timer set and cleared per Accept=yes connection is pure cost.
+   */
+  beginStart(usec: number): void {
+    this.clearStart();
+    const ms = usecToMs(usec);
+    this.startDeadline = Number.isFinite(usec) ? Date.now() + ms : Infinity;
+    this.startPending = Number.isFinite(ms) && ms <= MAX_TIMER_MS;
+  }
+
+  /** Sets the timer of a begun start for what is left of its TimeoutStartSec=. */
+  armStartIfPending(): void {
+    if (!this.startPending) return;
+    this.startPending = false;
+    this.startTimer = setTimeout(() => this.fireStart(), Math.max(0, this.startDeadline - Date.now()));
+  }
+
   clearStart(): void {
     if (this.startTimer) clearTimeout(this.startTimer);
     this.startTimer = undefined;
+    this.startPending = false;
   }
 
   private fireStart(): void {
