@@ -10,9 +10,9 @@
  *                                                   re-dump the items from the oracle's systemd 257 first
  *
  * KEY_CHECKS (how a key we keep verbatim is validated, so that a bad value gets systemd's warning) is
- * derived from the value types, for the keys without a row in the directive tables of
- * src/directives.ts (a row parses its key itself; the tables' keys are read from that file, so
- * KEY_CHECKS never re-lists them). OVERRIDES are the keys whose parser differs from the generic one
+ * derived from the value types, for the keys without a row in the directive tables
+ * (src/{unit,socket,service}-directives.ts: a row parses its key itself; the tables' keys are read
+ * from those files, so KEY_CHECKS never re-lists them). OVERRIDES are the keys whose parser differs from the generic one
  * of its type, each with its reason; they were found with the 257 recording
  * (test/conformance-257.test.ts).
  */
@@ -104,25 +104,26 @@ const NO_CHECK = new Set([]);
 const items = readItems();
 
 /**
- * section → the keys its directive table in src/directives.ts has a row for: the top-level keys of
- * `export const UNIT_TABLE/SOCKET_TABLE/SERVICE_TABLE = { … };` (prettier's two-space indent), and
- * for [Unit] the DEPENDENCIES list it spreads in.
+ * section → the keys its directive table has a row for: the top-level keys of `export const
+ * UNIT_TABLE/SOCKET_TABLE/SERVICE_TABLE = { … };` in src/{unit,socket,service}-directives.ts
+ * (prettier's two-space indent), and for [Unit] the DEPENDENCIES list it spreads in.
  */
 function tableKeys() {
-  const src = readFileSync(resolve(here, '../src/directives.ts'), 'utf8');
-  const block = (start, end) => {
+  const block = (file, start, end) => {
+    const src = readFileSync(resolve(here, '../src', file), 'utf8');
     const a = src.indexOf(start);
-    if (a < 0) throw new Error(`src/directives.ts: ${start} not found`);
+    if (a < 0) throw new Error(`src/${file}: ${start} not found`);
     return src.slice(a, src.indexOf(end, a));
   };
   const keysOf = (text) =>
     new Set([...text.matchAll(/^ {2}(?:'([^']+)'|([A-Za-z][A-Za-z0-9]*)):/gm)].map((m) => m[1] ?? m[2]));
-  const unit = keysOf(block('export const UNIT_TABLE = {', '\n};'));
-  for (const m of block('const DEPENDENCIES = [', '\n];').matchAll(/^ {2}'([^']+)',$/gm)) unit.add(m[1]);
+  const unit = keysOf(block('unit-directives.ts', 'export const UNIT_TABLE = {', '\n};'));
+  for (const m of block('unit-directives.ts', 'const DEPENDENCIES = [', '\n];').matchAll(/^ {2}'([^']+)',$/gm))
+    unit.add(m[1]);
   return {
     Unit: unit,
-    Socket: keysOf(block('export const SOCKET_TABLE = {', '\n};')),
-    Service: keysOf(block('export const SERVICE_TABLE = {', '\n};')),
+    Socket: keysOf(block('socket-directives.ts', 'export const SOCKET_TABLE = {', '\n};')),
+    Service: keysOf(block('service-directives.ts', 'export const SERVICE_TABLE = {', '\n};')),
   };
 }
 const rows = tableKeys();
