@@ -8,6 +8,7 @@
  * daemon re-adds the endpoint, the kernel announces the address again and the client rejoins over it.
  * Event-driven throughout: daemon log lines, `info --watch` events, the client's byte counts.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Lab } from '@mptcp/testkit/lab';
@@ -95,6 +96,61 @@ function moreLines(r: Running, re: RegExp, n: number, timeoutMs: number): Promis
   });
 }
 
+/** A command's output for the failure report (never throws: the report must not hide the failure). */
+function capture(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 15_000 }).trimEnd();
+  } catch (err) {
+    return `(${cmd} ${args.join(' ')} failed: ${(err as Error).message.split('\n')[0]})`;
+  }
+}
+
+/**
+ * What a failed run needs to explain itself: the steps reached (ms since start), the daemon's log, the
+ * watcher's events, the client's last lines, and per namespace the `ip mptcp` state, the links, the
+ * MPTCP connections with their subflow counts, the MPTcp* counters (ADD_ADDR/RM_ADDR sent, received,
+ * echoed) and the qdisc drops.
+ */
+function report(
+  steps: readonly string[],
+  named: ReadonlyArray<[string, Running | undefined]>,
+  l: Lab | undefined,
+): string {
+  const out: string[] = ['--- steps (ms since start)', ...steps];
+  for (const [name, r] of named) {
+    if (!r) continue;
+    const exit = r.child.exitCode ?? r.child.signalCode;
+    out.push(
+      `--- ${name} (pid ${r.child.pid}${exit === null ? ', running' : `, exited ${exit}`}): ${r.lines.length} lines`,
+    );
+    out.push(...(r.lines.length > 200 ? ['…', ...r.lines.slice(-200)] : r.lines));
+  }
+  if (l) {
+    for (const ns of [l.env.srvNs, l.env.cliNs]) {
+      out.push(`--- ${ns}: ip mptcp endpoint / limits`);
+      out.push(
+        capture('ip', ['-n', ns, 'mptcp', 'endpoint', 'show']),
+        capture('ip', ['-n', ns, 'mptcp', 'limits', 'show']),
+      );
+      out.push(`--- ${ns}: links`, capture('ip', ['-n', ns, '-br', 'link']), capture('ip', ['-n', ns, '-br', 'addr']));
+      const tcp = capture('ip', ['netns', 'exec', ns, 'ss', '-Htni', `( sport = :${PORT} or dport = :${PORT} )`]);
+      const subflows = tcp.split('\n').filter((x) => /^\S/.test(x) && !x.startsWith('('));
+      out.push(`--- ${ns}: ${subflows.length} TCP subflow(s) on port ${PORT}`, tcp);
+      out.push(`--- ${ns}: MPTCP sockets`, capture('ip', ['netns', 'exec', ns, 'ss', '-HMni']));
+      const mib = capture('ip', ['netns', 'exec', ns, 'nstat', '-as']);
+      out.push(
+        `--- ${ns}: MPTcp counters`,
+        mib
+          .split('\n')
+          .filter((x) => x.startsWith('MPTcp'))
+          .join('\n'),
+      );
+      out.push(`--- ${ns}: qdiscs`, capture('tc', ['-n', ns, '-s', 'qdisc', 'show']));
+    }
+  }
+  return out.join('\n');
+}
+
 const rxOf = (r: Running): number => {
   const last = [...r.lines].reverse().find((l) => l.startsWith('RX '));
   return last ? Number(last.split(' ')[1]) : 0;
@@ -103,64 +159,97 @@ const rxOf = (r: Running): number => {
 describe('fail-over of the initial subflow with run --endpoints auto (two-path lab)', () => {
   it('path 1 down: the daemon removes its endpoint, the subflow closes, the stream continues intact on path 2; path 1 back: the client rejoins it', async (ctx) => {
     need(ctx, netnsUnavailable() ?? mptcpUnavailable() ?? python3Unavailable());
-    lab = Lab.up(NAME, '20mbit', 'none');
-    const { srvNs: srv, cliNs: cli, srv1, srv2 } = lab.env;
-    dir = tempDir('mdl-efo-');
-    const sender = path.join(dir, 'sender.py');
-    const receiver = path.join(dir, 'receiver.py');
-    const sentSha = path.join(dir, 'sent.sha256');
-    writeFileSync(sender, SENDER);
-    writeFileSync(receiver, RECEIVER);
-    const units = writeUnits(path.join(dir, 'units'), {
-      'bulk.socket': `[Socket]\nListenStream=0.0.0.0:${PORT}\nSocketProtocol=mptcp\nAccept=yes\n`,
-      'bulk@.service': `[Service]\nExecStart=/usr/bin/python3 ${sender} ${sentSha}\nStandardInput=socket\nStandardOutput=socket\n`,
-    });
-    const daemon = startCli(
-      ['run', '--units', units, '--control', path.join(dir, 'control.sock'), '--endpoints', 'auto'],
-      { netns: srv },
-    );
-    procs.push(daemon);
-    await daemon.waitFor(/^\{"event":"ready"/, 30_000);
-    await daemon.waitFor(new RegExp(`endpoints: added ${esc(srv1)} id \\d+ signal`), 10_000);
-    await daemon.waitFor(new RegExp(`endpoints: added ${esc(srv2)} id \\d+ signal`), 10_000);
+    const t0 = Date.now();
+    const steps: string[] = [];
+    const step = (what: string): void => void steps.push(`${Date.now() - t0} ${what}`);
+    let daemon: Running | undefined;
+    let watch: Running | undefined;
+    let client: Running | undefined;
+    try {
+      lab = Lab.up(NAME, '20mbit', 'none');
+      const { srvNs: srv, cliNs: cli, srv1, srv2 } = lab.env;
+      step(`lab ${lab.env.name} up`);
+      dir = tempDir('mdl-efo-');
+      const sender = path.join(dir, 'sender.py');
+      const receiver = path.join(dir, 'receiver.py');
+      const sentSha = path.join(dir, 'sent.sha256');
+      writeFileSync(sender, SENDER);
+      writeFileSync(receiver, RECEIVER);
+      const units = writeUnits(path.join(dir, 'units'), {
+        'bulk.socket': `[Socket]\nListenStream=0.0.0.0:${PORT}\nSocketProtocol=mptcp\nAccept=yes\n`,
+        'bulk@.service': `[Service]\nExecStart=/usr/bin/python3 ${sender} ${sentSha}\nStandardInput=socket\nStandardOutput=socket\n`,
+      });
+      daemon = startCli(['run', '--units', units, '--control', path.join(dir, 'control.sock'), '--endpoints', 'auto'], {
+        netns: srv,
+      });
+      procs.push(daemon);
+      await daemon.waitFor(/^\{"event":"ready"/, 30_000);
+      await daemon.waitFor(new RegExp(`endpoints: added ${esc(srv1)} id \\d+ signal`), 10_000);
+      await daemon.waitFor(new RegExp(`endpoints: added ${esc(srv2)} id \\d+ signal`), 10_000);
+      step('daemon ready, both endpoints added');
 
-    const watch = startCli(['info', '--watch', '--json', '--port', String(PORT)], { netns: cli });
-    procs.push(watch);
-    await watch.waitFor(/"event":"snapshot"/, 30_000);
-    const client = startProcess('ip', ['netns', 'exec', cli, 'python3', receiver, srv1, String(PORT)], {
-      stdin: 'pipe',
-    });
-    procs.push(client);
-    await client.waitFor(/^CONNECTED/, 30_000);
-    const joined = JSON.parse(
-      await watch.waitFor(has('"event":"sub_established"', `"daddr":"${esc(srv2)}"`), 30_000),
-    ) as { token: string };
-    await client.waitFor(/^RX /, 30_000);
+      watch = startCli(['info', '--watch', '--json', '--port', String(PORT)], { netns: cli });
+      procs.push(watch);
+      await watch.waitFor(/"event":"snapshot"/, 30_000);
+      step('watch subscribed');
+      client = startProcess('ip', ['netns', 'exec', cli, 'python3', receiver, srv1, String(PORT)], {
+        stdin: 'pipe',
+      });
+      procs.push(client);
+      await client.waitFor(/^CONNECTED/, 30_000);
+      step('client connected');
+      const joined = JSON.parse(
+        await watch.waitFor(has('"event":"sub_established"', `"daddr":"${esc(srv2)}"`), 30_000),
+      ) as { token: string };
+      step(`second subflow joined (token ${joined.token})`);
+      await client.waitFor(/^RX /, 30_000);
+      step('first MiB received');
 
-    // Path 1 down on the client side: the server's s1 loses carrier.
-    lab.link(1, 'down');
-    await daemon.waitFor(new RegExp(`endpoints: removed ${esc(srv1)} id \\d+`), 30_000);
-    await watch.waitFor(has('"event":"sub_closed"', `"token":"${joined.token}"`, `"daddr":"${esc(srv1)}"`), 60_000);
-    // The stream is in order: bytes beyond what had arrived when the subflow closed means the
-    // kernel reinjected the data path 1 had not delivered, and path 2 carries the rest.
-    const atClose = rxOf(client);
-    await moreLines(client, /^RX /, 4, 60_000);
-    expect(rxOf(client)).toBeGreaterThanOrEqual(atClose + (3 << 20));
+      // Path 1 down on the client side: the server's s1 loses carrier.
+      lab.link(1, 'down');
+      step('path 1 down');
+      await daemon.waitFor(new RegExp(`endpoints: removed ${esc(srv1)} id \\d+`), 30_000);
+      step('daemon removed the endpoint');
+      await watch.waitFor(has('"event":"sub_closed"', `"token":"${joined.token}"`, `"daddr":"${esc(srv1)}"`), 60_000);
+      // The stream is in order: bytes beyond what had arrived when the subflow closed means the
+      // kernel reinjected the data path 1 had not delivered, and path 2 carries the rest.
+      const atClose = rxOf(client);
+      step(`initial subflow closed at ${atClose} bytes`);
+      await moreLines(client, /^RX /, 4, 60_000);
+      expect(rxOf(client)).toBeGreaterThanOrEqual(atClose + (3 << 20));
+      step(`4 MiB more over path 2 (${rxOf(client)} bytes)`);
 
-    // Path 1 back: the endpoint returns, the kernel announces the address, the client rejoins it.
-    lab.link(1, 'up');
-    await daemon.waitFor(new RegExp(`endpoints: added ${esc(srv1)} id \\d+`), 30_000);
-    const rejoined = await watch.waitFor(
-      has('"event":"sub_established"', `"token":"${joined.token}"`, `"daddr":"${esc(srv1)}"`),
-      60_000,
-    );
-    expect(rejoined).toContain(srv1);
+      // Path 1 back: the endpoint returns, the kernel announces the address, the client rejoins it.
+      lab.link(1, 'up');
+      step('path 1 up');
+      await daemon.waitFor(new RegExp(`endpoints: added ${esc(srv1)} id \\d+`), 30_000);
+      step('daemon re-added the endpoint');
+      const rejoined = await watch.waitFor(
+        has('"event":"sub_established"', `"token":"${joined.token}"`, `"daddr":"${esc(srv1)}"`),
+        60_000,
+      );
+      expect(rejoined).toContain(srv1);
+      step('client rejoined path 1');
 
-    client.child.stdin?.end('stop\n');
-    const done = await client.waitFor(/^DONE /, 60_000);
-    const [, bytes, sha] = done.split(' ');
-    expect(Number(bytes)).toBeGreaterThan(atClose + (3 << 20));
-    // The service writes its hash before it exits; the client saw EOF only after that exit.
-    expect(sha).toBe(readFileSync(sentSha, 'utf8').trim());
-  }, 240_000);
+      client.child.stdin?.end('stop\n');
+      const done = await client.waitFor(/^DONE /, 60_000);
+      const [, bytes, sha] = done.split(' ');
+      expect(Number(bytes)).toBeGreaterThan(atClose + (3 << 20));
+      // The service writes its hash before it exits; the client saw EOF only after that exit.
+      expect(sha).toBe(readFileSync(sentSha, 'utf8').trim());
+      step('done');
+    } catch (err) {
+      step(`FAILED: ${(err as Error).message.split('\n')[0]}`);
+      const text = report(
+        steps,
+        [
+          ['daemon', daemon],
+          ['info --watch (client netns)', watch],
+          ['client', client],
+        ],
+        lab,
+      );
+      throw new Error(`${(err as Error).message.split('\n')[0]}\n${text}`, { cause: err });
+    }
+  }, 600_000);
 });
