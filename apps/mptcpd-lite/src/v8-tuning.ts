@@ -10,7 +10,7 @@
  * which an idle daemon may never run. compactHeap() runs that one compacting GC once the daemon is
  * ready (and after each reload): with 1,000 units, idle RSS 72.8 → 62.0 MB.
  */
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 const tuned = process.argv[2] === 'run' && process.env.MPTCPD_LITE_V8_DEFAULTS !== '1';
@@ -20,13 +20,18 @@ if (tuned) {
   setFlagsFromString('--no-opt');
 }
 
+/** Below this heap size (a few dozen units) there is little to give back. */
+export const COMPACT_MIN_HEAP_BYTES = 16 * 2 ** 20;
+
 /**
- * One full GC that compacts the old generation (its emptied pages go back to the OS). Takes a few
- * tens of ms with thousands of units; the daemon calls it after READY=1 and the ready line, so it
- * is not start-up time. A no-op with V8's defaults (MPTCPD_LITE_V8_DEFAULTS=1) and outside `run`.
+ * One full GC that compacts the old generation (its emptied pages go back to the OS). It holds the
+ * event loop while it runs (measured with 1,000 units: ~0.2 s on the loaded 2-core test machine),
+ * so the daemon calls it after READY=1 and the ready line, and only when the heap grew past
+ * COMPACT_MIN_HEAP_BYTES: a daemon with a few units (a benchmark's first connection right after
+ * ready) never waits for it. A no-op with V8's defaults (MPTCPD_LITE_V8_DEFAULTS=1) and outside `run`.
  */
 export function compactHeap(): void {
-  if (!tuned) return;
+  if (!tuned || getHeapStatistics().total_heap_size < COMPACT_MIN_HEAP_BYTES) return;
   // V8 exposes gc() to contexts created after --expose-gc is set; the daemon's own context stays
   // without it.
   setFlagsFromString('--expose-gc');
