@@ -11,9 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bulkTuningDisabled,
   bulkTuningStats,
-  connect,
   fdOf,
-  listen,
   sysconst,
   useMptcpBulkTuning,
   useMptcpWritePath,
@@ -21,6 +19,7 @@ import {
 import { binding } from '../src/binding.js';
 import { closeServer, connected, listening } from './helpers/net.js';
 import { missing, probes } from './helpers/capability.js';
+import { mptcpPair } from './helpers/pair.js';
 import { createNetns, deleteNetns, lastJson, runIn, sh } from './helpers/netns.js';
 
 const MiB = 1 << 20;
@@ -34,16 +33,6 @@ const bufferOf = (socket: net.Socket, name: 'SO_SNDBUF' | 'SO_RCVBUF'): number =
   if (typeof r === 'number') throw new Error(`getsockopt ${name}: ${r}`);
   return r.value;
 };
-
-async function pair(): Promise<{ client: net.Socket; server: net.Socket }> {
-  const srv = listen({ host: '127.0.0.1', port: 0, mptcp: 'require' });
-  servers.push(srv);
-  const port = await listening(srv);
-  const accepted = new Promise<net.Socket>((resolve) => srv.once('connection', resolve));
-  const client = connect({ host: '127.0.0.1', port, mptcp: 'require' });
-  await connected(client);
-  return { client, server: await accepted };
-}
 
 /** Resolves when `done()` holds, checked after each event of `emitter` named in `events`. */
 function until(emitter: NodeJS.EventEmitter, events: string[], done: () => boolean): Promise<void> {
@@ -76,7 +65,7 @@ describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
   });
 
   it('is armed on both ends of the library’s MPTCP connections; again is a no-op; TCP is left alone', async () => {
-    const { client, server } = await pair();
+    const { client, server } = await mptcpPair(servers);
     expect(bulkTuningStats(client)).toEqual({ kicks: 0, sndbuf: 0, rcvbuf: 0 });
     expect(bulkTuningStats(server)).toEqual({ kicks: 0, sndbuf: 0, rcvbuf: 0 });
     expect(useMptcpBulkTuning(client)).toBe(false);
@@ -97,14 +86,14 @@ describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
   async function untunedPair(): Promise<{ client: net.Socket; server: net.Socket }> {
     process.env['MPTCP_BULK_TUNING'] = '0';
     try {
-      return await pair();
+      return await mptcpPair(servers);
     } finally {
       delete process.env['MPTCP_BULK_TUNING'];
     }
   }
 
   it('the receive buffer is preset before the handshake (listener and client), larger than the kernel default', async () => {
-    const tuned = await pair();
+    const tuned = await mptcpPair(servers);
     const plain = await untunedPair();
     for (const side of ['client', 'server'] as const) {
       expect(bufferOf(tuned[side], 'SO_RCVBUF')).toBeGreaterThan(bufferOf(plain[side], 'SO_RCVBUF'));
@@ -147,7 +136,7 @@ describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
   });
 
   it('send: a reader that stops reading stalls the writer; the send buffer grows; nothing is lost', async () => {
-    const { client, server } = await pair();
+    const { client, server } = await mptcpPair(servers);
     const before = bufferOf(client, 'SO_SNDBUF');
     server.pause();
     const chunks: Buffer[] = [];
@@ -182,7 +171,7 @@ describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
   it('the opt-in write path replaces it (MPTCP_WRITE_PATH=1): one or the other per socket', async () => {
     process.env['MPTCP_WRITE_PATH'] = '1';
     try {
-      const { client, server } = await pair();
+      const { client, server } = await mptcpPair(servers);
       expect(bulkTuningStats(client)).toBeUndefined();
       expect(useMptcpWritePath(client)).toBe(false);
       client.destroy();

@@ -7,9 +7,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, listen, useMptcpWritePath, writePathDisabled, writePathRetries } from '../src/index.js';
+import { useMptcpWritePath, writePathDisabled, writePathRetries } from '../src/index.js';
 import { closeServer, connected, listening } from './helpers/net.js';
 import { missing, probes } from './helpers/capability.js';
+import { mptcpPair } from './helpers/pair.js';
 
 const noMptcp = missing(probes.mptcp);
 const servers: net.Server[] = [];
@@ -34,16 +35,6 @@ function drain(socket: net.Socket, pauseFirst = 0): Promise<Buffer> {
   });
 }
 
-async function pair(): Promise<{ client: net.Socket; server: net.Socket }> {
-  const srv = listen({ host: '127.0.0.1', port: 0, mptcp: 'require' });
-  servers.push(srv);
-  const port = await listening(srv);
-  const accepted = new Promise<net.Socket>((resolve) => srv.once('connection', resolve));
-  const client = connect({ host: '127.0.0.1', port, mptcp: 'require' });
-  await connected(client);
-  return { client, server: await accepted };
-}
-
 describe('MPTCP_WRITE_PATH', () => {
   it('is opt-in: off unless set to 1 or a retry interval', () => {
     expect(writePathDisabled({})).toBe(true);
@@ -65,7 +56,7 @@ describe.skipIf(noMptcp)('MPTCP write path', () => {
   });
 
   it('with MPTCP_WRITE_PATH=1, is on for the library’s MPTCP sockets (both ends); calling it again is a no-op', async () => {
-    const { client, server } = await pair();
+    const { client, server } = await mptcpPair(servers);
     expect(useMptcpWritePath(client)).toBe(false); // already armed by connect()
     expect(useMptcpWritePath(server)).toBe(false); // already armed by the server
     client.destroy();
@@ -83,7 +74,7 @@ describe.skipIf(noMptcp)('MPTCP write path', () => {
   });
 
   it('delivers every byte in order in both directions (writes, cork/writev, strings), and bytesWritten counts them', async () => {
-    const { client, server } = await pair();
+    const { client, server } = await mptcpPair(servers);
     const up = randomBytes(24 << 20);
     const down = randomBytes(9 << 20);
     const gotUp = drain(server);
@@ -104,7 +95,7 @@ describe.skipIf(noMptcp)('MPTCP write path', () => {
 
   it('backpressure: a reader that does not read for a while blocks the writer, which resumes and loses nothing; the dup fd is closed with the socket', async () => {
     const before = readdirSync('/proc/self/fd').length;
-    const { client, server } = await pair();
+    const { client, server } = await mptcpPair(servers);
     const data = randomBytes(48 << 20);
     const got = drain(server, 300);
     let sawBackpressure = false;
@@ -133,7 +124,7 @@ describe.skipIf(noMptcp)('MPTCP write path', () => {
   });
 
   it('a write after the peer reset fails with an error on the socket, as node:net would', async () => {
-    const { client, server } = await pair();
+    const { client, server } = await mptcpPair(servers);
     server.resetAndDestroy();
     const err = await new Promise<NodeJS.ErrnoException>((resolve) => {
       client.on('error', resolve);
