@@ -3,6 +3,7 @@
  * (systemd, systemd-socket-activate, mptcpd-lite) — sd_listen_fds, sd_notify, the watchdog and
  * the fd store — without libsystemd. Only notify() loads @mptcp/native (lazily).
  */
+export { SdError, type SdErrorCode } from './errors.js';
 export {
   LISTEN_FDS_START,
   ListenFdsError,

@@ -5,6 +5,7 @@
  */
 import { fstatSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import { SdError } from './errors.js';
 
 /** SD_LISTEN_FDS_START. */
 export const LISTEN_FDS_START = 3;
@@ -31,12 +32,11 @@ export interface ListenFdsOptions {
   setCloexec?: (fd: number) => void;
 }
 
-export class ListenFdsError extends Error {
-  constructor(
-    readonly code: 'LISTEN_PID_MISMATCH' | 'LISTEN_FDS_INVALID',
-    message: string,
-  ) {
-    super(message);
+export class ListenFdsError extends SdError {
+  declare readonly code: 'LISTEN_PID_MISMATCH' | 'LISTEN_FDS_INVALID';
+
+  constructor(code: 'LISTEN_PID_MISMATCH' | 'LISTEN_FDS_INVALID', message: string) {
+    super(code, message);
     this.name = 'ListenFdsError';
   }
 }

@@ -4,6 +4,8 @@
  * goes through @mptcp/native, imported lazily: `listenFds()` never loads the addon.
  */
 
+import { SdError } from './errors.js';
+
 /** What to tell the service manager; each field becomes one `KEY=VALUE` line (sd_notify(3)). */
 export interface NotifyState {
   /** READY=1: start-up finished (Type=notify). */
@@ -45,13 +47,15 @@ export interface NotifyOptions {
   fds?: readonly number[];
 }
 
-export class NotifyError extends Error {
+export class NotifyError extends SdError {
+  declare readonly code: 'NOTIFY_SOCKET_INVALID' | 'NOTIFY_FDS_UNSUPPORTED' | 'NOTIFY_STATE_INVALID' | 'ETIMEDOUT';
+
   constructor(
-    readonly code: 'NOTIFY_SOCKET_INVALID' | 'NOTIFY_FDS_UNSUPPORTED' | 'NOTIFY_STATE_INVALID' | string,
+    code: 'NOTIFY_SOCKET_INVALID' | 'NOTIFY_FDS_UNSUPPORTED' | 'NOTIFY_STATE_INVALID' | 'ETIMEDOUT',
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'NotifyError';
   }
 }
