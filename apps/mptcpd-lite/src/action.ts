@@ -1,12 +1,12 @@
 /** Runs a command's action: a CliError (or any error) becomes a stderr line and an exit code. */
-import { CliError, EXIT_ERROR, errnoName, messageOf } from './exit-codes.js';
+import { CliError, EXIT_ERROR, errnoOf, messageOf } from './exit-codes.js';
 
 export function reportError(err: unknown): number {
   if (err instanceof CliError) {
     process.stderr.write(`mptcpd-lite: ${err.message}\n`);
     return err.exitCode;
   }
-  const code = errnoName(err);
+  const code = errnoOf(err);
   const msg = messageOf(err);
   process.stderr.write(`mptcpd-lite: ${code && !msg.includes(code) ? `${code}: ` : ''}${msg}\n`);
   return EXIT_ERROR;

@@ -2,7 +2,8 @@
 import { Command, Option } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
 import type { ConnectionReport } from '../connect/report.js';
-import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK, errnoName, messageOf } from '../exit-codes.js';
+import { MptcpdLiteError } from '../errors.js';
+import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK, errnoOf, messageOf } from '../exit-codes.js';
 import { toJson } from '../json.js';
 import type { MptcpMode } from '@mptcp/native';
 
@@ -73,14 +74,11 @@ export function connectCommand(): Command {
           dialed = await Promise.race([
             dial(host, port, mode),
             new Promise<never>((_, reject) =>
-              setTimeout(
-                () => reject(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })),
-                timeoutMs,
-              ).unref(),
+              setTimeout(() => reject(new MptcpdLiteError('ETIMEDOUT', 'connect timed out')), timeoutMs).unref(),
             ),
           ]);
         } catch (err) {
-          const code = errnoName(err);
+          const code = errnoOf(err);
           const unavailable =
             code === 'ENOPROTOOPT' ||
             code === 'EPROTONOSUPPORT' ||
@@ -102,7 +100,7 @@ export function connectCommand(): Command {
           socket.on('end', () => {
             if (opts.info) finalReport = buildReport(socket, dialed.protocol, dialed.fallback);
           });
-          socket.on('error', (err) => (failed = `${errnoName(err) ?? 'error'}: ${err.message}`));
+          socket.on('error', (err) => (failed = `${errnoOf(err) ?? 'error'}: ${err.message}`));
           socket.on('close', () => {
             if (opts.info && finalReport) emit('closed', finalReport, 'closing');
             else if (opts.json)

@@ -5,7 +5,7 @@ import { errnoMessage } from '@mptcp/constants';
 import { Command, Option } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
 import { defaultControlPath } from '../control/paths.js';
-import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK, errnoName, messageOf } from '../exit-codes.js';
+import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK, errnoOf, messageOf } from '../exit-codes.js';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../log.js';
 
 export const DEFAULT_UNIT_DIRS = ['/etc/mptcpd-lite/units'];
@@ -95,7 +95,7 @@ sd_notify: with NOTIFY_SOCKET set, sends READY=1, RELOADING=1 (+MONOTONIC_USEC=)
           try {
             readdirSync(d);
           } catch (err) {
-            const code = errnoName(err) ?? 'EIO';
+            const code = errnoOf(err) ?? 'EIO';
             problems.set(
               d,
               `${d}: cannot read the unit directory: ${code} (${errnoMessage(code) === code ? messageOf(err) : errnoMessage(code)})`,

@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { peerCredentials, tryFdOf } from '@mptcp/native';
-import { CliError, EXIT_ERROR, errnoName } from '../exit-codes.js';
+import { CliError, EXIT_ERROR, errnoOf } from '../exit-codes.js';
 import type { ControlCommand, ControlReply } from './protocol.js';
 
 export function controlRequest(
@@ -46,7 +46,7 @@ export function controlRequest(
     });
     sock.on('error', (err) => {
       clearTimeout(timer);
-      const code = errnoName(err);
+      const code = errnoOf(err);
       const hint =
         code === 'ENOENT' || code === 'ECONNREFUSED'
           ? ' (is `mptcpd-lite run` running? pass its --control PATH)'

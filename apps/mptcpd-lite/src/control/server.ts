@@ -11,6 +11,7 @@ import { lstatSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { peerCredentials, tryFdOf, type PeerCredentials } from '@mptcp/native';
+import { MptcpdLiteError } from '../errors.js';
 import { toJson } from '../json.js';
 import { parseRequest, type ControlCommand, type ControlRequest } from './protocol.js';
 
@@ -48,7 +49,7 @@ function peerOf(conn: net.Socket): PeerCredentials | undefined {
 }
 
 function codeError(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code });
+  return new MptcpdLiteError(code, message);
 }
 
 /**
@@ -97,9 +98,10 @@ async function clearStale(p: string): Promise<void> {
     s.on('error', () => resolve(false));
   });
   if (live)
-    throw Object.assign(new Error(`${p}: another mptcpd-lite is already running (its control socket answers)`), {
-      code: 'EADDRINUSE',
-    });
+    throw new MptcpdLiteError(
+      'EADDRINUSE',
+      `${p}: another mptcpd-lite is already running (its control socket answers)`,
+    );
   rmSync(p, { force: true });
 }
 

@@ -14,6 +14,7 @@ import {
   type UnitInfo,
 } from '@mptcp/activation';
 import type { ServiceStatus, SocketListing, SocketStatus, UnitStatus } from '../control/protocol.js';
+import { MptcpdLiteError } from '../errors.js';
 import { createUnitLog } from '../events/unit-log.js';
 import { UnitJournal } from './unit-journal.js';
 import type { Logger } from '../log.js';
@@ -150,7 +151,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     },
     stop: () => engine.stop(),
     async unitOperation(op, unit) {
-      if (!engine.hasUnit(unit)) throw Object.assign(new Error(`Unit ${unit} not found.`), { code: 'UNIT_NOT_FOUND' });
+      if (!engine.hasUnit(unit)) throw new MptcpdLiteError('UNIT_NOT_FOUND', `Unit ${unit} not found.`);
       const what = { start: 'Starting', stop: 'Stopping', restart: 'Restarting', reload: 'Reloading' }[op];
       unitLog(unit, `${what} (control request).`);
       if (op === 'start') await engine.startUnit(unit);

@@ -6,6 +6,7 @@
  */
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { DaemonStatus, UnitOperationResult } from '../control/protocol.js';
+import { MptcpdLiteError } from '../errors.js';
 import { messageOf } from '../exit-codes.js';
 import type { Logger } from '../log.js';
 import { compactHeap } from '../v8-tuning.js';
@@ -94,7 +95,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   };
 
   const reload = async (): Promise<LoadReport> => {
-    if (state !== 'running') throw Object.assign(new Error(`cannot reload while ${state}`), { code: 'EBUSY' });
+    if (state !== 'running') throw new MptcpdLiteError('EBUSY', `cannot reload while ${state}`);
     state = 'reloading';
     log.notice('Reloading (SIGHUP or control request): re-reading unit files; listening sockets are kept.');
     await notifier.notify({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec(), STATUS: 'Reloading unit files…' });

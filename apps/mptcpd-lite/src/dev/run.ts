@@ -5,7 +5,7 @@
 import { readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { loadNative } from '@mptcp/activation';
-import { CliError, EXIT_ERROR, errnoName, messageOf } from '../exit-codes.js';
+import { CliError, EXIT_ERROR, errnoOf, messageOf } from '../exit-codes.js';
 import { DEFAULT_IGNORES, ignoreMatcher } from './glob.js';
 import { type DevMptcp, closeDevSockets, openDevSockets } from './sockets.js';
 import { Supervisor } from './supervisor.js';
@@ -59,7 +59,7 @@ export async function runDev(options: DevOptions): Promise<number> {
   try {
     native = await loadNative();
   } catch (err) {
-    throw new CliError(messageOf(err), EXIT_ERROR, errnoName(err));
+    throw new CliError(messageOf(err), EXIT_ERROR, errnoOf(err));
   }
   const sockets = openDevSockets(options.listen, options.mptcp, native, log);
   sockets.forEach((s, i) => log(`listening on ${s.label} (${TRANSPORT_NAMES[s.transport]}) as fd ${3 + i}`));

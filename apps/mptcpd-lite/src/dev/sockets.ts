@@ -8,7 +8,7 @@ import { mptcpUnavailableHint, mptcpUnavailableReason } from '@mptcp/constants';
 import { type NativeApi, formatSockAddr, toSockAddr } from '@mptcp/activation';
 import type { OpenedSocket } from '@mptcp/native';
 import { parseSocketAddress } from '@mptcp/unit';
-import { CliError, EXIT_ERROR, errnoName, messageOf } from '../exit-codes.js';
+import { CliError, EXIT_ERROR, errnoOf, messageOf } from '../exit-codes.js';
 import { socketInode } from './readiness.js';
 
 /** `--mptcp`: `off` opens plain TCP; unset follows NODE_MPTCP's listener default (`prefer`). */
@@ -71,7 +71,7 @@ export function openDevSockets(
           nonBlocking: true,
         });
       } catch (err) {
-        const code = errnoName(err);
+        const code = errnoOf(err);
         const reason = code !== undefined ? mptcpUnavailableReason(code) : undefined;
         const message = messageOf(err);
         const hint =

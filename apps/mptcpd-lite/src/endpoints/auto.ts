@@ -6,6 +6,7 @@
  * (ENOBUFS) costs nothing. Endpoints this process did not add are never touched; its own are
  * removed when it stops.
  */
+import { MptcpdLiteError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { PathManager, pmFlagNames, readPathManagerAsync, type PmEndpoint } from '../netlink/mptcp-pm.js';
 import {
@@ -45,8 +46,12 @@ export interface EndpointManager {
   stop(): void;
 }
 
-export class OtherManagerError extends Error {
-  readonly code = 'ENDPOINT_MANAGER_CONFLICT';
+export class OtherManagerError extends MptcpdLiteError {
+  declare readonly code: 'ENDPOINT_MANAGER_CONFLICT';
+  constructor(message: string) {
+    super('ENDPOINT_MANAGER_CONFLICT', message);
+    this.name = 'OtherManagerError';
+  }
 }
 
 const key = (address: string): string => address.toLowerCase();

@@ -4,6 +4,7 @@
  * (x64, arm64); network-order fields are read explicitly as big-endian by their users.
  */
 import { errnoName } from '@mptcp/constants';
+import { MptcpdLiteError } from '../errors.js';
 
 export const NLMSG_HDRLEN = 16;
 export const NLMSG_NOOP = 1;
@@ -35,15 +36,13 @@ export interface NetlinkMessage {
   payload: Buffer;
 }
 
-/** A netlink error reply (NLMSG_ERROR with a non-zero error), with the errno as a positive number. */
-export class NetlinkError extends Error {
-  readonly errno: number;
-  readonly code: string;
+/** A netlink error reply (NLMSG_ERROR with a non-zero error): `code` the errno name, `errno` the positive number. */
+export class NetlinkError extends MptcpdLiteError {
+  declare readonly errno: number;
   constructor(errno: number, context: string) {
     const code = errnoName(errno);
-    super(`${context}: ${code}`);
-    this.errno = errno;
-    this.code = code;
+    super(code, `${context}: ${code}`, { errno });
+    this.name = 'NetlinkError';
   }
 }
 

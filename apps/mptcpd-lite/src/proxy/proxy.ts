@@ -20,6 +20,7 @@ import {
   spliceRelayAvailable,
   type MptcpMode,
 } from '@mptcp/native';
+import { MptcpdLiteError } from '../errors.js';
 import { formatProxyAddress, type ProxyAddress } from './address.js';
 import { proxyHeader, type ProxyProtocolVersion } from './proxy-protocol.js';
 
@@ -106,9 +107,10 @@ export function relayMode(asked: ProxyOptions['relay']): 'splice' | 'stream' {
   if (asked === 'stream') return 'stream';
   if (spliceRelayAvailable()) return 'splice';
   if (asked === 'splice')
-    throw Object.assign(new Error('--relay splice: the @mptcp/native addon (spliceRelay) is not available'), {
-      code: 'MPTCP_ADDON_UNAVAILABLE',
-    });
+    throw new MptcpdLiteError(
+      'MPTCP_ADDON_UNAVAILABLE',
+      '--relay splice: the @mptcp/native addon (spliceRelay) is not available',
+    );
   return 'stream';
 }
 
