@@ -184,10 +184,11 @@ export function writePathRetries(socket: net.Socket): number {
  * up — gets no more DATA_ACK and waits for the MPTCP retransmission timer (~200 ms). A sender that
  * never stops never waits: the ACKs of new data carry the current DATA_ACK. So:
  *
- * - receive: once a socket has read `rcvThreshold` bytes (bulk, not request/response), its
- *   SO_RCVBUF is raised to `rcvbuf` (SO_RCVBUFFORCE when the process may, else SO_RCVBUF within
- *   net.core.rmem_max, never lowered): a Node reader is slow enough that the kernel's autotuning
- *   keeps the MPTCP window at ~1 MB, which the sender fills every millisecond;
+ * - receive: SO_RCVBUF is raised to `rcvbuf` (SO_RCVBUFFORCE when the process may, else SO_RCVBUF
+ *   within net.core.rmem_max, never lowered) before the handshake for the sockets the library
+ *   creates (presetBulkReceiveBuffer), and once a socket has read `rcvThreshold` bytes for the
+ *   others: a Node reader is slow enough that the kernel's autotuning keeps the MPTCP window at
+ *   ~1 MB, which the sender fills every millisecond;
  * - send: when libuv's write queue for the socket has not shrunk for `stallMs` (the kernel takes
  *   nothing), SO_SNDBUF is doubled (same rule), up to `maxSndbuf`: the kernel wakes the writer
  *   (sk_write_space), new data leaves, and its ACKs carry the DATA_ACK that frees the rest.
@@ -243,7 +244,12 @@ function raiseBuffer(fd: number, name: string, force: string, want: number, stat
   // net.core.{w,r}mem_max, so only keep a plain setting that really raised the buffer.
   if (state.forceDenied || native.setsockoptInt(fd, SOL_SOCKET, sysconst(force), want >> 1) < 0) {
     state.forceDenied = true;
-    const max = Number(readFileSync(`/proc/sys/net/core/${name === 'SO_SNDBUF' ? 'w' : 'r'}mem_max`, 'utf8')) * 2;
+    let max = NaN;
+    try {
+      max = Number(readFileSync(`/proc/sys/net/core/${name === 'SO_SNDBUF' ? 'w' : 'r'}mem_max`, 'utf8')) * 2;
+    } catch {
+      // no /proc: leave the buffer as it is
+    }
     if (Number.isFinite(max) && max > cur.value) native.setsockoptInt(fd, SOL_SOCKET, opt, Math.min(want, max) >> 1);
   }
   const now = native.getsockoptInt(fd, SOL_SOCKET, opt);
