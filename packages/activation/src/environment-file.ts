@@ -4,7 +4,7 @@
  * whole project.
  */
 import { type EnvironmentFileRef, parseEnvironmentFile } from '@mptcp/unit';
-import { ActivationError, errnoOf, messageOf } from './errors.js';
+import { ActivationError, errnoNumberOf, errnoOf, messageOf } from './errors.js';
 import { readRegularFile } from './read-regular.js';
 
 /**
@@ -23,7 +23,7 @@ export function readEnvironmentFiles(refs: readonly EnvironmentFileRef[], unitNa
       throw new ActivationError(
         'ENVIRONMENT_FILE',
         `Failed to load environment files: ${messageOf(err).startsWith(ref.path) ? messageOf(err) : `${ref.path}: ${messageOf(err)}`}`,
-        { unit: unitName, errno: errnoOf(err), cause: err },
+        { unit: unitName, errno: errnoNumberOf(err), cause: err },
       );
     }
     out.push(...parseEnvironmentFile(text).env);

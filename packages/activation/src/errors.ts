@@ -1,7 +1,12 @@
 /**
- * Typed errors of the activation engine. `code` is stable (an errno name such as `EADDRINUSE`, or one
- * of ours); messages say what to do when there is something to do.
+ * Typed errors of the activation engine. `code` is stable (one of ours, below); `errno` is the positive
+ * Linux errno number of the failed system call (as Node's SystemError and @mptcp/native's errors: a
+ * number, never a name; `errnoName(err.errno)` of @mptcp/constants names it). Messages say what to do
+ * when there is something to do. Every CLI command loads this module: it imports only node:os.
  */
+import { constants } from 'node:os';
+
+const ERRNO: Readonly<Record<string, number>> = constants.errno;
 
 export type ActivationErrorCode =
   | 'MPTCP_UNAVAILABLE'
@@ -30,8 +35,8 @@ export interface ActivationErrorDetails {
   syscall?: string;
   /** The address as written in the unit. */
   address?: string;
-  /** The errno name from the kernel, when there is one. */
-  errno?: string;
+  /** The positive errno number from the kernel, when there is one (see errnoNumberOf). */
+  errno?: number | undefined;
   cause?: unknown;
 }
 
@@ -40,7 +45,8 @@ export class ActivationError extends Error {
   readonly unit: string | undefined;
   readonly syscall: string | undefined;
   readonly address: string | undefined;
-  readonly errno: string | undefined;
+  /** Positive Linux errno of the failed system call, when there is one. */
+  readonly errno: number | undefined;
 
   constructor(code: ActivationErrorCode, message: string, details: ActivationErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -60,6 +66,15 @@ export function errnoOf(err: unknown): string | undefined {
     if (typeof code === 'string') return code;
   }
   return undefined;
+}
+
+/**
+ * The positive Linux errno of a thrown error, from its errno name (`err.code`; Node's own `err.errno` is
+ * libuv's negative number, @mptcp/native's the positive one), or of an errno name given as a string.
+ */
+export function errnoNumberOf(err: unknown): number | undefined {
+  const name = typeof err === 'string' ? err : errnoOf(err);
+  return name !== undefined && Object.hasOwn(ERRNO, name) ? ERRNO[name] : undefined;
 }
 
 export function messageOf(err: unknown): string {

@@ -28,7 +28,7 @@ import {
 } from '@mptcp/constants';
 import type { OpenSocketSpec, SockAddr, SocketKind } from '@mptcp/native';
 import { socketOptionValues, type ListenEntry, type SocketUnit } from '@mptcp/unit';
-import { ActivationError, errnoOf, messageOf } from './errors.js';
+import { ActivationError, errnoNumberOf, errnoOf, messageOf } from './errors.js';
 import { formatSockAddr, toSockAddr } from './listen-address.js';
 import type { Logger } from './logger.js';
 import type { NativeApi } from './native-binding.js';
@@ -166,7 +166,7 @@ function openSocketPort(
       throw new ActivationError(
         'UNSUPPORTED_LISTEN',
         `Failed to create listening socket (${entry.value}): Protocol not supported: SocketProtocol=mptcp applies to IPv4/IPv6 sockets, not AF_UNIX (drop it, or set X-MPTCPFallback=yes to listen without MPTCP) [${errno}]`,
-        { unit: unit.name, address: entry.value, syscall: 'socket', errno, cause: err },
+        { unit: unit.name, address: entry.value, syscall: 'socket', errno: errnoNumberOf(err), cause: err },
       );
     }
     const reason = mptcp !== undefined && errno !== undefined ? mptcpUnavailableReason(errno) : undefined;
@@ -174,7 +174,7 @@ function openSocketPort(
     throw new ActivationError(
       'MPTCP_UNAVAILABLE',
       `Failed to create listening socket (${entry.value}): ${mptcpUnavailableHint(reason)}; or allow plain TCP with X-MPTCPFallback=yes [${errno}]`,
-      { unit: unit.name, address: entry.value, syscall: 'socket', errno, cause: err },
+      { unit: unit.name, address: entry.value, syscall: 'socket', errno: errnoNumberOf(err), cause: err },
     );
   }
   const fellBack = opened.fallbackReason !== undefined;
@@ -211,7 +211,7 @@ function vsockKind(type: 'stream' | 'dgram' | 'seqpacket'): SocketKind {
 }
 
 function socketError(unit: SocketUnit, entry: ListenEntry, err: unknown): ActivationError {
-  const errno = errnoOf(err);
+  const errno = errnoNumberOf(err);
   const syscall =
     typeof err === 'object' && err !== null && 'syscall' in err
       ? String((err as { syscall: unknown }).syscall)
@@ -258,7 +258,7 @@ function openFifo(unit: SocketUnit, entry: ListenEntry): OpenedPort {
       throw new ActivationError('SOCKET_OPEN_FAILED', `Failed to open FIFO ${path}: File exists and is not a FIFO`, {
         unit: unit.name,
         address: path,
-        errno: 'EEXIST',
+        errno: errnoNumberOf('EEXIST'),
       });
     exists = true;
   } catch (err) {

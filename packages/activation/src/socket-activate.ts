@@ -9,7 +9,7 @@
 import { constants as osConstants } from 'node:os';
 import type { AcceptedConnection, SockAddr, SocketKind } from '@mptcp/native';
 import { type ExecCommand, type ListenAddress, parseSocketAddress } from '@mptcp/unit';
-import { ActivationError, errnoOf, messageOf } from './errors.js';
+import { ActivationError, errnoNumberOf, messageOf } from './errors.js';
 import { type NativeSpawn, type SpawnMethod, execCommand, waitExit } from './exec.js';
 import { formatSockAddr, toSockAddr } from './listen-address.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -51,7 +51,7 @@ function parseAddress(text: string): ListenAddress {
   if (!r.ok)
     throw new ActivationError('UNSUPPORTED_LISTEN', `Failed to parse address ${text}: ${r.error}`, {
       address: text,
-      errno: r.error,
+      errno: errnoNumberOf(r.error),
     });
   return r.value;
 }
@@ -153,7 +153,7 @@ export async function runSocketActivate(options: SocketActivateOptions): Promise
       try {
         opened = native.openSocket({ kind, address, mptcp, disabledByEnv: 'tcp', nonBlocking: true });
       } catch (err) {
-        const errno = errnoOf(err);
+        const errno = errnoNumberOf(err);
         throw new ActivationError('SOCKET_OPEN_FAILED', `Failed to open '${text}': ${messageOf(err)}`, {
           address: text,
           ...(errno ? { errno } : {}),
