@@ -33,6 +33,7 @@ export { parseSize } from './values/size.js';
 export { parseUnsigned, parseInteger, parseIpPort, parseMode } from './values/integer.js';
 export { parseIpTos, parseBindIPv6Only } from './values/enums.js';
 export { strerror, type Errno, type Parsed } from './errno.js';
+export { UnitError, type UnitErrorCode } from './errors.js';
 export {
   loadUnitFile,
   loadUnitDirectories,

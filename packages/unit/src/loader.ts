@@ -15,6 +15,7 @@ import {
   statSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { UnitError } from './errors.js';
 import type { LoadState, ParseOptions } from './load-state.js';
 import type { Diagnostic, ServiceUnit, SocketUnit, Unit } from './model.js';
 import { applyUnitText, createLoadState, finishLoadState, type ParseUnitResult } from './parse.js';
@@ -147,10 +148,8 @@ function readUnitFile(path: string, maskCheck = false): Buffer | 'masked' {
     const st = fstatSync(fd);
     if (maskCheck && (st.isFile() ? st.size === 0 : st.isCharacterDevice() && realpathSync(path) === '/dev/null'))
       return 'masked';
-    if (!st.isFile())
-      throw Object.assign(new Error(`${path}: not a regular file`), { code: st.isDirectory() ? 'EISDIR' : 'EBADFD' });
-    if (st.size > UNIT_FILE_MAX)
-      throw Object.assign(new Error(`${path}: larger than ${UNIT_FILE_MAX} bytes`), { code: 'EFBIG' });
+    if (!st.isFile()) throw new UnitError(st.isDirectory() ? 'EISDIR' : 'EBADFD', path, `${path}: not a regular file`);
+    if (st.size > UNIT_FILE_MAX) throw new UnitError('EFBIG', path, `${path}: larger than ${UNIT_FILE_MAX} bytes`);
     // /proc-like files report size 0 but have content: read those to the end, as readFileSync does.
     if (st.size === 0) return readFileSync(fd);
     const buf = Buffer.allocUnsafe(st.size);
