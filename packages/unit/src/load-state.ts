@@ -33,8 +33,14 @@ export interface ParseOptions {
 /** The [Unit] table's defaults (its value rows'), computed once. */
 const UNIT_SECTION_DEFAULTS = defaultsOf(UNIT_TABLE) as unknown as UnitSectionValueFields;
 
+/** Every field of an empty [Unit] section, built once; emptyUnitSection() copies it in one step. */
+const UNIT_SECTION_TEMPLATE: UnitSection = { ...UNIT_SECTION_DEFAULTS, documentation: [], extra: {} };
+
 export function emptyUnitSection(): UnitSection {
-  return { ...UNIT_SECTION_DEFAULTS, documentation: [], extra: {} };
+  const s = { ...UNIT_SECTION_TEMPLATE };
+  s.documentation = [];
+  s.extra = {};
+  return s;
 }
 
 /** Settings whose default depends on others, resolved when loading ends. */

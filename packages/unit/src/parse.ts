@@ -64,58 +64,99 @@ const SOCKET_DEFAULTS = defaultsOf(SOCKET_TABLE) as unknown as SocketValueFields
 /** The [Service] table's defaults. */
 const SERVICE_DEFAULTS = defaultsOf(SERVICE_TABLE) as unknown as ServiceValueFields;
 
+/**
+ * Every field of an empty socket unit, built once. defaultSocketUnit() copies it in one step (all
+ * units share one hidden class, no per-unit property adds) and gives each unit its own arrays and
+ * objects: the template's own arrays and objects are never handed out.
+ */
+const SOCKET_TEMPLATE: SocketUnit = {
+  ...SOCKET_DEFAULTS,
+  kind: 'socket',
+  name: '',
+  file: '',
+  dropIns: [],
+  unit: emptyUnitSection(),
+  listen: [],
+  socketProtocol: 0,
+  execStartPre: [],
+  execStartPost: [],
+  execStopPre: [],
+  execStopPost: [],
+  symlinks: [],
+  triggerLimitIntervalUsec: 2_000_000,
+  triggerLimitBurst: 20,
+  pollLimitIntervalUsec: 2_000_000,
+  pollLimitBurst: 15,
+  extra: {},
+  install: {},
+};
+
+/** Every field of an empty service unit, built once (see SOCKET_TEMPLATE). */
+const SERVICE_TEMPLATE: ServiceUnit = {
+  ...SERVICE_DEFAULTS,
+  kind: 'service',
+  name: '',
+  file: '',
+  dropIns: [],
+  unit: emptyUnitSection(),
+  type: 'simple',
+  execStartPre: [],
+  execStart: [],
+  execStartPost: [],
+  execStop: [],
+  execStopPost: [],
+  execReload: [],
+  execCondition: [],
+  environment: [],
+  environmentFiles: [],
+  supplementaryGroups: [],
+  standardInput: 'null',
+  standardOutput: 'journal',
+  standardError: 'inherit',
+  killMode: 'control-group',
+  timeoutStartUsec: DEFAULT_TIMEOUT_USEC,
+  sockets: [],
+  extra: {},
+  install: {},
+};
+
 export function defaultSocketUnit(name: string, file: string): SocketUnit {
-  return {
-    ...SOCKET_DEFAULTS,
-    kind: 'socket',
-    name,
-    file,
-    dropIns: [],
-    unit: emptyUnitSection(),
-    listen: [],
-    socketProtocol: 0,
-    execStartPre: [],
-    execStartPost: [],
-    execStopPre: [],
-    execStopPost: [],
-    symlinks: [],
-    triggerLimitIntervalUsec: 2_000_000,
-    triggerLimitBurst: 20,
-    pollLimitIntervalUsec: 2_000_000,
-    pollLimitBurst: 15,
-    extra: {},
-    install: {},
-  };
+  const u = { ...SOCKET_TEMPLATE };
+  u.name = name;
+  u.file = file;
+  u.dropIns = [];
+  u.unit = emptyUnitSection();
+  u.listen = [];
+  u.execStartPre = [];
+  u.execStartPost = [];
+  u.execStopPre = [];
+  u.execStopPost = [];
+  u.symlinks = [];
+  u.extra = {};
+  u.install = {};
+  return u;
 }
 
 export function defaultServiceUnit(name: string, file: string): ServiceUnit {
-  return {
-    ...SERVICE_DEFAULTS,
-    kind: 'service',
-    name,
-    file,
-    dropIns: [],
-    unit: emptyUnitSection(),
-    type: 'simple',
-    execStartPre: [],
-    execStart: [],
-    execStartPost: [],
-    execStop: [],
-    execStopPost: [],
-    execReload: [],
-    execCondition: [],
-    environment: [],
-    environmentFiles: [],
-    supplementaryGroups: [],
-    standardInput: 'null',
-    standardOutput: 'journal',
-    standardError: 'inherit',
-    killMode: 'control-group',
-    timeoutStartUsec: DEFAULT_TIMEOUT_USEC,
-    sockets: [],
-    extra: {},
-    install: {},
-  };
+  const u = { ...SERVICE_TEMPLATE };
+  u.name = name;
+  u.file = file;
+  u.dropIns = [];
+  u.unit = emptyUnitSection();
+  u.execStartPre = [];
+  u.execStart = [];
+  u.execStartPost = [];
+  u.execStop = [];
+  u.execStopPost = [];
+  u.execReload = [];
+  u.execCondition = [];
+  u.environment = [];
+  u.environmentFiles = [];
+  u.supplementaryGroups = [];
+  u.sockets = [];
+  u.extra = {};
+  u.install = {};
+  return u;
 }
 
 interface SectionTable {
