@@ -146,9 +146,11 @@ describe('mptcpd-lite check', () => {
     expect(r.stdout).toMatch(/not ready: MPTCP is disabled by sysctl net\.mptcp\.enabled=0/);
     const j = JSON.parse((await runCli(['check', '--json'], { netns: NS_OFF })).stdout) as {
       ready: boolean;
-      support: { reason: string };
+      support: { reason: string; code: string; errno: number };
     };
     expect(j.ready).toBe(false);
     expect(j.support.reason).toBe('disabled-by-sysctl');
+    // errno is a number everywhere (as Node's SystemError); the name is `code`.
+    expect(j.support).toMatchObject({ code: 'ENOPROTOOPT', errno: 92 });
   });
 });

@@ -20,7 +20,7 @@ function probe(): MptcpSupport {
     return { available: true };
   }
   const code = errnoName(-fd);
-  return { available: false, reason: fallbackReason(code) ?? 'blocked', errno: code };
+  return { available: false, reason: fallbackReason(code) ?? 'blocked', code, errno: -fd };
 }
 
 /**

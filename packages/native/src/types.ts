@@ -115,8 +115,10 @@ export type MptcpUnavailable =
 export interface MptcpSupport {
   available: boolean;
   reason?: MptcpUnavailable;
-  /** errno name of the failed probe socket(). */
-  errno?: string;
+  /** errno name of the failed probe socket() ('ENOPROTOOPT'…), as Node's SystemError `code`. */
+  code?: string;
+  /** Its positive Linux errno number (92…), as Node's SystemError `errno` and MptcpNativeError's. */
+  errno?: number;
 }
 
 /** Decoded struct mptcp_info (fields the running kernel does not fill are 0). */

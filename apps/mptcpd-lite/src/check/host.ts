@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { mptcpUnavailableHint } from '@mptcp/constants';
+import { ENOPROTOOPT, mptcpUnavailableHint } from '@mptcp/constants';
 import { readPathManager, type PmEndpoint, type PmLimits } from '../netlink/mptcp-pm.js';
 import { usableAddresses } from '../netlink/rtnetlink.js';
 import { netlinkRequest, netlinkTransportName } from '../netlink/transport.js';
@@ -51,7 +51,13 @@ function support(): HostCheck['support'] {
   const enabled = readSysctl('enabled');
   if (enabled === undefined) return { available: false, reason: 'kernel-without-mptcp', source: 'sysctl' };
   if (enabled === '0')
-    return { available: false, reason: 'disabled-by-sysctl', errno: 'ENOPROTOOPT', source: 'sysctl' };
+    return {
+      available: false,
+      reason: 'disabled-by-sysctl',
+      code: 'ENOPROTOOPT',
+      errno: ENOPROTOOPT,
+      source: 'sysctl',
+    };
   return { available: true, source: 'sysctl' };
 }
 
@@ -177,7 +183,7 @@ export function decide(r: HostCheck): void {
           ? 'not ready: MPTCP is disabled for this process by the environment (NODE_MPTCP=0)'
           : reason === 'addon-unavailable'
             ? 'not ready: the @mptcp/native addon could not be loaded (build it: npx -y pnpm@10 build)'
-            : `not ready: socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP) failed${r.support.errno ? ` with ${r.support.errno}` : ''} (blocked by a security policy, seccomp or eBPF?)`;
+            : `not ready: socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP) failed${r.support.code ? ` with ${r.support.code}` : ''} (blocked by a security policy, seccomp or eBPF?)`;
     if (r.support.reason === 'disabled-by-sysctl') r.advice.push('sysctl -w net.mptcp.enabled=1');
     return;
   }

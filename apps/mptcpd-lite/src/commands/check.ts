@@ -12,7 +12,7 @@ export function formatCheck(r: HostCheck): string {
     'kernel support',
     r.support.available
       ? 'yes'
-      : `no (${r.support.reason ?? 'unknown'}${r.support.errno ? `, ${r.support.errno}` : ''})`,
+      : `no (${r.support.reason ?? 'unknown'}${r.support.code ? `, ${r.support.code}` : ''})`,
   );
   row('net.mptcp.enabled', r.sysctl.enabled ?? 'missing');
   row('path manager', r.pathManager);

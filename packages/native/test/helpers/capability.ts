@@ -12,7 +12,7 @@ export type { Probe };
 export const probes = {
   mptcp: (): string | undefined => {
     const s = mptcpSupport({ refresh: true });
-    return s.available ? undefined : `MPTCP unavailable (${s.reason ?? '?'} ${s.errno ?? ''})`;
+    return s.available ? undefined : `MPTCP unavailable (${s.reason ?? '?'} ${s.code ?? ''})`;
   },
   root: (): string | undefined => reasonMissing('root'),
   netns: (): string | undefined => reasonMissing('netns'),
