@@ -6,6 +6,7 @@
 import {
   errnoMessage as errnoMessageOf,
   errnoName as errnoNameOf,
+  errnoNumber,
   mptcpUnavailableHint,
   mptcpUnavailableReason,
   IPPROTO_MPTCP,
@@ -43,7 +44,8 @@ export class MptcpNativeError extends Error {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
     this.name = 'MptcpNativeError';
     this.code = init.code;
-    this.errno = init.errno ?? 0;
+    // An errno-named code always carries its number (`code: 'EIO'` → 5), as Node's SystemError.
+    this.errno = init.errno ?? errnoNumber(init.code) ?? 0;
     this.syscall = init.syscall;
   }
 }
