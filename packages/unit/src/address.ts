@@ -148,8 +148,21 @@ export function parseSocketAddress(s: string, options: AddressOptions = {}): Par
         : { family: 'inet6', address: '::', port: port.value },
     );
   }
+  if (IPV4_PORT.test(s)) {
+    // Fast path, same result as parseInetWithScope(): one colon is never an IPv6 address, and there
+    // is no scope.
+    const m = s.indexOf(':');
+    const octets = parseIPv4(s.slice(0, m));
+    if (!octets) return fail('EINVAL');
+    const p = parseIpPort(s.slice(m + 1));
+    if (!p.ok) return p;
+    return ok({ family: 'inet', address: octets.join('.'), port: p.value });
+  }
   return parseInetWithScope(s, options.interfaces ?? sysfsInterfaceResolver);
 }
+
+/** `a.b.c.d:port` candidates (digits and dots, one colon, digits). */
+const IPV4_PORT = /^[0-9.]+:[0-9]+$/;
 
 /** netlink_family_table (socket-util.c): name → NETLINK_* number. */
 export const NETLINK_FAMILIES: Readonly<Record<string, number>> = {

@@ -1,0 +1,82 @@
+/**
+ * The start-up fast paths of the value parsers must answer exactly as the general code: a plain
+ * integer time span (`TriggerLimitIntervalSec=0`) and an `a.b.c.d:port` address (`ListenStream=`).
+ * Each case is checked against the general path, reached with input it treats the same way.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseSocketAddress } from '../src/address.js';
+import type { Parsed } from '../src/errno.js';
+import { staticInterfaceResolver } from '../src/interfaces.js';
+import type { ListenAddress } from '../src/model.js';
+import { parseSec, parseSecFix0, parseTime, USEC_INFINITY } from '../src/values/timespan.js';
+
+const UNITS = [1n, 1000n, 1_000_000n, 60_000_000n] as const;
+const digitString = fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 1, maxLength: 24 });
+
+describe('time span: plain integer', () => {
+  it('equals the general grammar (same digits with trailing blank)', () => {
+    fc.assert(
+      fc.property(digitString, fc.constantFrom(...UNITS), (d, unit) => {
+        expect(parseTime(d, unit)).toEqual(parseTime(`${d} `, unit));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('values and limits', () => {
+    expect(parseSec('0')).toEqual({ ok: true, value: { usec: 0n, infinity: false } });
+    expect(parseSec('007')).toEqual({ ok: true, value: { usec: 7_000_000n, infinity: false } });
+    expect(parseSecFix0('0')).toEqual({ ok: true, value: { usec: USEC_INFINITY, infinity: true } });
+    // strtoll(): above LLONG_MAX is out of range whatever the unit.
+    expect(parseTime('9223372036854775807', 1n)).toEqual({
+      ok: true,
+      value: { usec: 9223372036854775807n, infinity: false },
+    });
+    expect(parseTime('9223372036854775808', 1n)).toEqual({ ok: false, error: 'ERANGE' });
+    // parse_time(): l >= USEC_INFINITY / multiplier is out of range.
+    expect(parseSec('18446744073708')).toEqual({ ok: true, value: { usec: 18446744073708000000n, infinity: false } });
+    expect(parseSec('18446744073709')).toEqual({ ok: false, error: 'ERANGE' });
+    expect(parseSec('9223372036854775808')).toEqual({ ok: false, error: 'ERANGE' });
+  });
+});
+
+describe('address: a.b.c.d:port', () => {
+  const lo = staticInterfaceResolver({ lo: 1 });
+  /** The general path (with a `%lo` scope, which only adds ifname). */
+  const general = (s: string): Parsed<ListenAddress> => {
+    const r = parseSocketAddress(`${s}%lo`, { interfaces: lo });
+    if (!r.ok || r.value.family !== 'inet') return r;
+    const { ifname: _scope, ...plain } = r.value;
+    return { ok: true, value: plain };
+  };
+  const octet = fc.oneof(fc.integer({ min: 0, max: 300 }).map(String), fc.constantFrom('', '00', '01', '999', '1000'));
+  const port = fc.oneof(fc.integer({ min: 0, max: 70000 }).map(String), digitString);
+
+  it('equals the general path', () => {
+    fc.assert(
+      fc.property(fc.array(octet, { minLength: 1, maxLength: 6 }), port, (o, p) => {
+        const s = `${o.join('.')}:${p}`;
+        expect(parseSocketAddress(s, { interfaces: lo })).toEqual(general(s));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('results', () => {
+    const cases: Record<string, Parsed<ListenAddress>> = {
+      '127.0.0.2:20000': { ok: true, value: { family: 'inet', address: '127.0.0.2', port: 20000 } },
+      '255.255.255.255:65535': { ok: true, value: { family: 'inet', address: '255.255.255.255', port: 65535 } },
+      '1.2.3.4:0': { ok: false, error: 'EINVAL' },
+      '1.2.3.4:65536': { ok: false, error: 'ERANGE' },
+      '1.2.3.4:080': { ok: false, error: 'EINVAL' },
+      '01.2.3.4:80': { ok: false, error: 'EINVAL' },
+      '1.2.3.256:80': { ok: false, error: 'EINVAL' },
+      '1.2.3:80': { ok: false, error: 'EINVAL' },
+      '1..2.3:4': { ok: false, error: 'EINVAL' },
+      '99999999999999999999999.1:80': { ok: false, error: 'EINVAL' },
+      '1.2.3.4:99999999999999999999999': { ok: false, error: 'ERANGE' },
+    };
+    for (const [s, want] of Object.entries(cases)) expect(parseSocketAddress(s), s).toEqual(want);
+  });
+});
