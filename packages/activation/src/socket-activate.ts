@@ -164,7 +164,7 @@ export async function runSocketActivate(options: SocketActivateOptions): Promise
         log.warn(`MPTCP disabled by NODE_MPTCP=0, listening on ${text} with plain TCP.`);
       else if (opened.fallbackReason !== undefined)
         log.warn(
-          `MPTCP unavailable (${opened.fallbackErrno ?? opened.fallbackReason}), listening on ${text} with plain TCP.`,
+          `MPTCP unavailable (${opened.fallbackCode ?? opened.fallbackReason}), listening on ${text} with plain TCP.`,
         );
       const label = formatSockAddr(opened.local);
       fds.push({ fd: opened.fd, owned: true, label });

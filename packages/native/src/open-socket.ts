@@ -172,6 +172,6 @@ export function openSocket(spec: OpenSocketSpec): OpenedSocket {
   const opened: OpenedSocket = { fd, local, protocol: typeof proto === 'number' ? protocol : proto.value, warnings };
   if (created.transport !== undefined) opened.transport = created.transport;
   if (created.fallbackReason !== undefined) opened.fallbackReason = created.fallbackReason;
-  if (created.fallbackErrno !== undefined) opened.fallbackErrno = created.fallbackErrno;
+  if (created.fallbackCode !== undefined) opened.fallbackCode = created.fallbackCode;
   return opened;
 }

@@ -107,7 +107,7 @@ export interface CreatedSocket {
   /** Why MPTCP was asked for but plain TCP was opened. */
   fallbackReason?: MptcpUnavailable;
   /** The errno name socket(…, 262) gave, when it was the reason. */
-  fallbackErrno?: string;
+  fallbackCode?: string;
 }
 
 const warned = new Set<string>();
@@ -161,12 +161,12 @@ export function createSocket(req: SocketRequest): CreatedSocket {
     mode = effectiveMode(req.role ?? 'listener', requested);
     if (!wantsMptcp(mode) && wantsMptcp(requested)) envReason = 'disabled-by-env';
   }
-  const tcp = (fallbackReason?: MptcpUnavailable, fallbackErrno?: string): CreatedSocket => {
+  const tcp = (fallbackReason?: MptcpUnavailable, fallbackCode?: string): CreatedSocket => {
     const fd = native.socket(af, type, 0);
     if (fd < 0) throw syscallError(-fd, { syscall: 'socket' });
     const created: CreatedSocket = { fd, protocol: 0, transport: 'tcp' };
     if (fallbackReason !== undefined) created.fallbackReason = fallbackReason;
-    if (fallbackErrno !== undefined) created.fallbackErrno = fallbackErrno;
+    if (fallbackCode !== undefined) created.fallbackCode = fallbackCode;
     return created;
   };
   if (!wantsMptcp(mode)) return tcp(envReason);

@@ -81,8 +81,8 @@ export interface OpenedSocket {
   transport?: Transport;
   /** Set when MPTCP was asked for ('prefer', or NODE_MPTCP=0 with `disabledByEnv: 'tcp'`) and plain TCP was opened: why. */
   fallbackReason?: MptcpUnavailable;
-  /** The errno name socket(…, 262) gave, when it caused the fallback ('ENOPROTOOPT'…). */
-  fallbackErrno?: string;
+  /** The errno name (as Node's `code`) socket(…, 262) gave, when it caused the fallback ('ENOPROTOOPT'…). */
+  fallbackCode?: string;
   warnings: SocketOptionWarning[];
 }
 

@@ -22,17 +22,17 @@ describe.skipIf(skip)('MPTCP unavailable: a namespace with net.mptcp.enabled=0',
 
   it("'require' fails with ENOPROTOOPT naming the sysctl; 'prefer' gives a working TCP socket", async () => {
     const r = lastJson<{
-      support: { available: boolean; reason: string; errno: string };
+      support: { available: boolean; reason: string; code: string; errno: number };
       listenRequire: ErrorSummary;
       connectRequire: ErrorSummary;
       openSocket: ErrorSummary;
-      openPrefer: { transport: string; fallbackReason: string; protocol: number };
+      openPrefer: { transport: string; fallbackReason: string; fallbackCode: string; protocol: number };
       serverStatus: { protocol: number; requested: boolean; unavailable?: string };
       clientStatus: { protocol: number; requested: boolean; active: boolean; fallback: boolean; unavailable?: string };
       isMptcp: boolean;
       echo: string;
     }>(await runIn(ns, 'disabled.mjs'));
-    expect(r.support).toEqual({ available: false, reason: 'disabled-by-sysctl', errno: 'ENOPROTOOPT' });
+    expect(r.support).toEqual({ available: false, reason: 'disabled-by-sysctl', code: 'ENOPROTOOPT', errno: 92 });
     for (const e of [r.listenRequire, r.connectRequire, r.openSocket]) {
       expect(e.typed).toBe(true);
       expect(e.code).toBe('ENOPROTOOPT');
@@ -41,7 +41,12 @@ describe.skipIf(skip)('MPTCP unavailable: a namespace with net.mptcp.enabled=0',
       expect(e.message).toContain('net.mptcp.enabled=0');
       expect(e.message).toContain('sysctl -w net.mptcp.enabled=1');
     }
-    expect(r.openPrefer).toEqual({ transport: 'tcp', fallbackReason: 'disabled-by-sysctl', protocol: 6 });
+    expect(r.openPrefer).toEqual({
+      transport: 'tcp',
+      fallbackReason: 'disabled-by-sysctl',
+      fallbackCode: 'ENOPROTOOPT',
+      protocol: 6,
+    });
     expect(r.serverStatus.protocol).toBe(6);
     expect(r.serverStatus.requested).toBe(false);
     expect(r.clientStatus).toEqual({

@@ -82,7 +82,7 @@ export function openDevSockets(
         warn(`MPTCP disabled by NODE_MPTCP=0: listening on ${text} with plain TCP`);
       else if (socket.fallbackReason !== undefined)
         warn(
-          `MPTCP unavailable (${socket.fallbackErrno ?? socket.fallbackReason}): listening on ${text} with plain TCP`,
+          `MPTCP unavailable (${socket.fallbackCode ?? socket.fallbackReason}): listening on ${text} with plain TCP`,
         );
       const transport: DevSocket['transport'] =
         socket.transport ?? (address.family === 'unix' ? 'unix' : address.family === 'vsock' ? 'vsock' : 'tcp');
