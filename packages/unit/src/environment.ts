@@ -56,7 +56,7 @@ export interface EnvFileResult {
   /** Entries systemd drops with a warning (invalid names). */
   warnings: Array<{ line: number; message: string }>;
   /** Set when systemd refuses the whole file (invalid UTF-8 in a key or value): `env` is then empty. */
-  error?: { line: number; errno: 'EINVAL'; message: string };
+  error?: { line: number; code: 'EINVAL'; message: string };
 }
 
 /** utf8_is_valid(): also refuses the noncharacters U+FFFE/U+FFFF and lone surrogates (U+FFFD marks bytes that were not UTF-8). */
@@ -98,9 +98,9 @@ export function parseEnvironmentFile(input: string | Uint8Array): EnvFileResult 
     let v = value ?? '';
     if (state === 'VALUE' && lastValueWs >= 0) v = v.slice(0, lastValueWs);
     if (error) return;
-    if (NOT_UTF8.test(k)) error = { line: atLine, errno: 'EINVAL', message: `invalid UTF-8 in key '${k}', ignoring.` };
+    if (NOT_UTF8.test(k)) error = { line: atLine, code: 'EINVAL', message: `invalid UTF-8 in key '${k}', ignoring.` };
     else if (NOT_UTF8.test(v))
-      error = { line: atLine, errno: 'EINVAL', message: `invalid UTF-8 value for key ${k}: '${v}', ignoring.` };
+      error = { line: atLine, code: 'EINVAL', message: `invalid UTF-8 value for key ${k}: '${v}', ignoring.` };
     else if (!envNameIsValid(k))
       warnings.push({ line: atLine, message: `Invalid environment variable name '${k}', ignoring.` });
     else envReplace(env, k, v);

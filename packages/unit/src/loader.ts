@@ -202,7 +202,7 @@ export function loadUnitFile(path: string, options: LoadOptions = {}): LoadUnitR
     return {
       masked: true,
       fatal: true,
-      errno: 'ERFKILL',
+      code: 'ERFKILL',
       diagnostics: [{ severity: 'warning', file: path, unit: name, message: `Unit ${name} is masked.` }],
     };
   }

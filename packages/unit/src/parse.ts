@@ -51,10 +51,11 @@ export interface ParseUnitResult {
   /** The unit could not be loaded (syntax error, fatal setting, failed load-time check). */
   fatal: boolean;
   /**
-   * Why, as systemd's errno: ENOEXEC = a bad setting ("Unit X has a bad unit file setting."),
-   * EBADMSG/ENOBUFS/EINVAL = the file itself ("failed to load properly: <strerror>").
+   * Why, as systemd's errno name (Node's `code`; `errno` is a number everywhere in this repo): ENOEXEC =
+   * a bad setting ("Unit X has a bad unit file setting."), EBADMSG/ENOBUFS/EINVAL = the file itself
+   * ("failed to load properly: <strerror>").
    */
-  errno?: string;
+  code?: string;
 }
 
 export { DEFAULT_TIMEOUT_USEC };
@@ -449,7 +450,7 @@ export function finishLoadState(state: LoadState): ParseUnitResult {
   }
   const result: ParseUnitResult = { diagnostics: state.diagnostics, fatal: state.fatal };
   if (!state.fatal) result.unit = state.unit;
-  else result.errno = state.fatalErrno ?? 'EIO';
+  else result.code = state.fatalErrno ?? 'EIO';
   return result;
 }
 

@@ -79,7 +79,7 @@ export function verify(paths: readonly string[], options: VerifyOptions = {}): V
     if (r.diagnostics.some((d) => !d.notice)) strict = true;
     if (!r.unit) {
       if (r.masked) continue;
-      const errno = r.errno ?? 'EIO';
+      const errno = r.code ?? 'EIO';
       failed = strict = true;
       if (errno === 'EPERM') continue; // already reported, as "Access denied"
       diagnostics.push({

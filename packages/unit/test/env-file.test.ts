@@ -33,9 +33,9 @@ describe('load_env_file (upstream test-env-file.c)', () => {
   it.each(['fo\ufffeo=bar', 'foo=b\uffffar', 'baz=hello world\ufffe'])('refuses invalid UTF-8: %j', (f) => {
     const r = parseEnvironmentFile(f);
     expect(r.env).toEqual([]);
-    expect(r.error?.errno).toBe('EINVAL');
+    expect(r.error?.code).toBe('EINVAL');
   });
   it('refuses bytes that are not UTF-8', () => {
-    expect(parseEnvironmentFile(new Uint8Array([0x41, 0x3d, 0xff])).error?.errno).toBe('EINVAL');
+    expect(parseEnvironmentFile(new Uint8Array([0x41, 0x3d, 0xff])).error?.code).toBe('EINVAL');
   });
 });

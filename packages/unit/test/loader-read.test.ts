@@ -25,7 +25,7 @@ describe('loadUnitFile: masks and files that are not regular', () => {
     for (const f of ['empty.service', 'null.service']) {
       const r = loadUnitFile(join(d, f));
       expect(r.masked).toBe(true);
-      expect(r.errno).toBe('ERFKILL');
+      expect(r.code).toBe('ERFKILL');
       expect(r.diagnostics.map((x) => x.message)).toEqual([`Unit ${f} is masked.`]);
     }
   });
