@@ -222,8 +222,9 @@ export function createConfiguredSocket(
       if (mode === 'require') {
         throw new MptcpSocketError({
           code: 'MPTCP_OPTION_UNSUPPORTED',
+          errno: refused.errno,
           syscall: 'setsockopt',
-          message: `setsockopt ${refused.name} ${refused.errno}: not supported on MPTCP sockets by this kernel (drop the option, or allow plain TCP with mptcp: 'prefer')`,
+          message: `setsockopt ${refused.name} ${refused.code}: not supported on MPTCP sockets by this kernel (drop the option, or allow plain TCP with mptcp: 'prefer')`,
         });
       }
       warnOptionFallback(refused.name, role);

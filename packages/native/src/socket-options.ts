@@ -290,12 +290,12 @@ export function applySocketOptions(
   opts: MptcpSocketOptions,
   family: Family,
   mptcp: boolean,
-): { name: string; errno: string } | undefined {
+): { name: string; code: string; errno: number } | undefined {
   for (const { row, value } of requested(opts)) {
     const r = setRow(fd, row, value, family, mptcp);
     if (r === 0) continue;
     const errno = errnoName(-r);
-    if (mptcp && NOT_ON_THIS_PROTOCOL.has(errno)) return { name: row.name, errno };
+    if (mptcp && NOT_ON_THIS_PROTOCOL.has(errno)) return { name: row.name, code: errno, errno: -r };
     throw new MptcpSocketError({
       code: errno,
       errno: -r,
