@@ -93,8 +93,15 @@ export function danglingSourceMaps(p: PackedPackage): string[] {
   const root = path.join(p.unpacked, 'package');
   const bad: string[] = [];
   for (const f of p.files.filter((f) => f.endsWith('.map'))) {
-    const map = JSON.parse(readFileSync(path.join(root, f), 'utf8')) as { sources?: string[]; sourceRoot?: string };
-    for (const s of map.sources ?? []) {
+    const map = JSON.parse(readFileSync(path.join(root, f), 'utf8')) as {
+      sources?: string[];
+      sourceRoot?: string;
+      sourcesContent?: (string | null)[];
+    };
+    for (const [i, s] of (map.sources ?? []).entries()) {
+      // A source the map carries itself (sourcesContent, as in mptcpd-lite's run bundle, which holds
+      // the other packages' code) needs no file: a debugger shows the embedded text.
+      if (typeof map.sourcesContent?.[i] === 'string') continue;
       const target = path.resolve(path.dirname(path.join(root, f)), map.sourceRoot ?? '', s);
       if (!target.startsWith(root + path.sep) || !existsSync(target)) bad.push(`${f} -> ${s}`);
     }
