@@ -267,11 +267,20 @@ class SpawnRequest {
     a.err = 0;
     a.step = kNone;
 
-    void* stack = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) {
-      *step = "mmap";
-      return errno;
+    // One stack per thread, kept: CLONE_VFORK returns only once the child has exec'd or exited, so
+    // the stack is free again for the next spawn on this thread (an munmap per spawn costs a TLB
+    // shootdown on every thread of the process). At most one per thread that spawns: the main
+    // thread (spawn) and the libuv pool threads (spawnAsync).
+    static thread_local void* cachedStack = nullptr;
+    if (cachedStack == nullptr) {
+      void* s = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+      if (s == MAP_FAILED) {
+        *step = "mmap";
+        return errno;
+      }
+      cachedStack = s;
     }
+    void* stack = cachedStack;
     // Block every signal in this thread, so that none runs a parent handler in the child before it
     // has reset the dispositions; restored once the child has exec'd or exited.
     unsigned long all = ~0UL, old = 0;
@@ -281,7 +290,6 @@ class SpawnRequest {
                       &rawPidfd);
     int cloneErr = errno;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof(old));
-    munmap(stack, kStackSize);
     if (child < 0) {
       *step = "clone";
       return cloneErr;
