@@ -148,17 +148,29 @@ describe('mptcpd-lite proxy with real peers', () => {
       expect(JSON.parse(await proxy.waitFor(/"event":"ready"/, 30_000))).toEqual(
         expect.objectContaining({ listen: [{ address: '0.0.0.0:8443', transport: 'mptcp' }] }),
       );
-      // HAProxy may start after the proxy: retry the client until HAProxy answers (it is an event, not a delay).
-      let result: { localPort: number; status: string; mptcp: number } | undefined;
-      for (let i = 0; i < 50 && result?.status !== '200'; i++) {
-        const r = spawnSync(
-          'ip',
-          ['netns', 'exec', nsC, 'python3', path.join(HELPERS, 'mptcp-get.py'), `${net}.1`, '8443'],
-          { encoding: 'utf8', timeout: 30_000 },
-        );
-        const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-        result = line ? (JSON.parse(line.slice(7)) as typeof result) : undefined;
+      // HAProxy may start after the proxy: wait for its listener (an event: the socket is bound), then
+      // run the client once. 60 s is only a safety net for a starved HAProxy.
+      const haproxyEnd = Date.now() + 60_000;
+      for (;;) {
+        const ss = spawnSync('ip', ['netns', 'exec', nsP, 'ss', '-Hltn', '( sport = :8081 )'], { encoding: 'utf8' });
+        if (ss.stdout.trim() !== '') break;
+        if (haproxy.child.exitCode !== null || Date.now() > haproxyEnd) {
+          throw new Error(
+            `HAProxy did not listen on 127.0.0.1:8081 (exit code ${haproxy.child.exitCode}); output:\n${haproxy.lines.join('\n')}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 100));
       }
+      const r = spawnSync(
+        'ip',
+        ['netns', 'exec', nsC, 'python3', path.join(HELPERS, 'mptcp-get.py'), `${net}.1`, '8443'],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+      const result = line
+        ? (JSON.parse(line.slice(7)) as { localPort: number; status: string; mptcp: number })
+        : undefined;
+      if (!result) throw new Error(`mptcp-get.py gave no RESULT line; stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
       expect(result?.status).toBe('200');
       expect(result?.mptcp).toBe(1);
       await haproxy.waitFor(
