@@ -58,7 +58,11 @@ export function effectiveMode(
   requested: MptcpMode | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): MptcpMode {
-  const setting = nodeMptcp(env);
+  return modeFor(nodeMptcp(env), role, requested);
+}
+
+/** effectiveMode() for a NODE_MPTCP value already read (one environment read per socket). */
+function modeFor(setting: NodeMptcpValue, role: Role, requested: MptcpMode | undefined): MptcpMode {
   if (setting === '0') {
     if (requested === 'require') {
       throw disabledByEnvError();
@@ -154,11 +158,12 @@ export function createSocket(req: SocketRequest): CreatedSocket {
     req.mptcp ?? (protocol === IPPROTO_MPTCP ? 'require' : req.role === undefined ? 'off' : undefined);
   let mode: MptcpMode;
   let envReason: MptcpUnavailable | undefined;
-  if (nodeMptcp() === '0' && requested === 'require' && req.disabledByEnv === 'tcp') {
+  const setting = nodeMptcp();
+  if (setting === '0' && requested === 'require' && req.disabledByEnv === 'tcp') {
     mode = 'off';
     envReason = 'disabled-by-env';
   } else {
-    mode = effectiveMode(req.role ?? 'listener', requested);
+    mode = modeFor(setting, req.role ?? 'listener', requested);
     if (!wantsMptcp(mode) && wantsMptcp(requested)) envReason = 'disabled-by-env';
   }
   const tcp = (fallbackReason?: MptcpUnavailable, fallbackCode?: string): CreatedSocket => {
@@ -204,7 +209,8 @@ export function createConfiguredSocket(
   const roleName: Role = role === 'dial' ? 'dialer' : 'listener';
   const requestedMode =
     req.mptcp ?? (req.protocol === IPPROTO_MPTCP ? 'require' : req.role === undefined ? 'off' : undefined);
-  const mode = nodeMptcp() === '0' ? 'off' : effectiveMode(req.role ?? roleName, requestedMode);
+  const setting = nodeMptcp();
+  const mode = setting === '0' ? 'off' : modeFor(setting, req.role ?? roleName, requestedMode);
   let blocked: string | undefined;
   if (wantsMptcp(mode)) {
     blocked = optionBlockingMptcp({ ...options.check, ...options.apply }, mode, role);
