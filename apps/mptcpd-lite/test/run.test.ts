@@ -91,10 +91,18 @@ function touchUnix(p: string): Promise<void> {
   });
 }
 
-async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+/**
+ * Polls `cond` until it holds. The timeout is only a safety net (the condition ends the wait), generous
+ * so a spawn + notify with both cores busy still fits; `detail` describes the last state for the error.
+ */
+async function waitUntil(
+  cond: () => boolean | Promise<boolean>,
+  detail: () => string,
+  timeoutMs = 60_000,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms; last state:\n${detail()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -123,10 +131,13 @@ describe('mptcpd-lite run', () => {
     expect(statSync(unixPath).mode & 0o777).toBe(0o600);
     await touchUnix(unixPath);
     let st = await status(control);
-    await waitUntil(async () => {
-      st = await status(control);
-      return st.services.some((s) => s.unit === 'app.service' && s.state === 'active');
-    });
+    await waitUntil(
+      async () => {
+        st = await status(control);
+        return st.services.some((s) => s.unit === 'app.service' && s.state === 'active');
+      },
+      () => `app.service not active; last status: ${JSON.stringify(st.services)}`,
+    );
     const appPid = st.services.find((s) => s.unit === 'app.service')?.pid;
     expect(appPid).toBeGreaterThan(0);
     const echoSock = st.sockets.find((s) => s.unit === 'echo.socket');
@@ -149,7 +160,7 @@ describe('mptcpd-lite run', () => {
     expect(existsSync(unixPath)).toBe(false);
     expect(existsSync(control)).toBe(false);
     expect(daemon?.stdout()).toContain('{"event":"stopped"');
-  });
+  }, 120_000);
 
   it('answers garbage on the control socket with errors and keeps running', async (ctx) => {
     need(ctx, mptcpUnavailable());
@@ -212,7 +223,10 @@ describe('mptcpd-lite run', () => {
     };
     expect(reloading.pid).toBe(daemonPid);
     expect(Number(reloading.fields.MONOTONIC_USEC)).toBeGreaterThan(0);
-    await waitUntil(() => receiver.lines.filter((l) => l.includes('"READY": "1"')).length >= 2);
+    await waitUntil(
+      () => receiver.lines.filter((l) => l.includes('"READY": "1"')).length >= 2,
+      () => `no 2nd READY=1; receiver lines:\n${receiver.lines.join('\n')}`,
+    );
 
     const after = await status(control);
     expect(after.sockets.map((s) => s.unit).sort()).toEqual(['app.socket', 'echo.socket', 'extra.socket']);
@@ -231,7 +245,7 @@ describe('mptcpd-lite run', () => {
     expect(res.code).toBe(0);
     const stopping = JSON.parse(await receiver.waitFor(/"STOPPING": "1"/)) as { pid: number };
     expect(stopping.pid).toBe(daemonPid);
-  });
+  }, 120_000);
 
   it('logs with sd-daemon <N> prefixes when JOURNAL_STREAM names its stderr; "stop" on the control socket stops it', async (ctx) => {
     need(ctx, mptcpUnavailable());
