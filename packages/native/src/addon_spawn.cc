@@ -225,6 +225,8 @@ class SpawnRequest {
     }
     setsid_ = info[8].ToBoolean().Value();
     if (!StringArray(env, info[9], "pidEnv", &pidNames)) return false;
+    if (info.Length() > 10 && !info[10].IsUndefined() && !info[10].IsNull() && !FdArray(env, info[10], &closeAfter_))
+      return false;
     if (file_.find('\0') != std::string::npos || cwd_.find('\0') != std::string::npos) {
       Napi::TypeError::New(env, "file and cwd must not contain NUL bytes").ThrowAsJavaScriptException();
       return false;
@@ -294,6 +296,9 @@ class SpawnRequest {
       *step = "clone";
       return cloneErr;
     }
+    // The child has its copies (or failed and exited): the caller's go now, on this thread, so that
+    // e.g. a connection's peer sees its end without waiting for the event loop.
+    for (int fd : closeAfter_) close(fd);
     UniqueFd pidfd(rawPidfd);
     if (a.step != kNone) {
       // The child exited with 127 after writing the error: reap it now (it is gone or about to be).
@@ -317,7 +322,7 @@ class SpawnRequest {
   bool haveCwd_ = false;
   std::vector<std::string> argv_, envp_;
   std::vector<char*> argvp_, envpp_, slots_;
-  std::vector<int> fds_, scratch_;
+  std::vector<int> fds_, scratch_, closeAfter_;
   bool setUid_ = false, setGid_ = false, haveGroups_ = false, setsid_ = false;
   uint32_t uid_ = 0, gid_ = 0;
   std::vector<gid_t> groups_;
@@ -358,14 +363,16 @@ class SpawnWorker : public Napi::AsyncWorker {
 
 }  // namespace
 
-// spawn(file, argv, envp, cwd | null, fds, uid | -1, gid | -1, groups | null, setsid, pidEnv)
-//   → { pid, pidfd } | { errno: -errno, syscall }.
+// spawn(file, argv, envp, cwd | null, fds, uid | -1, gid | -1, groups | null, setsid, pidEnv,
+//       closeAfter?) → { pid, pidfd } | { errno: -errno, syscall }.
 // `file` is executed as given (an absolute path; PATH lookup is the caller's). Child fd i is
 // parent fd fds[i] (-1: /dev/null); nothing else is inherited (every fd the addon and Node open is
 // CLOEXEC). uid/gid (0…4294967294; -1: unchanged) switch credentials after setgroups(groups ?? []);
 // every requested change that fails fails the spawn. pidEnv: variable names appended to envp whose
 // value is the child's own PID, computed in the child. The calling (main) thread waits until the
-// child has exec'd: use spawnAsync to keep the event loop running.
+// child has exec'd: use spawnAsync to keep the event loop running. closeAfter: fds closed by the
+// addon as soon as clone() returned a child (exec'd or failed in a later step); left open when the
+// spawn fails before that (syscall "mmap" or "clone").
 static Napi::Value Spawn(const Napi::CallbackInfo& info) {
   SpawnRequest req;
   if (!req.Parse(info)) return info.Env().Undefined();

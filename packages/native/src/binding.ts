@@ -85,6 +85,7 @@ export interface NativeBinding {
     groups: number[] | null,
     setsid: boolean,
     pidEnv: string[],
+    closeAfter?: number[],
   ): SpawnResult;
   /** spawn() on a libuv pool thread (same arguments). */
   spawnAsync(...args: Parameters<NativeBinding['spawn']>): Promise<SpawnResult>;

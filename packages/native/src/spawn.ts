@@ -33,6 +33,14 @@ export interface SpawnProcessOptions {
   setsid?: boolean;
   /** Variables appended to the environment whose value is the child's own PID, e.g. `['LISTEN_PID']`. */
   pidEnv?: readonly string[];
+  /**
+   * fds the addon closes itself as soon as clone() has returned a child (which then exec'd, or failed
+   * a later step), on the spawning thread: e.g. a connection whose peer must see its end without
+   * waiting for the event loop. Passing them gives up ownership: they are closed whatever the outcome
+   * (refused arguments included), except when the spawn fails with `syscall` `mmap` or `clone`:
+   * then they are left open and still the caller's (e.g. for a fallback launcher).
+   */
+  closeAfterSpawn?: readonly number[];
 }
 
 export interface SpawnedProcess {
@@ -56,6 +64,16 @@ function checkId(value: number | undefined, syscall: string, what: string): void
   });
 }
 
+/** nativeArgs, closing `closeAfterSpawn` when the arguments are refused (the spawn never runs). */
+function nativeArgsOwning(options: SpawnProcessOptions, name: string): NativeSpawnArgs {
+  try {
+    return nativeArgs(options, name);
+  } catch (err) {
+    for (const fd of options.closeAfterSpawn ?? []) binding().close(fd);
+    throw err;
+  }
+}
+
 function nativeArgs(options: SpawnProcessOptions, name: string): NativeSpawnArgs {
   if (!options.file.startsWith('/'))
     throw new TypeError(`${name}: file must be an absolute path, got ${JSON.stringify(options.file)}`);
@@ -74,6 +92,7 @@ function nativeArgs(options: SpawnProcessOptions, name: string): NativeSpawnArgs
     options.groups ? [...options.groups] : idsGiven ? [] : null,
     options.setsid ?? false,
     [...(options.pidEnv ?? [])],
+    [...(options.closeAfterSpawn ?? [])],
   ];
 }
 
@@ -97,18 +116,18 @@ function spawned(r: NativeSpawnResult, options: SpawnProcessOptions): SpawnedPro
  * 0.2–1 ms): a daemon that spawns per connection should use {@link spawnProcessAsync}.
  */
 export function spawnProcess(options: SpawnProcessOptions): SpawnedProcess {
-  return spawned(binding().spawn(...nativeArgs(options, 'spawnProcess')), options);
+  return spawned(binding().spawn(...nativeArgsOwning(options, 'spawnProcess')), options);
 }
 
 /**
  * {@link spawnProcess} without blocking the event loop: the clone/exec runs on a libuv pool thread,
  * and the promise settles once the child has exec'd (resolves) or a step failed (rejects with the
  * same typed error; no process left behind). The fds in `options.fds` must stay open until it
- * settles (close your copies afterwards). Argument errors (relative `file`, bad ids) throw/reject
+ * settles (close your copies afterwards, or pass them in `closeAfterSpawn`). Argument errors (relative `file`, bad ids) throw/reject
  * the same way as in the synchronous variant.
  */
 export async function spawnProcessAsync(options: SpawnProcessOptions): Promise<SpawnedProcess> {
-  const args = nativeArgs(options, 'spawnProcessAsync');
+  const args = nativeArgsOwning(options, 'spawnProcessAsync');
   return spawned(await binding().spawnAsync(...args), options);
 }
 

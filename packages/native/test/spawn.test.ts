@@ -1,5 +1,5 @@
 /** spawnProcess / watchExit / killPid against real processes: no mocks, the child reports itself. */
-import { spawn as nodeSpawn } from 'node:child_process';
+import { execFileSync, spawn as nodeSpawn } from 'node:child_process';
 import {
   existsSync,
   mkdtempSync,
@@ -334,6 +334,55 @@ describe('spawnProcessAsync', () => {
     ).rejects.toMatchObject({ code: 'ENOENT', syscall: 'chdir' });
     await expect(spawnProcessAsync({ file: 'true', argv: ['x'], envp: [], fds: [] })).rejects.toThrow(/absolute path/);
     expect(readdirSync('/proc/self/fd').length).toBe(before);
+  });
+
+  it('closeAfterSpawn: the addon closes the fd in the parent once spawned; the child keeps its copy', async () => {
+    const out = join(dir, 'close-after');
+    const fifo = `${out}.fifo`;
+    execFileSync('mkfifo', [fifo]);
+    const gate = openSync(fifo, 'r+'); // read-write: opening does not wait for a peer
+    const fd = openSync(`${out}.data`, 'w');
+    const child = await spawnProcessAsync({
+      file: '/bin/sh',
+      argv: ['sh', '-c', 'read go; echo "after $go" >&3'],
+      envp: ['PATH=/usr/bin:/bin'],
+      fds: [gate, 1, 2, fd],
+      closeAfterSpawn: [fd],
+    });
+    // Closed in the parent by the time the promise resolved (the number may be reused by then, but
+    // not for this file).
+    let link: string | undefined;
+    try {
+      link = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      link = undefined;
+    }
+    expect(link).not.toBe(`${out}.data`);
+    // Still open in the child: it writes through its copy only now.
+    writeFileSync(fifo, 'go\n');
+    const exit = await new Promise<ProcessExit>((resolve) =>
+      watchExit(child.pidfd, (e) => (close(child.pidfd), resolve(e as ProcessExit))),
+    );
+    closeSync(gate);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(readFileSync(`${out}.data`, 'utf8')).toBe('after go\n');
+  });
+
+  it('closeAfterSpawn: closed too when a step after clone fails or the arguments are refused', async () => {
+    const fd = openSync(join(dir, 'close-after-fail'), 'w');
+    await expect(
+      spawnProcessAsync({ file: '/nonexistent/prog', argv: ['x'], envp: [], fds: [fd], closeAfterSpawn: [fd] }),
+    ).rejects.toMatchObject({ code: 'ENOENT', syscall: 'execve' });
+    expect(
+      existsSync(`/proc/self/fd/${fd}`) && readlinkSync(`/proc/self/fd/${fd}`) === join(dir, 'close-after-fail'),
+    ).toBe(false);
+    const kept = openSync(join(dir, 'close-after-kept'), 'w');
+    expect(() => spawnProcess({ file: 'rel', argv: ['x'], envp: [], fds: [kept], closeAfterSpawn: [kept] })).toThrow(
+      /absolute path/,
+    );
+    expect(
+      existsSync(`/proc/self/fd/${kept}`) && readlinkSync(`/proc/self/fd/${kept}`) === join(dir, 'close-after-kept'),
+    ).toBe(false);
   });
 
   it('200 concurrent spawns all start (pool threads clone in parallel), are all reaped, leak no fd', async () => {
