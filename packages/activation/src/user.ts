@@ -4,7 +4,7 @@
  * change" to setresuid()) and 65535 ((uint16_t) -1, the 16-bit syscalls' "no change") are refused:
  * either would let a request for an unprivileged id silently keep the daemon's own.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { ActivationError } from './errors.js';
 
 export interface ResolvedUser {
@@ -42,10 +42,11 @@ export function parseId(text: string, what: 'user' | 'group', unitName?: string)
 }
 
 /**
- * /etc/passwd and /etc/group as read at the last (re)load, like systemd, which resolves User= and
- * Group= when it loads a unit: a file is read and split once, not on every start (an Accept=yes
- * socket starts a service per connection), until clearUserCache() — which the daemon calls on
- * every (re)load. Resolved names are remembered too, errors included.
+ * /etc/passwd and /etc/group as they are now: systemd resolves User= and Group= in the exec child
+ * at every start (get_fixed_user()), so a user added after the unit was loaded is found without a
+ * reload. A file is read and split once and kept while it is unchanged (one stat per lookup: an
+ * Accept=yes socket starts a service per connection); resolved names are remembered too, errors
+ * included, until either file changes (useradd/usermod rename a new file in) or clearUserCache().
  */
 const tables = new Map<string, string[][]>();
 const users = new Map<string, ResolvedUser | ActivationError>();
@@ -72,6 +73,24 @@ export function clearUserCache(): void {
   users.clear();
   groups.clear();
   own = undefined;
+  signature = undefined;
+}
+
+/** The identity of /etc/passwd and /etc/group when the cache was filled (inode, size, times). */
+let signature: string | undefined;
+
+function fileSignature(path: string): string {
+  const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+  return st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : '-';
+}
+
+/** Forgets what was read and resolved when either file changed since. */
+function revalidate(): void {
+  const now = `${fileSignature(database.passwd)}|${fileSignature(database.group)}`;
+  if (now !== signature) {
+    clearUserCache();
+    signature = now;
+  }
 }
 
 function table(path: string): string[][] {
@@ -126,8 +145,9 @@ function fieldId(text: string | undefined): number | undefined {
   return isValidId(id) ? id : undefined;
 }
 
-/** The passwd entry of `user` (a name or a uid); throws USER_NOT_FOUND (remembered until clearUserCache()). */
+/** The passwd entry of `user` (a name or a uid); throws USER_NOT_FOUND (remembered while the files are unchanged). */
 export function resolveUser(user: string, unitName?: string): ResolvedUser {
+  revalidate();
   const r = remembered(users, user, unitName, () => lookupUser(user, unitName));
   // A copy: callers may not change what the next start gets.
   return { ...r };
@@ -150,8 +170,9 @@ function lookupUser(user: string, unitName?: string): ResolvedUser {
   });
 }
 
-/** The gid of `group` (a name or a gid); throws GROUP_NOT_FOUND (remembered until clearUserCache()). */
+/** The gid of `group` (a name or a gid); throws GROUP_NOT_FOUND (remembered while the files are unchanged). */
 export function resolveGroup(group: string, unitName?: string): number {
+  revalidate();
   return remembered(groups, group, unitName, () => lookupGroup(group, unitName));
 }
 

@@ -1,9 +1,11 @@
 /**
- * User=/Group= are resolved from the user database as it was at the last (re)load: a start per
- * Accept=yes connection reads no file, and clearUserCache() (called by the daemon on every load and
- * reload) makes the next start see the files' new contents.
+ * User=/Group= are resolved from the user database as it is when a service starts, as systemd's
+ * exec child does (get_fixed_user() at every spawn): the files are read and split once and kept
+ * while they are unchanged (a stat per lookup tells), so an Accept=yes connection reads no file,
+ * and a user added or changed (useradd/usermod rename a new /etc/passwd in) is seen by the next
+ * start without a reload. clearUserCache() forgets everything by hand.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -24,31 +26,38 @@ afterAll(() => {
 });
 
 describe('user database cache', () => {
-  it('reads the files once: a change shows only after clearUserCache()', () => {
+  it('a change to the files (written in place or renamed in, as useradd does) shows at the next lookup', () => {
     expect(resolveUser('alice', 'a@1.service')).toMatchObject({ uid: 1234, gid: 1235, home: '/home/alice' });
     expect(resolveGroup('staff')).toBe(50);
     writeFileSync(passwd, 'alice:x:5678:5679::/srv/alice:/bin/sh\n');
-    writeFileSync(group, 'staff:x:60:\n');
-    expect(resolveUser('alice', 'a@2.service').uid).toBe(1234);
-    expect(resolveGroup('staff')).toBe(50);
-    clearUserCache();
-    expect(resolveUser('alice', 'a@3.service')).toMatchObject({ uid: 5678, gid: 5679, home: '/srv/alice' });
+    writeFileSync(`${group}.new`, 'staff:x:60:\n');
+    renameSync(`${group}.new`, group);
+    expect(resolveUser('alice', 'a@2.service')).toMatchObject({ uid: 5678, gid: 5679, home: '/srv/alice' });
     expect(resolveGroup('staff')).toBe(60);
   });
 
-  it('a user missing at load stays missing until the next load; the error names the unit that asked', () => {
+  it('a user missing at one start is found at the next once it was added, without a reload', () => {
     expect(() => resolveUser('bob', 'b@1.service')).toThrow(/user "bob" not found/);
-    writeFileSync(passwd, 'bob:x:2000:2000::/:/bin/sh\n');
     let err: unknown;
     try {
       resolveUser('bob', 'b@2.service');
     } catch (e) {
       err = e;
     }
+    // The remembered failure names the unit that asked this time.
     expect(err).toMatchObject({ code: 'USER_NOT_FOUND', unit: 'b@2.service' });
     expect(() => resolveGroup('wheel', 'b@2.service')).toThrow(/group "wheel" not found/);
+    writeFileSync(`${passwd}.new`, 'bob:x:2000:2000::/:/bin/sh\n');
+    renameSync(`${passwd}.new`, passwd);
+    writeFileSync(group, 'wheel:x:10:\n');
+    expect(resolveUser('bob', 'b@3.service').uid).toBe(2000);
+    expect(resolveGroup('wheel', 'b@3.service')).toBe(10);
+  });
+
+  it('clearUserCache() forgets everything', () => {
+    expect(resolveUser('alice').uid).toBe(1234);
     clearUserCache();
-    expect(resolveUser('bob').uid).toBe(2000);
+    expect(resolveUser('alice').uid).toBe(1234);
   });
 
   it('callers get a copy: changing one result does not change the next', () => {
