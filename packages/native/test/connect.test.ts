@@ -127,8 +127,7 @@ describe.skipIf(noMptcp)('fallback to TCP', () => {
     const client = net.connect(port, '127.0.0.1');
     await connected(client);
     const reply = roundTrip(client, 'plain');
-    while (seen.length === 0) await new Promise((r) => setTimeout(r, 5));
-    const s = seen[0] as net.Socket;
+    const s = (seen[0] ?? (await once(server, 'connection'))[0]) as net.Socket;
     expect(isMptcp(s)).toBe(false);
     expect(mptcpStatus(s)).toEqual({ requested: true, active: false, fallback: true, protocol: 6 });
     expect(isMptcp(client)).toBe(false);
@@ -169,24 +168,60 @@ describe('errors', () => {
 
 describe.skipIf(noMptcp)('no fd leak', () => {
   const count = (): number => readdirSync('/proc/self/fd').length;
-  /** A listener that ends every connection it accepts; resolves with its port. */
-  const endingServer = (): Promise<number> => {
+  /**
+   * A listener that ends every connection it accepts; counts accepted and closed sockets so a test can
+   * wait for the server side's 'close' events (an event, not a delay) before counting fds.
+   */
+  const endingServer = async (): Promise<{
+    port: number;
+    accepted: () => number;
+    closed: () => number;
+    waitClosed: (n: number) => Promise<void>;
+  }> => {
+    let accepted = 0;
+    let closed = 0;
+    const waiters: Array<() => void> = [];
     const server = listen({ host: '127.0.0.1', port: 0 }, (s) => {
+      accepted++;
       s.on('error', () => undefined);
+      s.on('close', () => {
+        closed++;
+        for (const w of waiters.splice(0)) w();
+      });
       s.end();
     });
     servers.push(server);
-    return listening(server);
+    const port = await listening(server);
+    const waitClosed = async (n: number): Promise<void> => {
+      const end = Date.now() + 30_000; // safety net only: each server-side 'close' re-checks
+      while (closed < n) {
+        if (Date.now() > end)
+          throw new Error(`server closed ${closed} of ${n} accepted sockets (accepted ${accepted})`);
+        await new Promise<void>((r) => {
+          waiters.push(r);
+          setTimeout(r, 1000).unref();
+        });
+      }
+    };
+    return { port, accepted: () => accepted, closed: () => closed, waitClosed };
+  };
+  /** Polls until the server side has closed all it accepted and the fd count is back (30 s safety net). */
+  const settled = async (srv: Awaited<ReturnType<typeof endingServer>>, before: number): Promise<void> => {
+    const end = Date.now() + 30_000;
+    while ((srv.closed() !== srv.accepted() || count() !== before) && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
   };
 
   it('1,000 connect/close cycles leave /proc/self/fd unchanged', async () => {
-    const port = await endingServer();
+    const srv = await endingServer();
+    const { port } = srv;
     // One warm-up cycle so lazily opened fds (addon, epoll, dns) exist before counting.
     const warm = connect({ host: '127.0.0.1', port, mptcp: 'require' });
     await connected(warm);
     warm.destroy();
     await once(warm, 'close');
-    await new Promise((r) => setTimeout(r, 50));
+    await srv.waitClosed(1); // the server side of the warm-up is closed too
     const before = count();
     for (let i = 0; i < 1000; i++) {
       const c = connect({ host: '127.0.0.1', port, mptcp: 'require' });
@@ -194,13 +229,14 @@ describe.skipIf(noMptcp)('no fd leak', () => {
       c.destroy();
       await once(c, 'close');
     }
-    // accepted sockets close asynchronously on the server side
-    for (let i = 0; i < 100 && count() !== before; i++) await new Promise((r) => setTimeout(r, 20));
+    // accepted sockets close asynchronously on the server side: wait for all 1,001 'close' events
+    await srv.waitClosed(1001);
     expect(count()).toBe(before);
-  }, 60_000);
+  }, 120_000);
 
   it('destroying while connecting (IP literal, host name, blackhole timeout) leaks nothing', async () => {
-    const port = await endingServer();
+    const srv = await endingServer();
+    const { port } = srv;
     const before = count();
     for (let i = 0; i < 200; i++) {
       const host = i % 2 === 0 ? '127.0.0.1' : 'localhost';
@@ -214,7 +250,9 @@ describe.skipIf(noMptcp)('no fd leak', () => {
       await once(c, 'close');
       if (i % 4 < 2) expect(connectedOrError).toBe(false);
     }
-    for (let i = 0; i < 100 && count() !== before; i++) await new Promise((r) => setTimeout(r, 20));
+    // How many the server accepts is not known in advance (a destroy may race the handshake): wait until
+    // every accepted socket's 'close' has run and the count is back, with a 30 s safety net.
+    await settled(srv, before);
     expect(count()).toBe(before);
-  }, 60_000);
+  }, 120_000);
 });
