@@ -139,6 +139,25 @@ export function parseSocketAddress(s: string, options: AddressOptions = {}): Par
   for (const [prefix, type] of VSOCK_PREFIXES) {
     if (s.startsWith(prefix)) return parseVsock(s, prefix.length, type);
   }
+  if (IPV4_PORT.test(s)) {
+    // Fast path, same result as the port-only check and parseInetWithScope() below: a leading run
+    // of 1-3 digits then `.` is never a port (EINVAL, not ERANGE), one colon is never an IPv6
+    // address, and there is no scope.
+    const m = s.indexOf(':');
+    const octets = parseIPv4(s.slice(0, m));
+    if (!octets) return fail('EINVAL');
+    const digits = s.slice(m + 1);
+    let port: number;
+    if (PLAIN_PORT.test(digits)) {
+      port = Number(digits);
+      if (port > 0xffff) return fail('ERANGE');
+    } else {
+      const p = parseIpPort(digits);
+      if (!p.ok) return p;
+      port = p.value;
+    }
+    return ok({ family: 'inet', address: octets.join('.'), port });
+  }
   const port = parseIpPort(s);
   if (!port.ok && port.error === 'ERANGE') return port;
   if (port.ok) {
@@ -148,21 +167,13 @@ export function parseSocketAddress(s: string, options: AddressOptions = {}): Par
         : { family: 'inet6', address: '::', port: port.value },
     );
   }
-  if (IPV4_PORT.test(s)) {
-    // Fast path, same result as parseInetWithScope(): one colon is never an IPv6 address, and there
-    // is no scope.
-    const m = s.indexOf(':');
-    const octets = parseIPv4(s.slice(0, m));
-    if (!octets) return fail('EINVAL');
-    const p = parseIpPort(s.slice(m + 1));
-    if (!p.ok) return p;
-    return ok({ family: 'inet', address: octets.join('.'), port: p.value });
-  }
   return parseInetWithScope(s, options.interfaces ?? sysfsInterfaceResolver);
 }
 
-/** `a.b.c.d:port` candidates (digits and dots, one colon, digits). */
-const IPV4_PORT = /^[0-9.]+:[0-9]+$/;
+/** `a.b.c.d:port` candidates: 1-3 digits, a dot, digits and dots, one colon, digits. */
+const IPV4_PORT = /^[0-9]{1,3}\.[0-9.]*:[0-9]+$/;
+/** A port strtoul() reads as is: no leading zero, at most 5 digits. */
+const PLAIN_PORT = /^[1-9][0-9]{0,4}$/;
 
 /** netlink_family_table (socket-util.c): name → NETLINK_* number. */
 export const NETLINK_FAMILIES: Readonly<Record<string, number>> = {
