@@ -9,6 +9,7 @@ import type { AcceptedConnection } from '@mptcp/native';
 import type { EngineCore } from './engine-core.js';
 import type { ServiceTemplate } from './engine-types.js';
 import { ActivationError, errnoOf, messageOf } from './errors.js';
+import type { FdHandOff } from './exec.js';
 import {
   connectionInstance,
   instanceServiceName,
@@ -187,7 +188,9 @@ export class AcceptInstances {
     const { core } = this;
     const native = core.requireNative();
     let svc: ServiceProcess | undefined;
-    let closed = false;
+    // The main spawn may close the connection itself (right after clone, on the pool thread);
+    // otherwise it is ours to close, exactly once, below.
+    const handOff: FdHandOff = { fd: conn.fd, closed: false };
     this.budget.inFlight += 1;
     try {
       const templateName = templateNameFor(sock.unit.name);
@@ -222,13 +225,13 @@ export class AcceptInstances {
       const env = remoteEnvironment(conn.remote);
       const ctx: StartContext =
         unit.standardInput === 'socket'
-          ? { socketStdio: conn.fd, env }
-          : { fds: [conn.fd], fdNames: [sock.unit.fileDescriptorName ?? 'connection'], env };
+          ? { socketStdio: conn.fd, env, handOff }
+          : { fds: [conn.fd], fdNames: [sock.unit.fileDescriptorName ?? 'connection'], env, handOff };
       const pid = await proc.start(ctx);
       // The child has its own copy: the daemon's goes before anything else runs, since the peer sees
       // the end of the connection only once every copy is closed.
-      native.close(conn.fd);
-      closed = true;
+      if (!handOff.closed) native.close(conn.fd);
+      handOff.closed = true;
       core.events.emit('started', { service: name, pid, socket: sock.unit.name });
     } catch (err) {
       release();
@@ -236,7 +239,8 @@ export class AcceptInstances {
       core.log.error(`Failed to start ${name}: ${messageOf(err)}`, { unit: sock.unit.name });
     } finally {
       // The daemon's copy must go, or the peer never sees EOF.
-      if (!closed) native.close(conn.fd);
+      if (!handOff.closed) native.close(conn.fd);
+      handOff.closed = true;
       this.budget.inFlight -= 1;
       this.resumePaused();
     }

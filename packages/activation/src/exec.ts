@@ -42,6 +42,17 @@ export interface NativeSpawn {
   close(fd: number): void;
 }
 
+/**
+ * A connection fd whose close the spawn may take over (Accept=yes): the native launcher off the
+ * event loop passes it as `closeAfterSpawn`, so that the pool thread closes the daemon's copy right
+ * after clone() and the peer sees the service's end without waiting for the event loop. `closed`
+ * is set once the addon has closed it; while false, the fd is still the caller's to close.
+ */
+export interface FdHandOff {
+  readonly fd: number;
+  closed: boolean;
+}
+
 export interface ExecOptions {
   command: ExecCommand;
   env: Record<string, string>;
@@ -66,6 +77,8 @@ export interface ExecOptions {
   gid?: number;
   /** The native launcher; without it (addon unavailable) the node launcher runs. */
   native?: NativeSpawn;
+  /** See FdHandOff: closed by the addon when the async native launcher runs, else left to the caller. */
+  handOff?: FdHandOff;
 }
 
 /** What prepareExec() decides, before any launcher runs. */
@@ -265,7 +278,7 @@ function spawnFailure(error: Error): ServiceChild {
   };
 }
 
-function launchNative(prep: PreparedExec, native: NativeSpawn): ServiceChild {
+function launchNative(prep: PreparedExec, native: NativeSpawn, handOff?: FdHandOff): ServiceChild {
   const file = resolveProgram(prep.path, prep.env.PATH);
   if (file === undefined) {
     const message = prep.path.includes('/')
@@ -288,7 +301,23 @@ function launchNative(prep: PreparedExec, native: NativeSpawn): ServiceChild {
   // does not need either.
   const cloneRefused = (e: NodeJS.ErrnoException): boolean =>
     e.syscall === 'clone' && (e.code === 'EINVAL' || e.code === 'ENOSYS' || e.code === 'EPERM');
-  if (native.spawnProcessAsync) return launchNativeAsync(prep, native, native.spawnProcessAsync(options), cloneRefused);
+  if (native.spawnProcessAsync) {
+    // The addon closes the hand-off fd once clone() returned a child (exec'd or failed later); on a
+    // refused clone (or stack mmap) it stays open, ours to close (and the node launcher's to use).
+    const handed = handOff !== undefined && !handOff.closed ? handOff : undefined;
+    const pending = native.spawnProcessAsync(handed ? { ...options, closeAfterSpawn: [handed.fd] } : options);
+    const tracked = handed
+      ? pending.then(
+          (p) => ((handed.closed = true), p),
+          (err: unknown) => {
+            const syscall = (err as NodeJS.ErrnoException).syscall;
+            if (syscall !== 'clone' && syscall !== 'mmap') handed.closed = true;
+            throw err;
+          },
+        )
+      : pending;
+    return launchNativeAsync(prep, native, tracked, cloneRefused);
+  }
   let proc: SpawnedProcess;
   try {
     proc = native.spawnProcess(options);
@@ -380,7 +409,7 @@ function launchNativeAsync(
 /** Starts the command with the native launcher when `options.native` is given, else with node's. */
 export function execCommand(options: ExecOptions): ServiceChild {
   const prep = prepareExec(options);
-  return options.native ? launchNative(prep, options.native) : launchNode(prep);
+  return options.native ? launchNative(prep, options.native, options.handOff) : launchNode(prep);
 }
 
 /** Resolves when the child has exited (spawn failures resolve as code 127/126 with `error`). */

@@ -125,6 +125,7 @@ export class ServiceExec {
       ...(switchUser && creds.uid !== undefined ? { uid: creds.uid } : {}),
       ...(switchUser && creds.gid !== undefined ? { gid: creds.gid } : {}),
       ...(this.options.spawn ? { native: this.options.spawn } : {}),
+      ...(ctx.handOff ? { handOff: ctx.handOff } : {}),
     });
     started.child = child;
     // The child has its copy; ours goes once the launcher has run.
@@ -186,5 +187,6 @@ export function withStoredFds(ctx: StartContext, stored: ReadonlyArray<{ fd: num
     ...(ctx.env ? { env: ctx.env } : {}),
     ...(ctx.socketStdio !== undefined ? { socketStdio: ctx.socketStdio } : {}),
     ...(fds.length > 0 ? { fds, fdNames } : {}),
+    ...(ctx.handOff ? { handOff: ctx.handOff } : {}),
   };
 }

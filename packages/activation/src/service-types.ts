@@ -4,7 +4,7 @@
  * built with, and its status snapshot.
  */
 import type { ServiceUnit } from '@mptcp/unit';
-import type { NativeSpawn, OutputMode } from './exec.js';
+import type { FdHandOff, NativeSpawn, OutputMode } from './exec.js';
 import type { Logger } from './logger.js';
 import type { NotifySocket } from './notify-socket.js';
 import type { ServiceResult } from './restart-policy.js';
@@ -43,6 +43,11 @@ export interface StartContext {
   socketStdio?: number;
   /** REMOTE_ADDR/REMOTE_PORT and the like. */
   env?: Record<string, string>;
+  /**
+   * Accept=yes: the connection fd, which the main process' spawn may close itself (FdHandOff).
+   * After start() settled, the caller closes it only if `closed` is still false.
+   */
+  handOff?: FdHandOff;
 }
 
 export interface ServiceExit {
