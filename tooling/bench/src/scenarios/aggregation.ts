@@ -22,7 +22,7 @@ export const aggregation: Scenario = {
   async run(ctx) {
     const seconds = ctx.quick ? 5 : 12;
     const warmup = 1;
-    const lab = Lab.up('bagg', `${RATE_MBIT}mbit`, 'signal');
+    const lab = Lab.up(`bagg${process.pid % 10000}`, `${RATE_MBIT}mbit`, 'signal');
     const bps: Record<Transport, number[]> = { tcp: [], mptcp: [] };
     const lastRun: Partial<Record<Transport, TransferResult>> = {};
     let confirmed: boolean | null = null;
@@ -60,7 +60,7 @@ export const aggregation: Scenario = {
     // Single path at 1 Gbit/s, no second address: the cost of MPTCP itself when the link, not the
     // CPU, is the limit (on unshaped loopback the kernel's MPTCP path is CPU-bound; see loopback).
     const single: Record<Transport, number[]> = { tcp: [], mptcp: [] };
-    const one = Lab.up('bsp', SINGLE_RATE, 'none');
+    const one = Lab.up(`bsp${process.pid % 10000}`, SINGLE_RATE, 'none');
     try {
       for (let rep = 0; rep < ctx.reps; rep++) {
         for (const transport of rep % 2 === 0 ? (['tcp', 'mptcp'] as const) : (['mptcp', 'tcp'] as const)) {

@@ -69,7 +69,7 @@ async function once(
   pm: Pm,
   o: { bytes: number; downAfterS: number; downForS: number },
 ): Promise<Run> {
-  const lab = Lab.up('bfo', `${RATE_MBIT}mbit`, pm === 'static' ? 'signal' : 'none');
+  const lab = Lab.up(`bfo${process.pid % 10000}`, `${RATE_MBIT}mbit`, pm === 'static' ? 'signal' : 'none');
   const dir = join(ctx.tmp, `fo-${rep}-${pm}`);
   mkdirSync(dir, { recursive: true });
   const shaFile = join(dir, 'sent.sha256');
