@@ -114,6 +114,8 @@ export {
   bulkTuningStats,
   bulkTuningDisabled,
   bulkReceiveBuffer,
+  bulkPresetEnabled,
+  DEFAULT_BULK_RCVBUF,
   presetBulkReceiveBuffer,
   type WritePathOptions,
   type BulkTuningOptions,

@@ -185,9 +185,9 @@ export function writePathRetries(socket: net.Socket): number {
  * never stops never waits: the ACKs of new data carry the current DATA_ACK. So:
  *
  * - receive: SO_RCVBUF is raised to `rcvbuf` (SO_RCVBUFFORCE when the process may, else SO_RCVBUF
- *   within net.core.rmem_max, never lowered) before the handshake for the sockets the library
- *   creates (presetBulkReceiveBuffer), and once a socket has read `rcvThreshold` bytes for the
- *   others: a Node reader is slow enough that the kernel's autotuning keeps the MPTCP window at
+ *   within net.core.rmem_max, never lowered) once a socket has read `rcvThreshold` bytes
+ *   (request/response connections never get there and keep the kernel's autotuning; with
+ *   MPTCP_BULK_PRESET=1 also before the handshake, presetBulkReceiveBuffer): a Node reader is slow enough that the kernel's autotuning keeps the MPTCP window at
  *   ~1 MB, which the sender fills every millisecond;
  * - send: when libuv's write queue for the socket has not shrunk for `stallMs` (the kernel takes
  *   nothing), SO_SNDBUF is doubled (same rule), up to `maxSndbuf`: the kernel wakes the writer
@@ -267,6 +267,16 @@ export function bulkReceiveBuffer(env: NodeJS.ProcessEnv = process.env): number 
 }
 
 /**
+ * Whether the receive buffer is preset before the handshake: opt-in, MPTCP_BULK_PRESET=1. Off by
+ * default: a 64 MiB locked buffer on every connection cut HTTP keep-alive over MPTCP to ~0.5x TCP
+ * (`bench --only http`) and turns off receive autotuning on every accepted connection of a busy
+ * server; by default the buffer is raised only once a socket has read `rcvThreshold` bytes.
+ */
+export function bulkPresetEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env['MPTCP_BULK_PRESET'] === '1';
+}
+
+/**
  * Raises the receive buffer of a new MPTCP socket `fd` (a listener: its connections inherit it; a
  * client: before connect()) to bulkReceiveBuffer(), before the handshake: the window the peer may
  * fill then grows from the first round trip, and a sender never stops at the small early window
@@ -275,6 +285,7 @@ export function bulkReceiveBuffer(env: NodeJS.ProcessEnv = process.env): number 
  */
 export function presetBulkReceiveBuffer(fd: number): number {
   const want = bulkReceiveBuffer();
+  if (!bulkPresetEnabled()) return 0;
   if (want <= 0 || !isMptcpFd(fd)) return 0;
   return raiseBuffer(fd, 'SO_RCVBUF', 'SO_RCVBUFFORCE', want, { forceDenied: false });
 }

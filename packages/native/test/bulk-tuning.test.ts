@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bulkTuningDisabled,
   bulkTuningStats,
+  DEFAULT_BULK_RCVBUF,
   fdOf,
   sysconst,
   useMptcpBulkTuning,
@@ -92,8 +93,35 @@ describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
     }
   }
 
-  it('the receive buffer is preset before the handshake (listener and client), larger than the kernel default', async () => {
+  it('by default a request/response exchange leaves the buffers alone (no preset, no raise)', async () => {
     const tuned = await mptcpPair(servers);
+    const plain = await untunedPair();
+    for (const side of ['client', 'server'] as const) {
+      // No preset before the handshake: the same kernel default as a connection without tuning.
+      expect(bufferOf(tuned[side], 'SO_RCVBUF')).toBe(bufferOf(plain[side], 'SO_RCVBUF'));
+    }
+    // A few keep-alive style exchanges: small request, small response, well under the threshold.
+    for (let i = 0; i < 20; i++) {
+      tuned.client.write('GET / HTTP/1.1\r\n\r\n');
+      await once(tuned.server, 'data');
+      tuned.server.write('x'.repeat(100));
+      await once(tuned.client, 'data');
+    }
+    for (const side of ['client', 'server'] as const) {
+      expect(bulkTuningStats(tuned[side])).toEqual({ kicks: 0, sndbuf: 0, rcvbuf: 0 });
+      expect(bufferOf(tuned[side], 'SO_RCVBUF')).toBeLessThan(DEFAULT_BULK_RCVBUF);
+    }
+    for (const s of [tuned.client, tuned.server, plain.client, plain.server]) s.destroy();
+  });
+
+  it('MPTCP_BULK_PRESET=1 presets the receive buffer before the handshake (listener and client)', async () => {
+    process.env['MPTCP_BULK_PRESET'] = '1';
+    let tuned: { client: net.Socket; server: net.Socket };
+    try {
+      tuned = await mptcpPair(servers);
+    } finally {
+      delete process.env['MPTCP_BULK_PRESET'];
+    }
     const plain = await untunedPair();
     for (const side of ['client', 'server'] as const) {
       expect(bufferOf(tuned[side], 'SO_RCVBUF')).toBeGreaterThan(bufferOf(plain[side], 'SO_RCVBUF'));
