@@ -50,9 +50,15 @@ function install(): void {
   net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]): net.Server {
     // A cluster worker's TCP listen() goes to the primary, which shares its handle: leave it to node.
     if (cluster.isWorker) return originalListen.apply(this, args) as net.Server;
-    return mptcpListen(this, (...a: unknown[]) => originalListen.apply(this, a) as net.Server, args, {
-      passThroughWhenOff: true,
-    });
+    return mptcpListen(
+      this,
+      (...a: unknown[]) => {
+        if (isPassedFd(a[0])) stopGracefullyOnSigterm(this);
+        return originalListen.apply(this, a) as net.Server;
+      },
+      args,
+      { passThroughWhenOff: true },
+    );
   } as net.Server['listen'];
 
   // ---- dials ---------------------------------------------------------------------------------
@@ -88,6 +94,81 @@ function install(): void {
     return callback ? originalTls(tlsOptions, callback) : originalTls(tlsOptions);
   };
   syncBuiltinESMExports();
+}
+
+// ---- graceful stop of adopted listeners ----------------------------------------------------------
+//
+// A supervisor that passed its listening socket (systemd Accept=no, `mptcpd-lite dev`, systemfd)
+// keeps it open while it stops this process with SIGTERM, and the backlog queues for the next one.
+// An unmodified app without a SIGTERM handler would die with connections it had accepted (reset or
+// cut responses). So, when the process has no SIGTERM listener of its own at the time the signal
+// comes: stop accepting on the adopted servers (the kernel socket lives on in the supervisor), answer
+// every request still in flight or yet to come on an open connection with `Connection: close`, and
+// once their connections have ended, re-raise SIGTERM so the exit status stays "killed by SIGTERM".
+// Idle keep-alive connections are not cut (a client may be sending its next request right now; that
+// request gets its answer with `Connection: close`): node's keepAliveTimeout and the supervisor's
+// SIGKILL bound the wait. MPTCP_GRACEFUL_STOP=0 turns it off.
+
+const adopted = new Set<net.Server>();
+let stopping = false;
+
+/** Whether listen()'s first argument is `{ fd }` naming one of the sockets passed in LISTEN_FDS. */
+function isPassedFd(arg: unknown): boolean {
+  if (typeof arg !== 'object' || arg === null) return false;
+  const fd = (arg as { fd?: unknown }).fd;
+  const n = Number(process.env['LISTEN_FDS']);
+  return (
+    typeof fd === 'number' &&
+    process.env['LISTEN_PID'] === String(process.pid) &&
+    Number.isInteger(n) &&
+    fd >= 3 &&
+    fd < 3 + n
+  );
+}
+
+function onSigterm(): void {
+  // The app's own handler (added before or after ours) decides what SIGTERM does.
+  if (process.listeners('SIGTERM').some((l) => l !== onSigterm)) return;
+  process.removeListener('SIGTERM', onSigterm);
+  stopping = true;
+  const servers = [...adopted];
+  let open = servers.length;
+  const done = (): void => {
+    if (--open === 0) process.kill(process.pid, 'SIGTERM');
+  };
+  for (const server of servers) {
+    if (server instanceof http.Server) {
+      // An idle, never-used connection may hold a request not read yet: leave it to be answered.
+      for (const socket of connections.get(server) ?? []) {
+        const res = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
+        if (res && !res.headersSent) res.setHeader('connection', 'close');
+      }
+    }
+    // net's close, not http's: that one would cut idle connections (see above).
+    if (server.listening) net.Server.prototype.close.call(server, done);
+    else done();
+  }
+}
+
+const connections = new WeakMap<net.Server, Set<net.Socket>>();
+
+function stopGracefullyOnSigterm(server: net.Server): void {
+  if (process.env['MPTCP_GRACEFUL_STOP'] === '0' || adopted.has(server)) return;
+  adopted.add(server);
+  server.once('close', () => adopted.delete(server));
+  if (server instanceof http.Server) {
+    const open = new Set<net.Socket>();
+    connections.set(server, open);
+    server.on('connection', (socket: net.Socket) => {
+      open.add(socket);
+      socket.once('close', () => open.delete(socket));
+    });
+    // Every response written once stopping closes its connection after it.
+    server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (stopping) res.setHeader('connection', 'close');
+    });
+  }
+  if (!process.listeners('SIGTERM').includes(onSigterm)) process.on('SIGTERM', onSigterm);
 }
 
 install();
