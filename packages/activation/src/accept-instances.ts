@@ -20,6 +20,7 @@ import {
 } from './instance-name.js';
 import { TRIGGER_LIMIT_MESSAGE, takeTrigger } from './limits.js';
 import type { OpenedPort } from './open-listen.js';
+import { usesSocketStdio } from './service-output.js';
 import { ServiceProcess, type StartContext } from './service-process.js';
 import type { SocketRuntime, SocketRuntimes } from './socket-runtime.js';
 import { SpawnBudget } from './spawn-budget.js';
@@ -223,10 +224,9 @@ export class AcceptInstances {
       if (core.stopping) throw new ActivationError('ENGINE_STATE', 'engine is stopping');
       if (!unit.nonBlocking) native.setNonBlocking(conn.fd, false);
       const env = remoteEnvironment(conn.remote);
-      const ctx: StartContext =
-        unit.standardInput === 'socket'
-          ? { socketStdio: conn.fd, env, handOff }
-          : { fds: [conn.fd], fdNames: [sock.unit.fileDescriptorName ?? 'connection'], env, handOff };
+      const ctx: StartContext = usesSocketStdio(unit)
+        ? { socketStdio: conn.fd, env, handOff }
+        : { fds: [conn.fd], fdNames: [sock.unit.fileDescriptorName ?? 'connection'], env, handOff };
       const pid = await proc.start(ctx);
       // The child has its own copy: the daemon's goes before anything else runs, since the peer sees
       // the end of the connection only once every copy is closed.

@@ -58,8 +58,16 @@ export interface ExecOptions {
   env: Record<string, string>;
   /** fds placed at 3, 4, … in this order. */
   fds?: readonly number[];
-  /** inetd mode: this fd becomes stdin and stdout (StandardInput=socket). */
+  /**
+   * The one connection fd of StandardInput=/StandardOutput=/StandardError=socket (systemd's
+   * socket_fd): stdin and stdout by default; socketStdin/socketStdout say which (as resolved by
+   * service-output.ts), the others being /dev/null (stdin) or the output below.
+   */
   socketStdio?: number;
+  /** stdin is the connection (default true with socketStdio; false: /dev/null). */
+  socketStdin?: boolean;
+  /** stdout is the connection (default true with socketStdio). */
+  socketStdout?: boolean;
   /** StandardError=socket too. */
   socketStderr?: boolean;
   output?: OutputMode;
@@ -110,7 +118,12 @@ export function prepareExec(options: ExecOptions): PreparedExec {
   let stdio: number[];
   if (options.socketStdio !== undefined) {
     const s = options.socketStdio;
-    stdio = [s, s, options.socketStderr ? s : (out ?? 2), ...fds];
+    stdio = [
+      options.socketStdin === false ? -1 : s,
+      options.socketStdout === false ? (out ?? 1) : s,
+      options.socketStderr ? s : (out ?? 2),
+      ...fds,
+    ];
   } else {
     stdio = [options.stdin === 'inherit' ? 0 : -1, out ?? 1, out ?? 2, ...fds];
   }

@@ -118,7 +118,14 @@ export class ServiceExec {
       command: cmd,
       env,
       ...(ctx.fds ? { fds: ctx.fds } : {}),
-      ...(ctx.socketStdio !== undefined ? { socketStdio: ctx.socketStdio, socketStderr: route.socketStderr } : {}),
+      ...(ctx.socketStdio !== undefined
+        ? {
+            socketStdio: ctx.socketStdio,
+            socketStdin: route.socketStdin,
+            socketStdout: route.socketStdout,
+            socketStderr: route.socketStderr,
+          }
+        : {}),
       output: route.output,
       ...(route.outputFd !== undefined ? { outputFd: route.outputFd } : {}),
       cwd,

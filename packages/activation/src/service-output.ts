@@ -1,8 +1,9 @@
 /**
- * Where one command of a service writes its stdout/stderr (systemd's setup_output()):
- * StandardOutput=null discards; in inetd mode (StandardInput=socket) stderr may go to the
- * connection; otherwise, when the daemon captures output, a capture fd (output-capture.ts) whose
- * lines are the service's own output, never the daemon's.
+ * Where one command of a service reads and writes its stdio (systemd's setup_input()/setup_output()):
+ * StandardOutput=null discards; with the connection fd (any of StandardInput=/StandardOutput=/
+ * StandardError=socket) each stream is the connection as its setting says; otherwise, when the
+ * daemon captures output, a capture fd (output-capture.ts) whose lines are the service's own
+ * output, never the daemon's.
  */
 import type { ServiceUnit } from '@mptcp/unit';
 import type { OutputMode } from './exec.js';
@@ -12,10 +13,36 @@ export interface OutputRoute {
   output: OutputMode;
   /** The capture's fd for stdout+stderr (with `output: 'inherit'`). */
   outputFd?: number;
-  /** StandardInput=socket: stderr is the connection too. */
+  /** With the connection fd (ctx.socketStdio): which of stdin/stdout/stderr it is. */
+  socketStdin: boolean;
+  socketStdout: boolean;
   socketStderr: boolean;
   /** Closes the daemon's copy of the capture fd once the child has its own (the launcher ran). */
   release?: () => void;
+}
+
+/**
+ * StandardInput=, StandardOutput= or StandardError=socket: the service gets its one socket as
+ * stdio and no LISTEN_FDS (exec_invoke()'s socket_fd; "Got no socket." / "Got more than one socket."
+ * when it has not exactly one).
+ */
+export function usesSocketStdio(unit: ServiceUnit): boolean {
+  return unit.standardInput === 'socket' || unit.standardOutput === 'socket' || unit.standardError === 'socket';
+}
+
+/**
+ * Which streams are the connection, as exec-invoke.c decides with socket_fd set: stdin for
+ * StandardInput=socket (else /dev/null); stdout for StandardOutput=socket, or =inherit when stdin is
+ * the connection (inherit dups stdin); stderr dups stdout for StandardError=inherit or the same
+ * setting as stdout (can_inherit_stderr_from_stdout()), else the connection for =socket.
+ */
+export function socketStreams(unit: ServiceUnit): { stdin: boolean; stdout: boolean; stderr: boolean } {
+  const stdin = unit.standardInput === 'socket';
+  const o = unit.standardOutput;
+  const stdout = o === 'socket' || (o === 'inherit' && stdin);
+  const e = unit.standardError;
+  const stderr = e === 'inherit' || e === o ? stdout : e === 'socket';
+  return { stdin, stdout, stderr };
 }
 
 export function routeOutput(
@@ -24,18 +51,15 @@ export function routeOutput(
   ctx: StartContext,
   pid: () => number | undefined,
 ): OutputRoute {
-  // inetd mode with stdout on the connection (StandardOutput=socket/inherit): StandardError=inherit
-  // (the default) duplicates stdout as systemd's setup_output() does; nothing is left to capture.
-  const stdoutSocket = unit.standardOutput === 'socket' || unit.standardOutput === 'inherit';
-  const socketStderr =
-    ctx.socketStdio !== undefined &&
-    (unit.standardError === 'socket' || (unit.standardError === 'inherit' && stdoutSocket));
-  const captured = options.output === 'log' && unit.standardOutput !== 'null' && !socketStderr;
+  // With the connection fd, the streams systemd puts on it; the output left (if any) is captured.
+  const streams = ctx.socketStdio !== undefined ? socketStreams(unit) : { stdin: false, stdout: false, stderr: false };
+  const socket = { socketStdin: streams.stdin, socketStdout: streams.stdout, socketStderr: streams.stderr };
+  const captured = options.output === 'log' && unit.standardOutput !== 'null' && !(streams.stdout && streams.stderr);
   // Lines are attributed to the process that writes them: this command's PID.
   const capture = captured ? options.capture?.open(unit.name, pid) : undefined;
-  if (capture) return { output: 'inherit', outputFd: capture.fd, socketStderr, release: () => capture.release() };
+  if (capture) return { output: 'inherit', outputFd: capture.fd, ...socket, release: () => capture.release() };
   return {
     output: unit.standardOutput === 'null' ? 'ignore' : options.output === 'log' ? 'ignore' : options.output,
-    socketStderr,
+    ...socket,
   };
 }

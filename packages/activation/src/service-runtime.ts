@@ -10,6 +10,7 @@ import { ActivationError, messageOf } from './errors.js';
 import { startLimitOf, takeStart, takeTrigger, updatedLimit } from './limits.js';
 import type { RateLimit } from './rate-limit.js';
 import { restartDelayUsec } from './restart-policy.js';
+import { usesSocketStdio } from './service-output.js';
 import { type ServiceExit, ServiceProcess, type StartContext } from './service-process.js';
 import type { SocketRuntime, SocketRuntimes } from './socket-runtime.js';
 import type { UnitDefinitions } from './unit-definitions.js';
@@ -154,7 +155,7 @@ export class ServiceRuntimes {
       s.ports.map((p) => ({ fd: p.fd, name: s.unit.fileDescriptorName ?? s.unit.name })),
     );
     const ctx: StartContext = {};
-    if (unit.standardInput === 'socket') {
+    if (usesSocketStdio(unit)) {
       if (ports.length !== 1) {
         core.log.error(ports.length === 0 ? 'Got no socket.' : 'Got more than one socket.', { unit: unit.name });
         for (const s of sockets) table.enterListeningLater(s);
