@@ -351,4 +351,53 @@ export const SCENARIOS = [
       'unknown.socket',
     ],
   },
+  {
+    // Exec-context values 257 range-checks (Nice=, OOMScoreAdjust=, Limit*=) and exit-status lists.
+    name: 'exec-values',
+    files: {
+      'nice.service': `${SERVICE}Nice=-20\nNice=19\nNice=20\nNice=-21\nNice=+5\nNice=abc\nNice=\nNice=0x10\n`,
+      'oom.service': `${SERVICE}OOMScoreAdjust=-1000\nOOMScoreAdjust=1000\nOOMScoreAdjust=1001\nOOMScoreAdjust=-1001\nOOMScoreAdjust=x\nOOMScoreAdjust=\n`,
+      'limits.service': `${SERVICE}${[
+        'LimitNOFILE=infinity',
+        'LimitNOFILE=1024:4096',
+        'LimitNOFILE=4096:1024',
+        'LimitNOFILE=bad',
+        'LimitNOFILE=1024:bad',
+        'LimitNOFILE=1:2:3',
+        'LimitNOFILE=',
+        'LimitNOFILE=-1',
+        'LimitNOFILE=1024:infinity',
+        'LimitNOFILE=infinity:1024',
+        'LimitCPU=1min',
+        'LimitCPU=x',
+        'LimitAS=1G',
+        'LimitAS=1Q',
+        'LimitNICE=-20',
+        'LimitNICE=+20',
+        'LimitNICE=41',
+        'LimitNICE=40',
+        'LimitRTTIME=5s',
+        'LimitRTTIME=y',
+        'LimitNPROC=18446744073709551615',
+      ]
+        .map((l) => `${l}\n`)
+        .join('')}`,
+      'exit.service': `${SERVICE}${[
+        'SuccessExitStatus=0 255 256 SIGTERM bogus',
+        'SuccessExitStatus=TERM 1 SIGUSR1 foo',
+        'RestartPreventExitStatus=256',
+        'RestartForceExitStatus=SIGKILL 64 x -1',
+        'SuccessExitStatus=',
+        'SuccessExitStatus=FAILURE SIGRTMIN+1 65 sigterm',
+      ]
+        .map((l) => `${l}\n`)
+        .join('')}`,
+      'exec.socket':
+        '[Socket]\nListenStream=127.0.0.1:19591\nNice=99\nOOMScoreAdjust=-2000\nLimitNOFILE=x\nLimitNOFILE=8:4\n',
+      'exec.service': SERVICE,
+      'q.service':
+        '[Unit]\nDescription=x %i %n\nAfter=network.target\nRequires=\nStartLimitBurst=abc\nStartLimitIntervalSec=5s\n[Service]\nType=notify-reload\nExecStart=@/bin/sh sh -c "echo %%"\nExecStart=relative\nExecStartPre=!!/bin/true\nExecStop=:/bin/false\nExecReload=/bin/kill -HUP $MAINPID\nEnvironment="A=1" B=2 C\nEnvironmentFile=-/nonexistent\nRestart=on-abnormal\nRestartSec=1min 30s\nRestartSec=bogus\nTimeoutStopSec=infinity\nTimeoutSec=3\nWatchdogSec=10\nNotifyAccess=everything\nKillMode=mixed\nKillSignal=SIGFOO\nFileDescriptorStoreMax=-1\nFileDescriptorStorePreserve=sometimes\nUser=0bad\nGroup=nogroup\nWorkingDirectory=~\nStandardOutput=file:relative\nStandardError=append:/tmp/x\nLimitNOFILE=1024:bad\nNice=40\nUMask=0999\nSuccessExitStatus=1 SIGUSR1 foo\nRestartPreventExitStatus=256\nOOMScoreAdjust=2000\nReloadSignal=SIGHUP\nExitType=cgroup\n[Install]\nWantedBy=multi-user.target\n',
+    },
+    verify: ['nice.service', 'oom.service', 'limits.service', 'exit.service', 'exec.socket', 'q.service'],
+  },
 ];

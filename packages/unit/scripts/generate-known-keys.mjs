@@ -97,7 +97,34 @@ const OVERRIDES = {
   SyslogIdentifier: ['printf', 'config_parse_unit_string_printf'],
   UtmpIdentifier: ['printf', 'config_parse_unit_string_printf'],
   RebootArgument: ['printf', 'config_parse_unit_string_printf'],
+  // Range-checked exec-context values, each with its own message (src/values/exec-limits.ts).
+  Nice: ['nice', 'config_parse_exec_nice: -20..19'],
+  OOMScoreAdjust: ['oom', 'config_parse_exec_oom_score_adjust: -1000..1000'],
+  // Exit status lists: each word an exit status or a signal, else "Failed to parse value".
+  SuccessExitStatus: ['status', 'config_parse_set_status'],
+  RestartPreventExitStatus: ['status', 'config_parse_set_status'],
+  RestartForceExitStatus: ['status', 'config_parse_set_status'],
 };
+// config_parse_rlimit: SOFT[:HARD], the resource's own value parser.
+for (const r of [
+  'CPU',
+  'FSIZE',
+  'DATA',
+  'STACK',
+  'CORE',
+  'RSS',
+  'NOFILE',
+  'AS',
+  'NPROC',
+  'MEMLOCK',
+  'LOCKS',
+  'SIGPENDING',
+  'MSGQUEUE',
+  'NICE',
+  'RTPRIO',
+  'RTTIME',
+])
+  OVERRIDES[`Limit${r}`] = ['rlimit', 'config_parse_rlimit'];
 /** Keys left unchecked (none at the moment: a key with its own parser has a row in the tables). */
 const NO_CHECK = new Set([]);
 
@@ -162,9 +189,10 @@ text += `
 /**
  * How a key kept verbatim is validated: bool/sec/mode/unsigned/int/size/path = the generic parser of
  * its type (a bad value: \`Failed to parse KEY=VALUE, ignoring: <strerror>\`); \`!\` = fatal (the unit is
- * refused); tristate = a boolean or empty; \`paths:\` = ':'-separated paths; printf = unit specifiers.
+ * refused); tristate = a boolean or empty; \`paths:\` = ':'-separated paths; printf = unit specifiers;
+ * nice/oom/rlimit/status = Nice=, OOMScoreAdjust=, Limit*=, exit status lists (src/values/exec-limits.ts).
  */
-export type KeyCheck = 'bool' | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'printf';
+export type KeyCheck = 'bool' | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'printf' | 'nice' | 'oom' | 'rlimit' | 'status';
 
 export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyCheck>>>> = {
 `;

@@ -23,6 +23,7 @@ import { custom, parseFailed, type DirectiveRow, type ValueType } from './regist
 import { expandSpecifiers, type SpecifierSet } from './specifiers.js';
 import { parseBoolean } from './values/boolean.js';
 import { parseInteger, parseMode, parseUnsigned } from './values/integer.js';
+import { badExitStatusWords, parseNice, parseOomScoreAdjust, parseRlimit } from './values/exec-limits.js';
 import { parseSize } from './values/size.js';
 import { parseSec } from './values/timespan.js';
 
@@ -158,6 +159,35 @@ export function validKept(check: KeyCheck, v: string, c: DirectiveContext): bool
     }
     case 'sec':
       return generic(parseSec(v));
+    case 'nice': {
+      if (v === '') return true;
+      const r = parseNice(v);
+      if (r.ok) return true;
+      return fail(
+        r.error === 'ERANGE'
+          ? `Nice priority out of range, ignoring: ${v}`
+          : `Failed to parse nice priority '${v}', ignoring: ${strerror(r.error)}`,
+      );
+    }
+    case 'oom': {
+      if (v === '') return true;
+      const r = parseOomScoreAdjust(v);
+      if (r.ok) return true;
+      return fail(
+        r.error === 'ERANGE'
+          ? `OOM score adjust value out of range, ignoring: ${v}`
+          : `Failed to parse the OOM score adjust value '${v}', ignoring: ${strerror(r.error)}`,
+      );
+    }
+    case 'rlimit': {
+      const r = parseRlimit(c.key, v);
+      if (r.ok || r.error !== 'EILSEQ') return generic(r);
+      return fail(`Soft resource limit chosen higher than hard limit, ignoring: ${v}`);
+    }
+    case 'status':
+      // The valid words are kept; each refused one is reported on its own.
+      for (const w of badExitStatusWords(v)) c.warn(`Failed to parse value, ignoring: ${w}`);
+      return true;
     case 'mode':
       return generic(parseMode(v));
     case 'unsigned':

@@ -24,6 +24,7 @@ const ERRNOS = [
   'ERFKILL',
   'ENOMEM',
   'ESHUTDOWN',
+  'EILSEQ',
 ] as const;
 
 export type Errno = (typeof ERRNOS)[number];

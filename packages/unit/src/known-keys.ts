@@ -140,9 +140,10 @@ export const SERVICE_SECTION_KEYS: ReadonlySet<string> = new Set([
 /**
  * How a key kept verbatim is validated: bool/sec/mode/unsigned/int/size/path = the generic parser of
  * its type (a bad value: `Failed to parse KEY=VALUE, ignoring: <strerror>`); `!` = fatal (the unit is
- * refused); tristate = a boolean or empty; `paths:` = ':'-separated paths; printf = unit specifiers.
+ * refused); tristate = a boolean or empty; `paths:` = ':'-separated paths; printf = unit specifiers;
+ * nice/oom/rlimit/status = Nice=, OOMScoreAdjust=, Limit*=, exit status lists (src/values/exec-limits.ts).
  */
-export type KeyCheck = 'bool' | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'printf';
+export type KeyCheck = 'bool' | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'printf' | 'nice' | 'oom' | 'rlimit' | 'status';
 
 export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyCheck>>>> = {
   Unit: {
@@ -169,6 +170,22 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     IPAccounting: 'bool',
     IPCNamespacePath: 'path',
     IgnoreSIGPIPE: 'bool',
+    LimitAS: 'rlimit',
+    LimitCORE: 'rlimit',
+    LimitCPU: 'rlimit',
+    LimitDATA: 'rlimit',
+    LimitFSIZE: 'rlimit',
+    LimitLOCKS: 'rlimit',
+    LimitMEMLOCK: 'rlimit',
+    LimitMSGQUEUE: 'rlimit',
+    LimitNICE: 'rlimit',
+    LimitNOFILE: 'rlimit',
+    LimitNPROC: 'rlimit',
+    LimitRSS: 'rlimit',
+    LimitRTPRIO: 'rlimit',
+    LimitRTTIME: 'rlimit',
+    LimitSIGPENDING: 'rlimit',
+    LimitSTACK: 'rlimit',
     LockPersonality: 'bool',
     LogRateLimitBurst: 'unsigned',
     LogRateLimitIntervalSec: 'sec',
@@ -178,7 +195,9 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     MemoryPressureThresholdSec: 'sec',
     MemoryZSwapWriteback: 'bool',
     NetworkNamespacePath: 'path',
+    Nice: 'nice',
     NoNewPrivileges: 'bool',
+    OOMScoreAdjust: 'oom',
     PAMName: 'printf',
     PrivateDevices: 'bool',
     PrivateIPC: 'bool',
@@ -227,6 +246,22 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     IPAccounting: 'bool',
     IPCNamespacePath: 'path',
     IgnoreSIGPIPE: 'bool',
+    LimitAS: 'rlimit',
+    LimitCORE: 'rlimit',
+    LimitCPU: 'rlimit',
+    LimitDATA: 'rlimit',
+    LimitFSIZE: 'rlimit',
+    LimitLOCKS: 'rlimit',
+    LimitMEMLOCK: 'rlimit',
+    LimitMSGQUEUE: 'rlimit',
+    LimitNICE: 'rlimit',
+    LimitNOFILE: 'rlimit',
+    LimitNPROC: 'rlimit',
+    LimitRSS: 'rlimit',
+    LimitRTPRIO: 'rlimit',
+    LimitRTTIME: 'rlimit',
+    LimitSIGPENDING: 'rlimit',
+    LimitSTACK: 'rlimit',
     LockPersonality: 'bool',
     LogRateLimitBurst: 'unsigned',
     LogRateLimitIntervalSec: 'sec',
@@ -236,7 +271,9 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     MemoryPressureThresholdSec: 'sec',
     MemoryZSwapWriteback: 'bool',
     NetworkNamespacePath: 'path',
+    Nice: 'nice',
     NoNewPrivileges: 'bool',
+    OOMScoreAdjust: 'oom',
     PermissionsStartOnly: 'bool',
     PrivateDevices: 'bool',
     PrivateIPC: 'bool',
@@ -252,6 +289,8 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     ProtectKernelTunables: 'bool',
     RebootArgument: 'printf',
     RemoveIPC: 'bool',
+    RestartForceExitStatus: 'status',
+    RestartPreventExitStatus: 'status',
     RestrictRealtime: 'bool',
     RestrictSUIDSGID: 'bool',
     RootDirectory: 'path!',
@@ -266,6 +305,7 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     StartLimitBurst: 'unsigned',
     StartLimitInterval: 'sec',
     StateDirectoryMode: 'mode',
+    SuccessExitStatus: 'status',
     SyslogIdentifier: 'printf',
     SyslogLevelPrefix: 'bool',
     TTYPath: 'path',

@@ -416,7 +416,10 @@ const serviceUnit: fc.Arbitrary<ServiceUnit> = fc
     busName: opt(word.map((w) => `org.example.${w}`)),
     extra: fc.record(
       {
-        LimitNOFILE: fc.array(word, { minLength: 1, maxLength: 2 }),
+        LimitNOFILE: fc.array(fc.constantFrom('1024', 'infinity', '1024:4096', '0x100'), {
+          minLength: 1,
+          maxLength: 2,
+        }),
         PrivateTmp: fc.array(fc.constantFrom('yes', 'false'), { minLength: 1, maxLength: 2 }),
         ProtectSystem: fc.array(word, { minLength: 1, maxLength: 2 }),
       },
