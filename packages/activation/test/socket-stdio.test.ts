@@ -3,6 +3,10 @@
  * any of the three set makes the one connection fd socket_fd): the connection is not passed as
  * LISTEN_FDS, each stream is the connection as its own setting says (setup_input()/setup_output()),
  * stdin stays /dev/null unless StandardInput=socket, and StandardError unset dups stdout.
+ * systemd 257 (`oracle.sh activate DIR w.socket`, ORACLE_DUMP=0, 2026-12-01): Accept=yes
+ * `ExecStart=/usr/bin/id -un` + StandardOutput=socket → the client got b'root\n'; StandardError=socket
+ * alone → the client got `fds=unset` and `/dev/null` (stdin); Accept=no + StandardOutput=socket: fd 1 is
+ * the listening socket (`echo` fails with an I/O error), fd 0 /dev/null; `oracle.sh verify` rc=0 for all.
  */
 import { userInfo } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -89,6 +93,24 @@ describe('StandardOutput=/StandardError=socket without StandardInput=socket', ()
     expect(r.received).toBe('to-client fds=unset\n/dev/null\n');
     await waitFor(() => output(r.lines).length > 0, 60_000, 'the captured line');
     expect(output(r.lines)).toEqual(['to-log']);
+  });
+
+  it('Accept=no, StandardOutput=socket: stdout is the one listening socket, stdin /dev/null, no LISTEN_FDS (as 257)', async () => {
+    const dir = unitDir({
+      'n.socket': `[Socket]\nListenStream=${await loopback()}\n`,
+      'n.service':
+        '[Service]\nExecStart=/bin/sh -c \'readlink /proc/self/fd/0 /proc/self/fd/1 >&2; echo "fds=$${LISTEN_FDS-unset}" >&2\'\n' +
+        'StandardOutput=socket\nStandardError=journal\n',
+    });
+    const log = outputLogger();
+    engine = new ActivationEngine({ logger: log, serviceOutput: 'log' });
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    await engine.startUnit('n.service');
+    await waitFor(() => output(log.lines).length >= 3, 60_000, 'three captured lines');
+    const [stdin, stdout, env] = output(log.lines);
+    expect(stdin).toBe('/dev/null');
+    expect(stdout).toMatch(/^socket:\[\d+\]$/);
+    expect(env).toBe('fds=unset');
   });
 
   it('StandardInput=socket: stdin is still the connection', async (ctx) => {
