@@ -182,14 +182,14 @@ export class ServiceExec {
 }
 
 /**
- * The main process's fds: the socket fds, then the fd store's (service_collect_fds()). With
- * StandardInput=socket the socket is stdin/stdout and only stored fds are LISTEN_FDS.
+ * The main process's fds: the socket fds, then the fd store's (service_collect_fds()). With the
+ * socket as stdio (Standard{Input,Output,Error}=socket) no fd is passed at all, stored ones
+ * neither: exec_invoke() sets n_socket_fds = n_storage_fds = 0 once it has a socket_fd.
  */
 export function withStoredFds(ctx: StartContext, stored: ReadonlyArray<{ fd: number; name: string }>): StartContext {
-  const socketFds = ctx.socketStdio === undefined ? (ctx.fds ?? []) : [];
-  const socketNames = ctx.socketStdio === undefined ? (ctx.fdNames ?? socketFds.map(() => 'unknown')) : [];
-  const fds = [...socketFds, ...stored.map((s) => s.fd)];
-  const fdNames = [...socketNames, ...stored.map((s) => s.name)];
+  const inetd = ctx.socketStdio !== undefined;
+  const fds = inetd ? [] : [...(ctx.fds ?? []), ...stored.map((s) => s.fd)];
+  const fdNames = inetd ? [] : [...(ctx.fdNames ?? (ctx.fds ?? []).map(() => 'unknown')), ...stored.map((s) => s.name)];
   return {
     ...(ctx.env ? { env: ctx.env } : {}),
     ...(ctx.socketStdio !== undefined ? { socketStdio: ctx.socketStdio } : {}),

@@ -11,6 +11,7 @@
 import { userInfo } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActivationEngine } from '../src/index.js';
+import { withStoredFds } from '../src/service-exec.js';
 import type { LogFields, Logger } from '../src/logger.js';
 import { python3, need } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
@@ -117,5 +118,13 @@ describe('StandardOutput=/StandardError=socket without StandardInput=socket', ()
     need(ctx, python3);
     const r = await serve('si', "ExecStart=/bin/sh -c 'readlink /proc/self/fd/0 | cut -c1-7'\nStandardInput=socket\n");
     expect(r.received).toBe('socket:\n');
+  });
+});
+
+describe('withStoredFds() with the socket as stdio', () => {
+  it('passes no fd (stored ones neither), as exec_invoke() with a socket_fd; else sockets then stored', () => {
+    const stored = [{ fd: 40, name: 'kept' }];
+    expect(withStoredFds({ socketStdio: 7, env: { A: '1' } }, stored)).toEqual({ socketStdio: 7, env: { A: '1' } });
+    expect(withStoredFds({ fds: [5], fdNames: ['s'] }, stored)).toEqual({ fds: [5, 40], fdNames: ['s', 'kept'] });
   });
 });
