@@ -38,7 +38,7 @@ function served(port: number): Promise<string> {
 }
 
 describe('User= across reloads', () => {
-  it('instances run as the uid resolved at the last load; a reload re-reads the user database', async (ctx) => {
+  it('each instance resolves User= when it starts, as systemd does (no reload needed)', async (ctx) => {
     need(ctx, reasonMissing('root'));
     dir = tempDir('mdl-user-reload-');
     const passwd = path.join(dir, 'passwd');
@@ -59,11 +59,11 @@ describe('User= across reloads', () => {
     expect(report.failed).toEqual([]);
     expect(await served(port)).toBe('4001');
 
-    // The database changes: running instances keep what was resolved at load…
+    // The database changes: systemd resolves User= in the exec child at every start, so the next
+    // instance already runs as the new uid, without a reload (useradd/usermod need none either).
     writeFileSync(passwd, 'svc:x:4002:4002::/:/bin/sh\n');
-    expect(await served(port)).toBe('4001');
-    expect(await served(port)).toBe('4001');
-    // …until the daemon reloads.
+    expect(await served(port)).toBe('4002');
+    expect(await served(port)).toBe('4002');
     await engine.reload();
     expect(await served(port)).toBe('4002');
   });
