@@ -1,8 +1,9 @@
 /**
- * What the daemon reads at load and keeps until the next reload, as systemd does: the Accept=yes
- * template (an instance per connection reads nothing from disk) and the user database behind
- * User= (no /etc/passwd read per connection). Changes show after a reload, not before. The
- * daemon's engine runs in this process; the services write what they got on the connection.
+ * What the daemon reads at load and what at each start, as systemd does: the Accept=yes template is
+ * kept until the next reload (an instance per connection reads nothing from disk; an edit shows
+ * after a reload, not before), while User= is resolved at every start (the user database is kept
+ * only while /etc/passwd and /etc/group are unchanged, so a connection costs a stat, not a read).
+ * The daemon's engine runs in this process; the services write what they got on the connection.
  */
 import net from 'node:net';
 import path from 'node:path';
