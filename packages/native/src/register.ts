@@ -15,6 +15,7 @@
  */
 import cluster from 'node:cluster';
 import http from 'node:http';
+import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -137,8 +138,9 @@ function onSigterm(): void {
     if (--open === 0) process.kill(process.pid, 'SIGTERM');
   };
   for (const server of servers) {
-    if (server instanceof http.Server) {
-      // An idle, never-used connection may hold a request not read yet: leave it to be answered.
+    if (isHttp(server)) {
+      // Responses not sent yet close their connection after them; idle connections stay open: a new
+      // one may hold a request not read yet, a kept-alive one may be getting its next request.
       for (const socket of connections.get(server) ?? []) {
         const res = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
         if (res && !res.headersSent) res.setHeader('connection', 'close');
@@ -150,16 +152,22 @@ function onSigterm(): void {
   }
 }
 
+/** An HTTP/1 server (http or https): one that answers 'request' with a ServerResponse. */
+function isHttp(server: net.Server): server is http.Server {
+  return server instanceof http.Server || server instanceof https.Server;
+}
+
 const connections = new WeakMap<net.Server, Set<net.Socket>>();
 
 function stopGracefullyOnSigterm(server: net.Server): void {
   if (process.env['MPTCP_GRACEFUL_STOP'] === '0' || adopted.has(server)) return;
   adopted.add(server);
   server.once('close', () => adopted.delete(server));
-  if (server instanceof http.Server) {
+  if (isHttp(server)) {
     const open = new Set<net.Socket>();
     connections.set(server, open);
-    server.on('connection', (socket: net.Socket) => {
+    // https: the socket a response is assigned to is the TLS one.
+    server.on(server instanceof https.Server ? 'secureConnection' : 'connection', (socket: net.Socket) => {
       open.add(socket);
       socket.once('close', () => open.delete(socket));
     });
