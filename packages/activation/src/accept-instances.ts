@@ -222,9 +222,11 @@ export class AcceptInstances {
         this.sockets.get(sock.unit.name)?.resumeAccept?.();
       });
       if (core.stopping) throw new ActivationError('ENGINE_STATE', 'engine is stopping');
-      if (!unit.nonBlocking) native.setNonBlocking(conn.fd, false);
+      // As stdio the connection is always blocking (exec_invoke() drops O_NONBLOCK on socket_fd).
+      const inetd = usesSocketStdio(unit);
+      if (!unit.nonBlocking || inetd) native.setNonBlocking(conn.fd, false);
       const env = remoteEnvironment(conn.remote);
-      const ctx: StartContext = usesSocketStdio(unit)
+      const ctx: StartContext = inetd
         ? { socketStdio: conn.fd, env, handOff }
         : { fds: [conn.fd], fdNames: [sock.unit.fileDescriptorName ?? 'connection'], env, handOff };
       const pid = await proc.start(ctx);

@@ -150,7 +150,8 @@ export class ServiceRuntimes {
         table.enterFailed(s, 'service-start-limit-hit', `Service ${unit.name} hit its start limit`);
       return;
     }
-    for (const s of sockets) table.lend(s, unit.nonBlocking);
+    // As stdio the socket is always blocking (exec_invoke() drops O_NONBLOCK on socket_fd).
+    for (const s of sockets) table.lend(s, unit.nonBlocking && !usesSocketStdio(unit));
     const ports = sockets.flatMap((s) =>
       s.ports.map((p) => ({ fd: p.fd, name: s.unit.fileDescriptorName ?? s.unit.name })),
     );

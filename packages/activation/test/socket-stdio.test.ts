@@ -114,6 +114,17 @@ describe('StandardOutput=/StandardError=socket without StandardInput=socket', ()
     expect(env).toBe('fds=unset');
   });
 
+  it('NonBlocking=yes: the connection as stdout is blocking all the same (exec_invoke() drops O_NONBLOCK)', async (ctx) => {
+    need(ctx, python3);
+    const r = await serve(
+      'nb',
+      'ExecStart=/bin/grep ^flags: /proc/self/fdinfo/1\nStandardOutput=socket\nNonBlocking=yes\n',
+    );
+    const flags = /^flags:\s+([0-7]+)$/m.exec(r.received);
+    expect(flags, r.received).not.toBeNull();
+    expect(Number.parseInt(flags?.[1] ?? '', 8) & 0o4000).toBe(0);
+  });
+
   it('StandardInput=socket: stdin is still the connection', async (ctx) => {
     need(ctx, python3);
     const r = await serve('si', "ExecStart=/bin/sh -c 'readlink /proc/self/fd/0 | cut -c1-7'\nStandardInput=socket\n");
