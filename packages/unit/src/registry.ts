@@ -102,7 +102,7 @@ export interface RowOptions<T> {
   readonly lite?: 'always' | 'if-set';
   /** A [Socket] option: the openSocket() field it feeds. */
   readonly sockopt?: SockoptLink<T>;
-  /** Not written back by the printer (yet, or an alias of a row that is). */
+  /** Not written back by the printer: an alias of a row that is (print → parse must give the model back). */
   readonly unprinted?: true;
   /** The field is the [Unit] section's (UnitSection), not the unit's. */
   readonly section?: true;

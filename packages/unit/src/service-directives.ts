@@ -358,10 +358,10 @@ export const SERVICE_TABLE = {
     u.sockets.length > 0 ? [`${key}=${u.sockets.map(pct).join(' ')}`] : [],
   ),
   RemainAfterExit: value(BOOL, 'remainAfterExit', false),
-  // Settings the service manager resolves (unset: systemd's default there); not printed back yet.
-  WatchdogSec: optional(SEC, 'watchdogUsec', { unprinted: true }),
-  WatchdogSignal: optional(SIGNAL, 'watchdogSignal', { unprinted: true }),
-  NotifyAccess: optional(oneOf(['none', 'main', 'exec', 'all']), 'notifyAccess', { unprinted: true }),
+  // Settings the service manager resolves (unset: systemd's default there).
+  WatchdogSec: optional(SEC, 'watchdogUsec'),
+  WatchdogSignal: optional(SIGNAL, 'watchdogSignal'),
+  NotifyAccess: optional(oneOf(['none', 'main', 'exec', 'all']), 'notifyAccess'),
   PIDFile: custom((v, c) => {
     if (v === '') return void delete svc(c).pidFile;
     // config_parse_pid_file(): a specifier error fails the unit (EINVAL, nothing printed for the line).
@@ -371,13 +371,13 @@ export const SERVICE_TABLE = {
     // A relative path is taken below /run.
     const p = checkPath(c, k.startsWith('/') ? k : `/run/${k}`);
     if (p !== undefined) svc(c).pidFile = p;
-  }),
-  GuessMainPID: optional(BOOL, 'guessMainPID', { unprinted: true }),
-  FileDescriptorStoreMax: optional(UNSIGNED, 'fileDescriptorStoreMax', { unprinted: true }),
-  FileDescriptorStorePreserve: optional(PRESERVE, 'fileDescriptorStorePreserve', { unprinted: true }),
-  RestartSteps: optional(UNSIGNED, 'restartSteps', { unprinted: true }),
-  RestartMaxDelaySec: optional(SEC, 'restartMaxDelayUsec', { unprinted: true }),
-  ReloadSignal: optional(SIGNAL, 'reloadSignal', { unprinted: true }),
+  }, printText('pidFile')),
+  GuessMainPID: optional(BOOL, 'guessMainPID'),
+  FileDescriptorStoreMax: optional(UNSIGNED, 'fileDescriptorStoreMax'),
+  FileDescriptorStorePreserve: optional(PRESERVE, 'fileDescriptorStorePreserve'),
+  RestartSteps: optional(UNSIGNED, 'restartSteps'),
+  RestartMaxDelaySec: optional(SEC, 'restartMaxDelayUsec'),
+  ReloadSignal: optional(SIGNAL, 'reloadSignal'),
   BusName: custom<SvcCore>(
     (v, c) => {
       // config_parse_bus_name(): specifiers, then sd_bus_service_name_is_valid(); empty is invalid too.
@@ -395,7 +395,9 @@ export const SERVICE_TABLE = {
         return;
       }
       const k = expandOrWarn(c, v);
-      if (k !== undefined) svc(c).pamName = k;
+      // config_parse_string(): an empty result (e.g. %i of a non-instance) unsets it.
+      if (k === '') delete svc(c).pamName;
+      else if (k !== undefined) svc(c).pamName = k;
     },
     printText('pamName', String),
   ),

@@ -36,7 +36,7 @@ const ADDRESSES = [
   (r: () => number) => `vsock:2:${Math.floor(r() * 10000)}`,
 ];
 
-const SOCKET_OPTIONS = [
+export const SOCKET_OPTIONS = [
   'SocketProtocol=mptcp',
   'SocketProtocol=sctp',
   'BindIPv6Only=both',
@@ -66,7 +66,7 @@ const SOCKET_OPTIONS = [
   'Backlog=  7x',
 ];
 
-const SERVICE_OPTIONS = [
+export const SERVICE_OPTIONS = [
   'Environment="GREETING=hello world" PORT=8080',
   'Environment=MODE=%i',
   'EnvironmentFile=-/etc/default/%p',
@@ -133,7 +133,7 @@ export function generateUnitCorpus(n: number, seed = 1): GeneratedUnit[] {
   return out;
 }
 
-const R_VALUES = [
+export const R_VALUES = [
   '',
   'yes',
   'no',
