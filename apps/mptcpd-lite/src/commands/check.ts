@@ -10,9 +10,7 @@ export function formatCheck(r: HostCheck): string {
   const row = (k: string, v: string): void => void lines.push(`${k.padEnd(18)} ${v}`);
   row(
     'kernel support',
-    r.support.available
-      ? 'yes'
-      : `no (${r.support.reason ?? 'unknown'}${r.support.code ? `, ${r.support.code}` : ''})`,
+    r.support.available ? 'yes' : `no (${r.support.reason ?? 'unknown'}${r.support.code ? `, ${r.support.code}` : ''})`,
   );
   row('net.mptcp.enabled', r.sysctl.enabled ?? 'missing');
   row('path manager', r.pathManager);
