@@ -93,8 +93,14 @@ describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
     }
   }
 
-  it('by default a request/response exchange leaves the buffers alone (no preset, no raise)', async () => {
-    const tuned = await mptcpPair(servers);
+  it('MPTCP_BULK_PRESET=0: a request/response exchange leaves the buffers alone (no preset, no raise)', async () => {
+    process.env['MPTCP_BULK_PRESET'] = '0';
+    let tuned: { client: net.Socket; server: net.Socket };
+    try {
+      tuned = await mptcpPair(servers);
+    } finally {
+      delete process.env['MPTCP_BULK_PRESET'];
+    }
     const plain = await untunedPair();
     for (const side of ['client', 'server'] as const) {
       // No preset before the handshake: the same kernel default as a connection without tuning.
@@ -114,14 +120,8 @@ describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
     for (const s of [tuned.client, tuned.server, plain.client, plain.server]) s.destroy();
   });
 
-  it('MPTCP_BULK_PRESET=1 presets the receive buffer before the handshake (listener and client)', async () => {
-    process.env['MPTCP_BULK_PRESET'] = '1';
-    let tuned: { client: net.Socket; server: net.Socket };
-    try {
-      tuned = await mptcpPair(servers);
-    } finally {
-      delete process.env['MPTCP_BULK_PRESET'];
-    }
+  it('by default the receive buffer is preset before the handshake (listener and client)', async () => {
+    const tuned = await mptcpPair(servers);
     const plain = await untunedPair();
     for (const side of ['client', 'server'] as const) {
       expect(bufferOf(tuned[side], 'SO_RCVBUF')).toBeGreaterThan(bufferOf(plain[side], 'SO_RCVBUF'));
