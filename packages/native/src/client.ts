@@ -22,7 +22,7 @@ import type { MptcpMode } from './types.js';
 import { watchWritable, type FdWatcher } from './watch.js';
 import { setConnecting } from './fd.js';
 import {
-  bulkTuningDisabled,
+  bulkTuningFor,
   presetBulkReceiveBuffer,
   useMptcpBulkTuning,
   useMptcpWritePath,
@@ -142,7 +142,7 @@ function startAttempt(fd: number, target: Target, port: number, options: MptcpCo
       }
     }
     // Before the handshake, so the window can open from the first round trip (write-path.ts).
-    if (!bulkTuningDisabled()) presetBulkReceiveBuffer(fd);
+    if (bulkTuningFor('client')) presetBulkReceiveBuffer(fd);
     const r = native.connect(fd, { family: target.family, address: target.address, port });
     if (r === 0) {
       resolve();
@@ -275,7 +275,7 @@ export function dial(
     setConnecting(socket, false);
     // MPTCP sender stall workarounds (write-path.ts); no-ops for a TCP fallback.
     if (!writePathDisabled()) useMptcpWritePath(socket);
-    else if (!bulkTuningDisabled()) useMptcpBulkTuning(socket);
+    else if (bulkTuningFor('client')) useMptcpBulkTuning(socket);
     if (options.noDelay) socket.setNoDelay(true);
     if (options.keepAlive) socket.setKeepAlive(true, options.keepAliveInitialDelay ?? 0);
     socket.emit('connect');

@@ -113,6 +113,7 @@ export {
   useMptcpBulkTuning,
   bulkTuningStats,
   bulkTuningDisabled,
+  bulkTuningFor,
   bulkReceiveBuffer,
   bulkPresetEnabled,
   DEFAULT_BULK_RCVBUF,

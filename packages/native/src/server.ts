@@ -14,7 +14,7 @@ import { ipSockAddr } from './sockaddr.js';
 import { pickSocketOptions, type MptcpSocketOptions } from './socket-options.js';
 import type { MptcpMode } from './types.js';
 import {
-  bulkTuningDisabled,
+  bulkTuningFor,
   presetBulkReceiveBuffer,
   useMptcpBulkTuning,
   useMptcpWritePath,
@@ -81,7 +81,7 @@ function bindListener(
     if (r < 0) fail(-r, 'setsockopt');
   }
   // Accepted connections inherit the listener's receive buffer (write-path.ts, bulk tuning).
-  if (!bulkTuningDisabled()) presetBulkReceiveBuffer(fd);
+  if (bulkTuningFor('server')) presetBulkReceiveBuffer(fd);
   // As libuv does for every TCP listener: rebinding a port in TIME_WAIT must work.
   let r = native.setsockoptInt(fd, sysconst('SOL_SOCKET'), sysconst('SO_REUSEADDR'), 1);
   if (r < 0) fail(-r, 'setsockopt');
@@ -228,7 +228,7 @@ const writePathServers = new WeakSet<net.Server>();
 /** The MPTCP sender stall workarounds (write-path.ts) on every MPTCP connection of `server`. */
 function armWritePath(server: net.Server): void {
   const path = !writePathDisabled();
-  if ((!path && bulkTuningDisabled()) || writePathServers.has(server)) return;
+  if ((!path && !bulkTuningFor('server')) || writePathServers.has(server)) return;
   writePathServers.add(server);
   server.prependListener('connection', (socket: net.Socket) => {
     if (path) useMptcpWritePath(socket);

@@ -176,8 +176,8 @@ export function writePathRetries(socket: net.Socket): number {
 }
 
 /**
- * Bulk tuning, on by default for the MPTCP sockets @mptcp/native creates (MPTCP_BULK_TUNING=0 turns
- * it off). The cause it works around (docs/mptcp-slow-reader-stall.md, with tracepoints): on Linux
+ * Bulk tuning, on by default for the MPTCP client sockets @mptcp/native creates and opt-in for
+ * servers (bulkTuningFor: MPTCP_BULK_TUNING=1 adds servers, MPTCP_BULK_TUNING=0 turns it off). The cause it works around (docs/mptcp-slow-reader-stall.md, with tracepoints): on Linux
  * 6.18 a receiving subflow acknowledges data at TCP level while the MPTCP socket is owned by its
  * reader, with the DATA_ACK of before that data; once the reader has caught up, nothing sends the
  * newer DATA_ACK. A sender that has stopped — its send buffer full, or the peer's MPTCP window used
@@ -220,9 +220,24 @@ interface TuningState {
 }
 const tuned = new WeakMap<net.Socket, TuningState>();
 
-/** Whether bulk tuning stays off for the library's sockets: MPTCP_BULK_TUNING=0. */
+/** Whether bulk tuning stays off for all the library's sockets: MPTCP_BULK_TUNING=0. */
 export function bulkTuningDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return env['MPTCP_BULK_TUNING'] === '0';
+}
+
+/**
+ * Whether bulk tuning applies to the library's `role` sockets. Clients (connect(), fetch, agents):
+ * on unless MPTCP_BULK_TUNING=0. Servers (listeners and the connections they accept): only with
+ * MPTCP_BULK_TUNING=1 (or `all`), because tuning there lets every client of the server fill a
+ * locked 64 MiB receive buffer (ten times the kernel's autotuning limit, tcp_rmem[2]), a memory
+ * exposure a server must choose, and because it cost HTTP keep-alive servers throughput
+ * (`bench --only http`). A server that receives bulk uploads opts in.
+ */
+export function bulkTuningFor(role: 'client' | 'server', env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env['MPTCP_BULK_TUNING'];
+  if (v === '0') return false;
+  if (v === '1' || v === 'all') return true;
+  return role === 'client';
 }
 
 interface QueueHandle {

@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bulkTuningDisabled,
+  bulkTuningFor,
   bulkTuningStats,
   DEFAULT_BULK_RCVBUF,
   fdOf,
@@ -54,15 +55,47 @@ describe('MPTCP_BULK_TUNING', () => {
     expect(bulkTuningDisabled({ MPTCP_BULK_TUNING: '1' })).toBe(false);
     expect(bulkTuningDisabled({ MPTCP_BULK_TUNING: '0' })).toBe(true);
   });
+
+  it('applies to clients by default and to servers only when asked (MPTCP_BULK_TUNING=1 or all)', () => {
+    expect(bulkTuningFor('client', {})).toBe(true);
+    expect(bulkTuningFor('server', {})).toBe(false);
+    for (const v of ['1', 'all']) {
+      expect(bulkTuningFor('client', { MPTCP_BULK_TUNING: v })).toBe(true);
+      expect(bulkTuningFor('server', { MPTCP_BULK_TUNING: v })).toBe(true);
+    }
+    expect(bulkTuningFor('client', { MPTCP_BULK_TUNING: '0' })).toBe(false);
+    expect(bulkTuningFor('server', { MPTCP_BULK_TUNING: '0' })).toBe(false);
+  });
 });
 
 describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
   const saved = process.env['MPTCP_WRITE_PATH'];
+  const savedTuning = process.env['MPTCP_BULK_TUNING'];
   beforeAll(() => {
     delete process.env['MPTCP_WRITE_PATH'];
+    // Servers tune only when asked: these tests look at both ends.
+    process.env['MPTCP_BULK_TUNING'] = '1';
   });
   afterAll(() => {
     if (saved !== undefined) process.env['MPTCP_WRITE_PATH'] = saved;
+    if (savedTuning === undefined) delete process.env['MPTCP_BULK_TUNING'];
+    else process.env['MPTCP_BULK_TUNING'] = savedTuning;
+  });
+
+  it('by default only the client is tuned: the server keeps the kernel’s autotuning', async () => {
+    delete process.env['MPTCP_BULK_TUNING'];
+    let pair: { client: net.Socket; server: net.Socket };
+    try {
+      pair = await mptcpPair(servers);
+    } finally {
+      process.env['MPTCP_BULK_TUNING'] = '1';
+    }
+    const plain = await untunedPair();
+    expect(bulkTuningStats(pair.client)).toEqual({ kicks: 0, sndbuf: 0, rcvbuf: 0 });
+    expect(bulkTuningStats(pair.server)).toBeUndefined();
+    expect(bufferOf(pair.client, 'SO_RCVBUF')).toBeGreaterThan(bufferOf(plain.client, 'SO_RCVBUF'));
+    expect(bufferOf(pair.server, 'SO_RCVBUF')).toBe(bufferOf(plain.server, 'SO_RCVBUF'));
+    for (const s of [pair.client, pair.server, plain.client, plain.server]) s.destroy();
   });
 
   it('is armed on both ends of the library’s MPTCP connections; again is a no-op; TCP is left alone', async () => {
@@ -89,7 +122,7 @@ describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
     try {
       return await mptcpPair(servers);
     } finally {
-      delete process.env['MPTCP_BULK_TUNING'];
+      process.env['MPTCP_BULK_TUNING'] = '1';
     }
   }
 
@@ -120,7 +153,7 @@ describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
     for (const s of [tuned.client, tuned.server, plain.client, plain.server]) s.destroy();
   });
 
-  it('by default the receive buffer is preset before the handshake (listener and client)', async () => {
+  it('with MPTCP_BULK_TUNING=1 the receive buffer is preset before the handshake (listener and client)', async () => {
     const tuned = await mptcpPair(servers);
     const plain = await untunedPair();
     for (const side of ['client', 'server'] as const) {
@@ -249,7 +282,8 @@ describe.skipIf(noLab)('bulk tuning over a veth pair (MTU 1500) between two name
       const server = runIn(
         a,
         'bulk-peer.mjs',
-        { ...common, MODE: 'serve', ROLE: sinkAt === 'server' ? 'sink' : 'source' },
+        // A server that receives bulk opts in (servers are not tuned by default).
+        { ...common, MODE: 'serve', ROLE: sinkAt === 'server' ? 'sink' : 'source', MPTCP_BULK_TUNING: '1' },
         120_000,
         (err) => {
           if (err.includes('listening')) ready();

@@ -34,8 +34,12 @@ export const veth: Scenario = {
   title: 'Bulk transfer over veth (MTU 1500): Node MPTCP vs Node TCP vs C, bbr and cubic',
   needs: ['root', 'netns', 'mptcp'],
   async run(ctx) {
-    // Node MPTCP runs with @mptcp/native's defaults (bulk tuning on, the opt-in write path off);
-    // MPTCP_BULK_TUNING=0 / MPTCP_WRITE_PATH=1 in the environment reach the workers to compare.
+    // Node MPTCP runs with @mptcp/native's bulk tuning on both ends: clients have it by default, a
+    // server that receives bulk opts in with MPTCP_BULK_TUNING=1 (servers are not tuned by default:
+    // a locked 64 MiB receive buffer per accepted connection is the server's choice). The opt-in
+    // write path stays off. MPTCP_BULK_TUNING=0 / MPTCP_WRITE_PATH=1 in the environment reach the
+    // workers to compare.
+    process.env['MPTCP_BULK_TUNING'] ??= '1';
     const bytes = ctx.quick ? 64 * MiB : 256 * MiB;
     const lab = Lab.up(`bv${process.pid % 10000}`, 'none', 'none');
     try {
