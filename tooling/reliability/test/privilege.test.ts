@@ -12,11 +12,12 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@mptcp/testkit/net';
 import { DAEMON_CLI } from '@mptcp/testkit/paths';
 import { start, type Running } from '@mptcp/testkit/proc';
@@ -30,9 +31,26 @@ const fresh = scratchDirs();
 const procs: Running[] = [];
 /** /tmp/mptcpd-lite-UID directories the tests make outside their scratch directories. */
 const ctlDirs: string[] = [];
+/** Directories above the checkout that had no search bit for others, and their modes. */
+const opened: [string, number][] = [];
+beforeAll(() => {
+  // The daemon runs here as a uid with no account: it must reach the checkout (dist/, node_modules).
+  // A checkout under a private directory (mktemp -d is 0700) hides it; open the search bit of each
+  // such ancestor for the run (search only, no listing) and put the modes back afterwards.
+  if (process.getuid?.() !== 0) return;
+  for (let d = dirname(DAEMON_CLI); ; d = dirname(d)) {
+    const mode = statSync(d).mode & 0o7777;
+    if ((mode & 0o001) === 0) {
+      chmodSync(d, mode | 0o001);
+      opened.push([d, mode]);
+    }
+    if (dirname(d) === d) break;
+  }
+});
 afterAll(async () => {
   for (const p of procs) await p.stop('SIGKILL');
   ctlDirs.forEach(cleanup);
+  for (const [d, mode] of opened) chmodSync(d, mode);
 });
 
 /** A uid no account has, unique per run, so that parallel runs never share /tmp/mptcpd-lite-UID. */
