@@ -43,7 +43,8 @@ struct Direction {
   bool done = false;   // FIN passed on to dst
   bool wantRead = true;
   bool wantWrite = false;
-  uint64_t bytes = 0;  // delivered to dst
+  bool sawAgain = false;  // a splice of the last Pump returned EAGAIN
+  uint64_t bytes = 0;     // delivered to dst
 };
 
 struct Relay {
@@ -73,6 +74,7 @@ void OnClose(uv_handle_t* h) { Release(static_cast<Relay*>(h->data)); }
 int Pump(Direction& d) {
   for (int i = 0; i < kSplicesPerWake; i++) {
     d.wantRead = d.wantWrite = false;
+    if (i == 0) d.sawAgain = false;
     if (d.done) return 0;
     bool progress = false;
     bool outBlocked = false;
@@ -85,6 +87,7 @@ int Pump(Direction& d) {
         progress = true;
       } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         outBlocked = true;
+        d.sawAgain = true;
       } else if (n < 0 && errno != EINTR) {
         return errno;
       }
@@ -107,6 +110,7 @@ int Pump(Direction& d) {
         // With bytes still in the pipe, EAGAIN may mean "pipe full" (its slots hold partial
         // pages): only the destination draining it helps then.
         inBlocked = d.pending == 0;
+        d.sawAgain = true;
       } else if (errno != EINTR) {
         return errno;
       }
@@ -157,10 +161,16 @@ void Finish(Relay* r, int err) {
 
 int Events(bool read, bool write) { return (read ? UV_READABLE : 0) | (write ? UV_WRITABLE : 0); }
 
-int Arm(uv_poll_t* h, int* current, int events, uv_poll_cb cb) {
-  if (events == *current) return 0;
+// `recheck`: a splice just returned EAGAIN. libuv leaves an unchanged watcher alone, and a
+// level-triggered epoll entry no longer on the ready list learns of readiness only from a wake-up;
+// a socket whose state changed without one (an MPTCP socket moves data deferred while its reader
+// held it at release time) would then never be polled again. Stop + start makes libuv delete and
+// re-add the entry, and the kernel polls the socket's current state at the add.
+int Arm(uv_poll_t* h, int* current, int events, uv_poll_cb cb, bool recheck) {
+  if (events == *current && !(recheck && events != 0)) return 0;
   *current = events;
   if (events == 0) return -uv_poll_stop(h);
+  if (recheck) uv_poll_stop(h);
   return -uv_poll_start(h, events, cb);
 }
 
@@ -171,8 +181,9 @@ void Step(Relay* r) {
   int err = Pump(r->ab);
   if (err == 0) err = Pump(r->ba);
   if (err == 0 && r->ab.done && r->ba.done) return Finish(r, 0);
-  if (err == 0) err = Arm(&r->pollA, &r->eventsA, Events(r->ab.wantRead, r->ba.wantWrite), OnPoll);
-  if (err == 0) err = Arm(&r->pollB, &r->eventsB, Events(r->ba.wantRead, r->ab.wantWrite), OnPoll);
+  bool recheck = r->ab.sawAgain || r->ba.sawAgain;
+  if (err == 0) err = Arm(&r->pollA, &r->eventsA, Events(r->ab.wantRead, r->ba.wantWrite), OnPoll, recheck);
+  if (err == 0) err = Arm(&r->pollB, &r->eventsB, Events(r->ba.wantRead, r->ab.wantWrite), OnPoll, recheck);
   if (err != 0) Finish(r, err);
 }
 
@@ -271,8 +282,8 @@ static Napi::Value SpliceRelay(const Napi::CallbackInfo& info) {
   r->resource = Napi::Persistent(resource);
   r->callback = Napi::Persistent(info[2].As<Napi::Function>());
   napi_async_init(env, resource, Napi::String::New(env, "MptcpSpliceRelay"), &r->async);
-  err = Arm(&r->pollA, &r->eventsA, UV_READABLE, OnPoll);
-  if (err == 0) err = Arm(&r->pollB, &r->eventsB, UV_READABLE, OnPoll);
+  err = Arm(&r->pollA, &r->eventsA, UV_READABLE, OnPoll, false);
+  if (err == 0) err = Arm(&r->pollB, &r->eventsB, UV_READABLE, OnPoll, false);
   if (err != 0) {
     // Cannot happen for a valid socket; report it through the callback (the fds are ours now).
     uv_poll_stop(&r->pollA);
