@@ -172,11 +172,16 @@ describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
     let echoed = 0;
     await until(client, ['data'], () => (echoed = client.bytesRead) >= 64 * 1024);
     expect(echoed).toBe(64 * 1024);
-    expect(bulkTuningStats(server)).toEqual({ kicks: 0, sndbuf: 0, rcvbuf: 0 });
-    expect(bufferOf(server, 'SO_RCVBUF')).toBe(rcv);
-    expect(bufferOf(server, 'SO_SNDBUF')).toBe(snd);
+    const after = { rcv: bufferOf(server, 'SO_RCVBUF'), snd: bufferOf(server, 'SO_SNDBUF') };
     client.destroy();
     server.destroy();
+    expect(bulkTuningStats(server)).toEqual({ kicks: 0, sndbuf: 0, rcvbuf: 0 });
+    // The kernel's own autotuning may still move them a little (131072 → 134974 was seen under
+    // load); what must not happen is the raise to the bulk sizes.
+    expect(after.rcv).toBeLessThan(16 * MiB);
+    expect(after.rcv).toBeGreaterThanOrEqual(rcv);
+    expect(after.snd).toBeLessThan(16 * MiB);
+    expect(after.snd).toBeGreaterThanOrEqual(snd);
   });
 
   it('receive: after 1 MiB read the receive buffer is raised; every byte arrives in order', async () => {

@@ -311,7 +311,9 @@ describe('faults', () => {
       }
       const dir = fresh('path');
       const shaFile = join(dir, 'sent.sha256');
-      const bytes = 8 << 20;
+      // 32 MiB: the queues above never drop, so path 1's subflow can take a send buffer's worth
+      // (~4 MB) before path 2 has joined; the rest must still be there for both paths to carry.
+      const bytes = 32 << 20;
       const srv = lab.start('srv', process.execPath, [
         worker('failover-service'),
         '--bytes',
