@@ -77,6 +77,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSpawn(env, exports);
   InitDgram(env, exports);
   InitSplice(env, exports);
+  InitFdStore(env, exports);
   return exports;
 }
 

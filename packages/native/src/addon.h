@@ -72,5 +72,6 @@ void InitMptcp(Napi::Env env, Napi::Object exports);
 void InitSpawn(Napi::Env env, Napi::Object exports);
 void InitDgram(Napi::Env env, Napi::Object exports);
 void InitSplice(Napi::Env env, Napi::Object exports);
+void InitFdStore(Napi::Env env, Napi::Object exports);
 
 }  // namespace mptcp_native

@@ -107,6 +107,13 @@ export {
 } from './relay.js';
 export { mknod, mkfifo, type NodeType, type MknodOptions } from './mknod.js';
 export {
+  watchHangup,
+  sameOpenFile,
+  type HangupWatch,
+  type HangupCallback,
+  type HangupEvent,
+} from './fd-hangup.js';
+export {
   useMptcpWritePath,
   writePathRetries,
   writePathDisabled,
