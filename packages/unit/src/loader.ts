@@ -47,6 +47,25 @@ function listed(listing: SearchPathListing, sp: string): ReadonlySet<string> | n
   return entries;
 }
 
+/** Whether a listing has an entry named `*.d` (a possible drop-in directory), computed once per listing. */
+const dirDEntries = new WeakMap<ReadonlySet<string>, boolean>();
+
+function hasDirDEntries(entries: ReadonlySet<string> | null): boolean {
+  if (entries === null) return true; // not listable: every candidate is tried
+  let has = dirDEntries.get(entries);
+  if (has === undefined) {
+    has = false;
+    for (const e of entries) {
+      if (e.endsWith('.d')) {
+        has = true;
+        break;
+      }
+    }
+    dirDEntries.set(entries, has);
+  }
+  return has;
+}
+
 export interface LoadOptions extends ParseOptions {
   /** Search path entries listed once for many units (loadUnitDirectories() makes one per call). */
   listing?: SearchPathListing;
@@ -103,6 +122,8 @@ function listConf(dir: string): string[] {
  * a drop-in linked to /dev/null (or empty) only masks.
  */
 export function findDropIns(name: string, searchPaths: readonly string[], listing?: SearchPathListing): string[] {
+  // Listed search paths without any `*.d` entry hold no drop-in for any unit: nothing to look up.
+  if (listing && searchPaths.every((sp) => !hasDirDEntries(listed(listing, sp)))) return [];
   const chosen = new Map<string, string>();
   const names = dropInDirNames(name);
   for (const sp of searchPaths) {

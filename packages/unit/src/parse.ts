@@ -162,20 +162,33 @@ export function defaultServiceUnit(name: string, file: string): ServiceUnit {
 
 interface SectionTable {
   directives: Readonly<Record<string, DirectiveParser>>;
+  /** The same parsers in a Map: one lookup per assignment, no hasOwnProperty call. */
+  rows: ReadonlyMap<string, DirectiveParser>;
   known: ReadonlySet<string>;
   keepAs: 'unit' | 'section' | 'install';
 }
 
+function sectionTable(
+  directives: Readonly<Record<string, DirectiveParser>>,
+  known: ReadonlySet<string>,
+  keepAs: SectionTable['keepAs'],
+): SectionTable {
+  return { directives, rows: new Map(Object.entries(directives)), known, keepAs };
+}
+
+const UNIT_SECTION = sectionTable(UNIT_DIRECTIVES, UNIT_SECTION_KEYS, 'unit');
+const INSTALL_SECTION = sectionTable(INSTALL_DIRECTIVES, INSTALL_SECTION_KEYS, 'install');
+
 const TABLES: Readonly<Record<'socket' | 'service', Readonly<Record<string, SectionTable>>>> = {
   socket: {
-    Unit: { directives: UNIT_DIRECTIVES, known: UNIT_SECTION_KEYS, keepAs: 'unit' },
-    Socket: { directives: SOCKET_DIRECTIVES, known: SOCKET_SECTION_KEYS, keepAs: 'section' },
-    Install: { directives: INSTALL_DIRECTIVES, known: INSTALL_SECTION_KEYS, keepAs: 'install' },
+    Unit: UNIT_SECTION,
+    Socket: sectionTable(SOCKET_DIRECTIVES, SOCKET_SECTION_KEYS, 'section'),
+    Install: INSTALL_SECTION,
   },
   service: {
-    Unit: { directives: UNIT_DIRECTIVES, known: UNIT_SECTION_KEYS, keepAs: 'unit' },
-    Service: { directives: SERVICE_DIRECTIVES, known: SERVICE_SECTION_KEYS, keepAs: 'section' },
-    Install: { directives: INSTALL_DIRECTIVES, known: INSTALL_SECTION_KEYS, keepAs: 'install' },
+    Unit: UNIT_SECTION,
+    Service: sectionTable(SERVICE_DIRECTIVES, SERVICE_SECTION_KEYS, 'section'),
+    Install: INSTALL_SECTION,
   },
 };
 
@@ -245,7 +258,7 @@ export function applyUnitText(state: LoadState, text: string | Uint8Array, file:
       ctx.line = a.line;
       ctx.section = a.section;
       ctx.key = a.key;
-      const row = Object.prototype.hasOwnProperty.call(t.directives, a.key) ? t.directives[a.key] : undefined;
+      const row = t.rows.get(a.key);
       if (row) row(a.value, ctx);
       else if (t.known.has(a.key)) KEEPERS[t.keepAs](a.value, ctx);
       else if (!a.key.startsWith('X-')) ctx.warn(`Unknown key '${a.key}' in section [${a.section}], ignoring.`);

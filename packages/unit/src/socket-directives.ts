@@ -87,16 +87,15 @@ const listen: DirectiveParser = (v, c) => {
   const kind = LISTEN_KIND[c.key] as ListenKind;
   const k = expandOrWarn(c, v);
   if (k === undefined) return;
-  const entry = { kind, value: k, file: c.file, line: c.line };
   if (kind === 'fifo' || kind === 'special' || kind === 'mqueue' || kind === 'usb-function') {
     let p = checkPath(c, k);
     if (p === undefined) return;
     if (kind === 'fifo') p = patchVarRun(c, p);
-    u.listen.push({ ...entry, value: p, address: { family: 'path', path: p } });
+    u.listen.push({ kind, value: p, file: c.file, line: c.line, address: { family: 'path', path: p } });
   } else if (kind === 'netlink') {
     const r = parseNetlinkAddress(k);
     if (!r.ok) return c.warn(`Failed to parse address value in '${k}', ignoring: ${strerror(r.error)}`);
-    u.listen.push({ ...entry, address: r.value });
+    u.listen.push({ kind, value: k, file: c.file, line: c.line, address: r.value });
   } else {
     const opts: { ipv6?: boolean; interfaces?: NonNullable<LoadState['options']['interfaces']> } = {};
     if (c.state.options.ipv6 !== undefined) opts.ipv6 = c.state.options.ipv6;
@@ -116,7 +115,7 @@ const listen: DirectiveParser = (v, c) => {
     }
     if (kind === 'seqpacket' && r.value.family !== 'unix')
       return c.warn(`Address family not supported, ignoring: ${v}`);
-    u.listen.push({ ...entry, value: a, address: r.value });
+    u.listen.push({ kind, value: a, file: c.file, line: c.line, address: r.value });
   }
   // ListenSpecial= is honoured (the engine opens the file and watches it, as systemd does: a file that
   // cannot be polled, like a regular file, fails the socket with EPERM); the others are not.

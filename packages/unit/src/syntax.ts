@@ -50,7 +50,10 @@ export interface SyntaxResult {
   lines: number;
 }
 
-const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+/** WHITESPACE of systemd: space, tab, newline, carriage return. */
+function isWs(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
 const EOL_NEWLINE = 1;
 const EOL_CR = 2;
 const EOL_ZERO = 4;
@@ -83,8 +86,8 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 function stripWs(s: string): string {
   let a = 0;
   let b = s.length;
-  while (a < b && WS.has(s.charCodeAt(a))) a++;
-  while (b > a && WS.has(s.charCodeAt(b - 1))) b--;
+  while (a < b && isWs(s.charCodeAt(a))) a++;
+  while (b > a && isWs(s.charCodeAt(b - 1))) b--;
   return a === 0 && b === s.length ? s : s.slice(a, b);
 }
 
@@ -102,11 +105,131 @@ function escapeInvalidUtf8(bytes: Uint8Array): string {
   return new TextDecoder('utf-8', { fatal: false }).decode(bytes);
 }
 
+/** The section state and the handler of one logical line (stripped, UTF-8 clean). */
+interface LineState {
+  section: string | undefined;
+  sectionIgnored: boolean;
+}
+
+/** parse_line(): a section header or an assignment (the line is stripped, not empty, UTF-8 clean). */
+function parseCleanLine(l: string, at: number, st: LineState, options: SyntaxOptions): SyntaxFatal | undefined {
+  if (l.charCodeAt(0) === 0x5b /* [ */) {
+    if (l.charCodeAt(l.length - 1) !== 0x5d) return { line: at, errno: 'EBADMSG', message: `Invalid section header '${l}'` };
+    const n = l.slice(1, -1);
+    if (!isSafeSectionName(n)) return { line: at, errno: 'EBADMSG', message: `Bad characters in section header '${l}'` };
+    const cls: SectionClass = options.classifySection ? options.classifySection(n) : 'known';
+    if (cls === 'known') {
+      st.section = n;
+      st.sectionIgnored = false;
+    } else {
+      if (cls === 'unknown' && !n.startsWith('X-'))
+        options.onWarning({ line: at, message: `Unknown section '${n}'. Ignoring.` });
+      st.section = undefined;
+      st.sectionIgnored = true;
+    }
+    return undefined;
+  }
+  if (options.classifySection && st.section === undefined) {
+    if (!st.sectionIgnored) options.onWarning({ line: at, message: 'Assignment outside of section. Ignoring.' });
+    return undefined;
+  }
+  const eq = l.indexOf('=');
+  if (eq < 0) {
+    options.onWarning({ line: at, message: "Missing '=', ignoring line." });
+    return undefined;
+  }
+  if (eq === 0) {
+    options.onWarning({ line: at, message: "Missing key name before '=', ignoring line." });
+    return undefined;
+  }
+  const r = options.onAssignment({
+    section: st.section ?? '',
+    key: stripWs(l.slice(0, eq)),
+    value: stripWs(l.slice(eq + 1)),
+    line: at,
+  });
+  return r ?? undefined;
+}
+
+/**
+ * The text of a file the fast line splitter can take as is, else undefined: shorter than
+ * LONG_LINE_MAX (no line or continuation can be too long, counted in bytes or characters), UTF-8
+ * clean (bytes) or well-formed (a string), and no terminator other than "\n" (no CR, no NUL) and no
+ * byte order mark other than at the very start. Anything else takes the general splitter, which
+ * handles each of these exactly like read_line_full()/config_parse(); on the texts the fast one
+ * accepts both give the same lines (tested against each other).
+ */
+function fastText(input: string | Uint8Array): string | undefined {
+  if (input.length >= LONG_LINE_MAX) return undefined;
+  let text: string;
+  if (typeof input === 'string') {
+    if (LONE_SURROGATE.test(input)) return undefined;
+    text = input;
+  } else {
+    const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.length);
+    text = buf.toString('utf8');
+    // Invalid UTF-8 decodes to U+FFFD (which valid UTF-8 may also hold: only then ask isUtf8()).
+    if (text.indexOf('\uFFFD') >= 0 && !isUtf8(buf)) return undefined;
+  }
+  // String scans (native) rather than Buffer.indexOf (a JS wrapper per call).
+  if (text.indexOf('\r') >= 0 || text.indexOf('\0') >= 0 || text.indexOf('\uFEFF', 1) >= 0) return undefined;
+  return text;
+}
+
+/** The line layer over a text fastText() accepted: one indexOf per line, no per-character callback. */
+function parseFast(text: string, options: SyntaxOptions): SyntaxResult {
+  const st: LineState = { section: undefined, sectionIgnored: false };
+  const length = text.length;
+  let line = 0;
+  let continuation: string | undefined;
+  let pos = 0;
+  while (pos < length) {
+    const start = pos;
+    let end = text.indexOf('\n', pos);
+    if (end < 0) end = length;
+    pos = end + 1;
+    line++;
+    // Comment check on the raw line, before the byte order mark is stripped (as the general path).
+    let p = start;
+    let c = 0;
+    while (p < end && ((c = text.charCodeAt(p)) === 0x20 || c === 0x09)) p++;
+    if (p < end && (c === 0x23 || c === 0x3b)) continue;
+    // The only BOM fastText() lets through is at offset 0.
+    const s = start === 0 && length > 0 && text.charCodeAt(0) === 0xfeff ? 1 : start;
+    let joined = text.slice(s, end);
+    if (continuation !== undefined) joined = continuation + joined;
+    let n = 0;
+    for (let i = joined.length - 1; i >= 0 && joined.charCodeAt(i) === 0x5c; i--) n++;
+    if (n % 2 === 1) {
+      continuation = joined.slice(0, -1) + ' ';
+      continue;
+    }
+    continuation = undefined;
+    const l = stripWs(joined);
+    if (l === '') continue;
+    const fatal = parseCleanLine(l, line, st, options);
+    if (fatal) return { fatal, lines: line };
+  }
+  if (continuation !== undefined) {
+    const l = stripWs(continuation);
+    const fatal = l === '' ? undefined : parseCleanLine(l, line + 1, st, options);
+    if (fatal) return { fatal, lines: line };
+  }
+  return { lines: line };
+}
+
 /**
  * Runs the line layer over a unit/config file. `input` may be a Buffer (needed to see invalid
  * UTF-8 and NUL terminators as systemd does) or a string.
  */
 export function parseSyntax(input: string | Uint8Array, options: SyntaxOptions): SyntaxResult {
+  const fast = fastText(input);
+  if (fast !== undefined) return parseFast(fast, options);
+  return parseGeneral(input, options);
+}
+
+/** The general line layer: every terminator, invalid UTF-8, NUL, BOMs anywhere, over-long lines. */
+export function parseGeneral(input: string | Uint8Array, options: SyntaxOptions): SyntaxResult {
   const isBytes = typeof input !== 'string';
   const text = isBytes ? '' : input;
   const length = input.length;
@@ -117,9 +240,7 @@ export function parseSyntax(input: string | Uint8Array, options: SyntaxOptions):
   let continuation: string | undefined;
   let continuationInvalid = false;
   let refuseBom = false;
-  let section: string | undefined;
-  let sectionIgnored = false;
-  const classify = options.classifySection;
+  const st: LineState = { section: undefined, sectionIgnored: false };
 
   const parseLogical = (
     raw: string,
@@ -135,44 +256,7 @@ export function parseSyntax(input: string | Uint8Array, options: SyntaxOptions):
         : l.replace(new RegExp(LONE_SURROGATE, 'g'), '\uFFFD');
       return { line: at, errno: 'EINVAL', message: `String is not UTF-8 clean, ignoring assignment: ${shown}` };
     }
-    if (l.charCodeAt(0) === 0x5b /* [ */) {
-      if (l.charCodeAt(l.length - 1) !== 0x5d)
-        return { line: at, errno: 'EBADMSG', message: `Invalid section header '${l}'` };
-      const n = l.slice(1, -1);
-      if (!isSafeSectionName(n))
-        return { line: at, errno: 'EBADMSG', message: `Bad characters in section header '${l}'` };
-      const cls: SectionClass = classify ? classify(n) : 'known';
-      if (cls === 'known') {
-        section = n;
-        sectionIgnored = false;
-      } else {
-        if (cls === 'unknown' && !n.startsWith('X-'))
-          options.onWarning({ line: at, message: `Unknown section '${n}'. Ignoring.` });
-        section = undefined;
-        sectionIgnored = true;
-      }
-      return undefined;
-    }
-    if (classify && section === undefined) {
-      if (!sectionIgnored) options.onWarning({ line: at, message: 'Assignment outside of section. Ignoring.' });
-      return undefined;
-    }
-    const eq = l.indexOf('=');
-    if (eq < 0) {
-      options.onWarning({ line: at, message: "Missing '=', ignoring line." });
-      return undefined;
-    }
-    if (eq === 0) {
-      options.onWarning({ line: at, message: "Missing key name before '=', ignoring line." });
-      return undefined;
-    }
-    const r = options.onAssignment({
-      section: section ?? '',
-      key: stripWs(l.slice(0, eq)),
-      value: stripWs(l.slice(eq + 1)),
-      line: at,
-    });
-    return r ?? undefined;
+    return parseCleanLine(l, at, st, options);
   };
 
   let contBytes: Uint8Array[] | undefined;
@@ -183,7 +267,7 @@ export function parseSyntax(input: string | Uint8Array, options: SyntaxOptions):
     line++;
     // Comment check happens on the raw line, before the BOM is stripped.
     let p = start;
-    while (p < end && WS.has(codeAt(p))) p++;
+    while (p < end && isWs(codeAt(p))) p++;
     if (p < end && (codeAt(p) === 0x23 || codeAt(p) === 0x3b)) continue;
 
     let s = start;

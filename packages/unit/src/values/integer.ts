@@ -89,8 +89,13 @@ export function parseUnsignedBig(
   return ok(r.magnitude);
 }
 
+const PLAIN_DECIMAL = /^(?:0|[1-9][0-9]{0,8})$/;
+
 /** safe_atou(): unsigned int, base 0. */
 export function parseUnsigned(v: string): Parsed<number> {
+  // Fast path: plain decimal without a leading zero, at most 9 digits (always < 2^32): what strtoul()
+  // with base 0 reads as is. Everything else takes the general path.
+  if (PLAIN_DECIMAL.test(v)) return ok(Number(v));
   const r = parseUnsignedBig(v);
   return r.ok ? ok(Number(r.value)) : r;
 }
