@@ -159,7 +159,7 @@ function parseCleanLine(l: string, at: number, st: LineState, options: SyntaxOpt
  * handles each of these exactly like read_line_full()/config_parse(); on the texts the fast one
  * accepts both give the same lines (tested against each other).
  */
-function fastText(input: string | Uint8Array): string | undefined {
+export function fastText(input: string | Uint8Array): string | undefined {
   if (input.length >= LONG_LINE_MAX) return undefined;
   let text: string;
   if (typeof input === 'string') {

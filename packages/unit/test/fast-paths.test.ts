@@ -7,7 +7,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseSocketAddress } from '../src/address.js';
 import type { Parsed } from '../src/errno.js';
+import { parseIPv4 } from '../src/inet.js';
 import { staticInterfaceResolver } from '../src/interfaces.js';
+import { parseUnsigned, parseUnsignedBig } from '../src/values/integer.js';
 import type { ListenAddress } from '../src/model.js';
 import { parseSec, parseSecFix0, parseTime, USEC_INFINITY } from '../src/values/timespan.js';
 
@@ -78,5 +80,58 @@ describe('address: a.b.c.d:port', () => {
       '1.2.3.4:99999999999999999999999': { ok: false, error: 'ERANGE' },
     };
     for (const [s, want] of Object.entries(cases)) expect(parseSocketAddress(s), s).toEqual(want);
+  });
+});
+
+describe('inet_pton(AF_INET): one-pass parseIPv4', () => {
+  /** The previous split + regular expression version, as the reference. */
+  const reference = (s: string): number[] | undefined => {
+    const parts = s.split('.');
+    if (parts.length !== 4) return undefined;
+    const out: number[] = [];
+    for (const p of parts) {
+      if (!/^\d{1,3}$/.test(p) || (p.length > 1 && p[0] === '0')) return undefined;
+      const n = Number(p);
+      if (n > 255) return undefined;
+      out.push(n);
+    }
+    return out;
+  };
+  const part = fc.oneof(
+    fc.integer({ min: 0, max: 300 }).map(String),
+    fc.constantFrom('', '0', '00', '01', '007', '255', '256', '999', '1000', 'a', ' 1', '1 ', '+1', '-1', '1e2', '٣'),
+  );
+
+  it('equals the reference', () => {
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 0, maxLength: 6 }), (p) => {
+        const s = p.join('.');
+        expect(parseIPv4(s), s).toEqual(reference(s));
+      }),
+      { numRuns: 5000 },
+    );
+    for (const s of ['', '.', '1.2.3.4.', '.1.2.3.4', '1.2.3.4', '0.0.0.0', '255.255.255.255'])
+      expect(parseIPv4(s), s).toEqual(reference(s));
+  });
+});
+
+describe('safe_atou(): plain decimal fast path of parseUnsigned', () => {
+  const general = (v: string): Parsed<number> => {
+    const r = parseUnsignedBig(v);
+    return r.ok ? { ok: true, value: Number(r.value) } : r;
+  };
+
+  it('equals the general strtoul() path', () => {
+    const digits = fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 0, maxLength: 12 });
+    const affix = fc.constantFrom('', ' ', '0', '0x', '-', '+', 'x', '\t');
+    fc.assert(
+      fc.property(affix, digits, affix, (a, d, b) => {
+        const v = `${a}${d}${b}`;
+        expect(parseUnsigned(v), JSON.stringify(v)).toEqual(general(v));
+      }),
+      { numRuns: 5000 },
+    );
+    for (const v of ['0', '1024', '999999999', '4294967295', '4294967296', '010', '0x10'])
+      expect(parseUnsigned(v), v).toEqual(general(v));
   });
 });
