@@ -72,6 +72,38 @@ const templateCaches = new WeakMap<ServiceTemplate, TemplateCache>();
 export interface SnapshotCache {
   listing: SearchPathListing;
   executables: Map<string, string | undefined>;
+  /**
+   * Probe parses of templates without drop-ins and specifiers that loaded without any diagnostic, by
+   * directory and text: another template with the same text in the same directory (a thousand
+   * generated `portN@.service`) gets the same unit with its own file instead of its own parse.
+   */
+  probes?: Map<string, { file: string; unit: ServiceUnit }>;
+}
+
+/**
+ * `value` with every `file: from` (the unit's and its commands') made `file: to`. Only the objects
+ * and arrays on the way to such a field are copied; the rest is shared, as instances of one
+ * template already share everything but their name.
+ */
+function relocated<T>(value: T, from: string, to: string): T {
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      const r = relocated(v, from, to);
+      if (r !== v) (out ??= value.slice())[i] = r;
+    }
+    return (out ?? value) as T;
+  }
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const obj = value as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined;
+  for (const k in obj) {
+    const v = obj[k];
+    const r = k === 'file' && v === from ? to : relocated(v, from, to);
+    if (r !== v) (out ??= { ...obj })[k] = r;
+  }
+  return (out ?? value) as T;
 }
 
 function hasSpecifiers(text: string, dropIns: ReadonlyArray<{ text: string }>): boolean {
@@ -178,6 +210,13 @@ export function snapshotTemplate(
   const snap: ServiceTemplate = { name: template.name, file: template.file, searchPaths, text, dropInTexts: dropIns };
   const probe = template.name.replace('@.', '@internal.');
   const cache: TemplateCache = { specifiers: hasSpecifiers(text, dropIns), executables: shared.executables };
+  const key = dropIns.length === 0 && !cache.specifiers ? `${searchPaths.join('\0')}\0${text}` : undefined;
+  const same = key === undefined ? undefined : shared.probes?.get(key);
+  if (same && same.file !== template.file && dirname(same.file) === dirname(template.file)) {
+    cache.shared = { ...relocated(same.unit, same.file, template.file), name: probe };
+    templateCaches.set(snap, cache);
+    return snap;
+  }
   const r = parseUnitText(text, {
     file: template.file,
     name: probe,
@@ -192,6 +231,8 @@ export function snapshotTemplate(
     );
   // Without specifiers the probe is every instance, under another name.
   if (!cache.specifiers) cache.shared = r.unit;
+  if (key !== undefined && r.diagnostics.length === 0)
+    (shared.probes ??= new Map()).set(key, { file: template.file, unit: r.unit });
   templateCaches.set(snap, cache);
   return snap;
 }
