@@ -54,7 +54,7 @@ export {
 export { resultOfExit, shallRestart, restartDelayUsec, type ServiceResult } from './restart-policy.js';
 export { NotifySocket, sessionOf, type NotifySender, type NotifyTarget } from './notify-socket.js';
 export { parseNotifyMessage, type NotifyMessage } from './notify-message.js';
-export { FdStore, fdNameValid, type StoredFd } from './fd-store.js';
+export { FdStore, fdNameValid, type StoredFd, type FdStorePrimitives, type HangupWatchLike } from './fd-store.js';
 export { LogCapture, loggerSink, type ServiceOutputLine, type ServiceOutputSink } from './output-capture.js';
 export { openPorts, closePorts, protocolFor, openSocketSpec, type OpenedPort, type Transport } from './open-listen.js';
 export { formatSockAddr, toSockAddr } from './listen-address.js';

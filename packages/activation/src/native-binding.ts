@@ -12,6 +12,7 @@ import type {
 } from '@mptcp/native';
 import { ActivationError, messageOf } from './errors.js';
 import type { NativeSpawn } from './exec.js';
+import type { FdStorePrimitives } from './fd-store.js';
 
 /** A readiness watch on one fd; `stop()` is idempotent. */
 export interface ReadableWatch {
@@ -44,6 +45,8 @@ export interface NativeApi {
   receiveDatagram?: (fd: number) => ReceivedDatagram | null;
   /** A connected AF_UNIX stream pair (service output capture). */
   socketPair?: () => [number, number];
+  /** Hang-up watch and same-open-file test of the fd store (FDPOLL=, duplicates); absent in an older addon. */
+  fdStore?: FdStorePrimitives;
 }
 
 type NativeModule = typeof import('@mptcp/native');
@@ -101,5 +104,8 @@ export function adaptNative(mod: NativeModule): NativeApi {
     peerCredentials: (fd) => mod.peerCredentials(fd),
     ...(mod.datagramAncillarySupported() ? { receiveDatagram: (fd: number) => mod.receiveDatagram(fd) } : {}),
     socketPair: () => mod.socketPair(),
+    ...(mod.fdStorePrimitivesSupported()
+      ? { fdStore: { watchHangup: mod.watchHangup, sameOpenFile: mod.sameOpenFile } }
+      : {}),
   };
 }

@@ -63,6 +63,7 @@ export class ServiceChannels {
       ...(this.notify ? { notify: this.notify } : {}),
       ...(this.capture ? { capture: this.capture } : {}),
       ...(native ? { closeFd: (fd: number) => native.close(fd) } : {}),
+      ...(native?.fdStore ? { fdStore: native.fdStore } : {}),
     };
   }
 

@@ -76,7 +76,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     super();
     const log = options.logger;
     const close = options.closeFd ?? (() => undefined);
-    this.fdStore = new FdStore(unit.name, close, log);
+    this.fdStore = new FdStore(unit.name, close, log, options.fdStore);
     const timers = new ServiceTimers(() => this.unit, {
       onStartTimeout: () => this.starter.onStartTimeout(),
       onStopTimeout: () => this.stopper.onStopTimeout(),

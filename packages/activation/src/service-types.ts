@@ -5,6 +5,7 @@
  */
 import type { ServiceUnit } from '@mptcp/unit';
 import type { FdHandOff, NativeSpawn, OutputMode } from './exec.js';
+import type { FdStorePrimitives } from './fd-store.js';
 import type { Logger } from './logger.js';
 import type { NotifySocket } from './notify-socket.js';
 import type { ServiceResult } from './restart-policy.js';
@@ -82,6 +83,8 @@ export interface ServiceProcessOptions {
   notify?: NotifySocket;
   /** close(2) for fds received with notifications (the fd store). */
   closeFd?: (fd: number) => void;
+  /** The fd store's hang-up watch and duplicate test (FDPOLL=, same_fd()); without it neither happens. */
+  fdStore?: FdStorePrimitives;
   /** Captures stdout/stderr into the daemon's log (output `log`). */
   capture?: OutputCapture;
 }

@@ -23,6 +23,12 @@ function native(): NativeBinding & FdStoreBinding {
   return binding() as NativeBinding & FdStoreBinding;
 }
 
+/** Whether the loaded addon has the fd-store functions (an older prebuild may not). */
+export function fdStorePrimitivesSupported(): boolean {
+  const n = binding() as Partial<FdStoreBinding>;
+  return typeof n.epollCreate === 'function' && typeof n.sameFd === 'function';
+}
+
 /** What a watched fd reported: EPOLLERR wins when both are set (systemd's on_fd_store_io()). */
 export type HangupEvent = 'EPOLLHUP' | 'EPOLLERR';
 

@@ -109,6 +109,7 @@ export { mknod, mkfifo, type NodeType, type MknodOptions } from './mknod.js';
 export {
   watchHangup,
   sameOpenFile,
+  fdStorePrimitivesSupported,
   type HangupWatch,
   type HangupCallback,
   type HangupEvent,
