@@ -18,7 +18,13 @@ import { basename, dirname, join } from 'node:path';
 import { UnitError } from './errors.js';
 import type { LoadState, ParseOptions } from './load-state.js';
 import type { Diagnostic, ServiceUnit, SocketUnit, Unit } from './model.js';
-import { applyUnitText, createLoadState, finishLoadState, type ParseUnitResult } from './parse.js';
+import {
+  applyUnitText,
+  createLoadState,
+  executableCheckOnce,
+  finishLoadState,
+  type ParseUnitResult,
+} from './parse.js';
 import { parseUnitName, templateOf } from './unit-name.js';
 
 /**
@@ -186,6 +192,51 @@ function readUnitFile(path: string, maskCheck = false): Buffer | 'masked' {
   }
 }
 
+/** Reused by readKnownRegular(): start-up reads thousands of small files. */
+const SCRATCH_SIZE = 64 * 1024;
+let scratch: Buffer | undefined = Buffer.allocUnsafe(SCRATCH_SIZE);
+
+/**
+ * A file readdir() reported as a regular file (d_type, not a symlink): read without the fstat()
+ * (Node builds a Stats object with four Dates per call). open + read + close; opened
+ * O_NONBLOCK all the same, and at most UNIT_FILE_MAX bytes are read, should it have been replaced
+ * since; a short read is the end of the file. Returns 'masked' for an empty file, else the bytes and a release() to call once they are
+ * parsed (the bytes may live in a buffer reused for the next file).
+ */
+function readKnownRegular(path: string): { bytes: Buffer; release(): void } | 'masked' {
+  const fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+  const own = scratch;
+  scratch = undefined; // in use until released (a nested load would allocate its own)
+  const release = (): void => {
+    if (own) scratch = own;
+  };
+  let kept = false;
+  try {
+    let buf = own ?? Buffer.allocUnsafe(SCRATCH_SIZE);
+    let n = 0;
+    for (;;) {
+      if (n === buf.length) {
+        if (n > UNIT_FILE_MAX) throw new UnitError('EFBIG', path, `${path}: larger than ${UNIT_FILE_MAX} bytes`);
+        // Grown copies are not kept: only the small scratch buffer stays allocated.
+        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 4, UNIT_FILE_MAX + 1));
+        buf.copy(bigger, 0, 0, n);
+        buf = bigger;
+      }
+      const want = buf.length - n;
+      const r = readSync(fd, buf, n, want, null);
+      n += r;
+      // A regular file reads short only at its end: no second read() to see 0.
+      if (r < want) break;
+    }
+    if (n === 0) return 'masked';
+    kept = true;
+    return { bytes: buf.subarray(0, n), release };
+  } finally {
+    closeSync(fd);
+    if (!kept) release();
+  }
+}
+
 /** Applies the main file (already read) and its drop-ins to a fresh state. */
 function loadInto(
   state: LoadState,
@@ -209,45 +260,69 @@ function loadInto(
 
 /** Loads one unit file plus the drop-ins found in the search paths. */
 export function loadUnitFile(path: string, options: LoadOptions = {}): LoadUnitResult {
-  const name = options.name ?? basename(path);
-  const searchPaths = options.searchPaths ?? [dirname(path)];
-  // Read first (its fstat tells a mask too); a read error is reported after the name check.
+  return loadFile(path, options.name ?? basename(path), options.searchPaths ?? [dirname(path)], options, false);
+}
+
+/**
+ * loadUnitFile() with the name and search paths resolved; `regular` when readdir() said the path is
+ * a regular file (no fstat needed: readKnownRegular()).
+ */
+function loadFile(
+  path: string,
+  name: string,
+  searchPaths: readonly string[],
+  options: LoadOptions,
+  regular: boolean,
+): LoadUnitResult {
+  // Read first (it tells a mask too); a read error is reported after the name check.
   let text: Buffer | 'masked' | undefined;
+  let release: (() => void) | undefined;
   let readError: unknown;
   try {
-    text = readUnitFile(path, true);
+    if (regular) {
+      const r = readKnownRegular(path);
+      if (r === 'masked') text = r;
+      else {
+        text = r.bytes;
+        release = r.release;
+      }
+    } else text = readUnitFile(path, true);
   } catch (e) {
     readError = e;
   }
-  if (text === 'masked') {
-    return {
-      masked: true,
-      fatal: true,
-      code: 'ERFKILL',
-      diagnostics: [{ severity: 'warning', file: path, unit: name, message: `Unit ${name} is masked.` }],
-    };
-  }
-  const state = createLoadState(name, path, options);
-  if (!state) {
-    return {
-      fatal: true,
-      diagnostics: [
-        {
-          severity: 'error',
-          file: path,
-          unit: name,
-          message: `Unit name is not a valid .socket or .service unit name: ${name}`,
-        },
-      ],
-    };
-  }
   try {
-    if (text === undefined) throw readError;
-    loadInto(state, text, path, searchPaths, options.listing);
-  } catch (e) {
-    return { fatal: true, diagnostics: [...state.diagnostics, readIssue(path, name, e)] };
+    if (text === 'masked') {
+      return {
+        masked: true,
+        fatal: true,
+        code: 'ERFKILL',
+        diagnostics: [{ severity: 'warning', file: path, unit: name, message: `Unit ${name} is masked.` }],
+      };
+    }
+    const state = createLoadState(name, path, options);
+    if (!state) {
+      return {
+        fatal: true,
+        diagnostics: [
+          {
+            severity: 'error',
+            file: path,
+            unit: name,
+            message: `Unit name is not a valid .socket or .service unit name: ${name}`,
+          },
+        ],
+      };
+    }
+    try {
+      if (text === undefined) throw readError;
+      loadInto(state, text, path, searchPaths, options.listing);
+    } catch (e) {
+      return { fatal: true, diagnostics: [...state.diagnostics, readIssue(path, name, e)] };
+    }
+    return finishLoadState(state);
+  } finally {
+    release?.();
   }
-  return finishLoadState(state);
 }
 
 /** Finds the fragment for a unit name in the search path: the unit itself, else its template. */
@@ -306,6 +381,14 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadOption
   const seen = new Set<string>();
   const searchPaths = options.searchPaths ?? dirs;
   const listing = options.listing ?? searchPathListing();
+  // One options object for every file of this load; an executable is checked once per load.
+  const executables = options.executables ?? true;
+  const fileOptions: LoadOptions = {
+    ...options,
+    searchPaths,
+    listing,
+    executables: executables === true ? executableCheckOnce() : executables,
+  };
   for (const dir of dirs) {
     let entries: Array<{ name: string; isFile(): boolean }>;
     try {
@@ -343,7 +426,7 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadOption
         else out.masked.push(name);
         continue;
       }
-      const r = loadUnitFile(path, { ...options, searchPaths, name, listing });
+      const r = loadFile(path, name, searchPaths, fileOptions, plain && target === undefined);
       out.diagnostics.push(...r.diagnostics);
       if (r.masked) out.masked.push(name);
       else if (r.unit) {

@@ -298,6 +298,20 @@ function fsExecutableCheck(path: string): string | undefined {
   }
 }
 
+/**
+ * The file-system executable check, remembered per path: what loadUnitDirectories() uses for one
+ * load (thousands of units naming the same few binaries; one stat + access per binary).
+ */
+export function executableCheckOnce(): (path: string) => string | undefined {
+  const known = new Map<string, string | undefined>();
+  return (path) => {
+    if (known.has(path)) return known.get(path);
+    const e = fsExecutableCheck(path);
+    known.set(path, e);
+    return e;
+  };
+}
+
 /** verify_executable(): bare names are looked up in systemd's fixed search path. */
 function checkExecutables(state: LoadState, lists: ExecCommand[][]): void {
   const opt = state.options.executables ?? true;

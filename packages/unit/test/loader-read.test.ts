@@ -67,3 +67,56 @@ describe('loadUnitFile: masks and files that are not regular', () => {
     expect(svc.dropIns).toEqual([join(d, 'big.service.d', 'a.conf')]);
   });
 });
+
+// loadUnitDirectories() reads files readdir() reported as regular without an fstat (a shared
+// scratch buffer, grown copies for big files), and checks each executable once per load.
+describe('loadUnitDirectories: files read without fstat', () => {
+  it('empty regular files are masked, units of every size load, one after another', () => {
+    const d = dir();
+    writeFileSync(join(d, 'a-empty.socket'), '');
+    writeFileSync(join(d, 'a-empty@.service'), '');
+    // sizes around the 64 KiB scratch buffer and a multiple of it: a short read ends each file
+    for (const [i, size] of [64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 128 * 1024, 300].entries()) {
+      const head = `[Socket]\nListenStream=127.0.0.1:${1000 + i}\n#`;
+      writeFileSync(join(d, `b${i}.socket`), head + 'x'.repeat(size - head.length - 1) + '\n');
+      writeFileSync(join(d, `b${i}.service`), '[Service]\nExecStart=/bin/true\n');
+    }
+    const r = loadUnitDirectories([d]);
+    expect(r.masked.sort()).toEqual(['a-empty.socket', 'a-empty@.service']);
+    expect(r.failed).toEqual([]);
+    expect(r.sockets.map((s) => [s.name, s.listen[0]?.value])).toEqual([
+      ['b0.socket', '127.0.0.1:1000'],
+      ['b1.socket', '127.0.0.1:1001'],
+      ['b2.socket', '127.0.0.1:1002'],
+      ['b3.socket', '127.0.0.1:1003'],
+      ['b4.socket', '127.0.0.1:1004'],
+    ]);
+  });
+
+  it('a regular file larger than 64 MiB - 1 fails with EFBIG, unparsed', () => {
+    const d = dir();
+    writeFileSync(join(d, 'huge.service'), Buffer.alloc(64 * 1024 * 1024, 0x23 /* # */));
+    writeFileSync(join(d, 'ok.service'), '[Service]\nExecStart=/bin/true\n');
+    const r = loadUnitDirectories([d]);
+    expect(r.failed.map((f) => [f.name, f.diagnostics.map((x) => x.message)])).toEqual([
+      ['huge.service', ['Failed to load configuration: EFBIG']],
+    ]);
+    expect(r.services.map((s) => s.name)).toEqual(['ok.service']);
+  });
+
+  it('every unit naming a missing binary is told so (the check is remembered per load)', () => {
+    const d = dir();
+    for (const n of ['x', 'y']) writeFileSync(join(d, `${n}.service`), '[Service]\nExecStart=/nonexistent/bin\n');
+    const r = loadUnitDirectories([d]);
+    expect(r.diagnostics.map((x) => `${x.unit}: ${x.message}`)).toEqual([
+      'x.service: Command /nonexistent/bin is not executable: No such file or directory',
+      'y.service: Command /nonexistent/bin is not executable: No such file or directory',
+    ]);
+    // a load after the binary appears sees it
+    mkdirSync(join(d, 'bin'));
+    writeFileSync(join(d, 'bin', 'tool'), '#!/bin/sh\n', { mode: 0o755 });
+    writeFileSync(join(d, 'x.service'), `[Service]\nExecStart=${join(d, 'bin', 'tool')}\n`);
+    writeFileSync(join(d, 'y.service'), `[Service]\nExecStart=${join(d, 'bin', 'tool')}\n`);
+    expect(loadUnitDirectories([d]).diagnostics).toEqual([]);
+  });
+});
