@@ -30,7 +30,10 @@ function isSafe(s: string): boolean {
 
 /** path_is_valid(): non-empty, ≤ PATH_MAX, every component ≤ NAME_MAX. */
 function pathIsValid(p: string): boolean {
-  if (p === '' || Buffer.byteLength(p) >= 4096) return false;
+  if (p === '') return false;
+  // A UTF-16 unit is at most 3 UTF-8 bytes: up to 85 units no component can exceed NAME_MAX.
+  if (p.length <= 85) return true;
+  if (Buffer.byteLength(p) >= 4096) return false;
   return p.split('/').every((c) => Buffer.byteLength(c) <= 255);
 }
 

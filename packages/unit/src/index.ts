@@ -46,6 +46,7 @@ export {
   searchPathListing,
   type SearchPathListing,
   type LoadOptions,
+  type LoadDirectoriesOptions,
   type LoadUnitResult,
   type LoadedUnits,
 } from './loader.js';

@@ -72,6 +72,14 @@ function hasDirDEntries(entries: ReadonlySet<string> | null): boolean {
   return has;
 }
 
+export interface LoadDirectoriesOptions extends LoadOptions {
+  /**
+   * Read each template's text during the load (LoadedUnits.templateTexts), for a caller that
+   * needs it anyway: one open + read + close per template instead of a stat now and a read later.
+   */
+  readTemplates?: boolean;
+}
+
 export interface LoadOptions extends ParseOptions {
   /** Search path entries listed once for many units (loadUnitDirectories() makes one per call). */
   listing?: SearchPathListing;
@@ -351,6 +359,11 @@ export interface LoadedUnits {
   units: Unit[];
   /** `prefix@.service` / `prefix@.socket` template name → template file path. */
   templates: Map<string, string>;
+  /**
+   * With `readTemplates`: template name → the template file's text (UTF-8), read once during the
+   * load (the read also tells a mask: no stat). Its drop-ins are not read (findDropIns()).
+   */
+  templateTexts?: Map<string, string>;
   /** Units that could not be loaded (skipped), with their diagnostics. */
   failed: Array<{ name: string; file: string; diagnostics: Diagnostic[] }>;
   /** Masked unit names (empty file or /dev/null link). */
@@ -367,7 +380,7 @@ export interface LoadedUnits {
  * (`foo@.service`) are listed in `templates`, not loaded (see loadServiceInstance()). A unit whose
  * Exec command is not executable loads (with an error diagnostic), as in systemd.
  */
-export function loadUnitDirectories(dirs: readonly string[], options: LoadOptions = {}): LoadedUnits {
+export function loadUnitDirectories(dirs: readonly string[], options: LoadDirectoriesOptions = {}): LoadedUnits {
   const out: LoadedUnits = {
     sockets: [],
     services: [],
@@ -422,7 +435,15 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadOption
       }
       const n = parseUnitName(name);
       if (n?.template) {
-        if (!isMaskFile(path)) out.templates.set(name, path);
+        if (options.readTemplates) {
+          const text = templateText(path, plain && target === undefined);
+          if (text === 'masked') out.masked.push(name);
+          else {
+            out.templates.set(name, path);
+            // unreadable (EACCES, a FIFO, …): listed without text, its reader reports the error
+            if (text !== undefined) (out.templateTexts ??= new Map()).set(name, text);
+          }
+        } else if (!isMaskFile(path)) out.templates.set(name, path);
         else out.masked.push(name);
         continue;
       }
@@ -438,6 +459,25 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadOption
   }
   out.units = [...out.sockets, ...out.services];
   return out;
+}
+
+/** A template's text for `readTemplates`: 'masked' as isMaskFile() says, undefined when it cannot be read. */
+function templateText(path: string, regular: boolean): string | 'masked' | undefined {
+  try {
+    if (regular) {
+      const r = readKnownRegular(path);
+      if (r === 'masked') return r;
+      try {
+        return r.bytes.toString('utf8');
+      } finally {
+        r.release();
+      }
+    }
+    if (isMaskFile(path)) return 'masked';
+    return readUnitFile(path).toString('utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /** For a symlink to a unit file with another (valid, same-type) name: that name and the real path. */

@@ -67,3 +67,36 @@ describe('search path listing', () => {
     expect(r.failed).toEqual([]);
   });
 });
+
+describe('loadUnitDirectories({ readTemplates: true })', () => {
+  it('gives each template text, masks as without it, and lists unreadable ones without text', () => {
+    const root = mkdtempSync(join(tmpdir(), 'unit-templates-'));
+    const a = join(root, 'a');
+    const b = join(root, 'b');
+    mkdirSync(a);
+    mkdirSync(b);
+    writeFileSync(join(a, 'web@.service'), '[Service]\nExecStart=/bin/true %i\n');
+    writeFileSync(join(b, 'web@.service'), '[Service]\nExecStart=/bin/false\n'); // shadowed by a/
+    writeFileSync(join(a, 'gone@.service'), ''); // masked: empty
+    symlinkSync('/dev/null', join(a, 'null@.service')); // masked: /dev/null
+    symlinkSync(join(a, 'web@.service'), join(b, 'link@.service')); // an alias of web@.service
+    mkdirSync(join(root, 'elsewhere'));
+    writeFileSync(join(root, 'elsewhere', 'other@.service'), '[Service]\nExecStart=/bin/true\n');
+    symlinkSync(join(root, 'elsewhere', 'other@.service'), join(b, 'other@.service')); // read through the link
+    symlinkSync(join(a, 'missing'), join(b, 'dangling@.service')); // unreadable
+    writeFileSync(join(a, 's.socket'), '[Socket]\nListenStream=127.0.0.1:9\nAccept=yes\n');
+    const plain = loadUnitDirectories([a, b]);
+    const read = loadUnitDirectories([a, b], { readTemplates: true });
+    expect(plain.templateTexts).toBeUndefined();
+    expect(read.masked.sort()).toEqual(plain.masked.sort());
+    expect(read.masked.sort()).toEqual(['gone@.service', 'null@.service']);
+    expect([...read.templates].sort()).toEqual([...plain.templates].sort());
+    expect(Object.fromEntries(read.templateTexts ?? [])).toEqual({
+      'web@.service': '[Service]\nExecStart=/bin/true %i\n',
+      'other@.service': '[Service]\nExecStart=/bin/true\n',
+    });
+    expect(read.aliases).toEqual(new Map([['link@.service', 'web@.service']]));
+    expect(read.templates.has('dangling@.service')).toBe(true);
+    expect(read.sockets.map((s) => s.name)).toEqual(['s.socket']);
+  });
+});
