@@ -28,6 +28,7 @@ import {
   useMptcpWritePath,
   writePathDisabled,
 } from './write-path.js';
+import { readPathDisabled, useMptcpReadPath } from './read-path.js';
 
 type IpFamily = 'inet' | 'inet6';
 
@@ -276,6 +277,7 @@ export function dial(
     // MPTCP sender stall workarounds (write-path.ts); no-ops for a TCP fallback.
     if (!writePathDisabled()) useMptcpWritePath(socket);
     else if (bulkTuningFor('client')) useMptcpBulkTuning(socket);
+    if (!readPathDisabled()) useMptcpReadPath(socket);
     if (options.noDelay) socket.setNoDelay(true);
     if (options.keepAlive) socket.setKeepAlive(true, options.keepAliveInitialDelay ?? 0);
     socket.emit('connect');

@@ -110,6 +110,7 @@ export {
   watchHangup,
   sameOpenFile,
   fdStorePrimitivesSupported,
+  duplicateFd,
   type HangupWatch,
   type HangupCallback,
   type HangupEvent,
@@ -129,6 +130,15 @@ export {
   type WritePathOptions,
   type BulkTuningOptions,
 } from './write-path.js';
+export {
+  useMptcpReadPath,
+  readPathStats,
+  readPathDisabled,
+  readPathBufferSize,
+  DEFAULT_READ_BUFFER,
+  type ReadPathOptions,
+  type ReadPathStats,
+} from './read-path.js';
 export { fdOf, tryFdOf, type FdLike } from './fd.js';
 export { decodeSockAddr, formatSockAddr } from './sockaddr.js';
 export { bindingAvailable, sysconst } from './binding.js';

@@ -16,10 +16,12 @@ import type { MptcpMode } from './types.js';
 import {
   bulkTuningFor,
   presetBulkReceiveBuffer,
+  sendTuningFor,
   useMptcpBulkTuning,
   useMptcpWritePath,
   writePathDisabled,
 } from './write-path.js';
+import { readPathDisabled, useMptcpReadPath } from './read-path.js';
 
 export interface MptcpListenOptions extends MptcpSocketOptions {
   /** Address to bind; default '::' (dual stack, IPV6_V6ONLY=0), or '0.0.0.0' without IPv6. */
@@ -228,11 +230,17 @@ const writePathServers = new WeakSet<net.Server>();
 /** The MPTCP sender stall workarounds (write-path.ts) on every MPTCP connection of `server`. */
 function armWritePath(server: net.Server): void {
   const path = !writePathDisabled();
-  if ((!path && !bulkTuningFor('server')) || writePathServers.has(server)) return;
+  const tuning = bulkTuningFor('server');
+  const sendTuning = sendTuningFor('server');
+  const reads = !readPathDisabled();
+  if ((!path && !sendTuning && !reads) || writePathServers.has(server)) return;
   writePathServers.add(server);
+  // Prepended, so it runs before an http server's own listener hands the handle to its parser.
   server.prependListener('connection', (socket: net.Socket) => {
     if (path) useMptcpWritePath(socket);
-    else useMptcpBulkTuning(socket);
+    // Servers grow the send buffer by default; the receive buffer only when asked (bulkTuningFor).
+    else if (sendTuning) useMptcpBulkTuning(socket, tuning ? {} : { rcvbuf: 0 });
+    if (reads) useMptcpReadPath(socket);
   });
 }
 

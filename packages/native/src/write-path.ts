@@ -240,6 +240,18 @@ export function bulkTuningFor(role: 'client' | 'server', env: NodeJS.ProcessEnv 
   return role === 'client';
 }
 
+/**
+ * Whether the send half of bulk tuning (send-buffer growth while the kernel takes nothing) applies
+ * to the library's `role` sockets: for clients as bulkTuningFor(); for servers also by default
+ * (MPTCP_BULK_TUNING=0 turns it off). Unlike the receive preset it adds no memory exposure: it
+ * only moves bytes the application has already written from libuv's queue into the kernel, and
+ * only while a transfer is stalled. Without it a server sending bulk over MPTCP stalls as a C
+ * sender does (docs/mptcp-slow-reader-stall.md; `bench --only loopback`, download).
+ */
+export function sendTuningFor(role: 'client' | 'server', env: NodeJS.ProcessEnv = process.env): boolean {
+  return role === 'client' ? bulkTuningFor('client', env) : env['MPTCP_BULK_TUNING'] !== '0';
+}
+
 interface QueueHandle {
   writeQueueSize?: number;
 }
