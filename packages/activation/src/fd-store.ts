@@ -116,7 +116,7 @@ export class FdStore {
   /** FDSTOREREMOVE=1: drops (and closes) every fd stored under `name`. */
   remove(name: string): number {
     let n = 0;
-    for (let i = 0; i < this.entries.length; ) {
+    for (let i = 0; i < this.entries.length;) {
       const e = this.entries[i] as StoredFd;
       if (e.name !== name) {
         i += 1;

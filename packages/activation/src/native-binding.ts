@@ -47,6 +47,8 @@ export interface NativeApi {
   socketPair?: () => [number, number];
   /** Hang-up watch and same-open-file test of the fd store (FDPOLL=, duplicates); absent in an older addon. */
   fdStore?: FdStorePrimitives;
+  /** fcntl(F_DUPFD_CLOEXEC): a second reference to an open file (a connection kept for control commands). */
+  dup?: (fd: number) => number;
 }
 
 type NativeModule = typeof import('@mptcp/native');
@@ -107,5 +109,6 @@ export function adaptNative(mod: NativeModule): NativeApi {
     ...(mod.fdStorePrimitivesSupported()
       ? { fdStore: { watchHangup: mod.watchHangup, sameOpenFile: mod.sameOpenFile } }
       : {}),
+    dup: (fd: number) => mod.duplicateFd(fd),
   };
 }

@@ -64,6 +64,7 @@ export class ServiceChannels {
       ...(this.capture ? { capture: this.capture } : {}),
       ...(native ? { closeFd: (fd: number) => native.close(fd) } : {}),
       ...(native?.fdStore ? { fdStore: native.fdStore } : {}),
+      ...(native?.dup ? { dupFd: native.dup } : {}),
     };
   }
 

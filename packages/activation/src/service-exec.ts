@@ -52,10 +52,40 @@ function daemonLocale(): NodeJS.ProcessEnv {
 }
 
 export class ServiceExec {
+  /**
+   * Standard*=socket: the run's connection for its control commands (ExecStartPre=, ExecStartPost=,
+   * ExecStop=, ExecStopPost=, ExecReload=), which get it as stdio too (service_spawn_internal()
+   * collects the fds for every spawn when a std stream is the socket). A dup held until the run ends,
+   * as systemd holds socket_fd: the caller's copy goes right after the main spawn.
+   */
+  private controlStdio: number | undefined;
+
   constructor(
     private readonly unit: () => ServiceUnit,
     private readonly options: ServiceProcessOptions,
   ) {}
+
+  /** Keeps `ctx.socketStdio` for the control commands of this run, if the unit has any. */
+  holdControlStdio(ctx: StartContext): void {
+    this.releaseControlStdio();
+    const u = this.unit();
+    const dup = this.options.dupFd;
+    if (ctx.socketStdio === undefined || !dup) return;
+    const controls =
+      u.execStartPre.length + u.execStartPost.length + u.execStop.length + u.execStopPost.length + u.execReload.length;
+    if (controls > 0) this.controlStdio = dup(ctx.socketStdio);
+  }
+
+  /** The run ended: the held connection goes (the peer sees EOF once the service's copies are closed too). */
+  releaseControlStdio(): void {
+    const fd = this.controlStdio;
+    this.controlStdio = undefined;
+    if (fd !== undefined) this.options.closeFd?.(fd);
+  }
+
+  private controlContext(): StartContext {
+    return this.controlStdio !== undefined ? { socketStdio: this.controlStdio } : {};
+  }
 
   credentials(): Credentials {
     const unit = this.unit();
@@ -145,7 +175,7 @@ export class ServiceExec {
   control(cmd: ExecCommand, ids: RunIds): ServiceChild {
     const creds = this.credentials();
     const env = this.environment(creds, cmd, false, {}, ids);
-    return this.spawn(cmd, env, this.workingDirectory(creds.user), creds, {});
+    return this.spawn(cmd, env, this.workingDirectory(creds.user), creds, this.controlContext());
   }
 
   /**
@@ -171,7 +201,7 @@ export class ServiceExec {
           EXIT_CODE: exitCode,
           EXIT_STATUS: exitStatus,
         };
-        const s = await waitExit(this.spawn(cmd, env, this.workingDirectory(creds.user), creds, {}));
+        const s = await waitExit(this.spawn(cmd, env, this.workingDirectory(creds.user), creds, this.controlContext()));
         if (!succeeded(s) && !cmd.ignoreFailure)
           log.warn(`Control process exited, ${describeExit(s)} (ExecStopPost=${cmd.raw})`, { unit: unit.name });
       } catch (err) {

@@ -81,7 +81,33 @@ export class ServiceStopper {
         return;
       }
     }
+    // service_enter_running(): a running service whose main process exited cleanly by itself is
+    // stopped the regular way, ExecStop= first (systemd 257: fixtures/v257/fd-store, ctl@.service).
+    // In start-post (ExecStartPost= still running beside a main process that already ended) systemd
+    // waits for that control process, then stops the same way.
+    const running = p.state === 'active' && p.subState === 'running';
+    const startPost = p.state === 'activating' && p.subState === 'start-post';
+    if (run.result === 'success' && !run.stopping && (running || startPost)) await this.runExecStopAfterExit();
     await this.finishDead(status, pid);
+  }
+
+  /** ExecStop= after the main process is gone: no MAINPID (systemd's main_pid is unset by then). */
+  private async runExecStopAfterExit(): Promise<void> {
+    const unit = this.s.p.unit;
+    if (unit.execStop.length === 0) return;
+    // Left first, so that the start (enterRunning()) does not go on to `active` meanwhile.
+    this.s.setState('deactivating', 'stop');
+    const control = this.s.run.control;
+    if (control) await waitExit(control);
+    for (const cmd of unit.execStop) {
+      try {
+        const status = await waitExit(this.s.exec.control(cmd, { ...this.s.ids(), mainPid: undefined }));
+        if (status.code !== 0 && !cmd.ignoreFailure)
+          this.s.log.debug(`ExecStop=${cmd.raw}: exited ${status.code ?? status.signal}`, { unit: this.name });
+      } catch (err) {
+        this.s.log.warn(`ExecStop=${cmd.raw} failed: ${messageOf(err)}`, { unit: this.name });
+      }
+    }
   }
 
   /** The main process is gone: ExecStopPost=, then dead/failed/auto-restart and the `exit` event. */
@@ -97,6 +123,7 @@ export class ServiceStopper {
     p.lastResult = result;
     this.s.setState('deactivating', 'stop-post');
     await this.s.exec.runStopPost(result, status);
+    this.s.exec.releaseControlStdio();
     this.s.options.notify?.unregister(p);
     if (result !== 'success') log.warn(`Failed with result '${result}'.`, { unit: this.name });
     this.s.setState(
@@ -151,6 +178,7 @@ export class ServiceStopper {
         this.s.setState('inactive', 'dead');
         this.s.options.notify?.unregister(p);
         p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, false);
+        this.s.exec.releaseControlStdio();
         return;
       }
       if (p.state === 'activating') {

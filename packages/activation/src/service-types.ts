@@ -85,6 +85,8 @@ export interface ServiceProcessOptions {
   closeFd?: (fd: number) => void;
   /** The fd store's hang-up watch and duplicate test (FDPOLL=, same_fd()); without it neither happens. */
   fdStore?: FdStorePrimitives;
+  /** dup(2) (close-on-exec): Standard*=socket keeps the connection for the control commands with it. */
+  dupFd?: (fd: number) => number;
   /** Captures stdout/stderr into the daemon's log (output `log`). */
   capture?: OutputCapture;
 }

@@ -115,6 +115,15 @@ export function watchHangup(callback: HangupCallback): HangupWatch {
 }
 
 /**
+ * A close-on-exec duplicate of `fd` (fcntl F_DUPFD_CLOEXEC): a second reference that keeps the
+ * open file alive for a holder (a stored fd, a connection kept for a service's control commands)
+ * after the caller closed its own.
+ */
+export function duplicateFd(fd: number): number {
+  return check(native().dup(fd), { syscall: 'fcntl' });
+}
+
+/**
  * Whether `a` and `b` are the same open file description (a dup() or an fd passed twice), not
  * merely the same file: systemd's same_fd() (F_DUPFD_QUERY, else kcmp(KCMP_FILE), else a probe).
  */

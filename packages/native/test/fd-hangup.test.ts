@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { binding } from '../src/binding.js';
-import { close, mkfifo, sameOpenFile, socketPair, watchHangup, type HangupEvent } from '../src/index.js';
+import { close, duplicateFd, mkfifo, sameOpenFile, socketPair, watchHangup, type HangupEvent } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'native-fdstore-'));
 let fifos = 0;
@@ -135,6 +135,28 @@ describe('sameOpenFile', () => {
     const [s1, s2] = socketPair();
     own(s1, s2);
     expect(sameOpenFile(s1, s2)).toBe(false);
+  });
+
+  it('duplicateFd() is the same open file, close-on-exec, and keeps a pipe open after the original closed', async () => {
+    const [r, w] = pipe();
+    const [other, otherW] = pipe();
+    const copy = duplicateFd(w);
+    own(copy);
+    expect(sameOpenFile(w, copy)).toBe(true);
+    expect(binding().fdFlags(copy)).toMatchObject({ cloexec: true });
+    const got = reports();
+    const watch = watchHangup((fd, ev) => got.push(fd, ev));
+    watch.add(r);
+    watch.add(other);
+    let next = got.next();
+    shut(w);
+    shut(otherW);
+    // Only the pipe without a copy of its writer hung up.
+    expect(await next).toEqual([[other, 'EPOLLHUP']]);
+    writeSync(copy, 'x');
+    next = got.next();
+    shut(copy);
+    expect(await next).toEqual([[r, 'EPOLLHUP']]);
   });
 
   it('a closed fd is EBADF', () => {
