@@ -9,7 +9,7 @@ import { http } from './http.js';
 import { loopback } from './loopback.js';
 import { proxy } from './proxy.js';
 import { scaling } from './scaling.js';
-import { unitParse } from './unit-parse.js';
+import { unitLoad, unitParse } from './unit-parse.js';
 import { veth } from './veth.js';
 
 export const scenarios: Scenario[] = [
@@ -18,6 +18,7 @@ export const scenarios: Scenario[] = [
   aggregation,
   failover,
   unitParse,
+  unitLoad,
   activation,
   acceptNo,
   daemon,
