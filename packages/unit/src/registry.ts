@@ -212,16 +212,44 @@ export function printRows<U>(rows: Readonly<Record<string, DirectiveRow<U>>>, u:
   return out;
 }
 
-/** The openSocket() options of a unit: every row with a `sockopt`, its value encoded (unset values left out). */
+/** A table's `sockopt` rows, in table order: model field, openSocket() field, encoder. */
+interface SockoptRow {
+  field: string;
+  option: string;
+  encode: ((v: never) => boolean | number | string | undefined) | undefined;
+}
+
+const sockoptRowsOf = new WeakMap<object, SockoptRow[]>();
+
+function sockoptRows(rows: Readonly<Record<string, object>>): SockoptRow[] {
+  let list = sockoptRowsOf.get(rows);
+  if (!list) {
+    list = [];
+    for (const row of Object.values(rows)) {
+      if (!isValueRow(row) || row.sockopt === undefined) continue;
+      const link = row.sockopt;
+      list.push(
+        typeof link === 'string'
+          ? { field: row.field, option: link, encode: undefined }
+          : { field: row.field, option: link.field, encode: link.encode },
+      );
+    }
+    sockoptRowsOf.set(rows, list);
+  }
+  return list;
+}
+
+/**
+ * The openSocket() options of a unit: every row with a `sockopt`, its value encoded (unset values
+ * left out). The rows are picked from the table once (the daemon asks for every socket it opens).
+ */
 export function socketOptionsOf(rows: Readonly<Record<string, object>>, u: object): SocketOptionValues {
   const out: Record<string, boolean | number | string> = {};
-  for (const row of Object.values(rows)) {
-    if (!isValueRow(row) || row.sockopt === undefined) continue;
-    const v = (u as Fields)[row.field] as boolean | number | string | undefined;
+  for (const r of sockoptRows(rows)) {
+    const v = (u as Fields)[r.field] as boolean | number | string | undefined;
     if (v === undefined) continue;
-    const link = row.sockopt;
-    const encoded = typeof link === 'string' ? v : link.encode(v);
-    if (encoded !== undefined) out[typeof link === 'string' ? link : link.field] = encoded;
+    const encoded = r.encode === undefined ? v : r.encode(v as never);
+    if (encoded !== undefined) out[r.option] = encoded;
   }
   return out;
 }
