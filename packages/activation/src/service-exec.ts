@@ -9,7 +9,7 @@ import { LOCALE_VARS, buildServiceEnvironment, listenEnvironment } from './envir
 import { ActivationError, messageOf } from './errors.js';
 import { type ExitStatus, type ServiceChild, execCommand, waitExit } from './exec.js';
 import type { ServiceResult } from './restart-policy.js';
-import { routeOutput } from './service-output.js';
+import { type OutputRoute, routeOutput } from './service-output.js';
 import { type ServiceProcessOptions, type StartContext, effectiveNotifyAccess } from './service-types.js';
 import { type ResolvedUser, credentialChange, resolveGroup, resolveUser } from './user.js';
 
@@ -53,21 +53,24 @@ function daemonLocale(): NodeJS.ProcessEnv {
 
 export class ServiceExec {
   /**
-   * Standard*=socket: the run's connection for its control commands (ExecStartPre=, ExecStartPost=,
-   * ExecStop=, ExecStopPost=, ExecReload=), which get it as stdio too (service_spawn_internal()
-   * collects the fds for every spawn when a std stream is the socket). A dup held until the run ends,
-   * as systemd holds socket_fd: the caller's copy goes right after the main spawn.
+   * What the run's control commands (ExecStartPre=, ExecStartPost=, ExecStop=, ExecStopPost=,
+   * ExecReload=) share with its main process (service_spawn_internal() for every spawn): an
+   * Accept=yes instance's REMOTE_ADDR/REMOTE_PORT, and with Standard*=socket the connection as stdio —
+   * a dup held until the run ends, as systemd holds socket_fd (the caller's copy goes right after
+   * the main spawn).
    */
   private controlStdio: number | undefined;
+  private controlEnv: Record<string, string> | undefined;
 
   constructor(
     private readonly unit: () => ServiceUnit,
     private readonly options: ServiceProcessOptions,
   ) {}
 
-  /** Keeps `ctx.socketStdio` for the control commands of this run, if the unit has any. */
-  holdControlStdio(ctx: StartContext): void {
-    this.releaseControlStdio();
+  /** Keeps what the control commands of this run get from its start context (see controlStdio). */
+  holdControlContext(ctx: StartContext): void {
+    this.releaseControlContext();
+    this.controlEnv = ctx.env;
     const u = this.unit();
     const dup = this.options.dupFd;
     if (ctx.socketStdio === undefined || !dup) return;
@@ -77,14 +80,18 @@ export class ServiceExec {
   }
 
   /** The run ended: the held connection goes (the peer sees EOF once the service's copies are closed too). */
-  releaseControlStdio(): void {
+  releaseControlContext(): void {
     const fd = this.controlStdio;
     this.controlStdio = undefined;
+    this.controlEnv = undefined;
     if (fd !== undefined) this.options.closeFd?.(fd);
   }
 
   private controlContext(): StartContext {
-    return this.controlStdio !== undefined ? { socketStdio: this.controlStdio } : {};
+    return {
+      ...(this.controlStdio !== undefined ? { socketStdio: this.controlStdio } : {}),
+      ...(this.controlEnv ? { env: this.controlEnv } : {}),
+    };
   }
 
   credentials(): Credentials {
@@ -144,7 +151,31 @@ export class ServiceExec {
     // The capture attributes lines to this command's PID, known once spawned.
     const started: { child?: ServiceChild } = {};
     const route = routeOutput(this.unit(), this.options, ctx, () => started.child?.pid);
-    const child = execCommand({
+    let child: ServiceChild;
+    try {
+      child = this.launch(cmd, env, cwd, creds, ctx, route, switchUser);
+    } catch (err) {
+      // No launcher ran: the capture's ends are ours to close.
+      route.release?.();
+      throw err;
+    }
+    started.child = child;
+    // The child has its copy; ours goes once the launcher has run.
+    const release = route.release;
+    if (release) void child.spawned.then(() => release());
+    return child;
+  }
+
+  private launch(
+    cmd: ExecCommand,
+    env: Record<string, string>,
+    cwd: string,
+    creds: Credentials,
+    ctx: StartContext,
+    route: OutputRoute,
+    switchUser: boolean,
+  ): ServiceChild {
+    return execCommand({
       command: cmd,
       env,
       ...(ctx.fds ? { fds: ctx.fds } : {}),
@@ -164,18 +195,14 @@ export class ServiceExec {
       ...(this.options.spawn ? { native: this.options.spawn } : {}),
       ...(ctx.handOff ? { handOff: ctx.handOff } : {}),
     });
-    started.child = child;
-    // The child has its copy; ours goes once the launcher has run.
-    const release = route.release;
-    if (release) void child.spawned.then(() => release());
-    return child;
   }
 
   /** A control command (ExecStartPre=, ExecStop=…) with the run's environment, not waited for. */
   control(cmd: ExecCommand, ids: RunIds): ServiceChild {
     const creds = this.credentials();
-    const env = this.environment(creds, cmd, false, {}, ids);
-    return this.spawn(cmd, env, this.workingDirectory(creds.user), creds, this.controlContext());
+    const ctx = this.controlContext();
+    const env = this.environment(creds, cmd, false, ctx, ids);
+    return this.spawn(cmd, env, this.workingDirectory(creds.user), creds, ctx);
   }
 
   /**
@@ -197,6 +224,7 @@ export class ServiceExec {
             ...(creds.user ? { user: creds.user } : {}),
             ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}),
           }),
+          ...this.controlEnv,
           SERVICE_RESULT: result,
           EXIT_CODE: exitCode,
           EXIT_STATUS: exitStatus,

@@ -53,7 +53,7 @@ export class ServiceStarter {
       const creds = this.s.exec.credentials();
       const cwd = this.s.exec.workingDirectory(creds.user);
       const mainCtx = withStoredFds(ctx, p.fdStore.list());
-      this.s.exec.holdControlStdio(ctx);
+      this.s.exec.holdControlContext(ctx);
       if (unit.execStartPre.length > 0) timers.armStartIfPending();
       for (const pre of unit.execStartPre) {
         const status = await this.runControl(pre, 'ExecStartPre');
@@ -116,7 +116,7 @@ export class ServiceStarter {
   /** start() gave up: `failed` (or `inactive` when stopped meanwhile), or a Type=simple exec failure as an exit. */
   private startFailed(execFailed: boolean): void {
     const { p, run, log } = this.s;
-    this.s.exec.releaseControlStdio();
+    this.s.exec.releaseControlContext();
     run.control = undefined;
     p.controlPid = undefined;
     this.s.timers.clearStart();

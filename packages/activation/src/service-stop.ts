@@ -123,7 +123,7 @@ export class ServiceStopper {
     p.lastResult = result;
     this.s.setState('deactivating', 'stop-post');
     await this.s.exec.runStopPost(result, status);
-    this.s.exec.releaseControlStdio();
+    this.s.exec.releaseControlContext();
     this.s.options.notify?.unregister(p);
     if (result !== 'success') log.warn(`Failed with result '${result}'.`, { unit: this.name });
     this.s.setState(
@@ -178,7 +178,7 @@ export class ServiceStopper {
         this.s.setState('inactive', 'dead');
         this.s.options.notify?.unregister(p);
         p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, false);
-        this.s.exec.releaseControlStdio();
+        this.s.exec.releaseControlContext();
         return;
       }
       if (p.state === 'activating') {

@@ -2,7 +2,8 @@
  * Standard*=socket (Accept=yes, inetd style) as systemd 257 (fixtures/v257/fd-store/ctl@.service,
  * recorded by record.sh): the control commands — ExecStartPre=, ExecStartPost=, ExecStop= (run
  * after the main process exited by itself), ExecStopPost= — get the connection as stdio too, with
- * no LISTEN_FDS and no fd beyond 0-2; the client reads every line before EOF.
+ * no LISTEN_FDS and no fd beyond 0-2; the client reads every line before EOF. And every control
+ * command of an Accept=yes instance gets REMOTE_ADDR/REMOTE_PORT (ctl2@.service).
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
@@ -12,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ActivationEngine, loadNative } from '../src/index.js';
 import { loadUnits } from './helpers/load.js';
 import { testLogger } from './helpers/log.js';
-import { freePort, unitDir } from './helpers/run.js';
+import { freePort, tmp, unitDir } from './helpers/run.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/v257/fd-store/', import.meta.url));
 const expected = readFileSync(join(FIXTURE, 'expected.txt'), 'utf8');
@@ -95,5 +96,40 @@ describe('Standard*=socket: control commands write to the connection (systemd 25
     expect([...lines].sort()).toEqual([...want].sort());
     expect(lines[0]).toBe(want[0]);
     expect(lines.slice(-2)).toEqual(['stop', 'stop-post']);
+  });
+
+  it('an Accept=yes instance: ExecStartPre= and ExecStopPost= get REMOTE_ADDR/REMOTE_PORT, not LISTEN_FDS (ctl2@.service)', async (ctx) => {
+    if (!nativeSupport.ok) {
+      if (process.env.CI === 'true') throw new Error(nativeSupport.reason);
+      ctx.skip();
+    }
+    const port = await freePort();
+    const out = join(tmp('ctl2-'), 'ctl2.txt');
+    const units: Record<string, string> = {};
+    for (const name of ['ctl2.socket', 'ctl2@.service'])
+      units[name] = readFileSync(join(FIXTURE, name), 'utf8')
+        .replace('127.0.0.1:19733', `127.0.0.1:${port}`)
+        .replaceAll('/oracle/out/ctl2.txt', out);
+    engine = new ActivationEngine({ logger: testLogger() });
+    const exited = new Promise<void>((resolve) => engine?.on('service-exit', () => resolve()));
+    await engine.start(await loadUnits(unitDir(units)));
+    const got = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(port, '127.0.0.1', () => c.setNoDelay(true));
+      let text = '';
+      c.setEncoding('utf8');
+      c.on('data', (d: string) => (text += d));
+      c.on('end', () => resolve(text));
+      c.on('error', reject);
+    });
+    await exited;
+    // (Nothing is sent: the main process does not read, and unread data would make its close a reset.)
+    const section = /^\[ctl2\.socket\]\n([\s\S]*)$/m.exec(expected)?.[1]?.split('\n').filter(Boolean) ?? [];
+    expect(section.length).toBe(3);
+    expect(`b'${got.replace(/\n/g, '\\n')}'`).toBe(section[0]);
+    const lines = readFileSync(out, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.replace(/REMOTE_PORT=\d+/, 'REMOTE_PORT=N'));
+    expect(lines).toEqual(section.slice(1));
   });
 });
