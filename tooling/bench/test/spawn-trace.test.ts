@@ -8,11 +8,15 @@ const mptcpdLite = `# tracer: nop
             node-5825    [001] ..... 12164.281158: sys_enter: NR 202 (566f9cc, 81, 1, 0, 566f9a0, 566f9c0)
             node-5839    [001] ..... 12164.281215: sched_process_fork: comm=node pid=5839 child_comm=node child_pid=6289
              cat-6289    [001] ..... 12164.281400: sched_process_exec: filename=/bin/cat pid=6289 old_pid=6289
+             cat-6289    [000] ..... 12164.282100: sched_process_exit: comm=cat pid=6289 prio=120 group_dead=1
             node-5825    [001] ..... 12164.282843: sys_accept4 -> 0x17
             node-5825    [001] ..... 12164.283035: sys_enter: NR 202 (566f9c8, 81, 1, 0, 566f9a0, 566f9c0)
             node-5825    [001] ..... 12164.283053: sys_enter: NR 202 (566f960, 81, 1, 0, 566f9a0, 566f9c0)
             node-5842    [001] ..... 12164.283103: sched_process_fork: comm=node pid=5842 child_comm=node child_pid=6290
              cat-6290    [001] ..... 12164.283420: sched_process_exec: filename=/bin/cat pid=6290 old_pid=6290
+             cat-6290    [001] ..... 12164.284020: sched_process_exit: comm=cat pid=6290 prio=120 group_dead=1
+             cat-7000    [001] ..... 12164.284100: sched_process_exit: comm=cat pid=7000 prio=120 group_dead=1
+            node-5825    [001] ..... 12164.284500: sys_accept4 -> 0x17
 `;
 
 const socketActivate = `
@@ -31,10 +35,18 @@ describe('parseTrace', () => {
     expect(r.forkToExec.map(Math.round)).toEqual([185, 317]);
   });
 
+  it('closes the cycle: exec → exit of the service, exit → the next accept; exits of other processes are ignored', () => {
+    const r = parseTrace(mptcpdLite);
+    expect(r.execToExit.map(Math.round)).toEqual([700, 600]);
+    expect(r.exitToAccept.map(Math.round)).toEqual([743, 480]);
+  });
+
   it('an activator that forks on its main thread has no hand-off; a fork whose exec is missing is not counted', () => {
     const r = parseTrace(socketActivate);
     expect(r.acceptToFork.map(Math.round)).toEqual([378]);
     expect(r.handoffToFork).toEqual([]);
     expect(r.forkToExec.map(Math.round)).toEqual([740]);
+    expect(r.execToExit).toEqual([]);
+    expect(r.exitToAccept).toEqual([]);
   });
 });

@@ -106,7 +106,11 @@ async function acceptYes(ctx: Context, seconds: number, concurrency: number): Pr
   return r0;
 }
 
-/** Medians (µs) of one traced run: accept → fork, its part after the hand-off to another thread, fork → exec, accept → exec. */
+/**
+ * Medians (µs) of one traced run, the whole cycle of a connection with one client: accept → fork
+ * (and its part after the hand-off to another thread), fork → exec, accept → exec, the service's run
+ * (exec → exit) and exit → next accept (the client sees the close and connects again).
+ */
 type LatencySplit = {
   connections: number;
   acceptToFork: number;
@@ -114,6 +118,8 @@ type LatencySplit = {
   handoffToFork: number | null;
   forkToExec: number;
   acceptToExec: number;
+  execToExit: number | null;
+  exitToAccept: number | null;
 };
 
 function split(l: SpawnLatency): LatencySplit {
@@ -123,6 +129,8 @@ function split(l: SpawnLatency): LatencySplit {
     handoffToFork: l.handoffToFork.length > 0 ? round(median(l.handoffToFork), 0) : null,
     forkToExec: round(median(l.forkToExec), 0),
     acceptToExec: round(median(l.acceptToFork.map((a, i) => a + (l.forkToExec[i] ?? 0))), 0),
+    execToExit: l.execToExit.length > 0 ? round(median(l.execToExit), 0) : null,
+    exitToAccept: l.exitToAccept.length > 0 ? round(median(l.exitToAccept), 0) : null,
   };
 }
 
@@ -223,7 +231,7 @@ export const activation: Scenario = {
                 label: `Accept=yes, 1 client: accept → exec of the service, mptcpd-lite (systemd-socket-activate: ${lat.theirs.acceptToExec} µs)`,
                 value: lat.ours.acceptToExec,
                 unit: 'µs',
-                how: `kernel tracepoints in one extra ${seconds} s run per activator after the measured ones (accept4 returning, fork/clone by the activator, execve of /bin/cat), medians over ${lat.ours.connections} and ${lat.theirs.connections} connections: mptcpd-lite accept → clone ${lat.ours.acceptToFork} µs (of which ${lat.ours.handoffToFork ?? '?'} µs after handing the spawn to the libuv pool thread), clone → exec ${lat.ours.forkToExec} µs; systemd-socket-activate accept → fork ${lat.theirs.acceptToFork} µs, fork → exec ${lat.theirs.forkToExec} µs.`,
+                how: `kernel tracepoints in one extra ${seconds} s run per activator after the measured ones (accept4 returning, fork/clone by the activator, execve of /bin/cat), medians over ${lat.ours.connections} and ${lat.theirs.connections} connections: mptcpd-lite accept → clone ${lat.ours.acceptToFork} µs (of which ${lat.ours.handoffToFork ?? '?'} µs after handing the spawn to the libuv pool thread), clone → exec ${lat.ours.forkToExec} µs; systemd-socket-activate accept → fork ${lat.theirs.acceptToFork} µs, fork → exec ${lat.theirs.forkToExec} µs. The rest of the cycle (the same /bin/cat and client on both sides): exec → exit of the service ${lat.ours.execToExit ?? '?'} vs ${lat.theirs.execToExit ?? '?'} µs, exit → next accept ${lat.ours.exitToAccept ?? '?'} vs ${lat.theirs.exitToAccept ?? '?'} µs.`,
               },
             ]
           : []),

@@ -3,12 +3,15 @@
  * returning the connection → fork/clone of the service process → its execve(). A private tracefs
  * instance (its own buffer and event switches, removed afterwards) records, while `run` executes:
  * syscalls:sys_exit_accept4 of the activator's main thread, sched:sched_process_fork by any of the
- * activator's threads (mptcpd-lite clones on a libuv pool thread), and sched:sched_process_exec of
- * the service binary. Each exec is paired with the fork that created that pid and with the last
- * accept before that fork (one client at a time: the accept that fork serves).
+ * activator's threads (mptcpd-lite clones on a libuv pool thread), sched:sched_process_exec of
+ * the service binary and sched:sched_process_exit of its processes. Each exec is paired with the
+ * fork that created that pid and with the last accept before that fork (one client at a time: the
+ * accept that fork serves); the service's exit closes the connection, after which the client
+ * connects again, so exit → next accept closes the cycle of one connection:
+ * accept → fork → exec → exit → accept.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 const TRACEFS = '/sys/kernel/tracing';
 
@@ -23,6 +26,10 @@ export interface SpawnLatency {
   handoffToFork: number[];
   /** µs from that fork/clone to the service's execve(). */
   forkToExec: number[];
+  /** µs from the service's execve() to its exit (its whole run: loading, the echo, EOF). */
+  execToExit: number[];
+  /** µs from the service's exit to the activator's next accept (the client sees the close and reconnects). */
+  exitToAccept: number[];
 }
 
 /** Why tracepoints cannot be used here, or undefined. */
@@ -37,6 +44,7 @@ const EVENTS = [
   'syscalls/sys_exit_accept4',
   'sched/sched_process_fork',
   'sched/sched_process_exec',
+  'sched/sched_process_exit',
   'raw_syscalls/sys_enter',
 ];
 /** futex(2) on x86-64 and arm64's generic table differ: 202 and 98. */
@@ -53,6 +61,8 @@ export async function traceSpawns(pid: number, exe: string, run: () => Promise<v
     const threads = readdirSync(`/proc/${pid}/task`);
     set('events/sched/sched_process_fork/filter', threads.map((t) => `parent_pid == ${t}`).join(' || '));
     set('events/sched/sched_process_exec/filter', `filename == "${exe}"`);
+    // After execve the comm is the binary's name (at most 15 bytes, as the kernel keeps it).
+    set('events/sched/sched_process_exit/filter', `comm == "${basename(exe).slice(0, 15)}"`);
     set('events/raw_syscalls/sys_enter/filter', `common_pid == ${pid} && id == ${SYS_FUTEX}`);
     for (const e of EVENTS) set(`events/${e}/enable`, '1');
     set('tracing_on', '1');
@@ -76,10 +86,12 @@ export async function traceSpawns(pid: number, exe: string, run: () => Promise<v
 
 /** The pairs in a trace's text (exported for tests). */
 export function parseTrace(text: string): SpawnLatency {
-  const out: SpawnLatency = { acceptToFork: [], handoffToFork: [], forkToExec: [] };
+  const out: SpawnLatency = { acceptToFork: [], handoffToFork: [], forkToExec: [], execToExit: [], exitToAccept: [] };
   let accepted: number | undefined;
   let handoff: number | undefined;
+  let exited: number | undefined;
   const forks = new Map<string, { accepted: number; handoff: number | undefined; at: number }>();
+  const execs = new Map<string, number>();
   for (const line of text.split('\n')) {
     const m = /\s(\d+\.\d+):\s+(\w+):?\s(.*)$/.exec(line);
     if (!m) continue;
@@ -90,6 +102,8 @@ export function parseTrace(text: string): SpawnLatency {
       if (!/-> 0xf{8,}/.test(rest)) {
         accepted = at;
         handoff = undefined;
+        if (exited !== undefined) out.exitToAccept.push(at - exited);
+        exited = undefined;
       }
     } else if (event === 'sys_enter') {
       if (accepted !== undefined) handoff = at;
@@ -104,6 +118,15 @@ export function parseTrace(text: string): SpawnLatency {
         out.acceptToFork.push(fork.at - fork.accepted);
         if (fork.handoff !== undefined) out.handoffToFork.push(fork.at - fork.handoff);
         out.forkToExec.push(at - fork.at);
+        execs.set(pid, at);
+      }
+    } else if (event === 'sched_process_exit') {
+      const pid = /(?:^| )pid=(\d+)/.exec(rest)?.[1];
+      const exec = pid ? execs.get(pid) : undefined;
+      if (pid && exec !== undefined) {
+        execs.delete(pid);
+        out.execToExit.push(at - exec);
+        exited = at;
       }
     }
   }
