@@ -32,39 +32,81 @@ export class LogCapture implements OutputCapture {
   private readonly open_ = new Set<net.Socket>();
   private closed = false;
 
+  /**
+   * A pair made ahead for the next start: a socket pair is 6 syscalls and some JS (~0.1 ms on the
+   * test machine), which a socket-activated start would otherwise spend between the connection and
+   * the clone. Made at construction and after each open(), once the spawn is handed over.
+   */
+  private spare: [number, number] | undefined;
+  private refilling = false;
+
   constructor(
     private readonly native: NativeApi & Required<Pick<NativeApi, 'socketPair'>>,
     private readonly log: Logger,
     private readonly sink: ServiceOutputSink = loggerSink(log),
-  ) {}
+  ) {
+    this.spare = this.tryPair();
+  }
+
+  /** A new pair, its child end blocking (the child writes as to a pipe); undefined if it cannot be made. */
+  private tryPair(): [number, number] | undefined {
+    try {
+      return this.newPair();
+    } catch {
+      // open() makes its own and reports why it could not.
+      return undefined;
+    }
+  }
+
+  private newPair(): [number, number] {
+    const pair = this.native.socketPair();
+    try {
+      this.native.setNonBlocking(pair[0], false);
+    } catch (err) {
+      this.native.close(pair[0]);
+      this.native.close(pair[1]);
+      throw err;
+    }
+    return pair;
+  }
+
+  /** The spare for the next open(), made after the current event-loop turn (off the start's path). */
+  private refill(): void {
+    if (this.refilling || this.closed || this.spare) return;
+    this.refilling = true;
+    setImmediate(() => {
+      this.refilling = false;
+      if (!this.closed && !this.spare) this.spare = this.tryPair();
+    });
+  }
 
   static supported(native: NativeApi): native is NativeApi & Required<Pick<NativeApi, 'socketPair'>> {
     return typeof native.socketPair === 'function';
   }
 
   open(unit: string, pid: () => number | undefined): { fd: number; release(): void } | undefined {
-    let pair: [number, number];
+    let pair = this.spare;
+    this.spare = undefined;
     try {
-      pair = this.native.socketPair();
+      pair ??= this.newPair();
     } catch (err) {
       this.log.warn(`Cannot capture output (${err instanceof Error ? err.message : String(err)}); output discarded.`, {
         unit,
       });
       return undefined;
+    } finally {
+      this.refill();
     }
     const [childEnd, ourEnd] = pair;
-    // The child writes with blocking I/O, as to a pipe.
-    this.native.setNonBlocking(childEnd, false);
     const emit = (text: string): void => {
       const p = pid();
       this.sink({ unit, ...(p !== undefined ? { pid: p } : {}), text });
     };
-    // Lines written before the launcher has told us the PID wait for it (release()).
-    let early: string[] | undefined = [];
-    // The reader is built a microtask later, once the caller has handed the spawn over: a net.Socket
-    // and a readline interface cost more than the spawn call, and what the child writes meanwhile
-    // waits in the socket buffer.
-    queueMicrotask(() => {
+    // The reader is built once the launcher has run (release(): the child has exec'd, or the spawn
+    // failed), not before: a net.Socket and a readline interface cost more than the spawn call, and
+    // on a busy machine the event loop building them delays the clone and the child's exec. What the
+    // child writes meanwhile waits in the socket buffer; every line is read after the PID is known.
+    const read = (): void => {
       if (this.closed) {
         this.native.close(ourEnd);
         return;
@@ -72,14 +114,14 @@ export class LogCapture implements OutputCapture {
       const stream = new net.Socket({ fd: ourEnd, readable: true, writable: false });
       this.open_.add(stream);
       const lines = createInterface({ input: stream, crlfDelay: Infinity });
-      lines.on('line', (line) => (early ? early.push(line) : emit(line)));
+      lines.on('line', emit);
       const done = (): void => {
         this.open_.delete(stream);
         lines.close();
       };
       stream.on('close', done);
       stream.on('error', done);
-    });
+    };
     let released = false;
     return {
       fd: childEnd,
@@ -87,9 +129,7 @@ export class LogCapture implements OutputCapture {
         if (released) return;
         released = true;
         this.native.close(childEnd);
-        const queued = early ?? [];
-        early = undefined;
-        for (const line of queued) emit(line);
+        read();
       },
     };
   }
@@ -97,6 +137,9 @@ export class LogCapture implements OutputCapture {
   /** Closes every reader (the daemon stops). */
   close(): void {
     this.closed = true;
+    const spare = this.spare;
+    this.spare = undefined;
+    if (spare) for (const fd of spare) this.native.close(fd);
     for (const s of this.open_) s.destroy();
     this.open_.clear();
   }
