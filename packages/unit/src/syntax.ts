@@ -111,12 +111,24 @@ interface LineState {
   sectionIgnored: boolean;
 }
 
-/** parse_line(): a section header or an assignment (the line is stripped, not empty, UTF-8 clean). */
-function parseCleanLine(l: string, at: number, st: LineState, options: SyntaxOptions): SyntaxFatal | undefined {
-  if (l.charCodeAt(0) === 0x5b /* [ */) {
-    if (l.charCodeAt(l.length - 1) !== 0x5d) return { line: at, errno: 'EBADMSG', message: `Invalid section header '${l}'` };
-    const n = l.slice(1, -1);
-    if (!isSafeSectionName(n)) return { line: at, errno: 'EBADMSG', message: `Bad characters in section header '${l}'` };
+/**
+ * parse_line() on `text[p, e)`: a section header or an assignment (stripped of blanks, not empty,
+ * UTF-8 clean). Indices rather than a sliced line: only the key and the value become strings.
+ */
+function parseCleanLine(
+  text: string,
+  p: number,
+  e: number,
+  at: number,
+  st: LineState,
+  options: SyntaxOptions,
+): SyntaxFatal | undefined {
+  if (text.charCodeAt(p) === 0x5b /* [ */) {
+    if (text.charCodeAt(e - 1) !== 0x5d)
+      return { line: at, errno: 'EBADMSG', message: `Invalid section header '${text.slice(p, e)}'` };
+    const n = text.slice(p + 1, e - 1);
+    if (!isSafeSectionName(n))
+      return { line: at, errno: 'EBADMSG', message: `Bad characters in section header '${text.slice(p, e)}'` };
     const cls: SectionClass = options.classifySection ? options.classifySection(n) : 'known';
     if (cls === 'known') {
       st.section = n;
@@ -133,22 +145,27 @@ function parseCleanLine(l: string, at: number, st: LineState, options: SyntaxOpt
     if (!st.sectionIgnored) options.onWarning({ line: at, message: 'Assignment outside of section. Ignoring.' });
     return undefined;
   }
-  const eq = l.indexOf('=');
-  if (eq < 0) {
+  const eq = text.indexOf('=', p);
+  if (eq < 0 || eq >= e) {
     options.onWarning({ line: at, message: "Missing '=', ignoring line." });
     return undefined;
   }
-  if (eq === 0) {
+  if (eq === p) {
     options.onWarning({ line: at, message: "Missing key name before '=', ignoring line." });
     return undefined;
   }
-  const r = options.onAssignment({
-    section: st.section ?? '',
-    key: stripWs(l.slice(0, eq)),
-    value: stripWs(l.slice(eq + 1)),
-    line: at,
-  });
+  let k = eq;
+  while (k > p && isWs(text.charCodeAt(k - 1))) k--;
+  let v = eq + 1;
+  while (v < e && isWs(text.charCodeAt(v))) v++;
+  const r = options.onAssignment({ section: st.section ?? '', key: text.slice(p, k), value: text.slice(v, e), line: at });
   return r ?? undefined;
+}
+
+/** parseCleanLine() on a whole string, stripped here (the general path and continuation lines). */
+function parseLineString(raw: string, at: number, st: LineState, options: SyntaxOptions): SyntaxFatal | undefined {
+  const l = stripWs(raw);
+  return l === '' ? undefined : parseCleanLine(l, 0, l.length, at, st, options);
 }
 
 /**
@@ -196,6 +213,19 @@ function parseFast(text: string, options: SyntaxOptions): SyntaxResult {
     if (p < end && (c === 0x23 || c === 0x3b)) continue;
     // The only BOM fastText() lets through is at offset 0.
     const s = start === 0 && length > 0 && text.charCodeAt(0) === 0xfeff ? 1 : start;
+    if (continuation === undefined && text.charCodeAt(end - 1) !== 0x5c) {
+      // The common line: no continuation before or after it, parsed in place.
+      if (s !== start) {
+        p = s;
+        while (p < end && isWs(text.charCodeAt(p))) p++;
+      }
+      let e = end;
+      while (e > p && isWs(text.charCodeAt(e - 1))) e--;
+      if (p === e) continue;
+      const fatal = parseCleanLine(text, p, e, line, st, options);
+      if (fatal) return { fatal, lines: line };
+      continue;
+    }
     let joined = text.slice(s, end);
     if (continuation !== undefined) joined = continuation + joined;
     let n = 0;
@@ -205,14 +235,11 @@ function parseFast(text: string, options: SyntaxOptions): SyntaxResult {
       continue;
     }
     continuation = undefined;
-    const l = stripWs(joined);
-    if (l === '') continue;
-    const fatal = parseCleanLine(l, line, st, options);
+    const fatal = parseLineString(joined, line, st, options);
     if (fatal) return { fatal, lines: line };
   }
   if (continuation !== undefined) {
-    const l = stripWs(continuation);
-    const fatal = l === '' ? undefined : parseCleanLine(l, line + 1, st, options);
+    const fatal = parseLineString(continuation, line + 1, st, options);
     if (fatal) return { fatal, lines: line };
   }
   return { lines: line };
@@ -256,7 +283,7 @@ export function parseGeneral(input: string | Uint8Array, options: SyntaxOptions)
         : l.replace(new RegExp(LONE_SURROGATE, 'g'), '\uFFFD');
       return { line: at, errno: 'EINVAL', message: `String is not UTF-8 clean, ignoring assignment: ${shown}` };
     }
-    return parseCleanLine(l, at, st, options);
+    return parseCleanLine(l, 0, l.length, at, st, options);
   };
 
   let contBytes: Uint8Array[] | undefined;
