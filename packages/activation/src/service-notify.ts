@@ -87,24 +87,25 @@ export function applyNotification(
   const wd = f.get('WATCHDOG');
   if (wd === '1') act.pingWatchdog();
   else if (wd === 'trigger') act.triggerWatchdog();
-  if (f.get('FDSTORE') === '1' && fds.length > 0) {
-    const name = f.get('FDNAME') ?? 'stored';
-    const max = svc.unit.fileDescriptorStoreMax ?? 0;
-    if (!fdNameValid(name)) {
-      log.warn(`Passed FDNAME= name is invalid, ignoring.`, { unit });
-    } else if (max === 0) {
-      log.warn('Got file descriptors via notification but FileDescriptorStoreMax= is 0, closing.', { unit });
-    } else {
-      svc.fdStore.add(fds, name, f.get('FDPOLL') !== '0', max);
-      keep = fds;
-    }
-  } else if (fds.length > 0 && f.get('BARRIER') !== '1') {
-    log.warn('Got extra file descriptors via notification, closing.', { unit });
-  }
+  // FDSTOREREMOVE=1 wins over FDSTORE=1 in one message (the fds of such a message are closed).
   if (f.get('FDSTOREREMOVE') === '1') {
     const name = f.get('FDNAME');
-    if (name === undefined) log.warn('FDSTOREREMOVE=1 requested, but no name specified, ignoring.', { unit });
+    if (name === undefined || !fdNameValid(name))
+      log.warn('FDSTOREREMOVE=1 requested, but no valid file descriptor name passed, ignoring.', { unit });
     else svc.fdStore.remove(name);
+  } else if (f.get('FDSTORE') === '1') {
+    let name = f.get('FDNAME');
+    if (name !== undefined && !fdNameValid(name)) {
+      // Stored all the same, under the default name.
+      log.warn('Passed FDNAME= name is invalid, ignoring.', { unit });
+      name = undefined;
+    }
+    // FileDescriptorStoreMax=0 is a full store: 257 warns "Cannot store more fds than … =0".
+    svc.fdStore.add(fds, name ?? 'stored', f.get('FDPOLL') !== '0', svc.unit.fileDescriptorStoreMax ?? 0);
+    keep = fds;
+  } else if (fds.length > 0 && f.get('BARRIER') !== '1') {
+    // 257 closes them without a word at the default log level.
+    log.debug('Got extra file descriptors via notification, closing.', { unit });
   }
   // BARRIER=1: closing its fd (below) is the answer the sender waits for.
   act.closeFds(fds.filter((fd) => !keep.includes(fd)));

@@ -123,7 +123,8 @@ describe('Standard*=socket: control commands write to the connection (systemd 25
     });
     await exited;
     // (Nothing is sent: the main process does not read, and unread data would make its close a reset.)
-    const section = /^\[ctl2\.socket\]\n([\s\S]*)$/m.exec(expected)?.[1]?.split('\n').filter(Boolean) ?? [];
+    const section =
+      /^\[ctl2\.socket\]\n([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(expected)?.[1]?.split('\n').filter(Boolean) ?? [];
     expect(section.length).toBe(3);
     expect(`b'${got.replace(/\n/g, '\\n')}'`).toBe(section[0]);
     const lines = readFileSync(out, 'utf8')

@@ -83,8 +83,8 @@ function fixtureUnits(names: string[], port: number, out: string): string {
   for (const name of names) {
     files[name] = readFileSync(join(FIXTURE, name), 'utf8')
       .replace(/127\.0\.0\.1:1973\d/g, `127.0.0.1:${port}`)
-      .replace('/oracle/units/fdstore.py', join(FIXTURE, 'fdstore.py'))
-      .replace('/oracle/out/fdstore.txt', out);
+      .replace(/\/oracle\/units\/([\w-]+\.py)/, (_m, script: string) => join(FIXTURE, script))
+      .replace(/\/oracle\/out\/[\w-]+\.txt/, out);
   }
   return unitDir(files);
 }
@@ -123,5 +123,31 @@ describe('fd store as systemd 257 (fixtures/v257/fd-store)', () => {
       'b',
       'a',
     ]);
+  });
+
+  it.for([
+    ['nfd', 2, 'an invalid FDNAME= is stored as "stored", FDSTOREREMOVE=1 needs a valid name and wins over FDSTORE=1'],
+    ['zero', 1, 'FileDescriptorStoreMax=0: every FDSTORE=1 message warns that the store is full'],
+  ] as const)('%s.service (notify-fds.py, %i starts): %s', async ([unit, starts], ctx) => {
+    need(ctx, python3, notifySupport);
+    const port = await freePort();
+    const out = join(tmp('fdstore-'), `${unit}.txt`);
+    const log = recordingLogger();
+    engine = new ActivationEngine({ logger: log });
+    await engine.start(await loadUnits(fixtureUnits([`${unit}.socket`, `${unit}.service`], port, out)));
+    const answers: string[] = [];
+    for (let i = 0; i < starts; i++) answers.push(await exchange(port));
+    // The last run's messages are in: it answered, then waited for BARRIER=1 before exiting.
+    await new Promise<void>((resolve) => {
+      const done = (): boolean =>
+        engine?.status().services.find((s) => s.name === `${unit}.service`)?.state !== 'active';
+      if (done()) return resolve();
+      engine?.on('service-exit', () => resolve());
+    });
+    const want = section(`${unit}.socket`);
+    expect(answers).toEqual(want.filter((l) => l.startsWith("b'")).map(unrepr));
+    expect(log.lines.filter((l) => l.startsWith(`<28>${unit}.service: `))).toEqual(
+      want.filter((l) => l.startsWith('<28>')),
+    );
   });
 });
