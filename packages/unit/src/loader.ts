@@ -403,6 +403,9 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadDirect
     executables: executables === true ? executableCheckOnce() : executables,
   };
   for (const dir of dirs) {
+    // join(dir, name) for a readdir() name (no slash, never "." or ".."), without normalizing per entry.
+    const d = join(dir);
+    const prefix = d === '.' ? '' : d.endsWith('/') ? d : `${d}/`;
     let entries: Array<{ name: string; isFile(): boolean }>;
     try {
       entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
@@ -416,7 +419,7 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadDirect
       if (!name.endsWith('.socket') && !name.endsWith('.service')) continue;
       if (seen.has(name)) continue;
       seen.add(name);
-      let path = join(dir, name);
+      let path = prefix + name;
       // A regular file (d_type, no symlink) is neither a directory nor an alias: no stat needed.
       const plain = entry.isFile();
       try {

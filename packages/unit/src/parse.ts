@@ -353,24 +353,33 @@ function unitError(state: LoadState, message: string): void {
   state.fatalErrno = 'ENOEXEC';
 }
 
+/** The four limits resolved when loading ends, each with the value that also means "unset". */
+const LIMIT_FIELDS = [
+  ['triggerLimitIntervalUsec', Infinity],
+  ['triggerLimitBurst', 4294967295],
+  ['pollLimitIntervalUsec', Infinity],
+  ['pollLimitBurst', 4294967295],
+] as const;
+
+/** socket_add_mount_dependencies() refuses a file-system socket path with a ".." component. */
+function hasDotDot(u: SocketUnit): boolean {
+  for (const l of u.listen) {
+    if (l.address.family !== 'unix' || l.address.abstract) continue;
+    if (l.address.path.split('/').includes('..')) return true;
+  }
+  return false;
+}
+
 function finishSocket(state: LoadState, u: SocketUnit): void {
   const p = state.pending;
-  for (const f of [
-    'triggerLimitIntervalUsec',
-    'triggerLimitBurst',
-    'pollLimitIntervalUsec',
-    'pollLimitBurst',
-  ] as const) {
+  for (const [f, unsetValue] of LIMIT_FIELDS) {
     const v = p[f];
     // "infinity" (an interval) and UINT_MAX (a burst) mean unset too.
-    const unset = v === undefined || v === (f.endsWith('Usec') ? Infinity : 4294967295);
-    u[f] = unset ? LIMIT_DEFAULTS[f](u.accept) : v;
+    u[f] = v === undefined || v === unsetValue ? LIMIT_DEFAULTS[f](u.accept) : v;
   }
   // socket_add_mount_dependencies(): a file-system socket path with ".." is refused (EPERM, which
   // systemd-analyze prints as the D-Bus error text "Access denied").
-  if (
-    u.listen.some((l) => l.address.family === 'unix' && !l.address.abstract && l.address.path.split('/').includes('..'))
-  ) {
+  if (hasDotDot(u)) {
     state.diagnostics.push({ severity: 'error', file: u.file, message: 'Access denied' });
     state.fatal = true;
     state.fatalErrno = 'EPERM';
@@ -393,7 +402,8 @@ function finishSocket(state: LoadState, u: SocketUnit): void {
     if (nodes.length !== 1)
       return unitError(state, 'Unit has symlinks set but none or more than one node in the file system. Refusing.');
   }
-  checkExecutables(state, [u.execStartPre, u.execStartPost, u.execStopPre, u.execStopPost]);
+  if (u.execStartPre.length + u.execStartPost.length + u.execStopPre.length + u.execStopPost.length > 0)
+    checkExecutables(state, [u.execStartPre, u.execStartPost, u.execStopPre, u.execStopPost]);
 }
 
 function finishService(state: LoadState, u: ServiceUnit): void {
