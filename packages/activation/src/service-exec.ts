@@ -127,7 +127,14 @@ export class ServiceExec {
     if (forMain && ctx.fds && ctx.fds.length > 0)
       Object.assign(activation, listenEnvironment(ctx.fdNames ?? ctx.fds.map(() => 'unknown')));
     const notify = this.options.notify;
-    if (notify && effectiveNotifyAccess(unit) !== 'none') activation.NOTIFY_SOCKET = notify.address;
+    // service_exec_needs_notify_socket(): a control process only with NotifyAccess=exec/all; who gets
+    // the socket also learns the store's size ($FDSTORE, systemd 257).
+    const access = effectiveNotifyAccess(unit);
+    if (notify && (forMain ? access !== 'none' : access === 'exec' || access === 'all')) {
+      activation.NOTIFY_SOCKET = notify.address;
+      const storeMax = unit.fileDescriptorStoreMax ?? 0;
+      if (storeMax > 0) activation.FDSTORE = String(storeMax);
+    }
     const wd = unit.watchdogUsec ?? 0;
     if (forMain && wd > 0 && Number.isFinite(wd)) activation.WATCHDOG_USEC = String(wd);
     if (!forMain && ids.mainPid !== undefined) activation.MAINPID = String(ids.mainPid);
