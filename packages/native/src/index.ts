@@ -123,6 +123,7 @@ export {
   bulkTuningStats,
   bulkTuningDisabled,
   bulkTuningFor,
+  sendTuningFor,
   bulkReceiveBuffer,
   bulkPresetEnabled,
   DEFAULT_BULK_RCVBUF,

@@ -16,8 +16,9 @@
  *
  * On by default for the MPTCP sockets @mptcp/native creates or accepts; `MPTCP_READ_PATH=0`
  * turns it off, `MPTCP_READ_PATH=<bytes>` sets the buffer size. Connections whose reads Node
- * hands to a C++ consumer (an http server's parser consumes its sockets' handle directly) keep
- * that consumer: those reads never reach JS and are left as they are.
+ * hands to a C++ consumer keep that consumer: an http server's parser and an http2 session consume
+ * the handle on top of this path (the connection listener runs first), a TLS socket wrapped around
+ * a client before it connected is left alone (its TLSWrap reads the ciphertext).
  */
 import type * as net from 'node:net';
 import { IPPROTO_MPTCP } from '@mptcp/constants';
@@ -120,6 +121,9 @@ export function useMptcpReadPath(socket: net.Socket, options: ReadPathOptions = 
   if (stats.has(socket) || socket.destroyed) return false;
   const handle = (socket as unknown as { _handle?: UserBufferHandle | null })._handle;
   if (!handle || typeof handle.useUserBuffer !== 'function' || handle._consumed) return false;
+  // A TLS socket built on this one reads the handle itself (its TLSWrap listens on the stream; on a
+  // client it is often wrapped before 'connect'); net marks that by making `reading` an accessor.
+  if (Object.getOwnPropertyDescriptor(handle, 'reading')?.get) return false;
   const fd = tryFdOf(socket);
   if (fd === undefined || !isMptcpFd(fd)) return false;
   const sym = onreadSymbols(socket);

@@ -12,6 +12,7 @@ import {
   bulkTuningDisabled,
   bulkTuningFor,
   bulkTuningStats,
+  sendTuningFor,
   DEFAULT_BULK_RCVBUF,
   fdOf,
   sysconst,
@@ -66,6 +67,14 @@ describe('MPTCP_BULK_TUNING', () => {
     expect(bulkTuningFor('client', { MPTCP_BULK_TUNING: '0' })).toBe(false);
     expect(bulkTuningFor('server', { MPTCP_BULK_TUNING: '0' })).toBe(false);
   });
+
+  it('grows the send buffer of servers too unless MPTCP_BULK_TUNING=0 (no memory beyond what was written)', () => {
+    expect(sendTuningFor('server', {})).toBe(true);
+    expect(sendTuningFor('client', {})).toBe(true);
+    expect(sendTuningFor('server', { MPTCP_BULK_TUNING: '1' })).toBe(true);
+    expect(sendTuningFor('server', { MPTCP_BULK_TUNING: '0' })).toBe(false);
+    expect(sendTuningFor('client', { MPTCP_BULK_TUNING: '0' })).toBe(false);
+  });
 });
 
 describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
@@ -82,7 +91,7 @@ describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
     else process.env['MPTCP_BULK_TUNING'] = savedTuning;
   });
 
-  it('by default only the client is tuned: the server keeps the kernel’s autotuning', async () => {
+  it('by default the server grows only its send buffer: its receive buffer keeps the kernel’s autotuning', async () => {
     delete process.env['MPTCP_BULK_TUNING'];
     let pair: { client: net.Socket; server: net.Socket };
     try {
@@ -92,7 +101,7 @@ describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
     }
     const plain = await untunedPair();
     expect(bulkTuningStats(pair.client)).toEqual({ kicks: 0, sndbuf: 0, rcvbuf: 0 });
-    expect(bulkTuningStats(pair.server)).toBeUndefined();
+    expect(bulkTuningStats(pair.server)).toEqual({ kicks: 0, sndbuf: 0, rcvbuf: 0 });
     expect(bufferOf(pair.client, 'SO_RCVBUF')).toBeGreaterThan(bufferOf(plain.client, 'SO_RCVBUF'));
     expect(bufferOf(pair.server, 'SO_RCVBUF')).toBe(bufferOf(plain.server, 'SO_RCVBUF'));
     for (const s of [pair.client, pair.server, plain.client, plain.server]) s.destroy();

@@ -25,7 +25,12 @@ export interface TransferSpec {
 
 export interface TransferResult {
   /** maxSubflows: the most subflows the sink saw during the transfer (MPTCP; 0 for TCP). */
-  sink: SinkResult & { mptcp: boolean | null; maxSubflows?: number };
+  sink: SinkResult & {
+    mptcp: boolean | null;
+    maxSubflows?: number;
+    /** @mptcp/native's read path at the sink (null: not taken, e.g. TCP or MPTCP_READ_PATH=0). */
+    readPath?: { reads: number; bytes: number; maxRead: number } | null;
+  };
   source: SourceResult & { mptcp: boolean | null };
 }
 

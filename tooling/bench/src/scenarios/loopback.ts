@@ -6,7 +6,7 @@ import { freePort, missing } from '../lib/caps.js';
 import { pythonLoopback } from '../lib/python-baseline.js';
 import { fmtBits } from '../lib/format.js';
 import { barChart } from '../report/svg.js';
-import { geomean, round, sampled } from '../lib/stats.js';
+import { geomean, median, round, sampled } from '../lib/stats.js';
 import { transfer } from '../lib/transfer.js';
 import type { Scenario } from '../lib/scenario.js';
 import type { Transport } from '../lib/sockets.js';
@@ -19,13 +19,28 @@ export const loopback: Scenario = {
   needs: ['mptcp'],
   async run(ctx) {
     const bytes = ctx.quick ? GiB / 8 : GiB;
-    const rates: Record<string, number[]> = { 'tcp-up': [], 'tcp-down': [], 'mptcp-up': [], 'mptcp-down': [] };
+    // 'mptcp0': @mptcp/native with its read path off (MPTCP_READ_PATH=0): net's 64 KiB reads.
+    const rates: Record<string, number[]> = {
+      'tcp-up': [],
+      'tcp-down': [],
+      'mptcp-up': [],
+      'mptcp-down': [],
+      'mptcp0-up': [],
+      'mptcp0-down': [],
+    };
+    const maxReads: number[] = [];
+    const savedReadPath = process.env['MPTCP_READ_PATH'];
     let confirmed: boolean | null = null;
     const reps = ctx.quick ? ctx.reps : Math.max(ctx.reps, 5);
     for (let rep = 0; rep < reps; rep++) {
-      const order: Transport[] = rep % 2 === 0 ? ['tcp', 'mptcp'] : ['mptcp', 'tcp'];
+      const variants: Array<Transport | 'mptcp0'> = ['tcp', 'mptcp', 'mptcp0'];
+      const order = variants.map((_, i) => variants[(i + rep) % variants.length]!);
       for (const dir of ['up', 'down'] as const) {
-        for (const transport of order) {
+        for (const variant of order) {
+          const transport: Transport = variant === 'tcp' ? 'tcp' : 'mptcp';
+          if (variant === 'mptcp0') process.env['MPTCP_READ_PATH'] = '0';
+          else if (savedReadPath === undefined) delete process.env['MPTCP_READ_PATH'];
+          else process.env['MPTCP_READ_PATH'] = savedReadPath;
           const port = await freePort();
           const r = await transfer({
             transport,
@@ -39,11 +54,14 @@ export const loopback: Scenario = {
           if (transport === 'mptcp') confirmed = confirmed === false ? false : r.sink.mptcp;
           if (transport === 'tcp' && r.sink.mptcp === true) throw new Error('plain TCP run reported MPTCP');
           const bps = (r.sink.bytes * 8) / r.sink.seconds;
-          rates[`${transport}-${dir}`]!.push(bps);
-          ctx.log(`rep ${rep + 1} ${transport} ${dir}: ${fmtBits(bps)}`);
+          rates[`${variant}-${dir}`]!.push(bps);
+          if (variant === 'mptcp' && r.sink.readPath) maxReads.push(r.sink.readPath.maxRead);
+          ctx.log(`rep ${rep + 1} ${variant} ${dir}: ${fmtBits(bps)}, ${r.sink.stalls} stalls`);
         }
       }
     }
+    if (savedReadPath === undefined) delete process.env['MPTCP_READ_PATH'];
+    else process.env['MPTCP_READ_PATH'] = savedReadPath;
     if (confirmed === false) throw new Error('MPTCP runs fell back to TCP (mptcpStatus says not active)');
     // Sanity check, not a reported ratio: the kernel alone (Python), reading 64 KiB per recv as
     // Node does, and 1 MiB per recv.
@@ -74,6 +92,8 @@ export const loopback: Scenario = {
     const up = s['mptcp-up']!.median / s['tcp-up']!.median;
     const down = s['mptcp-down']!.median / s['tcp-down']!.median;
     const ratio = round(geomean([up, down]), 3);
+    const up0 = s['mptcp0-up']!.median / s['tcp-up']!.median;
+    const down0 = s['mptcp0-down']!.median / s['tcp-down']!.median;
     const gbit = (k: string): number => round(s[k]!.median / 1e9, 3);
     return {
       summary: { loopbackRatio: ratio },
@@ -88,6 +108,29 @@ export const loopback: Scenario = {
         },
         { key: 'loopback.uploadRatio', label: 'Loopback upload, MPTCP / TCP', value: round(up, 3), unit: '' },
         { key: 'loopback.downloadRatio', label: 'Loopback download, MPTCP / TCP', value: round(down, 3), unit: '' },
+        {
+          key: 'loopback.uploadRatioNoReadPath',
+          label: 'Loopback upload, MPTCP with MPTCP_READ_PATH=0 (64 KiB reads) / TCP',
+          value: round(up0, 3),
+          unit: '',
+          how: 'the same runs, interleaved: @mptcp/native with its read path off (net reads 64 KiB per recvmsg), to show what the read path does.',
+        },
+        {
+          key: 'loopback.downloadRatioNoReadPath',
+          label: 'Loopback download, MPTCP with MPTCP_READ_PATH=0 (64 KiB reads) / TCP',
+          value: round(down0, 3),
+          unit: '',
+        },
+        ...(maxReads.length
+          ? [
+              {
+                key: 'loopback.maxReadKiB',
+                label: 'Loopback MPTCP: largest single read at the receiver (read path), median over runs',
+                value: round(median(maxReads) / 1024, 0),
+                unit: 'KiB',
+              },
+            ]
+          : []),
         ...(kernelRatio64k !== null && kernelRatio1m !== null
           ? [
               {
@@ -116,15 +159,18 @@ export const loopback: Scenario = {
           svg: barChart({
             title: `Loopback bulk transfer, ${bytes / GiB} GiB per run (median of ${reps})`,
             yLabel: 'Gbit/s',
-            series: ['TCP (node:net)', 'MPTCP (@mptcp/native)'],
+            series: ['TCP (node:net)', 'MPTCP (@mptcp/native)', 'MPTCP, MPTCP_READ_PATH=0'],
             groups: [
-              { label: 'upload (client → server)', values: [gbit('tcp-up'), gbit('mptcp-up')] },
-              { label: 'download (server → client)', values: [gbit('tcp-down'), gbit('mptcp-down')] },
+              { label: 'upload (client → server)', values: [gbit('tcp-up'), gbit('mptcp-up'), gbit('mptcp0-up')] },
+              {
+                label: 'download (server → client)',
+                values: [gbit('tcp-down'), gbit('mptcp-down'), gbit('mptcp0-down')],
+              },
               ...(k['tcp-64k'] && k['mptcp-64k']
                 ? [
                     {
                       label: 'sanity: kernel alone (Python, 64 KiB reads)',
-                      values: [round(k['tcp-64k'].median / 1e9, 3), round(k['mptcp-64k'].median / 1e9, 3)],
+                      values: [round(k['tcp-64k'].median / 1e9, 3), round(k['mptcp-64k'].median / 1e9, 3), 0],
                     },
                   ]
                 : []),

@@ -11,7 +11,7 @@ import { parseArgs, num } from '../lib/args.js';
 import { connect, isMptcp, listen, type Transport } from '../lib/sockets.js';
 import { sink, source } from '../lib/stream.js';
 import type { Socket } from 'node:net';
-import { fdOf, mptcpInfo, setSocketOption } from '@mptcp/native';
+import { fdOf, mptcpInfo, readPathStats, setSocketOption } from '@mptcp/native';
 
 const IPPROTO_TCP = 6;
 const TCP_CONGESTION = 13;
@@ -44,7 +44,9 @@ async function work(sock: Socket): Promise<void> {
     const sampler = mptcp ? setInterval(sample, 50) : undefined;
     const r = await sink(sock, { hash, sampleMs: num(opts, 'sample-ms', 0) });
     if (sampler) clearInterval(sampler);
-    process.stdout.write(`${JSON.stringify({ role, transport, mptcp, maxSubflows, ...r })}\n`);
+    // The read path (@mptcp/native read-path.ts): reads, bytes and the largest read at this end.
+    const readPath = readPathStats(sock) ?? null;
+    process.stdout.write(`${JSON.stringify({ role, transport, mptcp, maxSubflows, readPath, ...r })}\n`);
   } else {
     const bytes = opts.has('bytes') ? num(opts, 'bytes', 0) : undefined;
     const seconds = opts.has('seconds') ? num(opts, 'seconds', 0) : undefined;
