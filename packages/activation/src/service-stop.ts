@@ -87,21 +87,26 @@ export class ServiceStopper {
     // waits for that control process, then stops the same way.
     const running = p.state === 'active' && p.subState === 'running';
     const startPost = p.state === 'activating' && p.subState === 'start-post';
-    if (run.result === 'success' && !run.stopping && (running || startPost)) await this.runExecStopAfterExit();
+    if (run.result === 'success' && !run.stopping && (running || startPost) && unit.execStop.length > 0) {
+      // The main process is gone (systemd unsets main_pid): a stop() meanwhile finds nothing to signal,
+      // as during ExecStopPost=.
+      run.child = undefined;
+      p.pid = undefined;
+      await this.runExecStopAfterExit();
+    }
     await this.finishDead(status, pid);
   }
 
   /** ExecStop= after the main process is gone: no MAINPID (systemd's main_pid is unset by then). */
   private async runExecStopAfterExit(): Promise<void> {
     const unit = this.s.p.unit;
-    if (unit.execStop.length === 0) return;
     // Left first, so that the start (enterRunning()) does not go on to `active` meanwhile.
     this.s.setState('deactivating', 'stop');
     const control = this.s.run.control;
     if (control) await waitExit(control);
     for (const cmd of unit.execStop) {
       try {
-        const status = await waitExit(this.s.exec.control(cmd, { ...this.s.ids(), mainPid: undefined }));
+        const status = await waitExit(this.s.exec.control(cmd, this.s.ids()));
         if (status.code !== 0 && !cmd.ignoreFailure)
           this.s.log.debug(`ExecStop=${cmd.raw}: exited ${status.code ?? status.signal}`, { unit: this.name });
       } catch (err) {
