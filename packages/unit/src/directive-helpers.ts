@@ -47,6 +47,8 @@ export function expand(
   onError: (err: string) => void,
   set: SpecifierSet = 'full',
 ): string | undefined {
+  // No specifier: the value as is (what expandSpecifiers() answers), without building its result.
+  if (set !== 'name' && v.indexOf('%') < 0) return v;
   const r = expandSpecifiers(v, c.spec, set);
   if (r.ok) return r.value;
   onError(strerror(r.error));
@@ -55,6 +57,7 @@ export function expand(
 
 /** expand() with the usual warning: `Failed to resolve unit specifiers in 'V', ignoring: <err>`. */
 export function expandOrWarn(c: DirectiveContext, v: string, set: SpecifierSet = 'full'): string | undefined {
+  if (set !== 'name' && v.indexOf('%') < 0) return v;
   return expand(c, v, (err) => c.warn(`Failed to resolve unit specifiers in '${v}', ignoring: ${err}`), set);
 }
 

@@ -18,13 +18,8 @@ import { basename, dirname, join } from 'node:path';
 import { UnitError } from './errors.js';
 import type { LoadState, ParseOptions } from './load-state.js';
 import type { Diagnostic, ServiceUnit, SocketUnit, Unit } from './model.js';
-import {
-  applyUnitText,
-  createLoadState,
-  executableCheckOnce,
-  finishLoadState,
-  type ParseUnitResult,
-} from './parse.js';
+import { applyUnitText, createLoadState, executableCheckOnce, finishLoadState, type ParseUnitResult } from './parse.js';
+import { unitFileInput } from './syntax.js';
 import { parseUnitName, templateOf } from './unit-name.js';
 
 /**
@@ -206,19 +201,15 @@ let scratch: Buffer | undefined = Buffer.allocUnsafe(SCRATCH_SIZE);
 
 /**
  * A file readdir() reported as a regular file (d_type, not a symlink): read without the fstat()
- * (Node builds a Stats object with four Dates per call). open + read + close; opened
- * O_NONBLOCK all the same, and at most UNIT_FILE_MAX bytes are read, should it have been replaced
- * since; a short read is the end of the file. Returns 'masked' for an empty file, else the bytes and a release() to call once they are
- * parsed (the bytes may live in a buffer reused for the next file).
+ * (Node builds a Stats object with four Dates per call). open + read + close; opened O_NONBLOCK
+ * all the same, and at most UNIT_FILE_MAX bytes are read, should it have been replaced since; a
+ * short read is the end of the file. Returns 'masked' for an empty file, else what parseSyntax()
+ * is given for it (unitFileInput(): mostly the decoded text; the buffer is reused for the next file).
  */
-function readKnownRegular(path: string): { bytes: Buffer; release(): void } | 'masked' {
+function readKnownRegular(path: string): string | Buffer | 'masked' {
   const fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
   const own = scratch;
-  scratch = undefined; // in use until released (a nested load would allocate its own)
-  const release = (): void => {
-    if (own) scratch = own;
-  };
-  let kept = false;
+  scratch = undefined; // in use (a nested load would allocate its own)
   try {
     let buf = own ?? Buffer.allocUnsafe(SCRATCH_SIZE);
     let n = 0;
@@ -236,19 +227,17 @@ function readKnownRegular(path: string): { bytes: Buffer; release(): void } | 'm
       // A regular file reads short only at its end: no second read() to see 0.
       if (r < want) break;
     }
-    if (n === 0) return 'masked';
-    kept = true;
-    return { bytes: buf.subarray(0, n), release };
+    return n === 0 ? 'masked' : unitFileInput(buf, n);
   } finally {
     closeSync(fd);
-    if (!kept) release();
+    if (own) scratch = own;
   }
 }
 
 /** Applies the main file (already read) and its drop-ins to a fresh state. */
 function loadInto(
   state: LoadState,
-  text: Buffer,
+  text: string | Buffer,
   path: string,
   searchPaths: readonly string[],
   listing: SearchPathListing | undefined,
@@ -283,54 +272,42 @@ function loadFile(
   regular: boolean,
 ): LoadUnitResult {
   // Read first (it tells a mask too); a read error is reported after the name check.
-  let text: Buffer | 'masked' | undefined;
-  let release: (() => void) | undefined;
+  let text: string | Buffer | 'masked' | undefined;
   let readError: unknown;
   try {
-    if (regular) {
-      const r = readKnownRegular(path);
-      if (r === 'masked') text = r;
-      else {
-        text = r.bytes;
-        release = r.release;
-      }
-    } else text = readUnitFile(path, true);
+    text = regular ? readKnownRegular(path) : readUnitFile(path, true);
   } catch (e) {
     readError = e;
   }
-  try {
-    if (text === 'masked') {
-      return {
-        masked: true,
-        fatal: true,
-        code: 'ERFKILL',
-        diagnostics: [{ severity: 'warning', file: path, unit: name, message: `Unit ${name} is masked.` }],
-      };
-    }
-    const state = createLoadState(name, path, options);
-    if (!state) {
-      return {
-        fatal: true,
-        diagnostics: [
-          {
-            severity: 'error',
-            file: path,
-            unit: name,
-            message: `Unit name is not a valid .socket or .service unit name: ${name}`,
-          },
-        ],
-      };
-    }
-    try {
-      if (text === undefined) throw readError;
-      loadInto(state, text, path, searchPaths, options.listing);
-    } catch (e) {
-      return { fatal: true, diagnostics: [...state.diagnostics, readIssue(path, name, e)] };
-    }
-    return finishLoadState(state);
-  } finally {
-    release?.();
+  if (text === 'masked') {
+    return {
+      masked: true,
+      fatal: true,
+      code: 'ERFKILL',
+      diagnostics: [{ severity: 'warning', file: path, unit: name, message: `Unit ${name} is masked.` }],
+    };
   }
+  const state = createLoadState(name, path, options);
+  if (!state) {
+    return {
+      fatal: true,
+      diagnostics: [
+        {
+          severity: 'error',
+          file: path,
+          unit: name,
+          message: `Unit name is not a valid .socket or .service unit name: ${name}`,
+        },
+      ],
+    };
+  }
+  try {
+    if (text === undefined) throw readError;
+    loadInto(state, text, path, searchPaths, options.listing);
+  } catch (e) {
+    return { fatal: true, diagnostics: [...state.diagnostics, readIssue(path, name, e)] };
+  }
+  return finishLoadState(state);
 }
 
 /** Finds the fragment for a unit name in the search path: the unit itself, else its template. */
@@ -469,12 +446,7 @@ function templateText(path: string, regular: boolean): string | 'masked' | undef
   try {
     if (regular) {
       const r = readKnownRegular(path);
-      if (r === 'masked') return r;
-      try {
-        return r.bytes.toString('utf8');
-      } finally {
-        r.release();
-      }
+      return typeof r === 'string' ? r : r.toString('utf8');
     }
     if (isMaskFile(path)) return 'masked';
     return readUnitFile(path).toString('utf8');

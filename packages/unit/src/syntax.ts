@@ -158,7 +158,12 @@ function parseCleanLine(
   while (k > p && isWs(text.charCodeAt(k - 1))) k--;
   let v = eq + 1;
   while (v < e && isWs(text.charCodeAt(v))) v++;
-  const r = options.onAssignment({ section: st.section ?? '', key: text.slice(p, k), value: text.slice(v, e), line: at });
+  const r = options.onAssignment({
+    section: st.section ?? '',
+    key: text.slice(p, k),
+    value: text.slice(v, e),
+    line: at,
+  });
   return r ?? undefined;
 }
 
@@ -178,19 +183,35 @@ function parseLineString(raw: string, at: number, st: LineState, options: Syntax
  */
 export function fastText(input: string | Uint8Array): string | undefined {
   if (input.length >= LONG_LINE_MAX) return undefined;
-  let text: string;
   if (typeof input === 'string') {
     if (LONE_SURROGATE.test(input)) return undefined;
-    text = input;
-  } else {
-    const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.length);
-    text = buf.toString('utf8');
-    // Invalid UTF-8 decodes to U+FFFD (which valid UTF-8 may also hold: only then ask isUtf8()).
-    if (text.indexOf('\uFFFD') >= 0 && !isUtf8(buf)) return undefined;
+    return fastChars(input) ? input : undefined;
   }
-  // String scans (native) rather than Buffer.indexOf (a JS wrapper per call).
-  if (text.indexOf('\r') >= 0 || text.indexOf('\0') >= 0 || text.indexOf('\uFEFF', 1) >= 0) return undefined;
-  return text;
+  const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.length);
+  return fastBytes(buf, buf.length);
+}
+
+/** No terminator but "\n", no byte order mark after the start (string scans: native, one call each). */
+function fastChars(text: string): boolean {
+  return text.indexOf('\r') < 0 && text.indexOf('\0') < 0 && text.indexOf('\uFEFF', 1) < 0;
+}
+
+/** fastText() of `buf[0, n)`: its text, or undefined for the general splitter. */
+function fastBytes(buf: Buffer, n: number): string | undefined {
+  if (n >= LONG_LINE_MAX) return undefined;
+  const text = buf.toString('utf8', 0, n);
+  // Invalid UTF-8 decodes to U+FFFD (which valid UTF-8 may also hold: only then ask isUtf8()).
+  if (text.indexOf('\uFFFD') >= 0 && !isUtf8(buf.subarray(0, n))) return undefined;
+  return fastChars(text) ? text : undefined;
+}
+
+/**
+ * What a file read into `buf[0, n)` is handed to parseSyntax() as: its text when the fast splitter
+ * takes it (parseSyntax() then gives exactly what it gives for the bytes), else a copy of the bytes
+ * (the general splitter needs them). `buf` may be reused once this returns.
+ */
+export function unitFileInput(buf: Buffer, n: number): string | Buffer {
+  return fastBytes(buf, n) ?? Buffer.from(buf.subarray(0, n));
 }
 
 /** The line layer over a text fastText() accepted: one indexOf per line, no per-character callback. */

@@ -120,3 +120,24 @@ describe('loadUnitDirectories: files read without fstat', () => {
     expect(loadUnitDirectories([d]).diagnostics).toEqual([]);
   });
 });
+
+describe('loadUnitDirectories: files the fast splitter does not take', () => {
+  it('CRLF, invalid UTF-8 and a NUL are parsed by the general splitter, as by loadUnitFile()', () => {
+    const d = dir();
+    writeFileSync(join(d, 'crlf.socket'), '[Socket]\r\nListenStream=127.0.0.1:81\r\n');
+    writeFileSync(
+      join(d, 'bad.socket'),
+      Buffer.concat([Buffer.from('[Socket]\nListenStream=127.0.0.1:82\nBacklog=1'), Buffer.from([0xff]), Buffer.from('\n')]),
+    );
+    writeFileSync(join(d, 'nul.socket'), '[Socket]\nListenStream=127.0.0.1:83\0Backlog=7\n');
+    const r = loadUnitDirectories([d]);
+    const byName = (n: string) => r.sockets.find((s) => s.name === n);
+    expect(byName('crlf.socket')?.listen[0]?.value).toBe('127.0.0.1:81');
+    expect(byName('nul.socket')?.backlog).toBe(7);
+    expect(r.failed.map((f) => [f.name, f.diagnostics.map((x) => `${x.line ?? ''}: ${x.message}`)])).toEqual([
+      ['bad.socket', ['3: String is not UTF-8 clean, ignoring assignment: Backlog=1\uFFFD']],
+    ]);
+    for (const f of ['crlf.socket', 'bad.socket', 'nul.socket'])
+      expect(loadUnitFile(join(d, f)).diagnostics).toEqual(r.diagnostics.filter((x) => x.file === join(d, f)));
+  });
+});
