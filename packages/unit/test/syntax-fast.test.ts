@@ -23,7 +23,8 @@ function run(parse: typeof parseSyntax, input: string | Uint8Array, sections: bo
     },
     onWarning: (w) => events.push(`W ${w.line} ${w.message}`),
   };
-  if (sections) options.classifySection = (n) => (n === 'S' || n === 'Socket' ? 'known' : n === '-x' ? 'silent' : 'unknown');
+  if (sections)
+    options.classifySection = (n) => (n === 'S' || n === 'Socket' ? 'known' : n === '-x' ? 'silent' : 'unknown');
   return { events, result: parse(input, options) };
 }
 
