@@ -136,8 +136,9 @@ export function parseSocketAddress(s: string, options: AddressOptions = {}): Par
         : { family: 'unix', path: s, abstract: false },
     );
   }
-  for (const [prefix, type] of VSOCK_PREFIXES) {
-    if (s.startsWith(prefix)) return parseVsock(s, prefix.length, type);
+  // Every vsock form starts with "vsock" (one test for the common case, no destructuring per row).
+  if (s.startsWith('vsock')) {
+    for (const row of VSOCK_PREFIXES) if (s.startsWith(row[0])) return parseVsock(s, row[0].length, row[1]);
   }
   if (IPV4_PORT.test(s)) {
     // Fast path, same result as the port-only check and parseInetWithScope() below: a leading run

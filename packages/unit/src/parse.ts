@@ -372,7 +372,11 @@ function hasDotDot(u: SocketUnit): boolean {
 
 function finishSocket(state: LoadState, u: SocketUnit): void {
   const p = state.pending;
-  for (const [f, unsetValue] of LIMIT_FIELDS) {
+  for (let i = 0; i < LIMIT_FIELDS.length; i++) {
+    // indexed, not destructured: array destructuring runs the iterator protocol (slow in cold code)
+    const row = LIMIT_FIELDS[i] as (typeof LIMIT_FIELDS)[number];
+    const f = row[0];
+    const unsetValue = row[1];
     const v = p[f];
     // "infinity" (an interval) and UINT_MAX (a burst) mean unset too.
     u[f] = v === undefined || v === unsetValue ? LIMIT_DEFAULTS[f](u.accept) : v;

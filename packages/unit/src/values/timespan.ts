@@ -107,9 +107,10 @@ export function parseTime(t: string, defaultUnit: bigint = SEC): Parsed<Timespan
     let s = p;
     while (isWs(t[s])) s++;
     let matched = false;
-    for (const [suffix, mult] of UNITS) {
+    for (let u = 0; u < UNITS.length; u++) {
+      const suffix = (UNITS[u] as (typeof UNITS)[number])[0];
       if (t.startsWith(suffix, s)) {
-        multiplier = mult;
+        multiplier = (UNITS[u] as (typeof UNITS)[number])[1];
         s += suffix.length;
         matched = true;
         break;
