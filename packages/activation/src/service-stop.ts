@@ -9,7 +9,7 @@ import { messageOf } from './errors.js';
 import { type ExitStatus, waitExit } from './exec.js';
 import { signalGroup, signalService, watchForeignExit } from './process-group.js';
 import { resultOfExit, shallRestart } from './restart-policy.js';
-import { describeExit } from './service-exec.js';
+import { describeExit, succeeded } from './service-exec.js';
 import type { ServiceParts } from './service-run.js';
 import type { ServiceSubState } from './service-types.js';
 
@@ -72,6 +72,12 @@ export class ServiceStopper {
     if (oneshot && run.result === 'success' && !run.stopping) {
       run.child = undefined;
       p.pid = undefined;
+      // service_enter_start_post(): a oneshot's ExecStartPost= runs once its main process exited 0
+      // (systemd 257: fixtures/v257/exec-stop); a failure skips ExecStop=, ExecStopPost= still runs.
+      if (!(await this.runOneshotStartPost())) {
+        await this.finishDead(status, pid);
+        return;
+      }
       if (unit.remainAfterExit) {
         this.s.timers.clearStart();
         p.lastResult = 'success';
@@ -86,7 +92,7 @@ export class ServiceStopper {
     // In start-post (ExecStartPost= still running beside a main process that already ended) systemd
     // waits for that control process, then stops the same way.
     const running = p.state === 'active' && p.subState === 'running';
-    const startPost = p.state === 'activating' && p.subState === 'start-post';
+    const startPost = p.state === 'activating' && (p.subState === 'start-post' || oneshot);
     if (run.result === 'success' && !run.stopping && (running || startPost) && unit.execStop.length > 0) {
       // The main process is gone (systemd unsets main_pid): a stop() meanwhile finds nothing to signal,
       // as during ExecStopPost=.
@@ -95,6 +101,28 @@ export class ServiceStopper {
       await this.runExecStopAfterExit();
     }
     await this.finishDead(status, pid);
+  }
+
+  /** A oneshot's ExecStartPost= after its main process; false when one failed (result exit-code) or stop() came. */
+  private async runOneshotStartPost(): Promise<boolean> {
+    const { p, run, log } = this.s;
+    if (p.unit.execStartPost.length === 0) return true;
+    p.subState = 'start-post';
+    for (const post of p.unit.execStartPost) {
+      const control = this.s.exec.control(post, this.s.ids());
+      run.control = control;
+      p.controlPid = control.pid;
+      const status = await waitExit(control);
+      run.control = undefined;
+      p.controlPid = undefined;
+      if (run.stopping) return false;
+      if (!succeeded(status) && !post.ignoreFailure) {
+        log.warn(`Control process exited, ${describeExit(status)} (ExecStartPost=${post.raw})`, { unit: this.name });
+        run.setResult('exit-code');
+        return false;
+      }
+    }
+    return true;
   }
 
   /** ExecStop= after the main process is gone: no MAINPID (systemd's main_pid is unset by then). */
