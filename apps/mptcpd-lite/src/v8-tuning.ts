@@ -20,8 +20,8 @@ if (tuned) {
   setFlagsFromString('--no-opt');
 }
 
-/** Below this heap size (a few dozen units) there is little to give back. */
-export const COMPACT_MIN_HEAP_BYTES = 16 * 2 ** 20;
+/** Below this heap size (a few dozen units: ~10 MB, most of it code and the bundle) there is little to give back. */
+export const COMPACT_MIN_HEAP_BYTES = 12 * 2 ** 20;
 
 /**
  * One full GC that compacts the old generation (its emptied pages go back to the OS). It holds the

@@ -61,17 +61,26 @@ const builtMap = new URL('../dist/run.bundle.js.map', import.meta.url);
 describe.skipIf(!existsSync(builtMap))('dist/run.bundle.js', () => {
   it('has a source map whose sources are the TypeScript files', () => {
     const map = JSON.parse(readFileSync(builtMap, 'utf8')) as { sources: string[]; sourcesContent: string[] };
-    // package-root.js is the one file the bundle replaces (scripts/bundle-run.mjs), and a types-only
-    // module compiles to an empty `export {};`: neither has code to map.
+    // package-root.js is the one file the bundle replaces and native-subset: the one module it makes
+    // (scripts/bundle-run.mjs); a types-only module compiles to an empty `export {};`: none has code
+    // to map.
     const ours = map.sources.filter(
       (s, i) =>
         !s.includes('node_modules') &&
         !s.endsWith('native/dist/package-root.js') &&
+        !s.startsWith('native-subset:') &&
         !/^export \{\};\s*(\/\/# sourceMappingURL=\S+\s*)?$/.test(map.sourcesContent[i] ?? ''),
     );
     expect(ours.length).toBeGreaterThan(50);
     for (const s of ours) expect(s).toMatch(/\.ts$/);
     expect(ours.some((s) => s === '../src/daemon/daemon.ts')).toBe(true);
     expect(ours.some((s) => s.endsWith('packages/unit/src/loader.ts'))).toBe(true);
+  });
+
+  it("leaves @mptcp/native's HTTP agents out: no node:http2/https/tls to load at start", () => {
+    const bundle = readFileSync(new URL('../dist/run.bundle.js', import.meta.url), 'utf8');
+    const builtins = new Set([...bundle.matchAll(/from\s*"node:([\w/]+)"/g)].map((m) => m[1]));
+    expect(builtins.has('fs')).toBe(true);
+    for (const heavy of ['http2', 'https', 'tls']) expect(builtins.has(heavy)).toBe(false);
   });
 });
