@@ -315,7 +315,11 @@ export function exec(
   return (v, c) => {
     if (v === '') return reset(c);
     const r = parseExecValue(v, c.spec, { file: c.file, line: c.line });
-    for (const m of r.messages) (m.fatal ? c.fatal.bind(c) : c.warn.bind(c))(m.message);
+    for (let i = 0; i < r.messages.length; i++) {
+      const m = r.messages[i] as (typeof r.messages)[number];
+      if (m.fatal) c.fatal(m.message);
+      else c.warn(m.message);
+    }
     if (r.fatal) return;
     get(c).push(...r.commands);
   };

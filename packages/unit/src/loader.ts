@@ -243,7 +243,9 @@ function loadInto(
   listing: SearchPathListing | undefined,
 ): void {
   applyUnitText(state, text, path);
-  for (const d of findDropIns(state.unit.name, searchPaths, listing)) {
+  const dropIns = findDropIns(state.unit.name, searchPaths, listing);
+  for (let i = 0; i < dropIns.length; i++) {
+    const d = dropIns[i] as string;
     let text: Buffer;
     try {
       text = readUnitFile(d);
@@ -391,7 +393,8 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadDirect
     } catch {
       continue;
     }
-    for (const entry of entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as (typeof entries)[number];
       let name = entry.name;
       if (!name.endsWith('.socket') && !name.endsWith('.service')) continue;
       if (seen.has(name)) continue;

@@ -317,10 +317,12 @@ function checkExecutables(state: LoadState, lists: ExecCommand[][]): void {
   const opt = state.options.executables ?? true;
   if (opt === false) return;
   const check = typeof opt === 'function' ? opt : fsExecutableCheck;
-  for (const list of lists) {
+  for (let i = 0; i < lists.length; i++) {
+    const list = lists[i] as ExecCommand[];
     // systemd-analyze verify (verify_executables()) checks every command of every list (257; 252
     // looked at the first command of each list only).
-    for (const cmd of list) {
+    for (let j = 0; j < list.length; j++) {
+      const cmd = list[j] as ExecCommand;
       let err: string | undefined;
       if (cmd.path.startsWith('/')) err = check(cmd.path);
       else {
@@ -363,7 +365,8 @@ const LIMIT_FIELDS = [
 
 /** socket_add_mount_dependencies() refuses a file-system socket path with a ".." component. */
 function hasDotDot(u: SocketUnit): boolean {
-  for (const l of u.listen) {
+  for (let i = 0; i < u.listen.length; i++) {
+    const l = u.listen[i] as SocketUnit['listen'][number];
     if (l.address.family !== 'unix' || l.address.abstract) continue;
     if (l.address.path.split('/').includes('..')) return true;
   }
@@ -516,6 +519,10 @@ export function parseUnitText(text: string | Uint8Array, options: ParseUnitTextO
     };
   }
   applyUnitText(state, text, options.file);
-  for (const d of options.dropIns ?? []) applyUnitText(state, d.text, d.file);
+  const dropIns = options.dropIns ?? [];
+  for (let i = 0; i < dropIns.length; i++) {
+    const d = dropIns[i] as { file: string; text: string | Uint8Array };
+    applyUnitText(state, d.text, d.file);
+  }
   return finishLoadState(state);
 }

@@ -245,7 +245,9 @@ function sockoptRows(rows: Readonly<Record<string, object>>): SockoptRow[] {
  */
 export function socketOptionsOf(rows: Readonly<Record<string, object>>, u: object): SocketOptionValues {
   const out: Record<string, boolean | number | string> = {};
-  for (const r of sockoptRows(rows)) {
+  const list = sockoptRows(rows);
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i] as SockoptRow;
     const v = (u as Fields)[r.field] as boolean | number | string | undefined;
     if (v === undefined) continue;
     const encoded = r.encode === undefined ? v : r.encode(v as never);
