@@ -159,7 +159,11 @@ function openSocketPort(
       address,
       mptcp === undefined && !(unixMptcp && unit.mptcpFallback) ? wanted : 0,
     );
-    opened = native.openSocket(mptcp === undefined ? spec : { ...spec, mptcp, disabledByEnv: 'tcp' });
+    if (mptcp !== undefined) {
+      spec.mptcp = mptcp;
+      spec.disabledByEnv = 'tcp';
+    }
+    opened = native.openSocket(spec);
   } catch (err) {
     const errno = errnoOf(err);
     if (unixMptcp && errno === 'EPROTONOSUPPORT') {

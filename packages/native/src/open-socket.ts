@@ -29,6 +29,12 @@ function setInt(fd: number, level: string, name: string, value: number): number 
   return binding().setsockoptInt(fd, sysconst(level), sysconst(name), value);
 }
 
+/** The descriptors of each stage, in the table's (systemd's) order: one short list per socket, not the table twice. */
+const STAGES = {
+  'pre-bind': SOCKET_OPTION_DESCRIPTORS.filter((d) => d.stage === 'pre-bind'),
+  'post-listen': SOCKET_OPTION_DESCRIPTORS.filter((d) => d.stage === 'post-listen'),
+} satisfies Record<SocketOptionDescriptor['stage'], readonly SocketOptionDescriptor[]>;
+
 /** The spec's value for descriptor `d` (its `field`). */
 const optionValue = (spec: OpenSocketSpec, d: SocketOptionDescriptor): boolean | number | string | undefined =>
   spec[d.field as keyof OpenSocketSpec] as boolean | number | string | undefined;
@@ -123,8 +129,9 @@ export function openSocket(spec: OpenSocketSpec): OpenedSocket {
   }
   // The [Socket] options of one stage, in the table's (systemd's) order: fatal or a warning.
   const applyStage = (stage: SocketOptionDescriptor['stage']): void => {
-    for (const d of SOCKET_OPTION_DESCRIPTORS) {
-      if (d.stage !== stage) continue;
+    for (const d of STAGES[stage]) {
+      // Most units set few options: an unset field costs one property read.
+      if (optionValue(spec, d) === undefined) continue;
       const r = applyOption(fd, d, spec, family);
       if (r === undefined || r === 0) continue;
       if (d.onError === 'fatal')
