@@ -60,6 +60,11 @@ export const defaultTemplateResolver: TemplateResolver = (template, instanceName
 interface TemplateCache {
   /** Set when the text and drop-ins contain no `%`: the parsed unit, shared by every instance. */
   shared?: ServiceUnit;
+  /**
+   * A template whose text another one in its directory has (SnapshotCache.probes): that one's unit,
+   * made this template's (relocated()) by its first instance, not at every load.
+   */
+  sameAs?: { unit: ServiceUnit; file: string; file2: string; name: string };
   /** Whether the text has a `%` (specifiers: each instance is parsed from the text). */
   specifiers: boolean;
   /** stat + access(X_OK) of each Exec*= path checked (@mptcp/unit's check), as an errno name or undefined (executable). */
@@ -138,6 +143,11 @@ function instanceFromText(template: ServiceTemplate, text: string, instanceName:
     cache = { specifiers: hasSpecifiers(text, template.dropInTexts ?? []), executables: new Map() };
     templateCaches.set(template, cache);
   }
+  if (cache.sameAs) {
+    const { unit, file, file2, name } = cache.sameAs;
+    cache.shared = { ...relocated(unit, file, file2), name };
+    cache.sameAs = undefined;
+  }
   if (cache.shared) return { ...cache.shared, name: instanceName };
   const r = parseUnitText(text, {
     file: template.file,
@@ -213,7 +223,7 @@ export function snapshotTemplate(
   const key = dropIns.length === 0 && !cache.specifiers ? `${searchPaths.join('\0')}\0${text}` : undefined;
   const same = key === undefined ? undefined : shared.probes?.get(key);
   if (same && same.file !== template.file && dirname(same.file) === dirname(template.file)) {
-    cache.shared = { ...relocated(same.unit, same.file, template.file), name: probe };
+    cache.sameAs = { unit: same.unit, file: same.file, file2: template.file, name: probe };
     templateCaches.set(snap, cache);
     return snap;
   }
