@@ -23,6 +23,9 @@
 
 #include "addon.h"
 
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
@@ -124,6 +127,12 @@ int Child(void* arg) {
   for (int i = 0; i < a->nfds; i++) {
     if (syscall(SYS_dup3, a->scratch[i], i, 0) < 0) Fail(a, errno, kDup);
   }
+  //    Then everything above them goes, as systemd's close_all_fds() before exec: an fd the parent
+  //    holds without CLOEXEC (inherited by the daemon, received over SCM_RIGHTS, opened by another
+  //    library) never reaches the program. The child has its own fd table (no CLONE_FILES), so the
+  //    parent keeps its fds. close_range() is Linux 5.9+; before it (ENOSYS) only CLOEXEC protects.
+  if (syscall(SYS_close_range, static_cast<unsigned>(a->nfds), ~0U, 0U) < 0 && errno != ENOSYS)
+    Fail(a, errno, kDup);
   // 4. Credentials: supplementary groups, then gid, then uid (afterwards we could not).
   if (a->setIds) {
     if (syscall(SYS_setgroups, a->ngroups, a->groups) < 0) Fail(a, errno, kSetgroups);

@@ -20,7 +20,8 @@ export interface SpawnProcessOptions {
   cwd?: string;
   /**
    * The child's fds: child fd i is a copy of parent fd `fds[i]`; `-1` gives /dev/null (read-write).
-   * Nothing else is inherited, provided the parent's fds are CLOEXEC (the addon's and Node's are).
+   * Nothing else is inherited: the child closes every fd above them before execve (close_range(),
+   * systemd's close_all_fds()), CLOEXEC or not.
    */
   fds: readonly number[];
   /** setresuid() in the child: 0…4294967294 (uint32 end to end; 4294967295 is refused). */
