@@ -20,7 +20,7 @@ import type { LoadState, ParseOptions } from './load-state.js';
 import type { Diagnostic, ServiceUnit, SocketUnit, Unit } from './model.js';
 import { applyUnitText, createLoadState, executableCheckOnce, finishLoadState, type ParseUnitResult } from './parse.js';
 import { unitFileInput } from './syntax.js';
-import { parseUnitName, templateOf } from './unit-name.js';
+import { parseUnitName, templateOf, type UnitName } from './unit-name.js';
 
 /**
  * The entries of each search path, listed once per load (searchPathListing()): drop-in
@@ -272,6 +272,8 @@ function loadFile(
   searchPaths: readonly string[],
   options: LoadOptions,
   regular: boolean,
+  /** parseUnitName(name), when the caller has it. */
+  parsed?: UnitName,
 ): LoadUnitResult {
   // Read first (it tells a mask too); a read error is reported after the name check.
   let text: string | Buffer | 'masked' | undefined;
@@ -289,7 +291,7 @@ function loadFile(
       diagnostics: [{ severity: 'warning', file: path, unit: name, message: `Unit ${name} is masked.` }],
     };
   }
-  const state = createLoadState(name, path, options);
+  const state = createLoadState(name, path, options, parsed);
   if (!state) {
     return {
       fatal: true,
@@ -430,7 +432,7 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadDirect
         else out.masked.push(name);
         continue;
       }
-      const r = loadFile(path, name, searchPaths, fileOptions, plain && target === undefined);
+      const r = loadFile(path, name, searchPaths, fileOptions, plain && target === undefined, n);
       out.diagnostics.push(...r.diagnostics);
       if (r.masked) out.masked.push(name);
       else if (r.unit) {

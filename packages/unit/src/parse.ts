@@ -30,7 +30,7 @@ import type { Diagnostic, ExecCommand, ServiceUnit, SocketUnit, Unit } from './m
 import { defaultsOf } from './registry.js';
 import { machineHostFacts, type SpecifierContext } from './specifiers.js';
 import { parseSyntax, type SectionClass, type SyntaxFatal } from './syntax.js';
-import { parseUnitName } from './unit-name.js';
+import { parseUnitName, type UnitName } from './unit-name.js';
 import { parseSec } from './values/timespan.js';
 
 export type { ParseOptions } from './load-state.js';
@@ -207,8 +207,13 @@ export function isKnownKey(kind: 'socket' | 'service', section: string, key: str
 const KEEPERS = { unit: keep('unit'), section: keep('section'), install: keep('install') };
 
 /** A fresh load state for `name` (must end in .socket or .service). */
-export function createLoadState(name: string, file: string, options: ParseOptions): LoadState | undefined {
-  const n = parseUnitName(name);
+export function createLoadState(
+  name: string,
+  file: string,
+  options: ParseOptions,
+  parsed?: UnitName,
+): LoadState | undefined {
+  const n = parsed ?? parseUnitName(name);
   if (!n || (n.type !== 'socket' && n.type !== 'service')) return undefined;
   return {
     unit: n.type === 'socket' ? defaultSocketUnit(name, file) : defaultServiceUnit(name, file),

@@ -60,6 +60,7 @@ export interface Timespan {
 /** parse_time() with a default unit (parse_sec: seconds). */
 export function parseTime(t: string, defaultUnit: bigint = SEC): Parsed<Timespan> {
   // Fast path, same result as the loop below: a plain decimal number in the default unit (`0`, `90`).
+  if (t === '0') return ok({ usec: 0n, infinity: false });
   if (PLAIN_INTEGER.test(t)) {
     const l = BigInt(t);
     if (l > 0x7fffffffffffffffn || l >= USEC_INFINITY / defaultUnit) return fail('ERANGE');
