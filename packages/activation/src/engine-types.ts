@@ -26,6 +26,11 @@ export interface ServiceTemplate {
    */
   text?: string;
   dropInTexts?: ReadonlyArray<{ file: string; text: string }>;
+  /**
+   * The file's text as the unit loader already read it (loadEngineUnits()): the engine then does not
+   * read the file a second time. Without it (or when it could not be read) the engine reads the file.
+   */
+  loadedText?: string;
 }
 
 /** The units the engine runs: sockets, the services they trigger, and `<prefix>@.service` templates. */

@@ -36,7 +36,7 @@ export async function loadEngineUnits(
   options: { searchPaths?: readonly string[] } = {},
 ): Promise<LoadedEngineUnits> {
   const searchPaths = options.searchPaths ?? dirs;
-  const r = loadUnitDirectories(dirs, { searchPaths });
+  const r = loadUnitDirectories(dirs, { searchPaths, readTemplates: true });
   const failedFiles = new Set(r.failed.map((f) => f.file));
   const failed = r.failed.map((f) => ({ unit: f.name, file: f.file, messages: f.diagnostics.map(formatDiagnostic) }));
   const errors = failed.flatMap((f) => f.messages);
@@ -47,7 +47,10 @@ export async function loadEngineUnits(
     .map(formatDiagnostic);
   const templates: ServiceTemplate[] = [...r.templates]
     .filter(([name]) => name.endsWith('.service'))
-    .map(([name, file]) => ({ name, file, searchPaths }));
+    .map(([name, file]) => {
+      const loadedText = r.templateTexts?.get(name);
+      return loadedText === undefined ? { name, file, searchPaths } : { name, file, searchPaths, loadedText };
+    });
   const files = new Map<string, string>();
   for (const u of [...r.sockets, ...r.services]) files.set(u.name, u.file);
   for (const t of templates) files.set(t.name, t.file);

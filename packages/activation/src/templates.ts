@@ -211,7 +211,7 @@ export function snapshotTemplate(
   template: ServiceTemplate,
   shared: SnapshotCache = { listing: searchPathListing(), executables: new Map() },
 ): ServiceTemplate {
-  const text = readRegularFile(template.file).toString('utf8');
+  const text = template.loadedText ?? readRegularFile(template.file).toString('utf8');
   const searchPaths = template.searchPaths ?? [dirname(template.file)];
   const dropIns = findDropIns(template.name, searchPaths, shared.listing).map((file) => ({
     file,

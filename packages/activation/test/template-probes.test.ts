@@ -4,10 +4,12 @@
  * be exactly what its own parse gives; a template with drop-ins, specifiers or diagnostics is
  * always parsed on its own.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseUnitText, searchPathListing } from '@mptcp/unit';
 import { describe, expect, it } from 'vitest';
+import { loadEngineUnits } from '../src/load-units.js';
 import { type SnapshotCache, defaultTemplateResolver, snapshotTemplate } from '../src/templates.js';
 import { unitDir } from './helpers/run.js';
 
@@ -81,5 +83,28 @@ describe('template probes shared by text', () => {
     expect(d1.environment).toEqual([]);
     expect(d1.dropIns).toEqual([]);
     expect(shared.probes?.size).toBe(1);
+  });
+});
+
+describe('template text from the loader', () => {
+  it('loadEngineUnits() hands each template its text, and the snapshot does not read the file again', async () => {
+    const dir = unitDir({ 'e@.service': TEXTS.bench, 'e.socket': '[Socket]\nListenStream=127.0.0.1:0\nAccept=yes\n' });
+    const loaded = await loadEngineUnits([dir]);
+    const t = loaded.units.templates?.find((x) => x.name === 'e@.service');
+    expect(t?.loadedText).toBe(TEXTS.bench);
+    rmSync(join(dir, 'e@.service'));
+    const snap = snapshotTemplate(t!, { listing: searchPathListing(), executables: new Map() });
+    expect(snap.text).toBe(TEXTS.bench);
+    expect(snap.loadedText).toBeUndefined();
+  });
+
+  it('a template the loader could not read (a FIFO) is read by the snapshot, which names the file', async () => {
+    const dir = unitDir({});
+    execFileSync('mkfifo', [join(dir, 'f@.service')]);
+    const loaded = await loadEngineUnits([dir]);
+    const t = loaded.units.templates?.find((x) => x.name === 'f@.service');
+    expect(t).toBeDefined();
+    expect(t?.loadedText).toBeUndefined();
+    expect(() => snapshotTemplate(t!, { listing: searchPathListing(), executables: new Map() })).toThrow(/f@\.service/);
   });
 });
