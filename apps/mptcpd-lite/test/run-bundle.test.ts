@@ -77,10 +77,10 @@ describe.skipIf(!existsSync(builtMap))('dist/run.bundle.js', () => {
     expect(ours.some((s) => s.endsWith('packages/unit/src/loader.ts'))).toBe(true);
   });
 
-  it("leaves @mptcp/native's HTTP agents out: no node:http2/https/tls to load at start", () => {
+  it("loads no HTTP module at start (@mptcp/native's agents left out, --metrics loads node:http itself)", () => {
     const bundle = readFileSync(new URL('../dist/run.bundle.js', import.meta.url), 'utf8');
     const builtins = new Set([...bundle.matchAll(/from\s*"node:([\w/]+)"/g)].map((m) => m[1]));
     expect(builtins.has('fs')).toBe(true);
-    for (const heavy of ['http2', 'https', 'tls']) expect(builtins.has(heavy)).toBe(false);
+    for (const heavy of ['http', 'http2', 'https', 'tls']) expect(builtins.has(heavy)).toBe(false);
   });
 });

@@ -3,7 +3,7 @@
  * Accept), / (the status page) and /status.json (what the page polls). Clients from loopback are
  * served; others get 403 unless their network is listed in --status-allow.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import { CliError, EXIT_ERROR } from '../exit-codes.js';
 import { toJson } from '../json.js';
@@ -126,6 +126,9 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
       res.end('internal error (see the daemon log)\n');
     }
   };
+  // node:http is loaded here, not with the module: the daemon's bundle holds this module and would
+  // otherwise load it (~10 builtin modules) at every start, --metrics or not.
+  const { createServer } = await import('node:http');
   const server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
