@@ -215,6 +215,9 @@ function readKnownRegular(path: string): string | Buffer | 'masked' {
     let n = 0;
     for (;;) {
       if (n === buf.length) {
+        // More than the scratch buffer (rare): make sure it is still a regular file before reading on
+        // (it could have been replaced by a link to /dev/zero since readdir()).
+        if (n === SCRATCH_SIZE) notRegularCheck(fd, path);
         if (n > UNIT_FILE_MAX) throw new UnitError('EFBIG', path, `${path}: larger than ${UNIT_FILE_MAX} bytes`);
         // Grown copies are not kept: only the small scratch buffer stays allocated.
         const bigger = Buffer.allocUnsafe(Math.min(buf.length * 4, UNIT_FILE_MAX + 1));
@@ -227,11 +230,22 @@ function readKnownRegular(path: string): string | Buffer | 'masked' {
       // A regular file reads short only at its end: no second read() to see 0.
       if (r < want) break;
     }
-    return n === 0 ? 'masked' : unitFileInput(buf, n);
+    if (n === 0) {
+      // Empty (rare): a mask, if it is still a regular file (a FIFO swapped in since readdir() reads 0 too).
+      notRegularCheck(fd, path);
+      return 'masked';
+    }
+    return unitFileInput(buf, n);
   } finally {
     closeSync(fd);
     if (own) scratch = own;
   }
+}
+
+/** Throws what readUnitFile() throws for a file that is not (or no longer) a regular file. */
+function notRegularCheck(fd: number, path: string): void {
+  const st = fstatSync(fd);
+  if (!st.isFile()) throw new UnitError(st.isDirectory() ? 'EISDIR' : 'EBADFD', path, `${path}: not a regular file`);
 }
 
 /** Applies the main file (already read) and its drop-ins to a fresh state. */
