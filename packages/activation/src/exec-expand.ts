@@ -12,5 +12,7 @@ export function expandArgv(
   env: Readonly<Record<string, string>>,
   noEnvExpand = false,
 ): string[] {
+  // Without a `$` nothing expands (each word is itself): no pass over the environment at start.
+  if (noEnvExpand || !argv.some((w) => w.includes('$'))) return [...argv];
   return expandExecCommand({ argv: [...argv], noEnvExpand }, env);
 }

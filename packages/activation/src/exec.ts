@@ -108,6 +108,9 @@ export interface PreparedExec {
   setsid: boolean;
 }
 
+/** Variables whose value is the child's own PID, set by the launcher. */
+const PID_VARS = ['LISTEN_PID', 'SYSTEMD_EXEC_PID', 'WATCHDOG_PID'];
+
 /** The one policy layer both launchers share. */
 export function prepareExec(options: ExecOptions): PreparedExec {
   const command = options.command;
@@ -127,11 +130,11 @@ export function prepareExec(options: ExecOptions): PreparedExec {
   } else {
     stdio = [options.stdin === 'inherit' ? 0 : -1, out ?? 1, out ?? 2, ...fds];
   }
-  const env = { ...options.env };
-  // Set below from the real PID; a stale one from Environment= must go.
-  delete env.LISTEN_PID;
-  delete env.SYSTEMD_EXEC_PID;
-  delete env.WATCHDOG_PID;
+  // Set below from the real PID; a stale one from Environment= must go. (Only then a copy without
+  // them: `delete` turns the object into a slow dictionary, which the envp walk would pay for.)
+  const env = PID_VARS.some((name) => Object.hasOwn(options.env, name))
+    ? Object.fromEntries(Object.entries(options.env).filter(([name]) => !PID_VARS.includes(name)))
+    : { ...options.env };
   const pidEnv: string[] = [];
   if (env.LISTEN_FDS !== undefined && env.LISTEN_FDS !== '') pidEnv.push('LISTEN_PID');
   // WatchdogSec=: the watchdog is this process' own (sd_watchdog_enabled() compares it).
