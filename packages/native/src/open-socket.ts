@@ -19,7 +19,7 @@ import { dirname } from 'node:path';
 import { SOCKET_OPTION_DESCRIPTORS, sockoptTarget, sockoptValue, type SocketOptionDescriptor } from '@mptcp/constants';
 import { binding, sysconst } from './binding.js';
 import { MptcpSocketError, check, errnoName, errnoMessage, syscallError } from './errors.js';
-import { createSocket } from './policy.js';
+import { createSocket, type SocketRequest } from './policy.js';
 import { formatSockAddr, fromNative } from './sockaddr.js';
 import type { OpenedSocket, OpenSocketSpec, SocketOptionWarning, SockAddr } from './types.js';
 
@@ -101,26 +101,25 @@ function warn(option: string, errno: number): SocketOptionWarning {
 export function openSocket(spec: OpenSocketSpec): OpenedSocket {
   const native = binding();
   const family = spec.address.family;
-  const where = formatSockAddr(spec.address);
+  // The address as text only for an error message (not formatted for each socket that opens).
+  const where = (): string => formatSockAddr(spec.address);
+  const request: SocketRequest = { family, kind: spec.kind };
+  if (spec.protocol !== undefined) request.protocol = spec.protocol;
+  if (spec.mptcp !== undefined) request.mptcp = spec.mptcp;
+  if (spec.role !== undefined) request.role = spec.role;
+  if (spec.disabledByEnv !== undefined) request.disabledByEnv = spec.disabledByEnv;
   let created;
   try {
-    created = createSocket({
-      family,
-      kind: spec.kind,
-      ...(spec.protocol === undefined ? {} : { protocol: spec.protocol }),
-      ...(spec.mptcp === undefined ? {} : { mptcp: spec.mptcp }),
-      ...(spec.role === undefined ? {} : { role: spec.role }),
-      ...(spec.disabledByEnv === undefined ? {} : { disabledByEnv: spec.disabledByEnv }),
-    });
+    created = createSocket(request);
   } catch (err) {
-    if (err instanceof MptcpSocketError && err.syscall === 'socket') throw withDetail(err, `for ${where}`);
+    if (err instanceof MptcpSocketError && err.syscall === 'socket') throw withDetail(err, `for ${where()}`);
     throw err;
   }
   const { fd, protocol } = created;
   const warnings: SocketOptionWarning[] = [];
   const fail = (errno: number, syscall: string): never => {
     native.close(fd);
-    throw syscallError(errno, { syscall, detail: `on ${where}` });
+    throw syscallError(errno, { syscall, detail: `on ${where()}` });
   };
 
   if (family === 'inet6' && spec.bindIPv6Only !== undefined && spec.bindIPv6Only !== 'default') {
