@@ -401,23 +401,29 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadDirect
     // join(dir, name) for a readdir() name (no slash, never "." or ".."), without normalizing per entry.
     const d = join(dir);
     const prefix = d === '.' ? '' : d.endsWith('/') ? d : `${d}/`;
-    let entries: Array<{ name: string; isFile(): boolean }>;
+    // Unit names in code-unit order (the default sort: native, no comparator called per pair), with
+    // the names readdir() reported as regular files (d_type).
+    const names: string[] = [];
+    const regular = new Set<string>();
     try {
-      entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
-        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-      );
+      const entries = readdirSync(dir, { withFileTypes: true });
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i] as (typeof entries)[number];
+        if (!e.name.endsWith('.socket') && !e.name.endsWith('.service')) continue;
+        names.push(e.name);
+        if (e.isFile()) regular.add(e.name);
+      }
     } catch {
       continue;
     }
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i] as (typeof entries)[number];
-      let name = entry.name;
-      if (!name.endsWith('.socket') && !name.endsWith('.service')) continue;
+    names.sort();
+    for (let i = 0; i < names.length; i++) {
+      let name = names[i] as string;
       if (seen.has(name)) continue;
       seen.add(name);
       let path = prefix + name;
       // A regular file (d_type, no symlink) is neither a directory nor an alias: no stat needed.
-      const plain = entry.isFile();
+      const plain = regular.has(name);
       try {
         if (!plain && statSync(path).isDirectory()) continue;
       } catch {
