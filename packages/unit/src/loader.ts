@@ -405,16 +405,28 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadDirect
     // the names readdir() reported as regular files (d_type).
     const names: string[] = [];
     const regular = new Set<string>();
+    // A unit directory that is also a search path: this readdir() is its listing too (no second one).
+    const all = listing.has(dir) || !searchPaths.includes(dir) ? undefined : new Set<string>();
+    let hasDirD = false;
     try {
       const entries = readdirSync(dir, { withFileTypes: true });
       for (let i = 0; i < entries.length; i++) {
         const e = entries[i] as (typeof entries)[number];
-        if (!e.name.endsWith('.socket') && !e.name.endsWith('.service')) continue;
-        names.push(e.name);
-        if (e.isFile()) regular.add(e.name);
+        const name = e.name;
+        all?.add(name);
+        if (!name.endsWith('.socket') && !name.endsWith('.service')) {
+          if (name.endsWith('.d')) hasDirD = true;
+          continue;
+        }
+        names.push(name);
+        if (e.isFile()) regular.add(name);
       }
     } catch {
       continue;
+    }
+    if (all) {
+      listing.set(dir, all);
+      dirDEntries.set(all, hasDirD);
     }
     names.sort();
     for (let i = 0; i < names.length; i++) {
