@@ -107,7 +107,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     this.services.clear();
     await this.define(units);
     const report: StartReport = { listening: [], failed: [] };
-    for (const unit of units.sockets) this.sockets.open(unit, report);
+    this.sockets.openAll(units.sockets, report);
     return report;
   }
 

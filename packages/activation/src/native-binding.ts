@@ -22,6 +22,11 @@ export interface ReadableWatch {
 export interface NativeApi {
   openSocket(spec: OpenSocketSpec): OpenedSocket;
   /**
+   * Many listeners in one call (start-up): an entry per spec, undefined for the specs openSocket()
+   * must open (every one from the first it could not). Absent: one openSocket() per listener.
+   */
+  openSockets?: (specs: readonly OpenSocketSpec[]) => Array<OpenedSocket | undefined>;
+  /**
    * Calls `onReadable(null)` each time the fd polls readable (level-triggered), until stopped;
    * `onReadable(error)` once if polling fails (the watch is then stopped).
    */
@@ -97,6 +102,7 @@ export function adaptNative(mod: NativeModule): NativeApi {
   return {
     ...(nativeSpawnDisabled() ? {} : { spawn }),
     openSocket: (spec) => mod.openSocket(spec),
+    openSockets: (specs) => mod.openStreamListeners(specs),
     watchReadable: (fd, onReadable) => mod.watchReadable(fd, (error) => onReadable(error)),
     accept: (fd) => mod.accept(fd),
     close: (fd) => mod.close(fd),

@@ -26,7 +26,7 @@ import {
   mptcpUnavailableHint,
   mptcpUnavailableReason,
 } from '@mptcp/constants';
-import type { OpenSocketSpec, SockAddr, SocketKind } from '@mptcp/native';
+import type { OpenSocketSpec, OpenedSocket, SockAddr, SocketKind } from '@mptcp/native';
 import { socketOptionValues, type ListenEntry, type SocketUnit } from '@mptcp/unit';
 import { ActivationError, errnoNumberOf, errnoOf, messageOf } from './errors.js';
 import { formatSockAddr, toSockAddr } from './listen-address.js';
@@ -91,12 +91,74 @@ function transportOf(kind: SocketKind, address: SockAddr, protocol: number, fell
   return kind === 'datagram' ? 'udp' : 'tcp';
 }
 
+/** Listeners opened ahead by preopenPorts(), by entry; openPorts() takes each one it finds. */
+export type Preopened = Map<ListenEntry, OpenedSocket>;
+
+/** openSocket()'s spec for an entry, as openSocketPort() builds it (`mptcp`: the mode for IP sockets). */
+function listenSpec(
+  unit: SocketUnit,
+  kind: SocketKind,
+  address: SockAddr,
+  wanted: number,
+  mptcp: 'prefer' | 'require' | undefined,
+  unixFallback: boolean,
+): OpenSocketSpec {
+  const spec = openSocketSpec(unit, kind, address, mptcp === undefined && !unixFallback ? wanted : 0);
+  if (mptcp !== undefined) {
+    spec.mptcp = mptcp;
+    spec.disabledByEnv = 'tcp';
+  }
+  return spec;
+}
+
+/**
+ * Opens, with one native call (NativeApi.openSockets), the listeners that start-up would open first
+ * anyway: the leading run, in unit and Listen= order, of IPv4/IPv6 stream entries, over the units
+ * whose service is loaded (`skip`: the others open nothing in either case). The run ends at the first
+ * entry of another kind, so nothing is opened out of order; what native leaves to openSocket() (a
+ * failure, an option it does not batch) is opened by openPorts() as before, at its turn.
+ */
+export function preopenPorts(
+  units: readonly SocketUnit[],
+  native: NativeApi,
+  skip: (unit: SocketUnit) => boolean,
+): Preopened {
+  const preopened: Preopened = new Map();
+  if (!native.openSockets) return preopened;
+  const entries: ListenEntry[] = [];
+  const specs: OpenSocketSpec[] = [];
+  run: for (const unit of units) {
+    if (skip(unit)) continue;
+    for (const entry of unit.listen) {
+      const address = entry.kind === 'stream' ? toSockAddr(entry.address) : undefined;
+      if (!address || (address.family !== 'inet' && address.family !== 'inet6')) break run;
+      const wanted = protocolFor('stream', unit.socketProtocol);
+      const mptcp = wanted === IPPROTO_MPTCP ? (unit.mptcpFallback ? 'prefer' : 'require') : undefined;
+      entries.push(entry);
+      specs.push(listenSpec(unit, 'stream', address, wanted, mptcp, false));
+    }
+  }
+  if (specs.length === 0) return preopened;
+  const opened = native.openSockets(specs);
+  for (let i = 0; i < entries.length; i++) {
+    const o = opened[i];
+    if (o) preopened.set(entries[i] as ListenEntry, o);
+  }
+  return preopened;
+}
+
+/** Closes what preopenPorts() opened and no unit took (its unit failed before reaching it). */
+export function closePreopened(preopened: Preopened, native: NativeApi): void {
+  for (const o of preopened.values()) native.close(o.fd);
+  preopened.clear();
+}
+
 /** Opens every entry; on failure closes what was opened and throws an ActivationError. */
-export function openPorts(unit: SocketUnit, native: NativeApi, logger: Logger): OpenedPort[] {
+export function openPorts(unit: SocketUnit, native: NativeApi, logger: Logger, preopened?: Preopened): OpenedPort[] {
   const opened: OpenedPort[] = [];
   try {
     for (const entry of unit.listen) {
-      const port = openPort(unit, entry, native, logger);
+      const port = openPort(unit, entry, native, logger, preopened);
       if (port) opened.push(port);
     }
     if (unit.symlinks.length > 0) createSymlinks(unit, opened, logger);
@@ -107,12 +169,18 @@ export function openPorts(unit: SocketUnit, native: NativeApi, logger: Logger): 
   return opened;
 }
 
-function openPort(unit: SocketUnit, entry: ListenEntry, native: NativeApi, logger: Logger): OpenedPort | undefined {
+function openPort(
+  unit: SocketUnit,
+  entry: ListenEntry,
+  native: NativeApi,
+  logger: Logger,
+  preopened: Preopened | undefined,
+): OpenedPort | undefined {
   switch (entry.kind) {
     case 'stream':
     case 'datagram':
     case 'seqpacket':
-      return openSocketPort(unit, entry, entry.kind, native, logger);
+      return openSocketPort(unit, entry, entry.kind, native, logger, preopened);
     case 'fifo':
       return openFifo(unit, entry);
     case 'special':
@@ -129,6 +197,7 @@ function openSocketPort(
   listenKind: SocketKind,
   native: NativeApi,
   logger: Logger,
+  preopened?: Preopened,
 ): OpenedPort {
   const address = toSockAddr(entry.address);
   if (!address)
@@ -151,36 +220,28 @@ function openSocketPort(
       `SocketProtocol=mptcp does not apply to AF_UNIX ${entry.value}; X-MPTCPFallback=yes: listening without it.`,
       { unit: unit.name },
     );
-  let opened;
-  try {
-    const spec = openSocketSpec(
-      unit,
-      kind,
-      address,
-      mptcp === undefined && !(unixMptcp && unit.mptcpFallback) ? wanted : 0,
-    );
-    if (mptcp !== undefined) {
-      spec.mptcp = mptcp;
-      spec.disabledByEnv = 'tcp';
-    }
-    opened = native.openSocket(spec);
-  } catch (err) {
-    const errno = errnoOf(err);
-    if (unixMptcp && errno === 'EPROTONOSUPPORT') {
+  let opened = preopened?.get(entry);
+  if (opened) preopened?.delete(entry);
+  else
+    try {
+      opened = native.openSocket(listenSpec(unit, kind, address, wanted, mptcp, unixMptcp && unit.mptcpFallback));
+    } catch (err) {
+      const errno = errnoOf(err);
+      if (unixMptcp && errno === 'EPROTONOSUPPORT') {
+        throw new ActivationError(
+          'UNSUPPORTED_LISTEN',
+          `Failed to create listening socket (${entry.value}): Protocol not supported: SocketProtocol=mptcp applies to IPv4/IPv6 sockets, not AF_UNIX (drop it, or set X-MPTCPFallback=yes to listen without MPTCP) [${errno}]`,
+          { unit: unit.name, address: entry.value, syscall: 'socket', errno: errnoNumberOf(err), cause: err },
+        );
+      }
+      const reason = mptcp !== undefined && errno !== undefined ? mptcpUnavailableReason(errno) : undefined;
+      if (reason === undefined) throw socketError(unit, entry, err);
       throw new ActivationError(
-        'UNSUPPORTED_LISTEN',
-        `Failed to create listening socket (${entry.value}): Protocol not supported: SocketProtocol=mptcp applies to IPv4/IPv6 sockets, not AF_UNIX (drop it, or set X-MPTCPFallback=yes to listen without MPTCP) [${errno}]`,
+        'MPTCP_UNAVAILABLE',
+        `Failed to create listening socket (${entry.value}): ${mptcpUnavailableHint(reason)}; or allow plain TCP with X-MPTCPFallback=yes [${errno}]`,
         { unit: unit.name, address: entry.value, syscall: 'socket', errno: errnoNumberOf(err), cause: err },
       );
     }
-    const reason = mptcp !== undefined && errno !== undefined ? mptcpUnavailableReason(errno) : undefined;
-    if (reason === undefined) throw socketError(unit, entry, err);
-    throw new ActivationError(
-      'MPTCP_UNAVAILABLE',
-      `Failed to create listening socket (${entry.value}): ${mptcpUnavailableHint(reason)}; or allow plain TCP with X-MPTCPFallback=yes [${errno}]`,
-      { unit: unit.name, address: entry.value, syscall: 'socket', errno: errnoNumberOf(err), cause: err },
-    );
-  }
   const fellBack = opened.fallbackReason !== undefined;
   if (opened.fallbackReason === 'disabled-by-env') {
     logger.warn(`MPTCP disabled by NODE_MPTCP=0: listening on ${entry.value} with plain TCP.`, { unit: unit.name });

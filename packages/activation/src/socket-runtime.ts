@@ -12,7 +12,7 @@ import { ActivationError, messageOf } from './errors.js';
 import { formatSockAddr } from './listen-address.js';
 import { TRIGGER_LIMIT_MESSAGE, connectionLimitsFor, triggerLimitOf } from './limits.js';
 import type { ReadableWatch } from './native-binding.js';
-import { type OpenedPort, closePorts, openPorts } from './open-listen.js';
+import { type OpenedPort, type Preopened, closePorts, closePreopened, openPorts, preopenPorts } from './open-listen.js';
 import { RateLimit } from './rate-limit.js';
 import type { ServiceProcess } from './service-process.js';
 
@@ -153,8 +153,29 @@ export class SocketRuntimes {
     return !this.core.stopping && this.byName.get(sock.unit.name) === sock;
   }
 
+  /**
+   * Opens every unit's listeners, in order, as open() one unit after the other: the leading IP stream
+   * listeners with one native call (preopenPorts()), the rest one by one.
+   */
+  openAll(units: readonly SocketUnit[], report: StartReport): void {
+    const native = this.core.requireNative();
+    const preopened = preopenPorts(units, native, (unit) => {
+      try {
+        this.hooks.checkTarget(unit);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    try {
+      for (const unit of units) this.open(unit, report, undefined, preopened);
+    } finally {
+      closePreopened(preopened, native);
+    }
+  }
+
   /** Opens `unit`'s listeners and polls them; on failure the runtime is `failed` (both reported). */
-  open(unit: SocketUnit, report: StartReport, carried?: Carried): void {
+  open(unit: SocketUnit, report: StartReport, carried?: Carried, preopened?: Preopened): void {
     const { log } = this.core;
     const native = this.core.requireNative();
     const sock: SocketRuntime = {
@@ -185,7 +206,7 @@ export class SocketRuntimes {
         );
       }
       this.hooks.checkTarget(unit);
-      sock.ports = openPorts(unit, native, log);
+      sock.ports = openPorts(unit, native, log, preopened);
       for (const p of sock.ports) {
         log.info(`Listening on ${p.local ? formatSockAddr(p.local) : p.entry.value} (${p.transport}) as fd ${p.fd}.`, {
           unit: unit.name,

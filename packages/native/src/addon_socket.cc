@@ -1,5 +1,6 @@
 // socket(2), bind(2), listen(2), connect(2), accept4(2), close(2), get/setsockopt(2), fcntl(2):
 // one JS function per syscall, returning the result or -errno.
+#include <cstdint>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -340,7 +341,88 @@ static Napi::Object Constants(Napi::Env env) {
   return c;
 }
 
+// A spec's Int32Array field `name` (level, optname, value triples), or nullopt-like false after a TypeError.
+static bool OptionTriples(Napi::Env env, Napi::Object spec, const char* name, std::vector<int>* out) {
+  Napi::Value v = spec.Get(name);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      v.As<Napi::Int32Array>().ElementLength() % 3 != 0) {
+    Napi::TypeError::New(env, std::string("spec.") + name + " must be an Int32Array of (level, optname, value) triples")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  Napi::Int32Array a = v.As<Napi::Int32Array>();
+  out->assign(a.Data(), a.Data() + a.ElementLength());
+  return true;
+}
+
+static int SpecInt(Napi::Env env, Napi::Object spec, const char* name, bool* ok) {
+  Napi::Value v = spec.Get(name);
+  if (!v.IsNumber()) {
+    Napi::TypeError::New(env, std::string("spec.") + name + " must be a number").ThrowAsJavaScriptException();
+    *ok = false;
+    return 0;
+  }
+  return v.As<Napi::Number>().Int32Value();
+}
+
+// openStreamListeners([{ af, protocol, address, backlog, pre, post }, …]) → Int32Array: for each spec
+// in order, socket(af, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol) → the `pre` int options →
+// bind(address) → listen(backlog) → the `post` int options, and the listening fd. At the first step
+// that fails the fd is closed, its slot gets -errno and the specs after it are not attempted (slots
+// INT32_MIN): the caller opens that one and the rest one by one, in order, so the outcome is the one
+// of opening them one at a time. No policy here (MPTCP fallback, warnings): a daemon starting with
+// thousands of listeners makes one call instead of ~8 per socket.
+static Napi::Value OpenStreamListeners(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) {
+    Napi::TypeError::New(env, "argument 0 must be an array of specs").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array specs = info[0].As<Napi::Array>();
+  uint32_t n = specs.Length();
+  Napi::Int32Array out = Napi::Int32Array::New(env, n);
+  for (uint32_t i = 0; i < n; i++) out[i] = INT32_MIN;
+  std::vector<int> pre, post;
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value v = specs[i];
+    if (!v.IsObject()) {
+      Napi::TypeError::New(env, "each spec must be an object").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Object spec = v.As<Napi::Object>();
+    bool ok = true;
+    int af = SpecInt(env, spec, "af", &ok);
+    int protocol = ok ? SpecInt(env, spec, "protocol", &ok) : 0;
+    int backlog = ok ? SpecInt(env, spec, "backlog", &ok) : 0;
+    if (!ok || !OptionTriples(env, spec, "pre", &pre) || !OptionTriples(env, spec, "post", &post))
+      return env.Undefined();
+    sockaddr_storage ss;
+    socklen_t len;
+    if (!SockaddrFromJs(env, spec.Get("address"), &ss, &len)) return env.Undefined();
+    int fd = socket(af, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+    int r = fd < 0 ? -errno : 0;
+    auto apply = [&](const std::vector<int>& opts) {
+      for (size_t k = 0; r == 0 && k + 2 < opts.size(); k += 3) {
+        int value = opts[k + 2];
+        if (setsockopt(fd, opts[k], opts[k + 1], &value, sizeof value) < 0) r = -errno;
+      }
+    };
+    apply(pre);
+    if (r == 0 && bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) r = -errno;
+    if (r == 0 && listen(fd, backlog) < 0) r = -errno;
+    apply(post);
+    if (r < 0) {
+      if (fd >= 0) close(fd);
+      out[i] = r;
+      break;
+    }
+    out[i] = fd;
+  }
+  return out;
+}
+
 void InitSocket(Napi::Env env, Napi::Object exports) {
+  exports.Set("openStreamListeners", Napi::Function::New(env, OpenStreamListeners, "openStreamListeners"));
   exports.Set("socket", Napi::Function::New(env, Socket, "socket"));
   exports.Set("bind", Napi::Function::New(env, Bind, "bind"));
   exports.Set("listen", Napi::Function::New(env, Listen, "listen"));

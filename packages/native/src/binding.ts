@@ -43,8 +43,20 @@ export interface SpliceRelayHandle {
   readonly __spliceRelayHandle: unique symbol;
 }
 
+/** One socket of openStreamListeners(): int options as (level, optname, value) triples. */
+export interface StreamListenerSpec {
+  af: number;
+  protocol: number;
+  address: NativeSockAddrIn;
+  backlog: number;
+  pre: Int32Array;
+  post: Int32Array;
+}
+
 /** The functions the addon exports (src/addon_*.cc). Each returns its result or -errno. */
 export interface NativeBinding {
+  /** Absent in an addon built before it (open-socket.ts then opens one socket at a time). */
+  openStreamListeners?(specs: StreamListenerSpec[]): Int32Array;
   socket(domain: number, type: number, protocol: number): Result<number>;
   bind(fd: number, address: NativeSockAddrIn, mode?: number): number;
   listen(fd: number, backlog: number): number;

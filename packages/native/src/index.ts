@@ -55,7 +55,7 @@ export {
   decodeTcpInfo,
   type SubflowsOptions,
 } from './status.js';
-export { openSocket } from './open-socket.js';
+export { openSocket, openStreamListeners } from './open-socket.js';
 export { watchReadable, watchWritable, type FdWatcher, type WatchCallback } from './watch.js';
 export {
   accept,

@@ -16,12 +16,19 @@
  */
 import { mkdirSync, chmodSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { SOCKET_OPTION_DESCRIPTORS, sockoptTarget, sockoptValue, type SocketOptionDescriptor } from '@mptcp/constants';
-import { binding, sysconst } from './binding.js';
+import {
+  IPPROTO_MPTCP,
+  IPPROTO_TCP,
+  SOCKET_OPTION_DESCRIPTORS,
+  sockoptTarget,
+  sockoptValue,
+  type SocketOptionDescriptor,
+} from '@mptcp/constants';
+import { binding, sysconst, type StreamListenerSpec } from './binding.js';
 import { MptcpSocketError, check, errnoName, errnoMessage, syscallError } from './errors.js';
-import { createSocket, type SocketRequest } from './policy.js';
+import { createSocket, nodeMptcp, wantsMptcp, type SocketRequest } from './policy.js';
 import { formatSockAddr, fromNative } from './sockaddr.js';
-import type { OpenedSocket, OpenSocketSpec, SocketOptionWarning, SockAddr } from './types.js';
+import type { MptcpMode, OpenedSocket, OpenSocketSpec, SocketOptionWarning, SockAddr } from './types.js';
 
 type Family = SockAddr['family'];
 
@@ -180,4 +187,102 @@ export function openSocket(spec: OpenSocketSpec): OpenedSocket {
   if (created.fallbackReason !== undefined) opened.fallbackReason = created.fallbackReason;
   if (created.fallbackCode !== undefined) opened.fallbackCode = created.fallbackCode;
   return opened;
+}
+
+/** The (level, optname, value) triples of one stage's options, or undefined when one is not a plain int option. */
+function intOptions(spec: OpenSocketSpec, stage: SocketOptionDescriptor['stage'], out: number[]): boolean {
+  const family = spec.address.family;
+  for (const d of STAGES[stage]) {
+    const raw = optionValue(spec, d);
+    if (raw === undefined) continue;
+    const value = sockoptValue(d, raw, family);
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || d.force) return false;
+    const target = sockoptTarget(d, family, spec.protocol, raw);
+    out.push(target.level, target.optname, value);
+  }
+  return true;
+}
+
+/**
+ * What openSocket() would do for `spec` when it is a plain listening IPv4/IPv6 stream socket: the
+ * addon's spec and the protocol and transport createSocket() would give, or undefined (then only
+ * openSocket() opens it): another family or kind, non-blocking mode off, a NODE_MPTCP-dependent
+ * default (a `role` without `mptcp`, or NODE_MPTCP=0), a string option or one with a FORCE variant.
+ */
+function streamListener(
+  spec: OpenSocketSpec,
+): { req: StreamListenerSpec; protocol: number; transport: 'mptcp' | 'tcp' } | undefined {
+  const family = spec.address.family;
+  if ((family !== 'inet' && family !== 'inet6') || spec.kind !== 'stream' || spec.nonBlocking === false)
+    return undefined;
+  const protocol = spec.protocol ?? 0;
+  if (protocol !== 0 && protocol !== IPPROTO_TCP && protocol !== IPPROTO_MPTCP) return undefined;
+  const requested: MptcpMode | undefined =
+    spec.mptcp ?? (protocol === IPPROTO_MPTCP ? 'require' : spec.role === undefined ? 'off' : undefined);
+  if (requested === undefined || nodeMptcp() === '0') return undefined;
+  const mptcp = wantsMptcp(requested);
+  const pre: number[] = [];
+  if (family === 'inet6' && spec.bindIPv6Only !== undefined && spec.bindIPv6Only !== 'default')
+    pre.push(sysconst('IPPROTO_IPV6'), sysconst('IPV6_V6ONLY'), spec.bindIPv6Only === 'ipv6-only' ? 1 : 0);
+  const post: number[] = [];
+  if (!intOptions(spec, 'pre-bind', pre) || !intOptions(spec, 'post-listen', post)) return undefined;
+  pre.push(sysconst('SOL_SOCKET'), sysconst('SO_REUSEADDR'), 1);
+  return {
+    req: {
+      af: sysconst(family === 'inet' ? 'AF_INET' : 'AF_INET6'),
+      protocol: mptcp ? IPPROTO_MPTCP : 0,
+      address: spec.address,
+      backlog: Math.min(spec.backlog ?? 2147483647, 2147483647),
+      pre: Int32Array.from(pre),
+      post: Int32Array.from(post),
+    },
+    protocol: mptcp ? IPPROTO_MPTCP : 0,
+    transport: mptcp ? 'mptcp' : 'tcp',
+  };
+}
+
+/**
+ * openSocket() for many listening sockets at once (a daemon's start-up): the leading specs that are
+ * plain IPv4/IPv6 stream listeners (see streamListener()) are opened by one addon call instead of ~8
+ * calls each, exactly as openSocket() opens them (same syscalls, options and order). Returns one
+ * entry per spec: the opened socket, or undefined for the specs left to openSocket() — every spec
+ * from the first that does not qualify or that fails, so that opening the rest one by one, in
+ * order, gives what opening all of them one by one gives (a failure and its message come from
+ * openSocket()). An addon without the call leaves every spec to openSocket().
+ */
+export function openStreamListeners(specs: readonly OpenSocketSpec[]): Array<OpenedSocket | undefined> {
+  const out: Array<OpenedSocket | undefined> = specs.map(() => undefined);
+  const native = binding();
+  if (typeof native.openStreamListeners !== 'function') return out;
+  const batch: Array<NonNullable<ReturnType<typeof streamListener>>> = [];
+  for (const spec of specs) {
+    const one = streamListener(spec);
+    if (!one) break;
+    batch.push(one);
+  }
+  if (batch.length === 0) return out;
+  const fds = native.openStreamListeners(batch.map((b) => b.req));
+  const solSocket = sysconst('SOL_SOCKET');
+  const soProtocol = sysconst('SO_PROTOCOL');
+  for (let i = 0; i < batch.length; i++) {
+    const fd = fds[i] ?? -1;
+    if (fd < 0) break;
+    const name = native.getsockname(fd);
+    if (typeof name === 'number') {
+      // Not expected of a listening socket: this one and the rest are closed and opened one by one.
+      for (let j = i; j < batch.length && (fds[j] ?? -1) >= 0; j++) native.close(fds[j] ?? -1);
+      break;
+    }
+    const proto = native.getsockoptInt(fd, solSocket, soProtocol);
+    const b = batch[i] as (typeof batch)[number];
+    out[i] = {
+      fd,
+      local: fromNative(name),
+      protocol: typeof proto === 'number' ? b.protocol : proto.value,
+      warnings: [],
+      transport: b.transport,
+    };
+  }
+  return out;
 }
