@@ -92,7 +92,21 @@ export function extractFirstWord(
   let p = start;
   while (p < s.length && separators.includes(s[p] as string)) p++;
   if (p >= s.length) return { ok: true, word: undefined, rest: s.length };
-  let word = '';
+  // The plain run before the first character the loop below treats specially (a separator, a
+  // backslash unless retained, a quote when unquoting) is taken in one slice, not a character at a
+  // time; the loop then goes on from there exactly as it would have.
+  let q = p;
+  const escapes = !flags.retainEscape;
+  const quotes = flags.unquote === true;
+  while (q < s.length) {
+    const c = s.charCodeAt(q);
+    if ((c === 0x5c && escapes) || ((c === 0x22 || c === 0x27) && quotes)) break;
+    if (separators === WS ? c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d : separators.includes(s[q] as string))
+      break;
+    q++;
+  }
+  let word = s.slice(p, q);
+  p = q;
   let quote: string | undefined;
   for (;;) {
     if (p >= s.length) {

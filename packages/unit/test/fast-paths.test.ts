@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSocketAddress } from '../src/address.js';
 import type { Parsed } from '../src/errno.js';
 import { parseIPv4 } from '../src/inet.js';
+import { cunescapeOne, extractFirstWord, type ExtractFlags, type ExtractResult } from '../src/quoting.js';
 import { staticInterfaceResolver } from '../src/interfaces.js';
 import { parseUnsigned, parseUnsignedBig } from '../src/values/integer.js';
 import type { ListenAddress } from '../src/model.js';
@@ -133,5 +134,89 @@ describe('safe_atou(): plain decimal fast path of parseUnsigned', () => {
     );
     for (const v of ['0', '1024', '999999999', '4294967295', '4294967296', '010', '0x10'])
       expect(parseUnsigned(v), v).toEqual(general(v));
+  });
+});
+
+describe('extract_first_word(): the plain run taken in one slice', () => {
+  const WS = ' \t\n\r';
+  /** The character-at-a-time version the fast run replaced, as the reference. */
+  const reference = (s: string, start: number, flags: ExtractFlags, separators = WS): ExtractResult => {
+    let p = start;
+    while (p < s.length && separators.includes(s[p] as string)) p++;
+    if (p >= s.length) return { ok: true, word: undefined, rest: s.length };
+    let word = '';
+    let quote: string | undefined;
+    for (;;) {
+      if (p >= s.length) {
+        if (quote !== undefined && !flags.relax) return { ok: false, error: 'EINVAL' };
+        return { ok: true, word, rest: s.length };
+      }
+      const c = s[p] as string;
+      if (c === '\\' && !flags.retainEscape) {
+        p++;
+        if (p >= s.length) {
+          if (flags.unescapeRelax && (quote === undefined || flags.relax))
+            return { ok: true, word: word + '\\', rest: s.length };
+          if (flags.relax) return { ok: true, word, rest: s.length };
+          return { ok: false, error: 'EINVAL' };
+        }
+        if (flags.cunescape) {
+          const r = cunescapeOne(s, p);
+          if (r) {
+            word += r[1];
+            p += r[0];
+          } else if (flags.unescapeRelax) {
+            word += '\\' + (s[p] as string);
+            p++;
+          } else return { ok: false, error: 'EINVAL' };
+        } else {
+          word += s[p] as string;
+          p++;
+        }
+        continue;
+      }
+      if (quote !== undefined) {
+        if (c === quote) {
+          quote = undefined;
+          if (!flags.unquote) word += c;
+        } else word += c;
+        p++;
+        continue;
+      }
+      if ((c === "'" || c === '"') && flags.unquote) {
+        quote = c;
+        p++;
+        continue;
+      }
+      if (separators.includes(c)) {
+        while (p < s.length && separators.includes(s[p] as string)) p++;
+        return { ok: true, word, rest: p };
+      }
+      word += c;
+      p++;
+    }
+  };
+  const text = fc.string({ unit: fc.constantFrom(...'ab=:;$ \t\n\\"\'x0n7'.split(''), '\\x41', '\\n'), maxLength: 24 });
+  const flags = fc.record(
+    {
+      unquote: fc.boolean(),
+      cunescape: fc.boolean(),
+      unescapeRelax: fc.boolean(),
+      relax: fc.boolean(),
+      retainEscape: fc.boolean(),
+    },
+    { requiredKeys: [] },
+  );
+
+  it('equals the character-at-a-time reference, with the default and other separators', () => {
+    fc.assert(
+      fc.property(text, fc.nat(24), flags, fc.constantFrom(undefined, ':', ' ;', WS), (s, at, f, sep) => {
+        const start = Math.min(at, s.length);
+        expect(extractFirstWord(s, start, f, sep), JSON.stringify([s, start, f, sep])).toEqual(
+          reference(s, start, f, sep),
+        );
+      }),
+      { numRuns: 10000 },
+    );
   });
 });
