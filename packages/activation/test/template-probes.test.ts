@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { parseUnitText, searchPathListing } from '@mptcp/unit';
 import { describe, expect, it } from 'vitest';
 import { loadEngineUnits } from '../src/load-units.js';
-import { type SnapshotCache, defaultTemplateResolver, snapshotTemplate } from '../src/templates.js';
+import type { EngineUnits, ServiceTemplate } from '../src/engine-types.js';
+import { type SnapshotCache, defaultTemplateResolver, isServiceUnit, snapshotTemplate } from '../src/templates.js';
 import { unitDir } from './helpers/run.js';
 
 const TEXTS = {
@@ -86,14 +87,20 @@ describe('template probes shared by text', () => {
   });
 });
 
+function templateNamed(units: EngineUnits, name: string): ServiceTemplate {
+  const t = units.templates?.find((x) => x.name === name);
+  if (!t || isServiceUnit(t)) throw new Error(`${name}: not loaded as a template file`);
+  return t;
+}
+
 describe('template text from the loader', () => {
   it('loadEngineUnits() hands each template its text, and the snapshot does not read the file again', async () => {
     const dir = unitDir({ 'e@.service': TEXTS.bench, 'e.socket': '[Socket]\nListenStream=127.0.0.1:0\nAccept=yes\n' });
     const loaded = await loadEngineUnits([dir]);
-    const t = loaded.units.templates?.find((x) => x.name === 'e@.service');
-    expect(t?.loadedText).toBe(TEXTS.bench);
+    const t = templateNamed(loaded.units, 'e@.service');
+    expect(t.loadedText).toBe(TEXTS.bench);
     rmSync(join(dir, 'e@.service'));
-    const snap = snapshotTemplate(t!, { listing: searchPathListing(), executables: new Map() });
+    const snap = snapshotTemplate(t, { listing: searchPathListing(), executables: new Map() });
     expect(snap.text).toBe(TEXTS.bench);
     expect(snap.loadedText).toBeUndefined();
   });
@@ -102,9 +109,8 @@ describe('template text from the loader', () => {
     const dir = unitDir({});
     execFileSync('mkfifo', [join(dir, 'f@.service')]);
     const loaded = await loadEngineUnits([dir]);
-    const t = loaded.units.templates?.find((x) => x.name === 'f@.service');
-    expect(t).toBeDefined();
-    expect(t?.loadedText).toBeUndefined();
-    expect(() => snapshotTemplate(t!, { listing: searchPathListing(), executables: new Map() })).toThrow(/f@\.service/);
+    const t = templateNamed(loaded.units, 'f@.service');
+    expect(t.loadedText).toBeUndefined();
+    expect(() => snapshotTemplate(t, { listing: searchPathListing(), executables: new Map() })).toThrow(/f@\.service/);
   });
 });
