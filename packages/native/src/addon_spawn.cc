@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -38,9 +40,38 @@ namespace mptcp_native {
 namespace {
 
 // The steps the child can fail in, reported as the syscall name of the typed error.
-enum Step : int { kNone = 0, kSigaction, kSetsid, kDup, kOpen, kSetgroups, kSetgid, kSetuid, kChdir, kExecve };
-const char* const kStepNames[] = {"",          "sigaction", "setsid", "dup3",  "open",
-                                  "setgroups", "setgid",    "setuid", "chdir", "execve"};
+enum Step : int {
+  kNone = 0,
+  kSigaction,
+  kSetsid,
+  kDup,
+  kOpen,
+  kSetgroups,
+  kSetgid,
+  kSetuid,
+  kChdir,
+  kExecve,
+  kOomScoreAdj,
+  kSetpriority,
+  kSetrlimit,
+  kNoNewPrivs
+};
+const char* const kStepNames[] = {"",       "sigaction", "setsid",        "dup3",        "open",
+                                  "setgroups", "setgid", "setuid",        "chdir",       "execve",
+                                  "oom_score_adj", "setpriority", "setrlimit", "prctl"};
+
+// One setrlimit() the child applies: resource, soft, hard (RLIM_INFINITY for "infinity").
+struct RlimitEntry {
+  int resource;
+  uint64_t cur;
+  uint64_t max;
+};
+
+// The kernel's struct rlimit64 for prlimit64 (both fields 64-bit on every ABI).
+struct KernelRlimit64 {
+  uint64_t cur;
+  uint64_t max;
+};
 
 // Everything the child reads or writes; prepared by the parent, shared through CLONE_VM.
 struct SpawnArgs {
@@ -61,9 +92,20 @@ struct SpawnArgs {
   bool setsid;
   char* const* pidSlots;  // digits of getpid() go here (each slot has room for 20 + NUL)
   int npidSlots;
+  // Exec context (systemd's IgnoreSIGPIPE=, UMask=, Limit*=, Nice=, OOMScoreAdjust=, NoNewPrivileges=).
+  bool ignoreSigpipe;
+  int umask;  // -1: keep
+  const RlimitEntry* rlimits;
+  int nrlimits;
+  bool setNice;
+  int nice;
+  const char* oomText;  // decimal text for /proc/self/oom_score_adj; nullptr: keep
+  int oomLen;
+  bool noNewPrivs;
   // Written by the child on failure.
   volatile int err;
   volatile int step;
+  volatile int failedResource;  // the resource of a failed setrlimit step
 };
 
 // The child uses raw syscalls only: glibc's setuid()/setgid()/setgroups() signal every thread of
@@ -88,6 +130,41 @@ void FormatPid(long n, char* out) {
   out[len] = '\0';
 }
 
+// systemd's setrlimit_closest(): when the limit cannot be raised (EPERM), get as close as the current
+// hard limit allows; an unbounded hard limit means EPERM had another reason. 0 or an errno.
+int SetRlimitClosest(const RlimitEntry& r) {
+  KernelRlimit64 want{r.cur, r.max};
+  if (syscall(SYS_prlimit64, 0, r.resource, &want, nullptr) == 0) return 0;
+  int err = errno;
+  if (err != EPERM) return err;
+  KernelRlimit64 highest{};
+  if (syscall(SYS_prlimit64, 0, r.resource, nullptr, &highest) < 0) return errno;
+  if (highest.max == RLIM_INFINITY) return EPERM;
+  KernelRlimit64 fixed{r.cur < highest.max ? r.cur : highest.max, r.max < highest.max ? r.max : highest.max};
+  if (fixed.cur == highest.cur && fixed.max == highest.max) return 0;
+  if (syscall(SYS_prlimit64, 0, r.resource, &fixed, nullptr) < 0) return errno;
+  return 0;
+}
+
+// systemd's setpriority_closest(): when a lower nice level is refused (EPERM/EACCES), go as low as
+// RLIMIT_NICE allows; raising it never fails. 0 or an errno.
+int SetPriorityClosest(int nice) {
+  if (syscall(SYS_setpriority, PRIO_PROCESS, 0, nice) == 0) return 0;
+  int err = errno;
+  if (err != EPERM && err != EACCES) return err;
+  long raw = syscall(SYS_getpriority, PRIO_PROCESS, 0);  // the kernel returns 20 - nice
+  if (raw < 0) return errno;
+  int current = 20 - static_cast<int>(raw);
+  if (nice == current) return 0;
+  if (nice > current) return err;
+  KernelRlimit64 lim{};
+  if (syscall(SYS_prlimit64, 0, RLIMIT_NICE, nullptr, &lim) < 0) return errno;
+  // rlimit_to_nice(): RLIMIT_NICE n allows nice 20 - n (clamped to -20…19).
+  int limit = lim.cur >= 40 ? -20 : lim.cur <= 1 ? 19 : 20 - static_cast<int>(lim.cur);
+  if (current > limit && syscall(SYS_setpriority, PRIO_PROCESS, 0, limit) < 0) return errno;
+  return 0;
+}
+
 int Child(void* arg) {
   SpawnArgs* a = static_cast<SpawnArgs*>(arg);
   // 1. Default dispositions for every signal: Node ignores SIGPIPE, libuv and V8 install handlers;
@@ -100,6 +177,12 @@ int Child(void* arg) {
     unsigned long mask;
   } dfl{SIG_DFL, 0, nullptr, 0};
   for (int sig = 1; sig < 65; sig++) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(unsigned long));
+  //    IgnoreSIGPIPE= (systemd's default yes): SIGPIPE ignored, as ignore_signals(SIGPIPE) right after
+  //    systemd's reset; the disposition survives execve.
+  if (a->ignoreSigpipe) {
+    struct kernel_sigaction ign{SIG_IGN, 0, nullptr, 0};
+    if (syscall(SYS_rt_sigaction, SIGPIPE, &ign, nullptr, sizeof(unsigned long)) < 0) Fail(a, errno, kSigaction);
+  }
   // 2. Own session (and process group): the daemon signals the group on stop.
   if (a->setsid && syscall(SYS_setsid) < 0) Fail(a, errno, kSetsid);
   // 3. fds: first move every source above the highest target (CLOEXEC), so that placing fd i
@@ -133,20 +216,46 @@ int Child(void* arg) {
   //    parent keeps its fds. close_range() is Linux 5.9+; before it (ENOSYS) only CLOEXEC protects.
   if (syscall(SYS_close_range, static_cast<unsigned>(a->nfds), ~0U, 0U) < 0 && errno != ENOSYS)
     Fail(a, errno, kDup);
-  // 4. Credentials: supplementary groups, then gid, then uid (afterwards we could not).
+  // 4. Exec context, while still privileged, in exec_invoke()'s order: OOMScoreAdjust= (EPERM/EACCES
+  //    ignored, as systemd does in user namespaces), Nice= (closest), Limit*= (closest), UMask=.
+  if (a->oomText != nullptr) {
+    long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 && errno != EPERM && errno != EACCES) Fail(a, errno, kOomScoreAdj);
+    if (fd >= 0) {
+      long n = syscall(SYS_write, static_cast<int>(fd), a->oomText, a->oomLen);
+      int werr = errno;
+      syscall(SYS_close, static_cast<int>(fd));
+      if (n < 0 && werr != EPERM && werr != EACCES) Fail(a, werr, kOomScoreAdj);
+    }
+  }
+  if (a->setNice) {
+    int err = SetPriorityClosest(a->nice);
+    if (err != 0) Fail(a, err, kSetpriority);
+  }
+  for (int i = 0; i < a->nrlimits; i++) {
+    int err = SetRlimitClosest(a->rlimits[i]);
+    if (err != 0) {
+      a->failedResource = a->rlimits[i].resource;
+      Fail(a, err, kSetrlimit);
+    }
+  }
+  if (a->umask >= 0) syscall(SYS_umask, a->umask);
+  // 5. Credentials: supplementary groups, then gid, then uid (afterwards we could not).
   if (a->setIds) {
     if (syscall(SYS_setgroups, a->ngroups, a->groups) < 0) Fail(a, errno, kSetgroups);
     if (a->setGid && syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0) Fail(a, errno, kSetgid);
     if (a->setUid && syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0) Fail(a, errno, kSetuid);
   }
-  // 5. Working directory, as the target user (systemd's order).
+  // 6. Working directory, as the target user (systemd's order).
   if (a->cwd != nullptr && syscall(SYS_chdir, a->cwd) < 0) Fail(a, errno, kChdir);
-  // 6. PID-valued variables (LISTEN_PID, SYSTEMD_EXEC_PID): this process' own PID.
+  // 7. NoNewPrivileges=: the last step before exec, as in systemd (after the credentials).
+  if (a->noNewPrivs && syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1UL, 0UL, 0UL, 0UL) < 0) Fail(a, errno, kNoNewPrivs);
+  // 8. PID-valued variables (LISTEN_PID, SYSTEMD_EXEC_PID): this process' own PID.
   if (a->npidSlots > 0) {
     long pid = syscall(SYS_getpid);
     for (int i = 0; i < a->npidSlots; i++) FormatPid(pid, a->pidSlots[i]);
   }
-  // 7. Unblock everything (the new program starts with an empty mask) and exec.
+  // 9. Unblock everything (the new program starts with an empty mask) and exec.
   unsigned long none = 0;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof(none));
   syscall(SYS_execve, a->file, a->argv, a->envp);
@@ -236,6 +345,8 @@ class SpawnRequest {
     if (!StringArray(env, info[9], "pidEnv", &pidNames)) return false;
     if (info.Length() > 10 && !info[10].IsUndefined() && !info[10].IsNull() && !FdArray(env, info[10], &closeAfter_))
       return false;
+    if (info.Length() > 11 && !info[11].IsUndefined() && !info[11].IsNull() && !ParseContext(env, info[11]))
+      return false;
     if (file_.find('\0') != std::string::npos || cwd_.find('\0') != std::string::npos) {
       Napi::TypeError::New(env, "file and cwd must not contain NUL bytes").ThrowAsJavaScriptException();
       return false;
@@ -275,8 +386,18 @@ class SpawnRequest {
     a.setsid = setsid_;
     a.pidSlots = slots_.data();
     a.npidSlots = static_cast<int>(slots_.size());
+    a.ignoreSigpipe = ignoreSigpipe_;
+    a.umask = umask_;
+    a.rlimits = rlimits_.data();
+    a.nrlimits = static_cast<int>(rlimits_.size());
+    a.setNice = setNice_;
+    a.nice = nice_;
+    a.oomText = setOom_ ? oomText_.c_str() : nullptr;
+    a.oomLen = static_cast<int>(oomText_.size());
+    a.noNewPrivs = noNewPrivs_;
     a.err = 0;
     a.step = kNone;
+    a.failedResource = -1;
 
     // One stack per thread, kept: CLONE_VFORK returns only once the child has exec'd or exited, so
     // the stack is free again for the next spawn on this thread (an munmap per spawn costs a TLB
@@ -316,6 +437,7 @@ class SpawnRequest {
              errno == EINTR) {
       }
       *step = kStepNames[a.step];
+      failedResource = a.failedResource;
       return a.err;
     }
     pid = child;
@@ -325,8 +447,65 @@ class SpawnRequest {
 
   int pid = -1;
   int pidfdOut = -1;
+  int failedResource = -1;
 
  private:
+  // The exec context: { ignoreSigpipe, umask (absent: keep), rlimits: [resource, soft, hard, ...] (soft
+  // and hard BigInts, 2^64-1 = RLIM_INFINITY), nice, oomScoreAdjust (absent: keep), noNewPrivileges }.
+  bool ParseContext(Napi::Env env, Napi::Value v) {
+    if (!v.IsObject()) {
+      Napi::TypeError::New(env, "context must be an object").ThrowAsJavaScriptException();
+      return false;
+    }
+    Napi::Object o = v.As<Napi::Object>();
+    ignoreSigpipe_ = o.Get("ignoreSigpipe").ToBoolean().Value();
+    noNewPrivs_ = o.Get("noNewPrivileges").ToBoolean().Value();
+    Napi::Value um = o.Get("umask");
+    if (um.IsNumber()) {
+      int m = um.As<Napi::Number>().Int32Value();
+      if (m < 0 || m > 0777) return Bad(env, "context.umask must be 0…0777");
+      umask_ = m;
+    }
+    Napi::Value ni = o.Get("nice");
+    if (ni.IsNumber()) {
+      int n = ni.As<Napi::Number>().Int32Value();
+      if (n < -20 || n > 19) return Bad(env, "context.nice must be -20…19");
+      setNice_ = true;
+      nice_ = n;
+    }
+    Napi::Value oom = o.Get("oomScoreAdjust");
+    if (oom.IsNumber()) {
+      int n = oom.As<Napi::Number>().Int32Value();
+      if (n < -1000 || n > 1000) return Bad(env, "context.oomScoreAdjust must be -1000…1000");
+      setOom_ = true;
+      oomText_ = std::to_string(n);
+    }
+    Napi::Value rl = o.Get("rlimits");
+    if (rl.IsArray()) {
+      Napi::Array arr = rl.As<Napi::Array>();
+      if (arr.Length() % 3 != 0) return Bad(env, "context.rlimits must be [resource, soft, hard, ...]");
+      for (uint32_t i = 0; i < arr.Length(); i += 3) {
+        Napi::Value r = arr.Get(i), c = arr.Get(i + 1), m = arr.Get(i + 2);
+        if (!r.IsNumber() || !c.IsBigInt() || !m.IsBigInt())
+          return Bad(env, "context.rlimits must be [resource number, soft bigint, hard bigint, ...]");
+        bool lossless = true, lossless2 = true;
+        uint64_t cur = c.As<Napi::BigInt>().Uint64Value(&lossless), max = m.As<Napi::BigInt>().Uint64Value(&lossless2);
+        if (!lossless || !lossless2) return Bad(env, "context.rlimits values must be 0..2^64-1");
+        rlimits_.push_back(RlimitEntry{r.As<Napi::Number>().Int32Value(), cur, max});
+      }
+    }
+    return true;
+  }
+  static bool Bad(Napi::Env env, const char* message) {
+    Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+    return false;
+  }
+
+  bool ignoreSigpipe_ = false, noNewPrivs_ = false, setNice_ = false, setOom_ = false;
+  int umask_ = -1, nice_ = 0;
+  std::string oomText_;
+  std::vector<RlimitEntry> rlimits_;
+
   std::string file_, cwd_;
   bool haveCwd_ = false;
   std::vector<std::string> argv_, envp_;
@@ -342,6 +521,7 @@ Napi::Value SpawnResult(Napi::Env env, int err, const char* syscall, const Spawn
   if (err != 0) {
     o.Set("errno", -err);
     o.Set("syscall", syscall);
+    if (req.failedResource >= 0) o.Set("resource", req.failedResource);
   } else {
     o.Set("pid", req.pid);
     o.Set("pidfd", req.pidfdOut);
@@ -373,7 +553,7 @@ class SpawnWorker : public Napi::AsyncWorker {
 }  // namespace
 
 // spawn(file, argv, envp, cwd | null, fds, uid | -1, gid | -1, groups | null, setsid, pidEnv,
-//       closeAfter?) → { pid, pidfd } | { errno: -errno, syscall }.
+//       closeAfter?, context?) → { pid, pidfd } | { errno: -errno, syscall, resource? }.
 // `file` is executed as given (an absolute path; PATH lookup is the caller's). Child fd i is
 // parent fd fds[i] (-1: /dev/null); nothing else is inherited (every fd the addon and Node open is
 // CLOEXEC). uid/gid (0…4294967294; -1: unchanged) switch credentials after setgroups(groups ?? []);

@@ -31,7 +31,17 @@ export interface NativeConstants {
 }
 
 /** spawn()'s result: the child, or the failed step with its negative errno. */
-export type SpawnResult = { pid: number; pidfd: number } | { errno: number; syscall: string };
+export type SpawnResult = { pid: number; pidfd: number } | { errno: number; syscall: string; resource?: number };
+
+/** spawn()'s exec context: rlimits is [resource, soft, hard, …] with BigInt values (2^64-1 = infinity). */
+export interface SpawnContext {
+  ignoreSigpipe: boolean;
+  noNewPrivileges: boolean;
+  rlimits: (number | bigint)[];
+  umask?: number;
+  nice?: number;
+  oomScoreAdjust?: number;
+}
 
 /** Opaque uv_poll handle. */
 export interface PollHandle {
@@ -98,6 +108,7 @@ export interface NativeBinding {
     setsid: boolean,
     pidEnv: string[],
     closeAfter?: number[],
+    context?: SpawnContext,
   ): SpawnResult;
   /** spawn() on a libuv pool thread (same arguments). */
   spawnAsync(...args: Parameters<NativeBinding['spawn']>): Promise<SpawnResult>;

@@ -42,6 +42,61 @@ export interface SpawnProcessOptions {
    * then they are left open and still the caller's (e.g. for a fallback launcher).
    */
   closeAfterSpawn?: readonly number[];
+  /**
+   * IgnoreSIGPIPE=: SIGPIPE is set to SIG_IGN right after every disposition is reset (it stays
+   * ignored across execve, /proc/PID/status SigIgn bit 13). Default false (SIG_DFL, like every signal).
+   */
+  ignoreSigpipe?: boolean;
+  /** UMask=: umask() in the child, 0…0o777. Default: the daemon's. */
+  umask?: number;
+  /**
+   * Limit*=: setrlimit (prlimit64) per resource in the child, before the credentials are dropped.
+   * As systemd's setrlimit_closest(): a limit above what the child may raise to (EPERM) is lowered
+   * to its current hard limit; any other failure fails the spawn (`setrlimit`, with the resource).
+   */
+  rlimits?: Readonly<Partial<Record<RlimitResource, RlimitValue>>>;
+  /**
+   * Nice=: setpriority() in the child, -20…19, before the credentials are dropped. As systemd's
+   * setpriority_closest(): a level below what RLIMIT_NICE allows goes as low as it allows.
+   */
+  nice?: number;
+  /**
+   * OOMScoreAdjust=: written to /proc/self/oom_score_adj in the child, -1000…1000, before the
+   * credentials are dropped. EPERM/EACCES are ignored (as systemd does, e.g. in a user namespace).
+   */
+  oomScoreAdjust?: number;
+  /** NoNewPrivileges=: prctl(PR_SET_NO_NEW_PRIVS) as the last step before execve. Default false. */
+  noNewPrivileges?: boolean;
+}
+
+/** The rlimit resources, by systemd's Limit*= names in lower case (RLIMIT_NOFILE → 'nofile'). */
+export const RLIMIT_RESOURCES = {
+  cpu: 0,
+  fsize: 1,
+  data: 2,
+  stack: 3,
+  core: 4,
+  rss: 5,
+  nproc: 6,
+  nofile: 7,
+  memlock: 8,
+  as: 9,
+  locks: 10,
+  sigpending: 11,
+  msgqueue: 12,
+  nice: 13,
+  rtprio: 14,
+  rttime: 15,
+} as const;
+export type RlimitResource = keyof typeof RLIMIT_RESOURCES;
+
+/** RLIM_INFINITY (2^64-1), as `Limit*=infinity` parses. */
+export const RLIM_INFINITY = 0xffffffffffffffffn;
+
+/** One limit: soft and hard, each a number, a bigint or 'infinity' (RLIM_INFINITY). */
+export interface RlimitValue {
+  soft: number | bigint | 'infinity';
+  hard: number | bigint | 'infinity';
 }
 
 export interface SpawnedProcess {
@@ -55,6 +110,11 @@ export const MAX_ID = 4294967294;
 
 type NativeSpawnArgs = Parameters<ReturnType<typeof binding>['spawn']>;
 type NativeSpawnResult = ReturnType<ReturnType<typeof binding>['spawn']>;
+type NativeSpawnContext = NonNullable<NativeSpawnArgs[11]>;
+
+const resourceNames = new Map<number, string>(
+  Object.entries(RLIMIT_RESOURCES).map(([k, v]) => [v, `RLIMIT_${k.toUpperCase()}`]),
+);
 
 /** A uid/gid/group that setres[ug]id()/setgroups() cannot apply: a spawn failure (EINVAL), never a skip. */
 function checkId(value: number | undefined, syscall: string, what: string): void {
@@ -73,6 +133,45 @@ function nativeArgsOwning(options: SpawnProcessOptions, name: string): NativeSpa
     for (const fd of options.closeAfterSpawn ?? []) binding().close(fd);
     throw err;
   }
+}
+
+function rlimitBig(v: number | bigint | 'infinity', what: string): bigint {
+  if (v === 'infinity') return RLIM_INFINITY;
+  const b = typeof v === 'bigint' ? v : Number.isSafeInteger(v) ? BigInt(v) : -1n;
+  if (b < 0n || b > RLIM_INFINITY)
+    throw new TypeError(`rlimits: ${what} must be 0…2^64-1 or 'infinity', got ${String(v)}`);
+  return b;
+}
+
+function intIn(v: number | undefined, lo: number, hi: number, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || v < lo || v > hi)
+    throw new TypeError(`${what} must be an integer ${lo}…${hi}, got ${String(v)}`);
+  return v;
+}
+
+function nativeContext(options: SpawnProcessOptions): NativeSpawnContext {
+  const rlimits: (number | bigint)[] = [];
+  for (const [res, value] of Object.entries(options.rlimits ?? {}) as [RlimitResource, RlimitValue | undefined][]) {
+    const n = RLIMIT_RESOURCES[res];
+    if (n === undefined) throw new TypeError(`rlimits: unknown resource ${JSON.stringify(res)}`);
+    if (value === undefined) continue;
+    const soft = rlimitBig(value.soft, `${res} soft`);
+    const hard = rlimitBig(value.hard, `${res} hard`);
+    if (soft > hard) throw new TypeError(`rlimits: ${res} soft ${soft} is above hard ${hard}`);
+    rlimits.push(n, soft, hard);
+  }
+  const umask = intIn(options.umask, 0, 0o777, 'umask');
+  const nice = intIn(options.nice, -20, 19, 'nice');
+  const oom = intIn(options.oomScoreAdjust, -1000, 1000, 'oomScoreAdjust');
+  return {
+    ignoreSigpipe: options.ignoreSigpipe ?? false,
+    noNewPrivileges: options.noNewPrivileges ?? false,
+    rlimits,
+    ...(umask !== undefined ? { umask } : {}),
+    ...(nice !== undefined ? { nice } : {}),
+    ...(oom !== undefined ? { oomScoreAdjust: oom } : {}),
+  };
 }
 
 function nativeArgs(options: SpawnProcessOptions, name: string): NativeSpawnArgs {
@@ -94,21 +193,33 @@ function nativeArgs(options: SpawnProcessOptions, name: string): NativeSpawnArgs
     options.setsid ?? false,
     [...(options.pidEnv ?? [])],
     [...(options.closeAfterSpawn ?? [])],
+    nativeContext(options),
   ];
 }
 
 function spawned(r: NativeSpawnResult, options: SpawnProcessOptions): SpawnedProcess {
   if ('errno' in r) {
     const target = r.syscall === 'execve' ? options.file : r.syscall === 'chdir' ? options.cwd : undefined;
-    throw spawnError(-r.errno, { syscall: r.syscall, ...(target !== undefined ? { path: target } : {}) });
+    const detail =
+      r.resource !== undefined
+        ? `(${resourceNames.get(r.resource) ?? `resource ${r.resource}`})`
+        : r.syscall === 'prctl'
+          ? '(PR_SET_NO_NEW_PRIVS)'
+          : undefined;
+    throw spawnError(-r.errno, {
+      syscall: r.syscall,
+      ...(target !== undefined ? { path: target } : {}),
+      ...(detail !== undefined ? { detail } : {}),
+    });
   }
   return r;
 }
 
 /**
  * Starts a program. The child resets every signal disposition to default and unblocks all
- * signals (Node ignores SIGPIPE; the program must not inherit that), then setsid, the fds, setgroups,
- * setgid, setuid, chdir, execve. A failure in any step throws a `ProcessSpawnError` with that step as
+ * signals (Node ignores SIGPIPE; the program must not inherit that unless `ignoreSigpipe`), then
+ * setsid, the fds, oom_score_adj, setpriority, setrlimit, umask, setgroups, setgid, setuid, chdir,
+ * prctl(PR_SET_NO_NEW_PRIVS), execve (systemd's exec_invoke() order). A failure in any step throws a `ProcessSpawnError` with that step as
  * `syscall` and its errno as `code`, e.g. `execve ENOENT`, `chdir EACCES`, `setuid EPERM`; no process
  * is left behind. A uid/gid/group outside 0…4294967294 fails as `EINVAL` (setuid/setgid/setgroups):
  * a requested credential change is never skipped.

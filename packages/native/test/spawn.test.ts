@@ -470,3 +470,160 @@ describe('watchExit / killPid', () => {
     expect(children).toBe('');
   });
 });
+
+/** Runs a probe shell that prints its own /proc/$$ exec context, returns what it printed. */
+async function probe(extra: Partial<Parameters<typeof spawnProcess>[0]>, name: string): Promise<string> {
+  const out = join(dir, `ctx-${name}`);
+  await run(
+    `{ grep -E '^(SigIgn|SigBlk|NoNewPrivs):' /proc/$$/status; echo "umask $(umask)"; ` +
+      `echo "nice $(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f17)"; echo "oom $(cat /proc/$$/oom_score_adj)"; ` +
+      `cat /proc/$$/limits; } > ${out}`,
+    extra,
+  );
+  return readFileSync(out, 'utf8');
+}
+
+function limit(text: string, label: string): [string, string] {
+  const m = new RegExp(`^${label}\\s+(\\S+)\\s+(\\S+)`, 'm').exec(text);
+  if (!m?.[1] || !m[2]) throw new Error(`no ${label} in ${text}`);
+  return [m[1], m[2]];
+}
+
+describe('exec context (systemd 257 IgnoreSIGPIPE=, UMask=, Limit*=, Nice=, OOMScoreAdjust=, NoNewPrivileges=)', () => {
+  it('applies each setting in the child; without them the child gets SIG_DFL, the daemon umask/limits/nice/oom', async () => {
+    const own = readFileSync('/proc/self/limits', 'utf8');
+    const plain = await probe({}, 'plain');
+    expect(sigMask(plain, 'SigIgn')).toBe(0n);
+    expect(plain).toMatch(/^NoNewPrivs:\s+0$/m);
+    expect(limit(plain, 'Max open files')).toEqual(limit(own, 'Max open files'));
+    const ownOom = readFileSync('/proc/self/oom_score_adj', 'utf8').trim();
+    expect(plain).toContain(`oom ${ownOom}\n`);
+
+    const [, ownHard] = limit(own, 'Max open files');
+    const hard = Math.min(Number(ownHard), 4096);
+    const text = await probe(
+      {
+        ignoreSigpipe: true,
+        umask: 0o027,
+        rlimits: {
+          nofile: { soft: 100, hard },
+          core: { soft: 'infinity', hard: 'infinity' },
+          nproc: { soft: 777, hard: 777 },
+        },
+        nice: 7,
+        oomScoreAdjust: 345,
+        noNewPrivileges: true,
+      },
+      'set',
+    );
+    expect(sigMask(text, 'SigIgn')).toBe(1n << 12n); // exactly SIGPIPE (13)
+    expect(sigMask(text, 'SigBlk')).toBe(0n);
+    expect(text).toMatch(/^NoNewPrivs:\s+1$/m);
+    expect(text).toContain('umask 0027\n');
+    expect(text).toContain('nice 7\n');
+    expect(text).toContain('oom 345\n');
+    expect(limit(text, 'Max open files')).toEqual(['100', String(hard)]);
+    expect(limit(text, 'Max core file size')).toEqual(['unlimited', 'unlimited']);
+    expect(limit(text, 'Max processes')).toEqual(['777', '777']);
+  });
+
+  it('works from a pool thread too (spawnProcessAsync)', async () => {
+    const out = join(dir, 'ctx-async');
+    const child = await spawnProcessAsync({
+      file: '/bin/sh',
+      argv: ['sh', '-c', `grep -E '^(SigIgn|NoNewPrivs):' /proc/$$/status > ${out}; umask >> ${out}`],
+      envp: ['PATH=/usr/bin:/bin'],
+      fds: [-1, 1, 2],
+      ignoreSigpipe: true,
+      umask: 0o077,
+      noNewPrivileges: true,
+    });
+    await new Promise<void>((resolve) =>
+      watchExit(child.pidfd, () => {
+        close(child.pidfd);
+        resolve();
+      }),
+    );
+    const text = readFileSync(out, 'utf8');
+    expect(sigMask(text, 'SigIgn')).toBe(1n << 12n);
+    expect(text).toMatch(/^NoNewPrivs:\s+1$/m);
+    expect(text).toContain('0077');
+  });
+
+  it.skipIf(noRoot)(
+    'limits, nice and oom_score_adj are applied before setuid (privileged values reach an unprivileged service); no_new_privs after',
+    async () => {
+      const own = readFileSync('/proc/self/limits', 'utf8');
+      const ownHard = Number(limit(own, 'Max open files')[1]);
+      const nrOpen = Number(readFileSync('/proc/sys/fs/nr_open', 'utf8'));
+      const hard = Math.min(nrOpen, ownHard + 1000);
+      // Raising a hard limit and lowering oom_score_adj need CAP_SYS_RESOURCE (24), a negative nice
+      // CAP_SYS_NICE (23); a container may drop them: then setrlimit_closest() keeps the hard limit
+      // and the oom write's EPERM is ignored, as systemd 257 does (see the v257 exec-context fixture).
+      const caps = sigMask(readFileSync('/proc/self/status', 'utf8'), 'CapEff');
+      const sysResource = (caps & (1n << 24n)) !== 0n;
+      const sysNice = (caps & (1n << 23n)) !== 0n;
+      const ownOom = readFileSync('/proc/self/oom_score_adj', 'utf8').trim();
+      const text = await probe(
+        {
+          uid: 65534,
+          gid: 65534,
+          rlimits: { nofile: { soft: 1024, hard } },
+          nice: -5,
+          oomScoreAdjust: -500,
+          noNewPrivileges: true,
+        },
+        'root',
+      );
+      expect(limit(text, 'Max open files')).toEqual(['1024', String(sysResource ? hard : ownHard)]);
+      expect(text).toContain(sysNice ? 'nice -5\n' : 'nice 0\n');
+      expect(text).toContain(sysResource ? 'oom -500\n' : `oom ${ownOom}\n`);
+      // As nobody, none of them could have been set: they were applied before setuid.
+      expect(text).toMatch(/^NoNewPrivs:\s+1$/m);
+      expect(sysNice || sysResource).toBe(true);
+      expect(text).toMatch(/^NoNewPrivs:\s+1$/m);
+    },
+  );
+
+  it('a limit above what may be raised is lowered to the hard limit (setrlimit_closest), as an unprivileged parent', async () => {
+    // The child as nobody cannot raise its hard limit: a second spawn from that child is out of reach
+    // here, so use nr_open (the kernel's ceiling, EPERM even for root) as the unreachable value.
+    const nrOpen = Number(readFileSync('/proc/sys/fs/nr_open', 'utf8'));
+    const own = limit(readFileSync('/proc/self/limits', 'utf8'), 'Max open files');
+    const text = await probe({ rlimits: { nofile: { soft: 'infinity', hard: 'infinity' } } }, 'closest');
+    const got = limit(text, 'Max open files');
+    // Root may raise up to nr_open; others keep their hard limit. Never an error, never above.
+    expect([String(nrOpen), own[1]]).toContain(got[1]);
+    expect(got[0]).toBe(got[1]);
+  });
+
+  it('a failing step is a typed error naming the step (setrlimit with its resource), and no child remains', async () => {
+    const { binding } = await import('../src/binding.js');
+    const before = readdirSync('/proc/self/fd').length;
+    const r = binding().spawn('/bin/true', ['true'], [], null, [], -1, -1, null, false, [], [], {
+      ignoreSigpipe: false,
+      noNewPrivileges: false,
+      rlimits: [99, 1n, 1n],
+    });
+    expect(r).toEqual({ errno: -22, syscall: 'setrlimit', resource: 99 });
+    expect(readdirSync('/proc/self/fd').length).toBe(before);
+    // Through the typed API: RLIMIT_NOFILE above nr_open fails with EPERM even for root, and is then
+    // capped (closest) — so only argument errors remain to refuse up front.
+    expect(() => spawnProcess({ file: '/bin/true', argv: ['true'], envp: [], fds: [], nice: 20 })).toThrow(/nice/);
+    expect(() => spawnProcess({ file: '/bin/true', argv: ['true'], envp: [], fds: [], umask: 0o1000 })).toThrow(
+      /umask/,
+    );
+    expect(() =>
+      spawnProcess({
+        file: '/bin/true',
+        argv: ['true'],
+        envp: [],
+        fds: [],
+        rlimits: { nofile: { soft: 10, hard: 5 } },
+      }),
+    ).toThrow(/above hard/);
+    expect(() => spawnProcess({ file: '/bin/true', argv: ['true'], envp: [], fds: [], oomScoreAdjust: 1001 })).toThrow(
+      /oomScoreAdjust/,
+    );
+  });
+});
