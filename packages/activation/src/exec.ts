@@ -87,7 +87,19 @@ export interface ExecOptions {
   native?: NativeSpawn;
   /** See FdHandOff: closed by the addon when the async native launcher runs, else left to the caller. */
   handOff?: FdHandOff;
+  /**
+   * The exec context (IgnoreSIGPIPE=, UMask=, Limit*=, Nice=, OOMScoreAdjust=, NoNewPrivileges=; see
+   * exec-context.ts), applied in the child by the native launcher. The node launcher applies
+   * ignoreSigpipe and umask only (its sh wrapper: `trap '' PIPE`, `umask`).
+   */
+  context?: ExecContextOptions;
 }
+
+/** The exec-context half of @mptcp/native's SpawnProcessOptions. */
+export type ExecContextOptions = Pick<
+  SpawnProcessOptions,
+  'ignoreSigpipe' | 'umask' | 'rlimits' | 'nice' | 'oomScoreAdjust' | 'noNewPrivileges'
+>;
 
 /** What prepareExec() decides, before any launcher runs. */
 export interface PreparedExec {
@@ -106,6 +118,8 @@ export interface PreparedExec {
   gid?: number;
   /** Own session and process group. */
   setsid: boolean;
+  /** Exec context applied in the child (absent: none, the daemon's). */
+  context?: ExecContextOptions;
 }
 
 /** Variables whose value is the child's own PID, set by the launcher. */
@@ -150,6 +164,7 @@ export function prepareExec(options: ExecOptions): PreparedExec {
     ...(options.uid !== undefined ? { uid: options.uid } : {}),
     ...(options.gid !== undefined ? { gid: options.gid } : {}),
     setsid: options.detached ?? true,
+    ...(options.context ? { context: options.context } : {}),
   };
 }
 
@@ -195,7 +210,11 @@ function shPrologue(prep: PreparedExec): string {
     .map((n) => `${n}=$$; export ${n}; `)
     .join('');
   // The shell exports a PWD of its own; systemd passes none unless configured.
-  return exports + (prep.env.PWD === undefined ? 'unset PWD; ' : '');
+  const ctx = prep.context;
+  const context =
+    (ctx?.ignoreSigpipe ? "trap '' PIPE; " : '') +
+    (ctx?.umask !== undefined ? `umask ${ctx.umask.toString(8).padStart(4, '0')}; ` : '');
+  return context + exports + (prep.env.PWD === undefined ? 'unset PWD; ' : '');
 }
 
 /** How the node launcher runs the prepared command (the sh/bash wrapper). */
@@ -312,6 +331,7 @@ function launchNative(prep: PreparedExec, native: NativeSpawn, handOff?: FdHandO
     ...(prep.gid !== undefined ? { gid: prep.gid } : {}),
     setsid: prep.setsid,
     pidEnv: prep.pidEnv,
+    ...prep.context,
   };
   // A kernel without CLONE_PIDFD (< 5.2) or a seccomp filter refusing clone(): the node launcher
   // does not need either.

@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import type { ExecCommand, ServiceUnit } from '@mptcp/unit';
 import { LOCALE_VARS, buildServiceEnvironment, listenEnvironment } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
+import { execContextOf } from './exec-context.js';
 import { type ExitStatus, type ServiceChild, execCommand, waitExit } from './exec.js';
 import type { ServiceResult } from './restart-policy.js';
 import { type OutputRoute, routeOutput } from './service-output.js';
@@ -201,6 +202,7 @@ export class ServiceExec {
       ...(switchUser && creds.gid !== undefined ? { gid: creds.gid } : {}),
       ...(this.options.spawn ? { native: this.options.spawn } : {}),
       ...(ctx.handOff ? { handOff: ctx.handOff } : {}),
+      context: execContextOf(this.unit()),
     });
   }
 
