@@ -8,14 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { RlimitResource, RlimitValue, SpawnProcessOptions } from '@mptcp/native';
-import {
-  type ServiceUnit,
-  parseBoolean,
-  parseMode,
-  parseNice,
-  parseOomScoreAdjust,
-  parseRlimit,
-} from '@mptcp/unit';
+import { type ServiceUnit, parseBoolean, parseMode, parseNice, parseOomScoreAdjust, parseRlimit } from '@mptcp/unit';
 
 /** What the launcher applies in the child (the exec-context half of SpawnProcessOptions). */
 export type ExecContext = Required<Pick<SpawnProcessOptions, 'ignoreSigpipe' | 'umask' | 'rlimits'>> &

@@ -475,7 +475,10 @@ describe('watchExit / killPid', () => {
 async function probe(extra: Partial<Parameters<typeof spawnProcess>[0]>, name: string): Promise<string> {
   const out = join(dir, `ctx-${name}`);
   await run(
-    `{ grep -E '^(SigIgn|SigBlk|NoNewPrivs):' /proc/$$/status; echo "umask $(umask)"; ` +
+    // The shell's own status, read by a builtin before it forks: dash blocks every signal in itself
+    // around a fork, which a helper reading /proc/$$ could catch.
+    `{ while read -r k v; do case $k in SigIgn:|SigBlk:|NoNewPrivs:) echo "$k $v";; esac; done < /proc/$$/status; ` +
+      `echo "umask $(umask)"; ` +
       `echo "nice $(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f17)"; echo "oom $(cat /proc/$$/oom_score_adj)"; ` +
       `cat /proc/$$/limits; } > ${out}`,
     extra,
