@@ -87,7 +87,8 @@ const contexts = new WeakMap<ServiceUnit, ExecContext>();
 
 /** The last value of `key` that `parse` accepts (@mptcp/unit keeps valid ones only; this re-reads them). */
 function last<T>(unit: ServiceUnit, key: string, parse: (v: string) => T | undefined): T | undefined {
-  const values = unit.extra[key];
+  const extra: Readonly<Record<string, string[]>> | undefined = unit.extra; // absent in hand-made units
+  const values = extra?.[key];
   if (!values) return undefined;
   let out: T | undefined;
   for (const v of values) {
@@ -100,7 +101,8 @@ function last<T>(unit: ServiceUnit, key: string, parse: (v: string) => T | undef
 /** A setting an empty assignment resets (Nice=, OOMScoreAdjust=): undefined again after `KEY=`. */
 function lastResettable(unit: ServiceUnit, key: string, parse: (v: string) => number | undefined): number | undefined {
   let out: number | undefined;
-  for (const v of unit.extra[key] ?? []) {
+  const extra: Readonly<Record<string, string[]>> | undefined = unit.extra;
+  for (const v of extra?.[key] ?? []) {
     if (v === '') out = undefined;
     else out = parse(v) ?? out;
   }

@@ -112,7 +112,13 @@ describe('exec context of main and control processes (systemd 257)', () => {
   it('every directive set: IgnoreSIGPIPE=no, UMask=0027, Limit*=, Nice=7, OOMScoreAdjust=345, NoNewPrivileges=yes', async () => {
     const got = await probe('set');
     const rec = recorded('set.service');
-    const set = new Set(['Max open files', 'Max core file size', 'Max processes', 'Max stack size', 'Max locked memory']);
+    const set = new Set([
+      'Max open files',
+      'Max core file size',
+      'Max processes',
+      'Max stack size',
+      'Max locked memory',
+    ]);
     for (const which of ['pre', 'main']) {
       const wanted = want(rec.get(which) as string[], set);
       expect(wanted).toContain('NoNewPrivs: 1');

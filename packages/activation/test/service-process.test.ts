@@ -254,17 +254,23 @@ describe.each(launchers)('ServiceProcess (%s launcher)', (launcher, spawn) => {
       if (fd > 3 && !target.startsWith('/proc/')) expect(target).not.toMatch(/^socket:|hostname/);
   });
 
-  it('the service starts with default signal dispositions and an empty mask (Node ignores SIGPIPE)', async () => {
+  it('the service starts with only SIGPIPE ignored (IgnoreSIGPIPE= default yes, systemd 257) and an empty mask; IgnoreSIGPIPE=no: all default', async () => {
     expect(/^SigIgn:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]).not.toMatch(/^0+$/);
-    const out = join(dir, `signals-${launcher}`);
-    const p = new ServiceProcess(
-      service('signals.service', {
-        execStart: [cmd(['/bin/sh', '-c', `grep -E '^Sig(Ign|Blk):' /proc/self/status > ${out}`])],
-      }),
-      opts({ logger: silentLogger, output: 'inherit' }),
-    );
-    await runToExit(p);
-    expect(readFileSync(out, 'utf8')).toMatch(/^SigBlk:\s*0+\nSigIgn:\s*0+\n$/);
+    for (const [value, ign] of [
+      [undefined, '0+1000'],
+      ['no', '0+'],
+    ] as const) {
+      const out = join(dir, `signals-${launcher}-${value ?? 'default'}`);
+      const p = new ServiceProcess(
+        service('signals.service', {
+          execStart: [cmd(['/bin/sh', '-c', `grep -E '^Sig(Ign|Blk):' /proc/self/status > ${out}`])],
+          ...(value !== undefined ? { extra: { IgnoreSIGPIPE: [value] } } : {}),
+        }),
+        opts({ logger: silentLogger, output: 'inherit' }),
+      );
+      await runToExit(p);
+      expect(readFileSync(out, 'utf8')).toMatch(new RegExp(`^SigBlk:\\s*0+\\nSigIgn:\\s*${ign}\\n$`));
+    }
   });
 
   it('a program that cannot be executed fails the start (native: execve ENOENT) or exits 127/EXEC (node)', async () => {
