@@ -5,6 +5,7 @@
  * directive set (IgnoreSIGPIPE=no, UMask=, Limit*=, Nice=, OOMScoreAdjust=, NoNewPrivileges=), for
  * ExecStartPre= (a control process) and ExecStart= alike. The probe reads its own /proc/$$.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,5 +126,41 @@ describe('exec context of main and control processes (systemd 257)', () => {
       expect(wanted).toContain('limit Max open files|4096 8192 files');
       expect(got.get(which)).toEqual(wanted);
     }
+  });
+
+  it('a daemon whose own hard NOFILE is 4096 gives 1024:4096, as 257 started with that limit (the built package, under prlimit)', async () => {
+    const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+    if (!existsSync(dist)) throw new Error(`${dist} is missing: build the package first (npx tsc -p tsconfig.json)`);
+    const caps = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'}`);
+    const out = join(tmp('exec-context-'), 'defaults.txt');
+    const text = readFileSync(join(FIXTURE, 'defaults.service'), 'utf8')
+      .replaceAll('/probe/probe.sh', join(FIXTURE, 'probe.sh'))
+      .replaceAll('/oracle/out/defaults.txt', out);
+    const dir = unitDir({ 'defaults.service': text });
+    execFileSync(
+      'prlimit',
+      [
+        '--nofile=1024:4096',
+        '--',
+        process.execPath,
+        fileURLToPath(new URL('./helpers/exec-context-daemon.mjs', import.meta.url)),
+        dir,
+        'defaults.service',
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'], timeout: 60_000 },
+    );
+    const got = readFileSync(out, 'utf8');
+    const rec = recorded('defaults.service, manager NOFILE hard 4096');
+    const nofile = (lines: string): string | undefined => /^limit Max open files\|.*$/m.exec(lines)?.[0];
+    // 257 (root, without CAP_SYS_RESOURCE here) wanted 512 Ki and got the manager's 4096; with the
+    // capability both would raise it to MIN(nr_open, 512 Ki).
+    const want =
+      process.getuid?.() === 0 && (caps & (1n << 24n)) !== 0n
+        ? `limit Max open files|1024 ${Math.min(Number(readFileSync('/proc/sys/fs/nr_open', 'utf8')), 512 * 1024)} files`
+        : nofile((rec.get('main') as string[]).join('\n'));
+    expect(want).toBeDefined();
+    const [pre, main] = got.split(/^\[main\]$/m);
+    expect(nofile(pre as string)).toBe(want);
+    expect(nofile(main as string)).toBe(want);
   });
 });
