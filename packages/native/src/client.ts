@@ -192,6 +192,8 @@ export function dial(
 ): net.Socket {
   const host = options.host ?? 'localhost';
   const port = options.port;
+  // MPTCP_READ_PATH is read when connect() is called, as NODE_MPTCP is (read-path.ts).
+  const readPath = !readPathDisabled();
   let mode: MptcpMode;
   try {
     mode = effectiveMode('dialer', requested);
@@ -277,7 +279,7 @@ export function dial(
     // MPTCP sender stall workarounds (write-path.ts); no-ops for a TCP fallback.
     if (!writePathDisabled()) useMptcpWritePath(socket);
     else if (bulkTuningFor('client')) useMptcpBulkTuning(socket);
-    if (!readPathDisabled()) useMptcpReadPath(socket);
+    if (readPath) useMptcpReadPath(socket);
     if (options.noDelay) socket.setNoDelay(true);
     if (options.keepAlive) socket.setKeepAlive(true, options.keepAliveInitialDelay ?? 0);
     socket.emit('connect');

@@ -10,12 +10,13 @@
  * 1 MiB), and re-emits what was read into the socket's normal Readable side: 'data', pipe(),
  * setEncoding(), pause()/resume(), 'end' and errors behave as on any net.Socket. The buffer is one
  * per process (every read is copied out before the next one can happen: libuv runs the read and
- * its JS callback on the one loop thread), so the memory cost does not grow with connections.
- * Each read is copied into a buffer of its own size, as Node's own read path copies its 64 KiB
- * block down to the bytes read.
+ * its JS callback on the one loop thread), so the memory cost does not grow with connections and
+ * an idle connection holds none. Small reads are copied into a buffer of their own size (as Node's
+ * own read path copies a partial 64 KiB block), large ones into a shared output slab.
  *
  * On by default for the MPTCP sockets @mptcp/native creates or accepts; `MPTCP_READ_PATH=0`
- * turns it off, `MPTCP_READ_PATH=<bytes>` sets the buffer size. Connections whose reads Node
+ * turns it off, `MPTCP_READ_PATH=<bytes>` sets the buffer size (read when connect() or listen()
+ * is called). Connections whose reads Node
  * hands to a C++ consumer keep that consumer: an http server's parser and an http2 session consume
  * the handle on top of this path (the connection listener runs first), a TLS socket wrapped around
  * a client before it connected is left alone (its TLSWrap reads the ciphertext).
@@ -28,7 +29,7 @@ import { tryFdOf } from './fd.js';
 export const DEFAULT_READ_BUFFER = 1 << 20;
 /** Below this a larger buffer is not worth a copy: the setting is ignored. */
 export const MIN_READ_BUFFER = 64 << 10;
-/** A bulk-reading socket's slab holds this many full reads. */
+/** The output slab for large reads holds this many full reads. */
 export const SLAB_READS = 4;
 
 export interface ReadPathOptions {
@@ -46,7 +47,7 @@ export interface ReadPathStats {
   maxRead: number;
   /** The buffer each read may fill. */
   readBuffer: number;
-  /** Slabs allocated for bulk reads (each SLAB_READS × readBuffer bytes). */
+  /** Output slabs this socket's large reads started (each SLAB_READS × readBuffer, shared by all sockets). */
   slabs: number;
 }
 
@@ -106,6 +107,22 @@ function sharedBuffer(size: number): Buffer {
   return b;
 }
 
+let outSlab: Buffer | undefined;
+let outAt = 0;
+
+/** `n` bytes of the process-wide output slab, never handed out twice; a new slab when it is full. */
+function outputSlab(n: number, readSize: number): { chunk: Buffer; fresh: boolean } {
+  let fresh = false;
+  if (!outSlab || outSlab.length - outAt < n) {
+    outSlab = Buffer.allocUnsafeSlow(Math.max(readSize * SLAB_READS, n));
+    outAt = 0;
+    fresh = true;
+  }
+  const chunk = outSlab.subarray(outAt, outAt + n);
+  outAt += n;
+  return { chunk, fresh };
+}
+
 function isMptcpFd(fd: number): boolean {
   const r = binding().getsockoptInt(fd, sysconst('SOL_SOCKET'), sysconst('SO_PROTOCOL'));
   return typeof r !== 'number' && r.value === IPPROTO_MPTCP;
@@ -133,42 +150,31 @@ export function useMptcpReadPath(socket: net.Socket, options: ReadPathOptions = 
   const size = Math.max(MIN_READ_BUFFER, Math.floor(options.readBuffer ?? readPathBufferSize()));
   const common = sharedBuffer(size);
   const s: ReadPathStats = { reads: 0, bytes: 0, maxRead: 0, readBuffer: size, slabs: 0 };
-  // Two modes. Small reads land in the process-wide buffer and are copied out (as Node's own
-  // read path copies a partial 64 KiB block). Once a read is larger than Node's 64 KiB, the
-  // socket reads straight into a slab of its own, SLAB_READS × size, and pushes views of it (no
-  // copy, one allocation per slab); a small read sends it back to the shared buffer, so an idle
-  // socket holds no slab.
-  let slab: Buffer | undefined;
-  let at = 0;
+  // Every read lands in the one process-wide buffer (so a connection holds no read memory of its
+  // own, busy or idle) and is copied out before the next read can happen. A small read is copied
+  // into a buffer of its own size, as Node's read path copies a partial 64 KiB block; a large one
+  // into the process-wide output slab (SLAB_READS reads long, a fresh one when full, like Node's
+  // Buffer pool at a larger scale): one allocation per slab instead of one per read — a fresh
+  // 1 MiB allocation per read cost more than the larger reads saved.
   const callback: BufferCallback = (nread, buf) => {
     s.reads += 1;
     s.bytes += nread;
     if (nread > s.maxRead) s.maxRead = nread;
     let chunk: Buffer;
-    if (buf === common) {
+    if (nread < MIN_READ_BUFFER) {
       chunk = Buffer.allocUnsafe(nread);
-      buf.copy(chunk, 0, 0, nread);
     } else {
-      chunk = buf.subarray(0, nread);
-      at += nread;
+      const out = outputSlab(nread, size);
+      if (out.fresh) s.slabs += 1;
+      chunk = out.chunk;
     }
-    if (nread >= MIN_READ_BUFFER) {
-      if (!slab || slab.length - at < size) {
-        slab = Buffer.allocUnsafeSlow(size * SLAB_READS);
-        at = 0;
-        s.slabs += 1;
-      }
-    } else {
-      slab = undefined;
-    }
+    buf.copy(chunk, 0, 0, nread);
     // false: net stops reading until the stream's consumer asks for more (_read → readStart).
     return socket.push(chunk);
   };
-  // Called by net after each read: the buffer the next read fills.
-  const next = (): Buffer => (slab ? slab.subarray(at, at + size) : common);
   slots[sym.buffer] = common;
   slots[sym.callback] = callback;
-  slots[sym.gen] = next;
+  slots[sym.gen] = null;
   handle.useUserBuffer(common);
   stats.set(socket, s);
   return true;
