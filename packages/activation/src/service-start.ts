@@ -52,7 +52,6 @@ export class ServiceStarter {
         );
       const creds = this.s.exec.credentials();
       const cwd = this.s.exec.workingDirectory(creds.user);
-      const mainCtx = withStoredFds(ctx, p.fdStore.list());
       this.s.exec.holdControlContext(ctx);
       if (unit.execStartPre.length > 0) timers.armStartIfPending();
       for (const pre of unit.execStartPre) {
@@ -67,6 +66,9 @@ export class ServiceStarter {
         }
       }
       this.checkNotStopped();
+      // The fd store as it is now (service_collect_fds() at spawn): ExecStartPre= may have run while
+      // a stored fd hung up or was removed, and its number may belong to something else since.
+      const mainCtx = withStoredFds(ctx, p.fdStore.list());
       const mainEnv = this.s.exec.environment(creds, main, true, mainCtx, this.s.ids());
       if (main.argv0Override && !this.s.options.spawn && !planExec(main, mainEnv).argv0Honoured) {
         log.warn(`No bash to set argv[0] for ${main.path}: starting it with its path as argv[0].`, {
