@@ -22,6 +22,7 @@
  * a client before it connected is left alone (its TLSWrap reads the ciphertext).
  */
 import type * as net from 'node:net';
+import { Duplex } from 'node:stream';
 import { IPPROTO_MPTCP } from '@mptcp/constants';
 import { binding, sysconst } from './binding.js';
 import { tryFdOf } from './fd.js';
@@ -176,8 +177,17 @@ export function useMptcpReadPath(socket: net.Socket, options: ReadPathOptions = 
   slots[sym.callback] = callback;
   slots[sym.gen] = null;
   handle.useUserBuffer(common);
+  // net's pause() stops the handle at once for a socket with an onread buffer (lib/net.js), so a
+  // paused socket would never see its peer's FIN or RST (TCP and MPTCP_READ_PATH=0 do: they read
+  // until the buffer is full). Duplex's pause() only stops 'data'; push() === false above still
+  // stops reading once the buffer is full.
+  socket.pause = pauseKeepReading;
   stats.set(socket, s);
   return true;
+}
+
+function pauseKeepReading(this: net.Socket): net.Socket {
+  return Duplex.prototype.pause.call(this) as net.Socket;
 }
 
 /** What the read path did on `socket`; undefined for a socket without it. */

@@ -208,6 +208,29 @@ describe.skipIf(noMptcp)('read path against MPTCP_READ_PATH=0 and TCP (loopback)
     expect(sha(Buffer.concat(got))).toBe(sha(data));
   });
 
+  it.each(KINDS)('%s: a paused socket still sees its peer end (and then closes)', async (kind) => {
+    const { c, s } = await pair(kind);
+    s.pause();
+    const seen: string[] = [];
+    s.on('end', () => seen.push('end'));
+    c.resume();
+    const cEnd = once(c, 'end');
+    c.end();
+    // allowHalfOpen=false: the paused side ends its half when it reads the FIN, so the client sees 'end'.
+    await Promise.all([closed(s), cEnd]);
+    expect(seen).toEqual(['end']);
+  });
+
+  it.each(KINDS)('%s: a paused socket still sees its peer reset (ECONNRESET, then close)', async (kind) => {
+    const { c, s } = await pair(kind);
+    s.pause();
+    const errors: string[] = [];
+    s.on('error', (e: NodeJS.ErrnoException) => errors.push(e.code ?? '?'));
+    c.resetAndDestroy();
+    await closed(s);
+    expect(errors).toEqual(['ECONNRESET']);
+  });
+
   it.each(KINDS)('%s: half-close with allowHalfOpen both ways, event order', async (kind) => {
     const { c, s } = await pair(kind, { allowHalfOpen: true });
     const reply = randomBytes(5 * MiB);
