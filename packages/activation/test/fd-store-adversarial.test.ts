@@ -6,7 +6,7 @@
  * ExecStartPre= opens, the client's answer), never on the clock.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -70,8 +70,6 @@ function ask(port: number, line: string): Promise<string> {
     c.on('error', reject);
   });
 }
-
-const fdCount = (): number => readdirSync('/proc/self/fd').length;
 
 interface Rig {
   port: number;
@@ -210,31 +208,55 @@ describe('fd store under attack', () => {
 
   it('FDSTOREREMOVE=1 and hang-ups over many starts leak no fd of the daemon; stop() closes the rest', async (ctx) => {
     need(ctx, python3, support);
-    const before = fdCount();
     const r = await rig();
-    const opened = fdCount();
+    // The open files (socket inodes) the store held, read from /proc/self/fd when they were stored.
+    const storedSince = (mark: number): string[] =>
+      r.log.lines
+        .slice(mark)
+        .map((l) => /Added fd (\d+) \(peer\d\) to fd store\./.exec(l)?.[1])
+        .filter((fd): fd is string => fd !== undefined)
+        .map((fd) => readlinkSync(`/proc/self/fd/${fd}`));
+    const open = (): Set<string> =>
+      new Set(
+        readdirSync('/proc/self/fd').map((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`);
+          } catch {
+            return '';
+          }
+        }),
+      );
+    const dropped: string[] = [];
     for (let round = 0; round < 5; round++) {
-      expect(await runOnce(r, 'store 3')).toBe('done store 3\n');
-      // A stored fd hangs up while the service is down, another goes by FDSTOREREMOVE=1 on the next start.
       const mark = r.log.lines.length;
+      expect(await runOnce(r, 'store 3')).toBe('done store 3\n');
+      const held = storedSince(mark);
+      expect(held).toHaveLength(3);
+      expect(held.every((t) => t.startsWith('socket:'))).toBe(true);
+      dropped.push(...held);
+      // A stored fd hangs up while the service is down, the others go by FDSTOREREMOVE=1 on the next starts.
+      const hupMark = r.log.lines.length;
       (await r.peer('peer0')).destroy();
-      await r.log.waitLine(/Received EPOLL(?:HUP|ERR) on stored fd \d+ \(peer0\), closing\./, mark);
+      await r.log.waitLine(/Received EPOLL(?:HUP|ERR) on stored fd \d+ \(peer0\), closing\./, hupMark);
       expect(await runOnce(r, 'remove peer1')).toBe('done remove peer1\n');
       expect(await runOnce(r, 'remove peer2')).toBe('done remove peer2\n');
       await Promise.all([r.peer('peer1'), r.peer('peer2')]);
       r.dropPeers();
       expect(engine?.status().services.find((s) => s.name === 'qfd.service')?.fdStore).toEqual([]);
+      // None of the open files the store held is open in the daemon any more.
+      const now = open();
+      expect(dropped.filter((t) => now.has(t))).toEqual([]);
     }
-    // Every start saw exactly what was stored before it (newest first), never a closed fd.
+    // Every start saw what was stored before it, never a closed fd.
     expect(starts(r.out).every((l) => !l.includes('EBADF'))).toBe(true);
-    expect(fdCount()).toBe(opened);
     // Stored fds still held when the daemon stops are closed by stop().
+    const mark = r.log.lines.length;
     expect(await runOnce(r, 'store 2')).toBe('done store 2\n');
-    await Promise.all([r.peer('peer0'), r.peer('peer1')]);
-    expect(fdCount()).toBe(opened + 5); // two stored fds, their far ends here, the epoll set watching them
+    const held = storedSince(mark);
+    expect(held).toHaveLength(2);
     await engine?.stop();
     engine = undefined;
-    await r.close();
-    expect(fdCount()).toBe(before);
+    const now = open();
+    expect(held.filter((t) => now.has(t))).toEqual([]);
   });
 });
