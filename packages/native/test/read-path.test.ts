@@ -104,7 +104,7 @@ describe.skipIf(noMptcp)('read path on real MPTCP sockets (loopback)', () => {
     expect(st.slabs).toBeGreaterThan(0);
   });
 
-  it('a paused reader stops reading at once and the sender blocks (backpressure); nothing is lost', async () => {
+  it('a paused reader stops reading once its buffer is full and the sender blocks (backpressure); nothing is lost', async () => {
     // Without send-buffer growth, so the sender's kernel buffer cannot absorb the whole transfer.
     process.env['MPTCP_BULK_TUNING'] = '0';
     let pair: { client: net.Socket; server: net.Socket };
@@ -114,7 +114,7 @@ describe.skipIf(noMptcp)('read path on real MPTCP sockets (loopback)', () => {
       delete process.env['MPTCP_BULK_TUNING'];
     }
     const { client, server } = pair;
-    // With an onread buffer net stops the handle in pause() itself (lib/net.js), not at the next read.
+    // pause() stops 'data' only (as on TCP); the first read's push() === false then stops reading.
     server.pause();
     const data = randomBytes(48 * MiB);
     let onBlocked: () => void = () => {};
