@@ -308,7 +308,13 @@ describe.skipIf(noMptcp)('read path under TLS and HTTP', () => {
       );
       const raw = dial(kind, port);
       if (when === 'after connect') await once(raw, 'connect');
-      const ts = tls.connect({ socket: raw, rejectUnauthorized: false, allowHalfOpen: true });
+      // allowHalfOpen reaches the TLSSocket (net.Socket option) although @types/node's ConnectionOptions omits it.
+      const options: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
+        socket: raw,
+        rejectUnauthorized: false,
+        allowHalfOpen: true,
+      };
+      const ts = tls.connect(options);
       await once(ts, 'secureConnect');
       const h = createHash('sha256');
       ts.on('data', (d: Buffer) => h.update(d));
