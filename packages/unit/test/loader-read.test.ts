@@ -127,7 +127,11 @@ describe('loadUnitDirectories: files the fast splitter does not take', () => {
     writeFileSync(join(d, 'crlf.socket'), '[Socket]\r\nListenStream=127.0.0.1:81\r\n');
     writeFileSync(
       join(d, 'bad.socket'),
-      Buffer.concat([Buffer.from('[Socket]\nListenStream=127.0.0.1:82\nBacklog=1'), Buffer.from([0xff]), Buffer.from('\n')]),
+      Buffer.concat([
+        Buffer.from('[Socket]\nListenStream=127.0.0.1:82\nBacklog=1'),
+        Buffer.from([0xff]),
+        Buffer.from('\n'),
+      ]),
     );
     writeFileSync(join(d, 'nul.socket'), '[Socket]\nListenStream=127.0.0.1:83\0Backlog=7\n');
     const r = loadUnitDirectories([d]);
