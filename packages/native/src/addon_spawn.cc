@@ -56,9 +56,9 @@ enum Step : int {
   kSetrlimit,
   kNoNewPrivs
 };
-const char* const kStepNames[] = {"",       "sigaction", "setsid",        "dup3",        "open",
-                                  "setgroups", "setgid", "setuid",        "chdir",       "execve",
-                                  "oom_score_adj", "setpriority", "setrlimit", "prctl"};
+const char* const kStepNames[] = {"",          "sigaction", "setsid", "dup3",   "open",          "setgroups",
+                                  "setgid",    "setuid",    "chdir",  "execve", "oom_score_adj", "setpriority",
+                                  "setrlimit", "prctl"};
 
 // One setrlimit() the child applies: resource, soft, hard (RLIM_INFINITY for "infinity").
 struct RlimitEntry {
@@ -180,7 +180,9 @@ int Child(void* arg) {
   //    IgnoreSIGPIPE= (systemd's default yes): SIGPIPE ignored, as ignore_signals(SIGPIPE) right after
   //    systemd's reset; the disposition survives execve.
   if (a->ignoreSigpipe) {
-    struct kernel_sigaction ign{SIG_IGN, 0, nullptr, 0};
+    struct kernel_sigaction ign {
+      SIG_IGN, 0, nullptr, 0
+    };
     if (syscall(SYS_rt_sigaction, SIGPIPE, &ign, nullptr, sizeof(unsigned long)) < 0) Fail(a, errno, kSigaction);
   }
   // 2. Own session (and process group): the daemon signals the group on stop.
@@ -214,8 +216,7 @@ int Child(void* arg) {
   //    holds without CLOEXEC (inherited by the daemon, received over SCM_RIGHTS, opened by another
   //    library) never reaches the program. The child has its own fd table (no CLONE_FILES), so the
   //    parent keeps its fds. close_range() is Linux 5.9+; before it (ENOSYS) only CLOEXEC protects.
-  if (syscall(SYS_close_range, static_cast<unsigned>(a->nfds), ~0U, 0U) < 0 && errno != ENOSYS)
-    Fail(a, errno, kDup);
+  if (syscall(SYS_close_range, static_cast<unsigned>(a->nfds), ~0U, 0U) < 0 && errno != ENOSYS) Fail(a, errno, kDup);
   // 4. Exec context, while still privileged, in exec_invoke()'s order: OOMScoreAdjust= (EPERM/EACCES
   //    ignored, as systemd does in user namespaces), Nice= (closest), Limit*= (closest), UMask=.
   if (a->oomText != nullptr) {
