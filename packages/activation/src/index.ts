@@ -21,6 +21,7 @@ export {
   buildServiceEnvironment,
   listenEnvironment,
   DEFAULT_PATH,
+  LOCALE_VARS,
   type ServiceEnvironmentInput,
 } from './environment.js';
 export { expandArgv } from './exec-expand.js';

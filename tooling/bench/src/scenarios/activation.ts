@@ -5,6 +5,7 @@
  * Accept=no (steady state vs standalone, cold first byte) is the `acceptno` scenario (accept-no.ts).
  */
 import { join } from 'node:path';
+import { LOCALE_VARS } from '@mptcp/activation';
 import { socketActivate } from '../lib/baseline.js';
 import { freePort } from '../lib/caps.js';
 import { daemonAvailable, startDaemon } from '../lib/daemon.js';
@@ -24,27 +25,9 @@ const CONCURRENCY = 8;
  * locale.conf; @mptcp/activation environment.ts LOCALE_VARS). systemd-socket-activate passes only
  * a few fixed variables, so without `-E` the two /bin/cat differ: with LANG=C.UTF-8 cat's
  * setlocale() opens ~20 locale files (~200 µs of the service's start, measured with tracefs:
- * exec → first read 659 vs 451 µs). The same service means the same environment: both get them.
+ * exec → first read 659 vs 451 µs). The same service means the same environment: both get them,
+ * as `-E NAME=value` for every locale variable the daemon (started with our environment) passes on.
  */
-const LOCALE_VARS = [
-  'LANG',
-  'LANGUAGE',
-  'LC_CTYPE',
-  'LC_NUMERIC',
-  'LC_TIME',
-  'LC_COLLATE',
-  'LC_MONETARY',
-  'LC_MESSAGES',
-  'LC_PAPER',
-  'LC_NAME',
-  'LC_ADDRESS',
-  'LC_TELEPHONE',
-  'LC_MEASUREMENT',
-  'LC_IDENTIFICATION',
-  'LC_ALL',
-];
-
-/** `-E NAME=value` for every locale variable the daemon (started with our environment) passes on. */
 export function localeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
   return LOCALE_VARS.flatMap((name) => (env[name] !== undefined ? ['-E', `${name}=${env[name]}`] : []));
 }
