@@ -49,6 +49,20 @@ function drain(socket: net.Socket, pauses = false): Promise<{ sha256: string; by
   });
 }
 
+/** Resolves once `socket` has delivered `n` bytes to its 'data' listeners. */
+function received(socket: net.Socket, n: number): Promise<void> {
+  return new Promise((resolve) => {
+    let bytes = 0;
+    const onData = (c: Buffer): void => {
+      bytes += c.length;
+      if (bytes < n) return;
+      socket.off('data', onData);
+      resolve();
+    };
+    socket.on('data', onData);
+  });
+}
+
 /** Writes `data` in 256 KiB pieces, honouring write() === false; ends unless `end` is false. */
 async function pump(socket: net.Socket, data: Buffer, end = true): Promise<void> {
   for (let at = 0; at < data.length; at += 256 << 10) {
@@ -78,7 +92,15 @@ describe.skipIf(noMptcp)('read path on real MPTCP sockets (loopback)', () => {
     const down = randomBytes(24 * MiB);
     const atServer = drain(server, true);
     const atClient = drain(client);
-    await Promise.all([pump(client, up), pump(server, down)]);
+    // Each side ends only once it has written everything AND read everything the other sends: the pair
+    // is not half-open, so a side that saw the other's end first would end itself with its upload
+    // unfinished (the faster reader made that race visible: a hang, then a test timeout under load).
+    const serverGot = received(server, up.length);
+    const clientGot = received(client, down.length);
+    await Promise.all([
+      pump(client, up, false).then(async () => (await clientGot, client.end())),
+      pump(server, down, false).then(async () => (await serverGot, server.end())),
+    ]);
     const [s, c] = await Promise.all([atServer, atClient]);
     expect(s).toEqual({ sha256: sha(up), bytes: up.length });
     expect(c).toEqual({ sha256: sha(down), bytes: down.length });
