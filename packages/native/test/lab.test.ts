@@ -5,7 +5,9 @@ import { missing, probes } from './helpers/capability.js';
 import { lastJson, runIn } from './helpers/netns.js';
 
 const labSh = fileURLToPath(new URL('../../../tooling/netlab/lab.sh', import.meta.url));
-const LAB = 'nat1';
+// A name of this run's own ([a-z0-9]{1,8}): `lab.sh NAME up` starts with `down` of that name, so a fixed
+// name let a second run (another package's CI, an engineer's run) tear this lab down mid-test.
+const LAB = `nat${process.pid % 100000}`;
 const skip = missing(probes.root, probes.netns, probes.mptcp);
 
 interface LabEnv {
