@@ -75,6 +75,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNetlink(env, exports);
   InitMptcp(env, exports);
   InitSpawn(env, exports);
+  InitAccept(env, exports);
   InitDgram(env, exports);
   InitSplice(env, exports);
   InitFdStore(env, exports);

@@ -70,6 +70,7 @@ void InitPoll(Napi::Env env, Napi::Object exports);
 void InitNetlink(Napi::Env env, Napi::Object exports);
 void InitMptcp(Napi::Env env, Napi::Object exports);
 void InitSpawn(Napi::Env env, Napi::Object exports);
+void InitAccept(Napi::Env env, Napi::Object exports);
 void InitDgram(Napi::Env env, Napi::Object exports);
 void InitSplice(Napi::Env env, Napi::Object exports);
 void InitFdStore(Napi::Env env, Napi::Object exports);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "spawn_request.h"
 
 #ifndef SYS_close_range
 #define SYS_close_range 436
@@ -59,13 +60,6 @@ enum Step : int {
 const char* const kStepNames[] = {"",          "sigaction", "setsid", "dup3",   "open",          "setgroups",
                                   "setgid",    "setuid",    "chdir",  "execve", "oom_score_adj", "setpriority",
                                   "setrlimit", "prctl"};
-
-// One setrlimit() the child applies: resource, soft, hard (RLIM_INFINITY for "infinity").
-struct RlimitEntry {
-  int resource;
-  uint64_t cur;
-  uint64_t max;
-};
 
 // The kernel's struct rlimit64 for prlimit64 (both fields 64-bit on every ABI).
 struct KernelRlimit64 {
@@ -312,210 +306,190 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
 
 constexpr size_t kStackSize = 256 * 1024;
 
+}  // namespace
+
 // One spawn, parsed from JS on the main thread and owning every byte the child reads, so that it
 // can be carried out on any thread (Run) while JS goes on.
-class SpawnRequest {
- public:
-  // Parses spawn()'s arguments; false (with a TypeError pending) when they are malformed.
-  bool Parse(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 10 || !info[0].IsString()) {
-      Napi::TypeError::New(env, "spawn(file, argv, envp, cwd, fds, uid, gid, groups, setsid, pidEnv)")
-          .ThrowAsJavaScriptException();
-      return false;
-    }
-    file_ = info[0].As<Napi::String>().Utf8Value();
-    std::vector<std::string> pidNames;
-    if (!StringArray(env, info[1], "argv", &argv_) || !StringArray(env, info[2], "envp", &envp_)) return false;
-    haveCwd_ = info[3].IsString();
-    if (haveCwd_) cwd_ = info[3].As<Napi::String>().Utf8Value();
-    if (!FdArray(env, info[4], &fds_)) return false;
-    if (!IdValue(env, info[5], "uid", true, &setUid_, &uid_) || !IdValue(env, info[6], "gid", true, &setGid_, &gid_))
-      return false;
-    haveGroups_ = info[7].IsArray();
-    if (haveGroups_) {
-      Napi::Array arr = info[7].As<Napi::Array>();
-      for (uint32_t i = 0; i < arr.Length(); i++) {
-        bool given;
-        uint32_t g;
-        if (!IdValue(env, arr.Get(i), "groups[]", false, &given, &g)) return false;
-        groups_.push_back(static_cast<gid_t>(g));
-      }
-    }
-    setsid_ = info[8].ToBoolean().Value();
-    if (!StringArray(env, info[9], "pidEnv", &pidNames)) return false;
-    if (info.Length() > 10 && !info[10].IsUndefined() && !info[10].IsNull() && !FdArray(env, info[10], &closeAfter_))
-      return false;
-    if (info.Length() > 11 && !info[11].IsUndefined() && !info[11].IsNull() && !ParseContext(env, info[11]))
-      return false;
-    if (file_.find('\0') != std::string::npos || cwd_.find('\0') != std::string::npos) {
-      Napi::TypeError::New(env, "file and cwd must not contain NUL bytes").ThrowAsJavaScriptException();
-      return false;
-    }
-    // PID slots: "NAME=" followed by room for the digits, filled in by the child.
-    std::vector<size_t> slotOffsets;
-    for (const auto& name : pidNames) {
-      envp_.push_back(name + "=" + std::string(20, '\0'));
-      slotOffsets.push_back(name.size() + 1);
-    }
-    argvp_ = Pointers(argv_);
-    envpp_ = Pointers(envp_);
-    for (size_t i = 0; i < pidNames.size(); i++)
-      slots_.push_back(envpp_[envp_.size() - pidNames.size() + i] + slotOffsets[i]);
-    scratch_.resize(fds_.size());
-    return true;
-  }
-
-  // clone + exec, on the calling thread (suspended until the child has exec'd or failed). Returns
-  // 0 with pid/pidfd set, or an errno with the failing step's name (the syscall) in *step.
-  int Run(const char** step) {
-    SpawnArgs a{};
-    a.file = file_.c_str();
-    a.argv = argvp_.data();
-    a.envp = envpp_.data();
-    a.cwd = haveCwd_ ? cwd_.c_str() : nullptr;
-    a.fds = fds_.data();
-    a.scratch = scratch_.data();
-    a.nfds = static_cast<int>(fds_.size());
-    a.setUid = setUid_;
-    a.setGid = setGid_;
-    a.setIds = setUid_ || setGid_ || haveGroups_;
-    a.uid = static_cast<uid_t>(uid_);
-    a.gid = static_cast<gid_t>(gid_);
-    a.groups = groups_.data();
-    a.ngroups = groups_.size();
-    a.setsid = setsid_;
-    a.pidSlots = slots_.data();
-    a.npidSlots = static_cast<int>(slots_.size());
-    a.ignoreSigpipe = ignoreSigpipe_;
-    a.umask = umask_;
-    a.rlimits = rlimits_.data();
-    a.nrlimits = static_cast<int>(rlimits_.size());
-    a.setNice = setNice_;
-    a.nice = nice_;
-    a.oomText = setOom_ ? oomText_.c_str() : nullptr;
-    a.oomLen = static_cast<int>(oomText_.size());
-    a.noNewPrivs = noNewPrivs_;
-    a.err = 0;
-    a.step = kNone;
-    a.failedResource = -1;
-
-    // One stack per thread, kept: CLONE_VFORK returns only once the child has exec'd or exited, so
-    // the stack is free again for the next spawn on this thread (an munmap per spawn costs a TLB
-    // shootdown on every thread of the process). At most one per thread that spawns: the main
-    // thread (spawn) and the libuv pool threads (spawnAsync).
-    static thread_local void* cachedStack = nullptr;
-    if (cachedStack == nullptr) {
-      void* s = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-      if (s == MAP_FAILED) {
-        *step = "mmap";
-        return errno;
-      }
-      cachedStack = s;
-    }
-    void* stack = cachedStack;
-    // Block every signal in this thread, so that none runs a parent handler in the child before it
-    // has reset the dispositions; restored once the child has exec'd or exited.
-    unsigned long all = ~0UL, old = 0;
-    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof(all));
-    int rawPidfd = -1;
-    int child = clone(Child, static_cast<char*>(stack) + kStackSize, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a,
-                      &rawPidfd);
-    int cloneErr = errno;
-    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof(old));
-    if (child < 0) {
-      *step = "clone";
-      return cloneErr;
-    }
-    // The child has its copies (or failed and exited): the caller's go now, on this thread, so that
-    // e.g. a connection's peer sees its end without waiting for the event loop.
-    for (int fd : closeAfter_) close(fd);
-    UniqueFd pidfd(rawPidfd);
-    if (a.step != kNone) {
-      // The child exited with 127 after writing the error: reap it now (it is gone or about to be).
-      siginfo_t si;
-      while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd.get()), &si, WEXITED) < 0 &&
-             errno == EINTR) {
-      }
-      *step = kStepNames[a.step];
-      failedResource = a.failedResource;
-      return a.err;
-    }
-    pid = child;
-    pidfdOut = pidfd.release();
-    return 0;
-  }
-
-  int pid = -1;
-  int pidfdOut = -1;
-  int failedResource = -1;
-
- private:
-  // The exec context: { ignoreSigpipe, umask (absent: keep), rlimits: [resource, soft, hard, ...] (soft
-  // and hard BigInts, 2^64-1 = RLIM_INFINITY), nice, oomScoreAdjust (absent: keep), noNewPrivileges }.
-  bool ParseContext(Napi::Env env, Napi::Value v) {
-    if (!v.IsObject()) {
-      Napi::TypeError::New(env, "context must be an object").ThrowAsJavaScriptException();
-      return false;
-    }
-    Napi::Object o = v.As<Napi::Object>();
-    ignoreSigpipe_ = o.Get("ignoreSigpipe").ToBoolean().Value();
-    noNewPrivs_ = o.Get("noNewPrivileges").ToBoolean().Value();
-    Napi::Value um = o.Get("umask");
-    if (um.IsNumber()) {
-      int m = um.As<Napi::Number>().Int32Value();
-      if (m < 0 || m > 0777) return Bad(env, "context.umask must be 0…0777");
-      umask_ = m;
-    }
-    Napi::Value ni = o.Get("nice");
-    if (ni.IsNumber()) {
-      int n = ni.As<Napi::Number>().Int32Value();
-      if (n < -20 || n > 19) return Bad(env, "context.nice must be -20…19");
-      setNice_ = true;
-      nice_ = n;
-    }
-    Napi::Value oom = o.Get("oomScoreAdjust");
-    if (oom.IsNumber()) {
-      int n = oom.As<Napi::Number>().Int32Value();
-      if (n < -1000 || n > 1000) return Bad(env, "context.oomScoreAdjust must be -1000…1000");
-      setOom_ = true;
-      oomText_ = std::to_string(n);
-    }
-    Napi::Value rl = o.Get("rlimits");
-    if (rl.IsArray()) {
-      Napi::Array arr = rl.As<Napi::Array>();
-      if (arr.Length() % 3 != 0) return Bad(env, "context.rlimits must be [resource, soft, hard, ...]");
-      for (uint32_t i = 0; i < arr.Length(); i += 3) {
-        Napi::Value r = arr.Get(i), c = arr.Get(i + 1), m = arr.Get(i + 2);
-        if (!r.IsNumber() || !c.IsBigInt() || !m.IsBigInt())
-          return Bad(env, "context.rlimits must be [resource number, soft bigint, hard bigint, ...]");
-        bool lossless = true, lossless2 = true;
-        uint64_t cur = c.As<Napi::BigInt>().Uint64Value(&lossless), max = m.As<Napi::BigInt>().Uint64Value(&lossless2);
-        if (!lossless || !lossless2) return Bad(env, "context.rlimits values must be 0..2^64-1");
-        rlimits_.push_back(RlimitEntry{r.As<Napi::Number>().Int32Value(), cur, max});
-      }
-    }
-    return true;
-  }
-  static bool Bad(Napi::Env env, const char* message) {
-    Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+// Parses spawn()'s arguments; false (with a TypeError pending) when they are malformed.
+bool SpawnRequest::Parse(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 10 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "spawn(file, argv, envp, cwd, fds, uid, gid, groups, setsid, pidEnv)")
+        .ThrowAsJavaScriptException();
     return false;
   }
+  file_ = info[0].As<Napi::String>().Utf8Value();
+  std::vector<std::string> pidNames;
+  if (!StringArray(env, info[1], "argv", &argv_) || !StringArray(env, info[2], "envp", &envp_)) return false;
+  haveCwd_ = info[3].IsString();
+  if (haveCwd_) cwd_ = info[3].As<Napi::String>().Utf8Value();
+  if (!FdArray(env, info[4], &fds_)) return false;
+  if (!IdValue(env, info[5], "uid", true, &setUid_, &uid_) || !IdValue(env, info[6], "gid", true, &setGid_, &gid_))
+    return false;
+  haveGroups_ = info[7].IsArray();
+  if (haveGroups_) {
+    Napi::Array arr = info[7].As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      bool given;
+      uint32_t g;
+      if (!IdValue(env, arr.Get(i), "groups[]", false, &given, &g)) return false;
+      groups_.push_back(static_cast<gid_t>(g));
+    }
+  }
+  setsid_ = info[8].ToBoolean().Value();
+  if (!StringArray(env, info[9], "pidEnv", &pidNames)) return false;
+  if (info.Length() > 10 && !info[10].IsUndefined() && !info[10].IsNull() && !FdArray(env, info[10], &closeAfter_))
+    return false;
+  if (info.Length() > 11 && !info[11].IsUndefined() && !info[11].IsNull() && !ParseContext(env, info[11])) return false;
+  if (file_.find('\0') != std::string::npos || cwd_.find('\0') != std::string::npos) {
+    Napi::TypeError::New(env, "file and cwd must not contain NUL bytes").ThrowAsJavaScriptException();
+    return false;
+  }
+  // PID slots: "NAME=" followed by room for the digits, filled in by the child.
+  std::vector<size_t> slotOffsets;
+  for (const auto& name : pidNames) {
+    envp_.push_back(name + "=" + std::string(20, '\0'));
+    slotOffsets.push_back(name.size() + 1);
+  }
+  argvp_ = Pointers(argv_);
+  envpp_ = Pointers(envp_);
+  for (size_t i = 0; i < pidNames.size(); i++)
+    slots_.push_back(envpp_[envp_.size() - pidNames.size() + i] + slotOffsets[i]);
+  scratch_.resize(fds_.size());
+  return true;
+}
 
-  bool ignoreSigpipe_ = false, noNewPrivs_ = false, setNice_ = false, setOom_ = false;
-  int umask_ = -1, nice_ = 0;
-  std::string oomText_;
-  std::vector<RlimitEntry> rlimits_;
+// clone + exec, on the calling thread (suspended until the child has exec'd or failed). Returns
+// 0 with pid/pidfd set, or an errno with the failing step's name (the syscall) in *step.
+int SpawnRequest::Run(const char** step) {
+  SpawnArgs a{};
+  a.file = file_.c_str();
+  a.argv = argvp_.data();
+  a.envp = envpp_.data();
+  a.cwd = haveCwd_ ? cwd_.c_str() : nullptr;
+  a.fds = fds_.data();
+  a.scratch = scratch_.data();
+  a.nfds = static_cast<int>(fds_.size());
+  a.setUid = setUid_;
+  a.setGid = setGid_;
+  a.setIds = setUid_ || setGid_ || haveGroups_;
+  a.uid = static_cast<uid_t>(uid_);
+  a.gid = static_cast<gid_t>(gid_);
+  a.groups = groups_.data();
+  a.ngroups = groups_.size();
+  a.setsid = setsid_;
+  a.pidSlots = slots_.data();
+  a.npidSlots = static_cast<int>(slots_.size());
+  a.ignoreSigpipe = ignoreSigpipe_;
+  a.umask = umask_;
+  a.rlimits = rlimits_.data();
+  a.nrlimits = static_cast<int>(rlimits_.size());
+  a.setNice = setNice_;
+  a.nice = nice_;
+  a.oomText = setOom_ ? oomText_.c_str() : nullptr;
+  a.oomLen = static_cast<int>(oomText_.size());
+  a.noNewPrivs = noNewPrivs_;
+  a.err = 0;
+  a.step = kNone;
+  a.failedResource = -1;
 
-  std::string file_, cwd_;
-  bool haveCwd_ = false;
-  std::vector<std::string> argv_, envp_;
-  std::vector<char*> argvp_, envpp_, slots_;
-  std::vector<int> fds_, scratch_, closeAfter_;
-  bool setUid_ = false, setGid_ = false, haveGroups_ = false, setsid_ = false;
-  uint32_t uid_ = 0, gid_ = 0;
-  std::vector<gid_t> groups_;
-};
+  // One stack per thread, kept: CLONE_VFORK returns only once the child has exec'd or exited, so
+  // the stack is free again for the next spawn on this thread (an munmap per spawn costs a TLB
+  // shootdown on every thread of the process). At most one per thread that spawns: the main
+  // thread (spawn) and the libuv pool threads (spawnAsync).
+  static thread_local void* cachedStack = nullptr;
+  if (cachedStack == nullptr) {
+    void* s = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (s == MAP_FAILED) {
+      *step = "mmap";
+      return errno;
+    }
+    cachedStack = s;
+  }
+  void* stack = cachedStack;
+  // Block every signal in this thread, so that none runs a parent handler in the child before it
+  // has reset the dispositions; restored once the child has exec'd or exited.
+  unsigned long all = ~0UL, old = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof(all));
+  int rawPidfd = -1;
+  int child = clone(Child, static_cast<char*>(stack) + kStackSize, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a,
+                    &rawPidfd);
+  int cloneErr = errno;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof(old));
+  if (child < 0) {
+    *step = "clone";
+    return cloneErr;
+  }
+  // The child has its copies (or failed and exited): the caller's go now, on this thread, so that
+  // e.g. a connection's peer sees its end without waiting for the event loop.
+  for (int fd : closeAfter_) close(fd);
+  UniqueFd pidfd(rawPidfd);
+  if (a.step != kNone) {
+    // The child exited with 127 after writing the error: reap it now (it is gone or about to be).
+    siginfo_t si;
+    while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd.get()), &si, WEXITED) < 0 && errno == EINTR) {
+    }
+    *step = kStepNames[a.step];
+    failedResource = a.failedResource;
+    return a.err;
+  }
+  pid = child;
+  pidfdOut = pidfd.release();
+  return 0;
+}
+
+// The exec context: { ignoreSigpipe, umask (absent: keep), rlimits: [resource, soft, hard, ...] (soft
+// and hard BigInts, 2^64-1 = RLIM_INFINITY), nice, oomScoreAdjust (absent: keep), noNewPrivileges }.
+bool SpawnRequest::ParseContext(Napi::Env env, Napi::Value v) {
+  if (!v.IsObject()) {
+    Napi::TypeError::New(env, "context must be an object").ThrowAsJavaScriptException();
+    return false;
+  }
+  Napi::Object o = v.As<Napi::Object>();
+  ignoreSigpipe_ = o.Get("ignoreSigpipe").ToBoolean().Value();
+  noNewPrivs_ = o.Get("noNewPrivileges").ToBoolean().Value();
+  Napi::Value um = o.Get("umask");
+  if (um.IsNumber()) {
+    int m = um.As<Napi::Number>().Int32Value();
+    if (m < 0 || m > 0777) return Bad(env, "context.umask must be 0…0777");
+    umask_ = m;
+  }
+  Napi::Value ni = o.Get("nice");
+  if (ni.IsNumber()) {
+    int n = ni.As<Napi::Number>().Int32Value();
+    if (n < -20 || n > 19) return Bad(env, "context.nice must be -20…19");
+    setNice_ = true;
+    nice_ = n;
+  }
+  Napi::Value oom = o.Get("oomScoreAdjust");
+  if (oom.IsNumber()) {
+    int n = oom.As<Napi::Number>().Int32Value();
+    if (n < -1000 || n > 1000) return Bad(env, "context.oomScoreAdjust must be -1000…1000");
+    setOom_ = true;
+    oomText_ = std::to_string(n);
+  }
+  Napi::Value rl = o.Get("rlimits");
+  if (rl.IsArray()) {
+    Napi::Array arr = rl.As<Napi::Array>();
+    if (arr.Length() % 3 != 0) return Bad(env, "context.rlimits must be [resource, soft, hard, ...]");
+    for (uint32_t i = 0; i < arr.Length(); i += 3) {
+      Napi::Value r = arr.Get(i), c = arr.Get(i + 1), m = arr.Get(i + 2);
+      if (!r.IsNumber() || !c.IsBigInt() || !m.IsBigInt())
+        return Bad(env, "context.rlimits must be [resource number, soft bigint, hard bigint, ...]");
+      bool lossless = true, lossless2 = true;
+      uint64_t cur = c.As<Napi::BigInt>().Uint64Value(&lossless), max = m.As<Napi::BigInt>().Uint64Value(&lossless2);
+      if (!lossless || !lossless2) return Bad(env, "context.rlimits values must be 0..2^64-1");
+      rlimits_.push_back(RlimitEntry{r.As<Napi::Number>().Int32Value(), cur, max});
+    }
+  }
+  return true;
+}
+bool SpawnRequest::Bad(Napi::Env env, const char* message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return false;
+}
+
+namespace {
 
 Napi::Value SpawnResult(Napi::Env env, int err, const char* syscall, const SpawnRequest& req) {
   Napi::Object o = Napi::Object::New(env);

@@ -26,6 +26,26 @@ export type NativeSockAddrIn =
   | { family: 'unix'; path: string; abstract: boolean }
   | { family: 'vsock'; cid: number; port: number };
 
+/** acceptorAdd()'s per-listener settings (accept-spawn.ts). */
+export interface AcceptorConfig {
+  invocationIndex: number;
+  addrIndex: number;
+  portIndex: number;
+  maxConnections: number;
+  maxPerSource: number;
+  connections: number;
+  sources: Record<string, number>;
+  triggerIntervalUsec: number;
+  triggerBurst: number;
+  triggerBegin: number;
+  triggerCount: number;
+  pollIntervalUsec: number;
+  pollBurst: number;
+  pollBegin: number;
+  pollCount: number;
+  watch: string[];
+}
+
 export interface NativeConstants {
   readonly [name: string]: number;
 }
@@ -128,6 +148,13 @@ export interface NativeBinding {
   spliceRelayRef(handle: SpliceRelayHandle, on: boolean): void;
   pidfdWait(pidfd: number): Result<{ pid: number; code: number; signal: number } | null>;
   pidfdSendSignal(pidfd: number, signal: number): number;
+  /** The Accept=yes fast path (addon_accept.cc, accept-spawn.ts). */
+  acceptorInit(callback: (events: Array<number | string>) => void): true | number;
+  acceptorAdd(...args: [...Parameters<NativeBinding['spawn']>, number, AcceptorConfig]): number;
+  acceptorRemove(id: number): boolean;
+  acceptorRelease(id: number, source: string, perSource: boolean): void;
+  acceptorKill(pid: number, signal: number, group: boolean): number;
+  acceptorDrain(): Array<number | string>;
   readonly constants: NativeConstants;
   readonly pollEvents: { READABLE: number; WRITABLE: number; DISCONNECT: number };
 }

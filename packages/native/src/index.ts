@@ -100,6 +100,19 @@ export {
   type ProcessExit,
   type ExitWatch,
 } from './spawn.js';
+export {
+  acceptSpawnStart,
+  acceptSpawnSupported,
+  acceptSpawnAdd,
+  acceptSpawnRemove,
+  acceptSpawnRelease,
+  acceptSpawnKill,
+  CONNECTION_FD,
+  type AcceptSpawnEvent,
+  type AcceptSpawnLimits,
+  type AcceptSpawnTemplate,
+  type RateWindow,
+} from './accept-spawn.js';
 export { netlinkRequest, netlinkRequestAsync, netlinkSubscribe } from './netlink.js';
 export {
   spliceRelay,

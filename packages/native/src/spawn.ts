@@ -174,6 +174,11 @@ function nativeContext(options: SpawnProcessOptions): NativeSpawnContext {
   };
 }
 
+/** spawn()'s arguments for the addon (also the fast path's template, accept-spawn.ts). */
+export function nativeSpawnArgs(options: SpawnProcessOptions, name: string): NativeSpawnArgs {
+  return nativeArgs(options, name);
+}
+
 function nativeArgs(options: SpawnProcessOptions, name: string): NativeSpawnArgs {
   if (!options.file.startsWith('/'))
     throw new TypeError(`${name}: file must be an absolute path, got ${JSON.stringify(options.file)}`);
@@ -252,6 +257,11 @@ export interface ProcessExit {
 const signalNames = new Map<number, NodeJS.Signals>();
 for (const [name, n] of Object.entries(osConstants.signals))
   if (!signalNames.has(n)) signalNames.set(n, name as NodeJS.Signals);
+
+/** A signal number's name (`SIG<n>` when unknown). */
+export function signalName(n: number): NodeJS.Signals {
+  return signalNames.get(n) ?? (`SIG${n}` as NodeJS.Signals);
+}
 
 /**
  * `waitid(P_PIDFD, WEXITED|WNOHANG)`: reaps the child when it has exited (null while it runs). The

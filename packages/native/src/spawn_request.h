@@ -1,0 +1,64 @@
+// One spawn as the addon carries it out (addon_spawn.cc): parsed from JS once, owning every byte
+// the vfork child reads, runnable on any thread. addon_accept.cc keeps one per Accept=yes template
+// and changes only the per-connection parts (environment entries, the connection fd) before Run().
+#pragma once
+
+#include <napi.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace mptcp_native {
+
+// One setrlimit() the child applies: resource, soft, hard (RLIM_INFINITY for "infinity").
+struct RlimitEntry {
+  int resource;
+  uint64_t cur;
+  uint64_t max;
+};
+
+class SpawnRequest {
+ public:
+  // Parses spawn()'s arguments; false (with a TypeError pending) when they are malformed.
+  bool Parse(const Napi::CallbackInfo& info);
+  // clone + exec, on the calling thread (suspended until the child has exec'd or failed). Returns
+  // 0 with pid/pidfd set, or an errno with the failing step's name (the syscall) in *step.
+  int Run(const char** step);
+
+  // The per-connection parts (addon_accept.cc). Environment entry i becomes `text` (NAME=value).
+  void SetEnvEntry(size_t i, std::string text) {
+    envp_[i] = std::move(text);
+    envpp_[i] = &envp_[i][0];
+  }
+  const std::vector<std::string>& Envp() const { return envp_; }
+  std::vector<int>& Fds() { return fds_; }
+  std::vector<int>& CloseAfter() { return closeAfter_; }
+
+  int pid = -1;
+  int pidfdOut = -1;
+  int failedResource = -1;
+
+ private:
+  // The exec context: { ignoreSigpipe, umask (absent: keep), rlimits: [resource, soft, hard, ...] (soft
+  // and hard BigInts, 2^64-1 = RLIM_INFINITY), nice, oomScoreAdjust (absent: keep), noNewPrivileges }.
+  bool ParseContext(Napi::Env env, Napi::Value v);
+  static bool Bad(Napi::Env env, const char* message);
+
+  bool ignoreSigpipe_ = false, noNewPrivs_ = false, setNice_ = false, setOom_ = false;
+  int umask_ = -1, nice_ = 0;
+  std::string oomText_;
+  std::vector<RlimitEntry> rlimits_;
+
+  std::string file_, cwd_;
+  bool haveCwd_ = false;
+  std::vector<std::string> argv_, envp_;
+  std::vector<char*> argvp_, envpp_, slots_;
+  std::vector<int> fds_, scratch_, closeAfter_;
+  bool setUid_ = false, setGid_ = false, haveGroups_ = false, setsid_ = false;
+  uint32_t uid_ = 0, gid_ = 0;
+  std::vector<gid_t> groups_;
+};
+
+}  // namespace mptcp_native
