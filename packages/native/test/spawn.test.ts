@@ -28,6 +28,18 @@ import {
 import { missing, probes } from './helpers/capability.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'native-spawn-'));
+
+/**
+ * Polls `cond` every 10 ms until it holds: the condition ends the wait, the 30 s bound is only a
+ * safety net (a fixed number of polls ran out on a loaded machine before a shell had even started).
+ */
+async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`no ${what} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 const noRoot = missing(probes.root);
 const python = ['/usr/bin/python3', '/bin/python3'].find((p) => existsSync(p)) ?? '/usr/bin/python3';
 /** Lists its own fds (before opening anything else) into argv[1] as JSON. */
@@ -428,7 +440,8 @@ describe('watchExit / killPid', () => {
     const out = join(dir, 'pgrp');
     const child = spawnProcess({
       file: '/bin/sh',
-      argv: ['sh', '-c', `sleep 30 & echo $! > ${out}; wait`],
+      // Written whole, then renamed: the file exists only with the pid in it.
+      argv: ['sh', '-c', `sleep 30 & echo $! > ${out}.tmp && mv ${out}.tmp ${out}; wait`],
       envp: ['PATH=/usr/bin:/bin'],
       fds: [-1, 1, 2],
       setsid: true,
@@ -436,8 +449,7 @@ describe('watchExit / killPid', () => {
     const exited = new Promise<ProcessExit>((resolve) =>
       watchExit(child.pidfd, (exit) => (close(child.pidfd), resolve(exit as ProcessExit))),
     );
-    for (let i = 0; i < 200 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 10));
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => existsSync(out), `${out} from the child shell`);
     const grandchild = Number(readFileSync(out, 'utf8'));
     expect(readFileSync(`/proc/${grandchild}/stat`, 'utf8').split(') ')[1]?.split(' ')[2]).toBe(String(child.pid)); // pgrp
     expect(killProcessGroup(child.pid, 'SIGKILL')).toBe(true);
@@ -447,8 +459,7 @@ describe('watchExit / killPid', () => {
       existsSync(`/proc/${grandchild}`)
         ? (readFileSync(`/proc/${grandchild}/stat`, 'utf8').split(') ')[1]?.[0] ?? '')
         : 'gone';
-    for (let i = 0; i < 100 && state() !== 'gone' && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(['gone', 'Z']).toContain(state());
+    await until(() => state() === 'gone' || state() === 'Z', `grandchild ${grandchild} gone or a zombie`);
   });
 
   it("libuv's SIGCHLD handler does not reap our children while Node children run alongside", async () => {
