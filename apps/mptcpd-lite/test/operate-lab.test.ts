@@ -7,7 +7,7 @@
  * then print the subflow going away.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Lab } from '@mptcp/testkit/lab';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -122,9 +122,22 @@ describe('run --endpoints auto and info --watch in the two-path lab', () => {
         const fake = startProcess('ip', ['netns', 'exec', ns, path.join(d, comm), '600']);
         procs.push(fake);
         mkdirSync(path.join(d, 'units'));
-        // Wait until the fake manager really runs in the namespace (its pid listed there).
-        for (let i = 0; i < 200 && !execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).trim(); i++)
-          await new Promise((r) => setImmediate(r));
+        // Wait until the fake manager really runs in the namespace: a pid listed there whose comm is
+        // the manager's (`ip netns exec` is listed from its setns() on, under its own comm until it
+        // execs; 200 polls ran out on a loaded machine). 60 s is only a safety net.
+        const managerRuns = (): boolean =>
+          execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' })
+            .split('\n')
+            .filter(Boolean)
+            .some((pid) => {
+              try {
+                return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === comm;
+              } catch {
+                return false;
+              }
+            });
+        for (const end = Date.now() + 60_000; !managerRuns(); await new Promise((r) => setTimeout(r, 20)))
+          if (Date.now() > end) throw new Error(`${comm} not running in ${ns} after 60 s`);
         const args = [
           'run',
           '--units',
