@@ -99,6 +99,9 @@ function schedulingOf(pid: number): Record<string, string> {
 /** Wall clock in ms with sub-ms precision, comparable across processes (the echo service's timing file). */
 const wallMs = (): number => performance.timeOrigin + performance.now();
 
+/** One counted segment: side (0 activated, 1 standalone, 2 copy), its requests, wall and service CPU time. */
+type Segment = { side: number; served: number; seconds: number; cpuSeconds: number };
+
 /** One side of a pair: a service's port, its pid, and (activated) the daemon whose CPU is watched. */
 interface Side {
   port: number;
@@ -163,11 +166,12 @@ async function measurePair(
   slice: number,
   warmup: number,
   rounds: number,
-): Promise<{ pair: Pair; control: Pair; segments: number; requestsPerSegment: number }> {
+): Promise<{ pair: Pair; control: Pair; segments: number; requestsPerSegment: number; log: Segment[] }> {
   const served = [0, 0, 0];
   const secs = [0, 0, 0];
   const svcCpu = [0, 0, 0];
   const perSegment: number[] = [];
+  const segLog: Segment[] = [];
   let cpu = 0;
   const order = segmentOrder(rounds, p);
   for (const k of order) {
@@ -176,7 +180,9 @@ async function measurePair(
     const cpu0 = side.daemonPid !== undefined ? cpuSeconds(side.daemonPid) : 0;
     const run0 = runSeconds(side.pid);
     const r = await load({ host: '127.0.0.1', ports: [side.port], concurrency: CONCURRENCY, seconds: slice });
-    svcCpu[k]! += runSeconds(side.pid) - run0;
+    const used = runSeconds(side.pid) - run0;
+    svcCpu[k]! += used;
+    segLog.push({ side: k, served: r.served, seconds: round(r.seconds, 4), cpuSeconds: round(used, 4) });
     if (side.daemonPid !== undefined) cpu += cpuSeconds(side.daemonPid) - cpu0;
     if (r.failed + r.dropped > 0)
       throw new Error(
@@ -203,6 +209,7 @@ async function measurePair(
     control: compare(2, 1, 0),
     segments: order.length,
     requestsPerSegment: median(perSegment),
+    log: segLog,
   };
 }
 
@@ -242,6 +249,7 @@ async function steadyState(ctx: Context): Promise<{
   setup: Record<string, string>;
   segments: number;
   requestsPerSegment: number;
+  segmentLog: Segment[][];
 }> {
   const dir = join(ctx.tmp, 'an');
   const activatedPort = await freePort();
@@ -313,6 +321,7 @@ async function steadyState(ctx: Context): Promise<{
     const controls: Pair[] = [];
     let segments = 0;
     const perSegment: number[] = [];
+    const segmentLog: Segment[][] = [];
     const log = (what: string, pair: Pair): void =>
       ctx.log(
         `${what}: rate ${round(pair.activated, 0)}/s vs ${round(pair.standalone, 0)}/s, ratio ${round(pair.rateRatio, 3)}; per service CPU-second ${round(pair.activatedPerCpuSecond, 0)} vs ${round(pair.standalonePerCpuSecond, 0)}, ratio ${round(pair.ratio, 3)} (daemon CPU ${pair.daemonCpuSeconds} s)`,
@@ -323,6 +332,7 @@ async function steadyState(ctx: Context): Promise<{
       controls.push(m.control);
       segments = m.segments;
       perSegment.push(m.requestsPerSegment);
+      segmentLog.push(m.log);
       log(`Accept=no pair ${p + 1} (activated vs standalone)`, m.pair);
       log(`  its control (standalone copy vs standalone)`, m.control);
     }
@@ -333,6 +343,7 @@ async function steadyState(ctx: Context): Promise<{
       setup: setup.activated,
       segments,
       requestsPerSegment: median(perSegment),
+      segmentLog,
     };
   } finally {
     await d?.stop();
@@ -640,7 +651,7 @@ export const acceptNo: Scenario = {
           )} ms.`,
         },
       ],
-      data: { pairs, controls, cold },
+      data: { pairs, controls, segments: steady.segmentLog, cold },
       charts: [],
       notes: [
         "Steady state: the three services (activated, standalone, standalone copy) run at once, each in a session of its own (setsid; with sched_autogroup a session is a scheduling group), with the same environment (the activated one's) and the same listening socket setup, and the one load generator turns from one to the next, so a pair compares them under the same machine load; the scenario fails if scheduling (nice, policy, autogroup nice, affinity, cgroup), socket setup (backlog, buffers, congestion control), limits or environment differ.",
