@@ -5,7 +5,21 @@
  * instances each socket runs (counted, found by name, stopped), which follow the socket across a
  * reload (see socket-runtime.ts Carried).
  */
-import type { AcceptedConnection } from '@mptcp/native';
+import type { AcceptSpawnEvent, AcceptedConnection, SpawnProcessOptions } from '@mptcp/native';
+import type { ServiceUnit } from '@mptcp/unit';
+import {
+  type AcceptSpawnApi,
+  FastInstance,
+  type FastSocket,
+  addFastListener,
+  capturingSpawn,
+  exitResult,
+  fastEligible,
+  nameConnection,
+  refusalMessage,
+  removeFastListener,
+  templateOf,
+} from './accept-fast.js';
 import type { EngineCore } from './engine-core.js';
 import type { ServiceTemplate } from './engine-types.js';
 import { ActivationError, errnoOf, messageOf } from './errors.js';
@@ -25,11 +39,20 @@ import { ServiceProcess, type StartContext } from './service-process.js';
 import type { SocketRuntime, SocketRuntimes } from './socket-runtime.js';
 import { SpawnBudget } from './spawn-budget.js';
 import type { TemplateResolver } from './templates.js';
+import { userDatabasePaths } from './user.js';
 
 /** Accept=yes connections accepted per readiness event at most (then the next ones in a macrotask). */
 const ACCEPT_BATCH = 8;
 
 type RefusalReason = 'max-connections' | 'max-connections-per-source' | 'trigger-limit-hit' | 'error';
+
+/** An Accept=yes instance: started the regular way, or by the accept thread (accept-fast.ts). */
+export type AcceptedInstance = ServiceProcess | FastInstance;
+
+/** `MPTCP_ACTIVATION_FAST_ACCEPT=0` keeps every Accept=yes socket on the regular path. */
+export function fastAcceptDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.MPTCP_ACTIVATION_FAST_ACCEPT === '0';
+}
 
 export class AcceptInstances {
   /** Connections accepted whose instance is not spawned yet. */
@@ -38,6 +61,15 @@ export class AcceptInstances {
   private readonly paused = new Set<SocketRuntime>();
   /** Ports with an accept scheduled (scheduleAccept()). */
   private readonly scheduled = new WeakSet<OpenedPort>();
+  /** Sockets whose connections the accept thread takes (accept-fast.ts). */
+  private readonly fast = new Map<SocketRuntime, FastSocket>();
+  /** Sockets whose template was found unfit for the fast path (until the next reload). */
+  private readonly regularOnly = new WeakSet<SocketRuntime>();
+  /** The accept thread's running instances. */
+  private readonly fastPids = new Map<
+    number,
+    { inst: FastInstance; instances: Set<AcceptedInstance>; socket: string }
+  >();
 
   constructor(
     private readonly core: EngineCore,
@@ -47,7 +79,7 @@ export class AcceptInstances {
   ) {}
 
   /** A running instance by name (`echo@3-127.0.0.1:80-127.0.0.1:5000.service`). */
-  find(name: string): { sock: SocketRuntime; proc: ServiceProcess } | undefined {
+  find(name: string): { sock: SocketRuntime; proc: AcceptedInstance } | undefined {
     for (const sock of this.sockets.values())
       for (const proc of sock.instances) if (proc.name === name) return { sock, proc };
     return undefined;
@@ -61,6 +93,8 @@ export class AcceptInstances {
    * level-triggered: a longer queue brings the next event at once.
    */
   onReadable(sock: SocketRuntime, port: OpenedPort): void {
+    // The accept thread serves it (a macrotask scheduled before the switch finds nothing to do).
+    if (this.fast.has(sock)) return;
     const native = this.core.requireNative();
     // A few connections per event when the queue holds several (each one's spawn is dispatched
     // before the next accept); the budget and EMFILE are checked before every accept.
@@ -175,6 +209,7 @@ export class AcceptInstances {
     const instance = connectionInstance(sock.nAccepted, conn.local, conn.remote, creds);
     sock.nAccepted += 1;
     const name = instanceServiceName(sock.unit.name, instance);
+    const source = { key: sourceKey(conn.remote, creds), perSource: sock.limits.maxPerSource > 0 };
     this.core.events.emit('accepted', {
       socket: sock.unit.name,
       service: name,
@@ -182,10 +217,17 @@ export class AcceptInstances {
       remote: conn.remote,
       local: conn.local,
     });
-    void this.start(sock, conn, name, admission.release);
+    void this.start(sock, conn, name, instance, source, admission.release);
   }
 
-  private async start(sock: SocketRuntime, conn: AcceptedConnection, name: string, release: () => void): Promise<void> {
+  private async start(
+    sock: SocketRuntime,
+    conn: AcceptedConnection,
+    name: string,
+    instance: string,
+    source: { key: string; perSource: boolean },
+    release: () => void,
+  ): Promise<void> {
     const { core } = this;
     const native = core.requireNative();
     let svc: ServiceProcess | undefined;
@@ -202,7 +244,11 @@ export class AcceptInstances {
       // that the spawn is handed off before onReadable() tries the next accept.
       const resolved = this.instantiate(template, name);
       const unit = resolved instanceof Promise ? await resolved : resolved;
-      const proc = new ServiceProcess(unit, core.serviceOptions());
+      // While the socket is not on the fast path yet, the instance's spawn is recorded: a plain one
+      // becomes the accept thread's template (goFast()).
+      const options = core.serviceOptions();
+      const capture = this.fastCandidate(sock) && options.spawn ? capturingSpawn(options.spawn) : undefined;
+      const proc = new ServiceProcess(unit, capture ? { ...options, spawn: capture.spawn } : options);
       svc = proc;
       // The set (and the limits) move to a reopened runtime on reload: the instance stays tracked.
       const instances = sock.instances;
@@ -216,6 +262,9 @@ export class AcceptInstances {
       );
       proc.on('exit', (exit) => {
         release();
+        // The socket went to the accept thread meanwhile: its counts include this connection too.
+        const fast = this.fast.get(sock);
+        if (fast) this.fastApi()?.release(fast.listener, source.key, source.perSource);
         instances.delete(proc);
         core.events.emit('service-exit', exit);
         // An fd came free: a socket that ran out of them accepts again.
@@ -235,6 +284,8 @@ export class AcceptInstances {
       if (!handOff.closed) native.close(conn.fd);
       handOff.closed = true;
       core.events.emit('started', { service: name, pid, socket: sock.unit.name });
+      const captured = capture?.captured();
+      if (captured) this.goFast(sock, unit, template, instance, captured, conn.fd);
     } catch (err) {
       release();
       if (svc) sock.instances.delete(svc);
@@ -246,5 +297,227 @@ export class AcceptInstances {
       this.budget.inFlight -= 1;
       this.resumePaused();
     }
+  }
+
+  // ---- the fast path (accept-fast.ts) -------------------------------------------------------------
+
+  private fastApi(): AcceptSpawnApi | undefined {
+    return this.core.requireNative().acceptSpawn;
+  }
+
+  /** Whether the next instance's spawn is worth recording: a one-port inet socket not on the fast path. */
+  private fastCandidate(sock: SocketRuntime): boolean {
+    if (this.fast.has(sock) || this.regularOnly.has(sock) || fastAcceptDisabled()) return false;
+    if (!this.fastApi() || sock.ports.length !== 1) return false;
+    const family = sock.ports[0]?.local?.family;
+    return family === 'inet' || family === 'inet6';
+  }
+
+  /**
+   * The instance just started proved plain: its spawn, with the connection marked, is the template
+   * of the socket's next instances. The socket must be polled by the engine right now (not paused by
+   * a limit, an fd shortage or the spawn budget); its counts and rate windows go along.
+   */
+  private goFast(
+    sock: SocketRuntime,
+    unit: ServiceUnit,
+    template: unknown,
+    instance: string,
+    captured: SpawnProcessOptions,
+    connFd: number,
+  ): void {
+    const api = this.fastApi();
+    const port = sock.ports[0];
+    if (!api || !port || this.fast.has(sock)) return;
+    const spawn = fastEligible(unit, instance) ? templateOf(captured, connFd) : undefined;
+    if (!spawn) {
+      this.regularOnly.add(sock);
+      return;
+    }
+    if (sock.state !== 'listening' || sock.fdWait || sock.pollPause || this.paused.has(sock)) return;
+    if (sock.watches.length === 0 || !this.sockets.live(sock) || this.core.stopping) return;
+    const u = sock.unit;
+    let listener: number;
+    try {
+      listener = addFastListener(
+        api,
+        port.fd,
+        {
+          spawn,
+          limits: {
+            maxConnections: sock.limits.maxConnections,
+            maxPerSource: sock.limits.maxPerSource,
+            connections: sock.limits.connections,
+            sources: sock.limits.sources(),
+            trigger: {
+              intervalUsec: u.triggerLimitIntervalUsec,
+              burst: u.triggerLimitBurst,
+              ...sock.triggerLimit.window(),
+            },
+            poll: {
+              intervalUsec: u.pollLimitIntervalUsec,
+              burst: u.pollLimitBurst,
+              ...(sock.pollLimit ? sock.pollLimit.window() : {}),
+            },
+          },
+          ...(unit.user !== undefined || unit.group !== undefined ? { watch: userDatabasePaths() } : {}),
+        },
+        (ev) => this.onFastEvent(ev),
+      );
+    } catch (err) {
+      this.core.log.debug(`Accept fast path unavailable: ${messageOf(err)}`, { unit: u.name });
+      this.regularOnly.add(sock);
+      return;
+    }
+    const fast = { listener, unit, template };
+    this.fast.set(sock, fast);
+    this.fastSockets.set(listener, { sock, fast });
+    // The engine's watch stops; every later stop of polling (stop, failure, reload, lending…) ends
+    // the fast path through this one.
+    this.sockets.unwatch(sock);
+    sock.watches.push({ stop: () => this.leaveFast(sock) });
+  }
+
+  /** The accept thread's listeners (until taken back and drained). */
+  private readonly fastSockets = new Map<number, { sock: SocketRuntime; fast: FastSocket }>();
+
+  /** Takes the socket back from the thread (idempotent); what it had not reported yet is handled now. */
+  private leaveFast(sock: SocketRuntime): void {
+    const fast = this.fast.get(sock);
+    const api = this.fastApi();
+    if (!fast || !api) return;
+    this.fast.delete(sock);
+    removeFastListener(api, fast.listener);
+    this.fastSockets.delete(fast.listener);
+  }
+
+  /**
+   * A reload: templates, limits and settings may have changed. Every fast socket goes back to the
+   * regular path (and polls again); its next instance is recorded anew.
+   */
+  reloaded(): void {
+    for (const sock of [...this.fast.keys()]) {
+      this.leaveFast(sock);
+      if (sock.state === 'listening' && this.sockets.live(sock) && !this.core.stopping)
+        this.sockets.enterListening(sock);
+    }
+  }
+
+  private onFastEvent(ev: AcceptSpawnEvent): void {
+    if (ev.type === 'exited') {
+      this.onFastExit(ev.pid, ev.exit);
+      return;
+    }
+    const entry = this.fastSockets.get(ev.listener);
+    const api = this.fastApi();
+    if (!entry || !api) {
+      // Only 'started' can come for a listener already taken back (never: removal drains it first).
+      if (ev.type === 'started') api?.kill(ev.pid, 'SIGKILL', true);
+      return;
+    }
+    const { core } = this;
+    const { sock, fast } = entry;
+    const log = core.log;
+    const unitName = sock.unit.name;
+    switch (ev.type) {
+      case 'started': {
+        sock.triggerLimit.below();
+        sock.counters.triggers += 1;
+        sock.counters.accepted += 1;
+        const { instance, name } = nameConnection(sock, ev.local, ev.remote);
+        const admission = sock.limits.admit(sourceKey(ev.remote), prettyAddress(ev.remote) ?? '');
+        const inst = new FastInstance(
+          name,
+          ev.pid,
+          fast.unit,
+          ev.invocationId,
+          api,
+          admission.ok ? admission.release : () => {},
+        );
+        sock.instances.add(inst);
+        this.fastPids.set(ev.pid, { inst, instances: sock.instances, socket: unitName });
+        core.events.emit('accepted', { socket: unitName, service: name, instance, remote: ev.remote, local: ev.local });
+        core.events.emit('service-state', { service: name, state: 'active', pid: ev.pid });
+        core.events.emit('started', { service: name, pid: ev.pid, socket: unitName });
+        return;
+      }
+      case 'refused': {
+        sock.triggerLimit.below();
+        sock.counters.triggers += 1;
+        const { message } = refusalMessage(ev, ev.remote);
+        log.warn(message, { unit: unitName });
+        sock.counters.refused += 1;
+        core.events.emit('refused', { socket: unitName, reason: ev.reason, remote: ev.remote, message });
+        return;
+      }
+      case 'trigger-limit':
+        sock.counters.refused += 1;
+        core.events.emit('refused', {
+          socket: unitName,
+          reason: 'trigger-limit-hit',
+          remote: ev.remote,
+          message: TRIGGER_LIMIT_MESSAGE,
+        });
+        this.sockets.triggerLimitHit(sock);
+        return;
+      case 'poll-limit': {
+        const u = sock.unit;
+        const ms = Math.max(1, Math.round(u.pollLimitIntervalUsec / 1000));
+        log.warn(`Poll limit hit (PollLimitBurst=${u.pollLimitBurst} in ${ms} ms), pausing polling for ${ms} ms.`, {
+          unit: unitName,
+        });
+        return;
+      }
+      case 'fds-exhausted':
+        log.warn(
+          `Failed to accept connection: ${messageOf(ev.error)}; waiting for a running instance to exit before accepting more.`,
+          { unit: unitName },
+        );
+        return;
+      case 'accept-error':
+        log.warn(`Failed to accept connection: ${messageOf(ev.error)}`, { unit: unitName });
+        return;
+      case 'spawn-failed': {
+        sock.triggerLimit.below();
+        sock.counters.triggers += 1;
+        sock.counters.accepted += 1;
+        const { instance, name } = nameConnection(sock, ev.local, ev.remote);
+        core.events.emit('accepted', { socket: unitName, service: name, instance, remote: ev.remote, local: ev.local });
+        log.error(`Failed to start ${name}: ${messageOf(ev.error)}`, { unit: unitName });
+        return;
+      }
+      case 'released':
+        log.debug(`${ev.path} changed: back to the regular accept path.`, { unit: unitName });
+        this.leaveFast(sock);
+        if (sock.state === 'listening' && this.sockets.live(sock) && !core.stopping) this.sockets.enterListening(sock);
+        return;
+    }
+  }
+
+  private onFastExit(pid: number, exit: { code: number | null; signal: NodeJS.Signals | null }): void {
+    const rec = this.fastPids.get(pid);
+    if (!rec) return;
+    this.fastPids.delete(pid);
+    const { inst } = rec;
+    inst.release();
+    rec.instances.delete(inst);
+    const { result, line } = exitResult(exit);
+    const log = this.core.log;
+    if (result === 'success') log.debug(line, { unit: inst.name });
+    else {
+      log.warn(line, { unit: inst.name });
+      log.warn(`Failed with result '${result}'.`, { unit: inst.name });
+    }
+    this.core.events.emit('service-exit', {
+      unit: inst.name,
+      pid,
+      code: exit.code,
+      signal: exit.signal,
+      result,
+      restart: false,
+      stopped: inst.stopRequested,
+    });
+    inst.onExit();
+    this.sockets.get(rec.socket)?.resumeAccept?.();
   }
 }

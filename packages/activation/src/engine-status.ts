@@ -54,7 +54,11 @@ export function socketUnitInfo(sock: SocketRuntime): UnitInfo {
 }
 
 /** A service (or Accept=yes instance) as `status UNIT` shows it; `triggeredBy` the sockets that start it. */
-export function serviceUnitInfo(name: string, p: ServiceProcess, triggeredBy: string[]): UnitInfo {
+export function serviceUnitInfo(
+  name: string,
+  p: Pick<ServiceProcess, 'snapshot' | 'state' | 'unit'>,
+  triggeredBy: string[],
+): UnitInfo {
   const snap = p.snapshot(true);
   const activeState = p.state === 'auto-restart' ? 'activating' : p.state;
   return {

@@ -148,7 +148,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     if (!this.started) return { ...(await this.start(units)), kept: [], reopened: [], removed: [] };
     units = keepServing(this.core, this.sockets, this.defs, units);
     await this.define(units);
-    return reloadSockets(this.core, this.sockets, units);
+    const report = reloadSockets(this.core, this.sockets, units);
+    // Accept=yes sockets on the fast path take the new templates and limits: back to the regular path.
+    this.instances.reloaded();
+    return report;
   }
 
   // ---- per-unit control (mptcpd-lite start|stop|restart|reload UNIT) ------------------------------

@@ -13,6 +13,7 @@ import type {
 import { ActivationError, messageOf } from './errors.js';
 import type { NativeSpawn } from './exec.js';
 import type { FdStorePrimitives } from './fd-store.js';
+import type { AcceptSpawnApi } from './accept-fast.js';
 
 /** A readiness watch on one fd; `stop()` is idempotent. */
 export interface ReadableWatch {
@@ -54,6 +55,8 @@ export interface NativeApi {
   fdStore?: FdStorePrimitives;
   /** fcntl(F_DUPFD_CLOEXEC): a second reference to an open file (a connection kept for control commands). */
   dup?: (fd: number) => number;
+  /** The Accept=yes fast path (accept-fast.ts); absent in an older addon or with the node launcher. */
+  acceptSpawn?: AcceptSpawnApi;
 }
 
 type NativeModule = typeof import('@mptcp/native');
@@ -116,5 +119,16 @@ export function adaptNative(mod: NativeModule): NativeApi {
       ? { fdStore: { watchHangup: mod.watchHangup, sameOpenFile: mod.sameOpenFile } }
       : {}),
     dup: (fd: number) => mod.duplicateFd(fd),
+    ...(!nativeSpawnDisabled() && mod.acceptSpawnSupported()
+      ? {
+          acceptSpawn: {
+            start: mod.acceptSpawnStart,
+            add: mod.acceptSpawnAdd,
+            remove: mod.acceptSpawnRemove,
+            release: mod.acceptSpawnRelease,
+            kill: mod.acceptSpawnKill,
+          },
+        }
+      : {}),
   };
 }

@@ -35,6 +35,11 @@ export class RateLimit {
     return this.count <= this.burst;
   }
 
+  /** The current window (for a hand-over to the Accept=yes fast path, accept-fast.ts). */
+  window(): { begin: number; count: number } {
+    return { begin: this.begin, count: this.count };
+  }
+
   /** Events counted in the current window. */
   get used(): number {
     return this.count;

@@ -5,6 +5,7 @@
  * (`onReadable`: accept-instances.ts for Accept=yes, service-runtime.ts for Accept=no).
  */
 import type { SocketUnit } from '@mptcp/unit';
+import type { AcceptedInstance } from './accept-instances.js';
 import type { ConnectionLimits } from './connection-limits.js';
 import type { EngineCore } from './engine-core.js';
 import type { SocketCounters, SocketResult, SocketState, StartReport } from './engine-types.js';
@@ -14,7 +15,6 @@ import { TRIGGER_LIMIT_MESSAGE, connectionLimitsFor, triggerLimitOf } from './li
 import type { ReadableWatch } from './native-binding.js';
 import { type OpenedPort, type Preopened, closePorts, closePreopened, openPorts, preopenPorts } from './open-listen.js';
 import { RateLimit } from './rate-limit.js';
-import type { ServiceProcess } from './service-process.js';
 
 export interface SocketRuntime {
   unit: SocketUnit;
@@ -34,7 +34,7 @@ export interface SocketRuntime {
   limits: ConnectionLimits;
   counters: SocketCounters;
   nAccepted: number;
-  instances: Set<ServiceProcess>;
+  instances: Set<AcceptedInstance>;
   /** The fds are in blocking mode because a service holds them. */
   lent: boolean;
   /** Set while accept() failed with EMFILE/ENFILE: the retry timer. */
@@ -50,7 +50,7 @@ export interface SocketRuntime {
 
 /** What a reopened socket takes over from the runtime it replaces: its Accept=yes instances and their counts. */
 export interface Carried {
-  instances: Set<ServiceProcess>;
+  instances: Set<AcceptedInstance>;
   limits: ConnectionLimits;
   counters: SocketCounters;
   nAccepted: number;

@@ -68,6 +68,11 @@ export function useUserDatabase(files: Partial<UserDatabase>): void {
 }
 
 /** Forgets /etc/passwd, /etc/group and what was resolved from them: the next lookup reads them again. */
+/** The files User=/Group= are resolved from (the fast path hands a socket back when they change). */
+export function userDatabasePaths(): string[] {
+  return [database.passwd, database.group];
+}
+
 export function clearUserCache(): void {
   tables.clear();
   users.clear();

@@ -296,6 +296,7 @@ class Acceptor {
 
  private:
   static void* ThreadMain(void* self) {
+    pthread_setname_np(pthread_self(), "mptcp-accept");
     static_cast<Acceptor*>(self)->Loop();
     return nullptr;
   }
@@ -659,7 +660,10 @@ int64_t NumberField(Napi::Object o, const char* key, int64_t dflt) {
 // every batch as a flat array (see Acceptor::ToJs). true when running.
 static Napi::Value AcceptorInit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (g_acceptor != nullptr) return Napi::Boolean::New(env, true);
+  // One thread per process, serving the environment that started it (the main thread's); a worker
+  // thread's environment gets EBUSY and keeps the regular path.
+  if (g_acceptor != nullptr)
+    return g_acceptor->env_ == env ? Napi::Value(Napi::Boolean::New(env, true)) : Errno(env, EBUSY);
   if (info.Length() < 1 || !info[0].IsFunction()) {
     Napi::TypeError::New(env, "acceptorInit(callback)").ThrowAsJavaScriptException();
     return env.Undefined();
@@ -681,7 +685,7 @@ static Napi::Value AcceptorInit(const Napi::CallbackInfo& info) {
 //   pollBegin, pollCount, watch: [path...] }.
 static Napi::Value AcceptorAdd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (g_acceptor == nullptr) {
+  if (g_acceptor == nullptr || g_acceptor->env_ != env) {
     Napi::Error::New(env, "acceptorInit() first").ThrowAsJavaScriptException();
     return env.Undefined();
   }
