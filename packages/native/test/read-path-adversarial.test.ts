@@ -252,6 +252,10 @@ describe.skipIf(noMptcp)('read path against MPTCP_READ_PATH=0 and TCP (loopback)
   it.each(KINDS)('%s: destroy() inside a data handler mid-stream stops delivery at once', async (kind) => {
     const { c, s } = await pair(kind);
     c.on('error', () => {});
+    // The writer stops at an error or at the peer's end: on MPTCP, close() may send a DATA_FIN instead
+    // of a fastclose (the msk's queue was empty, more was still in the subflow), and the orphaned msk
+    // then closes its window: without this the writer waited for the kernel's 60 s close timeout.
+    c.on('end', () => c.destroy());
     let after = 0;
     let n = 0;
     s.on('data', () => {
