@@ -1,15 +1,16 @@
 // After tsc: bundles dist/main-run.js (the `run` command, the daemon and the workspace packages it
-// imports) into dist/run.bundle.js, with a source map that leads back to the TypeScript sources
+// imports) into dist/run.bundle.cjs, with a source map that leads back to the TypeScript sources
 // (esbuild follows each input's own map). dist/run.bundle.json lists the inputs so cli.js can tell
-// a stale bundle (src/run-bundle.ts).
+// a stale bundle (src/run-bundle.ts). CommonJS, so that cli.js can compile it with a V8 code cache
+// (dist/run.bundle.cache, written by the first daemon start; a new build removes the old one).
 import { build } from 'esbuild';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = resolve(root, 'dist');
-const outfile = resolve(dist, 'run.bundle.js');
+const outfile = resolve(dist, 'run.bundle.cjs');
 
 const result = await build({
   absWorkingDir: root,
@@ -17,7 +18,12 @@ const result = await build({
   outfile,
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  // Run by run-bundle.ts as Node runs a CommonJS module (vm.Script, for its code cache); its wrapper
+  // passes the bundle's URL as __bundleUrl, which stands for import.meta.url.
+  format: 'cjs',
+  define: { 'import.meta.url': '__bundleUrl' },
+  // import() of a builtin (node:http for --metrics) becomes require(): a vm.Script has no ESM loader.
+  supported: { 'dynamic-import': false },
   target: 'node20',
   sourcemap: 'linked',
   // No keepNames: it wraps every function expression in a __name() call, closures created per unit
@@ -29,10 +35,6 @@ const result = await build({
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
-  // commander is CommonJS: its require() calls of node builtins need a real require.
-  banner: {
-    js: "import { createRequire as __bundleRequire } from 'node:module';\nconst require = __bundleRequire(import.meta.url);",
-  },
   plugins: [
     {
       // The workspace packages have no module-level side effects (native's register.js, the one
@@ -105,6 +107,11 @@ const result = await build({
     },
   ],
 });
+
+// The old bundle's code cache would be rejected anyway (another source); do not leave it behind.
+rmSync(resolve(dist, 'run.bundle.cache'), { force: true });
+rmSync(resolve(dist, 'run.bundle.js'), { force: true });
+rmSync(resolve(dist, 'run.bundle.js.map'), { force: true });
 
 const inputs = Object.keys(result.metafile.inputs)
   .map((f) => resolve(root, f))

@@ -1,9 +1,26 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RUN_BUNDLE, runBundle } from '../src/run-bundle.js';
+import {
+  RUN_BUNDLE,
+  RUN_BUNDLE_CACHE,
+  cacheStamp,
+  loadRunBundle,
+  readCodeCache,
+  runBundle,
+} from '../src/run-bundle.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -23,8 +40,8 @@ function fakeDist(bundleAt: number, inputs: Record<string, number | null>): URL 
     utimesSync(join(dist, f), at, at);
   }
   writeFileSync(join(dist, 'run.bundle.json'), JSON.stringify({ inputs: Object.keys(inputs) }));
-  writeFileSync(join(dist, 'run.bundle.js'), '');
-  utimesSync(join(dist, 'run.bundle.js'), bundleAt, bundleAt);
+  writeFileSync(join(dist, 'run.bundle.cjs'), '');
+  utimesSync(join(dist, 'run.bundle.cjs'), bundleAt, bundleAt);
   return pathToFileURL(`${dist}/`);
 }
 
@@ -56,9 +73,108 @@ describe('runBundle', () => {
   });
 });
 
+/** What the fake bundles below saw: each load, and the afterReady callbacks they were given. */
+interface FakeBundleLog {
+  loads: { bundleUrl: string; filename: string; dirname: string; requireWorks: boolean; strict: boolean }[];
+  ready: (() => void)[];
+}
+const LOG_KEY = '__mptcpdLiteRunBundleTest';
+const FAKE_BUNDLE = `"use strict";
+const log = globalThis.${LOG_KEY};
+log.loads.push({ bundleUrl: __bundleUrl, filename: __filename, dirname: __dirname,
+  requireWorks: typeof require('node:path').join === 'function', strict: this === undefined });
+function work(n) { let s = 0; for (let i = 0; i < n; i++) s += i; return s; }
+work(10);
+module.exports.afterReady = (fn) => log.ready.push(fn);
+`;
+
+/** A dist/ holding FAKE_BUNDLE (with `tail` appended) as the bundle. */
+function fakeBundleDist(tail = ''): { dir: URL; dist: string } {
+  const root = mkdtempSync(join(tmpdir(), 'run-bundle-cache-'));
+  dirs.push(root);
+  writeFileSync(join(root, 'run.bundle.cjs'), FAKE_BUNDLE + tail);
+  return { dir: pathToFileURL(`${root}/`), dist: root };
+}
+
+describe('loadRunBundle and its code cache', () => {
+  const g = globalThis as unknown as Record<string, FakeBundleLog | undefined>;
+  afterEach(() => {
+    delete g[LOG_KEY];
+  });
+  const fresh = (): FakeBundleLog => (g[LOG_KEY] = { loads: [], ready: [] });
+
+  it('runs the bundle as a CommonJS module in strict mode, with its URL for import.meta.url', () => {
+    const log = fresh();
+    const { dir, dist } = fakeBundleDist();
+    loadRunBundle(RUN_BUNDLE, {}, dir);
+    expect(log.loads).toEqual([
+      {
+        bundleUrl: new URL(RUN_BUNDLE, dir).href,
+        filename: join(dist, 'run.bundle.cjs'),
+        dirname: `${dist}/`,
+        requireWorks: true,
+        strict: true,
+      },
+    ]);
+  });
+
+  it('writes the cache once ready when there is none, and uses it at the next start', () => {
+    const log = fresh();
+    const { dir, dist } = fakeBundleDist();
+    const cacheFile = join(dist, 'run.bundle.cache');
+    loadRunBundle(RUN_BUNDLE, {}, dir);
+    expect(existsSync(cacheFile)).toBe(false);
+    expect(log.ready).toHaveLength(1);
+    log.ready[0]!();
+    const stamp = cacheStamp(statSync(join(dist, 'run.bundle.cjs')));
+    expect(readFileSync(cacheFile, 'latin1').startsWith(stamp)).toBe(true);
+    expect(readCodeCache(cacheFile, stamp)?.length).toBeGreaterThan(0);
+    // Second start: V8 accepts the cache, so nothing is registered to rewrite it.
+    loadRunBundle(RUN_BUNDLE, {}, dir);
+    expect(log.loads).toHaveLength(2);
+    expect(log.ready).toHaveLength(1);
+  });
+
+  it('a cache written for another bundle (same length, other stamp) is not used and is rewritten', () => {
+    const log = fresh();
+    const { dir, dist } = fakeBundleDist('work(1);\n');
+    const bundle = join(dist, 'run.bundle.cjs');
+    loadRunBundle(RUN_BUNDLE, {}, dir);
+    log.ready.splice(0)[0]!();
+    // The same length, other code, other mtime: V8 alone would take the old bytecode.
+    writeFileSync(bundle, FAKE_BUNDLE + 'work(2);\n');
+    utimesSync(bundle, 5000, 5000);
+    const stamp = cacheStamp(statSync(bundle));
+    expect(readCodeCache(join(dist, RUN_BUNDLE_CACHE), stamp)).toBeUndefined();
+    loadRunBundle(RUN_BUNDLE, {}, dir);
+    expect(log.ready).toHaveLength(1);
+    log.ready[0]!();
+    expect(readCodeCache(join(dist, RUN_BUNDLE_CACHE), stamp)?.length).toBeGreaterThan(0);
+  });
+
+  it('V8 rejecting the data (corrupt or from another Node) means a rewrite, not a failure', () => {
+    const log = fresh();
+    const { dir, dist } = fakeBundleDist();
+    const stamp = cacheStamp(statSync(join(dist, 'run.bundle.cjs')));
+    writeFileSync(join(dist, RUN_BUNDLE_CACHE), Buffer.concat([Buffer.from(stamp, 'latin1'), Buffer.alloc(64, 7)]));
+    loadRunBundle(RUN_BUNDLE, {}, dir);
+    expect(log.loads).toHaveLength(1);
+    expect(log.ready).toHaveLength(1);
+  });
+
+  it('MPTCPD_LITE_CODE_CACHE=0 neither reads nor writes a cache', () => {
+    const log = fresh();
+    const { dir, dist } = fakeBundleDist();
+    loadRunBundle(RUN_BUNDLE, { MPTCPD_LITE_CODE_CACHE: '0' }, dir);
+    expect(log.loads).toHaveLength(1);
+    expect(log.ready).toHaveLength(0);
+    expect(readdirSync(dist)).toEqual(['run.bundle.cjs']);
+  });
+});
+
 // The built bundle (npm run build) maps back to the TypeScript sources of the app and its packages.
-const builtMap = new URL('../dist/run.bundle.js.map', import.meta.url);
-describe.skipIf(!existsSync(builtMap))('dist/run.bundle.js', () => {
+const builtMap = new URL('../dist/run.bundle.cjs.map', import.meta.url);
+describe.skipIf(!existsSync(builtMap))('dist/run.bundle.cjs', () => {
   it('has a source map whose sources are the TypeScript files', () => {
     const map = JSON.parse(readFileSync(builtMap, 'utf8')) as { sources: string[]; sourcesContent: string[] };
     // package-root.js is the one file the bundle replaces and native-subset: the one module it makes
@@ -78,8 +194,13 @@ describe.skipIf(!existsSync(builtMap))('dist/run.bundle.js', () => {
   });
 
   it("loads no HTTP module at start (@mptcp/native's agents left out, --metrics loads node:http itself)", () => {
-    const bundle = readFileSync(new URL('../dist/run.bundle.js', import.meta.url), 'utf8');
-    const builtins = new Set([...bundle.matchAll(/from\s*"node:([\w/]+)"/g)].map((m) => m[1]));
+    const bundle = readFileSync(new URL('../dist/run.bundle.cjs', import.meta.url), 'utf8');
+    // A lazy import('node:x') is compiled to Promise.resolve().then(() => __toESM(require("node:x"))).
+    const builtins = new Set(
+      [...bundle.matchAll(/(Promise\.resolve\(\)\.then\(\(\)=>__toESM\()?require\("node:([\w/]+)"\)/g)]
+        .filter((m) => m[1] === undefined)
+        .map((m) => m[2]),
+    );
     expect(builtins.has('fs')).toBe(true);
     for (const heavy of ['http', 'http2', 'https', 'tls']) expect(builtins.has(heavy)).toBe(false);
   });

@@ -36,6 +36,20 @@ export interface RunningDaemon {
   reload(): Promise<LoadReport>;
 }
 
+const readyCallbacks: Array<() => void> = [];
+
+/**
+ * Runs `fn` once, when the next daemon started in this process is ready (after READY=1 and the ready
+ * line, before the compacting GC): the bundle loader writes its code cache there (run-bundle.ts).
+ */
+export function afterReady(fn: () => void): void {
+  readyCallbacks.push(fn);
+}
+
+function runReadyCallbacks(): void {
+  for (const fn of readyCallbacks.splice(0)) fn();
+}
+
 /** `serving(unit)`: the unit still serves (a reload keeps a running unit whose file no longer loads). */
 function reportLoad(log: Logger, report: LoadReport, serving: (unit: string) => boolean = () => false): void {
   for (const w of report.warnings) log.warning(w);
@@ -256,6 +270,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   );
   await notifier.notify({ READY: 1, STATUS: statusText(lastReport), MAINPID: process.pid });
   // Ready first; then the garbage of the start-up burst goes (v8-tuning.ts).
-  setImmediate(compactHeap);
+  setImmediate(() => {
+    runReadyCallbacks();
+    compactHeap();
+  });
   return { done, stop, reload };
 }
