@@ -11,9 +11,9 @@
  * 6. `SYSTEMD_EXEC_PID` (the process' own PID, set by the launcher, as systemd ≥ 248);
  * 7. `Environment=` assignments, then `EnvironmentFile=` (read right before exec; it wins).
  */
-import { randomUUID } from 'node:crypto';
 import type { ServiceUnit } from '@mptcp/unit';
 import { readEnvironmentFiles } from './environment-file.js';
+import { randomId128 } from './random-id.js';
 import type { ResolvedUser } from './user.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin';
@@ -37,9 +37,9 @@ export const LOCALE_VARS = [
   'LC_ALL',
 ];
 
-/** A v4 UUID without dashes, as systemd's sd_id128_randomize(); randomUUID() draws from a cached entropy pool. */
+/** A v4 UUID without dashes, as systemd's sd_id128_randomize() (random-id.ts: from a pool of /dev/urandom bytes). */
 export function invocationId(): string {
-  return randomUUID().replace(/-/g, '');
+  return randomId128();
 }
 
 export interface ServiceEnvironmentInput {

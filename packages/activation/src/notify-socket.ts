@@ -5,10 +5,10 @@
  * control PID, or else by its session (services lead their own session, our stand-in for a cgroup).
  * The service then applies NotifyAccess= and the message.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ReceivedDatagram } from '@mptcp/native';
 import { messageOf } from './errors.js';
+import { randomHex } from './random-id.js';
 import type { Logger } from './logger.js';
 import type { NativeApi, ReadableWatch } from './native-binding.js';
 import { NOTIFY_BUFFER_MAX, type NotifyMessage, parseNotifyMessage } from './notify-message.js';
@@ -55,7 +55,7 @@ export class NotifySocket {
     address?: string,
   ) {
     // Abstract: nothing to clean up after a crash, and no directory permissions for User= services.
-    this.address = address ?? `@mptcpd-lite/notify/${process.pid}-${randomBytes(4).toString('hex')}`;
+    this.address = address ?? `@mptcpd-lite/notify/${process.pid}-${randomHex(4)}`;
   }
 
   /** Whether the addon can run a notify socket at all. */
