@@ -201,7 +201,9 @@ export class ServiceExec {
       ...(switchUser && creds.uid !== undefined ? { uid: creds.uid } : {}),
       ...(switchUser && creds.gid !== undefined ? { gid: creds.gid } : {}),
       ...(this.options.spawn ? { native: this.options.spawn } : {}),
-      ...(ctx.handOff ? { handOff: ctx.handOff } : {}),
+      // An Accept=yes instance's spawn runs off the event loop (the loop goes on accepting); any other
+      // start clones at once, which gets the child exec'd sooner (ExecOptions.blocking).
+      ...(ctx.handOff ? { handOff: ctx.handOff } : { blocking: true }),
       context: execContextOf(this.unit()),
     });
   }
