@@ -24,6 +24,7 @@ import { setConnecting } from './fd.js';
 import {
   bulkTuningFor,
   presetBulkReceiveBuffer,
+  presetBulkSendBuffer,
   useMptcpBulkTuning,
   useMptcpWritePath,
   writePathDisabled,
@@ -143,7 +144,10 @@ function startAttempt(fd: number, target: Target, port: number, options: MptcpCo
       }
     }
     // Before the handshake, so the window can open from the first round trip (write-path.ts).
-    if (bulkTuningFor('client')) presetBulkReceiveBuffer(fd);
+    if (bulkTuningFor('client')) {
+      presetBulkReceiveBuffer(fd);
+      presetBulkSendBuffer(fd);
+    }
     const r = native.connect(fd, { family: target.family, address: target.address, port });
     if (r === 0) {
       resolve();

@@ -145,6 +145,8 @@ export {
   bulkPresetEnabled,
   DEFAULT_BULK_RCVBUF,
   presetBulkReceiveBuffer,
+  presetBulkSendBuffer,
+  bulkSendBuffer,
   type WritePathOptions,
   type BulkTuningOptions,
 } from './write-path.js';

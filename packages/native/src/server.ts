@@ -16,6 +16,7 @@ import type { MptcpMode } from './types.js';
 import {
   bulkTuningFor,
   presetBulkReceiveBuffer,
+  presetBulkSendBuffer,
   sendTuningFor,
   useMptcpBulkTuning,
   useMptcpWritePath,
@@ -82,8 +83,11 @@ function bindListener(
     const r = native.setsockoptInt(fd, sysconst('IPPROTO_IPV6'), sysconst('IPV6_V6ONLY'), options.ipv6Only ? 1 : 0);
     if (r < 0) fail(-r, 'setsockopt');
   }
-  // Accepted connections inherit the listener's receive buffer (write-path.ts, bulk tuning).
-  if (bulkTuningFor('server')) presetBulkReceiveBuffer(fd);
+  // Accepted connections inherit the listener's buffers (write-path.ts, bulk tuning).
+  if (bulkTuningFor('server')) {
+    presetBulkReceiveBuffer(fd);
+    presetBulkSendBuffer(fd);
+  }
   // As libuv does for every TCP listener: rebinding a port in TIME_WAIT must work.
   let r = native.setsockoptInt(fd, sysconst('SOL_SOCKET'), sysconst('SO_REUSEADDR'), 1);
   if (r < 0) fail(-r, 'setsockopt');

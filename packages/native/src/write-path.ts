@@ -320,6 +320,35 @@ export function presetBulkReceiveBuffer(fd: number): number {
 }
 
 /**
+ * The send buffer bulk tuning presets before the handshake, in bytes as getsockopt(SO_SNDBUF)
+ * reports: MPTCP_BULK_SNDBUF=<bytes> (0: no preset; the buffer still grows on a stall), else
+ * DEFAULT_MAX_SNDBUF (64 MiB).
+ */
+export function bulkSendBuffer(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env['MPTCP_BULK_SNDBUF'];
+  const n = v === undefined || v === '' ? NaN : Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : DEFAULT_MAX_SNDBUF;
+}
+
+/**
+ * Raises the send buffer of a new MPTCP socket `fd` (a listener: its connections inherit it; a
+ * client: before connect()) to bulkSendBuffer(), before the handshake (MPTCP_BULK_PRESET=0 leaves
+ * it out, as the receive preset). Measured with docs/repro/mptcp-loopback-bench.c (C, no Node;
+ * docs/mptcp-loopback.md): on loopback an MPTCP sender with the kernel's send-buffer autotuning
+ * stalls several times per GiB and burns 1.5-1.8x TCP's CPU per byte; with the send buffer set
+ * before the handshake it stalls rarely and costs what TCP costs. Growing the buffer only once a
+ * write has waited 4 ms (useMptcpBulkTuning) comes too late for that. A limit, not an allocation:
+ * the kernel holds only bytes the application wrote and the peer has not yet acknowledged; never
+ * lowered; a no-op for TCP. Returns the buffer in effect (0 if untouched).
+ */
+export function presetBulkSendBuffer(fd: number): number {
+  const want = bulkSendBuffer();
+  if (!bulkPresetEnabled()) return 0;
+  if (want <= 0 || !isMptcpFd(fd)) return 0;
+  return raiseBuffer(fd, 'SO_SNDBUF', 'SO_SNDBUFFORCE', want, { forceDenied: false });
+}
+
+/**
  * Arms bulk tuning (see above) on a connected MPTCP `socket`. A no-op returning false for TCP, for
  * sockets without an fd and for sockets already tuned.
  */
