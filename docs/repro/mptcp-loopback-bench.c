@@ -32,7 +32,8 @@
  * Output: {"proto":..,"gbit":..,"seconds":..,"send_usr":..,"send_sys":..,"recv_usr":..,"recv_sys":..,
  *          "recv_calls":..,"send_calls":..,"max_gap_ms":..,"stalls":..} (CPU in seconds per GiB moved,
  *          of the two processes only: softirq work done in ksoftirqd and MPTCP's kworker is not in it;
- *          max_gap_ms: longest time between two reads; stalls: gaps > 100 ms).
+ *          max_gap_ms: longest time between two reads; stalls: gaps > 100 ms; send_vcsw/recv_vcsw:
+ *          voluntary context switches per GiB, i.e. how often each side blocked and was woken).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -302,8 +303,9 @@ int main(int argc, char **argv) {
   struct rusage *snd = accepting_sends ? &self : &kid, *rcv = accepting_sends ? &kid : &self;
   double gib = (double)got / (1 << 30);
   printf("{\"proto\":\"%s\",\"dir\":\"%s\",\"gbit\":%.3f,\"seconds\":%.4f,\"send_usr\":%.3f,\"send_sys\":%.3f,"
-         "\"recv_usr\":%.3f,\"recv_sys\":%.3f,\"recv_calls\":%lld,\"send_calls\":%lld,\"max_gap_ms\":%.1f,\"stalls\":%d}\n",
+         "\"recv_usr\":%.3f,\"recv_sys\":%.3f,\"recv_calls\":%lld,\"send_calls\":%lld,\"max_gap_ms\":%.1f,\"stalls\":%d,"
+         "\"send_vcsw\":%.0f,\"recv_vcsw\":%.0f}\n",
          o.proto == IPPROTO_MPTCP ? "mptcp" : "tcp", o.down ? "down" : "up", got * 8 / seconds / 1e9, seconds,
-         tv(snd->ru_utime) / gib, tv(snd->ru_stime) / gib, tv(rcv->ru_utime) / gib, tv(rcv->ru_stime) / gib, rcalls, scalls, max_gap * 1e3, stalls);
+         tv(snd->ru_utime) / gib, tv(snd->ru_stime) / gib, tv(rcv->ru_utime) / gib, tv(rcv->ru_stime) / gib, rcalls, scalls, max_gap * 1e3, stalls, snd->ru_nvcsw / gib, rcv->ru_nvcsw / gib);
   return 0;
 }

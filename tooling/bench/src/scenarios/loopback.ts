@@ -1,129 +1,205 @@
 /**
  * loopbackRatio: Node over @mptcp/native MPTCP vs Node over plain TCP, bulk transfer on 127.0.0.1,
- * 1 GiB each way per repetition, the two transports interleaved so drift hits both equally.
+ * 1 GiB each way per repetition, with bbr and with cubic (TCP_CONGESTION on both ends' sockets;
+ * on MPTCP the kernel applies it to the subflows), the transports interleaved so drift hits all
+ * equally. In the same repetitions, the kernel alone: docs/repro/mptcp-loopback-bench.c (C, no
+ * Node, 1 MiB reads and writes as the read path) for TCP and MPTCP, so the report shows the
+ * kernel's own MPTCP / TCP ratio — the ceiling for any user-space library — beside Node's.
  */
-import { freePort, missing } from '../lib/caps.js';
-import { pythonLoopback } from '../lib/python-baseline.js';
+import { freePort } from '../lib/caps.js';
+import { cLoopback, type CLoopbackResult } from '../lib/c-loopback.js';
 import { fmtBits } from '../lib/format.js';
 import { barChart } from '../report/svg.js';
-import { geomean, median, round, sampled } from '../lib/stats.js';
+import { median, round, sampled } from '../lib/stats.js';
 import { transfer } from '../lib/transfer.js';
+import type { Metric } from '../lib/result.js';
 import type { Scenario } from '../lib/scenario.js';
 import type { Transport } from '../lib/sockets.js';
 
 const GiB = 1 << 30;
+const CCS = ['bbr', 'cubic'] as const;
+const DIRS = ['up', 'down'] as const;
+/** The buffers @mptcp/native presets before the handshake for bulk sockets (write-path.ts). */
+const NATIVE_PRESET = 64 << 20;
 
 export const loopback: Scenario = {
   name: 'loopback',
-  title: 'Loopback bulk transfer: MPTCP (@mptcp/native) vs TCP',
+  title: 'Loopback bulk transfer: MPTCP (@mptcp/native) vs TCP, bbr and cubic, beside the kernel alone (C)',
   needs: ['mptcp'],
   async run(ctx) {
     // As the veth scenario: MPTCP runs with @mptcp/native's defaults plus the server's opt-in to
-    // the 64 MiB receive preset (MPTCP_BULK_TUNING=1: a server that receives bulk chooses it; by
+    // the 64 MiB buffer presets (MPTCP_BULK_TUNING=1: a server that receives bulk chooses it; by
     // default servers only grow their send buffer). The read path is on by default; the
-    // 'mptcp0' runs turn it off. MPTCP_BULK_TUNING in the environment reaches the workers.
+    // 'mptcp0' runs (bbr only) turn it off, the 'mptcpS0' runs (bbr only) leave out the send-buffer
+    // preset (MPTCP_BULK_SNDBUF=0). MPTCP_BULK_TUNING in the environment reaches the workers.
     process.env['MPTCP_BULK_TUNING'] ??= '1';
     const bytes = ctx.quick ? GiB / 8 : GiB;
-    // 'mptcp0': @mptcp/native with its read path off (MPTCP_READ_PATH=0): net's 64 KiB reads.
-    const rates: Record<string, number[]> = {
-      'tcp-up': [],
-      'tcp-down': [],
-      'mptcp-up': [],
-      'mptcp-down': [],
-      'mptcp0-up': [],
-      'mptcp0-down': [],
-    };
+    // Keys: `${variant}-${cc}-${dir}`; variant: tcp | mptcp | mptcp0 | mptcpS0 (Node), ctcp | cmptcp |
+    // cmptcp64 (C; cmptcp64: send and receive buffers preset to 64 MiB before the handshake, as
+    // @mptcp/native does for its bulk sockets).
+    const rates: Record<string, number[]> = {};
+    const cRuns: Record<string, CLoopbackResult[]> = {};
+    const push = (key: string, v: number): void => void (rates[key] ??= []).push(v);
     const maxReads: number[] = [];
+    const stalls: Record<string, number[]> = {};
     const savedReadPath = process.env['MPTCP_READ_PATH'];
+    const savedSndbuf = process.env['MPTCP_BULK_SNDBUF'];
+    const restore = (name: string, saved: string | undefined): void => {
+      if (saved === undefined) delete process.env[name];
+      else process.env[name] = saved;
+    };
     let confirmed: boolean | null = null;
     const reps = ctx.quick ? ctx.reps : Math.max(ctx.reps, 5);
     for (let rep = 0; rep < reps; rep++) {
-      const variants: Array<Transport | 'mptcp0'> = ['tcp', 'mptcp', 'mptcp0'];
-      const order = variants.map((_, i) => variants[(i + rep) % variants.length]!);
-      for (const dir of ['up', 'down'] as const) {
-        for (const variant of order) {
-          const transport: Transport = variant === 'tcp' ? 'tcp' : 'mptcp';
-          if (variant === 'mptcp0') process.env['MPTCP_READ_PATH'] = '0';
-          else if (savedReadPath === undefined) delete process.env['MPTCP_READ_PATH'];
-          else process.env['MPTCP_READ_PATH'] = savedReadPath;
-          const port = await freePort();
-          const r = await transfer({
-            transport,
-            host: '127.0.0.1',
-            port,
-            sinkAt: dir === 'up' ? 'server' : 'client',
-            bytes,
-          });
-          if (r.sink.bytes !== bytes)
-            throw new Error(`${transport} ${dir}: received ${r.sink.bytes} of ${bytes} bytes`);
-          if (transport === 'mptcp') confirmed = confirmed === false ? false : r.sink.mptcp;
-          if (transport === 'tcp' && r.sink.mptcp === true) throw new Error('plain TCP run reported MPTCP');
-          const bps = (r.sink.bytes * 8) / r.sink.seconds;
-          rates[`${variant}-${dir}`]!.push(bps);
-          if (variant === 'mptcp' && r.sink.readPath) maxReads.push(r.sink.readPath.maxRead);
-          ctx.log(`rep ${rep + 1} ${variant} ${dir}: ${fmtBits(bps)}, ${r.sink.stalls} stalls`);
+      for (const cc of CCS) {
+        const variants: Array<Transport | 'mptcp0' | 'mptcpS0' | 'ctcp' | 'cmptcp' | 'cmptcp64'> =
+          cc === 'bbr'
+            ? ['tcp', 'mptcp', 'mptcp0', 'mptcpS0', 'ctcp', 'cmptcp', 'cmptcp64']
+            : ['tcp', 'mptcp', 'ctcp', 'cmptcp', 'cmptcp64'];
+        const order = variants.map((_, i) => variants[(i + rep) % variants.length]!);
+        for (const dir of DIRS) {
+          for (const variant of order) {
+            const key = `${variant}-${cc}-${dir}`;
+            if (variant === 'ctcp' || variant === 'cmptcp' || variant === 'cmptcp64') {
+              const r = await cLoopback({
+                transport: variant === 'ctcp' ? 'tcp' : 'mptcp',
+                dir,
+                bytes,
+                cc,
+                ...(variant === 'cmptcp64' && { bufferPreset: NATIVE_PRESET }),
+              });
+              (cRuns[key] ??= []).push(r);
+              push(key, r.gbit * 1e9);
+              (stalls[key] ??= []).push(r.stalls);
+              ctx.log(
+                `rep ${rep + 1} ${cc} C ${variant.slice(1)} ${dir}: ${fmtBits(r.gbit * 1e9)}, ${r.stalls} stalls`,
+              );
+              continue;
+            }
+            const transport: Transport = variant === 'tcp' ? 'tcp' : 'mptcp';
+            if (variant === 'mptcp0') process.env['MPTCP_READ_PATH'] = '0';
+            else restore('MPTCP_READ_PATH', savedReadPath);
+            if (variant === 'mptcpS0') process.env['MPTCP_BULK_SNDBUF'] = '0';
+            else restore('MPTCP_BULK_SNDBUF', savedSndbuf);
+            const port = await freePort();
+            const r = await transfer({
+              transport,
+              host: '127.0.0.1',
+              port,
+              sinkAt: dir === 'up' ? 'server' : 'client',
+              bytes,
+              cc,
+            });
+            if (r.sink.bytes !== bytes)
+              throw new Error(`${transport} ${cc} ${dir}: received ${r.sink.bytes} of ${bytes} bytes`);
+            if (transport === 'mptcp') confirmed = confirmed === false ? false : r.sink.mptcp;
+            if (transport === 'tcp' && r.sink.mptcp === true) throw new Error('plain TCP run reported MPTCP');
+            const bps = (r.sink.bytes * 8) / r.sink.seconds;
+            push(key, bps);
+            (stalls[key] ??= []).push(r.sink.stalls);
+            if (variant === 'mptcp' && r.sink.readPath) maxReads.push(r.sink.readPath.maxRead);
+            ctx.log(`rep ${rep + 1} ${cc} ${variant} ${dir}: ${fmtBits(bps)}, ${r.sink.stalls} stalls`);
+          }
         }
       }
     }
-    if (savedReadPath === undefined) delete process.env['MPTCP_READ_PATH'];
-    else process.env['MPTCP_READ_PATH'] = savedReadPath;
+    restore('MPTCP_READ_PATH', savedReadPath);
+    restore('MPTCP_BULK_SNDBUF', savedSndbuf);
     if (confirmed === false) throw new Error('MPTCP runs fell back to TCP (mptcpStatus says not active)');
-    // Sanity check, not a reported ratio: the kernel alone (Python), reading 64 KiB per recv as
-    // Node does, and 1 MiB per recv.
-    const kernel: Record<string, number[]> = { 'tcp-64k': [], 'mptcp-64k': [], 'tcp-1m': [], 'mptcp-1m': [] };
-    if (missing(['python3']) === null) {
-      for (let rep = 0; rep < ctx.reps; rep++) {
-        for (const [key, proto, rb] of [
-          ['tcp-64k', 6, 65536],
-          ['mptcp-64k', 262, 65536],
-          ['tcp-1m', 6, 1 << 20],
-          ['mptcp-1m', 262, 1 << 20],
-        ] as const) {
-          kernel[key]!.push(await pythonLoopback(proto, bytes, rb));
-        }
-      }
-    }
-    const k = Object.fromEntries(
-      Object.entries(kernel)
-        .filter(([, v]) => v.length)
-        .map(([key, v]) => [key, sampled(v)]),
-    );
-    const kernelRatio64k =
-      k['mptcp-64k'] && k['tcp-64k'] ? round(k['mptcp-64k'].median / k['tcp-64k'].median, 3) : null;
-    const kernelRatio1m = k['mptcp-1m'] && k['tcp-1m'] ? round(k['mptcp-1m'].median / k['tcp-1m'].median, 3) : null;
-    if (kernelRatio64k !== null)
-      ctx.log(`kernel (Python) MPTCP/TCP: ${kernelRatio64k} with 64 KiB reads, ${kernelRatio1m} with 1 MiB reads`);
     const s = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, sampled(v)]));
-    const up = s['mptcp-up']!.median / s['tcp-up']!.median;
-    const down = s['mptcp-down']!.median / s['tcp-down']!.median;
-    const ratio = round(geomean([up, down]), 3);
-    const up0 = s['mptcp0-up']!.median / s['tcp-up']!.median;
-    const down0 = s['mptcp0-down']!.median / s['tcp-down']!.median;
-    const gbit = (k: string): number => round(s[k]!.median / 1e9, 3);
+    const med = (k: string): number => s[k]!.median;
+    const ratio = (a: string, b: string): number => round(med(a) / med(b), 3);
+    const cells = CCS.flatMap((cc) => DIRS.map((dir) => ({ cc, dir, tag: `${cc}-${dir}` })));
+    const nodeRatios = cells.map((c) => ratio(`mptcp-${c.tag}`, `tcp-${c.tag}`));
+    const cRatios = cells.map((c) => ratio(`cmptcp-${c.tag}`, `ctcp-${c.tag}`));
+    const c64Ratios = cells.map((c) => ratio(`cmptcp64-${c.tag}`, `ctcp-${c.tag}`));
+    const worst = Math.min(...nodeRatios);
+    const worstC = Math.min(...cRatios);
+    const worstC64 = Math.min(...c64Ratios);
+    // CPU per GiB of both C processes (user + sys; softirq work runs in them on loopback): a
+    // load-independent view of what MPTCP costs the kernel per byte.
+    const cpu = (key: string): number =>
+      round(median((cRuns[key] ?? []).map((r) => r.send_usr + r.send_sys + r.recv_usr + r.recv_sys)), 3);
+    const cpuRatios = cells.map((c) => round(cpu(`ctcp-${c.tag}`) / cpu(`cmptcp-${c.tag}`), 3));
+    const gbit = (k: string): number => round(med(k) / 1e9, 3);
+    const stallText = (k: string): string => (stalls[k] ?? []).join('/');
+    const perCell: Metric[] = cells.flatMap((c, i) => [
+      {
+        key: `loopback.${c.cc}.${c.dir}`,
+        label: `Loopback ${c.cc} ${c.dir === 'up' ? 'upload' : 'download'}: Node MPTCP / Node TCP`,
+        value: nodeRatios[i]!,
+        unit: '',
+        goal: { op: '>=', value: 0.9 },
+      },
+      {
+        key: `loopback.${c.cc}.${c.dir}.c`,
+        label: `Loopback ${c.cc} ${c.dir === 'up' ? 'upload' : 'download'}: C MPTCP / C TCP (kernel alone, default buffers)`,
+        value: cRatios[i]!,
+        unit: '',
+      },
+      {
+        key: `loopback.${c.cc}.${c.dir}.c64`,
+        label: `Loopback ${c.cc} ${c.dir === 'up' ? 'upload' : 'download'}: C MPTCP with @mptcp/native's 64 MiB buffer presets / C TCP`,
+        value: c64Ratios[i]!,
+        unit: '',
+      },
+      {
+        key: `loopback.${c.cc}.${c.dir}.cCpu`,
+        label: `Loopback ${c.cc} ${c.dir === 'up' ? 'upload' : 'download'}: C TCP CPU per GiB / C MPTCP CPU per GiB (both processes)`,
+        value: cpuRatios[i]!,
+        unit: '',
+      },
+    ]);
     return {
-      summary: { loopbackRatio: ratio },
+      summary: { loopbackRatio: worst, loopbackKernelRatio: worstC },
       metrics: [
         {
           key: 'loopbackRatio',
-          label: 'Loopback throughput, MPTCP / TCP',
-          value: ratio,
+          label: 'Loopback, worst of (cc × direction): Node MPTCP / Node TCP',
+          value: worst,
           unit: '',
-          goal: { op: '>=', value: 0.95 },
-          how: `Node bulk transfer on 127.0.0.1, ${bytes / GiB} GiB each way per run, ${reps} runs per transport and direction, interleaved; geometric mean of the upload and download ratios of medians. MPTCP: @mptcp/native defaults (read path on), MPTCP_BULK_TUNING=${process.env['MPTCP_BULK_TUNING']} (1: the server opts in to the receive preset, as a bulk-receiving server does).`,
+          goal: { op: '>=', value: 0.9 },
+          how: `Node bulk transfer on 127.0.0.1, ${bytes / GiB} GiB per run, ${reps} runs per transport, cc (bbr, cubic) and direction, interleaved with the C runs; ratio of medians per cell, the worst cell reported. MPTCP: @mptcp/native defaults (read path on), MPTCP_BULK_TUNING=${process.env['MPTCP_BULK_TUNING']} (1: the server opts in to the buffer presets, as a bulk-receiving server does).`,
         },
-        { key: 'loopback.uploadRatio', label: 'Loopback upload, MPTCP / TCP', value: round(up, 3), unit: '' },
-        { key: 'loopback.downloadRatio', label: 'Loopback download, MPTCP / TCP', value: round(down, 3), unit: '' },
         {
-          key: 'loopback.uploadRatioNoReadPath',
-          label: 'Loopback upload, MPTCP with MPTCP_READ_PATH=0 (64 KiB reads) / TCP',
-          value: round(up0, 3),
+          key: 'loopbackKernelRatio',
+          label: 'Loopback, worst of (cc × direction): C MPTCP / C TCP — the kernel alone, the ceiling for Node',
+          value: worstC,
+          unit: '',
+          how: 'docs/repro/mptcp-loopback-bench.c in the same repetitions: sender and receiver processes in C, 1 MiB writes and reads, default buffers, same cc; no Node. docs/mptcp-loopback.md sweeps every user-space knob with it.',
+        },
+        {
+          key: 'loopbackKernelRatio64',
+          label:
+            "Loopback, worst of (cc × direction): C MPTCP with @mptcp/native's 64 MiB buffer presets / C TCP (defaults)",
+          value: worstC64,
+          unit: '',
+        },
+        ...perCell,
+        {
+          key: 'loopback.bbr.uploadRatioNoReadPath',
+          label: 'Loopback bbr upload, MPTCP with MPTCP_READ_PATH=0 (64 KiB reads) / TCP',
+          value: ratio('mptcp0-bbr-up', 'tcp-bbr-up'),
           unit: '',
           how: 'the same runs, interleaved: @mptcp/native with its read path off (net reads 64 KiB per recvmsg), to show what the read path does.',
         },
         {
-          key: 'loopback.downloadRatioNoReadPath',
-          label: 'Loopback download, MPTCP with MPTCP_READ_PATH=0 (64 KiB reads) / TCP',
-          value: round(down0, 3),
+          key: 'loopback.bbr.downloadRatioNoReadPath',
+          label: 'Loopback bbr download, MPTCP with MPTCP_READ_PATH=0 (64 KiB reads) / TCP',
+          value: ratio('mptcp0-bbr-down', 'tcp-bbr-down'),
+          unit: '',
+        },
+        {
+          key: 'loopback.bbr.uploadRatioNoSendPreset',
+          label: 'Loopback bbr upload, MPTCP with MPTCP_BULK_SNDBUF=0 (no send-buffer preset) / TCP',
+          value: ratio('mptcpS0-bbr-up', 'tcp-bbr-up'),
+          unit: '',
+          how: 'the same runs, interleaved: @mptcp/native without the 64 MiB send-buffer preset before the handshake (the buffer then only grows after a 4 ms stall), to show what the preset does.',
+        },
+        {
+          key: 'loopback.bbr.downloadRatioNoSendPreset',
+          label: 'Loopback bbr download, MPTCP with MPTCP_BULK_SNDBUF=0 (no send-buffer preset) / TCP',
+          value: ratio('mptcpS0-bbr-down', 'tcp-bbr-down'),
           unit: '',
         },
         ...(maxReads.length
@@ -136,27 +212,28 @@ export const loopback: Scenario = {
               },
             ]
           : []),
-        ...(kernelRatio64k !== null && kernelRatio1m !== null
-          ? [
-              {
-                key: 'loopback.kernelRatio64k',
-                label: 'Sanity: kernel alone (Python), MPTCP / TCP, 64 KiB reads',
-                value: kernelRatio64k,
-                unit: '',
-                how: 'the same transfer between two Python threads (no Node, no addon), recv_into 64 KiB as Node reads; shows what MPTCP itself costs on loopback.',
-              },
-              {
-                key: 'loopback.kernelRatio1m',
-                label: 'Sanity: kernel alone (Python), MPTCP / TCP, 1 MiB reads',
-                value: kernelRatio1m,
-                unit: '',
-              },
-            ]
-          : []),
-        { key: 'loopback.tcpGbit', label: 'Loopback TCP (upload)', value: gbit('tcp-up'), unit: 'Gbit/s' },
-        { key: 'loopback.mptcpGbit', label: 'Loopback MPTCP (upload)', value: gbit('mptcp-up'), unit: 'Gbit/s' },
+        { key: 'loopback.tcpGbit', label: 'Loopback Node TCP (bbr upload)', value: gbit('tcp-bbr-up'), unit: 'Gbit/s' },
+        {
+          key: 'loopback.mptcpGbit',
+          label: 'Loopback Node MPTCP (bbr upload)',
+          value: gbit('mptcp-bbr-up'),
+          unit: 'Gbit/s',
+        },
+        { key: 'loopback.cTcpGbit', label: 'Loopback C TCP (bbr upload)', value: gbit('ctcp-bbr-up'), unit: 'Gbit/s' },
+        {
+          key: 'loopback.cMptcpGbit',
+          label: 'Loopback C MPTCP (bbr upload)',
+          value: gbit('cmptcp-bbr-up'),
+          unit: 'Gbit/s',
+        },
       ],
-      data: { bytesPerRun: bytes, mptcpConfirmed: confirmed, bitsPerSecond: s, kernelPythonBitsPerSecond: k },
+      data: {
+        bytesPerRun: bytes,
+        mptcpConfirmed: confirmed,
+        bitsPerSecond: s,
+        stallsPerRun: stalls,
+        cCpuSecondsPerGiB: Object.fromEntries(Object.keys(cRuns).map((k) => [k, cpu(k)])),
+      },
       charts: [
         {
           file: 'loopback.svg',
@@ -164,27 +241,23 @@ export const loopback: Scenario = {
           svg: barChart({
             title: `Loopback bulk transfer, ${bytes / GiB} GiB per run (median of ${reps})`,
             yLabel: 'Gbit/s',
-            series: ['TCP (node:net)', 'MPTCP (@mptcp/native)', 'MPTCP, MPTCP_READ_PATH=0'],
-            groups: [
-              { label: 'upload (client → server)', values: [gbit('tcp-up'), gbit('mptcp-up'), gbit('mptcp0-up')] },
-              {
-                label: 'download (server → client)',
-                values: [gbit('tcp-down'), gbit('mptcp-down'), gbit('mptcp0-down')],
-              },
-              ...(k['tcp-64k'] && k['mptcp-64k']
-                ? [
-                    {
-                      label: 'sanity: kernel alone (Python, 64 KiB reads)',
-                      values: [round(k['tcp-64k'].median / 1e9, 3), round(k['mptcp-64k'].median / 1e9, 3), 0],
-                    },
-                  ]
-                : []),
-            ],
+            series: ['Node TCP', 'Node MPTCP (@mptcp/native)', 'C TCP', 'C MPTCP'],
+            groups: cells.map((c) => ({
+              label: `${c.cc} ${c.dir === 'up' ? 'upload' : 'download'}`,
+              values: [gbit(`tcp-${c.tag}`), gbit(`mptcp-${c.tag}`), gbit(`ctcp-${c.tag}`), gbit(`cmptcp-${c.tag}`)],
+            })),
           }),
         },
       ],
       notes: [
         `MPTCP confirmed on the connections: ${confirmed === null ? 'not reported by the addon' : String(confirmed)}.`,
+        `Stalls (> 100 ms between reads) per run, MPTCP: ${cells
+          .map(
+            (c) =>
+              `${c.tag} Node ${stallText(`mptcp-${c.tag}`)}, C ${stallText(`cmptcp-${c.tag}`)}, C+64 MiB ${stallText(`cmptcp64-${c.tag}`)}`,
+          )
+          .join('; ')}.`,
+        'Node ratio ÷ kernel ratio close to 1 means Node adds no cost of its own over MPTCP: the gap is the kernel (docs/mptcp-loopback.md).',
       ],
     };
   },
