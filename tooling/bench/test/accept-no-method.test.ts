@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { medianInterval, pooledRatio, segmentOrder } from '../src/scenarios/accept-no.js';
+import { medianInterval, pooledRatio, roundsPerPair, segmentOrder } from '../src/scenarios/accept-no.js';
 
 describe('Accept=no segment order', () => {
   const order = segmentOrder(3);
@@ -68,5 +68,11 @@ describe('medianInterval', () => {
 
   it('gives no interval below 10 pairs', () => {
     expect(Number.isNaN(medianInterval([1, 2, 3]).low)).toBe(true);
+  });
+});
+
+describe('roundsPerPair', () => {
+  it('is 3 rounds per 3 reps, a multiple of 3, at least 3', () => {
+    expect([1, 2, 3, 4, 5, 6, 9, 12].map(roundsPerPair)).toEqual([3, 3, 3, 3, 6, 6, 9, 12]);
   });
 });

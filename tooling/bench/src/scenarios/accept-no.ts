@@ -31,8 +31,13 @@ const PAIRS = 7;
 const SLICE_SECONDS = 0.3;
 /** Load at the start of every segment that is not counted (the switch from the previous side), s. */
 const SLICE_WARMUP_SECONDS = 0.05;
-/** Rounds of 12 segments per pair (4 per side per round); a multiple of 3, so each side takes each role. */
+/**
+ * Rounds of 12 segments per pair (4 per side per round) per 3 `--reps` (default 3: 3 rounds, ~13 s
+ * per pair); always a multiple of 3, so each side takes each role. The pairs' spread falls with the
+ * square root of the rounds: `--reps 12` gives half of the default's, in 4 times the time.
+ */
 const ROUNDS_PER_PAIR = 3;
+export const roundsPerPair = (reps: number): number => ROUNDS_PER_PAIR * Math.max(1, Math.round(reps / 3));
 /** Load per service before the pairs, s. */
 const WARMUP_SECONDS = 9;
 /** Cold pairs: at least this many, 20 per --reps. */
@@ -303,7 +308,7 @@ async function steadyState(ctx: Context): Promise<{
         `activated and standalone services differ (${differs.join(', ')}): ${JSON.stringify({ sched, setup })}`,
       );
     const slice = ctx.quick ? 0.25 : SLICE_SECONDS;
-    const rounds = ctx.quick ? 1 : ROUNDS_PER_PAIR;
+    const rounds = ctx.quick ? 1 : roundsPerPair(ctx.reps);
     const count = ctx.quick ? Math.min(ctx.reps, 3) : PAIRS;
     const sides = [
       { port: activatedPort, pid: activatedPid, daemonPid: d.proc.pid },
@@ -554,7 +559,7 @@ export const acceptNo: Scenario = {
           value: Math.min(...rateRatios),
           unit: '',
           goal: { op: '>=', value: 0.99 },
-          how: `The issue's figure: connections served per second by the activated service ÷ by the standalone one, same script, same environment, same listening socket setup (checked: ${JSON.stringify(setup)}). Pairs ${rateRatios.join(', ')} (${atLeast(rateRatios)} of ${pairs.length} ≥ 0.99); control pairs measured identically in the same rounds, a second standalone copy ÷ the standalone (two identical services: the method's own spread) ${controlRateRatios.join(', ')} (${atLeast(controlRateRatios)} of ${controls.length} ≥ 0.99). Geometric mean of the pairs ${ci(pooledRate)}, of the controls ${ci(pooledControlRate)}. Method: one load generator (this process, ${CONCURRENCY} concurrent clients, one connection per request) drives the three services in turn, ${sliceText}; order a s t a t s + its reverse per round (every side follows every other equally often; a linear drift cancels), roles rotating per round, ${ctx.quick ? 1 : ROUNDS_PER_PAIR} rounds per pair, after ${WARMUP_SECONDS} s of rotating warm-up each.`,
+          how: `The issue's figure: connections served per second by the activated service ÷ by the standalone one, same script, same environment, same listening socket setup (checked: ${JSON.stringify(setup)}). Pairs ${rateRatios.join(', ')} (${atLeast(rateRatios)} of ${pairs.length} ≥ 0.99); control pairs measured identically in the same rounds, a second standalone copy ÷ the standalone (two identical services: the method's own spread) ${controlRateRatios.join(', ')} (${atLeast(controlRateRatios)} of ${controls.length} ≥ 0.99). Geometric mean of the pairs ${ci(pooledRate)}, of the controls ${ci(pooledControlRate)}. Method: one load generator (this process, ${CONCURRENCY} concurrent clients, one connection per request) drives the three services in turn, ${sliceText}; order a s t a t s + its reverse per round (every side follows every other equally often; a linear drift cancels), roles rotating per round, ${ctx.quick ? 1 : roundsPerPair(ctx.reps)} rounds per pair, after ${WARMUP_SECONDS} s of rotating warm-up each.`,
         },
         {
           key: 'acceptNo.ratePairsAtLeast099',
