@@ -45,14 +45,17 @@ export async function loadEngineUnits(
   const warnings = r.diagnostics
     .filter((d) => !failedFiles.has(d.file) && !failedNames.has(d.unit ?? ''))
     .map(formatDiagnostic);
-  const templates: ServiceTemplate[] = [...r.templates]
-    .filter(([name]) => name.endsWith('.service'))
-    .map(([name, file]) => {
-      const loadedText = r.templateTexts?.get(name);
-      return loadedText === undefined ? { name, file, searchPaths } : { name, file, searchPaths, loadedText };
-    });
+  // forEach and indexed loops, not spreads and for-of: at daemon start these run once per unit in V8's
+  // interpreter (--no-opt), where each iteration step allocates (an iterator result, an entry array).
+  const templates: ServiceTemplate[] = [];
+  r.templates.forEach((file, name) => {
+    if (!name.endsWith('.service')) return;
+    const loadedText = r.templateTexts?.get(name);
+    templates.push(loadedText === undefined ? { name, file, searchPaths } : { name, file, searchPaths, loadedText });
+  });
   const files = new Map<string, string>();
-  for (const u of [...r.sockets, ...r.services]) files.set(u.name, u.file);
-  for (const t of templates) files.set(t.name, t.file);
+  for (let i = 0; i < r.sockets.length; i++) files.set(r.sockets[i]!.name, r.sockets[i]!.file);
+  for (let i = 0; i < r.services.length; i++) files.set(r.services[i]!.name, r.services[i]!.file);
+  for (let i = 0; i < templates.length; i++) files.set(templates[i]!.name, templates[i]!.file);
   return { units: { sockets: r.sockets, services: r.services, templates }, errors, failed, warnings, files };
 }

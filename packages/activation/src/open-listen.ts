@@ -127,9 +127,13 @@ export function preopenPorts(
   if (!native.openSockets) return preopened;
   const entries: ListenEntry[] = [];
   const specs: OpenSocketSpec[] = [];
-  run: for (const unit of units) {
+  // Indexed loops (here and in openPorts()): they run once per unit at daemon start, in V8's interpreter
+  // (mptcpd-lite runs with --no-opt), where each for-of step allocates an iterator result.
+  run: for (let u = 0; u < units.length; u++) {
+    const unit = units[u] as SocketUnit;
     if (skip(unit)) continue;
-    for (const entry of unit.listen) {
+    for (let l = 0; l < unit.listen.length; l++) {
+      const entry = unit.listen[l] as ListenEntry;
       const address = entry.kind === 'stream' ? toSockAddr(entry.address) : undefined;
       if (!address || (address.family !== 'inet' && address.family !== 'inet6')) break run;
       const wanted = protocolFor('stream', unit.socketProtocol);
@@ -157,8 +161,8 @@ export function closePreopened(preopened: Preopened, native: NativeApi): void {
 export function openPorts(unit: SocketUnit, native: NativeApi, logger: Logger, preopened?: Preopened): OpenedPort[] {
   const opened: OpenedPort[] = [];
   try {
-    for (const entry of unit.listen) {
-      const port = openPort(unit, entry, native, logger, preopened);
+    for (let l = 0; l < unit.listen.length; l++) {
+      const port = openPort(unit, unit.listen[l] as ListenEntry, native, logger, preopened);
       if (port) opened.push(port);
     }
     if (unit.symlinks.length > 0) createSymlinks(unit, opened, logger);
