@@ -30,8 +30,10 @@ export interface TransferResult {
     maxSubflows?: number;
     /** @mptcp/native's read path at the sink (null: not taken, e.g. TCP or MPTCP_READ_PATH=0). */
     readPath?: { reads: number; bytes: number; maxRead: number } | null;
+    /** CPU seconds of the sink process (user + system, all threads) during the transfer. */
+    cpuSeconds?: number;
   };
-  source: SourceResult & { mptcp: boolean | null };
+  source: SourceResult & { mptcp: boolean | null; cpuSeconds?: number };
 }
 
 function argv(spec: TransferSpec, mode: 'serve' | 'connect'): string[] {

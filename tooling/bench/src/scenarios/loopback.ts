@@ -42,6 +42,8 @@ export const loopback: Scenario = {
     const push = (key: string, v: number): void => void (rates[key] ??= []).push(v);
     const maxReads: number[] = [];
     const stalls: Record<string, number[]> = {};
+    // Node: CPU seconds per GiB of both processes (sink + source), per key.
+    const nodeCpu: Record<string, number[]> = {};
     const savedReadPath = process.env['MPTCP_READ_PATH'];
     const savedSndbuf = process.env['MPTCP_BULK_SNDBUF'];
     const restore = (name: string, saved: string | undefined): void => {
@@ -97,6 +99,8 @@ export const loopback: Scenario = {
             const bps = (r.sink.bytes * 8) / r.sink.seconds;
             push(key, bps);
             (stalls[key] ??= []).push(r.sink.stalls);
+            if (r.sink.cpuSeconds !== undefined && r.source.cpuSeconds !== undefined)
+              (nodeCpu[key] ??= []).push((r.sink.cpuSeconds + r.source.cpuSeconds) / (bytes / GiB));
             if (variant === 'mptcp' && r.sink.readPath) maxReads.push(r.sink.readPath.maxRead);
             ctx.log(`rep ${rep + 1} ${cc} ${variant} ${dir}: ${fmtBits(bps)}, ${r.sink.stalls} stalls`);
           }
@@ -121,6 +125,8 @@ export const loopback: Scenario = {
     const cpu = (key: string): number =>
       round(median((cRuns[key] ?? []).map((r) => r.send_usr + r.send_sys + r.recv_usr + r.recv_sys)), 3);
     const cpuRatios = cells.map((c) => round(cpu(`ctcp-${c.tag}`) / cpu(`cmptcp-${c.tag}`), 3));
+    const nCpu = (key: string): number => round(median(nodeCpu[key] ?? [Number.NaN]), 3);
+    const nodeCpuRatios = cells.map((c) => round(nCpu(`tcp-${c.tag}`) / nCpu(`mptcp-${c.tag}`), 3));
     const gbit = (k: string): number => round(med(k) / 1e9, 3);
     const stallText = (k: string): string => (stalls[k] ?? []).join('/');
     const perCell: Metric[] = cells.flatMap((c, i) => [
@@ -149,6 +155,12 @@ export const loopback: Scenario = {
         value: cpuRatios[i]!,
         unit: '',
       },
+      {
+        key: `loopback.${c.cc}.${c.dir}.nodeCpu`,
+        label: `Loopback ${c.cc} ${c.dir === 'up' ? 'upload' : 'download'}: Node TCP CPU per GiB / Node MPTCP CPU per GiB (both processes)`,
+        value: nodeCpuRatios[i]!,
+        unit: '',
+      },
     ]);
     return {
       summary: { loopbackRatio: worst, loopbackKernelRatio: worstC },
@@ -160,6 +172,13 @@ export const loopback: Scenario = {
           unit: '',
           goal: { op: '>=', value: 0.9 },
           how: `Node bulk transfer on 127.0.0.1, ${bytes / GiB} GiB per run, ${reps} runs per transport, cc (bbr, cubic) and direction, interleaved with the C runs; ratio of medians per cell, the worst cell reported. MPTCP: @mptcp/native defaults (read path on), MPTCP_BULK_TUNING=${process.env['MPTCP_BULK_TUNING']} (1: the server opts in to the buffer presets, as a bulk-receiving server does).`,
+        },
+        {
+          key: 'loopbackCpuRatio',
+          label: 'Loopback, worst of (cc × direction): Node TCP CPU per GiB / Node MPTCP CPU per GiB',
+          value: Math.min(...nodeCpuRatios),
+          unit: '',
+          how: 'CPU seconds (user + system, all threads) of both Node processes per GiB moved, medians of the same runs: what MPTCP costs per byte, the figure a loaded machine does not blur (there the rates mostly say how much CPU each run got). 1 = as cheap as TCP.',
         },
         {
           key: 'loopbackKernelRatio',
@@ -232,6 +251,7 @@ export const loopback: Scenario = {
         mptcpConfirmed: confirmed,
         bitsPerSecond: s,
         stallsPerRun: stalls,
+        nodeCpuSecondsPerGiB: Object.fromEntries(Object.keys(nodeCpu).map((k) => [k, nCpu(k)])),
         cCpuSecondsPerGiB: Object.fromEntries(Object.keys(cRuns).map((k) => [k, cpu(k)])),
       },
       charts: [

@@ -28,6 +28,13 @@ const cc = opts.get('cc');
 
 async function work(sock: Socket): Promise<void> {
   const mptcp = isMptcp(sock);
+  // CPU time of this whole process (all threads) for the transfer: bytes per CPU-second is the
+  // figure that survives a loaded machine, where the rate mostly says how much CPU a run got.
+  const cpu0 = process.cpuUsage();
+  const cpuSeconds = (): number => {
+    const d = process.cpuUsage(cpu0);
+    return (d.user + d.system) / 1e6;
+  };
   // TCP_CONGESTION on this end's socket (MPTCP: the kernel applies it to every subflow).
   if (cc) setSocketOption(fdOf(sock), IPPROTO_TCP, TCP_CONGESTION, cc);
   if (role === 'sink') {
@@ -46,7 +53,9 @@ async function work(sock: Socket): Promise<void> {
     if (sampler) clearInterval(sampler);
     // The read path (@mptcp/native read-path.ts): reads, bytes and the largest read at this end.
     const readPath = readPathStats(sock) ?? null;
-    process.stdout.write(`${JSON.stringify({ role, transport, mptcp, maxSubflows, readPath, ...r })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ role, transport, mptcp, maxSubflows, readPath, cpuSeconds: cpuSeconds(), ...r })}\n`,
+    );
   } else {
     const bytes = opts.has('bytes') ? num(opts, 'bytes', 0) : undefined;
     const seconds = opts.has('seconds') ? num(opts, 'seconds', 0) : undefined;
@@ -55,7 +64,7 @@ async function work(sock: Socket): Promise<void> {
       ...(seconds !== undefined && { seconds }),
       hash,
     });
-    process.stdout.write(`${JSON.stringify({ role, transport, mptcp, ...r })}\n`);
+    process.stdout.write(`${JSON.stringify({ role, transport, mptcp, cpuSeconds: cpuSeconds(), ...r })}\n`);
   }
 }
 
