@@ -108,7 +108,16 @@ describe.skipIf(noMptcp)('MPTCP write path', () => {
         }),
       );
     const before = fds();
-    const { client, server } = await mptcpPair(servers);
+    // Without bulk tuning's 64 MiB send-buffer preset, which alone would take the 48 MiB below
+    // without ever pushing back: backpressure is what is checked.
+    process.env['MPTCP_BULK_SNDBUF'] = '0';
+    let pair: { client: net.Socket; server: net.Socket };
+    try {
+      pair = await mptcpPair(servers);
+    } finally {
+      delete process.env['MPTCP_BULK_SNDBUF'];
+    }
+    const { client, server } = pair;
     const listener = String(fdOf(servers[servers.length - 1]!)); // stays open until afterAll
     const added = [...fds()].filter((f) => !before.has(f) && f !== listener);
     const data = randomBytes(48 << 20);
