@@ -106,9 +106,10 @@ struct Listener {
   bool inEpoll = false;
   int64_t resumeAt = -1;  // paused (poll limit, EMFILE) until then; -1: not paused
   bool emfilePaused = false;
-  bool busy = false;  // between accept and the spawn's outcome (Remove() waits for it)
+  int busy = 0;  // connections between accept and their spawn's outcome (Remove() waits for them)
   SpawnRequest req;
-  std::vector<int> fdTemplate;  // child fd i: -2 the connection, -1 /dev/null
+  std::vector<std::unique_ptr<SpawnRequest>> copies;  // req for threads 1…kThreads-1
+  std::vector<int> fdTemplate;                        // child fd i: -2 the connection, -1 /dev/null
   int envInvocation = -1, envAddr = -1, envPort = -1;
   int64_t maxConnections = 0, maxPerSource = 0, connections = 0;
   std::unordered_map<std::string, int64_t> perSource;
@@ -151,6 +152,11 @@ constexpr uint64_t kTagWake = 0;
 constexpr uint64_t kTagListener = 1;
 constexpr uint64_t kTagChild = 2;
 constexpr int kAcceptsPerWake = 16;
+// Threads accepting and spawning: a spawn holds its thread until the child has exec'd (vfork), and
+// on a busy machine that child waits for a CPU; four overlap as the libuv pool does for the
+// regular path.
+constexpr int kThreads = 4;
+constexpr int64_t kBatchUsec = 2000;
 
 // The printable address as systemd's sockaddr_pretty() without port (v4-mapped as IPv4), the port,
 // and the family (4 or 6; 0: not an inet address).
@@ -225,7 +231,11 @@ class Acceptor {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&thread_, nullptr, ThreadMain, this);
+    int rc = 0;
+    for (int i = 0; i < kThreads && rc == 0; i++) {
+      starts_[i] = {this, i};
+      rc = pthread_create(&threads_[i], nullptr, ThreadMain, &starts_[i]);
+    }
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     return rc == 0;
   }
@@ -242,7 +252,7 @@ class Acceptor {
     std::lock_guard<std::mutex> lk(mu_);
     l->id = ++nextId_;
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // one thread per wake-up, not all of them
     ev.data.u64 = (kTagListener << 32) | l->id;
     if (epoll_ctl(epfd_, EPOLL_CTL_ADD, l->fd, &ev) < 0) return -errno;
     l->inEpoll = true;
@@ -261,7 +271,7 @@ class Acceptor {
     listeners_.erase(it);
     UpdateRef();
     // A connection accepted before is spawned and reported first: the caller's drain sees it.
-    idle_.wait(lk, [&] { return !l->busy; });
+    idle_.wait(lk, [&] { return l->busy == 0; });
     return true;
   }
 
@@ -288,6 +298,7 @@ class Acceptor {
     std::vector<Event> out;
     out.swap(events_);
     signaled_ = false;
+    flushAt_ = -1;
     return out;
   }
 
@@ -295,9 +306,14 @@ class Acceptor {
   Napi::Env env_ = nullptr;
 
  private:
-  static void* ThreadMain(void* self) {
+  struct ThreadStart {
+    Acceptor* self;
+    int index;
+  };
+  static void* ThreadMain(void* arg) {
     pthread_setname_np(pthread_self(), "mptcp-accept");
-    static_cast<Acceptor*>(self)->Loop();
+    auto* st = static_cast<ThreadStart*>(arg);
+    st->self->Loop(st->index);
     return nullptr;
   }
 
@@ -347,12 +363,27 @@ class Acceptor {
   }
 
  private:
+  // Events reach JS at most every kBatchUsec: the first after a quiet spell at once, the ones
+  // after it together (the event loop wakes once per batch, not once per connection).
   void Push(Event&& e) {
     events_.push_back(std::move(e));
-    if (!signaled_) {
-      signaled_ = true;
-      uv_async_send(&async_);
+    if (signaled_) return;
+    int64_t now = MonoUsec();
+    if (now - lastSignal_ >= kBatchUsec) {
+      Signal(now);
+    } else if (flushAt_ < 0) {
+      flushAt_ = lastSignal_ + kBatchUsec;
+      uint64_t one = 1;
+      // Every thread recomputes its timeout (one of them may wait without one).
+      if (write(wakeFd_, &one, sizeof one) < 0) Signal(now);
     }
+  }
+
+  void Signal(int64_t now) {
+    signaled_ = true;
+    flushAt_ = -1;
+    lastSignal_ = now;
+    uv_async_send(&async_);
   }
 
   void Deactivate(Listener& l) {
@@ -372,7 +403,7 @@ class Acceptor {
     l.emfilePaused = false;
     if (!l.active || l.inEpoll) return;
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // one thread per wake-up, not all of them
     ev.data.u64 = (kTagListener << 32) | l.id;
     if (epoll_ctl(epfd_, EPOLL_CTL_ADD, l.fd, &ev) == 0) l.inEpoll = true;
   }
@@ -386,7 +417,7 @@ class Acceptor {
   }
 
   int NextTimeoutMs(int64_t now) {
-    int64_t soonest = -1;
+    int64_t soonest = flushAt_;
     for (auto& [id, l] : listeners_)
       if (l->resumeAt >= 0 && (soonest < 0 || l->resumeAt < soonest)) soonest = l->resumeAt;
     if (soonest < 0) return -1;
@@ -394,7 +425,7 @@ class Acceptor {
     return ms < 0 ? 0 : static_cast<int>(ms);
   }
 
-  void Loop() {
+  void Loop(int tid) {
     epoll_event evs[64];
     for (;;) {
       int timeout;
@@ -408,6 +439,7 @@ class Acceptor {
       {
         std::lock_guard<std::mutex> lk(mu_);
         int64_t now = MonoUsec();
+        if (flushAt_ >= 0 && now >= flushAt_ && !signaled_) Signal(now);
         for (auto& [id, l] : listeners_) {
           if (l->resumeAt >= 0 && now >= l->resumeAt) {
             // The poll limit's pause is over: a fresh window (socket-runtime.ts resets it too).
@@ -432,7 +464,7 @@ class Acceptor {
           }
         }
       }
-      for (uint32_t id : ready) OnListener(id);
+      for (uint32_t id : ready) OnListener(id, tid);
     }
   }
 
@@ -448,6 +480,9 @@ class Acceptor {
     if (r == 0 && si.si_pid == 0) return;  // not yet
     ChildRec rec = std::move(it->second);
     children_.erase(it);
+    // Out of the set before the close: a spawn in flight on another thread holds a copy of this fd
+    // until its exec, and the registration lives as long as any copy (the other threads would spin).
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, rec.pidfd, nullptr);
     close(rec.pidfd);
     Event e{};
     e.type = kExited;
@@ -464,7 +499,7 @@ class Acceptor {
     Push(std::move(e));
   }
 
-  void OnListener(uint32_t id) {
+  void OnListener(uint32_t id, int tid) {
     std::shared_ptr<Listener> l;
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -493,12 +528,14 @@ class Acceptor {
       }
     }
     for (int k = 0; k < kAcceptsPerWake; k++)
-      if (!AcceptOne(l)) return;
+      if (!AcceptOne(l, tid)) return;
   }
 
   // One connection: false when the queue is empty or the listener stopped.
-  bool AcceptOne(const std::shared_ptr<Listener>& lp) {
+  bool AcceptOne(const std::shared_ptr<Listener>& lp, int tid) {
     Listener& l = *lp;
+    // This thread's copy of the template: only this thread changes it.
+    SpawnRequest& req = tid == 0 ? l.req : *l.copies[static_cast<size_t>(tid - 1)];
     sockaddr_storage remote{};
     socklen_t rlen = sizeof remote;
     std::string source, remoteText, localText;
@@ -572,7 +609,7 @@ class Acceptor {
       // Counted now: only this thread admits for this listener.
       l.connections += 1;
       if (countSource) l.perSource[source] += 1;
-      l.busy = true;
+      l.busy += 1;
     }
     sockaddr_storage local{};
     socklen_t llen = sizeof local;
@@ -581,7 +618,7 @@ class Acceptor {
       InetText(local, &localText, &localPort, &lfam, &lscope);
     // The per-connection parts of the template (only this thread touches l.req).
     std::string invocation = InvocationId();
-    if (l.envInvocation >= 0) l.req.SetEnvEntry(l.envInvocation, "INVOCATION_ID=" + invocation);
+    if (l.envInvocation >= 0) req.SetEnvEntry(l.envInvocation, "INVOCATION_ID=" + invocation);
     if (l.envAddr >= 0) {
       std::string shown = V4MappedOrSelf(remoteText);
       if (family == 6 && shown == remoteText && scope != 0) {
@@ -589,19 +626,19 @@ class Acceptor {
         shown += "%";
         shown += if_indextoname(static_cast<unsigned>(scope), ifname) ? ifname : std::to_string(scope);
       }
-      l.req.SetEnvEntry(l.envAddr, "REMOTE_ADDR=" + shown);
+      req.SetEnvEntry(l.envAddr, "REMOTE_ADDR=" + shown);
     }
-    if (l.envPort >= 0) l.req.SetEnvEntry(l.envPort, "REMOTE_PORT=" + std::to_string(remotePort));
-    std::vector<int>& fds = l.req.Fds();
+    if (l.envPort >= 0) req.SetEnvEntry(l.envPort, "REMOTE_PORT=" + std::to_string(remotePort));
+    std::vector<int>& fds = req.Fds();
     for (size_t i = 0; i < l.fdTemplate.size() && i < fds.size(); i++) fds[i] = l.fdTemplate[i] == -2 ? conn : -1;
-    l.req.CloseAfter().assign(1, conn);
+    req.CloseAfter().assign(1, conn);
     const char* step = "";
-    l.req.pid = -1;
-    l.req.pidfdOut = -1;
-    l.req.failedResource = -1;
-    int err = l.req.Run(&step);
+    req.pid = -1;
+    req.pidfdOut = -1;
+    req.failedResource = -1;
+    int err = req.Run(&step);
     std::lock_guard<std::mutex> lk(mu_);
-    l.busy = false;
+    l.busy -= 1;
     idle_.notify_all();
     Event e{};
     e.listener = l.id;
@@ -617,15 +654,15 @@ class Acceptor {
       Uncount(l, source, countSource);
       e.type = kSpawnFailed;
       e.a = err;
-      e.b = l.req.failedResource;
+      e.b = req.failedResource;
       e.text = step;
       Push(std::move(e));
       return true;
     }
-    int pid = l.req.pid, pidfd = l.req.pidfdOut;
+    int pid = req.pid, pidfd = req.pidfdOut;
     children_[pid] = ChildRec{pidfd, l.id, source, countSource};
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
     ev.data.u64 = (kTagChild << 32) | static_cast<uint32_t>(pid);
     epoll_ctl(epfd_, EPOLL_CTL_ADD, pidfd, &ev);
     e.type = kStarted;
@@ -638,9 +675,11 @@ class Acceptor {
   std::mutex mu_;
   std::condition_variable idle_;
   int epfd_ = -1, wakeFd_ = -1;
-  pthread_t thread_{};
+  pthread_t threads_[kThreads]{};
+  ThreadStart starts_[kThreads]{};
   uv_async_t async_{};
   bool signaled_ = false, reffed_ = false;
+  int64_t lastSignal_ = 0, flushAt_ = -1;
   uint32_t nextId_ = 0;
   std::unordered_map<uint32_t, std::shared_ptr<Listener>> listeners_;
   std::unordered_map<int, ChildRec> children_;
@@ -700,6 +739,7 @@ static Napi::Value AcceptorAdd(const Napi::CallbackInfo& info) {
   Napi::Object c = info[13].As<Napi::Object>();
   l->fd = listenFd;
   l->fdTemplate = l->req.Fds();
+  for (int i = 1; i < kThreads; i++) l->copies.push_back(l->req.Clone());
   int64_t nenv = static_cast<int64_t>(l->req.Envp().size());
   l->envInvocation = static_cast<int>(NumberField(c, "invocationIndex", -1));
   l->envAddr = static_cast<int>(NumberField(c, "addrIndex", -1));

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,18 @@ class SpawnRequest {
     envpp_[i] = &envp_[i][0];
   }
   const std::vector<std::string>& Envp() const { return envp_; }
+  // A copy owning its own strings (the pointer arrays point into them), for another thread.
+  std::unique_ptr<SpawnRequest> Clone() const {
+    auto c = std::make_unique<SpawnRequest>(*this);
+    for (size_t i = 0; i < c->argv_.size(); i++) c->argvp_[i] = &c->argv_[i][0];
+    for (size_t i = 0; i < c->envp_.size(); i++) c->envpp_[i] = &c->envp_[i][0];
+    size_t n = slots_.size();
+    for (size_t i = 0; i < n; i++) {
+      size_t idx = envp_.size() - n + i;
+      c->slots_[i] = c->envpp_[idx] + (slots_[i] - envpp_[idx]);
+    }
+    return c;
+  }
   std::vector<int>& Fds() { return fds_; }
   std::vector<int>& CloseAfter() { return closeAfter_; }
 

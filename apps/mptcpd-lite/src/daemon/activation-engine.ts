@@ -108,8 +108,22 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const unitLog = (unit: string, message: string): void => units.event(unit, message);
   if (opts.children) {
     const children = opts.children;
-    engine.on('started', (ev) => children.add(ev.pid));
-    engine.on('service-exit', (ev) => children.remove(ev.pid));
+    // One write per batch of starts (the Accept=yes fast path reports many at once), made before
+    // anything else runs: a microtask after the event that brought them.
+    // A process that exited within the same batch is never written at all.
+    let pending = new Set<number>();
+    const record = (): void => {
+      const pids = [...pending];
+      pending = new Set();
+      children.addAll(pids);
+    };
+    engine.on('started', (ev) => {
+      if (pending.size === 0) queueMicrotask(record);
+      pending.add(ev.pid);
+    });
+    engine.on('service-exit', (ev) => {
+      if (!pending.delete(ev.pid)) children.remove(ev.pid);
+    });
   }
   engine.on('started', (ev) =>
     unitLog(ev.service, `started, pid ${ev.pid}${ev.socket ? ` (triggered by ${ev.socket})` : ''}`),

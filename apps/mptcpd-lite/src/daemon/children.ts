@@ -284,6 +284,29 @@ export class ChildRegistry {
     this.write(`${this.takeRemovals()}${line}`, 1);
   }
 
+  /**
+   * Records several processes with one write(2) (the Accept=yes fast path reports its starts in
+   * batches: one write per batch instead of one per process).
+   */
+  addAll(pids: readonly number[]): void {
+    if (!this.enabled || pids.length === 0) return;
+    let text = '';
+    let n = 0;
+    for (const pid of pids) {
+      let line: string;
+      if (this.clock) line = `+${pid} ${this.clock.ticks()}\n`;
+      else {
+        const start = startTimeOf(pid);
+        if (start === undefined) continue;
+        line = `=${pid} ${start}\n`;
+      }
+      this.live.set(pid, line);
+      text += line;
+      n += 1;
+    }
+    if (n > 0) this.write(`${this.takeRemovals()}${text}`, n);
+  }
+
   /** The process was reaped: its record goes with the next write. */
   remove(pid: number): void {
     if (!this.enabled || !this.live.delete(pid)) return;
