@@ -126,6 +126,8 @@ async function latency(ctx: Context, seconds: number): Promise<{ ours: LatencySp
   const sa = await socketActivate(`127.0.0.1:${port}`, ['--accept', '--inetd', ...localeFlags()], ['/bin/cat']);
   let theirs: SpawnLatency;
   try {
+    // Both activators warm up first (mptcpd-lite starts its accept threads with the first instance).
+    await runLoad({ port, concurrency: 1, seconds: 1 });
     theirs = await traceSpawns(sa.pid, '/bin/cat', async () => void (await runLoad({ port, concurrency: 1, seconds })));
   } finally {
     await sa.stop();
@@ -136,6 +138,7 @@ async function latency(ctx: Context, seconds: number): Promise<{ ours: LatencySp
   const d = await startDaemon({ units, control: join(ctx.tmp, 'ay-trace', 'control.sock') });
   let ours: SpawnLatency;
   try {
+    await runLoad({ port, concurrency: 1, seconds: 1 });
     ours = await traceSpawns(
       d.proc.pid,
       '/bin/cat',
@@ -214,7 +217,7 @@ export const activation: Scenario = {
                 label: `Accept=yes, 1 client: accept → exec of the service, mptcpd-lite (systemd-socket-activate: ${lat.theirs.acceptToExec} µs)`,
                 value: lat.ours.acceptToExec,
                 unit: 'µs',
-                how: `kernel tracepoints in one extra ${seconds} s run per activator after the measured ones (accept4 returning, fork/clone by the activator, execve of /bin/cat), medians over ${lat.ours.connections} and ${lat.theirs.connections} connections: mptcpd-lite accept → clone ${lat.ours.acceptToFork} µs (of which ${lat.ours.handoffToFork ?? '?'} µs after handing the spawn to the libuv pool thread), clone → exec ${lat.ours.forkToExec} µs; systemd-socket-activate accept → fork ${lat.theirs.acceptToFork} µs, fork → exec ${lat.theirs.forkToExec} µs. The rest of the cycle (the same /bin/cat and client on both sides): exec → exit of the service ${lat.ours.execToExit ?? '?'} vs ${lat.theirs.execToExit ?? '?'} µs, exit → next accept ${lat.ours.exitToAccept ?? '?'} vs ${lat.theirs.exitToAccept ?? '?'} µs.`,
+                how: `kernel tracepoints in one extra ${seconds} s run per activator after the measured ones (accept4 returning, fork/clone by the activator, execve of /bin/cat), medians over ${lat.ours.connections} and ${lat.theirs.connections} connections: mptcpd-lite accept → clone ${lat.ours.acceptToFork} µs (${lat.ours.handoffToFork === null ? 'accept and clone on its accept thread, the Accept=yes fast path' : `of which ${lat.ours.handoffToFork} µs after handing the spawn to the libuv pool thread`}), clone → exec ${lat.ours.forkToExec} µs; systemd-socket-activate accept → fork ${lat.theirs.acceptToFork} µs, fork → exec ${lat.theirs.forkToExec} µs. The rest of the cycle (the same /bin/cat and client on both sides): exec → exit of the service ${lat.ours.execToExit ?? '?'} vs ${lat.theirs.execToExit ?? '?'} µs, exit → next accept ${lat.ours.exitToAccept ?? '?'} vs ${lat.theirs.exitToAccept ?? '?'} µs.`,
               },
             ]
           : []),

@@ -2,8 +2,9 @@
  * Where an Accept=yes connection's latency goes in the activator, from kernel tracepoints: accept()
  * returning the connection → fork/clone of the service process → its execve(). A private tracefs
  * instance (its own buffer and event switches, removed afterwards) records, while `run` executes:
- * syscalls:sys_exit_accept4 of the activator's main thread, sched:sched_process_fork by any of the
- * activator's threads (mptcpd-lite clones on a libuv pool thread), sched:sched_process_exec of
+ * syscalls:sys_exit_accept4 of any of the activator's threads (mptcpd-lite's Accept=yes fast path
+ * accepts on its own threads), sched:sched_process_fork by any of them (mptcpd-lite clones on a libuv
+ * pool thread or on the accepting thread), sched:sched_process_exec of
  * the service binary and sched:sched_process_exit of its processes. Each exec is paired with the
  * fork that created that pid and with the last accept before that fork (one client at a time: the
  * accept that fork serves); the service's exit closes the connection, after which the client
@@ -57,8 +58,9 @@ export async function traceSpawns(pid: number, exe: string, run: () => Promise<v
   const set = (file: string, value: string): void => writeFileSync(join(dir, file), value);
   try {
     set('buffer_size_kb', '8192');
-    set('events/syscalls/sys_exit_accept4/filter', `common_pid == ${pid}`);
+    // The threads as they are now: run the activator once before (a thread started later is not seen).
     const threads = readdirSync(`/proc/${pid}/task`);
+    set('events/syscalls/sys_exit_accept4/filter', threads.map((t) => `common_pid == ${t}`).join(' || '));
     set('events/sched/sched_process_fork/filter', threads.map((t) => `parent_pid == ${t}`).join(' || '));
     set('events/sched/sched_process_exec/filter', `filename == "${exe}"`);
     // After execve the comm is the binary's name (at most 15 bytes, as the kernel keeps it).
@@ -71,7 +73,7 @@ export async function traceSpawns(pid: number, exe: string, run: () => Promise<v
     } finally {
       set('tracing_on', '0');
     }
-    return parseTrace(readFileSync(join(dir, 'trace'), 'utf8'));
+    return parseTrace(readFileSync(join(dir, 'trace'), 'utf8'), pid);
   } finally {
     for (const e of EVENTS) {
       try {
@@ -84,10 +86,15 @@ export async function traceSpawns(pid: number, exe: string, run: () => Promise<v
   }
 }
 
-/** The pairs in a trace's text (exported for tests). */
-export function parseTrace(text: string): SpawnLatency {
+/**
+ * The pairs in a trace's text (exported for tests). `mainPid`: the hand-off to another thread is
+ * looked for only after an accept on this thread (an activator that accepts on the thread that
+ * forks hands nothing off).
+ */
+export function parseTrace(text: string, mainPid?: number): SpawnLatency {
   const out: SpawnLatency = { acceptToFork: [], handoffToFork: [], forkToExec: [], execToExit: [], exitToAccept: [] };
   let accepted: number | undefined;
+  let acceptedOnMain = true;
   let handoff: number | undefined;
   let exited: number | undefined;
   const forks = new Map<string, { accepted: number; handoff: number | undefined; at: number }>();
@@ -97,16 +104,18 @@ export function parseTrace(text: string): SpawnLatency {
     if (!m) continue;
     const at = Number(m[1]) * 1e6;
     const [, , event, rest = ''] = m;
+    const tid = Number(/^\s*.+?-(\d+)\s+\[/.exec(line)?.[1] ?? NaN);
     if (event === 'sys_accept4' || event === 'sys_exit_accept4') {
       // "-> 0x5": a connection; a negative errno (EAGAIN) is 0xffff…
       if (!/-> 0xf{8,}/.test(rest)) {
         accepted = at;
+        acceptedOnMain = mainPid === undefined || Number.isNaN(tid) || tid === mainPid;
         handoff = undefined;
         if (exited !== undefined) out.exitToAccept.push(at - exited);
         exited = undefined;
       }
     } else if (event === 'sys_enter') {
-      if (accepted !== undefined) handoff = at;
+      if (accepted !== undefined && acceptedOnMain) handoff = at;
     } else if (event === 'sched_process_fork') {
       const child = /child_pid=(\d+)/.exec(rest)?.[1];
       if (child && accepted !== undefined) forks.set(child, { accepted, handoff, at });
