@@ -106,6 +106,10 @@ describe('serving sockets survive reloads', () => {
     let pids: number[] = [];
     try {
       const conn = await exchange('127.0.0.1', port);
+      // "up" comes after the trap: from here on SIGTERM is ignored (without this wait a shell that had
+      // not run `trap` yet on a loaded machine died of the daemon's SIGTERM and nothing timed out).
+      // What is sent goes to its stdin, which it never reads.
+      expect(await conn.say('up\n')).toBe('up\n');
       const st0 = await until(
         async () => {
           const s = await fx.status();
