@@ -113,7 +113,7 @@ export function capturingSpawn(real: NativeSpawn): { spawn: NativeSpawn; capture
 /** A running instance the accept thread started: what `status`, `stop UNIT` and the engine's stop need. */
 export class FastInstance {
   readonly state: ServiceState = 'active';
-  private readonly since = new Date().toISOString();
+  private readonly since = Date.now();
   private stopping = false;
   private stopTimer: NodeJS.Timeout | undefined;
   private readonly exited: Promise<void>;
@@ -146,7 +146,7 @@ export class FastInstance {
       restarts: 0,
       result: 'success',
       invocationId: this.invocationId,
-      since: this.since,
+      since: new Date(this.since).toISOString(),
     };
   }
 

@@ -128,6 +128,15 @@ describe('activation limits', () => {
     });
     const greeted = await Promise.all(clients.map((x) => x.greeted));
     expect(greeted.filter(Boolean).length).toBe(4);
+    // The Accept=yes fast path reports in batches: the counts may follow the clients by a few ms.
+    await waitFor(
+      () => {
+        const c = engine?.socket('hold.socket')?.counters;
+        return c !== undefined && c.accepted + c.refused === 51;
+      },
+      10_000,
+      'every connection counted',
+    );
     expect(engine.socket('hold.socket')).toMatchObject({ connections: 4, counters: { accepted: 5, refused: 46 } });
     expect(warnings.filter((w) => w === 'Too many incoming connections (4), dropping connection.').length).toBe(46);
 

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -108,7 +109,7 @@ struct Listener {
   bool emfilePaused = false;
   int busy = 0;  // connections between accept and their spawn's outcome (Remove() waits for them)
   SpawnRequest req;
-  std::vector<std::unique_ptr<SpawnRequest>> copies;  // req for threads 1…kThreads-1
+  std::vector<std::unique_ptr<SpawnRequest>> copies;  // req for threads 1…ThreadCount()-1
   std::vector<int> fdTemplate;                        // child fd i: -2 the connection, -1 /dev/null
   int envInvocation = -1, envAddr = -1, envPort = -1;
   int64_t maxConnections = 0, maxPerSource = 0, connections = 0;
@@ -155,8 +156,17 @@ constexpr int kAcceptsPerWake = 16;
 // Threads accepting and spawning: a spawn holds its thread until the child has exec'd (vfork), and
 // on a busy machine that child waits for a CPU; four overlap as the libuv pool does for the
 // regular path.
-constexpr int kThreads = 4;
-constexpr int64_t kBatchUsec = 2000;
+constexpr int kMaxThreads = 4;
+// MPTCP_ACCEPT_THREADS=1…4 (read once) sets how many; the default is kMaxThreads.
+int ThreadCount() {
+  static const int n = [] {
+    const char* v = getenv("MPTCP_ACCEPT_THREADS");
+    int k = v != nullptr ? atoi(v) : kMaxThreads;
+    return k < 1 ? 1 : k > kMaxThreads ? kMaxThreads : k;
+  }();
+  return n;
+}
+constexpr int64_t kBatchUsec = 10000;
 
 // The printable address as systemd's sockaddr_pretty() without port (v4-mapped as IPv4), the port,
 // and the family (4 or 6; 0: not an inet address).
@@ -232,7 +242,7 @@ class Acceptor {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = 0;
-    for (int i = 0; i < kThreads && rc == 0; i++) {
+    for (int i = 0; i < ThreadCount() && rc == 0; i++) {
       starts_[i] = {this, i};
       rc = pthread_create(&threads_[i], nullptr, ThreadMain, &starts_[i]);
     }
@@ -372,10 +382,8 @@ class Acceptor {
     if (now - lastSignal_ >= kBatchUsec) {
       Signal(now);
     } else if (flushAt_ < 0) {
+      // The pushing thread is not waiting: its next epoll_wait() takes this deadline as timeout.
       flushAt_ = lastSignal_ + kBatchUsec;
-      uint64_t one = 1;
-      // Every thread recomputes its timeout (one of them may wait without one).
-      if (write(wakeFd_, &one, sizeof one) < 0) Signal(now);
     }
   }
 
@@ -675,8 +683,8 @@ class Acceptor {
   std::mutex mu_;
   std::condition_variable idle_;
   int epfd_ = -1, wakeFd_ = -1;
-  pthread_t threads_[kThreads]{};
-  ThreadStart starts_[kThreads]{};
+  pthread_t threads_[kMaxThreads]{};
+  ThreadStart starts_[kMaxThreads]{};
   uv_async_t async_{};
   bool signaled_ = false, reffed_ = false;
   int64_t lastSignal_ = 0, flushAt_ = -1;
@@ -739,7 +747,7 @@ static Napi::Value AcceptorAdd(const Napi::CallbackInfo& info) {
   Napi::Object c = info[13].As<Napi::Object>();
   l->fd = listenFd;
   l->fdTemplate = l->req.Fds();
-  for (int i = 1; i < kThreads; i++) l->copies.push_back(l->req.Clone());
+  for (int i = 1; i < ThreadCount(); i++) l->copies.push_back(l->req.Clone());
   int64_t nenv = static_cast<int64_t>(l->req.Envp().size());
   l->envInvocation = static_cast<int>(NumberField(c, "invocationIndex", -1));
   l->envAddr = static_cast<int>(NumberField(c, "addrIndex", -1));
