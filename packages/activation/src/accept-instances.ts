@@ -64,7 +64,7 @@ export class AcceptInstances {
   /** Sockets whose connections the accept thread takes (accept-fast.ts). */
   private readonly fast = new Map<SocketRuntime, FastSocket>();
   /** Sockets whose template was found unfit for the fast path (until the next reload). */
-  private readonly regularOnly = new WeakSet<SocketRuntime>();
+  private regularOnly = new WeakSet<SocketRuntime>();
   /** The accept thread's running instances. */
   private readonly fastPids = new Map<
     number,
@@ -396,6 +396,7 @@ export class AcceptInstances {
    * regular path (and polls again); its next instance is recorded anew.
    */
   reloaded(): void {
+    this.regularOnly = new WeakSet();
     for (const sock of [...this.fast.keys()]) {
       this.leaveFast(sock);
       if (sock.state === 'listening' && this.sockets.live(sock) && !this.core.stopping)

@@ -327,6 +327,24 @@ describe('Accept=yes fast path', () => {
     }
   });
 
+  it('a reload that makes a template plain lets its socket take the fast path', async () => {
+    const n = countingNative();
+    const dir = unitDir({
+      'late.socket': `[Socket]\nListenStream=${await loopback()}\nAccept=yes\n`,
+      'late@.service': "[Service]\nExecStartPre=/bin/true\nExecStart=/bin/sh -c 'echo hi'\nStandardInput=socket\n",
+    });
+    engine = new ActivationEngine({ logger: quiet, native: n.api });
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    const port = engine.socket('late.socket')?.listen[0]?.port as number;
+    for (let i = 0; i < 2; i++) expect(await exchange(port, '')).toBe('hi\n');
+    expect(n.adds()).toBe(0);
+    writeFileSync(join(dir, 'late@.service'), "[Service]\nExecStart=/bin/sh -c 'echo hi'\nStandardInput=socket\n");
+    await engine.reload(await loadUnits(dir));
+    expect(await exchange(port, '')).toBe('hi\n');
+    await waitFor(() => n.adds() === 1, 10_000, 'the fast path after the reload');
+    expect(await exchange(port, '')).toBe('hi\n');
+  });
+
   it('TriggerLimitBurst= counts the regular and the fast connections together', async () => {
     const n = countingNative();
     const dir = unitDir({
