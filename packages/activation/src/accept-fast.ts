@@ -20,6 +20,8 @@ import type { NativeSpawn } from './exec.js';
 import { connectionInstance, instanceServiceName, prettyAddress, sourceKey } from './instance-name.js';
 import type { ReadableWatch } from './native-binding.js';
 import { resultOfExit } from './restart-policy.js';
+import { usesSocketStdio } from './service-output.js';
+import { unescapeInstance } from './templates.js';
 import { describeExit } from './service-exec.js';
 import { effectiveNotifyAccess, type ServiceSnapshot } from './service-types.js';
 import type { ServiceState } from './service-types.js';
@@ -62,8 +64,20 @@ export function fastEligible(unit: ServiceUnit, instance: string): boolean {
   if ((unit.fileDescriptorStoreMax ?? 0) > 0) return false;
   if (unit.environmentFiles.length > 0) return false;
   if (unit.pidFile !== undefined || unit.pamName !== undefined) return false;
+  // `$REMOTE_ADDR`, `${INVOCATION_ID}`, … in the command line are expanded per start (exec.ts): the
+  // recorded argv holds the first connection's values, so such a command never becomes a template.
+  const [start] = unit.execStart;
+  if (start && !start.noEnvExpand && start.argv.some((w) => w.includes('$'))) return false;
+  // NonBlocking=yes: the regular path keeps O_NONBLOCK on the fd it passes (LISTEN_FDS); the thread
+  // accepts blocking connections.
+  if (unit.nonBlocking && !usesSocketStdio(unit)) return false;
+  // A missing `-`WorkingDirectory= is checked per start (it may appear later); the template has one answer.
+  if (unit.workingDirectory?.optional === true) return false;
   const { name: _name, ...rest } = unit;
-  return !JSON.stringify(rest).includes(instance);
+  const text = JSON.stringify(rest);
+  // The instance as %i/%n give it (escaped) and as %I/%f give it (unescaped, `/`-separated).
+  const forms = [instance, unescapeInstance(instance)].map((f) => JSON.stringify(f).slice(1, -1));
+  return !forms.some((f) => text.includes(f));
 }
 
 /**

@@ -68,7 +68,15 @@ export class AcceptInstances {
   /** The accept thread's running instances. */
   private readonly fastPids = new Map<
     number,
-    { inst: FastInstance; instances: Set<AcceptedInstance>; socket: string }
+    {
+      inst: FastInstance;
+      instances: Set<AcceptedInstance>;
+      socket: string;
+      sock: SocketRuntime;
+      /** The listener that admitted it, and its source as the limits count it. */
+      listener: number;
+      source: { key: string; perSource: boolean };
+    }
   >();
 
   constructor(
@@ -230,6 +238,15 @@ export class AcceptInstances {
   ): Promise<void> {
     const { core } = this;
     const native = core.requireNative();
+    // Once the engine's count of this connection is released: if the socket went to the accept
+    // thread meanwhile, the thread was handed counts that include it, so its count goes too.
+    let fastReleased = false;
+    const releaseFast = (): void => {
+      if (fastReleased) return;
+      fastReleased = true;
+      const fast = this.fast.get(sock);
+      if (fast) this.fastApi()?.release(fast.listener, source.key, source.perSource);
+    };
     let svc: ServiceProcess | undefined;
     // The main spawn may close the connection itself (right after clone, on the pool thread);
     // otherwise it is ours to close, exactly once, below.
@@ -262,9 +279,7 @@ export class AcceptInstances {
       );
       proc.on('exit', (exit) => {
         release();
-        // The socket went to the accept thread meanwhile: its counts include this connection too.
-        const fast = this.fast.get(sock);
-        if (fast) this.fastApi()?.release(fast.listener, source.key, source.perSource);
+        releaseFast();
         instances.delete(proc);
         core.events.emit('service-exit', exit);
         // An fd came free: a socket that ran out of them accepts again.
@@ -288,6 +303,7 @@ export class AcceptInstances {
       if (captured) this.goFast(sock, unit, template, instance, captured, conn.fd);
     } catch (err) {
       release();
+      releaseFast();
       if (svc) sock.instances.delete(svc);
       core.log.error(`Failed to start ${name}: ${messageOf(err)}`, { unit: sock.unit.name });
     } finally {
@@ -436,7 +452,14 @@ export class AcceptInstances {
           admission.ok ? admission.release : () => {},
         );
         sock.instances.add(inst);
-        this.fastPids.set(ev.pid, { inst, instances: sock.instances, socket: unitName });
+        this.fastPids.set(ev.pid, {
+          inst,
+          instances: sock.instances,
+          socket: unitName,
+          sock,
+          listener: ev.listener,
+          source: { key: sourceKey(ev.remote), perSource: sock.limits.maxPerSource > 0 },
+        });
         core.events.emit('accepted', { socket: unitName, service: name, instance, remote: ev.remote, local: ev.local });
         core.events.emit('service-state', { service: name, state: 'active', pid: ev.pid });
         core.events.emit('started', { service: name, pid: ev.pid, socket: unitName });
@@ -501,6 +524,11 @@ export class AcceptInstances {
     this.fastPids.delete(pid);
     const { inst } = rec;
     inst.release();
+    // The socket went back to the regular path and fast again since: the new listener was handed
+    // counts that include this instance, and the thread only un-counts it on the old one.
+    const cur = this.fast.get(rec.sock);
+    if (cur && cur.listener !== rec.listener)
+      this.fastApi()?.release(cur.listener, rec.source.key, rec.source.perSource);
     rec.instances.delete(inst);
     const { result, line } = exitResult(exit);
     const log = this.core.log;

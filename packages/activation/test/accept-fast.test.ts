@@ -9,6 +9,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import * as nativeModule from '@mptcp/native';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseUnitText, type ServiceUnit } from '@mptcp/unit';
+import { fastEligible } from '../src/accept-fast.js';
 import { ActivationEngine } from '../src/index.js';
 import { adaptNative } from '../src/native-binding.js';
 import { useUserDatabase } from '../src/user.js';
@@ -285,6 +287,48 @@ describe('Accept=yes fast path', () => {
     }
     expect(n.adds()).toBe(0);
     expect(n.spawns()).toBeGreaterThanOrEqual(3 * 3);
+  });
+
+  it('per-connection values in the command line keep the regular path ($REMOTE_PORT, %I, %f): each instance gets its own', async () => {
+    const n = countingNative();
+    const dir = unitDir({
+      'var.socket': `[Socket]\nListenStream=${await loopback()}\nAccept=yes\n`,
+      'var@.service': '[Service]\nExecStart=/bin/echo $REMOTE_PORT\nStandardInput=socket\n',
+      'unesc.socket': `[Socket]\nListenStream=${await loopback()}\nAccept=yes\n`,
+      'unesc@.service': '[Service]\nExecStart=/bin/echo %I\nStandardInput=socket\n',
+      'path.socket': `[Socket]\nListenStream=${await loopback()}\nAccept=yes\n`,
+      'path@.service': '[Service]\nExecStart=/bin/echo %f\nStandardInput=socket\n',
+    });
+    engine = new ActivationEngine({ logger: quiet, native: n.api });
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    const ports = new Set<string>();
+    const varPort = engine.socket('var.socket')?.listen[0]?.port as number;
+    for (let i = 0; i < 4; i++) ports.add((await exchange(varPort, '')).trim());
+    expect(ports.size).toBe(4);
+    for (const name of ['unesc', 'path']) {
+      const port = engine.socket(`${name}.socket`)?.listen[0]?.port as number;
+      for (let i = 0; i < 3; i++) {
+        const lead = name === 'path' ? '/' : '';
+        expect(await exchange(port, '')).toMatch(
+          new RegExp(`^${lead}${i}/127\\.0\\.0\\.1:${port}/127\\.0\\.0\\.1:\\d+\\n$`),
+        );
+      }
+    }
+    expect(n.adds()).toBe(0);
+  });
+
+  it('fastEligible: NonBlocking=yes with the connection as fd 3, and an optional WorkingDirectory=, keep the regular path', () => {
+    const INST = '0-127.0.0.1:1-127.0.0.1:2';
+    const parse = (body: string): ServiceUnit => {
+      const r = parseUnitText(`[Service]\nExecStart=/bin/true\n${body}`, { file: '/x/a@.service', executables: false });
+      if (r.unit?.kind !== 'service') throw new Error('not a service');
+      return r.unit;
+    };
+    expect(fastEligible(parse(''), INST)).toBe(true);
+    expect(fastEligible(parse('NonBlocking=yes\n'), INST)).toBe(false);
+    expect(fastEligible(parse('NonBlocking=yes\nStandardInput=socket\n'), INST)).toBe(true);
+    expect(fastEligible(parse('WorkingDirectory=-/srv/none\n'), INST)).toBe(false);
+    expect(fastEligible(parse('WorkingDirectory=/\n'), INST)).toBe(true);
   });
 
   it('a reload, and a changed user database under User=, take the socket back; it returns afterwards', async () => {
