@@ -13,12 +13,16 @@ import type { Transport } from './sockets.js';
 
 export const REPRO_SOURCE = join(REPO_DIR, 'docs', 'repro', 'mptcp-slow-reader.c');
 
-let binary: string | undefined;
+const binaries = new Map<string, string>();
 
-/** The compiled reproducer, or throws naming what is missing (no C compiler). */
-export function cBaselineBinary(): string {
-  if (binary && existsSync(binary)) return binary;
-  const out = join(mkdtempSync(join(tmpdir(), 'bench-c-')), 'mptcp-slow-reader');
+/**
+ * `source` compiled with the system C compiler (`-O2 -Wall`) to a temporary `name`, once per run;
+ * throws naming what is missing (no C compiler) for `what`.
+ */
+export function compileC(source: string, name: string, what: string): string {
+  const done = binaries.get(source);
+  if (done && existsSync(done)) return done;
+  const out = join(mkdtempSync(join(tmpdir(), 'bench-c-')), name);
   const cc = ['cc', 'gcc', 'clang'].find((c) => {
     try {
       execFileSync(c, ['--version'], { stdio: 'ignore' });
@@ -27,10 +31,15 @@ export function cBaselineBinary(): string {
       return false;
     }
   });
-  if (!cc) throw new Error('no C compiler (cc, gcc or clang) for the C baseline');
-  execFileSync(cc, ['-O2', '-Wall', '-o', out, REPRO_SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
-  binary = out;
+  if (!cc) throw new Error(`no C compiler (cc, gcc or clang) for ${what}`);
+  execFileSync(cc, ['-O2', '-Wall', '-o', out, source], { stdio: ['ignore', 'ignore', 'pipe'] });
+  binaries.set(source, out);
   return out;
+}
+
+/** The compiled reproducer, or throws naming what is missing (no C compiler). */
+export function cBaselineBinary(): string {
+  return compileC(REPRO_SOURCE, 'mptcp-slow-reader', 'the C baseline');
 }
 
 export interface CTransferSpec {

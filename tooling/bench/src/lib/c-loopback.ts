@@ -4,34 +4,17 @@
  * it interleaved with the Node runs so a reader sees the kernel's own MPTCP / TCP ratio — the
  * ceiling a user-space library can reach — next to Node's.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { compileC } from './c-baseline.js';
 import { REPO_DIR } from './paths.js';
 import { run } from './proc.js';
 import type { Transport } from './sockets.js';
 
 export const LOOPBACK_BENCH_SOURCE = join(REPO_DIR, 'docs', 'repro', 'mptcp-loopback-bench.c');
 
-let binary: string | undefined;
-
 /** The compiled bench, or throws naming what is missing (no C compiler). */
 export function cLoopbackBinary(): string {
-  if (binary && existsSync(binary)) return binary;
-  const out = join(mkdtempSync(join(tmpdir(), 'bench-c-lo-')), 'mptcp-loopback-bench');
-  const cc = ['cc', 'gcc', 'clang'].find((c) => {
-    try {
-      execFileSync(c, ['--version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  if (!cc) throw new Error('no C compiler (cc, gcc or clang) for the C loopback baseline');
-  execFileSync(cc, ['-O2', '-Wall', '-o', out, LOOPBACK_BENCH_SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
-  binary = out;
-  return out;
+  return compileC(LOOPBACK_BENCH_SOURCE, 'mptcp-loopback-bench', 'the C loopback baseline');
 }
 
 export interface CLoopbackSpec {
