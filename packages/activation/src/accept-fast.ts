@@ -13,7 +13,7 @@
  * every stop of its watch takes the listener back from the thread, and the events not yet
  * delivered are handled at once, so the counts are exact on both sides of the switch.
  */
-import type { AcceptSpawnEvent, SockAddr, SpawnProcessOptions } from '@mptcp/native';
+import type { AcceptSpawnEvent, AcceptSpawnPending, SockAddr, SpawnProcessOptions } from '@mptcp/native';
 import type { ServiceUnit } from '@mptcp/unit';
 import { ActivationError, messageOf } from './errors.js';
 import type { NativeSpawn } from './exec.js';
@@ -31,7 +31,7 @@ import type { SocketRuntime } from './socket-runtime.js';
 export interface AcceptSpawnApi {
   start(onEvents: (events: AcceptSpawnEvent[]) => void): void;
   add(listenFd: number, template: import('@mptcp/native').AcceptSpawnTemplate): number;
-  remove(listener: number): AcceptSpawnEvent[];
+  remove(listener: number): { events: AcceptSpawnEvent[]; pending: AcceptSpawnPending[] };
   release(listener: number, source: string, perSource: boolean): void;
   kill(pid: number, signal: NodeJS.Signals, group: boolean): boolean;
 }
@@ -229,11 +229,14 @@ export function addFastListener(
 }
 
 /**
- * Takes the listener back (the thread never accepts on it again) and handles what it had not
- * delivered yet. Its instances' exits still reach `onEvent`.
+ * Takes the listener back at once (the thread never accepts on it again) and handles what it had
+ * not delivered yet. Returns the connections it had admitted whose spawn is still under way: their
+ * `started`/`spawn-failed` events, like its instances' exits, still reach `onEvent` later.
  */
-export function removeFastListener(api: AcceptSpawnApi, listener: number): void {
-  dispatchFast(api.remove(listener));
+export function removeFastListener(api: AcceptSpawnApi, listener: number): AcceptSpawnPending[] {
+  const { events, pending } = api.remove(listener);
+  dispatchFast(events);
+  return pending;
 }
 
 /** A socket whose connections the accept thread takes. */

@@ -381,7 +381,8 @@ export class AcceptInstances {
         (ev) => this.onFastEvent(ev),
       );
     } catch (err) {
-      this.core.log.debug(`Accept fast path unavailable: ${messageOf(err)}`, { unit: u.name });
+      // E.g. pthread_create EAGAIN: the socket stays on the regular path (the next socket tries again).
+      this.core.log.warn(`Accept fast path unavailable: ${messageOf(err)}`, { unit: u.name });
       this.regularOnly.add(sock);
       return;
     }
@@ -394,17 +395,61 @@ export class AcceptInstances {
     sock.watches.push({ stop: () => this.leaveFast(sock) });
   }
 
-  /** The accept thread's listeners (until taken back and drained). */
-  private readonly fastSockets = new Map<number, { sock: SocketRuntime; fast: FastSocket }>();
+  /**
+   * The accept thread's listeners, until taken back and drained; a taken-back one stays while
+   * connections it admitted are still being spawned (`pending`: their share of the limits, held by
+   * the engine meanwhile, and handed to their instance once `started` comes).
+   */
+  private readonly fastSockets = new Map<
+    number,
+    { sock: SocketRuntime; fast: FastSocket; pending?: Array<{ key: string; perSource: boolean; release: () => void }> }
+  >();
 
-  /** Takes the socket back from the thread (idempotent); what it had not reported yet is handled now. */
+  /**
+   * Takes the socket back from the thread (idempotent, never waits for a spawn); what it had not
+   * reported yet is handled now. A connection still being spawned keeps its place in the limits,
+   * which from now on the engine counts.
+   */
   private leaveFast(sock: SocketRuntime): void {
     const fast = this.fast.get(sock);
     const api = this.fastApi();
     if (!fast || !api) return;
     this.fast.delete(sock);
-    removeFastListener(api, fast.listener);
-    this.fastSockets.delete(fast.listener);
+    const pending = removeFastListener(api, fast.listener);
+    const entry = this.fastSockets.get(fast.listener);
+    if (pending.length === 0 || !entry) {
+      this.fastSockets.delete(fast.listener);
+      return;
+    }
+    entry.pending = pending.map((p) => {
+      const admission = sock.limits.admit(p.source, p.source);
+      return { key: p.source, perSource: p.perSource, release: admission.ok ? admission.release : () => {} };
+    });
+  }
+
+  /**
+   * The engine's share of a connection that was in flight when its listener was taken back, or
+   * undefined when the listener was not taken back. The entry goes once nothing is pending.
+   */
+  private takePending(
+    listener: number,
+    key: string,
+  ): { key: string; perSource: boolean; release: () => void } | undefined {
+    const entry = this.fastSockets.get(listener);
+    if (!entry?.pending) return undefined;
+    const i = entry.pending.findIndex((p) => p.key === key);
+    const [taken] = entry.pending.splice(i < 0 ? 0 : i, 1);
+    if (entry.pending.length === 0) this.fastSockets.delete(listener);
+    return taken ?? { key, perSource: false, release: () => {} };
+  }
+
+  /**
+   * An engine-held share of the limits ends: the listener the socket is on now (fast again since)
+   * was handed counts that include it, so it drops it too.
+   */
+  private releaseMoved(sock: SocketRuntime, listener: number, key: string, perSource: boolean): void {
+    const cur = this.fast.get(sock);
+    if (cur && cur.listener !== listener) this.fastApi()?.release(cur.listener, key, perSource);
   }
 
   /**
@@ -425,10 +470,16 @@ export class AcceptInstances {
       this.onFastExit(ev.pid, ev.exit);
       return;
     }
+    if (ev.type === 'reap-fallback') {
+      this.core.log.warn(
+        `Cannot watch an instance's pidfd (${messageOf(ev.error)}); instances are reaped by polling every 10 ms.`,
+      );
+      return;
+    }
     const entry = this.fastSockets.get(ev.listener);
     const api = this.fastApi();
     if (!entry || !api) {
-      // Only 'started' can come for a listener already taken back (never: removal drains it first).
+      // Never: a taken-back listener's entry stays until its spawns in flight have reported.
       if (ev.type === 'started') api?.kill(ev.pid, 'SIGKILL', true);
       return;
     }
@@ -442,7 +493,11 @@ export class AcceptInstances {
         sock.counters.triggers += 1;
         sock.counters.accepted += 1;
         const { instance, name } = nameConnection(sock, ev.local, ev.remote);
-        const admission = sock.limits.admit(sourceKey(ev.remote), prettyAddress(ev.remote) ?? '');
+        // In flight when the listener was taken back: the engine holds its share already.
+        const held = this.takePending(ev.listener, sourceKey(ev.remote));
+        const admission = held
+          ? { ok: true as const, release: held.release }
+          : sock.limits.admit(sourceKey(ev.remote), prettyAddress(ev.remote) ?? '');
         const inst = new FastInstance(
           name,
           ev.pid,
@@ -463,6 +518,8 @@ export class AcceptInstances {
         core.events.emit('accepted', { socket: unitName, service: name, instance, remote: ev.remote, local: ev.local });
         core.events.emit('service-state', { service: name, state: 'active', pid: ev.pid });
         core.events.emit('started', { service: name, pid: ev.pid, socket: unitName });
+        // Started after the engine began to stop (its spawn was in flight): stopped as the others were.
+        if (core.stopping) void inst.stop();
         return;
       }
       case 'refused': {
@@ -502,6 +559,12 @@ export class AcceptInstances {
         log.warn(`Failed to accept connection: ${messageOf(ev.error)}`, { unit: unitName });
         return;
       case 'spawn-failed': {
+        const key = sourceKey(ev.remote);
+        const held = this.takePending(ev.listener, key);
+        if (held) {
+          held.release();
+          this.releaseMoved(sock, ev.listener, key, held.perSource);
+        }
         sock.triggerLimit.below();
         sock.counters.triggers += 1;
         sock.counters.accepted += 1;
@@ -526,9 +589,7 @@ export class AcceptInstances {
     inst.release();
     // The socket went back to the regular path and fast again since: the new listener was handed
     // counts that include this instance, and the thread only un-counts it on the old one.
-    const cur = this.fast.get(rec.sock);
-    if (cur && cur.listener !== rec.listener)
-      this.fastApi()?.release(cur.listener, rec.source.key, rec.source.perSource);
+    this.releaseMoved(rec.sock, rec.listener, rec.source.key, rec.source.perSource);
     rec.instances.delete(inst);
     const { result, line } = exitResult(exit);
     const log = this.core.log;

@@ -67,7 +67,20 @@ export type AcceptSpawnEvent =
   | { type: 'accept-error'; listener: number; error: MptcpNativeError }
   | { type: 'spawn-failed'; listener: number; error: MptcpNativeError; remote: SockAddr; local: SockAddr }
   /** A watched file changed: the listener is removed before accepting; the caller takes the socket back. */
-  | { type: 'released'; listener: number; path: string };
+  | { type: 'released'; listener: number; path: string }
+  /**
+   * An instance's pidfd could not be watched (epoll_ctl, e.g. ENOSPC from fs.epoll.max_user_watches):
+   * such instances are reaped by polling every 10 ms instead. Reported once per process.
+   */
+  | { type: 'reap-fallback'; listener: number; error: MptcpNativeError };
+
+/** A connection admitted (and counted in the limits) whose spawn was under way when its listener was removed. */
+export interface AcceptSpawnPending {
+  /** Its source key (as {@link AcceptSpawnLimits.sources}). */
+  source: string;
+  /** Whether MaxConnectionsPerSource= counted it. */
+  perSource: boolean;
+}
 
 const FIELDS = 12;
 let started: ((events: AcceptSpawnEvent[]) => void) | undefined;
@@ -132,6 +145,9 @@ function decode(flat: ReadonlyArray<number | string>): AcceptSpawnEvent[] {
       case 9:
         out.push({ type: 'released', listener, path: text });
         break;
+      case 10:
+        out.push({ type: 'reap-fallback', listener, error: syscallError(a, { syscall: 'epoll_ctl' }) });
+        break;
     }
   }
   return out;
@@ -187,15 +203,20 @@ export function acceptSpawnAdd(listenFd: number, t: AcceptSpawnTemplate): number
 }
 
 /**
- * Takes the listener back: once this returns the thread never accepts on its fd again, and a
- * connection it had already accepted has been spawned and is among the returned events (with
- * every other event not delivered yet). Its running instances stay watched (their `exited`
- * events still come).
+ * Takes the listener back, at once: the thread never accepts on its fd again. `events` are the
+ * events not delivered yet (of every listener). A connection admitted whose spawn is still under
+ * way (its child has not exec'd yet: it may hang before, e.g. in a chdir on a dead NFS mount) is in
+ * `pending` instead, with its source as the limits count it; its `started` or `spawn-failed` event
+ * comes later, as do the `exited` events of the listener's running instances.
  */
-export function acceptSpawnRemove(listener: number): AcceptSpawnEvent[] {
-  const native = binding();
-  native.acceptorRemove(listener);
-  return decode(native.acceptorDrain());
+export function acceptSpawnRemove(listener: number): { events: AcceptSpawnEvent[]; pending: AcceptSpawnPending[] } {
+  const r = binding().acceptorRemove(listener);
+  if (r === false) return { events: [], pending: [] };
+  const [flat, inflight] = r;
+  const pending: AcceptSpawnPending[] = [];
+  for (let i = 0; i + 1 < inflight.length; i += 2)
+    pending.push({ source: inflight[i] as string, perSource: inflight[i + 1] as boolean });
+  return { events: decode(flat), pending };
 }
 
 /** A connection of the listener's socket that the caller admitted itself has ended: one less counted. */

@@ -7,9 +7,13 @@
 // started (pid, addresses, invocation id), exited (status), refused, limit hits, failures. JS does
 // nothing per connection before the service runs.
 //
-// Ownership: a listener's fd stays the caller's; acceptorRemove() returns only once the thread will
-// never accept on it again (the thread accepts with the lock held, and checks `active` under it), so
-// the caller may close it right after. The pidfds are the thread's.
+// Ownership: a listener's fd stays the caller's; acceptorRemove() returns at once, and the thread
+// never accepts on it again (the thread accepts with the lock held, and checks `active` under it), so
+// the caller may close it right after. It never waits for a spawn in flight: a child can hang before
+// its exec (a chdir on a dead NFS mount, an execve whose binary is leased), and stop or reload must
+// not. Such a connection was admitted already: acceptorRemove() names it (its source, for the
+// caller's limits), and its `started` or `spawn-failed` event comes later; the thread that spawns it
+// keeps the listener's memory (a shared_ptr) until then. The pidfds are the thread's.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +22,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -29,7 +34,6 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -107,7 +111,8 @@ struct Listener {
   bool inEpoll = false;
   int64_t resumeAt = -1;  // paused (poll limit, EMFILE) until then; -1: not paused
   bool emfilePaused = false;
-  int busy = 0;  // connections between accept and their spawn's outcome (Remove() waits for them)
+  // Connections between admission and their spawn's outcome: source key, counted per source.
+  std::vector<std::pair<std::string, bool>> inflight;
   SpawnRequest req;
   std::vector<std::unique_ptr<SpawnRequest>> copies;  // req for threads 1…ThreadCount()-1
   std::vector<int> fdTemplate;                        // child fd i: -2 the connection, -1 /dev/null
@@ -135,7 +140,8 @@ enum EventType : int {
   kFdsExhausted = 6,
   kAcceptError = 7,
   kSpawnFailed = 8,
-  kReleased = 9
+  kReleased = 9,
+  kReapFallback = 10  // a pidfd could not be watched (a: errno): reaped by polling from now on
 };
 
 struct Event {
@@ -167,6 +173,26 @@ int ThreadCount() {
   return n;
 }
 constexpr int64_t kBatchUsec = 10000;
+// Children whose pidfd epoll would not take (ENOSPC: fs.epoll.max_user_watches) are polled this often.
+constexpr int64_t kReapPollUsec = 10000;
+
+// Test-only knobs (read once, documented in the README): MPTCP_ACCEPT_TEST_FAIL_THREAD=k makes the
+// k-th thread's pthread_create really fail (a stack no mmap can give); MPTCP_ACCEPT_TEST_REAP_POLL=1
+// treats every pidfd as if epoll_ctl had refused it with ENOSPC.
+int TestFailThread() {
+  static const int n = [] {
+    const char* v = getenv("MPTCP_ACCEPT_TEST_FAIL_THREAD");
+    return v != nullptr ? atoi(v) : 0;
+  }();
+  return n;
+}
+bool TestReapPoll() {
+  static const bool on = [] {
+    const char* v = getenv("MPTCP_ACCEPT_TEST_REAP_POLL");
+    return v != nullptr && strcmp(v, "1") == 0;
+  }();
+  return on;
+}
 
 // The printable address as systemd's sockaddr_pretty() without port (v4-mapped as IPv4), the port,
 // and the family (4 or 6; 0: not an inet address).
@@ -222,14 +248,54 @@ std::string InvocationId() {
 
 class Acceptor {
  public:
-  bool Start(Napi::Env env, Napi::Function callback) {
+  // 0, or the errno of the step that failed; then no thread runs and nothing is left open, so the
+  // object may be deleted.
+  int Start(Napi::Env env, Napi::Function callback) {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) return errno;
     wakeFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (epfd_ < 0 || wakeFd_ < 0) return false;
+    if (wakeFd_ < 0) {
+      int err = errno;
+      CloseFds();
+      return err;
+    }
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = kTagWake << 32;
-    epoll_ctl(epfd_, EPOLL_CTL_ADD, wakeFd_, &ev);
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, wakeFd_, &ev) < 0) {
+      int err = errno;
+      CloseFds();
+      return err;
+    }
+    // The threads first: a failure then stops and joins the ones started, and no libuv handle
+    // exists yet (they push nothing before a listener is added, so they never touch async_).
+    // They run no signal handler of Node's: every signal blocked in them.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = 0, started = 0;
+    for (int i = 0; i < ThreadCount() && rc == 0; i++) {
+      starts_[i] = {this, i};
+      pthread_attr_t attr;
+      pthread_attr_init(&attr);
+      if (TestFailThread() == i + 1) pthread_attr_setstacksize(&attr, static_cast<size_t>(1) << 46);
+      rc = pthread_create(&threads_[i], &attr, ThreadMain, &starts_[i]);
+      pthread_attr_destroy(&attr);
+      if (rc == 0) started += 1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (rc != 0) {
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        stop_ = true;
+      }
+      uint64_t one = 1;
+      ssize_t w = write(wakeFd_, &one, sizeof one);  // level-triggered: every thread sees it
+      (void)w;
+      for (int i = 0; i < started; i++) pthread_join(threads_[i], nullptr);
+      CloseFds();
+      return rc;
+    }
     env_ = env;
     callback_ = Napi::Persistent(callback);
     uv_loop_t* loop = nullptr;
@@ -237,22 +303,18 @@ class Acceptor {
     uv_async_init(loop, &async_, OnAsync);
     async_.data = this;
     uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
-    // The thread runs no signal handler of Node's: every signal blocked in it.
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = 0;
-    for (int i = 0; i < ThreadCount() && rc == 0; i++) {
-      starts_[i] = {this, i};
-      rc = pthread_create(&threads_[i], nullptr, ThreadMain, &starts_[i]);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    return rc == 0;
+    return 0;
   }
 
-  // The loop stays alive while a listener or a child is held.
+  void CloseFds() {
+    if (wakeFd_ >= 0) close(wakeFd_);
+    if (epfd_ >= 0) close(epfd_);
+    wakeFd_ = epfd_ = -1;
+  }
+
+  // The loop stays alive while a listener, a child or a spawn under way is held.
   void UpdateRef() {
-    bool want = !listeners_.empty() || !children_.empty();
+    bool want = !listeners_.empty() || !children_.empty() || spawning_ > 0;
     if (want && !reffed_) uv_ref(reinterpret_cast<uv_handle_t*>(&async_));
     if (!want && reffed_) uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
     reffed_ = want;
@@ -271,17 +333,20 @@ class Acceptor {
     return static_cast<int>(l->id);
   }
 
-  // After this the thread never accepts on the listener's fd again. Its children stay tracked.
-  bool Remove(uint32_t id) {
-    std::unique_lock<std::mutex> lk(mu_);
+  // After this the thread never accepts on the listener's fd again. Its children stay tracked. Never
+  // waits: *inflight gets the connections admitted whose spawn has no outcome yet (their events
+  // come later), *events everything not delivered so far (taken under the same lock, so an
+  // in-flight connection is in exactly one of the two).
+  bool Remove(uint32_t id, std::vector<std::pair<std::string, bool>>* inflight, std::vector<Event>* events) {
+    std::lock_guard<std::mutex> lk(mu_);
     auto it = listeners_.find(id);
     if (it == listeners_.end()) return false;
     std::shared_ptr<Listener> l = it->second;
     Deactivate(*l);
     listeners_.erase(it);
     UpdateRef();
-    // A connection accepted before is spawned and reported first: the caller's drain sees it.
-    idle_.wait(lk, [&] { return l->busy == 0; });
+    *inflight = l->inflight;
+    TakeLocked(events);
     return true;
   }
 
@@ -306,10 +371,14 @@ class Acceptor {
   std::vector<Event> Take() {
     std::lock_guard<std::mutex> lk(mu_);
     std::vector<Event> out;
-    out.swap(events_);
+    TakeLocked(&out);
+    return out;
+  }
+  void TakeLocked(std::vector<Event>* out) {
+    out->swap(events_);
+    events_.clear();
     signaled_ = false;
     flushAt_ = -1;
-    return out;
   }
 
   Napi::FunctionReference callback_;
@@ -426,6 +495,7 @@ class Acceptor {
 
   int NextTimeoutMs(int64_t now) {
     int64_t soonest = flushAt_;
+    if (!polled_.empty() && (soonest < 0 || nextReapPoll_ < soonest)) soonest = nextReapPoll_;
     for (auto& [id, l] : listeners_)
       if (l->resumeAt >= 0 && (soonest < 0 || l->resumeAt < soonest)) soonest = l->resumeAt;
     if (soonest < 0) return -1;
@@ -446,7 +516,14 @@ class Acceptor {
       std::vector<uint32_t> ready;
       {
         std::lock_guard<std::mutex> lk(mu_);
+        if (stop_) return;  // Start() failed for a later thread: it joins this one
         int64_t now = MonoUsec();
+        // Children epoll would not watch: looked at on every wake-up, and every kReapPollUsec.
+        if (!polled_.empty() && now >= nextReapPoll_) {
+          nextReapPoll_ = now + kReapPollUsec;
+          std::vector<int> pids = polled_;
+          for (int pid : pids) OnChildExit(pid);
+        }
         if (flushAt_ >= 0 && now >= flushAt_ && !signaled_) Signal(now);
         for (auto& [id, l] : listeners_) {
           if (l->resumeAt >= 0 && now >= l->resumeAt) {
@@ -488,6 +565,13 @@ class Acceptor {
     if (r == 0 && si.si_pid == 0) return;  // not yet
     ChildRec rec = std::move(it->second);
     children_.erase(it);
+    for (size_t i = 0; i < polled_.size(); i++) {
+      if (polled_[i] == pid) {
+        polled_[i] = polled_.back();
+        polled_.pop_back();
+        break;
+      }
+    }
     // Out of the set before the close: a spawn in flight on another thread holds a copy of this fd
     // until its exec, and the registration lives as long as any copy (the other threads would spin).
     epoll_ctl(epfd_, EPOLL_CTL_DEL, rec.pidfd, nullptr);
@@ -614,10 +698,11 @@ class Acceptor {
         Push(std::move(e));
         return true;
       }
-      // Counted now: only this thread admits for this listener.
+      // Counted now (accept and admission happen under the lock).
       l.connections += 1;
       if (countSource) l.perSource[source] += 1;
-      l.busy += 1;
+      l.inflight.emplace_back(source, countSource);
+      spawning_ += 1;
     }
     sockaddr_storage local{};
     socklen_t llen = sizeof local;
@@ -646,8 +731,13 @@ class Acceptor {
     req.failedResource = -1;
     int err = req.Run(&step);
     std::lock_guard<std::mutex> lk(mu_);
-    l.busy -= 1;
-    idle_.notify_all();
+    spawning_ -= 1;
+    for (size_t i = 0; i < l.inflight.size(); i++) {
+      if (l.inflight[i].first == source && l.inflight[i].second == countSource) {
+        l.inflight.erase(l.inflight.begin() + static_cast<std::ptrdiff_t>(i));
+        break;
+      }
+    }
     Event e{};
     e.listener = l.id;
     e.family = family;
@@ -672,7 +762,20 @@ class Acceptor {
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLEXCLUSIVE;
     ev.data.u64 = (kTagChild << 32) | static_cast<uint32_t>(pid);
-    epoll_ctl(epfd_, EPOLL_CTL_ADD, pidfd, &ev);
+    int werr = TestReapPoll() ? ENOSPC : epoll_ctl(epfd_, EPOLL_CTL_ADD, pidfd, &ev) < 0 ? errno : 0;
+    if (werr != 0) {
+      // Never unreaped (its MaxConnections= slot would never come back): polled instead.
+      if (polled_.empty()) nextReapPoll_ = MonoUsec() + kReapPollUsec;
+      polled_.push_back(pid);
+      if (!reapFallbackReported_) {
+        reapFallbackReported_ = true;
+        Event f{};
+        f.type = kReapFallback;
+        f.listener = l.id;
+        f.a = werr;
+        Push(std::move(f));
+      }
+    }
     e.type = kStarted;
     e.pid = pid;
     e.text = std::move(invocation);
@@ -681,7 +784,11 @@ class Acceptor {
   }
 
   std::mutex mu_;
-  std::condition_variable idle_;
+  bool stop_ = false;
+  int spawning_ = 0;         // connections admitted whose spawn has no outcome yet (all listeners)
+  std::vector<int> polled_;  // children reaped by polling (their pidfd is not in epfd_)
+  int64_t nextReapPoll_ = 0;
+  bool reapFallbackReported_ = false;
   int epfd_ = -1, wakeFd_ = -1;
   pthread_t threads_[kMaxThreads]{};
   ThreadStart starts_[kMaxThreads]{};
@@ -716,9 +823,10 @@ static Napi::Value AcceptorInit(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   auto* a = new Acceptor();
-  if (!a->Start(env, info[0].As<Napi::Function>())) {
-    delete a;
-    return Errno(env, errno == 0 ? EAGAIN : errno);
+  int err = a->Start(env, info[0].As<Napi::Function>());
+  if (err != 0) {
+    delete a;  // no thread runs and no handle exists (Start() cleaned up)
+    return Errno(env, err);
   }
   g_acceptor = a;
   return Napi::Boolean::New(env, true);
@@ -788,11 +896,28 @@ static Napi::Value AcceptorAdd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, g_acceptor->Add(l));
 }
 
-// acceptorRemove(id) → whether it was registered. The thread never accepts on its fd afterwards.
+// acceptorRemove(id) → false when not registered, else [events, inflight]: events as
+// acceptorDrain()'s, inflight [source, perSource, ...] for the connections admitted whose spawn is
+// still under way (their started/spawn-failed event comes later). Never waits; the thread never
+// accepts on the fd afterwards.
 static Napi::Value AcceptorRemove(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   int id;
-  if (!ArgInt(info, 0, &id)) return info.Env().Undefined();
-  return Napi::Boolean::New(info.Env(), g_acceptor != nullptr && g_acceptor->Remove(static_cast<uint32_t>(id)));
+  if (!ArgInt(info, 0, &id)) return env.Undefined();
+  std::vector<std::pair<std::string, bool>> inflight;
+  std::vector<Event> events;
+  if (g_acceptor == nullptr || !g_acceptor->Remove(static_cast<uint32_t>(id), &inflight, &events))
+    return Napi::Boolean::New(env, false);
+  Napi::Array pending = Napi::Array::New(env, inflight.size() * 2);
+  uint32_t i = 0;
+  for (const auto& [source, counted] : inflight) {
+    pending.Set(i++, Napi::String::New(env, source));
+    pending.Set(i++, Napi::Boolean::New(env, counted));
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Acceptor::ToJs(env, events));
+  out.Set(1u, pending);
+  return out;
 }
 
 // acceptorRelease(id, source, perSource): a connection JS counted itself for this socket has ended.

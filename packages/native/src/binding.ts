@@ -151,7 +151,7 @@ export interface NativeBinding {
   /** The Accept=yes fast path (addon_accept.cc, accept-spawn.ts). */
   acceptorInit(callback: (events: Array<number | string>) => void): true | number;
   acceptorAdd(...args: [...Parameters<NativeBinding['spawn']>, number, AcceptorConfig]): number;
-  acceptorRemove(id: number): boolean;
+  acceptorRemove(id: number): false | [Array<number | string>, Array<string | boolean>];
   acceptorRelease(id: number, source: string, perSource: boolean): void;
   acceptorKill(pid: number, signal: number, group: boolean): number;
   acceptorDrain(): Array<number | string>;

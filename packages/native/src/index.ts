@@ -110,6 +110,7 @@ export {
   CONNECTION_FD,
   type AcceptSpawnEvent,
   type AcceptSpawnLimits,
+  type AcceptSpawnPending,
   type AcceptSpawnTemplate,
   type RateWindow,
 } from './accept-spawn.js';
