@@ -4,7 +4,8 @@
  * exactly across the switch, and that stop, reload and a changed user database bring the socket
  * back — with no process or fd left behind.
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import * as nativeModule from '@mptcp/native';
@@ -412,4 +413,103 @@ describe('Accept=yes fast path', () => {
     expect(warnings).toContain('Trigger limit hit, refusing further activation.');
     await expect(exchange(port, '')).rejects.toThrow(/ECONNREFUSED/);
   });
+
+  it('a reload never waits for an instance hanging before its exec; its connection keeps its MaxConnections= slot', async () => {
+    // The instance's execve blocks in the open of its binary while another process holds a write
+    // lease on it (a stand-in for a chdir on a dead NFS mount): the reload must not wait for it.
+    const n = countingNative();
+    const prog = join(tmp('fast-hang-'), 'prog');
+    copyFileSync('/bin/cat', prog);
+    const dir = unitDir({
+      'hang.socket': `[Socket]\nListenStream=${await loopback()}\nAccept=yes\nMaxConnections=1\n`,
+      'hang@.service': `[Service]\nExecStart=${prog}\nStandardInput=socket\n`,
+    });
+    const refusals: string[] = [];
+    engine = new ActivationEngine({ logger: quiet, native: n.api });
+    engine.on('refused', (e) => refusals.push(e.reason));
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    const port = engine.socket('hang.socket')?.listen[0]?.port as number;
+    expect(await exchange(port, 'a')).toBe('a');
+    await waitFor(() => n.adds() === 1, 10_000, 'the socket to go to the accept thread');
+    const lease = leaseHolder(prog);
+    try {
+      await lease.heard('held');
+      const hung = net.connect({ port, host: '127.0.0.1' });
+      let echoed = '';
+      hung.on('data', (d: Buffer) => (echoed += d.toString()));
+      const hungClosed = new Promise((resolve) => hung.on('close', resolve));
+      await lease.heard('break'); // the thread's child is in its execve
+      await engine.reload(await loadUnits(dir));
+      // F_RDLCK (0): the lease is still being broken, so the child had not exec'd when the reload
+      // returned (F_UNLCK, 2, only once the kernel gave up after fs.lease-break-time, 45 s).
+      expect(await lease.ask('state', 'lease')).toBe('lease 0');
+      // The connection in flight holds the only slot: the regular path refuses the next one.
+      expect(await exchange(port, 'c')).toBe('');
+      expect(refusals).toEqual(['max-connections']);
+      await lease.ask('release', 'released');
+      hung.end('b');
+      await hungClosed;
+      expect(echoed).toBe('b');
+      // Its exit frees the slot.
+      await waitFor(() => engine?.socket('hang.socket')?.counters.accepted === 2, 10_000, 'two served');
+      await waitFor(
+        () => engine?.status().services.every((s) => !s.name.startsWith('hang@')),
+        10_000,
+        'the instance to exit',
+      );
+      expect(await exchange(port, 'd')).toBe('d');
+    } finally {
+      lease.kill();
+    }
+  }, 60_000);
 });
+
+/**
+ * A process holding a write lease on `file` (F_SETLEASE): an open of the file by anyone else —
+ * an execve of it too — blocks until the holder lets go. Prints `held`, `break` when an open waits,
+ * answers `state` with `lease N` (F_GETLEASE) and `release` with `released`.
+ */
+function leaseHolder(file: string): {
+  heard(word: string): Promise<string>;
+  ask(line: string, word: string): Promise<string>;
+  kill(): void;
+} {
+  const script = [
+    'import fcntl, os, signal, sys',
+    'fd = os.open(sys.argv[1], os.O_RDONLY)',
+    "signal.signal(signal.SIGIO, lambda *a: (sys.stdout.write('break\\n'), sys.stdout.flush()))",
+    'fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)',
+    "print('held', flush=True)",
+    'sys.stdin.readline()',
+    "print('lease', fcntl.fcntl(fd, fcntl.F_GETLEASE), flush=True)",
+    'sys.stdin.readline()',
+    'fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)',
+    'os.close(fd)',
+    "print('released', flush=True)",
+    'sys.stdin.readline()',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script, file], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let said = '';
+  const waiters: Array<() => void> = [];
+  child.stdout.on('data', (d: Buffer) => {
+    said += d.toString();
+    for (const w of waiters.splice(0)) w();
+  });
+  const heard = (word: string): Promise<string> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        const line = said.split('\n').find((l) => l.startsWith(word));
+        if (line !== undefined) resolve(line);
+        else waiters.push(check);
+      };
+      check();
+    });
+  return {
+    heard,
+    ask: (line, word) => {
+      child.stdin.write(`${line}\n`);
+      return heard(word);
+    },
+    kill: () => child.kill('SIGKILL'),
+  };
+}
