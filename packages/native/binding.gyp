@@ -13,7 +13,8 @@
         "src/addon_accept.cc",
         "src/addon_dgram.cc",
         "src/addon_splice.cc",
-        "src/addon_fdstore.cc"
+        "src/addon_fdstore.cc",
+        "src/addon_startup.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

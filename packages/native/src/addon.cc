@@ -79,6 +79,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDgram(env, exports);
   InitSplice(env, exports);
   InitFdStore(env, exports);
+  InitStartup(env, exports);
   return exports;
 }
 

@@ -74,5 +74,6 @@ void InitAccept(Napi::Env env, Napi::Object exports);
 void InitDgram(Napi::Env env, Napi::Object exports);
 void InitSplice(Napi::Env env, Napi::Object exports);
 void InitFdStore(Napi::Env env, Napi::Object exports);
+void InitStartup(Napi::Env env, Napi::Object exports);
 
 }  // namespace mptcp_native

@@ -87,6 +87,9 @@ export interface StreamListenerSpec {
 export interface NativeBinding {
   /** Absent in an addon built before it (open-socket.ts then opens one socket at a time). */
   openStreamListeners?(specs: StreamListenerSpec[]): Int32Array;
+  /** Start-up helpers (addon_startup.cc, startup.ts); absent in an addon built before them. */
+  reserveFds?(count: number): boolean;
+  mallocTrim?(): boolean;
   socket(domain: number, type: number, protocol: number): Result<number>;
   bind(fd: number, address: NativeSockAddrIn, mode?: number): number;
   listen(fd: number, backlog: number): number;

@@ -56,6 +56,7 @@ export {
   type SubflowsOptions,
 } from './status.js';
 export { openSocket, openStreamListeners } from './open-socket.js';
+export { reserveFds, trimMallocHeap } from './startup.js';
 export { watchReadable, watchWritable, type FdWatcher, type WatchCallback } from './watch.js';
 export {
   accept,

@@ -17,6 +17,7 @@ import type { ServiceStatus, SocketListing, SocketStatus, UnitStatus } from '../
 import { MptcpdLiteError } from '../errors.js';
 import { createUnitLog } from '../events/unit-log.js';
 import { UnitJournal } from './unit-journal.js';
+import { reserveListenerFds } from './fd-reserve.js';
 import type { Logger } from '../log.js';
 import type { ChildRegistry } from './children.js';
 import type { Engine, LoadReport } from './engine.js';
@@ -155,6 +156,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     async start() {
       // User=/Group= are resolved from /etc/passwd and /etc/group as they are at each (re)load.
       clearUserCache();
+      reserveListenerFds(opts.unitDirs);
       const loaded = await loadEngineUnits(opts.unitDirs);
       return toReport(loaded, await engine.start(loaded.units));
     },

@@ -1,0 +1,51 @@
+/**
+ * reserveFds() grows the fd table once, on a side thread (addon_startup.cc): the table is seen to
+ * grow (FDSize in /proc/self/status), no fd is left behind, and the fds opened meanwhile work.
+ * trimMallocHeap() runs malloc_trim(0).
+ */
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { reserveFds, trimMallocHeap } from '../src/index.js';
+
+function fdTableSize(): number {
+  const m = /^FDSize:\s+(\d+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  if (!m) throw new Error('no FDSize in /proc/self/status');
+  return Number(m[1]);
+}
+
+const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+describe('reserveFds', () => {
+  it('grows the fd table to the requested size without leaving an fd open', async () => {
+    const want = Math.max(fdTableSize() * 4, 4096);
+    const before = openFds();
+    expect(reserveFds(want)).toBe(true);
+    // The resize runs on its own thread: wait for it (each check is one read of /proc).
+    const deadline = Date.now() + 30_000;
+    while (fdTableSize() < want) {
+      if (Date.now() > deadline) throw new Error(`FDSize stayed ${fdTableSize()} (wanted >= ${want})`);
+      await new Promise((r) => setImmediate(r));
+    }
+    // The thread's two fds are closed once it is done: wait for the count to come back.
+    while (openFds() > before) {
+      if (Date.now() > deadline) throw new Error(`${openFds() - before} fd(s) left open`);
+      await new Promise((r) => setImmediate(r));
+    }
+    // fds opened after it land in the grown table as usual.
+    const fd = openSync('/dev/null', 'r');
+    expect(fd).toBeLessThan(want);
+    closeSync(fd);
+  });
+
+  it('does nothing for a count the first 64 slots hold, or a nonsensical one', () => {
+    expect(reserveFds(10)).toBe(false);
+    expect(reserveFds(-5)).toBe(false);
+    expect(reserveFds(Number.NaN)).toBe(false);
+  });
+});
+
+describe('trimMallocHeap', () => {
+  it('returns a boolean (whether glibc released memory)', () => {
+    expect(typeof trimMallocHeap()).toBe('boolean');
+  });
+});
