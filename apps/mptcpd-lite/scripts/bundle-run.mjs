@@ -108,6 +108,25 @@ const result = await build({
   ],
 });
 
+// dist/cli.cjs, the bin (src/cli-launch.ts): the launcher as CommonJS, so that Node does not start its
+// ES module loader for `run`. import.meta.url is this file's URL; main.js (the other commands) stays
+// an ES module, imported from there.
+await build({
+  absWorkingDir: root,
+  entryPoints: [resolve(dist, 'cli-launch.js')],
+  outfile: resolve(dist, 'cli.cjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['./main.js'],
+  define: { 'import.meta.url': '__launcherUrl' },
+  banner: { js: "const __launcherUrl = require('node:url').pathToFileURL(__filename).href;" },
+  minifyWhitespace: true,
+  minifySyntax: true,
+  logLevel: 'warning',
+});
+
 // The old bundle's code cache would be rejected anyway (another source); do not leave it behind.
 rmSync(resolve(dist, 'run.bundle.cache'), { force: true });
 rmSync(resolve(dist, 'run.bundle.js'), { force: true });

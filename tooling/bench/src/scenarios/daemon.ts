@@ -46,7 +46,7 @@ export const daemon: Scenario = {
   title: 'mptcpd-lite with 1,000 and 5,000 socket units: start-up time and idle RSS',
   needs: ['mptcp', 'python3'],
   async run(ctx) {
-    if (!daemonAvailable()) throw new Skip('apps/mptcpd-lite is not built (dist/cli.js missing)');
+    if (!daemonAvailable()) throw new Skip('apps/mptcpd-lite is not built (dist/cli.cjs missing)');
     const count = 1000;
     const units = join(ctx.tmp, 'units');
     writeManyAcceptUnits(units, count, { mptcp: true });

@@ -106,7 +106,7 @@ export const scaling: Scenario = {
   title: 'Scaling: Accept=yes throughput and daemon RSS vs socket units and concurrent clients',
   needs: ['mptcp', 'python3'],
   async run(ctx) {
-    if (!daemonAvailable()) throw new Skip('apps/mptcpd-lite is not built (dist/cli.js missing)');
+    if (!daemonAvailable()) throw new Skip('apps/mptcpd-lite is not built (dist/cli.cjs missing)');
     const seconds = ctx.quick ? 1.5 : 3;
     const unitCounts = ctx.quick ? [1, 10, 100] : [1, 10, 100, 1000];
     const clientCounts = ctx.quick ? [1, 16, 256] : [1, 2, 4, 8, 16, 32, 64, 128, 256];
