@@ -65,6 +65,12 @@ export interface EngineOptions {
    * from the engine's own log messages. Default: `logger.info(text, { unit, pid, output: true })`.
    */
   onServiceOutput?: ServiceOutputSink;
+  /**
+   * Start services whose sandbox or privilege directives (PrivateTmp=, SystemCallFilter=, …) the
+   * engine does not enforce, logging a warning per unit, instead of failing their processes with
+   * systemd's exit status for that step (226/NAMESPACE, 228/SECCOMP, …). Default false.
+   */
+  allowUnenforcedSandbox?: boolean;
 }
 
 export class ActivationEngine extends EventEmitter<EngineEvents> {

@@ -26,6 +26,7 @@ export type ActivationErrorCode =
   | 'NATIVE_UNAVAILABLE'
   | 'LISTEN_PID_MISMATCH'
   | 'LISTEN_FDS_INVALID'
+  | 'SANDBOX_NOT_ENFORCED'
   | 'ENGINE_STATE';
 
 export interface ActivationErrorDetails {
@@ -37,6 +38,8 @@ export interface ActivationErrorDetails {
   address?: string;
   /** The positive errno number from the kernel, when there is one (see errnoNumberOf). */
   errno?: number | undefined;
+  /** The exit status systemd's process would have ended with (e.g. 226 for an unenforced PrivateTmp=). */
+  exitStatus?: number;
   cause?: unknown;
 }
 
@@ -47,6 +50,8 @@ export class ActivationError extends Error {
   readonly address: string | undefined;
   /** Positive Linux errno of the failed system call, when there is one. */
   readonly errno: number | undefined;
+  /** The exit status systemd's process would have ended with, for a start refused before exec. */
+  readonly exitStatus: number | undefined;
 
   constructor(code: ActivationErrorCode, message: string, details: ActivationErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -56,6 +61,7 @@ export class ActivationError extends Error {
     this.syscall = details.syscall;
     this.address = details.address;
     this.errno = details.errno;
+    this.exitStatus = details.exitStatus;
   }
 }
 

@@ -18,6 +18,7 @@ import type { ExitWatch, ProcessExit, SpawnProcessOptions, SpawnedProcess } from
 import type { ExecCommand } from '@mptcp/unit';
 import { DEFAULT_PATH } from './environment.js';
 import { expandArgv } from './exec-expand.js';
+import { spawnExitStatus } from './exit-status.js';
 
 const SH = '/bin/sh';
 const BASH = ['/bin/bash', '/usr/bin/bash'].find((p) => existsSync(p));
@@ -312,7 +313,8 @@ export function resolveProgram(path: string, envPath: string | undefined): strin
 
 function spawnFailure(error: Error): ServiceChild {
   const code = (error as NodeJS.ErrnoException).code;
-  const status = code === 'EACCES' || code === 'ENOEXEC' || code === 'EPERM' ? 126 : 127;
+  // A step systemd reports by its own status (218/CAPABILITIES), else the exec wrapper's codes.
+  const status = spawnExitStatus(error) ?? (code === 'EACCES' || code === 'ENOEXEC' || code === 'EPERM' ? 126 : 127);
   return {
     pid: undefined,
     method: 'native',

@@ -19,6 +19,8 @@ export interface ServiceChannelOptions {
   spawn?: SpawnMethod;
   /** Where captured service output lines go (default: the logger, marked `output: true`). */
   onServiceOutput?: ServiceOutputSink;
+  /** See ServiceProcessOptions.allowUnenforcedSandbox. */
+  allowUnenforcedSandbox?: boolean;
 }
 
 export class ServiceChannels {
@@ -65,6 +67,7 @@ export class ServiceChannels {
       ...(native ? { closeFd: (fd: number) => native.close(fd) } : {}),
       ...(native?.fdStore ? { fdStore: native.fdStore } : {}),
       ...(native?.dup ? { dupFd: native.dup } : {}),
+      ...(this.options.allowUnenforcedSandbox ? { allowUnenforcedSandbox: true } : {}),
     };
   }
 

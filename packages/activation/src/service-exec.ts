@@ -10,6 +10,8 @@ import { ActivationError, messageOf } from './errors.js';
 import { execContextOf } from './exec-context.js';
 import { type ExitStatus, type ServiceChild, execCommand, waitExit } from './exec.js';
 import type { ServiceResult } from './restart-policy.js';
+import { exitStatusText } from './exit-status.js';
+import { enforcementOf, refusedChild, sandboxCheck, unenforcedMessage } from './sandbox.js';
 import { type OutputRoute, routeOutput } from './service-output.js';
 import { type ServiceProcessOptions, type StartContext, effectiveNotifyAccess } from './service-types.js';
 import { type ResolvedUser, credentialChange, resolveGroup, resolveUser } from './user.js';
@@ -35,7 +37,8 @@ export function describeExit(s: ExitStatus): string {
   if (s.signal !== null) return `code=killed, status=${s.signal.replace(/^SIG/, '')}`;
   // A failed exec is 126/127 (the sh wrapper's codes; the native launcher maps its errno to them;
   // systemd: status=203/EXEC).
-  return `code=exited, status=${s.code ?? '?'}${s.code === 0 ? '/SUCCESS' : s.code === 127 || s.code === 126 ? '/EXEC' : '/FAILURE'}`;
+  // systemd's own statuses by name (226/NAMESPACE for a refused sandbox step, exit-status.ts).
+  return `code=exited, status=${s.code === null ? '?' : exitStatusText(s.code)}`;
 }
 
 let processLocale: NodeJS.ProcessEnv | undefined;
@@ -156,6 +159,8 @@ export class ServiceExec {
     ctx: StartContext,
   ): ServiceChild {
     const switchUser = !cmd.noUserSwitch && !cmd.fullPrivileges;
+    const refused = this.sandboxRefusal(cmd);
+    if (refused) return refused;
     // The capture attributes lines to this command's PID, known once spawned.
     const started: { child?: ServiceChild } = {};
     const route = routeOutput(this.unit(), this.options, ctx, () => started.child?.pid);
@@ -172,6 +177,25 @@ export class ServiceExec {
     const release = route.release;
     if (release) void child.spawned.then(() => release());
     return child;
+  }
+
+  /**
+   * A process whose unit asks for sandboxing we do not enforce fails before it runs, with systemd's
+   * exit status for that step (sandbox.ts); `+` commands run without the sandbox, as in systemd.
+   * With allowUnenforcedSandbox it runs, and each unit's directives are logged once as warnings.
+   */
+  private sandboxRefusal(cmd: ExecCommand): ServiceChild | undefined {
+    if (cmd.fullPrivileges) return undefined;
+    const unit = this.unit();
+    const check = sandboxCheck(unit, enforcementOf(this.options.spawn !== undefined));
+    if (check.directives.length === 0) return undefined;
+    const log = this.options.logger;
+    if (this.options.allowUnenforcedSandbox) {
+      if (check.warn()) for (const d of check.directives) log.warn(unenforcedMessage(d, true), { unit: unit.name });
+      return undefined;
+    }
+    for (const d of check.directives) log.error(unenforcedMessage(d, false), { unit: unit.name });
+    return refusedChild(unit.name, check.directives);
   }
 
   private launch(

@@ -33,6 +33,8 @@ export class ServiceRun {
   alienPoll: NodeJS.Timeout | undefined;
   /** The main execve failed for a Type=simple service: reported as an exit, not a failed start. */
   execFailedAfterStart = false;
+  /** Its exit status: 203/EXEC, or the status of the step that failed before exec (e.g. 226/NAMESPACE). */
+  execFailedStatus = 203;
 
   setResult(r: ServiceResult): void {
     if (this.result === 'success') this.result = r;

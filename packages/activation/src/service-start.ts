@@ -11,6 +11,7 @@ import { ActivationError, messageOf } from './errors.js';
 import { type ExitStatus, planExec, waitExit } from './exec.js';
 import { forkingMainPid } from './process-group.js';
 import { shallRestart } from './restart-policy.js';
+import { exitStatusText, spawnExitStatus } from './exit-status.js';
 import { describeExit, succeeded, withStoredFds } from './service-exec.js';
 import type { ServiceParts } from './service-run.js';
 import type { ServiceStopper } from './service-stop.js';
@@ -86,6 +87,7 @@ export class ServiceStarter {
         // Type=simple/idle: the start is done once forked; the failed execve is the main process
         // exiting 203/EXEC — result exit-code, and Restart= applies (Type=exec fails the start instead).
         if (unit.type === 'simple' || unit.type === 'idle') run.execFailedAfterStart = true;
+        run.execFailedStatus = spawnExitStatus(spawned) ?? 203;
         execFailed = true;
         throw err;
       }
@@ -127,13 +129,14 @@ export class ServiceStarter {
       run.execFailedAfterStart = false;
       p.starts += 1;
       p.lastResult = 'exit-code';
-      p.lastExit = { code: 203, signal: null };
+      const code = run.execFailedStatus;
+      p.lastExit = { code, signal: null };
       const restart = shallRestart(p.unit.restart, 'exit-code');
-      log.warn('Main process exited, code=exited, status=203/EXEC', { unit: this.name });
+      log.warn(`Main process exited, code=exited, status=${exitStatusText(code)}`, { unit: this.name });
       log.warn("Failed with result 'exit-code'.", { unit: this.name });
       this.s.setState(restart ? 'auto-restart' : 'failed', restart ? 'auto-restart' : 'failed');
       p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, restart);
-      const exit = { unit: this.name, pid: 0, code: 203, signal: null, result: 'exit-code' as const, restart };
+      const exit = { unit: this.name, pid: 0, code, signal: null, result: 'exit-code' as const, restart };
       p.emit('exit', { ...exit, stopped: false });
       return;
     }
@@ -143,6 +146,14 @@ export class ServiceStarter {
       // A timeout (ExecStartPre= ran too long) keeps its result; execve failed: systemd's
       // status=203/EXEC, result exit-code; anything else before it: resources.
       p.lastResult = run.result !== 'success' ? run.result : execFailed ? 'exit-code' : 'resources';
+      // A step before exec that systemd reports by its own status (sandbox.ts, capabilities).
+      if (execFailed && run.result === 'success' && run.execFailedStatus !== 203) {
+        p.lastExit = { code: run.execFailedStatus, signal: null };
+        log.warn(`Main process exited, code=exited, status=${exitStatusText(run.execFailedStatus)}`, {
+          unit: this.name,
+        });
+        log.warn("Failed with result 'exit-code'.", { unit: this.name });
+      }
       this.s.setState('failed', 'failed');
     }
     p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, false);

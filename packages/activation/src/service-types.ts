@@ -89,6 +89,11 @@ export interface ServiceProcessOptions {
   dupFd?: (fd: number) => number;
   /** Captures stdout/stderr into the daemon's log (output `log`). */
   capture?: OutputCapture;
+  /**
+   * Start services whose sandbox/privilege directives are not enforced (sandbox.ts), with a warning,
+   * instead of failing them as systemd fails an exec step it cannot do. Default false.
+   */
+  allowUnenforcedSandbox?: boolean;
 }
 
 export interface ServiceEvents {

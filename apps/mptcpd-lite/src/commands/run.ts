@@ -19,6 +19,7 @@ interface RunOptions {
   endpointsIgnore?: string[];
   metrics?: string;
   statusAllow?: string[];
+  allowUnenforcedSandbox?: boolean;
 }
 
 export function runCommand(): Command {
@@ -58,6 +59,10 @@ export function runCommand(): Command {
     .option(
       '--status-allow <cidr...>',
       'client networks, besides loopback, allowed to read /metrics and the status page',
+    )
+    .option(
+      '--allow-unenforced-sandbox',
+      'start services whose sandbox/privilege directives mptcpd-lite does not enforce (PrivateTmp=, ProtectSystem=, SystemCallFilter=, …) with a warning per unit, instead of failing them as systemd fails a step it cannot do (226/NAMESPACE, 228/SECCOMP, …): weaker isolation than the unit asks for',
     )
     .addHelpText(
       'after',
@@ -120,7 +125,12 @@ sd_notify: with NOTIFY_SOCKET set, sends READY=1, RELOADING=1 (+MONOTONIC_USEC=)
         const { ChildRegistry } = await import('../daemon/children.js');
         const children = new ChildRegistry(`${controlPath}.pids`, log);
         children.open();
-        const engine = await createEngine({ unitDirs, log, children });
+        const engine = await createEngine({
+          unitDirs,
+          log,
+          children,
+          ...(opts.allowUnenforcedSandbox ? { allowUnenforcedSandbox: true } : {}),
+        });
         const daemon = await startDaemon({
           engine,
           log,

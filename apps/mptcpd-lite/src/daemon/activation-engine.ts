@@ -29,6 +29,11 @@ export interface EngineOptions {
   children?: ChildRegistry;
   /** Lines kept per unit for `status UNIT` (default 200). */
   journalLines?: number;
+  /**
+   * --allow-unenforced-sandbox: start services whose sandbox/privilege directives are not enforced
+   * (a warning per unit) instead of failing them with systemd's exit status for that step.
+   */
+  allowUnenforcedSandbox?: boolean;
 }
 
 /** An engine UnitInfo as the control protocol's UnitStatus (log lines added by the caller). */
@@ -104,6 +109,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     },
     serviceOutput: 'log',
     onServiceOutput: (line) => units.output(line),
+    ...(opts.allowUnenforcedSandbox ? { allowUnenforcedSandbox: true } : {}),
   });
   // Lines the daemon itself logs about a unit (started, exited) go to its journal too.
   const unitLog = (unit: string, message: string): void => units.event(unit, message);

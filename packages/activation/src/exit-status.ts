@@ -1,0 +1,91 @@
+/**
+ * systemd's own exit statuses of a service process that failed a step before its program ran
+ * (src/basic/exit-status.h), as systemd 257 names them (`systemd-analyze exit-status`): e.g.
+ * `status=218/CAPABILITIES`. Exit codes 0, 1 and 126/127 keep their usual names.
+ */
+export const SYSTEMD_EXIT_STATUS: Readonly<Record<number, string>> = {
+  200: 'CHDIR',
+  201: 'NICE',
+  202: 'FDS',
+  203: 'EXEC',
+  204: 'MEMORY',
+  205: 'LIMITS',
+  206: 'OOM_ADJUST',
+  207: 'SIGNAL_MASK',
+  208: 'STDIN',
+  209: 'STDOUT',
+  210: 'CHROOT',
+  211: 'IOPRIO',
+  212: 'TIMERSLACK',
+  213: 'SECUREBITS',
+  214: 'SETSCHEDULER',
+  215: 'CPUAFFINITY',
+  216: 'GROUP',
+  217: 'USER',
+  218: 'CAPABILITIES',
+  219: 'CGROUP',
+  220: 'SETSID',
+  221: 'CONFIRM',
+  222: 'STDERR',
+  224: 'PAM',
+  225: 'NETWORK',
+  226: 'NAMESPACE',
+  227: 'NO_NEW_PRIVILEGES',
+  228: 'SECCOMP',
+  229: 'SELINUX_CONTEXT',
+  230: 'PERSONALITY',
+  231: 'APPARMOR',
+  232: 'ADDRESS_FAMILIES',
+  233: 'RUNTIME_DIRECTORY',
+  235: 'CHOWN',
+  236: 'SMACK_PROCESS_LABEL',
+  237: 'KEYRING',
+  238: 'STATE_DIRECTORY',
+  239: 'CACHE_DIRECTORY',
+  240: 'LOGS_DIRECTORY',
+  241: 'CONFIGURATION_DIRECTORY',
+  242: 'NUMA_POLICY',
+  243: 'CREDENTIALS',
+  244: 'BPF',
+  245: 'KSM',
+};
+
+export const EXIT_USER = 217;
+export const EXIT_CAPABILITIES = 218;
+export const EXIT_CGROUP = 219;
+export const EXIT_NETWORK = 225;
+export const EXIT_NAMESPACE = 226;
+export const EXIT_SECCOMP = 228;
+export const EXIT_SECUREBITS = 213;
+export const EXIT_SELINUX_CONTEXT = 229;
+export const EXIT_APPARMOR = 231;
+export const EXIT_ADDRESS_FAMILIES = 232;
+export const EXIT_SMACK_PROCESS_LABEL = 236;
+export const EXIT_BPF = 244;
+
+/** `226/NAMESPACE`, `0/SUCCESS`, `127/EXEC` (a failed exec: the sh wrapper's and the native launcher's code), `1/FAILURE`. */
+export function exitStatusText(code: number): string {
+  if (code === 0) return '0/SUCCESS';
+  if (code === 126 || code === 127) return `${code}/EXEC`;
+  const name = SYSTEMD_EXIT_STATUS[code];
+  return name ? `${code}/${name}` : `${code}/FAILURE`;
+}
+
+/**
+ * The systemd exit status of a process that failed before its program ran, when it is not 203/EXEC:
+ * a refused sandbox step (ActivationError.exitStatus), or a native launcher step systemd reports by
+ * its own status (the capability steps: 218/CAPABILITIES). Undefined for the others.
+ */
+export function spawnExitStatus(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { exitStatus?: unknown; syscall?: unknown; message?: unknown };
+  if (typeof e.exitStatus === 'number') return e.exitStatus;
+  if (e.syscall === 'capset') return EXIT_CAPABILITIES;
+  if (
+    e.syscall === 'prctl' &&
+    typeof e.message === 'string' &&
+    /PR_CAPBSET_DROP|PR_CAP_AMBIENT|PR_SET_KEEPCAPS/.test(e.message)
+  )
+    return EXIT_CAPABILITIES;
+  return undefined;
+}
