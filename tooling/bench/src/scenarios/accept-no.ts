@@ -497,7 +497,7 @@ export const acceptNo: Scenario = {
   title: 'Accept=no through mptcpd-lite: steady state vs standalone, cold first byte vs systemd-socket-activate',
   needs: ['systemd-socket-activate'],
   async run(ctx) {
-    if (!daemonAvailable()) throw new Skip('apps/mptcpd-lite is not built (dist/cli.js missing)');
+    if (!daemonAvailable()) throw new Skip('apps/mptcpd-lite is not built (dist/cli.cjs missing)');
     const steady = await steadyState(ctx);
     const { pairs, control: controls, scheduling, setup } = steady;
     const coldCount = ctx.quick ? 3 : Math.max(COLD_PAIRS_MIN, 20 * ctx.reps);

@@ -159,7 +159,7 @@ export const activation: Scenario = {
   title: 'Socket activation: mptcpd-lite vs systemd-socket-activate',
   needs: ['systemd-socket-activate', 'python3'],
   async run(ctx) {
-    if (!daemonAvailable()) throw new Skip('apps/mptcpd-lite is not built (dist/cli.js missing)');
+    if (!daemonAvailable()) throw new Skip('apps/mptcpd-lite is not built (dist/cli.cjs missing)');
     const seconds = ctx.quick ? 2 : 4;
     const ay1 = await acceptYes(ctx, seconds, 1);
     const noTrace = traceUnavailable();

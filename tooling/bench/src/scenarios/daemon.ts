@@ -126,7 +126,7 @@ export const daemon: Scenario = {
           value: round(st.median, 3),
           unit: 's',
           goal: { op: '<=', value: 0.25 },
-          how: `spawn of \`node apps/mptcpd-lite/dist/cli.js run --units DIR --control PATH\` to readiness (the \`{"event":"ready"}\` line it prints once every socket listens); 1,000 Accept=yes MPTCP sockets on ${UNIT_HOST}; all ${listening} verified listening with ss; median of ${ctx.reps}.`,
+          how: `spawn of \`node apps/mptcpd-lite/dist/cli.cjs run --units DIR --control PATH\` to readiness (the \`{"event":"ready"}\` line it prints once every socket listens); 1,000 Accept=yes MPTCP sockets on ${UNIT_HOST}; all ${listening} verified listening with ss; median of ${ctx.reps}.`,
         },
         {
           key: 'daemon.idleRssMB',
