@@ -164,8 +164,8 @@ int Child(void* arg) {
   // 1. Default dispositions for every signal: Node ignores SIGPIPE, libuv and V8 install handlers;
   //    a handler would run parent code on this stack. All signals are blocked (by the parent) until
   //    this is done. The kernel-reserved ones fail with EINVAL: ignored; SIGKILL and SIGSTOP (always
-  //    EINVAL) are not asked. One syscall per signal, ~1 µs each here (about a fifth of what this
-  //    child does before its execve; see the README's "Where the Accept=yes spawn's time goes").
+  //    EINVAL) are not asked. One syscall per signal, ~1 µs each here: two thirds of this child's
+  //    steps before execve (the README's "Where an Accept=yes spawn's time goes").
   struct kernel_sigaction {
     void (*handler)(int);
     unsigned long flags;
