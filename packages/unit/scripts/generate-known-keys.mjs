@@ -83,11 +83,11 @@ const OVERRIDES = {
   ExecSearchPath: ['paths:', 'config_parse_colon_separated_paths'],
   // Tristate: empty resets.
   PrivateMounts: ['tristate', 'config_parse_tristate'],
-  // Dumped as OTHER, parsed as booleans or enum words; checked as booleans here (the enum words
-  // disconnected/self/identity/full/private/strict are refused: a known gap).
-  PrivateTmp: ['bool', 'config_parse_private_tmp: a boolean or disconnected'],
-  PrivateUsers: ['bool', 'config_parse_private_users: a boolean or self/identity/full'],
-  ProtectControlGroups: ['bool', 'config_parse_protect_control_groups: a boolean or private/strict'],
+  // Dumped as OTHER, parsed as booleans or enum words (257 accepts these words; an empty value is
+  // refused like a bad boolean). A dropped valid value would lose a sandbox setting.
+  PrivateTmp: ['bool|disconnected', 'config_parse_private_tmp: a boolean or disconnected'],
+  PrivateUsers: ['bool|self|identity', 'config_parse_private_users: a boolean, self or identity (full is 258)'],
+  ProtectControlGroups: ['bool|private|strict', 'config_parse_protect_control_groups: a boolean, private or strict'],
   // Dumped as STRING, expanded with unit specifiers (an unknown specifier is a warning).
   Description: ['printf', 'config_parse_unit_string_printf'],
   PAMName: ['printf', 'config_parse_unit_string_printf'],
@@ -189,10 +189,11 @@ text += `
 /**
  * How a key kept verbatim is validated: bool/sec/mode/unsigned/int/size/path = the generic parser of
  * its type (a bad value: \`Failed to parse KEY=VALUE, ignoring: <strerror>\`); \`!\` = fatal (the unit is
- * refused); tristate = a boolean or empty; \`paths:\` = ':'-separated paths; printf = unit specifiers;
- * nice/oom/rlimit/status = Nice=, OOMScoreAdjust=, Limit*=, exit status lists (src/values/exec-limits.ts).
+ * refused); tristate = a boolean or empty; \`bool|w1|w2\` = a boolean or one of the words; \`paths:\` =
+ * ':'-separated paths; printf = unit specifiers; nice/oom/rlimit/status = Nice=, OOMScoreAdjust=,
+ * Limit*=, exit status lists (src/values/exec-limits.ts).
  */
-export type KeyCheck = 'bool' | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'printf' | 'nice' | 'oom' | 'rlimit' | 'status';
+export type KeyCheck = 'bool' | \`bool|\${string}\` | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'printf' | 'nice' | 'oom' | 'rlimit' | 'status';
 
 export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyCheck>>>> = {
 `;

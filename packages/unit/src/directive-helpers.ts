@@ -221,6 +221,9 @@ export function validKept(check: KeyCheck, v: string, c: DirectiveContext): bool
       for (const part of k.split(':')) if (part !== '' && checkPath(c, part) === undefined) return false;
       return true;
     }
+    default:
+      // `bool|w1|w2`: a boolean or one of the enum words 257 takes (PrivateTmp=disconnected, …).
+      return check.split('|').slice(1).includes(v) || generic(parseBoolean(v));
   }
 }
 

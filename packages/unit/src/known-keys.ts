@@ -140,10 +140,11 @@ export const SERVICE_SECTION_KEYS: ReadonlySet<string> = new Set([
 /**
  * How a key kept verbatim is validated: bool/sec/mode/unsigned/int/size/path = the generic parser of
  * its type (a bad value: `Failed to parse KEY=VALUE, ignoring: <strerror>`); `!` = fatal (the unit is
- * refused); tristate = a boolean or empty; `paths:` = ':'-separated paths; printf = unit specifiers;
- * nice/oom/rlimit/status = Nice=, OOMScoreAdjust=, Limit*=, exit status lists (src/values/exec-limits.ts).
+ * refused); tristate = a boolean or empty; `bool|w1|w2` = a boolean or one of the words; `paths:` =
+ * ':'-separated paths; printf = unit specifiers; nice/oom/rlimit/status = Nice=, OOMScoreAdjust=,
+ * Limit*=, exit status lists (src/values/exec-limits.ts).
  */
-export type KeyCheck = 'bool' | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'printf' | 'nice' | 'oom' | 'rlimit' | 'status';
+export type KeyCheck = 'bool' | `bool|${string}` | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'printf' | 'nice' | 'oom' | 'rlimit' | 'status';
 
 export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyCheck>>>> = {
   Unit: {
@@ -203,10 +204,10 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     PrivateIPC: 'bool',
     PrivateMounts: 'tristate',
     PrivateNetwork: 'bool',
-    PrivateTmp: 'bool',
-    PrivateUsers: 'bool',
+    PrivateTmp: 'bool|disconnected',
+    PrivateUsers: 'bool|self|identity',
     ProtectClock: 'bool',
-    ProtectControlGroups: 'bool',
+    ProtectControlGroups: 'bool|private|strict',
     ProtectHostname: 'bool',
     ProtectKernelLogs: 'bool',
     ProtectKernelModules: 'bool',
@@ -279,10 +280,10 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     PrivateIPC: 'bool',
     PrivateMounts: 'tristate',
     PrivateNetwork: 'bool',
-    PrivateTmp: 'bool',
-    PrivateUsers: 'bool',
+    PrivateTmp: 'bool|disconnected',
+    PrivateUsers: 'bool|self|identity',
     ProtectClock: 'bool',
-    ProtectControlGroups: 'bool',
+    ProtectControlGroups: 'bool|private|strict',
     ProtectHostname: 'bool',
     ProtectKernelLogs: 'bool',
     ProtectKernelModules: 'bool',
