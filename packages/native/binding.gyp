@@ -10,6 +10,7 @@
         "src/addon_netlink.cc",
         "src/addon_mptcp.cc",
         "src/addon_spawn.cc",
+        "src/child_caps.cc",
         "src/addon_accept.cc",
         "src/addon_dgram.cc",
         "src/addon_splice.cc",

@@ -2,17 +2,29 @@
  * A service's exec context as systemd 257 applies it in exec_invoke(): IgnoreSIGPIPE= (default
  * yes), UMask= (default 0022), Limit*= (unset: the manager's defaults, i.e. RLIMIT_NOFILE soft 1024
  * and a raised hard limit, the rest inherited), Nice=, OOMScoreAdjust= (unset: inherited),
- * NoNewPrivileges= (default no). The values are the ones @mptcp/unit kept (only valid assignments
+ * NoNewPrivileges= (default no), CapabilityBoundingSet= (unset or every capability: the bounding set
+ * is left alone) and AmbientCapabilities= (capabilities.ts). The values are the ones @mptcp/unit kept (only valid assignments
  * are kept; an empty Nice=/OOMScoreAdjust= resets), the last assignment wins. The native launcher
  * applies them in the child (@mptcp/native spawnProcess); see packages/activation/README.md.
  */
 import { readFileSync } from 'node:fs';
 import type { RlimitResource, RlimitValue, SpawnProcessOptions } from '@mptcp/native';
 import { type ServiceUnit, parseBoolean, parseMode, parseNice, parseOomScoreAdjust, parseRlimit } from '@mptcp/unit';
+import { allCapabilities, ambientSet, boundingSet, capLastCap } from './capabilities.js';
 
 /** What the launcher applies in the child (the exec-context half of SpawnProcessOptions). */
 export type ExecContext = Required<Pick<SpawnProcessOptions, 'ignoreSigpipe' | 'umask' | 'rlimits'>> &
-  Pick<SpawnProcessOptions, 'nice' | 'oomScoreAdjust' | 'noNewPrivileges'>;
+  Pick<
+    SpawnProcessOptions,
+    'nice' | 'oomScoreAdjust' | 'noNewPrivileges' | 'capabilityBoundingSet' | 'ambientCapabilities'
+  >;
+
+/** The exec context of a `+` command: systemd applies no sandboxing to it (the capability sets neither). */
+export function withoutSandbox(ctx: ExecContext): ExecContext {
+  if (ctx.capabilityBoundingSet === undefined && ctx.ambientCapabilities === undefined) return ctx;
+  const { capabilityBoundingSet: _b, ambientCapabilities: _a, ...rest } = ctx;
+  return rest;
+}
 
 /** FD_SETSIZE: systemd passes at most this soft RLIMIT_NOFILE to services (select() chokes above). */
 const FD_SETSIZE = 1024n;
@@ -135,6 +147,12 @@ export function execContextOf(unit: ServiceUnit): ExecContext {
     const r = parseOomScoreAdjust(v);
     return r.ok ? r.value : undefined;
   });
+  // CapabilityBoundingSet=: only when it drops something the kernel has (systemd's cap_test_all()).
+  const extra: Readonly<Record<string, string[]>> | undefined = unit.extra;
+  const bsValues = extra?.['CapabilityBoundingSet'];
+  const all = allCapabilities(capLastCap(() => readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8')));
+  const bounding = bsValues && bsValues.length > 0 ? boundingSet(bsValues) : undefined;
+  const ambValues = extra?.['AmbientCapabilities'];
   const ctx: ExecContext = {
     ignoreSigpipe: last(unit, 'IgnoreSIGPIPE', bool) ?? true,
     umask:
@@ -146,6 +164,8 @@ export function execContextOf(unit: ServiceUnit): ExecContext {
     noNewPrivileges: last(unit, 'NoNewPrivileges', bool) ?? false,
     ...(nice !== undefined ? { nice } : {}),
     ...(oom !== undefined ? { oomScoreAdjust: oom } : {}),
+    ...(bounding !== undefined && (bounding & all) !== all ? { capabilityBoundingSet: bounding & all } : {}),
+    ...(ambValues && ambValues.length > 0 ? { ambientCapabilities: ambientSet(ambValues) & all } : {}),
   };
   contexts.set(unit, ctx);
   return ctx;

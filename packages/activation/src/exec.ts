@@ -108,7 +108,14 @@ export interface ExecOptions {
 /** The exec-context half of @mptcp/native's SpawnProcessOptions. */
 export type ExecContextOptions = Pick<
   SpawnProcessOptions,
-  'ignoreSigpipe' | 'umask' | 'rlimits' | 'nice' | 'oomScoreAdjust' | 'noNewPrivileges'
+  | 'ignoreSigpipe'
+  | 'umask'
+  | 'rlimits'
+  | 'nice'
+  | 'oomScoreAdjust'
+  | 'noNewPrivileges'
+  | 'capabilityBoundingSet'
+  | 'ambientCapabilities'
 >;
 
 /** What prepareExec() decides, before any launcher runs. */
@@ -346,8 +353,13 @@ function launchNative(prep: PreparedExec, native: NativeSpawn, handOff?: FdHandO
   };
   // A kernel without CLONE_PIDFD (< 5.2) or a seccomp filter refusing clone(): the node launcher
   // does not need either.
+  // Not when the exec context has capability sets: the node launcher cannot apply them, and a
+  // restriction is never dropped on the way (the spawn fails, 218/CAPABILITIES, sandbox.ts).
   const cloneRefused = (e: NodeJS.ErrnoException): boolean =>
-    e.syscall === 'clone' && (e.code === 'EINVAL' || e.code === 'ENOSYS' || e.code === 'EPERM');
+    e.syscall === 'clone' &&
+    (e.code === 'EINVAL' || e.code === 'ENOSYS' || e.code === 'EPERM') &&
+    prep.context?.capabilityBoundingSet === undefined &&
+    prep.context?.ambientCapabilities === undefined;
   if (native.spawnProcessAsync && !blocking) {
     // The addon closes the hand-off fd once clone() returned a child (exec'd or failed later); on a
     // refused clone (or stack mmap) it stays open, ours to close (and the node launcher's to use).

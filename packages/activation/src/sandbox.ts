@@ -127,8 +127,11 @@ export function enforcementOf(native: boolean): Enforcement {
   return { capabilities: native && NATIVE_CAPABILITIES };
 }
 
-/** Whether the native launcher applies CapabilityBoundingSet=/AmbientCapabilities= (not yet). */
-const NATIVE_CAPABILITIES = false;
+/**
+ * The native launcher applies CapabilityBoundingSet=/AmbientCapabilities= (an addon built before
+ * that refuses them: @mptcp/native's spawnProcess fails with `capset` ENOSYS, 218/CAPABILITIES).
+ */
+const NATIVE_CAPABILITIES = true;
 
 /** One directive of a unit that restricts and is not applied. */
 export interface UnenforcedDirective {

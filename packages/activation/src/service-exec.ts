@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import type { ExecCommand, ServiceUnit } from '@mptcp/unit';
 import { LOCALE_VARS, buildServiceEnvironment, listenEnvironment } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
-import { execContextOf } from './exec-context.js';
+import { execContextOf, withoutSandbox } from './exec-context.js';
 import { type ExitStatus, type ServiceChild, execCommand, waitExit } from './exec.js';
 import type { ServiceResult } from './restart-policy.js';
 import { exitStatusText } from './exit-status.js';
@@ -228,7 +228,7 @@ export class ServiceExec {
       // An Accept=yes instance's spawn runs off the event loop (the loop goes on accepting); any other
       // start clones at once, which gets the child exec'd sooner (ExecOptions.blocking).
       ...(ctx.handOff ? { handOff: ctx.handOff } : { blocking: true }),
-      context: execContextOf(this.unit()),
+      context: cmd.fullPrivileges ? withoutSandbox(execContextOf(this.unit())) : execContextOf(this.unit()),
     });
   }
 

@@ -37,6 +37,9 @@ const none = { capabilities: false };
 describe('which directives count (systemd semantics of the effective value)', () => {
   it.each([
     ['PrivateTmp=yes', 'PrivateTmp', 226],
+    ['PrivateTmp=disconnected', 'PrivateTmp', 226],
+    ['ProtectControlGroups=private', 'ProtectControlGroups', 226],
+    ['PrivateUsers=self', 'PrivateUsers', 217],
     ['ProtectSystem=strict', 'ProtectSystem', 226],
     ['ProtectHome=read-only', 'ProtectHome', 226],
     ['ReadOnlyPaths=/etc', 'ReadOnlyPaths', 226],
@@ -155,7 +158,8 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     expect(log.errors.some((m) => m.includes(`${file}:7: SystemCallFilter=@system-service is not enforced`))).toBe(
       true,
     );
-    expect(log.errors.some((m) => m.includes(`${file}:4: CapabilityBoundingSet=CAP_NET_BIND_SERVICE`))).toBe(true);
+    // The native launcher applies CapabilityBoundingSet= (capabilities-257.test.ts): not refused.
+    expect(log.errors.some((m) => m.includes('CapabilityBoundingSet='))).toBe(false);
     expect(log.warnings.some((m) => m.includes('status=226/NAMESPACE'))).toBe(true);
     // The other socket's instances run (permissive values do not block).
     const ok = await clientOnce(Number(plain.split(':')[1]), { tcp: true });
@@ -191,6 +195,29 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     expect(() => readFileSync(out)).toThrow();
     await runOnce('ok.service');
     expect(readFileSync(out, 'utf8')).toBe('ran\n');
+  });
+
+  it('the node launcher (no capability steps) refuses CapabilityBoundingSet=/AmbientCapabilities= with 218/CAPABILITIES; the native one applies them', async () => {
+    const log = testLogger();
+    const out = join(tmp('sandbox-'), 'caps');
+    const dir = unitDir({
+      'caps.service': `[Service]\nType=oneshot\nExecStart=/bin/sh -c 'grep CapBnd /proc/self/status > ${out}'\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n`,
+    });
+    engine = new ActivationEngine({ logger: log, spawn: 'node' });
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    await expect(engine.startUnit('caps.service')).rejects.toThrow(/failed \(result: exit-code\)/);
+    expect(engine.status().services.find((s) => s.name === 'caps.service')?.lastExit).toEqual({
+      code: 218,
+      signal: null,
+    });
+    expect(log.errors.join('\n')).toMatch(
+      /caps\.service:4: CapabilityBoundingSet=CAP_NET_BIND_SERVICE is not enforced .*218\/CAPABILITIES/,
+    );
+    await engine.stop();
+    engine = new ActivationEngine({ logger: testLogger() });
+    await engine.start(await loadUnits(dir));
+    await runOnce('caps.service');
+    expect(readFileSync(out, 'utf8')).toMatch(/^CapBnd:\s+0000000000000400\n$/);
   });
 
   it('`+` commands run without the sandbox (as in systemd); --allow-unenforced-sandbox runs the rest with one warning per unit', async () => {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "child_caps.h"
 #include "spawn_request.h"
 
 #ifndef SYS_close_range
@@ -55,11 +56,12 @@ enum Step : int {
   kOomScoreAdj,
   kSetpriority,
   kSetrlimit,
-  kNoNewPrivs
+  kNoNewPrivs,
+  kCapabilities  // reported as "prctl" or "capset" (child_caps.h's CapOp)
 };
 const char* const kStepNames[] = {"",          "sigaction", "setsid", "dup3",   "open",          "setgroups",
                                   "setgid",    "setuid",    "chdir",  "execve", "oom_score_adj", "setpriority",
-                                  "setrlimit", "prctl"};
+                                  "setrlimit", "prctl",     "prctl"};
 
 // The kernel's struct rlimit64 for prlimit64 (both fields 64-bit on every ABI).
 struct KernelRlimit64 {
@@ -96,10 +98,17 @@ struct SpawnArgs {
   const char* oomText;  // decimal text for /proc/self/oom_score_adj; nullptr: keep
   int oomLen;
   bool noNewPrivs;
+  // CapabilityBoundingSet= (the capabilities kept) and AmbientCapabilities= (child_caps.h).
+  bool setBounding;
+  uint64_t bounding;
+  bool setAmbient;
+  uint64_t ambient;
   // Written by the child on failure.
   volatile int err;
   volatile int step;
   volatile int failedResource;  // the resource of a failed setrlimit step
+  int capOp;                    // the CapOp of a failed capability step
+  int failedCap;                // its capability, or -1
 };
 
 // The child uses raw syscalls only: glibc's setuid()/setgid()/setgroups() signal every thread of
@@ -247,22 +256,35 @@ int Child(void* arg) {
     }
   }
   if (a->umask >= 0) syscall(SYS_umask, a->umask);
-  // 5. Credentials: supplementary groups, then gid, then uid (afterwards we could not).
+  // 5. Capabilities, before the user switch (exec_invoke()): the bounding set, then the ambient set
+  //    (raised in the inheritable set too).
+  int capErr = 0;
+  if (a->setBounding && (capErr = ChildDropBoundingSet(a->bounding, &a->failedCap, &a->capOp)) != 0)
+    Fail(a, capErr, kCapabilities);
+  if (a->setAmbient && (capErr = ChildApplyAmbient(a->ambient, true, &a->failedCap, &a->capOp)) != 0)
+    Fail(a, capErr, kCapabilities);
+  // 6. Credentials: supplementary groups, then gid, then uid (afterwards we could not). Ambient
+  //    capabilities need the permitted set kept across setresuid() (enforce_user(): KEEP_CAPS when
+  //    switching to a non-root uid) and raising again after it.
+  bool ambientAcross = a->setAmbient && a->ambient != 0 && a->setUid;
   if (a->setIds) {
     if (syscall(SYS_setgroups, a->ngroups, a->groups) < 0) Fail(a, errno, kSetgroups);
     if (a->setGid && syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0) Fail(a, errno, kSetgid);
+    if (ambientAcross && a->uid != 0 && (capErr = ChildKeepCaps(&a->capOp)) != 0) Fail(a, capErr, kCapabilities);
     if (a->setUid && syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0) Fail(a, errno, kSetuid);
+    if (ambientAcross && (capErr = ChildApplyAmbient(a->ambient, false, &a->failedCap, &a->capOp)) != 0)
+      Fail(a, capErr, kCapabilities);
   }
-  // 6. Working directory, as the target user (systemd's order).
+  // 7. Working directory, as the target user (systemd's order).
   if (a->cwd != nullptr && syscall(SYS_chdir, a->cwd) < 0) Fail(a, errno, kChdir);
-  // 7. NoNewPrivileges=: the last step before exec, as in systemd (after the credentials).
+  // 8. NoNewPrivileges=: the last step before exec, as in systemd (after the credentials).
   if (a->noNewPrivs && syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1UL, 0UL, 0UL, 0UL) < 0) Fail(a, errno, kNoNewPrivs);
-  // 8. PID-valued variables (LISTEN_PID, SYSTEMD_EXEC_PID): this process' own PID.
+  // 9. PID-valued variables (LISTEN_PID, SYSTEMD_EXEC_PID): this process' own PID.
   if (a->npidSlots > 0) {
     long pid = syscall(SYS_getpid);
     for (int i = 0; i < a->npidSlots; i++) FormatPid(pid, a->pidSlots[i]);
   }
-  // 9. Unblock everything (the new program starts with an empty mask) and exec.
+  // 10. Unblock everything (the new program starts with an empty mask) and exec.
   unsigned long none = 0;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof(none));
   syscall(SYS_execve, a->file, a->argv, a->envp);
@@ -374,6 +396,8 @@ bool SpawnRequest::Parse(const Napi::CallbackInfo& info) {
 // clone + exec, on the calling thread (suspended until the child has exec'd or failed). Returns
 // 0 with pid/pidfd set, or an errno with the failing step's name (the syscall) in *step.
 int SpawnRequest::Run(const char** step) {
+  failedCapOption = nullptr;
+  failedCapability = -1;
   SpawnArgs a{};
   a.file = file_.c_str();
   a.argv = argvp_.data();
@@ -401,9 +425,15 @@ int SpawnRequest::Run(const char** step) {
   a.oomText = setOom_ ? oomText_.c_str() : nullptr;
   a.oomLen = static_cast<int>(oomText_.size());
   a.noNewPrivs = noNewPrivs_;
+  a.setBounding = setBounding_;
+  a.bounding = bounding_;
+  a.setAmbient = setAmbient_;
+  a.ambient = ambient_;
   a.err = 0;
   a.step = kNone;
   a.failedResource = -1;
+  a.capOp = kCapOpNone;
+  a.failedCap = -1;
 
   // One stack per thread, kept: CLONE_VFORK returns only once the child has exec'd or exited, so
   // the stack is free again for the next spawn on this thread (an munmap per spawn costs a TLB
@@ -441,8 +471,12 @@ int SpawnRequest::Run(const char** step) {
     siginfo_t si;
     while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd.get()), &si, WEXITED) < 0 && errno == EINTR) {
     }
-    *step = kStepNames[a.step];
+    *step = a.step == kCapabilities && a.capOp == kCapOpCapset ? "capset" : kStepNames[a.step];
     failedResource = a.failedResource;
+    if (a.step == kCapabilities) {
+      failedCapOption = kCapOpNames[a.capOp];
+      failedCapability = a.failedCap;
+    }
     return a.err;
   }
   pid = child;
@@ -480,6 +514,23 @@ bool SpawnRequest::ParseContext(Napi::Env env, Napi::Value v) {
     setOom_ = true;
     oomText_ = std::to_string(n);
   }
+  // CapabilityBoundingSet= / AmbientCapabilities=: BigInt masks (bit n = capability n).
+  Napi::Value bs = o.Get("capabilityBoundingSet");
+  if (!bs.IsUndefined() && !bs.IsNull()) {
+    bool lossless = true;
+    if (!bs.IsBigInt()) return Bad(env, "context.capabilityBoundingSet must be a bigint");
+    bounding_ = bs.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) return Bad(env, "context.capabilityBoundingSet must be 0..2^64-1");
+    setBounding_ = true;
+  }
+  Napi::Value am = o.Get("ambientCapabilities");
+  if (!am.IsUndefined() && !am.IsNull()) {
+    bool lossless = true;
+    if (!am.IsBigInt()) return Bad(env, "context.ambientCapabilities must be a bigint");
+    ambient_ = am.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) return Bad(env, "context.ambientCapabilities must be 0..2^64-1");
+    setAmbient_ = true;
+  }
   Napi::Value rl = o.Get("rlimits");
   if (rl.IsArray()) {
     Napi::Array arr = rl.As<Napi::Array>();
@@ -509,6 +560,8 @@ Napi::Value SpawnResult(Napi::Env env, int err, const char* syscall, const Spawn
     o.Set("errno", -err);
     o.Set("syscall", syscall);
     if (req.failedResource >= 0) o.Set("resource", req.failedResource);
+    if (req.failedCapOption != nullptr) o.Set("option", req.failedCapOption);
+    if (req.failedCapability >= 0) o.Set("capability", req.failedCapability);
   } else {
     o.Set("pid", req.pid);
     o.Set("pidfd", req.pidfdOut);
@@ -598,6 +651,8 @@ static Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
 }
 
 void InitSpawn(Napi::Env env, Napi::Object exports) {
+  // The context keys capabilityBoundingSet/ambientCapabilities are applied (an older addon ignores them).
+  exports.Set("spawnCapabilities", Napi::Boolean::New(env, true));
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
   exports.Set("spawnAsync", Napi::Function::New(env, SpawnAsync, "spawnAsync"));
   exports.Set("pidfdWait", Napi::Function::New(env, PidfdWait, "pidfdWait"));

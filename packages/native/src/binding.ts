@@ -51,7 +51,9 @@ export interface NativeConstants {
 }
 
 /** spawn()'s result: the child, or the failed step with its negative errno. */
-export type SpawnResult = { pid: number; pidfd: number } | { errno: number; syscall: string; resource?: number };
+export type SpawnResult =
+  | { pid: number; pidfd: number }
+  | { errno: number; syscall: string; resource?: number; option?: string; capability?: number };
 
 /** spawn()'s exec context: rlimits is [resource, soft, hard, …] with BigInt values (2^64-1 = infinity). */
 export interface SpawnContext {
@@ -61,6 +63,10 @@ export interface SpawnContext {
   umask?: number;
   nice?: number;
   oomScoreAdjust?: number;
+  /** CapabilityBoundingSet=: the capabilities kept (bit n = capability n); absent: keep all. */
+  capabilityBoundingSet?: bigint;
+  /** AmbientCapabilities=: the capabilities raised; absent: leave the ambient set alone. */
+  ambientCapabilities?: bigint;
 }
 
 /** Opaque uv_poll handle. */
@@ -119,6 +125,8 @@ export interface NativeBinding {
     sfinfoSize: number,
     tcpinfoSize: number,
   ): Result<{ header: Buffer; subflowInfo: Buffer; tcpInfo: Buffer }>;
+  /** true when spawn() applies the context's capability sets (an addon built before it ignores them). */
+  spawnCapabilities?: boolean;
   spawn(
     file: string,
     argv: string[],

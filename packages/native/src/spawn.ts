@@ -67,6 +67,21 @@ export interface SpawnProcessOptions {
   oomScoreAdjust?: number;
   /** NoNewPrivileges=: prctl(PR_SET_NO_NEW_PRIVS) as the last step before execve. Default false. */
   noNewPrivileges?: boolean;
+  /**
+   * CapabilityBoundingSet=: the capabilities kept in the bounding set (bit n = capability n); every
+   * other one the kernel knows is dropped (PR_CAPBSET_DROP, with CAP_SETPCAP raised meanwhile when
+   * permitted) before the credentials are switched. A failure fails the spawn (`prctl` with
+   * `PR_CAPBSET_DROP`). Default: the daemon's bounding set, unchanged.
+   */
+  capabilityBoundingSet?: bigint;
+  /**
+   * AmbientCapabilities=: raised in the inheritable and ambient sets before the credentials are
+   * switched (those outside the bounding set are left out, as systemd does; other ambient ones are
+   * lowered), kept across `uid` with PR_SET_KEEPCAPS and raised again after setresuid(), as
+   * systemd's enforce_user(). A failure fails the spawn (`capset` or `prctl` PR_CAP_AMBIENT_RAISE).
+   * Default: the ambient set unchanged.
+   */
+  ambientCapabilities?: bigint;
 }
 
 /** The rlimit resources, by systemd's Limit*= names in lower case (RLIMIT_NOFILE → 'nofile'). */
@@ -161,6 +176,19 @@ function nativeContext(options: SpawnProcessOptions): NativeSpawnContext {
     if (soft > hard) throw new TypeError(`rlimits: ${res} soft ${soft} is above hard ${hard}`);
     rlimits.push(n, soft, hard);
   }
+  for (const [what, v] of [
+    ['capabilityBoundingSet', options.capabilityBoundingSet],
+    ['ambientCapabilities', options.ambientCapabilities],
+  ] as const) {
+    if (v === undefined) continue;
+    if (typeof v !== 'bigint' || v < 0n || v > RLIM_INFINITY) throw new TypeError(`${what} must be a bigint 0…2^64-1`);
+    // An addon built before the capability steps would ignore them: a restriction never silently lost.
+    if (binding().spawnCapabilities !== true)
+      throw spawnError(osConstants.errno.ENOSYS, {
+        syscall: 'capset',
+        detail: `(${what}: this build of the addon does not apply capabilities; rebuild it)`,
+      });
+  }
   const umask = intIn(options.umask, 0, 0o777, 'umask');
   const nice = intIn(options.nice, -20, 19, 'nice');
   const oom = intIn(options.oomScoreAdjust, -1000, 1000, 'oomScoreAdjust');
@@ -171,6 +199,8 @@ function nativeContext(options: SpawnProcessOptions): NativeSpawnContext {
     ...(umask !== undefined ? { umask } : {}),
     ...(nice !== undefined ? { nice } : {}),
     ...(oom !== undefined ? { oomScoreAdjust: oom } : {}),
+    ...(options.capabilityBoundingSet !== undefined ? { capabilityBoundingSet: options.capabilityBoundingSet } : {}),
+    ...(options.ambientCapabilities !== undefined ? { ambientCapabilities: options.ambientCapabilities } : {}),
   };
 }
 
@@ -208,9 +238,11 @@ function spawned(r: NativeSpawnResult, options: SpawnProcessOptions): SpawnedPro
     const detail =
       r.resource !== undefined
         ? `(${resourceNames.get(r.resource) ?? `resource ${r.resource}`})`
-        : r.syscall === 'prctl'
-          ? '(PR_SET_NO_NEW_PRIVS)'
-          : undefined;
+        : r.option !== undefined
+          ? `(${r.option}${r.capability !== undefined ? ` capability ${r.capability}` : ''})`
+          : r.syscall === 'prctl'
+            ? '(PR_SET_NO_NEW_PRIVS)'
+            : undefined;
     throw spawnError(-r.errno, {
       syscall: r.syscall,
       ...(target !== undefined ? { path: target } : {}),
@@ -223,7 +255,8 @@ function spawned(r: NativeSpawnResult, options: SpawnProcessOptions): SpawnedPro
 /**
  * Starts a program. The child resets every signal disposition to default and unblocks all
  * signals (Node ignores SIGPIPE; the program must not inherit that unless `ignoreSigpipe`), then
- * setsid, the fds, oom_score_adj, setpriority, setrlimit, umask, setgroups, setgid, setuid, chdir,
+ * setsid, the fds, oom_score_adj, setpriority, setrlimit, umask, the capability bounding and ambient
+ * sets, setgroups, setgid, setuid (ambient capabilities raised again), chdir,
  * prctl(PR_SET_NO_NEW_PRIVS), execve (systemd's exec_invoke() order). A failure in any step throws a `ProcessSpawnError` with that step as
  * `syscall` and its errno as `code`, e.g. `execve ENOENT`, `chdir EACCES`, `setuid EPERM`; no process
  * is left behind. A uid/gid/group outside 0…4294967294 fails as `EINVAL` (setuid/setgid/setgroups):

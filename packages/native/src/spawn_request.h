@@ -52,6 +52,9 @@ class SpawnRequest {
   int pid = -1;
   int pidfdOut = -1;
   int failedResource = -1;
+  // A failed capability step: its operation (PR_CAPBSET_DROP, capset, …) and capability (-1: none).
+  const char* failedCapOption = nullptr;
+  int failedCapability = -1;
 
  private:
   // The exec context: { ignoreSigpipe, umask (absent: keep), rlimits: [resource, soft, hard, ...] (soft
@@ -60,6 +63,8 @@ class SpawnRequest {
   static bool Bad(Napi::Env env, const char* message);
 
   bool ignoreSigpipe_ = false, noNewPrivs_ = false, setNice_ = false, setOom_ = false;
+  bool setBounding_ = false, setAmbient_ = false;
+  uint64_t bounding_ = 0, ambient_ = 0;
   int umask_ = -1, nice_ = 0;
   std::string oomText_;
   std::vector<RlimitEntry> rlimits_;

@@ -1,0 +1,109 @@
+/**
+ * spawnProcess's capability steps (child_caps.cc) against real processes: the child reports its own
+ * /proc/self/status. The bounding set is dropped, ambient capabilities survive the switch to another
+ * uid (KEEP_CAPS, raised again after setresuid()), and a daemon that may not drop the bounding set
+ * (no CAP_SETPCAP) gets `prctl EPERM (PR_CAPBSET_DROP …)` with no process left behind.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { close, spawnProcessAsync, watchExit } from '../src/index.js';
+import { onCI as IN_CI } from './helpers/capability.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'native-caps-'));
+execFileSync('chmod', ['1777', dir]);
+const isRoot = process.getuid?.() === 0;
+const ownBnd = BigInt(`0x${/^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'}`);
+
+/** Runs /bin/sh writing its capability and Uid lines to a file, waits for its exit, returns the lines. */
+async function report(name: string, options: Record<string, unknown>): Promise<Record<string, string>> {
+  const out = join(dir, name);
+  const p = await spawnProcessAsync({
+    file: '/bin/sh',
+    argv: ['sh', '-c', `grep -E '^(Uid|Cap[A-Za-z]+):' /proc/self/status > ${out}`],
+    envp: [],
+    fds: [-1, -1, -1],
+    ...options,
+  });
+  const exit = await new Promise((resolve) => watchExit(p.pidfd, (e) => resolve(e)));
+  close(p.pidfd);
+  expect(exit).toEqual({ code: 0, signal: null });
+  const got: Record<string, string> = {};
+  for (const l of readFileSync(out, 'utf8').split('\n')) {
+    const m = /^(\w+):\s+(.*)$/.exec(l);
+    if (m) got[m[1] as string] = (m[2] as string).split(/\s+/)[0] as string;
+  }
+  return got;
+}
+
+const hex = (n: bigint): string => n.toString(16).padStart(16, '0');
+
+describe('spawnProcess capabilities', () => {
+  it.skipIf(!isRoot && !IN_CI)(
+    'capabilityBoundingSet drops the others before exec (root keeps exactly those)',
+    async () => {
+      const keep = (1n << 10n) | (1n << 13n); // CAP_NET_BIND_SERVICE, CAP_NET_RAW
+      const got = await report('bset', { capabilityBoundingSet: keep });
+      expect(got).toMatchObject({ Uid: '0', CapBnd: hex(keep & ownBnd), CapPrm: hex(keep & ownBnd), CapAmb: hex(0n) });
+      // Keeping every capability changes nothing.
+      expect((await report('all', { capabilityBoundingSet: (1n << 64n) - 1n })).CapBnd).toBe(hex(ownBnd));
+    },
+  );
+
+  it.skipIf(!isRoot && !IN_CI)(
+    'ambientCapabilities survive uid 65534: inheritable, permitted, effective, ambient',
+    async () => {
+      const want = (1n << 10n) | (1n << 13n);
+      const got = await report('amb', { uid: 65534, gid: 65534, ambientCapabilities: want });
+      expect(got).toMatchObject({
+        Uid: '65534',
+        CapInh: hex(want),
+        CapPrm: hex(want),
+        CapEff: hex(want),
+        CapAmb: hex(want),
+      });
+      // Without it the switch leaves nothing; outside the bounding set it is left out (as systemd).
+      expect(await report('none', { uid: 65534, gid: 65534 })).toMatchObject({ CapPrm: hex(0n), CapAmb: hex(0n) });
+      const left = await report('outside', {
+        uid: 65534,
+        gid: 65534,
+        capabilityBoundingSet: 1n << 10n,
+        ambientCapabilities: want,
+      });
+      expect(left).toMatchObject({ CapBnd: hex(1n << 10n), CapAmb: hex(1n << 10n), CapPrm: hex(1n << 10n) });
+    },
+  );
+
+  it('argument errors: not a bigint, out of range', async () => {
+    await expect(
+      spawnProcessAsync({ file: '/bin/true', argv: ['true'], envp: [], fds: [], capabilityBoundingSet: 5 as never }),
+    ).rejects.toThrow(TypeError);
+    await expect(
+      spawnProcessAsync({ file: '/bin/true', argv: ['true'], envp: [], fds: [], ambientCapabilities: 1n << 64n }),
+    ).rejects.toThrow(TypeError);
+  });
+
+  it.skipIf(!isRoot && !IN_CI)('without CAP_SETPCAP (uid 65534): prctl EPERM (PR_CAPBSET_DROP capability 0)', () => {
+    const index = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+    const script = `
+      import { spawnProcess } from ${JSON.stringify(index)};
+      try {
+        spawnProcess({ file: '/bin/true', argv: ['true'], envp: [], fds: [], capabilityBoundingSet: 1n << 10n });
+        console.log('spawned');
+      } catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, syscall: e.syscall, message: e.message })); }`;
+    const out = execFileSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
+    const err = JSON.parse(out) as { name: string; code: string; syscall: string; message: string };
+    expect(err).toMatchObject({ name: 'ProcessSpawnError', code: 'EPERM', syscall: 'prctl' });
+    expect(err.message).toMatch(/\(PR_CAPBSET_DROP capability 0\)/);
+  });
+});
