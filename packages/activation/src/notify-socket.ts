@@ -91,6 +91,15 @@ export class NotifySocket {
     this.targets.delete(target);
   }
 
+  /**
+   * Reads what is queued now, without waiting for the event loop's poll: a timer about to act on a
+   * service (the watchdog) first takes in what the service already said, as systemd's notify event
+   * source outranks its timers.
+   */
+  flush(): void {
+    this.drain();
+  }
+
   private drain(): void {
     const fd = this.fd;
     if (fd === undefined) return;

@@ -85,6 +85,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
         log.error(`Watchdog timeout (limit ${fmtSec(timers.watchdogUsec())})!`, { unit: this.name });
         this.watchdogKill();
       },
+      flushNotifications: () => options.notify?.flush(),
     });
     const parts: ServiceParts = {
       p: this,

@@ -21,6 +21,12 @@ export interface TimeoutHandlers {
   onStartTimeout(): void;
   onStopTimeout(): void;
   onWatchdogTimeout(): void;
+  /**
+   * Reads the notifications already queued for the daemon. The watchdog calls it before it expires:
+   * systemd runs the watchdog at SD_EVENT_PRIORITY_IDLE, so a WATCHDOG=1 that waits on the notify
+   * socket (the daemon was not scheduled, or busy, while the service sent it) counts first.
+   */
+  flushNotifications?(): void;
 }
 
 export class ServiceTimers {
@@ -124,10 +130,15 @@ export class ServiceTimers {
     this.watchdogTimer = undefined;
     const usec = this.watchdogUsec();
     if (usec <= 0) return;
-    this.watchdogTimer = timer(usec, () => {
+    const armed = timer(usec, () => {
+      // Node runs due timers before it polls for I/O: what the service sent meanwhile is read first,
+      // and a WATCHDOG=1 (or STOPPING=1, WATCHDOG_USEC=, the exit) among it re-arms or stops this timer.
+      this.on.flushNotifications?.();
+      if (this.watchdogTimer !== armed) return;
       this.watchdogTimer = undefined;
       this.on.onWatchdogTimeout();
     });
+    this.watchdogTimer = armed;
   }
 
   stopWatchdog(): void {

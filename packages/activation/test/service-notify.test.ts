@@ -16,7 +16,7 @@ import { IN_CI, need } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
 import { stateOf } from './helpers/engine.js';
 import { testLogger } from './helpers/log.js';
-import { HELPERS, freePort, unitDir } from './helpers/run.js';
+import { HELPERS, freePort, unitDir, waitFor } from './helpers/run.js';
 
 const PY = '/usr/bin/python3';
 const SD_EXAMPLE = new URL('../../sd/examples/echo-service.mjs', import.meta.url).pathname;
@@ -171,6 +171,44 @@ describe('WatchdogSec=', () => {
     expect(first?.watchdog_usec).toBe('1000000');
     expect(first?.watchdog_pid).toBe(String(first?.pid));
     expect(serviceSnapshot(engine, 'wd.service').restarts).toBe(1);
+    client.destroy();
+  });
+
+  it('a WATCHDOG=1 queued while the daemon could not run counts before the watchdog expires (systemd: the watchdog is an idle-priority source)', async (ctx) => {
+    need(ctx, pythonSystemd, notifySupport);
+    const report = join(mkdtempSync(join(tmpdir(), 'svc-wd-stall-')), 'report');
+    const port = await freePort();
+    const log = testLogger();
+    const units = unitDir({
+      'stall.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'stall.service': `[Service]\nType=notify\nWatchdogSec=1\nExecStart=${PY} ${join(HELPERS, 'notify-service.py')} ${report} pings\n`,
+    });
+    engine = new ActivationEngine({ logger: log });
+    await engine.start(await loadUnits(units));
+    const e = engine;
+    const exits: string[] = [];
+    e.on('service-exit', (x) => exits.push(x.result));
+    const active = stateOf(e, 'stall.service', 'active');
+    const client = net.connect(port, '127.0.0.1');
+    client.on('error', () => undefined);
+    await active;
+    const pings = (): number => lines(report).filter((l) => 'ping' in l).length;
+    const readPing = (): number =>
+      Number(/^ping (\d+)$/.exec(serviceSnapshot(e, 'stall.service').statusText ?? '')?.[1] ?? 0);
+    await waitFor(() => readPing() >= 1, 30_000, 'the first ping read');
+    const pid = serviceSnapshot(e, 'stall.service').pid;
+    // The daemon stalls (this thread blocks) while the service pings on. The last ping the engine read
+    // came before the stall; the 4th one sent during it comes at least 3 × 0.5 s after the 1st: the
+    // 1 s watchdog is due when the daemon runs again, with the pings that kept it alive queued unread.
+    const from = pings();
+    const cell = new Int32Array(new SharedArrayBuffer(4));
+    for (const end = Date.now() + 30_000; pings() < from + 4; Atomics.wait(cell, 0, 0, 10))
+      if (Date.now() > end) throw new Error('the service stopped pinging');
+    const sent = pings();
+    await waitFor(() => exits.length > 0 || readPing() >= sent + 1, 30_000, 'a ping after the stall read, or an exit');
+    expect(exits).toEqual([]);
+    expect(log.errors.filter((l) => l.includes('Watchdog timeout'))).toEqual([]);
+    expect(serviceSnapshot(e, 'stall.service')).toMatchObject({ state: 'active', pid });
     client.destroy();
   });
 });

@@ -3,6 +3,8 @@
 notify-service.py REPORT MODE...
   ready            READY=1 with STATUS=, then serve the socket (LISTEN_FDS) by echoing, until SIGTERM
   watchdog N       READY=1, N watchdog pings at half WATCHDOG_USEC, then hang (miss the watchdog)
+  pings            READY=1, then WATCHDOG=1 with STATUS=ping N at half WATCHDOG_USEC, forever; after
+                   each one sent, a line {"ping": N} in REPORT
 Writes one JSON line per start to REPORT: pid, NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID, LISTEN_FDNAMES.
 """
 import json, os, signal, socket, sys, time
@@ -37,3 +39,14 @@ elif mode == "watchdog":
         daemon.notify("WATCHDOG=1")
         time.sleep(usec / 2e6)
     signal.pause()
+elif mode == "pings":
+    usec = int(os.environ["WATCHDOG_USEC"])
+    daemon.notify("READY=1")
+    n = 0
+    while True:
+        n += 1
+        daemon.notify("WATCHDOG=1\nSTATUS=ping %d" % n)
+        with open(report, "a") as f:
+            f.write(json.dumps({"ping": n}) + "\n")
+        time.sleep(usec / 2e6)
+
