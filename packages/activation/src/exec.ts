@@ -116,6 +116,7 @@ export type ExecContextOptions = Pick<
   | 'noNewPrivileges'
   | 'capabilityBoundingSet'
   | 'ambientCapabilities'
+  | 'privateTmp'
 >;
 
 /** What prepareExec() decides, before any launcher runs. */
@@ -359,7 +360,8 @@ function launchNative(prep: PreparedExec, native: NativeSpawn, handOff?: FdHandO
     e.syscall === 'clone' &&
     (e.code === 'EINVAL' || e.code === 'ENOSYS' || e.code === 'EPERM') &&
     prep.context?.capabilityBoundingSet === undefined &&
-    prep.context?.ambientCapabilities === undefined;
+    prep.context?.ambientCapabilities === undefined &&
+    prep.context?.privateTmp === undefined;
   if (native.spawnProcessAsync && !blocking) {
     // The addon closes the hand-off fd once clone() returned a child (exec'd or failed later); on a
     // refused clone (or stack mmap) it stays open, ours to close (and the node launcher's to use).

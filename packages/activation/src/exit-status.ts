@@ -74,13 +74,15 @@ export function exitStatusText(code: number): string {
 /**
  * The systemd exit status of a process that failed before its program ran, when it is not 203/EXEC:
  * a refused sandbox step (ActivationError.exitStatus), or a native launcher step systemd reports by
- * its own status (the capability steps: 218/CAPABILITIES). Undefined for the others.
+ * its own status (the capability steps: 218/CAPABILITIES; PrivateTmp='s mount namespace:
+ * 226/NAMESPACE). Undefined for the others.
  */
 export function spawnExitStatus(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const e = error as { exitStatus?: unknown; syscall?: unknown; message?: unknown };
   if (typeof e.exitStatus === 'number') return e.exitStatus;
   if (e.syscall === 'capset') return EXIT_CAPABILITIES;
+  if (e.syscall === 'unshare' || e.syscall === 'mount') return EXIT_NAMESPACE;
   if (
     e.syscall === 'prctl' &&
     typeof e.message === 'string' &&

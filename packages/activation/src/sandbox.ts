@@ -120,11 +120,13 @@ export const SANDBOX_DIRECTIVES: readonly SandboxRow[] = [
 export interface Enforcement {
   /** CapabilityBoundingSet= and AmbientCapabilities= (the native launcher). */
   capabilities: boolean;
+  /** PrivateTmp=yes (the native launcher: a mount namespace, private-tmp.ts); not `disconnected`. */
+  privateTmp?: boolean;
 }
 
 /** What a launcher enforces: `native` for @mptcp/native's spawnProcess, else the node launcher. */
 export function enforcementOf(native: boolean): Enforcement {
-  return { capabilities: native && NATIVE_CAPABILITIES };
+  return { capabilities: native && NATIVE_CAPABILITIES, privateTmp: native };
 }
 
 /**
@@ -204,6 +206,7 @@ export function unenforcedDirectives(unit: ServiceUnit, enforced: Enforcement): 
     if (enforced.capabilities && (row.read === 'bounding' || row.read === 'ambient')) continue;
     const value = restricting(row.read, values);
     if (value === undefined) continue;
+    if (row.key === 'PrivateTmp' && enforced.privateTmp === true && isTrue(value)) continue;
     out.push({ key: row.key, value, status: row.status, ...locate(unit, row.key) });
   }
   return out;
@@ -309,14 +312,15 @@ export interface SandboxCheck {
   warn(): boolean;
 }
 
-const checks = new WeakMap<ServiceUnit, { capabilities: boolean; check: SandboxCheck }>();
+const checks = new WeakMap<ServiceUnit, { capabilities: boolean; privateTmp?: boolean; check: SandboxCheck }>();
 const warnedFiles = new Set<string>();
 const NONE: SandboxCheck = { directives: [], warn: () => false };
 
 /** unenforcedDirectives(), computed once per loaded unit (the cache is per unit object). */
 export function sandboxCheck(unit: ServiceUnit, enforced: Enforcement): SandboxCheck {
   const cached = checks.get(unit);
-  if (cached && cached.capabilities === enforced.capabilities) return cached.check;
+  if (cached && cached.capabilities === enforced.capabilities && cached.privateTmp === enforced.privateTmp)
+    return cached.check;
   const directives = unenforcedDirectives(unit, enforced);
   const id = [unit.name.replace(/@.*\.service$/, '@.service'), unit.file, ...(unit.dropIns ?? [])].join('\0');
   const check: SandboxCheck =
@@ -330,6 +334,6 @@ export function sandboxCheck(unit: ServiceUnit, enforced: Enforcement): SandboxC
             return true;
           },
         };
-  checks.set(unit, { capabilities: enforced.capabilities, check });
+  checks.set(unit, { capabilities: enforced.capabilities, privateTmp: enforced.privateTmp, check });
   return check;
 }

@@ -8,9 +8,10 @@ import type { ExecCommand, ServiceUnit } from '@mptcp/unit';
 import { LOCALE_VARS, buildServiceEnvironment, listenEnvironment } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
 import { execContextOf, withoutSandbox } from './exec-context.js';
-import { type ExitStatus, type ServiceChild, execCommand, waitExit } from './exec.js';
+import { type ExecContextOptions, type ExitStatus, type ServiceChild, execCommand, waitExit } from './exec.js';
 import type { ServiceResult } from './restart-policy.js';
 import { exitStatusText } from './exit-status.js';
+import { type PrivateTmp, createPrivateTmp, wantsPrivateTmp } from './private-tmp.js';
 import { enforcementOf, refusedChild, sandboxCheck, unenforcedMessage } from './sandbox.js';
 import { type OutputRoute, routeOutput } from './service-output.js';
 import { type ServiceProcessOptions, type StartContext, effectiveNotifyAccess } from './service-types.js';
@@ -65,6 +66,8 @@ export class ServiceExec {
    */
   private controlStdio: number | undefined;
   private controlEnv: Record<string, string> | undefined;
+  /** PrivateTmp=yes: this run's /tmp and /var/tmp, created at its first spawn, removed when it ends. */
+  private privateTmp: PrivateTmp | undefined;
 
   constructor(
     private readonly unit: () => ServiceUnit,
@@ -89,6 +92,8 @@ export class ServiceExec {
     this.controlStdio = undefined;
     this.controlEnv = undefined;
     if (fd !== undefined) this.options.closeFd?.(fd);
+    this.privateTmp?.remove();
+    this.privateTmp = undefined;
   }
 
   private controlContext(): StartContext {
@@ -228,8 +233,17 @@ export class ServiceExec {
       // An Accept=yes instance's spawn runs off the event loop (the loop goes on accepting); any other
       // start clones at once, which gets the child exec'd sooner (ExecOptions.blocking).
       ...(ctx.handOff ? { handOff: ctx.handOff } : { blocking: true }),
-      context: cmd.fullPrivileges ? withoutSandbox(execContextOf(this.unit())) : execContextOf(this.unit()),
+      context: cmd.fullPrivileges
+        ? withoutSandbox(execContextOf(this.unit()))
+        : this.sandboxed(execContextOf(this.unit())),
     });
+  }
+
+  /** The exec context with this run's PrivateTmp= directories (native launcher only: sandbox.ts refuses it otherwise). */
+  private sandboxed(ctx: ExecContextOptions): ExecContextOptions {
+    if (!this.options.spawn || !wantsPrivateTmp(this.unit())) return ctx;
+    this.privateTmp ??= createPrivateTmp(this.unit().name);
+    return { ...ctx, privateTmp: { tmp: this.privateTmp.tmp, varTmp: this.privateTmp.varTmp } };
   }
 
   /** A control command (ExecStartPre=, ExecStop=…) with the run's environment, not waited for. */

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadUnitFile, type ServiceUnit } from '@mptcp/unit';
 import { ActivationEngine } from '../src/index.js';
-import { unenforcedDirectives } from '../src/sandbox.js';
+import { fastEligible } from '../src/accept-fast.js';
+import { enforcementOf, unenforcedDirectives } from '../src/sandbox.js';
 import { loadUnits } from './helpers/load.js';
 import { type RecordingLogger, testLogger } from './helpers/log.js';
 import { clientOnce, loopback, tmp, unitDir, waitFor } from './helpers/run.js';
@@ -93,6 +94,15 @@ describe('which directives count (systemd semantics of the effective value)', ()
     expect(unenforcedDirectives(serviceOf(`[Service]\nExecStart=/bin/true\n${lines}\n`), none)).toEqual([]);
   });
 
+  it('the Accept=yes fast path never takes a template with an unenforced directive or PrivateTmp=yes', () => {
+    const tpl = (extra: string): ServiceUnit =>
+      serviceOf(`[Service]\nExecStart=/bin/cat\nStandardInput=socket\n${extra}`);
+    expect(fastEligible(tpl(''), '0-x')).toBe(true);
+    expect(fastEligible(tpl('CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n'), '0-x')).toBe(true); // applied per spawn
+    expect(fastEligible(tpl('ProtectSystem=strict\n'), '0-x')).toBe(false);
+    expect(fastEligible(tpl('PrivateTmp=yes\n'), '0-x')).toBe(false); // directories per instance
+  });
+
   it('names the last assignment, in a drop-in too, in exec_invoke() order (the first gives the status)', () => {
     const unit = serviceOf(
       '[Service]\nExecStart=/bin/true\nSystemCallFilter=@system-service\nPrivateTmp=yes\n',
@@ -153,7 +163,8 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     for (const e of exits.filter((x) => x.unit.startsWith('c@')))
       expect(e).toMatchObject({ code: 226, result: 'exit-code' });
     const file = join(dir, 'c@.service');
-    expect(log.errors.some((m) => m.includes(`${file}:6: PrivateTmp=yes is not enforced by mptcpd-lite`))).toBe(true);
+    // The native launcher applies PrivateTmp=yes (private-tmp-257.test.ts): not refused.
+    expect(log.errors.some((m) => m.includes('PrivateTmp='))).toBe(false);
     expect(log.errors.some((m) => m.includes(`${file}:5: ProtectSystem=strict is not enforced`))).toBe(true);
     expect(log.errors.some((m) => m.includes(`${file}:7: SystemCallFilter=@system-service is not enforced`))).toBe(
       true,
@@ -213,6 +224,11 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     expect(log.errors.join('\n')).toMatch(
       /caps\.service:4: CapabilityBoundingSet=CAP_NET_BIND_SERVICE is not enforced .*218\/CAPABILITIES/,
     );
+    // PrivateTmp=yes likewise: a mount namespace only the native launcher sets up; `disconnected` never.
+    const pt = (v: string): ServiceUnit => serviceOf(`[Service]\nExecStart=/bin/true\nPrivateTmp=${v}\n`);
+    expect(unenforcedDirectives(pt('yes'), enforcementOf(false))).toHaveLength(1);
+    expect(unenforcedDirectives(pt('yes'), enforcementOf(true))).toEqual([]);
+    expect(unenforcedDirectives(pt('disconnected'), enforcementOf(true))).toHaveLength(1);
     await engine.stop();
     engine = new ActivationEngine({ logger: testLogger() });
     await engine.start(await loadUnits(dir));
@@ -225,7 +241,7 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     const out = join(tmp('sandbox-'), 'ran');
     await startEngine(
       {
-        'plus.service': `[Service]\nType=oneshot\nExecStart=+/bin/sh -c 'echo plus >> ${out}'\nPrivateTmp=yes\n`,
+        'plus.service': `[Service]\nType=oneshot\nExecStart=+/bin/sh -c 'echo plus >> ${out}'\nPrivateTmp=yes\nProtectSystem=strict\n`,
       },
       log,
     );
@@ -235,7 +251,7 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     const log2 = testLogger();
     await startEngine(
       {
-        'weak.service': `[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo weak >> ${out}'\nPrivateTmp=yes\nSystemCallFilter=@system-service\n`,
+        'weak.service': `[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo weak >> ${out}'\nProtectHome=yes\nSystemCallFilter=@system-service\n`,
       },
       log2,
       true,
@@ -244,7 +260,7 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     await runOnce('weak.service');
     expect(readFileSync(out, 'utf8')).toBe('plus\nweak\nweak\n');
     const warned = log2.warnings.filter((m) => m.includes('is not enforced by mptcpd-lite; running without it'));
-    expect(warned).toHaveLength(2); // PrivateTmp= and SystemCallFilter=, once
+    expect(warned).toHaveLength(2); // ProtectHome= and SystemCallFilter=, once
     expect(log2.errors).toEqual([]);
   });
 });

@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,11 +58,13 @@ enum Step : int {
   kSetpriority,
   kSetrlimit,
   kNoNewPrivs,
-  kCapabilities  // reported as "prctl" or "capset" (child_caps.h's CapOp)
+  kCapabilities,  // reported as "prctl" or "capset" (child_caps.h's CapOp)
+  kUnshare,
+  kMount
 };
-const char* const kStepNames[] = {"",          "sigaction", "setsid", "dup3",   "open",          "setgroups",
-                                  "setgid",    "setuid",    "chdir",  "execve", "oom_score_adj", "setpriority",
-                                  "setrlimit", "prctl",     "prctl"};
+const char* const kStepNames[] = {"",          "sigaction", "setsid", "dup3",    "open",          "setgroups",
+                                  "setgid",    "setuid",    "chdir",  "execve",  "oom_score_adj", "setpriority",
+                                  "setrlimit", "prctl",     "prctl",  "unshare", "mount"};
 
 // The kernel's struct rlimit64 for prlimit64 (both fields 64-bit on every ABI).
 struct KernelRlimit64 {
@@ -98,6 +101,9 @@ struct SpawnArgs {
   const char* oomText;  // decimal text for /proc/self/oom_score_adj; nullptr: keep
   int oomLen;
   bool noNewPrivs;
+  // PrivateTmp=: directories bind-mounted on /tmp and /var/tmp in a new mount namespace; nullptr: none.
+  const char* privateTmp;
+  const char* privateVarTmp;
   // CapabilityBoundingSet= (the capabilities kept) and AmbientCapabilities= (child_caps.h).
   bool setBounding;
   uint64_t bounding;
@@ -256,7 +262,17 @@ int Child(void* arg) {
     }
   }
   if (a->umask >= 0) syscall(SYS_umask, a->umask);
-  // 5. Capabilities, before the user switch (exec_invoke()): the bounding set, then the ambient set
+  // 5. PrivateTmp=: a mount namespace of its own (the child has its own fs_struct: no CLONE_FS), the
+  //    host's mounts propagating in but none back (MS_SLAVE, as systemd), the caller's directories
+  //    on /tmp and /var/tmp.
+  if (a->privateTmp != nullptr) {
+    if (syscall(SYS_unshare, CLONE_NEWNS) < 0) Fail(a, errno, kUnshare);
+    if (syscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) Fail(a, errno, kMount);
+    if (syscall(SYS_mount, a->privateTmp, "/tmp", nullptr, MS_BIND | MS_REC, nullptr) < 0) Fail(a, errno, kMount);
+    if (syscall(SYS_mount, a->privateVarTmp, "/var/tmp", nullptr, MS_BIND | MS_REC, nullptr) < 0)
+      Fail(a, errno, kMount);
+  }
+  //    Capabilities, before the user switch (exec_invoke()): the bounding set, then the ambient set
   //    (raised in the inheritable set too).
   int capErr = 0;
   if (a->setBounding && (capErr = ChildDropBoundingSet(a->bounding, &a->failedCap, &a->capOp)) != 0)
@@ -425,6 +441,8 @@ int SpawnRequest::Run(const char** step) {
   a.oomText = setOom_ ? oomText_.c_str() : nullptr;
   a.oomLen = static_cast<int>(oomText_.size());
   a.noNewPrivs = noNewPrivs_;
+  a.privateTmp = privateTmp_.empty() ? nullptr : privateTmp_.c_str();
+  a.privateVarTmp = privateVarTmp_.c_str();
   a.setBounding = setBounding_;
   a.bounding = bounding_;
   a.setAmbient = setAmbient_;
@@ -513,6 +531,16 @@ bool SpawnRequest::ParseContext(Napi::Env env, Napi::Value v) {
     if (n < -1000 || n > 1000) return Bad(env, "context.oomScoreAdjust must be -1000…1000");
     setOom_ = true;
     oomText_ = std::to_string(n);
+  }
+  // PrivateTmp=: [tmp, varTmp], absolute directories.
+  Napi::Value pt = o.Get("privateTmp");
+  if (!pt.IsUndefined() && !pt.IsNull()) {
+    std::vector<std::string> dirs;
+    if (!StringArray(env, pt, "context.privateTmp", &dirs)) return false;
+    if (dirs.size() != 2 || dirs[0].empty() || dirs[0][0] != '/' || dirs[1].empty() || dirs[1][0] != '/')
+      return Bad(env, "context.privateTmp must be [tmp, varTmp], absolute paths");
+    privateTmp_ = dirs[0];
+    privateVarTmp_ = dirs[1];
   }
   // CapabilityBoundingSet= / AmbientCapabilities=: BigInt masks (bit n = capability n).
   Napi::Value bs = o.Get("capabilityBoundingSet");
@@ -653,6 +681,8 @@ static Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
 void InitSpawn(Napi::Env env, Napi::Object exports) {
   // The context keys capabilityBoundingSet/ambientCapabilities are applied (an older addon ignores them).
   exports.Set("spawnCapabilities", Napi::Boolean::New(env, true));
+  // The context key privateTmp is applied (likewise).
+  exports.Set("spawnPrivateTmp", Napi::Boolean::New(env, true));
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
   exports.Set("spawnAsync", Napi::Function::New(env, SpawnAsync, "spawnAsync"));
   exports.Set("pidfdWait", Napi::Function::New(env, PidfdWait, "pidfdWait"));

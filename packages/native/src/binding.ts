@@ -67,6 +67,8 @@ export interface SpawnContext {
   capabilityBoundingSet?: bigint;
   /** AmbientCapabilities=: the capabilities raised; absent: leave the ambient set alone. */
   ambientCapabilities?: bigint;
+  /** PrivateTmp=: [tmp, varTmp] bind-mounted on /tmp and /var/tmp in a new mount namespace. */
+  privateTmp?: [string, string];
 }
 
 /** Opaque uv_poll handle. */
@@ -127,6 +129,8 @@ export interface NativeBinding {
   ): Result<{ header: Buffer; subflowInfo: Buffer; tcpInfo: Buffer }>;
   /** true when spawn() applies the context's capability sets (an addon built before it ignores them). */
   spawnCapabilities?: boolean;
+  /** true when spawn() applies the context's privateTmp. */
+  spawnPrivateTmp?: boolean;
   spawn(
     file: string,
     argv: string[],

@@ -82,6 +82,13 @@ export interface SpawnProcessOptions {
    * Default: the ambient set unchanged.
    */
   ambientCapabilities?: bigint;
+  /**
+   * PrivateTmp=: the child gets a mount namespace of its own (unshare(CLONE_NEWNS), `/` made a
+   * slave: the host's mounts propagate in, none back) with `tmp` bind-mounted on /tmp and `varTmp`
+   * on /var/tmp, before the capabilities and credentials (systemd's order). The directories are the
+   * caller's to create (mode 1777) and to remove. Failures: `unshare`, `mount`. Needs CAP_SYS_ADMIN.
+   */
+  privateTmp?: { tmp: string; varTmp: string };
 }
 
 /** The rlimit resources, by systemd's Limit*= names in lower case (RLIMIT_NOFILE → 'nofile'). */
@@ -189,6 +196,16 @@ function nativeContext(options: SpawnProcessOptions): NativeSpawnContext {
         detail: `(${what}: this build of the addon does not apply capabilities; rebuild it)`,
       });
   }
+  if (options.privateTmp !== undefined) {
+    const { tmp, varTmp } = options.privateTmp;
+    if (!tmp.startsWith('/') || !varTmp.startsWith('/'))
+      throw new TypeError('privateTmp: tmp and varTmp must be absolute paths');
+    if (binding().spawnPrivateTmp !== true)
+      throw spawnError(osConstants.errno.ENOSYS, {
+        syscall: 'unshare',
+        detail: '(privateTmp: this build of the addon does not set up mount namespaces; rebuild it)',
+      });
+  }
   const umask = intIn(options.umask, 0, 0o777, 'umask');
   const nice = intIn(options.nice, -20, 19, 'nice');
   const oom = intIn(options.oomScoreAdjust, -1000, 1000, 'oomScoreAdjust');
@@ -201,6 +218,9 @@ function nativeContext(options: SpawnProcessOptions): NativeSpawnContext {
     ...(oom !== undefined ? { oomScoreAdjust: oom } : {}),
     ...(options.capabilityBoundingSet !== undefined ? { capabilityBoundingSet: options.capabilityBoundingSet } : {}),
     ...(options.ambientCapabilities !== undefined ? { ambientCapabilities: options.ambientCapabilities } : {}),
+    ...(options.privateTmp !== undefined
+      ? { privateTmp: [options.privateTmp.tmp, options.privateTmp.varTmp] as [string, string] }
+      : {}),
   };
 }
 

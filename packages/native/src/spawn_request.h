@@ -64,6 +64,7 @@ class SpawnRequest {
 
   bool ignoreSigpipe_ = false, noNewPrivs_ = false, setNice_ = false, setOom_ = false;
   bool setBounding_ = false, setAmbient_ = false;
+  std::string privateTmp_, privateVarTmp_;  // PrivateTmp= (empty: none)
   uint64_t bounding_ = 0, ambient_ = 0;
   int umask_ = -1, nice_ = 0;
   std::string oomText_;

@@ -1,15 +1,15 @@
 /**
- * spawnProcess's capability steps (child_caps.cc) against real processes: the child reports its own
- * /proc/self/status. The bounding set is dropped, ambient capabilities survive the switch to another
+ * spawnProcess's capability steps (child_caps.cc) and privateTmp against real processes: the child
+ * reports its own /proc/self/status. The bounding set is dropped, ambient capabilities survive the switch to another
  * uid (KEEP_CAPS, raised again after setresuid()), and a daemon that may not drop the bounding set
  * (no CAP_SETPCAP) gets `prctl EPERM (PR_CAPBSET_DROP …)` with no process left behind.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { close, spawnProcessAsync, watchExit } from '../src/index.js';
 import { onCI as IN_CI } from './helpers/capability.js';
 
@@ -74,6 +74,37 @@ describe('spawnProcess capabilities', () => {
         ambientCapabilities: want,
       });
       expect(left).toMatchObject({ CapBnd: hex(1n << 10n), CapAmb: hex(1n << 10n), CapPrm: hex(1n << 10n) });
+    },
+  );
+
+  it.skipIf(!isRoot && !IN_CI)(
+    'privateTmp: the given directories on /tmp and /var/tmp, in a mount namespace of its own',
+    async () => {
+      const tmp = mkdtempSync('/dev/shm/native-pt-');
+      const varTmp = mkdtempSync('/dev/shm/native-pvt-');
+      const marker = mkdtempSync(join(tmpdir(), 'native-host-'));
+      onTestFinished(() => {
+        for (const d of [tmp, varTmp, marker]) rmSync(d, { recursive: true, force: true });
+      });
+      const out = join(tmp, 'seen');
+      const p = await spawnProcessAsync({
+        file: '/bin/sh',
+        argv: ['sh', '-c', `ls -A /tmp > /tmp/seen; echo v > /var/tmp/v; readlink /proc/self/ns/mnt >> /tmp/seen`],
+        envp: [],
+        fds: [-1, -1, -1],
+        privateTmp: { tmp, varTmp },
+      });
+      const exit = await new Promise((resolve) => watchExit(p.pidfd, (e) => resolve(e)));
+      close(p.pidfd);
+      expect(exit).toEqual({ code: 0, signal: null });
+      const [entries, ns] = readFileSync(out, 'utf8').split('\n');
+      expect(entries).toBe('seen'); // only what it wrote: not the host's /tmp (which has `marker`)
+      expect(ns).not.toBe(readlinkSync('/proc/self/ns/mnt'));
+      expect(readFileSync(join(varTmp, 'v'), 'utf8')).toBe('v\n');
+      expect(marker.startsWith(tmpdir())).toBe(true);
+      await expect(
+        spawnProcessAsync({ file: '/bin/true', argv: ['true'], envp: [], fds: [], privateTmp: { tmp: 'rel', varTmp } }),
+      ).rejects.toThrow(TypeError);
     },
   );
 
