@@ -8,7 +8,8 @@ export type Admission =
 
 export class ConnectionLimits {
   connections = 0;
-  private readonly perSource = new Map<string, number>();
+  /** Created at the first connection counted per source: most sockets never have one (~0.2 KB each). */
+  private perSource: Map<string, number> | undefined;
 
   constructor(
     public maxConnections: number,
@@ -26,6 +27,7 @@ export class ConnectionLimits {
     }
     let counted = false;
     if (this.maxPerSource > 0) {
+      this.perSource ??= new Map();
       const n = (this.perSource.get(source) ?? 0) + 1;
       if (n > this.maxPerSource) {
         return {
@@ -45,7 +47,7 @@ export class ConnectionLimits {
         if (released) return;
         released = true;
         this.connections -= 1;
-        if (counted) {
+        if (counted && this.perSource) {
           const n = (this.perSource.get(source) ?? 1) - 1;
           if (n <= 0) this.perSource.delete(source);
           else this.perSource.set(source, n);
@@ -56,6 +58,6 @@ export class ConnectionLimits {
 
   /** Current connections per source (for status). */
   sources(): Record<string, number> {
-    return Object.fromEntries(this.perSource);
+    return this.perSource ? Object.fromEntries(this.perSource) : {};
   }
 }
