@@ -498,7 +498,8 @@ function leaseHolder(file: string): {
   const heard = (word: string): Promise<string> =>
     new Promise((resolve) => {
       const check = (): void => {
-        const line = said.split('\n').find((l) => l.startsWith(word));
+        // Complete lines only: a pipe read can end inside a line ('lease' of 'lease 0').
+        const line = said.split('\n').slice(0, -1).find((l) => l.startsWith(word));
         if (line !== undefined) resolve(line);
         else waiters.push(check);
       };
