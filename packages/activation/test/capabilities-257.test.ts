@@ -5,13 +5,13 @@
  * without User= (KEEP_CAPS across the switch), ambient outside the bounding set (left out), and `+`
  * (no sandboxing). The masks are compared within the capabilities both the recording manager and
  * this daemon hold in their bounding sets. Also: a bounding set the daemon cannot drop (no
- * CAP_SETPCAP, an unprivileged daemon) fails the process with 218/CAPABILITIES.
+ * CAP_SETPCAP, as an unprivileged daemon) fails the process with 218/CAPABILITIES.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { ActivationEngine } from '../src/index.js';
 import { need, root } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
@@ -59,11 +59,25 @@ afterEach(async () => {
   engine = undefined;
 });
 
+/**
+ * probe.sh copied to a directory every user can reach: a probe that runs as nobody (User=) cannot
+ * exec it from a checkout below a 0700 directory (a CI clone in a mktemp -d).
+ */
+function probeScript(): string {
+  const dir = mkdtempSync('/dev/shm/caps-probe-');
+  chmodSync(dir, 0o755);
+  const script = join(dir, 'probe.sh');
+  copyFileSync(join(FIXTURE, 'probe.sh'), script);
+  chmodSync(script, 0o755);
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return script;
+}
+
 /** Runs fixture unit `name` (its probe writes to a fresh directory) and reads what the probe saw. */
 async function probe(name: string): Promise<Map<string, string>> {
   const outDir = tmp('caps-');
   const text = readFileSync(join(FIXTURE, `${name}.service`), 'utf8')
-    .replaceAll('/probe/probe.sh', join(FIXTURE, 'probe.sh'))
+    .replaceAll('/probe/probe.sh', probeScript())
     .replaceAll('/oracle/out', outDir);
   engine = new ActivationEngine({ logger: testLogger() });
   await engine.start(await loadUnits(unitDir({ [`${name}.service`]: text })));
@@ -102,24 +116,26 @@ describe('CapabilityBoundingSet= and AmbientCapabilities= (systemd 257)', () => 
     });
     execFileSync('chmod', ['-R', 'a+rX', dir]);
     const helper = fileURLToPath(new URL('./helpers/caps-daemon.mjs', import.meta.url));
-    const asNobody = (unit: string): { code: number; result: string; logged: string[] } =>
+    // Still root (the checkout stays readable wherever it lives), without CAP_SETPCAP: dropped from
+    // the bounding set, root's execve leaves it out of the permitted and effective sets.
+    const withoutSetpcap = (unit: string): { code: number; result: string; logged: string[] } =>
       JSON.parse(
         execFileSync(
           'setpriv',
-          ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, helper, dir, unit],
+          ['--bounding-set=-setpcap', process.execPath, helper, dir, unit],
           {
             encoding: 'utf8',
             timeout: 60_000,
           },
         ),
       ) as { code: number; result: string; logged: string[] };
-    const drop = asNobody('drop.service');
+    const drop = withoutSetpcap('drop.service');
     expect(drop).toMatchObject({ code: 218, result: 'exit-code' });
     expect(drop.logged.join('\n')).toMatch(/status=218\/CAPABILITIES/);
     expect(drop.logged.join('\n')).toMatch(/prctl EPERM .*PR_CAPBSET_DROP/);
     expect(existsSync(join(outDir, 'ran'))).toBe(false);
     // The same daemon starts a unit without the directive.
-    expect(asNobody('plain.service')).toMatchObject({ code: 0, result: 'success' });
+    expect(withoutSetpcap('plain.service')).toMatchObject({ code: 0, result: 'success' });
     expect(readFileSync(join(outDir, 'plain'), 'utf8')).toBe('ran\n');
   });
 });

@@ -5,7 +5,7 @@
  * in a mount namespace of its own; a `+` command sees the host's /tmp with that directory in it; the
  * directories are gone once the run ended. Another unit of the same engine sees the host's /tmp.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -60,9 +60,13 @@ describe('PrivateTmp=yes (systemd 257)', () => {
     // Outside /tmp: the service's /tmp is another directory.
     const outDir = mkdtempSync('/dev/shm/private-tmp-');
     ctx.onTestFinished(() => rmSync(outDir, { recursive: true, force: true }));
+    const probe = join(outDir, 'probe.sh');
+    copyFileSync(join(FIXTURE, 'probe.sh'), probe);
+    chmodSync(probe, 0o755);
     const marker = tmp('private-tmp-host-');
     const text = readFileSync(join(FIXTURE, 'pt.service'), 'utf8')
-      .replaceAll('/probe/probe.sh', join(FIXTURE, 'probe.sh'))
+      // A copy outside /tmp: a checkout below /tmp (a CI clone) is hidden by the service's own /tmp.
+      .replaceAll('/probe/probe.sh', probe)
       .replaceAll('/oracle/out', outDir);
     const other = join(outDir, 'other.txt');
     engine = new ActivationEngine({ logger: testLogger() });

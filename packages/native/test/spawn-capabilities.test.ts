@@ -117,7 +117,7 @@ describe('spawnProcess capabilities', () => {
     ).rejects.toThrow(TypeError);
   });
 
-  it.skipIf(!isRoot && !IN_CI)('without CAP_SETPCAP (uid 65534): prctl EPERM (PR_CAPBSET_DROP capability 0)', () => {
+  it.skipIf(!isRoot && !IN_CI)('without CAP_SETPCAP (dropped from the bounding set): prctl EPERM (PR_CAPBSET_DROP capability 0)', () => {
     const index = fileURLToPath(new URL('../dist/index.js', import.meta.url));
     const script = `
       import { spawnProcess } from ${JSON.stringify(index)};
@@ -127,7 +127,10 @@ describe('spawnProcess capabilities', () => {
       } catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, syscall: e.syscall, message: e.message })); }`;
     const out = execFileSync(
       'setpriv',
-      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script],
+      // Still root, so the checkout is readable wherever it lives (another uid may not reach a 0700
+      // parent directory); without CAP_SETPCAP in its bounding set, root's execve leaves it out of the
+      // permitted and effective sets too.
+      ['--bounding-set=-setpcap', process.execPath, '--input-type=module', '-e', script],
       {
         encoding: 'utf8',
         timeout: 30_000,
