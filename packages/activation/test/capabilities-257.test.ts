@@ -120,14 +120,10 @@ describe('CapabilityBoundingSet= and AmbientCapabilities= (systemd 257)', () => 
     // the bounding set, root's execve leaves it out of the permitted and effective sets.
     const withoutSetpcap = (unit: string): { code: number; result: string; logged: string[] } =>
       JSON.parse(
-        execFileSync(
-          'setpriv',
-          ['--bounding-set=-setpcap', process.execPath, helper, dir, unit],
-          {
-            encoding: 'utf8',
-            timeout: 60_000,
-          },
-        ),
+        execFileSync('setpriv', ['--bounding-set=-setpcap', process.execPath, helper, dir, unit], {
+          encoding: 'utf8',
+          timeout: 60_000,
+        }),
       ) as { code: number; result: string; logged: string[] };
     const drop = withoutSetpcap('drop.service');
     expect(drop).toMatchObject({ code: 218, result: 'exit-code' });

@@ -117,27 +117,30 @@ describe('spawnProcess capabilities', () => {
     ).rejects.toThrow(TypeError);
   });
 
-  it.skipIf(!isRoot && !IN_CI)('without CAP_SETPCAP (dropped from the bounding set): prctl EPERM (PR_CAPBSET_DROP capability 0)', () => {
-    const index = fileURLToPath(new URL('../dist/index.js', import.meta.url));
-    const script = `
+  it.skipIf(!isRoot && !IN_CI)(
+    'without CAP_SETPCAP (dropped from the bounding set): prctl EPERM (PR_CAPBSET_DROP capability 0)',
+    () => {
+      const index = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+      const script = `
       import { spawnProcess } from ${JSON.stringify(index)};
       try {
         spawnProcess({ file: '/bin/true', argv: ['true'], envp: [], fds: [], capabilityBoundingSet: 1n << 10n });
         console.log('spawned');
       } catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, syscall: e.syscall, message: e.message })); }`;
-    const out = execFileSync(
-      'setpriv',
-      // Still root, so the checkout is readable wherever it lives (another uid may not reach a 0700
-      // parent directory); without CAP_SETPCAP in its bounding set, root's execve leaves it out of the
-      // permitted and effective sets too.
-      ['--bounding-set=-setpcap', process.execPath, '--input-type=module', '-e', script],
-      {
-        encoding: 'utf8',
-        timeout: 30_000,
-      },
-    );
-    const err = JSON.parse(out) as { name: string; code: string; syscall: string; message: string };
-    expect(err).toMatchObject({ name: 'ProcessSpawnError', code: 'EPERM', syscall: 'prctl' });
-    expect(err.message).toMatch(/\(PR_CAPBSET_DROP capability 0\)/);
-  });
+      const out = execFileSync(
+        'setpriv',
+        // Still root, so the checkout is readable wherever it lives (another uid may not reach a 0700
+        // parent directory); without CAP_SETPCAP in its bounding set, root's execve leaves it out of the
+        // permitted and effective sets too.
+        ['--bounding-set=-setpcap', process.execPath, '--input-type=module', '-e', script],
+        {
+          encoding: 'utf8',
+          timeout: 30_000,
+        },
+      );
+      const err = JSON.parse(out) as { name: string; code: string; syscall: string; message: string };
+      expect(err).toMatchObject({ name: 'ProcessSpawnError', code: 'EPERM', syscall: 'prctl' });
+      expect(err.message).toMatch(/\(PR_CAPBSET_DROP capability 0\)/);
+    },
+  );
 });
