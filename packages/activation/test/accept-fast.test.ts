@@ -499,7 +499,10 @@ function leaseHolder(file: string): {
     new Promise((resolve) => {
       const check = (): void => {
         // Complete lines only: a pipe read can end inside a line ('lease' of 'lease 0').
-        const line = said.split('\n').slice(0, -1).find((l) => l.startsWith(word));
+        const line = said
+          .split('\n')
+          .slice(0, -1)
+          .find((l) => l.startsWith(word));
         if (line !== undefined) resolve(line);
         else waiters.push(check);
       };
