@@ -7,6 +7,7 @@ import type { EngineUnits, ReloadReport } from './engine-types.js';
 import { templateNameFor } from './instance-name.js';
 import { applyRuntimeLimits } from './limits.js';
 import { type SocketRuntimes, carriedFrom, keyOf, serving, socketIdentity } from './socket-runtime.js';
+import { hasExecCommands } from './socket-steps.js';
 import { type UnitDefinitions, serviceNameOf } from './unit-definitions.js';
 
 /**
@@ -68,7 +69,8 @@ export function reloadSockets(core: EngineCore, table: SocketRuntimes, units: En
   for (const [name, sock] of table.entries()) {
     // A failed socket whose Accept=yes instances still run stays listed: they are tracked and stopped.
     if (wanted.has(name) || sock.instances.size > 0) continue;
-    table.close(sock);
+    // Stopped as `stop` does (ExecStopPre=/ExecStopPost= included; settled() waits for them).
+    void table.stop(sock);
     table.delete(name);
     report.removed.push(name);
   }
@@ -80,6 +82,16 @@ export function reloadSockets(core: EngineCore, table: SocketRuntimes, units: En
       applyRuntimeLimits(sock, unit);
       report.kept.push(unit.name);
       report.listening.push(unit.name);
+      continue;
+    }
+    if (sock && (sock.busy !== undefined || (serving(sock) && hasExecCommands(unit)))) {
+      // A socket with control commands is not reopened behind their back (systemd applies new
+      // socket settings at the next start): the new definition waits for it. One that is starting
+      // or stopping is left to finish.
+      if (keyOf(sock) !== socketIdentity(unit)) sock.pending = unit;
+      else sock.unit = unit;
+      report.kept.push(unit.name);
+      if (serving(sock)) report.listening.push(unit.name);
       continue;
     }
     if (sock && serving(sock) && sock.lent) {

@@ -1,5 +1,5 @@
 /** What `status`, `list-units` and `status UNIT` show of the engine's sockets and services. */
-import type { ListenStatus, SocketStatus, UnitInfo } from './engine-types.js';
+import type { ListenStatus, SocketState, SocketStatus, UnitInfo } from './engine-types.js';
 import { templateNameFor } from './instance-name.js';
 import { formatSockAddr, portOf } from './listen-address.js';
 import type { ServiceProcess } from './service-process.js';
@@ -29,7 +29,26 @@ export function socketStatus(s: SocketRuntime): SocketStatus {
     counters: { ...s.counters },
     connections: s.limits.connections,
     ...(s.error !== undefined ? { error: s.error } : {}),
+    ...(s.control?.pid !== undefined ? { controlPid: s.control.pid } : {}),
   };
+}
+
+/** systemd's state_translation_table for sockets: SocketState → ActiveState. */
+function activeStateOf(state: SocketState): string {
+  switch (state) {
+    case 'listening':
+    case 'running':
+      return 'active';
+    case 'start-pre':
+    case 'start-post':
+      return 'activating';
+    case 'failed':
+      return 'failed';
+    case 'dead':
+      return 'inactive';
+    default:
+      return 'deactivating';
+  }
 }
 
 export function socketUnitInfo(sock: SocketRuntime): UnitInfo {
@@ -39,12 +58,7 @@ export function socketUnitInfo(sock: SocketRuntime): UnitInfo {
     kind: 'socket',
     file: sock.unit.file,
     ...(sock.unit.unit.description !== undefined ? { description: sock.unit.unit.description } : {}),
-    activeState:
-      sock.state === 'listening' || sock.state === 'running'
-        ? 'active'
-        : sock.state === 'failed'
-          ? 'failed'
-          : 'inactive',
+    activeState: activeStateOf(sock.state),
     subState: sock.state,
     result: sock.result,
     socket: status,

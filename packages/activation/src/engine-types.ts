@@ -7,9 +7,33 @@ import type { ListenKind, ServiceUnit, SocketUnit } from '@mptcp/unit';
 import type { Transport } from './open-listen.js';
 import type { ServiceExit, ServiceSnapshot, ServiceState } from './service-process.js';
 
-export type SocketState = 'dead' | 'listening' | 'running' | 'failed';
+/**
+ * systemd's SocketState names: the start-*, stop-* and final-* states are those of a socket unit's
+ * control commands (ExecStartPre=, ExecStartPost=, ExecStopPre=, ExecStopPost=; socket-exec.ts).
+ */
+export type SocketState =
+  | 'dead'
+  | 'start-pre'
+  | 'start-post'
+  | 'listening'
+  | 'running'
+  | 'stop-pre'
+  | 'stop-pre-sigterm'
+  | 'stop-pre-sigkill'
+  | 'stop-post'
+  | 'final-sigterm'
+  | 'final-sigkill'
+  | 'failed';
 /** systemd's SocketResult values that can happen here. */
-export type SocketResult = 'success' | 'resources' | 'trigger-limit-hit' | 'service-start-limit-hit';
+export type SocketResult =
+  | 'success'
+  | 'resources'
+  | 'timeout'
+  | 'exit-code'
+  | 'signal'
+  | 'core-dump'
+  | 'trigger-limit-hit'
+  | 'service-start-limit-hit';
 
 /**
  * A `<prefix>@.service` template: its file (each instance is loaded from it with its own
@@ -75,6 +99,8 @@ export interface SocketStatus {
   connections: number;
   /** Why the socket failed, when it did. */
   error?: string;
+  /** The control command (ExecStartPre=, ExecStopPost=, …) running now. */
+  controlPid?: number;
 }
 
 export interface EngineStatus {

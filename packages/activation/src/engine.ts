@@ -114,6 +114,8 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     await this.define(units);
     const report: StartReport = { listening: [], failed: [] };
     this.sockets.openAll(units.sockets, report);
+    // Sockets with ExecStartPre=/ExecStartPost= are listening (or failed) once those have run.
+    await this.sockets.settled();
     return report;
   }
 
@@ -126,7 +128,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     for (const name of await this.defs.instantiateSocketServices(units.sockets)) this.services.get(name);
   }
 
-  /** Starts (again) one socket unit, e.g. after it failed (`systemctl restart foo.socket`). */
+  /**
+   * Starts (again) one socket unit, e.g. after it failed (`systemctl restart foo.socket`). A unit
+   * with ExecStartPre=/ExecStartPost= is still starting on return: startUnit() waits for it.
+   */
   startSocket(name: string): StartReport {
     const sock = this.sockets.get(name);
     if (!sock) throw new ActivationError('ENGINE_STATE', `unknown socket unit ${name}`, { unit: name });
@@ -135,8 +140,11 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       report.listening.push(name);
       return report;
     }
+    // Its control commands are running (a start or a stop): that goes on; startUnit() waits for it.
+    if (sock.busy) return report;
     this.sockets.delete(name);
-    this.sockets.open(sock.unit, report);
+    // A reload that changed a socket with control commands left its new definition for the next start.
+    this.sockets.open(sock.pending ?? sock.unit, report);
     return report;
   }
 
@@ -155,6 +163,8 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     units = keepServing(this.core, this.sockets, this.defs, units);
     await this.define(units);
     const report = reloadSockets(this.core, this.sockets, units);
+    // Added sockets with ExecStartPre=/ExecStartPost=, removed ones with ExecStopPre=/ExecStopPost=.
+    await this.sockets.settled();
     // Accept=yes sockets on the fast path take the new templates and limits: back to the regular path.
     this.instances.reloaded();
     return report;
@@ -179,7 +189,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   async startUnit(name: string): Promise<void> {
     if (!this.started) throw new ActivationError('ENGINE_STATE', 'engine not started');
     if (this.sockets.has(name)) {
+      // Starting already, or stopping (systemd's job waits for the stop to finish).
+      await this.sockets.get(name)?.busy;
       const r = this.startSocket(name);
+      await this.sockets.get(name)?.busy;
       const failed = r.failed[0];
       if (failed) throw new ActivationError('SOCKET_OPEN_FAILED', failed.error, { unit: name });
       return;
@@ -187,11 +200,14 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     await this.services.startNow(name);
   }
 
-  /** `stop UNIT`: a socket closes its fds (dead); a service stops (its sockets keep listening). */
+  /**
+   * `stop UNIT`: a socket closes its fds (dead), between ExecStopPre= and ExecStopPost= when it has
+   * them; a service stops (its sockets keep listening).
+   */
   async stopUnit(name: string): Promise<void> {
     const sock = this.sockets.get(name);
     if (sock) {
-      this.sockets.close(sock);
+      await this.sockets.stop(sock);
       return;
     }
     const inst = this.instances.find(name);
@@ -214,7 +230,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
         throw new ActivationError('ENGINE_STATE', `Socket ${name} is in use by its service; stop the service first.`, {
           unit: name,
         });
-      this.sockets.close(sock);
+      await this.sockets.stop(sock);
       await this.startUnit(name);
       return;
     }
@@ -262,7 +278,9 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     const stops = this.services.stopAll();
     for (const sock of this.sockets.values()) for (const inst of sock.instances) stops.push(inst.stop());
     await Promise.all(stops);
-    for (const sock of this.sockets.values()) this.sockets.close(sock);
+    // ExecStopPre=/ExecStopPost= of the sockets that have them run here (each socket's in parallel).
+    await Promise.all([...this.sockets.values()].map((sock) => this.sockets.stop(sock)));
+    await this.sockets.settled();
     // The daemon goes away: no fd store outlives it (FileDescriptorStorePreserve=yes included).
     for (const svc of this.services.values()) svc.process.fdStore.release();
     this.core.channels.close();

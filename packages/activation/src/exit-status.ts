@@ -4,6 +4,28 @@
  * `status=218/CAPABILITIES`. Exit codes 0, 1 and 126/127 keep their usual names.
  */
 export const SYSTEMD_EXIT_STATUS: Readonly<Record<number, string>> = {
+  // LSB's init script codes and BSD's <sysexits.h>: unit_log_process_exit() names them too (EXIT_STATUS_FULL).
+  2: 'INVALIDARGUMENT',
+  3: 'NOTIMPLEMENTED',
+  4: 'NOPERMISSION',
+  5: 'NOTINSTALLED',
+  6: 'NOTCONFIGURED',
+  7: 'NOTRUNNING',
+  64: 'USAGE',
+  65: 'DATAERR',
+  66: 'NOINPUT',
+  67: 'NOUSER',
+  68: 'NOHOST',
+  69: 'UNAVAILABLE',
+  70: 'SOFTWARE',
+  71: 'OSERR',
+  72: 'OSFILE',
+  73: 'CANTCREAT',
+  74: 'IOERR',
+  75: 'TEMPFAIL',
+  76: 'PROTOCOL',
+  77: 'NOPERM',
+  78: 'CONFIG',
   200: 'CHDIR',
   201: 'NICE',
   202: 'FDS',
@@ -74,7 +96,7 @@ export function exitStatusText(code: number): string {
 /**
  * The systemd exit status of a process that failed before its program ran, when it is not 203/EXEC:
  * a refused sandbox step (ActivationError.exitStatus), or a native launcher step systemd reports by
- * its own status (the capability steps: 218/CAPABILITIES; PrivateTmp='s mount namespace:
+ * its own status (the capability steps: 218/CAPABILITIES; the mount namespace's steps, namespace.ts:
  * 226/NAMESPACE). Undefined for the others.
  */
 export function spawnExitStatus(error: unknown): number | undefined {
@@ -82,7 +104,8 @@ export function spawnExitStatus(error: unknown): number | undefined {
   const e = error as { exitStatus?: unknown; syscall?: unknown; message?: unknown };
   if (typeof e.exitStatus === 'number') return e.exitStatus;
   if (e.syscall === 'capset') return EXIT_CAPABILITIES;
-  if (e.syscall === 'unshare' || e.syscall === 'mount') return EXIT_NAMESPACE;
+  if (e.syscall === 'unshare' || e.syscall === 'mount' || e.syscall === 'mount_setattr' || e.syscall === 'lstat')
+    return EXIT_NAMESPACE;
   if (
     e.syscall === 'prctl' &&
     typeof e.message === 'string' &&

@@ -15,6 +15,8 @@ import { TRIGGER_LIMIT_MESSAGE, connectionLimitsFor, triggerLimitOf } from './li
 import type { ReadableWatch } from './native-binding.js';
 import { type OpenedPort, type Preopened, closePorts, closePreopened, openPorts, preopenPorts } from './open-listen.js';
 import { RateLimit } from './rate-limit.js';
+import type { SocketControl } from './socket-exec.js';
+import { hasExecCommands, SocketSteps } from './socket-steps.js';
 
 export interface SocketRuntime {
   unit: SocketUnit;
@@ -46,6 +48,12 @@ export interface SocketRuntime {
    * the current fds to exit (systemd applies such changes when the socket is restarted).
    */
   pending?: SocketUnit;
+  /** ExecStartPre=/ExecStartPost=/ExecStopPre=/ExecStopPost=: this run's control processes (socket-steps.ts). */
+  control?: SocketControl;
+  /** A start or stop with control commands under way. */
+  busy?: Promise<void>;
+  /** A stop was asked for during that start: it ends in the stop states once its command is killed. */
+  stopRequested?: boolean;
 }
 
 /** What a reopened socket takes over from the runtime it replaces: its Accept=yes instances and their counts. */
@@ -114,11 +122,14 @@ export interface SocketRuntimeHooks {
 /** The engine's socket units by name, and the transitions of each one's listeners. */
 export class SocketRuntimes {
   private readonly byName = new Map<string, SocketRuntime>();
+  private readonly steps: SocketSteps;
 
   constructor(
     private readonly core: EngineCore,
-    private readonly hooks: SocketRuntimeHooks,
-  ) {}
+    readonly hooks: SocketRuntimeHooks,
+  ) {
+    this.steps = new SocketSteps(core, this);
+  }
 
   get(name: string): SocketRuntime | undefined {
     return this.byName.get(name);
@@ -155,11 +166,14 @@ export class SocketRuntimes {
 
   /**
    * Opens every unit's listeners, in order, as open() one unit after the other: the leading IP stream
-   * listeners with one native call (preopenPorts()), the rest one by one.
+   * listeners with one native call (preopenPorts()), the rest one by one. Units with control
+   * commands start asynchronously (settled() waits for them); theirs are never opened before
+   * ExecStartPre= has run.
    */
   openAll(units: readonly SocketUnit[], report: StartReport): void {
     const native = this.core.requireNative();
-    const preopened = preopenPorts(units, native, (unit) => {
+    const plain = units.some(hasExecCommands) ? units.filter((u) => !hasExecCommands(u)) : units;
+    const preopened = preopenPorts(plain, native, (unit) => {
       try {
         this.hooks.checkTarget(unit);
         return false;
@@ -174,10 +188,8 @@ export class SocketRuntimes {
     }
   }
 
-  /** Opens `unit`'s listeners and polls them; on failure the runtime is `failed` (both reported). */
-  open(unit: SocketUnit, report: StartReport, carried?: Carried, preopened?: Preopened): void {
-    const { log } = this.core;
-    const native = this.core.requireNative();
+  /** A new runtime for `unit` (dead), registered under its name. */
+  create(unit: SocketUnit, carried?: Carried): SocketRuntime {
     const sock: SocketRuntime = {
       unit,
       opened: unit,
@@ -193,25 +205,24 @@ export class SocketRuntimes {
       lent: false,
     };
     this.byName.set(unit.name, sock);
+    return sock;
+  }
+
+  /**
+   * Opens `unit`'s listeners and polls them; on failure the runtime is `failed` (both reported). A
+   * unit with control commands runs them around that (socket-steps.ts): the report is complete once
+   * settled() resolves.
+   */
+  open(unit: SocketUnit, report: StartReport, carried?: Carried, preopened?: Preopened): void {
+    if (hasExecCommands(unit)) {
+      this.steps.start(unit, report, carried);
+      return;
+    }
+    const { log } = this.core;
+    const sock = this.create(unit, carried);
     try {
-      if (
-        unit.execStartPre.length + unit.execStartPost.length + unit.execStopPre.length + unit.execStopPost.length >
-        0
-      ) {
-        log.warn(
-          'ExecStartPre=/ExecStartPost=/ExecStopPre=/ExecStopPost= in socket units are not supported, ignoring.',
-          {
-            unit: unit.name,
-          },
-        );
-      }
       this.hooks.checkTarget(unit);
-      sock.ports = openPorts(unit, native, log, preopened);
-      for (const p of sock.ports) {
-        log.info(`Listening on ${p.local ? formatSockAddr(p.local) : p.entry.value} (${p.transport}) as fd ${p.fd}.`, {
-          unit: unit.name,
-        });
-      }
+      this.openPorts(sock, preopened);
       this.enterListening(sock);
       report.listening.push(unit.name);
     } catch (err) {
@@ -219,6 +230,18 @@ export class SocketRuntimes {
       log.error(messageOf(err), { unit: unit.name });
       this.enterFailed(sock, 'resources', messageOf(err));
       report.failed.push({ unit: unit.name, error: messageOf(err), ...(code ? { code } : {}) });
+    }
+  }
+
+  /** Opens the unit's listeners into `sock.ports` (throws when one cannot be opened; none is left open). */
+  openPorts(sock: SocketRuntime, preopened?: Preopened): void {
+    const { log } = this.core;
+    const unit = sock.unit;
+    sock.ports = openPorts(unit, this.core.requireNative(), log, preopened);
+    for (const p of sock.ports) {
+      log.info(`Listening on ${p.local ? formatSockAddr(p.local) : p.entry.value} (${p.transport}) as fd ${p.fd}.`, {
+        unit: unit.name,
+      });
     }
   }
 
@@ -289,6 +312,12 @@ export class SocketRuntimes {
   }
 
   enterFailed(sock: SocketRuntime, result: SocketResult, error?: string): void {
+    // socket_enter_stop_pre(): a unit with ExecStopPre=/ExecStopPost= runs them on the way down.
+    if (hasExecCommands(sock.unit) && sock.busy === undefined && sock.ports.length > 0) {
+      if (error !== undefined) sock.error = error;
+      this.steps.stop(sock, result);
+      return;
+    }
     this.unwatch(sock);
     closePorts(sock.ports, this.core.requireNative(), sock.unit.removeOnStop);
     sock.ports = [];
@@ -317,7 +346,8 @@ export class SocketRuntimes {
   enterListeningLater(sock: SocketRuntime): void {
     setImmediate(() => {
       if (sock.state !== 'running' || !this.live(sock)) return;
-      if (sock.pending) this.applyPending(sock);
+      // A socket with control commands applies new settings at its next start (socket-steps.ts).
+      if (sock.pending && !hasExecCommands(sock.unit) && !hasExecCommands(sock.pending)) this.applyPending(sock);
       else this.enterListening(sock);
     });
   }
@@ -350,6 +380,19 @@ export class SocketRuntimes {
     delete sock.pending;
     this.core.log.info('Applying the socket settings changed while its service ran.', { unit: unit.name });
     this.reopen(sock, unit, { listening: [], failed: [] });
+  }
+
+  /**
+   * `stop`: ExecStopPre=, the fds closed, ExecStopPost= (socket_enter_stop_pre()); without such
+   * commands close(). A start under way is ended first (its command killed, then ExecStopPost=).
+   */
+  stop(sock: SocketRuntime): Promise<void> {
+    return this.steps.requestStop(sock);
+  }
+
+  /** Resolves once every start and stop with control commands under way is over. */
+  settled(): Promise<void> {
+    return this.steps.settled();
   }
 
   /** Closes the fds (removing RemoveOnStop= nodes): the socket is `dead`. */
