@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActivationEngine } from '../src/index.js';
 import type { Logger } from '../src/logger.js';
+import { need, root } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
 import { tmp } from './helpers/run.js';
 
@@ -106,7 +107,9 @@ afterEach(async () => {
 });
 
 describe('socket unit control commands (systemd 257)', () => {
-  it.for(sockets)('%s.socket', async (unit) => {
+  it.for(sockets)('%s.socket', async (unit, ctx) => {
+    // User=nobody (prefix.socket) needs a daemon that can switch users.
+    if (readFileSync(join(FIXTURE, `${unit}.socket`), 'utf8').includes('\nUser=')) need(ctx, root);
     const dir = tmp('socket-exec-');
     // User=nobody's commands write here and run the probe from here: the checkout may be closed to them.
     chmodSync(dir, 0o755);
