@@ -1,6 +1,6 @@
 /**
  * Sandboxing the daemon does not enforce fails closed, end to end: `run` refuses the instance of a
- * template with ProtectSystem=/ProtectHome=/SystemCallFilter= (status=226/NAMESPACE, FILE:LINE in
+ * template with ProtectKernelTunables=/ProtectKernelLogs=/SystemCallFilter= (status=226/NAMESPACE, FILE:LINE in
  * the log) while another socket of the same daemon serves; `run --allow-unenforced-sandbox` serves
  * it with a warning; `verify` reports it as an error (a warning with the flag).
  */
@@ -25,7 +25,7 @@ async function units(): Promise<{ dir: string; c: number; plain: number }> {
   const [c, plain] = [await freePort(), await freePort()];
   const files: Record<string, string> = {
     'c.socket': `[Socket]\nListenStream=127.0.0.1:${c}\nAccept=yes\n`,
-    'c@.service': `[Service]\nExecStart=${PROBE}\nStandardInput=socket\nProtectSystem=strict\nProtectHome=yes\nSystemCallFilter=@system-service\n`,
+    'c@.service': `[Service]\nExecStart=${PROBE}\nStandardInput=socket\nProtectKernelTunables=yes\nProtectKernelLogs=yes\nSystemCallFilter=@system-service\n`,
     'plain.socket': `[Socket]\nListenStream=127.0.0.1:${plain}\nAccept=yes\n`,
     'plain@.service': `[Service]\nExecStart=${PROBE}\nStandardInput=socket\nPrivateTmp=no\n`,
   };
@@ -52,8 +52,8 @@ describe('sandbox directives the daemon does not enforce', () => {
     expect(await fetch(c)).toBe('');
     const file = path.join(dir, 'c@.service');
     await daemon.waitFor(/status=226\/NAMESPACE$/, 10000);
-    expect(daemon.stderr()).toContain(`${file}:5: ProtectHome=yes is not enforced by mptcpd-lite`);
-    expect(daemon.stderr()).toContain(`${file}:4: ProtectSystem=strict is not enforced by mptcpd-lite`);
+    expect(daemon.stderr()).toContain(`${file}:5: ProtectKernelLogs=yes is not enforced by mptcpd-lite`);
+    expect(daemon.stderr()).toContain(`${file}:4: ProtectKernelTunables=yes is not enforced by mptcpd-lite`);
     expect(daemon.stderr()).toContain("Failed with result 'exit-code'.");
     expect(await fetch(plain)).toMatch(/^CapBnd:\s+[0-9a-f]+\nNoNewPrivs:\s+0\n$/);
   });
@@ -74,7 +74,7 @@ describe('sandbox directives the daemon does not enforce', () => {
     const warned = daemon
       .stderr()
       .split('\n')
-      .filter((l) => l.includes('ProtectHome=yes is not enforced by mptcpd-lite; running without it'));
+      .filter((l) => l.includes('ProtectKernelLogs=yes is not enforced by mptcpd-lite; running without it'));
     expect(warned).toHaveLength(1);
   });
 
@@ -91,6 +91,6 @@ describe('sandbox directives the daemon does not enforce', () => {
     expect(ok).toMatchObject({ code: 0, stderr: '' });
     const allowed = await runCli(['verify', '--allow-unenforced-sandbox', socket]);
     expect(allowed.code).toBe(0);
-    expect(allowed.stderr).toContain('ProtectHome=yes is not enforced by mptcpd-lite; running without it');
+    expect(allowed.stderr).toContain('ProtectKernelLogs=yes is not enforced by mptcpd-lite; running without it');
   });
 });

@@ -20,6 +20,7 @@ import type { NativeSpawn } from './exec.js';
 import { connectionInstance, instanceServiceName, prettyAddress, sourceKey } from './instance-name.js';
 import type { ReadableWatch } from './native-binding.js';
 import { resultOfExit } from './restart-policy.js';
+import { namespaceSettings, needsMountNamespace } from './namespace.js';
 import { wantsPrivateTmp } from './private-tmp.js';
 import { enforcementOf, sandboxCheck } from './sandbox.js';
 import { usesSocketStdio } from './service-output.js';
@@ -68,8 +69,9 @@ export function fastEligible(unit: ServiceUnit, instance: string): boolean {
   if (unit.pidFile !== undefined || unit.pamName !== undefined) return false;
   // Sandboxing we do not enforce: each start is refused (or, opted out, warned about) on the regular path.
   if (sandboxCheck(unit, enforcementOf(true)).directives.length > 0) return false;
-  // PrivateTmp=yes: directories per instance, created and removed by its ServiceProcess.
-  if (wantsPrivateTmp(unit)) return false;
+  // A mount namespace (PrivateTmp=yes: directories per instance, created and removed by its
+  // ServiceProcess; ProtectSystem=, ReadOnlyPaths=, …: a plan per spawn, namespace.ts).
+  if (needsMountNamespace(namespaceSettings(unit), wantsPrivateTmp(unit))) return false;
   // `$REMOTE_ADDR`, `${INVOCATION_ID}`, … in the command line are expanded per start (exec.ts): the
   // recorded argv holds the first connection's values, so such a command never becomes a template.
   const [start] = unit.execStart;

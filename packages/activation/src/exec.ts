@@ -41,6 +41,8 @@ export interface NativeSpawn {
   watchExit(pidfd: number, callback: (exit: ProcessExit | null, error: Error | null) => void): ExitWatch;
   killPid(pidfd: number, signal: NodeJS.Signals): boolean;
   close(fd: number): void;
+  /** mknodat() (the FIFO, socket and device nodes of /run/systemd/inaccessible, namespace.ts). */
+  mknod?(path: string, type: 'fifo' | 'socket' | 'char' | 'block', mode: number): void;
 }
 
 /**
@@ -117,6 +119,8 @@ export type ExecContextOptions = Pick<
   | 'capabilityBoundingSet'
   | 'ambientCapabilities'
   | 'privateTmp'
+  | 'mounts'
+  | 'inaccessibleDir'
 >;
 
 /** What prepareExec() decides, before any launcher runs. */
@@ -361,7 +365,8 @@ function launchNative(prep: PreparedExec, native: NativeSpawn, handOff?: FdHandO
     (e.code === 'EINVAL' || e.code === 'ENOSYS' || e.code === 'EPERM') &&
     prep.context?.capabilityBoundingSet === undefined &&
     prep.context?.ambientCapabilities === undefined &&
-    prep.context?.privateTmp === undefined;
+    prep.context?.privateTmp === undefined &&
+    prep.context?.mounts === undefined;
   if (native.spawnProcessAsync && !blocking) {
     // The addon closes the hand-off fd once clone() returned a child (exec'd or failed later); on a
     // refused clone (or stack mmap) it stays open, ours to close (and the node launcher's to use).

@@ -101,6 +101,7 @@ export function adaptNative(mod: NativeModule): NativeApi {
     watchExit: (pidfd, callback) => mod.watchExit(pidfd, callback),
     killPid: (pidfd, signal) => mod.killPid(pidfd, signal),
     close: (fd) => mod.close(fd),
+    mknod: (path, type, mode) => mod.mknod(path, type, { mode }),
   };
   return {
     ...(nativeSpawnDisabled() ? {} : { spawn }),

@@ -122,11 +122,26 @@ export interface Enforcement {
   capabilities: boolean;
   /** PrivateTmp=yes (the native launcher: a mount namespace, private-tmp.ts); not `disconnected`. */
   privateTmp?: boolean;
+  /**
+   * ProtectSystem=, ProtectHome=, ReadOnlyPaths=, InaccessiblePaths= (and their old *Directories=
+   * names): the native launcher's mount namespace (namespace.ts).
+   */
+  mounts?: boolean;
 }
+
+/** The rows the native launcher's mount namespace applies (namespace.ts). */
+const MOUNT_KEYS: ReadonlySet<string> = new Set([
+  'ProtectSystem',
+  'ProtectHome',
+  'ReadOnlyPaths',
+  'ReadOnlyDirectories',
+  'InaccessiblePaths',
+  'InaccessibleDirectories',
+]);
 
 /** What a launcher enforces: `native` for @mptcp/native's spawnProcess, else the node launcher. */
 export function enforcementOf(native: boolean): Enforcement {
-  return { capabilities: native && NATIVE_CAPABILITIES, privateTmp: native };
+  return { capabilities: native && NATIVE_CAPABILITIES, privateTmp: native, mounts: native };
 }
 
 /**
@@ -204,6 +219,7 @@ export function unenforcedDirectives(unit: ServiceUnit, enforced: Enforcement): 
     const values = extra[row.key];
     if (!values || values.length === 0) continue;
     if (enforced.capabilities && (row.read === 'bounding' || row.read === 'ambient')) continue;
+    if (enforced.mounts === true && MOUNT_KEYS.has(row.key)) continue;
     const value = restricting(row.read, values);
     if (value === undefined) continue;
     if (row.key === 'PrivateTmp' && enforced.privateTmp === true && isTrue(value)) continue;
@@ -312,14 +328,22 @@ export interface SandboxCheck {
   warn(): boolean;
 }
 
-const checks = new WeakMap<ServiceUnit, { capabilities: boolean; privateTmp?: boolean; check: SandboxCheck }>();
+const checks = new WeakMap<
+  ServiceUnit,
+  { capabilities: boolean; privateTmp?: boolean; mounts?: boolean; check: SandboxCheck }
+>();
 const warnedFiles = new Set<string>();
 const NONE: SandboxCheck = { directives: [], warn: () => false };
 
 /** unenforcedDirectives(), computed once per loaded unit (the cache is per unit object). */
 export function sandboxCheck(unit: ServiceUnit, enforced: Enforcement): SandboxCheck {
   const cached = checks.get(unit);
-  if (cached && cached.capabilities === enforced.capabilities && cached.privateTmp === enforced.privateTmp)
+  if (
+    cached &&
+    cached.capabilities === enforced.capabilities &&
+    cached.privateTmp === enforced.privateTmp &&
+    cached.mounts === enforced.mounts
+  )
     return cached.check;
   const directives = unenforcedDirectives(unit, enforced);
   const id = [unit.name.replace(/@.*\.service$/, '@.service'), unit.file, ...(unit.dropIns ?? [])].join('\0');
@@ -334,6 +358,11 @@ export function sandboxCheck(unit: ServiceUnit, enforced: Enforcement): SandboxC
             return true;
           },
         };
-  checks.set(unit, { capabilities: enforced.capabilities, privateTmp: enforced.privateTmp, check });
+  checks.set(unit, {
+    capabilities: enforced.capabilities,
+    privateTmp: enforced.privateTmp,
+    mounts: enforced.mounts,
+    check,
+  });
   return check;
 }

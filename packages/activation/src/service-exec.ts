@@ -11,6 +11,7 @@ import { execContextOf, withoutSandbox } from './exec-context.js';
 import { type ExecContextOptions, type ExitStatus, type ServiceChild, execCommand, waitExit } from './exec.js';
 import type { ServiceResult } from './restart-policy.js';
 import { exitStatusText } from './exit-status.js';
+import { ensureInaccessibleNodes, mountPlan, namespaceSettings, needsMountNamespace } from './namespace.js';
 import { type PrivateTmp, createPrivateTmp, wantsPrivateTmp } from './private-tmp.js';
 import { enforcementOf, refusedChild, sandboxCheck, unenforcedMessage } from './sandbox.js';
 import { type OutputRoute, routeOutput } from './service-output.js';
@@ -234,16 +235,31 @@ export class ServiceExec {
       // start clones at once, which gets the child exec'd sooner (ExecOptions.blocking).
       ...(ctx.handOff ? { handOff: ctx.handOff } : { blocking: true }),
       context: cmd.fullPrivileges
-        ? withoutSandbox(execContextOf(this.unit()))
-        : this.sandboxed(execContextOf(this.unit())),
+        ? this.withNamespace(withoutSandbox(execContextOf(this.unit())), false)
+        : this.withNamespace(execContextOf(this.unit()), true),
     });
   }
 
-  /** The exec context with this run's PrivateTmp= directories (native launcher only: sandbox.ts refuses it otherwise). */
-  private sandboxed(ctx: ExecContextOptions): ExecContextOptions {
-    if (!this.options.spawn || !wantsPrivateTmp(this.unit())) return ctx;
-    this.privateTmp ??= createPrivateTmp(this.unit().name);
-    return { ...ctx, privateTmp: { tmp: this.privateTmp.tmp, varTmp: this.privateTmp.varTmp } };
+  /**
+   * The exec context with the process' mount namespace (namespace.ts; native launcher only: sandbox.ts
+   * refuses the directives otherwise): every process of a unit that needs one gets one, a `+` command
+   * with ReadWritePaths= only (exec-invoke.c). PrivateTmp='s directories are the run's, made at its
+   * first spawn.
+   */
+  private withNamespace(ctx: ExecContextOptions, sandboxed: boolean): ExecContextOptions {
+    const native = this.options.spawn;
+    if (!native) return ctx;
+    const unit = this.unit();
+    const settings = namespaceSettings(unit);
+    const privateTmp = wantsPrivateTmp(unit);
+    if (!needsMountNamespace(settings, privateTmp)) return ctx;
+    if (privateTmp) this.privateTmp ??= createPrivateTmp(unit.name);
+    const tmp = sandboxed && this.privateTmp ? { tmp: this.privateTmp.tmp, varTmp: this.privateTmp.varTmp } : undefined;
+    const mounts = mountPlan(settings, { sandboxed, privateTmp: tmp });
+    const nodes = mounts.some((m) => m.op === 'inaccessible')
+      ? { inaccessibleDir: ensureInaccessibleNodes(native.mknod?.bind(native)) }
+      : {};
+    return { ...ctx, mounts, ...nodes };
   }
 
   /** A control command (ExecStartPre=, ExecStop=…) with the run's environment, not waited for. */

@@ -146,7 +146,7 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     const dir = await startEngine(
       {
         'c.socket': `[Socket]\nListenStream=${c}\nAccept=yes\n`,
-        'c@.service': `[Service]\nExecStart=${PROBE}\nStandardInput=socket\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\nProtectSystem=strict\nPrivateTmp=yes\nSystemCallFilter=@system-service\n`,
+        'c@.service': `[Service]\nExecStart=${PROBE}\nStandardInput=socket\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\nProtectKernelTunables=yes\nPrivateTmp=yes\nSystemCallFilter=@system-service\nProtectSystem=strict\n`,
         'plain.socket': `[Socket]\nListenStream=${plain}\nAccept=yes\n`,
         'plain@.service': `[Service]\nExecStart=${PROBE}\nStandardInput=socket\nPrivateTmp=no\nSystemCallFilter=\n`,
       },
@@ -165,7 +165,9 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     const file = join(dir, 'c@.service');
     // The native launcher applies PrivateTmp=yes (private-tmp-257.test.ts): not refused.
     expect(log.errors.some((m) => m.includes('PrivateTmp='))).toBe(false);
-    expect(log.errors.some((m) => m.includes(`${file}:5: ProtectSystem=strict is not enforced`))).toBe(true);
+    expect(log.errors.some((m) => m.includes(`${file}:5: ProtectKernelTunables=yes is not enforced`))).toBe(true);
+    // ProtectSystem= likewise (namespace-257.test.ts): not refused.
+    expect(log.errors.some((m) => m.includes('ProtectSystem='))).toBe(false);
     expect(log.errors.some((m) => m.includes(`${file}:7: SystemCallFilter=@system-service is not enforced`))).toBe(
       true,
     );
@@ -229,6 +231,24 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     expect(unenforcedDirectives(pt('yes'), enforcementOf(false))).toHaveLength(1);
     expect(unenforcedDirectives(pt('yes'), enforcementOf(true))).toEqual([]);
     expect(unenforcedDirectives(pt('disconnected'), enforcementOf(true))).toHaveLength(1);
+    // ProtectSystem=, ProtectHome=, ReadOnlyPaths=, InaccessiblePaths= (and the old *Directories=
+    // names): the native launcher's mount namespace (namespace-257.test.ts); the kernel ones are not.
+    for (const d of [
+      'ProtectSystem=strict',
+      'ProtectHome=tmpfs',
+      'ReadOnlyPaths=/etc',
+      'ReadOnlyDirectories=/etc',
+      'InaccessiblePaths=-/nonexistent',
+      'InaccessibleDirectories=/nonexistent',
+    ]) {
+      const u = serviceOf(`[Service]\nExecStart=/bin/true\n${d}\n`);
+      expect(unenforcedDirectives(u, enforcementOf(false)), d).toHaveLength(1);
+      expect(unenforcedDirectives(u, enforcementOf(true)), d).toEqual([]);
+    }
+    for (const d of ['ProtectKernelTunables=yes', 'ProtectKernelLogs=yes', 'ProtectControlGroups=yes']) {
+      const u = serviceOf(`[Service]\nExecStart=/bin/true\n${d}\n`);
+      expect(unenforcedDirectives(u, enforcementOf(true)), d).toHaveLength(1);
+    }
     await engine.stop();
     engine = new ActivationEngine({ logger: testLogger() });
     await engine.start(await loadUnits(dir));
@@ -251,7 +271,7 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     const log2 = testLogger();
     await startEngine(
       {
-        'weak.service': `[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo weak >> ${out}'\nProtectHome=yes\nSystemCallFilter=@system-service\n`,
+        'weak.service': `[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo weak >> ${out}'\nProtectKernelLogs=yes\nSystemCallFilter=@system-service\n`,
       },
       log2,
       true,
@@ -260,7 +280,7 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     await runOnce('weak.service');
     expect(readFileSync(out, 'utf8')).toBe('plus\nweak\nweak\n');
     const warned = log2.warnings.filter((m) => m.includes('is not enforced by mptcpd-lite; running without it'));
-    expect(warned).toHaveLength(2); // ProtectHome= and SystemCallFilter=, once
+    expect(warned).toHaveLength(2); // ProtectKernelLogs= and SystemCallFilter=, once
     expect(log2.errors).toEqual([]);
   });
 });

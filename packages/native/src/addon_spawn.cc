@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +37,18 @@
 #endif
 #ifndef P_PIDFD
 #define P_PIDFD 3
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+#ifndef UMOUNT_NOFOLLOW
+#define UMOUNT_NOFOLLOW 0x00000008
 #endif
 
 namespace mptcp_native {
@@ -60,16 +73,39 @@ enum Step : int {
   kNoNewPrivs,
   kCapabilities,  // reported as "prctl" or "capset" (child_caps.h's CapOp)
   kUnshare,
-  kMount
+  kMount,
+  kMountSetattr,
+  kStat
 };
 const char* const kStepNames[] = {"",          "sigaction", "setsid", "dup3",    "open",          "setgroups",
                                   "setgid",    "setuid",    "chdir",  "execve",  "oom_score_adj", "setpriority",
-                                  "setrlimit", "prctl",     "prctl",  "unshare", "mount"};
+                                  "setrlimit", "prctl",     "prctl",  "unshare", "mount",         "mount_setattr",
+                                  "lstat"};
 
 // The kernel's struct rlimit64 for prlimit64 (both fields 64-bit on every ABI).
 struct KernelRlimit64 {
   uint64_t cur;
   uint64_t max;
+};
+
+// The kernel's struct mount_attr (mount_setattr(2), MOUNT_ATTR_SIZE_VER0).
+struct KernelMountAttr {
+  uint64_t attr_set;
+  uint64_t attr_clr;
+  uint64_t propagation;
+  uint64_t userns_fd;
+};
+
+// One MountStep as the child reads it (pointers into the request's strings).
+struct ChildMount {
+  int kind;
+  const char* path;
+  const char* source;   // bind: the source; nullptr otherwise
+  const char* options;  // tmpfs: the data string
+  unsigned long flags;  // tmpfs: the mount flags
+  bool recursive;
+  bool ignoreMissing;
+  bool submount;
 };
 
 // Everything the child reads or writes; prepared by the parent, shared through CLONE_VM.
@@ -101,9 +137,10 @@ struct SpawnArgs {
   const char* oomText;  // decimal text for /proc/self/oom_score_adj; nullptr: keep
   int oomLen;
   bool noNewPrivs;
-  // PrivateTmp=: directories bind-mounted on /tmp and /var/tmp in a new mount namespace; nullptr: none.
-  const char* privateTmp;
-  const char* privateVarTmp;
+  // The mount namespace (PrivateTmp=, ProtectSystem=, ReadOnlyPaths=, …): steps in order; none: no namespace.
+  const ChildMount* mounts;
+  int nmounts;
+  const char* const* inaccessible;  // reg, dir, chr, blk, fifo, sock
   // CapabilityBoundingSet= (the capabilities kept) and AmbientCapabilities= (child_caps.h).
   bool setBounding;
   uint64_t bounding;
@@ -115,6 +152,7 @@ struct SpawnArgs {
   volatile int failedResource;  // the resource of a failed setrlimit step
   int capOp;                    // the CapOp of a failed capability step
   int failedCap;                // its capability, or -1
+  int failedMount;              // the index of a failed mount step, or -1
 };
 
 // The child uses raw syscalls only: glibc's setuid()/setgid()/setgroups() signal every thread of
@@ -171,6 +209,105 @@ int SetPriorityClosest(int nice) {
   // rlimit_to_nice(): RLIMIT_NICE n allows nice 20 - n (clamped to -20…19).
   int limit = lim.cur >= 40 ? -20 : lim.cur <= 1 ? 19 : 20 - static_cast<int>(lim.cur);
   if (current > limit && syscall(SYS_setpriority, PRIO_PROCESS, 0, limit) < 0) return errno;
+  return 0;
+}
+
+// InaccessiblePaths=: the node of the target's type to mount over it (systemd's
+// mode_to_inaccessible_node(): a block device falls back to the char node, a device to the socket
+// node, when that node is missing). nullptr for a symlink or an unknown type.
+const char* InaccessibleNode(const char* const* nodes, unsigned mode) {
+  int i;
+  switch (mode & S_IFMT) {
+    case S_IFREG:
+      i = 0;
+      break;
+    case S_IFDIR:
+      i = 1;
+      break;
+    case S_IFCHR:
+      i = 2;
+      break;
+    case S_IFBLK:
+      i = 3;
+      break;
+    case S_IFIFO:
+      i = 4;
+      break;
+    case S_IFSOCK:
+      i = 5;
+      break;
+    default:
+      return nullptr;
+  }
+  if (i == 3 && syscall(SYS_faccessat, AT_FDCWD, nodes[3], F_OK, 0) < 0 && errno == ENOENT) i = 2;
+  if ((i == 2 || i == 3) && syscall(SYS_faccessat, AT_FDCWD, nodes[i], F_OK, 0) < 0 && errno == ENOENT) i = 5;
+  return nodes[i];
+}
+
+// The mount namespace, as systemd's setup_namespace() (the plan is the caller's, in its order): a
+// namespace of its own, the host's mounts propagating in but none back (MS_SLAVE), the steps with
+// umask 0 (mkdir modes as given), then / shared again inside it. 0, or an errno with the step.
+int ApplyMounts(SpawnArgs* a, Step* step) {
+  *step = kUnshare;
+  if (syscall(SYS_unshare, CLONE_NEWNS) < 0) return errno;
+  *step = kMount;
+  if (syscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) return errno;
+  long oldUmask = syscall(SYS_umask, 0);
+  for (int i = 0; i < a->nmounts; i++) {
+    const ChildMount& m = a->mounts[i];
+    a->failedMount = i;
+    int err = 0;
+    *step = kMount;
+    switch (m.kind) {
+      case kMountUmount:
+        // Everything stacked there; failures (busy, already gone) are ignored, as umount_recursive().
+        for (int n = 0; n < 32 && syscall(SYS_umount2, m.path, UMOUNT_NOFOLLOW) == 0; n++) {
+        }
+        break;
+      case kMountMkdir:
+        syscall(SYS_mkdirat, AT_FDCWD, m.path, 0755);
+        break;
+      case kMountBind:
+        if (syscall(SYS_mount, m.source, m.path, nullptr, MS_BIND | (m.recursive ? MS_REC : 0), nullptr) < 0)
+          err = errno;
+        break;
+      case kMountInaccessible: {
+        struct stat st;
+        *step = kStat;
+        if (syscall(SYS_newfstatat, AT_FDCWD, m.path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+          err = errno;
+          break;
+        }
+        const char* node = InaccessibleNode(a->inaccessible, st.st_mode);
+        if (node == nullptr) {
+          err = ELOOP;  // systemd: "File type not supported for inaccessible mounts" (a symlink)
+          break;
+        }
+        *step = kMount;
+        if (syscall(SYS_mount, node, m.path, nullptr, MS_BIND | MS_REC, nullptr) < 0) err = errno;
+        break;
+      }
+      case kMountTmpfs:
+        if (syscall(SYS_mount, "tmpfs", m.path, "tmpfs", m.flags, m.options) < 0) err = errno;
+        break;
+      case kMountReadOnly: {
+        KernelMountAttr attr{MOUNT_ATTR_RDONLY, 0, 0, 0};
+        *step = kMountSetattr;
+        unsigned flags = AT_SYMLINK_NOFOLLOW | (m.recursive ? AT_RECURSIVE : 0);
+        if (syscall(SYS_mount_setattr, AT_FDCWD, m.path, flags, &attr, sizeof(attr)) < 0) err = errno;
+        if (m.submount && err == EINVAL) err = 0;
+        break;
+      }
+      default:
+        err = EINVAL;
+    }
+    if (err == ENOENT && (m.ignoreMissing || m.submount)) err = 0;
+    if (err != 0) return err;
+  }
+  a->failedMount = -1;
+  syscall(SYS_umask, oldUmask);
+  *step = kMount;
+  if (syscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_SHARED, nullptr) < 0) return errno;
   return 0;
 }
 
@@ -262,15 +399,12 @@ int Child(void* arg) {
     }
   }
   if (a->umask >= 0) syscall(SYS_umask, a->umask);
-  // 5. PrivateTmp=: a mount namespace of its own (the child has its own fs_struct: no CLONE_FS), the
-  //    host's mounts propagating in but none back (MS_SLAVE, as systemd), the caller's directories
-  //    on /tmp and /var/tmp.
-  if (a->privateTmp != nullptr) {
-    if (syscall(SYS_unshare, CLONE_NEWNS) < 0) Fail(a, errno, kUnshare);
-    if (syscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) Fail(a, errno, kMount);
-    if (syscall(SYS_mount, a->privateTmp, "/tmp", nullptr, MS_BIND | MS_REC, nullptr) < 0) Fail(a, errno, kMount);
-    if (syscall(SYS_mount, a->privateVarTmp, "/var/tmp", nullptr, MS_BIND | MS_REC, nullptr) < 0)
-      Fail(a, errno, kMount);
+  // 5. The mount namespace (PrivateTmp=, ProtectSystem=, ProtectHome=, ReadOnlyPaths=, …): one of its
+  //    own (the child has its own fs_struct: no CLONE_FS), the caller's plan applied (ApplyMounts).
+  if (a->nmounts > 0) {
+    Step mountStep = kNone;
+    int err = ApplyMounts(a, &mountStep);
+    if (err != 0) Fail(a, err, mountStep);
   }
   //    Capabilities, before the user switch (exec_invoke()): the bounding set, then the ambient set
   //    (raised in the inheritable set too).
@@ -441,8 +575,16 @@ int SpawnRequest::Run(const char** step) {
   a.oomText = setOom_ ? oomText_.c_str() : nullptr;
   a.oomLen = static_cast<int>(oomText_.size());
   a.noNewPrivs = noNewPrivs_;
-  a.privateTmp = privateTmp_.empty() ? nullptr : privateTmp_.c_str();
-  a.privateVarTmp = privateVarTmp_.c_str();
+  std::vector<ChildMount> mounts;
+  mounts.reserve(mounts_.size());
+  for (const MountStep& m : mounts_)
+    mounts.push_back(ChildMount{m.kind, m.path.c_str(), m.source.empty() ? nullptr : m.source.c_str(),
+                                m.options.c_str(), m.flags, m.recursive, m.ignoreMissing, m.submount});
+  const char* nodes[6];
+  for (int i = 0; i < 6; i++) nodes[i] = inaccessible_[i].c_str();
+  a.mounts = mounts.data();
+  a.nmounts = static_cast<int>(mounts.size());
+  a.inaccessible = nodes;
   a.setBounding = setBounding_;
   a.bounding = bounding_;
   a.setAmbient = setAmbient_;
@@ -452,6 +594,8 @@ int SpawnRequest::Run(const char** step) {
   a.failedResource = -1;
   a.capOp = kCapOpNone;
   a.failedCap = -1;
+  a.failedMount = -1;
+  failedMountPath.clear();
 
   // One stack per thread, kept: CLONE_VFORK returns only once the child has exec'd or exited, so
   // the stack is free again for the next spawn on this thread (an munmap per spawn costs a TLB
@@ -495,6 +639,8 @@ int SpawnRequest::Run(const char** step) {
       failedCapOption = kCapOpNames[a.capOp];
       failedCapability = a.failedCap;
     }
+    if (a.failedMount >= 0 && (a.step == kMount || a.step == kMountSetattr || a.step == kStat))
+      failedMountPath = mounts_[a.failedMount].path;
     return a.err;
   }
   pid = child;
@@ -532,16 +678,18 @@ bool SpawnRequest::ParseContext(Napi::Env env, Napi::Value v) {
     setOom_ = true;
     oomText_ = std::to_string(n);
   }
-  // PrivateTmp=: [tmp, varTmp], absolute directories.
+  // PrivateTmp=: [tmp, varTmp], absolute directories (two bind steps).
   Napi::Value pt = o.Get("privateTmp");
   if (!pt.IsUndefined() && !pt.IsNull()) {
     std::vector<std::string> dirs;
     if (!StringArray(env, pt, "context.privateTmp", &dirs)) return false;
     if (dirs.size() != 2 || dirs[0].empty() || dirs[0][0] != '/' || dirs[1].empty() || dirs[1][0] != '/')
       return Bad(env, "context.privateTmp must be [tmp, varTmp], absolute paths");
-    privateTmp_ = dirs[0];
-    privateVarTmp_ = dirs[1];
+    mounts_.push_back(MountStep{kMountBind, "/tmp", dirs[0], "", 0, true, false, false});
+    mounts_.push_back(MountStep{kMountBind, "/var/tmp", dirs[1], "", 0, true, false, false});
   }
+  Napi::Value ms = o.Get("mounts");
+  if (!ms.IsUndefined() && !ms.IsNull() && !ParseMounts(env, ms, o.Get("inaccessibleDir"))) return false;
   // CapabilityBoundingSet= / AmbientCapabilities=: BigInt masks (bit n = capability n).
   Napi::Value bs = o.Get("capabilityBoundingSet");
   if (!bs.IsUndefined() && !bs.IsNull()) {
@@ -575,6 +723,54 @@ bool SpawnRequest::ParseContext(Napi::Env env, Napi::Value v) {
   }
   return true;
 }
+bool SpawnRequest::ParseMounts(Napi::Env env, Napi::Value v, Napi::Value nodes) {
+  if (!v.IsArray()) return Bad(env, "context.mounts must be an array");
+  static const char* const kOps[] = {"umount", "mkdir", "bind", "inaccessible", "tmpfs", "readonly"};
+  static const int kKinds[] = {kMountUmount, kMountMkdir, kMountBind, kMountInaccessible, kMountTmpfs, kMountReadOnly};
+  Napi::Array arr = v.As<Napi::Array>();
+  bool inaccessible = false;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value e = arr.Get(i);
+    if (!e.IsObject()) return Bad(env, "context.mounts[] must be objects");
+    Napi::Object m = e.As<Napi::Object>();
+    Napi::Value op = m.Get("op"), path = m.Get("path"), source = m.Get("source"), options = m.Get("options");
+    if (!op.IsString() || !path.IsString()) return Bad(env, "context.mounts[]: op and path must be strings");
+    std::string name = op.As<Napi::String>().Utf8Value();
+    int kind = 0;
+    for (size_t k = 0; k < sizeof(kOps) / sizeof(kOps[0]); k++)
+      if (name == kOps[k]) kind = kKinds[k];
+    if (kind == 0) return Bad(env, "context.mounts[].op must be umount, mkdir, bind, inaccessible, tmpfs or readonly");
+    MountStep step{kind, path.As<Napi::String>().Utf8Value(), "", "", 0, false, false, false};
+    if (step.path.empty() || step.path[0] != '/' || step.path.find('\0') != std::string::npos)
+      return Bad(env, "context.mounts[].path must be an absolute path");
+    if (kind == kMountBind) {
+      if (!source.IsString()) return Bad(env, "context.mounts[]: a bind needs a source");
+      step.source = source.As<Napi::String>().Utf8Value();
+      if (step.source.empty() || step.source[0] != '/' || step.source.find('\0') != std::string::npos)
+        return Bad(env, "context.mounts[].source must be an absolute path");
+    }
+    if (kind == kMountTmpfs) {
+      if (options.IsString()) step.options = options.As<Napi::String>().Utf8Value();
+      Napi::Value fl = m.Get("flags");
+      if (fl.IsNumber()) step.flags = static_cast<unsigned long>(fl.As<Napi::Number>().Int64Value());
+    }
+    if (kind == kMountInaccessible) inaccessible = true;
+    step.recursive = m.Get("recursive").ToBoolean().Value();
+    step.ignoreMissing = m.Get("ignoreMissing").ToBoolean().Value();
+    step.submount = m.Get("submount").ToBoolean().Value();
+    mounts_.push_back(std::move(step));
+  }
+  if (inaccessible) {
+    if (!nodes.IsString()) return Bad(env, "context.inaccessibleDir must be a directory path");
+    std::string dir = nodes.As<Napi::String>().Utf8Value();
+    if (dir.empty() || dir[0] != '/' || dir.find('\0') != std::string::npos)
+      return Bad(env, "context.inaccessibleDir must be an absolute path");
+    static const char* const kNodes[] = {"reg", "dir", "chr", "blk", "fifo", "sock"};
+    for (int i = 0; i < 6; i++) inaccessible_[i] = dir + "/" + kNodes[i];
+  }
+  return true;
+}
+
 bool SpawnRequest::Bad(Napi::Env env, const char* message) {
   Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
   return false;
@@ -590,6 +786,7 @@ Napi::Value SpawnResult(Napi::Env env, int err, const char* syscall, const Spawn
     if (req.failedResource >= 0) o.Set("resource", req.failedResource);
     if (req.failedCapOption != nullptr) o.Set("option", req.failedCapOption);
     if (req.failedCapability >= 0) o.Set("capability", req.failedCapability);
+    if (!req.failedMountPath.empty()) o.Set("path", req.failedMountPath);
   } else {
     o.Set("pid", req.pid);
     o.Set("pidfd", req.pidfdOut);
@@ -683,6 +880,8 @@ void InitSpawn(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnCapabilities", Napi::Boolean::New(env, true));
   // The context key privateTmp is applied (likewise).
   exports.Set("spawnPrivateTmp", Napi::Boolean::New(env, true));
+  // The context keys mounts/inaccessibleDir are applied (likewise).
+  exports.Set("spawnMounts", Napi::Boolean::New(env, true));
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
   exports.Set("spawnAsync", Napi::Function::New(env, SpawnAsync, "spawnAsync"));
   exports.Set("pidfdWait", Napi::Function::New(env, PidfdWait, "pidfdWait"));

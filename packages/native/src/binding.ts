@@ -53,7 +53,7 @@ export interface NativeConstants {
 /** spawn()'s result: the child, or the failed step with its negative errno. */
 export type SpawnResult =
   | { pid: number; pidfd: number }
-  | { errno: number; syscall: string; resource?: number; option?: string; capability?: number };
+  | { errno: number; syscall: string; resource?: number; option?: string; capability?: number; path?: string };
 
 /** spawn()'s exec context: rlimits is [resource, soft, hard, …] with BigInt values (2^64-1 = infinity). */
 export interface SpawnContext {
@@ -69,6 +69,22 @@ export interface SpawnContext {
   ambientCapabilities?: bigint;
   /** PrivateTmp=: [tmp, varTmp] bind-mounted on /tmp and /var/tmp in a new mount namespace. */
   privateTmp?: [string, string];
+  /** The mount namespace's steps (spawn.ts MountStep), after privateTmp's. */
+  mounts?: MountStep[];
+  /** The directory of the inaccessible nodes (reg, dir, chr, blk, fifo, sock) for `inaccessible` steps. */
+  inaccessibleDir?: string;
+}
+
+/** One step of a child's mount namespace (spawn.ts SpawnProcessOptions.mounts). */
+export interface MountStep {
+  op: 'umount' | 'mkdir' | 'bind' | 'inaccessible' | 'tmpfs' | 'readonly';
+  path: string;
+  source?: string;
+  options?: string;
+  flags?: number;
+  recursive?: boolean;
+  ignoreMissing?: boolean;
+  submount?: boolean;
 }
 
 /** Opaque uv_poll handle. */
@@ -131,6 +147,8 @@ export interface NativeBinding {
   spawnCapabilities?: boolean;
   /** true when spawn() applies the context's privateTmp. */
   spawnPrivateTmp?: boolean;
+  /** true when spawn() applies the context's mounts. */
+  spawnMounts?: boolean;
   spawn(
     file: string,
     argv: string[],

@@ -97,6 +97,7 @@ export {
   type RlimitResource,
   type RlimitValue,
   type SpawnProcessOptions,
+  type MountStep,
   type SpawnedProcess,
   type ProcessExit,
   type ExitWatch,

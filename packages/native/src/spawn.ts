@@ -6,7 +6,7 @@
  * policy (which fds, which environment, PATH lookup) is the caller's.
  */
 import { constants as osConstants } from 'node:os';
-import { binding, type PollHandle } from './binding.js';
+import { binding, type MountStep, type PollHandle } from './binding.js';
 import { check, spawnError, syscallError, type MptcpNativeError } from './errors.js';
 
 export interface SpawnProcessOptions {
@@ -89,7 +89,29 @@ export interface SpawnProcessOptions {
    * caller's to create (mode 1777) and to remove. Failures: `unshare`, `mount`. Needs CAP_SYS_ADMIN.
    */
   privateTmp?: { tmp: string; varTmp: string };
+  /**
+   * A mount namespace built step by step (systemd's setup_namespace(); the plan is the caller's, e.g.
+   * @mptcp/activation's namespace.ts for ProtectSystem=, ProtectHome=, ReadOnlyPaths=, …): the child
+   * unshares CLONE_NEWNS, makes `/` a slave (the host's mounts propagate in, none back), runs the steps
+   * in order with umask 0 (after `privateTmp`'s two binds when both are given), then makes `/` shared
+   * inside its namespace, all before the capabilities and credentials. A step:
+   * - `umount`: umount2(path, UMOUNT_NOFOLLOW) until it fails (every failure ignored);
+   * - `mkdir`: mkdir(path, 0755) (every failure ignored);
+   * - `bind`: mount(source, path, MS_BIND, MS_REC when `recursive`);
+   * - `inaccessible`: the node of path's type (lstat; a symlink fails ELOOP) from `inaccessibleDir`
+   *   (reg, dir, chr, blk, fifo, sock; a missing blk or chr node falls back as systemd's) bound on it;
+   * - `tmpfs`: a tmpfs with `flags` (MS_*) and `options` (its data string);
+   * - `readonly`: mount_setattr(MOUNT_ATTR_RDONLY) on the mount at path (AT_RECURSIVE when `recursive`).
+   * ENOENT skips a step with `ignoreMissing`; `submount` skips ENOENT and EINVAL (a mount gone since the
+   * plan was made). Any other failure fails the spawn: `unshare`, `mount`, `mount_setattr` or `lstat`
+   * with the errno and the step's path. Needs CAP_SYS_ADMIN.
+   */
+  mounts?: readonly MountStep[];
+  /** The directory of the inaccessible nodes for `inaccessible` steps (systemd's /run/systemd/inaccessible). */
+  inaccessibleDir?: string;
 }
+
+export type { MountStep };
 
 /** The rlimit resources, by systemd's Limit*= names in lower case (RLIMIT_NOFILE → 'nofile'). */
 export const RLIMIT_RESOURCES = {
@@ -206,6 +228,20 @@ function nativeContext(options: SpawnProcessOptions): NativeSpawnContext {
         detail: '(privateTmp: this build of the addon does not set up mount namespaces; rebuild it)',
       });
   }
+  if (options.mounts !== undefined && options.mounts.length > 0) {
+    for (const m of options.mounts) {
+      if (!m.path.startsWith('/')) throw new TypeError(`mounts: path must be absolute, got ${JSON.stringify(m.path)}`);
+      if (m.op === 'bind' && !m.source?.startsWith('/'))
+        throw new TypeError(`mounts: a bind on ${m.path} needs an absolute source`);
+    }
+    if (options.mounts.some((m) => m.op === 'inaccessible') && !options.inaccessibleDir?.startsWith('/'))
+      throw new TypeError('mounts: inaccessible steps need an absolute inaccessibleDir');
+    if (binding().spawnMounts !== true)
+      throw spawnError(osConstants.errno.ENOSYS, {
+        syscall: 'unshare',
+        detail: '(mounts: this build of the addon does not set up mount namespaces; rebuild it)',
+      });
+  }
   const umask = intIn(options.umask, 0, 0o777, 'umask');
   const nice = intIn(options.nice, -20, 19, 'nice');
   const oom = intIn(options.oomScoreAdjust, -1000, 1000, 'oomScoreAdjust');
@@ -221,6 +257,10 @@ function nativeContext(options: SpawnProcessOptions): NativeSpawnContext {
     ...(options.privateTmp !== undefined
       ? { privateTmp: [options.privateTmp.tmp, options.privateTmp.varTmp] as [string, string] }
       : {}),
+    ...(options.mounts !== undefined && options.mounts.length > 0
+      ? { mounts: options.mounts.map((m) => ({ ...m })) }
+      : {}),
+    ...(options.inaccessibleDir !== undefined ? { inaccessibleDir: options.inaccessibleDir } : {}),
   };
 }
 
@@ -254,7 +294,14 @@ function nativeArgs(options: SpawnProcessOptions, name: string): NativeSpawnArgs
 
 function spawned(r: NativeSpawnResult, options: SpawnProcessOptions): SpawnedProcess {
   if ('errno' in r) {
-    const target = r.syscall === 'execve' ? options.file : r.syscall === 'chdir' ? options.cwd : undefined;
+    const target =
+      r.path !== undefined
+        ? r.path
+        : r.syscall === 'execve'
+          ? options.file
+          : r.syscall === 'chdir'
+            ? options.cwd
+            : undefined;
     const detail =
       r.resource !== undefined
         ? `(${resourceNames.get(r.resource) ?? `resource ${r.resource}`})`

@@ -13,6 +13,18 @@
 
 namespace mptcp_native {
 
+// One step of the mount namespace the child sets up (the caller's plan, in order): kind, target path,
+// source (bind), options and flags (tmpfs), what it may skip.
+enum MountKind : int { kMountUmount = 1, kMountMkdir, kMountBind, kMountInaccessible, kMountTmpfs, kMountReadOnly };
+struct MountStep {
+  int kind;
+  std::string path, source, options;
+  unsigned long flags;
+  bool recursive;
+  bool ignoreMissing;  // ENOENT skips the step
+  bool submount;       // a mount found under a read-only path: ENOENT or EINVAL (gone, no longer a mount) skips it
+};
+
 // One setrlimit() the child applies: resource, soft, hard (RLIM_INFINITY for "infinity").
 struct RlimitEntry {
   int resource;
@@ -55,16 +67,21 @@ class SpawnRequest {
   // A failed capability step: its operation (PR_CAPBSET_DROP, capset, …) and capability (-1: none).
   const char* failedCapOption = nullptr;
   int failedCapability = -1;
+  // A failed mount step: its target path (empty: none).
+  std::string failedMountPath;
 
  private:
   // The exec context: { ignoreSigpipe, umask (absent: keep), rlimits: [resource, soft, hard, ...] (soft
   // and hard BigInts, 2^64-1 = RLIM_INFINITY), nice, oomScoreAdjust (absent: keep), noNewPrivileges }.
   bool ParseContext(Napi::Env env, Napi::Value v);
+  // context.mounts: [{ op, path, source?, options?, flags?, recursive?, ignoreMissing?, submount? }, ...].
+  bool ParseMounts(Napi::Env env, Napi::Value v, Napi::Value nodes);
   static bool Bad(Napi::Env env, const char* message);
 
   bool ignoreSigpipe_ = false, noNewPrivs_ = false, setNice_ = false, setOom_ = false;
   bool setBounding_ = false, setAmbient_ = false;
-  std::string privateTmp_, privateVarTmp_;  // PrivateTmp= (empty: none)
+  std::vector<MountStep> mounts_;  // the mount namespace's steps (PrivateTmp=, ProtectSystem=, …)
+  std::string inaccessible_[6];    // reg, dir, chr, blk, fifo, sock nodes (InaccessiblePaths=)
   uint64_t bounding_ = 0, ambient_ = 0;
   int umask_ = -1, nice_ = 0;
   std::string oomText_;

@@ -108,6 +108,79 @@ describe('spawnProcess capabilities', () => {
     },
   );
 
+  it.skipIf(!isRoot && !IN_CI)(
+    'mounts: bind, readonly (submounts one by one), inaccessible, tmpfs, umount; a failing step is its syscall, errno and path',
+    async () => {
+      const base = mkdtempSync('/dev/shm/native-mounts-');
+      onTestFinished(() => rmSync(base, { recursive: true, force: true }));
+      for (const d of ['ro', 'ro/rw', 'secret', 'home', 'nodes']) execFileSync('mkdir', ['-p', join(base, d)]);
+      execFileSync('sh', ['-c', `echo s > ${base}/secret/s; mkdir -m 0 ${base}/nodes/dir; : > ${base}/nodes/reg`]);
+      const run = async (script: string, mounts: unknown[]): Promise<string> => {
+        const out = join(dir, `mounts-${Math.random().toString(36).slice(2)}`);
+        const p = await spawnProcessAsync({
+          file: '/bin/sh',
+          argv: ['sh', '-c', `{ ${script}; } > ${out} 2>&1`],
+          envp: ['PATH=/usr/bin:/bin'],
+          fds: [-1, -1, -1],
+          mounts: mounts as never,
+          inaccessibleDir: join(base, 'nodes'),
+        });
+        await new Promise((resolve) => watchExit(p.pidfd, (e) => resolve(e)));
+        close(p.pidfd);
+        return readFileSync(out, 'utf8');
+      };
+      const w = (p: string): string => `touch ${p}/x 2>/dev/null && echo ${p}:rw || echo ${p}:ro`;
+      const got = await run(
+        `${w(`${base}/ro`)}; ${w(`${base}/ro/rw`)}; ls -A ${base}/secret | wc -l; stat -c %a ${base}/secret; stat -f -c %T ${base}/home; ${w(`${base}/home`)}`,
+        [
+          { op: 'bind', path: `${base}/ro`, source: `${base}/ro`, recursive: true },
+          { op: 'bind', path: `${base}/ro/rw`, source: `${base}/ro/rw`, recursive: true },
+          { op: 'inaccessible', path: `${base}/secret` },
+          { op: 'tmpfs', path: `${base}/home`, options: 'mode=0755', flags: 0 },
+          { op: 'readonly', path: `${base}/ro` },
+          { op: 'readonly', path: `${base}/secret` },
+          { op: 'readonly', path: `${base}/nonexistent`, ignoreMissing: true },
+          { op: 'readonly', path: `${base}/secret/gone`, submount: true },
+        ],
+      );
+      expect(got.split('\n')).toEqual([`${base}/ro:ro`, `${base}/ro/rw:rw`, '0', '0', 'tmpfs', `${base}/home:rw`, '']);
+      // A missing path: the step's syscall, errno and path; with ignoreMissing it is skipped.
+      const missing = { op: 'bind', path: `${base}/missing`, source: `${base}/missing`, recursive: true };
+      await expect(
+        spawnProcessAsync({ file: '/bin/true', argv: ['true'], envp: [], fds: [], mounts: [missing as never] }),
+      ).rejects.toMatchObject({ code: 'ENOENT', syscall: 'mount', path: `${base}/missing` });
+      expect(await run('echo ran', [{ ...missing, ignoreMissing: true }])).toBe('ran\n');
+      await expect(
+        spawnProcessAsync({
+          file: '/bin/true',
+          argv: ['true'],
+          envp: [],
+          fds: [],
+          mounts: [{ op: 'readonly', path: `${base}/ro` }],
+        }),
+      ).rejects.toMatchObject({ code: 'EINVAL', syscall: 'mount_setattr', path: `${base}/ro` }); // not a mount point
+      await expect(
+        spawnProcessAsync({
+          file: '/bin/true',
+          argv: ['true'],
+          envp: [],
+          fds: [],
+          mounts: [{ op: 'inaccessible', path: `${base}/missing` }],
+          inaccessibleDir: join(base, 'nodes'),
+        }),
+      ).rejects.toMatchObject({ code: 'ENOENT', syscall: 'lstat', path: `${base}/missing` });
+      await expect(
+        spawnProcessAsync({
+          file: '/bin/true',
+          argv: ['true'],
+          envp: [],
+          fds: [],
+          mounts: [{ op: 'inaccessible', path: '/x' }],
+        }),
+      ).rejects.toThrow(TypeError); // no inaccessibleDir
+    },
+  );
+
   it('argument errors: not a bigint, out of range', async () => {
     await expect(
       spawnProcessAsync({ file: '/bin/true', argv: ['true'], envp: [], fds: [], capabilityBoundingSet: 5 as never }),

@@ -62,7 +62,7 @@ export function runCommand(): Command {
     )
     .option(
       '--allow-unenforced-sandbox',
-      'start services whose sandbox/privilege directives mptcpd-lite does not enforce (PrivateTmp=, ProtectSystem=, SystemCallFilter=, …) with a warning per unit, instead of failing them as systemd fails a step it cannot do (226/NAMESPACE, 228/SECCOMP, …): weaker isolation than the unit asks for',
+      'start services whose sandbox/privilege directives mptcpd-lite does not enforce (PrivateTmp=disconnected, ProtectKernelTunables=, SystemCallFilter=, …) with a warning per unit, instead of failing them as systemd fails a step it cannot do (226/NAMESPACE, 228/SECCOMP, …): weaker isolation than the unit asks for',
     )
     .addHelpText(
       'after',
