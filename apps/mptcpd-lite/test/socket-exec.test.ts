@@ -1,10 +1,13 @@
 /**
  * A socket unit's ExecStartPre=/ExecStopPost= through the daemon, as an operator sees them: a failing
  * ExecStartPre= leaves the socket failed (Result: exit-code) with systemd's lines in `status UNIT`;
- * `stop` runs ExecStopPost= after the socket is closed; `start` runs ExecStartPre= again. (What the
+ * `stop` runs ExecStopPost= after the socket is closed; `start` runs ExecStartPre= again; while a
+ * command runs, `status UNIT` shows the state and its `Cntrl PID:`. (What the
  * commands see, and when, is compared with systemd 257 in packages/activation/test/socket-exec-257.test.ts.)
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, startCli, stopProcess, type Running } from './helpers/cli.js';
@@ -76,5 +79,29 @@ describe('socket units with control commands', () => {
     expect(failedStart.stderr).toContain('status=1/FAILURE');
     // The failed start ran no ExecStopPost= (socket_enter_signal(SOCKET_FINAL_SIGTERM) goes to dead).
     expect(lines(out)).toEqual(['good pre', 'good stop-post', 'good pre']);
+  });
+
+  it('status UNIT while ExecStopPre= runs: deactivating (stop-pre) and its Cntrl PID', async () => {
+    const gate = path.join(dir, 'gate');
+    execFileSync('mkfifo', [gate]);
+    const units = writeUnits(path.join(dir, 'units'), {
+      'slow.socket': `[Socket]\nListenStream=${dir}/slow.sock\nExecStopPre=/bin/sh -c 'read x < ${gate}'\n`,
+      'slow.service': '[Service]\nExecStart=/bin/true\n',
+    });
+    const control = path.join(dir, 'control.sock');
+    daemon = startCli(['run', '--units', units, '--control', control]);
+    await daemon.waitFor(/^\{"event":"ready"/, 15000);
+    const stopping = runCli(['stop', 'slow.socket', '--control', control]);
+    // Asks until the stop is in stop-pre (the control socket answers each time; nothing sleeps).
+    let u: UnitJson;
+    do u = (await status(control, 'slow.socket')).unit;
+    while (u.subState !== 'stop-pre');
+    expect(u.activeState).toBe('deactivating');
+    const text = (await runCli(['status', 'slow.socket', '--control', control])).stdout;
+    expect(text).toContain('Active: deactivating (stop-pre)');
+    expect(text).toMatch(/Cntrl PID: \d+/);
+    await writeFile(gate, 'go\n');
+    expect((await stopping).code).toBe(0);
+    expect((await status(control, 'slow.socket')).unit.subState).toBe('dead');
   });
 });

@@ -209,6 +209,7 @@ export function formatUnitStatus(u: UnitStatus): string {
   );
   if (u.statusText) out.push(`     Status: "${u.statusText}"`);
   if (u.mainPid !== undefined) out.push(`   Main PID: ${u.mainPid}`);
+  if (u.controlPid !== undefined) out.push(`  Cntrl PID: ${u.controlPid}`);
   if (u.tasks !== undefined && u.kind === 'service') out.push(`      Tasks: ${u.tasks}`);
   if (u.restarts) out.push(`   Restarts: ${u.restarts}`);
   if (u.fdStore && u.fdStore.length > 0)

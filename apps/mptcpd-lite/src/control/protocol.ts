@@ -51,6 +51,8 @@ export interface UnitStatus {
   /** Since when in this state (ISO 8601), when known. */
   since?: string | undefined;
   mainPid?: number | undefined;
+  /** The control process running now (ExecStartPre=, a socket's ExecStopPost=, …). */
+  controlPid?: number | undefined;
   tasks?: number | undefined;
   statusText?: string | undefined;
   restarts?: number | undefined;

@@ -49,6 +49,7 @@ export function toUnitStatus(u: UnitInfo): UnitStatus {
     result: u.result,
     since: svc?.since,
     mainPid: svc?.pid,
+    controlPid: u.socket?.controlPid ?? svc?.controlPid,
     tasks: svc?.tasks,
     statusText: svc?.statusText,
     restarts: svc?.restarts,
