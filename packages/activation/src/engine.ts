@@ -230,7 +230,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
         throw new ActivationError('ENGINE_STATE', `Socket ${name} is in use by its service; stop the service first.`, {
           unit: name,
         });
-      await this.sockets.stop(sock);
+      await this.sockets.stop(sock, true);
       await this.startUnit(name);
       return;
     }

@@ -7,12 +7,14 @@
  * result does to the socket is socket-runtime.ts's. The commands run through the services' machinery
  * (service-exec.ts: credentials, environment, sandbox refusal, output, the native launcher).
  */
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { type ExecCommand, type ServiceUnit, type SocketUnit, parseUnitText } from '@mptcp/unit';
 import { messageOf } from './errors.js';
 import { type ExitStatus, type ServiceChild } from './exec.js';
 import { exitStatusText, spawnExitStatus } from './exit-status.js';
 import type { Logger } from './logger.js';
+import { sessionMembers } from './process-group.js';
 import { ServiceExec } from './service-exec.js';
 import type { ServiceProcessOptions } from './service-types.js';
 
@@ -178,15 +180,22 @@ export class SocketControl {
 
   /**
    * unit_kill_context(): `signal` to the running control process and, with KillMode=control-group
-   * (mixed: SIGKILL only), to every process group of the run. True when something was signalled.
+   * (mixed: the final kill only), to every process group of the run. True when something was
+   * signalled. `noteworthy` (KILL_KILL: FinalKillSignal=) logs each process, as systemd does.
    */
-  signal(signal: NodeJS.Signals): boolean {
+  signal(signal: NodeJS.Signals, noteworthy = false): boolean {
     const mode = this.execUnit.killMode;
     if (mode === 'none') return false;
     let any = false;
     const child = this.current?.child;
+    const group = mode === 'control-group' || (mode === 'mixed' && noteworthy);
+    if (noteworthy) {
+      const pids = new Set<number>(child?.pid !== undefined ? [child.pid] : []);
+      if (group) for (const pgid of this.groups) for (const pid of sessionMembers(pgid)) pids.add(pid);
+      for (const pid of pids)
+        this.log.warn(`Killing process ${pid} (${commOf(pid)}) with signal ${signal}.`, { unit: this.unit.name });
+    }
     if (child?.pid !== undefined && child.kill(signal)) any = true;
-    const group = mode === 'control-group' || (mode === 'mixed' && signal === 'SIGKILL');
     for (const pgid of [...this.groups]) {
       if (!groupAlive(pgid)) {
         this.groups.delete(pgid);
@@ -235,10 +244,12 @@ export class SocketControl {
     }
   }
 
-  /** KillSignal= and SendSIGKILL= of the [Socket] section. */
-  get kill(): { signal: NodeJS.Signals; sendSigkill: boolean } {
+  /** KillSignal=, RestartKillSignal= (default KillSignal=), FinalKillSignal=, SendSIGKILL= of the [Socket] section. */
+  get kill(): { signal: NodeJS.Signals; restart: NodeJS.Signals; final: NodeJS.Signals; sendSigkill: boolean } {
     const u = this.execUnit;
-    return { signal: u.killSignal as NodeJS.Signals, sendSigkill: u.sendSIGKILL };
+    const signal = u.killSignal as NodeJS.Signals;
+    const restart = signalName(u.extra['RestartKillSignal']?.at(-1)) ?? signal;
+    return { signal, restart, final: u.finalKillSignal as NodeJS.Signals, sendSigkill: u.sendSIGKILL };
   }
 
   /** The run is over (socket_enter_dead()): PrivateTmp= directories and the like go. */
@@ -246,6 +257,24 @@ export class SocketControl {
     this.exec.releaseControlContext();
     this.groups.clear();
     this.current = undefined;
+  }
+}
+
+/** RestartKillSignal='s value (`SIGTERM`, `TERM`, `15`) as a signal name; undefined when unset or unknown. */
+function signalName(v: string | undefined): NodeJS.Signals | undefined {
+  if (v === undefined || v === '') return undefined;
+  const signals = constants.signals as Record<string, number>;
+  if (/^\d+$/.test(v)) return Object.keys(signals).find((k) => signals[k] === Number(v)) as NodeJS.Signals | undefined;
+  const name = v.startsWith('SIG') ? v : `SIG${v}`;
+  return name in signals ? (name as NodeJS.Signals) : undefined;
+}
+
+/** The process' name (/proc/PID/comm), as systemd's kill log shows it. */
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return 'n/a';
   }
 }
 

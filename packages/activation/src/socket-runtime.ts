@@ -386,8 +386,8 @@ export class SocketRuntimes {
    * `stop`: ExecStopPre=, the fds closed, ExecStopPost= (socket_enter_stop_pre()); without such
    * commands close(). A start under way is ended first (its command killed, then ExecStopPost=).
    */
-  stop(sock: SocketRuntime): Promise<void> {
-    return this.steps.requestStop(sock);
+  stop(sock: SocketRuntime, restart = false): Promise<void> {
+    return this.steps.requestStop(sock, restart);
   }
 
   /** Resolves once every start and stop with control commands under way is over. */

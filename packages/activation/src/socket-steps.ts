@@ -7,9 +7,10 @@
  *   ExecStopPre=/ExecStopPost= (socket_enter_signal(SOCKET_FINAL_SIGTERM)); one that cannot be
  *   spawned: failed (resources). A listener that cannot be opened, or a failing ExecStartPost=,
  *   takes the stop path.
- * - stop: ExecStopPre= (stop-pre; the fds still open, not polled; a timeout: KillSignal=, then
- *   SIGKILL), the fds closed, ExecStopPost= (stop-post), what the commands left running killed
- *   (final-sigterm, final-sigkill), then dead (or failed, with the first failure's result).
+ * - stop: ExecStopPre= (stop-pre; the fds still open, not polled; a timeout kills it with
+ *   FinalKillSignal= at once, as 257's STOP_PRE_SIGTERM does, RestartKillSignal= for a restart), the
+ *   fds closed, ExecStopPost= (stop-post), what the commands left running killed (final-sigterm:
+ *   KillSignal=, final-sigkill), then dead (or failed, with the first failure's result).
  *
  * Results: exit-code, signal, timeout (TimeoutSec=, per command), resources; a `-` command's failure
  * is ignored. A socket without such commands never comes here (socket-runtime.ts opens and closes
@@ -154,13 +155,15 @@ export class SocketSteps {
   /**
    * socket_stop(): a listening socket goes through the stop states; one starting has its command
    * killed and then runs ExecStopPost= (STOP_PRE_SIGTERM); one already stopping is waited for.
+   * `restart`: the stop of a restart, whose kills use RestartKillSignal= (KILL_RESTART).
    */
-  async requestStop(sock: SocketRuntime): Promise<void> {
+  async requestStop(sock: SocketRuntime, restart = false): Promise<void> {
     if (STARTING.has(sock.state)) {
       sock.stopRequested = true;
       const control = this.controlOf(sock);
       control.interrupted = true;
-      control.signal(control.kill.signal);
+      const { restart: restartSignal, final } = control.kill;
+      if (control.signal(restart ? restartSignal : final, !restart)) this.table.setState(sock, 'stop-pre-sigterm');
       await sock.busy;
       return;
     }
@@ -172,7 +175,7 @@ export class SocketSteps {
       this.table.close(sock);
       return;
     }
-    await this.track(sock, this.stopSteps(sock, 'success'));
+    await this.track(sock, this.stopSteps(sock, 'success', false, restart));
   }
 
   /** socket_enter_stop_pre() for a serving socket that fails (trigger limit, service start limit, poll error). */
@@ -184,7 +187,7 @@ export class SocketSteps {
    * ExecStopPre=, the fds closed, ExecStopPost=, the final kills, dead or failed. `killing`: the stop
    * interrupted a start: its command is being killed (STOP_PRE_SIGTERM), ExecStopPre= is skipped.
    */
-  private async stopSteps(sock: SocketRuntime, f: SocketResult, killing = false): Promise<void> {
+  private async stopSteps(sock: SocketRuntime, f: SocketResult, killing = false, restart = false): Promise<void> {
     const { unit } = sock;
     const control = this.controlOf(sock);
     let result = f;
@@ -198,13 +201,13 @@ export class SocketSteps {
       delete sock.fdWait;
     }
     if (killing) {
-      first(await this.killStopPre(sock, control));
+      first(await this.killStopPre(sock, control, restart));
     } else if (unit.execStopPre.length > 0) {
       this.table.setState(sock, 'stop-pre', result);
       first(
         await control.run(unit.execStopPre, this.passedFds(sock), async () => {
           control.fail('Stopping timed out. Terminating.');
-          await this.killStopPre(sock, control);
+          await this.killStopPre(sock, control, restart);
           return 'timeout';
         }),
       );
@@ -231,10 +234,14 @@ export class SocketSteps {
     await this.finalKill(sock, result);
   }
 
-  /** STOP_PRE_SIGTERM, STOP_PRE_SIGKILL: the running command killed; its exit's result. */
-  private async killStopPre(sock: SocketRuntime, control: SocketControl): Promise<SocketResult> {
-    const { signal, sendSigkill } = control.kill;
-    if (!control.signal(signal)) return 'success';
+  /**
+   * STOP_PRE_SIGTERM, STOP_PRE_SIGKILL: the running command killed; its exit's result. As 257's
+   * state_to_kill_operation(), STOP_PRE_SIGTERM is KILL_KILL (FinalKillSignal=, each process logged)
+   * unless the stop is a restart's (RestartKillSignal=).
+   */
+  private async killStopPre(sock: SocketRuntime, control: SocketControl, restart: boolean): Promise<SocketResult> {
+    const { restart: restartSignal, final, sendSigkill } = control.kill;
+    if (!control.signal(restart ? restartSignal : final, !restart)) return 'success';
     this.table.setState(sock, 'stop-pre-sigterm');
     let w = await control.waitGone(control.timeoutMs);
     if (w.gone) return w.result;
@@ -243,7 +250,7 @@ export class SocketSteps {
       return 'timeout';
     }
     control.fail('Stopping timed out. Killing.');
-    control.signal('SIGKILL');
+    control.signal(final, true);
     this.table.setState(sock, 'stop-pre-sigkill');
     w = await control.waitGone(control.timeoutMs);
     if (!w.gone) control.fail('Processes still around after SIGKILL. Ignoring.');
@@ -269,7 +276,7 @@ export class SocketSteps {
         } else {
           control.fail('Stopping timed out (2). Killing.');
           first('timeout');
-          if (control.signal('SIGKILL')) {
+          if (control.signal(control.kill.final, true)) {
             this.table.setState(sock, 'final-sigkill', result);
             const k = await control.waitGone(control.timeoutMs);
             if (!k.gone) control.fail('Still around after SIGKILL (2). Entering failed mode.');

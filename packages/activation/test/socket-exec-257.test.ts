@@ -11,7 +11,8 @@
  * - the names of the variables we model (the rest is the manager's: JOURNAL_STREAM, MEMORY_PRESSURE_*,
  *   LANG, and USER/LOGNAME/HOME, which 257 also sets without User= and for `+`/`!` commands: see README);
  * - the start's outcome (systemctl's rc, `Active:`) and the unit's log lines (`Control process
- *   exited, …`, `Failed with result '…'.`, `Starting timed out. Terminating.`, `Deactivated successfully.`).
+ *   exited, …`, `Failed with result '…'.`, `Starting timed out. Terminating.`, `Killing process N (sleep)
+ *   with signal SIGKILL.`, `Deactivated successfully.`).
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -46,7 +47,9 @@ const MODELLED = new Set([
 const PROBE_FIELDS = ['listening', 'uid', 'cwd', 'FOO', 'MAINPID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'LISTEN_PID'];
 /** The unit's own messages that we log as 257 does (its job messages, `Starting …`, are the manager's). */
 const UNIT_MESSAGE =
-  /^(Control process exited, .*[^)]$|Failed with result |Starting timed out|Stopping timed out|Deactivated successfully|Still around after SIGKILL|Processes still around)/;
+  /^(Control process exited, .*[^)]$|Failed with result |Starting timed out|Stopping timed out|Deactivated successfully|Still around after SIGKILL|Processes still around|Killing process)/;
+
+const withoutPid = (m: string): string => m.replace(/^Killing process \d+/, 'Killing process N');
 
 interface Recorded {
   lines: string[];
@@ -152,10 +155,11 @@ describe('socket unit control commands (systemd 257)', () => {
     const want = rec.log
       .filter((l) => l.startsWith(prefix))
       .map((l) => l.slice(prefix.length))
-      .filter((m) => UNIT_MESSAGE.test(m));
+      .filter((m) => UNIT_MESSAGE.test(m))
+      .map(withoutPid);
     const ours = log.lines
       .filter((l) => l.unit === `${unit}.socket` && l.level !== 'debug' && UNIT_MESSAGE.test(l.message))
-      .map((l) => l.message);
+      .map((l) => withoutPid(l.message));
     expect(ours).toEqual(want);
   });
 });
