@@ -1,7 +1,8 @@
 /**
  * A socket unit's ExecStartPre=/ExecStartPost=/ExecStopPre=/ExecStopPost= as systemd 257 runs them
  * (fixtures/v257/socket-exec, recorded with the oracle by record.sh): each fixture socket is started
- * (an Accept=yes one gets a connection) and the engine stopped, and then compared with the recording:
+ * (an Accept=yes one, or one marked `# oracle: connect`, gets a connection) and the engine stopped, and
+ * then compared with the recording:
  *
  * - the lines its commands wrote, in order: whether the socket was listening while each ran (never
  *   during ExecStartPre=, always during ExecStartPost=/ExecStopPre=, not during ExecStopPost= unless
@@ -144,6 +145,19 @@ describe('socket unit control commands (systemd 257)', () => {
     expect([`rc=${rc}`, `Active: ${active}`]).toEqual(rec.start);
 
     if (existsSync(join(FIXTURE, `${unit}@.service`))) expect(await askUnix(`${dir}/se-${unit}.sock`)).toBe('ok\n');
+    if (readFileSync(join(FIXTURE, `${unit}.socket`), 'utf8').includes('# oracle: connect')) {
+      // A connection its service never takes: retriggered until the service's start limit fails the socket.
+      const e = engine;
+      const down = new Promise<void>((resolve) =>
+        e.on('socket-state', (ev) => {
+          if (ev.socket === `${unit}.socket` && (ev.state === 'failed' || ev.state === 'dead')) resolve();
+        }),
+      );
+      const c = connect(`${dir}/se-${unit}.sock`);
+      c.on('error', () => undefined);
+      await down;
+      c.destroy();
+    }
     await engine.stop();
     engine = undefined;
 
