@@ -141,8 +141,12 @@ function lastEnum<T extends string>(unit: ServiceUnit, key: string, names: reado
   return out;
 }
 
-/** Splits a list value as extract_first_word(EXTRACT_UNQUOTE): whitespace-separated, quotes removed, `\x` → x. */
-function words(value: string): string[] | undefined {
+/**
+ * Splits a list value as extract_first_word(EXTRACT_UNQUOTE): whitespace-separated, quotes removed,
+ * `\x` → x. A syntax error (an open quote, a trailing `\`) ends the list there, keeping the words
+ * before it, as config_parse_namespace_path_strv() does.
+ */
+function words(value: string): string[] {
   const out: string[] = [];
   let i = 0;
   while (i < value.length) {
@@ -153,7 +157,7 @@ function words(value: string): string[] | undefined {
     for (; i < value.length; i++) {
       const c = value[i] as string;
       if (c === '\\') {
-        if (i + 1 >= value.length) return undefined;
+        if (i + 1 >= value.length) return out;
         word += value[++i];
       } else if (quote !== undefined) {
         if (c === quote) quote = undefined;
@@ -162,7 +166,7 @@ function words(value: string): string[] | undefined {
       else if (' \t\n\r'.includes(c)) break;
       else word += c;
     }
-    if (quote !== undefined) return undefined;
+    if (quote !== undefined) return out;
     out.push(word);
   }
   return out;
@@ -188,7 +192,7 @@ function pathList(unit: ServiceUnit, keys: readonly string[]): string[] {
         out = [];
         continue;
       }
-      for (const word of words(v) ?? []) {
+      for (const word of words(v)) {
         let w = word;
         const ignore = w.startsWith('-');
         if (ignore) w = w.slice(1);

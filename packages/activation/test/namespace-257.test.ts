@@ -22,10 +22,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ActivationEngine } from '../src/index.js';
-import { need, root } from './helpers/capability.js';
+import { need, python3, root } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
 import { type RecordingLogger, testLogger } from './helpers/log.js';
-import { unitDir } from './helpers/run.js';
+import { clientOnce, loopback, unitDir } from './helpers/run.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/v257/namespace/', import.meta.url));
 const UNITS = readdirSync(FIXTURE)
@@ -183,5 +183,27 @@ describe('ProtectSystem=, ProtectHome=, ReadWritePaths=, ReadOnlyPaths=, Inacces
       expect(got.logged.join('\n')).toMatch(/status=226\/NAMESPACE/);
       expect(got.logged.join('\n')).toContain(`ENOENT ${path}`);
     }
+  });
+
+  it('Accept=yes: every instance gets the namespace (the regular path, never the fast one)', async (ctx) => {
+    need(ctx, root, python3);
+    const addr = await loopback();
+    log = testLogger();
+    engine = new ActivationEngine({ logger: log });
+    const probe = `/bin/sh -c 'touch /etc/.nstest-$$$$ 2>&1 | sed "s/.*: //"; ls -A /root | wc -l; touch ${nstest}/rw/.x && echo rw'`;
+    await engine.start(
+      await loadUnits(
+        unitDir({
+          'ns.socket': `[Socket]\nListenStream=${addr}\nAccept=yes\n`,
+          'ns@.service': `[Service]\nExecStart=${probe}\nStandardInput=socket\nProtectSystem=strict\nProtectHome=tmpfs\nReadWritePaths=${nstest}/rw\n`,
+        }),
+      ),
+    );
+    const port = Number(addr.split(':')[1]);
+    for (let n = 0; n < 2; n++) {
+      const reply = await clientOnce(port, { tcp: true });
+      expect(reply.received).toBe('Read-only file system\n0\nrw\n');
+    }
+    expect(log.errors).toEqual([]);
   });
 });

@@ -74,6 +74,9 @@ describe('namespace settings', () => {
     const v = serviceOf('[Service]\nExecStart=/bin/true\nReadWritePaths=/a "/b c" -/d//e/ +/f -+/g\nProtectSystem=\n');
     expect(namespaceSettings(v).readWritePaths).toEqual(['/a', '/b c', '-/d/e', '+/f', '-+/g']);
     expect(namespaceSettings(v).protectSystem).toBe('no');
+    // A syntax error ends the list there: the words before it stay.
+    const w = serviceOf('[Service]\nExecStart=/bin/true\nReadOnlyPaths=/a "/b\nInaccessiblePaths=+-/c -+/d\n');
+    expect(namespaceSettings(w)).toMatchObject({ readOnlyPaths: ['/a'], inaccessiblePaths: ['-+/d'] });
     expect(needsMountNamespace(namespaceSettings(v), false)).toBe(true);
     expect(needsMountNamespace(NONE, false)).toBe(false);
     expect(needsMountNamespace(NONE, true)).toBe(true);
