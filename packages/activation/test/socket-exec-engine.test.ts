@@ -13,6 +13,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActivationEngine, type SocketState, type UnitInfo } from '../src/index.js';
+import { need, root } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
 import { testLogger } from './helpers/log.js';
 import { tmp, unitDir } from './helpers/run.js';
@@ -219,5 +220,26 @@ describe('socket control commands in the engine (socket.c)', () => {
       't.socket: Control process exited, code=killed, status=9/KILL',
       "t.socket: Failed with result 'timeout'.",
     ]);
+  });
+
+  it('SocketUser= owns the node, not the commands; %n in the [Socket] exec settings is the socket', async (ctx) => {
+    need(ctx, root);
+    const dir = tmp('sockexec-');
+    const out = join(dir, 'out.txt');
+    const sock = join(dir, 'o.sock');
+    const units = unitDir({
+      'o.socket': [
+        '[Socket]',
+        `ListenStream=${sock}`,
+        'SocketUser=nobody',
+        'Environment=WHO=%n',
+        `ExecStartPost=/bin/sh -c 'echo "$$(id -u) $$WHO $$(stat -c %%U ${sock})" >> ${out}'`,
+        '',
+      ].join('\n'),
+      'o.service': '[Service]\nExecStart=/bin/true\n',
+    });
+    engine = new ActivationEngine({ logger: testLogger() });
+    expect((await engine.start(await loadUnits(units))).listening).toEqual(['o.socket']);
+    expect(lines(out)).toEqual(['0 o.socket nobody']);
   });
 });
