@@ -2,6 +2,7 @@
  * `daemon-reload` for the engine's sockets: what a new set of units changes, with the rule that
  * nothing that serves is closed (see ActivationEngine.reload()).
  */
+import type { SocketUnit } from '@mptcp/unit';
 import type { EngineCore } from './engine-core.js';
 import type { EngineUnits, ReloadReport } from './engine-types.js';
 import { templateNameFor } from './instance-name.js';
@@ -86,10 +87,14 @@ export function reloadSockets(core: EngineCore, table: SocketRuntimes, units: En
     }
     if (sock && (sock.busy !== undefined || (serving(sock) && hasExecCommands(unit)))) {
       // A socket with control commands is not reopened behind their back (systemd applies new
-      // socket settings at the next start): the new definition waits for it. One that is starting
-      // or stopping is left to finish.
-      if (keyOf(sock) !== socketIdentity(unit)) sock.pending = unit;
-      else sock.unit = unit;
+      // socket settings at the next start), nor one that is starting or stopping. Its commands and
+      // their exec settings (kept in `extra`) apply from the next step on; other socket settings
+      // (Listen=, options) wait for the next start.
+      const fdsOf = (u: SocketUnit): string => socketIdentity({ ...u, extra: {} });
+      if (fdsOf(sock.opened) === fdsOf(unit)) {
+        sock.unit = unit;
+        applyRuntimeLimits(sock, unit);
+      } else sock.pending = unit;
       report.kept.push(unit.name);
       if (serving(sock)) report.listening.push(unit.name);
       continue;

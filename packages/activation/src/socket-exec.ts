@@ -74,7 +74,7 @@ export interface StepFds {
  * is killed at the end of the stop (socket_enter_signal(SOCKET_FINAL_SIGTERM)).
  */
 export class SocketControl {
-  readonly execUnit: ServiceUnit;
+  execUnit: ServiceUnit;
   private readonly exec: ServiceExec;
   private readonly groups = new Set<number>();
   private current: { child: ServiceChild; cmd: ExecCommand } | undefined;
@@ -86,12 +86,18 @@ export class SocketControl {
   lastFailure: string | undefined;
 
   constructor(
-    readonly unit: SocketUnit,
+    public unit: SocketUnit,
     options: ServiceProcessOptions,
   ) {
     this.execUnit = socketExecUnit(unit);
     this.exec = new ServiceExec(() => this.execUnit, options);
     this.log = options.logger;
+  }
+
+  /** A daemon-reload changed the unit: its next commands run with the new settings (the run goes on). */
+  redefine(unit: SocketUnit): void {
+    this.unit = unit;
+    this.execUnit = socketExecUnit(unit);
   }
 
   /** The control process now running (status: its PID). */

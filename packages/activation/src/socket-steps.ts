@@ -68,6 +68,7 @@ export class SocketSteps {
 
   private controlOf(sock: SocketRuntime): SocketControl {
     sock.control ??= new SocketControl(sock.unit, this.core.serviceOptions());
+    if (sock.control.unit !== sock.unit) sock.control.redefine(sock.unit);
     return sock.control;
   }
 

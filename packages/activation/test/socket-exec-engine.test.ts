@@ -242,4 +242,25 @@ describe('socket control commands in the engine (socket.c)', () => {
     expect((await engine.start(await loadUnits(units))).listening).toEqual(['o.socket']);
     expect(lines(out)).toEqual(['0 o.socket nobody']);
   });
+
+  it('a daemon-reload changes the commands and their settings for the next steps of a listening socket', async () => {
+    const dir = tmp('sockexec-');
+    const out = join(dir, 'out.txt');
+    const text = (v: string): string =>
+      [
+        '[Socket]',
+        `ListenStream=${join(dir, 'r.sock')}`,
+        `Environment=V=${v}`,
+        `ExecStartPre=/bin/sh -c 'echo pre $$V >> ${out}'`,
+        `ExecStopPost=/bin/sh -c 'echo stop-post ${v} $$V >> ${out}'`,
+        '',
+      ].join('\n');
+    const units = unitDir({ 'r.socket': text('1'), 'r.service': '[Service]\nExecStart=/bin/true\n' });
+    engine = new ActivationEngine({ logger: testLogger() });
+    await engine.start(await loadUnits(units));
+    writeFileSync(join(units, 'r.socket'), text('2'));
+    expect((await engine.reload(await loadUnits(units))).kept).toEqual(['r.socket']);
+    await engine.stopUnit('r.socket');
+    expect(lines(out)).toEqual(['pre 1', 'stop-post 2 2']);
+  });
 });
