@@ -19,14 +19,15 @@
  * 4. Then the read-only flag: on each read-only entry (an inaccessible one included) and on every
  *    mount below it, except below another entry (so ReadWritePaths=/var/lib/x under
  *    ProtectSystem=strict stays writable; autofs mounts are left alone), one mount at a time as
- *    systemd's bind_remount_recursive_with_mountinfo(); a tmpfs entry only itself.
+ *    systemd's bind_remount_recursive_with_mountinfo(); a tmpfs entry only itself. Likewise noexec
+ *    on inaccessible paths; with NoNewPrivileges=yes, nosuid on every entry and all below it.
  *
  * A missing path without `-` fails the process before it runs with 226/NAMESPACE (the failing
  * step's errno and path in the error), as in systemd. Symbolic links in the paths are resolved on
  * the host first (systemd resolves them inside the namespace as it goes; the same unless a link
  * points into a path the plan itself mounts over).
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, openSync, closeSync, readFileSync, readlinkSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { MountStep } from '@mptcp/native';
 import { type ServiceUnit, expandSpecifiers, machineHostFacts, parseBoolean } from '@mptcp/unit';
@@ -59,6 +60,8 @@ interface Entry {
   ignore: boolean;
   /** read_only: also read-only though its mode is not (a tmpfs, or taken over from a dropped duplicate). */
   readOnly: boolean;
+  /** noexec: taken over from a dropped duplicate. */
+  noexec?: boolean;
   source?: string;
   options?: string;
   flags?: number;
@@ -325,6 +328,11 @@ export function parseMountInfo(text: string): MountPoint[] {
 export interface PlanOptions {
   sandboxed: boolean;
   privateTmp?: { tmp: string; varTmp: string } | undefined;
+  /**
+   * NoNewPrivileges=yes (and no SELinux): every entry's mount and all below it also get nosuid
+   * (257's mount_nosuid).
+   */
+  nosuid?: boolean;
   /** /proc/self/mountinfo's text (tests); default: read now. */
   mountInfo?: string;
 }
@@ -376,6 +384,7 @@ export function namespaceEntries(s: NamespaceSettings, opts: PlanOptions): Entry
     const prev = unique[unique.length - 1];
     if (prev && prev.path === e.path) {
       prev.readOnly ||= entryReadOnly(e);
+      prev.noexec ||= entryNoexec(e);
       continue;
     }
     unique.push(e);
@@ -408,6 +417,11 @@ export function namespaceEntries(s: NamespaceSettings, opts: PlanOptions): Entry
 
 function entryReadOnly(e: Entry): boolean {
   return e.readOnly || e.mode === Mode.ReadOnly || e.mode === Mode.Inaccessible;
+}
+
+/** mount_entry_noexec() for the modes used here: an inaccessible path. */
+function entryNoexec(e: Entry): boolean {
+  return e.noexec === true || e.mode === Mode.Inaccessible;
 }
 
 /** The steps @mptcp/native's child carries out (SpawnProcessOptions.mounts). */
@@ -463,20 +477,37 @@ export function mountPlan(s: NamespaceSettings, opts: PlanOptions): MountStep[] 
       }
     }
   }
-  // make_read_only(): each read-only entry, and (but for a tmpfs) every mount below it that is not
-  // below another entry (the deny list: every entry path) nor an autofs.
+  // make_read_only(), then make_noexec(): each such entry, and (but for a tmpfs) every mount below
+  // it that is not below another entry (the deny list: every entry path) nor an autofs, one by one
+  // (bind_remount_recursive_with_mountinfo()).
   const paths = entries.map((e) => e.path);
-  for (const e of entries) {
-    if (!entryReadOnly(e)) continue;
-    steps.push({ op: 'readonly', path: e.path, ignoreMissing: e.ignore });
-    if (e.mode === Mode.Tmpfs) continue;
-    const deny = paths.filter((d) => d !== e.path && pathUnder(d, e.path));
-    for (const p of below(e.path, false).reverse()) {
-      if (points.get(p) === 'autofs' || deny.some((d) => pathUnder(p, d))) continue;
-      steps.push({ op: 'readonly', path: p, submount: true });
+  const flag = (op: 'readonly' | 'noexec', has: (e: Entry) => boolean): void => {
+    for (const e of entries) {
+      if (!has(e)) continue;
+      steps.push({ op, path: e.path, ignoreMissing: e.ignore });
+      if (e.mode === Mode.Tmpfs) continue;
+      const deny = paths.filter((d) => d !== e.path && pathUnder(d, e.path));
+      for (const p of below(e.path, false).reverse()) {
+        if (points.get(p) === 'autofs' || deny.some((d) => pathUnder(p, d))) continue;
+        steps.push({ op, path: p, submount: true });
+      }
     }
-  }
+  };
+  flag('readonly', entryReadOnly);
+  flag('noexec', entryNoexec);
+  // make_nosuid(): without a deny list, so mount_setattr(AT_RECURSIVE) on each entry (a tmpfs: itself).
+  if (opts.nosuid === true)
+    for (const e of entries)
+      steps.push({ op: 'nosuid', path: e.path, recursive: e.mode !== Mode.Tmpfs, ignoreMissing: e.ignore });
   return steps;
+}
+
+let selinux: boolean | undefined;
+
+/** mac_selinux_use(): SELinux is enabled (selinuxfs mounted). */
+export function selinuxInUse(): boolean {
+  selinux ??= existsSync('/sys/fs/selinux/enforce');
+  return selinux;
 }
 
 let nodesReady = false;

@@ -11,7 +11,13 @@ import { execContextOf, withoutSandbox } from './exec-context.js';
 import { type ExecContextOptions, type ExitStatus, type ServiceChild, execCommand, waitExit } from './exec.js';
 import type { ServiceResult } from './restart-policy.js';
 import { exitStatusText } from './exit-status.js';
-import { ensureInaccessibleNodes, mountPlan, namespaceSettings, needsMountNamespace } from './namespace.js';
+import {
+  ensureInaccessibleNodes,
+  mountPlan,
+  namespaceSettings,
+  needsMountNamespace,
+  selinuxInUse,
+} from './namespace.js';
 import { type PrivateTmp, createPrivateTmp, wantsPrivateTmp } from './private-tmp.js';
 import { enforcementOf, refusedChild, sandboxCheck, unenforcedMessage } from './sandbox.js';
 import { type OutputRoute, routeOutput } from './service-output.js';
@@ -255,7 +261,9 @@ export class ServiceExec {
     if (!needsMountNamespace(settings, privateTmp)) return ctx;
     if (privateTmp) this.privateTmp ??= createPrivateTmp(unit.name);
     const tmp = sandboxed && this.privateTmp ? { tmp: this.privateTmp.tmp, varTmp: this.privateTmp.varTmp } : undefined;
-    const mounts = mountPlan(settings, { sandboxed, privateTmp: tmp });
+    // NoNewPrivileges=yes: nosuid too (257: unless SELinux is in use, which cannot be applied here).
+    const nosuid = sandboxed && ctx.noNewPrivileges === true && !selinuxInUse();
+    const mounts = mountPlan(settings, { sandboxed, privateTmp: tmp, nosuid });
     const nodes = mounts.some((m) => m.op === 'inaccessible')
       ? { inaccessibleDir: ensureInaccessibleNodes(native.mknod?.bind(native)) }
       : {};

@@ -48,7 +48,21 @@ function recorded(): Map<string, string[]> {
 /** Where a mount point differs between the oracle's chroot and a host (a mount of its own or not). */
 const HOST_MOUNTS = new Set(['/tmp', '/run', '/dev/shm', '/', '/var/tmp', '/etc', '/usr', '/root', '/home']);
 
-/** The directories a unit's namespace empties (PrivateTmp=, ProtectHome=yes/tmpfs): their entry count is compared. */
+/** What of a unit decides what is compared. */
+interface Compared {
+  /** The directories its namespace empties (PrivateTmp=, ProtectHome=yes/tmpfs): their entry count. */
+  empty: ReadonlySet<string>;
+  /** NoNewPrivileges=yes: nosuid everywhere it has a namespace. */
+  nosuid: boolean;
+}
+
+function compared(unitText: string): Compared {
+  return {
+    empty: emptied(unitText),
+    nosuid: /^NoNewPrivileges=yes$/m.test(unitText) && !/^ExecStart=\+/m.test(unitText),
+  };
+}
+
 function emptied(unitText: string): Set<string> {
   const out = new Set<string>();
   if (/^ExecStart=\+/m.test(unitText)) return out; // a `+` command: no sandboxing
@@ -60,9 +74,11 @@ function emptied(unitText: string): Set<string> {
 /**
  * The comparable facts of a probe's path lines: mode, ls, touch, rw/ro of the mount holding it; the
  * mount point where the namespace decides it (not a host mount point), the entry count below
- * /var/lib/nstest and in the directories the namespace empties.
+ * /var/lib/nstest and in the directories the namespace empties; nosuid under NoNewPrivileges=yes,
+ * noexec of the namespace's own mounts.
  */
-function facts(lines: readonly string[], nstest: string, empty: ReadonlySet<string>): Record<string, string> {
+function facts(lines: readonly string[], nstest: string, c: Compared): Record<string, string> {
+  const { empty } = c;
   const out: Record<string, string> = {};
   for (const l of lines) {
     if (l.startsWith('[log]') || l.startsWith('[stop-post]') || l === '[main]') continue;
@@ -76,6 +92,8 @@ function facts(lines: readonly string[], nstest: string, empty: ReadonlySet<stri
       `write=${f.write}`,
       flag,
       HOST_MOUNTS.has(point) ? '' : `at=${point}`,
+      c.nosuid && (f.flags ?? '').includes('nosuid') ? 'nosuid' : '',
+      !HOST_MOUNTS.has(point) && (f.flags ?? '').includes('noexec') ? 'noexec' : '',
       counted ? `entries=${f.entries}` : '',
     ]
       .filter(Boolean)
@@ -159,8 +177,10 @@ describe('ProtectSystem=, ProtectHome=, ReadWritePaths=, ReadOnlyPaths=, Inacces
   it('the fixture covers what it should', (ctx) => {
     need(ctx, root);
     expect(UNITS).toEqual(
-      expect.arrayContaining(['strict', 'full', 'yes', 'home-yes', 'home-tmpfs', 'paths', 'missing']),
+      expect.arrayContaining(['strict', 'full', 'yes', 'home-yes', 'home-tmpfs', 'paths', 'missing', 'nnp']),
     );
+    // nosuid is compared where the unit asks for it and seen there.
+    expect(expected.get('nnp')?.join('\n')).toMatch(/^\/etc .*flags=nosuid$/m);
     expect(UNITS.length).toBe(expected.size);
     // Sanity of the recording: strict makes /etc read-only, keeps the ReadWritePaths= writable.
     expect(expected.get('strict')?.join('\n')).toMatch(/^\/var\/lib\/nstest\/rw .*write=ok/m);
@@ -171,8 +191,8 @@ describe('ProtectSystem=, ProtectHome=, ReadWritePaths=, ReadOnlyPaths=, Inacces
     need(ctx, root);
     const want = expected.get(name) ?? [];
     const got = await run(name);
-    const empty = emptied(readFileSync(join(FIXTURE, `${name}.service`), 'utf8'));
-    expect(facts(got.lines, nstest, empty), got.logged.join('\n')).toEqual(facts(want, nstest, empty));
+    const c = compared(readFileSync(join(FIXTURE, `${name}.service`), 'utf8'));
+    expect(facts(got.lines, nstest, c), got.logged.join('\n')).toEqual(facts(want, nstest, c));
     // A process that failed before it ran: 226/NAMESPACE, with the path and errno in the log. (257
     // then runs ExecStopPost=, the `[stop-post]` line; the engine runs none after a failed spawn of
     // the main process, whatever the step: not compared here.)

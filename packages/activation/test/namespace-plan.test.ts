@@ -170,6 +170,30 @@ describe('the plan', () => {
     expect(paths({ ...NONE, protectSystem: 'strict', readOnlyPaths: ['/etc'] })).not.toContain('/etc');
   });
 
+  it('noexec on inaccessible paths; with NoNewPrivileges=yes nosuid on every entry, recursively (a tmpfs: itself)', () => {
+    const s: NamespaceSettings = {
+      ...NONE,
+      protectHome: 'tmpfs',
+      readWritePaths: ['/srv'],
+      inaccessiblePaths: ['/var/lib/data'],
+    };
+    const without = mountPlan(s, { sandboxed: true, mountInfo: HOST });
+    expect(without.filter((m) => m.op === 'noexec').map((m) => m.path)).toEqual(['/run/credentials', '/var/lib/data']);
+    expect(without.some((m) => m.op === 'nosuid')).toBe(false);
+    const steps = mountPlan(s, { sandboxed: true, nosuid: true, mountInfo: HOST });
+    expect(steps.filter((m) => m.op === 'nosuid')).toEqual([
+      { op: 'nosuid', path: '/home', recursive: false, ignoreMissing: true },
+      { op: 'nosuid', path: '/root', recursive: false, ignoreMissing: true },
+      { op: 'nosuid', path: '/run/credentials', recursive: true, ignoreMissing: true },
+      { op: 'nosuid', path: '/run/user', recursive: false, ignoreMissing: true },
+      { op: 'nosuid', path: '/srv', recursive: true, ignoreMissing: false },
+      { op: 'nosuid', path: '/var/lib/data', recursive: true, ignoreMissing: false },
+    ]);
+    // The rounds in 257's order: every read-only step, then noexec, then nosuid.
+    const kinds = steps.map((m) => m.op).filter((o) => ['readonly', 'noexec', 'nosuid'].includes(o));
+    expect(kinds.join(' ')).toMatch(/^(readonly )+(noexec )+(nosuid ?)+$/);
+  });
+
   it('a `+` command: ReadWritePaths= only (and /run/credentials)', () => {
     const s: NamespaceSettings = {
       protectSystem: 'strict',

@@ -47,6 +47,12 @@
 #ifndef MOUNT_ATTR_RDONLY
 #define MOUNT_ATTR_RDONLY 0x00000001
 #endif
+#ifndef MOUNT_ATTR_NOSUID
+#define MOUNT_ATTR_NOSUID 0x00000002
+#endif
+#ifndef MOUNT_ATTR_NOEXEC
+#define MOUNT_ATTR_NOEXEC 0x00000008
+#endif
 #ifndef UMOUNT_NOFOLLOW
 #define UMOUNT_NOFOLLOW 0x00000008
 #endif
@@ -290,8 +296,13 @@ int ApplyMounts(SpawnArgs* a, Step* step) {
       case kMountTmpfs:
         if (syscall(SYS_mount, "tmpfs", m.path, "tmpfs", m.flags, m.options) < 0) err = errno;
         break;
-      case kMountReadOnly: {
-        KernelMountAttr attr{MOUNT_ATTR_RDONLY, 0, 0, 0};
+      case kMountReadOnly:
+      case kMountNoexec:
+      case kMountNosuid: {
+        uint64_t set = m.kind == kMountReadOnly ? MOUNT_ATTR_RDONLY
+                       : m.kind == kMountNoexec ? MOUNT_ATTR_NOEXEC
+                                                : MOUNT_ATTR_NOSUID;
+        KernelMountAttr attr{set, 0, 0, 0};
         *step = kMountSetattr;
         unsigned flags = AT_SYMLINK_NOFOLLOW | (m.recursive ? AT_RECURSIVE : 0);
         if (syscall(SYS_mount_setattr, AT_FDCWD, m.path, flags, &attr, sizeof(attr)) < 0) err = errno;
@@ -725,8 +736,10 @@ bool SpawnRequest::ParseContext(Napi::Env env, Napi::Value v) {
 }
 bool SpawnRequest::ParseMounts(Napi::Env env, Napi::Value v, Napi::Value nodes) {
   if (!v.IsArray()) return Bad(env, "context.mounts must be an array");
-  static const char* const kOps[] = {"umount", "mkdir", "bind", "inaccessible", "tmpfs", "readonly"};
-  static const int kKinds[] = {kMountUmount, kMountMkdir, kMountBind, kMountInaccessible, kMountTmpfs, kMountReadOnly};
+  static const char* const kOps[] = {"umount", "mkdir",    "bind",   "inaccessible",
+                                     "tmpfs",  "readonly", "noexec", "nosuid"};
+  static const int kKinds[] = {kMountUmount, kMountMkdir,    kMountBind,   kMountInaccessible,
+                               kMountTmpfs,  kMountReadOnly, kMountNoexec, kMountNosuid};
   Napi::Array arr = v.As<Napi::Array>();
   bool inaccessible = false;
   for (uint32_t i = 0; i < arr.Length(); i++) {
@@ -739,7 +752,9 @@ bool SpawnRequest::ParseMounts(Napi::Env env, Napi::Value v, Napi::Value nodes) 
     int kind = 0;
     for (size_t k = 0; k < sizeof(kOps) / sizeof(kOps[0]); k++)
       if (name == kOps[k]) kind = kKinds[k];
-    if (kind == 0) return Bad(env, "context.mounts[].op must be umount, mkdir, bind, inaccessible, tmpfs or readonly");
+    if (kind == 0)
+      return Bad(env,
+                 "context.mounts[].op must be umount, mkdir, bind, inaccessible, tmpfs, readonly, noexec or nosuid");
     MountStep step{kind, path.As<Napi::String>().Utf8Value(), "", "", 0, false, false, false};
     if (step.path.empty() || step.path[0] != '/' || step.path.find('\0') != std::string::npos)
       return Bad(env, "context.mounts[].path must be an absolute path");

@@ -77,7 +77,7 @@ export interface SpawnContext {
 
 /** One step of a child's mount namespace (spawn.ts SpawnProcessOptions.mounts). */
 export interface MountStep {
-  op: 'umount' | 'mkdir' | 'bind' | 'inaccessible' | 'tmpfs' | 'readonly';
+  op: 'umount' | 'mkdir' | 'bind' | 'inaccessible' | 'tmpfs' | 'readonly' | 'noexec' | 'nosuid';
   path: string;
   source?: string;
   options?: string;

@@ -101,7 +101,8 @@ export interface SpawnProcessOptions {
    * - `inaccessible`: the node of path's type (lstat; a symlink fails ELOOP) from `inaccessibleDir`
    *   (reg, dir, chr, blk, fifo, sock; a missing blk or chr node falls back as systemd's) bound on it;
    * - `tmpfs`: a tmpfs with `flags` (MS_*) and `options` (its data string);
-   * - `readonly`: mount_setattr(MOUNT_ATTR_RDONLY) on the mount at path (AT_RECURSIVE when `recursive`).
+   * - `readonly`, `noexec`, `nosuid`: mount_setattr(MOUNT_ATTR_RDONLY, _NOEXEC, _NOSUID) on the mount
+   *   at path (AT_RECURSIVE when `recursive`).
    * ENOENT skips a step with `ignoreMissing`; `submount` skips ENOENT and EINVAL (a mount gone since the
    * plan was made). Any other failure fails the spawn: `unshare`, `mount`, `mount_setattr` or `lstat`
    * with the errno and the step's path. Needs CAP_SYS_ADMIN.

@@ -15,7 +15,16 @@ namespace mptcp_native {
 
 // One step of the mount namespace the child sets up (the caller's plan, in order): kind, target path,
 // source (bind), options and flags (tmpfs), what it may skip.
-enum MountKind : int { kMountUmount = 1, kMountMkdir, kMountBind, kMountInaccessible, kMountTmpfs, kMountReadOnly };
+enum MountKind : int {
+  kMountUmount = 1,
+  kMountMkdir,
+  kMountBind,
+  kMountInaccessible,
+  kMountTmpfs,
+  kMountReadOnly,
+  kMountNoexec,
+  kMountNosuid
+};
 struct MountStep {
   int kind;
   std::string path, source, options;

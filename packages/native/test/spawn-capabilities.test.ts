@@ -144,6 +144,13 @@ describe('spawnProcess capabilities', () => {
         ],
       );
       expect(got.split('\n')).toEqual([`${base}/ro:ro`, `${base}/ro/rw:rw`, '0', '0', 'tmpfs', `${base}/home:rw`, '']);
+      // noexec and nosuid: the mount's options in the child's own mountinfo.
+      const opts = await run(`grep -E ' ${base}/ro ' /proc/self/mountinfo | cut -d' ' -f6`, [
+        { op: 'bind', path: `${base}/ro`, source: `${base}/ro`, recursive: true },
+        { op: 'noexec', path: `${base}/ro` },
+        { op: 'nosuid', path: `${base}/ro`, recursive: true },
+      ]);
+      expect(opts.trim().split(',')).toEqual(expect.arrayContaining(['rw', 'nosuid', 'noexec']));
       // A missing path: the step's syscall, errno and path; with ignoreMissing it is skipped.
       const missing = { op: 'bind', path: `${base}/missing`, source: `${base}/missing`, recursive: true };
       await expect(
