@@ -39,7 +39,8 @@ function facts(lines: string[]): Record<string, string> {
     if (k === 'mount') out[`mount ${rest[1]}`] = norm(rest[0] as string);
     else if (k === 'tmp-entries' || k === 'vartmp-entries')
       out[k] = rest
-        .filter((e) => e === 'from-pre' || e === 'from-pre-var' || e.includes('systemd-private-'))
+        // Only this unit's: other tests' PrivateTmp= units may have theirs in the host's /tmp meanwhile.
+        .filter((e) => e === 'from-pre' || e === 'from-pre-var' || /systemd-private-[0-9a-f]{32}-pt\.service-/.test(e))
         .map(norm)
         .join(' ');
     else if (k === 'tmp-mode') out[k] = l;
