@@ -9,7 +9,8 @@
  * One row per directive: the key, how its assignments are read, the exit status of the exec_invoke()
  * step that would apply it. The rows are in exec_invoke()'s order, so that the first unenforced one
  * gives the status systemd would exit with first. What the launcher applies (exec-context.ts,
- * capabilities via @mptcp/native) is `enforced`; the operator's opt-out is
+ * capabilities via @mptcp/native, PrivateTmp=yes and the mount namespace of namespace.ts) is
+ * `enforced`; the operator's opt-out is
  * `--allow-unenforced-sandbox` (ServiceProcessOptions.allowUnenforcedSandbox).
  */
 import { readFileSync, statSync } from 'node:fs';
