@@ -12,6 +12,21 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = resolve(root, 'dist');
 const outfile = resolve(dist, 'run.bundle.cjs');
 
+// @mptcp/native finds its addon (build/, prebuilds/) from its own directory: in a bundle that is
+// where the package resolves from here, not the bundle's directory. Both bundles load the addon
+// (the launcher sets the daemon's V8 flags through it).
+const nativePackageRoot = {
+  name: 'native-package-root',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]native[\\/]dist[\\/]package-root\.js$/ }, () => ({
+      loader: 'js',
+      contents:
+        "import { createRequire } from 'node:module';\nimport { dirname } from 'node:path';\n" +
+        "export const packageRoot = dirname(createRequire(import.meta.url).resolve('@mptcp/native/package.json'));\n",
+    }));
+  },
+};
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: [resolve(dist, 'main-run.js')],
@@ -93,18 +108,24 @@ const result = await build({
       },
     },
     {
-      // @mptcp/native finds its addon (build/, prebuilds/) from its own directory: in the bundle that
-      // is where the package resolves from here, not the bundle's directory.
-      name: 'native-package-root',
+      // commander requires node:child_process at load, for executable subcommands `run` never has;
+      // with it come net, dgram and the stream modules (~1 MB of the idle daemon's RSS). In the
+      // bundle commander gets a stand-in that loads the module at its first use.
+      name: 'commander-lazy-child-process',
       setup(b) {
-        b.onLoad({ filter: /[\\/]native[\\/]dist[\\/]package-root\.js$/ }, () => ({
+        b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+          /[\\/]commander[\\/]lib[\\/]command\.js$/.test(args.importer)
+            ? { path: 'lazy-child-process', namespace: 'lazy-builtin' }
+            : undefined,
+        );
+        b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, () => ({
           loader: 'js',
           contents:
-            "import { createRequire } from 'node:module';\nimport { dirname } from 'node:path';\n" +
-            "export const packageRoot = dirname(createRequire(import.meta.url).resolve('@mptcp/native/package.json'));\n",
+            "let m;\nmodule.exports = new Proxy({}, { get: (_, key) => (m ??= require('node:child_process'))[key] });\n",
         }));
       },
     },
+    nativePackageRoot,
   ],
 });
 
@@ -120,6 +141,7 @@ await build({
   format: 'cjs',
   target: 'node20',
   external: ['./main.js'],
+  plugins: [nativePackageRoot],
   define: { 'import.meta.url': '__launcherUrl' },
   banner: { js: "const __launcherUrl = require('node:url').pathToFileURL(__filename).href;" },
   minifyWhitespace: true,

@@ -1,4 +1,5 @@
 import { fstatSync, writeSync } from 'node:fs';
+import { setNonBlocking } from '@mptcp/native';
 
 /**
  * The daemon's logger: one line per message on stderr. Under journald (JOURNAL_STREAM set, as systemd
@@ -75,6 +76,47 @@ export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
  * stderr writes are synchronous for pipes and files; a burst (1,000 "Listening on …" lines at start)
  * is collected and written once per event-loop turn, and flushed on exit so nothing is lost.
  */
+/**
+ * The daemon's event lines (ready, reloaded, stopped…) on stdout, written in order with write(2).
+ * Not process.stdout: on a pipe or a socket (a test reading the ready line, journald) that is a
+ * net.Socket, and node:net with its stream modules costs the idle daemon ~1.5 MB for a few lines.
+ * Like libuv, a pipe or socket is made non-blocking: a reader that stops reading never holds the
+ * daemon. When it is full (EAGAIN) the rest of the line and every later one go through process.stdout,
+ * which queues them. A file or terminal is written as it is. A closed stdout drops the lines (EPIPE).
+ */
+export function stdoutWriter(fd = 1): (text: string) => void {
+  let checked = false;
+  let queued = false;
+  return (text) => {
+    if (queued) {
+      process.stdout.write(text);
+      return;
+    }
+    if (!checked) {
+      checked = true;
+      try {
+        const st = fstatSync(fd);
+        if (st.isFIFO() || st.isSocket()) setNonBlocking(fd, true);
+      } catch {
+        // not a descriptor we can inspect: write as it is
+      }
+    }
+    const bytes = Buffer.from(text, 'utf8');
+    let off = 0;
+    while (off < bytes.length) {
+      try {
+        off += writeSync(fd, bytes, off);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+          queued = true;
+          process.stdout.write(bytes.subarray(off));
+        }
+        return;
+      }
+    }
+  };
+}
+
 function batchedStderr(): { write: (text: string) => void; flush: () => void } {
   let pending: string[] = [];
   let scheduled = false;

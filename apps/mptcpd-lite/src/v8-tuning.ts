@@ -10,14 +10,25 @@
  * which an idle daemon may never run. compactHeap() runs that one compacting GC once the daemon is
  * ready (and after each reload): with 1,000 units, idle RSS 72.8 → 62.0 MB.
  */
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { createRequire } from 'node:module';
 import { runInNewContext } from 'node:vm';
+import { setV8Flags } from '@mptcp/native';
 
 const tuned = process.argv[2] === 'run' && process.env.MPTCPD_LITE_V8_DEFAULTS !== '1';
 
+/**
+ * V8 flags through @mptcp/native (the same V8 call as node:v8's setFlagsFromString()): node:v8 would
+ * load node:stream and the other stream modules with it, ~1.4 MB of the idle daemon's RSS. node:v8
+ * when the addon cannot.
+ */
+function setFlags(flags: string): void {
+  if (setV8Flags(flags)) return;
+  (createRequire(import.meta.url)('node:v8') as typeof import('node:v8')).setFlagsFromString(flags);
+}
+
 if (tuned) {
-  setFlagsFromString('--semi-space-growth-factor=1');
-  setFlagsFromString('--no-opt');
+  setFlags('--semi-space-growth-factor=1');
+  setFlags('--no-opt');
 }
 
 /** Below this heap size (a few dozen units: ~10 MB, most of it code and the bundle) there is little to give back. */
@@ -31,20 +42,20 @@ export const COMPACT_MIN_HEAP_BYTES = 12 * 2 ** 20;
  * ready) never waits for it. A no-op with V8's defaults (MPTCPD_LITE_V8_DEFAULTS=1) and outside `run`.
  */
 export function compactHeap(): void {
-  if (!tuned || getHeapStatistics().total_heap_size < COMPACT_MIN_HEAP_BYTES) return;
+  if (!tuned || process.memoryUsage().heapTotal < COMPACT_MIN_HEAP_BYTES) return;
   // V8 exposes gc() to contexts created after --expose-gc is set; the daemon's own context stays
   // without it.
-  setFlagsFromString('--expose-gc');
+  setFlags('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  setFlagsFromString('--compact-on-every-full-gc');
+  setFlags('--compact-on-every-full-gc');
   // The bytecode of what start-up ran (loading, parsing, opening) goes too: V8 would drop it only
   // after 5 full GCs without a call, which an idle daemon does not run. A function called again is
   // compiled again from the source V8 keeps; the code cache was written before (afterReady()).
-  setFlagsFromString('--stress-flush-code');
+  setFlags('--stress-flush-code');
   try {
     gc();
   } finally {
-    setFlagsFromString('--no-compact-on-every-full-gc');
-    setFlagsFromString('--no-stress-flush-code');
+    setFlags('--no-compact-on-every-full-gc');
+    setFlags('--no-stress-flush-code');
   }
 }

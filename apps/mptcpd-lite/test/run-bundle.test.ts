@@ -12,6 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { startProcess } from './helpers/cli.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   RUN_BUNDLE,
@@ -177,14 +178,15 @@ const builtMap = new URL('../dist/run.bundle.cjs.map', import.meta.url);
 describe.skipIf(!existsSync(builtMap))('dist/run.bundle.cjs', () => {
   it('has a source map whose sources are the TypeScript files', () => {
     const map = JSON.parse(readFileSync(builtMap, 'utf8')) as { sources: string[]; sourcesContent: string[] };
-    // package-root.js is the one file the bundle replaces and native-subset: the one module it makes
-    // (scripts/bundle-run.mjs); a types-only module compiles to an empty `export {};`: none has code
-    // to map.
+    // package-root.js is the one file the bundle replaces and native-subset: and lazy-builtin: the
+    // modules it makes (scripts/bundle-run.mjs); a types-only module compiles to an empty
+    // `export {};`: none has code to map.
     const ours = map.sources.filter(
       (s, i) =>
         !s.includes('node_modules') &&
         !s.endsWith('native/dist/package-root.js') &&
         !s.startsWith('native-subset:') &&
+        !s.startsWith('lazy-builtin:') &&
         !/^export \{\};\s*(\/\/# sourceMappingURL=\S+\s*)?$/.test(map.sourcesContent[i] ?? ''),
     );
     expect(ours.length).toBeGreaterThan(50);
@@ -204,4 +206,41 @@ describe.skipIf(!existsSync(builtMap))('dist/run.bundle.cjs', () => {
     expect(builtins.has('fs')).toBe(true);
     for (const heavy of ['http', 'http2', 'https', 'tls']) expect(builtins.has(heavy)).toBe(false);
   });
+
+  it('the idle daemon has not loaded node:net, child_process, cluster, dgram, v8 nor the stream modules', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'run-modules-'));
+    dirs.push(root);
+    const units = join(root, 'units');
+    mkdirSync(units);
+    writeFileSync(join(units, 'echo.socket'), '[Socket]\nListenStream=127.0.0.1:0\nAccept=yes\n');
+    writeFileSync(join(units, 'echo@.service'), '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n');
+    // Loaded into the daemon: on SIGUSR2 it writes Node's list of loaded modules and says so.
+    const hook = join(root, 'hook.cjs');
+    const list = join(root, 'modules.json');
+    writeFileSync(
+      hook,
+      `process.on('SIGUSR2', () => { require('node:fs').writeFileSync(${JSON.stringify(list)}, JSON.stringify(process.moduleLoadList)); process.stderr.write('MODULES WRITTEN\\n'); });\n`,
+    );
+    const cli = new URL('../dist/cli.cjs', import.meta.url).pathname;
+    const daemon = startProcess(
+      process.execPath,
+      [cli, 'run', '--units', units, '--control', join(root, 'control.sock')],
+      {
+        env: { NODE_OPTIONS: `--require ${hook}`, NOTIFY_SOCKET: '' },
+      },
+    );
+    try {
+      await daemon.waitFor(/^\{"event":"ready"/, 60_000);
+      daemon.kill('SIGUSR2');
+      await daemon.waitFor(/^MODULES WRITTEN$/, 60_000);
+      const loaded = new Set(JSON.parse(readFileSync(list, 'utf8')) as string[]);
+      for (const m of ['net', 'child_process', 'cluster', 'dgram', 'v8', 'stream', 'internal/streams/readable'])
+        expect(loaded.has(`NativeModule ${m}`), m).toBe(false);
+      // What it does need is there (the check above is not vacuous).
+      expect(loaded.has('NativeModule fs')).toBe(true);
+    } finally {
+      daemon.kill('SIGKILL');
+      await daemon.exited;
+    }
+  }, 120_000);
 });

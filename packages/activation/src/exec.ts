@@ -12,13 +12,23 @@
  * Either way the fds reach 0, 1, 2, 3… by dup2, which clears FD_CLOEXEC on the child's copies only;
  * every other fd of the daemon is CLOEXEC and does not leak.
  */
-import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
 import type { ExitWatch, ProcessExit, SpawnProcessOptions, SpawnedProcess } from '@mptcp/native';
 import type { ExecCommand } from '@mptcp/unit';
 import { DEFAULT_PATH } from './environment.js';
 import { expandArgv } from './exec-expand.js';
 import { spawnExitStatus } from './exit-status.js';
+
+let childProcessModule: typeof import('node:child_process') | undefined;
+/** node:child_process (with net, dgram and the streams) loads only for the node launcher's first spawn. */
+function childProcess(): typeof import('node:child_process') {
+  childProcessModule ??=
+    process.getBuiltinModule?.('node:child_process') ??
+    (createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process'));
+  return childProcessModule;
+}
 
 const SH = '/bin/sh';
 const BASH = ['/bin/bash', '/usr/bin/bash'].find((p) => existsSync(p));
@@ -272,7 +282,7 @@ export function planExec(command: ExecCommand, env: Readonly<Record<string, stri
 function launchNode(prep: PreparedExec): ServiceChild {
   const plan = planNodeExec(prep);
   const stdio: StdioOptions = prep.stdio.map((fd) => (fd < 0 ? 'ignore' : fd));
-  const child: ChildProcess = spawn(plan.file, plan.args, {
+  const child: ChildProcess = childProcess().spawn(plan.file, plan.args, {
     stdio,
     env: prep.env,
     cwd: prep.cwd,

@@ -4,7 +4,6 @@
  * options through @mptcp/native, then chown/symlinks for file-system nodes. MPTCP fallback policy
  * lives here and nowhere else.
  */
-import { execFileSync } from 'node:child_process';
 import {
   chownSync,
   constants as fsc,
@@ -17,6 +16,7 @@ import {
   unlinkSync,
   readlinkSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import {
   IPPROTO_MPTCP,
@@ -334,7 +334,11 @@ function openFifo(unit: SocketUnit, entry: ListenEntry): OpenedPort {
     if (err instanceof ActivationError) throw err;
   }
   // Node has no mkfifo(); coreutils' mkfifo -m sets the mode exactly (no umask window).
-  if (!exists) execFileSync('mkfifo', ['-m', (unit.socketMode & 0o7777).toString(8), path]);
+  if (!exists)
+    (createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')).execFileSync(
+      'mkfifo',
+      ['-m', (unit.socketMode & 0o7777).toString(8), path],
+    );
   // O_RDWR keeps the FIFO open with a writer so that it never reports EOF; Node adds O_CLOEXEC.
   const fd = openSync(path, fsc.O_RDWR | fsc.O_NONBLOCK | fsc.O_NOCTTY | fsc.O_NOFOLLOW);
   try {

@@ -4,8 +4,8 @@
  * its unit and PID, to a ServiceOutputSink — a path of its own, apart from the daemon's log
  * messages and events: a service's line is data, never parsed or worded as one of the daemon's.
  */
-import net from 'node:net';
 import { createRequire } from 'node:module';
+import type * as Net from 'node:net';
 import type * as Readline from 'node:readline';
 import type { Logger } from './logger.js';
 import type { NativeApi } from './native-binding.js';
@@ -16,6 +16,13 @@ let readlineModule: typeof Readline | undefined;
  * node:readline, loaded when the first service output is read rather than at every daemon start (16
  * builtin modules, ~0.5 MB of RSS). process.getBuiltinModule() exists from Node 20.16.
  */
+let netModule: typeof Net | undefined;
+/** node:net (and its stream modules) load with the first captured output, not with the daemon. */
+function net(): typeof Net {
+  netModule ??= process.getBuiltinModule?.('node:net') ?? (createRequire(import.meta.url)('node:net') as typeof Net);
+  return netModule;
+}
+
 function readline(): typeof Readline {
   readlineModule ??=
     process.getBuiltinModule?.('node:readline') ?? (createRequire(import.meta.url)('node:readline') as typeof Readline);
@@ -41,7 +48,7 @@ export function loggerSink(log: Logger): ServiceOutputSink {
 }
 
 export class LogCapture implements OutputCapture {
-  private readonly open_ = new Set<net.Socket>();
+  private readonly open_ = new Set<Net.Socket>();
   private closed = false;
 
   /**
@@ -123,7 +130,7 @@ export class LogCapture implements OutputCapture {
         this.native.close(ourEnd);
         return;
       }
-      const stream = new net.Socket({ fd: ourEnd, readable: true, writable: false });
+      const stream = new (net().Socket)({ fd: ourEnd, readable: true, writable: false });
       this.open_.add(stream);
       const lines = readline().createInterface({ input: stream, crlfDelay: Infinity });
       lines.on('line', emit);

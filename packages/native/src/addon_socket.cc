@@ -79,6 +79,14 @@ static Napi::Value Listen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), 0);
 }
 
+// shutdown(fd, how) → 0 | -errno (SHUT_RD 0, SHUT_WR 1, SHUT_RDWR 2).
+static Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+  int fd, how;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &how)) return info.Env().Undefined();
+  if (shutdown(fd, how) < 0) return Errno(info.Env(), errno);
+  return Napi::Number::New(info.Env(), 0);
+}
+
 // connect(fd, address) → 0 | -errno; on a non-blocking socket -EINPROGRESS means "watch for writable".
 static Napi::Value Connect(const Napi::CallbackInfo& info) {
   int fd;
@@ -426,6 +434,7 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("socket", Napi::Function::New(env, Socket, "socket"));
   exports.Set("bind", Napi::Function::New(env, Bind, "bind"));
   exports.Set("listen", Napi::Function::New(env, Listen, "listen"));
+  exports.Set("shutdown", Napi::Function::New(env, Shutdown, "shutdown"));
   exports.Set("mknodat", Napi::Function::New(env, Mknodat, "mknodat"));
   exports.Set("connect", Napi::Function::New(env, Connect, "connect"));
   exports.Set("accept", Napi::Function::New(env, Accept, "accept"));

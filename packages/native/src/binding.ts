@@ -114,9 +114,12 @@ export interface NativeBinding {
   /** Start-up helpers (addon_startup.cc, startup.ts); absent in an addon built before them. */
   reserveFds?(count: number): boolean;
   mallocTrim?(): boolean;
+  setV8Flags?(flags: string): boolean;
   socket(domain: number, type: number, protocol: number): Result<number>;
   bind(fd: number, address: NativeSockAddrIn, mode?: number): number;
   listen(fd: number, backlog: number): number;
+  /** Absent from an addon built before it was added (a stale build/). */
+  shutdown?(fd: number, how: number): number;
   connect(fd: number, address: NativeSockAddrIn): number;
   accept(fd: number): Result<{ fd: number; local: NativeSockAddr; remote: NativeSockAddr } | null>;
   close(fd: number): number;

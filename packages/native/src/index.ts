@@ -56,8 +56,15 @@ export {
   type SubflowsOptions,
 } from './status.js';
 export { openSocket, openStreamListeners } from './open-socket.js';
-export { reserveFds, trimMallocHeap } from './startup.js';
-export { watchReadable, watchWritable, type FdWatcher, type WatchCallback } from './watch.js';
+export { reserveFds, trimMallocHeap, setV8Flags } from './startup.js';
+export {
+  watchReadable,
+  watchWritable,
+  watchEvents,
+  type FdEvents,
+  type FdWatcher,
+  type WatchCallback,
+} from './watch.js';
 export {
   accept,
   close,
@@ -76,6 +83,9 @@ export {
   getSocketOptionBytes,
   setSocketOption,
   sendDatagram,
+  listenUnixStream,
+  connectUnixStream,
+  shutdownWrite,
 } from './primitives.js';
 export {
   receiveDatagram,

@@ -135,4 +135,50 @@ export function sendDatagram(address: string | SockAddr, data: Buffer): void {
   }
 }
 
+/** shutdown(fd, SHUT_WR): the peer reads end-of-file once it has read what was sent. */
+export function shutdownWrite(fd: number): void {
+  const native = binding();
+  if (native.shutdown === undefined) throw syscallError(38 /* ENOSYS */, { syscall: 'shutdown' });
+  check(native.shutdown(fd, 1), { syscall: 'shutdown' });
+}
+
+/**
+ * A listening AF_UNIX stream socket on a filesystem path (CLOEXEC, non-blocking). The node is
+ * created with exactly `mode` (bind() runs under a thread umask of ~mode: no window, no chmod that
+ * could follow a symlink). An existing node is an EADDRINUSE error: the caller decides whether it is
+ * stale. Nothing else of the process (its umask, its event loop) is touched.
+ */
+export function listenUnixStream(path: string, options: { mode: number; backlog?: number }): number {
+  const native = binding();
+  const fd = check(native.socket(sysconst('AF_UNIX'), sysconst('SOCK_STREAM'), 0), { syscall: 'socket' });
+  try {
+    check(native.bind(fd, { family: 'unix', path, abstract: false }, options.mode), {
+      syscall: 'bind',
+      address: path,
+    });
+    check(native.listen(fd, options.backlog ?? 128), { syscall: 'listen', address: path });
+    return fd;
+  } catch (err) {
+    native.close(fd);
+    throw err;
+  }
+}
+
+/**
+ * A non-blocking connect() to an AF_UNIX stream socket's path: the connected fd (CLOEXEC,
+ * non-blocking), or an MptcpSocketError naming the errno (ECONNREFUSED: nobody listens on a node
+ * that exists; ENOENT; EAGAIN: a listener whose backlog is full — it is alive).
+ */
+export function connectUnixStream(path: string): number {
+  const native = binding();
+  const fd = check(native.socket(sysconst('AF_UNIX'), sysconst('SOCK_STREAM'), 0), { syscall: 'socket' });
+  try {
+    check(native.connect(fd, { family: 'unix', path, abstract: false }), { syscall: 'connect', address: path });
+    return fd;
+  } catch (err) {
+    native.close(fd);
+    throw err;
+  }
+}
+
 export { syscallError };

@@ -1,6 +1,6 @@
 /**
- * Two helpers for a daemon that opens thousands of sockets at start-up and then idles
- * (addon_startup.cc). Both are optimizations only: without the addon, or with one built before
+ * Helpers for a daemon that opens thousands of sockets at start-up and then idles
+ * (addon_startup.cc). All are optimizations only: without the addon, or with one built before
  * them, they do nothing and say so (false).
  */
 import { binding } from './binding.js';
@@ -29,6 +29,20 @@ export function reserveFds(count: number): boolean {
 export function trimMallocHeap(): boolean {
   try {
     return binding().mallocTrim?.() ?? false;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Sets V8 flags as node:v8's setFlagsFromString() does (the same V8 call), without loading node:v8,
+ * which brings node:stream and the other stream modules with it (~1.4 MB of an idle daemon's RSS).
+ * False when the addon cannot do it (not loaded, built before this, or a Node binary that does not
+ * export the V8 function): then nothing was set and the caller may use node:v8.
+ */
+export function setV8Flags(flags: string): boolean {
+  try {
+    return binding().setV8Flags?.(flags) ?? false;
   } catch {
     return false;
   }

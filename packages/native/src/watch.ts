@@ -21,6 +21,8 @@ export type WatchCallback = (error: MptcpSocketError | null) => void;
 // garbage-collected (and silently stopped) while it should still fire.
 const active = new Set<PollHandle>();
 
+const NO_EVENTS: FdEvents = Object.freeze({ readable: false, writable: false });
+
 /**
  * One uv_poll watcher. A class, not an object literal of closures: a daemon keeps one per listening
  * socket for its whole life, and a literal with its own getter and functions cost each one ~0.65 KB
@@ -30,16 +32,21 @@ const active = new Set<PollHandle>();
 class PollWatcher implements FdWatcher {
   private handle: PollHandle | undefined;
 
-  constructor(fd: number, events: number, callback: WatchCallback) {
+  constructor(
+    fd: number,
+    events: number,
+    callback: (error: MptcpSocketError | null, ready: FdEvents) => void,
+    decode: (events: number) => FdEvents = () => NO_EVENTS,
+  ) {
     this.handle = check(
-      binding().pollStart(fd, events, (status) => {
+      binding().pollStart(fd, events, (status, ready) => {
         if (status < 0) {
           // libuv stops the watcher itself and reports POLLERR as EBADF; the caller reads SO_ERROR.
           this.stop();
-          callback(syscallError(-status, { syscall: 'poll' }));
+          callback(syscallError(-status, { syscall: 'poll' }), NO_EVENTS);
           return;
         }
-        callback(null);
+        callback(null, decode(ready));
       }),
       { syscall: 'poll' },
     );
@@ -64,7 +71,7 @@ class PollWatcher implements FdWatcher {
 }
 
 function watch(fd: number, events: number, callback: WatchCallback): FdWatcher {
-  return new PollWatcher(fd, events, callback);
+  return new PollWatcher(fd, events, (error) => callback(error));
 }
 
 /**
@@ -80,4 +87,29 @@ export function watchReadable(fd: number, callback: WatchCallback): FdWatcher {
 /** Calls `callback` when `fd` is writable (a non-blocking connect() has finished). */
 export function watchWritable(fd: number, callback: WatchCallback): FdWatcher {
   return watch(fd, binding().pollEvents.WRITABLE, callback);
+}
+
+/** What a watchEvents() watcher waits for, and what its callback found. */
+export interface FdEvents {
+  readable: boolean;
+  writable: boolean;
+}
+
+/**
+ * One watcher for both directions of an fd (libuv allows a single poll handle per fd: a
+ * watchReadable() and a watchWritable() on the same fd would fight). The callback gets which of the
+ * asked-for events are ready; a peer hang-up shows as readable (read() then returns 0 or the error).
+ * To wait for other events, stop() and call watchEvents again.
+ */
+export function watchEvents(
+  fd: number,
+  want: FdEvents,
+  callback: (error: MptcpSocketError | null, ready: FdEvents) => void,
+): FdWatcher {
+  const ev = binding().pollEvents;
+  const mask = (want.readable ? ev.READABLE | ev.DISCONNECT : 0) | (want.writable ? ev.WRITABLE : 0);
+  return new PollWatcher(fd, mask, callback, (events) => ({
+    readable: (events & (ev.READABLE | ev.DISCONNECT)) !== 0,
+    writable: (events & ev.WRITABLE) !== 0,
+  }));
 }

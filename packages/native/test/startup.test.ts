@@ -3,9 +3,10 @@
  * grow (FDSize in /proc/self/status), no fd is left behind, and the fds opened meanwhile work.
  * trimMallocHeap() runs malloc_trim(0).
  */
+import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { reserveFds, trimMallocHeap } from '../src/index.js';
+import { reserveFds, setV8Flags, trimMallocHeap } from '../src/index.js';
 
 function fdTableSize(): number {
   const m = /^FDSize:\s+(\d+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
@@ -47,5 +48,24 @@ describe('reserveFds', () => {
 describe('trimMallocHeap', () => {
   it('returns a boolean (whether glibc released memory)', () => {
     expect(typeof trimMallocHeap()).toBe('boolean');
+  });
+});
+
+describe('setV8Flags', () => {
+  it('sets a V8 flag as node:v8 would, without loading node:v8', () => {
+    // A fresh process: the test runner itself has node:v8 loaded.
+    const script = `
+      const { setV8Flags } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+      const { runInNewContext } = await import('node:vm');
+      const before = runInNewContext('typeof gc');
+      const ok = setV8Flags('--expose-gc');
+      const after = runInNewContext('typeof gc');
+      console.log(JSON.stringify({ before, ok, after, v8: process.moduleLoadList.includes('NativeModule v8') }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({ before: 'undefined', ok: true, after: 'function', v8: false });
+  });
+
+  it('rejects a non-string', () => {
+    expect(setV8Flags(42 as unknown as string)).toBe(false);
   });
 });

@@ -28,6 +28,7 @@ export { expandExecCommand, parseExecValue } from './exec.js';
 export { parseEnvironmentFile, type EnvFileResult } from './environment.js';
 export { parseUnitName, templateOf, escapeUnitName, unescapeUnitPath, type UnitName } from './unit-name.js';
 export { parseBoolean } from './values/boolean.js';
+export { parseIPv4, parseIPv6 } from './inet.js';
 export { parseNice, parseOomScoreAdjust, parseRlimit } from './values/exec-limits.js';
 export { parseSec, parseSecFix0, parseTime, USEC_INFINITY, type Timespan } from './values/timespan.js';
 export { parseSize } from './values/size.js';

@@ -1,16 +1,28 @@
 /**
- * The daemon's control socket: AF_UNIX stream (node:net). The socket node is created mode 0600 (the
- * umask is set around bind(): no chmod afterwards, so no window and no chmod that follows a symlink)
+ * The daemon's control socket: AF_UNIX stream on raw fds (@mptcp/native's listenUnixStream,
+ * watchEvents; read(2)/write(2) through node:fs). Not node:net: a net.Server's listen() loads
+ * node:cluster and with it child_process, dgram and the stream modules, ~2 MB of the idle daemon's
+ * RSS for one socket that sees a request now and then. The socket node is created mode 0600 (bind()
+ * runs under a thread umask: no chmod afterwards, so no window and no chmod that follows a symlink)
  * inside a directory that must belong to the daemon's uid (or root) and be writable by no one else.
  * Peers are checked with SO_PEERCRED (root or the daemon's own uid); when credentials cannot be read
  * the connection is refused. One JSON request per line, one JSON reply per line; anything malformed
  * gets an error reply and never reaches the daemon. A client that stops reading is not read from
  * either (its replies stay bounded), and an idle connection is closed.
  */
-import { lstatSync, mkdirSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { lstatSync, mkdirSync, readSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { peerCredentials, tryFdOf, type PeerCredentials } from '@mptcp/native';
+import {
+  accept,
+  close,
+  connectUnixStream,
+  listenUnixStream,
+  peerCredentials,
+  shutdownWrite,
+  watchEvents,
+  type FdWatcher,
+  type PeerCredentials,
+} from '@mptcp/native';
 import { MptcpdLiteError } from '../errors.js';
 import { toJson } from '../json.js';
 import { parseRequest, type ControlCommand, type ControlRequest } from './protocol.js';
@@ -38,9 +50,7 @@ export interface ControlServerOptions {
   idleMs?: number;
 }
 
-function peerOf(conn: net.Socket): PeerCredentials | undefined {
-  const fd = tryFdOf(conn);
-  if (fd === undefined) return undefined;
+function peerOf(fd: number): PeerCredentials | undefined {
   try {
     return peerCredentials(fd);
   } catch {
@@ -82,21 +92,21 @@ export function ensureControlDir(dir: string, uid = process.getuid?.() ?? 0): vo
 }
 
 /** Removes a stale socket node left by a crashed daemon; refuses to replace a live one. */
-async function clearStale(p: string): Promise<void> {
+function clearStale(p: string): void {
   try {
     if (!lstatSync(p).isSocket()) throw new Error(`${p} exists and is not a socket`);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
-  const live = await new Promise<boolean>((resolve) => {
-    const s = net.connect(p);
-    s.on('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
+  let live = true;
+  try {
+    close(connectUnixStream(p));
+  } catch (err) {
+    // ECONNREFUSED: a node nobody listens on. EAGAIN (a full backlog) means a live daemon.
+    const code = (err as { code?: string }).code;
+    live = code !== 'ECONNREFUSED' && code !== 'ENOENT';
+  }
   if (live)
     throw new MptcpdLiteError(
       'EADDRINUSE',
@@ -105,50 +115,218 @@ async function clearStale(p: string): Promise<void> {
   rmSync(p, { force: true });
 }
 
-/** bind() under umask 0177: the node exists with mode 0600 from the first instant. */
-function listenPrivate(server: net.Server, p: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // Node binds a path synchronously inside listen(); the umask is process-wide, so restore it at once.
-    const old = process.umask(0o177);
+const READ_CHUNK = 16 * 1024;
+/** After accept() failed (EMFILE, ENFILE, ENOBUFS): the pause before the next try. */
+const ACCEPT_RETRY_MS = 250;
+
+function errnoCode(err: unknown): string | undefined {
+  return (err as { code?: string }).code;
+}
+
+/**
+ * One control connection on a non-blocking fd: requests are read up to each newline, replies are
+ * queued and written as the peer takes them. end() writes what is queued and shuts the write side
+ * (the peer reads end-of-file after the replies), then reads and drops whatever the peer still sends
+ * until it closes (or the idle limit): closing with unread input would reset the connection, and the
+ * peer could lose a reply it has not read yet.
+ */
+class ControlConnection {
+  private watcher: FdWatcher | undefined;
+  private watchRead = false;
+  private watchWrite = false;
+  private readonly out: Buffer[] = [];
+  private outBytes = 0;
+  private input: Buffer = Buffer.alloc(0);
+  private ending = false;
+  private shut = false;
+  private idle: NodeJS.Timeout | undefined;
+  closed = false;
+
+  constructor(
+    readonly fd: number,
+    private readonly idleMs: number,
+    private readonly onLines: (lines: string[]) => void,
+    private readonly onOversize: () => void,
+    private readonly onIdle: () => void,
+    private readonly onClose: () => void,
+  ) {
+    this.touch();
+    this.rewatch();
+  }
+
+  /** Queues one reply; while more than MAX_PENDING_OUTPUT waits, the peer's requests are not read. */
+  write(text: string): void {
+    if (this.closed) return;
+    const b = Buffer.from(text, 'utf8');
+    this.out.push(b);
+    this.outBytes += b.length;
+    this.flush();
+  }
+
+  end(): void {
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    this.input = Buffer.alloc(0);
+    this.flush();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher?.stop();
+    this.watcher = undefined;
+    clearTimeout(this.idle);
     try {
-      server.listen(p, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    } finally {
-      process.umask(old);
+      close(this.fd);
+    } catch {
+      // already gone
     }
-  });
+    this.onClose();
+  }
+
+  private touch(): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => this.onIdle(), this.idleMs);
+    this.idle.unref?.();
+  }
+
+  private rewatch(): void {
+    if (this.closed) return;
+    // Reading pauses while too much waits for the peer (unless we only drain it before closing).
+    const read = this.ending || this.outBytes <= MAX_PENDING_OUTPUT;
+    const write = this.outBytes > 0;
+    if (this.watcher?.active && read === this.watchRead && write === this.watchWrite) return;
+    this.watcher?.stop();
+    this.watchRead = read;
+    this.watchWrite = write;
+    this.watcher =
+      read || write
+        ? watchEvents(this.fd, { readable: read, writable: write }, (error, ready) => {
+            if (error) return this.destroy();
+            if (ready.writable) this.flush();
+            if (ready.readable) this.read();
+          })
+        : undefined;
+  }
+
+  private flush(): void {
+    while (this.out.length > 0 && !this.closed) {
+      const head = this.out[0] as Buffer;
+      let n: number;
+      try {
+        n = writeSync(this.fd, head);
+      } catch (err) {
+        if (errnoCode(err) === 'EAGAIN') break;
+        return this.destroy(); // EPIPE, ECONNRESET: the peer is gone
+      }
+      this.touch();
+      this.outBytes -= n;
+      if (n < head.length) this.out[0] = head.subarray(n);
+      else this.out.shift();
+    }
+    if (this.ending && !this.shut && this.out.length === 0 && !this.closed) {
+      // Like net's end(): the peer reads the replies, then end-of-file.
+      this.shut = true;
+      try {
+        shutdownWrite(this.fd);
+      } catch {
+        // ENOTCONN: the peer is gone; the read side finds out
+      }
+    }
+    this.rewatch();
+  }
+
+  private read(): void {
+    const buf = Buffer.allocUnsafe(READ_CHUNK);
+    for (;;) {
+      if (this.closed) return;
+      let n: number;
+      try {
+        n = readSync(this.fd, buf, 0, READ_CHUNK, null);
+      } catch (err) {
+        if (errnoCode(err) === 'EAGAIN') break;
+        return this.destroy();
+      }
+      if (n === 0) return this.destroy(); // the peer closed (a half-close ends the conversation too)
+      this.touch();
+      if (this.ending) continue;
+      this.input = Buffer.concat([this.input, buf.subarray(0, n)]);
+      const last = this.input.lastIndexOf(0x0a);
+      if (last < 0) {
+        if (this.input.length > MAX_LINE) {
+          this.input = Buffer.alloc(0);
+          this.onOversize();
+        }
+        continue;
+      }
+      // A newline byte never occurs inside a UTF-8 sequence: decoding whole lines is safe.
+      const lines = this.input.toString('utf8', 0, last).split('\n');
+      this.input = this.input.subarray(last + 1);
+      this.onLines(lines);
+      if (this.input.length > MAX_LINE) {
+        this.input = Buffer.alloc(0);
+        this.onOversize();
+      }
+      if (this.outBytes > MAX_PENDING_OUTPUT) break; // the replies wait for the peer: stop reading
+    }
+    this.rewatch();
+  }
 }
 
 export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
   const uid = process.getuid?.() ?? 0;
   ensureControlDir(path.dirname(opts.path), uid);
-  await clearStale(opts.path);
+  clearStale(opts.path);
   const allow = opts.allow ?? ((c: PeerCredentials) => c.uid === 0 || c.uid === uid);
   const idleMs = opts.idleMs ?? CONTROL_IDLE_MS;
-  const conns = new Set<net.Socket>();
+  const conns = new Set<ControlConnection>();
 
-  const server = net.createServer((conn) => {
+  const serve = (fd: number): void => {
+    let busy: Promise<void> = Promise.resolve();
+    const reply = (obj: Record<string, unknown>): void => conn.write(toJson(obj) + '\n');
+    const conn: ControlConnection = new ControlConnection(
+      fd,
+      idleMs,
+      (lines) => {
+        for (const raw of lines) {
+          const line = raw.trim();
+          if (line === '') continue;
+          const req = parseRequest(line);
+          busy = busy.then(async () => {
+            if ('error' in req) {
+              opts.log('debug', `control socket: bad request: ${req.error.message}`);
+              reply({ ok: false, ...req });
+              return;
+            }
+            try {
+              const result = await opts.handler(req.cmd, req);
+              reply({ ok: true, ...(req.id !== undefined ? { id: req.id } : {}), ...result });
+            } catch (err) {
+              reply({
+                ok: false,
+                id: req.id,
+                error: {
+                  code: (err as { code?: string }).code ?? 'EIO',
+                  message: err instanceof Error ? err.message : String(err),
+                },
+              });
+            }
+          });
+        }
+      },
+      () => {
+        reply({ ok: false, error: { code: 'EMSGSIZE', message: `request longer than ${MAX_LINE} bytes` } });
+        conn.end();
+      },
+      () => {
+        opts.log('debug', `control socket: closing a connection idle for ${idleMs} ms`);
+        conn.destroy();
+      },
+      () => conns.delete(conn),
+    );
     conns.add(conn);
-    conn.on('close', () => conns.delete(conn));
-    conn.on('error', () => conn.destroy());
-    conn.setTimeout(idleMs, () => {
-      opts.log('debug', `control socket: closing a connection idle for ${idleMs} ms`);
-      conn.destroy();
-    });
-    const reply = (obj: Record<string, unknown>): void => {
-      if (conn.destroyed) return;
-      conn.write(toJson(obj) + '\n');
-      // The client is not reading: stop reading its requests until it has taken the replies.
-      if (conn.writableLength > MAX_PENDING_OUTPUT && !conn.isPaused()) {
-        conn.pause();
-        conn.once('drain', () => conn.resume());
-      }
-    };
     // Fail closed: a peer whose credentials cannot be read is refused like a foreign one.
-    const cred = peerOf(conn);
+    const cred = peerOf(fd);
     if (cred === undefined || !allow(cred)) {
       const who = cred === undefined ? 'a peer whose credentials (SO_PEERCRED) cannot be read' : `uid ${cred.uid}`;
       opts.log('debug', `control socket: refused ${who}`);
@@ -157,59 +335,46 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
         error: { code: 'EPERM', message: `${who} may not control this daemon (root or uid ${uid} only)` },
       });
       conn.end();
-      return;
     }
-    let buf = '';
-    let busy: Promise<void> = Promise.resolve();
-    conn.setEncoding('utf8');
-    conn.on('data', (chunk: string) => {
-      buf += chunk;
-      if (buf.length > MAX_LINE && !buf.includes('\n')) {
-        reply({ ok: false, error: { code: 'EMSGSIZE', message: `request longer than ${MAX_LINE} bytes` } });
-        conn.end();
-        buf = '';
+  };
+
+  const listenFd = listenUnixStream(opts.path, { mode: 0o600 });
+  let acceptor: FdWatcher | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  const acceptAll = (): void => {
+    for (;;) {
+      let c;
+      try {
+        c = accept(listenFd);
+      } catch (err) {
+        // EMFILE and friends: the connection stays queued and the fd readable; a watcher would fire
+        // at once again. Wait a moment instead (libuv's net.Server does the same with its spare fd).
+        opts.log('warning', `control socket: ${(err as Error).message}`);
+        acceptor?.stop();
+        retry = setTimeout(watchAccept, ACCEPT_RETRY_MS);
         return;
       }
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        if (line === '') continue;
-        const req = parseRequest(line);
-        busy = busy.then(async () => {
-          if ('error' in req) {
-            opts.log('debug', `control socket: bad request: ${req.error.message}`);
-            reply({ ok: false, ...req });
-            return;
-          }
-          try {
-            const result = await opts.handler(req.cmd, req);
-            reply({ ok: true, ...(req.id !== undefined ? { id: req.id } : {}), ...result });
-          } catch (err) {
-            reply({
-              ok: false,
-              id: req.id,
-              error: {
-                code: (err as { code?: string }).code ?? 'EIO',
-                message: err instanceof Error ? err.message : String(err),
-              },
-            });
-          }
-        });
-      }
+      if (c === null) return;
+      serve(c.fd);
+    }
+  };
+  const watchAccept = (): void => {
+    retry = undefined;
+    acceptor = watchEvents(listenFd, { readable: true, writable: false }, (error) => {
+      if (error) opts.log('warning', `control socket: ${error.message}`);
+      else acceptAll();
     });
-  });
-  server.on('error', (err) => opts.log('warning', `control socket: ${err.message}`));
-  await listenPrivate(server, opts.path);
+  };
+  watchAccept();
   return {
     path: opts.path,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of conns) c.destroy();
-        server.close(() => {
-          rmSync(opts.path, { force: true });
-          resolve();
-        });
-      }),
+    close: () => {
+      clearTimeout(retry);
+      acceptor?.stop();
+      for (const c of conns) c.destroy();
+      close(listenFd);
+      rmSync(opts.path, { force: true });
+      return Promise.resolve();
+    },
   };
 }

@@ -9,7 +9,7 @@ import { startControlServer, type ControlServer } from '../control/server.js';
 import type { DaemonStatus, UnitOperationResult } from '../control/protocol.js';
 import { MptcpdLiteError } from '../errors.js';
 import { messageOf } from '../exit-codes.js';
-import type { Logger } from '../log.js';
+import { stdoutWriter, type Logger } from '../log.js';
 import { compactHeap } from '../v8-tuning.js';
 import { VERSION } from '../version.js';
 import type { Engine, LoadReport } from './engine.js';
@@ -83,7 +83,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const t0 = process.hrtime.bigint();
   const { engine, log } = opts;
   const env = opts.env ?? process.env;
-  const toStdout = opts.events ?? ((line: string) => process.stdout.write(line + '\n'));
+  const stdout = opts.events ? undefined : stdoutWriter();
+  const toStdout = opts.events ?? ((line: string) => stdout?.(line + '\n'));
   // The log lines that led to an event are out before the event line.
   const events = (line: string): void => {
     log.flush();

@@ -29,8 +29,8 @@ import {
   readU32,
   readU8,
 } from './message.js';
-import { isIP } from 'node:net';
 import type { AsyncNetlinkTransport, NetlinkTransport } from './transport.js';
+import { parseIPv4, parseIPv6 } from '@mptcp/unit';
 
 export const MPTCP_PM_CMD_ADD_ADDR = 1;
 export const MPTCP_PM_CMD_DEL_ADDR = 2;
@@ -207,7 +207,8 @@ export interface EndpointSpec {
 }
 
 function ipBytes(address: string): { family: number; attr: Buffer } {
-  const v = isIP(address);
+  // @mptcp/unit's inet_pton, not node:net's isIP: node:net would load the stream modules with it.
+  const v = parseIPv4(address) ? 4 : parseIPv6(address.split('%')[0] ?? '') ? 6 : 0;
   if (v === 4)
     return { family: AF_INET, attr: encodeAttr(MPTCP_PM_ADDR_ATTR_ADDR4, Buffer.from(address.split('.').map(Number))) };
   if (v === 6) return { family: AF_INET6, attr: encodeAttr(MPTCP_PM_ADDR_ATTR_ADDR6, ipv6ToBytes(address)) };
