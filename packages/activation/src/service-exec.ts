@@ -131,9 +131,10 @@ export class ServiceExec {
     );
   }
 
+  /** The command's environment; the user variables come from the unit alone (the same for `+`/`!`/`!!`). */
   environment(
-    creds: Credentials,
-    cmd: ExecCommand,
+    _creds: Credentials,
+    _cmd: ExecCommand,
     forMain: boolean,
     ctx: StartContext,
     ids: RunIds,
@@ -156,7 +157,6 @@ export class ServiceExec {
     if (!forMain && ids.mainPid !== undefined) activation.MAINPID = String(ids.mainPid);
     return buildServiceEnvironment({
       service: unit,
-      ...(creds.user && !cmd.noUserSwitch && !cmd.fullPrivileges ? { user: creds.user } : {}),
       activation,
       daemonEnv: this.options.daemonEnv ?? daemonLocale(),
       ...(ids.invocationId ? { invocationId: ids.invocationId } : {}),
@@ -170,7 +170,8 @@ export class ServiceExec {
     creds: Credentials,
     ctx: StartContext,
   ): ServiceChild {
-    const switchUser = !cmd.noUserSwitch && !cmd.fullPrivileges;
+    // `!!` is `!` only where the kernel has no ambient capabilities (before 4.3): 257 runs it as User=.
+    const switchUser = (!cmd.noUserSwitch || cmd.ambientMagic) && !cmd.fullPrivileges;
     const refused = this.sandboxRefusal(cmd);
     if (refused) return refused;
     // The capture attributes lines to this command's PID, known once spawned.
@@ -294,7 +295,6 @@ export class ServiceExec {
         const env = {
           ...buildServiceEnvironment({
             service: unit,
-            ...(creds.user ? { user: creds.user } : {}),
             ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}),
           }),
           ...this.controlEnv,

@@ -4,7 +4,7 @@
  * change" to setresuid()) and 65535 ((uint16_t) -1, the 16-bit syscalls' "no change") are refused:
  * either would let a request for an unprivileged id silently keep the daemon's own.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { ActivationError } from './errors.js';
 
 export interface ResolvedUser {
@@ -173,6 +173,51 @@ function lookupUser(user: string, unitName?: string): ResolvedUser {
   throw new ActivationError('USER_NOT_FOUND', `Failed to determine user credentials: user "${user}" not found`, {
     unit: unitName,
   });
+}
+
+/**
+ * The user whose name, home and shell a process' environment carries (systemd 257 get_fixed_user()
+ * → get_user_creds(USER_CREDS_CLEAN)): root and nobody are synthesized (root: /root and /bin/bash,
+ * or /bin/sh without it; nobody: `/` and nologin, unless /etc/systemd/dont-synthesize-nobody
+ * exists) unless `preferNss` (SetLoginEnvironment=yes explicitly, or PAMName=) asks for the
+ * passwd entry first. A home or shell that is not a valid absolute path is left out (undefined).
+ */
+export interface LoginUser {
+  name: string;
+  home?: string;
+  shell?: string;
+}
+
+export function loginUser(user: string, preferNss: boolean, unitName?: string): LoginUser {
+  const synthesized = synthesizedUser(user);
+  if (synthesized && !preferNss) return synthesized;
+  revalidate();
+  const numeric = parseId(user, 'user', unitName);
+  for (const f of table(database.passwd)) {
+    const [name, , uidText, gidText, , home, shell] = f;
+    const uid = fieldId(uidText);
+    if (name === undefined || uid === undefined || fieldId(gidText) === undefined) continue;
+    if (numeric !== undefined ? uid === numeric : name === user) {
+      // A numeric User= takes the entry's name; a name stays as written (several may share a uid).
+      return { name: numeric !== undefined ? name : user, ...cleanPath('home', home), ...cleanPath('shell', shell) };
+    }
+  }
+  return synthesized ?? { name: user };
+}
+
+function synthesizedUser(user: string): LoginUser | undefined {
+  if (user === 'root' || user === '0')
+    return { name: 'root', home: '/root', shell: existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh' };
+  if ((user === 'nobody' || user === '65534') && !existsSync('/etc/systemd/dont-synthesize-nobody'))
+    return { name: 'nobody', home: '/', shell: '/usr/sbin/nologin' };
+  return undefined;
+}
+
+/** USER_CREDS_CLEAN: only a valid absolute path (path_is_valid(): components of ≤ 255 bytes, < PATH_MAX). */
+function cleanPath<K extends 'home' | 'shell'>(key: K, path: string | undefined): { [k in K]?: string } {
+  if (path === undefined || !path.startsWith('/') || Buffer.byteLength(path) >= 4096) return {};
+  if (path.split('/').some((c) => Buffer.byteLength(c) > 255)) return {};
+  return { [key]: path } as { [k in K]?: string };
 }
 
 /** The gid of `group` (a name or a gid); throws GROUP_NOT_FOUND (remembered while the files are unchanged). */

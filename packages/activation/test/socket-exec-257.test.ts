@@ -10,7 +10,7 @@
  *   variables (no LISTEN_FDS, no MAINPID); which commands ran at all (a failing ExecStartPre= runs
  *   neither the rest nor ExecStopPost=; a failing ExecStartPost= runs ExecStopPre= and ExecStopPost=);
  * - the names of the variables we model (the rest is the manager's: JOURNAL_STREAM, MEMORY_PRESSURE_*,
- *   LANG, and USER/LOGNAME/HOME, which 257 also sets without User= and for `+`/`!` commands: see README);
+ *   LANG; USER/LOGNAME/HOME/SHELL are compared here by name, by value in user-env-257.test.ts);
  * - the start's outcome (systemctl's rc, `Active:`) and the unit's log lines (`Control process
  *   exited, …`, `Failed with result '…'.`, `Starting timed out. Terminating.`, `Killing process N (sleep)
  *   with signal SIGKILL.`, `Deactivated successfully.`).
@@ -43,9 +43,25 @@ const MODELLED = new Set([
   'NOTIFY_SOCKET',
   'PATH',
   'SYSTEMD_EXEC_PID',
+  'USER',
+  'LOGNAME',
+  'HOME',
+  'SHELL',
   'WATCHDOG_USEC',
 ]);
-const PROBE_FIELDS = ['listening', 'uid', 'cwd', 'FOO', 'MAINPID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'LISTEN_PID'];
+const PROBE_FIELDS = [
+  'listening',
+  'uid',
+  'cwd',
+  'FOO',
+  'MAINPID',
+  'LISTEN_FDS',
+  'LISTEN_FDNAMES',
+  'LISTEN_PID',
+  'USER',
+  'LOGNAME',
+  'HOME',
+];
 /**
  * The unit's own messages that we log as 257 does (its job messages, `Starting …`, are the manager's).
  * Not compared: posttimeout's `Unit process N (sleep) remains running after unit stopped.`: the oracle's
