@@ -64,7 +64,7 @@ interface TemplateCache {
    * A template whose text another one in its directory has (SnapshotCache.probes): that one's unit,
    * made this template's (relocated()) by its first instance, not at every load.
    */
-  sameAs?: { unit: ServiceUnit; file: string; file2: string; name: string };
+  sameAs?: { unit: ServiceUnit; file: string };
   /** Whether the text has a `%` (specifiers: each instance is parsed from the text). */
   specifiers: boolean;
   /** stat + access(X_OK) of each Exec*= path checked (@mptcp/unit's check), as an errno name or undefined (executable). */
@@ -144,8 +144,8 @@ function instanceFromText(template: ServiceTemplate, text: string, instanceName:
     templateCaches.set(template, cache);
   }
   if (cache.sameAs) {
-    const { unit, file, file2, name } = cache.sameAs;
-    cache.shared = { ...relocated(unit, file, file2), name };
+    const { unit, file } = cache.sameAs;
+    cache.shared = { ...relocated(unit, file, template.file), name: template.name.replace('@.', '@internal.') };
     cache.sameAs = undefined;
   }
   if (cache.shared) return { ...cache.shared, name: instanceName };
@@ -223,7 +223,8 @@ export function snapshotTemplate(
   const key = dropIns.length === 0 && !cache.specifiers ? `${searchPaths.join('\0')}\0${text}` : undefined;
   const same = key === undefined ? undefined : shared.probes?.get(key);
   if (same && same.file !== template.file && dirname(same.file) === dirname(template.file)) {
-    cache.sameAs = { unit: same.unit, file: same.file, file2: template.file, name: probe };
+    // The probe's name and this template's file are the template's own: not kept twice per template.
+    cache.sameAs = { unit: same.unit, file: same.file };
     templateCaches.set(snap, cache);
     return snap;
   }

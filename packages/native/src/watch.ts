@@ -22,6 +22,8 @@ export type WatchCallback = (error: MptcpSocketError | null) => void;
 const active = new Set<PollHandle>();
 
 const NO_EVENTS: FdEvents = Object.freeze({ readable: false, writable: false });
+/** The decoder of watchers whose callback takes no events (one function, not a closure per watcher). */
+const noEvents = (): FdEvents => NO_EVENTS;
 
 /**
  * One uv_poll watcher. A class, not an object literal of closures: a daemon keeps one per listening
@@ -36,7 +38,7 @@ class PollWatcher implements FdWatcher {
     fd: number,
     events: number,
     callback: (error: MptcpSocketError | null, ready: FdEvents) => void,
-    decode: (events: number) => FdEvents = () => NO_EVENTS,
+    decode: (events: number) => FdEvents = noEvents,
   ) {
     this.handle = check(
       binding().pollStart(fd, events, (status, ready) => {

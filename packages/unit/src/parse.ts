@@ -491,12 +491,60 @@ function unitWarning(state: LoadState, message: string): void {
   state.diagnostics.push({ severity: 'warning', file: state.unit.file, unit: state.unit.name, message });
 }
 
+/**
+ * One empty list and one empty record for every loaded unit whose own is empty: a unit is read-only
+ * once parsed (nothing past finishLoadState() adds to it), and a daemon keeps thousands of them.
+ */
+const EMPTY_LIST: never[] = Object.freeze([]) as unknown as never[];
+const EMPTY_RECORD: Record<string, never> = Object.freeze({}) as Record<string, never>;
+
+/** An array as small as it can be: the shared empty one, or a copy without push()'s spare slots. */
+function compactList<T>(a: T[]): T[] {
+  return a.length === 0 ? EMPTY_LIST : Array.from(a);
+}
+
+const compactRecord = <T>(r: Record<string, T>): Record<string, T> => {
+  for (const _ in r) return r;
+  return EMPTY_RECORD;
+};
+
+/**
+ * The unit's lists and records, compacted once it is complete (~0.5 KB less per socket unit: seven
+ * lists and three records are empty in most units, and a list built with push() keeps 16 spare
+ * slots).
+ */
+function compactUnit(u: SocketUnit | ServiceUnit): void {
+  u.dropIns = compactList(u.dropIns);
+  u.unit.documentation = compactList(u.unit.documentation);
+  u.unit.extra = compactRecord(u.unit.extra);
+  u.extra = compactRecord(u.extra);
+  u.install = compactRecord(u.install);
+  u.execStartPre = compactList(u.execStartPre);
+  u.execStartPost = compactList(u.execStartPost);
+  u.execStopPost = compactList(u.execStopPost);
+  if (u.kind === 'socket') {
+    u.listen = compactList(u.listen);
+    u.execStopPre = compactList(u.execStopPre);
+    u.symlinks = compactList(u.symlinks);
+    return;
+  }
+  u.execStart = compactList(u.execStart);
+  u.execStop = compactList(u.execStop);
+  u.execReload = compactList(u.execReload);
+  u.execCondition = compactList(u.execCondition);
+  u.environment = compactList(u.environment);
+  u.environmentFiles = compactList(u.environmentFiles);
+  u.supplementaryGroups = compactList(u.supplementaryGroups);
+  u.sockets = compactList(u.sockets);
+}
+
 /** Runs the load-time defaults and checks; returns the result. */
 export function finishLoadState(state: LoadState): ParseUnitResult {
   if (!state.fatal) {
     if (state.unit.kind === 'socket') finishSocket(state, state.unit);
     else finishService(state, state.unit);
   }
+  if (!state.fatal) compactUnit(state.unit);
   const result: ParseUnitResult = { diagnostics: state.diagnostics, fatal: state.fatal };
   if (!state.fatal) result.unit = state.unit;
   else result.code = state.fatalErrno ?? 'EIO';

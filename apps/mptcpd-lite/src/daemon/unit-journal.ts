@@ -41,13 +41,16 @@ export class UnitJournal {
   ) {}
 
   add(unit: string, level: string, message: string): void {
-    let ring = this.lines.get(unit);
+    const line = { at: Date.now(), level, message };
+    const ring = this.lines.get(unit);
     if (!ring) {
-      ring = [];
-      this.lines.set(unit, ring);
+      // A literal: room for this one line. Most units log one or two (a pushed-into empty array
+      // keeps 17 slots: ~130 bytes per unit of a daemon with thousands).
+      this.lines.set(unit, [line]);
       if (isInstance(unit)) this.addInstance(unit);
+      return;
     }
-    ring.push({ at: Date.now(), level, message });
+    ring.push(line);
     if (ring.length > this.perUnit) ring.splice(0, ring.length - this.perUnit);
   }
 
