@@ -38,3 +38,18 @@ describe.skipIf(noMptcp)('README examples: HTTP', () => {
     expect(out).toContain('fetch + MptcpAgent: MPTCP true');
   });
 });
+
+describe('README example: an AF_UNIX server without node:net', () => {
+  it('examples/unix-control.mjs: the node is 0600, the client gets its reply and end-of-file', () => {
+    const out = execFileSync(
+      process.execPath,
+      [fileURLToPath(new URL('../examples/unix-control.mjs', import.meta.url))],
+      {
+        encoding: 'utf8',
+        timeout: 20_000,
+      },
+    );
+    expect(out).toMatch(/^listening on \/.*control\.sock, mode 600$/m);
+    expect(out).toContain('client got: you said: status');
+  });
+});
