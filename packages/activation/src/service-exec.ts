@@ -283,12 +283,18 @@ export class ServiceExec {
    * ExecStopPost= after the main process is gone (also after a failure), with systemd's
    * SERVICE_RESULT / EXIT_CODE / EXIT_STATUS; failures are logged only.
    */
-  async runStopPost(result: ServiceResult, status: ExitStatus): Promise<void> {
+  async runStopPost(result: ServiceResult, status: ExitStatus | undefined): Promise<void> {
     const unit = this.unit();
     if (unit.execStopPost.length === 0) return;
     const log = this.options.logger;
-    const exitCode = status.signal !== null ? 'killed' : 'exited';
-    const exitStatus = status.signal !== null ? status.signal.replace(/^SIG/, '') : String(status.code ?? '');
+    // No main process this run (a failed ExecStartPre=): 257 sets neither EXIT_CODE= nor EXIT_STATUS=.
+    const exit: Record<string, string> =
+      status === undefined
+        ? {}
+        : {
+            EXIT_CODE: status.signal !== null ? 'killed' : 'exited',
+            EXIT_STATUS: status.signal !== null ? status.signal.replace(/^SIG/, '') : String(status.code ?? ''),
+          };
     for (const cmd of unit.execStopPost) {
       try {
         const creds = this.credentials();
@@ -299,8 +305,7 @@ export class ServiceExec {
           }),
           ...this.controlEnv,
           SERVICE_RESULT: result,
-          EXIT_CODE: exitCode,
-          EXIT_STATUS: exitStatus,
+          ...exit,
         };
         const s = await waitExit(this.spawn(cmd, env, this.workingDirectory(creds.user), creds, this.controlContext()));
         if (!succeeded(s) && !cmd.ignoreFailure)

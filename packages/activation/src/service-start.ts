@@ -10,7 +10,7 @@ import { invocationId } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
 import { type ExitStatus, planExec, waitExit } from './exec.js';
 import { forkingMainPid } from './process-group.js';
-import { shallRestart } from './restart-policy.js';
+import { resultOfExit, shallRestart } from './restart-policy.js';
 import { exitStatusText, spawnExitStatus } from './exit-status.js';
 import { describeExit, succeeded, withStoredFds } from './service-exec.js';
 import type { ServiceParts } from './service-run.js';
@@ -59,6 +59,8 @@ export class ServiceStarter {
         const status = await this.runControl(pre, 'ExecStartPre');
         this.checkNotStopped();
         if (!succeeded(status) && !pre.ignoreFailure) {
+          // service_sigchld_event(): a failed control process's result (exit-code, signal, core-dump).
+          if (run.result === 'success') run.result = resultOfExit(status.code, status.signal, true);
           throw new ActivationError(
             'EXEC_FAILED',
             `Control process exited, ${describeExit(status)} (ExecStartPre=${pre.raw})`,
@@ -112,9 +114,25 @@ export class ServiceStarter {
       }
       return pid;
     } catch (err) {
+      await this.stopPostAfterFailedStart(execFailed);
       this.startFailed(execFailed);
       throw err;
     }
+  }
+
+  /**
+   * systemd 257 ends a start that failed (ExecStartPre=, the main process's spawn or exec, a
+   * timeout) through stop-post: ExecStopPost= runs, with SERVICE_RESULT= and, when the main process
+   * was started, its EXIT_CODE=/EXIT_STATUS= (fixtures/v257/namespace missing.service: 226; an
+   * ExecStartPre= failure: none). Not after stop() meanwhile: the stop runs it.
+   */
+  private async stopPostAfterFailedStart(execFailed: boolean): Promise<void> {
+    const { p, run } = this.s;
+    if (run.stopping || p.unit.execStopPost.length === 0) return;
+    const result = run.result !== 'success' ? run.result : execFailed ? 'exit-code' : 'resources';
+    this.s.timers.clearStart();
+    this.s.setState('deactivating', 'stop-post');
+    await this.s.exec.runStopPost(result, execFailed ? { code: run.execFailedStatus, signal: null } : undefined);
   }
 
   /** start() gave up: `failed` (or `inactive` when stopped meanwhile), or a Type=simple exec failure as an exit. */
