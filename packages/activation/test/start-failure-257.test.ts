@@ -51,7 +51,9 @@ describe('a start failing in ExecStartPre= (systemd 257)', () => {
     writeFileSync(out, '');
     engine = new ActivationEngine({ logger: testLogger() });
     await engine.start(await loadUnits(units(out, await loopback())));
-    await expect(engine.startUnit('prefail.service')).rejects.toThrow(/Job for prefail.service failed \(result: exit-code\)/);
+    await expect(engine.startUnit('prefail.service')).rejects.toThrow(
+      /Job for prefail.service failed \(result: exit-code\)/,
+    );
     expect(readFileSync(out, 'utf8').split('\n').filter(Boolean)).toEqual([stopPosts[0]]);
     expect(engine.unitInfo('prefail.service')).toMatchObject({ activeState: 'failed', result: 'exit-code' });
   });
