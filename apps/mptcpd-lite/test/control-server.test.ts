@@ -135,6 +135,67 @@ describe('control server', () => {
     s.destroy();
   });
 
+  it('a client that half-closes after its requests gets every reply, then end-of-file', async () => {
+    const { path } = await serve();
+    const s = await connect(path);
+    // socat / nc -N: the requests, then end-of-file at once.
+    s.end('{"cmd":"ping","id":1}\n{"cmd":"status","id":2}\n');
+    const { lines, ended } = await readLines(s, 3);
+    expect(lines.map((l) => (JSON.parse(l) as { id: number }).id)).toEqual([1, 2]);
+    expect(ended).toBe(true);
+    s.destroy();
+  });
+
+  it('answers thousands of pipelined requests in order (reading pauses and resumes)', async () => {
+    const { path } = await serve();
+    const s = await connect(path);
+    const n = 5000;
+    s.write(Array.from({ length: n }, (_, i) => `{"cmd":"ping","id":${i}}\n`).join(''));
+    const { lines } = await readLines(s, n);
+    expect(lines.map((l) => (JSON.parse(l) as { id: number }).id)).toEqual(Array.from({ length: n }, (_, i) => i));
+    s.destroy();
+  }, 60_000);
+
+  it('does not run the queued requests of a client that has gone', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let firstStarted!: () => void;
+    const started = new Promise<void>((r) => (firstStarted = r));
+    const ran: string[] = [];
+    const path = join(dir, 'ctl', 'control.sock');
+    servers.push(
+      await startControlServer({
+        path,
+        log: () => undefined,
+        handler: async (_cmd, req) => {
+          ran.push(String(req.id));
+          if (req.id === 'q0') {
+            firstStarted();
+            await gate;
+          }
+          return { pong: true };
+        },
+      }),
+    );
+    const s = await connect(path);
+    s.write(Array.from({ length: 100 }, (_, i) => `{"cmd":"ping","id":"q${i}"}\n`).join(''));
+    await started;
+    // Gone while its first request runs: q1..q99 wait behind it.
+    s.destroy();
+    await new Promise<void>((r) => s.once('close', () => r()));
+    release();
+    // Another client's round trip: the server's loop has run past the gone client's chain.
+    const probe = await connect(path);
+    for (let i = 0; i < 3; i++) {
+      probe.write(`{"cmd":"ping","id":"p${i}"}\n`);
+      await readLines(probe, 1);
+    }
+    probe.destroy();
+    const gone = ran.filter((id) => id.startsWith('q'));
+    // q0 ran; at most the one after it (its reply is what finds the peer gone), not the other 98.
+    expect(gone.length).toBeLessThanOrEqual(2);
+  });
+
   it('closes a connection idle for idleMs', async () => {
     const { path } = await serve({ idleMs: 300 });
     const s = await connect(path);

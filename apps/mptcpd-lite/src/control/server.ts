@@ -30,6 +30,8 @@ import { parseRequest, type ControlCommand, type ControlRequest } from './protoc
 const MAX_LINE = 64 * 1024;
 /** Replies buffered for one client before the daemon stops reading its requests. */
 export const MAX_PENDING_OUTPUT = 256 * 1024;
+/** Requests of one client waiting for their replies before the daemon stops reading its requests. */
+export const MAX_PENDING_REQUESTS = 32;
 /** A connection with no request and no reply read for this long is closed. */
 export const CONTROL_IDLE_MS = 60_000;
 
@@ -125,10 +127,13 @@ function errnoCode(err: unknown): string | undefined {
 
 /**
  * One control connection on a non-blocking fd: requests are read up to each newline, replies are
- * queued and written as the peer takes them. end() writes what is queued and shuts the write side
- * (the peer reads end-of-file after the replies), then reads and drops whatever the peer still sends
- * until it closes (or the idle limit): closing with unread input would reset the connection, and the
- * peer could lose a reply it has not read yet.
+ * queued and written as the peer takes them. Reading pauses while more than MAX_PENDING_OUTPUT of
+ * replies wait for the peer or more than MAX_PENDING_REQUESTS requests wait for theirs: a client that
+ * sends and never reads holds a bounded amount of the daemon. end() writes what is queued and shuts
+ * the write side (the peer reads end-of-file after the replies), then reads and drops whatever the
+ * peer still sends until it closes (or the idle limit): closing with unread input would reset the
+ * connection, and the peer could lose a reply it has not read yet. A peer that half-closes after its
+ * requests (`socat`, `nc -N`) gets their replies, then end-of-file (onEnd()).
  */
 class ControlConnection {
   private watcher: FdWatcher | undefined;
@@ -139,7 +144,11 @@ class ControlConnection {
   private input: Buffer = Buffer.alloc(0);
   private ending = false;
   private shut = false;
+  /** The peer sent end-of-file: nothing more to read. */
+  private peerEnded = false;
   private idle: NodeJS.Timeout | undefined;
+  /** Requests read whose replies are not queued yet (the server counts them). */
+  pending = 0;
   closed = false;
 
   constructor(
@@ -148,19 +157,26 @@ class ControlConnection {
     private readonly onLines: (lines: string[]) => void,
     private readonly onOversize: () => void,
     private readonly onIdle: () => void,
+    private readonly onEnd: () => void,
     private readonly onClose: () => void,
   ) {
     this.touch();
     this.rewatch();
   }
 
-  /** Queues one reply; while more than MAX_PENDING_OUTPUT waits, the peer's requests are not read. */
+  /** Queues one reply. */
   write(text: string): void {
     if (this.closed) return;
     const b = Buffer.from(text, 'utf8');
     this.out.push(b);
     this.outBytes += b.length;
     this.flush();
+  }
+
+  /** A request's reply is queued (or dropped): reading may resume. */
+  answered(): void {
+    this.pending--;
+    this.rewatch();
   }
 
   end(): void {
@@ -192,8 +208,10 @@ class ControlConnection {
 
   private rewatch(): void {
     if (this.closed) return;
-    // Reading pauses while too much waits for the peer (unless we only drain it before closing).
-    const read = this.ending || this.outBytes <= MAX_PENDING_OUTPUT;
+    // Reading pauses while too much waits for the peer or for the daemon (unless we only drain
+    // the peer before closing), and stops at its end-of-file.
+    const read =
+      !this.peerEnded && (this.ending || (this.outBytes <= MAX_PENDING_OUTPUT && this.pending < MAX_PENDING_REQUESTS));
     const write = this.outBytes > 0;
     if (this.watcher?.active && read === this.watchRead && write === this.watchWrite) return;
     this.watcher?.stop();
@@ -204,7 +222,7 @@ class ControlConnection {
         ? watchEvents(this.fd, { readable: read, writable: write }, (error, ready) => {
             if (error) return this.destroy();
             if (ready.writable) this.flush();
-            if (ready.readable) this.read();
+            if (ready.readable && this.watchRead) this.read();
           })
         : undefined;
   }
@@ -224,13 +242,17 @@ class ControlConnection {
       if (n < head.length) this.out[0] = head.subarray(n);
       else this.out.shift();
     }
-    if (this.ending && !this.shut && this.out.length === 0 && !this.closed) {
-      // Like net's end(): the peer reads the replies, then end-of-file.
-      this.shut = true;
-      try {
-        shutdownWrite(this.fd);
-      } catch {
-        // ENOTCONN: the peer is gone; the read side finds out
+    if (this.ending && this.out.length === 0 && !this.closed) {
+      // The peer already said it is done: nothing to drain.
+      if (this.peerEnded) return this.destroy();
+      if (!this.shut) {
+        // Like net's end(): the peer reads the replies, then end-of-file.
+        this.shut = true;
+        try {
+          shutdownWrite(this.fd);
+        } catch {
+          // ENOTCONN: the peer is gone; the read side finds out
+        }
       }
     }
     this.rewatch();
@@ -247,7 +269,16 @@ class ControlConnection {
         if (errnoCode(err) === 'EAGAIN') break;
         return this.destroy();
       }
-      if (n === 0) return this.destroy(); // the peer closed (a half-close ends the conversation too)
+      if (n === 0) {
+        // End-of-file: after end() the conversation is over; else the requests read so far are
+        // still answered (onEnd()), and then the connection ends.
+        if (this.ending) return this.destroy();
+        this.peerEnded = true;
+        this.input = Buffer.alloc(0);
+        this.rewatch();
+        this.onEnd();
+        return;
+      }
       this.touch();
       if (this.ending) continue;
       this.input = Buffer.concat([this.input, buf.subarray(0, n)]);
@@ -267,7 +298,7 @@ class ControlConnection {
         this.input = Buffer.alloc(0);
         this.onOversize();
       }
-      if (this.outBytes > MAX_PENDING_OUTPUT) break; // the replies wait for the peer: stop reading
+      if (this.outBytes > MAX_PENDING_OUTPUT || this.pending >= MAX_PENDING_REQUESTS) break;
     }
     this.rewatch();
   }
@@ -292,24 +323,31 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
           const line = raw.trim();
           if (line === '') continue;
           const req = parseRequest(line);
+          conn.pending++;
           busy = busy.then(async () => {
-            if ('error' in req) {
-              opts.log('debug', `control socket: bad request: ${req.error.message}`);
-              reply({ ok: false, ...req });
-              return;
-            }
             try {
-              const result = await opts.handler(req.cmd, req);
-              reply({ ok: true, ...(req.id !== undefined ? { id: req.id } : {}), ...result });
-            } catch (err) {
-              reply({
-                ok: false,
-                id: req.id,
-                error: {
-                  code: (err as { code?: string }).code ?? 'EIO',
-                  message: err instanceof Error ? err.message : String(err),
-                },
-              });
+              // A client gone meanwhile: its remaining requests are not run.
+              if (conn.closed) return;
+              if ('error' in req) {
+                opts.log('debug', `control socket: bad request: ${req.error.message}`);
+                reply({ ok: false, ...req });
+                return;
+              }
+              try {
+                const result = await opts.handler(req.cmd, req);
+                reply({ ok: true, ...(req.id !== undefined ? { id: req.id } : {}), ...result });
+              } catch (err) {
+                reply({
+                  ok: false,
+                  id: req.id,
+                  error: {
+                    code: (err as { code?: string }).code ?? 'EIO',
+                    message: err instanceof Error ? err.message : String(err),
+                  },
+                });
+              }
+            } finally {
+              conn.answered();
             }
           });
         }
@@ -322,6 +360,8 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
         opts.log('debug', `control socket: closing a connection idle for ${idleMs} ms`);
         conn.destroy();
       },
+      // The peer half-closed: answer what it asked, then end.
+      () => void busy.then(() => conn.end()),
       () => conns.delete(conn),
     );
     conns.add(conn);
@@ -341,6 +381,8 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   const listenFd = listenUnixStream(opts.path, { mode: 0o600 });
   let acceptor: FdWatcher | undefined;
   let retry: NodeJS.Timeout | undefined;
+  let acceptFailing = false;
+  let closed = false;
   const acceptAll = (): void => {
     for (;;) {
       let c;
@@ -348,13 +390,15 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
         c = accept(listenFd);
       } catch (err) {
         // EMFILE and friends: the connection stays queued and the fd readable; a watcher would fire
-        // at once again. Wait a moment instead (libuv's net.Server does the same with its spare fd).
-        opts.log('warning', `control socket: ${(err as Error).message}`);
+        // at once again. Wait a moment instead, and say so once until an accept() works again.
+        if (!acceptFailing) opts.log('warning', `control socket: ${(err as Error).message} (retrying)`);
+        acceptFailing = true;
         acceptor?.stop();
         retry = setTimeout(watchAccept, ACCEPT_RETRY_MS);
         return;
       }
       if (c === null) return;
+      acceptFailing = false;
       serve(c.fd);
     }
   };
@@ -369,6 +413,9 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   return {
     path: opts.path,
     close: () => {
+      // Once: a second call must not close an fd number that may belong to something else by then.
+      if (closed) return Promise.resolve();
+      closed = true;
       clearTimeout(retry);
       acceptor?.stop();
       for (const c of conns) c.destroy();
