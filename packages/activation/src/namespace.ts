@@ -179,8 +179,11 @@ function words(value: string): string[] {
 function simplify(path: string): string | undefined {
   if (!path.startsWith('/')) return undefined;
   const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) return undefined;
-  return `/${parts.join('/')}`;
+  // "/../x" is "/x" (path_simplify(): nothing is above the root); any other ".." is refused.
+  let lead = 0;
+  while (parts[lead] === '..') lead++;
+  if (parts.includes('..', lead)) return undefined;
+  return `/${parts.slice(lead).join('/')}`;
 }
 
 /**

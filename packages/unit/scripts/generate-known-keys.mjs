@@ -88,6 +88,18 @@ const OVERRIDES = {
   PrivateTmp: ['bool|disconnected', 'config_parse_private_tmp: a boolean or disconnected'],
   PrivateUsers: ['bool|self|identity', 'config_parse_private_users: a boolean, self or identity (full is 258)'],
   ProtectControlGroups: ['bool|private|strict', 'config_parse_protect_control_groups: a boolean, private or strict'],
+  ProtectSystem: ['bool|full|strict', 'config_parse_protect_system: a boolean, full or strict'],
+  ProtectHome: ['bool|read-only|tmpfs', 'config_parse_protect_home: a boolean, read-only or tmpfs'],
+  // Namespace path lists: quoted words, `-`/`+` prefixes, specifiers, absolute normalized paths; a
+  // bad word is reported and skipped (the launcher reads the value the same way).
+  ReadWritePaths: ['nspaths', 'config_parse_namespace_path_strv'],
+  ReadOnlyPaths: ['nspaths', 'config_parse_namespace_path_strv'],
+  InaccessiblePaths: ['nspaths', 'config_parse_namespace_path_strv'],
+  ExecPaths: ['nspaths', 'config_parse_namespace_path_strv'],
+  NoExecPaths: ['nspaths', 'config_parse_namespace_path_strv'],
+  ReadWriteDirectories: ['nspaths', 'config_parse_namespace_path_strv'],
+  ReadOnlyDirectories: ['nspaths', 'config_parse_namespace_path_strv'],
+  InaccessibleDirectories: ['nspaths', 'config_parse_namespace_path_strv'],
   // Dumped as STRING, expanded with unit specifiers (an unknown specifier is a warning).
   Description: ['printf', 'config_parse_unit_string_printf'],
   PAMName: ['printf', 'config_parse_unit_string_printf'],
@@ -190,10 +202,10 @@ text += `
  * How a key kept verbatim is validated: bool/sec/mode/unsigned/int/size/path = the generic parser of
  * its type (a bad value: \`Failed to parse KEY=VALUE, ignoring: <strerror>\`); \`!\` = fatal (the unit is
  * refused); tristate = a boolean or empty; \`bool|w1|w2\` = a boolean or one of the words; \`paths:\` =
- * ':'-separated paths; printf = unit specifiers; nice/oom/rlimit/status = Nice=, OOMScoreAdjust=,
+ * ':'-separated paths; nspaths = namespace path lists (ReadWritePaths= …); printf = unit specifiers; nice/oom/rlimit/status = Nice=, OOMScoreAdjust=,
  * Limit*=, exit status lists (src/values/exec-limits.ts).
  */
-export type KeyCheck = 'bool' | \`bool|\${string}\` | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'printf' | 'nice' | 'oom' | 'rlimit' | 'status';
+export type KeyCheck = 'bool' | \`bool|\${string}\` | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'nspaths' | 'printf' | 'nice' | 'oom' | 'rlimit' | 'status';
 
 export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyCheck>>>> = {
 `;

@@ -214,6 +214,27 @@ export function validKept(check: KeyCheck, v: string, c: DirectiveContext): bool
       if (check === 'printf') return true;
       return checkPath(c, k, fatal) !== undefined;
     }
+    case 'nspaths': {
+      // config_parse_namespace_path_strv(): words (quotes removed), each with optional `-` then `+`,
+      // specifiers resolved, then an absolute, normalized path; a bad word is reported and skipped,
+      // a syntax error drops the rest. The value is kept as written: the launcher reads it the same way.
+      let p = 0;
+      for (;;) {
+        const r = extractFirstWord(v, p, { unquote: true });
+        if (!r.ok) {
+          c.warn(`Failed to extract first word, ignoring: ${v}`);
+          return true;
+        }
+        if (r.word === undefined) return true;
+        p = r.rest;
+        let w = r.word;
+        if (w.startsWith('-')) w = w.slice(1);
+        if (w.startsWith('+')) w = w.slice(1);
+        const k = expand(c, w, (err) => c.warn(`Failed to resolve unit specifiers in ${w}: ${err}`));
+        if (k !== undefined) checkPath(c, k);
+        if (p >= v.length) return true;
+      }
+    }
     case 'paths:': {
       // config_parse_colon_separated_paths(): each ':'-separated path is checked on its own.
       const k = expandOrWarn(c, v);

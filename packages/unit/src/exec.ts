@@ -42,11 +42,14 @@ function filenameIsValid(p: string): boolean {
   return p !== '' && p !== '.' && p !== '..' && !p.includes('/') && Buffer.byteLength(p) <= 255;
 }
 
-/** path_simplify(): drop duplicate slashes, `.` components and a trailing slash. */
+/** path_simplify(): drop duplicate slashes, `.` components, a trailing slash and `..` right below the root. */
 export function pathSimplify(p: string): string {
   const abs = p.startsWith('/');
   const parts = p.split('/').filter((c) => c !== '' && c !== '.');
-  const s = parts.join('/');
+  // path_simplify(): "/../foo" is "/foo" (nothing is above the root); an inner ".." stays.
+  let lead = 0;
+  if (abs) while (parts[lead] === '..') lead++;
+  const s = (lead > 0 ? parts.slice(lead) : parts).join('/');
   return abs ? '/' + s : s === '' ? '.' : s;
 }
 

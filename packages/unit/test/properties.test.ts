@@ -421,7 +421,9 @@ const serviceUnit: fc.Arbitrary<ServiceUnit> = fc
           maxLength: 2,
         }),
         PrivateTmp: fc.array(fc.constantFrom('yes', 'false'), { minLength: 1, maxLength: 2 }),
-        ProtectSystem: fc.array(word, { minLength: 1, maxLength: 2 }),
+        ProtectSystem: fc.array(fc.constantFrom('yes', 'no', 'full', 'strict'), { minLength: 1, maxLength: 2 }),
+        // A key kept verbatim without a check: any word survives the round trip.
+        SyslogFacility: fc.array(word, { minLength: 1, maxLength: 2 }),
       },
       { requiredKeys: [] },
     ),
