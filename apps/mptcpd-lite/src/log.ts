@@ -109,6 +109,8 @@ export function stdoutWriter(fd = 1): (text: string) => void {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
           queued = true;
+          // A reader that goes away later (EPIPE) must not end the daemon: the lines are dropped.
+          process.stdout.on('error', () => undefined);
           process.stdout.write(bytes.subarray(off));
         }
         return;
