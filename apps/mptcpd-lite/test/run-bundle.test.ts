@@ -221,6 +221,12 @@ describe.skipIf(!existsSync(builtMap))('dist/run.bundle.cjs', () => {
       hook,
       `process.on('SIGUSR2', () => { require('node:fs').writeFileSync(${JSON.stringify(list)}, JSON.stringify(process.moduleLoadList)); process.stderr.write('MODULES WRITTEN\\n'); });\n`,
     );
+    // The module list is the bundle's: a bundle older than its inputs (tsc run without the bundle
+    // step) makes the daemon load its modules one by one, with commander's node:child_process.
+    expect(
+      runBundle(process.env, new URL('../dist/', import.meta.url)),
+      'dist/run.bundle.cjs is stale: npm run build',
+    ).toBe(RUN_BUNDLE);
     const cli = new URL('../dist/cli.cjs', import.meta.url).pathname;
     const daemon = startProcess(
       process.execPath,
