@@ -3,7 +3,7 @@
  * are unreadable or loop, and an MPTCP path removed mid-transfer.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '@mptcp/testkit/net';
@@ -11,7 +11,7 @@ import { Lab } from '@mptcp/testkit/lab';
 import { oneConnection } from '@mptcp/testkit/loadgen';
 import { DAEMON_CLI } from '@mptcp/testkit/paths';
 import { worker } from '../src/workers.js';
-import { sleep, start } from '@mptcp/testkit/proc';
+import { sleep, start, type Running } from '@mptcp/testkit/proc';
 import { writeAcceptUnit, writeListenUnit } from '@mptcp/testkit/units';
 import { startFixture, until, type Status } from '../src/fixture.js';
 import { scratchDirs, withFixture } from './helpers/case.js';
@@ -314,18 +314,23 @@ describe('faults', () => {
       // 32 MiB: the queues above never drop, so path 1's subflow can take a send buffer's worth
       // (~4 MB) before path 2 has joined; the rest must still be there for both paths to carry.
       const bytes = 32 << 20;
-      const srv = lab.start('srv', process.execPath, [
-        worker('failover-service'),
-        '--bytes',
-        String(bytes),
-        '--sha-file',
-        shaFile,
-        '--listen',
-        '0.0.0.0:5300',
-      ]);
-      try {
-        await srv.waitFor(/^LISTENING/, 60_000);
-        const client = lab.start('cli', process.execPath, [
+      // The behaviour under test needs both subflows carrying data before path 1 goes down. Now and
+      // then the kernel's path manager never joins the second one during a transfer (issue 16: ~1
+      // run in 10 stays on one path); such a transfer ends on one path before FLOWING. It is retried
+      // with a new connection (the server serves one), at most 3 times, and said so in the report.
+      const startPair = async (): Promise<{ srv: Running; client: Running } | undefined> => {
+        rmSync(shaFile, { force: true });
+        const s = lab.start('srv', process.execPath, [
+          worker('failover-service'),
+          '--bytes',
+          String(bytes),
+          '--sha-file',
+          shaFile,
+          '--listen',
+          '0.0.0.0:5300',
+        ]);
+        await s.waitFor(/^LISTENING/, 60_000);
+        const c = lab.start('cli', process.execPath, [
           worker('failover-client'),
           '--host',
           lab.env.srv1,
@@ -336,9 +341,25 @@ describe('faults', () => {
           '--timeout-s',
           '120',
         ]);
-        await client.waitFor(/^CONNECTED/, 60_000);
+        await c.waitFor(/^CONNECTED/, 60_000);
         // both subflows carry data: the event path 1 going down is measured against (60 s: safety net)
-        await client.waitFor(/^FLOWING/, 60_000);
+        const flowing = await Promise.race([
+          c.waitFor(/^FLOWING/, 60_000).then(() => true),
+          c.exited.then(() => false),
+        ]);
+        if (flowing) return { srv: s, client: c };
+        await s.stop('SIGKILL');
+        return undefined;
+      };
+      let pair: { srv: Running; client: Running } | undefined;
+      let attempts = 0;
+      try {
+        while (pair === undefined && attempts < 3) {
+          attempts++;
+          pair = await startPair();
+        }
+        if (pair === undefined) throw new Error('the second subflow never carried data in 3 transfers');
+        const { client } = pair;
         lab.link(1, 'down');
         const downAt = Date.now();
         const code = await client.exited;
@@ -365,13 +386,14 @@ describe('faults', () => {
             bytes: r.bytes,
             path2BytesAfterDown: last[3]! - atDown[3]!,
             mptcp: String(r.mptcp),
+            transfersUntilBothSubflowsCarried: attempts,
           },
         );
         expect(r.bytes).toBe(bytes);
         expect(r.sha256).toBe(sent);
         expect(last[3]! - atDown[3]!).toBeGreaterThan(bytes / 4); // the rest went over path 2
       } finally {
-        await srv.stop('SIGKILL');
+        await pair?.srv.stop('SIGKILL');
         lab.down();
       }
     },
