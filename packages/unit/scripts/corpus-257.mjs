@@ -352,6 +352,82 @@ export const SCENARIOS = [
     ],
   },
   {
+    // Scheduling and process attributes (src/values/exec-scheduling.ts): good, bad, out of range, resets.
+    name: 'exec-scheduling',
+    files: {
+      'cpu.service': `${SERVICE}${[
+        'CPUSchedulingPolicy=fifo',
+        'CPUSchedulingPolicy=bogus',
+        'CPUSchedulingPolicy=7',
+        'CPUSchedulingPolicy=',
+        'CPUSchedulingPolicy=0x2',
+        'CPUSchedulingPriority=99',
+        'CPUSchedulingPriority=100',
+        'CPUSchedulingPriority=-1',
+        'CPUSchedulingPriority=abc',
+        'CPUSchedulingPriority=',
+        'CPUSchedulingPriority= 5',
+        'CPUSchedulingResetOnFork=maybe',
+        'CPUSchedulingResetOnFork=yes',
+      ]
+        .map((l) => `${l}\n`)
+        .join('')}`,
+      'io.service': `${SERVICE}${[
+        'IOSchedulingClass=realtime',
+        'IOSchedulingClass=fast',
+        'IOSchedulingClass=8',
+        'IOSchedulingClass=9',
+        'IOSchedulingClass=',
+        'IOSchedulingClass=-1',
+        'IOSchedulingPriority=7',
+        'IOSchedulingPriority=8',
+        'IOSchedulingPriority=x',
+        'IOSchedulingPriority=-1',
+        'IOSchedulingPriority=',
+      ]
+        .map((l) => `${l}\n`)
+        .join('')}`,
+      'affinity.service': `${SERVICE}${[
+        'CPUAffinity=0-1 3,5',
+        'CPUAffinity=a-b',
+        'CPUAffinity=3-1',
+        'CPUAffinity=0,1 x',
+        'CPUAffinity="1',
+        'CPUAffinity=1-',
+        'CPUAffinity=-1',
+        'CPUAffinity=numa',
+        'CPUAffinity=',
+        'CPUAffinity=8192',
+        'CPUAffinity="0 1"',
+      ]
+        .map((l) => `${l}\n`)
+        .join('')}`,
+      'misc.service': `${SERVICE}${[
+        'TimerSlackNSec=50us',
+        'TimerSlackNSec=abc',
+        'TimerSlackNSec=-5',
+        'TimerSlackNSec=',
+        'TimerSlackNSec=infinity',
+        'TimerSlackNSec=1.5ms',
+        'TimerSlackNSec=1.ms',
+        'TimerSlackNSec=12.34.56',
+        'CoredumpFilter=default private-dax',
+        'CoredumpFilter=bogus',
+        'CoredumpFilter=0xzz',
+        'CoredumpFilter=40 all',
+        'CoredumpFilter=',
+        'Personality=x86',
+        'Personality=x86-64',
+        'Personality=sparc',
+        'Personality=arm64',
+        'Personality=',
+      ]
+        .map((l) => `${l}\n`)
+        .join('')}`,
+    },
+    verify: ['cpu.service', 'io.service', 'affinity.service', 'misc.service'],
+  },
+  {
     // Exec-context values 257 range-checks (Nice=, OOMScoreAdjust=, Limit*=) and exit-status lists.
     name: 'exec-values',
     files: {

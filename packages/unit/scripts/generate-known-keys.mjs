@@ -112,6 +112,15 @@ const OVERRIDES = {
   // Range-checked exec-context values, each with its own message (src/values/exec-limits.ts).
   Nice: ['nice', 'config_parse_exec_nice: -20..19'],
   OOMScoreAdjust: ['oom', 'config_parse_exec_oom_score_adjust: -1000..1000'],
+  // Scheduling and process attributes, each with its own parser and message (src/values/exec-scheduling.ts).
+  CPUSchedulingPolicy: ['sched', 'config_parse_exec_cpu_sched_policy'],
+  CPUSchedulingPriority: ['sched', 'config_parse_exec_cpu_sched_prio: 0..99'],
+  IOSchedulingClass: ['sched', 'config_parse_exec_io_class'],
+  IOSchedulingPriority: ['sched', 'config_parse_exec_io_priority: 0..7'],
+  CPUAffinity: ['sched', 'config_parse_exec_cpu_affinity: parse_cpu_set_extend(), or numa'],
+  TimerSlackNSec: ['sched', 'config_parse_nsec'],
+  CoredumpFilter: ['sched', 'config_parse_exec_coredump_filter'],
+  Personality: ['sched', 'config_parse_personality'],
   // Exit status lists: each word an exit status or a signal, else "Failed to parse value".
   SuccessExitStatus: ['status', 'config_parse_set_status'],
   RestartPreventExitStatus: ['status', 'config_parse_set_status'],
@@ -203,9 +212,10 @@ text += `
  * its type (a bad value: \`Failed to parse KEY=VALUE, ignoring: <strerror>\`); \`!\` = fatal (the unit is
  * refused); tristate = a boolean or empty; \`bool|w1|w2\` = a boolean or one of the words; \`paths:\` =
  * ':'-separated paths; nspaths = namespace path lists (ReadWritePaths= …); printf = unit specifiers; nice/oom/rlimit/status = Nice=, OOMScoreAdjust=,
- * Limit*=, exit status lists (src/values/exec-limits.ts).
+ * Limit*=, exit status lists (src/values/exec-limits.ts); sched = CPUScheduling*=, IOScheduling*=, CPUAffinity=,
+ * TimerSlackNSec=, CoredumpFilter=, Personality= (src/values/exec-scheduling.ts).
  */
-export type KeyCheck = 'bool' | \`bool|\${string}\` | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'nspaths' | 'printf' | 'nice' | 'oom' | 'rlimit' | 'status';
+export type KeyCheck = 'bool' | \`bool|\${string}\` | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'nspaths' | 'printf' | 'nice' | 'oom' | 'rlimit' | 'status' | 'sched';
 
 export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyCheck>>>> = {
 `;

@@ -24,6 +24,7 @@ import { expandSpecifiers, type SpecifierSet } from './specifiers.js';
 import { parseBoolean } from './values/boolean.js';
 import { parseInteger, parseMode, parseUnsigned } from './values/integer.js';
 import { badExitStatusWords, parseNice, parseOomScoreAdjust, parseRlimit } from './values/exec-limits.js';
+import { checkSchedulingValue } from './values/exec-scheduling.js';
 import { parseSize } from './values/size.js';
 import { parseSec } from './values/timespan.js';
 
@@ -186,6 +187,12 @@ export function validKept(check: KeyCheck, v: string, c: DirectiveContext): bool
       const r = parseRlimit(c.key, v);
       if (r.ok || r.error !== 'EILSEQ') return generic(r);
       return fail(`Soft resource limit chosen higher than hard limit, ignoring: ${v}`);
+    }
+    case 'sched': {
+      // CPUScheduling*=, IOScheduling*=, CPUAffinity=, TimerSlackNSec=, CoredumpFilter=, Personality=.
+      const r = checkSchedulingValue(c.key, v);
+      for (const w of r.warnings) c.warn(w);
+      return r.keep;
     }
     case 'status':
       // The valid words are kept; each refused one is reported on its own.

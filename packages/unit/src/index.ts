@@ -30,6 +30,21 @@ export { parseUnitName, templateOf, escapeUnitName, unescapeUnitPath, type UnitN
 export { parseBoolean } from './values/boolean.js';
 export { parseIPv4, parseIPv6 } from './inet.js';
 export { parseNice, parseOomScoreAdjust, parseRlimit } from './values/exec-limits.js';
+export {
+  checkSchedulingValue,
+  ioprioNormalize,
+  IOPRIO_DEFAULT,
+  NSEC_INFINITY,
+  parseCoredumpFilter,
+  parseCpuSet,
+  parseIoprioClass,
+  parseIoprioPriority,
+  parseNsec,
+  parsePersonality,
+  parseSchedPolicy,
+  parseSchedPriority,
+  schedPriorityRange,
+} from './values/exec-scheduling.js';
 export { parseSec, parseSecFix0, parseTime, USEC_INFINITY, type Timespan } from './values/timespan.js';
 export { parseSize } from './values/size.js';
 export { parseUnsigned, parseInteger, parseIpPort, parseMode } from './values/integer.js';

@@ -142,9 +142,10 @@ export const SERVICE_SECTION_KEYS: ReadonlySet<string> = new Set([
  * its type (a bad value: `Failed to parse KEY=VALUE, ignoring: <strerror>`); `!` = fatal (the unit is
  * refused); tristate = a boolean or empty; `bool|w1|w2` = a boolean or one of the words; `paths:` =
  * ':'-separated paths; nspaths = namespace path lists (ReadWritePaths= …); printf = unit specifiers; nice/oom/rlimit/status = Nice=, OOMScoreAdjust=,
- * Limit*=, exit status lists (src/values/exec-limits.ts).
+ * Limit*=, exit status lists (src/values/exec-limits.ts); sched = CPUScheduling*=, IOScheduling*=, CPUAffinity=,
+ * TimerSlackNSec=, CoredumpFilter=, Personality= (src/values/exec-scheduling.ts).
  */
-export type KeyCheck = 'bool' | `bool|${string}` | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'nspaths' | 'printf' | 'nice' | 'oom' | 'rlimit' | 'status';
+export type KeyCheck = 'bool' | `bool|${string}` | 'tristate' | 'bool!' | 'sec' | 'mode' | 'unsigned' | 'int' | 'size' | 'path' | 'path!' | 'paths:' | 'nspaths' | 'printf' | 'nice' | 'oom' | 'rlimit' | 'status' | 'sched';
 
 export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyCheck>>>> = {
   Unit: {
@@ -161,14 +162,20 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
   Socket: {
     BlockIOAccounting: 'bool',
     CPUAccounting: 'bool',
+    CPUAffinity: 'sched',
+    CPUSchedulingPolicy: 'sched',
+    CPUSchedulingPriority: 'sched',
     CPUSchedulingResetOnFork: 'bool',
     CacheDirectoryMode: 'mode',
     ConfigurationDirectoryMode: 'mode',
+    CoredumpFilter: 'sched',
     CoredumpReceive: 'bool',
     DynamicUser: 'bool!',
     ExecPaths: 'nspaths',
     ExecSearchPath: 'paths:',
     IOAccounting: 'bool',
+    IOSchedulingClass: 'sched',
+    IOSchedulingPriority: 'sched',
     IPAccounting: 'bool',
     IPCNamespacePath: 'path',
     IgnoreSIGPIPE: 'bool',
@@ -204,6 +211,7 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     NoNewPrivileges: 'bool',
     OOMScoreAdjust: 'oom',
     PAMName: 'printf',
+    Personality: 'sched',
     PrivateDevices: 'bool',
     PrivateIPC: 'bool',
     PrivateMounts: 'tristate',
@@ -241,20 +249,27 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     TTYVTDisallocate: 'bool',
     TasksAccounting: 'bool',
     TimeoutCleanSec: 'sec',
+    TimerSlackNSec: 'sched',
     UMask: 'mode',
     UtmpIdentifier: 'printf',
   },
   Service: {
     BlockIOAccounting: 'bool',
     CPUAccounting: 'bool',
+    CPUAffinity: 'sched',
+    CPUSchedulingPolicy: 'sched',
+    CPUSchedulingPriority: 'sched',
     CPUSchedulingResetOnFork: 'bool',
     CacheDirectoryMode: 'mode',
     ConfigurationDirectoryMode: 'mode',
+    CoredumpFilter: 'sched',
     CoredumpReceive: 'bool',
     DynamicUser: 'bool!',
     ExecPaths: 'nspaths',
     ExecSearchPath: 'paths:',
     IOAccounting: 'bool',
+    IOSchedulingClass: 'sched',
+    IOSchedulingPriority: 'sched',
     IPAccounting: 'bool',
     IPCNamespacePath: 'path',
     IgnoreSIGPIPE: 'bool',
@@ -290,6 +305,7 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     NoNewPrivileges: 'bool',
     OOMScoreAdjust: 'oom',
     PermissionsStartOnly: 'bool',
+    Personality: 'sched',
     PrivateDevices: 'bool',
     PrivateIPC: 'bool',
     PrivateMounts: 'tristate',
@@ -335,6 +351,7 @@ export const KEY_CHECKS: Readonly<Record<string, Readonly<Record<string, KeyChec
     TTYVTDisallocate: 'bool',
     TasksAccounting: 'bool',
     TimeoutCleanSec: 'sec',
+    TimerSlackNSec: 'sched',
     UMask: 'mode',
     USBFunctionDescriptors: 'path',
     USBFunctionStrings: 'path',
