@@ -30,7 +30,14 @@
 import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { MountStep } from '@mptcp/native';
-import { type ServiceUnit, expandSpecifiers, machineHostFacts, parseBoolean } from '@mptcp/unit';
+import {
+  type ServiceUnit,
+  expandSpecifiers,
+  extractFirstWord,
+  machineHostFacts,
+  parseBoolean,
+  pathSimplify,
+} from '@mptcp/unit';
 
 export type ProtectSystem = 'no' | 'yes' | 'full' | 'strict';
 export type ProtectHome = 'no' | 'yes' | 'read-only' | 'tmpfs';
@@ -145,45 +152,33 @@ function lastEnum<T extends string>(unit: ServiceUnit, key: string, names: reado
 }
 
 /**
- * Splits a list value as extract_first_word(EXTRACT_UNQUOTE): whitespace-separated, quotes removed,
- * `\x` → x. A syntax error (an open quote, a trailing `\`) ends the list there, keeping the words
- * before it, as config_parse_namespace_path_strv() does.
+ * The words of a list value as config_parse_namespace_path_strv() extracts them
+ * (extract_first_word(EXTRACT_UNQUOTE)): a syntax error (an open quote, a trailing `\`) ends the
+ * list there, keeping the words before it.
  */
 function words(value: string): string[] {
   const out: string[] = [];
-  let i = 0;
-  while (i < value.length) {
-    while (i < value.length && ' \t\n\r'.includes(value[i] as string)) i++;
-    if (i >= value.length) break;
-    let word = '';
-    let quote: string | undefined;
-    for (; i < value.length; i++) {
-      const c = value[i] as string;
-      if (c === '\\') {
-        if (i + 1 >= value.length) return out;
-        word += value[++i];
-      } else if (quote !== undefined) {
-        if (c === quote) quote = undefined;
-        else word += c;
-      } else if (c === '"' || c === "'") quote = c;
-      else if (' \t\n\r'.includes(c)) break;
-      else word += c;
-    }
-    if (quote !== undefined) return out;
-    out.push(word);
+  for (let p = 0; p < value.length;) {
+    const r = extractFirstWord(value, p, { unquote: true });
+    if (!r.ok || r.word === undefined) break;
+    out.push(r.word);
+    p = r.rest;
   }
   return out;
 }
 
-/** path_simplify() of an absolute path; undefined when it is not absolute or has a `..` (path_simplify_and_warn()). */
+/**
+ * path_simplify_and_warn(PATH_CHECK_ABSOLUTE) without the warning (the unit's load reported it):
+ * the simplified path, or undefined when it is not absolute, too long (path_is_valid()) or keeps a
+ * `..` (path_is_normalized()).
+ */
 function simplify(path: string): string | undefined {
   if (!path.startsWith('/')) return undefined;
-  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  // "/../x" is "/x" (path_simplify(): nothing is above the root); any other ".." is refused.
-  let lead = 0;
-  while (parts[lead] === '..') lead++;
-  if (parts.includes('..', lead)) return undefined;
-  return `/${parts.slice(lead).join('/')}`;
+  const s = pathSimplify(path);
+  const parts = s.split('/');
+  if (parts.includes('..')) return undefined;
+  if (Buffer.byteLength(s) >= 4096 || parts.some((c) => Buffer.byteLength(c) > 255)) return undefined;
+  return s;
 }
 
 /**

@@ -24,7 +24,8 @@ export {
   type HostFacts,
   type SpecifierContext,
 } from './specifiers.js';
-export { expandExecCommand, parseExecValue } from './exec.js';
+export { expandExecCommand, parseExecValue, pathSimplify } from './exec.js';
+export { extractFirstWord, type ExtractFlags, type ExtractResult } from './quoting.js';
 export { parseEnvironmentFile, type EnvFileResult } from './environment.js';
 export { parseUnitName, templateOf, escapeUnitName, unescapeUnitPath, type UnitName } from './unit-name.js';
 export { parseBoolean } from './values/boolean.js';
