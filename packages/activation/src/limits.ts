@@ -51,12 +51,13 @@ export function takeTrigger(sock: SocketRuntime): boolean {
 
 /**
  * One start of `process` within its start limit; false (logged with systemd's words, the service
- * `failed` with start-limit-hit) when the limit is hit.
+ * `failed`, keeping the result of its last run unless that was success: see markStartLimitHit())
+ * when the limit is hit.
  */
 export function takeStart(startLimit: RateLimit, process: ServiceProcess, log: Logger): boolean {
   if (startLimit.below()) return true;
   log.warn('Start request repeated too quickly.', { unit: process.name });
-  log.warn("Failed with result 'start-limit-hit'.", { unit: process.name });
-  markStartLimitHit(process);
+  const result = markStartLimitHit(process);
+  log.warn(`Failed with result '${result}'.`, { unit: process.name });
   return false;
 }

@@ -240,10 +240,18 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   }
 }
 
-/** Puts a service that was refused by its start limit into `failed` (start-limit-hit) without running it. */
-export function markStartLimitHit(p: ServiceProcess): void {
-  p.lastResult = 'start-limit-hit';
+/**
+ * Puts a service that was refused by its start limit into `failed` without running it, and returns
+ * its result. As systemd 257's service_enter_dead(SERVICE_FAILURE_START_LIMIT_HIT): the result of
+ * the last run stays when it was a failure (exit-code, signal, …), start-limit-hit only replaces
+ * success (fixtures/v257/start-limit: `Result=exit-code` for a service whose ExecStartPre= kept
+ * failing, `start-limit-hit` for one that exited 0 and was restarted). Its sockets fail with
+ * service-start-limit-hit either way.
+ */
+export function markStartLimitHit(p: ServiceProcess): ServiceResult {
+  if (p.lastResult === undefined || p.lastResult === 'success') p.lastResult = 'start-limit-hit';
   p.state = 'failed';
   p.subState = 'failed';
   p.emit('state', 'failed');
+  return p.lastResult;
 }
