@@ -27,6 +27,7 @@ export type ActivationErrorCode =
   | 'LISTEN_PID_MISMATCH'
   | 'LISTEN_FDS_INVALID'
   | 'SANDBOX_NOT_ENFORCED'
+  | 'JOB_CANCELED'
   | 'ENGINE_STATE';
 
 export interface ActivationErrorDetails {

@@ -29,6 +29,10 @@ export class ServiceRun {
   readyReceived = false;
   /** Resolves the pending ExecReload=/notify-reload. */
   reloadDone: (() => void) | undefined;
+  /** Rejects the pending reload() as canceled. */
+  reloadCancel: (() => void) | undefined;
+  /** Settles once the running control process has exited and its result (if any) is recorded. */
+  controlExit: Promise<void> | undefined;
   /** Alien main process (forking/MAINPID=): polled for its exit. */
   alienPoll: NodeJS.Timeout | undefined;
   /** The main execve failed for a Type=simple service: reported as an exit, not a failed start. */
@@ -38,6 +42,16 @@ export class ServiceRun {
 
   setResult(r: ServiceResult): void {
     if (this.result === 'success') this.result = r;
+  }
+
+  /**
+   * A stop arrived during a reload: its caller is answered "canceled" (257's stop job cancels the
+   * reload job: `Job for UNIT canceled.`, fixtures/v257/stop-reload).
+   */
+  cancelReload(): void {
+    const cancel = this.reloadCancel;
+    this.reloadCancel = undefined;
+    cancel?.();
   }
 
   /** The reload in progress (if any) is over. */

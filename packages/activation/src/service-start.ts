@@ -16,6 +16,7 @@ import { describeExit, succeeded, withStoredFds } from './service-exec.js';
 import type { ServiceParts } from './service-run.js';
 import type { ServiceStopper } from './service-stop.js';
 import type { ServiceState, StartContext } from './service-types.js';
+import { describeControlExit } from './socket-exec.js';
 
 export class ServiceStarter {
   constructor(
@@ -188,11 +189,23 @@ export class ServiceStarter {
     const control = this.s.exec.control(cmd, this.s.ids());
     run.control = control;
     p.controlPid = control.pid;
+    const exit = waitExit(control).then((status) => {
+      if (run.control === control) {
+        run.control = undefined;
+        p.controlPid = undefined;
+      }
+      // service_sigchld_event(): a control process that ends once the stop has begun is the run's
+      // result too (killed by the stop's SIGTERM: `signal`, no clean exit for a command), unless `-`.
+      if (run.stopping && !succeeded(status) && !cmd.ignoreFailure) {
+        this.s.log.warn(`Control process exited, ${describeControlExit(status)}`, { unit: this.name });
+        run.setResult(resultOfExit(status.code, status.signal, true));
+      }
+      return status;
+    });
+    run.controlExit = exit.then(() => undefined);
     const spawnErr = await control.spawned;
-    if (spawnErr === undefined) p.controlPid = control.pid;
-    const status = await waitExit(control);
-    run.control = undefined;
-    p.controlPid = undefined;
+    if (spawnErr === undefined && run.control === control) p.controlPid = control.pid;
+    const status = await exit;
     if (!succeeded(status)) this.s.log.debug(`${what}=${cmd.raw}: ${describeExit(status)}`, { unit: this.name });
     return status;
   }
@@ -291,36 +304,62 @@ export class ServiceStarter {
     this.s.timers.armStop();
   }
 
-  /** See ServiceProcess.reload(). */
+  /**
+   * See ServiceProcess.reload(). A stop that arrives meanwhile cancels it (rejects with
+   * JOB_CANCELED, as 257's stop job cancels the reload job) and ends the run at once: ExecStop= is
+   * skipped, the main and the ExecReload= process get KillSignal= (service-stop.ts).
+   */
   async reload(): Promise<void> {
     const { p, run } = this.s;
     if (p.state !== 'active')
       throw new ActivationError('ENGINE_STATE', `${this.name} is not active, cannot reload.`, { unit: this.name });
-    if (p.unit.type === 'notify-reload') {
-      const done = new Promise<void>((resolve) => (run.reloadDone = resolve));
-      this.s.setState('reloading', 'reload-signal');
-      this.s.timers.armStart(p.unit.timeoutStartUsec);
-      if (p.pid !== undefined) {
-        try {
-          process.kill(p.pid, (p.unit.reloadSignal ?? 'SIGHUP') as NodeJS.Signals);
-        } catch (err) {
-          this.finishReload();
-          throw new ActivationError('EXEC_FAILED', `Failed to send reload signal: ${messageOf(err)}`, {
-            unit: this.name,
-          });
-        }
-      }
-      await done;
-      return;
-    }
-    if (p.unit.execReload.length === 0)
+    if (p.unit.type !== 'notify-reload' && p.unit.execReload.length === 0)
       throw new ActivationError('NOT_RELOADABLE', `${this.name} has no ExecReload=, cannot reload.`, {
         unit: this.name,
       });
+    const canceled = new Promise<never>((_, reject) => {
+      run.reloadCancel = () =>
+        reject(new ActivationError('JOB_CANCELED', `Job for ${this.name} canceled.`, { unit: this.name }));
+    });
+    const work = p.unit.type === 'notify-reload' ? this.reloadBySignal() : this.runExecReload();
+    // Once canceled, the work ends in the background (its control process is being killed).
+    work.catch(() => undefined);
+    canceled.catch(() => undefined);
+    try {
+      await Promise.race([work, canceled]);
+    } finally {
+      run.reloadCancel = undefined;
+    }
+  }
+
+  /** Type=notify-reload: ReloadSignal= to the main process, then RELOADING=1 … READY=1. */
+  private async reloadBySignal(): Promise<void> {
+    const { p, run } = this.s;
+    const done = new Promise<void>((resolve) => (run.reloadDone = resolve));
+    this.s.setState('reloading', 'reload-signal');
+    this.s.timers.armStart(p.unit.timeoutStartUsec);
+    if (p.pid !== undefined) {
+      try {
+        process.kill(p.pid, (p.unit.reloadSignal ?? 'SIGHUP') as NodeJS.Signals);
+      } catch (err) {
+        this.finishReload();
+        throw new ActivationError('EXEC_FAILED', `Failed to send reload signal: ${messageOf(err)}`, {
+          unit: this.name,
+        });
+      }
+    }
+    await done;
+  }
+
+  /** ExecReload= commands one after the other; a failing one (not `-`) ends the reload with an error. */
+  private async runExecReload(): Promise<void> {
+    const { p, run } = this.s;
     this.s.setState('reloading', 'reload');
     try {
       for (const cmd of p.unit.execReload) {
         const status = await this.runControl(cmd, 'ExecReload');
+        // Stopped meanwhile: the stop owns the run (and the reload was answered "canceled").
+        if (run.stopping) return;
         if (!succeeded(status) && !cmd.ignoreFailure) {
           this.s.log.warn(`Control process exited, ${describeExit(status)} (ExecReload=${cmd.raw})`, {
             unit: this.name,
@@ -331,7 +370,7 @@ export class ServiceStarter {
         }
       }
     } finally {
-      if ((p.state as ServiceState) === 'reloading') this.s.setState('active', 'running');
+      if ((p.state as ServiceState) === 'reloading' && !run.stopping) this.s.setState('active', 'running');
     }
   }
 }

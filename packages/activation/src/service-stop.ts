@@ -146,6 +146,9 @@ export class ServiceStopper {
   /** The main process is gone: ExecStopPost=, then dead/failed/auto-restart and the `exit` event. */
   async finishDead(status: ExitStatus, pid: number): Promise<void> {
     const { p, run, timers, log } = this.s;
+    // Stopping with the main process gone and a control process (ExecReload=, ExecStartPost=) still
+    // running: 257 waits for that one too before stop-post, and its exit may set the result.
+    if (run.stopping && run.control !== undefined) await run.controlExit;
     timers.clearStart();
     timers.stopWatchdog();
     timers.clearStop();
@@ -178,7 +181,8 @@ export class ServiceStopper {
     // A start that times out in ExecStartPre=/ExecStartPost= has a control process running: it is
     // the service's too (systemd signals the whole cgroup), and the start waits for it.
     const control = this.s.run.control;
-    if (control?.pid !== undefined) signalGroup(control, signal, this.s.p.unit.killMode);
+    if (control?.pid !== undefined && this.s.p.unit.killMode !== 'none')
+      signalGroup(control, signal, this.s.p.unit.killMode);
     this.s.timers.armStop();
   }
 
@@ -188,8 +192,12 @@ export class ServiceStopper {
     this.s.log.warn(`State '${p.subState}' timed out. Killing.`, { unit: this.name });
     if (run.result === 'success') run.setResult('timeout');
     p.subState = 'stop-sigkill';
-    if (p.unit.sendSIGKILL)
-      this.signalMain(p.unit.finalKillSignal || 'SIGKILL', p.unit.killMode === 'process' ? 'process' : 'control-group');
+    if (p.unit.sendSIGKILL) {
+      const kill = p.unit.finalKillSignal || 'SIGKILL';
+      this.signalMain(kill, p.unit.killMode === 'process' ? 'process' : 'control-group');
+      const control = run.control;
+      if (control?.pid !== undefined) signalGroup(control, kill, 'control-group');
+    }
   }
 
   private signalMain(signal: string, mode: string = this.s.p.unit.killMode): void {
@@ -222,11 +230,21 @@ export class ServiceStopper {
       }
       return;
     }
+    // service_stop(): while starting (start, start-post) or reloading something already runs, so
+    // there is no ExecStop=: the main and the control process get KillSignal= at once, and a reload
+    // waiting for its end is answered "canceled" (fixtures/v257/stop-reload).
+    const killNow = p.state === 'activating' || p.state === 'reloading';
     run.stopping = true;
     timers.clearStart();
     timers.stopWatchdog();
-    this.s.setState('deactivating', 'stop');
     const exited = run.exited ?? Promise.resolve();
+    if (killNow) {
+      run.cancelReload();
+      await this.terminate(p.unit.killSignal);
+      await exited;
+      return;
+    }
+    this.s.setState('deactivating', 'stop');
     const unit = p.unit;
     for (const cmd of unit.execStop) {
       try {
