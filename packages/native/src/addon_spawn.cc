@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -81,12 +82,19 @@ enum Step : int {
   kUnshare,
   kMount,
   kMountSetattr,
-  kStat
+  kStat,
+  kCoredumpFilter,
+  kSchedSetattr,
+  kSchedSetaffinity,
+  kIoprioSet,
+  kTimerSlack,  // reported as "prctl" with option PR_SET_TIMERSLACK
+  kPersonality
 };
 const char* const kStepNames[] = {"",          "sigaction", "setsid", "dup3",    "open",          "setgroups",
                                   "setgid",    "setuid",    "chdir",  "execve",  "oom_score_adj", "setpriority",
                                   "setrlimit", "prctl",     "prctl",  "unshare", "mount",         "mount_setattr",
-                                  "lstat"};
+                                  "lstat",     "coredump_filter", "sched_setattr", "sched_setaffinity",
+                                  "ioprio_set", "prctl", "personality"};
 
 // The kernel's struct rlimit64 for prlimit64 (both fields 64-bit on every ABI).
 struct KernelRlimit64 {
@@ -101,6 +109,20 @@ struct KernelMountAttr {
   uint64_t propagation;
   uint64_t userns_fd;
 };
+
+// The kernel's struct sched_attr (sched_setattr(2), SCHED_ATTR_SIZE_VER0).
+struct KernelSchedAttr {
+  uint32_t size;
+  uint32_t sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime;
+  uint64_t sched_deadline;
+  uint64_t sched_period;
+};
+constexpr uint64_t kSchedFlagResetOnFork = 0x01;
+constexpr int kIoprioWhoProcess = 1;
 
 // One MountStep as the child reads it (pointers into the request's strings).
 struct ChildMount {
@@ -152,6 +174,22 @@ struct SpawnArgs {
   uint64_t bounding;
   bool setAmbient;
   uint64_t ambient;
+  // CoredumpFilter= (text for /proc/self/coredump_filter), CPUScheduling*=, CPUAffinity=, IOScheduling*=,
+  // TimerSlackNSec=, Personality=.
+  const char* coredumpText;  // nullptr: keep
+  int coredumpLen;
+  bool setSched;
+  int schedPolicy;
+  int schedPriority;
+  bool schedResetOnFork;
+  const unsigned long* affinity;  // nullptr: keep
+  size_t affinityBytes;
+  bool setIoprio;
+  int ioprio;
+  bool setTimerSlack;
+  unsigned long timerSlack;
+  bool setPersonality;
+  unsigned long personality;
   // Written by the child on failure.
   volatile int err;
   volatile int step;
@@ -398,10 +436,37 @@ int Child(void* arg) {
       if (n < 0 && werr != EPERM && werr != EACCES) Fail(a, werr, kOomScoreAdj);
     }
   }
+  //    CoredumpFilter= (EPERM/EACCES ignored, as 257), CPUScheduling*= (sched_setattr, which also resets
+  //    the nice level: Nice= comes after it), Nice=, CPUAffinity=, IOScheduling*=, TimerSlackNSec=,
+  //    Personality=: exec_invoke()'s order.
+  if (a->coredumpText != nullptr) {
+    long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/coredump_filter", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 && errno != EPERM && errno != EACCES) Fail(a, errno, kCoredumpFilter);
+    if (fd >= 0) {
+      long n = syscall(SYS_write, static_cast<int>(fd), a->coredumpText, a->coredumpLen);
+      int werr = errno;
+      syscall(SYS_close, static_cast<int>(fd));
+      if (n < 0 && werr != EPERM && werr != EACCES) Fail(a, werr, kCoredumpFilter);
+    }
+  }
+  if (a->setSched) {
+    KernelSchedAttr attr{};
+    attr.size = sizeof(attr);
+    attr.sched_policy = static_cast<uint32_t>(a->schedPolicy);
+    attr.sched_priority = static_cast<uint32_t>(a->schedPriority);
+    attr.sched_flags = a->schedResetOnFork ? kSchedFlagResetOnFork : 0;
+    if (syscall(SYS_sched_setattr, 0, &attr, 0U) < 0) Fail(a, errno, kSchedSetattr);
+  }
   if (a->setNice) {
     int err = SetPriorityClosest(a->nice);
     if (err != 0) Fail(a, err, kSetpriority);
   }
+  if (a->affinity != nullptr && syscall(SYS_sched_setaffinity, 0, a->affinityBytes, a->affinity) < 0)
+    Fail(a, errno, kSchedSetaffinity);
+  if (a->setIoprio && syscall(SYS_ioprio_set, kIoprioWhoProcess, 0, a->ioprio) < 0) Fail(a, errno, kIoprioSet);
+  if (a->setTimerSlack && syscall(SYS_prctl, PR_SET_TIMERSLACK, a->timerSlack, 0UL, 0UL, 0UL) < 0)
+    Fail(a, errno, kTimerSlack);
+  if (a->setPersonality && syscall(SYS_personality, a->personality) < 0) Fail(a, errno, kPersonality);
   for (int i = 0; i < a->nrlimits; i++) {
     int err = SetRlimitClosest(a->rlimits[i]);
     if (err != 0) {
@@ -600,6 +665,20 @@ int SpawnRequest::Run(const char** step) {
   a.bounding = bounding_;
   a.setAmbient = setAmbient_;
   a.ambient = ambient_;
+  a.coredumpText = setCoredump_ ? coredumpText_.c_str() : nullptr;
+  a.coredumpLen = static_cast<int>(coredumpText_.size());
+  a.setSched = setSched_;
+  a.schedPolicy = schedPolicy_;
+  a.schedPriority = schedPriority_;
+  a.schedResetOnFork = schedResetOnFork_;
+  a.affinity = affinity_.empty() ? nullptr : affinity_.data();
+  a.affinityBytes = affinity_.size() * sizeof(unsigned long);
+  a.setIoprio = setIoprio_;
+  a.ioprio = ioprio_;
+  a.setTimerSlack = setTimerSlack_;
+  a.timerSlack = static_cast<unsigned long>(timerSlack_);
+  a.setPersonality = setPersonality_;
+  a.personality = personality_;
   a.err = 0;
   a.step = kNone;
   a.failedResource = -1;
@@ -650,6 +729,7 @@ int SpawnRequest::Run(const char** step) {
       failedCapOption = kCapOpNames[a.capOp];
       failedCapability = a.failedCap;
     }
+    if (a.step == kTimerSlack) failedCapOption = "PR_SET_TIMERSLACK";
     if (a.failedMount >= 0 && (a.step == kMount || a.step == kMountSetattr || a.step == kStat))
       failedMountPath = mounts_[a.failedMount].path;
     return a.err;
@@ -717,6 +797,70 @@ bool SpawnRequest::ParseContext(Napi::Env env, Napi::Value v) {
     ambient_ = am.As<Napi::BigInt>().Uint64Value(&lossless);
     if (!lossless) return Bad(env, "context.ambientCapabilities must be 0..2^64-1");
     setAmbient_ = true;
+  }
+  // CoredumpFilter=: a BigInt mask, written as 0x… text.
+  Napi::Value cf = o.Get("coredumpFilter");
+  if (!cf.IsUndefined() && !cf.IsNull()) {
+    bool lossless = true;
+    if (!cf.IsBigInt()) return Bad(env, "context.coredumpFilter must be a bigint");
+    uint64_t mask = cf.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) return Bad(env, "context.coredumpFilter must be 0..2^64-1");
+    char buf[24];
+    snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(mask));
+    coredumpText_ = buf;
+    setCoredump_ = true;
+  }
+  // CPUScheduling*=: [policy, priority, resetOnFork] for sched_setattr().
+  Napi::Value cs = o.Get("cpuScheduling");
+  if (!cs.IsUndefined() && !cs.IsNull()) {
+    if (!cs.IsArray() || cs.As<Napi::Array>().Length() != 3)
+      return Bad(env, "context.cpuScheduling must be [policy, priority, resetOnFork]");
+    Napi::Array arr = cs.As<Napi::Array>();
+    if (!arr.Get(0u).IsNumber() || !arr.Get(1u).IsNumber())
+      return Bad(env, "context.cpuScheduling must be [policy, priority, resetOnFork]");
+    schedPolicy_ = arr.Get(0u).As<Napi::Number>().Int32Value();
+    schedPriority_ = arr.Get(1u).As<Napi::Number>().Int32Value();
+    schedResetOnFork_ = arr.Get(2u).ToBoolean().Value();
+    if (schedPolicy_ < 0 || schedPriority_ < 0 || schedPriority_ > 99)
+      return Bad(env, "context.cpuScheduling: policy >= 0, priority 0…99");
+    setSched_ = true;
+  }
+  // CPUAffinity=: the CPU numbers (0…8191) of the mask.
+  Napi::Value ca = o.Get("cpuAffinity");
+  if (!ca.IsUndefined() && !ca.IsNull()) {
+    if (!ca.IsArray()) return Bad(env, "context.cpuAffinity must be an array of CPU numbers");
+    Napi::Array arr = ca.As<Napi::Array>();
+    constexpr unsigned kBits = 8 * sizeof(unsigned long);
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Value e = arr.Get(i);
+      int cpu = e.IsNumber() ? e.As<Napi::Number>().Int32Value() : -1;
+      if (cpu < 0 || cpu > 8191) return Bad(env, "context.cpuAffinity must be CPU numbers 0…8191");
+      size_t word = static_cast<unsigned>(cpu) / kBits;
+      if (affinity_.size() <= word) affinity_.resize(word + 1, 0);
+      affinity_[word] |= 1UL << (static_cast<unsigned>(cpu) % kBits);
+    }
+    // An empty set still makes the call (the kernel refuses it: EINVAL), as sched_setaffinity() would.
+    if (affinity_.empty()) affinity_.push_back(0);
+  }
+  Napi::Value io = o.Get("ioprio");
+  if (io.IsNumber()) {
+    ioprio_ = io.As<Napi::Number>().Int32Value();
+    setIoprio_ = true;
+  }
+  Napi::Value ts = o.Get("timerSlackNsec");
+  if (!ts.IsUndefined() && !ts.IsNull()) {
+    bool lossless = true;
+    if (!ts.IsBigInt()) return Bad(env, "context.timerSlackNsec must be a bigint");
+    timerSlack_ = ts.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) return Bad(env, "context.timerSlackNsec must be 0..2^64-1");
+    setTimerSlack_ = true;
+  }
+  Napi::Value pe = o.Get("personality");
+  if (pe.IsNumber()) {
+    int64_t v = pe.As<Napi::Number>().Int64Value();
+    if (v < 0 || v > 0xffffffffLL) return Bad(env, "context.personality must be 0…0xffffffff");
+    personality_ = static_cast<unsigned long>(v);
+    setPersonality_ = true;
   }
   Napi::Value rl = o.Get("rlimits");
   if (rl.IsArray()) {
@@ -897,6 +1041,8 @@ void InitSpawn(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnPrivateTmp", Napi::Boolean::New(env, true));
   // The context keys mounts/inaccessibleDir are applied (likewise).
   exports.Set("spawnMounts", Napi::Boolean::New(env, true));
+  // The context keys coredumpFilter/cpuScheduling/cpuAffinity/ioprio/timerSlackNsec/personality are applied.
+  exports.Set("spawnScheduling", Napi::Boolean::New(env, true));
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
   exports.Set("spawnAsync", Napi::Function::New(env, SpawnAsync, "spawnAsync"));
   exports.Set("pidfdWait", Napi::Function::New(env, PidfdWait, "pidfdWait"));

@@ -73,6 +73,18 @@ export interface SpawnContext {
   mounts?: MountStep[];
   /** The directory of the inaccessible nodes (reg, dir, chr, blk, fifo, sock) for `inaccessible` steps. */
   inaccessibleDir?: string;
+  /** CoredumpFilter=: the mask written to /proc/self/coredump_filter. */
+  coredumpFilter?: bigint;
+  /** CPUScheduling*=: [policy, priority, resetOnFork] for sched_setattr(). */
+  cpuScheduling?: [number, number, boolean];
+  /** CPUAffinity=: the CPU numbers of the mask for sched_setaffinity(). */
+  cpuAffinity?: number[];
+  /** IOScheduling*=: the ioprio_set() value (class << 13 | data). */
+  ioprio?: number;
+  /** TimerSlackNSec=: prctl(PR_SET_TIMERSLACK). */
+  timerSlackNsec?: bigint;
+  /** Personality=: personality(). */
+  personality?: number;
 }
 
 /** One step of a child's mount namespace (spawn.ts SpawnProcessOptions.mounts). */
@@ -152,6 +164,8 @@ export interface NativeBinding {
   spawnPrivateTmp?: boolean;
   /** true when spawn() applies the context's mounts. */
   spawnMounts?: boolean;
+  /** true when spawn() applies the context's coredumpFilter, cpuScheduling, cpuAffinity, ioprio, timerSlackNsec, personality. */
+  spawnScheduling?: boolean;
   spawn(
     file: string,
     argv: string[],

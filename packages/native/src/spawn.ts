@@ -110,6 +110,31 @@ export interface SpawnProcessOptions {
   mounts?: readonly MountStep[];
   /** The directory of the inaccessible nodes for `inaccessible` steps (systemd's /run/systemd/inaccessible). */
   inaccessibleDir?: string;
+  /**
+   * CoredumpFilter=: written to /proc/self/coredump_filter (as `0x…`) right after OOMScoreAdjust=;
+   * EPERM/EACCES are ignored, as systemd does; any other failure fails the spawn (`coredump_filter`).
+   */
+  coredumpFilter?: bigint;
+  /**
+   * CPUSchedulingPolicy=/CPUSchedulingPriority=/CPUSchedulingResetOnFork=: one sched_setattr() (policy:
+   * SCHED_OTHER 0, FIFO 1, RR 2, BATCH 3, IDLE 5; priority 0…99; SCHED_FLAG_RESET_ON_FORK), before `nice`
+   * (sched_setattr() resets the nice level). A failure fails the spawn (`sched_setattr`).
+   */
+  cpuScheduling?: { policy: number; priority: number; resetOnFork: boolean };
+  /**
+   * CPUAffinity=: sched_setaffinity() with these CPUs (0…8191), after `nice`. An empty list is passed
+   * as it is (the kernel refuses it: EINVAL). A failure fails the spawn (`sched_setaffinity`).
+   */
+  cpuAffinity?: readonly number[];
+  /**
+   * IOSchedulingClass=/IOSchedulingPriority=: ioprio_set(IOPRIO_WHO_PROCESS, 0, value), value =
+   * class << 13 | priority. A failure fails the spawn (`ioprio_set`).
+   */
+  ioprio?: number;
+  /** TimerSlackNSec=: prctl(PR_SET_TIMERSLACK). A failure fails the spawn (`prctl`, PR_SET_TIMERSLACK). */
+  timerSlackNsec?: bigint;
+  /** Personality=: personality(), 0…0xffffffff. A failure fails the spawn (`personality`). */
+  personality?: number;
 }
 
 export type { MountStep };
@@ -243,6 +268,35 @@ function nativeContext(options: SpawnProcessOptions): NativeSpawnContext {
         detail: '(mounts: this build of the addon does not set up mount namespaces; rebuild it)',
       });
   }
+  const sched = options.cpuScheduling;
+  if (sched !== undefined) {
+    intIn(sched.policy, 0, 0x7fffffff, 'cpuScheduling.policy');
+    intIn(sched.priority, 0, 99, 'cpuScheduling.priority');
+  }
+  for (const cpu of options.cpuAffinity ?? []) intIn(cpu, 0, 8191, 'cpuAffinity[]');
+  const ioprio = intIn(options.ioprio, 0, 0xffff, 'ioprio');
+  const personality = intIn(options.personality, 0, 0xffffffff, 'personality');
+  for (const [what, v] of [
+    ['coredumpFilter', options.coredumpFilter],
+    ['timerSlackNsec', options.timerSlackNsec],
+  ] as const) {
+    if (v !== undefined && (typeof v !== 'bigint' || v < 0n || v > RLIM_INFINITY))
+      throw new TypeError(`${what} must be a bigint 0…2^64-1`);
+  }
+  const scheduling =
+    options.coredumpFilter !== undefined ||
+    sched !== undefined ||
+    options.cpuAffinity !== undefined ||
+    ioprio !== undefined ||
+    options.timerSlackNsec !== undefined ||
+    personality !== undefined;
+  // An addon built before these steps would ignore them: a requested setting is never silently lost.
+  if (scheduling && binding().spawnScheduling !== true)
+    throw spawnError(osConstants.errno.ENOSYS, {
+      syscall: 'sched_setattr',
+      detail:
+        '(this build of the addon does not apply CPU/IO scheduling, affinity, timer slack, coredump filter or personality; rebuild it)',
+    });
   const umask = intIn(options.umask, 0, 0o777, 'umask');
   const nice = intIn(options.nice, -20, 19, 'nice');
   const oom = intIn(options.oomScoreAdjust, -1000, 1000, 'oomScoreAdjust');
@@ -262,6 +316,14 @@ function nativeContext(options: SpawnProcessOptions): NativeSpawnContext {
       ? { mounts: options.mounts.map((m) => ({ ...m })) }
       : {}),
     ...(options.inaccessibleDir !== undefined ? { inaccessibleDir: options.inaccessibleDir } : {}),
+    ...(options.coredumpFilter !== undefined ? { coredumpFilter: options.coredumpFilter } : {}),
+    ...(sched !== undefined
+      ? { cpuScheduling: [sched.policy, sched.priority, sched.resetOnFork] as [number, number, boolean] }
+      : {}),
+    ...(options.cpuAffinity !== undefined ? { cpuAffinity: [...options.cpuAffinity] } : {}),
+    ...(ioprio !== undefined ? { ioprio } : {}),
+    ...(options.timerSlackNsec !== undefined ? { timerSlackNsec: options.timerSlackNsec } : {}),
+    ...(personality !== undefined ? { personality } : {}),
   };
 }
 
@@ -323,7 +385,8 @@ function spawned(r: NativeSpawnResult, options: SpawnProcessOptions): SpawnedPro
 /**
  * Starts a program. The child resets every signal disposition to default and unblocks all
  * signals (Node ignores SIGPIPE; the program must not inherit that unless `ignoreSigpipe`), then
- * setsid, the fds, oom_score_adj, setpriority, setrlimit, umask, the capability bounding and ambient
+ * setsid, the fds, oom_score_adj, coredump_filter, sched_setattr, setpriority, sched_setaffinity,
+ * ioprio_set, PR_SET_TIMERSLACK, personality, setrlimit, umask, the capability bounding and ambient
  * sets, setgroups, setgid, setuid (ambient capabilities raised again), chdir,
  * prctl(PR_SET_NO_NEW_PRIVS), execve (systemd's exec_invoke() order). A failure in any step throws a `ProcessSpawnError` with that step as
  * `syscall` and its errno as `code`, e.g. `execve ENOENT`, `chdir EACCES`, `setuid EPERM`; no process

@@ -73,7 +73,8 @@ class SpawnRequest {
   int pid = -1;
   int pidfdOut = -1;
   int failedResource = -1;
-  // A failed capability step: its operation (PR_CAPBSET_DROP, capset, …) and capability (-1: none).
+  // A failed capability step: its operation (PR_CAPBSET_DROP, capset, …) and capability (-1: none); a
+  // failed PR_SET_TIMERSLACK names its operation here too.
   const char* failedCapOption = nullptr;
   int failedCapability = -1;
   // A failed mount step: its target path (empty: none).
@@ -89,6 +90,15 @@ class SpawnRequest {
 
   bool ignoreSigpipe_ = false, noNewPrivs_ = false, setNice_ = false, setOom_ = false;
   bool setBounding_ = false, setAmbient_ = false;
+  // CoredumpFilter=, CPUScheduling*=, CPUAffinity=, IOScheduling*=, TimerSlackNSec=, Personality= (resolved by
+  // the caller; the child only makes the syscalls).
+  bool setCoredump_ = false, setSched_ = false, schedResetOnFork_ = false, setIoprio_ = false;
+  bool setTimerSlack_ = false, setPersonality_ = false;
+  std::string coredumpText_;
+  int schedPolicy_ = 0, schedPriority_ = 0, ioprio_ = 0;
+  std::vector<unsigned long> affinity_;  // the CPU mask (bit n = CPU n); empty: leave it
+  uint64_t timerSlack_ = 0;
+  unsigned long personality_ = 0;
   std::vector<MountStep> mounts_;  // the mount namespace's steps (PrivateTmp=, ProtectSystem=, …)
   std::string inaccessible_[6];    // reg, dir, chr, blk, fifo, sock nodes (InaccessiblePaths=)
   uint64_t bounding_ = 0, ambient_ = 0;
