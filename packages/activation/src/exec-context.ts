@@ -9,15 +9,53 @@
  */
 import { readFileSync } from 'node:fs';
 import type { RlimitResource, RlimitValue, SpawnProcessOptions } from '@mptcp/native';
-import { type ServiceUnit, parseBoolean, parseMode, parseNice, parseOomScoreAdjust, parseRlimit } from '@mptcp/unit';
+import {
+  type ServiceUnit,
+  IOPRIO_DEFAULT,
+  NSEC_INFINITY,
+  ioprioNormalize,
+  parseBoolean,
+  parseCoredumpFilter,
+  parseCpuSet,
+  parseIoprioClass,
+  parseIoprioPriority,
+  parseMode,
+  parseNice,
+  parseNsec,
+  parseOomScoreAdjust,
+  parsePersonality,
+  parseRlimit,
+  parseSchedPolicy,
+  parseSchedPriority,
+  schedPriorityRange,
+} from '@mptcp/unit';
 import { allCapabilities, ambientSet, boundingSet, capLastCap } from './capabilities.js';
 
 /** What the launcher applies in the child (the exec-context half of SpawnProcessOptions). */
 export type ExecContext = Required<Pick<SpawnProcessOptions, 'ignoreSigpipe' | 'umask' | 'rlimits'>> &
   Pick<
     SpawnProcessOptions,
-    'nice' | 'oomScoreAdjust' | 'noNewPrivileges' | 'capabilityBoundingSet' | 'ambientCapabilities'
-  >;
+    'nice' | 'oomScoreAdjust' | 'noNewPrivileges' | 'capabilityBoundingSet' | 'ambientCapabilities' | SchedulingKey
+  > & {
+    /** CPUAffinity=numa: the mask would come from NUMAMask=, which is not applied (sandbox.ts refuses it). */
+    cpuAffinityFromNuma?: true;
+  };
+
+/**
+ * The settings 257 applies in exec_invoke() right after OOMScoreAdjust= (CoredumpFilter=,
+ * CPUScheduling*=, CPUAffinity=, IOScheduling*=, TimerSlackNSec=, Personality=), for every command
+ * (`+` included); only the native launcher can (sandbox.ts refuses them with the node launcher).
+ */
+export type SchedulingKey =
+  'coredumpFilter' | 'cpuScheduling' | 'cpuAffinity' | 'ioprio' | 'timerSlackNsec' | 'personality';
+export const SCHEDULING_KEYS: readonly SchedulingKey[] = [
+  'coredumpFilter',
+  'cpuScheduling',
+  'cpuAffinity',
+  'ioprio',
+  'timerSlackNsec',
+  'personality',
+];
 
 /** The exec context of a `+` command: systemd applies no sandboxing to it (the capability sets neither). */
 export function withoutSandbox(ctx: ExecContext): ExecContext {
@@ -121,6 +159,130 @@ function lastResettable(unit: ServiceUnit, key: string, parse: (v: string) => nu
   return out;
 }
 
+/** The assignments of `key` in order (@mptcp/unit kept the valid ones, and the resets). */
+function values(unit: ServiceUnit, key: string): readonly string[] {
+  const extra: Readonly<Record<string, string[]>> | undefined = unit.extra;
+  return extra?.[key] ?? [];
+}
+
+/**
+ * The assignments of a key folded as load-fragment.c folds them into the ExecContext, for the
+ * settings of SchedulingKey (their order across keys matters: a policy clamps the priority set
+ * before it, a priority keeps the class set before it). The keys are interleaved by line order in
+ * systemd; @mptcp/unit keeps each key's list, so the lists are folded key by key in the order a unit
+ * usually has them (policy then priority, class then priority): a priority set before its policy in
+ * the file is clamped the same way either way.
+ */
+function scheduling(unit: ServiceUnit): Partial<ExecContext> {
+  const out: Partial<ExecContext> = {};
+  // CoredumpFilter=: OR'ed; an empty assignment resets.
+  let coredump: bigint | undefined;
+  for (const v of values(unit, 'CoredumpFilter')) {
+    if (v === '') coredump = undefined;
+    else {
+      const r = parseCoredumpFilter(v);
+      if (r.ok) coredump = (coredump ?? 0n) | r.value;
+    }
+  }
+  if (coredump !== undefined) out.coredumpFilter = coredump;
+  // CPUSchedulingPolicy= (empty: unset, policy other, priority 0), CPUSchedulingPriority= (0…99).
+  let sched: { policy: number; priority: number } | undefined;
+  let priority = 0;
+  let policy = 0;
+  for (const v of values(unit, 'CPUSchedulingPolicy')) {
+    if (v === '') {
+      sched = undefined;
+      policy = 0;
+      priority = 0;
+      continue;
+    }
+    const r = parseSchedPolicy(v);
+    if (!r.ok) continue;
+    policy = r.value;
+    const [lo, hi] = schedPriorityRange(policy);
+    priority = Math.min(Math.max(priority, lo), hi);
+    sched = { policy, priority };
+  }
+  for (const v of values(unit, 'CPUSchedulingPriority')) {
+    const r = parseSchedPriority(v);
+    if (!r.ok) continue;
+    priority = r.value;
+    sched = { policy, priority };
+  }
+  if (sched !== undefined) {
+    const reset = values(unit, 'CPUSchedulingResetOnFork').reduce<boolean>((acc, v) => {
+      const r = parseBoolean(v);
+      return r.ok ? r.value : acc;
+    }, false);
+    out.cpuScheduling = { ...sched, resetOnFork: reset };
+  }
+  // CPUAffinity=: each assignment adds its CPUs; an empty one resets; `numa` takes NUMAMask='s.
+  let cpus: Set<number> | undefined;
+  let numa = false;
+  for (const v of values(unit, 'CPUAffinity')) {
+    if (v === 'numa') {
+      numa = true;
+      cpus = undefined;
+      continue;
+    }
+    const r = parseCpuSet(v);
+    if (!r.ok) continue;
+    numa = false;
+    if (r.empty) cpus = undefined;
+    else {
+      cpus ??= new Set();
+      for (const c of r.cpus) cpus.add(c);
+    }
+  }
+  if (numa) out.cpuAffinityFromNuma = true;
+  // A set that names no CPU (only reversed ranges: `1-0`) is not applied: 257 passes its exec context
+  // to the executor without it (recorded: the process keeps the manager's affinity).
+  else if (cpus !== undefined && cpus.size > 0) out.cpuAffinity = [...cpus].sort((a, b) => a - b);
+  // IOSchedulingClass=/IOSchedulingPriority=: one ioprio value; empty resets (best-effort 4, unset).
+  let ioprio: number | undefined;
+  let current = IOPRIO_DEFAULT;
+  const fold = (key: string, apply: (v: string) => number | undefined): void => {
+    for (const v of values(unit, key)) {
+      if (v === '') {
+        ioprio = undefined;
+        current = IOPRIO_DEFAULT;
+        continue;
+      }
+      const next = apply(v);
+      if (next === undefined) continue;
+      current = ioprioNormalize(next);
+      ioprio = current;
+    }
+  };
+  fold('IOSchedulingClass', (v) => {
+    const r = parseIoprioClass(v);
+    return r.ok ? (r.value << 13) | (current & 0x1fff) : undefined;
+  });
+  fold('IOSchedulingPriority', (v) => {
+    const r = parseIoprioPriority(v);
+    return r.ok ? (current & ~0x1fff) | r.value : undefined;
+  });
+  if (ioprio !== undefined) out.ioprio = ioprio;
+  // TimerSlackNSec=: the last one (infinity: unset).
+  let slack: bigint | undefined;
+  for (const v of values(unit, 'TimerSlackNSec')) {
+    const r = parseNsec(v);
+    if (r.ok) slack = r.value === NSEC_INFINITY ? undefined : r.value;
+  }
+  if (slack !== undefined) out.timerSlackNsec = slack;
+  // Personality=: the last one; empty resets.
+  let personality: number | undefined;
+  for (const v of values(unit, 'Personality')) {
+    if (v === '') personality = undefined;
+    else {
+      const r = parsePersonality(v);
+      if (r.ok) personality = r.value;
+    }
+  }
+  if (personality !== undefined) out.personality = personality;
+  return out;
+}
+
 /** The exec context of `unit`'s processes (main and control alike), computed once per loaded unit. */
 export function execContextOf(unit: ServiceUnit): ExecContext {
   const cached = contexts.get(unit);
@@ -166,6 +328,7 @@ export function execContextOf(unit: ServiceUnit): ExecContext {
     ...(oom !== undefined ? { oomScoreAdjust: oom } : {}),
     ...(bounding !== undefined && (bounding & all) !== all ? { capabilityBoundingSet: bounding & all } : {}),
     ...(ambValues && ambValues.length > 0 ? { ambientCapabilities: ambientSet(ambValues) & all } : {}),
+    ...scheduling(unit),
   };
   contexts.set(unit, ctx);
   return ctx;

@@ -19,7 +19,8 @@ import type { ExitWatch, ProcessExit, SpawnProcessOptions, SpawnedProcess } from
 import type { ExecCommand } from '@mptcp/unit';
 import { DEFAULT_PATH } from './environment.js';
 import { expandArgv } from './exec-expand.js';
-import { spawnExitStatus } from './exit-status.js';
+import { ActivationError } from './errors.js';
+import { exitStatusText, spawnExitStatus } from './exit-status.js';
 
 let childProcessModule: typeof import('node:child_process') | undefined;
 /** node:child_process (with net, dgram and the streams) loads only for the node launcher's first spawn. */
@@ -96,6 +97,11 @@ export interface ExecOptions {
   detached?: boolean;
   uid?: number;
   gid?: number;
+  /**
+   * The supplementary groups (setgroups() in the child, also without `uid`/`gid`); undefined: none
+   * when `uid`/`gid` is given, else the daemon's (user.ts commandGroups()).
+   */
+  groups?: readonly number[];
   /** The native launcher; without it (addon unavailable) the node launcher runs. */
   native?: NativeSpawn;
   /** See FdHandOff: closed by the addon when the async native launcher runs, else left to the caller. */
@@ -131,7 +137,27 @@ export type ExecContextOptions = Pick<
   | 'privateTmp'
   | 'mounts'
   | 'inaccessibleDir'
+  | 'coredumpFilter'
+  | 'cpuScheduling'
+  | 'cpuAffinity'
+  | 'ioprio'
+  | 'timerSlackNsec'
+  | 'personality'
 >;
+
+/**
+ * The exec-context settings only the native launcher applies, each with systemd's exit status for
+ * its step: the node launcher refuses a process that asks for one (sandbox.ts refuses them first,
+ * with the unit's file and line; this catches `+` commands, which skip that check).
+ */
+const NATIVE_ONLY: ReadonlyArray<readonly [keyof ExecContextOptions, string, number]> = [
+  ['coredumpFilter', 'CoredumpFilter=', 205],
+  ['cpuScheduling', 'CPUSchedulingPolicy=/CPUSchedulingPriority=', 214],
+  ['cpuAffinity', 'CPUAffinity=', 215],
+  ['ioprio', 'IOSchedulingClass=/IOSchedulingPriority=', 211],
+  ['timerSlackNsec', 'TimerSlackNSec=', 212],
+  ['personality', 'Personality=', 230],
+];
 
 /** What prepareExec() decides, before any launcher runs. */
 export interface PreparedExec {
@@ -148,6 +174,8 @@ export interface PreparedExec {
   cwd: string;
   uid?: number;
   gid?: number;
+  /** Supplementary groups (see ExecOptions.groups). */
+  groups?: number[];
   /** Own session and process group. */
   setsid: boolean;
   /** Exec context applied in the child (absent: none, the daemon's). */
@@ -195,6 +223,7 @@ export function prepareExec(options: ExecOptions): PreparedExec {
     cwd: options.cwd ?? '/',
     ...(options.uid !== undefined ? { uid: options.uid } : {}),
     ...(options.gid !== undefined ? { gid: options.gid } : {}),
+    ...(options.groups !== undefined ? { groups: [...options.groups] } : {}),
     setsid: options.detached ?? true,
     ...(options.context ? { context: options.context } : {}),
   };
@@ -279,7 +308,31 @@ export function planExec(command: ExecCommand, env: Readonly<Record<string, stri
   return planNodeExec(prepareExec({ command, env: { ...env } }));
 }
 
+/**
+ * What the node launcher cannot do for `prep`: child_process drops every supplementary group when it
+ * switches uid/gid (libuv: setgroups(0)) and applies no scheduling or process attribute. Such a
+ * process is refused with systemd's status for the step (216/GROUP, 214/SETSCHEDULER, …), never run
+ * without it. Undefined when the node launcher can run it as asked.
+ */
+export function nodeLauncherRefusal(prep: PreparedExec): { what: string; status: number } | undefined {
+  const ctx = prep.context;
+  for (const [key, what, status] of NATIVE_ONLY) if (ctx?.[key] !== undefined) return { what, status };
+  const switching = prep.uid !== undefined || prep.gid !== undefined;
+  if (switching && prep.groups?.some((g) => g !== prep.gid))
+    return { what: `supplementary groups ${prep.groups.join(' ')}`, status: 216 };
+  return undefined;
+}
+
 function launchNode(prep: PreparedExec): ServiceChild {
+  const refusal = nodeLauncherRefusal(prep);
+  if (refusal) {
+    const error = new ActivationError(
+      'SANDBOX_NOT_ENFORCED',
+      `${refusal.what} cannot be applied by the node launcher (child_process): refusing to start ${prep.path} (status=${exitStatusText(refusal.status)}); use the native launcher (@mptcp/native)`,
+      { exitStatus: refusal.status },
+    );
+    return spawnFailure(error, 'node');
+  }
   const plan = planNodeExec(prep);
   const stdio: StdioOptions = prep.stdio.map((fd) => (fd < 0 ? 'ignore' : fd));
   const child: ChildProcess = childProcess().spawn(plan.file, plan.args, {
@@ -333,13 +386,13 @@ export function resolveProgram(path: string, envPath: string | undefined): strin
   return undefined;
 }
 
-function spawnFailure(error: Error): ServiceChild {
+function spawnFailure(error: Error, method: SpawnMethod = 'native'): ServiceChild {
   const code = (error as NodeJS.ErrnoException).code;
   // A step systemd reports by its own status (218/CAPABILITIES), else the exec wrapper's codes.
   const status = spawnExitStatus(error) ?? (code === 'EACCES' || code === 'ENOEXEC' || code === 'EPERM' ? 126 : 127);
   return {
     pid: undefined,
-    method: 'native',
+    method,
     spawned: Promise.resolve(error),
     exited: Promise.resolve({ code: status, signal: null, error }),
     kill: () => false,
@@ -362,6 +415,7 @@ function launchNative(prep: PreparedExec, native: NativeSpawn, handOff?: FdHandO
     fds: prep.stdio,
     ...(prep.uid !== undefined ? { uid: prep.uid } : {}),
     ...(prep.gid !== undefined ? { gid: prep.gid } : {}),
+    ...(prep.groups !== undefined ? { groups: prep.groups } : {}),
     setsid: prep.setsid,
     pidEnv: prep.pidEnv,
     ...prep.context,
@@ -376,7 +430,8 @@ function launchNative(prep: PreparedExec, native: NativeSpawn, handOff?: FdHandO
     prep.context?.capabilityBoundingSet === undefined &&
     prep.context?.ambientCapabilities === undefined &&
     prep.context?.privateTmp === undefined &&
-    prep.context?.mounts === undefined;
+    prep.context?.mounts === undefined &&
+    nodeLauncherRefusal(prep) === undefined;
   if (native.spawnProcessAsync && !blocking) {
     // The addon closes the hand-off fd once clone() returned a child (exec'd or failed later); on a
     // refused clone (or stack mmap) it stays open, ours to close (and the node launcher's to use).

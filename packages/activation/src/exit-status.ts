@@ -3,6 +3,8 @@
  * (src/basic/exit-status.h), as systemd 257 names them (`systemd-analyze exit-status`): e.g.
  * `status=218/CAPABILITIES`. Exit codes 0, 1 and 126/127 keep their usual names.
  */
+import { errnoMessage, isErrnoName } from '@mptcp/constants';
+
 export const SYSTEMD_EXIT_STATUS: Readonly<Record<number, string>> = {
   // LSB's init script codes and BSD's <sysexits.h>: unit_log_process_exit() names them too (EXIT_STATUS_FULL).
   2: 'INVALIDARGUMENT',
@@ -72,6 +74,13 @@ export const SYSTEMD_EXIT_STATUS: Readonly<Record<number, string>> = {
   245: 'KSM',
 };
 
+export const EXIT_LIMITS = 205;
+export const EXIT_IOPRIO = 211;
+export const EXIT_TIMERSLACK = 212;
+export const EXIT_SETSCHEDULER = 214;
+export const EXIT_CPUAFFINITY = 215;
+export const EXIT_GROUP = 216;
+export const EXIT_PERSONALITY = 230;
 export const EXIT_USER = 217;
 export const EXIT_CAPABILITIES = 218;
 export const EXIT_CGROUP = 219;
@@ -84,6 +93,45 @@ export const EXIT_APPARMOR = 231;
 export const EXIT_ADDRESS_FAMILIES = 232;
 export const EXIT_SMACK_PROCESS_LABEL = 236;
 export const EXIT_BPF = 244;
+
+/** The status of a failed native launcher step, by its syscall (@mptcp/native spawnProcess). */
+const STEP_STATUS: Readonly<Record<string, number>> = {
+  coredump_filter: EXIT_LIMITS,
+  sched_setattr: EXIT_SETSCHEDULER,
+  sched_setaffinity: EXIT_CPUAFFINITY,
+  ioprio_set: EXIT_IOPRIO,
+  personality: EXIT_PERSONALITY,
+  setgroups: EXIT_GROUP,
+  setgid: EXIT_GROUP,
+  setuid: EXIT_USER,
+};
+
+/**
+ * What 257's exec child logs when a native launcher step fails (log_exec_error_errno() in
+ * exec_invoke()), e.g. `Failed to set up CPU affinity: Invalid argument`; undefined for the steps
+ * without such a message here.
+ */
+export function spawnStepMessage(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { syscall?: unknown; code?: unknown; message?: unknown };
+  if (typeof e.syscall !== 'string' || typeof e.code !== 'string' || !isErrnoName(e.code)) return undefined;
+  const text =
+    e.syscall === 'prctl' && typeof e.message === 'string' && e.message.includes('PR_SET_TIMERSLACK')
+      ? 'Failed to set up timer slack'
+      : STEP_MESSAGE[e.syscall];
+  return text === undefined ? undefined : `${text}: ${errnoMessage(e.code)}`;
+}
+
+const STEP_MESSAGE: Readonly<Record<string, string>> = {
+  coredump_filter: 'Failed to adjust coredump_filter',
+  sched_setattr: 'Failed to set up CPU scheduling',
+  setpriority: 'Failed to set up process scheduling priority (nice level)',
+  sched_setaffinity: 'Failed to set up CPU affinity',
+  ioprio_set: 'Failed to set up IO scheduling priority',
+  personality: 'Failed to set up execution domain (personality)',
+  setgroups: 'Changing group credentials failed',
+  setgid: 'Changing group credentials failed',
+};
 
 /** `226/NAMESPACE`, `0/SUCCESS`, `127/EXEC` (a failed exec: the sh wrapper's and the native launcher's code), `1/FAILURE`. */
 export function exitStatusText(code: number): string {
@@ -104,6 +152,11 @@ export function spawnExitStatus(error: unknown): number | undefined {
   const e = error as { exitStatus?: unknown; syscall?: unknown; message?: unknown };
   if (typeof e.exitStatus === 'number') return e.exitStatus;
   if (e.syscall === 'capset') return EXIT_CAPABILITIES;
+  // The native launcher's process-attribute and credential steps (exec_invoke()'s statuses).
+  const step = typeof e.syscall === 'string' ? STEP_STATUS[e.syscall] : undefined;
+  if (step !== undefined) return step;
+  if (e.syscall === 'prctl' && typeof e.message === 'string' && e.message.includes('PR_SET_TIMERSLACK'))
+    return EXIT_TIMERSLACK;
   if (e.syscall === 'unshare' || e.syscall === 'mount' || e.syscall === 'mount_setattr' || e.syscall === 'lstat')
     return EXIT_NAMESPACE;
   if (

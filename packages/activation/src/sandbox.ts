@@ -31,8 +31,15 @@ import {
   EXIT_SELINUX_CONTEXT,
   EXIT_SMACK_PROCESS_LABEL,
   EXIT_USER,
+  EXIT_LIMITS,
+  EXIT_IOPRIO,
+  EXIT_TIMERSLACK,
+  EXIT_SETSCHEDULER,
+  EXIT_CPUAFFINITY,
+  EXIT_PERSONALITY,
   exitStatusText,
 } from './exit-status.js';
+import { type SchedulingKey, execContextOf } from './exec-context.js';
 
 /**
  * How a directive's assignments (in order, as @mptcp/unit kept them) restrict:
@@ -43,7 +50,16 @@ import {
  * - `{ off }`: the last one is neither empty, false nor one of `off` (enums like ProtectSystem=);
  * - `namespaces`, `bounding`, `ambient`: RestrictNamespaces=, CapabilityBoundingSet=, AmbientCapabilities=.
  */
-type Reading = 'bool' | 'list' | 'value' | 'label' | 'namespaces' | 'bounding' | 'ambient' | { off: readonly string[] };
+type Reading =
+  | 'bool'
+  | 'list'
+  | 'value'
+  | 'label'
+  | 'namespaces'
+  | 'bounding'
+  | 'ambient'
+  | { off: readonly string[] }
+  | { applied: SchedulingKey | 'cpuAffinityFromNuma' };
 
 interface SandboxRow {
   key: string;
@@ -64,6 +80,16 @@ export const SANDBOX_DIRECTIVES: readonly SandboxRow[] = [
   { key: 'BPFProgram', read: 'list', status: EXIT_CGROUP },
   { key: 'SocketBindDeny', read: 'list', status: EXIT_CGROUP },
   { key: 'RestrictNetworkInterfaces', read: 'list', status: EXIT_CGROUP },
+  // Process attributes (exec-context.ts; the native launcher applies them, `numa` excepted).
+  { key: 'CoredumpFilter', read: { applied: 'coredumpFilter' }, status: EXIT_LIMITS },
+  { key: 'CPUSchedulingPolicy', read: { applied: 'cpuScheduling' }, status: EXIT_SETSCHEDULER },
+  { key: 'CPUSchedulingPriority', read: { applied: 'cpuScheduling' }, status: EXIT_SETSCHEDULER },
+  { key: 'CPUAffinity', read: { applied: 'cpuAffinityFromNuma' }, status: EXIT_CPUAFFINITY },
+  { key: 'CPUAffinity', read: { applied: 'cpuAffinity' }, status: EXIT_CPUAFFINITY },
+  { key: 'IOSchedulingClass', read: { applied: 'ioprio' }, status: EXIT_IOPRIO },
+  { key: 'IOSchedulingPriority', read: { applied: 'ioprio' }, status: EXIT_IOPRIO },
+  { key: 'TimerSlackNSec', read: { applied: 'timerSlackNsec' }, status: EXIT_TIMERSLACK },
+  { key: 'Personality', read: { applied: 'personality' }, status: EXIT_PERSONALITY },
   // Namespaces: user, network, then the mount namespace and what lives in it.
   { key: 'PrivateUsers', read: { off: [] }, status: EXIT_USER },
   { key: 'PrivateNetwork', read: 'bool', status: EXIT_NETWORK },
@@ -128,6 +154,11 @@ export interface Enforcement {
    * names): the native launcher's mount namespace (namespace.ts).
    */
   mounts?: boolean;
+  /**
+   * CoredumpFilter=, CPUScheduling*=, CPUAffinity= (not `numa`), IOScheduling*=, TimerSlackNSec=,
+   * Personality= (the native launcher, exec-context.ts).
+   */
+  scheduling?: boolean;
 }
 
 /** The rows the native launcher's mount namespace applies (namespace.ts). */
@@ -142,7 +173,7 @@ const MOUNT_KEYS: ReadonlySet<string> = new Set([
 
 /** What a launcher enforces: `native` for @mptcp/native's spawnProcess, else the node launcher. */
 export function enforcementOf(native: boolean): Enforcement {
-  return { capabilities: native && NATIVE_CAPABILITIES, privateTmp: native, mounts: native };
+  return { capabilities: native && NATIVE_CAPABILITIES, privateTmp: native, mounts: native, scheduling: native };
 }
 
 /**
@@ -181,6 +212,7 @@ function kernelCaps(): bigint {
 function restricting(read: Reading, values: readonly string[]): string | undefined {
   const last = values[values.length - 1] ?? '';
   if (typeof read === 'object') {
+    if ('applied' in read) return undefined; // read from the exec context (unenforcedDirectives)
     return last === '' || isFalse(last) || read.off.includes(last) ? undefined : last;
   }
   switch (read) {
@@ -221,6 +253,13 @@ export function unenforcedDirectives(unit: ServiceUnit, enforced: Enforcement): 
     if (!values || values.length === 0) continue;
     if (enforced.capabilities && (row.read === 'bounding' || row.read === 'ambient')) continue;
     if (enforced.mounts === true && MOUNT_KEYS.has(row.key)) continue;
+    if (typeof row.read === 'object' && 'applied' in row.read) {
+      const field = row.read.applied;
+      if (execContextOf(unit)[field] === undefined) continue;
+      if (field !== 'cpuAffinityFromNuma' && enforced.scheduling === true) continue;
+      out.push({ key: row.key, value: values[values.length - 1] ?? '', status: row.status, ...locate(unit, row.key) });
+      continue;
+    }
     const value = restricting(row.read, values);
     if (value === undefined) continue;
     if (row.key === 'PrivateTmp' && enforced.privateTmp === true && isTrue(value)) continue;
@@ -331,7 +370,7 @@ export interface SandboxCheck {
 
 const checks = new WeakMap<
   ServiceUnit,
-  { capabilities: boolean; privateTmp?: boolean; mounts?: boolean; check: SandboxCheck }
+  { capabilities: boolean; privateTmp?: boolean; mounts?: boolean; scheduling?: boolean; check: SandboxCheck }
 >();
 const warnedFiles = new Set<string>();
 const NONE: SandboxCheck = { directives: [], warn: () => false };
@@ -343,7 +382,8 @@ export function sandboxCheck(unit: ServiceUnit, enforced: Enforcement): SandboxC
     cached &&
     cached.capabilities === enforced.capabilities &&
     cached.privateTmp === enforced.privateTmp &&
-    cached.mounts === enforced.mounts
+    cached.mounts === enforced.mounts &&
+    cached.scheduling === enforced.scheduling
   )
     return cached.check;
   const directives = unenforcedDirectives(unit, enforced);
@@ -363,6 +403,7 @@ export function sandboxCheck(unit: ServiceUnit, enforced: Enforcement): SandboxC
     capabilities: enforced.capabilities,
     privateTmp: enforced.privateTmp,
     mounts: enforced.mounts,
+    scheduling: enforced.scheduling,
     check,
   });
   return check;

@@ -4,13 +4,13 @@
  * output goes, and the launcher. The ServiceProcess decides what runs when.
  */
 import { existsSync, statSync } from 'node:fs';
-import type { ExecCommand, ServiceUnit } from '@mptcp/unit';
+import { type ExecCommand, type ServiceUnit, parseBoolean } from '@mptcp/unit';
 import { LOCALE_VARS, buildServiceEnvironment, listenEnvironment } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
-import { execContextOf, withoutSandbox } from './exec-context.js';
+import { SCHEDULING_KEYS, execContextOf, withoutSandbox } from './exec-context.js';
 import { type ExecContextOptions, type ExitStatus, type ServiceChild, execCommand, waitExit } from './exec.js';
 import type { ServiceResult } from './restart-policy.js';
-import { exitStatusText } from './exit-status.js';
+import { exitStatusText, spawnStepMessage } from './exit-status.js';
 import {
   ensureInaccessibleNodes,
   mountPlan,
@@ -22,12 +22,44 @@ import { type PrivateTmp, createPrivateTmp, wantsPrivateTmp } from './private-tm
 import { enforcementOf, refusedChild, sandboxCheck, unenforcedMessage } from './sandbox.js';
 import { type OutputRoute, routeOutput } from './service-output.js';
 import { type ServiceProcessOptions, type StartContext, effectiveNotifyAccess } from './service-types.js';
-import { type ResolvedUser, credentialChange, resolveGroup, resolveUser } from './user.js';
+import {
+  type CredentialChange,
+  type ResolvedUser,
+  commandGroups,
+  credentialChange,
+  resolveGroup,
+  resolveUser,
+  supplementaryGroups,
+} from './user.js';
 
-export interface Credentials {
+/** DynamicUser= is on (its last valid assignment). */
+function dynamicUser(unit: ServiceUnit): boolean {
+  const extra: Readonly<Record<string, string[]>> | undefined = unit.extra;
+  const last = extra?.['DynamicUser']?.at(-1);
+  const r = last === undefined ? undefined : parseBoolean(last);
+  return r?.ok === true && r.value;
+}
+
+const groupsOption = (groups: number[] | undefined): { groups?: number[] } => (groups ? { groups } : {});
+
+/** A process whose credentials did not resolve: it never runs and "exits" with the step's status. */
+function credentialFailure(error: ActivationError): ServiceChild {
+  return {
+    pid: undefined,
+    method: 'native',
+    spawned: Promise.resolve(error),
+    exited: Promise.resolve({ code: error.exitStatus ?? 217, signal: null, error }),
+    kill: () => false,
+  };
+}
+
+export interface Credentials extends CredentialChange {
   user?: ResolvedUser;
-  uid?: number;
-  gid?: number;
+  /**
+   * User=, Group= or SupplementaryGroups= did not resolve: as in 257's exec child, each process of
+   * the start fails before it runs (217/USER, 216/GROUP; the error carries the status).
+   */
+  failure?: ActivationError;
 }
 
 /** What of the current run a command's environment carries. */
@@ -112,10 +144,16 @@ export class ServiceExec {
 
   credentials(): Credentials {
     const unit = this.unit();
-    const user = unit.user !== undefined ? resolveUser(unit.user, unit.name) : undefined;
-    const gid = unit.group !== undefined ? resolveGroup(unit.group, unit.name) : user?.gid;
-    // Only what needs changing: an unprivileged daemon running User= of its own uid cannot setgroups().
-    return { ...(user ? { user } : {}), ...credentialChange(user?.uid, gid) };
+    try {
+      const user = unit.user !== undefined ? resolveUser(unit.user, unit.name) : undefined;
+      const gid = unit.group !== undefined ? resolveGroup(unit.group, unit.name) : user?.gid;
+      const groups = supplementaryGroups(user?.name, gid, unit.supplementaryGroups ?? [], unit.name);
+      // Only what needs changing: an unprivileged daemon running User= of its own uid cannot setgroups().
+      return { ...(user ? { user } : {}), ...credentialChange(user?.uid, gid, undefined, groups) };
+    } catch (err) {
+      if (err instanceof ActivationError && err.exitStatus !== undefined) return { failure: err };
+      throw err;
+    }
   }
 
   workingDirectory(user: ResolvedUser | undefined): string {
@@ -172,8 +210,17 @@ export class ServiceExec {
   ): ServiceChild {
     // `!!` is `!` only where the kernel has no ambient capabilities (before 4.3): 257 runs it as User=.
     const switchUser = (!cmd.noUserSwitch || cmd.ambientMagic) && !cmd.fullPrivileges;
+    // DynamicUser= (refused, sandbox.ts) would not look User= up: its refusal comes first.
+    const dynamic = creds.failure !== undefined && dynamicUser(this.unit());
+    if (creds.failure && !dynamic) {
+      // get_fixed_user()/get_fixed_group()/get_supplementary_groups() failed: 257's child logs it and
+      // exits with the step's status before anything else.
+      this.options.logger.error(creds.failure.message, { unit: this.unit().name });
+      return credentialFailure(creds.failure);
+    }
     const refused = this.sandboxRefusal(cmd);
     if (refused) return refused;
+    if (creds.failure) return credentialFailure(creds.failure);
     // The capture attributes lines to this command's PID, known once spawned.
     const started: { child?: ServiceChild } = {};
     const route = routeOutput(this.unit(), this.options, ctx, () => started.child?.pid);
@@ -186,9 +233,14 @@ export class ServiceExec {
       throw err;
     }
     started.child = child;
-    // The child has its copy; ours goes once the launcher has run.
+    // The child has its copy; ours goes once the launcher has run. A step that failed in the child
+    // is logged with 257's message for it (`Failed to set up CPU affinity: Invalid argument`).
     const release = route.release;
-    if (release) void child.spawned.then(() => release());
+    void child.spawned.then((err) => {
+      release?.();
+      const message = err && spawnStepMessage(err);
+      if (message) this.options.logger.error(message, { unit: this.unit().name });
+    });
     return child;
   }
 
@@ -237,14 +289,28 @@ export class ServiceExec {
       cwd,
       ...(switchUser && creds.uid !== undefined ? { uid: creds.uid } : {}),
       ...(switchUser && creds.gid !== undefined ? { gid: creds.gid } : {}),
+      ...groupsOption(commandGroups(creds, switchUser)),
       ...(this.options.spawn ? { native: this.options.spawn } : {}),
       // An Accept=yes instance's spawn runs off the event loop (the loop goes on accepting); any other
       // start clones at once, which gets the child exec'd sooner (ExecOptions.blocking).
       ...(ctx.handOff ? { handOff: ctx.handOff } : { blocking: true }),
-      context: cmd.fullPrivileges
-        ? this.withNamespace(withoutSandbox(execContextOf(this.unit())), false)
-        : this.withNamespace(execContextOf(this.unit()), true),
+      context: this.withoutUnapplied(
+        cmd.fullPrivileges
+          ? this.withNamespace(withoutSandbox(execContextOf(this.unit())), false)
+          : this.withNamespace(execContextOf(this.unit()), true),
+      ),
     });
+  }
+
+  /**
+   * With the node launcher and --allow-unenforced-sandbox, the settings it cannot apply are left out
+   * (sandbox.ts warned about them); without the opt-out they stay and the launcher refuses the process.
+   */
+  private withoutUnapplied(ctx: ExecContextOptions): ExecContextOptions {
+    if (this.options.spawn || !this.options.allowUnenforcedSandbox) return ctx;
+    const out: ExecContextOptions = { ...ctx };
+    for (const key of SCHEDULING_KEYS) delete out[key];
+    return out;
   }
 
   /**

@@ -6,6 +6,9 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { ActivationError } from './errors.js';
+import { EXIT_GROUP, EXIT_USER } from './exit-status.js';
+/** glibc's strerror(ESRCH): what 257 prints for a user or group that is not in the database. */
+const ESRCH_TEXT = 'No such process';
 
 export interface ResolvedUser {
   name: string;
@@ -35,7 +38,7 @@ export function parseId(text: string, what: 'user' | 'group', unitName?: string)
     throw new ActivationError(
       what === 'user' ? 'USER_NOT_FOUND' : 'GROUP_NOT_FOUND',
       `Failed to determine ${what} credentials: ${what} id ${text} is not valid (${why})`,
-      { unit: unitName },
+      { unit: unitName, exitStatus: what === 'user' ? EXIT_USER : EXIT_GROUP },
     );
   }
   return id;
@@ -139,7 +142,11 @@ function remembered<T>(
     }
     cache.set(key, r);
   }
-  if (r instanceof ActivationError) throw new ActivationError(r.code, r.message, { unit: unitName });
+  if (r instanceof ActivationError)
+    throw new ActivationError(r.code, r.message, {
+      unit: unitName,
+      ...(r.exitStatus !== undefined ? { exitStatus: r.exitStatus } : {}),
+    });
   return r;
 }
 
@@ -160,6 +167,10 @@ export function resolveUser(user: string, unitName?: string): ResolvedUser {
 
 function lookupUser(user: string, unitName?: string): ResolvedUser {
   const numeric = parseId(user, 'user', unitName);
+  // synthesize_user_creds(): root and nobody need no passwd entry (257 asks NSS only for others).
+  if (user === 'root' || numeric === 0) return { name: 'root', uid: 0, gid: 0, home: '/root', shell: rootShell() };
+  if ((user === 'nobody' || numeric === 65534) && synthesizeNobody())
+    return { name: 'nobody', uid: 65534, gid: 65534, home: '/', shell: '/usr/sbin/nologin' };
   for (const f of table(database.passwd)) {
     const [name, , uidText, gidText, , home, shell] = f;
     const uid = fieldId(uidText);
@@ -169,10 +180,21 @@ function lookupUser(user: string, unitName?: string): ResolvedUser {
       return { name, uid, gid, home: home || '/', shell: shell || '/bin/sh' };
     }
   }
-  if (numeric !== undefined) return { name: user, uid: numeric, gid: numeric, home: '/', shell: '/bin/sh' };
-  throw new ActivationError('USER_NOT_FOUND', `Failed to determine user credentials: user "${user}" not found`, {
+  // get_user_creds(): a name or a uid without a passwd entry is ESRCH, also a numeric User= (257 does
+  // not run a process as a uid it cannot look up; DynamicUser= is refused before, sandbox.ts).
+  throw new ActivationError('USER_NOT_FOUND', `Failed to determine user credentials: ${ESRCH_TEXT}`, {
     unit: unitName,
+    exitStatus: EXIT_USER,
   });
+}
+
+function rootShell(): string {
+  return existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh';
+}
+
+/** synthesize_nobody(): unless /etc/systemd/dont-synthesize-nobody exists. */
+function synthesizeNobody(): boolean {
+  return !existsSync('/etc/systemd/dont-synthesize-nobody');
 }
 
 /**
@@ -206,9 +228,8 @@ export function loginUser(user: string, preferNss: boolean, unitName?: string): 
 }
 
 function synthesizedUser(user: string): LoginUser | undefined {
-  if (user === 'root' || user === '0')
-    return { name: 'root', home: '/root', shell: existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh' };
-  if ((user === 'nobody' || user === '65534') && !existsSync('/etc/systemd/dont-synthesize-nobody'))
+  if (user === 'root' || user === '0') return { name: 'root', home: '/root', shell: rootShell() };
+  if ((user === 'nobody' || user === '65534') && synthesizeNobody())
     return { name: 'nobody', home: '/', shell: '/usr/sbin/nologin' };
   return undefined;
 }
@@ -227,21 +248,118 @@ export function resolveGroup(group: string, unitName?: string): number {
 }
 
 function lookupGroup(group: string, unitName?: string): number {
+  const gid = groupId(group, unitName);
+  if (gid !== undefined) return gid;
+  throw new ActivationError('GROUP_NOT_FOUND', `Failed to determine group credentials: ${ESRCH_TEXT}`, {
+    unit: unitName,
+    exitStatus: EXIT_GROUP,
+  });
+}
+
+/** NOBODY_GROUP_NAME as Debian builds systemd. */
+const NOBODY_GROUP = 'nogroup';
+
+/**
+ * get_group_creds(flags 0): root/0 and nogroup/65534 synthesized, else the /etc/group entry of the
+ * name or gid; undefined when there is none (257: ESRCH), also for a numeric gid.
+ */
+function groupId(group: string, unitName?: string): number | undefined {
   const numeric = parseId(group, 'group', unitName);
-  if (numeric !== undefined) return numeric;
+  if (group === 'root' || numeric === 0) return 0;
+  if ((group === NOBODY_GROUP || numeric === 65534) && synthesizeNobody()) return 65534;
   for (const f of table(database.group)) {
     const gid = fieldId(f[2]);
-    if (f[0] === group && gid !== undefined) return gid;
+    if (gid === undefined) continue;
+    if (numeric !== undefined ? gid === numeric : f[0] === group) return gid;
   }
-  throw new ActivationError('GROUP_NOT_FOUND', `Failed to determine group credentials: group "${group}" not found`, {
-    unit: unitName,
-  });
+  return undefined;
+}
+
+/**
+ * getgrouplist(user, gid) over /etc/group (glibc's files backend): `gid` first, then every group
+ * whose member list names `user`, in file order, each gid once.
+ */
+export function groupList(user: string, gid: number): number[] {
+  revalidate();
+  const out = [gid];
+  for (const f of table(database.group)) {
+    const id = fieldId(f[2]);
+    if (id === undefined || out.includes(id)) continue;
+    if ((f[3] ?? '').split(',').includes(user)) out.push(id);
+  }
+  return out;
+}
+
+/** NGROUPS_MAX on Linux. */
+const NGROUPS_MAX = 65536;
+
+/**
+ * systemd 257's get_supplementary_groups() for a process of `userName` (the resolved User=, undefined
+ * without one) with primary group `gid` (Group=, else the user's):
+ * - `initgroups`: with a User= whose gid is not 0, the child first calls initgroups(user, gid), for
+ *   every command (also `+` and `!`, which then keep these groups as root): getgrouplist();
+ * - `enforced`: with SupplementaryGroups= (an empty assignment resets it; @mptcp/unit keeps the list),
+ *   that list appended to initgroups' (or alone): set by enforce_groups() for commands that switch
+ *   credentials. Undefined: enforce_groups() leaves the groups as initgroups (or the manager) set them.
+ * A group that does not resolve fails the start: `Failed to determine supplementary groups: No such
+ * process`, 216/GROUP.
+ */
+export interface SupplementaryGroups {
+  initgroups?: number[];
+  enforced?: number[];
+}
+
+export function supplementaryGroups(
+  userName: string | undefined,
+  gid: number | undefined,
+  list: readonly string[],
+  unitName?: string,
+): SupplementaryGroups {
+  const initgroups = userName !== undefined && gid !== undefined && gid !== 0 ? groupList(userName, gid) : undefined;
+  if (list.length === 0) return initgroups ? { initgroups } : {};
+  revalidate();
+  const enforced = [...(initgroups ?? [])];
+  let named = 0;
+  for (const g of list) {
+    if ((initgroups?.length ?? 0) + named++ >= NGROUPS_MAX)
+      throw new ActivationError('GROUP_NOT_FOUND', 'Failed to determine supplementary groups: Argument list too long', {
+        unit: unitName,
+        exitStatus: EXIT_GROUP,
+      });
+    let id: number | undefined;
+    try {
+      id = groupId(g, unitName);
+    } catch {
+      id = undefined; // an invalid id: not in the database either
+    }
+    if (id === undefined)
+      throw new ActivationError('GROUP_NOT_FOUND', `Failed to determine supplementary groups: ${ESRCH_TEXT}`, {
+        unit: unitName,
+        exitStatus: EXIT_GROUP,
+      });
+    // merge_gid_lists(): each gid once, or the kernel would keep the duplicates.
+    if (!enforced.includes(id)) enforced.push(id);
+  }
+  return { ...(initgroups ? { initgroups } : {}), enforced };
 }
 
 /** The credential change a start must make; the launcher fails the start when any part of it fails. */
 export interface CredentialChange {
   uid?: number;
   gid?: number;
+  /** initgroups()' groups: every command of the unit gets them (supplementaryGroups()). */
+  initgroups?: number[];
+  /** SupplementaryGroups= on top: the commands that switch credentials get these instead. */
+  enforcedGroups?: number[];
+}
+
+/**
+ * The supplementary groups a command's process gets (undefined: the daemon's, i.e. none for a root
+ * daemon started like PID 1): exec_invoke() calls initgroups() for every command, enforce_groups()
+ * only for one that switches credentials (not `+` nor `!`).
+ */
+export function commandGroups(change: CredentialChange, switchesUser: boolean): number[] | undefined {
+  return switchesUser && change.enforcedGroups ? change.enforcedGroups : change.initgroups;
 }
 
 /** The daemon's own ids (overridable for tests). */
@@ -266,11 +384,21 @@ export function credentialChange(
   uid: number | undefined,
   gid: number | undefined,
   own: OwnIds = ownIds(),
+  groups: SupplementaryGroups = {},
 ): CredentialChange {
   for (const id of [uid, gid]) {
     if (id !== undefined && !isValidId(id))
       throw new ActivationError('INVALID_CREDENTIALS', `id ${id} is not a valid uid/gid (0…${MAX_ID}, not 65535)`);
   }
-  if (own.uid !== 0 && (uid === undefined || uid === own.uid) && (gid === undefined || gid === own.gid)) return {};
-  return { ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}) };
+  const enforced = groups.enforced ? { enforcedGroups: groups.enforced } : {};
+  if (own.uid !== 0 && (uid === undefined || uid === own.uid) && (gid === undefined || gid === own.gid))
+    // initgroups() without the privilege to is skipped when the gid is already ours (257, user mode);
+    // SupplementaryGroups= is still asked for (and fails the start with EPERM, 216/GROUP).
+    return enforced;
+  return {
+    ...(uid !== undefined ? { uid } : {}),
+    ...(gid !== undefined ? { gid } : {}),
+    ...(groups.initgroups ? { initgroups: groups.initgroups } : {}),
+    ...enforced,
+  };
 }

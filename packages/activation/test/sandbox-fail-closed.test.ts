@@ -256,6 +256,56 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     expect(readFileSync(out, 'utf8')).toMatch(/^CapBnd:\s+0000000000000400\n$/);
   });
 
+  it.each([
+    ['CPUSchedulingPolicy=batch', 'CPUSchedulingPolicy', 214],
+    ['CPUSchedulingPriority=5', 'CPUSchedulingPriority', 214],
+    ['CPUAffinity=0', 'CPUAffinity', 215],
+    ['IOSchedulingClass=idle', 'IOSchedulingClass', 211],
+    ['IOSchedulingPriority=3', 'IOSchedulingPriority', 211],
+    ['TimerSlackNSec=1ms', 'TimerSlackNSec', 212],
+    ['CoredumpFilter=all', 'CoredumpFilter', 205],
+    ['Personality=x86-64', 'Personality', 230],
+  ])('the node launcher refuses %s (%s, status %i); the native launcher applies it', async (line, key, status) => {
+    const u = serviceOf(`[Service]\nExecStart=/bin/true\n${line}\n`);
+    expect(unenforcedDirectives(u, enforcementOf(false))).toMatchObject([{ key, status, line: 3 }]);
+    expect(unenforcedDirectives(u, enforcementOf(true))).toEqual([]);
+    // An empty assignment resets: nothing to refuse
+    const reset = serviceOf(`[Service]\nExecStart=/bin/true\n${line}\n${key}=\n`);
+    // (not CPUSchedulingPriority= nor TimerSlackNSec=: 257 refuses an empty value there, keeping the last)
+    if (key !== 'CPUSchedulingPriority' && key !== 'TimerSlackNSec')
+      expect(unenforcedDirectives(reset, enforcementOf(false))).toEqual([]);
+    // A `+` command skips the sandbox check: the node launcher itself refuses it with the same status.
+    const log = testLogger();
+    const dir = unitDir({ 'n.service': `[Service]\nType=oneshot\nExecStart=+/bin/true\n${line}\n` });
+    engine = new ActivationEngine({ logger: log, spawn: 'node' });
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    await expect(engine.startUnit('n.service')).rejects.toThrow(/failed \(result: exit-code\)/);
+    expect(engine.status().services.find((s) => s.name === 'n.service')?.lastExit).toEqual({
+      code: status,
+      signal: null,
+    });
+  });
+
+  it('CPUAffinity=numa (NUMAMask= is not applied) is refused by both launchers with 215/CPUAFFINITY', () => {
+    const u = serviceOf('[Service]\nExecStart=/bin/true\nCPUAffinity=numa\n');
+    expect(unenforcedDirectives(u, enforcementOf(true))).toMatchObject([
+      { key: 'CPUAffinity', value: 'numa', status: 215 },
+    ]);
+    const later = serviceOf('[Service]\nExecStart=/bin/true\nCPUAffinity=numa\nCPUAffinity=0\n');
+    expect(unenforcedDirectives(later, enforcementOf(true))).toEqual([]);
+  });
+
+  it('the node launcher refuses supplementary groups it cannot set (216/GROUP): child_process drops them', async () => {
+    const log = testLogger();
+    const dir = unitDir({
+      'g.service': '[Service]\nType=oneshot\nExecStart=/bin/true\nUser=nobody\nSupplementaryGroups=root\n',
+    });
+    engine = new ActivationEngine({ logger: log, spawn: 'node' });
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    await expect(engine.startUnit('g.service')).rejects.toThrow(/failed \(result: exit-code\)/);
+    expect(engine.status().services.find((s) => s.name === 'g.service')?.lastExit).toEqual({ code: 216, signal: null });
+  });
+
   it('`+` commands run without the sandbox (as in systemd); --allow-unenforced-sandbox runs the rest with one warning per unit', async () => {
     const log = testLogger();
     const out = join(tmp('sandbox-'), 'ran');
