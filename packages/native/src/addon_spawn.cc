@@ -22,7 +22,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -436,7 +440,8 @@ int Child(void* arg) {
       if (n < 0 && werr != EPERM && werr != EACCES) Fail(a, werr, kOomScoreAdj);
     }
   }
-  //    CoredumpFilter= (EPERM/EACCES ignored, as 257), CPUScheduling*= (sched_setattr, which also resets
+  //    CoredumpFilter= (EPERM/EACCES ignored, as 257; the filter is the mm's, which this child shares with
+  //    the daemon until execve copies it: Run() puts the daemon's back), CPUScheduling*= (sched_setattr, which also resets
   //    the nice level: Nice= comes after it), Nice=, CPUAffinity=, IOScheduling*=, TimerSlackNSec=,
   //    Personality=: exec_invoke()'s order.
   if (a->coredumpText != nullptr) {
@@ -565,6 +570,12 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
 }
 
 constexpr size_t kStackSize = 256 * 1024;
+
+// Serializes the clones of spawns that change the shared mm's coredump filter (see Run()).
+std::shared_mutex& CoredumpLock() {
+  static std::shared_mutex lock;
+  return lock;
+}
 
 }  // namespace
 
@@ -701,6 +712,24 @@ int SpawnRequest::Run(const char** step) {
     cachedStack = s;
   }
   void* stack = cachedStack;
+  // CoredumpFilter=: the child writes the filter of the memory it shares with the daemon until execve
+  // (which gives the program a copy): the daemon's own is read first and put back once the child has
+  // exec'd. Meanwhile no other spawn may clone (it would inherit the temporary filter): such spawns
+  // hold the lock exclusively, the others shared.
+  std::unique_lock<std::shared_mutex> exclusive(CoredumpLock(), std::defer_lock);
+  std::shared_lock<std::shared_mutex> shared(CoredumpLock(), std::defer_lock);
+  char savedFilter[24];
+  long savedLen = -1;
+  if (setCoredump_) {
+    exclusive.lock();
+    long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/coredump_filter", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      savedLen = syscall(SYS_read, static_cast<int>(fd), savedFilter, sizeof(savedFilter) - 1);
+      syscall(SYS_close, static_cast<int>(fd));
+    }
+  } else {
+    shared.lock();
+  }
   // Block every signal in this thread, so that none runs a parent handler in the child before it
   // has reset the dispositions; restored once the child has exec'd or exited.
   unsigned long all = ~0UL, old = 0;
@@ -709,6 +738,19 @@ int SpawnRequest::Run(const char** step) {
   int child = clone(Child, static_cast<char*>(stack) + kStackSize, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a,
                     &rawPidfd);
   int cloneErr = errno;
+  if (savedLen > 0) {
+    // The daemon's filter (hex text as read, e.g. "00000033\n") back; strtoul reads it as hex.
+    savedFilter[savedLen] = '\0';
+    char text[24];
+    snprintf(text, sizeof(text), "0x%lx", strtoul(savedFilter, nullptr, 16));
+    long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/coredump_filter", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      syscall(SYS_write, static_cast<int>(fd), text, strlen(text));
+      syscall(SYS_close, static_cast<int>(fd));
+    }
+  }
+  if (exclusive.owns_lock()) exclusive.unlock();
+  if (shared.owns_lock()) shared.unlock();
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof(old));
   if (child < 0) {
     *step = "clone";

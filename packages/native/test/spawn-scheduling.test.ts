@@ -71,6 +71,14 @@ describe('spawnProcess process attributes', () => {
     expect(got.sched).toMatch(/SCHED_BATCH/);
   });
 
+  it.skipIf(!isRoot && !IN_CI)('coredumpFilter is for the program only: the daemon keeps its own', async () => {
+    const own = readFileSync('/proc/self/coredump_filter', 'utf8');
+    // The vfork child shares the daemon's mm until execve: its write must not stay in the daemon.
+    expect((await report('cd1', { coredumpFilter: 0x1ffn })).coredump).toBe('000001ff');
+    expect(readFileSync('/proc/self/coredump_filter', 'utf8')).toBe(own);
+    expect((await report('cd2', {})).coredump).toBe(own.trim());
+  });
+
   it.skipIf(!isRoot && !IN_CI)('real-time policy with reset-on-fork, realtime I/O class, PER_LINUX32', async () => {
     const got = await report('rt', {
       cpuScheduling: { policy: 2, priority: 9, resetOnFork: true },
