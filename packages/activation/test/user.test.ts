@@ -124,8 +124,10 @@ describe('supplementary groups (get_supplementary_groups())', () => {
       );
   });
   it('+ and ! keep initgroups, the others get the enforced list', () => {
-    const change = credentialChange(1000, 1000, { uid: 0, gid: 0 }, supplementaryGroups('alice', 1000, ['wheel']));
-    expect(commandGroups(change, true)).toEqual([1000, 10, 29, 10]);
+    const sg = supplementaryGroups('alice', 1000, ['wheel', 'g3000000000', '3000000000']);
+    const change = credentialChange(1000, 1000, { uid: 0, gid: 0 }, sg);
+    // Each gid once (merge_gid_lists()).
+    expect(commandGroups(change, true)).toEqual([1000, 10, 29, 3000000000]);
     expect(commandGroups(change, false)).toEqual([1000, 10, 29]);
     expect(commandGroups(credentialChange(undefined, undefined, { uid: 0, gid: 0 }, {}), true)).toBeUndefined();
   });
