@@ -540,6 +540,16 @@ function launchNativeAsync(
 /** Starts the command with the native launcher when `options.native` is given, else with node's. */
 export function execCommand(options: ExecOptions): ServiceChild {
   const prep = prepareExec(options);
+  // CPUAffinity=numa (the mask of NUMAMask=, not applied by either launcher): a `+` command skipped
+  // sandbox.ts's refusal; it fails here the same way (215/CPUAFFINITY) instead of running unpinned.
+  if ((prep.context as { cpuAffinityFromNuma?: true } | undefined)?.cpuAffinityFromNuma) {
+    const error = new ActivationError(
+      'SANDBOX_NOT_ENFORCED',
+      `CPUAffinity=numa is not enforced by mptcpd-lite: refusing to start ${prep.path} (status=${exitStatusText(215)})`,
+      { exitStatus: 215 },
+    );
+    return spawnFailure(error, options.native ? 'native' : 'node');
+  }
   return options.native
     ? launchNative(prep, options.native, options.handOff, options.blocking === true)
     : launchNode(prep);

@@ -4,6 +4,7 @@
  * output goes, and the launcher. The ServiceProcess decides what runs when.
  */
 import { existsSync, statSync } from 'node:fs';
+import { constants } from 'node:os';
 import { type ExecCommand, type ServiceUnit, parseBoolean } from '@mptcp/unit';
 import { LOCALE_VARS, buildServiceEnvironment, listenEnvironment } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
@@ -74,7 +75,9 @@ export function succeeded(s: ExitStatus): boolean {
 }
 
 export function describeExit(s: ExitStatus): string {
-  if (s.signal !== null) return `code=killed, status=${s.signal.replace(/^SIG/, '')}`;
+  // unit_log_process_exit(): the signal's number and name (status=9/KILL).
+  if (s.signal !== null)
+    return `code=killed, status=${constants.signals[s.signal] ?? 0}/${s.signal.replace(/^SIG/, '')}`;
   // A failed exec is 126/127 (the sh wrapper's codes; the native launcher maps its errno to them;
   // systemd: status=203/EXEC).
   // systemd's own statuses by name (226/NAMESPACE for a refused sandbox step, exit-status.ts).
@@ -307,9 +310,10 @@ export class ServiceExec {
    * (sandbox.ts warned about them); without the opt-out they stay and the launcher refuses the process.
    */
   private withoutUnapplied(ctx: ExecContextOptions): ExecContextOptions {
-    if (this.options.spawn || !this.options.allowUnenforcedSandbox) return ctx;
-    const out: ExecContextOptions = { ...ctx };
-    for (const key of SCHEDULING_KEYS) delete out[key];
+    if (!this.options.allowUnenforcedSandbox) return ctx;
+    const out: ExecContextOptions & { cpuAffinityFromNuma?: true } = { ...ctx };
+    delete out.cpuAffinityFromNuma;
+    if (!this.options.spawn) for (const key of SCHEDULING_KEYS) delete out[key];
     return out;
   }
 

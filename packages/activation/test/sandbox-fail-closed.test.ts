@@ -295,6 +295,17 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     expect(unenforcedDirectives(later, enforcementOf(true))).toEqual([]);
   });
 
+  it('CPUAffinity=numa fails a `+` command too (215), which skips the sandbox check', async () => {
+    const dir = unitDir({ 'numa.service': '[Service]\nType=oneshot\nExecStart=+/bin/true\nCPUAffinity=numa\n' });
+    engine = new ActivationEngine({ logger: testLogger() });
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    await expect(engine.startUnit('numa.service')).rejects.toThrow(/failed \(result: exit-code\)/);
+    expect(engine.status().services.find((s) => s.name === 'numa.service')?.lastExit).toEqual({
+      code: 215,
+      signal: null,
+    });
+  });
+
   it('the node launcher refuses supplementary groups it cannot set (216/GROUP): child_process drops them', async () => {
     const log = testLogger();
     const dir = unitDir({
