@@ -33,16 +33,23 @@ if (tuned) {
 
 /** Below this heap size (a few dozen units: ~10 MB, most of it code and the bundle) there is little to give back. */
 export const COMPACT_MIN_HEAP_BYTES = 12 * 2 ** 20;
+/**
+ * From this many loaded units the compaction runs whatever the heap size: start-up's garbage grows
+ * with the units, but how much of it the heap still holds at ready depends on when the last
+ * scavenges ran (a start-up that allocates less ended below COMPACT_MIN_HEAP_BYTES with 1,000 units
+ * and kept ~1.9 MB of promoted garbage for good).
+ */
+export const COMPACT_MIN_UNITS = 64;
 
 /**
  * One full GC that compacts the old generation (its emptied pages go back to the OS). It holds the
  * event loop while it runs (measured with 1,000 units: ~0.2 s on the loaded 2-core test machine),
- * so the daemon calls it after READY=1 and the ready line, and only when the heap grew past
- * COMPACT_MIN_HEAP_BYTES: a daemon with a few units (a benchmark's first connection right after
+ * so the daemon calls it after READY=1 and the ready line, and only with COMPACT_MIN_UNITS units or
+ * a heap grown past COMPACT_MIN_HEAP_BYTES: a daemon with a few units (a benchmark's first connection right after
  * ready) never waits for it. A no-op with V8's defaults (MPTCPD_LITE_V8_DEFAULTS=1) and outside `run`.
  */
-export function compactHeap(): void {
-  if (!tuned || process.memoryUsage().heapTotal < COMPACT_MIN_HEAP_BYTES) return;
+export function compactHeap(units: number): void {
+  if (!tuned || (units < COMPACT_MIN_UNITS && process.memoryUsage().heapTotal < COMPACT_MIN_HEAP_BYTES)) return;
   // V8 exposes gc() to contexts created after --expose-gc is set; the daemon's own context stays
   // without it.
   setFlags('--expose-gc');

@@ -57,6 +57,25 @@ export interface NativeApi {
   dup?: (fd: number) => number;
   /** The Accept=yes fast path (accept-fast.ts); absent in an older addon or with the node launcher. */
   acceptSpawn?: AcceptSpawnApi;
+  /** pidfds of processes that are not our children (foreign-exit.ts, the notify socket); absent in an older addon. */
+  pidfd?: PidfdApi;
+  /** SO_PASSPIDFD on the notify socket: false when the kernel has none (before 6.5); absent in an older addon. */
+  passPidfd?: (fd: number) => boolean;
+}
+
+/** What the engine does with pidfds of processes that are not its children (@mptcp/native pidfd.ts). */
+export interface PidfdApi {
+  /** pidfd_open(); throws (ESRCH) when the process is gone. */
+  open(pid: number): number;
+  /** The PID the pidfd names now: -1 once reaped, 0 in a PID namespace we cannot see. */
+  pid(pidfd: number): number | undefined;
+  /** Its exit once reaped (PIDFD_INFO_EXIT); null before, undefined when the kernel cannot tell. */
+  exit(pidfd: number): { code: number | null; signal: NodeJS.Signals | null } | null | undefined;
+  /** Calls `onExit` once, when the process has exited (the pidfd polls readable). */
+  watchExit(pidfd: number, onExit: () => void): ReadableWatch;
+  /** Calls `onReaped` once, when the process has been reaped (the pidfd hangs up). */
+  watchReaped(pidfd: number, onReaped: () => void): ReadableWatch;
+  close(fd: number): void;
 }
 
 type NativeModule = typeof import('@mptcp/native');
@@ -107,7 +126,8 @@ export function adaptNative(mod: NativeModule): NativeApi {
     ...(nativeSpawnDisabled() ? {} : { spawn }),
     openSocket: (spec) => mod.openSocket(spec),
     openSockets: (specs) => mod.openStreamListeners(specs),
-    watchReadable: (fd, onReadable) => mod.watchReadable(fd, (error) => onReadable(error)),
+    // No wrapper closure per watcher (a daemon keeps one per listening socket).
+    watchReadable: (fd, onReadable) => mod.watchReadable(fd, onReadable),
     accept: (fd) => mod.accept(fd),
     close: (fd) => mod.close(fd),
     setNonBlocking: (fd, on) => mod.setNonBlocking(fd, on),
@@ -120,6 +140,7 @@ export function adaptNative(mod: NativeModule): NativeApi {
       ? { fdStore: { watchHangup: mod.watchHangup, sameOpenFile: mod.sameOpenFile } }
       : {}),
     dup: (fd: number) => mod.duplicateFd(fd),
+    ...(mod.pidfdSupported() ? { pidfd: pidfdApi(mod), passPidfd: (fd: number) => mod.passPidfd(fd) } : {}),
     ...(!nativeSpawnDisabled() && mod.acceptSpawnSupported()
       ? {
           acceptSpawn: {
@@ -131,5 +152,33 @@ export function adaptNative(mod: NativeModule): NativeApi {
           },
         }
       : {}),
+  };
+}
+
+function pidfdApi(mod: NativeModule): PidfdApi {
+  return {
+    open: (pid) => mod.openPidfd(pid),
+    pid: (fd) => mod.pidfdPid(fd),
+    exit: (fd) => mod.pidfdExit(fd),
+    watchExit: (fd, onExit) => {
+      const w = mod.watchReadable(fd, () => {
+        w.stop();
+        onExit();
+      });
+      return w;
+    },
+    watchReaped: (fd, onReaped) => {
+      const h = mod.watchHangup(() => {
+        h.close();
+        onReaped();
+      });
+      if (h.add(fd) === 'not-pollable') {
+        h.close();
+        const t = setImmediate(onReaped);
+        return { stop: () => clearImmediate(t) };
+      }
+      return { stop: () => h.close() };
+    },
+    close: (fd) => mod.close(fd),
   };
 }

@@ -267,26 +267,25 @@ export function openStreamListeners(specs: readonly OpenSocketSpec[]): Array<Ope
   }
   if (batch.length === 0) return out;
   const fds = native.openStreamListeners(batch.map((b) => b.req));
-  const solSocket = sysconst('SOL_SOCKET');
-  const soProtocol = sysconst('SO_PROTOCOL');
   for (let i = 0; i < batch.length; i++) {
     const fd = fds[i] ?? -1;
     if (fd < 0) break;
-    const name = native.getsockname(fd);
-    if (typeof name === 'number') {
-      // Not expected of a listening socket: this one and the rest are closed and opened one by one.
-      for (let j = i; j < batch.length && (fds[j] ?? -1) >= 0; j++) native.close(fds[j] ?? -1);
-      break;
-    }
-    const proto = native.getsockoptInt(fd, solSocket, soProtocol);
     const b = batch[i] as (typeof batch)[number];
-    out[i] = {
-      fd,
-      local: fromNative(name),
-      protocol: typeof proto === 'number' ? b.protocol : proto.value,
-      warnings: [],
-      transport: b.transport,
-    };
+    // An IPv4 address with a fixed port is bound as given (isIPv4() text is the kernel's own
+    // form): no getsockname(), and the spec's address object is shared. A port 0 or an IPv6 address
+    // (its text may not be the canonical one) is read back.
+    let local: SockAddr = b.req.address;
+    if (local.family !== 'inet' || local.port === 0) {
+      const name = native.getsockname(fd);
+      if (typeof name === 'number') {
+        // Not expected of a listening socket: this one and the rest are closed and opened one by one.
+        for (let j = i; j < batch.length && (fds[j] ?? -1) >= 0; j++) native.close(fds[j] ?? -1);
+        break;
+      }
+      local = fromNative(name);
+    }
+    // socket() succeeded with this protocol: SO_PROTOCOL would say the same (0 is TCP for a stream).
+    out[i] = { fd, local, protocol: b.protocol || IPPROTO_TCP, warnings: [], transport: b.transport };
   }
   return out;
 }

@@ -89,6 +89,31 @@ describe('openStreamListeners', () => {
     }
   });
 
+  it('the local address is what the kernel bound: a fixed IPv4 port (not read back), port 0 and IPv6 (read back)', () => {
+    // A fixed port: take an ephemeral one, free it, and ask for it (another process could take it in
+    // between: then the next candidate).
+    let fixed: ReturnType<typeof openStreamListeners>[number];
+    for (let attempt = 0; attempt < 5 && !fixed; attempt++) {
+      const probe = openSocket(listener(0));
+      const port = portOf(probe);
+      close(probe.fd);
+      fixed = keep(openStreamListeners([listener(port)])[0]);
+    }
+    expect(fixed).toBeDefined();
+    const v6 = keep(
+      openStreamListeners([listener(0, { address: { family: 'inet6', address: '0:0:0:0:0:0:0:1', port: 0 } })])[0],
+    );
+    for (const o of [fixed, v6]) {
+      if (!o) continue;
+      const kernel = binding().getsockname(o.fd);
+      expect(typeof kernel).not.toBe('number');
+      expect(o.local).toEqual(kernel);
+      expect(o.protocol).toBe(opt(o.fd, 'SOL_SOCKET', 'SO_PROTOCOL'));
+    }
+    // The kernel's text for IPv6 (the spec's was not canonical).
+    if (v6?.local?.family === 'inet6') expect(v6.local.address).toBe('::1');
+  });
+
   it('stops at the first spec that fails: it and every later one are left to openSocket()', () => {
     const taken = keep(openSocket(listener(0)));
     const port = portOf(taken);

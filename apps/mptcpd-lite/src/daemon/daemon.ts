@@ -42,8 +42,8 @@ export interface RunningDaemon {
  * free pages go back to the kernel (start-up's short-lived native allocations: ~0.5 MB with 1,000
  * units).
  */
-function idleMemory(): void {
-  compactHeap();
+function idleMemory(report: LoadReport): void {
+  compactHeap(report.sockets + report.services);
   trimMallocHeap();
 }
 
@@ -150,7 +150,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       if (state === 'reloading') {
         state = 'running';
         await notifier.notify({ READY: 1, STATUS: statusText(lastReport) });
-        setImmediate(idleMemory);
+        setImmediate(idleMemory, lastReport);
       }
     }
   };
@@ -284,7 +284,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   // Ready first; then the garbage of the start-up burst goes (v8-tuning.ts).
   setImmediate(() => {
     runReadyCallbacks();
-    idleMemory();
+    idleMemory(lastReport);
   });
   return { done, stop, reload };
 }
