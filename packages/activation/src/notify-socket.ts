@@ -1,9 +1,18 @@
 /**
  * The daemon's notify socket (systemd's /run/systemd/notify): one AF_UNIX datagram socket with
- * SO_PASSCRED whose address every service gets as NOTIFY_SOCKET. Each datagram carries the sender's
- * PID (SCM_CREDENTIALS) and maybe fds (SCM_RIGHTS); the sender is matched to a service by its main or
- * control PID, or else by its session (services lead their own session, our stand-in for a cgroup).
- * The service then applies NotifyAccess= and the message.
+ * SO_PASSCRED (and SO_PASSPIDFD where the kernel has it, 6.5+) whose address every service gets as
+ * NOTIFY_SOCKET. Each datagram carries the sender's PID (SCM_CREDENTIALS), its pidfd (SCM_PIDFD) and
+ * maybe fds (SCM_RIGHTS); the sender is matched to a service by its main or control PID, or else by
+ * its session (services lead their own session, our stand-in for a cgroup). The service then applies
+ * NotifyAccess= and the message.
+ *
+ * With the pidfd the sender is pinned as 257's manager_dispatch_notify_fd() pins it: the PID it
+ * names now (its fdinfo `Pid:`) must be the credentials' one, and the session read from /proc is
+ * checked against it afterwards, so a PID reused since the send is never taken for the sender. A
+ * sender that has exited but not been reaped is still mapped by its session; one already reaped
+ * (`Pid: -1`) can no longer be: 257 drops it ("Notify sender died before message is processed"),
+ * here too, but for the main and control processes, which are our children (257, their reaper,
+ * reads its notifications before it reaps them, so for it they are never gone yet).
  */
 import { readFileSync } from 'node:fs';
 import type { ReceivedDatagram } from '@mptcp/native';
@@ -74,6 +83,12 @@ export class NotifySocket {
       receiveBuffer: 8 * 1024 * 1024,
     });
     this.fd = opened.fd;
+    try {
+      this.native.passPidfd?.(opened.fd);
+    } catch (err) {
+      // As 257: the socket works without pidfds, senders are then looked up by PID only.
+      this.log.warn(`Failed to enable SO_PASSPIDFD for notify socket, ignoring: ${messageOf(err)}`);
+    }
     this.watch = this.native.watchReadable(opened.fd, (error) => {
       if (error) {
         this.log.error(`Notify socket ${this.address} failed: ${error.message}`);
@@ -128,6 +143,41 @@ export class NotifySocket {
   }
 
   private dispatch(d: ReceivedDatagram): void {
+    const pidfd = typeof d.pidfd === 'number' && d.pidfd >= 0 ? d.pidfd : undefined;
+    try {
+      this.dispatchPinned(d, pidfd);
+    } finally {
+      if (pidfd !== undefined) this.closeAll([pidfd]);
+    }
+  }
+
+  /**
+   * The sender's session, read through its pidfd when there is one: `reaped` when the process the
+   * pidfd names is gone (or went while /proc was read), `refused` when the pidfd names another PID.
+   */
+  private senderSession(
+    pid: number,
+    pidfd: number | undefined,
+  ): { session: number | undefined; reaped: boolean; refused?: string } {
+    const api = this.native.pidfd;
+    if (pidfd === undefined || !api) return { session: sessionOf(pid), reaped: false };
+    const now = api.pid(pidfd);
+    if (now === -1) return { session: undefined, reaped: true };
+    if (now === undefined || now === 0)
+      return { session: undefined, reaped: false, refused: 'Failed to pin notify sender, ignoring message.' };
+    if (now !== pid)
+      return {
+        session: undefined,
+        reaped: false,
+        refused: `Got SCM_PIDFD for process ${now} but SCM_CREDENTIALS for process ${pid}. Ignoring.`,
+      };
+    const session = sessionOf(pid);
+    // pidref_verify(): still that process, so /proc/PID was its entry and not a successor's.
+    if (api.pid(pidfd) !== pid) return { session: undefined, reaped: true };
+    return { session, reaped: false };
+  }
+
+  private dispatchPinned(d: ReceivedDatagram, pidfd: number | undefined): void {
     if (d.truncated || d.data.length > NOTIFY_BUFFER_MAX) {
       this.log.warn('Got overly long notification datagram, ignoring.');
       this.closeAll(d.fds);
@@ -138,9 +188,15 @@ export class NotifySocket {
       this.closeAll(d.fds);
       return;
     }
+    const sender = this.senderSession(d.pid, pidfd);
+    if (sender.refused !== undefined) {
+      this.log.warn(sender.refused);
+      this.closeAll(d.fds);
+      return;
+    }
     let target: NotifyTarget | undefined;
     let relation: 'main' | 'control' | 'member' | undefined;
-    const session = sessionOf(d.pid);
+    const session = sender.session;
     for (const t of this.targets) {
       const r = t.relation(d.pid, session);
       if (r === undefined) continue;
@@ -151,7 +207,8 @@ export class NotifySocket {
       }
     }
     if (!target || !relation) {
-      this.log.warn(`Cannot find unit for notify message of PID ${d.pid}, ignoring.`);
+      if (sender.reaped) this.log.debug('Notify sender died before message is processed. Ignoring.');
+      else this.log.warn(`Cannot find unit for notify message of PID ${d.pid}, ignoring.`);
       this.closeAll(d.fds);
       return;
     }

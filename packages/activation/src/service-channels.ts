@@ -67,6 +67,7 @@ export class ServiceChannels {
       ...(native ? { closeFd: (fd: number) => native.close(fd) } : {}),
       ...(native?.fdStore ? { fdStore: native.fdStore } : {}),
       ...(native?.dup ? { dupFd: native.dup } : {}),
+      ...(native?.pidfd ? { pidfd: native.pidfd } : {}),
       ...(this.options.allowUnenforcedSandbox ? { allowUnenforcedSandbox: true } : {}),
     };
   }

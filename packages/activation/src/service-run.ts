@@ -33,8 +33,13 @@ export class ServiceRun {
   reloadCancel: (() => void) | undefined;
   /** Settles once the running control process has exited and its result (if any) is recorded. */
   controlExit: Promise<void> | undefined;
-  /** Alien main process (forking/MAINPID=): polled for its exit. */
-  alienPoll: NodeJS.Timeout | undefined;
+  /** The watch on a main process that is not our child (forking/MAINPID=: foreign-exit.ts). */
+  alienWatch: { stop(): void } | undefined;
+  /**
+   * That process was reaped by a process of the service: 257 does not notice such an exit, the run
+   * goes on until the process we started (our stand-in for the cgroup emptying) ends.
+   */
+  alienGone = false;
   /** The main execve failed for a Type=simple service: reported as an exit, not a failed start. */
   execFailedAfterStart = false;
   /** Its exit status: 203/EXEC, or the status of the step that failed before exec (e.g. 226/NAMESPACE). */

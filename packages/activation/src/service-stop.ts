@@ -7,7 +7,8 @@
 import { existsSync } from 'node:fs';
 import { messageOf } from './errors.js';
 import { type ExitStatus, waitExit } from './exec.js';
-import { signalGroup, signalService, watchForeignExit } from './process-group.js';
+import { watchForeignMain } from './foreign-exit.js';
+import { signalGroup, signalService } from './process-group.js';
 import { resultOfExit, shallRestart } from './restart-policy.js';
 import { describeExit, succeeded } from './service-exec.js';
 import type { ServiceParts } from './service-run.js';
@@ -20,7 +21,7 @@ export class ServiceStopper {
     return this.s.p.name;
   }
 
-  /** MAINPID=: the main process is another process (not our child: its exit is polled). */
+  /** MAINPID=: the main process is another process (not our child: foreign-exit.ts watches it). */
   setMainPid(pid: number): void {
     const { p, run, log } = this.s;
     if (pid === process.pid) return;
@@ -30,33 +31,59 @@ export class ServiceStopper {
     }
     log.debug(`Main PID is now ${pid}.`, { unit: this.name });
     p.pid = pid;
-    if (run.child?.pid !== pid) this.watchAlien(pid);
+    if (run.child?.pid !== pid) {
+      // service_set_main_pidref(): 257's words for a main process that is not its child.
+      log.warn(`Supervising process ${pid} which is not our child. We'll most likely not notice when it exits.`, {
+        unit: this.name,
+      });
+      this.watchAlien(pid);
+    }
   }
 
-  /** A main process that is not our child (forking, MAINPID=): its exit is polled (process-group.ts). */
+  /**
+   * A main process that is not our child (forking, MAINPID=): its exit is an event on its pidfd,
+   * with its exit status once it has been reaped (or /proc polled without pidfds: status unknown,
+   * reported as success). One reaped by a process of the service is not noticed, as in 257.
+   */
   watchAlien(pid: number): void {
-    const { p, run } = this.s;
-    if (run.alienPoll) clearInterval(run.alienPoll);
-    const stillMain = (): boolean => {
-      if (p.pid === pid) return true;
-      run.alienPoll = undefined;
-      return false;
-    };
-    run.alienPoll = watchForeignExit(pid, stillMain, () => {
-      run.alienPoll = undefined;
-      // The exit status of a process that is not our child is unknown: systemd reports success.
-      if (run.child === undefined || run.child.pid !== pid) void this.onMainExit(pid, { code: 0, signal: null });
+    const { p, run, log } = this.s;
+    run.alienWatch?.stop();
+    run.alienGone = false;
+    run.alienWatch = watchForeignMain(pid, {
+      pidfd: this.s.options.pidfd,
+      session: run.session,
+      stillMain: () => p.pid === pid,
+      onExit: (exit) => {
+        run.alienWatch = undefined;
+        if (exit.kind === 'unnoticed') {
+          log.debug(`Main process ${pid} was reaped by its parent in the service; not noticed (as 257).`, {
+            unit: this.name,
+          });
+          run.alienGone = true;
+          return;
+        }
+        if (run.child !== undefined && run.child.pid === pid) return;
+        void this.onMainExit(pid, exit.kind === 'exited' ? exit.status : { code: 0, signal: null });
+      },
     });
   }
 
   async onMainExit(pid: number, status: ExitStatus): Promise<void> {
     const { p, run, log } = this.s;
-    if (run.alienPoll) clearInterval(run.alienPoll);
-    run.alienPoll = undefined;
+    // What the service said before it ended comes first (257's notify event source outranks SIGCHLD):
+    // a READY=1 or STOPPING=1 sent just before the exit must not be read after it.
+    this.s.options.notify?.flush();
+    run.alienWatch?.stop();
+    run.alienWatch = undefined;
     // MAINPID= moved the main process elsewhere: the original child's exit is not the service's.
     if (p.pid !== undefined && p.pid !== pid && run.child?.pid === pid) {
       run.child = undefined;
-      return;
+      // Unless that main process is gone unnoticed (see watchAlien()): with the process we started
+      // gone too, 257 would see the cgroup empty and stop the service (result success).
+      if (!run.alienGone) return;
+      run.alienGone = false;
+      pid = p.pid;
+      status = { code: 0, signal: null };
     }
     const unit = p.unit;
     const oneshot = unit.type === 'oneshot';

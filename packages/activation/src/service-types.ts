@@ -7,6 +7,7 @@ import type { ServiceUnit } from '@mptcp/unit';
 import type { FdHandOff, NativeSpawn, OutputMode } from './exec.js';
 import type { FdStorePrimitives } from './fd-store.js';
 import type { Logger } from './logger.js';
+import type { PidfdApi } from './native-binding.js';
 import type { NotifySocket } from './notify-socket.js';
 import type { ServiceResult } from './restart-policy.js';
 
@@ -87,6 +88,8 @@ export interface ServiceProcessOptions {
   fdStore?: FdStorePrimitives;
   /** dup(2) (close-on-exec): Standard*=socket keeps the connection for the control commands with it. */
   dupFd?: (fd: number) => number;
+  /** pidfds for a main process that is not our child (foreign-exit.ts); without them /proc is polled. */
+  pidfd?: PidfdApi;
   /** Captures stdout/stderr into the daemon's log (output `log`). */
   capture?: OutputCapture;
   /**

@@ -1,8 +1,10 @@
 /**
  * AF_UNIX datagrams with ancillary data: what the sd_notify protocol needs on both ends. A service
- * attaches fds (FDSTORE=1) with SCM_RIGHTS; the manager's notify socket (SO_PASSCRED) reads the
- * sender's credentials (SCM_CREDENTIALS) to check NotifyAccess=, and the fds it was given.
+ * attaches fds (FDSTORE=1) with SCM_RIGHTS; the manager's notify socket (SO_PASSCRED, and
+ * SO_PASSPIDFD where the kernel has it) reads the sender's credentials (SCM_CREDENTIALS) and pidfd
+ * (SCM_PIDFD) to check NotifyAccess=, and the fds it was given.
  */
+import { constants } from 'node:os';
 import { binding, sysconst } from './binding.js';
 import { check } from './errors.js';
 import type { SockAddr } from './types.js';
@@ -16,6 +18,11 @@ export interface ReceivedDatagram {
   gid: number;
   /** fds passed with SCM_RIGHTS, now owned by the caller (close-on-exec). */
   fds: number[];
+  /**
+   * The sender's pidfd (SCM_PIDFD, the socket has SO_PASSPIDFD: see {@link passPidfd}), owned by the
+   * caller (close-on-exec); -1 without one. It names the sender even after its PID is reused.
+   */
+  pidfd: number;
   /** The payload or the control data did not fit: drop the message and close `fds`. */
   truncated: boolean;
 }
@@ -23,6 +30,7 @@ export interface ReceivedDatagram {
 interface DatagramBinding {
   sendWithFds?: (fd: number, data: Buffer, fds: number[]) => number;
   recvWithCredentials?: (fd: number, maxBytes: number, maxFds: number) => ReceivedDatagram | null | number;
+  passPidfd?: (fd: number) => number;
 }
 
 function dgram(): Required<DatagramBinding> {
@@ -50,7 +58,24 @@ export function datagramAncillarySupported(): boolean {
  * none is queued (EAGAIN).
  */
 export function receiveDatagram(fd: number, maxBytes = 4096, maxFds = 253): ReceivedDatagram | null {
-  return check(dgram().recvWithCredentials(fd, maxBytes, maxFds), { syscall: 'recvmsg' });
+  const d = check(dgram().recvWithCredentials(fd, maxBytes, maxFds), { syscall: 'recvmsg' });
+  // An addon built before SCM_PIDFD has no field.
+  if (d !== null && typeof d.pidfd !== 'number') d.pidfd = -1;
+  return d;
+}
+
+/**
+ * SO_PASSPIDFD on an AF_UNIX socket: each datagram read by {@link receiveDatagram} then carries its
+ * sender's pidfd. False when the kernel (before 6.5: ENOPROTOOPT) or the addon lacks it; other
+ * errors throw (syscall setsockopt).
+ */
+export function passPidfd(fd: number): boolean {
+  const set = (binding() as unknown as DatagramBinding).passPidfd;
+  if (!set) return false;
+  const r = set(fd);
+  if (r === -constants.errno.ENOPROTOOPT || r === -constants.errno.EINVAL) return false;
+  check(r, { syscall: 'setsockopt' });
+  return true;
 }
 
 /**

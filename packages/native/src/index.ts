@@ -87,8 +87,10 @@ export {
   connectUnixStream,
   shutdownWrite,
 } from './primitives.js';
+export { openPidfd, pidfdExit, pidfdPid, pidfdSupported, type PidfdExit } from './pidfd.js';
 export {
   receiveDatagram,
+  passPidfd,
   sendDatagramWithFds,
   datagramAncillarySupported,
   socketPair,
