@@ -5,10 +5,12 @@
  * own shell is not noticed (257: "We'll most likely not notice when it exits."), the service stays
  * active until stopped. The daemons wait for a file the test creates instead of sleeping.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type ForeignExit, watchForeignMain } from '../src/foreign-exit.js';
 import { ActivationEngine, type UnitInfo } from '../src/index.js';
 import { loadUnits } from './helpers/load.js';
 import { type RecordingLogger, testLogger } from './helpers/log.js';
@@ -125,4 +127,16 @@ describe('a main process that is not our child (systemd 257)', () => {
     expect(activeLine(e.unitInfo(unit))).toBe(tagged('status', unit)[1]);
     expect(ourLines(log, unit)[0]).toBe(logLines(unit)[0]);
   }, 60_000);
+});
+
+describe('without pidfds (an older addon or kernel)', () => {
+  it('the /proc fallback still ends the watch when the process is gone, status unknown', async () => {
+    const child = spawn('sleep', ['100'], { stdio: 'ignore' });
+    const pid = child.pid as number;
+    const ended = new Promise<ForeignExit>((resolve) =>
+      watchForeignMain(pid, { pidfd: undefined, session: undefined, stillMain: () => true, onExit: resolve }),
+    );
+    child.kill('SIGKILL');
+    expect(await ended).toEqual({ kind: 'unknown' });
+  });
 });
