@@ -1,7 +1,7 @@
 /**
  * mptcpd-lite with 1,000 socket units: start-up time (spawn to READY=1) and idle RSS.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { daemonAvailable, startDaemon } from '../lib/daemon.js';
@@ -10,6 +10,18 @@ import { Skip } from '../lib/result.js';
 import { round, sampled } from '../lib/stats.js';
 import { writeAcceptUnit } from '../lib/units.js';
 import type { Scenario } from '../lib/scenario.js';
+
+/** Seconds from spawn to exit of `node -e 0` with `env` over this environment. */
+function bootSeconds(env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const p = spawn(process.execPath, ['-e', '0'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    p.on('error', reject);
+    p.on('exit', (code) =>
+      code === 0 ? resolve((performance.now() - t0) / 1000) : reject(new Error(`node -e 0 exited ${code}`)),
+    );
+  });
+}
 
 /** Unit sockets bind 127.0.0.2:20000+i: below the ephemeral range, away from anything on 127.0.0.1. */
 export const UNIT_HOST = '127.0.0.2';
@@ -56,7 +68,30 @@ export const daemon: Scenario = {
     const rss: number[] = [];
     let readyBy = '';
     let listening = 0;
+    // The same start-up as a service manager would run it, without this shell's NODE_EXTRA_CA_CERTS:
+    // with it set, every Node process parses the bundle's and the file's CA certificates before
+    // running any JavaScript (~45 ms here). Interleaved with the regular reps; only when it is set.
+    const extraCa = process.env.NODE_EXTRA_CA_CERTS ? process.env.NODE_EXTRA_CA_CERTS : undefined;
+    const cleanStartup: number[] = [];
+    const nodeBoot: number[] = [];
+    const nodeBootClean: number[] = [];
     for (let rep = 0; rep < ctx.reps; rep++) {
+      // What Node itself costs from spawn to exit of an empty script, beside each daemon start.
+      nodeBoot.push(await bootSeconds({}));
+      if (extraCa) {
+        nodeBootClean.push(await bootSeconds({ NODE_EXTRA_CA_CERTS: '' }));
+        const c = await startDaemon({
+          units,
+          control: join(ctx.tmp, 'control-clean.sock'),
+          env: { NODE_EXTRA_CA_CERTS: '' },
+        });
+        try {
+          cleanStartup.push(c.readyMs / 1000);
+          ctx.log(`rep ${rep + 1} without NODE_EXTRA_CA_CERTS: ready in ${round(c.readyMs, 0)} ms`);
+        } finally {
+          await c.stop();
+        }
+      }
       const d = await startDaemon({ units, control: join(ctx.tmp, 'control.sock') });
       try {
         readyBy = d.readyBy;
@@ -107,6 +142,9 @@ export const daemon: Scenario = {
     const bigSt = sampled(bigStartup);
     const cpu = sampled(startupCpu);
     const bigCpu = sampled(bigStartupCpu);
+    const boot = sampled(nodeBoot);
+    const clean = cleanStartup.length > 0 ? sampled(cleanStartup) : undefined;
+    const bootClean = nodeBootClean.length > 0 ? sampled(nodeBootClean) : undefined;
     return {
       summary: {
         daemon: {
@@ -159,6 +197,24 @@ export const daemon: Scenario = {
           how: `as above with ${big} units; median of ${ctx.reps}.`,
         },
         {
+          key: 'daemon.nodeBootSeconds',
+          label: 'Reference: Node boot (spawn to exit of `node -e 0`)',
+          value: round(boot.median, 3),
+          unit: 's',
+          how: `measured before each 1,000-unit start, same environment; median of ${ctx.reps}: the part of the start-up that is Node's own.`,
+        },
+        ...(clean && bootClean
+          ? [
+              {
+                key: 'daemon.startupSecondsCleanEnv',
+                label: 'mptcpd-lite start-up with 1,000 socket units, without NODE_EXTRA_CA_CERTS',
+                value: round(clean.median, 3),
+                unit: 's',
+                how: `as daemon.startupSeconds, interleaved with it, with NODE_EXTRA_CA_CERTS (set in this environment to ${extraCa}) emptied, as a service manager's clean environment would have it; Node's boot alone is ${round(bootClean.median, 3)} s that way, ${round(boot.median, 3)} s with it; median of ${ctx.reps}.`,
+              },
+            ]
+          : []),
+        {
           key: 'daemon.bareNodeRssMB',
           label: 'Reference: idle bare Node process RSS',
           value: round(bareMB, 1),
@@ -175,6 +231,9 @@ export const daemon: Scenario = {
         loadAverage: round(load, 2),
         idleRssMB: rs,
         bareNodeRssMB: round(bareMB, 1),
+        nodeBootSeconds: boot,
+        ...(clean ? { startupSecondsCleanEnv: clean } : {}),
+        ...(bootClean ? { nodeBootSecondsCleanEnv: bootClean } : {}),
       },
       charts: [],
       notes: [],
