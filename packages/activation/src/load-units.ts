@@ -3,7 +3,7 @@
  * socket units, the services they trigger, and `<prefix>@.service` templates (by file; the engine
  * reads each template once per (re)load and parses instances from memory).
  */
-import { formatDiagnostic, loadUnitDirectories } from '@mptcp/unit';
+import { formatDiagnostic, loadUnitDirectories, type LoadDirectoriesOptions } from '@mptcp/unit';
 import type { EngineUnits, ServiceTemplate } from './engine-types.js';
 
 /** A unit that could not be loaded: its name, main file, and diagnostics as systemd prints them. */
@@ -33,10 +33,19 @@ export interface LoadedEngineUnits {
 // Async on purpose: a future loader may read directories without blocking the daemon's loop.
 export async function loadEngineUnits(
   dirs: readonly string[],
-  options: { searchPaths?: readonly string[] } = {},
+  options: {
+    searchPaths?: readonly string[];
+    /** Reads a directory's unit files in one go (@mptcp/native's readSmallFiles()): LoadDirectoriesOptions.readFiles. */
+    readFiles?: LoadDirectoriesOptions['readFiles'];
+  } = {},
 ): Promise<LoadedEngineUnits> {
   const searchPaths = options.searchPaths ?? dirs;
-  const r = loadUnitDirectories(dirs, { searchPaths, readTemplates: true });
+  const r = loadUnitDirectories(
+    dirs,
+    options.readFiles
+      ? { searchPaths, readTemplates: true, readFiles: options.readFiles }
+      : { searchPaths, readTemplates: true },
+  );
   const failedFiles = new Set(r.failed.map((f) => f.file));
   const failed = r.failed.map((f) => ({ unit: f.name, file: f.file, messages: f.diagnostics.map(formatDiagnostic) }));
   const errors = failed.flatMap((f) => f.messages);

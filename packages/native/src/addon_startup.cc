@@ -24,6 +24,9 @@
 #include <pthread.h>
 #include <sys/resource.h>
 
+#include <string>
+#include <vector>
+
 #include "addon.h"
 
 namespace mptcp_native {
@@ -76,12 +79,82 @@ Napi::Value SetV8Flags(const Napi::CallbackInfo& info) {
 
 Napi::Value MallocTrim(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0); }
 
+// readSmallFiles(paths: string[], max) → { data: Buffer, lengths: Int32Array }: each file opened
+// O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC and read to its end, one after the other into one buffer.
+// lengths[i] > 0: its bytes follow the previous ones in data; 0: empty; -errno: open/read failed
+// (-EFBIG: more than max bytes; -EAGAIN: a FIFO swapped in). A daemon's start-up reads thousands
+// of small unit files: one call instead of three Node fs calls per file.
+Napi::Value ReadSmallFiles(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int max;
+  if (info.Length() < 1 || !info[0].IsArray() || !ArgInt(info, 1, &max) || max < 0) {
+    if (!env.IsExceptionPending()) Napi::TypeError::New(env, "readSmallFiles(paths[], max)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array paths = info[0].As<Napi::Array>();
+  uint32_t n = paths.Length();
+  std::vector<std::string> names(n);
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value v = paths.Get(i);
+    if (!v.IsString()) {
+      Napi::TypeError::New(env, "paths must be strings").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    names[i] = v.As<Napi::String>().Utf8Value();
+  }
+  Napi::Int32Array lengths = Napi::Int32Array::New(env, n);
+  std::string data;
+  for (uint32_t i = 0; i < n; i++) {
+    int fd = open(names[i].c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+      lengths[i] = -errno;
+      continue;
+    }
+    size_t start = data.size();
+    int result = 0;
+    for (;;) {
+      size_t have = data.size() - start;
+      // One byte over max tells "more than max" without reading the rest.
+      size_t want = static_cast<size_t>(max) + 1 - have;
+      if (want > 65536) want = 65536;
+      if (want == 0) {
+        result = -EFBIG;
+        break;
+      }
+      data.resize(start + have + want);
+      ssize_t r = read(fd, &data[start + have], want);
+      if (r < 0) {
+        if (errno == EINTR) {
+          data.resize(start + have);
+          continue;
+        }
+        result = -errno;
+        data.resize(start + have);
+        break;
+      }
+      data.resize(start + have + static_cast<size_t>(r));
+      if (r == 0) {
+        result = static_cast<int>(have);
+        break;
+      }
+    }
+    close(fd);
+    if (result <= 0) data.resize(start);
+    lengths[i] = result;
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("data", Napi::Buffer<char>::Copy(env, data.data(), data.size()));
+  out.Set("lengths", lengths);
+  return out;
+}
+
 }  // namespace
 
 void InitStartup(Napi::Env env, Napi::Object exports) {
   exports.Set("reserveFds", Napi::Function::New(env, ReserveFds, "reserveFds"));
   exports.Set("setV8Flags", Napi::Function::New(env, SetV8Flags, "setV8Flags"));
   exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
+  exports.Set("readSmallFiles", Napi::Function::New(env, ReadSmallFiles, "readSmallFiles"));
 }
 
 }  // namespace mptcp_native

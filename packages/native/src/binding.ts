@@ -126,6 +126,7 @@ export interface NativeBinding {
   /** Start-up helpers (addon_startup.cc, startup.ts); absent in an addon built before them. */
   reserveFds?(count: number): boolean;
   mallocTrim?(): boolean;
+  readSmallFiles?(paths: string[], max: number): { data: Buffer; lengths: Int32Array };
   setV8Flags?(flags: string): boolean;
   socket(domain: number, type: number, protocol: number): Result<number>;
   bind(fd: number, address: NativeSockAddrIn, mode?: number): number;

@@ -56,7 +56,7 @@ export {
   type SubflowsOptions,
 } from './status.js';
 export { openSocket, openStreamListeners } from './open-socket.js';
-export { reserveFds, trimMallocHeap, setV8Flags } from './startup.js';
+export { readSmallFiles, reserveFds, trimMallocHeap, setV8Flags } from './startup.js';
 export {
   watchReadable,
   watchWritable,

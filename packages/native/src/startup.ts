@@ -47,3 +47,31 @@ export function setV8Flags(flags: string): boolean {
     return false;
   }
 }
+
+/**
+ * Reads many small files in one addon call (a daemon's start-up reads thousands of unit files: one
+ * call instead of an open, a read and a close through node:fs for each). Each file is opened
+ * O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC and read to its end. Returns per path its bytes (a
+ * view into one buffer shared by all of them), or undefined for a file the caller must read itself:
+ * empty, more than `maxBytes`, or an open/read error (a FIFO: EAGAIN). Undefined as a whole when the
+ * addon cannot (not loaded, or built before this).
+ */
+export function readSmallFiles(paths: readonly string[], maxBytes: number): Array<Buffer | undefined> | undefined {
+  let r: { data: Buffer; lengths: Int32Array } | undefined;
+  try {
+    r = binding().readSmallFiles?.(paths as string[], Math.max(0, Math.min(Math.floor(maxBytes), 2 ** 31 - 2)));
+  } catch {
+    return undefined;
+  }
+  if (!r) return undefined;
+  const out = new Array<Buffer | undefined>(paths.length);
+  let at = 0;
+  for (let i = 0; i < paths.length; i++) {
+    const n = r.lengths[i] ?? 0;
+    if (n > 0) {
+      out[i] = r.data.subarray(at, at + n);
+      at += n;
+    } else out[i] = undefined;
+  }
+  return out;
+}

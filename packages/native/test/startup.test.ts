@@ -4,9 +4,11 @@
  * trimMallocHeap() runs malloc_trim(0).
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { reserveFds, setV8Flags, trimMallocHeap } from '../src/index.js';
+import { readSmallFiles, reserveFds, setV8Flags, trimMallocHeap } from '../src/index.js';
 
 function fdTableSize(): number {
   const m = /^FDSize:\s+(\d+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
@@ -67,5 +69,55 @@ describe('setV8Flags', () => {
 
   it('rejects a non-string', () => {
     expect(setV8Flags(42 as unknown as string)).toBe(false);
+  });
+});
+
+describe('readSmallFiles', () => {
+  it('the bytes of each file; undefined for empty, too big, missing, a directory and a FIFO (never blocks); no fd left open', () => {
+    const d = mkdtempSync(join(tmpdir(), 'read-small-'));
+    try {
+      const files: Record<string, string | Buffer> = {
+        'a.socket': '[Socket]\nListenStream=80\n',
+        'b.service': Buffer.from([0x5b, 0xff, 0x00, 0x0a]),
+        'empty.service': '',
+        'max.service': 'x'.repeat(100),
+        'over.service': 'x'.repeat(101),
+        'big.service': 'y'.repeat(200_000),
+      };
+      for (const [n, c] of Object.entries(files)) writeFileSync(join(d, n), c);
+      mkdirSync(join(d, 'dir.service'));
+      execFileSync('mkfifo', [join(d, 'fifo.service')]);
+      const names = [...Object.keys(files), 'dir.service', 'fifo.service', 'missing.service'];
+      const before = openFds();
+      const got = readSmallFiles(
+        names.map((n) => join(d, n)),
+        100,
+      );
+      expect(openFds()).toBe(before);
+      expect(got).toBeDefined();
+      const byName = Object.fromEntries(names.map((n, i) => [n, got?.[i]]));
+      expect(byName['a.socket']?.toString()).toBe(files['a.socket']);
+      expect(byName['b.service']).toEqual(files['b.service']);
+      expect(byName['max.service']?.toString()).toBe(files['max.service']);
+      for (const n of [
+        'empty.service',
+        'over.service',
+        'big.service',
+        'dir.service',
+        'fifo.service',
+        'missing.service',
+      ])
+        expect(byName[n]).toBeUndefined();
+      // Files over the 64 KiB read size come whole when allowed.
+      const [big] = readSmallFiles([join(d, 'big.service')], 1_000_000) ?? [];
+      expect(big?.toString()).toBe(files['big.service']);
+      expect(readSmallFiles([], 10)).toEqual([]);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('a non-string path is a TypeError (a programming error), reported as undefined', () => {
+    expect(readSmallFiles([42 as unknown as string], 10)).toBeUndefined();
   });
 });

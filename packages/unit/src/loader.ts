@@ -73,6 +73,13 @@ export interface LoadDirectoriesOptions extends LoadOptions {
    * needs it anyway: one open + read + close per template instead of a stat now and a read later.
    */
   readTemplates?: boolean;
+  /**
+   * Reads many small regular files at once (e.g. @mptcp/native's readSmallFiles()): per path its
+   * bytes, or undefined for one the loader must read itself as usual (empty, too big, unreadable);
+   * undefined as a whole when it cannot. Called once per unit directory with the files readdir()
+   * reported as regular files, before they are parsed; a file is then read exactly as without it.
+   */
+  readFiles?: (paths: readonly string[], maxBytes: number) => ReadonlyArray<Buffer | undefined> | undefined;
 }
 
 export interface LoadOptions extends ParseOptions {
@@ -195,6 +202,12 @@ function readUnitFile(path: string, maskCheck = false): Buffer | 'masked' {
   }
 }
 
+/**
+ * The bytes of regular files read ahead by LoadDirectoriesOptions.readFiles for the directory being
+ * loaded (readKnownRegular() takes each once); undefined outside loadUnitDirectories().
+ */
+let prefetched: Map<string, Buffer> | undefined;
+
 /** Reused by readKnownRegular(): start-up reads thousands of small files. */
 const SCRATCH_SIZE = 64 * 1024;
 let scratch: Buffer | undefined = Buffer.allocUnsafe(SCRATCH_SIZE);
@@ -207,6 +220,11 @@ let scratch: Buffer | undefined = Buffer.allocUnsafe(SCRATCH_SIZE);
  * is given for it (unitFileInput(): mostly the decoded text; the buffer is reused for the next file).
  */
 function readKnownRegular(path: string): string | Buffer | 'masked' {
+  const pre = prefetched?.get(path);
+  if (pre !== undefined) {
+    (prefetched as Map<string, Buffer>).delete(path);
+    return unitFileInput(pre, pre.length);
+  }
   const fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
   const own = scratch;
   scratch = undefined; // in use (a nested load would allocate its own)
@@ -429,6 +447,17 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadDirect
       dirDEntries.set(all, hasDirD);
     }
     names.sort();
+    prefetched = options.readFiles ? readAhead(options.readFiles, prefix, names, regular, seen) : undefined;
+    try {
+      loadNames(names, prefix, regular);
+    } finally {
+      prefetched = undefined;
+    }
+  }
+  out.units = [...out.sockets, ...out.services];
+  return out;
+
+  function loadNames(names: readonly string[], prefix: string, regular: ReadonlySet<string>): void {
     for (let i = 0; i < names.length; i++) {
       let name = names[i] as string;
       if (seen.has(name)) continue;
@@ -474,8 +503,31 @@ export function loadUnitDirectories(dirs: readonly string[], options: LoadDirect
       } else out.failed.push({ name, file: path, diagnostics: r.diagnostics });
     }
   }
-  out.units = [...out.sockets, ...out.services];
-  return out;
+}
+
+/** LoadDirectoriesOptions.readFiles over a directory's regular unit files not loaded yet. */
+function readAhead(
+  readFiles: NonNullable<LoadDirectoriesOptions['readFiles']>,
+  prefix: string,
+  names: readonly string[],
+  regular: ReadonlySet<string>,
+  seen: ReadonlySet<string>,
+): Map<string, Buffer> | undefined {
+  const paths: string[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    if (regular.has(name) && !seen.has(name)) paths.push(prefix + name);
+  }
+  if (paths.length === 0) return undefined;
+  // Up to the scratch buffer's size: a bigger file is read by readKnownRegular() (its checks).
+  const got = readFiles(paths, SCRATCH_SIZE);
+  if (!got) return undefined;
+  const map = new Map<string, Buffer>();
+  for (let i = 0; i < paths.length; i++) {
+    const b = got[i];
+    if (b !== undefined && b.length > 0) map.set(paths[i] as string, b);
+  }
+  return map;
 }
 
 /** A template's text for `readTemplates`: 'masked' as isMaskFile() says, undefined when it cannot be read. */

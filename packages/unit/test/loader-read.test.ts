@@ -145,3 +145,63 @@ describe('loadUnitDirectories: files the fast splitter does not take', () => {
       expect(loadUnitFile(join(d, f)).diagnostics).toEqual(r.diagnostics.filter((x) => x.file === join(d, f)));
   });
 });
+
+describe('loadUnitDirectories: readFiles (a directory read ahead in one call)', () => {
+  function tree(): string[] {
+    const a = dir();
+    const b = dir();
+    writeFileSync(join(a, 'web.socket'), '[Socket]\nListenStream=127.0.0.1:8080\nAccept=yes\n');
+    writeFileSync(join(a, 'web@.service'), '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n');
+    writeFileSync(join(a, 'plain.service'), '[Service]\r\nExecStart=/bin/true\r\n# caf\xe9\n');
+    writeFileSync(join(a, 'bytes.service'), Buffer.from('[Service]\nExecStart=/bin/true\n# \xff\xfe\n', 'latin1'));
+    writeFileSync(join(a, 'empty.socket'), '');
+    symlinkSync('/dev/null', join(a, 'nulled.service'));
+    symlinkSync(join(a, 'plain.service'), join(a, 'alias.service'));
+    const head = '[Socket]\nListenStream=127.0.0.1:9000\n#';
+    writeFileSync(join(a, 'big.socket'), head + 'x'.repeat(64 * 1024 + 1 - head.length - 1) + '\n');
+    mkdirSync(join(a, 'web.socket.d'));
+    writeFileSync(join(a, 'web.socket.d', 'x.conf'), '[Socket]\nBacklog=7\n');
+    // b: a name a already has (not loaded again) and one of its own
+    writeFileSync(join(b, 'web.socket'), '[Socket]\nListenStream=127.0.0.1:1\n');
+    writeFileSync(join(b, 'other.socket'), '[Socket]\nListenStream=127.0.0.1:8081\n');
+    return [a, b];
+  }
+  const read = (p: string): Buffer => execFileSync('cat', [p]);
+
+  it('loads exactly what the file-by-file read loads; asks only for regular files not loaded yet', () => {
+    const dirs = tree();
+    const plain = loadUnitDirectories(dirs, { readTemplates: true });
+    const asked: string[][] = [];
+    const ahead = loadUnitDirectories(dirs, {
+      readTemplates: true,
+      readFiles: (paths, max) => {
+        expect(max).toBe(64 * 1024);
+        asked.push(paths.map((p) => p.slice(p.lastIndexOf('/') + 1)));
+        // what a reader gives: the bytes, or undefined (empty, too big) for the loader to read
+        return paths.map((p) => {
+          const b = read(p);
+          return b.length === 0 || b.length > max ? undefined : b;
+        });
+      },
+    });
+    expect(ahead).toEqual(plain);
+    expect(asked).toEqual([
+      ['big.socket', 'bytes.service', 'empty.socket', 'plain.service', 'web.socket', 'web@.service'],
+      ['other.socket'],
+    ]);
+    expect(ahead.sockets.find((s) => s.name === 'web.socket')?.backlog).toBe(7);
+    expect(ahead.templateTexts?.get('web@.service')).toContain('ExecStart=/bin/cat');
+  });
+
+  it('a reader that cannot (undefined) or that fails for some files changes nothing', () => {
+    const dirs = tree();
+    const plain = loadUnitDirectories(dirs, { readTemplates: true });
+    expect(loadUnitDirectories(dirs, { readTemplates: true, readFiles: () => undefined })).toEqual(plain);
+    expect(
+      loadUnitDirectories(dirs, {
+        readTemplates: true,
+        readFiles: (paths) => paths.map((p, i) => (i % 2 === 0 ? undefined : read(p))),
+      }),
+    ).toEqual(plain);
+  });
+});

@@ -17,6 +17,7 @@ import type { ServiceStatus, SocketListing, SocketStatus, UnitStatus } from '../
 import { MptcpdLiteError } from '../errors.js';
 import { createUnitLog } from '../events/unit-log.js';
 import { UnitJournal } from './unit-journal.js';
+import { readSmallFiles } from '@mptcp/native';
 import { reserveListenerFds } from './fd-reserve.js';
 import type { Logger } from '../log.js';
 import type { ChildRegistry } from './children.js';
@@ -164,12 +165,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       // User=/Group= are resolved from /etc/passwd and /etc/group as they are at each (re)load.
       clearUserCache();
       reserveListenerFds(opts.unitDirs);
-      const loaded = await loadEngineUnits(opts.unitDirs);
+      const loaded = await loadEngineUnits(opts.unitDirs, { readFiles: readSmallFiles });
       return toReport(loaded, await engine.start(loaded.units));
     },
     async reload() {
       clearUserCache();
-      const loaded = await loadEngineUnits(opts.unitDirs);
+      const loaded = await loadEngineUnits(opts.unitDirs, { readFiles: readSmallFiles });
       return toReport(loaded, await engine.reload(loaded.units));
     },
     stop: () => engine.stop(),
