@@ -198,7 +198,6 @@ static Napi::Value PollSetWait(const Napi::CallbackInfo& info) {
 }
 
 void InitPoll(Napi::Env env, Napi::Object exports) {
-
   exports.Set("pollSetAdd", Napi::Function::New(env, PollSetAdd, "pollSetAdd"));
   exports.Set("pollSetRemove", Napi::Function::New(env, PollSetRemove, "pollSetRemove"));
   exports.Set("pollSetWait", Napi::Function::New(env, PollSetWait, "pollSetWait"));

@@ -88,7 +88,8 @@ Napi::Value ReadSmallFiles(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int max;
   if (info.Length() < 1 || !info[0].IsArray() || !ArgInt(info, 1, &max) || max < 0) {
-    if (!env.IsExceptionPending()) Napi::TypeError::New(env, "readSmallFiles(paths[], max)").ThrowAsJavaScriptException();
+    if (!env.IsExceptionPending())
+      Napi::TypeError::New(env, "readSmallFiles(paths[], max)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   Napi::Array paths = info[0].As<Napi::Array>();
