@@ -51,7 +51,8 @@ export function setV8Flags(flags: string): boolean {
 /**
  * Reads many small files in one addon call (a daemon's start-up reads thousands of unit files: one
  * call instead of an open, a read and a close through node:fs for each). Each file is opened
- * O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC and read to its end. Returns per path its bytes (a
+ * O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC and read to its end (for regular files: a short read
+ * ends it, no read() to see 0). Returns per path its bytes (a
  * view into one buffer shared by all of them), or undefined for a file the caller must read itself:
  * empty, more than `maxBytes`, or an open/read error (a FIFO: EAGAIN). Undefined as a whole when the
  * addon cannot (not loaded, or built before this).
