@@ -3,6 +3,7 @@
  * prebuild shipped in prebuilds/<platform>-<arch>/. The addon is loaded lazily, once; when nothing
  * loads, every caller gets one MptcpSocketError that says what is missing.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { packageRoot } from './package-root.js';
@@ -221,6 +222,12 @@ function load(): NativeBinding {
   // A development build elsewhere (e.g. one not yet in prebuilds/): MPTCP_NATIVE_ADDON=/path/x.node.
   const override = process.env.MPTCP_NATIVE_ADDON;
   if (override) return require(override) as NativeBinding;
+  // node-gyp-build's first choice (a build from source in build/Release), without loading
+  // node-gyp-build and its directory probing: ~5 ms less CPU per process start.
+  if (!process.env.PREBUILDS_ONLY) {
+    const local = join(packageRoot, 'build', 'Release', 'mptcp_native.node');
+    if (existsSync(local)) return require(local) as NativeBinding;
+  }
   const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
   return nodeGypBuild(packageRoot) as NativeBinding;
 }
