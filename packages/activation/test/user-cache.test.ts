@@ -46,7 +46,9 @@ describe('user database cache', () => {
     }
     // The remembered failure names the unit that asked this time.
     expect(err).toMatchObject({ code: 'USER_NOT_FOUND', unit: 'b@2.service' });
-    expect(() => resolveGroup('wheel', 'b@2.service')).toThrow(/Failed to determine group credentials: No such process/);
+    expect(() => resolveGroup('wheel', 'b@2.service')).toThrow(
+      /Failed to determine group credentials: No such process/,
+    );
     writeFileSync(`${passwd}.new`, 'bob:x:2000:2000::/:/bin/sh\n');
     renameSync(`${passwd}.new`, passwd);
     writeFileSync(group, 'wheel:x:10:\n');

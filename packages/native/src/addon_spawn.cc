@@ -94,11 +94,31 @@ enum Step : int {
   kTimerSlack,  // reported as "prctl" with option PR_SET_TIMERSLACK
   kPersonality
 };
-const char* const kStepNames[] = {"",          "sigaction", "setsid", "dup3",    "open",          "setgroups",
-                                  "setgid",    "setuid",    "chdir",  "execve",  "oom_score_adj", "setpriority",
-                                  "setrlimit", "prctl",     "prctl",  "unshare", "mount",         "mount_setattr",
-                                  "lstat",     "coredump_filter", "sched_setattr", "sched_setaffinity",
-                                  "ioprio_set", "prctl", "personality"};
+const char* const kStepNames[] = {"",
+                                  "sigaction",
+                                  "setsid",
+                                  "dup3",
+                                  "open",
+                                  "setgroups",
+                                  "setgid",
+                                  "setuid",
+                                  "chdir",
+                                  "execve",
+                                  "oom_score_adj",
+                                  "setpriority",
+                                  "setrlimit",
+                                  "prctl",
+                                  "prctl",
+                                  "unshare",
+                                  "mount",
+                                  "mount_setattr",
+                                  "lstat",
+                                  "coredump_filter",
+                                  "sched_setattr",
+                                  "sched_setaffinity",
+                                  "ioprio_set",
+                                  "prctl",
+                                  "personality"};
 
 // The kernel's struct rlimit64 for prlimit64 (both fields 64-bit on every ABI).
 struct KernelRlimit64 {
@@ -441,8 +461,8 @@ int Child(void* arg) {
     }
   }
   //    CoredumpFilter= (EPERM/EACCES ignored, as 257; the filter is the mm's, which this child shares with
-  //    the daemon until execve copies it: Run() puts the daemon's back), CPUScheduling*= (sched_setattr, which also resets
-  //    the nice level: Nice= comes after it), Nice=, CPUAffinity=, IOScheduling*=, TimerSlackNSec=,
+  //    the daemon until execve copies it: Run() puts the daemon's back), CPUScheduling*= (sched_setattr, which also
+  //    resets the nice level: Nice= comes after it), Nice=, CPUAffinity=, IOScheduling*=, TimerSlackNSec=,
   //    Personality=: exec_invoke()'s order.
   if (a->coredumpText != nullptr) {
     long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/coredump_filter", O_WRONLY | O_CLOEXEC);
