@@ -1,6 +1,7 @@
 // Entry point of the @mptcp/native addon: registers the small syscall-shaped functions.
 #include "addon.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -69,7 +70,22 @@ int WithThreadUmask(mode_t mask, const std::function<int()>& fn) {
   return job.result;
 }
 
+// The addon stays mapped until the process exits (RTLD_NODELETE): Node dlclose()s an addon when a
+// worker thread that loaded it ends, and libuv runs that worker's close callbacks (uv_close() of the
+// addon's poll handles, from their finalizers at the env's teardown) after that; they would jump
+// into unmapped code. Pinned once, from the first Init.
+static void PinAddon() {
+  // A function-local static is initialized once, thread-safely (workers may load the addon at once).
+  static const bool pinned = [] {
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(&PinAddon), &info) == 0 || info.dli_fname == nullptr) return false;
+    return dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;  // never closed
+  }();
+  (void)pinned;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  PinAddon();
   InitSocket(env, exports);
   InitPoll(env, exports);
   InitNetlink(env, exports);

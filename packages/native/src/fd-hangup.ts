@@ -7,7 +7,7 @@
 import { constants } from 'node:os';
 import { binding, type NativeBinding, type Result } from './binding.js';
 import { check } from './errors.js';
-import { watchReadable, type FdWatcher } from './watch.js';
+import { watchReadableOwnPoll, type FdWatcher } from './watch.js';
 
 /** The addon's fd-store functions (src/addon_fdstore.cc). */
 interface FdStoreBinding {
@@ -85,7 +85,8 @@ export function watchHangup(callback: HangupCallback): HangupWatch {
       const n = native();
       if (epfd < 0) {
         epfd = check(n.epollCreate(), { syscall: 'epoll_create1' });
-        const w = watchReadable(epfd, () => drain());
+        // Its own uv_poll: inside the shared poll set, a stored epoll fd would nest one level deeper.
+        const w = watchReadableOwnPoll(epfd, () => drain());
         w.ref(false);
         poll = w;
       }

@@ -40,7 +40,10 @@ const SET_BATCH = 256;
  * All watchers of this process share one epoll set of their own, whose epoll fd one uv_poll
  * watches: adding a watcher is one epoll_ctl (a uv_poll per fd costs four syscalls and ~0.5 KB of
  * libuv handle, N-API references and async context; a daemon keeps one per listening socket).
- * Level-triggered like uv_poll: a watcher fires on every wake-up while its condition holds.
+ * Level-triggered like uv_poll: a watcher fires on every wake-up while its condition holds. One
+ * difference: the watchers ready in one wake-up run one after the other in one callback from the
+ * event loop, so process.nextTick() callbacks and promise reactions queued by the first run after
+ * the last of them, not between them (each uv_poll was its own callback).
  */
 class PollSet {
   readonly epfd: number;
@@ -48,6 +51,8 @@ class PollSet {
   private readonly ready = new Uint32Array(2 * SET_BATCH);
   /** Active watchers by token (keeps them reachable: a dropped watcher still fires until stopped). */
   private readonly watchers = new Map<number, SetWatcher>();
+  /** The token registered for each fd: a stop() whose fd was closed and reused is not the new one's. */
+  private readonly tokenOfFd = new Map<number, number>();
   private nextToken = 0;
   private refs = 0;
   private refed = true;
@@ -68,14 +73,28 @@ class PollSet {
     while (this.watchers.has(token));
     this.nextToken = token;
     check(this.n.pollSetAdd(this.epfd, fd, events, token), { syscall: 'poll' });
+    // The kernel took fd although a watcher still had it: that fd was closed without stop() (the
+    // kernel dropped its entry with the file) and the number reused. The old watcher can never fire
+    // again; it is detached so that its late stop() leaves the new entry alone.
+    const stale = this.tokenOfFd.get(fd);
+    if (stale !== undefined) this.watchers.get(stale)?.detach();
     this.watchers.set(token, w);
+    this.tokenOfFd.set(fd, token);
     return token;
   }
 
+  /** Forgets `token`; removes fd from the epoll set while it is still this token's. */
   remove(token: number, fd: number): void {
     if (!this.watchers.delete(token)) return;
+    if (this.tokenOfFd.get(fd) !== token) return;
+    this.tokenOfFd.delete(fd);
     // ENOENT/EBADF: the fd was closed before stop() (the kernel dropped it with its last reference).
     this.n.pollSetRemove(this.epfd, fd);
+  }
+
+  /** Forgets `token` without touching the epoll set (its fd's entry belongs to another watcher now). */
+  forget(token: number): void {
+    this.watchers.delete(token);
   }
 
   ref(delta: number): void {
@@ -177,6 +196,14 @@ class SetWatcher implements FdWatcher {
     if (this.refed) this.set.ref(-1);
   }
 
+  /** Its fd was closed and reused by another watcher (PollSet.add()): inactive, nothing to remove. */
+  detach(): void {
+    if (this.token === 0) return;
+    this.set.forget(this.token);
+    this.token = 0;
+    if (this.refed) this.set.ref(-1);
+  }
+
   get active(): boolean {
     return this.token !== 0;
   }
@@ -232,6 +259,15 @@ class PollWatcher implements FdWatcher {
   ref(on: boolean): void {
     if (this.handle) binding().pollRef(this.handle, on);
   }
+}
+
+/**
+ * watchReadable() with a uv_poll of its own, outside the shared epoll set: for an fd that is itself
+ * an epoll fd (the fd store's hang-up set), which the poll set would nest one level deeper (the
+ * kernel allows 4 levels of epoll in epoll: ELOOP beyond). Internal.
+ */
+export function watchReadableOwnPoll(fd: number, callback: WatchCallback): FdWatcher {
+  return new PollWatcher(fd, binding().pollEvents.READABLE, callback);
 }
 
 /** A watcher of `events` (pollEvents bits) on `fd`: in the shared poll set when the addon has it. */

@@ -151,6 +151,55 @@ describe('poll set', () => {
     await ready;
   });
 
+  it('a watcher whose fd was closed before stop(): its late stop() leaves the watcher of the reused fd number alone', async () => {
+    const a = listener();
+    const old = watchReadable(a.fd, () => {});
+    close(a.fd);
+    fds.splice(fds.indexOf(a.fd), 1);
+    // POSIX gives the lowest free number: the next socket reuses it.
+    const b = listener();
+    expect(b.fd).toBe(a.fd);
+    const fired = new Promise<void>((resolve) => {
+      const w = watchReadable(b.fd, () => {
+        w.stop();
+        resolve();
+      });
+    });
+    expect(old.active).toBe(false);
+    old.stop();
+    await connected(b.port);
+    await fired;
+    expect(drain(b.fd)).toBe(1);
+  });
+
+  it('worker threads: a worker that watched (stopped, active or unref()d) exits, and so does the process, cleanly', () => {
+    const out = runChild(`
+      import { Worker } from 'node:worker_threads';
+      const body = (mode) => \`
+        import * as m from \${JSON.stringify(${JSON.stringify(indexUrl)})};
+        import { parentPort } from 'node:worker_threads';
+        const s = m.openSocket({ kind: 'stream', address: { family: 'inet', address: '127.0.0.1', port: 0 } });
+        const w = m.watchReadable(s.fd, () => {});
+        if ('\${mode}' === 'stop') w.stop();
+        if ('\${mode}' === 'unref') w.ref(false);
+        parentPort.postMessage('\${mode}');
+        if ('\${mode}' !== 'active') setTimeout(() => {}, 10);
+        else setTimeout(() => process.exit(0), 10);
+      \`;
+      const seen = [];
+      for (const mode of ['stop', 'unref', 'active']) {
+        await new Promise((resolve, reject) => {
+          const w = new Worker(body(mode), { eval: true, type: 'module' });
+          w.on('message', (msg) => seen.push(msg));
+          w.on('error', reject);
+          w.on('exit', resolve);
+        });
+      }
+      console.log(seen.join(' '));
+    `);
+    expect(out.trim()).toBe('stop unref active');
+  });
+
   it('a regular file cannot be polled: EPERM', () => {
     const dir = mkdtempSync(join(tmpdir(), 'poll-set-'));
     try {
