@@ -57,11 +57,16 @@ export const SCHEDULING_KEYS: readonly SchedulingKey[] = [
   'personality',
 ];
 
-/** The exec context of a `+` command: systemd applies no sandboxing to it (the capability sets neither). */
+/**
+ * The exec context of a `+` command: systemd applies no sandboxing to it (the capability sets
+ * neither), and sets Limit*= (with the manager's defaults) only when sandboxing applies
+ * (exec_invoke(): `if (needs_sandboxing) setrlimit_closest_all(…)`): a `+` command keeps the
+ * manager's own limits, here the daemon's (fixtures/v257/exec-context, plus.service). UMask=, Nice=,
+ * OOMScoreAdjust= and the scheduling settings still apply.
+ */
 export function withoutSandbox(ctx: ExecContext): ExecContext {
-  if (ctx.capabilityBoundingSet === undefined && ctx.ambientCapabilities === undefined) return ctx;
-  const { capabilityBoundingSet: _b, ambientCapabilities: _a, ...rest } = ctx;
-  return rest;
+  const { capabilityBoundingSet: _b, ambientCapabilities: _a, rlimits: _r, ...rest } = ctx;
+  return { ...rest, rlimits: {} };
 }
 
 /** FD_SETSIZE: systemd passes at most this soft RLIMIT_NOFILE to services (select() chokes above). */

@@ -3,7 +3,8 @@
  * with the oracle by record.sh): SIGPIPE ignored (IgnoreSIGPIPE= default yes), umask 0022,
  * RLIMIT_NOFILE soft 1024 with the manager's hard limit, the rest inherited; and with every
  * directive set (IgnoreSIGPIPE=no, UMask=, Limit*=, Nice=, OOMScoreAdjust=, NoNewPrivileges=), for
- * ExecStartPre= (a control process) and ExecStart= alike. The probe reads its own /proc/$$.
+ * ExecStartPre= (a control process) and ExecStart= alike; a `+` command without the limits. The
+ * probe reads its own /proc/$$.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -123,6 +124,26 @@ describe('exec context of main and control processes (systemd 257)', () => {
     for (const which of ['pre', 'main']) {
       const wanted = want(rec.get(which) as string[], set);
       expect(wanted).toContain('NoNewPrivs: 1');
+      expect(wanted).toContain('limit Max open files|4096 8192 files');
+      expect(got.get(which)).toEqual(wanted);
+    }
+  });
+
+  it("a `+` command keeps the manager's own limits (257 sets Limit*= only with sandboxing); `!` and plain commands get them; UMask=/Nice= apply to all", async () => {
+    const got = await probe('plus');
+    const rec = recorded('plus.service');
+    const own = ownLimits();
+    // `+`: every limit is the manager's (257's: its PID 1's; ours: this daemon process's).
+    const plus = (rec.get('plus') as string[]).map((l) => {
+      const m = /^limit ([^|]+)\|/.exec(l);
+      return m ? (own.get(m[1] as string) ?? l) : l;
+    });
+    expect(plus).toContain('nice 7');
+    expect(plus).toContain('umask 0027');
+    expect(got.get('plus')).toEqual(plus);
+    const set = new Set(['Max open files', 'Max core file size', 'Max processes']);
+    for (const which of ['bang', 'main']) {
+      const wanted = want(rec.get(which) as string[], set);
       expect(wanted).toContain('limit Max open files|4096 8192 files');
       expect(got.get(which)).toEqual(wanted);
     }
