@@ -130,6 +130,11 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     return this.unit.name;
   }
 
+  /** The last start was ended by a stop before its main process (the start job canceled). */
+  get startCanceled(): boolean {
+    return this.run.startCanceled;
+  }
+
   get running(): boolean {
     return (
       this.state === 'activating' ||

@@ -31,6 +31,10 @@ export class ServiceRun {
   reloadDone: (() => void) | undefined;
   /** Rejects the pending reload() as canceled. */
   reloadCancel: (() => void) | undefined;
+  /** Settles when the start in progress (ServiceStarter.start()) is over, however it ended. */
+  startSettled: Promise<void> | undefined;
+  /** A stop ended the start before its main process (257 cancels the start job). */
+  startCanceled = false;
   /** Settles once the running control process has exited and its result (if any) is recorded. */
   controlExit: Promise<void> | undefined;
   /** The watch on a main process that is not our child (forking/MAINPID=: foreign-exit.ts). */

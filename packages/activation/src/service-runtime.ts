@@ -172,7 +172,9 @@ export class ServiceRuntimes {
       const pid = await svc.process.start(ctx);
       core.events.emit('started', { service: unit.name, pid, ...(trigger ? { socket: trigger.unit.name } : {}) });
     } catch (err) {
-      core.log.error(`Failed to start: ${messageOf(err)}`, { unit: unit.name });
+      // A stop that canceled the start (before its main process) is not a failure to start.
+      if ((err as { code?: string }).code === 'JOB_CANCELED') core.log.debug(messageOf(err), { unit: unit.name });
+      else core.log.error(`Failed to start: ${messageOf(err)}`, { unit: unit.name });
       for (const s of sockets) table.enterListeningLater(s);
     } finally {
       svc.starting = false;
@@ -188,6 +190,8 @@ export class ServiceRuntimes {
       svc.process.clearAutoRestart();
     }
     await this.start(svc, undefined);
+    if (svc.process.startCanceled)
+      throw new ActivationError('JOB_CANCELED', `Job for ${name} canceled.`, { unit: name });
     if (svc.process.state === 'failed')
       throw new ActivationError(
         'EXEC_FAILED',

@@ -30,10 +30,21 @@ export class ServiceStarter {
 
   /** See ServiceProcess.start(). */
   async start(ctx: StartContext): Promise<number> {
+    let settle!: () => void;
+    this.s.run.startSettled = new Promise<void>((resolve) => (settle = resolve));
+    try {
+      return await this.startRun(ctx);
+    } finally {
+      settle();
+    }
+  }
+
+  private async startRun(ctx: StartContext): Promise<number> {
     const { p, run, log, timers } = this.s;
     if (p.running) throw new ActivationError('ENGINE_STATE', `${this.name} is already running`, { unit: this.name });
     const unit = p.unit;
     run.stopping = false;
+    run.startCanceled = false;
     run.result = 'success';
     run.readyReceived = false;
     timers.reset();
@@ -129,8 +140,18 @@ export class ServiceStarter {
    */
   private async stopPostAfterFailedStart(execFailed: boolean): Promise<void> {
     const { p, run } = this.s;
-    if (run.stopping || p.unit.execStopPost.length === 0) return;
-    const result = run.result !== 'success' ? run.result : execFailed ? 'exit-code' : 'resources';
+    // A stop during ExecStartPre= (no main process: stop() left the rest to this start, as 257's
+    // service_stop() in start-pre: stop-sigterm → stop-post with the run's result; fixtures/v257/
+    // stop-start-pre); a stop once the main process runs has its own path.
+    const stoppedBeforeMain = run.stopping && p.pid === undefined && run.forkingStarter === undefined;
+    if ((run.stopping && !stoppedBeforeMain) || p.unit.execStopPost.length === 0) return;
+    const result = stoppedBeforeMain
+      ? run.result
+      : run.result !== 'success'
+        ? run.result
+        : execFailed
+          ? 'exit-code'
+          : 'resources';
     this.s.timers.clearStart();
     this.s.setState('deactivating', 'stop-post');
     await this.s.exec.runStopPost(result, execFailed ? { code: run.execFailedStatus, signal: null } : undefined);
@@ -160,7 +181,12 @@ export class ServiceStarter {
       return;
     }
     if (run.stopping) {
-      this.s.setState('inactive', 'dead');
+      // A control process the stop killed made the result (signal…): failed, as 257.
+      if (run.result !== 'success') {
+        p.lastResult = run.result;
+        log.warn(`Failed with result '${run.result}'.`, { unit: this.name });
+        this.s.setState('failed', 'failed');
+      } else this.s.setState('inactive', 'dead');
     } else {
       // A timeout (ExecStartPre= ran too long) keeps its result; execve failed: systemd's
       // status=203/EXEC, result exit-code; anything else before it: resources.
@@ -180,7 +206,11 @@ export class ServiceStarter {
 
   /** stop() during ExecStartPre= must not be followed by a main process nobody will stop. */
   private checkNotStopped(): void {
-    if (this.s.run.stopping) throw new ActivationError('ENGINE_STATE', 'Stopped while starting.', { unit: this.name });
+    if (this.s.run.stopping) {
+      // 257's stop job cancels the start job: systemctl start answers "Job for UNIT canceled."
+      this.s.run.startCanceled = true;
+      throw new ActivationError('JOB_CANCELED', `Job for ${this.name} canceled.`, { unit: this.name });
+    }
   }
 
   /** Runs one control command (ExecStartPre=, ExecStartPost=, ExecReload=…) to its end. */

@@ -13,6 +13,7 @@ import { resultOfExit, shallRestart } from './restart-policy.js';
 import { describeExit, succeeded } from './service-exec.js';
 import type { ServiceParts } from './service-run.js';
 import type { ServiceSubState } from './service-types.js';
+import { timer } from './service-timers.js';
 
 export class ServiceStopper {
   constructor(private readonly s: ServiceParts) {}
@@ -250,10 +251,31 @@ export class ServiceStopper {
         return;
       }
       if (p.state === 'activating') {
-        // ExecStartPre= is running: start() sees the flag and gives up; end the control process.
+        // ExecStartPre= is running: 257's service_stop() goes straight to stop-sigterm (no
+        // ExecStop=): KillSignal= to the control process, SIGKILL after TimeoutStopSec=; start()
+        // sees the flag once it has exited and ends the run through ExecStopPost= (its result:
+        // `signal` when the stop killed it) — the start is answered "canceled".
         run.stopping = true;
+        timers.clearStart();
         const control = run.control;
-        if (control?.pid !== undefined) signalGroup(control, 'SIGKILL', 'control-group');
+        if (control?.pid !== undefined) {
+          p.subState = 'stop-sigterm';
+          signalGroup(control, p.unit.killSignal, 'control-group');
+          const stopKill = timer(p.unit.timeoutStopUsec, () => {
+            if (run.control !== control || !p.unit.sendSIGKILL) return;
+            this.s.log.warn(`State 'stop-sigterm' timed out. Killing.`, { unit: this.name });
+            if (run.result === 'success') run.setResult('timeout');
+            p.subState = 'stop-sigkill';
+            signalGroup(control, p.unit.finalKillSignal || 'SIGKILL', 'control-group');
+          });
+          try {
+            await run.startSettled;
+          } finally {
+            if (stopKill) clearTimeout(stopKill);
+          }
+          return;
+        }
+        await run.startSettled;
       }
       return;
     }

@@ -11,7 +11,7 @@ export const usecToMs = (usec: number): number =>
   Number.isFinite(usec) ? Math.max(0, Math.round(usec / 1000)) : Infinity;
 export const fmtSec = (usec: number): string => (Number.isFinite(usec) ? `${+(usec / 1e6).toFixed(3)}s` : 'infinity');
 
-function timer(usec: number, fn: () => void): NodeJS.Timeout | undefined {
+export function timer(usec: number, fn: () => void): NodeJS.Timeout | undefined {
   const ms = usecToMs(usec);
   if (!Number.isFinite(ms) || ms > MAX_TIMER_MS) return undefined;
   return setTimeout(fn, ms);
