@@ -16,6 +16,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@mptcp/testkit/net';
@@ -47,8 +48,19 @@ beforeAll(() => {
     if (dirname(d) === d) break;
   }
 });
+/** Accounts a test added (userdel, groupdel after). */
+const accounts: string[] = [];
+
 afterAll(async () => {
   for (const p of procs) await p.stop('SIGKILL');
+  for (const name of accounts.splice(0)) {
+    execFileSync('userdel', [name], { stdio: 'ignore' });
+    try {
+      execFileSync('groupdel', [name], { stdio: 'ignore' });
+    } catch {
+      // userdel removed the user's group already
+    }
+  }
   ctlDirs.forEach(cleanup);
   for (const [d, mode] of opened) chmodSync(d, mode);
 });
@@ -175,6 +187,24 @@ describe('privilege: ids are uint32, a change that cannot be made fails the star
     requireCaps(ctx, ['root', 'setpriv', 'daemon']);
     const dir = fresh('selfuid');
     const uid = strayUid();
+    // The uid needs an account: as systemd 257, a User= with no passwd entry (numeric or not) fails
+    // the start (217/USER). Added here, removed after.
+    const name = `mptcprel${uid}`;
+    execFileSync('groupadd', ['-g', String(uid), name]);
+    execFileSync('useradd', [
+      '-u',
+      String(uid),
+      '-g',
+      String(uid),
+      '-M',
+      '-N',
+      '-d',
+      '/nonexistent',
+      '-s',
+      '/usr/sbin/nologin',
+      name,
+    ]);
+    accounts.push(name);
     const port = await freePort();
     writeAcceptUnit(join(dir, 'units'), {
       name: 'self',
