@@ -14,19 +14,14 @@ import { type ForeignExit, watchForeignMain } from '../src/foreign-exit.js';
 import { ActivationEngine, type UnitInfo } from '../src/index.js';
 import { loadUnits } from './helpers/load.js';
 import { type RecordingLogger, testLogger } from './helpers/log.js';
+import { activeLine, keyValues, recording } from './helpers/recorded-257.js';
 import { HELPERS, tmp, waitFor } from './helpers/run.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/v257/foreign-main/', import.meta.url));
-const recorded = readFileSync(join(FIXTURE, 'expected.txt'), 'utf8').split('\n').filter(Boolean);
-
-function tagged(tag: string, unit: string): string[] {
-  const head = `[${tag}] ${unit}`;
-  return recorded
-    .filter((l) => l.startsWith(`${head} `) || l.startsWith(`${head}: `))
-    .map((l) => l.slice(head.length).replace(/^:? /, ''));
-}
+const rec = recording(FIXTURE);
+const tagged = (tag: string, unit: string): string[] => rec.tagged(tag, unit);
 function shown(line: string | undefined): Record<string, string> {
-  const f = Object.fromEntries((line ?? '').split(' ').map((kv) => kv.split('=') as [string, string]));
+  const f = keyValues(line);
   return { ActiveState: f.ActiveState as string, SubState: f.SubState as string, Result: f.Result as string };
 }
 const ours = (u: UnitInfo | undefined): Record<string, string | undefined> => ({
@@ -34,12 +29,6 @@ const ours = (u: UnitInfo | undefined): Record<string, string | undefined> => ({
   SubState: u?.subState,
   Result: u?.result,
 });
-const activeLine = (u: UnitInfo | undefined): string =>
-  !u
-    ? ''
-    : u.activeState === 'failed'
-      ? `Active: failed (Result: ${u.result})`
-      : `Active: ${u.activeState} (${u.subState})`;
 const logLines = (unit: string): string[] => tagged('log', unit);
 const ourLines = (log: RecordingLogger, unit: string): string[] =>
   log.warnings
