@@ -28,6 +28,7 @@ export type ActivationErrorCode =
   | 'LISTEN_FDS_INVALID'
   | 'SANDBOX_NOT_ENFORCED'
   | 'JOB_CANCELED'
+  | 'JOB_FAILED'
   | 'ENGINE_STATE';
 
 export interface ActivationErrorDetails {

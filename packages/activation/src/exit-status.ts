@@ -122,6 +122,23 @@ export function spawnStepMessage(error: unknown): string | undefined {
   return text === undefined ? undefined : `${text}: ${errnoMessage(e.code)}`;
 }
 
+/**
+ * The executor's lines for a program that could not be executed (exec-invoke.c, executor.c): a path
+ * that does not lead to an executable file is `Unable to locate executable 'PATH': …` (notice);
+ * another execve() failure `Failed to execute PATH: …`; both end with `Failed at step EXEC spawning
+ * PATH: …`. Undefined for an error that is not execve()'s.
+ */
+export function execStepMessages(error: unknown, path: string): { notice?: string; errors: string[] } | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { syscall?: unknown; code?: unknown };
+  if (e.syscall !== 'execve' || typeof e.code !== 'string' || !isErrnoName(e.code)) return undefined;
+  const why = errnoMessage(e.code);
+  const step = `Failed at step EXEC spawning ${path}: ${why}`;
+  if (e.code === 'ENOENT' || e.code === 'EACCES')
+    return { notice: `Unable to locate executable '${path}': ${why}`, errors: [step] };
+  return { errors: [`Failed to execute ${path}: ${why}`, step] };
+}
+
 const STEP_MESSAGE: Readonly<Record<string, string>> = {
   coredump_filter: 'Failed to adjust coredump_filter',
   sched_setattr: 'Failed to set up CPU scheduling',

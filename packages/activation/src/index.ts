@@ -5,7 +5,8 @@
 export { ActivationEngine, serviceNameOf, socketIdentity, type EngineOptions } from './engine.js';
 export type * from './engine-types.js';
 export { ActivationError, type ActivationErrorCode } from './errors.js';
-export { consoleLogger, silentLogger, type Logger, type LogLevel, type LogFields } from './logger.js';
+export { consoleLogger, silentLogger, unitStatusString, type Logger, type LogLevel, type LogFields } from './logger.js';
+export { JOB_FAILURE_EXPLANATIONS, failedToStartLine, jobFailedMessage } from './job-messages.js';
 export { RateLimit } from './rate-limit.js';
 export { ConnectionLimits, type Admission } from './connection-limits.js';
 export {

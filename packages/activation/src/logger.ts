@@ -8,7 +8,20 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface LogFields {
   unit?: string;
+  /**
+   * The message names the unit itself and takes no `unit: ` prefix (systemd's job lines, logged
+   * for the unit without its prefix: `Failed to start echo.service - Echo.`).
+   */
+  bare?: boolean;
   [key: string]: unknown;
+}
+
+/**
+ * unit_status_string() with systemd 257's StatusUnitFormat=combined (Debian's build, the oracle):
+ * `NAME - DESCRIPTION`, or the name alone without a Description= (or one equal to the name).
+ */
+export function unitStatusString(name: string, description: string | undefined): string {
+  return description === undefined || description === '' || description === name ? name : `${name} - ${description}`;
 }
 
 export interface Logger {
@@ -31,7 +44,7 @@ export function consoleLogger(minimum: LogLevel = 'info'): Logger {
   const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
   const write = (level: LogLevel, message: string, fields?: LogFields): void => {
     if (order[level] < order[minimum]) return;
-    const prefix = fields?.unit === undefined ? '' : `${fields.unit}: `;
+    const prefix = fields?.unit === undefined || fields.bare === true ? '' : `${fields.unit}: `;
     process.stderr.write(`${level.toUpperCase().padEnd(5)} ${prefix}${message}\n`);
   };
   return {

@@ -11,7 +11,7 @@ import { ActivationError, messageOf } from './errors.js';
 import { SCHEDULING_KEYS, execContextOf, withoutSandbox } from './exec-context.js';
 import { type ExecContextOptions, type ExitStatus, type ServiceChild, execCommand, waitExit } from './exec.js';
 import type { ServiceResult } from './restart-policy.js';
-import { exitStatusText, spawnStepMessage } from './exit-status.js';
+import { EXIT_NAMESPACE, execStepMessages, exitStatusText, spawnExitStatus, spawnStepMessage } from './exit-status.js';
 import {
   ensureInaccessibleNodes,
   mountPlan,
@@ -241,8 +241,24 @@ export class ServiceExec {
     const release = route.release;
     void child.spawned.then((err) => {
       release?.();
-      const message = err && spawnStepMessage(err);
-      if (message) this.options.logger.error(message, { unit: this.unit().name });
+      if (!err) return;
+      const unitName = this.unit().name;
+      const exec = execStepMessages(err, cmd.path);
+      if (exec) {
+        // 257's executor: `Unable to locate executable '…': …` (notice), then `Failed at step EXEC
+        // spawning …: …` (err); fixtures/v257/failed-start missing*.service.
+        if (exec.notice) this.options.logger.warn(exec.notice, { unit: unitName });
+        for (const e of exec.errors) this.options.logger.error(e, { unit: unitName });
+        return;
+      }
+      // 257's message for the step that failed; a step without one keeps the launcher's own words
+      // (the mount namespace's: `Failed to set up mount namespacing: mount ENOENT /x …`).
+      const message =
+        spawnStepMessage(err) ??
+        (spawnExitStatus(err) === EXIT_NAMESPACE
+          ? `Failed to set up mount namespacing: ${messageOf(err)}`
+          : `Failed to execute ${cmd.path}: ${messageOf(err)}`);
+      this.options.logger.error(message, { unit: unitName });
     });
     return child;
   }

@@ -135,6 +135,11 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     return this.run.startCanceled;
   }
 
+  /** The last start's job was done at fork (Type=simple/idle) although its execve failed after. */
+  get startDoneAtFork(): boolean {
+    return this.run.startDoneAtFork;
+  }
+
   get running(): boolean {
     return (
       this.state === 'activating' ||

@@ -35,6 +35,12 @@ export class ServiceRun {
   startSettled: Promise<void> | undefined;
   /** A stop ended the start before its main process (257 cancels the start job). */
   startCanceled = false;
+  /**
+   * The last start's job was done when its main process was forked (Type=simple/idle) although
+   * start() rejected: its execve failed, which 257 reports as the main process exiting 203/EXEC
+   * after `Started UNIT.`, not as a failed start.
+   */
+  startDoneAtFork = false;
   /** Settles once the running control process has exited and its result (if any) is recorded. */
   controlExit: Promise<void> | undefined;
   /** The watch on a main process that is not our child (forking/MAINPID=: foreign-exit.ts). */

@@ -7,6 +7,7 @@
 import type { ServiceUnit } from '@mptcp/unit';
 import { type EngineCore, usecToMs } from './engine-core.js';
 import { ActivationError, messageOf } from './errors.js';
+import { failedToStartLine, jobFailedMessage } from './job-messages.js';
 import { startLimitOf, takeStart, takeTrigger, updatedLimit } from './limits.js';
 import type { RateLimit } from './rate-limit.js';
 import { restartDelayUsec } from './restart-policy.js';
@@ -23,6 +24,9 @@ export interface ServiceRuntime {
   /** Set while start() is queued so that two triggers never start twice. */
   starting: boolean;
 }
+
+/** How a start job ended (ServiceRuntimes.start()). */
+export type StartOutcome = 'done' | 'failed' | 'canceled' | 'skipped';
 
 /** The engine's (Accept=no) services by name, created from their definitions on first use. */
 export class ServiceRuntimes {
@@ -129,26 +133,33 @@ export class ServiceRuntimes {
     return out;
   }
 
-  /** Starts `svc` with its sockets' fds (lent to it until it exits), unless it runs or waits to restart. */
-  async start(svc: ServiceRuntime, trigger: SocketRuntime | undefined): Promise<void> {
+  /**
+   * Starts `svc` with its sockets' fds (lent to it until it exits), unless it runs or waits to
+   * restart. Resolves, as 257's start job ends, once the service is no longer activating: `done`
+   * (active; a oneshot that finished; a Type=simple whose execve failed after the fork), `failed`
+   * (logged `Failed to start UNIT - DESCRIPTION.`), `canceled` (a stop came first), or `skipped`
+   * (nothing was started: it runs already, waits to restart, hit its start limit, lacks its socket).
+   */
+  async start(svc: ServiceRuntime, trigger: SocketRuntime | undefined): Promise<StartOutcome> {
     const { core, sockets: table } = this;
     if (svc.starting || svc.process.running || core.stopping) {
       // Someone else started it: this socket waits for the service to go away, like its siblings.
       if (trigger && trigger.state === 'listening' && !core.stopping) table.setState(trigger, 'running');
-      return;
+      return 'skipped';
     }
     if (svc.restartTimer) {
       // As systemd: a start request during auto-restart waits for RestartSec= to pass
       // (service_start() returns -EAGAIN and the job stays queued); the restart takes the fds.
       if (trigger && trigger.state === 'listening') table.setState(trigger, 'running');
-      return;
+      return 'skipped';
     }
     const unit = svc.process.unit;
     const sockets = this.socketsFor(unit).filter((s) => s.state === 'listening' || s.state === 'running');
     if (!takeStart(svc.startLimit, svc.process, core.log)) {
       for (const s of sockets)
         table.enterFailed(s, 'service-start-limit-hit', `Service ${unit.name} hit its start limit`);
-      return;
+      this.logJobFailed(svc);
+      return 'failed';
     }
     // As stdio the socket is always blocking (exec_invoke() drops O_NONBLOCK on socket_fd).
     for (const s of sockets) table.lend(s, unit.nonBlocking && !usesSocketStdio(unit));
@@ -160,7 +171,7 @@ export class ServiceRuntimes {
       if (ports.length !== 1) {
         core.log.error(ports.length === 0 ? 'Got no socket.' : 'Got more than one socket.', { unit: unit.name });
         for (const s of sockets) table.enterListeningLater(s);
-        return;
+        return 'skipped';
       }
       ctx.socketStdio = (ports[0] as { fd: number }).fd;
     } else {
@@ -172,16 +183,56 @@ export class ServiceRuntimes {
       const pid = await svc.process.start(ctx);
       core.events.emit('started', { service: unit.name, pid, ...(trigger ? { socket: trigger.unit.name } : {}) });
     } catch (err) {
-      // A stop that canceled the start (before its main process) is not a failure to start.
-      if ((err as { code?: string }).code === 'JOB_CANCELED') core.log.debug(messageOf(err), { unit: unit.name });
-      else core.log.error(`Failed to start: ${messageOf(err)}`, { unit: unit.name });
       for (const s of sockets) table.enterListeningLater(s);
+      // A stop that canceled the start (before its main process) is not a failure to start.
+      if ((err as { code?: string }).code === 'JOB_CANCELED' || svc.process.startCanceled) {
+        core.log.debug(messageOf(err), { unit: unit.name });
+        return 'canceled';
+      }
+      // Type=simple/idle: started at the fork; the failed execve was logged as the main process's exit.
+      if (svc.process.startDoneAtFork) {
+        core.log.debug(messageOf(err), { unit: unit.name });
+        return 'done';
+      }
+      // What failed was logged where it happened (the command's exit, the step that failed, the
+      // result); 257 ends with the job's line.
+      core.log.debug(`Start failed: ${messageOf(err)}`, { unit: unit.name });
+      this.logJobFailed(svc);
+      return 'failed';
     } finally {
       svc.starting = false;
     }
+    return this.startJobEnd(svc);
   }
 
-  /** `start UNIT`: now, also when an auto-restart is scheduled. Rejects when the start fails. */
+  /**
+   * unit_process_job() for a start job: done once active (or reloading), or once inactive (a oneshot
+   * that finished); failed once failed (or waiting to restart after a failure). Activating and
+   * deactivating (a start timeout's SIGTERM) go on waiting.
+   */
+  private async startJobEnd(svc: ServiceRuntime): Promise<StartOutcome> {
+    const p = svc.process;
+    while (p.state === 'activating' || p.state === 'deactivating')
+      await new Promise<void>((resolve) => p.once('state', () => resolve()));
+    if (p.startCanceled) return 'canceled';
+    const failed = p.state === 'failed' || (p.state === 'auto-restart' && (p.lastResult ?? 'success') !== 'success');
+    if (!failed) return 'done';
+    this.logJobFailed(svc);
+    return 'failed';
+  }
+
+  /** job_emit_done_message() for JOB_FAILED: `Failed to start UNIT - DESCRIPTION.` (no `UNIT: ` prefix). */
+  private logJobFailed(svc: ServiceRuntime): void {
+    const unit = svc.process.unit;
+    this.core.log.error(failedToStartLine(unit.name, unit.unit.description), { unit: unit.name, bare: true });
+  }
+
+  /**
+   * `start UNIT`: now, also when an auto-restart is scheduled. Resolves when the start job is done
+   * (a oneshot finished, a notify service sent READY=1, a simple one forked); rejects with
+   * systemctl's answer when it failed (JOB_FAILED: `Job for UNIT failed because …`, by the result)
+   * or was canceled.
+   */
   async startNow(name: string): Promise<void> {
     const svc = this.require(name);
     if (svc.process.running || svc.starting) return;
@@ -189,15 +240,12 @@ export class ServiceRuntimes {
       this.cancelRestart(svc);
       svc.process.clearAutoRestart();
     }
-    await this.start(svc, undefined);
-    if (svc.process.startCanceled)
-      throw new ActivationError('JOB_CANCELED', `Job for ${name} canceled.`, { unit: name });
-    if (svc.process.state === 'failed')
-      throw new ActivationError(
-        'EXEC_FAILED',
-        `Job for ${name} failed (result: ${svc.process.lastResult ?? 'resources'}).`,
-        { unit: name },
-      );
+    const outcome = await this.start(svc, undefined);
+    if (outcome === 'canceled') throw new ActivationError('JOB_CANCELED', `Job for ${name} canceled.`, { unit: name });
+    if (outcome === 'failed')
+      throw new ActivationError('JOB_FAILED', jobFailedMessage(name, svc.process.lastResult ?? 'resources'), {
+        unit: name,
+      });
   }
 
   /** `stop UNIT`: no restart is left scheduled; resolves when the service is gone. */

@@ -45,6 +45,7 @@ export class ServiceStarter {
     const unit = p.unit;
     run.stopping = false;
     run.startCanceled = false;
+    run.startDoneAtFork = false;
     run.result = 'success';
     run.readyReceived = false;
     timers.reset();
@@ -71,7 +72,9 @@ export class ServiceStarter {
         const status = await this.runControl(pre, 'ExecStartPre');
         this.checkNotStopped();
         if (!succeeded(status) && !pre.ignoreFailure) {
-          // service_sigchld_event(): a failed control process's result (exit-code, signal, core-dump).
+          // service_sigchld_event(): a failed control process's result (exit-code, signal, core-dump),
+          // logged as 257 does (`Control process exited, code=exited, status=1/FAILURE`).
+          log.warn(`Control process exited, ${describeControlExit(status)}`, { unit: this.name });
           if (run.result === 'success') run.result = resultOfExit(status.code, status.signal, true);
           throw new ActivationError(
             'EXEC_FAILED',
@@ -167,6 +170,7 @@ export class ServiceStarter {
     this.s.options.notify?.unregister(p);
     if (run.execFailedAfterStart && !run.stopping) {
       run.execFailedAfterStart = false;
+      run.startDoneAtFork = true;
       p.starts += 1;
       p.lastResult = 'exit-code';
       const code = run.execFailedStatus;
@@ -191,14 +195,16 @@ export class ServiceStarter {
       // A timeout (ExecStartPre= ran too long) keeps its result; execve failed: systemd's
       // status=203/EXEC, result exit-code; anything else before it: resources.
       p.lastResult = run.result !== 'success' ? run.result : execFailed ? 'exit-code' : 'resources';
-      // A step before exec that systemd reports by its own status (sandbox.ts, capabilities).
-      if (execFailed && run.result === 'success' && run.execFailedStatus !== 203) {
+      // The main process failed before its program ran (203/EXEC, or a step that systemd reports by
+      // its own status: sandbox.ts, capabilities): 257's exit line for it.
+      if (execFailed && run.result === 'success') {
         p.lastExit = { code: run.execFailedStatus, signal: null };
         log.warn(`Main process exited, code=exited, status=${exitStatusText(run.execFailedStatus)}`, {
           unit: this.name,
         });
-        log.warn("Failed with result 'exit-code'.", { unit: this.name });
       }
+      // service_enter_dead(): unit_log_failure().
+      log.warn(`Failed with result '${p.lastResult}'.`, { unit: this.name });
       this.s.setState('failed', 'failed');
     }
     p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, false);
@@ -266,8 +272,8 @@ export class ServiceStarter {
   onStartTimeout(): void {
     const { p, run } = this.s;
     if (p.state !== 'activating' || run.stopping) return;
-    const phase = p.subState === 'start-post' ? 'Start-post' : p.subState === 'start-pre' ? 'Start-pre' : 'Start';
-    this.s.log.warn(`${phase} operation timed out. Terminating.`, { unit: this.name });
+    // service_state_to_string(): `start-pre operation timed out. Terminating.` (fixtures/v257/failed-start).
+    this.s.log.warn(`${p.subState} operation timed out. Terminating.`, { unit: this.name });
     run.setResult('timeout');
     void this.stopper.terminate(p.unit.killSignal);
   }

@@ -95,8 +95,9 @@ export class ServiceStopper {
     else if (notifyType && !run.readyReceived && p.state === 'activating' && !run.stopping) run.setResult('protocol');
     if (exitResult === 'success') log.debug(`Main process exited, ${describeExit(status)}`, { unit: this.name });
     else log.warn(`Main process exited, ${describeExit(status)}`, { unit: this.name });
+    // 257 says only `Failed with result 'protocol'.` (fixtures/v257/failed-start notifyquiet).
     if (run.result === 'protocol' && exitResult === 'success')
-      log.warn('Main process exited before READY=1 (Type=notify): protocol error.', { unit: this.name });
+      log.debug('Main process exited before READY=1 (Type=notify): protocol error.', { unit: this.name });
     if (oneshot && run.result === 'success' && !run.stopping) {
       run.child = undefined;
       p.pid = undefined;

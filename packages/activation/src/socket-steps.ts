@@ -16,6 +16,7 @@
  * is ignored. A socket without such commands never comes here (socket-runtime.ts opens and closes
  * it at once, as before).
  */
+import { failedToStartLine } from './job-messages.js';
 import type { SocketUnit } from '@mptcp/unit';
 import type { EngineCore } from './engine-core.js';
 import type { SocketResult, StartReport } from './engine-types.js';
@@ -87,6 +88,7 @@ export class SocketSteps {
       // socket_start() refuses before anything runs: no command, no result of the unit's own.
       const code = err instanceof ActivationError ? err.code : undefined;
       log.error(messageOf(err), { unit: unit.name });
+      log.error(failedToStartLine(unit.name, unit.unit.description), { unit: unit.name, bare: true });
       sock.error = messageOf(err);
       this.table.setState(sock, 'failed', 'resources');
       report.failed.push({ unit: unit.name, error: messageOf(err), ...(code ? { code } : {}) });
@@ -94,7 +96,9 @@ export class SocketSteps {
     }
     const control = this.controlOf(sock);
     control.invocationId = invocationId();
-    const failed = (): void => {
+    const failed = (canceled = false): void => {
+      // job_emit_done_message(): the start job failed (a stop that came first canceled it: no line).
+      if (!canceled) log.error(failedToStartLine(unit.name, unit.unit.description), { unit: unit.name, bare: true });
       report.failed.push({
         unit: unit.name,
         error: sock.error ?? `Failed with result '${sock.result}'.`,
@@ -109,7 +113,7 @@ export class SocketSteps {
       });
       if (sock.stopRequested) {
         await this.stopSteps(sock, r, true);
-        return failed();
+        return failed(true);
       }
       if (r === 'resources') {
         // socket_enter_start_pre(): a command that could not be spawned is dead at once.
@@ -138,7 +142,7 @@ export class SocketSteps {
       });
       if (sock.stopRequested) {
         await this.stopSteps(sock, r, true);
-        return failed();
+        return failed(true);
       }
       if (r !== 'success') {
         await this.stopSteps(sock, r);

@@ -95,13 +95,6 @@ function logged(log: RecordingLogger, unit: string): string[] {
     const m = new RegExp(`^${unit.replace(/\./g, '\\.')}: (Failed to (?!start).*)$`).exec(e);
     if (m) out.push(`error: ${m[1]}`);
   }
-  // A failed ExecStartPre= ends the start: the engine logs its exit inside `Failed to start: …`.
-  for (const e of log.errors) {
-    const m = new RegExp(
-      `^${unit.replace(/\./g, '\\.')}: Failed to start: (Control process exited, code=\\S+, status=\\S+)`,
-    ).exec(e);
-    if (m) out.push(`status: ${m[1]}`);
-  }
   for (const w of log.warnings) {
     const m = new RegExp(
       `^${unit.replace(/\./g, '\\.')}: ((?:Main|Control) process exited, code=\\S+, status=\\S+)`,

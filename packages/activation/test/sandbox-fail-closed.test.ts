@@ -191,7 +191,9 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
       },
       log,
     );
-    await expect(engine?.startUnit('one.service')).rejects.toThrow(/failed \(result: exit-code\)/);
+    await expect(engine?.startUnit('one.service')).rejects.toThrow(
+      /^Job for \S+ failed because the control process exited with error code\.$/,
+    );
     const one = engine?.status().services.find((s) => s.name === 'one.service');
     expect(one).toMatchObject({ state: 'failed', result: 'exit-code', lastExit: { code: 228, signal: null } });
     expect(
@@ -203,7 +205,7 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     await expect(engine?.startUnit('pre.service')).rejects.toThrow(/pre\.service failed/);
     const said = [...log.errors, ...log.warnings].join('\n');
     expect(said).toMatch(/pre\.service: .*pre\.service:5: PrivateDevices=yes is not enforced/);
-    expect(said).toMatch(/Control process exited, code=exited, status=226\/NAMESPACE \(ExecStartPre=\/bin\/true\)/);
+    expect(said).toMatch(/pre\.service: Control process exited, code=exited, status=226\/NAMESPACE$/m);
     expect(engine?.status().services.find((s) => s.name === 'pre.service')).toMatchObject({ state: 'failed' });
     expect(() => readFileSync(out)).toThrow();
     await runOnce('ok.service');
@@ -218,7 +220,9 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     });
     engine = new ActivationEngine({ logger: log, spawn: 'node' });
     expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
-    await expect(engine.startUnit('caps.service')).rejects.toThrow(/failed \(result: exit-code\)/);
+    await expect(engine.startUnit('caps.service')).rejects.toThrow(
+      /^Job for \S+ failed because the control process exited with error code\.$/,
+    );
     expect(engine.status().services.find((s) => s.name === 'caps.service')?.lastExit).toEqual({
       code: 218,
       signal: null,
@@ -279,7 +283,9 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     const dir = unitDir({ 'n.service': `[Service]\nType=oneshot\nExecStart=+/bin/true\n${line}\n` });
     engine = new ActivationEngine({ logger: log, spawn: 'node' });
     expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
-    await expect(engine.startUnit('n.service')).rejects.toThrow(/failed \(result: exit-code\)/);
+    await expect(engine.startUnit('n.service')).rejects.toThrow(
+      /^Job for \S+ failed because the control process exited with error code\.$/,
+    );
     expect(engine.status().services.find((s) => s.name === 'n.service')?.lastExit).toEqual({
       code: status,
       signal: null,
@@ -299,7 +305,9 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     const dir = unitDir({ 'numa.service': '[Service]\nType=oneshot\nExecStart=+/bin/true\nCPUAffinity=numa\n' });
     engine = new ActivationEngine({ logger: testLogger() });
     expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
-    await expect(engine.startUnit('numa.service')).rejects.toThrow(/failed \(result: exit-code\)/);
+    await expect(engine.startUnit('numa.service')).rejects.toThrow(
+      /^Job for \S+ failed because the control process exited with error code\.$/,
+    );
     expect(engine.status().services.find((s) => s.name === 'numa.service')?.lastExit).toEqual({
       code: 215,
       signal: null,
@@ -313,7 +321,9 @@ describe('the engine refuses the process (Accept=yes and Accept=no)', () => {
     });
     engine = new ActivationEngine({ logger: log, spawn: 'node' });
     expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
-    await expect(engine.startUnit('g.service')).rejects.toThrow(/failed \(result: exit-code\)/);
+    await expect(engine.startUnit('g.service')).rejects.toThrow(
+      /^Job for \S+ failed because the control process exited with error code\.$/,
+    );
     expect(engine.status().services.find((s) => s.name === 'g.service')?.lastExit).toEqual({ code: 216, signal: null });
   });
 

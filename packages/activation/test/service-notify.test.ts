@@ -136,7 +136,7 @@ describe('Type=notify with real notifiers', () => {
     await failed;
     const snap = serviceSnapshot(engine, 'slow.service');
     expect(snap.result).toBe('timeout');
-    expect(log.warnings).toContain('slow.service: Start operation timed out. Terminating.');
+    expect(log.warnings).toContain('slow.service: start operation timed out. Terminating.');
     expect(log.warnings).toContain("slow.service: Failed with result 'timeout'.");
     client.destroy();
   });

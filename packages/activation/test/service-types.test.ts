@@ -20,7 +20,7 @@ import { need } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
 import { stateOf } from './helpers/engine.js';
 import { testLogger } from './helpers/log.js';
-import { HELPERS, unitDir } from './helpers/run.js';
+import { HELPERS, unitDir, waitFor } from './helpers/run.js';
 
 const PY = '/usr/bin/python3';
 const pythonSystemd = (() => {
@@ -124,8 +124,11 @@ describe('NotifyAccess=', () => {
     });
     engine = new ActivationEngine({ logger: log });
     await engine.start(await loadUnits(dir));
-    await engine.startUnit('m.service');
-    const main = engine.unitInfo('m.service')?.service?.pid;
+    // The start job waits for READY=1 (257): it is not awaited here, the refusal is.
+    const e = engine;
+    e.startUnit('m.service').catch(() => undefined);
+    await waitFor(() => e.unitInfo('m.service')?.service?.pid !== undefined, 10_000, 'the main process');
+    const main = e.unitInfo('m.service')?.service?.pid;
     const message = await refused;
     expect(message).toMatch(
       new RegExp(`^Got notification message from PID (\\d+), but reception only permitted for main PID ${main}$`),
@@ -190,9 +193,10 @@ describe('Type=forking and Type=oneshot', () => {
     await active;
     expect(states).toEqual(['activating', 'active']);
     expect(engine.unitInfo('o.service')).toMatchObject({ activeState: 'active', subState: 'exited' });
-    const failed = stateOf(engine, 'bad.service', 'failed');
-    await engine.startUnit('bad.service');
-    await failed;
+    // The start job ends with the oneshot: it fails with it (systemctl start exits 1).
+    await expect(engine.startUnit('bad.service')).rejects.toThrow(
+      'Job for bad.service failed because the control process exited with error code.',
+    );
     expect(engine.unitInfo('bad.service')?.result).toBe('exit-code');
   });
 });

@@ -52,7 +52,7 @@ describe('a start failing in ExecStartPre= (systemd 257)', () => {
     engine = new ActivationEngine({ logger: testLogger() });
     await engine.start(await loadUnits(units(out, await loopback())));
     await expect(engine.startUnit('prefail.service')).rejects.toThrow(
-      /Job for prefail.service failed \(result: exit-code\)/,
+      /^Job for prefail.service failed because the control process exited with error code\.$/,
     );
     expect(readFileSync(out, 'utf8').split('\n').filter(Boolean)).toEqual([stopPosts[0]]);
     expect(engine.unitInfo('prefail.service')).toMatchObject({ activeState: 'failed', result: 'exit-code' });

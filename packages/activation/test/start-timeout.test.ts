@@ -34,7 +34,7 @@ async function timedOut(
 }
 
 describe('TimeoutStartSec=', () => {
-  it('ExecStartPre= that hangs: Start-pre operation timed out', async () => {
+  it('ExecStartPre= that hangs: start-pre operation timed out', async () => {
     const log = warnings();
     const p = new ServiceProcess(
       service('pre.service', { timeoutStartUsec: 300_000, execStartPre: [SLEEP], execStart: [cmd(['/bin/true'])] }),
@@ -42,22 +42,22 @@ describe('TimeoutStartSec=', () => {
     );
     const started = p.start();
     await expect(started).rejects.toThrow();
-    expect(log.lines).toContain('Start-pre operation timed out. Terminating.');
+    expect(log.lines).toContain('start-pre operation timed out. Terminating.');
     // The hung ExecStartPre= was ended by KillSignal= (not waited for), and the result says why.
     expect(p.state).toBe('failed');
     expect(p.lastResult).toBe('timeout');
   });
 
-  it('Type=oneshot that hangs: Start operation timed out, result timeout', async () => {
+  it('Type=oneshot that hangs: start operation timed out, result timeout', async () => {
     const { exit, log, p } = await timedOut({ type: 'oneshot', execStart: [SLEEP] });
-    expect(log).toContain('Start operation timed out. Terminating.');
+    expect(log).toContain('start operation timed out. Terminating.');
     expect(exit.result).toBe('timeout');
     expect(p.lastResult).toBe('timeout');
   });
 
-  it('ExecStartPost= that hangs: Start-post operation timed out, result timeout', async () => {
+  it('ExecStartPost= that hangs: start-post operation timed out, result timeout', async () => {
     const { exit, log } = await timedOut({ execStart: [SLEEP], execStartPost: [SLEEP] });
-    expect(log).toContain('Start-post operation timed out. Terminating.');
+    expect(log).toContain('start-post operation timed out. Terminating.');
     expect(exit.result).toBe('timeout');
   });
 });

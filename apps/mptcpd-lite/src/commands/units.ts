@@ -57,6 +57,44 @@ export function table(rows: string[][]): string[] {
 
 const PAST: Record<UnitOperation, string> = { start: 'start', stop: 'stop', restart: 'restart', reload: 'reload' };
 
+/**
+ * What systemctl prints for a unit whose operation failed, with our commands in its hints
+ * (src/shared/bus-wait-for-jobs.c of systemd 257, recorded in packages/activation/test/fixtures/
+ * v257/failed-start):
+ * - a start job that failed (JOB_FAILED, the daemon's message is systemctl's first line, `Job for
+ *   UNIT failed because <why>.` by the service's Result=), then `See "mptcpd-lite status UNIT" and
+ *   "mptcpd-lite status --lines=100 UNIT" for details.` (systemctl: `systemctl status` and
+ *   `journalctl -xeu`, whose part here is the unit's log lines that `status` shows);
+ * - a socket whose start failed: `Job failed. See "mptcpd-lite status UNIT" for details.`
+ *   (systemctl: `See "journalctl -xe" …`);
+ * - a canceled job: `Job for UNIT canceled.` alone;
+ * - a request refused before any job ran: `Failed to start UNIT: <why>` (a bus error in systemctl;
+ *   `Unit UNIT not found.`, `Job type reload is not applicable for unit UNIT.`).
+ * Each is what systemctl writes on stderr: one or two lines.
+ */
+export function unitFailureText(
+  op: UnitOperation,
+  unit: string,
+  error: { code?: string; message?: string } | undefined,
+): string {
+  const code = error?.code;
+  const message = error?.message ?? 'failed';
+  const quoted = shellQuote(unit);
+  if (code === 'UNIT_NOT_FOUND') return `Failed to ${PAST[op]} ${unit}: Unit ${unit} not found.`;
+  if (code === 'JOB_CANCELED') return message;
+  if (code === 'JOB_FAILED')
+    return `${message}\nSee "mptcpd-lite status ${quoted}" and "mptcpd-lite status --lines=100 ${quoted}" for details.`;
+  if (code === 'SOCKET_OPEN_FAILED' && (op === 'start' || op === 'restart'))
+    return `Job failed. See "mptcpd-lite status ${quoted}" for details.`;
+  return `Failed to ${PAST[op]} ${unit}: ${message}`;
+}
+
+/** shell_maybe_quote(): a name with a character a shell would act on is double-quoted (`"`, `\\`, `` ` ``, `$` escaped). */
+function shellQuote(s: string): string {
+  if (!/["\\`$*?['()<>|&;!\s]/.test(s)) return s;
+  return `"${s.replace(/(["\\`$])/g, '\\$1')}"`;
+}
+
 function unitOpCommand(op: UnitOperation, description: string): Command {
   return new Command(op)
     .description(description)
@@ -68,7 +106,7 @@ function unitOpCommand(op: UnitOperation, description: string): Command {
       'after',
       exitCodesHelp([
         [EXIT_OK, `every unit was ${op === 'stop' ? 'stopped' : op === 'start' ? 'started' : op + 'ed'}`],
-        [EXIT_FAILURE, 'a job failed (the message says why: result timeout, exit-code, start-limit-hit…)'],
+        [EXIT_FAILURE, 'a job failed (as systemctl: "Job for UNIT failed because a timeout was exceeded." …)'],
         [EXIT_ERROR, 'no daemon on the control socket, EACCES, timeout'],
         [EXIT_NO_SUCH_UNIT, 'a unit is not loaded (as systemctl)'],
       ]),
@@ -87,10 +125,7 @@ function unitOpCommand(op: UnitOperation, description: string): Command {
         for (const res of r.results) {
           if (res.ok) continue;
           const notFound = res.error?.code === 'UNIT_NOT_FOUND';
-          if (!opts.json)
-            process.stderr.write(
-              `Failed to ${PAST[op]} ${res.unit}: ${notFound ? `Unit ${res.unit} not found.` : (res.error?.message ?? 'failed')}\n`,
-            );
+          if (!opts.json) process.stderr.write(`${unitFailureText(op, res.unit, res.error)}\n`);
           code = notFound ? EXIT_NO_SUCH_UNIT : code === EXIT_OK ? EXIT_FAILURE : code;
         }
         return code;

@@ -27,7 +27,8 @@ export function createUnitLog(log: Logger, journal: UnitJournal): UnitLog {
   return {
     engine(level, message, fields) {
       const unit = fields?.unit;
-      const line = unit && !message.startsWith(`${unit}:`) ? `${unit}: ${message}` : message;
+      // `bare`: the message names its unit itself (`Failed to start UNIT - DESCRIPTION.`).
+      const line = unit && !fields?.bare && !message.startsWith(`${unit}:`) ? `${unit}: ${message}` : message;
       // An Accept=yes instance (a name with '@') lives for one connection: its debug lines would
       // cost a ring entry per connection for what `status` of a finished instance never shows.
       if (unit && !(level === 'debug' && unit.includes('@'))) journal.add(unit, LEVELS[level], message);
