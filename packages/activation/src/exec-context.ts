@@ -13,7 +13,9 @@ import {
   type ServiceUnit,
   IOPRIO_DEFAULT,
   NSEC_INFINITY,
+  expandSpecifiers,
   ioprioNormalize,
+  machineHostFacts,
   parseBoolean,
   parseCoredumpFilter,
   parseCpuSet,
@@ -165,6 +167,16 @@ function lastResettable(unit: ServiceUnit, key: string, parse: (v: string) => nu
 }
 
 /** The assignments of `key` in order (@mptcp/unit kept the valid ones, and the resets). */
+let facts: ReturnType<typeof machineHostFacts> | undefined;
+
+/** unit_full_printf() of a value (as the parser checked it); undefined when it does not resolve. */
+function withSpecifiers(unit: ServiceUnit, v: string): string | undefined {
+  if (!v.includes('%')) return v;
+  facts ??= machineHostFacts();
+  const r = expandSpecifiers(v, { name: unit.name, ...(unit.file ? { file: unit.file } : {}), host: facts });
+  return r.ok ? r.value : undefined;
+}
+
 function values(unit: ServiceUnit, key: string): readonly string[] {
   const extra: Readonly<Record<string, string[]>> | undefined = unit.extra;
   return extra?.[key] ?? [];
@@ -230,7 +242,11 @@ function scheduling(unit: ServiceUnit): Partial<ExecContext> {
       cpus = undefined;
       continue;
     }
-    const r = parseCpuSet(v);
+    // config_parse_exec_cpu_affinity() resolves specifiers first (257: `CPUAffinity=%i` of
+    // aff@1.service is CPU 1; one that does not resolve was left out, with its warning, at load).
+    const k = withSpecifiers(unit, v);
+    if (k === undefined) continue;
+    const r = parseCpuSet(k);
     if (!r.ok) continue;
     numa = false;
     if (r.empty) cpus = undefined;

@@ -24,7 +24,7 @@ import { expandSpecifiers, type SpecifierSet } from './specifiers.js';
 import { parseBoolean } from './values/boolean.js';
 import { parseInteger, parseMode, parseUnsigned } from './values/integer.js';
 import { badExitStatusWords, parseNice, parseOomScoreAdjust, parseRlimit } from './values/exec-limits.js';
-import { checkSchedulingValue } from './values/exec-scheduling.js';
+import { checkSchedulingValue, parseCpuSet } from './values/exec-scheduling.js';
 import { parseSize } from './values/size.js';
 import { parseSec } from './values/timespan.js';
 
@@ -190,6 +190,16 @@ export function validKept(check: KeyCheck, v: string, c: DirectiveContext): bool
     }
     case 'sched': {
       // CPUScheduling*=, IOScheduling*=, CPUAffinity=, TimerSlackNSec=, CoredumpFilter=, Personality=.
+      // config_parse_exec_cpu_affinity(): `numa` as written, else the specifiers first (257).
+      if (c.key === 'CPUAffinity' && v !== 'numa') {
+        const k = expandOrWarn(c, v);
+        if (k === undefined) return false;
+        // A value that only became `numa` is not the keyword: parse_cpu_set_extend() refuses it.
+        const r = parseCpuSet(k, c.key);
+        for (const w of r.warnings) c.warn(w);
+        if (!r.ok) c.warn(r.message);
+        return r.ok;
+      }
       const r = checkSchedulingValue(c.key, v);
       for (const w of r.warnings) c.warn(w);
       return r.keep;
