@@ -76,7 +76,8 @@ describe('socket units with control commands', () => {
 
     const failedStart = await runCli(['start', 'bad.socket', '--control', control]);
     expect(failedStart.code).toBe(1);
-    expect(failedStart.stderr).toContain('status=1/FAILURE');
+    // systemctl 257: `Job failed. See "journalctl -xe" for details.`; the cause is in the unit's log.
+    expect(failedStart.stderr).toBe('Job failed. See "mptcpd-lite status bad.socket" for details.\n');
     // The failed start ran no ExecStopPost= (socket_enter_signal(SOCKET_FINAL_SIGTERM) goes to dead).
     expect(lines(out)).toEqual(['good pre', 'good stop-post', 'good pre']);
   });
