@@ -13,6 +13,7 @@
  * every stop of its watch takes the listener back from the thread, and the events not yet
  * delivered are handled at once, so the counts are exact on both sides of the switch.
  */
+import { dynamicUser } from './dynamic-user.js';
 import type { AcceptSpawnEvent, AcceptSpawnPending, SockAddr, SpawnProcessOptions } from '@mptcp/native';
 import type { ServiceUnit } from '@mptcp/unit';
 import { ActivationError, messageOf } from './errors.js';
@@ -67,6 +68,8 @@ export function fastEligible(unit: ServiceUnit, instance: string): boolean {
   if ((unit.fileDescriptorStoreMax ?? 0) > 0) return false;
   if (unit.environmentFiles.length > 0) return false;
   if (unit.pidFile !== undefined || unit.pamName !== undefined) return false;
+  // DynamicUser=yes (its credentials and implied sandbox) is the regular path's.
+  if (dynamicUser(unit)) return false;
   // Sandboxing we do not enforce: each start is refused (or, opted out, warned about) on the regular path.
   if (sandboxCheck(unit, enforcementOf(true)).directives.length > 0) return false;
   // A mount namespace (PrivateTmp=yes: directories per instance, created and removed by its

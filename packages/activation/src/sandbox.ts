@@ -13,6 +13,7 @@
  * `enforced`; the operator's opt-out is
  * `--allow-unenforced-sandbox` (ServiceProcessOptions.allowUnenforcedSandbox).
  */
+import { IMPLIED_BY, dynamicNumericIds, impliedKeys } from './dynamic-user.js';
 import { readFileSync, statSync } from 'node:fs';
 import { type ServiceUnit, parseBoolean } from '@mptcp/unit';
 import { ActivationError } from './errors.js';
@@ -188,7 +189,9 @@ export interface UnenforcedDirective {
   /** The assignment that makes it restrictive (the last one). */
   value: string;
   status: number;
-  /** Where it is set (the last assignment in the unit file and its drop-ins), when found. */
+  /** Set when the unit does not say it but another directive implies it (`DynamicUser=yes`). */
+  impliedBy?: string;
+  /** Where it is set (the last assignment in the unit file and its drop-ins; the implying one), when found. */
   file?: string;
   line?: number;
 }
@@ -248,9 +251,13 @@ export function unenforcedDirectives(unit: ServiceUnit, enforced: Enforcement): 
   const extra: Readonly<Record<string, string[]>> | undefined = unit.extra; // absent in hand-made units
   if (!extra) return [];
   const out: UnenforcedDirective[] = [];
+  const implied = impliedKeys(unit);
   for (const row of SANDBOX_DIRECTIVES) {
     const values = extra[row.key];
     if (!values || values.length === 0) continue;
+    // DynamicUser=yes with a numeric User= runs as that uid (dynamic-user.ts); its implied sandbox
+    // is checked by the rows below. With a user name (a uid to allocate): refused.
+    if (row.key === 'DynamicUser' && dynamicNumericIds(unit) !== undefined) continue;
     if (enforced.capabilities && (row.read === 'bounding' || row.read === 'ambient')) continue;
     if (enforced.mounts === true && MOUNT_KEYS.has(row.key)) continue;
     if (typeof row.read === 'object' && 'applied' in row.read) {
@@ -263,7 +270,9 @@ export function unenforcedDirectives(unit: ServiceUnit, enforced: Enforcement): 
     const value = restricting(row.read, values);
     if (value === undefined) continue;
     if (row.key === 'PrivateTmp' && enforced.privateTmp === true && isTrue(value)) continue;
-    out.push({ key: row.key, value, status: row.status, ...locate(unit, row.key) });
+    if (implied.includes(row.key))
+      out.push({ key: row.key, value, status: row.status, impliedBy: IMPLIED_BY, ...locate(unit, 'DynamicUser') });
+    else out.push({ key: row.key, value, status: row.status, ...locate(unit, row.key) });
   }
   return out;
 }
@@ -330,7 +339,7 @@ function locate(unit: ServiceUnit, key: string): { file?: string; line?: number 
 /** `FILE:LINE: KEY=VALUE` (or `KEY=VALUE` when the place is unknown). */
 export function describeDirective(d: UnenforcedDirective): string {
   const where = d.file !== undefined ? `${d.file}${d.line !== undefined ? `:${d.line}` : ''}: ` : '';
-  return `${where}${d.key}=${d.value}`;
+  return `${where}${d.key}=${d.value}${d.impliedBy !== undefined ? ` (implied by ${d.impliedBy})` : ''}`;
 }
 
 /** The log line for one unenforced directive (an error, or with the opt-out a warning). */

@@ -3,9 +3,10 @@
  * working directory, the environment (LISTEN_*, NOTIFY_SOCKET, WATCHDOG_USEC, MAINPID), where the
  * output goes, and the launcher. The ServiceProcess decides what runs when.
  */
+import { dynamicNumericIds, dynamicUser } from './dynamic-user.js';
 import { existsSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
-import { type ExecCommand, type ServiceUnit, parseBoolean } from '@mptcp/unit';
+import type { ExecCommand, ServiceUnit } from '@mptcp/unit';
 import { LOCALE_VARS, buildServiceEnvironment, listenEnvironment } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
 import { SCHEDULING_KEYS, execContextOf, withoutSandbox } from './exec-context.js';
@@ -32,14 +33,6 @@ import {
   resolveUser,
   supplementaryGroups,
 } from './user.js';
-
-/** DynamicUser= is on (its last valid assignment). */
-function dynamicUser(unit: ServiceUnit): boolean {
-  const extra: Readonly<Record<string, string[]>> | undefined = unit.extra;
-  const last = extra?.['DynamicUser']?.at(-1);
-  const r = last === undefined ? undefined : parseBoolean(last);
-  return r?.ok === true && r.value;
-}
 
 const groupsOption = (groups: number[] | undefined): { groups?: number[] } => (groups ? { groups } : {});
 
@@ -148,6 +141,15 @@ export class ServiceExec {
   credentials(): Credentials {
     const unit = this.unit();
     try {
+      const dynamic = dynamicNumericIds(unit);
+      if (dynamic) {
+        // DynamicUser=yes with a numeric User=: that uid, the same gid (or Group='s), no passwd entry
+        // needed; initgroups() of the name (the number) gives the gid (257: groups=4399).
+        const { uid, gid } = dynamic;
+        const user: ResolvedUser = { name: String(uid), uid, gid, home: '/', shell: '/usr/sbin/nologin' };
+        const groups = supplementaryGroups(user.name, gid, unit.supplementaryGroups ?? [], unit.name);
+        return { user, ...credentialChange(uid, gid, undefined, groups) };
+      }
       const user = unit.user !== undefined ? resolveUser(unit.user, unit.name) : undefined;
       const gid = unit.group !== undefined ? resolveGroup(unit.group, unit.name) : user?.gid;
       const groups = supplementaryGroups(user?.name, gid, unit.supplementaryGroups ?? [], unit.name);
@@ -213,7 +215,7 @@ export class ServiceExec {
   ): ServiceChild {
     // `!!` is `!` only where the kernel has no ambient capabilities (before 4.3): 257 runs it as User=.
     const switchUser = (!cmd.noUserSwitch || cmd.ambientMagic) && !cmd.fullPrivileges;
-    // DynamicUser= (refused, sandbox.ts) would not look User= up: its refusal comes first.
+    // DynamicUser= with a user name (refused, sandbox.ts) would not look User= up: its refusal comes first.
     const dynamic = creds.failure !== undefined && dynamicUser(this.unit());
     if (creds.failure && !dynamic) {
       // get_fixed_user()/get_fixed_group()/get_supplementary_groups() failed: 257's child logs it and

@@ -15,6 +15,7 @@
  * Restart timing and start limits are the engine's business (it owns the sockets the restart
  * needs): `exit` says whether Restart= asks for one.
  */
+import { withImpliedSandbox } from './dynamic-user.js';
 import { EventEmitter } from 'node:events';
 import type { ServiceUnit } from '@mptcp/unit';
 import { FdStore } from './fd-store.js';
@@ -91,7 +92,8 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       p: this,
       run: this.run,
       timers,
-      exec: new ServiceExec(() => this.unit, options),
+      // DynamicUser=yes: the sandbox it implies is part of the unit the commands run with.
+      exec: new ServiceExec(() => withImpliedSandbox(this.unit), options),
       options,
       log,
       setState: (state, sub) => this.setState(state, sub),
