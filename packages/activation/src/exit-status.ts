@@ -122,6 +122,35 @@ export function spawnStepMessage(error: unknown): string | undefined {
   return text === undefined ? undefined : `${text}: ${errnoMessage(e.code)}`;
 }
 
+/** executor.c's last line for a process that failed before its program ran: `Failed at step USER spawning /bin/true: No such process`. */
+export function failedAtStep(status: number, path: string, why: string): string {
+  return `Failed at step ${SYSTEMD_EXIT_STATUS[status] ?? String(status)} spawning ${path}: ${why}`;
+}
+
+/** strerror() of a launcher error's errno name (`No such file or directory`), if it has one. */
+export function errnoText(error: unknown): string | undefined {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && isErrnoName(code) ? errnoMessage(code) : undefined;
+}
+
+/**
+ * setup_namespace()'s words for a mount step that failed: `PATH: strerror` (257: `Failed to set up
+ * mount namespacing: /nonexistent/ro: No such file or directory`), from the launcher's `mount ENOENT
+ * /nonexistent/ro (…)`; undefined when the error names no path.
+ */
+export function namespaceFailure(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { path?: unknown; message?: unknown };
+  const why = errnoText(error);
+  const path =
+    typeof e.path === 'string'
+      ? e.path
+      : typeof e.message === 'string'
+        ? /^\S+ [A-Z0-9]+ (\/\S*)/.exec(e.message)?.[1]
+        : undefined;
+  return path !== undefined && why !== undefined ? `${path}: ${why}` : undefined;
+}
+
 /**
  * The executor's lines for a program that could not be executed (exec-invoke.c, executor.c): a path
  * that does not lead to an executable file is `Unable to locate executable 'PATH': …` (notice);

@@ -12,7 +12,16 @@ import { ActivationError, messageOf } from './errors.js';
 import { SCHEDULING_KEYS, execContextOf, withoutSandbox } from './exec-context.js';
 import { type ExecContextOptions, type ExitStatus, type ServiceChild, execCommand, waitExit } from './exec.js';
 import type { ServiceResult } from './restart-policy.js';
-import { EXIT_NAMESPACE, execStepMessages, exitStatusText, spawnExitStatus, spawnStepMessage } from './exit-status.js';
+import {
+  EXIT_NAMESPACE,
+  errnoText,
+  execStepMessages,
+  exitStatusText,
+  failedAtStep,
+  namespaceFailure,
+  spawnExitStatus,
+  spawnStepMessage,
+} from './exit-status.js';
 import {
   ensureInaccessibleNodes,
   mountPlan,
@@ -221,6 +230,11 @@ export class ServiceExec {
       // get_fixed_user()/get_fixed_group()/get_supplementary_groups() failed: 257's child logs it and
       // exits with the step's status before anything else.
       this.options.logger.error(creds.failure.message, { unit: this.unit().name });
+      // executor.c: `Failed at step USER spawning /bin/true: No such process` (fixtures/v257/failed-start nouser).
+      const why = creds.failure.message.slice(creds.failure.message.lastIndexOf(': ') + 2);
+      this.options.logger.error(failedAtStep(creds.failure.exitStatus ?? 217, cmd.path, why), {
+        unit: this.unit().name,
+      });
       return credentialFailure(creds.failure);
     }
     const refused = this.sandboxRefusal(cmd);
@@ -253,14 +267,20 @@ export class ServiceExec {
         for (const e of exec.errors) this.options.logger.error(e, { unit: unitName });
         return;
       }
-      // 257's message for the step that failed; a step without one keeps the launcher's own words
-      // (the mount namespace's: `Failed to set up mount namespacing: mount ENOENT /x …`).
+      // 257's message for the step that failed (the mount namespace's: `Failed to set up mount
+      // namespacing: /x: No such file or directory`), then executor.c's `Failed at step NAMESPACE
+      // spawning /bin/true: No such file or directory` (fixtures/v257/failed-start nsfail); a step
+      // 257 has no words for keeps the launcher's own.
+      const status = spawnExitStatus(err);
+      const why = errnoText(err);
       const message =
         spawnStepMessage(err) ??
-        (spawnExitStatus(err) === EXIT_NAMESPACE
-          ? `Failed to set up mount namespacing: ${messageOf(err)}`
+        (status === EXIT_NAMESPACE
+          ? `Failed to set up mount namespacing: ${namespaceFailure(err) ?? messageOf(err)}`
           : `Failed to execute ${cmd.path}: ${messageOf(err)}`);
       this.options.logger.error(message, { unit: unitName });
+      if (status !== undefined && why !== undefined)
+        this.options.logger.error(failedAtStep(status, cmd.path, why), { unit: unitName });
     });
     return child;
   }

@@ -34,6 +34,8 @@ const SERVICES = [
   'notifytimeout',
   'killed',
   'prefail',
+  'nouser',
+  'nsfail',
 ].map((u) => `${u}.service`);
 
 let engine: ActivationEngine | undefined;
