@@ -11,8 +11,10 @@
  * setEncoding(), pause()/resume(), 'end' and errors behave as on any net.Socket. The buffer is one
  * per process (every read is copied out before the next one can happen: libuv runs the read and
  * its JS callback on the one loop thread), so the memory cost does not grow with connections and
- * an idle connection holds none. Small reads are copied into a buffer of their own size (as Node's
- * own read path copies a partial 64 KiB block), large ones into a shared output slab.
+ * an idle connection holds none. Reads are copied into a buffer of their own size (as Node's own
+ * read path copies a partial 64 KiB block), except during a bulk transfer: after a read that
+ * filled its buffer, reads go into a fresh buffer that is pushed as it is (no copy), until a read
+ * does not fill it.
  *
  * On by default for the MPTCP sockets @mptcp/native creates or accepts; `MPTCP_READ_PATH=0`
  * turns it off, `MPTCP_READ_PATH=<bytes>` sets the buffer size (read when connect() or listen()
@@ -30,8 +32,6 @@ import { tryFdOf } from './fd.js';
 export const DEFAULT_READ_BUFFER = 1 << 20;
 /** Below this a larger buffer is not worth a copy: the setting is ignored. */
 export const MIN_READ_BUFFER = 64 << 10;
-/** The output slab for large reads holds this many full reads. */
-export const SLAB_READS = 4;
 
 export interface ReadPathOptions {
   /** Bytes one read may take (default: MPTCP_READ_PATH=<bytes>, else 1 MiB). */
@@ -48,8 +48,10 @@ export interface ReadPathStats {
   maxRead: number;
   /** The buffer each read may fill. */
   readBuffer: number;
-  /** Output slabs this socket's large reads started (each SLAB_READS × readBuffer, shared by all sockets). */
+  /** Buffers of its own (readBuffer bytes each) this socket read into after a read that filled its buffer. */
   slabs: number;
+  /** Reads pushed without a copy (into such a buffer). */
+  direct: number;
 }
 
 interface UserBufferHandle {
@@ -108,22 +110,6 @@ function sharedBuffer(size: number): Buffer {
   return b;
 }
 
-let outSlab: Buffer | undefined;
-let outAt = 0;
-
-/** `n` bytes of the process-wide output slab, never handed out twice; a new slab when it is full. */
-function outputSlab(n: number, readSize: number): { chunk: Buffer; fresh: boolean } {
-  let fresh = false;
-  if (!outSlab || outSlab.length - outAt < n) {
-    outSlab = Buffer.allocUnsafeSlow(Math.max(readSize * SLAB_READS, n));
-    outAt = 0;
-    fresh = true;
-  }
-  const chunk = outSlab.subarray(outAt, outAt + n);
-  outAt += n;
-  return { chunk, fresh };
-}
-
 function isMptcpFd(fd: number): boolean {
   const r = binding().getsockoptInt(fd, sysconst('SOL_SOCKET'), sysconst('SO_PROTOCOL'));
   return typeof r !== 'number' && r.value === IPPROTO_MPTCP;
@@ -150,32 +136,51 @@ export function useMptcpReadPath(socket: net.Socket, options: ReadPathOptions = 
   if (slots[sym.buffer]) return false;
   const size = Math.max(MIN_READ_BUFFER, Math.floor(options.readBuffer ?? readPathBufferSize()));
   const common = sharedBuffer(size);
-  const s: ReadPathStats = { reads: 0, bytes: 0, maxRead: 0, readBuffer: size, slabs: 0 };
-  // Every read lands in the one process-wide buffer (so a connection holds no read memory of its
-  // own, busy or idle) and is copied out before the next read can happen. A small read is copied
-  // into a buffer of its own size, as Node's read path copies a partial 64 KiB block; a large one
-  // into the process-wide output slab (SLAB_READS reads long, a fresh one when full, like Node's
-  // Buffer pool at a larger scale): one allocation per slab instead of one per read — a fresh
-  // 1 MiB allocation per read cost more than the larger reads saved.
+  const s: ReadPathStats = { reads: 0, bytes: 0, maxRead: 0, readBuffer: size, slabs: 0, direct: 0 };
+  // Where reads land. Normally the one process-wide buffer (so a connection holds no read memory of
+  // its own, busy or idle), copied out before the next read can happen into a buffer of the read's
+  // size, as Node's read path copies a partial 64 KiB block. A read that filled the whole buffer
+  // says more is queued (a bulk transfer): the next read then goes into a fresh buffer of its own
+  // that is pushed without a copy, and so on while reads fill their buffer; the first read that
+  // does not returns to the shared buffer, so an idle connection pins no read memory. Copying bulk
+  // reads out (into a process-wide output slab, before) cost a third of a bulk receiver's CPU: the
+  // copy writes every byte a second time, into memory no cache has seen. A chunk pushed without a
+  // copy fills at least half its buffer (a shorter read is copied out), so a consumer that keeps
+  // chunks keeps at most twice their size.
+  let direct = false;
+  let next: Buffer | undefined;
   const callback: BufferCallback = (nread, buf) => {
     s.reads += 1;
     s.bytes += nread;
     if (nread > s.maxRead) s.maxRead = nread;
     let chunk: Buffer;
-    if (nread < MIN_READ_BUFFER) {
-      chunk = Buffer.allocUnsafe(nread);
+    if (direct && nread >= buf.length >> 1) {
+      chunk = nread === buf.length ? buf : buf.subarray(0, nread);
+      s.direct += 1;
     } else {
-      const out = outputSlab(nread, size);
-      if (out.fresh) s.slabs += 1;
-      chunk = out.chunk;
+      chunk = nread < MIN_READ_BUFFER ? Buffer.allocUnsafe(nread) : Buffer.allocUnsafeSlow(nread);
+      buf.copy(chunk, 0, 0, nread);
     }
-    buf.copy(chunk, 0, 0, nread);
+    if (nread === buf.length) {
+      next = Buffer.allocUnsafeSlow(size);
+      s.slabs += 1;
+      direct = true;
+    } else if (direct) {
+      next = common;
+      direct = false;
+    }
     // false: net stops reading until the stream's consumer asks for more (_read → readStart).
     return socket.push(chunk);
   };
+  // net asks for the next read's buffer after each read (kBufferGen); undefined keeps the current one.
+  const generate = (): Buffer | undefined => {
+    const b = next;
+    next = undefined;
+    return b;
+  };
   slots[sym.buffer] = common;
   slots[sym.callback] = callback;
-  slots[sym.gen] = null;
+  slots[sym.gen] = generate;
   handle.useUserBuffer(common);
   // net's pause() stops the handle at once for a socket with an onread buffer (lib/net.js), so a
   // paused socket would never see its peer's FIN or RST (TCP and MPTCP_READ_PATH=0 do: they read

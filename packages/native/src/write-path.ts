@@ -367,11 +367,14 @@ export function useMptcpBulkTuning(socket: net.Socket, options: BulkTuningOption
 
   if (rcvbuf > 0) {
     // Readable.push is what node:net calls for every chunk it reads; an own property shadows it
-    // until the socket has read enough to count as bulk, then goes away.
+    // until the socket has read enough to count as bulk, then points at the prototype's push again.
+    // Not `delete`: deleting a property turns the socket into a dictionary-mode object, and every
+    // property access node:net and the streams make on it afterwards is a slow lookup (HTTP
+    // keep-alive clients read past the threshold after a few thousand responses).
     const self = socket as unknown as { push: (chunk: unknown, encoding?: BufferEncoding) => boolean };
     self.push = function (this: net.Socket, chunk: unknown, encoding?: BufferEncoding): boolean {
       if (socket.bytesRead >= rcvThreshold) {
-        delete (self as { push?: unknown }).push;
+        self.push = net.Socket.prototype.push;
         if (!socket.destroyed) state.rcvbuf = raiseBuffer(fd, 'SO_RCVBUF', 'SO_RCVBUFFORCE', rcvbuf, perm);
       }
       return net.Socket.prototype.push.call(this, chunk, encoding);

@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import * as net from 'node:net';
+import { setFlagsFromString } from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bulkTuningDisabled,
@@ -236,6 +237,25 @@ describe.skipIf(noMptcp)('bulk tuning on loopback', () => {
     const stats = bulkTuningStats(server);
     expect(stats?.rcvbuf).toBeGreaterThan(before);
     expect(bufferOf(server, 'SO_RCVBUF')).toBe(stats?.rcvbuf);
+    server.destroy();
+  });
+
+  it('receive: past the threshold the socket keeps fast properties (keep-alive traffic reads past it)', async () => {
+    // V8's own check: a property deleted from an object turns it into a dictionary-mode object, on
+    // which every property access node:net and the streams make is a slow lookup.
+    setFlagsFromString('--allow-natives-syntax');
+    const fast = new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean;
+    const { client, server } = await untunedPair();
+    expect(useMptcpBulkTuning(server, { rcvbuf: 16 * MiB, rcvThreshold: 64 * 1024 })).toBe(true);
+    expect(fast(server)).toBe(true);
+    // Small messages, as a keep-alive connection reads them, until well past the threshold.
+    const total = 256 * 1024;
+    const got = until(server, ['data'], () => server.bytesRead >= total);
+    for (let at = 0; at < total; at += 1024) client.write(Buffer.alloc(1024, at & 0xff));
+    await got;
+    expect(bulkTuningStats(server)!.rcvbuf).toBeGreaterThan(0);
+    expect(fast(server)).toBe(true);
+    client.destroy();
     server.destroy();
   });
 

@@ -126,6 +126,60 @@ describe.skipIf(noMptcp)('read path on real MPTCP sockets (loopback)', () => {
     expect(st.slabs).toBeGreaterThan(0);
   });
 
+  it('a read that fills the buffer sends the next reads straight into buffers of their own, pushed without a copy', async () => {
+    const { client, server } = await mptcpPair(servers);
+    client.pause();
+    const data = randomBytes(16 * MiB);
+    // Once the server's kernel took it all, most of it waits in the client's receive queue: reads fill 1 MiB.
+    await new Promise<void>((resolve, reject) => server.write(data, (e) => (e ? reject(e) : resolve())));
+    server.end();
+    const chunks: Buffer[] = [];
+    client.on('data', (c: Buffer) => chunks.push(c));
+    const ended = once(client, 'end');
+    client.resume();
+    await ended;
+    // Every chunk kept until the end: none was overwritten by a later read.
+    expect(sha(Buffer.concat(chunks))).toBe(sha(data));
+    const st = readPathStats(client)!;
+    expect(st.direct).toBeGreaterThan(0);
+    expect(st.slabs).toBeGreaterThanOrEqual(st.direct);
+    // A chunk pushed without a copy is the start of a buffer of its own: no two share memory.
+    const own = chunks.filter((c) => c.byteOffset === 0 && c.buffer.byteLength === DEFAULT_READ_BUFFER);
+    expect(own.length).toBeGreaterThanOrEqual(st.direct);
+    expect(new Set(own.map((c) => c.buffer)).size).toBe(own.length);
+  });
+
+  it('after a bulk burst, a small read returns the connection to the shared buffer (an idle connection pins no read memory)', async () => {
+    const first = await mptcpPair(servers);
+    const second = await mptcpPair(servers);
+    const readBufferOf = (s: net.Socket): unknown => {
+      const sym = Object.getOwnPropertySymbols(s).find((x) => x.description === 'kBuffer')!;
+      return (s as unknown as Record<symbol, unknown>)[sym];
+    };
+    const shared = readBufferOf(second.client);
+    expect(readBufferOf(first.client)).toBe(shared);
+    first.client.pause();
+    const burst = randomBytes(8 * MiB);
+    await new Promise<void>((resolve, reject) => first.server.write(burst, (e) => (e ? reject(e) : resolve())));
+    const chunks: Buffer[] = [];
+    first.client.on('data', (c: Buffer) => chunks.push(c));
+    first.client.resume();
+    await received(first.client, burst.length);
+    const direct = readPathStats(first.client)!.direct;
+    expect(direct).toBeGreaterThan(0);
+    // Mixed traffic afterwards: small messages, each one read on its own.
+    for (let i = 0; i < 3; i++) {
+      const got = received(first.client, 100);
+      first.server.write(Buffer.alloc(100, i));
+      await got;
+    }
+    expect(readBufferOf(first.client)).toBe(shared);
+    expect(sha(Buffer.concat(chunks))).toBe(
+      sha(Buffer.concat([burst, Buffer.alloc(100, 0), Buffer.alloc(100, 1), Buffer.alloc(100, 2)])),
+    );
+    for (const s of [first.client, first.server, second.client, second.server]) s.destroy();
+  });
+
   it('a paused reader stops reading once its buffer is full and the sender blocks (backpressure); nothing is lost', async () => {
     // Without send-buffer growth, so the sender's kernel buffer cannot absorb the whole transfer.
     process.env['MPTCP_BULK_TUNING'] = '0';
