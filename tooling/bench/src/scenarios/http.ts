@@ -3,10 +3,14 @@
  * with `--import @mptcp/native/register` (MPTCP) or without (TCP), loaded by autocannon (a real load
  * generator, dialing MPTCP through the same hook with NODE_MPTCP=1) and by global fetch(). Each
  * run checks that every server connection was MPTCP (or none, for TCP); transports interleaved.
+ * In the same repetitions, the kernel alone: docs/repro/mptcp-rr-bench.c (C, no Node, the same
+ * 10 keep-alive connections with one request in flight each), so the report shows the kernel's own
+ * MPTCP / TCP ratio for this traffic beside Node's.
  */
 import { createRequire } from 'node:module';
+import { cRequestResponse, type CRrResult } from '../lib/c-rr.js';
 import { Skip } from '../lib/result.js';
-import { round, sampled } from '../lib/stats.js';
+import { median, round, sampled } from '../lib/stats.js';
 import { start } from '../lib/proc.js';
 import { worker } from '../lib/paths.js';
 import type { Scenario } from '../lib/scenario.js';
@@ -118,7 +122,10 @@ export const http: Scenario = {
       'autocannon-mptcp': [],
       'fetch-tcp': [],
       'fetch-mptcp': [],
+      'c-tcp': [],
+      'c-mptcp': [],
     };
+    const cRuns: Record<string, CRrResult[]> = { 'c-tcp': [], 'c-mptcp': [] };
     for (let rep = 0; rep < reps; rep++) {
       const order: Transport[] = rep % 2 === 0 ? ['tcp', 'mptcp'] : ['mptcp', 'tcp'];
       for (const tool of ['autocannon', 'fetch'] as const) {
@@ -137,13 +144,22 @@ export const http: Scenario = {
           );
         }
       }
+      // The kernel alone, same pattern (C server and client, no Node), half the run length.
+      for (const transport of order) {
+        const c = await cRequestResponse({ transport, seconds: Math.max(1, seconds / 2), connections });
+        rates[`c-${transport}`]!.push(c.rps);
+        cRuns[`c-${transport}`]!.push(c);
+        ctx.log(
+          `rep ${rep + 1} C ${transport}: ${Math.round(c.rps)} req/s, CPU per request client ${c.client_cpu_us} us, server ${c.server_cpu_us} us`,
+        );
+      }
     }
     const s = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, sampled(v)]));
     const ratio = (tool: string): number => round(s[`${tool}-mptcp`]!.median / s[`${tool}-tcp`]!.median, 3);
     const how = (tool: string): string =>
       `${tool === 'autocannon' ? 'autocannon -c 10' : '10 concurrent fetch() loops'}, ${seconds} s per run, ${reps} runs per transport interleaved, server and client each one Node process on 127.0.0.1; ratio of medians. MPTCP = both sides under --import @mptcp/native/register with NODE_MPTCP=1 (every server connection checked with isMptcp).`;
     return {
-      summary: { httpKeepAliveRatio: ratio('autocannon'), fetchRatio: ratio('fetch') },
+      summary: { httpKeepAliveRatio: ratio('autocannon'), fetchRatio: ratio('fetch'), httpKernelRatio: ratio('c') },
       metrics: [
         {
           key: 'httpKeepAliveRatio',
@@ -160,6 +176,23 @@ export const http: Scenario = {
           unit: '',
           goal: { op: '>=', value: 0.95 },
           how: how('fetch'),
+        },
+        {
+          key: 'httpKernelRatio',
+          label: 'Request/response req/s, the kernel alone (C, no Node): MPTCP / TCP',
+          value: ratio('c'),
+          unit: '',
+          how: `docs/repro/mptcp-rr-bench.c in the same repetitions: a C server and a C client process (one epoll loop each, ${connections} keep-alive connections, one 110-byte request / 160-byte response in flight on each, TCP_NODELAY), ${Math.max(1, seconds / 2)} s per run, transports interleaved; ratio of medians. What MPTCP costs this traffic in the kernel, with no Node and no @mptcp/native: the ceiling for the Node ratio when the kernel's per-packet work decides the rate.`,
+        },
+        {
+          key: 'http.c.cpuPerRequest',
+          label: 'Request/response, C: CPU µs per request, MPTCP / TCP (client + server)',
+          value: round(
+            median(cRuns['c-mptcp']!.map((c) => c.client_cpu_us + c.server_cpu_us)) /
+              median(cRuns['c-tcp']!.map((c) => c.client_cpu_us + c.server_cpu_us)),
+            3,
+          ),
+          unit: '',
         },
         {
           key: 'http.autocannon.tcp',
@@ -181,7 +214,18 @@ export const http: Scenario = {
           unit: 'req/s',
         },
       ],
-      data: { seconds, connections, reps, samples: rates },
+      data: {
+        seconds,
+        connections,
+        reps,
+        samples: rates,
+        cCpuMicrosecondsPerRequest: Object.fromEntries(
+          Object.entries(cRuns).map(([k, v]) => [
+            k,
+            { client: median(v.map((c) => c.client_cpu_us)), server: median(v.map((c) => c.server_cpu_us)) },
+          ]),
+        ),
+      },
       charts: [],
       notes: [],
     };
