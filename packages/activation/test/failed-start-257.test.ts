@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActivationEngine, type LogFields, type Logger } from '../src/index.js';
+import { need, root } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
 import { keyValues, recording } from './helpers/recorded-257.js';
 import { loopback, tmp, waitFor } from './helpers/run.js';
@@ -132,30 +133,28 @@ describe('a start that fails (systemd 257, fixtures/v257/failed-start)', () => {
     expect(recordedLines('nodesc.service').at(-1)).toBe('error: Failed to start nodesc.service.');
   });
 
-  it.each(SERVICES)(
-    '%s: the start answers, ends and logs as 257',
-    async (unit) => {
-      const log = capture();
-      const { e } = await startEngine([unit], log);
-      const [want] = answers(unit);
-      const got = await started(e, unit);
-      expect(got.rc).toBe(want?.rc);
-      expect(got.first).toBe(want?.message[0]);
-      // Type=simple: the job was done at the fork; the unit fails after.
-      await waitFor(settled(e, unit), 20_000, `${unit} to settle`);
-      const shown = keyValues(rec.tagged('show', unit)[0]);
-      const info = e.unitInfo(unit);
-      expect({ ActiveState: info?.activeState, SubState: info?.subState, Result: info?.result }).toEqual({
-        ActiveState: shown.ActiveState,
-        SubState: shown.SubState,
-        Result: shown.Result,
-      });
-      // ExecMainStatus= (code=exited: the status; killed: the signal number) when a main process ran.
-      if (shown.ExecMainCode === '1') expect(info?.service?.lastExit?.code).toBe(Number(shown.ExecMainStatus));
-      expect(ourLines(log, unit)).toEqual(recordedLines(unit));
-    },
-    30_000,
-  );
+  it.for(SERVICES)('%s: the start answers, ends and logs as 257', { timeout: 30_000 }, async (unit, ctx) => {
+    // A mount namespace (ReadOnlyPaths=) needs root.
+    if (unit === 'nsfail.service') need(ctx, root);
+    const log = capture();
+    const { e } = await startEngine([unit], log);
+    const [want] = answers(unit);
+    const got = await started(e, unit);
+    expect(got.rc).toBe(want?.rc);
+    expect(got.first).toBe(want?.message[0]);
+    // Type=simple: the job was done at the fork; the unit fails after.
+    await waitFor(settled(e, unit), 20_000, `${unit} to settle`);
+    const shown = keyValues(rec.tagged('show', unit)[0]);
+    const info = e.unitInfo(unit);
+    expect({ ActiveState: info?.activeState, SubState: info?.subState, Result: info?.result }).toEqual({
+      ActiveState: shown.ActiveState,
+      SubState: shown.SubState,
+      Result: shown.Result,
+    });
+    // ExecMainStatus= (code=exited: the status; killed: the signal number) when a main process ran.
+    if (shown.ExecMainCode === '1') expect(info?.service?.lastExit?.code).toBe(Number(shown.ExecMainStatus));
+    expect(ourLines(log, unit)).toEqual(recordedLines(unit));
+  });
 
   it('limit.service: a start refused by StartLimitBurst= fails its job; Result= stays exit-code, and so does the answer', async () => {
     const unit = 'limit.service';
