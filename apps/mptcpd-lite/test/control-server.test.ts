@@ -204,6 +204,37 @@ describe('control server', () => {
     s.destroy();
   });
 
+  it('keeps an idle connection whose request is still being answered (a start waiting for its job)', async () => {
+    const path = join(dir, 'ctl', 'control.sock');
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let keptOnce!: () => void;
+    const kept = new Promise<void>((resolve) => (keptOnce = resolve));
+    const server = await startControlServer({
+      path,
+      idleMs: 50,
+      log: (_level, message) => {
+        if (message.includes(': kept')) keptOnce();
+      },
+      handler: async (cmd) => {
+        if (cmd === 'ping') await released;
+        return { done: cmd };
+      },
+    });
+    servers.push(server);
+    const s = await connect(path);
+    s.write('{"cmd":"ping"}\n');
+    // The idle limit passes while the request waits: the connection stays.
+    await kept;
+    release();
+    const first = await readLines(s, 1);
+    expect(first.ended).toBe(false);
+    expect(JSON.parse(first.lines[0] as string)).toMatchObject({ ok: true, done: 'ping' });
+    // Answered and silent again: the limit applies.
+    expect(await readLines(s, 1)).toEqual({ lines: [], ended: true });
+    s.destroy();
+  });
+
   it('replaces a stale node, refuses to start beside a live server, and removes the node on close', async () => {
     const { path } = await serve();
     await expect(startControlServer({ path, log: () => undefined, handler: async () => ({}) })).rejects.toMatchObject({

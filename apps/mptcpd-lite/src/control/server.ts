@@ -8,7 +8,8 @@
  * Peers are checked with SO_PEERCRED (root or the daemon's own uid); when credentials cannot be read
  * the connection is refused. One JSON request per line, one JSON reply per line; anything malformed
  * gets an error reply and never reaches the daemon. A client that stops reading is not read from
- * either (its replies stay bounded), and an idle connection is closed.
+ * either (its replies stay bounded), and an idle connection is closed
+ * unless a request of its own is still being answered (`start` waits for its job).
  */
 import { lstatSync, mkdirSync, readSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
@@ -200,7 +201,8 @@ class ControlConnection {
     this.onClose();
   }
 
-  private touch(): void {
+  /** Starts the idle limit over (a reply written, a byte read, or a request still being answered). */
+  touch(): void {
     clearTimeout(this.idle);
     this.idle = setTimeout(() => this.onIdle(), this.idleMs);
     this.idle.unref?.();
@@ -357,6 +359,16 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
         conn.end();
       },
       () => {
+        // A request still being answered (a start that waits for its job, as systemctl does, for
+        // as long as the job takes) keeps its connection: the limit is for silent peers.
+        if (conn.pending > 0) {
+          opts.log(
+            'debug',
+            `control socket: a connection idle for ${idleMs} ms waits for ${conn.pending} reply(ies): kept`,
+          );
+          conn.touch();
+          return;
+        }
         opts.log('debug', `control socket: closing a connection idle for ${idleMs} ms`);
         conn.destroy();
       },
