@@ -86,7 +86,7 @@ describe('start of a unit that fails: systemctl 257 words (fixtures/v257/failed-
     const port = await freePort();
     const dir = tempDir('mdl-jobfail-');
     const files: Record<string, string> = {};
-    for (const u of [...CASES, 'sockfail.service'])
+    for (const u of [...CASES, 'sockfail.service', 'reloadfail.service'])
       files[u] = readFileSync(path.join(FIXTURE, u), 'utf8').replace('127.0.0.1:18931', `127.0.0.1:${port}`);
     const units = writeUnits(path.join(dir, 'units'), files);
     const control = path.join(dir, 'control.sock');
@@ -101,6 +101,17 @@ describe('start of a unit that fails: systemctl 257 words (fixtures/v257/failed-
         stderr: want.lines.map((l) => ours(l).replace('"mptcpd-lite status UNIT"', `"mptcpd-lite status ${unit}"`)),
       });
     }
+    // A failing ExecReload=: systemctl's `Job for UNIT failed.` (Result= stays success), exit 1.
+    expect((await runCli(['start', 'reloadfail.service', '--control', control])).code).toBe(0);
+    const reload = await runCli(['reload', 'reloadfail.service', '--control', control]);
+    const wantReload = recorded
+      .filter((l) => l.startsWith('[reload] reloadfail.service: '))
+      .map((l) => ours(l.slice('[reload] reloadfail.service: '.length)));
+    expect(wantReload).toHaveLength(2);
+    expect({ code: reload.code, stderr: reload.stderr.split('\n').filter(Boolean) }).toEqual({
+      code: 1,
+      stderr: wantReload,
+    });
     // The daemon's log: 257's job line, as 257 logs it (no `UNIT: ` prefix).
     await daemon.waitFor(/^.*Failed to start oneshot\.service - Oneshot exit three\.$/m, 5000);
     expect(daemon.stderr()).not.toMatch(/oneshot\.service: Failed to start/);

@@ -5,6 +5,8 @@
  * when it exits (oneshot); ExecStartPost=; TimeoutStartSec=; and the reload states (ExecReload=,
  * notify-reload's signal, RELOADING=1 … READY=1) and STOPPING=1.
  */
+import { jobFailedMessage } from './job-messages.js';
+import { unitStatusString } from './logger.js';
 import type { ExecCommand } from '@mptcp/unit';
 import { invocationId } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
@@ -292,14 +294,11 @@ export class ServiceStarter {
       await this.stopper.finishDead(status, 0);
       return;
     }
-    const main = forkingMainPid(p.unit, run.session);
+    // PIDFile=: what was refused (a PID outside the service from an untrusted file, the daemon
+    // itself…) is logged by forkingMainPid() in 257's words.
+    const main = forkingMainPid(p.unit, run.session, (level, message) => log[level](message, { unit: this.name }));
     if (main === undefined) {
-      log.warn(
-        p.unit.pidFile
-          ? `Can't open PID file ${p.unit.pidFile} (yet?) after start: No such file or directory`
-          : 'Could not determine the main PID (GuessMainPID=).',
-        { unit: this.name },
-      );
+      if (!p.unit.pidFile) log.warn('Could not determine the main PID (GuessMainPID=).', { unit: this.name });
       run.setResult('protocol');
       await this.stopper.finishDead(status, 0);
       return;
@@ -397,12 +396,15 @@ export class ServiceStarter {
         // Stopped meanwhile: the stop owns the run (and the reload was answered "canceled").
         if (run.stopping) return;
         if (!succeeded(status) && !cmd.ignoreFailure) {
-          this.s.log.warn(`Control process exited, ${describeExit(status)} (ExecReload=${cmd.raw})`, {
+          // 257 (fixtures/v257/failed-start reloadfail): the command's exit, the reload job's line
+          // `Reload failed for UNIT - DESCRIPTION.`; systemctl answers by the unit's Result=, which a
+          // reload leaves (success: `Job for UNIT failed.`). ReloadResult= would be exit-code.
+          this.s.log.warn(`Control process exited, ${describeControlExit(status)}`, { unit: this.name });
+          this.s.log.error(`Reload failed for ${unitStatusString(this.name, p.unit.unit.description)}.`, {
             unit: this.name,
+            bare: true,
           });
-          throw new ActivationError('EXEC_FAILED', `ExecReload=${cmd.raw} failed: ${describeExit(status)}`, {
-            unit: this.name,
-          });
+          throw new ActivationError('JOB_FAILED', jobFailedMessage(this.name, run.result), { unit: this.name });
         }
       }
     } finally {

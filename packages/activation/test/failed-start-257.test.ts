@@ -61,7 +61,8 @@ const about = (unit: string, text: string): boolean =>
   text.startsWith(`${unit}: `) ||
   text.startsWith(`Failed to start ${unit}.`) ||
   text.startsWith(`Failed to start ${unit} - `) ||
-  text.startsWith(`Failed to listen on ${unit}`);
+  text.startsWith(`Failed to listen on ${unit}`) ||
+  text.startsWith(`Reload failed for ${unit}`);
 
 /** 257's lines about `unit` above info, as our levels: notice and warning are warn, err is error. */
 function recordedLines(unit: string): string[] {
@@ -167,6 +168,25 @@ describe('a start that fails (systemd 257, fixtures/v257/failed-start)', () => {
       expect(got).toEqual({ first: w.message[0], rc: w.rc });
     }
     expect(e.unitInfo(unit)).toMatchObject({ activeState: 'failed', result: 'exit-code' });
+    expect(ourLines(log, unit)).toEqual(recordedLines(unit));
+  });
+
+  it('reloadfail.service: a failing ExecReload= fails the reload job (`Job for UNIT failed.`: Result= stays success), the unit stays active', async () => {
+    const unit = 'reloadfail.service';
+    const log = capture();
+    const { e } = await startEngine([unit], log);
+    await e.startUnit(unit);
+    const [first] = rec.tagged('reload', unit);
+    expect(first).toBe('Job for reloadfail.service failed.');
+    expect(rec.tagged('rc-reload', unit)).toEqual(['1']);
+    await expect(e.reloadUnit(unit)).rejects.toMatchObject({ code: 'JOB_FAILED', message: first });
+    const shown = keyValues(rec.tagged('show', unit)[0]);
+    const info = e.unitInfo(unit);
+    expect({ ActiveState: info?.activeState, SubState: info?.subState, Result: info?.result ?? 'success' }).toEqual({
+      ActiveState: shown.ActiveState,
+      SubState: shown.SubState,
+      Result: shown.Result,
+    });
     expect(ourLines(log, unit)).toEqual(recordedLines(unit));
   });
 
