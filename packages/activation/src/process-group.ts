@@ -3,7 +3,19 @@
  * start: our stand-in for systemd's cgroup), who is in it, whether a PID is alive, the main PID of
  * a forking daemon, and signals to the group or to one process (KillMode=).
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+} from 'node:fs';
+import { errnoMessage } from '@mptcp/constants';
 import type { ServiceUnit } from '@mptcp/unit';
 import type { ServiceChild } from './exec.js';
 import { parsePid } from './notify-message.js';
@@ -18,7 +30,7 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-function sessionOfPid(pid: number): number | undefined {
+export function sessionOfPid(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -47,16 +59,157 @@ export function sessionMembers(sid: number | undefined): number[] {
   return out;
 }
 
-/** A forking service's main process: PIDFile=, else (GuessMainPID=yes) the one process left in its session. */
-export function forkingMainPid(unit: ServiceUnit, session: number | undefined): number | undefined {
-  if (unit.pidFile) {
+/** Where a candidate main PID stands (service.c service_is_suitable_main_pid()). */
+export type MainPidSuitability = { ok: true } | { ok: false; refuse: string } | { ok: 'questionable' };
+
+/**
+ * service_is_suitable_main_pid(): the daemon itself (or PID 1), the control process and a PID that
+ * is gone are refused; a process in the service's session (our stand-in for its cgroup) is the
+ * service's; anything else is questionable — taken only from a trusted source (a root sender of
+ * MAINPID=, a PID file owned by the daemon's uid).
+ */
+export function mainPidSuitability(pid: number, session: number | undefined, controlPid?: number): MainPidSuitability {
+  if (pid === process.pid || pid === 1) return { ok: false, refuse: `New main PID ${pid} is the manager, refusing.` };
+  if (controlPid !== undefined && pid === controlPid)
+    return { ok: false, refuse: `New main PID ${pid} is the control process, refusing.` };
+  if (!processAlive(pid)) return { ok: false, refuse: `New main PID ${pid} does not exist or is a zombie.` };
+  if (session !== undefined && sessionOfPid(pid) === session) return { ok: true };
+  return { ok: 'questionable' };
+}
+
+/** LINE_MAX: read_line()'s limit for the PID file's line. */
+const PID_FILE_LINE_MAX = 2048;
+
+/**
+ * chase(CHASE_SAFE) for the PID file: follows the path component by component and reports whether
+ * it ever went from a directory or symlink owned by one non-root user to something owned by
+ * another (chase.c unsafe_transition(): an unprivileged link to a privileged file), and the path it
+ * leads to. Throws the errno of a missing component or a symlink loop.
+ */
+function chaseSafe(path: string): { target: string; unsafe: boolean } {
+  let unsafe = false;
+  let prev = statSync('/');
+  let done: string[] = [];
+  let todo = path.split('/').filter((c) => c !== '' && c !== '.');
+  let links = 0;
+  while (todo.length > 0) {
+    const c = todo.shift() as string;
+    if (c === '..') {
+      done.pop();
+      prev = statSync('/' + done.join('/'));
+      continue;
+    }
+    const here = '/' + [...done, c].join('/');
+    const st = lstatSync(here);
+    if (prev.uid !== 0 && prev.uid !== st.uid) unsafe = true;
+    if (st.isSymbolicLink()) {
+      if (++links > 32) throw Object.assign(new Error('Too many levels of symbolic links'), { code: 'ELOOP' });
+      const dest = readlinkSync(here);
+      const rest = dest.split('/').filter((x) => x !== '' && x !== '.');
+      if (dest.startsWith('/')) {
+        done = [];
+        const root = statSync('/');
+        if (st.uid !== 0 && st.uid !== root.uid) unsafe = true;
+        prev = root;
+      } else prev = st;
+      todo = [...rest, ...todo];
+      continue;
+    }
+    done.push(c);
+    prev = st;
+  }
+  return { target: '/' + done.join('/'), unsafe };
+}
+
+/** What reading a forking service's PIDFile= gave: its PID, or why not (257's line, and its level). */
+export type PidFileResult =
+  { pid: number; note?: string } | { pid?: undefined; level: 'warn' | 'error'; message: string };
+
+/**
+ * service_load_pid_file() after the start: the file is found as chase(CHASE_SAFE) finds it, opened
+ * without blocking (a FIFO or a device there never holds the daemon: 257 would wait on a FIFO), its
+ * first line (at most LINE_MAX bytes, up to a newline, CR or NUL) is the PID. A PID outside the
+ * service is taken only from a file owned by the daemon's uid reached without an unsafe symlink.
+ */
+export function loadPidFile(
+  pidFile: string,
+  session: number | undefined,
+  controlPid?: number,
+  managerUid: number = process.getuid?.() ?? 0,
+): PidFileResult {
+  let chased: { target: string; unsafe: boolean };
+  let fd: number;
+  try {
+    chased = chaseSafe(pidFile);
+    fd = openSync(chased.target, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY); // libuv adds O_CLOEXEC
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'EIO';
+    return { level: 'warn', message: `Can't open PID file '${pidFile}' (yet?) after start: ${errnoMessage(code)}` };
+  }
+  let line: string;
+  let owner: number;
+  try {
+    owner = fstatSync(fd).uid;
+    const buf = Buffer.alloc(PID_FILE_LINE_MAX);
+    let n = 0;
     try {
-      const pid = parsePid(readFileSync(unit.pidFile, 'utf8').trim());
-      if (pid !== undefined && processAlive(pid)) return pid;
-    } catch {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch (err) {
+      // EAGAIN: a FIFO or socket with nothing written yet; anything else is a read error.
+      if ((err as { code?: string }).code !== 'EAGAIN') {
+        const code = (err as { code?: string }).code ?? 'EIO';
+        return { level: 'error', message: `Failed to read PID file '${pidFile}': ${errnoMessage(code)}` };
+      }
+    }
+    const text = buf.toString('latin1', 0, n);
+    const end = text.search(/[\n\r\0]/);
+    line = end < 0 ? text : text.slice(0, end);
+  } finally {
+    closeSync(fd);
+  }
+  const pid = /^\d+$/.test(line) && Number(line) > 0 && Number(line) <= 0x7fffffff ? Number(line) : undefined;
+  if (pid === undefined)
+    return {
+      level: 'warn',
+      message: `Failed to create reference to PID ${line} from file '${pidFile}': ${errnoMessage('EINVAL')}`,
+    };
+  const suit = mainPidSuitability(pid, session, controlPid);
+  if (suit.ok === true) return { pid };
+  if (suit.ok === false) return { level: 'warn', message: suit.refuse };
+  if (chased.unsafe)
+    return {
+      level: 'error',
+      message: `Refusing to accept PID outside of service control group, acquired through unsafe symlink chain: ${pidFile}`,
+    };
+  if (owner !== managerUid)
+    return {
+      level: 'error',
+      message: `New main PID ${pid} from PID file does not belong to service, and PID file is owned by ${owner} (must be owned by ${managerUid}). Refusing.`,
+    };
+  return {
+    pid,
+    note: `New main PID ${pid} does not belong to service, accepting anyway since PID file is owned by ${owner}.`,
+  };
+}
+
+/**
+ * A forking service's main process: PIDFile= (loadPidFile(), what it refused logged here), else
+ * (GuessMainPID=yes) the one process left in its session.
+ */
+export function forkingMainPid(
+  unit: ServiceUnit,
+  session: number | undefined,
+  log?: (level: 'debug' | 'warn' | 'error', message: string) => void,
+  controlPid?: number,
+): number | undefined {
+  if (unit.pidFile) {
+    const r = loadPidFile(unit.pidFile, session, controlPid);
+    if (r.pid === undefined) {
+      log?.(r.level, r.message);
       return undefined;
     }
-    return undefined;
+    if (r.note !== undefined) log?.('debug', r.note);
+    return r.pid;
   }
   if (unit.guessMainPID === false) return undefined;
   const members = sessionMembers(session);

@@ -24,7 +24,8 @@ export interface NotifyReceiver {
 /** The transitions a notification triggers (implemented by ServiceProcess). */
 export interface NotifyActions {
   log: Logger;
-  setMainPid(pid: number): void;
+  /** MAINPID=, with the sender's uid (a PID outside the service is taken only from root). */
+  setMainPid(pid: number, senderUid: number): void;
   overrideWatchdog(usec: number): void;
   /** WATCHDOG=1: the watchdog is re-armed (when it runs). */
   pingWatchdog(): void;
@@ -70,10 +71,11 @@ export function applyNotification(
   }
   const f = msg.fields;
   let keep: number[] = [];
-  const mainPid = parsePid(f.get('MAINPID'));
+  // PID 1 parses (257 then refuses it as the manager); parsePid() leaves it out.
+  const mainPid = f.get('MAINPID') === '1' ? 1 : parsePid(f.get('MAINPID'));
   if (f.has('MAINPID') && mainPid === undefined)
     log.warn(`Failed to parse MAINPID=${f.get('MAINPID')} field in notification message, ignoring.`, { unit });
-  if (mainPid !== undefined && mainPid !== svc.pid) act.setMainPid(mainPid);
+  if (mainPid !== undefined && mainPid !== svc.pid) act.setMainPid(mainPid, sender.uid);
   if (f.get('STATUS') !== undefined) svc.statusText = (f.get('STATUS') as string).slice(0, 16 * 1024);
   const errno = f.get('ERRNO');
   if (errno !== undefined) svc.statusErrno = /^\d+$/.test(errno) ? Number(errno) : undefined;

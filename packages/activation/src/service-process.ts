@@ -103,7 +103,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     this.starter = new ServiceStarter(parts, this.stopper);
     this.notifyActions = {
       log,
-      setMainPid: (pid) => this.stopper.setMainPid(pid),
+      setMainPid: (pid, senderUid) => this.stopper.setMainPid(pid, senderUid),
       overrideWatchdog: (usec) => timers.overrideWatchdog(usec, this.state === 'active'),
       pingWatchdog: () => {
         if (timers.watchdogArmed) timers.startWatchdog();

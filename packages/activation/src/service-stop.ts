@@ -4,16 +4,27 @@
  * the result and Restart= decide dead/failed/auto-restart; stop() runs ExecStop= and signals
  * KillSignal=, then SIGKILL after TimeoutStopSec= (KillMode= decides who gets them).
  */
-import { existsSync } from 'node:fs';
 import { messageOf } from './errors.js';
 import { type ExitStatus, waitExit } from './exec.js';
 import { watchForeignMain } from './foreign-exit.js';
-import { signalGroup, signalService } from './process-group.js';
+import { mainPidSuitability, signalGroup, signalService } from './process-group.js';
 import { resultOfExit, shallRestart } from './restart-policy.js';
 import { describeExit, succeeded } from './service-exec.js';
 import type { ServiceParts } from './service-run.js';
 import type { ServiceSubState } from './service-types.js';
 import { timer } from './service-timers.js';
+
+/** The states in which 257 takes a MAINPID= (service_notify_message()). */
+const MAINPID_STATES: ReadonlySet<ServiceSubState | undefined> = new Set<ServiceSubState | undefined>([
+  'start',
+  'start-post',
+  'running',
+  'reload',
+  'reload-signal',
+  'reload-notify',
+  'stop',
+  'stop-sigterm',
+]);
 
 export class ServiceStopper {
   constructor(private readonly s: ServiceParts) {}
@@ -22,13 +33,29 @@ export class ServiceStopper {
     return this.s.p.name;
   }
 
-  /** MAINPID=: the main process is another process (not our child: foreign-exit.ts watches it). */
-  setMainPid(pid: number): void {
+  /**
+   * MAINPID= (service.c service_notify_message()): taken in start, start-post, running, reload and
+   * the first stop states; refused for the daemon itself, the control process or a PID that is gone
+   * (service_is_suitable_main_pid()); a process outside the service's session (our cgroup) only from
+   * a root sender — an unprivileged service cannot hand the daemon an unrelated process to signal.
+   */
+  setMainPid(pid: number, senderUid: number): void {
     const { p, run, log } = this.s;
-    if (pid === process.pid) return;
-    if (!existsSync(`/proc/${pid}`)) {
-      log.warn(`New main PID ${pid} does not exist or is a zombie.`, { unit: this.name });
+    if (!MAINPID_STATES.has(p.subState)) return;
+    const suit = mainPidSuitability(pid, run.session, p.controlPid);
+    if (suit.ok === false) {
+      log.warn(suit.refuse, { unit: this.name });
       return;
+    }
+    if (suit.ok === 'questionable') {
+      if (senderUid !== 0) {
+        log.warn(`New main PID ${pid} does not belong to service, refusing.`, { unit: this.name });
+        return;
+      }
+      log.debug(
+        `New main PID ${pid} does not belong to service, but we'll accept it as the request to change it came from a privileged process.`,
+        { unit: this.name },
+      );
     }
     log.debug(`Main PID is now ${pid}.`, { unit: this.name });
     p.pid = pid;
