@@ -107,3 +107,21 @@ describe('fast line splitter = general splitter', () => {
     expect(run(parseSyntax, long, true)).toEqual(run(parseGeneral, long, true));
   });
 });
+
+describe('long continuations', () => {
+  // 200,000 continued lines (600 KB, under LONG_LINE_MAX, as systemd 257 accepts them): both
+  // splitters join them into one value at its last line. Joining piece by piece copied everything
+  // read so far at each line (quadratic: 100,000 lines took minutes and held the daemon).
+  const count = 200_000;
+  const text = '[S]\nK=' + 'a\\\n'.repeat(count) + 'b\n';
+  const expected = [`A ${count + 2} [S] "K"=${JSON.stringify('a '.repeat(count) + 'b')}`];
+
+  it('fast splitter', () => {
+    expect(fastText(text)).toBe(text);
+    expect(run(parseSyntax, text, true).events).toEqual(expected);
+  });
+  it('general splitter, string and bytes', () => {
+    expect(run(parseGeneral, text, true).events).toEqual(expected);
+    expect(run(parseGeneral, Buffer.from(text), true).events).toEqual(expected);
+  });
+});
