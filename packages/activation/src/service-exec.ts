@@ -4,6 +4,7 @@
  * output goes, and the launcher. The ServiceProcess decides what runs when.
  */
 import { dynamicNumericIds, dynamicUser } from './dynamic-user.js';
+import { errnoMessage } from '@mptcp/constants';
 import { existsSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { ExecCommand, ServiceUnit } from '@mptcp/unit';
@@ -14,6 +15,7 @@ import { type ExecContextOptions, type ExitStatus, type ServiceChild, execComman
 import type { ServiceResult } from './restart-policy.js';
 import {
   EXIT_NAMESPACE,
+  EXIT_USER,
   errnoText,
   execStepMessages,
   exitStatusText,
@@ -43,6 +45,9 @@ import {
   supplementaryGroups,
 } from './user.js';
 
+/** ESRCH: getpwuid() found no entry. */
+const ESRCH = 3;
+
 const groupsOption = (groups: number[] | undefined): { groups?: number[] } => (groups ? { groups } : {});
 
 /** A process whose credentials did not resolve: it never runs and "exits" with the step's status. */
@@ -54,6 +59,13 @@ function credentialFailure(error: ActivationError): ServiceChild {
     exited: Promise.resolve({ code: error.exitStatus ?? 217, signal: null, error }),
     kill: () => false,
   };
+}
+
+/** The credentials of DynamicUser=yes with the numeric uid `uid`: no passwd entry, initgroups() of the number. */
+function dynamicCredentials(unit: ServiceUnit, uid: number, gid: number): Credentials {
+  const user: ResolvedUser = { name: String(uid), uid, gid, home: '/', shell: '/usr/sbin/nologin' };
+  const groups = supplementaryGroups(user.name, gid, unit.supplementaryGroups ?? [], unit.name);
+  return { user, ...credentialChange(uid, gid, undefined, groups) };
 }
 
 export interface Credentials extends CredentialChange {
@@ -112,6 +124,12 @@ export class ServiceExec {
   private controlEnv: Record<string, string> | undefined;
   /** PrivateTmp=yes: this run's /tmp and /var/tmp, created at its first spawn, removed when it ends. */
   private privateTmp: PrivateTmp | undefined;
+  /**
+   * DynamicUser=yes with a numeric User=: this run's first command realized the dynamic user (257's
+   * dynamic_user_realize() parses the number and stores it for the run); the later ones pop it, and
+   * a uid outside 61184–65519 is then looked up in passwd (getpwuid()) — see laterDynamicCredentials().
+   */
+  private dynamicRealized = false;
 
   constructor(
     private readonly unit: () => ServiceUnit,
@@ -135,6 +153,7 @@ export class ServiceExec {
     const fd = this.controlStdio;
     this.controlStdio = undefined;
     this.controlEnv = undefined;
+    this.dynamicRealized = false;
     if (fd !== undefined) this.options.closeFd?.(fd);
     this.privateTmp?.remove();
     this.privateTmp = undefined;
@@ -153,11 +172,9 @@ export class ServiceExec {
       const dynamic = dynamicNumericIds(unit);
       if (dynamic) {
         // DynamicUser=yes with a numeric User=: that uid, the same gid (or Group='s), no passwd entry
-        // needed; initgroups() of the name (the number) gives the gid (257: groups=4399).
-        const { uid, gid } = dynamic;
-        const user: ResolvedUser = { name: String(uid), uid, gid, home: '/', shell: '/usr/sbin/nologin' };
-        const groups = supplementaryGroups(user.name, gid, unit.supplementaryGroups ?? [], unit.name);
-        return { user, ...credentialChange(uid, gid, undefined, groups) };
+        // needed for the run's first command; initgroups() of the name (the number) gives the gid
+        // (257: groups=4399). Later commands: laterDynamicCredentials().
+        return dynamicCredentials(unit, dynamic.uid, dynamic.gid);
       }
       const user = unit.user !== undefined ? resolveUser(unit.user, unit.name) : undefined;
       const gid = unit.group !== undefined ? resolveGroup(unit.group, unit.name) : user?.gid;
@@ -222,6 +239,9 @@ export class ServiceExec {
     creds: Credentials,
     ctx: StartContext,
   ): ServiceChild {
+    const later = this.laterDynamicCredentials(creds, cmd);
+    if ('pid' in later) return later;
+    creds = later;
     // `!!` is `!` only where the kernel has no ambient capabilities (before 4.3): 257 runs it as User=.
     const switchUser = (!cmd.noUserSwitch || cmd.ambientMagic) && !cmd.fullPrivileges;
     // DynamicUser= with a user name (refused, sandbox.ts) would not look User= up: its refusal comes first.
@@ -231,7 +251,11 @@ export class ServiceExec {
       // exits with the step's status before anything else.
       this.options.logger.error(creds.failure.message, { unit: this.unit().name });
       // executor.c: `Failed at step USER spawning /bin/true: No such process` (fixtures/v257/failed-start nouser).
-      const why = creds.failure.message.slice(creds.failure.message.lastIndexOf(': ') + 2);
+      // The errno's strerror() (log_exec_error_errno()'s %m), not the message's tail.
+      const why =
+        creds.failure.errno !== undefined
+          ? errnoMessage(creds.failure.errno)
+          : creds.failure.message.slice(creds.failure.message.lastIndexOf(': ') + 2);
       this.options.logger.error(failedAtStep(creds.failure.exitStatus ?? 217, cmd.path, why), {
         unit: this.unit().name,
       });
@@ -283,6 +307,50 @@ export class ServiceExec {
         this.options.logger.error(failedAtStep(status, cmd.path, why), { unit: unitName });
     });
     return child;
+  }
+
+  /**
+   * DynamicUser=yes with a numeric User= (dynamic-user.c dynamic_user_realize(), recorded:
+   * fixtures/v257/failed-start dynpre, dyntwo, dynent): the run's first command runs as the number
+   * itself; it is stored for the run, and each later command (ExecStart= after ExecStartPre=,
+   * ExecStartPost=, ExecStop=…) pops it and, as a uid outside the dynamic range, looks it up in
+   * passwd: without an entry the process fails 217/USER (`Failed to update dynamic user credentials:
+   * No such process`), with one it takes the entry's primary gid (unless a different Group= is set).
+   */
+  private laterDynamicCredentials(creds: Credentials, cmd: ExecCommand): Credentials | ServiceChild {
+    if (creds.failure !== undefined) return creds;
+    const unit = this.unit();
+    const ids = dynamicNumericIds(unit);
+    if (!ids) return creds;
+    if (!this.dynamicRealized) {
+      this.dynamicRealized = true;
+      return creds;
+    }
+    // uid_is_dynamic(): a uid in 61184–65519 is taken as is.
+    if (ids.uid >= 61184 && ids.uid <= 65519) return creds;
+    let entry: ResolvedUser;
+    try {
+      entry = resolveUser(String(ids.uid), unit.name);
+    } catch (err) {
+      if (!(err instanceof ActivationError)) throw err;
+      const why = errnoMessage(ESRCH);
+      const failure = new ActivationError('USER_NOT_FOUND', `Failed to update dynamic user credentials: ${why}`, {
+        unit: unit.name,
+        errno: ESRCH,
+        exitStatus: EXIT_USER,
+      });
+      this.options.logger.error(failure.message, { unit: unit.name });
+      this.options.logger.error(failedAtStep(EXIT_USER, cmd.path, why), { unit: unit.name });
+      return credentialFailure(failure);
+    }
+    // The same DynamicUser object for User= and Group= (no Group=, or the same name): the entry's gid.
+    const sameGroup = unit.group === undefined || unit.group === unit.user;
+    try {
+      return dynamicCredentials(unit, ids.uid, sameGroup ? entry.gid : ids.gid);
+    } catch (err) {
+      if (err instanceof ActivationError && err.exitStatus !== undefined) return { failure: err };
+      throw err;
+    }
   }
 
   /**

@@ -9,6 +9,8 @@ import { ActivationError } from './errors.js';
 import { EXIT_GROUP, EXIT_USER } from './exit-status.js';
 /** glibc's strerror(ESRCH): what 257 prints for a user or group that is not in the database. */
 const ESRCH_TEXT = 'No such process';
+/** ESRCH, carried on the errors (the step line's `Failed at step USER spawning …: No such process`). */
+const ESRCH = 3;
 
 export interface ResolvedUser {
   name: string;
@@ -38,7 +40,8 @@ export function parseId(text: string, what: 'user' | 'group', unitName?: string)
     throw new ActivationError(
       what === 'user' ? 'USER_NOT_FOUND' : 'GROUP_NOT_FOUND',
       `Failed to determine ${what} credentials: ${what} id ${text} is not valid (${why})`,
-      { unit: unitName, exitStatus: what === 'user' ? EXIT_USER : EXIT_GROUP },
+      // get_user_creds()/get_group_creds(): parse_uid() refuses it, NSS finds no such name: ESRCH.
+      { unit: unitName, errno: ESRCH, exitStatus: what === 'user' ? EXIT_USER : EXIT_GROUP },
     );
   }
   return id;
@@ -145,6 +148,7 @@ function remembered<T>(
   if (r instanceof ActivationError)
     throw new ActivationError(r.code, r.message, {
       unit: unitName,
+      ...(r.errno !== undefined ? { errno: r.errno } : {}),
       ...(r.exitStatus !== undefined ? { exitStatus: r.exitStatus } : {}),
     });
   return r;
@@ -184,6 +188,7 @@ function lookupUser(user: string, unitName?: string): ResolvedUser {
   // not run a process as a uid it cannot look up; DynamicUser= is refused before, sandbox.ts).
   throw new ActivationError('USER_NOT_FOUND', `Failed to determine user credentials: ${ESRCH_TEXT}`, {
     unit: unitName,
+    errno: ESRCH,
     exitStatus: EXIT_USER,
   });
 }
@@ -252,6 +257,7 @@ function lookupGroup(group: string, unitName?: string): number {
   if (gid !== undefined) return gid;
   throw new ActivationError('GROUP_NOT_FOUND', `Failed to determine group credentials: ${ESRCH_TEXT}`, {
     unit: unitName,
+    errno: ESRCH,
     exitStatus: EXIT_GROUP,
   });
 }
@@ -324,6 +330,7 @@ export function supplementaryGroups(
     if ((initgroups?.length ?? 0) + named++ >= NGROUPS_MAX)
       throw new ActivationError('GROUP_NOT_FOUND', 'Failed to determine supplementary groups: Argument list too long', {
         unit: unitName,
+        errno: 7, // E2BIG
         exitStatus: EXIT_GROUP,
       });
     let id: number | undefined;
@@ -335,6 +342,7 @@ export function supplementaryGroups(
     if (id === undefined)
       throw new ActivationError('GROUP_NOT_FOUND', `Failed to determine supplementary groups: ${ESRCH_TEXT}`, {
         unit: unitName,
+        errno: ESRCH,
         exitStatus: EXIT_GROUP,
       });
     // merge_gid_lists(): each gid once, or the kernel would keep the duplicates.

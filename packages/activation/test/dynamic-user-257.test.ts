@@ -19,7 +19,7 @@ import { ActivationEngine, type ServiceOutputLine } from '../src/index.js';
 import { need, root } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
 import { type RecordingLogger, testLogger } from './helpers/log.js';
-import { recording } from './helpers/recorded-257.js';
+import { keyValues, recording } from './helpers/recorded-257.js';
 import { tmp } from './helpers/run.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/v257/failed-start/', import.meta.url));
@@ -32,10 +32,14 @@ afterEach(async () => {
   engine = undefined;
 });
 
-async function start(allow: boolean): Promise<{ e: ActivationEngine; log: RecordingLogger; out: string[] }> {
+async function start(
+  allow: boolean,
+  unit = 'dyn.service',
+  edit: (t: string) => string = (t) => t,
+): Promise<{ e: ActivationEngine; log: RecordingLogger; out: string[] }> {
   const dir = join(tmp('dyn-'), 'units');
   mkdirSync(dir);
-  writeFileSync(join(dir, 'dyn.service'), readFileSync(join(FIXTURE, 'dyn.service'), 'utf8'));
+  writeFileSync(join(dir, unit), edit(readFileSync(join(FIXTURE, unit), 'utf8')));
   const log = testLogger();
   const out: string[] = [];
   engine = new ActivationEngine({
@@ -88,5 +92,62 @@ describe('DynamicUser=yes with a numeric User= (systemd 257, fixtures/v257/faile
     expect(log.warnings.filter((l) => l.includes('(implied by DynamicUser=yes) is not enforced'))).toHaveLength(2);
     expect(out).toContain('Seccomp:\t0');
     expect(want('Seccomp:')).toEqual(['Seccomp:\t2']);
+  });
+});
+
+/** 257's err lines about `unit` (the executor's and the manager's), `UNIT: text` as our logger records them. */
+function recordedErrors(unit: string): string[] {
+  return rec.lines.flatMap((l) => {
+    const m = /^\[(?:log|exec)\] err: (.*)$/.exec(l);
+    return m && (m[1] as string).startsWith(`${unit}: `) ? [m[1] as string] : [];
+  });
+}
+
+describe('DynamicUser=yes with a numeric User=: the later commands of a run (257: dynamic_user_realize())', () => {
+  it('the recording: the first command runs as the number, a later one looks it up in passwd (217/USER without an entry)', () => {
+    expect(rec.tagged('journal', 'dynpre.service')).toEqual(['pre uid=4399 gid=4399 groups=4399']);
+    expect(rec.tagged('journal', 'dyntwo.service')).toEqual(['main1 uid=4398 gid=4398 groups=4398']);
+    expect(recordedErrors('dynpre.service')).toEqual([
+      'dynpre.service: Failed to update dynamic user credentials: No such process',
+      'dynpre.service: Failed at step USER spawning /bin/sh: No such process',
+    ]);
+    expect(keyValues(rec.tagged('show', 'dynpre.service')[0])).toMatchObject({
+      Result: 'exit-code',
+      ExecMainStatus: '217',
+    });
+    expect(rec.tagged('journal', 'dynent.service')).toEqual([
+      'main1 uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)',
+      'main2 uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)',
+    ]);
+  });
+
+  it('dynpre.service: ExecStartPre= runs as uid 4399, ExecStart= fails 217/USER with 257 s lines', async (ctx) => {
+    need(ctx, root);
+    const { e, log, out } = await start(true, 'dynpre.service');
+    await expect(e.startUnit('dynpre.service')).rejects.toThrow(
+      'Job for dynpre.service failed because the control process exited with error code.',
+    );
+    expect(out).toEqual(rec.tagged('journal', 'dynpre.service'));
+    // The job's own line (bare in 257) is failed-start-257's.
+    expect(log.errors.filter((l) => / (dynamic user credentials|at step)/.test(l))).toEqual(
+      recordedErrors('dynpre.service'),
+    );
+    expect(log.warnings).toContain('dynpre.service: Main process exited, code=exited, status=217/USER');
+    expect(e.unitInfo('dynpre.service')).toMatchObject({ activeState: 'failed', result: 'exit-code' });
+    expect(e.unitInfo('dynpre.service')?.service?.lastExit?.code).toBe(217);
+    // The next run starts over: its first command runs as the number again.
+    await expect(e.startUnit('dynpre.service')).rejects.toThrow();
+    expect(out).toEqual([...rec.tagged('journal', 'dynpre.service'), ...rec.tagged('journal', 'dynpre.service')]);
+  });
+
+  it('dynent.service: with a passwd entry (65534) a later command runs with the entry s gid', async (ctx) => {
+    need(ctx, root);
+    // 257 ran both ExecStart= of the oneshot; the later command here is ExecStart= after ExecStartPre=.
+    const { e, out } = await start(true, 'dynent.service', (t) =>
+      t.replace('ExecStart=/bin/sh -c "echo main1', 'ExecStartPre=/bin/sh -c "echo main1'),
+    );
+    await e.startUnit('dynent.service');
+    expect(e.unitInfo('dynent.service')).toMatchObject({ activeState: 'inactive', result: 'success' });
+    expect(out).toEqual(rec.tagged('journal', 'dynent.service'));
   });
 });
