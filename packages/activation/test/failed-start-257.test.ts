@@ -37,6 +37,8 @@ const SERVICES = [
   'prefail',
   'nouser',
   'nsfail',
+  // an ignored (`-`) ExecStartPre= whose binary is missing: the notice alone, the start goes on
+  'ignmissing',
 ].map((u) => `${u}.service`);
 
 let engine: ActivationEngine | undefined;
