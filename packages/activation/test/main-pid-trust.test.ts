@@ -10,7 +10,7 @@
  * reference to PID  from file …: Invalid argument").
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActivationEngine } from '../src/index.js';
@@ -52,7 +52,14 @@ describe('MAINPID=', () => {
   it('from an unprivileged sender, a process outside the service is refused; the stop leaves it alive', async (ctx) => {
     need(ctx, root);
     const pid = victim();
-    const notify = `python3 ${join(HELPERS, 'notify-barrier.py')}`;
+    // The sender runs as nobody: its script must be readable by nobody wherever the checkout is
+    // (a CI clone under a 0700 mktemp directory is not).
+    const open = tmp('notify-');
+    chmodSync(open, 0o755);
+    const script = join(open, 'notify-barrier.py');
+    copyFileSync(join(HELPERS, 'notify-barrier.py'), script);
+    chmodSync(script, 0o644);
+    const notify = `python3 ${script}`;
     // The service runs as root; the message comes from a process of it that dropped to nobody.
     const { e, log } = await startWith({
       'v.service': `[Service]\nType=notify\nNotifyAccess=all\nExecStart=/bin/sh -c 'setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups ${notify} "MAINPID=${pid}\\\\nREADY=1"; exec sleep infinity'\n`,
