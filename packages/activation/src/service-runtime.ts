@@ -23,6 +23,28 @@ export interface ServiceRuntime {
   restartTimer?: NodeJS.Timeout;
   /** Set while start() is queued so that two triggers never start twice. */
   starting: boolean;
+  /**
+   * The pending start job (job.c): a second `start` or a socket trigger merges into it and gets its
+   * result; a stop marks it canceled. Gone once the job has ended.
+   */
+  startJob?: StartJob;
+  /** The pending stop job: a `start` meanwhile cancels it (its client gets JOB_CANCELED). */
+  stopJob?: StopJob;
+}
+
+/** A pending start job. */
+export interface StartJob {
+  /** A stop (or restart) arrived while it was pending: it ends `canceled`, whatever the unit did. */
+  canceled: boolean;
+  done: Promise<StartOutcome>;
+}
+
+/** A pending stop job. */
+export interface StopJob {
+  /** Resolves once the service is gone (also after the job was canceled). */
+  done: Promise<void>;
+  /** A start came: the stop's client is answered `Job for UNIT canceled.` now; the stop goes on. */
+  cancel(): void;
 }
 
 /** How a start job ended (ServiceRuntimes.start()). */
@@ -140,9 +162,9 @@ export class ServiceRuntimes {
    * (logged `Failed to start UNIT - DESCRIPTION.`), `canceled` (a stop came first), or `skipped`
    * (nothing was started: it runs already, waits to restart, hit its start limit, lacks its socket).
    */
-  async start(svc: ServiceRuntime, trigger: SocketRuntime | undefined): Promise<StartOutcome> {
+  async start(svc: ServiceRuntime, trigger: SocketRuntime | undefined, job?: StartJob): Promise<StartOutcome> {
     const { core, sockets: table } = this;
-    if (svc.starting || svc.process.running || core.stopping) {
+    if (svc.starting || svc.process.running || core.stopping || (svc.startJob && svc.startJob !== job)) {
       // Someone else started it: this socket waits for the service to go away, like its siblings.
       if (trigger && trigger.state === 'listening' && !core.stopping) table.setState(trigger, 'running');
       return 'skipped';
@@ -179,13 +201,32 @@ export class ServiceRuntimes {
       ctx.fdNames = ports.map((p) => p.name);
     }
     svc.starting = true;
+    // The job: `job` when startNow() made it (waiting for a stop first), else a new one.
+    const j: StartJob = job ?? { canceled: false, done: Promise.resolve<StartOutcome>('skipped') };
+    svc.startJob = j;
+    const done = this.runStartJob(svc, j, trigger, sockets, ctx).finally(() => {
+      if (svc.startJob === j) delete svc.startJob;
+    });
+    if (!job) j.done = done;
+    return done;
+  }
+
+  private async runStartJob(
+    svc: ServiceRuntime,
+    job: StartJob,
+    trigger: SocketRuntime | undefined,
+    sockets: SocketRuntime[],
+    ctx: StartContext,
+  ): Promise<StartOutcome> {
+    const { core, sockets: table } = this;
+    const unit = svc.process.unit;
     try {
       const pid = await svc.process.start(ctx);
       core.events.emit('started', { service: unit.name, pid, ...(trigger ? { socket: trigger.unit.name } : {}) });
     } catch (err) {
       for (const s of sockets) table.enterListeningLater(s);
-      // A stop that canceled the start (before its main process) is not a failure to start.
-      if ((err as { code?: string }).code === 'JOB_CANCELED' || svc.process.startCanceled) {
+      // A stop that canceled the start is not a failure to start.
+      if (job.canceled || (err as { code?: string }).code === 'JOB_CANCELED' || svc.process.startCanceled) {
         core.log.debug(messageOf(err), { unit: unit.name });
         return 'canceled';
       }
@@ -194,15 +235,19 @@ export class ServiceRuntimes {
         core.log.debug(messageOf(err), { unit: unit.name });
         return 'done';
       }
-      // What failed was logged where it happened (the command's exit, the step that failed, the
-      // result); 257 ends with the job's line.
-      core.log.debug(`Start failed: ${messageOf(err)}`, { unit: unit.name });
+      // A failed command or step (EXEC_FAILED) was logged where it happened (`Control process
+      // exited, …`, the executor's `Failed at step …`); anything else thrown before the spawn
+      // (WorkingDirectory=, EnvironmentFile=, no ExecStart=) is logged here, as 257 logs its cause
+      // (`Failed to load environment files: …`). 257 ends with the job's line.
+      if ((err as { code?: string }).code === 'EXEC_FAILED')
+        core.log.debug(`Start failed: ${messageOf(err)}`, { unit: unit.name });
+      else core.log.error(messageOf(err), { unit: unit.name });
       this.logJobFailed(svc);
       return 'failed';
     } finally {
       svc.starting = false;
     }
-    return this.startJobEnd(svc);
+    return this.startJobEnd(svc, job);
   }
 
   /**
@@ -210,11 +255,12 @@ export class ServiceRuntimes {
    * that finished); failed once failed (or waiting to restart after a failure). Activating and
    * deactivating (a start timeout's SIGTERM) go on waiting.
    */
-  private async startJobEnd(svc: ServiceRuntime): Promise<StartOutcome> {
+  private async startJobEnd(svc: ServiceRuntime, job: StartJob): Promise<StartOutcome> {
     const p = svc.process;
-    while (p.state === 'activating' || p.state === 'deactivating')
-      await new Promise<void>((resolve) => p.once('state', () => resolve()));
-    if (p.startCanceled) return 'canceled';
+    while (p.state === 'activating' || p.state === 'deactivating') await nextState(p);
+    // A stop (or restart) that came while the job was pending canceled it: 257 answers the start
+    // `Job for UNIT canceled.` (no `Failed to start` line), also when the stop timed out.
+    if (job.canceled || p.startCanceled) return 'canceled';
     const failed = p.state === 'failed' || (p.state === 'auto-restart' && (p.lastResult ?? 'success') !== 'success');
     if (!failed) return 'done';
     this.logJobFailed(svc);
@@ -235,12 +281,7 @@ export class ServiceRuntimes {
    */
   async startNow(name: string): Promise<void> {
     const svc = this.require(name);
-    if (svc.process.running || svc.starting) return;
-    if (svc.restartTimer) {
-      this.cancelRestart(svc);
-      svc.process.clearAutoRestart();
-    }
-    const outcome = await this.start(svc, undefined);
+    const outcome = await this.startJobFor(svc);
     if (outcome === 'canceled') throw new ActivationError('JOB_CANCELED', `Job for ${name} canceled.`, { unit: name });
     if (outcome === 'failed')
       throw new ActivationError('JOB_FAILED', jobFailedMessage(name, svc.process.lastResult ?? 'resources'), {
@@ -248,11 +289,66 @@ export class ServiceRuntimes {
       });
   }
 
-  /** `stop UNIT`: no restart is left scheduled; resolves when the service is gone. */
+  /**
+   * The start job `start UNIT` waits for (job.c job_install()): a pending one (a `start` or a
+   * socket trigger began it) is merged into, both get its result; an active unit answers at once; a
+   * unit stopping (its stop job canceled: that client is answered `Job for UNIT canceled.`) starts
+   * once the stop has finished.
+   */
+  private startJobFor(svc: ServiceRuntime): Promise<StartOutcome> {
+    const p = svc.process;
+    const pending = svc.startJob;
+    if (pending && !pending.canceled) return pending.done;
+    const stop = svc.stopJob;
+    if (pending || stop || p.state === 'deactivating') {
+      stop?.cancel();
+      const job: StartJob = { canceled: false, done: Promise.resolve<StartOutcome>('skipped') };
+      svc.startJob = job;
+      job.done = (async (): Promise<StartOutcome> => {
+        await pending?.done;
+        await stop?.done.catch(() => undefined);
+        while (p.state === 'deactivating') await nextState(p);
+        if (job.canceled) return 'canceled';
+        return this.startFresh(svc, job);
+      })().finally(() => {
+        if (svc.startJob === job) delete svc.startJob;
+      });
+      return job.done;
+    }
+    if (p.running || svc.starting) return Promise.resolve('skipped');
+    return this.startFresh(svc);
+  }
+
+  /** A start now, also when an auto-restart is scheduled (it is canceled). */
+  private startFresh(svc: ServiceRuntime, job?: StartJob): Promise<StartOutcome> {
+    if (svc.restartTimer) {
+      this.cancelRestart(svc);
+      svc.process.clearAutoRestart();
+    }
+    return this.start(svc, undefined, job);
+  }
+
+  /**
+   * `stop UNIT`: no restart is left scheduled; a pending start job is canceled (answered
+   * `Job for UNIT canceled.`); resolves when the service is gone, or rejects with JOB_CANCELED as
+   * soon as a `start` canceled this stop job (the stop itself goes on, the start waits for it).
+   */
   async stop(svc: ServiceRuntime): Promise<void> {
     this.cancelRestart(svc);
     svc.process.clearAutoRestart();
-    await svc.process.stop();
+    if (svc.startJob) svc.startJob.canceled = true;
+    const done = svc.process.stop();
+    let cancel!: () => void;
+    const canceled = new Promise<'canceled'>((resolve) => (cancel = () => resolve('canceled')));
+    const job: StopJob = { done, cancel };
+    svc.stopJob = job;
+    try {
+      const name = svc.process.name;
+      if ((await Promise.race([done.then(() => 'done' as const), canceled])) === 'canceled')
+        throw new ActivationError('JOB_CANCELED', `Job for ${name} canceled.`, { unit: name });
+    } finally {
+      if (svc.stopJob === job) delete svc.stopJob;
+    }
   }
 
   /** The engine stops: every service stops, no restart comes after. */
@@ -260,6 +356,7 @@ export class ServiceRuntimes {
     const stops: Array<Promise<void>> = [];
     for (const svc of this.byName.values()) {
       this.cancelRestart(svc);
+      if (svc.startJob) svc.startJob.canceled = true;
       stops.push(svc.process.stop());
     }
     return stops;
@@ -316,4 +413,9 @@ export class ServiceRuntimes {
       }
     }
   }
+}
+
+/** Resolves at the process's next state change. */
+function nextState(p: ServiceProcess): Promise<void> {
+  return new Promise<void>((resolve) => p.once('state', () => resolve()));
 }
