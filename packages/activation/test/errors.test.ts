@@ -63,10 +63,10 @@ describe('ActivationError', () => {
     expect(err).toMatchObject({ code: 'ENVIRONMENT_FILE', errno: 2, unit: 'a.service' });
   });
 
-  it('USER_NOT_FOUND', () => {
+  it('USER_NOT_FOUND: ESRCH, errno 3 (get_user_creds(): no passwd entry; the step line prints its strerror)', () => {
     const err = thrown(() => resolveUser('v-no-such-user-7c1', 'a.service'));
     expect(err).toBeInstanceOf(ActivationError);
-    expect(err).toMatchObject({ code: 'USER_NOT_FOUND', errno: undefined });
+    expect(err).toMatchObject({ code: 'USER_NOT_FOUND', errno: 3 });
   });
 
   it('errnoOf gives the name, errnoNumberOf the positive number, of Node and addon errors alike', () => {
