@@ -16,7 +16,8 @@ import type { ReadableWatch } from './native-binding.js';
 import { type OpenedPort, type Preopened, closePorts, closePreopened, openPorts, preopenPorts } from './open-listen.js';
 import { RateLimit } from './rate-limit.js';
 import type { SocketControl } from './socket-exec.js';
-import { hasExecCommands, SocketSteps } from './socket-steps.js';
+import { hasExecCommands, listenFailedLine, SocketSteps } from './socket-steps.js';
+import { failedToStartLine } from './job-messages.js';
 
 export interface SocketRuntime {
   unit: SocketUnit;
@@ -220,16 +221,35 @@ export class SocketRuntimes {
     }
     const { log } = this.core;
     const sock = this.create(unit, carried);
+    const failed = (err: unknown): void => {
+      const code = err instanceof ActivationError ? err.code : undefined;
+      report.failed.push({ unit: unit.name, error: messageOf(err), ...(code ? { code } : {}) });
+    };
     try {
       this.hooks.checkTarget(unit);
+    } catch (err) {
+      // socket_start() refuses before anything is opened: no result of the unit's own, the job's line.
+      log.error(messageOf(err), { unit: unit.name });
+      log.error(failedToStartLine(unit.name, unit.unit.description), { unit: unit.name, bare: true });
+      sock.error = messageOf(err);
+      this.setState(sock, 'failed', 'resources');
+      failed(err);
+      return;
+    }
+    try {
       this.openPorts(sock, preopened);
       this.enterListening(sock);
       report.listening.push(unit.name);
     } catch (err) {
-      const code = err instanceof ActivationError ? err.code : undefined;
+      // socket_enter_start_chown()/socket_enter_listening() (fixtures/v257/activation.json m.socket):
+      // `Failed to create listening socket (…): …`, `Failed to listen on sockets: <strerror>`,
+      // `Failed with result 'resources'.`, then the job's `Failed to listen on UNIT - DESCRIPTION.`
       log.error(messageOf(err), { unit: unit.name });
-      this.enterFailed(sock, 'resources', messageOf(err));
-      report.failed.push({ unit: unit.name, error: messageOf(err), ...(code ? { code } : {}) });
+      log.warn(listenFailedLine(err), { unit: unit.name });
+      this.enterFailed(sock, 'resources');
+      sock.error = messageOf(err);
+      log.error(failedToStartLine(unit.name, unit.unit.description), { unit: unit.name, bare: true });
+      failed(err);
     }
   }
 

@@ -17,6 +17,7 @@
  * it at once, as before).
  */
 import { failedToStartLine } from './job-messages.js';
+import { errnoMessage } from '@mptcp/constants';
 import type { SocketUnit } from '@mptcp/unit';
 import type { EngineCore } from './engine-core.js';
 import type { SocketResult, StartReport } from './engine-types.js';
@@ -25,6 +26,15 @@ import { ActivationError, messageOf } from './errors.js';
 import { closePorts } from './open-listen.js';
 import { SocketControl, type StepFds } from './socket-exec.js';
 import type { Carried, SocketRuntime, SocketRuntimes } from './socket-runtime.js';
+
+/**
+ * socket.c's warning when the listeners cannot be opened: `Failed to listen on sockets: <strerror>`
+ * (fixtures/v257/activation.json m.socket: `Protocol not supported`), the errno of the failure.
+ */
+export function listenFailedLine(err: unknown): string {
+  const errno = err instanceof ActivationError ? err.errno : undefined;
+  return `Failed to listen on sockets: ${errno !== undefined ? errnoMessage(errno) : messageOf(err)}`;
+}
 
 /** Whether `unit` has ExecStartPre=, ExecStartPost=, ExecStopPre= or ExecStopPost=. */
 export function hasExecCommands(unit: SocketUnit): boolean {
@@ -130,6 +140,7 @@ export class SocketSteps {
       this.table.openPorts(sock);
     } catch (err) {
       log.error(messageOf(err), { unit: unit.name });
+      log.warn(listenFailedLine(err), { unit: unit.name });
       control.lastFailure = messageOf(err);
       await this.stopSteps(sock, 'resources');
       return failed();
