@@ -166,17 +166,29 @@ function lastResettable(unit: ServiceUnit, key: string, parse: (v: string) => nu
   return out;
 }
 
-/** The assignments of `key` in order (@mptcp/unit kept the valid ones, and the resets). */
-let facts: ReturnType<typeof machineHostFacts> | undefined;
+/**
+ * The host facts (%H, %m, %b, …) as of the unit's load: the parser reads them at each (re)load, so
+ * they are kept per loaded unit object (a reload makes new ones), not for the daemon's lifetime.
+ */
+const hostFacts = new WeakMap<ServiceUnit, ReturnType<typeof machineHostFacts>>();
 
-/** unit_full_printf() of a value (as the parser checked it); undefined when it does not resolve. */
+/**
+ * unit_full_printf() of a value (as the parser checked it); undefined when it does not resolve. A
+ * value that resolves to no CPU set was reported at the unit's load (FILE:LINE: `Failed to parse CPU
+ * affinity '…'`, by the parser; an instance's by unit-definitions.ts) and is left out here, as 257 does.
+ */
 function withSpecifiers(unit: ServiceUnit, v: string): string | undefined {
   if (!v.includes('%')) return v;
-  facts ??= machineHostFacts();
+  let facts = hostFacts.get(unit);
+  if (facts === undefined) {
+    facts = machineHostFacts();
+    hostFacts.set(unit, facts);
+  }
   const r = expandSpecifiers(v, { name: unit.name, ...(unit.file ? { file: unit.file } : {}), host: facts });
   return r.ok ? r.value : undefined;
 }
 
+/** The assignments of `key` in order (@mptcp/unit kept the valid ones, and the resets). */
 function values(unit: ServiceUnit, key: string): readonly string[] {
   const extra: Readonly<Record<string, string[]>> | undefined = unit.extra;
   return extra?.[key] ?? [];

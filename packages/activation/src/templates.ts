@@ -22,6 +22,22 @@ import { ActivationError } from './errors.js';
 import { templatePrefix } from './instance-name.js';
 import { readRegularFile } from './read-regular.js';
 
+const loadWarnings = new WeakMap<ServiceUnit, string[]>();
+
+function withLoadWarnings(unit: ServiceUnit, diagnostics: Parameters<typeof formatDiagnostic>[0][]): ServiceUnit {
+  if (diagnostics.length > 0) loadWarnings.set(unit, diagnostics.map(formatDiagnostic));
+  else loadWarnings.delete(unit);
+  return unit;
+}
+
+/**
+ * What the parser said, as FILE:LINE: text, when it loaded this instance (the template's file: 257's
+ * `aff@.service:5: Failed to parse CPU affinity 'abc'` for CPUAffinity=%i of aff@abc.service).
+ */
+export function instanceLoadWarnings(unit: ServiceUnit): readonly string[] {
+  return loadWarnings.get(unit) ?? [];
+}
+
 /** Produces the service unit for one instance name (`echo@0-….service`). */
 export type TemplateResolver = (template: ServiceTemplate, instanceName: string) => ServiceUnit | Promise<ServiceUnit>;
 
@@ -39,7 +55,7 @@ export const defaultTemplateResolver: TemplateResolver = (template, instanceName
       templateFile: template.file,
       ...(template.searchPaths ? { searchPaths: template.searchPaths } : {}),
     });
-    if (r.unit && r.unit.kind === 'service' && !r.fatal) return r.unit;
+    if (r.unit && r.unit.kind === 'service' && !r.fatal) return withLoadWarnings(r.unit, r.diagnostics);
     throw new ActivationError(
       'TEMPLATE_NOT_FOUND',
       `Failed to load ${instanceName}: ${r.diagnostics.map(formatDiagnostic).join('; ')}`,
@@ -157,7 +173,7 @@ function instanceFromText(template: ServiceTemplate, text: string, instanceName:
   });
   if (r.unit && r.unit.kind === 'service' && !r.fatal) {
     if (!cache.specifiers) cache.shared = r.unit;
-    return cache.specifiers ? r.unit : { ...r.unit };
+    return withLoadWarnings(cache.specifiers ? r.unit : { ...r.unit }, r.diagnostics);
   }
   throw new ActivationError(
     'TEMPLATE_NOT_FOUND',

@@ -8,7 +8,13 @@ import type { EngineUnits, ServiceTemplate } from './engine-types.js';
 import { ActivationError, messageOf } from './errors.js';
 import { templateNameFor } from './instance-name.js';
 import type { Logger } from './logger.js';
-import { type SnapshotCache, type TemplateResolver, isServiceUnit, snapshotTemplate } from './templates.js';
+import {
+  type SnapshotCache,
+  type TemplateResolver,
+  instanceLoadWarnings,
+  isServiceUnit,
+  snapshotTemplate,
+} from './templates.js';
 
 /** Accept=no service name: Service= or the socket's own name with `.service`. */
 export function serviceNameOf(socket: SocketUnit): string {
@@ -74,7 +80,10 @@ export class UnitDefinitions {
       const template = this.templates.get(templateOf(name) ?? '');
       if (!template || templateOf(name) === name) continue;
       try {
-        this.services.set(name, await this.instantiate(template, name));
+        const unit = await this.instantiate(template, name);
+        // The instance's load: the parser's warnings (FILE:LINE: …) as 257 logs them at load.
+        for (const w of instanceLoadWarnings(unit)) this.log.warn(w, { unit: name, bare: true });
+        this.services.set(name, unit);
         added.push(name);
       } catch (err) {
         this.log.error(`Failed to load ${name}: ${messageOf(err)}`, { unit: socket.name });

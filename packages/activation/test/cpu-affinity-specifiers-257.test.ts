@@ -55,4 +55,24 @@ describe('CPUAffinity= with specifiers (systemd 257, fixtures/v257/failed-start)
       expect(rec.tagged('show', unit)).toContain(`CPUAffinity=${cpus}`);
     }
   });
+
+  it('an instance whose %i is no CPU set: 257 s load-time line with the template s FILE:LINE (aff@abc.service)', async () => {
+    // systemd-analyze verify of aff@abc.service (a link to aff@.service), recorded: `[verify-aff]`.
+    const verify = rec.lines
+      .filter((l) => l.startsWith('[verify-aff] ') && l.includes("'abc'"))
+      .map((l) => l.slice(13));
+    expect(verify).toEqual(["aff@.service:5: Failed to parse CPU affinity 'abc'"]);
+    const work = tmp('affinity-');
+    const dir = join(work, 'units');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'aff@.service'), readFileSync(join(FIXTURE, 'aff@.service'), 'utf8'));
+    // aff@abc.service is loaded as systemd loads it on demand: for the socket that needs it.
+    writeFileSync(join(dir, 'aff@abc.socket'), `[Socket]\nListenStream=${await loopback()}\n`);
+    const log = testLogger();
+    engine = new ActivationEngine({ logger: log });
+    await engine.start((await loadEngineUnits([dir])).units);
+    // testLogger puts the unit before each line (ours is logged bare, as 257's FILE:LINE lines).
+    const ours = log.warnings.filter((w) => w.includes('CPU affinity'));
+    expect(ours.map((w) => w.replace(`aff@abc.service: ${dir}/`, ''))).toEqual(verify);
+  });
 });
