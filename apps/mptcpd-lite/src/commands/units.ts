@@ -25,8 +25,17 @@ export const EXIT_NO_SUCH_UNIT_STATUS = 4;
 /** systemctl start/stop/restart/reload: no such unit. */
 export const EXIT_NO_SUCH_UNIT = 5;
 
-/** Stop and restart wait for TimeoutStopSec= (90 s by default) and more. */
+/** Stop and reload wait for TimeoutStopSec= (90 s by default) and more. */
 const UNIT_OP_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * How long the CLI waits for the daemon's answer to a unit operation: systemctl waits for a start
+ * or restart job however long it takes (TimeoutStartSec=infinity, ExecStartPre= that runs for
+ * hours): no limit; stop and reload keep UNIT_OP_TIMEOUT_MS.
+ */
+export function unitOpTimeoutMs(op: UnitOperation): number {
+  return op === 'start' || op === 'restart' ? Infinity : UNIT_OP_TIMEOUT_MS;
+}
 
 /** A bare name is a service, as systemctl completes it. */
 export function unitName(name: string): string {
@@ -118,7 +127,7 @@ function unitOpCommand(op: UnitOperation, description: string): Command {
           opts.control,
           'unit',
           { op, units: names },
-          UNIT_OP_TIMEOUT_MS,
+          unitOpTimeoutMs(op),
         );
         if (opts.json) process.stdout.write(toJson(r.results, 2) + '\n');
         let code = EXIT_OK;

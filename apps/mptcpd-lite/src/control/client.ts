@@ -17,10 +17,13 @@ export function controlRequest(
   return new Promise((resolve, reject) => {
     const sock = net.connect(path);
     let buf = '';
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new CliError(`${path}: no reply from the daemon within ${timeoutMs} ms`, EXIT_ERROR, 'ETIMEDOUT'));
-    }, timeoutMs);
+    // Infinity: no limit (setTimeout() would fire at once for it).
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(() => {
+          sock.destroy();
+          reject(new CliError(`${path}: no reply from the daemon within ${timeoutMs} ms`, EXIT_ERROR, 'ETIMEDOUT'));
+        }, timeoutMs)
+      : undefined;
     sock.setEncoding('utf8');
     sock.on('connect', () => {
       const problem = serverProblem(sock);

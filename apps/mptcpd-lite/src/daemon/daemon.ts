@@ -155,6 +155,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     }
   };
 
+  const isStopping = (): boolean => state === 'stopping' || state === 'stopped';
+
   const stop = async (reason: string): Promise<void> => {
     if (state === 'stopping' || state === 'stopped') return done.then(() => undefined);
     state = 'stopping';
@@ -223,19 +225,26 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
             setImmediate(() => void stop('control request'));
             return { stopping: true };
           case 'unit': {
-            // One at a time, in order, as systemctl queues the jobs; each unit gets its own answer.
+            // systemctl start/restart enqueues every job, then waits once: the jobs run together.
+            // Stop and reload go one at a time, in order. Each unit gets its own answer, in order.
+            const op = req.op ?? 'start';
+            const units = req.units ?? [];
+            const answer = (unit: string, r: PromiseSettledResult<void>): UnitOperationResult =>
+              r.status === 'fulfilled'
+                ? { unit, ok: true }
+                : {
+                    unit,
+                    ok: false,
+                    error: { code: (r.reason as { code?: string }).code ?? 'EIO', message: messageOf(r.reason) },
+                  };
+            if (op === 'start' || op === 'restart') {
+              const settled = await Promise.allSettled(units.map((u) => engine.unitOperation(op, u)));
+              return { results: units.map((u, i) => answer(u, settled[i] as PromiseSettledResult<void>)) };
+            }
             const results: UnitOperationResult[] = [];
-            for (const unit of req.units ?? []) {
-              try {
-                await engine.unitOperation(req.op ?? 'start', unit);
-                results.push({ unit, ok: true });
-              } catch (err) {
-                results.push({
-                  unit,
-                  ok: false,
-                  error: { code: (err as { code?: string }).code ?? 'EIO', message: messageOf(err) },
-                });
-              }
+            for (const unit of units) {
+              const [r] = await Promise.allSettled([engine.unitOperation(op, unit)]);
+              results.push(answer(unit, r as PromiseSettledResult<void>));
             }
             return { results };
           }
@@ -253,6 +262,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     await opts.beforeEngineStart?.();
     lastReport = await engine.start();
   } catch (err) {
+    // A stop (SIGTERM) during the start-up owns the shutdown: no ERRNO= after STOPPING=1.
+    if (isStopping()) return { done, stop, reload };
     await control?.close().catch(() => undefined);
     await notifier.notify({ ERRNO: 1, STATUS: `Failed to start: ${messageOf(err)}` });
     process.off('SIGHUP', onHup);
@@ -261,6 +272,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     throw err;
   }
   reportLoad(log, lastReport);
+  // A stop that arrived during the start-up (a socket's ExecStartPre= still running) wins: no
+  // `ready` event and no READY=1 after STOPPING=1, as the reload path.
+  if (isStopping()) return { done, stop, reload };
   state = 'running';
   const startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpu = process.cpuUsage();
