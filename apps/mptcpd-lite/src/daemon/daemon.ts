@@ -244,7 +244,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
             const results: UnitOperationResult[] = [];
             for (const unit of units) {
               const [r] = await Promise.allSettled([engine.unitOperation(op, unit)]);
-              results.push(answer(unit, r as PromiseSettledResult<void>));
+              results.push(answer(unit, r));
             }
             return { results };
           }
