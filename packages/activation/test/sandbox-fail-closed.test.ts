@@ -97,10 +97,13 @@ describe('which directives count (systemd semantics of the effective value)', ()
   it('the Accept=yes fast path never takes a template with an unenforced directive or PrivateTmp=yes', () => {
     const tpl = (extra: string): ServiceUnit =>
       serviceOf(`[Service]\nExecStart=/bin/cat\nStandardInput=socket\n${extra}`);
-    expect(fastEligible(tpl(''), '0-x')).toBe(true);
-    expect(fastEligible(tpl('CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n'), '0-x')).toBe(true); // applied per spawn
-    expect(fastEligible(tpl('ProtectSystem=strict\n'), '0-x')).toBe(false);
-    expect(fastEligible(tpl('PrivateTmp=yes\n'), '0-x')).toBe(false); // directories per instance
+    // A real instance name: its unescaped form (0/127.0.0.1:…) never occurs in the unit's random
+    // directory path (`0-x` unescapes to `0/x`, which a path ending in …0/x.service contains).
+    const instance = '0-127.0.0.1:9-127.0.0.1:4242';
+    expect(fastEligible(tpl(''), instance)).toBe(true);
+    expect(fastEligible(tpl('CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n'), instance)).toBe(true); // applied per spawn
+    expect(fastEligible(tpl('ProtectSystem=strict\n'), instance)).toBe(false);
+    expect(fastEligible(tpl('PrivateTmp=yes\n'), instance)).toBe(false); // directories per instance
   });
 
   it('names the last assignment, in a drop-in too, in exec_invoke() order (the first gives the status)', () => {
