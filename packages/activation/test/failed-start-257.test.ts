@@ -17,7 +17,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ActivationEngine, type LogFields, type Logger } from '../src/index.js';
 import { need, root } from './helpers/capability.js';
 import { loadUnits } from './helpers/load.js';
-import { keyValues, recording } from './helpers/recorded-257.js';
+import { expectStateAsShown, recording } from './helpers/recorded-257.js';
 import { loopback, tmp, waitFor } from './helpers/run.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/v257/failed-start/', import.meta.url));
@@ -147,13 +147,8 @@ describe('a start that fails (systemd 257, fixtures/v257/failed-start)', () => {
     expect(got.first).toBe(want?.message[0]);
     // Type=simple: the job was done at the fork; the unit fails after.
     await waitFor(settled(e, unit), 20_000, `${unit} to settle`);
-    const shown = keyValues(rec.tagged('show', unit)[0]);
     const info = e.unitInfo(unit);
-    expect({ ActiveState: info?.activeState, SubState: info?.subState, Result: info?.result }).toEqual({
-      ActiveState: shown.ActiveState,
-      SubState: shown.SubState,
-      Result: shown.Result,
-    });
+    const shown = expectStateAsShown(info, rec.tagged('show', unit)[0]);
     // ExecMainStatus= (code=exited: the status; killed: the signal number) when a main process ran.
     if (shown.ExecMainCode === '1') expect(info?.service?.lastExit?.code).toBe(Number(shown.ExecMainStatus));
     expect(ourLines(log, unit)).toEqual(recordedLines(unit));
@@ -182,13 +177,7 @@ describe('a start that fails (systemd 257, fixtures/v257/failed-start)', () => {
     expect(first).toBe('Job for reloadfail.service failed.');
     expect(rec.tagged('rc-reload', unit)).toEqual(['1']);
     await expect(e.reloadUnit(unit)).rejects.toMatchObject({ code: 'JOB_FAILED', message: first });
-    const shown = keyValues(rec.tagged('show', unit)[0]);
-    const info = e.unitInfo(unit);
-    expect({ ActiveState: info?.activeState, SubState: info?.subState, Result: info?.result ?? 'success' }).toEqual({
-      ActiveState: shown.ActiveState,
-      SubState: shown.SubState,
-      Result: shown.Result,
-    });
+    expectStateAsShown(e.unitInfo(unit), rec.tagged('show', unit)[0]);
     expect(ourLines(log, unit)).toEqual(recordedLines(unit));
   });
 

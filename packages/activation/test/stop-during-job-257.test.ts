@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ActivationEngine } from '../src/index.js';
 import { loadUnits } from './helpers/load.js';
 import { testLogger } from './helpers/log.js';
-import { activeLine, keyValues, recording } from './helpers/recorded-257.js';
+import { activeLine, expectStateAsShown, keyValues, recording } from './helpers/recorded-257.js';
 import { tmp, waitFor } from './helpers/run.js';
 
 let engine: ActivationEngine | undefined;
@@ -75,13 +75,8 @@ describe.each(CASES)('stop while the $job job runs (systemd 257, fixtures/v257/$
       // 257: "Job for UNIT canceled." (rc 1) for the start or reload, nothing (rc 0) for the stop.
       expect(rec.tagged(c.job, unit)[0]).toBe(`Job for ${unit} canceled. rc=1`);
       expect(await job).toBe(`JOB_CANCELED: Job for ${unit} canceled.`);
-      const shown = keyValues(rec.tagged('show', unit)[0]);
       const info = e.unitInfo(unit);
-      expect({ ActiveState: info?.activeState, SubState: info?.subState, Result: info?.result }).toEqual({
-        ActiveState: shown.ActiveState,
-        SubState: shown.SubState,
-        Result: shown.Result,
-      });
+      expectStateAsShown(info, rec.tagged('show', unit)[0]);
       expect(activeLine(info)).toBe(rec.tagged('status', unit)[0]);
       // What ran: the interrupted command, no ExecStop=, ExecStopPost= with the result.
       expect(readFileSync(out, 'utf8').split('\n').filter(Boolean)).toEqual(rec.tagged('ran', unit));

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import type { UnitInfo } from '../../src/index.js';
 
 export interface Recording {
@@ -38,4 +39,18 @@ export function activeLine(u: UnitInfo | undefined): string {
   return u.activeState === 'failed'
     ? `Active: failed (Result: ${u.result})`
     : `Active: ${u.activeState} (${u.subState})`;
+}
+
+/**
+ * Expects our unit's ActiveState/SubState/Result to be those of the recorded `systemctl show` line
+ * (a unit without a result yet reads as 257's `Result=success`); returns that line's keys.
+ */
+export function expectStateAsShown(u: UnitInfo | undefined, showLine: string | undefined): Record<string, string> {
+  const shown = keyValues(showLine);
+  expect({ ActiveState: u?.activeState, SubState: u?.subState, Result: u?.result ?? 'success' }).toEqual({
+    ActiveState: shown.ActiveState,
+    SubState: shown.SubState,
+    Result: shown.Result,
+  });
+  return shown;
 }
