@@ -92,7 +92,8 @@ enum Step : int {
   kSchedSetaffinity,
   kIoprioSet,
   kTimerSlack,  // reported as "prctl" with option PR_SET_TIMERSLACK
-  kPersonality
+  kPersonality,
+  kCgroup  // the write of "0" to the cgroup's cgroup.procs (reported as "cgroup")
 };
 const char* const kStepNames[] = {"",
                                   "sigaction",
@@ -118,7 +119,8 @@ const char* const kStepNames[] = {"",
                                   "sched_setaffinity",
                                   "ioprio_set",
                                   "prctl",
-                                  "personality"};
+                                  "personality",
+                                  "cgroup"};
 
 // The kernel's struct rlimit64 for prlimit64 (both fields 64-bit on every ABI).
 struct KernelRlimit64 {
@@ -177,6 +179,7 @@ struct SpawnArgs {
   const gid_t* groups;
   size_t ngroups;
   bool setsid;
+  int cgroupFd;           // cgroup.procs of the cgroup to join (written "0"); -1: stay in the daemon's
   char* const* pidSlots;  // digits of getpid() go here (each slot has room for 20 + NUL)
   int npidSlots;
   // Exec context (systemd's IgnoreSIGPIPE=, UMask=, Limit*=, Nice=, OOMScoreAdjust=, NoNewPrivileges=).
@@ -407,7 +410,10 @@ int Child(void* arg) {
     }
     syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(unsigned long));
   }
-  // 2. Own session (and process group): the daemon signals the group on stop.
+  // 2. The service's cgroup (systemd's exec_spawn() attaches before anything else runs): every
+  //    process it forks from now on is in it, whatever session or process group it moves to.
+  if (a->cgroupFd >= 0 && syscall(SYS_write, a->cgroupFd, "0", 1) < 0) Fail(a, errno, kCgroup);
+  //    Own session (and process group): the daemon signals the group on stop.
   if (a->setsid && syscall(SYS_setsid) < 0) Fail(a, errno, kSetsid);
   // 3. fds: first move every source below n above the highest target (CLOEXEC), so that placing
   //    fd i never overwrites a source still needed (a source at or above n cannot be overwritten:
@@ -671,6 +677,7 @@ int SpawnRequest::Run(const char** step) {
   a.groups = groups_.data();
   a.ngroups = groups_.size();
   a.setsid = setsid_;
+  a.cgroupFd = cgroupFd_;
   a.pidSlots = slots_.data();
   a.npidSlots = static_cast<int>(slots_.size());
   a.ignoreSigpipe = ignoreSigpipe_;
@@ -904,6 +911,12 @@ bool SpawnRequest::ParseContext(Napi::Env env, Napi::Value v) {
     // An empty set still makes the call (the kernel refuses it: EINVAL), as sched_setaffinity() would.
     if (affinity_.empty()) affinity_.push_back(0);
   }
+  Napi::Value cg = o.Get("cgroupFd");
+  if (cg.IsNumber()) {
+    int fd = cg.As<Napi::Number>().Int32Value();
+    if (fd < 0) return Bad(env, "context.cgroupFd must be an fd");
+    cgroupFd_ = fd;
+  }
   Napi::Value io = o.Get("ioprio");
   if (io.IsNumber()) {
     ioprio_ = io.As<Napi::Number>().Int32Value();
@@ -1101,6 +1114,7 @@ void InitSpawn(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnCapabilities", Napi::Boolean::New(env, true));
   // The context key privateTmp is applied (likewise).
   exports.Set("spawnPrivateTmp", Napi::Boolean::New(env, true));
+  exports.Set("spawnCgroup", Napi::Boolean::New(env, true));
   // The context keys mounts/inaccessibleDir are applied (likewise).
   exports.Set("spawnMounts", Napi::Boolean::New(env, true));
   // The context keys coredumpFilter/cpuScheduling/cpuAffinity/ioprio/timerSlackNsec/personality are applied.

@@ -86,6 +86,8 @@ export interface SpawnContext {
   timerSlackNsec?: bigint;
   /** Personality=: personality(). */
   personality?: number;
+  /** An fd of a cgroup v2 cgroup.procs, open for writing: the child writes "0" to it first (joins that cgroup). */
+  cgroupFd?: number;
 }
 
 /** One step of a child's mount namespace (spawn.ts SpawnProcessOptions.mounts). */
@@ -164,6 +166,8 @@ export interface NativeBinding {
   spawnCapabilities?: boolean;
   /** true when spawn() applies the context's privateTmp. */
   spawnPrivateTmp?: boolean;
+  /** spawn()'s context.cgroupFd is applied (absent in builds before it). */
+  spawnCgroup?: boolean;
   /** true when spawn() applies the context's mounts. */
   spawnMounts?: boolean;
   /** true when spawn() applies the context's coredumpFilter, cpuScheduling, cpuAffinity, ioprio, timerSlackNsec, personality. */

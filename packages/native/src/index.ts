@@ -98,6 +98,7 @@ export {
 } from './datagram.js';
 export {
   spawnProcess,
+  spawnCgroupSupported,
   spawnProcessAsync,
   MAX_ID,
   watchExit,

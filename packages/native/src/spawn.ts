@@ -65,6 +65,14 @@ export interface SpawnProcessOptions {
    * credentials are dropped. EPERM/EACCES are ignored (as systemd does, e.g. in a user namespace).
    */
   oomScoreAdjust?: number;
+  /**
+   * The cgroup v2 the child joins: an fd of that cgroup's `cgroup.procs`, opened for writing by the
+   * caller (and kept open until the spawn settled). The child writes `0` to it as its first step,
+   * before `setsid` and everything else (systemd attaches a service's processes to its cgroup before
+   * exec), so whatever it forks later — also after a setsid()/setpgid() — stays in that cgroup.
+   * A failure fails the spawn (`cgroup`, e.g. EBUSY, ENOENT once the cgroup was removed, EACCES).
+   */
+  cgroupFd?: number;
   /** NoNewPrivileges=: prctl(PR_SET_NO_NEW_PRIVS) as the last step before execve. Default false. */
   noNewPrivileges?: boolean;
   /**
@@ -297,6 +305,13 @@ function nativeContext(options: SpawnProcessOptions): NativeSpawnContext {
       detail:
         '(this build of the addon does not apply CPU/IO scheduling, affinity, timer slack, coredump filter or personality; rebuild it)',
     });
+  const cgroupFd = intIn(options.cgroupFd, 0, 0x7fffffff, 'cgroupFd');
+  // An addon built before the cgroup step would leave the child in the daemon's cgroup.
+  if (cgroupFd !== undefined && binding().spawnCgroup !== true)
+    throw spawnError(osConstants.errno.ENOSYS, {
+      syscall: 'cgroup',
+      detail: '(cgroupFd: this build of the addon does not attach to cgroups; rebuild it)',
+    });
   const umask = intIn(options.umask, 0, 0o777, 'umask');
   const nice = intIn(options.nice, -20, 19, 'nice');
   const oom = intIn(options.oomScoreAdjust, -1000, 1000, 'oomScoreAdjust');
@@ -324,6 +339,7 @@ function nativeContext(options: SpawnProcessOptions): NativeSpawnContext {
     ...(ioprio !== undefined ? { ioprio } : {}),
     ...(options.timerSlackNsec !== undefined ? { timerSlackNsec: options.timerSlackNsec } : {}),
     ...(personality !== undefined ? { personality } : {}),
+    ...(cgroupFd !== undefined ? { cgroupFd } : {}),
   };
 }
 
@@ -396,6 +412,11 @@ function spawned(r: NativeSpawnResult, options: SpawnProcessOptions): SpawnedPro
  * The calling thread (the event loop) waits until the child has exec'd (vfork semantics, about
  * 0.2–1 ms): a daemon that spawns per connection should use {@link spawnProcessAsync}.
  */
+/** Whether the loaded addon applies `cgroupFd` (an older prebuild does not: such a spawn fails with ENOSYS). */
+export function spawnCgroupSupported(): boolean {
+  return binding().spawnCgroup === true;
+}
+
 export function spawnProcess(options: SpawnProcessOptions): SpawnedProcess {
   return spawned(binding().spawn(...nativeArgsOwning(options, 'spawnProcess')), options);
 }

@@ -103,6 +103,7 @@ class SpawnRequest {
   std::string inaccessible_[6];    // reg, dir, chr, blk, fifo, sock nodes (InaccessiblePaths=)
   uint64_t bounding_ = 0, ambient_ = 0;
   int umask_ = -1, nice_ = 0;
+  int cgroupFd_ = -1;  // context.cgroupFd: the cgroup.procs the child joins (-1: none)
   std::string oomText_;
   std::vector<RlimitEntry> rlimits_;
 
