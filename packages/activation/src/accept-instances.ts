@@ -318,6 +318,8 @@ export class AcceptInstances {
   // ---- the fast path (accept-fast.ts) -------------------------------------------------------------
 
   private fastApi(): AcceptSpawnApi | undefined {
+    // Each instance needs a cgroup of its own, created per connection: the regular path only.
+    if (this.core.channels.cgroupsFor(this.core.native)) return undefined;
     return this.core.requireNative().acceptSpawn;
   }
 

@@ -10,6 +10,7 @@
  * - limits.ts / spawn-budget.ts: trigger, start and connection limits, the fd budget of spawns;
  * - unit-definitions.ts, engine-reload.ts, engine-status.ts: definitions, daemon-reload, status.
  */
+import type { CgroupTree } from './cgroup.js';
 import { EventEmitter } from 'node:events';
 import { AcceptInstances } from './accept-instances.js';
 import { EngineCore } from './engine-core.js';
@@ -71,6 +72,12 @@ export interface EngineOptions {
    * systemd's exit status for that step (226/NAMESPACE, 228/SECCOMP, …). Default false.
    */
   allowUnenforcedSandbox?: boolean;
+  /**
+   * Each service run (and Accept=yes instance) in a cgroup v2 of its own under this tree (cgroup.ts
+   * detectCgroups()), as systemd tracks units: stops signal the whole cgroup and wait until it is
+   * empty. Needs the native launcher; without it (or without this option) the process groups.
+   */
+  cgroups?: CgroupTree;
 }
 
 export class ActivationEngine extends EventEmitter<EngineEvents> {

@@ -143,6 +143,7 @@ export type ExecContextOptions = Pick<
   | 'ioprio'
   | 'timerSlackNsec'
   | 'personality'
+  | 'cgroupFd'
 >;
 
 /**
@@ -431,6 +432,7 @@ function launchNative(prep: PreparedExec, native: NativeSpawn, handOff?: FdHandO
     prep.context?.ambientCapabilities === undefined &&
     prep.context?.privateTmp === undefined &&
     prep.context?.mounts === undefined &&
+    prep.context?.cgroupFd === undefined &&
     nodeLauncherRefusal(prep) === undefined;
   if (native.spawnProcessAsync && !blocking) {
     // The addon closes the hand-off fd once clone() returned a child (exec'd or failed later); on a

@@ -104,6 +104,8 @@ const STEP_STATUS: Readonly<Record<string, number>> = {
   setgroups: EXIT_GROUP,
   setgid: EXIT_GROUP,
   setuid: EXIT_USER,
+  // The child's attach to its service's cgroup (cgroup.ts): 257's EXIT_CGROUP.
+  cgroup: EXIT_CGROUP,
 };
 
 /**

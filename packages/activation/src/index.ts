@@ -83,3 +83,14 @@ export {
   type SocketActivateOptions,
 } from './socket-activate.js';
 export { loadEngineUnits, type LoadedEngineUnits } from './load-units.js';
+export {
+  CgroupTree,
+  DAEMON_LEAF,
+  TREE_PREFIX,
+  UnitCgroup,
+  detectCgroups,
+  ownCgroupDir,
+  reapCgroups,
+  treeName,
+  type CgroupDetection,
+} from './cgroup.js';

@@ -57,6 +57,8 @@ export interface NativeApi {
   dup?: (fd: number) => number;
   /** The Accept=yes fast path (accept-fast.ts); absent in an older addon or with the node launcher. */
   acceptSpawn?: AcceptSpawnApi;
+  /** `spawn` places children in a cgroup (`cgroupFd`); false in an older addon or with the node launcher. */
+  spawnCgroup?: boolean;
   /** pidfds of processes that are not our children (foreign-exit.ts, the notify socket); absent in an older addon. */
   pidfd?: PidfdApi;
   /** SO_PASSPIDFD on the notify socket: false when the kernel has none (before 6.5); absent in an older addon. */
@@ -124,6 +126,9 @@ export function adaptNative(mod: NativeModule): NativeApi {
   };
   return {
     ...(nativeSpawnDisabled() ? {} : { spawn }),
+    ...(!nativeSpawnDisabled() && typeof mod.spawnCgroupSupported === 'function' && mod.spawnCgroupSupported()
+      ? { spawnCgroup: true }
+      : {}),
     openSocket: (spec) => mod.openSocket(spec),
     openSockets: (specs) => mod.openStreamListeners(specs),
     // No wrapper closure per watcher (a daemon keeps one per listening socket).

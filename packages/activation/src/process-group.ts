@@ -30,6 +30,15 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** A process's name (/proc/PID/comm), or `n/a` once it is gone (strna()). */
+export function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return 'n/a';
+  }
+}
+
 export function sessionOfPid(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

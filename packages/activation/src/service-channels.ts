@@ -3,6 +3,7 @@
  * capture of stdout/stderr into the log, and the options each ServiceProcess is built with. The
  * socket side of the engine knows nothing of them.
  */
+import type { CgroupTree } from './cgroup.js';
 import { messageOf } from './errors.js';
 import type { OutputMode, SpawnMethod } from './exec.js';
 import type { Logger } from './logger.js';
@@ -21,6 +22,8 @@ export interface ServiceChannelOptions {
   onServiceOutput?: ServiceOutputSink;
   /** See ServiceProcessOptions.allowUnenforcedSandbox. */
   allowUnenforcedSandbox?: boolean;
+  /** See ServiceProcessOptions.cgroups. */
+  cgroups?: CgroupTree;
 }
 
 export class ServiceChannels {
@@ -69,7 +72,19 @@ export class ServiceChannels {
       ...(native?.dup ? { dupFd: native.dup } : {}),
       ...(native?.pidfd ? { pidfd: native.pidfd } : {}),
       ...(this.options.allowUnenforcedSandbox ? { allowUnenforcedSandbox: true } : {}),
+      // The child joins its cgroup in the native launcher only.
+      ...(spawn && native?.spawnCgroup && this.options.cgroups ? { cgroups: this.options.cgroups } : {}),
     };
+  }
+
+  /** Whether services are tracked by cgroups (see processOptions()). */
+  cgroupsFor(native: NativeApi | undefined): boolean {
+    return (
+      this.options.cgroups !== undefined &&
+      this.options.spawn !== 'node' &&
+      native?.spawn !== undefined &&
+      native.spawnCgroup === true
+    );
   }
 
   close(): void {

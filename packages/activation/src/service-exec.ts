@@ -3,6 +3,7 @@
  * working directory, the environment (LISTEN_*, NOTIFY_SOCKET, WATCHDOG_USEC, MAINPID), where the
  * output goes, and the launcher. The ServiceProcess decides what runs when.
  */
+import type { UnitCgroup } from './cgroup.js';
 import { dynamicNumericIds, dynamicUser } from './dynamic-user.js';
 import { errnoMessage } from '@mptcp/constants';
 import { existsSync, statSync } from 'node:fs';
@@ -130,6 +131,8 @@ export class ServiceExec {
    * a uid outside 61184–65519 is then looked up in passwd (getpwuid()) — see laterDynamicCredentials().
    */
   private dynamicRealized = false;
+  /** This run's cgroup (options.cgroups): created at its first spawn, removed once the run is over and it is empty. */
+  private runCgroup: UnitCgroup | undefined;
 
   constructor(
     private readonly unit: () => ServiceUnit,
@@ -157,6 +160,23 @@ export class ServiceExec {
     if (fd !== undefined) this.options.closeFd?.(fd);
     this.privateTmp?.remove();
     this.privateTmp = undefined;
+    // The cgroup goes once empty (rmdir); a process left in it (KillMode=process/none) keeps it, and
+    // the next run of the unit shares it, as 257's unit cgroup.
+    this.runCgroup?.release();
+    this.runCgroup = undefined;
+  }
+
+  /** This run's cgroup once something was spawned into it (cgroup tracking only). */
+  get cgroup(): UnitCgroup | undefined {
+    return this.runCgroup?.used ? this.runCgroup : undefined;
+  }
+
+  /** The fd of this run's cgroup.procs for a spawn (created at the run's first spawn), or none. */
+  private cgroupFd(): { cgroupFd?: number } {
+    const tree = this.options.cgroups;
+    if (!tree || !this.options.spawn) return {};
+    this.runCgroup ??= tree.unit(this.unit().name);
+    return { cgroupFd: this.runCgroup.procsFd() };
   }
 
   private controlContext(): StartContext {
@@ -407,11 +427,14 @@ export class ServiceExec {
       // An Accept=yes instance's spawn runs off the event loop (the loop goes on accepting); any other
       // start clones at once, which gets the child exec'd sooner (ExecOptions.blocking).
       ...(ctx.handOff ? { handOff: ctx.handOff } : { blocking: true }),
-      context: this.withoutUnapplied(
-        cmd.fullPrivileges
-          ? this.withNamespace(withoutSandbox(execContextOf(this.unit())), false)
-          : this.withNamespace(execContextOf(this.unit()), true),
-      ),
+      context: {
+        ...this.withoutUnapplied(
+          cmd.fullPrivileges
+            ? this.withNamespace(withoutSandbox(execContextOf(this.unit())), false)
+            : this.withNamespace(execContextOf(this.unit()), true),
+        ),
+        ...this.cgroupFd(),
+      },
     });
   }
 

@@ -69,6 +69,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   private readonly starter: ServiceStarter;
   private readonly stopper: ServiceStopper;
   private readonly notifyActions: NotifyActions;
+  private readonly exec: ServiceExec;
 
   constructor(
     public unit: ServiceUnit,
@@ -88,12 +89,14 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       },
       flushNotifications: () => options.notify?.flush(),
     });
+    const exec = new ServiceExec(() => withImpliedSandbox(this.unit), options);
+    this.exec = exec;
     const parts: ServiceParts = {
       p: this,
       run: this.run,
       timers,
       // DynamicUser=yes: the sandbox it implies is part of the unit the commands run with.
-      exec: new ServiceExec(() => withImpliedSandbox(this.unit), options),
+      exec,
       options,
       log,
       setState: (state, sub) => this.setState(state, sub),
@@ -224,9 +227,10 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     return sessionMembers(this.run.session);
   }
 
-  /** Processes of this service now (its session), like systemd's Tasks: count. */
+  /** Processes of this service now (its cgroup, else its session), like systemd's Tasks: count. */
   tasks(): number {
-    return this.running ? this.sessionMembers().length : 0;
+    if (!this.running) return 0;
+    return this.exec.cgroup?.pids().length ?? this.sessionMembers().length;
   }
 
   /** The status snapshot; `withTasks` scans /proc for the Tasks: count (one unit's `status`, not every status poll). */

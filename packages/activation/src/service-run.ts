@@ -14,6 +14,8 @@ import type { ServiceProcessOptions, ServiceState, ServiceSubState } from './ser
 export class ServiceRun {
   /** The session the main process leads (setsid): processes of this service. */
   session: number | undefined;
+  /** With cgroups: this stop already sent KillSignal= to the whole cgroup (drainCgroup() does not again). */
+  cgroupSignalled = false;
   /** The main process when it is our child. */
   child: ServiceChild | undefined;
   /** The ExecStartPre=/ExecStartPost=/ExecReload= process running. */

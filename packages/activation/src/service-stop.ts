@@ -5,9 +5,9 @@
  * KillSignal=, then SIGKILL after TimeoutStopSec= (KillMode= decides who gets them).
  */
 import { messageOf } from './errors.js';
-import { type ExitStatus, waitExit } from './exec.js';
+import { type ExitStatus, type ServiceChild, waitExit } from './exec.js';
 import { watchForeignMain } from './foreign-exit.js';
-import { mainPidSuitability, signalGroup, signalService } from './process-group.js';
+import { commOf, mainPidSuitability, signalGroup, signalService } from './process-group.js';
 import { resultOfExit, shallRestart } from './restart-policy.js';
 import { describeExit, succeeded } from './service-exec.js';
 import type { ServiceParts } from './service-run.js';
@@ -213,8 +213,11 @@ export class ServiceStopper {
     run.child = undefined;
     p.pid = undefined;
     p.lastResult = result;
+    // stop-sigterm/stop-sigkill until the cgroup is empty, ExecStopPost=, final-sigterm (cgroups only).
+    await this.drainCgroup(false);
     this.s.setState('deactivating', 'stop-post');
     await this.s.exec.runStopPost(result, status);
+    await this.drainCgroup(true);
     this.s.exec.releaseControlContext();
     this.s.options.notify?.unregister(p);
     if (result !== 'success') log.warn(`Failed with result '${result}'.`, { unit: this.name });
@@ -238,7 +241,7 @@ export class ServiceStopper {
     // the service's too (systemd signals the whole cgroup), and the start waits for it.
     const control = this.s.run.control;
     if (control?.pid !== undefined && this.s.p.unit.killMode !== 'none')
-      signalGroup(control, signal, this.s.p.unit.killMode);
+      this.signalControl(control, signal, this.s.p.unit.killMode);
     this.s.timers.armStop();
   }
 
@@ -252,13 +255,93 @@ export class ServiceStopper {
       const kill = p.unit.finalKillSignal || 'SIGKILL';
       this.signalMain(kill, p.unit.killMode === 'process' ? 'process' : 'control-group');
       const control = run.control;
-      if (control?.pid !== undefined) signalGroup(control, kill, 'control-group');
+      if (control?.pid !== undefined) this.signalControl(control, kill, 'control-group');
     }
   }
 
   private signalMain(signal: string, mode: string = this.s.p.unit.killMode): void {
     const { p, run } = this.s;
-    signalService({ session: run.session, child: run.child ?? run.forkingStarter, pid: p.pid }, signal, mode);
+    const target = { session: run.session, child: run.child ?? run.forkingStarter, pid: p.pid };
+    const cgroup = this.s.exec.cgroup;
+    if (cgroup && mode === 'control-group') {
+      // unit_kill_context(): the whole cgroup (cg_kill_recursive(); SIGKILL through cgroup.kill), then
+      // a main process outside it (MAINPID= from a privileged sender) by its PID.
+      const reached =
+        signal === 'SIGKILL' && cgroup.kill() ? new Set(cgroup.pids()) : cgroup.signal(signal as NodeJS.Signals);
+      run.cgroupSignalled = true;
+      const main = p.pid ?? target.child?.pid;
+      if (main !== undefined && !reached.has(main) && !cgroup.pids().includes(main))
+        signalService({ ...target, session: undefined }, signal, 'process');
+      return;
+    }
+    signalService(cgroup ? { ...target, session: undefined } : target, signal, mode);
+  }
+
+  /** A control process (ExecStartPre=, …) and, with cgroups, the rest of the cgroup (KillMode=). */
+  private signalControl(control: ServiceChild, signal: string, mode: string): void {
+    const cgroup = this.s.exec.cgroup;
+    if (cgroup && mode === 'control-group') {
+      if (!(signal === 'SIGKILL' && cgroup.kill())) cgroup.signal(signal as NodeJS.Signals);
+      this.s.run.cgroupSignalled = true;
+      return;
+    }
+    signalGroup(control, signal, mode);
+  }
+
+  /**
+   * The main process is gone; with cgroups what is left in the service's cgroup goes as in 257's
+   * service_enter_signal() (stop-sigterm/stop-sigkill, and final-sigterm after ExecStopPost=):
+   * KillMode=control-group sends KillSignal= to every process in it (unless this stop already did)
+   * and SIGKILL (cgroup.kill) after TimeoutStopSec=; mixed SIGKILL at once; process and none leave
+   * them running (logged at the end, as 257's unit_warn_leftover_processes() in service_enter_dead()).
+   * Resolves once the cgroup is empty (cgroup.events `populated 0`, watched through inotify) or,
+   * after the SIGKILL, gives up after another TimeoutStopSec=.
+   */
+  private async drainCgroup(final: boolean): Promise<void> {
+    const { p, run, log } = this.s;
+    const cgroup = this.s.exec.cgroup;
+    if (!cgroup || !cgroup.populated()) return;
+    const unit = p.unit;
+    if (unit.killMode === 'process' || unit.killMode === 'none') {
+      if (final)
+        for (const pid of cgroup.pids())
+          log.info(`Unit process ${pid} (${commOf(pid)}) remains running after unit stopped.`, { unit: this.name });
+      return;
+    }
+    const wait = async (kill: () => void): Promise<boolean> => {
+      const empty = cgroup.whenEmpty();
+      kill();
+      let t: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        empty.done.then(() => false),
+        new Promise<boolean>((r) => (t = timer(unit.timeoutStopUsec, () => r(true)))),
+      ]);
+      if (t) clearTimeout(t);
+      empty.cancel();
+      return timedOut;
+    };
+    // 257's stop-sigterm while what is left goes (after ExecStopPost=, final-sigterm: shown as stop-post).
+    if (p.state !== 'deactivating') this.s.setState('deactivating', 'stop-sigterm');
+    let sigkill = unit.killMode === 'mixed';
+    if (!sigkill) {
+      const signalled = run.cgroupSignalled;
+      run.cgroupSignalled = false;
+      sigkill = await wait(() => {
+        if (!signalled) cgroup.signal(unit.killSignal as NodeJS.Signals);
+      });
+      if (sigkill) {
+        log.warn(`State '${p.subState}' timed out. Killing.`, { unit: this.name });
+        if (run.result === 'success') run.setResult('timeout');
+      }
+    }
+    if (!sigkill || !unit.sendSIGKILL) return;
+    const kill = unit.finalKillSignal || 'SIGKILL';
+    const killAll = (): void => {
+      for (const pid of cgroup.pids())
+        log.warn(`Killing process ${pid} (${commOf(pid)}) with signal ${kill}.`, { unit: this.name });
+      if (kill !== 'SIGKILL' || !cgroup.kill()) cgroup.signal(kill as NodeJS.Signals);
+    };
+    if (await wait(killAll)) log.warn('Processes still around after SIGKILL. Ignoring.', { unit: this.name });
   }
 
   /**
@@ -288,13 +371,13 @@ export class ServiceStopper {
         const control = run.control;
         if (control?.pid !== undefined) {
           p.subState = 'stop-sigterm';
-          signalGroup(control, p.unit.killSignal, 'control-group');
+          this.signalControl(control, p.unit.killSignal, 'control-group');
           const stopKill = timer(p.unit.timeoutStopUsec, () => {
             if (run.control !== control || !p.unit.sendSIGKILL) return;
             this.s.log.warn(`State 'stop-sigterm' timed out. Killing.`, { unit: this.name });
             if (run.result === 'success') run.setResult('timeout');
             p.subState = 'stop-sigkill';
-            signalGroup(control, p.unit.finalKillSignal || 'SIGKILL', 'control-group');
+            this.signalControl(control, p.unit.finalKillSignal || 'SIGKILL', 'control-group');
           });
           try {
             await run.startSettled;

@@ -3,6 +3,7 @@
  * what a start gets from its socket, what an exit reports, the options every ServiceProcess is
  * built with, and its status snapshot.
  */
+import type { CgroupTree } from './cgroup.js';
 import type { ServiceUnit } from '@mptcp/unit';
 import type { FdHandOff, NativeSpawn, OutputMode } from './exec.js';
 import type { FdStorePrimitives } from './fd-store.js';
@@ -97,6 +98,8 @@ export interface ServiceProcessOptions {
    * instead of failing them as systemd fails an exec step it cannot do. Default false.
    */
   allowUnenforcedSandbox?: boolean;
+  /** Each run in a cgroup of its own (cgroup.ts); without it the process groups (process-group.ts). */
+  cgroups?: CgroupTree;
 }
 
 export interface ServiceEvents {
