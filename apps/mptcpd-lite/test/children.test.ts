@@ -8,7 +8,15 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BootClock, COMPACT_MIN, ChildRegistry, bootId, replayJournal, startTimeOf } from '../src/daemon/children.js';
+import {
+  BootClock,
+  COMPACT_MIN,
+  ChildRegistry,
+  bootId,
+  journalCgroups,
+  replayJournal,
+  startTimeOf,
+} from '../src/daemon/children.js';
 
 const quiet = { warning: () => undefined, notice: () => undefined };
 let dir: string;
@@ -60,6 +68,17 @@ describe('replayJournal', () => {
     expect(replayJournal('mptcpd-lite pids v2 boot other\n+10 500\n', boot).size).toBe(0);
     expect(replayJournal('+10 500\n', boot).size).toBe(0);
     expect(replayJournal('mptcpd-lite pids v2 boot b0\n+10\n+x 1\n-\n+11 5 6\n', boot).size).toBe(0);
+  });
+});
+
+describe('journalCgroups', () => {
+  it('the cgroup trees a journal of this boot records (a cgroup line is not a pid record)', () => {
+    const text =
+      'mptcpd-lite pids v2 boot b0\n@cgroup /sys/fs/cgroup/mptcpd-lite-0123456789ab\n+10 5\n' +
+      '@cgroup /sys/fs/cgroup/system.slice\n@cgroup /sys/fs/cgroup/mptcpd-lite-0123456789ab\n';
+    expect(journalCgroups(text, 'b0')).toEqual(['/sys/fs/cgroup/mptcpd-lite-0123456789ab']);
+    expect(journalCgroups(text, 'other')).toEqual([]);
+    expect(replayJournal(text, 'b0')).toEqual(new Map([[10, { startedBy: 5 }]]));
   });
 });
 

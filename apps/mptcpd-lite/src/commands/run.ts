@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
 import { defaultControlPath } from '../control/paths.js';
 import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK, errnoOf, messageOf } from '../exit-codes.js';
+import { trackingText, type ProcessTracking } from '../control/protocol.js';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../log.js';
 
 export const DEFAULT_UNIT_DIRS = ['/etc/mptcpd-lite/units'];
@@ -20,6 +21,7 @@ interface RunOptions {
   metrics?: string;
   statusAllow?: string[];
   allowUnenforcedSandbox?: boolean;
+  cgroup: 'auto' | 'off';
 }
 
 export function runCommand(): Command {
@@ -63,6 +65,14 @@ export function runCommand(): Command {
     .option(
       '--allow-unenforced-sandbox',
       'start services whose sandbox/privilege directives mptcpd-lite does not enforce (PrivateTmp=disconnected, ProtectKernelTunables=, SystemCallFilter=, …) with a warning per unit, instead of failing them as systemd fails a step it cannot do (226/NAMESPACE, 228/SECCOMP, …): weaker isolation than the unit asks for',
+    )
+    .addOption(
+      new Option(
+        '--cgroup <mode>',
+        "service process tracking: auto = a cgroup v2 per service run (and Accept=yes instance) below the daemon's own cgroup, as systemd, where the cgroup2 file system is writable and has cgroup.kill (kernel 5.14+); else, and with off, process groups (a process that calls setsid() escapes them)",
+      )
+        .choices(['auto', 'off'])
+        .default('auto'),
     )
     .addHelpText(
       'after',
@@ -120,22 +130,32 @@ sd_notify: with NOTIFY_SOCKET set, sends READY=1, RELOADING=1 (+MONOTONIC_USEC=)
         const controlPath = path.resolve(opts.control ?? defaultControlPath());
         const { startOperate } = await import('../operate/start.js');
         const operate = await startOperate(opts, log);
-        const { createEngine } = await import('../daemon/activation-engine.js');
         const { startDaemon } = await import('../daemon/daemon.js');
         const { ChildRegistry } = await import('../daemon/children.js');
         const children = new ChildRegistry(`${controlPath}.pids`, log);
         children.open();
+        // Before the engine: the daemon moves itself into its tree's leaf (processTracking()).
+        const { createEngine, processTracking } = await import('../daemon/activation-engine.js');
+        const { tree, tracking } = await processTracking(opts.cgroup === 'off' ? 'off' : 'auto', controlPath);
+        log.info(`Service processes are tracked by ${trackingText(tracking)}.`);
+        if (tree) {
+          children.recordCgroup(tree.base);
+          // Back to where it came from; the tree goes unless a unit cgroup is left (KillMode=process).
+          process.once('exit', () => tree.close());
+        }
         const engine = await createEngine({
           unitDirs,
           log,
           children,
           ...(opts.allowUnenforcedSandbox ? { allowUnenforcedSandbox: true } : {}),
+          ...(tree ? { cgroups: tree } : {}),
         });
         const daemon = await startDaemon({
           engine,
           log,
           controlPath,
           unitDirs,
+          tracking,
           beforeEngineStart: async () => void (await children.reapOrphans()),
         });
         try {

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
 import { controlRequest } from '../control/client.js';
 import { defaultControlPath } from '../control/paths.js';
-import type { DaemonStatus } from '../control/protocol.js';
+import { trackingText, type DaemonStatus } from '../control/protocol.js';
 import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
 import { toJson } from '../json.js';
 import { EXIT_NO_SUCH_UNIT_STATUS, EXIT_UNIT_INACTIVE, unitStatusAction } from './units.js';
@@ -17,6 +17,7 @@ function table(rows: string[][]): string[] {
 export function formatStatus(s: DaemonStatus): string {
   const out: string[] = [
     `mptcpd-lite ${s.version}, pid ${s.pid}, up ${Math.round(s.uptimeSec)} s, units from ${s.unitDirs.join(', ') || '-'}`,
+    ...(s.tracking ? [`service processes tracked by ${trackingText(s.tracking)}`] : []),
     '',
   ];
   const sockRows = [

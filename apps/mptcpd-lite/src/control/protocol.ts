@@ -116,6 +116,18 @@ export interface DaemonStatus {
   services: ServiceStatus[];
   /** Units that failed to load, with their diagnostics as printed. */
   failed: Array<{ unit: string; file: string; stage: 'load' | 'start'; messages: string[] }>;
+  /**
+   * How service processes are tracked: a cgroup v2 per service run under `path` (`--cgroup auto` where
+   * it can), or their process groups (`reason`: why not cgroups). Absent from daemons before it.
+   */
+  tracking?: ProcessTracking;
+}
+
+export type ProcessTracking = { kind: 'cgroup'; path: string } | { kind: 'process-group'; reason: string };
+
+/** `cgroup (PATH)` or `process group (REASON)`. */
+export function trackingText(t: ProcessTracking): string {
+  return t.kind === 'cgroup' ? `cgroup (${t.path})` : `process group (${t.reason})`;
 }
 
 export type ControlReply =

@@ -5,7 +5,12 @@
  */
 import {
   ActivationEngine,
+  type CgroupDetection,
+  type CgroupTree,
   clearUserCache,
+  detectCgroups,
+  loadNative,
+  nativeSpawnDisabled,
   type LoadedEngineUnits,
   loadEngineUnits,
   type ServiceSnapshot,
@@ -13,7 +18,7 @@ import {
   type StartReport,
   type UnitInfo,
 } from '@mptcp/activation';
-import type { ServiceStatus, SocketListing, SocketStatus, UnitStatus } from '../control/protocol.js';
+import type { ProcessTracking, ServiceStatus, SocketListing, SocketStatus, UnitStatus } from '../control/protocol.js';
 import { MptcpdLiteError } from '../errors.js';
 import { createUnitLog } from '../events/unit-log.js';
 import { UnitJournal } from './unit-journal.js';
@@ -35,6 +40,8 @@ export interface EngineOptions {
    * (a warning per unit) instead of failing them with systemd's exit status for that step.
    */
   allowUnenforcedSandbox?: boolean;
+  /** --cgroup auto: each service run in a cgroup of its own under this tree (@mptcp/activation cgroup.ts). */
+  cgroups?: CgroupTree;
 }
 
 /** An engine UnitInfo as the control protocol's UnitStatus (log lines added by the caller). */
@@ -96,6 +103,33 @@ export function toServiceStatus(s: ServiceSnapshot): ServiceStatus {
   };
 }
 
+/** Why the services' launcher cannot put them in cgroups (the node launcher, an addon before `cgroupFd`). */
+async function cgroupLauncherProblem(): Promise<string | undefined> {
+  if (nativeSpawnDisabled()) return 'the node launcher (MPTCP_ACTIVATION_SPAWN=node) cannot join cgroups';
+  try {
+    // Loaded once: the engine's start() gets the same.
+    const native = await loadNative();
+    return native.spawn && native.spawnCgroup ? undefined : 'this build of @mptcp/native cannot join cgroups';
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/**
+ * `--cgroup auto|off`: the daemon's cgroup tree (it moves itself into the tree's leaf) and how
+ * `status` shows it, or the process groups and why (@mptcp/activation detectCgroups()).
+ */
+export async function processTracking(
+  mode: 'auto' | 'off',
+  controlPath: string,
+): Promise<{ tree?: CgroupTree; tracking: ProcessTracking }> {
+  const launcher = mode === 'off' ? undefined : await cgroupLauncherProblem();
+  const found: CgroupDetection = launcher ? { reason: launcher } : detectCgroups(mode, controlPath);
+  return found.tree
+    ? { tree: found.tree, tracking: { kind: 'cgroup', path: found.tree.base } }
+    : { tracking: { kind: 'process-group', reason: found.reason } };
+}
+
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { log } = opts;
   const journal = new UnitJournal(opts.journalLines);
@@ -112,6 +146,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     serviceOutput: 'log',
     onServiceOutput: (line) => units.output(line),
     ...(opts.allowUnenforcedSandbox ? { allowUnenforcedSandbox: true } : {}),
+    ...(opts.cgroups ? { cgroups: opts.cgroups } : {}),
   });
   // Lines the daemon itself logs about a unit (started, exited) go to its journal too.
   const unitLog = (unit: string, message: string): void => units.event(unit, message);

@@ -21,7 +21,12 @@
  * which cost ~35 % of the daemon's CPU per Accept=yes connection. Per-pid files of earlier versions
  * (`<dir>/<pid>` holding the exact start time) are still honoured and removed.
  *
- * Why this mechanism: it needs no cgroup delegation (often unavailable in containers), no change in
+ * With cgroup tracking (`--cgroup auto`, @mptcp/activation cgroup.ts) the journal also records the
+ * daemon's cgroup tree (`@cgroup PATH`, after the header): the next daemon kills every unit cgroup
+ * left in it (cgroup.kill, which also reaches a process that left its process group with setsid())
+ * and waits until each is empty (inotify on cgroup.events) before it opens its sockets.
+ *
+ * Why the process groups too: they need no cgroup delegation (often unavailable in containers), no change in
  * how processes are spawned (PR_SET_PDEATHSIG would also fire when the spawning thread exits) and
  * works for services whose own children share their process group (every service is a session and
  * group leader: setsid).
@@ -39,7 +44,8 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { CgroupTree, reapCgroups, TREE_PREFIX } from '@mptcp/activation';
 
 /** The journal is compacted once it holds this many lines and four times more than live records. */
 export const COMPACT_MIN = 4096;
@@ -179,6 +185,8 @@ function groupMembers(pgid: number): number[] {
 export type PidRecord = { startedBy: number } | { start: string };
 
 const HEADER = 'mptcpd-lite pids v2 boot ';
+/** The line that records the daemon's cgroup tree (ignored by daemons before it: not a record). */
+const CGROUP_LINE = '@cgroup ';
 
 /**
  * The records a journal's lines leave (pid → record): `+PID TICKS` adds, `=PID START` adds an exact
@@ -195,6 +203,19 @@ export function replayJournal(text: string, boot: string): Map<number, PidRecord
     else if (/^-\d+$/.test(line)) live.delete(Number(line.slice(1)));
   }
   return live;
+}
+
+/** The cgroup trees a journal records (`@cgroup PATH` lines), when it was written during boot `boot`. */
+export function journalCgroups(text: string, boot: string): string[] {
+  const lines = text.split('\n');
+  if (lines[0] !== `${HEADER}${boot}` || boot === '') return [];
+  const out = new Set<string>();
+  for (const line of lines) {
+    // Only a tree of ours (cgroup.ts treeName()), never any other cgroup a corrupt line could name.
+    if (line.startsWith(CGROUP_LINE) && basename(line.slice(CGROUP_LINE.length)).startsWith(TREE_PREFIX))
+      out.add(line.slice(CGROUP_LINE.length));
+  }
+  return [...out];
 }
 
 /** Whether the process now holding `pid` is the one `record` names. */
@@ -223,6 +244,8 @@ export class ChildRegistry {
   /** `-PID` lines not written yet. */
   private removals = '';
   private flushTimer: NodeJS.Timeout | undefined;
+  /** The daemon's cgroup tree (recordCgroup()), written after the header. */
+  private cgroup: string | undefined;
   private readonly onExit = (): void => this.close();
 
   constructor(
@@ -238,6 +261,16 @@ export class ChildRegistry {
       clock = undefined;
     }
     this.clock = clock;
+  }
+
+  /**
+   * Records the daemon's cgroup tree in the journal (with its next rewrite: reapOrphans() makes one),
+   * so that a daemon after a crash finds the unit cgroups to kill even from elsewhere.
+   */
+  recordCgroup(base: string): void {
+    if (base.includes('\n')) return;
+    this.cgroup = base;
+    if (this.fd >= 0) this.write(`${CGROUP_LINE}${base}\n`, 1);
   }
 
   /** The journal's path. */
@@ -369,6 +402,7 @@ export class ChildRegistry {
       const first = st.isFile() ? readFileSync(this.journal, 'latin1').split('\n', 1)[0] : undefined;
       if (first === `${HEADER}${this.boot}`) {
         this.fd = openSync(this.journal, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_NOFOLLOW);
+        if (this.cgroup !== undefined) writeSync(this.fd, `${CGROUP_LINE}${this.cgroup}\n`);
         return;
       }
     } catch {
@@ -383,7 +417,8 @@ export class ChildRegistry {
    */
   private rewrite(): void {
     const tmp = `${this.journal}.new`;
-    const text = `${HEADER}${this.boot}\n${[...this.live.values()].join('')}`;
+    const tree = this.cgroup !== undefined ? `${CGROUP_LINE}${this.cgroup}\n` : '';
+    const text = `${HEADER}${this.boot}\n${tree}${[...this.live.values()].join('')}`;
     const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW | fsc.O_APPEND, 0o600);
     try {
       writeSync(fd, text);
@@ -419,11 +454,37 @@ export class ChildRegistry {
   }
 
   /**
+   * The unit cgroups a previous daemon left in its tree (the journal's, and ours): cgroup.kill, and
+   * wait until each is empty (inotify on cgroup.events), then rmdir.
+   */
+  private async reapCgroups(timeoutMs: number): Promise<void> {
+    const trees = new Set<string>();
+    if (this.cgroup !== undefined) trees.add(this.cgroup);
+    if (this.enabled) {
+      try {
+        const st = lstatSync(this.journal);
+        if (st.isFile() && st.uid === this.uid)
+          for (const t of journalCgroups(readFileSync(this.journal, 'latin1'), this.boot)) trees.add(t);
+      } catch {
+        // No journal.
+      }
+    }
+    const dirs = [...trees].flatMap((t) => new CgroupTree(t).leftovers());
+    if (dirs.length === 0) return;
+    const killed = await reapCgroups(dirs, timeoutMs);
+    if (killed.length > 0)
+      this.log.notice(
+        `Killed the processes of ${killed.length} service cgroup(s) left running by a previous daemon: ${killed.map((d) => basename(d)).join(', ')}.`,
+      );
+  }
+
+  /**
    * Kills what a previous daemon left running (SIGKILL to each recorded group whose leader is still
    * the recorded process) and waits until those groups are gone, at most `timeoutMs`. Starts a new,
    * empty journal.
    */
   async reapOrphans(timeoutMs = 5000): Promise<number[]> {
+    await this.reapCgroups(timeoutMs);
     if (!this.enabled) return [];
     const killed: number[] = [];
     for (const [pid, record] of this.recorded()) {

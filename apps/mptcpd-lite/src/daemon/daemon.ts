@@ -6,7 +6,7 @@
  */
 import { trimMallocHeap } from '@mptcp/native';
 import { startControlServer, type ControlServer } from '../control/server.js';
-import type { DaemonStatus, UnitOperationResult } from '../control/protocol.js';
+import type { DaemonStatus, ProcessTracking, UnitOperationResult } from '../control/protocol.js';
 import { MptcpdLiteError } from '../errors.js';
 import { messageOf } from '../exit-codes.js';
 import { stdoutWriter, type Logger } from '../log.js';
@@ -28,6 +28,8 @@ export interface DaemonOptions {
    * is opened: the place to clean up after a crashed predecessor.
    */
   beforeEngineStart?: () => Promise<void>;
+  /** How service processes are tracked (for `status`). */
+  tracking?: ProcessTracking;
 }
 
 export interface RunningDaemon {
@@ -117,6 +119,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       sockets: s.sockets,
       services: s.services,
       failed: lastReport.failed,
+      ...(opts.tracking ? { tracking: opts.tracking } : {}),
     };
   };
 
