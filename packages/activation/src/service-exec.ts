@@ -474,11 +474,11 @@ export class ServiceExec {
     return { ...ctx, mounts, ...nodes };
   }
 
-  /** A control command (ExecStartPre=, ExecStop=…) with the run's environment, not waited for. */
-  control(cmd: ExecCommand, ids: RunIds): ServiceChild {
+  /** A control command (ExecStartPre=, ExecStop=…) with the run's environment (and `extra`), not waited for. */
+  control(cmd: ExecCommand, ids: RunIds, extra: Record<string, string> = {}): ServiceChild {
     const creds = this.credentials();
     const ctx = this.controlContext();
-    const env = this.environment(creds, cmd, false, ctx, ids);
+    const env = { ...this.environment(creds, cmd, false, ctx, ids), ...extra };
     return this.spawn(cmd, env, this.workingDirectory(creds.user), creds, ctx);
   }
 
@@ -490,14 +490,7 @@ export class ServiceExec {
     const unit = this.unit();
     if (unit.execStopPost.length === 0) return;
     const log = this.options.logger;
-    // No main process this run (a failed ExecStartPre=): 257 sets neither EXIT_CODE= nor EXIT_STATUS=.
-    const exit: Record<string, string> =
-      status === undefined
-        ? {}
-        : {
-            EXIT_CODE: status.signal !== null ? 'killed' : 'exited',
-            EXIT_STATUS: status.signal !== null ? status.signal.replace(/^SIG/, '') : String(status.code ?? ''),
-          };
+    const exit = exitEnvironment(status);
     for (const cmd of unit.execStopPost) {
       try {
         const creds = this.credentials();
@@ -518,6 +511,18 @@ export class ServiceExec {
       }
     }
   }
+}
+
+/**
+ * EXIT_CODE=/EXIT_STATUS= of the main process for ExecStop=/ExecStopPost= (service_spawn()'s
+ * EXEC_SETENV_RESULT). No main process this run (a failed ExecStartPre=): 257 sets neither.
+ */
+export function exitEnvironment(status: ExitStatus | undefined): Record<string, string> {
+  if (status === undefined) return {};
+  return {
+    EXIT_CODE: status.signal !== null ? 'killed' : 'exited',
+    EXIT_STATUS: status.signal !== null ? status.signal.replace(/^SIG/, '') : String(status.code ?? ''),
+  };
 }
 
 /**

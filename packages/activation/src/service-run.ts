@@ -24,8 +24,10 @@ export class ServiceRun {
   forkingStarter: ServiceChild | undefined;
   /** stop() was called for this run. */
   stopping = false;
-  /** Resolves when the main process is gone. */
+  /** Resolves when the main process is gone (Type=oneshot: once the last ExecStart= that runs is). */
   exited: Promise<void> | undefined;
+  /** The index in ExecStart= of the main command running (Type=oneshot runs them one after the other). */
+  mainCommand = 0;
   /** The failure of this run (first failure wins, as service_enter_*'s `if (s->result == SUCCESS)`). */
   result: ServiceResult = 'success';
   readyReceived = false;

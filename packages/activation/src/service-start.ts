@@ -10,7 +10,7 @@ import { unitStatusString } from './logger.js';
 import type { ExecCommand } from '@mptcp/unit';
 import { invocationId } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
-import { type ExitStatus, planExec, waitExit } from './exec.js';
+import { type ExitStatus, type ServiceChild, planExec, waitExit } from './exec.js';
 import { forkingMainPid } from './process-group.js';
 import { resultOfExit, shallRestart } from './restart-policy.js';
 import { exitStatusText, spawnExitStatus } from './exit-status.js';
@@ -19,12 +19,18 @@ import type { ServiceParts } from './service-run.js';
 import type { ServiceStopper } from './service-stop.js';
 import type { ServiceState, StartContext } from './service-types.js';
 import { describeControlExit } from './socket-exec.js';
+import { checkServiceConditions, endSkippedStart, runExecConditions } from './exec-condition.js';
 
 export class ServiceStarter {
+  /** The start's context (its sockets' fds…), for the later ExecStart= commands of a oneshot. */
+  private mainContext: StartContext = {};
+
   constructor(
     private readonly s: ServiceParts,
     private readonly stopper: ServiceStopper,
-  ) {}
+  ) {
+    stopper.spawnNextMain = () => this.spawnNextMain();
+  }
 
   private get name(): string {
     return this.s.p.name;
@@ -45,11 +51,15 @@ export class ServiceStarter {
     const { p, run, log, timers } = this.s;
     if (p.running) throw new ActivationError('ENGINE_STATE', `${this.name} is already running`, { unit: this.name });
     const unit = p.unit;
+    // Condition*=/Assert*= before anything (exec-condition.ts): unmet skips the start, a failed assert fails the job.
+    checkServiceConditions(this.s);
     run.stopping = false;
     run.startCanceled = false;
     run.startDoneAtFork = false;
     run.result = 'success';
     run.readyReceived = false;
+    run.mainCommand = 0;
+    this.mainContext = ctx;
     timers.reset();
     p.statusText = undefined;
     p.statusErrno = undefined;
@@ -69,6 +79,7 @@ export class ServiceStarter {
       const creds = this.s.exec.credentials();
       const cwd = this.s.exec.workingDirectory(creds.user);
       this.s.exec.holdControlContext(ctx);
+      await runExecConditions(this.s, (c) => this.runControl(c, 'ExecCondition'), () => this.checkNotStopped());
       if (unit.execStartPre.length > 0) timers.armStartIfPending();
       for (const pre of unit.execStartPre) {
         const status = await this.runControl(pre, 'ExecStartPre');
@@ -98,6 +109,14 @@ export class ServiceStarter {
       p.subState = 'start';
       const child = this.s.exec.spawn(main, mainEnv, cwd, creds, mainCtx);
       const spawned = await child.spawned;
+      if (spawned && unit.type === 'oneshot' && main.ignoreFailure) {
+        // A `-` command whose program could not be executed: 257's main process exits 203/EXEC,
+        // ignored — the next ExecStart= runs, or the run ends well (fixtures/v257/oneshot-multi ignfirst).
+        timers.armStartIfPending();
+        p.starts += 1;
+        run.exited = this.stopper.onMainExit(0, { code: spawnExitStatus(spawned) ?? 203, signal: null });
+        return 0;
+      }
       if (spawned) {
         const err = new ActivationError('EXEC_FAILED', `Failed to execute ${main.path}: ${messageOf(spawned)}`, {
           unit: this.name,
@@ -132,8 +151,34 @@ export class ServiceStarter {
       return pid;
     } catch (err) {
       await this.stopPostAfterFailedStart(execFailed);
-      this.startFailed(execFailed);
+      if (!endSkippedStart(this.s, err)) this.startFailed(execFailed);
       throw err;
+    }
+  }
+
+  /**
+   * service_run_next_main(): the next ExecStart= of a Type=oneshot service, spawned once the one
+   * before exited cleanly (or failed with `-`), as the new main process (no $MAINPID, as the first);
+   * TimeoutStartSec= counts afresh for it (service_spawn() arms the timer relative to now), unless
+   * a stop has begun (its stop timer goes on). Returns the child (its spawn may still fail: a
+   * missing executable is that command exiting 203/EXEC), or the error that kept it from being
+   * spawned at all (257: `Failed to spawn next main task: …`, result resources).
+   */
+  private spawnNextMain(): ServiceChild | Error {
+    const { p, run, timers } = this.s;
+    const unit = p.unit;
+    run.mainCommand += 1;
+    const cmd = unit.execStart[run.mainCommand] as ExecCommand;
+    if (!run.stopping) timers.armStart(unit.timeoutStartUsec);
+    try {
+      const creds = this.s.exec.credentials();
+      const cwd = this.s.exec.workingDirectory(creds.user);
+      const ctx = withStoredFds(this.mainContext, p.fdStore.list());
+      const env = this.s.exec.environment(creds, cmd, true, ctx, this.s.ids());
+      this.s.log.debug(`Running next main command for state ${p.subState ?? 'start'}.`, { unit: this.name });
+      return this.s.exec.spawn(cmd, env, cwd, creds, ctx);
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
     }
   }
 

@@ -9,7 +9,8 @@ import { type ExitStatus, type ServiceChild, waitExit } from './exec.js';
 import { watchForeignMain } from './foreign-exit.js';
 import { commOf, mainPidSuitability, signalGroup, signalService } from './process-group.js';
 import { resultOfExit, shallRestart } from './restart-policy.js';
-import { describeExit, succeeded } from './service-exec.js';
+import { describeExit, exitEnvironment, succeeded } from './service-exec.js';
+import { spawnExitStatus } from './exit-status.js';
 import type { ServiceParts } from './service-run.js';
 import type { ServiceSubState } from './service-types.js';
 import { timer } from './service-timers.js';
@@ -27,6 +28,9 @@ const MAINPID_STATES: ReadonlySet<ServiceSubState | undefined> = new Set<Service
 ]);
 
 export class ServiceStopper {
+  /** Spawns a oneshot's next ExecStart= (ServiceStarter); an Error when it could not be spawned. */
+  spawnNextMain: (() => ServiceChild | Error) | undefined;
+
   constructor(private readonly s: ServiceParts) {}
 
   private get name(): string {
@@ -115,7 +119,10 @@ export class ServiceStopper {
     }
     const unit = p.unit;
     const oneshot = unit.type === 'oneshot';
-    const exitResult = resultOfExit(status.code, status.signal, oneshot);
+    // service_sigchld_event(): a oneshot's main command with `-` exits successfully whatever it
+    // returned (fixtures/v257/oneshot-multi ign2, ignlast, ignmissing2); ExecMainStatus= keeps it.
+    const ignored = oneshot && unit.execStart[run.mainCommand]?.ignoreFailure === true;
+    const exitResult = ignored ? 'success' : resultOfExit(status.code, status.signal, oneshot);
     p.lastExit = { code: status.code, signal: status.signal };
     const notifyType = unit.type === 'notify' || unit.type === 'notify-reload';
     if (exitResult !== 'success') run.setResult(exitResult);
@@ -125,6 +132,21 @@ export class ServiceStopper {
     // 257 says only `Failed with result 'protocol'.` (fixtures/v257/failed-start notifyquiet).
     if (run.result === 'protocol' && exitResult === 'success')
       log.debug('Main process exited before READY=1 (Type=notify): protocol error.', { unit: this.name });
+    // service_run_next_main(): a oneshot's ExecStart= lines run one after the other, each once the
+    // one before exited successfully — also when a stop came meanwhile (257 spawns it in
+    // stop-sigterm and does not signal it: fixtures/v257/oneshot-multi stoptrap).
+    if (oneshot && exitResult === 'success' && run.mainCommand + 1 < unit.execStart.length && this.spawnNextMain) {
+      run.child = undefined;
+      p.pid = undefined;
+      const next = this.spawnNextMain();
+      if (!(next instanceof Error)) {
+        await this.followNextMain(next);
+        return;
+      }
+      // service_run_next_main() → service_enter_stop(SERVICE_FAILURE_RESOURCES).
+      log.warn(`Failed to spawn next main task: ${messageOf(next)}`, { unit: this.name });
+      run.setResult('resources');
+    }
     if (oneshot && run.result === 'success' && !run.stopping) {
       run.child = undefined;
       p.pid = undefined;
@@ -159,6 +181,26 @@ export class ServiceStopper {
     await this.finishDead(status, pid);
   }
 
+  /**
+   * The next ExecStart= of a oneshot is the main process (its PID in `status`, signalled by a stop
+   * or a start timeout); resolves once its exit (and what follows) has been handled. One whose
+   * program could not be executed (missing) exits as 257's executor does, 203/EXEC (or its step's).
+   */
+  private async followNextMain(child: ServiceChild): Promise<void> {
+    const { p, run } = this.s;
+    run.child = child;
+    const failed = await child.spawned;
+    if (failed) {
+      if (run.child === child) run.child = undefined;
+      await this.onMainExit(0, { code: spawnExitStatus(failed) ?? 203, signal: null });
+      return;
+    }
+    const pid = child.pid as number;
+    p.pid = pid;
+    run.session = pid;
+    await this.onMainExit(pid, await waitExit(child));
+  }
+
   /** A oneshot's ExecStartPost= after its main process; false when one failed (result exit-code) or stop() came. */
   private async runOneshotStartPost(): Promise<boolean> {
     const { p, run, log } = this.s;
@@ -179,6 +221,31 @@ export class ServiceStopper {
       }
     }
     return true;
+  }
+
+  /**
+   * stop() of a oneshot left active (exited) by RemainAfterExit=yes: ExecStop= (with SERVICE_RESULT=
+   * and the last main command's EXIT_CODE=/EXIT_STATUS=, no $MAINPID), ExecStopPost=, dead.
+   */
+  private async stopExited(): Promise<void> {
+    const { p, run, log } = this.s;
+    this.s.setState('deactivating', 'stop');
+    const env = { SERVICE_RESULT: run.result, ...exitEnvironment(p.lastExit) };
+    for (const cmd of p.unit.execStop) {
+      try {
+        const status = await waitExit(this.s.exec.control(cmd, this.s.ids(), env));
+        if (!succeeded(status) && !cmd.ignoreFailure)
+          log.debug(`ExecStop=${cmd.raw}: ${describeExit(status)}`, { unit: this.name });
+      } catch (err) {
+        log.warn(`ExecStop=${cmd.raw} failed: ${messageOf(err)}`, { unit: this.name });
+      }
+    }
+    this.s.setState('deactivating', 'stop-post');
+    await this.s.exec.runStopPost(run.result, p.lastExit ?? { code: 0, signal: null });
+    this.s.exec.releaseControlContext();
+    this.s.options.notify?.unregister(p);
+    this.s.setState('inactive', 'dead');
+    p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, false);
   }
 
   /** ExecStop= after the main process is gone: no MAINPID (systemd's main_pid is unset by then). */
@@ -351,14 +418,14 @@ export class ServiceStopper {
   async stop(): Promise<void> {
     const { p, run, timers } = this.s;
     const main = p.pid;
-    if (main === undefined && run.forkingStarter === undefined) {
+    // run.child without a PID yet: a oneshot's next ExecStart= being spawned (the stop signals it).
+    if (main === undefined && run.forkingStarter === undefined && run.child === undefined) {
       p.clearAutoRestart();
       if (p.state === 'active' && p.subState === 'exited') {
-        // RemainAfterExit=yes: nothing runs; ExecStop= would run here.
-        this.s.setState('inactive', 'dead');
-        this.s.options.notify?.unregister(p);
-        p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, false);
-        this.s.exec.releaseControlContext();
+        // RemainAfterExit=yes: nothing runs; ExecStop= (no $MAINPID), then ExecStopPost= with the
+        // last main command's exit (systemd 257: fixtures/v257/oneshot-multi remain).
+        run.stopping = true;
+        await this.stopExited();
         return;
       }
       if (p.state === 'activating') {
