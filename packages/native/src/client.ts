@@ -269,40 +269,50 @@ export function dial(
     pending.clear();
     if (timer) clearTimeout(timer);
     timer = undefined;
-    options.signal?.removeEventListener('abort', onAbort);
   };
   const fail = (err: unknown): void => {
     if (settled) return;
     cleanup();
     socket.destroy(err instanceof Error ? err : new Error(String(err)));
   };
+  // Called from process.nextTick, outside any promise: an exception thrown by a 'connect' listener
+  // reaches 'uncaughtException' (or ends the process), as it does from net's libuv callback.
   const succeed = (): void => {
-    if (settled) return;
+    if (settled || socket.destroyed) return;
     cleanup();
-    setConnecting(socket, false);
-    // MPTCP sender stall workarounds (write-path.ts); no-ops for a TCP fallback.
-    if (!writePathDisabled()) useMptcpWritePath(socket);
-    else if (bulkTuningFor('client')) useMptcpBulkTuning(socket);
-    if (readPath) useMptcpReadPath(socket);
-    if (options.noDelay) socket.setNoDelay(true);
-    if (options.keepAlive) socket.setKeepAlive(true, options.keepAliveInitialDelay ?? 0);
+    try {
+      setConnecting(socket, false);
+      // MPTCP sender stall workarounds (write-path.ts); no-ops for a TCP fallback.
+      if (!writePathDisabled()) useMptcpWritePath(socket);
+      else if (bulkTuningFor('client')) useMptcpBulkTuning(socket);
+      if (readPath) useMptcpReadPath(socket);
+      if (options.noDelay) socket.setNoDelay(true);
+      if (options.keepAlive) socket.setKeepAlive(true, options.keepAliveInitialDelay ?? 0);
+    } catch (err) {
+      socket.destroy(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
     socket.emit('connect');
     socket.emit('ready');
     if (!socket.isPaused()) socket.read(0);
   };
-  function onAbort(): void {
+  // As net: aborting destroys the socket with an AbortError at any time, connected or not.
+  const onAbort = (): void => {
     const reason: unknown = options.signal?.reason;
     const err = new Error('The operation was aborted', { cause: reason });
     err.name = 'AbortError';
     (err as Error & { code: string }).code = 'ABORT_ERR';
-    fail(err);
-  }
+    if (!settled) fail(err);
+    else if (!socket.destroyed) socket.destroy(err);
+  };
   if (options.signal) {
-    if (options.signal.aborted) {
+    const signal = options.signal;
+    if (signal.aborted) {
       process.nextTick(onAbort);
       return socket;
     }
-    options.signal.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('close', () => signal.removeEventListener('abort', onAbort));
   }
   // The user may destroy the socket while it is connecting.
   socket.once('close', () => {
@@ -400,17 +410,19 @@ export function dial(
       if (settled || socket.destroyed) return;
       await race(targets);
     }
-    succeed();
   };
-  start().catch((err: unknown) => {
-    if (err instanceof MptcpSocketError) {
-      fail(err);
-    } else if (err instanceof Error && 'code' in err) {
-      fail(err); // dns errors (ENOTFOUND…) as net reports them
-    } else {
-      fail(new MptcpSocketError({ code: 'EIO', message: String(err), cause: err }));
-    }
-  });
+  start().then(
+    () => process.nextTick(succeed),
+    (err: unknown) => {
+      if (err instanceof MptcpSocketError) {
+        fail(err);
+      } else if (err instanceof Error && 'code' in err) {
+        fail(err); // dns errors (ENOTFOUND…) as net reports them
+      } else {
+        fail(new MptcpSocketError({ code: 'EIO', message: String(err), cause: err }));
+      }
+    },
+  );
   return socket;
 }
 
