@@ -40,6 +40,30 @@ bool IdValue(Napi::Env env, Napi::Value v, const char* what, bool allowNone, boo
   return true;
 }
 
+bool CanRunJs(napi_env env) {
+  // Node-API functions that may run JS start with a check of the env: with no exception pending, a
+  // failure (napi_pending_exception, or napi_cannot_run_js) of one that runs none here means
+  // "terminating" (node-addon-api's NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS uses the same test).
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || pending) return true;
+  napi_value obj;
+  if (napi_create_object(env, &obj) != napi_ok) return false;
+  return napi_define_properties(env, obj, 0, nullptr) == napi_ok;
+}
+
+bool AfterCallback(napi_env env, napi_status status) {
+  if (status == napi_ok) return true;
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok) return false;
+  if (!pending) return CanRunJs(env);
+  napi_value exception;
+  // Raw Node-API only: no Napi::Error (its constructor wraps a non-object with JS calls, fatal here).
+  if (napi_get_and_clear_last_exception(env, &exception) != napi_ok) return false;
+  if (!CanRunJs(env)) return false;  // the termination itself: nothing to report, nobody to report to
+  napi_fatal_exception(env, exception);
+  return CanRunJs(env);
+}
+
 namespace {
 struct UmaskJob {
   mode_t mask;

@@ -50,6 +50,17 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// After a callback from the addon into JS (napi_make_callback / napi_call_function outside any JS
+// call: poll, accept, relay callbacks) returned `status`: a thrown exception goes to
+// 'uncaughtException' (process._fatalException) as any other callback's would. An env that is
+// terminating (a worker's process.exit() or its uncaught exception, worker.terminate()) leaves a
+// termination "exception" that must be dropped: wrapping it in a Napi::Error, or throwing anything,
+// aborts the process (FATAL ERROR: Error::Error napi_define_properties). Returns whether JS may
+// still run in this env (callers stop calling into it otherwise).
+bool AfterCallback(napi_env env, napi_status status);
+// Whether JS can run in this env (false once a worker env is terminating or tearing down).
+bool CanRunJs(napi_env env);
+
 // Argument helpers: they throw a TypeError (a programming error, not a syscall failure).
 bool ArgInt(const Napi::CallbackInfo& info, size_t i, int* out);
 // A user or group id: an integer 0…4294967294 (4294967295 is (uid_t)-1, "no change", which the

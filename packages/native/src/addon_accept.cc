@@ -405,17 +405,15 @@ class Acceptor {
       std::lock_guard<std::mutex> lk(a->mu_);
       a->UpdateRef();
     }
-    if (evs.empty()) return;
+    // A terminating worker env: building the array would throw, which aborts without C++ exceptions.
+    if (evs.empty() || !CanRunJs(env)) return;
     Napi::Value arr = ToJs(env, evs);
     napi_value result;
     napi_value argv[1] = {arr};
     napi_value global;
     napi_get_global(env, &global);
     napi_status st = napi_call_function(env, global, a->callback_.Value(), 1, argv, &result);
-    if (st != napi_ok && env.IsExceptionPending()) {
-      Napi::Error e = env.GetAndClearPendingException();
-      napi_fatal_exception(env, e.Value());
-    }
+    AfterCallback(env, st);  // an exception to 'uncaughtException'; a terminating env's dropped
   }
 
  public:

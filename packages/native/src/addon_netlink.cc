@@ -107,6 +107,7 @@ class NetlinkWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override { err_ = Exchange(protocol_, msg_, true, &replies_); }
   void OnOK() override {
+    if (!CanRunJs(Env())) return;  // a terminating worker env: nobody awaits the promise
     Napi::HandleScope scope(Env());
     deferred_.Resolve(ToJs(Env(), err_, replies_));
   }

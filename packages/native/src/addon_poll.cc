@@ -63,11 +63,9 @@ void OnPoll(uv_poll_t* h, int status, int events) {
   napi_value argv[2] = {Napi::Number::New(env, status), Napi::Number::New(env, events)};
   napi_value result;
   napi_status st = napi_make_callback(env, w->async, w->resource.Value(), w->callback.Value(), 2, argv, &result);
-  if (st != napi_ok && env.IsExceptionPending()) {
-    // Not inside a JS call: hand the exception to 'uncaughtException' like any other callback would.
-    Napi::Error e = env.GetAndClearPendingException();
-    napi_fatal_exception(env, e.Value());
-  }
+  // Not inside a JS call: a thrown exception goes to 'uncaughtException' like any other callback's;
+  // a terminating worker env stops this watcher (no further calls into it).
+  if (!AfterCallback(env, st)) uv_poll_stop(h);
 }
 
 }  // namespace

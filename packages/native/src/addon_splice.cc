@@ -149,10 +149,7 @@ void Finish(Relay* r, int err) {
                         Napi::Number::New(env, static_cast<double>(r->ba.bytes))};
   napi_value result;
   napi_status st = napi_make_callback(env, r->async, r->resource.Value(), r->callback.Value(), 3, argv, &result);
-  if (st != napi_ok && env.IsExceptionPending()) {
-    Napi::Error e = env.GetAndClearPendingException();
-    napi_fatal_exception(env, e.Value());
-  }
+  AfterCallback(env, st);  // an exception to 'uncaughtException'; a terminating env's dropped
   napi_async_destroy(env, r->async);
   r->async = nullptr;
   r->callback.Reset();
