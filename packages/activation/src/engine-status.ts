@@ -1,5 +1,6 @@
 /** What `status`, `list-units` and `status UNIT` show of the engine's sockets and services. */
 import type { ListenStatus, SocketState, SocketStatus, UnitInfo } from './engine-types.js';
+import { conditionShow, conditionStatusLines } from './conditions.js';
 import { templateNameFor } from './instance-name.js';
 import { formatSockAddr, portOf } from './listen-address.js';
 import type { ServiceProcess } from './service-process.js';
@@ -64,6 +65,7 @@ export function socketUnitInfo(sock: SocketRuntime): UnitInfo {
     socket: status,
     triggers: [status.service],
     triggeredBy: [],
+    ...conditionInfo(sock, sock.unit),
   };
 }
 
@@ -86,5 +88,17 @@ export function serviceUnitInfo(
     service: snap,
     triggers: [],
     triggeredBy,
+    ...conditionInfo(p, p.unit),
+  };
+}
+
+/** ConditionResult=/AssertResult= and status's lines for them (conditions.ts), for a unit that has had a start. */
+function conditionInfo(holder: object, unit: Parameters<typeof conditionStatusLines>[1]): Partial<UnitInfo> {
+  const shown = conditionShow(holder);
+  const lines = conditionStatusLines(holder, unit, (ms) => new Date(ms).toISOString());
+  return {
+    conditionResult: shown.ConditionResult === 'yes',
+    assertResult: shown.AssertResult === 'yes',
+    ...(lines.length > 0 ? { conditionLines: lines } : {}),
   };
 }

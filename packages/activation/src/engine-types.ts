@@ -124,6 +124,11 @@ export interface UnitInfo {
   triggers: string[];
   /** Service: the sockets that activate it. */
   triggeredBy: string[];
+  /** ConditionResult=/AssertResult= of the last start (conditions.ts); yes until a start found them unmet. */
+  conditionResult?: boolean;
+  assertResult?: boolean;
+  /** systemctl status's `Condition: start condition unmet at …`/`Assert: …` lines (ISO times), when unmet. */
+  conditionLines?: string[];
 }
 
 export interface StartReport {

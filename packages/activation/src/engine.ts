@@ -201,7 +201,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       const r = this.startSocket(name);
       await this.sockets.get(name)?.busy;
       const failed = r.failed[0];
-      if (failed) throw new ActivationError('SOCKET_OPEN_FAILED', failed.error, { unit: name });
+      if (failed)
+        throw new ActivationError(failed.code === 'JOB_ASSERT' ? 'JOB_ASSERT' : 'SOCKET_OPEN_FAILED', failed.error, {
+          unit: name,
+        });
       return;
     }
     await this.services.startNow(name);

@@ -29,6 +29,8 @@ export type ActivationErrorCode =
   | 'SANDBOX_NOT_ENFORCED'
   | 'JOB_CANCELED'
   | 'JOB_FAILED'
+  | 'JOB_ASSERT'
+  | 'CONDITION_UNMET'
   | 'ENGINE_STATE';
 
 export interface ActivationErrorDetails {

@@ -15,7 +15,8 @@ export type ServiceResult =
   | 'watchdog'
   | 'protocol'
   | 'start-limit-hit'
-  | 'resources';
+  | 'resources'
+  | 'exec-condition';
 
 const CLEAN_SIGNALS = new Set(['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGPIPE']);
 const CORE_SIGNALS = new Set([

@@ -48,7 +48,7 @@ export interface StopJob {
 }
 
 /** How a start job ended (ServiceRuntimes.start()). */
-export type StartOutcome = 'done' | 'failed' | 'canceled' | 'skipped';
+export type StartOutcome = 'done' | 'failed' | 'canceled' | 'skipped' | 'assert';
 
 /** The engine's (Accept=no) services by name, created from their definitions on first use. */
 export class ServiceRuntimes {
@@ -238,6 +238,9 @@ export class ServiceRuntimes {
       // A failed command or step (EXEC_FAILED) was logged where it happened (`Control process
       // exited, …`, the executor's `Failed at step …`); anything else thrown before the spawn
       // (WorkingDirectory=, EnvironmentFile=, no ExecStart=) is logged here, as 257 logs its cause
+      // Unmet conditions (logged): the job is done, nothing started; a failed assert: the job's own result.
+      if ((err as { code?: string }).code === 'CONDITION_UNMET') return 'done';
+      if ((err as { code?: string }).code === 'JOB_ASSERT') return 'assert';
       // (`Failed to load environment files: …`). 257 ends with the job's line.
       if ((err as { code?: string }).code === 'EXEC_FAILED')
         core.log.debug(`Start failed: ${messageOf(err)}`, { unit: unit.name });
@@ -296,6 +299,8 @@ export class ServiceRuntimes {
    * once the stop has finished.
    */
   private startJobFor(svc: ServiceRuntime): Promise<StartOutcome> {
+    if (outcome === 'assert')
+      throw new ActivationError('JOB_ASSERT', `Assertion failed on job for ${name}.`, { unit: name });
     const p = svc.process;
     const pending = svc.startJob;
     if (pending && !pending.canceled) return pending.done;

@@ -4,6 +4,7 @@
  * reopening them with a reloaded definition. What a readiness event does is the caller's
  * (`onReadable`: accept-instances.ts for Accept=yes, service-runtime.ts for Accept=no).
  */
+import { hasStartConditions, socketConditionsMet } from './exec-condition.js';
 import type { SocketUnit } from '@mptcp/unit';
 import type { AcceptedInstance } from './accept-instances.js';
 import type { ConnectionLimits } from './connection-limits.js';
@@ -177,7 +178,7 @@ export class SocketRuntimes {
     const preopened = preopenPorts(plain, native, (unit) => {
       try {
         this.hooks.checkTarget(unit);
-        return false;
+        return hasStartConditions(unit);
       } catch {
         return true;
       }
@@ -215,6 +216,8 @@ export class SocketRuntimes {
    * settled() resolves.
    */
   open(unit: SocketUnit, report: StartReport, carried?: Carried, preopened?: Preopened): void {
+    // Condition*=/Assert*= (exec-condition.ts): unmet, the socket stays dead; a failed assert fails the job.
+    if (!socketConditionsMet(this.create(unit, carried), unit, report, this.core.log)) return;
     if (hasExecCommands(unit)) {
       this.steps.start(unit, report, carried);
       return;

@@ -1,5 +1,11 @@
 export * from './model.js';
 export { formatDiagnostic } from './diagnostics.js';
+export {
+  PATH_CONDITION_TYPES,
+  STRING_CONDITION_TYPES,
+  UNSUPPORTED_CONDITION_TYPES,
+  UNSUPPORTED_SECURITY_VALUES,
+} from './conditions.js';
 export { parseUnitText, type ParseUnitTextOptions, type ParseUnitResult, type ParseOptions } from './parse.js';
 export {
   parseSyntax,

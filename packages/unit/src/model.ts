@@ -92,6 +92,25 @@ export interface UnitSectionCore {
   documentation: string[];
   /** Every other [Unit] assignment, verbatim, in order per key (empty values included). */
   extra: Record<string, string[]>;
+  /** Condition*= checks as parsed (src/conditions.ts), in the order written; unset when none was written. */
+  conditions?: UnitCondition[];
+  /** Assert*= checks, likewise. */
+  asserts?: UnitCondition[];
+}
+
+/** One Condition*=/Assert*= check (257's Condition struct), its specifiers resolved. */
+export interface UnitCondition {
+  /** The key as written: `ConditionPathExists`, `AssertUser`. */
+  key: string;
+  /** The type without its kind: `PathExists`, `User`. */
+  type: string;
+  /** `|`: a triggering check (at least one of them must hold). */
+  trigger: boolean;
+  /** `!`: negated. */
+  negate: boolean;
+  parameter: string;
+  file: string;
+  line: number;
 }
 
 export type BindIPv6Only = 'default' | 'both' | 'ipv6-only';

@@ -2,6 +2,7 @@
  * The [Unit] table (both unit types), like systemd's load-fragment-gperf.gperf.in: one row per
  * key; its value rows fill the UnitSection, whose value fields are derived from them.
  */
+import { CONDITION_DIRECTIVES } from './conditions.js';
 import { pct } from './format.js';
 import type { DirectiveParser } from './load-state.js';
 import { quoteWord } from './quoting.js';
@@ -172,4 +173,8 @@ export const UNIT_TABLE = {
 /** UnitSection's value fields, derived from the [Unit] table's value rows. */
 export type UnitSectionValueFields = ModelFields<typeof UNIT_TABLE>;
 
-export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = parsersOf(UNIT_TABLE);
+export const UNIT_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
+  ...parsersOf(UNIT_TABLE),
+  // Condition*=/Assert*=: kept verbatim in `extra` and parsed into `conditions`/`asserts`.
+  ...CONDITION_DIRECTIVES,
+};

@@ -475,6 +475,8 @@ function normalize(u: unknown): unknown {
     JSON.stringify(u, (k, v: unknown) => {
       if (k === 'file' || k === 'line' || k === 'raw' || k === 'value' || k === 'dropIns' || k === 'name')
         return undefined;
+      // Condition*=/Assert*= are printed from `extra`; their parsed form (conditions/asserts) is derived from it.
+      if (k === 'conditions' || k === 'asserts') return undefined;
       return v === Infinity ? 'Infinity' : v;
     }),
   );

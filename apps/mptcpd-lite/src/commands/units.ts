@@ -90,7 +90,9 @@ export function unitFailureText(
   const message = error?.message ?? 'failed';
   const quoted = shellQuote(unit);
   if (code === 'UNIT_NOT_FOUND') return `Failed to ${PAST[op]} ${unit}: Unit ${unit} not found.`;
-  if (code === 'JOB_CANCELED') return message;
+  if (code === 'JOB_CANCELED' || code === 'JOB_ASSERT') return message;
+  // systemctl: `A dependency job for UNIT failed. See 'journalctl -xe' for details.`
+  if (code === 'JOB_DEPENDENCY') return `${message} See "mptcpd-lite status ${quoted}" for details.`;
   if (code === 'JOB_FAILED')
     return `${message}\nSee "mptcpd-lite status ${quoted}" and "mptcpd-lite status --lines=100 ${quoted}" for details.`;
   if (code === 'SOCKET_OPEN_FAILED' && (op === 'start' || op === 'restart'))
