@@ -225,6 +225,9 @@ export class ServiceRuntimes {
       core.events.emit('started', { service: unit.name, pid, ...(trigger ? { socket: trigger.unit.name } : {}) });
     } catch (err) {
       for (const s of sockets) table.enterListeningLater(s);
+      // Unmet conditions (logged): the job is done, nothing started; a failed assert: the job's own result.
+      if ((err as { code?: string }).code === 'CONDITION_UNMET') return 'done';
+      if ((err as { code?: string }).code === 'JOB_ASSERT') return 'assert';
       // A stop that canceled the start is not a failure to start.
       if (job.canceled || (err as { code?: string }).code === 'JOB_CANCELED' || svc.process.startCanceled) {
         core.log.debug(messageOf(err), { unit: unit.name });
@@ -238,9 +241,6 @@ export class ServiceRuntimes {
       // A failed command or step (EXEC_FAILED) was logged where it happened (`Control process
       // exited, …`, the executor's `Failed at step …`); anything else thrown before the spawn
       // (WorkingDirectory=, EnvironmentFile=, no ExecStart=) is logged here, as 257 logs its cause
-      // Unmet conditions (logged): the job is done, nothing started; a failed assert: the job's own result.
-      if ((err as { code?: string }).code === 'CONDITION_UNMET') return 'done';
-      if ((err as { code?: string }).code === 'JOB_ASSERT') return 'assert';
       // (`Failed to load environment files: …`). 257 ends with the job's line.
       if ((err as { code?: string }).code === 'EXEC_FAILED')
         core.log.debug(`Start failed: ${messageOf(err)}`, { unit: unit.name });
@@ -286,6 +286,8 @@ export class ServiceRuntimes {
     const svc = this.require(name);
     const outcome = await this.startJobFor(svc);
     if (outcome === 'canceled') throw new ActivationError('JOB_CANCELED', `Job for ${name} canceled.`, { unit: name });
+    if (outcome === 'assert')
+      throw new ActivationError('JOB_ASSERT', `Assertion failed on job for ${name}.`, { unit: name });
     if (outcome === 'failed')
       throw new ActivationError('JOB_FAILED', jobFailedMessage(name, svc.process.lastResult ?? 'resources'), {
         unit: name,
@@ -299,8 +301,6 @@ export class ServiceRuntimes {
    * once the stop has finished.
    */
   private startJobFor(svc: ServiceRuntime): Promise<StartOutcome> {
-    if (outcome === 'assert')
-      throw new ActivationError('JOB_ASSERT', `Assertion failed on job for ${name}.`, { unit: name });
     const p = svc.process;
     const pending = svc.startJob;
     if (pending && !pending.canceled) return pending.done;
