@@ -1,5 +1,4 @@
 /** Environment= assignments (config_parse_environ) and EnvironmentFile= contents (parse_env_file_internal). */
-import { extractFirstWord } from './quoting.js';
 
 /** env_name_is_valid(): `[A-Za-z_][A-Za-z0-9_]*`. */
 export function envNameIsValid(n: string): boolean {
@@ -34,19 +33,6 @@ export function envReplace(env: Array<[string, string]>, name: string, value: st
   else {
     index.set(name, env.length);
     env.push([name, value]);
-  }
-}
-
-/** The words of one Environment= value (quotes and C escapes removed), or undefined on bad syntax. */
-export function splitEnvironmentValue(rvalue: string): string[] | undefined {
-  const out: string[] = [];
-  let p = 0;
-  for (;;) {
-    const r = extractFirstWord(rvalue, p, { unquote: true, cunescape: true });
-    if (!r.ok) return undefined;
-    if (r.word === undefined) return out;
-    out.push(r.word);
-    p = r.rest;
   }
 }
 

@@ -124,9 +124,42 @@ export function dropInDirNames(name: string): string[] {
   return out;
 }
 
+/** The suffixes hidden_or_backup_file() skips after the last dot (packaging leftovers, editor backups). */
+const BACKUP_SUFFIXES = new Set([
+  'rpmnew',
+  'rpmsave',
+  'rpmorig',
+  'dpkg-old',
+  'dpkg-new',
+  'dpkg-tmp',
+  'dpkg-dist',
+  'dpkg-bak',
+  'dpkg-backup',
+  'dpkg-remove',
+  'ucf-new',
+  'ucf-old',
+  'ucf-dist',
+  'swp',
+  'bak',
+  'old',
+  'new',
+]);
+
+/**
+ * hidden_or_backup_file() (FOREACH_DIRENT skips these in conf_files_list()): a hidden `.name`,
+ * lost+found and the quota files, a `~` backup, or one of BACKUP_SUFFIXES after the last dot.
+ */
+export function hiddenOrBackupFile(f: string): boolean {
+  if (f.startsWith('.') || f === 'lost+found' || f === 'aquota.user' || f === 'aquota.group' || f.endsWith('~'))
+    return true;
+  const dot = f.lastIndexOf('.');
+  return dot >= 0 && BACKUP_SUFFIXES.has(f.slice(dot + 1));
+}
+
+/** A drop-in directory's files as conf_files_list_strv(".conf") lists them: `*.conf`, not hidden. */
 function listConf(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((f) => f.endsWith('.conf'));
+    return readdirSync(dir).filter((f) => f.endsWith('.conf') && !hiddenOrBackupFile(f));
   } catch {
     return [];
   }

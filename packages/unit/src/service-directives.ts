@@ -5,7 +5,7 @@
  */
 import { constants as osConstants } from 'node:os';
 import { fail, ok } from './errno.js';
-import { envAssignmentIsValid, envReplace, splitEnvironmentValue } from './environment.js';
+import { envAssignmentIsValid, envReplace } from './environment.js';
 import { pathSimplify } from './exec.js';
 import { pct } from './format.js';
 import type { DirectiveContext, DirectiveParser } from './load-state.js';
@@ -136,24 +136,31 @@ export function busNameIsValid(s: string): boolean {
   return /^[A-Za-z_-][A-Za-z0-9_-]*(\.[A-Za-z_-][A-Za-z0-9_-]*)+$/.test(s);
 }
 
+/**
+ * config_parse_environ(): word by word, each applied as it is read; a word with bad syntax (an
+ * unknown C escape, an unclosed quote) ends the line with a warning, the words before it stay.
+ */
 function environment(v: string, c: DirectiveContext): void {
   const u = svc(c);
   if (v === '') {
     u.environment = [];
     return;
   }
-  const words = splitEnvironmentValue(v);
-  if (!words) return c.warn(`Invalid syntax, ignoring: ${v}`);
-  for (const w of words) {
-    const k = expand(c, w, (err) => c.warn(`Failed to resolve specifiers in ${w}, ignoring: ${err}`));
-    if (k === undefined) continue;
-    if (!envAssignmentIsValid(k)) {
-      c.warn(`Invalid environment assignment, ignoring: ${k}`);
-      continue;
-    }
-    const eq = k.indexOf('=');
-    envReplace(u.environment, k.slice(0, eq), k.slice(eq + 1));
-  }
+  forEachWord(
+    v,
+    { unquote: true, cunescape: true },
+    (w) => {
+      const k = expand(c, w, (err) => c.warn(`Failed to resolve specifiers in ${w}, ignoring: ${err}`));
+      if (k === undefined) return;
+      if (!envAssignmentIsValid(k)) {
+        c.warn(`Invalid environment assignment, ignoring: ${k}`);
+        return;
+      }
+      const eq = k.indexOf('=');
+      envReplace(u.environment, k.slice(0, eq), k.slice(eq + 1));
+    },
+    () => c.warn(`Invalid syntax, ignoring: ${v}`),
+  );
 }
 
 /** config_parse_service_timeout(): 0 = infinity; its own message naming the key. */
