@@ -38,6 +38,14 @@ export { parseBoolean } from './values/boolean.js';
 export { parseIPv4, parseIPv6 } from './inet.js';
 export { parseNice, parseOomScoreAdjust, parseRlimit } from './values/exec-limits.js';
 export {
+  EXIT_STATUS_NAMES,
+  badExitStatusWords,
+  exitStatusSet,
+  exitStatusSetHas,
+  parseExitStatusWord,
+  type ExitStatusSet,
+} from './values/exit-status.js';
+export {
   checkSchedulingValue,
   ioprioNormalize,
   IOPRIO_DEFAULT,

@@ -463,6 +463,8 @@ function finishService(state: LoadState, u: ServiceUnit): void {
     const r = v === undefined ? undefined : parseSec(v);
     return r?.ok && !r.value.infinity ? Number(r.value.usec) : Infinity;
   };
+  if (u.type === 'oneshot' && usec(runtimeMax) !== Infinity)
+    unitWarning(state, 'RuntimeMaxSec= has no effect in combination with Type=oneshot. Ignoring.');
   if (randomized !== undefined && usec(randomized) !== 0 && usec(runtimeMax) === Infinity)
     unitWarning(state, 'Service has RuntimeRandomizedExtraSec= setting, but no RuntimeMaxSec=. Ignoring.');
   const steps = u.restartSteps ?? 0;

@@ -1,10 +1,9 @@
 /**
  * The exec-context values systemd range-checks (Nice=, OOMScoreAdjust=, Limit*=) and the exit-status
- * lists (SuccessExitStatus=, RestartPreventExitStatus=, RestartForceExitStatus=). mptcpd-lite keeps
+ * lists (SuccessExitStatus=, RestartPreventExitStatus=, RestartForceExitStatus=: ./exit-status.ts). mptcpd-lite keeps
  * these settings verbatim; the checks only give systemd 257's warning for a value it ignores.
  */
 import { fail, ok, type Parsed } from '../errno.js';
-import { parseSignal } from '../service-directives.js';
 import { parseInteger, parseUnsignedBig } from './integer.js';
 import { parseSize } from './size.js';
 import { parseSec, parseTime, USEC_INFINITY } from './timespan.js';
@@ -102,20 +101,4 @@ export function parseRlimit(key: string, v: string): Parsed<{ soft: bigint; hard
   return soft.value > hard.value ? fail('EILSEQ') : ok({ soft: soft.value, hard: hard.value });
 }
 
-/**
- * config_parse_set_status(): whitespace-separated words, each an exit status (0..255 or one of
- * systemd's upper-case exit status names) or a signal. Returns the words systemd refuses
- * ("Failed to parse value, ignoring: WORD"). Upper-case names are not checked against systemd's
- * table (a name it does not know is accepted here).
- */
-export function badExitStatusWords(v: string): string[] {
-  const bad: string[] = [];
-  for (const word of v.split(/[ \t\n\r]+/)) {
-    if (word === '') continue;
-    if (parseUnsignedBig(word, { max: 255n }).ok) continue;
-    if (/^[A-Z][A-Z_]*$/.test(word)) continue;
-    if (parseSignal(word) !== undefined) continue;
-    bad.push(word);
-  }
-  return bad;
-}
+export { badExitStatusWords } from './exit-status.js';
