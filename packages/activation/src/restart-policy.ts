@@ -2,8 +2,11 @@
  * Restart= decision (service.c service_shall_restart()) from how the main process ended, and the
  * delay before the restart (RestartSec=, RestartSteps=, RestartMaxDelaySec=:
  * service_restart_usec_next()). For non-oneshot services, SIGHUP/SIGINT/SIGTERM/SIGPIPE count as a
- * clean exit, as in systemd.
+ * clean exit, as in systemd; SuccessExitStatus= adds exit statuses and signals that do (is_clean_exit(),
+ * for the main and the control processes), RestartPreventExitStatus=/RestartForceExitStatus= overrule
+ * Restart= for the main process's exit (service_shall_restart()). RuntimeMaxSec= is read here too.
  */
+import { exitStatusSet, exitStatusSetHas, parseSec, type ExitStatusSet } from '@mptcp/unit';
 import type { RestartPolicy, ServiceUnit } from '@mptcp/unit';
 
 export type ServiceResult =
@@ -32,12 +35,99 @@ const CORE_SIGNALS = new Set([
   'SIGXFSZ',
 ]);
 
-export function resultOfExit(code: number | null, signal: string | null, oneshot = false): ServiceResult {
+/**
+ * service_sigchld_event(): how a process of the service ended. `oneshot` (257's EXIT_CLEAN_COMMAND:
+ * a oneshot's or a control process) takes no signal as clean; `success` is the unit's
+ * SuccessExitStatus=. A death by a signal that dumps core is taken as dumped (CLD_DUMPED), which no
+ * SuccessExitStatus= makes clean.
+ */
+export function resultOfExit(
+  code: number | null,
+  signal: string | null,
+  oneshot = false,
+  success?: ExitStatusSet,
+): ServiceResult {
   if (signal !== null) {
+    if (CORE_SIGNALS.has(signal)) return 'core-dump';
     if (!oneshot && CLEAN_SIGNALS.has(signal)) return 'success';
-    return CORE_SIGNALS.has(signal) ? 'core-dump' : 'signal';
+    return exitStatusSetHas(success, null, signal) ? 'success' : 'signal';
   }
-  return code === 0 ? 'success' : 'exit-code';
+  return code === 0 || exitStatusSetHas(success, code, null) ? 'success' : 'exit-code';
+}
+
+/** A unit's exit-status lists and runtime limit, parsed once per unit object (a reload makes a new one). */
+export interface ExitStatusLists {
+  success: ExitStatusSet;
+  prevent: ExitStatusSet;
+  force: ExitStatusSet;
+  /** RuntimeMaxSec= (µs; Infinity when unset or `infinity`). */
+  runtimeMaxUsec: number;
+  /** RuntimeRandomizedExtraSec= (µs). */
+  runtimeRandomizedExtraUsec: number;
+}
+
+const listsCache = new WeakMap<object, ExitStatusLists>();
+
+function secOf(v: string | undefined, unset: number): number {
+  if (v === undefined || v === '') return unset;
+  const r = parseSec(v);
+  if (!r.ok) return unset;
+  return r.value.infinity ? Infinity : Number(r.value.usec);
+}
+
+/** SuccessExitStatus=, RestartPreventExitStatus=, RestartForceExitStatus=, RuntimeMaxSec= of `unit`. */
+export function exitStatusLists(unit: Pick<ServiceUnit, 'extra' | 'type'>): ExitStatusLists {
+  let lists = listsCache.get(unit);
+  if (lists) return lists;
+  const extra = unit.extra ?? {};
+  const max = secOf(extra['RuntimeMaxSec']?.at(-1), Infinity);
+  lists = {
+    success: exitStatusSet(extra['SuccessExitStatus']),
+    prevent: exitStatusSet(extra['RestartPreventExitStatus']),
+    force: exitStatusSet(extra['RestartForceExitStatus']),
+    // service_verify(): "RuntimeMaxSec= has no effect in combination with Type=oneshot. Ignoring."
+    runtimeMaxUsec: unit.type === 'oneshot' ? Infinity : max,
+    runtimeRandomizedExtraUsec: secOf(extra['RuntimeRandomizedExtraSec']?.at(-1), 0),
+  };
+  listsCache.set(unit, lists);
+  return lists;
+}
+
+/** resultOfExit() with the unit's SuccessExitStatus=. */
+export function resultOfUnitExit(
+  unit: Pick<ServiceUnit, 'extra' | 'type'>,
+  code: number | null,
+  signal: string | null,
+  command: boolean,
+): ServiceResult {
+  return resultOfExit(code, signal, command, exitStatusLists(unit).success);
+}
+
+/** is_clean_exit() of a command (control process, oneshot): exit 0 or one in SuccessExitStatus=. */
+export function cleanCommandExit(
+  unit: Pick<ServiceUnit, 'extra' | 'type'>,
+  status: { code: number | null; signal: string | null },
+): boolean {
+  return resultOfUnitExit(unit, status.code, status.signal, true) === 'success';
+}
+
+/**
+ * service_shall_restart() after a run that was not stopped by hand: RestartPreventExitStatus= first
+ * (never), then RestartForceExitStatus= (always, but not a oneshot that succeeded), then Restart=.
+ * `mainExit` is how the main process ended (257's main_exec_status), if it ran.
+ */
+export function shallRestartUnit(
+  unit: Pick<ServiceUnit, 'extra' | 'type' | 'restart'>,
+  result: ServiceResult,
+  mainExit: { code: number | null; signal: string | null } | undefined,
+): boolean {
+  if (mainExit) {
+    const { prevent, force } = exitStatusLists(unit);
+    if (exitStatusSetHas(prevent, mainExit.code, mainExit.signal)) return false;
+    if (exitStatusSetHas(force, mainExit.code, mainExit.signal))
+      return !(unit.type === 'oneshot' && result === 'success');
+  }
+  return shallRestart(unit.restart, result);
 }
 
 export function shallRestart(policy: RestartPolicy, result: ServiceResult): boolean {

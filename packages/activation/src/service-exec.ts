@@ -13,7 +13,7 @@ import { LOCALE_VARS, buildServiceEnvironment, listenEnvironment } from './envir
 import { ActivationError, messageOf } from './errors.js';
 import { SCHEDULING_KEYS, execContextOf, withoutSandbox } from './exec-context.js';
 import { type ExecContextOptions, type ExitStatus, type ServiceChild, execCommand, waitExit } from './exec.js';
-import type { ServiceResult } from './restart-policy.js';
+import { cleanCommandExit, type ServiceResult } from './restart-policy.js';
 import {
   EXIT_NAMESPACE,
   EXIT_USER,
@@ -504,7 +504,7 @@ export class ServiceExec {
           ...exit,
         };
         const s = await waitExit(this.spawn(cmd, env, this.workingDirectory(creds.user), creds, this.controlContext()));
-        if (!succeeded(s) && !cmd.ignoreFailure)
+        if (!cleanCommandExit(unit, s) && !cmd.ignoreFailure)
           log.warn(`Control process exited, ${describeExit(s)} (ExecStopPost=${cmd.raw})`, { unit: unit.name });
       } catch (err) {
         log.warn(`ExecStopPost=${cmd.raw} failed: ${messageOf(err)}`, { unit: unit.name });

@@ -70,6 +70,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   private readonly stopper: ServiceStopper;
   private readonly notifyActions: NotifyActions;
   private readonly exec: ServiceExec;
+  private readonly timers: ServiceTimers;
 
   constructor(
     public unit: ServiceUnit,
@@ -88,7 +89,14 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
         this.watchdogKill();
       },
       flushNotifications: () => options.notify?.flush(),
+      onRuntimeTimeout: () => {
+        if (this.state !== 'active' || this.subState !== 'running' || this.run.stopping) return;
+        log.warn('Service reached runtime time limit. Stopping.', { unit: this.name });
+        this.run.setResult('timeout');
+        void this.stopper.stop(true);
+      },
     });
+    this.timers = timers;
     const exec = new ServiceExec(() => withImpliedSandbox(this.unit), options);
     this.exec = exec;
     const parts: ServiceParts = {
@@ -159,6 +167,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   }
 
   private setState(state: ServiceState, sub?: ServiceSubState): void {
+    this.timers.onState(this.state, state, sub ?? this.subState);
     if (sub !== undefined) this.subState = sub;
     if (this.state === state) return;
     this.state = state;

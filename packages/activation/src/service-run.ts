@@ -24,6 +24,8 @@ export class ServiceRun {
   forkingStarter: ServiceChild | undefined;
   /** stop() was called for this run. */
   stopping = false;
+  /** That stop is the service's own (RuntimeMaxSec=): Restart= applies after it. */
+  selfStop = false;
   /** Resolves when the main process is gone (Type=oneshot: once the last ExecStart= that runs is). */
   exited: Promise<void> | undefined;
   /** The index in ExecStart= of the main command running (Type=oneshot runs them one after the other). */

@@ -382,7 +382,8 @@ export class ServiceRuntimes {
     if (exit.restart) {
       svc.process.restarts += 1;
       const delay = usecToMs(restartDelayUsec(unit, svc.process.restarts));
-      core.log.info(`Scheduled restart job in ${delay} ms, restart counter is at ${svc.process.restarts}.`, {
+      // service_enter_restart(): 257 says the counter, not the delay (fixtures/v257/exit-status force).
+      core.log.info(`Scheduled restart job, restart counter is at ${svc.process.restarts}.`, {
         unit: unit.name,
       });
       svc.restartTimer = setTimeout(() => {

@@ -12,7 +12,7 @@ import { invocationId } from './environment.js';
 import { ActivationError, messageOf } from './errors.js';
 import { type ExitStatus, type ServiceChild, planExec, waitExit } from './exec.js';
 import { forkingMainPid } from './process-group.js';
-import { resultOfExit, shallRestart } from './restart-policy.js';
+import { cleanCommandExit, resultOfUnitExit, shallRestartUnit } from './restart-policy.js';
 import { exitStatusText, spawnExitStatus } from './exit-status.js';
 import { describeExit, succeeded, withStoredFds } from './service-exec.js';
 import type { ServiceParts } from './service-run.js';
@@ -84,11 +84,11 @@ export class ServiceStarter {
       for (const pre of unit.execStartPre) {
         const status = await this.runControl(pre, 'ExecStartPre');
         this.checkNotStopped();
-        if (!succeeded(status) && !pre.ignoreFailure) {
+        if (!cleanCommandExit(unit, status) && !pre.ignoreFailure) {
           // service_sigchld_event(): a failed control process's result (exit-code, signal, core-dump),
           // logged as 257 does (`Control process exited, code=exited, status=1/FAILURE`).
           log.warn(`Control process exited, ${describeControlExit(status)}`, { unit: this.name });
-          if (run.result === 'success') run.result = resultOfExit(status.code, status.signal, true);
+          if (run.result === 'success') run.result = resultOfUnitExit(unit, status.code, status.signal, true);
           throw new ActivationError(
             'EXEC_FAILED',
             `Control process exited, ${describeExit(status)} (ExecStartPre=${pre.raw})`,
@@ -222,7 +222,7 @@ export class ServiceStarter {
       p.lastResult = 'exit-code';
       const code = run.execFailedStatus;
       p.lastExit = { code, signal: null };
-      const restart = shallRestart(p.unit.restart, 'exit-code');
+      const restart = shallRestartUnit(p.unit, 'exit-code', { code, signal: null });
       log.warn(`Main process exited, code=exited, status=${exitStatusText(code)}`, { unit: this.name });
       log.warn("Failed with result 'exit-code'.", { unit: this.name });
       this.s.setState(restart ? 'auto-restart' : 'failed', restart ? 'auto-restart' : 'failed');
@@ -279,9 +279,9 @@ export class ServiceStarter {
       }
       // service_sigchld_event(): a control process that ends once the stop has begun is the run's
       // result too (killed by the stop's SIGTERM: `signal`, no clean exit for a command), unless `-`.
-      if (run.stopping && !succeeded(status) && !cmd.ignoreFailure) {
+      if (run.stopping && !cleanCommandExit(this.s.p.unit, status) && !cmd.ignoreFailure) {
         this.s.log.warn(`Control process exited, ${describeControlExit(status)}`, { unit: this.name });
-        run.setResult(resultOfExit(status.code, status.signal, true));
+        run.setResult(resultOfUnitExit(this.s.p.unit, status.code, status.signal, true));
       }
       return status;
     });
@@ -303,7 +303,7 @@ export class ServiceStarter {
     for (const post of p.unit.execStartPost) {
       const status = await this.runControl(post, 'ExecStartPost');
       if (p.state !== 'activating' || run.stopping) return;
-      if (!succeeded(status) && !post.ignoreFailure) {
+      if (!cleanCommandExit(p.unit, status) && !post.ignoreFailure) {
         this.s.log.warn(`Control process exited, ${describeExit(status)} (ExecStartPost=${post.raw}); stopping.`, {
           unit: this.name,
         });
@@ -333,7 +333,7 @@ export class ServiceStarter {
       await this.stopper.finishDead(status, p.controlPid ?? 0);
       return;
     }
-    if (!succeeded(status)) {
+    if (!cleanCommandExit(p.unit, status)) {
       log.warn(`Control process exited, ${describeExit(status)}`, { unit: this.name });
       run.setResult(status.signal !== null ? 'signal' : 'exit-code');
       await this.stopper.finishDead(status, 0);
@@ -440,7 +440,7 @@ export class ServiceStarter {
         const status = await this.runControl(cmd, 'ExecReload');
         // Stopped meanwhile: the stop owns the run (and the reload was answered "canceled").
         if (run.stopping) return;
-        if (!succeeded(status) && !cmd.ignoreFailure) {
+        if (!cleanCommandExit(p.unit, status) && !cmd.ignoreFailure) {
           // 257 (fixtures/v257/failed-start reloadfail): the command's exit, the reload job's line
           // `Reload failed for UNIT - DESCRIPTION.`; systemctl answers by the unit's Result=, which a
           // reload leaves (success: `Job for UNIT failed.`). ReloadResult= would be exit-code.

@@ -8,7 +8,7 @@ import { messageOf } from './errors.js';
 import { type ExitStatus, type ServiceChild, waitExit } from './exec.js';
 import { watchForeignMain } from './foreign-exit.js';
 import { commOf, mainPidSuitability, signalGroup, signalService } from './process-group.js';
-import { resultOfExit, shallRestart } from './restart-policy.js';
+import { cleanCommandExit, resultOfUnitExit, shallRestartUnit } from './restart-policy.js';
 import { describeExit, exitEnvironment, succeeded } from './service-exec.js';
 import { spawnExitStatus } from './exit-status.js';
 import type { ServiceParts } from './service-run.js';
@@ -122,7 +122,7 @@ export class ServiceStopper {
     // service_sigchld_event(): a oneshot's main command with `-` exits successfully whatever it
     // returned (fixtures/v257/oneshot-multi ign2, ignlast, ignmissing2); ExecMainStatus= keeps it.
     const ignored = oneshot && unit.execStart[run.mainCommand]?.ignoreFailure === true;
-    const exitResult = ignored ? 'success' : resultOfExit(status.code, status.signal, oneshot);
+    const exitResult = ignored ? 'success' : resultOfUnitExit(unit, status.code, status.signal, oneshot);
     p.lastExit = { code: status.code, signal: status.signal };
     const notifyType = unit.type === 'notify' || unit.type === 'notify-reload';
     if (exitResult !== 'success') run.setResult(exitResult);
@@ -214,7 +214,7 @@ export class ServiceStopper {
       run.control = undefined;
       p.controlPid = undefined;
       if (run.stopping) return false;
-      if (!succeeded(status) && !post.ignoreFailure) {
+      if (!cleanCommandExit(p.unit, status) && !post.ignoreFailure) {
         log.warn(`Control process exited, ${describeExit(status)} (ExecStartPost=${post.raw})`, { unit: this.name });
         run.setResult('exit-code');
         return false;
@@ -276,7 +276,8 @@ export class ServiceStopper {
     timers.stopWatchdog();
     timers.clearStop();
     const result = run.result;
-    const restart = !run.stopping && shallRestart(p.unit.restart, result);
+    // RuntimeMaxSec= stops the service itself (run.selfStop): a restart may follow, as after a failure.
+    const restart = (!run.stopping || run.selfStop) && shallRestartUnit(p.unit, result, pid !== 0 ? status : undefined);
     run.child = undefined;
     p.pid = undefined;
     p.lastResult = result;
@@ -287,7 +288,9 @@ export class ServiceStopper {
     await this.drainCgroup(true);
     this.s.exec.releaseControlContext();
     this.s.options.notify?.unregister(p);
+    // unit_log_success()/unit_log_failure() of service_enter_dead().
     if (result !== 'success') log.warn(`Failed with result '${result}'.`, { unit: this.name });
+    else log.info('Deactivated successfully.', { unit: this.name });
     this.s.setState(
       restart ? 'auto-restart' : result === 'success' ? 'inactive' : 'failed',
       restart ? 'auto-restart' : result === 'success' ? 'dead' : 'failed',
@@ -295,7 +298,7 @@ export class ServiceStopper {
     p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, restart);
     run.endReload();
     const { code, signal } = status;
-    p.emit('exit', { unit: this.name, pid, code, signal, result, restart, stopped: run.stopping });
+    p.emit('exit', { unit: this.name, pid, code, signal, result, restart, stopped: run.stopping && !run.selfStop });
   }
 
   /** Sends `signal` to the service (KillMode=), SIGKILL after TimeoutStopSec= (stop-sigterm → stop-sigkill). */
@@ -415,8 +418,9 @@ export class ServiceStopper {
    * ExecStop= (if any), then KillSignal= to the process group, SIGKILL after TimeoutStopSec=.
    * Resolves when the main process is gone.
    */
-  async stop(): Promise<void> {
+  async stop(self = false): Promise<void> {
     const { p, run, timers } = this.s;
+    run.selfStop = self;
     const main = p.pid;
     // run.child without a PID yet: a oneshot's next ExecStart= being spawned (the stop signals it).
     if (main === undefined && run.forkingStarter === undefined && run.child === undefined) {

@@ -1,9 +1,12 @@
 /**
  * A service's clocks (service.c's timer event source): TimeoutStartSec= (also for reloads, with
- * EXTEND_TIMEOUT_USEC=), TimeoutStopSec=, and WatchdogSec= (WATCHDOG_USEC= overrides it for the
- * run). What a timeout does is the caller's.
+ * EXTEND_TIMEOUT_USEC=), TimeoutStopSec=, WatchdogSec= (WATCHDOG_USEC= overrides it for the
+ * run) and RuntimeMaxSec= (+ RuntimeRandomizedExtraSec=). What a timeout does is the caller's.
  */
+import { randomInt } from 'node:crypto';
 import type { ServiceUnit } from '@mptcp/unit';
+import { exitStatusLists } from './restart-policy.js';
+import type { ServiceState, ServiceSubState } from './service-types.js';
 
 /** setTimeout's limit (~24.8 days); longer timeouts are as good as infinite. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -27,6 +30,8 @@ export interface TimeoutHandlers {
    * socket (the daemon was not scheduled, or busy, while the service sent it) counts first.
    */
   flushNotifications?(): void;
+  /** RuntimeMaxSec= has passed since the service became active (it is active/running). */
+  onRuntimeTimeout?(): void;
 }
 
 export class ServiceTimers {
@@ -38,6 +43,9 @@ export class ServiceTimers {
   private watchdogTimer: NodeJS.Timeout | undefined;
   /** WATCHDOG_USEC= override from the service for this run. */
   private watchdogOverride: number | undefined;
+  private runtimeTimer: NodeJS.Timeout | undefined;
+  /** When the service last became active (257's active_enter_timestamp), ms since the epoch. */
+  private activeSince = 0;
 
   constructor(
     private readonly unit: () => ServiceUnit,
@@ -144,6 +152,33 @@ export class ServiceTimers {
   stopWatchdog(): void {
     if (this.watchdogTimer) clearTimeout(this.watchdogTimer);
     this.watchdogTimer = undefined;
+  }
+
+  /**
+   * The service's state changes (ServiceProcess.setState()): RuntimeMaxSec= counts from when it
+   * became active (a reload does not restart the clock) and is armed while it is active/running,
+   * as 257's service_enter_running() arms service_running_timeout(); RuntimeRandomizedExtraSec= adds
+   * a random delay below it at each arming. Type=oneshot: no effect (the unit warned at load).
+   */
+  onState(prev: ServiceState, state: ServiceState, sub: ServiceSubState): void {
+    if (state === 'active' && prev !== 'active' && prev !== 'reloading') this.activeSince = Date.now();
+    if (state !== 'active' || sub !== 'running') return this.clearRuntime();
+    if (this.runtimeTimer) return;
+    const { runtimeMaxUsec, runtimeRandomizedExtraUsec } = exitStatusLists(this.unit());
+    if (!Number.isFinite(runtimeMaxUsec)) return;
+    const extra = runtimeRandomizedExtraUsec > 0 ? randomInt(Math.min(runtimeRandomizedExtraUsec, 2 ** 47)) : 0;
+    const left = this.activeSince * 1000 + runtimeMaxUsec + extra - Date.now() * 1000;
+    const armed = timer(Math.max(0, left), () => {
+      if (this.runtimeTimer !== armed) return;
+      this.runtimeTimer = undefined;
+      this.on.onRuntimeTimeout?.();
+    });
+    this.runtimeTimer = armed;
+  }
+
+  clearRuntime(): void {
+    if (this.runtimeTimer) clearTimeout(this.runtimeTimer);
+    this.runtimeTimer = undefined;
   }
 
   /** WATCHDOG_USEC=: the new interval, applied at once when the watchdog runs (or the service is active). */
