@@ -91,6 +91,8 @@ export interface ExecOptions {
   cwd?: string;
   /** stdin when not in inetd mode; default `ignore` (StandardInput=null). */
   stdin?: 'ignore' | 'inherit';
+  /** Overrides of fd 0/1/2 (-1: /dev/null): StandardInput=file:, StandardOutput=/StandardError= file:/null (service-output.ts). */
+  stdioFds?: readonly [number | undefined, number | undefined, number | undefined];
   /** Export SYSTEMD_EXEC_PID (default true; systemd-socket-activate does not). */
   execPid?: boolean;
   /** Own process group (default true: the engine signals the group on stop). */
@@ -205,6 +207,7 @@ export function prepareExec(options: ExecOptions): PreparedExec {
   } else {
     stdio = [options.stdin === 'inherit' ? 0 : -1, out ?? 1, out ?? 2, ...fds];
   }
+  options.stdioFds?.forEach((fd, i) => fd !== undefined && (stdio[i] = fd));
   // Set below from the real PID; a stale one from Environment= must go. (Only then a copy without
   // them: `delete` turns the object into a slow dictionary, which the envp walk would pay for.)
   const env = PID_VARS.some((name) => Object.hasOwn(options.env, name))

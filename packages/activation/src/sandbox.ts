@@ -91,6 +91,10 @@ export const SANDBOX_DIRECTIVES: readonly SandboxRow[] = [
   { key: 'IOSchedulingPriority', read: { applied: 'ioprio' }, status: EXIT_IOPRIO },
   { key: 'TimerSlackNSec', read: { applied: 'timerSlackNsec' }, status: EXIT_TIMERSLACK },
   { key: 'Personality', read: { applied: 'personality' }, status: EXIT_PERSONALITY },
+  // Credentials mptcpd-lite cannot decrypt or import (credentials.ts does SetCredential=/LoadCredential=): 243/CREDENTIALS.
+  { key: 'SetCredentialEncrypted', read: 'list', status: 243 },
+  { key: 'LoadCredentialEncrypted', read: 'list', status: 243 },
+  { key: 'ImportCredential', read: 'list', status: 243 },
   // Namespaces: user, network, then the mount namespace and what lives in it.
   { key: 'PrivateUsers', read: { off: [] }, status: EXIT_USER },
   { key: 'PrivateNetwork', read: 'bool', status: EXIT_NETWORK },

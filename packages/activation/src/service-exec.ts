@@ -34,7 +34,8 @@ import {
 } from './namespace.js';
 import { type PrivateTmp, createPrivateTmp, wantsPrivateTmp } from './private-tmp.js';
 import { enforcementOf, refusedChild, sandboxCheck, unenforcedMessage } from './sandbox.js';
-import { type OutputRoute, routeOutput } from './service-output.js';
+import type { OutputRoute } from './service-output.js';
+import { execResourcesEnvironment, releaseExecResources, setupExecResources } from './exec-resources.js';
 import { type ServiceProcessOptions, type StartContext, effectiveNotifyAccess } from './service-types.js';
 import {
   type CredentialChange,
@@ -164,6 +165,7 @@ export class ServiceExec {
     // the next run of the unit shares it, as 257's unit cgroup.
     this.runCgroup?.release();
     this.runCgroup = undefined;
+    releaseExecResources(this.unit(), this.options.logger);
   }
 
   /** This run's cgroup once something was spawned into it (cgroup tracking only). */
@@ -246,7 +248,7 @@ export class ServiceExec {
     if (!forMain && ids.mainPid !== undefined) activation.MAINPID = String(ids.mainPid);
     return buildServiceEnvironment({
       service: unit,
-      activation,
+      activation: { ...execResourcesEnvironment(unit), ...activation },
       daemonEnv: this.options.daemonEnv ?? daemonLocale(),
       ...(ids.invocationId ? { invocationId: ids.invocationId } : {}),
     });
@@ -286,7 +288,9 @@ export class ServiceExec {
     if (creds.failure) return credentialFailure(creds.failure);
     // The capture attributes lines to this command's PID, known once spawned.
     const started: { child?: ServiceChild } = {};
-    const route = routeOutput(this.unit(), this.options, ctx, () => started.child?.pid);
+    const setup = setupExecResources(this.unit(), creds, cmd, this.options, ctx, () => started.child?.pid);
+    if ('pid' in setup) return setup;
+    const route = setup;
     let child: ServiceChild;
     try {
       child = this.launch(cmd, env, cwd, creds, ctx, route, switchUser);
@@ -419,6 +423,7 @@ export class ServiceExec {
         : {}),
       output: route.output,
       ...(route.outputFd !== undefined ? { outputFd: route.outputFd } : {}),
+      ...(route.stdioFds ? { stdioFds: route.stdioFds } : {}),
       cwd,
       ...(switchUser && creds.uid !== undefined ? { uid: creds.uid } : {}),
       ...(switchUser && creds.gid !== undefined ? { gid: creds.gid } : {}),
@@ -497,6 +502,7 @@ export class ServiceExec {
         const env = {
           ...buildServiceEnvironment({
             service: unit,
+            activation: execResourcesEnvironment(unit),
             ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}),
           }),
           ...this.controlEnv,
