@@ -231,11 +231,11 @@ export class SocketRuntimes {
     try {
       this.hooks.checkTarget(unit);
     } catch (err) {
-      // socket_start() refuses before anything is opened: no result of the unit's own, the job's line.
+      // socket_start() refuses before anything is opened: the job fails with its line, the socket
+      // stays inactive (dead), Result=success (fixtures/v257/socket-service-not-loaded).
       log.error(messageOf(err), { unit: unit.name });
       log.error(failedToStartLine(unit.name, unit.unit.description), { unit: unit.name, bare: true });
       sock.error = messageOf(err);
-      this.setState(sock, 'failed', 'resources');
       failed(err);
       return;
     }

@@ -95,12 +95,11 @@ export class SocketSteps {
     try {
       this.table.hooks.checkTarget(unit);
     } catch (err) {
-      // socket_start() refuses before anything runs: no command, no result of the unit's own.
+      // socket_start() refuses before anything runs: no command, the socket stays inactive (dead).
       const code = err instanceof ActivationError ? err.code : undefined;
       log.error(messageOf(err), { unit: unit.name });
       log.error(failedToStartLine(unit.name, unit.unit.description), { unit: unit.name, bare: true });
       sock.error = messageOf(err);
-      this.table.setState(sock, 'failed', 'resources');
       report.failed.push({ unit: unit.name, error: messageOf(err), ...(code ? { code } : {}) });
       return;
     }

@@ -105,8 +105,9 @@ export class UnitDefinitions {
       }
     } else {
       const s = serviceNameOf(unit);
+      // socket_start(): masked, missing, or failed to load (fixtures/v257/socket-service-not-loaded).
       if (!this.services.has(s))
-        throw new ActivationError('SERVICE_NOT_FOUND', `Service ${s} not loaded, socket cannot be started.`, {
+        throw new ActivationError('SERVICE_NOT_FOUND', `Socket service ${s} not loaded, refusing.`, {
           unit: unit.name,
         });
     }

@@ -42,6 +42,9 @@ export function verify(paths: readonly string[], options: VerifyOptions = {}): V
   if (options.recursiveErrors === 'no' && options.ignoreDependencies === undefined)
     options = { ...options, ignoreDependencies: true };
   const diagnostics: Diagnostic[] = [];
+  // Unit files whose parse-time lines were printed (257 loads a unit once: a socket's service given
+  // too, or given first, prints them once).
+  const parsed = new Map<string, boolean>();
   let failed = false;
   let strict = false;
   // verify_prepare_filename(): the file name is made absolute, and so are the paths in the messages.
@@ -74,7 +77,9 @@ export function verify(paths: readonly string[], options: VerifyOptions = {}): V
     }
     const r = loadUnitFile(path, { ...options, searchPaths, name });
     const start = diagnostics.length;
-    diagnostics.push(...withTriggeredService(r, options, searchPaths));
+    const own = parsed.has(path) ? r.diagnostics.filter((d) => d.line === undefined) : r.diagnostics;
+    parsed.set(path, r.unit !== undefined);
+    diagnostics.push(...withTriggeredService({ ...r, diagnostics: own }, options, searchPaths, parsed));
     if (r.diagnostics.some((d) => d.severity === 'error')) failed = true;
     if (r.diagnostics.some((d) => !d.notice)) strict = true;
     if (!r.unit) {
@@ -95,7 +100,8 @@ export function verify(paths: readonly string[], options: VerifyOptions = {}): V
     if (r.unit.kind === 'socket') {
       const svc = serviceNameFor(r.unit);
       const file = findUnitFile(svc, searchPaths);
-      if (!file || isMaskFile(file)) {
+      // verify_socket(): load_state != UNIT_LOADED, also a service that failed to load (bad-setting).
+      if (!file || isMaskFile(file) || parsed.get(file) === false) {
         // systemd-analyze checks the socket's service before the executables (verify_socket() first).
         const d: Diagnostic = {
           severity: 'error',
@@ -135,13 +141,19 @@ function linkTargetName(path: string): string | undefined {
  * parse-time lines (not its unit-level checks) are printed too, after the socket's own lines and
  * before the socket's unit-level ones.
  */
-function withTriggeredService(r: LoadUnitResult, options: VerifyOptions, searchPaths: readonly string[]): Diagnostic[] {
+function withTriggeredService(
+  r: LoadUnitResult,
+  options: VerifyOptions,
+  searchPaths: readonly string[],
+  parsed: Map<string, boolean>,
+): Diagnostic[] {
   const u = r.unit;
   if (!u || u.kind !== 'socket' || u.accept) return r.diagnostics;
   const svc = serviceNameFor(u);
   const file = findUnitFile(svc, searchPaths);
-  if (!file || isMaskFile(file) || !parseUnitName(basename(file))) return r.diagnostics;
+  if (!file || isMaskFile(file) || !parseUnitName(basename(file)) || parsed.has(file)) return r.diagnostics;
   const s = loadUnitFile(file, { ...options, searchPaths, name: svc, executables: false });
+  parsed.set(file, s.unit !== undefined);
   const lines = s.diagnostics.filter((d) => d.unit === undefined || d.line !== undefined);
   const at = r.diagnostics.findIndex((d) => d.line === undefined && d.unit !== undefined);
   const out = [...r.diagnostics];
