@@ -18,7 +18,7 @@ import { MptcpSocketError, errnoName, syscallError } from './errors.js';
 import { createConfiguredSocket, effectiveMode, type CreatedSocket } from './policy.js';
 import { ipSockAddr } from './sockaddr.js';
 import { pickSocketOptions, type MptcpSocketOptions } from './socket-options.js';
-import type { MptcpMode } from './types.js';
+import type { MptcpMode, MptcpModeOption } from './types.js';
 import { watchWritable, type FdWatcher } from './watch.js';
 import { setConnecting } from './fd.js';
 import {
@@ -30,6 +30,7 @@ import {
   writePathDisabled,
 } from './write-path.js';
 import { readPathDisabled, useMptcpReadPath } from './read-path.js';
+import { invalidArgType, nodeError, validateConnectOptions, validateMptcp, validatePort } from './validate.js';
 
 type IpFamily = 'inet' | 'inet6';
 
@@ -43,8 +44,8 @@ export type LookupFunction = (
 export interface MptcpConnectOptions extends MptcpSocketOptions {
   host?: string;
   port: number;
-  /** Default 'prefer': an MPTCP library's connect tries MPTCP (plain TCP with NODE_MPTCP=0). */
-  mptcp?: MptcpMode;
+  /** Default 'prefer' (true is 'prefer'): an MPTCP library's connect tries MPTCP (plain TCP with NODE_MPTCP=0). Other values throw ERR_INVALID_ARG_VALUE. */
+  mptcp?: MptcpModeOption;
   localAddress?: string;
   localPort?: number;
   /** Connect timeout in ms: if not connected by then, 'timeout' is emitted and the socket is destroyed with ETIMEDOUT. */
@@ -91,6 +92,13 @@ function resolveAll(host: string, options: MptcpConnectOptions, all: boolean): P
         return;
       }
       const list = Array.isArray(address) ? address : [{ address, family: family ?? (address.includes(':') ? 6 : 4) }];
+      if (list.length === 0 || list.some((a) => typeof a?.address !== 'string' || a.address === '')) {
+        // A resolver that answered nothing: as getaddrinfo's "no such name", never a hang.
+        const e = nodeError(Error, 'ENOTFOUND', `getaddrinfo ENOTFOUND ${host}`);
+        Object.assign(e, { syscall: 'getaddrinfo', hostname: host });
+        fail(e);
+        return;
+      }
       ok(list.map((a) => ({ address: a.address, family: a.family === 6 ? 'inet6' : 'inet' })));
     });
   });
@@ -182,7 +190,12 @@ function startAttempt(fd: number, target: Target, port: number, options: MptcpCo
  * once. Emits 'connect' when established; 'error' with an MptcpSocketError otherwise.
  */
 export function connect(options: MptcpConnectOptions, connectListener?: () => void): net.Socket {
-  return dial(options, connectListener, options.mptcp ?? 'prefer');
+  // Thrown synchronously with net's codes (ERR_SOCKET_BAD_PORT, ERR_INVALID_ARG_TYPE…), as net.connect.
+  validateConnectOptions(options);
+  if (connectListener !== undefined && typeof connectListener !== 'function') {
+    throw invalidArgType('listener', 'of type function', connectListener);
+  }
+  return dial(options, connectListener, validateMptcp(options.mptcp) ?? 'prefer');
 }
 
 /**
@@ -194,8 +207,11 @@ export function dial(
   connectListener: (() => void) | undefined,
   requested: MptcpMode | undefined,
 ): net.Socket {
-  const host = options.host ?? 'localhost';
-  const port = options.port;
+  validateConnectOptions(options);
+  // As net: `options.host || 'localhost'` (an empty host is localhost), a numeric string port is a port.
+  const host = options.host || 'localhost';
+  const port = validatePort(options.port);
+  if (requested !== undefined) requested = validateMptcp(requested);
   // MPTCP_READ_PATH is read when connect() is called, as NODE_MPTCP is (read-path.ts).
   const readPath = !readPathDisabled();
   let mode: MptcpMode;

@@ -10,51 +10,87 @@ import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { dial, type MptcpConnectOptions } from './client.js';
 import { withMptcp } from './server.js';
-import type { MptcpMode } from './types.js';
+import type { MptcpMode, MptcpModeOption } from './types.js';
+import { invalidArgType, validateMptcp } from './validate.js';
 
 /** The `mptcp` option every helper takes: the mode (default 'prefer'; plain TCP with NODE_MPTCP=0). */
 export interface WithMptcpMode {
-  mptcp?: MptcpMode;
+  mptcp?: MptcpModeOption;
 }
 
 function split<T extends WithMptcpMode>(options: T | undefined): [Omit<T, 'mptcp'>, MptcpMode] {
   const { mptcp, ...rest } = options ?? ({} as T);
-  return [rest, mptcp ?? 'prefer'];
+  return [rest, validateMptcp(mptcp) ?? 'prefer'];
 }
 
+/** node's (listener) and (options[, listener]) forms of the create*Server() functions. */
+function serverArgs<O extends WithMptcpMode, L>(
+  first: O | L | undefined,
+  second: L | undefined,
+): [Omit<O, 'mptcp'>, MptcpMode, L | undefined] {
+  const [options, listener] = typeof first === 'function' ? [undefined, first as L] : [first as O | undefined, second];
+  if (listener !== undefined && typeof listener !== 'function') {
+    throw invalidArgType('requestListener', 'of type function', listener);
+  }
+  const [opts, mptcp] = split(options);
+  return [opts, mptcp, listener];
+}
+
+type Http2Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
+
 /** http.createServer() whose listen() opens an MPTCP socket. */
+export function createHttpServer(listener?: http.RequestListener): http.Server;
 export function createHttpServer(
   options?: http.ServerOptions & WithMptcpMode,
   listener?: http.RequestListener,
+): http.Server;
+export function createHttpServer(
+  first?: (http.ServerOptions & WithMptcpMode) | http.RequestListener,
+  second?: http.RequestListener,
 ): http.Server {
-  const [opts, mptcp] = split(options);
+  const [opts, mptcp, listener] = serverArgs(first, second);
   return withMptcp(listener ? http.createServer(opts, listener) : http.createServer(opts), { mptcp });
 }
 
 /** https.createServer() whose listen() opens an MPTCP socket (TLS runs over it unchanged). */
+export function createHttpsServer(listener?: http.RequestListener): https.Server;
 export function createHttpsServer(
   options: https.ServerOptions & WithMptcpMode,
   listener?: http.RequestListener,
+): https.Server;
+export function createHttpsServer(
+  first?: (https.ServerOptions & WithMptcpMode) | http.RequestListener,
+  second?: http.RequestListener,
 ): https.Server {
-  const [opts, mptcp] = split(options);
+  const [opts, mptcp, listener] = serverArgs(first, second);
   return withMptcp(listener ? https.createServer(opts, listener) : https.createServer(opts), { mptcp });
 }
 
 /** http2.createServer() (h2c) whose listen() opens an MPTCP socket. */
+export function createHttp2Server(listener?: Http2Handler): http2.Http2Server;
 export function createHttp2Server(
   options?: http2.ServerOptions & WithMptcpMode,
-  listener?: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  listener?: Http2Handler,
+): http2.Http2Server;
+export function createHttp2Server(
+  first?: (http2.ServerOptions & WithMptcpMode) | Http2Handler,
+  second?: Http2Handler,
 ): http2.Http2Server {
-  const [opts, mptcp] = split(options);
+  const [opts, mptcp, listener] = serverArgs(first, second);
   return withMptcp(listener ? http2.createServer(opts, listener) : http2.createServer(opts), { mptcp });
 }
 
 /** http2.createSecureServer() whose listen() opens an MPTCP socket. */
+export function createSecureHttp2Server(listener?: Http2Handler): http2.Http2SecureServer;
 export function createSecureHttp2Server(
   options: http2.SecureServerOptions & WithMptcpMode,
-  listener?: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  listener?: Http2Handler,
+): http2.Http2SecureServer;
+export function createSecureHttp2Server(
+  first?: (http2.SecureServerOptions & WithMptcpMode) | Http2Handler,
+  second?: Http2Handler,
 ): http2.Http2SecureServer {
-  const [opts, mptcp] = split(options);
+  const [opts, mptcp, listener] = serverArgs(first, second);
   return withMptcp(listener ? http2.createSecureServer(opts, listener) : http2.createSecureServer(opts), { mptcp });
 }
 

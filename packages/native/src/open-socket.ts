@@ -122,10 +122,27 @@ export function openSocket(spec: OpenSocketSpec): OpenedSocket {
     if (err instanceof MptcpSocketError && err.syscall === 'socket') throw withDetail(err, `for ${where()}`);
     throw err;
   }
+  const { fd } = created;
+  try {
+    return configureSocket(spec, created, where);
+  } catch (err) {
+    // Every error path, a malformed address or port the addon refuses (TypeError) included: no fd leaks.
+    native.close(fd);
+    throw err;
+  }
+}
+
+/** openSocket() after socket(): options, bind, listen; throws (the caller closes the fd). */
+function configureSocket(
+  spec: OpenSocketSpec,
+  created: ReturnType<typeof createSocket>,
+  where: () => string,
+): OpenedSocket {
+  const native = binding();
+  const family = spec.address.family;
   const { fd, protocol } = created;
   const warnings: SocketOptionWarning[] = [];
   const fail = (errno: number, syscall: string): never => {
-    native.close(fd);
     throw syscallError(errno, { syscall, detail: `on ${where()}` });
   };
 

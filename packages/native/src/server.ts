@@ -12,7 +12,7 @@ import { hasInheritedListeners, takeInheritedListener } from './inherited.js';
 import { createConfiguredSocket, effectiveMode, wantsMptcp, type CreatedSocket } from './policy.js';
 import { ipSockAddr } from './sockaddr.js';
 import { pickSocketOptions, type MptcpSocketOptions } from './socket-options.js';
-import type { MptcpMode } from './types.js';
+import type { MptcpMode, MptcpModeOption } from './types.js';
 import {
   bulkTuningFor,
   presetBulkReceiveBuffer,
@@ -23,6 +23,7 @@ import {
   writePathDisabled,
 } from './write-path.js';
 import { readPathDisabled, useMptcpReadPath } from './read-path.js';
+import { invalidArgType, validateMptcp, validatePort } from './validate.js';
 
 export interface MptcpListenOptions extends MptcpSocketOptions {
   /** Address to bind; default '::' (dual stack, IPV6_V6ONLY=0), or '0.0.0.0' without IPv6. */
@@ -30,7 +31,7 @@ export interface MptcpListenOptions extends MptcpSocketOptions {
   /** Port; default 0 (the kernel picks one). */
   port?: number;
   /** Default: 'prefer' (plain TCP with NODE_MPTCP=0). */
-  mptcp?: MptcpMode;
+  mptcp?: MptcpModeOption;
   /** listen() backlog; default 511 as net. */
   backlog?: number;
   /** For IPv6 hosts: accept IPv6 only (IPV6_V6ONLY=1). Default false (dual stack). */
@@ -42,7 +43,7 @@ export interface MptcpListenOptions extends MptcpSocketOptions {
 }
 
 export interface MptcpServerOptions extends net.ServerOpts {
-  mptcp?: MptcpMode;
+  mptcp?: MptcpModeOption;
 }
 
 type ConnectionListener = (socket: net.Socket) => void;
@@ -75,8 +76,24 @@ function bindListener(
     'listener',
   );
   const { fd } = created;
+  try {
+    configureListener(fd, address, family, port, options);
+  } catch (err) {
+    native.close(fd); // on every error path: a failed listen() leaves no fd behind
+    throw err;
+  }
+  return created;
+}
+
+function configureListener(
+  fd: number,
+  address: string,
+  family: 'inet' | 'inet6',
+  port: number,
+  options: MptcpListenOptions,
+): void {
+  const native = binding();
   const fail = (errno: number, syscall: string): never => {
-    native.close(fd);
     throw syscallError(errno, { syscall, address, port });
   };
   if (family === 'inet6') {
@@ -97,7 +114,6 @@ function bindListener(
   }
   r = native.bind(fd, { family, address, port });
   if (r < 0) fail(-r, 'bind');
-  return created;
 }
 
 function isListenOptions(v: unknown): v is net.ListenOptions & MptcpListenOptions {
@@ -118,12 +134,16 @@ function parseListenArgs(args: unknown[]): { options: MptcpListenOptions; callba
       return undefined;
     if (typeof (first as { listen?: unknown }).listen === 'function') return undefined; // a handle object (server/socket)
     options = { ...o };
-    if (options.port !== undefined && options.port !== null) options.port = Number(options.port); // net accepts '8080'
+    // As net: port undefined or null is 0; a numeric string ('8080') is a port; else ERR_SOCKET_BAD_PORT.
+    const port: unknown = o.port;
+    if (port === undefined || port === null) delete options.port;
+    else if (typeof port === 'number' || typeof port === 'string') options.port = validatePort(port, 'options.port');
+    else throw invalidArgType('options.port', 'one of type number or string', port);
   } else if (typeof first === 'string' && !/^\d+$/.test(first)) {
     return undefined; // a pipe path
   } else {
     options = {};
-    if (first !== undefined && first !== null) options.port = Number(first);
+    if (first !== undefined && first !== null) options.port = validatePort(first, 'options.port');
     if (typeof args[1] === 'string') options.host = args[1];
     const backlog = typeof args[1] === 'number' ? args[1] : args[2];
     if (typeof backlog === 'number') options.backlog = backlog;
@@ -153,7 +173,7 @@ export function mptcpListen(
   const parsed = parseListenArgs(args.slice());
   if (!parsed) return original(...args);
   const { options: listenOptions, callback } = parsed;
-  const requested = listenOptions.mptcp ?? policy.mptcp;
+  const requested = validateMptcp(listenOptions.mptcp) ?? policy.mptcp;
   const port = listenOptions.port ?? 0;
   const emitError = (err: unknown): void => {
     process.nextTick(() => server.emit('error', err));
@@ -220,10 +240,17 @@ export function mptcpListen(
   if (literal && (literal.family === 'inet' || literal.family === 'inet6')) {
     open(literal.address, literal.family);
   } else {
+    // As net's lookupAndListen(): a close() (or another listen()) during the lookup cancels this one.
+    const listeningId = (server as { _listeningId?: number })._listeningId;
+    const current = (): boolean => (server as { _listeningId?: number })._listeningId === listeningId;
     lookup(host).then(
-      (r) => open(r.address, r.family === 6 ? 'inet6' : 'inet'),
-      (err: unknown) =>
-        emitError(err instanceof Error ? err : new MptcpSocketError({ code: 'ENOTFOUND', message: String(err) })),
+      (r) => {
+        if (current()) open(r.address, r.family === 6 ? 'inet6' : 'inet');
+      },
+      (err: unknown) => {
+        if (!current()) return;
+        emitError(err instanceof Error ? err : new MptcpSocketError({ code: 'ENOTFOUND', message: String(err) }));
+      },
     );
   }
   return server;
@@ -252,9 +279,10 @@ function armWritePath(server: net.Server): void {
  * Makes an existing server's listen() open MPTCP sockets (any net.Server: http, https, http2, tls).
  * `mptcp` is the default mode of its listen() calls. Returns the server.
  */
-export function withMptcp<T extends net.Server>(server: T, options: { mptcp?: MptcpMode } = {}): T {
+export function withMptcp<T extends net.Server>(server: T, options: { mptcp?: MptcpModeOption } = {}): T {
   const original = server.listen.bind(server) as ListenFn;
-  const policy: ListenPolicy = options.mptcp === undefined ? {} : { mptcp: options.mptcp };
+  const mptcp = validateMptcp(options.mptcp);
+  const policy: ListenPolicy = mptcp === undefined ? {} : { mptcp };
   (server as net.Server).listen = function (this: net.Server, ...args: unknown[]): net.Server {
     return mptcpListen(server, original, args, policy);
   } as net.Server['listen'];
@@ -266,8 +294,17 @@ export function withMptcp<T extends net.Server>(server: T, options: { mptcp?: Mp
  * (`listen(port, host, backlog, cb)`, `listen({ port, host, backlog, ipv6Only, reusePort, mptcp })`);
  * path/fd/handle forms go to net unchanged.
  */
-export function createServer(options: MptcpServerOptions = {}, connectionListener?: ConnectionListener): net.Server {
-  const { mptcp, ...serverOpts } = options;
+export function createServer(connectionListener?: ConnectionListener): net.Server;
+export function createServer(options?: MptcpServerOptions, connectionListener?: ConnectionListener): net.Server;
+export function createServer(first?: MptcpServerOptions | ConnectionListener, second?: ConnectionListener): net.Server {
+  // net's forms: (listener) and (options[, listener]).
+  const [options, connectionListener] =
+    typeof first === 'function' ? [{} as MptcpServerOptions, first] : [first ?? {}, second];
+  if (connectionListener !== undefined && typeof connectionListener !== 'function') {
+    throw invalidArgType('connectionListener', 'of type function', connectionListener);
+  }
+  const { mptcp: rawMode, ...serverOpts } = options;
+  const mptcp = validateMptcp(rawMode);
   const server = connectionListener ? net.createServer(serverOpts, connectionListener) : net.createServer(serverOpts);
   // An explicit MPTCP API: 'prefer' unless told otherwise (NODE_MPTCP=0 still turns it off).
   return withMptcp(server, { mptcp: mptcp ?? 'prefer' });

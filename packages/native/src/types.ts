@@ -10,6 +10,12 @@ import type { SocketOptionValues } from '@mptcp/constants';
  */
 export type MptcpMode = 'require' | 'prefer' | 'off' | false;
 
+/**
+ * The `mptcp` option as the public functions take it: a mode, or `true` for `'prefer'` (MPTCP with
+ * a fallback to TCP, as Go's SetMultipathTCP(true)). Any other value throws ERR_INVALID_ARG_VALUE.
+ */
+export type MptcpModeOption = MptcpMode | true;
+
 /** Which default NODE_MPTCP gives a socket whose `mptcp` mode is not set. */
 export type MptcpRole = 'listener' | 'dialer';
 
