@@ -4,6 +4,7 @@
  * reopening them with a reloaded definition. What a readiness event does is the caller's
  * (`onReadable`: accept-instances.ts for Accept=yes, service-runtime.ts for Accept=no).
  */
+import { checkSocketIpAcl, socketIpDeny } from './socket-ip-acl.js';
 import { hasStartConditions, socketConditionsMet } from './exec-condition.js';
 import type { SocketUnit } from '@mptcp/unit';
 import type { AcceptedInstance } from './accept-instances.js';
@@ -178,6 +179,7 @@ export class SocketRuntimes {
     const preopened = preopenPorts(plain, native, (unit) => {
       try {
         this.hooks.checkTarget(unit);
+        if (socketIpDeny(unit).length > 0) return true;
         return hasStartConditions(unit);
       } catch {
         return true;
@@ -188,6 +190,16 @@ export class SocketRuntimes {
     } finally {
       closePreopened(preopened, native);
     }
+  }
+
+  /**
+   * What socket_start() checks before anything opens: the service is loaded (hooks.checkTarget), and
+   * an IP address filter we cannot apply is refused (socket-ip-acl.ts). Throws the refusal.
+   */
+  checkStart(unit: SocketUnit): void {
+    this.hooks.checkTarget(unit);
+    const warning = checkSocketIpAcl(unit, this.core.serviceOptions().allowUnenforcedSandbox === true);
+    if (warning) this.core.log.warn(warning, { unit: unit.name });
   }
 
   /** A new runtime for `unit` (dead), registered under its name. */
@@ -229,7 +241,7 @@ export class SocketRuntimes {
       report.failed.push({ unit: unit.name, error: messageOf(err), ...(code ? { code } : {}) });
     };
     try {
-      this.hooks.checkTarget(unit);
+      this.checkStart(unit);
     } catch (err) {
       // socket_start() refuses before anything is opened: the job fails with its line, the socket
       // stays inactive (dead), Result=success (fixtures/v257/socket-service-not-loaded).

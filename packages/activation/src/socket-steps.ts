@@ -93,7 +93,7 @@ export class SocketSteps {
     const { unit } = sock;
     const { log } = this.core;
     try {
-      this.table.hooks.checkTarget(unit);
+      this.table.checkStart(unit);
     } catch (err) {
       // socket_start() refuses before anything runs: no command, the socket stays inactive (dead).
       const code = err instanceof ActivationError ? err.code : undefined;
