@@ -181,7 +181,7 @@ describe('cgroup tracking (--cgroup auto)', () => {
     expect(await portFree(port)).toBe(true);
   }, 60_000);
 
-  it('KillMode=process leaves the escapee running after the stop, as 257 (logged); the next stop of the cgroup takes it', async (ctx) => {
+  it('KillMode=process leaves the escapee running after the stop, as 257 (logged: remains running after unit stopped)', async (ctx) => {
     needCgroups(ctx);
     const port = await freePort();
     const control = path.join(dir, 'control.sock');
