@@ -145,6 +145,11 @@ function startAttempt(fd: number, target: Target, port: number, options: MptcpCo
   const done = new Promise<void>((resolve, reject) => {
     if (options.localAddress !== undefined || options.localPort !== undefined) {
       const local = options.localAddress ?? (target.family === 'inet6' ? '::' : '0.0.0.0');
+      if (net.isIP(local) !== (target.family === 'inet6' ? 6 : 4)) {
+        // The kernel's answer to a local address of the other family, as net reports it.
+        reject(syscallError(22 /* EINVAL */, { syscall: 'bind', address: local, port: options.localPort ?? 0 }));
+        return;
+      }
       const r = native.bind(fd, { family: target.family, address: local, port: options.localPort ?? 0 });
       if (r < 0) {
         reject(syscallError(-r, { syscall: 'bind', address: local, port: options.localPort ?? 0 }));
@@ -435,7 +440,8 @@ export function dial(
       } else if (err instanceof Error && 'code' in err) {
         fail(err); // dns errors (ENOTFOUND…) as net reports them
       } else {
-        fail(new MptcpSocketError({ code: 'EIO', message: String(err), cause: err }));
+        // Not a syscall's failure: the error itself, never dressed up as an errno.
+        fail(err);
       }
     },
   );

@@ -110,6 +110,13 @@ describe('argument checks as node:net (thrown synchronously)', () => {
     expect(code(() => connect({ ...o, localPort: 'x' as never }))).toBe('ERR_INVALID_ARG_TYPE');
   });
 
+  it('a localAddress of the other family: \'error\' bind EINVAL as net (was EIO "TypeError: ...")', async () => {
+    const c = connect({ host: '127.0.0.1', port: 1, localAddress: '::1' });
+    const [err] = (await once(c, 'error')) as [Error & { code?: string; syscall?: string }];
+    expect(err.code).toBe('EINVAL');
+    expect(err.syscall).toBe('bind');
+  });
+
   it('listen(): bad ports throw ERR_SOCKET_BAD_PORT (1.5 bound port 1, "abc" a random port); "8080"-style strings work', async () => {
     for (const bad of [1.5, 'abc', -1, 70000]) {
       expect(code(() => createServer().listen({ host: '127.0.0.1', port: bad as number }))).toBe('ERR_SOCKET_BAD_PORT');
