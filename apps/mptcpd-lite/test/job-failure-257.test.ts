@@ -65,6 +65,14 @@ describe('start of a unit that fails: systemctl 257 words (fixtures/v257/failed-
     expect(
       unitFailureText('start', 'a.service', { code: 'JOB_CANCELED', message: 'Job for a.service canceled.' }),
     ).toBe('Job for a.service canceled.');
+    // systemctl: `A dependency job for fa.service failed. See 'journalctl -xe' for details.`
+    // (packages/activation/test/fixtures/v257/dependencies)
+    expect(
+      unitFailureText('start', 'fa.service', {
+        code: 'JOB_DEPENDENCY',
+        message: 'A dependency job for fa.service failed.',
+      }),
+    ).toBe('A dependency job for fa.service failed. See "mptcpd-lite status fa.service" for details.');
     expect(unitFailureText('stop', 'x.service', { code: 'UNIT_NOT_FOUND', message: 'Unit x.service not found.' })).toBe(
       'Failed to stop x.service: Unit x.service not found.',
     );

@@ -13,6 +13,7 @@
 import type { CgroupTree } from './cgroup.js';
 import { EventEmitter } from 'node:events';
 import { AcceptInstances } from './accept-instances.js';
+import { Dependencies } from './dependencies.js';
 import { EngineCore } from './engine-core.js';
 import { keepServing, reloadSockets } from './engine-reload.js';
 import { serviceUnitInfo, socketStatus, socketUnitInfo } from './engine-status.js';
@@ -86,6 +87,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   private readonly sockets: SocketRuntimes;
   private readonly services: ServiceRuntimes;
   private readonly instances: AcceptInstances;
+  private readonly deps: Dependencies;
   private started = false;
 
   constructor(options: EngineOptions = {}) {
@@ -99,6 +101,10 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       checkTarget: (unit) => this.defs.checkTarget(unit),
     });
     this.services = new ServiceRuntimes(this.core, this.sockets, this.defs);
+    this.deps = new Dependencies(this.core, this.defs, this.services, this.sockets, {
+      startSocket: (name) => this.startOwn(name),
+      stopUnit: (name) => this.stopOwn(name),
+    });
     this.instances = new AcceptInstances(
       this.core,
       this.sockets,
@@ -131,6 +137,8 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     // User=/Group= are resolved from the user database as it is at each (re)load.
     clearUserCache();
     this.defs.set(units);
+    // Instances started on demand (dependencies.ts) are loaded again from the new templates.
+    await this.deps.reloaded();
     this.services.redefine();
     for (const name of await this.defs.instantiateSocketServices(units.sockets)) this.services.get(name);
   }
@@ -185,7 +193,8 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       this.sockets.has(name) ||
       this.services.has(name) ||
       this.defs.services.has(name) ||
-      this.instances.find(name) !== undefined
+      this.instances.find(name) !== undefined ||
+      this.deps.knows(name)
     );
   }
 
@@ -195,6 +204,14 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
    */
   async startUnit(name: string): Promise<void> {
     if (!this.started) throw new ActivationError('ENGINE_STATE', 'engine not started');
+    // Requires=/Wants=/… pulled in, an instance loaded on demand (dependencies.ts); not for a
+    // running Accept=yes instance (its connection's: startOwn() refuses it).
+    if (this.instances.find(name)) return this.startOwn(name);
+    await this.deps.start(name, () => this.startOwn(name));
+  }
+
+  /** The start of one unit, without its dependencies. */
+  private async startOwn(name: string): Promise<void> {
     if (this.sockets.has(name)) {
       // Starting already, or stopping (systemd's job waits for the stop to finish).
       await this.sockets.get(name)?.busy;
@@ -215,6 +232,12 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
    * them; a service stops (its sockets keep listening).
    */
   async stopUnit(name: string): Promise<void> {
+    // The units that Requires=/BindsTo= it stop first (dependencies.ts).
+    await this.deps.stop(name, () => this.stopOwn(name));
+  }
+
+  /** The stop of one unit, without its dependencies. */
+  private async stopOwn(name: string): Promise<void> {
     const sock = this.sockets.get(name);
     if (sock) {
       await this.sockets.stop(sock);
@@ -244,7 +267,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       await this.startUnit(name);
       return;
     }
-    await this.stopUnit(name);
+    await this.stopOwn(name);
     await this.startUnit(name);
   }
 

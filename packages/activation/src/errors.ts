@@ -29,6 +29,7 @@ export type ActivationErrorCode =
   | 'SANDBOX_NOT_ENFORCED'
   | 'JOB_CANCELED'
   | 'JOB_FAILED'
+  | 'JOB_DEPENDENCY'
   | 'JOB_ASSERT'
   | 'CONDITION_UNMET'
   | 'ENGINE_STATE';

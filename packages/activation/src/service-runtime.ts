@@ -13,6 +13,7 @@ import type { RateLimit } from './rate-limit.js';
 import { restartDelayUsec } from './restart-policy.js';
 import { usesSocketStdio } from './service-output.js';
 import { type ServiceExit, ServiceProcess, type StartContext } from './service-process.js';
+import type { ServiceState } from './service-types.js';
 import type { SocketRuntime, SocketRuntimes } from './socket-runtime.js';
 import type { UnitDefinitions } from './unit-definitions.js';
 import { serviceNameOf } from './unit-definitions.js';
@@ -53,6 +54,8 @@ export type StartOutcome = 'done' | 'failed' | 'canceled' | 'skipped' | 'assert'
 /** The engine's (Accept=no) services by name, created from their definitions on first use. */
 export class ServiceRuntimes {
   private readonly byName = new Map<string, ServiceRuntime>();
+  /** Called at each state change of a service, with the state before (dependencies.ts: OnFailure=, BindsTo=). */
+  onTransition: ((rt: ServiceRuntime, from: ServiceState, to: ServiceState) => void) | undefined;
 
   constructor(
     private readonly core: EngineCore,
@@ -89,13 +92,17 @@ export class ServiceRuntimes {
     if (!def) return undefined;
     const process = new ServiceProcess(def, this.core.serviceOptions());
     const rt: ServiceRuntime = { process, startLimit: startLimitOf(def), starting: false };
-    process.on('state', (state) =>
+    let last: ServiceState = process.state;
+    process.on('state', (state) => {
       this.core.events.emit('service-state', {
         service: name,
         state,
         ...(process.pid !== undefined ? { pid: process.pid } : {}),
-      }),
-    );
+      });
+      const from = last;
+      last = state;
+      this.onTransition?.(rt, from, state);
+    });
     process.on('exit', (exit) => this.onExit(rt, exit));
     this.byName.set(name, rt);
     return rt;
@@ -162,7 +169,12 @@ export class ServiceRuntimes {
    * (logged `Failed to start UNIT - DESCRIPTION.`), `canceled` (a stop came first), or `skipped`
    * (nothing was started: it runs already, waits to restart, hit its start limit, lacks its socket).
    */
-  async start(svc: ServiceRuntime, trigger: SocketRuntime | undefined, job?: StartJob): Promise<StartOutcome> {
+  async start(
+    svc: ServiceRuntime,
+    trigger: SocketRuntime | undefined,
+    job?: StartJob,
+    env?: Record<string, string>,
+  ): Promise<StartOutcome> {
     const { core, sockets: table } = this;
     if (svc.starting || svc.process.running || core.stopping || (svc.startJob && svc.startJob !== job)) {
       // Someone else started it: this socket waits for the service to go away, like its siblings.
@@ -188,7 +200,8 @@ export class ServiceRuntimes {
     const ports = sockets.flatMap((s) =>
       s.ports.map((p) => ({ fd: p.fd, name: s.unit.fileDescriptorName ?? s.unit.name })),
     );
-    const ctx: StartContext = {};
+    // OnFailure=/OnSuccess= handlers get the MONITOR_* variables (dependencies.ts).
+    const ctx: StartContext = env ? { env } : {};
     if (usesSocketStdio(unit)) {
       if (ports.length !== 1) {
         core.log.error(ports.length === 0 ? 'Got no socket.' : 'Got more than one socket.', { unit: unit.name });
@@ -300,7 +313,7 @@ export class ServiceRuntimes {
    * unit stopping (its stop job canceled: that client is answered `Job for UNIT canceled.`) starts
    * once the stop has finished.
    */
-  private startJobFor(svc: ServiceRuntime): Promise<StartOutcome> {
+  startJobFor(svc: ServiceRuntime, env?: Record<string, string>): Promise<StartOutcome> {
     const p = svc.process;
     const pending = svc.startJob;
     if (pending && !pending.canceled) return pending.done;
@@ -314,23 +327,23 @@ export class ServiceRuntimes {
         await stop?.done.catch(() => undefined);
         while (p.state === 'deactivating') await nextState(p);
         if (job.canceled) return 'canceled';
-        return this.startFresh(svc, job);
+        return this.startFresh(svc, job, env);
       })().finally(() => {
         if (svc.startJob === job) delete svc.startJob;
       });
       return job.done;
     }
     if (p.running || svc.starting) return Promise.resolve('skipped');
-    return this.startFresh(svc);
+    return this.startFresh(svc, undefined, env);
   }
 
   /** A start now, also when an auto-restart is scheduled (it is canceled). */
-  private startFresh(svc: ServiceRuntime, job?: StartJob): Promise<StartOutcome> {
+  private startFresh(svc: ServiceRuntime, job?: StartJob, env?: Record<string, string>): Promise<StartOutcome> {
     if (svc.restartTimer) {
       this.cancelRestart(svc);
       svc.process.clearAutoRestart();
     }
-    return this.start(svc, undefined, job);
+    return this.start(svc, undefined, job, env);
   }
 
   /**
