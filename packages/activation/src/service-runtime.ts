@@ -4,6 +4,7 @@
  * (lent to it until it exits), Restart= schedules the next start after RestartSec=, and the
  * sockets poll again when the service is gone (FlushPending=).
  */
+import { inSocketsOrder } from './socket-order.js';
 import type { ServiceUnit } from '@mptcp/unit';
 import { type EngineCore, usecToMs } from './engine-core.js';
 import { ActivationError, messageOf } from './errors.js';
@@ -159,7 +160,7 @@ export class ServiceRuntimes {
       if (s.unit.accept || s.ports.length === 0) continue;
       if (serviceNameOf(s.unit) === service.name || service.sockets.includes(s.unit.name)) out.push(s);
     }
-    return out;
+    return inSocketsOrder(service, out);
   }
 
   /**
