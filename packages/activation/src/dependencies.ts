@@ -29,7 +29,9 @@ import {
   templateOf,
 } from '@mptcp/unit';
 import type { EngineCore } from './engine-core.js';
+import type { ServiceTemplate } from './engine-types.js';
 import { ActivationError, messageOf } from './errors.js';
+import { templateNameFor } from './instance-name.js';
 import { unitStatusString } from './logger.js';
 import { exitEnvironment } from './service-exec.js';
 import type { ServiceRuntime, ServiceRuntimes, StartOutcome } from './service-runtime.js';
@@ -71,16 +73,25 @@ export class Dependencies {
   /** A unit `start` can find: loaded, or an instance of a loaded template. */
   knows(name: string): boolean {
     if (this.sockets.has(name) || this.defs.services.has(name)) return true;
+    return this.templateFor(name) !== undefined;
+  }
+
+  /**
+   * The loaded template `name` is an instance of, unless an Accept=yes socket uses it: its instances
+   * are that socket's connections (accept-instances.ts), never started by name.
+   */
+  private templateFor(name: string): ServiceTemplate | undefined {
     const t = templateOf(name);
-    return t !== undefined && t !== name && this.defs.templates.has(t);
+    if (t === undefined || t === name || !name.endsWith('.service')) return undefined;
+    for (const s of this.sockets.values()) if (s.unit.accept && templateNameFor(s.unit.name) === t) return undefined;
+    return this.defs.templates.get(t);
   }
 
   /** Loads `name` when it is an instance of a loaded template (257 loads units on demand); whether it is loaded. */
   async load(name: string): Promise<boolean> {
     if (this.sockets.has(name) || this.defs.services.has(name)) return true;
-    const t = templateOf(name);
-    const template = t !== undefined && t !== name ? this.defs.templates.get(t) : undefined;
-    if (!template || !name.endsWith('.service')) return false;
+    const template = this.templateFor(name);
+    if (!template) return false;
     let unit: ServiceUnit;
     if (template.file && !isServiceUnit(template)) {
       // From the disk, as 257 loads a unit: the template with the instance's own drop-ins (tp@x.service.d).
