@@ -2,7 +2,8 @@
  * connect()/listen()/createServer() behave as node:net where the adversarial audit found them apart:
  * listener exceptions, signal after connect, argument forms, port/host/mptcp validation, fd leaks.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import * as net from 'node:net';
@@ -228,5 +229,18 @@ describe('no fd leaks on failed listen()', () => {
       ).toThrow();
     }
     expect(openFds()).toBeLessThanOrEqual(before);
+  });
+});
+
+describe('the register hook and --require', () => {
+  it('--require @mptcp/native/register fails with a message naming --import (was ERR_REQUIRE_ASYNC_MODULE)', () => {
+    const r = spawnSync(process.execPath, ['--require', '@mptcp/native/register', '-e', 'console.log("ran")'], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)), // the package resolves itself by name here
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('load it with --import, not --require');
   });
 });
