@@ -91,6 +91,16 @@ function unescape(s: string): Buffer {
 
 /** The unit's SetCredential=/LoadCredential= (an empty assignment resets the list; the last one per ID wins). */
 export function credentialSpec(unit: ServiceUnit): CredentialSpec | undefined {
+  if (specs.has(unit)) return specs.get(unit);
+  const spec = readSpec(unit);
+  specs.set(unit, spec);
+  return spec;
+}
+
+/** Per loaded unit (a reload loads new unit objects). */
+const specs = new WeakMap<ServiceUnit, CredentialSpec | undefined>();
+
+function readSpec(unit: ServiceUnit): CredentialSpec | undefined {
   const set = new Map<string, Buffer>();
   const load = new Map<string, string>();
   for (const v of extraOf(unit, 'SetCredential')) {

@@ -152,7 +152,9 @@ function openFiles(
   const close = (): void => {
     for (const fd of opened.splice(0)) closeSync(fd);
   };
-  const umask = execContextOf(unit).umask;
+  // Read only for a file (execContextOf() is not free for a per-connection instance).
+  let umaskValue: number | undefined;
+  const umask = (): number => (umaskValue ??= execContextOf(unit).umask);
   const fds: [number | undefined, number | undefined, number | undefined] = [undefined, undefined, undefined];
   try {
     const input = socketStdin ? undefined : /^file:(\/.*)$/.exec(unit.standardInput)?.[1];
@@ -161,19 +163,20 @@ function openFiles(
     const rw = input !== undefined && outFile?.kind === 'file' && outFile.path === input;
     if (input !== undefined) {
       const flags = rw ? fsConstants.O_RDWR | fsConstants.O_CREAT : fsConstants.O_RDONLY;
-      opened.push((fds[0] = openStdioFile(input, flags, umask, STDIN_STEP, unit.name)));
+      opened.push((fds[0] = openStdioFile(input, flags, umask(), STDIN_STEP, unit.name)));
     }
     if (out === 'null') fds[1] = -1;
     else if (outFile) {
       if (rw) fds[1] = fds[0];
-      else opened.push((fds[1] = openStdioFile(outFile.path, writeFlags(outFile.kind), umask, STDOUT_STEP, unit.name)));
+      else
+        opened.push((fds[1] = openStdioFile(outFile.path, writeFlags(outFile.kind), umask(), STDOUT_STEP, unit.name)));
     }
     if (err === 'null') fds[2] = -1;
     else if (typeof err === 'object') {
       // can_inherit_stderr_from_stdout(): inherit, or the same kind and path as stdout: one fd.
       if (err === out || (outFile && err.kind === outFile.kind && err.path === outFile.path)) fds[2] = fds[1];
       else if (input !== undefined && err.kind === 'file' && err.path === input) fds[2] = fds[0];
-      else opened.push((fds[2] = openStdioFile(err.path, writeFlags(err.kind), umask, STDERR_STEP, unit.name)));
+      else opened.push((fds[2] = openStdioFile(err.path, writeFlags(err.kind), umask(), STDERR_STEP, unit.name)));
     }
   } catch (e) {
     close();
