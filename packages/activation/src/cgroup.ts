@@ -353,5 +353,20 @@ export function detectCgroups(
   } catch (err) {
     return undo(`cannot move the daemon into ${leaf}: ${errCode(err)}`);
   }
+  pruneDeadTrees(own, base);
   return { tree: new CgroupTree(base, found.dir) };
+}
+
+/**
+ * The trees of daemons that were SIGKILLed with no service running (nothing else left to find in
+ * them: only an empty daemon leaf) go, so that they do not pile up beside ours. A tree with a unit
+ * cgroup in it stays for its own daemon's restart, and so does one that holds any process.
+ */
+function pruneDeadTrees(own: string, ours: string): void {
+  for (const dir of children(own)) {
+    if (dir === ours || !basename(dir).startsWith(TREE_PREFIX) || cgroupPopulated(dir)) continue;
+    const inside = children(dir);
+    if (inside.length !== 1 || basename(inside[0] as string) !== DAEMON_LEAF) continue;
+    if (removeCgroup(inside[0] as string)) removeCgroup(dir);
+  }
 }
