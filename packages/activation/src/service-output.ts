@@ -106,6 +106,30 @@ function writeFlags(kind: 'file' | 'append' | 'truncate'): number {
   return kind === 'append' ? base | fsConstants.O_APPEND : kind === 'truncate' ? base | fsConstants.O_TRUNC : base;
 }
 
+/** EOPNOTSUPP: a stream mptcpd-lite does not set up. */
+const EOPNOTSUPP = 95;
+
+/**
+ * A terminal (`tty`, `tty-force`, `tty-fail`; TTYPath=), a named fd (`fd:NAME`, from the sockets'
+ * FileDescriptorName= or the fd store) or `StandardInput=data` are not set up by mptcpd-lite: the
+ * process fails at the stream's step (208/STDIN, 209/STDOUT, 222/STDERR) instead of running with
+ * another stdio than its unit asks for.
+ */
+function refuseUnsupported(unit: ServiceUnit, streams: { stdin: boolean; stdout: boolean; stderr: boolean }): void {
+  const unsupported = (v: string): boolean => v.startsWith('tty') || v.startsWith('fd:') || v === 'data';
+  const check = (key: string, v: string, socket: boolean, step: { status: number; what: string }): void => {
+    if (socket || !unsupported(v)) return;
+    throw new ActivationError(
+      'EXEC_FAILED',
+      `Failed to set up ${step.what}: ${key}=${v} is not supported by mptcpd-lite`,
+      { unit: unit.name, errno: EOPNOTSUPP, exitStatus: step.status },
+    );
+  };
+  check('StandardInput', unit.standardInput, streams.stdin, STDIN_STEP);
+  check('StandardOutput', unit.standardOutput, streams.stdout, STDOUT_STEP);
+  check('StandardError', unit.standardError, streams.stderr, STDERR_STEP);
+}
+
 export function routeOutput(
   unit: ServiceUnit,
   options: ServiceProcessOptions,
@@ -114,6 +138,7 @@ export function routeOutput(
 ): OutputRoute {
   // With the connection fd, the streams systemd puts on it; the output left (if any) is captured.
   const streams = ctx.socketStdio !== undefined ? socketStreams(unit) : { stdin: false, stdout: false, stderr: false };
+  refuseUnsupported(unit, streams);
   const socket = { socketStdin: streams.stdin, socketStdout: streams.stdout, socketStderr: streams.stderr };
   const out = streamOf(unit.standardOutput, streams.stdout);
   const err = unit.standardError === 'inherit' ? out : streamOf(unit.standardError, streams.stderr);

@@ -97,4 +97,33 @@ describe('StandardOutput=/StandardError=/StandardInput= files and null (systemd 
     mkdirSync(`${dir}-missing`, { recursive: true }); // nothing was made there
     rmSync(`${dir}-missing`, { recursive: true, force: true });
   });
+
+  it('a terminal or a named fd is refused at its step, not replaced by the log (fail closed)', async () => {
+    const log = testLogger();
+    const e = new ActivationEngine({ logger: log });
+    engine = e;
+    const unit = (k: string, v: string): string => `[Service]\nType=oneshot\nExecStart=/bin/true\n${k}=${v}\n`;
+    await e.start(
+      await loadUnits(
+        unitDir({
+          'tty.service': unit('StandardOutput', 'tty'),
+          'fdname.service': unit('StandardError', 'fd:foo'),
+          'ttyin.service': unit('StandardInput', 'tty'),
+        }),
+      ),
+    );
+    for (const [u, status, what] of [
+      ['tty', '209/STDOUT', 'standard output: StandardOutput=tty'],
+      ['fdname', '222/STDERR', 'standard error output: StandardError=fd:foo'],
+      ['ttyin', '208/STDIN', 'standard input: StandardInput=tty'],
+    ] as const) {
+      await e.startUnit(`${u}.service`).catch(() => undefined);
+      expect(e.unitInfo(`${u}.service`), u).toMatchObject({ activeState: 'failed', result: 'exit-code' });
+      expect(log.errors, u).toContain(`${u}.service: Failed to set up ${what} is not supported by mptcpd-lite`);
+      expect(
+        log.warnings.some((l) => l.startsWith(`${u}.service: `) && l.includes(`status=${status}`)),
+        u,
+      ).toBe(true);
+    }
+  });
 });
