@@ -207,7 +207,7 @@ describe.skipIf(!existsSync(builtMap))('dist/run.bundle.cjs', () => {
     for (const heavy of ['http', 'http2', 'https', 'tls']) expect(builtins.has(heavy)).toBe(false);
   });
 
-  it('the idle daemon has not loaded node:net, child_process, cluster, dgram, v8 nor the stream modules', async () => {
+  it('the idle daemon has not loaded node:net, child_process, cluster, dgram, v8, crypto nor the stream modules', async () => {
     const root = mkdtempSync(join(tmpdir(), 'run-modules-'));
     dirs.push(root);
     const units = join(root, 'units');
@@ -240,7 +240,16 @@ describe.skipIf(!existsSync(builtMap))('dist/run.bundle.cjs', () => {
       daemon.kill('SIGUSR2');
       await daemon.waitFor(/^MODULES WRITTEN$/, 60_000);
       const loaded = new Set(JSON.parse(readFileSync(list, 'utf8')) as string[]);
-      for (const m of ['net', 'child_process', 'cluster', 'dgram', 'v8', 'stream', 'internal/streams/readable'])
+      for (const m of [
+        'net',
+        'child_process',
+        'cluster',
+        'dgram',
+        'v8',
+        'stream',
+        'internal/streams/readable',
+        'crypto',
+      ])
         expect(loaded.has(`NativeModule ${m}`), m).toBe(false);
       // What it does need is there (the check above is not vacuous).
       expect(loaded.has('NativeModule fs')).toBe(true);

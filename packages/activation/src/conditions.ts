@@ -16,7 +16,7 @@
  * and each check's result (`Condition: start condition unmet at …` with `KEY=… was not met` lines).
  * Recorded with the oracle: test/fixtures/v257/conditions.
  */
-import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import {
   type Stats,
   accessSync,
@@ -27,7 +27,7 @@ import {
   realpathSync,
   statSync,
 } from 'node:fs';
-import { availableParallelism, hostname, totalmem } from 'node:os';
+import { availableParallelism, hostname, machine, totalmem } from 'node:os';
 import { type UnitCondition, parseBoolean, parseSize, strerror } from '@mptcp/unit';
 import { capabilityFromName } from './capabilities.js';
 import { ActivationError } from './errors.js';
@@ -663,12 +663,22 @@ const VMS = new Set([
   'vm-other',
 ]);
 
+let virt: string | Undetermined | undefined;
+/**
+ * systemd-detect-virt's answer, asked once per daemon (the machine does not change under it) and
+ * only for a unit with ConditionVirtualization=: node:child_process (with net, dgram and the
+ * streams) is loaded then, not by every daemon.
+ */
 function detectVirt(): string {
-  const r = spawnSync('systemd-detect-virt', [], { encoding: 'utf8' });
-  if (r.error) throw new Undetermined(errnoOf(r.error));
-  const v = r.stdout.trim();
-  if (v === '') throw new Undetermined('EIO');
-  return v;
+  if (virt === undefined) {
+    const cp = (process.getBuiltinModule?.('node:child_process') ??
+      createRequire(import.meta.url)('node:child_process')) as typeof import('node:child_process');
+    const r = cp.spawnSync('systemd-detect-virt', [], { encoding: 'utf8' });
+    const v = r.stdout?.trim() ?? '';
+    virt = r.error ? new Undetermined(errnoOf(r.error)) : v === '' ? new Undetermined('EIO') : v;
+  }
+  if (virt instanceof Undetermined) throw virt;
+  return virt;
 }
 
 function virtualization(p: string): boolean {
@@ -781,8 +791,8 @@ const ARCHITECTURES: Readonly<Record<string, string>> = {
 };
 
 function architecture(p: string): boolean {
-  const machine = spawnSync('uname', ['-m'], { encoding: 'utf8' }).stdout?.trim() ?? '';
-  const ours = ARCHITECTURES[machine] ?? machine;
+  const m = machine();
+  const ours = ARCHITECTURES[m] ?? m;
   if (p === 'native') return true;
   return p === ours;
 }

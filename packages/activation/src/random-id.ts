@@ -44,3 +44,14 @@ export function randomId128(): string {
   b[8] = ((b[8] as number) & 0x3f) | 0x80;
   return b.toString('hex');
 }
+
+/** A uniform random integer in [0, max) for 0 < max ≤ 2^47 (node:crypto's randomInt() without node:crypto). */
+export function randomBelow(max: number): number {
+  if (!Number.isSafeInteger(max) || max <= 0 || max > 2 ** 47) throw new RangeError(`randomBelow(${max})`);
+  // 48 random bits; values at or above the largest multiple of max are drawn again (no modulo bias).
+  const limit = Math.floor(2 ** 48 / max) * max;
+  for (;;) {
+    const x = randomBytesOf(6).readUIntBE(0, 6);
+    if (x < limit) return x % max;
+  }
+}

@@ -3,8 +3,8 @@
  * EXTEND_TIMEOUT_USEC=), TimeoutStopSec=, WatchdogSec= (WATCHDOG_USEC= overrides it for the
  * run) and RuntimeMaxSec= (+ RuntimeRandomizedExtraSec=). What a timeout does is the caller's.
  */
-import { randomInt } from 'node:crypto';
 import type { ServiceUnit } from '@mptcp/unit';
+import { randomBelow } from './random-id.js';
 import { exitStatusLists } from './restart-policy.js';
 import type { ServiceState, ServiceSubState } from './service-types.js';
 
@@ -166,7 +166,7 @@ export class ServiceTimers {
     if (this.runtimeTimer) return;
     const { runtimeMaxUsec, runtimeRandomizedExtraUsec } = exitStatusLists(this.unit());
     if (!Number.isFinite(runtimeMaxUsec)) return;
-    const extra = runtimeRandomizedExtraUsec > 0 ? randomInt(Math.min(runtimeRandomizedExtraUsec, 2 ** 47)) : 0;
+    const extra = runtimeRandomizedExtraUsec > 0 ? randomBelow(Math.min(runtimeRandomizedExtraUsec, 2 ** 47)) : 0;
     const left = this.activeSince * 1000 + runtimeMaxUsec + extra - Date.now() * 1000;
     const armed = timer(Math.max(0, left), () => {
       if (this.runtimeTimer !== armed) return;

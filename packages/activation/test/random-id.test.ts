@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { invocationId } from '../src/environment.js';
-import { randomBytesOf, randomHex, randomId128 } from '../src/random-id.js';
+import { randomBelow, randomBytesOf, randomHex, randomId128 } from '../src/random-id.js';
 
 describe('random identifiers from /dev/urandom', () => {
   it('INVOCATION_ID is a v4 UUID (RFC 4122 variant) as 32 lowercase hex digits, new per call', () => {
@@ -26,5 +26,21 @@ describe('random identifiers from /dev/urandom', () => {
 
   it('refuses more than the pool holds', () => {
     expect(() => randomBytesOf(513)).toThrow(RangeError);
+  });
+
+  it('randomBelow(max) stays in [0, max) and reaches every value (RuntimeRandomizedExtraSec=)', () => {
+    const counts = new Array<number>(7).fill(0);
+    for (let i = 0; i < 7000; i++) {
+      const x = randomBelow(7);
+      expect(Number.isInteger(x) && x >= 0 && x < 7).toBe(true);
+      counts[x]!++;
+    }
+    // 1,000 expected per value.
+    expect(Math.min(...counts)).toBeGreaterThan(800);
+    expect(Math.max(...counts)).toBeLessThan(1200);
+    expect(randomBelow(1)).toBe(0);
+    const big = randomBelow(2 ** 47);
+    expect(big >= 0 && big < 2 ** 47).toBe(true);
+    for (const bad of [0, -1, 1.5, 2 ** 47 + 1, Number.NaN]) expect(() => randomBelow(bad)).toThrow(RangeError);
   });
 });

@@ -3,7 +3,6 @@
  * lib/internal/errors.js of Node 20): programming errors are thrown synchronously, as net does;
  * errno codes are kept for failed syscalls.
  */
-import { isIP } from 'node:net';
 import { inspect } from 'node:util';
 import type { MptcpMode } from './types.js';
 
@@ -15,6 +14,30 @@ export function nodeError(Ctor: NodeErrorCtor, code: string, message: string): E
   Object.defineProperty(err, 'code', { value: code, enumerable: true, writable: true, configurable: true });
   if (err.stack) err.stack = err.stack.replace(/^\w*Error/, `${err.name} [${code}]`);
   return err;
+}
+
+// node:net's isIP() with lib/internal/net.js's expressions (Node 20), here so that loading these
+// checks does not load node:net (an idle mptcpd-lite daemon must not: test/run-bundle in its app).
+const V4_SEG = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])';
+const V4_STR = `(?:${V4_SEG}\\.){3}${V4_SEG}`;
+const IPV4 = new RegExp(`^${V4_STR}$`);
+const V6_SEG = '(?:[0-9a-fA-F]{1,4})';
+const IPV6 = new RegExp(
+  '^(?:' +
+    `(?:${V6_SEG}:){7}(?:${V6_SEG}|:)|` +
+    `(?:${V6_SEG}:){6}(?:${V4_STR}|:${V6_SEG}|:)|` +
+    `(?:${V6_SEG}:){5}(?::${V4_STR}|(?::${V6_SEG}){1,2}|:)|` +
+    `(?:${V6_SEG}:){4}(?:(?::${V6_SEG}){0,1}:${V4_STR}|(?::${V6_SEG}){1,3}|:)|` +
+    `(?:${V6_SEG}:){3}(?:(?::${V6_SEG}){0,2}:${V4_STR}|(?::${V6_SEG}){1,4}|:)|` +
+    `(?:${V6_SEG}:){2}(?:(?::${V6_SEG}){0,3}:${V4_STR}|(?::${V6_SEG}){1,5}|:)|` +
+    `(?:${V6_SEG}:){1}(?:(?::${V6_SEG}){0,4}:${V4_STR}|(?::${V6_SEG}){1,6}|:)|` +
+    `(?::(?:(?::${V6_SEG}){0,5}:${V4_STR}|(?::${V6_SEG}){1,7}|:))` +
+    ')(?:%[0-9a-zA-Z-.:]{1,})?$',
+);
+
+/** node:net isIP(): 4, 6 or 0. */
+export function isIP(s: string): 0 | 4 | 6 {
+  return IPV4.test(s) ? 4 : IPV6.test(s) ? 6 : 0;
 }
 
 /** lib/internal/errors.js determineSpecificType(). */
