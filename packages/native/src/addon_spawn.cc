@@ -1038,6 +1038,11 @@ class SpawnWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override { err_ = req_->Run(&syscall_); }
   void OnOK() override {
+    // A worker ending meanwhile: nothing can take the child's pidfd; close it rather than leak it.
+    if (!CanRunJs(Env())) {
+      if (err_ == 0 && req_->pidfdOut >= 0) close(req_->pidfdOut);
+      return;
+    }
     Napi::HandleScope scope(Env());
     deferred_.Resolve(SpawnResult(Env(), err_, syscall_, *req_));
   }
