@@ -96,6 +96,7 @@ describe('LogCapture', () => {
     const capture = new LogCapture(native, quiet, () => {});
     const unit = {
       name: 'throws.service',
+      standardInput: 'null',
       standardOutput: 'journal',
       standardError: 'inherit',
     } as unknown as ServiceUnit;
