@@ -79,7 +79,11 @@ export class ServiceStarter {
       const creds = this.s.exec.credentials();
       const cwd = this.s.exec.workingDirectory(creds.user);
       this.s.exec.holdControlContext(ctx);
-      await runExecConditions(this.s, (c) => this.runControl(c, 'ExecCondition'), () => this.checkNotStopped());
+      await runExecConditions(
+        this.s,
+        (c) => this.runControl(c, 'ExecCondition'),
+        () => this.checkNotStopped(),
+      );
       if (unit.execStartPre.length > 0) timers.armStartIfPending();
       for (const pre of unit.execStartPre) {
         const status = await this.runControl(pre, 'ExecStartPre');
