@@ -234,6 +234,6 @@ describe('Condition*=, Assert*= and ExecCondition= as systemd 257', () => {
     expect(r.failed.map((f) => f.unit).sort()).toEqual(['fw.service', 'sec.service']);
     expect(r.errors.some((l) => l.startsWith(`${join(dir, 'fw.service')}:2: ConditionFirmware=`))).toBe(true);
     expect(r.errors.some((l) => l.startsWith(`${join(dir, 'sec.service')}:2: AssertSecurity=tpm2`))).toBe(true);
-    expect(r.units.services.map((u) => u.name)).toEqual(['ok.service']);
+    expect(r.units.services?.map((u) => u.name)).toEqual(['ok.service']);
   });
 });
