@@ -76,6 +76,27 @@ async function until(control: string, unit: string, state: string, timeoutMs = 2
 }
 
 describe('per-unit control', () => {
+  it('status shows an unmet start condition as systemctl status does (Condition: lines)', async () => {
+    const units = writeUnits(path.join(dir, 'units'), {
+      'cond.service': '[Unit]\nConditionPathExists=/nonexistent-mdl-cond\n[Service]\nExecStart=/bin/true\n',
+    });
+    const control = path.join(dir, 'control.sock');
+    daemon = startCli(['run', '--units', units, '--control', control]);
+    await daemon.waitFor(/^\{"event":"ready"/, 15000);
+    // 257: the start succeeds (rc 0), nothing runs, the unit stays inactive (dead).
+    expect((await runCli(['start', 'cond.service', '--control', control])).code).toBe(0);
+    const text = await runCli(['status', 'cond.service', '--control', control]);
+    expect(text.stdout).toMatch(/^ {5}Active: inactive \(dead\)( since \S+)?$/m);
+    expect(text.stdout).toMatch(/^ {2}Condition: start condition unmet at \S+$/m);
+    expect(text.stdout).toMatch(/^ {13}└─ ConditionPathExists=\/nonexistent-mdl-cond was not met$/m);
+    const [json] = JSON.parse(
+      (await runCli(['status', 'cond.service', '--json', '--control', control])).stdout,
+    ) as Array<{
+      conditionLines?: string[];
+    }>;
+    expect(json?.conditionLines?.[1]).toBe(`${' '.repeat(13)}└─ ConditionPathExists=/nonexistent-mdl-cond was not met`);
+  });
+
   it('list-sockets, list-units, status UNIT, start/stop/reload with systemctl exit codes; service output goes to the log', async (ctx) => {
     need(ctx, mptcpUnavailable());
     const { control, port } = await setup();

@@ -248,6 +248,8 @@ export function formatUnitStatus(u: UnitStatus): string {
   out.push(`     Loaded: loaded (${u.file})`);
   const result = u.activeState === 'failed' ? ` (Result: ${u.result})` : ` (${u.subState})`;
   out.push(`     Active: ${u.activeState}${result}${u.since ? ` since ${u.since}` : ''}`);
+  // `  Condition: start condition unmet at …`, `     Assert: …` and their `└─ … was not met` lines.
+  out.push(...(u.conditionLines ?? []));
   if (u.triggeredBy.length > 0) out.push(`TriggeredBy: ${u.triggeredBy.map((t) => `● ${t}`).join(' ')}`);
   if (u.triggers.length > 0) out.push(`   Triggers: ${u.triggers.map((t) => `● ${t}`).join(' ')}`);
   u.listen.forEach((l, i) =>

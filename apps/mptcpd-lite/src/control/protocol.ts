@@ -60,6 +60,8 @@ export interface UnitStatus {
   listen: Array<{ address: string; kind: string; protocol: string }>;
   triggers: string[];
   triggeredBy: string[];
+  /** systemctl status's `Condition:`/`Assert:` lines of the last start that tested them. */
+  conditionLines?: string[] | undefined;
   /** The last log lines of this unit (unit-status only). */
   log?: string[] | undefined;
 }

@@ -69,6 +69,7 @@ export function toUnitStatus(u: UnitInfo): UnitStatus {
     })),
     triggers: u.triggers,
     triggeredBy: u.triggeredBy,
+    ...(u.conditionLines ? { conditionLines: u.conditionLines } : {}),
   };
 }
 
