@@ -28,7 +28,7 @@ import {
   statSync,
 } from 'node:fs';
 import { availableParallelism, hostname, machine, totalmem } from 'node:os';
-import { type UnitCondition, parseBoolean, parseSize, strerror } from '@mptcp/unit';
+import { type UnitCondition, isHiddenOrBackupFile, parseBoolean, parseSize, strerror } from '@mptcp/unit';
 import { capabilityFromName } from './capabilities.js';
 import { ActivationError } from './errors.js';
 import type { LogFields } from './logger.js';
@@ -405,33 +405,7 @@ function directoryNotEmpty(p: string): boolean {
     const e = errnoOf(err);
     return !(e === 'ENOENT' || e === 'ENOTDIR');
   }
-  return names.some((n) => !hiddenOrBackup(n));
-}
-
-/** hidden_or_backup_file(). */
-function hiddenOrBackup(n: string): boolean {
-  if (n.startsWith('.') || n.endsWith('~')) return true;
-  const dot = n.lastIndexOf('.');
-  if (dot < 0) return false;
-  return [
-    'rpmnew',
-    'rpmsave',
-    'rpmorig',
-    'dpkg-old',
-    'dpkg-new',
-    'dpkg-tmp',
-    'dpkg-dist',
-    'dpkg-bak',
-    'dpkg-backup',
-    'dpkg-remove',
-    'ucf-new',
-    'ucf-old',
-    'ucf-dist',
-    'swp',
-    'bak',
-    'old',
-    'new',
-  ].includes(n.slice(dot + 1));
+  return names.some((n) => !isHiddenOrBackupFile(n));
 }
 
 /** /proc/cmdline as words (proc_cmdline_strv(): quotes removed). */

@@ -75,6 +75,7 @@ export {
   findUnitFile,
   dropInDirNames,
   isMaskFile,
+  isHiddenOrBackupFile,
   searchPathListing,
   type SearchPathListing,
   type LoadOptions,

@@ -146,10 +146,12 @@ const BACKUP_SUFFIXES = new Set([
 ]);
 
 /**
- * hidden_or_backup_file() (FOREACH_DIRENT skips these in conf_files_list()): a hidden `.name`,
- * lost+found and the quota files, a `~` backup, or one of BACKUP_SUFFIXES after the last dot.
+ * Whether systemd 257's hidden_or_backup_file() skips the directory entry `f`: a hidden `.name`,
+ * `lost+found` and the quota files, a `~` backup, or one of BACKUP_SUFFIXES after the last dot.
+ * conf_files_list() leaves these out of drop-in directories, and dir_is_empty() (for
+ * ConditionDirectoryNotEmpty=) does not count them.
  */
-export function hiddenOrBackupFile(f: string): boolean {
+export function isHiddenOrBackupFile(f: string): boolean {
   if (f.startsWith('.') || f === 'lost+found' || f === 'aquota.user' || f === 'aquota.group' || f.endsWith('~'))
     return true;
   const dot = f.lastIndexOf('.');
@@ -159,7 +161,7 @@ export function hiddenOrBackupFile(f: string): boolean {
 /** A drop-in directory's files as conf_files_list_strv(".conf") lists them: `*.conf`, not hidden. */
 function listConf(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((f) => f.endsWith('.conf') && !hiddenOrBackupFile(f));
+    return readdirSync(dir).filter((f) => f.endsWith('.conf') && !isHiddenOrBackupFile(f));
   } catch {
     return [];
   }

@@ -1,0 +1,65 @@
+/**
+ * isHiddenOrBackupFile() is 257's hidden_or_backup_file() (src/basic/path-util.c; the same names are
+ * in libsystemd-shared-257.so of 257.13): the one list both drop-in listing and
+ * ConditionDirectoryNotEmpty= use.
+ */
+import { describe, expect, it } from 'vitest';
+import { isHiddenOrBackupFile } from '../src/index.js';
+
+const SUFFIXES = [
+  'rpmnew',
+  'rpmsave',
+  'rpmorig',
+  'dpkg-old',
+  'dpkg-new',
+  'dpkg-tmp',
+  'dpkg-dist',
+  'dpkg-bak',
+  'dpkg-backup',
+  'dpkg-remove',
+  'ucf-new',
+  'ucf-old',
+  'ucf-dist',
+  'swp',
+  'bak',
+  'old',
+  'new',
+];
+
+describe('isHiddenOrBackupFile (257 hidden_or_backup_file)', () => {
+  it.each(['.hidden', '.90-x.conf', '.', '..'])('a hidden name: %s', (n) => {
+    expect(isHiddenOrBackupFile(n)).toBe(true);
+  });
+
+  it.each(['lost+found', 'aquota.user', 'aquota.group'])('the file system entries: %s', (n) => {
+    expect(isHiddenOrBackupFile(n)).toBe(true);
+  });
+
+  it.each(['x.conf~', 'notes~'])('a ~ backup: %s', (n) => {
+    expect(isHiddenOrBackupFile(n)).toBe(true);
+  });
+
+  it.each(SUFFIXES)('the suffix .%s after the last dot', (s) => {
+    expect(isHiddenOrBackupFile(`10-x.conf.${s}`)).toBe(true);
+    expect(isHiddenOrBackupFile(`file.${s}`)).toBe(true);
+  });
+
+  it.each([
+    'a.conf',
+    'demo.service',
+    'data',
+    // a suffix counts only after the last dot, and only as a whole
+    'x.rpmnew.conf',
+    'x.bak.d',
+    'x.newer',
+    'x-bak',
+    'rpmnew',
+    // the quota names only whole; lost+found only exact
+    'aquota.users',
+    'lost+found2',
+    // the generic ".ignore" came after 257 (systemd PR #39554, 2025)
+    'x.ignore',
+  ])('a normal name: %s', (n) => {
+    expect(isHiddenOrBackupFile(n)).toBe(false);
+  });
+});
