@@ -51,13 +51,15 @@ export function takeTrigger(sock: SocketRuntime): boolean {
 
 /**
  * One start of `process` within its start limit; false (logged with systemd's words, the service
- * `failed`, keeping the result of its last run unless that was success: see markStartLimitHit())
- * when the limit is hit.
+ * `failed`, keeping the result of its last run unless that was success — or dead when that run was
+ * skipped by ExecCondition=: see markStartLimitHit()) when the limit is hit.
  */
 export function takeStart(startLimit: RateLimit, process: ServiceProcess, log: Logger): boolean {
   if (startLimit.below()) return true;
   log.warn('Start request repeated too quickly.', { unit: process.name });
   const result = markStartLimitHit(process);
-  log.warn(`Failed with result '${result}'.`, { unit: process.name });
+  // unit_log_skip() for a last run that ExecCondition= skipped, else unit_log_failure().
+  if (result === 'exec-condition') log.info("Skipped due to 'exec-condition'.", { unit: process.name });
+  else log.warn(`Failed with result '${result}'.`, { unit: process.name });
   return false;
 }

@@ -275,8 +275,11 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
  */
 export function markStartLimitHit(p: ServiceProcess): ServiceResult {
   if (p.lastResult === undefined || p.lastResult === 'success') p.lastResult = 'start-limit-hit';
-  p.state = 'failed';
-  p.subState = 'failed';
-  p.emit('state', 'failed');
+  // A last run skipped by ExecCondition=: 257 stays in its skip (dead, the job done;
+  // fixtures/v257/start-limit-conditions execcond).
+  const skipped = p.lastResult === 'exec-condition';
+  p.state = skipped ? 'inactive' : 'failed';
+  p.subState = skipped ? 'dead' : 'failed';
+  p.emit('state', p.state);
   return p.lastResult;
 }

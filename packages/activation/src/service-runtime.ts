@@ -5,6 +5,7 @@
  * sockets poll again when the service is gone (FlushPending=).
  */
 import { inSocketsOrder } from './socket-order.js';
+import { testStartConditions } from './conditions.js';
 import type { ServiceUnit } from '@mptcp/unit';
 import { type EngineCore, usecToMs } from './engine-core.js';
 import { ActivationError, messageOf } from './errors.js';
@@ -190,9 +191,25 @@ export class ServiceRuntimes {
     }
     const unit = svc.process.unit;
     const sockets = this.socketsFor(unit).filter((s) => s.state === 'listening' || s.state === 'running');
+    // unit_start(): Condition*=/Assert*= before the start limit (service_can_start()), so that a
+    // start they skip is not counted; ExecCondition= runs inside the start, after the limit counted
+    // it (fixtures/v257/start-limit-conditions).
+    const gate = this.testConditions(svc);
+    if (gate !== 'met') {
+      // The sockets poll again (257: socket_trigger_notify() once the job is done), until their
+      // trigger limit when the condition stays unmet.
+      for (const s of sockets) {
+        table.setState(s, 'running');
+        table.enterListeningLater(s);
+      }
+      return gate;
+    }
     if (!takeStart(svc.startLimit, svc.process, core.log)) {
       for (const s of sockets)
         table.enterFailed(s, 'service-start-limit-hit', `Service ${unit.name} hit its start limit`);
+      // service_enter_dead(START_LIMIT_HIT) after an ExecCondition= skip keeps that result: the
+      // unit is dead (not failed) and the job is done.
+      if (svc.process.state !== 'failed') return 'done';
       this.logJobFailed(svc);
       return 'failed';
     }
@@ -202,7 +219,7 @@ export class ServiceRuntimes {
       s.ports.map((p) => ({ fd: p.fd, name: s.unit.fileDescriptorName ?? s.unit.name })),
     );
     // OnFailure=/OnSuccess= handlers get the MONITOR_* variables (dependencies.ts).
-    const ctx: StartContext = env ? { env } : {};
+    const ctx: StartContext = { ...(env ? { env } : {}), conditionsTested: true };
     if (usesSocketStdio(unit)) {
       if (ports.length !== 1) {
         core.log.error(ports.length === 0 ? 'Got no socket.' : 'Got more than one socket.', { unit: unit.name });
@@ -282,6 +299,19 @@ export class ServiceRuntimes {
     if (!failed) return 'done';
     this.logJobFailed(svc);
     return 'failed';
+  }
+
+  /**
+   * unit_start()'s Condition*=/Assert*= (logged): `met`, `done` (unmet: the job is done, nothing
+   * starts) or `assert` (a failed assert fails the job).
+   */
+  private testConditions(svc: ServiceRuntime): 'met' | 'done' | 'assert' {
+    try {
+      return testStartConditions(svc.process, svc.process.unit, this.core.log) ? 'met' : 'done';
+    } catch (err) {
+      if ((err as { code?: string }).code === 'JOB_ASSERT') return 'assert';
+      throw err;
+    }
   }
 
   /** job_emit_done_message() for JOB_FAILED: `Failed to start UNIT - DESCRIPTION.` (no `UNIT: ` prefix). */

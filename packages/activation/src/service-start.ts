@@ -51,8 +51,9 @@ export class ServiceStarter {
     const { p, run, log, timers } = this.s;
     if (p.running) throw new ActivationError('ENGINE_STATE', `${this.name} is already running`, { unit: this.name });
     const unit = p.unit;
-    // Condition*=/Assert*= before anything (exec-condition.ts): unmet skips the start, a failed assert fails the job.
-    checkServiceConditions(this.s);
+    // Condition*=/Assert*= before anything (exec-condition.ts): unmet skips the start, a failed assert
+    // fails the job — unless the caller tested them already (before the start limit: service-runtime.ts).
+    if (!ctx.conditionsTested) checkServiceConditions(this.s);
     run.stopping = false;
     run.startCanceled = false;
     run.startDoneAtFork = false;

@@ -51,6 +51,8 @@ export interface StartContext {
    * After start() settled, the caller closes it only if `closed` is still false.
    */
   handOff?: FdHandOff;
+  /** Condition*=/Assert*= were tested by the caller (ServiceRuntimes.start(), before the start limit). */
+  conditionsTested?: boolean;
 }
 
 export interface ServiceExit {

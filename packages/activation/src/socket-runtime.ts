@@ -296,6 +296,10 @@ export class SocketRuntimes {
       sock.lent = false;
     }
     this.unwatch(sock);
+    // socket_watch_fds() sets the poll limit afresh each time (sd_event_source_set_ratelimit() resets
+    // its state): it limits wake-ups in a row, not the triggers of a service that keeps ending
+    // (fixtures/v257/start-limit-conditions condsock: 20 triggers, then the trigger limit).
+    sock.pollLimit?.reset();
     // map(), not push(): an array of exactly the ports' length (a pushed one keeps 16 spare slots,
     // ~130 bytes per socket of a daemon that keeps thousands).
     sock.watches = sock.ports.map((port) => {
