@@ -10,35 +10,20 @@
  *   restart), 255 or a signal fails the start, `-` ignores a failure;
  * - a socket with an unmet condition stays dead (nothing listens), with a failed assert its start fails.
  */
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActivationEngine, type LogFields, type Logger } from '../src/index.js';
+import type { ActivationEngine, Logger } from '../src/index.js';
 import { loadEngineUnits } from '../src/load-units.js';
-import { loadUnits } from './helpers/load.js';
-import { expectStateAsShown, keyValues, recording } from './helpers/recorded-257.js';
+import { capture, expectStateAsShown, keyValues, recording, startEngine, stopEngines } from './helpers/recorded-257.js';
 import { tmp } from './helpers/run.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/v257/conditions/', import.meta.url));
 const rec = recording(FIXTURE);
 
-let engine: ActivationEngine | undefined;
-afterEach(async () => {
-  await engine?.stop();
-  engine = undefined;
-});
-
-function capture(): Logger & { lines: Array<{ level: string; text: string }> } {
-  const lines: Array<{ level: string; text: string }> = [];
-  const put =
-    (level: string) =>
-    (m: string, f?: LogFields): void => {
-      lines.push({ level, text: f?.unit && !f.bare ? `${f.unit}: ${m}` : m });
-    };
-  return { lines, debug: () => undefined, info: put('info'), warn: put('warn'), error: put('error') };
-}
+afterEach(stopEngines);
 
 /** The lines this test compares: the conditions' own, and how a failed start ends. */
 const RELEVANT =
@@ -73,22 +58,14 @@ function answer(unit: string): { first: string | undefined; rc: number } {
   return { first, rc };
 }
 
-async function startEngine(dir: string, log: Logger) {
-  engine = new ActivationEngine({ logger: log });
-  await engine.start(await loadUnits(dir));
-  return engine;
-}
-
-/** The fixture's units in a directory of their own, /run/cond-* files moved to `out`. */
-function unitDir(out: string): string {
-  const dir = join(tmp('conditions-'), 'units');
-  mkdirSync(dir);
-  for (const f of readdirSync(FIXTURE)) {
-    if (!/\.(service|socket)$/.test(f) || f.startsWith('driver')) continue;
-    writeFileSync(join(dir, f), readFileSync(join(FIXTURE, f), 'utf8').replaceAll('/run/cond-', `${out}/cond-`));
-  }
-  return dir;
-}
+/** The fixture's units (not the driver), /run/cond-* files moved to the run's `out`. */
+const start = (logger: Logger) =>
+  startEngine(FIXTURE, {
+    logger,
+    prefix: 'conditions-',
+    files: (f) => /\.(service|socket)$/.test(f) && !f.startsWith('driver'),
+    edit: (text, _file, { out }) => text.replaceAll('/run/cond-', `${out}/cond-`),
+  });
 
 async function started(e: ActivationEngine, unit: string): Promise<{ first: string | undefined; rc: number }> {
   return e.startUnit(unit).then(
@@ -131,9 +108,8 @@ const SERVICES = [
 
 describe('Condition*=, Assert*= and ExecCondition= as systemd 257', () => {
   it.each(SERVICES)('%s: the start answer, lines, state and results as recorded', async (unit) => {
-    const out = tmp('conditions-out-');
     const log = capture();
-    const e = await startEngine(unitDir(out), log);
+    const { e, out } = await start(log);
     const want = answer(unit);
     const got = await started(e, unit);
     expect(got).toEqual(want);
@@ -185,9 +161,8 @@ describe('Condition*=, Assert*= and ExecCondition= as systemd 257', () => {
   });
 
   it('evaluates the conditions at each start (again.service: unmet, then met once the path exists)', async () => {
-    const out = tmp('conditions-out-');
     const log = capture();
-    const e = await startEngine(unitDir(out), log);
+    const { e, out } = await start(log);
     const shows = rec.lines.filter((l) => l.startsWith('[show] again.service ')).map((l) => keyValues(l.slice(21)));
     expect(await started(e, 'again.service')).toEqual({ first: undefined, rc: 0 });
     expect(e.unitInfo('again.service')?.activeState).toBe(shows[0]?.ActiveState);
@@ -198,9 +173,8 @@ describe('Condition*=, Assert*= and ExecCondition= as systemd 257', () => {
   });
 
   it('a socket with an unmet condition stays dead; with a failed assert its start fails', async () => {
-    const out = tmp('conditions-out-');
     const log = capture();
-    const e = await startEngine(unitDir(out), log);
+    const { e } = await start(log);
     // The daemon's start evaluated them once already (257's boot did not start them): the start's lines only.
     log.lines.length = 0;
     for (const unit of ['condsock.socket', 'assertsock.socket']) {

@@ -3,49 +3,21 @@
  * (fixtures/v257/dependencies, recorded with the oracle by record.sh: `systemctl start` of each unit,
  * then systemctl show, what ran in which order, and the manager's lines).
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActivationEngine, type LogFields, type Logger } from '../src/index.js';
-import { loadUnits } from './helpers/load.js';
-import { expectStateAsShown, recording } from './helpers/recorded-257.js';
-import { tmp, waitFor } from './helpers/run.js';
+import type { ActivationEngine, Logger } from '../src/index.js';
+import { capture, expectStateAsShown, recording, startEngine, stopEngines } from './helpers/recorded-257.js';
+import { waitFor } from './helpers/run.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/v257/dependencies/', import.meta.url));
 const rec = recording(FIXTURE);
 
-let engine: ActivationEngine | undefined;
-afterEach(async () => {
-  await engine?.stop();
-  engine = undefined;
-});
-
-function capture(): Logger & { lines: Array<{ level: string; text: string }> } {
-  const lines: Array<{ level: string; text: string }> = [];
-  const put =
-    (level: string) =>
-    (m: string, f?: LogFields): void => {
-      lines.push({ level, text: f?.unit && !f.bare ? `${f.unit}: ${m}` : m });
-    };
-  return { lines, debug: () => undefined, info: put('info'), warn: put('warn'), error: put('error') };
-}
+afterEach(stopEngines);
 
 /** Every fixture unit (not the driver), /oracle/out made a directory of this test. */
-async function startEngine(log: Logger): Promise<{ e: ActivationEngine; out: string }> {
-  const base = tmp('deps-257-');
-  const dir = join(base, 'units');
-  const out = join(base, 'out');
-  mkdirSync(dir);
-  mkdirSync(out);
-  for (const f of readdirSync(FIXTURE)) {
-    if (!f.endsWith('.service') || f === 'driver.service') continue;
-    writeFileSync(join(dir, f), readFileSync(join(FIXTURE, f), 'utf8').replaceAll('/oracle/out', out));
-  }
-  engine = new ActivationEngine({ logger: log });
-  await engine.start(await loadUnits(dir));
-  return { e: engine, out };
-}
+const start = (logger: Logger) => startEngine(FIXTURE, { logger, prefix: 'deps-257-' });
 
 /** What the recording's `[ran] FILE:` line says ran (the file's lines, space separated). */
 const ran = (out: string, file: string): string => {
@@ -90,7 +62,7 @@ const expectAnswer = (got: { message?: string; rc: number }, want: { message?: s
 
 describe('dependencies (systemd 257, fixtures/v257/dependencies)', () => {
   it('Requires=+After= and Wants=: db runs before da, dc runs too', async () => {
-    const { e, out } = await startEngine(capture());
+    const { e, out } = await start(capture());
     expectAnswer(await started(e, 'da.service'), answers('da.service')[0]);
     await waitFor(() => ran(out, 'dc') !== '', 10_000, 'dc to run');
     expect(ran(out, 'order')).toBe(rec.tagged('ran', 'order')[0]);
@@ -103,7 +75,7 @@ describe('dependencies (systemd 257, fixtures/v257/dependencies)', () => {
 
   it('a failing Requires=+After= dependency: `Dependency failed for …`, job result dependency, nothing ran', async () => {
     const log = capture();
-    const { e, out } = await startEngine(log);
+    const { e, out } = await start(log);
     const got = await started(e, 'fa.service');
     expect(got.code).toBe('JOB_DEPENDENCY');
     expectAnswer(got, answers('fa.service')[0]);
@@ -118,7 +90,7 @@ describe('dependencies (systemd 257, fixtures/v257/dependencies)', () => {
   });
 
   it('Wants= of a failing unit, Wants= of a missing unit, targets: the unit runs', async () => {
-    const { e, out } = await startEngine(capture());
+    const { e, out } = await start(capture());
     for (const u of ['wa', 'mw', 'ta']) {
       expectAnswer(await started(e, `${u}.service`), answers(`${u}.service`)[0]);
       expect(ran(out, u)).toBe(rec.tagged('ran', u)[0]);
@@ -127,13 +99,13 @@ describe('dependencies (systemd 257, fixtures/v257/dependencies)', () => {
   });
 
   it('Requires= of a missing unit: the start is refused, `Unit X not found.`', async () => {
-    const { e, out } = await startEngine(capture());
+    const { e, out } = await start(capture());
     expectAnswer(await started(e, 'ma.service'), answers('ma.service')[0]);
     expect(ran(out, 'ma')).toBe('');
   });
 
   it('stopping a Requires= dependency stops the unit first', async () => {
-    const { e } = await startEngine(capture());
+    const { e } = await start(capture());
     expectAnswer(await started(e, 'sa.service'), answers('sa.service')[0]);
     expectStateAsShown(e.unitInfo('sa.service'), shows('sa.service')[0]);
     expectStateAsShown(e.unitInfo('sb.service'), shows('sb.service')[0]);
@@ -149,7 +121,7 @@ describe('dependencies (systemd 257, fixtures/v257/dependencies)', () => {
 
   it('Requisite=: fails (`qb.service is inactive.`) until the unit is active', async () => {
     const log = capture();
-    const { e, out } = await startEngine(log);
+    const { e, out } = await start(log);
     const [first, second] = answers('qa.service');
     expectAnswer(await started(e, 'qa.service'), first);
     expect(ran(out, 'qa')).toBe('');
@@ -164,7 +136,7 @@ describe('dependencies (systemd 257, fixtures/v257/dependencies)', () => {
   });
 
   it('BindsTo=: the bound unit ends, the unit stops', async () => {
-    const { e } = await startEngine(capture());
+    const { e } = await start(capture());
     expectAnswer(await started(e, 'ba.service'), answers('ba.service')[0]);
     expectStateAsShown(e.unitInfo('bb.service'), shows('bb.service')[0]);
     const pid = e.unitInfo('bb.service')?.service?.pid;
@@ -176,7 +148,7 @@ describe('dependencies (systemd 257, fixtures/v257/dependencies)', () => {
   });
 
   it('Conflicts=: starting ca stops cb', async () => {
-    const { e } = await startEngine(capture());
+    const { e } = await start(capture());
     await e.startUnit('cb.service');
     expectAnswer(await started(e, 'ca.service'), answers('ca.service')[0]);
     expectStateAsShown(e.unitInfo('ca.service'), shows('ca.service')[0]);
@@ -184,7 +156,7 @@ describe('dependencies (systemd 257, fixtures/v257/dependencies)', () => {
   });
 
   it('Before=: oa runs before the ob it wants', async () => {
-    const { e, out } = await startEngine(capture());
+    const { e, out } = await start(capture());
     expectAnswer(await started(e, 'oa.service'), answers('oa.service')[0]);
     await waitFor(() => e.unitInfo('ob.service')?.result !== undefined, 10_000, 'ob to run');
     expect(ran(out, 'o')).toBe(rec.tagged('ran', 'o')[0]);

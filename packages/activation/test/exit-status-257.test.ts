@@ -6,15 +6,13 @@
  * active; no effect on Type=oneshot). Compared with fixtures/v257/exit-status (record.sh: systemctl
  * show afterwards, what ExecStopPost= saw, the manager's lines about the unit, recorded with the oracle).
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActivationEngine, type UnitInfo } from '../src/index.js';
-import type { Logger } from '../src/logger.js';
-import { loadUnits } from './helpers/load.js';
-import { recording } from './helpers/recorded-257.js';
-import { tmp, waitFor } from './helpers/run.js';
+import type { ActivationEngine, Logger, UnitInfo } from '../src/index.js';
+import { type CapturingLogger, capture, recording, startEngine, stopEngines } from './helpers/recorded-257.js';
+import { waitFor } from './helpers/run.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/v257/exit-status/', import.meta.url));
 const rec = recording(FIXTURE);
@@ -47,31 +45,25 @@ function recordedLog(unit: string): string[] {
     .filter((l) => l.startsWith(`${unit}: `) && KEPT.test(l));
 }
 
-function recordingLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const push = (m: string, f?: { unit?: string }): void => {
-    if (f?.unit) lines.push(`${f.unit}: ${m}`);
-  };
-  return { lines, debug: () => undefined, info: push, warn: push, error: push };
-}
+/** The lines logged for a unit, each as `UNIT: message`. */
+const unitLines = (log: CapturingLogger): string[] =>
+  log.lines.flatMap((l) => (l.unit ? [`${l.unit}: ${l.message}`] : []));
 
-let engine: ActivationEngine | undefined;
-afterEach(async () => {
-  await engine?.stop();
-  engine = undefined;
-});
+afterEach(stopEngines);
+
+/** The fixture's unit `name`, its ExecStopPost= writing to `post.txt` of the run (the oracle's show.txt). */
+const start = (name: string, logger: Logger) =>
+  startEngine(FIXTURE, {
+    files: [name],
+    logger,
+    prefix: 'exit-status-',
+    edit: (text, _file, { base }) => text.replaceAll('/oracle/out/show.txt', join(base, 'post.txt')),
+  });
 
 async function run(name: string): Promise<{ log: string[]; post: string[]; e: ActivationEngine }> {
-  const base = tmp('exit-status-');
-  const dir = join(base, 'units');
-  mkdirSync(dir);
+  const log = capture();
+  const { e, base } = await start(name, log);
   const postFile = join(base, 'post.txt');
-  const text = readFileSync(join(FIXTURE, name), 'utf8').replaceAll('/oracle/out/show.txt', postFile);
-  writeFileSync(join(dir, name), text);
-  const log = recordingLogger();
-  engine = new ActivationEngine({ logger: log });
-  const e = engine;
-  await e.start(await loadUnits(dir));
   await e.startUnit(name).catch(() => undefined);
   // driver.sh stops it (systemctl stop) once started.
   if (name === 'ctlstop.service') await e.stopUnit(name);
@@ -86,7 +78,11 @@ async function run(name: string): Promise<{ log: string[]; post: string[]; e: Ac
   const post = () => (existsSync(postFile) ? readFileSync(postFile, 'utf8').split('\n').filter(Boolean) : []);
   // ExecStopPost= ran before the state settled; its file is complete.
   await waitFor(() => post().length >= rec.tagged('post', name).length, 10_000, `${name} ExecStopPost=`);
-  return { log: log.lines.filter((l) => KEPT.test(l)), post: post().map((l) => l.replace(/^\[post\] [^ ]+ /, '')), e };
+  return {
+    log: unitLines(log).filter((l) => KEPT.test(l)),
+    post: post().map((l) => l.replace(/^\[post\] [^ ]+ /, '')),
+    e,
+  };
 }
 
 const CASES: Array<[string, string]> = [
@@ -123,18 +119,8 @@ describe('exit-status lists and RuntimeMaxSec= (systemd 257)', () => {
 
   it('RuntimeMaxSec= counts from READY=1 (active), not from the start (Type=notify, ready after 1.5 s)', async () => {
     const name = 'rtmnotify.service';
-    const base = tmp('exit-status-');
-    const dir = join(base, 'units');
-    mkdirSync(dir);
-    const postFile = join(base, 'post.txt');
-    writeFileSync(
-      join(dir, name),
-      readFileSync(join(FIXTURE, name), 'utf8').replaceAll('/oracle/out/show.txt', postFile),
-    );
-    const log = recordingLogger();
-    engine = new ActivationEngine({ logger: log });
-    const e = engine;
-    await e.start(await loadUnits(dir));
+    const log = capture();
+    const { e } = await start(name, log);
     await e.startUnit(name);
     // Active now (after READY=1): the limit has not passed, though more than RuntimeMaxSec= since the start.
     expect(e.unitInfo(name)?.activeState).toBe('active');
@@ -143,7 +129,7 @@ describe('exit-status lists and RuntimeMaxSec= (systemd 257)', () => {
       30_000,
       'rtmnotify failed',
     );
-    expect(log.lines.filter((l) => KEPT.test(l))).toEqual(recordedLog(name));
+    expect(unitLines(log).filter((l) => KEPT.test(l))).toEqual(recordedLog(name));
     expect(rec.lines).toContain(
       '[time] rtmnotify.service active after 1.5 s: yes, then stopped 1 s later (not at once): yes',
     );

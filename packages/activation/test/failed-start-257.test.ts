@@ -10,15 +10,13 @@
  * - the start's answer: systemctl's `Job for UNIT failed because <why>.`, the why chosen by Result=.
  * 257's notice and warning lines are our warnings, its err lines our errors.
  */
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActivationEngine, type LogFields, type Logger } from '../src/index.js';
+import type { ActivationEngine } from '../src/index.js';
 import { need, root } from './helpers/capability.js';
-import { loadUnits } from './helpers/load.js';
-import { expectStateAsShown, recording } from './helpers/recorded-257.js';
-import { loopback, tmp, waitFor } from './helpers/run.js';
+import { capture, expectStateAsShown, recording, startEngine, stopEngines } from './helpers/recorded-257.js';
+import { loopback, waitFor } from './helpers/run.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/v257/failed-start/', import.meta.url));
 const rec = recording(FIXTURE);
@@ -41,22 +39,7 @@ const SERVICES = [
   'ignmissing',
 ].map((u) => `${u}.service`);
 
-let engine: ActivationEngine | undefined;
-afterEach(async () => {
-  await engine?.stop();
-  engine = undefined;
-});
-
-/** Every line as the daemon prints it (`UNIT: text`, or the text alone for a `bare` one), with its level. */
-function capture(): Logger & { lines: Array<{ level: string; text: string }> } {
-  const lines: Array<{ level: string; text: string }> = [];
-  const put =
-    (level: string) =>
-    (m: string, f?: LogFields): void => {
-      lines.push({ level, text: f?.unit && !f.bare ? `${f.unit}: ${m}` : m });
-    };
-  return { lines, debug: () => undefined, info: put('info'), warn: put('warn'), error: put('error') };
-}
+afterEach(stopEngines);
 
 /** Whether a line is about `unit` (`UNIT: …`, `Failed to start UNIT…`, `Failed to listen on UNIT…`). */
 const about = (unit: string, text: string): boolean =>
@@ -97,16 +80,6 @@ function answers(unit: string): Array<{ message: string[]; rc: number }> {
   return out;
 }
 
-async function startEngine(files: string[], log: Logger, edit: (text: string) => string = (t) => t) {
-  const dir = join(tmp('failed-start-'), 'units');
-  mkdirSync(dir);
-  for (const f of files) writeFileSync(join(dir, f), edit(readFileSync(join(FIXTURE, f), 'utf8')));
-  engine = new ActivationEngine({ logger: log });
-  const e = engine;
-  const report = await e.start(await loadUnits(dir));
-  return { e, report };
-}
-
 /** Our start's answer in the recording's form: systemctl's first line and its exit status. */
 async function started(e: ActivationEngine, unit: string): Promise<{ first: string | undefined; rc: number }> {
   return e.startUnit(unit).then(
@@ -140,7 +113,7 @@ describe('a start that fails (systemd 257, fixtures/v257/failed-start)', () => {
     // A mount namespace (ReadOnlyPaths=) needs root.
     if (unit === 'nsfail.service') need(ctx, root);
     const log = capture();
-    const { e } = await startEngine([unit], log);
+    const { e } = await startEngine(FIXTURE, { files: [unit], logger: log });
     const [want] = answers(unit);
     const got = await started(e, unit);
     expect(got.rc).toBe(want?.rc);
@@ -157,7 +130,7 @@ describe('a start that fails (systemd 257, fixtures/v257/failed-start)', () => {
   it('limit.service: a start refused by StartLimitBurst= fails its job; Result= stays exit-code, and so does the answer', async () => {
     const unit = 'limit.service';
     const log = capture();
-    const { e } = await startEngine([unit], log);
+    const { e } = await startEngine(FIXTURE, { files: [unit], logger: log });
     const want = answers(unit);
     expect(want).toHaveLength(2);
     for (const w of want) {
@@ -171,7 +144,7 @@ describe('a start that fails (systemd 257, fixtures/v257/failed-start)', () => {
   it('reloadfail.service: a failing ExecReload= fails the reload job (`Job for UNIT failed.`: Result= stays success), the unit stays active', async () => {
     const unit = 'reloadfail.service';
     const log = capture();
-    const { e } = await startEngine([unit], log);
+    const { e } = await startEngine(FIXTURE, { files: [unit], logger: log });
     await e.startUnit(unit);
     const [first] = rec.tagged('reload', unit);
     expect(first).toBe('Job for reloadfail.service failed.');
@@ -185,7 +158,11 @@ describe('a start that fails (systemd 257, fixtures/v257/failed-start)', () => {
     const unit = 'sockfail.socket';
     const log = capture();
     const addr = await loopback();
-    const { e, report } = await startEngine([unit, 'sockfail.service'], log, (t) => t.replace('127.0.0.1:18931', addr));
+    const { e, report } = await startEngine(FIXTURE, {
+      files: [unit, 'sockfail.service'],
+      logger: log,
+      edit: (t) => t.replace('127.0.0.1:18931', addr),
+    });
     // The engine's own start of it failed the same way.
     expect(report.failed.map((f) => f.unit)).toEqual([unit]);
     const first = ourLines(log, unit);

@@ -4,46 +4,27 @@
  * template with %i and %n of the instance and its drop-ins (tp@.service.d, then tp@x.service.d),
  * an instance is pulled in by Requires=, and an instance of a missing template is not found.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActivationEngine } from '../src/index.js';
-import { loadUnits } from './helpers/load.js';
-import { expectStateAsShown, recording } from './helpers/recorded-257.js';
-import { tmp } from './helpers/run.js';
+import { expectStateAsShown, recording, startEngine, stopEngines } from './helpers/recorded-257.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/v257/instances/', import.meta.url));
 const rec = recording(FIXTURE);
 
-let engine: ActivationEngine | undefined;
-afterEach(async () => {
-  await engine?.stop();
-  engine = undefined;
-});
+afterEach(stopEngines);
 
-async function startEngine(): Promise<{ e: ActivationEngine; out: string }> {
-  const base = tmp('inst-257-');
-  const dir = join(base, 'units');
-  const out = join(base, 'out');
-  mkdirSync(out);
-  cpSync(FIXTURE, dir, { recursive: true });
-  for (const f of readdirSync(dir, { recursive: true }) as string[]) {
-    if (!f.endsWith('.service') && !f.endsWith('.conf')) continue;
-    const p = join(dir, f);
-    writeFileSync(p, readFileSync(p, 'utf8').replaceAll('/oracle/out', out));
-  }
-  engine = new ActivationEngine();
-  await engine.start(await loadUnits(dir));
-  return { e: engine, out };
-}
+/** The fixture's units and drop-ins, /oracle/out made the run's `out`. */
+const start = () =>
+  startEngine(FIXTURE, { prefix: 'inst-257-', files: (f) => f.endsWith('.service') || f.endsWith('.conf') });
 
 const ran = (out: string): string[] =>
   existsSync(join(out, 'tp.txt')) ? readFileSync(join(out, 'tp.txt'), 'utf8').trim().split('\n') : [];
 
 describe('template instances on demand (systemd 257, fixtures/v257/instances)', () => {
   it('start tp@x, tp@y, needs (Requires=tp@dep): each runs with its drop-ins; nosuch@x is not found', async () => {
-    const { e, out } = await startEngine();
+    const { e, out } = await start();
     expect(e.hasUnit('tp@x.service')).toBe(true);
     expect(e.hasUnit('nosuch@x.service')).toBe(false);
     for (const u of ['tp@x.service', 'tp@y.service', 'needs.service']) {

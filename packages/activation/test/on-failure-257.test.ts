@@ -5,48 +5,21 @@
  * ExecStart= gets MONITOR_SERVICE_RESULT, MONITOR_EXIT_CODE, MONITOR_EXIT_STATUS,
  * MONITOR_INVOCATION_ID and MONITOR_UNIT of the unit.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActivationEngine, type LogFields, type Logger } from '../src/index.js';
-import { loadUnits } from './helpers/load.js';
-import { expectStateAsShown, recording } from './helpers/recorded-257.js';
-import { tmp, waitFor } from './helpers/run.js';
+import type { Logger } from '../src/index.js';
+import { capture, expectStateAsShown, recording, startEngine, stopEngines } from './helpers/recorded-257.js';
+import { waitFor } from './helpers/run.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/v257/on-failure/', import.meta.url));
 const rec = recording(FIXTURE);
 
-let engine: ActivationEngine | undefined;
-afterEach(async () => {
-  await engine?.stop();
-  engine = undefined;
-});
+afterEach(stopEngines);
 
-function capture(): Logger & { lines: Array<{ level: string; text: string }> } {
-  const lines: Array<{ level: string; text: string }> = [];
-  const put =
-    (level: string) =>
-    (m: string, f?: LogFields): void => {
-      lines.push({ level, text: f?.unit && !f.bare ? `${f.unit}: ${m}` : m });
-    };
-  return { lines, debug: () => undefined, info: put('info'), warn: put('warn'), error: put('error') };
-}
-
-async function startEngine(log: Logger): Promise<{ e: ActivationEngine; out: string }> {
-  const base = tmp('onfail-257-');
-  const dir = join(base, 'units');
-  const out = join(base, 'out');
-  mkdirSync(dir);
-  mkdirSync(out);
-  for (const f of readdirSync(FIXTURE)) {
-    if (!f.endsWith('.service') || f === 'driver.service') continue;
-    writeFileSync(join(dir, f), readFileSync(join(FIXTURE, f), 'utf8').replaceAll('/oracle/out', out));
-  }
-  engine = new ActivationEngine({ logger: log });
-  await engine.start(await loadUnits(dir));
-  return { e: engine, out };
-}
+/** Every fixture unit (not the driver), /oracle/out made a directory of this test. */
+const start = (logger: Logger) => startEngine(FIXTURE, { logger, prefix: 'onfail-257-' });
 
 /** The handlers' [env] lines (`UNIT:MONITOR_…=…`) of one handler, the invocation id (`id`, else any) made ID. */
 const envOf = (lines: string[], handler: string, id?: string): string[] =>
@@ -72,7 +45,7 @@ describe('OnFailure=/OnSuccess= (systemd 257, fixtures/v257/on-failure)', () => 
     ['ot.service', 'handler@ot.service.service'],
   ] as const)('%s starts %s with the MONITOR_* variables', async ([unit, handler]) => {
     const log = capture();
-    const { e, out } = await startEngine(log);
+    const { e, out } = await start(log);
     await e.startUnit(unit).catch(() => undefined);
     await waitFor(() => e.unitInfo(handler)?.activeState === 'inactive' && ourEnv(out).length > 0, 10_000, handler);
     const show = rec.tagged('show', unit)[0];
@@ -96,7 +69,7 @@ describe('OnFailure=/OnSuccess= (systemd 257, fixtures/v257/on-failure)', () => 
   });
 
   it('OnSuccess= of a failing unit, OnFailure= of one that succeeds: not started', async () => {
-    const { e, out } = await startEngine(capture());
+    const { e, out } = await start(capture());
     await e.startUnit('osf.service').catch(() => undefined);
     await e.startUnit('os.service');
     await waitFor(() => e.unitInfo('osh.service')?.activeState === 'inactive' && ourEnv(out).length > 0, 10_000, 'osh');

@@ -16,10 +16,9 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActivationEngine, type LogFields, type Logger } from '../src/index.js';
+import type { ActivationEngine, Logger } from '../src/index.js';
 import { loadEngineUnits } from '../src/load-units.js';
-import { loadUnits } from './helpers/load.js';
-import { expectStateAsShown, keyValues, recording } from './helpers/recorded-257.js';
+import { capture, expectStateAsShown, keyValues, recording, startEngine, stopEngines } from './helpers/recorded-257.js';
 import { tmp, waitFor } from './helpers/run.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/v257/oneshot-multi/', import.meta.url));
@@ -42,22 +41,7 @@ const STARTED = [
   'ignone',
 ];
 
-let engine: ActivationEngine | undefined;
-afterEach(async () => {
-  await engine?.stop();
-  engine = undefined;
-});
-
-/** Every line as the daemon prints it (`UNIT: text`, or the text alone for a `bare` one), with its level. */
-function capture(): Logger & { lines: Array<{ level: string; text: string }> } {
-  const lines: Array<{ level: string; text: string }> = [];
-  const put =
-    (level: string) =>
-    (m: string, f?: LogFields): void => {
-      lines.push({ level, text: f?.unit && !f.bare ? `${f.unit}: ${m}` : m });
-    };
-  return { lines, debug: () => undefined, info: put('info'), warn: put('warn'), error: put('error') };
-}
+afterEach(stopEngines);
 
 const about = (unit: string, text: string): boolean =>
   text.startsWith(`${unit}: `) || text.startsWith(`Failed to start ${unit} - `);
@@ -96,20 +80,18 @@ const recordedSteps = (name: string): string[] =>
   relabel(rec.lines.filter((l) => l.startsWith(`[step] ${name} `)).map((l) => l.slice('[step] '.length)));
 
 /** A unit of the fixture with step.sh writing into `out` instead of the oracle's /oracle/out. */
-async function startEngine(name: string, log: Logger): Promise<{ e: ActivationEngine; out: string }> {
-  const base = tmp('oneshot-multi-');
-  const dir = join(base, 'units');
-  const out = join(base, 'out');
-  mkdirSync(dir);
-  mkdirSync(out);
-  const step = join(base, 'step.sh');
-  writeFileSync(step, readFileSync(join(FIXTURE, 'step.sh'), 'utf8').replace('out=/oracle/out', `out=${out}`));
-  const text = readFileSync(join(FIXTURE, `${name}.service`), 'utf8').replaceAll('/oracle/units/step.sh', step);
-  writeFileSync(join(dir, `${name}.service`), text);
-  engine = new ActivationEngine({ logger: log });
-  await engine.start(await loadUnits(dir));
-  return { e: engine, out };
-}
+const startOne = (name: string, logger: Logger) =>
+  startEngine(FIXTURE, {
+    files: [`${name}.service`],
+    logger,
+    prefix: 'oneshot-multi-',
+    edit: (text, _file, { base }) => text.replaceAll('/oracle/units/step.sh', join(base, 'step.sh')),
+    setup: ({ base, out }) =>
+      writeFileSync(
+        join(base, 'step.sh'),
+        readFileSync(join(FIXTURE, 'step.sh'), 'utf8').replace('out=/oracle/out', `out=${out}`),
+      ),
+  });
 
 const ourSteps = (out: string): string[] =>
   existsSync(join(out, 'steps.txt'))
@@ -160,7 +142,7 @@ describe('Type=oneshot with several ExecStart= (systemd 257, fixtures/v257/onesh
   it.for(STARTED)('%s.service: the commands run, end and log as 257', { timeout: 30_000 }, async (name) => {
     const unit = `${name}.service`;
     const log = capture();
-    const { e, out } = await startEngine(name, log);
+    const { e, out } = await startOne(name, log);
     expect(await started(e, unit)).toEqual(answer(unit));
     await waitFor(settled(e, unit), 20_000, `${unit} to settle`);
     const shown = expectStateAsShown(e.unitInfo(unit), rec.tagged('show', unit)[0]);
@@ -172,7 +154,7 @@ describe('Type=oneshot with several ExecStart= (systemd 257, fixtures/v257/onesh
   it('remain.service: RemainAfterExit=yes stays active (exited) after the last; a stop runs ExecStop=, ExecStopPost=', async () => {
     const unit = 'remain.service';
     const log = capture();
-    const { e, out } = await startEngine('remain', log);
+    const { e, out } = await startOne('remain', log);
     expect(await started(e, unit)).toEqual(answer(unit));
     const shown = expectStateAsShown(e.unitInfo(unit), rec.tagged('show', unit)[0]);
     expect(shown.MainPID).toBe('0');
@@ -197,7 +179,7 @@ describe('Type=oneshot with several ExecStart= (systemd 257, fixtures/v257/onesh
     async (name) => {
       const unit = `${name}.service`;
       const log = capture();
-      const { e, out } = await startEngine(name, log);
+      const { e, out } = await startOne(name, log);
       const start = started(e, unit);
       await waitFor(() => existsSync(join(out, `${name}.held`)), 20_000, `${name}'s second command`);
       // MainPID= is the second command's, the unit still starting

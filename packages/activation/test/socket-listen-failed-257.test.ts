@@ -10,8 +10,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActivationEngine, type LogFields, type Logger } from '../src/index.js';
-import { loadUnits } from './helpers/load.js';
+import type { ActivationEngine } from '../src/index.js';
+import { capture, leveled, startEngineIn, stopEngines } from './helpers/recorded-257.js';
 import { tmp } from './helpers/run.js';
 
 const recording = JSON.parse(
@@ -26,31 +26,16 @@ const recorded = (scenario?.output ?? []).flatMap((l) => {
   return [`${Number(m[1]) % 8 <= 3 ? 'error' : 'warn'}: ${m[2]}`];
 });
 
-let engine: ActivationEngine | undefined;
-afterEach(async () => {
-  await engine?.stop();
-  engine = undefined;
-});
+afterEach(stopEngines);
 
-function capture(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const put =
-    (level: string) =>
-    (m: string, f?: LogFields): void => {
-      lines.push(`${level}: ${f?.unit && !f.bare ? `${f.unit}: ` : ''}${m}`);
-    };
-  return { lines, debug: () => undefined, info: () => undefined, warn: put('warn'), error: put('error') };
-}
-
-async function startWith(socketText: string): Promise<{ lines: string[]; failed: string[] }> {
+async function startWith(socketText: string): Promise<{ lines: string[]; failed: string[]; e: ActivationEngine }> {
   const dir = join(tmp('listen-failed-'), 'units');
   mkdirSync(dir);
   writeFileSync(join(dir, 'm.socket'), socketText);
   writeFileSync(join(dir, 'm.service'), scenario?.files['m.service'] ?? '');
   const log = capture();
-  engine = new ActivationEngine({ logger: log });
-  const report = await engine.start(await loadUnits(dir));
-  return { lines: log.lines, failed: report.failed.map((f) => f.unit) };
+  const { e, report } = await startEngineIn(dir, log);
+  return { lines: leveled(log), failed: report.failed.map((f) => f.unit), e };
 }
 
 describe('a socket whose listeners cannot be opened (systemd 257, activation.json mptcp-on-unix)', () => {
@@ -66,12 +51,12 @@ describe('a socket whose listeners cannot be opened (systemd 257, activation.jso
   it('m.socket: the same lines in the same order', async () => {
     const path = join(tmp('listen-failed-sock-'), 'm.sock');
     const text = (scenario?.files['m.socket'] ?? '').replace('/run/b257-m.sock', path);
-    const { lines, failed } = await startWith(text);
+    const { lines, failed, e } = await startWith(text);
     expect(failed).toEqual(['m.socket']);
     // Our create line says more (how to fall back); it starts with 257's words.
     expect(lines[0]).toMatch(/^error: m\.socket: Failed to create listening socket \(.*\): Protocol not supported/);
     expect(lines.slice(1)).toEqual(recorded.slice(1));
-    expect(engine?.unitInfo('m.socket')).toMatchObject({ activeState: 'failed', result: 'resources' });
+    expect(e.unitInfo('m.socket')).toMatchObject({ activeState: 'failed', result: 'resources' });
   });
 
   it('with Description=: the job line names it (`Failed to listen on m.socket - DESCRIPTION.`)', async () => {

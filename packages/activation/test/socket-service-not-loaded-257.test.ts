@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatDiagnostic, verify } from '@mptcp/unit';
-import { ActivationEngine, loadEngineUnits, type LogFields, type Logger } from '../src/index.js';
-import { expectStateAsShown, recording } from './helpers/recorded-257.js';
+import { ActivationEngine, loadEngineUnits } from '../src/index.js';
+import { capture, expectStateAsShown, leveled, recording } from './helpers/recorded-257.js';
 import { loopback, tmp } from './helpers/run.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/v257/socket-service-not-loaded/', import.meta.url));
@@ -25,16 +25,6 @@ afterEach(async () => {
   await engine?.stop();
   engine = undefined;
 });
-
-function capture(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const put =
-    (level: string) =>
-    (m: string, f?: LogFields): void => {
-      lines.push(`${level}: ${f?.unit && !f.bare ? `${f.unit}: ` : ''}${m}`);
-    };
-  return { lines, debug: () => undefined, info: () => undefined, warn: put('warn'), error: put('error') };
-}
 
 /** The fixture's Accept=no units in a fresh directory, each socket on a free loopback port. */
 async function units(): Promise<string> {
@@ -87,7 +77,7 @@ describe('a socket whose service is not loaded (systemd 257, fixtures/v257/socke
     const report = await engine.start(loaded.units);
     expect(report.failed.map((f) => f.unit).sort()).toEqual(SOCKETS.map((u) => `${u}.socket`).sort());
     for (const u of SOCKETS) {
-      const lines = log.lines.filter((l) => l.includes(`${u}.socket`));
+      const lines = leveled(log).filter((l) => l.includes(`${u}.socket`));
       expect(lines).toEqual(recordedStartLines(u));
       expectStateAsShown(engine.unitInfo(`${u}.socket`), rec.tagged('show', `${u}.socket`)[0]);
     }
@@ -95,7 +85,7 @@ describe('a socket whose service is not loaded (systemd 257, fixtures/v257/socke
     for (const u of SOCKETS) {
       log.lines.length = 0;
       await expect(engine.startUnit(`${u}.socket`)).rejects.toThrow(/not loaded, refusing/);
-      expect(log.lines.filter((l) => l.includes(`${u}.socket`))).toEqual(recordedStartLines(u));
+      expect(leveled(log).filter((l) => l.includes(`${u}.socket`))).toEqual(recordedStartLines(u));
       expectStateAsShown(engine.unitInfo(`${u}.socket`), rec.tagged('show', `${u}.socket`).at(-1));
     }
   });
@@ -106,7 +96,7 @@ describe('a socket whose service is not loaded (systemd 257, fixtures/v257/socke
     const log = capture();
     engine = new ActivationEngine({ logger: log });
     await engine.start((await loadEngineUnits([dir])).units);
-    expect(log.lines.filter((l) => l.includes('ms.socket'))).toEqual(recordedStartLines('ms'));
+    expect(leveled(log).filter((l) => l.includes('ms.socket'))).toEqual(recordedStartLines('ms'));
     expectStateAsShown(engine.unitInfo('ms.socket'), rec.tagged('show', 'ms.socket')[0]);
   });
 

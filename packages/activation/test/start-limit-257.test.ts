@@ -5,16 +5,16 @@
  * fixtures/v257/start-limit (record.sh: `systemctl show -p ActiveState,SubState,Result,NRestarts`,
  * the Active: line of `systemctl status` and the manager's log lines, recorded with the oracle).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActivationEngine, type UnitInfo } from '../src/index.js';
+import type { ActivationEngine, UnitInfo } from '../src/index.js';
 import { jobFailedMessage } from '../src/job-messages.js';
-import { loadUnits } from './helpers/load.js';
 import { type RecordingLogger, testLogger } from './helpers/log.js';
-import { loopback, tmp, waitFor } from './helpers/run.js';
+import { startEngine, stopEngines } from './helpers/recorded-257.js';
+import { loopback, waitFor } from './helpers/run.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/v257/start-limit/', import.meta.url));
 const recorded = readFileSync(join(FIXTURE, 'expected.txt'), 'utf8').split('\n').filter(Boolean);
@@ -58,24 +58,17 @@ function ours(info: UnitInfo | undefined): Record<string, string> {
 const activeLine = (info: UnitInfo | undefined): string =>
   info ? `Active: ${info.activeState} (Result: ${info.result})` : '';
 
-let engine: ActivationEngine | undefined;
-afterEach(async () => {
-  await engine?.stop();
-  engine = undefined;
-});
+afterEach(stopEngines);
 
-async function startEngine(files: string[], addr?: string): Promise<{ e: ActivationEngine; log: RecordingLogger }> {
-  const dir = join(tmp('start-limit-'), 'units');
-  mkdirSync(dir);
-  for (const f of files) {
-    let text = readFileSync(join(FIXTURE, f), 'utf8');
-    if (addr) text = text.replace('127.0.0.1:18932', addr);
-    writeFileSync(join(dir, f), text);
-  }
+async function start(files: string[], addr?: string): Promise<{ e: ActivationEngine; log: RecordingLogger }> {
   const log = testLogger();
-  engine = new ActivationEngine({ logger: log });
-  await engine.start(await loadUnits(dir));
-  return { e: engine, log };
+  const { e } = await startEngine(FIXTURE, {
+    files,
+    logger: log,
+    prefix: 'start-limit-',
+    edit: (text) => (addr ? text.replace('127.0.0.1:18932', addr) : text),
+  });
+  return { e, log };
 }
 
 const failed = (e: ActivationEngine, name: string) => () => e.unitInfo(name)?.activeState === 'failed';
@@ -83,7 +76,7 @@ const failed = (e: ActivationEngine, name: string) => () => e.unitInfo(name)?.ac
 describe('a start refused by the start limit (systemd 257)', () => {
   it('ExecStartPre= kept failing: the service keeps exit-code, the socket fails with service-start-limit-hit', async () => {
     const addr = await loopback();
-    const { e, log } = await startEngine(['limsock.socket', 'limsock.service'], addr);
+    const { e, log } = await start(['limsock.socket', 'limsock.service'], addr);
     const client = net.connect({ port: Number(addr.split(':')[1]), host: '127.0.0.1' });
     client.on('error', () => undefined);
     await waitFor(failed(e, 'limsock.socket'), 30_000, 'limsock.socket failed');
@@ -101,7 +94,7 @@ describe('a start refused by the start limit (systemd 257)', () => {
   it.each(['again.service', 'onfail.service'])(
     '%s restarted until the limit: Result= as 257 (start-limit-hit only after a successful run)',
     async (name) => {
-      const { e, log } = await startEngine([name]);
+      const { e, log } = await start([name]);
       await e.startUnit(name).catch(() => undefined);
       await waitFor(failed(e, name), 30_000, `${name} failed`);
       expect(ours(e.unitInfo(name))).toEqual(shown(name));

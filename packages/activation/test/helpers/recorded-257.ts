@@ -1,12 +1,15 @@
 /**
  * Reading a record.sh's expected.txt (fixtures/v257/<topic>/): lines `[tag] UNIT: text` or
  * `[tag] UNIT text`, `KEY=VALUE …` lists from `systemctl show`, and the `Active:` line of
- * `systemctl status` built from ours.
+ * `systemctl status` built from ours. And the other side: an engine on a copy of the fixture's
+ * units (startEngine()), and what it logged, as the daemon prints it (capture()).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
-import type { UnitInfo } from '../../src/index.js';
+import { ActivationEngine, type LogFields, type Logger, type StartReport, type UnitInfo } from '../../src/index.js';
+import { loadUnits } from './load.js';
+import { tmp } from './run.js';
 
 export interface Recording {
   /** Every non-empty line of expected.txt. */
@@ -53,4 +56,111 @@ export function expectStateAsShown(u: UnitInfo | undefined, showLine: string | u
     Result: shown.Result,
   });
   return shown;
+}
+
+/** One line the engine logged above debug. */
+export interface LoggedLine {
+  level: 'info' | 'warn' | 'error';
+  /** As the daemon prints it: `UNIT: message`, or the message alone (a `bare` line, or one without a unit). */
+  text: string;
+  unit?: string;
+  message: string;
+}
+
+export interface CapturingLogger extends Logger {
+  /** Every info, warn and error line, in order (clear it with `lines.length = 0`). */
+  lines: LoggedLine[];
+}
+
+/** A logger that keeps the lines the engine logs (debug left out), to compare with 257's. */
+export function capture(): CapturingLogger {
+  const lines: LoggedLine[] = [];
+  const put =
+    (level: LoggedLine['level']) =>
+    (message: string, f?: LogFields): void => {
+      const text = f?.unit && !f.bare ? `${f.unit}: ${message}` : message;
+      lines.push({ level, text, message, ...(f?.unit ? { unit: f.unit } : {}) });
+    };
+  return { lines, debug: () => undefined, info: put('info'), warn: put('warn'), error: put('error') };
+}
+
+/** The warn and error lines as `level: text` (257's notice and warning are our warn, err our error). */
+export function leveled(log: CapturingLogger): string[] {
+  return log.lines.filter((l) => l.level !== 'info').map((l) => `${l.level}: ${l.text}`);
+}
+
+export interface FixtureEngineOptions {
+  /**
+   * The fixture's files to copy (paths relative to it, also inside drop-in directories): a list, or
+   * a test. Default: every `*.service` but driver.service.
+   */
+  files?: readonly string[] | ((file: string) => boolean);
+  /** A file's text for this run. Default: the oracle's `/oracle/out` made `out`. */
+  edit?: (text: string, file: string, run: FixtureRun) => string;
+  /** Runs after the copy, before the engine loads the units (e.g. to write a script the units call). */
+  setup?: (run: FixtureRun) => void;
+  logger?: Logger;
+  /** Of the run's temporary directory. */
+  prefix?: string;
+}
+
+/** Where a run's files are: `base` (a new temporary directory), `base/units`, `base/out` (empty). */
+export interface FixtureRun {
+  base: string;
+  dir: string;
+  out: string;
+}
+
+export interface FixtureEngine extends FixtureRun {
+  e: ActivationEngine;
+  report: StartReport;
+}
+
+const started = new Set<ActivationEngine>();
+
+/**
+ * An engine started on a copy of `fixtureDir`'s units (see FixtureEngineOptions), with the paths 257
+ * wrote to made this run's. stopEngines() (in afterEach) stops it.
+ */
+export async function startEngine(fixtureDir: string, options: FixtureEngineOptions = {}): Promise<FixtureEngine> {
+  const base = tmp(options.prefix ?? 'recorded-257-');
+  const run: FixtureRun = { base, dir: join(base, 'units'), out: join(base, 'out') };
+  mkdirSync(run.dir);
+  mkdirSync(run.out);
+  const { files = (f: string) => f.endsWith('.service') && f !== 'driver.service' } = options;
+  const edit = options.edit ?? ((text: string) => text.replaceAll('/oracle/out', run.out));
+  const wanted =
+    typeof files === 'function'
+      ? (readdirSync(fixtureDir, { recursive: true }) as string[]).filter(
+          (f) => !lstatSync(join(fixtureDir, f)).isDirectory() && files(f),
+        )
+      : files;
+  for (const f of wanted) {
+    const from = join(fixtureDir, f);
+    const to = join(run.dir, f);
+    mkdirSync(dirname(to), { recursive: true });
+    if (lstatSync(from).isSymbolicLink()) symlinkSync(readlinkSync(from), to);
+    else writeFileSync(to, edit(readFileSync(from, 'utf8'), f, run));
+  }
+  options.setup?.(run);
+  const { e, report } = await startEngineIn(run.dir, options.logger);
+  return { ...run, e, report };
+}
+
+/** An engine started on the units of `dir` (which must load without errors). stopEngines() stops it. */
+export async function startEngineIn(
+  dir: string,
+  logger?: Logger,
+): Promise<{ e: ActivationEngine; report: StartReport }> {
+  const e = new ActivationEngine(logger ? { logger } : {});
+  started.add(e);
+  const report = await e.start(await loadUnits(dir));
+  return { e, report };
+}
+
+/** Stops every engine startEngine()/startEngineIn() started (use as `afterEach(stopEngines)`). */
+export async function stopEngines(): Promise<void> {
+  const all = [...started];
+  started.clear();
+  for (const e of all) await e.stop();
 }
