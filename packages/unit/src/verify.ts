@@ -42,6 +42,9 @@ export function verify(paths: readonly string[], options: VerifyOptions = {}): V
   if (options.recursiveErrors === 'no' && options.ignoreDependencies === undefined)
     options = { ...options, ignoreDependencies: true };
   const diagnostics: Diagnostic[] = [];
+  // verify_units() loads every file first (parse-time lines, load failures), then runs verify_unit()
+  // on each loaded unit in the same order: its socket's service check, then its executables.
+  const checks: Diagnostic[] = [];
   // Unit files whose parse-time lines were printed (257 loads a unit once: a socket's service given
   // too, or given first, prints them once).
   const parsed = new Map<string, boolean>();
@@ -76,10 +79,11 @@ export function verify(paths: readonly string[], options: VerifyOptions = {}): V
       continue;
     }
     const r = loadUnitFile(path, { ...options, searchPaths, name });
-    const start = diagnostics.length;
     const own = parsed.has(path) ? r.diagnostics.filter((d) => d.line === undefined) : r.diagnostics;
     parsed.set(path, r.unit !== undefined);
-    diagnostics.push(...withTriggeredService({ ...r, diagnostics: own }, options, searchPaths, parsed));
+    const loaded = withTriggeredService({ ...r, diagnostics: own }, options, searchPaths, parsed);
+    const unitChecks = loaded.filter(isUnitCheck);
+    diagnostics.push(...loaded.filter((d) => !isUnitCheck(d)));
     if (r.diagnostics.some((d) => d.severity === 'error')) failed = true;
     if (r.diagnostics.some((d) => !d.notice)) strict = true;
     if (!r.unit) {
@@ -103,26 +107,23 @@ export function verify(paths: readonly string[], options: VerifyOptions = {}): V
       // verify_socket(): load_state != UNIT_LOADED, also a service that failed to load (bad-setting).
       if (!file || isMaskFile(file) || parsed.get(file) === false) {
         // systemd-analyze checks the socket's service before the executables (verify_socket() first).
-        const d: Diagnostic = {
+        checks.push({
           severity: 'error',
           file: path,
           unit: r.unit.name,
           message: `service ${svc} not loaded, socket cannot be started.`,
-        };
-        const firstExec = diagnostics.findIndex(
-          (x, i) =>
-            i >= start &&
-            x.line === undefined &&
-            x.unit === r.unit?.name &&
-            /^Command .* is not executable: /.test(x.message),
-        );
-        if (firstExec >= 0) diagnostics.splice(firstExec, 0, d);
-        else diagnostics.push(d);
+        });
         failed = strict = true;
       }
     }
+    checks.push(...unitChecks);
   }
-  return { diagnostics, failed, strictFailed: strict };
+  return { diagnostics: [...diagnostics, ...checks], failed, strictFailed: strict };
+}
+
+/** A line of verify_unit() (printed after all units loaded): `UNIT: Command X is not executable: …`. */
+function isUnitCheck(d: Diagnostic): boolean {
+  return d.line === undefined && d.unit !== undefined && /^Command .* is not executable: /.test(d.message);
 }
 
 /** For a symlink to a unit file: the target's file name (systemd loads the unit under that name). */

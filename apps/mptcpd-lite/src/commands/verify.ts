@@ -1,5 +1,6 @@
 /** `mptcpd-lite verify FILE…`: systemd-analyze verify for .socket/.service files. */
-import { basename, dirname, resolve } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Diagnostic } from '@mptcp/unit';
 import { Command } from 'commander';
 import { action, examplesHelp, exitCodesHelp } from '../action.js';
@@ -11,7 +12,10 @@ export function verifyCommand(): Command {
     .description(
       "check unit files like `systemd-analyze verify`: systemd's messages (FILE:LINE: message, UNIT: message) on stderr",
     )
-    .argument('<file...>', '.socket or .service files (drop-ins are read from FILE.d/ beside them)')
+    .argument(
+      '<file...>',
+      '.socket or .service files (drop-ins are read from FILE.d/ beside them); a directory stands for its .socket and .service files, by name',
+    )
     .option('--json', 'print the diagnostics as JSON on stdout instead')
     .option(
       '--search-path <dir...>',
@@ -46,10 +50,11 @@ export function verifyCommand(): Command {
     .action(
       action(
         async (
-          files: string[],
+          args: string[],
           opts: { json?: boolean; searchPath?: string[]; recursiveErrors?: string; allowUnenforcedSandbox?: boolean },
         ) => {
           const api = await import('@mptcp/unit');
+          const files = args.flatMap(unitFilesOf);
           const mode = opts.recursiveErrors;
           if (mode !== undefined && mode !== 'yes' && mode !== 'no' && mode !== 'one') {
             process.stderr.write(`mptcpd-lite verify: --recursive-errors must be yes, no or one, not ${mode}\n`);
@@ -75,6 +80,24 @@ export function verifyCommand(): Command {
         },
       ),
     );
+}
+
+/**
+ * A directory argument: its .socket and .service files in the order `oracle.sh verify DIR`'s shell
+ * glob gives them to systemd-analyze (C collation); any other argument as given.
+ */
+function unitFilesOf(arg: string): string[] {
+  let dir = false;
+  try {
+    dir = statSync(arg).isDirectory();
+  } catch {
+    // not there: systemd-analyze's "Unit X not found." comes from verify()
+  }
+  if (!dir) return [arg];
+  return readdirSync(arg)
+    .filter((f) => f.endsWith('.socket') || f.endsWith('.service'))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .map((f) => join(arg, f));
 }
 
 /**
