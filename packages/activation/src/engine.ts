@@ -96,20 +96,25 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
     this.core = new EngineCore(log, this, new ServiceChannels(log, options), options.native);
     this.defs = new UnitDefinitions(log, options.instantiate ?? defaultTemplateResolver);
     this.sockets = new SocketRuntimes(this.core, {
+      // A trigger is a start job: the service's Requires=/Wants=/… are pulled in (dependencies.ts).
       onReadable: (sock, port) =>
-        sock.unit.accept ? this.instances.onReadable(sock, port) : this.services.onTrigger(sock),
+        sock.unit.accept
+          ? this.instances.onReadable(sock, port)
+          : this.deps.trigger(sock, () => this.services.onTrigger(sock)),
       checkTarget: (unit) => this.defs.checkTarget(unit),
     });
     this.services = new ServiceRuntimes(this.core, this.sockets, this.defs);
     this.deps = new Dependencies(this.core, this.defs, this.services, this.sockets, {
       startSocket: (name) => this.startOwn(name),
       stopUnit: (name) => this.stopOwn(name),
+      startUnit: (name) => this.startUnit(name),
     });
     this.instances = new AcceptInstances(
       this.core,
       this.sockets,
       (name) => this.defs.templates.get(name),
-      this.defs.instantiate,
+      // An instance's start job pulls in its dependencies first (dependencies.ts).
+      (template, name) => this.deps.beforeInstance(this.defs.instantiate(template, name)),
     );
   }
 
@@ -255,6 +260,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
   /**
    * `restart UNIT`: stop, then start. For a socket-activated (Accept=no) service the listening fds
    * stay open in the daemon throughout: connections queue in the backlog and the new process takes them.
+   * The active units that Requires=/BindsTo=/PartOf= it restart with it (dependencies.ts).
    */
   async restartUnit(name: string): Promise<void> {
     const sock = this.sockets.get(name);
@@ -263,12 +269,18 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
         throw new ActivationError('ENGINE_STATE', `Socket ${name} is in use by its service; stop the service first.`, {
           unit: name,
         });
-      await this.sockets.stop(sock, true);
-      await this.startUnit(name);
+      await this.deps.restart(
+        name,
+        () => this.sockets.stop(sock, true),
+        () => this.startUnit(name),
+      );
       return;
     }
-    await this.stopOwn(name);
-    await this.startUnit(name);
+    await this.deps.restart(
+      name,
+      () => this.stopOwn(name),
+      () => this.startUnit(name),
+    );
   }
 
   /** `reload UNIT`: ExecReload= or Type=notify-reload's signal. Sockets cannot reload (as systemd). */

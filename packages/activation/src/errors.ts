@@ -31,6 +31,8 @@ export type ActivationErrorCode =
   | 'JOB_FAILED'
   | 'JOB_DEPENDENCY'
   | 'JOB_ASSERT'
+  /** A job the manager refuses to queue (a job mode's rule: OnFailureJobMode=isolate, triggering, fail). */
+  | 'JOB_REFUSED'
   | 'CONDITION_UNMET'
   | 'ENGINE_STATE';
 
