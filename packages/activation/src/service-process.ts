@@ -21,14 +21,16 @@ import type { ServiceUnit } from '@mptcp/unit';
 import { FdStore } from './fd-store.js';
 import type { NotifyMessage } from './notify-message.js';
 import type { NotifySender, NotifyTarget } from './notify-socket.js';
-import { sessionMembers } from './process-group.js';
+import { formatTimespan } from './format-timespan.js';
+import type { Logger } from './logger.js';
+import { commOf, sessionMembers } from './process-group.js';
 import type { ServiceResult } from './restart-policy.js';
 import { ServiceExec } from './service-exec.js';
 import { type NotifyActions, applyNotification } from './service-notify.js';
 import { type ServiceParts, ServiceRun } from './service-run.js';
 import { ServiceStarter } from './service-start.js';
 import { ServiceStopper } from './service-stop.js';
-import { ServiceTimers, fmtSec } from './service-timers.js';
+import { ServiceTimers } from './service-timers.js';
 import {
   type NotifyAccess,
   type ServiceEvents,
@@ -71,6 +73,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   private readonly notifyActions: NotifyActions;
   private readonly exec: ServiceExec;
   private readonly timers: ServiceTimers;
+  private readonly log: Logger;
 
   constructor(
     public unit: ServiceUnit,
@@ -78,6 +81,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   ) {
     super();
     const log = options.logger;
+    this.log = log;
     const close = options.closeFd ?? (() => undefined);
     this.fdStore = new FdStore(unit.name, close, log, options.fdStore);
     const timers = new ServiceTimers(() => this.unit, {
@@ -85,7 +89,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       onStopTimeout: () => this.stopper.onStopTimeout(),
       onWatchdogTimeout: () => {
         if (!this.running || this.run.stopping) return;
-        log.error(`Watchdog timeout (limit ${fmtSec(timers.watchdogUsec())})!`, { unit: this.name });
+        log.error(`Watchdog timeout (limit ${formatTimespan(timers.watchdogUsec(), 1)})!`, { unit: this.name });
         this.watchdogKill();
       },
       flushNotifications: () => options.notify?.flush(),
@@ -120,7 +124,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
         if (timers.watchdogArmed) timers.startWatchdog();
       },
       triggerWatchdog: () => {
-        log.error('Watchdog request (last status: ' + (this.statusText ?? 'n/a') + ')!', { unit: this.name });
+        log.error(`Watchdog request (last status: ${this.statusText ?? '<unset>'})!`, { unit: this.name });
         this.watchdogKill();
       },
       stopping: () => this.starter.enterStopByNotify(),
@@ -181,10 +185,27 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     return this.state === 'deactivating' ? 'stopping' : 'other';
   }
 
-  /** The watchdog expired or WATCHDOG=trigger: result `watchdog`, WatchdogSignal= (SIGABRT). */
+  /**
+   * The watchdog expired or WATCHDOG=trigger: result `watchdog`, WatchdogSignal= (SIGABRT). 257's
+   * unit_kill_context() names each process it signals for the watchdog (log_kill()): the main one first.
+   */
   private watchdogKill(): void {
     this.run.setResult('watchdog');
-    void this.stopper.terminate(this.unit.watchdogSignal ?? 'SIGABRT', 'stop-watchdog');
+    const signal = this.unit.watchdogSignal ?? 'SIGABRT';
+    for (const pid of this.watchdogTargets())
+      this.log.warn(`Killing process ${pid} (${commOf(pid)}) with signal ${signal}.`, { unit: this.name });
+    void this.stopper.terminate(signal, 'stop-watchdog');
+  }
+
+  /** Whom KillMode= sends the watchdog's signal to: the main process, then the rest of the unit's processes. */
+  private watchdogTargets(): number[] {
+    const mode = this.unit.killMode;
+    if (mode === 'none') return [];
+    const main = this.pid;
+    const first = main !== undefined ? [main] : [];
+    if (mode !== 'control-group') return first;
+    const all = this.exec.cgroup?.pids() ?? this.sessionMembers();
+    return [...first, ...all.filter((p) => p !== main)];
   }
 
   /**
