@@ -13,7 +13,7 @@ import { LOCALE_VARS, buildServiceEnvironment, listenEnvironment } from './envir
 import { ActivationError, messageOf } from './errors.js';
 import { SCHEDULING_KEYS, execContextOf, withoutSandbox } from './exec-context.js';
 import { type ExecContextOptions, type ExitStatus, type ServiceChild, execCommand, waitExit } from './exec.js';
-import { cleanCommandExit, type ServiceResult } from './restart-policy.js';
+import { cleanCommandExit, resultOfUnitExit, type ServiceResult } from './restart-policy.js';
 import {
   EXIT_NAMESPACE,
   EXIT_USER,
@@ -489,11 +489,13 @@ export class ServiceExec {
 
   /**
    * ExecStopPost= after the main process is gone (also after a failure), with systemd's
-   * SERVICE_RESULT / EXIT_CODE / EXIT_STATUS; failures are logged only.
+   * SERVICE_RESULT / EXIT_CODE / EXIT_STATUS, one after the other until one fails (257 runs the next
+   * only after a clean exit or a `-` command: fixtures/v257/stop-failures). Returns that failure's
+   * result (`success` when none failed), which becomes the run's if it has none yet.
    */
-  async runStopPost(result: ServiceResult, status: ExitStatus | undefined): Promise<void> {
+  async runStopPost(result: ServiceResult, status: ExitStatus | undefined): Promise<ServiceResult> {
     const unit = this.unit();
-    if (unit.execStopPost.length === 0) return;
+    if (unit.execStopPost.length === 0) return 'success';
     const log = this.options.logger;
     const exit = exitEnvironment(status);
     for (const cmd of unit.execStopPost) {
@@ -510,12 +512,18 @@ export class ServiceExec {
           ...exit,
         };
         const s = await waitExit(this.spawn(cmd, env, this.workingDirectory(creds.user), creds, this.controlContext()));
-        if (!cleanCommandExit(unit, s) && !cmd.ignoreFailure)
-          log.warn(`Control process exited, ${describeExit(s)} (ExecStopPost=${cmd.raw})`, { unit: unit.name });
+        if (!cleanCommandExit(unit, s) && !cmd.ignoreFailure) {
+          // unit_log_process_exit(), as 257 words it.
+          log.warn(`Control process exited, ${describeExit(s)}`, { unit: unit.name });
+          return resultOfUnitExit(unit, s.code, s.signal, true);
+        }
       } catch (err) {
+        // 257: `Failed to spawn 'stop-post' task: …`, result resources.
         log.warn(`ExecStopPost=${cmd.raw} failed: ${messageOf(err)}`, { unit: unit.name });
+        return 'resources';
       }
     }
+    return 'success';
   }
 }
 

@@ -209,7 +209,12 @@ export class ServiceStarter {
           : 'resources';
     this.s.timers.clearStart();
     this.s.setState('deactivating', 'stop-post');
-    await this.s.exec.runStopPost(result, execFailed ? { code: run.execFailedStatus, signal: null } : undefined);
+    const post = await this.s.exec.runStopPost(
+      result,
+      execFailed ? { code: run.execFailedStatus, signal: null } : undefined,
+    );
+    // A failed ExecStopPost= is the result of a run that had none (stopped before its main process).
+    if (stoppedBeforeMain) run.setResult(post);
   }
 
   /** start() gave up: `failed` (or `inactive` when stopped meanwhile), or a Type=simple exec failure as an exit. */

@@ -9,7 +9,7 @@ import { type ExitStatus, type ServiceChild, waitExit } from './exec.js';
 import { watchForeignMain } from './foreign-exit.js';
 import { commOf, mainPidSuitability, signalGroup, signalService } from './process-group.js';
 import { cleanCommandExit, resultOfUnitExit, shallRestartUnit } from './restart-policy.js';
-import { describeExit, exitEnvironment, succeeded } from './service-exec.js';
+import { describeExit, exitEnvironment } from './service-exec.js';
 import { spawnExitStatus } from './exit-status.js';
 import type { ServiceParts } from './service-run.js';
 import type { ServiceSubState } from './service-types.js';
@@ -230,22 +230,67 @@ export class ServiceStopper {
   private async stopExited(): Promise<void> {
     const { p, run, log } = this.s;
     this.s.setState('deactivating', 'stop');
-    const env = { SERVICE_RESULT: run.result, ...exitEnvironment(p.lastExit) };
-    for (const cmd of p.unit.execStop) {
-      try {
-        const status = await waitExit(this.s.exec.control(cmd, this.s.ids(), env));
-        if (!succeeded(status) && !cmd.ignoreFailure)
-          log.debug(`ExecStop=${cmd.raw}: ${describeExit(status)}`, { unit: this.name });
-      } catch (err) {
-        log.warn(`ExecStop=${cmd.raw} failed: ${messageOf(err)}`, { unit: this.name });
-      }
-    }
+    await this.runExecStop({ SERVICE_RESULT: run.result, ...exitEnvironment(p.lastExit) });
     this.s.setState('deactivating', 'stop-post');
-    await this.s.exec.runStopPost(run.result, p.lastExit ?? { code: 0, signal: null });
+    run.setResult(await this.s.exec.runStopPost(run.result, p.lastExit ?? { code: 0, signal: null }));
     this.s.exec.releaseControlContext();
     this.s.options.notify?.unregister(p);
-    this.s.setState('inactive', 'dead');
+    if (run.result !== 'success') {
+      // A failed ExecStop=/ExecStopPost= (service_enter_dead(): unit_log_failure()).
+      p.lastResult = run.result;
+      log.warn(`Failed with result '${run.result}'.`, { unit: this.name });
+      this.s.setState('failed', 'failed');
+    } else this.s.setState('inactive', 'dead');
     p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, false);
+  }
+
+  /**
+   * ExecStop= (service_enter_stop()), one after the other, each waited for — also when the main
+   * process exits meanwhile (257 stays in `stop` until the step is done; finishDead() waits for it
+   * through run.controlExit) — and only after the one before exited cleanly or was `-`: a failure
+   * ends the step, is logged as 257 does (`Control process exited, code=exited, status=3/…`) and is
+   * the run's result unless it has one (service_sigchld_event(); fixtures/v257/stop-failures,
+   * exit-status ctlstop0). TimeoutStopSec= applies to each (service_spawn() arms it): `Stopping timed
+   * out. Terminating.`, result timeout, the command gets KillSignal=.
+   */
+  private async runExecStop(extra?: Record<string, string>): Promise<void> {
+    const { p, run, log } = this.s;
+    const unit = p.unit;
+    for (const cmd of unit.execStop) {
+      let control: ServiceChild;
+      try {
+        control = this.s.exec.control(cmd, this.s.ids(), extra);
+      } catch (err) {
+        // service_enter_stop(): `Failed to spawn 'stop' task: …`, result resources.
+        log.warn(`ExecStop=${cmd.raw} failed: ${messageOf(err)}`, { unit: this.name });
+        run.setResult('resources');
+        return;
+      }
+      let settle!: () => void;
+      run.control = control;
+      run.controlExit = new Promise<void>((resolve) => (settle = resolve));
+      p.controlPid = control.pid;
+      let timedOut = false;
+      const t = timer(unit.timeoutStopUsec, () => {
+        timedOut = true;
+        log.warn('Stopping timed out. Terminating.', { unit: this.name });
+        run.setResult('timeout');
+        if (control.pid !== undefined) this.signalControl(control, unit.killSignal, unit.killMode);
+      });
+      const status = await waitExit(control);
+      if (t) clearTimeout(t);
+      if (run.control === control) {
+        run.control = undefined;
+        p.controlPid = undefined;
+      }
+      const failed = !timedOut && !cleanCommandExit(unit, status) && !cmd.ignoreFailure;
+      if (failed) {
+        log.warn(`Control process exited, ${describeExit(status)}`, { unit: this.name });
+        run.setResult(resultOfUnitExit(unit, status.code, status.signal, true));
+      }
+      settle();
+      if (failed || timedOut) return;
+    }
   }
 
   /** ExecStop= after the main process is gone: no MAINPID (systemd's main_pid is unset by then). */
@@ -255,15 +300,7 @@ export class ServiceStopper {
     this.s.setState('deactivating', 'stop');
     const control = this.s.run.control;
     if (control) await waitExit(control);
-    for (const cmd of unit.execStop) {
-      try {
-        const status = await waitExit(this.s.exec.control(cmd, this.s.ids()));
-        if (status.code !== 0 && !cmd.ignoreFailure)
-          this.s.log.debug(`ExecStop=${cmd.raw}: exited ${status.code ?? status.signal}`, { unit: this.name });
-      } catch (err) {
-        this.s.log.warn(`ExecStop=${cmd.raw} failed: ${messageOf(err)}`, { unit: this.name });
-      }
-    }
+    if (unit.execStop.length > 0) await this.runExecStop();
   }
 
   /** The main process is gone: ExecStopPost=, then dead/failed/auto-restart and the `exit` event. */
@@ -275,17 +312,23 @@ export class ServiceStopper {
     timers.clearStart();
     timers.stopWatchdog();
     timers.clearStop();
-    const result = run.result;
     // RuntimeMaxSec= stops the service itself (run.selfStop): a restart may follow, as after a failure.
-    const restart = (!run.stopping || run.selfStop) && shallRestartUnit(p.unit, result, pid !== 0 ? status : undefined);
+    const mayRestart = !run.stopping || run.selfStop;
     run.child = undefined;
     p.pid = undefined;
-    p.lastResult = result;
+    p.lastResult = run.result;
+    const before = run.result;
     // stop-sigterm/stop-sigkill until the cgroup is empty, ExecStopPost=, final-sigterm (cgroups only).
     await this.drainCgroup(false);
     this.s.setState('deactivating', 'stop-post');
-    await this.s.exec.runStopPost(result, status);
+    const stopPost = await this.s.exec.runStopPost(before, status);
     await this.drainCgroup(true);
+    // A failed ExecStopPost= is the run's result when it had none, and Restart= is decided with it
+    // (257's service_enter_dead() comes after stop-post: fixtures/v257/stop-failures postrestart).
+    const result = before === 'success' ? stopPost : before;
+    run.setResult(result);
+    const restart = mayRestart && shallRestartUnit(p.unit, result, pid !== 0 ? status : undefined);
+    p.lastResult = result;
     this.s.exec.releaseControlContext();
     this.s.options.notify?.unregister(p);
     // unit_log_success()/unit_log_failure() of service_enter_dead().
@@ -477,13 +520,8 @@ export class ServiceStopper {
     }
     this.s.setState('deactivating', 'stop');
     const unit = p.unit;
-    for (const cmd of unit.execStop) {
-      try {
-        await Promise.race([waitExit(this.s.exec.control(cmd, this.s.ids())), exited]);
-      } catch (err) {
-        this.s.log.warn(`ExecStop=${cmd.raw} failed: ${messageOf(err)}`, { unit: this.name });
-      }
-    }
+    // Then service_enter_signal(): KillSignal= to what is left, also after a failed ExecStop=.
+    await this.runExecStop();
     if (p.pid !== undefined || run.forkingStarter !== undefined) {
       p.subState = 'stop-sigterm';
       this.signalMain(unit.killSignal);
