@@ -45,11 +45,34 @@ export interface AcceptSpawnTemplate {
   limits: AcceptSpawnLimits;
   /** Files whose change (inode, size, times) hands the socket back (`released`), e.g. /etc/passwd for User=. */
   watch?: readonly string[];
+  /**
+   * How instances are named: `<prefix>@<n>-<local>:<port>-<remote>:<port>.service` (as systemd's
+   * Accept=yes instances; v4-mapped as IPv4 when both ends are), `n` counting every admitted
+   * connection from `next` (default 0).
+   */
+  names?: { prefix: string; next?: number };
+  /**
+   * A cgroup v2 directory: each instance starts in `<cgroupDir>/<its name>` (made before the clone,
+   * clone3 CLONE_INTO_CGROUP, else the child joins it before anything else), removed once the
+   * instance exited and nothing is left in it (`exited` names a cgroup that stayed).
+   */
+  cgroupDir?: string;
 }
 
 export type AcceptSpawnEvent =
-  | { type: 'started'; listener: number; pid: number; remote: SockAddr; local: SockAddr; invocationId: string }
-  | { type: 'exited'; listener: number; pid: number; exit: ProcessExit }
+  | {
+      type: 'started';
+      listener: number;
+      pid: number;
+      remote: SockAddr;
+      local: SockAddr;
+      invocationId: string;
+      /** The instance's unit name (its cgroup's with `cgroupDir`) and number (see AcceptSpawnTemplate.names). */
+      name: string;
+      index: number;
+    }
+  /** `cgroup`: the instance's cgroup, not removed because a process it left is still in it. */
+  | { type: 'exited'; listener: number; pid: number; exit: ProcessExit; cgroup?: string }
   | {
       type: 'refused';
       listener: number;
@@ -65,7 +88,15 @@ export type AcceptSpawnEvent =
   /** accept4 EMFILE/ENFILE: paused until an instance exits, or for a second. */
   | { type: 'fds-exhausted'; listener: number; error: MptcpNativeError }
   | { type: 'accept-error'; listener: number; error: MptcpNativeError }
-  | { type: 'spawn-failed'; listener: number; error: MptcpNativeError; remote: SockAddr; local: SockAddr }
+  | {
+      type: 'spawn-failed';
+      listener: number;
+      error: MptcpNativeError;
+      remote: SockAddr;
+      local: SockAddr;
+      name: string;
+      index: number;
+    }
   /** A watched file changed: the listener is removed before accepting; the caller takes the socket back. */
   | { type: 'released'; listener: number; path: string }
   /**
@@ -82,7 +113,7 @@ export interface AcceptSpawnPending {
   perSource: boolean;
 }
 
-const FIELDS = 12;
+const FIELDS = 14;
 let started: ((events: AcceptSpawnEvent[]) => void) | undefined;
 
 /** The fast path serves inet sockets only (events without a connection carry an empty inet address). */
@@ -106,9 +137,11 @@ function decode(flat: ReadonlyArray<number | string>): AcceptSpawnEvent[] {
     const remote = address(flat[i + 5] as number, flat[i + 6] as string, flat[i + 7] as number, scope);
     const local = address(flat[i + 5] as number, flat[i + 8] as string, flat[i + 9] as number, 0);
     const text = flat[i + 10] as string;
+    const name = flat[i + 12] as string;
+    const index = flat[i + 13] as number;
     switch (type) {
       case 1:
-        out.push({ type: 'started', listener, pid, remote, local, invocationId: text });
+        out.push({ type: 'started', listener, pid, remote, local, invocationId: text, name, index });
         break;
       case 2:
         out.push({
@@ -116,6 +149,7 @@ function decode(flat: ReadonlyArray<number | string>): AcceptSpawnEvent[] {
           listener,
           pid,
           exit: b !== 0 ? { code: null, signal: signalName(b) } : { code: a, signal: null },
+          ...(name !== '' ? { cgroup: name } : {}),
         });
         break;
       case 3:
@@ -140,6 +174,8 @@ function decode(flat: ReadonlyArray<number | string>): AcceptSpawnEvent[] {
           error: spawnError(a, { syscall: text, ...(b >= 0 ? { detail: `(resource ${b})` } : {}) }),
           remote,
           local,
+          name,
+          index,
         });
         break;
       case 9:
@@ -178,6 +214,12 @@ export function acceptSpawnAdd(listenFd: number, t: AcceptSpawnTemplate): number
   for (const fd of t.spawn.fds)
     if (fd !== CONNECTION_FD && fd !== -1)
       throw new TypeError(`acceptSpawnAdd: fds must be CONNECTION_FD or -1, got ${fd}`);
+  // An addon before it would ignore cgroupDir and start the instances in the daemon's cgroup.
+  if (t.cgroupDir !== undefined && binding().acceptorCgroups !== true)
+    throw spawnError(-osConstants.errno.ENOSYS, {
+      syscall: 'acceptSpawnAdd',
+      detail: '(cgroupDir: this build of the addon does not make cgroups; rebuild it)',
+    });
   const args = nativeSpawnArgs({ ...t.spawn, closeAfterSpawn: [] }, 'acceptSpawnAdd');
   const l = t.limits;
   const r = binding().acceptorAdd(...args, listenFd, {
@@ -197,8 +239,11 @@ export function acceptSpawnAdd(listenFd: number, t: AcceptSpawnTemplate): number
     pollBegin: l.poll?.begin ?? -1,
     pollCount: l.poll?.count ?? 0,
     watch: [...(t.watch ?? [])],
+    namePrefix: t.names?.prefix ?? '',
+    nextIndex: t.names?.next ?? 0,
+    ...(t.cgroupDir !== undefined ? { cgroupDir: t.cgroupDir } : {}),
   });
-  if (r < 0) throw syscallError(r, { syscall: 'epoll_ctl' });
+  if (r < 0) throw syscallError(r, { syscall: t.cgroupDir !== undefined ? 'open/epoll_ctl' : 'epoll_ctl' });
   return r;
 }
 
@@ -207,16 +252,22 @@ export function acceptSpawnAdd(listenFd: number, t: AcceptSpawnTemplate): number
  * events not delivered yet (of every listener). A connection admitted whose spawn is still under
  * way (its child has not exec'd yet: it may hang before, e.g. in a chdir on a dead NFS mount) is in
  * `pending` instead, with its source as the limits count it; its `started` or `spawn-failed` event
- * comes later, as do the `exited` events of the listener's running instances.
+ * comes later (numbered already: `nextIndex` counts it), as do the `exited` events of the listener's
+ * running instances.
  */
-export function acceptSpawnRemove(listener: number): { events: AcceptSpawnEvent[]; pending: AcceptSpawnPending[] } {
+export function acceptSpawnRemove(listener: number): {
+  events: AcceptSpawnEvent[];
+  pending: AcceptSpawnPending[];
+  /** The number the listener's next instance would have had (see AcceptSpawnTemplate.names); -1: not registered. */
+  nextIndex: number;
+} {
   const r = binding().acceptorRemove(listener);
-  if (r === false) return { events: [], pending: [] };
-  const [flat, inflight] = r;
+  if (r === false) return { events: [], pending: [], nextIndex: -1 };
+  const [flat, inflight, nextIndex] = r;
   const pending: AcceptSpawnPending[] = [];
   for (let i = 0; i + 1 < inflight.length; i += 2)
     pending.push({ source: inflight[i] as string, perSource: inflight[i + 1] as boolean });
-  return { events: decode(flat), pending };
+  return { events: decode(flat), pending, nextIndex };
 }
 
 /** A connection of the listener's socket that the caller admitted itself has ended: one less counted. */

@@ -3,9 +3,11 @@
 // as the TypeScript engine would), spawns the socket's template (a SpawnRequest prepared once by JS,
 // see spawn_request.h) with the connection as its fds and REMOTE_ADDR/REMOTE_PORT/INVOCATION_ID
 // filled in, closes its copy of the connection, and reaps the instance through its pidfd when it
-// exits. JS hears about it in batches (one uv_async wake-up for everything since the last one):
-// started (pid, addresses, invocation id), exited (status), refused, limit hits, failures. JS does
-// nothing per connection before the service runs.
+// exits. Given a cgroup directory, each instance starts in a cgroup of its own there, named as its
+// unit (clone3 CLONE_INTO_CGROUP), removed once it exits and is empty. JS hears about it in batches
+// (one uv_async wake-up for everything since the last one): started (pid, name, addresses,
+// invocation id), exited (status; the cgroup when a process it left holds it), refused, limit hits,
+// failures. JS does nothing per connection before the service runs.
 //
 // Ownership: a listener's fd stays the caller's; acceptorRemove() returns at once, and the thread
 // never accepts on it again (the thread accepts with the lock held, and checks `active` under it), so
@@ -104,6 +106,15 @@ struct WatchedFile {
   }
 };
 
+// The directory (O_PATH) the instances' cgroups are made in: `<tree>` of @mptcp/activation's cgroup.ts.
+// Shared by the listener and its children (a child's cgroup is removed after its listener went).
+struct CgroupBase {
+  int fd = -1;
+  ~CgroupBase() {
+    if (fd >= 0) close(fd);
+  }
+};
+
 struct Listener {
   uint32_t id = 0;
   int fd = -1;
@@ -121,6 +132,11 @@ struct Listener {
   std::unordered_map<std::string, int64_t> perSource;
   RateState trigger, poll;
   std::vector<WatchedFile> watched;
+  // The instances' names `<prefix>@<n>-<local>-<remote>.service` (n counts every admitted connection,
+  // as the engine's nAccepted), and their cgroups' directory (null: none).
+  std::string namePrefix;
+  int64_t nextIndex = 0;
+  std::shared_ptr<CgroupBase> cgroups;
 };
 
 struct ChildRec {
@@ -128,6 +144,8 @@ struct ChildRec {
   uint32_t listener;
   std::string source;
   bool perSourceCounted;
+  std::shared_ptr<CgroupBase> cgroups;  // its cgroup is cgroups/name (null: none)
+  std::string name;
 };
 
 // What JS hears, in order.
@@ -153,6 +171,10 @@ struct Event {
   int family = 0;
   std::string remote, local, text;  // text: invocation id, or a failed step's name
   int remotePort = 0, localPort = 0, scopeId = 0;
+  // started, spawn-failed: the instance's unit name and number; exited: its cgroup's name when it
+  // could not be removed (still populated: a process it left), else empty.
+  std::string name;
+  int64_t index = -1;
 };
 
 constexpr uint64_t kTagWake = 0;
@@ -221,6 +243,19 @@ std::string V4MappedOrSelf(const std::string& a) {
   static const char kPrefix[] = "::ffff:";
   if (a.size() > 7 && strncasecmp(a.c_str(), kPrefix, 7) == 0 && a.find('.') != std::string::npos) return a.substr(7);
   return a;
+}
+
+// `<prefix>@<n>-<local>:<lport>-<remote>:<rport>.service`, as @mptcp/activation's connectionInstance()
+// (IPv6 without brackets; the IPv4 forms when both ends are v4-mapped).
+std::string InstanceName(const std::string& prefix, int64_t n, std::string local, int lport, std::string remote,
+                         int rport) {
+  std::string l4 = V4MappedOrSelf(local), r4 = V4MappedOrSelf(remote);
+  if (l4 != local && r4 != remote) {
+    local = l4;
+    remote = r4;
+  }
+  return prefix + "@" + std::to_string(n) + "-" + local + ":" + std::to_string(lport) + "-" + remote + ":" +
+         std::to_string(rport) + ".service";
 }
 
 // A v4 UUID without dashes (sd_id128_randomize()), as environment.ts invocationId().
@@ -337,7 +372,8 @@ class Acceptor {
   // waits: *inflight gets the connections admitted whose spawn has no outcome yet (their events
   // come later), *events everything not delivered so far (taken under the same lock, so an
   // in-flight connection is in exactly one of the two).
-  bool Remove(uint32_t id, std::vector<std::pair<std::string, bool>>* inflight, std::vector<Event>* events) {
+  bool Remove(uint32_t id, std::vector<std::pair<std::string, bool>>* inflight, std::vector<Event>* events,
+              int64_t* nextIndex) {
     std::lock_guard<std::mutex> lk(mu_);
     auto it = listeners_.find(id);
     if (it == listeners_.end()) return false;
@@ -346,6 +382,7 @@ class Acceptor {
     listeners_.erase(it);
     UpdateRef();
     *inflight = l->inflight;
+    *nextIndex = l->nextIndex;
     TakeLocked(events);
     return true;
   }
@@ -417,9 +454,10 @@ class Acceptor {
   }
 
  public:
-  // [type, listener, pid, a, b, family, remote, remotePort, local, localPort, text, scopeId] per event, flat.
+  // [type, listener, pid, a, b, family, remote, remotePort, local, localPort, text, scopeId, name, index]
+  // per event, flat.
   static Napi::Value ToJs(Napi::Env env, const std::vector<Event>& evs) {
-    constexpr uint32_t kFields = 12;
+    constexpr uint32_t kFields = 14;
     Napi::Array arr = Napi::Array::New(env, evs.size() * kFields);
     uint32_t i = 0;
     for (const Event& e : evs) {
@@ -435,6 +473,8 @@ class Acceptor {
       arr.Set(i++, e.localPort);
       arr.Set(i++, Napi::String::New(env, e.text));
       arr.Set(i++, e.scopeId);
+      arr.Set(i++, Napi::String::New(env, e.name));
+      arr.Set(i++, static_cast<double>(e.index));
     }
     return arr;
   }
@@ -581,6 +621,9 @@ class Acceptor {
     bool exited = si.si_code == CLD_EXITED;
     e.a = r < 0 ? -1 : exited ? si.si_status : -1;
     e.b = r < 0 ? 0 : exited ? 0 : si.si_status;
+    // Its cgroup goes now unless a process it left holds it (EBUSY): then the caller drains it.
+    if (rec.cgroups && unlinkat(rec.cgroups->fd, rec.name.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT)
+      e.name = rec.name;
     auto lit = listeners_.find(rec.listener);
     if (lit != listeners_.end()) Uncount(*lit->second, rec.source, rec.perSourceCounted);
     // An fd came free: sockets that ran out of them accept again.
@@ -631,6 +674,7 @@ class Acceptor {
     std::string source, remoteText, localText;
     int remotePort = 0, localPort = 0, family = 0, scope = 0;
     bool countSource = false;
+    int64_t index = -1;
     int conn;
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -701,6 +745,7 @@ class Acceptor {
       if (countSource) l.perSource[source] += 1;
       l.inflight.emplace_back(source, countSource);
       spawning_ += 1;
+      index = l.nextIndex++;
     }
     sockaddr_storage local{};
     socklen_t llen = sizeof local;
@@ -727,7 +772,31 @@ class Acceptor {
     req.pid = -1;
     req.pidfdOut = -1;
     req.failedResource = -1;
-    int err = req.Run(&step);
+    std::string name = InstanceName(l.namePrefix, index, localText, localPort, remoteText, remotePort);
+    // The instance's cgroup, where the regular path makes it (cgroup.ts CgroupTree.unit()): the child
+    // starts in it (SpawnRequest::SetCgroupDir).
+    int err = 0;
+    int cgfd = -1;
+    if (l.cgroups) {
+      if (mkdirat(l.cgroups->fd, name.c_str(), 0755) < 0 && errno != EEXIST) {
+        err = errno;
+        step = "mkdir";
+      } else if ((cgfd = openat(l.cgroups->fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        err = errno;
+        step = "open";
+        unlinkat(l.cgroups->fd, name.c_str(), AT_REMOVEDIR);
+      }
+    }
+    if (err == 0) {
+      req.SetCgroupDir(cgfd);
+      err = req.Run(&step);
+      req.SetCgroupDir(-1);
+      if (cgfd >= 0) close(cgfd);
+      // Nothing ran in it (a child that failed has exited already: its cgroup is empty).
+      if (err != 0 && l.cgroups) unlinkat(l.cgroups->fd, name.c_str(), AT_REMOVEDIR);
+    } else {
+      close(conn);
+    }
     std::lock_guard<std::mutex> lk(mu_);
     spawning_ -= 1;
     for (size_t i = 0; i < l.inflight.size(); i++) {
@@ -744,9 +813,11 @@ class Acceptor {
     e.local = localText;
     e.localPort = localPort;
     e.scopeId = scope;
+    e.name = name;
+    e.index = index;
     if (err != 0) {
-      // Left open only when clone itself failed.
-      if (std::string(step) == "mmap" || std::string(step) == "clone") close(conn);
+      // Left open only when the spawn failed before its clone.
+      if (std::string(step) == "mmap" || std::string(step) == "openat" || std::string(step) == "clone") close(conn);
       Uncount(l, source, countSource);
       e.type = kSpawnFailed;
       e.a = err;
@@ -756,7 +827,7 @@ class Acceptor {
       return true;
     }
     int pid = req.pid, pidfd = req.pidfdOut;
-    children_[pid] = ChildRec{pidfd, l.id, source, countSource};
+    children_[pid] = ChildRec{pidfd, l.id, source, countSource, l.cgroups, l.cgroups ? name : std::string()};
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLEXCLUSIVE;
     ev.data.u64 = (kTagChild << 32) | static_cast<uint32_t>(pid);
@@ -832,10 +903,10 @@ static Napi::Value AcceptorInit(const Napi::CallbackInfo& info) {
 
 // acceptorAdd(file, argv, envp, cwd, fds, uid, gid, groups, setsid, pidEnv, null, context, listenFd,
 // config) → listener id | -errno. spawn()'s arguments, where fds[i] = -2 is the connection; config:
-// { invocationIndex, addrIndex, portIndex (envp entries replaced per connection, -1: none),
-//   maxConnections, maxPerSource, connections, sources: { key: count },
-//   triggerIntervalUsec, triggerBurst, triggerBegin, triggerCount, pollIntervalUsec, pollBurst,
-//   pollBegin, pollCount, watch: [path...] }.
+// { namePrefix, nextIndex (the instances' names and numbering), cgroupDir (each instance in
+//   cgroupDir/<its name>; absent: no cgroup), invocationIndex, addrIndex, portIndex (envp entries replaced per
+//   connection, -1: none), maxConnections, maxPerSource, connections, sources: { key: count }, triggerIntervalUsec,
+//   triggerBurst, triggerBegin, triggerCount, pollIntervalUsec, pollBurst, pollBegin, pollCount, watch: [path...] }.
 static Napi::Value AcceptorAdd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (g_acceptor == nullptr || g_acceptor->env_ != env) {
@@ -885,6 +956,16 @@ static Napi::Value AcceptorAdd(const Napi::CallbackInfo& info) {
   l->poll.burst = NumberField(c, "pollBurst", 0);
   l->poll.begin = NumberField(c, "pollBegin", -1);
   l->poll.count = NumberField(c, "pollCount", 0);
+  Napi::Value prefix = c.Get("namePrefix");
+  if (prefix.IsString()) l->namePrefix = prefix.As<Napi::String>().Utf8Value();
+  l->nextIndex = NumberField(c, "nextIndex", 0);
+  Napi::Value cgroupDir = c.Get("cgroupDir");
+  if (cgroupDir.IsString()) {
+    int fd = open(cgroupDir.As<Napi::String>().Utf8Value().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Napi::Number::New(env, -errno);
+    l->cgroups = std::make_shared<CgroupBase>();
+    l->cgroups->fd = fd;
+  }
   Napi::Value watch = c.Get("watch");
   if (watch.IsArray()) {
     Napi::Array w = watch.As<Napi::Array>();
@@ -894,7 +975,7 @@ static Napi::Value AcceptorAdd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, g_acceptor->Add(l));
 }
 
-// acceptorRemove(id) → false when not registered, else [events, inflight]: events as
+// acceptorRemove(id) → false when not registered, else [events, inflight, nextIndex]: events as
 // acceptorDrain()'s, inflight [source, perSource, ...] for the connections admitted whose spawn is
 // still under way (their started/spawn-failed event comes later). Never waits; the thread never
 // accepts on the fd afterwards.
@@ -904,7 +985,8 @@ static Napi::Value AcceptorRemove(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, &id)) return env.Undefined();
   std::vector<std::pair<std::string, bool>> inflight;
   std::vector<Event> events;
-  if (g_acceptor == nullptr || !g_acceptor->Remove(static_cast<uint32_t>(id), &inflight, &events))
+  int64_t nextIndex = 0;
+  if (g_acceptor == nullptr || !g_acceptor->Remove(static_cast<uint32_t>(id), &inflight, &events, &nextIndex))
     return Napi::Boolean::New(env, false);
   Napi::Array pending = Napi::Array::New(env, inflight.size() * 2);
   uint32_t i = 0;
@@ -912,9 +994,10 @@ static Napi::Value AcceptorRemove(const Napi::CallbackInfo& info) {
     pending.Set(i++, Napi::String::New(env, source));
     pending.Set(i++, Napi::Boolean::New(env, counted));
   }
-  Napi::Array out = Napi::Array::New(env, 2);
+  Napi::Array out = Napi::Array::New(env, 3);
   out.Set(0u, Acceptor::ToJs(env, events));
   out.Set(1u, pending);
+  out.Set(2u, static_cast<double>(nextIndex));
   return out;
 }
 
@@ -949,6 +1032,7 @@ void InitAccept(Napi::Env env, Napi::Object exports) {
   exports.Set("acceptorRelease", Napi::Function::New(env, AcceptorRelease, "acceptorRelease"));
   exports.Set("acceptorKill", Napi::Function::New(env, AcceptorKill, "acceptorKill"));
   exports.Set("acceptorDrain", Napi::Function::New(env, AcceptorDrain, "acceptorDrain"));
+  exports.Set("acceptorCgroups", Napi::Boolean::New(env, true));
 }
 
 }  // namespace mptcp_native

@@ -24,6 +24,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -597,6 +598,75 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
 
 constexpr size_t kStackSize = 256 * 1024;
 
+// clone3() with CLONE_INTO_CGROUP (kernel 5.7+): the child starts in its cgroup, so the spawn needs no
+// migration (a write to cgroup.procs takes the cgroup write lock of every fork on the machine). glibc
+// has no clone3 wrapper, and a CLONE_VM child on a stack of its own cannot return into C++ frames:
+// this trampoline (glibc's clone3.S) runs fn(arg) in the child and exits with its result; the parent
+// gets the raw syscall result (pid or -errno). x86_64 and aarch64; elsewhere the child joins by the write.
+struct CloneArgs {
+  uint64_t flags, pidfd, childTid, parentTid, exitSignal, stack, stackSize, tls, setTid, setTidSize, cgroup;
+};
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#if defined(__x86_64__) || defined(__aarch64__)
+#define MPTCP_HAVE_CLONE3 1
+extern "C" long mptcp_clone3(CloneArgs* args, size_t size, int (*fn)(void*), void* arg);
+#if defined(__x86_64__)
+asm(".pushsection .text\n"
+    ".globl mptcp_clone3\n"
+    ".hidden mptcp_clone3\n"
+    ".type mptcp_clone3,@function\n"
+    "mptcp_clone3:\n"
+    "  mov %rcx, %r8\n"  // arg: r8 and rdx survive the syscall
+    "  mov $435, %eax\n"
+    "  syscall\n"
+    "  test %rax, %rax\n"
+    "  jz 1f\n"
+    "  ret\n"
+    "1:\n"
+    "  xor %ebp, %ebp\n"
+    "  and $-16, %rsp\n"
+    "  mov %r8, %rdi\n"
+    "  call *%rdx\n"
+    "  mov %rax, %rdi\n"
+    "  mov $60, %eax\n"  // exit
+    "  syscall\n"
+    "  hlt\n"
+    ".size mptcp_clone3, .-mptcp_clone3\n"
+    ".popsection\n");
+#else
+asm(".pushsection .text\n"
+    ".globl mptcp_clone3\n"
+    ".hidden mptcp_clone3\n"
+    ".type mptcp_clone3,%function\n"
+    "mptcp_clone3:\n"
+    "  mov x10, x2\n"  // fn, arg: x0 only changes across svc
+    "  mov x11, x3\n"
+    "  mov x8, #435\n"
+    "  svc #0\n"
+    "  cbz x0, 1f\n"
+    "  ret\n"
+    "1:\n"
+    "  mov x29, #0\n"
+    "  mov x30, #0\n"
+    "  mov x0, x11\n"
+    "  blr x10\n"
+    "  mov x8, #93\n"  // exit
+    "  svc #0\n"
+    ".size mptcp_clone3, .-mptcp_clone3\n"
+    ".popsection\n");
+#endif
+#endif
+
+// Whether clone3 with CLONE_INTO_CGROUP works here (cleared at the first ENOSYS/E2BIG/EINVAL: an
+// older kernel; the spawns then join their cgroup by writing cgroup.procs). Test-only:
+// MPTCP_SPAWN_TEST_NO_CLONE3=1 (read at load) starts it cleared.
+std::atomic<bool> g_clone3{[] {
+  const char* v = getenv("MPTCP_SPAWN_TEST_NO_CLONE3");
+  return v == nullptr || strcmp(v, "1") != 0;
+}()};
+
 // Serializes the clones of spawns that change the shared mm's coredump filter (see Run()).
 std::shared_mutex& CoredumpLock() {
   static std::shared_mutex lock;
@@ -761,10 +831,47 @@ int SpawnRequest::Run(const char** step) {
   // has reset the dispositions; restored once the child has exec'd or exited.
   unsigned long all = ~0UL, old = 0;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof(all));
-  int rawPidfd = -1;
-  int child = clone(Child, static_cast<char*>(stack) + kStackSize, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a,
-                    &rawPidfd);
-  int cloneErr = errno;
+  int rawPidfd = -1, procsOpened = -1;
+  int child = -1, cloneErr = 0;
+  bool cloned = false;
+#ifdef MPTCP_HAVE_CLONE3
+  if (cgroupDirFd_ >= 0 && g_clone3.load(std::memory_order_relaxed)) {
+    CloneArgs ca{};
+    ca.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP;
+    ca.pidfd = reinterpret_cast<uint64_t>(&rawPidfd);
+    ca.exitSignal = SIGCHLD;
+    ca.stack = reinterpret_cast<uint64_t>(stack);
+    ca.stackSize = kStackSize;
+    ca.cgroup = static_cast<uint64_t>(cgroupDirFd_);
+    long r = mptcp_clone3(&ca, sizeof ca, Child, &a);
+    if (r == -ENOSYS || r == -E2BIG || r == -EINVAL) {
+      g_clone3.store(false, std::memory_order_relaxed);
+    } else {
+      cloned = true;
+      child = r < 0 ? -1 : static_cast<int>(r);
+      cloneErr = r < 0 ? static_cast<int>(-r) : 0;
+    }
+  }
+#endif
+  if (!cloned) {
+    // Without clone3 the child writes its cgroup.procs (opened here, closed below).
+    if (cgroupDirFd_ >= 0 && a.cgroupFd < 0) {
+      a.cgroupFd = openat(cgroupDirFd_, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+      if (a.cgroupFd < 0) {
+        cloneErr = errno;
+        if (exclusive.owns_lock()) exclusive.unlock();
+        if (shared.owns_lock()) shared.unlock();
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof(old));
+        *step = "openat";  // before the clone: the caller's fds are still open
+        return cloneErr;
+      }
+      procsOpened = a.cgroupFd;
+    }
+    child = clone(Child, static_cast<char*>(stack) + kStackSize, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a,
+                  &rawPidfd);
+    cloneErr = errno;
+  }
+  if (procsOpened >= 0) close(procsOpened);
   if (savedLen > 0) {
     // The daemon's filter (hex text as read, e.g. "00000033\n") back; strtoul reads it as hex.
     savedFilter[savedLen] = '\0';
@@ -1065,7 +1172,7 @@ class SpawnWorker : public Napi::AsyncWorker {
 // value is the child's own PID, computed in the child. The calling (main) thread waits until the
 // child has exec'd: use spawnAsync to keep the event loop running. closeAfter: fds closed by the
 // addon as soon as clone() returned a child (exec'd or failed in a later step); left open when the
-// spawn fails before that (syscall "mmap" or "clone").
+// spawn fails before that (syscall "mmap", "openat" or "clone").
 static Napi::Value Spawn(const Napi::CallbackInfo& info) {
   SpawnRequest req;
   if (!req.Parse(info)) return info.Env().Undefined();

@@ -45,6 +45,11 @@ export interface AcceptorConfig {
   pollBegin: number;
   pollCount: number;
   watch: string[];
+  /** Instances are named `<namePrefix>@<n>-….service`, n from nextIndex. */
+  namePrefix: string;
+  nextIndex: number;
+  /** Each instance in a cgroup `<cgroupDir>/<its name>`. */
+  cgroupDir?: string;
 }
 
 export interface NativeConstants {
@@ -207,10 +212,12 @@ export interface NativeBinding {
   /** The Accept=yes fast path (addon_accept.cc, accept-spawn.ts). */
   acceptorInit(callback: (events: Array<number | string>) => void): true | number;
   acceptorAdd(...args: [...Parameters<NativeBinding['spawn']>, number, AcceptorConfig]): number;
-  acceptorRemove(id: number): false | [Array<number | string>, Array<string | boolean>];
+  acceptorRemove(id: number): false | [Array<number | string>, Array<string | boolean>, number];
   acceptorRelease(id: number, source: string, perSource: boolean): void;
   acceptorKill(pid: number, signal: number, group: boolean): number;
   acceptorDrain(): Array<number | string>;
+  /** acceptorAdd() takes config.cgroupDir (absent in builds before it). */
+  acceptorCgroups?: boolean;
   readonly constants: NativeConstants;
   readonly pollEvents: { READABLE: number; WRITABLE: number; DISCONNECT: number };
 }

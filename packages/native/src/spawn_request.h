@@ -67,6 +67,9 @@ class SpawnRequest {
     }
     return c;
   }
+  // The cgroup (a directory fd) the next Run()'s child starts in: clone3 CLONE_INTO_CGROUP, else it
+  // writes its cgroup.procs before anything else; -1: context.cgroupFd's, or none. The fd stays the caller's.
+  void SetCgroupDir(int dirFd) { cgroupDirFd_ = dirFd; }
   std::vector<int>& Fds() { return fds_; }
   std::vector<int>& CloseAfter() { return closeAfter_; }
 
@@ -103,7 +106,8 @@ class SpawnRequest {
   std::string inaccessible_[6];    // reg, dir, chr, blk, fifo, sock nodes (InaccessiblePaths=)
   uint64_t bounding_ = 0, ambient_ = 0;
   int umask_ = -1, nice_ = 0;
-  int cgroupFd_ = -1;  // context.cgroupFd: the cgroup.procs the child joins (-1: none)
+  int cgroupFd_ = -1;     // context.cgroupFd: the cgroup.procs the child joins (-1: none)
+  int cgroupDirFd_ = -1;  // SetCgroupDir()
   std::string oomText_;
   std::vector<RlimitEntry> rlimits_;
 

@@ -5,7 +5,17 @@
  * test-only knobs are read once): real threads, real sockets, real children.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmdirSync,
+  statSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -189,3 +199,102 @@ describe('removing a listener while its child hangs before exec', () => {
     expect(r?.types).toEqual(['started', 'exited']);
   }, 120_000);
 });
+
+/** Where a test cgroup can go: beside this process's, on the cgroup2 mount; undefined when not root. */
+function cgroupParent(): { dir: string; mount: string } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const own = /^0::(\/.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+  const mount = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .find((l) => / - cgroup2 /.test(l))
+    ?.split(' ')[4];
+  if (own === undefined || mount === undefined) return undefined;
+  const dir = join(mount, own === '/' ? '' : own);
+  return existsSync(join(dir, 'cgroup.procs')) ? { dir, mount } : undefined;
+}
+
+const cgroupRoot = cgroupParent();
+describe.skipIf(cgroupRoot === undefined)('instances in cgroups (cgroupDir)', () => {
+  // clone3 CLONE_INTO_CGROUP, and the fallback of older kernels (the child writes cgroup.procs).
+  it.each([
+    ['clone3', {}],
+    ['cgroup.procs', { MPTCP_SPAWN_TEST_NO_CLONE3: '1' }],
+  ])(
+    'each instance starts in <cgroupDir>/<its name>, removed after exit; one a process outlives is named (%s)',
+    async (_how, env) => {
+      const base = mkdtempSync(join(cgroupRoot?.dir as string, 'mptcp-native-test-'));
+      try {
+        const [r] = await scenario(
+          `
+        m.acceptSpawnStart(onEvents);
+        const base = ${JSON.stringify(base)};
+        const add = (argv) => {
+          const s = m.openSocket({ kind: 'stream', address: { family: 'inet', address: '127.0.0.1', port: 0 } });
+          const t = { spawn: { file: argv[0], argv, envp: [], fds: [m.CONNECTION_FD, m.CONNECTION_FD, -1], setsid: true },
+            limits: { maxConnections: 8, maxPerSource: 0 }, names: { prefix: 'cg', next: 7 }, cgroupDir: base };
+          return { port: m.sockName(s.fd).port, id: m.acceptSpawnAdd(s.fd, t) };
+        };
+        const read = (port) => new Promise((resolve) => {
+          const c = connect({ port, host: '127.0.0.1' });
+          let got = '';
+          c.on('data', (d) => (got += d));
+          c.on('close', () => resolve(got));
+          c.on('error', () => resolve(got));
+        });
+        const plain = add(['/bin/cat', '/proc/self/cgroup']);
+        const seen = (await read(plain.port)).split('\\n').find((l) => l.startsWith('0::'));
+        const started = await until((e) => e.type === 'started');
+        const exited = await until((e) => e.type === 'exited' && e.pid === started.pid);
+        const gone = !readdirSync(base).includes(started.name);
+        // A child that leaves a process in its cgroup (setsid: not in its process group either).
+        const leaving = add(['/bin/sh', '-c', 'setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $!']);
+        const stray = Number((await read(leaving.port)).trim());
+        const started2 = await until((e) => e.type === 'started' && e.pid !== started.pid);
+        const exited2 = await until((e) => e.type === 'exited' && e.pid === started2.pid);
+        const procs = readFileSync(base + '/' + started2.name + '/cgroup.procs', 'utf8').trim();
+        out({ seen, name: started.name, index: started.index, port: plain.port, exitedCgroup: exited.cgroup ?? null, gone,
+              name2: started2.name, exited2Cgroup: exited2.cgroup ?? null, stray, procs });
+        `,
+          env,
+        );
+        expect(r?.name).toMatch(
+          new RegExp(`^cg@7-127\\.0\\.0\\.1:${r?.port as number}-127\\.0\\.0\\.1:\\d+\\.service$`),
+        );
+        expect(r?.index).toBe(7);
+        // /proc/self/cgroup names it relative to the cgroup2 mount.
+        expect(r?.seen).toBe(`0::${base.slice(cgroupRoot?.mount.length)}/${r?.name as string}`);
+        expect(r?.exitedCgroup).toBeNull();
+        expect(r?.gone).toBe(true);
+        expect(r?.name2).toMatch(/^cg@7-/);
+        expect(r?.exited2Cgroup).toBe(r?.name2);
+        expect(r?.procs).toBe(String(r?.stray));
+      } finally {
+        for (const d of readdirSync(base)) {
+          if (!statSync(join(base, d)).isDirectory()) continue;
+          writeFileSync(join(base, d, 'cgroup.kill'), '1');
+          await waitEmpty(join(base, d));
+          rmdirSync(join(base, d));
+        }
+        rmdirSync(base);
+      }
+    },
+    60_000,
+  );
+});
+
+/** Resolves once cgroup.events says `populated 0` (inotify on it, as the kernel notifies its changes). */
+function waitEmpty(dir: string): Promise<void> {
+  return new Promise((resolve) => {
+    const populated = (): boolean => /^populated 1$/m.test(readFileSync(join(dir, 'cgroup.events'), 'utf8'));
+    const w = watch(join(dir, 'cgroup.events'), () => {
+      if (!populated()) {
+        w.close();
+        resolve();
+      }
+    });
+    if (!populated()) {
+      w.close();
+      resolve();
+    }
+  });
+}
