@@ -1,11 +1,15 @@
 /** What `status`, `list-units` and `status UNIT` show of the engine's sockets and services. */
-import type { ListenStatus, SocketState, SocketStatus, UnitInfo } from './engine-types.js';
+import type { ListenKind } from '@mptcp/unit';
+import type { ListenStatus, SocketStatus, UnitInfo } from './engine-types.js';
 import { conditionShow, conditionStatusLines } from './conditions.js';
-import { templateNameFor } from './instance-name.js';
-import { formatSockAddr, portOf } from './listen-address.js';
+import { instancePeer, templateNameFor } from './instance-name.js';
+import { commOf } from './process-group.js';
+import { formatSockAddr, portOf, toSockAddr } from './listen-address.js';
 import type { ServiceProcess } from './service-process.js';
 import type { SocketRuntime } from './socket-runtime.js';
 import { serviceNameOf } from './unit-definitions.js';
+import { activeStateOf } from './socket-active-state.js';
+import { unitFileState } from './unit-file-state.js';
 
 export function socketStatus(s: SocketRuntime): SocketStatus {
   const listen: ListenStatus[] = s.ports.map((p) => {
@@ -34,24 +38,6 @@ export function socketStatus(s: SocketRuntime): SocketStatus {
   };
 }
 
-/** systemd's state_translation_table for sockets: SocketState → ActiveState. */
-function activeStateOf(state: SocketState): string {
-  switch (state) {
-    case 'listening':
-    case 'running':
-      return 'active';
-    case 'start-pre':
-    case 'start-post':
-      return 'activating';
-    case 'failed':
-      return 'failed';
-    case 'dead':
-      return 'inactive';
-    default:
-      return 'deactivating';
-  }
-}
-
 export function socketUnitInfo(sock: SocketRuntime): UnitInfo {
   const status = socketStatus(sock);
   return {
@@ -63,10 +49,43 @@ export function socketUnitInfo(sock: SocketRuntime): UnitInfo {
     subState: sock.state,
     result: sock.result,
     socket: status,
-    triggers: [status.service],
+    // An Accept=yes socket triggers its live instances (257 lists none while there are none).
+    triggers: sock.unit.accept ? [...sock.instances].map((i) => i.name) : [status.service],
     triggeredBy: [],
     ...conditionInfo(sock, sock.unit),
+    ...(sock.since !== undefined ? { since: sock.since } : {}),
+    unitFileState: unitFileState('socket', sock.unit.install),
+    ...commsOf(undefined, status.controlPid),
+    listen: listenLines(sock),
+    ...(sock.unit.accept
+      ? {
+          connections: {
+            accepted: sock.counters.accepted,
+            connected: sock.limits.connections,
+            refused: sock.counters.refused,
+          },
+        }
+      : {}),
   };
+}
+
+/**
+ * The socket's Listen*= ports as systemctl status lists them, also while it is not listening: an
+ * opened port with its bound address, else the configured one. Kinds mptcpd-lite does not open
+ * (ListenNetlink=, ListenMessageQueue=, ListenUSBFunction=) are left out.
+ */
+function listenLines(sock: SocketRuntime): Array<{ kind: ListenKind; address: string }> {
+  const opened = new Map(sock.ports.map((p) => [p.entry, p] as const));
+  return sock.unit.listen
+    .filter((e) => e.kind !== 'netlink' && e.kind !== 'mqueue' && e.kind !== 'usb-function')
+    .map((e) => {
+      const local = opened.get(e)?.local;
+      const configured = toSockAddr(e.address);
+      return {
+        kind: e.kind,
+        address: local ? formatSockAddr(local) : configured ? formatSockAddr(configured) : e.value,
+      };
+    });
 }
 
 /** A service (or Accept=yes instance) as `status UNIT` shows it; `triggeredBy` the sockets that start it. */
@@ -74,14 +93,19 @@ export function serviceUnitInfo(
   name: string,
   p: Pick<ServiceProcess, 'snapshot' | 'state' | 'unit'>,
   triggeredBy: string[],
+  accepted = false,
 ): UnitInfo {
   const snap = p.snapshot(true);
   const activeState = p.state === 'auto-restart' ? 'activating' : p.state;
+  // service_set_socket_fd(): an Accept=yes instance's description names its peer.
+  const peer = accepted ? instancePeer(name) : undefined;
+  const own = p.unit.unit.description;
+  const description = peer === undefined ? own : own !== undefined ? `${own} (${peer})` : peer;
   return {
     name,
     kind: 'service',
     file: p.unit.file,
-    ...(p.unit.unit.description !== undefined ? { description: p.unit.unit.description } : {}),
+    ...(description !== undefined ? { description } : {}),
     activeState,
     subState: snap.subState ?? 'dead',
     result: snap.result ?? 'success',
@@ -89,7 +113,23 @@ export function serviceUnitInfo(
     triggers: [],
     triggeredBy,
     ...conditionInfo(p, p.unit),
+    ...(snap.since !== undefined && (snap.starts > 0 || activeState !== 'inactive') ? { since: snap.since } : {}),
+    unitFileState: unitFileState('service', p.unit.install),
+    ...commsOf(snap.pid, snap.controlPid),
+    ...(p.unit.fileDescriptorStoreMax !== undefined ? { fdStoreMax: p.unit.fileDescriptorStoreMax } : {}),
   };
+}
+
+/** The names of the running main and control processes (pid_get_comm(); none once a process is gone). */
+function commsOf(main: number | undefined, control: number | undefined): Pick<UnitInfo, 'mainComm' | 'controlComm'> {
+  const name = (pid: number | undefined): string | undefined => {
+    if (pid === undefined) return undefined;
+    const c = commOf(pid);
+    return c === 'n/a' ? undefined : c;
+  };
+  const m = name(main);
+  const c = name(control);
+  return { ...(m !== undefined ? { mainComm: m } : {}), ...(c !== undefined ? { controlComm: c } : {}) };
 }
 
 /** ConditionResult=/AssertResult= and status's lines for them (conditions.ts), for a unit that has had a start. */

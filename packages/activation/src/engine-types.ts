@@ -129,7 +129,30 @@ export interface UnitInfo {
   assertResult?: boolean;
   /** systemctl status's `Condition: start condition unmet at …`/`Assert: …` lines (ISO times), when unmet. */
   conditionLines?: string[];
+  /**
+   * systemd's UnitFileState of the unit's file, from its [Install] section (unit-file-state.ts):
+   * `static` without one; `indirect` with only Also=; else `enabled` for a socket (the daemon starts
+   * every socket unit, as an enabled one starts at boot) and `disabled` for a service (started on demand).
+   */
+  unitFileState: UnitFileState;
+  /** Socket: its Listen*= ports as systemctl status shows them (opened ones with their bound address). */
+  listen?: Array<{ kind: ListenKind; address: string }>;
+  /**
+   * systemctl status's `since`: when the unit entered its ActiveState (ISO 8601); unset for a unit
+   * that never started, as 257 prints no time then.
+   */
+  since?: string;
+  /** The running main and control processes' names (/proc/PID/comm), as systemctl status shows them. */
+  mainComm?: string;
+  controlComm?: string;
+  /** Service: FileDescriptorStoreMax= (systemctl status prints `FD Store: N (limit: M)` when either is set). */
+  fdStoreMax?: number;
+  /** Accept=yes socket: systemd's NAccepted, NConnections, NRefused. */
+  connections?: { accepted: number; connected: number; refused: number };
 }
+
+/** systemd's UnitFileState values that a unit loaded from a directory can have here. */
+export type UnitFileState = 'static' | 'indirect' | 'enabled' | 'disabled';
 
 export interface StartReport {
   listening: string[];

@@ -312,7 +312,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
         this.services.socketsFor(svc.process.unit).map((s) => s.unit.name),
       );
     const inst = this.instances.find(name);
-    return inst ? serviceUnitInfo(name, inst.proc, [inst.sock.unit.name]) : undefined;
+    return inst ? serviceUnitInfo(name, inst.proc, [inst.sock.unit.name], true) : undefined;
   }
 
   /** Stops services (KillSignal=, TimeoutStopSec=), closes every fd, removes RemoveOnStop= nodes. */

@@ -120,3 +120,23 @@ export function sourceKey(remote: SockAddr, credentials?: PeerCredentials | null
       return credentials ? `uid:${credentials.uid}` : 'uid:unknown';
   }
 }
+
+/**
+ * The connection's peer as getpeername_pretty() prints it, from an Accept=yes instance's name
+ * (connectionInstance()): `127.0.0.1:41880`, `[::1]:41880`, `vsock:3:1024`, `PID 12/UID 0`. systemd
+ * makes it the instance's description (`DESCRIPTION (PEER)`, or PEER alone).
+ */
+export function instancePeer(serviceName: string): string | undefined {
+  const m = /@\d+-(.+)\.service$/.exec(serviceName);
+  if (!m) return undefined;
+  const rest = m[1] as string;
+  const unix = /^(\d+)-(\d+)$/.exec(rest);
+  if (unix) return `PID ${unix[1]}/UID ${unix[2]}`;
+  const remote = rest.slice(rest.lastIndexOf('-') + 1);
+  const colon = remote.lastIndexOf(':');
+  if (colon < 0) return undefined;
+  const [addr, port] = [remote.slice(0, colon), remote.slice(colon + 1)];
+  if (addr.includes(':')) return `[${addr}]:${port}`;
+  if (/^\d+$/.test(addr)) return `vsock:${addr}:${port}`;
+  return `${addr}:${port}`;
+}

@@ -17,6 +17,7 @@ import { TRIGGER_LIMIT_MESSAGE, connectionLimitsFor, triggerLimitOf } from './li
 import type { ReadableWatch } from './native-binding.js';
 import { type OpenedPort, type Preopened, closePorts, closePreopened, openPorts, preopenPorts } from './open-listen.js';
 import { RateLimit } from './rate-limit.js';
+import { activeStateOf } from './socket-active-state.js';
 import type { SocketControl } from './socket-exec.js';
 import { hasExecCommands, listenFailedLine, SocketSteps } from './socket-steps.js';
 import { failedToStartLine } from './job-messages.js';
@@ -53,6 +54,8 @@ export interface SocketRuntime {
   pending?: SocketUnit;
   /** ExecStartPre=/ExecStartPost=/ExecStopPre=/ExecStopPost=: this run's control processes (socket-steps.ts). */
   control?: SocketControl;
+  /** When its ActiveState last changed (ISO 8601); unset until the first start. */
+  since?: string;
   /** A start or stop with control commands under way. */
   busy?: Promise<void>;
   /** A stop was asked for during that start: it ends in the stop states once its command is killed. */
@@ -284,6 +287,8 @@ export class SocketRuntimes {
   setState(sock: SocketRuntime, state: SocketState, result?: SocketResult): void {
     if (result !== undefined) sock.result = result;
     if (sock.state === state && result === undefined) return;
+    // systemctl status's `since`: when the socket's ActiveState last changed.
+    if (activeStateOf(state) !== activeStateOf(sock.state)) sock.since = new Date().toISOString();
     sock.state = state;
     this.core.events.emit('socket-state', { socket: sock.unit.name, state, result: sock.result });
   }

@@ -241,27 +241,59 @@ const DOT: Record<string, string> = {
   inactive: '○',
 };
 
-/** `systemctl status UNIT`-like text. */
+/** systemd's socket_port_type_to_string(): the word in parentheses after a Listen: address. */
+const LISTEN_TYPE: Record<string, string> = {
+  stream: 'Stream',
+  datagram: 'Datagram',
+  seqpacket: 'SequentialPacket',
+  fifo: 'FIFO',
+  special: 'Special',
+  netlink: 'Netlink',
+  mqueue: 'MessageQueue',
+  'usb-function': 'USBFunction',
+};
+
+/** UnitFileState values after which systemctl status names the preset (show_preset_for_state()). */
+const SHOWS_PRESET = new Set(['enabled', 'enabled-runtime', 'disabled', 'indirect', 'alias']);
+
+/**
+ * `systemctl status UNIT` text, line for line as systemd 257 prints it (fixtures/v257/status), but
+ * for what only PID 1 knows: the sockets' Invocation:, Tasks:/Memory:/CPU: accounting and the CGroup:
+ * tree are left out, the timestamp after `since` is ISO 8601, and the log lines are the daemon's.
+ */
 export function formatUnitStatus(u: UnitStatus): string {
   const out: string[] = [];
-  out.push(`${DOT[u.activeState] ?? '●'} ${u.unit}${u.description ? ` - ${u.description}` : ''}`);
-  out.push(`     Loaded: loaded (${u.file})`);
-  const result = u.activeState === 'failed' ? ` (Result: ${u.result})` : ` (${u.subState})`;
-  out.push(`     Active: ${u.activeState}${result}${u.since ? ` since ${u.since}` : ''}`);
+  const desc = u.description && u.description !== u.unit ? ` - ${u.description}` : '';
+  out.push(`${DOT[u.activeState] ?? '●'} ${u.unit}${desc}`);
+  const state = u.unitFileState;
+  // No unit file preset exists here: systemd's default preset policy is "enable".
+  const fileState = state ? `; ${state}${SHOWS_PRESET.has(state) ? '; preset: enabled' : ''}` : '';
+  out.push(`     Loaded: loaded (${u.file}${fileState})`);
+  const sub = u.subState !== u.activeState ? ` (${u.subState})` : '';
+  const result = u.result && u.result !== 'success' ? ` (Result: ${u.result})` : '';
+  out.push(`     Active: ${u.activeState}${sub}${result}${u.since ? ` since ${u.since}` : ''}`);
+  if (u.invocationId) out.push(` Invocation: ${u.invocationId}`);
+  u.triggeredBy.forEach((t, i) =>
+    out.push(`${i === 0 ? 'TriggeredBy:' : '            '} ${DOT[u.triggeredByStates?.[i] ?? 'active'] ?? '●'} ${t}`),
+  );
+  u.triggers.forEach((t, i) => out.push(`${i === 0 ? '   Triggers:' : '            '} ● ${t}`));
   // `  Condition: start condition unmet at …`, `     Assert: …` and their `└─ … was not met` lines.
   out.push(...(u.conditionLines ?? []));
-  if (u.triggeredBy.length > 0) out.push(`TriggeredBy: ${u.triggeredBy.map((t) => `● ${t}`).join(' ')}`);
-  if (u.triggers.length > 0) out.push(`   Triggers: ${u.triggers.map((t) => `● ${t}`).join(' ')}`);
   u.listen.forEach((l, i) =>
-    out.push(`${i === 0 ? '     Listen: ' : '             '}${l.address} (${l.kind}) ${l.protocol}`),
+    out.push(`${i === 0 ? '     Listen:' : '            '} ${l.address} (${LISTEN_TYPE[l.kind] ?? l.kind})`),
   );
+  if (u.connections) {
+    const c = u.connections;
+    out.push(`   Accepted: ${c.accepted}; Connected: ${c.connected};${c.refused ? `   Refused: ${c.refused}` : ''}`);
+  }
+  const comm = (name: string | undefined): string => (name ? ` (${name})` : '');
+  const control = u.controlPid !== undefined ? `${u.controlPid}${comm(u.controlComm)}` : undefined;
+  if (u.mainPid !== undefined)
+    out.push(`   Main PID: ${u.mainPid}${comm(u.mainComm)}${control ? `; Control PID: ${control}` : ''}`);
+  else if (control) out.push(`  Cntrl PID: ${control}`);
   if (u.statusText) out.push(`     Status: "${u.statusText}"`);
-  if (u.mainPid !== undefined) out.push(`   Main PID: ${u.mainPid}`);
-  if (u.controlPid !== undefined) out.push(`  Cntrl PID: ${u.controlPid}`);
-  if (u.tasks !== undefined && u.kind === 'service') out.push(`      Tasks: ${u.tasks}`);
-  if (u.restarts) out.push(`   Restarts: ${u.restarts}`);
-  if (u.fdStore && u.fdStore.length > 0)
-    out.push(`    FDStore: ${u.fdStore.length} (${[...new Set(u.fdStore)].join(', ')})`);
+  const stored = u.fdStore?.length ?? 0;
+  if (stored > 0 || (u.fdStoreMax ?? 0) > 0) out.push(`   FD Store: ${stored} (limit: ${u.fdStoreMax ?? 0})`);
   if (u.log && u.log.length > 0) out.push('', ...u.log);
   return out.join('\n') + '\n';
 }

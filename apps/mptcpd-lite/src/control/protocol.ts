@@ -57,9 +57,21 @@ export interface UnitStatus {
   statusText?: string | undefined;
   restarts?: number | undefined;
   fdStore?: string[] | undefined;
+  fdStoreMax?: number | undefined;
+  /** The service's current or last INVOCATION_ID. */
+  invocationId?: string | undefined;
+  /** systemd's UnitFileState of its file (`static`, `indirect`, `enabled`, `disabled`). */
+  unitFileState?: string | undefined;
+  mainComm?: string | undefined;
+  controlComm?: string | undefined;
+  /** Every Listen*= port mptcpd-lite opens, also while not listening; `protocol` of an open one. */
   listen: Array<{ address: string; kind: string; protocol: string }>;
+  /** Accept=yes socket: connections accepted, connected now, refused. */
+  connections?: { accepted: number; connected: number; refused: number } | undefined;
   triggers: string[];
   triggeredBy: string[];
+  /** The ActiveState of each of `triggeredBy` (the dot before its name). */
+  triggeredByStates?: string[] | undefined;
   /** systemctl status's `Condition:`/`Assert:` lines of the last start that tested them. */
   conditionLines?: string[] | undefined;
   /** The last log lines of this unit (unit-status only). */

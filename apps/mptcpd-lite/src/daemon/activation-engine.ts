@@ -55,18 +55,23 @@ export function toUnitStatus(u: UnitInfo): UnitStatus {
     activeState: u.activeState,
     subState: u.subState,
     result: u.result,
-    since: svc?.since,
+    since: u.since,
     mainPid: svc?.pid,
     controlPid: u.socket?.controlPid ?? svc?.controlPid,
     tasks: svc?.tasks,
     statusText: svc?.statusText,
     restarts: svc?.restarts,
     fdStore: svc?.fdStore,
-    listen: (u.socket?.listen ?? []).map((l) => ({
-      address: l.address,
-      kind: l.kind,
-      protocol: protocolOf(l.transport),
-    })),
+    fdStoreMax: u.fdStoreMax,
+    invocationId: svc?.invocationId,
+    unitFileState: u.unitFileState,
+    mainComm: u.mainComm,
+    controlComm: u.controlComm,
+    listen: (u.listen ?? []).map((l) => {
+      const open = u.socket?.listen.find((o) => o.kind === l.kind && o.address === l.address);
+      return { address: l.address, kind: l.kind, protocol: open ? protocolOf(open.transport) : 'other' };
+    }),
+    connections: u.connections,
     triggers: u.triggers,
     triggeredBy: u.triggeredBy,
     ...(u.conditionLines ? { conditionLines: u.conditionLines } : {}),
@@ -223,7 +228,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     unitStatus(unit, lines) {
       const info = engine.unitInfo(unit);
       if (!info) return undefined;
-      return { ...toUnitStatus(info), log: journal.tail(unit, lines).map((l) => `${l.time} ${l.message}`) };
+      return {
+        ...toUnitStatus(info),
+        triggeredByStates: info.triggeredBy.map((t) => engine.unitInfo(t)?.activeState ?? 'inactive'),
+        log: journal.tail(unit, lines).map((l) => `${l.time} ${l.message}`),
+      };
     },
     listSockets() {
       const rows: SocketListing[] = [];
