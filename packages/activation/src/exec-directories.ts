@@ -8,26 +8,18 @@
  *   made 0755 (a parent that is no directory: `Failed to set up special execution directory in
  *   /var/lib: Not a directory`, 238/STATE_DIRECTORY; 233/RUNTIME_DIRECTORY … 241/CONFIGURATION_DIRECTORY);
  * - the directory is made with the kind's mode (default 0755), then chmod'ed to it (also when it
- *   existed), and chown'ed recursively to User=/Group= (root without them); an existing
+ *   existed; never through a symlink), and chown'ed recursively to User=/Group= (root without them;
+ *   not descending when the directory already has that owner, as 257); an existing
  *   ConfigurationDirectory= is left alone, with 257's warning when its mode differs;
  * - $RUNTIME_DIRECTORY, $STATE_DIRECTORY, … list the full paths, `:`-separated, in every process;
- * - when the run ends, the runtime directories (and their symlinks) are removed unless
+ * - when the run ends, the runtime directories (and their symlinks) are removed (an fd-based rm -rf
+ *   that never follows a symlink the service planted: safe-fs.ts removeTree()) unless
  *   RuntimeDirectoryPreserve=yes or restart (restart: kept as yes; 257 removes them when the unit is
  *   stopped for good, not between automatic restarts);
  * - DynamicUser=yes (257: /var/lib/private and symlinks) is refused, 2xx of the kind, not silently
  *   run without the private directories.
  */
-import {
-  chmodSync,
-  chownSync,
-  lchownSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-} from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { errnoMessage } from '@mptcp/constants';
 import { type ServiceUnit, expandSpecifiers, machineHostFacts, parseMode } from '@mptcp/unit';
@@ -35,6 +27,7 @@ import { dynamicUser } from './dynamic-user.js';
 import { ActivationError } from './errors.js';
 import type { ServiceChild } from './exec.js';
 import { failedAtStep } from './exit-status.js';
+import { chownTreeFd, fchmodAndChown, openPathNoFollow, removeTree, reopenDirectory } from './safe-fs.js';
 
 interface DirectoryKind {
   key: string;
@@ -152,12 +145,48 @@ function mkdirParents(prefix: string, p: string): void {
   }
 }
 
-/** path_chown_recursive(): the tree to uid:gid, entries already owned so left alone, symlinks not followed. */
-function chownRecursive(p: string, uid: number, gid: number, top = true): void {
-  const st = top ? statSync(p) : lstatSync(p);
-  if (st.uid !== uid || st.gid !== gid) (top ? chownSync : lchownSync)(p, uid, gid);
-  if (!st.isDirectory()) return;
-  for (const name of readdirSync(p)) chownRecursive(join(p, name), uid, gid, false);
+function notADirectory(p: string): Error {
+  return Object.assign(new Error(`ENOTDIR: not a directory, '${p}'`), { code: 'ENOTDIR', errno: -20 });
+}
+
+/**
+ * chmod_and_chown(p, mode) then path_chown_recursive(p, uid, gid, 07777, AT_SYMLINK_FOLLOW) of
+ * setup_exec_directory(), on fds: the entry is pinned with O_PATH|O_NOFOLLOW, so a symlink the service
+ * user put in its place (in a directory of its own: `RuntimeDirectory=a a/sub`) is never chmod'ed
+ * through, and the fd is what is chmod'ed and walked, never the path again. A symlink to anything but
+ * a directory fails with ENOTDIR, as in 257. A symlink to a directory is followed for the chown (257)
+ * only when root owns the link (an administrator's, e.g. /var/lib/foo → /srv/foo); one that somebody
+ * else made is left alone with a warning, where 257 would give the target to User=.
+ */
+function lockDown(p: string, mode: number, uid: number, gid: number, warn: (message: string) => void): void {
+  const pin = openPathNoFollow(p);
+  try {
+    const st = fstatSync(pin);
+    if (st.isSymbolicLink()) {
+      if (!statSync(p).isDirectory()) throw notADirectory(p);
+      if (st.uid !== 0) {
+        warn(`${p} is a symlink owned by UID ${st.uid}, not root; not changing the ownership of its target.`);
+        return;
+      }
+      const fd = openSync(p, constants.O_RDONLY | constants.O_DIRECTORY);
+      try {
+        chownTreeFd(fd, uid, gid);
+      } finally {
+        closeSync(fd);
+      }
+      return;
+    }
+    if (!st.isDirectory()) throw notADirectory(p);
+    const fd = reopenDirectory(pin);
+    try {
+      fchmodAndChown(fd, st, mode, st.uid, st.gid);
+      chownTreeFd(fd, uid, gid);
+    } finally {
+      closeSync(fd);
+    }
+  } finally {
+    closeSync(pin);
+  }
 }
 
 /**
@@ -200,8 +229,7 @@ export function setupExecDirectories(
             );
           continue;
         }
-        chmodSync(p, mode);
-        chownRecursive(p, uid, gid);
+        lockDown(p, mode, uid, gid, warn);
       }
       for (const item of items) {
         for (const link of item.symlinks) {
@@ -229,10 +257,23 @@ export function removeRuntimeDirectories(unit: ServiceUnit): void {
   if (!runtime) return;
   const preserve = extraOf(unit, 'RuntimeDirectoryPreserve').at(-1) ?? 'no';
   if (preserve === 'restart' || /^(1|yes|y|true|t|on)$/i.test(preserve)) return;
+  let first: unknown;
   for (const item of runtime.items) {
-    rmSync(join(runtime.kind.prefix, item.path), { recursive: true, force: true });
-    for (const link of item.symlinks) rmSync(join(runtime.kind.prefix, link), { force: true });
+    // a tree the service user could write: fd-based, never through a symlink it planted (rm_rf())
+    try {
+      removeTree(join(runtime.kind.prefix, item.path));
+    } catch (err) {
+      first ??= err;
+    }
+    for (const link of item.symlinks) {
+      try {
+        unlinkSync(join(runtime.kind.prefix, link)); // 257: (void) unlink()
+      } catch {
+        // gone already, or no longer a symlink: left, as 257
+      }
+    }
   }
+  if (first !== undefined) throw first;
 }
 
 /**

@@ -3,13 +3,14 @@
  * `/tmp/systemd-private-<boot id>-<unit>-XXXXXX` (0700) holding `tmp` (1777), and the same under
  * /var/tmp; every process of the run (ExecStartPre= … ExecStopPost=) gets them on /tmp and /var/tmp
  * in its own mount namespace (@mptcp/native's spawnProcess `privateTmp`), and they are removed when
- * the run ends. systemd's name is kept on purpose: systemd-tmpfiles' tmp.conf excludes
- * `systemd-private-%b-*` from its age-based cleaning. PrivateTmp=disconnected (a tmpfs each) is not
- * applied: sandbox.ts refuses it.
+ * the run ends (safe-fs.ts removeTree(): never through a symlink planted in them). systemd's name is
+ * kept on purpose: systemd-tmpfiles' tmp.conf excludes `systemd-private-%b-*` from its age-based
+ * cleaning. PrivateTmp=disconnected (a tmpfs each) is not applied: sandbox.ts refuses it.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ServiceUnit, parseBoolean } from '@mptcp/unit';
+import { removeTree } from './safe-fs.js';
 
 export interface PrivateTmp {
   tmp: string;
@@ -55,7 +56,7 @@ export function createPrivateTmp(unitName: string): PrivateTmp {
   try {
     varTop = makeOne('/var/tmp', unitName);
   } catch (err) {
-    rmSync(tmpTop, { recursive: true, force: true });
+    removeTree(tmpTop);
     throw err;
   }
   let removed = false;
@@ -65,8 +66,17 @@ export function createPrivateTmp(unitName: string): PrivateTmp {
     remove: () => {
       if (removed) return;
       removed = true;
-      rmSync(tmpTop, { recursive: true, force: true });
-      rmSync(varTop, { recursive: true, force: true });
+      // The service's world-writable /tmp: anybody may have swapped a directory for a symlink in it,
+      // so an fd-based rm -rf that never follows one (257 rm_rf()); both trees are tried.
+      let first: unknown;
+      for (const top of [tmpTop, varTop]) {
+        try {
+          removeTree(top);
+        } catch (err) {
+          first ??= err;
+        }
+      }
+      if (first !== undefined) throw first;
     },
   };
 }
