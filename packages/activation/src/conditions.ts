@@ -31,6 +31,7 @@ import { availableParallelism, hostname, machine, totalmem } from 'node:os';
 import { type UnitCondition, isHiddenOrBackupFile, parseBoolean, parseSize, strerror } from '@mptcp/unit';
 import { capabilityFromName } from './capabilities.js';
 import { ActivationError } from './errors.js';
+import { fnmatch } from './fnmatch.js';
 import type { LogFields } from './logger.js';
 import { unitStatusString } from './logger.js';
 import { resolveGroup, resolveUser } from './user.js';
@@ -300,41 +301,13 @@ function lstatOr(p: string): Stats | undefined {
   }
 }
 
-/** fnmatch(3) without flags (FNM_CASEFOLD with `fold`) as a regular expression. */
-export function fnmatchRegExp(pattern: string, fold = false, pathname = false): RegExp {
-  let re = '';
-  const any = pathname ? '[^/]' : '.';
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i] as string;
-    if (ch === '*') re += `${any}*`;
-    else if (ch === '?') re += any;
-    else if (ch === '\\' && i + 1 < pattern.length) re += escapeRe(pattern[++i] as string);
-    else if (ch === '[') {
-      const end = pattern.indexOf(']', i + 2);
-      if (end < 0) re += '\\[';
-      else {
-        let body = pattern.slice(i + 1, end);
-        if (body.startsWith('!') || body.startsWith('^')) body = `^${body.slice(1)}`;
-        re += `[${body.replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else re += escapeRe(ch);
-  }
-  return new RegExp(`^${re}$`, fold ? 'is' : 's');
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
-
-/** glob_exists(): any path matches the pattern (components matched one by one, hidden files need a leading `.`). */
+/** glob_exists(): any path matches the pattern (components matched one by one as glob(3): FNM_PERIOD). */
 function globExists(pattern: string): boolean {
   const parts = pattern.split('/').filter((x) => x !== '');
   const walk = (dir: string, i: number): boolean => {
     if (i === parts.length) return accessible(dir);
     const part = parts[i] as string;
     if (!/[*?[]/.test(part)) return walk(`${dir === '/' ? '' : dir}/${part.replace(/\\(.)/g, '$1')}`, i + 1);
-    const re = fnmatchRegExp(part, false, true);
     let names: string[];
     try {
       names = readdirSync(dir);
@@ -342,8 +315,7 @@ function globExists(pattern: string): boolean {
       return false;
     }
     for (const n of names) {
-      if (n.startsWith('.') && !part.startsWith('.')) continue;
-      if (re.test(n) && walk(`${dir === '/' ? '' : dir}/${n}`, i + 1)) return true;
+      if (fnmatch(part, n, { period: true }) && walk(`${dir === '/' ? '' : dir}/${n}`, i + 1)) return true;
     }
     return false;
   };
@@ -500,9 +472,9 @@ function versionOrFnmatch(op: Op, a: string, b: string): boolean {
     case 'sne':
       return a !== b;
     case 'feq':
-      return fnmatchRegExp(b).test(a);
+      return fnmatch(b, a);
     case 'fne':
-      return !fnmatchRegExp(b).test(a);
+      return !fnmatch(b, a);
     default:
       return testOrder(versionCompare(a, b), op);
   }
@@ -719,7 +691,7 @@ function host(p: string): boolean {
       throw new Undetermined(errnoOf(err));
     }
   }
-  return fnmatchRegExp(p, true).test(hostname());
+  return fnmatch(p, hostname(), { casefold: true });
 }
 
 /** on_ac_power(): an online power supply that is not a battery; no supply at all counts as AC. */
