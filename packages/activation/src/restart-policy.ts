@@ -19,6 +19,7 @@ export type ServiceResult =
   | 'protocol'
   | 'start-limit-hit'
   | 'resources'
+  | 'oom-kill'
   | 'exec-condition';
 
 const CLEAN_SIGNALS = new Set(['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGPIPE']);
@@ -130,18 +131,25 @@ export function shallRestartUnit(
   return shallRestart(unit.restart, result);
 }
 
+/**
+ * service_shall_restart()'s switch on Restart= (257): on-failure is every result but success and
+ * exec-condition; on-abnormal also leaves out exit-code (so protocol, resources, timeout, signal,
+ * core-dump, watchdog, oom-kill restart); always is everything but exec-condition. start-limit-hit
+ * never restarts: 257 enters dead with allow_restart=false for it (service_can_start()).
+ */
 export function shallRestart(policy: RestartPolicy, result: ServiceResult): boolean {
+  if (result === 'start-limit-hit') return false;
   switch (policy) {
     case 'no':
       return false;
     case 'always':
-      return result !== 'start-limit-hit';
+      return result !== 'exec-condition';
     case 'on-success':
       return result === 'success';
     case 'on-failure':
-      return result !== 'success' && result !== 'start-limit-hit';
+      return result !== 'success' && result !== 'exec-condition';
     case 'on-abnormal':
-      return result === 'signal' || result === 'core-dump' || result === 'timeout' || result === 'watchdog';
+      return result !== 'success' && result !== 'exit-code' && result !== 'exec-condition';
     case 'on-abort':
       return result === 'signal' || result === 'core-dump';
     case 'on-watchdog':

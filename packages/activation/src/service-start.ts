@@ -260,9 +260,18 @@ export class ServiceStarter {
           unit: this.name,
         });
       }
-      // service_enter_dead(): unit_log_failure().
+      // service_enter_dead(): unit_log_failure(), then Restart= as after any run (257 reaches it
+      // through stop-sigterm with allow_restart: fixtures/v257/restart-results prefail, res).
       log.warn(`Failed with result '${p.lastResult}'.`, { unit: this.name });
-      this.s.setState('failed', 'failed');
+      const mainExit = execFailed ? { code: run.execFailedStatus, signal: null } : undefined;
+      const restart = shallRestartUnit(p.unit, p.lastResult, mainExit);
+      this.s.setState(restart ? 'auto-restart' : 'failed', restart ? 'auto-restart' : 'failed');
+      p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, restart);
+      if (restart) {
+        const exit = { unit: this.name, pid: 0, code: mainExit?.code ?? null, signal: null, result: p.lastResult };
+        p.emit('exit', { ...exit, restart, stopped: false });
+      }
+      return;
     }
     p.fdStore.releaseUnlessPreserved(p.unit.fileDescriptorStorePreserve, false);
   }

@@ -283,7 +283,8 @@ export class ServiceStopper {
         run.control = undefined;
         p.controlPid = undefined;
       }
-      const failed = !timedOut && !cleanCommandExit(unit, status) && !cmd.ignoreFailure;
+      // Also once timed out: 257 logs the killed command (`code=killed, status=15/TERM`).
+      const failed = !cleanCommandExit(unit, status) && !cmd.ignoreFailure;
       if (failed) {
         log.warn(`Control process exited, ${describeExit(status)}`, { unit: this.name });
         run.setResult(resultOfUnitExit(unit, status.code, status.signal, true));

@@ -232,7 +232,8 @@ describe('a failed execve', () => {
     const dir = unitDir({
       's.service':
         '[Unit]\nStartLimitBurst=2\n[Service]\nRestart=on-failure\nRestartSec=0\nExecStart=/nonexistent/binary\n',
-      'e.service': '[Service]\nType=exec\nRestart=on-failure\nExecStart=/nonexistent/binary\n',
+      'e.service':
+        '[Unit]\nStartLimitBurst=1\n[Service]\nType=exec\nRestart=on-failure\nExecStart=/nonexistent/binary\n',
     });
     engine = new ActivationEngine({ logger: log });
     await engine.start(await loadUnits(dir));
@@ -252,9 +253,13 @@ describe('a failed execve', () => {
       { unit: 's.service', result: 'exit-code', restart: true },
       { unit: 's.service', result: 'exit-code', restart: true },
     ]);
-    // Type=exec: the start itself fails, no exit to restart from.
+    // Type=exec: the start itself fails, and Restart= applies to it as to any run (257:
+    // fixtures/v257/restart-results execmissing); StartLimitBurst=1 refuses the restart.
     await expect(engine.startUnit('e.service')).rejects.toThrow(/failed/);
-    expect(exits.some((e) => e.unit === 'e.service')).toBe(false);
+    expect(exits.filter((e) => e.unit === 'e.service')).toEqual([
+      { unit: 'e.service', result: 'exit-code', restart: true },
+    ]);
+    await waitFor(() => engine?.unitInfo('e.service')?.activeState === 'failed', 10_000, 'e.service refused');
     expect(engine.unitInfo('e.service')).toMatchObject({ activeState: 'failed', result: 'exit-code' });
   });
 });

@@ -19,7 +19,7 @@ const EXIT_STATUS = fileURLToPath(new URL('./fixtures/v257/exit-status/', import
 const KEYS = ['ActiveState', 'SubState', 'Result', 'NRestarts'] as const;
 /** 257's lines about the unit that we log too. */
 const KEPT =
-  /(Main process exited|Control process exited|Failed with result|Scheduled restart job|Deactivated successfully|Start request repeated)/;
+  /(Main process exited|Control process exited|Failed with result|Scheduled restart job|Deactivated successfully|Start request repeated|timed out)/;
 
 let engine: ActivationEngine | undefined;
 afterEach(async () => {
@@ -58,6 +58,7 @@ describe('a failing ExecStop= or ExecStopPost= (systemd 257)', () => {
     ['stopfaildash', 'a `-` ExecStop= that fails: the next one runs, success'],
     ['postfail', 'ExecStopPost= fails: the next one is skipped, exit-code'],
     ['postfaildash', 'a `-` ExecStopPost= that fails: the next one runs, success'],
+    ['stophang', 'ExecStop= outlives TimeoutStopSec=: terminated, the next ExecStop= is skipped, timeout'],
   ])(
     '%s: %s',
     async (u) => {
