@@ -18,10 +18,12 @@
  */
 import { createRequire } from 'node:module';
 import {
+  type Dir,
   type Stats,
   accessSync,
   constants,
   lstatSync,
+  opendirSync,
   readFileSync,
   readdirSync,
   realpathSync,
@@ -368,16 +370,37 @@ function readOnlyFs(p: string): boolean | undefined {
   return best?.options.includes('ro') ?? false;
 }
 
-/** dir_is_empty(ignore_hidden_or_backup): not empty → true; missing or not a directory → false; other errors → true. */
+/**
+ * dir_is_empty(ignore_hidden_or_backup): not empty → true; missing or not a directory → false; other
+ * errors → true. Reads only up to the first entry that counts, as 257 (a directory of 200 000 entries
+ * costs one buffer of entries here, not 200 000 names on every start).
+ */
 function directoryNotEmpty(p: string): boolean {
-  let names: string[];
-  try {
-    names = readdirSync(p);
-  } catch (err) {
+  const undetermined = (err: unknown): boolean => {
     const e = errnoOf(err);
     return !(e === 'ENOENT' || e === 'ENOTDIR');
+  };
+  let dir: Dir;
+  try {
+    dir = opendirSync(p);
+  } catch (err) {
+    return undetermined(err);
   }
-  return names.some((n) => !isHiddenOrBackupFile(n));
+  try {
+    return hasEntryThatCounts(dir);
+  } catch (err) {
+    return undetermined(err);
+  }
+}
+
+/** Reads `dir` up to its first entry that is not hidden or a backup (hidden_or_backup_file()), then closes it. */
+export function hasEntryThatCounts(dir: Dir): boolean {
+  try {
+    for (let e = dir.readSync(); e !== null; e = dir.readSync()) if (!isHiddenOrBackupFile(e.name)) return true;
+    return false;
+  } finally {
+    dir.closeSync();
+  }
 }
 
 /** /proc/cmdline as words (proc_cmdline_strv(): quotes removed). */
