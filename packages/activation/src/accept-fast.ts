@@ -8,6 +8,13 @@
  * reaps it. The engine hears about it in batches and only does the bookkeeping: counters, the
  * mirrored connection limits, the instance's entry (status, stop), events and log lines.
  *
+ * With cgroup tracking (cgroup.ts) the thread makes each instance's cgroup where the regular path
+ * would (`<tree>/<instance unit name>`, the thread names the instances), and the child starts in it
+ * (clone3 CLONE_INTO_CGROUP); the thread removes it once the instance exited and it is empty. An
+ * instance that left a process behind (setsid() and a fork) keeps it populated: the engine then drains
+ * it as the regular path's stop does (KillMode=, TimeoutStopSec=) and removes it. A stop signals the
+ * cgroup, so it reaches such a process while the instance runs too.
+ *
  * The socket goes back to the regular path whenever the engine stops polling it (stop, failure,
  * trigger limit, a reload, `released` because /etc/passwd or /etc/group changed under User=):
  * every stop of its watch takes the listener back from the thread, and the events not yet
@@ -16,11 +23,14 @@
 import { dynamicUser } from './dynamic-user.js';
 import type { AcceptSpawnEvent, AcceptSpawnPending, SockAddr, SpawnProcessOptions } from '@mptcp/native';
 import type { ServiceUnit } from '@mptcp/unit';
+import type { CgroupTree, UnitCgroup } from './cgroup.js';
 import { ActivationError, messageOf } from './errors.js';
 import type { NativeSpawn } from './exec.js';
 import { connectionInstance, instanceServiceName, prettyAddress, sourceKey } from './instance-name.js';
 import type { ReadableWatch } from './native-binding.js';
-import { resultOfExit } from './restart-policy.js';
+import type { Logger } from './logger.js';
+import { commOf } from './process-group.js';
+import { resultOfUnitExit } from './restart-policy.js';
 import { namespaceSettings, needsMountNamespace } from './namespace.js';
 import { wantsPrivateTmp } from './private-tmp.js';
 import { enforcementOf, sandboxCheck } from './sandbox.js';
@@ -35,7 +45,7 @@ import type { SocketRuntime } from './socket-runtime.js';
 export interface AcceptSpawnApi {
   start(onEvents: (events: AcceptSpawnEvent[]) => void): void;
   add(listenFd: number, template: import('@mptcp/native').AcceptSpawnTemplate): number;
-  remove(listener: number): { events: AcceptSpawnEvent[]; pending: AcceptSpawnPending[] };
+  remove(listener: number): { events: AcceptSpawnEvent[]; pending: AcceptSpawnPending[]; nextIndex: number };
   release(listener: number, source: string, perSource: boolean): void;
   kill(pid: number, signal: NodeJS.Signals, group: boolean): boolean;
 }
@@ -105,7 +115,8 @@ export function templateOf(captured: SpawnProcessOptions, connFd: number): Spawn
   }
   if (!fds.includes(CONNECTION_FD)) return undefined;
   if (captured.envp.some((e) => e.startsWith('NOTIFY_SOCKET=') || e.startsWith('MAINPID='))) return undefined;
-  const { closeAfterSpawn: _closed, ...rest } = captured;
+  // The first instance's cgroup is its own: the thread puts each instance in its own (cgroupDir).
+  const { closeAfterSpawn: _closed, cgroupFd: _cgroup, ...rest } = captured;
   return { ...rest, fds };
 }
 
@@ -140,6 +151,8 @@ export class FastInstance {
   readonly state: ServiceState = 'active';
   private readonly since = Date.now();
   private stopping = false;
+  /** This stop sent KillSignal= to the whole cgroup already (the drain after the exit does not again). */
+  private cgroupSignalled = false;
   private stopTimer: NodeJS.Timeout | undefined;
   private readonly exited: Promise<void>;
   private resolveExit!: () => void;
@@ -152,6 +165,8 @@ export class FastInstance {
     private readonly api: AcceptSpawnApi,
     /** The connection limits' share of this instance, given back once it exits. */
     readonly release: () => void,
+    /** Its cgroup (cgroup tracking: the thread made it, the instance started in it). */
+    readonly cgroup?: UnitCgroup,
   ) {
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
   }
@@ -160,7 +175,8 @@ export class FastInstance {
     return this.stopping;
   }
 
-  snapshot(_verbose?: boolean): ServiceSnapshot {
+  /** `withTasks`: the Tasks: count (its cgroup's processes), as ServiceProcess.snapshot() with cgroups. */
+  snapshot(withTasks = false): ServiceSnapshot {
     return {
       name: this.name,
       state: this.stopping ? 'deactivating' : 'active',
@@ -172,6 +188,7 @@ export class FastInstance {
       result: 'success',
       invocationId: this.invocationId,
       since: new Date(this.since).toISOString(),
+      ...(withTasks && this.cgroup ? { tasks: this.cgroup.pids().length } : {}),
     };
   }
 
@@ -181,22 +198,34 @@ export class FastInstance {
       this.stopping = true;
       // As process-group.ts signalService(): KillMode=control-group signals the group (and sends
       // SIGCONT after it), process and mixed the main process only, none nothing.
+      // With a cgroup, "the group" is the cgroup (a process that left the session is in it too).
       const u = this.unit;
       const mode = u.killMode;
       if (mode === 'none') return this.exited;
       const signal = (u.killSignal ?? 'SIGTERM') as NodeJS.Signals;
-      this.api.kill(this.pid, signal, mode === 'control-group');
-      if (mode === 'control-group' && signal !== 'SIGCONT' && signal !== 'SIGKILL')
-        this.api.kill(this.pid, 'SIGCONT', true);
+      this.signal(signal, mode === 'control-group');
       const timeoutUsec = u.timeoutStopUsec ?? 90_000_000;
       if (Number.isFinite(timeoutUsec) && timeoutUsec > 0 && (u.sendSIGKILL ?? true)) {
         this.stopTimer = setTimeout(
-          () => this.api.kill(this.pid, (u.finalKillSignal ?? 'SIGKILL') as NodeJS.Signals, mode !== 'process'),
+          () => this.signal((u.finalKillSignal ?? 'SIGKILL') as NodeJS.Signals, mode !== 'process'),
           timeoutUsec / 1000,
         );
       }
     }
     return this.exited;
+  }
+
+  /** `signal` to the main process, or to all of the instance (its cgroup, else its process group). */
+  private signal(signal: NodeJS.Signals, all: boolean): void {
+    const cg = this.cgroup;
+    if (all && cg) {
+      // cg_kill_recursive() (SIGCONT after each); SIGKILL through cgroup.kill.
+      if (!(signal === 'SIGKILL' && cg.kill())) cg.signal(signal);
+      this.cgroupSignalled = true;
+      return;
+    }
+    this.api.kill(this.pid, signal, all);
+    if (all && signal !== 'SIGCONT' && signal !== 'SIGKILL') this.api.kill(this.pid, 'SIGCONT', true);
   }
 
   reload(): Promise<void> {
@@ -207,10 +236,72 @@ export class FastInstance {
     );
   }
 
-  /** The accept thread reaped it. */
-  onExit(): void {
+  /**
+   * The accept thread reaped it. `kept`: its cgroup was not removed (a process it left is in it):
+   * what is left goes as after a regular instance's main process (service-stop.ts drainCgroup():
+   * KillMode=control-group KillSignal=, SIGKILL after TimeoutStopSec=; mixed SIGKILL; process and none
+   * leave it running), then the cgroup is removed. Resolves with whether that timed out; ended()
+   * follows.
+   */
+  async onExit(kept: boolean, log: Logger): Promise<boolean> {
+    if (this.stopTimer) clearTimeout(this.stopTimer);
+    this.stopTimer = undefined;
+    return kept && this.cgroup ? this.drain(this.cgroup, log) : false;
+  }
+
+  /** The instance is over (its exit reported): stop() resolves. */
+  ended(): void {
     if (this.stopTimer) clearTimeout(this.stopTimer);
     this.resolveExit();
+  }
+
+  private async drain(cg: UnitCgroup, log: Logger): Promise<boolean> {
+    const u = this.unit;
+    const unit = this.name;
+    if (!cg.populated()) {
+      cg.release();
+      return false;
+    }
+    if (u.killMode === 'process' || u.killMode === 'none') {
+      for (const pid of cg.pids())
+        log.info(`Unit process ${pid} (${commOf(pid)}) remains running after unit stopped.`, { unit });
+      return false;
+    }
+    this.stopping = true;
+    const timeoutUsec = u.timeoutStopUsec ?? 90_000_000;
+    const wait = async (kill: () => void): Promise<boolean> => {
+      const empty = cg.whenEmpty();
+      kill();
+      let t: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        empty.done.then(() => false),
+        new Promise<boolean>((r) => {
+          if (Number.isFinite(timeoutUsec) && timeoutUsec > 0) t = setTimeout(() => r(true), timeoutUsec / 1000);
+        }),
+      ]);
+      if (t) clearTimeout(t);
+      empty.cancel();
+      return timedOut;
+    };
+    let sigkill = u.killMode === 'mixed';
+    let timedOut = false;
+    if (!sigkill) {
+      const signalled = this.cgroupSignalled;
+      sigkill = timedOut = await wait(() => {
+        if (!signalled) cg.signal((u.killSignal ?? 'SIGTERM') as NodeJS.Signals);
+      });
+      if (timedOut) log.warn(`State 'stop-sigterm' timed out. Killing.`, { unit });
+    }
+    if (sigkill && (u.sendSIGKILL ?? true)) {
+      const kill = (u.finalKillSignal ?? 'SIGKILL') as NodeJS.Signals;
+      const killAll = (): void => {
+        for (const pid of cg.pids()) log.warn(`Killing process ${pid} (${commOf(pid)}) with signal ${kill}.`, { unit });
+        if (kill !== 'SIGKILL' || !cg.kill()) cg.signal(kill);
+      };
+      if (await wait(killAll)) log.warn('Processes still around after SIGKILL. Ignoring.', { unit });
+    }
+    cg.release();
+    return timedOut;
   }
 }
 
@@ -244,10 +335,13 @@ export function addFastListener(
  * not delivered yet. Returns the connections it had admitted whose spawn is still under way: their
  * `started`/`spawn-failed` events, like its instances' exits, still reach `onEvent` later.
  */
-export function removeFastListener(api: AcceptSpawnApi, listener: number): AcceptSpawnPending[] {
-  const { events, pending } = api.remove(listener);
+export function removeFastListener(
+  api: AcceptSpawnApi,
+  listener: number,
+): { pending: AcceptSpawnPending[]; nextIndex: number } {
+  const { events, pending, nextIndex } = api.remove(listener);
   dispatchFast(events);
-  return pending;
+  return { pending, nextIndex };
 }
 
 /** A socket whose connections the accept thread takes. */
@@ -257,6 +351,8 @@ export interface FastSocket {
   unit: ServiceUnit;
   /** The template object the capture came from: a reload that replaces it ends the fast path. */
   template: unknown;
+  /** Cgroup tracking: the tree the thread makes the instances' cgroups in. */
+  cgroups?: CgroupTree;
 }
 
 /** The text of a refusal, as the regular path words it (connection-limits.ts). */
@@ -273,23 +369,36 @@ export function refusalMessage(
   };
 }
 
-/** The instance name and service of a connection the thread accepted (numbering as the regular path's). */
+/**
+ * The instance name and service of a connection the thread accepted. The thread numbers them (it
+ * counts every connection it admitted, from the socket's nAccepted when it took the socket) and
+ * names them as connectionInstance() would: its name is the one its cgroup has.
+ */
 export function nameConnection(
   sock: SocketRuntime,
-  local: SockAddr,
-  remote: SockAddr,
+  ev: { name: string; index: number; local: SockAddr; remote: SockAddr },
 ): { instance: string; name: string } {
-  const instance = connectionInstance(sock.nAccepted, local, remote);
-  sock.nAccepted += 1;
+  if (ev.index >= sock.nAccepted) sock.nAccepted = ev.index + 1;
+  if (ev.name !== '') {
+    const at = ev.name.indexOf('@');
+    return { instance: ev.name.slice(at + 1, ev.name.length - '.service'.length), name: ev.name };
+  }
+  const instance = connectionInstance(ev.index, ev.local, ev.remote);
   return { instance, name: instanceServiceName(sock.unit.name, instance) };
 }
 
-/** How an instance's exit reads in the log and in its `service-exit` event. */
-export function exitResult(exit: { code: number | null; signal: NodeJS.Signals | null }): {
-  result: ReturnType<typeof resultOfExit>;
+/** How an instance's exit reads in the log and in its `service-exit` event (SuccessExitStatus= counts). */
+export function exitResult(
+  unit: ServiceUnit,
+  exit: { code: number | null; signal: NodeJS.Signals | null },
+): {
+  result: ReturnType<typeof resultOfUnitExit>;
   line: string;
 } {
-  return { result: resultOfExit(exit.code, exit.signal), line: `Main process exited, ${describeExit(exit)}` };
+  return {
+    result: resultOfUnitExit(unit, exit.code, exit.signal, false),
+    line: `Main process exited, ${describeExit(exit)}`,
+  };
 }
 
 export { messageOf };

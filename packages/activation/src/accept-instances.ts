@@ -31,6 +31,7 @@ import {
   remoteEnvironment,
   sourceKey,
   templateNameFor,
+  templatePrefix,
 } from './instance-name.js';
 import { TRIGGER_LIMIT_MESSAGE, takeTrigger } from './limits.js';
 import type { OpenedPort } from './open-listen.js';
@@ -318,8 +319,6 @@ export class AcceptInstances {
   // ---- the fast path (accept-fast.ts) -------------------------------------------------------------
 
   private fastApi(): AcceptSpawnApi | undefined {
-    // Each instance needs a cgroup of its own, created per connection: the regular path only.
-    if (this.core.channels.cgroupsFor(this.core.native)) return undefined;
     return this.core.requireNative().acceptSpawn;
   }
 
@@ -355,6 +354,8 @@ export class AcceptInstances {
     if (sock.state !== 'listening' || sock.fdWait || sock.pollPause || this.paused.has(sock)) return;
     if (sock.watches.length === 0 || !this.sockets.live(sock) || this.core.stopping) return;
     const u = sock.unit;
+    // Cgroup tracking: the thread makes each instance's cgroup in the tree, named as the instance.
+    const cgroups = this.core.channels.cgroupsFor(this.core.native) ? this.core.serviceOptions().cgroups : undefined;
     let listener: number;
     try {
       listener = addFastListener(
@@ -379,6 +380,8 @@ export class AcceptInstances {
             },
           },
           ...(unit.user !== undefined || unit.group !== undefined ? { watch: userDatabasePaths() } : {}),
+          names: { prefix: templatePrefix(u.name), next: sock.nAccepted },
+          ...(cgroups ? { cgroupDir: cgroups.base } : {}),
         },
         (ev) => this.onFastEvent(ev),
       );
@@ -388,7 +391,7 @@ export class AcceptInstances {
       this.regularOnly.add(sock);
       return;
     }
-    const fast = { listener, unit, template };
+    const fast: FastSocket = { listener, unit, template, ...(cgroups ? { cgroups } : {}) };
     this.fast.set(sock, fast);
     this.fastSockets.set(listener, { sock, fast });
     // The engine's watch stops; every later stop of polling (stop, failure, reload, lending…) ends
@@ -417,7 +420,9 @@ export class AcceptInstances {
     const api = this.fastApi();
     if (!fast || !api) return;
     this.fast.delete(sock);
-    const pending = removeFastListener(api, fast.listener);
+    const { pending, nextIndex } = removeFastListener(api, fast.listener);
+    // Connections still being spawned were numbered already: the regular path goes on after them.
+    if (nextIndex > sock.nAccepted) sock.nAccepted = nextIndex;
     const entry = this.fastSockets.get(fast.listener);
     if (pending.length === 0 || !entry) {
       this.fastSockets.delete(fast.listener);
@@ -469,7 +474,7 @@ export class AcceptInstances {
 
   private onFastEvent(ev: AcceptSpawnEvent): void {
     if (ev.type === 'exited') {
-      this.onFastExit(ev.pid, ev.exit);
+      this.onFastExit(ev.pid, ev.exit, ev.cgroup !== undefined);
       return;
     }
     if (ev.type === 'reap-fallback') {
@@ -494,7 +499,7 @@ export class AcceptInstances {
         sock.triggerLimit.below();
         sock.counters.triggers += 1;
         sock.counters.accepted += 1;
-        const { instance, name } = nameConnection(sock, ev.local, ev.remote);
+        const { instance, name } = nameConnection(sock, ev);
         // In flight when the listener was taken back: the engine holds its share already.
         const held = this.takePending(ev.listener, sourceKey(ev.remote));
         const admission = held
@@ -507,6 +512,7 @@ export class AcceptInstances {
           ev.invocationId,
           api,
           admission.ok ? admission.release : () => {},
+          fast.cgroups?.unit(name),
         );
         sock.instances.add(inst);
         this.fastPids.set(ev.pid, {
@@ -570,7 +576,7 @@ export class AcceptInstances {
         sock.triggerLimit.below();
         sock.counters.triggers += 1;
         sock.counters.accepted += 1;
-        const { instance, name } = nameConnection(sock, ev.local, ev.remote);
+        const { instance, name } = nameConnection(sock, ev);
         core.events.emit('accepted', { socket: unitName, service: name, instance, remote: ev.remote, local: ev.local });
         log.error(`Failed to start ${name}: ${messageOf(ev.error)}`, { unit: unitName });
         return;
@@ -583,33 +589,46 @@ export class AcceptInstances {
     }
   }
 
-  private onFastExit(pid: number, exit: { code: number | null; signal: NodeJS.Signals | null }): void {
+  /**
+   * An instance's main process was reaped. `kept`: its cgroup still holds a process it left, which
+   * goes first (FastInstance.onExit()); the instance ends after that, as a regular one.
+   */
+  private onFastExit(pid: number, exit: { code: number | null; signal: NodeJS.Signals | null }, kept: boolean): void {
     const rec = this.fastPids.get(pid);
     if (!rec) return;
     this.fastPids.delete(pid);
     const { inst } = rec;
-    inst.release();
-    // The socket went back to the regular path and fast again since: the new listener was handed
-    // counts that include this instance, and the thread only un-counts it on the old one.
-    this.releaseMoved(rec.sock, rec.listener, rec.source.key, rec.source.perSource);
-    rec.instances.delete(inst);
-    const { result, line } = exitResult(exit);
     const log = this.core.log;
+    const { result, line } = exitResult(inst.unit, exit);
     if (result === 'success') log.debug(line, { unit: inst.name });
-    else {
-      log.warn(line, { unit: inst.name });
-      log.warn(`Failed with result '${result}'.`, { unit: inst.name });
+    else log.warn(line, { unit: inst.name });
+    const finish = (timedOut: boolean): void => {
+      inst.release();
+      // The socket went back to the regular path and fast again since: the new listener was handed
+      // counts that include this instance, and the thread only un-counts it on the old one.
+      this.releaseMoved(rec.sock, rec.listener, rec.source.key, rec.source.perSource);
+      rec.instances.delete(inst);
+      const final = timedOut && result === 'success' ? 'timeout' : result;
+      if (final !== 'success') log.warn(`Failed with result '${final}'.`, { unit: inst.name });
+      this.core.events.emit('service-exit', {
+        unit: inst.name,
+        pid,
+        code: exit.code,
+        signal: exit.signal,
+        result: final,
+        restart: false,
+        stopped: inst.stopRequested,
+      });
+      inst.ended();
+      this.sockets.get(rec.socket)?.resumeAccept?.();
+    };
+    if (!kept || !inst.cgroup) {
+      finish(false);
+      return;
     }
-    this.core.events.emit('service-exit', {
-      unit: inst.name,
-      pid,
-      code: exit.code,
-      signal: exit.signal,
-      result,
-      restart: false,
-      stopped: inst.stopRequested,
+    inst.onExit(true, log).then(finish, (err: unknown) => {
+      log.warn(`Cannot drain the cgroup: ${messageOf(err)}`, { unit: inst.name });
+      finish(false);
     });
-    inst.onExit();
-    this.sockets.get(rec.socket)?.resumeAccept?.();
   }
 }
