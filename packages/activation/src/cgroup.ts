@@ -236,6 +236,52 @@ export class UnitCgroup {
   }
 }
 
+/** 257's cgroup_controller_table: a name `<controller>.…` is escaped (it could be the controller's file). */
+const CONTROLLERS = [
+  'cpu',
+  'cpuacct',
+  'cpuset',
+  'io',
+  'blkio',
+  'memory',
+  'devices',
+  'pids',
+  'bpf-firewall',
+  'bpf-devices',
+  'bpf-foreign',
+  'bpf-socket-bind',
+  'bpf-restrict-network-interfaces',
+];
+
+/** filename_is_valid(): not empty, not `.` or `..`, no `/`, at most NAME_MAX (255) bytes. */
+function filenameIsValid(p: string): boolean {
+  return p !== '' && p !== '.' && p !== '..' && !p.includes('/') && Buffer.byteLength(p) <= 255;
+}
+
+/**
+ * cg_needs_escape() (src/basic/cgroup-util.c): a name that starts with `_` or `.`, a kernel file name
+ * (`cgroup.…`, `<controller>.…`, `tasks`, `release_agent`, `notify_on_release`), or no valid file name.
+ */
+export function cgNeedsEscape(p: string): boolean {
+  if (!filenameIsValid(p)) return true;
+  if (p.startsWith('_') || p.startsWith('.')) return true;
+  if (p === 'notify_on_release' || p === 'release_agent' || p === 'tasks') return true;
+  if (p.startsWith('cgroup.')) return true;
+  return CONTROLLERS.some((c) => p.startsWith(`${c}.`));
+}
+
+/**
+ * cg_escape(): a unit's cgroup directory name as 257 makes it (`.hid.service` → `_.hid.service`,
+ * `cgroup.service` → `_cgroup.service`): `_` before a name that needs it, so that one leading `_`
+ * removed gives the name back (cg_unescape()); undefined where 257 fails with EINVAL (still no valid
+ * file name, e.g. 255 bytes plus the `_`).
+ */
+export function cgEscape(p: string): string | undefined {
+  if (!cgNeedsEscape(p)) return p;
+  const n = `_${p}`;
+  return filenameIsValid(n) ? n : undefined;
+}
+
 /** The daemon's cgroup tree (see the module comment). */
 export class CgroupTree {
   constructor(
@@ -260,11 +306,11 @@ export class CgroupTree {
     if (this.leftovers().length === 0) removeCgroup(this.base);
   }
 
-  /** The cgroup of a run of `unit` (created at its first spawn). */
+  /** The cgroup of a run of `unit` (created at its first spawn), named by cgEscape() as 257 names it. */
   unit(name: string): UnitCgroup {
-    if (name.includes('/') || name === DAEMON_LEAF || name.startsWith('.'))
-      throw new Error(`${name}: not a name for a cgroup`);
-    return new UnitCgroup(join(this.base, name));
+    const dir = cgEscape(name);
+    if (dir === undefined || dir === DAEMON_LEAF) throw new Error(`${name}: not a name for a cgroup`);
+    return new UnitCgroup(join(this.base, dir));
   }
 
   /** The unit cgroups in the tree now (what a previous daemon left, at start-up). */
