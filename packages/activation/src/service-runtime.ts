@@ -170,12 +170,14 @@ export class ServiceRuntimes {
    * (active; a oneshot that finished; a Type=simple whose execve failed after the fork), `failed`
    * (logged `Failed to start UNIT - DESCRIPTION.`), `canceled` (a stop came first), or `skipped`
    * (nothing was started: it runs already, waits to restart, hit its start limit, lacks its socket).
+   * `restarting`: the start of an auto-restart, whose conditions are not tested again.
    */
   async start(
     svc: ServiceRuntime,
     trigger: SocketRuntime | undefined,
     job?: StartJob,
     env?: Record<string, string>,
+    restarting = false,
   ): Promise<StartOutcome> {
     const { core, sockets: table } = this;
     if (svc.starting || svc.process.running || core.stopping || (svc.startJob && svc.startJob !== job)) {
@@ -193,8 +195,9 @@ export class ServiceRuntimes {
     const sockets = this.socketsFor(unit).filter((s) => s.state === 'listening' || s.state === 'running');
     // unit_start(): Condition*=/Assert*= before the start limit (service_can_start()), so that a
     // start they skip is not counted; ExecCondition= runs inside the start, after the limit counted
-    // it (fixtures/v257/start-limit-conditions).
-    const gate = this.testConditions(svc);
+    // it (fixtures/v257/start-limit-conditions). Not for an auto-restart: unit_start() tests them only
+    // when the unit is not activating, and auto-restart is (condrestart: the restarts run).
+    const gate = restarting ? 'met' : this.testConditions(svc);
     if (gate !== 'met') {
       // The sockets poll again (257: socket_trigger_notify() once the job is done), until their
       // trigger limit when the condition stays unmet.
@@ -370,11 +373,12 @@ export class ServiceRuntimes {
 
   /** A start now, also when an auto-restart is scheduled (it is canceled). */
   private startFresh(svc: ServiceRuntime, job?: StartJob, env?: Record<string, string>): Promise<StartOutcome> {
-    if (svc.restartTimer) {
+    const restarting = svc.restartTimer !== undefined;
+    if (restarting) {
       this.cancelRestart(svc);
       svc.process.clearAutoRestart();
     }
-    return this.start(svc, undefined, job, env);
+    return this.start(svc, undefined, job, env, restarting);
   }
 
   /**
@@ -433,7 +437,7 @@ export class ServiceRuntimes {
       svc.restartTimer = setTimeout(() => {
         delete svc.restartTimer;
         svc.process.clearAutoRestart();
-        void this.start(svc, undefined);
+        void this.start(svc, undefined, undefined, undefined, true);
       }, delay);
     }
     // The socket polls again while the service is dead or waiting for its restart (socket.c

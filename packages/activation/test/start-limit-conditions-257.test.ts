@@ -77,6 +77,23 @@ describe('the start limit and conditions (systemd 257)', () => {
     expect(f.log.lines.filter((l) => KEPT.test(l))).toEqual(recordedLog(rec, name, KEPT));
   }, 60_000);
 
+  it('an automatic restart does not test Condition*= again: the restarts run although the first run removed the flag', async () => {
+    const name = 'condrestart.service';
+    const flag = join(tmp('condrestart-'), 'flag');
+    const f = await fixtureEngine(FIXTURE, [name], { '/run/condrestart-flag': flag });
+    engine = f.e;
+    writeFileSync(flag, '');
+    const keys = [...KEYS, 'NRestarts'];
+    const answer = await start(f.e, name);
+    await waitFor(() => f.e.unitInfo(name)?.activeState === 'failed', 30_000, `${name} failed`).catch((err: Error) => {
+      throw new Error(`${err.message}: ours ${JSON.stringify(oursShown(f.e.unitInfo(name), keys))}`);
+    });
+    expect(answer).toBe(rec.tagged('start', name)[0]);
+    expect(oursShown(f.e.unitInfo(name), keys)).toEqual(shownKeys(rec, name, keys));
+    expect(f.out()).toEqual(rec.lines.filter((l) => l === `[ran] ${name}`));
+    expect(f.log.lines.filter((l) => KEPT.test(l))).toEqual(recordedLog(rec, name, KEPT));
+  }, 60_000);
+
   it('a socket whose service a condition skips triggers until its trigger limit; the service never hits its start limit', async () => {
     const addr = await loopback();
     const f = await fixtureEngine(FIXTURE, ['condsock.socket', 'condsock.service'], { '127.0.0.1:18971': addr });
