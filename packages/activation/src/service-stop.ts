@@ -301,7 +301,10 @@ export class ServiceStopper {
     this.s.setState('deactivating', 'stop');
     const control = this.s.run.control;
     if (control) await waitExit(control);
-    if (unit.execStop.length > 0) await this.runExecStop();
+    // EXEC_SETENV_RESULT: SERVICE_RESULT= and how the main process ended.
+    const { run, p } = this.s;
+    if (unit.execStop.length > 0)
+      await this.runExecStop({ SERVICE_RESULT: run.result, ...exitEnvironment(p.lastExit) });
   }
 
   /** The main process is gone: ExecStopPost=, then dead/failed/auto-restart and the `exit` event. */
@@ -521,8 +524,9 @@ export class ServiceStopper {
     }
     this.s.setState('deactivating', 'stop');
     const unit = p.unit;
-    // Then service_enter_signal(): KillSignal= to what is left, also after a failed ExecStop=.
-    await this.runExecStop();
+    // SERVICE_RESULT= (EXEC_SETENV_RESULT; the main process runs: no EXIT_CODE=). Then
+    // service_enter_signal(): KillSignal= to what is left, also after a failed ExecStop=.
+    await this.runExecStop({ SERVICE_RESULT: run.result });
     if (p.pid !== undefined || run.forkingStarter !== undefined) {
       p.subState = 'stop-sigterm';
       this.signalMain(unit.killSignal);

@@ -27,6 +27,9 @@ afterEach(async () => {
   engine = undefined;
 });
 
+/** A PID differs from run to run. */
+const pidless = (l: string): string => l.replace(/MAINPID=\d+/, 'MAINPID=N');
+
 const settled = (e: ActivationEngine, name: string) => (): boolean => {
   const s = e.unitInfo(name)?.activeState;
   return s === 'inactive' || s === 'failed';
@@ -59,16 +62,24 @@ describe('a failing ExecStop= or ExecStopPost= (systemd 257)', () => {
     ['postfail', 'ExecStopPost= fails: the next one is skipped, exit-code'],
     ['postfaildash', 'a `-` ExecStopPost= that fails: the next one runs, success'],
     ['stophang', 'ExecStop= outlives TimeoutStopSec=: terminated, the next ExecStop= is skipped, timeout'],
+    ['stopenv', 'ExecStop= of a running service gets SERVICE_RESULT= (no EXIT_CODE=) and $MAINPID'],
   ])(
     '%s: %s',
     async (u) => {
       const name = `${u}.service`;
       const { f, rec, own } = await run(FIXTURE, name, true);
-      expect(f.out().filter(own)).toEqual(rec.lines.filter(own));
+      expect(f.out().filter(own).map(pidless)).toEqual(rec.lines.filter(own).map(pidless));
       expect(f.log.lines.filter((l) => KEPT.test(l))).toEqual(recordedLog(rec, name, KEPT));
     },
     60_000,
   );
+
+  it('stopenvexit: ExecStop= after a clean exit gets SERVICE_RESULT=, EXIT_CODE=, EXIT_STATUS=, no $MAINPID', async () => {
+    const name = 'stopenvexit.service';
+    const { f, rec, own } = await run(FIXTURE, name, false);
+    expect(f.out().filter(own)).toEqual(rec.lines.filter(own));
+    expect(f.log.lines.filter((l) => KEPT.test(l))).toEqual(recordedLog(rec, name, KEPT));
+  }, 60_000);
 
   it('postrestart: a clean exit whose ExecStopPost= fails is exit-code, and Restart=on-failure restarts it', async () => {
     const name = 'postrestart.service';
