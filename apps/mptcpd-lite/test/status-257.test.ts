@@ -23,6 +23,7 @@ const FIXTURE = path.resolve(
   '../../../packages/activation/test/fixtures/v257/status',
 );
 const PORTS = [8711, 8712, 8713, 8714, 8715, 8716];
+const WATCHDOG = path.join(FIXTURE, '..', 'watchdog');
 
 interface Block {
   unit: string;
@@ -160,6 +161,39 @@ describe('mptcpd-lite status UNIT as systemctl status (systemd 257)', () => {
         skipActive ? ls.slice(1).filter((l) => !l.startsWith('     Active: ')) : ls;
       expect(drop(normalize(g.lines, g.unit, true)), w.unit).toEqual(drop(normalize(w.lines, w.unit, false)));
       if (!skipActive) expect(g.rc, `${w.unit} exit status`).toBe(w.rc);
+    }
+  }, 60_000);
+
+  it('Main PID: of a service whose main process was killed (the watchdog fixture): how it ended', async () => {
+    dir = tempDir('mdl-status-257-');
+    const units = path.join(dir, 'units');
+    mkdirSync(units);
+    const names = ['wd.service', 'wdterm.service'];
+    for (const f of names)
+      writeFileSync(
+        path.join(units, f),
+        readFileSync(path.join(WATCHDOG, f), 'utf8').replaceAll('/oracle/out/show.txt', path.join(dir, 'post.txt')),
+      );
+    const control = path.join(dir, 'control.sock');
+    daemon = startCli(['run', '--units', units, '--control', control]);
+    await daemon.waitFor(/^\{"event":"ready"/, 15000);
+    const recorded = readFileSync(path.join(WATCHDOG, 'expected.txt'), 'utf8').split('\n');
+    for (const u of names) {
+      expect((await runCli(['start', u, '--control', control])).code).toBe(0);
+      for (;;) {
+        const r = await runCli(['status', u, '--json', '--lines=0', '--control', control]);
+        if ((JSON.parse(r.stdout) as Array<{ activeState: string }>)[0]?.activeState === 'failed') break;
+        await new Promise((r) => setImmediate(r));
+      }
+      // driver.sh's cut of the text: the Active: line without its time, Main PID: without the number.
+      const text = (await runCli(['status', u, '--lines=0', '--control', control])).stdout.split('\n');
+      const ours = text.flatMap((l) => {
+        const active = /^ *(Active: [a-z]+ \([^)]*\)( \(Result: [a-z-]+\))?)/.exec(l);
+        if (active) return [`[status] ${u}: ${active[1]}`];
+        const main = /^ *(Main PID: )[0-9]+(.*)$/.exec(l);
+        return main ? [`[status] ${u}: ${main[1]}PID${main[2]}`] : [];
+      });
+      expect(ours).toEqual(recorded.filter((l) => l.startsWith(`[status] ${u}: `)));
     }
   }, 60_000);
 });

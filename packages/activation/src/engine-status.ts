@@ -3,6 +3,7 @@ import type { ListenKind } from '@mptcp/unit';
 import type { ListenStatus, SocketStatus, UnitInfo } from './engine-types.js';
 import { conditionShow, conditionStatusLines } from './conditions.js';
 import { instancePeer, templateNameFor } from './instance-name.js';
+import { SYSTEMD_EXIT_STATUS } from './exit-status.js';
 import { commOf } from './process-group.js';
 import { formatSockAddr, portOf, toSockAddr } from './listen-address.js';
 import type { ServiceProcess } from './service-process.js';
@@ -116,8 +117,22 @@ export function serviceUnitInfo(
     ...(snap.since !== undefined && (snap.starts > 0 || activeState !== 'inactive') ? { since: snap.since } : {}),
     unitFileState: unitFileState('service', p.unit.install),
     ...commsOf(snap.pid, snap.controlPid),
+    ...(snap.pid === undefined && snap.lastExit ? { mainExit: mainExitText(snap.lastExit, snap.result) } : {}),
     ...(p.unit.fileDescriptorStoreMax !== undefined ? { fdStoreMax: p.unit.fileDescriptorStoreMax } : {}),
   };
+}
+
+/**
+ * How systemctl status words a main process's exit: `code=exited, status=N` with the name of a libc
+ * (0, 1) or systemd (200…) status, exit_status_to_string(EXIT_STATUS_LIBC|EXIT_STATUS_SYSTEMD);
+ * `code=killed, signal=ABRT` (`dumped` for a core dump).
+ */
+function mainExitText(exit: { code: number | null; signal: string | null }, result: string | undefined): string {
+  if (exit.signal !== null)
+    return `code=${result === 'core-dump' ? 'dumped' : 'killed'}, signal=${exit.signal.replace(/^SIG/, '')}`;
+  const code = exit.code ?? 0;
+  const name = code === 0 ? 'SUCCESS' : code === 1 ? 'FAILURE' : code >= 200 ? SYSTEMD_EXIT_STATUS[code] : undefined;
+  return `code=exited, status=${code}${name ? `/${name}` : ''}`;
 }
 
 /** The names of the running main and control processes (pid_get_comm(); none once a process is gone). */

@@ -145,6 +145,11 @@ export interface UnitInfo {
   /** The running main and control processes' names (/proc/PID/comm), as systemctl status shows them. */
   mainComm?: string;
   controlComm?: string;
+  /**
+   * Service whose main process is gone: systemctl status's `(code=exited, status=1/FAILURE)` /
+   * `(code=killed, signal=ABRT)` after its ExecMainPID.
+   */
+  mainExit?: string;
   /** Service: FileDescriptorStoreMax= (systemctl status prints `FD Store: N (limit: M)` when either is set). */
   fdStoreMax?: number;
   /** Accept=yes socket: systemd's NAccepted, NConnections, NRefused. */

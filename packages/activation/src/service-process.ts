@@ -50,7 +50,16 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   state: ServiceState = 'inactive';
   subState: ServiceSubState = 'dead';
   /** The main PID (the spawned process, or MAINPID=/PIDFile=). */
-  pid: number | undefined;
+  get pid(): number | undefined {
+    return this.mainPid;
+  }
+  set pid(pid: number | undefined) {
+    this.mainPid = pid;
+    if (pid !== undefined) this.execMainPid = pid;
+  }
+  private mainPid: number | undefined;
+  /** systemd's ExecMainPID: the last main process, kept after it exited (status shows its exit). */
+  execMainPid: number | undefined;
   /** ExecStartPre=/ExecStartPost=/ExecReload=/ExecStop= process now running. */
   controlPid: number | undefined;
   /** Main processes started (incl. restarts). */
@@ -279,6 +288,7 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       ...(this.statusText !== undefined ? { statusText: this.statusText } : {}),
       ...(this.statusErrno !== undefined ? { statusErrno: this.statusErrno } : {}),
       ...(this.lastExit !== undefined ? { lastExit: this.lastExit } : {}),
+      ...(this.execMainPid !== undefined ? { execMainPid: this.execMainPid } : {}),
       fdStore: this.fdStore.list().map((e) => e.name),
       since: new Date(this.stateSince).toISOString(),
       ...(withTasks ? { tasks: this.tasks() } : {}),

@@ -130,6 +130,8 @@ export interface ServiceSnapshot {
   statusText?: string;
   statusErrno?: number;
   lastExit?: { code: number | null; signal: string | null };
+  /** systemd's ExecMainPID: the current or last main process. */
+  execMainPid?: number;
   /** FDNAME of each stored fd. */
   fdStore?: string[];
   /** When the current state was entered (ISO 8601). */

@@ -288,8 +288,14 @@ export function formatUnitStatus(u: UnitStatus): string {
   }
   const comm = (name: string | undefined): string => (name ? ` (${name})` : '');
   const control = u.controlPid !== undefined ? `${u.controlPid}${comm(u.controlComm)}` : undefined;
-  if (u.mainPid !== undefined)
-    out.push(`   Main PID: ${u.mainPid}${comm(u.mainComm)}${control ? `; Control PID: ${control}` : ''}`);
+  // The main process while it runs (with its name), else the last one with how it ended.
+  const main =
+    u.mainPid !== undefined
+      ? `${u.mainPid}${comm(u.mainComm)}`
+      : u.execMainPid !== undefined
+        ? `${u.execMainPid}${u.mainExit ? ` (${u.mainExit})` : ''}`
+        : undefined;
+  if (main !== undefined) out.push(`   Main PID: ${main}${control ? `; Control PID: ${control}` : ''}`);
   else if (control) out.push(`  Cntrl PID: ${control}`);
   if (u.statusText) out.push(`     Status: "${u.statusText}"`);
   const stored = u.fdStore?.length ?? 0;

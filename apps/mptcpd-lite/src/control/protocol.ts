@@ -63,6 +63,10 @@ export interface UnitStatus {
   /** systemd's UnitFileState of its file (`static`, `indirect`, `enabled`, `disabled`). */
   unitFileState?: string | undefined;
   mainComm?: string | undefined;
+  /** systemd's ExecMainPID: the current or last main process. */
+  execMainPid?: number | undefined;
+  /** How the last main process ended, once it has (`code=exited, status=1/FAILURE`). */
+  mainExit?: string | undefined;
   controlComm?: string | undefined;
   /** Every Listen*= port mptcpd-lite opens, also while not listening; `protocol` of an open one. */
   listen: Array<{ address: string; kind: string; protocol: string }>;

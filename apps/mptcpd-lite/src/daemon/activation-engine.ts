@@ -66,6 +66,8 @@ export function toUnitStatus(u: UnitInfo): UnitStatus {
     invocationId: svc?.invocationId,
     unitFileState: u.unitFileState,
     mainComm: u.mainComm,
+    execMainPid: svc?.execMainPid,
+    mainExit: u.mainExit,
     controlComm: u.controlComm,
     listen: (u.listen ?? []).map((l) => {
       const open = u.socket?.listen.find((o) => o.kind === l.kind && o.address === l.address);
