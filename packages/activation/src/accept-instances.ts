@@ -306,7 +306,9 @@ export class AcceptInstances {
       release();
       releaseFast();
       if (svc) sock.instances.delete(svc);
-      core.log.error(`Failed to start ${name}: ${messageOf(err)}`, { unit: sock.unit.name });
+      // Never queued (dependencies.ts logged it, as 257's socket does): no start to fail.
+      if ((err as { code?: string }).code !== 'JOB_REFUSED')
+        core.log.error(`Failed to start ${name}: ${messageOf(err)}`, { unit: sock.unit.name });
     } finally {
       // The daemon's copy must go, or the peer never sees EOF.
       if (!handOff.closed) native.close(conn.fd);

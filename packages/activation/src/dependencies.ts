@@ -11,6 +11,9 @@
  *   Wants= of a missing unit is ignored. Units of other types (targets, mounts, …) have no manager
  *   here: they count as active (documented in the README).
  * - Conflicts=: starting the unit stops the units it conflicts with (both directions).
+ * - An ordering cycle among the jobs (transaction-order.ts, fixture v257/ordering-cycle): a job that
+ *   does not matter to the start is deleted, or the start is refused (JOB_REFUSED, `Transaction order
+ *   is cyclic. …`); a socket trigger then fails the socket ('resources').
  * - A socket trigger is such a start too (socket.c socket_enter_running(): a JOB_START of the service,
  *   or of the Accept=yes instance): fixtures v257/trigger-deps. An Accept=no socket whose service's
  *   job fails `dependency` listens again; its queued connection triggers again until the trigger
@@ -57,6 +60,7 @@ import type { ServiceRuntime, ServiceRuntimes, StartOutcome } from './service-ru
 import type { ServiceState } from './service-types.js';
 import type { SocketRuntime, SocketRuntimes } from './socket-runtime.js';
 import { instanceLoadWarnings, isServiceUnit } from './templates.js';
+import { ORDER_IS_CYCLIC, type PullLink, verifyOrder } from './transaction-order.js';
 import { type UnitDefinitions, serviceNameOf } from './unit-definitions.js';
 
 /** How a dependency start job ended: as StartOutcome, plus `dependency` (a required job failed first). */
@@ -233,7 +237,20 @@ export class Dependencies {
   beforeInstance(unit: ServiceUnit | Promise<ServiceUnit>): ServiceUnit | Promise<ServiceUnit> {
     if (unit instanceof Promise) return unit.then((u) => this.beforeInstance(u));
     if (!this.hasStartDeps(unit)) return unit;
-    return this.transaction(unit, async () => undefined).then(() => unit);
+    return this.transaction(unit, async () => undefined).then(
+      () => unit,
+      (err: unknown) => {
+        // socket_enter_running()'s queue_error: never queued (an ordering cycle), the socket fails.
+        const sock = [...this.sockets.values()].find(
+          (s) => s.unit.accept && templateNameFor(s.unit.name) === templateOf(unit.name),
+        );
+        if ((err as { code?: string }).code === 'JOB_REFUSED' && sock && this.sockets.live(sock)) {
+          this.core.log.warn(`Failed to queue service startup job: ${messageOf(err)}`, { unit: sock.unit.name });
+          this.sockets.enterFailed(sock, 'resources');
+        }
+        throw err;
+      },
+    );
   }
 
   /**
@@ -259,9 +276,16 @@ export class Dependencies {
       const r = await this.services.start(svc, sock);
       if (r === 'failed') throw new ActivationError('JOB_FAILED', `Job for ${name} failed.`, { unit: name });
     }).catch((err: unknown) => {
+      const code = (err as { code?: string }).code;
+      if (code === 'JOB_REFUSED') {
+        // socket_enter_running()'s queue_error: the job was never queued, the socket fails.
+        this.core.log.warn(`Failed to queue service startup job: ${messageOf(err)}`, { unit: sock.unit.name });
+        this.sockets.enterFailed(sock, 'resources');
+        return;
+      }
       this.core.log.debug(messageOf(err), { unit: sock.unit.name });
       // socket_trigger_notify() at the job's end: listening again (the queued connection triggers anew).
-      if ((err as { code?: string }).code === 'JOB_DEPENDENCY') this.sockets.enterListeningLater(sock);
+      if (code === 'JOB_DEPENDENCY') this.sockets.enterListeningLater(sock);
     });
   }
 
@@ -273,6 +297,7 @@ export class Dependencies {
     const units = new Map<string, Unit>();
     const requiredBy = new Map<string, Set<string>>();
     const requisites = new Map<string, string[]>();
+    const links: PullLink[] = [];
     const pull = async (u: Unit): Promise<void> => {
       if (units.has(u.name)) return;
       units.set(u.name, u);
@@ -293,7 +318,9 @@ export class Dependencies {
           }
           if (key === 'Requisite') continue;
           const du = this.unitOf(dep);
-          if (du) await pull(du);
+          if (!du) continue;
+          links.push({ subject: u.name, object: dep, matters: required });
+          await pull(du);
         }
       }
     };
@@ -305,6 +332,24 @@ export class Dependencies {
       after.set(n, set);
     }
     for (const [n, u] of units) for (const b of this.names(u, 'Before')) if (units.has(b)) after.get(b)?.add(n);
+    // transaction_verify_order(): a cycle loses a job that does not matter to the anchor, or the start
+    // is refused. Units already active have no job in 257's check (transaction_drop_redundant()).
+    const order = verifyOrder(
+      { jobs: [...units.keys()].filter((n) => n === name || !this.isActive(n)), anchor: name, after, links },
+      (level, unit, text) => this.core.log[level](text, { unit }),
+    );
+    if (!order.ok) {
+      this.core.log.warn(`Requested transaction contains an unfixable cyclic ordering dependency: ${ORDER_IS_CYCLIC}`, {
+        unit: name,
+        bare: true,
+      });
+      throw new ActivationError('JOB_REFUSED', ORDER_IS_CYCLIC, { unit: name });
+    }
+    for (const d of order.deleted) {
+      units.delete(d);
+      after.delete(d);
+    }
+    for (const set of after.values()) for (const d of order.deleted) set.delete(d);
     // Conflicts=: the units in conflict with a unit of the transaction are stopped first.
     await this.stopConflicting([...units.values()]);
     let rootError: unknown;
@@ -337,11 +382,6 @@ export class Dependencies {
       jobs.set(n, j);
       return j;
     };
-    // A cycle of After= would wait forever: 257 breaks it by dropping a job; here the order is dropped.
-    if (hasCycle(after)) {
-      this.core.log.warn('Found ordering cycle; starting the units without that order.', { unit: name });
-      for (const set of after.values()) set.clear();
-    }
     const results = await Promise.all([...units.keys()].map(async (n) => [n, await jobOf(n)] as const));
     for (const [n, r] of results) {
       if (r !== 'dependency') continue;
@@ -661,19 +701,4 @@ function whereSet(unit: Unit, key: string): string {
     });
   }
   return at;
-}
-
-/** Whether the After= graph has a cycle. */
-function hasCycle(after: Map<string, Set<string>>): boolean {
-  const state = new Map<string, 1 | 2>();
-  const visit = (n: string): boolean => {
-    const s = state.get(n);
-    if (s === 1) return true;
-    if (s === 2) return false;
-    state.set(n, 1);
-    for (const a of after.get(n) ?? []) if (visit(a)) return true;
-    state.set(n, 2);
-    return false;
-  };
-  return [...after.keys()].some(visit);
 }
