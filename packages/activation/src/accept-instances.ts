@@ -20,6 +20,7 @@ import {
   removeFastListener,
   templateOf,
 } from './accept-fast.js';
+import { cgNeedsEscape } from './cgroup.js';
 import type { EngineCore } from './engine-core.js';
 import type { ServiceTemplate } from './engine-types.js';
 import { ActivationError, errnoOf, messageOf } from './errors.js';
@@ -358,6 +359,13 @@ export class AcceptInstances {
     const u = sock.unit;
     // Cgroup tracking: the thread makes each instance's cgroup in the tree, named as the instance.
     const cgroups = this.core.channels.cgroupsFor(this.core.native) ? this.core.serviceOptions().cgroups : undefined;
+    // 257 names a cgroup by cg_escape() of the unit (CgroupTree.unit()); for an instance that adds a
+    // `_` when the template's prefix asks for it (`_…`, `.…`, `cgroup.…`, `<controller>.…`), which the
+    // thread does not do: such a template stays on the regular path.
+    if (cgroups && cgNeedsEscape(`${templatePrefix(u.name)}@`)) {
+      this.regularOnly.add(sock);
+      return;
+    }
     let listener: number;
     try {
       listener = addFastListener(
