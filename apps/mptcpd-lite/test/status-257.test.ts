@@ -7,8 +7,8 @@
  * (an Accept=yes socket triggers its live instances), the Listen: line of each kind, Accepted:/Connected:,
  * Main PID: with the process name, an instance's description naming its peer, and the exit status.
  * Left out, on 257's side: what only PID 1 knows (CPU:, Memory:, Tasks:, the CGroup: tree, the
- * sockets' Invocation:), the listeners mptcpd-lite does not open (Netlink, MessageQueue), and the
- * times after `since` (ours ISO 8601).
+ * sockets' Invocation:) and the listeners mptcpd-lite does not open (Netlink, MessageQueue); of
+ * the time after `since`, its form.
  */
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -52,7 +52,8 @@ function normalize(lines: string[], unit: string, ours: boolean): string[] {
     .filter((l) => ours || !/ \((Netlink|MessageQueue)\)$/.test(l))
     .map((l) =>
       l
-        .replace(/ since .*$/, ' since TIME')
+        // 257's `since Wed 2026-12-02 17:32:19 UTC; 9ms ago`: the shape is compared, not the time.
+        .replace(/ since [A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+; ((\S+ )+ago|now)$/, ' since TIME')
         .replace(/^ Invocation: [0-9a-f]{32}$/, ' Invocation: ID')
         .replace(/Main PID: \d+/, 'Main PID: PID')
         .replace(/\b127\.0\.0\.1:(?!87\d\d\b)\d+/g, '127.0.0.1:PEER'),

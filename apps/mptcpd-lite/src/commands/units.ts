@@ -17,6 +17,7 @@ import type {
 } from '../control/protocol.js';
 import { CliError, EXIT_ERROR, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
 import { toJson } from '../json.js';
+import { formatTimestampWithRelative } from '../format/timestamp.js';
 
 /** systemctl: LSB "program is not running" for status of an inactive/failed unit. */
 export const EXIT_UNIT_INACTIVE = 3;
@@ -259,7 +260,7 @@ const SHOWS_PRESET = new Set(['enabled', 'enabled-runtime', 'disabled', 'indirec
 /**
  * `systemctl status UNIT` text, line for line as systemd 257 prints it (fixtures/v257/status), but
  * for what only PID 1 knows: the sockets' Invocation:, Tasks:/Memory:/CPU: accounting and the CGroup:
- * tree are left out, the timestamp after `since` is ISO 8601, and the log lines are the daemon's.
+ * tree are left out, and the log lines are the daemon's.
  */
 export function formatUnitStatus(u: UnitStatus): string {
   const out: string[] = [];
@@ -271,14 +272,20 @@ export function formatUnitStatus(u: UnitStatus): string {
   out.push(`     Loaded: loaded (${u.file}${fileState})`);
   const sub = u.subState !== u.activeState ? ` (${u.subState})` : '';
   const result = u.result && u.result !== 'success' ? ` (Result: ${u.result})` : '';
-  out.push(`     Active: ${u.activeState}${sub}${result}${u.since ? ` since ${u.since}` : ''}`);
+  const now = Date.now();
+  const since = u.since ? ` since ${formatTimestampWithRelative(u.since, now)}` : '';
+  out.push(`     Active: ${u.activeState}${sub}${result}${since}`);
   if (u.invocationId) out.push(` Invocation: ${u.invocationId}`);
   u.triggeredBy.forEach((t, i) =>
     out.push(`${i === 0 ? 'TriggeredBy:' : '            '} ${DOT[u.triggeredByStates?.[i] ?? 'active'] ?? '●'} ${t}`),
   );
   u.triggers.forEach((t, i) => out.push(`${i === 0 ? '   Triggers:' : '            '} ● ${t}`));
   // `  Condition: start condition unmet at …`, `     Assert: …` and their `└─ … was not met` lines.
-  out.push(...(u.conditionLines ?? []));
+  out.push(
+    ...(u.conditionLines ?? []).map((l) =>
+      l.replace(/ at (\d{4}-\d\d-\d\dT[\d:.]+Z)$/, (_m, iso: string) => ` at ${formatTimestampWithRelative(iso, now)}`),
+    ),
+  );
   u.listen.forEach((l, i) =>
     out.push(`${i === 0 ? '     Listen:' : '            '} ${l.address} (${LISTEN_TYPE[l.kind] ?? l.kind})`),
   );
