@@ -51,7 +51,7 @@ import type { EngineCore } from './engine-core.js';
 import type { ServiceTemplate } from './engine-types.js';
 import { ActivationError, messageOf } from './errors.js';
 import { readFileSync } from 'node:fs';
-import { templateNameFor } from './instance-name.js';
+import { templateNameFor, withPeerDescription } from './instance-name.js';
 import { unitStatusString } from './logger.js';
 import { takeTrigger } from './limits.js';
 import { RateLimit } from './rate-limit.js';
@@ -236,6 +236,8 @@ export class Dependencies {
    */
   beforeInstance(unit: ServiceUnit | Promise<ServiceUnit>): ServiceUnit | Promise<ServiceUnit> {
     if (unit instanceof Promise) return unit.then((u) => this.beforeInstance(u));
+    // service_set_socket_fd() before the start job: the instance is described by its peer.
+    unit = withPeerDescription(unit);
     if (!this.hasStartDeps(unit)) return unit;
     return this.transaction(unit, async () => undefined).then(
       () => unit,

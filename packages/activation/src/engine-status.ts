@@ -2,7 +2,7 @@
 import type { ListenKind } from '@mptcp/unit';
 import type { ListenStatus, SocketStatus, UnitInfo } from './engine-types.js';
 import { conditionShow, conditionStatusLines } from './conditions.js';
-import { instancePeer, templateNameFor } from './instance-name.js';
+import { instanceDescription, ownDescription, templateNameFor } from './instance-name.js';
 import { SYSTEMD_EXIT_STATUS } from './exit-status.js';
 import { commOf } from './process-group.js';
 import { formatSockAddr, portOf, toSockAddr } from './listen-address.js';
@@ -98,10 +98,9 @@ export function serviceUnitInfo(
 ): UnitInfo {
   const snap = p.snapshot(true);
   const activeState = p.state === 'auto-restart' ? 'activating' : p.state;
-  // service_set_socket_fd(): an Accept=yes instance's description names its peer.
-  const peer = accepted ? instancePeer(name) : undefined;
-  const own = p.unit.unit.description;
-  const description = peer === undefined ? own : own !== undefined ? `${own} (${peer})` : peer;
+  // service_set_socket_fd(): an Accept=yes instance's description names its peer (this one's: a
+  // fast-path instance shares the unit of the connection it was captured from).
+  const description = accepted ? instanceDescription(name, ownDescription(p.unit)) : p.unit.unit.description;
   return {
     name,
     kind: 'service',

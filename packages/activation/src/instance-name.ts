@@ -4,6 +4,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import type { PeerCredentials, SockAddr } from '@mptcp/native';
+import type { ServiceUnit } from '@mptcp/unit';
 
 const V4_MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 
@@ -139,4 +140,32 @@ export function instancePeer(serviceName: string): string | undefined {
   if (addr.includes(':')) return `[${addr}]:${port}`;
   if (/^\d+$/.test(addr)) return `vsock:${addr}:${port}`;
   return `${addr}:${port}`;
+}
+
+/** The template's own description of each instance withPeerDescription() described. */
+const ownDescriptions = new WeakMap<ServiceUnit, string | undefined>();
+
+/**
+ * An Accept=yes instance's description (service_set_socket_fd()): the template's with the peer,
+ * `DESCRIPTION (PEER)`, or PEER alone; `own` is the template's (undefined: none).
+ */
+export function instanceDescription(serviceName: string, own: string | undefined): string | undefined {
+  const peer = instancePeer(serviceName);
+  return peer === undefined ? own : own !== undefined ? `${own} (${peer})` : peer;
+}
+
+/** The instance of a connection with its description (instanceDescription()): what its log lines name. */
+export function withPeerDescription(unit: ServiceUnit): ServiceUnit {
+  if (ownDescriptions.has(unit)) return unit;
+  const own = unit.unit.description;
+  const description = instanceDescription(unit.name, own);
+  if (description === own) return unit;
+  const described: ServiceUnit = { ...unit, unit: { ...unit.unit, description } };
+  ownDescriptions.set(described, own);
+  return described;
+}
+
+/** The template's own description of an instance (before withPeerDescription()). */
+export function ownDescription(unit: ServiceUnit): string | undefined {
+  return ownDescriptions.has(unit) ? ownDescriptions.get(unit) : unit.unit.description;
 }
