@@ -3,8 +3,9 @@
  * recorded with the oracle by record.sh): a cycle through a unit pulled in by Wants= loses that unit's
  * job (the anchor runs, the wanted unit does not); a cycle of Requires= units refuses the start
  * (`systemctl start`: `Transaction order is cyclic.`; a socket trigger: the socket fails 'resources').
- * 257 walks its jobs in hashmap order, so the unit its cycle lines start with varies between runs;
- * the lines are compared with that unit and the other one of the cycle named J and O.
+ * 257 walks its jobs in hashmap order, so the unit its cycle lines start with varies between runs (of
+ * two recordings, the first began the cs and ws cycles at cd and wd, the second at cs and ws, as ours
+ * does); the lines are compared with that unit and the other one of the cycle named J and O.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
