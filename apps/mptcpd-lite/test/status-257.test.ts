@@ -5,10 +5,11 @@
  * preset: enabled` for a service with one, `enabled; preset: enabled` for a socket with one: mptcpd-lite
  * starts every socket, as an enabled one starts at boot), Active:, Invocation:, TriggeredBy:/Triggers:
  * (an Accept=yes socket triggers its live instances), the Listen: line of each kind, Accepted:/Connected:,
- * Main PID: with the process name, an instance's description naming its peer, and the exit status.
+ * Main PID: with the process name or how it ended, Duration:, an instance's description naming its
+ * peer, and the exit status.
  * Left out, on 257's side: what only PID 1 knows (CPU:, Memory:, Tasks:, the CGroup: tree, the
- * sockets' Invocation:) and the listeners mptcpd-lite does not open (Netlink, MessageQueue); of
- * the time after `since`, its form.
+ * sockets' Invocation:), the Process: lines of exited commands and the listeners mptcpd-lite does not
+ * open (Netlink, MessageQueue); of the time after `since` and of Duration:, their form.
  */
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -46,18 +47,23 @@ function recordedBlocks(): Block[] {
 
 /** What neither side can be compared on: times, pids, ids, peer ports; and what only PID 1 knows (257). */
 function normalize(lines: string[], unit: string, ours: boolean): string[] {
-  return lines
-    .filter((l) => !/^ +(CPU|Memory|Tasks|CGroup|IP|IO): /.test(l) && !/^ +[└├│]/.test(l))
-    .filter((l) => ours || !(unit.endsWith('.socket') && l.startsWith(' Invocation: ')))
-    .filter((l) => ours || !/ \((Netlink|MessageQueue)\)$/.test(l))
-    .map((l) =>
-      l
-        // 257's `since Wed 2026-12-02 17:32:19 UTC; 9ms ago`: the shape is compared, not the time.
-        .replace(/ since [A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+; ((\S+ )+ago|now)$/, ' since TIME')
-        .replace(/^ Invocation: [0-9a-f]{32}$/, ' Invocation: ID')
-        .replace(/Main PID: \d+/, 'Main PID: PID')
-        .replace(/\b127\.0\.0\.1:(?!87\d\d\b)\d+/g, '127.0.0.1:PEER'),
-    );
+  return (
+    lines
+      .filter((l) => !/^ +(CPU|Memory|Tasks|CGroup|IP|IO): /.test(l) && !/^ +[└├│]/.test(l))
+      .filter((l) => ours || !(unit.endsWith('.socket') && l.startsWith(' Invocation: ')))
+      .filter((l) => ours || !/ \((Netlink|MessageQueue)\)$/.test(l))
+      // 257's record of each exited command (ExecStart=, ExecStartPre=, …): not kept by mptcpd-lite.
+      .filter((l) => ours || !l.startsWith('    Process: '))
+      .map((l) =>
+        l
+          // 257's `since Wed 2026-12-02 17:32:19 UTC; 9ms ago`: the shape is compared, not the time.
+          .replace(/ since [A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+; ((\S+ )+ago|now)$/, ' since TIME')
+          .replace(/^ Invocation: [0-9a-f]{32}$/, ' Invocation: ID')
+          .replace(/^ {3}Duration: (\d+(\.\d+)?(min|s|ms|us) ?)+$/, '   Duration: TIME')
+          .replace(/Main PID: \d+/, 'Main PID: PID')
+          .replace(/\b127\.0\.0\.1:(?!87\d\d\b)\d+/g, '127.0.0.1:PEER'),
+      )
+  );
 }
 
 let daemon: Running | undefined;
@@ -149,6 +155,9 @@ describe('mptcpd-lite status UNIT as systemctl status (systemd 257)', () => {
       await new Promise((r) => setImmediate(r));
     await status('inst.socket');
     await status('instinst.socket');
+    expect((await runCli(['start', 'ran.service', '--control', control])).code).toBe(0);
+    await until('ran.service', (s) => s === 'inactive');
+    await status('ran.service');
 
     const want = recordedBlocks().filter((b) => b.unit !== 'enabled.service');
     const peer = (u: string): string => u.replace(/\b127\.0\.0\.1:(?!87\d\d\b)\d+/g, '127.0.0.1:PEER');

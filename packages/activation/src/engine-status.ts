@@ -4,6 +4,7 @@ import type { ListenStatus, SocketStatus, UnitInfo } from './engine-types.js';
 import { conditionShow, conditionStatusLines } from './conditions.js';
 import { instanceDescription, ownDescription, templateNameFor } from './instance-name.js';
 import { SYSTEMD_EXIT_STATUS } from './exit-status.js';
+import { formatTimespan } from './format-timespan.js';
 import { commOf } from './process-group.js';
 import { formatSockAddr, portOf, toSockAddr } from './listen-address.js';
 import type { ServiceProcess } from './service-process.js';
@@ -117,6 +118,9 @@ export function serviceUnitInfo(
     unitFileState: unitFileState('service', p.unit.install),
     ...commsOf(snap.pid, snap.controlPid),
     ...(snap.pid === undefined && snap.lastExit ? { mainExit: mainExitText(snap.lastExit, snap.result) } : {}),
+    ...((activeState === 'inactive' || activeState === 'failed') && snap.activeDurationUsec !== undefined
+      ? { duration: formatTimespan(snap.activeDurationUsec, 1000) }
+      : {}),
     ...(p.unit.fileDescriptorStoreMax !== undefined ? { fdStoreMax: p.unit.fileDescriptorStoreMax } : {}),
   };
 }

@@ -75,6 +75,9 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
   lastExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** When the current state was entered (ms since the epoch). */
   stateSince = Date.now();
+  /** When it last became active, and last stopped being active (ms since the epoch): status's Duration:. */
+  activeEnter: number | undefined;
+  activeExit: number | undefined;
   readonly fdStore: FdStore;
   private readonly run = new ServiceRun();
   private readonly starter: ServiceStarter;
@@ -183,6 +186,9 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
     this.timers.onState(this.state, state, sub ?? this.subState);
     if (sub !== undefined) this.subState = sub;
     if (this.state === state) return;
+    // ActiveEnterTimestamp/ActiveExitTimestamp (unit_notify()): reloading counts as active.
+    const active = (s: ServiceState): boolean => s === 'active' || s === 'reloading';
+    if (active(state) !== active(this.state)) this[active(state) ? 'activeEnter' : 'activeExit'] = Date.now();
     this.state = state;
     this.stateSince = Date.now();
     this.emit('state', state);
@@ -289,6 +295,9 @@ export class ServiceProcess extends EventEmitter<ServiceEvents> implements Notif
       ...(this.statusErrno !== undefined ? { statusErrno: this.statusErrno } : {}),
       ...(this.lastExit !== undefined ? { lastExit: this.lastExit } : {}),
       ...(this.execMainPid !== undefined ? { execMainPid: this.execMainPid } : {}),
+      ...(this.activeEnter !== undefined && this.activeExit !== undefined && this.activeExit >= this.activeEnter
+        ? { activeDurationUsec: (this.activeExit - this.activeEnter) * 1000 }
+        : {}),
       fdStore: this.fdStore.list().map((e) => e.name),
       since: new Date(this.stateSince).toISOString(),
       ...(withTasks ? { tasks: this.tasks() } : {}),

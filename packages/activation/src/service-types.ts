@@ -132,6 +132,8 @@ export interface ServiceSnapshot {
   lastExit?: { code: number | null; signal: string | null };
   /** systemd's ExecMainPID: the current or last main process. */
   execMainPid?: number;
+  /** How long its last active period lasted (ActiveExitTimestamp - ActiveEnterTimestamp), once over. */
+  activeDurationUsec?: number;
   /** FDNAME of each stored fd. */
   fdStore?: string[];
   /** When the current state was entered (ISO 8601). */

@@ -275,6 +275,7 @@ export function formatUnitStatus(u: UnitStatus): string {
   const now = Date.now();
   const since = u.since ? ` since ${formatTimestampWithRelative(u.since, now)}` : '';
   out.push(`     Active: ${u.activeState}${sub}${result}${since}`);
+  if (since && u.duration) out.push(`   Duration: ${u.duration}`);
   if (u.invocationId) out.push(` Invocation: ${u.invocationId}`);
   u.triggeredBy.forEach((t, i) =>
     out.push(`${i === 0 ? 'TriggeredBy:' : '            '} ${DOT[u.triggeredByStates?.[i] ?? 'active'] ?? '●'} ${t}`),

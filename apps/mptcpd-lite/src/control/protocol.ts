@@ -67,6 +67,8 @@ export interface UnitStatus {
   execMainPid?: number | undefined;
   /** How the last main process ended, once it has (`code=exited, status=1/FAILURE`). */
   mainExit?: string | undefined;
+  /** An inactive or failed unit that was active: for how long (systemd's format_timespan()). */
+  duration?: string | undefined;
   controlComm?: string | undefined;
   /** Every Listen*= port mptcpd-lite opens, also while not listening; `protocol` of an open one. */
   listen: Array<{ address: string; kind: string; protocol: string }>;

@@ -68,6 +68,7 @@ export function toUnitStatus(u: UnitInfo): UnitStatus {
     mainComm: u.mainComm,
     execMainPid: svc?.execMainPid,
     mainExit: u.mainExit,
+    duration: u.duration,
     controlComm: u.controlComm,
     listen: (u.listen ?? []).map((l) => {
       const open = u.socket?.listen.find((o) => o.kind === l.kind && o.address === l.address);
