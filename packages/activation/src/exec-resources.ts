@@ -6,7 +6,7 @@
  * running; the hooks in service-exec.ts are one call each.
  */
 import type { ExecCommand, ServiceUnit } from '@mptcp/unit';
-import { credentialsEnvironment, removeCredentials, setupCredentials } from './credentials.js';
+import { credentialsEnvironment, freshCredentials, removeCredentials, setupCredentials } from './credentials.js';
 import { ActivationError, messageOf } from './errors.js';
 import type { ServiceChild } from './exec.js';
 import {
@@ -43,7 +43,8 @@ export function setupExecResources(
     // `+`/`!` commands too: 257 sets the directories and credentials up for the unit's user.
     const ids = { uid: creds.uid ?? creds.user?.uid, gid: creds.gid ?? creds.user?.gid };
     setupExecDirectories(unit, ids, (m) => options.logger.warn(m, { unit: unit.name }));
-    setupCredentials(unit, ids);
+    // Once per run (257 reuse): fresh for ExecStartPre= and the first ExecStart= only.
+    setupCredentials(unit, ids, freshCredentials(unit, cmd));
     return route;
   } catch (err) {
     route?.release?.();

@@ -6,12 +6,13 @@
  * daemon captures output, a capture fd (output-capture.ts) whose lines are the service's own
  * output, never the daemon's.
  */
-import { closeSync, constants as fsConstants, openSync } from 'node:fs';
+import { closeSync, constants as fsConstants } from 'node:fs';
 import { errnoMessage } from '@mptcp/constants';
 import type { ServiceUnit } from '@mptcp/unit';
 import { ActivationError } from './errors.js';
 import { execContextOf } from './exec-context.js';
 import type { OutputMode } from './exec.js';
+import { openNoWait } from './open-no-wait.js';
 import type { ServiceProcessOptions, StartContext } from './service-types.js';
 
 export interface OutputRoute {
@@ -74,7 +75,8 @@ function streamOf(v: string, socket: boolean): Stream {
  * 257's acquire_path() for StandardInput=file: (O_RDONLY, O_RDWR when StandardOutput= is file: of
  * the same path) and StandardOutput=/StandardError= file: (O_WRONLY|O_CREAT, written over from
  * offset 0), append: (O_APPEND), truncate: (O_TRUNC) (libuv adds O_CLOEXEC), mode 0666 & ~UMask= (and the daemon's umask,
- * as PID 1's 022 in 257). Opened by the daemon (root, as 257's child before it drops privileges);
+ * as PID 1's 022 in 257). Opened by the daemon (root, as 257's child before it drops privileges),
+ * never waiting (open-no-wait.ts: a FIFO without its other end must not stop the daemon);
  * a file that cannot be opened fails the process at 257's step: `Failed to set up standard output:
  * No such file or directory`, 208/STDIN, 209/STDOUT, 222/STDERR.
  */
@@ -86,7 +88,7 @@ function openStdioFile(
   unit: string,
 ): number {
   try {
-    return openSync(path, flags | fsConstants.O_NOCTTY, 0o666 & ~umask);
+    return openNoWait(path, flags, 0o666 & ~umask);
   } catch (err) {
     const errno = Math.abs((err as NodeJS.ErrnoException).errno ?? 5);
     throw new ActivationError('EXEC_FAILED', `Failed to set up ${step.what}: ${errnoMessage(errno)}`, {

@@ -4,8 +4,9 @@
  * absolute LoadCredential= source fails the process 243/CREDENTIALS with 257's two lines (`Protocol
  * error`: its set-up child's exit); a missing inherited credential name is skipped. The oracle's
  * container does not show the files themselves (the recording's `ls` fails); what they are follows
- * exec-credential.c: one file per ID, 0400, owned by User=, the loaded file first, SetCredential= as
- * the default of an ID whose source is missing, the directory 0500 owned by User=, gone after the run.
+ * exec-credential.c: one file per ID, the loaded file first, SetCredential= as the default of an ID
+ * whose source is missing, gone after the run; root's, 0440 in a 0550 directory of User='s group
+ * (credentials.ts: the service must not be able to change what the root daemon removes).
  * SetCredentialEncrypted=, LoadCredentialEncrypted=, ImportCredential= are refused (243, fail closed).
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -70,10 +71,12 @@ describe('credentials (systemd 257)', () => {
         '[cr] ls: host',
         '[cr] ls: token',
         '[cr] token: s3cret',
-        '[stat] DIR 500 daemon',
-        '[stat] DIR/fallback 400 daemon',
-        '[stat] DIR/host 400 daemon',
-        '[stat] DIR/token 400 daemon',
+        // Root's, readable by the service's group (257: root's on a read-only tmpfs, an ACL for
+        // the user; stat shows 550/440 there too): the service can neither write nor chmod.
+        '[stat] DIR 550 root',
+        '[stat] DIR/fallback 440 root',
+        '[stat] DIR/host 440 root',
+        '[stat] DIR/token 440 root',
         '[fallback] default!',
       ]),
     );
