@@ -56,6 +56,7 @@ export function socketUnitInfo(sock: SocketRuntime): UnitInfo {
     triggeredBy: [],
     ...conditionInfo(sock, sock.unit),
     ...(sock.since !== undefined ? { since: sock.since } : {}),
+    ...(sock.invocationId !== undefined ? { invocationId: sock.invocationId } : {}),
     unitFileState: unitFileState('socket', sock.unit.install),
     ...commsOf(undefined, status.controlPid),
     listen: listenLines(sock),

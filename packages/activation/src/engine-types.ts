@@ -150,6 +150,8 @@ export interface UnitInfo {
    * `(code=killed, signal=ABRT)` after its ExecMainPID.
    */
   mainExit?: string;
+  /** A socket's current or last invocation ID (a service's is in `service`). */
+  invocationId?: string;
   /** An inactive or failed unit that was active: how long, as systemctl status's `Duration: 1.004s`. */
   duration?: string;
   /** Service: FileDescriptorStoreMax= (systemctl status prints `FD Store: N (limit: M)` when either is set). */

@@ -16,6 +16,7 @@ import { formatSockAddr } from './listen-address.js';
 import { TRIGGER_LIMIT_MESSAGE, connectionLimitsFor, triggerLimitOf } from './limits.js';
 import type { ReadableWatch } from './native-binding.js';
 import { type OpenedPort, type Preopened, closePorts, closePreopened, openPorts, preopenPorts } from './open-listen.js';
+import { invocationId } from './environment.js';
 import { RateLimit } from './rate-limit.js';
 import { activeStateOf } from './socket-active-state.js';
 import type { SocketControl } from './socket-exec.js';
@@ -56,6 +57,8 @@ export interface SocketRuntime {
   control?: SocketControl;
   /** When its ActiveState last changed (ISO 8601); unset until the first start. */
   since?: string;
+  /** The current or last start's invocation ID (systemctl status's Invocation:). */
+  invocationId?: string;
   /** A start or stop with control commands under way. */
   busy?: Promise<void>;
   /** A stop was asked for during that start: it ends in the stop states once its command is killed. */
@@ -289,6 +292,12 @@ export class SocketRuntimes {
     if (sock.state === state && result === undefined) return;
     // systemctl status's `since`: when the socket's ActiveState last changed.
     if (activeStateOf(state) !== activeStateOf(sock.state)) sock.since = new Date().toISOString();
+    // unit_acquire_invocation_id(): each start from inactive or failed is a new invocation.
+    if (
+      ['inactive', 'failed'].includes(activeStateOf(sock.state)) &&
+      !['inactive', 'failed'].includes(activeStateOf(state))
+    )
+      sock.invocationId = invocationId();
     sock.state = state;
     this.core.events.emit('socket-state', { socket: sock.unit.name, state, result: sock.result });
   }

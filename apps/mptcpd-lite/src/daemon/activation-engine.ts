@@ -63,7 +63,7 @@ export function toUnitStatus(u: UnitInfo): UnitStatus {
     restarts: svc?.restarts,
     fdStore: svc?.fdStore,
     fdStoreMax: u.fdStoreMax,
-    invocationId: svc?.invocationId,
+    invocationId: svc?.invocationId ?? u.invocationId,
     unitFileState: u.unitFileState,
     mainComm: u.mainComm,
     execMainPid: svc?.execMainPid,
