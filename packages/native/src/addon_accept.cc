@@ -781,7 +781,7 @@ class Acceptor {
       if (mkdirat(l.cgroups->fd, name.c_str(), 0755) < 0 && errno != EEXIST) {
         err = errno;
         step = "mkdir";
-      } else if ((cgfd = openat(l.cgroups->fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+      } else if ((cgfd = openat(l.cgroups->fd, name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
         err = errno;
         step = "open";
         unlinkat(l.cgroups->fd, name.c_str(), AT_REMOVEDIR);
