@@ -415,7 +415,7 @@ function replace(dir: string, work: string): void {
 
 /** The run is over (unit_destroy_runtime_data()): the unit's credentials go. */
 export function removeCredentials(unit: ServiceUnit): void {
-  if (!credentialSpec(unit)) return;
-  setUp.delete(unit.name);
+  // Also when a daemon reload dropped the unit's credentials while it ran: what was written goes.
+  if (!setUp.delete(unit.name) && !credentialSpec(unit)) return;
   removeTree(credentialsDirectory(unit));
 }

@@ -106,4 +106,20 @@ describe('credentials of a run', () => {
     await e.startUnit(name);
     expect(lines(out)).toEqual(['t_sub_f', 't_top', 'x', 'secret', '550 root', '440 root']);
   });
+
+  it('a daemon reload that drops the credentials of a running unit: its directory still goes at the end of the run', async (ctx) => {
+    need(ctx, root);
+    const name = `credgone-${process.pid}.service`;
+    const unit = (creds: boolean): Record<string, string> => ({
+      [name]: `[Service]\n${creds ? 'SetCredential=x:1\n' : ''}ExecStart=/bin/sleep 600\n`,
+    });
+    const e = new ActivationEngine({ logger: testLogger() });
+    engine = e;
+    await e.start(await loadUnits(unitDir(unit(true))));
+    await e.startUnit(name);
+    expect(existsSync(`/run/credentials/${name}/x`)).toBe(true);
+    await e.reload(await loadUnits(unitDir(unit(false))));
+    await e.stopUnit(name);
+    expect(existsSync(`/run/credentials/${name}`)).toBe(false);
+  });
 });
