@@ -20,6 +20,7 @@
  * every stop of its watch takes the listener back from the thread, and the events not yet
  * delivered are handled at once, so the counts are exact on both sides of the switch.
  */
+import { pullsInUnits } from './dependencies.js';
 import { dynamicUser } from './dynamic-user.js';
 import type { AcceptSpawnEvent, AcceptSpawnPending, SockAddr, SpawnProcessOptions } from '@mptcp/native';
 import type { ServiceUnit } from '@mptcp/unit';
@@ -61,6 +62,7 @@ const CONNECTION_FD = -2;
  */
 export function fastEligible(unit: ServiceUnit, instance: string): boolean {
   if (unit.execStart.length !== 1) return false;
+  if (actsPerStart(unit)) return false;
   if (
     unit.execStartPre.length +
       unit.execStartPost.length +
@@ -99,6 +101,21 @@ export function fastEligible(unit: ServiceUnit, instance: string): boolean {
   // The instance as %i/%n give it (escaped) and as %I/%f give it (unescaped, `/`-separated).
   const forms = [instance, unescapeInstance(instance)].map((f) => JSON.stringify(f).slice(1, -1));
   return !forms.some((f) => text.includes(f));
+}
+
+/** [Unit] directives that make each start of a unit a job of its own (dependencies.ts, exec-condition.ts). */
+const PER_START_KEYS = ['OnFailure', 'OnSuccess', 'PartOf', 'PropagatesStopTo', 'StopPropagatedFrom'];
+
+/**
+ * Whether each instance's start does more than run its commands: 257 tests its Condition*=/Assert*=,
+ * pulls in its Requires=/Wants=/BindsTo=/Upholds= (and stops its Conflicts=), and starts its
+ * OnSuccess=/OnFailure= units, per connection; the accept thread does none of that.
+ */
+function actsPerStart(unit: ServiceUnit): boolean {
+  const u = unit.unit;
+  if ((u.conditions?.length ?? 0) + (u.asserts?.length ?? 0) > 0) return true;
+  if (pullsInUnits(unit)) return true;
+  return PER_START_KEYS.some((k) => (u.extra[k] ?? []).some((v) => v.trim() !== ''));
 }
 
 /**

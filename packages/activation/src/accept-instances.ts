@@ -38,6 +38,7 @@ import { TRIGGER_LIMIT_MESSAGE, takeTrigger } from './limits.js';
 import type { OpenedPort } from './open-listen.js';
 import { usesSocketStdio } from './service-output.js';
 import { ServiceProcess, type StartContext } from './service-process.js';
+import type { ServiceExit } from './service-types.js';
 import type { SocketRuntime, SocketRuntimes } from './socket-runtime.js';
 import { SpawnBudget } from './spawn-budget.js';
 import type { TemplateResolver } from './templates.js';
@@ -86,6 +87,8 @@ export class AcceptInstances {
     private readonly sockets: SocketRuntimes,
     private readonly template: (name: string) => ServiceTemplate | undefined,
     private readonly instantiate: TemplateResolver,
+    /** A regular instance ended (its template's OnFailure=/OnSuccess=: dependencies.ts). */
+    private readonly ended?: (unit: ServiceUnit, exit: ServiceExit, invocationId: string | undefined) => void,
   ) {}
 
   /** A running instance by name (`echo@3-127.0.0.1:80-127.0.0.1:5000.service`). */
@@ -284,6 +287,7 @@ export class AcceptInstances {
         releaseFast();
         instances.delete(proc);
         core.events.emit('service-exit', exit);
+        this.ended?.(proc.unit, exit, proc.lastInvocationId);
         // An fd came free: a socket that ran out of them accepts again.
         this.sockets.get(sock.unit.name)?.resumeAccept?.();
       });

@@ -57,7 +57,8 @@ import { takeTrigger } from './limits.js';
 import { RateLimit } from './rate-limit.js';
 import { exitEnvironment } from './service-exec.js';
 import type { ServiceRuntime, ServiceRuntimes, StartOutcome } from './service-runtime.js';
-import type { ServiceState } from './service-types.js';
+import type { ServiceResult } from './restart-policy.js';
+import type { ServiceExit, ServiceState } from './service-types.js';
 import type { SocketRuntime, SocketRuntimes } from './socket-runtime.js';
 import { instanceLoadWarnings, isServiceUnit } from './templates.js';
 import { ORDER_IS_CYCLIC, type PullLink, verifyOrder } from './transaction-order.js';
@@ -70,6 +71,13 @@ type JobResult = StartOutcome | 'dependency';
 const REQUIRING = ['Requires', 'BindsTo'] as const;
 const UNSUPPORTED = ['PropagatesReloadTo', 'ReloadPropagatedFrom'];
 /** The directives that make a start pull in (or stop) other units. */
+/** How a run ended, for MONITOR_*= of its OnFailure=/OnSuccess= handlers. */
+interface RunEnd {
+  result: ServiceResult;
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  invocationId: string | undefined;
+}
+
 const START_DEPS = ['Requires', 'Requisite', 'BindsTo', 'Wants', 'Upholds', 'Conflicts'];
 /** The directives whose units a stop or restart of the unit they name propagates to (UNIT_ATOM_PROPAGATE_STOP). */
 const PROPAGATE_STOP = ['Requires', 'Requisite', 'BindsTo', 'PartOf'] as const;
@@ -533,8 +541,19 @@ export class Dependencies {
         for (const t of this.stopTargets(name)) if (this.isLive(t)) void this.hooks.stopUnit(t).catch(() => undefined);
     }
     if ((to === 'inactive' || to === 'failed') && !wasDown) this.uphold(rt);
-    if (failed && from !== 'failed') this.triggerOnTermination(p.unit, 'OnFailure', rt);
-    else if (succeeded && !wasDown) this.triggerOnTermination(p.unit, 'OnSuccess', rt);
+    const end = { result: p.lastResult ?? 'success', exit: p.lastExit, invocationId: p.lastInvocationId };
+    if (failed && from !== 'failed') this.triggerOnTermination(p.unit, 'OnFailure', end);
+    else if (succeeded && !wasDown) this.triggerOnTermination(p.unit, 'OnSuccess', end);
+  }
+
+  /**
+   * An Accept=yes instance ended (accept-instances.ts): a unit of its own in 257, so its template's
+   * OnFailure=/OnSuccess= start as for any service (unit_notify(): failed, or inactive after active).
+   */
+  afterInstance(unit: ServiceUnit, exit: ServiceExit, invocationId: string | undefined): void {
+    if (this.core.stopping) return;
+    const end = { result: exit.result, exit: { code: exit.code, signal: exit.signal }, invocationId };
+    this.triggerOnTermination(unit, exit.result === 'success' ? 'OnSuccess' : 'OnFailure', end);
   }
 
   /** The active unit that Upholds= `name`, if any (unit_is_upheld_by_active()). */
@@ -582,13 +601,12 @@ export class Dependencies {
     return 'replace';
   }
 
-  private triggerOnTermination(unit: ServiceUnit, key: 'OnFailure' | 'OnSuccess', rt: ServiceRuntime): void {
+  private triggerOnTermination(unit: ServiceUnit, key: 'OnFailure' | 'OnSuccess', end: RunEnd): void {
     const handlers = this.names(unit, key);
     if (handlers.length === 0) return;
-    const p = rt.process;
-    const env: Record<string, string> = { MONITOR_SERVICE_RESULT: p.lastResult ?? 'success' };
-    for (const [k, v] of Object.entries(exitEnvironment(p.lastExit ?? undefined))) env[`MONITOR_${k}`] = v;
-    if (p.lastInvocationId) env.MONITOR_INVOCATION_ID = p.lastInvocationId;
+    const env: Record<string, string> = { MONITOR_SERVICE_RESULT: end.result };
+    for (const [k, v] of Object.entries(exitEnvironment(end.exit ?? undefined))) env[`MONITOR_${k}`] = v;
+    if (end.invocationId) env.MONITOR_INVOCATION_ID = end.invocationId;
     env.MONITOR_UNIT = unit.name;
     // After the unit's own job has ended (its `Failed to start …` line comes first, as in 257).
     setImmediate(() => this.startHandlers(unit, key, handlers, env));

@@ -115,6 +115,7 @@ export class ActivationEngine extends EventEmitter<EngineEvents> {
       (name) => this.defs.templates.get(name),
       // An instance's start job pulls in its dependencies first (dependencies.ts).
       (template, name) => this.deps.beforeInstance(this.defs.instantiate(template, name)),
+      (unit, exit, invocationId) => this.deps.afterInstance(unit, exit, invocationId),
     );
   }
 

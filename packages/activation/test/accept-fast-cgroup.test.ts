@@ -4,9 +4,10 @@
  * thread starts is in a cgroup of its own named as its unit (where the regular path puts it), a
  * process an instance leaves behind with setsid() and a fork is reached by a stop and by the drain
  * after the instance's exit, and every cgroup is removed once empty. Also SuccessExitStatus= on the
- * fast path (with or without cgroups). Needs root and a writable cgroup2 with cgroup.kill.
+ * fast path (with or without cgroups), and the templates whose [Unit] acts per start (Condition*=, Wants=,
+ * OnSuccess=, …) staying on the regular path. The cgroup cases need root and a writable cgroup2 with cgroup.kill.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import * as nativeModule from '@mptcp/native';
@@ -147,6 +148,74 @@ describe('Accept=yes fast path: SuccessExitStatus=', () => {
     await waitFor(() => results.size === 4, 20_000, 'four instances to end');
     expect(n.spawns()).toBe(1);
     expect([...results.values()]).toEqual(['success', 'success', 'success', 'success']);
+  });
+});
+
+describe('Accept=yes fast path: what [Unit] does per instance keeps the regular path', () => {
+  // 257 starts each instance as a unit of its own: its Condition*=/Assert*= are tested, its
+  // Requires=/Wants= pulled in and its OnSuccess=/OnFailure= started, per connection. The accept
+  // thread does none of that, so such a template's instances are never handed to it.
+  async function served(files: Record<string, string>, name: string) {
+    const n = countingNative();
+    const dir = unitDir({ [`${name}.socket`]: `[Socket]\nListenStream=${await loopback()}\nAccept=yes\n`, ...files });
+    engine = new ActivationEngine({ logger: quiet, native: n.api });
+    const results = resultsOf(engine);
+    expect((await engine.start(await loadUnits(dir))).failed).toEqual([]);
+    const port = engine.socket(`${name}.socket`)?.listen[0]?.port as number;
+    return { n, port, results };
+  }
+
+  it('Condition*=: tested for every instance (a later connection is skipped once it is unmet)', async () => {
+    const flag = join(tmp('act-fastcond-'), 'flag');
+    writeFileSync(flag, '');
+    const { n, port, results } = await served(
+      {
+        'fc@.service': `[Unit]\nConditionPathExists=${flag}\n[Service]\nExecStart=/bin/echo served\nStandardInput=socket\n`,
+      },
+      'fc',
+    );
+    expect(await exchange(port)).toBe('served\n');
+    await waitFor(() => results.size === 1, 20_000, 'the first instance to end');
+    expect(n.templates).toHaveLength(0);
+    expect(await exchange(port)).toBe('served\n');
+    rmSync(flag);
+    expect(await exchange(port)).toBe('');
+    expect(n.spawns()).toBe(2);
+  });
+
+  it('OnSuccess=: started after every instance', async () => {
+    const marks = join(tmp('act-fastonsucc-'), 'marks');
+    const { n, port } = await served(
+      {
+        'fo@.service': '[Unit]\nOnSuccess=mark.service\n[Service]\nExecStart=/bin/echo hi\nStandardInput=socket\n',
+        'mark.service': `[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo x >> ${marks}'\n`,
+      },
+      'fo',
+    );
+    const count = () => (existsSync(marks) ? readFileSync(marks, 'latin1').split('\n').length - 1 : 0);
+    for (let i = 1; i <= 3; i++) {
+      expect(await exchange(port)).toBe('hi\n');
+      await waitFor(() => count() === i, 20_000, `OnSuccess= after instance ${i}`);
+    }
+    expect(n.templates).toHaveLength(0);
+  });
+
+  it('Wants=: pulled in for every instance', async () => {
+    const marks = join(tmp('act-fastwants-'), 'marks');
+    const { n, port } = await served(
+      {
+        'fw@.service':
+          '[Unit]\nWants=dep.service\nAfter=dep.service\n[Service]\nExecStart=/bin/echo hi\nStandardInput=socket\n',
+        'dep.service': `[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo x >> ${marks}'\n`,
+      },
+      'fw',
+    );
+    const count = () => (existsSync(marks) ? readFileSync(marks, 'latin1').split('\n').length - 1 : 0);
+    for (let i = 1; i <= 3; i++) {
+      expect(await exchange(port)).toBe('hi\n');
+      expect(count()).toBe(i);
+    }
+    expect(n.templates).toHaveLength(0);
   });
 });
 
