@@ -33,7 +33,7 @@
  * SetCredentialEncrypted=, LoadCredentialEncrypted= and ImportCredential= are refused (sandbox.ts,
  * 243/CREDENTIALS): the service never runs without the credentials it asked for.
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random-id.js';
 import {
   type Stats,
   closeSync,
@@ -376,7 +376,7 @@ export function setupCredentials(
     }
     // Written aside ('#' is in no unit name), then renamed into place: a process of the run that
     // has the old directory open sees it whole until it goes.
-    const work = join(CREDENTIALS_ROOT, `.#${unit.name}.${randomBytes(6).toString('hex')}`);
+    const work = join(CREDENTIALS_ROOT, `.#${unit.name}.${randomHex(6)}`);
     mkdirSync(work, 0o700);
     try {
       const w: Writer = { dir: work, written: new Set(), left: CREDENTIALS_TOTAL_SIZE_MAX, owner: ownerFor(uid, gid) };

@@ -17,9 +17,16 @@
  * found, never a file put at the path since.
  */
 import { closeSync, constants as fsc, fstatSync, openSync } from 'node:fs';
-import { isatty } from 'node:tty';
+import { createRequire } from 'node:module';
 
 const O_CLOEXEC = 0o2000000;
+
+/** isatty(3); node:tty (which loads node:net) only once a character device is named. */
+function isTerminal(fd: number): boolean {
+  const tty = (process.getBuiltinModule?.('node:tty') ??
+    createRequire(import.meta.url)('node:tty')) as typeof import('node:tty');
+  return tty.isatty(fd);
+}
 
 /** open(path, flags, mode) that never blocks; the fd has the flags' access mode and O_APPEND, not O_NONBLOCK. */
 export function openNoWait(path: string, flags: number, mode: number): number {
@@ -28,7 +35,7 @@ export function openNoWait(path: string, flags: number, mode: number): number {
   let both: number | undefined;
   try {
     const st = fstatSync(first);
-    if (st.isCharacterDevice() && isatty(first)) return first;
+    if (st.isCharacterDevice() && isTerminal(first)) return first;
     const self = `/proc/self/fd/${first}`;
     if (st.isFIFO()) both = openSync(self, fsc.O_RDWR | fsc.O_NONBLOCK | O_CLOEXEC);
     // O_CREAT, O_EXCL and O_TRUNC did their work in the first open.
