@@ -526,7 +526,7 @@ export class AcceptInstances {
           ev.invocationId,
           api,
           admission.ok ? admission.release : () => {},
-          fast.cgroups?.unit(name),
+          fast.cgroups,
         );
         sock.instances.add(inst);
         this.fastPids.set(ev.pid, {
