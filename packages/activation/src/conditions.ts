@@ -34,6 +34,7 @@ import { type UnitCondition, isHiddenOrBackupFile, parseBoolean, parseSize, stre
 import { capabilityFromName } from './capabilities.js';
 import { ActivationError } from './errors.js';
 import { fnmatch } from './fnmatch.js';
+import { globExists } from './glob.js';
 import type { LogFields } from './logger.js';
 import { unitStatusString } from './logger.js';
 import { resolveGroup, resolveUser } from './user.js';
@@ -301,27 +302,6 @@ function lstatOr(p: string): Stats | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** glob_exists(): any path matches the pattern (components matched one by one as glob(3): FNM_PERIOD). */
-function globExists(pattern: string): boolean {
-  const parts = pattern.split('/').filter((x) => x !== '');
-  const walk = (dir: string, i: number): boolean => {
-    if (i === parts.length) return accessible(dir);
-    const part = parts[i] as string;
-    if (!/[*?[]/.test(part)) return walk(`${dir === '/' ? '' : dir}/${part.replace(/\\(.)/g, '$1')}`, i + 1);
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      return false;
-    }
-    for (const n of names) {
-      if (fnmatch(part, n, { period: true }) && walk(`${dir === '/' ? '' : dir}/${n}`, i + 1)) return true;
-    }
-    return false;
-  };
-  return walk('/', 0);
 }
 
 interface MountEntry {

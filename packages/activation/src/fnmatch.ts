@@ -22,14 +22,18 @@ export interface FnmatchFlags {
 
 /** Whether `string` matches `pattern` (fnmatch() == 0). */
 export function fnmatch(pattern: string, string: string, flags: FnmatchFlags = {}): boolean {
+  return fnmatchBytes(Buffer.from(pattern, 'utf8'), Buffer.from(string, 'utf8'), flags);
+}
+
+/** fnmatch() of bytes, as the C function sees them: a file name that is not UTF-8 (glob's readdir()). */
+export function fnmatchBytes(pattern: Uint8Array, string: Uint8Array, flags: FnmatchFlags = {}): boolean {
   const p = cString(pattern, true);
   const s = cString(string, false);
   return new Matcher(p, s, flags.casefold === true).match(0, 0, flags.period === true, undefined);
 }
 
 /** The C string's bytes (up to a NUL, as strlen() would see it); the pattern gets its NUL at the end. */
-function cString(text: string, terminated: boolean): Uint8Array {
-  const bytes = Buffer.from(text, 'utf8');
+function cString(bytes: Uint8Array, terminated: boolean): Uint8Array {
   const nul = bytes.indexOf(0);
   const len = nul < 0 ? bytes.length : nul;
   const out = new Uint8Array(len + (terminated ? 1 : 0));
