@@ -97,6 +97,36 @@ function nextBraceSub(p: Buffer, from: number): number {
   return i < p.length ? i : -1;
 }
 
+/**
+ * GLOB_BRACE's expansion, as glibc's glob() does it before matching: `{a,b}` becomes each
+ * alternative (nested braces too, left to right); `\{` and `\,` are not braces or commas; a `{`
+ * without its `}` leaves the pattern as it is. The `\` escapes stay (for fnmatch()).
+ */
+export function expandBraces(pattern: string): string[] {
+  const expand = (p: Buffer): Buffer[] => braceAlternatives(p)?.flatMap(expand) ?? [p];
+  // Braces are ASCII: cutting at them keeps UTF-8 sequences whole.
+  return expand(Buffer.from(pattern, 'utf8')).map((b) => b.toString('utf8'));
+}
+
+/** The patterns the first `{…}` stands for, each with the text around it; undefined without a valid one. */
+function braceAlternatives(pattern: Buffer): Buffer[] | undefined {
+  const begin = firstBrace(pattern);
+  if (begin < 0) return undefined;
+  let next = nextBraceSub(pattern, begin + 1);
+  let rest = next;
+  while (rest >= 0 && pattern[rest] !== RBRACE) rest = nextBraceSub(pattern, rest + 1);
+  if (rest < 0) return undefined;
+  const head = pattern.subarray(0, begin);
+  const tail = pattern.subarray(rest + 1);
+  const out: Buffer[] = [];
+  for (let p = begin + 1; ;) {
+    out.push(Buffer.concat([head, pattern.subarray(p, next), tail]));
+    if (pattern[next] === RBRACE) return out;
+    p = next + 1;
+    next = nextBraceSub(pattern, p);
+  }
+}
+
 /** The first `{` that is not escaped, or -1. */
 function firstBrace(p: Buffer): number {
   for (let i = 0; i < p.length; i++) {
@@ -154,24 +184,13 @@ function* search(pattern: Buffer, given: Flags): Generator<Buffer, void, undefin
   if (pattern.length > 0 && pattern[pattern.length - 1] === SLASH) flags.onlyDir = true;
 
   if (flags.brace) {
-    const begin = firstBrace(pattern);
-    if (begin >= 0) {
-      let next = nextBraceSub(pattern, begin + 1);
-      let rest = next;
-      while (rest >= 0 && pattern[rest] !== RBRACE) rest = nextBraceSub(pattern, rest + 1);
-      if (rest >= 0) {
-        const head = pattern.subarray(0, begin);
-        const tail = pattern.subarray(rest + 1);
-        for (let p = begin + 1; ;) {
-          yield* search(Buffer.concat([head, pattern.subarray(p, next), tail]), flags);
-          if (pattern[next] === RBRACE) return;
-          p = next + 1;
-          next = nextBraceSub(pattern, p);
-        }
-      }
-      // An invalid brace expression: no brace expansion at all.
-      flags.brace = false;
+    const alternatives = braceAlternatives(pattern);
+    if (alternatives) {
+      for (const alt of alternatives) yield* search(alt, flags);
+      return;
     }
+    // No brace, or an invalid brace expression: no brace expansion at all.
+    flags.brace = false;
   }
 
   const slash = pattern.lastIndexOf(SLASH);

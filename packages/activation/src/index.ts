@@ -62,6 +62,8 @@ export { openPorts, closePorts, protocolFor, openSocketSpec, type OpenedPort, ty
 export { formatSockAddr, toSockAddr } from './listen-address.js';
 export { loadNative, adaptNative, nativeSpawnDisabled, type NativeApi, type ReadableWatch } from './native-binding.js';
 export { defaultTemplateResolver, substituteInstance, unescapeInstance, type TemplateResolver } from './templates.js';
+export { fnmatch, fnmatchBytes, type FnmatchFlags } from './fnmatch.js';
+export { expandBraces, glob, globExists } from './glob.js';
 export { clearUserCache, useUserDatabase, type UserDatabase } from './user.js';
 export {
   listenFds,

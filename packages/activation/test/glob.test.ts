@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { glob, globExists } from '../src/glob.js';
+import { expandBraces, glob, globExists } from '../src/glob.js';
 
 type Row = [pattern: string, ret: 0 | 3, paths: string[]];
 
@@ -78,5 +78,23 @@ describe(`glob() as glibc ${recorded.glibc} ${recorded.flags} (fixtures/glibc-gl
     writeFileSync(Buffer.concat([Buffer.from(`${root}/latin1-`), Buffer.of(0xe9)]), '');
     expect(glob(`${root}/latin1-?`).map((p) => p.subarray(root.length).toString('latin1'))).toEqual(['/latin1-é']);
     rmSync(Buffer.concat([Buffer.from(`${root}/latin1-`), Buffer.of(0xe9)]));
+  });
+});
+
+describe('expandBraces() (GLOB_BRACE before matching)', () => {
+  it.each([
+    ['{a,b}/x', ['a/x', 'b/x']],
+    ['{a,{b,c}}d', ['ad', 'bd', 'cd']],
+    ['*.{js,mjs}', ['*.js', '*.mjs']],
+    ['{,x}', ['', 'x']],
+    ['{a}', ['a']],
+    ['\\{a,b}', ['\\{a,b}']],
+    ['{a,b\\,c}', ['a', 'b\\,c']],
+    ['{a', ['{a']],
+    ['{a/{b,c}', ['{a/{b,c}']],
+    ['a}', ['a}']],
+    ['{é,ü}', ['é', 'ü']],
+  ])('%s', (pattern, alternatives) => {
+    expect(expandBraces(pattern)).toEqual(alternatives);
   });
 });

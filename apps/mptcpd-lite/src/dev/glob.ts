@@ -2,54 +2,45 @@
  * `--ignore` globs, with .gitignore's two shapes: a pattern without `/` (`node_modules`, `*.log`)
  * matches a file or directory name at any depth; a pattern with `/` (`src/gen/**`, `/dist`) matches
  * the path relative to the watched root. A matched directory excludes everything below it.
- * Syntax: `*` (within one name), `**` (any number of names), `?`, `[abc]`, `[!a-z]`, `{a,b}`.
+ * Syntax: `{a,b}` first (expandBraces(), as glob(3)'s GLOB_BRACE), then each `/`-separated part is
+ * one name matched by fnmatch(3) (@mptcp/activation's fnmatch(), the same that ConditionHost= and
+ * ConditionPathExistsGlob= use): `*`, `?`, `[abc]`, `[!a-z]`, `[]x]` (a `]` first is a member),
+ * `[[:digit:]]`, `\` escapes. A part that is `**` matches any number of names (`a/**` /
+ * `**` at the end: one or more); `**` inside a part is a `*`, as in .gitignore.
  */
+import { expandBraces, fnmatch } from '@mptcp/activation';
 
-/** Translates one glob to an anchored RegExp over `/`-separated paths. */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  let i = 0;
-  let braces = 0;
-  while (i < glob.length) {
-    const c = glob[i] as string;
-    if (c === '*') {
-      if (glob[i + 1] === '*') {
-        // `**/` matches zero or more directories; a trailing or lone `**` matches anything.
-        const slash = glob[i + 2] === '/';
-        re += slash ? '(?:.*/)?' : '.*';
-        i += slash ? 3 : 2;
-        continue;
-      }
-      re += '[^/]*';
-    } else if (c === '?') {
-      re += '[^/]';
-    } else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) {
-        re += '\\[';
-      } else {
-        let body = glob.slice(i + 1, end);
-        if (body.startsWith('!')) body = `^${body.slice(1)}`;
-        re += `[${body.replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else if (c === '{') {
-      braces++;
-      re += '(?:';
-    } else if (c === '}' && braces > 0) {
-      braces--;
-      re += ')';
-    } else if (c === ',' && braces > 0) {
-      re += '|';
-    } else if (c === '\\' && i + 1 < glob.length) {
-      i++;
-      re += (glob[i] as string).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    } else {
-      re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+/** A compiled glob: whether a `/`-separated path (its names) matches. */
+export interface GlobMatcher {
+  (path: string): boolean;
+  /** The same for a path already split into its names. */
+  names(names: readonly string[]): boolean;
+}
+
+/** Compiles one glob for `/`-separated paths. */
+export function globMatcher(glob: string): GlobMatcher {
+  const alternatives = expandBraces(glob).map((g) => g.split('/'));
+  const names = (path: readonly string[]): boolean => alternatives.some((parts) => matchParts(parts, path));
+  return Object.assign((path: string) => names(path.split('/')), { names });
+}
+
+/** Whether the glob's parts match the path's names (`**` any number of them; memoized). */
+function matchParts(parts: readonly string[], names: readonly string[]): boolean {
+  const seen = new Set<number>();
+  const from = (i: number, j: number): boolean => {
+    if (i === parts.length) return j === names.length;
+    const key = i * (names.length + 1) + j;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    const part = parts[i] as string;
+    if (part === '**') {
+      // `**/` zero or more names; a trailing `**` everything below (one or more).
+      for (let k = i === parts.length - 1 ? j + 1 : j; k <= names.length; k++) if (from(i + 1, k)) return true;
+      return false;
     }
-    i++;
-  }
-  return new RegExp(`^${re}$`);
+    return j < names.length && fnmatch(part, names[j] as string) && from(i + 1, j + 1);
+  };
+  return from(0, 0);
 }
 
 export interface IgnoreMatcher {
@@ -59,8 +50,8 @@ export interface IgnoreMatcher {
 
 /** Builds one predicate from many globs. */
 export function ignoreMatcher(globs: readonly string[]): IgnoreMatcher {
-  const byName: RegExp[] = [];
-  const byPath: RegExp[] = [];
+  const byName: GlobMatcher[] = [];
+  const byPath: GlobMatcher[] = [];
   for (const raw of globs) {
     let g = raw.trim();
     if (g === '') continue;
@@ -70,17 +61,17 @@ export function ignoreMatcher(globs: readonly string[]): IgnoreMatcher {
     // `dir/**` ignores the directory itself too: its contents are all ignored, so it needs no watch.
     while (g.endsWith('/**')) g = g.slice(0, -3);
     if (g === '**' || g === '') return () => true;
-    if (anchored) byPath.push(globToRegExp(g.replace(/^\/+/, '')));
-    else byName.push(globToRegExp(g));
+    if (anchored) byPath.push(globMatcher(g.replace(/^\/+/, '')));
+    else byName.push(globMatcher(g));
   }
   return (relative: string): boolean => {
     const parts = relative.split('/').filter((p) => p !== '' && p !== '.');
     for (let n = 1; n <= parts.length; n++) {
       const name = parts[n - 1] as string;
-      if (byName.some((re) => re.test(name))) return true;
+      if (byName.some((m) => m.names([name]))) return true;
       if (byPath.length > 0) {
-        const prefix = parts.slice(0, n).join('/');
-        if (byPath.some((re) => re.test(prefix))) return true;
+        const prefix = parts.slice(0, n);
+        if (byPath.some((m) => m.names(prefix))) return true;
       }
     }
     return false;
