@@ -493,7 +493,11 @@ export class ServiceExec {
    * only after a clean exit or a `-` command: fixtures/v257/stop-failures). Returns that failure's
    * result (`success` when none failed), which becomes the run's if it has none yet.
    */
-  async runStopPost(result: ServiceResult, status: ExitStatus | undefined): Promise<ServiceResult> {
+  async runStopPost(
+    result: ServiceResult,
+    status: ExitStatus | undefined,
+    watch?: StopPostWatch,
+  ): Promise<ServiceResult> {
     const unit = this.unit();
     if (unit.execStopPost.length === 0) return 'success';
     const log = this.options.logger;
@@ -511,7 +515,17 @@ export class ServiceExec {
           SERVICE_RESULT: result,
           ...exit,
         };
-        const s = await waitExit(this.spawn(cmd, env, this.workingDirectory(creds.user), creds, this.controlContext()));
+        const child = this.spawn(cmd, env, this.workingDirectory(creds.user), creds, this.controlContext());
+        const timeout = watch?.(child);
+        const s = await (timeout ? Promise.race([waitExit(child), timeout.abandoned]) : waitExit(child));
+        timeout?.cancel();
+        if (s === 'abandoned') return 'timeout';
+        if (timeout?.timedOut()) {
+          // TimeoutStopSec= ran out (service_dispatch_timer() SERVICE_STOP_POST): the command's end is
+          // logged, no further ExecStopPost= runs, result timeout.
+          log.warn(`Control process exited, ${describeExit(s)}`, { unit: unit.name });
+          return 'timeout';
+        }
         if (!cleanCommandExit(unit, s) && !cmd.ignoreFailure) {
           // unit_log_process_exit(), as 257 words it.
           log.warn(`Control process exited, ${describeExit(s)}`, { unit: unit.name });
@@ -526,6 +540,17 @@ export class ServiceExec {
     return 'success';
   }
 }
+
+/**
+ * TimeoutStopSec= for one ExecStopPost= command (257's service_enter_stop_post() arms it): set by
+ * the caller when the command is spawned; `abandoned` resolves when 257 would enter dead without
+ * waiting for the command any longer (SendSIGKILL=no, or processes left after the final SIGKILL).
+ */
+export type StopPostWatch = (child: ServiceChild) => {
+  timedOut(): boolean;
+  cancel(): void;
+  abandoned: Promise<'abandoned'>;
+};
 
 /**
  * EXIT_CODE=/EXIT_STATUS= of the main process for ExecStop=/ExecStopPost= (service_spawn()'s

@@ -212,6 +212,7 @@ export class ServiceStarter {
     const post = await this.s.exec.runStopPost(
       result,
       execFailed ? { code: run.execFailedStatus, signal: null } : undefined,
+      this.stopper.stopPostWatch,
     );
     // A failed ExecStopPost= is the result of a run that had none (stopped before its main process).
     if (stoppedBeforeMain) run.setResult(post);
@@ -338,9 +339,22 @@ export class ServiceStarter {
   onStartTimeout(): void {
     const { p, run } = this.s;
     if (p.state !== 'activating' || run.stopping) return;
-    // service_state_to_string(): `start-pre operation timed out. Terminating.` (fixtures/v257/failed-start).
-    this.s.log.warn(`${p.subState} operation timed out. Terminating.`, { unit: this.name });
+    // service_state_to_string(): `start-pre operation timed out. Terminating.` (fixtures/v257/failed-start);
+    // TimeoutStartFailureMode=abort sends WatchdogSignal= (SIGABRT), kill SIGKILL, each process named
+    // (fixtures/v257/timeout-failure-mode). SendSIGKILL=no with kill: 257 skips the signal and goes on
+    // to stop-post; here it falls back to terminate (not recorded).
+    const mode = p.unit.timeoutStartFailureMode ?? 'terminate';
     run.setResult('timeout');
+    if (mode === 'abort' || (mode === 'kill' && p.unit.sendSIGKILL)) {
+      this.s.log.warn(`${p.subState} operation timed out. ${mode === 'abort' ? 'Aborting' : 'Killing'}.`, {
+        unit: this.name,
+      });
+      const signal = mode === 'abort' ? (p.unit.watchdogSignal ?? 'SIGABRT') : p.unit.finalKillSignal || 'SIGKILL';
+      this.stopper.nameKilled(signal);
+      void this.stopper.terminate(signal, mode === 'abort' ? 'stop-watchdog' : 'stop-sigkill');
+      return;
+    }
+    this.s.log.warn(`${p.subState} operation timed out. Terminating.`, { unit: this.name });
     void this.stopper.terminate(p.unit.killSignal);
   }
 

@@ -9,7 +9,7 @@ import { type ExitStatus, type ServiceChild, waitExit } from './exec.js';
 import { watchForeignMain } from './foreign-exit.js';
 import { commOf, mainPidSuitability, signalGroup, signalService } from './process-group.js';
 import { cleanCommandExit, resultOfUnitExit, shallRestartUnit } from './restart-policy.js';
-import { describeExit, exitEnvironment } from './service-exec.js';
+import { describeExit, exitEnvironment, type StopPostWatch } from './service-exec.js';
 import { spawnExitStatus } from './exit-status.js';
 import type { ServiceParts } from './service-run.js';
 import type { ServiceSubState } from './service-types.js';
@@ -30,6 +30,9 @@ const MAINPID_STATES: ReadonlySet<ServiceSubState | undefined> = new Set<Service
 export class ServiceStopper {
   /** Spawns a oneshot's next ExecStart= (ServiceStarter); an Error when it could not be spawned. */
   spawnNextMain: (() => ServiceChild | Error) | undefined;
+
+  /** signalAll() signalled the main process during this stop's ExecStop= (a timeout's abort/kill). */
+  private mainSignalled = false;
 
   constructor(private readonly s: ServiceParts) {}
 
@@ -232,7 +235,9 @@ export class ServiceStopper {
     this.s.setState('deactivating', 'stop');
     await this.runExecStop({ SERVICE_RESULT: run.result, ...exitEnvironment(p.lastExit) });
     this.s.setState('deactivating', 'stop-post');
-    run.setResult(await this.s.exec.runStopPost(run.result, p.lastExit ?? { code: 0, signal: null }));
+    run.setResult(
+      await this.s.exec.runStopPost(run.result, p.lastExit ?? { code: 0, signal: null }, this.stopPostWatch),
+    );
     this.s.exec.releaseControlContext();
     this.s.options.notify?.unregister(p);
     if (run.result !== 'success') {
@@ -273,9 +278,8 @@ export class ServiceStopper {
       let timedOut = false;
       const t = timer(unit.timeoutStopUsec, () => {
         timedOut = true;
-        log.warn('Stopping timed out. Terminating.', { unit: this.name });
         run.setResult('timeout');
-        if (control.pid !== undefined) this.signalControl(control, unit.killSignal, unit.killMode);
+        this.onExecStopTimeout(control);
       });
       const status = await waitExit(control);
       if (t) clearTimeout(t);
@@ -292,6 +296,135 @@ export class ServiceStopper {
       settle();
       if (failed || timedOut) return;
     }
+  }
+
+  /**
+   * ExecStop= outlived TimeoutStopSec= (service_dispatch_timer() SERVICE_STOP), as
+   * TimeoutStopFailureMode= says (fixtures/v257/timeout-failure-mode): terminate — KillSignal= to
+   * the command (the main process gets it after the step); abort — WatchdogSignal= (SIGABRT) to the
+   * main process and the rest of the service at once, each named (stop-watchdog); kill — SIGKILL
+   * to them, each named (stop-sigkill). The main process signalled here is not sent KillSignal= again.
+   */
+  private onExecStopTimeout(control: ServiceChild): void {
+    const { p, log } = this.s;
+    const unit = p.unit;
+    const mode = unit.timeoutStopFailureMode ?? 'terminate';
+    if (mode === 'terminate' || (mode === 'kill' && !unit.sendSIGKILL)) {
+      // SendSIGKILL=no with kill: 257 says `Skipping SIGKILL.` and goes on to stop-post; here the
+      // main process still gets KillSignal= after the step (not recorded).
+      log.warn(`Stopping timed out. ${mode === 'kill' ? 'Skipping SIGKILL.' : 'Terminating.'}`, { unit: this.name });
+      if (control.pid !== undefined) this.signalControl(control, unit.killSignal, unit.killMode);
+      return;
+    }
+    const signal = mode === 'abort' ? (unit.watchdogSignal ?? 'SIGABRT') : unit.finalKillSignal || 'SIGKILL';
+    log.warn(`Stopping timed out. ${mode === 'abort' ? 'Aborting' : 'Killing'}.`, { unit: this.name });
+    this.signalAll(signal, mode === 'abort' ? 'stop-watchdog' : 'stop-sigkill');
+  }
+
+  /**
+   * unit_kill_context() for the watchdog's and SIGKILL's operations: each process named (main first,
+   * then the control process, then the rest of the cgroup), then signalled as KillMode= says.
+   */
+  private signalAll(signal: string, sub: ServiceSubState): void {
+    const { p, run } = this.s;
+    this.nameKilled(signal);
+    p.subState = sub;
+    this.mainSignalled = true;
+    const kill = signal === 'SIGKILL' ? 'control-group' : p.unit.killMode;
+    if (p.pid !== undefined || run.forkingStarter !== undefined || run.child !== undefined)
+      this.signalMain(signal, kill);
+    const control = run.control;
+    if (control?.pid !== undefined && p.unit.killMode !== 'none') this.signalControl(control, signal, kill);
+  }
+
+  /** Names each process as unit_kill_context() does before it sends `signal` (log_kill()). */
+  nameKilled(signal: string): void {
+    for (const pid of this.killTargets())
+      this.s.log.warn(`Killing process ${pid} (${commOf(pid)}) with signal ${signal}.`, { unit: this.name });
+  }
+
+  /** The processes unit_kill_context() names: the main one, the control one, the rest of the cgroup. */
+  private killTargets(): number[] {
+    const { p, run } = this.s;
+    const mode = p.unit.killMode;
+    if (mode === 'none') return [];
+    const first = [p.pid, run.control?.pid].filter((x): x is number => x !== undefined);
+    if (mode !== 'control-group') return first;
+    const rest = this.s.exec.cgroup?.pids() ?? [];
+    return [...new Set([...first, ...rest])];
+  }
+
+  /**
+   * TimeoutStopSec= for each ExecStopPost= command (service_enter_stop_post() arms it; 257's
+   * service_dispatch_timer() SERVICE_STOP_POST and the final-* states after it; fixtures/v257/
+   * stop-post-timeout, timeout-failure-mode): TimeoutStopFailureMode=terminate — `State 'stop-post'
+   * timed out. Terminating.`, KillSignal= (final-sigterm); abort — `Aborting.`, WatchdogSignal=
+   * (final-watchdog); kill — `Killing.`, SIGKILL (final-sigkill). Another TimeoutStopSec= later:
+   * `State 'final-sigterm' timed out. Killing.` (abort: `Aborting.` first from final-sigterm), then
+   * `Processes still around after final SIGKILL. Entering failed mode.`; SendSIGKILL=no: `Skipping
+   * SIGKILL. Entering failed mode.` and the command is not waited for any longer.
+   */
+  readonly stopPostWatch: StopPostWatch = (child) => {
+    const { p, log } = this.s;
+    const unit = p.unit;
+    const mode = unit.timeoutStopFailureMode ?? 'terminate';
+    let timedOut = false;
+    let t: NodeJS.Timeout | undefined;
+    let abandon!: () => void;
+    const abandoned = new Promise<'abandoned'>((r) => (abandon = () => r('abandoned')));
+    const warn = (m: string): void => log.warn(m, { unit: this.name });
+    const send = (signal: string, named: boolean): void => {
+      if (named)
+        for (const pid of this.controlTargets(child))
+          warn(`Killing process ${pid} (${commOf(pid)}) with signal ${signal}.`);
+      if (unit.killMode !== 'none')
+        this.signalControl(child, signal, signal === 'SIGKILL' ? 'control-group' : unit.killMode);
+    };
+    const kill = unit.finalKillSignal || 'SIGKILL';
+    const arm = (fn: () => void): void => {
+      t = timer(unit.timeoutStopUsec, fn);
+    };
+    const finalKill = (state: string): void => {
+      if (!unit.sendSIGKILL) {
+        warn(`State '${state}' timed out. Skipping SIGKILL. Entering failed mode.`);
+        abandon();
+        return;
+      }
+      warn(`State '${state}' timed out. Killing.`);
+      send(kill, true);
+      arm(() => {
+        warn('Processes still around after final SIGKILL. Entering failed mode.');
+        abandon();
+      });
+    };
+    arm(() => {
+      timedOut = true;
+      if (mode === 'kill') return finalKill('stop-post');
+      if (mode === 'abort') {
+        warn(`State 'stop-post' timed out. Aborting.`);
+        send(unit.watchdogSignal ?? 'SIGABRT', true);
+        return arm(() => finalKill('final-watchdog'));
+      }
+      warn(`State 'stop-post' timed out. Terminating.`);
+      send(unit.killSignal, false);
+      arm(() => finalKill('final-sigterm'));
+    });
+    return {
+      timedOut: () => timedOut,
+      cancel: () => {
+        if (t) clearTimeout(t);
+      },
+      abandoned,
+    };
+  };
+
+  /** An ExecStopPost= command and, with cgroups and KillMode=control-group, the rest of the cgroup. */
+  private controlTargets(child: ServiceChild): number[] {
+    const mode = this.s.p.unit.killMode;
+    if (mode === 'none') return [];
+    const first = child.pid !== undefined ? [child.pid] : [];
+    if (mode !== 'control-group') return first;
+    return [...new Set([...first, ...(this.s.exec.cgroup?.pids() ?? [])])];
   }
 
   /** ExecStop= after the main process is gone: no MAINPID (systemd's main_pid is unset by then). */
@@ -325,7 +458,7 @@ export class ServiceStopper {
     // stop-sigterm/stop-sigkill until the cgroup is empty, ExecStopPost=, final-sigterm (cgroups only).
     await this.drainCgroup(false);
     this.s.setState('deactivating', 'stop-post');
-    const stopPost = await this.s.exec.runStopPost(before, status);
+    const stopPost = await this.s.exec.runStopPost(before, status, this.stopPostWatch);
     await this.drainCgroup(true);
     // A failed ExecStopPost= is the run's result when it had none, and Restart= is decided with it
     // (257's service_enter_dead() comes after stop-post: fixtures/v257/stop-failures postrestart).
@@ -365,8 +498,15 @@ export class ServiceStopper {
   onStopTimeout(): void {
     const { p, run } = this.s;
     if (p.pid === undefined && run.forkingStarter === undefined) return;
-    this.s.log.warn(`State '${p.subState}' timed out. Killing.`, { unit: this.name });
     if (run.result === 'success') run.setResult('timeout');
+    if (p.subState === 'stop-sigterm' && p.unit.timeoutStopFailureMode === 'abort') {
+      // service_dispatch_timer() SERVICE_STOP_SIGTERM: abort sends WatchdogSignal= first (stop-watchdog).
+      this.s.log.warn(`State 'stop-sigterm' timed out. Aborting.`, { unit: this.name });
+      this.signalAll(p.unit.watchdogSignal ?? 'SIGABRT', 'stop-watchdog');
+      this.s.timers.armStop();
+      return;
+    }
+    this.s.log.warn(`State '${p.subState}' timed out. Killing.`, { unit: this.name });
     p.subState = 'stop-sigkill';
     if (p.unit.sendSIGKILL) {
       const kill = p.unit.finalKillSignal || 'SIGKILL';
@@ -526,10 +666,15 @@ export class ServiceStopper {
     const unit = p.unit;
     // SERVICE_RESULT= (EXEC_SETENV_RESULT; the main process runs: no EXIT_CODE=). Then
     // service_enter_signal(): KillSignal= to what is left, also after a failed ExecStop=.
+    this.mainSignalled = false;
     await this.runExecStop({ SERVICE_RESULT: run.result });
     if (p.pid !== undefined || run.forkingStarter !== undefined) {
-      p.subState = 'stop-sigterm';
-      this.signalMain(unit.killSignal);
+      // After an ExecStop= timeout with TimeoutStopFailureMode=abort/kill the main process already
+      // has its signal (stop-watchdog/stop-sigkill): the timer counts on from there.
+      if (!this.mainSignalled) {
+        p.subState = 'stop-sigterm';
+        this.signalMain(unit.killSignal);
+      }
       timers.armStop();
     }
     await exited;

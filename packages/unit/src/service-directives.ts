@@ -69,6 +69,8 @@ const RESTART: readonly RestartPolicy[] = [
   'always',
 ];
 const KILL_MODES: readonly KillMode[] = ['control-group', 'mixed', 'process', 'none'];
+/** TimeoutStartFailureMode=/TimeoutStopFailureMode= (service_timeout_failure_mode_table); unset is terminate. */
+const TIMEOUT_FAILURE_MODES = ['terminate', 'abort', 'kill'] as const;
 const INPUTS = ['null', 'tty', 'tty-force', 'tty-fail', 'socket', 'data'];
 const OUTPUTS = ['inherit', 'null', 'tty', 'journal', 'kmsg', 'journal+console', 'kmsg+console', 'socket'];
 
@@ -368,6 +370,8 @@ export const SERVICE_TABLE = {
   // Settings the service manager resolves (unset: systemd's default there).
   WatchdogSec: optional(SEC, 'watchdogUsec'),
   WatchdogSignal: optional(SIGNAL, 'watchdogSignal'),
+  TimeoutStartFailureMode: optional(oneOf(TIMEOUT_FAILURE_MODES), 'timeoutStartFailureMode'),
+  TimeoutStopFailureMode: optional(oneOf(TIMEOUT_FAILURE_MODES), 'timeoutStopFailureMode'),
   NotifyAccess: optional(oneOf(['none', 'main', 'exec', 'all']), 'notifyAccess'),
   PIDFile: custom((v, c) => {
     if (v === '') return void delete svc(c).pidFile;
