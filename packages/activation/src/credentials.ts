@@ -353,19 +353,20 @@ export function freshCredentials(unit: ServiceUnit, cmd: ExecCommand): boolean {
 
 /**
  * Writes the unit's credentials for a process about to run as uid:gid (undefined: root, or the
- * daemon's own ids) when `fresh` or when this run has none yet; otherwise the run's credentials
+ * daemon's own ids) when `fresh` (asked only of a unit that has credentials) or when this run has none yet; otherwise the run's credentials
  * stay as they are. Throws the 243/CREDENTIALS ActivationError when a source cannot be read, is
  * too large, would block, or the directory cannot be written.
  */
 export function setupCredentials(
   unit: ServiceUnit,
   ids: { uid?: number | undefined; gid?: number | undefined },
-  fresh = true,
+  fresh: boolean | (() => boolean) = true,
 ): void {
   const spec = credentialSpec(unit);
   if (!spec) return;
   const dir = credentialsDirectory(unit);
-  if (!fresh && setUp.has(unit.name) && isSetUp(dir)) return;
+  const rewrite = typeof fresh === 'function' ? fresh() : fresh;
+  if (!rewrite && setUp.has(unit.name) && isSetUp(dir)) return;
   const uid = ids.uid ?? process.getuid?.() ?? 0;
   const gid = ids.gid ?? process.getgid?.() ?? 0;
   try {

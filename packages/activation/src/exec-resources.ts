@@ -44,7 +44,7 @@ export function setupExecResources(
     const ids = { uid: creds.uid ?? creds.user?.uid, gid: creds.gid ?? creds.user?.gid };
     setupExecDirectories(unit, ids, (m) => options.logger.warn(m, { unit: unit.name }));
     // Once per run (257 reuse): fresh for ExecStartPre= and the first ExecStart= only.
-    setupCredentials(unit, ids, freshCredentials(unit, cmd));
+    setupCredentials(unit, ids, () => freshCredentials(unit, cmd));
     return route;
   } catch (err) {
     route?.release?.();
