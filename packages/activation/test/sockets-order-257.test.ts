@@ -61,7 +61,7 @@ describe('the order of a service s socket fds (systemd 257, fixtures/v257/socket
       writeFileSync(join(dir, f), text);
     }
     engine = new ActivationEngine({ logger: testLogger() });
-    await engine.start((await loadEngineUnits([dir])).units);
+    expect((await engine.start((await loadEngineUnits([dir])).units)).failed).toEqual([]);
     const r = recorded();
     const names = [...r.keys()].filter((n) => !n.startsWith('im'));
     for (const n of names) await engine.startUnit(n);
