@@ -19,9 +19,12 @@ import type { Logger } from './logger.js';
 import { type OutputRoute, routeOutput } from './service-output.js';
 import type { ServiceProcessOptions, StartContext } from './service-types.js';
 
-/** $RUNTIME_DIRECTORY…, $CREDENTIALS_DIRECTORY of the unit's processes. */
-export function execResourcesEnvironment(unit: ServiceUnit): Record<string, string> {
-  return { ...execDirectoryEnvironment(unit), ...credentialsEnvironment(unit) };
+/**
+ * $RUNTIME_DIRECTORY… of the unit's processes, and $CREDENTIALS_DIRECTORY for those that get the
+ * credentials (`credentials`: see ServiceExec's getsCredentials()).
+ */
+export function execResourcesEnvironment(unit: ServiceUnit, credentials = true): Record<string, string> {
+  return { ...execDirectoryEnvironment(unit), ...(credentials ? credentialsEnvironment(unit) : {}) };
 }
 
 /**

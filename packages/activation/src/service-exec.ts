@@ -225,7 +225,7 @@ export class ServiceExec {
   /** The command's environment; the user variables come from the unit alone (the same for `+`/`!`/`!!`). */
   environment(
     _creds: Credentials,
-    _cmd: ExecCommand,
+    cmd: ExecCommand,
     forMain: boolean,
     ctx: StartContext,
     ids: RunIds,
@@ -248,10 +248,22 @@ export class ServiceExec {
     if (!forMain && ids.mainPid !== undefined) activation.MAINPID = String(ids.mainPid);
     return buildServiceEnvironment({
       service: unit,
-      activation: { ...execResourcesEnvironment(unit), ...activation },
+      activation: { ...execResourcesEnvironment(unit, this.getsCredentials(cmd, forMain)), ...activation },
       daemonEnv: this.options.daemonEnv ?? daemonLocale(),
       ...(ids.invocationId ? { invocationId: ids.invocationId } : {}),
     });
+  }
+
+  /**
+   * $CREDENTIALS_DIRECTORY: 257's service_exec_flags() gives EXEC_SETUP_CREDENTIALS(_FRESH) to
+   * ExecStartPre=, ExecStart= and ExecStartPost= only, and exec_context_get_credential_directory()
+   * sets the variable only with it: ExecCondition=, ExecReload=, ExecStop= and ExecStopPost= go
+   * without (fixtures/v257/credentials-commands). A socket's commands keep it (not recorded).
+   */
+  private getsCredentials(cmd: ExecCommand, forMain: boolean): boolean {
+    const unit = this.unit();
+    if (forMain || unit.name.endsWith('.socket')) return true;
+    return unit.execStartPre.includes(cmd) || unit.execStart.includes(cmd) || unit.execStartPost.includes(cmd);
   }
 
   spawn(
@@ -508,7 +520,7 @@ export class ServiceExec {
         const env = {
           ...buildServiceEnvironment({
             service: unit,
-            activation: execResourcesEnvironment(unit),
+            activation: execResourcesEnvironment(unit, this.getsCredentials(cmd, false)),
             ...(this.options.daemonEnv ? { daemonEnv: this.options.daemonEnv } : {}),
           }),
           ...this.controlEnv,

@@ -34,6 +34,7 @@ describe('credentials of a run', () => {
     const out = join(d, 'out');
     const name = `credrun-${process.pid}.service`;
     const C = '$CREDENTIALS_DIRECTORY';
+    const R = `/run/credentials/${name}`;
     const dir = unitDir({
       [name]: [
         '[Service]',
@@ -41,7 +42,8 @@ describe('credentials of a run', () => {
         `ExecStartPre=/bin/sh -c 'echo "pre $(cat ${C}/c)" >> ${out}; echo new > ${src}'`,
         `ExecStart=/bin/sh -c 'cd ${C}; echo $$$$ > ${out}.pid; echo "main $(stat -c %%i .) $(cat c)" >> ${out}; exec sleep 600'`,
         `ExecStartPost=/bin/sh -c 'echo "post $(stat -c %%i ${C}) $(cat ${C}/c)" >> ${out}'`,
-        `ExecReload=/bin/sh -c 'echo newer > ${src}; echo "reload $(stat -c %%i ${C}) $(cat ${C}/c)" >> ${out}'`,
+        // ExecReload= has no $CREDENTIALS_DIRECTORY in 257 (fixtures/v257/credentials-commands): the path.
+        `ExecReload=/bin/sh -c 'echo newer > ${src}; echo "reload $(stat -c %%i ${R}) $(cat ${R}/c)" >> ${out}'`,
         '',
       ].join('\n'),
     });
