@@ -56,10 +56,15 @@ export function setupExecResources(
   }
 }
 
-/** The run is over: runtime directories (unless preserved) and credentials go. */
-export function releaseExecResources(unit: ServiceUnit, logger: Logger): void {
+/**
+ * The run is over: runtime directories (unless preserved) and credentials go. At a run's start
+ * (`atStart`) only the credentials: 257 removes RuntimeDirectory= when a run ends
+ * (service_enter_dead()) and keeps what is in an existing one at the next start
+ * (fixtures/v257/runtime-dir-start).
+ */
+export function releaseExecResources(unit: ServiceUnit, logger: Logger, atStart = false): void {
   try {
-    removeRuntimeDirectories(unit);
+    if (!atStart) removeRuntimeDirectories(unit);
     removeCredentials(unit);
   } catch (err) {
     logger.warn(`Failed to remove the runtime directories or credentials: ${messageOf(err)}`, { unit: unit.name });

@@ -142,7 +142,7 @@ export class ServiceExec {
 
   /** Keeps what the control commands of this run get from its start context (see controlStdio). */
   holdControlContext(ctx: StartContext): void {
-    this.releaseControlContext();
+    this.releaseControlContext(true);
     this.controlEnv = ctx.env;
     const u = this.unit();
     const dup = this.options.dupFd;
@@ -152,8 +152,11 @@ export class ServiceExec {
     if (controls > 0) this.controlStdio = dup(ctx.socketStdio);
   }
 
-  /** The run ended: the held connection goes (the peer sees EOF once the service's copies are closed too). */
-  releaseControlContext(): void {
+  /**
+   * The run ended: the held connection goes (the peer sees EOF once the service's copies are closed
+   * too). `atStart`: a new run begins (holdControlContext()): an existing RuntimeDirectory= stays.
+   */
+  releaseControlContext(atStart = false): void {
     const fd = this.controlStdio;
     this.controlStdio = undefined;
     this.controlEnv = undefined;
@@ -165,7 +168,7 @@ export class ServiceExec {
     // the next run of the unit shares it, as 257's unit cgroup.
     this.runCgroup?.release();
     this.runCgroup = undefined;
-    releaseExecResources(this.unit(), this.options.logger);
+    releaseExecResources(this.unit(), this.options.logger, atStart);
   }
 
   /** This run's cgroup once something was spawned into it (cgroup tracking only). */
