@@ -27,6 +27,7 @@ const options = {
 /** Values the random pools lack for some rows (enum words, signals, counts, paths). */
 const EXTRA_VALUES = [
   'all',
+  'abort',
   'main',
   'exec',
   'none',
