@@ -14,7 +14,7 @@
 import * as net from 'node:net';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { binding, bindingAvailable, sysconst } from './binding.js';
-import { MptcpSocketError, errnoName, syscallError } from './errors.js';
+import { MptcpSocketError, errnoName, netSyscallError, syscallError } from './errors.js';
 import { createConfiguredSocket, effectiveMode, type CreatedSocket } from './policy.js';
 import { ipSockAddr } from './sockaddr.js';
 import { pickSocketOptions, type MptcpSocketOptions } from './socket-options.js';
@@ -78,7 +78,15 @@ interface Target {
   family: IpFamily;
 }
 
-function resolveAll(host: string, options: MptcpConnectOptions, all: boolean): Promise<Target[]> {
+/** net's 'lookup' event arguments: (err, address, family, host). */
+type LookupEmitter = (err: Error | null, address: string | undefined, family: number | string | undefined) => void;
+
+function resolveAll(
+  host: string,
+  options: MptcpConnectOptions,
+  all: boolean,
+  emitLookup: LookupEmitter,
+): Promise<Target[]> {
   const lookup = options.lookup ?? (dnsLookup as unknown as LookupFunction);
   const query = {
     family: options.family ?? 0,
@@ -88,10 +96,13 @@ function resolveAll(host: string, options: MptcpConnectOptions, all: boolean): P
   return new Promise((ok, fail) => {
     lookup(host, query, (err, address, family) => {
       if (err) {
+        emitLookup(err, undefined, undefined);
         fail(err);
         return;
       }
       const list = Array.isArray(address) ? address : [{ address, family: family ?? (address.includes(':') ? 6 : 4) }];
+      // As net: one 'lookup' event per address the resolver gave, before any is tried.
+      for (const a of list) emitLookup(null, a?.address, a?.family);
       if (list.length === 0 || list.some((a) => typeof a?.address !== 'string' || a.address === '')) {
         // A resolver that answered nothing: as getaddrinfo's "no such name", never a hang.
         const e = nodeError(Error, 'ENOTFOUND', `getaddrinfo ENOTFOUND ${host}`);
@@ -99,7 +110,13 @@ function resolveAll(host: string, options: MptcpConnectOptions, all: boolean): P
         fail(e);
         return;
       }
-      ok(list.map((a) => ({ address: a.address, family: a.family === 6 ? 'inet6' : 'inet' })));
+      // As net: answers that are not IP addresses are skipped; none at all is ERR_INVALID_IP_ADDRESS.
+      const valid = list.filter((a) => net.isIP(a.address) !== 0);
+      if (valid.length === 0) {
+        fail(nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${list[0]?.address}`));
+        return;
+      }
+      ok(valid.map((a) => ({ address: a.address, family: net.isIP(a.address) === 6 ? 'inet6' : 'inet' })));
     });
   });
 }
@@ -132,6 +149,43 @@ interface Attempt {
   cancel(): void;
 }
 
+/** net names the local end in a connect error when both localAddress and localPort were given. */
+function localOf(options: MptcpConnectOptions): { local?: string } {
+  return options.localAddress && options.localPort ? { local: `${options.localAddress}:${options.localPort}` } : {};
+}
+
+/** TCP_NODELAY and keepalive as setNoDelay()/setKeepAlive() left them on `from` (set ones only). */
+const CARRIED_OPTIONS = [
+  ['IPPROTO_TCP', 'TCP_NODELAY'],
+  ['SOL_SOCKET', 'SO_KEEPALIVE'],
+  ['IPPROTO_TCP', 'TCP_KEEPIDLE'],
+  ['IPPROTO_TCP', 'TCP_KEEPINTVL'],
+  ['IPPROTO_TCP', 'TCP_KEEPCNT'],
+] as const;
+
+/**
+ * Copies what net's setNoDelay()/setKeepAlive() set on the placeholder fd (the socket's handle
+ * while a host-name connect runs) to the winning connection, which dup3() then puts in its place.
+ * Only options that were turned on are carried: the winner's own (from the connect options) stay.
+ */
+function carrySocketOptions(from: number, to: number): void {
+  const native = binding();
+  const get = (level: string, name: string): number | undefined => {
+    const r = native.getsockoptInt(from, sysconst(level), sysconst(name));
+    return typeof r === 'number' ? undefined : r.value;
+  };
+  const set = (level: string, name: string, value: number): void => {
+    // Best effort, as before: an option the winner's protocol refuses stays its default.
+    native.setsockoptInt(to, sysconst(level), sysconst(name), value);
+  };
+  if (get('IPPROTO_TCP', 'TCP_NODELAY') === 1) set('IPPROTO_TCP', 'TCP_NODELAY', 1);
+  if (get('SOL_SOCKET', 'SO_KEEPALIVE') !== 1) return;
+  for (const [level, name] of CARRIED_OPTIONS.slice(1)) {
+    const v = get(level, name);
+    if (v !== undefined) set(level, name, v);
+  }
+}
+
 function startAttempt(fd: number, target: Target, port: number, options: MptcpConnectOptions): Attempt {
   const native = binding();
   let watcher: FdWatcher | undefined;
@@ -147,12 +201,12 @@ function startAttempt(fd: number, target: Target, port: number, options: MptcpCo
       const local = options.localAddress ?? (target.family === 'inet6' ? '::' : '0.0.0.0');
       if (net.isIP(local) !== (target.family === 'inet6' ? 6 : 4)) {
         // The kernel's answer to a local address of the other family, as net reports it.
-        reject(syscallError(22 /* EINVAL */, { syscall: 'bind', address: local, port: options.localPort ?? 0 }));
+        reject(netSyscallError(22 /* EINVAL */, { syscall: 'bind', address: local, port: options.localPort ?? 0 }));
         return;
       }
       const r = native.bind(fd, { family: target.family, address: local, port: options.localPort ?? 0 });
       if (r < 0) {
-        reject(syscallError(-r, { syscall: 'bind', address: local, port: options.localPort ?? 0 }));
+        reject(netSyscallError(-r, { syscall: 'bind', address: local, port: options.localPort ?? 0 }));
         return;
       }
     }
@@ -167,7 +221,7 @@ function startAttempt(fd: number, target: Target, port: number, options: MptcpCo
       return;
     }
     if (errnoName(-r) !== 'EINPROGRESS') {
-      reject(syscallError(-r, { syscall: 'connect', address: target.address, port }));
+      reject(netSyscallError(-r, { syscall: 'connect', address: target.address, port, ...localOf(options) }));
       return;
     }
     // Poll a duplicate, so the watcher never shares an fd number with libuv's TCP handle.
@@ -182,7 +236,8 @@ function startAttempt(fd: number, target: Target, port: number, options: MptcpCo
       // libuv reports POLLERR as EBADF: the real reason is in SO_ERROR.
       const so = native.getsockoptInt(fd, sysconst('SOL_SOCKET'), sysconst('SO_ERROR'));
       const soError = typeof so === 'number' ? -so : so.value;
-      if (soError !== 0) reject(syscallError(soError, { syscall: 'connect', address: target.address, port }));
+      if (soError !== 0)
+        reject(netSyscallError(soError, { syscall: 'connect', address: target.address, port, ...localOf(options) }));
       else if (error) reject(error);
       else resolve();
     });
@@ -391,6 +446,7 @@ export function dial(
               native.close(made.fd);
               return;
             }
+            carrySocketOptions(fd, made.fd);
             const r = native.dup3(made.fd, fd);
             native.close(made.fd);
             if (r < 0) {
@@ -427,7 +483,14 @@ export function dial(
       await attempt.done;
       pending.delete(entry);
     } else {
-      const targets = await resolveAll(host, options, options.autoSelectFamily ?? net.getDefaultAutoSelectFamily());
+      const targets = await resolveAll(
+        host,
+        options,
+        options.autoSelectFamily ?? net.getDefaultAutoSelectFamily(),
+        (err, address, family) => {
+          if (!settled && !socket.destroyed) socket.emit('lookup', err, address, family, host);
+        },
+      );
       if (settled || socket.destroyed) return;
       await race(targets);
     }

@@ -1,8 +1,10 @@
 /**
  * The typed error of @mptcp/native. `code` is the errno name ('ENOPROTOOPT', 'ECONNREFUSED'…) or
- * one of our own codes; `errno` is the positive Linux errno (0 for our own codes). Messages are
- * built here, never in C++, and name the fix when there is one.
+ * one of our own codes; `errno` is the positive Linux errno (0 for our own codes), except on the
+ * errors emitted on net.Socket/net.Server objects, which are shaped as net's (negative errno, net's
+ * message: netSyscallError). Messages are built here, never in C++, and name the fix when there is one.
  */
+import { getSystemErrorMap } from 'node:util';
 import {
   errnoMessage as errnoMessageOf,
   errnoName as errnoNameOf,
@@ -30,13 +32,14 @@ export interface MptcpSocketErrorInit extends MptcpNativeErrorInit {
 
 /**
  * The base class of every error @mptcp/native throws (as undici's UndiciError): `code` is the
- * errno name or one of our own codes and never changes meaning; `errno` is always the positive
- * Linux number (0 for our own codes).
+ * errno name or one of our own codes and never changes meaning; `errno` is the positive Linux
+ * number (0 for our own codes), or, on an error emitted by a net.Socket/net.Server (connect,
+ * listen), the negative one as net has it.
  */
 export class MptcpNativeError extends Error {
   /** errno name or own code, stable for programs. */
   readonly code: string;
-  /** Positive Linux errno; 0 when the error is not a failed syscall. */
+  /** Positive Linux errno; 0 when the error is not a failed syscall; negative (as net) on net objects' errors. */
   readonly errno: number;
   readonly syscall: string | undefined;
 
@@ -128,6 +131,34 @@ export function syscallError(errno: number, ctx: SyscallContext): MptcpSocketErr
     syscall: ctx.syscall,
     ...(ctx.address === undefined ? {} : { address: ctx.address }),
     ...(ctx.port === undefined ? {} : { port: ctx.port }),
+  });
+}
+
+/**
+ * The error net emits for a failed syscall on a net.Socket or net.Server: `errno` negative (so
+ * util.getSystemErrorName(err.errno) works), `address`, and `port` when > 0. The message as net
+ * builds it: listen() with uvExceptionWithHostPort ("listen EADDRINUSE: address already in use
+ * 127.0.0.1:8080"), connect() and bind() with exceptionWithHostPort ("connect ECONNREFUSED
+ * 127.0.0.1:9"). Still an MptcpSocketError, so `instanceof` and `code` keep working.
+ */
+export function netSyscallError(
+  errno: number,
+  ctx: { syscall: 'listen' | 'connect' | 'bind'; address?: string; port?: number; local?: string },
+): MptcpSocketError {
+  const n = Math.abs(errno);
+  const [code, text] = getSystemErrorMap().get(-n) ?? [errnoName(n), errnoMessage(n)];
+  const uvmsg = ctx.syscall === 'listen' ? `: ${text}` : '';
+  let details = '';
+  if (ctx.port !== undefined && ctx.port > 0) details = ` ${ctx.address}:${ctx.port}`;
+  else if (ctx.address !== undefined) details = ` ${ctx.address}`;
+  if (ctx.local !== undefined) details += ` - Local (${ctx.local})`;
+  return new MptcpSocketError({
+    code,
+    errno: -n,
+    message: `${ctx.syscall} ${code}${uvmsg}${details}`,
+    syscall: ctx.syscall,
+    ...(ctx.address === undefined ? {} : { address: ctx.address }),
+    ...(ctx.port === undefined || ctx.port <= 0 ? {} : { port: ctx.port }),
   });
 }
 

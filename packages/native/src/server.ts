@@ -7,7 +7,7 @@
 import * as net from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { binding, bindingAvailable, sysconst } from './binding.js';
-import { MptcpSocketError, syscallError } from './errors.js';
+import { MptcpSocketError, netSyscallError, syscallError } from './errors.js';
 import { hasInheritedListeners, takeInheritedListener } from './inherited.js';
 import { createConfiguredSocket, effectiveMode, wantsMptcp, type CreatedSocket } from './policy.js';
 import { ipSockAddr } from './sockaddr.js';
@@ -23,7 +23,7 @@ import {
   writePathDisabled,
 } from './write-path.js';
 import { readPathDisabled, useMptcpReadPath } from './read-path.js';
-import { invalidArgType, validateMptcp, validatePort } from './validate.js';
+import { invalidArgType, nodeError, validateMptcp, validatePort } from './validate.js';
 
 export interface MptcpListenOptions extends MptcpSocketOptions {
   /** Address to bind; default '::' (dual stack, IPV6_V6ONLY=0), or '0.0.0.0' without IPv6. */
@@ -113,7 +113,8 @@ function configureListener(
     if (r < 0) fail(-r, 'setsockopt');
   }
   r = native.bind(fd, { family, address, port });
-  if (r < 0) fail(-r, 'bind');
+  // libuv defers a bind() error to listen(): net reports it as "listen EADDRINUSE: … 127.0.0.1:80".
+  if (r < 0) throw netSyscallError(-r, { syscall: 'listen', address, port });
 }
 
 function isListenOptions(v: unknown): v is net.ListenOptions & MptcpListenOptions {
@@ -170,9 +171,21 @@ export function mptcpListen(
   args: unknown[],
   policy: ListenPolicy = {},
 ): net.Server {
+  // As net, before any socket is made: a second listen() throws (and leaks no fd).
+  if ((server as { _handle?: unknown })._handle) {
+    throw nodeError(
+      Error,
+      'ERR_SERVER_ALREADY_LISTEN',
+      'Listen method has been called more than once without closing.',
+    );
+  }
   const parsed = parseListenArgs(args.slice());
   if (!parsed) return original(...args);
   const { options: listenOptions, callback } = parsed;
+  // As net: the callback is a 'listening' listener from now on, so it also runs when this attempt
+  // fails (EADDRINUSE) and the app retries with listen(otherPort) without one (Vite does).
+  if (callback) server.once('listening', callback);
+  const rest = callback ? args.slice(0, -1) : args;
   const requested = validateMptcp(listenOptions.mptcp) ?? policy.mptcp;
   const port = listenOptions.port ?? 0;
   const emitError = (err: unknown): void => {
@@ -187,7 +200,7 @@ export function mptcpListen(
   }
   const native = bindingAvailable();
   const passThrough = policy.passThroughWhenOff === true && (!wantsMptcp(mode) || !native);
-  if (passThrough && !(native && port > 0 && hasInheritedListeners())) return original(...args);
+  if (passThrough && !(native && port > 0 && hasInheritedListeners())) return original(...rest);
   if (!native) {
     if (mode === 'require') {
       try {
@@ -198,26 +211,36 @@ export function mptcpListen(
       return server;
     }
     const { host, backlog, ipv6Only, reusePort, signal } = listenOptions;
-    return original(
-      { host, port, backlog, ipv6Only, ...(reusePort ? { reusePort } : {}), ...(signal ? { signal } : {}) },
-      callback,
-    );
+    return original({
+      host,
+      port,
+      backlog,
+      ipv6Only,
+      ...(reusePort ? { reusePort } : {}),
+      ...(signal ? { signal } : {}),
+    });
   }
-  const withFd = (fd: number): void => {
+  const withFd = (fd: number, own: boolean): void => {
     armWritePath(server);
-    original(
-      { fd, backlog: listenOptions.backlog ?? 511, ...(listenOptions.signal ? { signal: listenOptions.signal } : {}) },
-      callback,
-    );
+    try {
+      original({
+        fd,
+        backlog: listenOptions.backlog ?? 511,
+        ...(listenOptions.signal ? { signal: listenOptions.signal } : {}),
+      });
+    } catch (err) {
+      if (own) binding().close(fd); // net refused it: the socket made for it must not leak
+      throw err;
+    }
   };
   const open = (address: string | undefined, family: 'inet' | 'inet6' | undefined): void => {
     const passed = takeInheritedListener(address, port);
     if (passed !== undefined) {
-      withFd(passed);
+      withFd(passed, false);
       return;
     }
     if (passThrough) {
-      original(...args);
+      original(...rest);
       return;
     }
     let created: CreatedSocket;
@@ -229,7 +252,7 @@ export function mptcpListen(
       return;
     }
     listenerFallbacks.set(server, created);
-    withFd(created.fd);
+    withFd(created.fd, true);
   };
   const host = listenOptions.host;
   if (host === undefined || host === '') {
