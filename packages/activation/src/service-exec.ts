@@ -537,8 +537,9 @@ export class ServiceExec {
         if (s === 'abandoned') return 'timeout';
         if (timeout?.timedOut()) {
           // TimeoutStopSec= ran out (service_dispatch_timer() SERVICE_STOP_POST): the command's end is
-          // logged, no further ExecStopPost= runs, result timeout.
-          log.warn(`Control process exited, ${describeExit(s)}`, { unit: unit.name });
+          // logged (unless clean: unit_log_process_exit() at debug), no further ExecStopPost= runs,
+          // result timeout.
+          if (!cleanCommandExit(unit, s)) log.warn(`Control process exited, ${describeExit(s)}`, { unit: unit.name });
           return 'timeout';
         }
         if (!cleanCommandExit(unit, s) && !cmd.ignoreFailure) {
