@@ -55,7 +55,7 @@ export function socketUnitInfo(sock: SocketRuntime): UnitInfo {
     triggers: sock.unit.accept ? [...sock.instances].map((i) => i.name) : [status.service],
     triggeredBy: [],
     ...conditionInfo(sock, sock.unit),
-    ...(sock.since !== undefined ? { since: sock.since } : {}),
+    ...(sock.since !== undefined ? { since: new Date(sock.since).toISOString() } : {}),
     ...(sock.invocationId !== undefined ? { invocationId: sock.invocationId } : {}),
     unitFileState: unitFileState('socket', sock.unit.install),
     ...commsOf(undefined, status.controlPid),

@@ -55,8 +55,12 @@ export interface SocketRuntime {
   pending?: SocketUnit;
   /** ExecStartPre=/ExecStartPost=/ExecStopPre=/ExecStopPost=: this run's control processes (socket-steps.ts). */
   control?: SocketControl;
-  /** When its ActiveState last changed (ISO 8601); unset until the first start. */
-  since?: string;
+  /**
+   * When its ActiveState last changed (ms since the epoch; engine-status.ts gives it as ISO 8601);
+   * unset until the first start. A number: a `new Date()` per socket at start-up makes V8 set up its
+   * date cache and time zone (ICU's data pages: ~0.9 MB of idle RSS with 1,000 sockets).
+   */
+  since?: number;
   /** The current or last start's invocation ID (systemctl status's Invocation:). */
   invocationId?: string;
   /** A start or stop with control commands under way. */
@@ -291,7 +295,7 @@ export class SocketRuntimes {
     if (result !== undefined) sock.result = result;
     if (sock.state === state && result === undefined) return;
     // systemctl status's `since`: when the socket's ActiveState last changed.
-    if (activeStateOf(state) !== activeStateOf(sock.state)) sock.since = new Date().toISOString();
+    if (activeStateOf(state) !== activeStateOf(sock.state)) sock.since = Date.now();
     // unit_acquire_invocation_id(): each start from inactive or failed is a new invocation.
     if (
       ['inactive', 'failed'].includes(activeStateOf(sock.state)) &&
