@@ -236,8 +236,11 @@ export class UnitCgroup {
   }
 }
 
-/** 257's cgroup_controller_table: a name `<controller>.…` is escaped (it could be the controller's file). */
-const CONTROLLERS = [
+/**
+ * 257's cgroup_controller_table: a name `<controller>.…` is escaped (it could be the controller's file);
+ * ConditionControlGroupController= knows these names.
+ */
+export const CGROUP_CONTROLLERS: readonly string[] = [
   'cpu',
   'cpuacct',
   'cpuset',
@@ -267,7 +270,7 @@ export function cgNeedsEscape(p: string): boolean {
   if (p.startsWith('_') || p.startsWith('.')) return true;
   if (p === 'notify_on_release' || p === 'release_agent' || p === 'tasks') return true;
   if (p.startsWith('cgroup.')) return true;
-  return CONTROLLERS.some((c) => p.startsWith(`${c}.`));
+  return CGROUP_CONTROLLERS.some((c) => p.startsWith(`${c}.`));
 }
 
 /**

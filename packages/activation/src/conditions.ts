@@ -16,6 +16,7 @@
  * and each check's result (`Condition: start condition unmet at …` with `KEY=… was not met` lines).
  * Recorded with the oracle: test/fixtures/v257/conditions.
  */
+import { CGROUP_CONTROLLERS } from './cgroup.js';
 import { createRequire } from 'node:module';
 import {
   type Dir,
@@ -782,27 +783,13 @@ function group(p: string): boolean {
   }
 }
 
-const CGROUP_CONTROLLERS = new Set([
-  'cpu',
-  'cpuacct',
-  'cpuset',
-  'io',
-  'blkio',
-  'memory',
-  'devices',
-  'pids',
-  'bpf-firewall',
-  'bpf-devices',
-  'bpf-foreign',
-  'bpf-socket-bind',
-  'bpf-restrict-network-interfaces',
-]);
+const CONTROLLER_NAMES: ReadonlySet<string> = new Set(CGROUP_CONTROLLERS);
 
 function controlGroupController(p: string): boolean {
   const unified = accessible('/sys/fs/cgroup/cgroup.controllers');
   if (p === 'v2') return unified;
   if (p === 'v1') return !unified;
-  const wanted = p.split(/\s+/).filter((w) => CGROUP_CONTROLLERS.has(w));
+  const wanted = p.split(/\s+/).filter((w) => CONTROLLER_NAMES.has(w));
   if (wanted.length === 0) return true;
   let available: Set<string>;
   try {
